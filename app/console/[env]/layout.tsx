@@ -1,0 +1,37 @@
+import { notFound } from "next/navigation";
+import { CONSOLE_ROLE_LABELS } from "@/db/enums";
+import { requireConsoleSession } from "@/lib/auth/session";
+import { listEnvironments } from "@/lib/environments";
+import { EnvironmentSwitcher } from "@/components/console/environment-switcher";
+import { ConsoleNav } from "@/components/console/console-nav";
+import { UserMenu } from "@/components/console/user-menu";
+
+export const dynamic = "force-dynamic";
+
+export default async function ConsoleLayout({ children, params }: { children: React.ReactNode; params: Promise<{ env: string }> }) {
+  const session = await requireConsoleSession();
+  const { env } = await params;
+  const environments = await listEnvironments();
+  const current = environments.find((e) => e.key === env);
+  if (!current) notFound();
+
+  return (
+    <div className="flex min-h-screen flex-col">
+      <header className="flex items-center gap-4 border-b border-slate-200 bg-white px-6 py-3">
+        <a href={`/console/${current.key}`} className="text-base font-semibold text-slate-900">
+          Identity console
+        </a>
+        <EnvironmentSwitcher environments={environments.map((e) => ({ key: e.key, name: e.name }))} current={current.key} />
+        <div className="ml-auto">
+          <UserMenu name={session.member.name} email={session.member.email} role={CONSOLE_ROLE_LABELS[session.member.role]} />
+        </div>
+      </header>
+      <div className="flex flex-1">
+        <ConsoleNav envKey={current.key} />
+        <main id="main" className="flex-1 overflow-x-auto p-6">
+          {children}
+        </main>
+      </div>
+    </div>
+  );
+}

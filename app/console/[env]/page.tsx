@@ -1,0 +1,43 @@
+import { notFound } from "next/navigation";
+import { Badge, Card, PageHeader } from "@/components/ui/card";
+import { requireConsoleSession } from "@/lib/auth/session";
+import { environmentSummaries } from "@/lib/environments";
+
+export default async function OverviewPage({ params }: { params: Promise<{ env: string }> }) {
+  await requireConsoleSession();
+  const { env } = await params;
+  const summaries = await environmentSummaries();
+  if (!summaries.some((s) => s.key === env)) notFound();
+  return (
+    <>
+      <PageHeader title="Overview" description="Every environment at a glance: who may enter it, its groups, and how it signs users in." />
+      <div className="grid gap-4 md:grid-cols-3">
+        {summaries.map((s) => (
+          <Card key={s.id} aria-labelledby={`env-${s.key}`} className={s.key === env ? "ring-2 ring-brand-500" : undefined}>
+            <h2 id={`env-${s.key}`} className="text-lg font-semibold">
+              {s.name}
+            </h2>
+            <dl className="mt-3 grid grid-cols-2 gap-y-2 text-sm">
+              <dt className="text-slate-500">Users with access</dt>
+              <dd className="text-right font-medium" data-testid={`users-${s.key}`}>
+                {s.usersWithAccess.toLocaleString("en")}
+              </dd>
+              <dt className="text-slate-500">Groups</dt>
+              <dd className="text-right font-medium">{s.groupCount.toLocaleString("en")}</dd>
+              <dt className="text-slate-500">Sign-in</dt>
+              <dd className="flex flex-wrap justify-end gap-1">
+                {s.passwordEnabled && <Badge>Password</Badge>}
+                {s.ssoEnabled &&
+                  (s.identityProviderName ? (
+                    <Badge tone="blue">SSO · {s.identityProviderName}</Badge>
+                  ) : (
+                    <Badge tone="amber">SSO (no IdP yet: password)</Badge>
+                  ))}
+              </dd>
+            </dl>
+          </Card>
+        ))}
+      </div>
+    </>
+  );
+}

@@ -1,0 +1,70 @@
+"use server";
+
+import { consoleAction } from "@/lib/actions";
+import { addMembers, createGroup, deleteGroup, removeMembers, updateGroup } from "@/lib/groups";
+import {
+  createUser,
+  deleteUser,
+  grantEnvironment,
+  reactivateUser,
+  revokeEnvironment,
+  suspendUser,
+  updateUser,
+} from "@/lib/users";
+
+// Thin: the wrapper checks the session and the permission, the domain validates, checks scope,
+// writes and audits in one transaction. Inputs are `unknown` on purpose: the client is not trusted.
+
+export const createUserAction = consoleAction({ permission: ["users", "write"] }, async (ctx, input: unknown) => {
+  const user = await createUser(ctx, input);
+  return { id: user.id };
+});
+
+export const updateUserAction = consoleAction({ permission: ["users", "write"] }, async (ctx, userId: string, input: unknown) => {
+  const user = await updateUser(ctx, userId, input);
+  return { id: user.id, version: user.version };
+});
+
+export const suspendUserAction = consoleAction({ permission: ["users", "write"] }, async (ctx, userId: string) => {
+  await suspendUser(ctx, userId);
+  return null;
+});
+
+export const reactivateUserAction = consoleAction({ permission: ["users", "write"] }, async (ctx, userId: string) => {
+  await reactivateUser(ctx, userId);
+  return null;
+});
+
+export const deleteUserAction = consoleAction({ permission: ["users", "write"] }, async (ctx, userId: string) => {
+  await deleteUser(ctx, userId);
+  return null;
+});
+
+export const grantEnvironmentAction = consoleAction({ permission: ["environment_access", "write"] }, (ctx, input: unknown) =>
+  grantEnvironment(ctx, input),
+);
+
+export const revokeEnvironmentAction = consoleAction({ permission: ["environment_access", "write"] }, (ctx, input: unknown) =>
+  revokeEnvironment(ctx, input),
+);
+
+export const createGroupAction = consoleAction({ permission: ["groups", "write"] }, async (ctx, input: unknown) => {
+  const group = await createGroup(ctx, input);
+  return { id: group.id };
+});
+
+export const updateGroupAction = consoleAction({ permission: ["groups", "write"] }, async (ctx, groupId: string, input: unknown) => {
+  const group = await updateGroup(ctx, groupId, input);
+  return { id: group.id };
+});
+
+export const deleteGroupAction = consoleAction({ permission: ["groups", "write"] }, async (ctx, groupId: string) => {
+  await deleteGroup(ctx, groupId);
+  return null;
+});
+
+export const addMembersAction = consoleAction({ permission: ["memberships", "write"] }, (ctx, input: unknown) => addMembers(ctx, input));
+
+export const removeMembersAction = consoleAction({ permission: ["memberships", "write"] }, (ctx, input: unknown) =>
+  removeMembers(ctx, input),
+);

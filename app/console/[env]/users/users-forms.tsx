@@ -1,0 +1,211 @@
+"use client";
+
+import { useState, useTransition } from "react";
+import { toast } from "sonner";
+import { Badge, Card } from "@/components/ui/card";
+import { Button } from "@/components/ui/button";
+import { Field } from "@/components/ui/field";
+import type { FieldErrors } from "@/lib/errors";
+import { createGroupAction, createUserAction, deleteGroupAction, updateGroupAction } from "./actions";
+
+export function CreateUserForm({
+  currentEnvironmentId,
+  environments,
+  groups,
+}: {
+  currentEnvironmentId: string;
+  environments: { id: string; name: string }[];
+  groups: { id: string; name: string }[];
+}) {
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [pending, start] = useTransition();
+
+  function submit(form: HTMLFormElement) {
+    const data = new FormData(form);
+    start(async () => {
+      const result = await createUserAction({
+        name: data.get("name"),
+        email: data.get("email"),
+        environmentIds: data.getAll("environmentIds"),
+        groupIds: data.getAll("groupIds"),
+      });
+      if (result.ok) {
+        setErrors({});
+        form.reset();
+        toast.success("User created.");
+      } else {
+        setErrors(result.fieldErrors ?? { _form: [result.error] });
+      }
+    });
+  }
+
+  return (
+    <Card>
+      <h2 className="text-base font-semibold">Add a user</h2>
+      <form
+        className="mt-3 flex flex-col gap-3"
+        noValidate
+        onSubmit={(e) => {
+          e.preventDefault();
+          submit(e.currentTarget);
+        }}
+      >
+        <Field label="Full name" name="name" errors={errors.name} required />
+        <Field label="Email" name="email" type="email" errors={errors.email} required />
+        <fieldset>
+          <legend className="text-sm font-medium text-slate-700">Environments</legend>
+          <div className="mt-1 flex gap-3">
+            {environments.map((e) => (
+              <label key={e.id} className="flex items-center gap-1 text-sm">
+                <input type="checkbox" name="environmentIds" value={e.id} defaultChecked={e.id === currentEnvironmentId} />
+                {e.name}
+              </label>
+            ))}
+          </div>
+          {errors.environmentIds && <p className="text-sm text-red-700">{errors.environmentIds.join(" ")}</p>}
+        </fieldset>
+        {groups.length > 0 && (
+          <fieldset>
+            <legend className="text-sm font-medium text-slate-700">Groups in this environment</legend>
+            <div className="mt-1 flex flex-wrap gap-3">
+              {groups.map((g) => (
+                <label key={g.id} className="flex items-center gap-1 text-sm">
+                  <input type="checkbox" name="groupIds" value={g.id} />
+                  {g.name}
+                </label>
+              ))}
+            </div>
+            {errors.groupIds && <p className="text-sm text-red-700">{errors.groupIds.join(" ")}</p>}
+          </fieldset>
+        )}
+        {errors._form && (
+          <p role="alert" className="text-sm text-red-700">
+            {errors._form.join(" ")}
+          </p>
+        )}
+        <Button type="submit" disabled={pending}>
+          {pending ? "Adding…" : "Add user"}
+        </Button>
+      </form>
+    </Card>
+  );
+}
+
+type GroupItem = { id: string; name: string; description: string; source: string; memberCount: number };
+
+export function GroupsPanel({
+  environmentId,
+  environmentName,
+  groups,
+  canWrite,
+}: {
+  environmentId: string;
+  environmentName: string;
+  groups: GroupItem[];
+  canWrite: boolean;
+}) {
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [pending, start] = useTransition();
+
+  return (
+    <Card>
+      <h2 className="text-base font-semibold">Groups in {environmentName}</h2>
+      <ul className="mt-3 divide-y divide-slate-100" aria-label={`Groups in ${environmentName}`}>
+        {groups.map((g) => (
+          <GroupRow key={g.id} group={g} canWrite={canWrite} />
+        ))}
+      </ul>
+      {canWrite && (
+        <form
+          className="mt-4 flex flex-col gap-2"
+          noValidate
+          onSubmit={(e) => {
+            e.preventDefault();
+            const form = e.currentTarget;
+            const name = new FormData(form).get("name");
+            start(async () => {
+              const result = await createGroupAction({ environmentId, name });
+              if (result.ok) {
+                setErrors({});
+                form.reset();
+                toast.success("Group created.");
+              } else setErrors(result.fieldErrors ?? { name: [result.error] });
+            });
+          }}
+        >
+          <Field label="New group" name="name" errors={errors.name ?? errors._form} required />
+          <Button type="submit" variant="secondary" disabled={pending}>
+            Create group
+          </Button>
+        </form>
+      )}
+    </Card>
+  );
+}
+
+function GroupRow({ group, canWrite }: { group: GroupItem; canWrite: boolean }) {
+  const [editing, setEditing] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [pending, start] = useTransition();
+  const system = group.source === "system";
+
+  if (editing) {
+    return (
+      <li className="py-2">
+        <form
+          className="flex items-end gap-2"
+          onSubmit={(e) => {
+            e.preventDefault();
+            const name = new FormData(e.currentTarget).get("name");
+            start(async () => {
+              const result = await updateGroupAction(group.id, { name });
+              if (result.ok) {
+                setEditing(false);
+                setError(null);
+              } else setError(result.fieldErrors?.name?.join(" ") ?? result.error);
+            });
+          }}
+        >
+          <Field label={`Rename ${group.name}`} name="name" defaultValue={group.name} errors={error ? [error] : undefined} className="flex-1" />
+          <Button type="submit" disabled={pending}>
+            Save
+          </Button>
+          <Button type="button" variant="ghost" onClick={() => setEditing(false)}>
+            Cancel
+          </Button>
+        </form>
+      </li>
+    );
+  }
+
+  return (
+    <li className="flex items-center gap-2 py-2 text-sm">
+      <span className="font-medium">{group.name}</span>
+      {system && <Badge>system</Badge>}
+      <span className="ml-auto text-slate-500">{group.memberCount.toLocaleString("en")} members</span>
+      {canWrite && !system && (
+        <>
+          <Button type="button" variant="ghost" className="px-2 py-1" onClick={() => setEditing(true)}>
+            Rename
+          </Button>
+          <Button
+            type="button"
+            variant="ghost"
+            className="px-2 py-1 text-red-700"
+            disabled={pending}
+            onClick={() => {
+              if (!window.confirm(`Delete the group “${group.name}” and its ${group.memberCount} memberships?`)) return;
+              start(async () => {
+                const result = await deleteGroupAction(group.id);
+                if (result.ok) toast.success(`Deleted ${group.name}.`);
+                else toast.error(result.error);
+              });
+            }}
+          >
+            Delete
+          </Button>
+        </>
+      )}
+    </li>
+  );
+}

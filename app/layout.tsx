@@ -1,0 +1,19 @@
+import type { Metadata } from "next";
+import { Toaster } from "sonner";
+import "./globals.css";
+
+export const metadata: Metadata = {
+  title: { default: "Identity console", template: "%s · Identity console" },
+  description: "Who may enter which environment, in which groups, signing in how, with access to which features.",
+};
+
+export default function RootLayout({ children }: { children: React.ReactNode }) {
+  return (
+    <html lang="en">
+      <body className="min-h-screen">
+        {children}
+        <Toaster richColors closeButton position="top-right" />
+      </body>
+    </html>
+  );
+}

@@ -1,0 +1,22 @@
+import type { Metadata } from "next";
+import { redirect } from "next/navigation";
+import { getConsoleSession } from "@/lib/auth/session";
+import { SignInForm } from "./sign-in-form";
+
+export const metadata: Metadata = { title: "Sign in" };
+
+export default async function SignInPage({ searchParams }: { searchParams: Promise<{ callbackUrl?: string }> }) {
+  if (await getConsoleSession()) redirect("/console");
+  const { callbackUrl } = await searchParams;
+  // Only our own paths: an open redirect after sign-in would hand the session page to anyone.
+  const target = callbackUrl?.startsWith("/") && !callbackUrl.startsWith("//") ? callbackUrl : "/console";
+  return (
+    <main className="flex min-h-screen items-center justify-center p-6">
+      <div className="w-full max-w-sm rounded-lg border border-slate-200 bg-white p-8 shadow-sm">
+        <h1 className="text-xl font-semibold">Sign in to the identity console</h1>
+        <p className="mt-1 text-sm text-slate-600">For administrators and reviewers.</p>
+        <SignInForm callbackUrl={target} />
+      </div>
+    </main>
+  );
+}

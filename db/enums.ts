@@ -1,0 +1,55 @@
+// Value lists shared by the schema (check constraints), zod validation and the UI.
+// Plain `as const` tuples so client components can import them without pulling in the database.
+
+export const USER_STATUSES = ["invited", "active", "suspended", "deprovisioned"] as const;
+export type UserStatus = (typeof USER_STATUSES)[number];
+
+export const USER_SOURCES = ["manual", "jit", "scim", "import"] as const;
+export type UserSource = (typeof USER_SOURCES)[number];
+
+export const ACCESS_SOURCES = ["manual", "jit", "scim", "import"] as const;
+export type AccessSource = (typeof ACCESS_SOURCES)[number];
+
+export const GROUP_SOURCES = ["manual", "scim", "saml", "system"] as const;
+export type GroupSource = (typeof GROUP_SOURCES)[number];
+
+// `system` is the automatic Everyone membership; a sync only touches the source it owns.
+export const MEMBERSHIP_SOURCES = ["manual", "scim", "saml", "system"] as const;
+export type MembershipSource = (typeof MEMBERSHIP_SOURCES)[number];
+
+export const FEATURES = ["agent_studio", "workato_go", "mcp"] as const;
+export type Feature = (typeof FEATURES)[number];
+export const FEATURE_LABELS: Record<Feature, string> = {
+  agent_studio: "Agent Studio",
+  workato_go: "Workato GO",
+  mcp: "MCP servers",
+};
+
+export const CONSOLE_ROLES = ["owner", "admin", "environment_admin", "reviewer"] as const;
+export type ConsoleRole = (typeof CONSOLE_ROLES)[number];
+export const CONSOLE_ROLE_LABELS: Record<ConsoleRole, string> = {
+  owner: "Owner",
+  admin: "Admin",
+  environment_admin: "Environment admin",
+  reviewer: "Reviewer",
+};
+
+export const CONSOLE_MEMBER_STATUSES = ["active", "suspended"] as const;
+
+export const SSO_ENFORCEMENTS = ["all", "domains", "optional"] as const;
+export type SsoEnforcement = (typeof SSO_ENFORCEMENTS)[number];
+
+export const IDP_PRESETS = ["okta", "entra", "onelogin", "generic"] as const;
+
+export const DIRECTORY_STATUSES = ["active", "disabled"] as const;
+
+export const KEY_ALGORITHMS = ["EdDSA", "ES256"] as const;
+export const KEY_STATES = ["next", "active", "retired"] as const;
+
+export const SIGN_IN_METHODS = ["password", "sso"] as const;
+
+export const ACTOR_TYPES = ["console_member", "api_token", "directory", "identity_provider", "end_user", "system"] as const;
+export type ActorType = (typeof ACTOR_TYPES)[number];
+
+export const AUDIT_OUTCOMES = ["success", "failure", "denied"] as const;
+export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];

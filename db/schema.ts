@@ -1,0 +1,635 @@
+import { relations, sql, type SQL } from "drizzle-orm";
+import {
+  bigint,
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  unique,
+  uniqueIndex,
+  uuid,
+  type AnyPgColumn,
+} from "drizzle-orm/pg-core";
+import {
+  ACCESS_SOURCES,
+  ACTOR_TYPES,
+  AUDIT_OUTCOMES,
+  CONSOLE_MEMBER_STATUSES,
+  CONSOLE_ROLES,
+  DIRECTORY_STATUSES,
+  FEATURES,
+  GROUP_SOURCES,
+  IDP_PRESETS,
+  KEY_ALGORITHMS,
+  KEY_STATES,
+  MEMBERSHIP_SOURCES,
+  SIGN_IN_METHODS,
+  SSO_ENFORCEMENTS,
+  USER_SOURCES,
+  USER_STATUSES,
+} from "./enums";
+
+/** `col in ('a','b')` as a check constraint, from the same tuple zod uses. */
+function oneOf(column: AnyPgColumn, values: readonly string[]): SQL {
+  return sql`${column} in (${sql.raw(values.map((v) => `'${v}'`).join(", "))})`;
+}
+
+const tz = { withTimezone: true } as const;
+const createdAt = () => timestamp(tz).notNull().defaultNow();
+const updatedAt = () => timestamp(tz).notNull().defaultNow();
+
+// ---------------------------------------------------------------------------
+// Environments
+// ---------------------------------------------------------------------------
+
+export const environments = pgTable(
+  "environments",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    key: text().notNull(),
+    name: text().notNull(),
+    description: text().notNull().default(""),
+    position: integer().notNull().default(0),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex("environments_key_key").on(t.key),
+    uniqueIndex("environments_name_lower_key").on(sql`lower(${t.name})`),
+    check("environments_key_format", sql`${t.key} ~ '^[a-z][a-z0-9-]{0,31}$'`),
+  ],
+);
+
+// ---------------------------------------------------------------------------
+// Users (end users of the platform, account-wide)
+// ---------------------------------------------------------------------------
+
+export const users = pgTable(
+  "users",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    email: text().notNull(),
+    name: text().notNull(),
+    status: text({ enum: USER_STATUSES }).notNull().default("active"),
+    source: text({ enum: USER_SOURCES }).notNull().default("manual"),
+    externalId: text(),
+    passwordHash: text(),
+    passwordChangedAt: timestamp(tz),
+    failedSignIns: integer().notNull().default(0),
+    lockedUntil: timestamp(tz),
+    lastSignInAt: timestamp(tz),
+    // Tokens and sessions issued before this instant are no longer valid ("sign out everywhere").
+    revokedBefore: timestamp(tz),
+    // Row version, exposed as an ETag (SCIM meta.version, REST If-Match).
+    version: integer().notNull().default(1),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex("users_email_lower_key").on(sql`lower(${t.email})`),
+    // Substring search on name and email in one trigram index.
+    index("users_search_trgm_idx").using("gin", sql`lower(${t.name} || ' ' || ${t.email}) gin_trgm_ops`),
+    index("users_created_at_idx").on(t.createdAt, t.id),
+    index("users_name_idx").on(sql`lower(${t.name})`, t.id),
+    index("users_last_sign_in_idx").on(t.lastSignInAt, t.id),
+    index("users_status_created_idx").on(t.status, t.createdAt, t.id),
+    index("users_source_created_idx").on(t.source, t.createdAt, t.id),
+    index("users_external_id_idx").on(t.externalId),
+    check("users_status_check", oneOf(t.status, USER_STATUSES)),
+    check("users_source_check", oneOf(t.source, USER_SOURCES)),
+    check("users_email_format", sql`${t.email} ~ '^[^@\\s]+@[^@\\s]+$'`),
+    check("users_version_positive", sql`${t.version} > 0`),
+  ],
+);
+
+export const environmentAccess = pgTable(
+  "environment_access",
+  {
+    userId: uuid()
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    environmentId: uuid()
+      .notNull()
+      .references(() => environments.id, { onDelete: "cascade" }),
+    source: text({ enum: ACCESS_SOURCES }).notNull().default("manual"),
+    directoryId: uuid().references(() => directories.id, { onDelete: "set null" }),
+    grantedAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.userId, t.environmentId] }),
+    index("environment_access_env_user_idx").on(t.environmentId, t.userId),
+    check("environment_access_source_check", oneOf(t.source, ACCESS_SOURCES)),
+  ],
+);
+
+// ---------------------------------------------------------------------------
+// Groups (inside one environment)
+// ---------------------------------------------------------------------------
+
+export const groups = pgTable(
+  "groups",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    environmentId: uuid()
+      .notNull()
+      .references(() => environments.id, { onDelete: "cascade" }),
+    name: text().notNull(),
+    description: text().notNull().default(""),
+    source: text({ enum: GROUP_SOURCES }).notNull().default("manual"),
+    externalId: text(),
+    directoryId: uuid().references(() => directories.id, { onDelete: "set null" }),
+    // Kept by statement-level triggers on group_members (see the triggers migration).
+    memberCount: integer().notNull().default(0),
+    version: integer().notNull().default(1),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex("groups_env_name_lower_key").on(t.environmentId, sql`lower(${t.name})`),
+    // Exactly one Everyone group per environment.
+    uniqueIndex("groups_env_system_key").on(t.environmentId).where(sql`${t.source} = 'system'`),
+    index("groups_name_trgm_idx").using("gin", sql`lower(${t.name}) gin_trgm_ops`),
+    index("groups_env_member_count_idx").on(t.environmentId, t.memberCount, t.id),
+    index("groups_directory_idx").on(t.directoryId, t.externalId),
+    check("groups_source_check", oneOf(t.source, GROUP_SOURCES)),
+    check("groups_name_not_blank", sql`length(btrim(${t.name})) > 0`),
+    check("groups_member_count_nonnegative", sql`${t.memberCount} >= 0`),
+  ],
+);
+
+export const groupMembers = pgTable(
+  "group_members",
+  {
+    groupId: uuid()
+      .notNull()
+      .references(() => groups.id, { onDelete: "cascade" }),
+    userId: uuid()
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    // Denormalised from groups so "this user's groups in this environment" is one index lookup.
+    environmentId: uuid()
+      .notNull()
+      .references(() => environments.id, { onDelete: "cascade" }),
+    source: text({ enum: MEMBERSHIP_SOURCES }).notNull().default("manual"),
+    directoryId: uuid().references(() => directories.id, { onDelete: "set null" }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.groupId, t.userId] }),
+    index("group_members_user_env_idx").on(t.userId, t.environmentId),
+    index("group_members_group_created_idx").on(t.groupId, t.createdAt, t.userId),
+    check("group_members_source_check", oneOf(t.source, MEMBERSHIP_SOURCES)),
+  ],
+);
+
+// ---------------------------------------------------------------------------
+// Identity providers, per-environment authentication, directories
+// ---------------------------------------------------------------------------
+
+export type IdpCertificate = { pem: string; fingerprint: string; notBefore: string; notAfter: string; addedAt: string };
+export type AttributeMapping = { email: string; name: string; groups: string };
+
+export const identityProviders = pgTable(
+  "identity_providers",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    name: text().notNull(),
+    preset: text({ enum: IDP_PRESETS }).notNull().default("generic"),
+    entityId: text(),
+    ssoUrl: text(),
+    metadataUrl: text(),
+    metadataXml: text(),
+    certificates: jsonb().$type<IdpCertificate[]>().notNull().default([]),
+    attributeMapping: jsonb()
+      .$type<AttributeMapping>()
+      .notNull()
+      .default({ email: "email", name: "name", groups: "groups" }),
+    allowIdpInitiated: boolean().notNull().default(false),
+    allowSha1: boolean().notNull().default(false),
+    createGroupsFromAssertion: boolean().notNull().default(false),
+    // The Jackson connection behind this IdP (Jackson keeps its own tables).
+    jacksonTenant: text(),
+    jacksonProduct: text(),
+    jacksonClientId: text(),
+    metadataRefreshedAt: timestamp(tz),
+    version: integer().notNull().default(1),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex("identity_providers_name_lower_key").on(sql`lower(${t.name})`),
+    check("identity_providers_preset_check", oneOf(t.preset, IDP_PRESETS)),
+  ],
+);
+
+export const userIdentities = pgTable(
+  "user_identities",
+  {
+    identityProviderId: uuid()
+      .notNull()
+      .references(() => identityProviders.id, { onDelete: "cascade" }),
+    // The NameID / subject the IdP asserts; a second IdP cannot claim an account by email alone.
+    subject: text().notNull(),
+    userId: uuid()
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    createdAt: createdAt(),
+    lastUsedAt: timestamp(tz),
+  },
+  (t) => [
+    primaryKey({ columns: [t.identityProviderId, t.subject] }),
+    index("user_identities_user_idx").on(t.userId),
+  ],
+);
+
+export const environmentAuth = pgTable(
+  "environment_auth",
+  {
+    environmentId: uuid()
+      .primaryKey()
+      .references(() => environments.id, { onDelete: "cascade" }),
+    passwordEnabled: boolean().notNull().default(true),
+    ssoEnabled: boolean().notNull().default(false),
+    identityProviderId: uuid().references(() => identityProviders.id, { onDelete: "set null" }),
+    enforcement: text({ enum: SSO_ENFORCEMENTS }).notNull().default("optional"),
+    enforcedDomains: text().array().notNull().default(sql`'{}'::text[]`),
+    jitEnabled: boolean().notNull().default(false),
+    groupSyncEnabled: boolean().notNull().default(false),
+    groupAttribute: text(),
+    sessionLifetimeMinutes: integer().notNull().default(720),
+    idleTimeoutMinutes: integer().notNull().default(60),
+    version: integer().notNull().default(1),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    check("environment_auth_enforcement_check", oneOf(t.enforcement, SSO_ENFORCEMENTS)),
+    check("environment_auth_session_lifetime", sql`${t.sessionLifetimeMinutes} between 5 and 43200`),
+    check("environment_auth_idle_timeout", sql`${t.idleTimeoutMinutes} between 1 and 43200`),
+  ],
+);
+
+/** Users who may still sign in with a password while SSO is enforced (break-glass). */
+export const environmentBreakGlassUsers = pgTable(
+  "environment_break_glass_users",
+  {
+    environmentId: uuid()
+      .notNull()
+      .references(() => environments.id, { onDelete: "cascade" }),
+    userId: uuid()
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+  },
+  (t) => [primaryKey({ columns: [t.environmentId, t.userId] })],
+);
+
+/** Groups a user joins when created by JIT sign-in into the environment. */
+export const environmentJitGroups = pgTable(
+  "environment_jit_groups",
+  {
+    environmentId: uuid()
+      .notNull()
+      .references(() => environments.id, { onDelete: "cascade" }),
+    groupId: uuid()
+      .notNull()
+      .references(() => groups.id, { onDelete: "cascade" }),
+  },
+  (t) => [primaryKey({ columns: [t.environmentId, t.groupId] })],
+);
+
+/** IdP group value (from the assertion's group attribute) → a group of one environment. */
+export const groupMappings = pgTable(
+  "group_mappings",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    identityProviderId: uuid()
+      .notNull()
+      .references(() => identityProviders.id, { onDelete: "cascade" }),
+    environmentId: uuid()
+      .notNull()
+      .references(() => environments.id, { onDelete: "cascade" }),
+    idpValue: text().notNull(),
+    groupId: uuid()
+      .notNull()
+      .references(() => groups.id, { onDelete: "cascade" }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex("group_mappings_unique_key").on(t.identityProviderId, t.environmentId, t.idpValue, t.groupId),
+    index("group_mappings_group_idx").on(t.groupId),
+  ],
+);
+
+export const directories = pgTable(
+  "directories",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    environmentId: uuid()
+      .notNull()
+      .references(() => environments.id, { onDelete: "cascade" }),
+    identityProviderId: uuid().references((): AnyPgColumn => identityProviders.id, { onDelete: "set null" }),
+    name: text().notNull(),
+    // SHA-256 of the bearer token; the token itself is shown once.
+    tokenHash: text().notNull(),
+    tokenHint: text().notNull(),
+    status: text({ enum: DIRECTORY_STATUSES }).notNull().default("active"),
+    lastRequestAt: timestamp(tz),
+    logRetentionDays: integer().notNull().default(30),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex("directories_env_name_lower_key").on(t.environmentId, sql`lower(${t.name})`),
+    uniqueIndex("directories_token_hash_key").on(t.tokenHash),
+    check("directories_status_check", oneOf(t.status, DIRECTORY_STATUSES)),
+  ],
+);
+
+// ---------------------------------------------------------------------------
+// Access policy
+// ---------------------------------------------------------------------------
+
+export const resources = pgTable(
+  "resources",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    environmentId: uuid()
+      .notNull()
+      .references(() => environments.id, { onDelete: "cascade" }),
+    feature: text({ enum: FEATURES }).notNull(),
+    name: text().notNull(),
+    description: text().notNull().default(""),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex("resources_env_feature_name_lower_key").on(t.environmentId, t.feature, sql`lower(${t.name})`),
+    check("resources_feature_check", oneOf(t.feature, FEATURES)),
+    check("resources_name_not_blank", sql`length(btrim(${t.name})) > 0`),
+  ],
+);
+
+export const accessGrants = pgTable(
+  "access_grants",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    environmentId: uuid()
+      .notNull()
+      .references(() => environments.id, { onDelete: "cascade" }),
+    feature: text({ enum: FEATURES }).notNull(),
+    // Null: the whole feature.
+    resourceId: uuid().references(() => resources.id, { onDelete: "cascade" }),
+    groupId: uuid().references(() => groups.id, { onDelete: "cascade" }),
+    userId: uuid().references(() => users.id, { onDelete: "cascade" }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    unique("access_grants_unique_key").on(t.environmentId, t.feature, t.resourceId, t.groupId, t.userId).nullsNotDistinct(),
+    index("access_grants_group_idx").on(t.groupId),
+    index("access_grants_user_idx").on(t.userId),
+    index("access_grants_resource_idx").on(t.resourceId),
+    check("access_grants_feature_check", oneOf(t.feature, FEATURES)),
+    check("access_grants_one_subject", sql`(${t.groupId} is null) <> (${t.userId} is null)`),
+  ],
+);
+
+// ---------------------------------------------------------------------------
+// Runtime signing keys
+// ---------------------------------------------------------------------------
+
+export const signingKeys = pgTable(
+  "signing_keys",
+  {
+    kid: text().primaryKey(),
+    algorithm: text({ enum: KEY_ALGORITHMS }).notNull(),
+    state: text({ enum: KEY_STATES }).notNull(),
+    publicJwk: jsonb().$type<Record<string, unknown>>().notNull(),
+    // Encrypted at rest with a key derived from the app secret.
+    privateKeyEncrypted: text().notNull(),
+    createdAt: createdAt(),
+    activatedAt: timestamp(tz),
+    retiredAt: timestamp(tz),
+    // Dropped from the JWKS after every token it signed has expired.
+    publishUntil: timestamp(tz),
+  },
+  (t) => [
+    uniqueIndex("signing_keys_one_active_key").on(t.state).where(sql`${t.state} = 'active'`),
+    check("signing_keys_algorithm_check", oneOf(t.algorithm, KEY_ALGORITHMS)),
+    check("signing_keys_state_check", oneOf(t.state, KEY_STATES)),
+  ],
+);
+
+// ---------------------------------------------------------------------------
+// Console members (who may use this console) and sessions
+// ---------------------------------------------------------------------------
+
+export const consoleMembers = pgTable(
+  "console_members",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    email: text().notNull(),
+    name: text().notNull(),
+    role: text({ enum: CONSOLE_ROLES }).notNull(),
+    status: text({ enum: CONSOLE_MEMBER_STATUSES }).notNull().default("active"),
+    passwordHash: text().notNull(),
+    failedSignIns: integer().notNull().default(0),
+    lockedUntil: timestamp(tz),
+    lastSignInAt: timestamp(tz),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex("console_members_email_lower_key").on(sql`lower(${t.email})`),
+    check("console_members_role_check", oneOf(t.role, CONSOLE_ROLES)),
+    check("console_members_status_check", oneOf(t.status, CONSOLE_MEMBER_STATUSES)),
+  ],
+);
+
+/** The environments an environment admin may change. */
+export const consoleMemberEnvironments = pgTable(
+  "console_member_environments",
+  {
+    memberId: uuid()
+      .notNull()
+      .references(() => consoleMembers.id, { onDelete: "cascade" }),
+    environmentId: uuid()
+      .notNull()
+      .references(() => environments.id, { onDelete: "cascade" }),
+  },
+  (t) => [primaryKey({ columns: [t.memberId, t.environmentId] })],
+);
+
+/** Server-side console sessions: the next-auth cookie only carries this row's id. */
+export const consoleSessions = pgTable(
+  "console_sessions",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    memberId: uuid()
+      .notNull()
+      .references(() => consoleMembers.id, { onDelete: "cascade" }),
+    createdAt: createdAt(),
+    lastSeenAt: timestamp(tz).notNull().defaultNow(),
+    expiresAt: timestamp(tz).notNull(),
+    revokedAt: timestamp(tz),
+    ip: text(),
+    userAgent: text(),
+  },
+  (t) => [index("console_sessions_member_idx").on(t.memberId, t.createdAt)],
+);
+
+/** End-user sessions, one per (user, environment) sign-in; revocable server-side. */
+export const sessions = pgTable(
+  "sessions",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    // SHA-256 of the cookie value; the cookie itself is never stored.
+    tokenHash: text().notNull(),
+    userId: uuid()
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    environmentId: uuid()
+      .notNull()
+      .references(() => environments.id, { onDelete: "cascade" }),
+    method: text({ enum: SIGN_IN_METHODS }).notNull(),
+    identityProviderId: uuid().references(() => identityProviders.id, { onDelete: "set null" }),
+    createdAt: createdAt(),
+    lastSeenAt: timestamp(tz).notNull().defaultNow(),
+    expiresAt: timestamp(tz).notNull(),
+    revokedAt: timestamp(tz),
+    ip: text(),
+    userAgent: text(),
+  },
+  (t) => [
+    uniqueIndex("sessions_token_hash_key").on(t.tokenHash),
+    index("sessions_user_env_idx").on(t.userId, t.environmentId),
+    check("sessions_method_check", oneOf(t.method, SIGN_IN_METHODS)),
+  ],
+);
+
+// ---------------------------------------------------------------------------
+// Audit trail (append-only)
+// ---------------------------------------------------------------------------
+
+export const auditEvents = pgTable(
+  "audit_events",
+  {
+    id: bigint({ mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    occurredAt: timestamp(tz).notNull().defaultNow(),
+    actorType: text({ enum: ACTOR_TYPES }).notNull(),
+    actorId: text(),
+    actorLabel: text().notNull(),
+    action: text().notNull(),
+    targetType: text().notNull(),
+    targetId: text(),
+    targetLabel: text(),
+    // No foreign key: the trail outlives the environment; the key is kept for reading.
+    environmentId: uuid(),
+    environmentKey: text(),
+    outcome: text({ enum: AUDIT_OUTCOMES }).notNull().default("success"),
+    reason: text(),
+    before: jsonb(),
+    after: jsonb(),
+    requestId: text(),
+    ip: text(),
+  },
+  (t) => [
+    index("audit_events_occurred_idx").on(t.occurredAt, t.id),
+    index("audit_events_target_idx").on(t.targetType, t.targetId, t.id),
+    index("audit_events_actor_idx").on(t.actorType, t.actorId, t.id),
+    index("audit_events_env_idx").on(t.environmentId, t.id),
+    index("audit_events_action_idx").on(t.action, t.id),
+    check("audit_events_actor_type_check", oneOf(t.actorType, ACTOR_TYPES)),
+    check("audit_events_outcome_check", oneOf(t.outcome, AUDIT_OUTCOMES)),
+  ],
+);
+
+// ---------------------------------------------------------------------------
+// Relations
+// ---------------------------------------------------------------------------
+
+export const environmentsRelations = relations(environments, ({ one, many }) => ({
+  auth: one(environmentAuth, { fields: [environments.id], references: [environmentAuth.environmentId] }),
+  groups: many(groups),
+  access: many(environmentAccess),
+  resources: many(resources),
+}));
+
+export const usersRelations = relations(users, ({ many }) => ({
+  access: many(environmentAccess),
+  memberships: many(groupMembers),
+  identities: many(userIdentities),
+}));
+
+export const environmentAccessRelations = relations(environmentAccess, ({ one }) => ({
+  user: one(users, { fields: [environmentAccess.userId], references: [users.id] }),
+  environment: one(environments, { fields: [environmentAccess.environmentId], references: [environments.id] }),
+}));
+
+export const groupsRelations = relations(groups, ({ one, many }) => ({
+  environment: one(environments, { fields: [groups.environmentId], references: [environments.id] }),
+  members: many(groupMembers),
+}));
+
+export const groupMembersRelations = relations(groupMembers, ({ one }) => ({
+  group: one(groups, { fields: [groupMembers.groupId], references: [groups.id] }),
+  user: one(users, { fields: [groupMembers.userId], references: [users.id] }),
+}));
+
+export const userIdentitiesRelations = relations(userIdentities, ({ one }) => ({
+  user: one(users, { fields: [userIdentities.userId], references: [users.id] }),
+  identityProvider: one(identityProviders, {
+    fields: [userIdentities.identityProviderId],
+    references: [identityProviders.id],
+  }),
+}));
+
+export const environmentAuthRelations = relations(environmentAuth, ({ one }) => ({
+  environment: one(environments, { fields: [environmentAuth.environmentId], references: [environments.id] }),
+  identityProvider: one(identityProviders, {
+    fields: [environmentAuth.identityProviderId],
+    references: [identityProviders.id],
+  }),
+}));
+
+export const resourcesRelations = relations(resources, ({ one, many }) => ({
+  environment: one(environments, { fields: [resources.environmentId], references: [environments.id] }),
+  grants: many(accessGrants),
+}));
+
+export const accessGrantsRelations = relations(accessGrants, ({ one }) => ({
+  resource: one(resources, { fields: [accessGrants.resourceId], references: [resources.id] }),
+  group: one(groups, { fields: [accessGrants.groupId], references: [groups.id] }),
+  user: one(users, { fields: [accessGrants.userId], references: [users.id] }),
+}));
+
+export const consoleMembersRelations = relations(consoleMembers, ({ many }) => ({
+  environments: many(consoleMemberEnvironments),
+  sessions: many(consoleSessions),
+}));
+
+export const consoleMemberEnvironmentsRelations = relations(consoleMemberEnvironments, ({ one }) => ({
+  member: one(consoleMembers, { fields: [consoleMemberEnvironments.memberId], references: [consoleMembers.id] }),
+  environment: one(environments, {
+    fields: [consoleMemberEnvironments.environmentId],
+    references: [environments.id],
+  }),
+}));
+
+export type Environment = typeof environments.$inferSelect;
+export type User = typeof users.$inferSelect;
+export type NewUser = typeof users.$inferInsert;
+export type Group = typeof groups.$inferSelect;
+export type GroupMember = typeof groupMembers.$inferSelect;
+export type EnvironmentAuth = typeof environmentAuth.$inferSelect;
+export type IdentityProvider = typeof identityProviders.$inferSelect;
+export type Directory = typeof directories.$inferSelect;
+export type Resource = typeof resources.$inferSelect;
+export type AccessGrant = typeof accessGrants.$inferSelect;
+export type SigningKey = typeof signingKeys.$inferSelect;
+export type ConsoleMember = typeof consoleMembers.$inferSelect;
+export type AuditEvent = typeof auditEvents.$inferSelect;
+export type NewAuditEvent = typeof auditEvents.$inferInsert;

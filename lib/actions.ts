@@ -1,0 +1,42 @@
+import "server-only";
+import { revalidatePath } from "next/cache";
+import type { DomainContext } from "@/lib/auth/actor";
+import { contextFromSession, getConsoleSession } from "@/lib/auth/session";
+import { isDomainError, type FieldErrors } from "@/lib/errors";
+import { denialReason, type PermissionResource, type PermissionAction } from "@/lib/permissions";
+
+export type ActionResult<T> = { ok: true; data: T } | { ok: false; error: string; fieldErrors?: FieldErrors };
+
+type ActionOptions = {
+  /** The permission every caller needs before anything is parsed (the domain checks scope again). */
+  permission: [PermissionResource, PermissionAction];
+  /** Paths whose server-rendered data the action changes. */
+  revalidate?: string[];
+};
+
+/**
+ * The one wrapper every server action goes through:
+ * session → permission → (the domain function parses, authorizes in scope, writes and audits in one
+ * transaction) → revalidate → `{ ok, data } | { ok: false, error, fieldErrors }`. Nothing is thrown to the UI.
+ */
+export function consoleAction<A extends unknown[], T>(
+  options: ActionOptions,
+  run: (ctx: DomainContext, ...args: A) => Promise<T>,
+): (...args: A) => Promise<ActionResult<T>> {
+  return async (...args: A) => {
+    const session = await getConsoleSession();
+    if (!session) return { ok: false, error: "Your session has ended. Sign in again." };
+    const ctx = await contextFromSession(session);
+    const reason = denialReason(ctx.actor, options.permission[0], options.permission[1], "any");
+    if (reason) return { ok: false, error: reason };
+    try {
+      const data = await run(ctx, ...args);
+      for (const path of options.revalidate ?? ["/console"]) revalidatePath(path, "layout");
+      return { ok: true, data };
+    } catch (error) {
+      if (isDomainError(error)) return { ok: false, error: error.message, fieldErrors: error.fieldErrors };
+      console.error(`[action] unexpected error (request ${ctx.requestId})`, error);
+      return { ok: false, error: `Something went wrong on our side (request ${ctx.requestId}).` };
+    }
+  };
+}

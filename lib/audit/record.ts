@@ -1,0 +1,52 @@
+import "server-only";
+import { auditEvents } from "@/db/schema";
+import type { Executor } from "@/db/client";
+import type { AuditOutcome } from "@/db/enums";
+import type { DomainContext } from "@/lib/auth/actor";
+
+export type AuditEntry = {
+  action: string;
+  targetType: string;
+  targetId?: string | null;
+  targetLabel?: string | null;
+  environment?: { id: string; key: string } | null;
+  before?: unknown;
+  after?: unknown;
+  outcome?: AuditOutcome;
+  reason?: string | null;
+};
+
+// Secrets never reach the trail, whatever a caller passes in before/after.
+const SECRET_KEY = /pass(word)?|secret|token|hash|signature|private/i;
+
+export function redact(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redact);
+  if (value instanceof Date) return value.toISOString();
+  if (value && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEY.test(k) ? "[redacted]" : redact(v);
+    return out;
+  }
+  return value;
+}
+
+/** Writes one audit row with `executor` — inside the caller's transaction, so both commit or neither. */
+export async function recordAudit(executor: Executor, ctx: DomainContext, entry: AuditEntry): Promise<void> {
+  await executor.insert(auditEvents).values({
+    actorType: ctx.actor.type,
+    actorId: ctx.actor.id,
+    actorLabel: ctx.actor.label,
+    action: entry.action,
+    targetType: entry.targetType,
+    targetId: entry.targetId ?? null,
+    targetLabel: entry.targetLabel ?? null,
+    environmentId: entry.environment?.id ?? null,
+    environmentKey: entry.environment?.key ?? null,
+    outcome: entry.outcome ?? "success",
+    reason: entry.reason ?? null,
+    before: entry.before === undefined ? null : redact(entry.before),
+    after: entry.after === undefined ? null : redact(entry.after),
+    requestId: ctx.requestId ?? null,
+    ip: ctx.ip ?? null,
+  });
+}

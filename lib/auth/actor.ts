@@ -1,0 +1,23 @@
+import type { ActorType, ConsoleRole } from "@/db/enums";
+
+/** Who is acting. Every domain call receives one; it decides permissions and the audit row's actor. */
+export type Actor =
+  | { type: "console_member"; id: string; label: string; role: ConsoleRole; environmentIds: readonly string[] }
+  | { type: "api_token"; id: string; label: string; scope: "read" | "write"; environmentIds: readonly string[] | null }
+  | { type: "directory"; id: string; label: string; environmentIds: readonly string[] }
+  | { type: "identity_provider"; id: string; label: string; environmentIds: readonly string[] }
+  | { type: "end_user"; id: string; label: string; environmentIds: readonly string[] }
+  | { type: "system"; id: null; label: string };
+
+/** The actor plus what the audit trail records about the request. */
+export type DomainContext = {
+  actor: Actor;
+  requestId?: string;
+  ip?: string;
+};
+
+export const SYSTEM_ACTOR: Actor = { type: "system", id: null, label: "system" };
+
+export function actorType(actor: Actor): ActorType {
+  return actor.type;
+}

@@ -1,0 +1,114 @@
+import "server-only";
+import { eq, sql } from "drizzle-orm";
+import { getDb } from "@/db/client";
+import { consoleMembers, consoleSessions } from "@/db/schema";
+import { recordAudit } from "@/lib/audit/record";
+import { verifyPassword } from "./password";
+import type { DomainContext } from "./actor";
+
+export const CONSOLE_SESSION_HOURS = 12;
+export const CONSOLE_IDLE_MINUTES = 120;
+const MAX_FAILURES = 10;
+const LOCK_MINUTES = 15;
+
+export type ConsoleSignInResult =
+  | { ok: true; sessionId: string; member: { id: string; email: string; name: string } }
+  | { ok: false; reason: "invalid" | "locked" | "suspended" };
+
+/**
+ * Checks a console member's credentials and opens a server-side session. Unknown emails cost a
+ * full argon2 verification too, so timing does not tell which emails exist. Repeated failures
+ * lock the account for a while. Every attempt is audited.
+ */
+export async function signInConsoleMember(input: {
+  email: string;
+  password: string;
+  ip?: string;
+  userAgent?: string;
+}): Promise<ConsoleSignInResult> {
+  const db = getDb();
+  const email = input.email.trim();
+  const [member] = await db
+    .select()
+    .from(consoleMembers)
+    .where(sql`lower(${consoleMembers.email}) = lower(${email})`)
+    .limit(1);
+  const passwordOk = await verifyPassword(member?.passwordHash, input.password);
+  const ctx: DomainContext = {
+    actor: member
+      ? ({ type: "console_member", id: member.id, label: member.email, role: member.role, environmentIds: [] } as const)
+      : ({ type: "system", id: null, label: "anonymous" } as const),
+    ip: input.ip,
+  };
+  const fail = async (reason: "invalid" | "locked" | "suspended") => {
+    await db.transaction(async (tx) => {
+      if (member && reason === "invalid") {
+        await tx
+          .update(consoleMembers)
+          .set({
+            failedSignIns: sql`${consoleMembers.failedSignIns} + 1`,
+            lockedUntil: sql`case when ${consoleMembers.failedSignIns} + 1 >= ${MAX_FAILURES}
+              then now() + make_interval(mins => ${LOCK_MINUTES}) else ${consoleMembers.lockedUntil} end`,
+          })
+          .where(eq(consoleMembers.id, member.id));
+      }
+      await recordAudit(tx, ctx, {
+        action: "console.sign_in",
+        targetType: "console_member",
+        targetId: member?.id ?? null,
+        targetLabel: member?.email ?? email.slice(0, 320),
+        outcome: "failure",
+        reason: reason === "invalid" ? (member ? "wrong password" : "unknown email") : reason,
+      });
+    });
+    return { ok: false as const, reason };
+  };
+
+  if (!member) return fail("invalid");
+  if (member.lockedUntil && member.lockedUntil > new Date()) return fail("locked");
+  if (!passwordOk) return fail("invalid");
+  if (member.status !== "active") return fail("suspended");
+
+  return db.transaction(async (tx) => {
+    await tx
+      .update(consoleMembers)
+      .set({ failedSignIns: 0, lockedUntil: null, lastSignInAt: sql`now()` })
+      .where(eq(consoleMembers.id, member.id));
+    const [session] = await tx
+      .insert(consoleSessions)
+      .values({
+        memberId: member.id,
+        expiresAt: sql`now() + make_interval(hours => ${CONSOLE_SESSION_HOURS})`,
+        ip: input.ip ?? null,
+        userAgent: input.userAgent?.slice(0, 512) ?? null,
+      })
+      .returning({ id: consoleSessions.id });
+    await recordAudit(tx, ctx, {
+      action: "console.sign_in",
+      targetType: "console_member",
+      targetId: member.id,
+      targetLabel: member.email,
+    });
+    return { ok: true as const, sessionId: session!.id, member: { id: member.id, email: member.email, name: member.name } };
+  });
+}
+
+/** Ends a console session (sign-out); the cookie that carried it is useless afterwards. */
+export async function endConsoleSession(sessionId: string): Promise<void> {
+  if (!/^[0-9a-f-]{36}$/i.test(sessionId)) return;
+  const db = getDb();
+  await db.transaction(async (tx) => {
+    const [session] = await tx
+      .update(consoleSessions)
+      .set({ revokedAt: sql`now()` })
+      .where(sql`${consoleSessions.id} = ${sessionId} and ${consoleSessions.revokedAt} is null`)
+      .returning({ memberId: consoleSessions.memberId });
+    if (!session) return;
+    const [member] = await tx.select().from(consoleMembers).where(eq(consoleMembers.id, session.memberId));
+    await recordAudit(
+      tx,
+      { actor: { type: "console_member", id: session.memberId, label: member?.email ?? "", role: member?.role ?? "reviewer", environmentIds: [] } },
+      { action: "console.sign_out", targetType: "console_member", targetId: session.memberId, targetLabel: member?.email },
+    );
+  });
+}

@@ -1,0 +1,53 @@
+import "server-only";
+import type { NextAuthOptions } from "next-auth";
+import CredentialsProvider from "next-auth/providers/credentials";
+import { env } from "@/lib/env";
+import { CONSOLE_SESSION_HOURS, endConsoleSession, signInConsoleMember } from "./console-sign-in";
+import { clientIp } from "./request-info";
+
+/**
+ * next-auth carries only the id of a server-side session row in its (encrypted, HttpOnly,
+ * SameSite=Lax, Secure-under-https) cookie; lib/auth/session.ts checks that row on every request,
+ * so sign-out and revocation take effect at once.
+ */
+export function authOptions(): NextAuthOptions {
+  return {
+    secret: env().NEXTAUTH_SECRET,
+    session: { strategy: "jwt", maxAge: CONSOLE_SESSION_HOURS * 3600 },
+    pages: { signIn: "/sign-in", error: "/sign-in" },
+    providers: [
+      CredentialsProvider({
+        name: "Console",
+        credentials: { email: { label: "Email", type: "email" }, password: { label: "Password", type: "password" } },
+        async authorize(credentials, req) {
+          const email = typeof credentials?.email === "string" ? credentials.email : "";
+          const password = typeof credentials?.password === "string" ? credentials.password : "";
+          if (!email || !password || email.length > 320 || password.length > 1024) return null;
+          const headers = (req?.headers ?? {}) as Record<string, string | undefined>;
+          const result = await signInConsoleMember({
+            email,
+            password,
+            ip: clientIp((name) => headers[name]),
+            userAgent: headers["user-agent"],
+          });
+          if (!result.ok) return null;
+          return { id: result.member.id, email: result.member.email, name: result.member.name, sid: result.sessionId };
+        },
+      }),
+    ],
+    callbacks: {
+      async jwt({ token, user }) {
+        if (user && "sid" in user) token.sid = user.sid as string;
+        return token;
+      },
+      async session({ session, token }) {
+        return { ...session, sid: token.sid };
+      },
+    },
+    events: {
+      async signOut({ token }) {
+        if (typeof token?.sid === "string") await endConsoleSession(token.sid);
+      },
+    },
+  };
+}

@@ -1,0 +1,92 @@
+import "server-only";
+import { cache } from "react";
+import { cookies, headers } from "next/headers";
+import { redirect } from "next/navigation";
+import { decode } from "next-auth/jwt";
+import { and, eq, gt, isNull, sql } from "drizzle-orm";
+import { getDb } from "@/db/client";
+import type { ConsoleRole } from "@/db/enums";
+import { consoleMemberEnvironments, consoleMembers, consoleSessions } from "@/db/schema";
+import { env, servedOverHttps } from "@/lib/env";
+import type { Actor, DomainContext } from "./actor";
+import { CONSOLE_IDLE_MINUTES } from "./console-sign-in";
+import { clientIp } from "./request-info";
+
+export type ConsoleSession = {
+  sessionId: string;
+  member: { id: string; email: string; name: string; role: ConsoleRole; environmentIds: string[] };
+};
+
+export function sessionCookieName(): string {
+  return servedOverHttps() ? "__Secure-next-auth.session-token" : "next-auth.session-token";
+}
+
+/** Reads and checks the console session: cookie → session row (not revoked, not expired, not idle) → active member. */
+export async function readConsoleSession(cookieValue: string | undefined): Promise<ConsoleSession | null> {
+  if (!cookieValue) return null;
+  const token = await decode({ token: cookieValue, secret: env().NEXTAUTH_SECRET }).catch(() => null);
+  const sid = token?.sid;
+  if (typeof sid !== "string" || !/^[0-9a-f-]{36}$/i.test(sid)) return null;
+  const db = getDb();
+  const [row] = await db
+    .select({
+      sessionId: consoleSessions.id,
+      lastSeenAt: consoleSessions.lastSeenAt,
+      id: consoleMembers.id,
+      email: consoleMembers.email,
+      name: consoleMembers.name,
+      role: consoleMembers.role,
+      environmentIds: sql<string[]>`coalesce((select array_agg(${consoleMemberEnvironments.environmentId}) from ${consoleMemberEnvironments} where ${consoleMemberEnvironments.memberId} = ${consoleMembers.id}), '{}')`,
+    })
+    .from(consoleSessions)
+    .innerJoin(consoleMembers, eq(consoleMembers.id, consoleSessions.memberId))
+    .where(
+      and(
+        eq(consoleSessions.id, sid),
+        isNull(consoleSessions.revokedAt),
+        gt(consoleSessions.expiresAt, sql`now()`),
+        gt(consoleSessions.lastSeenAt, sql`now() - make_interval(mins => ${CONSOLE_IDLE_MINUTES})`),
+        eq(consoleMembers.status, "active"),
+      ),
+    );
+  if (!row) return null;
+  // Idle timeout: refresh the last-seen time at most once a minute.
+  if (Date.now() - row.lastSeenAt.getTime() > 60_000) {
+    await db.update(consoleSessions).set({ lastSeenAt: sql`now()` }).where(eq(consoleSessions.id, sid));
+  }
+  const { sessionId, lastSeenAt: _seen, ...member } = row;
+  return { sessionId, member };
+}
+
+/** The console session of the current request (deduplicated per request). */
+export const getConsoleSession = cache(async (): Promise<ConsoleSession | null> => {
+  const store = await cookies();
+  return readConsoleSession(store.get(sessionCookieName())?.value);
+});
+
+/** For pages: the session, or a redirect to the sign-in page. */
+export async function requireConsoleSession(): Promise<ConsoleSession> {
+  const session = await getConsoleSession();
+  if (!session) redirect("/sign-in");
+  return session;
+}
+
+export function actorFromSession(session: ConsoleSession): Actor {
+  return {
+    type: "console_member",
+    id: session.member.id,
+    label: session.member.email,
+    role: session.member.role,
+    environmentIds: session.member.environmentIds,
+  };
+}
+
+/** The domain context of the current request: actor, request id and client address. */
+export async function contextFromSession(session: ConsoleSession): Promise<DomainContext> {
+  const h = await headers();
+  return {
+    actor: actorFromSession(session),
+    requestId: h.get("x-request-id") ?? crypto.randomUUID(),
+    ip: clientIp((name) => h.get(name)),
+  };
+}

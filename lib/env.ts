@@ -1,0 +1,35 @@
+import { z } from "zod";
+
+// Environment variables are read here once and nowhere else. Parsing is lazy so that
+// `next build` (which evaluates route modules) needs neither a database nor a secret.
+const schema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
+    .describe("Postgres connection string; `npm start` sets it to the embedded server when unset"),
+  NEXTAUTH_SECRET: z.string().min(32, "must be at least 32 characters"),
+  NEXTAUTH_URL: z.url().optional(),
+  DATA_DIR: z.string().default(".data"),
+  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+});
+
+export type Env = z.infer<typeof schema>;
+
+let cached: Env | undefined;
+
+export function env(): Env {
+  if (cached) return cached;
+  const parsed = schema.safeParse(process.env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new Error(`Invalid environment:\n${lines.join("\n")}\n(see README.md, "Configuration")`);
+  }
+  cached = parsed.data;
+  return cached;
+}
+
+/** Whether cookies must carry `Secure` (and the `__Secure-` prefix): the app is served over https. */
+export function servedOverHttps(): boolean {
+  return env().NEXTAUTH_URL?.startsWith("https://") ?? false;
+}

@@ -1,0 +1,129 @@
+import "server-only";
+import { asc, eq, inArray, sql } from "drizzle-orm";
+import { z } from "zod";
+import { getDb, type Executor } from "@/db/client";
+import { environmentAuth, environments, groups, identityProviders, type Environment } from "@/db/schema";
+import type { DomainContext } from "@/lib/auth/actor";
+import { recordAudit } from "@/lib/audit/record";
+import { inTransaction } from "@/lib/domain/transaction";
+import { NotFoundError, ValidationError } from "@/lib/errors";
+import { authorize } from "@/lib/permissions";
+import { parseInput } from "@/lib/validation";
+
+export const EVERYONE_GROUP_NAME = "Everyone";
+
+export type EnvironmentRef = Pick<Environment, "id" | "key" | "name">;
+
+export async function listEnvironments(executor: Executor = getDb()): Promise<Environment[]> {
+  return executor.select().from(environments).orderBy(asc(environments.position), asc(environments.name));
+}
+
+export async function findEnvironmentByKey(key: string, executor: Executor = getDb()): Promise<Environment | undefined> {
+  const [row] = await executor.select().from(environments).where(eq(environments.key, key)).limit(1);
+  return row;
+}
+
+/** Loads the environments by id, failing with a field error naming the unknown ones. */
+export async function requireEnvironments(executor: Executor, ids: readonly string[], field = "environmentIds"): Promise<EnvironmentRef[]> {
+  if (ids.length === 0) return [];
+  const rows = await executor
+    .select({ id: environments.id, key: environments.key, name: environments.name })
+    .from(environments)
+    .where(inArray(environments.id, [...ids]));
+  if (rows.length !== new Set(ids).size) {
+    throw new ValidationError("Unknown environment.", { [field]: ["One or more environments do not exist."] });
+  }
+  return rows;
+}
+
+export async function requireEnvironment(executor: Executor, id: string): Promise<EnvironmentRef> {
+  const [row] = await executor
+    .select({ id: environments.id, key: environments.key, name: environments.name })
+    .from(environments)
+    .where(eq(environments.id, id));
+  if (!row) throw new NotFoundError("Environment not found.");
+  return row;
+}
+
+/** The Everyone group of each environment, keyed by environment id. */
+export async function everyoneGroups(executor: Executor, environmentIds: readonly string[]): Promise<Map<string, string>> {
+  if (environmentIds.length === 0) return new Map();
+  const rows = await executor
+    .select({ id: groups.id, environmentId: groups.environmentId })
+    .from(groups)
+    .where(sql`${groups.source} = 'system' and ${groups.environmentId} in ${[...environmentIds]}`);
+  return new Map(rows.map((r) => [r.environmentId, r.id]));
+}
+
+const createEnvironmentInput = z.object({
+  key: z
+    .string()
+    .trim()
+    .regex(/^[a-z][a-z0-9-]{0,31}$/, "Use 1–32 lowercase letters, digits or dashes, starting with a letter."),
+  name: z.string().trim().min(1, "Enter a name.").max(80, "A name has at most 80 characters."),
+  description: z.string().trim().max(500).default(""),
+  position: z.number().int().min(0).max(1000).optional(),
+});
+
+/** Creates an environment with its Everyone group and its authentication settings (password on). */
+export async function createEnvironment(ctx: DomainContext, input: unknown): Promise<Environment> {
+  const data = parseInput(createEnvironmentInput, input);
+  authorize(ctx.actor, "environments", "write");
+  return inTransaction(async (tx) => {
+    const [{ next } = { next: 0 }] = await tx
+      .select({ next: sql<number>`coalesce(max(${environments.position}) + 1, 0)::int` })
+      .from(environments);
+    const [env] = await tx
+      .insert(environments)
+      .values({ key: data.key, name: data.name, description: data.description, position: data.position ?? next })
+      .returning();
+    await tx.insert(groups).values({
+      environmentId: env!.id,
+      name: EVERYONE_GROUP_NAME,
+      description: "Everyone with access to this environment.",
+      source: "system",
+    });
+    await tx.insert(environmentAuth).values({ environmentId: env!.id });
+    await recordAudit(tx, ctx, {
+      action: "environment.create",
+      targetType: "environment",
+      targetId: env!.id,
+      targetLabel: env!.name,
+      environment: env!,
+      after: { key: env!.key, name: env!.name },
+    });
+    return env!;
+  });
+}
+
+export type EnvironmentSummary = {
+  id: string;
+  key: string;
+  name: string;
+  usersWithAccess: number;
+  groupCount: number;
+  passwordEnabled: boolean;
+  ssoEnabled: boolean;
+  identityProviderName: string | null;
+  enforcement: string;
+};
+
+/** Per environment: users with access (the Everyone group's count), groups, and how it signs users in. */
+export async function environmentSummaries(executor: Executor = getDb()): Promise<EnvironmentSummary[]> {
+  return executor
+    .select({
+      id: environments.id,
+      key: environments.key,
+      name: environments.name,
+      usersWithAccess: sql<number>`coalesce((select member_count from groups g where g.environment_id = ${environments.id} and g.source = 'system'), 0)::int`,
+      groupCount: sql<number>`(select count(*) from groups g where g.environment_id = ${environments.id})::int`,
+      passwordEnabled: sql<boolean>`coalesce(${environmentAuth.passwordEnabled}, true)`,
+      ssoEnabled: sql<boolean>`coalesce(${environmentAuth.ssoEnabled}, false)`,
+      identityProviderName: identityProviders.name,
+      enforcement: sql<string>`coalesce(${environmentAuth.enforcement}, 'optional')`,
+    })
+    .from(environments)
+    .leftJoin(environmentAuth, eq(environmentAuth.environmentId, environments.id))
+    .leftJoin(identityProviders, eq(identityProviders.id, environmentAuth.identityProviderId))
+    .orderBy(asc(environments.position));
+}

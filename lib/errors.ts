@@ -1,0 +1,50 @@
+// Errors that a domain function throws on purpose. Every door (server action, REST, SCIM,
+// sign-in) maps them to its own protocol; anything else is a bug and is logged as such.
+
+export type FieldErrors = Record<string, string[]>;
+
+export class DomainError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly fieldErrors?: FieldErrors;
+  constructor(code: string, status: number, message: string, fieldErrors?: FieldErrors) {
+    super(message);
+    this.code = code;
+    this.status = status;
+    this.fieldErrors = fieldErrors;
+  }
+}
+
+export class ValidationError extends DomainError {
+  constructor(message: string, fieldErrors: FieldErrors = {}) {
+    super("validation_failed", 400, message, fieldErrors);
+  }
+}
+
+export class UnauthenticatedError extends DomainError {
+  constructor(message = "Sign in to continue.") {
+    super("unauthenticated", 401, message);
+  }
+}
+
+export class ForbiddenError extends DomainError {
+  constructor(message: string) {
+    super("forbidden", 403, message);
+  }
+}
+
+export class NotFoundError extends DomainError {
+  constructor(message: string) {
+    super("not_found", 404, message);
+  }
+}
+
+export class ConflictError extends DomainError {
+  constructor(message: string, fieldErrors?: FieldErrors) {
+    super("conflict", 409, message, fieldErrors);
+  }
+}
+
+export function isDomainError(error: unknown): error is DomainError {
+  return error instanceof DomainError;
+}

@@ -1,0 +1,212 @@
+import "server-only";
+import { eq, inArray, sql } from "drizzle-orm";
+import { z } from "zod";
+import { getDb, type Executor, type Tx } from "@/db/client";
+import type { MembershipSource } from "@/db/enums";
+import { environments, groups, users, type Group } from "@/db/schema";
+import type { DomainContext } from "@/lib/auth/actor";
+import { recordAudit } from "@/lib/audit/record";
+import { inTransaction } from "@/lib/domain/transaction";
+import { requireEnvironment } from "@/lib/environments";
+import { ValidationError, NotFoundError } from "@/lib/errors";
+import { authorize } from "@/lib/permissions";
+import { parseInput, uuidSchema } from "@/lib/validation";
+import { deleteMembershipRows, insertMembershipRows, usersWithAccess } from "./membership-rows";
+
+const groupName = z
+  .string({ error: "Enter a group name." })
+  .trim()
+  .min(1, "Enter a group name.")
+  .max(120, "A group name has at most 120 characters.");
+const groupDescription = z.string().trim().max(1000, "A description has at most 1,000 characters.");
+
+export const createGroupInput = z.object({
+  environmentId: uuidSchema,
+  name: groupName,
+  description: groupDescription.default(""),
+});
+
+export const updateGroupInput = z
+  .object({ name: groupName.optional(), description: groupDescription.optional() })
+  .refine((v) => v.name !== undefined || v.description !== undefined, { message: "Nothing to change.", path: ["_form"] });
+
+export const membersInput = z.object({
+  groupId: uuidSchema,
+  userIds: z.array(uuidSchema).min(1, "Choose at least one user.").max(10_000, "At most 10,000 users at once."),
+});
+
+export type MembersResult = {
+  changed: string[];
+  unchanged: string[];
+  failed: { userId: string; reason: string }[];
+};
+
+type LockedGroup = Group & { environmentKey: string };
+
+async function lockGroup(tx: Tx, groupId: string): Promise<LockedGroup> {
+  const [row] = await tx
+    .select({ group: groups, environmentKey: environments.key })
+    .from(groups)
+    .innerJoin(environments, eq(environments.id, groups.environmentId))
+    .where(eq(groups.id, groupId))
+    .for("update", { of: groups });
+  if (!row) throw new NotFoundError("Group not found.");
+  return { ...row.group, environmentKey: row.environmentKey };
+}
+
+const envRef = (g: LockedGroup) => ({ id: g.environmentId, key: g.environmentKey });
+
+export async function createGroup(ctx: DomainContext, input: unknown, source: "manual" | "scim" | "saml" = "manual"): Promise<Group> {
+  const data = parseInput(createGroupInput, input);
+  authorize(ctx.actor, "groups", "write", [data.environmentId]);
+  return inTransaction(async (tx) => {
+    const env = await requireEnvironment(tx, data.environmentId);
+    const [group] = await tx
+      .insert(groups)
+      .values({ environmentId: env.id, name: data.name, description: data.description, source })
+      .returning();
+    await recordAudit(tx, ctx, {
+      action: "group.create",
+      targetType: "group",
+      targetId: group!.id,
+      targetLabel: group!.name,
+      environment: env,
+      after: { name: group!.name, description: group!.description, source },
+    });
+    return group!;
+  });
+}
+
+/** Renames a group or changes its description. Everyone keeps its name. */
+export async function updateGroup(ctx: DomainContext, groupId: string, input: unknown): Promise<Group> {
+  const id = parseInput(uuidSchema, groupId);
+  const data = parseInput(updateGroupInput, input);
+  authorize(ctx.actor, "groups", "write", "any");
+  return inTransaction(async (tx) => {
+    const group = await lockGroup(tx, id);
+    authorize(ctx.actor, "groups", "write", [group.environmentId]);
+    if (group.source === "system" && data.name !== undefined && data.name !== group.name) {
+      throw new ValidationError("Everyone cannot be renamed.", { name: ["Everyone cannot be renamed."] });
+    }
+    const changes: Partial<Pick<Group, "name" | "description">> = {};
+    if (data.name !== undefined && data.name !== group.name) changes.name = data.name;
+    if (data.description !== undefined && data.description !== group.description) changes.description = data.description;
+    if (Object.keys(changes).length === 0) return group;
+    const [updated] = await tx
+      .update(groups)
+      .set({ ...changes, version: sql`${groups.version} + 1`, updatedAt: sql`now()` })
+      .where(eq(groups.id, id))
+      .returning();
+    await recordAudit(tx, ctx, {
+      action: changes.name ? "group.rename" : "group.update",
+      targetType: "group",
+      targetId: id,
+      targetLabel: updated!.name,
+      environment: envRef(group),
+      before: Object.fromEntries(Object.keys(changes).map((k) => [k, group[k as keyof typeof changes]])),
+      after: changes,
+    });
+    return updated!;
+  });
+}
+
+/** Deletes a group with its memberships and grants. Everyone cannot be deleted. */
+export async function deleteGroup(ctx: DomainContext, groupId: string): Promise<void> {
+  const id = parseInput(uuidSchema, groupId);
+  authorize(ctx.actor, "groups", "write", "any");
+  await inTransaction(async (tx) => {
+    const group = await lockGroup(tx, id);
+    authorize(ctx.actor, "groups", "write", [group.environmentId]);
+    if (group.source === "system") {
+      throw new ValidationError("Everyone cannot be deleted.", { _form: ["Everyone cannot be deleted."] });
+    }
+    await tx.delete(groups).where(eq(groups.id, id));
+    await recordAudit(tx, ctx, {
+      action: "group.delete",
+      targetType: "group",
+      targetId: id,
+      targetLabel: group.name,
+      environment: envRef(group),
+      before: { name: group.name, description: group.description, source: group.source, memberCount: group.memberCount },
+    });
+  });
+}
+
+/**
+ * Adds users to a group. Each user must have access to the group's environment; the result says,
+ * per user, what changed and what failed and why. One audit row for the whole call.
+ */
+export async function addMembers(
+  ctx: DomainContext,
+  input: unknown,
+  options: { source?: MembershipSource; directoryId?: string } = {},
+): Promise<MembersResult> {
+  return changeMembers(ctx, input, "add", options);
+}
+
+export async function removeMembers(ctx: DomainContext, input: unknown): Promise<MembersResult> {
+  return changeMembers(ctx, input, "remove", {});
+}
+
+async function changeMembers(
+  ctx: DomainContext,
+  input: unknown,
+  op: "add" | "remove",
+  options: { source?: MembershipSource; directoryId?: string },
+): Promise<MembersResult> {
+  const data = parseInput(membersInput, input);
+  authorize(ctx.actor, "memberships", "write", "any");
+  return inTransaction(async (tx) => {
+    const group = await lockGroup(tx, data.groupId);
+    authorize(ctx.actor, "memberships", "write", [group.environmentId]);
+    if (group.source === "system") {
+      throw new ValidationError("Everyone is kept automatically: grant or revoke environment access instead.", {
+        groupId: ["Everyone is kept automatically: grant or revoke environment access instead."],
+      });
+    }
+    const requested = [...new Set(data.userIds)];
+    const existing = await tx.select({ id: users.id }).from(users).where(inArray(users.id, requested));
+    const known = new Set(existing.map((u) => u.id));
+    const failed: MembersResult["failed"] = requested.filter((id) => !known.has(id)).map((userId) => ({ userId, reason: "User not found." }));
+    let candidates = requested.filter((id) => known.has(id));
+    if (op === "add") {
+      const allowed = await usersWithAccess(tx, candidates, group.environmentId);
+      for (const id of candidates) {
+        if (!allowed.has(id)) failed.push({ userId: id, reason: `No access to the ${group.environmentKey} environment.` });
+      }
+      candidates = candidates.filter((id) => allowed.has(id));
+    }
+    const changed =
+      op === "add"
+        ? await insertMembershipRows(tx, group.id, group.environmentId, candidates, options.source ?? "manual", options.directoryId ?? null)
+        : await deleteMembershipRows(tx, group.id, candidates);
+    const changedSet = new Set(changed);
+    const unchanged = candidates.filter((id) => !changedSet.has(id));
+    if (changed.length > 0) {
+      await recordAudit(tx, ctx, {
+        action: op === "add" ? "group.members.add" : "group.members.remove",
+        targetType: "group",
+        targetId: group.id,
+        targetLabel: group.name,
+        environment: envRef(group),
+        after: { [op === "add" ? "added" : "removed"]: changed, count: changed.length, source: options.source ?? "manual" },
+      });
+    }
+    return { changed, unchanged, failed };
+  });
+}
+
+/** Groups of one environment, for pickers and the groups panel. */
+export async function listGroups(environmentId: string, executor: Executor = getDb()) {
+  return executor
+    .select({
+      id: groups.id,
+      name: groups.name,
+      description: groups.description,
+      source: groups.source,
+      memberCount: groups.memberCount,
+    })
+    .from(groups)
+    .where(eq(groups.environmentId, environmentId))
+    .orderBy(sql`${groups.source} <> 'system'`, sql`lower(${groups.name})`);
+}

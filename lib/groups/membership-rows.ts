@@ -1,0 +1,98 @@
+import "server-only";
+import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import type { Executor } from "@/db/client";
+import type { AccessSource, MembershipSource } from "@/db/enums";
+import { environmentAccess, groupMembers, sessions } from "@/db/schema";
+import { everyoneGroups } from "@/lib/environments";
+
+// Row-level helpers shared by the domain functions of users, groups, SCIM and SAML sync.
+// They write no audit row and check no permission: their callers do, once per change.
+// All are set-based, so a bulk action of 10,000 users is a handful of statements.
+
+/** Grants environment access and the Everyone membership; returns the users newly granted. */
+export async function insertAccessRows(
+  tx: Executor,
+  userIds: readonly string[],
+  environmentId: string,
+  source: AccessSource,
+  directoryId: string | null = null,
+): Promise<string[]> {
+  if (userIds.length === 0) return [];
+  const granted = await tx
+    .insert(environmentAccess)
+    .values(userIds.map((userId) => ({ userId, environmentId, source, directoryId })))
+    .onConflictDoNothing()
+    .returning({ userId: environmentAccess.userId });
+  const ids = granted.map((r) => r.userId);
+  const everyone = (await everyoneGroups(tx, [environmentId])).get(environmentId);
+  if (everyone && ids.length) await insertMembershipRows(tx, everyone, environmentId, ids, "system");
+  return ids;
+}
+
+/**
+ * Revokes environment access: removes every membership the users had in that environment
+ * (Everyone included) and ends their sessions there. Returns the users whose access was removed.
+ */
+export async function deleteAccessRows(tx: Executor, userIds: readonly string[], environmentId: string): Promise<string[]> {
+  if (userIds.length === 0) return [];
+  const removed = await tx
+    .delete(environmentAccess)
+    .where(and(eq(environmentAccess.environmentId, environmentId), inArray(environmentAccess.userId, [...userIds])))
+    .returning({ userId: environmentAccess.userId });
+  const ids = removed.map((r) => r.userId);
+  if (ids.length === 0) return [];
+  await tx.delete(groupMembers).where(and(eq(groupMembers.environmentId, environmentId), inArray(groupMembers.userId, ids)));
+  await revokeSessionRows(tx, ids, environmentId);
+  return ids;
+}
+
+/** Ends sessions at once (server-side sessions are checked on every request). */
+export async function revokeSessionRows(tx: Executor, userIds: readonly string[], environmentId?: string): Promise<void> {
+  if (userIds.length === 0) return;
+  await tx
+    .update(sessions)
+    .set({ revokedAt: sql`now()` })
+    .where(
+      and(
+        inArray(sessions.userId, [...userIds]),
+        isNull(sessions.revokedAt),
+        environmentId ? eq(sessions.environmentId, environmentId) : undefined,
+      ),
+    );
+}
+
+export async function insertMembershipRows(
+  tx: Executor,
+  groupId: string,
+  environmentId: string,
+  userIds: readonly string[],
+  source: MembershipSource,
+  directoryId: string | null = null,
+): Promise<string[]> {
+  if (userIds.length === 0) return [];
+  const added = await tx
+    .insert(groupMembers)
+    .values(userIds.map((userId) => ({ groupId, userId, environmentId, source, directoryId })))
+    .onConflictDoNothing()
+    .returning({ userId: groupMembers.userId });
+  return added.map((r) => r.userId);
+}
+
+export async function deleteMembershipRows(tx: Executor, groupId: string, userIds: readonly string[]): Promise<string[]> {
+  if (userIds.length === 0) return [];
+  const removed = await tx
+    .delete(groupMembers)
+    .where(and(eq(groupMembers.groupId, groupId), inArray(groupMembers.userId, [...userIds])))
+    .returning({ userId: groupMembers.userId });
+  return removed.map((r) => r.userId);
+}
+
+/** The subset of `userIds` that may enter the environment. */
+export async function usersWithAccess(tx: Executor, userIds: readonly string[], environmentId: string): Promise<Set<string>> {
+  if (userIds.length === 0) return new Set();
+  const rows = await tx
+    .select({ userId: environmentAccess.userId })
+    .from(environmentAccess)
+    .where(and(eq(environmentAccess.environmentId, environmentId), inArray(environmentAccess.userId, [...userIds])));
+  return new Set(rows.map((r) => r.userId));
+}

@@ -1,0 +1,146 @@
+import type { ConsoleRole } from "@/db/enums";
+import { ForbiddenError } from "@/lib/errors";
+import type { Actor } from "@/lib/auth/actor";
+
+// One declarative table: role → resource → actions. Checked on the server by every door;
+// the UI may read it to hide what would be refused, but hiding is never the protection.
+
+export const PERMISSION_RESOURCES = [
+  "users",
+  "environment_access",
+  "groups",
+  "memberships",
+  "environments",
+  "environment_auth",
+  "identity_providers",
+  "directories",
+  "resources",
+  "access_grants",
+  "signing_keys",
+  "audit",
+  "console_members",
+  "api_tokens",
+] as const;
+export type PermissionResource = (typeof PERMISSION_RESOURCES)[number];
+export type PermissionAction = "read" | "write";
+
+/**
+ * Resources that live inside one environment. An environment admin may write them only in the
+ * environments they are scoped to; for `users` (account-wide) that means every environment the
+ * user can enter, so a DEV admin cannot suspend someone who also works in PROD.
+ */
+export const ENVIRONMENT_SCOPED: ReadonlySet<PermissionResource> = new Set([
+  "users",
+  "environment_access",
+  "groups",
+  "memberships",
+  "environment_auth",
+  "directories",
+  "resources",
+  "access_grants",
+]);
+
+const READ = ["read"] as const;
+const READ_WRITE = ["read", "write"] as const;
+
+const everything = (actions: readonly PermissionAction[]) =>
+  Object.fromEntries(PERMISSION_RESOURCES.map((r) => [r, actions])) as Record<PermissionResource, readonly PermissionAction[]>;
+
+export const PERMISSIONS: Record<ConsoleRole, Record<PermissionResource, readonly PermissionAction[]>> = {
+  owner: everything(READ_WRITE),
+  admin: { ...everything(READ_WRITE), console_members: READ },
+  environment_admin: {
+    ...everything(READ),
+    users: READ_WRITE,
+    environment_access: READ_WRITE,
+    groups: READ_WRITE,
+    memberships: READ_WRITE,
+    environment_auth: READ_WRITE,
+    directories: READ_WRITE,
+    resources: READ_WRITE,
+    access_grants: READ_WRITE,
+  },
+  reviewer: everything(READ),
+};
+
+/** What non-console actors may do: directories and IdPs feed users and memberships of their environment. */
+const MACHINE_WRITES: Record<"directory" | "identity_provider" | "end_user", ReadonlySet<PermissionResource>> = {
+  directory: new Set(["users", "environment_access", "groups", "memberships"]),
+  identity_provider: new Set(["users", "environment_access", "groups", "memberships"]),
+  end_user: new Set([]),
+};
+
+const ROLE_LABEL: Record<ConsoleRole, string> = {
+  owner: "an owner",
+  admin: "an admin",
+  environment_admin: "an environment admin",
+  reviewer: "a reviewer",
+};
+
+/**
+ * The environments a change touches: a list (empty means account-wide), or `"any"` for the early
+ * check made before the target is loaded (does the actor hold this permission anywhere?).
+ */
+export type Scope = readonly string[] | "any";
+
+/** Why `actor` may not do `action` on `resource` within `scope`, or null when allowed. */
+export function denialReason(
+  actor: Actor,
+  resource: PermissionResource,
+  action: PermissionAction,
+  scope: Scope = [],
+): string | null {
+  const environmentIds = scope === "any" ? null : scope;
+  switch (actor.type) {
+    case "system":
+      return null;
+    case "console_member": {
+      if (!PERMISSIONS[actor.role][resource].includes(action)) {
+        return `${capitalise(ROLE_LABEL[actor.role])} cannot ${action === "read" ? "view" : "change"} ${resource.replace(/_/g, " ")}.`;
+      }
+      if (action === "write" && actor.role === "environment_admin" && ENVIRONMENT_SCOPED.has(resource)) {
+        return outsideScope(environmentIds, actor.environmentIds);
+      }
+      return null;
+    }
+    case "api_token": {
+      if (action === "write" && actor.scope !== "write") return "This API token is read-only.";
+      if (actor.environmentIds && ENVIRONMENT_SCOPED.has(resource)) return outsideScope(environmentIds, actor.environmentIds);
+      if (actor.environmentIds && action === "write" && environmentIds) return "This API token is scoped to environments and cannot make account-wide changes.";
+      return null;
+    }
+    case "directory":
+    case "identity_provider":
+    case "end_user": {
+      if (action === "read") return outsideScope(environmentIds, actor.environmentIds, true);
+      if (!MACHINE_WRITES[actor.type].has(resource)) return `A ${actor.type.replace("_", " ")} cannot change ${resource.replace(/_/g, " ")}.`;
+      return outsideScope(environmentIds, actor.environmentIds, true);
+    }
+  }
+}
+
+function outsideScope(touched: readonly string[] | null, allowed: readonly string[], allowEmpty = false): string | null {
+  if (touched === null) return null;
+  if (touched.length === 0) return allowEmpty ? null : "This change is account-wide; it needs an owner or admin.";
+  const outside = touched.filter((id) => !allowed.includes(id));
+  return outside.length === 0 ? null : "This change touches an environment outside your scope.";
+}
+
+function capitalise(s: string) {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+export function can(actor: Actor, resource: PermissionResource, action: PermissionAction, scope?: Scope) {
+  return denialReason(actor, resource, action, scope) === null;
+}
+
+/** Throws a ForbiddenError with the reason when the actor may not act. */
+export function authorize(
+  actor: Actor,
+  resource: PermissionResource,
+  action: PermissionAction,
+  scope?: Scope,
+): void {
+  const reason = denialReason(actor, resource, action, scope);
+  if (reason) throw new ForbiddenError(reason);
+}

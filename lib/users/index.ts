@@ -1,0 +1,250 @@
+import "server-only";
+import { and, eq, inArray, sql } from "drizzle-orm";
+import { z } from "zod";
+import type { Executor, Tx } from "@/db/client";
+import type { AccessSource, UserSource } from "@/db/enums";
+import { environmentAccess, groups, users, type User } from "@/db/schema";
+import type { DomainContext } from "@/lib/auth/actor";
+import { recordAudit } from "@/lib/audit/record";
+import { inTransaction } from "@/lib/domain/transaction";
+import { requireEnvironment, requireEnvironments } from "@/lib/environments";
+import { ConflictError, NotFoundError, ValidationError } from "@/lib/errors";
+import { deleteAccessRows, insertAccessRows, insertMembershipRows, revokeSessionRows } from "@/lib/groups/membership-rows";
+import { authorize } from "@/lib/permissions";
+import { emailSchema, parseInput, personNameSchema, uuidSchema } from "@/lib/validation";
+
+export const createUserInput = z.object({
+  name: personNameSchema,
+  email: emailSchema,
+  status: z.enum(["active", "invited"]).default("active"),
+  environmentIds: z.array(uuidSchema).max(100).default([]),
+  groupIds: z.array(uuidSchema).max(1000).default([]),
+});
+export type CreateUserInput = z.input<typeof createUserInput>;
+
+export const updateUserInput = z
+  .object({
+    name: personNameSchema.optional(),
+    email: emailSchema.optional(),
+    // Optimistic concurrency: the version the editor saw (ETag / If-Match).
+    expectedVersion: z.number().int().positive().optional(),
+  })
+  .refine((v) => v.name !== undefined || v.email !== undefined, { message: "Nothing to change.", path: ["_form"] });
+export type UpdateUserInput = z.input<typeof updateUserInput>;
+
+const accessInput = z.object({ userId: uuidSchema, environmentId: uuidSchema });
+
+type UserSnapshot = Pick<User, "id" | "email" | "name" | "status" | "source" | "version">;
+
+const snapshot = (u: User): UserSnapshot => ({
+  id: u.id,
+  email: u.email,
+  name: u.name,
+  status: u.status,
+  source: u.source,
+  version: u.version,
+});
+
+/** The user, locked for update, with the environments it can enter (for scoped permission checks). */
+async function lockUser(tx: Tx, userId: string): Promise<{ user: User; environmentIds: string[] }> {
+  const [user] = await tx.select().from(users).where(eq(users.id, userId)).for("update");
+  if (!user) throw new NotFoundError("User not found.");
+  const access = await tx
+    .select({ environmentId: environmentAccess.environmentId })
+    .from(environmentAccess)
+    .where(eq(environmentAccess.userId, userId));
+  return { user, environmentIds: access.map((a) => a.environmentId) };
+}
+
+/**
+ * Creates a user, grants the environments (joining each Everyone group) and adds the groups,
+ * which must belong to the granted environments.
+ */
+export async function createUser(
+  ctx: DomainContext,
+  input: unknown,
+  options: { source?: UserSource; accessSource?: AccessSource } = {},
+): Promise<User> {
+  const data = parseInput(createUserInput, input);
+  const environmentIds = [...new Set(data.environmentIds)];
+  authorize(ctx.actor, "users", "write", environmentIds);
+  return inTransaction(async (tx) => {
+    const envs = await requireEnvironments(tx, environmentIds);
+    const chosenGroups = await groupsForNewUser(tx, data.groupIds, environmentIds);
+    const [user] = await tx
+      .insert(users)
+      .values({ name: data.name, email: data.email, status: data.status, source: options.source ?? "manual" })
+      .returning();
+    for (const env of envs) await insertAccessRows(tx, [user!.id], env.id, options.accessSource ?? "manual");
+    for (const g of chosenGroups) await insertMembershipRows(tx, g.id, g.environmentId, [user!.id], "manual");
+    await recordAudit(tx, ctx, {
+      action: "user.create",
+      targetType: "user",
+      targetId: user!.id,
+      targetLabel: user!.email,
+      after: {
+        ...snapshot(user!),
+        environments: envs.map((e) => e.key),
+        groups: chosenGroups.map((g) => `${envs.find((e) => e.id === g.environmentId)?.key}/${g.name}`),
+      },
+    });
+    return user!;
+  });
+}
+
+async function groupsForNewUser(tx: Executor, groupIds: readonly string[], environmentIds: readonly string[]) {
+  const ids = [...new Set(groupIds)];
+  if (ids.length === 0) return [];
+  const rows = await tx
+    .select({ id: groups.id, name: groups.name, environmentId: groups.environmentId, source: groups.source })
+    .from(groups)
+    .where(inArray(groups.id, ids));
+  const problems: string[] = [];
+  if (rows.length !== ids.length) problems.push("One or more groups do not exist.");
+  for (const g of rows) {
+    if (!environmentIds.includes(g.environmentId)) problems.push(`“${g.name}” is in an environment the user is not granted.`);
+  }
+  if (problems.length) throw new ValidationError(problems[0]!, { groupIds: problems });
+  // Everyone is joined through environment access, not chosen.
+  return rows.filter((g) => g.source !== "system");
+}
+
+export async function updateUser(ctx: DomainContext, userId: string, input: unknown): Promise<User> {
+  const id = parseInput(uuidSchema, userId);
+  const data = parseInput(updateUserInput, input);
+  authorize(ctx.actor, "users", "write", "any");
+  return inTransaction(async (tx) => {
+    const { user, environmentIds } = await lockUser(tx, id);
+    authorize(ctx.actor, "users", "write", environmentIds);
+    if (data.expectedVersion !== undefined && data.expectedVersion !== user.version) {
+      throw new ConflictError("This user was changed by someone else; reload and try again.", {
+        _form: ["This user was changed by someone else; reload and try again."],
+      });
+    }
+    const changes: Partial<Pick<User, "name" | "email">> = {};
+    if (data.name !== undefined && data.name !== user.name) changes.name = data.name;
+    if (data.email !== undefined && data.email !== user.email) changes.email = data.email;
+    if (Object.keys(changes).length === 0) return user;
+    const [updated] = await tx
+      .update(users)
+      .set({ ...changes, version: sql`${users.version} + 1`, updatedAt: sql`now()` })
+      .where(eq(users.id, id))
+      .returning();
+    await recordAudit(tx, ctx, {
+      action: "user.update",
+      targetType: "user",
+      targetId: id,
+      targetLabel: updated!.email,
+      before: Object.fromEntries(Object.keys(changes).map((k) => [k, user[k as keyof typeof changes]])),
+      after: changes,
+    });
+    return updated!;
+  });
+}
+
+/** Suspends (ending every session at once) or reactivates a user. */
+export async function setUserStatus(ctx: DomainContext, userId: string, status: "suspended" | "active"): Promise<User> {
+  const id = parseInput(uuidSchema, userId);
+  authorize(ctx.actor, "users", "write", "any");
+  return inTransaction(async (tx) => {
+    const { user, environmentIds } = await lockUser(tx, id);
+    authorize(ctx.actor, "users", "write", environmentIds);
+    if (user.status === status) return user;
+    const suspend = status === "suspended";
+    const [updated] = await tx
+      .update(users)
+      .set({
+        status,
+        version: sql`${users.version} + 1`,
+        updatedAt: sql`now()`,
+        ...(suspend ? { revokedBefore: sql`now()` } : { failedSignIns: 0, lockedUntil: null }),
+      })
+      .where(eq(users.id, id))
+      .returning();
+    if (suspend) await revokeSessionRows(tx, [id]);
+    await recordAudit(tx, ctx, {
+      action: suspend ? "user.suspend" : "user.reactivate",
+      targetType: "user",
+      targetId: id,
+      targetLabel: user.email,
+      before: { status: user.status },
+      after: { status },
+    });
+    return updated!;
+  });
+}
+
+export const suspendUser = (ctx: DomainContext, userId: string) => setUserStatus(ctx, userId, "suspended");
+export const reactivateUser = (ctx: DomainContext, userId: string) => setUserStatus(ctx, userId, "active");
+
+/** Deletes a user with every access, membership, grant and session (cascades); the trail keeps a snapshot. */
+export async function deleteUser(ctx: DomainContext, userId: string): Promise<void> {
+  const id = parseInput(uuidSchema, userId);
+  authorize(ctx.actor, "users", "write", "any");
+  await inTransaction(async (tx) => {
+    const { user, environmentIds } = await lockUser(tx, id);
+    authorize(ctx.actor, "users", "write", environmentIds);
+    await tx.delete(users).where(eq(users.id, id));
+    await recordAudit(tx, ctx, {
+      action: "user.delete",
+      targetType: "user",
+      targetId: id,
+      targetLabel: user.email,
+      before: { ...snapshot(user), environmentIds },
+    });
+  });
+}
+
+/** Lets the user enter the environment (joining its Everyone group). False when it already could. */
+export async function grantEnvironment(
+  ctx: DomainContext,
+  input: unknown,
+  options: { source?: AccessSource; directoryId?: string } = {},
+): Promise<boolean> {
+  const { userId, environmentId } = parseInput(accessInput, input);
+  authorize(ctx.actor, "environment_access", "write", [environmentId]);
+  return inTransaction(async (tx) => {
+    const env = await requireEnvironment(tx, environmentId);
+    const { user } = await lockUser(tx, userId);
+    const granted = await insertAccessRows(tx, [userId], environmentId, options.source ?? "manual", options.directoryId ?? null);
+    if (granted.length === 0) return false;
+    await recordAudit(tx, ctx, {
+      action: "user.environment.grant",
+      targetType: "user",
+      targetId: userId,
+      targetLabel: user.email,
+      environment: env,
+      after: { environment: env.key, source: options.source ?? "manual" },
+    });
+    return true;
+  });
+}
+
+/**
+ * Revokes the environment: the user leaves every group there (Everyone included) and their
+ * sessions in it end at once. False when the user had no access.
+ */
+export async function revokeEnvironment(ctx: DomainContext, input: unknown): Promise<boolean> {
+  const { userId, environmentId } = parseInput(accessInput, input);
+  authorize(ctx.actor, "environment_access", "write", [environmentId]);
+  return inTransaction(async (tx) => {
+    const env = await requireEnvironment(tx, environmentId);
+    const { user } = await lockUser(tx, userId);
+    const memberships = await tx
+      .select({ name: groups.name })
+      .from(groups)
+      .innerJoin(sql`group_members gm`, sql`gm.group_id = ${groups.id}`)
+      .where(and(eq(groups.environmentId, environmentId), sql`gm.user_id = ${userId}`));
+    const revoked = await deleteAccessRows(tx, [userId], environmentId);
+    if (revoked.length === 0) return false;
+    await recordAudit(tx, ctx, {
+      action: "user.environment.revoke",
+      targetType: "user",
+      targetId: userId,
+      targetLabel: user.email,
+      environment: env,
+      before: { environment: env.key, groups: memberships.map((m) => m.name) },
+    });
+    return true;
+  });
+}
