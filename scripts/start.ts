@@ -86,7 +86,7 @@ try {
     ...process.env,
     DATABASE_URL: db.url,
     NEXTAUTH_SECRET: ensureSecret(dir),
-    NEXTAUTH_URL: process.env.NEXTAUTH_URL ?? `http://localhost:${port}`,
+    NEXTAUTH_URL: process.env.NEXTAUTH_URL || `http://localhost:${port}`,
     DATA_DIR: dir,
     NEXT_TELEMETRY_DISABLED: "1",
   };

@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest";
+import { sql } from "drizzle-orm";
+import { getDb } from "./client";
+import { seedDemo } from "./seed";
+import { countRows } from "./testing/fixtures";
+import { signInConsoleMember } from "@/lib/auth/console-sign-in";
+
+describe("demo seed", () => {
+  it("creates the demo once; running it again changes nothing and prints no new password", async () => {
+    const first = await seedDemo();
+    expect(first.owner?.email).toBe("owner@example.com");
+    expect(first.owner!.password).toMatch(/^[A-Za-z0-9_-]{20}$/);
+    const counts = async () => ({
+      environments: await countRows("environments"),
+      users: await countRows("users"),
+      groups: await countRows("groups"),
+      members: await countRows("group_members"),
+      resources: await countRows("resources"),
+      grants: await countRows("access_grants"),
+      owners: await countRows("console_members"),
+    });
+    const after = await counts();
+    expect(after).toMatchObject({ environments: 3, users: 50, groups: 18, owners: 1 });
+    expect(after.resources).toBe(21);
+
+    const second = await seedDemo();
+    expect(second.owner).toBeUndefined();
+    expect(await counts()).toEqual(after);
+
+    // The printed credentials work.
+    expect((await signInConsoleMember({ email: first.owner!.email, password: first.owner!.password })).ok).toBe(true);
+  });
+
+  it("sets DEV on password and TEST/PROD on SSO, falling back to password until an IdP is connected", async () => {
+    const rows = await getDb().execute<{ key: string; password_enabled: boolean; sso_enabled: boolean; identity_provider_id: string | null }>(
+      sql`select e.key, a.password_enabled, a.sso_enabled, a.identity_provider_id from environments e join environment_auth a on a.environment_id = e.id order by e.position`,
+    );
+    expect(rows.map((r) => [r.key, r.password_enabled, r.sso_enabled, r.identity_provider_id])).toEqual([
+      ["dev", true, false, null],
+      ["test", true, true, null],
+      ["prod", true, true, null],
+    ]);
+  });
+});

@@ -1,0 +1,33 @@
+import { sql } from "drizzle-orm";
+import { getDb } from "../client";
+import type { ConsoleRole } from "../enums";
+import type { Environment } from "../schema";
+import { SYSTEM_ACTOR, type DomainContext } from "@/lib/auth/actor";
+import { createEnvironment } from "@/lib/environments";
+
+export const systemCtx: DomainContext = { actor: SYSTEM_ACTOR, requestId: "test" };
+
+export function memberCtx(role: ConsoleRole, environmentIds: string[] = []): DomainContext {
+  return {
+    actor: { type: "console_member", id: crypto.randomUUID(), label: `${role}@example.com`, role, environmentIds },
+    requestId: "test",
+  };
+}
+
+export async function createEnvironments(): Promise<{ dev: Environment; test: Environment; prod: Environment }> {
+  const dev = await createEnvironment(systemCtx, { key: "dev", name: "DEV" });
+  const test = await createEnvironment(systemCtx, { key: "test", name: "TEST" });
+  const prod = await createEnvironment(systemCtx, { key: "prod", name: "PROD" });
+  return { dev, test, prod };
+}
+
+/** Row count of a table (the tests' way to prove that nothing was written). */
+export async function countRows(table: string): Promise<number> {
+  const rows = await getDb().execute<{ n: number }>(sql`select count(*)::int as n from ${sql.identifier(table)}`);
+  return rows[0]!.n;
+}
+
+export async function auditActions(): Promise<string[]> {
+  const rows = await getDb().execute<{ action: string }>(sql`select action from audit_events order by id`);
+  return rows.map((r) => r.action);
+}

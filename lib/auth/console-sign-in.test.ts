@@ -1,0 +1,90 @@
+import { describe, expect, it } from "vitest";
+import { eq, sql } from "drizzle-orm";
+import { parseOptions } from "@node-rs/argon2";
+import { encode } from "next-auth/jwt";
+import { getDb } from "@/db/client";
+import { consoleMembers, consoleSessions } from "@/db/schema";
+import { systemCtx } from "@/db/testing/fixtures";
+import { createConsoleMember } from "@/lib/console-members";
+import { endConsoleSession, signInConsoleMember } from "./console-sign-in";
+import { readConsoleSession } from "./session";
+
+const password = "a long and unguessable passphrase";
+
+async function member(email: string) {
+  return createConsoleMember(systemCtx, { email, name: "Member", role: "admin", password });
+}
+
+async function cookieFor(sid: string) {
+  return encode({ token: { sid }, secret: process.env.NEXTAUTH_SECRET! });
+}
+
+describe("console sign-in", () => {
+  it("stores argon2id at m=19 MiB, t=2 and never the password", async () => {
+    const m = await member("hash@example.com");
+    const params = parseOptions(m.passwordHash);
+    expect(m.passwordHash.startsWith("$argon2id$")).toBe(true);
+    expect(params).toMatchObject({ memoryCost: 19456, timeCost: 2 });
+    expect(m.passwordHash).not.toContain(password);
+    const [audit] = await getDb().execute<{ after: Record<string, unknown> }>(sql`select after from audit_events where action = 'console_member.create' and target_id = ${m.id}`);
+    expect(JSON.stringify(audit!.after)).not.toContain("argon2");
+  });
+
+  it("opens a session for the right password (email case-insensitive) and audits it", async () => {
+    const m = await member("ok@example.com");
+    const result = await signInConsoleMember({ email: "OK@example.com", password, ip: "198.51.100.7" });
+    expect(result.ok).toBe(true);
+    const session = await readConsoleSession(await cookieFor(result.ok ? result.sessionId : ""));
+    expect(session?.member).toMatchObject({ id: m.id, role: "admin", email: "ok@example.com" });
+    const [row] = await getDb().execute<{ outcome: string; ip: string }>(sql`select outcome, ip from audit_events where action = 'console.sign_in' and target_id = ${m.id}`);
+    expect(row).toEqual({ outcome: "success", ip: "198.51.100.7" });
+  });
+
+  it("answers a wrong password and an unknown email alike, and audits both with the real reason", async () => {
+    await member("wrong@example.com");
+    expect(await signInConsoleMember({ email: "wrong@example.com", password: "nope" })).toEqual({ ok: false, reason: "invalid" });
+    expect(await signInConsoleMember({ email: "nobody@example.com", password: "nope" })).toEqual({ ok: false, reason: "invalid" });
+    const rows = await getDb().execute<{ reason: string }>(sql`select reason from audit_events where action = 'console.sign_in' and outcome = 'failure' order by id desc limit 2`);
+    expect(rows.map((r) => r.reason)).toEqual(["unknown email", "wrong password"]);
+  });
+
+  it("locks the account after 10 failures, even for the right password, until the lock expires", async () => {
+    const m = await member("lock@example.com");
+    for (let i = 0; i < 10; i++) await signInConsoleMember({ email: "lock@example.com", password: "bad" });
+    expect(await signInConsoleMember({ email: "lock@example.com", password })).toEqual({ ok: false, reason: "locked" });
+    await getDb().update(consoleMembers).set({ lockedUntil: sql`now() - interval '1 second'` }).where(eq(consoleMembers.id, m.id));
+    const after = await signInConsoleMember({ email: "lock@example.com", password });
+    expect(after.ok).toBe(true);
+    const [row] = await getDb().select().from(consoleMembers).where(eq(consoleMembers.id, m.id));
+    expect(row!.failedSignIns).toBe(0);
+  });
+
+  it("ignores a session that is signed out, expired, idle or of a suspended member, and a forged cookie", async () => {
+    await member("sess@example.com");
+    const open = async () => {
+      const r = await signInConsoleMember({ email: "sess@example.com", password });
+      if (!r.ok) throw new Error("sign-in failed");
+      return r.sessionId;
+    };
+    const signedOut = await open();
+    await endConsoleSession(signedOut);
+    expect(await readConsoleSession(await cookieFor(signedOut))).toBeNull();
+
+    const expired = await open();
+    await getDb().update(consoleSessions).set({ expiresAt: sql`now() - interval '1 second'` }).where(eq(consoleSessions.id, expired));
+    expect(await readConsoleSession(await cookieFor(expired))).toBeNull();
+
+    const idle = await open();
+    await getDb().update(consoleSessions).set({ lastSeenAt: sql`now() - interval '3 hours'` }).where(eq(consoleSessions.id, idle));
+    expect(await readConsoleSession(await cookieFor(idle))).toBeNull();
+
+    const forged = await encode({ token: { sid: await open() }, secret: "another-secret-another-secret-another" });
+    expect(await readConsoleSession(forged)).toBeNull();
+    expect(await readConsoleSession("not-a-jwt")).toBeNull();
+
+    const live = await open();
+    expect(await readConsoleSession(await cookieFor(live))).not.toBeNull();
+    await getDb().update(consoleMembers).set({ status: "suspended" }).where(sql`lower(email) = 'sess@example.com'`);
+    expect(await readConsoleSession(await cookieFor(live))).toBeNull();
+  });
+});

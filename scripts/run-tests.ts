@@ -1,0 +1,53 @@
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+
+// `npm test`: vitest (unit + integration on real Postgres), then Playwright (e2e in Chromium against
+// a production build). Each runner writes a JSON report; the last line sums them all:
+// `N passed, N failed`, so a run that executed nothing is visible. --only vitest|e2e runs one.
+
+const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
+const outDir = path.resolve("test-results");
+fs.mkdirSync(outDir, { recursive: true });
+const bin = (name: string) => path.resolve("node_modules", ".bin", name);
+
+type Count = { runner: string; passed: number; failed: number };
+// The fields read from vitest's and Playwright's JSON reports.
+type Report = { numPassedTests: number; numFailedTests: number; stats: { expected: number; unexpected: number; flaky: number } };
+const counts: Count[] = [];
+
+function run(runner: string, command: string, args: string[], report: string, read: (json: Report) => Omit<Count, "runner">, env: Record<string, string> = {}) {
+  fs.rmSync(report, { force: true });
+  const result = spawnSync(command, args, { stdio: "inherit", env: { ...process.env, ...env } });
+  if (!fs.existsSync(report)) {
+    // The runner died before reporting: count it as a failure so the summary cannot look green.
+    console.error(`${runner}: no report was written (exit ${result.status}).`);
+    counts.push({ runner, passed: 0, failed: 1 });
+    return;
+  }
+  const count = { runner, ...read(JSON.parse(fs.readFileSync(report, "utf8"))) };
+  if (result.status !== 0 && count.failed === 0) count.failed = 1; // e.g. a failing setup or an unhandled error
+  counts.push(count);
+}
+
+if (!only || only === "vitest") {
+  const report = path.join(outDir, "vitest.json");
+  run("vitest", bin("vitest"), ["run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`], report, (j) => ({
+    passed: j.numPassedTests,
+    failed: j.numFailedTests,
+  }));
+}
+
+if (!only || only === "e2e") {
+  const report = path.join(outDir, "e2e.json");
+  run("playwright", bin("playwright"), ["test"], report, (j) => ({ passed: j.stats.expected, failed: j.stats.unexpected + j.stats.flaky }), {
+    PLAYWRIGHT_JSON_OUTPUT_NAME: report,
+  });
+}
+
+const passed = counts.reduce((n, c) => n + c.passed, 0);
+const failed = counts.reduce((n, c) => n + c.failed, 0);
+fs.writeFileSync(path.join(outDir, "summary.json"), JSON.stringify({ passed, failed, runners: counts }, null, 2));
+for (const c of counts) console.log(`${c.runner}: ${c.passed} passed, ${c.failed} failed`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed > 0 || passed === 0 ? 1 : 0);

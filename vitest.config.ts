@@ -1,0 +1,21 @@
+import path from "node:path";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  resolve: {
+    alias: {
+      "@": path.resolve(import.meta.dirname),
+      // Domain modules import "server-only"; under vitest they run on the server anyway.
+      "server-only": path.resolve(import.meta.dirname, "node_modules/server-only/empty.js"),
+    },
+  },
+  test: {
+    include: ["{app,lib,db,components,scripts}/**/*.test.{ts,tsx}"],
+    environment: "node",
+    globalSetup: ["db/testing/global-setup.ts"],
+    setupFiles: ["db/testing/setup-file.ts"],
+    pool: "forks",
+    testTimeout: 20_000,
+    hookTimeout: 60_000,
+  },
+});
