@@ -22,14 +22,14 @@ export const DEMO_ENVIRONMENTS = [
 
 const GROUP_NAMES = ["Engineering", "Support", "Finance", "Sales", "Operations"] as const;
 
-const FIRST = [
+export const FIRST_NAMES = [
   "Olivia", "Liam", "Amara", "Noah", "Sofia", "Mateo", "Priya", "Lucas", "Hana", "Ethan",
   "Chloé", "Kwame", "Isabella", "Arjun", "Mia", "Diego", "Yuki", "Samuel", "Fatima", "Oliver",
   "Elena", "Jonas", "Aisha", "Gabriel", "Ingrid", "Tomás", "Leila", "Henry", "Zanele", "Marco",
   "Nadia", "Felix", "Ava", "Ravi", "Camila", "Erik", "Grace", "Omar", "Lena", "Daniel",
   "Sara", "Kenji", "Emma", "Jamal", "Clara", "Pedro", "Anika", "Hugo", "Maya", "Victor",
 ];
-const LAST = [
+export const LAST_NAMES = [
   "Smith", "Okafor", "García", "Nguyen", "Müller", "Rossi", "Patel", "Kowalski", "Tanaka", "Johnson",
   "Dubois", "Mensah", "Silva", "Sharma", "Andersson", "Hernández", "Sato", "Cohen", "Haddad", "Brown",
   "Ivanova", "Schmidt", "Bello", "Martins", "Larsen", "Ortega", "Karimi", "Wilson", "Dlamini", "Romano",
@@ -47,8 +47,8 @@ function asciiSlug(s: string): string {
 }
 
 export function demoPeople(): { name: string; email: string }[] {
-  return FIRST.map((first, i) => {
-    const last = LAST[(i * 7) % LAST.length]!;
+  return FIRST_NAMES.map((first, i) => {
+    const last = LAST_NAMES[(i * 7) % LAST_NAMES.length]!;
     return { name: `${first} ${last}`, email: `${asciiSlug(first)}.${asciiSlug(last)}@example.com` };
   });
 }
