@@ -94,9 +94,13 @@ export const users = pgTable(
     uniqueIndex("users_email_lower_key").on(sql`lower(${t.email})`),
     // Substring search on name and email in one trigram index.
     index("users_search_trgm_idx").using("gin", sql`lower(${t.name} || ' ' || ${t.email}) gin_trgm_ops`),
+    // One (sort key, id) index per sortable column of the users table, for keyset pagination.
     index("users_created_at_idx").on(t.createdAt, t.id),
     index("users_name_idx").on(sql`lower(${t.name})`, t.id),
-    index("users_last_sign_in_idx").on(t.lastSignInAt, t.id),
+    index("users_email_sort_idx").on(sql`lower(${t.email})`, t.id),
+    index("users_last_sign_in_idx").on(sql`coalesce(${t.lastSignInAt}, '-infinity'::timestamptz)`, t.id),
+    index("users_status_sort_idx").on(t.status, t.id),
+    index("users_source_sort_idx").on(t.source, t.id),
     index("users_status_created_idx").on(t.status, t.createdAt, t.id),
     index("users_source_created_idx").on(t.source, t.createdAt, t.id),
     index("users_external_id_idx").on(t.externalId),

@@ -30,9 +30,8 @@ export function redact(value: unknown): unknown {
   return value;
 }
 
-/** Writes one audit row with `executor` — inside the caller's transaction, so both commit or neither. */
-export async function recordAudit(executor: Executor, ctx: DomainContext, entry: AuditEntry): Promise<void> {
-  await executor.insert(auditEvents).values({
+function row(ctx: DomainContext, entry: AuditEntry) {
+  return {
     actorType: ctx.actor.type,
     actorId: ctx.actor.id,
     actorLabel: ctx.actor.label,
@@ -42,11 +41,23 @@ export async function recordAudit(executor: Executor, ctx: DomainContext, entry:
     targetLabel: entry.targetLabel ?? null,
     environmentId: entry.environment?.id ?? null,
     environmentKey: entry.environment?.key ?? null,
-    outcome: entry.outcome ?? "success",
+    outcome: entry.outcome ?? ("success" as const),
     reason: entry.reason ?? null,
     before: entry.before === undefined ? null : redact(entry.before),
     after: entry.after === undefined ? null : redact(entry.after),
     requestId: ctx.requestId ?? null,
     ip: ctx.ip ?? null,
-  });
+  };
+}
+
+/** One row per changed target of a bulk change, in one statement (batched for very large sets). */
+export async function recordAuditMany(executor: Executor, ctx: DomainContext, entries: AuditEntry[]): Promise<void> {
+  for (let i = 0; i < entries.length; i += 5000) {
+    await executor.insert(auditEvents).values(entries.slice(i, i + 5000).map((e) => row(ctx, e)));
+  }
+}
+
+/** Writes one audit row with `executor` — inside the caller's transaction, so both commit or neither. */
+export async function recordAudit(executor: Executor, ctx: DomainContext, entry: AuditEntry): Promise<void> {
+  await executor.insert(auditEvents).values(row(ctx, entry));
 }

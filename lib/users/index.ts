@@ -1,15 +1,16 @@
 import "server-only";
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { eq, inArray, sql } from "drizzle-orm";
 import { z } from "zod";
-import type { Executor, Tx } from "@/db/client";
+import { getDb, type Executor, type Tx } from "@/db/client";
 import type { AccessSource, UserSource } from "@/db/enums";
 import { environmentAccess, groups, users, type User } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
-import { requireEnvironment, requireEnvironments } from "@/lib/environments";
+import { requireEnvironments } from "@/lib/environments";
 import { ConflictError, NotFoundError, ValidationError } from "@/lib/errors";
-import { deleteAccessRows, insertAccessRows, insertMembershipRows, revokeSessionRows } from "@/lib/groups/membership-rows";
+import { insertAccessRows, insertMembershipRows } from "@/lib/groups/membership-rows";
+import { deleteUsers, grantEnvironmentToUsers, revokeEnvironmentFromUsers, setUsersStatus, throwIfFailed } from "./bulk";
 import { authorize } from "@/lib/permissions";
 import { emailSchema, parseInput, personNameSchema, uuidSchema } from "@/lib/validation";
 
@@ -145,33 +146,9 @@ export async function updateUser(ctx: DomainContext, userId: string, input: unkn
 /** Suspends (ending every session at once) or reactivates a user. */
 export async function setUserStatus(ctx: DomainContext, userId: string, status: "suspended" | "active"): Promise<User> {
   const id = parseInput(uuidSchema, userId);
-  authorize(ctx.actor, "users", "write", "any");
-  return inTransaction(async (tx) => {
-    const { user, environmentIds } = await lockUser(tx, id);
-    authorize(ctx.actor, "users", "write", environmentIds);
-    if (user.status === status) return user;
-    const suspend = status === "suspended";
-    const [updated] = await tx
-      .update(users)
-      .set({
-        status,
-        version: sql`${users.version} + 1`,
-        updatedAt: sql`now()`,
-        ...(suspend ? { revokedBefore: sql`now()` } : { failedSignIns: 0, lockedUntil: null }),
-      })
-      .where(eq(users.id, id))
-      .returning();
-    if (suspend) await revokeSessionRows(tx, [id]);
-    await recordAudit(tx, ctx, {
-      action: suspend ? "user.suspend" : "user.reactivate",
-      targetType: "user",
-      targetId: id,
-      targetLabel: user.email,
-      before: { status: user.status },
-      after: { status },
-    });
-    return updated!;
-  });
+  throwIfFailed(await setUsersStatus(ctx, [id], status));
+  const [user] = await getDb().select().from(users).where(eq(users.id, id));
+  return user!;
 }
 
 export const suspendUser = (ctx: DomainContext, userId: string) => setUserStatus(ctx, userId, "suspended");
@@ -179,20 +156,7 @@ export const reactivateUser = (ctx: DomainContext, userId: string) => setUserSta
 
 /** Deletes a user with every access, membership, grant and session (cascades); the trail keeps a snapshot. */
 export async function deleteUser(ctx: DomainContext, userId: string): Promise<void> {
-  const id = parseInput(uuidSchema, userId);
-  authorize(ctx.actor, "users", "write", "any");
-  await inTransaction(async (tx) => {
-    const { user, environmentIds } = await lockUser(tx, id);
-    authorize(ctx.actor, "users", "write", environmentIds);
-    await tx.delete(users).where(eq(users.id, id));
-    await recordAudit(tx, ctx, {
-      action: "user.delete",
-      targetType: "user",
-      targetId: id,
-      targetLabel: user.email,
-      before: { ...snapshot(user), environmentIds },
-    });
-  });
+  throwIfFailed(await deleteUsers(ctx, [parseInput(uuidSchema, userId)]));
 }
 
 /** Lets the user enter the environment (joining its Everyone group). False when it already could. */
@@ -202,22 +166,9 @@ export async function grantEnvironment(
   options: { source?: AccessSource; directoryId?: string } = {},
 ): Promise<boolean> {
   const { userId, environmentId } = parseInput(accessInput, input);
-  authorize(ctx.actor, "environment_access", "write", [environmentId]);
-  return inTransaction(async (tx) => {
-    const env = await requireEnvironment(tx, environmentId);
-    const { user } = await lockUser(tx, userId);
-    const granted = await insertAccessRows(tx, [userId], environmentId, options.source ?? "manual", options.directoryId ?? null);
-    if (granted.length === 0) return false;
-    await recordAudit(tx, ctx, {
-      action: "user.environment.grant",
-      targetType: "user",
-      targetId: userId,
-      targetLabel: user.email,
-      environment: env,
-      after: { environment: env.key, source: options.source ?? "manual" },
-    });
-    return true;
-  });
+  const result = await grantEnvironmentToUsers(ctx, { environmentId, userIds: [userId] }, options);
+  throwIfFailed(result);
+  return result.changed.length > 0;
 }
 
 /**
@@ -226,25 +177,7 @@ export async function grantEnvironment(
  */
 export async function revokeEnvironment(ctx: DomainContext, input: unknown): Promise<boolean> {
   const { userId, environmentId } = parseInput(accessInput, input);
-  authorize(ctx.actor, "environment_access", "write", [environmentId]);
-  return inTransaction(async (tx) => {
-    const env = await requireEnvironment(tx, environmentId);
-    const { user } = await lockUser(tx, userId);
-    const memberships = await tx
-      .select({ name: groups.name })
-      .from(groups)
-      .innerJoin(sql`group_members gm`, sql`gm.group_id = ${groups.id}`)
-      .where(and(eq(groups.environmentId, environmentId), sql`gm.user_id = ${userId}`));
-    const revoked = await deleteAccessRows(tx, [userId], environmentId);
-    if (revoked.length === 0) return false;
-    await recordAudit(tx, ctx, {
-      action: "user.environment.revoke",
-      targetType: "user",
-      targetId: userId,
-      targetLabel: user.email,
-      environment: env,
-      before: { environment: env.key, groups: memberships.map((m) => m.name) },
-    });
-    return true;
-  });
+  const result = await revokeEnvironmentFromUsers(ctx, { environmentId, userIds: [userId] });
+  throwIfFailed(result);
+  return result.changed.length > 0;
 }

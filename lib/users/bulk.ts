@@ -1,0 +1,237 @@
+import "server-only";
+import { inArray, sql } from "drizzle-orm";
+import { z } from "zod";
+import type { Tx } from "@/db/client";
+import type { AccessSource } from "@/db/enums";
+import { users, type User } from "@/db/schema";
+import type { DomainContext } from "@/lib/auth/actor";
+import { recordAuditMany, type AuditEntry } from "@/lib/audit/record";
+import { inTransaction } from "@/lib/domain/transaction";
+import { requireEnvironment } from "@/lib/environments";
+import { ForbiddenError, NotFoundError, ValidationError } from "@/lib/errors";
+import { addMembers, removeMembers } from "@/lib/groups";
+import { deleteAccessRows, insertAccessRows, revokeSessionRows } from "@/lib/groups/membership-rows";
+import { authorize, denialReason, type PermissionResource } from "@/lib/permissions";
+import { parseInput, uuidSchema } from "@/lib/validation";
+
+// Changes to many users at once, set-based: a few statements per call whatever the count, one
+// transaction, one audit row per user changed. The result says per user what changed, what was
+// already so, and what failed and why (unknown user, outside the caller's scope).
+
+export type BulkFailure = { userId: string; reason: string; code: "not_found" | "forbidden" | "invalid" };
+export type BulkResult = { changed: string[]; unchanged: string[]; failed: BulkFailure[] };
+
+export const MAX_BULK_USERS = 10_000;
+const userIdsSchema = z
+  .array(uuidSchema)
+  .min(1, "Choose at least one user.")
+  .max(MAX_BULK_USERS, `At most ${MAX_BULK_USERS.toLocaleString("en")} users at once; use "all matching" for more.`);
+
+type Locked = { user: User; environmentIds: string[] };
+
+/** Locks the users (in id order, so concurrent bulk changes cannot deadlock) with their environments. */
+async function lockUsers(tx: Tx, ids: readonly string[]): Promise<Map<string, Locked>> {
+  const rows = await tx
+    .select({
+      user: users,
+      environmentIds: sql<string[]>`array(select a.environment_id from environment_access a where a.user_id = ${users.id})`,
+    })
+    .from(users)
+    .where(inArray(users.id, [...ids]))
+    .orderBy(users.id)
+    .for("update", { of: users });
+  return new Map(rows.map((r) => [r.user.id, { user: r.user, environmentIds: r.environmentIds }]));
+}
+
+/** Splits the requested users into those the actor may change and per-user failures. */
+function permitted(ctx: DomainContext, ids: readonly string[], locked: Map<string, Locked>, resource: PermissionResource, envScope?: string[]) {
+  const allowed: Locked[] = [];
+  const failed: BulkFailure[] = [];
+  for (const id of ids) {
+    const entry = locked.get(id);
+    if (!entry) {
+      failed.push({ userId: id, reason: "User not found.", code: "not_found" });
+      continue;
+    }
+    const reason = denialReason(ctx.actor, resource, "write", envScope ?? entry.environmentIds);
+    if (reason) failed.push({ userId: id, reason, code: "forbidden" });
+    else allowed.push(entry);
+  }
+  return { allowed, failed };
+}
+
+/** Suspends (ending every session at once) or reactivates users. */
+export async function setUsersStatus(ctx: DomainContext, rawIds: unknown, status: "suspended" | "active"): Promise<BulkResult> {
+  const ids = [...new Set(parseInput(userIdsSchema, rawIds))];
+  authorize(ctx.actor, "users", "write", "any");
+  return inTransaction(async (tx) => {
+    const { allowed, failed } = permitted(ctx, ids, await lockUsers(tx, ids), "users");
+    const toChange = allowed.filter((l) => l.user.status !== status);
+    const changed = toChange.map((l) => l.user.id);
+    if (changed.length) {
+      const suspend = status === "suspended";
+      await tx
+        .update(users)
+        .set({
+          status,
+          version: sql`${users.version} + 1`,
+          updatedAt: sql`now()`,
+          ...(suspend ? { revokedBefore: sql`now()` } : { failedSignIns: 0, lockedUntil: null }),
+        })
+        .where(inArray(users.id, changed));
+      if (suspend) await revokeSessionRows(tx, changed);
+      await recordAuditMany(
+        tx,
+        ctx,
+        toChange.map(({ user }) => ({
+          action: suspend ? "user.suspend" : "user.reactivate",
+          targetType: "user",
+          targetId: user.id,
+          targetLabel: user.email,
+          before: { status: user.status },
+          after: { status },
+        })),
+      );
+    }
+    const changedSet = new Set(changed);
+    return { changed, unchanged: allowed.filter((l) => !changedSet.has(l.user.id)).map((l) => l.user.id), failed };
+  });
+}
+
+/** Deletes users with every access, membership, grant and session; the trail keeps a snapshot of each. */
+export async function deleteUsers(ctx: DomainContext, rawIds: unknown): Promise<BulkResult> {
+  const ids = [...new Set(parseInput(userIdsSchema, rawIds))];
+  authorize(ctx.actor, "users", "write", "any");
+  return inTransaction(async (tx) => {
+    const { allowed, failed } = permitted(ctx, ids, await lockUsers(tx, ids), "users");
+    const changed = allowed.map((l) => l.user.id);
+    if (changed.length) {
+      await tx.delete(users).where(inArray(users.id, changed));
+      await recordAuditMany(
+        tx,
+        ctx,
+        allowed.map(({ user, environmentIds }) => ({
+          action: "user.delete",
+          targetType: "user",
+          targetId: user.id,
+          targetLabel: user.email,
+          before: { id: user.id, email: user.email, name: user.name, status: user.status, source: user.source, version: user.version, environmentIds },
+        })),
+      );
+    }
+    return { changed, unchanged: [], failed };
+  });
+}
+
+const environmentUsersInput = z.object({ environmentId: uuidSchema, userIds: userIdsSchema });
+
+/** Lets the users enter the environment (joining its Everyone group). */
+export async function grantEnvironmentToUsers(
+  ctx: DomainContext,
+  input: unknown,
+  options: { source?: AccessSource; directoryId?: string } = {},
+): Promise<BulkResult> {
+  return changeEnvironmentAccess(ctx, input, "grant", options);
+}
+
+/** Revokes the environment: the users leave every group there and their sessions in it end at once. */
+export async function revokeEnvironmentFromUsers(ctx: DomainContext, input: unknown): Promise<BulkResult> {
+  return changeEnvironmentAccess(ctx, input, "revoke", {});
+}
+
+async function changeEnvironmentAccess(
+  ctx: DomainContext,
+  input: unknown,
+  op: "grant" | "revoke",
+  options: { source?: AccessSource; directoryId?: string },
+): Promise<BulkResult> {
+  const data = parseInput(environmentUsersInput, input);
+  const ids = [...new Set(data.userIds)];
+  authorize(ctx.actor, "environment_access", "write", [data.environmentId]);
+  return inTransaction(async (tx) => {
+    const env = await requireEnvironment(tx, data.environmentId);
+    const locked = await lockUsers(tx, ids);
+    const { allowed, failed } = permitted(ctx, ids, locked, "environment_access", [env.id]);
+    const allowedIds = allowed.map((l) => l.user.id);
+    const before =
+      op === "revoke"
+        ? await tx.execute<{ user_id: string; groups: string[] }>(sql`
+            select gm.user_id, array_agg(g.name order by lower(g.name)) as groups
+            from group_members gm join groups g on g.id = gm.group_id
+            where gm.environment_id = ${env.id} and gm.user_id in ${allowedIds.length ? allowedIds : [null]}
+            group by gm.user_id`)
+        : [];
+    const groupsBefore = new Map(before.map((r) => [r.user_id, r.groups]));
+    const changed =
+      op === "grant"
+        ? await insertAccessRows(tx, allowedIds, env.id, options.source ?? "manual", options.directoryId ?? null)
+        : await deleteAccessRows(tx, allowedIds, env.id);
+    const changedSet = new Set(changed);
+    await recordAuditMany(
+      tx,
+      ctx,
+      changed.map((id): AuditEntry => {
+        const user = locked.get(id)!.user;
+        return {
+          action: op === "grant" ? "user.environment.grant" : "user.environment.revoke",
+          targetType: "user",
+          targetId: id,
+          targetLabel: user.email,
+          environment: env,
+          ...(op === "grant"
+            ? { after: { environment: env.key, source: options.source ?? "manual" } }
+            : { before: { environment: env.key, groups: groupsBefore.get(id) ?? [] } }),
+        };
+      }),
+    );
+    return { changed, unchanged: allowedIds.filter((id) => !changedSet.has(id)), failed };
+  });
+}
+
+export const BULK_ACTIONS = [
+  "add_to_group",
+  "remove_from_group",
+  "grant_environment",
+  "revoke_environment",
+  "suspend",
+  "reactivate",
+  "delete",
+] as const;
+export type BulkAction = (typeof BULK_ACTIONS)[number];
+
+export const bulkActionInput = z.discriminatedUnion("action", [
+  z.object({ action: z.enum(["add_to_group", "remove_from_group"]), groupId: uuidSchema, userIds: userIdsSchema }),
+  z.object({ action: z.enum(["grant_environment", "revoke_environment"]), environmentId: uuidSchema, userIds: userIdsSchema }),
+  z.object({ action: z.enum(["suspend", "reactivate", "delete"]), userIds: userIdsSchema }),
+]);
+
+/** One entry point for the table's bulk actions (and the background job for "all matching"). */
+export async function runBulkAction(ctx: DomainContext, input: unknown): Promise<BulkResult> {
+  const data = parseInput(bulkActionInput, input);
+  switch (data.action) {
+    case "add_to_group":
+    case "remove_from_group": {
+      const r = data.action === "add_to_group" ? await addMembers(ctx, data) : await removeMembers(ctx, data);
+      return { changed: r.changed, unchanged: r.unchanged, failed: r.failed.map((f) => ({ ...f, code: "invalid" as const })) };
+    }
+    case "grant_environment":
+      return grantEnvironmentToUsers(ctx, data);
+    case "revoke_environment":
+      return revokeEnvironmentFromUsers(ctx, data);
+    case "suspend":
+      return setUsersStatus(ctx, data.userIds, "suspended");
+    case "reactivate":
+      return setUsersStatus(ctx, data.userIds, "active");
+    case "delete":
+      return deleteUsers(ctx, data.userIds);
+  }
+}
+
+/** For single-user callers: a per-user failure becomes the error a single request expects. */
+export function throwIfFailed(result: BulkResult): void {
+  const failure = result.failed[0];
+  if (!failure) return;
+  if (failure.code === "not_found") throw new NotFoundError(failure.reason);
+  if (failure.code === "forbidden") throw new ForbiddenError(failure.reason);
+  throw new ValidationError(failure.reason, { userId: [failure.reason] });
+}

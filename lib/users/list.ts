@@ -1,0 +1,204 @@
+import "server-only";
+import { sql, type SQL } from "drizzle-orm";
+import { z } from "zod";
+import { getDb, type Executor } from "@/db/client";
+import { USER_SOURCES, USER_STATUSES, type UserSource, type UserStatus } from "@/db/enums";
+import { ValidationError } from "@/lib/errors";
+import { parseInput } from "@/lib/validation";
+import { PAGE_SIZES, USER_SORTS, type UserSort } from "./list-params";
+
+// The users list behind the console table, the REST API and the CSV export: filtered, sorted and
+// paginated in SQL by keyset (never OFFSET), with sort keys from a whitelist, each backed by a
+// (key, id) index. Counting is exact up to COUNT_BOUND and estimated beyond, and says which.
+
+export const COUNT_BOUND = 10_000;
+
+/** Sort keys by column, written for a table alias (the page query sorts twice: inside and outside). */
+const SORT_KEYS: Record<UserSort, { expr: (t: string) => SQL; cast: SQL }> = {
+  name: { expr: (t) => sql.raw(`lower(${t}.name)`), cast: sql`text` },
+  email: { expr: (t) => sql.raw(`lower(${t}.email)`), cast: sql`text` },
+  status: { expr: (t) => sql.raw(`${t}.status`), cast: sql`text` },
+  source: { expr: (t) => sql.raw(`${t}.source`), cast: sql`text` },
+  // Never-signed-in users sort as the oldest sign-in.
+  lastSignIn: { expr: (t) => sql.raw(`coalesce(${t}.last_sign_in_at, '-infinity'::timestamptz)`), cast: sql`timestamptz` },
+  created: { expr: (t) => sql.raw(`${t}.created_at`), cast: sql`timestamptz` },
+};
+
+const envKey = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, "Not an environment key.");
+
+export const listUsersInput = z.object({
+  environmentId: z.uuid(),
+  q: z.string().trim().max(200, "A search has at most 200 characters.").default(""),
+  status: z.array(z.enum(USER_STATUSES)).max(USER_STATUSES.length).default([]),
+  source: z.array(z.enum(USER_SOURCES)).max(USER_SOURCES.length).default([]),
+  access: z.array(envKey).max(20).default([]),
+  group: z.union([z.uuid("Not a valid group id."), z.literal("")]).default(""),
+  scope: z.enum(["env", "all"]).default("env"),
+  sort: z.enum(USER_SORTS).default("created"),
+  dir: z.enum(["asc", "desc"]).default("desc"),
+  size: z.coerce
+    .number()
+    .int()
+    .refine((n) => (PAGE_SIZES as readonly number[]).includes(n), `Page size is one of ${PAGE_SIZES.join(", ")}.`)
+    .default(50),
+  after: z.string().max(500).default(""),
+  before: z.string().max(500).default(""),
+  withTotal: z.boolean().default(true),
+});
+export type ListUsersInput = z.input<typeof listUsersInput>;
+
+export type UserListRow = {
+  id: string;
+  name: string;
+  email: string;
+  status: UserStatus;
+  source: UserSource;
+  environments: string[];
+  groups: string[];
+  lastSignInAt: string | null;
+  createdAt: string;
+};
+
+export type UserList = {
+  rows: UserListRow[];
+  /** Cursor of the next page (after the last row), null on the last page. */
+  next: string | null;
+  /** Cursor of the previous page (before the first row), null on the first page. */
+  prev: string | null;
+  total: { value: number; exact: boolean } | null;
+};
+
+type Cursor = { k: string; id: string };
+
+export function encodeCursor(c: Cursor): string {
+  return Buffer.from(JSON.stringify([c.k, c.id])).toString("base64url");
+}
+
+function decodeCursor(value: string): Cursor {
+  try {
+    const [k, id] = JSON.parse(Buffer.from(value, "base64url").toString("utf8")) as unknown[];
+    if (typeof k === "string" && typeof id === "string" && z.uuid().safeParse(id).success) return { k, id };
+  } catch {
+    // fall through
+  }
+  throw new ValidationError("The page cursor is not valid; start from the first page.", { cursor: ["Not a valid cursor."] });
+}
+
+function likePattern(q: string): string {
+  return `%${q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/** The WHERE clause of a filtered users list (shared by the page, the count and the export). */
+export async function usersWhere(input: z.output<typeof listUsersInput>, executor: Executor = getDb()): Promise<SQL> {
+  const conditions: SQL[] = [];
+  if (input.scope === "env") {
+    conditions.push(sql`exists (select 1 from environment_access a where a.user_id = u.id and a.environment_id = ${input.environmentId})`);
+  }
+  if (input.access.length) {
+    const rows = await executor.execute<{ id: string; key: string }>(
+      sql`select id, key from environments where key in ${input.access}`,
+    );
+    if (rows.length !== new Set(input.access).size) {
+      throw new ValidationError("Unknown environment in the access filter.", { access: ["One or more environments do not exist."] });
+    }
+    for (const r of rows) {
+      conditions.push(sql`exists (select 1 from environment_access a where a.user_id = u.id and a.environment_id = ${r.id})`);
+    }
+  }
+  if (input.group) {
+    conditions.push(sql`exists (select 1 from group_members gm where gm.user_id = u.id and gm.group_id = ${input.group})`);
+  }
+  if (input.status.length) conditions.push(sql`u.status in ${input.status}`);
+  if (input.source.length) conditions.push(sql`u.source in ${input.source}`);
+  if (input.q) conditions.push(sql`lower(u.name || ' ' || u.email) like ${likePattern(input.q)}`);
+  return conditions.length ? sql.join(conditions, sql` and `) : sql`true`;
+}
+
+type PageRow = {
+  id: string; name: string; email: string; status: UserStatus; source: UserSource;
+  last_sign_in_at: string | null; created_at: string; sort_key: string;
+  environments: string[]; groups: string[];
+};
+
+export async function listUsers(rawInput: unknown, executor: Executor = getDb()): Promise<UserList> {
+  const input = parseInput(listUsersInput, rawInput);
+  if (input.after && input.before) throw new ValidationError("Use either after or before, not both.", { cursor: ["Use either after or before."] });
+  const where = await usersWhere(input, executor);
+  const { expr, cast } = SORT_KEYS[input.sort];
+  const backwards = Boolean(input.before);
+  const cursor = input.after ? decodeCursor(input.after) : input.before ? decodeCursor(input.before) : null;
+  // Walking backwards flips the comparison and the order; the rows are reversed afterwards.
+  const descending = (input.dir === "desc") !== backwards;
+  const cmp = descending ? sql`<` : sql`>`;
+  const order = descending ? sql`desc` : sql`asc`;
+  const keyset = cursor ? sql`and (${expr("u")}, u.id) ${cmp} (${cursor.k}::${cast}, ${cursor.id}::uuid)` : sql``;
+
+  const fetched = await executor.execute<PageRow>(sql`
+    select p.id, p.name, p.email, p.status, p.source, p.sort_key,
+      to_char(p.last_sign_in_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as last_sign_in_at,
+      to_char(p.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as created_at,
+      array(select e.key from environment_access a join environments e on e.id = a.environment_id
+            where a.user_id = p.id order by e.position) as environments,
+      array(select g.name from group_members gm join groups g on g.id = gm.group_id
+            where gm.user_id = p.id and gm.environment_id = ${input.environmentId} and g.source <> 'system'
+            order by lower(g.name) limit 20) as groups
+    from (
+      select u.id, u.name, u.email, u.status, u.source, u.last_sign_in_at, u.created_at, (${expr("u")})::text as sort_key
+      from users u
+      where ${where} ${keyset}
+      order by ${expr("u")} ${order}, u.id ${order}
+      limit ${input.size + 1}
+    ) p
+    order by ${expr("p")} ${order}, p.id ${order}`);
+
+  const rows = [...fetched];
+  const hasMore = rows.length > input.size;
+  if (hasMore) rows.length = input.size;
+  if (backwards) rows.reverse();
+  const first = rows[0];
+  const last = rows.at(-1);
+  const toCursor = (r: PageRow | undefined) => (r ? encodeCursor({ k: r.sort_key, id: r.id }) : null);
+  return {
+    rows: rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      email: r.email,
+      status: r.status,
+      source: r.source,
+      environments: r.environments,
+      groups: r.groups,
+      lastSignInAt: r.last_sign_in_at,
+      createdAt: r.created_at,
+    })),
+    next: backwards ? toCursor(last) : hasMore ? toCursor(last) : null,
+    prev: backwards ? (hasMore ? toCursor(first) : null) : cursor ? toCursor(first) : null,
+    total: input.withTotal ? await countUsers(input, where, executor) : null,
+  };
+}
+
+/**
+ * Exact up to COUNT_BOUND (one bounded scan), the planner's estimate beyond. The unfiltered list
+ * of an environment is exact at any size: the Everyone group keeps that count.
+ */
+export async function countUsers(
+  input: z.output<typeof listUsersInput>,
+  where: SQL,
+  executor: Executor = getDb(),
+): Promise<{ value: number; exact: boolean }> {
+  const unfiltered = !input.q && !input.status.length && !input.source.length && !input.access.length && !input.group;
+  if (unfiltered && input.scope === "env") {
+    const [row] = await executor.execute<{ n: number }>(
+      sql`select member_count as n from groups where environment_id = ${input.environmentId} and source = 'system'`,
+    );
+    return { value: row?.n ?? 0, exact: true };
+  }
+  const [bounded] = await executor.execute<{ n: number }>(
+    sql`select count(*)::int as n from (select 1 from users u where ${where} limit ${COUNT_BOUND + 1}) t`,
+  );
+  if (bounded!.n <= COUNT_BOUND) return { value: bounded!.n, exact: true };
+  const [plan] = await executor.execute<{ "QUERY PLAN": [{ Plan: { "Plan Rows": number } }] }>(
+    sql`explain (format json) select 1 from users u where ${where}`,
+  );
+  const estimate = Math.round(plan!["QUERY PLAN"][0].Plan["Plan Rows"]);
+  return { value: Math.max(estimate, COUNT_BOUND + 1), exact: false };
+}
