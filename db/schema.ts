@@ -546,6 +546,8 @@ export const auditEvents = pgTable(
     index("audit_events_actor_idx").on(t.actorType, t.actorId, t.id),
     index("audit_events_env_idx").on(t.environmentId, t.id),
     index("audit_events_action_idx").on(t.action, t.id),
+    // Membership changes list their users in after.added / after.removed: a user's history finds them here.
+    index("audit_events_after_idx").using("gin", sql`${t.after} jsonb_path_ops`),
     check("audit_events_actor_type_check", oneOf(t.actorType, ACTOR_TYPES)),
     check("audit_events_outcome_check", oneOf(t.outcome, AUDIT_OUTCOMES)),
   ],

@@ -39,7 +39,8 @@ test("a wrong password shows an error and opens no session", async ({ page, cont
 test("an admin adds a user: a taken email is a field error, a new one appears in the list", async ({ page }) => {
   await signInAsOwner(page);
   await page.goto(`${baseUrl()}/console/dev/users`);
-  const form = page.getByRole("heading", { name: "Add a user" }).locator("..");
+  await page.getByRole("button", { name: "Add user" }).click();
+  const form = page.getByRole("dialog", { name: "Add a user" });
   await form.getByLabel("Full name").fill("Duplicate Person");
   await form.getByLabel("Email").fill("OLIVIA.SMITH@example.com");
   await form.getByRole("button", { name: "Add user" }).click();
@@ -49,5 +50,8 @@ test("an admin adds a user: a taken email is a field error, a new one appears in
   await form.getByLabel("Full name").fill("Edda Endtoend");
   await form.getByLabel("Email").fill(email);
   await form.getByRole("button", { name: "Add user" }).click();
+  await expect(form).toBeHidden();
+  await page.getByLabel("Search").fill(email);
+  await expect(page).toHaveURL(/[?&]q=e2e\./);
   await expect(page.getByRole("cell", { name: email })).toBeVisible();
 });

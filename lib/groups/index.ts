@@ -196,8 +196,8 @@ async function changeMembers(
   });
 }
 
-/** Groups of one environment, for pickers and the groups panel. */
-export async function listGroups(environmentId: string, executor: Executor = getDb()) {
+/** Groups of one environment, Everyone first then by name, for the groups panel (the first `limit`). */
+export async function listGroups(environmentId: string, executor: Executor = getDb(), limit = 500) {
   return executor
     .select({
       id: groups.id,
@@ -208,5 +208,29 @@ export async function listGroups(environmentId: string, executor: Executor = get
     })
     .from(groups)
     .where(eq(groups.environmentId, environmentId))
-    .orderBy(sql`${groups.source} <> 'system'`, sql`lower(${groups.name})`);
+    .orderBy(sql`${groups.source} <> 'system'`, sql`lower(${groups.name})`)
+    .limit(limit);
+}
+
+const searchGroupsInput = z.object({
+  environmentId: uuidSchema,
+  q: z.string().trim().max(120).default(""),
+  limit: z.number().int().min(1).max(50).default(20),
+  includeSystem: z.boolean().default(false),
+});
+
+/** Groups of an environment whose name contains `q` (trigram index), for pickers; exact-prefix matches first. */
+export async function searchGroups(input: unknown, executor: Executor = getDb()) {
+  const data = parseInput(searchGroupsInput, input);
+  const pattern = `%${data.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  return executor
+    .select({ id: groups.id, name: groups.name, memberCount: groups.memberCount, source: groups.source })
+    .from(groups)
+    .where(
+      sql`${groups.environmentId} = ${data.environmentId}
+        ${data.q ? sql`and lower(${groups.name}) like ${pattern}` : sql``}
+        ${data.includeSystem ? sql`` : sql`and ${groups.source} <> 'system'`}`,
+    )
+    .orderBy(sql`lower(${groups.name}) like ${pattern.slice(1)} desc`, sql`lower(${groups.name})`)
+    .limit(data.limit);
 }

@@ -120,10 +120,10 @@ type PageRow = {
   environments: string[]; groups: string[];
 };
 
-export async function listUsers(rawInput: unknown, executor: Executor = getDb()): Promise<UserList> {
-  const input = parseInput(listUsersInput, rawInput);
-  if (input.after && input.before) throw new ValidationError("Use either after or before, not both.", { cursor: ["Use either after or before."] });
-  const where = await usersWhere(input, executor);
+type ParsedInput = z.output<typeof listUsersInput>;
+
+/** One page in the requested order: `size` rows plus whether more follow. */
+async function queryPage(input: ParsedInput, where: SQL, size: number, executor: Executor) {
   const { expr, cast } = SORT_KEYS[input.sort];
   const backwards = Boolean(input.before);
   const cursor = input.after ? decodeCursor(input.after) : input.before ? decodeCursor(input.before) : null;
@@ -147,33 +147,56 @@ export async function listUsers(rawInput: unknown, executor: Executor = getDb())
       from users u
       where ${where} ${keyset}
       order by ${expr("u")} ${order}, u.id ${order}
-      limit ${input.size + 1}
+      limit ${size + 1}
     ) p
     order by ${expr("p")} ${order}, p.id ${order}`);
 
   const rows = [...fetched];
-  const hasMore = rows.length > input.size;
-  if (hasMore) rows.length = input.size;
+  const hasMore = rows.length > size;
+  if (hasMore) rows.length = size;
   if (backwards) rows.reverse();
-  const first = rows[0];
-  const last = rows.at(-1);
-  const toCursor = (r: PageRow | undefined) => (r ? encodeCursor({ k: r.sort_key, id: r.id }) : null);
+  return { rows, hasMore, backwards, cursor };
+}
+
+const toCursor = (r: PageRow | undefined) => (r ? encodeCursor({ k: r.sort_key, id: r.id }) : null);
+
+function toListRow(r: PageRow): UserListRow {
   return {
-    rows: rows.map((r) => ({
-      id: r.id,
-      name: r.name,
-      email: r.email,
-      status: r.status,
-      source: r.source,
-      environments: r.environments,
-      groups: r.groups,
-      lastSignInAt: r.last_sign_in_at,
-      createdAt: r.created_at,
-    })),
-    next: backwards ? toCursor(last) : hasMore ? toCursor(last) : null,
-    prev: backwards ? (hasMore ? toCursor(first) : null) : cursor ? toCursor(first) : null,
+    id: r.id,
+    name: r.name,
+    email: r.email,
+    status: r.status,
+    source: r.source,
+    environments: r.environments,
+    groups: r.groups,
+    lastSignInAt: r.last_sign_in_at,
+    createdAt: r.created_at,
+  };
+}
+
+export async function listUsers(rawInput: unknown, executor: Executor = getDb()): Promise<UserList> {
+  const input = parseInput(listUsersInput, rawInput);
+  if (input.after && input.before) throw new ValidationError("Use either after or before, not both.", { cursor: ["Use either after or before."] });
+  const where = await usersWhere(input, executor);
+  const { rows, hasMore, backwards, cursor } = await queryPage(input, where, input.size, executor);
+  return {
+    rows: rows.map(toListRow),
+    next: backwards || hasMore ? toCursor(rows.at(-1)) : null,
+    prev: backwards ? (hasMore ? toCursor(rows[0]) : null) : cursor ? toCursor(rows[0]) : null,
     total: input.withTotal ? await countUsers(input, where, executor) : null,
   };
+}
+
+/** Every user matching the filters, in the list's order, a chunk at a time (CSV export, jobs). */
+export async function* iterateUsers(rawInput: unknown, chunk = 1000, executor: Executor = getDb()): AsyncGenerator<UserListRow[]> {
+  const input = { ...parseInput(listUsersInput, rawInput), after: "", before: "" };
+  const where = await usersWhere(input, executor);
+  while (true) {
+    const page = await queryPage(input, where, chunk, executor);
+    if (page.rows.length) yield page.rows.map(toListRow);
+    if (!page.hasMore) return;
+    input.after = toCursor(page.rows.at(-1))!;
+  }
 }
 
 /**

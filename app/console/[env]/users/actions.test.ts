@@ -51,6 +51,9 @@ describe("server actions refuse callers without the right session", () => {
       actions.deleteGroupAction(crypto.randomUUID()),
       actions.addMembersAction({ groupId: crypto.randomUUID(), userIds: [user.id] }),
       actions.removeMembersAction({ groupId: crypto.randomUUID(), userIds: [user.id] }),
+      actions.bulkUsersAction({ action: "delete", userIds: [user.id] }),
+      actions.searchGroupsAction({ environmentId: env.dev.id, q: "" }),
+      actions.searchUsersAction(env.dev.id, "Target"),
     ];
     const results = await Promise.all(calls);
     expect(results).toHaveLength(Object.keys(actions).length);
@@ -69,6 +72,10 @@ describe("server actions refuse callers without the right session", () => {
       ok: false,
       error: "A reviewer cannot change environment access.",
     });
+    expect(await actions.bulkUsersAction({ action: "suspend", userIds: [user.id] })).toEqual({ ok: false, error: "A reviewer cannot change users." });
+    // Reading stays open to a reviewer.
+    const found = await actions.searchUsersAction(env.dev.id, "Target2");
+    expect(found).toEqual({ ok: true, data: [{ id: user.id, name: "Target2", detail: "target2@example.com" }] });
     expect(await countRows("audit_events")).toBe(auditBefore);
   });
 

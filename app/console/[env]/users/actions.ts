@@ -1,7 +1,9 @@
 "use server";
 
 import { consoleAction } from "@/lib/actions";
-import { addMembers, createGroup, deleteGroup, removeMembers, updateGroup } from "@/lib/groups";
+import { addMembers, createGroup, deleteGroup, removeMembers, searchGroups, updateGroup } from "@/lib/groups";
+import { runBulkAction } from "@/lib/users/bulk";
+import { listUsers } from "@/lib/users/list";
 import {
   createUser,
   deleteUser,
@@ -68,3 +70,15 @@ export const addMembersAction = consoleAction({ permission: ["memberships", "wri
 export const removeMembersAction = consoleAction({ permission: ["memberships", "write"] }, (ctx, input: unknown) =>
   removeMembers(ctx, input),
 );
+
+export const bulkUsersAction = consoleAction({ permission: ["users", "write"] }, (ctx, input: unknown) => runBulkAction(ctx, input));
+
+export const searchGroupsAction = consoleAction({ permission: ["groups", "read"] }, async (_ctx, input: unknown) =>
+  (await searchGroups(input)).map((g) => ({ id: g.id, name: g.name, detail: `${g.memberCount.toLocaleString("en")} members` })),
+);
+
+/** Users of an environment matching a search, for the add-members picker. */
+export const searchUsersAction = consoleAction({ permission: ["users", "read"] }, async (_ctx, environmentId: string, q: string) => {
+  const page = await listUsers({ environmentId, q: String(q ?? ""), size: 25, withTotal: false, sort: "name", dir: "asc" });
+  return page.rows.map((u) => ({ id: u.id, name: u.name, detail: u.email }));
+});

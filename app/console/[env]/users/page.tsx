@@ -1,101 +1,75 @@
+import Link from "next/link";
 import { notFound } from "next/navigation";
-import { Badge, Card, PageHeader } from "@/components/ui/card";
-import { requireConsoleSession, actorFromSession } from "@/lib/auth/session";
+import { eq } from "drizzle-orm";
+import type { SearchParams } from "nuqs/server";
+import { getDb } from "@/db/client";
+import { groups } from "@/db/schema";
+import { Card, PageHeader } from "@/components/ui/card";
+import { actorFromSession, requireConsoleSession } from "@/lib/auth/session";
 import { findEnvironmentByKey, listEnvironments } from "@/lib/environments";
+import { isDomainError } from "@/lib/errors";
 import { listGroups } from "@/lib/groups";
-import { listEnvironmentUsers } from "@/lib/users/queries";
 import { can } from "@/lib/permissions";
-import { CreateUserForm, GroupsPanel } from "./users-forms";
+import { listUsers, type UserList } from "@/lib/users/list";
+import { loadUsersTableState } from "@/lib/users/list-params";
+import { AddUserDialog, GroupsPanel } from "./users-forms";
+import { UsersTable } from "./users-table";
 
 export const metadata = { title: "Users & groups" };
 
-const STATUS_TONE = { active: "green", invited: "blue", suspended: "amber", deprovisioned: "red" } as const;
-
-export default async function UsersPage({ params, searchParams }: { params: Promise<{ env: string }>; searchParams: Promise<{ q?: string }> }) {
+export default async function UsersPage({ params, searchParams }: { params: Promise<{ env: string }>; searchParams: Promise<SearchParams> }) {
   const session = await requireConsoleSession();
   const { env: envKey } = await params;
-  const { q } = await searchParams;
   const env = await findEnvironmentByKey(envKey);
   if (!env) notFound();
-  const [users, groups, environments] = await Promise.all([
-    listEnvironmentUsers(env.id, { q }),
-    listGroups(env.id),
-    listEnvironments(),
-  ]);
+  const state = await loadUsersTableState(searchParams);
   const actor = actorFromSession(session);
-  const canWrite = can(actor, "users", "write", [env.id]);
-  const canWriteGroups = can(actor, "groups", "write", [env.id]);
+
+  let list: UserList | null = null;
+  let problem: string | null = null;
+  const [environments, groupList] = await Promise.all([listEnvironments(), listGroups(env.id, undefined, 200)]);
+  try {
+    list = await listUsers({ ...state, environmentId: env.id });
+  } catch (error) {
+    // A hand-edited or stale URL: say what is wrong instead of showing an empty table.
+    if (!isDomainError(error)) throw error;
+    problem = error.message;
+  }
+  const [filterGroup] = state.group && /^[0-9a-f-]{36}$/i.test(state.group)
+    ? await getDb().select({ id: groups.id, name: groups.name, memberCount: groups.memberCount }).from(groups).where(eq(groups.id, state.group))
+    : [];
 
   return (
     <>
-      <PageHeader
-        title="Users & groups"
-        description={`People who may enter ${env.name}, and the groups of ${env.name}. Bulk actions, import and the full table come next.`}
-      />
-      <div className="grid gap-6 xl:grid-cols-[1fr_22rem]">
+      <PageHeader title="Users & groups" description={`Who may enter ${env.name}, and the groups of ${env.name}.`}>
+        {can(actor, "users", "write", [env.id]) && (
+          <AddUserDialog
+            currentEnvironmentId={env.id}
+            environments={environments.map((e) => ({ id: e.id, name: e.name }))}
+            groups={groupList.filter((g) => g.source !== "system").map((g) => ({ id: g.id, name: g.name }))}
+          />
+        )}
+      </PageHeader>
+      <div className="grid gap-6 2xl:grid-cols-[1fr_22rem]">
         <Card className="p-0">
-          <form className="flex items-center gap-2 border-b border-slate-200 p-4" role="search">
-            <label htmlFor="q" className="sr-only">
-              Search users
-            </label>
-            <input
-              id="q"
-              name="q"
-              defaultValue={q}
-              placeholder="Search name or email"
-              className="w-72 rounded-md border border-slate-300 px-3 py-2 text-sm"
+          {list ? (
+            <UsersTable
+              environment={{ id: env.id, key: env.key, name: env.name }}
+              environments={environments.map((e) => ({ id: e.id, key: e.key, name: e.name }))}
+              list={list}
+              canWrite={can(actor, "users", "write", "any")}
+              filterGroup={filterGroup ?? null}
             />
-            <button className="rounded-md border border-slate-300 px-3 py-2 text-sm">Search</button>
-          </form>
-          <table className="w-full text-left text-sm">
-            <caption className="sr-only">Users with access to {env.name}</caption>
-            <thead className="bg-slate-50 text-xs uppercase text-slate-500">
-              <tr>
-                <th scope="col" className="px-4 py-2">Name</th>
-                <th scope="col" className="px-4 py-2">Email</th>
-                <th scope="col" className="px-4 py-2">Status</th>
-                <th scope="col" className="px-4 py-2">Environments</th>
-                <th scope="col" className="px-4 py-2">Groups in {env.name}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {users.map((u) => (
-                <tr key={u.id} className="border-t border-slate-100">
-                  <td className="px-4 py-2 font-medium">{u.name}</td>
-                  <td className="px-4 py-2 text-slate-600">{u.email}</td>
-                  <td className="px-4 py-2">
-                    <Badge tone={STATUS_TONE[u.status]}>{u.status}</Badge>
-                  </td>
-                  <td className="px-4 py-2">
-                    <div className="flex gap-1">
-                      {u.environments.map((k) => (
-                        <Badge key={k}>{k.toUpperCase()}</Badge>
-                      ))}
-                    </div>
-                  </td>
-                  <td className="px-4 py-2 text-slate-600">{u.groups.join(", ")}</td>
-                </tr>
-              ))}
-              {users.length === 0 && (
-                <tr>
-                  <td colSpan={5} className="px-4 py-8 text-center text-slate-500">
-                    {q ? `No user of ${env.name} matches “${q}”.` : `No user has access to ${env.name} yet.`}
-                  </td>
-                </tr>
-              )}
-            </tbody>
-          </table>
-        </Card>
-        <div className="flex flex-col gap-6">
-          {canWrite && (
-            <CreateUserForm
-              currentEnvironmentId={env.id}
-              environments={environments.map((e) => ({ id: e.id, name: e.name }))}
-              groups={groups.filter((g) => g.source !== "system").map((g) => ({ id: g.id, name: g.name }))}
-            />
+          ) : (
+            <div role="alert" className="p-6 text-sm">
+              <p className="font-medium text-red-800">This view cannot be shown: {problem}</p>
+              <Link href={`/console/${env.key}/users`} className="mt-2 inline-block text-brand-700 underline">
+                Reset the filters
+              </Link>
+            </div>
           )}
-          <GroupsPanel environmentId={env.id} environmentName={env.name} groups={groups} canWrite={canWriteGroups} />
-        </div>
+        </Card>
+        <GroupsPanel environmentId={env.id} environmentKey={env.key} environmentName={env.name} groups={groupList} canWrite={can(actor, "groups", "write", [env.id])} />
       </div>
     </>
   );

@@ -1,6 +1,8 @@
 "use client";
 
 import { useState, useTransition } from "react";
+import Link from "next/link";
+import * as Dialog from "@radix-ui/react-dialog";
 import { toast } from "sonner";
 import { Badge, Card } from "@/components/ui/card";
 import { Button } from "@/components/ui/button";
@@ -8,15 +10,34 @@ import { Field } from "@/components/ui/field";
 import type { FieldErrors } from "@/lib/errors";
 import { createGroupAction, createUserAction, deleteGroupAction, updateGroupAction } from "./actions";
 
-export function CreateUserForm({
-  currentEnvironmentId,
-  environments,
-  groups,
-}: {
+type AddUserProps = {
   currentEnvironmentId: string;
   environments: { id: string; name: string }[];
   groups: { id: string; name: string }[];
-}) {
+};
+
+export function AddUserDialog(props: AddUserProps) {
+  const [open, setOpen] = useState(false);
+  return (
+    <Dialog.Root open={open} onOpenChange={setOpen}>
+      <Dialog.Trigger asChild>
+        <Button>Add user</Button>
+      </Dialog.Trigger>
+      <Dialog.Portal>
+        <Dialog.Overlay className="fixed inset-0 bg-slate-900/40" />
+        <Dialog.Content className="fixed left-1/2 top-1/2 w-full max-w-lg -translate-x-1/2 -translate-y-1/2 rounded-lg bg-white p-6 shadow-xl">
+          <Dialog.Title className="text-lg font-semibold">Add a user</Dialog.Title>
+          <Dialog.Description className="text-sm text-slate-600">
+            The user joins the Everyone group of each environment granted.
+          </Dialog.Description>
+          <CreateUserForm {...props} onCreated={() => setOpen(false)} />
+        </Dialog.Content>
+      </Dialog.Portal>
+    </Dialog.Root>
+  );
+}
+
+export function CreateUserForm({ currentEnvironmentId, environments, groups, onCreated }: AddUserProps & { onCreated?: () => void }) {
   const [errors, setErrors] = useState<FieldErrors>({});
   const [pending, start] = useTransition();
 
@@ -33,6 +54,7 @@ export function CreateUserForm({
         setErrors({});
         form.reset();
         toast.success("User created.");
+        onCreated?.();
       } else {
         setErrors(result.fieldErrors ?? { _form: [result.error] });
       }
@@ -40,8 +62,7 @@ export function CreateUserForm({
   }
 
   return (
-    <Card>
-      <h2 className="text-base font-semibold">Add a user</h2>
+    <div>
       <form
         className="mt-3 flex flex-col gap-3"
         noValidate
@@ -87,7 +108,7 @@ export function CreateUserForm({
           {pending ? "Adding…" : "Add user"}
         </Button>
       </form>
-    </Card>
+    </div>
   );
 }
 
@@ -95,11 +116,13 @@ type GroupItem = { id: string; name: string; description: string; source: string
 
 export function GroupsPanel({
   environmentId,
+  environmentKey,
   environmentName,
   groups,
   canWrite,
 }: {
   environmentId: string;
+  environmentKey: string;
   environmentName: string;
   groups: GroupItem[];
   canWrite: boolean;
@@ -112,7 +135,7 @@ export function GroupsPanel({
       <h2 className="text-base font-semibold">Groups in {environmentName}</h2>
       <ul className="mt-3 divide-y divide-slate-100" aria-label={`Groups in ${environmentName}`}>
         {groups.map((g) => (
-          <GroupRow key={g.id} group={g} canWrite={canWrite} />
+          <GroupRow key={g.id} group={g} canWrite={canWrite} href={`/console/${environmentKey}/groups/${g.id}`} />
         ))}
       </ul>
       {canWrite && (
@@ -143,7 +166,7 @@ export function GroupsPanel({
   );
 }
 
-function GroupRow({ group, canWrite }: { group: GroupItem; canWrite: boolean }) {
+function GroupRow({ group, canWrite, href }: { group: GroupItem; canWrite: boolean; href: string }) {
   const [editing, setEditing] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [pending, start] = useTransition();
@@ -180,7 +203,9 @@ function GroupRow({ group, canWrite }: { group: GroupItem; canWrite: boolean }) 
 
   return (
     <li className="flex items-center gap-2 py-2 text-sm">
-      <span className="font-medium">{group.name}</span>
+      <Link href={href} className="font-medium text-brand-700 hover:underline">
+        {group.name}
+      </Link>
       {system && <Badge>system</Badge>}
       <span className="ml-auto text-slate-500">{group.memberCount.toLocaleString("en")} members</span>
       {canWrite && !system && (

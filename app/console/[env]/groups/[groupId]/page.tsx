@@ -1,0 +1,72 @@
+import Link from "next/link";
+import { notFound } from "next/navigation";
+import { and, eq } from "drizzle-orm";
+import type { SearchParams } from "nuqs/server";
+import { getDb } from "@/db/client";
+import { groups } from "@/db/schema";
+import { Badge, Card, PageHeader } from "@/components/ui/card";
+import { actorFromSession, requireConsoleSession } from "@/lib/auth/session";
+import { findEnvironmentByKey, listEnvironments } from "@/lib/environments";
+import { isDomainError } from "@/lib/errors";
+import { can } from "@/lib/permissions";
+import { listUsers, type UserList } from "@/lib/users/list";
+import { loadUsersTableState } from "@/lib/users/list-params";
+import { UsersTable } from "../../users/users-table";
+import { AddMembers } from "./add-members";
+
+export const metadata = { title: "Group" };
+
+export default async function GroupPage({ params, searchParams }: { params: Promise<{ env: string; groupId: string }>; searchParams: Promise<SearchParams> }) {
+  const session = await requireConsoleSession();
+  const { env: envKey, groupId } = await params;
+  const env = await findEnvironmentByKey(envKey);
+  if (!env || !/^[0-9a-f-]{36}$/i.test(groupId)) notFound();
+  const [group] = await getDb().select().from(groups).where(and(eq(groups.id, groupId), eq(groups.environmentId, env.id)));
+  if (!group) notFound();
+  const state = await loadUsersTableState(searchParams);
+  const actor = actorFromSession(session);
+  const canWrite = can(actor, "memberships", "write", [env.id]) && group.source !== "system";
+  let list: UserList | null = null;
+  let problem: string | null = null;
+  try {
+    list = await listUsers({ ...state, scope: "env", group: group.id, environmentId: env.id });
+  } catch (error) {
+    if (!isDomainError(error)) throw error;
+    problem = error.message;
+  }
+  const environments = await listEnvironments();
+
+  return (
+    <>
+      <Link href={`/console/${env.key}/users`} className="text-sm text-brand-700 hover:underline">
+        ← Users & groups
+      </Link>
+      <PageHeader title={group.name} description={group.description || `A group of ${env.name}.`}>
+        <div className="flex items-center gap-2">
+          <Badge>{group.source}</Badge>
+          <span className="text-sm text-slate-600">{group.memberCount.toLocaleString("en")} members</span>
+        </div>
+      </PageHeader>
+      {canWrite && <AddMembers environmentId={env.id} group={{ id: group.id, name: group.name }} />}
+      {group.source === "system" && (
+        <p className="mb-4 text-sm text-slate-600">Everyone holds exactly the users who may enter {env.name}: grant or revoke the environment to change it.</p>
+      )}
+      <Card className="p-0">
+        {list ? (
+          <UsersTable
+            environment={{ id: env.id, key: env.key, name: env.name }}
+            environments={environments.map((e) => ({ id: e.id, key: e.key, name: e.name }))}
+            list={list}
+            canWrite={canWrite}
+            filterGroup={null}
+            fixedGroup={{ id: group.id, name: group.name }}
+          />
+        ) : (
+          <p role="alert" className="p-6 text-sm text-red-800">
+            This view cannot be shown: {problem}
+          </p>
+        )}
+      </Card>
+    </>
+  );
+}

@@ -1,0 +1,59 @@
+import Link from "next/link";
+import { notFound } from "next/navigation";
+import { Badge, Card, PageHeader } from "@/components/ui/card";
+import { AuditList } from "@/components/console/audit-list";
+import { actorFromSession, requireConsoleSession } from "@/lib/auth/session";
+import { findEnvironmentByKey } from "@/lib/environments";
+import { can } from "@/lib/permissions";
+import { getUserDetail, userAuditEntries } from "@/lib/users/detail";
+import { UserPanel } from "./user-panel";
+
+export const metadata = { title: "User" };
+
+export default async function UserPage({ params }: { params: Promise<{ env: string; userId: string }> }) {
+  const session = await requireConsoleSession();
+  const { env: envKey, userId } = await params;
+  const [env, detail] = await Promise.all([findEnvironmentByKey(envKey), getUserDetail(userId)]);
+  if (!env || !detail) notFound();
+  const audit = await userAuditEntries(userId);
+  const actor = actorFromSession(session);
+  const grantedIds = detail.access.filter((a) => a.granted).map((a) => a.environmentId);
+
+  return (
+    <>
+      <Link href={`/console/${env.key}/users`} className="text-sm text-brand-700 hover:underline">
+        ← Users & groups
+      </Link>
+      <PageHeader title={detail.user.name} description={detail.user.email}>
+        <Badge tone={detail.user.status === "active" ? "green" : detail.user.status === "invited" ? "blue" : "amber"}>{detail.user.status}</Badge>
+      </PageHeader>
+      <UserPanel
+        user={{ id: detail.user.id, name: detail.user.name, email: detail.user.email, status: detail.user.status, version: detail.user.version, source: detail.user.source }}
+        access={detail.access}
+        groups={detail.groups}
+        canWrite={can(actor, "users", "write", grantedIds.length ? grantedIds : [])}
+        writableEnvironments={detail.access.filter((a) => can(actor, "environment_access", "write", [a.environmentId])).map((a) => a.environmentId)}
+      />
+      <div className="mt-6 grid gap-6 xl:grid-cols-2">
+        <Card>
+          <h2 className="text-base font-semibold">Sessions</h2>
+          {detail.sessions.length === 0 ? (
+            <p className="mt-2 text-sm text-slate-500">No active session.</p>
+          ) : (
+            <ul className="mt-2 text-sm">
+              {detail.sessions.map((s) => (
+                <li key={s.id}>
+                  {s.environmentKey.toUpperCase()} · {s.method} · since {s.createdAt.toISOString().slice(0, 16).replace("T", " ")} · {s.ip ?? "unknown address"}
+                </li>
+              ))}
+            </ul>
+          )}
+        </Card>
+        <Card>
+          <h2 className="text-base font-semibold">History</h2>
+          <AuditList events={audit} />
+        </Card>
+      </div>
+    </>
+  );
+}

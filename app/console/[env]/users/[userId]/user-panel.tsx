@@ -1,0 +1,205 @@
+"use client";
+
+import { useCallback, useState, useTransition } from "react";
+import { useRouter } from "next/navigation";
+import { toast } from "sonner";
+import { Badge, Card } from "@/components/ui/card";
+import { Button } from "@/components/ui/button";
+import { Field } from "@/components/ui/field";
+import { GroupPicker, type GroupOption } from "@/components/console/search-picker";
+import type { FieldErrors } from "@/lib/errors";
+import type { ActionResult } from "@/lib/actions";
+import {
+  addMembersAction,
+  deleteUserAction,
+  grantEnvironmentAction,
+  reactivateUserAction,
+  removeMembersAction,
+  revokeEnvironmentAction,
+  searchGroupsAction,
+  suspendUserAction,
+  updateUserAction,
+} from "../actions";
+
+type Access = { environmentId: string; key: string; name: string; granted: boolean; source: string | null };
+type Membership = { environmentId: string; groupId: string; name: string; source: string };
+
+export function UserPanel({
+  user,
+  access,
+  groups,
+  canWrite,
+  writableEnvironments,
+}: {
+  user: { id: string; name: string; email: string; status: string; version: number; source: string };
+  access: Access[];
+  groups: Membership[];
+  canWrite: boolean;
+  writableEnvironments: string[];
+}) {
+  const router = useRouter();
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [pending, start] = useTransition();
+
+  // Every change goes through a server action; its result is shown, then the page data is re-read.
+  const act = useCallback(
+    (run: () => Promise<ActionResult<unknown>>, success: string) =>
+      start(async () => {
+        const result = await run();
+        if (result.ok) {
+          toast.success(success);
+          router.refresh();
+        } else toast.error(result.error);
+      }),
+    [router],
+  );
+
+  return (
+    <div className="grid gap-6 xl:grid-cols-2">
+      <Card>
+        <h2 className="text-base font-semibold">Profile</h2>
+        <form
+          className="mt-3 flex flex-col gap-3"
+          noValidate
+          onSubmit={(e) => {
+            e.preventDefault();
+            const data = new FormData(e.currentTarget);
+            start(async () => {
+              const result = await updateUserAction(user.id, { name: data.get("name"), email: data.get("email"), expectedVersion: user.version });
+              if (result.ok) {
+                setErrors({});
+                toast.success("Saved.");
+                router.refresh();
+              } else setErrors(result.fieldErrors ?? { _form: [result.error] });
+            });
+          }}
+        >
+          <Field label="Full name" name="name" defaultValue={user.name} errors={errors.name} disabled={!canWrite} />
+          <Field label="Email" name="email" type="email" defaultValue={user.email} errors={errors.email} disabled={!canWrite} />
+          {errors._form && (
+            <p role="alert" className="text-sm text-red-700">
+              {errors._form.join(" ")}
+            </p>
+          )}
+          <p className="text-xs text-slate-500">Source: {user.source}</p>
+          {canWrite && (
+            <div className="flex flex-wrap gap-2">
+              <Button type="submit" disabled={pending}>
+                Save
+              </Button>
+              {user.status === "suspended" ? (
+                <Button type="button" variant="secondary" disabled={pending} onClick={() => act(() => reactivateUserAction(user.id), "Reactivated.")}>
+                  Reactivate
+                </Button>
+              ) : (
+                <Button
+                  type="button"
+                  variant="secondary"
+                  disabled={pending}
+                  onClick={() => window.confirm(`Suspend ${user.email}? Every session ends now.`) && act(() => suspendUserAction(user.id), "Suspended.")}
+                >
+                  Suspend
+                </Button>
+              )}
+              <Button
+                type="button"
+                variant="danger"
+                disabled={pending}
+                onClick={() => {
+                  if (!window.confirm(`Delete ${user.email} with all access and memberships? This cannot be undone.`)) return;
+                  start(async () => {
+                    const result = await deleteUserAction(user.id);
+                    if (result.ok) {
+                      toast.success("Deleted.");
+                      router.push("./");
+                    } else toast.error(result.error);
+                  });
+                }}
+              >
+                Delete
+              </Button>
+            </div>
+          )}
+        </form>
+      </Card>
+
+      <Card>
+        <h2 className="text-base font-semibold">Environments and groups</h2>
+        <ul className="mt-3 flex flex-col gap-4">
+          {access.map((a) => {
+            const editable = writableEnvironments.includes(a.environmentId);
+            const inEnv = groups.filter((g) => g.environmentId === a.environmentId);
+            return (
+              <li key={a.environmentId} className="rounded-md border border-slate-200 p-3">
+                <label className="flex items-center gap-2 text-sm font-medium">
+                  <input
+                    type="checkbox"
+                    checked={a.granted}
+                    disabled={!editable || pending}
+                    onChange={() =>
+                      a.granted
+                        ? window.confirm(`Revoke ${a.name}? ${user.email} leaves every group there and their ${a.name} sessions end now.`) &&
+                          act(() => revokeEnvironmentAction({ userId: user.id, environmentId: a.environmentId }), `${a.name} revoked.`)
+                        : act(() => grantEnvironmentAction({ userId: user.id, environmentId: a.environmentId }), `${a.name} granted.`)
+                    }
+                  />
+                  May enter {a.name}
+                  {a.source && <span className="text-xs font-normal text-slate-500">({a.source})</span>}
+                </label>
+                {a.granted && (
+                  <div className="mt-2 flex flex-col gap-2 pl-6">
+                    <div className="flex flex-wrap gap-2" aria-label={`Groups in ${a.name}`}>
+                      {inEnv.map((g) => (
+                        <span key={g.groupId} className="inline-flex items-center gap-1">
+                          <Badge tone={g.source === "system" ? "slate" : "blue"}>
+                            {g.name}
+                            {g.source !== "manual" && g.source !== "system" ? ` · ${g.source}` : ""}
+                          </Badge>
+                          {editable && g.source !== "system" && (
+                            <button
+                              type="button"
+                              aria-label={`Remove from ${g.name}`}
+                              className="text-xs text-red-700 hover:underline"
+                              onClick={() => act(() => removeMembersAction({ groupId: g.groupId, userIds: [user.id] }), `Removed from ${g.name}.`)}
+                            >
+                              remove
+                            </button>
+                          )}
+                        </span>
+                      ))}
+                    </div>
+                    {editable && <AddToGroup environmentId={a.environmentId} environmentName={a.name} onAdd={(g) => act(() => addMembersAction({ groupId: g.id, userIds: [user.id] }), `Added to ${g.name}.`)} />}
+                  </div>
+                )}
+              </li>
+            );
+          })}
+        </ul>
+      </Card>
+    </div>
+  );
+}
+
+function AddToGroup({ environmentId, environmentName, onAdd }: { environmentId: string; environmentName: string; onAdd: (g: GroupOption) => void }) {
+  const [value, setValue] = useState<GroupOption | null>(null);
+  const search = useCallback(async (q: string) => {
+    const result = await searchGroupsAction({ environmentId, q });
+    return result.ok ? result.data : [];
+  }, [environmentId]);
+  return (
+    <div className="flex items-end gap-2">
+      <GroupPicker label={`Add to a group in ${environmentName}`} search={search} value={value} onChange={setValue} />
+      <Button
+        type="button"
+        variant="secondary"
+        disabled={!value}
+        onClick={() => {
+          if (value) onAdd(value);
+          setValue(null);
+        }}
+      >
+        Add
+      </Button>
+    </div>
+  );
+}

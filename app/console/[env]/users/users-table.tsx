@@ -1,0 +1,387 @@
+"use client";
+
+import Link from "next/link";
+import { useCallback, useEffect, useMemo, useState, useTransition } from "react";
+import { useQueryStates } from "nuqs";
+import { createColumnHelper, type RowSelectionState } from "@tanstack/react-table";
+import * as Dialog from "@radix-ui/react-dialog";
+import { toast } from "sonner";
+import { USER_SOURCES, USER_STATUSES } from "@/db/enums";
+import { DataTable, DataTablePagination, dataTableFeatures, type Sort } from "@/components/data-table/data-table";
+import { GroupPicker, type GroupOption } from "@/components/console/search-picker";
+import { Badge } from "@/components/ui/card";
+import { Button } from "@/components/ui/button";
+import { PAGE_SIZES, USER_SORTS, serializeUsersTableState, usersTableParsers, type UserSort } from "@/lib/users/list-params";
+import type { UserList, UserListRow } from "@/lib/users/list";
+import type { BulkAction, BulkResult } from "@/lib/users/bulk";
+import { bulkUsersAction, searchGroupsAction } from "./actions";
+
+const STATUS_TONE = { active: "green", invited: "blue", suspended: "amber", deprovisioned: "red" } as const;
+
+const helper = createColumnHelper<typeof dataTableFeatures, UserListRow>();
+
+function when(iso: string | null) {
+  return iso ? iso.slice(0, 16).replace("T", " ") : "Never";
+}
+
+function userColumns(envKey: string) {
+  return helper.columns([
+    helper.accessor("name", {
+      id: "name",
+      header: "Name",
+      cell: (c) => (
+        <Link prefetch={false} href={`/console/${envKey}/users/${c.row.original.id}`} className="font-medium text-brand-700 hover:underline">
+          {c.getValue()}
+        </Link>
+      ),
+    }),
+    helper.accessor("email", { id: "email", header: "Email" }),
+    helper.accessor("status", { id: "status", header: "Status", cell: (c) => <Badge tone={STATUS_TONE[c.getValue()]}>{c.getValue()}</Badge> }),
+    helper.accessor("source", { id: "source", header: "Source" }),
+    helper.accessor("environments", {
+      id: "environments",
+      header: "Environments",
+      enableSorting: false,
+      cell: (c) => (
+        <div className="flex gap-1">
+          {c.getValue().map((k) => (
+            <Badge key={k}>{k.toUpperCase()}</Badge>
+          ))}
+        </div>
+      ),
+    }),
+    helper.accessor("groups", { id: "groups", header: "Groups", enableSorting: false, cell: (c) => c.getValue().join(", ") }),
+    helper.accessor("lastSignInAt", { id: "lastSignIn", header: "Last sign-in", cell: (c) => when(c.getValue()) }),
+    helper.accessor("createdAt", { id: "created", header: "Created", cell: (c) => when(c.getValue()) }),
+  ]);
+}
+
+const BULK_LABELS: Record<BulkAction, string> = {
+  add_to_group: "Add to group",
+  remove_from_group: "Remove from group",
+  grant_environment: "Grant environment",
+  revoke_environment: "Revoke environment",
+  suspend: "Suspend",
+  reactivate: "Reactivate",
+  delete: "Delete",
+};
+
+export function UsersTable({
+  environment,
+  environments,
+  list,
+  canWrite,
+  filterGroup,
+  fixedGroup,
+}: {
+  environment: { id: string; key: string; name: string };
+  environments: { id: string; key: string; name: string }[];
+  list: UserList;
+  canWrite: boolean;
+  filterGroup: GroupOption | null;
+  /** On a group's page: the table lists that group's members and the group filter is not offered. */
+  fixedGroup?: GroupOption;
+}) {
+  const [state, setState] = useQueryStates(usersTableParsers, { shallow: false, history: "push" });
+  const [selection, setSelection] = useState<RowSelectionState>({});
+  const [query, setQuery] = useState(state.q);
+  const columns = useMemo(() => userColumns(environment.key), [environment.key]);
+  const sort: Sort | null = { id: state.sort, desc: state.dir === "desc" };
+
+  // Any change of filter or sort starts again from the first page.
+  const refilter = useCallback(
+    (patch: Partial<{ [K in keyof typeof state]: (typeof state)[K] | null }>) => {
+      setSelection({});
+      void setState({ ...patch, after: null, before: null });
+    },
+    [setState],
+  );
+
+  useEffect(() => {
+    if (query === state.q) return;
+    const timer = setTimeout(() => refilter({ q: query || null }), 300);
+    return () => clearTimeout(timer);
+  }, [query, state.q, refilter]);
+
+  const searchGroups = useCallback(
+    async (q: string) => {
+      const result = await searchGroupsAction({ environmentId: environment.id, q });
+      return result.ok ? result.data : [];
+    },
+    [environment.id],
+  );
+
+  const toggle = <T extends string>(list: T[], value: T) => (list.includes(value) ? list.filter((v) => v !== value) : [...list, value]);
+  const selectedIds = Object.keys(selection).filter((id) => selection[id]);
+
+  return (
+    <div className="flex flex-col">
+      <div className="flex flex-wrap items-end gap-4 border-b border-slate-200 p-4">
+        <div className="flex flex-col gap-1">
+          <label htmlFor="user-search" className="text-sm font-medium text-slate-700">
+            Search
+          </label>
+          <input
+            id="user-search"
+            type="search"
+            value={query}
+            onChange={(e) => setQuery(e.target.value)}
+            placeholder="Name or email"
+            className="w-64 rounded-md border border-slate-300 px-3 py-2 text-sm"
+          />
+        </div>
+        <fieldset className="flex flex-col gap-1">
+          <legend className="text-sm font-medium text-slate-700">Show</legend>
+          <select
+            aria-label="Which users"
+            className="rounded-md border border-slate-300 px-2 py-2 text-sm"
+            value={state.scope}
+            onChange={(e) => refilter({ scope: e.target.value as "env" | "all" })}
+          >
+            <option value="env">Users with access to {environment.name}</option>
+            <option value="all">All users of the account</option>
+          </select>
+        </fieldset>
+        {!fixedGroup && (
+          <GroupPicker
+            label={`Member of a group in ${environment.name}`}
+            search={searchGroups}
+            value={filterGroup}
+            onChange={(g) => refilter({ group: g?.id ?? null })}
+            placeholder="Any group"
+          />
+        )}
+        <details className="relative">
+          <summary className="cursor-pointer rounded-md border border-slate-300 px-3 py-2 text-sm">
+            Filters{state.status.length + state.source.length + state.access.length ? ` (${state.status.length + state.source.length + state.access.length})` : ""}
+          </summary>
+          <div className="absolute z-10 mt-1 flex w-96 flex-wrap gap-6 rounded-md border border-slate-200 bg-white p-4 shadow-lg">
+            <fieldset>
+              <legend className="text-xs font-semibold uppercase text-slate-500">Status</legend>
+              {USER_STATUSES.map((s) => (
+                <label key={s} className="flex items-center gap-2 text-sm">
+                  <input type="checkbox" checked={state.status.includes(s)} onChange={() => refilter({ status: toggle(state.status, s) })} />
+                  {s}
+                </label>
+              ))}
+            </fieldset>
+            <fieldset>
+              <legend className="text-xs font-semibold uppercase text-slate-500">Source</legend>
+              {USER_SOURCES.map((s) => (
+                <label key={s} className="flex items-center gap-2 text-sm">
+                  <input type="checkbox" checked={state.source.includes(s)} onChange={() => refilter({ source: toggle(state.source, s) })} />
+                  {s}
+                </label>
+              ))}
+            </fieldset>
+            <fieldset>
+              <legend className="text-xs font-semibold uppercase text-slate-500">Can also enter</legend>
+              {environments.map((e) => (
+                <label key={e.key} className="flex items-center gap-2 text-sm">
+                  <input type="checkbox" checked={state.access.includes(e.key)} onChange={() => refilter({ access: toggle(state.access, e.key) })} />
+                  {e.name}
+                </label>
+              ))}
+            </fieldset>
+          </div>
+        </details>
+        <a
+          className="ml-auto rounded-md border border-slate-300 px-3 py-2 text-sm hover:bg-slate-50"
+          href={serializeUsersTableState(`/console/${environment.key}/users/export`, { ...state, group: fixedGroup?.id ?? state.group, after: null, before: null })}
+        >
+          Export CSV
+        </a>
+      </div>
+
+      {canWrite && selectedIds.length > 0 && (
+        <BulkBar
+          environment={environment}
+          environments={environments}
+          selectedIds={selectedIds}
+          rows={list.rows}
+          searchGroups={searchGroups}
+          fixedGroup={fixedGroup}
+          onDone={() => setSelection({})}
+        />
+      )}
+
+      <DataTable
+        columns={columns}
+        data={list.rows}
+        sort={sort}
+        onSortChange={(s) => {
+          if (!s) return refilter({ sort: null, dir: null });
+          if (!(USER_SORTS as readonly string[]).includes(s.id)) return;
+          refilter({ sort: s.id as UserSort, dir: s.desc ? "desc" : "asc" });
+        }}
+        selection={canWrite ? selection : undefined}
+        onSelectionChange={canWrite ? setSelection : undefined}
+        caption={`Users of ${environment.name}`}
+        empty={state.q ? `No user matches “${state.q}”.` : "No user matches these filters."}
+      />
+      <DataTablePagination
+        total={list.total}
+        noun="users"
+        size={state.size}
+        sizes={PAGE_SIZES}
+        onSize={(size) => refilter({ size })}
+        onPrev={list.prev ? () => void setState({ before: list.prev, after: null }) : null}
+        onNext={list.next ? () => void setState({ after: list.next, before: null }) : null}
+      />
+    </div>
+  );
+}
+
+function BulkBar({
+  environment,
+  environments,
+  selectedIds,
+  rows,
+  searchGroups,
+  fixedGroup,
+  onDone,
+}: {
+  environment: { id: string; key: string; name: string };
+  environments: { id: string; key: string; name: string }[];
+  selectedIds: string[];
+  rows: UserListRow[];
+  searchGroups: (q: string) => Promise<GroupOption[]>;
+  fixedGroup?: GroupOption;
+  onDone: () => void;
+}) {
+  const [action, setAction] = useState<BulkAction>(fixedGroup ? "remove_from_group" : "add_to_group");
+  const [group, setGroup] = useState<GroupOption | null>(fixedGroup ?? null);
+  const [environmentId, setEnvironmentId] = useState(environment.id);
+  const [confirming, setConfirming] = useState(false);
+  const [result, setResult] = useState<BulkResult | null>(null);
+  const [pending, start] = useTransition();
+  const needsGroup = action === "add_to_group" || action === "remove_from_group";
+  const needsEnv = action === "grant_environment" || action === "revoke_environment";
+  const ready = (!needsGroup || group) && (!needsEnv || environmentId);
+  const n = selectedIds.length;
+  const label = (id: string) => rows.find((r) => r.id === id)?.email ?? id;
+  const envName = environments.find((e) => e.id === environmentId)?.name ?? "";
+
+  const describe = () => {
+    const users = `${n} user${n === 1 ? "" : "s"}`;
+    switch (action) {
+      case "add_to_group":
+        return `Add ${users} to ${group?.name}.`;
+      case "remove_from_group":
+        return `Remove ${users} from ${group?.name}.`;
+      case "grant_environment":
+        return `Let ${users} enter ${envName} (they join its Everyone group).`;
+      case "revoke_environment":
+        return `Revoke ${envName} for ${users}: they leave every group there and their sessions in ${envName} end now.`;
+      case "suspend":
+        return `Suspend ${users}: they cannot sign in and every session ends now.`;
+      case "reactivate":
+        return `Reactivate ${users}.`;
+      case "delete":
+        return `Delete ${users} with all their access and memberships. This cannot be undone.`;
+    }
+  };
+
+  const run = () =>
+    start(async () => {
+      const input = needsGroup ? { action, groupId: group!.id, userIds: selectedIds } : needsEnv ? { action, environmentId, userIds: selectedIds } : { action, userIds: selectedIds };
+      const response = await bulkUsersAction(input);
+      setConfirming(false);
+      if (!response.ok) {
+        toast.error(response.error);
+        return;
+      }
+      setResult(response.data);
+      onDone();
+    });
+
+  return (
+    <div className="flex flex-wrap items-end gap-3 border-b border-slate-200 bg-brand-50 px-4 py-3" role="region" aria-label="Bulk actions">
+      <span className="text-sm font-medium" data-testid="selected-count">
+        {n} selected
+      </span>
+      <label className="flex flex-col gap-1 text-sm font-medium text-slate-700">
+        Action
+        <select className="rounded-md border border-slate-300 px-2 py-2 text-sm" value={action} onChange={(e) => setAction(e.target.value as BulkAction)}>
+          {Object.entries(BULK_LABELS).map(([value, text]) => (
+            <option key={value} value={value}>
+              {text}
+            </option>
+          ))}
+        </select>
+      </label>
+      {needsGroup && <GroupPicker label="Group" search={searchGroups} value={group} onChange={setGroup} />}
+      {needsEnv && (
+        <label className="flex flex-col gap-1 text-sm font-medium text-slate-700">
+          Environment
+          <select className="rounded-md border border-slate-300 px-2 py-2 text-sm" value={environmentId} onChange={(e) => setEnvironmentId(e.target.value)}>
+            {environments.map((e) => (
+              <option key={e.id} value={e.id}>
+                {e.name}
+              </option>
+            ))}
+          </select>
+        </label>
+      )}
+      <Button type="button" disabled={!ready} onClick={() => setConfirming(true)}>
+        Apply…
+      </Button>
+
+      <Dialog.Root open={confirming} onOpenChange={setConfirming}>
+        <Dialog.Portal>
+          <Dialog.Overlay className="fixed inset-0 bg-slate-900/40" />
+          <Dialog.Content className="fixed left-1/2 top-1/2 w-full max-w-md -translate-x-1/2 -translate-y-1/2 rounded-lg bg-white p-6 shadow-xl">
+            <Dialog.Title className="text-lg font-semibold">{BULK_LABELS[action]}</Dialog.Title>
+            <Dialog.Description className="mt-2 text-sm text-slate-700">{describe()}</Dialog.Description>
+            <div className="mt-6 flex justify-end gap-2">
+              <Dialog.Close asChild>
+                <Button variant="secondary">Cancel</Button>
+              </Dialog.Close>
+              <Button variant={action === "delete" || action === "suspend" || action === "revoke_environment" ? "danger" : "primary"} disabled={pending} onClick={run}>
+                {pending ? "Working…" : `${BULK_LABELS[action]} (${n})`}
+              </Button>
+            </div>
+          </Dialog.Content>
+        </Dialog.Portal>
+      </Dialog.Root>
+
+      <Dialog.Root open={result !== null} onOpenChange={(open) => !open && setResult(null)}>
+        <Dialog.Portal>
+          <Dialog.Overlay className="fixed inset-0 bg-slate-900/40" />
+          <Dialog.Content className="fixed left-1/2 top-1/2 max-h-[80vh] w-full max-w-lg -translate-x-1/2 -translate-y-1/2 overflow-auto rounded-lg bg-white p-6 shadow-xl">
+            <Dialog.Title className="text-lg font-semibold">Result</Dialog.Title>
+            {result && (
+              <Dialog.Description asChild>
+                <div className="mt-2 text-sm text-slate-700">
+                  <p data-testid="bulk-summary">
+                    {result.changed.length} changed, {result.unchanged.length} already so, {result.failed.length} failed.
+                  </p>
+                  <ul className="mt-3 flex flex-col gap-1">
+                    {result.changed.map((id) => (
+                      <li key={id}>✓ {label(id)}</li>
+                    ))}
+                    {result.unchanged.map((id) => (
+                      <li key={id} className="text-slate-500">
+                        = {label(id)} (no change)
+                      </li>
+                    ))}
+                    {result.failed.map((f) => (
+                      <li key={f.userId} className="text-red-700">
+                        ✗ {label(f.userId)}: {f.reason}
+                      </li>
+                    ))}
+                  </ul>
+                </div>
+              </Dialog.Description>
+            )}
+            <div className="mt-6 flex justify-end">
+              <Dialog.Close asChild>
+                <Button>Close</Button>
+              </Dialog.Close>
+            </div>
+          </Dialog.Content>
+        </Dialog.Portal>
+      </Dialog.Root>
+    </div>
+  );
+}

@@ -1,0 +1,1 @@
+CREATE INDEX "audit_events_after_idx" ON "audit_events" USING gin ("after" jsonb_path_ops);
