@@ -515,6 +515,42 @@ export const sessions = pgTable(
 );
 
 // ---------------------------------------------------------------------------
+// Admin REST API tokens and rate limits
+// ---------------------------------------------------------------------------
+
+export const API_TOKEN_SCOPES = ["read", "write"] as const;
+
+export const apiTokens = pgTable(
+  "api_tokens",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    name: text().notNull(),
+    // SHA-256 of the token; the token itself is shown once.
+    tokenHash: text().notNull(),
+    tokenHint: text().notNull(),
+    scope: text({ enum: API_TOKEN_SCOPES }).notNull(),
+    // Null: every environment; otherwise the environments this token may touch.
+    environmentIds: uuid().array(),
+    createdBy: uuid().references(() => consoleMembers.id, { onDelete: "set null" }),
+    createdAt: createdAt(),
+    lastUsedAt: timestamp(tz),
+    expiresAt: timestamp(tz),
+    revokedAt: timestamp(tz),
+  },
+  (t) => [
+    uniqueIndex("api_tokens_token_hash_key").on(t.tokenHash),
+    check("api_tokens_scope_check", oneOf(t.scope, API_TOKEN_SCOPES)),
+  ],
+);
+
+/** Fixed-window counters shared by every app instance (per API token, per directory, per IP…). */
+export const rateLimits = pgTable("rate_limits", {
+  key: text().primaryKey(),
+  windowStart: timestamp(tz).notNull(),
+  count: integer().notNull(),
+});
+
+// ---------------------------------------------------------------------------
 // Audit trail (append-only)
 // ---------------------------------------------------------------------------
 
@@ -638,4 +674,5 @@ export type AccessGrant = typeof accessGrants.$inferSelect;
 export type SigningKey = typeof signingKeys.$inferSelect;
 export type ConsoleMember = typeof consoleMembers.$inferSelect;
 export type AuditEvent = typeof auditEvents.$inferSelect;
+export type ApiToken = typeof apiTokens.$inferSelect;
 export type NewAuditEvent = typeof auditEvents.$inferInsert;

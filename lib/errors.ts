@@ -45,6 +45,21 @@ export class ConflictError extends DomainError {
   }
 }
 
+/** The row changed since the caller read it (stale If-Match / expected version). */
+export class VersionConflictError extends DomainError {
+  constructor(message = "This was changed by someone else; reload and try again.") {
+    super("version_conflict", 412, message, { _form: [message] });
+  }
+}
+
+export class RateLimitedError extends DomainError {
+  readonly retryAfterSeconds: number;
+  constructor(retryAfterSeconds: number) {
+    super("rate_limited", 429, `Too many requests; retry in ${retryAfterSeconds} s.`);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
 export function isDomainError(error: unknown): error is DomainError {
   return error instanceof DomainError;
 }

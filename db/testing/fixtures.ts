@@ -31,3 +31,11 @@ export async function auditActions(): Promise<string[]> {
   const rows = await getDb().execute<{ action: string }>(sql`select action from audit_events order by id`);
   return rows.map((r) => r.action);
 }
+
+/** A context for a console member who exists in the database (for rows that reference the member). */
+export async function realMemberCtx(role: ConsoleRole, environmentIds: string[] = []): Promise<DomainContext> {
+  const { createConsoleMember } = await import("@/lib/console-members");
+  const email = `${role}-${crypto.randomUUID().slice(0, 8)}@example.com`;
+  const member = await createConsoleMember(systemCtx, { email, name: role, role, password: "a long test password", environmentIds });
+  return { actor: { type: "console_member", id: member.id, label: email, role, environmentIds }, requestId: "test" };
+}

@@ -234,3 +234,49 @@ export async function searchGroups(input: unknown, executor: Executor = getDb())
     .orderBy(sql`lower(${groups.name}) like ${pattern.slice(1)} desc`, sql`lower(${groups.name})`)
     .limit(data.limit);
 }
+
+const listGroupsPageInput = z.object({
+  environmentId: uuidSchema,
+  q: z.string().trim().max(120).default(""),
+  size: z.coerce.number().int().min(1, "Page size is between 1 and 200.").max(200, "Page size is between 1 and 200.").default(50),
+  after: z.string().max(300).default(""),
+});
+
+/** A page of an environment's groups by name (keyset on the unique lower(name) index). */
+export async function listGroupsPage(input: unknown, executor: Executor = getDb()) {
+  const data = parseInput(listGroupsPageInput, input);
+  let after = "";
+  if (data.after) {
+    try {
+      after = Buffer.from(data.after, "base64url").toString("utf8");
+    } catch {
+      throw new ValidationError("The page cursor is not valid.", { cursor: ["Not a valid cursor."] });
+    }
+  }
+  const pattern = `%${data.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  const rows = await executor
+    .select({
+      id: groups.id,
+      name: groups.name,
+      description: groups.description,
+      source: groups.source,
+      memberCount: groups.memberCount,
+      version: groups.version,
+      sortKey: sql<string>`lower(${groups.name})`,
+    })
+    .from(groups)
+    .where(
+      sql`${groups.environmentId} = ${data.environmentId}
+        ${data.q ? sql`and lower(${groups.name}) like ${pattern}` : sql``}
+        ${after ? sql`and lower(${groups.name}) > ${after}` : sql``}`,
+    )
+    .orderBy(sql`lower(${groups.name})`)
+    .limit(data.size + 1);
+  const hasMore = rows.length > data.size;
+  if (hasMore) rows.length = data.size;
+  const last = rows.at(-1);
+  return {
+    rows: rows.map(({ sortKey: _key, ...row }) => row),
+    next: hasMore && last ? Buffer.from(last.sortKey).toString("base64url") : null,
+  };
+}

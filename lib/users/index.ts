@@ -8,7 +8,7 @@ import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
 import { requireEnvironments } from "@/lib/environments";
-import { ConflictError, NotFoundError, ValidationError } from "@/lib/errors";
+import { NotFoundError, ValidationError, VersionConflictError } from "@/lib/errors";
 import { insertAccessRows, insertMembershipRows } from "@/lib/groups/membership-rows";
 import { deleteUsers, grantEnvironmentToUsers, revokeEnvironmentFromUsers, setUsersStatus, throwIfFailed } from "./bulk";
 import { authorize } from "@/lib/permissions";
@@ -118,9 +118,7 @@ export async function updateUser(ctx: DomainContext, userId: string, input: unkn
     const { user, environmentIds } = await lockUser(tx, id);
     authorize(ctx.actor, "users", "write", environmentIds);
     if (data.expectedVersion !== undefined && data.expectedVersion !== user.version) {
-      throw new ConflictError("This user was changed by someone else; reload and try again.", {
-        _form: ["This user was changed by someone else; reload and try again."],
-      });
+      throw new VersionConflictError("This user was changed by someone else; reload and try again.");
     }
     const changes: Partial<Pick<User, "name" | "email">> = {};
     if (data.name !== undefined && data.name !== user.name) changes.name = data.name;

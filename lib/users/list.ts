@@ -5,7 +5,7 @@ import { getDb, type Executor } from "@/db/client";
 import { USER_SOURCES, USER_STATUSES, type UserSource, type UserStatus } from "@/db/enums";
 import { ValidationError } from "@/lib/errors";
 import { parseInput } from "@/lib/validation";
-import { PAGE_SIZES, USER_SORTS, type UserSort } from "./list-params";
+import { USER_SORTS, type UserSort } from "./list-params";
 
 // The users list behind the console table, the REST API and the CSV export: filtered, sorted and
 // paginated in SQL by keyset (never OFFSET), with sort keys from a whitelist, each backed by a
@@ -27,7 +27,8 @@ const SORT_KEYS: Record<UserSort, { expr: (t: string) => SQL; cast: SQL }> = {
 const envKey = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, "Not an environment key.");
 
 export const listUsersInput = z.object({
-  environmentId: z.uuid(),
+  // The environment the list is seen from (scope "env", the groups column); optional for the API.
+  environmentId: z.uuid().optional(),
   q: z.string().trim().max(200, "A search has at most 200 characters.").default(""),
   status: z.array(z.enum(USER_STATUSES)).max(USER_STATUSES.length).default([]),
   source: z.array(z.enum(USER_SOURCES)).max(USER_SOURCES.length).default([]),
@@ -36,11 +37,7 @@ export const listUsersInput = z.object({
   scope: z.enum(["env", "all"]).default("env"),
   sort: z.enum(USER_SORTS).default("created"),
   dir: z.enum(["asc", "desc"]).default("desc"),
-  size: z.coerce
-    .number()
-    .int()
-    .refine((n) => (PAGE_SIZES as readonly number[]).includes(n), `Page size is one of ${PAGE_SIZES.join(", ")}.`)
-    .default(50),
+  size: z.coerce.number().int().min(1, "Page size is between 1 and 200.").max(200, "Page size is between 1 and 200.").default(50),
   after: z.string().max(500).default(""),
   before: z.string().max(500).default(""),
   withTotal: z.boolean().default(true),
@@ -91,7 +88,7 @@ function likePattern(q: string): string {
 /** The WHERE clause of a filtered users list (shared by the page, the count and the export). */
 export async function usersWhere(input: z.output<typeof listUsersInput>, executor: Executor = getDb()): Promise<SQL> {
   const conditions: SQL[] = [];
-  if (input.scope === "env") {
+  if (input.scope === "env" && input.environmentId) {
     conditions.push(sql`exists (select 1 from environment_access a where a.user_id = u.id and a.environment_id = ${input.environmentId})`);
   }
   if (input.access.length) {
@@ -140,7 +137,7 @@ async function queryPage(input: ParsedInput, where: SQL, size: number, executor:
       array(select e.key from environment_access a join environments e on e.id = a.environment_id
             where a.user_id = p.id order by e.position) as environments,
       array(select g.name from group_members gm join groups g on g.id = gm.group_id
-            where gm.user_id = p.id and gm.environment_id = ${input.environmentId} and g.source <> 'system'
+            where gm.user_id = p.id and gm.environment_id = ${input.environmentId ?? null} and g.source <> 'system'
             order by lower(g.name) limit 20) as groups
     from (
       select u.id, u.name, u.email, u.status, u.source, u.last_sign_in_at, u.created_at, (${expr("u")})::text as sort_key
@@ -209,7 +206,7 @@ export async function countUsers(
   executor: Executor = getDb(),
 ): Promise<{ value: number; exact: boolean }> {
   const unfiltered = !input.q && !input.status.length && !input.source.length && !input.access.length && !input.group;
-  if (unfiltered && input.scope === "env") {
+  if (unfiltered && input.scope === "env" && input.environmentId) {
     const [row] = await executor.execute<{ n: number }>(
       sql`select member_count as n from groups where environment_id = ${input.environmentId} and source = 'system'`,
     );

@@ -3,7 +3,7 @@ import { eq, sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { environmentAccess, groupMembers, groups, sessions, users, type Environment } from "@/db/schema";
 import { auditActions, countRows, createEnvironments, memberCtx, systemCtx } from "@/db/testing/fixtures";
-import { ConflictError, ForbiddenError, ValidationError } from "@/lib/errors";
+import { ConflictError, ForbiddenError, ValidationError, VersionConflictError } from "@/lib/errors";
 import { createGroup } from "@/lib/groups";
 import { createUser, deleteUser, grantEnvironment, reactivateUser, revokeEnvironment, suspendUser, updateUser } from ".";
 
@@ -104,7 +104,7 @@ describe("updateUser", () => {
     const a = await createUser(systemCtx, { name: "A", email: "a1@example.com" });
     await createUser(systemCtx, { name: "B", email: "b1@example.com" });
     await updateUser(systemCtx, a.id, { name: "A2" });
-    await expect(updateUser(systemCtx, a.id, { name: "A3", expectedVersion: 1 })).rejects.toThrowError(ConflictError);
+    await expect(updateUser(systemCtx, a.id, { name: "A3", expectedVersion: 1 })).rejects.toThrowError(VersionConflictError);
     const taken = await updateUser(systemCtx, a.id, { email: "B1@example.com" }).catch((e) => e);
     expect(taken.fieldErrors).toEqual({ email: ["A user with this email already exists."] });
   });

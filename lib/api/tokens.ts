@@ -1,0 +1,89 @@
+import "server-only";
+import crypto from "node:crypto";
+import { desc, eq, sql } from "drizzle-orm";
+import { z } from "zod";
+import { getDb } from "@/db/client";
+import { API_TOKEN_SCOPES, apiTokens, type ApiToken } from "@/db/schema";
+import type { Actor, DomainContext } from "@/lib/auth/actor";
+import { recordAudit } from "@/lib/audit/record";
+import { inTransaction } from "@/lib/domain/transaction";
+import { requireEnvironments } from "@/lib/environments";
+import { NotFoundError } from "@/lib/errors";
+import { authorize } from "@/lib/permissions";
+import { parseInput, uuidSchema } from "@/lib/validation";
+
+const PREFIX = "iamc_";
+
+export function hashToken(token: string): string {
+  return crypto.createHash("sha256").update(token).digest("hex");
+}
+
+export const createApiTokenInput = z.object({
+  name: z.string().trim().min(1, "Name the token.").max(100, "A name has at most 100 characters."),
+  scope: z.enum(API_TOKEN_SCOPES, { error: "Choose read or write." }),
+  // Empty: every environment.
+  environmentIds: z.array(uuidSchema).max(100).default([]),
+  expiresInDays: z.number().int().min(1).max(3650).nullable().default(null),
+});
+
+/** Creates an API token; the returned secret is shown once and only its hash is kept. */
+export async function createApiToken(ctx: DomainContext, input: unknown): Promise<{ token: string; record: ApiToken }> {
+  const data = parseInput(createApiTokenInput, input);
+  authorize(ctx.actor, "api_tokens", "write");
+  const token = PREFIX + crypto.randomBytes(32).toString("base64url");
+  return inTransaction(async (tx) => {
+    const envs = await requireEnvironments(tx, data.environmentIds);
+    const [record] = await tx
+      .insert(apiTokens)
+      .values({
+        name: data.name,
+        tokenHash: hashToken(token),
+        tokenHint: token.slice(0, PREFIX.length + 4),
+        scope: data.scope,
+        environmentIds: envs.length ? envs.map((e) => e.id) : null,
+        createdBy: ctx.actor.type === "console_member" ? ctx.actor.id : null,
+        expiresAt: data.expiresInDays ? sql`now() + make_interval(days => ${data.expiresInDays})` : null,
+      })
+      .returning();
+    await recordAudit(tx, ctx, {
+      action: "api_token.create",
+      targetType: "api_token",
+      targetId: record!.id,
+      targetLabel: record!.name,
+      after: { name: record!.name, scope: record!.scope, environments: envs.map((e) => e.key), expiresAt: record!.expiresAt },
+    });
+    return { token, record: record! };
+  });
+}
+
+export async function revokeApiToken(ctx: DomainContext, tokenId: string): Promise<void> {
+  const id = parseInput(uuidSchema, tokenId);
+  authorize(ctx.actor, "api_tokens", "write");
+  await inTransaction(async (tx) => {
+    const [record] = await tx
+      .update(apiTokens)
+      .set({ revokedAt: sql`now()` })
+      .where(sql`${apiTokens.id} = ${id} and ${apiTokens.revokedAt} is null`)
+      .returning();
+    if (!record) throw new NotFoundError("API token not found or already revoked.");
+    await recordAudit(tx, ctx, { action: "api_token.revoke", targetType: "api_token", targetId: id, targetLabel: record.name });
+  });
+}
+
+export async function listApiTokens(): Promise<Omit<ApiToken, "tokenHash">[]> {
+  const rows = await getDb().select().from(apiTokens).orderBy(desc(apiTokens.createdAt)).limit(500);
+  return rows.map(({ tokenHash: _hash, ...rest }) => rest);
+}
+
+/** The actor behind a bearer token, or null (unknown, revoked, expired). */
+export async function authenticateApiToken(token: string): Promise<Actor | null> {
+  if (!token.startsWith(PREFIX) || token.length > 200) return null;
+  const db = getDb();
+  const [record] = await db.select().from(apiTokens).where(eq(apiTokens.tokenHash, hashToken(token)));
+  if (!record || record.revokedAt || (record.expiresAt && record.expiresAt <= new Date())) return null;
+  // Last use, at most once a minute per token.
+  if (!record.lastUsedAt || Date.now() - record.lastUsedAt.getTime() > 60_000) {
+    await db.update(apiTokens).set({ lastUsedAt: sql`now()` }).where(eq(apiTokens.id, record.id));
+  }
+  return { type: "api_token", id: record.id, label: `API token ${record.name}`, scope: record.scope, environmentIds: record.environmentIds };
+}

@@ -1,0 +1,483 @@
+import "server-only";
+import { eq } from "drizzle-orm";
+import { z } from "zod";
+import { getDb } from "@/db/client";
+import { USER_SOURCES, USER_STATUSES } from "@/db/enums";
+import { environments, groups } from "@/db/schema";
+import type { DomainContext } from "@/lib/auth/actor";
+import { findEnvironmentByKey, listEnvironments } from "@/lib/environments";
+import { ForbiddenError, NotFoundError, ValidationError } from "@/lib/errors";
+import { addMembers, createGroup, createGroupInput, deleteGroup, listGroupsPage, removeMembers, updateGroup, updateGroupInput } from "@/lib/groups";
+import { authorize, type PermissionAction, type PermissionResource } from "@/lib/permissions";
+import { createUser, createUserInput, deleteUser, grantEnvironment, reactivateUser, revokeEnvironment, suspendUser, updateUser } from "@/lib/users";
+import { getUserDetail } from "@/lib/users/detail";
+import { listUsers } from "@/lib/users/list";
+import { USER_SORTS } from "@/lib/users/list-params";
+import { uuidSchema } from "@/lib/validation";
+
+// The admin REST API, one table of endpoints: the dispatcher (lib/api/handler.ts) authenticates,
+// rate-limits, checks the permission, parses query and body with these schemas, and calls `handle`,
+// which calls the same domain functions as the console. The OpenAPI document is generated from it.
+
+export type HttpMethod = "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
+
+export type ApiCall = {
+  ctx: DomainContext;
+  params: Record<string, string>;
+  query: Record<string, unknown>;
+  body: unknown;
+  headers: Headers;
+};
+
+export type ApiResult = { status?: number; body?: unknown; headers?: Record<string, string> };
+
+export type Endpoint = {
+  method: HttpMethod;
+  path: string;
+  summary: string;
+  tag: "Environments" | "Users" | "Groups";
+  permission: [PermissionResource, PermissionAction];
+  query?: z.ZodObject;
+  body?: z.ZodType;
+  response: z.ZodType;
+  status?: number;
+  handle: (call: ApiCall) => Promise<ApiResult>;
+};
+
+// ---- Shapes -----------------------------------------------------------------
+
+const environmentOut = z.object({ id: z.uuid(), key: z.string(), name: z.string(), description: z.string() });
+const userOut = z.object({
+  id: z.uuid(),
+  email: z.string(),
+  name: z.string(),
+  status: z.enum(USER_STATUSES),
+  source: z.enum(USER_SOURCES),
+  version: z.number().int(),
+  environments: z.array(z.object({ key: z.string(), source: z.string() })),
+  groups: z.array(z.object({ environment: z.string(), id: z.uuid(), name: z.string(), source: z.string() })),
+  lastSignInAt: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+const userListItem = z.object({
+  id: z.uuid(),
+  email: z.string(),
+  name: z.string(),
+  status: z.enum(USER_STATUSES),
+  source: z.enum(USER_SOURCES),
+  environments: z.array(z.string()),
+  groups: z.array(z.string()),
+  lastSignInAt: z.string().nullable(),
+  createdAt: z.string(),
+});
+const page = <T extends z.ZodType>(item: T) =>
+  z.object({
+    data: z.array(item),
+    nextCursor: z.string().nullable(),
+    prevCursor: z.string().nullable().optional(),
+    total: z.object({ value: z.number().int(), exact: z.boolean() }).nullable().optional(),
+  });
+const groupOut = z.object({
+  id: z.uuid(),
+  environment: z.string(),
+  name: z.string(),
+  description: z.string(),
+  source: z.string(),
+  memberCount: z.number().int(),
+  version: z.number().int(),
+});
+const membersResult = z.object({
+  changed: z.array(z.uuid()),
+  unchanged: z.array(z.uuid()),
+  failed: z.array(z.object({ userId: z.string(), reason: z.string() })),
+});
+const membersBody = z.object({ userIds: z.array(uuidSchema).min(1).max(10_000) });
+const csv = (values: readonly string[]) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const list = v ? v.split(",").map((s) => s.trim()).filter(Boolean) : [];
+      for (const item of list) {
+        if (!values.includes(item)) ctx.addIssue({ code: "custom", message: `Unknown value “${item}”; use ${values.join(", ")}.` });
+      }
+      return list;
+    });
+
+const usersQuery = z.object({
+  environment: z.string().optional().describe("Environment key: only users who may enter it, with their groups there"),
+  q: z.string().max(200).optional().describe("Substring of name or email"),
+  status: csv(USER_STATUSES).describe("Comma-separated statuses"),
+  source: csv(USER_SOURCES).describe("Comma-separated sources"),
+  group: z.uuid().optional().describe("Only members of this group"),
+  sort: z.enum(USER_SORTS).optional(),
+  dir: z.enum(["asc", "desc"]).optional(),
+  limit: z.coerce.number().int().min(1).max(200).optional(),
+  cursor: z.string().max(500).optional().describe("nextCursor of the previous page"),
+  before: z.string().max(500).optional().describe("prevCursor of the next page"),
+});
+
+const groupsQuery = z.object({
+  environment: z.string().describe("Environment key"),
+  q: z.string().max(120).optional(),
+  limit: z.coerce.number().int().min(1).max(200).optional(),
+  cursor: z.string().max(300).optional(),
+});
+
+const createGroupBody = createGroupInput.omit({ environmentId: true }).extend({ environment: z.string().describe("Environment key") });
+
+// ---- Helpers ----------------------------------------------------------------
+
+async function environmentByKey(key: string) {
+  const env = await findEnvironmentByKey(key);
+  if (!env) throw new NotFoundError(`No environment “${key}”.`);
+  return env;
+}
+
+/** An environment-scoped token must name an environment of its scope to read lists. */
+function requireScopedRead(ctx: DomainContext, resource: PermissionResource, environmentId: string | undefined) {
+  if (environmentId) return authorize(ctx.actor, resource, "read", [environmentId]);
+  if (ctx.actor.type === "api_token" && ctx.actor.environmentIds) {
+    throw new ForbiddenError("This API token is scoped to environments: pass ?environment=<key> of one of them.");
+  }
+}
+
+async function userBody(id: string) {
+  const detail = await getUserDetail(id);
+  if (!detail) throw new NotFoundError("User not found.");
+  const keyOf = new Map(detail.access.map((a) => [a.environmentId, a.key]));
+  const u = detail.user;
+  return {
+    environmentIds: detail.access.filter((a) => a.granted).map((a) => a.environmentId),
+    version: u.version,
+    body: {
+      id: u.id,
+      email: u.email,
+      name: u.name,
+      status: u.status,
+      source: u.source,
+      version: u.version,
+      environments: detail.access.filter((a) => a.granted).map((a) => ({ key: a.key, source: a.source ?? "manual" })),
+      groups: detail.groups.map((g) => ({ environment: keyOf.get(g.environmentId) ?? "", id: g.groupId, name: g.name, source: g.source })),
+      lastSignInAt: u.lastSignInAt?.toISOString() ?? null,
+      createdAt: u.createdAt.toISOString(),
+      updatedAt: u.updatedAt.toISOString(),
+    },
+  };
+}
+
+/** Reads a user the caller may see: a scoped token sees users of its environments only. */
+async function readableUser(ctx: DomainContext, id: string) {
+  const user = await userBody(id);
+  if (ctx.actor.type === "api_token" && ctx.actor.environmentIds) {
+    const allowed = ctx.actor.environmentIds;
+    if (!user.environmentIds.some((e) => allowed.includes(e))) throw new ForbiddenError("This user is outside the token's environments.");
+  }
+  return user;
+}
+
+const etag = (version: number) => `W/"${version}"`;
+
+function ifMatchVersion(headers: Headers): number | undefined {
+  const value = headers.get("if-match");
+  if (!value) return undefined;
+  const match = /^(?:W\/)?"(\d+)"$/.exec(value.trim());
+  if (!match) throw new ValidationError("If-Match must be an ETag this API returned, like W/\"3\".", { "If-Match": ["Not an ETag of this API."] });
+  return Number(match[1]);
+}
+
+async function groupIn(id: string) {
+  const [row] = await getDb()
+    .select({ group: groups, environment: environments.key })
+    .from(groups)
+    .innerJoin(environments, eq(environments.id, groups.environmentId))
+    .where(eq(groups.id, id));
+  if (!row) throw new NotFoundError("Group not found.");
+  const g = row.group;
+  return {
+    environmentId: g.environmentId,
+    body: { id: g.id, environment: row.environment, name: g.name, description: g.description, source: g.source, memberCount: g.memberCount, version: g.version },
+  };
+}
+
+function id(params: Record<string, string>, name = "id") {
+  const parsed = uuidSchema.safeParse(params[name]);
+  if (!parsed.success) throw new NotFoundError("No such resource (the id is not a UUID).");
+  return parsed.data;
+}
+
+// ---- Endpoints --------------------------------------------------------------
+
+export const ENDPOINTS: Endpoint[] = [
+  {
+    method: "GET",
+    path: "/environments",
+    summary: "List environments",
+    tag: "Environments",
+    permission: ["environments", "read"],
+    response: z.object({ data: z.array(environmentOut) }),
+    async handle() {
+      const rows = await listEnvironments();
+      return { body: { data: rows.map((e) => ({ id: e.id, key: e.key, name: e.name, description: e.description })) } };
+    },
+  },
+  {
+    method: "GET",
+    path: "/users",
+    summary: "List users (filtered, sorted, cursor-paginated)",
+    tag: "Users",
+    permission: ["users", "read"],
+    query: usersQuery,
+    response: page(userListItem),
+    async handle({ ctx, query }) {
+      const q = query as z.output<typeof usersQuery>;
+      const env = q.environment ? await environmentByKey(q.environment) : undefined;
+      requireScopedRead(ctx, "users", env?.id);
+      const list = await listUsers({
+        environmentId: env?.id,
+        scope: env ? "env" : "all",
+        q: q.q ?? "",
+        status: q.status,
+        source: q.source,
+        group: q.group ?? "",
+        sort: q.sort ?? "created",
+        dir: q.dir ?? "desc",
+        size: q.limit ?? 50,
+        after: q.cursor ?? "",
+        before: q.before ?? "",
+      });
+      return { body: { data: list.rows, nextCursor: list.next, prevCursor: list.prev, total: list.total } };
+    },
+  },
+  {
+    method: "POST",
+    path: "/users",
+    summary: "Create a user (with environments and groups)",
+    tag: "Users",
+    permission: ["users", "write"],
+    body: createUserInput,
+    response: userOut,
+    status: 201,
+    async handle({ ctx, body }) {
+      const user = await createUser(ctx, body);
+      const out = await userBody(user.id);
+      return { status: 201, body: out.body, headers: { etag: etag(out.version), location: `/api/v1/users/${user.id}` } };
+    },
+  },
+  {
+    method: "GET",
+    path: "/users/{id}",
+    summary: "Get a user with environments and groups",
+    tag: "Users",
+    permission: ["users", "read"],
+    response: userOut,
+    async handle({ ctx, params }) {
+      const user = await readableUser(ctx, id(params));
+      return { body: user.body, headers: { etag: etag(user.version) } };
+    },
+  },
+  {
+    method: "PATCH",
+    path: "/users/{id}",
+    summary: "Change a user's name or email (If-Match for optimistic concurrency)",
+    tag: "Users",
+    permission: ["users", "write"],
+    body: z.object({ name: z.string().optional(), email: z.string().optional() }),
+    response: userOut,
+    async handle({ ctx, params, body, headers }) {
+      const expectedVersion = ifMatchVersion(headers);
+      const fields = (body ?? {}) as Record<string, unknown>;
+      await updateUser(ctx, id(params), { name: fields.name, email: fields.email, expectedVersion });
+      const out = await userBody(id(params));
+      return { body: out.body, headers: { etag: etag(out.version) } };
+    },
+  },
+  {
+    method: "DELETE",
+    path: "/users/{id}",
+    summary: "Delete a user",
+    tag: "Users",
+    permission: ["users", "write"],
+    response: z.null(),
+    status: 204,
+    async handle({ ctx, params }) {
+      await deleteUser(ctx, id(params));
+      return { status: 204 };
+    },
+  },
+  {
+    method: "POST",
+    path: "/users/{id}/suspend",
+    summary: "Suspend a user (ends every session)",
+    tag: "Users",
+    permission: ["users", "write"],
+    response: userOut,
+    async handle({ ctx, params }) {
+      await suspendUser(ctx, id(params));
+      return { body: (await userBody(id(params))).body };
+    },
+  },
+  {
+    method: "POST",
+    path: "/users/{id}/reactivate",
+    summary: "Reactivate a suspended user",
+    tag: "Users",
+    permission: ["users", "write"],
+    response: userOut,
+    async handle({ ctx, params }) {
+      await reactivateUser(ctx, id(params));
+      return { body: (await userBody(id(params))).body };
+    },
+  },
+  {
+    method: "PUT",
+    path: "/users/{id}/environments/{environment}",
+    summary: "Grant an environment (the user joins its Everyone group)",
+    tag: "Users",
+    permission: ["environment_access", "write"],
+    response: z.object({ changed: z.boolean() }),
+    async handle({ ctx, params }) {
+      const env = await environmentByKey(params.environment!);
+      return { body: { changed: await grantEnvironment(ctx, { userId: id(params), environmentId: env.id }) } };
+    },
+  },
+  {
+    method: "DELETE",
+    path: "/users/{id}/environments/{environment}",
+    summary: "Revoke an environment (the user leaves its groups; sessions there end)",
+    tag: "Users",
+    permission: ["environment_access", "write"],
+    response: z.object({ changed: z.boolean() }),
+    async handle({ ctx, params }) {
+      const env = await environmentByKey(params.environment!);
+      return { body: { changed: await revokeEnvironment(ctx, { userId: id(params), environmentId: env.id }) } };
+    },
+  },
+  {
+    method: "GET",
+    path: "/groups",
+    summary: "List an environment's groups by name",
+    tag: "Groups",
+    permission: ["groups", "read"],
+    query: groupsQuery,
+    response: page(groupOut),
+    async handle({ ctx, query }) {
+      const q = query as z.output<typeof groupsQuery>;
+      const env = await environmentByKey(q.environment);
+      requireScopedRead(ctx, "groups", env.id);
+      const result = await listGroupsPage({ environmentId: env.id, q: q.q ?? "", size: q.limit ?? 50, after: q.cursor ?? "" });
+      return { body: { data: result.rows.map((g) => ({ ...g, environment: env.key })), nextCursor: result.next } };
+    },
+  },
+  {
+    method: "POST",
+    path: "/groups",
+    summary: "Create a group in an environment",
+    tag: "Groups",
+    permission: ["groups", "write"],
+    body: createGroupBody,
+    response: groupOut,
+    status: 201,
+    async handle({ ctx, body }) {
+      const data = (body ?? {}) as Record<string, unknown>;
+      const env = typeof data.environment === "string" ? await findEnvironmentByKey(data.environment) : undefined;
+      if (!env) throw new ValidationError("Name an existing environment.", { environment: ["Name an existing environment (its key)."] });
+      const group = await createGroup(ctx, { environmentId: env.id, name: data.name, description: data.description });
+      return { status: 201, body: (await groupIn(group.id)).body, headers: { location: `/api/v1/groups/${group.id}` } };
+    },
+  },
+  {
+    method: "GET",
+    path: "/groups/{id}",
+    summary: "Get a group",
+    tag: "Groups",
+    permission: ["groups", "read"],
+    response: groupOut,
+    async handle({ ctx, params }) {
+      const group = await groupIn(id(params));
+      authorize(ctx.actor, "groups", "read", [group.environmentId]);
+      return { body: group.body };
+    },
+  },
+  {
+    method: "PATCH",
+    path: "/groups/{id}",
+    summary: "Rename a group or change its description",
+    tag: "Groups",
+    permission: ["groups", "write"],
+    body: updateGroupInput,
+    response: groupOut,
+    async handle({ ctx, params, body }) {
+      await updateGroup(ctx, id(params), body);
+      return { body: (await groupIn(id(params))).body };
+    },
+  },
+  {
+    method: "DELETE",
+    path: "/groups/{id}",
+    summary: "Delete a group (not Everyone)",
+    tag: "Groups",
+    permission: ["groups", "write"],
+    response: z.null(),
+    status: 204,
+    async handle({ ctx, params }) {
+      await deleteGroup(ctx, id(params));
+      return { status: 204 };
+    },
+  },
+  {
+    method: "GET",
+    path: "/groups/{id}/members",
+    summary: "List a group's members (same filters and cursors as /users)",
+    tag: "Groups",
+    permission: ["memberships", "read"],
+    query: usersQuery.omit({ environment: true, group: true }),
+    response: page(userListItem),
+    async handle({ ctx, params, query }) {
+      const group = await groupIn(id(params));
+      authorize(ctx.actor, "memberships", "read", [group.environmentId]);
+      const q = query as z.output<typeof usersQuery>;
+      const list = await listUsers({
+        environmentId: group.environmentId,
+        group: group.body.id,
+        q: q.q ?? "",
+        status: q.status,
+        source: q.source,
+        sort: q.sort ?? "name",
+        dir: q.dir ?? "asc",
+        size: q.limit ?? 50,
+        after: q.cursor ?? "",
+        before: q.before ?? "",
+      });
+      return { body: { data: list.rows, nextCursor: list.next, prevCursor: list.prev, total: list.total } };
+    },
+  },
+  {
+    method: "POST",
+    path: "/groups/{id}/members",
+    summary: "Add members (bulk); per-user result",
+    tag: "Groups",
+    permission: ["memberships", "write"],
+    body: membersBody,
+    response: membersResult,
+    async handle({ ctx, params, body }) {
+      const r = await addMembers(ctx, { groupId: id(params), userIds: (body as { userIds?: unknown })?.userIds });
+      return { body: r };
+    },
+  },
+  {
+    method: "POST",
+    path: "/groups/{id}/members/remove",
+    summary: "Remove members (bulk); per-user result",
+    tag: "Groups",
+    permission: ["memberships", "write"],
+    body: membersBody,
+    response: membersResult,
+    async handle({ ctx, params, body }) {
+      const r = await removeMembers(ctx, { groupId: id(params), userIds: (body as { userIds?: unknown })?.userIds });
+      return { body: r };
+    },
+  },
+];
+
