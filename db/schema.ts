@@ -1,6 +1,7 @@
 import { relations, sql, type SQL } from "drizzle-orm";
 import {
   bigint,
+  customType,
   boolean,
   check,
   index,
@@ -33,6 +34,8 @@ import {
   USER_SOURCES,
   USER_STATUSES,
 } from "./enums";
+
+const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => "bytea" });
 
 /** `col in ('a','b')` as a check constraint, from the same tuple zod uses. */
 function oneOf(column: AnyPgColumn, values: readonly string[]): SQL {
@@ -551,6 +554,81 @@ export const rateLimits = pgTable("rate_limits", {
 });
 
 // ---------------------------------------------------------------------------
+// Background jobs (CSV import, bulk actions on "all matching"), claimed by any app instance
+// ---------------------------------------------------------------------------
+
+export const JOB_KINDS = ["import_dry_run", "import_apply", "bulk_users"] as const;
+export const JOB_STATUSES = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
+
+export const jobs = pgTable(
+  "jobs",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    kind: text({ enum: JOB_KINDS }).notNull(),
+    status: text({ enum: JOB_STATUSES }).notNull().default("queued"),
+    environmentId: uuid().references(() => environments.id, { onDelete: "cascade" }),
+    // Who asked (the actor the job acts as) and what for.
+    actor: jsonb().$type<Record<string, unknown>>().notNull(),
+    params: jsonb().$type<Record<string, unknown>>().notNull().default({}),
+    // Units done (rows, users); committed with the work they describe, so a restart resumes there.
+    progress: integer().notNull().default(0),
+    total: integer(),
+    summary: jsonb().$type<Record<string, unknown>>(),
+    error: text(),
+    attempts: integer().notNull().default(0),
+    createdAt: createdAt(),
+    startedAt: timestamp(tz),
+    heartbeatAt: timestamp(tz),
+    finishedAt: timestamp(tz),
+  },
+  (t) => [
+    index("jobs_status_created_idx").on(t.status, t.createdAt),
+    check("jobs_kind_check", oneOf(t.kind, JOB_KINDS)),
+    check("jobs_status_check", oneOf(t.status, JOB_STATUSES)),
+  ],
+);
+
+/** Per-unit outcomes of a job (an import row, a user of a bulk action): the downloadable report. */
+export const jobItems = pgTable(
+  "job_items",
+  {
+    jobId: uuid()
+      .notNull()
+      .references(() => jobs.id, { onDelete: "cascade" }),
+    seq: integer().notNull(),
+    key: text(),
+    outcome: text().notNull(),
+    detail: text(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.jobId, t.seq] }),
+    index("job_items_outcome_idx").on(t.jobId, t.outcome, t.seq),
+    index("job_items_key_idx").on(t.jobId, t.key),
+  ],
+);
+
+/** Uploaded files, in 1 MiB chunks, so any instance can read them and none holds them in memory. */
+export const uploads = pgTable("uploads", {
+  id: uuid().primaryKey().defaultRandom(),
+  name: text().notNull(),
+  bytes: bigint({ mode: "number" }).notNull().default(0),
+  createdBy: text(),
+  createdAt: createdAt(),
+});
+
+export const uploadChunks = pgTable(
+  "upload_chunks",
+  {
+    uploadId: uuid()
+      .notNull()
+      .references(() => uploads.id, { onDelete: "cascade" }),
+    seq: integer().notNull(),
+    data: bytea().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.uploadId, t.seq] })],
+);
+
+// ---------------------------------------------------------------------------
 // Audit trail (append-only)
 // ---------------------------------------------------------------------------
 
@@ -675,4 +753,5 @@ export type SigningKey = typeof signingKeys.$inferSelect;
 export type ConsoleMember = typeof consoleMembers.$inferSelect;
 export type AuditEvent = typeof auditEvents.$inferSelect;
 export type ApiToken = typeof apiTokens.$inferSelect;
+export type Job = typeof jobs.$inferSelect;
 export type NewAuditEvent = typeof auditEvents.$inferInsert;

@@ -1,0 +1,66 @@
+import "server-only";
+import { and, eq, inArray } from "drizzle-orm";
+import { getDb } from "@/db/client";
+import { jobItems } from "@/db/schema";
+import type { DomainContext } from "@/lib/auth/actor";
+import { enqueueJob, registerJobHandler, saveItems, saveProgress } from "@/lib/jobs";
+import { authorize } from "@/lib/permissions";
+import { parseInput } from "@/lib/validation";
+import { z } from "zod";
+import { BULK_ACTIONS, runBulkAction } from "./bulk";
+import { iterateUsers, listUsersInput } from "./list";
+
+// A bulk action on "all N matching the filter": a background job walks the filtered list by keyset,
+// 1,000 users at a time, each chunk one domain call (one transaction) with its report lines and
+// progress committed after it; a restarted job continues after the last committed chunk.
+
+const CHUNK = 1000;
+
+const allMatchingInput = z.object({
+  action: z.enum(BULK_ACTIONS),
+  groupId: z.uuid().optional(),
+  environmentId: z.uuid().optional(),
+  filter: listUsersInput,
+});
+
+export async function startBulkAllMatching(ctx: DomainContext, input: unknown) {
+  const data = parseInput(allMatchingInput, input);
+  authorize(ctx.actor, "users", "write", "any");
+  return enqueueJob(getDb(), ctx, { kind: "bulk_users", environmentId: data.filter.environmentId ?? null, params: data as unknown as Record<string, unknown> });
+}
+
+registerJobHandler("bulk_users", async (job, ctx) => {
+  const params = job.params as unknown as z.infer<typeof allMatchingInput>;
+  const counts = { users: 0, changed: 0, unchanged: 0, failed: 0, ...(job.summary as Record<string, number> | null) };
+  let seq = job.progress;
+  const resumed = seq > 0;
+  // The walk restarts from the top after a crash (deleted users have left the list by then); users
+  // an earlier attempt already reported are skipped, so each appears in the report once.
+  for await (const all of iterateUsers({ ...params.filter, withTotal: false }, CHUNK)) {
+    let chunk = all;
+    if (resumed) {
+      const done = new Set(
+        (await getDb().select({ key: jobItems.key }).from(jobItems).where(and(eq(jobItems.jobId, job.id), inArray(jobItems.key, all.map((u) => u.email))))).map((r) => r.key),
+      );
+      chunk = all.filter((u) => !done.has(u.email));
+      if (chunk.length === 0) continue;
+    }
+    const ids = chunk.map((u) => u.id);
+    const result = await runBulkAction(ctx, { action: params.action, groupId: params.groupId, environmentId: params.environmentId, userIds: ids });
+    const email = new Map(chunk.map((u) => [u.id, u.email]));
+    const items = [
+      ...result.changed.map((id) => ({ key: email.get(id) ?? id, outcome: "changed", detail: null as string | null })),
+      ...result.unchanged.map((id) => ({ key: email.get(id) ?? id, outcome: "unchanged", detail: null })),
+      ...result.failed.map((f) => ({ key: email.get(f.userId) ?? f.userId, outcome: "failed", detail: f.reason })),
+    ].map((it) => ({ ...it, seq: ++seq }));
+    counts.users += ids.length;
+    counts.changed += result.changed.length;
+    counts.unchanged += result.unchanged.length;
+    counts.failed += result.failed.length;
+    await getDb().transaction(async (tx) => {
+      await saveItems(tx, job.id, items);
+      await saveProgress(tx, job.id, seq, counts);
+    });
+  }
+  return counts;
+});
