@@ -185,11 +185,17 @@ export const groupMembers = pgTable(
     source: text({ enum: MEMBERSHIP_SOURCES }).notNull().default("manual"),
     directoryId: uuid().references(() => directories.id, { onDelete: "set null" }),
     createdAt: createdAt(),
+    // The member's sort keys, copied by triggers (see the member_sort_keys migration), so a group's
+    // members list walks one index in the user table's default and name orders.
+    userCreatedAt: timestamp(tz).notNull().default(sql`'-infinity'`),
+    userNameKey: text().notNull().default(""),
   },
   (t) => [
     primaryKey({ columns: [t.groupId, t.userId] }),
     index("group_members_user_env_idx").on(t.userId, t.environmentId),
     index("group_members_group_created_idx").on(t.groupId, t.createdAt, t.userId),
+    index("group_members_group_user_created_idx").on(t.groupId, t.userCreatedAt, t.userId),
+    index("group_members_group_user_name_idx").on(t.groupId, t.userNameKey, t.userId),
     check("group_members_source_check", oneOf(t.source, MEMBERSHIP_SOURCES)),
   ],
 );

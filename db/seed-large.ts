@@ -52,8 +52,8 @@ async function generate(sql: postgres.Sql, options: LargeSeedOptions): Promise<L
   if (envs.length !== 3) throw new Error("Run the demo seed first (the three environments are missing).");
   const share: Record<string, number> = { dev: 100, test: 60, prod: 40 };
 
-  // Bulk-load mode: skip per-row foreign-key and trigger work (the rows reference rows just read),
-  // then recount group sizes once at the end. Needs a superuser (the embedded server is one).
+  // Bulk-load mode: skip per-row foreign-key and trigger work (the rows reference rows just read and
+  // carry the users' sort keys themselves), then recount group sizes once at the end. Needs a superuser (the embedded server is one).
   const [{ superuser } = { superuser: false }] = await sql<{ superuser: boolean }[]>`
     select rolsuper as superuser from pg_roles where rolname = current_user`;
   if (superuser) await sql.unsafe(`set local session_replication_role = replica`);
@@ -77,16 +77,17 @@ async function generate(sql: postgres.Sql, options: LargeSeedOptions): Promise<L
 
   // Users get a dense number (by creation) so access and memberships can be assigned arithmetically.
   await sql.unsafe(`create temporary table bench_users on commit drop as
-    select id, row_number() over (order by created_at, id) as n from users where email like '%@${LARGE_DOMAIN}'`);
+    select id, created_at, lower(name) as name_key, row_number() over (order by created_at, id) as n
+    from users where email like '%@${LARGE_DOMAIN}'`);
   await sql.unsafe(`create index on bench_users (n)`);
 
   for (const env of envs) {
     const pct = share[env.key]!;
     await step(`${env.key}: environment access (${pct}%) and Everyone`, async () => {
       await sql.unsafe(`insert into environment_access (user_id, environment_id, source)
-        select id, '${env.id}'::uuid, 'import' from bench_users where n % 100 < ${pct}`);
-      await sql.unsafe(`insert into group_members (group_id, user_id, environment_id, source)
-        select '${env.everyone}'::uuid, id, '${env.id}'::uuid, 'system' from bench_users where n % 100 < ${pct}`);
+        select id, '${env.id}'::uuid, 'import' from bench_users where (n * 37) % 100 < ${pct}`);
+      await sql.unsafe(`insert into group_members (group_id, user_id, environment_id, source, user_created_at, user_name_key)
+        select '${env.everyone}'::uuid, id, '${env.id}'::uuid, 'system', created_at, name_key from bench_users where (n * 37) % 100 < ${pct}`);
     });
     await step(`${env.key}: ${shape.groupsPerEnvironment.toLocaleString("en")} groups`, () =>
       sql.unsafe(`insert into groups (environment_id, name, description, source)
@@ -105,16 +106,16 @@ async function generate(sql: postgres.Sql, options: LargeSeedOptions): Promise<L
       await sql.unsafe(`create index on env_groups (k)`);
       const groupCount = shape.groupsPerEnvironment - 1;
       // Two or three groups per user with access, spread arithmetically; a rare repeat is dropped.
-      await sql.unsafe(`insert into group_members (group_id, user_id, environment_id, source)
-        select g.id, u.id, '${env.id}'::uuid, 'manual'
+      await sql.unsafe(`insert into group_members (group_id, user_id, environment_id, source, user_created_at, user_name_key)
+        select g.id, u.id, '${env.id}'::uuid, 'manual', u.created_at, u.name_key
         from bench_users u
         cross join generate_series(0, 1 + (u.n % 2)::int) j
         join env_groups g on g.k = (u.n * 7 + j * 1237) % ${groupCount}
-        where u.n % 100 < ${pct}
+        where u.(n * 37) % 100 < ${pct}
         on conflict do nothing`);
-      await sql.unsafe(`insert into group_members (group_id, user_id, environment_id, source)
-        select (select id from groups where environment_id = '${env.id}'::uuid and name = 'All Hands'), id, '${env.id}'::uuid, 'manual'
-        from bench_users where n % 100 < ${pct} order by n limit ${shape.bigGroupMembers}`);
+      await sql.unsafe(`insert into group_members (group_id, user_id, environment_id, source, user_created_at, user_name_key)
+        select (select id from groups where environment_id = '${env.id}'::uuid and name = 'All Hands'), id, '${env.id}'::uuid, 'manual', created_at, name_key
+        from bench_users where (n * 37) % 100 < ${pct} order by n limit ${shape.bigGroupMembers}`);
       await sql.unsafe(`drop table env_groups`);
     });
   }

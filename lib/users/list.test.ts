@@ -104,6 +104,24 @@ describe("listUsers filters and counts", () => {
     expect(await walk({ q: "%" })).toEqual([]);
   });
 
+  it("walks a group's members through the membership index in created and name order, renames included", async () => {
+    const member = `exists (select 1 from group_members gm where gm.user_id = u.id and gm.group_id = '${groupId}')`;
+    for (const [sort, dir, order] of [
+      ["created", "desc", "u.created_at desc, u.id desc"],
+      ["created", "asc", "u.created_at asc, u.id asc"],
+      ["name", "asc", "lower(u.name) asc, u.id asc"],
+      ["name", "desc", "lower(u.name) desc, u.id desc"],
+    ] as const) {
+      expect(await walk({ group: groupId, sort, dir }, 7)).toEqual(await reference(order, member));
+    }
+    // A rename reaches the membership's copy of the sort key (trigger), so the order stays right.
+    const [first] = await reference("lower(u.name) asc, u.id asc", member);
+    await getDb().execute(sql`update users set name = 'Zed Last' where id = ${first}`);
+    const renamed = await walk({ group: groupId, sort: "name", dir: "asc" }, 7);
+    expect(renamed.at(-1)).toBe(first);
+    expect(renamed).toEqual(await reference("lower(u.name) asc, u.id asc", member));
+  });
+
   it("returns the row's environments and its groups in the current environment", async () => {
     const page = await listUsers({ environmentId: env.dev.id, group: groupId, size: 25 });
     for (const row of page.rows) expect(row.groups).toEqual(["Chosen"]);

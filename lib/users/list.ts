@@ -85,10 +85,52 @@ function likePattern(q: string): string {
   return `%${q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
-/** The WHERE clause of a filtered users list (shared by the page, the count and the export). */
-export async function usersWhere(input: z.output<typeof listUsersInput>, executor: Executor = getDb()): Promise<SQL> {
+/** Groups up to this size are read member-first (their rows then sorted); larger ones by walking the sort index. */
+export const MEMBER_FIRST_MAX = 50_000;
+
+/** FROM and WHERE of a list, and the sort key when the FROM provides a better-indexed copy of it. */
+export type UsersQuery = { from: SQL; where: SQL; sortExpr?: SQL; idExpr?: SQL };
+
+/** Sorts whose keys group_members carries (copied by triggers) with a (group_id, key, user_id) index. */
+const MEMBER_SORT_KEYS: Partial<Record<UserSort, SQL>> = {
+  created: sql.raw("gm.user_created_at"),
+  name: sql.raw("gm.user_name_key"),
+};
+
+/**
+ * FROM and WHERE of a filtered users list (shared by the page, the count and the export).
+ *
+ * A group filter reads the group's memberships: in the default and name orders by walking the
+ * membership index that carries the users' sort keys; otherwise member-first for groups of modest
+ * size. Walking the users' sort index and probing membership instead would scan most of the table
+ * when the group's members sort last (Postgres cannot see that correlation).
+ */
+export async function usersWhere(input: z.output<typeof listUsersInput>, executor: Executor = getDb()): Promise<UsersQuery> {
   const conditions: SQL[] = [];
-  if (input.scope === "env" && input.environmentId) {
+  let from = sql`users u`;
+  let sortExpr: SQL | undefined;
+  let idExpr: SQL | undefined;
+  let envImplied = false;
+  if (input.group) {
+    const [group] = await executor.execute<{ n: number; environment_id: string }>(
+      sql`select member_count as n, environment_id from groups where id = ${input.group}`,
+    );
+    // Membership implies access to the group's environment (revoking access removes memberships).
+    envImplied = group?.environment_id === input.environmentId;
+    const memberSort = MEMBER_SORT_KEYS[input.sort];
+    if (memberSort) {
+      from = sql`group_members gm join users u on u.id = gm.user_id`;
+      conditions.push(sql`gm.group_id = ${input.group}`);
+      sortExpr = memberSort;
+      idExpr = sql.raw("gm.user_id");
+    } else if (group && group.n <= MEMBER_FIRST_MAX) {
+      // OFFSET 0 keeps the planner from flattening the subquery back into a semi-join.
+      from = sql`(select gm.user_id from group_members gm where gm.group_id = ${input.group} offset 0) m join users u on u.id = m.user_id`;
+    } else {
+      conditions.push(sql`exists (select 1 from group_members gm where gm.user_id = u.id and gm.group_id = ${input.group})`);
+    }
+  }
+  if (input.scope === "env" && input.environmentId && !envImplied) {
     conditions.push(sql`exists (select 1 from environment_access a where a.user_id = u.id and a.environment_id = ${input.environmentId})`);
   }
   if (input.access.length) {
@@ -102,13 +144,10 @@ export async function usersWhere(input: z.output<typeof listUsersInput>, executo
       conditions.push(sql`exists (select 1 from environment_access a where a.user_id = u.id and a.environment_id = ${r.id})`);
     }
   }
-  if (input.group) {
-    conditions.push(sql`exists (select 1 from group_members gm where gm.user_id = u.id and gm.group_id = ${input.group})`);
-  }
   if (input.status.length) conditions.push(sql`u.status in ${input.status}`);
   if (input.source.length) conditions.push(sql`u.source in ${input.source}`);
   if (input.q) conditions.push(sql`lower(u.name || ' ' || u.email) like ${likePattern(input.q)}`);
-  return conditions.length ? sql.join(conditions, sql` and `) : sql`true`;
+  return { from, where: conditions.length ? sql.join(conditions, sql` and `) : sql`true`, sortExpr, idExpr };
 }
 
 type PageRow = {
@@ -120,15 +159,17 @@ type PageRow = {
 type ParsedInput = z.output<typeof listUsersInput>;
 
 /** One page in the requested order: `size` rows plus whether more follow. */
-async function queryPage(input: ParsedInput, where: SQL, size: number, executor: Executor) {
+async function queryPage(input: ParsedInput, { from, where, sortExpr, idExpr }: UsersQuery, size: number, executor: Executor) {
   const { expr, cast } = SORT_KEYS[input.sort];
+  const key = sortExpr ?? expr("u");
+  const id = idExpr ?? sql.raw("u.id");
   const backwards = Boolean(input.before);
   const cursor = input.after ? decodeCursor(input.after) : input.before ? decodeCursor(input.before) : null;
   // Walking backwards flips the comparison and the order; the rows are reversed afterwards.
   const descending = (input.dir === "desc") !== backwards;
   const cmp = descending ? sql`<` : sql`>`;
   const order = descending ? sql`desc` : sql`asc`;
-  const keyset = cursor ? sql`and (${expr("u")}, u.id) ${cmp} (${cursor.k}::${cast}, ${cursor.id}::uuid)` : sql``;
+  const keyset = cursor ? sql`and (${key}, ${id}) ${cmp} (${cursor.k}::${cast}, ${cursor.id}::uuid)` : sql``;
 
   const fetched = await executor.execute<PageRow>(sql`
     select p.id, p.name, p.email, p.status, p.source, p.sort_key,
@@ -140,10 +181,10 @@ async function queryPage(input: ParsedInput, where: SQL, size: number, executor:
             where gm.user_id = p.id and gm.environment_id = ${input.environmentId ?? null} and g.source <> 'system'
             order by lower(g.name) limit 20) as groups
     from (
-      select u.id, u.name, u.email, u.status, u.source, u.last_sign_in_at, u.created_at, (${expr("u")})::text as sort_key
-      from users u
+      select u.id, u.name, u.email, u.status, u.source, u.last_sign_in_at, u.created_at, (${key})::text as sort_key
+      from ${from}
       where ${where} ${keyset}
-      order by ${expr("u")} ${order}, u.id ${order}
+      order by ${key} ${order}, ${id} ${order}
       limit ${size + 1}
     ) p
     order by ${expr("p")} ${order}, p.id ${order}`);
@@ -202,7 +243,7 @@ export async function* iterateUsers(rawInput: unknown, chunk = 1000, executor: E
  */
 export async function countUsers(
   input: z.output<typeof listUsersInput>,
-  where: SQL,
+  { from, where }: UsersQuery,
   executor: Executor = getDb(),
 ): Promise<{ value: number; exact: boolean }> {
   const unfiltered = !input.q && !input.status.length && !input.source.length && !input.access.length && !input.group;
@@ -213,11 +254,11 @@ export async function countUsers(
     return { value: row?.n ?? 0, exact: true };
   }
   const [bounded] = await executor.execute<{ n: number }>(
-    sql`select count(*)::int as n from (select 1 from users u where ${where} limit ${COUNT_BOUND + 1}) t`,
+    sql`select count(*)::int as n from (select 1 from ${from} where ${where} limit ${COUNT_BOUND + 1}) t`,
   );
   if (bounded!.n <= COUNT_BOUND) return { value: bounded!.n, exact: true };
   const [plan] = await executor.execute<{ "QUERY PLAN": [{ Plan: { "Plan Rows": number } }] }>(
-    sql`explain (format json) select 1 from users u where ${where}`,
+    sql`explain (format json) select 1 from ${from} where ${where}`,
   );
   const estimate = Math.round(plan!["QUERY PLAN"][0].Plan["Plan Rows"]);
   return { value: Math.max(estimate, COUNT_BOUND + 1), exact: false };

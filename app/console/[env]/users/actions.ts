@@ -4,6 +4,9 @@ import { consoleAction } from "@/lib/actions";
 import { addMembers, createGroup, deleteGroup, removeMembers, searchGroups, updateGroup } from "@/lib/groups";
 import { runBulkAction } from "@/lib/users/bulk";
 import { listUsers } from "@/lib/users/list";
+import { startBulkAllMatching } from "@/lib/users/bulk-job";
+import { importItems, startImport } from "@/lib/import/csv-import";
+import { getJob } from "@/lib/jobs";
 import {
   createUser,
   deleteUser,
@@ -81,4 +84,32 @@ export const searchGroupsAction = consoleAction({ permission: ["groups", "read"]
 export const searchUsersAction = consoleAction({ permission: ["users", "read"] }, async (_ctx, environmentId: string, q: string) => {
   const page = await listUsers({ environmentId, q: String(q ?? ""), size: 25, withTotal: false, sort: "name", dir: "asc" });
   return page.rows.map((u) => ({ id: u.id, name: u.name, detail: u.email }));
+});
+
+export const startImportAction = consoleAction({ permission: ["users", "write"] }, async (ctx, input: unknown) => {
+  const job = await startImport(ctx, input);
+  return { jobId: job.id };
+});
+
+export const startBulkAllMatchingAction = consoleAction({ permission: ["users", "write"] }, async (ctx, input: unknown) => {
+  const job = await startBulkAllMatching(ctx, input);
+  return { jobId: job.id };
+});
+
+/** A job's state and the first lines of its report (errors first), for progress bars and results. */
+export const jobStatusAction = consoleAction({ permission: ["users", "read"] }, async (_ctx, jobId: string) => {
+  const job = await getJob(jobId);
+  const problems = await importItems(job.id, { outcome: job.kind === "bulk_users" ? "failed" : "error", limit: 100 });
+  const sample = await importItems(job.id, { limit: 100 });
+  return {
+    id: job.id,
+    kind: job.kind,
+    status: job.status,
+    progress: job.progress,
+    total: job.total,
+    summary: job.summary,
+    error: job.error,
+    problems: problems.map((i) => ({ seq: i.seq, key: i.key, outcome: i.outcome, detail: i.detail })),
+    sample: sample.map((i) => ({ seq: i.seq, key: i.key, outcome: i.outcome, detail: i.detail })),
+  };
 });

@@ -42,6 +42,12 @@ export default async function UsersPage({ params, searchParams }: { params: Prom
   return (
     <>
       <PageHeader title="Users & groups" description={`Who may enter ${env.name}, and the groups of ${env.name}.`}>
+        <div className="flex gap-2">
+        {can(actor, "users", "write", "any") && (
+          <Link href={`/console/${env.key}/users/import`} className="rounded-md border border-slate-300 bg-white px-3 py-2 text-sm font-medium hover:bg-slate-50">
+            Import CSV
+          </Link>
+        )}
         {can(actor, "users", "write", [env.id]) && (
           <AddUserDialog
             currentEnvironmentId={env.id}
@@ -49,6 +55,7 @@ export default async function UsersPage({ params, searchParams }: { params: Prom
             groups={groupList.filter((g) => g.source !== "system").map((g) => ({ id: g.id, name: g.name }))}
           />
         )}
+        </div>
       </PageHeader>
       <div className="grid gap-6 2xl:grid-cols-[1fr_22rem]">
         <Card className="p-0">

@@ -14,7 +14,8 @@ import { Button } from "@/components/ui/button";
 import { PAGE_SIZES, USER_SORTS, serializeUsersTableState, usersTableParsers, type UserSort } from "@/lib/users/list-params";
 import type { UserList, UserListRow } from "@/lib/users/list";
 import type { BulkAction, BulkResult } from "@/lib/users/bulk";
-import { bulkUsersAction, searchGroupsAction } from "./actions";
+import { JobProgress, useJob } from "@/components/console/job-progress";
+import { bulkUsersAction, jobStatusAction, searchGroupsAction, startBulkAllMatchingAction } from "./actions";
 
 const STATUS_TONE = { active: "green", invited: "blue", suspended: "amber", deprovisioned: "red" } as const;
 
@@ -84,6 +85,8 @@ export function UsersTable({
 }) {
   const [state, setState] = useQueryStates(usersTableParsers, { shallow: false, history: "push" });
   const [selection, setSelection] = useState<RowSelectionState>({});
+  // "All N matching": the bulk action runs as a background job over the filtered list.
+  const [allMatching, setAllMatching] = useState(false);
   const [query, setQuery] = useState(state.q);
   const columns = useMemo(() => userColumns(environment.key), [environment.key]);
   const sort: Sort | null = { id: state.sort, desc: state.dir === "desc" };
@@ -92,6 +95,7 @@ export function UsersTable({
   const refilter = useCallback(
     (patch: Partial<{ [K in keyof typeof state]: (typeof state)[K] | null }>) => {
       setSelection({});
+      setAllMatching(false);
       void setState({ ...patch, after: null, before: null });
     },
     [setState],
@@ -193,15 +197,38 @@ export function UsersTable({
         </a>
       </div>
 
+      {canWrite && selectedIds.length > 0 && selectedIds.length === list.rows.length && (list.next || list.prev) && (
+        <div className="border-b border-slate-200 bg-amber-50 px-4 py-2 text-sm">
+          {allMatching ? (
+            <>
+              All {list.total ? `${list.total.exact ? "" : "about "}${list.total.value.toLocaleString("en")}` : ""} users matching this view are selected.{" "}
+              <button type="button" className="text-brand-700 underline" onClick={() => setAllMatching(false)}>
+                Only this page
+              </button>
+            </>
+          ) : (
+            <>
+              The {list.rows.length} users on this page are selected.{" "}
+              <button type="button" className="text-brand-700 underline" onClick={() => setAllMatching(true)}>
+                Select all {list.total ? `${list.total.exact ? "" : "about "}${list.total.value.toLocaleString("en")}` : ""} users matching this view
+              </button>
+            </>
+          )}
+        </div>
+      )}
       {canWrite && selectedIds.length > 0 && (
         <BulkBar
+          allMatching={allMatching ? { total: list.total, filter: { ...state, group: fixedGroup?.id ?? state.group, environmentId: environment.id, after: "", before: "" } } : null}
           environment={environment}
           environments={environments}
           selectedIds={selectedIds}
           rows={list.rows}
           searchGroups={searchGroups}
           fixedGroup={fixedGroup}
-          onDone={() => setSelection({})}
+          onDone={() => {
+            setSelection({});
+            setAllMatching(false);
+          }}
         />
       )}
 
@@ -239,8 +266,10 @@ function BulkBar({
   rows,
   searchGroups,
   fixedGroup,
+  allMatching,
   onDone,
 }: {
+  allMatching: { total: UserList["total"]; filter: Record<string, unknown> } | null;
   environment: { id: string; key: string; name: string };
   environments: { id: string; key: string; name: string }[];
   selectedIds: string[];
@@ -258,12 +287,18 @@ function BulkBar({
   const needsGroup = action === "add_to_group" || action === "remove_from_group";
   const needsEnv = action === "grant_environment" || action === "revoke_environment";
   const ready = (!needsGroup || group) && (!needsEnv || environmentId);
-  const n = selectedIds.length;
+  const n = allMatching?.total?.value ?? selectedIds.length;
+  const [jobId, setJobId] = useState<string | null>(null);
+  const fetchStatus = useCallback(async (id: string) => {
+    const r = await jobStatusAction(id);
+    return r.ok ? r.data : null;
+  }, []);
+  const job = useJob(jobId, fetchStatus);
   const label = (id: string) => rows.find((r) => r.id === id)?.email ?? id;
   const envName = environments.find((e) => e.id === environmentId)?.name ?? "";
 
   const describe = () => {
-    const users = `${n} user${n === 1 ? "" : "s"}`;
+    const users = `${allMatching ? (allMatching.total?.exact ? "all " : "all (about) ") : ""}${n.toLocaleString("en")} user${n === 1 ? "" : "s"}`;
     switch (action) {
       case "add_to_group":
         return `Add ${users} to ${group?.name}.`;
@@ -285,6 +320,14 @@ function BulkBar({
   const run = () =>
     start(async () => {
       const input = needsGroup ? { action, groupId: group!.id, userIds: selectedIds } : needsEnv ? { action, environmentId, userIds: selectedIds } : { action, userIds: selectedIds };
+      if (allMatching) {
+        const { userIds: _ids, ...rest } = input;
+        const started = await startBulkAllMatchingAction({ ...rest, filter: allMatching.filter });
+        setConfirming(false);
+        if (!started.ok) return void toast.error(started.error);
+        setJobId(started.data.jobId);
+        return;
+      }
       const response = await bulkUsersAction(input);
       setConfirming(false);
       if (!response.ok) {
@@ -340,6 +383,36 @@ function BulkBar({
               <Button variant={action === "delete" || action === "suspend" || action === "revoke_environment" ? "danger" : "primary"} disabled={pending} onClick={run}>
                 {pending ? "Working…" : `${BULK_LABELS[action]} (${n})`}
               </Button>
+            </div>
+          </Dialog.Content>
+        </Dialog.Portal>
+      </Dialog.Root>
+
+      <Dialog.Root open={job !== null} onOpenChange={(open) => !open && (setJobId(null), onDone())}>
+        <Dialog.Portal>
+          <Dialog.Overlay className="fixed inset-0 bg-slate-900/40" />
+          <Dialog.Content className="fixed left-1/2 top-1/2 w-full max-w-lg -translate-x-1/2 -translate-y-1/2 rounded-lg bg-white p-6 shadow-xl">
+            <Dialog.Title className="text-lg font-semibold">{BULK_LABELS[action]}: all matching</Dialog.Title>
+            <Dialog.Description className="sr-only">Progress of the bulk action</Dialog.Description>
+            {job && (
+              <div className="mt-3 flex flex-col gap-3 text-sm">
+                <JobProgress status={{ ...job, summary: { ...job.summary, bytes: Number(job.summary?.users ?? 0) }, total: n }} label="Progress" />
+                {job.summary && (
+                  <p data-testid="bulk-job-summary">
+                    {String(job.summary.changed ?? 0)} changed, {String(job.summary.unchanged ?? 0)} already so, {String(job.summary.failed ?? 0)} failed.
+                  </p>
+                )}
+                {job.status === "succeeded" && (
+                  <a className="text-brand-700 underline" href={`/console/${environment.key}/jobs/${job.id}/report`}>
+                    Download the per-user report
+                  </a>
+                )}
+              </div>
+            )}
+            <div className="mt-6 flex justify-end">
+              <Dialog.Close asChild>
+                <Button>Close</Button>
+              </Dialog.Close>
             </div>
           </Dialog.Content>
         </Dialog.Portal>

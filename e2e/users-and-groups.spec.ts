@@ -1,0 +1,129 @@
+import fs from "node:fs";
+import { expect, test, type Page } from "@playwright/test";
+import { baseUrl, signInAsOwner } from "./helpers";
+
+const unique = () => Date.now().toString(36) + Math.random().toString(36).slice(2, 6);
+
+async function createGroup(page: Page, env: string, name: string) {
+  await page.goto(`${baseUrl()}/console/${env}/users`);
+  await page.getByLabel("New group").fill(name);
+  await page.getByRole("button", { name: "Create group" }).click();
+  await expect(page.getByRole("link", { name, exact: true })).toBeVisible();
+}
+
+test("create a user with two environments and groups, then find it by search", async ({ page }) => {
+  const id = unique();
+  await signInAsOwner(page);
+  await createGroup(page, "dev", `Team ${id}`);
+  await page.getByRole("button", { name: "Add user" }).click();
+  const dialog = page.getByRole("dialog", { name: "Add a user" });
+  await dialog.getByLabel("Full name").fill(`Two Envs ${id}`);
+  await dialog.getByLabel("Email").fill(`two.envs.${id}@example.com`);
+  await dialog.getByRole("checkbox", { name: "PROD" }).check();
+  await dialog.getByRole("checkbox", { name: `Team ${id}` }).check();
+  await dialog.getByRole("button", { name: "Add user" }).click();
+  await expect(dialog).toBeHidden();
+
+  await page.getByLabel("Search").fill(`two.envs.${id}`);
+  const row = page.getByRole("row", { name: new RegExp(`two\\.envs\\.${id}`) });
+  await expect(row).toBeVisible();
+  await expect(row).toContainText("DEV");
+  await expect(row).toContainText("PROD");
+  await expect(row).toContainText(`Team ${id}`);
+  await expect(page.getByTestId("table-total")).toHaveText("1 users");
+});
+
+test("bulk-add three users to a group, then remove one", async ({ page }) => {
+  const id = unique();
+  await signInAsOwner(page);
+  await createGroup(page, "dev", `Bulk ${id}`);
+  // The three oldest demo users, sorted by email.
+  await page.goto(`${baseUrl()}/console/dev/users?sort=email&dir=asc&size=25`);
+  const checkboxes = page.getByRole("checkbox", { name: /^Select row/ });
+  for (let i = 0; i < 3; i++) await checkboxes.nth(i).check();
+  await expect(page.getByTestId("selected-count")).toHaveText("3 selected");
+  await page.getByRole("combobox", { name: "Group" }).fill(`Bulk ${id}`);
+  await page.getByRole("option", { name: new RegExp(`Bulk ${id}`) }).click();
+  await page.getByRole("button", { name: "Apply…" }).click();
+  const confirm = page.getByRole("dialog", { name: "Add to group" });
+  await expect(confirm).toContainText(`Add 3 users to Bulk ${id}.`);
+  await confirm.getByRole("button", { name: "Add to group (3)" }).click();
+  await expect(page.getByTestId("bulk-summary")).toHaveText("3 changed, 0 already so, 0 failed.");
+  await page.getByRole("button", { name: "Close" }).click();
+
+  await page.getByRole("link", { name: `Bulk ${id}`, exact: true }).click();
+  await expect(page.getByRole("heading", { name: `Bulk ${id}` })).toBeVisible();
+  await expect(page.getByTestId("table-total")).toHaveText("3 users");
+  await page.getByRole("checkbox", { name: /^Select row/ }).first().check();
+  await page.getByRole("button", { name: "Apply…" }).click();
+  await page.getByRole("dialog", { name: "Remove from group" }).getByRole("button", { name: "Remove from group (1)" }).click();
+  await expect(page.getByTestId("bulk-summary")).toHaveText("1 changed, 0 already so, 0 failed.");
+  await page.getByRole("button", { name: "Close" }).click();
+  await expect(page.getByTestId("table-total")).toHaveText("2 users");
+});
+
+test("import a CSV with one bad row: the dry run shows it, the apply imports the rest, the report downloads", async ({ page }, info) => {
+  const id = unique();
+  await signInAsOwner(page);
+  const csv = ["email,name,environments", `imp.a.${id}@example.com,Import A,dev`, `not-an-email,Import Bad,dev`, `imp.b.${id}@example.com,Import B,dev;test`].join("\n");
+  const file = info.outputPath("users.csv");
+  fs.writeFileSync(file, csv);
+  await page.goto(`${baseUrl()}/console/dev/users/import`);
+  await page.getByLabel("CSV file (UTF-8)").setInputFiles(file);
+  await expect(page.getByLabel("Email (required)")).toHaveValue("email");
+  await page.getByRole("button", { name: "Dry run" }).click();
+  await expect(page.getByTestId("dry-run-summary")).toHaveText("3 rows: 2 to create, 0 to update, 0 unchanged, 1 with errors.");
+  await expect(page.getByRole("row", { name: /not-an-email/ })).toContainText("enter a valid email address");
+  await page.getByRole("button", { name: "Apply the import" }).click();
+  await expect(page.getByTestId("import-summary")).toContainText("2 created");
+  const download = page.waitForEvent("download");
+  await page.getByRole("link", { name: "Download the report" }).click();
+  const report = fs.readFileSync(await (await download).path(), "utf8");
+  expect(report.split("\n")[0]).toBe("row,email,outcome,detail");
+  expect(report).toContain(`1,imp.a.${id}@example.com,create`);
+  expect(report).toContain("2,not-an-email,error,enter a valid email address");
+
+  await page.goto(`${baseUrl()}/console/dev/users?q=imp.b.${id}`);
+  await expect(page.getByRole("row", { name: new RegExp(`imp\\.b\\.${id}`) })).toContainText("TEST");
+});
+
+test("export the filtered users as CSV", async ({ page }) => {
+  await signInAsOwner(page);
+  await page.goto(`${baseUrl()}/console/prod/users?q=smith&sort=email&dir=asc`);
+  const download = page.waitForEvent("download");
+  await page.getByRole("link", { name: "Export CSV" }).click();
+  const text = fs.readFileSync(await (await download).path(), "utf8");
+  const lines = text.trim().split("\n");
+  expect(lines[0]).toBe("id,email,name,status,source,environments,groups_prod,last_sign_in_at,created_at");
+  expect(lines.length).toBeGreaterThan(1);
+  for (const line of lines.slice(1)) expect(line.toLowerCase()).toContain("smith");
+});
+
+test("delete a group", async ({ page }) => {
+  const id = unique();
+  await signInAsOwner(page);
+  await createGroup(page, "test", `Doomed ${id}`);
+  page.once("dialog", (d) => void d.accept());
+  await page.getByRole("listitem").filter({ hasText: `Doomed ${id}` }).getByRole("button", { name: "Delete" }).click();
+  await expect(page.getByRole("link", { name: `Doomed ${id}`, exact: true })).toHaveCount(0);
+});
+
+test("the URL reproduces a filtered, sorted view after reload", async ({ page }) => {
+  await signInAsOwner(page);
+  await page.goto(`${baseUrl()}/console/dev/users`);
+  await page.getByRole("button", { name: "Email" }).click();
+  await expect(page).toHaveURL(/sort=email/);
+  await page.getByText("Filters").click();
+  await page.getByRole("checkbox", { name: "invited" }).check();
+  await expect(page).toHaveURL(/status=invited/);
+  const emails = async () => (await page.getByRole("row").filter({ hasText: "invited" }).allInnerTexts()).join("|");
+  await expect(page.getByTestId("table-total")).not.toHaveText("50 users");
+  const before = await emails();
+  await page.reload();
+  await expect(page).toHaveURL(/status=invited/);
+  expect(await emails()).toBe(before);
+  await expect(page.getByRole("checkbox", { name: "invited" })).toBeChecked({ checked: true }).catch(async () => {
+    await page.getByText("Filters").click();
+    await expect(page.getByRole("checkbox", { name: "invited" })).toBeChecked();
+  });
+});
