@@ -111,7 +111,7 @@ async function generate(sql: postgres.Sql, options: LargeSeedOptions): Promise<L
         from bench_users u
         cross join generate_series(0, 1 + (u.n % 2)::int) j
         join env_groups g on g.k = (u.n * 7 + j * 1237) % ${groupCount}
-        where u.(n * 37) % 100 < ${pct}
+        where (u.n * 37) % 100 < ${pct}
         on conflict do nothing`);
       await sql.unsafe(`insert into group_members (group_id, user_id, environment_id, source, user_created_at, user_name_key)
         select (select id from groups where environment_id = '${env.id}'::uuid and name = 'All Hands'), id, '${env.id}'::uuid, 'manual', created_at, name_key
@@ -130,7 +130,7 @@ async function generate(sql: postgres.Sql, options: LargeSeedOptions): Promise<L
   }
   await step("analyze", () => sql.unsafe(`analyze`));
   await sql`insert into audit_events (actor_type, actor_label, action, target_type, target_label, after)
-    values ('system', 'seed:large', 'seed.large', 'account', 'large data set', ${sql.json(shape)})`;
+    values ('system', 'seed:large', 'seed.large', 'account', 'large data set', ${JSON.stringify(shape)}::jsonb)`;
   log(`Done in ${((Date.now() - t0) / 1000).toFixed(0)} s.`);
   return shape;
 }

@@ -127,3 +127,15 @@ test("the URL reproduces a filtered, sorted view after reload", async ({ page })
     await expect(page.getByRole("checkbox", { name: "invited" })).toBeChecked();
   });
 });
+
+test("export an environment's memberships as CSV", async ({ page }) => {
+  await signInAsOwner(page);
+  await page.goto(`${baseUrl()}/console/test/users`);
+  const download = page.waitForEvent("download");
+  await page.getByRole("link", { name: "Export memberships" }).click();
+  const lines = fs.readFileSync(await (await download).path(), "utf8").trim().split("\n");
+  expect(lines[0]).toBe("group,group_source,email,name,user_status,membership_source,member_since");
+  // Everyone holds every user with access to TEST (40 in the demo seed, more if other tests added some).
+  expect(lines.filter((l) => l.startsWith("Everyone,system,")).length).toBeGreaterThanOrEqual(40);
+  expect(lines.some((l) => l.startsWith("Engineering,manual,"))).toBe(true);
+});

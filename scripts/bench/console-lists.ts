@@ -11,14 +11,20 @@ import { databaseUrl } from "@/db/testing/urls";
 import { listUsers, encodeCursor } from "@/lib/users/list";
 import { dataDir, ensureDatabase, ensureSecret, openDatabase } from "../lib/runtime";
 
-// npm run bench:console -- --users N [--runs 40]
+// npm run bench:console -- --users N [--runs 40] [--fresh]
 // Seeds (or reuses) a database of N users in the proportions of seed:large, then measures the
 // console's list queries through lib/users/list (what the page and the API call) beside the same
 // query written as raw SQL and run on the same indexes, and the Users & groups page's server
 // render under concurrent load. Last line: one JSON object.
 
 const { values } = parseArgs({
-  options: { users: { type: "string", default: "1000000" }, runs: { type: "string", default: "40" }, renders: { type: "string", default: "60" } },
+  options: {
+    users: { type: "string", default: "1000000" },
+    runs: { type: "string", default: "40" },
+    renders: { type: "string", default: "60" },
+    // Drop and regenerate the data set (after a change to seed:large).
+    fresh: { type: "boolean", default: false },
+  },
 });
 const users = Number(values.users);
 const runs = Number(values.runs);
@@ -45,6 +51,11 @@ const database = `iam_bench_${users}`;
 const url = databaseUrl(db.url, database);
 let app: ReturnType<typeof spawn> | undefined;
 try {
+  if (values.fresh) {
+    const admin = createSql(databaseUrl(db.url, "postgres"), 1);
+    await admin.unsafe(`drop database if exists "${database}" with (force)`);
+    await admin.end({ timeout: 5 });
+  }
   await ensureDatabase(databaseUrl(db.url, "postgres"), database);
   process.env.DATABASE_URL = url;
   process.env.NEXTAUTH_SECRET = ensureSecret(dataDir());

@@ -1,12 +1,13 @@
 import { notFound } from "next/navigation";
 import { Badge, Card, PageHeader } from "@/components/ui/card";
 import { requireConsoleSession } from "@/lib/auth/session";
-import { environmentSummaries } from "@/lib/environments";
+import { environmentStatusBreakdown, environmentSummaries } from "@/lib/environments";
+import { EnvironmentChart } from "@/components/console/environment-chart";
 
 export default async function OverviewPage({ params }: { params: Promise<{ env: string }> }) {
   await requireConsoleSession();
   const { env } = await params;
-  const summaries = await environmentSummaries();
+  const [summaries, breakdown] = await Promise.all([environmentSummaries(), environmentStatusBreakdown()]);
   if (!summaries.some((s) => s.key === env)) notFound();
   return (
     <>
@@ -38,6 +39,11 @@ export default async function OverviewPage({ params }: { params: Promise<{ env: 
           </Card>
         ))}
       </div>
+      <Card className="mt-6">
+        <h2 className="text-base font-semibold">Users per environment</h2>
+        {breakdown.some((b) => b.estimated) && <p className="text-xs text-slate-500">Split by status estimated from a 1% sample where an environment has over 100,000 users.</p>}
+        <EnvironmentChart data={breakdown} />
+      </Card>
     </>
   );
 }

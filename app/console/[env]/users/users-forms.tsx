@@ -132,7 +132,12 @@ export function GroupsPanel({
 
   return (
     <Card>
-      <h2 className="text-base font-semibold">Groups in {environmentName}</h2>
+      <div className="flex items-center justify-between">
+        <h2 className="text-base font-semibold">Groups in {environmentName}</h2>
+        <a className="text-sm text-brand-700 underline" href={`/console/${environmentKey}/memberships/export`}>
+          Export memberships
+        </a>
+      </div>
       <ul className="mt-3 divide-y divide-slate-100" aria-label={`Groups in ${environmentName}`}>
         {groups.map((g) => (
           <GroupRow key={g.id} group={g} canWrite={canWrite} href={`/console/${environmentKey}/groups/${g.id}`} />

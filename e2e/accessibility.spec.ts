@@ -1,0 +1,60 @@
+import AxeBuilder from "@axe-core/playwright";
+import { expect, test } from "@playwright/test";
+import { baseUrl, signInAsOwner } from "./helpers";
+
+const PAGES = [
+  "/console/dev",
+  "/console/dev/users",
+  "/console/prod/users?status=active&sort=name&dir=asc",
+  "/console/dev/users/import",
+  "/console/dev/audit",
+  "/console/dev/settings",
+  "/console/dev/identity-providers",
+];
+
+test("console pages have no serious or critical accessibility violations", async ({ page }) => {
+  await signInAsOwner(page);
+  // The user panel and a group page, reached from the list.
+  await page.goto(`${baseUrl()}/console/dev/users?sort=email&dir=asc`);
+  const userHref = await page.locator('table a[href*="/users/"]').first().getAttribute("href");
+  const groupHref = await page.getByRole("link", { name: "Engineering", exact: true }).getAttribute("href");
+  for (const path of [...PAGES, userHref!, groupHref!]) {
+    await page.goto(`${baseUrl()}${path}`);
+    await expect(page.locator("main h1")).toBeVisible();
+    const results = await new AxeBuilder({ page }).analyze();
+    const serious = results.violations
+      .filter((v) => v.impact === "serious" || v.impact === "critical")
+      .map((v) => `${path}: ${v.id} (${v.impact}) ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`);
+    expect(serious).toEqual([]);
+  }
+  const signIn = await page.context().newPage();
+  await signIn.goto(`${baseUrl()}/sign-in`);
+  expect((await new AxeBuilder({ page: signIn }).analyze()).violations.filter((v) => v.impact === "serious" || v.impact === "critical")).toEqual([]);
+});
+
+test("the table and dialogs work from the keyboard", async ({ page }) => {
+  await signInAsOwner(page);
+  await page.goto(`${baseUrl()}/console/dev/users`);
+  // Sort by name: focus the header button and press Enter.
+  await page.getByRole("button", { name: "Name" }).focus();
+  await page.keyboard.press("Enter");
+  await expect(page).toHaveURL(/sort=name/);
+  // Select a row with Space.
+  await page.getByRole("checkbox", { name: /^Select row/ }).first().focus();
+  await page.keyboard.press("Space");
+  await expect(page.getByTestId("selected-count")).toHaveText("1 selected");
+  // Open the add-user dialog with Enter, find focus inside it, close it with Escape.
+  await page.getByRole("button", { name: "Add user" }).focus();
+  await page.keyboard.press("Enter");
+  const dialog = page.getByRole("dialog", { name: "Add a user" });
+  await expect(dialog).toBeVisible();
+  await expect(dialog.locator(":focus")).toHaveCount(1);
+  await page.keyboard.press("Escape");
+  await expect(dialog).toBeHidden();
+  // The group picker: type, arrow down, Enter picks.
+  await page.getByRole("combobox", { name: /Member of a group/ }).fill("Eng");
+  await expect(page.getByRole("option").first()).toBeVisible();
+  await page.keyboard.press("ArrowDown");
+  await page.keyboard.press("Enter");
+  await expect(page).toHaveURL(/group=/);
+});
