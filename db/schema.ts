@@ -90,11 +90,15 @@ export const users = pgTable(
     revokedBefore: timestamp(tz),
     // Row version, exposed as an ETag (SCIM meta.version, REST If-Match).
     version: integer().notNull().default(1),
+    // The environments the user may enter, as sorted keys ("dev,prod"), kept by triggers on
+    // environment_access: the users table sorts on it.
+    environmentKeys: text().notNull().default(""),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
   (t) => [
     uniqueIndex("users_email_lower_key").on(sql`lower(${t.email})`),
+    index("users_environment_keys_idx").on(t.environmentKeys, t.id),
     // Substring search on name and email in one trigram index.
     index("users_search_trgm_idx").using("gin", sql`lower(${t.name} || ' ' || ${t.email}) gin_trgm_ops`),
     // One (sort key, id) index per sortable column of the users table, for keyset pagination.
@@ -126,10 +130,13 @@ export const environmentAccess = pgTable(
     source: text({ enum: ACCESS_SOURCES }).notNull().default("manual"),
     directoryId: uuid().references(() => directories.id, { onDelete: "set null" }),
     grantedAt: createdAt(),
+    // How many groups (besides Everyone) the user belongs to in this environment; kept by triggers.
+    groupCount: integer().notNull().default(0),
   },
   (t) => [
     primaryKey({ columns: [t.userId, t.environmentId] }),
     index("environment_access_env_user_idx").on(t.environmentId, t.userId),
+    index("environment_access_env_group_count_idx").on(t.environmentId, t.groupCount, t.userId),
     check("environment_access_source_check", oneOf(t.source, ACCESS_SOURCES)),
   ],
 );

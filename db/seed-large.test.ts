@@ -28,6 +28,11 @@ describe("seed:large", () => {
       select count(*)::int as n from group_members gm join users u on u.id = gm.user_id
       where gm.user_created_at <> u.created_at or gm.user_name_key <> lower(u.name)`);
     expect(keys!.n).toBe(0);
+    const [derived] = await db.execute<{ n: number }>(sql`
+      select count(*)::int as n from environment_access a join users u on u.id = a.user_id
+      where a.group_count <> (select count(*) from group_members gm where gm.user_id = a.user_id and gm.environment_id = a.environment_id and gm.source <> 'system')
+         or u.environment_keys = ''`);
+    expect(derived!.n).toBe(0);
     // Status is not correlated with environment: suspended users exist in PROD.
     const [suspendedInProd] = await db.execute<{ n: number }>(sql`
       select count(*)::int as n from users u join environment_access a on a.user_id = u.id

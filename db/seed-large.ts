@@ -122,10 +122,22 @@ async function generate(sql: postgres.Sql, options: LargeSeedOptions): Promise<L
   await sql.unsafe(`drop table bench_users`);
   if (superuser) {
     await sql.unsafe(`set local session_replication_role = origin`);
+    // What the triggers would have kept: group sizes, per-environment group counts, environment keys.
     await step("group sizes", () =>
       sql.unsafe(`update groups g set member_count = c.n
         from (select group_id, count(*)::int as n from group_members group by group_id) c
         where g.id = c.group_id and g.member_count <> c.n`),
+    );
+    await step("group counts per environment", () =>
+      sql.unsafe(`update environment_access a set group_count = x.n
+        from (select user_id, environment_id, count(*)::int as n from group_members where source <> 'system' group by user_id, environment_id) x
+        where a.user_id = x.user_id and a.environment_id = x.environment_id and a.group_count <> x.n`),
+    );
+    await step("environment keys", () =>
+      sql.unsafe(`update users u set environment_keys = x.keys
+        from (select a.user_id, string_agg(e.key, ',' order by e.position, e.key) as keys
+              from environment_access a join environments e on e.id = a.environment_id group by a.user_id) x
+        where u.id = x.user_id and u.environment_keys <> x.keys`),
     );
   }
   await step("analyze", () => sql.unsafe(`analyze`));

@@ -12,7 +12,7 @@ import { USER_SOURCES, USER_STATUSES } from "@/db/enums";
 // The users table's state, all of it in the URL so a link reproduces the view. The same parsers
 // serve the server page (createLoader), the client table (useQueryStates) and the CSV export link.
 
-export const USER_SORTS = ["name", "email", "status", "source", "lastSignIn", "created"] as const;
+export const USER_SORTS = ["name", "email", "status", "source", "environments", "groups", "lastSignIn", "created"] as const;
 export type UserSort = (typeof USER_SORTS)[number];
 export const PAGE_SIZES = [25, 50, 100, 200] as const;
 

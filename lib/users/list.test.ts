@@ -53,6 +53,10 @@ async function reference(orderBy: string, where = "true") {
 }
 
 const ORDER: Record<(typeof USER_SORTS)[number], string> = {
+  environments: "u.environment_keys",
+  get groups() {
+    return `coalesce((select a.group_count from environment_access a where a.user_id = u.id and a.environment_id = '${env.dev.id}'), 0)`;
+  },
   name: "lower(u.name)",
   email: "lower(u.email)",
   status: "u.status",
@@ -70,6 +74,15 @@ describe("listUsers keyset pagination", () => {
       });
     }
   }
+
+  it("sorts an environment's users by their number of groups there, through the access index", async () => {
+    const inDev = `exists (select 1 from environment_access a where a.user_id = u.id and a.environment_id = '${env.dev.id}')`;
+    for (const dir of ["asc", "desc"] as const) {
+      expect(await walk({ sort: "groups", dir }, 9)).toEqual(await reference(`${ORDER.groups} ${dir}, u.id ${dir}`, inDev));
+    }
+    const [{ keys } = { keys: "" }] = await getDb().execute<{ keys: string }>(sql`select environment_keys as keys from users u where ${sql.raw(inDev)} and exists (select 1 from environment_access a where a.user_id = u.id and a.environment_id = ${env.prod.id}) limit 1`);
+    expect(keys).toBe("dev,prod");
+  });
 
   it("walks back from the last page to the first with the before cursor", async () => {
     const forward: string[][] = [];

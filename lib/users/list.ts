@@ -3,7 +3,7 @@ import { sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Executor } from "@/db/client";
 import { USER_SOURCES, USER_STATUSES, type UserSource, type UserStatus } from "@/db/enums";
-import { ValidationError } from "@/lib/errors";
+import { isDomainError, ValidationError } from "@/lib/errors";
 import { parseInput } from "@/lib/validation";
 import { USER_SORTS, type UserSort } from "./list-params";
 
@@ -13,15 +13,18 @@ import { USER_SORTS, type UserSort } from "./list-params";
 
 export const COUNT_BOUND = 10_000;
 
-/** Sort keys by column, written for a table alias (the page query sorts twice: inside and outside). */
-const SORT_KEYS: Record<UserSort, { expr: (t: string) => SQL; cast: SQL }> = {
-  name: { expr: (t) => sql.raw(`lower(${t}.name)`), cast: sql`text` },
-  email: { expr: (t) => sql.raw(`lower(${t}.email)`), cast: sql`text` },
-  status: { expr: (t) => sql.raw(`${t}.status`), cast: sql`text` },
-  source: { expr: (t) => sql.raw(`${t}.source`), cast: sql`text` },
+/** Sort keys by column (each backed by a (key, id) index), and the type their cursor value casts to. */
+const SORT_KEYS: Record<UserSort, { expr: SQL; cast: SQL }> = {
+  name: { expr: sql.raw("lower(u.name)"), cast: sql`text` },
+  email: { expr: sql.raw("lower(u.email)"), cast: sql`text` },
+  status: { expr: sql.raw("u.status"), cast: sql`text` },
+  source: { expr: sql.raw("u.source"), cast: sql`text` },
+  environments: { expr: sql.raw("u.environment_keys"), cast: sql`text` },
+  // The number of groups in the environment the list is seen from (see usersWhere for the index).
+  groups: { expr: sql.raw("0"), cast: sql`int` },
   // Never-signed-in users sort as the oldest sign-in.
-  lastSignIn: { expr: (t) => sql.raw(`coalesce(${t}.last_sign_in_at, '-infinity'::timestamptz)`), cast: sql`timestamptz` },
-  created: { expr: (t) => sql.raw(`${t}.created_at`), cast: sql`timestamptz` },
+  lastSignIn: { expr: sql.raw("coalesce(u.last_sign_in_at, '-infinity'::timestamptz)"), cast: sql`timestamptz` },
+  created: { expr: sql.raw("u.created_at"), cast: sql`timestamptz` },
 };
 
 const envKey = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, "Not an environment key.");
@@ -117,7 +120,7 @@ export async function usersWhere(input: z.output<typeof listUsersInput>, executo
     );
     // Membership implies access to the group's environment (revoking access removes memberships).
     envImplied = group?.environment_id === input.environmentId;
-    const memberSort = MEMBER_SORT_KEYS[input.sort];
+    const memberSort = input.sort === "groups" ? undefined : MEMBER_SORT_KEYS[input.sort];
     if (memberSort) {
       from = sql`group_members gm join users u on u.id = gm.user_id`;
       conditions.push(sql`gm.group_id = ${input.group}`);
@@ -128,6 +131,19 @@ export async function usersWhere(input: z.output<typeof listUsersInput>, executo
       from = sql`(select gm.user_id from group_members gm where gm.group_id = ${input.group} offset 0) m join users u on u.id = m.user_id`;
     } else {
       conditions.push(sql`exists (select 1 from group_members gm where gm.user_id = u.id and gm.group_id = ${input.group})`);
+    }
+  }
+  if (input.sort === "groups") {
+    if (input.scope === "env" && input.environmentId && !sortExpr) {
+      // Walk the environment's access rows by their group count (indexed), joining each user.
+      from = sql`environment_access a join ${from} on u.id = a.user_id`;
+      conditions.push(sql`a.environment_id = ${input.environmentId}`);
+      sortExpr = sql.raw("a.group_count");
+      idExpr = sql.raw("a.user_id");
+      envImplied = true;
+    } else {
+      // Seen account-wide, users without access count 0 groups (not indexed: a full sort).
+      sortExpr = sql`coalesce((select a.group_count from environment_access a where a.user_id = u.id and a.environment_id = ${input.environmentId ?? null}), 0)`;
     }
   }
   if (input.scope === "env" && input.environmentId && !envImplied) {
@@ -161,7 +177,7 @@ type ParsedInput = z.output<typeof listUsersInput>;
 /** One page in the requested order: `size` rows plus whether more follow. */
 async function queryPage(input: ParsedInput, { from, where, sortExpr, idExpr }: UsersQuery, size: number, executor: Executor) {
   const { expr, cast } = SORT_KEYS[input.sort];
-  const key = sortExpr ?? expr("u");
+  const key = sortExpr ?? expr;
   const id = idExpr ?? sql.raw("u.id");
   const backwards = Boolean(input.before);
   const cursor = input.after ? decodeCursor(input.after) : input.before ? decodeCursor(input.before) : null;
@@ -181,13 +197,13 @@ async function queryPage(input: ParsedInput, { from, where, sortExpr, idExpr }: 
             where gm.user_id = p.id and gm.environment_id = ${input.environmentId ?? null} and g.source <> 'system'
             order by lower(g.name) limit 20) as groups
     from (
-      select u.id, u.name, u.email, u.status, u.source, u.last_sign_in_at, u.created_at, (${key})::text as sort_key
+      select u.id, u.name, u.email, u.status, u.source, u.last_sign_in_at, u.created_at, ${key} as sort_value, (${key})::text as sort_key
       from ${from}
       where ${where} ${keyset}
       order by ${key} ${order}, ${id} ${order}
       limit ${size + 1}
     ) p
-    order by ${expr("p")} ${order}, p.id ${order}`);
+    order by p.sort_value ${order}, p.id ${order}`);
 
   const rows = [...fetched];
   const hasMore = rows.length > size;
@@ -223,6 +239,19 @@ export async function listUsers(rawInput: unknown, executor: Executor = getDb())
     prev: backwards ? (hasMore ? toCursor(rows[0]) : null) : cursor ? toCursor(rows[0]) : null,
     total: input.withTotal ? await countUsers(input, where, executor) : null,
   };
+}
+
+/**
+ * For pages: the list, or the reason a hand-edited or stale URL cannot be shown (a validation
+ * problem is said, never turned into an empty table; anything else is a real error and throws).
+ */
+export async function listUsersForPage(rawInput: unknown): Promise<{ list: UserList; problem: null } | { list: null; problem: string }> {
+  try {
+    return { list: await listUsers(rawInput), problem: null };
+  } catch (error) {
+    if (!isDomainError(error)) throw error;
+    return { list: null, problem: error.message };
+  }
 }
 
 /** Every user matching the filters, in the list's order, a chunk at a time (CSV export, jobs). */

@@ -148,6 +148,18 @@ describe("status, deletion and environment access", () => {
     expect(await groupsOf(user.id, env.prod.id)).toEqual(["Everyone:system"]);
   });
 
+  it("keeps every derived count and key right through grants, revokes and memberships", async () => {
+    const [drift] = await getDb().execute<{ counts: number; keys: number }>(sql`
+      select
+        (select count(*)::int from environment_access a
+          where a.group_count <> (select count(*) from group_members gm where gm.user_id = a.user_id and gm.environment_id = a.environment_id and gm.source <> 'system')) as counts,
+        (select count(*)::int from users u
+          where u.environment_keys <> coalesce((select string_agg(e.key, ',' order by e.position, e.key) from environment_access a join environments e on e.id = a.environment_id where a.user_id = u.id), '')) as keys`);
+    expect(drift).toEqual({ counts: 0, keys: 0 });
+    const [sample] = await getDb().execute<{ n: number }>(sql`select count(*)::int as n from environment_access where group_count > 0`);
+    expect(sample!.n).toBeGreaterThan(0);
+  });
+
   it("keeps the Everyone count equal to the users with access", async () => {
     const [everyone] = await getDb().select().from(groups).where(sql`${groups.environmentId} = ${env.dev.id} and ${groups.source} = 'system'`);
     const access = await getDb().select().from(environmentAccess).where(eq(environmentAccess.environmentId, env.dev.id));

@@ -7,10 +7,9 @@ import { groups } from "@/db/schema";
 import { Card, PageHeader } from "@/components/ui/card";
 import { actorFromSession, requireConsoleSession } from "@/lib/auth/session";
 import { findEnvironmentByKey, listEnvironments } from "@/lib/environments";
-import { isDomainError } from "@/lib/errors";
 import { listGroups } from "@/lib/groups";
 import { can } from "@/lib/permissions";
-import { listUsers, type UserList } from "@/lib/users/list";
+import { listUsersForPage } from "@/lib/users/list";
 import { loadUsersTableState } from "@/lib/users/list-params";
 import { AddUserDialog, GroupsPanel } from "./users-forms";
 import { UsersTable } from "./users-table";
@@ -25,16 +24,11 @@ export default async function UsersPage({ params, searchParams }: { params: Prom
   const state = await loadUsersTableState(searchParams);
   const actor = actorFromSession(session);
 
-  let list: UserList | null = null;
-  let problem: string | null = null;
-  const [environments, groupList] = await Promise.all([listEnvironments(), listGroups(env.id, undefined, 200)]);
-  try {
-    list = await listUsers({ ...state, environmentId: env.id });
-  } catch (error) {
-    // A hand-edited or stale URL: say what is wrong instead of showing an empty table.
-    if (!isDomainError(error)) throw error;
-    problem = error.message;
-  }
+  const [environments, groupList, { list, problem }] = await Promise.all([
+    listEnvironments(),
+    listGroups(env.id, undefined, 200),
+    listUsersForPage({ ...state, environmentId: env.id }),
+  ]);
   const [filterGroup] = state.group && /^[0-9a-f-]{36}$/i.test(state.group)
     ? await getDb().select({ id: groups.id, name: groups.name, memberCount: groups.memberCount }).from(groups).where(eq(groups.id, state.group))
     : [];

@@ -42,7 +42,6 @@ function userColumns(envKey: string) {
     helper.accessor("environments", {
       id: "environments",
       header: "Environments",
-      enableSorting: false,
       cell: (c) => (
         <div className="flex gap-1">
           {c.getValue().map((k) => (
@@ -51,7 +50,7 @@ function userColumns(envKey: string) {
         </div>
       ),
     }),
-    helper.accessor("groups", { id: "groups", header: "Groups", enableSorting: false, cell: (c) => c.getValue().join(", ") }),
+    helper.accessor("groups", { id: "groups", header: "Groups", cell: (c) => c.getValue().join(", ") }),
     helper.accessor("lastSignInAt", { id: "lastSignIn", header: "Last sign-in", cell: (c) => when(c.getValue()) }),
     helper.accessor("createdAt", { id: "created", header: "Created", cell: (c) => when(c.getValue()) }),
   ]);
@@ -160,33 +159,14 @@ export function UsersTable({
             Filters{state.status.length + state.source.length + state.access.length ? ` (${state.status.length + state.source.length + state.access.length})` : ""}
           </summary>
           <div className="absolute z-10 mt-1 flex w-96 flex-wrap gap-6 rounded-md border border-slate-200 bg-white p-4 shadow-lg">
-            <fieldset>
-              <legend className="text-xs font-semibold uppercase text-slate-500">Status</legend>
-              {USER_STATUSES.map((s) => (
-                <label key={s} className="flex items-center gap-2 text-sm">
-                  <input type="checkbox" checked={state.status.includes(s)} onChange={() => refilter({ status: toggle(state.status, s) })} />
-                  {s}
-                </label>
-              ))}
-            </fieldset>
-            <fieldset>
-              <legend className="text-xs font-semibold uppercase text-slate-500">Source</legend>
-              {USER_SOURCES.map((s) => (
-                <label key={s} className="flex items-center gap-2 text-sm">
-                  <input type="checkbox" checked={state.source.includes(s)} onChange={() => refilter({ source: toggle(state.source, s) })} />
-                  {s}
-                </label>
-              ))}
-            </fieldset>
-            <fieldset>
-              <legend className="text-xs font-semibold uppercase text-slate-500">Can also enter</legend>
-              {environments.map((e) => (
-                <label key={e.key} className="flex items-center gap-2 text-sm">
-                  <input type="checkbox" checked={state.access.includes(e.key)} onChange={() => refilter({ access: toggle(state.access, e.key) })} />
-                  {e.name}
-                </label>
-              ))}
-            </fieldset>
+            <CheckboxFilter legend="Status" options={USER_STATUSES.map((v) => ({ value: v, label: v }))} selected={state.status} onToggle={(v) => refilter({ status: toggle(state.status, v) })} />
+            <CheckboxFilter legend="Source" options={USER_SOURCES.map((v) => ({ value: v, label: v }))} selected={state.source} onToggle={(v) => refilter({ source: toggle(state.source, v) })} />
+            <CheckboxFilter
+              legend="Can also enter"
+              options={environments.map((e) => ({ value: e.key, label: e.name }))}
+              selected={state.access}
+              onToggle={(v) => refilter({ access: toggle(state.access, v) })}
+            />
           </div>
         </details>
         <a
@@ -456,5 +436,29 @@ function BulkBar({
         </Dialog.Portal>
       </Dialog.Root>
     </div>
+  );
+}
+
+function CheckboxFilter<T extends string>({
+  legend,
+  options,
+  selected,
+  onToggle,
+}: {
+  legend: string;
+  options: { value: T; label: string }[];
+  selected: readonly string[];
+  onToggle: (value: T) => void;
+}) {
+  return (
+    <fieldset>
+      <legend className="text-xs font-semibold uppercase text-slate-500">{legend}</legend>
+      {options.map((o) => (
+        <label key={o.value} className="flex items-center gap-2 text-sm">
+          <input type="checkbox" checked={selected.includes(o.value)} onChange={() => onToggle(o.value)} />
+          {o.label}
+        </label>
+      ))}
+    </fieldset>
   );
 }

@@ -7,9 +7,8 @@ import { groups } from "@/db/schema";
 import { Badge, Card, PageHeader } from "@/components/ui/card";
 import { actorFromSession, requireConsoleSession } from "@/lib/auth/session";
 import { findEnvironmentByKey, listEnvironments } from "@/lib/environments";
-import { isDomainError } from "@/lib/errors";
 import { can } from "@/lib/permissions";
-import { listUsers, type UserList } from "@/lib/users/list";
+import { listUsersForPage } from "@/lib/users/list";
 import { loadUsersTableState } from "@/lib/users/list-params";
 import { UsersTable } from "../../users/users-table";
 import { AddMembers } from "./add-members";
@@ -26,14 +25,7 @@ export default async function GroupPage({ params, searchParams }: { params: Prom
   const state = await loadUsersTableState(searchParams);
   const actor = actorFromSession(session);
   const canWrite = can(actor, "memberships", "write", [env.id]) && group.source !== "system";
-  let list: UserList | null = null;
-  let problem: string | null = null;
-  try {
-    list = await listUsers({ ...state, scope: "env", group: group.id, environmentId: env.id });
-  } catch (error) {
-    if (!isDomainError(error)) throw error;
-    problem = error.message;
-  }
+  const { list, problem } = await listUsersForPage({ ...state, scope: "env", group: group.id, environmentId: env.id });
   const environments = await listEnvironments();
 
   return (
