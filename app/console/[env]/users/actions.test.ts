@@ -1,33 +1,18 @@
 import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { encode } from "next-auth/jwt";
 import type { Environment } from "@/db/schema";
+import { cookieJar as jar, signInAs } from "@/db/testing/console-session";
 import { countRows, createEnvironments, systemCtx } from "@/db/testing/fixtures";
-import { signInConsoleMember } from "@/lib/auth/console-sign-in";
-import { createConsoleMember } from "@/lib/console-members";
 import { createUser } from "@/lib/users";
 
 // Server actions are called here as the browser would reach them: through the wrapper, with
 // whatever session cookie the request carries. Hiding a button is not what protects them.
 
-const jar = new Map<string, string>();
-vi.mock("next/headers", () => ({
-  cookies: async () => ({ get: (name: string) => (jar.has(name) ? { name, value: jar.get(name)! } : undefined) }),
-  headers: async () => new Headers({ "x-forwarded-for": "203.0.113.9" }),
-}));
+vi.mock("next/headers", () => import("@/db/testing/console-session").then((m) => m.nextHeadersMock));
 vi.mock("next/cache", () => ({ revalidatePath: vi.fn() }));
 
 const actions = await import("./actions");
 
 let env: { dev: Environment; test: Environment; prod: Environment };
-const passwords = "correct horse battery staple";
-
-async function signInAs(role: "owner" | "reviewer" | "environment_admin", environmentIds: string[] = []) {
-  const email = `${role}-${crypto.randomUUID().slice(0, 8)}@example.com`;
-  await createConsoleMember(systemCtx, { email, name: role, role, password: passwords, environmentIds });
-  const result = await signInConsoleMember({ email, password: passwords });
-  if (!result.ok) throw new Error("sign-in failed");
-  jar.set("next-auth.session-token", await encode({ token: { sid: result.sessionId, sub: result.member.id }, secret: process.env.NEXTAUTH_SECRET! }));
-}
 
 beforeAll(async () => {
   env = await createEnvironments();
@@ -54,6 +39,9 @@ describe("server actions refuse callers without the right session", () => {
       actions.bulkUsersAction({ action: "delete", userIds: [user.id] }),
       actions.searchGroupsAction({ environmentId: env.dev.id, q: "" }),
       actions.searchUsersAction(env.dev.id, "Target"),
+      actions.startImportAction({ uploadId: crypto.randomUUID(), environmentId: env.dev.id, mapping: { email: "email" } }),
+      actions.startBulkAllMatchingAction({ action: "suspend", filter: { environmentId: env.dev.id } }),
+      actions.jobStatusAction(crypto.randomUUID()),
     ];
     const results = await Promise.all(calls);
     expect(results).toHaveLength(Object.keys(actions).length);
@@ -73,6 +61,11 @@ describe("server actions refuse callers without the right session", () => {
       error: "A reviewer cannot change environment access.",
     });
     expect(await actions.bulkUsersAction({ action: "suspend", userIds: [user.id] })).toEqual({ ok: false, error: "A reviewer cannot change users." });
+    expect(await actions.startBulkAllMatchingAction({ action: "delete", filter: { environmentId: env.dev.id } })).toEqual({ ok: false, error: "A reviewer cannot change users." });
+    expect(await actions.startImportAction({ uploadId: crypto.randomUUID(), environmentId: env.dev.id, mapping: { email: "email" } })).toEqual({
+      ok: false,
+      error: "A reviewer cannot change users.",
+    });
     // Reading stays open to a reviewer.
     const found = await actions.searchUsersAction(env.dev.id, "Target2");
     expect(found).toEqual({ ok: true, data: [{ id: user.id, name: "Target2", detail: "target2@example.com" }] });
