@@ -58,10 +58,11 @@ async function generate(sql: postgres.Sql, options: LargeSeedOptions): Promise<L
     select rolsuper as superuser from pg_roles where rolname = current_user`;
   if (superuser) await sql.unsafe(`set local session_replication_role = replica`);
 
+  const envKeysExpr = `concat_ws(',', ${envs.map((e) => `case when (i * 37) % 100 < ${share[e.key]} then '${e.key}' end`).join(", ")})`;
   log(`Generating ${shape.users.toLocaleString("en")} users…`);
   await step("users", () =>
     sql.unsafe(`
-      insert into users (email, name, status, source, last_sign_in_at, created_at, updated_at)
+      insert into users (email, name, status, source, last_sign_in_at, created_at, updated_at, environment_keys)
       select
         lower(f.first) || '.' || lower(l.last) || '.' || i || '@${LARGE_DOMAIN}',
         f.first || ' ' || l.last,
@@ -69,7 +70,9 @@ async function generate(sql: postgres.Sql, options: LargeSeedOptions): Promise<L
         case when i % 20 < 10 then 'import' when i % 20 < 16 then 'scim' when i % 20 < 19 then 'jit' else 'manual' end,
         case when i % 100 between 90 and 93 then null else now() - make_interval(secs => (hashint4(i) & 2147483647) % 7776000) end,
         now() - make_interval(mins => ${shape.users} - i),
-        now()
+        now(),
+        -- the keys of the environments granted below (users are numbered by creation, so n = i)
+        ${envKeysExpr}
       from generate_series(1, ${shape.users}) as i
       cross join lateral (select (${arr(FIRST_NAMES.map(ascii))})[1 + i % ${FIRST_NAMES.length}] as first) f
       cross join lateral (select (${arr(LAST_NAMES.map(ascii))})[1 + (i / ${FIRST_NAMES.length}) % ${LAST_NAMES.length}] as last) l`),
@@ -83,12 +86,6 @@ async function generate(sql: postgres.Sql, options: LargeSeedOptions): Promise<L
 
   for (const env of envs) {
     const pct = share[env.key]!;
-    await step(`${env.key}: environment access (${pct}%) and Everyone`, async () => {
-      await sql.unsafe(`insert into environment_access (user_id, environment_id, source)
-        select id, '${env.id}'::uuid, 'import' from bench_users where (n * 37) % 100 < ${pct}`);
-      await sql.unsafe(`insert into group_members (group_id, user_id, environment_id, source, user_created_at, user_name_key)
-        select '${env.everyone}'::uuid, id, '${env.id}'::uuid, 'system', created_at, name_key from bench_users where (n * 37) % 100 < ${pct}`);
-    });
     await step(`${env.key}: ${shape.groupsPerEnvironment.toLocaleString("en")} groups`, () =>
       sql.unsafe(`insert into groups (environment_id, name, description, source)
         select '${env.id}'::uuid, 'All Hands', 'Everyone in the company', 'manual'
@@ -118,26 +115,26 @@ async function generate(sql: postgres.Sql, options: LargeSeedOptions): Promise<L
         from bench_users where (n * 37) % 100 < ${pct} order by n limit ${shape.bigGroupMembers}`);
       await sql.unsafe(`drop table env_groups`);
     });
+    // Access rows come last so each carries its group count (what the membership triggers keep).
+    await step(`${env.key}: environment access (${pct}%) and Everyone`, async () => {
+      await sql.unsafe(`insert into environment_access (user_id, environment_id, source, group_count)
+        select b.id, '${env.id}'::uuid, 'import', coalesce(c.n, 0) from bench_users b
+        left join (select user_id, count(*)::int as n from group_members
+                   where environment_id = '${env.id}'::uuid and source <> 'system' group by user_id) c on c.user_id = b.id
+        where (b.n * 37) % 100 < ${pct}`);
+      await sql.unsafe(`insert into group_members (group_id, user_id, environment_id, source, user_created_at, user_name_key)
+        select '${env.everyone}'::uuid, id, '${env.id}'::uuid, 'system', created_at, name_key from bench_users where (n * 37) % 100 < ${pct}`);
+    });
   }
   await sql.unsafe(`drop table bench_users`);
   if (superuser) {
     await sql.unsafe(`set local session_replication_role = origin`);
-    // What the triggers would have kept: group sizes, per-environment group counts, environment keys.
+    // What the triggers would have kept (per-environment group counts and environment keys were
+    // written with the rows).
     await step("group sizes", () =>
       sql.unsafe(`update groups g set member_count = c.n
         from (select group_id, count(*)::int as n from group_members group by group_id) c
         where g.id = c.group_id and g.member_count <> c.n`),
-    );
-    await step("group counts per environment", () =>
-      sql.unsafe(`update environment_access a set group_count = x.n
-        from (select user_id, environment_id, count(*)::int as n from group_members where source <> 'system' group by user_id, environment_id) x
-        where a.user_id = x.user_id and a.environment_id = x.environment_id and a.group_count <> x.n`),
-    );
-    await step("environment keys", () =>
-      sql.unsafe(`update users u set environment_keys = x.keys
-        from (select a.user_id, string_agg(e.key, ',' order by e.position, e.key) as keys
-              from environment_access a join environments e on e.id = a.environment_id group by a.user_id) x
-        where u.id = x.user_id and u.environment_keys <> x.keys`),
     );
   }
   await step("analyze", () => sql.unsafe(`analyze`));

@@ -36,7 +36,7 @@ test("the table and dialogs work from the keyboard", async ({ page }) => {
   await signInAsOwner(page);
   await page.goto(`${baseUrl()}/console/dev/users`);
   // Sort by name: focus the header button and press Enter.
-  await page.getByRole("button", { name: "Name" }).focus();
+  await page.getByRole("button", { name: "Name", exact: true }).focus();
   await page.keyboard.press("Enter");
   await expect(page).toHaveURL(/sort=name/);
   // Select a row with Space.
