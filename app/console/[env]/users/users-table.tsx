@@ -314,8 +314,8 @@ function BulkBar({
         toast.error(response.error);
         return;
       }
+      // The selection (and so this bar) stays until the result is closed.
       setResult(response.data);
-      onDone();
     });
 
   return (
@@ -398,7 +398,14 @@ function BulkBar({
         </Dialog.Portal>
       </Dialog.Root>
 
-      <Dialog.Root open={result !== null} onOpenChange={(open) => !open && setResult(null)}>
+      <Dialog.Root
+        open={result !== null}
+        onOpenChange={(open) => {
+          if (open) return;
+          setResult(null);
+          onDone();
+        }}
+      >
         <Dialog.Portal>
           <Dialog.Overlay className="fixed inset-0 bg-slate-900/40" />
           <Dialog.Content className="fixed left-1/2 top-1/2 max-h-[80vh] w-full max-w-lg -translate-x-1/2 -translate-y-1/2 overflow-auto rounded-lg bg-white p-6 shadow-xl">
