@@ -196,20 +196,28 @@ async function changeMembers(
   });
 }
 
-/** Groups of one environment, Everyone first then by name, for the groups panel (the first `limit`). */
+/**
+ * Groups of one environment for the groups panel: Everyone, then the first `limit` by name (the
+ * unique (environment, lower(name)) index gives that order without sorting every group).
+ */
 export async function listGroups(environmentId: string, executor: Executor = getDb(), limit = 500) {
-  return executor
-    .select({
-      id: groups.id,
-      name: groups.name,
-      description: groups.description,
-      source: groups.source,
-      memberCount: groups.memberCount,
-    })
-    .from(groups)
-    .where(eq(groups.environmentId, environmentId))
-    .orderBy(sql`${groups.source} <> 'system'`, sql`lower(${groups.name})`)
-    .limit(limit);
+  const columns = {
+    id: groups.id,
+    name: groups.name,
+    description: groups.description,
+    source: groups.source,
+    memberCount: groups.memberCount,
+  };
+  const [everyone, others] = await Promise.all([
+    executor.select(columns).from(groups).where(sql`${groups.environmentId} = ${environmentId} and ${groups.source} = 'system'`),
+    executor
+      .select(columns)
+      .from(groups)
+      .where(sql`${groups.environmentId} = ${environmentId} and ${groups.source} <> 'system'`)
+      .orderBy(sql`lower(${groups.name})`)
+      .limit(limit),
+  ]);
+  return [...everyone, ...others];
 }
 
 const searchGroupsInput = z.object({

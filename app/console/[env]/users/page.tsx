@@ -6,7 +6,7 @@ import { getDb } from "@/db/client";
 import { groups } from "@/db/schema";
 import { Card, PageHeader } from "@/components/ui/card";
 import { actorFromSession, requireConsoleSession } from "@/lib/auth/session";
-import { findEnvironmentByKey, listEnvironments } from "@/lib/environments";
+import { environmentSummaries, findEnvironmentByKey, listEnvironments } from "@/lib/environments";
 import { listGroups } from "@/lib/groups";
 import { can } from "@/lib/permissions";
 import { listUsersForPage } from "@/lib/users/list";
@@ -24,11 +24,13 @@ export default async function UsersPage({ params, searchParams }: { params: Prom
   const state = await loadUsersTableState(searchParams);
   const actor = actorFromSession(session);
 
-  const [environments, groupList, { list, problem }] = await Promise.all([
+  const [environments, groupList, { list, problem }, summaries] = await Promise.all([
     listEnvironments(),
-    listGroups(env.id, undefined, 200),
+    listGroups(env.id, undefined, 50),
     listUsersForPage({ ...state, environmentId: env.id }),
+    environmentSummaries(),
   ]);
+  const summary = summaries.find((s) => s.id === env.id);
   const [filterGroup] = state.group && /^[0-9a-f-]{36}$/i.test(state.group)
     ? await getDb().select({ id: groups.id, name: groups.name, memberCount: groups.memberCount }).from(groups).where(eq(groups.id, state.group))
     : [];
@@ -70,7 +72,14 @@ export default async function UsersPage({ params, searchParams }: { params: Prom
             </div>
           )}
         </Card>
-        <GroupsPanel environmentId={env.id} environmentKey={env.key} environmentName={env.name} groups={groupList} canWrite={can(actor, "groups", "write", [env.id])} />
+        <GroupsPanel
+          environmentId={env.id}
+          environmentKey={env.key}
+          environmentName={env.name}
+          groups={groupList}
+          totalGroups={summary?.groupCount ?? groupList.length}
+          canWrite={can(actor, "groups", "write", [env.id])}
+        />
       </div>
     </>
   );

@@ -119,11 +119,13 @@ export function GroupsPanel({
   environmentKey,
   environmentName,
   groups,
+  totalGroups,
   canWrite,
 }: {
   environmentId: string;
   environmentKey: string;
   environmentName: string;
+  totalGroups: number;
   groups: GroupItem[];
   canWrite: boolean;
 }) {
@@ -143,6 +145,11 @@ export function GroupsPanel({
           <GroupRow key={g.id} group={g} canWrite={canWrite} href={`/console/${environmentKey}/groups/${g.id}`} />
         ))}
       </ul>
+      {totalGroups > groups.length && (
+        <p className="mt-2 text-sm text-slate-500">
+          The first {groups.length - 1} of {(totalGroups - 1).toLocaleString("en")} groups by name; use “Member of a group” above the table to find any group.
+        </p>
+      )}
       {canWrite && (
         <form
           className="mt-4 flex flex-col gap-2"

@@ -168,7 +168,21 @@ export function UserPanel({
                         </span>
                       ))}
                     </div>
-                    {editable && <AddToGroup environmentId={a.environmentId} environmentName={a.name} onAdd={(g) => act(() => addMembersAction({ groupId: g.id, userIds: [user.id] }), `Added to ${g.name}.`)} />}
+                    {editable && (
+                      <AddToGroup
+                        environmentId={a.environmentId}
+                        environmentName={a.name}
+                        onAdd={(picked) =>
+                          act(async () => {
+                            for (const g of picked) {
+                              const result = await addMembersAction({ groupId: g.id, userIds: [user.id] });
+                              if (!result.ok) return result;
+                            }
+                            return { ok: true as const, data: null };
+                          }, `Added to ${picked.map((g) => g.name).join(", ")}.`)
+                        }
+                      />
+                    )}
                   </div>
                 )}
               </li>
@@ -180,25 +194,41 @@ export function UserPanel({
   );
 }
 
-function AddToGroup({ environmentId, environmentName, onAdd }: { environmentId: string; environmentName: string; onAdd: (g: GroupOption) => void }) {
-  const [value, setValue] = useState<GroupOption | null>(null);
+/** Pick several groups of one environment (searched on the server as you type), then add them at once. */
+function AddToGroup({ environmentId, environmentName, onAdd }: { environmentId: string; environmentName: string; onAdd: (groups: GroupOption[]) => void }) {
+  const [picked, setPicked] = useState<GroupOption[]>([]);
   const search = useCallback(async (q: string) => {
     const result = await searchGroupsAction({ environmentId, q });
     return result.ok ? result.data : [];
   }, [environmentId]);
   return (
-    <div className="flex items-end gap-2">
-      <GroupPicker label={`Add to a group in ${environmentName}`} search={search} value={value} onChange={setValue} />
+    <div className="flex flex-wrap items-end gap-2">
+      <GroupPicker
+        label={`Add to groups in ${environmentName}`}
+        search={search}
+        value={null}
+        onChange={(g) => g && !picked.some((p) => p.id === g.id) && setPicked([...picked, g])}
+      />
+      <ul className="flex flex-wrap gap-1" aria-label={`Groups to add in ${environmentName}`}>
+        {picked.map((g) => (
+          <li key={g.id} className="inline-flex items-center gap-1 rounded bg-slate-100 px-2 py-1 text-sm">
+            {g.name}
+            <button type="button" aria-label={`Do not add ${g.name}`} className="text-slate-500" onClick={() => setPicked(picked.filter((p) => p.id !== g.id))}>
+              ×
+            </button>
+          </li>
+        ))}
+      </ul>
       <Button
         type="button"
         variant="secondary"
-        disabled={!value}
+        disabled={picked.length === 0}
         onClick={() => {
-          if (value) onAdd(value);
-          setValue(null);
+          onAdd(picked);
+          setPicked([]);
         }}
       >
-        Add
+        Add {picked.length || ""}
       </Button>
     </div>
   );
