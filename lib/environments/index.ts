@@ -12,7 +12,15 @@ import { parseInput } from "@/lib/validation";
 
 export const EVERYONE_GROUP_NAME = "Everyone";
 
-export type EnvironmentRef = Pick<Environment, "id" | "key" | "name">;
+export type EnvironmentRef = Pick<Environment, "id" | "key" | "name" | "position">;
+
+/** users.environment_keys for these environments: keys by position, comma-separated (what the trigger computes). */
+export function environmentKeysOf(envs: readonly { key: string; position: number }[]): string {
+  return [...envs]
+    .sort((a, b) => a.position - b.position || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    .map((e) => e.key)
+    .join(",");
+}
 
 export async function listEnvironments(executor: Executor = getDb()): Promise<Environment[]> {
   return executor.select().from(environments).orderBy(asc(environments.position), asc(environments.name));
@@ -27,7 +35,7 @@ export async function findEnvironmentByKey(key: string, executor: Executor = get
 export async function requireEnvironments(executor: Executor, ids: readonly string[], field = "environmentIds"): Promise<EnvironmentRef[]> {
   if (ids.length === 0) return [];
   const rows = await executor
-    .select({ id: environments.id, key: environments.key, name: environments.name })
+    .select({ id: environments.id, key: environments.key, name: environments.name, position: environments.position })
     .from(environments)
     .where(inArray(environments.id, [...ids]));
   if (rows.length !== new Set(ids).size) {
@@ -38,7 +46,7 @@ export async function requireEnvironments(executor: Executor, ids: readonly stri
 
 export async function requireEnvironment(executor: Executor, id: string): Promise<EnvironmentRef> {
   const [row] = await executor
-    .select({ id: environments.id, key: environments.key, name: environments.name })
+    .select({ id: environments.id, key: environments.key, name: environments.name, position: environments.position })
     .from(environments)
     .where(eq(environments.id, id));
   if (!row) throw new NotFoundError("Environment not found.");

@@ -6,6 +6,7 @@ import { getDb, type Tx } from "@/db/client";
 import { environments, groups, jobItems, uploadChunks, uploads, users, type Job } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit, recordAuditMany, type AuditEntry } from "@/lib/audit/record";
+import { environmentKeysOf } from "@/lib/environments";
 import { ValidationError } from "@/lib/errors";
 import { insertAccessRows, insertMembershipRows } from "@/lib/groups/membership-rows";
 import { enqueueJob, registerJobHandler, saveItems, saveProgress } from "@/lib/jobs";
@@ -155,13 +156,13 @@ type RowPlan = {
 };
 
 type Catalog = {
-  envByKey: Map<string, { id: string; key: string }>;
+  envByKey: Map<string, { id: string; key: string; position: number }>;
   groupByEnvAndName: Map<string, { id: string; name: string; environmentId: string }>; // `${envId}/${lower name}`
 };
 
 async function loadCatalog(): Promise<Catalog> {
   const db = getDb();
-  const envs = await db.select({ id: environments.id, key: environments.key }).from(environments);
+  const envs = await db.select({ id: environments.id, key: environments.key, position: environments.position }).from(environments);
   const gs = await db
     .select({ id: groups.id, name: groups.name, environmentId: groups.environmentId })
     .from(groups)
@@ -270,12 +271,20 @@ async function planBatch(
   });
 }
 
-async function applyBatch(tx: Tx, ctx: DomainContext, plans: RowPlan[], envKeyById: Map<string, string>): Promise<void> {
+async function applyBatch(tx: Tx, ctx: DomainContext, plans: RowPlan[], envById: Map<string, { key: string; position: number }>): Promise<void> {
   const creates = plans.filter((p) => p.outcome === "create");
   if (creates.length) {
     const inserted = await tx
       .insert(users)
-      .values(creates.map((p) => ({ email: p.email, name: p.name!, source: "import" as const })))
+      .values(
+        creates.map((p) => ({
+          email: p.email,
+          name: p.name!,
+          source: "import" as const,
+          // Set now, so granting the environments below rewrites nothing.
+          environmentKeys: environmentKeysOf(p.addEnvironments.map((id) => envById.get(id)!)),
+        })),
+      )
       .returning({ id: users.id, email: users.email });
     const idByEmail = new Map(inserted.map((u) => [u.email.toLowerCase(), u.id]));
     for (const p of creates) p.userId = idByEmail.get(p.email.toLowerCase());
@@ -308,7 +317,7 @@ async function applyBatch(tx: Tx, ctx: DomainContext, plans: RowPlan[], envKeyBy
         targetLabel: p.email,
         after: {
           ...(p.outcome === "create" ? { name: p.name } : p.newName ? { name: p.newName } : {}),
-          environments: p.addEnvironments.map((id) => envKeyById.get(id)),
+          environments: p.addEnvironments.map((id) => envById.get(id)?.key),
           groupsAdded: p.addGroups.map((g) => g.groupId),
         },
       }),
@@ -324,7 +333,7 @@ type Counts = { rows: number; create: number; update: number; unchanged: number;
 async function runImport(job: Job, ctx: DomainContext, apply: boolean): Promise<Record<string, unknown>> {
   const params = job.params as unknown as ImportParams;
   const catalog = await loadCatalog();
-  const envKeyById = new Map([...catalog.envByKey.values()].map((e) => [e.id, e.key]));
+  const envById = new Map([...catalog.envByKey.values()].map((e) => [e.id, e]));
   const allowed = ctx.actor.type === "console_member" && ctx.actor.role === "environment_admin" ? new Set(ctx.actor.environmentIds) : null;
   const counts: Counts = { rows: 0, create: 0, update: 0, unchanged: 0, error: 0, bytes: 0, ...(job.summary as Partial<Counts> | null) };
   const resumeAfter = job.progress; // rows already committed by an earlier attempt
@@ -339,7 +348,7 @@ async function runImport(job: Job, ctx: DomainContext, apply: boolean): Promise<
     batch = [];
     await getDb().transaction(async (tx) => {
       const plans = await planBatch(tx, job.id, rows, header!, params.mapping, catalog, allowed);
-      if (apply) await applyBatch(tx, ctx, plans, envKeyById);
+      if (apply) await applyBatch(tx, ctx, plans, envById);
       for (const p of plans) {
         counts[p.outcome]++;
         counts.rows++;
@@ -368,7 +377,7 @@ async function runImport(job: Job, ctx: DomainContext, apply: boolean): Promise<
       action: "users.import",
       targetType: "import",
       targetId: job.id,
-      environment: job.environmentId ? { id: job.environmentId, key: envKeyById.get(job.environmentId) ?? "" } : null,
+      environment: job.environmentId ? { id: job.environmentId, key: envById.get(job.environmentId)?.key ?? "" } : null,
       after: counts,
     });
   }

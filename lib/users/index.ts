@@ -7,7 +7,7 @@ import { environmentAccess, groups, users, type User } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
-import { requireEnvironments } from "@/lib/environments";
+import { environmentKeysOf, requireEnvironments } from "@/lib/environments";
 import { NotFoundError, ValidationError, VersionConflictError } from "@/lib/errors";
 import { insertAccessRows, insertMembershipRows } from "@/lib/groups/membership-rows";
 import { deleteUsers, grantEnvironmentToUsers, revokeEnvironmentFromUsers, setUsersStatus, throwIfFailed } from "./bulk";
@@ -74,7 +74,7 @@ export async function createUser(
     const chosenGroups = await groupsForNewUser(tx, data.groupIds, environmentIds);
     const [user] = await tx
       .insert(users)
-      .values({ name: data.name, email: data.email, status: data.status, source: options.source ?? "manual" })
+      .values({ name: data.name, email: data.email, status: data.status, source: options.source ?? "manual", environmentKeys: environmentKeysOf(envs) })
       .returning();
     for (const env of envs) await insertAccessRows(tx, [user!.id], env.id, options.accessSource ?? "manual");
     for (const g of chosenGroups) await insertMembershipRows(tx, g.id, g.environmentId, [user!.id], "manual");

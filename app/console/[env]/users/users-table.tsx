@@ -4,7 +4,7 @@ import Link from "next/link";
 import { useCallback, useEffect, useMemo, useState, useTransition } from "react";
 import { useQueryStates } from "nuqs";
 import { createColumnHelper, type RowSelectionState } from "@tanstack/react-table";
-import * as Dialog from "@radix-ui/react-dialog";
+import { Modal, ModalClose } from "@/components/ui/modal";
 import { toast } from "sonner";
 import { USER_SOURCES, USER_STATUSES } from "@/db/enums";
 import { DataTable, DataTablePagination, dataTableFeatures, type Sort } from "@/components/data-table/data-table";
@@ -350,98 +350,79 @@ function BulkBar({
         Apply…
       </Button>
 
-      <Dialog.Root open={confirming} onOpenChange={setConfirming}>
-        <Dialog.Portal>
-          <Dialog.Overlay className="fixed inset-0 bg-slate-900/40" />
-          <Dialog.Content className="fixed left-1/2 top-1/2 w-full max-w-md -translate-x-1/2 -translate-y-1/2 rounded-lg bg-white p-6 shadow-xl">
-            <Dialog.Title className="text-lg font-semibold">{BULK_LABELS[action]}</Dialog.Title>
-            <Dialog.Description className="mt-2 text-sm text-slate-700">{describe()}</Dialog.Description>
-            <div className="mt-6 flex justify-end gap-2">
-              <Dialog.Close asChild>
-                <Button variant="secondary">Cancel</Button>
-              </Dialog.Close>
-              <Button variant={action === "delete" || action === "suspend" || action === "revoke_environment" ? "danger" : "primary"} disabled={pending} onClick={run}>
-                {pending ? "Working…" : `${BULK_LABELS[action]} (${n})`}
-              </Button>
-            </div>
-          </Dialog.Content>
-        </Dialog.Portal>
-      </Dialog.Root>
+      <Modal
+        open={confirming}
+        onOpenChange={setConfirming}
+        title={BULK_LABELS[action]}
+        description={describe()}
+        footer={
+          <>
+            <ModalClose asChild>
+              <Button variant="secondary">Cancel</Button>
+            </ModalClose>
+            <Button variant={action === "delete" || action === "suspend" || action === "revoke_environment" ? "danger" : "primary"} disabled={pending} onClick={run}>
+              {pending ? "Working…" : `${BULK_LABELS[action]} (${n})`}
+            </Button>
+          </>
+        }
+      />
 
-      <Dialog.Root open={job !== null} onOpenChange={(open) => !open && (setJobId(null), onDone())}>
-        <Dialog.Portal>
-          <Dialog.Overlay className="fixed inset-0 bg-slate-900/40" />
-          <Dialog.Content className="fixed left-1/2 top-1/2 w-full max-w-lg -translate-x-1/2 -translate-y-1/2 rounded-lg bg-white p-6 shadow-xl">
-            <Dialog.Title className="text-lg font-semibold">{BULK_LABELS[action]}: all matching</Dialog.Title>
-            <Dialog.Description className="sr-only">Progress of the bulk action</Dialog.Description>
-            {job && (
-              <div className="mt-3 flex flex-col gap-3 text-sm">
-                <JobProgress status={{ ...job, summary: { ...job.summary, bytes: Number(job.summary?.users ?? 0) }, total: n }} label="Progress" />
-                {job.summary && (
-                  <p data-testid="bulk-job-summary">
-                    {String(job.summary.changed ?? 0)} changed, {String(job.summary.unchanged ?? 0)} already so, {String(job.summary.failed ?? 0)} failed.
-                  </p>
-                )}
-                {job.status === "succeeded" && (
-                  <a className="text-brand-700 underline" href={`/console/${environment.key}/jobs/${job.id}/report`}>
-                    Download the per-user report
-                  </a>
-                )}
-              </div>
+      <Modal
+        open={job !== null}
+        onOpenChange={(open) => {
+          if (open) return;
+          setJobId(null);
+          onDone();
+        }}
+        title={`${BULK_LABELS[action]}: all matching`}
+        description="Progress of the bulk action"
+        hideDescription
+      >
+        {job && (
+          <div className="mt-3 flex flex-col gap-3 text-sm">
+            <JobProgress status={{ ...job, summary: { ...job.summary, bytes: Number(job.summary?.users ?? 0) }, total: n }} label="Progress" />
+            {job.summary && (
+              <p data-testid="bulk-job-summary">
+                {String(job.summary.changed ?? 0)} changed, {String(job.summary.unchanged ?? 0)} already so, {String(job.summary.failed ?? 0)} failed.
+              </p>
             )}
-            <div className="mt-6 flex justify-end">
-              <Dialog.Close asChild>
-                <Button>Close</Button>
-              </Dialog.Close>
-            </div>
-          </Dialog.Content>
-        </Dialog.Portal>
-      </Dialog.Root>
+            {job.status === "succeeded" && (
+              <a className="text-brand-700 underline" href={`/console/${environment.key}/jobs/${job.id}/report`}>
+                Download the per-user report
+              </a>
+            )}
+          </div>
+        )}
+      </Modal>
 
-      <Dialog.Root
+      <Modal
         open={result !== null}
         onOpenChange={(open) => {
           if (open) return;
           setResult(null);
           onDone();
         }}
+        title="Result"
+        description={result ? <span data-testid="bulk-summary">{result.changed.length} changed, {result.unchanged.length} already so, {result.failed.length} failed.</span> : ""}
       >
-        <Dialog.Portal>
-          <Dialog.Overlay className="fixed inset-0 bg-slate-900/40" />
-          <Dialog.Content className="fixed left-1/2 top-1/2 max-h-[80vh] w-full max-w-lg -translate-x-1/2 -translate-y-1/2 overflow-auto rounded-lg bg-white p-6 shadow-xl">
-            <Dialog.Title className="text-lg font-semibold">Result</Dialog.Title>
-            {result && (
-              <Dialog.Description asChild>
-                <div className="mt-2 text-sm text-slate-700">
-                  <p data-testid="bulk-summary">
-                    {result.changed.length} changed, {result.unchanged.length} already so, {result.failed.length} failed.
-                  </p>
-                  <ul className="mt-3 flex flex-col gap-1">
-                    {result.changed.map((id) => (
-                      <li key={id}>✓ {label(id)}</li>
-                    ))}
-                    {result.unchanged.map((id) => (
-                      <li key={id} className="text-slate-500">
-                        = {label(id)} (no change)
-                      </li>
-                    ))}
-                    {result.failed.map((f) => (
-                      <li key={f.userId} className="text-red-700">
-                        ✗ {label(f.userId)}: {f.reason}
-                      </li>
-                    ))}
-                  </ul>
-                </div>
-              </Dialog.Description>
-            )}
-            <div className="mt-6 flex justify-end">
-              <Dialog.Close asChild>
-                <Button>Close</Button>
-              </Dialog.Close>
-            </div>
-          </Dialog.Content>
-        </Dialog.Portal>
-      </Dialog.Root>
+        {result && (
+          <ul className="mt-3 flex flex-col gap-1 text-sm text-slate-700">
+            {result.changed.map((id) => (
+              <li key={id}>✓ {label(id)}</li>
+            ))}
+            {result.unchanged.map((id) => (
+              <li key={id} className="text-slate-500">
+                = {label(id)} (no change)
+              </li>
+            ))}
+            {result.failed.map((f) => (
+              <li key={f.userId} className="text-red-700">
+                ✗ {label(f.userId)}: {f.reason}
+              </li>
+            ))}
+          </ul>
+        )}
+      </Modal>
     </div>
   );
 }
