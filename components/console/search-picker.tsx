@@ -113,3 +113,40 @@ export function SearchPicker({
 export const GroupPicker = (props: Omit<Parameters<typeof SearchPicker>[0], "placeholder"> & { placeholder?: string }) => (
   <SearchPicker placeholder="Search groups" {...props} />
 );
+
+/** Several options picked one after another with the server-side search, shown as removable chips. */
+export function MultiPicker({
+  label,
+  search,
+  value,
+  onChange,
+  placeholder,
+}: {
+  label: string;
+  search: (q: string) => Promise<PickerOption[]>;
+  value: PickerOption[];
+  onChange: (options: PickerOption[]) => void;
+  placeholder?: string;
+}) {
+  return (
+    <div className="flex flex-wrap items-end gap-2">
+      <SearchPicker
+        label={label}
+        search={search}
+        value={null}
+        placeholder={placeholder}
+        onChange={(o) => o && !value.some((v) => v.id === o.id) && onChange([...value, o])}
+      />
+      <ul className="flex flex-wrap gap-1" aria-label={`${label}: chosen`}>
+        {value.map((o) => (
+          <li key={o.id} className="inline-flex items-center gap-1 rounded bg-slate-100 px-2 py-1 text-sm">
+            {o.name}
+            <button type="button" aria-label={`Remove ${o.name}`} className="text-slate-500" onClick={() => onChange(value.filter((v) => v.id !== o.id))}>
+              ×
+            </button>
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}

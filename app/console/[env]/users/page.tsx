@@ -48,7 +48,6 @@ export default async function UsersPage({ params, searchParams }: { params: Prom
           <AddUserDialog
             currentEnvironmentId={env.id}
             environments={environments.map((e) => ({ id: e.id, name: e.name }))}
-            groups={groupList.filter((g) => g.source !== "system").map((g) => ({ id: g.id, name: g.name }))}
           />
         )}
         </div>

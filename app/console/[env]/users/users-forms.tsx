@@ -1,6 +1,6 @@
 "use client";
 
-import { useState, useTransition } from "react";
+import { useCallback, useState, useTransition } from "react";
 import Link from "next/link";
 import * as Dialog from "@radix-ui/react-dialog";
 import { toast } from "sonner";
@@ -8,12 +8,12 @@ import { Badge, Card } from "@/components/ui/card";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
 import type { FieldErrors } from "@/lib/errors";
-import { createGroupAction, createUserAction, deleteGroupAction, updateGroupAction } from "./actions";
+import { MultiPicker, type PickerOption } from "@/components/console/search-picker";
+import { createGroupAction, createUserAction, deleteGroupAction, searchGroupsAction, updateGroupAction } from "./actions";
 
 type AddUserProps = {
   currentEnvironmentId: string;
   environments: { id: string; name: string }[];
-  groups: { id: string; name: string }[];
 };
 
 export function AddUserDialog(props: AddUserProps) {
@@ -25,7 +25,7 @@ export function AddUserDialog(props: AddUserProps) {
       </Dialog.Trigger>
       <Dialog.Portal>
         <Dialog.Overlay className="fixed inset-0 bg-slate-900/40" />
-        <Dialog.Content className="fixed left-1/2 top-1/2 w-full max-w-lg -translate-x-1/2 -translate-y-1/2 rounded-lg bg-white p-6 shadow-xl">
+        <Dialog.Content className="fixed left-1/2 top-1/2 max-h-[90vh] w-full max-w-lg -translate-x-1/2 -translate-y-1/2 overflow-auto rounded-lg bg-white p-6 shadow-xl">
           <Dialog.Title className="text-lg font-semibold">Add a user</Dialog.Title>
           <Dialog.Description className="text-sm text-slate-600">
             The user joins the Everyone group of each environment granted.
@@ -37,9 +37,19 @@ export function AddUserDialog(props: AddUserProps) {
   );
 }
 
-export function CreateUserForm({ currentEnvironmentId, environments, groups, onCreated }: AddUserProps & { onCreated?: () => void }) {
+/** Name, email, environments, and for each chosen environment its groups (searched on the server). */
+export function CreateUserForm({ currentEnvironmentId, environments, onCreated }: AddUserProps & { onCreated?: () => void }) {
   const [errors, setErrors] = useState<FieldErrors>({});
   const [pending, start] = useTransition();
+  const [chosenEnvs, setChosenEnvs] = useState<string[]>([currentEnvironmentId]);
+  const [groupsByEnv, setGroupsByEnv] = useState<Record<string, PickerOption[]>>({});
+  const searchIn = useCallback(
+    (environmentId: string) => async (q: string) => {
+      const result = await searchGroupsAction({ environmentId, q });
+      return result.ok ? result.data : [];
+    },
+    [],
+  );
 
   function submit(form: HTMLFormElement) {
     const data = new FormData(form);
@@ -47,12 +57,13 @@ export function CreateUserForm({ currentEnvironmentId, environments, groups, onC
       const result = await createUserAction({
         name: data.get("name"),
         email: data.get("email"),
-        environmentIds: data.getAll("environmentIds"),
-        groupIds: data.getAll("groupIds"),
+        environmentIds: chosenEnvs,
+        groupIds: chosenEnvs.flatMap((id) => (groupsByEnv[id] ?? []).map((g) => g.id)),
       });
       if (result.ok) {
         setErrors({});
         form.reset();
+        setGroupsByEnv({});
         toast.success("User created.");
         onCreated?.();
       } else {
@@ -78,27 +89,29 @@ export function CreateUserForm({ currentEnvironmentId, environments, groups, onC
           <div className="mt-1 flex gap-3">
             {environments.map((e) => (
               <label key={e.id} className="flex items-center gap-1 text-sm">
-                <input type="checkbox" name="environmentIds" value={e.id} defaultChecked={e.id === currentEnvironmentId} />
+                <input
+                  type="checkbox"
+                  checked={chosenEnvs.includes(e.id)}
+                  onChange={() => setChosenEnvs(chosenEnvs.includes(e.id) ? chosenEnvs.filter((id) => id !== e.id) : [...chosenEnvs, e.id])}
+                />
                 {e.name}
               </label>
             ))}
           </div>
           {errors.environmentIds && <p className="text-sm text-red-700">{errors.environmentIds.join(" ")}</p>}
         </fieldset>
-        {groups.length > 0 && (
-          <fieldset>
-            <legend className="text-sm font-medium text-slate-700">Groups in this environment</legend>
-            <div className="mt-1 flex flex-wrap gap-3">
-              {groups.map((g) => (
-                <label key={g.id} className="flex items-center gap-1 text-sm">
-                  <input type="checkbox" name="groupIds" value={g.id} />
-                  {g.name}
-                </label>
-              ))}
-            </div>
-            {errors.groupIds && <p className="text-sm text-red-700">{errors.groupIds.join(" ")}</p>}
-          </fieldset>
-        )}
+        {environments
+          .filter((e) => chosenEnvs.includes(e.id))
+          .map((e) => (
+            <MultiPicker
+              key={e.id}
+              label={`Groups in ${e.name}`}
+              search={searchIn(e.id)}
+              value={groupsByEnv[e.id] ?? []}
+              onChange={(list) => setGroupsByEnv({ ...groupsByEnv, [e.id]: list })}
+            />
+          ))}
+        {errors.groupIds && <p className="text-sm text-red-700">{errors.groupIds.join(" ")}</p>}
         {errors._form && (
           <p role="alert" className="text-sm text-red-700">
             {errors._form.join(" ")}
@@ -218,7 +231,8 @@ function GroupRow({ group, canWrite, href }: { group: GroupItem; canWrite: boole
       <Link href={href} className="font-medium text-brand-700 hover:underline">
         {group.name}
       </Link>
-      {system && <Badge>system</Badge>}
+      {group.source !== "manual" && <Badge>{group.source}</Badge>}
+      {group.description && <span className="truncate text-xs text-slate-500">{group.description}</span>}
       <span className="ml-auto text-slate-500">{group.memberCount.toLocaleString("en")} members</span>
       {canWrite && !system && (
         <>

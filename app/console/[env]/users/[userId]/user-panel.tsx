@@ -6,7 +6,7 @@ import { toast } from "sonner";
 import { Badge, Card } from "@/components/ui/card";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
-import { GroupPicker, type GroupOption } from "@/components/console/search-picker";
+import { MultiPicker, type GroupOption } from "@/components/console/search-picker";
 import type { FieldErrors } from "@/lib/errors";
 import type { ActionResult } from "@/lib/actions";
 import {
@@ -203,22 +203,7 @@ function AddToGroup({ environmentId, environmentName, onAdd }: { environmentId: 
   }, [environmentId]);
   return (
     <div className="flex flex-wrap items-end gap-2">
-      <GroupPicker
-        label={`Add to groups in ${environmentName}`}
-        search={search}
-        value={null}
-        onChange={(g) => g && !picked.some((p) => p.id === g.id) && setPicked([...picked, g])}
-      />
-      <ul className="flex flex-wrap gap-1" aria-label={`Groups to add in ${environmentName}`}>
-        {picked.map((g) => (
-          <li key={g.id} className="inline-flex items-center gap-1 rounded bg-slate-100 px-2 py-1 text-sm">
-            {g.name}
-            <button type="button" aria-label={`Do not add ${g.name}`} className="text-slate-500" onClick={() => setPicked(picked.filter((p) => p.id !== g.id))}>
-              ×
-            </button>
-          </li>
-        ))}
-      </ul>
+      <MultiPicker label={`Add to groups in ${environmentName}`} search={search} value={picked} onChange={setPicked} />
       <Button
         type="button"
         variant="secondary"
