@@ -5,6 +5,7 @@ import { toast } from "sonner";
 import { Badge } from "@/components/ui/card";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
+import { SimpleTable } from "@/components/ui/simple-table";
 import type { FieldErrors } from "@/lib/errors";
 import { createApiTokenAction, revokeApiTokenAction } from "./actions";
 
@@ -68,61 +69,43 @@ export function ApiTokens({ tokens, environments, canWrite }: { tokens: TokenRow
           {errors._form && <p className="w-full text-sm text-red-700">{errors._form.join(" ")}</p>}
         </form>
       )}
-      <table className="w-full text-left text-sm">
-        <caption className="sr-only">API tokens</caption>
-        <thead className="bg-slate-50 text-xs uppercase text-slate-500">
-          <tr>
-            <th scope="col" className="px-3 py-2">Name</th>
-            <th scope="col" className="px-3 py-2">Token</th>
-            <th scope="col" className="px-3 py-2">Scope</th>
-            <th scope="col" className="px-3 py-2">Environments</th>
-            <th scope="col" className="px-3 py-2">Created</th>
-            <th scope="col" className="px-3 py-2">Last used</th>
-            <th scope="col" className="px-3 py-2">State</th>
-            <th scope="col" className="px-3 py-2"><span className="sr-only">Actions</span></th>
-          </tr>
-        </thead>
-        <tbody>
-          {tokens.map((t) => (
-            <tr key={t.id} className="border-t border-slate-100">
-              <td className="px-3 py-2 font-medium">{t.name}</td>
-              <td className="px-3 py-2 font-mono text-xs">{t.hint}…</td>
-              <td className="px-3 py-2">{t.scope}</td>
-              <td className="px-3 py-2">{t.environments}</td>
-              <td className="px-3 py-2">{t.createdAt}</td>
-              <td className="px-3 py-2">{t.lastUsedAt}</td>
-              <td className="px-3 py-2">
-                <Badge tone={t.state === "active" ? "green" : "slate"}>{t.state}</Badge>
-              </td>
-              <td className="px-3 py-2">
-                {canWrite && t.state === "active" && (
-                  <Button
-                    variant="ghost"
-                    className="text-red-700"
-                    onClick={() =>
-                      window.confirm(`Revoke “${t.name}”? Clients using it stop working at once.`) &&
-                      start(async () => {
-                        const r = await revokeApiTokenAction(t.id);
-                        if (r.ok) toast.success("Revoked.");
-                        else toast.error(r.error);
-                      })
-                    }
-                  >
-                    Revoke
-                  </Button>
-                )}
-              </td>
-            </tr>
-          ))}
-          {tokens.length === 0 && (
-            <tr>
-              <td colSpan={8} className="px-3 py-6 text-center text-slate-500">
-                No API token yet.
-              </td>
-            </tr>
-          )}
-        </tbody>
-      </table>
+      <SimpleTable
+        caption="API tokens"
+        rows={tokens}
+        rowKey={(t) => t.id}
+        empty="No API token yet."
+        columns={[
+          { header: "Name", cell: (t) => t.name, className: "px-3 py-2 font-medium" },
+          { header: "Token", cell: (t) => `${t.hint}…`, className: "px-3 py-2 font-mono text-xs" },
+          { header: "Scope", cell: (t) => t.scope },
+          { header: "Environments", cell: (t) => t.environments },
+          { header: "Created", cell: (t) => t.createdAt },
+          { header: "Last used", cell: (t) => t.lastUsedAt },
+          { header: "State", cell: (t) => <Badge tone={t.state === "active" ? "green" : "slate"}>{t.state}</Badge> },
+          {
+            header: "Actions",
+            hideHeader: true,
+            cell: (t) =>
+              canWrite &&
+              t.state === "active" && (
+                <Button
+                  variant="ghost"
+                  className="text-red-700"
+                  onClick={() =>
+                    window.confirm(`Revoke “${t.name}”? Clients using it stop working at once.`) &&
+                    start(async () => {
+                      const r = await revokeApiTokenAction(t.id);
+                      if (r.ok) toast.success("Revoked.");
+                      else toast.error(r.error);
+                    })
+                  }
+                >
+                  Revoke
+                </Button>
+              ),
+          },
+        ]}
+      />
     </div>
   );
 }

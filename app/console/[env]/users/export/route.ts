@@ -1,6 +1,6 @@
-import { stringify } from "csv-stringify/sync";
 import { getConsoleSession } from "@/lib/auth/session";
 import { findEnvironmentByKey } from "@/lib/environments";
+import { csvResponse } from "@/lib/http/csv";
 import { problem, problemFromError } from "@/lib/http/problem";
 import { iterateUsers, listUsersInput } from "@/lib/users/list";
 import { loadUsersTableState } from "@/lib/users/list-params";
@@ -19,37 +19,10 @@ export async function GET(request: Request, { params }: { params: Promise<{ env:
   } catch (error) {
     return problemFromError(error);
   }
-  const rows = iterateUsers(input);
-  const encoder = new TextEncoder();
-  let headerSent = false;
-  const stream = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        if (!headerSent) {
-          headerSent = true;
-          controller.enqueue(encoder.encode(stringify([["id", "email", "name", "status", "source", "environments", `groups_${env.key}`, "last_sign_in_at", "created_at"]])));
-        }
-        const next = await rows.next();
-        if (next.done) return controller.close();
-        controller.enqueue(
-          encoder.encode(
-            stringify(next.value.map((u) => [u.id, u.email, u.name, u.status, u.source, u.environments.join(";"), u.groups.join(";"), u.lastSignInAt ?? "", u.createdAt])),
-          ),
-        );
-      } catch (error) {
-        controller.error(error);
-      }
-    },
-    async cancel() {
-      await rows.return(undefined);
-    },
-  });
-  const stamp = new Date().toISOString().slice(0, 10);
-  return new Response(stream, {
-    headers: {
-      "content-type": "text/csv; charset=utf-8",
-      "content-disposition": `attachment; filename="users-${env.key}-${stamp}.csv"`,
-      "cache-control": "no-store",
-    },
-  });
+  return csvResponse(
+    `users-${env.key}-${new Date().toISOString().slice(0, 10)}.csv`,
+    ["id", "email", "name", "status", "source", "environments", `groups_${env.key}`, "last_sign_in_at", "created_at"],
+    iterateUsers(input),
+    (u) => [u.id, u.email, u.name, u.status, u.source, u.environments.join(";"), u.groups.join(";"), u.lastSignInAt ?? "", u.createdAt],
+  );
 }

@@ -3,6 +3,7 @@
 import { useCallback, useState, useTransition } from "react";
 import { Card } from "@/components/ui/card";
 import { Button } from "@/components/ui/button";
+import { SimpleTable } from "@/components/ui/simple-table";
 import { JobProgress, useJob } from "@/components/console/job-progress";
 import { jobStatusAction, startImportAction } from "../actions";
 
@@ -154,26 +155,19 @@ export function ImportWizard({ environment, environmentKeys }: { environment: { 
 
 function ReportTable({ items, title }: { items: { seq: number; key: string | null; outcome: string; detail: string | null }[]; title: string }) {
   return (
-    <table className="mt-3 w-full text-left text-sm">
-      <caption className="text-left font-medium">{title}</caption>
-      <thead className="bg-slate-50 text-xs uppercase text-slate-500">
-        <tr>
-          <th scope="col" className="px-3 py-2">Row</th>
-          <th scope="col" className="px-3 py-2">Email</th>
-          <th scope="col" className="px-3 py-2">Outcome</th>
-          <th scope="col" className="px-3 py-2">Detail</th>
-        </tr>
-      </thead>
-      <tbody>
-        {items.map((i) => (
-          <tr key={i.seq} className="border-t border-slate-100">
-            <td className="px-3 py-2">{i.seq}</td>
-            <td className="px-3 py-2">{i.key}</td>
-            <td className="px-3 py-2">{i.outcome}</td>
-            <td className="px-3 py-2">{i.detail}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <div className="mt-3">
+      <SimpleTable
+        caption={title}
+        showCaption
+        rows={items}
+        rowKey={(i) => i.seq}
+        columns={[
+          { header: "Row", cell: (i) => i.seq },
+          { header: "Email", cell: (i) => i.key },
+          { header: "Outcome", cell: (i) => i.outcome },
+          { header: "Detail", cell: (i) => i.detail },
+        ]}
+      />
+    </div>
   );
 }
