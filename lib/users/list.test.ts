@@ -145,6 +145,9 @@ describe("listUsers filters and counts", () => {
     expect((await listUsers({ environmentId: env.dev.id })).total).toEqual({ value: N, exact: true });
     expect((await listUsers({ environmentId: env.dev.id, status: ["active"] })).total).toEqual({ value: Math.floor(N / 4) + (N % 4 >= 3 ? 1 : 0), exact: true });
     expect(COUNT_BOUND).toBe(10_000);
+    // A group's members are counted by the group itself, exactly.
+    const members = await getDb().execute<{ n: number }>(sql`select count(*)::int as n from group_members where group_id = ${groupId}`);
+    expect((await listUsers({ environmentId: env.dev.id, group: groupId })).total).toEqual({ value: members[0]!.n, exact: true });
   });
 
   it("rejects bad input with the reason", async () => {
