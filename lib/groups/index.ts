@@ -288,3 +288,10 @@ export async function listGroupsPage(input: unknown, executor: Executor = getDb(
     next: hasMore && last ? Buffer.from(last.sortKey).toString("base64url") : null,
   };
 }
+
+/** A group of one environment by id, or undefined (also for ids that are not UUIDs). */
+export async function findGroup(environmentId: string, groupId: string, executor: Executor = getDb()): Promise<Group | undefined> {
+  if (!uuidSchema.safeParse(groupId).success) return undefined;
+  const [row] = await executor.select().from(groups).where(sql`${groups.id} = ${groupId} and ${groups.environmentId} = ${environmentId}`);
+  return row;
+}

@@ -1,13 +1,10 @@
 import Link from "next/link";
 import { notFound } from "next/navigation";
-import { eq } from "drizzle-orm";
 import type { SearchParams } from "nuqs/server";
-import { getDb } from "@/db/client";
-import { groups } from "@/db/schema";
 import { Card, PageHeader } from "@/components/ui/card";
 import { actorFromSession, requireConsoleSession } from "@/lib/auth/session";
 import { environmentSummaries, findEnvironmentByKey, listEnvironments } from "@/lib/environments";
-import { listGroups } from "@/lib/groups";
+import { findGroup, listGroups } from "@/lib/groups";
 import { can } from "@/lib/permissions";
 import { listUsersForPage } from "@/lib/users/list";
 import { loadUsersTableState } from "@/lib/users/list-params";
@@ -31,9 +28,8 @@ export default async function UsersPage({ params, searchParams }: { params: Prom
     environmentSummaries(),
   ]);
   const summary = summaries.find((s) => s.id === env.id);
-  const [filterGroup] = state.group && /^[0-9a-f-]{36}$/i.test(state.group)
-    ? await getDb().select({ id: groups.id, name: groups.name, memberCount: groups.memberCount }).from(groups).where(eq(groups.id, state.group))
-    : [];
+  const group = state.group ? await findGroup(env.id, state.group) : undefined;
+  const filterGroup = group ? { id: group.id, name: group.name } : null;
 
   return (
     <>
@@ -60,7 +56,7 @@ export default async function UsersPage({ params, searchParams }: { params: Prom
               environments={environments.map((e) => ({ id: e.id, key: e.key, name: e.name }))}
               list={list}
               canWrite={can(actor, "users", "write", "any")}
-              filterGroup={filterGroup ?? null}
+              filterGroup={filterGroup}
             />
           ) : (
             <div role="alert" className="p-6 text-sm">

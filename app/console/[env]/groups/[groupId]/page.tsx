@@ -1,12 +1,10 @@
 import Link from "next/link";
 import { notFound } from "next/navigation";
-import { and, eq } from "drizzle-orm";
 import type { SearchParams } from "nuqs/server";
-import { getDb } from "@/db/client";
-import { groups } from "@/db/schema";
 import { Badge, Card, PageHeader } from "@/components/ui/card";
 import { actorFromSession, requireConsoleSession } from "@/lib/auth/session";
 import { findEnvironmentByKey, listEnvironments } from "@/lib/environments";
+import { findGroup } from "@/lib/groups";
 import { can } from "@/lib/permissions";
 import { listUsersForPage } from "@/lib/users/list";
 import { loadUsersTableState } from "@/lib/users/list-params";
@@ -19,8 +17,8 @@ export default async function GroupPage({ params, searchParams }: { params: Prom
   const session = await requireConsoleSession();
   const { env: envKey, groupId } = await params;
   const env = await findEnvironmentByKey(envKey);
-  if (!env || !/^[0-9a-f-]{36}$/i.test(groupId)) notFound();
-  const [group] = await getDb().select().from(groups).where(and(eq(groups.id, groupId), eq(groups.environmentId, env.id)));
+  if (!env) notFound();
+  const group = await findGroup(env.id, groupId);
   if (!group) notFound();
   const state = await loadUsersTableState(searchParams);
   const actor = actorFromSession(session);
