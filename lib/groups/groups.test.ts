@@ -5,7 +5,7 @@ import { groups, type Environment } from "@/db/schema";
 import { countRows, createEnvironments, memberCtx, systemCtx } from "@/db/testing/fixtures";
 import { ConflictError, ValidationError } from "@/lib/errors";
 import { createUser } from "@/lib/users";
-import { addMembers, createGroup, deleteGroup, listGroups, removeMembers, updateGroup } from ".";
+import { addMembers, addUserToGroups, createGroup, deleteGroup, listGroups, removeMembers, updateGroup } from ".";
 
 let env: { dev: Environment; test: Environment; prod: Environment };
 beforeAll(async () => {
@@ -63,6 +63,21 @@ describe("groups", () => {
     const removed = await removeMembers(systemCtx, { groupId: g.id, userIds: [inProd.id] });
     expect(removed.changed).toEqual([inProd.id]);
     expect(await memberCount(g.id)).toBe(1);
+  });
+
+  it("adds one user to several groups at once, and rolls all back when one is refused", async () => {
+    const a = await createGroup(systemCtx, { environmentId: env.dev.id, name: "Multi A" });
+    const b = await createGroup(systemCtx, { environmentId: env.dev.id, name: "Multi B" });
+    const u = await createUser(systemCtx, { name: "Multi", email: "multi@example.com", environmentIds: [env.dev.id] });
+    const results = await addUserToGroups(memberCtx("admin"), { userId: u.id, groupIds: [a.id, b.id] });
+    expect(results.flatMap((r) => r.changed)).toEqual([u.id, u.id]);
+    expect([await memberCount(a.id), await memberCount(b.id)]).toEqual([1, 1]);
+    const c = await createGroup(systemCtx, { environmentId: env.dev.id, name: "Multi C" });
+    const [everyone] = await getDb().select().from(groups).where(sql`${groups.environmentId} = ${env.dev.id} and ${groups.source} = 'system'`);
+    await expect(addUserToGroups(systemCtx, { userId: u.id, groupIds: [c.id, everyone!.id] })).rejects.toThrowError(
+      "Everyone is kept automatically: grant or revoke environment access instead.",
+    );
+    expect(await memberCount(c.id)).toBe(0);
   });
 
   it("keeps a DEV admin out of PROD groups and a reviewer out of all", async () => {

@@ -148,52 +148,79 @@ export async function removeMembers(ctx: DomainContext, input: unknown): Promise
   return changeMembers(ctx, input, "remove", {});
 }
 
-async function changeMembers(
-  ctx: DomainContext,
-  input: unknown,
-  op: "add" | "remove",
-  options: { source?: MembershipSource; directoryId?: string },
-): Promise<MembersResult> {
+type MembersOptions = { source?: MembershipSource; directoryId?: string };
+
+async function changeMembers(ctx: DomainContext, input: unknown, op: "add" | "remove", options: MembersOptions): Promise<MembersResult> {
   const data = parseInput(membersInput, input);
   authorize(ctx.actor, "memberships", "write", "any");
+  return inTransaction((tx) => changeMembersIn(tx, ctx, data, op, options));
+}
+
+const userGroupsInput = z.object({
+  userId: uuidSchema,
+  groupIds: z.array(uuidSchema).min(1, "Choose at least one group.").max(500, "At most 500 groups at once."),
+});
+
+/**
+ * Adds one user to several groups in one transaction: a refused group (Everyone, outside the
+ * caller's scope, unknown) rolls all of them back; one audit row per group, as a bulk add writes.
+ */
+export async function addUserToGroups(ctx: DomainContext, input: unknown, options: MembersOptions = {}): Promise<MembersResult[]> {
+  const data = parseInput(userGroupsInput, input);
+  authorize(ctx.actor, "memberships", "write", "any");
   return inTransaction(async (tx) => {
-    const group = await lockGroup(tx, data.groupId);
-    authorize(ctx.actor, "memberships", "write", [group.environmentId]);
-    if (group.source === "system") {
-      throw new ValidationError("Everyone is kept automatically: grant or revoke environment access instead.", {
-        groupId: ["Everyone is kept automatically: grant or revoke environment access instead."],
-      });
+    const results: MembersResult[] = [];
+    // Locks groups in id order, as concurrent callers do.
+    for (const groupId of [...new Set(data.groupIds)].sort()) {
+      results.push(await changeMembersIn(tx, ctx, { groupId, userIds: [data.userId] }, "add", options));
     }
-    const requested = [...new Set(data.userIds)];
-    const existing = await tx.select({ id: users.id }).from(users).where(inArray(users.id, requested));
-    const known = new Set(existing.map((u) => u.id));
-    const failed: MembersResult["failed"] = requested.filter((id) => !known.has(id)).map((userId) => ({ userId, reason: "User not found." }));
-    let candidates = requested.filter((id) => known.has(id));
-    if (op === "add") {
-      const allowed = await usersWithAccess(tx, candidates, group.environmentId);
-      for (const id of candidates) {
-        if (!allowed.has(id)) failed.push({ userId: id, reason: `No access to the ${group.environmentKey} environment.` });
-      }
-      candidates = candidates.filter((id) => allowed.has(id));
-    }
-    const changed =
-      op === "add"
-        ? await insertMembershipRows(tx, group.id, group.environmentId, candidates, options.source ?? "manual", options.directoryId ?? null)
-        : await deleteMembershipRows(tx, group.id, candidates);
-    const changedSet = new Set(changed);
-    const unchanged = candidates.filter((id) => !changedSet.has(id));
-    if (changed.length > 0) {
-      await recordAudit(tx, ctx, {
-        action: op === "add" ? "group.members.add" : "group.members.remove",
-        targetType: "group",
-        targetId: group.id,
-        targetLabel: group.name,
-        environment: envRef(group),
-        after: { [op === "add" ? "added" : "removed"]: changed, count: changed.length, source: options.source ?? "manual" },
-      });
-    }
-    return { changed, unchanged, failed };
+    return results;
   });
+}
+
+async function changeMembersIn(
+  tx: Tx,
+  ctx: DomainContext,
+  data: z.output<typeof membersInput>,
+  op: "add" | "remove",
+  options: MembersOptions,
+): Promise<MembersResult> {
+  const group = await lockGroup(tx, data.groupId);
+  authorize(ctx.actor, "memberships", "write", [group.environmentId]);
+  if (group.source === "system") {
+    throw new ValidationError("Everyone is kept automatically: grant or revoke environment access instead.", {
+      groupId: ["Everyone is kept automatically: grant or revoke environment access instead."],
+    });
+  }
+  const requested = [...new Set(data.userIds)];
+  const existing = await tx.select({ id: users.id }).from(users).where(inArray(users.id, requested));
+  const known = new Set(existing.map((u) => u.id));
+  const failed: MembersResult["failed"] = requested.filter((id) => !known.has(id)).map((userId) => ({ userId, reason: "User not found." }));
+  let candidates = requested.filter((id) => known.has(id));
+  if (op === "add") {
+    const allowed = await usersWithAccess(tx, candidates, group.environmentId);
+    for (const id of candidates) {
+      if (!allowed.has(id)) failed.push({ userId: id, reason: `No access to the ${group.environmentKey} environment.` });
+    }
+    candidates = candidates.filter((id) => allowed.has(id));
+  }
+  const changed =
+    op === "add"
+      ? await insertMembershipRows(tx, group.id, group.environmentId, candidates, options.source ?? "manual", options.directoryId ?? null)
+      : await deleteMembershipRows(tx, group.id, candidates);
+  const changedSet = new Set(changed);
+  const unchanged = candidates.filter((id) => !changedSet.has(id));
+  if (changed.length > 0) {
+    await recordAudit(tx, ctx, {
+      action: op === "add" ? "group.members.add" : "group.members.remove",
+      targetType: "group",
+      targetId: group.id,
+      targetLabel: group.name,
+      environment: envRef(group),
+      after: { [op === "add" ? "added" : "removed"]: changed, count: changed.length, source: options.source ?? "manual" },
+    });
+  }
+  return { changed, unchanged, failed };
 }
 
 /**
@@ -294,4 +321,10 @@ export async function findGroup(environmentId: string, groupId: string, executor
   if (!uuidSchema.safeParse(groupId).success) return undefined;
   const [row] = await executor.select().from(groups).where(sql`${groups.id} = ${groupId} and ${groups.environmentId} = ${environmentId}`);
   return row;
+}
+
+/** How many groups an environment has (Everyone included). */
+export async function countGroups(environmentId: string, executor: Executor = getDb()): Promise<number> {
+  const [row] = await executor.select({ n: sql<number>`count(*)::int` }).from(groups).where(eq(groups.environmentId, environmentId));
+  return row?.n ?? 0;
 }

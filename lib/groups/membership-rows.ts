@@ -61,6 +61,24 @@ export async function revokeSessionRows(tx: Executor, userIds: readonly string[]
     );
 }
 
+export type MembershipPair = { groupId: string; userId: string; environmentId: string };
+
+/** Inserts any mix of (group, user) memberships in one statement; returns those that were new. */
+export async function insertMembershipPairs(
+  tx: Executor,
+  pairs: readonly MembershipPair[],
+  source: MembershipSource,
+  directoryId: string | null = null,
+): Promise<MembershipPair[]> {
+  if (pairs.length === 0) return [];
+  return tx
+    .insert(groupMembers)
+    .values(pairs.map((p) => ({ ...p, source, directoryId })))
+    .onConflictDoNothing()
+    .returning({ groupId: groupMembers.groupId, userId: groupMembers.userId, environmentId: groupMembers.environmentId });
+}
+
+/** Adds users to one group; returns the users that were not members yet. */
 export async function insertMembershipRows(
   tx: Executor,
   groupId: string,
@@ -69,12 +87,7 @@ export async function insertMembershipRows(
   source: MembershipSource,
   directoryId: string | null = null,
 ): Promise<string[]> {
-  if (userIds.length === 0) return [];
-  const added = await tx
-    .insert(groupMembers)
-    .values(userIds.map((userId) => ({ groupId, userId, environmentId, source, directoryId })))
-    .onConflictDoNothing()
-    .returning({ userId: groupMembers.userId });
+  const added = await insertMembershipPairs(tx, userIds.map((userId) => ({ groupId, userId, environmentId })), source, directoryId);
   return added.map((r) => r.userId);
 }
 

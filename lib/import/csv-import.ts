@@ -8,7 +8,7 @@ import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit, recordAuditMany, type AuditEntry } from "@/lib/audit/record";
 import { environmentKeysOf } from "@/lib/environments";
 import { ValidationError } from "@/lib/errors";
-import { insertAccessRows, insertMembershipRows } from "@/lib/groups/membership-rows";
+import { insertAccessRows, insertMembershipPairs } from "@/lib/groups/membership-rows";
 import { enqueueJob, registerJobHandler, saveItems, saveProgress } from "@/lib/jobs";
 import { authorize } from "@/lib/permissions";
 import { emailSchema, parseInput, personNameSchema, uuidSchema } from "@/lib/validation";
@@ -289,23 +289,20 @@ async function applyBatch(tx: Tx, ctx: DomainContext, plans: RowPlan[], envById:
     const idByEmail = new Map(inserted.map((u) => [u.email.toLowerCase(), u.id]));
     for (const p of creates) p.userId = idByEmail.get(p.email.toLowerCase());
   }
-  for (const p of plans.filter((x) => x.outcome === "update" && x.newName)) {
-    await tx.update(users).set({ name: p.newName!, version: sql`${users.version} + 1`, updatedAt: sql`now()` }).where(eq(users.id, p.userId!));
+  const renames = plans.filter((x) => x.outcome === "update" && x.newName);
+  if (renames.length) {
+    // One statement for the batch's renames.
+    await tx.execute(sql`
+      update users u set name = v.name, version = u.version + 1, updated_at = now()
+      from jsonb_to_recordset(${JSON.stringify(renames.map((p) => ({ id: p.userId, name: p.newName })))}::jsonb) as v(id uuid, name text)
+      where u.id = v.id`);
   }
   const changed = plans.filter((p) => p.outcome === "create" || p.outcome === "update");
-  // Set-based per environment and per group, whatever the batch size.
+  // Set-based: one grant statement per environment (it also joins Everyone), one insert for every membership.
   const byEnv = new Map<string, string[]>();
-  const byGroup = new Map<string, { environmentId: string; userIds: string[] }>();
-  for (const p of changed) {
-    for (const envId of p.addEnvironments) byEnv.set(envId, [...(byEnv.get(envId) ?? []), p.userId!]);
-    for (const g of p.addGroups) {
-      const entry = byGroup.get(g.groupId) ?? { environmentId: g.environmentId, userIds: [] };
-      entry.userIds.push(p.userId!);
-      byGroup.set(g.groupId, entry);
-    }
-  }
+  for (const p of changed) for (const envId of p.addEnvironments) byEnv.set(envId, [...(byEnv.get(envId) ?? []), p.userId!]);
   for (const [envId, ids] of byEnv) await insertAccessRows(tx, ids, envId, "import");
-  for (const [groupId, g] of byGroup) await insertMembershipRows(tx, groupId, g.environmentId, g.userIds, "manual");
+  await insertMembershipPairs(tx, changed.flatMap((p) => p.addGroups.map((g) => ({ groupId: g.groupId, userId: p.userId!, environmentId: g.environmentId }))), "manual");
   await recordAuditMany(
     tx,
     ctx,

@@ -9,7 +9,7 @@ import { recordAudit } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
 import { environmentKeysOf, requireEnvironments } from "@/lib/environments";
 import { NotFoundError, ValidationError, VersionConflictError } from "@/lib/errors";
-import { insertAccessRows, insertMembershipRows } from "@/lib/groups/membership-rows";
+import { insertAccessRows, insertMembershipPairs } from "@/lib/groups/membership-rows";
 import { deleteUsers, grantEnvironmentToUsers, revokeEnvironmentFromUsers, setUsersStatus, throwIfFailed } from "./bulk";
 import { authorize } from "@/lib/permissions";
 import { emailSchema, parseInput, personNameSchema, uuidSchema } from "@/lib/validation";
@@ -77,7 +77,7 @@ export async function createUser(
       .values({ name: data.name, email: data.email, status: data.status, source: options.source ?? "manual", environmentKeys: environmentKeysOf(envs) })
       .returning();
     for (const env of envs) await insertAccessRows(tx, [user!.id], env.id, options.accessSource ?? "manual");
-    for (const g of chosenGroups) await insertMembershipRows(tx, g.id, g.environmentId, [user!.id], "manual");
+    await insertMembershipPairs(tx, chosenGroups.map((g) => ({ groupId: g.id, userId: user!.id, environmentId: g.environmentId })), "manual");
     await recordAudit(tx, ctx, {
       action: "user.create",
       targetType: "user",

@@ -92,7 +92,14 @@ function likePattern(q: string): string {
 export const MEMBER_FIRST_MAX = 50_000;
 
 /** FROM and WHERE of a list, and the sort key when the FROM provides a better-indexed copy of it. */
-export type UsersQuery = { from: SQL; where: SQL; sortExpr?: SQL; idExpr?: SQL };
+export type UsersQuery = {
+  from: SQL;
+  where: SQL;
+  sortExpr?: SQL;
+  idExpr?: SQL;
+  /** The filtered group, as read once for the plan (the count reuses its size). */
+  group?: { memberCount: number; environmentId: string };
+};
 
 /** Sorts whose keys group_members carries (copied by triggers) with a (group_id, key, user_id) index. */
 const MEMBER_SORT_KEYS: Partial<Record<UserSort, SQL>> = {
@@ -114,10 +121,12 @@ export async function usersWhere(input: z.output<typeof listUsersInput>, executo
   let sortExpr: SQL | undefined;
   let idExpr: SQL | undefined;
   let envImplied = false;
+  let groupInfo: UsersQuery["group"];
   if (input.group) {
     const [group] = await executor.execute<{ n: number; environment_id: string }>(
       sql`select member_count as n, environment_id from groups where id = ${input.group}`,
     );
+    if (group) groupInfo = { memberCount: group.n, environmentId: group.environment_id };
     // Membership implies access to the group's environment (revoking access removes memberships).
     envImplied = group?.environment_id === input.environmentId;
     const memberSort = input.sort === "groups" ? undefined : MEMBER_SORT_KEYS[input.sort];
@@ -163,7 +172,7 @@ export async function usersWhere(input: z.output<typeof listUsersInput>, executo
   if (input.status.length) conditions.push(sql`u.status in ${input.status}`);
   if (input.source.length) conditions.push(sql`u.source in ${input.source}`);
   if (input.q) conditions.push(sql`lower(u.name || ' ' || u.email) like ${likePattern(input.q)}`);
-  return { from, where: conditions.length ? sql.join(conditions, sql` and `) : sql`true`, sortExpr, idExpr };
+  return { from, where: conditions.length ? sql.join(conditions, sql` and `) : sql`true`, sortExpr, idExpr, group: groupInfo };
 }
 
 type PageRow = {
@@ -272,7 +281,7 @@ export async function* iterateUsers(rawInput: unknown, chunk = 1000, executor: E
  */
 export async function countUsers(
   input: z.output<typeof listUsersInput>,
-  { from, where }: UsersQuery,
+  { from, where, group }: UsersQuery,
   executor: Executor = getDb(),
 ): Promise<{ value: number; exact: boolean }> {
   const unfiltered = !input.q && !input.status.length && !input.source.length && !input.access.length && !input.group;
@@ -284,11 +293,8 @@ export async function countUsers(
   }
   // Only a group filter: the group keeps its exact size (its members can all enter its environment).
   const onlyGroup = input.group && !input.q && !input.status.length && !input.source.length && !input.access.length;
-  if (onlyGroup) {
-    const [row] = await executor.execute<{ n: number; environment_id: string }>(
-      sql`select member_count as n, environment_id from groups where id = ${input.group}`,
-    );
-    if (row && (input.scope === "all" || row.environment_id === input.environmentId)) return { value: row.n, exact: true };
+  if (onlyGroup && group && (input.scope === "all" || group.environmentId === input.environmentId)) {
+    return { value: group.memberCount, exact: true };
   }
   // The planner's estimate first (about a millisecond): when it is far above the bound, counting
   // 10,000 rows only to say "about" would be wasted. Otherwise count exactly up to the bound.

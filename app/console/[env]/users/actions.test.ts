@@ -36,6 +36,7 @@ describe("server actions refuse callers without the right session", () => {
       actions.deleteGroupAction(crypto.randomUUID()),
       actions.addMembersAction({ groupId: crypto.randomUUID(), userIds: [user.id] }),
       actions.removeMembersAction({ groupId: crypto.randomUUID(), userIds: [user.id] }),
+      actions.addUserToGroupsAction({ userId: user.id, groupIds: [crypto.randomUUID()] }),
       actions.bulkUsersAction({ action: "delete", userIds: [user.id] }),
       actions.searchGroupsAction({ environmentId: env.dev.id, q: "" }),
       actions.searchUsersAction(env.dev.id, "Target"),

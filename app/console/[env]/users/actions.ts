@@ -1,7 +1,7 @@
 "use server";
 
 import { consoleAction } from "@/lib/actions";
-import { addMembers, createGroup, deleteGroup, removeMembers, searchGroups, updateGroup } from "@/lib/groups";
+import { addMembers, addUserToGroups, createGroup, deleteGroup, removeMembers, searchGroups, updateGroup } from "@/lib/groups";
 import { runBulkAction } from "@/lib/users/bulk";
 import { listUsers } from "@/lib/users/list";
 import { startBulkAllMatching } from "@/lib/users/bulk-job";
@@ -69,6 +69,10 @@ export const deleteGroupAction = consoleAction({ permission: ["groups", "write"]
 });
 
 export const addMembersAction = consoleAction({ permission: ["memberships", "write"] }, (ctx, input: unknown) => addMembers(ctx, input));
+
+export const addUserToGroupsAction = consoleAction({ permission: ["memberships", "write"] }, (ctx, input: unknown) =>
+  addUserToGroups(ctx, input),
+);
 
 export const removeMembersAction = consoleAction({ permission: ["memberships", "write"] }, (ctx, input: unknown) =>
   removeMembers(ctx, input),

@@ -1,15 +1,15 @@
 import Link from "next/link";
 import { notFound } from "next/navigation";
 import type { SearchParams } from "nuqs/server";
-import { Card, PageHeader } from "@/components/ui/card";
+import { PageHeader } from "@/components/ui/card";
 import { actorFromSession, requireConsoleSession } from "@/lib/auth/session";
-import { environmentSummaries, findEnvironmentByKey, listEnvironments } from "@/lib/environments";
-import { findGroup, listGroups } from "@/lib/groups";
+import { findEnvironmentByKey, listEnvironments } from "@/lib/environments";
+import { countGroups, findGroup, listGroups } from "@/lib/groups";
 import { can } from "@/lib/permissions";
 import { listUsersForPage } from "@/lib/users/list";
 import { loadUsersTableState } from "@/lib/users/list-params";
 import { AddUserDialog, GroupsPanel } from "./users-forms";
-import { UsersTable } from "./users-table";
+import { UsersCard } from "./users-table";
 
 export const metadata = { title: "Users & groups" };
 
@@ -21,13 +21,12 @@ export default async function UsersPage({ params, searchParams }: { params: Prom
   const state = await loadUsersTableState(searchParams);
   const actor = actorFromSession(session);
 
-  const [environments, groupList, { list, problem }, summaries] = await Promise.all([
+  const [environments, groupList, { list, problem }, totalGroups] = await Promise.all([
     listEnvironments(),
     listGroups(env.id, undefined, 50),
     listUsersForPage({ ...state, environmentId: env.id }),
-    environmentSummaries(),
+    countGroups(env.id),
   ]);
-  const summary = summaries.find((s) => s.id === env.id);
   const group = state.group ? await findGroup(env.id, state.group) : undefined;
   const filterGroup = group ? { id: group.id, name: group.name } : null;
 
@@ -49,30 +48,21 @@ export default async function UsersPage({ params, searchParams }: { params: Prom
         </div>
       </PageHeader>
       <div className="grid gap-6 2xl:grid-cols-[1fr_22rem]">
-        <Card className="p-0">
-          {list ? (
-            <UsersTable
-              environment={{ id: env.id, key: env.key, name: env.name }}
-              environments={environments.map((e) => ({ id: e.id, key: e.key, name: e.name }))}
-              list={list}
-              canWrite={can(actor, "users", "write", "any")}
-              filterGroup={filterGroup}
-            />
-          ) : (
-            <div role="alert" className="p-6 text-sm">
-              <p className="font-medium text-red-800">This view cannot be shown: {problem}</p>
-              <Link href={`/console/${env.key}/users`} className="mt-2 inline-block text-brand-700 underline">
-                Reset the filters
-              </Link>
-            </div>
-          )}
-        </Card>
+        <UsersCard
+          list={list}
+          problem={problem}
+          resetHref={`/console/${env.key}/users`}
+          environment={{ id: env.id, key: env.key, name: env.name }}
+          environments={environments.map((e) => ({ id: e.id, key: e.key, name: e.name }))}
+          canWrite={can(actor, "users", "write", "any")}
+          filterGroup={filterGroup}
+        />
         <GroupsPanel
           environmentId={env.id}
           environmentKey={env.key}
           environmentName={env.name}
           groups={groupList}
-          totalGroups={summary?.groupCount ?? groupList.length}
+          totalGroups={totalGroups}
           canWrite={can(actor, "groups", "write", [env.id])}
         />
       </div>

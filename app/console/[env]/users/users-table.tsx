@@ -9,7 +9,7 @@ import { toast } from "sonner";
 import { USER_SOURCES, USER_STATUSES } from "@/db/enums";
 import { DataTable, DataTablePagination, dataTableFeatures, type Sort } from "@/components/data-table/data-table";
 import { GroupPicker, type GroupOption } from "@/components/console/search-picker";
-import { Badge } from "@/components/ui/card";
+import { Badge, Card } from "@/components/ui/card";
 import { Button } from "@/components/ui/button";
 import { PAGE_SIZES, USER_SORTS, serializeUsersTableState, usersTableParsers, type UserSort } from "@/lib/users/list-params";
 import type { UserList, UserListRow } from "@/lib/users/list";
@@ -65,6 +65,27 @@ const BULK_LABELS: Record<BulkAction, string> = {
   reactivate: "Reactivate",
   delete: "Delete",
 };
+
+/**
+ * The users table in its card, or what is wrong with the URL's view (a stale cursor, an unknown
+ * filter value) with a link back to the unfiltered list: never an empty table for an error.
+ */
+export function UsersCard({ list, problem, resetHref, ...table }: Omit<Parameters<typeof UsersTable>[0], "list"> & { list: UserList | null; problem: string | null; resetHref: string }) {
+  return (
+    <Card className="p-0">
+      {list ? (
+        <UsersTable list={list} {...table} />
+      ) : (
+        <div role="alert" className="p-6 text-sm">
+          <p className="font-medium text-red-800">This view cannot be shown: {problem}</p>
+          <Link href={resetHref} className="mt-2 inline-block text-brand-700 underline">
+            Reset the filters
+          </Link>
+        </div>
+      )}
+    </Card>
+  );
+}
 
 export function UsersTable({
   environment,

@@ -1,14 +1,14 @@
 import Link from "next/link";
 import { notFound } from "next/navigation";
 import type { SearchParams } from "nuqs/server";
-import { Badge, Card, PageHeader } from "@/components/ui/card";
+import { Badge, PageHeader } from "@/components/ui/card";
 import { actorFromSession, requireConsoleSession } from "@/lib/auth/session";
 import { findEnvironmentByKey, listEnvironments } from "@/lib/environments";
 import { findGroup } from "@/lib/groups";
 import { can } from "@/lib/permissions";
 import { listUsersForPage } from "@/lib/users/list";
 import { loadUsersTableState } from "@/lib/users/list-params";
-import { UsersTable } from "../../users/users-table";
+import { UsersCard } from "../../users/users-table";
 import { AddMembers } from "./add-members";
 
 export const metadata = { title: "Group" };
@@ -41,22 +41,16 @@ export default async function GroupPage({ params, searchParams }: { params: Prom
       {group.source === "system" && (
         <p className="mb-4 text-sm text-slate-600">Everyone holds exactly the users who may enter {env.name}: grant or revoke the environment to change it.</p>
       )}
-      <Card className="p-0">
-        {list ? (
-          <UsersTable
-            environment={{ id: env.id, key: env.key, name: env.name }}
-            environments={environments.map((e) => ({ id: e.id, key: e.key, name: e.name }))}
-            list={list}
-            canWrite={canWrite}
-            filterGroup={null}
-            fixedGroup={{ id: group.id, name: group.name }}
-          />
-        ) : (
-          <p role="alert" className="p-6 text-sm text-red-800">
-            This view cannot be shown: {problem}
-          </p>
-        )}
-      </Card>
+      <UsersCard
+        list={list}
+        problem={problem}
+        resetHref={`/console/${env.key}/groups/${group.id}`}
+        environment={{ id: env.id, key: env.key, name: env.name }}
+        environments={environments.map((e) => ({ id: e.id, key: e.key, name: e.name }))}
+        canWrite={canWrite}
+        filterGroup={null}
+        fixedGroup={{ id: group.id, name: group.name }}
+      />
     </>
   );
 }

@@ -10,7 +10,7 @@ import { MultiPicker, type GroupOption } from "@/components/console/search-picke
 import type { FieldErrors } from "@/lib/errors";
 import type { ActionResult } from "@/lib/actions";
 import {
-  addMembersAction,
+  addUserToGroupsAction,
   deleteUserAction,
   grantEnvironmentAction,
   reactivateUserAction,
@@ -173,13 +173,10 @@ export function UserPanel({
                         environmentId={a.environmentId}
                         environmentName={a.name}
                         onAdd={(picked) =>
-                          act(async () => {
-                            for (const g of picked) {
-                              const result = await addMembersAction({ groupId: g.id, userIds: [user.id] });
-                              if (!result.ok) return result;
-                            }
-                            return { ok: true as const, data: null };
-                          }, `Added to ${picked.map((g) => g.name).join(", ")}.`)
+                          act(
+                            () => addUserToGroupsAction({ userId: user.id, groupIds: picked.map((g) => g.id) }),
+                            `Added to ${picked.map((g) => g.name).join(", ")}.`,
+                          )
                         }
                       />
                     )}
