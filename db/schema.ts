@@ -237,12 +237,15 @@ export const identityProviders = pgTable(
     jacksonProduct: text(),
     jacksonClientId: text(),
     metadataRefreshedAt: timestamp(tz),
+    metadataError: text(),
     version: integer().notNull().default(1),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
   (t) => [
     uniqueIndex("identity_providers_name_lower_key").on(sql`lower(${t.name})`),
+    // Jackson finds the connection of a SAML response by its issuer: one IdP per entity ID.
+    uniqueIndex("identity_providers_entity_id_key").on(t.entityId),
     check("identity_providers_preset_check", oneOf(t.preset, IDP_PRESETS)),
   ],
 );
@@ -531,6 +534,120 @@ export const sessions = pgTable(
 );
 
 // ---------------------------------------------------------------------------
+// Sign-in state shared by every app instance: pending SAML requests, the assertion replay
+// cache, SSO traces, one-time password links and the mail outbox
+// ---------------------------------------------------------------------------
+
+/** An SP-initiated sign-in waiting for the IdP's answer; consumed once by the ACS. */
+export const ssoRequests = pgTable(
+  "sso_requests",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    // Jackson's RelayState for this request; the IdP posts it back with the response.
+    relayState: text().notNull(),
+    // The AuthnRequest ID: the response's InResponseTo must equal it.
+    requestId: text().notNull(),
+    identityProviderId: uuid()
+      .notNull()
+      .references(() => identityProviders.id, { onDelete: "cascade" }),
+    environmentId: uuid()
+      .notNull()
+      .references(() => environments.id, { onDelete: "cascade" }),
+    returnTo: text().notNull(),
+    loginHint: text(),
+    createdAt: createdAt(),
+    expiresAt: timestamp(tz).notNull(),
+    consumedAt: timestamp(tz),
+  },
+  (t) => [uniqueIndex("sso_requests_relay_state_key").on(t.relayState), index("sso_requests_expires_idx").on(t.expiresAt)],
+);
+
+/** Assertion IDs already used, kept until the assertion expires: a replay fails on any instance. */
+export const samlAssertionIds = pgTable(
+  "saml_assertion_ids",
+  {
+    identityProviderId: uuid()
+      .notNull()
+      .references(() => identityProviders.id, { onDelete: "cascade" }),
+    assertionId: text().notNull(),
+    expiresAt: timestamp(tz).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.identityProviderId, t.assertionId] }), index("saml_assertion_ids_expires_idx").on(t.expiresAt)],
+);
+
+export const SSO_TRACE_OUTCOMES = ["success", "failure"] as const;
+
+/** The last sign-in attempts per IdP, for the console: what was checked, asserted and done. */
+export const ssoTraces = pgTable(
+  "sso_traces",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    identityProviderId: uuid().references(() => identityProviders.id, { onDelete: "cascade" }),
+    environmentId: uuid().references(() => environments.id, { onDelete: "cascade" }),
+    createdAt: createdAt(),
+    flow: text().notNull(),
+    outcome: text({ enum: SSO_TRACE_OUTCOMES }).notNull(),
+    // The check that failed (a stable code) and the reason in plain words.
+    failedCheck: text(),
+    reason: text(),
+    issuer: text(),
+    subject: text(),
+    attributes: jsonb().$type<Record<string, string[]>>(),
+    groups: text().array(),
+    // What sign-in did (or would have done): user created or matched, access, groups added and removed.
+    result: jsonb().$type<Record<string, unknown>>(),
+    userId: uuid().references(() => users.id, { onDelete: "set null" }),
+    ip: text(),
+  },
+  (t) => [
+    index("sso_traces_idp_created_idx").on(t.identityProviderId, t.createdAt),
+    check("sso_traces_outcome_check", oneOf(t.outcome, SSO_TRACE_OUTCOMES)),
+  ],
+);
+
+export const PASSWORD_TOKEN_PURPOSES = ["invite", "reset", "unlock"] as const;
+
+/** One-time links (invitation, password reset, unlock); only a hash of the link's secret is kept. */
+export const passwordTokens = pgTable(
+  "password_tokens",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    userId: uuid()
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    environmentId: uuid()
+      .notNull()
+      .references(() => environments.id, { onDelete: "cascade" }),
+    purpose: text({ enum: PASSWORD_TOKEN_PURPOSES }).notNull(),
+    tokenHash: text().notNull(),
+    createdAt: createdAt(),
+    expiresAt: timestamp(tz).notNull(),
+    usedAt: timestamp(tz),
+  },
+  (t) => [
+    uniqueIndex("password_tokens_hash_key").on(t.tokenHash),
+    index("password_tokens_user_idx").on(t.userId, t.purpose),
+    check("password_tokens_purpose_check", oneOf(t.purpose, PASSWORD_TOKEN_PURPOSES)),
+  ],
+);
+
+/** Mail sent (through SMTP) or, without SMTP_URL, kept here for the console's outbox. */
+export const emailOutbox = pgTable(
+  "email_outbox",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    to: text().notNull(),
+    subject: text().notNull(),
+    body: text().notNull(),
+    transport: text().notNull(),
+    createdAt: createdAt(),
+    sentAt: timestamp(tz),
+    error: text(),
+  },
+  (t) => [index("email_outbox_created_idx").on(t.createdAt)],
+);
+
+// ---------------------------------------------------------------------------
 // Admin REST API tokens and rate limits
 // ---------------------------------------------------------------------------
 
@@ -763,6 +880,8 @@ export type Directory = typeof directories.$inferSelect;
 export type Resource = typeof resources.$inferSelect;
 export type AccessGrant = typeof accessGrants.$inferSelect;
 export type SigningKey = typeof signingKeys.$inferSelect;
+export type SsoTrace = typeof ssoTraces.$inferSelect;
+export type Session = typeof sessions.$inferSelect;
 export type ConsoleMember = typeof consoleMembers.$inferSelect;
 export type AuditEvent = typeof auditEvents.$inferSelect;
 export type ApiToken = typeof apiTokens.$inferSelect;

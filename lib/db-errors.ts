@@ -11,6 +11,7 @@ const UNIQUE_MESSAGES: Record<string, { field: string; message: string }> = {
   environments_name_lower_key: { field: "name", message: "An environment with this name already exists." },
   console_members_email_lower_key: { field: "email", message: "A console member with this email already exists." },
   identity_providers_name_lower_key: { field: "name", message: "An identity provider with this name already exists." },
+  identity_providers_entity_id_key: { field: "metadata", message: "An identity provider with this entity ID is already connected." },
   directories_env_name_lower_key: { field: "name", message: "A directory with this name already exists in this environment." },
   resources_env_feature_name_lower_key: { field: "name", message: "A resource with this name already exists for this feature." },
 };

@@ -12,6 +12,17 @@ const schema = z.object({
   NEXTAUTH_URL: z.url().optional(),
   DATA_DIR: z.string().default(".data"),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  // Mail: without SMTP_URL, mail goes to the outbox the console shows (the demo's default).
+  SMTP_URL: z.string().regex(/^smtps?:\/\//, "must be an smtp:// or smtps:// URL").optional(),
+  MAIL_FROM: z.string().default("IAM Console <no-reply@localhost>"),
+  // IdP metadata URLs that resolve to private or loopback addresses are refused unless this is on.
+  ALLOW_PRIVATE_METADATA_URLS: z
+    .enum(["true", "false", "1", "0"])
+    .default("false")
+    .transform((v) => v === "true" || v === "1"),
+  // End-user password lockout: failures in a row before the account locks, and for how long.
+  PASSWORD_LOCKOUT_THRESHOLD: z.coerce.number().int().min(3).max(100).default(10),
+  PASSWORD_LOCKOUT_MINUTES: z.coerce.number().int().min(1).max(1440).default(15),
 });
 
 export type Env = z.infer<typeof schema>;
@@ -27,6 +38,11 @@ export function env(): Env {
   }
   cached = parsed.data;
   return cached;
+}
+
+/** The app's public origin (no trailing slash): SAML endpoints and mail links are built from it. */
+export function publicOrigin(): string {
+  return (env().NEXTAUTH_URL ?? "http://localhost:3000").replace(/\/+$/, "");
 }
 
 /** Whether cookies must carry `Secure` (and the `__Secure-` prefix): the app is served over https. */

@@ -1,0 +1,347 @@
+import "server-only";
+import { randomBytes } from "node:crypto";
+import { and, eq, isNull, sql } from "drizzle-orm";
+import { z } from "zod";
+import { getDb, type Executor } from "@/db/client";
+import { environmentAccess, environmentBreakGlassUsers, environments, passwordTokens, users, type Environment, type User } from "@/db/schema";
+import type { Actor, DomainContext } from "@/lib/auth/actor";
+import { hashPassword, verifyPassword } from "@/lib/auth/password";
+import { recordAudit } from "@/lib/audit/record";
+import { inTransaction } from "@/lib/domain/transaction";
+import { env, publicOrigin } from "@/lib/env";
+import { NotFoundError, RateLimitedError, ValidationError } from "@/lib/errors";
+import { revokeSessionRows } from "@/lib/groups/membership-rows";
+import { sendMail } from "@/lib/mail";
+import { authorize } from "@/lib/permissions";
+import { hitRateLimit } from "@/lib/rate-limit";
+import { getEnvironmentAuth, routeSignIn } from "@/lib/sso/environment-auth";
+import { emailSchema, parseInput, uuidSchema } from "@/lib/validation";
+import { passwordProblems } from "./password-strength";
+import { createEndUserSession, hashToken } from "./sessions";
+
+export const INVITE_DAYS = 7;
+export const RESET_MINUTES = 60;
+// Throttling, kept in Postgres so every instance shares it.
+const PER_IP_PER_MINUTE = 30;
+const PER_ACCOUNT_PER_15_MINUTES = 20;
+
+/** The one answer to every failed password sign-in, whatever the cause (no account enumeration). */
+export const INVALID_CREDENTIALS =
+  "The email or password is wrong. After repeated failures sign-in is paused for a while; the account's owner gets an email with a link to unlock it.";
+
+type TokenPurpose = "invite" | "reset" | "unlock";
+
+const endUser = (user: Pick<User, "id" | "email">, environmentId: string): Actor => ({ type: "end_user", id: user.id, label: user.email, environmentIds: [environmentId] });
+const anonymous = (label: string): Actor => ({ type: "system", id: null, label });
+
+async function issueToken(tx: Executor, userId: string, environmentId: string, purpose: TokenPurpose, minutes: number): Promise<string> {
+  // A new link replaces any earlier unused link of the same kind.
+  await tx
+    .update(passwordTokens)
+    .set({ usedAt: sql`now()` })
+    .where(and(eq(passwordTokens.userId, userId), eq(passwordTokens.purpose, purpose), isNull(passwordTokens.usedAt)));
+  const token = randomBytes(32).toString("base64url");
+  await tx.insert(passwordTokens).values({
+    userId,
+    environmentId,
+    purpose,
+    tokenHash: hashToken(token),
+    expiresAt: sql`now() + make_interval(mins => ${minutes})`,
+  });
+  return token;
+}
+
+const linkSchema = z.string().regex(/^[A-Za-z0-9_-]{20,100}$/);
+
+/** Whether a link is still usable (for showing its form); does not use it up. */
+export async function peekToken(token: string, purpose: TokenPurpose, environmentKey: string) {
+  if (!linkSchema.safeParse(token).success) return null;
+  const [row] = await getDb()
+    .select({ userId: passwordTokens.userId, email: users.email, name: users.name })
+    .from(passwordTokens)
+    .innerJoin(users, eq(users.id, passwordTokens.userId))
+    .innerJoin(environments, eq(environments.id, passwordTokens.environmentId))
+    .where(
+      and(
+        eq(passwordTokens.tokenHash, hashToken(token)),
+        eq(passwordTokens.purpose, purpose),
+        eq(environments.key, environmentKey),
+        isNull(passwordTokens.usedAt),
+        sql`${passwordTokens.expiresAt} > now()`,
+      ),
+    );
+  return row ?? null;
+}
+
+/** Uses a link up, atomically: a second use (or a concurrent one) finds nothing. */
+async function consumeToken(tx: Executor, token: string, purpose: TokenPurpose, environmentKey: string) {
+  if (!linkSchema.safeParse(token).success) return null;
+  const [row] = await tx
+    .update(passwordTokens)
+    .set({ usedAt: sql`now()` })
+    .where(
+      and(
+        eq(passwordTokens.tokenHash, hashToken(token)),
+        eq(passwordTokens.purpose, purpose),
+        isNull(passwordTokens.usedAt),
+        sql`${passwordTokens.expiresAt} > now()`,
+        sql`${passwordTokens.environmentId} = (select id from ${environments} where key = ${environmentKey})`,
+      ),
+    )
+    .returning();
+  return row ?? null;
+}
+
+const inviteInput = z.object({ userId: uuidSchema, environmentId: uuidSchema });
+
+/** Emails the user a one-time link (valid 7 days) to set a password for the environment. */
+export async function sendInvitation(ctx: DomainContext, input: unknown): Promise<{ expiresAt: Date }> {
+  const { userId, environmentId } = parseInput(inviteInput, input);
+  authorize(ctx.actor, "users", "write", [environmentId]);
+  const mail = await inTransaction(async (tx) => {
+    const [row] = await tx
+      .select({ user: users, environment: environments })
+      .from(users)
+      .innerJoin(environmentAccess, and(eq(environmentAccess.userId, users.id), eq(environmentAccess.environmentId, environmentId)))
+      .innerJoin(environments, eq(environments.id, environmentId))
+      .where(eq(users.id, userId));
+    if (!row) throw new NotFoundError("The user cannot enter this environment; grant it first.");
+    if (row.user.status === "suspended" || row.user.status === "deprovisioned") throw new ValidationError(`The user is ${row.user.status}; reactivate them first.`);
+    const token = await issueToken(tx, userId, environmentId, "invite", INVITE_DAYS * 24 * 60);
+    await recordAudit(tx, ctx, {
+      action: "user.invitation_sent",
+      targetType: "user",
+      targetId: userId,
+      targetLabel: row.user.email,
+      environment: row.environment,
+      after: { expiresInDays: INVITE_DAYS },
+    });
+    return {
+      to: row.user.email,
+      subject: `You are invited to ${row.environment.name}`,
+      text: `Hello ${row.user.name},\n\nSet your password for ${row.environment.name} with this link (it works once and expires in ${INVITE_DAYS} days):\n\n${publicOrigin()}/e/${row.environment.key}/invite/${token}\n`,
+    };
+  });
+  await sendMail(mail);
+  return { expiresAt: new Date(Date.now() + INVITE_DAYS * 86_400_000) };
+}
+
+const setPasswordInput = z.object({
+  token: z.string(),
+  password: z.string().max(1000),
+  confirm: z.string().max(1000),
+});
+
+export type SignedIn = { token: string; environment: Environment; user: User };
+
+/** Sets the password from an invitation or reset link (once), then signs the user in. */
+export async function setPasswordWithLink(
+  purpose: "invite" | "reset",
+  environmentKey: string,
+  input: unknown,
+  request: { ip?: string; userAgent?: string } = {},
+): Promise<SignedIn> {
+  const data = parseInput(setPasswordInput, input);
+  if (data.password !== data.confirm) throw new ValidationError("The passwords do not match.", { confirm: ["The passwords do not match."] });
+  const preview = await peekToken(data.token, purpose, environmentKey);
+  if (!preview) throw new ValidationError("This link was already used or has expired; ask for a new one.", { token: ["This link was already used or has expired."] });
+  const problems = passwordProblems(data.password, [preview.email, preview.name]);
+  if (problems.length) throw new ValidationError(problems[0]!, { password: problems });
+  const hash = await hashPassword(data.password);
+  return inTransaction(async (tx) => {
+    const link = await consumeToken(tx, data.token, purpose, environmentKey);
+    if (!link) throw new ValidationError("This link was already used or has expired; ask for a new one.", { token: ["This link was already used or has expired."] });
+    const [environment] = await tx.select().from(environments).where(eq(environments.id, link.environmentId));
+    const [user] = await tx
+      .update(users)
+      .set({
+        passwordHash: hash,
+        passwordChangedAt: sql`now()`,
+        failedSignIns: 0,
+        lockedUntil: null,
+        status: sql`case when ${users.status} = 'invited' then 'active' else ${users.status} end`,
+        // A reset ends every other session: whoever knew the old password is out.
+        // (a microsecond before this transaction's now(), so the session opened below survives it).
+        ...(purpose === "reset" ? { revokedBefore: sql`now() - interval '1 microsecond'` } : {}),
+        lastSignInAt: sql`now()`,
+        version: sql`${users.version} + 1`,
+        updatedAt: sql`now()`,
+      })
+      .where(eq(users.id, link.userId))
+      .returning();
+    if (purpose === "reset") await revokeSessionRows(tx, [user!.id]);
+    if (user!.status !== "active") throw new ValidationError(`The account is ${user!.status}.`);
+    const ctx: DomainContext = { actor: endUser(user!, environment!.id), ip: request.ip };
+    await recordAudit(tx, ctx, {
+      action: purpose === "invite" ? "user.password_set" : "user.password_reset",
+      targetType: "user",
+      targetId: user!.id,
+      targetLabel: user!.email,
+      environment: environment!,
+    });
+    const { token } = await createEndUserSession(tx, { userId: user!.id, environmentId: environment!.id, method: "password", ip: request.ip, userAgent: request.userAgent });
+    await recordAudit(tx, ctx, { action: "end_user.sign_in", targetType: "user", targetId: user!.id, targetLabel: user!.email, environment: environment!, after: { method: "password", via: purpose } });
+    return { token, environment: environment!, user: user! };
+  });
+}
+
+/**
+ * "Forgot password": mails a one-hour link when the email belongs to an active user of the
+ * environment. The caller answers the same whatever happened (the work runs after the response).
+ */
+export async function requestPasswordReset(environmentKey: string, rawEmail: unknown, request: { ip?: string } = {}): Promise<void> {
+  const parsed = emailSchema.safeParse(rawEmail);
+  if (!parsed.success) return;
+  const email = parsed.data;
+  const limited = await hitRateLimit(`pw-reset:${email.toLowerCase()}`, 5, 3600);
+  if (!limited.allowed) return;
+  const mail = await inTransaction(async (tx) => {
+    const [row] = await tx
+      .select({ user: users, environment: environments })
+      .from(users)
+      .innerJoin(environmentAccess, eq(environmentAccess.userId, users.id))
+      .innerJoin(environments, and(eq(environments.id, environmentAccess.environmentId), eq(environments.key, environmentKey)))
+      .where(sql`lower(${users.email}) = lower(${email})`);
+    if (!row || row.user.status !== "active") {
+      await recordAudit(tx, { actor: anonymous(email), ip: request.ip }, {
+        action: "user.password_reset_requested",
+        targetType: "user",
+        targetLabel: email,
+        outcome: "failure",
+        reason: row ? `account ${row.user.status}` : "no such user in this environment",
+      });
+      return null;
+    }
+    const token = await issueToken(tx, row.user.id, row.environment.id, "reset", RESET_MINUTES);
+    await recordAudit(tx, { actor: endUser(row.user, row.environment.id), ip: request.ip }, {
+      action: "user.password_reset_requested",
+      targetType: "user",
+      targetId: row.user.id,
+      targetLabel: row.user.email,
+      environment: row.environment,
+    });
+    return {
+      to: row.user.email,
+      subject: `Reset your ${row.environment.name} password`,
+      text: `Hello ${row.user.name},\n\nReset your password with this link (it works once and expires in ${RESET_MINUTES} minutes):\n\n${publicOrigin()}/e/${row.environment.key}/reset/${token}\n\nIf you did not ask for this, ignore this mail.\n`,
+    };
+  });
+  if (mail) await sendMail(mail);
+}
+
+/** Unlocks an account locked by failed sign-ins, from the link mailed when it locked. */
+export async function unlockWithLink(environmentKey: string, token: string, request: { ip?: string } = {}): Promise<boolean> {
+  return inTransaction(async (tx) => {
+    const link = await consumeToken(tx, token, "unlock", environmentKey);
+    if (!link) return false;
+    const [user] = await tx.update(users).set({ failedSignIns: 0, lockedUntil: null }).where(eq(users.id, link.userId)).returning();
+    const [environment] = await tx.select().from(environments).where(eq(environments.id, link.environmentId));
+    await recordAudit(tx, { actor: endUser(user!, link.environmentId), ip: request.ip }, { action: "user.unlock", targetType: "user", targetId: user!.id, targetLabel: user!.email, environment: environment! });
+    return true;
+  });
+}
+
+export type PasswordSignInResult = { ok: true; signedIn: SignedIn } | { ok: false; message: string };
+
+const signInInput = z.object({ email: z.string().max(320), password: z.string().max(1000) });
+
+/**
+ * Password sign-in into one environment. Unknown emails cost the same argon2 work and get the
+ * same answer as wrong passwords and locked accounts. Throttled per IP and per account.
+ */
+export async function signInWithPassword(
+  environmentKey: string,
+  input: unknown,
+  request: { ip?: string; userAgent?: string } = {},
+): Promise<PasswordSignInResult> {
+  const data = parseInput(signInInput, input);
+  const email = data.email.trim().toLowerCase();
+  const db = getDb();
+  const [environment] = await db.select().from(environments).where(eq(environments.key, environmentKey));
+  if (!environment) throw new NotFoundError("No such environment.");
+
+  const [byIp, byAccount] = await Promise.all([
+    hitRateLimit(`pw-ip:${request.ip ?? "unknown"}`, PER_IP_PER_MINUTE, 60),
+    hitRateLimit(`pw-acct:${environment.id}:${email}`, PER_ACCOUNT_PER_15_MINUTES, 900),
+  ]);
+  if (!byIp.allowed || !byAccount.allowed) {
+    throw new RateLimitedError(Math.max(byIp.allowed ? 0 : byIp.retryAfterSeconds, byAccount.allowed ? 0 : byAccount.retryAfterSeconds));
+  }
+
+  const [row] = await db
+    .select({ user: users, hasAccess: sql<boolean>`${environmentAccess.userId} is not null`, breakGlass: sql<boolean>`${environmentBreakGlassUsers.userId} is not null` })
+    .from(users)
+    .leftJoin(environmentAccess, and(eq(environmentAccess.userId, users.id), eq(environmentAccess.environmentId, environment.id)))
+    .leftJoin(environmentBreakGlassUsers, and(eq(environmentBreakGlassUsers.userId, users.id), eq(environmentBreakGlassUsers.environmentId, environment.id)))
+    .where(sql`lower(${users.email}) = ${email}`);
+  const user = row?.user;
+  const passwordOk = await verifyPassword(user?.passwordHash, data.password);
+  const settings = await getEnvironmentAuth(environment.id);
+  const route = routeSignIn(settings, email, !!row?.breakGlass);
+
+  const failure = (reason: string, lock = false) =>
+    inTransaction(async (tx) => {
+      let lockedNow = false;
+      if (user && lock) {
+        const { PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES } = env();
+        const [updated] = await tx
+          .update(users)
+          .set({
+            failedSignIns: sql`${users.failedSignIns} + 1`,
+            lockedUntil: sql`case when ${users.failedSignIns} + 1 >= ${PASSWORD_LOCKOUT_THRESHOLD}
+              then now() + make_interval(mins => ${PASSWORD_LOCKOUT_MINUTES}) else ${users.lockedUntil} end`,
+          })
+          .where(eq(users.id, user.id))
+          .returning({ failed: users.failedSignIns });
+        lockedNow = updated!.failed === PASSWORD_LOCKOUT_THRESHOLD;
+      }
+      await recordAudit(tx, { actor: user ? endUser(user, environment.id) : anonymous(email.slice(0, 320)), ip: request.ip }, {
+        action: "end_user.sign_in",
+        targetType: "user",
+        targetId: user?.id ?? null,
+        targetLabel: user?.email ?? email.slice(0, 320),
+        environment,
+        outcome: "failure",
+        reason: lockedNow ? `${reason}; account locked` : reason,
+        after: { method: "password" },
+      });
+      if (lockedNow) {
+        const token = await issueToken(tx, user!.id, environment.id, "unlock", env().PASSWORD_LOCKOUT_MINUTES);
+        return {
+          to: user!.email,
+          subject: `Your ${environment.name} sign-in is paused`,
+          text: `Hello ${user!.name},\n\nThere were ${env().PASSWORD_LOCKOUT_THRESHOLD} failed sign-ins to your account, so password sign-in is paused for ${env().PASSWORD_LOCKOUT_MINUTES} minutes.\nIf it was you, unlock it now with this link (it works once):\n\n${publicOrigin()}/e/${environment.key}/unlock/${token}\n\nIf it was not you, consider resetting your password.\n`,
+        };
+      }
+      return null;
+    }).then(async (mail) => {
+      if (mail) await sendMail(mail);
+      return { ok: false as const, message: INVALID_CREDENTIALS };
+    });
+
+  if (!user) return failure("unknown email");
+  if (user.lockedUntil && user.lockedUntil > new Date()) return failure("account locked");
+  if (!user.passwordHash) return failure("no password set");
+  if (!passwordOk) return failure("wrong password", true);
+  if (user.status !== "active") return failure(`account ${user.status}`);
+  if (!row!.hasAccess) return failure("no access to this environment");
+  if (route.method !== "password") return failure(route.method === "sso" ? "SSO is enforced for this email" : "password sign-in is off");
+
+  return inTransaction(async (tx) => {
+    const [updated] = await tx
+      .update(users)
+      .set({ failedSignIns: 0, lockedUntil: null, lastSignInAt: sql`now()` })
+      .where(eq(users.id, user.id))
+      .returning();
+    const { token } = await createEndUserSession(tx, { userId: user.id, environmentId: environment.id, method: "password", ip: request.ip, userAgent: request.userAgent });
+    await recordAudit(tx, { actor: endUser(user, environment.id), ip: request.ip }, {
+      action: "end_user.sign_in",
+      targetType: "user",
+      targetId: user.id,
+      targetLabel: user.email,
+      environment,
+      after: { method: "password", breakGlass: !!row!.breakGlass && settings.ssoEnabled },
+    });
+    return { ok: true as const, signedIn: { token, environment, user: updated! } };
+  });
+}

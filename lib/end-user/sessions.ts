@@ -1,0 +1,149 @@
+import "server-only";
+import { createHash, randomBytes } from "node:crypto";
+import { and, desc, eq, isNull, sql } from "drizzle-orm";
+import { getDb, type Executor } from "@/db/client";
+import type { Environment } from "@/db/schema";
+import { environmentAccess, environmentAuth, environments, sessions, users, type Session, type User } from "@/db/schema";
+import type { DomainContext } from "@/lib/auth/actor";
+import { recordAudit } from "@/lib/audit/record";
+import { inTransaction } from "@/lib/domain/transaction";
+import { servedOverHttps } from "@/lib/env";
+import { NotFoundError } from "@/lib/errors";
+import { revokeSessionRows } from "@/lib/groups/membership-rows";
+import { authorize } from "@/lib/permissions";
+import { parseInput, uuidSchema } from "@/lib/validation";
+
+// End-user sessions are server-side rows; the cookie carries a random secret whose SHA-256 is the
+// row's key. Every request checks the row, so suspension, revocation of the environment and
+// "sign out everywhere" end a session at once.
+
+export const hashToken = (token: string) => createHash("sha256").update(token).digest("base64url");
+
+/** One cookie per environment; `__Host-` (Secure, path /, no Domain) under https. */
+export function sessionCookieName(environmentKey: string): string {
+  return `${servedOverHttps() ? "__Host-" : ""}iam_env_${environmentKey}`;
+}
+
+export function sessionCookieOptions() {
+  return { httpOnly: true, sameSite: "lax" as const, secure: servedOverHttps(), path: "/" };
+}
+
+export async function createEndUserSession(
+  tx: Executor,
+  input: { userId: string; environmentId: string; method: "password" | "sso"; identityProviderId?: string | null; ip?: string; userAgent?: string },
+): Promise<{ token: string; session: Session }> {
+  const token = randomBytes(32).toString("base64url");
+  const [session] = await tx
+    .insert(sessions)
+    .values({
+      tokenHash: hashToken(token),
+      userId: input.userId,
+      environmentId: input.environmentId,
+      method: input.method,
+      identityProviderId: input.identityProviderId ?? null,
+      // The lifetime is the environment's setting at sign-in; the idle timeout is read live.
+      expiresAt: sql`now() + make_interval(mins => coalesce((select ${environmentAuth.sessionLifetimeMinutes} from ${environmentAuth} where ${environmentAuth.environmentId} = ${input.environmentId}), 720))`,
+      ip: input.ip ?? null,
+      userAgent: input.userAgent?.slice(0, 512) ?? null,
+    })
+    .returning();
+  return { token, session: session! };
+}
+
+export type EndUserSession = { session: Session; user: User; environment: Environment };
+
+/**
+ * The live session behind a cookie, or null: revoked, expired (absolute or idle), user not
+ * active, signed out everywhere, or no longer allowed into the environment.
+ */
+export async function readEndUserSession(environmentKey: string, token: string | undefined): Promise<EndUserSession | null> {
+  if (!token || token.length > 200) return null;
+  const db = getDb();
+  const [row] = await db
+    .select({ session: sessions, user: users, environment: environments, idleMinutes: environmentAuth.idleTimeoutMinutes })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .innerJoin(environments, eq(environments.id, sessions.environmentId))
+    .innerJoin(environmentAccess, and(eq(environmentAccess.userId, sessions.userId), eq(environmentAccess.environmentId, sessions.environmentId)))
+    .leftJoin(environmentAuth, eq(environmentAuth.environmentId, sessions.environmentId))
+    .where(
+      and(
+        eq(sessions.tokenHash, hashToken(token)),
+        eq(environments.key, environmentKey),
+        isNull(sessions.revokedAt),
+        sql`${sessions.expiresAt} > now()`,
+        sql`${sessions.lastSeenAt} > now() - make_interval(mins => coalesce(${environmentAuth.idleTimeoutMinutes}, 60))`,
+        eq(users.status, "active"),
+        sql`(${users.revokedBefore} is null or ${sessions.createdAt} > ${users.revokedBefore})`,
+      ),
+    );
+  if (!row) return null;
+  // Sliding idle timeout, written at most once a minute.
+  if (Date.now() - row.session.lastSeenAt.getTime() > 60_000) {
+    await db.update(sessions).set({ lastSeenAt: sql`now()` }).where(eq(sessions.id, row.session.id));
+  }
+  return { session: row.session, user: row.user, environment: row.environment };
+}
+
+/** Sign-out of one session (the end user's own action). */
+export async function endEndUserSession(token: string | undefined): Promise<void> {
+  if (!token || token.length > 200) return;
+  await inTransaction(async (tx) => {
+    const [ended] = await tx
+      .update(sessions)
+      .set({ revokedAt: sql`now()` })
+      .where(and(eq(sessions.tokenHash, hashToken(token)), isNull(sessions.revokedAt)))
+      .returning();
+    if (!ended) return;
+    const [user] = await tx.select({ email: users.email }).from(users).where(eq(users.id, ended.userId));
+    const [env] = await tx.select({ id: environments.id, key: environments.key }).from(environments).where(eq(environments.id, ended.environmentId));
+    await recordAudit(
+      tx,
+      { actor: { type: "end_user", id: ended.userId, label: user?.email ?? "", environmentIds: [ended.environmentId] } },
+      { action: "end_user.sign_out", targetType: "user", targetId: ended.userId, targetLabel: user?.email, environment: env },
+    );
+  });
+}
+
+/** "Sign out everywhere": every session of the user ends now, in every environment. */
+export async function signOutEverywhere(ctx: DomainContext, userId: string): Promise<number> {
+  const id = parseInput(uuidSchema, userId);
+  return inTransaction(async (tx) => {
+    const [user] = await tx.select().from(users).where(eq(users.id, id)).for("update");
+    if (!user) throw new NotFoundError("User not found.");
+    const access = await tx.select({ environmentId: environmentAccess.environmentId }).from(environmentAccess).where(eq(environmentAccess.userId, id));
+    authorize(ctx.actor, "users", "write", access.map((a) => a.environmentId));
+    const open = await tx.$count(sessions, and(eq(sessions.userId, id), isNull(sessions.revokedAt), sql`${sessions.expiresAt} > now()`));
+    await tx.update(users).set({ revokedBefore: sql`now()` }).where(eq(users.id, id));
+    await revokeSessionRows(tx, [id]);
+    await recordAudit(tx, ctx, { action: "user.sign_out_everywhere", targetType: "user", targetId: id, targetLabel: user.email, after: { sessionsEnded: open } });
+    return open;
+  });
+}
+
+export type SessionListRow = Pick<Session, "id" | "method" | "createdAt" | "lastSeenAt" | "expiresAt" | "revokedAt" | "ip" | "userAgent"> & {
+  environmentKey: string;
+  active: boolean;
+};
+
+export async function listUserSessions(userId: string, limit = 50): Promise<SessionListRow[]> {
+  return getDb()
+    .select({
+      id: sessions.id,
+      method: sessions.method,
+      createdAt: sessions.createdAt,
+      lastSeenAt: sessions.lastSeenAt,
+      expiresAt: sessions.expiresAt,
+      revokedAt: sessions.revokedAt,
+      ip: sessions.ip,
+      userAgent: sessions.userAgent,
+      environmentKey: environments.key,
+      active: sql<boolean>`${sessions.revokedAt} is null and ${sessions.expiresAt} > now()
+        and not exists (select 1 from ${users} u where u.id = ${sessions.userId} and u.revoked_before is not null and ${sessions.createdAt} <= u.revoked_before)`,
+    })
+    .from(sessions)
+    .innerJoin(environments, eq(environments.id, sessions.environmentId))
+    .where(eq(sessions.userId, userId))
+    .orderBy(desc(sessions.createdAt))
+    .limit(limit);
+}

@@ -1,0 +1,183 @@
+import "server-only";
+import { and, eq, inArray, sql } from "drizzle-orm";
+import { z } from "zod";
+import { getDb, type Executor } from "@/db/client";
+import { SSO_ENFORCEMENTS } from "@/db/enums";
+import {
+  environmentAuth,
+  environmentBreakGlassUsers,
+  environmentJitGroups,
+  groups,
+  identityProviders,
+  users,
+  type EnvironmentAuth,
+  type IdentityProvider,
+} from "@/db/schema";
+import type { DomainContext } from "@/lib/auth/actor";
+import { recordAudit } from "@/lib/audit/record";
+import { inTransaction } from "@/lib/domain/transaction";
+import { requireEnvironment } from "@/lib/environments";
+import { ValidationError, VersionConflictError } from "@/lib/errors";
+import { authorize } from "@/lib/permissions";
+import { parseInput, uuidSchema } from "@/lib/validation";
+
+export type EnvironmentAuthSettings = EnvironmentAuth & {
+  identityProvider: Pick<IdentityProvider, "id" | "name" | "entityId"> | null;
+  breakGlassUsers: { id: string; email: string; name: string }[];
+  jitGroups: { id: string; name: string }[];
+};
+
+const domainSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "Not a domain name (example.com).");
+
+export const updateEnvironmentAuthInput = z
+  .object({
+    passwordEnabled: z.boolean(),
+    ssoEnabled: z.boolean(),
+    identityProviderId: uuidSchema.nullable(),
+    enforcement: z.enum(SSO_ENFORCEMENTS),
+    enforcedDomains: z.array(domainSchema).max(100).default([]),
+    breakGlassUserIds: z.array(uuidSchema).max(50).default([]),
+    jitEnabled: z.boolean(),
+    jitGroupIds: z.array(uuidSchema).max(100).default([]),
+    groupSyncEnabled: z.boolean(),
+    groupAttribute: z.string().trim().max(300).nullable().default(null),
+    sessionLifetimeMinutes: z.number().int().min(5, "At least 5 minutes.").max(43200, "At most 30 days."),
+    idleTimeoutMinutes: z.number().int().min(1, "At least 1 minute.").max(43200, "At most 30 days."),
+    expectedVersion: z.number().int().positive().optional(),
+  })
+  .superRefine((v, ctx) => {
+    if (!v.passwordEnabled && !v.ssoEnabled) ctx.addIssue({ code: "custom", path: ["passwordEnabled"], message: "Turn on password or SSO: users need a way to sign in." });
+    if (v.ssoEnabled && !v.identityProviderId) ctx.addIssue({ code: "custom", path: ["identityProviderId"], message: "Choose the identity provider for SSO." });
+    if (v.enforcement === "domains" && v.ssoEnabled && v.enforcedDomains.length === 0) {
+      ctx.addIssue({ code: "custom", path: ["enforcedDomains"], message: "List the email domains that must use SSO." });
+    }
+    if (v.idleTimeoutMinutes > v.sessionLifetimeMinutes) {
+      ctx.addIssue({ code: "custom", path: ["idleTimeoutMinutes"], message: "The idle timeout cannot be longer than the session lifetime." });
+    }
+  });
+
+export async function getEnvironmentAuth(environmentId: string, executor: Executor = getDb()): Promise<EnvironmentAuthSettings> {
+  const [row] = await executor
+    .select({ auth: environmentAuth, idp: { id: identityProviders.id, name: identityProviders.name, entityId: identityProviders.entityId } })
+    .from(environmentAuth)
+    .leftJoin(identityProviders, eq(identityProviders.id, environmentAuth.identityProviderId))
+    .where(eq(environmentAuth.environmentId, environmentId));
+  const auth =
+    row?.auth ??
+    (await executor.insert(environmentAuth).values({ environmentId }).onConflictDoNothing().returning())[0] ??
+    (await executor.select().from(environmentAuth).where(eq(environmentAuth.environmentId, environmentId)))[0]!;
+  const [breakGlassUsers, jitGroups] = await Promise.all([
+    executor
+      .select({ id: users.id, email: users.email, name: users.name })
+      .from(environmentBreakGlassUsers)
+      .innerJoin(users, eq(users.id, environmentBreakGlassUsers.userId))
+      .where(eq(environmentBreakGlassUsers.environmentId, environmentId))
+      .orderBy(users.email),
+    executor
+      .select({ id: groups.id, name: groups.name })
+      .from(environmentJitGroups)
+      .innerJoin(groups, eq(groups.id, environmentJitGroups.groupId))
+      .where(eq(environmentJitGroups.environmentId, environmentId))
+      .orderBy(groups.name),
+  ]);
+  return { ...auth, identityProvider: row?.idp?.id ? row.idp : null, breakGlassUsers, jitGroups };
+}
+
+const describe = (s: EnvironmentAuthSettings) => ({
+  passwordEnabled: s.passwordEnabled,
+  ssoEnabled: s.ssoEnabled,
+  identityProvider: s.identityProvider?.name ?? null,
+  enforcement: s.enforcement,
+  enforcedDomains: s.enforcedDomains,
+  breakGlassUsers: s.breakGlassUsers.map((u) => u.email),
+  jitEnabled: s.jitEnabled,
+  jitGroups: s.jitGroups.map((g) => g.name),
+  groupSyncEnabled: s.groupSyncEnabled,
+  groupAttribute: s.groupAttribute,
+  sessionLifetimeMinutes: s.sessionLifetimeMinutes,
+  idleTimeoutMinutes: s.idleTimeoutMinutes,
+});
+
+/** Changes how an environment's users sign in; one audited change with before and after. */
+export async function updateEnvironmentAuth(ctx: DomainContext, environmentId: string, input: unknown): Promise<EnvironmentAuthSettings> {
+  const data = parseInput(updateEnvironmentAuthInput, input);
+  authorize(ctx.actor, "environment_auth", "write", [environmentId]);
+  return inTransaction(async (tx) => {
+    const env = await requireEnvironment(tx, environmentId);
+    await tx.select().from(environmentAuth).where(eq(environmentAuth.environmentId, env.id)).for("update");
+    const before = await getEnvironmentAuth(env.id, tx);
+    if (data.expectedVersion && data.expectedVersion !== before.version) {
+      throw new VersionConflictError("Someone else changed these settings; reload and try again.");
+    }
+    if (data.identityProviderId) {
+      const [idp] = await tx.select({ id: identityProviders.id }).from(identityProviders).where(eq(identityProviders.id, data.identityProviderId));
+      if (!idp) throw new ValidationError("That identity provider does not exist.", { identityProviderId: ["That identity provider does not exist."] });
+    }
+    const breakGlass = [...new Set(data.breakGlassUserIds)];
+    if (breakGlass.length) {
+      const found = await tx.select({ id: users.id }).from(users).where(inArray(users.id, breakGlass));
+      if (found.length !== breakGlass.length) throw new ValidationError("A break-glass user does not exist.", { breakGlassUserIds: ["A break-glass user does not exist."] });
+    }
+    const jitGroupIds = [...new Set(data.jitGroupIds)];
+    if (jitGroupIds.length) {
+      const found = await tx.select({ id: groups.id, source: groups.source }).from(groups).where(and(inArray(groups.id, jitGroupIds), eq(groups.environmentId, env.id)));
+      if (found.length !== jitGroupIds.length) throw new ValidationError("A default group is not in this environment.", { jitGroupIds: ["A default group is not in this environment."] });
+      if (found.some((g) => g.source === "system")) throw new ValidationError("Everyone is joined anyway; do not list it.", { jitGroupIds: ["Everyone is joined anyway."] });
+    }
+    await tx
+      .update(environmentAuth)
+      .set({
+        passwordEnabled: data.passwordEnabled,
+        ssoEnabled: data.ssoEnabled,
+        identityProviderId: data.identityProviderId,
+        enforcement: data.enforcement,
+        enforcedDomains: [...new Set(data.enforcedDomains)],
+        jitEnabled: data.jitEnabled,
+        groupSyncEnabled: data.groupSyncEnabled,
+        groupAttribute: data.groupAttribute || null,
+        sessionLifetimeMinutes: data.sessionLifetimeMinutes,
+        idleTimeoutMinutes: data.idleTimeoutMinutes,
+        version: sql`${environmentAuth.version} + 1`,
+        updatedAt: sql`now()`,
+      })
+      .where(eq(environmentAuth.environmentId, env.id));
+    await tx.delete(environmentBreakGlassUsers).where(eq(environmentBreakGlassUsers.environmentId, env.id));
+    if (breakGlass.length) await tx.insert(environmentBreakGlassUsers).values(breakGlass.map((userId) => ({ environmentId: env.id, userId })));
+    await tx.delete(environmentJitGroups).where(eq(environmentJitGroups.environmentId, env.id));
+    if (jitGroupIds.length) await tx.insert(environmentJitGroups).values(jitGroupIds.map((groupId) => ({ environmentId: env.id, groupId })));
+    const after = await getEnvironmentAuth(env.id, tx);
+    await recordAudit(tx, ctx, {
+      action: "environment.auth_update",
+      targetType: "environment",
+      targetId: env.id,
+      targetLabel: env.name,
+      environment: env,
+      before: describe(before),
+      after: describe(after),
+    });
+    return after;
+  });
+}
+
+export type SignInRoute =
+  | { method: "sso"; identityProviderId: string; passwordAlso: false }
+  | { method: "password"; identityProviderId: string | null; passwordAlso: true }
+  | { method: "none"; reason: string };
+
+/**
+ * The email-first decision: SSO when enforced for the email's domain (or for everyone),
+ * password otherwise. Break-glass users keep their password while SSO is enforced.
+ */
+export function routeSignIn(settings: Pick<EnvironmentAuthSettings, "passwordEnabled" | "ssoEnabled" | "identityProviderId" | "enforcement" | "enforcedDomains">, email: string, isBreakGlass: boolean): SignInRoute {
+  const domain = email.split("@").pop()!.toLowerCase();
+  const sso = settings.ssoEnabled && settings.identityProviderId ? settings.identityProviderId : null;
+  const enforced = !!sso && (settings.enforcement === "all" || (settings.enforcement === "domains" && settings.enforcedDomains.includes(domain)));
+  if (sso && enforced && !isBreakGlass) return { method: "sso", identityProviderId: sso, passwordAlso: false };
+  if (settings.passwordEnabled || (isBreakGlass && enforced)) return { method: "password", identityProviderId: sso, passwordAlso: true };
+  if (sso) return { method: "sso", identityProviderId: sso, passwordAlso: false };
+  return { method: "none", reason: "Sign-in is not set up for this environment." };
+}

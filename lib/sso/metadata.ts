@@ -1,0 +1,145 @@
+import "server-only";
+import { X509Certificate } from "node:crypto";
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
+import type { IdpCertificate } from "@/db/schema";
+import { env } from "@/lib/env";
+import { ValidationError } from "@/lib/errors";
+import { NS, parseXml, SamlCheckError } from "./saml-response";
+
+const MD = "urn:oasis:names:tc:SAML:2.0:metadata";
+export const MAX_METADATA_BYTES = 1024 * 1024;
+
+export type ParsedIdpMetadata = {
+  entityId: string;
+  ssoUrl: string;
+  ssoBinding: "redirect" | "post";
+  certificates: Omit<IdpCertificate, "addedAt">[];
+};
+
+function toPem(base64: string): string {
+  const body = base64.replace(/\s+/g, "").match(/.{1,64}/g)?.join("\n") ?? "";
+  return `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n`;
+}
+
+/** Reads what we need from IdP metadata: entity ID, SSO URL and the signing certificates. */
+export function parseIdpMetadata(xml: string, field = "metadataXml"): ParsedIdpMetadata {
+  if (xml.length > MAX_METADATA_BYTES) throw new ValidationError("The metadata is larger than 1 MB.", { [field]: ["The metadata is larger than 1 MB."] });
+  if (/<!DOCTYPE|<!ENTITY/i.test(xml)) {
+    throw new ValidationError("Metadata with a DOCTYPE or entity declaration is not accepted.", { [field]: ["Metadata with a DOCTYPE or entity declaration is not accepted."] });
+  }
+  let doc;
+  try {
+    doc = parseXml(xml);
+  } catch (e) {
+    const message = e instanceof SamlCheckError ? e.message.replace("SAML response", "metadata") : "The metadata is not XML.";
+    throw new ValidationError(message, { [field]: [message] });
+  }
+  const fail = (message: string): never => {
+    throw new ValidationError(message, { [field]: [message] });
+  };
+  const descriptors = Array.from(doc.getElementsByTagNameNS(MD, "EntityDescriptor"));
+  if (descriptors.length !== 1) fail(descriptors.length ? "The metadata describes several entities; paste the one IdP's metadata." : "No EntityDescriptor found: this is not SAML metadata.");
+  const entity = descriptors[0]!;
+  const entityId = entity.getAttribute("entityID")?.trim() ?? "";
+  if (!entityId) fail("The metadata has no entityID.");
+  const idp = Array.from(entity.getElementsByTagNameNS(MD, "IDPSSODescriptor"))[0];
+  if (!idp) fail("The metadata has no IDPSSODescriptor: it is not an identity provider's metadata.");
+  const services = Array.from(idp!.getElementsByTagNameNS(MD, "SingleSignOnService"));
+  const redirect = services.find((s) => s.getAttribute("Binding")?.endsWith("HTTP-Redirect"));
+  const post = services.find((s) => s.getAttribute("Binding")?.endsWith("HTTP-POST"));
+  const sso = redirect ?? post;
+  const ssoUrl = sso?.getAttribute("Location")?.trim() ?? "";
+  if (!ssoUrl || !/^https?:\/\//.test(ssoUrl)) fail("The metadata names no HTTP-Redirect or HTTP-POST SingleSignOnService.");
+
+  const certificates: Omit<IdpCertificate, "addedAt">[] = [];
+  for (const key of Array.from(idp!.getElementsByTagNameNS(MD, "KeyDescriptor"))) {
+    const use = key.getAttribute("use");
+    if (use && use !== "signing") continue;
+    for (const c of Array.from(key.getElementsByTagNameNS(NS.ds, "X509Certificate"))) {
+      const pem = toPem(c.textContent ?? "");
+      let x509: X509Certificate;
+      try {
+        x509 = new X509Certificate(pem);
+      } catch {
+        fail("A signing certificate in the metadata cannot be read.");
+        continue;
+      }
+      if (certificates.some((k) => k.fingerprint === x509.fingerprint256)) continue;
+      certificates.push({
+        pem,
+        fingerprint: x509.fingerprint256,
+        notBefore: new Date(x509.validFrom).toISOString(),
+        notAfter: new Date(x509.validTo).toISOString(),
+      });
+    }
+  }
+  if (certificates.length === 0) fail("The metadata has no signing certificate.");
+  return { entityId, ssoUrl, ssoBinding: redirect ? "redirect" : "post", certificates };
+}
+
+function isPrivateAddress(ip: string): boolean {
+  if (isIP(ip) === 6) {
+    const v = ip.toLowerCase();
+    if (v === "::1" || v === "::") return true;
+    if (v.startsWith("::ffff:")) return isPrivateAddress(v.slice(7));
+    return /^(fc|fd|fe8|fe9|fea|feb)/.test(v);
+  }
+  const [a, b] = ip.split(".").map(Number) as [number, number];
+  return (
+    a === 10 || a === 127 || a === 0 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127) || a >= 224
+  );
+}
+
+/**
+ * Fetches IdP metadata. Private and loopback targets are refused unless configuration allows
+ * them (server-side request forgery); redirects are not followed, so they cannot lead there either.
+ */
+export async function fetchMetadata(rawUrl: string, field = "metadataUrl"): Promise<string> {
+  const fail = (message: string): never => {
+    throw new ValidationError(message, { [field]: [message] });
+  };
+  let url: URL;
+  try {
+    url = new URL(rawUrl);
+  } catch {
+    return fail("Enter a full http(s) URL.");
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") fail("The metadata URL must use http or https.");
+  if (url.username || url.password) fail("The metadata URL must not carry credentials.");
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  if (!env().ALLOW_PRIVATE_METADATA_URLS) {
+    let addresses: string[];
+    try {
+      addresses = isIP(host) ? [host] : (await lookup(host, { all: true })).map((a) => a.address);
+    } catch {
+      return fail(`The host ${host} cannot be resolved.`);
+    }
+    if (addresses.some(isPrivateAddress)) {
+      fail(`${host} resolves to a private or loopback address; metadata is only fetched from public addresses (ALLOW_PRIVATE_METADATA_URLS allows it).`);
+    }
+  }
+  let res: Response;
+  try {
+    res = await fetch(url, { redirect: "manual", signal: AbortSignal.timeout(10_000), headers: { accept: "application/samlmetadata+xml, application/xml, text/xml" } });
+  } catch (e) {
+    return fail(`The metadata could not be fetched: ${(e as Error).name === "TimeoutError" ? "no answer within 10 seconds" : (e as Error).message}.`);
+  }
+  if (res.status >= 300 && res.status < 400) fail(`The metadata URL redirects (HTTP ${res.status}); enter the final URL.`);
+  if (!res.ok) fail(`The metadata URL answered HTTP ${res.status}.`);
+  const length = Number(res.headers.get("content-length") ?? 0);
+  if (length > MAX_METADATA_BYTES) fail("The metadata is larger than 1 MB.");
+  const body = await res.text();
+  if (body.length > MAX_METADATA_BYTES) fail("The metadata is larger than 1 MB.");
+  return body;
+}
+
+export const CERTIFICATE_WARNING_DAYS = [90, 30, 7] as const;
+
+/** The nearest warning threshold a certificate has crossed (90, 30 or 7 days), or "expired". */
+export function certificateWarning(notAfter: string, now = new Date()): { level: 90 | 30 | 7 | "expired"; days: number } | null {
+  const days = Math.floor((new Date(notAfter).getTime() - now.getTime()) / 86_400_000);
+  if (days < 0) return { level: "expired", days };
+  for (const level of [7, 30, 90] as const) if (days <= level) return { level, days };
+  return null;
+}

@@ -1,0 +1,285 @@
+import "server-only";
+import { and, eq, inArray, ne, sql } from "drizzle-orm";
+import type { Executor } from "@/db/client";
+import {
+  environmentAccess,
+  environmentJitGroups,
+  groupMappings,
+  groupMembers,
+  groups,
+  userIdentities,
+  users,
+  type Environment,
+  type IdentityProvider,
+  type User,
+} from "@/db/schema";
+import type { DomainContext } from "@/lib/auth/actor";
+import { recordAuditMany, type AuditEntry } from "@/lib/audit/record";
+import { environmentKeysOf } from "@/lib/environments";
+import { insertAccessRows, insertMembershipPairs } from "@/lib/groups/membership-rows";
+import type { EnvironmentAuthSettings } from "./environment-auth";
+
+// What an SSO sign-in does to users, access and groups, as a plan computed without writing
+// (the mapping tester shows it) and then applied in the sign-in's transaction. JIT and group sync
+// are one more caller of the same row helpers the console uses.
+
+export type AssertedIdentity = { subject: string; email: string; name: string; groups: string[] };
+
+export type GroupRef = { id: string; name: string };
+
+export type SignInPlan = {
+  identity: AssertedIdentity;
+  user:
+    | { action: "create"; email: string; name: string }
+    | { action: "match" | "link"; id: string; email: string; name: string; status: User["status"]; rename: string | null; activate: boolean };
+  access: "existing" | "grant";
+  defaultGroups: GroupRef[];
+  groupSync: boolean;
+  groupsAdded: GroupRef[];
+  groupsCreated: string[];
+  groupsRemoved: GroupRef[];
+  groupsKept: GroupRef[];
+  unknownGroups: string[];
+};
+
+export type PlanDenial = { denied: true; check: string; reason: string; userId?: string };
+
+/** Reads the attributes the IdP's mapping names; email falls back to an email-like NameID. */
+export function assertedIdentity(
+  idp: Pick<IdentityProvider, "attributeMapping">,
+  settings: Pick<EnvironmentAuthSettings, "groupAttribute">,
+  subject: string,
+  attributes: Record<string, string[]>,
+): AssertedIdentity | { error: string } {
+  const pick = (name: string) => {
+    const key = Object.keys(attributes).find((k) => k === name) ?? Object.keys(attributes).find((k) => k.toLowerCase() === name.toLowerCase());
+    return key ? attributes[key]!.filter(Boolean) : [];
+  };
+  const mapping = idp.attributeMapping;
+  const email = (pick(mapping.email)[0] ?? (/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(subject) ? subject : "")).trim();
+  if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email) || email.length > 320) {
+    return { error: `The assertion carries no email in the "${mapping.email}" attribute and the NameID is not an email.` };
+  }
+  const first = pick("firstName")[0] ?? pick("givenName")[0] ?? pick("User.FirstName")[0];
+  const last = pick("lastName")[0] ?? pick("surname")[0] ?? pick("sn")[0] ?? pick("User.LastName")[0];
+  let name = pick(mapping.name)[0] ?? "";
+  if (mapping.name === "User.FirstName" && last) name = `${name} ${last}`.trim();
+  if (!name && (first || last)) name = [first, last].filter(Boolean).join(" ");
+  if (!name) name = email.split("@")[0]!;
+  const groupValues = [...new Set(pick(settings.groupAttribute || mapping.groups).map((g) => g.trim()).filter(Boolean))].slice(0, 1000);
+  return { subject, email, name: name.slice(0, 200), groups: groupValues };
+}
+
+/**
+ * The plan for one sign-in: which user (by IdP + subject first, then by email when that user is
+ * not linked to another IdP), access, and the SAML-owned memberships to add and remove.
+ */
+export async function planSignIn(
+  tx: Executor,
+  input: { idp: IdentityProvider; environment: Environment; settings: EnvironmentAuthSettings; identity: AssertedIdentity },
+): Promise<SignInPlan | PlanDenial> {
+  const { idp, environment, settings, identity } = input;
+  const [linked] = await tx
+    .select({ user: users })
+    .from(userIdentities)
+    .innerJoin(users, eq(users.id, userIdentities.userId))
+    .where(and(eq(userIdentities.identityProviderId, idp.id), eq(userIdentities.subject, identity.subject)));
+  let user: User | undefined = linked?.user;
+  let action: "match" | "link" | "create" = "match";
+  if (!user) {
+    const [byEmail] = await tx.select().from(users).where(sql`lower(${users.email}) = lower(${identity.email})`);
+    if (byEmail) {
+      const [other] = await tx
+        .select({ idp: userIdentities.identityProviderId })
+        .from(userIdentities)
+        .where(and(eq(userIdentities.userId, byEmail.id), ne(userIdentities.identityProviderId, idp.id)))
+        .limit(1);
+      if (other) {
+        return { denied: true, check: "identity_conflict", reason: `${identity.email} is linked to another identity provider; a second IdP cannot take over the account.`, userId: byEmail.id };
+      }
+      const [sameIdp] = await tx.select({ subject: userIdentities.subject }).from(userIdentities).where(and(eq(userIdentities.userId, byEmail.id), eq(userIdentities.identityProviderId, idp.id))).limit(1);
+      if (sameIdp) {
+        return { denied: true, check: "identity_conflict", reason: `${identity.email} is linked to a different subject (${sameIdp.subject}) at this identity provider.`, userId: byEmail.id };
+      }
+      user = byEmail;
+      action = "link";
+    } else {
+      action = "create";
+    }
+  }
+  if (user && (user.status === "suspended" || user.status === "deprovisioned")) {
+    return { denied: true, check: "user_status", reason: `The account ${user.email} is ${user.status}.`, userId: user.id };
+  }
+  let access: SignInPlan["access"] = "grant";
+  if (user) {
+    const [row] = await tx.select({ userId: environmentAccess.userId }).from(environmentAccess).where(and(eq(environmentAccess.userId, user.id), eq(environmentAccess.environmentId, environment.id)));
+    if (row) access = "existing";
+  }
+  if (access === "grant" && !settings.jitEnabled) {
+    return {
+      denied: true,
+      check: user ? "no_access" : "no_account",
+      reason: user
+        ? `${user.email} has no access to ${environment.name}, and just-in-time provisioning is off.`
+        : `There is no account for ${identity.email}, and just-in-time provisioning is off for ${environment.name}.`,
+      userId: user?.id,
+    };
+  }
+
+  const defaultGroups =
+    access === "grant"
+      ? await tx.select({ id: groups.id, name: groups.name }).from(environmentJitGroups).innerJoin(groups, eq(groups.id, environmentJitGroups.groupId)).where(eq(environmentJitGroups.environmentId, environment.id))
+      : [];
+
+  const plan: SignInPlan = {
+    identity,
+    user:
+      action === "create"
+        ? { action, email: identity.email, name: identity.name }
+        : { action, id: user!.id, email: user!.email, name: user!.name, status: user!.status, rename: identity.name && identity.name !== user!.name ? identity.name : null, activate: user!.status === "invited" },
+    access,
+    defaultGroups,
+    groupSync: settings.groupSyncEnabled,
+    groupsAdded: [],
+    groupsCreated: [],
+    groupsRemoved: [],
+    groupsKept: [],
+    unknownGroups: [],
+  };
+  if (!settings.groupSyncEnabled) return plan;
+
+  // Targets: explicit mappings first, then a group of the environment with the same name.
+  const values = identity.groups;
+  const mapped = values.length
+    ? await tx
+        .select({ value: groupMappings.idpValue, id: groups.id, name: groups.name })
+        .from(groupMappings)
+        .innerJoin(groups, eq(groups.id, groupMappings.groupId))
+        .where(and(eq(groupMappings.identityProviderId, idp.id), eq(groupMappings.environmentId, environment.id), inArray(groupMappings.idpValue, values)))
+    : [];
+  const unmapped = values.filter((v) => !mapped.some((m) => m.value === v));
+  const byName = unmapped.length
+    ? await tx
+        .select({ id: groups.id, name: groups.name })
+        .from(groups)
+        .where(and(eq(groups.environmentId, environment.id), ne(groups.source, "system"), inArray(sql`lower(${groups.name})`, unmapped.map((v) => v.toLowerCase()))))
+    : [];
+  const targets = new Map<string, GroupRef>();
+  for (const m of mapped) targets.set(m.id, { id: m.id, name: m.name });
+  for (const g of byName) targets.set(g.id, g);
+  const missing = unmapped.filter((v) => !byName.some((g) => g.name.toLowerCase() === v.toLowerCase()));
+  if (idp.createGroupsFromAssertion) plan.groupsCreated = missing.filter((v) => v.length <= 100);
+  plan.unknownGroups = idp.createGroupsFromAssertion ? missing.filter((v) => v.length > 100) : missing;
+
+  const current = user
+    ? await tx
+        .select({ id: groups.id, name: groups.name, source: groupMembers.source })
+        .from(groupMembers)
+        .innerJoin(groups, eq(groups.id, groupMembers.groupId))
+        .where(and(eq(groupMembers.userId, user.id), eq(groupMembers.environmentId, environment.id)))
+    : [];
+  const currentIds = new Set(current.map((c) => c.id));
+  const defaultIds = new Set(defaultGroups.map((g) => g.id));
+  plan.groupsAdded = [...targets.values()].filter((g) => !currentIds.has(g.id) && !defaultIds.has(g.id));
+  plan.groupsKept = current.filter((c) => targets.has(c.id)).map(({ id, name }) => ({ id, name }));
+  // Only what SAML itself added is removed: manual and SCIM memberships stay.
+  plan.groupsRemoved = current.filter((c) => c.source === "saml" && !targets.has(c.id)).map(({ id, name }) => ({ id, name }));
+  return plan;
+}
+
+/** Applies a plan; returns the user. Audit rows for every change go out in one statement. */
+export async function applySignInPlan(
+  tx: Executor,
+  ctx: DomainContext,
+  input: { plan: SignInPlan; idp: IdentityProvider; environment: Environment },
+): Promise<User> {
+  const { plan, idp, environment } = input;
+  const env = { id: environment.id, key: environment.key };
+  const audit: AuditEntry[] = [];
+  let user: User;
+  if (plan.user.action === "create") {
+    const [created] = await tx
+      .insert(users)
+      .values({ email: plan.user.email, name: plan.user.name, status: "active", source: "jit", environmentKeys: environmentKeysOf([environment]), lastSignInAt: sql`now()` })
+      .returning();
+    user = created!;
+    audit.push({ action: "user.create", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { email: user.email, name: user.name, status: user.status, source: "jit" } });
+  } else {
+    const changes: Partial<Record<string, unknown>> = { lastSignInAt: sql`now()` };
+    if (plan.user.rename) changes.name = plan.user.rename;
+    if (plan.user.activate) changes.status = "active";
+    if (plan.user.rename || plan.user.activate) {
+      changes.version = sql`${users.version} + 1`;
+      changes.updatedAt = sql`now()`;
+    }
+    const [updated] = await tx.update(users).set(changes).where(eq(users.id, plan.user.id)).returning();
+    user = updated!;
+    if (plan.user.rename || plan.user.activate) {
+      audit.push({
+        action: "user.update",
+        targetType: "user",
+        targetId: user.id,
+        targetLabel: user.email,
+        environment: env,
+        before: { name: plan.user.name, status: plan.user.status },
+        after: { name: user.name, status: user.status },
+      });
+    }
+  }
+  await tx
+    .insert(userIdentities)
+    .values({ identityProviderId: idp.id, subject: plan.identity.subject, userId: user.id, lastUsedAt: sql`now()` })
+    .onConflictDoUpdate({ target: [userIdentities.identityProviderId, userIdentities.subject], set: { lastUsedAt: sql`now()` } });
+  if (plan.user.action === "link") {
+    audit.push({ action: "user.identity_link", targetType: "user", targetId: user.id, targetLabel: user.email, after: { identityProvider: idp.name, subject: plan.identity.subject } });
+  }
+  if (plan.access === "grant") {
+    await insertAccessRows(tx, [user.id], environment.id, "jit");
+    audit.push({ action: "environment.grant", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { source: "jit" } });
+    if (plan.defaultGroups.length) {
+      await insertMembershipPairs(tx, plan.defaultGroups.map((g) => ({ groupId: g.id, userId: user.id, environmentId: environment.id })), "manual");
+      for (const g of plan.defaultGroups) audit.push({ action: "group.members_add", targetType: "group", targetId: g.id, targetLabel: g.name, environment: env, after: { users: [user.email], source: "jit default" } });
+    }
+  }
+  const added = [...plan.groupsAdded];
+  for (const name of plan.groupsCreated) {
+    const [group] = await tx
+      .insert(groups)
+      .values({ environmentId: environment.id, name, description: `Created from ${idp.name}'s assertion.`, source: "saml" })
+      .onConflictDoNothing()
+      .returning({ id: groups.id, name: groups.name });
+    const g = group ?? (await tx.select({ id: groups.id, name: groups.name }).from(groups).where(and(eq(groups.environmentId, environment.id), sql`lower(${groups.name}) = lower(${name})`)))[0];
+    if (!g) continue;
+    if (group) audit.push({ action: "group.create", targetType: "group", targetId: g.id, targetLabel: g.name, environment: env, after: { name: g.name, source: "saml" } });
+    added.push(g);
+  }
+  if (added.length) {
+    const inserted = await insertMembershipPairs(tx, added.map((g) => ({ groupId: g.id, userId: user.id, environmentId: environment.id })), "saml");
+    for (const row of inserted) {
+      const g = added.find((a) => a.id === row.groupId)!;
+      audit.push({ action: "group.members_add", targetType: "group", targetId: g.id, targetLabel: g.name, environment: env, after: { users: [user.email], source: "saml" } });
+    }
+  }
+  if (plan.groupsRemoved.length) {
+    const removed = await tx
+      .delete(groupMembers)
+      .where(and(eq(groupMembers.userId, user.id), eq(groupMembers.source, "saml"), inArray(groupMembers.groupId, plan.groupsRemoved.map((g) => g.id))))
+      .returning({ groupId: groupMembers.groupId });
+    for (const row of removed) {
+      const g = plan.groupsRemoved.find((r) => r.id === row.groupId)!;
+      audit.push({ action: "group.members_remove", targetType: "group", targetId: g.id, targetLabel: g.name, environment: env, before: { users: [user.email], source: "saml" } });
+    }
+  }
+  await recordAuditMany(tx, ctx, audit);
+  return user;
+}
+
+/** The user's groups in an environment (for the end-user home). */
+export async function userGroupsIn(tx: Executor, userId: string, environmentId: string) {
+  return tx
+    .select({ id: groups.id, name: groups.name, source: groupMembers.source })
+    .from(groupMembers)
+    .innerJoin(groups, eq(groups.id, groupMembers.groupId))
+    .where(and(eq(groupMembers.userId, userId), eq(groupMembers.environmentId, environmentId)))
+    .orderBy(groups.name);
+}

@@ -1,0 +1,216 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { eq } from "drizzle-orm";
+import { getDb } from "@/db/client";
+import { samlAssertionIds, ssoTraces, users } from "@/db/schema";
+import { countRows, systemCtx } from "@/db/testing/fixtures";
+import { handleAcs } from "./flow";
+import { updateIdentityProvider } from "./identity-providers";
+import { setupSso, type SsoFixture } from "./testing/fixture";
+import { buildAssertion, generateKeyPair, signElement, signWithXmlsec1, toBase64, wrapInResponse, type KeyPair } from "./testing/test-idp";
+
+// One test per check of ours, each built from a fresh response (mutated and re-signed) and each
+// asserting the reason; the control cases go through the same harness and pass.
+
+let f: SsoFixture;
+let attacker: KeyPair;
+beforeAll(async () => {
+  f = await setupSso();
+  attacker = generateKeyPair("attacker");
+});
+
+async function post(base64: string, relayState: string) {
+  return handleAcs({ SAMLResponse: base64, RelayState: relayState, ip: "203.0.113.9" });
+}
+
+async function expectRefused(result: Awaited<ReturnType<typeof handleAcs>>, check: string, reason: RegExp) {
+  expect(result.ok).toBe(false);
+  if (result.ok) return;
+  expect(result.check).toBe(check);
+  expect(result.reason).toMatch(reason);
+}
+
+describe("control cases", () => {
+  it("accepts a correctly signed response (response and assertion signed by xml-crypto)", async () => {
+    const result = await f.signIn({ subject: "control@example.com", attributes: { email: ["control@example.com"], name: ["Control"] } });
+    expect(result.ok).toBe(true);
+  });
+
+  it("accepts an assertion signed by xmlsec1, independently of Node", async () => {
+    const { relayState, requestId } = await f.start();
+    const a = buildAssertion({ issuer: f.entityId, destination: f.sp.acsUrl, audience: f.sp.entityId, subject: "xmlsec@example.com", attributes: { email: ["xmlsec@example.com"] }, inResponseTo: requestId });
+    const signed = signWithXmlsec1(wrapInResponse({ issuer: f.entityId, destination: f.sp.acsUrl, inResponseTo: requestId }, a.xml), a.id, f.key, "Assertion");
+    const result = await post(toBase64(signed), relayState);
+    expect(result.ok).toBe(true);
+  });
+});
+
+describe("signature checks", () => {
+  it("refuses a signature made with the wrong key (IdP's certificate in KeyInfo)", async () => {
+    const { relayState, requestId } = await f.start();
+    const forged = f.response(requestId, { key: attacker, sign: "assertion" }).xml.replace(attacker.certBase64, f.key.certBase64);
+    await expectRefused(await post(toBase64(forged), relayState), "signature_invalid", /does not verify with this IdP's signing certificates/);
+  });
+
+  it("ignores an attacker's certificate carried in KeyInfo", async () => {
+    const { relayState, requestId } = await f.start();
+    const { base64 } = f.response(requestId, { key: attacker });
+    await expectRefused(await post(base64, relayState), "signature_invalid", /not one of this IdP's; the certificate carried in KeyInfo is ignored/);
+  });
+
+  it("refuses an unsigned response", async () => {
+    const { relayState, requestId } = await f.start();
+    await expectRefused(await post(f.response(requestId, { sign: "none" }).base64, relayState), "unsigned", /Neither the response nor the assertion is signed/);
+  });
+
+  it("refuses signature wrapping: the signed assertion moved aside and a forged one added", async () => {
+    const { relayState, requestId } = await f.start();
+    const genuine = buildAssertion({ issuer: f.entityId, destination: f.sp.acsUrl, audience: f.sp.entityId, subject: "alice@example.com", inResponseTo: requestId });
+    const signed = signElement(genuine.xml, genuine.id, f.key);
+    const forged = buildAssertion({ issuer: f.entityId, destination: f.sp.acsUrl, audience: f.sp.entityId, subject: "mallory@example.com", attributes: { email: ["mallory@example.com"] }, inResponseTo: requestId, assertionId: genuine.id });
+    const xml = wrapInResponse({ issuer: f.entityId, destination: f.sp.acsUrl, inResponseTo: requestId }, forged.xml).replace(
+      "<samlp:Status>",
+      `<samlp:Extensions>${signed}</samlp:Extensions><samlp:Status>`,
+    );
+    await expectRefused(await post(toBase64(xml), relayState), "assertion_count", /exactly one assertion; it contains 2/);
+    expect(await getDb().select().from(users).where(eq(users.email, "mallory@example.com"))).toHaveLength(0);
+  });
+
+  it("refuses a comment inside the NameID (signed value truncated for naive readers)", async () => {
+    const { relayState, requestId } = await f.start();
+    const { xml } = f.response(requestId, { subject: "alice@example.com.evil.test", attributes: { email: ["alice@example.com.evil.test"] }, sign: "assertion" });
+    const tampered = xml.replace(">alice@example.com.evil.test</saml:NameID>", ">alice@example.com<!---->.evil.test</saml:NameID>");
+    expect(tampered).not.toBe(xml);
+    await expectRefused(await post(toBase64(tampered), relayState), "comment", /NameID contains an XML comment/);
+  });
+
+  it("refuses two assertions, even when both are genuinely signed", async () => {
+    const { relayState, requestId } = await f.start();
+    const one = buildAssertion({ issuer: f.entityId, destination: f.sp.acsUrl, audience: f.sp.entityId, subject: "alice@example.com", inResponseTo: requestId });
+    const two = buildAssertion({ issuer: f.entityId, destination: f.sp.acsUrl, audience: f.sp.entityId, subject: "bob@example.com", inResponseTo: requestId });
+    const xml = wrapInResponse({ issuer: f.entityId, destination: f.sp.acsUrl, inResponseTo: requestId }, signElement(one.xml, one.id, f.key) + signElement(two.xml, two.id, f.key));
+    await expectRefused(await post(toBase64(xml), relayState), "assertion_count", /exactly one assertion; it contains 2/);
+  });
+
+  it("refuses a DOCTYPE with entities within a second, before parsing", async () => {
+    const { relayState, requestId } = await f.start();
+    const { xml } = f.response(requestId);
+    const lol = `<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;"><!ENTITY e "&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;"><!ENTITY f "&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;"><!ENTITY g "&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;">]>`;
+    const started = performance.now();
+    const result = await post(toBase64(lol + xml.replace("alice@example.com</saml:NameID>", "&g;</saml:NameID>")), relayState);
+    expect(performance.now() - started).toBeLessThan(1000);
+    await expectRefused(result, "dtd", /DOCTYPE or entity declaration/);
+  });
+
+  it("refuses SHA-1 unless the IdP is allowed it", async () => {
+    let { relayState, requestId } = await f.start();
+    await expectRefused(await post(f.response(requestId, { sha1: true }).base64, relayState), "sha1", /signed with SHA-1, which this IdP is not allowed to use/);
+    await updateIdentityProvider(systemCtx, f.idp.id, { allowSha1: true });
+    try {
+      ({ relayState, requestId } = await f.start());
+      const result = await post(f.response(requestId, { sha1: true, subject: "sha1@example.com", attributes: { email: ["sha1@example.com"] } }).base64, relayState);
+      expect(result.ok, result.ok ? "" : result.reason).toBe(true);
+    } finally {
+      await updateIdentityProvider(systemCtx, f.idp.id, { allowSha1: false });
+    }
+  });
+});
+
+describe("where and when the assertion is valid", () => {
+  it("refuses an audience that merely starts with our entity ID", async () => {
+    const { relayState, requestId } = await f.start();
+    await expectRefused(await post(f.response(requestId, { audience: `${f.sp.entityId}.evil` }).base64, relayState), "audience", /must be equal, not merely start with it/);
+  });
+
+  it("refuses a wrong Destination", async () => {
+    const { relayState, requestId } = await f.start();
+    await expectRefused(
+      await post(f.response(requestId, { destination: "https://other.example/acs", recipient: f.sp.acsUrl }).base64, relayState),
+      "destination",
+      /Destination "https:\/\/other.example\/acs" is not our ACS URL/,
+    );
+  });
+
+  it("refuses a wrong Recipient", async () => {
+    const { relayState, requestId } = await f.start();
+    await expectRefused(await post(f.response(requestId, { recipient: "https://other.example/acs" }).base64, relayState), "recipient", /Recipient "https:\/\/other.example\/acs" is not our ACS URL/);
+  });
+
+  it("refuses an expired assertion (beyond 3 minutes of skew) and accepts one within it", async () => {
+    let { relayState, requestId } = await f.start();
+    const past = new Date(Date.now() - 4 * 60_000);
+    await expectRefused(await post(f.response(requestId, { notBefore: new Date(Date.now() - 10 * 60_000), notOnOrAfter: past }).base64, relayState), "expired", /expired at/);
+    ({ relayState, requestId } = await f.start());
+    const withinSkew = new Date(Date.now() - 2 * 60_000);
+    const ok = await post(f.response(requestId, { notBefore: new Date(Date.now() - 10 * 60_000), notOnOrAfter: withinSkew, subject: "skew@example.com", attributes: { email: ["skew@example.com"] } }).base64, relayState);
+    // Jackson applies its own (smaller) skew; what matters here is that ours did not refuse it.
+    if (!ok.ok) expect(ok.check).toBe("jackson");
+  });
+
+  it("refuses NotBefore in the future", async () => {
+    const { relayState, requestId } = await f.start();
+    await expectRefused(await post(f.response(requestId, { notBefore: new Date(Date.now() + 10 * 60_000), notOnOrAfter: new Date(Date.now() + 20 * 60_000) }).base64, relayState), "not_yet_valid", /not valid before .* more than 3 minutes from now/);
+  });
+
+  it("refuses an assertion without Conditions", async () => {
+    const { relayState, requestId } = await f.start();
+    await expectRefused(await post(f.response(requestId, { withConditions: false }).base64, relayState), "conditions", /has no Conditions/);
+  });
+});
+
+describe("which request it answers", () => {
+  it("refuses a missing InResponseTo for an SP-initiated sign-in", async () => {
+    const { relayState } = await f.start();
+    await expectRefused(await post(f.response(null).base64, relayState), "in_response_to", /InResponseTo is missing/);
+  });
+
+  it("refuses an InResponseTo that is not the pending request's", async () => {
+    const { relayState } = await f.start();
+    const other = await f.start();
+    await expectRefused(await post(f.response(other.requestId).base64, relayState), "in_response_to", /does not match the pending sign-in request/);
+  });
+
+  it("refuses the same POST twice (the request is used up)", async () => {
+    const { relayState, requestId } = await f.start();
+    const { base64 } = f.response(requestId, { subject: "twice@example.com", attributes: { email: ["twice@example.com"] } });
+    expect((await post(base64, relayState)).ok).toBe(true);
+    await expectRefused(await post(base64, relayState), "request", /expired or was already used/);
+  });
+
+  it("refuses a replayed IdP-initiated assertion from the Postgres replay cache", async () => {
+    await updateIdentityProvider(systemCtx, f.idp.id, { allowIdpInitiated: true });
+    try {
+      const { base64, assertionId } = f.response(null, { subject: "replay@example.com", attributes: { email: ["replay@example.com"] } });
+      const first = await post(base64, "/e/prod");
+      expect(first.ok, first.ok ? "" : first.reason).toBe(true);
+      expect(await getDb().select().from(samlAssertionIds).where(eq(samlAssertionIds.assertionId, assertionId))).toHaveLength(1);
+      await expectRefused(await post(base64, "/e/prod"), "replay", /was already used; a replayed response is refused/);
+    } finally {
+      await updateIdentityProvider(systemCtx, f.idp.id, { allowIdpInitiated: false });
+    }
+  });
+
+  it("refuses IdP-initiated sign-in while the IdP does not allow it (the default)", async () => {
+    await expectRefused(await post(f.response(null).base64, "/e/prod"), "unsolicited", /IdP-initiated sign-in is turned off/);
+  });
+
+  it("refuses an off-site RelayState", async () => {
+    await updateIdentityProvider(systemCtx, f.idp.id, { allowIdpInitiated: true });
+    try {
+      for (const target of ["https://evil.example/e/prod", "//evil.example/e/prod", "/e/prod/../../x\\evil"]) {
+        await expectRefused(await post(f.response(null).base64, target), "relay_state", /must be a path of this site/);
+      }
+    } finally {
+      await updateIdentityProvider(systemCtx, f.idp.id, { allowIdpInitiated: false });
+    }
+  });
+
+  it("touches no user when a check fails, and leaves a failure trace with the reason", async () => {
+    const before = await countRows("users");
+    const { relayState, requestId } = await f.start();
+    const result = await post(f.response(requestId, { subject: "nobody@example.com", audience: "urn:other" }).base64, relayState);
+    await expectRefused(result, "audience", /is not our SP entity ID/);
+    expect(await countRows("users")).toBe(before);
+    const [trace] = await getDb().select().from(ssoTraces).where(eq(ssoTraces.id, result.ok ? "" : result.traceId!));
+    expect(trace).toMatchObject({ failedCheck: "audience", subject: "nobody@example.com", outcome: "failure" });
+  });
+});

@@ -1,0 +1,371 @@
+import { X509Certificate, createHash } from "node:crypto";
+import { DOMParser, type Document, type Element, type Node as XmlNode } from "@xmldom/xmldom";
+import { SignedXml } from "xml-crypto";
+
+// Our checks of a SAML response, on top of Jackson's signature check and before any user is
+// touched. Pure: no database, no clock but the one passed in; the ACS handler supplies the
+// pending request and the replay cache. Every failure names the check and says why in plain words.
+
+export const NS = {
+  samlp: "urn:oasis:names:tc:SAML:2.0:protocol",
+  saml: "urn:oasis:names:tc:SAML:2.0:assertion",
+  ds: "http://www.w3.org/2000/09/xmldsig#",
+} as const;
+
+export const MAX_RESPONSE_BYTES = 256 * 1024;
+export const CLOCK_SKEW_MS = 3 * 60 * 1000;
+const SUCCESS_STATUS = "urn:oasis:names:tc:SAML:2.0:status:Success";
+
+export const SAML_CHECKS = [
+  "malformed",
+  "too_large",
+  "dtd",
+  "status",
+  "assertion_count",
+  "encrypted_assertion",
+  "issuer",
+  "unsigned",
+  "signature_invalid",
+  "signature_scope",
+  "sha1",
+  "comment",
+  "destination",
+  "recipient",
+  "audience",
+  "conditions",
+  "not_yet_valid",
+  "expired",
+  "in_response_to",
+  "unsolicited",
+  "subject",
+] as const;
+export type SamlCheck = (typeof SAML_CHECKS)[number];
+
+export class SamlCheckError extends Error {
+  constructor(
+    readonly check: SamlCheck | "replay" | "request" | "relay_state" | "jackson",
+    message: string,
+    readonly partial?: Partial<VerifiedAssertion>,
+  ) {
+    super(message);
+    this.name = "SamlCheckError";
+  }
+}
+
+export type VerifiedAssertion = {
+  assertionId: string;
+  issuer: string;
+  subject: string;
+  subjectFormat: string | null;
+  /** Attribute name → values, read only from the signed assertion. */
+  attributes: Record<string, string[]>;
+  inResponseTo: string | null;
+  /** Until when the assertion (and so its ID in the replay cache) is valid. */
+  notOnOrAfter: Date;
+  sessionIndex: string | null;
+};
+
+export type CheckOptions = {
+  spEntityId: string;
+  acsUrl: string;
+  /** The IdP's signing certificates (PEM); KeyInfo in the response is never trusted. */
+  certificates: readonly string[];
+  expectedIssuer: string;
+  allowSha1: boolean;
+  /** The AuthnRequest ID of the pending SP-initiated request; null for IdP-initiated. */
+  expectedInResponseTo: string | null;
+  allowUnsolicited: boolean;
+  now: Date;
+};
+
+/** Decodes the POSTed SAMLResponse and refuses what must never reach an XML parser. */
+export function decodeSamlResponse(base64: string): string {
+  if (base64.length > (MAX_RESPONSE_BYTES * 4) / 3 + 4) {
+    throw new SamlCheckError("too_large", `The SAML response is larger than ${MAX_RESPONSE_BYTES / 1024} KB.`);
+  }
+  const compact = base64.replace(/\s+/g, "");
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(compact)) {
+    throw new SamlCheckError("malformed", "The SAMLResponse parameter is not base64.");
+  }
+  const xml = Buffer.from(compact, "base64").toString("utf8");
+  // DTDs enable entity expansion and external entities; a SAML response never needs one.
+  if (/<!DOCTYPE|<!ENTITY/i.test(xml)) {
+    throw new SamlCheckError("dtd", "The SAML response contains a DOCTYPE or entity declaration; these are never accepted.");
+  }
+  return xml;
+}
+
+export function parseXml(xml: string): Document {
+  let doc: Document;
+  try {
+    doc = new DOMParser({
+      onError: (level, message) => {
+        if (level !== "warning") throw new Error(message);
+      },
+    }).parseFromString(xml, "text/xml");
+  } catch (e) {
+    throw new SamlCheckError("malformed", `The SAML response is not well-formed XML (${(e as Error).message.split("\n")[0]}).`);
+  }
+  if (!doc.documentElement) throw new SamlCheckError("malformed", "The SAML response is empty.");
+  return doc;
+}
+
+const children = (el: Element | Document, ns: string, local: string): Element[] =>
+  Array.from(el.getElementsByTagNameNS(ns, local));
+
+const directChildren = (el: Element, ns: string, local: string): Element[] =>
+  Array.from(el.childNodes).filter(
+    (n): n is Element => n.nodeType === 1 && (n as Element).namespaceURI === ns && (n as Element).localName === local,
+  );
+
+const firstChild = (el: Element, ns: string, local: string): Element | undefined => directChildren(el, ns, local)[0];
+
+const text = (el: Element | undefined): string => (el?.textContent ?? "").trim();
+
+function hasComment(node: XmlNode): boolean {
+  for (const child of Array.from(node.childNodes)) {
+    if (child.nodeType === 8) return true;
+    if (child.nodeType === 1 && hasComment(child)) return true;
+  }
+  return false;
+}
+
+function toPem(cert: string): string {
+  if (cert.includes("BEGIN CERTIFICATE")) return cert;
+  const body = cert.replace(/\s+/g, "").match(/.{1,64}/g)?.join("\n") ?? "";
+  return `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n`;
+}
+
+export function certificateFingerprint(cert: string): string {
+  return new X509Certificate(toPem(cert)).fingerprint256;
+}
+
+function keyInfoCertificate(signature: Element): string | null {
+  const cert = children(signature, NS.ds, "X509Certificate")[0];
+  return cert ? text(cert) : null;
+}
+
+/**
+ * Verifies one enveloped signature with the configured certificates and returns the signed
+ * content (canonical XML of what the reference covers), or null when no certificate verifies it.
+ */
+function verifySignature(xml: string, signature: Element, certificates: readonly string[]): string | null {
+  for (const cert of certificates) {
+    const sig = new SignedXml({ publicCert: toPem(cert), getCertFromKeyInfo: () => null });
+    try {
+      sig.loadSignature(signature.toString());
+      if (sig.checkSignature(xml)) {
+        const refs = sig.getSignedReferences();
+        if (refs.length === 1) return refs[0]!;
+      }
+    } catch {
+      // a reference that does not resolve or a digest that does not match: try the next certificate
+    }
+  }
+  return null;
+}
+
+const SHA1 = /#(rsa-)?sha1$|#dsa-sha1$|#hmac-sha1$/;
+
+function parseTime(value: string | null | undefined, what: string): Date | null {
+  if (!value) return null;
+  const t = new Date(value);
+  if (Number.isNaN(t.getTime())) throw new SamlCheckError("conditions", `${what} "${value}" is not a valid time.`);
+  return t;
+}
+
+/**
+ * Runs every structural, signature and validity check. Identity is read only from the content
+ * the verified signature covers (so a forged assertion beside a signed one, or a comment inside
+ * a NameID, cannot change who signs in).
+ */
+export function checkSamlResponse(xml: string, opts: CheckOptions): VerifiedAssertion {
+  const doc = parseXml(xml);
+  const response = doc.documentElement!;
+  if (response.namespaceURI !== NS.samlp || response.localName !== "Response") {
+    throw new SamlCheckError("malformed", `Expected a samlp:Response, got ${response.nodeName}.`);
+  }
+
+  const issuerEl = firstChild(response, NS.saml, "Issuer");
+  const assertions = children(doc, NS.saml, "Assertion");
+  const issuer = text(issuerEl) || text(assertions[0] ? firstChild(assertions[0], NS.saml, "Issuer") : undefined);
+
+  const statusCode = children(response, NS.samlp, "StatusCode")[0]?.getAttribute("Value");
+  if (statusCode !== SUCCESS_STATUS) {
+    throw new SamlCheckError("status", `The IdP reported the sign-in as failed (status ${statusCode ?? "missing"}).`, { issuer });
+  }
+  if (children(doc, NS.saml, "EncryptedAssertion").length > 0) {
+    throw new SamlCheckError("encrypted_assertion", "Encrypted assertions are not accepted: turn off assertion encryption for this SP in the IdP.", { issuer });
+  }
+  if (assertions.length !== 1) {
+    throw new SamlCheckError("assertion_count", `The response must contain exactly one assertion; it contains ${assertions.length}.`, { issuer });
+  }
+  if (issuer !== opts.expectedIssuer) {
+    throw new SamlCheckError("issuer", `The issuer "${issuer}" is not this IdP's entity ID "${opts.expectedIssuer}".`, { issuer });
+  }
+
+  // Signatures: the response's and/or the assertion's own (enveloped, direct children only).
+  const assertionInDoc = assertions[0]!;
+  const signatures = [...directChildren(response, NS.ds, "Signature"), ...directChildren(assertionInDoc, NS.ds, "Signature")];
+  if (signatures.length === 0) {
+    throw new SamlCheckError("unsigned", "Neither the response nor the assertion is signed.", { issuer });
+  }
+  for (const s of signatures) {
+    const algorithms = [
+      ...children(s, NS.ds, "SignatureMethod").map((m) => m.getAttribute("Algorithm") ?? ""),
+      ...children(s, NS.ds, "DigestMethod").map((m) => m.getAttribute("Algorithm") ?? ""),
+    ];
+    if (!opts.allowSha1 && algorithms.some((a) => SHA1.test(a))) {
+      throw new SamlCheckError("sha1", "The response is signed with SHA-1, which this IdP is not allowed to use (allow it on the IdP only if it cannot sign with SHA-256).", { issuer });
+    }
+  }
+  const assertionId = assertionInDoc.getAttribute("ID") ?? "";
+  let signedAssertion: Element | null = null;
+  for (const s of signatures) {
+    const signed = verifySignature(xml, s, opts.certificates);
+    if (signed === null) {
+      const carried = keyInfoCertificate(s);
+      const known = carried ? opts.certificates.some((c) => safeFingerprint(c) === safeFingerprint(carried)) : true;
+      throw new SamlCheckError(
+        "signature_invalid",
+        known
+          ? "The signature does not verify with this IdP's signing certificates (wrong key, or the signed content was altered)."
+          : "The response is signed with a certificate that is not one of this IdP's; the certificate carried in KeyInfo is ignored.",
+        { issuer },
+      );
+    }
+    const signedDoc = parseXml(signed);
+    const root = signedDoc.documentElement!;
+    const inside =
+      root.namespaceURI === NS.saml && root.localName === "Assertion" ? [root] : children(signedDoc, NS.saml, "Assertion");
+    if (inside.length === 1 && inside[0]!.getAttribute("ID") === assertionId) signedAssertion = inside[0]!;
+  }
+  if (!signedAssertion) {
+    throw new SamlCheckError("signature_scope", "No valid signature covers the assertion.", { issuer });
+  }
+  const assertion = signedAssertion;
+
+  // Identity, read from the signed content.
+  const subjectEl = firstChild(assertion, NS.saml, "Subject");
+  const nameId = subjectEl ? firstChild(subjectEl, NS.saml, "NameID") : undefined;
+  const attributes: Record<string, string[]> = {};
+  for (const attr of children(assertion, NS.saml, "Attribute")) {
+    const name = attr.getAttribute("Name") ?? "";
+    if (hasComment(attr)) {
+      throw new SamlCheckError("comment", `The attribute "${name}" contains an XML comment, a known way to alter a signed value; refused.`, { issuer });
+    }
+    attributes[name] = [...(attributes[name] ?? []), ...directChildren(attr, NS.saml, "AttributeValue").map((v) => text(v))];
+  }
+  // Conservative: the canonical form used for signing drops comments, so their presence in the
+  // original document (not the signed copy) is what betrays the trick.
+  const originalNameId = children(assertionInDoc, NS.saml, "NameID")[0];
+  if ((nameId && hasComment(nameId)) || (originalNameId && hasComment(originalNameId))) {
+    throw new SamlCheckError("comment", "The NameID contains an XML comment, a known way to alter a signed value; refused.", { issuer });
+  }
+  for (const attr of children(assertionInDoc, NS.saml, "Attribute")) {
+    if (hasComment(attr)) {
+      throw new SamlCheckError("comment", `The attribute "${attr.getAttribute("Name")}" contains an XML comment, a known way to alter a signed value; refused.`, { issuer });
+    }
+  }
+  const subject = text(nameId);
+  const partial = { issuer, subject, attributes, assertionId };
+  if (!subject) throw new SamlCheckError("subject", "The assertion has no NameID (subject).", partial);
+
+  // Where the response was sent.
+  const destination = response.getAttribute("Destination");
+  if (destination !== opts.acsUrl) {
+    throw new SamlCheckError("destination", `The response's Destination "${destination ?? "(missing)"}" is not our ACS URL "${opts.acsUrl}".`, partial);
+  }
+  const confirmations = subjectEl ? directChildren(subjectEl, NS.saml, "SubjectConfirmation") : [];
+  const bearer = confirmations.find((c) => c.getAttribute("Method") === "urn:oasis:names:tc:SAML:2.0:cm:bearer");
+  const confirmationData = bearer ? firstChild(bearer, NS.saml, "SubjectConfirmationData") : undefined;
+  const recipient = confirmationData?.getAttribute("Recipient");
+  if (recipient !== opts.acsUrl) {
+    throw new SamlCheckError("recipient", `The subject confirmation's Recipient "${recipient ?? "(missing)"}" is not our ACS URL "${opts.acsUrl}".`, partial);
+  }
+
+  // Conditions: present, for us, and valid now (3 minutes of skew either way).
+  const conditions = firstChild(assertion, NS.saml, "Conditions");
+  if (!conditions) {
+    throw new SamlCheckError("conditions", "The assertion has no Conditions, so nothing limits where and how long it is valid; refused.", partial);
+  }
+  const audiences = children(conditions, NS.saml, "Audience").map((a) => text(a));
+  if (audiences.length === 0 || !audiences.every((a) => a === opts.spEntityId)) {
+    const wrong = audiences.find((a) => a !== opts.spEntityId);
+    throw new SamlCheckError(
+      "audience",
+      audiences.length === 0
+        ? "The assertion names no Audience."
+        : `The Audience "${wrong}" is not our SP entity ID "${opts.spEntityId}" (it must be equal, not merely start with it).`,
+      partial,
+    );
+  }
+  const now = opts.now.getTime();
+  const notBefore = parseTime(conditions.getAttribute("NotBefore"), "NotBefore");
+  const conditionsEnd = parseTime(conditions.getAttribute("NotOnOrAfter"), "NotOnOrAfter");
+  const confirmationEnd = parseTime(confirmationData?.getAttribute("NotOnOrAfter"), "SubjectConfirmationData NotOnOrAfter");
+  if (!conditionsEnd && !confirmationEnd) {
+    throw new SamlCheckError("conditions", "The assertion sets no NotOnOrAfter, so it would never expire; refused.", partial);
+  }
+  if (notBefore && notBefore.getTime() - CLOCK_SKEW_MS > now) {
+    throw new SamlCheckError("not_yet_valid", `The assertion is not valid before ${notBefore.toISOString()}, more than 3 minutes from now.`, partial);
+  }
+  for (const end of [conditionsEnd, confirmationEnd]) {
+    if (end && end.getTime() + CLOCK_SKEW_MS <= now) {
+      throw new SamlCheckError("expired", `The assertion expired at ${end.toISOString()}.`, partial);
+    }
+  }
+  const notOnOrAfter = new Date(Math.min(...[conditionsEnd, confirmationEnd].filter((d): d is Date => !!d).map((d) => d.getTime())) + CLOCK_SKEW_MS);
+
+  // Which request this answers.
+  const responseInResponseTo = response.getAttribute("InResponseTo") || null;
+  const confirmationInResponseTo = confirmationData?.getAttribute("InResponseTo") || null;
+  if (opts.expectedInResponseTo) {
+    if (!responseInResponseTo && !confirmationInResponseTo) {
+      throw new SamlCheckError("in_response_to", "The response does not say which sign-in request it answers (InResponseTo is missing).", partial);
+    }
+    for (const value of [responseInResponseTo, confirmationInResponseTo]) {
+      if (value && value !== opts.expectedInResponseTo) {
+        throw new SamlCheckError("in_response_to", `InResponseTo "${value}" does not match the pending sign-in request.`, partial);
+      }
+    }
+  } else {
+    if (!opts.allowUnsolicited) {
+      throw new SamlCheckError("unsolicited", "IdP-initiated sign-in is turned off for this identity provider; start the sign-in from our page.", partial);
+    }
+    if (responseInResponseTo || confirmationInResponseTo) {
+      throw new SamlCheckError("in_response_to", "The response answers a request we have no record of (unknown InResponseTo).", partial);
+    }
+  }
+
+  const authn = firstChild(assertion, NS.saml, "AuthnStatement");
+  return {
+    assertionId,
+    issuer,
+    subject,
+    subjectFormat: nameId?.getAttribute("Format") || null,
+    attributes,
+    inResponseTo: responseInResponseTo ?? confirmationInResponseTo,
+    notOnOrAfter,
+    sessionIndex: authn?.getAttribute("SessionIndex") || null,
+  };
+}
+
+function safeFingerprint(cert: string): string {
+  try {
+    return certificateFingerprint(cert);
+  } catch {
+    return createHash("sha256").update(cert.replace(/\s+/g, "")).digest("hex");
+  }
+}
+
+/** The parts of a response worth showing in a trace when the checks fail before identity is known. */
+export function peekIssuer(xml: string): string | null {
+  try {
+    const doc = parseXml(xml);
+    const issuer = children(doc, NS.saml, "Issuer")[0];
+    return text(issuer) || null;
+  } catch {
+    return null;
+  }
+}

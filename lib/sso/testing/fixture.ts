@@ -1,0 +1,76 @@
+import { inflateRawSync } from "node:zlib";
+import type { Environment, IdentityProvider } from "@/db/schema";
+import { createEnvironments, systemCtx } from "@/db/testing/fixtures";
+import { spEndpoints } from "../endpoints";
+import { updateEnvironmentAuth } from "../environment-auth";
+import { handleAcs, startSso } from "../flow";
+import { createIdentityProvider } from "../identity-providers";
+import { buildResponse, generateKeyPair, idpMetadata, type KeyPair, type ResponseOptions } from "./test-idp";
+
+export type SsoFixture = Awaited<ReturnType<typeof setupSso>>;
+
+/** Environments, a test IdP connected through the domain layer, and PROD signing in with it. */
+export async function setupSso(options: { jit?: boolean; groupSync?: boolean; allowIdpInitiated?: boolean } = {}) {
+  const envs = await createEnvironments();
+  const key: KeyPair = generateKeyPair("test-idp");
+  const entityId = "https://idp.example.test/metadata";
+  const idp: IdentityProvider = await createIdentityProvider(systemCtx, {
+    name: "Test IdP",
+    metadataXml: idpMetadata(entityId, "https://idp.example.test/sso", [key.certBase64]),
+  });
+  if (options.allowIdpInitiated) {
+    const { updateIdentityProvider } = await import("../identity-providers");
+    await updateIdentityProvider(systemCtx, idp.id, { allowIdpInitiated: true });
+  }
+  await configureSso(envs.prod, idp, options);
+  const sp = spEndpoints();
+
+  /** Starts an SP-initiated sign-in and returns what the IdP would see. */
+  async function start(env: Environment = envs.prod, returnTo?: string) {
+    const res = await startSso(env.key, { returnTo });
+    if (!("redirectUrl" in res)) throw new Error("expected a redirect");
+    const url = new URL(res.redirectUrl);
+    const request = inflateRawSync(Buffer.from(url.searchParams.get("SAMLRequest")!, "base64")).toString("utf8");
+    return { relayState: url.searchParams.get("RelayState")!, requestId: request.match(/ID="([^"]+)"/)![1]!, request, url };
+  }
+
+  /** A fresh, correctly signed response for the request (overridable field by field). */
+  function response(requestId: string | null, overrides: Partial<ResponseOptions> = {}) {
+    return buildResponse({
+      key,
+      issuer: entityId,
+      destination: sp.acsUrl,
+      audience: sp.entityId,
+      subject: "alice@example.com",
+      attributes: { email: ["alice@example.com"], name: ["Alice Example"], groups: ["Engineering"] },
+      inResponseTo: requestId,
+      ...overrides,
+    });
+  }
+
+  /** The whole round trip: start, answer, post to the ACS. */
+  async function signIn(overrides: Partial<ResponseOptions> = {}, env: Environment = envs.prod) {
+    const { relayState, requestId } = await start(env);
+    const { base64 } = response(requestId, overrides);
+    return handleAcs({ SAMLResponse: base64, RelayState: relayState, ip: "203.0.113.9" });
+  }
+
+  return { envs, key, idp, entityId, sp, start, response, signIn };
+}
+
+export async function configureSso(env: Environment, idp: IdentityProvider, options: { jit?: boolean; groupSync?: boolean; enforcement?: "all" | "domains" | "optional"; enforcedDomains?: string[]; passwordEnabled?: boolean; breakGlassUserIds?: string[] } = {}) {
+  return updateEnvironmentAuth(systemCtx, env.id, {
+    passwordEnabled: options.passwordEnabled ?? false,
+    ssoEnabled: true,
+    identityProviderId: idp.id,
+    enforcement: options.enforcement ?? "all",
+    enforcedDomains: options.enforcedDomains ?? [],
+    breakGlassUserIds: options.breakGlassUserIds ?? [],
+    jitEnabled: options.jit ?? true,
+    jitGroupIds: [],
+    groupSyncEnabled: options.groupSync ?? true,
+    groupAttribute: null,
+    sessionLifetimeMinutes: 720,
+    idleTimeoutMinutes: 60,
+  });
+}
