@@ -324,6 +324,9 @@ export async function previewTrace(traceId: string, environmentId?: string) {
   const [environment] = await getDb().select().from(environments).where(eq(environments.id, envId));
   if (!environment) throw new NotFoundError("Environment not found.");
   const settings = await getEnvironmentAuth(environment.id);
+  if (!settings.ssoEnabled || settings.identityProviderId !== idp.id) {
+    return { environment, denied: { check: "request", reason: `${environment.name} does not sign in with ${idp.name}.` } };
+  }
   const identity = assertedIdentity(idp, settings, trace.subject, trace.attributes ?? {});
   if ("error" in identity) return { environment, denied: { check: "attributes", reason: identity.error } };
   const plan = await planSignIn(getDb(), { idp, environment, settings, identity });

@@ -1,0 +1,163 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { and, eq } from "drizzle-orm";
+import { getDb } from "@/db/client";
+import { environmentAccess, groupMembers, groups, ssoTraces, userIdentities } from "@/db/schema";
+import { countRows, systemCtx } from "@/db/testing/fixtures";
+import { readEndUserSession } from "@/lib/end-user/sessions";
+import { createGroup, addMembers } from "@/lib/groups";
+import { setUserStatus, createUser } from "@/lib/users";
+import { createIdentityProvider, setGroupMappings, updateIdentityProvider } from "./identity-providers";
+import { previewTrace } from "./flow";
+import { configureSso, setupSso, type SsoFixture } from "./testing/fixture";
+import { generateKeyPair, idpMetadata } from "./testing/test-idp";
+
+let f: SsoFixture;
+let engineering: { id: string };
+let ops: { id: string };
+let design: { id: string };
+beforeAll(async () => {
+  f = await setupSso();
+  engineering = await createGroup(systemCtx, { environmentId: f.envs.prod.id, name: "Engineering" });
+  ops = await createGroup(systemCtx, { environmentId: f.envs.prod.id, name: "Operations" });
+  design = await createGroup(systemCtx, { environmentId: f.envs.prod.id, name: "Design" });
+  // The IdP calls Operations "okta-ops".
+  await setGroupMappings(systemCtx, f.idp.id, { environmentId: f.envs.prod.id, mappings: [{ idpValue: "okta-ops", groupId: ops.id }] });
+});
+
+const identity = (email: string, name: string, groupValues: string[]) => ({ subject: email, attributes: { email: [email], name: [name], groups: groupValues } });
+
+async function membershipsOf(userId: string) {
+  const rows = await getDb()
+    .select({ name: groups.name, source: groupMembers.source })
+    .from(groupMembers)
+    .innerJoin(groups, eq(groups.id, groupMembers.groupId))
+    .where(and(eq(groupMembers.userId, userId), eq(groupMembers.environmentId, f.envs.prod.id)));
+  return Object.fromEntries(rows.map((r) => [r.name, r.source]));
+}
+
+describe("JIT and group sync", () => {
+  it("creates the user on first sign-in with access, Everyone and the asserted groups, and opens a session", async () => {
+    const result = await f.signIn(identity("jit@example.com", "Jit User", ["Engineering", "okta-ops", "Unknown Team"]));
+    expect(result.ok, result.ok ? "" : result.reason).toBe(true);
+    if (!result.ok) return;
+    expect(result.user).toMatchObject({ email: "jit@example.com", name: "Jit User", source: "jit", status: "active" });
+    expect(await membershipsOf(result.user.id)).toEqual({ Everyone: "system", Engineering: "saml", Operations: "saml" });
+    const [access] = await getDb().select().from(environmentAccess).where(eq(environmentAccess.userId, result.user.id));
+    expect(access).toMatchObject({ environmentId: f.envs.prod.id, source: "jit" });
+    const session = await readEndUserSession("prod", result.token);
+    expect(session?.user.id).toBe(result.user.id);
+    // The unknown group value is reported in the trace, not silently dropped.
+    const [trace] = await getDb().select().from(ssoTraces).where(eq(ssoTraces.id, result.traceId));
+    expect(trace!.result).toMatchObject({ unknownGroups: ["Unknown Team"], groupsAdded: expect.arrayContaining(["Engineering", "Operations"]) });
+  });
+
+  it("on a later sign-in updates the name, removes the SAML membership no longer asserted and keeps manual ones", async () => {
+    const first = await f.signIn(identity("sync@example.com", "Sync User", ["Engineering", "okta-ops"]));
+    if (!first.ok) throw new Error(first.reason);
+    // An admin adds the user to Design by hand.
+    await addMembers(systemCtx, { groupId: design.id, userIds: [first.user.id] });
+    const second = await f.signIn(identity("sync@example.com", "Sync User Renamed", ["okta-ops"]));
+    if (!second.ok) throw new Error(second.reason);
+    expect(second.user.id).toBe(first.user.id);
+    expect(second.user.name).toBe("Sync User Renamed");
+    expect(await membershipsOf(first.user.id)).toEqual({ Everyone: "system", Operations: "saml", Design: "manual" });
+    // Even when the assertion no longer lists Design, the manual membership stays.
+    const third = await f.signIn(identity("sync@example.com", "Sync User Renamed", []));
+    if (!third.ok) throw new Error(third.reason);
+    expect(await membershipsOf(first.user.id)).toEqual({ Everyone: "system", Design: "manual" });
+  });
+
+  it("never converts or removes a manual membership that the assertion also lists", async () => {
+    const user = await createUser(systemCtx, { name: "Manual Member", email: "manual@example.com", environmentIds: [f.envs.prod.id], groupIds: [engineering.id] });
+    const r1 = await f.signIn(identity("manual@example.com", "Manual Member", ["Engineering"]));
+    if (!r1.ok) throw new Error(r1.reason);
+    expect(r1.user.id).toBe(user.id);
+    const r2 = await f.signIn(identity("manual@example.com", "Manual Member", []));
+    if (!r2.ok) throw new Error(r2.reason);
+    expect(await membershipsOf(user.id)).toEqual({ Everyone: "system", Engineering: "manual" });
+    // The first SSO sign-in linked the account to (IdP, subject).
+    expect(await getDb().select().from(userIdentities).where(eq(userIdentities.userId, user.id))).toHaveLength(1);
+  });
+
+  it("creates groups from the assertion when the IdP allows it", async () => {
+    await updateIdentityProvider(systemCtx, f.idp.id, { createGroupsFromAssertion: true });
+    try {
+      const r = await f.signIn(identity("creator@example.com", "Creator", ["Brand New Team"]));
+      if (!r.ok) throw new Error(r.reason);
+      expect(await membershipsOf(r.user.id)).toMatchObject({ "Brand New Team": "saml" });
+      const [g] = await getDb().select().from(groups).where(eq(groups.name, "Brand New Team"));
+      expect(g!.source).toBe("saml");
+    } finally {
+      await updateIdentityProvider(systemCtx, f.idp.id, { createGroupsFromAssertion: false });
+    }
+  });
+});
+
+describe("refusals after the checks pass", () => {
+  it("refuses an unknown user when JIT is off, creating nothing", async () => {
+    await configureSso(f.envs.test, f.idp, { jit: false });
+    const before = await countRows("users");
+    const r = await f.signIn(identity("nojit@example.com", "No Jit", []), f.envs.test);
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.check).toBe("no_account");
+    expect(r.reason).toMatch(/no account for nojit@example.com, and just-in-time provisioning is off/i);
+    expect(await countRows("users")).toBe(before);
+  });
+
+  it("refuses a suspended user", async () => {
+    const r = await f.signIn(identity("suspend@example.com", "Suspend Me", []));
+    if (!r.ok) throw new Error(r.reason);
+    await setUserStatus(systemCtx, r.user.id, "suspended");
+    const again = await f.signIn(identity("suspend@example.com", "Suspend Me", []));
+    expect(again.ok).toBe(false);
+    if (!again.ok) expect(again.reason).toMatch(/suspend@example.com is suspended/);
+    // The earlier session ended at once.
+    expect(await readEndUserSession("prod", r.token)).toBeNull();
+  });
+
+  it("does not let a second IdP take over an account by email", async () => {
+    const owner = await f.signIn(identity("owned@example.com", "Owned", []));
+    if (!owner.ok) throw new Error(owner.reason);
+    const key = generateKeyPair("second-idp");
+    const second = await createIdentityProvider(systemCtx, { name: "Second IdP", metadataXml: idpMetadata("https://second.example.test", "https://second.example.test/sso", [key.certBase64]) });
+    await configureSso(f.envs.dev, second, {});
+    const { relayState, requestId } = await f.start(f.envs.dev);
+    const { buildResponse } = await import("./testing/test-idp");
+    const { handleAcs } = await import("./flow");
+    const { base64 } = buildResponse({ key, issuer: "https://second.example.test", destination: f.sp.acsUrl, audience: f.sp.entityId, subject: "owned@example.com", attributes: { email: ["owned@example.com"] }, inResponseTo: requestId });
+    const r = await handleAcs({ SAMLResponse: base64, RelayState: relayState });
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.check).toBe("identity_conflict");
+      expect(r.reason).toMatch(/linked to another identity provider; a second IdP cannot take over the account/);
+    }
+  });
+});
+
+describe("mapping tester", () => {
+  it("previews what a traced sign-in would do now, without writing", async () => {
+    const r = await f.signIn(identity("preview@example.com", "Preview", ["Engineering"]));
+    if (!r.ok) throw new Error(r.reason);
+    // The admin maps the value to Design after the fact; an explicit mapping replaces the
+    // same-name match, so the preview shows Design added and the SAML-made Engineering removed.
+    await setGroupMappings(systemCtx, f.idp.id, { environmentId: f.envs.prod.id, mappings: [{ idpValue: "okta-ops", groupId: ops.id }, { idpValue: "Engineering", groupId: design.id }] });
+    const counts = await Promise.all(["users", "group_members", "audit_events"].map(countRows));
+    const preview = await previewTrace(r.traceId);
+    expect(preview.plan).toMatchObject({ user: "match preview@example.com", access: "existing", groupsAdded: ["Design"], groupsRemoved: ["Engineering"], groupsKept: [] });
+    expect(await Promise.all(["users", "group_members", "audit_events"].map(countRows))).toEqual(counts);
+    await setGroupMappings(systemCtx, f.idp.id, { environmentId: f.envs.prod.id, mappings: [{ idpValue: "okta-ops", groupId: ops.id }] });
+  });
+
+  it("previews the sign-in in another environment", async () => {
+    const r = await f.signIn(identity("other-env@example.com", "Other Env", ["Engineering"]));
+    if (!r.ok) throw new Error(r.reason);
+    const preview = await previewTrace(r.traceId, f.envs.dev.id);
+    expect(preview.environment.key).toBe("dev");
+    // DEV signs in with the second IdP (set up above), so the preview says why it would fail.
+    expect(preview.denied).toMatchObject({ check: "request", reason: "DEV does not sign in with Test IdP." });
+    await configureSso(f.envs.test, f.idp, { jit: true });
+    const inTest = await previewTrace(r.traceId, f.envs.test.id);
+    expect(inTest.plan).toMatchObject({ user: "match other-env@example.com", access: "grant", groupsAdded: [], unknownGroups: ["Engineering"] });
+  });
+});
