@@ -88,6 +88,8 @@ try {
     NEXTAUTH_SECRET: ensureSecret(dir),
     NEXTAUTH_URL: process.env.NEXTAUTH_URL || `http://localhost:${port}`,
     DATA_DIR: dir,
+    // The demo connects IdPs running on this machine (e.g. SimpleSAMLphp on loopback).
+    ALLOW_PRIVATE_METADATA_URLS: process.env.ALLOW_PRIVATE_METADATA_URLS ?? "true",
     NEXT_TELEMETRY_DISABLED: "1",
   };
   Object.assign(process.env, env);

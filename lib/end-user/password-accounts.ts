@@ -134,13 +134,16 @@ const setPasswordInput = z.object({
 
 export type SignedIn = { token: string; environment: Environment; user: User };
 
-/** Sets the password from an invitation or reset link (once), then signs the user in. */
+/**
+ * Sets the password from an invitation or reset link (once), then signs the user in when the
+ * environment lets this user use a password (not when SSO is enforced for them).
+ */
 export async function setPasswordWithLink(
   purpose: "invite" | "reset",
   environmentKey: string,
   input: unknown,
   request: { ip?: string; userAgent?: string } = {},
-): Promise<SignedIn> {
+): Promise<SignedIn | { token: null; environment: Environment; user: User }> {
   const data = parseInput(setPasswordInput, input);
   if (data.password !== data.confirm) throw new ValidationError("The passwords do not match.", { confirm: ["The passwords do not match."] });
   const preview = await peekToken(data.token, purpose, environmentKey);
@@ -179,6 +182,12 @@ export async function setPasswordWithLink(
       targetLabel: user!.email,
       environment: environment!,
     });
+    const [breakGlass] = await tx
+      .select()
+      .from(environmentBreakGlassUsers)
+      .where(and(eq(environmentBreakGlassUsers.userId, user!.id), eq(environmentBreakGlassUsers.environmentId, environment!.id)));
+    const route = routeSignIn(await getEnvironmentAuth(environment!.id, tx), user!.email, !!breakGlass);
+    if (route.method !== "password") return { token: null, environment: environment!, user: user! };
     const { token } = await createEndUserSession(tx, { userId: user!.id, environmentId: environment!.id, method: "password", ip: request.ip, userAgent: request.userAgent });
     await recordAudit(tx, ctx, { action: "end_user.sign_in", targetType: "user", targetId: user!.id, targetLabel: user!.email, environment: environment!, after: { method: "password", via: purpose } });
     return { token, environment: environment!, user: user! };

@@ -1,6 +1,6 @@
 import "server-only";
 import { createHash, randomBytes } from "node:crypto";
-import { and, desc, eq, isNull, sql } from "drizzle-orm";
+import { and, eq, isNull, sql } from "drizzle-orm";
 import { getDb, type Executor } from "@/db/client";
 import type { Environment } from "@/db/schema";
 import { environmentAccess, environmentAuth, environments, sessions, users, type Session, type User } from "@/db/schema";
@@ -119,31 +119,4 @@ export async function signOutEverywhere(ctx: DomainContext, userId: string): Pro
     await recordAudit(tx, ctx, { action: "user.sign_out_everywhere", targetType: "user", targetId: id, targetLabel: user.email, after: { sessionsEnded: open } });
     return open;
   });
-}
-
-export type SessionListRow = Pick<Session, "id" | "method" | "createdAt" | "lastSeenAt" | "expiresAt" | "revokedAt" | "ip" | "userAgent"> & {
-  environmentKey: string;
-  active: boolean;
-};
-
-export async function listUserSessions(userId: string, limit = 50): Promise<SessionListRow[]> {
-  return getDb()
-    .select({
-      id: sessions.id,
-      method: sessions.method,
-      createdAt: sessions.createdAt,
-      lastSeenAt: sessions.lastSeenAt,
-      expiresAt: sessions.expiresAt,
-      revokedAt: sessions.revokedAt,
-      ip: sessions.ip,
-      userAgent: sessions.userAgent,
-      environmentKey: environments.key,
-      active: sql<boolean>`${sessions.revokedAt} is null and ${sessions.expiresAt} > now()
-        and not exists (select 1 from ${users} u where u.id = ${sessions.userId} and u.revoked_before is not null and ${sessions.createdAt} <= u.revoked_before)`,
-    })
-    .from(sessions)
-    .innerJoin(environments, eq(environments.id, sessions.environmentId))
-    .where(eq(sessions.userId, userId))
-    .orderBy(desc(sessions.createdAt))
-    .limit(limit);
 }

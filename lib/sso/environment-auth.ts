@@ -41,6 +41,8 @@ export const updateEnvironmentAuthInput = z
     enforcement: z.enum(SSO_ENFORCEMENTS),
     enforcedDomains: z.array(domainSchema).max(100).default([]),
     breakGlassUserIds: z.array(uuidSchema).max(50).default([]),
+    // The console names break-glass users by email; resolved to users here.
+    breakGlassEmails: z.array(z.string().trim().toLowerCase().pipe(z.email("Not an email address."))).max(50).default([]),
     jitEnabled: z.boolean(),
     jitGroupIds: z.array(uuidSchema).max(100).default([]),
     groupSyncEnabled: z.boolean(),
@@ -118,6 +120,12 @@ export async function updateEnvironmentAuth(ctx: DomainContext, environmentId: s
       if (!idp) throw new ValidationError("That identity provider does not exist.", { identityProviderId: ["That identity provider does not exist."] });
     }
     const breakGlass = [...new Set(data.breakGlassUserIds)];
+    if (data.breakGlassEmails.length) {
+      const found = await tx.select({ id: users.id, email: users.email }).from(users).where(inArray(sql`lower(${users.email})`, data.breakGlassEmails));
+      const missing = data.breakGlassEmails.filter((e) => !found.some((u) => u.email.toLowerCase() === e));
+      if (missing.length) throw new ValidationError(`No user with the email ${missing.join(", ")}.`, { breakGlassEmails: [`No user with the email ${missing.join(", ")}.`] });
+      for (const u of found) if (!breakGlass.includes(u.id)) breakGlass.push(u.id);
+    }
     if (breakGlass.length) {
       const found = await tx.select({ id: users.id }).from(users).where(inArray(users.id, breakGlass));
       if (found.length !== breakGlass.length) throw new ValidationError("A break-glass user does not exist.", { breakGlassUserIds: ["A break-glass user does not exist."] });

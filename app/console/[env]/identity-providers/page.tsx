@@ -1,20 +1,77 @@
-import { PlannedPage } from "@/components/console/planned-page";
-import { requireConsoleSession } from "@/lib/auth/session";
+import Link from "next/link";
+import { notFound } from "next/navigation";
+import { Badge, Card, PageHeader } from "@/components/ui/card";
+import { SimpleTable } from "@/components/ui/simple-table";
+import { actorFromSession, requireConsoleSession } from "@/lib/auth/session";
+import { environmentSummaries, findEnvironmentByKey } from "@/lib/environments";
+import { can } from "@/lib/permissions";
+import { listIdentityProviders } from "@/lib/sso/identity-providers";
+import { certificateWarning } from "@/lib/sso/metadata";
+import { AddIdpForm } from "./add-idp-form";
+import { SpDetails } from "./sp-details";
 
 export const metadata = { title: "Identity providers" };
 
-export default async function IdentityProvidersPage() {
-  await requireConsoleSession();
+export default async function IdentityProvidersPage({ params }: { params: Promise<{ env: string }> }) {
+  const session = await requireConsoleSession();
+  const { env: envKey } = await params;
+  const env = await findEnvironmentByKey(envKey);
+  if (!env) notFound();
+  const [idps, summaries] = await Promise.all([listIdentityProviders(), environmentSummaries()]);
+  const canWrite = can(actorFromSession(session), "identity_providers", "write");
+  const rows = idps.map((idp) => {
+    const latest = idp.certificates.map((c) => c.notAfter).sort()[idp.certificates.length - 1];
+    return {
+      idp,
+      environments: summaries.filter((s) => s.ssoEnabled && s.identityProviderName === idp.name).map((s) => s.key.toUpperCase()),
+      warning: latest ? certificateWarning(latest) : null,
+      latest,
+    };
+  });
   return (
-    <PlannedPage
-      title="Identity providers"
-      description="SAML 2.0 identity providers (Okta, Entra ID, OneLogin or any SAML IdP), shared by the environments that use them."
-      planned={[
-        "Add an IdP from its metadata URL or XML; copy our ACS URL, entity ID and SP metadata into it.",
-        "Signing certificates with expiry warnings; metadata refresh.",
-        "Attribute mapping presets and group mapping per environment.",
-        "SSO traces and a mapping tester.",
-      ]}
-    />
+    <>
+      <PageHeader
+        title="Identity providers"
+        description="SAML 2.0 identity providers, shared by every environment that signs in with them. Each environment chooses its IdP under Settings → Authentication."
+      />
+      <div className="flex flex-col gap-6">
+        <Card>
+          <h2 className="mb-3 text-base font-semibold">Connected identity providers</h2>
+          <SimpleTable
+            caption="Identity providers"
+            rows={rows}
+            rowKey={(r) => r.idp.id}
+            empty="No identity provider yet."
+            columns={[
+              { header: "Name", cell: (r) => <Link className="text-brand-700 hover:underline" href={`/console/${env.key}/identity-providers/${r.idp.id}`}>{r.idp.name}</Link> },
+              { header: "Entity ID", cell: (r) => <code className="break-all text-xs">{r.idp.entityId}</code> },
+              { header: "Used by", cell: (r) => r.environments.join(", ") || "—" },
+              {
+                header: "Signing certificate",
+                cell: (r) =>
+                  r.warning ? (
+                    <Badge tone={r.warning.level === "expired" || r.warning.level === 7 ? "red" : "amber"}>
+                      {r.warning.level === "expired" ? "expired" : `expires in ${r.warning.days} days`}
+                    </Badge>
+                  ) : (
+                    <span className="text-slate-600">valid until {r.latest?.slice(0, 10)}</span>
+                  ),
+              },
+              { header: "IdP-initiated", cell: (r) => (r.idp.allowIdpInitiated ? "allowed" : "off") },
+            ]}
+          />
+        </Card>
+        <Card>
+          <h2 className="mb-3 text-base font-semibold">What to enter in your IdP</h2>
+          <SpDetails />
+        </Card>
+        {canWrite && (
+          <Card>
+            <h2 className="mb-3 text-base font-semibold">Add an identity provider</h2>
+            <AddIdpForm envKey={env.key} />
+          </Card>
+        )}
+      </div>
+    </>
   );
 }

@@ -2,6 +2,7 @@
 
 import { consoleAction } from "@/lib/actions";
 import { createApiToken, revokeApiToken } from "@/lib/api/tokens";
+import { updateEnvironmentAuth } from "@/lib/sso/environment-auth";
 
 export const createApiTokenAction = consoleAction({ permission: ["api_tokens", "write"] }, async (ctx, input: unknown) => {
   const { token, record } = await createApiToken(ctx, input);
@@ -11,4 +12,9 @@ export const createApiTokenAction = consoleAction({ permission: ["api_tokens", "
 export const revokeApiTokenAction = consoleAction({ permission: ["api_tokens", "write"] }, async (ctx, tokenId: string) => {
   await revokeApiToken(ctx, tokenId);
   return null;
+});
+
+export const updateEnvironmentAuthAction = consoleAction({ permission: ["environment_auth", "write"] }, async (ctx, environmentId: string, input: unknown) => {
+  const settings = await updateEnvironmentAuth(ctx, String(environmentId), input);
+  return { version: settings.version };
 });

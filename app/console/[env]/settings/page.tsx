@@ -1,19 +1,92 @@
+import { notFound } from "next/navigation";
 import { Card, PageHeader } from "@/components/ui/card";
+import { SimpleTable } from "@/components/ui/simple-table";
 import { actorFromSession, requireConsoleSession } from "@/lib/auth/session";
 import { listApiTokens } from "@/lib/api/tokens";
 import { listEnvironments } from "@/lib/environments";
+import { listGroups } from "@/lib/groups";
+import { listOutbox } from "@/lib/mail";
 import { can } from "@/lib/permissions";
+import { getEnvironmentAuth } from "@/lib/sso/environment-auth";
+import { listIdentityProviders } from "@/lib/sso/identity-providers";
 import { ApiTokens } from "./api-tokens";
+import { EnvironmentAuthForm } from "./auth-form";
 
 export const metadata = { title: "Settings" };
 
-export default async function SettingsPage() {
+export default async function SettingsPage({ params }: { params: Promise<{ env: string }> }) {
   const session = await requireConsoleSession();
-  const [tokens, environments] = await Promise.all([listApiTokens(), listEnvironments()]);
+  const { env: key } = await params;
+  const [tokens, environments, idps, outbox] = await Promise.all([listApiTokens(), listEnvironments(), listIdentityProviders(), listOutbox(50)]);
+  const env = environments.find((e) => e.key === key);
+  if (!env) notFound();
+  const [auth, groups] = await Promise.all([getEnvironmentAuth(env.id), listGroups(env.id)]);
   const envKey = new Map(environments.map((e) => [e.id, e.key]));
+  const actor = actorFromSession(session);
   return (
     <>
-      <PageHeader title="Settings" description="API tokens for the admin REST API. Console members and signing keys come with later work." />
+      <PageHeader title="Settings" description={`How ${env.name}'s users sign in, the mail outbox and API tokens for the admin REST API.`} />
+      <Card className="mb-6">
+        <h2 className="mb-1 text-base font-semibold">Authentication for {env.name}</h2>
+        <p className="mb-4 text-sm text-slate-600">
+          Users enter their email first; these settings decide whether they go to single sign-on or type a password. Sign-in page:{" "}
+          <a className="text-brand-700 underline" href={`/e/${env.key}/sign-in`}>
+            /e/{env.key}/sign-in
+          </a>
+        </p>
+        <EnvironmentAuthForm
+          canWrite={can(actor, "environment_auth", "write", [env.id])}
+          identityProviders={idps.map((i) => ({ id: i.id, name: i.name }))}
+          groups={groups.filter((g) => g.source !== "system").map((g) => ({ id: g.id, name: g.name }))}
+          values={{
+            environmentId: env.id,
+            environmentName: env.name,
+            version: auth.version,
+            passwordEnabled: auth.passwordEnabled,
+            ssoEnabled: auth.ssoEnabled,
+            identityProviderId: auth.identityProviderId,
+            enforcement: auth.enforcement,
+            enforcedDomains: auth.enforcedDomains,
+            breakGlassEmails: auth.breakGlassUsers.map((u) => u.email),
+            jitEnabled: auth.jitEnabled,
+            jitGroupIds: auth.jitGroups.map((g) => g.id),
+            groupSyncEnabled: auth.groupSyncEnabled,
+            groupAttribute: auth.groupAttribute,
+            sessionLifetimeMinutes: auth.sessionLifetimeMinutes,
+            idleTimeoutMinutes: auth.idleTimeoutMinutes,
+          }}
+        />
+      </Card>
+      <Card className="mb-6">
+        <h2 className="mb-1 text-base font-semibold">Mail outbox</h2>
+        <p className="mb-3 text-sm text-slate-600">
+          Invitations, password resets and unlock links. Without SMTP_URL mail is kept here instead of being sent, so the demo works without a mail server.
+        </p>
+        {!can(actor, "users", "write", "any") ? (
+          <p className="text-sm text-slate-500">Only members who may change users see the outbox: its links set passwords.</p>
+        ) : (
+        <SimpleTable
+          caption="Mail outbox"
+          rows={outbox}
+          rowKey={(m) => m.id}
+          empty="No mail yet."
+          columns={[
+            { header: "Time", cell: (m) => m.createdAt.toISOString().slice(0, 16).replace("T", " ") },
+            { header: "To", cell: (m) => m.to },
+            { header: "Subject", cell: (m) => m.subject },
+            {
+              header: "Message",
+              cell: (m) => (
+                <details>
+                  <summary className="cursor-pointer text-brand-700">{m.transport === "smtp" ? (m.error ? `failed: ${m.error}` : "sent by SMTP") : "show"}</summary>
+                  <pre data-testid="outbox-body" className="whitespace-pre-wrap text-xs">{m.body}</pre>
+                </details>
+              ),
+            },
+          ]}
+        />
+        )}
+      </Card>
       <Card>
         <h2 className="text-base font-semibold">Admin REST API</h2>
         <p className="mt-1 text-sm text-slate-600">
@@ -25,7 +98,7 @@ export default async function SettingsPage() {
           make 600 requests a minute.
         </p>
         <ApiTokens
-          canWrite={can(actorFromSession(session), "api_tokens", "write")}
+          canWrite={can(actor, "api_tokens", "write")}
           environments={environments.map((e) => ({ id: e.id, name: e.name }))}
           tokens={tokens.map((t) => ({
             id: t.id,

@@ -7,6 +7,8 @@ import { listUsers } from "@/lib/users/list";
 import { startBulkAllMatching } from "@/lib/users/bulk-job";
 import { importItems, startImport } from "@/lib/import/csv-import";
 import { getJob } from "@/lib/jobs";
+import { sendInvitation } from "@/lib/end-user/password-accounts";
+import { signOutEverywhere } from "@/lib/end-user/sessions";
 import {
   createUser,
   deleteUser,
@@ -116,4 +118,13 @@ export const jobStatusAction = consoleAction({ permission: ["users", "read"] }, 
     problems: problems.map((i) => ({ seq: i.seq, key: i.key, outcome: i.outcome, detail: i.detail })),
     sample: sample.map((i) => ({ seq: i.seq, key: i.key, outcome: i.outcome, detail: i.detail })),
   };
+});
+
+export const sendInvitationAction = consoleAction({ permission: ["users", "write"] }, async (ctx, input: unknown) => {
+  const { expiresAt } = await sendInvitation(ctx, input);
+  return { expiresAt: expiresAt.toISOString() };
+});
+
+export const signOutEverywhereAction = consoleAction({ permission: ["users", "write"] }, async (ctx, userId: string) => {
+  return { ended: await signOutEverywhere(ctx, String(userId)) };
 });

@@ -6,6 +6,7 @@ import { actorFromSession, requireConsoleSession } from "@/lib/auth/session";
 import { findEnvironmentByKey } from "@/lib/environments";
 import { can } from "@/lib/permissions";
 import { getUserDetail, userAuditEntries } from "@/lib/users/detail";
+import { AccountActions } from "./account-actions";
 import { UserPanel } from "./user-panel";
 
 export const metadata = { title: "User" };
@@ -47,6 +48,13 @@ export default async function UserPage({ params }: { params: Promise<{ env: stri
                 </li>
               ))}
             </ul>
+          )}
+          {can(actor, "users", "write", grantedIds) && (
+            <AccountActions
+              userId={detail.user.id}
+              environment={{ id: env.id, name: env.name }}
+              canInvite={grantedIds.includes(env.id) && detail.user.status !== "suspended" && detail.user.status !== "deprovisioned"}
+            />
           )}
         </Card>
         <Card>

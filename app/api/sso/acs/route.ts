@@ -1,0 +1,47 @@
+import { NextResponse, type NextRequest } from "next/server";
+import { clientIp } from "@/lib/auth/request-info";
+import { sessionCookieName, sessionCookieOptions } from "@/lib/end-user/sessions";
+import { handleAcs } from "@/lib/sso/flow";
+import { MAX_RESPONSE_BYTES } from "@/lib/sso/saml-response";
+
+// Our Assertion Consumer Service (HTTP-POST binding). Every check runs in lib/sso before any user
+// is touched; the browser then goes (303, as a GET) to where the sign-in started.
+export async function POST(request: NextRequest) {
+  const length = Number(request.headers.get("content-length") ?? 0);
+  if (length > MAX_RESPONSE_BYTES * 2) return errorPage(413, "The SAML response is too large.");
+  const type = request.headers.get("content-type") ?? "";
+  if (!type.startsWith("application/x-www-form-urlencoded") && !type.startsWith("multipart/form-data")) {
+    return errorPage(415, "The ACS accepts the SAML HTTP-POST binding (a form post) only.");
+  }
+  let form: FormData;
+  try {
+    form = await request.formData();
+  } catch {
+    return errorPage(400, "The form post could not be read.");
+  }
+  const result = await handleAcs({
+    SAMLResponse: form.get("SAMLResponse"),
+    RelayState: form.get("RelayState"),
+    ip: clientIp((n) => request.headers.get(n)),
+    userAgent: request.headers.get("user-agent") ?? undefined,
+  });
+  if (!result.ok) {
+    if (result.environmentKey) {
+      const url = new URL(`/e/${result.environmentKey}/sign-in`, request.nextUrl.origin);
+      if (result.traceId) url.searchParams.set("sso_error", result.traceId);
+      return NextResponse.redirect(url, 303);
+    }
+    return errorPage(400, `Sign-in failed: ${result.reason}${result.traceId ? ` (reference ${result.traceId})` : ""}`);
+  }
+  const response = NextResponse.redirect(new URL(result.redirectTo, request.nextUrl.origin), 303);
+  response.cookies.set(sessionCookieName(result.environment.key), result.token, sessionCookieOptions());
+  return response;
+}
+
+function errorPage(status: number, message: string) {
+  const escaped = message.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
+  return new NextResponse(`<!doctype html><html lang="en"><head><title>Sign-in failed</title></head><body><main><h1>Sign-in failed</h1><p role="alert">${escaped}</p></main></body></html>`, {
+    status,
+    headers: { "content-type": "text/html; charset=utf-8" },
+  });
+}

@@ -1,0 +1,308 @@
+"use client";
+
+import { useRouter } from "next/navigation";
+import { useState, useTransition } from "react";
+import { toast } from "sonner";
+import { Button } from "@/components/ui/button";
+import { Field } from "@/components/ui/field";
+import type { FieldErrors } from "@/lib/errors";
+import { deleteIdpAction, previewTraceAction, refreshMetadataAction, setGroupMappingsAction, updateIdpAction } from "../actions";
+
+type Preset = { key: string; label: string; email: string; name: string; groups: string };
+type IdpForm = {
+  id: string;
+  name: string;
+  preset: string;
+  version: number;
+  attributeMapping: { email: string; name: string; groups: string };
+  allowIdpInitiated: boolean;
+  allowSha1: boolean;
+  createGroupsFromAssertion: boolean;
+  hasMetadataUrl: boolean;
+};
+
+function FormMessage({ errors }: { errors: FieldErrors }) {
+  return errors._form ? (
+    <p role="alert" className="text-sm text-red-700">
+      {errors._form.join(" ")}
+    </p>
+  ) : null;
+}
+
+export function IdpSettingsForm({ idp, presets, canWrite }: { idp: IdpForm; presets: Preset[]; canWrite: boolean }) {
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [mapping, setMapping] = useState(idp.attributeMapping);
+  const [preset, setPreset] = useState(idp.preset);
+  const [pending, start] = useTransition();
+  const router = useRouter();
+  return (
+    <form
+      className="flex flex-col gap-4"
+      noValidate
+      onSubmit={(e) => {
+        e.preventDefault();
+        const data = new FormData(e.currentTarget);
+        start(async () => {
+          const result = await updateIdpAction(idp.id, {
+            name: data.get("name"),
+            preset,
+            attributeMapping: mapping,
+            allowIdpInitiated: data.get("allowIdpInitiated") === "on",
+            allowSha1: data.get("allowSha1") === "on",
+            createGroupsFromAssertion: data.get("createGroupsFromAssertion") === "on",
+            expectedVersion: idp.version,
+          });
+          if (result.ok) {
+            setErrors({});
+            toast.success("Saved.");
+            router.refresh();
+          } else setErrors(result.fieldErrors ?? { _form: [result.error] });
+        });
+      }}
+    >
+      <FormMessage errors={errors} />
+      <fieldset disabled={!canWrite} className="flex flex-col gap-4">
+        <div className="grid gap-4 md:grid-cols-2">
+          <Field label="Name" name="name" defaultValue={idp.name} errors={errors.name} />
+          <label className="flex flex-col gap-1 text-sm font-medium text-slate-700">
+            Attribute preset
+            <select
+              value={preset}
+              onChange={(e) => {
+                setPreset(e.target.value);
+                const p = presets.find((x) => x.key === e.target.value);
+                if (p) setMapping({ email: p.email, name: p.name, groups: p.groups });
+              }}
+              className="rounded-md border border-slate-300 px-2 py-2 text-sm"
+            >
+              {presets.map((p) => (
+                <option key={p.key} value={p.key}>
+                  {p.label}
+                </option>
+              ))}
+            </select>
+          </label>
+        </div>
+        <div className="grid gap-4 md:grid-cols-3">
+          {(["email", "name", "groups"] as const).map((k) => (
+            <Field
+              key={k}
+              label={`${k === "email" ? "Email" : k === "name" ? "Name" : "Groups"} attribute`}
+              value={mapping[k]}
+              onChange={(e) => setMapping({ ...mapping, [k]: e.target.value })}
+              errors={errors[`attributeMapping.${k}`]}
+            />
+          ))}
+        </div>
+        <div className="flex flex-col gap-2 text-sm">
+          <label className="flex items-center gap-2">
+            <input type="checkbox" name="allowIdpInitiated" defaultChecked={idp.allowIdpInitiated} /> Allow IdP-initiated sign-in (from the IdP&apos;s app dashboard)
+          </label>
+          <label className="flex items-center gap-2">
+            <input type="checkbox" name="createGroupsFromAssertion" defaultChecked={idp.createGroupsFromAssertion} /> Create groups for unknown group values in the assertion
+          </label>
+          <label className="flex items-center gap-2">
+            <input type="checkbox" name="allowSha1" defaultChecked={idp.allowSha1} /> Accept SHA-1 signatures (only for an IdP that cannot sign with SHA-256)
+          </label>
+        </div>
+        {canWrite && (
+          <div>
+            <Button type="submit" disabled={pending}>
+              Save
+            </Button>
+          </div>
+        )}
+      </fieldset>
+    </form>
+  );
+}
+
+export function RefreshMetadataForm({ idpId, hasMetadataUrl }: { idpId: string; hasMetadataUrl: boolean }) {
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [xml, setXml] = useState("");
+  const [pending, start] = useTransition();
+  const router = useRouter();
+  return (
+    <form
+      className="mt-3 flex flex-col gap-2"
+      onSubmit={(e) => {
+        e.preventDefault();
+        start(async () => {
+          const result = await refreshMetadataAction(idpId, xml.trim() ? { metadataXml: xml } : {});
+          if (result.ok) {
+            setErrors({});
+            setXml("");
+            toast.success(result.data.added.length ? `Added ${result.data.added.length} new certificate(s).` : result.data.changed ? "Metadata updated." : "Metadata unchanged.");
+            router.refresh();
+          } else setErrors(result.fieldErrors ?? { _form: [result.error] });
+        });
+      }}
+    >
+      <FormMessage errors={errors} />
+      {errors.metadataUrl && <p className="text-sm text-red-700">{errors.metadataUrl.join(" ")}</p>}
+      <label htmlFor="refresh-xml" className="text-sm text-slate-700">
+        {hasMetadataUrl ? "Refresh from the metadata URL, or paste new metadata XML:" : "Paste new metadata XML:"}
+      </label>
+      <textarea id="refresh-xml" rows={3} value={xml} onChange={(e) => setXml(e.target.value)} className="rounded-md border border-slate-300 px-2 py-1 font-mono text-xs" />
+      {errors.metadataXml && <p className="text-sm text-red-700">{errors.metadataXml.join(" ")}</p>}
+      <div>
+        <Button type="submit" variant="secondary" disabled={pending}>
+          {pending ? "Refreshing…" : "Refresh metadata"}
+        </Button>
+      </div>
+    </form>
+  );
+}
+
+type MappingRow = { idpValue: string; groupId: string };
+
+export function GroupMappingsForm({
+  idpId,
+  environmentId,
+  initial,
+  groups,
+  canWrite,
+}: {
+  idpId: string;
+  environmentId: string;
+  initial: MappingRow[];
+  groups: { id: string; name: string }[];
+  canWrite: boolean;
+}) {
+  const [rows, setRows] = useState<MappingRow[]>(initial.length ? initial : []);
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [pending, start] = useTransition();
+  const router = useRouter();
+  return (
+    <form
+      className="flex flex-col gap-3"
+      onSubmit={(e) => {
+        e.preventDefault();
+        start(async () => {
+          const result = await setGroupMappingsAction(idpId, { environmentId, mappings: rows.filter((r) => r.idpValue.trim() || r.groupId) });
+          if (result.ok) {
+            setErrors({});
+            toast.success(`Saved ${result.data.count} mapping(s).`);
+            router.refresh();
+          } else setErrors(result.fieldErrors ?? { _form: [result.error] });
+        });
+      }}
+    >
+      <FormMessage errors={errors} />
+      {Object.entries(errors)
+        .filter(([k]) => k.startsWith("mappings"))
+        .map(([k, v]) => (
+          <p key={k} role="alert" className="text-sm text-red-700">
+            {v.join(" ")}
+          </p>
+        ))}
+      {rows.length === 0 && <p className="text-sm text-slate-500">No explicit mapping: a group value matches the group of the same name.</p>}
+      {rows.map((row, i) => (
+        <div key={i} className="flex flex-wrap items-end gap-2">
+          <label className="flex flex-col gap-1 text-sm">
+            IdP group value
+            <input
+              value={row.idpValue}
+              disabled={!canWrite}
+              onChange={(e) => setRows(rows.map((r, j) => (j === i ? { ...r, idpValue: e.target.value } : r)))}
+              className="rounded-md border border-slate-300 px-2 py-1.5 text-sm"
+            />
+          </label>
+          <label className="flex flex-col gap-1 text-sm">
+            Group here
+            <select
+              value={row.groupId}
+              disabled={!canWrite}
+              onChange={(e) => setRows(rows.map((r, j) => (j === i ? { ...r, groupId: e.target.value } : r)))}
+              className="rounded-md border border-slate-300 px-2 py-1.5 text-sm"
+            >
+              <option value="">Choose a group</option>
+              {groups.map((g) => (
+                <option key={g.id} value={g.id}>
+                  {g.name}
+                </option>
+              ))}
+            </select>
+          </label>
+          {canWrite && (
+            <Button type="button" variant="ghost" onClick={() => setRows(rows.filter((_, j) => j !== i))}>
+              Remove
+            </Button>
+          )}
+        </div>
+      ))}
+      {canWrite && (
+        <div className="flex gap-2">
+          <Button type="button" variant="secondary" onClick={() => setRows([...rows, { idpValue: "", groupId: "" }])}>
+            Add mapping
+          </Button>
+          <Button type="submit" disabled={pending}>
+            Save mappings
+          </Button>
+        </div>
+      )}
+    </form>
+  );
+}
+
+type Preview = Awaited<ReturnType<typeof previewTraceAction>>;
+
+export function TracePreview({ traceId, environmentId }: { traceId: string; environmentId: string }) {
+  const [result, setResult] = useState<Preview | null>(null);
+  const [pending, start] = useTransition();
+  const data = result?.ok ? result.data : null;
+  return (
+    <div className="mt-2">
+      <Button type="button" variant="secondary" disabled={pending} onClick={() => start(async () => setResult(await previewTraceAction(traceId, environmentId)))}>
+        {pending ? "Previewing…" : "Preview sign-in now (writes nothing)"}
+      </Button>
+      {result && !result.ok && (
+        <p role="alert" className="mt-2 text-sm text-red-700">
+          {result.error}
+        </p>
+      )}
+      {data && (
+        <div data-testid="trace-preview" className="mt-2 rounded-md border border-slate-200 bg-slate-50 p-3 text-sm">
+          <p className="font-medium">In {data.environment.name}:</p>
+          {"denied" in data && data.denied ? (
+            <p className="text-red-800">Refused: {data.denied.reason}</p>
+          ) : "plan" in data && data.plan ? (
+            <ul className="list-disc pl-5">
+              <li>User: {data.plan.user}</li>
+              <li>Environment access: {data.plan.access === "grant" ? "granted now" : "already granted"}</li>
+              {data.plan.defaultGroups.length > 0 && <li>Default groups: {data.plan.defaultGroups.join(", ")}</li>}
+              <li>Groups added: {data.plan.groupsAdded.join(", ") || "none"}</li>
+              <li>Groups removed: {data.plan.groupsRemoved.join(", ") || "none"}</li>
+              <li>Groups kept: {data.plan.groupsKept.join(", ") || "none"}</li>
+              {data.plan.unknownGroups.length > 0 && <li>Unknown group values: {data.plan.unknownGroups.join(", ")}</li>}
+              {!data.plan.groupSync && <li>Group sync is off for this environment.</li>}
+            </ul>
+          ) : null}
+        </div>
+      )}
+    </div>
+  );
+}
+
+export function DeleteIdpButton({ idpId, envKey, name }: { idpId: string; envKey: string; name: string }) {
+  const [pending, start] = useTransition();
+  const router = useRouter();
+  return (
+    <Button
+      variant="danger"
+      disabled={pending}
+      onClick={() => {
+        if (!window.confirm(`Remove ${name}? Users linked to it keep their accounts but can no longer sign in with it.`)) return;
+        start(async () => {
+          const result = await deleteIdpAction(idpId);
+          if (result.ok) {
+            toast.success("Identity provider removed.");
+            router.push(`/console/${envKey}/identity-providers`);
+          } else toast.error(result.error);
+        });
+      }}
+    >
+      Remove identity provider
+    </Button>
+  );
+}

@@ -1,0 +1,160 @@
+import Link from "next/link";
+import { notFound } from "next/navigation";
+import { Badge, Card, PageHeader } from "@/components/ui/card";
+import { SimpleTable } from "@/components/ui/simple-table";
+import { actorFromSession, requireConsoleSession } from "@/lib/auth/session";
+import { findEnvironmentByKey } from "@/lib/environments";
+import { isDomainError } from "@/lib/errors";
+import { listGroups } from "@/lib/groups";
+import { can } from "@/lib/permissions";
+import { listTraces } from "@/lib/sso/flow";
+import { ATTRIBUTE_PRESETS, getIdentityProvider, listGroupMappings } from "@/lib/sso/identity-providers";
+import { certificateWarning } from "@/lib/sso/metadata";
+import { SpDetails } from "../sp-details";
+import { DeleteIdpButton, GroupMappingsForm, IdpSettingsForm, RefreshMetadataForm, TracePreview } from "./idp-forms";
+
+export const metadata = { title: "Identity provider" };
+
+const time = (d: Date | string) => new Date(d).toISOString().slice(0, 19).replace("T", " ");
+
+export default async function IdentityProviderPage({ params }: { params: Promise<{ env: string; idpId: string }> }) {
+  const session = await requireConsoleSession();
+  const { env: envKey, idpId } = await params;
+  const env = await findEnvironmentByKey(envKey);
+  if (!env) notFound();
+  const idp = await getIdentityProvider(idpId).catch((e) => {
+    if (isDomainError(e)) notFound();
+    throw e;
+  });
+  const actor = actorFromSession(session);
+  const canWrite = can(actor, "identity_providers", "write");
+  const [mappings, groups, traces] = await Promise.all([listGroupMappings(idp.id, env.id), listGroups(env.id), listTraces(idp.id, 50)]);
+
+  return (
+    <>
+      <Link href={`/console/${env.key}/identity-providers`} className="text-sm text-brand-700 hover:underline">
+        ← Identity providers
+      </Link>
+      <PageHeader title={idp.name} description={idp.entityId ?? ""}>
+        {canWrite && <DeleteIdpButton idpId={idp.id} envKey={env.key} name={idp.name} />}
+      </PageHeader>
+      <div className="flex flex-col gap-6">
+        <Card>
+          <h2 className="mb-3 text-base font-semibold">Metadata</h2>
+          <dl className="grid grid-cols-1 gap-2 text-sm md:grid-cols-[max-content_1fr] md:gap-x-6">
+            <dt className="text-slate-500">IdP entity ID</dt>
+            <dd data-testid="idp-entity-id"><code className="break-all">{idp.entityId}</code></dd>
+            <dt className="text-slate-500">SSO URL</dt>
+            <dd><code className="break-all">{idp.ssoUrl}</code></dd>
+            <dt className="text-slate-500">Metadata URL</dt>
+            <dd>{idp.metadataUrl ? <code className="break-all">{idp.metadataUrl}</code> : "added from XML"}</dd>
+            <dt className="text-slate-500">Last read</dt>
+            <dd>{idp.metadataRefreshedAt ? `${time(idp.metadataRefreshedAt)} UTC` : "never"}{idp.metadataUrl ? " (refreshed daily)" : ""}</dd>
+          </dl>
+          {idp.metadataError && (
+            <p role="alert" className="mt-2 text-sm text-red-700">
+              The last refresh failed: {idp.metadataError}
+            </p>
+          )}
+          <h3 className="mb-2 mt-4 text-sm font-semibold">Signing certificates</h3>
+          <SimpleTable
+            caption="Signing certificates"
+            rows={idp.certificates}
+            rowKey={(c) => c.fingerprint}
+            columns={[
+              { header: "SHA-256 fingerprint", cell: (c) => <code className="break-all text-xs">{c.fingerprint}</code> },
+              { header: "Valid from", cell: (c) => c.notBefore.slice(0, 10) },
+              { header: "Expires", cell: (c) => c.notAfter.slice(0, 10) },
+              {
+                header: "State",
+                cell: (c) => {
+                  const w = certificateWarning(c.notAfter);
+                  if (!w) return <Badge tone="green">valid</Badge>;
+                  return <Badge tone={w.level === "expired" || w.level === 7 ? "red" : "amber"}>{w.level === "expired" ? "expired" : `expires in ${w.days} days`}</Badge>;
+                },
+              },
+              { header: "Added", cell: (c) => c.addedAt.slice(0, 10) },
+            ]}
+          />
+          {canWrite && <RefreshMetadataForm idpId={idp.id} hasMetadataUrl={!!idp.metadataUrl} />}
+        </Card>
+        <Card>
+          <h2 className="mb-3 text-base font-semibold">What to enter in the IdP</h2>
+          <SpDetails />
+        </Card>
+        <Card>
+          <h2 className="mb-3 text-base font-semibold">Attributes and options</h2>
+          <IdpSettingsForm
+            canWrite={canWrite}
+            presets={Object.entries(ATTRIBUTE_PRESETS).map(([key, p]) => ({ key, ...p }))}
+            idp={{
+              id: idp.id,
+              name: idp.name,
+              preset: idp.preset,
+              version: idp.version,
+              attributeMapping: idp.attributeMapping,
+              allowIdpInitiated: idp.allowIdpInitiated,
+              allowSha1: idp.allowSha1,
+              createGroupsFromAssertion: idp.createGroupsFromAssertion,
+              hasMetadataUrl: !!idp.metadataUrl,
+            }}
+          />
+        </Card>
+        <Card>
+          <h2 className="mb-1 text-base font-semibold">Group mapping in {env.name}</h2>
+          <p className="mb-3 text-sm text-slate-600">IdP group values (from the groups attribute) and the groups of {env.name} they stand for.</p>
+          <GroupMappingsForm
+            idpId={idp.id}
+            environmentId={env.id}
+            canWrite={can(actor, "environment_auth", "write", [env.id])}
+            initial={mappings.map((m) => ({ idpValue: m.idpValue, groupId: m.groupId }))}
+            groups={groups.filter((g) => g.source !== "system").map((g) => ({ id: g.id, name: g.name }))}
+          />
+        </Card>
+        <Card>
+          <h2 className="mb-3 text-base font-semibold">SSO traces</h2>
+          {traces.length === 0 ? (
+            <p className="text-sm text-slate-500">No sign-in attempt yet.</p>
+          ) : (
+            <ul className="flex flex-col divide-y divide-slate-100" data-testid="sso-traces">
+              {traces.map((t) => (
+                <li key={t.id} className="py-2 text-sm">
+                  <details>
+                    <summary className="cursor-pointer">
+                      <span className="text-slate-500">{time(t.createdAt)}</span>{" "}
+                      <Badge tone={t.outcome === "success" ? "green" : "red"}>{t.outcome}</Badge> {t.flow === "idp" ? "IdP-initiated" : "SP-initiated"} ·{" "}
+                      {t.subject ?? "subject unknown"}
+                      {t.failedCheck && (
+                        <span className="text-red-800">
+                          {" "}
+                          · {t.failedCheck}: {t.reason}
+                        </span>
+                      )}
+                    </summary>
+                    <div className="mt-2 grid gap-2 pl-4 md:grid-cols-2">
+                      <div>
+                        <p className="font-medium">Attributes (signatures and secrets are never kept)</p>
+                        <pre className="overflow-x-auto rounded bg-slate-50 p-2 text-xs">{JSON.stringify(t.attributes ?? {}, null, 2)}</pre>
+                      </div>
+                      <div>
+                        <p className="font-medium">Groups asserted</p>
+                        <p>{t.groups?.join(", ") || "none"}</p>
+                        {t.result && (
+                          <>
+                            <p className="mt-2 font-medium">What sign-in did</p>
+                            <pre className="overflow-x-auto rounded bg-slate-50 p-2 text-xs">{JSON.stringify(t.result, null, 2)}</pre>
+                          </>
+                        )}
+                        {t.subject && <TracePreview traceId={t.id} environmentId={t.environmentId ?? env.id} />}
+                      </div>
+                    </div>
+                  </details>
+                </li>
+              ))}
+            </ul>
+          )}
+        </Card>
+      </div>
+    </>
+  );
+}

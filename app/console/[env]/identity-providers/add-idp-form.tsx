@@ -1,0 +1,94 @@
+"use client";
+
+import { useRouter } from "next/navigation";
+import { useState, useTransition } from "react";
+import { toast } from "sonner";
+import { Button } from "@/components/ui/button";
+import { Field } from "@/components/ui/field";
+import type { FieldErrors } from "@/lib/errors";
+import { createIdpAction } from "./actions";
+
+const PRESETS = [
+  ["okta", "Okta"],
+  ["entra", "Microsoft Entra ID"],
+  ["onelogin", "OneLogin"],
+  ["generic", "Other SAML 2.0 IdP"],
+] as const;
+
+export function AddIdpForm({ envKey }: { envKey: string }) {
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [xml, setXml] = useState("");
+  const [pending, start] = useTransition();
+  const router = useRouter();
+  return (
+    <form
+      className="flex flex-col gap-4"
+      noValidate
+      onSubmit={(e) => {
+        e.preventDefault();
+        const data = new FormData(e.currentTarget);
+        start(async () => {
+          const result = await createIdpAction({ name: data.get("name"), preset: data.get("preset"), metadataUrl: data.get("metadataUrl"), metadataXml: xml });
+          if (result.ok) {
+            toast.success("Identity provider connected.");
+            router.push(`/console/${envKey}/identity-providers/${result.data.id}`);
+          } else setErrors(result.fieldErrors ?? { _form: [result.error] });
+        });
+      }}
+    >
+      {errors._form && (
+        <p role="alert" className="text-sm text-red-700">
+          {errors._form.join(" ")}
+        </p>
+      )}
+      <div className="grid gap-4 md:grid-cols-2">
+        <Field label="Name" name="name" errors={errors.name} placeholder="Okta (corporate)" />
+        <label className="flex flex-col gap-1 text-sm font-medium text-slate-700">
+          Kind (attribute mapping preset)
+          <select name="preset" defaultValue="generic" className="rounded-md border border-slate-300 px-2 py-2 text-sm">
+            {PRESETS.map(([value, label]) => (
+              <option key={value} value={value}>
+                {label}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+      <Field label="Metadata URL" name="metadataUrl" type="url" errors={errors.metadataUrl} placeholder="https://idp.example.com/app/…/sso/saml/metadata" />
+      <div className="flex flex-col gap-1">
+        <label htmlFor="metadata-xml" className="text-sm font-medium text-slate-700">
+          …or metadata XML (paste, or choose a file)
+        </label>
+        <textarea
+          id="metadata-xml"
+          rows={5}
+          value={xml}
+          onChange={(e) => setXml(e.target.value)}
+          aria-invalid={errors.metadataXml ? true : undefined}
+          aria-describedby={errors.metadataXml ? "metadata-xml-error" : undefined}
+          className="rounded-md border border-slate-300 px-3 py-2 font-mono text-xs"
+        />
+        <input
+          type="file"
+          accept=".xml,application/xml,text/xml"
+          aria-label="Metadata XML file"
+          className="text-sm"
+          onChange={async (e) => {
+            const file = e.target.files?.[0];
+            if (file) setXml(await file.text());
+          }}
+        />
+        {errors.metadataXml && (
+          <p id="metadata-xml-error" className="text-sm text-red-700">
+            {errors.metadataXml.join(" ")}
+          </p>
+        )}
+      </div>
+      <div>
+        <Button type="submit" disabled={pending}>
+          {pending ? "Connecting…" : "Add identity provider"}
+        </Button>
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,33 @@
+import { spEndpoints } from "@/lib/sso/endpoints";
+
+/** What the IdP's administrator copies into the IdP. */
+export function SpDetails() {
+  const sp = spEndpoints();
+  const rows: [string, string][] = [
+    ["ACS URL (single sign-on URL)", sp.acsUrl],
+    ["SP entity ID (audience)", sp.entityId],
+    ["SP metadata URL", sp.metadataUrl],
+  ];
+  return (
+    <div>
+      <dl className="grid grid-cols-1 gap-2 text-sm md:grid-cols-[max-content_1fr] md:gap-x-6">
+        {rows.map(([label, value]) => (
+          <div key={label} className="contents">
+            <dt className="text-slate-500">{label}</dt>
+            <dd>
+              <code className="break-all rounded bg-slate-100 px-1" data-testid={label.split(" ")[0]!.toLowerCase() + "-value"}>
+                {value}
+              </code>
+            </dd>
+          </div>
+        ))}
+      </dl>
+      <p className="mt-3 text-sm">
+        <a className="text-brand-700 underline" href={`${sp.metadataUrl}?download=1`}>
+          Download SP metadata (XML)
+        </a>{" "}
+        · The IdP must sign responses or assertions with SHA-256, send the email as NameID or an attribute, and post to the ACS URL.
+      </p>
+    </div>
+  );
+}

@@ -1,0 +1,169 @@
+"use client";
+
+import { useRouter } from "next/navigation";
+import { useState, useTransition } from "react";
+import { toast } from "sonner";
+import { Button } from "@/components/ui/button";
+import { Field } from "@/components/ui/field";
+import type { FieldErrors } from "@/lib/errors";
+import { updateEnvironmentAuthAction } from "./actions";
+
+export type AuthFormValues = {
+  environmentId: string;
+  environmentName: string;
+  version: number;
+  passwordEnabled: boolean;
+  ssoEnabled: boolean;
+  identityProviderId: string | null;
+  enforcement: "all" | "domains" | "optional";
+  enforcedDomains: string[];
+  breakGlassEmails: string[];
+  jitEnabled: boolean;
+  jitGroupIds: string[];
+  groupSyncEnabled: boolean;
+  groupAttribute: string | null;
+  sessionLifetimeMinutes: number;
+  idleTimeoutMinutes: number;
+};
+
+const list = (v: FormDataEntryValue | null) =>
+  String(v ?? "")
+    .split(/[\s,;]+/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+export function EnvironmentAuthForm({
+  values,
+  identityProviders,
+  groups,
+  canWrite,
+}: {
+  values: AuthFormValues;
+  identityProviders: { id: string; name: string }[];
+  groups: { id: string; name: string }[];
+  canWrite: boolean;
+}) {
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [sso, setSso] = useState(values.ssoEnabled);
+  const [enforcement, setEnforcement] = useState(values.enforcement);
+  const [pending, start] = useTransition();
+  const router = useRouter();
+  const err = (k: string) => errors[k]?.join(" ");
+  return (
+    <form
+      aria-label={`Authentication for ${values.environmentName}`}
+      className="flex flex-col gap-5"
+      noValidate
+      onSubmit={(e) => {
+        e.preventDefault();
+        const d = new FormData(e.currentTarget);
+        start(async () => {
+          const result = await updateEnvironmentAuthAction(values.environmentId, {
+            passwordEnabled: d.get("passwordEnabled") === "on",
+            ssoEnabled: d.get("ssoEnabled") === "on",
+            identityProviderId: (d.get("identityProviderId") as string) || null,
+            enforcement: d.get("enforcement"),
+            enforcedDomains: list(d.get("enforcedDomains")),
+            breakGlassEmails: list(d.get("breakGlassEmails")),
+            jitEnabled: d.get("jitEnabled") === "on",
+            jitGroupIds: d.getAll("jitGroupIds"),
+            groupSyncEnabled: d.get("groupSyncEnabled") === "on",
+            groupAttribute: (d.get("groupAttribute") as string) || null,
+            sessionLifetimeMinutes: Number(d.get("sessionLifetimeMinutes")),
+            idleTimeoutMinutes: Number(d.get("idleTimeoutMinutes")),
+            expectedVersion: values.version,
+          });
+          if (result.ok) {
+            setErrors({});
+            toast.success("Authentication settings saved.");
+            router.refresh();
+          } else setErrors(result.fieldErrors ?? { _form: [result.error] });
+        });
+      }}
+    >
+      {errors._form && (
+        <p role="alert" className="text-sm text-red-700">
+          {errors._form.join(" ")}
+        </p>
+      )}
+      <fieldset disabled={!canWrite} className="flex flex-col gap-5">
+        <div className="flex flex-col gap-2 text-sm">
+          <label className="flex items-center gap-2">
+            <input type="checkbox" name="passwordEnabled" defaultChecked={values.passwordEnabled} /> Password sign-in
+          </label>
+          {err("passwordEnabled") && <p className="text-sm text-red-700">{err("passwordEnabled")}</p>}
+          <label className="flex items-center gap-2">
+            <input type="checkbox" name="ssoEnabled" checked={sso} onChange={(e) => setSso(e.target.checked)} /> Single sign-on (SAML)
+          </label>
+        </div>
+        <div className="grid gap-4 md:grid-cols-2">
+          <label className="flex flex-col gap-1 text-sm font-medium text-slate-700">
+            Identity provider
+            <select name="identityProviderId" defaultValue={values.identityProviderId ?? ""} aria-invalid={err("identityProviderId") ? true : undefined} className="rounded-md border border-slate-300 px-2 py-2 text-sm">
+              <option value="">None</option>
+              {identityProviders.map((i) => (
+                <option key={i.id} value={i.id}>
+                  {i.name}
+                </option>
+              ))}
+            </select>
+            {err("identityProviderId") && <span className="text-sm font-normal text-red-700">{err("identityProviderId")}</span>}
+          </label>
+          <fieldset className="flex flex-col gap-1 text-sm">
+            <legend className="font-medium text-slate-700">SSO is required for</legend>
+            {(
+              [
+                ["all", "Everyone"],
+                ["domains", "Emails of these domains"],
+                ["optional", "No one (SSO is optional)"],
+              ] as const
+            ).map(([value, label]) => (
+              <label key={value} className="flex items-center gap-2">
+                <input type="radio" name="enforcement" value={value} checked={enforcement === value} onChange={() => setEnforcement(value)} /> {label}
+              </label>
+            ))}
+          </fieldset>
+        </div>
+        {enforcement === "domains" && (
+          <Field label="Domains that must use SSO (comma-separated)" name="enforcedDomains" defaultValue={values.enforcedDomains.join(", ")} errors={errors.enforcedDomains ?? Object.entries(errors).filter(([k]) => k.startsWith("enforcedDomains.")).flatMap(([, v]) => v)} />
+        )}
+        <Field
+          label="Break-glass users: may still use a password while SSO is enforced (emails, comma-separated)"
+          name="breakGlassEmails"
+          defaultValue={values.breakGlassEmails.join(", ")}
+          errors={errors.breakGlassEmails}
+        />
+        <div className="flex flex-col gap-2 text-sm">
+          <label className="flex items-center gap-2">
+            <input type="checkbox" name="jitEnabled" defaultChecked={values.jitEnabled} /> Just-in-time provisioning: create users (and grant this environment) on their first SSO sign-in
+          </label>
+          {groups.length > 0 && (
+            <fieldset className="ml-6 flex flex-wrap gap-3">
+              <legend className="mb-1 text-slate-600">Default groups for new users</legend>
+              {groups.map((g) => (
+                <label key={g.id} className="flex items-center gap-1">
+                  <input type="checkbox" name="jitGroupIds" value={g.id} defaultChecked={values.jitGroupIds.includes(g.id)} /> {g.name}
+                </label>
+              ))}
+            </fieldset>
+          )}
+          <label className="flex items-center gap-2">
+            <input type="checkbox" name="groupSyncEnabled" defaultChecked={values.groupSyncEnabled} /> Group sync: on every SSO sign-in, make SAML-made memberships match the assertion
+          </label>
+        </div>
+        <div className="grid gap-4 md:grid-cols-3">
+          <Field label="Groups attribute (blank: the IdP's mapping)" name="groupAttribute" defaultValue={values.groupAttribute ?? ""} errors={errors.groupAttribute} />
+          <Field label="Session lifetime (minutes)" name="sessionLifetimeMinutes" type="number" min={5} defaultValue={values.sessionLifetimeMinutes} errors={errors.sessionLifetimeMinutes} />
+          <Field label="Idle timeout (minutes)" name="idleTimeoutMinutes" type="number" min={1} defaultValue={values.idleTimeoutMinutes} errors={errors.idleTimeoutMinutes} />
+        </div>
+        {canWrite && (
+          <div>
+            <Button type="submit" disabled={pending}>
+              Save authentication settings
+            </Button>
+          </div>
+        )}
+      </fieldset>
+    </form>
+  );
+}

@@ -1,0 +1,75 @@
+"use server";
+
+import { cookies, headers } from "next/headers";
+import { after } from "next/server";
+import { redirect } from "next/navigation";
+import { clientIp } from "@/lib/auth/request-info";
+import { requestPasswordReset, setPasswordWithLink, signInWithPassword, unlockWithLink } from "@/lib/end-user/password-accounts";
+import { endEndUserSession, sessionCookieName, sessionCookieOptions } from "@/lib/end-user/sessions";
+import { isDomainError, type FieldErrors } from "@/lib/errors";
+import { safeReturnPath } from "@/lib/sso/flow";
+
+// The end user's own actions (no console session): thin doors onto lib/end-user.
+
+export type FormState = { error?: string; fieldErrors?: FieldErrors; done?: boolean } | null;
+
+async function requestInfo() {
+  const h = await headers();
+  return { ip: clientIp((n) => h.get(n)), userAgent: h.get("user-agent") ?? undefined };
+}
+
+async function setSessionCookie(envKey: string, token: string) {
+  (await cookies()).set(sessionCookieName(envKey), token, sessionCookieOptions());
+}
+
+function failure(error: unknown): FormState {
+  if (isDomainError(error)) return { error: error.message, fieldErrors: error.fieldErrors };
+  throw error;
+}
+
+export async function passwordSignInAction(envKey: string, _prev: FormState, form: FormData): Promise<FormState> {
+  let target: string;
+  try {
+    const result = await signInWithPassword(envKey, { email: String(form.get("email") ?? ""), password: String(form.get("password") ?? "") }, await requestInfo());
+    if (!result.ok) return { error: result.message };
+    await setSessionCookie(envKey, result.signedIn.token);
+    target = safeReturnPath(String(form.get("return_to") ?? ""), envKey) ?? `/e/${envKey}`;
+  } catch (error) {
+    return failure(error);
+  }
+  redirect(target);
+}
+
+export async function forgotPasswordAction(envKey: string, _prev: FormState, form: FormData): Promise<FormState> {
+  const email = String(form.get("email") ?? "");
+  const info = await requestInfo();
+  // The same answer, status and timing whether or not the account exists: the work runs after it.
+  after(() => requestPasswordReset(envKey, email, info).catch((e) => console.error("[reset] failed", e)));
+  return { done: true };
+}
+
+export async function setPasswordAction(purpose: "invite" | "reset", envKey: string, token: string, _prev: FormState, form: FormData): Promise<FormState> {
+  let signedIn: boolean;
+  try {
+    const result = await setPasswordWithLink(purpose, envKey, { token, password: String(form.get("password") ?? ""), confirm: String(form.get("confirm") ?? "") }, await requestInfo());
+    signedIn = result.token !== null;
+    if (result.token) await setSessionCookie(envKey, result.token);
+  } catch (error) {
+    return failure(error);
+  }
+  // Where SSO is enforced for this user the password is kept (break-glass later) but gives no session.
+  redirect(signedIn ? `/e/${envKey}` : `/e/${envKey}/sign-in?password_set=1`);
+}
+
+export async function unlockAction(envKey: string, token: string, _prev: FormState): Promise<FormState> {
+  const ok = await unlockWithLink(envKey, token, await requestInfo());
+  return ok ? { done: true } : { error: "This link was already used or has expired." };
+}
+
+export async function signOutAction(envKey: string): Promise<void> {
+  const jar = await cookies();
+  const name = sessionCookieName(envKey);
+  await endEndUserSession(jar.get(name)?.value);
+  jar.delete(name);
+  redirect(`/e/${envKey}/sign-in?signed_out=1`);
+}

@@ -1,0 +1,88 @@
+"use client";
+
+import Link from "next/link";
+import { useActionState } from "react";
+import { Button } from "@/components/ui/button";
+import { Field } from "@/components/ui/field";
+import { forgotPasswordAction, passwordSignInAction, setPasswordAction, unlockAction, type FormState } from "./actions";
+
+function FormError({ state }: { state: FormState }) {
+  if (!state?.error) return null;
+  return (
+    <p role="alert" className="rounded-md border border-red-200 bg-red-50 p-3 text-sm text-red-800">
+      {state.error}
+    </p>
+  );
+}
+
+export function PasswordForm({ envKey, email, returnTo }: { envKey: string; email: string; returnTo?: string }) {
+  const [state, action, pending] = useActionState(passwordSignInAction.bind(null, envKey), null);
+  return (
+    <form action={action} className="flex flex-col gap-4" noValidate>
+      <FormError state={state} />
+      <Field label="Email" name="email" type="email" autoComplete="username" defaultValue={email} required />
+      <Field label="Password" name="password" type="password" autoComplete="current-password" required autoFocus={!!email} errors={state?.fieldErrors?.password} />
+      {returnTo && <input type="hidden" name="return_to" value={returnTo} />}
+      <Button type="submit" disabled={pending}>
+        {pending ? "Signing in…" : "Sign in"}
+      </Button>
+      <Link href={`/e/${envKey}/forgot`} className="text-sm text-brand-700 hover:underline">
+        Forgot your password?
+      </Link>
+    </form>
+  );
+}
+
+export function ForgotForm({ envKey }: { envKey: string }) {
+  const [state, action, pending] = useActionState(forgotPasswordAction.bind(null, envKey), null);
+  if (state?.done) {
+    return (
+      <p role="status" className="rounded-md border border-green-200 bg-green-50 p-3 text-sm">
+        If an account with that email can sign in here, we have sent it a link to reset the password. The link works once, for one hour.
+      </p>
+    );
+  }
+  return (
+    <form action={action} className="flex flex-col gap-4" noValidate>
+      <Field label="Email" name="email" type="email" autoComplete="username" required />
+      <Button type="submit" disabled={pending}>
+        Send reset link
+      </Button>
+    </form>
+  );
+}
+
+export function SetPasswordForm({ purpose, envKey, token, email }: { purpose: "invite" | "reset"; envKey: string; token: string; email: string }) {
+  const [state, action, pending] = useActionState(setPasswordAction.bind(null, purpose, envKey, token), null);
+  return (
+    <form action={action} className="flex flex-col gap-4" noValidate>
+      <FormError state={state} />
+      <input type="text" name="username" autoComplete="username" value={email} readOnly hidden />
+      <Field label="New password" name="password" type="password" autoComplete="new-password" required errors={state?.fieldErrors?.password} />
+      <p className="-mt-2 text-xs text-slate-500">At least 12 characters; a few unrelated words work well. No other rules.</p>
+      <Field label="Repeat the password" name="confirm" type="password" autoComplete="new-password" required errors={state?.fieldErrors?.confirm} />
+      <Button type="submit" disabled={pending}>
+        {purpose === "invite" ? "Set password and sign in" : "Reset password and sign in"}
+      </Button>
+    </form>
+  );
+}
+
+export function UnlockForm({ envKey, token }: { envKey: string; token: string }) {
+  const [state, action, pending] = useActionState(unlockAction.bind(null, envKey, token), null);
+  if (state?.done) {
+    return (
+      <p role="status" className="rounded-md border border-green-200 bg-green-50 p-3 text-sm">
+        Your account is unlocked. <Link href={`/e/${envKey}/sign-in`} className="text-brand-700 underline">Sign in</Link>
+      </p>
+    );
+  }
+  return (
+    <form action={action} className="flex flex-col gap-4">
+      <FormError state={state} />
+      <Button type="submit" disabled={pending}>
+        Unlock my account
+      </Button>
+    </form>
+  );
+}

@@ -1,0 +1,108 @@
+import Link from "next/link";
+import { notFound, redirect } from "next/navigation";
+import { Button } from "@/components/ui/button";
+import { findEnvironmentByKey } from "@/lib/environments";
+import { getEnvironmentAuth, routeSignIn } from "@/lib/sso/environment-auth";
+import { getTrace, safeReturnPath } from "@/lib/sso/flow";
+import { emailSchema } from "@/lib/validation";
+import { PasswordForm } from "../forms";
+import { currentEndUserSession } from "../session";
+
+export const metadata = { title: "Sign in" };
+
+type Search = Record<string, string | string[] | undefined>;
+const one = (v: string | string[] | undefined) => (typeof v === "string" ? v : undefined);
+
+export default async function EndUserSignInPage({ params, searchParams }: { params: Promise<{ env: string }>; searchParams: Promise<Search> }) {
+  const { env: envKey } = await params;
+  const sp = await searchParams;
+  const environment = await findEnvironmentByKey(envKey);
+  if (!environment) notFound();
+  const returnTo = safeReturnPath(one(sp.return_to), envKey) ?? undefined;
+  if (await currentEndUserSession(envKey)) redirect(returnTo ?? `/e/${envKey}`);
+
+  const settings = await getEnvironmentAuth(environment.id);
+  const rawEmail = one(sp.email)?.trim() ?? "";
+  const email = emailSchema.safeParse(rawEmail).success ? rawEmail : "";
+  const wantsPassword = one(sp.method) === "password";
+  const ssoErrorId = one(sp.sso_error);
+  const trace = ssoErrorId ? await getTrace(ssoErrorId) : undefined;
+  const ssoError = trace && trace.outcome === "failure" && trace.environmentId === environment.id ? trace.reason : null;
+  const enforcedForAll = settings.ssoEnabled && settings.enforcement === "all";
+
+  let step: "email" | "password" | "none" = "email";
+  let noneReason = "";
+  if (email) {
+    const route = routeSignIn(settings, email, false);
+    if (route.method === "sso" && !wantsPassword) {
+      const q = new URLSearchParams({ email });
+      if (returnTo) q.set("return_to", returnTo);
+      redirect(`/e/${envKey}/sso?${q}`);
+    }
+    if (route.method === "none") {
+      step = "none";
+      noneReason = route.reason;
+    } else step = "password";
+  } else if (wantsPassword) step = "password";
+
+  return (
+    <section className="mx-auto max-w-sm rounded-lg border border-slate-200 bg-white p-6 shadow-sm">
+      <h1 className="text-xl font-semibold">Sign in to {environment.name}</h1>
+      {one(sp.password_set) && (
+        <p role="status" className="mt-3 text-sm text-slate-600">
+          Your password is set. This environment signs you in with single sign-on.
+        </p>
+      )}
+      {one(sp.signed_out) && (
+        <p role="status" className="mt-3 text-sm text-slate-600">
+          You are signed out.
+        </p>
+      )}
+      {ssoError && (
+        <p role="alert" className="mt-3 rounded-md border border-red-200 bg-red-50 p-3 text-sm text-red-800">
+          Single sign-on failed: {ssoError} <span className="text-xs text-red-600">(reference {ssoErrorId})</span>
+        </p>
+      )}
+      {one(sp.error) === "sso_unavailable" && (
+        <p role="alert" className="mt-3 rounded-md border border-red-200 bg-red-50 p-3 text-sm text-red-800">
+          Single sign-on is not available for this environment.
+        </p>
+      )}
+      <div className="mt-5">
+        {step === "email" && (
+          <form method="get" className="flex flex-col gap-4">
+            <label className="flex flex-col gap-1 text-sm font-medium text-slate-700">
+              Email
+              <input name="email" type="email" autoComplete="username" required defaultValue={rawEmail} className="rounded-md border border-slate-300 px-3 py-2 text-sm" />
+            </label>
+            {returnTo && <input type="hidden" name="return_to" value={returnTo} />}
+            <Button type="submit">Continue</Button>
+          </form>
+        )}
+        {step === "password" && <PasswordForm envKey={envKey} email={email} returnTo={returnTo} />}
+        {step === "none" && (
+          <p role="alert" className="text-sm text-red-800">
+            {noneReason}
+          </p>
+        )}
+      </div>
+      <div className="mt-5 flex flex-col gap-2 border-t border-slate-100 pt-4 text-sm">
+        {settings.ssoEnabled && settings.identityProviderId && !(step === "email" && enforcedForAll) && (
+          <Link href={`/e/${envKey}/sso${returnTo ? `?return_to=${encodeURIComponent(returnTo)}` : ""}`} className="text-brand-700 hover:underline">
+            Sign in with single sign-on
+          </Link>
+        )}
+        {settings.ssoEnabled && settings.enforcement !== "optional" && step === "email" && (
+          <Link href={`/e/${envKey}/sign-in?method=password`} className="text-slate-600 hover:underline">
+            Use a password (break-glass accounts only)
+          </Link>
+        )}
+        {step !== "email" && (
+          <Link href={`/e/${envKey}/sign-in`} className="text-slate-600 hover:underline">
+            Use another email
+          </Link>
+        )}
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,164 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { desc, eq, sql } from "drizzle-orm";
+import { getDb } from "@/db/client";
+import { emailOutbox, passwordTokens, users, type Environment } from "@/db/schema";
+import { createEnvironments, systemCtx } from "@/db/testing/fixtures";
+import { ARGON2_PARAMS } from "@/lib/auth/password";
+import { RateLimitedError, ValidationError } from "@/lib/errors";
+import { createUser } from "@/lib/users";
+import { INVALID_CREDENTIALS, requestPasswordReset, sendInvitation, setPasswordWithLink, signInWithPassword, unlockWithLink } from "./password-accounts";
+import { readEndUserSession } from "./sessions";
+
+let env: { dev: Environment; test: Environment; prod: Environment };
+beforeAll(async () => {
+  env = await createEnvironments();
+});
+
+const GOOD = "correct horse battery staple";
+let ipCounter = 0;
+const freshIp = () => `198.51.100.${++ipCounter}`;
+
+/** The link in the last mail to `to` (the outbox holds mail when SMTP_URL is unset). */
+async function lastLink(to: string, kind: "invite" | "reset" | "unlock"): Promise<string> {
+  const [mail] = await getDb().select().from(emailOutbox).where(eq(emailOutbox.to, to)).orderBy(desc(emailOutbox.createdAt)).limit(1);
+  const match = mail?.body.match(new RegExp(`/e/[a-z]+/${kind}/([A-Za-z0-9_-]+)`));
+  if (!match) throw new Error(`no ${kind} link mailed to ${to}`);
+  return match[1]!;
+}
+
+async function invitedUser(email: string) {
+  const user = await createUser(systemCtx, { name: "Pat Example", email, status: "invited", environmentIds: [env.dev.id] });
+  await sendInvitation(systemCtx, { userId: user.id, environmentId: env.dev.id });
+  return { user, token: await lastLink(email, "invite") };
+}
+
+describe("invitations", () => {
+  it("sets a password once, activates the user and signs them in; the link then stops working", async () => {
+    const { user, token } = await invitedUser("invitee@example.com");
+    const result = await setPasswordWithLink("invite", "dev", { token, password: GOOD, confirm: GOOD });
+    expect(result.token).toBeTruthy();
+    expect(await readEndUserSession("dev", result.token!)).not.toBeNull();
+    const [row] = await getDb().select().from(users).where(eq(users.id, user.id));
+    expect(row!.status).toBe("active");
+    // The stored hash carries our argon2id parameters (ASVS floor: m=19 MiB, t=2, p=1).
+    expect(row!.passwordHash).toMatch(new RegExp(`^\\$argon2id\\$v=19\\$m=${ARGON2_PARAMS.memoryCost},t=${ARGON2_PARAMS.timeCost},p=${ARGON2_PARAMS.parallelism}\\$`));
+    await expect(setPasswordWithLink("invite", "dev", { token, password: GOOD, confirm: GOOD })).rejects.toThrow(/already used or has expired/);
+  });
+
+  it("refuses an expired invitation", async () => {
+    const { token } = await invitedUser("late@example.com");
+    await getDb().update(passwordTokens).set({ expiresAt: sql`now() - interval '1 second'` }).where(eq(passwordTokens.purpose, "invite"));
+    await expect(setPasswordWithLink("invite", "dev", { token, password: GOOD, confirm: GOOD })).rejects.toThrow(/already used or has expired/);
+  });
+
+  it("refuses weak and common passwords with the reason, and writes nothing", async () => {
+    const { user, token } = await invitedUser("weak@example.com");
+    for (const [password, reason] of [
+      ["short", /at least 12 characters/],
+      ["password1234", /most common passwords/],
+      ["weak@example.com1", /too easy to guess/],
+    ] as const) {
+      const error = await setPasswordWithLink("invite", "dev", { token, password, confirm: password }).catch((e) => e);
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).fieldErrors?.password?.[0]).toMatch(reason);
+    }
+    const [row] = await getDb().select().from(users).where(eq(users.id, user.id));
+    expect(row!.passwordHash).toBeNull();
+    // The link survived the failed attempts.
+    expect((await setPasswordWithLink("invite", "dev", { token, password: GOOD, confirm: GOOD })).token).toBeTruthy();
+  });
+});
+
+describe("password sign-in", () => {
+  let email: string;
+  beforeAll(async () => {
+    email = "signer@example.com";
+    const { token } = await invitedUser(email);
+    await setPasswordWithLink("invite", "dev", { token, password: GOOD, confirm: GOOD });
+  });
+
+  it("signs in with the right password", async () => {
+    const result = await signInWithPassword("dev", { email: "Signer@Example.com", password: GOOD }, { ip: freshIp() });
+    expect(result.ok).toBe(true);
+  });
+
+  it("gives unknown emails, wrong passwords and no-access users the same answer", async () => {
+    const unknown = await signInWithPassword("dev", { email: "nobody@example.com", password: GOOD }, { ip: freshIp() });
+    const wrong = await signInWithPassword("dev", { email, password: "not the password at all" }, { ip: freshIp() });
+    const noAccess = await signInWithPassword("prod", { email, password: GOOD }, { ip: freshIp() });
+    expect(unknown).toEqual({ ok: false, message: INVALID_CREDENTIALS });
+    expect(wrong).toEqual(unknown);
+    expect(noAccess).toEqual(unknown);
+  });
+
+  it("spends the same argon2 work on unknown emails as on wrong passwords", async () => {
+    const time = async (address: string) => {
+      const samples: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const t = performance.now();
+        await signInWithPassword("dev", { email: address, password: `wrong password ${i}` }, { ip: freshIp() });
+        samples.push(performance.now() - t);
+      }
+      return samples.sort((a, b) => a - b)[2]!;
+    };
+    await getDb().update(users).set({ failedSignIns: 0 }).where(eq(users.email, email));
+    const known = await time(email);
+    const unknown = await time("ghost@example.com");
+    await getDb().update(users).set({ failedSignIns: 0, lockedUntil: null }).where(eq(users.email, email));
+    // Both are dominated by one argon2id verification; a skipped hash would be ~20x faster.
+    expect(unknown / known).toBeGreaterThan(0.5);
+    expect(unknown / known).toBeLessThan(2);
+  });
+
+  it("locks after repeated failures (same answer while locked), mails an unlock link that works once", async () => {
+    const lockEmail = "locky@example.com";
+    const { token } = await invitedUser(lockEmail);
+    await setPasswordWithLink("invite", "dev", { token, password: GOOD, confirm: GOOD });
+    for (let i = 0; i < 10; i++) await signInWithPassword("dev", { email: lockEmail, password: `wrong ${i} password` }, { ip: freshIp() });
+    const [row] = await getDb().select().from(users).where(eq(users.email, lockEmail));
+    expect(row!.lockedUntil!.getTime()).toBeGreaterThan(Date.now() + 14 * 60_000);
+    // Even the right password is refused while locked, with the same answer as any failure.
+    expect(await signInWithPassword("dev", { email: lockEmail, password: GOOD }, { ip: freshIp() })).toEqual({ ok: false, message: INVALID_CREDENTIALS });
+    const unlock = await lastLink(lockEmail, "unlock");
+    expect(await unlockWithLink("dev", unlock)).toBe(true);
+    expect(await unlockWithLink("dev", unlock)).toBe(false);
+    expect((await signInWithPassword("dev", { email: lockEmail, password: GOOD }, { ip: freshIp() })).ok).toBe(true);
+  });
+
+  it("unlocks by time", async () => {
+    await getDb().update(users).set({ lockedUntil: sql`now() - interval '1 second'`, failedSignIns: 10 }).where(eq(users.email, email));
+    expect((await signInWithPassword("dev", { email, password: GOOD }, { ip: freshIp() })).ok).toBe(true);
+  });
+
+  it("throttles one IP in Postgres with Retry-After", async () => {
+    const ip = freshIp();
+    let error: unknown;
+    for (let i = 0; i < 31 && !error; i++) {
+      error = await signInWithPassword("dev", { email: `x${i}@example.com`, password: "whatever password" }, { ip }).then(() => undefined, (e) => e);
+    }
+    expect(error).toBeInstanceOf(RateLimitedError);
+    expect((error as RateLimitedError).retryAfterSeconds).toBeGreaterThan(0);
+  });
+});
+
+describe("password reset", () => {
+  it("mails a one-hour link for a known user, nothing for an unknown one; the link works once and ends other sessions", async () => {
+    const email = "resetter@example.com";
+    const { token } = await invitedUser(email);
+    const first = await setPasswordWithLink("invite", "dev", { token, password: GOOD, confirm: GOOD });
+    const outboxBefore = await getDb().$count(emailOutbox);
+    await requestPasswordReset("dev", "unknown-person@example.com");
+    expect(await getDb().$count(emailOutbox)).toBe(outboxBefore);
+    await requestPasswordReset("dev", email);
+    const link = await lastLink(email, "reset");
+    const [row] = await getDb().select().from(passwordTokens).where(eq(passwordTokens.purpose, "reset")).orderBy(desc(passwordTokens.createdAt)).limit(1);
+    const minutes = (row!.expiresAt.getTime() - row!.createdAt.getTime()) / 60_000;
+    expect(minutes).toBeCloseTo(60, 0);
+    const next = "another long passphrase here";
+    const reset = await setPasswordWithLink("reset", "dev", { token: link, password: next, confirm: next });
+    expect(reset.token).toBeTruthy();
+    expect(await readEndUserSession("dev", first.token!)).toBeNull();
+    expect(await readEndUserSession("dev", reset.token!)).not.toBeNull();
+    await expect(setPasswordWithLink("reset", "dev", { token: link, password: next, confirm: next })).rejects.toThrow(/already used or has expired/);
+  });
+});

@@ -1,0 +1,38 @@
+import "server-only";
+import { SYSTEM_ACTOR } from "@/lib/auth/actor";
+import { pruneSsoState } from "./flow";
+import { identityProvidersDueForRefresh, refreshMetadata } from "./identity-providers";
+
+/**
+ * Hourly upkeep on every instance: refresh IdP metadata read more than a day ago (new
+ * certificates are added beside the old, audited) and drop expired sign-in state. Idempotent:
+ * two instances refreshing at once find the second refresh changes nothing.
+ */
+export async function runSsoMaintenance(): Promise<{ refreshed: number; failed: number }> {
+  let refreshed = 0;
+  let failed = 0;
+  {
+    for (const { id } of await identityProvidersDueForRefresh()) {
+      try {
+        await refreshMetadata({ actor: { ...SYSTEM_ACTOR, label: "daily metadata refresh" } }, id);
+        refreshed++;
+      } catch (error) {
+        // Recorded on the IdP (metadataError) and shown in the console.
+        failed++;
+        console.warn(`[sso] metadata refresh failed for ${id}: ${(error as Error).message}`);
+      }
+    }
+    await pruneSsoState();
+  }
+  return { refreshed, failed };
+}
+
+const holder = globalThis as typeof globalThis & { __iamSsoMaintenance?: NodeJS.Timeout };
+
+export function startSsoMaintenance(): void {
+  if (holder.__iamSsoMaintenance) return;
+  const run = () => void runSsoMaintenance().catch((e) => console.error("[sso] maintenance error", e));
+  holder.__iamSsoMaintenance = setInterval(run, 60 * 60 * 1000);
+  holder.__iamSsoMaintenance.unref?.();
+  setTimeout(run, 30_000).unref?.();
+}
