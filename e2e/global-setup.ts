@@ -3,6 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { freePort } from "../db/embedded";
+import { E2E_IDP_USERS, missingSimpleSamlPrerequisites, startSimpleSamlIdp, type SimpleSamlIdp } from "./support/simplesamlphp";
 
 // Starts the app exactly as a person would (`npm start`: embedded Postgres, migrations, seed,
 // production build, `next start`) in a fresh data folder on a free port, and reads the first
@@ -38,10 +39,33 @@ export default async function globalSetup() {
   });
   await ready;
   process.env.E2E_BASE_URL = `http://localhost:${port}`;
+
+  // A real SAML IdP (Debian's SimpleSAMLphp) on loopback; the SSO specs connect it through the
+  // console. Without the packages those specs fail saying what to install; the others still run.
+  let idp: SimpleSamlIdp | undefined;
+  const missing = missingSimpleSamlPrerequisites();
+  if (missing.length === 0) {
+    const idpDir = fs.mkdtempSync(path.join(os.tmpdir(), "iam-e2e-idp-"));
+    idp = await startSimpleSamlIdp({
+      dir: idpDir,
+      port: await freePort(),
+      spEntityId: `http://localhost:${port}/api/sso/metadata`,
+      acsUrl: `http://localhost:${port}/api/sso/acs`,
+      users: E2E_IDP_USERS,
+    });
+    process.env.E2E_IDP_DIR = idpDir;
+    process.env.E2E_IDP_METADATA_URL = idp.metadataUrl;
+    process.env.E2E_IDP_BASE_URL = idp.baseUrl;
+    process.env.E2E_IDP_INITIATED_URL = idp.idpInitiatedUrl;
+  } else {
+    process.env.E2E_IDP_MISSING = `SimpleSAMLphp e2e tests need Debian packages that are not installed: ${missing.join(", ")}. Install them with: apt-get install -y simplesamlphp php-cli php-xml php-mbstring (.ci/run does this).`;
+  }
   process.env.E2E_OWNER_EMAIL = /Email:\s+(\S+)/.exec(output)![1];
   process.env.E2E_OWNER_PASSWORD = /Password:\s+(\S+)/.exec(output)![1];
 
   return async () => {
+    idp?.stop();
+    if (process.env.E2E_IDP_DIR) fs.rmSync(process.env.E2E_IDP_DIR, { recursive: true, force: true });
     const exited = new Promise((r) => child.once("exit", r));
     child.kill("SIGTERM");
     await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);

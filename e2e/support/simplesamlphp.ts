@@ -37,17 +37,32 @@ export function missingSimpleSamlPrerequisites(): string[] {
   return missing;
 }
 
-const php = (value: unknown): string => JSON.stringify(value).replace(/\$/g, "\\$");
-
 function phpArray(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(phpArray).join(", ")}]`;
   if (value && typeof value === "object") {
     return `[${Object.entries(value)
-      .map(([k, v]) => `${php(k)} => ${phpArray(v)}`)
+      .map(([k, v]) => `${phpArray(k)} => ${phpArray(v)}`)
       .join(", ")}]`;
   }
   return typeof value === "string" ? `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'` : String(value);
 }
+
+/** The IdP's users (read on every login, so a test can change someone's groups between sign-ins). */
+export function writeIdpUsers(dir: string, users: IdpUser[]): void {
+  const entries = users
+    .map((u) => `${phpArray(`${u.username}:${u.password}`)} => ${phpArray({ email: [u.email], name: [u.name], groups: u.groups })}`)
+    .join(",\n  ");
+  writeFileSync(
+    path.join(dir, "config", "authsources.php"),
+    `<?php\n$config = [\n  'admin' => ['core:AdminPassword'],\n  'example-userpass' => ['exampleauth:UserPass',\n  ${entries}],\n];\n`,
+  );
+}
+
+/** The users the e2e IdP starts with. */
+export const E2E_IDP_USERS: IdpUser[] = [
+  { username: "alice", password: "alice-password", email: "alice@sso.example", name: "Alice Anders", groups: ["Engineering", "Operations"] },
+  { username: "carol", password: "carol-password", email: "carol@sso.example", name: "Carol Chen", groups: ["Engineering"] },
+];
 
 export async function startSimpleSamlIdp(options: {
   dir: string;
@@ -122,7 +137,7 @@ $metadata['__DYNAMIC:1__'] = ${phpArray({
   writeFileSync(
     path.join(metadata, "saml20-sp-remote.php"),
     `<?php
-$metadata[${php(options.spEntityId)}] = ${phpArray({
+$metadata[${phpArray(options.spEntityId)}] = ${phpArray({
       AssertionConsumerService: [
         { index: 0, Binding: "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST", Location: options.acsUrl },
       ],
@@ -135,18 +150,7 @@ $metadata[${php(options.spEntityId)}] = ${phpArray({
     })};
 `,
   );
-  const setUsers = (users: IdpUser[]) => {
-    const entries: Record<string, unknown> = {};
-    for (const u of users) {
-      entries[`${u.username}:${u.password}`] = { email: [u.email], name: [u.name], groups: u.groups };
-    }
-    writeFileSync(
-      path.join(config, "authsources.php"),
-      `<?php
-$config = ${phpArray({ admin: ["core:AdminPassword"], "example-userpass": ["exampleauth:UserPass", entries] })};
-`.replace(`['exampleauth:UserPass', [`, `['exampleauth:UserPass', `).replace(/\]\]\];\n$/, "]];\n"),
-    );
-  };
+  const setUsers = (users: IdpUser[]) => writeIdpUsers(dir, users);
   setUsers(options.users);
 
   const child: ChildProcess = spawn("/usr/bin/php", ["-S", `127.0.0.1:${port}`, "-t", SIMPLESAMLPHP_WWW], {

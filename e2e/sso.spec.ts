@@ -1,0 +1,198 @@
+import { expect, test, type Browser, type Page } from "@playwright/test";
+import { baseUrl, signInAsOwner } from "./helpers";
+import { E2E_IDP_USERS, writeIdpUsers } from "./support/simplesamlphp";
+
+// SSO against a real IdP: Debian's SimpleSAMLphp, started by the harness on loopback and connected
+// through the console by its metadata URL. These steps build on each other (one IdP, one PROD
+// configuration), so the file runs in order; it does not depend on any other spec.
+test.describe.configure({ mode: "serial" });
+
+const IDP_NAME = "SimpleSAMLphp (e2e)";
+
+test.beforeAll(() => {
+  if (process.env.E2E_IDP_MISSING) throw new Error(process.env.E2E_IDP_MISSING);
+});
+
+async function createGroup(page: Page, env: string, name: string) {
+  await page.goto(`${baseUrl()}/console/${env}/users`);
+  await page.getByLabel("New group").fill(name);
+  await page.getByRole("button", { name: "Create group" }).click();
+  await expect(page.getByRole("link", { name, exact: true })).toBeVisible();
+}
+
+/** Signs in at SimpleSAMLphp's login form (it posts `username` and `password`). */
+async function idpLogin(page: Page, username: string, password: string) {
+  await expect(page).toHaveURL(new RegExp(`^${process.env.E2E_IDP_BASE_URL}`));
+  await page.locator('input[name="username"]').fill(username);
+  await page.locator('input[name="password"]').fill(password);
+  await page.locator('button[type="submit"], input[type="submit"]').first().click();
+}
+
+async function ssoSignIn(browser: Browser, email: string, username: string, password: string) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${baseUrl()}/e/prod/sign-in`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await idpLogin(page, username, password);
+  return { context, page };
+}
+
+async function groupsOnHome(page: Page): Promise<string[]> {
+  await expect(page).toHaveURL(`${baseUrl()}/e/prod`);
+  return (await page.getByTestId("end-user-groups").getByRole("listitem").allInnerTexts()).sort();
+}
+
+async function saveProdAuth(page: Page, options: { enforcement: "Everyone" | "Emails of these domains"; domains?: string; password: boolean; breakGlass?: string }) {
+  await page.goto(`${baseUrl()}/console/prod/settings`);
+  const form = page.getByRole("form", { name: "Authentication for PROD" });
+  await form.getByRole("checkbox", { name: "Password sign-in" }).setChecked(options.password);
+  await form.getByRole("checkbox", { name: "Single sign-on (SAML)" }).check();
+  await form.getByLabel("Identity provider").selectOption({ label: IDP_NAME });
+  await form.getByRole("radio", { name: options.enforcement }).check();
+  if (options.domains !== undefined) await form.getByLabel(/Domains that must use SSO/).fill(options.domains);
+  await form.getByLabel(/Break-glass users/).fill(options.breakGlass ?? "");
+  await form.getByRole("checkbox", { name: /Just-in-time provisioning/ }).check();
+  await form.getByRole("checkbox", { name: /Group sync/ }).check();
+  await form.getByRole("button", { name: "Save authentication settings" }).click();
+  await expect(page.getByText("Authentication settings saved.")).toBeVisible();
+}
+
+test("connect SimpleSAMLphp by its metadata URL and put PROD on SSO", async ({ page }) => {
+  await signInAsOwner(page);
+  await page.goto(`${baseUrl()}/console/prod/identity-providers`);
+  await expect(page.getByTestId("acs-value")).toHaveText(`${baseUrl()}/api/sso/acs`);
+  await page.getByLabel("Name").fill(IDP_NAME);
+  await page.getByLabel("Metadata URL").fill(process.env.E2E_IDP_METADATA_URL!);
+  await page.getByRole("button", { name: "Add identity provider" }).click();
+  await expect(page.getByRole("heading", { name: IDP_NAME })).toBeVisible();
+  await expect(page.getByTestId("idp-entity-id")).toHaveText(process.env.E2E_IDP_METADATA_URL!);
+  await expect(page.getByRole("table", { name: "Signing certificates" }).getByRole("row")).toHaveCount(2);
+  // The IdP-side groups exist in PROD under the same names (Operations arrives by mapping below).
+  await createGroup(page, "prod", "Engineering");
+  await createGroup(page, "prod", "Ops Team");
+  await createGroup(page, "prod", "Design");
+  await page.goto(`${baseUrl()}/console/prod/identity-providers`);
+  await page.getByRole("link", { name: IDP_NAME }).click();
+  await page.getByRole("button", { name: "Add mapping" }).click();
+  await page.getByLabel("IdP group value").fill("Operations");
+  await page.getByLabel("Group here").selectOption({ label: "Ops Team" });
+  await page.getByRole("button", { name: "Save mappings" }).click();
+  await expect(page.getByText("Saved 1 mapping(s).")).toBeVisible();
+  await saveProdAuth(page, { enforcement: "Everyone", password: false });
+});
+
+test("SP-initiated sign-in to PROD creates the user by JIT with the IdP's groups", async ({ browser }) => {
+  const { context, page } = await ssoSignIn(browser, "alice@sso.example", "alice", "alice-password");
+  expect(await groupsOnHome(page)).toEqual(["Engineering", "Everyone", "Ops Team"]);
+  await expect(page.getByTestId("end-user-email")).toHaveText("alice@sso.example");
+  await context.close();
+});
+
+test("a second sign-in with changed groups removes the SAML membership and keeps a manual one", async ({ page, browser }) => {
+  // An admin adds Alice to Design by hand.
+  await signInAsOwner(page);
+  await page.goto(`${baseUrl()}/console/prod/users?q=alice%40sso.example`);
+  await page.getByRole("link", { name: "Alice Anders" }).click();
+  await page.getByRole("combobox", { name: "Add to groups in PROD" }).fill("Design");
+  await page.getByRole("option", { name: /^Design/ }).click();
+  await page.getByRole("button", { name: /^Add 1/ }).click();
+  await expect(page.locator('[aria-label="Groups in PROD"]')).toContainText("Design");
+
+  // At the IdP, Alice leaves Operations.
+  writeIdpUsers(process.env.E2E_IDP_DIR!, E2E_IDP_USERS.map((u) => (u.username === "alice" ? { ...u, groups: ["Engineering"] } : u)));
+  try {
+    const { context, page: endUser } = await ssoSignIn(browser, "alice@sso.example", "alice", "alice-password");
+    expect(await groupsOnHome(endUser)).toEqual(["Design", "Engineering", "Everyone"]);
+    await context.close();
+  } finally {
+    writeIdpUsers(process.env.E2E_IDP_DIR!, E2E_IDP_USERS);
+  }
+});
+
+test("IdP-initiated sign-in works only with the toggle on", async ({ page, browser }) => {
+  const url = `${process.env.E2E_IDP_INITIATED_URL}&RelayState=${encodeURIComponent("/e/prod")}`;
+  let context = await browser.newContext();
+  let endUser = await context.newPage();
+  await endUser.goto(url);
+  await idpLogin(endUser, "carol", "carol-password");
+  await expect(endUser).toHaveURL(/\/e\/prod\/sign-in\?sso_error=/);
+  await expect(endUser.getByRole("alert")).toContainText("IdP-initiated sign-in is turned off for this identity provider");
+  await context.close();
+
+  await signInAsOwner(page);
+  await page.goto(`${baseUrl()}/console/prod/identity-providers`);
+  await page.getByRole("link", { name: IDP_NAME }).click();
+  await page.getByRole("checkbox", { name: /Allow IdP-initiated sign-in/ }).check();
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await expect(page.getByText("Saved.")).toBeVisible();
+
+  context = await browser.newContext();
+  endUser = await context.newPage();
+  await endUser.goto(url);
+  await idpLogin(endUser, "carol", "carol-password");
+  expect(await groupsOnHome(endUser)).toEqual(["Engineering", "Everyone"]);
+  await context.close();
+
+  // The trace of the refused attempt names the failed check in plain words.
+  await page.reload();
+  await expect(page.getByTestId("sso-traces")).toContainText("unsolicited: IdP-initiated sign-in is turned off");
+});
+
+test("a domain user who types an enforced email is sent to SSO; others get the password form", async ({ page, browser }) => {
+  await signInAsOwner(page);
+  await saveProdAuth(page, { enforcement: "Emails of these domains", domains: "sso.example", password: true });
+  const context = await browser.newContext();
+  const endUser = await context.newPage();
+  await endUser.goto(`${baseUrl()}/e/prod/sign-in`);
+  await endUser.getByLabel("Email").fill("someone@example.com");
+  await endUser.getByRole("button", { name: "Continue" }).click();
+  await expect(endUser.getByLabel("Password")).toBeVisible();
+  await endUser.goto(`${baseUrl()}/e/prod/sign-in`);
+  await endUser.getByLabel("Email").fill("someone@sso.example");
+  await endUser.getByRole("button", { name: "Continue" }).click();
+  await expect(endUser).toHaveURL(new RegExp(`^${process.env.E2E_IDP_BASE_URL}`));
+  await context.close();
+});
+
+test("an invited break-glass user signs in with a password while SSO is enforced for everyone", async ({ page, browser }) => {
+  const email = `breakglass.${Date.now().toString(36)}@example.com`;
+  await signInAsOwner(page);
+  await page.goto(`${baseUrl()}/console/prod/users`);
+  await page.getByRole("button", { name: "Add user" }).click();
+  const dialog = page.getByRole("dialog", { name: "Add a user" });
+  await dialog.getByLabel("Full name").fill("Break Glass");
+  await dialog.getByLabel("Email").fill(email);
+  await dialog.getByRole("button", { name: "Add user" }).click();
+  await expect(dialog).toBeHidden();
+  await page.goto(`${baseUrl()}/console/prod/users?q=${encodeURIComponent(email)}`);
+  await page.getByRole("link", { name: "Break Glass" }).click();
+  await page.getByRole("button", { name: "Send password invitation for PROD" }).click();
+  await expect(page.getByText(/Invitation sent/)).toBeVisible();
+  await saveProdAuth(page, { enforcement: "Everyone", password: false, breakGlass: email });
+
+  // The demo keeps mail in the outbox; the invitation link is there.
+  await page.goto(`${baseUrl()}/console/prod/settings`);
+  const mail = page.getByRole("row").filter({ hasText: email }).first();
+  await mail.getByText("show").click();
+  const body = await mail.getByTestId("outbox-body").innerText();
+  const link = body.match(/http\S+\/invite\/\S+/)![0];
+
+  const context = await browser.newContext();
+  const endUser = await context.newPage();
+  await endUser.goto(link);
+  await endUser.getByLabel("New password").fill("glass breaks in emergencies only");
+  await endUser.getByLabel("Repeat the password").fill("glass breaks in emergencies only");
+  await endUser.getByRole("button", { name: "Set password and sign in" }).click();
+  await expect(endUser).toHaveURL(`${baseUrl()}/e/prod`);
+  await endUser.getByRole("button", { name: "Sign out" }).click();
+  await expect(endUser).toHaveURL(/signed_out=1/);
+
+  await endUser.getByRole("link", { name: "Use a password (break-glass accounts only)" }).click();
+  await endUser.getByLabel("Email").fill(email);
+  await endUser.getByLabel("Password").fill("glass breaks in emergencies only");
+  await endUser.getByRole("button", { name: "Sign in" }).click();
+  await expect(endUser).toHaveURL(`${baseUrl()}/e/prod`);
+  await expect(endUser.getByText("password", { exact: true })).toBeVisible();
+  await context.close();
+});
