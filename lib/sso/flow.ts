@@ -1,17 +1,18 @@
 import "server-only";
+import { randomUUID } from "node:crypto";
 import { inflateRawSync } from "node:zlib";
 import { and, desc, eq, isNull, lt, sql } from "drizzle-orm";
 import { getDb, type Executor } from "@/db/client";
-import { environmentAuth, environments, samlAssertionIds, ssoRequests, ssoTraces, type Environment, type IdentityProvider, type SsoTrace, type User } from "@/db/schema";
+import { environmentAuth, environments, identityProviders, samlAssertionIds, ssoRequests, ssoTraces, type Environment, type EnvironmentAuth, type IdentityProvider, type SsoTrace, type User } from "@/db/schema";
 import type { Actor, DomainContext } from "@/lib/auth/actor";
 import { recordAudit } from "@/lib/audit/record";
 import { createEndUserSession } from "@/lib/end-user/sessions";
 import { NotFoundError, ValidationError } from "@/lib/errors";
 import { spEndpoints } from "./endpoints";
-import { getEnvironmentAuth, type EnvironmentAuthSettings } from "./environment-auth";
+import { getEnvironmentAuth } from "./environment-auth";
 import { findIdentityProviderByEntityId, getIdentityProvider } from "./identity-providers";
 import { JACKSON_PRODUCT, jackson } from "./jackson";
-import { applySignInPlan, assertedIdentity, planSignIn, type AssertedIdentity, type SignInPlan } from "./provision";
+import { applySignInPlan, assertedIdentity, isQuietSignIn, planSignIn, touchSignIn, type AssertedIdentity, type SignInPlan } from "./provision";
 import { checkSamlResponse, decodeSamlResponse, parseXml, peekIssuer, SamlCheckError, type VerifiedAssertion } from "./saml-response";
 
 export const SSO_REQUEST_MINUTES = 10;
@@ -87,6 +88,7 @@ export type AcsResult =
   | { ok: false; check: string; reason: string; environmentKey: string | null; traceId: string | null };
 
 type TraceInput = {
+  id?: string;
   idp: IdentityProvider | null;
   environment: Environment | null;
   flow: "sp" | "idp";
@@ -105,6 +107,7 @@ async function saveTrace(executor: Executor, t: TraceInput): Promise<string> {
   const [row] = await executor
     .insert(ssoTraces)
     .values({
+      ...(t.id ? { id: t.id } : {}),
       identityProviderId: t.idp?.id ?? null,
       environmentId: t.environment?.id ?? null,
       flow: t.flow,
@@ -157,8 +160,11 @@ export async function handleAcs(input: { SAMLResponse: unknown; RelayState: unkn
   let issuer: string | null = null;
   let assertion: VerifiedAssertion | undefined;
   let groupsAsserted: string[] | undefined;
+  // Jackson's validation runs beside ours; a failure waits for it so nothing outlives the request.
+  let jacksonAnswer: Promise<{ redirect_url?: string; error?: string }> | undefined;
 
   const fail = async (check: string, reason: string, extra: { partial?: Partial<VerifiedAssertion>; userId?: string; result?: Record<string, unknown> } = {}): Promise<AcsResult> => {
+    await jacksonAnswer?.catch(() => undefined);
     const traceId = await db.transaction(async (tx) => {
       const id = await saveTrace(tx, { idp, environment, flow, outcome: "failure", check, reason, issuer, assertion: assertion ?? extra.partial, groups: groupsAsserted, userId: extra.userId, result: extra.result, ip: input.ip });
       const ctx: DomainContext = { actor: idp && environment ? idpActor(idp, environment.id) : { type: "system", id: null, label: issuer ?? "unknown issuer" }, ip: input.ip };
@@ -180,29 +186,38 @@ export async function handleAcs(input: { SAMLResponse: unknown; RelayState: unkn
   try {
     if (typeof input.SAMLResponse !== "string" || !input.SAMLResponse) throw new SamlCheckError("malformed", "The POST carries no SAMLResponse.");
     const xml = decodeSamlResponse(input.SAMLResponse);
-    issuer = peekIssuer(xml);
+    const doc = parseXml(xml);
+    issuer = peekIssuer(doc);
+    // Jackson's own validation (signature, its session, InResponseTo) starts now and runs while we
+    // check; its answer is awaited before anyone is signed in. (Its store is not our users.)
+    const SAMLResponse = input.SAMLResponse;
+    jacksonAnswer = jackson()
+      .then(({ oauth }) => oauth.samlResponse({ SAMLResponse, RelayState: relayState }) as Promise<{ redirect_url?: string; error?: string }>)
+      // Jackson throws for some refusals (unknown connection, state it cannot validate): a refusal too.
+      .catch((e: unknown) => ({ error: e instanceof Error ? e.message : String(e) }));
 
     // Which request this answers, or (IdP-initiated) which environment RelayState names.
-    let request: typeof ssoRequests.$inferSelect | undefined;
+    let request: PendingRequest | undefined;
+    let context: Awaited<ReturnType<typeof signInContext>>;
     if (spInitiated) {
-      [request] = await db
-        .update(ssoRequests)
-        .set({ consumedAt: sql`now()` })
-        .where(and(eq(ssoRequests.relayState, relayState), isNull(ssoRequests.consumedAt), sql`${ssoRequests.expiresAt} > now()`))
-        .returning();
-      if (!request) throw new SamlCheckError("request", "The sign-in request this answers has expired or was already used; start the sign-in again.");
-      environment = (await db.select().from(environments).where(eq(environments.id, request.environmentId)))[0] ?? null;
-      idp = await getIdentityProvider(request.identityProviderId);
-      if (issuer !== idp.entityId) throw new SamlCheckError("issuer", `The response comes from "${issuer}", not from ${idp.name} (${idp.entityId}), which the request was sent to.`);
+      // Uses the pending request up and reads its environment and IdP in one statement.
+      const consumed = await consumeRequest(relayState);
+      if (!consumed) throw new SamlCheckError("request", "The sign-in request this answers has expired or was already used; start the sign-in again.");
+      ({ request, ...context } = consumed);
     } else {
-      idp = issuer ? ((await findIdentityProviderByEntityId(issuer)) ?? null) : null;
-      if (!idp) throw new SamlCheckError("issuer", issuer ? `No identity provider is connected with the entity ID "${issuer}".` : "The response names no issuer.");
-      environment = await environmentForIdpInitiated(idp, relayState);
+      const found = issuer ? await findIdentityProviderByEntityId(issuer) : undefined;
+      if (!found) throw new SamlCheckError("issuer", issuer ? `No identity provider is connected with the entity ID "${issuer}".` : "The response names no issuer.");
+      idp = found;
+      context = await signInContext((await environmentForIdpInitiated(idp, relayState)).id, idp.id);
     }
-    const settings = await getEnvironmentAuth(environment!.id);
-    if (!settings.ssoEnabled || settings.identityProviderId !== idp.id) {
-      throw new SamlCheckError("request", `${environment!.name} does not sign in with ${idp.name}.`);
+    if (!context) throw new SamlCheckError("request", "The environment or identity provider of this sign-in no longer exists.");
+    ({ idp, environment } = context);
+    const settings = context.auth;
+    if (request && issuer !== idp.entityId) throw new SamlCheckError("issuer", `The response comes from "${issuer}", not from ${idp.name} (${idp.entityId}), which the request was sent to.`);
+    if (!settings?.ssoEnabled || settings.identityProviderId !== idp.id) {
+      throw new SamlCheckError("request", `${environment.name} does not sign in with ${idp.name}.`);
     }
+
 
     const { acsUrl, entityId } = spEndpoints();
     assertion = checkSamlResponse(xml, {
@@ -214,34 +229,52 @@ export async function handleAcs(input: { SAMLResponse: unknown; RelayState: unkn
       expectedInResponseTo: request?.requestId ?? null,
       allowUnsolicited: idp.allowIdpInitiated,
       now: new Date(),
-    });
-
-    // Replay cache in Postgres: the first instance to insert the ID wins, until it expires.
-    const inserted = await db
-      .insert(samlAssertionIds)
-      .values({ identityProviderId: idp.id, assertionId: assertion.assertionId, expiresAt: assertion.notOnOrAfter })
-      .onConflictDoNothing()
-      .returning({ id: samlAssertionIds.assertionId });
-    if (inserted.length === 0) throw new SamlCheckError("replay", `This assertion (ID ${assertion.assertionId}) was already used; a replayed response is refused.`);
-
-    // Jackson's own validation (signature, its session and InResponseTo).
-    const { oauth } = await jackson();
-    const jr = (await oauth.samlResponse({ SAMLResponse: input.SAMLResponse, RelayState: relayState })) as { redirect_url?: string; error?: string };
-    const code = jr.redirect_url ? new URL(jr.redirect_url).searchParams.get("code") : null;
-    if (jr.error || !code) {
-      const description = jr.redirect_url ? new URL(jr.redirect_url).searchParams.get("error_description") : null;
-      throw new SamlCheckError("jackson", `The SAML library refused the response: ${(jr.error ?? description ?? "no code").replace(/^access_denied - /, "")}`);
-    }
+    }, doc);
 
     const identity = assertedIdentity(idp, settings, assertion.subject, assertion.attributes);
     if ("error" in identity) return await fail("attributes", identity.error);
     groupsAsserted = identity.groups;
-    return await signIn({ idp, environment: environment!, settings, identity, assertion, request, flow, ip: input.ip, userAgent: input.userAgent, onDenied: fail });
+    const answer = jacksonAnswer;
+    return await signIn({ idp, environment, settings, identity, assertion, request, flow, ip: input.ip, userAgent: input.userAgent, jacksonAnswer: answer, onDenied: fail });
   } catch (e) {
     if (e instanceof SamlCheckError) return fail(e.check, e.message, { partial: e.partial });
     if (e instanceof NotFoundError || e instanceof ValidationError) return fail("request", e.message);
     throw e;
   }
+}
+
+type PendingRequest = { requestId: string; returnTo: string };
+
+async function consumeRequest(relayState: string) {
+  const db = getDb();
+  const consumed = db.$with("consumed").as(
+    db
+      .update(ssoRequests)
+      .set({ consumedAt: sql`now()` })
+      .where(and(eq(ssoRequests.relayState, relayState), isNull(ssoRequests.consumedAt), sql`${ssoRequests.expiresAt} > now()`))
+      .returning({ requestId: ssoRequests.requestId, returnTo: ssoRequests.returnTo, environmentId: ssoRequests.environmentId, identityProviderId: ssoRequests.identityProviderId }),
+  );
+  const [row] = await db
+    .with(consumed)
+    .select({ requestId: consumed.requestId, returnTo: consumed.returnTo, environment: environments, auth: environmentAuth, idp: identityProviders })
+    .from(consumed)
+    .innerJoin(environments, eq(environments.id, consumed.environmentId))
+    .innerJoin(identityProviders, eq(identityProviders.id, consumed.identityProviderId))
+    .leftJoin(environmentAuth, eq(environmentAuth.environmentId, consumed.environmentId));
+  if (!row) return undefined;
+  const { requestId, returnTo, ...context } = row;
+  return { request: { requestId, returnTo }, ...context };
+}
+
+/** The environment, its authentication row and the IdP of a sign-in, in one query. */
+async function signInContext(environmentId: string, identityProviderId: string) {
+  const [row] = await getDb()
+    .select({ environment: environments, auth: environmentAuth, idp: identityProviders })
+    .from(environments)
+    .innerJoin(identityProviders, eq(identityProviders.id, identityProviderId))
+    .leftJoin(environmentAuth, eq(environmentAuth.environmentId, environments.id))
+    .where(eq(environments.id, environmentId));
+  return row;
 }
 
 async function environmentForIdpInitiated(idp: IdentityProvider, relayState: string): Promise<Environment> {
@@ -265,38 +298,77 @@ async function environmentForIdpInitiated(idp: IdentityProvider, relayState: str
   return served[0]!.environment;
 }
 
+class Denied extends Error {
+  constructor(readonly denial: { denied: true; check: string; reason: string; userId?: string }) {
+    super(denial.reason);
+  }
+}
+
+/**
+ * One transaction: the replay cache entry, what sign-in would do (reads) and Jackson's answer
+ * together, then (only if all three allow it) the user's changes, the session, the trace and the
+ * audit row. A refusal rolls everything back, the replay entry included.
+ */
 async function signIn(input: {
   idp: IdentityProvider;
   environment: Environment;
-  settings: EnvironmentAuthSettings;
+  settings: Pick<EnvironmentAuth, "jitEnabled" | "groupSyncEnabled">;
   identity: AssertedIdentity;
   assertion: VerifiedAssertion;
-  request: typeof ssoRequests.$inferSelect | undefined;
+  request: PendingRequest | undefined;
   flow: "sp" | "idp";
   ip?: string;
   userAgent?: string;
-  onDenied: (check: string, reason: string, extra: { userId?: string; result?: Record<string, unknown> }) => Promise<AcsResult>;
+  jacksonAnswer: Promise<{ redirect_url?: string; error?: string }>;
+  onDenied: (check: string, reason: string, extra: { userId?: string }) => Promise<AcsResult>;
 }): Promise<AcsResult> {
   const { idp, environment, settings, identity, assertion, flow } = input;
   const ctx: DomainContext = { actor: idpActor(idp, environment.id), ip: input.ip };
-  const outcome = await getDb().transaction(async (tx) => {
-    const plan = await planSignIn(tx, { idp, environment, settings, identity });
-    if ("denied" in plan) return { denied: plan } as const;
-    const user = await applySignInPlan(tx, ctx, { plan, idp, environment });
-    const { token } = await createEndUserSession(tx, { userId: user.id, environmentId: environment.id, method: "sso", identityProviderId: idp.id, ip: input.ip, userAgent: input.userAgent });
-    const result = describePlan(plan);
-    const traceId = await saveTrace(tx, { idp, environment, flow, outcome: "success", assertion, groups: identity.groups, result, userId: user.id, ip: input.ip });
-    await recordAudit(tx, { ...ctx, actor: { type: "end_user", id: user.id, label: user.email, environmentIds: [environment.id] } }, {
-      action: "end_user.sign_in",
-      targetType: "user",
-      targetId: user.id,
-      targetLabel: user.email,
-      environment,
-      after: { method: "sso", flow, identityProvider: idp.name, traceId },
+  const traceId = randomUUID();
+  let outcome: { user: User; token: string; traceId: string };
+  try {
+    outcome = await getDb().transaction(async (tx) => {
+      const [jr, inserted, plan] = await Promise.all([
+        input.jacksonAnswer,
+        // The first instance to insert the ID wins, until the assertion expires.
+        tx
+          .insert(samlAssertionIds)
+          .values({ identityProviderId: idp.id, assertionId: assertion.assertionId, expiresAt: assertion.notOnOrAfter })
+          .onConflictDoNothing()
+          .returning({ id: samlAssertionIds.assertionId }),
+        planSignIn(tx, { idp, environment, settings, identity }),
+      ]);
+      if (inserted.length === 0) throw new SamlCheckError("replay", `This assertion (ID ${assertion.assertionId}) was already used; a replayed response is refused.`);
+      const code = jr.redirect_url ? new URL(jr.redirect_url).searchParams.get("code") : null;
+      if (jr.error || !code) {
+        const description = jr.redirect_url ? new URL(jr.redirect_url).searchParams.get("error_description") : null;
+        throw new SamlCheckError("jackson", `The SAML library refused the response: ${(jr.error ?? description ?? "no code").replace(/^access_denied - /, "")}`);
+      }
+      if ("denied" in plan) throw new Denied(plan);
+      // A quiet sign-in (nothing to change) knows the user already; otherwise the plan is applied first.
+      const quiet = isQuietSignIn(plan);
+      const knownUser = quiet ? { id: plan.user.id, email: plan.user.email } : await applySignInPlan(tx, ctx, { plan, idp, environment });
+      const user = { id: knownUser.id, email: knownUser.email };
+      // Independent statements, sent together (postgres.js pipelines them on the transaction's connection).
+      const [{ token }, , , touched] = await Promise.all([
+        createEndUserSession(tx, { userId: user.id, environmentId: environment.id, method: "sso", identityProviderId: idp.id, ip: input.ip, userAgent: input.userAgent }),
+        saveTrace(tx, { id: traceId, idp, environment, flow, outcome: "success", assertion, groups: identity.groups, result: describePlan(plan), userId: user.id, ip: input.ip }),
+        recordAudit(tx, { ...ctx, actor: { type: "end_user", id: user.id, label: user.email, environmentIds: [environment.id] } }, {
+          action: "end_user.sign_in",
+          targetType: "user",
+          targetId: user.id,
+          targetLabel: user.email,
+          environment,
+          after: { method: "sso", flow, identityProvider: idp.name, traceId },
+        }),
+        quiet ? touchSignIn(tx, user.id, idp.id, identity.subject) : Promise.resolve(knownUser as User),
+      ]);
+      return { user: touched, token, traceId };
     });
-    return { denied: null, user, token, traceId };
-  });
-  if (outcome.denied) return input.onDenied(outcome.denied.check, outcome.denied.reason, { userId: outcome.denied.userId });
+  } catch (e) {
+    if (e instanceof Denied) return input.onDenied(e.denial.check, e.denial.reason, { userId: e.denial.userId });
+    throw e;
+  }
   return { ok: true, token: outcome.token, user: outcome.user, environment, traceId: outcome.traceId, redirectTo: input.request?.returnTo ?? `/e/${environment.key}` };
 }
 

@@ -1,5 +1,5 @@
 import "server-only";
-import { and, eq, inArray, ne, sql } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, ne, or, sql } from "drizzle-orm";
 import type { Executor } from "@/db/client";
 import {
   environmentAccess,
@@ -10,6 +10,7 @@ import {
   userIdentities,
   users,
   type Environment,
+  type EnvironmentAuth,
   type IdentityProvider,
   type User,
 } from "@/db/schema";
@@ -17,7 +18,6 @@ import type { DomainContext } from "@/lib/auth/actor";
 import { recordAuditMany, type AuditEntry } from "@/lib/audit/record";
 import { environmentKeysOf } from "@/lib/environments";
 import { insertAccessRows, insertMembershipPairs } from "@/lib/groups/membership-rows";
-import type { EnvironmentAuthSettings } from "./environment-auth";
 
 // What an SSO sign-in does to users, access and groups, as a plan computed without writing
 // (the mapping tester shows it) and then applied in the sign-in's transaction. JIT and group sync
@@ -47,7 +47,7 @@ export type PlanDenial = { denied: true; check: string; reason: string; userId?:
 /** Reads the attributes the IdP's mapping names; email falls back to an email-like NameID. */
 export function assertedIdentity(
   idp: Pick<IdentityProvider, "attributeMapping">,
-  settings: Pick<EnvironmentAuthSettings, "groupAttribute">,
+  settings: Pick<EnvironmentAuth, "groupAttribute">,
   subject: string,
   attributes: Record<string, string[]>,
 ): AssertedIdentity | { error: string } {
@@ -76,11 +76,19 @@ export function assertedIdentity(
  */
 export async function planSignIn(
   tx: Executor,
-  input: { idp: IdentityProvider; environment: Environment; settings: EnvironmentAuthSettings; identity: AssertedIdentity },
+  input: { idp: IdentityProvider; environment: Environment; settings: Pick<EnvironmentAuth, "jitEnabled" | "groupSyncEnabled">; identity: AssertedIdentity },
 ): Promise<SignInPlan | PlanDenial> {
   const { idp, environment, settings, identity } = input;
+  // One query for the usual case: the linked user, whether they may enter, and their groups here.
   const [linked] = await tx
-    .select({ user: users })
+    .select({
+      user: users,
+      hasAccess: sql<boolean>`exists (select 1 from ${environmentAccess} ea where ea.user_id = ${users.id} and ea.environment_id = ${environment.id})`,
+      memberships: sql<{ id: string; name: string; source: string }[]>`coalesce((
+        select json_agg(json_build_object('id', g.id, 'name', g.name, 'source', gm.source))
+        from ${groupMembers} gm join ${groups} g on g.id = gm.group_id
+        where gm.user_id = ${users.id} and gm.environment_id = ${environment.id}), '[]'::json)`,
+    })
     .from(userIdentities)
     .innerJoin(users, eq(users.id, userIdentities.userId))
     .where(and(eq(userIdentities.identityProviderId, idp.id), eq(userIdentities.subject, identity.subject)));
@@ -111,7 +119,8 @@ export async function planSignIn(
     return { denied: true, check: "user_status", reason: `The account ${user.email} is ${user.status}.`, userId: user.id };
   }
   let access: SignInPlan["access"] = "grant";
-  if (user) {
+  if (linked) access = linked.hasAccess ? "existing" : "grant";
+  else if (user) {
     const [row] = await tx.select({ userId: environmentAccess.userId }).from(environmentAccess).where(and(eq(environmentAccess.userId, user.id), eq(environmentAccess.environmentId, environment.id)));
     if (row) access = "existing";
   }
@@ -150,20 +159,26 @@ export async function planSignIn(
 
   // Targets: explicit mappings first, then a group of the environment with the same name.
   const values = identity.groups;
-  const mapped = values.length
+  // Explicitly mapped groups and same-name groups for the asserted values, in one query.
+  const candidates = values.length
     ? await tx
-        .select({ value: groupMappings.idpValue, id: groups.id, name: groups.name })
-        .from(groupMappings)
-        .innerJoin(groups, eq(groups.id, groupMappings.groupId))
-        .where(and(eq(groupMappings.identityProviderId, idp.id), eq(groupMappings.environmentId, environment.id), inArray(groupMappings.idpValue, values)))
-    : [];
-  const unmapped = values.filter((v) => !mapped.some((m) => m.value === v));
-  const byName = unmapped.length
-    ? await tx
-        .select({ id: groups.id, name: groups.name })
+        .select({ id: groups.id, name: groups.name, mappedFrom: groupMappings.idpValue })
         .from(groups)
-        .where(and(eq(groups.environmentId, environment.id), ne(groups.source, "system"), inArray(sql`lower(${groups.name})`, unmapped.map((v) => v.toLowerCase()))))
+        .leftJoin(
+          groupMappings,
+          and(eq(groupMappings.groupId, groups.id), eq(groupMappings.identityProviderId, idp.id), eq(groupMappings.environmentId, environment.id), inArray(groupMappings.idpValue, values)),
+        )
+        .where(
+          and(
+            eq(groups.environmentId, environment.id),
+            ne(groups.source, "system"),
+            or(isNotNull(groupMappings.idpValue), inArray(sql`lower(${groups.name})`, values.map((v) => v.toLowerCase()))),
+          ),
+        )
     : [];
+  const mapped = candidates.filter((c) => c.mappedFrom !== null).map((c) => ({ value: c.mappedFrom!, id: c.id, name: c.name }));
+  const unmapped = values.filter((v) => !mapped.some((m) => m.value === v));
+  const byName = candidates.filter((c) => unmapped.some((v) => v.toLowerCase() === c.name.toLowerCase())).map(({ id, name }) => ({ id, name }));
   const targets = new Map<string, GroupRef>();
   for (const m of mapped) targets.set(m.id, { id: m.id, name: m.name });
   for (const g of byName) targets.set(g.id, g);
@@ -171,13 +186,15 @@ export async function planSignIn(
   if (idp.createGroupsFromAssertion) plan.groupsCreated = missing.filter((v) => v.length <= 100);
   plan.unknownGroups = idp.createGroupsFromAssertion ? missing.filter((v) => v.length > 100) : missing;
 
-  const current = user
-    ? await tx
-        .select({ id: groups.id, name: groups.name, source: groupMembers.source })
-        .from(groupMembers)
-        .innerJoin(groups, eq(groups.id, groupMembers.groupId))
-        .where(and(eq(groupMembers.userId, user.id), eq(groupMembers.environmentId, environment.id)))
-    : [];
+  const current = linked
+    ? linked.memberships
+    : user
+      ? await tx
+          .select({ id: groups.id, name: groups.name, source: groupMembers.source })
+          .from(groupMembers)
+          .innerJoin(groups, eq(groups.id, groupMembers.groupId))
+          .where(and(eq(groupMembers.userId, user.id), eq(groupMembers.environmentId, environment.id)))
+      : [];
   const currentIds = new Set(current.map((c) => c.id));
   const defaultIds = new Set(defaultGroups.map((g) => g.id));
   plan.groupsAdded = [...targets.values()].filter((g) => !currentIds.has(g.id) && !defaultIds.has(g.id));
@@ -212,7 +229,10 @@ export async function applySignInPlan(
       changes.version = sql`${users.version} + 1`;
       changes.updatedAt = sql`now()`;
     }
-    const [updated] = await tx.update(users).set(changes).where(eq(users.id, plan.user.id)).returning();
+    const [[updated]] = await Promise.all([
+      tx.update(users).set(changes).where(eq(users.id, plan.user.id)).returning(),
+      upsertIdentity(tx, idp.id, plan.identity.subject, plan.user.id),
+    ]);
     user = updated!;
     if (plan.user.rename || plan.user.activate) {
       audit.push({
@@ -226,10 +246,7 @@ export async function applySignInPlan(
       });
     }
   }
-  await tx
-    .insert(userIdentities)
-    .values({ identityProviderId: idp.id, subject: plan.identity.subject, userId: user.id, lastUsedAt: sql`now()` })
-    .onConflictDoUpdate({ target: [userIdentities.identityProviderId, userIdentities.subject], set: { lastUsedAt: sql`now()` } });
+  if (plan.user.action === "create") await upsertIdentity(tx, idp.id, plan.identity.subject, user.id);
   if (plan.user.action === "link") {
     audit.push({ action: "user.identity_link", targetType: "user", targetId: user.id, targetLabel: user.email, after: { identityProvider: idp.name, subject: plan.identity.subject } });
   }
@@ -272,6 +289,35 @@ export async function applySignInPlan(
   }
   await recordAuditMany(tx, ctx, audit);
   return user;
+}
+
+/** A sign-in that changes nothing but the last-seen times (the common case): no audit row of its own. */
+export function isQuietSignIn(plan: SignInPlan): plan is SignInPlan & { user: { action: "match"; id: string } } {
+  return (
+    plan.user.action === "match" &&
+    !plan.user.rename &&
+    !plan.user.activate &&
+    plan.access === "existing" &&
+    plan.groupsAdded.length === 0 &&
+    plan.groupsCreated.length === 0 &&
+    plan.groupsRemoved.length === 0
+  );
+}
+
+/** The quiet sign-in's writes; the caller sends them together with the session, trace and audit row. */
+export async function touchSignIn(tx: Executor, userId: string, identityProviderId: string, subject: string): Promise<User> {
+  const [[user]] = await Promise.all([
+    tx.update(users).set({ lastSignInAt: sql`now()` }).where(eq(users.id, userId)).returning(),
+    upsertIdentity(tx, identityProviderId, subject, userId),
+  ]);
+  return user!;
+}
+
+function upsertIdentity(tx: Executor, identityProviderId: string, subject: string, userId: string) {
+  return tx
+    .insert(userIdentities)
+    .values({ identityProviderId, subject, userId, lastUsedAt: sql`now()` })
+    .onConflictDoUpdate({ target: [userIdentities.identityProviderId, userIdentities.subject], set: { lastUsedAt: sql`now()` } });
 }
 
 /** The user's groups in an environment (for the end-user home). */

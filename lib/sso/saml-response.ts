@@ -1,4 +1,4 @@
-import { X509Certificate, createHash } from "node:crypto";
+import { X509Certificate, createHash, createPublicKey, type KeyObject } from "node:crypto";
 import { DOMParser, type Document, type Element, type Node as XmlNode } from "@xmldom/xmldom";
 import { SignedXml } from "xml-crypto";
 
@@ -145,15 +145,28 @@ function keyInfoCertificate(signature: Element): string | null {
   return cert ? text(cert) : null;
 }
 
+// Parsed once per certificate: xml-crypto would re-read the PEM on every verification.
+const keyCache = new Map<string, KeyObject>();
+function publicKeyOf(cert: string): KeyObject {
+  let key = keyCache.get(cert);
+  if (!key) {
+    key = createPublicKey(toPem(cert));
+    if (keyCache.size > 500) keyCache.clear();
+    keyCache.set(cert, key);
+  }
+  return key;
+}
+
 /**
  * Verifies one enveloped signature with the configured certificates and returns the signed
  * content (canonical XML of what the reference covers), or null when no certificate verifies it.
  */
 function verifySignature(xml: string, signature: Element, certificates: readonly string[]): string | null {
   for (const cert of certificates) {
-    const sig = new SignedXml({ publicCert: toPem(cert), getCertFromKeyInfo: () => null });
+    // KeyInfo is never consulted (getCertFromKeyInfo → null): only the IdP's configured keys count.
+    const sig = new SignedXml({ publicCert: publicKeyOf(cert), getCertFromKeyInfo: () => null });
     try {
-      sig.loadSignature(signature.toString());
+      sig.loadSignature(signature as unknown as Node);
       if (sig.checkSignature(xml)) {
         const refs = sig.getSignedReferences();
         if (refs.length === 1) return refs[0]!;
@@ -179,8 +192,8 @@ function parseTime(value: string | null | undefined, what: string): Date | null 
  * the verified signature covers (so a forged assertion beside a signed one, or a comment inside
  * a NameID, cannot change who signs in).
  */
-export function checkSamlResponse(xml: string, opts: CheckOptions): VerifiedAssertion {
-  const doc = parseXml(xml);
+export function checkSamlResponse(xml: string, opts: CheckOptions, parsed?: Document): VerifiedAssertion {
+  const doc = parsed ?? parseXml(xml);
   const response = doc.documentElement!;
   if (response.namespaceURI !== NS.samlp || response.localName !== "Response") {
     throw new SamlCheckError("malformed", `Expected a samlp:Response, got ${response.nodeName}.`);
@@ -221,7 +234,11 @@ export function checkSamlResponse(xml: string, opts: CheckOptions): VerifiedAsse
   }
   const assertionId = assertionInDoc.getAttribute("ID") ?? "";
   let signedAssertion: Element | null = null;
-  for (const s of signatures) {
+  // One valid signature over the assertion is what identity rests on: the assertion's own when it
+  // has one (smaller to canonicalise), else the response's. Jackson verifies the response's too.
+  const assertionSignatures = directChildren(assertionInDoc, NS.ds, "Signature");
+  const toVerify = assertionSignatures.length ? assertionSignatures : signatures;
+  for (const s of toVerify) {
     const signed = verifySignature(xml, s, opts.certificates);
     if (signed === null) {
       const carried = keyInfoCertificate(s);
@@ -359,13 +376,7 @@ function safeFingerprint(cert: string): string {
   }
 }
 
-/** The parts of a response worth showing in a trace when the checks fail before identity is known. */
-export function peekIssuer(xml: string): string | null {
-  try {
-    const doc = parseXml(xml);
-    const issuer = children(doc, NS.saml, "Issuer")[0];
-    return text(issuer) || null;
-  } catch {
-    return null;
-  }
+/** The first Issuer of a parsed response (to find the IdP; checkSamlResponse checks it properly). */
+export function peekIssuer(doc: Document): string | null {
+  return text(children(doc, NS.saml, "Issuer")[0]) || null;
 }
