@@ -28,9 +28,13 @@ test("console pages have no serious or critical accessibility violations", async
       .map((v) => `${path}: ${v.id} (${v.impact}) ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`);
     expect(serious).toEqual([]);
   }
+  // The console sign-in and the end users' pages (no console session needed).
   const signIn = await page.context().newPage();
-  await signIn.goto(`${baseUrl()}/sign-in`);
-  expect((await new AxeBuilder({ page: signIn }).analyze()).violations.filter((v) => v.impact === "serious" || v.impact === "critical")).toEqual([]);
+  for (const path of ["/sign-in", "/e/dev/sign-in", "/e/dev/sign-in?email=someone%40example.com", "/e/dev/forgot"]) {
+    await signIn.goto(`${baseUrl()}${path}`);
+    const violations = (await new AxeBuilder({ page: signIn }).analyze()).violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+    expect(violations.map((v) => `${path}: ${v.id}`)).toEqual([]);
+  }
 });
 
 test("the table and dialogs work from the keyboard", async ({ page }) => {

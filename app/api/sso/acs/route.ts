@@ -1,5 +1,6 @@
 import { NextResponse, type NextRequest } from "next/server";
 import { clientIp } from "@/lib/auth/request-info";
+import { hitRateLimit } from "@/lib/rate-limit";
 import { sessionCookieName, sessionCookieOptions } from "@/lib/end-user/sessions";
 import { handleAcs } from "@/lib/sso/flow";
 import { MAX_RESPONSE_BYTES } from "@/lib/sso/saml-response";
@@ -13,6 +14,14 @@ export async function POST(request: NextRequest) {
   if (!type.startsWith("application/x-www-form-urlencoded") && !type.startsWith("multipart/form-data")) {
     return errorPage(415, "The ACS accepts the SAML HTTP-POST binding (a form post) only.");
   }
+  const ip = clientIp((n) => request.headers.get(n));
+  // Per address, shared by every instance (Postgres): a flood of forged posts stays cheap.
+  const limit = await hitRateLimit(`acs:${ip ?? "unknown"}`, 300, 60);
+  if (!limit.allowed) {
+    const res = errorPage(429, `Too many sign-in attempts from this address; retry in ${limit.retryAfterSeconds} s.`);
+    res.headers.set("retry-after", String(limit.retryAfterSeconds));
+    return res;
+  }
   let form: FormData;
   try {
     form = await request.formData();
@@ -22,7 +31,7 @@ export async function POST(request: NextRequest) {
   const result = await handleAcs({
     SAMLResponse: form.get("SAMLResponse"),
     RelayState: form.get("RelayState"),
-    ip: clientIp((n) => request.headers.get(n)),
+    ip,
     userAgent: request.headers.get("user-agent") ?? undefined,
   });
   if (!result.ok) {

@@ -1,0 +1,178 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { desc, eq } from "drizzle-orm";
+import { getDb } from "@/db/client";
+import { auditEvents, identityProviders } from "@/db/schema";
+import { countRows, createEnvironments, memberCtx, systemCtx } from "@/db/testing/fixtures";
+import { ForbiddenError, ValidationError } from "@/lib/errors";
+import { createGroup } from "@/lib/groups";
+import { routeSignIn, updateEnvironmentAuth } from "./environment-auth";
+import { createIdentityProvider, refreshMetadata, setGroupMappings, updateIdentityProvider } from "./identity-providers";
+import { certificateWarning, fetchMetadata, parseIdpMetadata } from "./metadata";
+import { generateKeyPair, idpMetadata } from "./testing/test-idp";
+
+// A metadata server on loopback; what it serves changes per test.
+let served = "";
+let server: http.Server;
+let metadataUrl: string;
+const key1 = generateKeyPair("rollover-1");
+const key2 = generateKeyPair("rollover-2");
+let envs: Awaited<ReturnType<typeof createEnvironments>>;
+
+beforeAll(async () => {
+  envs = await createEnvironments();
+  server = http.createServer((req, res) => {
+    if (req.url === "/redirect") return void res.writeHead(302, { location: "http://169.254.169.254/" }).end();
+    res.writeHead(200, { "content-type": "application/xml" }).end(served);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  metadataUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metadata`;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+const withPrivateUrls = async <T>(allowed: boolean, fn: () => Promise<T>) => {
+  const { env } = await import("@/lib/env");
+  const settings = env() as { ALLOW_PRIVATE_METADATA_URLS: boolean };
+  const before = settings.ALLOW_PRIVATE_METADATA_URLS;
+  settings.ALLOW_PRIVATE_METADATA_URLS = allowed;
+  try {
+    return await fn();
+  } finally {
+    settings.ALLOW_PRIVATE_METADATA_URLS = before;
+  }
+};
+
+describe("metadata", () => {
+  it("reads entity ID, SSO URL and signing certificates with their expiry", () => {
+    const parsed = parseIdpMetadata(idpMetadata("https://idp.example/md", "https://idp.example/sso", [key1.certBase64, key2.certBase64]));
+    expect(parsed).toMatchObject({ entityId: "https://idp.example/md", ssoUrl: "https://idp.example/sso", ssoBinding: "redirect" });
+    expect(parsed.certificates).toHaveLength(2);
+    const days = (new Date(parsed.certificates[0]!.notAfter).getTime() - Date.now()) / 86_400_000;
+    expect(days).toBeGreaterThan(820);
+    expect(days).toBeLessThan(826);
+  });
+
+  it("refuses what is not IdP metadata, each with the reason", () => {
+    const cases: [string, RegExp][] = [
+      ["<not xml", /not well-formed XML/],
+      ['<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "x">]><x/>', /DOCTYPE or entity declaration/],
+      ['<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="e"><md:SPSSODescriptor/></md:EntityDescriptor>', /no IDPSSODescriptor/],
+      [idpMetadata("https://idp.example/md", "https://idp.example/sso", []), /no signing certificate/],
+      ["<x/>", /No EntityDescriptor/],
+    ];
+    for (const [xml, reason] of cases) {
+      const error = (() => {
+        try {
+          parseIdpMetadata(xml);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).fieldErrors?.metadataXml?.[0]).toMatch(reason);
+    }
+  });
+
+  it("refuses private and loopback metadata URLs unless configuration allows them, and never follows redirects", async () => {
+    served = idpMetadata("https://idp.example/md", "https://idp.example/sso", [key1.certBase64]);
+    await withPrivateUrls(false, async () => {
+      for (const url of [metadataUrl, "http://10.0.0.8/md", "http://[::1]/md", "http://169.254.169.254/latest/meta-data"]) {
+        await expect(fetchMetadata(url)).rejects.toThrow(/private or loopback address/);
+      }
+      await expect(fetchMetadata("file:///etc/passwd")).rejects.toThrow(/must use http or https/);
+    });
+    await withPrivateUrls(true, async () => {
+      await expect(fetchMetadata(metadataUrl)).resolves.toContain("EntityDescriptor");
+      await expect(fetchMetadata(metadataUrl.replace("/metadata", "/redirect"))).rejects.toThrow(/redirects \(HTTP 302\)/);
+    });
+  });
+
+  it("warns 90, 30 and 7 days before a certificate expires", () => {
+    const inDays = (d: number) => new Date(Date.now() + d * 86_400_000 + 3_600_000).toISOString();
+    expect(certificateWarning(inDays(120))).toBeNull();
+    expect(certificateWarning(inDays(80))).toMatchObject({ level: 90, days: 80 });
+    expect(certificateWarning(inDays(20))).toMatchObject({ level: 30 });
+    expect(certificateWarning(inDays(3))).toMatchObject({ level: 7 });
+    expect(certificateWarning(inDays(-2))).toMatchObject({ level: "expired" });
+  });
+});
+
+describe("identity providers", () => {
+  it("connects an IdP by metadata URL, then adds a rolled-over certificate beside the old one, audited", async () => {
+    served = idpMetadata("https://rollover.example/md", "https://rollover.example/sso", [key1.certBase64]);
+    const idp = await withPrivateUrls(true, () => createIdentityProvider(systemCtx, { name: "Rollover IdP", preset: "okta", metadataUrl }));
+    expect(idp).toMatchObject({ entityId: "https://rollover.example/md", metadataUrl, attributeMapping: { email: "email", name: "name", groups: "groups" } });
+    expect(idp.jacksonClientId).toBeTruthy();
+
+    served = idpMetadata("https://rollover.example/md", "https://rollover.example/sso2", [key2.certBase64]);
+    const { added, idp: after } = await withPrivateUrls(true, () => refreshMetadata(systemCtx, idp.id));
+    expect(added).toEqual([after.certificates[1]!.fingerprint]);
+    expect(after.certificates.map((c) => c.fingerprint)).toEqual([idp.certificates[0]!.fingerprint, after.certificates[1]!.fingerprint]);
+    expect(after.ssoUrl).toBe("https://rollover.example/sso2");
+    const [event] = await getDb().select().from(auditEvents).where(eq(auditEvents.action, "identity_provider.metadata_refresh")).orderBy(desc(auditEvents.id)).limit(1);
+    expect(event!.after).toMatchObject({ addedCertificates: added });
+
+    // Metadata for another entity is refused, and nothing changes.
+    served = idpMetadata("https://other.example/md", "https://other.example/sso", [key2.certBase64]);
+    await expect(withPrivateUrls(true, () => refreshMetadata(systemCtx, idp.id))).rejects.toThrow(/is for https:\/\/other.example\/md, not https:\/\/rollover.example\/md/);
+  });
+
+  it("applies the Entra ID preset, refuses a second IdP with the same entity ID, and refuses non-admins", async () => {
+    const xml = idpMetadata("https://entra.example/md", "https://entra.example/sso", [key1.certBase64]);
+    const idp = await createIdentityProvider(systemCtx, { name: "Entra", preset: "entra", metadataXml: xml });
+    expect(idp.attributeMapping.groups).toBe("http://schemas.microsoft.com/ws/2008/06/identity/claims/groups");
+    const before = await countRows("identity_providers");
+    await expect(createIdentityProvider(systemCtx, { name: "Entra again", metadataXml: xml })).rejects.toThrow(/entity ID https:\/\/entra.example\/md is already connected/);
+    const denied = await createIdentityProvider(memberCtx("environment_admin", [envs.dev.id]), { name: "Nope", metadataXml: xml }).catch((e) => e);
+    expect(denied).toBeInstanceOf(ForbiddenError);
+    expect((denied as Error).message).toMatch(/environment admin cannot change identity providers/i);
+    expect(await countRows("identity_providers")).toBe(before);
+    const both = await createIdentityProvider(systemCtx, { name: "Both", metadataUrl: "https://x.example", metadataXml: xml }).catch((e) => e);
+    expect((both as ValidationError).fieldErrors?.metadataXml?.[0]).toMatch(/not both/);
+    await updateIdentityProvider(systemCtx, idp.id, { attributeMapping: { email: "mail", name: "displayName", groups: "memberOf" } });
+    const [row] = await getDb().select().from(identityProviders).where(eq(identityProviders.id, idp.id));
+    expect(row!.attributeMapping).toEqual({ email: "mail", name: "displayName", groups: "memberOf" });
+  });
+
+  it("maps IdP group values to groups of one environment only", async () => {
+    const idp = await createIdentityProvider(systemCtx, { name: "Mapper", metadataXml: idpMetadata("https://mapper.example/md", "https://mapper.example/sso", [key1.certBase64]) });
+    const devGroup = await createGroup(systemCtx, { environmentId: envs.dev.id, name: "Dev Team" });
+    const error = await setGroupMappings(systemCtx, idp.id, { environmentId: envs.prod.id, mappings: [{ idpValue: "x", groupId: devGroup.id }] }).catch((e) => e);
+    expect((error as ValidationError).message).toBe("A mapped group is not in this environment.");
+    const rows = await setGroupMappings(systemCtx, idp.id, { environmentId: envs.dev.id, mappings: [{ idpValue: "okta-dev", groupId: devGroup.id }] });
+    expect(rows).toEqual([{ idpValue: "okta-dev", groupId: devGroup.id, groupName: "Dev Team" }]);
+  });
+});
+
+describe("environment authentication", () => {
+  it("refuses inconsistent settings with field errors and writes nothing", async () => {
+    const base = { passwordEnabled: true, ssoEnabled: false, identityProviderId: null, enforcement: "optional", jitEnabled: false, groupSyncEnabled: false, sessionLifetimeMinutes: 720, idleTimeoutMinutes: 60 };
+    const audits = await countRows("audit_events");
+    const cases: [Record<string, unknown>, string, RegExp][] = [
+      [{ passwordEnabled: false }, "passwordEnabled", /Turn on password or SSO/],
+      [{ ssoEnabled: true }, "identityProviderId", /Choose the identity provider/],
+      [{ idleTimeoutMinutes: 800 }, "idleTimeoutMinutes", /cannot be longer than the session lifetime/],
+      [{ sessionLifetimeMinutes: 1 }, "sessionLifetimeMinutes", /At least 5 minutes/],
+      [{ breakGlassEmails: ["nobody@nowhere.example"] }, "breakGlassEmails", /No user with the email nobody@nowhere.example/],
+    ];
+    for (const [patch, field, reason] of cases) {
+      const error = await updateEnvironmentAuth(systemCtx, envs.test.id, { ...base, ...patch }).catch((e) => e);
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).fieldErrors?.[field]?.join(" ")).toMatch(reason);
+    }
+    expect(await countRows("audit_events")).toBe(audits);
+  });
+
+  it("routes email-first: enforced domains to SSO, others and break-glass users to a password", () => {
+    const settings = { passwordEnabled: true, ssoEnabled: true, identityProviderId: "idp", enforcement: "domains" as const, enforcedDomains: ["corp.example"] };
+    expect(routeSignIn(settings, "a@corp.example", false)).toMatchObject({ method: "sso" });
+    expect(routeSignIn(settings, "a@CORP.example", false)).toMatchObject({ method: "sso" });
+    expect(routeSignIn(settings, "a@other.example", false)).toMatchObject({ method: "password" });
+    expect(routeSignIn(settings, "a@corp.example", true)).toMatchObject({ method: "password" });
+    const ssoOnly = { ...settings, passwordEnabled: false, enforcement: "all" as const };
+    expect(routeSignIn(ssoOnly, "a@other.example", false)).toMatchObject({ method: "sso" });
+    expect(routeSignIn(ssoOnly, "a@other.example", true)).toMatchObject({ method: "password" });
+    expect(routeSignIn({ ...settings, ssoEnabled: false, passwordEnabled: false }, "a@x.example", false)).toMatchObject({ method: "none" });
+  });
+});
