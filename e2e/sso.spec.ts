@@ -1,3 +1,4 @@
+import AxeBuilder from "@axe-core/playwright";
 import { expect, test, type Browser, type Page } from "@playwright/test";
 import { baseUrl, signInAsOwner } from "./helpers";
 import { E2E_IDP_USERS, writeIdpUsers } from "./support/simplesamlphp";
@@ -79,6 +80,11 @@ test("connect SimpleSAMLphp by its metadata URL and put PROD on SSO", async ({ p
   await page.getByLabel("Group here").selectOption({ label: "Ops Team" });
   await page.getByRole("button", { name: "Save mappings" }).click();
   await expect(page.getByText("Saved 1 mapping(s).")).toBeVisible();
+  // The IdP page itself (without the toast) has no serious accessibility violation.
+  await page.reload();
+  await expect(page.getByRole("heading", { name: "SSO traces" })).toBeVisible();
+  const violations = (await new AxeBuilder({ page }).analyze()).violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  expect(violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`)).toEqual([]);
   await saveProdAuth(page, { enforcement: "Everyone", password: false });
 });
 

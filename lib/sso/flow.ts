@@ -5,7 +5,7 @@ import { and, desc, eq, isNull, lt, sql } from "drizzle-orm";
 import { getDb, type Executor } from "@/db/client";
 import { environmentAuth, environments, identityProviders, samlAssertionIds, ssoRequests, ssoTraces, type Environment, type EnvironmentAuth, type IdentityProvider, type SsoTrace, type User } from "@/db/schema";
 import type { Actor, DomainContext } from "@/lib/auth/actor";
-import { recordAudit } from "@/lib/audit/record";
+import { recordAudit, redact } from "@/lib/audit/record";
 import { createEndUserSession } from "@/lib/end-user/sessions";
 import { NotFoundError, ValidationError } from "@/lib/errors";
 import { spEndpoints } from "./endpoints";
@@ -116,7 +116,8 @@ async function saveTrace(executor: Executor, t: TraceInput): Promise<string> {
       reason: t.reason ?? null,
       issuer: t.issuer ?? t.assertion?.issuer ?? null,
       subject: t.assertion?.subject ?? null,
-      attributes: t.assertion?.attributes ?? null,
+      // Attribute values are kept for the trace, except any whose name says it is a secret.
+      attributes: t.assertion?.attributes ? (redact(t.assertion.attributes) as Record<string, string[]>) : null,
       groups: t.groups ?? null,
       result: t.result ?? null,
       userId: t.userId ?? null,

@@ -2,6 +2,8 @@ import { notFound } from "next/navigation";
 import { CONSOLE_ROLE_LABELS } from "@/db/enums";
 import { requireConsoleSession } from "@/lib/auth/session";
 import { listEnvironments } from "@/lib/environments";
+import { listIdentityProviders } from "@/lib/sso/identity-providers";
+import { certificateWarning } from "@/lib/sso/metadata";
 import { EnvironmentSwitcher } from "@/components/console/environment-switcher";
 import { ConsoleNav } from "@/components/console/console-nav";
 import { UserMenu } from "@/components/console/user-menu";
@@ -11,7 +13,11 @@ export const dynamic = "force-dynamic";
 export default async function ConsoleLayout({ children, params }: { children: React.ReactNode; params: Promise<{ env: string }> }) {
   const session = await requireConsoleSession();
   const { env } = await params;
-  const environments = await listEnvironments();
+  const [environments, idps] = await Promise.all([listEnvironments(), listIdentityProviders()]);
+  // Signing certificates close to expiry (90, 30, 7 days): the newest certificate of each IdP counts.
+  const expiring = idps
+    .map((idp) => ({ idp, warning: certificateWarning(idp.certificates.map((c) => c.notAfter).sort().at(-1) ?? "9999-12-31") }))
+    .filter((x) => x.warning);
   const current = environments.find((e) => e.key === env);
   if (!current) notFound();
 
@@ -29,6 +35,18 @@ export default async function ConsoleLayout({ children, params }: { children: Re
       <div className="flex flex-1">
         <ConsoleNav envKey={current.key} />
         <main id="main" className="flex-1 overflow-x-auto p-6">
+          {expiring.length > 0 && (
+            <div role="status" className="mb-4 rounded-md border border-amber-300 bg-amber-50 p-3 text-sm text-amber-900">
+              {expiring.map(({ idp, warning }) => (
+                <p key={idp.id}>
+                  <a className="font-medium underline" href={`/console/${current.key}/identity-providers/${idp.id}`}>
+                    {idp.name}
+                  </a>
+                  {warning!.level === "expired" ? "'s signing certificate has expired" : `'s signing certificate expires in ${warning!.days} days`}: refresh its metadata once the IdP has a new one.
+                </p>
+              ))}
+            </div>
+          )}
           {children}
         </main>
       </div>
