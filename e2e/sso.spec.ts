@@ -123,7 +123,7 @@ test("IdP-initiated sign-in works only with the toggle on", async ({ page, brows
   await endUser.goto(url);
   await idpLogin(endUser, "carol", "carol-password");
   await expect(endUser).toHaveURL(/\/e\/prod\/sign-in\?sso_error=/);
-  await expect(endUser.getByRole("alert")).toContainText("IdP-initiated sign-in is turned off for this identity provider");
+  await expect(endUser.getByRole("alert").filter({ hasText: "Single sign-on failed" })).toContainText("IdP-initiated sign-in is turned off for this identity provider");
   await context.close();
 
   await signInAsOwner(page);
