@@ -1,13 +1,11 @@
 import { parseArgs } from "node:util";
-import { closeDb, createSql } from "@/db/client";
-import { runMigrations } from "@/db/migrate";
-import { seedDemo } from "@/db/seed";
-import { databaseUrl } from "@/db/testing/urls";
+import { closeDb } from "@/db/client";
 import { SYSTEM_ACTOR } from "@/lib/auth/actor";
 import { importItems, inspectUpload, saveUpload, startImport } from "@/lib/import/csv-import";
 import { getJob } from "@/lib/jobs";
 import { runPendingJobs } from "@/lib/jobs/worker";
-import { dataDir, ensureDatabase, ensureSecret, openDatabase } from "../lib/runtime";
+import { openDatabase } from "../lib/runtime";
+import { freshBenchDatabase } from "./fresh-database";
 
 // npm run bench:import -- --rows 1000000
 // Generates a CSV of N rows on the fly (never whole in memory), uploads it as a stream, runs the
@@ -35,15 +33,7 @@ const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsa
 const db = await openDatabase({ quiet: true });
 const database = `iam_bench_import`;
 try {
-  const admin = createSql(databaseUrl(db.url, "postgres"), 1);
-  await admin.unsafe(`drop database if exists "${database}" with (force)`);
-  await admin.end({ timeout: 5 });
-  await ensureDatabase(databaseUrl(db.url, "postgres"), database);
-  const url = databaseUrl(db.url, database);
-  process.env.DATABASE_URL = url;
-  process.env.NEXTAUTH_SECRET = ensureSecret(dataDir());
-  await runMigrations(url);
-  await seedDemo({ ownerPassword: "bench-owner-password-not-used-elsewhere" });
+  await freshBenchDatabase(db, database);
   const env = (await (await import("@/lib/environments")).findEnvironmentByKey("dev"))!;
   const ctx = { actor: { ...SYSTEM_ACTOR, label: "bench:import" } };
 

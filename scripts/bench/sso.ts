@@ -1,11 +1,8 @@
 import os from "node:os";
 import { parseArgs } from "node:util";
 import { inArray } from "drizzle-orm";
-import { closeDb, createSql, getDb } from "@/db/client";
-import { runMigrations } from "@/db/migrate";
+import { closeDb, getDb } from "@/db/client";
 import { users } from "@/db/schema";
-import { seedDemo } from "@/db/seed";
-import { databaseUrl } from "@/db/testing/urls";
 import { SYSTEM_ACTOR } from "@/lib/auth/actor";
 import { hashPassword } from "@/lib/auth/password";
 import { signInWithPassword } from "@/lib/end-user/password-accounts";
@@ -17,7 +14,8 @@ import { handleAcs, startSso } from "@/lib/sso/flow";
 import { createIdentityProvider } from "@/lib/sso/identity-providers";
 import { jackson } from "@/lib/sso/jackson";
 import { buildResponse, generateKeyPair, idpMetadata } from "@/lib/sso/testing/test-idp";
-import { dataDir, ensureDatabase, ensureSecret, openDatabase } from "../lib/runtime";
+import { openDatabase } from "../lib/runtime";
+import { freshBenchDatabase } from "./fresh-database";
 
 // npm run bench:sso -- --iterations 300 --rounds 3
 // Full SSO sign-in through our ACS (our checks + Jackson's validation + existing user + group sync
@@ -35,15 +33,7 @@ const userCount = Number(values.users);
 const db = await openDatabase({ quiet: true });
 const database = "iam_bench_sso";
 try {
-  const admin = createSql(databaseUrl(db.url, "postgres"), 1);
-  await admin.unsafe(`drop database if exists "${database}" with (force)`);
-  await admin.end({ timeout: 5 });
-  await ensureDatabase(databaseUrl(db.url, "postgres"), database);
-  const url = databaseUrl(db.url, database);
-  process.env.DATABASE_URL = url;
-  process.env.NEXTAUTH_SECRET = ensureSecret(dataDir());
-  await runMigrations(url);
-  await seedDemo({ ownerPassword: "bench-owner-password-not-used-elsewhere" });
+  await freshBenchDatabase(db, database);
   const ctx = { actor: { ...SYSTEM_ACTOR, label: "bench:sso" } };
   const prod = (await findEnvironmentByKey("prod"))!;
   const sp = spEndpoints();
