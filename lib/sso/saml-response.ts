@@ -165,6 +165,9 @@ function verifySignature(xml: string, signature: Element, certificates: readonly
   for (const cert of certificates) {
     // KeyInfo is never consulted (getCertFromKeyInfo → null): only the IdP's configured keys count.
     const sig = new SignedXml({ publicCert: publicKeyOf(cert), getCertFromKeyInfo: () => null });
+    // SAML names its IDs "ID": one scan of the document per reference instead of three (Id, ID, id).
+    // Duplicated IDs are still refused (by xml-crypto for "ID", and by our one-assertion rule).
+    sig.idAttributes = ["ID"];
     try {
       sig.loadSignature(signature as unknown as Node);
       if (sig.checkSignature(xml)) {
