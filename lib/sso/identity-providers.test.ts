@@ -118,6 +118,22 @@ describe("identity providers", () => {
     await expect(withPrivateUrls(true, () => refreshMetadata(systemCtx, idp.id))).rejects.toThrow(/is for https:\/\/other.example\/md, not https:\/\/rollover.example\/md/);
   });
 
+  it("refreshes metadata read more than a day ago in the hourly upkeep (the daily refresh)", async () => {
+    served = idpMetadata("https://daily.example/md", "https://daily.example/sso", [key1.certBase64]);
+    const idp = await withPrivateUrls(true, () => createIdentityProvider(systemCtx, { name: "Daily IdP", metadataUrl }));
+    const { runSsoMaintenance } = await import("./maintenance");
+    // Fresh: nothing to do for it.
+    await withPrivateUrls(true, () => runSsoMaintenance());
+    expect((await getDb().select().from(identityProviders).where(eq(identityProviders.id, idp.id)))[0]!.certificates).toHaveLength(1);
+    await getDb().update(identityProviders).set({ metadataRefreshedAt: new Date(Date.now() - 25 * 3600_000) }).where(eq(identityProviders.id, idp.id));
+    served = idpMetadata("https://daily.example/md", "https://daily.example/sso", [key1.certBase64, key2.certBase64]);
+    const result = await withPrivateUrls(true, () => runSsoMaintenance());
+    expect(result.refreshed).toBeGreaterThanOrEqual(1);
+    const [after] = await getDb().select().from(identityProviders).where(eq(identityProviders.id, idp.id));
+    expect(after!.certificates).toHaveLength(2);
+    expect(after!.metadataRefreshedAt!.getTime()).toBeGreaterThan(Date.now() - 60_000);
+  });
+
   it("applies the Entra ID preset, refuses a second IdP with the same entity ID, and refuses non-admins", async () => {
     const xml = idpMetadata("https://entra.example/md", "https://entra.example/sso", [key1.certBase64]);
     const idp = await createIdentityProvider(systemCtx, { name: "Entra", preset: "entra", metadataXml: xml });
