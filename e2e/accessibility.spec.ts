@@ -10,6 +10,7 @@ const PAGES = [
   "/console/dev/audit",
   "/console/dev/settings",
   "/console/dev/identity-providers",
+  "/console/dev/directories",
 ];
 
 test("console pages have no serious or critical accessibility violations", async ({ page }) => {

@@ -1,0 +1,40 @@
+import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import type { Environment } from "@/db/schema";
+import { cookieJar, signInAs } from "@/db/testing/console-session";
+import { countRows, createEnvironments } from "@/db/testing/fixtures";
+
+vi.mock("next/headers", () => import("@/db/testing/console-session").then((m) => m.nextHeadersMock));
+vi.mock("next/cache", () => ({ revalidatePath: vi.fn() }));
+
+const actions = await import("./actions");
+
+let env: { dev: Environment; test: Environment; prod: Environment };
+beforeAll(async () => {
+  env = await createEnvironments();
+});
+beforeEach(() => cookieJar.clear());
+
+describe("directory actions", () => {
+  it("refuse callers without a session and reviewers, with the reason, writing nothing", async () => {
+    const id = crypto.randomUUID();
+    const anonymous = await Promise.all([
+      actions.createDirectoryAction({ environmentId: env.dev.id, name: "x" }),
+      actions.rotateDirectoryTokenAction(id),
+      actions.setDirectoryStatusAction(id, "disabled"),
+    ]);
+    expect(anonymous).toHaveLength(Object.keys(actions).length);
+    for (const r of anonymous) expect(r).toEqual({ ok: false, error: "Your session has ended. Sign in again." });
+    await signInAs("reviewer");
+    expect(await actions.createDirectoryAction({ environmentId: env.dev.id, name: "x" })).toEqual({ ok: false, error: "A reviewer cannot change directories." });
+    expect(await countRows("directories")).toBe(0);
+  });
+
+  it("let an environment admin create one in their environment (token once) and not in another", async () => {
+    await signInAs("environment_admin", [env.dev.id]);
+    expect(await actions.createDirectoryAction({ environmentId: env.prod.id, name: "x" })).toMatchObject({ ok: false, error: "This change touches an environment outside your scope." });
+    const created = await actions.createDirectoryAction({ environmentId: env.dev.id, name: "Okta DEV" });
+    expect(created.ok && created.data.token).toMatch(/^scim_/);
+    const rotated = created.ok ? await actions.rotateDirectoryTokenAction(created.data.id) : null;
+    expect(rotated?.ok && created.ok && rotated.data.token !== created.data.token).toBe(true);
+  });
+});

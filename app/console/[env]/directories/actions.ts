@@ -1,0 +1,19 @@
+"use server";
+
+import { consoleAction } from "@/lib/actions";
+import { createDirectory, rotateDirectoryToken, setDirectoryStatus } from "@/lib/scim/directories";
+
+export const createDirectoryAction = consoleAction({ permission: ["directories", "write"] }, async (ctx, input: unknown) => {
+  const { directory, token } = await createDirectory(ctx, input);
+  return { id: directory.id, baseUrl: directory.baseUrl, token };
+});
+
+export const rotateDirectoryTokenAction = consoleAction({ permission: ["directories", "write"] }, async (ctx, id: string) => {
+  const { directory, token } = await rotateDirectoryToken(ctx, String(id));
+  return { id: directory.id, baseUrl: directory.baseUrl, token };
+});
+
+export const setDirectoryStatusAction = consoleAction({ permission: ["directories", "write"] }, async (ctx, id: string, status: unknown) => {
+  const directory = await setDirectoryStatus(ctx, String(id), status);
+  return { status: directory.status };
+});

@@ -1,0 +1,134 @@
+"use client";
+
+import { useRouter } from "next/navigation";
+import { useState, useTransition } from "react";
+import { toast } from "sonner";
+import { Badge } from "@/components/ui/card";
+import { Button } from "@/components/ui/button";
+import { Field } from "@/components/ui/field";
+import { SimpleTable } from "@/components/ui/simple-table";
+import type { FieldErrors } from "@/lib/errors";
+import { createDirectoryAction, rotateDirectoryTokenAction, setDirectoryStatusAction } from "./actions";
+
+type Row = { id: string; name: string; baseUrl: string; tokenHint: string; status: string; identityProvider: string; lastRequestAt: string };
+
+export function Directories({
+  environmentId,
+  rows,
+  identityProviders,
+  canWrite,
+}: {
+  environmentId: string;
+  rows: Row[];
+  identityProviders: { id: string; name: string }[];
+  canWrite: boolean;
+}) {
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [secret, setSecret] = useState<{ baseUrl: string; token: string } | null>(null);
+  const [pending, start] = useTransition();
+  const router = useRouter();
+  return (
+    <div className="flex flex-col gap-4">
+      {secret && (
+        <div role="status" className="rounded-md border border-green-300 bg-green-50 p-3 text-sm">
+          <p className="font-medium">Enter these in the IdP&apos;s provisioning settings. Copy the token now: it is shown only this once.</p>
+          <p className="mt-2">Tenant / base URL</p>
+          <code data-testid="scim-base-url" className="block break-all rounded bg-white p-2">
+            {secret.baseUrl}
+          </code>
+          <p className="mt-2">Secret token (bearer)</p>
+          <code data-testid="scim-token" className="block break-all rounded bg-white p-2">
+            {secret.token}
+          </code>
+        </div>
+      )}
+      <SimpleTable
+        caption="Directories"
+        rows={rows}
+        rowKey={(r) => r.id}
+        empty="No directory yet."
+        columns={[
+          { header: "Name", cell: (r) => r.name },
+          { header: "Base URL", cell: (r) => <code className="break-all text-xs">{r.baseUrl}</code> },
+          { header: "Token", cell: (r) => <code className="text-xs">{r.tokenHint}</code> },
+          { header: "IdP", cell: (r) => r.identityProvider },
+          { header: "Last request", cell: (r) => r.lastRequestAt },
+          { header: "Status", cell: (r) => <Badge tone={r.status === "active" ? "green" : "amber"}>{r.status}</Badge> },
+          {
+            header: "Actions",
+            hideHeader: true,
+            cell: (r) =>
+              canWrite && (
+                <div className="flex gap-2">
+                  <Button
+                    variant="secondary"
+                    disabled={pending}
+                    onClick={() => {
+                      if (!window.confirm(`Rotate ${r.name}'s token? The current token stops working at once.`)) return;
+                      start(async () => {
+                        const res = await rotateDirectoryTokenAction(r.id);
+                        if (res.ok) setSecret({ baseUrl: res.data.baseUrl, token: res.data.token });
+                        else toast.error(res.error);
+                        router.refresh();
+                      });
+                    }}
+                  >
+                    Rotate token
+                  </Button>
+                  <Button
+                    variant="secondary"
+                    disabled={pending}
+                    onClick={() =>
+                      start(async () => {
+                        const res = await setDirectoryStatusAction(r.id, r.status === "active" ? "disabled" : "active");
+                        if (!res.ok) toast.error(res.error);
+                        router.refresh();
+                      })
+                    }
+                  >
+                    {r.status === "active" ? "Disable" : "Enable"}
+                  </Button>
+                </div>
+              ),
+          },
+        ]}
+      />
+      {canWrite && (
+        <form
+          className="flex flex-wrap items-end gap-3"
+          noValidate
+          onSubmit={(e) => {
+            e.preventDefault();
+            const form = e.currentTarget;
+            const data = new FormData(form);
+            start(async () => {
+              const res = await createDirectoryAction({ environmentId, name: data.get("name"), identityProviderId: (data.get("identityProviderId") as string) || null });
+              if (res.ok) {
+                setErrors({});
+                setSecret({ baseUrl: res.data.baseUrl, token: res.data.token });
+                form.reset();
+                router.refresh();
+              } else setErrors(res.fieldErrors ?? { _form: [res.error] });
+            });
+          }}
+        >
+          <Field label="Directory name" name="name" errors={errors.name ?? errors._form} />
+          <label className="flex flex-col gap-1 text-sm font-medium text-slate-700">
+            Fed by (for the record)
+            <select name="identityProviderId" className="rounded-md border border-slate-300 px-2 py-2 text-sm">
+              <option value="">—</option>
+              {identityProviders.map((i) => (
+                <option key={i.id} value={i.id}>
+                  {i.name}
+                </option>
+              ))}
+            </select>
+          </label>
+          <Button type="submit" disabled={pending}>
+            Create directory
+          </Button>
+        </form>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,22 @@
+import { expect, test } from "@playwright/test";
+import { baseUrl, signInAsOwner } from "./helpers";
+
+test("create a SCIM directory: the base URL and the token are shown once; rotating shows a new one", async ({ page }) => {
+  const name = `Okta ${Date.now().toString(36)}`;
+  await signInAsOwner(page);
+  await page.goto(`${baseUrl()}/console/test/directories`);
+  await page.getByLabel("Directory name").fill(name);
+  await page.getByRole("button", { name: "Create directory" }).click();
+  const token = await page.getByTestId("scim-token").innerText();
+  expect(token).toMatch(/^scim_[A-Za-z0-9_-]{43}$/);
+  await expect(page.getByTestId("scim-base-url")).toHaveText(new RegExp(`^${baseUrl()}/scim/v2/[0-9a-f-]{36}$`));
+  const row = page.getByRole("row").filter({ hasText: name });
+  await expect(row).toContainText(token.slice(-4));
+  await page.reload();
+  await expect(page.getByTestId("scim-token")).toHaveCount(0);
+  page.once("dialog", (d) => void d.accept());
+  await page.getByRole("row").filter({ hasText: name }).getByRole("button", { name: "Rotate token" }).click();
+  await expect(page.getByTestId("scim-token")).not.toHaveText(token);
+  await page.getByRole("row").filter({ hasText: name }).getByRole("button", { name: "Disable" }).click();
+  await expect(page.getByRole("row").filter({ hasText: name })).toContainText("disabled");
+});

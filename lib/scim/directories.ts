@@ -1,0 +1,137 @@
+import "server-only";
+import crypto from "node:crypto";
+import { and, asc, eq, sql } from "drizzle-orm";
+import { z } from "zod";
+import { getDb } from "@/db/client";
+import { directories, identityProviders, type Directory } from "@/db/schema";
+import type { Actor, DomainContext } from "@/lib/auth/actor";
+import { hashToken } from "@/lib/api/tokens";
+import { recordAudit } from "@/lib/audit/record";
+import { inTransaction } from "@/lib/domain/transaction";
+import { requireEnvironment } from "@/lib/environments";
+import { publicOrigin } from "@/lib/env";
+import { NotFoundError, ValidationError } from "@/lib/errors";
+import { authorize } from "@/lib/permissions";
+import { parseInput, uuidSchema } from "@/lib/validation";
+
+// A directory is one SCIM endpoint through which an IdP pushes users and groups into one
+// environment. Its bearer token is shown once; only its SHA-256 is kept. Rotating replaces the hash,
+// so the old token stops at once; disabling refuses every request until re-enabled.
+
+const PREFIX = "scim_";
+
+export const createDirectoryInput = z.object({
+  environmentId: uuidSchema,
+  name: z.string().trim().min(1, "Name the directory.").max(100, "A name has at most 100 characters."),
+  // For the record: the IdP that feeds it (optional).
+  identityProviderId: uuidSchema.nullable().default(null),
+  logRetentionDays: z.number().int().min(1, "Keep the log at least a day.").max(365, "At most a year.").default(30),
+});
+
+export type DirectoryView = Omit<Directory, "tokenHash"> & { baseUrl: string; identityProviderName: string | null };
+
+export function scimBaseUrl(directoryId: string): string {
+  return `${publicOrigin()}/scim/v2/${directoryId}`;
+}
+
+const newToken = () => PREFIX + crypto.randomBytes(32).toString("base64url");
+const hintOf = (token: string) => `${token.slice(0, PREFIX.length + 4)}…${token.slice(-4)}`;
+
+const snapshot = (d: Directory) => ({ name: d.name, status: d.status, tokenHint: d.tokenHint, identityProviderId: d.identityProviderId, logRetentionDays: d.logRetentionDays });
+
+/** Creates a directory for an environment; the token is returned once. */
+export async function createDirectory(ctx: DomainContext, input: unknown): Promise<{ directory: DirectoryView; token: string }> {
+  const data = parseInput(createDirectoryInput, input);
+  authorize(ctx.actor, "directories", "write", [data.environmentId]);
+  const token = newToken();
+  return inTransaction(async (tx) => {
+    const env = await requireEnvironment(tx, data.environmentId);
+    if (data.identityProviderId) {
+      const [idp] = await tx.select({ id: identityProviders.id }).from(identityProviders).where(eq(identityProviders.id, data.identityProviderId));
+      if (!idp) throw new ValidationError("That identity provider does not exist.", { identityProviderId: ["That identity provider does not exist."] });
+    }
+    const [directory] = await tx
+      .insert(directories)
+      .values({ environmentId: env.id, name: data.name, identityProviderId: data.identityProviderId, tokenHash: hashToken(token), tokenHint: hintOf(token), logRetentionDays: data.logRetentionDays })
+      .returning();
+    await recordAudit(tx, ctx, { action: "directory.create", targetType: "directory", targetId: directory!.id, targetLabel: directory!.name, environment: env, after: snapshot(directory!) });
+    return { directory: await view(directory!), token };
+  });
+}
+
+async function lockDirectory(tx: Parameters<Parameters<typeof inTransaction>[0]>[0], ctx: DomainContext, id: string): Promise<Directory> {
+  const parsed = uuidSchema.safeParse(id);
+  if (!parsed.success) throw new NotFoundError("Directory not found.");
+  const [directory] = await tx.select().from(directories).where(eq(directories.id, parsed.data)).for("update");
+  if (!directory) throw new NotFoundError("Directory not found.");
+  authorize(ctx.actor, "directories", "write", [directory.environmentId]);
+  return directory;
+}
+
+/** A new token; the old one stops working at once. */
+export async function rotateDirectoryToken(ctx: DomainContext, id: string): Promise<{ directory: DirectoryView; token: string }> {
+  authorize(ctx.actor, "directories", "write", "any");
+  const token = newToken();
+  return inTransaction(async (tx) => {
+    const before = await lockDirectory(tx, ctx, id);
+    const [after] = await tx
+      .update(directories)
+      .set({ tokenHash: hashToken(token), tokenHint: hintOf(token), updatedAt: sql`now()` })
+      .where(eq(directories.id, before.id))
+      .returning();
+    const env = await requireEnvironment(tx, before.environmentId);
+    await recordAudit(tx, ctx, { action: "directory.rotate_token", targetType: "directory", targetId: before.id, targetLabel: before.name, environment: env, before: snapshot(before), after: snapshot(after!) });
+    return { directory: await view(after!), token };
+  });
+}
+
+export async function setDirectoryStatus(ctx: DomainContext, id: string, status: unknown): Promise<DirectoryView> {
+  const next = parseInput(z.enum(["active", "disabled"], { error: "Choose active or disabled." }), status);
+  authorize(ctx.actor, "directories", "write", "any");
+  return inTransaction(async (tx) => {
+    const before = await lockDirectory(tx, ctx, id);
+    if (before.status === next) return view(before);
+    const [after] = await tx.update(directories).set({ status: next, updatedAt: sql`now()` }).where(eq(directories.id, before.id)).returning();
+    const env = await requireEnvironment(tx, before.environmentId);
+    await recordAudit(tx, ctx, {
+      action: next === "disabled" ? "directory.disable" : "directory.enable",
+      targetType: "directory",
+      targetId: before.id,
+      targetLabel: before.name,
+      environment: env,
+      before: snapshot(before),
+      after: snapshot(after!),
+    });
+    return view(after!);
+  });
+}
+
+async function view(d: Directory): Promise<DirectoryView> {
+  const { tokenHash: _hash, ...rest } = d;
+  const [idp] = d.identityProviderId ? await getDb().select({ name: identityProviders.name }).from(identityProviders).where(eq(identityProviders.id, d.identityProviderId)) : [];
+  return { ...rest, baseUrl: scimBaseUrl(d.id), identityProviderName: idp?.name ?? null };
+}
+
+export async function listDirectories(environmentId: string): Promise<DirectoryView[]> {
+  const rows = await getDb()
+    .select({ directory: directories, idpName: identityProviders.name })
+    .from(directories)
+    .leftJoin(identityProviders, eq(identityProviders.id, directories.identityProviderId))
+    .where(eq(directories.environmentId, environmentId))
+    .orderBy(asc(sql`lower(${directories.name})`));
+  return rows.map(({ directory: { tokenHash: _hash, ...rest }, idpName }) => ({ ...rest, baseUrl: scimBaseUrl(rest.id), identityProviderName: idpName }));
+}
+
+/**
+ * The directory a SCIM request speaks for: the token must be this directory's current token and the
+ * directory active. A token of one directory sees nothing of another (null: the caller answers 401/404).
+ */
+export async function authenticateDirectory(directoryId: string, token: string | null): Promise<{ directory: Directory; actor: Actor } | null> {
+  if (!token || !token.startsWith(PREFIX) || token.length > 200 || !uuidSchema.safeParse(directoryId).success) return null;
+  const [directory] = await getDb()
+    .select()
+    .from(directories)
+    .where(and(eq(directories.tokenHash, hashToken(token)), eq(directories.id, directoryId), eq(directories.status, "active")));
+  if (!directory) return null;
+  return { directory, actor: { type: "directory", id: directory.id, label: directory.name, environmentIds: [directory.environmentId] } };
+}
