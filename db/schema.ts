@@ -372,6 +372,72 @@ export const directories = pgTable(
   ],
 );
 
+/**
+ * A user as one directory provisioned it (SCIM): the SCIM resource it last wrote, its userName
+ * (unique per directory, case-insensitively), externalId and version (the ETag). The user itself
+ * is the same row every other door sees.
+ */
+export const directoryUsers = pgTable(
+  "directory_users",
+  {
+    directoryId: uuid()
+      .notNull()
+      .references(() => directories.id, { onDelete: "cascade" }),
+    userId: uuid()
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    userName: text().notNull(),
+    externalId: text(),
+    active: boolean().notNull().default(true),
+    resource: jsonb().$type<Record<string, unknown>>().notNull(),
+    version: integer().notNull().default(1),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.directoryId, t.userId] }),
+    uniqueIndex("directory_users_user_name_key").on(t.directoryId, sql`lower(${t.userName})`),
+    index("directory_users_created_idx").on(t.directoryId, t.createdAt, t.userId),
+    index("directory_users_user_idx").on(t.userId),
+  ],
+);
+
+/** A group as one directory provisioned it (SCIM); its members are group_members rows with source scim. */
+export const directoryGroups = pgTable(
+  "directory_groups",
+  {
+    directoryId: uuid()
+      .notNull()
+      .references(() => directories.id, { onDelete: "cascade" }),
+    groupId: uuid()
+      .notNull()
+      .references(() => groups.id, { onDelete: "cascade" }),
+    externalId: text(),
+    version: integer().notNull().default(1),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [primaryKey({ columns: [t.directoryId, t.groupId] }), index("directory_groups_created_idx").on(t.directoryId, t.createdAt, t.groupId)],
+);
+
+/** Each SCIM request: method, path, status, duration, and for writes the change (redacted). */
+export const scimRequestLog = pgTable(
+  "scim_request_log",
+  {
+    id: bigint({ mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    directoryId: uuid()
+      .notNull()
+      .references(() => directories.id, { onDelete: "cascade" }),
+    createdAt: createdAt(),
+    method: text().notNull(),
+    path: text().notNull(),
+    status: integer().notNull(),
+    durationMs: integer().notNull(),
+    change: jsonb().$type<Record<string, unknown>>(),
+  },
+  (t) => [index("scim_request_log_directory_idx").on(t.directoryId, t.createdAt)],
+);
+
 // ---------------------------------------------------------------------------
 // Access policy
 // ---------------------------------------------------------------------------
@@ -881,6 +947,7 @@ export type Resource = typeof resources.$inferSelect;
 export type AccessGrant = typeof accessGrants.$inferSelect;
 export type SigningKey = typeof signingKeys.$inferSelect;
 export type SsoTrace = typeof ssoTraces.$inferSelect;
+export type DirectoryUser = typeof directoryUsers.$inferSelect;
 export type Session = typeof sessions.$inferSelect;
 export type ConsoleMember = typeof consoleMembers.$inferSelect;
 export type AuditEvent = typeof auditEvents.$inferSelect;

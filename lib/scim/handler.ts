@@ -1,0 +1,237 @@
+import "server-only";
+import { eq, sql } from "drizzle-orm";
+import { getDb } from "@/db/client";
+import { directories, scimRequestLog } from "@/db/schema";
+import { hashToken } from "@/lib/api/tokens";
+import { redact } from "@/lib/audit/record";
+import { clientIp } from "@/lib/auth/request-info";
+import { isDomainError } from "@/lib/errors";
+import { hitRateLimit } from "@/lib/rate-limit";
+import { authenticateDirectory, scimBaseUrl } from "./directories";
+import { ScimError, scimErrorBody } from "./errors";
+import { ENTERPRISE_ATTRIBUTES, GROUP_ATTRIBUTES, SCHEMA, schemaDocument, USER_ATTRIBUTES } from "./schema";
+import { createScimUser, deleteScimUser, getScimUser, listScimUsers, patchScimUser, replaceScimUser, type ScimContext } from "./users";
+
+// The SCIM door: authenticate the directory's bearer token, limit size and rate, parse JSON, route,
+// answer in application/scim+json with SCIM errors. Every request is logged for the directory.
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+const CONTENT_TYPE = "application/scim+json; charset=utf-8";
+
+type Handled = { status: number; body?: unknown; headers?: Record<string, string>; change?: Record<string, unknown> };
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(body === undefined ? null : JSON.stringify(body), { status, headers: { "content-type": CONTENT_TYPE, ...headers } });
+}
+
+function rateLimit(): number {
+  const raw = Number(process.env.SCIM_RATE_LIMIT_PER_MINUTE ?? 30_000);
+  return Number.isFinite(raw) && raw > 0 ? raw : 30_000;
+}
+
+/** Projects a representation onto `attributes` / `excludedAttributes` (id, schemas and meta always stay). */
+export function project(resource: Record<string, unknown>, attributes: string | null, excluded: string | null): Record<string, unknown> {
+  const names = (list: string | null) =>
+    (list ?? "")
+      .split(",")
+      .map((a) => a.trim().replace(/\[.*$/, "").replace(/^urn:ietf:params:scim:schemas:core:2\.0:(User|Group):/i, ""))
+      .filter(Boolean);
+  const keep = names(attributes);
+  const drop = names(excluded);
+  const always = new Set(["id", "schemas", "meta"]);
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(resource)) {
+    const lower = key.toLowerCase();
+    if (keep.length) {
+      const wanted = keep.filter((k) => k.toLowerCase() === lower || k.toLowerCase().startsWith(lower + "."));
+      if (!always.has(key) && wanted.length === 0) continue;
+      const subs = wanted.filter((k) => k.includes(".")).map((k) => k.split(".")[1]!.toLowerCase());
+      if (subs.length && value && typeof value === "object" && !Array.isArray(value) && !wanted.some((k) => k.toLowerCase() === lower)) {
+        out[key] = Object.fromEntries(Object.entries(value).filter(([k]) => subs.includes(k.toLowerCase())));
+        continue;
+      }
+    } else if (drop.some((k) => k.toLowerCase() === lower) && !always.has(key)) continue;
+    out[key] = value;
+  }
+  return out;
+}
+
+const intParam = (url: URL, name: string): number | undefined => {
+  const raw = url.searchParams.get(name);
+  if (raw === null || raw === "") return undefined;
+  const n = Number(raw);
+  if (!Number.isFinite(n)) throw new ScimError(400, `${name} must be a number.`, "invalidValue");
+  return n;
+};
+
+async function readJson(request: Request): Promise<unknown> {
+  const type = (request.headers.get("content-type") ?? "").toLowerCase();
+  if (type && !type.startsWith("application/scim+json") && !type.startsWith("application/json")) {
+    throw new ScimError(415, "Send the body as application/scim+json or application/json.");
+  }
+  const buffer = await request.arrayBuffer();
+  if (buffer.byteLength > MAX_BODY_BYTES) throw new ScimError(413, `The body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB.`);
+  const text = new TextDecoder().decode(buffer);
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ScimError(400, `The body is not valid JSON: ${(e as Error).message}`, "invalidSyntax");
+  }
+}
+
+function serviceProviderConfig(baseUrl: string) {
+  return {
+    schemas: [SCHEMA.serviceProviderConfig],
+    documentationUri: `${new URL(baseUrl).origin}/`,
+    patch: { supported: true },
+    bulk: { supported: false, maxOperations: 0, maxPayloadSize: 0 },
+    filter: { supported: true, maxResults: 1000 },
+    changePassword: { supported: false },
+    sort: { supported: false },
+    etag: { supported: true },
+    authenticationSchemes: [{ type: "oauthbearertoken", name: "Bearer token", description: "The directory's token, shown once in the console.", primary: true }],
+    meta: { resourceType: "ServiceProviderConfig", location: `${baseUrl}/ServiceProviderConfig` },
+  };
+}
+
+function resourceTypes(baseUrl: string) {
+  return [
+    {
+      schemas: [SCHEMA.resourceType],
+      id: "User",
+      name: "User",
+      endpoint: "/Users",
+      description: "User Account",
+      schema: SCHEMA.user,
+      schemaExtensions: [{ schema: SCHEMA.enterprise, required: false }],
+      meta: { resourceType: "ResourceType", location: `${baseUrl}/ResourceTypes/User` },
+    },
+    { schemas: [SCHEMA.resourceType], id: "Group", name: "Group", endpoint: "/Groups", description: "Group", schema: SCHEMA.group, meta: { resourceType: "ResourceType", location: `${baseUrl}/ResourceTypes/Group` } },
+  ];
+}
+
+function schemas(baseUrl: string) {
+  return [
+    schemaDocument(SCHEMA.user, "User", "User Account", USER_ATTRIBUTES, `${baseUrl}/Schemas/${SCHEMA.user}`),
+    schemaDocument(SCHEMA.enterprise, "EnterpriseUser", "Enterprise User", ENTERPRISE_ATTRIBUTES, `${baseUrl}/Schemas/${SCHEMA.enterprise}`),
+    schemaDocument(SCHEMA.group, "Group", "Group", GROUP_ATTRIBUTES, `${baseUrl}/Schemas/${SCHEMA.group}`),
+  ];
+}
+
+const list = (items: unknown[]) => ({ schemas: [SCHEMA.listResponse], totalResults: items.length, startIndex: 1, itemsPerPage: items.length, Resources: items });
+
+async function route(sc: ScimContext, request: Request, segments: string[]): Promise<Handled> {
+  const url = new URL(request.url);
+  const method = request.method.toUpperCase();
+  const [collection = "", id, ...extra] = segments;
+  const kind = collection.toLowerCase();
+  if (extra.length) throw new ScimError(404, `No such endpoint: /${segments.join("/")}.`);
+  const attributes = url.searchParams.get("attributes");
+  const excluded = url.searchParams.get("excludedAttributes");
+  const single = (resource: Record<string, unknown>, status = 200): Handled => ({
+    status,
+    body: project(resource, attributes, excluded),
+    headers: { etag: (resource.meta as { version: string }).version, ...(status === 201 ? { location: (resource.meta as { location: string }).location } : {}) },
+  });
+
+  if (method === "GET" && (kind === "serviceproviderconfig" || kind === "serviceconfiguration") && !id) return { status: 200, body: serviceProviderConfig(sc.baseUrl) };
+  if (method === "GET" && kind === "resourcetypes") {
+    const all = resourceTypes(sc.baseUrl);
+    if (!id) return { status: 200, body: list(all) };
+    const one = all.find((r) => r.id.toLowerCase() === id.toLowerCase());
+    if (!one) throw new ScimError(404, `No resource type ${id}.`);
+    return { status: 200, body: one };
+  }
+  if (method === "GET" && kind === "schemas") {
+    const all = schemas(sc.baseUrl);
+    if (!id) return { status: 200, body: list(all) };
+    const one = all.find((s) => s.id.toLowerCase() === id.toLowerCase());
+    if (!one) throw new ScimError(404, `No schema ${id}.`);
+    return { status: 200, body: one };
+  }
+  if (kind === "users") {
+    if (!id) {
+      if (method === "GET") {
+        const result = await listScimUsers(sc, { filter: url.searchParams.get("filter"), startIndex: intParam(url, "startIndex"), count: intParam(url, "count") });
+        return { status: 200, body: { ...result, Resources: result.Resources.map((r) => project(r, attributes, excluded)) } };
+      }
+      if (method === "POST") {
+        const created = await createScimUser(sc, await readJson(request));
+        return { ...single(created, 201), change: { created: created.id, userName: created.userName } };
+      }
+      throw new ScimError(405, `${method} is not allowed on /Users.`);
+    }
+    const ifMatch = request.headers.get("if-match");
+    if (method === "GET") return single(await getScimUser(sc, id));
+    if (method === "PUT") {
+      const body = await readJson(request);
+      return { ...single(await replaceScimUser(sc, id, body, ifMatch)), change: { replaced: id, body: redact(body) as Record<string, unknown> } };
+    }
+    if (method === "PATCH") {
+      const body = await readJson(request);
+      const patched = await patchScimUser(sc, id, body, ifMatch);
+      const change = { patched: id, operations: redact((body as { Operations?: unknown }).Operations ?? body) as Record<string, unknown> };
+      // RFC 7644 §3.5.2 allows 200 with the resource or 204. Entra expects 204; Okta and clients that
+      // ask for attributes get the resource.
+      const wantsBody = attributes || excluded || /okta/i.test(request.headers.get("user-agent") ?? "");
+      return wantsBody ? { ...single(patched), change } : { status: 204, headers: { etag: patched.meta.version }, change };
+    }
+    if (method === "DELETE") {
+      await deleteScimUser(sc, id, ifMatch);
+      return { status: 204, change: { deleted: id } };
+    }
+    throw new ScimError(405, `${method} is not allowed on /Users/${id}.`);
+  }
+  if (kind === "groups") throw new ScimError(501, "Groups are not available through SCIM yet.");
+  throw new ScimError(404, `No such endpoint: /${segments.join("/")}.`);
+}
+
+/** Handles /scim/v2/<directory>/<segments…>. */
+export async function handleScim(request: Request, directoryId: string, segments: string[]): Promise<Response> {
+  const started = performance.now();
+  const header = request.headers.get("authorization") ?? "";
+  const token = /^bearer\s+/i.test(header) ? header.replace(/^bearer\s+/i, "").trim() : null;
+  const auth = await authenticateDirectory(directoryId, token);
+  if (!auth) {
+    if (token) {
+      // A valid token of another directory sees nothing here (not even whether it exists).
+      const [other] = await getDb().select({ id: directories.id }).from(directories).where(eq(directories.tokenHash, hashToken(token)));
+      if (other) return json(404, scimErrorBody(404, "No such directory."));
+    }
+    return json(401, scimErrorBody(401, token ? "The bearer token is not valid for this directory (wrong, rotated or disabled)." : "Send the directory's bearer token in the Authorization header."), {
+      "www-authenticate": 'Bearer realm="scim"',
+    });
+  }
+  const limit = await hitRateLimit(`scim:${auth.directory.id}`, rateLimit(), 60);
+  if (!limit.allowed) {
+    return json(429, scimErrorBody(429, `Too many requests; retry in ${limit.retryAfterSeconds} s.`), { "retry-after": String(limit.retryAfterSeconds) });
+  }
+  const length = Number(request.headers.get("content-length") ?? 0);
+  const sc: ScimContext = {
+    directory: auth.directory,
+    ctx: { actor: auth.actor, ip: clientIp((n) => request.headers.get(n)), requestId: crypto.randomUUID() },
+    baseUrl: scimBaseUrl(auth.directory.id),
+  };
+  let handled: Handled;
+  try {
+    if (length > MAX_BODY_BYTES) throw new ScimError(413, `The body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB.`);
+    handled = await route(sc, request, segments);
+  } catch (error) {
+    if (error instanceof ScimError) handled = { status: error.status, body: scimErrorBody(error.status, error.message, error.scimType), headers: error.headers };
+    else if (isDomainError(error)) handled = { status: error.status, body: scimErrorBody(error.status, error.message, error.status === 409 ? "uniqueness" : undefined) };
+    else {
+      console.error(`[scim] unexpected error (request ${sc.ctx.requestId})`, error);
+      handled = { status: 500, body: scimErrorBody(500, `Something went wrong on our side (request ${sc.ctx.requestId}).`) };
+    }
+  }
+  const durationMs = Math.round(performance.now() - started);
+  const path = new URL(request.url).pathname.replace(/^\/scim\/v2\/[^/]+/, "") || "/";
+  // The log (and the directory's last request) after the answer; losing it never fails a request.
+  void getDb()
+    .transaction(async (tx) => {
+      await tx.insert(scimRequestLog).values({ directoryId: auth.directory.id, method: request.method, path: path.slice(0, 500), status: handled.status, durationMs, change: handled.change ?? null });
+      await tx.update(directories).set({ lastRequestAt: sql`now()` }).where(sql`${directories.id} = ${auth.directory.id} and (${directories.lastRequestAt} is null or ${directories.lastRequestAt} < now() - interval '5 seconds')`);
+    })
+    .catch((e) => console.warn("[scim] request log not written:", (e as Error).message));
+  return json(handled.status, handled.status === 204 ? undefined : handled.body, handled.headers ?? {});
+}

@@ -1,0 +1,213 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { and, eq } from "drizzle-orm";
+import { getDb } from "@/db/client";
+import { environmentAccess, users, type Environment } from "@/db/schema";
+import { countRows, createEnvironments, systemCtx } from "@/db/testing/fixtures";
+import { createEndUserSession, readEndUserSession } from "@/lib/end-user/sessions";
+import { createUser } from "@/lib/users";
+import { rotateDirectoryToken } from "./directories";
+import { scimClient } from "./testing";
+
+let env: { dev: Environment; test: Environment; prod: Environment };
+let scim: Awaited<ReturnType<typeof scimClient>>;
+beforeAll(async () => {
+  env = await createEnvironments();
+  scim = await scimClient(env.prod, "Entra PROD");
+});
+
+const alice = (userName = "alice@corp.example", extra: Record<string, unknown> = {}) => ({
+  schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"],
+  userName,
+  externalId: `ext-${userName}`,
+  active: true,
+  displayName: "Alice Corp",
+  name: { givenName: "Alice", familyName: "Corp" },
+  emails: [{ value: userName, type: "work", primary: true }],
+  ...extra,
+});
+
+describe("SCIM users", () => {
+  it("creates a user who is our user: environment access from the directory, 201 with Location and ETag", async () => {
+    const res = await scim.call("POST", "/Users", alice());
+    expect(res.status).toBe(201);
+    expect(res.headers.get("content-type")).toContain("application/scim+json");
+    expect(res.headers.get("location")).toBe(`${res.body.meta.location}`);
+    expect(res.headers.get("etag")).toBe('W/"1"');
+    expect(res.body).toMatchObject({ userName: "alice@corp.example", active: true, name: { givenName: "Alice", familyName: "Corp" }, meta: { resourceType: "User", version: 'W/"1"' } });
+    const [user] = await getDb().select().from(users).where(eq(users.id, res.body.id));
+    expect(user).toMatchObject({ email: "alice@corp.example", name: "Alice Corp", source: "scim", status: "active" });
+    const [access] = await getDb().select().from(environmentAccess).where(and(eq(environmentAccess.userId, user!.id), eq(environmentAccess.environmentId, env.prod.id)));
+    expect(access).toMatchObject({ source: "scim", directoryId: scim.directory.id });
+    const got = await scim.call("GET", `/Users/${res.body.id}`);
+    expect(got.body.userName).toBe("alice@corp.example");
+  });
+
+  it("links to the existing user with that email instead of creating a second one", async () => {
+    const existing = await createUser(systemCtx, { name: "Manual Person", email: "manual@corp.example", environmentIds: [env.dev.id] });
+    const res = await scim.call("POST", "/Users", alice("manual@corp.example"));
+    expect(res.status).toBe(201);
+    expect(res.body.id).toBe(existing.id);
+  });
+
+  it("refuses a second user with the same userName (any case) with 409 uniqueness, and 20 concurrent identical POSTs make one user", async () => {
+    const dup = await scim.call("POST", "/Users", alice("ALICE@corp.example"));
+    expect(dup.status).toBe(409);
+    expect(dup.body).toMatchObject({ scimType: "uniqueness", status: "409" });
+    expect(dup.body.detail).toMatch(/already exists in this directory/);
+    const before = await countRows("users");
+    const results = await Promise.all(Array.from({ length: 20 }, () => scim.call("POST", "/Users", alice("burst@corp.example"))));
+    expect(results.filter((r) => r.status === 201)).toHaveLength(1);
+    expect(results.filter((r) => r.status === 409)).toHaveLength(19);
+    expect(await countRows("users")).toBe(before + 1);
+  });
+
+  it("refuses bad input with the SCIM error and the reason, writing nothing", async () => {
+    const before = await countRows("users");
+    const cases: [string, unknown, string | undefined, number, string | undefined, RegExp][] = [
+      ["missing userName", { ...alice(), userName: undefined }, undefined, 400, "invalidValue", /userName is required/],
+      ["malformed JSON", undefined, "{ not json", 400, "invalidSyntax", /not valid JSON/],
+      ["wrong type", alice("typed@corp.example", { active: "maybe" }), undefined, 400, "invalidValue", /active must be a boolean/],
+    ];
+    for (const [label, body, raw, status, scimType, detail] of cases) {
+      const res = await scim.call("POST", "/Users", body, { raw });
+      expect(res.status, label).toBe(status);
+      expect(res.body.scimType, label).toBe(scimType);
+      expect(res.body.detail, label).toMatch(detail);
+    }
+    const huge = await scim.call("POST", "/Users", undefined, { raw: JSON.stringify(alice("huge@corp.example", { title: "x".repeat(1_100_000) })) });
+    expect(huge.status).toBe(413);
+    const notJson = await scim.call("POST", "/Users", alice("x@corp.example"), { headers: { "content-type": "text/plain" } });
+    expect(notJson.status).toBe(415);
+    expect(await countRows("users")).toBe(before);
+  });
+
+  it("ignores read-only attributes, accepts \"True\", and keeps the enterprise extension", async () => {
+    const res = await scim.call("POST", "/Users", {
+      ...alice("extended@corp.example"),
+      id: "chosen-by-client",
+      meta: { created: "2001-01-01T00:00:00Z" },
+      active: "True",
+      "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": { employeeNumber: "42", department: "R&D", manager: { value: "m1" } },
+    });
+    expect(res.status).toBe(201);
+    expect(res.body.id).not.toBe("chosen-by-client");
+    expect(res.body.active).toBe(true);
+    expect(res.body.schemas).toContain("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User");
+    expect(res.body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]).toEqual({ employeeNumber: "42", department: "R&D", manager: { value: "m1" } });
+  });
+
+  it("filters in SQL with the full grammar and refuses what does not parse with invalidFilter", async () => {
+    await scim.call("POST", "/Users", alice("bob@other.example", { displayName: "Bob Other", emails: [{ value: "bob@other.example", type: "home" }] }));
+    const q = async (filter: string) => scim.call("GET", `/Users?filter=${encodeURIComponent(filter)}`);
+    expect((await q('userName eq "BOB@other.example"')).body.Resources.map((r: { userName: string }) => r.userName)).toEqual(["bob@other.example"]);
+    expect((await q('emails[type eq "home" and value co "other"]')).body.totalResults).toBe(1);
+    expect((await q('emails.value ew "@other.example"')).body.totalResults).toBe(1);
+    expect((await q('not (userName sw "a") and displayName pr')).body.Resources.every((r: { userName: string }) => !r.userName.startsWith("a"))).toBe(true);
+    expect((await q("meta.created gt 2015-10-10T14:38:21")).body.totalResults).toBeGreaterThan(2);
+    expect((await q('urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "42"')).body.totalResults).toBe(1);
+    for (const [filter, detail] of [
+      ["userName eq \"x\" or 1=1", /is not an attribute path|Expected an operator/],
+      ["nope eq \"x\"", /Users have no attribute "nope"/],
+      ["active gt true", /does not apply to a boolean/],
+      ["userName eq \"x'; drop table users; --\" or userName pr", null],
+    ] as const) {
+      const res = await q(filter);
+      if (detail === null) {
+        expect(res.status, filter).toBe(200);
+      } else {
+        expect(res.status, filter).toBe(400);
+        expect(res.body.scimType).toBe("invalidFilter");
+        expect(res.body.detail).toMatch(detail);
+      }
+    }
+  });
+
+  it("pages in SQL: startIndex is 1-based and count is clamped", async () => {
+    const all = await scim.call("GET", "/Users");
+    const page = await scim.call("GET", "/Users?startIndex=2&count=2");
+    expect(page.body).toMatchObject({ totalResults: all.body.totalResults, startIndex: 2, itemsPerPage: 2 });
+    expect(page.body.Resources.map((r: { id: string }) => r.id)).toEqual(all.body.Resources.slice(1, 3).map((r: { id: string }) => r.id));
+    expect((await scim.call("GET", "/Users?count=100000")).body.itemsPerPage).toBe(all.body.totalResults);
+    const projected = await scim.call("GET", "/Users?attributes=userName&count=1");
+    expect(Object.keys(projected.body.Resources[0]).sort()).toEqual(["id", "meta", "schemas", "userName"]);
+  });
+
+  it("PATCH applies Entra's shapes atomically; If-Match guards with 412", async () => {
+    const created = (await scim.call("POST", "/Users", alice("patchme@corp.example"))).body;
+    const res = await scim.call("PATCH", `/Users/${created.id}`, {
+      schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+      Operations: [
+        { op: "Replace", path: "displayName", value: "Patched Name" },
+        { op: "replace", value: { "name.givenName": "Pat", title: "Lead" } },
+        { op: "Add", path: 'emails[type eq "home"].value', value: "home@corp.example" },
+      ],
+    });
+    expect(res.status).toBe(204);
+    expect(res.headers.get("etag")).toBe('W/"2"');
+    const after = (await scim.call("GET", `/Users/${created.id}`)).body;
+    expect(after).toMatchObject({ displayName: "Patched Name", title: "Lead", name: { givenName: "Pat", familyName: "Corp" } });
+    expect(after.emails).toEqual(expect.arrayContaining([{ type: "home", value: "home@corp.example" }]));
+    const [user] = await getDb().select().from(users).where(eq(users.id, created.id));
+    expect(user!.name).toBe("Patched Name");
+    // A bad operation anywhere leaves everything as it was.
+    const bad = await scim.call("PATCH", `/Users/${created.id}`, { Operations: [{ op: "replace", path: "title", value: "Changed" }, { op: "explode", path: "title" }] });
+    expect(bad.status).toBe(400);
+    expect(bad.body.detail).toMatch(/"explode" is not add, replace or remove/);
+    expect((await scim.call("GET", `/Users/${created.id}`)).body.title).toBe("Lead");
+    const stale = await scim.call("PUT", `/Users/${created.id}`, alice("patchme@corp.example"), { headers: { "if-match": 'W/"1"' } });
+    expect(stale.status).toBe(412);
+    const fresh = await scim.call("PUT", `/Users/${created.id}`, alice("patchme@corp.example"), { headers: { "if-match": 'W/"2"' } });
+    expect(fresh.status).toBe(200);
+  });
+
+  it("active:false and DELETE deprovision: the environment is revoked, sessions end, the user is suspended when nothing remains", async () => {
+    const created = (await scim.call("POST", "/Users", alice("leaver@corp.example"))).body;
+    const { token } = await createEndUserSession(getDb(), { userId: created.id, environmentId: env.prod.id, method: "sso" });
+    expect(await readEndUserSession("prod", token)).not.toBeNull();
+    const off = await scim.call("PATCH", `/Users/${created.id}`, { Operations: [{ op: "replace", path: "active", value: "False" }] });
+    expect(off.status).toBe(204);
+    expect(await readEndUserSession("prod", token)).toBeNull();
+    let [user] = await getDb().select().from(users).where(eq(users.id, created.id));
+    expect(user!.status).toBe("suspended");
+    await scim.call("PATCH", `/Users/${created.id}`, { Operations: [{ op: "replace", value: { active: true } }] });
+    [user] = await getDb().select().from(users).where(eq(users.id, created.id));
+    expect(user!.status).toBe("active");
+    expect((await scim.call("DELETE", `/Users/${created.id}`)).status).toBe(204);
+    expect((await scim.call("GET", `/Users/${created.id}`)).status).toBe(404);
+    [user] = await getDb().select().from(users).where(eq(users.id, created.id));
+    expect(user!.status).toBe("suspended");
+  });
+
+  it("keeps a user with other environments active when one directory deprovisions them", async () => {
+    const person = await createUser(systemCtx, { name: "Two Envs", email: "two@corp.example", environmentIds: [env.dev.id] });
+    const created = (await scim.call("POST", "/Users", alice("two@corp.example"))).body;
+    expect(created.id).toBe(person.id);
+    await scim.call("DELETE", `/Users/${created.id}`);
+    const [user] = await getDb().select().from(users).where(eq(users.id, person.id));
+    expect(user!.status).toBe("active");
+  });
+
+  it("answers 401 without or with a wrong token, 404 for another directory's token, and stops a rotated token at once", async () => {
+    const none = await scim.call("GET", "/Users", undefined, { token: null });
+    expect(none.status).toBe(401);
+    expect(none.headers.get("www-authenticate")).toContain("Bearer");
+    expect((await scim.call("GET", "/Users", undefined, { token: "scim_wrong" })).status).toBe(401);
+    const other = await scimClient(env.dev, "Other");
+    const cross = await other.call("GET", "/Users", undefined, { directoryId: scim.directory.id });
+    expect(cross.status).toBe(404);
+    const someone = (await scim.call("POST", "/Users", alice("cross@corp.example"))).body;
+    expect((await other.call("GET", `/Users/${someone.id}`)).status).toBe(404);
+    const { token } = await rotateDirectoryToken(systemCtx, other.directory.id);
+    expect((await other.call("GET", "/Users")).status).toBe(401);
+    expect((await other.call("GET", "/Users", undefined, { token })).status).toBe(200);
+  });
+
+  it("serves ServiceProviderConfig, ResourceTypes and Schemas", async () => {
+    expect((await scim.call("GET", "/ServiceProviderConfig")).body).toMatchObject({ patch: { supported: true }, etag: { supported: true }, filter: { supported: true } });
+    expect((await scim.call("GET", "/serviceConfiguration")).status).toBe(200);
+    expect((await scim.call("GET", "/ResourceTypes")).body.Resources[0].endpoint).toBe("/Users");
+    const schemas = await scim.call("GET", "/Schemas");
+    expect(JSON.stringify(schemas.body)).toContain("User Account");
+    expect((await scim.call("GET", "/users")).status).toBe(200);
+  });
+});

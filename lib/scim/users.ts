@@ -1,0 +1,338 @@
+import "server-only";
+import { randomBytes } from "node:crypto";
+import { and, asc, eq, sql } from "drizzle-orm";
+import { getDb, type Executor, type Tx } from "@/db/client";
+import { directoryUsers, environmentAccess, groupMembers, groups, users, type Directory, type DirectoryUser, type User } from "@/db/schema";
+import type { DomainContext } from "@/lib/auth/actor";
+import { recordAuditMany, type AuditEntry } from "@/lib/audit/record";
+import { requireEnvironment } from "@/lib/environments";
+import { deleteAccessRows, insertAccessRows } from "@/lib/groups/membership-rows";
+import { ScimError } from "./errors";
+import { FilterError, parseFilter } from "./filter";
+import { filterToSql, userResolver } from "./filter-sql";
+import { applyPatch } from "./patch";
+import { normaliseResource, SCHEMA, ScimValueError } from "./schema";
+
+// SCIM users are our users: a directory_users row records what the directory wrote (its userName,
+// externalId, the SCIM resource, the version for ETags) and points at the users row every other door
+// sees. Writes go through the same row helpers as the console and carry their audit rows.
+
+export type ScimContext = { directory: Directory; ctx: DomainContext; baseUrl: string };
+
+const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+export const MAX_COUNT = 1000;
+
+type Row = { du: DirectoryUser; user: Pick<User, "id" | "email" | "name" | "status"> };
+
+function etag(version: number) {
+  return `W/"${version}"`;
+}
+
+export function checkIfMatch(ifMatch: string | null | undefined, version: number) {
+  if (!ifMatch || ifMatch.trim() === "*") return;
+  const wanted = ifMatch.split(",").map((t) => t.trim());
+  if (!wanted.includes(etag(version)) && !wanted.includes(`"${version}"`)) {
+    throw new ScimError(412, `The resource has changed (its version is ${etag(version)}, If-Match said ${ifMatch}).`, undefined);
+  }
+}
+
+export function userRepresentation(sc: ScimContext, row: Row, groupsOf: { id: string; name: string }[] = []) {
+  const { du } = row;
+  const resource = du.resource;
+  const schemas = [SCHEMA.user, ...(resource[SCHEMA.enterprise] ? [SCHEMA.enterprise] : [])];
+  return {
+    schemas,
+    id: du.userId,
+    ...(du.externalId ? { externalId: du.externalId } : {}),
+    userName: du.userName,
+    ...Object.fromEntries(Object.entries(resource).filter(([k]) => !["userName", "externalId", "active"].includes(k))),
+    active: du.active,
+    groups: groupsOf.map((g) => ({ value: g.id, display: g.name, $ref: `${sc.baseUrl}/Groups/${g.id}`, type: "direct" })),
+    meta: {
+      resourceType: "User",
+      created: du.createdAt.toISOString(),
+      lastModified: du.updatedAt.toISOString(),
+      version: etag(du.version),
+      location: `${sc.baseUrl}/Users/${du.userId}`,
+    },
+  };
+}
+
+async function loadRow(executor: Executor, directoryId: string, id: string, lock = false): Promise<Row | undefined> {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return undefined;
+  const query = executor
+    .select({ du: directoryUsers, user: { id: users.id, email: users.email, name: users.name, status: users.status } })
+    .from(directoryUsers)
+    .innerJoin(users, eq(users.id, directoryUsers.userId))
+    .where(and(eq(directoryUsers.directoryId, directoryId), eq(directoryUsers.userId, id)));
+  const [row] = lock ? await query.for("update", { of: directoryUsers }) : await query;
+  return row;
+}
+
+async function groupsOfUser(executor: Executor, directoryId: string, userId: string) {
+  return executor
+    .select({ id: groups.id, name: groups.name })
+    .from(groupMembers)
+    .innerJoin(groups, eq(groups.id, groupMembers.groupId))
+    .where(and(eq(groupMembers.userId, userId), eq(groupMembers.directoryId, directoryId)))
+    .orderBy(asc(groups.name));
+}
+
+export async function getScimUser(sc: ScimContext, id: string) {
+  const row = await loadRow(getDb(), sc.directory.id, id);
+  if (!row) throw new ScimError(404, `No user ${id} in this directory.`);
+  return userRepresentation(sc, row, await groupsOfUser(getDb(), sc.directory.id, id));
+}
+
+type Parsed = { userName: string; externalId: string | null; active: boolean; resource: Record<string, unknown> };
+
+function parseUser(body: unknown): Parsed {
+  if (!body || typeof body !== "object" || Array.isArray(body)) throw new ScimError(400, "The body must be a JSON object (a SCIM User).", "invalidSyntax");
+  let resource: Record<string, unknown>;
+  try {
+    resource = normaliseResource("user", body as Record<string, unknown>);
+  } catch (e) {
+    if (e instanceof ScimValueError) throw new ScimError(400, e.message, "invalidValue");
+    throw e;
+  }
+  const userName = typeof resource.userName === "string" ? resource.userName.trim() : "";
+  if (!userName) throw new ScimError(400, "userName is required.", "invalidValue");
+  if (userName.length > 320) throw new ScimError(400, "userName is longer than 320 characters.", "invalidValue");
+  const active = resource.active === undefined ? true : (resource.active as boolean);
+  const externalId = typeof resource.externalId === "string" ? resource.externalId : null;
+  return { userName, externalId, active, resource: { ...resource, userName } };
+}
+
+function displayNameOf(p: Parsed): string {
+  const r = p.resource as { displayName?: string; name?: { formatted?: string; givenName?: string; familyName?: string } };
+  const composed = [r.name?.givenName, r.name?.familyName].filter(Boolean).join(" ");
+  return (r.displayName || r.name?.formatted || composed || p.userName).slice(0, 200);
+}
+
+/** The addresses that could be the user's email, best first: an email-like userName, then primary, work, any. */
+function emailCandidates(p: Parsed): string[] {
+  const emails = Array.isArray(p.resource.emails) ? (p.resource.emails as { value?: string; type?: string; primary?: boolean }[]) : [];
+  const ordered = [
+    p.userName,
+    ...emails.filter((e) => e.primary).map((e) => e.value),
+    ...emails.filter((e) => e.type === "work").map((e) => e.value),
+    ...emails.map((e) => e.value),
+  ];
+  return [...new Set(ordered.filter((e): e is string => typeof e === "string" && EMAIL.test(e) && e.length <= 320).map((e) => e.trim()))];
+}
+
+async function lockUserName(tx: Tx, directoryId: string, userName: string) {
+  // Identical concurrent POSTs queue here, so exactly one creates the user and the rest see it.
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${directoryId}), hashtext(lower(${userName})))`);
+}
+
+async function userNameTaken(tx: Executor, directoryId: string, userName: string, exceptUserId?: string) {
+  const [hit] = await tx
+    .select({ userId: directoryUsers.userId })
+    .from(directoryUsers)
+    .where(and(eq(directoryUsers.directoryId, directoryId), sql`lower(${directoryUsers.userName}) = lower(${userName})`, exceptUserId ? sql`${directoryUsers.userId} <> ${exceptUserId}` : undefined));
+  return !!hit;
+}
+
+/**
+ * Provisions a user: links the user with the same email when one exists and this directory does
+ * not already hold them (the SCIM user is our user), else creates one; grants the environment
+ * unless inactive.
+ */
+export async function createScimUser(sc: ScimContext, body: unknown) {
+  const parsed = parseUser(body);
+  const { directory } = sc;
+  return getDb().transaction(async (tx) => {
+    await lockUserName(tx, directory.id, parsed.userName);
+    if (await userNameTaken(tx, directory.id, parsed.userName)) {
+      throw new ScimError(409, `A user with userName "${parsed.userName}" already exists in this directory.`, "uniqueness");
+    }
+    const env = await requireEnvironment(tx, directory.environmentId);
+    const audit: AuditEntry[] = [];
+    let user: Pick<User, "id" | "email" | "name" | "status"> | undefined;
+    for (const email of emailCandidates(parsed)) {
+      const [existing] = await tx.select({ id: users.id, email: users.email, name: users.name, status: users.status }).from(users).where(sql`lower(${users.email}) = lower(${email})`);
+      if (!existing) {
+        [user] = await tx.insert(users).values({ email, name: displayNameOf(parsed), status: parsed.active ? "active" : "suspended", source: "scim", externalId: parsed.externalId }).returning();
+        audit.push({ action: "user.create", targetType: "user", targetId: user!.id, targetLabel: user!.email, environment: env, after: { email: user!.email, name: user!.name, source: "scim", directory: directory.name } });
+        break;
+      }
+      const [held] = await tx.select({ userId: directoryUsers.userId }).from(directoryUsers).where(and(eq(directoryUsers.directoryId, directory.id), eq(directoryUsers.userId, existing.id)));
+      if (!held) {
+        user = existing;
+        audit.push({ action: "user.directory_link", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { directory: directory.name, userName: parsed.userName } });
+        break;
+      }
+    }
+    if (!user) {
+      // No usable email of its own (Microsoft's test suite gives several users the same address):
+      // a placeholder in the reserved .invalid domain, which no mail ever reaches.
+      const slug = parsed.userName.toLowerCase().replace(/[^a-z0-9._-]+/g, "-").slice(0, 40) || "user";
+      const email = `${slug}.${randomBytes(4).toString("hex")}@${directory.id}.scim.invalid`;
+      [user] = await tx.insert(users).values({ email, name: displayNameOf(parsed), status: parsed.active ? "active" : "suspended", source: "scim", externalId: parsed.externalId }).returning();
+      audit.push({ action: "user.create", targetType: "user", targetId: user!.id, targetLabel: user!.email, environment: env, after: { email, name: user!.name, source: "scim", directory: directory.name } });
+    }
+    const [du] = await tx
+      .insert(directoryUsers)
+      .values({ directoryId: directory.id, userId: user!.id, userName: parsed.userName, externalId: parsed.externalId, active: parsed.active, resource: parsed.resource })
+      .returning();
+    if (parsed.active) {
+      const granted = await insertAccessRows(tx, [user!.id], env.id, "scim", directory.id);
+      if (granted.length) audit.push({ action: "environment.grant", targetType: "user", targetId: user!.id, targetLabel: user!.email, environment: env, after: { source: "scim", directory: directory.name } });
+    }
+    await recordAuditMany(tx, sc.ctx, audit);
+    return userRepresentation(sc, { du: du!, user: user! });
+  });
+}
+
+/** Revokes the directory's environment (its groups go with it, sessions end); suspends when nothing remains. */
+async function deprovision(tx: Tx, sc: ScimContext, user: Pick<User, "id" | "email">, audit: AuditEntry[]) {
+  const env = await requireEnvironment(tx, sc.directory.environmentId);
+  const removed = await deleteAccessRows(tx, [user.id], env.id);
+  if (removed.length) audit.push({ action: "environment.revoke", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { directory: sc.directory.name } });
+  const [left] = await tx.select({ n: sql<number>`count(*)::int` }).from(environmentAccess).where(eq(environmentAccess.userId, user.id));
+  if (left!.n === 0) {
+    const [suspended] = await tx
+      .update(users)
+      .set({ status: "suspended", version: sql`${users.version} + 1`, updatedAt: sql`now()` })
+      .where(and(eq(users.id, user.id), eq(users.status, "active")))
+      .returning({ id: users.id });
+    if (suspended) audit.push({ action: "user.suspend", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { status: "suspended", reason: "no environment access remains" } });
+  }
+}
+
+async function reprovision(tx: Tx, sc: ScimContext, user: Pick<User, "id" | "email" | "status">, audit: AuditEntry[]) {
+  const env = await requireEnvironment(tx, sc.directory.environmentId);
+  if (user.status === "suspended") {
+    await tx.update(users).set({ status: "active", version: sql`${users.version} + 1`, updatedAt: sql`now()` }).where(eq(users.id, user.id));
+    audit.push({ action: "user.reactivate", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { status: "active" } });
+  }
+  const granted = await insertAccessRows(tx, [user.id], env.id, "scim", sc.directory.id);
+  if (granted.length) audit.push({ action: "environment.grant", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { source: "scim", directory: sc.directory.name } });
+}
+
+async function writeUser(tx: Tx, sc: ScimContext, row: Row, parsed: Parsed, action: "scim.user_replace" | "scim.user_patch") {
+  const { directory } = sc;
+  if (parsed.userName.toLowerCase() !== row.du.userName.toLowerCase()) {
+    await lockUserName(tx, directory.id, parsed.userName);
+    if (await userNameTaken(tx, directory.id, parsed.userName, row.du.userId)) {
+      throw new ScimError(409, `A user with userName "${parsed.userName}" already exists in this directory.`, "uniqueness");
+    }
+  }
+  const audit: AuditEntry[] = [];
+  const [du] = await tx
+    .update(directoryUsers)
+    .set({ userName: parsed.userName, externalId: parsed.externalId, active: parsed.active, resource: parsed.resource, version: sql`${directoryUsers.version} + 1`, updatedAt: sql`now()` })
+    .where(and(eq(directoryUsers.directoryId, directory.id), eq(directoryUsers.userId, row.du.userId)))
+    .returning();
+  const name = displayNameOf(parsed);
+  let user = row.user;
+  if (name !== row.user.name) {
+    // The name follows the directory only for users this directory alone provisions.
+    const [others] = await tx.select({ n: sql<number>`count(*)::int` }).from(environmentAccess).where(and(eq(environmentAccess.userId, row.user.id), sql`${environmentAccess.environmentId} <> ${directory.environmentId}`));
+    if (others!.n === 0) {
+      const [renamed] = await tx.update(users).set({ name, version: sql`${users.version} + 1`, updatedAt: sql`now()` }).where(eq(users.id, row.user.id)).returning({ id: users.id, email: users.email, name: users.name, status: users.status });
+      user = renamed!;
+    }
+  }
+  if (row.du.active && !parsed.active) await deprovision(tx, sc, user, audit);
+  if (!row.du.active && parsed.active) await reprovision(tx, sc, user, audit);
+  const env = await requireEnvironment(tx, directory.environmentId);
+  audit.push({
+    action,
+    targetType: "user",
+    targetId: row.user.id,
+    targetLabel: row.user.email,
+    environment: env,
+    before: { userName: row.du.userName, active: row.du.active, name: row.user.name },
+    after: { userName: parsed.userName, active: parsed.active, name: user.name },
+  });
+  await recordAuditMany(tx, sc.ctx, audit);
+  return userRepresentation(sc, { du: du!, user }, await groupsOfUser(tx, directory.id, row.du.userId));
+}
+
+export async function replaceScimUser(sc: ScimContext, id: string, body: unknown, ifMatch?: string | null) {
+  const parsed = parseUser(body);
+  return getDb().transaction(async (tx) => {
+    const row = await loadRow(tx, sc.directory.id, id, true);
+    if (!row) throw new ScimError(404, `No user ${id} in this directory.`);
+    checkIfMatch(ifMatch, row.du.version);
+    return writeUser(tx, sc, row, parsed, "scim.user_replace");
+  });
+}
+
+/** PATCH: the operations applied to the stored resource, then written as one replacement. */
+export async function patchScimUser(sc: ScimContext, id: string, body: unknown, ifMatch?: string | null) {
+  return getDb().transaction(async (tx) => {
+    const row = await loadRow(tx, sc.directory.id, id, true);
+    if (!row) throw new ScimError(404, `No user ${id} in this directory.`);
+    checkIfMatch(ifMatch, row.du.version);
+    const current = { ...row.du.resource, userName: row.du.userName, active: row.du.active, ...(row.du.externalId ? { externalId: row.du.externalId } : {}) };
+    const patched = applyPatch(current, body);
+    for (const k of Object.keys(patched)) if (["id", "meta", "schemas", "groups"].includes(k.toLowerCase())) delete patched[k];
+    return writeUser(tx, sc, row, parseUser(patched), "scim.user_patch");
+  });
+}
+
+/** DELETE: deprovisions (environment revoked, memberships gone, sessions ended) and forgets the SCIM resource. */
+export async function deleteScimUser(sc: ScimContext, id: string, ifMatch?: string | null) {
+  await getDb().transaction(async (tx) => {
+    const row = await loadRow(tx, sc.directory.id, id, true);
+    if (!row) throw new ScimError(404, `No user ${id} in this directory.`);
+    checkIfMatch(ifMatch, row.du.version);
+    const audit: AuditEntry[] = [];
+    await deprovision(tx, sc, row.user, audit);
+    await tx.delete(directoryUsers).where(and(eq(directoryUsers.directoryId, sc.directory.id), eq(directoryUsers.userId, row.du.userId)));
+    const env = await requireEnvironment(tx, sc.directory.environmentId);
+    audit.push({ action: "scim.user_delete", targetType: "user", targetId: row.user.id, targetLabel: row.user.email, environment: env, before: { userName: row.du.userName } });
+    await recordAuditMany(tx, sc.ctx, audit);
+  });
+}
+
+export type ListQuery = { filter?: string | null; startIndex?: number; count?: number };
+
+const userColumns = {
+  userId: sql`${directoryUsers.userId}`,
+  userName: sql`${directoryUsers.userName}`,
+  externalId: sql`${directoryUsers.externalId}`,
+  active: sql`${directoryUsers.active}`,
+  createdAt: sql`${directoryUsers.createdAt}`,
+  updatedAt: sql`${directoryUsers.updatedAt}`,
+  resource: sql`${directoryUsers.resource}`,
+};
+
+/** Lists the directory's users, filtered and paged in SQL (startIndex is 1-based, count clamped). */
+export async function listScimUsers(sc: ScimContext, query: ListQuery) {
+  let where = eq(directoryUsers.directoryId, sc.directory.id);
+  if (query.filter) {
+    try {
+      where = and(where, filterToSql(parseFilter(query.filter), userResolver(userColumns)))!;
+    } catch (e) {
+      if (e instanceof FilterError) throw new ScimError(400, e.message, "invalidFilter");
+      throw e;
+    }
+  }
+  const startIndex = Math.max(1, Math.floor(query.startIndex ?? 1));
+  const count = Math.min(MAX_COUNT, Math.max(0, Math.floor(query.count ?? 100)));
+  const db = getDb();
+  const [[total], rows] = await Promise.all([
+    db.select({ n: sql<number>`count(*)::int` }).from(directoryUsers).where(where),
+    count === 0
+      ? Promise.resolve([])
+      : db
+          .select({ du: directoryUsers, user: { id: users.id, email: users.email, name: users.name, status: users.status } })
+          .from(directoryUsers)
+          .innerJoin(users, eq(users.id, directoryUsers.userId))
+          .where(where)
+          .orderBy(asc(directoryUsers.createdAt), asc(directoryUsers.userId))
+          .offset(startIndex - 1)
+          .limit(count),
+  ]);
+  return {
+    schemas: [SCHEMA.listResponse],
+    totalResults: total!.n,
+    startIndex,
+    itemsPerPage: rows.length,
+    Resources: rows.map((row) => userRepresentation(sc, row)),
+  };
+}
