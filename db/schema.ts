@@ -402,24 +402,6 @@ export const directoryUsers = pgTable(
   ],
 );
 
-/** A group as one directory provisioned it (SCIM); its members are group_members rows with source scim. */
-export const directoryGroups = pgTable(
-  "directory_groups",
-  {
-    directoryId: uuid()
-      .notNull()
-      .references(() => directories.id, { onDelete: "cascade" }),
-    groupId: uuid()
-      .notNull()
-      .references(() => groups.id, { onDelete: "cascade" }),
-    externalId: text(),
-    version: integer().notNull().default(1),
-    createdAt: createdAt(),
-    updatedAt: updatedAt(),
-  },
-  (t) => [primaryKey({ columns: [t.directoryId, t.groupId] }), index("directory_groups_created_idx").on(t.directoryId, t.createdAt, t.groupId)],
-);
-
 /** Each SCIM request: method, path, status, duration, and for writes the change (redacted). */
 export const scimRequestLog = pgTable(
   "scim_request_log",

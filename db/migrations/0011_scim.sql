@@ -1,13 +1,3 @@
-CREATE TABLE "directory_groups" (
-	"directory_id" uuid NOT NULL,
-	"group_id" uuid NOT NULL,
-	"external_id" text,
-	"version" integer DEFAULT 1 NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
-	CONSTRAINT "directory_groups_directory_id_group_id_pk" PRIMARY KEY("directory_id","group_id")
-);
---> statement-breakpoint
 CREATE TABLE "directory_users" (
 	"directory_id" uuid NOT NULL,
 	"user_id" uuid NOT NULL,
@@ -32,12 +22,9 @@ CREATE TABLE "scim_request_log" (
 	"change" jsonb
 );
 --> statement-breakpoint
-ALTER TABLE "directory_groups" ADD CONSTRAINT "directory_groups_directory_id_directories_id_fk" FOREIGN KEY ("directory_id") REFERENCES "public"."directories"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
-ALTER TABLE "directory_groups" ADD CONSTRAINT "directory_groups_group_id_groups_id_fk" FOREIGN KEY ("group_id") REFERENCES "public"."groups"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "directory_users" ADD CONSTRAINT "directory_users_directory_id_directories_id_fk" FOREIGN KEY ("directory_id") REFERENCES "public"."directories"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "directory_users" ADD CONSTRAINT "directory_users_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "scim_request_log" ADD CONSTRAINT "scim_request_log_directory_id_directories_id_fk" FOREIGN KEY ("directory_id") REFERENCES "public"."directories"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
-CREATE INDEX "directory_groups_created_idx" ON "directory_groups" USING btree ("directory_id","created_at","group_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "directory_users_user_name_key" ON "directory_users" USING btree ("directory_id",lower("user_name"));--> statement-breakpoint
 CREATE INDEX "directory_users_created_idx" ON "directory_users" USING btree ("directory_id","created_at","user_id");--> statement-breakpoint
 CREATE INDEX "directory_users_user_idx" ON "directory_users" USING btree ("user_id");--> statement-breakpoint

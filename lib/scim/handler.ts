@@ -10,6 +10,7 @@ import { hitRateLimit } from "@/lib/rate-limit";
 import { authenticateDirectory, scimBaseUrl } from "./directories";
 import { ScimError, scimErrorBody } from "./errors";
 import { ENTERPRISE_ATTRIBUTES, GROUP_ATTRIBUTES, SCHEMA, schemaDocument, USER_ATTRIBUTES } from "./schema";
+import { createScimGroup, deleteScimGroup, getScimGroup, listScimGroups, patchScimGroup, replaceScimGroup } from "./groups";
 import { createScimUser, deleteScimUser, getScimUser, listScimUsers, patchScimUser, replaceScimUser, type ScimContext } from "./users";
 
 // The SCIM door: authenticate the directory's bearer token, limit size and rate, parse JSON, route,
@@ -182,7 +183,38 @@ async function route(sc: ScimContext, request: Request, segments: string[]): Pro
     }
     throw new ScimError(405, `${method} is not allowed on /Users/${id}.`);
   }
-  if (kind === "groups") throw new ScimError(501, "Groups are not available through SCIM yet.");
+  if (kind === "groups") {
+    const withMembers = !(excluded ?? "").toLowerCase().split(",").map((a) => a.trim()).includes("members") && (!attributes || /members/i.test(attributes));
+    if (!id) {
+      if (method === "GET") {
+        const result = await listScimGroups(sc, { filter: url.searchParams.get("filter"), startIndex: intParam(url, "startIndex"), count: intParam(url, "count"), withMembers });
+        return { status: 200, body: { ...result, Resources: result.Resources.map((r) => project(r, attributes, excluded)) } };
+      }
+      if (method === "POST") {
+        const { resource, ignored } = await createScimGroup(sc, await readJson(request));
+        return { ...single(resource, 201), change: { created: resource.id, displayName: resource.displayName, ...(ignored.length ? { ignoredMembers: ignored } : {}) } };
+      }
+      throw new ScimError(405, `${method} is not allowed on /Groups.`);
+    }
+    const ifMatch = request.headers.get("if-match");
+    if (method === "GET") return single(await getScimGroup(sc, id, withMembers));
+    if (method === "PUT") {
+      const { resource, ignored } = await replaceScimGroup(sc, id, await readJson(request), ifMatch);
+      return { ...single(resource), change: { replaced: id, ...(ignored.length ? { ignoredMembers: ignored } : {}) } };
+    }
+    if (method === "PATCH") {
+      const body = await readJson(request);
+      const { resource, ignored } = await patchScimGroup(sc, id, body, ifMatch);
+      const change = { patched: id, operations: redact((body as { Operations?: unknown }).Operations ?? body) as Record<string, unknown>, ...(ignored.length ? { ignoredMembers: ignored } : {}) };
+      const wantsBody = attributes || excluded || /okta/i.test(request.headers.get("user-agent") ?? "");
+      return wantsBody ? { ...single(resource), change } : { status: 204, headers: { etag: resource.meta.version }, change };
+    }
+    if (method === "DELETE") {
+      await deleteScimGroup(sc, id, ifMatch);
+      return { status: 204, change: { deleted: id } };
+    }
+    throw new ScimError(405, `${method} is not allowed on /Groups/${id}.`);
+  }
   throw new ScimError(404, `No such endpoint: /${segments.join("/")}.`);
 }
 

@@ -165,8 +165,11 @@ function applyOne(resource: Json, op: string, p: ParsedPath, value: unknown, i: 
     const list = Array.isArray(current) ? current : [];
     const hits = list.filter((e) => matches(e, p.filter!));
     if (op === "remove") {
-      if (p.sub) for (const e of hits) if (isObject(e)) delete e[keyOf(e, p.sub)];
-      else container[key] = list.filter((e) => !hits.includes(e));
+      if (p.sub) {
+        for (const e of hits) if (isObject(e)) delete e[keyOf(e, p.sub)];
+      } else {
+        container[key] = list.filter((e) => !hits.includes(e));
+      }
       return;
     }
     if (hits.length === 0) {
@@ -191,8 +194,11 @@ function applyOne(resource: Json, op: string, p: ParsedPath, value: unknown, i: 
   }
   if (p.sub) {
     if (op === "remove") {
-      if (isObject(current)) delete current[keyOf(current, p.sub)];
-      else if (Array.isArray(current)) for (const e of current) if (isObject(e)) delete e[keyOf(e, p.sub)];
+      if (isObject(current)) {
+        delete current[keyOf(current, p.sub)];
+      } else if (Array.isArray(current)) {
+        for (const e of current) if (isObject(e)) delete e[keyOf(e, p.sub)];
+      }
       return;
     }
     if (Array.isArray(current)) {

@@ -1,0 +1,85 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { and, eq } from "drizzle-orm";
+import { getDb } from "@/db/client";
+import { groupMembers, groups, type Environment } from "@/db/schema";
+import { createEnvironments, systemCtx } from "@/db/testing/fixtures";
+import { addMembers } from "@/lib/groups";
+import { scimClient } from "./testing";
+
+let env: { dev: Environment; test: Environment; prod: Environment };
+let scim: Awaited<ReturnType<typeof scimClient>>;
+const ids: string[] = [];
+beforeAll(async () => {
+  env = await createEnvironments();
+  scim = await scimClient(env.test, "Okta TEST");
+  for (const n of ["ann", "ben", "cat", "dan"]) {
+    ids.push((await scim.call("POST", "/Users", { userName: `${n}@corp.example`, displayName: n })).body.id);
+  }
+});
+
+const memberIds = (body: { members?: { value: string }[] }) => (body.members ?? []).map((m) => m.value).sort();
+
+describe("SCIM groups", () => {
+  it("creates a group of the environment with members owned by the directory", async () => {
+    const res = await scim.call("POST", "/Groups", { schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"], displayName: "Engineers", externalId: "okta-eng", members: [{ value: ids[0] }, { value: ids[1] }] });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ displayName: "Engineers", externalId: "okta-eng", meta: { resourceType: "Group", version: 'W/"1"' } });
+    expect(memberIds(res.body)).toEqual([ids[0], ids[1]].sort());
+    const [group] = await getDb().select().from(groups).where(eq(groups.id, res.body.id));
+    expect(group).toMatchObject({ environmentId: env.test.id, source: "scim", directoryId: scim.directory.id, memberCount: 2 });
+    const dup = await scim.call("POST", "/Groups", { displayName: "engineers" });
+    expect(dup.status).toBe(409);
+    expect(dup.body).toMatchObject({ scimType: "uniqueness" });
+  });
+
+  it("PATCH adds and removes members (value filters too); a manual membership is never removed by the directory", async () => {
+    const group = (await scim.call("POST", "/Groups", { displayName: "Patchers", members: [{ value: ids[0] }] })).body;
+    await addMembers(systemCtx, { groupId: group.id, userIds: [ids[3]!] });
+    let res = await scim.call("PATCH", `/Groups/${group.id}`, { schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], Operations: [{ op: "add", path: "members", value: [{ value: ids[1] }, { value: ids[2] }] }] });
+    expect(res.status).toBe(204);
+    res = await scim.call("PATCH", `/Groups/${group.id}`, { Operations: [{ op: "remove", path: `members[value eq "${ids[1]}"]` }] });
+    expect(res.status).toBe(204);
+    expect(memberIds((await scim.call("GET", `/Groups/${group.id}`)).body)).toEqual([ids[0], ids[2]].sort());
+    res = await scim.call("PATCH", `/Groups/${group.id}`, { Operations: [{ op: "remove", path: "members" }] });
+    expect((await scim.call("GET", `/Groups/${group.id}`)).body.members).toEqual([]);
+    const rows = await getDb().select().from(groupMembers).where(eq(groupMembers.groupId, group.id));
+    expect(rows.map((r) => [r.userId, r.source])).toEqual([[ids[3], "manual"]]);
+  });
+
+  it("two concurrent PATCHes adding different members both land", async () => {
+    const group = (await scim.call("POST", "/Groups", { displayName: "Concurrent" })).body;
+    const [a, b] = await Promise.all([
+      scim.call("PATCH", `/Groups/${group.id}`, { Operations: [{ op: "add", path: "members", value: [{ value: ids[0] }] }] }),
+      scim.call("PATCH", `/Groups/${group.id}`, { Operations: [{ op: "add", path: "members", value: [{ value: ids[1] }] }] }),
+    ]);
+    expect([a.status, b.status]).toEqual([204, 204]);
+    expect(memberIds((await scim.call("GET", `/Groups/${group.id}`)).body)).toEqual([ids[0], ids[1]].sort());
+  });
+
+  it("PUT replaces name and members; ignores values that are not users of this directory", async () => {
+    const group = (await scim.call("POST", "/Groups", { displayName: "Before", members: [{ value: ids[0] }] })).body;
+    const res = await scim.call("PUT", `/Groups/${group.id}`, { displayName: "After", members: [{ value: ids[2] }, { value: "string id 1" }, { value: crypto.randomUUID() }] });
+    expect(res.status).toBe(200);
+    expect(res.body.displayName).toBe("After");
+    expect(memberIds(res.body)).toEqual([ids[2]]);
+    const excluded = await scim.call("GET", `/Groups/${group.id}?excludedAttributes=members`);
+    expect(excluded.body).not.toHaveProperty("members");
+  });
+
+  it("filters groups by displayName and by member, and deletes", async () => {
+    const group = (await scim.call("POST", "/Groups", { displayName: "Filter Me", members: [{ value: ids[3] }] })).body;
+    expect((await scim.call("GET", `/Groups?filter=${encodeURIComponent('displayName eq "filter me"')}`)).body.Resources.map((g: { id: string }) => g.id)).toEqual([group.id]);
+    expect((await scim.call("GET", `/Groups?filter=${encodeURIComponent(`members[value eq "${ids[3]}"]`)}`)).body.totalResults).toBeGreaterThanOrEqual(1);
+    expect((await scim.call("GET", `/Groups?filter=${encodeURIComponent("owner eq \"x\"")}`)).body).toMatchObject({ status: "400", scimType: "invalidFilter" });
+    expect((await scim.call("DELETE", `/Groups/${group.id}`)).status).toBe(204);
+    expect((await scim.call("GET", `/Groups/${group.id}`)).status).toBe(404);
+    expect(await getDb().select().from(groups).where(and(eq(groups.id, group.id)))).toHaveLength(0);
+  });
+
+  it("a directory sees only its own groups", async () => {
+    const other = await scimClient(env.test, "Other TEST");
+    const mine = (await scim.call("POST", "/Groups", { displayName: "Mine Only" })).body;
+    expect((await other.call("GET", `/Groups/${mine.id}`)).status).toBe(404);
+    expect((await other.call("GET", "/Groups")).body.totalResults).toBe(0);
+  });
+});
