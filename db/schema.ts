@@ -191,6 +191,8 @@ export const groupMembers = pgTable(
       .references(() => environments.id, { onDelete: "cascade" }),
     source: text({ enum: MEMBERSHIP_SOURCES }).notNull().default("manual"),
     directoryId: uuid().references(() => directories.id, { onDelete: "set null" }),
+    // The member's display name as a SCIM client sent it (echoed back in the group's members).
+    scimDisplay: text(),
     createdAt: createdAt(),
     // The member's sort keys, copied by triggers (see the member_sort_keys migration), so a group's
     // members list walks one index in the user table's default and name orders.

@@ -4,7 +4,6 @@ import { getDb, type Executor, type Tx } from "@/db/client";
 import { directoryUsers, environmentAccess, groupMembers, groups, users, type Group } from "@/db/schema";
 import { recordAuditMany, type AuditEntry } from "@/lib/audit/record";
 import { requireEnvironment } from "@/lib/environments";
-import { insertMembershipPairs } from "@/lib/groups/membership-rows";
 import { ScimError } from "./errors";
 import { FilterError, parseFilter } from "./filter";
 import { filterToSql, type Resolver } from "./filter-sql";
@@ -22,7 +21,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 async function membersOf(executor: Executor, directoryId: string, groupId: string): Promise<Member[]> {
   const rows = await executor
-    .select({ value: groupMembers.userId, display: users.name })
+    .select({ value: groupMembers.userId, display: sql<string>`coalesce(${groupMembers.scimDisplay}, ${users.name})` })
     .from(groupMembers)
     .innerJoin(users, eq(users.id, groupMembers.userId))
     .where(and(eq(groupMembers.groupId, groupId), eq(groupMembers.directoryId, directoryId), eq(groupMembers.source, "scim")))
@@ -60,13 +59,32 @@ export async function getScimGroup(sc: ScimContext, id: string, withMembers = tr
   return groupRepresentation(sc, group, withMembers ? await membersOf(getDb(), sc.directory.id, group.id) : null);
 }
 
-type ParsedGroup = { displayName: string; externalId: string | null; members: string[] | undefined };
+type WantedMember = { value: string; display: string | null };
+type ParsedGroup = { displayName: string; externalId: string | null; members: WantedMember[] | undefined };
+
+/** Members as clients send them: objects with value (and display, or Entra's displayName), or bare ids. */
+function memberList(raw: unknown): WantedMember[] {
+  const items = Array.isArray(raw) ? raw : raw === undefined || raw === null ? [] : [raw];
+  return items
+    .map((m) => {
+      if (m && typeof m === "object") {
+        const o = m as Record<string, unknown>;
+        const get = (name: string) => o[Object.keys(o).find((k) => k.toLowerCase() === name) ?? name];
+        const display = get("display") ?? get("displayname");
+        return { value: String(get("value") ?? ""), display: typeof display === "string" ? display.slice(0, 200) : null };
+      }
+      return { value: String(m), display: null };
+    })
+    .filter((m) => m.value);
+}
 
 function parseGroup(body: unknown): ParsedGroup {
   if (!body || typeof body !== "object" || Array.isArray(body)) throw new ScimError(400, "The body must be a JSON object (a SCIM Group).", "invalidSyntax");
   let resource: Record<string, unknown>;
+  // Members are read separately (memberList): clients send bare ids as well as objects.
+  const withoutMembers = Object.fromEntries(Object.entries(body as Record<string, unknown>).filter(([k]) => k.toLowerCase() !== "members"));
   try {
-    resource = normaliseResource("group", body as Record<string, unknown>);
+    resource = normaliseResource("group", withoutMembers);
   } catch (e) {
     if (e instanceof ScimValueError) throw new ScimError(400, e.message, "invalidValue");
     throw e;
@@ -74,7 +92,8 @@ function parseGroup(body: unknown): ParsedGroup {
   const displayName = typeof resource.displayName === "string" ? resource.displayName.trim() : "";
   if (!displayName) throw new ScimError(400, "displayName is required.", "invalidValue");
   if (displayName.length > 100) throw new ScimError(400, "displayName is longer than 100 characters.", "invalidValue");
-  const members = Array.isArray(resource.members) ? (resource.members as { value?: string }[]).map((m) => String(m.value ?? "")).filter(Boolean) : undefined;
+  const rawMembers = (body as Record<string, unknown>)[Object.keys(body as object).find((k) => k.toLowerCase() === "members") ?? "members"];
+  const members = rawMembers === undefined ? undefined : memberList(rawMembers);
   return { displayName, externalId: typeof resource.externalId === "string" ? resource.externalId : null, members };
 }
 
@@ -83,8 +102,9 @@ function parseGroup(body: unknown): ParsedGroup {
  * removes this directory's others. Values that are not active users of this directory are ignored
  * (reported in the change), as Entra's own test suite expects.
  */
-async function syncMembers(tx: Tx, sc: ScimContext, group: Group, wanted: string[], audit: AuditEntry[]): Promise<{ ignored: string[] }> {
-  const ids = [...new Set(wanted)];
+async function syncMembers(tx: Tx, sc: ScimContext, group: Group, wanted: WantedMember[], audit: AuditEntry[]): Promise<{ ignored: string[] }> {
+  const byId = new Map(wanted.map((m) => [m.value, m.display]));
+  const ids = [...byId.keys()];
   const valid = ids.filter((v) => UUID.test(v));
   const known = valid.length
     ? await tx
@@ -108,8 +128,19 @@ async function syncMembers(tx: Tx, sc: ScimContext, group: Group, wanted: string
       ),
     )
     .returning({ userId: groupMembers.userId });
-  const added = await insertMembershipPairs(tx, [...keep].map((userId) => ({ groupId: group.id, userId, environmentId: env.id })), "scim", sc.directory.id);
-  if (added.length) audit.push({ action: "group.members_add", targetType: "group", targetId: group.id, targetLabel: group.name, environment: env, after: { users: added.map((a) => known.find((k) => k.userId === a.userId)?.email ?? a.userId), source: "scim" } });
+  const added = keep.size
+    ? await tx
+        .insert(groupMembers)
+        .values([...keep].map((userId) => ({ groupId: group.id, userId, environmentId: env.id, source: "scim" as const, directoryId: sc.directory.id, scimDisplay: byId.get(userId) ?? null })))
+        .onConflictDoUpdate({
+          target: [groupMembers.groupId, groupMembers.userId],
+          // Only this directory's memberships take the display the client sent; a manual one stays as it is.
+          set: { scimDisplay: sql`case when ${groupMembers.source} = 'scim' then coalesce(excluded.scim_display, ${groupMembers.scimDisplay}) else ${groupMembers.scimDisplay} end` },
+        })
+        .returning({ userId: groupMembers.userId, inserted: sql<boolean>`xmax = 0` })
+    : [];
+  const fresh = added.filter((a) => a.inserted);
+  if (fresh.length) audit.push({ action: "group.members_add", targetType: "group", targetId: group.id, targetLabel: group.name, environment: env, after: { users: fresh.map((a) => known.find((k) => k.userId === a.userId)?.email ?? a.userId), source: "scim" } });
   if (removed.length) audit.push({ action: "group.members_remove", targetType: "group", targetId: group.id, targetLabel: group.name, environment: env, before: { users: removed.map((r) => r.userId), source: "scim" } });
   return { ignored };
 }
@@ -179,14 +210,10 @@ export async function patchScimGroup(sc: ScimContext, id: string, body: unknown,
       const members = await membersOf(tx, sc.directory.id, group.id);
       const current = { displayName: group.name, ...(group.externalId ? { externalId: group.externalId } : {}), members: members.map((m) => ({ value: m.value })) };
       const patched = applyPatch(current, body);
-      // Entra's garbage test adds "members" as a bare string: read it as one member value.
-      const rawMembers = patched[Object.keys(patched).find((k) => k.toLowerCase() === "members") ?? "members"];
-      const memberValues = (Array.isArray(rawMembers) ? rawMembers : rawMembers === undefined || rawMembers === null ? [] : [rawMembers]).map((m) =>
-        m && typeof m === "object" ? String((m as Record<string, unknown>)[Object.keys(m).find((k) => k.toLowerCase() === "value") ?? "value"] ?? "") : String(m),
-      );
-      const parsed = parseGroup({ ...patched, members: undefined });
+      // Entra's garbage test adds "members" as a bare string: memberList reads it as one member value.
+      const parsed = parseGroup(patched);
       name = parsed.displayName;
-      return writeGroup(tx, sc, group, { ...parsed, members: memberValues.filter(Boolean) }, "scim.group_patch");
+      return writeGroup(tx, sc, group, { ...parsed, members: parsed.members ?? [] }, "scim.group_patch");
     });
   } catch (error) {
     return conflict(error, name);
