@@ -1,4 +1,5 @@
 import { expect, test } from "@playwright/test";
+import { runMicrosoftCollection } from "../scripts/lib/ms-scim";
 import { baseUrl, signInAsOwner } from "./helpers";
 
 test("create a SCIM directory: the base URL and the token are shown once; rotating shows a new one", async ({ page }) => {
@@ -19,4 +20,17 @@ test("create a SCIM directory: the base URL and the token are shown once; rotati
   await expect(page.getByTestId("scim-token")).not.toHaveText(token);
   await page.getByRole("row").filter({ hasText: name }).getByRole("button", { name: "Disable" }).click();
   await expect(page.getByRole("row").filter({ hasText: name })).toContainText("disabled");
+});
+
+test("Microsoft's SCIM test collection passes against a fresh directory created in the console", async ({ page }) => {
+  test.setTimeout(120_000);
+  await signInAsOwner(page);
+  await page.goto(`${baseUrl()}/console/dev/directories`);
+  await page.getByLabel("Directory name").fill(`Entra ${Date.now().toString(36)}`);
+  await page.getByRole("button", { name: "Create directory" }).click();
+  const token = await page.getByTestId("scim-token").innerText();
+  const base = await page.getByTestId("scim-base-url").innerText();
+  const result = await runMicrosoftCollection(base, token);
+  expect(result.failures).toEqual([]);
+  expect(result).toMatchObject({ total: 103, failed: 0 });
 });

@@ -2,7 +2,6 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import newman from "newman";
 import { closeDb } from "@/db/client";
 import { freePort } from "@/db/embedded";
 import { runMigrations } from "@/db/migrate";
@@ -10,50 +9,12 @@ import { seedDemo } from "@/db/seed";
 import { SYSTEM_ACTOR } from "@/lib/auth/actor";
 import { findEnvironmentByKey } from "@/lib/environments";
 import { createDirectory } from "@/lib/scim/directories";
+import { runMicrosoftCollection } from "./lib/ms-scim";
 import { ensureSecret, openDatabase } from "./lib/runtime";
 
 // npm run peer:scim — Microsoft's SCIM test collection (the requests Entra ID sends, with
 // assertions) run with newman against a fresh directory of a freshly started app on an embedded
 // database. Last line: `N passed, N failed` (assertions).
-
-export const MS_COLLECTION = path.resolve("../shared/peers/scim/ms-scim-reference.postman_collection.json");
-export const MS_FOLDERS = [
-  "Endpoint tests",
-  "User tests",
-  "Group tests",
-  "ComplexAttribute tests",
-  "User tests with garbage",
-  "Group tests with garbage",
-  "Teardown garbage",
-];
-
-/** Runs the collection against a base URL (…/scim/v2/<directory>) with a bearer token. */
-export function runMicrosoftCollection(apiUrl: string, token: string, reportFile?: string): Promise<{ total: number; failed: number; failures: string[] }> {
-  const url = new URL(apiUrl);
-  return new Promise((resolve, reject) => {
-    newman.run(
-      {
-        collection: JSON.parse(fs.readFileSync(MS_COLLECTION, "utf8")),
-        folder: MS_FOLDERS,
-        envVar: [
-          { key: "Protocol", value: url.protocol.replace(":", "") },
-          { key: "Server", value: url.hostname },
-          { key: "Port", value: `:${url.port}` },
-          { key: "Api", value: url.pathname.replace(/^\//, "") },
-          { key: "token", value: token },
-        ],
-        // The collection authenticates with {{token}}; the "Get Token" folder is the reference server's own.
-        reporters: reportFile ? ["json"] : [],
-        reporter: reportFile ? { json: { export: reportFile } } : undefined,
-      } as newman.NewmanRunOptions,
-      (error, summary) => {
-        if (error) return reject(error);
-        const failures = summary.run.failures.map((f) => `${f.source?.name ?? "?"}: ${f.error?.test ?? ""} ${f.error?.message ?? ""}`.trim());
-        resolve({ total: summary.run.stats.assertions.total ?? 0, failed: summary.run.stats.assertions.failed ?? 0, failures });
-      },
-    );
-  });
-}
 
 async function main() {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "iam-peer-scim-"));
