@@ -3,7 +3,7 @@ import crypto from "node:crypto";
 import { and, asc, eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import { getDb } from "@/db/client";
-import { directories, identityProviders, type Directory } from "@/db/schema";
+import { directories, environments, identityProviders, type Directory } from "@/db/schema";
 import type { Actor, DomainContext } from "@/lib/auth/actor";
 import { hashToken } from "@/lib/api/tokens";
 import { recordAudit } from "@/lib/audit/record";
@@ -126,12 +126,17 @@ export async function listDirectories(environmentId: string): Promise<DirectoryV
  * The directory a SCIM request speaks for: the token must be this directory's current token and the
  * directory active. A token of one directory sees nothing of another (null: the caller answers 401/404).
  */
-export async function authenticateDirectory(directoryId: string, token: string | null): Promise<{ directory: Directory; actor: Actor } | null> {
+export async function authenticateDirectory(
+  directoryId: string,
+  token: string | null,
+): Promise<{ directory: Directory; environment: { id: string; key: string }; actor: Actor } | null> {
   if (!token || !token.startsWith(PREFIX) || token.length > 200 || !uuidSchema.safeParse(directoryId).success) return null;
-  const [directory] = await getDb()
-    .select()
+  const [row] = await getDb()
+    .select({ directory: directories, environment: { id: environments.id, key: environments.key } })
     .from(directories)
+    .innerJoin(environments, eq(environments.id, directories.environmentId))
     .where(and(eq(directories.tokenHash, hashToken(token)), eq(directories.id, directoryId), eq(directories.status, "active")));
-  if (!directory) return null;
-  return { directory, actor: { type: "directory", id: directory.id, label: directory.name, environmentIds: [directory.environmentId] } };
+  if (!row) return null;
+  const { directory, environment } = row;
+  return { directory, environment, actor: { type: "directory", id: directory.id, label: directory.name, environmentIds: [directory.environmentId] } };
 }

@@ -241,6 +241,7 @@ export async function handleScim(request: Request, directoryId: string, segments
   const length = Number(request.headers.get("content-length") ?? 0);
   const sc: ScimContext = {
     directory: auth.directory,
+    environment: auth.environment,
     ctx: { actor: auth.actor, ip: clientIp((n) => request.headers.get(n)), requestId: crypto.randomUUID() },
     baseUrl: scimBaseUrl(auth.directory.id),
   };

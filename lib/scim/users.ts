@@ -1,6 +1,6 @@
 import "server-only";
 import { randomBytes } from "node:crypto";
-import { and, asc, eq, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import { getDb, type Executor, type Tx } from "@/db/client";
 import { directoryUsers, environmentAccess, groupMembers, groups, users, type Directory, type DirectoryUser, type User } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
@@ -17,7 +17,7 @@ import { normaliseResource, SCHEMA, ScimValueError } from "./schema";
 // externalId, the SCIM resource, the version for ETags) and points at the users row every other door
 // sees. Writes go through the same row helpers as the console and carry their audit rows.
 
-export type ScimContext = { directory: Directory; ctx: DomainContext; baseUrl: string };
+export type ScimContext = { directory: Directory; environment: { id: string; key: string }; ctx: DomainContext; baseUrl: string };
 
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 export const MAX_COUNT = 1000;
@@ -121,11 +121,6 @@ function emailCandidates(p: Parsed): string[] {
   return [...new Set(ordered.filter((e): e is string => typeof e === "string" && EMAIL.test(e) && e.length <= 320).map((e) => e.trim()))];
 }
 
-async function lockUserName(tx: Tx, directoryId: string, userName: string) {
-  // Identical concurrent POSTs queue here, so exactly one creates the user and the rest see it.
-  await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${directoryId}), hashtext(lower(${userName})))`);
-}
-
 async function userNameTaken(tx: Executor, directoryId: string, userName: string, exceptUserId?: string) {
   const [hit] = await tx
     .select({ userId: directoryUsers.userId })
@@ -141,25 +136,57 @@ async function userNameTaken(tx: Executor, directoryId: string, userName: string
  */
 export async function createScimUser(sc: ScimContext, body: unknown) {
   const parsed = parseUser(body);
+  try {
+    return await createOnce(sc, parsed);
+  } catch (error) {
+    // Two different users racing for the same email: the second tries again and now sees the first.
+    if (constraintOf(error) === "users_email_lower_key") return createOnce(sc, parsed).catch(translateCreateError(parsed));
+    return translateCreateError(parsed)(error);
+  }
+}
+
+function constraintOf(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let i = 0; i < 4 && current && typeof current === "object"; i++) {
+    const e = current as { code?: string; constraint_name?: string; constraint?: string; cause?: unknown };
+    if (e.code === "23505") return e.constraint_name ?? e.constraint;
+    current = e.cause;
+  }
+  return undefined;
+}
+
+const translateCreateError = (parsed: Parsed) => (error: unknown): never => {
+  // The unique index decides: identical concurrent POSTs make exactly one user, the rest get 409.
+  if (constraintOf(error) === "directory_users_user_name_key" || constraintOf(error) === "users_email_lower_key") {
+    throw new ScimError(409, `A user with userName "${parsed.userName}" already exists in this directory.`, "uniqueness");
+  }
+  throw error;
+};
+
+async function createOnce(sc: ScimContext, parsed: Parsed) {
   const { directory } = sc;
+  const env = sc.environment;
+  const candidates = emailCandidates(parsed);
   return getDb().transaction(async (tx) => {
-    await lockUserName(tx, directory.id, parsed.userName);
-    if (await userNameTaken(tx, directory.id, parsed.userName)) {
-      throw new ScimError(409, `A user with userName "${parsed.userName}" already exists in this directory.`, "uniqueness");
-    }
-    const env = await requireEnvironment(tx, directory.environmentId);
     const audit: AuditEntry[] = [];
+    // Every candidate address at once, with whether this directory already holds its user.
+    const found = candidates.length
+      ? await tx
+          .select({ id: users.id, email: users.email, name: users.name, status: users.status, held: sql<boolean>`${directoryUsers.userId} is not null` })
+          .from(users)
+          .leftJoin(directoryUsers, and(eq(directoryUsers.userId, users.id), eq(directoryUsers.directoryId, directory.id)))
+          .where(inArray(sql`lower(${users.email})`, candidates.map((c) => c.toLowerCase())))
+      : [];
     let user: Pick<User, "id" | "email" | "name" | "status"> | undefined;
-    for (const email of emailCandidates(parsed)) {
-      const [existing] = await tx.select({ id: users.id, email: users.email, name: users.name, status: users.status }).from(users).where(sql`lower(${users.email}) = lower(${email})`);
+    let email: string | undefined;
+    for (const candidate of candidates) {
+      const existing = found.find((f) => f.email.toLowerCase() === candidate.toLowerCase());
       if (!existing) {
-        [user] = await tx.insert(users).values({ email, name: displayNameOf(parsed), status: parsed.active ? "active" : "suspended", source: "scim", externalId: parsed.externalId }).returning();
-        audit.push({ action: "user.create", targetType: "user", targetId: user!.id, targetLabel: user!.email, environment: env, after: { email: user!.email, name: user!.name, source: "scim", directory: directory.name } });
+        email = candidate;
         break;
       }
-      const [held] = await tx.select({ userId: directoryUsers.userId }).from(directoryUsers).where(and(eq(directoryUsers.directoryId, directory.id), eq(directoryUsers.userId, existing.id)));
-      if (!held) {
-        user = existing;
+      if (!existing.held) {
+        user = { id: existing.id, email: existing.email, name: existing.name, status: existing.status };
         audit.push({ action: "user.directory_link", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { directory: directory.name, userName: parsed.userName } });
         break;
       }
@@ -168,19 +195,24 @@ export async function createScimUser(sc: ScimContext, body: unknown) {
       // No usable email of its own (Microsoft's test suite gives several users the same address):
       // a placeholder in the reserved .invalid domain, which no mail ever reaches.
       const slug = parsed.userName.toLowerCase().replace(/[^a-z0-9._-]+/g, "-").slice(0, 40) || "user";
-      const email = `${slug}.${randomBytes(4).toString("hex")}@${directory.id}.scim.invalid`;
-      [user] = await tx.insert(users).values({ email, name: displayNameOf(parsed), status: parsed.active ? "active" : "suspended", source: "scim", externalId: parsed.externalId }).returning();
-      audit.push({ action: "user.create", targetType: "user", targetId: user!.id, targetLabel: user!.email, environment: env, after: { email, name: user!.name, source: "scim", directory: directory.name } });
+      email ??= `${slug}.${randomBytes(4).toString("hex")}@${directory.id}.scim.invalid`;
+      // environment_keys already as the access row will make it, so its trigger has nothing to rewrite.
+      [user] = await tx
+        .insert(users)
+        .values({ email, name: displayNameOf(parsed), status: parsed.active ? "active" : "suspended", source: "scim", externalId: parsed.externalId, environmentKeys: parsed.active ? env.key : "" })
+        .returning({ id: users.id, email: users.email, name: users.name, status: users.status });
+      audit.push({ action: "user.create", targetType: "user", targetId: user!.id, targetLabel: user!.email, environment: env, after: { email: user!.email, name: user!.name, source: "scim", directory: directory.name } });
     }
-    const [du] = await tx
-      .insert(directoryUsers)
-      .values({ directoryId: directory.id, userId: user!.id, userName: parsed.userName, externalId: parsed.externalId, active: parsed.active, resource: parsed.resource })
-      .returning();
-    if (parsed.active) {
-      const granted = await insertAccessRows(tx, [user!.id], env.id, "scim", directory.id);
-      if (granted.length) audit.push({ action: "environment.grant", targetType: "user", targetId: user!.id, targetLabel: user!.email, environment: env, after: { source: "scim", directory: directory.name } });
-    }
-    await recordAuditMany(tx, sc.ctx, audit);
+    if (parsed.active) audit.push({ action: "environment.grant", targetType: "user", targetId: user!.id, targetLabel: user!.email, environment: env, after: { source: "scim", directory: directory.name } });
+    const [[du]] = await Promise.all([
+      tx
+        .insert(directoryUsers)
+        .values({ directoryId: directory.id, userId: user!.id, userName: parsed.userName, externalId: parsed.externalId, active: parsed.active, resource: parsed.resource })
+        .returning(),
+      recordAuditMany(tx, sc.ctx, audit),
+    ]);
+    // Last: joining Everyone updates its member count, a row every create in the environment shares.
+    if (parsed.active) await insertAccessRows(tx, [user!.id], env.id, "scim", directory.id);
     return userRepresentation(sc, { du: du!, user: user! });
   });
 }
@@ -213,11 +245,8 @@ async function reprovision(tx: Tx, sc: ScimContext, user: Pick<User, "id" | "ema
 
 async function writeUser(tx: Tx, sc: ScimContext, row: Row, parsed: Parsed, action: "scim.user_replace" | "scim.user_patch") {
   const { directory } = sc;
-  if (parsed.userName.toLowerCase() !== row.du.userName.toLowerCase()) {
-    await lockUserName(tx, directory.id, parsed.userName);
-    if (await userNameTaken(tx, directory.id, parsed.userName, row.du.userId)) {
-      throw new ScimError(409, `A user with userName "${parsed.userName}" already exists in this directory.`, "uniqueness");
-    }
+  if (parsed.userName.toLowerCase() !== row.du.userName.toLowerCase() && (await userNameTaken(tx, directory.id, parsed.userName, row.du.userId))) {
+    throw new ScimError(409, `A user with userName "${parsed.userName}" already exists in this directory.`, "uniqueness");
   }
   const audit: AuditEntry[] = [];
   const [du] = await tx

@@ -140,8 +140,11 @@ try {
   console.log(`full SSO sign-in (ours): ${ssoPerSec.toFixed(1)}/s; Jackson bare flow: ${jacksonPerSec.toFixed(1)}/s; ratio ${(ssoPerSec / jacksonPerSec).toFixed(2)} (goal ≥ 0.8)`);
   console.log(`password sign-ins: ${passwordPerSecPerCore.toFixed(1)}/s on one core (goal ≥ 15)`);
   console.log(JSON.stringify({ ssoPerSec: +ssoPerSec.toFixed(1), jacksonPerSec: +jacksonPerSec.toFixed(1), ratio: +(ssoPerSec / jacksonPerSec).toFixed(3), passwordPerSecPerCore: +passwordPerSecPerCore.toFixed(1) }));
+} catch (error) {
+  console.error(error);
+  process.exitCode = 1;
 } finally {
   await closeDb();
   await db.stop();
-  process.exit(0);
+  process.exit(process.exitCode ?? 0);
 }

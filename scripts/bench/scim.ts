@@ -1,0 +1,200 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { closeDb } from "@/db/client";
+import { freePort } from "@/db/embedded";
+import { SYSTEM_ACTOR } from "@/lib/auth/actor";
+import { env } from "@/lib/env";
+import { findEnvironmentByKey } from "@/lib/environments";
+import { authenticateDirectory, createDirectory, scimBaseUrl } from "@/lib/scim/directories";
+import { listScimUsers, type ScimContext } from "@/lib/scim/users";
+import { openDatabase } from "../lib/runtime";
+import { freshBenchDatabase } from "./fresh-database";
+
+// npm run bench:scim -- --users 100000 --compare 5000 --concurrency 8
+// User creates per second over HTTP on loopback with 8 concurrent clients, against our server
+// (`next start`, production build) and against Jackson's directory sync (embedded here behind a
+// plain node:http server, same Postgres, same client, same run); the first `--compare` creates of
+// each are the comparison. Then our directory is filled to `--users` and the list page and the
+// userName eq filter are timed, in-process (the SQL and the SCIM representation) and over HTTP.
+// Last line: JSON.
+
+const { values } = parseArgs({
+  options: { users: { type: "string", default: "100000" }, compare: { type: "string", default: "5000" }, concurrency: { type: "string", default: "8" } },
+});
+const TOTAL = Number(values.users);
+const COMPARE = Number(values.compare);
+const CONCURRENCY = Number(values.concurrency);
+
+const userBody = (i: number, prefix: string) => ({
+  schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"],
+  userName: `${prefix}${i}@bench.example`,
+  externalId: `ext-${prefix}${i}`,
+  active: true,
+  displayName: `Bench User ${i}`,
+  name: { givenName: "Bench", familyName: `User ${i}` },
+  emails: [{ value: `${prefix}${i}@bench.example`, type: "work", primary: true }],
+});
+
+/** `count` POSTs spread over `concurrency` clients; returns creates per second. */
+async function createUsers(usersUrl: string, token: string, from: number, count: number, prefix: string): Promise<number> {
+  let next = from;
+  const end = from + count;
+  const started = performance.now();
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= end) return;
+      const res = await fetch(usersUrl, {
+        method: "POST",
+        headers: { "content-type": "application/scim+json", authorization: `Bearer ${token}` },
+        body: JSON.stringify(userBody(i, prefix)),
+      });
+      if (res.status !== 201) throw new Error(`create ${i} answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+      await res.arrayBuffer();
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  return count / ((performance.now() - started) / 1000);
+}
+
+function percentile(samples: number[], p: number) {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function timeIt(runs: number, fn: (i: number) => Promise<unknown>) {
+  for (let i = 0; i < 5; i++) await fn(i);
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    await fn(i);
+    samples.push(performance.now() - t);
+  }
+  return { p50: +percentile(samples, 50).toFixed(2), p95: +percentile(samples, 95).toFixed(2) };
+}
+
+/** Jackson's directory sync behind node:http, as Jackson's own API routes would serve it. */
+async function startJacksonScim(databaseUrl: string) {
+  const { default: init } = await import("@boxyhq/saml-jackson");
+  const jackson = await init({
+    externalUrl: "http://127.0.0.1",
+    samlPath: "/api/oauth/saml",
+    samlAudience: "https://saml.bench",
+    noAnalytics: true,
+    db: { engine: "sql", type: "postgres", url: databaseUrl },
+    dsync: { webhookBatchSize: 0 },
+  });
+  const dsync = jackson.directorySyncController;
+  const { data: directory, error } = await dsync.directories.create({ tenant: "bench", product: "bench", name: "bench", type: "azure-scim-v2" });
+  if (error || !directory) throw new Error(`Jackson directory: ${JSON.stringify(error)}`);
+  const server = http.createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const url = new URL(req.url ?? "/", "http://127.0.0.1");
+    const [, , , , directoryId, resourceType, resourceId] = url.pathname.split("/"); // /api/scim/v2.0/<dir>/<type>/<id>
+    const result = await dsync.requests.handle({
+      method: req.method ?? "GET",
+      body: chunks.length ? JSON.parse(Buffer.concat(chunks).toString("utf8")) : undefined,
+      directoryId: directoryId!,
+      resourceType: (resourceType ?? "").toLowerCase(),
+      resourceId,
+      apiSecret: (req.headers.authorization ?? "").replace(/^Bearer\s+/i, ""),
+      query: {
+        count: url.searchParams.has("count") ? Number(url.searchParams.get("count")) : undefined,
+        startIndex: url.searchParams.has("startIndex") ? Number(url.searchParams.get("startIndex")) : undefined,
+        filter: url.searchParams.get("filter") ?? undefined,
+      },
+    });
+    res.writeHead(result.status, { "content-type": "application/scim+json" });
+    res.end(JSON.stringify(result.data));
+  });
+  const port = await freePort();
+  await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));
+  return { usersUrl: `http://127.0.0.1:${port}/api/scim/v2.0/${directory.id}/Users`, token: directory.scim.secret, close: () => server.close() };
+}
+
+const db = await openDatabase({ quiet: true });
+let app: ChildProcess | undefined;
+try {
+  // Before anything reads the (cached) configuration: the app's origin is part of every SCIM URL.
+  const port = await freePort();
+  process.env.NEXTAUTH_URL = `http://127.0.0.1:${port}`;
+  const url = await freshBenchDatabase(db, "iam_bench_scim");
+  const environment = (await findEnvironmentByKey("test"))!;
+  const { directory, token } = await createDirectory({ actor: { ...SYSTEM_ACTOR, label: "bench:scim" } }, { environmentId: environment.id, name: "bench" });
+
+  app = spawn(path.resolve("node_modules/.bin/tsx"), ["--conditions=react-server", "scripts/start.ts"], {
+    env: { ...process.env, DATABASE_URL: url, PORT: String(port), NEXTAUTH_URL: `http://127.0.0.1:${port}`, SCIM_RATE_LIMIT_PER_MINUTE: "1000000000" },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  let output = "";
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the app did not start:\n${output.slice(-3000)}`)), 600_000);
+    const onData = (c: Buffer) => {
+      output += c.toString();
+      if (/Identity console ready at/.test(output)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    app!.stdout!.on("data", onData);
+    app!.stderr!.on("data", onData);
+    app!.on("exit", (code) => reject(new Error(`the app exited (${code}):\n${output.slice(-3000)}`)));
+  });
+  const ours = `${scimBaseUrl(directory.id)}/Users`;
+  const jackson = await startJacksonScim(url);
+
+  // Warm-up (JIT, connection pools), then the comparison: the same client, the same count.
+  await createUsers(ours, token, 0, 200, "warm-");
+  await createUsers(jackson.usersUrl, jackson.token, 0, 200, "warm-");
+  const jacksonCreatesPerSec = await createUsers(jackson.usersUrl, jackson.token, 0, COMPARE, "jackson-");
+  const createsPerSec = await createUsers(ours, token, 0, COMPARE, "user-");
+  console.log(`first ${COMPARE} creates, ${CONCURRENCY} clients: ours ${createsPerSec.toFixed(0)}/s, Jackson ${jacksonCreatesPerSec.toFixed(0)}/s, ratio ${(createsPerSec / jacksonCreatesPerSec).toFixed(2)}`);
+  jackson.close();
+
+  const rest = Math.max(0, TOTAL - COMPARE - 200);
+  const fillRate = rest ? await createUsers(ours, token, COMPARE, rest, "user-") : createsPerSec;
+  console.log(`filled to ${TOTAL} users at ${fillRate.toFixed(0)} creates/s`);
+
+  // Latency at TOTAL users: in-process (query + representation) and over HTTP.
+  const auth = (await authenticateDirectory(directory.id, token))!;
+  const sc: ScimContext = { directory: auth.directory, environment: auth.environment, ctx: { actor: auth.actor }, baseUrl: scimBaseUrl(directory.id) };
+  const pick = (i: number) => `user-${(i * 7919) % Math.max(1, TOTAL - 400)}@bench.example`;
+  const listPage = await timeIt(50, () => listScimUsers(sc, { count: 100 }));
+  const filterEq = await timeIt(200, (i) => listScimUsers(sc, { filter: `userName eq "${pick(i)}"` }));
+  const httpGet = (q: string) => fetch(`${ours}${q}`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.arrayBuffer());
+  const listHttp = await timeIt(50, () => httpGet("?count=100"));
+  const filterHttp = await timeIt(200, (i) => httpGet(`?filter=${encodeURIComponent(`userName eq "${pick(i)}"`)}`));
+  console.log(`machine: ${os.cpus().length} cores, Postgres ${db.embedded ? "embedded" : "from DATABASE_URL"}; DATABASE_POOL_MAX ${env().DATABASE_POOL_MAX}`);
+  console.log(`at ${TOTAL} users: list page (count=100) p50 ${listPage.p50} ms p95 ${listPage.p95} ms in-process, p50 ${listHttp.p50} ms p95 ${listHttp.p95} ms over HTTP`);
+  console.log(`at ${TOTAL} users: userName eq filter p50 ${filterEq.p50} ms p95 ${filterEq.p95} ms in-process, p50 ${filterHttp.p50} ms p95 ${filterHttp.p95} ms over HTTP`);
+  console.log(
+    JSON.stringify({
+      users: TOTAL,
+      createsPerSec: +createsPerSec.toFixed(1),
+      jacksonCreatesPerSec: +jacksonCreatesPerSec.toFixed(1),
+      ratio: +(createsPerSec / jacksonCreatesPerSec).toFixed(2),
+      listPageMs: listPage.p95,
+      filterEqMs: filterEq.p95,
+    }),
+  );
+} catch (error) {
+  console.error(error);
+  process.exitCode = 1;
+} finally {
+  if (app?.pid) {
+    try {
+      process.kill(-app.pid, "SIGTERM");
+    } catch {
+      // gone
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  await closeDb();
+  await db.stop();
+  process.exit(process.exitCode ?? 0);
+}
