@@ -1,9 +1,9 @@
 import "server-only";
 import crypto from "node:crypto";
-import { and, asc, eq, sql } from "drizzle-orm";
+import { and, asc, desc, eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import { getDb } from "@/db/client";
-import { directories, environments, identityProviders, type Directory } from "@/db/schema";
+import { directories, environments, identityProviders, scimRequestLog, type Directory } from "@/db/schema";
 import type { Actor, DomainContext } from "@/lib/auth/actor";
 import { hashToken } from "@/lib/api/tokens";
 import { recordAudit } from "@/lib/audit/record";
@@ -139,4 +139,40 @@ export async function authenticateDirectory(
   if (!row) return null;
   const { directory, environment } = row;
   return { directory, environment, actor: { type: "directory", id: directory.id, label: directory.name, environmentIds: [directory.environmentId] } };
+}
+
+export type DirectoryHealth = { users: number; groups: number; requests24h: number; errors24h: number; lastError: string | null };
+
+/** Sync health per directory: what it provisioned, and how its last day of requests went. */
+export async function directoryHealth(environmentId: string): Promise<Map<string, DirectoryHealth>> {
+  const rows = await getDb().execute<{ id: string; users: number; groups: number; requests: number; errors: number; last_error: string | null }>(sql`
+    select d.id,
+      (select count(*) from directory_users du where du.directory_id = d.id)::int as users,
+      (select count(*) from groups g where g.directory_id = d.id)::int as groups,
+      (select count(*) from scim_request_log l where l.directory_id = d.id and l.created_at > now() - interval '1 day')::int as requests,
+      (select count(*) from scim_request_log l where l.directory_id = d.id and l.created_at > now() - interval '1 day' and l.status >= 400)::int as errors,
+      (select l.method || ' ' || l.path || ' → ' || l.status from scim_request_log l where l.directory_id = d.id and l.status >= 400 order by l.created_at desc limit 1) as last_error
+    from directories d where d.environment_id = ${environmentId}`);
+  return new Map(rows.map((r) => [r.id, { users: r.users, groups: r.groups, requests24h: r.requests, errors24h: r.errors, lastError: r.last_error }]));
+}
+
+export async function requestLog(environmentId: string, directoryId: string, limit = 200) {
+  const parsed = uuidSchema.safeParse(directoryId);
+  if (!parsed.success) throw new NotFoundError("Directory not found.");
+  const [directory] = await getDb().select().from(directories).where(and(eq(directories.id, parsed.data), eq(directories.environmentId, environmentId)));
+  if (!directory) throw new NotFoundError("Directory not found.");
+  const entries = await getDb().select().from(scimRequestLog).where(eq(scimRequestLog.directoryId, directory.id)).orderBy(desc(scimRequestLog.createdAt), desc(scimRequestLog.id)).limit(limit);
+  const { tokenHash: _hash, ...rest } = directory;
+  return { directory: { ...rest, baseUrl: scimBaseUrl(directory.id) }, entries };
+}
+
+/** Drops request-log entries older than each directory's retention (hourly upkeep). */
+export async function pruneRequestLogs(): Promise<number> {
+  const deleted = await getDb().execute<{ n: number }>(sql`
+    with gone as (
+      delete from scim_request_log l using directories d
+      where d.id = l.directory_id and l.created_at < now() - make_interval(days => d.log_retention_days)
+      returning 1)
+    select count(*)::int as n from gone`);
+  return deleted[0]?.n ?? 0;
 }

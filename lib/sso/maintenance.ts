@@ -1,5 +1,6 @@
 import "server-only";
 import { SYSTEM_ACTOR } from "@/lib/auth/actor";
+import { pruneRequestLogs } from "@/lib/scim/directories";
 import { pruneSsoState } from "./flow";
 import { identityProvidersDueForRefresh, refreshMetadata } from "./identity-providers";
 
@@ -23,6 +24,8 @@ export async function runSsoMaintenance(): Promise<{ refreshed: number; failed: 
       }
     }
     await pruneSsoState();
+    // (Also the SCIM request logs past each directory's retention: the same hourly upkeep.)
+    await pruneRequestLogs();
   }
   return { refreshed, failed };
 }

@@ -1,5 +1,6 @@
 "use client";
 
+import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useState, useTransition } from "react";
 import { toast } from "sonner";
@@ -8,17 +9,20 @@ import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
 import { SimpleTable } from "@/components/ui/simple-table";
 import type { FieldErrors } from "@/lib/errors";
+import type { DirectoryHealth } from "@/lib/scim/directories";
 import { createDirectoryAction, rotateDirectoryTokenAction, setDirectoryStatusAction } from "./actions";
 
-type Row = { id: string; name: string; baseUrl: string; tokenHint: string; status: string; identityProvider: string; lastRequestAt: string };
+type Row = { id: string; name: string; baseUrl: string; tokenHint: string; status: string; identityProvider: string; lastRequestAt: string; health: DirectoryHealth };
 
 export function Directories({
   environmentId,
+  envKey,
   rows,
   identityProviders,
   canWrite,
 }: {
   environmentId: string;
+  envKey: string;
   rows: Row[];
   identityProviders: { id: string; name: string }[];
   canWrite: boolean;
@@ -48,11 +52,28 @@ export function Directories({
         rowKey={(r) => r.id}
         empty="No directory yet."
         columns={[
-          { header: "Name", cell: (r) => r.name },
+          {
+            header: "Name",
+            cell: (r) => (
+              <Link className="text-brand-700 hover:underline" href={`/console/${envKey}/directories/${r.id}`}>
+                {r.name}
+              </Link>
+            ),
+          },
           { header: "Base URL", cell: (r) => <code className="break-all text-xs">{r.baseUrl}</code> },
           { header: "Token", cell: (r) => <code className="text-xs">{r.tokenHint}</code> },
           { header: "IdP", cell: (r) => r.identityProvider },
           { header: "Last request", cell: (r) => r.lastRequestAt },
+          { header: "Provisioned", cell: (r) => `${r.health.users} users, ${r.health.groups} groups` },
+          {
+            header: "Last 24 h",
+            cell: (r) => (
+              <span title={r.health.lastError ?? undefined}>
+                {r.health.requests24h} requests
+                {r.health.errors24h > 0 && <Badge tone="red">{r.health.errors24h} errors</Badge>}
+              </span>
+            ),
+          },
           { header: "Status", cell: (r) => <Badge tone={r.status === "active" ? "green" : "amber"}>{r.status}</Badge> },
           {
             header: "Actions",

@@ -3,7 +3,7 @@ import { Card, PageHeader } from "@/components/ui/card";
 import { actorFromSession, requireConsoleSession } from "@/lib/auth/session";
 import { findEnvironmentByKey } from "@/lib/environments";
 import { can } from "@/lib/permissions";
-import { listDirectories } from "@/lib/scim/directories";
+import { directoryHealth, listDirectories } from "@/lib/scim/directories";
 import { listIdentityProviders } from "@/lib/sso/identity-providers";
 import { Directories } from "./directories";
 
@@ -14,7 +14,7 @@ export default async function DirectoriesPage({ params }: { params: Promise<{ en
   const { env: key } = await params;
   const env = await findEnvironmentByKey(key);
   if (!env) notFound();
-  const [rows, idps] = await Promise.all([listDirectories(env.id), listIdentityProviders()]);
+  const [rows, idps, health] = await Promise.all([listDirectories(env.id), listIdentityProviders(), directoryHealth(env.id)]);
   return (
     <>
       <PageHeader
@@ -24,6 +24,7 @@ export default async function DirectoriesPage({ params }: { params: Promise<{ en
       <Card>
         <Directories
           environmentId={env.id}
+          envKey={env.key}
           canWrite={can(actorFromSession(session), "directories", "write", [env.id])}
           identityProviders={idps.map((i) => ({ id: i.id, name: i.name }))}
           rows={rows.map((d) => ({
@@ -34,11 +35,12 @@ export default async function DirectoriesPage({ params }: { params: Promise<{ en
             status: d.status,
             identityProvider: d.identityProviderName ?? "—",
             lastRequestAt: d.lastRequestAt ? d.lastRequestAt.toISOString().slice(0, 16).replace("T", " ") : "never",
+            health: health.get(d.id) ?? { users: 0, groups: 0, requests24h: 0, errors24h: 0, lastError: null },
           }))}
         />
         <p className="mt-4 text-sm text-slate-500">
-          The SCIM protocol endpoints (users, groups, filters, PATCH), sync health and the request log are not available yet: a directory can be created and its
-          token rotated or disabled, but the IdP cannot push to it yet.
+          SCIM 2.0 (RFC 7643/7644): Users and Groups with the full filter grammar, PATCH as Okta, Entra ID and OneLogin send it, ETags (If-Match) and the
+          enterprise extension. Deprovisioning a user revokes this environment and this directory&apos;s memberships; memberships made by hand are never removed by a sync.
         </p>
       </Card>
     </>

@@ -1,0 +1,57 @@
+import Link from "next/link";
+import { notFound } from "next/navigation";
+import { Badge, Card, PageHeader } from "@/components/ui/card";
+import { SimpleTable } from "@/components/ui/simple-table";
+import { requireConsoleSession } from "@/lib/auth/session";
+import { findEnvironmentByKey } from "@/lib/environments";
+import { isDomainError } from "@/lib/errors";
+import { requestLog } from "@/lib/scim/directories";
+
+export const metadata = { title: "Directory" };
+
+export default async function DirectoryPage({ params }: { params: Promise<{ env: string; directoryId: string }> }) {
+  await requireConsoleSession();
+  const { env: key, directoryId } = await params;
+  const env = await findEnvironmentByKey(key);
+  if (!env) notFound();
+  const log = await requestLog(env.id, directoryId).catch((e) => {
+    if (isDomainError(e)) notFound();
+    throw e;
+  });
+  return (
+    <>
+      <Link href={`/console/${env.key}/directories`} className="text-sm text-brand-700 hover:underline">
+        ← Directories
+      </Link>
+      <PageHeader title={log.directory.name} description={`Base URL ${log.directory.baseUrl} · token ${log.directory.tokenHint} · log kept ${log.directory.logRetentionDays} days`} />
+      <Card>
+        <h2 className="mb-3 text-base font-semibold">Request log (newest 200)</h2>
+        <SimpleTable
+          caption="Request log"
+          rows={log.entries}
+          rowKey={(e) => e.id}
+          empty="No request yet."
+          columns={[
+            { header: "Time", cell: (e) => e.createdAt.toISOString().slice(0, 19).replace("T", " ") },
+            { header: "Method", cell: (e) => e.method },
+            { header: "Path", cell: (e) => <code className="break-all text-xs">{e.path}</code> },
+            { header: "Status", cell: (e) => <Badge tone={e.status >= 500 ? "red" : e.status >= 400 ? "amber" : "green"}>{e.status}</Badge> },
+            { header: "Duration", cell: (e) => `${e.durationMs} ms` },
+            {
+              header: "Change",
+              cell: (e) =>
+                e.change ? (
+                  <details>
+                    <summary className="cursor-pointer text-brand-700">show</summary>
+                    <pre className="max-w-xl overflow-x-auto text-xs">{JSON.stringify(e.change, null, 2)}</pre>
+                  </details>
+                ) : (
+                  "—"
+                ),
+            },
+          ]}
+        />
+      </Card>
+    </>
+  );
+}

@@ -1,0 +1,69 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { eq, sql } from "drizzle-orm";
+import { getDb } from "@/db/client";
+import { scimRequestLog, type Environment } from "@/db/schema";
+import { createEnvironments } from "@/db/testing/fixtures";
+import { directoryHealth, pruneRequestLogs, requestLog } from "./directories";
+import { scimClient } from "./testing";
+
+let env: { dev: Environment; test: Environment; prod: Environment };
+beforeAll(async () => {
+  env = await createEnvironments();
+});
+
+async function logFor(directoryId: string, count: number) {
+  for (let i = 0; i < 50; i++) {
+    const rows = await getDb().select().from(scimRequestLog).where(eq(scimRequestLog.directoryId, directoryId));
+    if (rows.length >= count) return rows;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error("the request log was not written");
+}
+
+describe("directory request log, health and limits", () => {
+  it("logs method, path, status, duration and the change (secrets redacted); health counts errors", async () => {
+    const scim = await scimClient(env.dev);
+    const created = await scim.call("POST", "/Users", { userName: "logged@corp.example", password: "hunter2-hunter2" });
+    await scim.call("GET", "/Users?filter=nope%20eq%20%22x%22");
+    await scim.call("PUT", `/Users/${created.body.id}`, { userName: "logged@corp.example", password: "another secret" });
+    const rows = await logFor(scim.directory.id, 3);
+    const { entries } = await requestLog(env.dev.id, scim.directory.id);
+    expect(entries.map((e) => [e.method, e.path, e.status])).toEqual(
+      expect.arrayContaining([
+        ["POST", "/Users", 201],
+        ["GET", "/Users", 400],
+        ["PUT", `/Users/${created.body.id}`, 200],
+      ]),
+    );
+    expect(rows.every((r) => r.durationMs >= 0)).toBe(true);
+    const put = entries.find((e) => e.method === "PUT")!;
+    expect(JSON.stringify(put.change)).not.toContain("another secret");
+    expect(put.change).toMatchObject({ body: { password: "[redacted]" } });
+    const health = (await directoryHealth(env.dev.id)).get(scim.directory.id)!;
+    expect(health).toMatchObject({ users: 1, errors24h: 1, lastError: "GET /Users → 400" });
+  });
+
+  it("drops entries past the directory's retention", async () => {
+    const scim = await scimClient(env.test);
+    await scim.call("GET", "/Users");
+    await logFor(scim.directory.id, 1);
+    await getDb().update(scimRequestLog).set({ createdAt: sql`now() - interval '31 days'` }).where(eq(scimRequestLog.directoryId, scim.directory.id));
+    expect(await pruneRequestLogs()).toBeGreaterThanOrEqual(1);
+    expect(await getDb().select().from(scimRequestLog).where(eq(scimRequestLog.directoryId, scim.directory.id))).toHaveLength(0);
+  });
+
+  it("limits each token's rate with 429 and Retry-After", async () => {
+    const scim = await scimClient(env.prod);
+    process.env.SCIM_RATE_LIMIT_PER_MINUTE = "3";
+    try {
+      const statuses = [];
+      for (let i = 0; i < 4; i++) statuses.push(await scim.call("GET", "/Users"));
+      expect(statuses.slice(0, 3).map((s) => s.status)).toEqual([200, 200, 200]);
+      expect(statuses[3]!.status).toBe(429);
+      expect(Number(statuses[3]!.headers.get("retry-after"))).toBeGreaterThan(0);
+      expect(statuses[3]!.body.detail).toMatch(/Too many requests; retry in/);
+    } finally {
+      delete process.env.SCIM_RATE_LIMIT_PER_MINUTE;
+    }
+  });
+});
