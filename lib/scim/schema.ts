@@ -140,6 +140,8 @@ function coerce(def: AttrDef, value: unknown, where: string): unknown {
       if (typeof value === "string" && /^(true|false)$/i.test(value)) return value.toLowerCase() === "true";
       throw new ScimValueError(`${where} must be a boolean.`);
     case "complex": {
+      // Entra sends the manager (and other references) as a bare id: read it as { value }.
+      if (typeof value === "string" && def.subAttributes?.some((s) => s.name === "value")) value = { value };
       if (typeof value !== "object" || Array.isArray(value)) throw new ScimValueError(`${where} must be an object.`);
       const out: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
