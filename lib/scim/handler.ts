@@ -218,6 +218,36 @@ async function route(sc: ScimContext, request: Request, segments: string[]): Pro
   throw new ScimError(404, `No such endpoint: /${segments.join("/")}.`);
 }
 
+// The request log is written after the answer, in batches (one insert for many requests, every
+// 50 ms at most), so a busy directory does not pay a transaction per request for it. Losing a log
+// entry (a crash within those 50 ms) never fails a request; the audit trail is written with the change.
+type LogEntry = typeof scimRequestLog.$inferInsert;
+const logBuffer: LogEntry[] = [];
+let logTimer: ReturnType<typeof setTimeout> | null = null;
+
+function logRequest(entry: LogEntry) {
+  logBuffer.push(entry);
+  if (logBuffer.length >= 500) void flushRequestLog();
+  else logTimer ??= setTimeout(() => void flushRequestLog(), 50);
+}
+
+export async function flushRequestLog(): Promise<void> {
+  if (logTimer) clearTimeout(logTimer);
+  logTimer = null;
+  const entries = logBuffer.splice(0, logBuffer.length);
+  if (!entries.length) return;
+  const ids = [...new Set(entries.map((e) => e.directoryId))];
+  await getDb()
+    .transaction(async (tx) => {
+      await tx.insert(scimRequestLog).values(entries);
+      await tx
+        .update(directories)
+        .set({ lastRequestAt: sql`now()` })
+        .where(sql`${directories.id} in (${sql.join(ids.map((id) => sql`${id}::uuid`), sql`, `)})`);
+    })
+    .catch((e) => console.warn(`[scim] ${entries.length} request log entries not written:`, (e as Error).message));
+}
+
 /** Handles /scim/v2/<directory>/<segments…>. */
 export async function handleScim(request: Request, directoryId: string, segments: string[]): Promise<Response> {
   const started = performance.now();
@@ -259,12 +289,6 @@ export async function handleScim(request: Request, directoryId: string, segments
   }
   const durationMs = Math.round(performance.now() - started);
   const path = new URL(request.url).pathname.replace(/^\/scim\/v2\/[^/]+/, "") || "/";
-  // The log (and the directory's last request) after the answer; losing it never fails a request.
-  void getDb()
-    .transaction(async (tx) => {
-      await tx.insert(scimRequestLog).values({ directoryId: auth.directory.id, method: request.method, path: path.slice(0, 500), status: handled.status, durationMs, change: handled.change ?? null });
-      await tx.update(directories).set({ lastRequestAt: sql`now()` }).where(sql`${directories.id} = ${auth.directory.id} and (${directories.lastRequestAt} is null or ${directories.lastRequestAt} < now() - interval '5 seconds')`);
-    })
-    .catch((e) => console.warn("[scim] request log not written:", (e as Error).message));
+  logRequest({ directoryId: auth.directory.id, method: request.method, path: path.slice(0, 500), status: handled.status, durationMs, change: handled.change ?? null });
   return json(handled.status, handled.status === 204 ? undefined : handled.body, handled.headers ?? {});
 }

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { and, eq } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import { getDb } from "@/db/client";
-import { environmentAccess, users, type Environment } from "@/db/schema";
+import { auditEvents, environmentAccess, users, type Environment } from "@/db/schema";
 import { countRows, createEnvironments, systemCtx } from "@/db/testing/fixtures";
 import { createEndUserSession, readEndUserSession } from "@/lib/end-user/sessions";
 import { createUser } from "@/lib/users";
@@ -59,6 +59,21 @@ describe("SCIM users", () => {
     expect(results.filter((r) => r.status === 201)).toHaveLength(1);
     expect(results.filter((r) => r.status === 409)).toHaveLength(19);
     expect(await countRows("users")).toBe(before + 1);
+  });
+
+  it("writes concurrent creates together (group commit), each its own user, shared emails included", async () => {
+    const before = await countRows("users");
+    const results = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => scim.call("POST", "/Users", { userName: `batch${i}`, emails: [{ value: "shared@corp.example", primary: true }], displayName: `Batch ${i}` })),
+    );
+    expect(results.map((r) => r.status)).toEqual(Array(30).fill(201));
+    expect(new Set(results.map((r) => r.body.id)).size).toBe(30);
+    expect(await countRows("users")).toBe(before + 30);
+    const emails = await getDb().select({ email: users.email }).from(users).where(inArray(users.id, results.map((r) => r.body.id)));
+    expect(emails.filter((e) => e.email === "shared@corp.example")).toHaveLength(1);
+    const audited = await getDb().select().from(auditEvents).where(and(eq(auditEvents.action, "user.create"), inArray(auditEvents.targetId, results.map((r) => r.body.id))));
+    expect(audited).toHaveLength(30);
+    expect(new Set(audited.map((a) => a.requestId)).size).toBe(30);
   });
 
   it("refuses bad input with the SCIM error and the reason, writing nothing", async () => {

@@ -136,6 +136,11 @@ async function userNameTaken(tx: Executor, directoryId: string, userName: string
  */
 export async function createScimUser(sc: ScimContext, body: unknown) {
   const parsed = parseUser(body);
+  return enqueueCreate(sc, parsed);
+}
+
+/** One create on its own transaction: the path for a single request and the batch's fallback. */
+async function createSingle(sc: ScimContext, parsed: Parsed) {
   try {
     return await createOnce(sc, parsed);
   } catch (error) {
@@ -214,6 +219,146 @@ async function createOnce(sc: ScimContext, parsed: Parsed) {
     // Last: joining Everyone updates its member count, a row every create in the environment shares.
     if (parsed.active) await insertAccessRows(tx, [user!.id], env.id, "scim", directory.id);
     return userRepresentation(sc, { du: du!, user: user! });
+  });
+}
+
+// Group commit: creates that arrive while a batch for the same directory is being written wait
+// and go together into the next transaction, so concurrent clients share one round of statements
+// (and one update of Everyone's member count) instead of queueing on it one by one. A lone request
+// is written at once. Each request is answered only after its batch commits.
+type Pending = { sc: ScimContext; parsed: Parsed; resolve: (r: ReturnType<typeof userRepresentation>) => void; reject: (e: unknown) => void };
+const MAX_BATCH = 64;
+const queues = new Map<string, { items: Pending[]; running: boolean }>();
+
+function enqueueCreate(sc: ScimContext, parsed: Parsed): Promise<ReturnType<typeof userRepresentation>> {
+  return new Promise((resolve, reject) => {
+    const key = sc.directory.id;
+    const queue = queues.get(key) ?? { items: [], running: false };
+    queues.set(key, queue);
+    queue.items.push({ sc, parsed, resolve, reject });
+    if (!queue.running) void drain(key, queue);
+  });
+}
+
+async function drain(key: string, queue: { items: Pending[]; running: boolean }) {
+  queue.running = true;
+  try {
+    while (queue.items.length) {
+      const batch = queue.items.splice(0, MAX_BATCH);
+      if (batch.length === 1) {
+        const [one] = batch;
+        await createSingle(one!.sc, one!.parsed).then(one!.resolve, one!.reject);
+        continue;
+      }
+      try {
+        const results = await createBatch(batch);
+        batch.forEach((item, i) => {
+          const r = results[i]!;
+          if (r instanceof Error) item.reject(r);
+          else item.resolve(r);
+        });
+      } catch {
+        // A conflict the batch could not foresee (another instance, a user created meanwhile): each on its own.
+        for (const item of batch) await createSingle(item.sc, item.parsed).then(item.resolve, item.reject);
+      }
+    }
+  } finally {
+    queue.running = false;
+    if (queue.items.length) void drain(key, queue);
+    else queues.delete(key);
+  }
+}
+
+async function createBatch(batch: Pending[]): Promise<(ReturnType<typeof userRepresentation> | Error)[]> {
+  const { sc } = batch[0]!;
+  const { directory } = sc;
+  const env = sc.environment;
+  const duplicate = (p: Parsed) => new ScimError(409, `A user with userName "${p.userName}" already exists in this directory.`, "uniqueness");
+  return getDb().transaction(async (tx) => {
+    const results: (ReturnType<typeof userRepresentation> | Error | null)[] = batch.map(() => null);
+    const seen = new Set<string>();
+    batch.forEach((item, i) => {
+      const key = item.parsed.userName.toLowerCase();
+      if (seen.has(key)) results[i] = duplicate(item.parsed);
+      seen.add(key);
+    });
+    const names = batch.filter((_, i) => !results[i]).map((b) => b.parsed.userName.toLowerCase());
+    const candidates = [...new Set(batch.flatMap((b, i) => (results[i] ? [] : emailCandidates(b.parsed).map((e) => e.toLowerCase()))))];
+    const [taken, found] = await Promise.all([
+      names.length
+        ? tx.select({ name: sql<string>`lower(${directoryUsers.userName})` }).from(directoryUsers).where(and(eq(directoryUsers.directoryId, directory.id), inArray(sql`lower(${directoryUsers.userName})`, names)))
+        : Promise.resolve([]),
+      candidates.length
+        ? tx
+            .select({ id: users.id, email: users.email, name: users.name, status: users.status, held: sql<boolean>`${directoryUsers.userId} is not null` })
+            .from(users)
+            .leftJoin(directoryUsers, and(eq(directoryUsers.userId, users.id), eq(directoryUsers.directoryId, directory.id)))
+            .where(inArray(sql`lower(${users.email})`, candidates))
+        : Promise.resolve([]),
+    ]);
+    const takenNames = new Set(taken.map((t) => t.name));
+    const claimed = new Set<string>();
+    const heldNow = new Set(found.filter((f) => f.held).map((f) => f.id));
+    type Plan = { index: number; parsed: Parsed; link?: (typeof found)[number]; email?: string };
+    const plans: Plan[] = [];
+    batch.forEach((item, index) => {
+      if (results[index]) return;
+      if (takenNames.has(item.parsed.userName.toLowerCase())) {
+        results[index] = duplicate(item.parsed);
+        return;
+      }
+      const plan: Plan = { index, parsed: item.parsed };
+      for (const candidate of emailCandidates(item.parsed)) {
+        const lower = candidate.toLowerCase();
+        const existing = found.find((f) => f.email.toLowerCase() === lower);
+        if (!existing) {
+          if (claimed.has(lower)) continue;
+          claimed.add(lower);
+          plan.email = candidate;
+          break;
+        }
+        if (!heldNow.has(existing.id)) {
+          heldNow.add(existing.id);
+          plan.link = existing;
+          break;
+        }
+      }
+      if (!plan.link && !plan.email) {
+        const slug = item.parsed.userName.toLowerCase().replace(/[^a-z0-9._-]+/g, "-").slice(0, 40) || "user";
+        plan.email = `${slug}.${randomBytes(4).toString("hex")}@${directory.id}.scim.invalid`;
+      }
+      plans.push(plan);
+    });
+    const fresh = plans.filter((p) => !p.link);
+    const inserted = fresh.length
+      ? await tx
+          .insert(users)
+          .values(fresh.map((p) => ({ email: p.email!, name: displayNameOf(p.parsed), status: p.parsed.active ? ("active" as const) : ("suspended" as const), source: "scim" as const, externalId: p.parsed.externalId, environmentKeys: p.parsed.active ? env.key : "" })))
+          .returning({ id: users.id, email: users.email, name: users.name, status: users.status })
+      : [];
+    const byEmail = new Map(inserted.map((u) => [u.email.toLowerCase(), u]));
+    const resolved = plans.map((p) => ({ plan: p, user: p.link ? { id: p.link.id, email: p.link.email, name: p.link.name, status: p.link.status } : byEmail.get(p.email!.toLowerCase())! }));
+    // Each request's audit rows carry its own request id and address.
+    const auditOf = ({ plan, user }: (typeof resolved)[number]): AuditEntry[] => [
+      plan.link
+        ? { action: "user.directory_link", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { directory: directory.name, userName: plan.parsed.userName } }
+        : { action: "user.create", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { email: user.email, name: user.name, source: "scim", directory: directory.name } },
+      ...(plan.parsed.active ? [{ action: "environment.grant", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { source: "scim", directory: directory.name } }] : []),
+    ];
+    const [rows] = await Promise.all([
+      resolved.length
+        ? tx
+            .insert(directoryUsers)
+            .values(resolved.map(({ plan, user }) => ({ directoryId: directory.id, userId: user.id, userName: plan.parsed.userName, externalId: plan.parsed.externalId, active: plan.parsed.active, resource: plan.parsed.resource })))
+            .returning()
+        : Promise.resolve([]),
+      ...resolved.map((r) => recordAuditMany(tx, batch[r.plan.index]!.sc.ctx, auditOf(r))),
+    ]);
+    const active = resolved.filter((r) => r.plan.parsed.active).map((r) => r.user.id);
+    if (active.length) await insertAccessRows(tx, active, env.id, "scim", directory.id);
+    const rowOf = new Map(rows.map((r) => [r.userId, r]));
+    for (const { plan, user } of resolved) results[plan.index] = userRepresentation(batch[plan.index]!.sc, { du: rowOf.get(user.id)!, user });
+    return results as (ReturnType<typeof userRepresentation> | Error)[];
   });
 }
 
