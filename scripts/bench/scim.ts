@@ -165,14 +165,14 @@ try {
     await getDb().execute(sql`
       with u as (
         insert into users (email, name, source, environment_keys)
-        select 'user-' || i || '@bench.example', 'Bench User ' || i, 'scim', ${environment.key} from generate_series(${COMPARE}, ${COMPARE + rest - 1}) i
+        select 'user-' || i || '@bench.example', 'Bench User ' || i, 'scim', ${environment.key} from generate_series(${COMPARE}::int, ${COMPARE + rest - 1}::int) i
         returning id, email),
       du as (
         insert into directory_users (directory_id, user_id, user_name, external_id, active, resource)
-        select ${directory.id}, id, email, 'ext-' || email, true,
+        select ${directory.id}::uuid, id, email, 'ext-' || email, true,
           jsonb_build_object('userName', email, 'displayName', 'Bench User', 'emails', jsonb_build_array(jsonb_build_object('value', email, 'type', 'work', 'primary', true)))
         from u returning user_id)
-      insert into environment_access (user_id, environment_id, source, directory_id) select user_id, ${environment.id}, 'scim', ${directory.id} from du`);
+      insert into environment_access (user_id, environment_id, source, directory_id) select user_id, ${environment.id}::uuid, 'scim', ${directory.id}::uuid from du`);
     await getDb().execute(sql`analyze directory_users`);
     console.log(`filled to ${TOTAL} users in SQL in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   }
