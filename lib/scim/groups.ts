@@ -5,11 +5,12 @@ import { directoryUsers, environmentAccess, groupMembers, groups, users, type Gr
 import { recordAuditMany, type AuditEntry } from "@/lib/audit/record";
 import { requireEnvironment } from "@/lib/environments";
 import { ScimError } from "./errors";
-import { FilterError, parseFilter } from "./filter";
-import { filterToSql, type Resolver } from "./filter-sql";
+import { FilterError } from "./filter";
+import { type Resolver } from "./filter-sql";
+import { listWhere, pageOf } from "./list";
 import { applyPatch } from "./patch";
 import { normaliseResource, SCHEMA, ScimValueError } from "./schema";
-import { checkIfMatch, MAX_COUNT, type ScimContext } from "./users";
+import { checkIfMatch, type ScimContext } from "./users";
 
 // SCIM groups are groups of the directory's environment (source scim, directory_id set). Their SCIM
 // members are the memberships this directory made (source scim, same directory): a sync adds and
@@ -258,17 +259,8 @@ function groupResolver(sc: ScimContext): Resolver {
 }
 
 export async function listScimGroups(sc: ScimContext, query: { filter?: string | null; startIndex?: number; count?: number; withMembers: boolean }) {
-  let where = and(eq(groups.directoryId, sc.directory.id), eq(groups.environmentId, sc.directory.environmentId))!;
-  if (query.filter) {
-    try {
-      where = and(where, filterToSql(parseFilter(query.filter), groupResolver(sc)))!;
-    } catch (e) {
-      if (e instanceof FilterError) throw new ScimError(400, e.message, "invalidFilter");
-      throw e;
-    }
-  }
-  const startIndex = Math.max(1, Math.floor(query.startIndex ?? 1));
-  const count = Math.min(MAX_COUNT, Math.max(0, Math.floor(query.count ?? 100)));
+  const where = listWhere(and(eq(groups.directoryId, sc.directory.id), eq(groups.environmentId, sc.directory.environmentId))!, query.filter, groupResolver(sc));
+  const { startIndex, count } = pageOf(query);
   const db = getDb();
   const [[total], rows] = await Promise.all([
     db.select({ n: sql<number>`count(*)::int` }).from(groups).where(where),

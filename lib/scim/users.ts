@@ -8,8 +8,8 @@ import { recordAuditMany, type AuditEntry } from "@/lib/audit/record";
 import { requireEnvironment } from "@/lib/environments";
 import { deleteAccessRows, insertAccessRows } from "@/lib/groups/membership-rows";
 import { ScimError } from "./errors";
-import { FilterError, parseFilter } from "./filter";
-import { filterToSql, userResolver } from "./filter-sql";
+import { userResolver } from "./filter-sql";
+import { listWhere, pageOf } from "./list";
 import { applyPatch } from "./patch";
 import { normaliseResource, SCHEMA, ScimValueError } from "./schema";
 
@@ -20,7 +20,6 @@ import { normaliseResource, SCHEMA, ScimValueError } from "./schema";
 export type ScimContext = { directory: Directory; environment: { id: string; key: string }; ctx: DomainContext; baseUrl: string };
 
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
-export const MAX_COUNT = 1000;
 
 type Row = { du: DirectoryUser; user: Pick<User, "id" | "email" | "name" | "status"> };
 
@@ -477,17 +476,8 @@ const userColumns = {
 
 /** Lists the directory's users, filtered and paged in SQL (startIndex is 1-based, count clamped). */
 export async function listScimUsers(sc: ScimContext, query: ListQuery) {
-  let where = eq(directoryUsers.directoryId, sc.directory.id);
-  if (query.filter) {
-    try {
-      where = and(where, filterToSql(parseFilter(query.filter), userResolver(userColumns)))!;
-    } catch (e) {
-      if (e instanceof FilterError) throw new ScimError(400, e.message, "invalidFilter");
-      throw e;
-    }
-  }
-  const startIndex = Math.max(1, Math.floor(query.startIndex ?? 1));
-  const count = Math.min(MAX_COUNT, Math.max(0, Math.floor(query.count ?? 100)));
+  const where = listWhere(eq(directoryUsers.directoryId, sc.directory.id)!, query.filter, userResolver(userColumns));
+  const { startIndex, count } = pageOf(query);
   const db = getDb();
   const [[total], rows] = await Promise.all([
     db.select({ n: sql<number>`count(*)::int` }).from(directoryUsers).where(where),
