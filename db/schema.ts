@@ -363,6 +363,9 @@ export const directories = pgTable(
     tokenHint: text().notNull(),
     status: text({ enum: DIRECTORY_STATUSES }).notNull().default("active"),
     lastRequestAt: timestamp(tz),
+    // How many users the directory holds (directory_users), kept by a statement-level trigger:
+    // an unfiltered SCIM list's totalResults without counting.
+    userCount: integer().notNull().default(0),
     logRetentionDays: integer().notNull().default(30),
     createdAt: createdAt(),
     updatedAt: updatedAt(),

@@ -5,7 +5,7 @@ import newman from "newman";
 // Microsoft's SCIM reference test collection (../shared/peers/scim), run with newman. Shared by
 // `npm run peer:scim` and the e2e test; it imports nothing of the app.
 
-export const MS_COLLECTION = path.resolve("../shared/peers/scim/ms-scim-reference.postman_collection.json");
+export const MS_COLLECTION = path.resolve(import.meta.dirname, "../peers/ms-scim-reference.postman_collection.json");
 export const MS_FOLDERS = [
   "Endpoint tests",
   "User tests",
