@@ -195,6 +195,9 @@ test("an invited break-glass user signs in with a password while SSO is enforced
   await expect(endUser).toHaveURL(/signed_out=1/);
 
   await endUser.getByRole("link", { name: "Use a password (break-glass accounts only)" }).click();
+  // The password step replaces the email step (a client-side navigation): wait for it before typing.
+  await expect(endUser).toHaveURL(/\/e\/prod\/sign-in\?method=password$/);
+  await expect(endUser.getByLabel("Password")).toBeVisible();
   await endUser.getByLabel("Email").fill(email);
   await endUser.getByLabel("Password").fill("glass breaks in emergencies only");
   await endUser.getByRole("button", { name: "Sign in" }).click();
