@@ -234,9 +234,8 @@ export const identityProviders = pgTable(
     allowIdpInitiated: boolean().notNull().default(false),
     allowSha1: boolean().notNull().default(false),
     createGroupsFromAssertion: boolean().notNull().default(false),
-    // The Jackson connection behind this IdP (Jackson keeps its own tables).
-    jacksonTenant: text(),
-    jacksonProduct: text(),
+    // The Jackson connection behind this IdP (Jackson keeps its own tables); its tenant is this
+    // row's id and its product lib/sso/jackson.ts's JACKSON_PRODUCT.
     jacksonClientId: text(),
     metadataRefreshedAt: timestamp(tz),
     metadataError: text(),

@@ -1,8 +1,8 @@
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { freePort } from "../db/embedded";
+import { startApp } from "../scripts/lib/app-process";
 import { E2E_IDP_USERS, missingSimpleSamlPrerequisites, startSimpleSamlIdp, type SimpleSamlIdp } from "./support/simplesamlphp";
 
 // Starts the app exactly as a person would (`npm start`: embedded Postgres, migrations, seed,
@@ -18,26 +18,8 @@ export default async function globalSetup() {
   // A fresh app: its own embedded database and generated secret, whatever the caller's environment says.
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), DATA_DIR: dataDir };
   for (const key of ["DATABASE_URL", "NEXTAUTH_URL", "NEXTAUTH_SECRET", "SEED_OWNER_EMAIL", "SEED_OWNER_PASSWORD"]) delete env[key];
-  const child = spawn(path.resolve("node_modules/.bin/tsx"), ["--conditions=react-server", "scripts/start.ts"], {
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  let output = "";
-  const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`The app did not start within 6 minutes:\n${output.slice(-4000)}`)), 360_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (/Identity console ready at/.test(output) && /Password:\s+\S+/.test(output)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", (c: Buffer) => (output += c.toString()));
-    child.on("exit", (code) => reject(new Error(`The app exited (${code}) before it was ready:\n${output.slice(-4000)}`)));
-  });
-  await ready;
+  const app = await startApp(env, { ready: /Identity console ready at[\s\S]*Password:\s+\S+/ });
+  const output = app.output();
   process.env.E2E_BASE_URL = `http://localhost:${port}`;
 
   // A real SAML IdP (Debian's SimpleSAMLphp) on loopback; the SSO specs connect it through the
@@ -66,10 +48,7 @@ export default async function globalSetup() {
   return async () => {
     idp?.stop();
     if (process.env.E2E_IDP_DIR) fs.rmSync(process.env.E2E_IDP_DIR, { recursive: true, force: true });
-    const exited = new Promise((r) => child.once("exit", r));
-    child.kill("SIGTERM");
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-    if (child.exitCode === null) process.kill(-child.pid!, "SIGKILL");
+    await app.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   };
 }

@@ -26,6 +26,12 @@ function pgError(error: unknown): PgError | undefined {
   return undefined;
 }
 
+/** The unique index a write violated (23505), or undefined for any other error. */
+export function uniqueViolation(error: unknown): string | undefined {
+  const e = pgError(error);
+  return e?.code === "23505" ? (e.constraint_name ?? e.constraint) : undefined;
+}
+
 /** Turns a constraint violation into the domain error a client should see; rethrows anything else. */
 export function translateDbError(error: unknown): never {
   const e = pgError(error);

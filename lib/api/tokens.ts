@@ -1,11 +1,11 @@
 import "server-only";
-import crypto from "node:crypto";
 import { desc, eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import { getDb } from "@/db/client";
 import { API_TOKEN_SCOPES, apiTokens, type ApiToken } from "@/db/schema";
 import type { Actor, DomainContext } from "@/lib/auth/actor";
 import { recordAudit } from "@/lib/audit/record";
+import { hashToken, newSecretToken } from "@/lib/auth/secret-token";
 import { inTransaction } from "@/lib/domain/transaction";
 import { requireEnvironments } from "@/lib/environments";
 import { NotFoundError } from "@/lib/errors";
@@ -14,9 +14,6 @@ import { parseInput, uuidSchema } from "@/lib/validation";
 
 const PREFIX = "iamc_";
 
-export function hashToken(token: string): string {
-  return crypto.createHash("sha256").update(token).digest("hex");
-}
 
 export const createApiTokenInput = z.object({
   name: z.string().trim().min(1, "Name the token.").max(100, "A name has at most 100 characters."),
@@ -30,7 +27,7 @@ export const createApiTokenInput = z.object({
 export async function createApiToken(ctx: DomainContext, input: unknown): Promise<{ token: string; record: ApiToken }> {
   const data = parseInput(createApiTokenInput, input);
   authorize(ctx.actor, "api_tokens", "write");
-  const token = PREFIX + crypto.randomBytes(32).toString("base64url");
+  const token = newSecretToken(PREFIX);
   return inTransaction(async (tx) => {
     const envs = await requireEnvironments(tx, data.environmentIds);
     const [record] = await tx

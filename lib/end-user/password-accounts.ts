@@ -1,11 +1,11 @@
 import "server-only";
-import { randomBytes } from "node:crypto";
 import { and, eq, isNull, sql } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Executor } from "@/db/client";
 import { environmentAccess, environmentBreakGlassUsers, environments, passwordTokens, users, type Environment, type User } from "@/db/schema";
 import type { Actor, DomainContext } from "@/lib/auth/actor";
 import { hashPassword, verifyPassword } from "@/lib/auth/password";
+import { hashToken, newSecretToken } from "@/lib/auth/secret-token";
 import { recordAudit } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
 import { env, publicOrigin } from "@/lib/env";
@@ -14,10 +14,10 @@ import { revokeSessionRows } from "@/lib/groups/membership-rows";
 import { sendMail } from "@/lib/mail";
 import { authorize } from "@/lib/permissions";
 import { hitRateLimit } from "@/lib/rate-limit";
-import { getEnvironmentAuth, routeSignIn } from "@/lib/sso/environment-auth";
+import { getAuthRow, routeSignIn } from "@/lib/sso/environment-auth";
 import { emailSchema, parseInput, uuidSchema } from "@/lib/validation";
 import { passwordProblems } from "./password-strength";
-import { createEndUserSession, hashToken } from "./sessions";
+import { createEndUserSession } from "./sessions";
 
 export const INVITE_DAYS = 7;
 export const RESET_MINUTES = 60;
@@ -40,7 +40,7 @@ async function issueToken(tx: Executor, userId: string, environmentId: string, p
     .update(passwordTokens)
     .set({ usedAt: sql`now()` })
     .where(and(eq(passwordTokens.userId, userId), eq(passwordTokens.purpose, purpose), isNull(passwordTokens.usedAt)));
-  const token = randomBytes(32).toString("base64url");
+  const token = newSecretToken();
   await tx.insert(passwordTokens).values({
     userId,
     environmentId,
@@ -186,7 +186,7 @@ export async function setPasswordWithLink(
       .select()
       .from(environmentBreakGlassUsers)
       .where(and(eq(environmentBreakGlassUsers.userId, user!.id), eq(environmentBreakGlassUsers.environmentId, environment!.id)));
-    const route = routeSignIn(await getEnvironmentAuth(environment!.id, tx), user!.email, !!breakGlass);
+    const route = routeSignIn(await getAuthRow(environment!.id, tx), user!.email, !!breakGlass);
     if (route.method !== "password") return { token: null, environment: environment!, user: user! };
     const { token } = await createEndUserSession(tx, { userId: user!.id, environmentId: environment!.id, method: "password", ip: request.ip, userAgent: request.userAgent });
     await recordAudit(tx, ctx, { action: "end_user.sign_in", targetType: "user", targetId: user!.id, targetLabel: user!.email, environment: environment!, after: { method: "password", via: purpose } });
@@ -285,7 +285,7 @@ export async function signInWithPassword(
     .where(sql`lower(${users.email}) = ${email}`);
   const user = row?.user;
   const passwordOk = await verifyPassword(user?.passwordHash, data.password);
-  const settings = await getEnvironmentAuth(environment.id);
+  const settings = await getAuthRow(environment.id);
   const route = routeSignIn(settings, email, !!row?.breakGlass);
 
   const failure = (reason: string, lock = false) =>

@@ -1,11 +1,11 @@
 import "server-only";
-import { createHash, randomBytes } from "node:crypto";
 import { and, eq, isNull, sql } from "drizzle-orm";
 import { getDb, type Executor } from "@/db/client";
 import type { Environment } from "@/db/schema";
 import { environmentAccess, environmentAuth, environments, sessions, users, type Session, type User } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit } from "@/lib/audit/record";
+import { hashToken, newSecretToken } from "@/lib/auth/secret-token";
 import { inTransaction } from "@/lib/domain/transaction";
 import { servedOverHttps } from "@/lib/env";
 import { NotFoundError } from "@/lib/errors";
@@ -17,7 +17,6 @@ import { parseInput, uuidSchema } from "@/lib/validation";
 // row's key. Every request checks the row, so suspension, revocation of the environment and
 // "sign out everywhere" end a session at once.
 
-export const hashToken = (token: string) => createHash("sha256").update(token).digest("base64url");
 
 /** One cookie per environment; `__Host-` (Secure, path /, no Domain) under https. */
 export function sessionCookieName(environmentKey: string): string {
@@ -32,7 +31,7 @@ export async function createEndUserSession(
   tx: Executor,
   input: { userId: string; environmentId: string; method: "password" | "sso"; identityProviderId?: string | null; ip?: string; userAgent?: string },
 ): Promise<{ token: string; session: Session }> {
-  const token = randomBytes(32).toString("base64url");
+  const token = newSecretToken();
   const [session] = await tx
     .insert(sessions)
     .values({

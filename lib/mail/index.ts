@@ -2,7 +2,9 @@ import "server-only";
 import { desc, eq, sql } from "drizzle-orm";
 import { getDb, type Executor } from "@/db/client";
 import { emailOutbox } from "@/db/schema";
+import type { Actor } from "@/lib/auth/actor";
 import { env } from "@/lib/env";
+import { authorize } from "@/lib/permissions";
 
 export type Mail = { to: string; subject: string; text: string };
 
@@ -37,6 +39,8 @@ export async function sendMail(mail: Mail, executor: Executor = getDb()): Promis
   }
 }
 
-export async function listOutbox(limit = 100) {
+/** The outbox holds links that set passwords: only members who may change users read it. */
+export async function listOutbox(actor: Actor, limit = 100) {
+  authorize(actor, "users", "write", "any");
   return getDb().select().from(emailOutbox).orderBy(desc(emailOutbox.createdAt)).limit(limit);
 }

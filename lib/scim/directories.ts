@@ -1,11 +1,10 @@
 import "server-only";
-import crypto from "node:crypto";
 import { and, asc, desc, eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import { getDb } from "@/db/client";
 import { directories, environments, identityProviders, scimRequestLog, type Directory } from "@/db/schema";
 import type { Actor, DomainContext } from "@/lib/auth/actor";
-import { hashToken } from "@/lib/api/tokens";
+import { hashToken, newSecretToken } from "@/lib/auth/secret-token";
 import { recordAudit } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
 import { requireEnvironment } from "@/lib/environments";
@@ -34,7 +33,7 @@ export function scimBaseUrl(directoryId: string): string {
   return `${publicOrigin()}/scim/v2/${directoryId}`;
 }
 
-const newToken = () => PREFIX + crypto.randomBytes(32).toString("base64url");
+const newToken = () => newSecretToken(PREFIX);
 const hintOf = (token: string) => `${token.slice(0, PREFIX.length + 4)}…${token.slice(-4)}`;
 
 const snapshot = (d: Directory) => ({ name: d.name, status: d.status, tokenHint: d.tokenHint, identityProviderId: d.identityProviderId, logRetentionDays: d.logRetentionDays });

@@ -4,6 +4,7 @@ import { getDb, type Executor, type Tx } from "@/db/client";
 import { directoryUsers, environmentAccess, groupMembers, groups, users, type Group } from "@/db/schema";
 import { recordAuditMany, type AuditEntry } from "@/lib/audit/record";
 import { requireEnvironment } from "@/lib/environments";
+import { uniqueViolation } from "@/lib/db-errors";
 import { ScimError } from "./errors";
 import { FilterError } from "./filter";
 import { type Resolver } from "./filter-sql";
@@ -20,14 +21,22 @@ type Member = { value: string; display: string };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-async function membersOf(executor: Executor, directoryId: string, groupId: string): Promise<Member[]> {
+/** The directory's members of each group, in one query. */
+async function membersOfGroups(executor: Executor, directoryId: string, groupIds: string[]): Promise<Map<string, Member[]>> {
+  const byGroup = new Map<string, Member[]>(groupIds.map((id) => [id, []]));
+  if (groupIds.length === 0) return byGroup;
   const rows = await executor
-    .select({ value: groupMembers.userId, display: sql<string>`coalesce(${groupMembers.scimDisplay}, ${users.name})` })
+    .select({ groupId: groupMembers.groupId, value: groupMembers.userId, display: sql<string>`coalesce(${groupMembers.scimDisplay}, ${users.name})` })
     .from(groupMembers)
     .innerJoin(users, eq(users.id, groupMembers.userId))
-    .where(and(eq(groupMembers.groupId, groupId), eq(groupMembers.directoryId, directoryId), eq(groupMembers.source, "scim")))
+    .where(and(inArray(groupMembers.groupId, groupIds), eq(groupMembers.directoryId, directoryId), eq(groupMembers.source, "scim")))
     .orderBy(asc(groupMembers.createdAt), asc(groupMembers.userId));
-  return rows;
+  for (const { groupId, ...member } of rows) byGroup.get(groupId)!.push(member);
+  return byGroup;
+}
+
+async function membersOf(executor: Executor, directoryId: string, groupId: string): Promise<Member[]> {
+  return (await membersOfGroups(executor, directoryId, [groupId])).get(groupId)!;
 }
 
 export function groupRepresentation(sc: ScimContext, group: Group, members: Member[] | null) {
@@ -147,8 +156,7 @@ async function syncMembers(tx: Tx, sc: ScimContext, group: Group, wanted: Wanted
 }
 
 function conflict(error: unknown, displayName: string): never {
-  const code = (error as { code?: string; cause?: { code?: string } }).code ?? (error as { cause?: { code?: string } }).cause?.code;
-  if (code === "23505") throw new ScimError(409, `A group named "${displayName}" already exists in this environment.`, "uniqueness");
+  if (uniqueViolation(error) === "groups_env_name_lower_key") throw new ScimError(409, `A group named "${displayName}" already exists in this environment.`, "uniqueness");
   throw error;
 }
 
@@ -266,7 +274,7 @@ export async function listScimGroups(sc: ScimContext, query: { filter?: string |
     db.select({ n: sql<number>`count(*)::int` }).from(groups).where(where),
     count === 0 ? Promise.resolve([]) : db.select().from(groups).where(where).orderBy(asc(groups.createdAt), asc(groups.id)).offset(startIndex - 1).limit(count),
   ]);
-  const resources = [];
-  for (const g of rows) resources.push(groupRepresentation(sc, g, query.withMembers ? await membersOf(db, sc.directory.id, g.id) : null));
+  const members = query.withMembers ? await membersOfGroups(db, sc.directory.id, rows.map((g) => g.id)) : null;
+  const resources = rows.map((g) => groupRepresentation(sc, g, members?.get(g.id) ?? null));
   return { schemas: [SCHEMA.listResponse], totalResults: total!.n, startIndex, itemsPerPage: rows.length, Resources: resources };
 }

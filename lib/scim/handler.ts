@@ -2,7 +2,7 @@ import "server-only";
 import { eq, sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { directories, scimRequestLog } from "@/db/schema";
-import { hashToken } from "@/lib/api/tokens";
+import { hashToken } from "@/lib/auth/secret-token";
 import { redact } from "@/lib/audit/record";
 import { clientIp } from "@/lib/auth/request-info";
 import { isDomainError } from "@/lib/errors";

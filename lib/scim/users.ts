@@ -7,6 +7,7 @@ import type { DomainContext } from "@/lib/auth/actor";
 import { recordAuditMany, type AuditEntry } from "@/lib/audit/record";
 import { requireEnvironment } from "@/lib/environments";
 import { deleteAccessRows, insertAccessRows } from "@/lib/groups/membership-rows";
+import { uniqueViolation } from "@/lib/db-errors";
 import { ScimError } from "./errors";
 import { userResolver } from "./filter-sql";
 import { listWhere, pageOf } from "./list";
@@ -128,98 +129,35 @@ async function userNameTaken(tx: Executor, directoryId: string, userName: string
   return !!hit;
 }
 
-/**
- * Provisions a user: links the user with the same email when one exists and this directory does
- * not already hold them (the SCIM user is our user), else creates one; grants the environment
- * unless inactive.
- */
+/** Provisions a user (see createBatch); concurrent requests of a directory are written together. */
 export async function createScimUser(sc: ScimContext, body: unknown) {
   const parsed = parseUser(body);
   return enqueueCreate(sc, parsed);
 }
 
-/** One create on its own transaction: the path for a single request and the batch's fallback. */
+/** One create on its own transaction: a lone request, and the fallback when a batch hits a conflict. */
 async function createSingle(sc: ScimContext, parsed: Parsed) {
+  const once = async () => {
+    const [result] = await createBatch([{ sc, parsed }]);
+    if (result instanceof Error) throw result;
+    return result!;
+  };
   try {
-    return await createOnce(sc, parsed);
+    return await once();
   } catch (error) {
     // Two different users racing for the same email: the second tries again and now sees the first.
-    if (constraintOf(error) === "users_email_lower_key") return createOnce(sc, parsed).catch(translateCreateError(parsed));
+    if (uniqueViolation(error) === "users_email_lower_key") return once().catch(translateCreateError(parsed));
     return translateCreateError(parsed)(error);
   }
 }
 
-function constraintOf(error: unknown): string | undefined {
-  let current: unknown = error;
-  for (let i = 0; i < 4 && current && typeof current === "object"; i++) {
-    const e = current as { code?: string; constraint_name?: string; constraint?: string; cause?: unknown };
-    if (e.code === "23505") return e.constraint_name ?? e.constraint;
-    current = e.cause;
-  }
-  return undefined;
-}
-
 const translateCreateError = (parsed: Parsed) => (error: unknown): never => {
   // The unique index decides: identical concurrent POSTs make exactly one user, the rest get 409.
-  if (constraintOf(error) === "directory_users_user_name_key" || constraintOf(error) === "users_email_lower_key") {
+  if (uniqueViolation(error) === "directory_users_user_name_key" || uniqueViolation(error) === "users_email_lower_key") {
     throw new ScimError(409, `A user with userName "${parsed.userName}" already exists in this directory.`, "uniqueness");
   }
   throw error;
 };
-
-async function createOnce(sc: ScimContext, parsed: Parsed) {
-  const { directory } = sc;
-  const env = sc.environment;
-  const candidates = emailCandidates(parsed);
-  return getDb().transaction(async (tx) => {
-    const audit: AuditEntry[] = [];
-    // Every candidate address at once, with whether this directory already holds its user.
-    const found = candidates.length
-      ? await tx
-          .select({ id: users.id, email: users.email, name: users.name, status: users.status, held: sql<boolean>`${directoryUsers.userId} is not null` })
-          .from(users)
-          .leftJoin(directoryUsers, and(eq(directoryUsers.userId, users.id), eq(directoryUsers.directoryId, directory.id)))
-          .where(inArray(sql`lower(${users.email})`, candidates.map((c) => c.toLowerCase())))
-      : [];
-    let user: Pick<User, "id" | "email" | "name" | "status"> | undefined;
-    let email: string | undefined;
-    for (const candidate of candidates) {
-      const existing = found.find((f) => f.email.toLowerCase() === candidate.toLowerCase());
-      if (!existing) {
-        email = candidate;
-        break;
-      }
-      if (!existing.held) {
-        user = { id: existing.id, email: existing.email, name: existing.name, status: existing.status };
-        audit.push({ action: "user.directory_link", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { directory: directory.name, userName: parsed.userName } });
-        break;
-      }
-    }
-    if (!user) {
-      // No usable email of its own (Microsoft's test suite gives several users the same address):
-      // a placeholder in the reserved .invalid domain, which no mail ever reaches.
-      const slug = parsed.userName.toLowerCase().replace(/[^a-z0-9._-]+/g, "-").slice(0, 40) || "user";
-      email ??= `${slug}.${randomBytes(4).toString("hex")}@${directory.id}.scim.invalid`;
-      // environment_keys already as the access row will make it, so its trigger has nothing to rewrite.
-      [user] = await tx
-        .insert(users)
-        .values({ email, name: displayNameOf(parsed), status: parsed.active ? "active" : "suspended", source: "scim", externalId: parsed.externalId, environmentKeys: parsed.active ? env.key : "" })
-        .returning({ id: users.id, email: users.email, name: users.name, status: users.status });
-      audit.push({ action: "user.create", targetType: "user", targetId: user!.id, targetLabel: user!.email, environment: env, after: { email: user!.email, name: user!.name, source: "scim", directory: directory.name } });
-    }
-    if (parsed.active) audit.push({ action: "environment.grant", targetType: "user", targetId: user!.id, targetLabel: user!.email, environment: env, after: { source: "scim", directory: directory.name } });
-    const [[du]] = await Promise.all([
-      tx
-        .insert(directoryUsers)
-        .values({ directoryId: directory.id, userId: user!.id, userName: parsed.userName, externalId: parsed.externalId, active: parsed.active, resource: parsed.resource })
-        .returning(),
-      recordAuditMany(tx, sc.ctx, audit),
-    ]);
-    // Last: joining Everyone updates its member count, a row every create in the environment shares.
-    if (parsed.active) await insertAccessRows(tx, [user!.id], env.id, "scim", directory.id);
-    return userRepresentation(sc, { du: du!, user: user! });
-  });
-}
 
 // Group commit: creates that arrive while a batch for the same directory is being written wait
 // and go together into the next transaction, so concurrent clients share one round of statements
@@ -244,22 +182,14 @@ async function drain(key: string, queue: { items: Pending[]; running: boolean })
   try {
     while (queue.items.length) {
       const batch = queue.items.splice(0, MAX_BATCH);
-      if (batch.length === 1) {
-        const [one] = batch;
-        await createSingle(one!.sc, one!.parsed).then(one!.resolve, one!.reject);
+      const results = batch.length > 1 ? await createBatch(batch).catch(() => null) : null;
+      if (results) {
+        batch.forEach((item, i) => (results[i] instanceof Error ? item.reject(results[i]) : item.resolve(results[i]!)));
         continue;
       }
-      try {
-        const results = await createBatch(batch);
-        batch.forEach((item, i) => {
-          const r = results[i]!;
-          if (r instanceof Error) item.reject(r);
-          else item.resolve(r);
-        });
-      } catch {
-        // A conflict the batch could not foresee (another instance, a user created meanwhile): each on its own.
-        for (const item of batch) await createSingle(item.sc, item.parsed).then(item.resolve, item.reject);
-      }
+      // A lone create, or a batch that hit a conflict it could not foresee (another instance, a user
+      // created meanwhile): each on its own, with its own answer.
+      for (const item of batch) await createSingle(item.sc, item.parsed).then(item.resolve, item.reject);
     }
   } finally {
     queue.running = false;
@@ -268,7 +198,12 @@ async function drain(key: string, queue: { items: Pending[]; running: boolean })
   }
 }
 
-async function createBatch(batch: Pending[]): Promise<(ReturnType<typeof userRepresentation> | Error)[]> {
+/**
+ * Provisions users in one transaction: each links the user with the same email when one exists and
+ * this directory does not already hold them (the SCIM user is our user), else creates one; grants
+ * the environment unless inactive. Duplicated userNames come back as 409 errors in their places.
+ */
+async function createBatch(batch: Pick<Pending, "sc" | "parsed">[]): Promise<(ReturnType<typeof userRepresentation> | Error)[]> {
   const { sc } = batch[0]!;
   const { directory } = sc;
   const env = sc.environment;

@@ -17,7 +17,7 @@ import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
 import { requireEnvironment } from "@/lib/environments";
-import { ValidationError, VersionConflictError } from "@/lib/errors";
+import { NotFoundError, ValidationError, VersionConflictError } from "@/lib/errors";
 import { authorize } from "@/lib/permissions";
 import { parseInput, uuidSchema } from "@/lib/validation";
 
@@ -62,16 +62,25 @@ export const updateEnvironmentAuthInput = z
     }
   });
 
+/**
+ * The environment's authentication row alone: what sign-in needs to route an email (routeSignIn).
+ * Every environment has one from its creation (lib/environments).
+ */
+export async function getAuthRow(environmentId: string, executor: Executor = getDb()): Promise<EnvironmentAuth> {
+  const [auth] = await executor.select().from(environmentAuth).where(eq(environmentAuth.environmentId, environmentId));
+  if (!auth) throw new NotFoundError("This environment has no authentication settings.");
+  return auth;
+}
+
+/** The settings as the console edits them: the row, its IdP, the break-glass users and the JIT groups. */
 export async function getEnvironmentAuth(environmentId: string, executor: Executor = getDb()): Promise<EnvironmentAuthSettings> {
   const [row] = await executor
     .select({ auth: environmentAuth, idp: { id: identityProviders.id, name: identityProviders.name, entityId: identityProviders.entityId } })
     .from(environmentAuth)
     .leftJoin(identityProviders, eq(identityProviders.id, environmentAuth.identityProviderId))
     .where(eq(environmentAuth.environmentId, environmentId));
-  const auth =
-    row?.auth ??
-    (await executor.insert(environmentAuth).values({ environmentId }).onConflictDoNothing().returning())[0] ??
-    (await executor.select().from(environmentAuth).where(eq(environmentAuth.environmentId, environmentId)))[0]!;
+  if (!row) throw new NotFoundError("This environment has no authentication settings.");
+  const auth = row.auth;
   const [breakGlassUsers, jitGroups] = await Promise.all([
     executor
       .select({ id: users.id, email: users.email, name: users.name })

@@ -9,14 +9,14 @@ import { recordAudit, redact } from "@/lib/audit/record";
 import { createEndUserSession } from "@/lib/end-user/sessions";
 import { NotFoundError, ValidationError } from "@/lib/errors";
 import { spEndpoints } from "./endpoints";
-import { getEnvironmentAuth } from "./environment-auth";
+import { getAuthRow } from "./environment-auth";
 import { findIdentityProviderByEntityId, getIdentityProvider } from "./identity-providers";
 import { JACKSON_PRODUCT, jackson } from "./jackson";
 import { applySignInPlan, assertedIdentity, isQuietSignIn, planSignIn, touchSignIn, type AssertedIdentity, type SignInPlan } from "./provision";
 import { checkSamlResponse, decodeSamlResponse, parseXml, peekIssuer, SamlCheckError, type VerifiedAssertion } from "./saml-response";
 
 export const SSO_REQUEST_MINUTES = 10;
-const TRACES_KEPT_PER_IDP = 200;
+export const TRACES_KEPT_PER_IDP = 200;
 
 /** Only our own paths may be returned to: "/e/<env>…", nothing off-site, no scheme, no "//". */
 export function safeReturnPath(value: string | null | undefined, environmentKey: string): string | null {
@@ -47,7 +47,7 @@ export async function startSso(environmentKey: string, options: { loginHint?: st
   const db = getDb();
   const [environment] = await db.select().from(environments).where(eq(environments.key, environmentKey));
   if (!environment) throw new NotFoundError("No such environment.");
-  const settings = await getEnvironmentAuth(environment.id);
+  const settings = await getAuthRow(environment.id);
   if (!settings.ssoEnabled || !settings.identityProviderId) throw new ValidationError("SSO is not turned on for this environment.");
   const idp = await getIdentityProvider(settings.identityProviderId);
   const { oauth } = await jackson();
@@ -124,11 +124,6 @@ async function saveTrace(executor: Executor, t: TraceInput): Promise<string> {
       ip: t.ip ?? null,
     })
     .returning({ id: ssoTraces.id });
-  // Keep the last N per IdP; older attempts live on in the audit trail.
-  if (t.idp && Math.random() < 0.05) {
-    await executor.execute(sql`delete from sso_traces where identity_provider_id = ${t.idp.id} and id not in (
-      select id from sso_traces where identity_provider_id = ${t.idp.id} order by created_at desc limit ${TRACES_KEPT_PER_IDP})`);
-  }
   return row!.id;
 }
 
@@ -396,7 +391,7 @@ export async function previewTrace(traceId: string, environmentId?: string) {
   if (!envId) throw new ValidationError("Choose the environment to preview.");
   const [environment] = await getDb().select().from(environments).where(eq(environments.id, envId));
   if (!environment) throw new NotFoundError("Environment not found.");
-  const settings = await getEnvironmentAuth(environment.id);
+  const settings = await getAuthRow(environment.id);
   if (!settings.ssoEnabled || settings.identityProviderId !== idp.id) {
     return { environment, denied: { check: "request", reason: `${environment.name} does not sign in with ${idp.name}.` } };
   }
@@ -407,9 +402,17 @@ export async function previewTrace(traceId: string, environmentId?: string) {
   return { environment, identity, plan: describePlan(plan) };
 }
 
-/** Drops expired pending requests and replay-cache entries (run by the job worker). */
+/**
+ * Hourly upkeep (lib/sso/maintenance.ts): drops expired pending requests and replay-cache entries,
+ * and keeps the last TRACES_KEPT_PER_IDP traces per IdP (older attempts live on in the audit trail).
+ */
 export async function pruneSsoState(): Promise<void> {
   const db = getDb();
   await db.delete(ssoRequests).where(lt(ssoRequests.expiresAt, sql`now() - interval '1 hour'`));
   await db.delete(samlAssertionIds).where(lt(samlAssertionIds.expiresAt, sql`now()`));
+  await db.execute(sql`
+    delete from sso_traces t using (
+      select id from (select id, row_number() over (partition by identity_provider_id order by created_at desc) as n from sso_traces) ranked
+      where n > ${TRACES_KEPT_PER_IDP}) old
+    where t.id = old.id`);
 }

@@ -3,6 +3,7 @@ import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Executor } from "@/db/client";
 import { IDP_PRESETS } from "@/db/enums";
+import { ATTRIBUTE_PRESETS } from "./presets";
 import { environmentAuth, groupMappings, groups, identityProviders, type IdentityProvider, type IdpCertificate } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit } from "@/lib/audit/record";
@@ -13,22 +14,7 @@ import { authorize } from "@/lib/permissions";
 import { parseInput, uuidSchema } from "@/lib/validation";
 import { spEndpoints } from "./endpoints";
 import { JACKSON_PRODUCT, jackson } from "./jackson";
-import { fetchMetadata, parseIdpMetadata, type ParsedIdpMetadata } from "./metadata";
-
-export type IdpPreset = (typeof IDP_PRESETS)[number];
-
-/** Attribute names each IdP sends by default (what its SAML app template asserts). */
-export const ATTRIBUTE_PRESETS: Record<IdpPreset, { label: string; email: string; name: string; groups: string }> = {
-  okta: { label: "Okta", email: "email", name: "name", groups: "groups" },
-  entra: {
-    label: "Microsoft Entra ID",
-    email: "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
-    name: "http://schemas.microsoft.com/identity/claims/displayname",
-    groups: "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups",
-  },
-  onelogin: { label: "OneLogin", email: "User.email", name: "User.FirstName", groups: "memberOf" },
-  generic: { label: "Other SAML 2.0 IdP", email: "email", name: "name", groups: "groups" },
-};
+import { certificateWarning, fetchMetadata, parseIdpMetadata, type ParsedIdpMetadata } from "./metadata";
 
 const attributeName = z.string().trim().min(1, "Enter an attribute name.").max(300);
 
@@ -124,13 +110,12 @@ export async function createIdentityProvider(ctx: DomainContext, input: unknown)
         certificates: parsed.certificates.map((c) => ({ ...c, addedAt: now })),
         attributeMapping: { email: preset.email, name: preset.name, groups: preset.groups },
         metadataRefreshedAt: sql`now()`,
-        jacksonProduct: JACKSON_PRODUCT,
       })
       .returning();
     const connection = await jacksonConnection(idp!, xml);
     const [withJackson] = await tx
       .update(identityProviders)
-      .set({ jacksonTenant: idp!.id, jacksonClientId: connection.clientID })
+      .set({ jacksonClientId: connection.clientID })
       .where(eq(identityProviders.id, idp!.id))
       .returning();
     await recordAudit(tx, ctx, {
@@ -264,8 +249,26 @@ export async function deleteIdentityProvider(ctx: DomainContext, id: string): Pr
   });
 }
 
-export async function listIdentityProviders(executor: Executor = getDb()): Promise<IdentityProvider[]> {
-  return executor.select().from(identityProviders).orderBy(asc(sql`lower(${identityProviders.name})`));
+export type IdentityProviderSummary = Pick<IdentityProvider, "id" | "name" | "entityId" | "preset" | "allowIdpInitiated"> & {
+  /** When the newest signing certificate expires, and the 90/30/7-day warning it is under. */
+  certificateExpiresAt: string | null;
+  certificateWarning: ReturnType<typeof certificateWarning>;
+};
+
+/** Every IdP in a few columns (no metadata, no certificates): the console lists it on every page. */
+export async function listIdentityProviders(executor: Executor = getDb()): Promise<IdentityProviderSummary[]> {
+  const rows = await executor
+    .select({
+      id: identityProviders.id,
+      name: identityProviders.name,
+      entityId: identityProviders.entityId,
+      preset: identityProviders.preset,
+      allowIdpInitiated: identityProviders.allowIdpInitiated,
+      certificateExpiresAt: sql<string | null>`(select max(c ->> 'notAfter') from jsonb_array_elements(${identityProviders.certificates}) c)`,
+    })
+    .from(identityProviders)
+    .orderBy(asc(sql`lower(${identityProviders.name})`));
+  return rows.map((r) => ({ ...r, certificateWarning: r.certificateExpiresAt ? certificateWarning(r.certificateExpiresAt) : null }));
 }
 
 export async function getIdentityProvider(id: string, executor: Executor = getDb()): Promise<IdentityProvider> {

@@ -5,7 +5,7 @@ import { isIP } from "node:net";
 import type { IdpCertificate } from "@/db/schema";
 import { env } from "@/lib/env";
 import { ValidationError } from "@/lib/errors";
-import { NS, parseXml, SamlCheckError } from "./saml-response";
+import { NS, parseXml, SamlCheckError, toPem } from "./saml-response";
 
 const MD = "urn:oasis:names:tc:SAML:2.0:metadata";
 export const MAX_METADATA_BYTES = 1024 * 1024;
@@ -16,11 +16,6 @@ export type ParsedIdpMetadata = {
   ssoBinding: "redirect" | "post";
   certificates: Omit<IdpCertificate, "addedAt">[];
 };
-
-function toPem(base64: string): string {
-  const body = base64.replace(/\s+/g, "").match(/.{1,64}/g)?.join("\n") ?? "";
-  return `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n`;
-}
 
 /** Reads what we need from IdP metadata: entity ID, SSO URL and the signing certificates. */
 export function parseIdpMetadata(xml: string, field = "metadataXml"): ParsedIdpMetadata {

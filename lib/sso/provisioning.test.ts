@@ -161,3 +161,18 @@ describe("mapping tester", () => {
     expect(inTest.plan).toMatchObject({ user: "match other-env@example.com", access: "grant", groupsAdded: [], unknownGroups: ["Engineering"] });
   });
 });
+
+describe("upkeep", () => {
+  it("keeps the newest traces per IdP and drops the rest", async () => {
+    const { pruneSsoState, TRACES_KEPT_PER_IDP } = await import("./flow");
+    await getDb()
+      .insert(ssoTraces)
+      .values(Array.from({ length: TRACES_KEPT_PER_IDP + 5 }, (_, i) => ({ identityProviderId: f.idp.id, flow: "sp", outcome: "failure" as const, reason: `old ${i}`, createdAt: new Date(Date.now() - 86_400_000 - i * 1000) })));
+    await pruneSsoState();
+    const left = await getDb().select().from(ssoTraces).where(eq(ssoTraces.identityProviderId, f.idp.id));
+    expect(left).toHaveLength(TRACES_KEPT_PER_IDP);
+    // The newest ones stay: the sign-ins of this file were recorded today.
+    expect(left.some((t) => t.outcome === "success")).toBe(true);
+  });
+});
+

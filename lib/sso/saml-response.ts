@@ -130,7 +130,8 @@ function hasComment(node: XmlNode): boolean {
   return false;
 }
 
-function toPem(cert: string): string {
+/** A certificate as PEM, from PEM or from the bare base64 that metadata and KeyInfo carry. */
+export function toPem(cert: string): string {
   if (cert.includes("BEGIN CERTIFICATE")) return cert;
   const body = cert.replace(/\s+/g, "").match(/.{1,64}/g)?.join("\n") ?? "";
   return `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n`;

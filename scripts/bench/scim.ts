@@ -1,7 +1,5 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import http from "node:http";
 import os from "node:os";
-import path from "node:path";
 import { parseArgs } from "node:util";
 import { sql } from "drizzle-orm";
 import { closeDb, getDb } from "@/db/client";
@@ -11,6 +9,7 @@ import { env } from "@/lib/env";
 import { findEnvironmentByKey } from "@/lib/environments";
 import { authenticateDirectory, createDirectory, scimBaseUrl } from "@/lib/scim/directories";
 import { listScimUsers, type ScimContext } from "@/lib/scim/users";
+import { startApp, type AppProcess } from "../lib/app-process";
 import { openDatabase } from "../lib/runtime";
 import { freshBenchDatabase } from "./fresh-database";
 
@@ -118,7 +117,7 @@ async function startJacksonScim(databaseUrl: string) {
 }
 
 const db = await openDatabase({ quiet: true });
-let app: ChildProcess | undefined;
+let app: AppProcess | undefined;
 try {
   // Before anything reads the (cached) configuration: the app's origin is part of every SCIM URL.
   const port = await freePort();
@@ -127,25 +126,7 @@ try {
   const environment = (await findEnvironmentByKey("test"))!;
   const { directory, token } = await createDirectory({ actor: { ...SYSTEM_ACTOR, label: "bench:scim" } }, { environmentId: environment.id, name: "bench" });
 
-  app = spawn(path.resolve("node_modules/.bin/tsx"), ["--conditions=react-server", "scripts/start.ts"], {
-    env: { ...process.env, DATABASE_URL: url, PORT: String(port), NEXTAUTH_URL: `http://127.0.0.1:${port}`, SCIM_RATE_LIMIT_PER_MINUTE: "1000000000" },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  let output = "";
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the app did not start:\n${output.slice(-3000)}`)), 600_000);
-    const onData = (c: Buffer) => {
-      output += c.toString();
-      if (/Identity console ready at/.test(output)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    app!.stdout!.on("data", onData);
-    app!.stderr!.on("data", onData);
-    app!.on("exit", (code) => reject(new Error(`the app exited (${code}):\n${output.slice(-3000)}`)));
-  });
+  app = await startApp({ ...process.env, DATABASE_URL: url, PORT: String(port), SCIM_RATE_LIMIT_PER_MINUTE: "1000000000" }, { timeoutMs: 600_000 });
   const ours = `${scimBaseUrl(directory.id)}/Users`;
   const jackson = await startJacksonScim(url);
 
@@ -203,14 +184,7 @@ try {
   console.error(error);
   process.exitCode = 1;
 } finally {
-  if (app?.pid) {
-    try {
-      process.kill(-app.pid, "SIGTERM");
-    } catch {
-      // gone
-    }
-    await new Promise((r) => setTimeout(r, 2000));
-  }
+  await app?.stop();
   await closeDb();
   await db.stop();
   process.exit(process.exitCode ?? 0);

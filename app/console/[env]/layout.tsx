@@ -3,7 +3,6 @@ import { CONSOLE_ROLE_LABELS } from "@/db/enums";
 import { requireConsoleSession } from "@/lib/auth/session";
 import { listEnvironments } from "@/lib/environments";
 import { listIdentityProviders } from "@/lib/sso/identity-providers";
-import { certificateWarning } from "@/lib/sso/metadata";
 import { EnvironmentSwitcher } from "@/components/console/environment-switcher";
 import { ConsoleNav } from "@/components/console/console-nav";
 import { UserMenu } from "@/components/console/user-menu";
@@ -15,9 +14,7 @@ export default async function ConsoleLayout({ children, params }: { children: Re
   const { env } = await params;
   const [environments, idps] = await Promise.all([listEnvironments(), listIdentityProviders()]);
   // Signing certificates close to expiry (90, 30, 7 days): the newest certificate of each IdP counts.
-  const expiring = idps
-    .map((idp) => ({ idp, warning: certificateWarning(idp.certificates.map((c) => c.notAfter).sort().at(-1) ?? "9999-12-31") }))
-    .filter((x) => x.warning);
+  const expiring = idps.filter((idp) => idp.certificateWarning).map((idp) => ({ idp, warning: idp.certificateWarning }));
   const current = environments.find((e) => e.key === env);
   if (!current) notFound();
 

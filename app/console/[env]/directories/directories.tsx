@@ -7,6 +7,7 @@ import { toast } from "sonner";
 import { Badge } from "@/components/ui/card";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
+import { ShownOnce } from "@/components/ui/shown-once";
 import { SimpleTable } from "@/components/ui/simple-table";
 import type { FieldErrors } from "@/lib/errors";
 import type { DirectoryHealth } from "@/lib/scim/directories";
@@ -34,17 +35,13 @@ export function Directories({
   return (
     <div className="flex flex-col gap-4">
       {secret && (
-        <div role="status" className="rounded-md border border-green-300 bg-green-50 p-3 text-sm">
-          <p className="font-medium">Enter these in the IdP&apos;s provisioning settings. Copy the token now: it is shown only this once.</p>
-          <p className="mt-2">Tenant / base URL</p>
-          <code data-testid="scim-base-url" className="block break-all rounded bg-white p-2">
-            {secret.baseUrl}
-          </code>
-          <p className="mt-2">Secret token (bearer)</p>
-          <code data-testid="scim-token" className="block break-all rounded bg-white p-2">
-            {secret.token}
-          </code>
-        </div>
+        <ShownOnce
+          intro="Enter these in the IdP's provisioning settings."
+          values={[
+            { label: "Tenant / base URL", value: secret.baseUrl, testId: "scim-base-url" },
+            { label: "Secret token (bearer)", value: secret.token, testId: "scim-token" },
+          ]}
+        />
       )}
       <SimpleTable
         caption="Directories"

@@ -6,14 +6,10 @@ import { toast } from "sonner";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
 import type { FieldErrors } from "@/lib/errors";
+import { ATTRIBUTE_PRESETS } from "@/lib/sso/presets";
 import { createIdpAction } from "./actions";
 
-const PRESETS = [
-  ["okta", "Okta"],
-  ["entra", "Microsoft Entra ID"],
-  ["onelogin", "OneLogin"],
-  ["generic", "Other SAML 2.0 IdP"],
-] as const;
+const PRESETS = Object.entries(ATTRIBUTE_PRESETS).map(([value, p]) => [value, p.label] as const);
 
 export function AddIdpForm({ envKey }: { envKey: string }) {
   const [errors, setErrors] = useState<FieldErrors>({});

@@ -6,7 +6,6 @@ import { actorFromSession, requireConsoleSession } from "@/lib/auth/session";
 import { environmentSummaries, findEnvironmentByKey } from "@/lib/environments";
 import { can } from "@/lib/permissions";
 import { listIdentityProviders } from "@/lib/sso/identity-providers";
-import { certificateWarning } from "@/lib/sso/metadata";
 import { AddIdpForm } from "./add-idp-form";
 import { SpDetails } from "./sp-details";
 
@@ -19,15 +18,12 @@ export default async function IdentityProvidersPage({ params }: { params: Promis
   if (!env) notFound();
   const [idps, summaries] = await Promise.all([listIdentityProviders(), environmentSummaries()]);
   const canWrite = can(actorFromSession(session), "identity_providers", "write");
-  const rows = idps.map((idp) => {
-    const latest = idp.certificates.map((c) => c.notAfter).sort()[idp.certificates.length - 1];
-    return {
-      idp,
-      environments: summaries.filter((s) => s.ssoEnabled && s.identityProviderName === idp.name).map((s) => s.key.toUpperCase()),
-      warning: latest ? certificateWarning(latest) : null,
-      latest,
-    };
-  });
+  const rows = idps.map((idp) => ({
+    idp,
+    environments: summaries.filter((s) => s.ssoEnabled && s.identityProviderName === idp.name).map((s) => s.key.toUpperCase()),
+    warning: idp.certificateWarning,
+    latest: idp.certificateExpiresAt,
+  }));
   return (
     <>
       <PageHeader

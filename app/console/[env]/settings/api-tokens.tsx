@@ -5,6 +5,7 @@ import { toast } from "sonner";
 import { Badge } from "@/components/ui/card";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
+import { ShownOnce } from "@/components/ui/shown-once";
 import { SimpleTable } from "@/components/ui/simple-table";
 import type { FieldErrors } from "@/lib/errors";
 import { createApiTokenAction, revokeApiTokenAction } from "./actions";
@@ -18,14 +19,7 @@ export function ApiTokens({ tokens, environments, canWrite }: { tokens: TokenRow
 
   return (
     <div className="mt-4 flex flex-col gap-4">
-      {secret && (
-        <div role="status" className="rounded-md border border-green-300 bg-green-50 p-3 text-sm">
-          <p className="font-medium">Copy the token now: it is shown only this once.</p>
-          <code data-testid="new-token" className="mt-1 block break-all rounded bg-white p-2">
-            {secret}
-          </code>
-        </div>
-      )}
+      {secret && <ShownOnce intro="The new API token." values={[{ value: secret, testId: "new-token" }]} />}
       {canWrite && (
         <form
           className="flex flex-wrap items-end gap-3"

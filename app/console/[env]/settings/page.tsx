@@ -17,12 +17,13 @@ export const metadata = { title: "Settings" };
 export default async function SettingsPage({ params }: { params: Promise<{ env: string }> }) {
   const session = await requireConsoleSession();
   const { env: key } = await params;
-  const [tokens, environments, idps, outbox] = await Promise.all([listApiTokens(), listEnvironments(), listIdentityProviders(), listOutbox(50)]);
+  const actor = actorFromSession(session);
+  const canReadOutbox = can(actor, "users", "write", "any");
+  const [tokens, environments, idps, outbox] = await Promise.all([listApiTokens(), listEnvironments(), listIdentityProviders(), canReadOutbox ? listOutbox(actor, 50) : []]);
   const env = environments.find((e) => e.key === key);
   if (!env) notFound();
   const [auth, groups] = await Promise.all([getEnvironmentAuth(env.id), listGroups(env.id)]);
   const envKey = new Map(environments.map((e) => [e.id, e.key]));
-  const actor = actorFromSession(session);
   return (
     <>
       <PageHeader title="Settings" description={`How ${env.name}'s users sign in, the mail outbox and API tokens for the admin REST API.`} />
@@ -62,7 +63,7 @@ export default async function SettingsPage({ params }: { params: Promise<{ env: 
         <p className="mb-3 text-sm text-slate-600">
           Invitations, password resets and unlock links. Without SMTP_URL mail is kept here instead of being sent, so the demo works without a mail server.
         </p>
-        {!can(actor, "users", "write", "any") ? (
+        {!canReadOutbox ? (
           <p className="text-sm text-slate-500">Only members who may change users see the outbox: its links set passwords.</p>
         ) : (
         <SimpleTable

@@ -2,7 +2,7 @@ import Link from "next/link";
 import { notFound, redirect } from "next/navigation";
 import { Button } from "@/components/ui/button";
 import { findEnvironmentByKey } from "@/lib/environments";
-import { getEnvironmentAuth, routeSignIn } from "@/lib/sso/environment-auth";
+import { getAuthRow, routeSignIn } from "@/lib/sso/environment-auth";
 import { getTrace, safeReturnPath } from "@/lib/sso/flow";
 import { emailSchema } from "@/lib/validation";
 import { PasswordForm } from "../forms";
@@ -21,7 +21,7 @@ export default async function EndUserSignInPage({ params, searchParams }: { para
   const returnTo = safeReturnPath(one(sp.return_to), envKey) ?? undefined;
   if (await currentEndUserSession(envKey)) redirect(returnTo ?? `/e/${envKey}`);
 
-  const settings = await getEnvironmentAuth(environment.id);
+  const settings = await getAuthRow(environment.id);
   const rawEmail = one(sp.email)?.trim() ?? "";
   const email = emailSchema.safeParse(rawEmail).success ? rawEmail : "";
   const wantsPassword = one(sp.method) === "password";

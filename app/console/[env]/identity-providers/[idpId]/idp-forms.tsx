@@ -6,9 +6,10 @@ import { toast } from "sonner";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
 import type { FieldErrors } from "@/lib/errors";
+import { ATTRIBUTE_PRESETS } from "@/lib/sso/presets";
 import { deleteIdpAction, previewTraceAction, refreshMetadataAction, setGroupMappingsAction, updateIdpAction } from "../actions";
 
-type Preset = { key: string; label: string; email: string; name: string; groups: string };
+const presets = Object.entries(ATTRIBUTE_PRESETS).map(([key, p]) => ({ key, ...p }));
 type IdpForm = {
   id: string;
   name: string;
@@ -29,7 +30,7 @@ function FormMessage({ errors }: { errors: FieldErrors }) {
   ) : null;
 }
 
-export function IdpSettingsForm({ idp, presets, canWrite }: { idp: IdpForm; presets: Preset[]; canWrite: boolean }) {
+export function IdpSettingsForm({ idp, canWrite }: { idp: IdpForm; canWrite: boolean }) {
   const [errors, setErrors] = useState<FieldErrors>({});
   const [mapping, setMapping] = useState(idp.attributeMapping);
   const [preset, setPreset] = useState(idp.preset);

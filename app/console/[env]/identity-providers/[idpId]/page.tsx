@@ -8,7 +8,7 @@ import { isDomainError } from "@/lib/errors";
 import { listGroups } from "@/lib/groups";
 import { can } from "@/lib/permissions";
 import { listTraces } from "@/lib/sso/flow";
-import { ATTRIBUTE_PRESETS, getIdentityProvider, listGroupMappings } from "@/lib/sso/identity-providers";
+import { getIdentityProvider, listGroupMappings } from "@/lib/sso/identity-providers";
 import { certificateWarning } from "@/lib/sso/metadata";
 import { SpDetails } from "../sp-details";
 import { DeleteIdpButton, GroupMappingsForm, IdpSettingsForm, RefreshMetadataForm, TracePreview } from "./idp-forms";
@@ -86,7 +86,6 @@ export default async function IdentityProviderPage({ params }: { params: Promise
           <h2 className="mb-3 text-base font-semibold">Attributes and options</h2>
           <IdpSettingsForm
             canWrite={canWrite}
-            presets={Object.entries(ATTRIBUTE_PRESETS).map(([key, p]) => ({ key, ...p }))}
             idp={{
               id: idp.id,
               name: idp.name,
