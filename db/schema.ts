@@ -287,6 +287,8 @@ export const environmentAuth = pgTable(
     groupAttribute: text(),
     sessionLifetimeMinutes: integer().notNull().default(720),
     idleTimeoutMinutes: integer().notNull().default(60),
+    // Lifetime of the runtime access tokens (JWTs) minted for this environment's end users.
+    tokenLifetimeSeconds: integer().notNull().default(600),
     version: integer().notNull().default(1),
     updatedAt: updatedAt(),
   },
@@ -294,6 +296,7 @@ export const environmentAuth = pgTable(
     check("environment_auth_enforcement_check", oneOf(t.enforcement, SSO_ENFORCEMENTS)),
     check("environment_auth_session_lifetime", sql`${t.sessionLifetimeMinutes} between 5 and 43200`),
     check("environment_auth_idle_timeout", sql`${t.idleTimeoutMinutes} between 1 and 43200`),
+    check("environment_auth_token_lifetime", sql`${t.tokenLifetimeSeconds} between 60 and 3600`),
   ],
 );
 
@@ -703,7 +706,8 @@ export const emailOutbox = pgTable(
 // Admin REST API tokens and rate limits
 // ---------------------------------------------------------------------------
 
-export const API_TOKEN_SCOPES = ["read", "write"] as const;
+// authz: a component asking the decision endpoint, nothing else.
+export const API_TOKEN_SCOPES = ["read", "write", "authz"] as const;
 
 export const apiTokens = pgTable(
   "api_tokens",

@@ -11,6 +11,8 @@ const PAGES = [
   "/console/dev/settings",
   "/console/dev/identity-providers",
   "/console/dev/directories",
+  "/console/dev/access",
+  "/console/dev/access?feature=mcp",
 ];
 
 test("console pages have no serious or critical accessibility violations", async ({ page }) => {
@@ -20,7 +22,9 @@ test("console pages have no serious or critical accessibility violations", async
   await page.goto(`${baseUrl()}/console/dev/users?sort=email&dir=asc`);
   const userHref = await page.locator('table a[href*="/users/"]').first().getAttribute("href");
   const groupHref = await page.getByRole("link", { name: "Engineering", exact: true }).getAttribute("href");
-  for (const path of [...PAGES, userHref!, groupHref!]) {
+  await page.goto(`${baseUrl()}/console/dev/access`);
+  const resourceHref = await page.locator('table a[href*="/access/"]').first().getAttribute("href");
+  for (const path of [...PAGES, userHref!, groupHref!, resourceHref!, `${resourceHref}?tab=who`, `${resourceHref}?tab=explain`]) {
     await page.goto(`${baseUrl()}${path}`);
     await expect(page.locator("main h1")).toBeVisible();
     const results = await new AxeBuilder({ page }).analyze();

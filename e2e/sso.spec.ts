@@ -205,3 +205,64 @@ test("an invited break-glass user signs in with a password while SSO is enforced
   await expect(endUser.getByText("password", { exact: true })).toBeVisible();
   await context.close();
 });
+
+test("a PROD user signed in by SSO talks to a genie until an admin removes the group's grant", async ({ page, browser }) => {
+  const genie = `Helpdesk genie ${Date.now().toString(36)}`;
+  await signInAsOwner(page);
+  await page.goto(`${baseUrl()}/console/prod/access?feature=agent_studio`);
+  await page.getByLabel("New genie name").fill(genie);
+  await page.getByRole("button", { name: "Create genie" }).click();
+  await page.getByRole("link", { name: genie }).click();
+  await expect(page.getByRole("heading", { name: genie })).toBeVisible();
+  await page.getByRole("combobox", { name: "Add a group" }).fill("Engineering");
+  await page.getByRole("option", { name: /^Engineering/ }).click();
+  await page.getByRole("button", { name: `Grant ${genie}` }).click();
+  await expect(page.getByTestId("grant-row").filter({ hasText: "Engineering" })).toBeVisible();
+
+  // Carol (Engineering at the IdP) signs in to PROD by SSO and finds the genie on her home page.
+  const { context, page: endUser } = await ssoSignIn(browser, "carol@sso.example", "carol", "carol-password");
+  await expect(endUser).toHaveURL(`${baseUrl()}/e/prod`);
+  await endUser.getByTestId("genies").getByRole("link", { name: genie }).click();
+  await endUser.getByLabel("Message").fill("Where is my laptop?");
+  await endUser.getByRole("button", { name: "Send" }).click();
+  await expect(endUser.getByTestId("genie-log").locator('[data-from="genie"]')).toContainText(`${genie} here`);
+
+  // Tokens go only to this site's pages, for known audiences, with a session.
+  const tokenUrl = `${baseUrl()}/e/prod/token`;
+  const foreign = await endUser.request.post(tokenUrl, { headers: { origin: "https://evil.example" }, data: { audience: "agent_studio" } });
+  expect([foreign.status(), (await foreign.json()).type]).toEqual([403, "urn:iam-console:problem:bad_origin"]);
+  const unknown = await endUser.request.post(tokenUrl, { headers: { origin: baseUrl() }, data: { audience: "https://evil.example/mcp" } });
+  expect([unknown.status(), (await unknown.json()).errors]).toEqual([400, { audience: ["Unknown audience."] }]);
+  const anonymous = await (await browser.newContext()).request.post(tokenUrl, { headers: { origin: baseUrl() }, data: { audience: "agent_studio" } });
+  expect([anonymous.status(), (await anonymous.json()).type]).toEqual([401, "urn:iam-console:problem:no_session"]);
+
+  // Who can use the genie: Carol through Engineering, also as CSV.
+  await page.getByRole("link", { name: "Who can use this" }).click();
+  await expect(page).toHaveURL(/\?tab=who$/);
+  await expect(page.getByTestId("who-can-use")).toContainText("carol@sso.example");
+  const csv = await (await page.request.get(`${page.url().split("?")[0]}/who`)).text();
+  expect(csv.split("\n")[0]).toBe("user_id,email,name,via,group,grant_id,grant_scope");
+  expect(csv).toMatch(/,carol@sso\.example,Carol Chen,group,Engineering,[0-9a-f-]{36},resource/);
+  await page.getByRole("link", { name: "End-user access" }).click();
+  await expect(page).toHaveURL(/\?tab=access$/);
+
+  // The admin removes Engineering's grant; Carol's next message is refused with the reason.
+  await page.getByRole("button", { name: "Remove the grant of Engineering" }).click();
+  await expect(page.getByTestId("grant-row")).toHaveCount(0);
+  await endUser.getByLabel("Message").fill("Hello again");
+  await endUser.getByRole("button", { name: "Send" }).click();
+  await expect(endUser.getByTestId("genie-log").locator('[data-from="denied"]')).toHaveText(
+    "Refused (no_grant): Neither the user nor any of their groups has a grant for this feature or resource.",
+  );
+
+  // Explain, from the resource page, says the same.
+  await page.getByRole("link", { name: "Explain" }).click();
+  // A client-side navigation: wait for the Explain view before typing (typing earlier is lost).
+  await expect(page).toHaveURL(/\?tab=explain$/);
+  await expect(page.getByRole("button", { name: "Explain" })).toBeVisible();
+  await page.getByRole("combobox", { name: "User" }).fill("Carol");
+  await page.getByRole("option", { name: /Carol Chen/ }).click();
+  await page.getByRole("button", { name: "Explain" }).click();
+  await expect(page.getByTestId("explain-result")).toContainText("Denied (no_grant)");
+  await context.close();
+});

@@ -23,6 +23,8 @@ const schema = z.object({
   // End-user password lockout: failures in a row before the account locks, and for how long.
   PASSWORD_LOCKOUT_THRESHOLD: z.coerce.number().int().min(3).max(100).default(10),
   PASSWORD_LOCKOUT_MINUTES: z.coerce.number().int().min(1).max(1440).default(15),
+  // Runtime token signing keys rotate on this schedule (and on demand from Settings).
+  KEY_ROTATION_DAYS: z.coerce.number().int().min(1).max(365).default(30),
 });
 
 export type Env = z.infer<typeof schema>;

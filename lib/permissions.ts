@@ -20,6 +20,8 @@ export const PERMISSION_RESOURCES = [
   "audit",
   "console_members",
   "api_tokens",
+  // Asking the decision endpoint (components with an `authz` API token, or any reader).
+  "decisions",
 ] as const;
 export type PermissionResource = (typeof PERMISSION_RESOURCES)[number];
 export type PermissionAction = "read" | "write";
@@ -38,6 +40,7 @@ export const ENVIRONMENT_SCOPED: ReadonlySet<PermissionResource> = new Set([
   "directories",
   "resources",
   "access_grants",
+  "decisions",
 ]);
 
 const READ = ["read"] as const;
@@ -104,6 +107,7 @@ export function denialReason(
       return null;
     }
     case "api_token": {
+      if (actor.scope === "authz" && resource !== "decisions") return "This API token may only ask the decision endpoint.";
       if (action === "write" && actor.scope !== "write") return "This API token is read-only.";
       if (actor.environmentIds && ENVIRONMENT_SCOPED.has(resource)) return outsideScope(environmentIds, actor.environmentIds);
       if (actor.environmentIds && action === "write" && environmentIds) return "This API token is scoped to environments and cannot make account-wide changes.";

@@ -1,7 +1,7 @@
 import "server-only";
 import { desc, eq, sql } from "drizzle-orm";
 import { z } from "zod";
-import { getDb } from "@/db/client";
+import { getDb, getSql } from "@/db/client";
 import { API_TOKEN_SCOPES, apiTokens, type ApiToken } from "@/db/schema";
 import type { Actor, DomainContext } from "@/lib/auth/actor";
 import { recordAudit } from "@/lib/audit/record";
@@ -17,7 +17,7 @@ const PREFIX = "iamc_";
 
 export const createApiTokenInput = z.object({
   name: z.string().trim().min(1, "Name the token.").max(100, "A name has at most 100 characters."),
-  scope: z.enum(API_TOKEN_SCOPES, { error: "Choose read or write." }),
+  scope: z.enum(API_TOKEN_SCOPES, { error: "Choose read, write or authz." }),
   // Empty: every environment.
   environmentIds: z.array(uuidSchema).max(100).default([]),
   expiresInDays: z.number().int().min(1).max(3650).nullable().default(null),
@@ -72,15 +72,31 @@ export async function listApiTokens(): Promise<Omit<ApiToken, "tokenHash">[]> {
   return rows.map(({ tokenHash: _hash, ...rest }) => rest);
 }
 
-/** The actor behind a bearer token, or null (unknown, revoked, expired). */
-export async function authenticateApiToken(token: string): Promise<Actor | null> {
+/**
+ * The actor behind a bearer token, or null (unknown, revoked, expired), and the token's request
+ * count in the current one-minute window: one prepared statement (the token lookup and the
+ * rate-limit upsert together), since every API request, decisions included, starts here.
+ */
+export async function authenticateApiToken(token: string, windowSeconds = 60): Promise<{ actor: Actor; count: number; retryAfterSeconds: number } | null> {
   if (!token.startsWith(PREFIX) || token.length > 200) return null;
-  const db = getDb();
-  const [record] = await db.select().from(apiTokens).where(eq(apiTokens.tokenHash, hashToken(token)));
-  if (!record || record.revokedAt || (record.expiresAt && record.expiresAt <= new Date())) return null;
+  const pg = getSql();
+  const [record] = await pg<{ id: string; name: string; scope: ApiToken["scope"]; environment_ids: string[] | null; stale: boolean; count: number; retry: number }[]>`
+    with t as (
+      select id, name, scope, environment_ids, (last_used_at is null or last_used_at < now() - interval '1 minute') as stale from api_tokens
+      where token_hash = ${hashToken(token)} and revoked_at is null and (expires_at is null or expires_at > now())),
+    hit as (
+      insert into rate_limits as r (key, window_start, count) select 'api:' || t.id, now(), 1 from t
+      on conflict (key) do update set
+        count = case when r.window_start <= now() - make_interval(secs => ${windowSeconds}) then 1 else r.count + 1 end,
+        window_start = case when r.window_start <= now() - make_interval(secs => ${windowSeconds}) then now() else r.window_start end
+      returning count, ceil(extract(epoch from (window_start + make_interval(secs => ${windowSeconds}) - now())))::int as retry)
+    select t.*, hit.count, hit.retry from t cross join hit`;
+  if (!record) return null;
   // Last use, at most once a minute per token.
-  if (!record.lastUsedAt || Date.now() - record.lastUsedAt.getTime() > 60_000) {
-    await db.update(apiTokens).set({ lastUsedAt: sql`now()` }).where(eq(apiTokens.id, record.id));
-  }
-  return { type: "api_token", id: record.id, label: `API token ${record.name}`, scope: record.scope, environmentIds: record.environmentIds };
+  if (record.stale) await getDb().update(apiTokens).set({ lastUsedAt: sql`now()` }).where(eq(apiTokens.id, record.id));
+  return {
+    actor: { type: "api_token", id: record.id, label: `API token ${record.name}`, scope: record.scope, environmentIds: record.environment_ids },
+    count: record.count,
+    retryAfterSeconds: Math.max(record.retry, 1),
+  };
 }

@@ -13,7 +13,12 @@ import { createUser, createUserInput, deleteUser, grantEnvironment, reactivateUs
 import { getUserDetail } from "@/lib/users/detail";
 import { listUsers } from "@/lib/users/list";
 import { USER_SORTS } from "@/lib/users/list-params";
-import { uuidSchema } from "@/lib/validation";
+import { parseInput, uuidSchema } from "@/lib/validation";
+import { FEATURES } from "@/db/enums";
+import { decide } from "@/lib/access/policy";
+import { decideWithToken } from "@/lib/tokens/verify";
+import { mcpServerUrl } from "@/lib/tokens/mint";
+import { REASONS } from "@/lib/runtime/reasons";
 
 // The admin REST API, one table of endpoints: the dispatcher (lib/api/handler.ts) authenticates,
 // rate-limits, checks the permission, parses query and body with these schemas, and calls `handle`,
@@ -35,7 +40,7 @@ export type Endpoint = {
   method: HttpMethod;
   path: string;
   summary: string;
-  tag: "Environments" | "Users" | "Groups";
+  tag: "Environments" | "Users" | "Groups" | "Authorization";
   permission: [PermissionResource, PermissionAction];
   query?: z.ZodObject;
   body?: z.ZodType;
@@ -208,6 +213,28 @@ function id(params: Record<string, string>, name = "id") {
 }
 
 // ---- Endpoints --------------------------------------------------------------
+
+const authzCheckBody = z
+  .object({
+    token: z.string().min(1).max(16_384).optional().describe("The end user's access token (verified: signature, iss, aud, typ, exp, env)"),
+    subject: z.string().min(1).max(320).optional().describe("Or the user's id or email"),
+    environment: z.string().min(1).max(64).describe("Environment key, e.g. prod"),
+    feature: z.enum(FEATURES),
+    resource: uuidSchema.nullable().optional().describe("One resource; omitted or null: the feature as a whole"),
+    resources: z.array(uuidSchema.nullable()).min(1).max(100, "At most 100 resources at once.").optional().describe("A batch of resources"),
+  })
+  .refine((b) => (b.token === undefined) !== (b.subject === undefined), { message: "Send either token or subject.", path: ["token"] })
+  .refine((b) => b.resource === undefined || b.resources === undefined, { message: "Send resource or resources, not both.", path: ["resources"] });
+const authzDecision = z.object({
+  resource: z.uuid().nullable(),
+  allow: z.boolean(),
+  reason: z.enum(Object.keys(REASONS) as [keyof typeof REASONS, ...(keyof typeof REASONS)[]]),
+  message: z.string(),
+  grant: z.object({ id: z.uuid(), feature: z.enum(FEATURES), resourceId: z.uuid().nullable() }).nullable(),
+  group: z.object({ id: z.uuid(), name: z.string() }).nullable(),
+  path: z.array(z.string()),
+});
+const authzCheckResult = z.object({ subject: z.unknown(), environment: z.string(), feature: z.enum(FEATURES), decisions: z.array(authzDecision) });
 
 export const ENDPOINTS: Endpoint[] = [
   {
@@ -479,5 +506,28 @@ export const ENDPOINTS: Endpoint[] = [
       return { body: r };
     },
   },
+  {
+    method: "POST",
+    path: "/authz/check",
+    summary: "Decide: may this user (by access token or subject) use this feature or these resources?",
+    tag: "Authorization",
+    permission: ["decisions", "read"],
+    body: authzCheckBody,
+    response: authzCheckResult,
+    async handle({ ctx, body }) {
+      const input = parseInput(authzCheckBody, body);
+      const env = await environmentByKey(input.environment);
+      authorize(ctx.actor, "decisions", "read", [env.id]);
+      const resources = input.resources ?? [input.resource ?? null];
+      if (input.token) {
+        const audience = [input.feature, ...(input.feature === "mcp" ? resources.filter((r): r is string => r !== null).map(mcpServerUrl) : [])];
+        const { claims, decisions } = await decideWithToken(input.token, { environment: env, feature: input.feature, resources, audience });
+        return { body: { subject: claims ? { id: claims.sub, email: claims.email } : null, environment: env.key, feature: input.feature, decisions } };
+      }
+      const subject = input.subject!;
+      const user = z.uuid().safeParse(subject).success ? { id: subject } : { email: subject };
+      const decisions = await decide({ environment: env, user, feature: input.feature, resources });
+      return { body: { subject: user, environment: env.key, feature: input.feature, decisions } };
+    },
+  },
 ];
-

@@ -3,7 +3,7 @@ import type { ActorType, ConsoleRole } from "@/db/enums";
 /** Who is acting. Every domain call receives one; it decides permissions and the audit row's actor. */
 export type Actor =
   | { type: "console_member"; id: string; label: string; role: ConsoleRole; environmentIds: readonly string[] }
-  | { type: "api_token"; id: string; label: string; scope: "read" | "write"; environmentIds: readonly string[] | null }
+  | { type: "api_token"; id: string; label: string; scope: "read" | "write" | "authz"; environmentIds: readonly string[] | null }
   | { type: "directory"; id: string; label: string; environmentIds: readonly string[] }
   | { type: "identity_provider"; id: string; label: string; environmentIds: readonly string[] }
   | { type: "end_user"; id: string; label: string; environmentIds: readonly string[] }

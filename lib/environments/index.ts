@@ -26,8 +26,10 @@ export async function listEnvironments(executor: Executor = getDb()): Promise<En
   return executor.select().from(environments).orderBy(asc(environments.position), asc(environments.name));
 }
 
-export async function findEnvironmentByKey(key: string, executor: Executor = getDb()): Promise<Environment | undefined> {
-  const [row] = await executor.select().from(environments).where(eq(environments.key, key)).limit(1);
+export async function findEnvironmentByKey(key: string, executor?: Executor): Promise<Environment | undefined> {
+  if (executor) return (await executor.select().from(environments).where(eq(environments.key, key)).limit(1))[0];
+  // Every request of the end-user pages and the decision endpoint starts here: a prepared statement.
+  const [row] = await getDb().select().from(environments).where(eq(environments.key, sql.placeholder("key"))).limit(1).prepare("find_environment_by_key").execute({ key });
   return row;
 }
 

@@ -49,6 +49,8 @@ export const updateEnvironmentAuthInput = z
     groupAttribute: z.string().trim().max(300).nullable().default(null),
     sessionLifetimeMinutes: z.number().int().min(5, "At least 5 minutes.").max(43200, "At most 30 days."),
     idleTimeoutMinutes: z.number().int().min(1, "At least 1 minute.").max(43200, "At most 30 days."),
+    // Lifetime of the runtime access tokens (JWTs) minted for signed-in users.
+    tokenLifetimeSeconds: z.number().int().min(60, "At least 60 seconds.").max(3600, "At most an hour.").default(600),
     expectedVersion: z.number().int().positive().optional(),
   })
   .superRefine((v, ctx) => {
@@ -111,6 +113,7 @@ const describe = (s: EnvironmentAuthSettings) => ({
   groupAttribute: s.groupAttribute,
   sessionLifetimeMinutes: s.sessionLifetimeMinutes,
   idleTimeoutMinutes: s.idleTimeoutMinutes,
+  tokenLifetimeSeconds: s.tokenLifetimeSeconds,
 });
 
 /** Changes how an environment's users sign in; one audited change with before and after. */
@@ -158,6 +161,7 @@ export async function updateEnvironmentAuth(ctx: DomainContext, environmentId: s
         groupAttribute: data.groupAttribute || null,
         sessionLifetimeMinutes: data.sessionLifetimeMinutes,
         idleTimeoutMinutes: data.idleTimeoutMinutes,
+        tokenLifetimeSeconds: data.tokenLifetimeSeconds,
         version: sql`${environmentAuth.version} + 1`,
         updatedAt: sql`now()`,
       })

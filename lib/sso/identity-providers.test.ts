@@ -170,6 +170,8 @@ describe("environment authentication", () => {
       [{ ssoEnabled: true }, "identityProviderId", /Choose the identity provider/],
       [{ idleTimeoutMinutes: 800 }, "idleTimeoutMinutes", /cannot be longer than the session lifetime/],
       [{ sessionLifetimeMinutes: 1 }, "sessionLifetimeMinutes", /At least 5 minutes/],
+      [{ tokenLifetimeSeconds: 30 }, "tokenLifetimeSeconds", /At least 60 seconds/],
+      [{ tokenLifetimeSeconds: 7200 }, "tokenLifetimeSeconds", /At most an hour/],
       [{ breakGlassEmails: ["nobody@nowhere.example"] }, "breakGlassEmails", /No user with the email nobody@nowhere.example/],
     ];
     for (const [patch, field, reason] of cases) {

@@ -1,12 +1,14 @@
 import "server-only";
 import { SYSTEM_ACTOR } from "@/lib/auth/actor";
 import { pruneRequestLogs } from "@/lib/scim/directories";
+import { rotateIfDue } from "@/lib/tokens/keys";
 import { pruneSsoState } from "./flow";
 import { identityProvidersDueForRefresh, refreshMetadata } from "./identity-providers";
 
 /**
  * Hourly upkeep on every instance: refresh IdP metadata read more than a day ago (new
- * certificates are added beside the old, audited) and drop expired sign-in state. Idempotent:
+ * certificates are added beside the old, audited), drop expired sign-in state, and rotate the
+ * token signing keys when due. Idempotent:
  * two instances refreshing at once find the second refresh changes nothing.
  */
 export async function runSsoMaintenance(): Promise<{ refreshed: number; failed: number }> {
@@ -26,6 +28,8 @@ export async function runSsoMaintenance(): Promise<{ refreshed: number; failed: 
     await pruneSsoState();
     // (Also the SCIM request logs past each directory's retention: the same hourly upkeep.)
     await pruneRequestLogs();
+    // And the runtime token keys: rotated when the active one is older than KEY_ROTATION_DAYS.
+    if (await rotateIfDue()) console.log("[keys] scheduled rotation of the token signing keys");
   }
   return { refreshed, failed };
 }

@@ -2,16 +2,16 @@ import http from "node:http";
 import os from "node:os";
 import { parseArgs } from "node:util";
 import { sql } from "drizzle-orm";
-import { closeDb, getDb } from "@/db/client";
+import { getDb } from "@/db/client";
 import { freePort } from "@/db/embedded";
 import { SYSTEM_ACTOR } from "@/lib/auth/actor";
 import { env } from "@/lib/env";
 import { findEnvironmentByKey } from "@/lib/environments";
 import { authenticateDirectory, createDirectory, scimBaseUrl } from "@/lib/scim/directories";
 import { listScimUsers, type ScimContext } from "@/lib/scim/users";
-import { startApp, type AppProcess } from "../lib/app-process";
-import { openDatabase } from "../lib/runtime";
+import { startApp } from "../lib/app-process";
 import { freshBenchDatabase } from "./fresh-database";
+import { runBench } from "./harness";
 
 // npm run bench:scim -- --users 100000 --compare 5000 --concurrency 8
 // User creates per second over HTTP on loopback with 8 concurrent clients, against our server
@@ -116,9 +116,7 @@ async function startJacksonScim(databaseUrl: string) {
   return { usersUrl: `http://127.0.0.1:${port}/api/scim/v2.0/${directory.id}/Users`, token: directory.scim.secret, close: () => server.close() };
 }
 
-const db = await openDatabase({ quiet: true });
-let app: AppProcess | undefined;
-try {
+await runBench(async (db, own) => {
   // Before anything reads the (cached) configuration: the app's origin is part of every SCIM URL.
   const port = await freePort();
   process.env.NEXTAUTH_URL = `http://127.0.0.1:${port}`;
@@ -126,7 +124,7 @@ try {
   const environment = (await findEnvironmentByKey("test"))!;
   const { directory, token } = await createDirectory({ actor: { ...SYSTEM_ACTOR, label: "bench:scim" } }, { environmentId: environment.id, name: "bench" });
 
-  app = await startApp({ ...process.env, DATABASE_URL: url, PORT: String(port), SCIM_RATE_LIMIT_PER_MINUTE: "1000000000" }, { timeoutMs: 600_000 });
+  own(await startApp({ ...process.env, DATABASE_URL: url, PORT: String(port), SCIM_RATE_LIMIT_PER_MINUTE: "1000000000" }, { timeoutMs: 600_000 }));
   const ours = `${scimBaseUrl(directory.id)}/Users`;
   const jackson = await startJacksonScim(url);
 
@@ -180,12 +178,4 @@ try {
       filterEqMs: filterEq.p95,
     }),
   );
-} catch (error) {
-  console.error(error);
-  process.exitCode = 1;
-} finally {
-  await app?.stop();
-  await closeDb();
-  await db.stop();
-  process.exit(process.exitCode ?? 0);
-}
+});

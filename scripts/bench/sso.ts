@@ -1,7 +1,7 @@
 import os from "node:os";
 import { parseArgs } from "node:util";
 import { inArray } from "drizzle-orm";
-import { closeDb, getDb } from "@/db/client";
+import { getDb } from "@/db/client";
 import { users } from "@/db/schema";
 import { SYSTEM_ACTOR } from "@/lib/auth/actor";
 import { hashPassword } from "@/lib/auth/password";
@@ -14,8 +14,8 @@ import { handleAcs, startSso } from "@/lib/sso/flow";
 import { createIdentityProvider } from "@/lib/sso/identity-providers";
 import { jackson } from "@/lib/sso/jackson";
 import { buildResponse, generateKeyPair, idpMetadata } from "@/lib/sso/testing/test-idp";
-import { openDatabase } from "../lib/runtime";
 import { freshBenchDatabase } from "./fresh-database";
+import { runBench } from "./harness";
 
 // npm run bench:sso -- --iterations 300 --rounds 3
 // Full SSO sign-in through our ACS (our checks + Jackson's validation + existing user + group sync
@@ -30,9 +30,8 @@ const iterations = Number(values.iterations);
 const rounds = Number(values.rounds);
 const userCount = Number(values.users);
 
-const db = await openDatabase({ quiet: true });
 const database = "iam_bench_sso";
-try {
+await runBench(async (db) => {
   await freshBenchDatabase(db, database);
   const ctx = { actor: { ...SYSTEM_ACTOR, label: "bench:sso" } };
   const prod = (await findEnvironmentByKey("prod"))!;
@@ -140,11 +139,4 @@ try {
   console.log(`full SSO sign-in (ours): ${ssoPerSec.toFixed(1)}/s; Jackson bare flow: ${jacksonPerSec.toFixed(1)}/s; ratio ${(ssoPerSec / jacksonPerSec).toFixed(2)} (goal ≥ 0.8)`);
   console.log(`password sign-ins: ${passwordPerSecPerCore.toFixed(1)}/s on one core (goal ≥ 15)`);
   console.log(JSON.stringify({ ssoPerSec: +ssoPerSec.toFixed(1), jacksonPerSec: +jacksonPerSec.toFixed(1), ratio: +(ssoPerSec / jacksonPerSec).toFixed(3), passwordPerSecPerCore: +passwordPerSecPerCore.toFixed(1) }));
-} catch (error) {
-  console.error(error);
-  process.exitCode = 1;
-} finally {
-  await closeDb();
-  await db.stop();
-  process.exit(process.exitCode ?? 0);
-}
+});

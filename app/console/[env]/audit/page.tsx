@@ -21,7 +21,7 @@ export default async function AuditPage() {
             { header: "When", cell: (e) => e.occurredAt.toISOString().replace("T", " ").slice(0, 19), className: "whitespace-nowrap px-3 py-2 text-slate-600" },
             { header: "Actor", cell: (e) => e.actorLabel },
             { header: "Action", cell: (e) => e.action, className: "px-3 py-2 font-mono text-xs" },
-            { header: "Target", cell: (e) => e.targetLabel ?? e.targetId },
+            { header: "Target", cell: (e) => e.targetLabel ?? e.targetId, className: "break-all px-3 py-2" },
             { header: "Environment", cell: (e) => e.environmentKey?.toUpperCase() },
             {
               header: "Outcome",

@@ -30,3 +30,18 @@ describe("API token actions", () => {
     expect(await actions.revokeApiTokenAction(id)).toEqual({ ok: false, error: "API token not found or already revoked.", fieldErrors: undefined });
   });
 });
+
+describe("signing key rotation", () => {
+  it("is refused for reviewers and callers without a session, and rotates for an owner", async () => {
+    expect(await actions.rotateSigningKeysAction({ algorithm: "EdDSA" })).toEqual({ ok: false, error: "Your session has ended. Sign in again." });
+    await signInAs("reviewer");
+    expect(await actions.rotateSigningKeysAction({ algorithm: "EdDSA" })).toEqual({ ok: false, error: "A reviewer cannot change signing keys." });
+    expect(await countRows("signing_keys")).toBe(0);
+    await signInAs("owner");
+    const bad = await actions.rotateSigningKeysAction({ algorithm: "HS256" });
+    expect(!bad.ok && bad.fieldErrors?.algorithm).toEqual(["Choose EdDSA or ES256."]);
+    const rotated = await actions.rotateSigningKeysAction({ algorithm: "ES256" });
+    expect(rotated.ok && Object.keys(rotated.data).sort()).toEqual(["active", "next", "retired"]);
+    expect(await countRows("signing_keys")).toBe(3);
+  });
+});

@@ -3,6 +3,7 @@
 import { consoleAction } from "@/lib/actions";
 import { createApiToken, revokeApiToken } from "@/lib/api/tokens";
 import { updateEnvironmentAuth } from "@/lib/sso/environment-auth";
+import { rotateSigningKeys } from "@/lib/tokens/keys";
 
 export const createApiTokenAction = consoleAction({ permission: ["api_tokens", "write"] }, async (ctx, input: unknown) => {
   const { token, record } = await createApiToken(ctx, input);
@@ -18,3 +19,5 @@ export const updateEnvironmentAuthAction = consoleAction({ permission: ["environ
   const settings = await updateEnvironmentAuth(ctx, String(environmentId), input);
   return { version: settings.version };
 });
+
+export const rotateSigningKeysAction = consoleAction({ permission: ["signing_keys", "write"] }, async (ctx, input: unknown) => (await rotateSigningKeys(ctx, input))!);

@@ -44,6 +44,7 @@ export function ApiTokens({ tokens, environments, canWrite }: { tokens: TokenRow
             <select name="scope" className="rounded-md border border-slate-300 px-2 py-2 text-sm" defaultValue="read">
               <option value="read">Read</option>
               <option value="write">Read and write</option>
+              <option value="authz">Decisions only (components)</option>
             </select>
           </label>
           <fieldset className="flex flex-col gap-1">

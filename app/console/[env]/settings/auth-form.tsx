@@ -24,6 +24,7 @@ export type AuthFormValues = {
   groupAttribute: string | null;
   sessionLifetimeMinutes: number;
   idleTimeoutMinutes: number;
+  tokenLifetimeSeconds: number;
 };
 
 const list = (v: FormDataEntryValue | null) =>
@@ -71,6 +72,7 @@ export function EnvironmentAuthForm({
             groupAttribute: (d.get("groupAttribute") as string) || null,
             sessionLifetimeMinutes: Number(d.get("sessionLifetimeMinutes")),
             idleTimeoutMinutes: Number(d.get("idleTimeoutMinutes")),
+            tokenLifetimeSeconds: Number(d.get("tokenLifetimeSeconds")),
             expectedVersion: values.version,
           });
           if (result.ok) {
@@ -155,6 +157,7 @@ export function EnvironmentAuthForm({
           <Field label="Groups attribute (blank: the IdP's mapping)" name="groupAttribute" defaultValue={values.groupAttribute ?? ""} errors={errors.groupAttribute} />
           <Field label="Session lifetime (minutes)" name="sessionLifetimeMinutes" type="number" min={5} defaultValue={values.sessionLifetimeMinutes} errors={errors.sessionLifetimeMinutes} />
           <Field label="Idle timeout (minutes)" name="idleTimeoutMinutes" type="number" min={1} defaultValue={values.idleTimeoutMinutes} errors={errors.idleTimeoutMinutes} />
+          <Field label="Access token lifetime (seconds)" name="tokenLifetimeSeconds" type="number" min={60} max={3600} defaultValue={values.tokenLifetimeSeconds} errors={errors.tokenLifetimeSeconds} />
         </div>
         {canWrite && (
           <div>

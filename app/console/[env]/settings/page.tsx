@@ -9,7 +9,11 @@ import { listOutbox } from "@/lib/mail";
 import { can } from "@/lib/permissions";
 import { getEnvironmentAuth } from "@/lib/sso/environment-auth";
 import { listIdentityProviders } from "@/lib/sso/identity-providers";
+import { listSigningKeys } from "@/lib/tokens/keys";
+import { env as config } from "@/lib/env";
+import { issuerMetadata } from "@/lib/tokens/discovery";
 import { ApiTokens } from "./api-tokens";
+import { SigningKeys } from "./signing-keys";
 import { EnvironmentAuthForm } from "./auth-form";
 
 export const metadata = { title: "Settings" };
@@ -19,7 +23,9 @@ export default async function SettingsPage({ params }: { params: Promise<{ env: 
   const { env: key } = await params;
   const actor = actorFromSession(session);
   const canReadOutbox = can(actor, "users", "write", "any");
-  const [tokens, environments, idps, outbox] = await Promise.all([listApiTokens(), listEnvironments(), listIdentityProviders(), canReadOutbox ? listOutbox(actor, 50) : []]);
+  const [tokens, environments, idps, outbox, keys] = await Promise.all([listApiTokens(), listEnvironments(), listIdentityProviders(), canReadOutbox ? listOutbox(actor, 50) : [], listSigningKeys()]);
+  const issuer = issuerMetadata();
+  const day = (d: Date | null) => (d ? d.toISOString().slice(0, 16).replace("T", " ") : "—");
   const env = environments.find((e) => e.key === key);
   if (!env) notFound();
   const [auth, groups] = await Promise.all([getEnvironmentAuth(env.id), listGroups(env.id)]);
@@ -55,6 +61,7 @@ export default async function SettingsPage({ params }: { params: Promise<{ env: 
             groupAttribute: auth.groupAttribute,
             sessionLifetimeMinutes: auth.sessionLifetimeMinutes,
             idleTimeoutMinutes: auth.idleTimeoutMinutes,
+            tokenLifetimeSeconds: auth.tokenLifetimeSeconds,
           }}
         />
       </Card>
@@ -87,6 +94,24 @@ export default async function SettingsPage({ params }: { params: Promise<{ env: 
           ]}
         />
         )}
+      </Card>
+      <Card className="mb-6">
+        <h2 className="mb-1 text-base font-semibold">Runtime token signing keys</h2>
+        <p className="mb-3 text-sm text-slate-600">
+          Access tokens for platform features are signed with the active key. The next key is published ahead; a retired key stays in the{" "}
+          <a className="text-brand-700 underline" href="/.well-known/jwks.json">
+            JWKS
+          </a>{" "}
+          until its last token expires. Keys also rotate on their own every {config().KEY_ROTATION_DAYS} days (KEY_ROTATION_DAYS). Issuer <code className="rounded bg-slate-100 px-1">{issuer.issuer}</code>,{" "}
+          <a className="text-brand-700 underline" href="/.well-known/openid-configuration">
+            metadata
+          </a>
+          .
+        </p>
+        <SigningKeys
+          canWrite={can(actor, "signing_keys", "write")}
+          keys={keys.map((k) => ({ kid: k.kid, algorithm: k.algorithm, state: k.state, createdAt: day(k.createdAt), activatedAt: day(k.activatedAt), retiredAt: day(k.retiredAt), publishUntil: day(k.publishUntil), published: k.published }))}
+        />
       </Card>
       <Card>
         <h2 className="text-base font-semibold">Admin REST API</h2>

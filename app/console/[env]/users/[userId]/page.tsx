@@ -6,6 +6,9 @@ import { actorFromSession, requireConsoleSession } from "@/lib/auth/session";
 import { findEnvironmentByKey } from "@/lib/environments";
 import { can } from "@/lib/permissions";
 import { getUserDetail, userAuditEntries } from "@/lib/users/detail";
+import { FEATURES, FEATURE_LABELS } from "@/db/enums";
+import { listResources, RESOURCE_NOUN } from "@/lib/access/resources";
+import { ExplainForm } from "../../access/access-forms";
 import { AccountActions } from "./account-actions";
 import { UserPanel } from "./user-panel";
 
@@ -19,6 +22,11 @@ export default async function UserPage({ params }: { params: Promise<{ env: stri
   const audit = await userAuditEntries(userId);
   const actor = actorFromSession(session);
   const grantedIds = detail.access.filter((a) => a.granted).map((a) => a.environmentId);
+  const resources = await listResources(env.id);
+  const targets = FEATURES.flatMap((f) => [
+    { id: null, feature: f, label: `All of ${FEATURE_LABELS[f]}` },
+    ...resources.filter((r) => r.feature === f).map((r) => ({ id: r.id, feature: f, label: `${FEATURE_LABELS[f]}: ${RESOURCE_NOUN[f]} ${r.name}` })),
+  ]);
 
   return (
     <>
@@ -56,6 +64,11 @@ export default async function UserPage({ params }: { params: Promise<{ env: stri
               canInvite={grantedIds.includes(env.id) && detail.user.status !== "suspended" && detail.user.status !== "deprovisioned"}
             />
           )}
+        </Card>
+        <Card>
+          <h2 className="mb-1 text-base font-semibold">Explain access in {env.name}</h2>
+          <p className="mb-3 text-sm text-slate-600">May {detail.user.name} use a feature or resource here, and through which group and grant?</p>
+          <ExplainForm environment={env.key} environmentId={env.id} resources={targets} fixedUser={{ id: detail.user.id, name: detail.user.name }} />
         </Card>
         <Card>
           <h2 className="text-base font-semibold">History</h2>

@@ -1,0 +1,6 @@
+import { handleGenieMessage } from "@/lib/components/genie";
+
+// A genie's message endpoint: bearer access token (aud agent_studio) → verify → live policy → fixed reply.
+export async function POST(request: Request, { params }: { params: Promise<{ id: string }> }) {
+  return handleGenieMessage(request, (await params).id);
+}

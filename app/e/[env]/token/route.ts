@@ -1,0 +1,27 @@
+import { problem, problemFromError } from "@/lib/http/problem";
+import { publicOrigin } from "@/lib/env";
+import { mintAccessToken } from "@/lib/tokens/mint";
+import { currentEndUserSession } from "../session";
+
+// The signed-in end user's access token for one audience (a feature key or an MCP server URL).
+// POST only, same origin only: the session cookie is the credential.
+export async function POST(request: Request, { params }: { params: Promise<{ env: string }> }) {
+  const origin = request.headers.get("origin");
+  if (origin !== new URL(publicOrigin()).origin && origin !== new URL(request.url).origin) return problem(403, "Tokens are issued to this site's pages only (Origin mismatch).", { code: "bad_origin" });
+  const { env } = await params;
+  const current = await currentEndUserSession(env);
+  if (!current) return problem(401, "Sign in to this environment first.", { code: "no_session" });
+  let audience: unknown;
+  try {
+    audience = ((await request.json()) as { audience?: unknown }).audience;
+  } catch {
+    return problem(400, "Send JSON: {\"audience\": \"agent_studio\"}.", { code: "invalid_json" });
+  }
+  if (typeof audience !== "string") return problem(400, "Name the audience: a feature key or an MCP server URL.", { code: "invalid_audience", fieldErrors: { audience: ["Required."] } });
+  try {
+    const minted = await mintAccessToken(current, audience);
+    return Response.json({ access_token: minted.token, token_type: "Bearer", expires_in: minted.expiresIn }, { headers: { "cache-control": "no-store" } });
+  } catch (error) {
+    return problemFromError(error);
+  }
+}

@@ -1,0 +1,143 @@
+import "server-only";
+import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import { z } from "zod";
+import { getDb, type Executor } from "@/db/client";
+import { FEATURES, FEATURE_LABELS, type Feature } from "@/db/enums";
+import { accessGrants, groups, resources, users } from "@/db/schema";
+import type { DomainContext } from "@/lib/auth/actor";
+import { recordAuditMany } from "@/lib/audit/record";
+import { inTransaction } from "@/lib/domain/transaction";
+import { requireEnvironment } from "@/lib/environments";
+import { NotFoundError, ValidationError } from "@/lib/errors";
+import { authorize } from "@/lib/permissions";
+import { parseInput, uuidSchema } from "@/lib/validation";
+
+// Grants: a group or a user → a whole feature or one resource, in one environment.
+
+export const addGrantsInput = z
+  .object({
+    environmentId: uuidSchema,
+    feature: z.enum(FEATURES, { error: "Choose Agent Studio, Workato GO or MCP." }),
+    resourceId: uuidSchema.nullable().default(null),
+    groupIds: z.array(uuidSchema).max(500, "At most 500 groups at once.").default([]),
+    userIds: z.array(uuidSchema).max(500, "At most 500 users at once.").default([]),
+  })
+  .refine((g) => g.groupIds.length + g.userIds.length > 0, { message: "Pick at least one group or user.", path: ["groupIds"] });
+
+export type GrantView = {
+  id: string;
+  feature: Feature;
+  resourceId: string | null;
+  resourceName: string | null;
+  subject: { type: "group"; id: string; name: string } | { type: "user"; id: string; name: string; email: string };
+  createdAt: Date;
+};
+
+/** Adds grants (existing ones are left as they are); returns how many were new. */
+export async function addGrants(ctx: DomainContext, input: unknown): Promise<{ added: number; unchanged: number }> {
+  const data = parseInput(addGrantsInput, input);
+  authorize(ctx.actor, "access_grants", "write", [data.environmentId]);
+  return inTransaction(async (tx) => {
+    const env = await requireEnvironment(tx, data.environmentId);
+    let target = FEATURE_LABELS[data.feature];
+    if (data.resourceId) {
+      const [resource] = await tx.select().from(resources).where(and(eq(resources.id, data.resourceId), eq(resources.environmentId, env.id)));
+      if (!resource) throw new ValidationError("That resource is not in this environment.", { resourceId: ["That resource is not in this environment."] });
+      if (resource.feature !== data.feature) throw new ValidationError(`That resource belongs to ${FEATURE_LABELS[resource.feature]}.`, { feature: [`The resource belongs to ${FEATURE_LABELS[resource.feature]}.`] });
+      target = resource.name;
+    }
+    const groupIds = [...new Set(data.groupIds)];
+    const userIds = [...new Set(data.userIds)];
+    const foundGroups = groupIds.length ? await tx.select({ id: groups.id, name: groups.name }).from(groups).where(and(inArray(groups.id, groupIds), eq(groups.environmentId, env.id))) : [];
+    if (foundGroups.length !== groupIds.length) throw new ValidationError("Some groups are not in this environment.", { groupIds: ["Some groups are not in this environment."] });
+    const foundUsers = userIds.length ? await tx.select({ id: users.id, email: users.email }).from(users).where(inArray(users.id, userIds)) : [];
+    if (foundUsers.length !== userIds.length) throw new ValidationError("Some users do not exist.", { userIds: ["Some users do not exist."] });
+    const rows = [
+      ...foundGroups.map((g) => ({ environmentId: env.id, feature: data.feature, resourceId: data.resourceId, groupId: g.id, userId: null })),
+      ...foundUsers.map((u) => ({ environmentId: env.id, feature: data.feature, resourceId: data.resourceId, groupId: null, userId: u.id })),
+    ];
+    const inserted = await tx.insert(accessGrants).values(rows).onConflictDoNothing().returning();
+    const label = (g: (typeof inserted)[number]) => (g.groupId ? `group ${foundGroups.find((x) => x.id === g.groupId)!.name}` : `user ${foundUsers.find((x) => x.id === g.userId)!.email}`);
+    await recordAuditMany(
+      tx,
+      ctx,
+      inserted.map((g) => ({
+        action: "access_grant.create",
+        targetType: "access_grant",
+        targetId: g.id,
+        targetLabel: `${label(g)} → ${target}`,
+        environment: env,
+        after: { feature: g.feature, resourceId: g.resourceId, groupId: g.groupId, userId: g.userId },
+      })),
+    );
+    return { added: inserted.length, unchanged: rows.length - inserted.length };
+  });
+}
+
+/** Removes one grant. Decisions change at once; tokens minted before still list it until they expire. */
+export async function removeGrant(ctx: DomainContext, grantId: string): Promise<void> {
+  const id = parseInput(uuidSchema, grantId);
+  await inTransaction(async (tx) => {
+    const [grant] = await tx.select().from(accessGrants).where(eq(accessGrants.id, id)).for("update");
+    if (!grant) throw new NotFoundError("Grant not found.");
+    authorize(ctx.actor, "access_grants", "write", [grant.environmentId]);
+    const env = await requireEnvironment(tx, grant.environmentId);
+    const [view] = await listGrants({ environmentId: grant.environmentId, grantId: id }, tx);
+    await tx.delete(accessGrants).where(eq(accessGrants.id, id));
+    await recordAuditMany(tx, ctx, [
+      {
+        action: "access_grant.delete",
+        targetType: "access_grant",
+        targetId: id,
+        targetLabel: view ? `${view.subject.type} ${view.subject.type === "user" ? view.subject.email : view.subject.name} → ${view.resourceName ?? FEATURE_LABELS[grant.feature]}` : null,
+        environment: env,
+        before: { feature: grant.feature, resourceId: grant.resourceId, groupId: grant.groupId, userId: grant.userId },
+      },
+    ]);
+  });
+}
+
+/** Grants of an environment: of a feature (feature-wide only with `featureWide`), of one resource, of one user's or group's. */
+export async function listGrants(
+  filter: { environmentId: string; feature?: Feature; resourceId?: string; featureWide?: boolean; userId?: string; groupId?: string; grantId?: string },
+  executor: Executor = getDb(),
+): Promise<GrantView[]> {
+  const rows = await executor
+    .select({
+      id: accessGrants.id,
+      feature: accessGrants.feature,
+      resourceId: accessGrants.resourceId,
+      resourceName: resources.name,
+      groupId: accessGrants.groupId,
+      groupName: groups.name,
+      userId: accessGrants.userId,
+      userName: users.name,
+      userEmail: users.email,
+      createdAt: accessGrants.createdAt,
+    })
+    .from(accessGrants)
+    .leftJoin(resources, eq(resources.id, accessGrants.resourceId))
+    .leftJoin(groups, eq(groups.id, accessGrants.groupId))
+    .leftJoin(users, eq(users.id, accessGrants.userId))
+    .where(
+      and(
+        eq(accessGrants.environmentId, filter.environmentId),
+        filter.feature ? eq(accessGrants.feature, filter.feature) : undefined,
+        filter.resourceId ? eq(accessGrants.resourceId, filter.resourceId) : undefined,
+        filter.featureWide ? isNull(accessGrants.resourceId) : undefined,
+        filter.userId ? eq(accessGrants.userId, filter.userId) : undefined,
+        filter.groupId ? eq(accessGrants.groupId, filter.groupId) : undefined,
+        filter.grantId ? eq(accessGrants.id, filter.grantId) : undefined,
+      ),
+    )
+    .orderBy(sql`${accessGrants.groupId} is null`, sql`lower(coalesce(${groups.name}, ${users.email}))`)
+    .limit(2000);
+  return rows.map((r) => ({
+    id: r.id,
+    feature: r.feature,
+    resourceId: r.resourceId,
+    resourceName: r.resourceName,
+    subject: r.groupId ? { type: "group", id: r.groupId, name: r.groupName ?? "" } : { type: "user", id: r.userId!, name: r.userName ?? "", email: r.userEmail ?? "" },
+    createdAt: r.createdAt,
+  }));
+}

@@ -1,0 +1,174 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { sql } from "drizzle-orm";
+import { getDb } from "@/db/client";
+import type { Environment } from "@/db/schema";
+import { createEnvironments, systemCtx } from "@/db/testing/fixtures";
+import { serve } from "@/db/testing/serve";
+import { addGrants, listGrants, removeGrant } from "@/lib/access/grants";
+import { createResource } from "@/lib/access/resources";
+import { handleApiRequest } from "@/lib/api/handler";
+import { createApiToken } from "@/lib/api/tokens";
+import { createEndUserSession, readEndUserSession } from "@/lib/end-user/sessions";
+import { addMembers, createGroup } from "@/lib/groups";
+import { mcpServerUrl, mintAccessToken } from "@/lib/tokens/mint";
+import { createUser } from "@/lib/users";
+import { handleGenieMessage } from "./genie";
+import { handleMcp } from "./mcp";
+
+let env: { dev: Environment; test: Environment; prod: Environment };
+let server: Awaited<ReturnType<typeof serve>>;
+let genie: { id: string };
+let mcp: { id: string };
+let granted: { id: string; email: string };
+let grantedToken: (aud: string) => Promise<string>;
+let ungrantedToken: (aud: string) => Promise<string>;
+
+async function signedIn(email: string, environment: Environment) {
+  const user = await createUser(systemCtx, { name: email.split("@")[0]!, email, environmentIds: [env.dev.id, env.prod.id] });
+  const { token } = await createEndUserSession(getDb(), { userId: user.id, environmentId: environment.id, method: "password" });
+  const s = (await readEndUserSession(environment.key, token))!;
+  return { user, mint: async (aud: string) => (await mintAccessToken(s, aud)).token };
+}
+
+beforeAll(async () => {
+  env = await createEnvironments();
+  genie = await createResource(systemCtx, { environmentId: env.prod.id, feature: "agent_studio", name: "Travel genie" });
+  mcp = await createResource(systemCtx, { environmentId: env.prod.id, feature: "mcp", name: "Tickets" });
+  const team = await createGroup(systemCtx, { environmentId: env.prod.id, name: "Travel team" });
+  const a = await signedIn("granted@example.com", env.prod);
+  const b = await signedIn("ungranted@example.com", env.prod);
+  granted = a.user;
+  grantedToken = a.mint;
+  ungrantedToken = b.mint;
+  await addMembers(systemCtx, { groupId: team.id, userIds: [a.user.id] });
+  await addGrants(systemCtx, { environmentId: env.prod.id, feature: "agent_studio", resourceId: genie.id, groupIds: [team.id] });
+  await addGrants(systemCtx, { environmentId: env.prod.id, feature: "mcp", resourceId: mcp.id, groupIds: [team.id] });
+  server = await serve(async (request) => {
+    const path = new URL(request.url).pathname;
+    const m = /^\/mcp\/([^/]+)$/.exec(path);
+    if (m) return handleMcp(request, m[1]!);
+    return new Response("not found", { status: 404 });
+  });
+});
+afterAll(() => server.close());
+
+describe("the decision endpoint POST /api/v1/authz/check", () => {
+  const call = (apiToken: string, body: unknown) =>
+    handleApiRequest(new Request("http://localhost/api/v1/authz/check", { method: "POST", headers: { authorization: `Bearer ${apiToken}`, "content-type": "application/json" }, body: JSON.stringify(body) }), "POST");
+
+  it("decides by token or subject, single or batch, with the reason, grant and group", async () => {
+    const { token: apiToken } = await createApiToken(systemCtx, { name: "genie component", scope: "authz", environmentIds: [env.prod.id] });
+    const byToken = await call(apiToken, { token: await grantedToken("agent_studio"), environment: "prod", feature: "agent_studio", resource: genie.id });
+    expect(byToken.status).toBe(200);
+    const body = await byToken.json();
+    expect(body.subject).toEqual({ id: granted.id, email: "granted@example.com" });
+    expect(body.decisions).toEqual([
+      expect.objectContaining({ resource: genie.id, allow: true, reason: "granted", group: expect.objectContaining({ name: "Travel team" }), grant: expect.objectContaining({ resourceId: genie.id }) }),
+    ]);
+    const other = crypto.randomUUID();
+    const batch = await (await call(apiToken, { subject: "ungranted@example.com", environment: "prod", feature: "agent_studio", resources: [genie.id, other, null] })).json();
+    expect(batch.decisions.map((d: { reason: string }) => d.reason)).toEqual(["no_grant", "resource_not_found", "no_grant"]);
+    // A DEV token against PROD, and an expired-looking garbage token: denied with the reason, not an error.
+    const dev = await signedIn("devonly@example.com", env.dev);
+    const wrongEnv = await (await call(apiToken, { token: await dev.mint("agent_studio"), environment: "prod", feature: "agent_studio", resource: genie.id })).json();
+    expect(wrongEnv.decisions[0]).toMatchObject({ allow: false, reason: "wrong_environment" });
+  });
+
+  it("refuses bad input with the reason, other scopes' environments, and non-authz tokens' writes stay as they were", async () => {
+    const { token: apiToken } = await createApiToken(systemCtx, { name: "dev component", scope: "authz", environmentIds: [env.dev.id] });
+    const outside = await call(apiToken, { subject: "granted@example.com", environment: "prod", feature: "mcp" });
+    expect(outside.status).toBe(403);
+    expect((await outside.json()).detail).toBe("This change touches an environment outside your scope.");
+    const both = await call(apiToken, { subject: "x@example.com", token: "t", environment: "dev", feature: "mcp" });
+    expect(both.status).toBe(400);
+    expect((await both.json()).errors.token).toEqual(["Send either token or subject."]);
+    const feature = await call(apiToken, { subject: "x@example.com", environment: "dev", feature: "email" });
+    expect(feature.status).toBe(400);
+    expect((await feature.json()).errors.feature).toBeDefined();
+    const users = await handleApiRequest(new Request("http://localhost/api/v1/users?environment=dev", { headers: { authorization: `Bearer ${apiToken}` } }), "GET");
+    expect(users.status).toBe(403);
+    expect((await users.json()).detail).toBe("This API token may only ask the decision endpoint.");
+  });
+});
+
+describe("the genie endpoint", () => {
+  const send = (token: string | null, body: unknown = { message: "Book me a flight" }, id = genie.id) =>
+    handleGenieMessage(new Request(`http://localhost/api/genies/${id}/messages`, { method: "POST", headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) }), id);
+
+  it("answers a granted user, refuses others with the reason, and audits both", async () => {
+    const ok = await send(await grantedToken("agent_studio"));
+    expect(ok.status).toBe(200);
+    const reply = await ok.json();
+    expect(reply.reply).toMatch(/^Travel genie here/);
+    expect(reply.allowedBy).toMatchObject({ reason: "granted", group: { name: "Travel team" } });
+    const denied = await send(await ungrantedToken("agent_studio"));
+    expect(denied.status).toBe(403);
+    expect(await denied.json()).toEqual({ error: "access_denied", reason: "no_grant", message: "Neither the user nor any of their groups has a grant for this feature or resource." });
+    const none = await send(null);
+    expect(none.status).toBe(401);
+    expect((await none.json()).reason).toBe("missing_token");
+    const wrongAud = await send(await grantedToken("workato_go"));
+    expect((await wrongAud.json()).reason).toBe("wrong_audience");
+    const empty = await send(await grantedToken("agent_studio"), { message: "" });
+    expect(empty.status).toBe(400);
+    expect((await empty.json()).message).toBe("Write a message.");
+    const missing = await send(await grantedToken("agent_studio"), { message: "hi" }, crypto.randomUUID());
+    expect(missing.status).toBe(404);
+    const rows = await getDb().execute<{ action: string; outcome: string; reason: string | null }>(sql`select action, outcome, reason from audit_events where action like 'agent_studio.%' order by id`);
+    expect(rows.map((r) => `${r.action}:${r.outcome}:${r.reason ?? ""}`)).toEqual([
+      "agent_studio.message:success:",
+      "agent_studio.access:denied:no_grant",
+      "agent_studio.access:denied:missing_token",
+      "agent_studio.access:denied:wrong_audience",
+    ]);
+  });
+
+  it("refuses the next message once the group's grant is removed", async () => {
+    const token = await grantedToken("agent_studio");
+    expect((await send(token)).status).toBe(200);
+    const [grant] = await listGrants({ environmentId: env.prod.id, resourceId: genie.id });
+    await removeGrant(systemCtx, grant!.id);
+    const after = await send(token);
+    expect(after.status).toBe(403);
+    expect((await after.json()).reason).toBe("no_grant");
+    await addGrants(systemCtx, { environmentId: env.prod.id, feature: "agent_studio", resourceId: genie.id, groupIds: [grant!.subject.id] });
+  });
+});
+
+describe("an MCP server per MCP resource", () => {
+  const url = () => `${server.url}/mcp/${mcp.id}`;
+
+  it("lets the SDK's own client list and call tools with a granted user's token", async () => {
+    const client = new Client({ name: "vitest", version: "1.0.0" });
+    const transport = new StreamableHTTPClientTransport(new URL(url()), { requestInit: { headers: { authorization: `Bearer ${await grantedToken(mcpServerUrl(mcp.id))}` } } });
+    await client.connect(transport);
+    const { tools } = await client.listTools();
+    expect(tools.map((t) => t.name).sort()).toEqual(["echo", "whoami"]);
+    const who = await client.callTool({ name: "whoami", arguments: {} });
+    expect(JSON.parse((who.content as { text: string }[])[0]!.text)).toMatchObject({ sub: granted.id, email: "granted@example.com", env: "prod" });
+    const echo = await client.callTool({ name: "echo", arguments: { text: "hello" } });
+    expect((echo.content as { text: string }[])[0]!.text).toBe("Tickets echoes: hello");
+    await client.close();
+  });
+
+  it("answers 401 with the RFC 9728 metadata link without a token, and 403 with the reason for an ungranted user", async () => {
+    const init = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } };
+    const post = (headers: Record<string, string>) => fetch(url(), { method: "POST", headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers }, body: JSON.stringify(init) });
+    const anonymous = await post({});
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get("www-authenticate")).toBe(`Bearer resource_metadata="http://localhost:3000/.well-known/oauth-protected-resource/mcp/${mcp.id}"`);
+    const forbidden = await post({ authorization: `Bearer ${await ungrantedToken(mcpServerUrl(mcp.id))}` });
+    expect(forbidden.status).toBe(403);
+    expect(await forbidden.json()).toMatchObject({ error: "access_denied", reason: "no_grant" });
+    const wrongAudience = await post({ authorization: `Bearer ${await grantedToken("agent_studio")}` });
+    expect(wrongAudience.status).toBe(401);
+    expect(wrongAudience.headers.get("www-authenticate")).toMatch(/error="invalid_token", error_description="The token was issued for another audience\."/);
+    // The SDK client, refused: its error carries the status and our reason.
+    const client = new Client({ name: "vitest", version: "1.0.0" });
+    const refused = await client.connect(new StreamableHTTPClientTransport(new URL(url()), { requestInit: { headers: { authorization: `Bearer ${await ungrantedToken(mcpServerUrl(mcp.id))}` } } })).catch((e) => e);
+    expect((refused as { code?: number }).code).toBe(403);
+    expect((refused as Error).message).toMatch(/"reason":"no_grant"/);
+  });
+});

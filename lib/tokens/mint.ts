@@ -1,0 +1,72 @@
+import "server-only";
+import { and, eq } from "drizzle-orm";
+import { SignJWT } from "jose";
+import { getDb } from "@/db/client";
+import { environmentAuth, resources } from "@/db/schema";
+import { entitlementsOf } from "@/lib/access/policy";
+import type { EndUserSession } from "@/lib/end-user/sessions";
+import { publicOrigin } from "@/lib/env";
+import { ValidationError } from "@/lib/errors";
+import { ACCESS_TOKEN_TYPE, type AccessTokenClaims } from "@/lib/runtime/claims";
+import { FEATURE_KEYS, type FeatureKey } from "@/lib/runtime/reasons";
+import { activeSigningKey } from "./keys";
+
+// Access tokens for a signed-in end user (RFC 9068 shape): see the README's "Runtime tokens" for
+// every claim. `aud` is a feature key, or an MCP server's URL (RFC 8707 resource indicator).
+
+/** Above this the token leaves out its entitlements (then its groups) and says so. */
+export const MAX_TOKEN_BYTES = 4096;
+
+export const issuer = () => publicOrigin();
+export const jwksUrl = () => `${publicOrigin()}/.well-known/jwks.json`;
+export const mcpServerUrl = (resourceId: string) => `${publicOrigin()}/mcp/${resourceId}`;
+export const protectedResourceMetadataUrl = (resourceId: string) => `${publicOrigin()}/.well-known/oauth-protected-resource/mcp/${resourceId}`;
+
+/** Checks an audience: a feature key, or the URL of an MCP server of the session's environment. */
+export async function validateAudience(environmentId: string, audience: string): Promise<string> {
+  if ((FEATURE_KEYS as readonly string[]).includes(audience)) return audience;
+  const prefix = `${publicOrigin()}/mcp/`;
+  const id = audience.startsWith(prefix) ? audience.slice(prefix.length) : "";
+  if (/^[0-9a-f-]{36}$/i.test(id)) {
+    const [mcp] = await getDb().select({ id: resources.id }).from(resources).where(and(eq(resources.id, id), eq(resources.environmentId, environmentId), eq(resources.feature, "mcp")));
+    if (mcp) return audience;
+  }
+  throw new ValidationError(`Unknown audience: use ${FEATURE_KEYS.join(", ")} or an MCP server URL of this environment.`, { audience: ["Unknown audience."] });
+}
+
+export type MintedToken = { token: string; claims: AccessTokenClaims; expiresIn: number };
+
+export async function mintAccessToken(s: EndUserSession, audience: string): Promise<MintedToken> {
+  const aud = await validateAudience(s.environment.id, audience);
+  const [[auth], held, key] = await Promise.all([
+    getDb().select({ lifetime: environmentAuth.tokenLifetimeSeconds }).from(environmentAuth).where(eq(environmentAuth.environmentId, s.environment.id)),
+    entitlementsOf(s.environment.id, s.user.id),
+    activeSigningKey(),
+  ]);
+  const lifetime = auth?.lifetime ?? 600;
+  const iat = Math.floor(Date.now() / 1000);
+  const base = {
+    iss: issuer(),
+    aud,
+    sub: s.user.id,
+    email: s.user.email,
+    name: s.user.name,
+    env: s.environment.key,
+    iat,
+    exp: iat + lifetime,
+    jti: crypto.randomUUID(),
+    sid: s.session.id,
+  };
+  const sign = (claims: AccessTokenClaims) => new SignJWT({ ...claims }).setProtectedHeader({ alg: key.algorithm, typ: ACCESS_TOKEN_TYPE, kid: key.kid }).sign(key.key);
+  let claims: AccessTokenClaims = { ...base, groups: held.groups, entitlements: held.entitlements as Partial<Record<FeatureKey, string[]>> };
+  let token = await sign(claims);
+  if (token.length > MAX_TOKEN_BYTES) {
+    claims = { ...base, groups: held.groups, entitlements_overflow: true };
+    token = await sign(claims);
+  }
+  if (token.length > MAX_TOKEN_BYTES) {
+    claims = { ...base, groups_overflow: true, entitlements_overflow: true };
+    token = await sign(claims);
+  }
+  return { token, claims, expiresIn: lifetime };
+}

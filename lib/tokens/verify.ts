@@ -1,0 +1,49 @@
+import "server-only";
+import type { Feature } from "@/db/enums";
+import { decide, type Decision } from "@/lib/access/policy";
+import { createVerifier, type VerifyResult } from "@/lib/runtime/verify";
+import { REASONS, type Reason } from "@/lib/runtime/reasons";
+import { CLOCK_SKEW_SECONDS, publishedJwks } from "./keys";
+import { issuer } from "./mint";
+
+// The issuer's own components (decision endpoint, genie endpoint, MCP servers) verify with the same
+// library a remote component uses, reading the key set straight from the database (the JWKS
+// endpoint serves the same set), and then ask the live policy.
+
+let cachedSet: { at: number; set: Awaited<ReturnType<typeof publishedJwks>> } | undefined;
+async function localJwks() {
+  if (!cachedSet || Date.now() - cachedSet.at > 5_000) cachedSet = { at: Date.now(), set: await publishedJwks() };
+  return cachedSet.set;
+}
+
+let verifier: { issuer: string; verify: ReturnType<typeof createVerifier> } | undefined;
+export function verifyAccessToken(token: string | null | undefined, expected: { audience: string | string[]; environment?: string }): Promise<VerifyResult> {
+  if (!verifier || verifier.issuer !== issuer()) verifier = { issuer: issuer(), verify: createVerifier({ issuer: issuer(), jwks: localJwks, clockToleranceSeconds: CLOCK_SKEW_SECONDS }) };
+  return verifier.verify(token, expected);
+}
+
+/** Tests: forget the cached key set (after a rotation in the same process). */
+export function resetVerifierCache(): void {
+  cachedSet = undefined;
+}
+
+const refused = (resources: (string | null)[], reason: Reason, message: string = REASONS[reason]): Decision[] =>
+  resources.map((resource) => ({ resource, allow: false, reason, message, grant: null, group: null, path: [] }));
+
+/**
+ * A token presented to a component of `environment`: verified, then each resource is decided from
+ * the live policy, and the token's session must still be open (suspension, environment access, group
+ * membership and grants as they are now; "sign out everywhere" through the user's watermark).
+ */
+export async function decideWithToken(
+  token: string | null | undefined,
+  request: { environment: { id: string; key: string }; feature: Feature; resources: (string | null)[]; audience: string | string[] },
+): Promise<{ claims: Extract<VerifyResult, { ok: true }>["claims"] | null; decisions: Decision[] }> {
+  const resources = request.resources.length ? request.resources : [null];
+  const verified = await verifyAccessToken(token, { audience: request.audience, environment: request.environment.key });
+  if (!verified.ok) return { claims: null, decisions: refused(resources, verified.reason, verified.message) };
+  const { claims } = verified;
+  // The live policy (suspended, no access… say more than "revoked"), the watermark and the token's session, in one statement.
+  const decisions = await decide({ environment: request.environment, user: { id: claims.sub }, feature: request.feature, resources, tokenIssuedAt: claims.iat, sessionId: claims.sid });
+  return { claims, decisions };
+}
