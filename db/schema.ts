@@ -839,8 +839,15 @@ export const auditEvents = pgTable(
     after: jsonb(),
     requestId: text(),
     ip: text(),
+    // The hash chain, assigned by the sealer in commit order (lib/audit/chain.ts): position,
+    // the previous row's hash, and sha256(previous hash + this row's content).
+    seq: bigint({ mode: "number" }),
+    prevHash: text(),
+    hash: text(),
   },
   (t) => [
+    uniqueIndex("audit_events_seq_key").on(t.seq),
+    index("audit_events_unsealed_idx").on(t.id).where(sql`${t.seq} is null`),
     index("audit_events_occurred_idx").on(t.occurredAt, t.id),
     index("audit_events_target_idx").on(t.targetType, t.targetId, t.id),
     index("audit_events_actor_idx").on(t.actorType, t.actorId, t.id),
@@ -852,6 +859,17 @@ export const auditEvents = pgTable(
     check("audit_events_outcome_check", oneOf(t.outcome, AUDIT_OUTCOMES)),
   ],
 );
+
+/** Where the chain starts after a retention prune: the hash of the last pruned row, audited. */
+export const auditAnchors = pgTable("audit_anchors", {
+  id: bigint({ mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+  // The first kept row's seq and the prev_hash it must carry.
+  seq: bigint({ mode: "number" }).notNull(),
+  hash: text().notNull(),
+  prunedRows: bigint({ mode: "number" }).notNull(),
+  cutoff: timestamp(tz).notNull(),
+  createdAt: createdAt(),
+});
 
 // ---------------------------------------------------------------------------
 // Relations

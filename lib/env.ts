@@ -23,6 +23,11 @@ const schema = z.object({
   // End-user password lockout: failures in a row before the account locks, and for how long.
   PASSWORD_LOCKOUT_THRESHOLD: z.coerce.number().int().min(3).max(100).default(10),
   PASSWORD_LOCKOUT_MINUTES: z.coerce.number().int().min(1).max(1440).default(15),
+  // Audit events as JSON lines on stdout for log shippers, once each, when sealed into the chain.
+  AUDIT_STDOUT: z
+    .enum(["true", "false", "1", "0"])
+    .default("false")
+    .transform((v) => v === "true" || v === "1"),
   // Runtime token signing keys rotate on this schedule (and on demand from Settings).
   KEY_ROTATION_DAYS: z.coerce.number().int().min(1).max(365).default(30),
 });

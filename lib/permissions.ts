@@ -51,7 +51,8 @@ const everything = (actions: readonly PermissionAction[]) =>
 
 export const PERMISSIONS: Record<ConsoleRole, Record<PermissionResource, readonly PermissionAction[]>> = {
   owner: everything(READ_WRITE),
-  admin: { ...everything(READ_WRITE), console_members: READ },
+  // Audit retention (the only write on the trail) is the owners'.
+  admin: { ...everything(READ_WRITE), console_members: READ, audit: READ },
   environment_admin: {
     ...everything(READ),
     users: READ_WRITE,

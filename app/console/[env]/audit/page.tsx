@@ -1,16 +1,26 @@
 import { Badge, Card, PageHeader } from "@/components/ui/card";
 import { SimpleTable } from "@/components/ui/simple-table";
-import { requireConsoleSession } from "@/lib/auth/session";
+import { actorFromSession, requireConsoleSession } from "@/lib/auth/session";
+import { can } from "@/lib/permissions";
+import { ChainControls } from "./chain-controls";
 import { latestAuditEvents } from "@/lib/audit/queries";
 
 export const metadata = { title: "Audit" };
 
 export default async function AuditPage() {
-  await requireConsoleSession();
+  const session = await requireConsoleSession();
   const events = await latestAuditEvents(100);
   return (
     <>
       <PageHeader title="Audit" description="The newest 100 events of the trail: every change and every sign-in, who, what, before and after." />
+      <Card className="mb-6">
+        <h2 className="mb-1 text-base font-semibold">Integrity</h2>
+        <p className="mb-3 text-sm text-slate-600">
+          The trail is append-only in the database (updates and deletes are refused) and every event is chained to the one before by a SHA-256 hash. Verify walks
+          the whole chain and names the first broken link.
+        </p>
+        <ChainControls canPrune={can(actorFromSession(session), "audit", "write")} />
+      </Card>
       <Card className="p-0">
         <SimpleTable
           caption="Newest audit events"

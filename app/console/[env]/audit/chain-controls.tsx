@@ -1,0 +1,93 @@
+"use client";
+
+import { useState, useTransition } from "react";
+import { useRouter } from "next/navigation";
+import { toast } from "sonner";
+import { Button } from "@/components/ui/button";
+import { Field } from "@/components/ui/field";
+import { Modal } from "@/components/ui/modal";
+import type { ChainReport } from "@/lib/audit/chain";
+import type { FieldErrors } from "@/lib/errors";
+import { pruneAuditTrailAction, verifyAuditTrailAction } from "./actions";
+
+/** "Verify" walks the hash chain; owners may prune by age (the only way rows leave the trail). */
+export function ChainControls({ canPrune }: { canPrune: boolean }) {
+  const router = useRouter();
+  const [report, setReport] = useState<ChainReport | null>(null);
+  const [confirm, setConfirm] = useState<number | null>(null);
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [pending, start] = useTransition();
+  return (
+    <div className="flex flex-col gap-3">
+      <div className="flex flex-wrap items-end gap-3">
+        <Button
+          type="button"
+          variant="secondary"
+          disabled={pending}
+          onClick={() =>
+            start(async () => {
+              const result = await verifyAuditTrailAction();
+              if (!result.ok) return void toast.error(result.error);
+              setReport(result.data);
+            })
+          }
+        >
+          Verify the chain
+        </Button>
+        {canPrune && (
+          <form
+            className="flex items-end gap-2"
+            onSubmit={(e) => {
+              e.preventDefault();
+              setConfirm(Number(new FormData(e.currentTarget).get("olderThanDays")));
+            }}
+          >
+            <Field label="Delete events older than (days)" name="olderThanDays" type="number" min={30} defaultValue={365} errors={errors.olderThanDays} />
+            <Button type="submit" variant="danger">
+              Prune…
+            </Button>
+          </form>
+        )}
+      </div>
+      {report && (
+        <div role="status" data-testid="chain-report" className={`rounded-md border p-3 text-sm ${report.ok ? "border-green-300 bg-green-50" : "border-red-300 bg-red-50"}`}>
+          {report.ok
+            ? `The chain is intact: ${report.checked.toLocaleString("en")} events verified${report.anchor ? `, starting after a prune of ${report.anchor.prunedRows.toLocaleString("en")} events before ${report.anchor.cutoff.slice(0, 10)}` : " from the first event"}.`
+            : `Broken at position ${report.broken!.seq}${report.broken!.id ? ` (event ${report.broken!.id})` : ""}: ${report.broken!.problem}.`}
+        </div>
+      )}
+      <Modal
+        open={confirm !== null}
+        onOpenChange={(open) => !open && setConfirm(null)}
+        title="Prune the audit trail?"
+        description={`Events older than ${confirm} days are deleted for good, from the start of the chain. The prune itself is recorded, and the chain stays verifiable from its new start.`}
+        footer={
+          <>
+            <Button variant="secondary" onClick={() => setConfirm(null)}>
+              Cancel
+            </Button>
+            <Button
+              variant="danger"
+              disabled={pending}
+              onClick={() =>
+                start(async () => {
+                  const result = await pruneAuditTrailAction({ olderThanDays: confirm });
+                  setConfirm(null);
+                  if (!result.ok) {
+                    setErrors(result.fieldErrors ?? {});
+                    return void toast.error(result.error);
+                  }
+                  setErrors({});
+                  toast.success(`Pruned ${result.data.pruned} events.`);
+                  router.refresh();
+                })
+              }
+            >
+              Delete
+            </Button>
+          </>
+        }
+      />
+    </div>
+  );
+}

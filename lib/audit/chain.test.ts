@@ -1,0 +1,71 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { sql } from "drizzle-orm";
+import { getDb, getSql } from "@/db/client";
+import type { Environment } from "@/db/schema";
+import { createEnvironments, memberCtx, systemCtx } from "@/db/testing/fixtures";
+import { createUser } from "@/lib/users";
+import { pruneAuditTrail, sealAuditTrail, verifyAuditTrail } from "./chain";
+
+let env: { dev: Environment; test: Environment; prod: Environment };
+beforeAll(async () => {
+  env = await createEnvironments();
+});
+
+const refusal = (statement: ReturnType<typeof sql>) => getDb().execute(statement).then(() => "done", (e: Error & { cause?: Error }) => (e.cause ?? e).message);
+/** Tampering as the database owner would, around the guard (which the app never does). */
+async function tamper(statement: ReturnType<typeof sql>) {
+  await getDb().transaction(async (tx) => {
+    await tx.execute(sql`alter table audit_events disable trigger audit_events_append_only`);
+    await tx.execute(statement);
+    await tx.execute(sql`alter table audit_events enable trigger audit_events_append_only`);
+  });
+}
+
+describe("the audit trail", () => {
+  it("is append-only in the database: UPDATE, DELETE and TRUNCATE are refused, and sealing only fills the chain", async () => {
+    await createUser(systemCtx, { name: "Audited", email: "audited@example.com", environmentIds: [env.dev.id] });
+    await sealAuditTrail();
+    const [row] = await getDb().execute<{ id: number }>(sql`select id from audit_events where action = 'user.create' limit 1`);
+    expect(await refusal(sql`update audit_events set action = 'user.hidden' where id = ${row!.id}`)).toBe("audit_events is append-only: UPDATE is refused");
+    expect(await refusal(sql`update audit_events set seq = seq + 1000 where id = ${row!.id}`)).toBe("audit_events is append-only: UPDATE is refused");
+    expect(await refusal(sql`delete from audit_events where id = ${row!.id}`)).toBe("audit_events is append-only: DELETE is refused (retention goes through audit_prune)");
+    expect(await refusal(sql`truncate audit_events`)).toBe("audit_events is append-only: TRUNCATE is refused");
+    // Setting the prune flag by hand does not open unsealed rows either.
+    await createUser(systemCtx, { name: "Unsealed", email: "unsealed@example.com", environmentIds: [env.dev.id] });
+    const [fresh] = await getDb().execute<{ id: number }>(sql`select id from audit_events where seq is null limit 1`);
+    const byHand = await getSql()
+      .begin(async (pg) => {
+        await pg`select set_config('iam.audit_prune', 'on', true)`;
+        await pg`delete from audit_events where id = ${fresh!.id}`;
+      })
+      .then(() => "done", (e: Error) => e.message);
+    expect(byHand).toBe("audit_events is append-only: DELETE is refused (retention goes through audit_prune)");
+  });
+
+  it("chains every row in commit order, also under concurrent writers", async () => {
+    const writers = Array.from({ length: 20 }, (_, i) => createUser(systemCtx, { name: `Writer ${i}`, email: `writer${i}@example.com`, environmentIds: [env.test.id] }));
+    const sealers = Array.from({ length: 5 }, () => sealAuditTrail());
+    await Promise.all([...writers, ...sealers]);
+    const report = await verifyAuditTrail();
+    const [{ n }] = (await getDb().execute<{ n: number }>(sql`select count(*)::int as n from audit_events`)) as unknown as [{ n: number }];
+    expect(report).toMatchObject({ ok: true, broken: null, unsealed: 0, checked: n });
+  });
+
+  it("names the first broken link: an altered row, then a removed one", async () => {
+    await sealAuditTrail();
+    const [victim] = await getDb().execute<{ id: number; seq: number }>(sql`select id::int, seq::int from audit_events where action = 'user.create' order by seq limit 1 offset 3`);
+    await tamper(sql`update audit_events set after = jsonb_set(after, '{name}', '"Someone else"') where id = ${victim!.id}`);
+    expect((await verifyAuditTrail()).broken).toEqual({ seq: victim!.seq, id: victim!.id, problem: "its content does not match its hash (the row was altered)" });
+    await tamper(sql`delete from audit_events where id = ${victim!.id}`);
+    expect((await verifyAuditTrail()).broken).toEqual({ seq: victim!.seq, id: null, problem: `rows ${victim!.seq}–${victim!.seq} are missing (deleted)` });
+  });
+});
+
+describe("retention", () => {
+  it("is refused to admins and reviewers and below 30 days", async () => {
+    expect(((await pruneAuditTrail(memberCtx("admin"), { olderThanDays: 90 }).catch((e) => e)) as Error).message).toBe("An admin cannot change audit.");
+    expect(((await pruneAuditTrail(memberCtx("reviewer"), { olderThanDays: 90 }).catch((e) => e)) as Error).message).toBe("A reviewer cannot change audit.");
+    const short = await pruneAuditTrail(systemCtx, { olderThanDays: 5 }).catch((e) => e);
+    expect((short as { fieldErrors?: Record<string, string[]> }).fieldErrors?.olderThanDays).toEqual(["Keep at least 30 days."]);
+  });
+});
