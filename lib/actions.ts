@@ -19,11 +19,14 @@ type ActionOptions = {
  * session → permission → (the domain function parses, authorizes in scope, writes and audits in one
  * transaction) → revalidate → `{ ok, data } | { ok: false, error, fieldErrors }`. Nothing is thrown to the UI.
  */
+export type ConsoleAction<A extends unknown[], T> = ((...args: A) => Promise<ActionResult<T>>) & { permission: ActionOptions["permission"] };
+
 export function consoleAction<A extends unknown[], T>(
   options: ActionOptions,
   run: (ctx: DomainContext, ...args: A) => Promise<T>,
-): (...args: A) => Promise<ActionResult<T>> {
-  return async (...args: A) => {
+): ConsoleAction<A, T> {
+  // The permission travels with the action, so the authorization sweep (lib/authorization-sweep.test.ts) can read it.
+  return Object.assign(async (...args: A): Promise<ActionResult<T>> => {
     const session = await getConsoleSession();
     if (!session) return { ok: false, error: "Your session has ended. Sign in again." };
     const ctx = await contextFromSession(session);
@@ -38,5 +41,5 @@ export function consoleAction<A extends unknown[], T>(
       console.error(`[action] unexpected error (request ${ctx.requestId})`, error);
       return { ok: false, error: `Something went wrong on our side (request ${ctx.requestId}).` };
     }
-  };
+  }, { permission: options.permission });
 }
