@@ -8,6 +8,7 @@ const PAGES = [
   "/console/prod/users?status=active&sort=name&dir=asc",
   "/console/dev/users/import",
   "/console/dev/audit",
+  "/console/dev/audit?action=user.&outcome=success",
   "/console/dev/settings",
   "/console/dev/identity-providers",
   "/console/dev/directories",

@@ -99,6 +99,7 @@ const ROUTES: Record<string, { door: string; anonymous: number[] }> = {
   "/app/console/[env]/users/import/upload/route.ts": { door: "console session", anonymous: [401] },
   "/app/console/[env]/jobs/[jobId]/report/route.ts": { door: "console session", anonymous: [401] },
   "/app/console/[env]/access/[resourceId]/who/route.ts": { door: "console session", anonymous: [401] },
+  "/app/console/[env]/audit/export/route.ts": { door: "console session", anonymous: [401] },
 };
 
 describe("authorization sweep over every route handler", () => {

@@ -1,9 +1,114 @@
 import "server-only";
-import { desc } from "drizzle-orm";
+import { and, desc, eq, gte, ilike, lt, lte, or, sql, type SQL } from "drizzle-orm";
+import { z } from "zod";
 import { getDb } from "@/db/client";
+import { ACTOR_TYPES, AUDIT_OUTCOMES } from "@/db/enums";
 import { auditEvents, type AuditEvent } from "@/db/schema";
+import { parseInput } from "@/lib/validation";
 
-/** The newest audit events (filters, diff view and export come with the audit issue). */
+// Reading the trail: filters (actor, action, target, environment, outcome, time range), newest
+// first by keyset on id, and the same filters streamed for the CSV export.
+
+/** The newest audit events. */
 export async function latestAuditEvents(limit = 50): Promise<AuditEvent[]> {
   return getDb().select().from(auditEvents).orderBy(desc(auditEvents.id)).limit(Math.min(limit, 500));
+}
+
+const optionalText = z.string().trim().max(200).optional().transform((v) => v || undefined);
+const optionalDate = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v, ctx) => {
+    if (!v) return undefined;
+    const d = new Date(v);
+    if (Number.isNaN(d.getTime())) {
+      ctx.addIssue({ code: "custom", message: "Not a date (use YYYY-MM-DD or an ISO time)." });
+      return z.NEVER;
+    }
+    return d;
+  });
+
+export const auditFilterInput = z
+  .object({
+    actorType: z.enum(ACTOR_TYPES).optional().or(z.literal("").transform(() => undefined)),
+    actor: optionalText.describe("part of the actor's label, or its id"),
+    action: optionalText.describe("an action or its prefix: user. or user.create"),
+    target: optionalText.describe("part of the target's label, or its id"),
+    environment: optionalText,
+    outcome: z.enum(AUDIT_OUTCOMES).optional().or(z.literal("").transform(() => undefined)),
+    from: optionalDate,
+    to: optionalDate,
+    before: z.coerce.number().int().positive().optional().describe("keyset: events with a smaller id"),
+    limit: z.coerce.number().int().min(1).max(500).default(100),
+  })
+  .refine((f) => !f.from || !f.to || f.from <= f.to, { message: "The start is after the end.", path: ["to"] });
+export type AuditFilter = z.output<typeof auditFilterInput>;
+
+const like = (value: string) => `%${value.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+function where(f: AuditFilter): SQL | undefined {
+  return and(
+    f.actorType ? eq(auditEvents.actorType, f.actorType) : undefined,
+    f.actor ? or(eq(auditEvents.actorId, f.actor), ilike(auditEvents.actorLabel, like(f.actor))) : undefined,
+    f.action ? (f.action.endsWith(".") ? sql`${auditEvents.action} like ${`${f.action.replace(/[\\%_]/g, (c) => `\\${c}`)}%`}` : eq(auditEvents.action, f.action)) : undefined,
+    f.target ? or(eq(auditEvents.targetId, f.target), ilike(auditEvents.targetLabel, like(f.target))) : undefined,
+    f.environment ? eq(auditEvents.environmentKey, f.environment.toLowerCase()) : undefined,
+    f.outcome ? eq(auditEvents.outcome, f.outcome) : undefined,
+    f.from ? gte(auditEvents.occurredAt, f.from) : undefined,
+    f.to ? lte(auditEvents.occurredAt, f.to) : undefined,
+    f.before ? lt(auditEvents.id, f.before) : undefined,
+  );
+}
+
+/** One page of filtered events, newest first; `next` continues after the last. */
+export async function listAuditEvents(input: unknown): Promise<{ rows: AuditEvent[]; next: number | null }> {
+  const f = parseInput(auditFilterInput, input);
+  const rows = await getDb().select().from(auditEvents).where(where(f)).orderBy(desc(auditEvents.id)).limit(f.limit + 1);
+  return { rows: rows.slice(0, f.limit), next: rows.length > f.limit ? rows[f.limit - 1]!.id : null };
+}
+
+/** Every filtered event, a thousand at a time, for the CSV export. */
+export async function* iterateAuditEvents(input: unknown): AsyncGenerator<AuditEvent[]> {
+  const f = { ...parseInput(auditFilterInput, input), limit: 1000 };
+  for (;;) {
+    const rows = await getDb().select().from(auditEvents).where(where(f)).orderBy(desc(auditEvents.id)).limit(f.limit);
+    if (rows.length) yield rows;
+    if (rows.length < f.limit) return;
+    f.before = rows.at(-1)!.id;
+  }
+}
+
+export type Change = { path: string; before: unknown; after: unknown };
+
+/** What changed between an event's before and after, key by key (nested objects by dotted path). */
+export function diffOf(before: unknown, after: unknown, path = ""): Change[] {
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+  // A creation (no before) or a deletion (no after) lists every field.
+  if ((before == null && isObject(after)) || (isObject(before) && after == null)) return diffOf(before ?? {}, after ?? {}, path);
+  if (isObject(before) && isObject(after)) {
+    const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+    return keys.flatMap((k) => diffOf(before[k], after[k], path ? `${path}.${k}` : k));
+  }
+  if (JSON.stringify(before) === JSON.stringify(after)) return [];
+  return [{ path: path || "(value)", before: before ?? null, after: after ?? null }];
+}
+
+export type SignInDay = { day: string; passwordSuccess: number; ssoSuccess: number; passwordFailure: number; ssoFailure: number };
+
+/** End-user sign-ins of an environment per day (UTC) over the last `days`, by method and outcome; days without any are zeros. */
+export async function signInActivity(environmentId: string, days = 14): Promise<SignInDay[]> {
+  const rows = await getDb().execute<{ day: string; method: string | null; outcome: string; n: number }>(sql`
+    select to_char(date_trunc('day', occurred_at at time zone 'UTC'), 'YYYY-MM-DD') as day, after->>'method' as method, outcome, count(*)::int as n
+    from audit_events
+    where action = 'end_user.sign_in' and environment_id = ${environmentId}::uuid and occurred_at >= date_trunc('day', now() at time zone 'UTC') at time zone 'UTC' - make_interval(days => ${days - 1})
+    group by 1, 2, 3`);
+  const out: SignInDay[] = [];
+  const today = new Date();
+  for (let i = days - 1; i >= 0; i--) {
+    const day = new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate() - i)).toISOString().slice(0, 10);
+    const count = (method: string, ok: boolean) => rows.filter((r) => r.day === day && r.method === method && (r.outcome === "success") === ok).reduce((n, r) => n + r.n, 0);
+    out.push({ day, passwordSuccess: count("password", true), ssoSuccess: count("sso", true), passwordFailure: count("password", false), ssoFailure: count("sso", false) });
+  }
+  return out;
 }

@@ -3,12 +3,16 @@ import { Badge, Card, PageHeader } from "@/components/ui/card";
 import { requireConsoleSession } from "@/lib/auth/session";
 import { environmentStatusBreakdown, environmentSummaries } from "@/lib/environments";
 import { EnvironmentChart } from "@/components/console/environment-chart";
+import { SignInChart } from "@/components/console/sign-in-chart";
+import { signInActivity } from "@/lib/audit/queries";
 
 export default async function OverviewPage({ params }: { params: Promise<{ env: string }> }) {
   await requireConsoleSession();
   const { env } = await params;
   const [summaries, breakdown] = await Promise.all([environmentSummaries(), environmentStatusBreakdown()]);
-  if (!summaries.some((s) => s.key === env)) notFound();
+  const current = summaries.find((s) => s.key === env);
+  if (!current) notFound();
+  const activity = await signInActivity(current.id);
   return (
     <>
       <PageHeader title="Overview" description="Every environment at a glance: who may enter it, its groups, and how it signs users in." />
@@ -43,6 +47,11 @@ export default async function OverviewPage({ params }: { params: Promise<{ env: 
         <h2 className="text-base font-semibold">Users per environment</h2>
         {breakdown.some((b) => b.estimated) && <p className="text-xs text-slate-500">Split by status estimated from a 1% sample where an environment has over 100,000 users.</p>}
         <EnvironmentChart data={breakdown} />
+      </Card>
+      <Card className="mt-6">
+        <h2 className="text-base font-semibold">Sign-ins to {current.name}, last 14 days</h2>
+        <p className="text-xs text-slate-500">Sign-ins of end users, from the audit trail, by method; failures beside successes.</p>
+        <SignInChart data={activity} />
       </Card>
     </>
   );

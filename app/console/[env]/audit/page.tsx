@@ -1,18 +1,35 @@
+import Link from "next/link";
 import { Badge, Card, PageHeader } from "@/components/ui/card";
-import { SimpleTable } from "@/components/ui/simple-table";
+import { ACTOR_TYPES, AUDIT_OUTCOMES } from "@/db/enums";
+import { diffOf, listAuditEvents } from "@/lib/audit/queries";
 import { actorFromSession, requireConsoleSession } from "@/lib/auth/session";
+import { isDomainError, type FieldErrors } from "@/lib/errors";
 import { can } from "@/lib/permissions";
 import { ChainControls } from "./chain-controls";
-import { latestAuditEvents } from "@/lib/audit/queries";
 
 export const metadata = { title: "Audit" };
 
-export default async function AuditPage() {
+const FIELDS = ["actorType", "actor", "action", "target", "environment", "outcome", "from", "to"] as const;
+const show = (v: unknown) => (v === null || v === undefined ? "—" : typeof v === "string" ? v : JSON.stringify(v));
+
+export default async function AuditPage({ params, searchParams }: { params: Promise<{ env: string }>; searchParams: Promise<Record<string, string | undefined>> }) {
   const session = await requireConsoleSession();
-  const events = await latestAuditEvents(100);
+  const { env: envKey } = await params;
+  const query = await searchParams;
+  const filter = Object.fromEntries(FIELDS.filter((k) => query[k]).map((k) => [k, query[k]!]));
+  let page: Awaited<ReturnType<typeof listAuditEvents>> = { rows: [], next: null };
+  let errors: FieldErrors = {};
+  try {
+    page = await listAuditEvents({ ...filter, before: query.before, limit: 100 });
+  } catch (error) {
+    if (!isDomainError(error)) throw error;
+    errors = error.fieldErrors ?? { _form: [error.message] };
+  }
+  const qs = new URLSearchParams(filter).toString();
+  const base = `/console/${envKey}/audit`;
   return (
     <>
-      <PageHeader title="Audit" description="The newest 100 events of the trail: every change and every sign-in, who, what, before and after." />
+      <PageHeader title="Audit" description="Every change and every sign-in, who, what, before and after: filter, open an event for its changes, export what you filtered." />
       <Card className="mb-6">
         <h2 className="mb-1 text-base font-semibold">Integrity</h2>
         <p className="mb-3 text-sm text-slate-600">
@@ -21,29 +38,141 @@ export default async function AuditPage() {
         </p>
         <ChainControls canPrune={can(actorFromSession(session), "audit", "write")} />
       </Card>
+      <Card className="mb-6">
+        <form method="get" action={base} className="grid gap-3 sm:grid-cols-2 lg:grid-cols-4" aria-label="Filter the audit trail">
+          <label className="flex flex-col gap-1 text-sm font-medium text-slate-700">
+            Actor type
+            <select name="actorType" defaultValue={filter.actorType ?? ""} className="rounded-md border border-slate-300 px-2 py-2 text-sm">
+              <option value="">Any</option>
+              {ACTOR_TYPES.map((t) => (
+                <option key={t} value={t}>
+                  {t.replace("_", " ")}
+                </option>
+              ))}
+            </select>
+          </label>
+          {(
+            [
+              ["actor", "Actor (name or id)"],
+              ["action", "Action (e.g. user. or user.create)"],
+              ["target", "Target (name or id)"],
+              ["environment", "Environment key"],
+            ] as const
+          ).map(([name, label]) => (
+            <label key={name} className="flex flex-col gap-1 text-sm font-medium text-slate-700">
+              {label}
+              <input name={name} defaultValue={filter[name] ?? ""} className="rounded-md border border-slate-300 px-3 py-2 text-sm" />
+            </label>
+          ))}
+          <label className="flex flex-col gap-1 text-sm font-medium text-slate-700">
+            Outcome
+            <select name="outcome" defaultValue={filter.outcome ?? ""} className="rounded-md border border-slate-300 px-2 py-2 text-sm">
+              <option value="">Any</option>
+              {AUDIT_OUTCOMES.map((o) => (
+                <option key={o}>{o}</option>
+              ))}
+            </select>
+          </label>
+          {(
+            [
+              ["from", "From"],
+              ["to", "To"],
+            ] as const
+          ).map(([name, label]) => (
+            <label key={name} className="flex flex-col gap-1 text-sm font-medium text-slate-700">
+              {label}
+              <input name={name} type="date" defaultValue={filter[name]?.slice(0, 10) ?? ""} aria-invalid={errors[name] ? true : undefined} className="rounded-md border border-slate-300 px-3 py-2 text-sm" />
+              {errors[name] && <span className="text-sm text-red-700">{errors[name]!.join(" ")}</span>}
+            </label>
+          ))}
+          <div className="flex items-end gap-3">
+            <button type="submit" className="rounded-md bg-brand-600 px-3 py-2 text-sm font-medium text-white hover:bg-brand-700">
+              Filter
+            </button>
+            <Link href={base} className="text-sm text-brand-700 underline">
+              Clear
+            </Link>
+            <a href={`${base}/export${qs ? `?${qs}` : ""}`} className="text-sm text-brand-700 underline" download>
+              Export CSV
+            </a>
+          </div>
+        </form>
+        {errors._form && <p className="mt-2 text-sm text-red-700">{errors._form.join(" ")}</p>}
+      </Card>
       <Card className="p-0">
-        <SimpleTable
-          caption="Newest audit events"
-          rows={events}
-          rowKey={(e) => e.id}
-          empty="No event yet."
-          columns={[
-            { header: "When", cell: (e) => e.occurredAt.toISOString().replace("T", " ").slice(0, 19), className: "whitespace-nowrap px-3 py-2 text-slate-600" },
-            { header: "Actor", cell: (e) => e.actorLabel },
-            { header: "Action", cell: (e) => e.action, className: "px-3 py-2 font-mono text-xs" },
-            { header: "Target", cell: (e) => e.targetLabel ?? e.targetId, className: "break-all px-3 py-2" },
-            { header: "Environment", cell: (e) => e.environmentKey?.toUpperCase() },
-            {
-              header: "Outcome",
-              cell: (e) => (
-                <>
-                  <Badge tone={e.outcome === "success" ? "green" : "red"}>{e.outcome}</Badge>
-                  {e.reason && <span className="ml-2 text-slate-500">{e.reason}</span>}
-                </>
-              ),
-            },
-          ]}
-        />
+        <table className="w-full text-left text-sm" data-testid="audit-events">
+          <caption className="sr-only">Audit events</caption>
+          <thead className="bg-slate-50 text-xs uppercase text-slate-500">
+            <tr>
+              {["When", "Actor", "Action", "Target", "Environment", "Outcome"].map((h) => (
+                <th key={h} scope="col" className="px-3 py-2">
+                  {h}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {page.rows.length === 0 && (
+              <tr>
+                <td colSpan={6} className="px-3 py-3 text-slate-500">
+                  No event matches.
+                </td>
+              </tr>
+            )}
+            {page.rows.map((e) => {
+              const changes = diffOf(e.before, e.after);
+              return (
+                <tr key={e.id} className="border-t border-slate-100 align-top">
+                  <td className="whitespace-nowrap px-3 py-2 text-slate-600">{e.occurredAt.toISOString().replace("T", " ").slice(0, 19)}</td>
+                  <td className="px-3 py-2">
+                    {e.actorLabel} <span className="text-xs text-slate-500">{e.actorType.replace("_", " ")}</span>
+                  </td>
+                  <td className="px-3 py-2 font-mono text-xs">{e.action}</td>
+                  <td className="break-all px-3 py-2">
+                    {e.targetLabel ?? e.targetId}
+                    {changes.length > 0 && (
+                      <details className="mt-1">
+                        <summary className="cursor-pointer text-xs text-brand-700">
+                          {changes.length} change{changes.length === 1 ? "" : "s"}
+                        </summary>
+                        <table className="mt-1 text-xs" aria-label={`Changes of event ${e.id}`}>
+                          <thead>
+                            <tr>
+                              <th scope="col" className="pr-2 text-left">Field</th>
+                              <th scope="col" className="pr-2 text-left">Before</th>
+                              <th scope="col" className="text-left">After</th>
+                            </tr>
+                          </thead>
+                          <tbody>
+                            {changes.map((c) => (
+                              <tr key={c.path}>
+                                <td className="pr-2 font-mono">{c.path}</td>
+                                <td className="pr-2 text-red-700 line-through decoration-red-300">{show(c.before)}</td>
+                                <td className="text-green-800">{show(c.after)}</td>
+                              </tr>
+                            ))}
+                          </tbody>
+                        </table>
+                      </details>
+                    )}
+                  </td>
+                  <td className="px-3 py-2">{e.environmentKey?.toUpperCase()}</td>
+                  <td className="px-3 py-2">
+                    <Badge tone={e.outcome === "success" ? "green" : "red"}>{e.outcome}</Badge>
+                    {e.reason && <span className="ml-2 text-slate-500">{e.reason}</span>}
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+        {page.next && (
+          <div className="border-t border-slate-100 px-3 py-2 text-right">
+            <Link className="text-sm text-brand-700 underline" href={`${base}?${new URLSearchParams({ ...filter, before: String(page.next) })}`}>
+              Older events
+            </Link>
+          </div>
+        )}
       </Card>
     </>
   );

@@ -1,0 +1,26 @@
+import { iterateAuditEvents, auditFilterInput } from "@/lib/audit/queries";
+import { actorFromSession, getConsoleSession } from "@/lib/auth/session";
+import { csvResponse } from "@/lib/http/csv";
+import { problem, problemFromError } from "@/lib/http/problem";
+import { denialReason } from "@/lib/permissions";
+import { parseInput } from "@/lib/validation";
+
+// The filtered audit trail as CSV, streamed a thousand events at a time, newest first.
+export async function GET(request: Request) {
+  const session = await getConsoleSession();
+  if (!session) return problem(401, "Sign in to export.");
+  const reason = denialReason(actorFromSession(session), "audit", "read");
+  if (reason) return problem(403, reason);
+  const filter = Object.fromEntries(new URL(request.url).searchParams);
+  try {
+    parseInput(auditFilterInput, filter); // bad filters: 400 with the field errors, before streaming
+  } catch (error) {
+    return problemFromError(error);
+  }
+  return csvResponse(
+    `audit-${new Date().toISOString().slice(0, 10)}.csv`,
+    ["id", "occurred_at", "actor_type", "actor_id", "actor", "action", "target_type", "target_id", "target", "environment", "outcome", "reason", "before", "after", "request_id", "ip", "seq", "hash"],
+    iterateAuditEvents(filter),
+    (e) => [e.id, e.occurredAt.toISOString(), e.actorType, e.actorId ?? "", e.actorLabel, e.action, e.targetType, e.targetId ?? "", e.targetLabel ?? "", e.environmentKey ?? "", e.outcome, e.reason ?? "", e.before === null ? "" : JSON.stringify(e.before), e.after === null ? "" : JSON.stringify(e.after), e.requestId ?? "", e.ip ?? "", e.seq ?? "", e.hash ?? ""],
+  );
+}

@@ -1,0 +1,84 @@
+import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import type { Environment } from "@/db/schema";
+import { cookieJar, signInAs } from "@/db/testing/console-session";
+import { createEnvironments, memberCtx, systemCtx } from "@/db/testing/fixtures";
+import { createUser, suspendUser, updateUser } from "@/lib/users";
+import { diffOf, iterateAuditEvents, listAuditEvents } from "./queries";
+
+vi.mock("next/headers", () => import("@/db/testing/console-session").then((m) => m.nextHeadersMock));
+
+let env: { dev: Environment; test: Environment; prod: Environment };
+let ana: { id: string };
+beforeAll(async () => {
+  env = await createEnvironments();
+  ana = await createUser(memberCtx("admin"), { name: "Ana Audit", email: "ana.audit@example.com", environmentIds: [env.prod.id] });
+  await updateUser(systemCtx, ana.id, { name: "Ana Audited" });
+  await suspendUser(systemCtx, ana.id);
+  for (let i = 0; i < 5; i++) await createUser(systemCtx, { name: `Bulk ${i}`, email: `bulk${i}@example.com`, environmentIds: [env.dev.id] });
+});
+beforeEach(() => cookieJar.clear());
+
+describe("reading the audit trail", () => {
+  it("filters by actor, action (exact or prefix), target, environment, outcome and time, newest first, paged by keyset", async () => {
+    const byActor = await listAuditEvents({ actorType: "console_member", actor: "admin@" });
+    expect(byActor.rows.map((e) => e.action)).toEqual(["user.create"]);
+    expect((await listAuditEvents({ action: "user.", target: "ana.audit" })).rows.map((e) => e.action)).toEqual(["user.suspend", "user.update", "user.create"]);
+    expect((await listAuditEvents({ action: "user.update", target: ana.id })).rows).toHaveLength(1);
+    const dev = (await listAuditEvents({ environment: "DEV" })).rows;
+    expect(dev.length).toBeGreaterThan(0);
+    expect(new Set(dev.map((e) => e.environmentKey))).toEqual(new Set(["dev"]));
+    expect((await listAuditEvents({ outcome: "denied" })).rows).toEqual([]);
+    expect((await listAuditEvents({ from: "2000-01-01", to: "2000-12-31" })).rows).toEqual([]);
+    const first = await listAuditEvents({ action: "user.create", limit: 4 });
+    const second = await listAuditEvents({ action: "user.create", limit: 4, before: first.next });
+    expect(first.rows.length + second.rows.length).toBe(6);
+    expect(second.next).toBeNull();
+    expect(Math.max(...second.rows.map((r) => r.id))).toBeLessThan(Math.min(...first.rows.map((r) => r.id)));
+  });
+
+  it("refuses bad filters with the field at fault", async () => {
+    const bad = await listAuditEvents({ from: "yesterday-ish" }).catch((e) => e);
+    expect(bad.fieldErrors).toEqual({ from: ["Not a date (use YYYY-MM-DD or an ISO time)."] });
+    const reversed = await listAuditEvents({ from: "2026-02-01", to: "2026-01-01" }).catch((e) => e);
+    expect(reversed.fieldErrors).toEqual({ to: ["The start is after the end."] });
+    expect((await listAuditEvents({ outcome: "maybe" }).catch((e) => e)).fieldErrors.outcome).toBeDefined();
+  });
+
+  it("shows an event's changes key by key", async () => {
+    const [update] = (await listAuditEvents({ action: "user.update", target: ana.id })).rows;
+    expect(diffOf(update!.before, update!.after)).toEqual([{ path: "name", before: "Ana Audit", after: "Ana Audited" }]);
+    expect(diffOf(null, { a: 1, b: { c: 2 } })).toEqual([{ path: "a", before: null, after: 1 }, { path: "b.c", before: null, after: 2 }]);
+    expect(diffOf({ same: 1 }, { same: 1 })).toEqual([]);
+  });
+
+  it("streams the filtered set for export, and the CSV route needs a session and a valid filter", async () => {
+    let count = 0;
+    for await (const batch of iterateAuditEvents({ action: "user." })) count += batch.length;
+    expect(count).toBe(8);
+    const { GET } = await import("@/app/console/[env]/audit/export/route");
+    expect((await GET(new Request("http://localhost/console/dev/audit/export"))).status).toBe(401);
+    await signInAs("reviewer");
+    const bad = await GET(new Request("http://localhost/console/dev/audit/export?from=nope"));
+    expect([bad.status, (await bad.json()).errors]).toEqual([400, { from: ["Not a date (use YYYY-MM-DD or an ISO time)."] }]);
+    const csv = await (await GET(new Request(`http://localhost/console/dev/audit/export?target=${ana.id}`))).text();
+    const lines = csv.trim().split("\n");
+    expect(lines[0]).toBe("id,occurred_at,actor_type,actor_id,actor,action,target_type,target_id,target,environment,outcome,reason,before,after,request_id,ip,seq,hash");
+    expect(lines.slice(1).map((l) => l.split(",")[5])).toEqual(["user.suspend", "user.update", "user.create"]);
+  });
+});
+
+describe("sign-in activity", () => {
+  it("counts an environment's sign-ins per day by method and outcome, with empty days as zeros", async () => {
+    const { recordAudit } = await import("./record");
+    const { getDb } = await import("@/db/client");
+    const ctx = { actor: { type: "end_user" as const, id: ana.id, label: "ana.audit@example.com", environmentIds: [env.prod.id] } };
+    const signIn = (method: string, outcome: "success" | "failure") =>
+      recordAudit(getDb(), ctx, { action: "end_user.sign_in", targetType: "user", targetId: ana.id, environment: env.prod, outcome, after: { method } });
+    await Promise.all([signIn("password", "success"), signIn("password", "failure"), signIn("password", "failure"), signIn("sso", "success")]);
+    const days = await (await import("./queries")).signInActivity(env.prod.id, 7);
+    expect(days).toHaveLength(7);
+    expect(days.at(-1)).toEqual({ day: new Date().toISOString().slice(0, 10), passwordSuccess: 1, ssoSuccess: 1, passwordFailure: 2, ssoFailure: 0 });
+    expect(days.slice(0, 6).every((d) => d.passwordSuccess + d.ssoSuccess + d.passwordFailure + d.ssoFailure === 0)).toBe(true);
+    expect((await (await import("./queries")).signInActivity(env.dev.id, 7)).at(-1)!.passwordSuccess).toBe(0);
+  });
+});
