@@ -1,6 +1,7 @@
 import "server-only";
 import { createHash } from "node:crypto";
 import { sql } from "drizzle-orm";
+import type postgres from "postgres";
 import { z } from "zod";
 import { getSql } from "@/db/client";
 import type { DomainContext } from "@/lib/auth/actor";
@@ -29,10 +30,10 @@ const CONTENT = `json_build_array(id::text, occurred_at::text, actor_type, actor
 export const linkHash = (prevHash: string, content: string) => createHash("sha256").update(prevHash).update("\n").update(content).digest("hex");
 
 /** Seals the rows committed since the last run (all of them, in batches); returns how many. */
-export async function sealAuditTrail(): Promise<number> {
+export async function sealAuditTrail(pgClient: postgres.Sql = getSql()): Promise<number> {
   let total = 0;
   for (;;) {
-    const sealed = await getSql().begin(async (pg) => {
+    const sealed = await pgClient.begin(async (pg) => {
       await pg`select pg_advisory_xact_lock(hashtext('audit_seal'))`;
       const [head] = await pg<{ seq: string; hash: string }[]>`select seq::text, hash from audit_events where seq is not null order by audit_events.seq desc limit 1`;
       const [anchor] = head ? [] : await pg<{ seq: string; hash: string }[]>`select seq::text, hash from audit_anchors order by id desc limit 1`;
@@ -57,14 +58,14 @@ export async function sealAuditTrail(): Promise<number> {
       return { count: rows.length, ids };
     });
     total += sealed.count;
-    if (sealed.ids.length && env().AUDIT_STDOUT) await emitJsonLines(sealed.ids);
+    if (sealed.ids.length && env().AUDIT_STDOUT) await emitJsonLines(pgClient, sealed.ids);
     if (sealed.count < BATCH) return total;
   }
 }
 
 /** Each newly sealed event as one JSON line on stdout (for log shippers), after its seal committed. */
-async function emitJsonLines(ids: string[]) {
-  const events = await getSql()`select to_jsonb(a) - 'prev_hash' as event from audit_events a where a.id = any(${ids}::bigint[]) order by a.seq`;
+async function emitJsonLines(pg: postgres.Sql, ids: string[]) {
+  const events = await pg`select to_jsonb(a) - 'prev_hash' as event from audit_events a where a.id = any(${ids}::bigint[]) order by a.seq`;
   for (const { event } of events) process.stdout.write(`${JSON.stringify({ type: "audit_event", ...(event as object) })}\n`);
 }
 
@@ -78,9 +79,8 @@ export type ChainReport = {
 };
 
 /** Seals what is pending, then walks the whole chain in seq order. */
-export async function verifyAuditTrail(): Promise<ChainReport> {
-  await sealAuditTrail();
-  const pg = getSql();
+export async function verifyAuditTrail(pg: postgres.Sql = getSql()): Promise<ChainReport> {
+  await sealAuditTrail(pg);
   const [anchor] = await pg<{ seq: string; hash: string; pruned_rows: string; cutoff: Date }[]>`select seq::text, hash, pruned_rows::text, cutoff from audit_anchors order by id desc limit 1`;
   let expectedSeq = anchor ? Number(anchor.seq) : 1;
   let prev = anchor?.hash ?? GENESIS;
