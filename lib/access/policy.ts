@@ -1,7 +1,13 @@
 import "server-only";
 import { sql } from "drizzle-orm";
 import { getDb, getSql, type Executor } from "@/db/client";
-import { FEATURE_LABELS, type Feature } from "@/db/enums";
+import { z } from "zod";
+import { FEATURES, FEATURE_LABELS, type Feature } from "@/db/enums";
+import type { DomainContext } from "@/lib/auth/actor";
+import { findEnvironmentByKey } from "@/lib/environments";
+import { NotFoundError } from "@/lib/errors";
+import { authorize } from "@/lib/permissions";
+import { parseInput, uuidSchema } from "@/lib/validation";
 import { REASONS, type Reason } from "@/lib/runtime/reasons";
 
 // The access policy, decided live: may this user use this feature (or resource) in this
@@ -32,7 +38,7 @@ type Facts = {
   session_open: boolean | null;
 };
 
-const isUuid = (s: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
+const isUuid = (s: string) => uuidSchema.safeParse(s).success;
 
 /**
  * Everything a decision needs in one round trip, as a prepared statement (postgres.js prepares
@@ -114,6 +120,23 @@ export async function decide(input: DecideInput): Promise<Decision[]> {
     const target = grant.resource_id ? `grant on “${names.get(grant.resource_id)}”` : `grant on all of ${FEATURE_LABELS[feature]}`;
     return answer(resource, "granted", grant.group_id ? [userStep, `member of group ${grant.group_name}`, target] : [userStep, `direct ${target}`], grant);
   });
+}
+
+export const explainInput = z.object({
+  environment: z.string().trim().min(1, "Choose an environment.").max(64),
+  userId: z.uuid("Pick a user."),
+  feature: z.enum(FEATURES, { error: "Choose a feature." }),
+  resourceId: uuidSchema.nullable().default(null),
+});
+
+/** Explain, for whoever may read an environment's grants: one user and one resource (or feature), with the path. */
+export async function explain(ctx: DomainContext, input: unknown): Promise<Decision> {
+  const data = parseInput(explainInput, input);
+  const environment = await findEnvironmentByKey(data.environment);
+  if (!environment) throw new NotFoundError("No such environment.");
+  authorize(ctx.actor, "access_grants", "read", [environment.id]);
+  const [decision] = await decide({ environment, user: { id: data.userId }, feature: data.feature, resources: [data.resourceId] });
+  return decision!;
 }
 
 export type Entitlements = { groups: string[]; entitlements: Partial<Record<Feature, string[]>> };

@@ -108,4 +108,3 @@ export async function findResource(environmentId: string, id: string, executor: 
   return row;
 }
 
-export { requireEnvironment };

@@ -7,6 +7,7 @@ import { entitlementsOf } from "@/lib/access/policy";
 import type { EndUserSession } from "@/lib/end-user/sessions";
 import { publicOrigin } from "@/lib/env";
 import { ValidationError } from "@/lib/errors";
+import { uuidSchema } from "@/lib/validation";
 import { ACCESS_TOKEN_TYPE, type AccessTokenClaims } from "@/lib/runtime/claims";
 import { FEATURE_KEYS, type FeatureKey } from "@/lib/runtime/reasons";
 import { activeSigningKey } from "./keys";
@@ -27,7 +28,7 @@ export async function validateAudience(environmentId: string, audience: string):
   if ((FEATURE_KEYS as readonly string[]).includes(audience)) return audience;
   const prefix = `${publicOrigin()}/mcp/`;
   const id = audience.startsWith(prefix) ? audience.slice(prefix.length) : "";
-  if (/^[0-9a-f-]{36}$/i.test(id)) {
+  if (uuidSchema.safeParse(id).success) {
     const [mcp] = await getDb().select({ id: resources.id }).from(resources).where(and(eq(resources.id, id), eq(resources.environmentId, environmentId), eq(resources.feature, "mcp")));
     if (mcp) return audience;
   }

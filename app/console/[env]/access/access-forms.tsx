@@ -6,7 +6,7 @@ import { toast } from "sonner";
 import { SearchPicker, type PickerOption } from "@/components/console/search-picker";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
-import { Modal } from "@/components/ui/modal";
+import { ConfirmDialog } from "@/components/ui/modal";
 import type { FieldErrors } from "@/lib/errors";
 import { searchGroupsAction, searchUsersAction } from "../users/actions";
 import { addGrantsAction, createResourceAction, deleteResourceAction, explainAction, removeGrantAction, updateResourceAction } from "./actions";
@@ -188,31 +188,20 @@ export function ResourceSettings({ resource, noun, backHref }: { resource: { id:
           Delete {noun}
         </Button>
       </form>
-      <Modal
+      <ConfirmDialog
         open={confirm}
         onOpenChange={setConfirm}
         title={`Delete ${resource.name}?`}
         description={`The ${noun} and every grant on it are deleted. Users lose access at once; tokens already issued keep listing it until they expire.`}
-        footer={
-          <>
-            <Button variant="secondary" onClick={() => setConfirm(false)}>
-              Cancel
-            </Button>
-            <Button
-              variant="danger"
-              disabled={pending}
-              onClick={() =>
-                start(async () => {
-                  const result = await deleteResourceAction(resource.id);
-                  if (!result.ok) return void toast.error(result.error);
-                  toast.success(`Deleted ${resource.name}.`);
-                  router.push(backHref);
-                })
-              }
-            >
-              Delete
-            </Button>
-          </>
+        confirmLabel="Delete"
+        pending={pending}
+        onConfirm={() =>
+          start(async () => {
+            const result = await deleteResourceAction(resource.id);
+            if (!result.ok) return void toast.error(result.error);
+            toast.success(`Deleted ${resource.name}.`);
+            router.push(backHref);
+          })
         }
       />
     </>

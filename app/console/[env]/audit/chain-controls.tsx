@@ -5,7 +5,7 @@ import { useRouter } from "next/navigation";
 import { toast } from "sonner";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
-import { Modal } from "@/components/ui/modal";
+import { ConfirmDialog } from "@/components/ui/modal";
 import type { ChainReport } from "@/lib/audit/chain";
 import type { FieldErrors } from "@/lib/errors";
 import { pruneAuditTrailAction, verifyAuditTrailAction } from "./actions";
@@ -56,36 +56,25 @@ export function ChainControls({ canPrune }: { canPrune: boolean }) {
             : `Broken at position ${report.broken!.seq}${report.broken!.id ? ` (event ${report.broken!.id})` : ""}: ${report.broken!.problem}.`}
         </div>
       )}
-      <Modal
+      <ConfirmDialog
         open={confirm !== null}
         onOpenChange={(open) => !open && setConfirm(null)}
         title="Prune the audit trail?"
         description={`Events older than ${confirm} days are deleted for good, from the start of the chain. The prune itself is recorded, and the chain stays verifiable from its new start.`}
-        footer={
-          <>
-            <Button variant="secondary" onClick={() => setConfirm(null)}>
-              Cancel
-            </Button>
-            <Button
-              variant="danger"
-              disabled={pending}
-              onClick={() =>
-                start(async () => {
-                  const result = await pruneAuditTrailAction({ olderThanDays: confirm });
-                  setConfirm(null);
-                  if (!result.ok) {
-                    setErrors(result.fieldErrors ?? {});
-                    return void toast.error(result.error);
-                  }
-                  setErrors({});
-                  toast.success(`Pruned ${result.data.pruned} events.`);
-                  router.refresh();
-                })
-              }
-            >
-              Delete
-            </Button>
-          </>
+        confirmLabel="Delete"
+        pending={pending}
+        onConfirm={() =>
+          start(async () => {
+            const result = await pruneAuditTrailAction({ olderThanDays: confirm });
+            setConfirm(null);
+            if (!result.ok) {
+              setErrors(result.fieldErrors ?? {});
+              return void toast.error(result.error);
+            }
+            setErrors({});
+            toast.success(`Pruned ${result.data.pruned} events.`);
+            router.refresh();
+          })
         }
       />
     </div>
