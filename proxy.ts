@@ -1,10 +1,15 @@
 import { NextResponse, type NextRequest } from "next/server";
+import { problem } from "@/lib/http/problem";
 
 // Every page (not the machine doors: /api, /scim, /mcp, /.well-known, static files):
 // - a Content-Security-Policy with a fresh nonce per request. Next reads the nonce from the request's
 //   policy header and puts it on its own scripts; nothing else may run (no inline script without
 //   it, no eval in production, no framing by anyone, no plugins, forms and base URI same-origin);
 // - HSTS when served over https;
+// - unsafe methods (server actions, form posts) only from this site: the Origin header must be
+//   present and name this host. Next checks a foreign Origin on server actions itself but lets a
+//   request without one through; a browser always sends it on a POST, so a missing or `null` Origin
+//   is refused here too (403, nothing runs);
 // - a convenience redirect to sign-in for /console without a session cookie (the pages check the
 //   server-side session themselves, so nothing depends on this running).
 // The static headers every response carries (nosniff, referrer policy…) are in next.config.ts.
@@ -24,7 +29,28 @@ export function contentSecurityPolicy(nonce: string, dev: boolean): string {
   ].join("; ");
 }
 
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** Why an unsafe request is refused, or null: its Origin must be this request's own host. */
+export function crossSiteReason(method: string, headers: Headers): string | null {
+  if (SAFE_METHODS.has(method.toUpperCase())) return null;
+  const origin = headers.get("origin");
+  if (!origin) return "Refused: a request that changes state must carry an Origin header.";
+  let originHost: string;
+  try {
+    originHost = new URL(origin).host;
+  } catch {
+    originHost = "";
+  }
+  const host = (headers.get("x-forwarded-host") ?? headers.get("host") ?? "").split(",")[0]!.trim();
+  if (!originHost || originHost !== host) return `Refused: a request that changes state must come from this site, not from ${origin}.`;
+  return null;
+}
+
 export function proxy(request: NextRequest) {
+  const refused = crossSiteReason(request.method, request.headers);
+  if (refused) return problem(403, refused, { code: "bad_origin" });
+
   const nonce = btoa(crypto.randomUUID());
   const policy = contentSecurityPolicy(nonce, process.env.NODE_ENV !== "production");
   const https = request.nextUrl.protocol === "https:" || request.headers.get("x-forwarded-proto") === "https" || process.env.NEXTAUTH_URL?.startsWith("https://");
@@ -48,12 +74,7 @@ export function proxy(request: NextRequest) {
 
 export const config = {
   matcher: [
-    {
-      source: "/((?!api/|scim/|mcp/|\\.well-known/|_next/static|_next/image|favicon\\.ico).*)",
-      missing: [
-        { type: "header", key: "next-router-prefetch" },
-        { type: "header", key: "purpose", value: "prefetch" },
-      ],
-    },
+    // No `missing: [prefetch headers]` exception: a POST carrying such a header would skip the Origin check.
+    "/((?!api/|scim/|mcp/|\\.well-known/|_next/static|_next/image|favicon\\.ico).*)",
   ],
 };

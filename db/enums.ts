@@ -53,3 +53,15 @@ export type ActorType = (typeof ACTOR_TYPES)[number];
 
 export const AUDIT_OUTCOMES = ["success", "failure", "denied"] as const;
 export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
+
+// The membership ledger (membership history): what changed, filled by database triggers.
+export const LEDGER_KINDS = ["member", "access", "grant"] as const;
+export type LedgerKind = (typeof LEDGER_KINDS)[number];
+
+// Access reviews: a campaign reviews a group's memberships or the grants on resources.
+export const REVIEW_SCOPES = ["groups", "resources"] as const;
+export type ReviewScope = (typeof REVIEW_SCOPES)[number];
+export const REVIEW_STATUSES = ["open", "closed"] as const;
+export const REVIEW_ITEM_KINDS = ["membership", "grant"] as const;
+export const REVIEW_DECISIONS = ["keep", "revoke"] as const;
+export type ReviewDecision = (typeof REVIEW_DECISIONS)[number];

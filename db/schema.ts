@@ -28,7 +28,12 @@ import {
   IDP_PRESETS,
   KEY_ALGORITHMS,
   KEY_STATES,
+  LEDGER_KINDS,
   MEMBERSHIP_SOURCES,
+  REVIEW_DECISIONS,
+  REVIEW_ITEM_KINDS,
+  REVIEW_SCOPES,
+  REVIEW_STATUSES,
   SIGN_IN_METHODS,
   SSO_ENFORCEMENTS,
   USER_SOURCES,
@@ -870,6 +875,147 @@ export const auditAnchors = pgTable("audit_anchors", {
   cutoff: timestamp(tz).notNull(),
   createdAt: createdAt(),
 });
+
+// The membership ledger: every membership, environment access and grant that appears or goes,
+// written by database triggers (migration 0019) whatever the door, cascades included, so "who was
+// in this group on 1 March" is rebuilt from it. Names are copied at the time. Append-only.
+export const membershipLedger = pgTable(
+  "membership_ledger",
+  {
+    id: bigint({ mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    at: timestamp(tz).notNull().defaultNow(),
+    kind: text({ enum: LEDGER_KINDS }).notNull(),
+    op: text({ enum: ["add", "remove"] }).notNull(),
+    environmentId: uuid().notNull(),
+    userId: uuid(),
+    groupId: uuid(),
+    grantId: uuid(),
+    feature: text(),
+    resourceId: uuid(),
+    source: text(),
+    userEmail: text(),
+    userName: text(),
+    groupName: text(),
+    resourceName: text(),
+  },
+  (t) => [
+    index("membership_ledger_group_idx").on(t.groupId, t.id),
+    index("membership_ledger_user_idx").on(t.userId, t.id),
+    index("membership_ledger_grant_idx").on(t.grantId, t.id),
+    check("membership_ledger_kind_check", oneOf(t.kind, LEDGER_KINDS)),
+  ],
+);
+
+// Access reviews (certification campaigns).
+export const accessReviews = pgTable(
+  "access_reviews",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    environmentId: uuid()
+      .notNull()
+      .references(() => environments.id, { onDelete: "cascade" }),
+    name: text().notNull(),
+    scope: text({ enum: REVIEW_SCOPES }).notNull(),
+    // The groups or resources under review (ids, as chosen).
+    scopeIds: uuid().array().notNull(),
+    dueAt: timestamp(tz).notNull(),
+    status: text({ enum: REVIEW_STATUSES }).notNull().default("open"),
+    createdBy: text().notNull(),
+    createdAt: createdAt(),
+    closedAt: timestamp(tz),
+    closedBy: text(),
+    // The signed-off report kept at closing, and its sha256 (also in the closing audit event).
+    reportCsv: text(),
+    reportSha256: text(),
+  },
+  (t) => [index("access_reviews_env_idx").on(t.environmentId, t.createdAt), check("access_reviews_scope_check", oneOf(t.scope, REVIEW_SCOPES)), check("access_reviews_status_check", oneOf(t.status, REVIEW_STATUSES))],
+);
+
+export const accessReviewReviewers = pgTable(
+  "access_review_reviewers",
+  {
+    reviewId: uuid()
+      .notNull()
+      .references(() => accessReviews.id, { onDelete: "cascade" }),
+    memberId: uuid()
+      .notNull()
+      .references(() => consoleMembers.id, { onDelete: "cascade" }),
+  },
+  (t) => [primaryKey({ columns: [t.reviewId, t.memberId] }), index("access_review_reviewers_member_idx").on(t.memberId)],
+);
+
+export const accessReviewItems = pgTable(
+  "access_review_items",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    reviewId: uuid()
+      .notNull()
+      .references(() => accessReviews.id, { onDelete: "cascade" }),
+    kind: text({ enum: REVIEW_ITEM_KINDS }).notNull(),
+    // No foreign keys: the item outlives what it reviewed (a revoked membership, a deleted group).
+    userId: uuid(),
+    groupId: uuid(),
+    grantId: uuid(),
+    feature: text(),
+    resourceId: uuid(),
+    userEmail: text(),
+    userName: text(),
+    groupName: text(),
+    resourceName: text(),
+    decision: text({ enum: REVIEW_DECISIONS }),
+    comment: text(),
+    decidedBy: text(),
+    decidedAt: timestamp(tz),
+    // At closing: what applying the decision did ("revoked", "already gone", or the error).
+    outcome: text(),
+  },
+  (t) => [
+    index("access_review_items_review_idx").on(t.reviewId, t.groupName, t.userEmail),
+    check("access_review_items_kind_check", oneOf(t.kind, REVIEW_ITEM_KINDS)),
+    check("access_review_items_decision_check", sql`${t.decision} is null or ${t.decision} in ('keep', 'revoke')`),
+  ],
+);
+
+// Signed webhooks: audit events delivered to subscribers from a transactional outbox. The sealer
+// writes a delivery row for each matching endpoint in the transaction that seals the event; a
+// worker posts them (Standard Webhooks signatures), retrying with backoff, dead after the last try.
+export const webhookEndpoints = pgTable("webhook_endpoints", {
+  id: uuid().primaryKey().defaultRandom(),
+  name: text().notNull(),
+  url: text().notNull(),
+  // Action prefixes to send (e.g. "user.", "group.members"); empty: every event.
+  actions: text().array().notNull().default(sql`'{}'`),
+  // The signing secret (whsec_…), sealed (lib/crypto/sealed.ts).
+  secretSealed: text().notNull(),
+  enabled: boolean().notNull().default(true),
+  createdAt: createdAt(),
+});
+
+export const WEBHOOK_DELIVERY_STATUSES = ["pending", "delivered", "dead"] as const;
+
+export const webhookDeliveries = pgTable(
+  "webhook_deliveries",
+  {
+    id: bigint({ mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    endpointId: uuid()
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: "cascade" }),
+    // The audit event (no foreign key: retention may prune the event; the delivery then says so).
+    auditId: bigint({ mode: "number" }).notNull(),
+    status: text({ enum: WEBHOOK_DELIVERY_STATUSES }).notNull().default("pending"),
+    attempts: integer().notNull().default(0),
+    nextAttemptAt: timestamp(tz).notNull().defaultNow(),
+    lastStatus: integer(),
+    lastError: text(),
+    deliveredAt: timestamp(tz),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index("webhook_deliveries_due_idx").on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+    index("webhook_deliveries_endpoint_idx").on(t.endpointId, t.status, t.id),
+    check("webhook_deliveries_status_check", oneOf(t.status, WEBHOOK_DELIVERY_STATUSES)),
+  ],
+);
 
 // ---------------------------------------------------------------------------
 // Relations

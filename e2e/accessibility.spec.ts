@@ -14,10 +14,13 @@ const PAGES = [
   "/console/dev/directories",
   "/console/dev/access",
   "/console/dev/access?feature=mcp",
+  "/console/dev/reviews",
+  "/console/dev/history",
+  "/console/dev/history?subject=user&user=nobody%40example.com&at=2026-01-01T00%3A00%3A00",
 ];
 
 test("console pages have no serious or critical accessibility violations", async ({ page }) => {
-  test.setTimeout(240_000); // axe takes a few seconds a page on this machine
+  test.setTimeout(480_000); // axe takes several seconds a page on this machine
   await signInAsOwner(page);
   // The user panel and a group page, reached from the list.
   await page.goto(`${baseUrl()}/console/dev/users?sort=email&dir=asc`);

@@ -40,3 +40,38 @@ test("x-middleware-subrequest gets no further than a request without it", async 
     expect([value, response.status(), response.headers().location]).toEqual([value, 307, plain.headers().location]);
   }
 });
+
+test("a server action posted with Origin null, a foreign origin or no origin changes nothing", async ({ page }) => {
+  await signInAsOwner(page);
+  await page.goto(`${baseUrl()}/console/dev/users`);
+  // Capture the browser's own "create group" server action, then replay it with other origins.
+  const name = `Replayed ${Date.now().toString(36)}`;
+  const captured = page.waitForRequest((r) => r.method() === "POST" && !!r.headers()["next-action"]);
+  await page.getByLabel("New group").fill(name);
+  await page.getByRole("button", { name: "Create group" }).click();
+  const action = await captured;
+  await expect(page.getByRole("link", { name, exact: true })).toBeVisible();
+  const sent = await action.allHeaders();
+  expect(sent.origin).toBe(baseUrl());
+
+  const replayName = `${name} again`;
+  const body = action.postData()!.replaceAll(name, replayName);
+  // The action's own headers (Next-Action, router state, content type); the cookie comes from the context.
+  const headers = Object.fromEntries(Object.entries(sent).filter(([k]) => !["origin", "cookie", "host", "content-length"].includes(k) && !k.startsWith(":")));
+  for (const origin of ["null", "https://evil.example", undefined]) {
+    const response = await page.request.post(action.url(), { headers: origin ? { ...headers, origin } : headers, data: body, maxRedirects: 0 });
+    expect([origin, response.status(), (await response.json()).detail]).toEqual([
+      origin,
+      403,
+      origin ? `Refused: a request that changes state must come from this site, not from ${origin}.` : "Refused: a request that changes state must carry an Origin header.",
+    ]);
+  }
+  await page.goto(`${baseUrl()}/console/dev/users?q=${encodeURIComponent(replayName)}`);
+  await page.goto(`${baseUrl()}/console/dev/users`);
+  await expect(page.getByRole("link", { name: replayName, exact: true })).toHaveCount(0);
+  // The same replay from this site does create it: the refusals above were of a valid request.
+  const same = await page.request.post(action.url(), { headers: { ...headers, origin: baseUrl() }, data: body });
+  expect(same.status()).toBe(200);
+  await page.reload();
+  await expect(page.getByRole("link", { name: replayName, exact: true })).toBeVisible();
+});

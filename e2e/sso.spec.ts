@@ -200,7 +200,7 @@ test("an invited break-glass user signs in with a password while SSO is enforced
   await expect(endUser.getByLabel("Password")).toBeVisible();
   await endUser.getByLabel("Email").fill(email);
   await endUser.getByLabel("Password").fill("glass breaks in emergencies only");
-  await endUser.getByRole("button", { name: "Sign in" }).click();
+  await endUser.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(endUser).toHaveURL(`${baseUrl()}/e/prod`);
   await expect(endUser.getByText("password", { exact: true })).toBeVisible();
   await context.close();

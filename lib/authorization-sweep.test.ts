@@ -5,12 +5,13 @@ import { getDb } from "@/db/client";
 import type { Environment } from "@/db/schema";
 import { cookieJar, signInAs } from "@/db/testing/console-session";
 import { countRows, createEnvironments } from "@/db/testing/fixtures";
-import { ENVIRONMENT_SCOPED, type PermissionAction, type PermissionResource } from "@/lib/permissions";
+import { ENVIRONMENT_SCOPED, PERMISSION_RESOURCES, PERMISSIONS, type PermissionAction, type PermissionResource } from "@/lib/permissions";
 
 // The authorization sweep: every server action in the code, found by file (a new one cannot be
-// forgotten), is refused without a session; every write is refused for a reviewer; every
-// account-wide write is refused for an environment admin (their environment-scoped writes are
-// checked against the actual environments in each domain's tests).
+// forgotten), is refused without a session; every write is refused for a reviewer (deciding the
+// review items assigned to them aside); every account-wide write is refused for an environment
+// admin, and every environment-scoped write aimed at another environment too. Every route handler,
+// found by file, is classified by its door and answers a credential-less request as it should.
 
 vi.mock("next/headers", () => import("@/db/testing/console-session").then((m) => m.nextHeadersMock));
 vi.mock("next/cache", () => ({ revalidatePath: vi.fn() }));
@@ -18,7 +19,7 @@ vi.mock("next/navigation", () => ({ redirect: vi.fn(), notFound: vi.fn() }));
 
 type Action = ((...args: unknown[]) => Promise<{ ok: boolean; error?: string }>) & { permission?: [PermissionResource, PermissionAction] };
 
-const modules = import.meta.glob<Record<string, unknown>>("/app/**/actions.ts");
+const modules = import.meta.glob<Record<string, unknown>>("/app/**/actions.ts", { exhaustive: true });
 // Server-action modules that are not the console's: the end users' own sign-in and password steps,
 // public by nature (they check the end user's session or one-time link themselves).
 const PUBLIC_ACTION_MODULES = new Set(["/app/e/[env]/actions.ts"]);
@@ -57,8 +58,13 @@ describe("authorization sweep over every server action", () => {
   });
 
   it("refuses every write to a reviewer, and every account-wide write to an environment admin", async () => {
-    const writes = (await consoleActions()).filter(([, a]) => a.permission![1] === "write");
-    expect(writes.length).toBeGreaterThan(30);
+    const allWrites = (await consoleActions()).filter(([, a]) => a.permission![1] === "write");
+    expect(allWrites.length).toBeGreaterThan(30);
+    // The reviewer's one write is deciding the review items assigned to them (it changes no access);
+    // anything else the role table might let a reviewer write fails here.
+    const reviewerWrites = PERMISSION_RESOURCES.filter((r) => PERMISSIONS.reviewer[r].includes("write"));
+    expect(reviewerWrites).toEqual(["review_decisions"]);
+    const writes = allWrites.filter(([, a]) => !reviewerWrites.includes(a.permission![0]));
     await signInAs("reviewer");
     const before = await countRows("audit_events");
     for (const [name, action] of writes) {
@@ -78,7 +84,8 @@ describe("authorization sweep over every server action", () => {
 
 // Every route handler, found by file: how it authenticates, and what a request without any
 // credential gets. A new route fails this test until it is classified here.
-const routes = import.meta.glob<Record<string, unknown>>("/app/**/route.ts");
+// `exhaustive`: the default glob skips dot folders, which would hide /.well-known.
+const routes = import.meta.glob<Record<string, unknown>>("/app/**/route.ts", { exhaustive: true });
 const ROUTES: Record<string, { door: string; anonymous: number[] }> = {
   "/app/.well-known/jwks.json/route.ts": { door: "public", anonymous: [200] },
   "/app/.well-known/openid-configuration/route.ts": { door: "public", anonymous: [200] },
@@ -100,11 +107,14 @@ const ROUTES: Record<string, { door: string; anonymous: number[] }> = {
   "/app/console/[env]/jobs/[jobId]/report/route.ts": { door: "console session", anonymous: [401] },
   "/app/console/[env]/access/[resourceId]/who/route.ts": { door: "console session", anonymous: [401] },
   "/app/console/[env]/audit/export/route.ts": { door: "console session", anonymous: [401] },
+  "/app/console/[env]/history/export/route.ts": { door: "console session", anonymous: [401] },
+  "/app/console/[env]/reviews/[reviewId]/report/route.ts": { door: "console session", anonymous: [401] },
 };
 
 describe("authorization sweep over every route handler", () => {
   it("classifies every route, and none answers a request without credentials with more than it should", async () => {
     expect(Object.keys(routes).filter((f) => !ROUTES[f]).sort()).toEqual([]);
+    expect(Object.keys(ROUTES).filter((f) => !routes[f]).sort()).toEqual([]);
     const id = crypto.randomUUID();
     const params = { env: "dev", id, resourceId: id, jobId: id, directory: id, path: ["users"], nextauth: ["session"] };
     const before = await notDenied();
@@ -120,5 +130,100 @@ describe("authorization sweep over every route handler", () => {
     }
     // Denials at components are audited; nothing else was written.
     expect(await notDenied()).toBe(before);
+  });
+});
+
+// An environment admin of DEV, asked to change things that live in PROD: every environment-scoped
+// write, with arguments that name real PROD objects, is refused with the scope reason and changes
+// nothing. The table must name every such action (a new one fails until it is added here).
+describe("authorization sweep: an environment admin outside their environments", () => {
+  it("refuses every environment-scoped write aimed at another environment, writing nothing", async () => {
+    const { createResource } = await import("@/lib/access/resources");
+    const { addGrants } = await import("@/lib/access/grants");
+    const { createGroup, addMembers } = await import("@/lib/groups");
+    const { createUser } = await import("@/lib/users");
+    const { createDirectory } = await import("@/lib/scim/directories");
+    const { createAccessReview } = await import("@/lib/reviews");
+    const { createIdentityProvider } = await import("@/lib/sso/identity-providers");
+    const { generateKeyPair, idpMetadata } = await import("@/lib/sso/testing/test-idp");
+    const { realMemberCtx, systemCtx } = await import("@/db/testing/fixtures");
+    const db = getDb();
+    const [prod] = await db.execute<{ id: string }>(sql`select id from environments where key = 'prod'`);
+    const prodId = prod!.id;
+    const id = crypto.randomUUID().slice(0, 6);
+    const user = await createUser(systemCtx, { name: "Prod Only", email: `prod.only.${id}@example.com`, environmentIds: [prodId] });
+    const group = await createGroup(systemCtx, { environmentId: prodId, name: `Prod team ${id}` });
+    await addMembers(systemCtx, { groupId: group.id, userIds: [user.id] });
+    const resource = await createResource(systemCtx, { environmentId: prodId, feature: "mcp", name: `Prod tools ${id}` });
+    await addGrants(systemCtx, { environmentId: prodId, feature: "mcp", resourceId: resource.id, groupIds: [group.id] });
+    const [grant] = await db.execute<{ id: string }>(sql`select id from access_grants where resource_id = ${resource.id}`);
+    const { directory } = await createDirectory(systemCtx, { environmentId: prodId, name: `Prod directory ${id}` });
+    const idp = await createIdentityProvider(systemCtx, { name: `Prod IdP ${id}`, metadataXml: idpMetadata(`https://prod-idp-${id}.example`, `https://prod-idp-${id}.example/sso`, [generateKeyPair(id).certBase64]) });
+    const owner = await realMemberCtx("owner");
+    const dueAt = new Date(Date.now() + 86_400_000).toISOString();
+    const review = await createAccessReview(owner, { environmentId: prodId, name: `Prod review ${id}`, scope: "groups", scopeIds: [group.id], reviewerIds: [owner.actor.id], dueAt });
+
+    const ARGS: Record<string, unknown[]> = {
+      createUserAction: [{ name: "New", email: `new.${id}@example.com`, environmentIds: [prodId] }],
+      updateUserAction: [user.id, { name: "Renamed" }],
+      suspendUserAction: [user.id],
+      reactivateUserAction: [user.id],
+      deleteUserAction: [user.id],
+      grantEnvironmentAction: [{ userId: user.id, environmentId: prodId }],
+      revokeEnvironmentAction: [{ userId: user.id, environmentId: prodId }],
+      createGroupAction: [{ environmentId: prodId, name: `Another ${id}` }],
+      updateGroupAction: [group.id, { name: `Renamed ${id}` }],
+      deleteGroupAction: [group.id],
+      addMembersAction: [{ groupId: group.id, userIds: [user.id] }],
+      addUserToGroupsAction: [{ userId: user.id, groupIds: [group.id] }],
+      removeMembersAction: [{ groupId: group.id, userIds: [user.id] }],
+      bulkUsersAction: [{ action: "suspend", userIds: [user.id] }],
+      startImportAction: [{ uploadId: crypto.randomUUID(), environmentId: prodId, mapping: { email: "email" } }],
+      startBulkAllMatchingAction: [{ action: "suspend", filter: { environmentId: prodId } }],
+      sendInvitationAction: [{ userId: user.id, environmentId: prodId }],
+      signOutEverywhereAction: [user.id],
+      createReviewAction: [{ environmentId: prodId, name: "Sneaky", scope: "groups", scopeIds: [group.id], reviewerIds: [owner.actor.id], dueAt }],
+      closeReviewAction: [review.id],
+      createResourceAction: [{ environmentId: prodId, feature: "mcp", name: `More tools ${id}` }],
+      updateResourceAction: [resource.id, { name: `Renamed tools ${id}` }],
+      deleteResourceAction: [resource.id],
+      addGrantsAction: [{ environmentId: prodId, feature: "agent_studio", groupIds: [group.id] }],
+      removeGrantAction: [grant!.id],
+      updateEnvironmentAuthAction: [
+        prodId,
+        { passwordEnabled: true, ssoEnabled: false, identityProviderId: null, enforcement: "optional", jitEnabled: false, groupSyncEnabled: false, sessionLifetimeMinutes: 60, idleTimeoutMinutes: 30 },
+      ],
+      createDirectoryAction: [{ environmentId: prodId, name: `Sneaky directory ${id}` }],
+      rotateDirectoryTokenAction: [directory.id],
+      setDirectoryStatusAction: [directory.id, "disabled"],
+      setGroupMappingsAction: [idp.id, { environmentId: prodId, mappings: [{ idpValue: "admins", groupId: group.id }] }],
+    };
+    const scoped = (await consoleActions()).filter(([, a]) => a.permission![1] === "write" && ENVIRONMENT_SCOPED.has(a.permission![0]));
+    expect(scoped.map(([name]) => name.split("#")[1]).filter((n) => !ARGS[n!]).sort()).toEqual([]);
+
+    await signInAs("environment_admin", [dev.id]);
+    const tables = ["users", "groups", "group_members", "environment_access", "resources", "access_grants", "directories", "jobs", "access_reviews", "access_review_items", "password_tokens", "audit_events", "membership_ledger"];
+    const snapshot = async () => ({
+      counts: Object.fromEntries(await Promise.all(tables.map(async (t) => [t, await countRows(t)] as const))),
+      rows: await db.execute(sql`select
+        (select row_to_json(u) from users u where id = ${user.id}) as u,
+        (select row_to_json(g) from groups g where id = ${group.id}) as g,
+        (select row_to_json(r) from resources r where id = ${resource.id}) as r,
+        (select row_to_json(d) from directories d where id = ${directory.id}) as d,
+        (select row_to_json(a) from environment_auth a where environment_id = ${prodId}) as a,
+        (select row_to_json(v) from access_reviews v where id = ${review.id}) as v,
+        (select count(*) from sessions where revoked_at is not null) as ended`),
+    });
+    const before = await snapshot();
+    const answers: string[] = [];
+    for (const [name, action] of scoped) {
+      const result = await action(...ARGS[name.split("#")[1]!]!);
+      answers.push(`${name.split("#")[1]} ${result.ok} ${result.error ?? JSON.stringify((result as { data?: unknown }).data)}`);
+    }
+    // A bulk action answers per user (the table's result dialog lists each refusal), with the same reason.
+    const bulkRefusal = `bulkUsersAction true ${JSON.stringify({ changed: [], unchanged: [], failed: [{ userId: user.id, reason: "This change touches an environment outside your scope.", code: "forbidden" }] })}`;
+    expect(answers.filter((a) => a !== bulkRefusal && !a.endsWith(" false This change touches an environment outside your scope."))).toEqual([]);
+    expect(answers).toContain(bulkRefusal);
+    expect(await snapshot()).toEqual(before);
   });
 });

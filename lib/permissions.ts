@@ -22,6 +22,13 @@ export const PERMISSION_RESOURCES = [
   "api_tokens",
   // Asking the decision endpoint (components with an `authz` API token, or any reader).
   "decisions",
+  // Access review campaigns: create and close (closing applies the revocations).
+  "access_reviews",
+  // Keep / revoke on a review's items: the assigned reviewers' own work (lib/reviews checks the
+  // assignment). A decision changes no access; closing the campaign does, with access_reviews.
+  "review_decisions",
+  // Signed webhooks for the audit trail (account-wide).
+  "webhooks",
 ] as const;
 export type PermissionResource = (typeof PERMISSION_RESOURCES)[number];
 export type PermissionAction = "read" | "write";
@@ -41,6 +48,7 @@ export const ENVIRONMENT_SCOPED: ReadonlySet<PermissionResource> = new Set([
   "resources",
   "access_grants",
   "decisions",
+  "access_reviews",
 ]);
 
 const READ = ["read"] as const;
@@ -63,8 +71,11 @@ export const PERMISSIONS: Record<ConsoleRole, Record<PermissionResource, readonl
     directories: READ_WRITE,
     resources: READ_WRITE,
     access_grants: READ_WRITE,
+    access_reviews: READ_WRITE,
+    review_decisions: READ_WRITE,
   },
-  reviewer: everything(READ),
+  // The reviewer changes nothing; the one write is deciding the review items assigned to them.
+  reviewer: { ...everything(READ), review_decisions: READ_WRITE },
 };
 
 /** What non-console actors may do: directories and IdPs feed users and memberships of their environment. */

@@ -3,7 +3,7 @@
 import Link from "next/link";
 import { usePathname } from "next/navigation";
 import { clsx } from "clsx";
-import { FileClock, Fingerprint, FolderSync, LayoutDashboard, Settings, ShieldCheck, Users } from "lucide-react";
+import { ClipboardCheck, FileClock, Fingerprint, FolderSync, History, LayoutDashboard, Settings, ShieldCheck, Users } from "lucide-react";
 
 const ITEMS = [
   { href: "", label: "Overview", icon: LayoutDashboard },
@@ -12,6 +12,8 @@ const ITEMS = [
   { href: "/access", label: "Access", icon: ShieldCheck },
   { href: "/directories", label: "Directories", icon: FolderSync },
   { href: "/audit", label: "Audit", icon: FileClock },
+  { href: "/history", label: "As of a date", icon: History },
+  { href: "/reviews", label: "Access reviews", icon: ClipboardCheck },
   { href: "/settings", label: "Settings", icon: Settings },
 ];
 

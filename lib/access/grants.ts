@@ -1,7 +1,7 @@
 import "server-only";
 import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import { z } from "zod";
-import { getDb, type Executor } from "@/db/client";
+import { getDb, type Executor, type Tx } from "@/db/client";
 import { FEATURES, FEATURE_LABELS, type Feature } from "@/db/enums";
 import { accessGrants, groups, resources, users } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
@@ -78,23 +78,29 @@ export async function addGrants(ctx: DomainContext, input: unknown): Promise<{ a
 export async function removeGrant(ctx: DomainContext, grantId: string): Promise<void> {
   const id = parseInput(uuidSchema, grantId);
   await inTransaction(async (tx) => {
-    const [grant] = await tx.select().from(accessGrants).where(eq(accessGrants.id, id)).for("update");
-    if (!grant) throw new NotFoundError("Grant not found.");
-    authorize(ctx.actor, "access_grants", "write", [grant.environmentId]);
-    const env = await requireEnvironment(tx, grant.environmentId);
-    const [view] = await listGrants({ environmentId: grant.environmentId, grantId: id }, tx);
-    await tx.delete(accessGrants).where(eq(accessGrants.id, id));
-    await recordAuditMany(tx, ctx, [
-      {
-        action: "access_grant.delete",
-        targetType: "access_grant",
-        targetId: id,
-        targetLabel: view ? `${view.subject.type} ${view.subject.type === "user" ? view.subject.email : view.subject.name} → ${view.resourceName ?? FEATURE_LABELS[grant.feature]}` : null,
-        environment: env,
-        before: { feature: grant.feature, resourceId: grant.resourceId, groupId: grant.groupId, userId: grant.userId },
-      },
-    ]);
+    if (!(await removeGrantIn(tx, ctx, id))) throw new NotFoundError("Grant not found.");
   });
+}
+
+/** Removes a grant inside the caller's transaction; false when it no longer exists. */
+export async function removeGrantIn(tx: Tx, ctx: DomainContext, id: string): Promise<boolean> {
+  const [grant] = await tx.select().from(accessGrants).where(eq(accessGrants.id, id)).for("update");
+  if (!grant) return false;
+  authorize(ctx.actor, "access_grants", "write", [grant.environmentId]);
+  const env = await requireEnvironment(tx, grant.environmentId);
+  const [view] = await listGrants({ environmentId: grant.environmentId, grantId: id }, tx);
+  await tx.delete(accessGrants).where(eq(accessGrants.id, id));
+  await recordAuditMany(tx, ctx, [
+    {
+      action: "access_grant.delete",
+      targetType: "access_grant",
+      targetId: id,
+      targetLabel: view ? `${view.subject.type} ${view.subject.type === "user" ? view.subject.email : view.subject.name} → ${view.resourceName ?? FEATURE_LABELS[grant.feature]}` : null,
+      environment: env,
+      before: { feature: grant.feature, resourceId: grant.resourceId, groupId: grant.groupId, userId: grant.userId },
+    },
+  ]);
+  return true;
 }
 
 /** Grants of an environment: of a feature (feature-wide only with `featureWide`), of one resource, of one user's or group's. */

@@ -9,6 +9,7 @@ import { inTransaction } from "@/lib/domain/transaction";
 import { env } from "@/lib/env";
 import { authorize } from "@/lib/permissions";
 import { parseInput } from "@/lib/validation";
+import { enqueueDeliveries } from "@/lib/webhooks";
 import { recordAudit } from "./record";
 
 // The audit trail's hash chain. Rows are written by every door inside their own transactions; the
@@ -55,6 +56,8 @@ export async function sealAuditTrail(pgClient: postgres.Sql = getSql()): Promise
         update audit_events a set seq = v.seq, prev_hash = v.prev, hash = v.hash
         from (select unnest(${ids}::bigint[]) as id, unnest(${seqs}::bigint[]) as seq, unnest(${prevs}::text[]) as prev, unnest(${hashes}::text[]) as hash) v
         where a.id = v.id`;
+      // The webhook outbox: deliveries are written in the same transaction as the seal.
+      await enqueueDeliveries(pg, ids);
       return { count: rows.length, ids };
     });
     total += sealed.count;

@@ -156,6 +156,11 @@ async function changeMembers(ctx: DomainContext, input: unknown, op: "add" | "re
   return inTransaction((tx) => changeMembersIn(tx, ctx, data, op, options));
 }
 
+/** removeMembers inside the caller's transaction (an access review's closing applies several at once). */
+export function removeMembersIn(tx: Tx, ctx: DomainContext, input: unknown): Promise<MembersResult> {
+  return changeMembersIn(tx, ctx, parseInput(membersInput, input), "remove", {});
+}
+
 const userGroupsInput = z.object({
   userId: uuidSchema,
   groupIds: z.array(uuidSchema).min(1, "Choose at least one group.").max(500, "At most 500 groups at once."),

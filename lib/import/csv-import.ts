@@ -394,7 +394,8 @@ const startImportInput = z.object({
 /** Queues a dry run (or, after one, the apply) of an uploaded CSV. */
 export async function startImport(ctx: DomainContext, input: unknown): Promise<Job> {
   const data = parseInput(startImportInput, input);
-  authorize(ctx.actor, "users", "write", "any");
+  // The import writes users into this environment: an environment admin only into theirs.
+  authorize(ctx.actor, "users", "write", [data.environmentId]);
   const inspected = await inspectUpload(data.uploadId);
   const missing = [data.mapping.email, data.mapping.name, data.mapping.environments, ...Object.values(data.mapping.groups)]
     .filter((c): c is string => Boolean(c))

@@ -1,5 +1,6 @@
 import "server-only";
-import { createCipheriv, createDecipheriv, createPrivateKey, generateKeyPairSync, hkdfSync, randomBytes, type KeyObject } from "node:crypto";
+import { createPrivateKey, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { openSecret, sealSecret } from "@/lib/crypto/sealed";
 import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import { calculateJwkThumbprint, type JWK } from "jose";
 import { z } from "zod";
@@ -22,25 +23,10 @@ export type KeyAlgorithm = (typeof KEY_ALGORITHMS)[number];
 export const CLOCK_SKEW_SECONDS = 30;
 const MAX_TOKEN_LIFETIME_SECONDS = 3600;
 
-function encryptionKey(): Buffer {
-  return Buffer.from(hkdfSync("sha256", env().NEXTAUTH_SECRET, "iam-console", "signing-keys/v1", 32));
-}
+const KEY_PURPOSE = "signing-keys/v1";
 
-export function encryptPrivateKey(pkcs8Pem: string): string {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv("aes-256-gcm", encryptionKey(), iv);
-  const sealed = Buffer.concat([cipher.update(pkcs8Pem, "utf8"), cipher.final(), cipher.getAuthTag()]);
-  return `v1.${iv.toString("base64url")}.${sealed.toString("base64url")}`;
-}
-
-export function decryptPrivateKey(stored: string): string {
-  const [version, iv, sealed] = stored.split(".");
-  if (version !== "v1" || !iv || !sealed) throw new Error("This signing key has no private half (retired) or an unknown format.");
-  const data = Buffer.from(sealed, "base64url");
-  const decipher = createDecipheriv("aes-256-gcm", encryptionKey(), Buffer.from(iv, "base64url"));
-  decipher.setAuthTag(data.subarray(data.length - 16));
-  return Buffer.concat([decipher.update(data.subarray(0, data.length - 16)), decipher.final()]).toString("utf8");
-}
+export const encryptPrivateKey = (pkcs8Pem: string) => sealSecret(KEY_PURPOSE, pkcs8Pem);
+export const decryptPrivateKey = (stored: string) => openSecret(KEY_PURPOSE, stored, "This signing key's private half (retired)");
 
 async function newKeyRow(algorithm: KeyAlgorithm, state: "next" | "active") {
   const { publicKey, privateKey } = algorithm === "EdDSA" ? generateKeyPairSync("ed25519") : generateKeyPairSync("ec", { namedCurve: "P-256" });
@@ -147,9 +133,12 @@ export async function listSigningKeys(executor: Executor = getDb()): Promise<Key
   return rows;
 }
 
-/** The public keys verifiers may use: next, active, and retired ones still within their window. */
+/**
+ * The public keys verifiers may use: next, active, and retired ones still within their window.
+ * A read only (GET never changes state): the first keys are made at start-up (instrumentation.ts)
+ * or by the first token minted.
+ */
 export async function publishedJwks(): Promise<{ keys: JWK[] }> {
-  await ensureSigningKeys();
   const rows = await getDb()
     .select({ jwk: signingKeys.publicJwk })
     .from(signingKeys)

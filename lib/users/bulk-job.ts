@@ -1,7 +1,7 @@
 import "server-only";
 import { and, eq, inArray } from "drizzle-orm";
 import { getDb } from "@/db/client";
-import { jobItems } from "@/db/schema";
+import { groups, jobItems } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
 import { enqueueJob, registerJobHandler, saveItems, saveProgress } from "@/lib/jobs";
 import { authorize } from "@/lib/permissions";
@@ -25,7 +25,14 @@ const allMatchingInput = z.object({
 
 export async function startBulkAllMatching(ctx: DomainContext, input: unknown) {
   const data = parseInput(allMatchingInput, input);
-  authorize(ctx.actor, "users", "write", "any");
+  // Before anything is queued: the environments the job may touch. Without an environment filter
+  // "all matching" spans every environment (account-wide); a group or environment action adds its own.
+  const touched = [data.filter.environmentId, data.environmentId].filter((e): e is string => Boolean(e));
+  if (data.groupId) {
+    const [group] = await getDb().select({ environmentId: groups.environmentId }).from(groups).where(eq(groups.id, data.groupId));
+    if (group) touched.push(group.environmentId);
+  }
+  authorize(ctx.actor, "users", "write", data.filter.environmentId ? [...new Set(touched)] : []);
   return enqueueJob(getDb(), ctx, { kind: "bulk_users", environmentId: data.filter.environmentId ?? null, params: data as unknown as Record<string, unknown> });
 }
 

@@ -4,7 +4,7 @@ import path from "node:path";
 // `npm start` as a child process (its own process group), for the e2e harness, the SCIM peer run
 // and the benchmarks: started with the given environment, ready when it prints its banner.
 
-export type AppProcess = { output: () => string; stop: () => Promise<void> };
+export type AppProcess = { output: () => string; stop: () => Promise<void>; /** kill -9 the whole process group (the fault tests' crash). */ kill: () => Promise<void> };
 
 export async function startApp(env: NodeJS.ProcessEnv, options: { ready?: RegExp; timeoutMs?: number } = {}): Promise<AppProcess> {
   const ready = options.ready ?? /Identity console ready at/;
@@ -41,5 +41,11 @@ export async function startApp(env: NodeJS.ProcessEnv, options: { ready?: RegExp
     await stop();
     throw error;
   });
-  return { output: () => output, stop };
+  const kill = async () => {
+    if (child.exitCode !== null || child.signalCode !== null || !child.pid) return;
+    const exited = new Promise((r) => child.once("exit", r));
+    process.kill(-child.pid, "SIGKILL");
+    await exited;
+  };
+  return { output: () => output, stop, kill };
 }

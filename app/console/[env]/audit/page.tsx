@@ -1,5 +1,6 @@
 import Link from "next/link";
 import { Badge, Card, PageHeader } from "@/components/ui/card";
+import { TableHead } from "@/components/ui/table-head";
 import { ACTOR_TYPES, AUDIT_OUTCOMES } from "@/db/enums";
 import { diffOf, listAuditEvents } from "@/lib/audit/queries";
 import { actorFromSession, requireConsoleSession } from "@/lib/auth/session";
@@ -102,15 +103,7 @@ export default async function AuditPage({ params, searchParams }: { params: Prom
       <Card className="p-0">
         <table className="w-full text-left text-sm" data-testid="audit-events">
           <caption className="sr-only">Audit events</caption>
-          <thead className="bg-slate-50 text-xs uppercase text-slate-500">
-            <tr>
-              {["When", "Actor", "Action", "Target", "Environment", "Outcome"].map((h) => (
-                <th key={h} scope="col" className="px-3 py-2">
-                  {h}
-                </th>
-              ))}
-            </tr>
-          </thead>
+          <TableHead headers={["When", "Actor", "Action", "Target", "Environment", "Outcome"]} />
           <tbody>
             {page.rows.length === 0 && (
               <tr>

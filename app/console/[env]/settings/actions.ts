@@ -4,6 +4,7 @@ import { consoleAction } from "@/lib/actions";
 import { createApiToken, revokeApiToken } from "@/lib/api/tokens";
 import { updateEnvironmentAuth } from "@/lib/sso/environment-auth";
 import { rotateSigningKeys } from "@/lib/tokens/keys";
+import { createWebhook, deleteWebhook, retryDelivery, setWebhookEnabled } from "@/lib/webhooks";
 
 export const createApiTokenAction = consoleAction({ permission: ["api_tokens", "write"] }, async (ctx, input: unknown) => {
   const { token, record } = await createApiToken(ctx, input);
@@ -21,3 +22,20 @@ export const updateEnvironmentAuthAction = consoleAction({ permission: ["environ
 });
 
 export const rotateSigningKeysAction = consoleAction({ permission: ["signing_keys", "write"] }, async (ctx, input: unknown) => (await rotateSigningKeys(ctx, input))!);
+
+export const createWebhookAction = consoleAction({ permission: ["webhooks", "write"] }, (ctx, input: unknown) => createWebhook(ctx, input));
+
+export const setWebhookEnabledAction = consoleAction({ permission: ["webhooks", "write"] }, async (ctx, id: string, enabled: boolean) => {
+  await setWebhookEnabled(ctx, id, enabled);
+  return null;
+});
+
+export const deleteWebhookAction = consoleAction({ permission: ["webhooks", "write"] }, async (ctx, id: string) => {
+  await deleteWebhook(ctx, id);
+  return null;
+});
+
+export const retryDeliveryAction = consoleAction({ permission: ["webhooks", "write"] }, async (ctx, deliveryId: unknown) => {
+  await retryDelivery(ctx, deliveryId);
+  return null;
+});

@@ -14,6 +14,8 @@ import { env as config } from "@/lib/env";
 import { issuerMetadata } from "@/lib/tokens/discovery";
 import { ApiTokens } from "./api-tokens";
 import { SigningKeys } from "./signing-keys";
+import { Webhooks } from "./webhooks";
+import { listDeadDeliveries, listWebhooks } from "@/lib/webhooks";
 import { EnvironmentAuthForm } from "./auth-form";
 
 export const metadata = { title: "Settings" };
@@ -23,7 +25,15 @@ export default async function SettingsPage({ params }: { params: Promise<{ env: 
   const { env: key } = await params;
   const actor = actorFromSession(session);
   const canReadOutbox = can(actor, "users", "write", "any");
-  const [tokens, environments, idps, outbox, keys] = await Promise.all([listApiTokens(), listEnvironments(), listIdentityProviders(), canReadOutbox ? listOutbox(actor, 50) : [], listSigningKeys()]);
+  const [tokens, environments, idps, outbox, keys, webhooks, dead] = await Promise.all([
+    listApiTokens(),
+    listEnvironments(),
+    listIdentityProviders(),
+    canReadOutbox ? listOutbox(actor, 50) : [],
+    listSigningKeys(),
+    listWebhooks(),
+    listDeadDeliveries(50),
+  ]);
   const issuer = issuerMetadata();
   const day = (d: Date | null) => (d ? d.toISOString().slice(0, 16).replace("T", " ") : "—");
   const env = environments.find((e) => e.key === key);
@@ -111,6 +121,18 @@ export default async function SettingsPage({ params }: { params: Promise<{ env: 
         <SigningKeys
           canWrite={can(actor, "signing_keys", "write")}
           keys={keys.map((k) => ({ kid: k.kid, algorithm: k.algorithm, state: k.state, createdAt: day(k.createdAt), activatedAt: day(k.activatedAt), retiredAt: day(k.retiredAt), publishUntil: day(k.publishUntil), published: k.published }))}
+        />
+      </Card>
+      <Card className="mb-6">
+        <h2 className="text-base font-semibold">Audit webhooks</h2>
+        <p className="mt-1 text-sm text-slate-600">
+          Every audit event, once sealed into the hash chain, is posted to each matching webhook as JSON, signed per Standard Webhooks (webhook-id, webhook-timestamp,
+          webhook-signature). A failing receiver is retried with backoff for about 11 hours; then the delivery is dead and listed here to send again.
+        </p>
+        <Webhooks
+          canWrite={can(actor, "webhooks", "write")}
+          webhooks={webhooks.map((w) => ({ id: w.id, name: w.name, url: w.url, actions: w.actions.length ? w.actions.join(" ") : "All", enabled: w.enabled, pending: w.pending, delivered: w.delivered, dead: w.dead }))}
+          dead={dead.map((d) => ({ id: d.id, endpoint: d.endpoint, event: `${d.action ?? "(pruned)"} ${d.target ?? ""}`.trim(), attempts: d.attempts, lastError: d.lastError ?? "", createdAt: day(d.createdAt) }))}
         />
       </Card>
       <Card>

@@ -1,5 +1,6 @@
 import Link from "next/link";
 import { notFound, redirect } from "next/navigation";
+import type { ReactNode } from "react";
 import { Button } from "@/components/ui/button";
 import { findEnvironmentByKey } from "@/lib/environments";
 import { getAuthRow, routeSignIn } from "@/lib/sso/environment-auth";
@@ -30,16 +31,14 @@ export default async function EndUserSignInPage({ params, searchParams }: { para
   const ssoError = trace && trace.outcome === "failure" && trace.environmentId === environment.id ? trace.reason : null;
   const enforcedForAll = settings.ssoEnabled && settings.enforcement === "all";
 
-  let step: "email" | "password" | "none" = "email";
+  let step: "email" | "password" | "sso" | "none" = "email";
   let noneReason = "";
+  const emailError = rawEmail && !email ? "Enter a valid email address." : null;
   if (email) {
     const route = routeSignIn(settings, email, false);
-    if (route.method === "sso" && !wantsPassword) {
-      const q = new URLSearchParams({ email });
-      if (returnTo) q.set("return_to", returnTo);
-      redirect(`/e/${envKey}/sso?${q}`);
-    }
-    if (route.method === "none") {
+    // Reached by a link carrying an SSO user's email: starting SSO writes, so it takes a POST (a click).
+    if (route.method === "sso" && !wantsPassword) step = "sso";
+    else if (route.method === "none") {
       step = "none";
       noneReason = route.reason;
     } else step = "password";
@@ -70,14 +69,35 @@ export default async function EndUserSignInPage({ params, searchParams }: { para
       )}
       <div className="mt-5">
         {step === "email" && (
-          <form method="get" className="flex flex-col gap-4">
+          // Posts to the SSO door, which starts SSO for an enforced domain and otherwise comes back here.
+          <SsoForm envKey={envKey} returnTo={returnTo} className="flex flex-col gap-4">
             <label className="flex flex-col gap-1 text-sm font-medium text-slate-700">
               Email
-              <input name="email" type="email" autoComplete="username" required defaultValue={rawEmail} className="rounded-md border border-slate-300 px-3 py-2 text-sm" />
+              <input
+                name="email"
+                type="email"
+                autoComplete="username"
+                required
+                defaultValue={rawEmail}
+                aria-invalid={emailError ? true : undefined}
+                aria-describedby={emailError ? "email-error" : undefined}
+                className="rounded-md border border-slate-300 px-3 py-2 text-sm"
+              />
+              {emailError && (
+                <span id="email-error" className="text-xs font-normal text-red-700">
+                  {emailError}
+                </span>
+              )}
             </label>
-            {returnTo && <input type="hidden" name="return_to" value={returnTo} />}
             <Button type="submit">Continue</Button>
-          </form>
+          </SsoForm>
+        )}
+        {step === "sso" && (
+          <SsoForm envKey={envKey} returnTo={returnTo} className="flex flex-col gap-4">
+            <p className="text-sm text-slate-600">{email} signs in with single sign-on.</p>
+            <input type="hidden" name="email" value={email} />
+            <Button type="submit">Continue with single sign-on</Button>
+          </SsoForm>
         )}
         {step === "password" && <PasswordForm envKey={envKey} email={email} returnTo={returnTo} />}
         {step === "none" && (
@@ -87,10 +107,12 @@ export default async function EndUserSignInPage({ params, searchParams }: { para
         )}
       </div>
       <div className="mt-5 flex flex-col gap-2 border-t border-slate-100 pt-4 text-sm">
-        {settings.ssoEnabled && settings.identityProviderId && !(step === "email" && enforcedForAll) && (
-          <Link href={`/e/${envKey}/sso${returnTo ? `?return_to=${encodeURIComponent(returnTo)}` : ""}`} className="text-brand-700 hover:underline">
-            Sign in with single sign-on
-          </Link>
+        {settings.ssoEnabled && settings.identityProviderId && step !== "sso" && !(step === "email" && enforcedForAll) && (
+          <SsoForm envKey={envKey} returnTo={returnTo}>
+            <button type="submit" className="text-brand-700 hover:underline">
+              Sign in with single sign-on
+            </button>
+          </SsoForm>
         )}
         {settings.ssoEnabled && settings.enforcement !== "optional" && step === "email" && (
           <Link href={`/e/${envKey}/sign-in?method=password`} className="text-slate-600 hover:underline">
@@ -104,5 +126,14 @@ export default async function EndUserSignInPage({ params, searchParams }: { para
         )}
       </div>
     </section>
+  );
+}
+
+function SsoForm({ envKey, returnTo, className, children }: { envKey: string; returnTo?: string; className?: string; children: ReactNode }) {
+  return (
+    <form method="post" action={`/e/${envKey}/sso`} className={className}>
+      {returnTo && <input type="hidden" name="return_to" value={returnTo} />}
+      {children}
+    </form>
   );
 }

@@ -1,20 +1,52 @@
 import { NextResponse, type NextRequest } from "next/server";
 import { isDomainError } from "@/lib/errors";
+import { findEnvironmentByKey } from "@/lib/environments";
+import { getAuthRow, routeSignIn } from "@/lib/sso/environment-auth";
 import { startSso } from "@/lib/sso/flow";
+import { emailSchema } from "@/lib/validation";
 
-// Starts SP-initiated SSO: Jackson builds the AuthnRequest, the browser goes to the IdP.
+// Starts SP-initiated SSO: Jackson builds the AuthnRequest (and we keep a pending request row), the
+// browser goes to the IdP. Starting writes, so it is a POST: the sign-in page's email form and its
+// "single sign-on" button post here. With an email this routes like the sign-in page does: an
+// enforced domain goes straight to the IdP, anyone else back to the password step.
+// A GET changes nothing: it sends the browser to the sign-in page with what it carried.
+
+function signInUrl(request: NextRequest, env: string, params: Record<string, string | undefined>) {
+  const url = new URL(`/e/${encodeURIComponent(env)}/sign-in`, request.nextUrl.origin);
+  for (const [k, v] of Object.entries(params)) if (v) url.searchParams.set(k, v);
+  return url;
+}
+
 export async function GET(request: NextRequest, { params }: { params: Promise<{ env: string }> }) {
   const { env } = await params;
-  const loginHint = request.nextUrl.searchParams.get("email") ?? undefined;
-  const returnTo = request.nextUrl.searchParams.get("return_to") ?? undefined;
+  const sp = request.nextUrl.searchParams;
+  return NextResponse.redirect(signInUrl(request, env, { email: sp.get("email") ?? undefined, return_to: sp.get("return_to") ?? undefined }), 303);
+}
+
+export async function POST(request: NextRequest, { params }: { params: Promise<{ env: string }> }) {
+  const { env } = await params;
+  const form = await request.formData().catch(() => new FormData());
+  const field = (name: string) => {
+    const v = form.get(name);
+    return typeof v === "string" && v.trim() ? v.trim().slice(0, 2048) : undefined;
+  };
+  const email = field("email");
+  const returnTo = field("return_to");
   try {
-    const started = await startSso(env, { loginHint: loginHint?.slice(0, 320), returnTo });
+    if (email) {
+      const environment = await findEnvironmentByKey(env);
+      if (!environment) return NextResponse.redirect(signInUrl(request, env, {}), 303);
+      const valid = emailSchema.safeParse(email).success;
+      if (!valid || routeSignIn(await getAuthRow(environment.id), email, false).method !== "sso") {
+        // Not an SSO user (or not an email at all): the sign-in page shows the password step or the error.
+        return NextResponse.redirect(signInUrl(request, env, { email, return_to: returnTo }), 303);
+      }
+    }
+    const started = await startSso(env, { loginHint: email?.slice(0, 320), returnTo });
     if ("redirectUrl" in started) return NextResponse.redirect(started.redirectUrl, 303);
     return new NextResponse(started.postForm, { headers: { "content-type": "text/html; charset=utf-8" } });
   } catch (error) {
     if (!isDomainError(error)) throw error;
-    const url = new URL(`/e/${env}/sign-in`, request.nextUrl.origin);
-    url.searchParams.set("error", "sso_unavailable");
-    return NextResponse.redirect(url, 303);
+    return NextResponse.redirect(signInUrl(request, env, { error: "sso_unavailable" }), 303);
   }
 }

@@ -1,18 +1,15 @@
-import { getConsoleSession } from "@/lib/auth/session";
-import { findEnvironmentByKey } from "@/lib/environments";
+import { consoleRouteContext } from "@/lib/http/console-route";
 import { csvResponse } from "@/lib/http/csv";
-import { problem, problemFromError } from "@/lib/http/problem";
+import { problemFromError } from "@/lib/http/problem";
 import { iterateUsers, listUsersInput } from "@/lib/users/list";
 import { loadUsersTableState } from "@/lib/users/list-params";
 import { parseInput } from "@/lib/validation";
 
 // The users table as filtered and sorted, streamed as CSV a thousand rows at a time.
 export async function GET(request: Request, { params }: { params: Promise<{ env: string }> }) {
-  const session = await getConsoleSession();
-  if (!session) return problem(401, "Sign in to export.");
-  const { env: envKey } = await params;
-  const env = await findEnvironmentByKey(envKey);
-  if (!env) return problem(404, "No such environment.");
+  const context = await consoleRouteContext((await params).env);
+  if (context instanceof Response) return context;
+  const { env } = context;
   let input;
   try {
     input = parseInput(listUsersInput, { ...loadUsersTableState(request.url), environmentId: env.id, withTotal: false });

@@ -1,0 +1,30 @@
+import { contextFromSession } from "@/lib/auth/session";
+import { consoleRouteContext } from "@/lib/http/console-route";
+import { HISTORY_CSV_HEADER, historyCsvRow, membershipsAsOf } from "@/lib/history";
+import { csvResponse } from "@/lib/http/csv";
+import { problemFromError } from "@/lib/http/problem";
+
+// Memberships as of a date (the history page's query), as CSV.
+export async function GET(request: Request, { params }: { params: Promise<{ env: string }> }) {
+  const context = await consoleRouteContext((await params).env);
+  if (context instanceof Response) return context;
+  const { session, env } = context;
+  const q = new URL(request.url).searchParams;
+  const at = q.get("at") ?? "";
+  try {
+    const result = await membershipsAsOf(await contextFromSession(session), {
+      environmentId: env.id,
+      subject: q.get("subject") ?? undefined,
+      group: q.get("group") || undefined,
+      user: q.get("user") || undefined,
+      at: /Z|[+-]\d\d:?\d\d$/.test(at) || !at ? at : `${at}Z`,
+    });
+    const stamp = result.at.toISOString().replace(/[:.]/g, "-").slice(0, 19);
+    async function* once() {
+      yield result.rows;
+    }
+    return csvResponse(`${result.subject.type}-${env.key}-as-of-${stamp}.csv`, HISTORY_CSV_HEADER, once(), historyCsvRow);
+  } catch (error) {
+    return problemFromError(error);
+  }
+}

@@ -1,0 +1,132 @@
+import { notFound } from "next/navigation";
+import { Card, PageHeader } from "@/components/ui/card";
+import { TableHead } from "@/components/ui/table-head";
+import { requireConsoleSession, contextFromSession } from "@/lib/auth/session";
+import { findEnvironmentByKey } from "@/lib/environments";
+import { isDomainError, type FieldErrors } from "@/lib/errors";
+import { groupsInHistory, membershipsAsOf, type AsOf } from "@/lib/history";
+
+export const metadata = { title: "Memberships as of a date" };
+
+const KIND_LABEL = { access: "Environment access", member: "Group membership", grant: "Grant" } as const;
+
+export default async function HistoryPage({ params, searchParams }: { params: Promise<{ env: string }>; searchParams: Promise<Record<string, string | undefined>> }) {
+  const session = await requireConsoleSession();
+  const { env: envKey } = await params;
+  const query = await searchParams;
+  const environment = await findEnvironmentByKey(envKey);
+  if (!environment) notFound();
+  const groups = await groupsInHistory(environment.id);
+  const subject = query.subject === "user" ? "user" : "group";
+  // datetime-local carries no zone: it is read as UTC, and shown so.
+  const atText = query.at ?? "";
+  let result: AsOf | null = null;
+  let errors: FieldErrors = {};
+  if (query.at !== undefined) {
+    try {
+      result = await membershipsAsOf(await contextFromSession(session), {
+        environmentId: environment.id,
+        subject,
+        group: query.group || undefined,
+        user: query.user || undefined,
+        at: /Z|[+-]\d\d:?\d\d$/.test(atText) ? atText : atText ? `${atText}Z` : "",
+      });
+    } catch (error) {
+      if (!isDomainError(error)) throw error;
+      errors = error.fieldErrors ?? { _form: [error.message] };
+    }
+  }
+  const base = `/console/${envKey}/history`;
+  const qs = new URLSearchParams(Object.entries({ subject, group: query.group, user: query.user, at: query.at }).filter(([, v]) => v) as [string, string][]).toString();
+  const fieldError = (name: string) =>
+    errors[name] && (
+      <span id={`${name}-error`} className="text-sm font-normal text-red-700">
+        {errors[name]!.join(" ")}
+      </span>
+    );
+  return (
+    <>
+      <PageHeader
+        title="Memberships as of a date"
+        description={`Who was in a group, or what a user could reach, in ${environment.name} at any past moment: rebuilt from the membership ledger, which the database writes for every change from every door.`}
+      />
+      <Card className="mb-6">
+        <form method="get" action={base} className="grid gap-3 sm:grid-cols-2 lg:grid-cols-4" aria-label="Memberships as of a date">
+          <fieldset className="flex flex-col gap-1 text-sm font-medium text-slate-700">
+            <legend className="mb-1">Subject</legend>
+            <label className="flex items-center gap-2 font-normal">
+              <input type="radio" name="subject" value="group" defaultChecked={subject === "group"} /> A group
+            </label>
+            <label className="flex items-center gap-2 font-normal">
+              <input type="radio" name="subject" value="user" defaultChecked={subject === "user"} /> A user
+            </label>
+          </fieldset>
+          <label className="flex flex-col gap-1 text-sm font-medium text-slate-700">
+            Group
+            <select name="group" defaultValue={query.group ?? ""} aria-invalid={errors.group ? true : undefined} aria-describedby={errors.group ? "group-error" : undefined} className="rounded-md border border-slate-300 px-2 py-2 text-sm">
+              <option value="">Choose…</option>
+              {groups.map((g) => (
+                <option key={g.id} value={g.id}>
+                  {g.name}
+                </option>
+              ))}
+            </select>
+            {fieldError("group")}
+          </label>
+          <label className="flex flex-col gap-1 text-sm font-medium text-slate-700">
+            User email
+            <input name="user" type="email" defaultValue={query.user ?? ""} aria-invalid={errors.user ? true : undefined} aria-describedby={errors.user ? "user-error" : undefined} className="rounded-md border border-slate-300 px-3 py-2 text-sm" />
+            {fieldError("user")}
+          </label>
+          <label className="flex flex-col gap-1 text-sm font-medium text-slate-700">
+            As of (UTC)
+            <input name="at" type="datetime-local" step="1" required defaultValue={atText.replace(/Z$/, "").slice(0, 19)} aria-invalid={errors.at ? true : undefined} aria-describedby={errors.at ? "at-error" : undefined} className="rounded-md border border-slate-300 px-3 py-2 text-sm" />
+            {fieldError("at")}
+          </label>
+          <div className="flex items-end gap-3">
+            <button type="submit" className="rounded-md bg-brand-600 px-3 py-2 text-sm font-medium text-white hover:bg-brand-700">
+              Show
+            </button>
+            {result && (
+              <a href={`${base}/export?${qs}`} className="text-sm text-brand-700 underline" download>
+                Export CSV
+              </a>
+            )}
+          </div>
+        </form>
+        {errors._form && <p className="mt-2 text-sm text-red-700">{errors._form.join(" ")}</p>}
+      </Card>
+      {result && (
+        <Card className="p-0">
+          <table className="w-full text-left text-sm" data-testid="history-rows">
+            <caption className="px-3 py-2 text-left text-sm font-medium text-slate-700">
+              {result.subject.type === "group" ? "Group" : "User"} {result.subject.label} as of {result.at.toISOString().replace("T", " ").slice(0, 19)} UTC
+            </caption>
+            <TableHead headers={["What", "User", "Group", "Feature", "Resource", "Through", "Source", "Since"]} />
+            <tbody>
+              {result.rows.length === 0 && (
+                <tr>
+                  <td colSpan={8} className="px-3 py-3 text-slate-500">
+                    Nothing held at that moment.
+                  </td>
+                </tr>
+              )}
+              {result.rows.map((r, i) => (
+                <tr key={i} className="border-t border-slate-100">
+                  <td className="px-3 py-2">{KIND_LABEL[r.kind]}</td>
+                  <td className="px-3 py-2">{r.userEmail ?? "—"}</td>
+                  <td className="px-3 py-2">{r.groupName ?? "—"}</td>
+                  <td className="px-3 py-2">{r.feature ?? "—"}</td>
+                  <td className="px-3 py-2">{r.kind === "grant" ? (r.resourceName ?? "Whole feature") : "—"}</td>
+                  <td className="px-3 py-2">{r.via ?? "—"}</td>
+                  <td className="px-3 py-2">{r.source ?? "—"}</td>
+                  <td className="whitespace-nowrap px-3 py-2 text-slate-600">{r.since.toISOString().replace("T", " ").slice(0, 19)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </Card>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { sql } from "drizzle-orm";
+import { NextRequest } from "next/server";
+import { getDb } from "@/db/client";
+import type { Environment } from "@/db/schema";
+import { cookieJar, signInAs } from "@/db/testing/console-session";
+import { createEnvironments, systemCtx } from "@/db/testing/fixtures";
+import { createResource } from "@/lib/access/resources";
+import { createApiToken } from "@/lib/api/tokens";
+import { ENDPOINTS } from "@/lib/api/v1";
+import { createGroup } from "@/lib/groups";
+import { ensureSigningKeys } from "@/lib/tokens/keys";
+import { scimClient } from "@/lib/scim/testing";
+import { createUser } from "@/lib/users";
+
+// "GET never changes state": every route handler's GET, found by file, is called with real
+// parameters and every credential it accepts (none, a console owner's session, an API token, a
+// directory token), while a row trigger on every table of the database logs any write. Bookkeeping
+// of the request itself is not state: rate-limit counters, last-seen / last-used timestamps, the
+// SCIM request log, and the audit events that record a refused request (a component's denial).
+
+vi.mock("next/headers", () => import("@/db/testing/console-session").then((m) => m.nextHeadersMock));
+
+const BOOKKEEPING_TABLES = ["rate_limits", "scim_request_log", "get_write_log"];
+const BOOKKEEPING_COLUMNS = ["last_seen_at", "last_used_at", "updated_at"];
+
+const routes = import.meta.glob<Record<string, unknown>>("/app/**/route.ts", { exhaustive: true });
+
+async function writes(): Promise<string[]> {
+  const rows = await getDb().execute<{ entry: string }>(sql`select tbl || ' ' || op as entry from get_write_log order by id`);
+  return rows.map((r) => r.entry).filter((e) => !/^public\.audit_events INSERT \S+ denied$/.test(e));
+}
+
+beforeAll(async () => {
+  const db = getDb();
+  await db.execute(sql`create table get_write_log (id bigserial primary key, tbl text not null, op text not null)`);
+  await db.execute(
+    sql.raw(`create function log_write() returns trigger language plpgsql as $$
+    begin
+      if tg_op = 'UPDATE' and (to_jsonb(new) - '{${BOOKKEEPING_COLUMNS.join(",")}}'::text[]) = (to_jsonb(old) - '{${BOOKKEEPING_COLUMNS.join(",")}}'::text[]) then
+        return null;
+      end if;
+      insert into get_write_log (tbl, op) values (tg_table_schema || '.' || tg_table_name, tg_op || case when tg_table_name = 'audit_events' then ' ' || (to_jsonb(new) ->> 'action') || ' ' || (to_jsonb(new) ->> 'outcome') else '' end);
+      return null;
+    end $$`),
+  );
+  const tables = await db.execute<{ schema: string; name: string }>(
+    sql`select table_schema as schema, table_name as name from information_schema.tables where table_type = 'BASE TABLE' and table_schema not in ('pg_catalog', 'information_schema')`,
+  );
+  for (const t of tables.filter((t) => !BOOKKEEPING_TABLES.includes(t.name))) {
+    await db.execute(sql.raw(`create trigger zz_log_write after insert or update or delete on "${t.schema}"."${t.name}" for each row execute function log_write()`));
+  }
+});
+afterAll(() => cookieJar.clear());
+
+let dev: Environment, prod: Environment;
+beforeAll(async () => {
+  ({ dev, prod } = await createEnvironments());
+});
+
+describe("GET never changes state", () => {
+  it("the trigger sees a write (the check can fail)", async () => {
+    await createGroup(systemCtx, { environmentId: dev.id, name: `Probe ${crypto.randomUUID().slice(0, 6)}` });
+    expect(await writes()).toContain("public.groups INSERT");
+    await getDb().execute(sql`truncate get_write_log`);
+  });
+
+  it("no route's GET writes anything, with or without credentials", async () => {
+    const group = await createGroup(systemCtx, { environmentId: dev.id, name: `Readers ${crypto.randomUUID().slice(0, 6)}` });
+    const user = await createUser(systemCtx, { name: "Reader Rae", email: `rae.${crypto.randomUUID().slice(0, 6)}@example.com`, environmentIds: [dev.id, prod.id], groupIds: [group.id] });
+    const resource = await createResource(systemCtx, { environmentId: dev.id, feature: "mcp", name: "Read-only MCP" });
+    const { token: apiToken } = await createApiToken(systemCtx, { name: "reader", scope: "read" });
+    const scim = await scimClient(dev);
+    await signInAs("owner");
+    await ensureSigningKeys(); // as at start-up, so the JWKS has keys to publish
+    await getDb().execute(sql`truncate get_write_log`);
+
+    const params = { env: "dev", id: resource.id, resourceId: resource.id, jobId: crypto.randomUUID(), directory: scim.directory.id, nextauth: ["session"] };
+    // The console session is read through next/headers (mocked), so it is present on every call.
+    const credentials: Record<string, string>[] = [{}, { authorization: `Bearer ${apiToken}` }, { authorization: `Bearer ${scim.token}` }];
+    // Paths per catch-all route: every GET endpoint of the REST API and of SCIM.
+    const paths: Record<string, string[][]> = {
+      "/app/api/v1/[...path]/route.ts": ENDPOINTS.filter((e) => e.method === "GET").map((e) =>
+        e.path.replace("{id}", e.path.startsWith("/groups") ? group.id : user.id).split("/").filter(Boolean),
+      ),
+      "/app/scim/v2/[directory]/[[...path]]/route.ts": [["Users"], ["Users", user.id], ["Groups"], ["Groups", group.id], ["ServiceProviderConfig"], ["Schemas"], ["ResourceTypes"]],
+    };
+    let calls = 0;
+    const statuses = new Set<number>();
+    for (const [file, load] of Object.entries(routes)) {
+      const mod = await load();
+      // next-auth's own handler needs Next's request scope; its GETs are session reads and CSRF tokens.
+      if (typeof mod.GET !== "function" || file.includes("[...nextauth]")) continue;
+      for (const path of paths[file] ?? [[]]) {
+        const url = file.includes("/api/v1/") ? `http://localhost:3000/api/v1/${path.join("/")}` : `http://localhost:3000/x/${path.join("/")}`;
+        for (const headers of credentials) {
+          const request = new NextRequest(url, { headers });
+          const response = (await (mod.GET as (r: Request, c: unknown) => Promise<Response>)(request, { params: Promise.resolve({ ...params, path }) })) as Response;
+          await response.arrayBuffer();
+          statuses.add(response.status);
+          calls++;
+        }
+      }
+    }
+    // The GETs did real work (2xx answers with the right credential), and wrote nothing.
+    expect(calls).toBeGreaterThan(60);
+    expect(statuses).toContain(200);
+    expect(await writes()).toEqual([]);
+  });
+});

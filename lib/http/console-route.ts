@@ -1,0 +1,25 @@
+import "server-only";
+import { actorFromSession, getConsoleSession, type ConsoleSession } from "@/lib/auth/session";
+import { findEnvironmentByKey } from "@/lib/environments";
+import { denialReason, type PermissionResource } from "@/lib/permissions";
+import { problem } from "./problem";
+
+type Environment = NonNullable<Awaited<ReturnType<typeof findEnvironmentByKey>>>;
+
+/**
+ * The start of a console route handler under /console/<env>: the session (401 without), the
+ * environment (404 when unknown) and, when named, the read permission in it (403 with the reason).
+ * Returns the problem to answer, or what the handler needs.
+ */
+export async function consoleRouteContext(
+  envKey: string,
+  options: { read?: PermissionResource; signIn?: string } = {},
+): Promise<Response | { session: ConsoleSession; env: Environment }> {
+  const session = await getConsoleSession();
+  if (!session) return problem(401, options.signIn ?? "Sign in to export.");
+  const env = await findEnvironmentByKey(envKey);
+  if (!env) return problem(404, "No such environment.");
+  const reason = options.read ? denialReason(actorFromSession(session), options.read, "read", [env.id]) : null;
+  if (reason) return problem(403, reason);
+  return { session, env };
+}

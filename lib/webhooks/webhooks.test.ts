@@ -1,0 +1,138 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createHmac } from "node:crypto";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { sql } from "drizzle-orm";
+import { getDb } from "@/db/client";
+import { countRows, createEnvironments, memberCtx, systemCtx } from "@/db/testing/fixtures";
+import { sealAuditTrail } from "@/lib/audit/chain";
+import { createGroup } from "@/lib/groups";
+import { createUser } from "@/lib/users";
+import { RETRY_DELAYS_SECONDS, createWebhook, deleteWebhook, deliverDueWebhooks, listDeadDeliveries, listWebhooks, retryDelivery, setWebhookEnabled } from ".";
+
+// A real HTTP receiver on loopback: records each request, answers with the next scripted status.
+type Received = { headers: http.IncomingHttpHeaders; body: string };
+const received: Received[] = [];
+let script: number[] = [];
+let server: http.Server;
+let url: string;
+beforeAll(async () => {
+  await createEnvironments();
+  server = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      received.push({ headers: req.headers, body });
+      res.statusCode = script.shift() ?? 200;
+      res.end("ok");
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+// The Standard Webhooks signature, computed here independently of the library that signs.
+function expectedSignature(secret: string, r: Received) {
+  const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
+  return `v1,${createHmac("sha256", key).update(`${r.headers["webhook-id"]}.${r.headers["webhook-timestamp"]}.${r.body}`).digest("base64")}`;
+}
+const makeDue = () => getDb().execute(sql`update webhook_deliveries set next_attempt_at = now() where status = 'pending'`);
+
+describe("signed webhooks", () => {
+  it("delivers sealed events matching the endpoint's prefixes, signed, once each", async () => {
+    received.length = 0;
+    const { id, secret } = await createWebhook(systemCtx, { name: "SIEM", url, actions: ["user."] });
+    const [dev] = await getDb().execute<{ id: string }>(sql`select id from environments where key = 'dev'`);
+    const user = await createUser(systemCtx, { name: "Hooked", email: `hooked.${crypto.randomUUID().slice(0, 6)}@example.com`, environmentIds: [dev!.id] });
+    await createGroup(systemCtx, { environmentId: dev!.id, name: `Not sent ${crypto.randomUUID().slice(0, 6)}` });
+    // Nothing is delivered before the event is sealed: the outbox row is written by the seal.
+    expect(await deliverDueWebhooks()).toEqual({ delivered: 0, failed: 0, dead: 0 });
+    await sealAuditTrail();
+    expect(await deliverDueWebhooks()).toMatchObject({ delivered: 1 });
+    expect(received).toHaveLength(1);
+    const [r] = received;
+    expect(r!.headers["webhook-signature"]).toBe(expectedSignature(secret, r!));
+    expect(Math.abs(Number(r!.headers["webhook-timestamp"]) - Date.now() / 1000)).toBeLessThan(30);
+    const body = JSON.parse(r!.body);
+    expect(body).toMatchObject({ type: "audit.event", data: { action: "user.create", target_id: user.id, seq: expect.any(Number), hash: expect.stringMatching(/^[0-9a-f]{64}$/) } });
+    expect(body.data).not.toHaveProperty("prev_hash");
+    // Delivered once: nothing left to send.
+    expect(await deliverDueWebhooks()).toEqual({ delivered: 0, failed: 0, dead: 0 });
+    expect((await listWebhooks()).find((w) => w.id === id)).toMatchObject({ delivered: 1, pending: 0, dead: 0 });
+    await deleteWebhook(systemCtx, id);
+  });
+
+  it("retries a failing receiver with backoff, then dead-letters it; a retry from the dead-letter list delivers with the same webhook-id", async () => {
+    received.length = 0;
+    const { id } = await createWebhook(systemCtx, { name: "Flaky", url, actions: ["group.create"] });
+    const [dev] = await getDb().execute<{ id: string }>(sql`select id from environments where key = 'dev'`);
+    await createGroup(systemCtx, { environmentId: dev!.id, name: `Flaky ${crypto.randomUUID().slice(0, 6)}` });
+    await sealAuditTrail();
+    script = [500];
+    expect(await deliverDueWebhooks()).toMatchObject({ delivered: 0, failed: 1 });
+    const [row] = await getDb().execute<{ attempts: number; wait: number; last_error: string }>(
+      sql`select attempts, extract(epoch from next_attempt_at - now())::int as wait, last_error from webhook_deliveries where endpoint_id = ${id}`,
+    );
+    expect(row).toMatchObject({ attempts: 1, last_error: "The receiver answered 500." });
+    expect(row!.wait).toBeGreaterThanOrEqual(RETRY_DELAYS_SECONDS[0]! - 2);
+    // Not due yet: nothing is sent.
+    expect(await deliverDueWebhooks()).toMatchObject({ delivered: 0, failed: 0 });
+    // Every retry fails until the last: dead.
+    script = Array(RETRY_DELAYS_SECONDS.length).fill(503);
+    for (let i = 0; i < RETRY_DELAYS_SECONDS.length; i++) {
+      await makeDue();
+      await deliverDueWebhooks();
+    }
+    const [dead] = (await listDeadDeliveries()).filter((d) => d.endpoint === "Flaky");
+    expect(dead).toMatchObject({ action: "group.create", attempts: RETRY_DELAYS_SECONDS.length + 1, lastStatus: 503, lastError: "The receiver answered 503." });
+    const ids = new Set(received.map((r) => r.headers["webhook-id"]));
+    expect([received.length, ids.size]).toEqual([RETRY_DELAYS_SECONDS.length + 1, 1]);
+
+    // Only owners and admins may send it again; then it is delivered.
+    const refused = await retryDelivery(memberCtx("environment_admin", []), dead!.id).catch((e) => e);
+    expect(refused.message).toBe("An environment admin cannot change webhooks.");
+    await retryDelivery(systemCtx, dead!.id);
+    script = [204];
+    expect(await deliverDueWebhooks()).toMatchObject({ delivered: 1 });
+    expect(received.at(-1)!.headers["webhook-id"]).toBe([...ids][0]);
+    const again = await retryDelivery(systemCtx, dead!.id).catch((e) => e);
+    expect(again.message).toBe("Only a dead delivery can be sent again.");
+    await deleteWebhook(systemCtx, id);
+  });
+
+  it("an unreachable receiver is retried like a failing one; a disabled endpoint gets nothing new", async () => {
+    const { id } = await createWebhook(systemCtx, { name: "Down", url: "http://127.0.0.1:9/nothing-listens", actions: ["group.create"] });
+    const [dev] = await getDb().execute<{ id: string }>(sql`select id from environments where key = 'dev'`);
+    await createGroup(systemCtx, { environmentId: dev!.id, name: `Down ${crypto.randomUUID().slice(0, 6)}` });
+    await sealAuditTrail();
+    expect(await deliverDueWebhooks()).toMatchObject({ failed: 1 });
+    const [row] = await getDb().execute<{ last_error: string }>(sql`select last_error from webhook_deliveries where endpoint_id = ${id}`);
+    expect(row!.last_error).toMatch(/fetch failed|ECONNREFUSED/);
+    await setWebhookEnabled(systemCtx, id, false);
+    const before = await countRows("webhook_deliveries");
+    await createGroup(systemCtx, { environmentId: dev!.id, name: `Down ${crypto.randomUUID().slice(0, 6)}` });
+    await sealAuditTrail();
+    expect(await countRows("webhook_deliveries")).toBe(before);
+    await deleteWebhook(systemCtx, id);
+  });
+
+  it("refuses bad endpoints with field errors, and non-owners, writing nothing", async () => {
+    const before = await countRows("webhook_endpoints");
+    const bad = (input: object) => createWebhook(systemCtx, { name: "x", url: "https://siem.example/hooks", ...input }).catch((e) => e);
+    expect((await bad({ url: "ftp://siem.example" })).fieldErrors).toEqual({ url: ["Webhooks are posted over https (plain http only to this machine)."] });
+    expect((await bad({ url: "http://siem.example/hooks" })).fieldErrors).toEqual({ url: ["Webhooks are posted over https (plain http only to this machine)."] });
+    expect((await bad({ url: "not a url" })).fieldErrors).toEqual({ url: ["Enter a full URL (https://…)."] });
+    expect((await bad({ name: "" })).fieldErrors).toEqual({ name: ["Name the webhook."] });
+    expect((await bad({ actions: ["User Create"] })).fieldErrors).toEqual({ "actions.0": ["An action prefix is lower-case letters, dots and underscores (e.g. user. or group.members)."] });
+    const reviewer = await createWebhook(memberCtx("reviewer"), { name: "x", url: "https://siem.example/hooks" }).catch((e) => e);
+    expect(reviewer.message).toBe("A reviewer cannot change webhooks.");
+    expect(await countRows("webhook_endpoints")).toBe(before);
+    // The secret is kept sealed, never in the clear.
+    const { id, secret } = await createWebhook(systemCtx, { name: "Sealed", url: "https://siem.example/hooks" });
+    const [row] = await getDb().execute<{ secret_sealed: string }>(sql`select secret_sealed from webhook_endpoints where id = ${id}`);
+    expect(row!.secret_sealed).toMatch(/^v1\./);
+    expect(row!.secret_sealed).not.toContain(secret.slice(6, 20));
+    await deleteWebhook(systemCtx, id);
+  });
+});

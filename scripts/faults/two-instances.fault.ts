@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { inflateRawSync } from "node:zlib";
+import { sql } from "drizzle-orm";
+import { faultWorld, type FaultWorld, type Instance } from "./harness";
+import { scim, type ScimTarget } from "./scim-client";
+
+// Two app instances on one database, behind one public address (A's): an SSO sign-in started on
+// A completes on B; the same assertion replayed on A is refused; the session B made works on A;
+// a rate limit counts requests to both.
+
+let world: FaultWorld;
+let a: Instance;
+let b: Instance;
+beforeAll(async () => {
+  world = await faultWorld("two");
+  a = await world.start({ env: { SCIM_RATE_LIMIT_PER_MINUTE: "20" } });
+  b = await world.start({ env: { SCIM_RATE_LIMIT_PER_MINUTE: "20" }, publicUrl: a.base });
+  process.env.NEXTAUTH_URL = a.base;
+}, 900_000);
+afterAll(async () => world?.close(), 60_000);
+
+describe("two instances on one database", () => {
+  it("SSO started on one completes on the other; a replay on the first is refused; the session works on both", async () => {
+    const { systemCtx } = await import("@/db/testing/fixtures");
+    const { findEnvironmentByKey } = await import("@/lib/environments");
+    const { createIdentityProvider } = await import("@/lib/sso/identity-providers");
+    const { updateEnvironmentAuth } = await import("@/lib/sso/environment-auth");
+    const { spEndpoints } = await import("@/lib/sso/endpoints");
+    const { buildResponse, generateKeyPair, idpMetadata } = await import("@/lib/sso/testing/test-idp");
+    const prod = (await findEnvironmentByKey("prod"))!;
+    const key = generateKeyPair("two-instances");
+    const idp = await createIdentityProvider(systemCtx, { name: "Two-instance IdP", metadataXml: idpMetadata("https://two.example/idp", "https://two.example/sso", [key.certBase64]) });
+    await updateEnvironmentAuth(systemCtx, prod.id, {
+      passwordEnabled: false, ssoEnabled: true, identityProviderId: idp.id, enforcement: "all", enforcedDomains: [], breakGlassUserIds: [],
+      jitEnabled: true, jitGroupIds: [], groupSyncEnabled: false, groupAttribute: null, sessionLifetimeMinutes: 60, idleTimeoutMinutes: 30,
+    });
+
+    // Started on A (a POST from A's own page).
+    const start = await fetch(`${a.base}/e/prod/sso`, { method: "POST", redirect: "manual", headers: { origin: a.base, "content-type": "application/x-www-form-urlencoded" }, body: "email=dana%40two.example" });
+    expect([start.status, start.status === 303 ? "" : await start.text()]).toEqual([303, ""]);
+    const toIdp = new URL(start.headers.get("location")!);
+    expect(toIdp.origin + toIdp.pathname).toBe("https://two.example/sso");
+    const requestId = /ID="([^"]+)"/.exec(inflateRawSync(Buffer.from(toIdp.searchParams.get("SAMLRequest")!, "base64")).toString())![1]!;
+    const sp = spEndpoints();
+    const { base64 } = buildResponse({ key, issuer: "https://two.example/idp", destination: sp.acsUrl, audience: sp.entityId, subject: "dana@two.example", attributes: { email: ["dana@two.example"], name: ["Dana Two"] }, inResponseTo: requestId });
+    const form = new URLSearchParams({ SAMLResponse: base64, RelayState: toIdp.searchParams.get("RelayState")! });
+
+    // Completed on B.
+    const done = await fetch(`${b.base}/api/sso/acs`, { method: "POST", redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded" }, body: form });
+    expect([done.status, new URL(done.headers.get("location")!, b.base).pathname]).toEqual([303, "/e/prod"]);
+    const cookie = done.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
+    expect(cookie).toMatch(/=/);
+
+    // The same assertion again, on A: refused (its sign-in request was consumed on B; the assertion
+    // ID is in the shared replay cache too). Nothing is signed in.
+    const replay = await fetch(`${a.base}/api/sso/acs`, { method: "POST", redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded" }, body: form });
+    const page = await replay.text();
+    expect([replay.status, replay.headers.getSetCookie().length]).toEqual([400, 0]);
+    expect(page).toMatch(/already used/);
+    const { getDb } = await import("@/db/client");
+    const [trace] = await getDb().execute<{ outcome: string; reason: string }>(sql`select outcome, reason from sso_traces order by created_at desc limit 1`);
+    expect(trace).toEqual({ outcome: "failure", reason: expect.stringMatching(/already used/) });
+
+    // The session B created is honoured by A.
+    for (const instance of [a, b]) {
+      const home = await fetch(`${instance.base}/e/prod`, { redirect: "manual", headers: { cookie } });
+      expect([instance.base, home.status]).toEqual([instance.base, 200]);
+      expect(await home.text()).toContain("Dana Two");
+    }
+  }, 120_000);
+
+  it("a rate limit counts the requests to both instances", async () => {
+    const { systemCtx } = await import("@/db/testing/fixtures");
+    const { findEnvironmentByKey } = await import("@/lib/environments");
+    const { createDirectory } = await import("@/lib/scim/directories");
+    const prod = (await findEnvironmentByKey("prod"))!;
+    const { directory, token } = await createDirectory(systemCtx, { environmentId: prod.id, name: "Shared limit" });
+    const statuses: number[] = [];
+    // 15 to each: either instance alone stays under its 20 a minute; together they pass it.
+    for (let i = 0; i < 15; i++) {
+      for (const instance of [a, b]) {
+        const target: ScimTarget = { base: () => instance.base, directoryId: directory.id, token };
+        statuses.push((await scim(target, "GET", "/Users?count=1")).status);
+      }
+    }
+    expect(statuses.filter((s) => s === 200)).toHaveLength(20);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(10);
+  }, 60_000);
+});
