@@ -10,6 +10,7 @@ import { ValidationError } from "@/lib/errors";
 import { uuidSchema } from "@/lib/validation";
 import { ACCESS_TOKEN_TYPE, type AccessTokenClaims } from "@/lib/runtime/claims";
 import { FEATURE_KEYS, type FeatureKey } from "@/lib/runtime/reasons";
+import { noteIssuance } from "./issuance-audit";
 import { activeSigningKey } from "./keys";
 
 // Access tokens for a signed-in end user (RFC 9068 shape): see the README's "Runtime tokens" for
@@ -69,5 +70,6 @@ export async function mintAccessToken(s: EndUserSession, audience: string): Prom
     claims = { ...base, groups_overflow: true, entitlements_overflow: true };
     token = await sign(claims);
   }
+  noteIssuance({ environment: s.environment, user: s.user, audience: Array.isArray(aud) ? aud.join(" ") : String(aud), kid: key.kid, jti: base.jti });
   return { token, claims, expiresIn: lifetime };
 }

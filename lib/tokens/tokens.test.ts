@@ -94,6 +94,26 @@ describe("signing keys", () => {
 });
 
 describe("access tokens", () => {
+  it("are audited in batches: one event per user and audience with the count and the token ids", async () => {
+    const { flushIssuance } = await import("./issuance-audit");
+    await flushIssuance();
+    const s = await session("batched@example.com", env.prod);
+    const minted = [];
+    for (let i = 0; i < 3; i++) minted.push(decodeJwt((await mintAccessToken(s, "agent_studio")).token).jti);
+    await mintAccessToken(s, "mcp");
+    expect(await flushIssuance()).toBe(2);
+    const rows = await getDb().execute<{ actor_type: string; target_id: string; environment_key: string; after: { audience: string; count: number; jtis: string[] } }>(
+      sql`select actor_type, target_id, environment_key, after from audit_events where action = 'token.issue_batch' and target_id = ${s.user.id} order by after->>'audience'`,
+    );
+    expect(rows.map((r) => [r.actor_type, r.environment_key, r.after.audience, r.after.count])).toEqual([
+      ["end_user", "prod", "agent_studio", 3],
+      ["end_user", "prod", "mcp", 1],
+    ]);
+    expect(rows[0]!.after.jtis).toEqual(minted);
+    // The tokens themselves are never written.
+    expect(JSON.stringify(rows)).not.toMatch(/eyJ/);
+  });
+
   it("carry the documented claims, with typ at+jwt and kid", async () => {
     const s = await session("claims@example.com", env.prod);
     await addMembers(systemCtx, { groupId: group.id, userIds: [s.user.id] });
