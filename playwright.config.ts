@@ -21,4 +21,9 @@ export default defineConfig({
     },
     trace: "retain-on-failure",
   },
+  projects: [
+    { name: "e2e", testIgnore: /pages-read-only\.spec\.ts/ },
+    // After every other spec (nothing else writes meanwhile): every page's GET under a write log.
+    { name: "read-only pages", testMatch: /pages-read-only\.spec\.ts/, dependencies: ["e2e"] },
+  ],
 });

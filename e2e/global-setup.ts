@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { freePort } from "../db/embedded";
 import { startApp } from "../scripts/lib/app-process";
+import { APP_DATABASE } from "../scripts/lib/runtime";
 import { E2E_IDP_USERS, missingSimpleSamlPrerequisites, startSimpleSamlIdp, type SimpleSamlIdp } from "./support/simplesamlphp";
 
 // Starts the app exactly as a person would (`npm start`: embedded Postgres, migrations, seed,
@@ -21,6 +22,10 @@ export default async function globalSetup() {
   const app = await startApp(env, { ready: /Identity console ready at[\s\S]*Password:\s+\S+/ });
   const output = app.output();
   process.env.E2E_BASE_URL = `http://localhost:${port}`;
+  // The app's embedded database, for the spec that watches for writes (e2e/pages-read-only.spec.ts).
+  const postmaster = fs.readFileSync(path.join(dataDir, "postgres", "postmaster.pid"), "utf8").split("\n");
+  const dbPassword = fs.readFileSync(path.join(dataDir, "postgres-password"), "utf8").trim();
+  process.env.E2E_DATABASE_URL = `postgres://postgres:${encodeURIComponent(dbPassword)}@127.0.0.1:${postmaster[3]!.trim()}/${APP_DATABASE}`;
 
   // A real SAML IdP (Debian's SimpleSAMLphp) on loopback; the SSO specs connect it through the
   // console. Without the packages those specs fail saying what to install; the others still run.
