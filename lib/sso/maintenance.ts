@@ -2,6 +2,7 @@ import "server-only";
 import { SYSTEM_ACTOR } from "@/lib/auth/actor";
 import { pruneRequestLogs } from "@/lib/scim/directories";
 import { rotateIfDue } from "@/lib/tokens/keys";
+import { pruneDeliveredWebhooks } from "@/lib/webhooks";
 import { pruneSsoState } from "./flow";
 import { identityProvidersDueForRefresh, refreshMetadata } from "./identity-providers";
 
@@ -30,6 +31,8 @@ export async function runSsoMaintenance(): Promise<{ refreshed: number; failed: 
     await pruneRequestLogs();
     // And the runtime token keys: rotated when the active one is older than KEY_ROTATION_DAYS.
     if (await rotateIfDue()) console.log("[keys] scheduled rotation of the token signing keys");
+    // And the webhook outbox: delivered rows after 30 days (pending and dead ones stay).
+    await pruneDeliveredWebhooks();
   }
   return { refreshed, failed };
 }

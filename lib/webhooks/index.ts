@@ -208,6 +208,12 @@ export async function deliverDueWebhooks(options: { limit?: number; pg?: postgre
   return counts;
 }
 
+/** Hourly upkeep: delivered deliveries older than `days` go (pending and dead ones are kept). */
+export async function pruneDeliveredWebhooks(days = 30, pg: postgres.Sql = getSql()): Promise<number> {
+  const rows = await pg`delete from webhook_deliveries where status = 'delivered' and delivered_at < now() - make_interval(days => ${days}) returning id`;
+  return rows.length;
+}
+
 const holder = globalThis as unknown as { __iamWebhookWorker?: ReturnType<typeof setInterval> };
 
 /** Every two seconds, on every instance (claims are leased, so two instances never post the same row at once). */

@@ -8,7 +8,7 @@ import { countRows, createEnvironments, memberCtx, systemCtx } from "@/db/testin
 import { sealAuditTrail } from "@/lib/audit/chain";
 import { createGroup } from "@/lib/groups";
 import { createUser } from "@/lib/users";
-import { RETRY_DELAYS_SECONDS, createWebhook, deleteWebhook, deliverDueWebhooks, listDeadDeliveries, listWebhooks, retryDelivery, setWebhookEnabled } from ".";
+import { RETRY_DELAYS_SECONDS, createWebhook, pruneDeliveredWebhooks, deleteWebhook, deliverDueWebhooks, listDeadDeliveries, listWebhooks, retryDelivery, setWebhookEnabled } from ".";
 
 // A real HTTP receiver on loopback: records each request, answers with the next scripted status.
 type Received = { headers: http.IncomingHttpHeaders; body: string };
@@ -133,6 +133,21 @@ describe("signed webhooks", () => {
     const [row] = await getDb().execute<{ secret_sealed: string }>(sql`select secret_sealed from webhook_endpoints where id = ${id}`);
     expect(row!.secret_sealed).toMatch(/^v1\./);
     expect(row!.secret_sealed).not.toContain(secret.slice(6, 20));
+    await deleteWebhook(systemCtx, id);
+  });
+
+  it("hourly upkeep drops delivered deliveries after 30 days, keeping recent, pending and dead ones", async () => {
+    const { id } = await createWebhook(systemCtx, { name: "Upkeep", url });
+    const row = (status: string, age: string) =>
+      getDb().execute<{ id: number }>(sql`insert into webhook_deliveries (endpoint_id, audit_id, status, delivered_at, created_at)
+        values (${id}, 1, ${status}, case when ${status} = 'delivered' then now() - ${age}::interval end, now() - ${age}::interval) returning id`);
+    const [old] = await row("delivered", "40 days");
+    const [recent] = await row("delivered", "1 day");
+    const [dead] = await row("dead", "40 days");
+    expect(await pruneDeliveredWebhooks()).toBe(1);
+    const left = await getDb().execute<{ id: number }>(sql`select id from webhook_deliveries where endpoint_id = ${id} order by id`);
+    expect(left.map((r) => Number(r.id))).toEqual([Number(recent!.id), Number(dead!.id)]);
+    expect(left.map((r) => Number(r.id))).not.toContain(Number(old!.id));
     await deleteWebhook(systemCtx, id);
   });
 });
