@@ -36,14 +36,10 @@ export function crossSiteReason(method: string, headers: Headers): string | null
   if (SAFE_METHODS.has(method.toUpperCase())) return null;
   const origin = headers.get("origin");
   if (!origin) return "Refused: a request that changes state must carry an Origin header.";
-  let originHost: string;
-  try {
-    originHost = new URL(origin).host;
-  } catch {
-    originHost = "";
-  }
-  const host = (headers.get("x-forwarded-host") ?? headers.get("host") ?? "").split(",")[0]!.trim();
-  if (!originHost || originHost !== host) return `Refused: a request that changes state must come from this site, not from ${origin}.`;
+  const originHost = URL.parse(origin)?.host;
+  // This site: the host the request came to (through a proxy, the forwarded one), or the public URL's.
+  const hosts = [(headers.get("x-forwarded-host") ?? headers.get("host") ?? "").split(",")[0]!.trim(), URL.parse(process.env.NEXTAUTH_URL ?? "")?.host];
+  if (!originHost || !hosts.includes(originHost)) return `Refused: a request that changes state must come from this site, not from ${origin}.`;
   return null;
 }
 

@@ -2,15 +2,13 @@ import fs from "node:fs";
 import path from "node:path";
 import { expect, test } from "@playwright/test";
 import postgres from "postgres";
+import { clearWriteLog, installWriteLog, readWriteLog } from "../db/testing/write-log";
 import { baseUrl, signInAsOwner } from "./helpers";
 
 // "GET never changes state", for pages: every page file of the app (found on disk, so a new one
 // cannot be missed) is opened as a signed-in owner with real ids, while a row trigger on every
-// table logs any write. It runs after every other spec, when nothing else is writing. Request
-// bookkeeping is not state: rate-limit counters, last-seen and last-used stamps, and the audit
-// sealer filling the chain columns of rows written before.
-
-const BOOKKEEPING_COLUMNS = ["last_seen_at", "last_used_at", "updated_at", "heartbeat_at"];
+// table logs any write (db/testing/write-log.ts, shared with lib/get-is-safe.test.ts). It runs
+// after every other spec, when nothing else is writing.
 
 function pageFiles(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? pageFiles(path.join(dir, e.name)) : e.name === "page.tsx" ? [path.join(dir, e.name)] : []));
@@ -60,23 +58,14 @@ test("no page's GET writes anything", async ({ page }) => {
     expect(urls.filter((u) => u.includes("[missing"))).toEqual([]);
     expect(urls.length).toBeGreaterThan(20);
 
-    await sql.unsafe(`create table if not exists e2e_write_log (id bigserial primary key, entry text not null)`);
-    await sql.unsafe(`create or replace function e2e_log_write() returns trigger language plpgsql as $$
-      begin
-        if tg_op = 'UPDATE' and (to_jsonb(new) - '{${BOOKKEEPING_COLUMNS.join(",")}}'::text[]) = (to_jsonb(old) - '{${BOOKKEEPING_COLUMNS.join(",")}}'::text[]) then return null; end if;
-        if tg_table_name = 'audit_events' and tg_op = 'UPDATE' and (to_jsonb(new) - '{seq,prev_hash,hash}'::text[]) = (to_jsonb(old) - '{seq,prev_hash,hash}'::text[]) then return null; end if;
-        insert into e2e_write_log (entry) values (tg_table_name || ' ' || tg_op || coalesce(' ' || (to_jsonb(coalesce(new, old)) ->> 'action'), ''));
-        return null;
-      end $$`);
-    const tables = await sql<{ schema: string; name: string }[]>`select table_schema as schema, table_name as name from information_schema.tables
-      where table_type = 'BASE TABLE' and table_schema not in ('pg_catalog', 'information_schema') and table_name not in ('rate_limits', 'e2e_write_log')`;
-    for (const t of tables) await sql.unsafe(`create trigger zz_e2e_log_write after insert or update or delete on "${t.schema}"."${t.name}" for each row execute function e2e_log_write()`);
+    const exec = (statement: string) => sql.unsafe(statement);
+    await installWriteLog(exec);
 
     // The check can fail: an update that changes nothing is not logged, a real one is.
     await sql`update groups set description = description where id = ${ids!.groupId!}`;
     await sql`update groups set description = 'watched' where id = ${ids!.groupId!}`;
-    expect((await sql<{ entry: string }[]>`select entry from e2e_write_log`).map((r) => r.entry)).toEqual(["groups UPDATE"]);
-    await sql`delete from e2e_write_log`;
+    expect(await readWriteLog(exec)).toEqual(["groups UPDATE"]);
+    await clearWriteLog(exec);
 
     const statuses: string[] = [];
     for (const url of urls) {
@@ -86,8 +75,7 @@ test("no page's GET writes anything", async ({ page }) => {
     }
     // Wait out the sealer's next pass, so a late write would show too.
     await page.waitForTimeout(2500);
-    const writes = (await sql<{ entry: string }[]>`select entry from e2e_write_log order by id`).map((r) => r.entry);
-    expect(writes).toEqual([]);
+    expect(await readWriteLog(exec)).toEqual([]);
     expect(statuses.filter((s) => s.endsWith(" 200")).length).toBeGreaterThan(15);
   } finally {
     await sql.end();

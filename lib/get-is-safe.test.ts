@@ -5,6 +5,7 @@ import { getDb } from "@/db/client";
 import type { Environment } from "@/db/schema";
 import { cookieJar, signInAs } from "@/db/testing/console-session";
 import { createEnvironments, systemCtx } from "@/db/testing/fixtures";
+import { clearWriteLog, installWriteLog, readWriteLog } from "@/db/testing/write-log";
 import { createResource } from "@/lib/access/resources";
 import { createApiToken } from "@/lib/api/tokens";
 import { ENDPOINTS } from "@/lib/api/v1";
@@ -15,42 +16,17 @@ import { createUser } from "@/lib/users";
 
 // "GET never changes state": every route handler's GET, found by file, is called with real
 // parameters and every credential it accepts (none, a console owner's session, an API token, a
-// directory token), while a row trigger on every table of the database logs any write. Bookkeeping
-// of the request itself is not state: rate-limit counters, last-seen / last-used timestamps, the
-// SCIM request log, and the audit events that record a refused request (a component's denial).
+// directory token), while a row trigger on every table of the database logs any write
+// (db/testing/write-log.ts says what request bookkeeping is left out).
 
 vi.mock("next/headers", () => import("@/db/testing/console-session").then((m) => m.nextHeadersMock));
 
-const BOOKKEEPING_TABLES = ["rate_limits", "scim_request_log", "get_write_log"];
-const BOOKKEEPING_COLUMNS = ["last_seen_at", "last_used_at", "updated_at"];
-
 const routes = import.meta.glob<Record<string, unknown>>("/app/**/route.ts", { exhaustive: true });
 
-async function writes(): Promise<string[]> {
-  const rows = await getDb().execute<{ entry: string }>(sql`select tbl || ' ' || op as entry from get_write_log order by id`);
-  return rows.map((r) => r.entry).filter((e) => !/^public\.audit_events INSERT \S+ denied$/.test(e));
-}
+const exec = (statement: string) => getDb().execute<Record<string, unknown>>(sql.raw(statement));
+const writes = () => readWriteLog(exec);
 
-beforeAll(async () => {
-  const db = getDb();
-  await db.execute(sql`create table get_write_log (id bigserial primary key, tbl text not null, op text not null)`);
-  await db.execute(
-    sql.raw(`create function log_write() returns trigger language plpgsql as $$
-    begin
-      if tg_op = 'UPDATE' and (to_jsonb(new) - '{${BOOKKEEPING_COLUMNS.join(",")}}'::text[]) = (to_jsonb(old) - '{${BOOKKEEPING_COLUMNS.join(",")}}'::text[]) then
-        return null;
-      end if;
-      insert into get_write_log (tbl, op) values (tg_table_schema || '.' || tg_table_name, tg_op || case when tg_table_name = 'audit_events' then ' ' || (to_jsonb(new) ->> 'action') || ' ' || (to_jsonb(new) ->> 'outcome') else '' end);
-      return null;
-    end $$`),
-  );
-  const tables = await db.execute<{ schema: string; name: string }>(
-    sql`select table_schema as schema, table_name as name from information_schema.tables where table_type = 'BASE TABLE' and table_schema not in ('pg_catalog', 'information_schema')`,
-  );
-  for (const t of tables.filter((t) => !BOOKKEEPING_TABLES.includes(t.name))) {
-    await db.execute(sql.raw(`create trigger zz_log_write after insert or update or delete on "${t.schema}"."${t.name}" for each row execute function log_write()`));
-  }
-});
+beforeAll(() => installWriteLog(exec));
 afterAll(() => cookieJar.clear());
 
 let dev: Environment, prod: Environment;
@@ -61,8 +37,8 @@ beforeAll(async () => {
 describe("GET never changes state", () => {
   it("the trigger sees a write (the check can fail)", async () => {
     await createGroup(systemCtx, { environmentId: dev.id, name: `Probe ${crypto.randomUUID().slice(0, 6)}` });
-    expect(await writes()).toContain("public.groups INSERT");
-    await getDb().execute(sql`truncate get_write_log`);
+    expect(await writes()).toContain("groups INSERT");
+    await clearWriteLog(exec);
   });
 
   it("no route's GET writes anything, with or without credentials", async () => {
@@ -73,7 +49,7 @@ describe("GET never changes state", () => {
     const scim = await scimClient(dev);
     await signInAs("owner");
     await ensureSigningKeys(); // as at start-up, so the JWKS has keys to publish
-    await getDb().execute(sql`truncate get_write_log`);
+    await clearWriteLog(exec);
 
     const params = { env: "dev", id: resource.id, resourceId: resource.id, jobId: crypto.randomUUID(), directory: scim.directory.id, nextauth: ["session"] };
     // The console session is read through next/headers (mocked), so it is present on every call.

@@ -35,6 +35,16 @@ describe("the proxy's headers", () => {
     expect(same.headers.get("x-middleware-next")).toBe("1");
     // Behind a proxy the forwarded host is the site's.
     expect(post({ origin: "https://iam.example", "x-forwarded-host": "iam.example", cookie: "next-auth.session-token=x" }).status).toBe(200);
+    // Or the public URL's host (a proxy that rewrites Host and forwards none).
+    const saved = process.env.NEXTAUTH_URL;
+    process.env.NEXTAUTH_URL = "https://iam.example";
+    try {
+      expect(post({ origin: "https://iam.example", cookie: "next-auth.session-token=x" }).status).toBe(200);
+      expect(post({ origin: "https://other.example", cookie: "next-auth.session-token=x" }).status).toBe(403);
+    } finally {
+      if (saved === undefined) delete process.env.NEXTAUTH_URL;
+      else process.env.NEXTAUTH_URL = saved;
+    }
     // Safe methods need no Origin.
     expect(proxy(new NextRequest("http://localhost:3000/e/dev/sign-in")).status).toBe(200);
   });

@@ -17,7 +17,8 @@ if (!Number.isFinite(seconds) || seconds <= 0) throw new Error("--seconds must b
 const world = await faultWorld("load");
 try {
   const app = await world.start({ env: { SCIM_RATE_LIMIT_PER_MINUTE: "1000000" } });
-  const { systemCtx } = await import("@/db/testing/fixtures");
+  const { SYSTEM_ACTOR } = await import("@/lib/auth/actor");
+  const systemCtx = { actor: { ...SYSTEM_ACTOR, label: "load" } };
   const { findEnvironmentByKey } = await import("@/lib/environments");
   const { createDirectory } = await import("@/lib/scim/directories");
   const { createApiToken } = await import("@/lib/api/tokens");

@@ -2,7 +2,7 @@ import "server-only";
 import { auditEvents } from "@/db/schema";
 import type { Executor } from "@/db/client";
 import type { AuditOutcome } from "@/db/enums";
-import type { DomainContext } from "@/lib/auth/actor";
+import type { Actor, DomainContext } from "@/lib/auth/actor";
 
 export type AuditEntry = {
   action: string;
@@ -14,6 +14,8 @@ export type AuditEntry = {
   after?: unknown;
   outcome?: AuditOutcome;
   reason?: string | null;
+  /** Who acted, when a batch records several actors at once (default: the context's). */
+  actor?: Actor;
 };
 
 // Secrets never reach the trail, whatever a caller passes in before/after.
@@ -31,10 +33,11 @@ export function redact(value: unknown): unknown {
 }
 
 function row(ctx: DomainContext, entry: AuditEntry) {
+  const actor = entry.actor ?? ctx.actor;
   return {
-    actorType: ctx.actor.type,
-    actorId: ctx.actor.id,
-    actorLabel: ctx.actor.label,
+    actorType: actor.type,
+    actorId: actor.id,
+    actorLabel: actor.label,
     action: entry.action,
     targetType: entry.targetType,
     targetId: entry.targetId ?? null,

@@ -1,5 +1,7 @@
 import "server-only";
+import { asc, eq } from "drizzle-orm";
 import { z } from "zod";
+import { getDb, type Executor } from "@/db/client";
 import { CONSOLE_ROLES } from "@/db/enums";
 import { consoleMemberEnvironments, consoleMembers, type ConsoleMember } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
@@ -18,6 +20,16 @@ export const createConsoleMemberInput = z.object({
   password: z.string().min(12, "Use at least 12 characters.").max(256, "At most 256 characters."),
   environmentIds: z.array(uuidSchema).max(100).default([]),
 });
+
+/** Active console members (for choosing, e.g., an access review's reviewers), by name. */
+export async function listActiveConsoleMembers(db: Executor = getDb()) {
+  return db
+    .select({ id: consoleMembers.id, name: consoleMembers.name, email: consoleMembers.email, role: consoleMembers.role })
+    .from(consoleMembers)
+    .where(eq(consoleMembers.status, "active"))
+    .orderBy(asc(consoleMembers.name))
+    .limit(500);
+}
 
 /** Adds someone who may use the console. Environment admins are scoped to at least one environment. */
 export async function createConsoleMember(ctx: DomainContext, input: unknown): Promise<ConsoleMember> {

@@ -19,7 +19,11 @@ export const asOfInput = z
     subject: z.enum(["group", "user"], { error: "Choose a group or a user." }),
     group: uuidSchema.optional(),
     user: emailSchema.optional(),
-    at: z.coerce.date({ error: "Enter a date and time." }).refine((d) => !Number.isNaN(d.getTime()), "Enter a date and time."),
+    // A time without a zone (the form's datetime-local) is read as UTC.
+    at: z.preprocess(
+      (v) => (typeof v === "string" && v && !/(Z|[+-]\d\d:?\d\d)$/.test(v) ? `${v}Z` : v),
+      z.coerce.date({ error: "Enter a date and time." }).refine((d) => !Number.isNaN(d.getTime()), "Enter a date and time."),
+    ),
   })
   .refine((v) => v.subject !== "group" || v.group, { message: "Choose a group.", path: ["group"] })
   .refine((v) => v.subject !== "user" || v.user, { message: "Enter the user's email.", path: ["user"] })

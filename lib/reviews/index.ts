@@ -20,7 +20,7 @@ import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit } from "@/lib/audit/record";
 import { removeGrantIn } from "@/lib/access/grants";
 import { inTransaction } from "@/lib/domain/transaction";
-import { requireEnvironment, type EnvironmentRef } from "@/lib/environments";
+import { requireEnvironment } from "@/lib/environments";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/lib/errors";
 import { removeMembersIn } from "@/lib/groups";
 import { authorize } from "@/lib/permissions";
@@ -63,8 +63,6 @@ async function lockReview(tx: Tx, reviewId: string): Promise<Review> {
   if (!review) throw new NotFoundError("Access review not found.");
   return review;
 }
-
-const envRef = (e: EnvironmentRef) => ({ id: e.id, key: e.key });
 
 /** Creates a campaign and fixes its items: each membership of the groups, or each grant on the resources. */
 export async function createAccessReview(ctx: DomainContext, input: unknown): Promise<Review> {
@@ -116,7 +114,7 @@ export async function createAccessReview(ctx: DomainContext, input: unknown): Pr
       targetType: "access_review",
       targetId: review!.id,
       targetLabel: review!.name,
-      environment: envRef(env),
+      environment: env,
       after: { scope: data.scope, scopeIds, reviewerIds, dueAt: data.dueAt.toISOString(), items: items.length },
     });
     return review!;
@@ -150,7 +148,7 @@ export async function decideReviewItems(ctx: DomainContext, input: unknown): Pro
       targetType: "access_review",
       targetId: review.id,
       targetLabel: review.name,
-      environment: envRef(env),
+      environment: env,
       after: { decision: data.decision, comment: data.comment || null, items: updated.map((u) => [u.userEmail ?? u.groupName, u.groupName ?? u.resourceName].filter(Boolean).join(" · ")) },
     });
     return { decided: updated.length };
@@ -196,14 +194,14 @@ export async function closeAccessReview(ctx: DomainContext, reviewId: string): P
     const byGroup = new Map<string, ReviewItem[]>();
     for (const item of items.filter((i) => i.decision === "revoke" && i.kind === "membership")) byGroup.set(item.groupId!, [...(byGroup.get(item.groupId!) ?? []), item]);
     for (const [groupId, list] of byGroup) {
-      const [exists] = await tx.select({ id: groups.id }).from(groups).where(eq(groups.id, groupId));
-      if (!exists) {
-        for (const i of list) outcome.set(i.id, "already gone (group deleted)");
-        continue;
-      }
-      const result = await removeMembersIn(tx, ctx, { groupId, userIds: list.map((i) => i.userId!) });
-      const changed = new Set(result.changed);
-      for (const i of list) outcome.set(i.id, changed.has(i.userId!) ? "revoked" : "already gone");
+      // A group deleted since the campaign started: its memberships are already gone (the lookup
+      // throws before any write, so the transaction goes on).
+      const result = await removeMembersIn(tx, ctx, { groupId, userIds: list.map((i) => i.userId!) }).catch((error: unknown) => {
+        if (error instanceof NotFoundError) return null;
+        throw error;
+      });
+      const changed = new Set(result?.changed);
+      for (const i of list) outcome.set(i.id, !result ? "already gone (group deleted)" : changed.has(i.userId!) ? "revoked" : "already gone");
     }
     for (const item of items.filter((i) => i.decision === "revoke" && i.kind === "grant")) {
       outcome.set(item.id, (await removeGrantIn(tx, ctx, item.grantId!)) ? "revoked" : "already gone");
@@ -233,17 +231,20 @@ export async function closeAccessReview(ctx: DomainContext, reviewId: string): P
       ]),
     ]);
     const sha256 = createHash("sha256").update(csv).digest("hex");
-    for (const [itemId, text] of outcome) await tx.update(accessReviewItems).set({ outcome: text }).where(eq(accessReviewItems.id, itemId));
+    await tx.execute(sql`
+      update access_review_items i set outcome = o.outcome
+      from (select unnest(${sql.param([...outcome.keys()])}::uuid[]) as id, unnest(${sql.param([...outcome.values()])}::text[]) as outcome) o
+      where i.id = o.id`);
     await tx.update(accessReviews).set({ status: "closed", closedAt, closedBy: ctx.actor.label, reportCsv: csv, reportSha256: sha256 }).where(eq(accessReviews.id, id));
     const count = (prefix: string) => [...outcome.values()].filter((o) => o.startsWith(prefix)).length;
-    const summary = { revoked: count("revoked"), alreadyGone: count("already gone"), kept: count("kept"), undecided: count("no decision"), sha256 };
-    await recordAudit(tx, ctx, { action: "access_review.close", targetType: "access_review", targetId: id, targetLabel: review.name, environment: envRef(env), after: { ...summary, reportSha256: sha256 } });
-    return summary;
+    const summary = { revoked: count("revoked"), alreadyGone: count("already gone"), kept: count("kept"), undecided: count("no decision") };
+    await recordAudit(tx, ctx, { action: "access_review.close", targetType: "access_review", targetId: id, targetLabel: review.name, environment: env, after: { ...summary, reportSha256: sha256 } });
+    return { ...summary, sha256 };
   });
 }
 
-/** The campaigns of an environment, newest first, with progress. */
-export async function listAccessReviews(environmentId: string, db: Executor = getDb()): Promise<ReviewSummary[]> {
+/** The campaigns of an environment (or the one named), newest first, with progress. */
+export async function listAccessReviews(environmentId: string, db: Executor = getDb(), reviewId?: string): Promise<ReviewSummary[]> {
   const rows = await db
     .select({
       review: accessReviews,
@@ -255,7 +256,7 @@ export async function listAccessReviews(environmentId: string, db: Executor = ge
         from ${accessReviewReviewers} r join ${consoleMembers} m on m.id = r.member_id where r.review_id = access_reviews.id), '[]'::json)`,
     })
     .from(accessReviews)
-    .where(eq(accessReviews.environmentId, environmentId))
+    .where(and(eq(accessReviews.environmentId, environmentId), reviewId ? eq(accessReviews.id, reviewId) : undefined))
     .orderBy(desc(accessReviews.createdAt))
     .limit(200);
   return rows.map(({ review: { reportCsv: _csv, ...review }, ...rest }) => ({ ...review, ...rest }));
@@ -263,7 +264,7 @@ export async function listAccessReviews(environmentId: string, db: Executor = ge
 
 export async function getAccessReview(environmentId: string, reviewId: string, db: Executor = getDb()): Promise<{ review: ReviewSummary; items: ReviewItem[] } | null> {
   if (!uuidSchema.safeParse(reviewId).success) return null;
-  const [review] = (await listAccessReviews(environmentId, db)).filter((r) => r.id === reviewId);
+  const [review] = await listAccessReviews(environmentId, db, reviewId);
   if (!review) return null;
   const items = await db.select().from(accessReviewItems).where(eq(accessReviewItems.reviewId, reviewId)).orderBy(asc(accessReviewItems.groupName), asc(accessReviewItems.resourceName), asc(accessReviewItems.userEmail));
   return { review, items };
@@ -277,14 +278,4 @@ export async function reviewReport(environmentId: string, reviewId: string, db: 
     .from(accessReviews)
     .where(and(eq(accessReviews.id, reviewId), eq(accessReviews.environmentId, environmentId)));
   return row?.csv && row.sha256 ? { name: row.name, csv: row.csv, sha256: row.sha256 } : null;
-}
-
-/** Console members who can be assigned as reviewers. */
-export async function reviewerCandidates(db: Executor = getDb()) {
-  return db
-    .select({ id: consoleMembers.id, name: consoleMembers.name, email: consoleMembers.email, role: consoleMembers.role })
-    .from(consoleMembers)
-    .where(eq(consoleMembers.status, "active"))
-    .orderBy(asc(consoleMembers.name))
-    .limit(500);
 }

@@ -1,5 +1,6 @@
 import "server-only";
 import { getDb } from "@/db/client";
+import { SYSTEM_ACTOR } from "@/lib/auth/actor";
 import { recordAuditMany } from "@/lib/audit/record";
 
 // Token issuance is audited in batches: a genie conversation mints a token per message, so one
@@ -47,17 +48,19 @@ export async function flushIssuance(): Promise<number> {
   state.timer = null;
   const batches = [...state.pending.values()];
   state.pending.clear();
-  for (const b of batches) {
-    await recordAuditMany(getDb(), { actor: { type: "end_user", id: b.user.id, label: b.user.email, environmentIds: [b.environment.id] } }, [
-      {
-        action: "token.issue_batch",
-        targetType: "user",
-        targetId: b.user.id,
-        targetLabel: b.user.email,
-        environment: b.environment,
-        after: { audience: b.audience, kid: b.kid, count: b.count, first: b.first, last: b.last, jtis: b.jtis },
-      },
-    ]);
-  }
+  // One statement for all of them; each event's actor is its end user.
+  await recordAuditMany(
+    getDb(),
+    { actor: SYSTEM_ACTOR },
+    batches.map((b) => ({
+      actor: { type: "end_user", id: b.user.id, label: b.user.email, environmentIds: [b.environment.id] },
+      action: "token.issue_batch",
+      targetType: "user",
+      targetId: b.user.id,
+      targetLabel: b.user.email,
+      environment: b.environment,
+      after: { audience: b.audience, kid: b.kid, count: b.count, first: b.first, last: b.last, jtis: b.jtis },
+    })),
+  );
   return batches.length;
 }

@@ -25,9 +25,6 @@ const MAX_TOKEN_LIFETIME_SECONDS = 3600;
 
 const KEY_PURPOSE = "signing-keys/v1";
 
-export const encryptPrivateKey = (pkcs8Pem: string) => sealSecret(KEY_PURPOSE, pkcs8Pem);
-export const decryptPrivateKey = (stored: string) => openSecret(KEY_PURPOSE, stored, "This signing key's private half (retired)");
-
 async function newKeyRow(algorithm: KeyAlgorithm, state: "next" | "active") {
   const { publicKey, privateKey } = algorithm === "EdDSA" ? generateKeyPairSync("ed25519") : generateKeyPairSync("ec", { namedCurve: "P-256" });
   const jwk = publicKey.export({ format: "jwk" }) as JWK;
@@ -37,7 +34,7 @@ async function newKeyRow(algorithm: KeyAlgorithm, state: "next" | "active") {
     algorithm,
     state,
     publicJwk: { ...jwk, kid, alg: algorithm, use: "sig" },
-    privateKeyEncrypted: encryptPrivateKey(privateKey.export({ format: "pem", type: "pkcs8" }).toString()),
+    privateKeyEncrypted: sealSecret(KEY_PURPOSE, privateKey.export({ format: "pem", type: "pkcs8" }).toString()),
     activatedAt: state === "active" ? sql`now()` : null,
   } as const;
 }
@@ -158,7 +155,7 @@ export async function activeSigningKey(): Promise<{ kid: string; algorithm: KeyA
     await ensureSigningKeys();
     [row] = await getDb().select().from(signingKeys).where(eq(signingKeys.state, "active"));
   }
-  activeCache = { at: Date.now(), kid: row!.kid, algorithm: row!.algorithm, key: createPrivateKey(decryptPrivateKey(row!.privateKeyEncrypted)) };
+  activeCache = { at: Date.now(), kid: row!.kid, algorithm: row!.algorithm, key: createPrivateKey(openSecret(KEY_PURPOSE, row!.privateKeyEncrypted, "This signing key's private half (retired)")) };
   return activeCache;
 }
 

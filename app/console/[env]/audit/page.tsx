@@ -1,4 +1,5 @@
 import Link from "next/link";
+import { Button } from "@/components/ui/button";
 import { Badge, Card, PageHeader } from "@/components/ui/card";
 import { TableHead } from "@/components/ui/table-head";
 import { ACTOR_TYPES, AUDIT_OUTCOMES } from "@/db/enums";
@@ -87,9 +88,7 @@ export default async function AuditPage({ params, searchParams }: { params: Prom
             </label>
           ))}
           <div className="flex items-end gap-3">
-            <button type="submit" className="rounded-md bg-brand-600 px-3 py-2 text-sm font-medium text-white hover:bg-brand-700">
-              Filter
-            </button>
+            <Button type="submit">Filter</Button>
             <Link href={base} className="text-sm text-brand-700 underline">
               Clear
             </Link>

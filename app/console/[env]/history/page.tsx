@@ -1,5 +1,7 @@
 import { notFound } from "next/navigation";
+import { Button } from "@/components/ui/button";
 import { Card, PageHeader } from "@/components/ui/card";
+import { Field } from "@/components/ui/field";
 import { TableHead } from "@/components/ui/table-head";
 import { requireConsoleSession, contextFromSession } from "@/lib/auth/session";
 import { findEnvironmentByKey } from "@/lib/environments";
@@ -18,7 +20,7 @@ export default async function HistoryPage({ params, searchParams }: { params: Pr
   if (!environment) notFound();
   const groups = await groupsInHistory(environment.id);
   const subject = query.subject === "user" ? "user" : "group";
-  // datetime-local carries no zone: it is read as UTC, and shown so.
+  // datetime-local carries no zone: lib/history reads it as UTC, and it is shown so.
   const atText = query.at ?? "";
   let result: AsOf | null = null;
   let errors: FieldErrors = {};
@@ -29,7 +31,7 @@ export default async function HistoryPage({ params, searchParams }: { params: Pr
         subject,
         group: query.group || undefined,
         user: query.user || undefined,
-        at: /Z|[+-]\d\d:?\d\d$/.test(atText) ? atText : atText ? `${atText}Z` : "",
+        at: atText,
       });
     } catch (error) {
       if (!isDomainError(error)) throw error;
@@ -38,12 +40,6 @@ export default async function HistoryPage({ params, searchParams }: { params: Pr
   }
   const base = `/console/${envKey}/history`;
   const qs = new URLSearchParams(Object.entries({ subject, group: query.group, user: query.user, at: query.at }).filter(([, v]) => v) as [string, string][]).toString();
-  const fieldError = (name: string) =>
-    errors[name] && (
-      <span id={`${name}-error`} className="text-sm font-normal text-red-700">
-        {errors[name]!.join(" ")}
-      </span>
-    );
   return (
     <>
       <PageHeader
@@ -71,22 +67,16 @@ export default async function HistoryPage({ params, searchParams }: { params: Pr
                 </option>
               ))}
             </select>
-            {fieldError("group")}
+            {errors.group && (
+              <span id="group-error" className="text-sm font-normal text-red-700">
+                {errors.group.join(" ")}
+              </span>
+            )}
           </label>
-          <label className="flex flex-col gap-1 text-sm font-medium text-slate-700">
-            User email
-            <input name="user" type="email" defaultValue={query.user ?? ""} aria-invalid={errors.user ? true : undefined} aria-describedby={errors.user ? "user-error" : undefined} className="rounded-md border border-slate-300 px-3 py-2 text-sm" />
-            {fieldError("user")}
-          </label>
-          <label className="flex flex-col gap-1 text-sm font-medium text-slate-700">
-            As of (UTC)
-            <input name="at" type="datetime-local" step="1" required defaultValue={atText.replace(/Z$/, "").slice(0, 19)} aria-invalid={errors.at ? true : undefined} aria-describedby={errors.at ? "at-error" : undefined} className="rounded-md border border-slate-300 px-3 py-2 text-sm" />
-            {fieldError("at")}
-          </label>
+          <Field label="User email" name="user" type="email" defaultValue={query.user ?? ""} errors={errors.user} />
+          <Field label="As of (UTC)" name="at" type="datetime-local" step="1" required defaultValue={atText.replace(/Z$/, "").slice(0, 19)} errors={errors.at} />
           <div className="flex items-end gap-3">
-            <button type="submit" className="rounded-md bg-brand-600 px-3 py-2 text-sm font-medium text-white hover:bg-brand-700">
-              Show
-            </button>
+            <Button type="submit">Show</Button>
             {result && (
               <a href={`${base}/export?${qs}`} className="text-sm text-brand-700 underline" download>
                 Export CSV

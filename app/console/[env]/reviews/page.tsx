@@ -7,7 +7,8 @@ import { actorFromSession, requireConsoleSession } from "@/lib/auth/session";
 import { findEnvironmentByKey } from "@/lib/environments";
 import { listGroups } from "@/lib/groups";
 import { can } from "@/lib/permissions";
-import { listAccessReviews, reviewerCandidates } from "@/lib/reviews";
+import { listActiveConsoleMembers } from "@/lib/console-members";
+import { listAccessReviews } from "@/lib/reviews";
 import { FEATURE_LABELS } from "@/db/enums";
 import { CreateReviewForm } from "./review-forms";
 import { Progress } from "@/components/console/progress";
@@ -25,7 +26,7 @@ export default async function ReviewsPage({ params }: { params: Promise<{ env: s
     listAccessReviews(env.id),
     canCreate ? listGroups(env.id) : [],
     canCreate ? listResources(env.id) : [],
-    canCreate ? reviewerCandidates() : [],
+    canCreate ? listActiveConsoleMembers() : [],
   ]);
   return (
     <>

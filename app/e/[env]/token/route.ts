@@ -1,13 +1,11 @@
 import { problem, problemFromError } from "@/lib/http/problem";
-import { publicOrigin } from "@/lib/env";
 import { mintAccessToken } from "@/lib/tokens/mint";
 import { currentEndUserSession } from "../session";
 
 // The signed-in end user's access token for one audience (a feature key or an MCP server URL).
-// POST only, same origin only: the session cookie is the credential.
+// POST only: the session cookie is the credential, so the proxy's Origin check (proxy.ts: this
+// site's pages only, 403 bad_origin otherwise) stands before it like before every state change.
 export async function POST(request: Request, { params }: { params: Promise<{ env: string }> }) {
-  const origin = request.headers.get("origin");
-  if (origin !== new URL(publicOrigin()).origin && origin !== new URL(request.url).origin) return problem(403, "Tokens are issued to this site's pages only (Origin mismatch).", { code: "bad_origin" });
   const { env } = await params;
   const current = await currentEndUserSession(env);
   if (!current) return problem(401, "Sign in to this environment first.", { code: "no_session" });

@@ -10,14 +10,13 @@ export async function GET(request: Request, { params }: { params: Promise<{ env:
   if (context instanceof Response) return context;
   const { session, env } = context;
   const q = new URL(request.url).searchParams;
-  const at = q.get("at") ?? "";
   try {
     const result = await membershipsAsOf(await contextFromSession(session), {
       environmentId: env.id,
       subject: q.get("subject") ?? undefined,
       group: q.get("group") || undefined,
       user: q.get("user") || undefined,
-      at: /Z|[+-]\d\d:?\d\d$/.test(at) || !at ? at : `${at}Z`,
+      at: q.get("at") ?? "",
     });
     const stamp = result.at.toISOString().replace(/[:.]/g, "-").slice(0, 19);
     async function* once() {
