@@ -14,7 +14,17 @@ export type Executor = Db | Tx;
 type Client = { url: string; sql: postgres.Sql; db: Db };
 
 // One client per process, kept across hot reloads in development (globalThis survives them).
-const holder = globalThis as unknown as { __iamDb?: Client };
+const holder = globalThis as unknown as { __iamDb?: Client; __iamDrains?: Map<string, () => Promise<unknown>> };
+const drains = (holder.__iamDrains ??= new Map<string, () => Promise<unknown>>());
+
+/**
+ * Registers a flush of buffered writes (the SCIM request log, token issuance batches) that
+ * closeDb runs first, so nothing buffered is written after the client is gone (a timer firing
+ * after close would open a new client, to a database that may be being dropped).
+ */
+export function drainBeforeClose(name: string, flush: () => Promise<unknown>): void {
+  drains.set(name, flush);
+}
 
 export function createSql(url: string, max = 10): postgres.Sql {
   return postgres(url, { max, onnotice: () => {}, connect_timeout: 10 });
@@ -38,6 +48,9 @@ export function getSql(): postgres.Sql {
 }
 
 export async function closeDb(): Promise<void> {
+  if (holder.__iamDb) {
+    for (const [name, flush] of drains) await flush().catch((e: unknown) => console.warn(`[db] ${name} not flushed before close:`, (e as Error).message));
+  }
   const current = holder.__iamDb;
   holder.__iamDb = undefined;
   if (current) await current.sql.end({ timeout: 5 });

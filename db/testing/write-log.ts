@@ -2,13 +2,13 @@
 // real write into `write_log`. Used by lib/get-is-safe.test.ts (route handlers) and
 // e2e/pages-read-only.spec.ts (pages). `exec` runs one SQL statement and returns its rows.
 // Bookkeeping of the request itself is not state and is not logged: rate-limit counters, the SCIM
-// request log, last-seen / last-used / heartbeat stamps, and the audit sealer filling the chain
+// request log, last-seen / last-used / last-request / heartbeat stamps, and the audit sealer filling the chain
 // columns; audit events that record a refused request are left out when reading.
 
 type Exec = (statement: string) => Promise<readonly Record<string, unknown>[]>;
 
 const SKIPPED_TABLES = ["rate_limits", "scim_request_log", "write_log"];
-const BOOKKEEPING_COLUMNS = "'{last_seen_at,last_used_at,updated_at,heartbeat_at}'::text[]";
+const BOOKKEEPING_COLUMNS = "'{last_seen_at,last_used_at,last_request_at,updated_at,heartbeat_at}'::text[]";
 const CHAIN_COLUMNS = "'{seq,prev_hash,hash}'::text[]";
 
 export async function installWriteLog(exec: Exec): Promise<void> {

@@ -1,6 +1,6 @@
 import "server-only";
 import { eq, sql } from "drizzle-orm";
-import { getDb } from "@/db/client";
+import { drainBeforeClose, getDb } from "@/db/client";
 import { directories, scimRequestLog } from "@/db/schema";
 import { hashToken } from "@/lib/auth/secret-token";
 import { redact } from "@/lib/audit/record";
@@ -230,6 +230,8 @@ function logRequest(entry: LogEntry) {
   if (logBuffer.length >= 500) void flushRequestLog();
   else logTimer ??= setTimeout(() => void flushRequestLog(), 50);
 }
+
+drainBeforeClose("scim request log", () => flushRequestLog());
 
 export async function flushRequestLog(): Promise<void> {
   if (logTimer) clearTimeout(logTimer);

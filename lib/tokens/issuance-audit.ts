@@ -1,5 +1,5 @@
 import "server-only";
-import { getDb } from "@/db/client";
+import { drainBeforeClose, getDb } from "@/db/client";
 import { SYSTEM_ACTOR } from "@/lib/auth/actor";
 import { recordAuditMany } from "@/lib/audit/record";
 
@@ -41,6 +41,8 @@ export function noteIssuance(issued: { environment: { id: string; key: string };
     state.timer.unref?.();
   }
 }
+
+drainBeforeClose("token issuance audit", () => flushIssuance());
 
 /** Writes the gathered batches (one audit event per user and audience); returns how many. */
 export async function flushIssuance(): Promise<number> {
