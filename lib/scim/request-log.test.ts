@@ -4,6 +4,7 @@ import { getDb } from "@/db/client";
 import { scimRequestLog, type Environment } from "@/db/schema";
 import { createEnvironments } from "@/db/testing/fixtures";
 import { directoryHealth, pruneRequestLogs, requestLog } from "./directories";
+import { flushRequestLog } from "./handler";
 import { scimClient } from "./testing";
 
 let env: { dev: Environment; test: Environment; prod: Environment };
@@ -11,8 +12,10 @@ beforeAll(async () => {
   env = await createEnvironments();
 });
 
+// The log is written in batches: flush what is buffered, then wait for a flush already under way.
 async function logFor(directoryId: string, count: number) {
-  for (let i = 0; i < 50; i++) {
+  await flushRequestLog();
+  for (let i = 0; i < 250; i++) {
     const rows = await getDb().select().from(scimRequestLog).where(eq(scimRequestLog.directoryId, directoryId));
     if (rows.length >= count) return rows;
     await new Promise((r) => setTimeout(r, 20));
