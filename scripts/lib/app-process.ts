@@ -1,5 +1,4 @@
 import { spawn } from "node:child_process";
-import path from "node:path";
 
 // `npm start` as a child process (its own process group), for the e2e harness, the SCIM peer run
 // and the benchmarks: started with the given environment, ready when it prints its banner.
@@ -8,7 +7,10 @@ export type AppProcess = { output: () => string; stop: () => Promise<void>; /** 
 
 export async function startApp(env: NodeJS.ProcessEnv, options: { ready?: RegExp; timeoutMs?: number } = {}): Promise<AppProcess> {
   const ready = options.ready ?? /Identity console ready at/;
-  const child = spawn(path.resolve("node_modules/.bin/tsx"), ["--conditions=react-server", "scripts/start.ts"], {
+  // Node with tsx as a loader, not the tsx CLI: the CLI is a parent process that relays SIGTERM
+  // and SIGKILLs its child if the child does not acknowledge within 30 ms, which under load
+  // orphaned `next start` instead of stopping it gracefully (`npm start` runs the same way).
+  const child = spawn(process.execPath, ["--conditions=react-server", "--import", "tsx", "scripts/start.ts"], {
     env,
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,

@@ -1,4 +1,6 @@
+import { after } from "next/server";
 import { problem, problemFromError } from "@/lib/http/problem";
+import { issuanceWritten } from "@/lib/tokens/issuance-audit";
 import { mintAccessToken } from "@/lib/tokens/mint";
 import { currentEndUserSession } from "../session";
 
@@ -18,6 +20,8 @@ export async function POST(request: Request, { params }: { params: Promise<{ env
   if (typeof audience !== "string") return problem(400, "Name the audience: a feature key or an MCP server URL.", { code: "invalid_audience", fieldErrors: { audience: ["Required."] } });
   try {
     const minted = await mintAccessToken(current, audience);
+    // The issuance is audited in the next batch; a graceful stop waits for that write.
+    after(issuanceWritten());
     return Response.json({ access_token: minted.token, token_type: "Bearer", expires_in: minted.expiresIn }, { headers: { "cache-control": "no-store" } });
   } catch (error) {
     return problemFromError(error);
