@@ -20,6 +20,11 @@ const schema = z.object({
     .enum(["true", "false", "1", "0"])
     .default("false")
     .transform((v) => v === "true" || v === "1"),
+  // Audit webhook URLs that resolve to private or loopback addresses are refused unless this is on.
+  ALLOW_PRIVATE_WEBHOOK_URLS: z
+    .enum(["true", "false", "1", "0"])
+    .default("false")
+    .transform((v) => v === "true" || v === "1"),
   // End-user password lockout: failures in a row before the account locks, and for how long.
   PASSWORD_LOCKOUT_THRESHOLD: z.coerce.number().int().min(3).max(100).default(10),
   PASSWORD_LOCKOUT_MINUTES: z.coerce.number().int().min(1).max(1440).default(15),

@@ -93,8 +93,10 @@ try {
     NEXTAUTH_SECRET: ensureSecret(dir),
     NEXTAUTH_URL: process.env.NEXTAUTH_URL || `http://localhost:${port}`,
     DATA_DIR: dir,
-    // The demo connects IdPs running on this machine (e.g. SimpleSAMLphp on loopback).
+    // The demo connects IdPs and webhook receivers running on this machine (e.g. SimpleSAMLphp on
+    // loopback).
     ALLOW_PRIVATE_METADATA_URLS: process.env.ALLOW_PRIVATE_METADATA_URLS ?? "true",
+    ALLOW_PRIVATE_WEBHOOK_URLS: process.env.ALLOW_PRIVATE_WEBHOOK_URLS ?? "true",
     NEXT_TELEMETRY_DISABLED: "1",
   };
   Object.assign(process.env, env);

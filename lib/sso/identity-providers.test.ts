@@ -24,6 +24,8 @@ beforeAll(async () => {
   envs = await createEnvironments();
   server = http.createServer((req, res) => {
     if (req.url === "/redirect") return void res.writeHead(302, { location: "http://169.254.169.254/" }).end();
+    if (req.url === "/missing") return void res.writeHead(404).end("no");
+    if (req.url === "/huge") return void res.writeHead(200, { "content-type": "application/xml" }).end("<x>".padEnd(1_100_000, " "));
     res.writeHead(200, { "content-type": "application/xml" }).end(served);
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -85,6 +87,9 @@ describe("metadata", () => {
     await withPrivateUrls(true, async () => {
       await expect(fetchMetadata(metadataUrl)).resolves.toContain("EntityDescriptor");
       await expect(fetchMetadata(metadataUrl.replace("/metadata", "/redirect"))).rejects.toThrow(/redirects \(HTTP 302\)/);
+      await expect(fetchMetadata(metadataUrl.replace("/metadata", "/missing"))).rejects.toThrow("The metadata URL answered HTTP 404.");
+      await expect(fetchMetadata(metadataUrl.replace("/metadata", "/huge"))).rejects.toThrow("The metadata is larger than 1 MB.");
+      await expect(fetchMetadata("http://127.0.0.1:9/md")).rejects.toThrow(/^The metadata could not be fetched: connect ECONNREFUSED/);
     });
   });
 

@@ -1,10 +1,9 @@
 import "server-only";
 import { X509Certificate } from "node:crypto";
-import { lookup } from "node:dns/promises";
-import { isIP } from "node:net";
 import type { IdpCertificate } from "@/db/schema";
 import { env } from "@/lib/env";
 import { ValidationError } from "@/lib/errors";
+import { privateHostReason, requestOnce } from "@/lib/http/outbound";
 import { NS, parseXml, SamlCheckError, toPem } from "./saml-response";
 
 const MD = "urn:oasis:names:tc:SAML:2.0:metadata";
@@ -73,19 +72,6 @@ export function parseIdpMetadata(xml: string, field = "metadataXml"): ParsedIdpM
   return { entityId, ssoUrl, ssoBinding: redirect ? "redirect" : "post", certificates };
 }
 
-function isPrivateAddress(ip: string): boolean {
-  if (isIP(ip) === 6) {
-    const v = ip.toLowerCase();
-    if (v === "::1" || v === "::") return true;
-    if (v.startsWith("::ffff:")) return isPrivateAddress(v.slice(7));
-    return /^(fc|fd|fe8|fe9|fea|feb)/.test(v);
-  }
-  const [a, b] = ip.split(".").map(Number) as [number, number];
-  return (
-    a === 10 || a === 127 || a === 0 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127) || a >= 224
-  );
-}
-
 /**
  * Fetches IdP metadata. Private and loopback targets are refused unless configuration allows
  * them (server-side request forgery); redirects are not followed, so they cannot lead there either.
@@ -102,31 +88,22 @@ export async function fetchMetadata(rawUrl: string, field = "metadataUrl"): Prom
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") fail("The metadata URL must use http or https.");
   if (url.username || url.password) fail("The metadata URL must not carry credentials.");
-  const host = url.hostname.replace(/^\[|\]$/g, "");
-  if (!env().ALLOW_PRIVATE_METADATA_URLS) {
-    let addresses: string[];
-    try {
-      addresses = isIP(host) ? [host] : (await lookup(host, { all: true })).map((a) => a.address);
-    } catch {
-      return fail(`The host ${host} cannot be resolved.`);
-    }
-    if (addresses.some(isPrivateAddress)) {
-      fail(`${host} resolves to a private or loopback address; metadata is only fetched from public addresses (ALLOW_PRIVATE_METADATA_URLS allows it).`);
-    }
+  const publicOnly = !env().ALLOW_PRIVATE_METADATA_URLS;
+  if (publicOnly) {
+    const reason = await privateHostReason(url.hostname, "ALLOW_PRIVATE_METADATA_URLS");
+    if (reason) fail(reason);
   }
-  let res: Response;
+  let res: { status: number; body: string };
   try {
-    res = await fetch(url, { redirect: "manual", signal: AbortSignal.timeout(10_000), headers: { accept: "application/samlmetadata+xml, application/xml, text/xml" } });
+    // The host is checked again on the connection's own lookup (it may re-resolve elsewhere).
+    res = await requestOnce(url.href, { method: "GET", headers: { accept: "application/samlmetadata+xml, application/xml, text/xml" }, timeoutMs: 10_000, publicOnly, maxBytes: MAX_METADATA_BYTES });
   } catch (e) {
+    if ((e as { code?: string }).code === "ETOOLARGE") return fail("The metadata is larger than 1 MB.");
     return fail(`The metadata could not be fetched: ${(e as Error).name === "TimeoutError" ? "no answer within 10 seconds" : (e as Error).message}.`);
   }
   if (res.status >= 300 && res.status < 400) fail(`The metadata URL redirects (HTTP ${res.status}); enter the final URL.`);
-  if (!res.ok) fail(`The metadata URL answered HTTP ${res.status}.`);
-  const length = Number(res.headers.get("content-length") ?? 0);
-  if (length > MAX_METADATA_BYTES) fail("The metadata is larger than 1 MB.");
-  const body = await res.text();
-  if (body.length > MAX_METADATA_BYTES) fail("The metadata is larger than 1 MB.");
-  return body;
+  if (res.status < 200 || res.status >= 300) fail(`The metadata URL answered HTTP ${res.status}.`);
+  return res.body;
 }
 
 export const CERTIFICATE_WARNING_DAYS = [90, 30, 7] as const;

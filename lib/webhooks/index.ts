@@ -10,7 +10,9 @@ import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit } from "@/lib/audit/record";
 import { openSecret, sealSecret } from "@/lib/crypto/sealed";
 import { inTransaction } from "@/lib/domain/transaction";
-import { ConflictError, NotFoundError } from "@/lib/errors";
+import { env } from "@/lib/env";
+import { ConflictError, NotFoundError, ValidationError } from "@/lib/errors";
+import { privateHostReason, requestOnce } from "@/lib/http/outbound";
 import { authorize } from "@/lib/permissions";
 import { parseInput, uuidSchema } from "@/lib/validation";
 
@@ -48,6 +50,10 @@ export type WebhookView = { id: string; name: string; url: string; actions: stri
 export async function createWebhook(ctx: DomainContext, input: unknown): Promise<{ id: string; secret: string }> {
   const data = parseInput(createWebhookInput, input);
   authorize(ctx.actor, "webhooks", "write");
+  if (!env().ALLOW_PRIVATE_WEBHOOK_URLS) {
+    const reason = await privateHostReason(new URL(data.url).hostname, "ALLOW_PRIVATE_WEBHOOK_URLS");
+    if (reason) throw new ValidationError(reason, { url: [reason] });
+  }
   const secret = `whsec_${randomBytes(32).toString("base64")}`;
   return inTransaction(async (tx) => {
     const [row] = await tx.insert(webhookEndpoints).values({ name: data.name, url: data.url, actions: [...new Set(data.actions)], secretSealed: sealSecret(SECRET_PURPOSE, secret) }).returning({ id: webhookEndpoints.id });
@@ -145,9 +151,11 @@ type Claimed = { id: string; attempts: number; url: string; secret_sealed: strin
  * Posts the due deliveries (up to `limit`): claims them with a lease (another instance skips them),
  * posts each, records the outcome. Returns what happened, for tests and logs.
  */
-export async function deliverDueWebhooks(options: { limit?: number; pg?: postgres.Sql; fetch?: typeof fetch } = {}): Promise<{ delivered: number; failed: number; dead: number }> {
+export async function deliverDueWebhooks(options: { limit?: number; pg?: postgres.Sql } = {}): Promise<{ delivered: number; failed: number; dead: number }> {
   const pg = options.pg ?? getSql();
-  const post = options.fetch ?? fetch;
+  // Checked again on every connection: a host that resolved to a public address when the
+  // endpoint was saved may resolve to a private one now.
+  const publicOnly = !env().ALLOW_PRIVATE_WEBHOOK_URLS;
   const claimed = await pg<Claimed[]>`
     with due as (
       select id from webhook_deliveries where status = 'pending' and next_attempt_at <= now()
@@ -170,7 +178,8 @@ export async function deliverDueWebhooks(options: { limit?: number; pg?: postgre
       const now = new Date();
       try {
         const signature = new Webhook(openSecret(SECRET_PURPOSE, row.secret_sealed, "This webhook's secret")).sign(webhookId, now, body);
-        const response = await post(row.url, {
+        // Redirects are not followed (a 3xx is a failed delivery).
+        ({ status } = await requestOnce(row.url, {
           method: "POST",
           headers: {
             "content-type": "application/json",
@@ -180,14 +189,13 @@ export async function deliverDueWebhooks(options: { limit?: number; pg?: postgre
             "webhook-signature": signature,
           },
           body,
-          redirect: "manual",
-          signal: AbortSignal.timeout(TIMEOUT_MS),
-        });
-        status = response.status;
-        await response.body?.cancel().catch(() => undefined);
+          timeoutMs: TIMEOUT_MS,
+          publicOnly,
+          maxBytes: 0,
+        }));
         if (status < 200 || status >= 300) error = `The receiver answered ${status}.`;
       } catch (e) {
-        error = e instanceof Error ? `${e.name === "TimeoutError" ? "No answer within 10 s" : e.message}` : String(e);
+        error = e instanceof Error ? e.message : String(e);
       }
     }
     if (!error) {

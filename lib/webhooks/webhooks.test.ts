@@ -6,6 +6,7 @@ import { sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { countRows, createEnvironments, memberCtx, systemCtx } from "@/db/testing/fixtures";
 import { sealAuditTrail } from "@/lib/audit/chain";
+import { env } from "@/lib/env";
 import { createGroup } from "@/lib/groups";
 import { createUser } from "@/lib/users";
 import { RETRY_DELAYS_SECONDS, createWebhook, pruneDeliveredWebhooks, deleteWebhook, deliverDueWebhooks, listDeadDeliveries, listWebhooks, retryDelivery, setWebhookEnabled } from ".";
@@ -16,8 +17,11 @@ const received: Received[] = [];
 let script: number[] = [];
 let server: http.Server;
 let url: string;
+// The receiver is on loopback, so private addresses are allowed here but in the test that refuses them.
+const settings = () => env() as { ALLOW_PRIVATE_WEBHOOK_URLS: boolean };
 beforeAll(async () => {
   await createEnvironments();
+  settings().ALLOW_PRIVATE_WEBHOOK_URLS = true;
   server = http.createServer((req, res) => {
     let body = "";
     req.on("data", (c) => (body += c));
@@ -134,6 +138,46 @@ describe("signed webhooks", () => {
     expect(row!.secret_sealed).toMatch(/^v1\./);
     expect(row!.secret_sealed).not.toContain(secret.slice(6, 20));
     await deleteWebhook(systemCtx, id);
+  });
+
+  it("refuses private and loopback receivers unless allowed: when saved, and again when connecting", async () => {
+    const [dev] = await getDb().execute<{ id: string }>(sql`select id from environments where key = 'dev'`);
+    const port = (server.address() as AddressInfo).port;
+    // Saved while allowed (as a host that resolved to a public address then would be).
+    const literal = await createWebhook(systemCtx, { name: "Literal", url, actions: ["group.create"] });
+    const named = await createWebhook(systemCtx, { name: "Named", url: `http://localhost:${port}/hooks`, actions: ["group.create"] });
+    settings().ALLOW_PRIVATE_WEBHOOK_URLS = false;
+    try {
+      const before = await countRows("webhook_endpoints");
+      for (const target of [url, `http://localhost:${port}/hooks`, "https://10.0.0.8/hooks", "https://169.254.169.254/latest/meta-data", "https://[::1]/hooks", "https://[fd00::1]/hooks"]) {
+        const refused = await createWebhook(systemCtx, { name: "Inside", url: target }).catch((e) => e);
+        expect([target, refused.fieldErrors?.url?.[0]]).toEqual([target, expect.stringMatching(/resolves to a private or loopback address; only public addresses are reached \(ALLOW_PRIVATE_WEBHOOK_URLS allows it\)\.$/)]);
+      }
+      expect(await countRows("webhook_endpoints")).toBe(before);
+
+      // Delivery checks the address it connects to: the address literal before connecting, the
+      // name in the connection's own lookup. The receiver gets nothing.
+      received.length = 0;
+      await createGroup(systemCtx, { environmentId: dev!.id, name: `Inside ${crypto.randomUUID().slice(0, 6)}` });
+      await sealAuditTrail();
+      expect(await deliverDueWebhooks()).toMatchObject({ delivered: 0, failed: 2 });
+      expect(received).toHaveLength(0);
+      const rows = await getDb().execute<{ endpoint_id: string; last_error: string }>(
+        sql`select endpoint_id, last_error from webhook_deliveries where endpoint_id in (${literal.id}, ${named.id})`,
+      );
+      expect(Object.fromEntries(rows.map((r) => [r.endpoint_id, r.last_error]))).toEqual({
+        [literal.id]: "127.0.0.1 is a private or loopback address.",
+        [named.id]: "localhost resolves to a private or loopback address.",
+      });
+    } finally {
+      settings().ALLOW_PRIVATE_WEBHOOK_URLS = true;
+    }
+    // Allowed again, the same deliveries go through.
+    await makeDue();
+    expect(await deliverDueWebhooks()).toMatchObject({ delivered: 2 });
+    expect(received).toHaveLength(2);
+    await deleteWebhook(systemCtx, literal.id);
+    await deleteWebhook(systemCtx, named.id);
   });
 
   it("hourly upkeep drops delivered deliveries after 30 days, keeping recent, pending and dead ones", async () => {

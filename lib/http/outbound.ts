@@ -1,0 +1,91 @@
+import "server-only";
+import { lookup as dnsLookup, type LookupAddress } from "node:dns";
+import { lookup } from "node:dns/promises";
+import http from "node:http";
+import https from "node:https";
+import { isIP, type LookupFunction } from "node:net";
+
+// Requests the server makes to URLs an administrator entered (IdP metadata, audit webhooks) must
+// not reach this machine or the private network behind it (server-side request forgery), unless
+// configuration allows it (the demo's local IdP and receivers). Checked when the URL is entered,
+// and again when connecting, on the address actually connected to (a host can re-resolve).
+
+export function isPrivateAddress(ip: string): boolean {
+  if (isIP(ip) === 6) {
+    const v = ip.toLowerCase();
+    if (v === "::1" || v === "::") return true;
+    if (v.startsWith("::ffff:")) return isPrivateAddress(v.slice(7));
+    return /^(fc|fd|fe8|fe9|fea|feb)/.test(v);
+  }
+  const [a, b] = ip.split(".").map(Number) as [number, number];
+  return (
+    a === 10 || a === 127 || a === 0 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127) || a >= 224
+  );
+}
+
+/** Why `host` may not be reached (it does not resolve, or resolves to a private address), or null. */
+export async function privateHostReason(host: string, setting: string): Promise<string | null> {
+  const bare = host.replace(/^\[|\]$/g, "");
+  let addresses: string[];
+  try {
+    addresses = isIP(bare) ? [bare] : (await lookup(bare, { all: true })).map((a) => a.address);
+  } catch {
+    return `The host ${bare} cannot be resolved.`;
+  }
+  if (addresses.some(isPrivateAddress)) return `${bare} resolves to a private or loopback address; only public addresses are reached (${setting} allows it).`;
+  return null;
+}
+
+/** A DNS lookup for node:http(s) that fails when the host resolves to a private address. */
+export const publicOnlyLookup: LookupFunction = (hostname, options, callback) => {
+  dnsLookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
+    if (error) return callback(error, "", 0);
+    const usable = addresses.filter((a) => !isPrivateAddress(a.address));
+    if (usable.length < addresses.length || !usable.length) {
+      return callback(Object.assign(new Error(`${hostname} resolves to a private or loopback address.`), { code: "EPRIVATE" }), "", 0);
+    }
+    if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, usable);
+    callback(null, usable[0]!.address, usable[0]!.family);
+  });
+};
+
+/**
+ * One HTTP request (redirects are not followed: a 3xx is answered as it is). The response body is
+ * read up to `maxBytes` (beyond it the request fails with code ETOOLARGE; 0 drops it unread). With
+ * `publicOnly`, a host that resolves to a private address when connecting is refused.
+ */
+export function requestOnce(
+  url: string,
+  options: { method: "GET" | "POST"; headers: Record<string, string>; body?: string; timeoutMs: number; publicOnly: boolean; maxBytes: number },
+): Promise<{ status: number; body: string }> {
+  const target = new URL(url);
+  const client = target.protocol === "https:" ? https : http;
+  const host = target.hostname.replace(/^\[|\]$/g, "");
+  // An address literal is connected to without a lookup: checked here.
+  if (options.publicOnly && isIP(host) && isPrivateAddress(host)) return Promise.reject(new Error(`${host} is a private or loopback address.`));
+  const headers = options.body === undefined ? options.headers : { ...options.headers, "content-length": String(Buffer.byteLength(options.body)) };
+  return new Promise((resolve, reject) => {
+    const fail = (error: Error) => {
+      clearTimeout(deadline);
+      request.destroy();
+      reject(error);
+    };
+    const request = client.request(target, { method: options.method, headers, lookup: options.publicOnly ? publicOnlyLookup : undefined }, (response) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      response.on("data", (chunk: Buffer) => {
+        size += chunk.length;
+        if (options.maxBytes && size > options.maxBytes) fail(Object.assign(new Error(`The answer is larger than ${options.maxBytes} bytes.`), { code: "ETOOLARGE" }));
+        else if (options.maxBytes) chunks.push(chunk);
+      });
+      response.on("end", () => {
+        clearTimeout(deadline);
+        resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") });
+      });
+      response.on("error", fail);
+    });
+    const deadline = setTimeout(() => fail(Object.assign(new Error(`No answer within ${Math.round(options.timeoutMs / 1000)} s`), { name: "TimeoutError" })), options.timeoutMs);
+    request.on("error", fail);
+    request.end(options.body);
+  });
+}
