@@ -3,24 +3,27 @@ import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { lookup } from "node:dns/promises";
 import http from "node:http";
 import https from "node:https";
-import { isIP, type LookupFunction } from "node:net";
+import { BlockList, isIP, type LookupFunction } from "node:net";
 
 // Requests the server makes to URLs an administrator entered (IdP metadata, audit webhooks) must
 // not reach this machine or the private network behind it (server-side request forgery), unless
 // configuration allows it (the demo's local IdP and receivers). Checked when the URL is entered,
 // and again when connecting, on the address actually connected to (a host can re-resolve).
 
+// This machine, private networks, and special-purpose ranges (RFC 6890). BlockList also matches
+// IPv4-mapped IPv6 addresses (::ffff:127.0.0.1, which URLs spell [::ffff:7f00:1]) by their IPv4 rules.
+const PRIVATE = new BlockList();
+for (const [net, prefix] of [["0.0.0.0", 8], ["10.0.0.0", 8], ["100.64.0.0", 10], ["127.0.0.0", 8], ["169.254.0.0", 16], ["172.16.0.0", 12], ["192.0.0.0", 24], ["192.168.0.0", 16], ["198.18.0.0", 15], ["224.0.0.0", 3]] as const) {
+  PRIVATE.addSubnet(net, prefix, "ipv4");
+}
+// ::/96 holds the unspecified, loopback and IPv4-compatible addresses; 64:ff9b::/96 is NAT64.
+for (const [net, prefix] of [["::", 96], ["64:ff9b::", 96], ["fc00::", 7], ["fe80::", 10], ["ff00::", 8]] as const) {
+  PRIVATE.addSubnet(net, prefix, "ipv6");
+}
+
 export function isPrivateAddress(ip: string): boolean {
-  if (isIP(ip) === 6) {
-    const v = ip.toLowerCase();
-    if (v === "::1" || v === "::") return true;
-    if (v.startsWith("::ffff:")) return isPrivateAddress(v.slice(7));
-    return /^(fc|fd|fe8|fe9|fea|feb)/.test(v);
-  }
-  const [a, b] = ip.split(".").map(Number) as [number, number];
-  return (
-    a === 10 || a === 127 || a === 0 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127) || a >= 224
-  );
+  const family = isIP(ip);
+  return family === 4 ? PRIVATE.check(ip, "ipv4") : family === 6 ? PRIVATE.check(ip, "ipv6") : false;
 }
 
 /** Why `host` may not be reached (it does not resolve, or resolves to a private address), or null. */

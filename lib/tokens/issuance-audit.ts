@@ -6,8 +6,8 @@ import { recordAuditMany } from "@/lib/audit/record";
 // Token issuance is audited in batches: a genie conversation mints a token per message, so one
 // event per token would drown the trail. Each instance gathers its issuances per (user, audience)
 // and writes them every few seconds as one event each: how many, the first and last, the key, and
-// the first token ids. A crash loses at most the last few seconds' batch (said in the README); a graceful stop
-// writes it (issuanceWritten).
+// the first token ids. A crash loses at most the last few seconds' batch (said in the README); a
+// graceful stop writes it (issuanceWritten).
 
 const FLUSH_MS = 5_000;
 const KEEP_JTIS = 20;

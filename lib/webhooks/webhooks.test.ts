@@ -149,7 +149,7 @@ describe("signed webhooks", () => {
     settings().ALLOW_PRIVATE_WEBHOOK_URLS = false;
     try {
       const before = await countRows("webhook_endpoints");
-      for (const target of [url, `http://localhost:${port}/hooks`, "https://10.0.0.8/hooks", "https://169.254.169.254/latest/meta-data", "https://[::1]/hooks", "https://[fd00::1]/hooks"]) {
+      for (const target of [url, `http://localhost:${port}/hooks`, "https://10.0.0.8/hooks", "https://169.254.169.254/latest/meta-data", "https://[::1]/hooks", "https://[fd00::1]/hooks", "https://[::ffff:127.0.0.1]/hooks", "https://[::ffff:a00:1]/hooks", "https://0x7f.1/hooks"]) {
         const refused = await createWebhook(systemCtx, { name: "Inside", url: target }).catch((e) => e);
         expect([target, refused.fieldErrors?.url?.[0]]).toEqual([target, expect.stringMatching(/resolves to a private or loopback address; only public addresses are reached \(ALLOW_PRIVATE_WEBHOOK_URLS allows it\)\.$/)]);
       }
