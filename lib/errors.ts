@@ -19,6 +19,11 @@ export class ValidationError extends DomainError {
   constructor(message: string, fieldErrors: FieldErrors = {}) {
     super("validation_failed", 400, message, fieldErrors);
   }
+
+  /** One field's error: the message, shown beside that field too. */
+  static field(field: string, message: string): ValidationError {
+    return new ValidationError(message, { [field]: [message] });
+  }
 }
 
 export class UnauthenticatedError extends DomainError {

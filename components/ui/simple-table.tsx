@@ -1,4 +1,5 @@
 import type { ReactNode } from "react";
+import { TableHead } from "./table-head";
 
 export type SimpleColumn<T> = { header: string; hideHeader?: boolean; cell: (row: T) => ReactNode; className?: string };
 
@@ -21,15 +22,7 @@ export function SimpleTable<T>({
   return (
     <table className="w-full text-left text-sm">
       <caption className={showCaption ? "text-left font-medium" : "sr-only"}>{caption}</caption>
-      <thead className="bg-slate-50 text-xs uppercase text-slate-500">
-        <tr>
-          {columns.map((c) => (
-            <th key={c.header} scope="col" className="px-3 py-2">
-              {c.hideHeader ? <span className="sr-only">{c.header}</span> : c.header}
-            </th>
-          ))}
-        </tr>
-      </thead>
+      <TableHead headers={columns.map((c) => ({ label: c.header, hidden: c.hideHeader }))} />
       <tbody>
         {rows.map((row) => (
           <tr key={rowKey(row)} className="border-t border-slate-100">

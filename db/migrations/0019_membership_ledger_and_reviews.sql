@@ -78,15 +78,9 @@ CREATE INDEX "membership_ledger_grant_idx" ON "membership_ledger" USING btree ("
 -- leaves its rows. One statement per changed statement (transition tables), names copied as of now.
 CREATE FUNCTION ledger_group_members() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF TG_OP = 'INSERT' THEN
-    INSERT INTO membership_ledger (kind, op, environment_id, user_id, group_id, source, user_email, user_name, group_name)
-      SELECT 'member', 'add', c.environment_id, c.user_id, c.group_id, c.source, u.email, u.name, g.name
-      FROM changed c LEFT JOIN users u ON u.id = c.user_id LEFT JOIN groups g ON g.id = c.group_id;
-  ELSE
-    INSERT INTO membership_ledger (kind, op, environment_id, user_id, group_id, source, user_email, user_name, group_name)
-      SELECT 'member', 'remove', c.environment_id, c.user_id, c.group_id, c.source, u.email, u.name, g.name
-      FROM changed c LEFT JOIN users u ON u.id = c.user_id LEFT JOIN groups g ON g.id = c.group_id;
-  END IF;
+  INSERT INTO membership_ledger (kind, op, environment_id, user_id, group_id, source, user_email, user_name, group_name)
+    SELECT 'member', CASE WHEN TG_OP = 'INSERT' THEN 'add' ELSE 'remove' END, c.environment_id, c.user_id, c.group_id, c.source, u.email, u.name, g.name
+    FROM changed c LEFT JOIN users u ON u.id = c.user_id LEFT JOIN groups g ON g.id = c.group_id;
   RETURN NULL;
 END $$;
 --> statement-breakpoint

@@ -5,7 +5,7 @@ import { getDb, type Executor, type Tx } from "@/db/client";
 import { FEATURES, FEATURE_LABELS, type Feature } from "@/db/enums";
 import { accessGrants, groups, resources, users } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
-import { recordAuditMany } from "@/lib/audit/record";
+import { recordAuditMany, type AuditEntry } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
 import { requireEnvironment } from "@/lib/environments";
 import { NotFoundError, ValidationError } from "@/lib/errors";
@@ -42,16 +42,16 @@ export async function addGrants(ctx: DomainContext, input: unknown): Promise<{ a
     let target = FEATURE_LABELS[data.feature];
     if (data.resourceId) {
       const [resource] = await tx.select().from(resources).where(and(eq(resources.id, data.resourceId), eq(resources.environmentId, env.id)));
-      if (!resource) throw new ValidationError("That resource is not in this environment.", { resourceId: ["That resource is not in this environment."] });
+      if (!resource) throw ValidationError.field("resourceId", "That resource is not in this environment.");
       if (resource.feature !== data.feature) throw new ValidationError(`That resource belongs to ${FEATURE_LABELS[resource.feature]}.`, { feature: [`The resource belongs to ${FEATURE_LABELS[resource.feature]}.`] });
       target = resource.name;
     }
     const groupIds = [...new Set(data.groupIds)];
     const userIds = [...new Set(data.userIds)];
     const foundGroups = groupIds.length ? await tx.select({ id: groups.id, name: groups.name }).from(groups).where(and(inArray(groups.id, groupIds), eq(groups.environmentId, env.id))) : [];
-    if (foundGroups.length !== groupIds.length) throw new ValidationError("Some groups are not in this environment.", { groupIds: ["Some groups are not in this environment."] });
+    if (foundGroups.length !== groupIds.length) throw ValidationError.field("groupIds", "Some groups are not in this environment.");
     const foundUsers = userIds.length ? await tx.select({ id: users.id, email: users.email }).from(users).where(inArray(users.id, userIds)) : [];
-    if (foundUsers.length !== userIds.length) throw new ValidationError("Some users do not exist.", { userIds: ["Some users do not exist."] });
+    if (foundUsers.length !== userIds.length) throw ValidationError.field("userIds", "Some users do not exist.");
     const rows = [
       ...foundGroups.map((g) => ({ environmentId: env.id, feature: data.feature, resourceId: data.resourceId, groupId: g.id, userId: null })),
       ...foundUsers.map((u) => ({ environmentId: env.id, feature: data.feature, resourceId: data.resourceId, groupId: null, userId: u.id })),
@@ -78,34 +78,44 @@ export async function addGrants(ctx: DomainContext, input: unknown): Promise<{ a
 export async function removeGrant(ctx: DomainContext, grantId: string): Promise<void> {
   const id = parseInput(uuidSchema, grantId);
   await inTransaction(async (tx) => {
-    if (!(await removeGrantIn(tx, ctx, id))) throw new NotFoundError("Grant not found.");
+    if (!(await removeGrantsIn(tx, ctx, [id])).size) throw new NotFoundError("Grant not found.");
   });
 }
 
-/** Removes a grant inside the caller's transaction; false when it no longer exists. */
-export async function removeGrantIn(tx: Tx, ctx: DomainContext, id: string): Promise<boolean> {
-  const [grant] = await tx.select().from(accessGrants).where(eq(accessGrants.id, id)).for("update");
-  if (!grant) return false;
-  authorize(ctx.actor, "access_grants", "write", [grant.environmentId]);
-  const env = await requireEnvironment(tx, grant.environmentId);
-  const [view] = await listGrants({ environmentId: grant.environmentId, grantId: id }, tx);
-  await tx.delete(accessGrants).where(eq(accessGrants.id, id));
-  await recordAuditMany(tx, ctx, [
-    {
-      action: "access_grant.delete",
-      targetType: "access_grant",
-      targetId: id,
-      targetLabel: view ? `${view.subject.type} ${view.subject.type === "user" ? view.subject.email : view.subject.name} → ${view.resourceName ?? FEATURE_LABELS[grant.feature]}` : null,
-      environment: env,
-      before: { feature: grant.feature, resourceId: grant.resourceId, groupId: grant.groupId, userId: grant.userId },
-    },
-  ]);
-  return true;
+/**
+ * Removes grants inside the caller's transaction, each audited; returns the ids removed (those
+ * already gone are skipped). A few statements whatever the number (an access review's closing).
+ */
+export async function removeGrantsIn(tx: Tx, ctx: DomainContext, ids: string[]): Promise<Set<string>> {
+  const locked = ids.length ? await tx.select().from(accessGrants).where(inArray(accessGrants.id, ids)).for("update") : [];
+  if (!locked.length) return new Set();
+  const environmentIds = [...new Set(locked.map((g) => g.environmentId))];
+  authorize(ctx.actor, "access_grants", "write", environmentIds);
+  const entries: AuditEntry[] = [];
+  for (const environmentId of environmentIds) {
+    const env = await requireEnvironment(tx, environmentId);
+    const here = locked.filter((g) => g.environmentId === environmentId);
+    const views = new Map((await listGrants({ environmentId, grantIds: here.map((g) => g.id) }, tx)).map((v) => [v.id, v]));
+    for (const grant of here) {
+      const view = views.get(grant.id);
+      entries.push({
+        action: "access_grant.delete",
+        targetType: "access_grant",
+        targetId: grant.id,
+        targetLabel: view ? `${view.subject.type} ${view.subject.type === "user" ? view.subject.email : view.subject.name} → ${view.resourceName ?? FEATURE_LABELS[grant.feature]}` : null,
+        environment: env,
+        before: { feature: grant.feature, resourceId: grant.resourceId, groupId: grant.groupId, userId: grant.userId },
+      });
+    }
+  }
+  await tx.delete(accessGrants).where(inArray(accessGrants.id, locked.map((g) => g.id)));
+  await recordAuditMany(tx, ctx, entries);
+  return new Set(locked.map((g) => g.id));
 }
 
 /** Grants of an environment: of a feature (feature-wide only with `featureWide`), of one resource, of one user's or group's. */
 export async function listGrants(
-  filter: { environmentId: string; feature?: Feature; resourceId?: string; featureWide?: boolean; userId?: string; groupId?: string; grantId?: string },
+  filter: { environmentId: string; feature?: Feature; resourceId?: string; featureWide?: boolean; userId?: string; groupId?: string; grantIds?: string[] },
   executor: Executor = getDb(),
 ): Promise<GrantView[]> {
   const rows = await executor
@@ -133,11 +143,11 @@ export async function listGrants(
         filter.featureWide ? isNull(accessGrants.resourceId) : undefined,
         filter.userId ? eq(accessGrants.userId, filter.userId) : undefined,
         filter.groupId ? eq(accessGrants.groupId, filter.groupId) : undefined,
-        filter.grantId ? eq(accessGrants.id, filter.grantId) : undefined,
+        filter.grantIds ? inArray(accessGrants.id, filter.grantIds) : undefined,
       ),
     )
     .orderBy(sql`${accessGrants.groupId} is null`, sql`lower(coalesce(${groups.name}, ${users.email}))`)
-    .limit(2000);
+    .limit(Math.max(2000, filter.grantIds?.length ?? 0));
   return rows.map((r) => ({
     id: r.id,
     feature: r.feature,

@@ -145,7 +145,7 @@ export async function setPasswordWithLink(
   request: { ip?: string; userAgent?: string } = {},
 ): Promise<SignedIn | { token: null; environment: Environment; user: User }> {
   const data = parseInput(setPasswordInput, input);
-  if (data.password !== data.confirm) throw new ValidationError("The passwords do not match.", { confirm: ["The passwords do not match."] });
+  if (data.password !== data.confirm) throw ValidationError.field("confirm", "The passwords do not match.");
   const preview = await peekToken(data.token, purpose, environmentKey);
   if (!preview) throw new ValidationError("This link was already used or has expired; ask for a new one.", { token: ["This link was already used or has expired."] });
   const problems = passwordProblems(data.password, [preview.email, preview.name]);

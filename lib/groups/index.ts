@@ -86,7 +86,7 @@ export async function updateGroup(ctx: DomainContext, groupId: string, input: un
     const group = await lockGroup(tx, id);
     authorize(ctx.actor, "groups", "write", [group.environmentId]);
     if (group.source === "system" && data.name !== undefined && data.name !== group.name) {
-      throw new ValidationError("Everyone cannot be renamed.", { name: ["Everyone cannot be renamed."] });
+      throw ValidationError.field("name", "Everyone cannot be renamed.");
     }
     const changes: Partial<Pick<Group, "name" | "description">> = {};
     if (data.name !== undefined && data.name !== group.name) changes.name = data.name;
@@ -118,7 +118,7 @@ export async function deleteGroup(ctx: DomainContext, groupId: string): Promise<
     const group = await lockGroup(tx, id);
     authorize(ctx.actor, "groups", "write", [group.environmentId]);
     if (group.source === "system") {
-      throw new ValidationError("Everyone cannot be deleted.", { _form: ["Everyone cannot be deleted."] });
+      throw ValidationError.field("_form", "Everyone cannot be deleted.");
     }
     await tx.delete(groups).where(eq(groups.id, id));
     await recordAudit(tx, ctx, {

@@ -126,14 +126,14 @@ export async function membershipsAsOf(ctx: DomainContext, input: unknown, db: Ex
           (select group_name from membership_ledger where group_id = ${data.group!} and environment_id = ${data.environmentId} and group_name is not null order by id desc limit 1)
           limit 1`,
     );
-    if (!known) throw new ValidationError("That group has no history in this environment.", { group: ["That group has no history in this environment."] });
+    if (!known) throw ValidationError.field("group", "That group has no history in this environment.");
     return { at: data.at, subject: { type: "group", id: data.group!, label: known.name }, rows: await groupAsOf(data.environmentId, data.group!, data.at, db) };
   }
   // By email as it was recorded, so a user since renamed or deleted is still found.
   const [known] = await db.execute<{ id: string; email: string }>(
     sql`select user_id as id, user_email as email from membership_ledger where lower(user_email) = lower(${data.user!}) and user_email is not null and environment_id = ${data.environmentId} order by id desc limit 1`,
   );
-  if (!known) throw new ValidationError("No user with that email has any history in this environment.", { user: ["No user with that email has any history in this environment."] });
+  if (!known) throw ValidationError.field("user", "No user with that email has any history in this environment.");
   return { at: data.at, subject: { type: "user", id: known.id, label: known.email }, rows: await userAsOf(data.environmentId, known.id, data.at, db) };
 }
 

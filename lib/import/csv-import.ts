@@ -53,7 +53,7 @@ export async function saveUpload(body: ReadableStream<Uint8Array>, name: string,
   }
   await flush();
   await db.update(uploads).set({ bytes }).where(eq(uploads.id, upload!.id));
-  if (bytes === 0) throw new ValidationError("The file is empty.", { file: ["The file is empty."] });
+  if (bytes === 0) throw ValidationError.field("file", "The file is empty.");
   return { id: upload!.id, bytes };
 }
 

@@ -18,7 +18,7 @@ import {
 } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit } from "@/lib/audit/record";
-import { removeGrantIn } from "@/lib/access/grants";
+import { removeGrantsIn } from "@/lib/access/grants";
 import { inTransaction } from "@/lib/domain/transaction";
 import { requireEnvironment } from "@/lib/environments";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/lib/errors";
@@ -76,17 +76,17 @@ export async function createAccessReview(ctx: DomainContext, input: unknown): Pr
       .select({ id: consoleMembers.id })
       .from(consoleMembers)
       .where(and(inArray(consoleMembers.id, reviewerIds), eq(consoleMembers.status, "active")));
-    if (reviewers.length !== reviewerIds.length) throw new ValidationError("Every reviewer must be an active console member.", { reviewerIds: ["Every reviewer must be an active console member."] });
+    if (reviewers.length !== reviewerIds.length) throw ValidationError.field("reviewerIds", "Every reviewer must be an active console member.");
 
     if (data.scope === "groups") {
       const found = await tx.select({ id: groups.id, source: groups.source }).from(groups).where(and(inArray(groups.id, scopeIds), eq(groups.environmentId, env.id)));
-      if (found.length !== scopeIds.length) throw new ValidationError(`Every group must belong to ${env.name}.`, { scopeIds: [`Every group must belong to ${env.name}.`] });
+      if (found.length !== scopeIds.length) throw ValidationError.field("scopeIds", `Every group must belong to ${env.name}.`);
       if (found.some((g) => g.source === "system")) {
-        throw new ValidationError("Everyone follows environment access and is not reviewed as a group.", { scopeIds: ["Everyone follows environment access and is not reviewed as a group."] });
+        throw ValidationError.field("scopeIds", "Everyone follows environment access and is not reviewed as a group.");
       }
     } else {
       const found = await tx.select({ id: resources.id }).from(resources).where(and(inArray(resources.id, scopeIds), eq(resources.environmentId, env.id)));
-      if (found.length !== scopeIds.length) throw new ValidationError(`Every resource must belong to ${env.name}.`, { scopeIds: [`Every resource must belong to ${env.name}.`] });
+      if (found.length !== scopeIds.length) throw ValidationError.field("scopeIds", `Every resource must belong to ${env.name}.`);
     }
 
     const [review] = await tx
@@ -141,7 +141,7 @@ export async function decideReviewItems(ctx: DomainContext, input: unknown): Pro
       .set({ decision: data.decision, comment: data.comment || null, decidedBy: ctx.actor.label, decidedAt: sql`now()` })
       .where(and(eq(accessReviewItems.reviewId, review.id), inArray(accessReviewItems.id, itemIds)))
       .returning({ id: accessReviewItems.id, userEmail: accessReviewItems.userEmail, groupName: accessReviewItems.groupName, resourceName: accessReviewItems.resourceName });
-    if (updated.length !== itemIds.length) throw new ValidationError("Some items are not part of this review.", { itemIds: ["Some items are not part of this review."] });
+    if (updated.length !== itemIds.length) throw ValidationError.field("itemIds", "Some items are not part of this review.");
     const env = await requireEnvironment(tx, review.environmentId);
     await recordAudit(tx, ctx, {
       action: "access_review.decide",
@@ -203,9 +203,9 @@ export async function closeAccessReview(ctx: DomainContext, reviewId: string): P
       const changed = new Set(result?.changed);
       for (const i of list) outcome.set(i.id, !result ? "already gone (group deleted)" : changed.has(i.userId!) ? "revoked" : "already gone");
     }
-    for (const item of items.filter((i) => i.decision === "revoke" && i.kind === "grant")) {
-      outcome.set(item.id, (await removeGrantIn(tx, ctx, item.grantId!)) ? "revoked" : "already gone");
-    }
+    const grantItems = items.filter((i) => i.decision === "revoke" && i.kind === "grant");
+    const removed = await removeGrantsIn(tx, ctx, grantItems.map((i) => i.grantId!));
+    for (const item of grantItems) outcome.set(item.id, removed.has(item.grantId!) ? "revoked" : "already gone");
     for (const item of items) if (!outcome.has(item.id)) outcome.set(item.id, item.decision === "keep" ? "kept" : "no decision (kept)");
 
     const [closed] = await tx.execute<{ now: string }>(sql`select now()::text as now`);

@@ -109,6 +109,11 @@ describe("access reviews", () => {
     await removeGrant(systemCtx, userGrant.grantId!);
     expect(await closeAccessReview(owner, review.id)).toMatchObject({ revoked: 1, alreadyGone: 1 });
     expect(await listGrants({ environmentId: env.prod.id, resourceId: genie.id })).toEqual([]);
+    // The revocation is audited as the closer, with the grant's label.
+    const audited = await getDb().execute<{ target_label: string }>(
+      sql`select target_label from audit_events where action = 'access_grant.delete' and actor_id = ${owner.actor.id}`,
+    );
+    expect(audited.map((a) => a.target_label)).toEqual([`group ${group.name} → ${genie.name}`]);
   });
 
   it("refuses bad campaigns with field errors and writes nothing; an environment admin works only in their environments", async () => {

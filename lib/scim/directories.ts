@@ -47,7 +47,7 @@ export async function createDirectory(ctx: DomainContext, input: unknown): Promi
     const env = await requireEnvironment(tx, data.environmentId);
     if (data.identityProviderId) {
       const [idp] = await tx.select({ id: identityProviders.id }).from(identityProviders).where(eq(identityProviders.id, data.identityProviderId));
-      if (!idp) throw new ValidationError("That identity provider does not exist.", { identityProviderId: ["That identity provider does not exist."] });
+      if (!idp) throw ValidationError.field("identityProviderId", "That identity provider does not exist.");
     }
     const [directory] = await tx
       .insert(directories)

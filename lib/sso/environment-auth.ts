@@ -129,23 +129,23 @@ export async function updateEnvironmentAuth(ctx: DomainContext, environmentId: s
     }
     if (data.identityProviderId) {
       const [idp] = await tx.select({ id: identityProviders.id }).from(identityProviders).where(eq(identityProviders.id, data.identityProviderId));
-      if (!idp) throw new ValidationError("That identity provider does not exist.", { identityProviderId: ["That identity provider does not exist."] });
+      if (!idp) throw ValidationError.field("identityProviderId", "That identity provider does not exist.");
     }
     const breakGlass = [...new Set(data.breakGlassUserIds)];
     if (data.breakGlassEmails.length) {
       const found = await tx.select({ id: users.id, email: users.email }).from(users).where(inArray(sql`lower(${users.email})`, data.breakGlassEmails));
       const missing = data.breakGlassEmails.filter((e) => !found.some((u) => u.email.toLowerCase() === e));
-      if (missing.length) throw new ValidationError(`No user with the email ${missing.join(", ")}.`, { breakGlassEmails: [`No user with the email ${missing.join(", ")}.`] });
+      if (missing.length) throw ValidationError.field("breakGlassEmails", `No user with the email ${missing.join(", ")}.`);
       for (const u of found) if (!breakGlass.includes(u.id)) breakGlass.push(u.id);
     }
     if (breakGlass.length) {
       const found = await tx.select({ id: users.id }).from(users).where(inArray(users.id, breakGlass));
-      if (found.length !== breakGlass.length) throw new ValidationError("A break-glass user does not exist.", { breakGlassUserIds: ["A break-glass user does not exist."] });
+      if (found.length !== breakGlass.length) throw ValidationError.field("breakGlassUserIds", "A break-glass user does not exist.");
     }
     const jitGroupIds = [...new Set(data.jitGroupIds)];
     if (jitGroupIds.length) {
       const found = await tx.select({ id: groups.id, source: groups.source }).from(groups).where(and(inArray(groups.id, jitGroupIds), eq(groups.environmentId, env.id)));
-      if (found.length !== jitGroupIds.length) throw new ValidationError("A default group is not in this environment.", { jitGroupIds: ["A default group is not in this environment."] });
+      if (found.length !== jitGroupIds.length) throw ValidationError.field("jitGroupIds", "A default group is not in this environment.");
       if (found.some((g) => g.source === "system")) throw new ValidationError("Everyone is joined anyway; do not list it.", { jitGroupIds: ["Everyone is joined anyway."] });
     }
     await tx

@@ -81,7 +81,7 @@ async function jacksonConnection(idp: Pick<IdentityProvider, "id" | "name">, raw
     });
   } catch (e) {
     const message = `The SAML library refused this metadata: ${(e as Error).message}`;
-    throw new ValidationError(message, { metadataXml: [message] });
+    throw ValidationError.field("metadataXml", message);
   }
 }
 
@@ -187,7 +187,7 @@ export async function refreshMetadata(ctx: DomainContext, id: string, input: unk
   const { xml, parsed } = loaded;
   if (parsed.entityId !== current.entityId) {
     const message = `This metadata is for ${parsed.entityId}, not ${current.entityId}; add it as a new identity provider.`;
-    throw new ValidationError(message, { metadataXml: [message] });
+    throw ValidationError.field("metadataXml", message);
   }
   return inTransaction(async (tx) => {
     const before = await lockIdp(tx, id);
@@ -305,7 +305,7 @@ export async function setGroupMappings(ctx: DomainContext, identityProviderId: s
     const groupIds = [...new Set(data.mappings.map((m) => m.groupId))];
     if (groupIds.length) {
       const found = await tx.select({ id: groups.id, source: groups.source }).from(groups).where(and(inArray(groups.id, groupIds), eq(groups.environmentId, env.id)));
-      if (found.length !== groupIds.length) throw new ValidationError("A mapped group is not in this environment.", { mappings: ["A mapped group is not in this environment."] });
+      if (found.length !== groupIds.length) throw ValidationError.field("mappings", "A mapped group is not in this environment.");
       if (found.some((g) => g.source === "system")) throw new ValidationError("Everyone cannot be mapped: everyone with access is in it.", { mappings: ["Everyone cannot be mapped."] });
     }
     const before = await listGroupMappings(idp.id, env.id, tx);

@@ -27,10 +27,10 @@ export function parseIdpMetadata(xml: string, field = "metadataXml"): ParsedIdpM
     doc = parseXml(xml);
   } catch (e) {
     const message = e instanceof SamlCheckError ? e.message.replace("SAML response", "metadata") : "The metadata is not XML.";
-    throw new ValidationError(message, { [field]: [message] });
+    throw ValidationError.field(field, message);
   }
   const fail = (message: string): never => {
-    throw new ValidationError(message, { [field]: [message] });
+    throw ValidationError.field(field, message);
   };
   const descriptors = Array.from(doc.getElementsByTagNameNS(MD, "EntityDescriptor"));
   if (descriptors.length !== 1) fail(descriptors.length ? "The metadata describes several entities; paste the one IdP's metadata." : "No EntityDescriptor found: this is not SAML metadata.");
@@ -78,7 +78,7 @@ export function parseIdpMetadata(xml: string, field = "metadataXml"): ParsedIdpM
  */
 export async function fetchMetadata(rawUrl: string, field = "metadataUrl"): Promise<string> {
   const fail = (message: string): never => {
-    throw new ValidationError(message, { [field]: [message] });
+    throw ValidationError.field(field, message);
   };
   let url: URL;
   try {

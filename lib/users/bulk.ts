@@ -233,5 +233,5 @@ export function throwIfFailed(result: BulkResult): void {
   if (!failure) return;
   if (failure.code === "not_found") throw new NotFoundError(failure.reason);
   if (failure.code === "forbidden") throw new ForbiddenError(failure.reason);
-  throw new ValidationError(failure.reason, { userId: [failure.reason] });
+  throw ValidationError.field("userId", failure.reason);
 }

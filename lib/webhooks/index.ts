@@ -52,7 +52,7 @@ export async function createWebhook(ctx: DomainContext, input: unknown): Promise
   authorize(ctx.actor, "webhooks", "write");
   if (!env().ALLOW_PRIVATE_WEBHOOK_URLS) {
     const reason = await privateHostReason(new URL(data.url).hostname, "ALLOW_PRIVATE_WEBHOOK_URLS");
-    if (reason) throw new ValidationError(reason, { url: [reason] });
+    if (reason) throw ValidationError.field("url", reason);
   }
   const secret = `whsec_${randomBytes(32).toString("base64")}`;
   return inTransaction(async (tx) => {
