@@ -4,6 +4,10 @@
 export const USER_STATUSES = ["invited", "active", "suspended", "deprovisioned"] as const;
 export type UserStatus = (typeof USER_STATUSES)[number];
 
+// Who proved a user's email: a link mailed to it (invitation or reset), or a directory or IdP of one environment.
+export const EMAIL_VERIFIERS = ["link", "directory", "identity_provider"] as const;
+export type EmailVerifier = (typeof EMAIL_VERIFIERS)[number];
+
 export const USER_SOURCES = ["manual", "jit", "scim", "import"] as const;
 export type UserSource = (typeof USER_SOURCES)[number];
 

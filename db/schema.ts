@@ -23,6 +23,7 @@ import {
   CONSOLE_MEMBER_STATUSES,
   CONSOLE_ROLES,
   DIRECTORY_STATUSES,
+  EMAIL_VERIFIERS,
   FEATURES,
   GROUP_SOURCES,
   IDP_PRESETS,
@@ -93,6 +94,13 @@ export const users = pgTable(
     lastSignInAt: timestamp(tz),
     // Tokens and sessions issued before this instant are no longer valid ("sign out everywhere").
     revokedBefore: timestamp(tz),
+    // When the email was proven to be the person's (an invitation or reset link used at that
+    // address, or a directory or IdP that asserted it), and by what. Linking an IdP identity by
+    // email needs it; an admin's email change clears it.
+    emailVerifiedAt: timestamp(tz),
+    emailVerifiedBy: text({ enum: EMAIL_VERIFIERS }),
+    // For a directory or IdP: the environment it acts in (its proof counts there only).
+    emailVerifiedEnvironmentId: uuid(),
     // Row version, exposed as an ETag (SCIM meta.version, REST If-Match).
     version: integer().notNull().default(1),
     // The environments the user may enter, as sorted keys ("dev,prod"), kept by triggers on
@@ -120,6 +128,7 @@ export const users = pgTable(
     check("users_source_check", oneOf(t.source, USER_SOURCES)),
     check("users_email_format", sql`${t.email} ~ '^[^@\\s]+@[^@\\s]+$'`),
     check("users_version_positive", sql`${t.version} > 0`),
+    check("users_email_verified_by_check", oneOf(t.emailVerifiedBy, EMAIL_VERIFIERS)),
   ],
 );
 

@@ -2,12 +2,12 @@ import { parseArgs } from "node:util";
 import { closeDb, createSql } from "@/db/client";
 import { runMigrations } from "@/db/migrate";
 import { seedDemo } from "@/db/seed";
-import { seedLarge } from "@/db/seed-large";
+import { seedLarge } from "@/scripts/bench/seed-large";
 import { databaseUrl } from "@/db/testing/urls";
 import { dataDir, ensureDatabase, ensureSecret, openDatabase } from "./lib/runtime";
 
 // npm run seed:large -- --users 1000000 [--database NAME]
-// Adds a large data set (see db/seed-large.ts) to the app's database, or to NAME on the same server.
+// Adds a large data set (see scripts/bench/seed-large.ts) to the app's database, or to NAME on the same server.
 const { values } = parseArgs({ options: { users: { type: "string", default: "1000000" }, database: { type: "string" } } });
 const users = Number(values.users);
 if (!Number.isInteger(users) || users < 100 || users > 50_000_000) {

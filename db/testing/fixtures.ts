@@ -39,3 +39,12 @@ export async function realMemberCtx(role: ConsoleRole, environmentIds: string[] 
   const member = await createConsoleMember(systemCtx, { email, name: role, role, password: "a long test password", environmentIds });
   return { actor: { type: "console_member", id: member.id, label: email, role, environmentIds }, requestId: "test" };
 }
+
+/** A user whose email was proven by a mailed link (as if they had accepted an invitation): linkable by email. */
+export async function createVerifiedUser(ctx: DomainContext, input: Parameters<typeof import("@/lib/users").createUser>[1]) {
+  const { createUser } = await import("@/lib/users");
+  const { markEmailVerifiedRows } = await import("@/lib/users/rows");
+  const user = await createUser(ctx, input);
+  await markEmailVerifiedRows(getDb(), [user.id], { by: "link", environmentId: null });
+  return user;
+}

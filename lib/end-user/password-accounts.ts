@@ -1,4 +1,5 @@
 import "server-only";
+import { clearLockoutRow, recordFailedSignInRow, setPasswordRow } from "@/lib/users/rows";
 import { and, eq, isNull, sql } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Executor } from "@/db/client";
@@ -10,7 +11,6 @@ import { recordAudit } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
 import { env, publicOrigin } from "@/lib/env";
 import { NotFoundError, RateLimitedError, ValidationError } from "@/lib/errors";
-import { revokeSessionRows } from "@/lib/groups/membership-rows";
 import { sendMail } from "@/lib/mail";
 import { authorize } from "@/lib/permissions";
 import { hitRateLimit } from "@/lib/rate-limit";
@@ -155,42 +155,26 @@ export async function setPasswordWithLink(
     const link = await consumeToken(tx, data.token, purpose, environmentKey);
     if (!link) throw new ValidationError("This link was already used or has expired; ask for a new one.", { token: ["This link was already used or has expired."] });
     const [environment] = await tx.select().from(environments).where(eq(environments.id, link.environmentId));
-    const [user] = await tx
-      .update(users)
-      .set({
-        passwordHash: hash,
-        passwordChangedAt: sql`now()`,
-        failedSignIns: 0,
-        lockedUntil: null,
-        status: sql`case when ${users.status} = 'invited' then 'active' else ${users.status} end`,
-        // A reset ends every other session: whoever knew the old password is out.
-        // (a microsecond before this transaction's now(), so the session opened below survives it).
-        ...(purpose === "reset" ? { revokedBefore: sql`now() - interval '1 microsecond'` } : {}),
-        lastSignInAt: sql`now()`,
-        version: sql`${users.version} + 1`,
-        updatedAt: sql`now()`,
-      })
-      .where(eq(users.id, link.userId))
-      .returning();
-    if (purpose === "reset") await revokeSessionRows(tx, [user!.id]);
-    if (user!.status !== "active") throw new ValidationError(`The account is ${user!.status}.`);
+    // The link was mailed to the user's address: using it proves the email.
+    const user = await setPasswordRow(tx, link.userId, hash, { endOtherSessions: purpose === "reset" });
+    if (user.status !== "active") throw new ValidationError(`The account is ${user.status}.`);
     const ctx: DomainContext = { actor: endUser(user!, environment!.id), ip: request.ip };
     await recordAudit(tx, ctx, {
       action: purpose === "invite" ? "user.password_set" : "user.password_reset",
       targetType: "user",
-      targetId: user!.id,
-      targetLabel: user!.email,
+      targetId: user.id,
+      targetLabel: user.email,
       environment: environment!,
     });
     const [breakGlass] = await tx
       .select()
       .from(environmentBreakGlassUsers)
-      .where(and(eq(environmentBreakGlassUsers.userId, user!.id), eq(environmentBreakGlassUsers.environmentId, environment!.id)));
-    const route = routeSignIn(await getAuthRow(environment!.id, tx), user!.email, !!breakGlass);
-    if (route.method !== "password") return { token: null, environment: environment!, user: user! };
-    const { token } = await createEndUserSession(tx, { userId: user!.id, environmentId: environment!.id, method: "password", ip: request.ip, userAgent: request.userAgent });
-    await recordAudit(tx, ctx, { action: "end_user.sign_in", targetType: "user", targetId: user!.id, targetLabel: user!.email, environment: environment!, after: { method: "password", via: purpose } });
-    return { token, environment: environment!, user: user! };
+      .where(and(eq(environmentBreakGlassUsers.userId, user.id), eq(environmentBreakGlassUsers.environmentId, environment!.id)));
+    const route = routeSignIn(await getAuthRow(environment!.id, tx), user.email, !!breakGlass);
+    if (route.method !== "password") return { token: null, environment: environment!, user };
+    const { token } = await createEndUserSession(tx, { userId: user.id, environmentId: environment!.id, method: "password", ip: request.ip, userAgent: request.userAgent });
+    await recordAudit(tx, ctx, { action: "end_user.sign_in", targetType: "user", targetId: user.id, targetLabel: user.email, environment: environment!, after: { method: "password", via: purpose } });
+    return { token, environment: environment!, user };
   });
 }
 
@@ -243,9 +227,9 @@ export async function unlockWithLink(environmentKey: string, token: string, requ
   return inTransaction(async (tx) => {
     const link = await consumeToken(tx, token, "unlock", environmentKey);
     if (!link) return false;
-    const [user] = await tx.update(users).set({ failedSignIns: 0, lockedUntil: null }).where(eq(users.id, link.userId)).returning();
+    const user = await clearLockoutRow(tx, link.userId, { signedIn: false });
     const [environment] = await tx.select().from(environments).where(eq(environments.id, link.environmentId));
-    await recordAudit(tx, { actor: endUser(user!, link.environmentId), ip: request.ip }, { action: "user.unlock", targetType: "user", targetId: user!.id, targetLabel: user!.email, environment: environment! });
+    await recordAudit(tx, { actor: endUser(user!, link.environmentId), ip: request.ip }, { action: "user.unlock", targetType: "user", targetId: user.id, targetLabel: user.email, environment: environment! });
     return true;
   });
 }
@@ -293,16 +277,7 @@ export async function signInWithPassword(
       let lockedNow = false;
       if (user && lock) {
         const { PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES } = env();
-        const [updated] = await tx
-          .update(users)
-          .set({
-            failedSignIns: sql`${users.failedSignIns} + 1`,
-            lockedUntil: sql`case when ${users.failedSignIns} + 1 >= ${PASSWORD_LOCKOUT_THRESHOLD}
-              then now() + make_interval(mins => ${PASSWORD_LOCKOUT_MINUTES}) else ${users.lockedUntil} end`,
-          })
-          .where(eq(users.id, user.id))
-          .returning({ failed: users.failedSignIns });
-        lockedNow = updated!.failed === PASSWORD_LOCKOUT_THRESHOLD;
+        lockedNow = (await recordFailedSignInRow(tx, user.id, PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES)) === PASSWORD_LOCKOUT_THRESHOLD;
       }
       await recordAudit(tx, { actor: user ? endUser(user, environment.id) : anonymous(email.slice(0, 320)), ip: request.ip }, {
         action: "end_user.sign_in",
@@ -314,12 +289,12 @@ export async function signInWithPassword(
         reason: lockedNow ? `${reason}; account locked` : reason,
         after: { method: "password" },
       });
-      if (lockedNow) {
-        const token = await issueToken(tx, user!.id, environment.id, "unlock", env().PASSWORD_LOCKOUT_MINUTES);
+      if (user && lockedNow) {
+        const token = await issueToken(tx, user.id, environment.id, "unlock", env().PASSWORD_LOCKOUT_MINUTES);
         return {
-          to: user!.email,
+          to: user.email,
           subject: `Your ${environment.name} sign-in is paused`,
-          text: `Hello ${user!.name},\n\nThere were ${env().PASSWORD_LOCKOUT_THRESHOLD} failed sign-ins to your account, so password sign-in is paused for ${env().PASSWORD_LOCKOUT_MINUTES} minutes.\nIf it was you, unlock it now with this link (it works once):\n\n${publicOrigin()}/e/${environment.key}/unlock/${token}\n\nIf it was not you, consider resetting your password.\n`,
+          text: `Hello ${user.name},\n\nThere were ${env().PASSWORD_LOCKOUT_THRESHOLD} failed sign-ins to your account, so password sign-in is paused for ${env().PASSWORD_LOCKOUT_MINUTES} minutes.\nIf it was you, unlock it now with this link (it works once):\n\n${publicOrigin()}/e/${environment.key}/unlock/${token}\n\nIf it was not you, consider resetting your password.\n`,
         };
       }
       return null;
@@ -337,11 +312,7 @@ export async function signInWithPassword(
   if (route.method !== "password") return failure(route.method === "sso" ? "SSO is enforced for this email" : "password sign-in is off");
 
   return inTransaction(async (tx) => {
-    const [updated] = await tx
-      .update(users)
-      .set({ failedSignIns: 0, lockedUntil: null, lastSignInAt: sql`now()` })
-      .where(eq(users.id, user.id))
-      .returning();
+    const updated = await clearLockoutRow(tx, user.id, { signedIn: true });
     const { token } = await createEndUserSession(tx, { userId: user.id, environmentId: environment.id, method: "password", ip: request.ip, userAgent: request.userAgent });
     await recordAudit(tx, { actor: endUser(user, environment.id), ip: request.ip }, {
       action: "end_user.sign_in",
@@ -351,6 +322,6 @@ export async function signInWithPassword(
       environment,
       after: { method: "password", breakGlass: !!row!.breakGlass && settings.ssoEnabled },
     });
-    return { ok: true as const, signedIn: { token, environment, user: updated! } };
+    return { ok: true as const, signedIn: { token, environment, user: updated } };
   });
 }

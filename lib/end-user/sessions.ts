@@ -1,4 +1,5 @@
 import "server-only";
+import { endSessionsRow } from "@/lib/users/rows";
 import { and, eq, isNull, sql } from "drizzle-orm";
 import { getDb, type Executor } from "@/db/client";
 import type { Environment } from "@/db/schema";
@@ -9,7 +10,6 @@ import { hashToken, newSecretToken } from "@/lib/auth/secret-token";
 import { inTransaction } from "@/lib/domain/transaction";
 import { servedOverHttps } from "@/lib/env";
 import { NotFoundError } from "@/lib/errors";
-import { revokeSessionRows } from "@/lib/groups/membership-rows";
 import { authorize } from "@/lib/permissions";
 import { parseInput, uuidSchema } from "@/lib/validation";
 
@@ -113,8 +113,7 @@ export async function signOutEverywhere(ctx: DomainContext, userId: string): Pro
     const access = await tx.select({ environmentId: environmentAccess.environmentId }).from(environmentAccess).where(eq(environmentAccess.userId, id));
     authorize(ctx.actor, "users", "write", access.map((a) => a.environmentId));
     const open = await tx.$count(sessions, and(eq(sessions.userId, id), isNull(sessions.revokedAt), sql`${sessions.expiresAt} > now()`));
-    await tx.update(users).set({ revokedBefore: sql`now()` }).where(eq(users.id, id));
-    await revokeSessionRows(tx, [id]);
+    await endSessionsRow(tx, id);
     await recordAudit(tx, ctx, { action: "user.sign_out_everywhere", targetType: "user", targetId: id, targetLabel: user.email, after: { sessionsEnded: open } });
     return open;
   });

@@ -1,4 +1,5 @@
 import "server-only";
+import { insertGroupRows } from "@/lib/groups/group-rows";
 import { asc, eq, inArray, sql } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Executor } from "@/db/client";
@@ -87,12 +88,9 @@ export async function createEnvironment(ctx: DomainContext, input: unknown): Pro
       .insert(environments)
       .values({ key: data.key, name: data.name, description: data.description, position: data.position ?? next })
       .returning();
-    await tx.insert(groups).values({
-      environmentId: env!.id,
-      name: EVERYONE_GROUP_NAME,
-      description: "Everyone with access to this environment.",
-      source: "system",
-    });
+    await insertGroupRows(tx, [
+      { environmentId: env!.id, name: EVERYONE_GROUP_NAME, description: "Everyone with access to this environment.", source: "system" },
+    ]);
     await tx.insert(environmentAuth).values({ environmentId: env!.id });
     await recordAudit(tx, ctx, {
       action: "environment.create",

@@ -11,6 +11,7 @@ import { requireEnvironment } from "@/lib/environments";
 import { ValidationError, NotFoundError } from "@/lib/errors";
 import { authorize } from "@/lib/permissions";
 import { parseInput, uuidSchema } from "@/lib/validation";
+import { deleteGroupRows, insertGroupRows, updateGroupRow } from "./group-rows";
 import { deleteMembershipRows, insertMembershipRows, usersWithAccess } from "./membership-rows";
 
 const groupName = z
@@ -61,10 +62,7 @@ export async function createGroup(ctx: DomainContext, input: unknown, source: "m
   authorize(ctx.actor, "groups", "write", [data.environmentId]);
   return inTransaction(async (tx) => {
     const env = await requireEnvironment(tx, data.environmentId);
-    const [group] = await tx
-      .insert(groups)
-      .values({ environmentId: env.id, name: data.name, description: data.description, source })
-      .returning();
+    const [group] = await insertGroupRows(tx, [{ environmentId: env.id, name: data.name, description: data.description, source }]);
     await recordAudit(tx, ctx, {
       action: "group.create",
       targetType: "group",
@@ -92,21 +90,17 @@ export async function updateGroup(ctx: DomainContext, groupId: string, input: un
     if (data.name !== undefined && data.name !== group.name) changes.name = data.name;
     if (data.description !== undefined && data.description !== group.description) changes.description = data.description;
     if (Object.keys(changes).length === 0) return group;
-    const [updated] = await tx
-      .update(groups)
-      .set({ ...changes, version: sql`${groups.version} + 1`, updatedAt: sql`now()` })
-      .where(eq(groups.id, id))
-      .returning();
+    const updated = await updateGroupRow(tx, id, changes);
     await recordAudit(tx, ctx, {
       action: changes.name ? "group.rename" : "group.update",
       targetType: "group",
       targetId: id,
-      targetLabel: updated!.name,
+      targetLabel: updated.name,
       environment: envRef(group),
       before: Object.fromEntries(Object.keys(changes).map((k) => [k, group[k as keyof typeof changes]])),
       after: changes,
     });
-    return updated!;
+    return updated;
   });
 }
 
@@ -120,7 +114,7 @@ export async function deleteGroup(ctx: DomainContext, groupId: string): Promise<
     if (group.source === "system") {
       throw ValidationError.field("_form", "Everyone cannot be deleted.");
     }
-    await tx.delete(groups).where(eq(groups.id, id));
+    await deleteGroupRows(tx, [id]);
     await recordAudit(tx, ctx, {
       action: "group.delete",
       targetType: "group",

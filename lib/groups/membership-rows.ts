@@ -109,3 +109,49 @@ export async function usersWithAccess(tx: Executor, userIds: readonly string[], 
     .where(and(eq(environmentAccess.environmentId, environmentId), inArray(environmentAccess.userId, [...userIds])));
   return new Set(rows.map((r) => r.userId));
 }
+
+/**
+ * Makes a directory's own (source scim) memberships of one group exactly `members`: adds the
+ * missing ones with the display the client sent, removes the directory's others. Memberships of
+ * another source stay as they are (a manual one keeps its display). Returns who was added and removed.
+ */
+export async function syncDirectoryMembershipRows(
+  tx: Executor,
+  group: { id: string; environmentId: string },
+  directoryId: string,
+  members: readonly { userId: string; display: string | null }[],
+): Promise<{ added: string[]; removed: string[] }> {
+  const keep = members.map((m) => m.userId);
+  const removed = await tx
+    .delete(groupMembers)
+    .where(
+      and(
+        eq(groupMembers.groupId, group.id),
+        eq(groupMembers.directoryId, directoryId),
+        eq(groupMembers.source, "scim"),
+        keep.length ? sql`${groupMembers.userId} not in (${sql.join(keep.map((k) => sql`${k}::uuid`), sql`, `)})` : undefined,
+      ),
+    )
+    .returning({ userId: groupMembers.userId });
+  const upserted = members.length
+    ? await tx
+        .insert(groupMembers)
+        .values(members.map((m) => ({ groupId: group.id, userId: m.userId, environmentId: group.environmentId, source: "scim" as const, directoryId, scimDisplay: m.display })))
+        .onConflictDoUpdate({
+          target: [groupMembers.groupId, groupMembers.userId],
+          set: { scimDisplay: sql`case when ${groupMembers.source} = 'scim' then coalesce(excluded.scim_display, ${groupMembers.scimDisplay}) else ${groupMembers.scimDisplay} end` },
+        })
+        .returning({ userId: groupMembers.userId, inserted: sql<boolean>`xmax = 0` })
+    : [];
+  return { added: upserted.filter((u) => u.inserted).map((u) => u.userId), removed: removed.map((r) => r.userId) };
+}
+
+/** Removes one user's memberships of the given source from the given groups (an SSO group sync); returns the groups left. */
+export async function deleteUserMembershipRowsOfSource(tx: Executor, userId: string, source: MembershipSource, groupIds: readonly string[]): Promise<string[]> {
+  if (groupIds.length === 0) return [];
+  const removed = await tx
+    .delete(groupMembers)
+    .where(and(eq(groupMembers.userId, userId), eq(groupMembers.source, source), inArray(groupMembers.groupId, [...groupIds])))
+    .returning({ groupId: groupMembers.groupId });
+  return removed.map((r) => r.groupId);
+}

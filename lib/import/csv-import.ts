@@ -4,13 +4,14 @@ import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Tx } from "@/db/client";
 import { environments, groups, jobItems, uploadChunks, uploads, users, type Job } from "@/db/schema";
-import type { DomainContext } from "@/lib/auth/actor";
+import type { Actor, DomainContext } from "@/lib/auth/actor";
 import { recordAudit, recordAuditMany, type AuditEntry } from "@/lib/audit/record";
 import { environmentKeysOf } from "@/lib/environments";
 import { ValidationError } from "@/lib/errors";
 import { insertAccessRows, insertMembershipPairs } from "@/lib/groups/membership-rows";
 import { enqueueJob, registerJobHandler, saveItems, saveProgress } from "@/lib/jobs";
-import { authorize } from "@/lib/permissions";
+import { authorize, denialReason } from "@/lib/permissions";
+import { insertUserRows, renameUserRows } from "@/lib/users/rows";
 import { emailSchema, parseInput, personNameSchema, uuidSchema } from "@/lib/validation";
 
 // CSV import of users, environments and groups. The file is streamed into Postgres in 1 MiB chunks,
@@ -183,8 +184,11 @@ async function planBatch(
   header: string[],
   mapping: ImportMapping,
   catalog: Catalog,
-  allowedEnvironmentIds: ReadonlySet<string> | null,
+  actor: Actor,
 ): Promise<RowPlan[]> {
+  // The importer's scope, row by row: environments and groups it names, and the existing user it
+  // would change (every environment that user can enter), as every other door checks it.
+  const envOutside = (envId: string) => denialReason(actor, "environment_access", "write", [envId]) !== null;
   const col = (name: string | undefined) => (name ? header.indexOf(name) : -1);
   const iEmail = col(mapping.email);
   const iName = col(mapping.name);
@@ -203,7 +207,7 @@ async function planBatch(
     for (const key of envKeys) {
       const env = catalog.envByKey.get(key.toLowerCase());
       if (!env) errors.push(`unknown environment “${key}”`);
-      else if (allowedEnvironmentIds && !allowedEnvironmentIds.has(env.id)) errors.push(`environment “${key}” is outside your scope`);
+      else if (envOutside(env.id)) errors.push(`environment “${key}” is outside your scope`);
       else envIds.push(env.id);
     }
     const groupRefs: { groupId: string; environmentId: string; label: string }[] = [];
@@ -212,7 +216,7 @@ async function planBatch(
       for (const name of index >= 0 ? split(cells[index]) : []) {
         const g = env && catalog.groupByEnvAndName.get(`${env.id}/${name.toLowerCase()}`);
         if (!env || !g) errors.push(`unknown group “${name}” in ${key}`);
-        else if (allowedEnvironmentIds && !allowedEnvironmentIds.has(env.id)) errors.push(`environment “${key}” is outside your scope`);
+        else if (envOutside(env.id)) errors.push(`environment “${key}” is outside your scope`);
         else groupRefs.push({ groupId: g.id, environmentId: env.id, label: `${key}/${g.name}` });
       }
     }
@@ -233,6 +237,7 @@ async function planBatch(
         .where(sql`lower(${users.email}) in ${emails}`)
     : [];
   const byEmail = new Map(existing.map((u) => [u.email, u]));
+  const envKeyById = new Map([...catalog.envByKey.values()].map((e) => [e.id, e.key]));
   // A row naming an email an earlier row of this file already named is a duplicate.
   const seen = emails.length
     ? await tx
@@ -250,6 +255,10 @@ async function planBatch(
     if (earlier !== undefined && earlier < p.seq) return { ...base, outcome: "error", detail: `duplicate of row ${earlier}` };
     firstSeen.set(key, p.seq);
     const user = byEmail.get(key);
+    if (user && denialReason(actor, "users", "write", user.envs)) {
+      const outsideKeys = user.envs.filter(envOutside).map((id) => envKeyById.get(id)).join(", ");
+      return { ...base, outcome: "error", detail: `outside your scope: this user can also enter ${outsideKeys || "no environment of yours"}` };
+    }
     const haveEnvs = new Set(user?.envs ?? []);
     const addEnvironments = [...new Set(p.envIds)].filter((id) => !haveEnvs.has(id));
     const finalEnvs = new Set([...haveEnvs, ...addEnvironments]);
@@ -274,28 +283,23 @@ async function planBatch(
 async function applyBatch(tx: Tx, ctx: DomainContext, plans: RowPlan[], envById: Map<string, { key: string; position: number }>): Promise<void> {
   const creates = plans.filter((p) => p.outcome === "create");
   if (creates.length) {
-    const inserted = await tx
-      .insert(users)
-      .values(
-        creates.map((p) => ({
-          email: p.email,
-          name: p.name!,
-          source: "import" as const,
-          // Set now, so granting the environments below rewrites nothing.
-          environmentKeys: environmentKeysOf(p.addEnvironments.map((id) => envById.get(id)!)),
-        })),
-      )
-      .returning({ id: users.id, email: users.email });
+    const inserted = await insertUserRows(
+      tx,
+      creates.map((p) => ({
+        email: p.email,
+        name: p.name!,
+        source: "import" as const,
+        // Set now, so granting the environments below rewrites nothing.
+        environmentKeys: environmentKeysOf(p.addEnvironments.map((id) => envById.get(id)!)),
+      })),
+    );
     const idByEmail = new Map(inserted.map((u) => [u.email.toLowerCase(), u.id]));
     for (const p of creates) p.userId = idByEmail.get(p.email.toLowerCase());
   }
   const renames = plans.filter((x) => x.outcome === "update" && x.newName);
   if (renames.length) {
     // One statement for the batch's renames.
-    await tx.execute(sql`
-      update users u set name = v.name, version = u.version + 1, updated_at = now()
-      from jsonb_to_recordset(${JSON.stringify(renames.map((p) => ({ id: p.userId, name: p.newName })))}::jsonb) as v(id uuid, name text)
-      where u.id = v.id`);
+    await renameUserRows(tx, renames.map((p) => ({ id: p.userId!, name: p.newName! })));
   }
   const changed = plans.filter((p) => p.outcome === "create" || p.outcome === "update");
   // Set-based: one grant statement per environment (it also joins Everyone), one insert for every membership.
@@ -331,7 +335,6 @@ async function runImport(job: Job, ctx: DomainContext, apply: boolean): Promise<
   const params = job.params as unknown as ImportParams;
   const catalog = await loadCatalog();
   const envById = new Map([...catalog.envByKey.values()].map((e) => [e.id, e]));
-  const allowed = ctx.actor.type === "console_member" && ctx.actor.role === "environment_admin" ? new Set(ctx.actor.environmentIds) : null;
   const counts: Counts = { rows: 0, create: 0, update: 0, unchanged: 0, error: 0, bytes: 0, ...(job.summary as Partial<Counts> | null) };
   const resumeAfter = job.progress; // rows already committed by an earlier attempt
   let header: string[] | null = null;
@@ -344,7 +347,7 @@ async function runImport(job: Job, ctx: DomainContext, apply: boolean): Promise<
     const rows = batch;
     batch = [];
     await getDb().transaction(async (tx) => {
-      const plans = await planBatch(tx, job.id, rows, header!, params.mapping, catalog, allowed);
+      const plans = await planBatch(tx, job.id, rows, header!, params.mapping, catalog, ctx.actor);
       if (apply) await applyBatch(tx, ctx, plans, envById);
       for (const p of plans) {
         counts[p.outcome]++;

@@ -12,6 +12,8 @@ import { listWhere, pageOf } from "./list";
 import { applyPatch } from "./patch";
 import { normaliseResource, SCHEMA, ScimValueError } from "./schema";
 import { checkIfMatch, type ScimContext } from "./users";
+import { deleteGroupRows, insertGroupRows, updateGroupRow } from "@/lib/groups/group-rows";
+import { syncDirectoryMembershipRows } from "@/lib/groups/membership-rows";
 
 // SCIM groups are groups of the directory's environment (source scim, directory_id set). Their SCIM
 // members are the memberships this directory made (source scim, same directory): a sync adds and
@@ -127,31 +129,9 @@ async function syncMembers(tx: Tx, sc: ScimContext, group: Group, wanted: Wanted
   const keep = new Set(known.map((k) => k.userId));
   const ignored = ids.filter((v) => !keep.has(v));
   const env = await requireEnvironment(tx, sc.directory.environmentId);
-  const removed = await tx
-    .delete(groupMembers)
-    .where(
-      and(
-        eq(groupMembers.groupId, group.id),
-        eq(groupMembers.directoryId, sc.directory.id),
-        eq(groupMembers.source, "scim"),
-        keep.size ? sql`${groupMembers.userId} not in (${sql.join([...keep].map((k) => sql`${k}::uuid`), sql`, `)})` : undefined,
-      ),
-    )
-    .returning({ userId: groupMembers.userId });
-  const added = keep.size
-    ? await tx
-        .insert(groupMembers)
-        .values([...keep].map((userId) => ({ groupId: group.id, userId, environmentId: env.id, source: "scim" as const, directoryId: sc.directory.id, scimDisplay: byId.get(userId) ?? null })))
-        .onConflictDoUpdate({
-          target: [groupMembers.groupId, groupMembers.userId],
-          // Only this directory's memberships take the display the client sent; a manual one stays as it is.
-          set: { scimDisplay: sql`case when ${groupMembers.source} = 'scim' then coalesce(excluded.scim_display, ${groupMembers.scimDisplay}) else ${groupMembers.scimDisplay} end` },
-        })
-        .returning({ userId: groupMembers.userId, inserted: sql<boolean>`xmax = 0` })
-    : [];
-  const fresh = added.filter((a) => a.inserted);
-  if (fresh.length) audit.push({ action: "group.members_add", targetType: "group", targetId: group.id, targetLabel: group.name, environment: env, after: { users: fresh.map((a) => known.find((k) => k.userId === a.userId)?.email ?? a.userId), source: "scim" } });
-  if (removed.length) audit.push({ action: "group.members_remove", targetType: "group", targetId: group.id, targetLabel: group.name, environment: env, before: { users: removed.map((r) => r.userId), source: "scim" } });
+  const { added, removed } = await syncDirectoryMembershipRows(tx, group, sc.directory.id, [...keep].map((userId) => ({ userId, display: byId.get(userId) ?? null })));
+  if (added.length) audit.push({ action: "group.members_add", targetType: "group", targetId: group.id, targetLabel: group.name, environment: env, after: { users: added.map((id) => known.find((k) => k.userId === id)?.email ?? id), source: "scim" } });
+  if (removed.length) audit.push({ action: "group.members_remove", targetType: "group", targetId: group.id, targetLabel: group.name, environment: env, before: { users: removed, source: "scim" } });
   return { ignored };
 }
 
@@ -165,10 +145,9 @@ export async function createScimGroup(sc: ScimContext, body: unknown) {
   try {
     return await getDb().transaction(async (tx) => {
       const env = await requireEnvironment(tx, sc.directory.environmentId);
-      const [group] = await tx
-        .insert(groups)
-        .values({ environmentId: env.id, name: parsed.displayName, source: "scim", externalId: parsed.externalId, directoryId: sc.directory.id, description: `Provisioned by ${sc.directory.name}.` })
-        .returning();
+      const [group] = await insertGroupRows(tx, [
+        { environmentId: env.id, name: parsed.displayName, source: "scim", externalId: parsed.externalId, directoryId: sc.directory.id, description: `Provisioned by ${sc.directory.name}.` },
+      ]);
       const audit: AuditEntry[] = [{ action: "group.create", targetType: "group", targetId: group!.id, targetLabel: group!.name, environment: env, after: { name: group!.name, source: "scim", directory: sc.directory.name } }];
       const { ignored } = await syncMembers(tx, sc, group!, parsed.members ?? [], audit);
       await recordAuditMany(tx, sc.ctx, audit);
@@ -183,16 +162,12 @@ export async function createScimGroup(sc: ScimContext, body: unknown) {
 async function writeGroup(tx: Tx, sc: ScimContext, group: Group, parsed: ParsedGroup, action: string) {
   const env = await requireEnvironment(tx, sc.directory.environmentId);
   const audit: AuditEntry[] = [];
-  const [updated] = await tx
-    .update(groups)
-    .set({ name: parsed.displayName, externalId: parsed.externalId, version: sql`${groups.version} + 1`, updatedAt: sql`now()` })
-    .where(eq(groups.id, group.id))
-    .returning();
-  if (updated!.name !== group.name) audit.push({ action: "group.update", targetType: "group", targetId: group.id, targetLabel: updated!.name, environment: env, before: { name: group.name }, after: { name: updated!.name } });
-  const { ignored } = parsed.members === undefined ? { ignored: [] } : await syncMembers(tx, sc, updated!, parsed.members, audit);
-  audit.push({ action, targetType: "group", targetId: group.id, targetLabel: updated!.name, environment: env, after: { ignoredMembers: ignored.length ? ignored : undefined } });
+  const updated = await updateGroupRow(tx, group.id, { name: parsed.displayName, externalId: parsed.externalId });
+  if (updated.name !== group.name) audit.push({ action: "group.update", targetType: "group", targetId: group.id, targetLabel: updated.name, environment: env, before: { name: group.name }, after: { name: updated.name } });
+  const { ignored } = parsed.members === undefined ? { ignored: [] } : await syncMembers(tx, sc, updated, parsed.members, audit);
+  audit.push({ action, targetType: "group", targetId: group.id, targetLabel: updated.name, environment: env, after: { ignoredMembers: ignored.length ? ignored : undefined } });
   await recordAuditMany(tx, sc.ctx, audit);
-  return { resource: groupRepresentation(sc, updated!, await membersOf(tx, sc.directory.id, group.id)), ignored };
+  return { resource: groupRepresentation(sc, updated, await membersOf(tx, sc.directory.id, group.id)), ignored };
 }
 
 export async function replaceScimGroup(sc: ScimContext, id: string, body: unknown, ifMatch?: string | null) {
@@ -234,7 +209,7 @@ export async function deleteScimGroup(sc: ScimContext, id: string, ifMatch?: str
     const group = await loadGroup(tx, sc, id, true);
     checkIfMatch(ifMatch, group.version);
     const env = await requireEnvironment(tx, sc.directory.environmentId);
-    await tx.delete(groups).where(eq(groups.id, group.id));
+    await deleteGroupRows(tx, [group.id]);
     await recordAuditMany(tx, sc.ctx, [{ action: "group.delete", targetType: "group", targetId: group.id, targetLabel: group.name, environment: env, before: { name: group.name, source: "scim", members: group.memberCount } }]);
   });
 }

@@ -2,9 +2,9 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { and, eq, inArray } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { auditEvents, environmentAccess, users, type Environment } from "@/db/schema";
-import { countRows, createEnvironments, systemCtx } from "@/db/testing/fixtures";
+import { countRows, createEnvironments, createVerifiedUser, systemCtx } from "@/db/testing/fixtures";
 import { createEndUserSession, readEndUserSession } from "@/lib/end-user/sessions";
-import { createUser } from "@/lib/users";
+import { createUser, setUserStatus } from "@/lib/users";
 import { rotateDirectoryToken } from "./directories";
 import { scimClient } from "./testing";
 
@@ -42,11 +42,22 @@ describe("SCIM users", () => {
     expect(got.body.userName).toBe("alice@corp.example");
   });
 
-  it("links to the existing user with that email instead of creating a second one", async () => {
-    const existing = await createUser(systemCtx, { name: "Manual Person", email: "manual@corp.example", environmentIds: [env.dev.id] });
+  it("links to the existing user with that email instead of creating a second one, when the email is verified", async () => {
+    const existing = await createVerifiedUser(systemCtx, { name: "Manual Person", email: "manual@corp.example", environmentIds: [env.dev.id] });
     const res = await scim.call("POST", "/Users", alice("manual@corp.example"));
     expect(res.status).toBe(201);
     expect(res.body.id).toBe(existing.id);
+  });
+
+  it("refuses to link a user whose email is not verified (409 with the reason), writing nothing", async () => {
+    const existing = await createUser(systemCtx, { name: "Unproven", email: "unproven@corp.example", environmentIds: [env.dev.id] });
+    const before = { users: await countRows("users"), held: await countRows("directory_users"), access: await countRows("environment_access") };
+    const res = await scim.call("POST", "/Users", alice("unproven@corp.example"));
+    expect(res.status).toBe(409);
+    expect(res.body.detail).toMatch(/unproven@corp\.example exists, but that address is not verified/);
+    expect({ users: await countRows("users"), held: await countRows("directory_users"), access: await countRows("environment_access") }).toEqual(before);
+    const [user] = await getDb().select().from(users).where(eq(users.id, existing.id));
+    expect(user!.status).toBe("active");
   });
 
   it("refuses a second user with the same userName (any case) with 409 uniqueness, and 20 concurrent identical POSTs make one user", async () => {
@@ -175,7 +186,7 @@ describe("SCIM users", () => {
     expect(fresh.status).toBe(200);
   });
 
-  it("active:false and DELETE deprovision: the environment is revoked, sessions end, the user is suspended when nothing remains", async () => {
+  it("active:false and DELETE deprovision: the environment is revoked, sessions end, the user is deprovisioned (not suspended) when nothing remains", async () => {
     const created = (await scim.call("POST", "/Users", alice("leaver@corp.example"))).body;
     const { token } = await createEndUserSession(getDb(), { userId: created.id, environmentId: env.prod.id, method: "sso" });
     expect(await readEndUserSession("prod", token)).not.toBeNull();
@@ -183,18 +194,33 @@ describe("SCIM users", () => {
     expect(off.status).toBe(204);
     expect(await readEndUserSession("prod", token)).toBeNull();
     let [user] = await getDb().select().from(users).where(eq(users.id, created.id));
-    expect(user!.status).toBe("suspended");
+    expect(user!.status).toBe("deprovisioned");
     await scim.call("PATCH", `/Users/${created.id}`, { Operations: [{ op: "replace", value: { active: true } }] });
     [user] = await getDb().select().from(users).where(eq(users.id, created.id));
     expect(user!.status).toBe("active");
     expect((await scim.call("DELETE", `/Users/${created.id}`)).status).toBe(204);
     expect((await scim.call("GET", `/Users/${created.id}`)).status).toBe(404);
     [user] = await getDb().select().from(users).where(eq(users.id, created.id));
+    expect(user!.status).toBe("deprovisioned");
+  });
+
+  it("cannot lift an admin's suspension: reactivation answers 403 with the reason, and the user is shown inactive", async () => {
+    const created = (await scim.call("POST", "/Users", alice("suspect@corp.example"))).body;
+    await setUserStatus(systemCtx, created.id, "suspended");
+    // Re-sent state: the directory still says active; the answer is truthful.
+    expect((await scim.call("GET", `/Users/${created.id}`)).body.active).toBe(false);
+    await scim.call("PATCH", `/Users/${created.id}`, { Operations: [{ op: "replace", path: "active", value: false }] });
+    const again = await scim.call("PATCH", `/Users/${created.id}`, { Operations: [{ op: "replace", path: "active", value: true }] });
+    expect(again.status).toBe(403);
+    expect(again.body.detail).toMatch(/suspended by an administrator; a directory cannot reactivate/);
+    const [user] = await getDb().select().from(users).where(eq(users.id, created.id));
     expect(user!.status).toBe("suspended");
+    const access = await getDb().select().from(environmentAccess).where(eq(environmentAccess.userId, created.id));
+    expect(access).toEqual([]);
   });
 
   it("keeps a user with other environments active when one directory deprovisions them", async () => {
-    const person = await createUser(systemCtx, { name: "Two Envs", email: "two@corp.example", environmentIds: [env.dev.id] });
+    const person = await createVerifiedUser(systemCtx, { name: "Two Envs", email: "two@corp.example", environmentIds: [env.dev.id] });
     const created = (await scim.call("POST", "/Users", alice("two@corp.example"))).body;
     expect(created.id).toBe(person.id);
     await scim.call("DELETE", `/Users/${created.id}`);

@@ -7,6 +7,8 @@ import type { DomainContext } from "@/lib/auth/actor";
 import { recordAuditMany, type AuditEntry } from "@/lib/audit/record";
 import { requireEnvironment } from "@/lib/environments";
 import { deleteAccessRows, insertAccessRows } from "@/lib/groups/membership-rows";
+import { denialReason } from "@/lib/permissions";
+import { emailVerifiedFor, insertUserRows, renameUserRows, setUserStatusRows } from "@/lib/users/rows";
 import { uniqueViolation } from "@/lib/db-errors";
 import { ScimError } from "./errors";
 import { userResolver } from "./filter-sql";
@@ -46,7 +48,9 @@ export function userRepresentation(sc: ScimContext, row: Row, groupsOf: { id: st
     ...(du.externalId ? { externalId: du.externalId } : {}),
     userName: du.userName,
     ...Object.fromEntries(Object.entries(resource).filter(([k]) => !["userName", "externalId", "active"].includes(k))),
-    active: du.active,
+    // Truthful: a user an admin suspended (or deprovisioned everywhere) is not active, whatever
+    // the directory last sent.
+    active: du.active && row.user.status !== "suspended" && row.user.status !== "deprovisioned",
     groups: groupsOf.map((g) => ({ value: g.id, display: g.name, $ref: `${sc.baseUrl}/Groups/${g.id}`, type: "direct" })),
     meta: {
       resourceType: "User",
@@ -224,7 +228,17 @@ async function createBatch(batch: Pick<Pending, "sc" | "parsed">[]): Promise<(Re
         : Promise.resolve([]),
       candidates.length
         ? tx
-            .select({ id: users.id, email: users.email, name: users.name, status: users.status, held: sql<boolean>`${directoryUsers.userId} is not null` })
+            .select({
+              id: users.id,
+              email: users.email,
+              name: users.name,
+              status: users.status,
+              emailVerifiedAt: users.emailVerifiedAt,
+              emailVerifiedBy: users.emailVerifiedBy,
+              emailVerifiedEnvironmentId: users.emailVerifiedEnvironmentId,
+              environmentIds: sql<string[]>`array(select a.environment_id from environment_access a where a.user_id = ${users.id})`,
+              held: sql<boolean>`${directoryUsers.userId} is not null`,
+            })
             .from(users)
             .leftJoin(directoryUsers, and(eq(directoryUsers.userId, users.id), eq(directoryUsers.directoryId, directory.id)))
             .where(inArray(sql`lower(${users.email})`, candidates))
@@ -233,7 +247,7 @@ async function createBatch(batch: Pick<Pending, "sc" | "parsed">[]): Promise<(Re
     const takenNames = new Set(taken.map((t) => t.name));
     const claimed = new Set<string>();
     const heldNow = new Set(found.filter((f) => f.held).map((f) => f.id));
-    type Plan = { index: number; parsed: Parsed; link?: (typeof found)[number]; email?: string };
+    type Plan = { index: number; parsed: Parsed; link?: (typeof found)[number]; email?: string; refused?: ScimError };
     const plans: Plan[] = [];
     batch.forEach((item, index) => {
       if (results[index]) return;
@@ -252,10 +266,25 @@ async function createBatch(batch: Pick<Pending, "sc" | "parsed">[]): Promise<(Re
           break;
         }
         if (!heldNow.has(existing.id)) {
+          // Linking by email trusts the address: only one proven by a mailed link, or by a
+          // directory or IdP of this environment (an admin's unproven change could pre-seed an
+          // account for someone else's address).
+          if (!emailVerifiedFor(existing, env.id)) {
+            plan.refused = new ScimError(
+              409,
+              `A user with the email ${existing.email} exists, but that address is not verified; an admin whose scope covers the user can link them, or the user can accept an invitation first.`,
+              "uniqueness",
+            );
+            break;
+          }
           heldNow.add(existing.id);
           plan.link = existing;
           break;
         }
+      }
+      if (plan.refused) {
+        results[index] = plan.refused;
+        return;
       }
       if (!plan.link && !plan.email) {
         const slug = item.parsed.userName.toLowerCase().replace(/[^a-z0-9._-]+/g, "-").slice(0, 40) || "user";
@@ -264,12 +293,19 @@ async function createBatch(batch: Pick<Pending, "sc" | "parsed">[]): Promise<(Re
       plans.push(plan);
     });
     const fresh = plans.filter((p) => !p.link);
-    const inserted = fresh.length
-      ? await tx
-          .insert(users)
-          .values(fresh.map((p) => ({ email: p.email!, name: displayNameOf(p.parsed), status: p.parsed.active ? ("active" as const) : ("suspended" as const), source: "scim" as const, externalId: p.parsed.externalId, environmentKeys: p.parsed.active ? env.key : "" })))
-          .returning({ id: users.id, email: users.email, name: users.name, status: users.status })
-      : [];
+    const inserted = await insertUserRows(
+      tx,
+      fresh.map((p) => ({
+        email: p.email!,
+        name: displayNameOf(p.parsed),
+        // Created inactive: nothing to enter, deprovisioned by the directory (which may reactivate it).
+        status: p.parsed.active ? ("active" as const) : ("deprovisioned" as const),
+        source: "scim" as const,
+        externalId: p.parsed.externalId,
+        environmentKeys: p.parsed.active ? env.key : "",
+        emailProof: p.email!.endsWith(".scim.invalid") ? null : { by: "directory" as const, environmentId: env.id },
+      })),
+    );
     const byEmail = new Map(inserted.map((u) => [u.email.toLowerCase(), u]));
     const resolved = plans.map((p) => ({ plan: p, user: p.link ? { id: p.link.id, email: p.link.email, name: p.link.name, status: p.link.status } : byEmail.get(p.email!.toLowerCase())! }));
     // Each request's audit rows carry its own request id and address.
@@ -290,6 +326,14 @@ async function createBatch(batch: Pick<Pending, "sc" | "parsed">[]): Promise<(Re
     ]);
     const active = resolved.filter((r) => r.plan.parsed.active).map((r) => r.user.id);
     if (active.length) await insertAccessRows(tx, active, env.id, "scim", directory.id);
+    // A linked user the directories had deprovisioned comes back when this directory may change
+    // their account (every environment they can enter is this one); an admin's suspension stays.
+    const revived = resolved.filter((r) => r.plan.link && r.plan.parsed.active && r.plan.link.status === "deprovisioned" && !denialReason(sc.ctx.actor, "users", "write", r.plan.link.environmentIds));
+    if (revived.length) {
+      const ids = await setUserStatusRows(tx, revived.map((r) => r.user.id), "active", ["deprovisioned"]);
+      for (const r of revived) if (ids.includes(r.user.id)) r.user.status = "active";
+      await recordAuditMany(tx, sc.ctx, revived.filter((r) => ids.includes(r.user.id)).map((r): AuditEntry => ({ action: "user.reactivate", targetType: "user", targetId: r.user.id, targetLabel: r.user.email, environment: env, before: { status: "deprovisioned" }, after: { status: "active", directory: directory.name } })));
+    }
     const rowOf = new Map(rows.map((r) => [r.userId, r]));
     for (const { plan, user } of resolved) results[plan.index] = userRepresentation(batch[plan.index]!.sc, { du: rowOf.get(user.id)!, user });
     return results as (ReturnType<typeof userRepresentation> | Error)[];
@@ -303,23 +347,38 @@ async function deprovision(tx: Tx, sc: ScimContext, user: Pick<User, "id" | "ema
   if (removed.length) audit.push({ action: "environment.revoke", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { directory: sc.directory.name } });
   const [left] = await tx.select({ n: sql<number>`count(*)::int` }).from(environmentAccess).where(eq(environmentAccess.userId, user.id));
   if (left!.n === 0) {
-    const [suspended] = await tx
-      .update(users)
-      .set({ status: "suspended", version: sql`${users.version} + 1`, updatedAt: sql`now()` })
-      .where(and(eq(users.id, user.id), eq(users.status, "active")))
-      .returning({ id: users.id });
-    if (suspended) audit.push({ action: "user.suspend", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { status: "suspended", reason: "no environment access remains" } });
+    // Deprovisioned, not suspended: a directory may bring the user back; only an admin lifts a suspension.
+    const [changed] = await setUserStatusRows(tx, [user.id], "deprovisioned", ["active", "invited"]);
+    if (changed) audit.push({ action: "user.deprovision", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { status: "deprovisioned", reason: "no environment access remains" } });
   }
 }
 
-async function reprovision(tx: Tx, sc: ScimContext, user: Pick<User, "id" | "email" | "status">, audit: AuditEntry[]) {
+/**
+ * Whether the directory may change the user's account-wide fields (status, name): only when every
+ * environment the user can enter is the directory's own. The reason when not.
+ */
+async function accountWideDenial(tx: Tx, sc: ScimContext, userId: string): Promise<string | null> {
+  const access = await tx.select({ environmentId: environmentAccess.environmentId }).from(environmentAccess).where(eq(environmentAccess.userId, userId));
+  const reason = denialReason(sc.ctx.actor, "users", "write", access.map((a) => a.environmentId));
+  return reason && `This user can also enter an environment outside ${sc.directory.name}'s; ${reason.charAt(0).toLowerCase()}${reason.slice(1)}`;
+}
+
+async function reprovision(tx: Tx, sc: ScimContext, user: Pick<User, "id" | "email" | "status">, audit: AuditEntry[]): Promise<Pick<User, "id" | "email" | "status">> {
   const env = await requireEnvironment(tx, sc.directory.environmentId);
   if (user.status === "suspended") {
-    await tx.update(users).set({ status: "active", version: sql`${users.version} + 1`, updatedAt: sql`now()` }).where(eq(users.id, user.id));
-    audit.push({ action: "user.reactivate", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { status: "active" } });
+    // An admin's suspension (a compromised account, a leaver) is not a directory's to lift.
+    throw new ScimError(403, `${user.email} was suspended by an administrator; a directory cannot reactivate the account. Ask an admin of the console to reactivate it.`);
+  }
+  if (user.status === "deprovisioned") {
+    const denied = await accountWideDenial(tx, sc, user.id);
+    if (denied) throw new ScimError(403, denied);
+    await setUserStatusRows(tx, [user.id], "active", ["deprovisioned"]);
+    audit.push({ action: "user.reactivate", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, before: { status: "deprovisioned" }, after: { status: "active" } });
+    user = { ...user, status: "active" };
   }
   const granted = await insertAccessRows(tx, [user.id], env.id, "scim", sc.directory.id);
   if (granted.length) audit.push({ action: "environment.grant", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { source: "scim", directory: sc.directory.name } });
+  return user;
 }
 
 async function writeUser(tx: Tx, sc: ScimContext, row: Row, parsed: Parsed, action: "scim.user_replace" | "scim.user_patch") {
@@ -334,17 +393,16 @@ async function writeUser(tx: Tx, sc: ScimContext, row: Row, parsed: Parsed, acti
     .where(and(eq(directoryUsers.directoryId, directory.id), eq(directoryUsers.userId, row.du.userId)))
     .returning();
   const name = displayNameOf(parsed);
-  let user = row.user;
-  if (name !== row.user.name) {
-    // The name follows the directory only for users this directory alone provisions.
-    const [others] = await tx.select({ n: sql<number>`count(*)::int` }).from(environmentAccess).where(and(eq(environmentAccess.userId, row.user.id), sql`${environmentAccess.environmentId} <> ${directory.environmentId}`));
-    if (others!.n === 0) {
-      const [renamed] = await tx.update(users).set({ name, version: sql`${users.version} + 1`, updatedAt: sql`now()` }).where(eq(users.id, row.user.id)).returning({ id: users.id, email: users.email, name: users.name, status: users.status });
-      user = renamed!;
-    }
+  let user: Row["user"] = row.user;
+  // The name is account-wide: it follows the directory only for users who can enter no environment
+  // but the directory's. Otherwise the directory keeps its own view (its resource) and the trail says why.
+  const nameKept = name !== row.user.name ? await accountWideDenial(tx, sc, row.user.id) : null;
+  if (name !== row.user.name && !nameKept) {
+    const [renamed] = await renameUserRows(tx, [{ id: row.user.id, name }]);
+    user = renamed!;
   }
   if (row.du.active && !parsed.active) await deprovision(tx, sc, user, audit);
-  if (!row.du.active && parsed.active) await reprovision(tx, sc, user, audit);
+  if (!row.du.active && parsed.active) user = { ...user, ...(await reprovision(tx, sc, user, audit)) };
   const env = await requireEnvironment(tx, directory.environmentId);
   audit.push({
     action,
@@ -353,7 +411,7 @@ async function writeUser(tx: Tx, sc: ScimContext, row: Row, parsed: Parsed, acti
     targetLabel: row.user.email,
     environment: env,
     before: { userName: row.du.userName, active: row.du.active, name: row.user.name },
-    after: { userName: parsed.userName, active: parsed.active, name: user.name },
+    after: { userName: parsed.userName, active: parsed.active, name: user.name, ...(nameKept ? { nameNotApplied: nameKept } : {}) },
   });
   await recordAuditMany(tx, sc.ctx, audit);
   return userRepresentation(sc, { du: du!, user }, await groupsOfUser(tx, directory.id, row.du.userId));

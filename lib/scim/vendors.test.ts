@@ -31,7 +31,7 @@ describe("vendor request shapes replayed end to end", () => {
     const patches = results.filter((_, i) => OKTA[i]!.method === "PATCH");
     expect(patches.every((p) => p.status === 200 && p.body?.id)).toBe(true);
     const [user] = await getDb().select().from(users).where(eq(users.id, ids.user!));
-    expect(user).toMatchObject({ name: "Johnny Doe", status: "suspended" });
+    expect(user).toMatchObject({ name: "Johnny Doe", status: "deprovisioned" });
     expect(user!.passwordHash).toBeNull();
   });
 
@@ -54,7 +54,7 @@ describe("vendor request shapes replayed end to end", () => {
   it("OneLogin: PUT updates, group members by value list, PUT active false deprovisions", async () => {
     const { ids } = await replay(ONELOGIN, env.dev);
     const [user] = await getDb().select().from(users).where(eq(users.id, ids.user!));
-    expect(user).toMatchObject({ name: "Jane Roe-Smith", status: "suspended" });
+    expect(user).toMatchObject({ name: "Jane Roe-Smith", status: "deprovisioned" });
     // Deprovisioning took the user out of the environment's groups.
     expect(await getDb().select().from(groupMembers).where(eq(groupMembers.userId, ids.user!))).toHaveLength(0);
   });

@@ -4,7 +4,7 @@ import { inflateRawSync } from "node:zlib";
 import { and, desc, eq, isNull, lt, sql } from "drizzle-orm";
 import { getDb, type Executor } from "@/db/client";
 import { environmentAuth, environments, identityProviders, samlAssertionIds, ssoRequests, ssoTraces, type Environment, type EnvironmentAuth, type IdentityProvider, type SsoTrace, type User } from "@/db/schema";
-import type { Actor, DomainContext } from "@/lib/auth/actor";
+import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit, redact } from "@/lib/audit/record";
 import { createEndUserSession } from "@/lib/end-user/sessions";
 import { NotFoundError, ValidationError } from "@/lib/errors";
@@ -12,7 +12,7 @@ import { spEndpoints } from "./endpoints";
 import { getAuthRow } from "./environment-auth";
 import { findIdentityProviderByEntityId, getIdentityProvider } from "./identity-providers";
 import { JACKSON_PRODUCT, jackson } from "./jackson";
-import { applySignInPlan, assertedIdentity, isQuietSignIn, planSignIn, touchSignIn, type AssertedIdentity, type SignInPlan } from "./provision";
+import { applySignInPlan, assertedIdentity, idpActor, isQuietSignIn, planSignIn, touchSignIn, type AssertedIdentity, type SignInPlan } from "./provision";
 import { checkSamlResponse, decodeSamlResponse, parseXml, peekIssuer, SamlCheckError, type VerifiedAssertion } from "./saml-response";
 
 export const SSO_REQUEST_MINUTES = 10;
@@ -127,8 +127,6 @@ async function saveTrace(executor: Executor, t: TraceInput): Promise<string> {
   return row!.id;
 }
 
-const idpActor = (idp: IdentityProvider, environmentId: string): Actor => ({ type: "identity_provider", id: idp.id, label: idp.name, environmentIds: [environmentId] });
-
 export function describePlan(plan: SignInPlan) {
   return {
     user: plan.user.action === "create" ? `create ${plan.user.email}` : `${plan.user.action} ${plan.user.email}${plan.user.rename ? ` (rename to ${plan.user.rename})` : ""}`,
@@ -139,6 +137,7 @@ export function describePlan(plan: SignInPlan) {
     groupsRemoved: plan.groupsRemoved.map((g) => g.name),
     groupsKept: plan.groupsKept.map((g) => g.name),
     unknownGroups: plan.unknownGroups,
+    ...(plan.accountKept ? { accountKept: plan.accountKept } : {}),
   };
 }
 

@@ -14,10 +14,16 @@ import {
   type IdentityProvider,
   type User,
 } from "@/db/schema";
-import type { DomainContext } from "@/lib/auth/actor";
+import type { Actor, DomainContext } from "@/lib/auth/actor";
 import { recordAuditMany, type AuditEntry } from "@/lib/audit/record";
 import { environmentKeysOf } from "@/lib/environments";
-import { insertAccessRows, insertMembershipPairs } from "@/lib/groups/membership-rows";
+import { insertGroupRows } from "@/lib/groups/group-rows";
+import { deleteUserMembershipRowsOfSource, insertAccessRows, insertMembershipPairs } from "@/lib/groups/membership-rows";
+import { denialReason } from "@/lib/permissions";
+import { emailVerifiedFor, insertUserRows, signedInRow } from "@/lib/users/rows";
+
+/** An IdP acts in the one environment a sign-in is for, like an environment admin of it. */
+export const idpActor = (idp: Pick<IdentityProvider, "id" | "name">, environmentId: string): Actor => ({ type: "identity_provider", id: idp.id, label: idp.name, environmentIds: [environmentId] });
 
 // What an SSO sign-in does to users, access and groups, as a plan computed without writing
 // (the mapping tester shows it) and then applied in the sign-in's transaction. JIT and group sync
@@ -32,6 +38,8 @@ export type SignInPlan = {
   user:
     | { action: "create"; email: string; name: string }
     | { action: "match" | "link"; id: string; email: string; name: string; status: User["status"]; rename: string | null; activate: boolean };
+  /** Why an account-wide change the assertion asked for (the name, activating an invitation) was not made. */
+  accountKept: string | null;
   access: "existing" | "grant";
   defaultGroups: GroupRef[];
   groupSync: boolean;
@@ -109,6 +117,17 @@ export async function planSignIn(
       if (sameIdp) {
         return { denied: true, check: "identity_conflict", reason: `${identity.email} is linked to a different subject (${sameIdp.subject}) at this identity provider.`, userId: byEmail.id };
       }
+      // Linking by email trusts the address: it must have been proven (a mailed link used, or a
+      // directory or IdP of this environment asserting it). An admin's unproven change cannot
+      // pre-seed an account for the address's real owner.
+      if (!emailVerifiedFor(byEmail, environment.id)) {
+        return {
+          denied: true,
+          check: "email_unverified",
+          reason: `${byEmail.email} belongs to an existing user whose email is not verified, so this sign-in cannot be linked to it by email. An admin whose scope covers the user can link this identity from the trace.`,
+          userId: byEmail.id,
+        };
+      }
       user = byEmail;
       action = "link";
     } else {
@@ -140,12 +159,27 @@ export async function planSignIn(
       ? await tx.select({ id: groups.id, name: groups.name }).from(environmentJitGroups).innerJoin(groups, eq(groups.id, environmentJitGroups.groupId)).where(eq(environmentJitGroups.environmentId, environment.id))
       : [];
 
+  // The name and an invitation's status are account-wide: the IdP changes them only for users who
+  // can enter no environment but its own (the actor's scope rule, as for an environment admin).
+  let rename = user && identity.name && identity.name !== user.name ? identity.name : null;
+  let activate = user?.status === "invited";
+  let accountKept: string | null = null;
+  if (user && (rename || activate)) {
+    const access = await tx.select({ environmentId: environmentAccess.environmentId }).from(environmentAccess).where(eq(environmentAccess.userId, user.id));
+    const reason = denialReason(idpActor(idp, environment.id), "users", "write", access.map((a) => a.environmentId));
+    if (reason) {
+      accountKept = `${rename ? "name" : ""}${rename && activate ? " and " : ""}${activate ? "status" : ""} left as they are: ${user.email} can also enter an environment outside ${environment.name}.`;
+      rename = null;
+      activate = false;
+    }
+  }
   const plan: SignInPlan = {
     identity,
+    accountKept,
     user:
       action === "create"
         ? { action, email: identity.email, name: identity.name }
-        : { action, id: user!.id, email: user!.email, name: user!.name, status: user!.status, rename: identity.name && identity.name !== user!.name ? identity.name : null, activate: user!.status === "invited" },
+        : { action, id: user!.id, email: user!.email, name: user!.name, status: user!.status, rename, activate },
     access,
     defaultGroups,
     groupSync: settings.groupSyncEnabled,
@@ -215,25 +249,25 @@ export async function applySignInPlan(
   const audit: AuditEntry[] = [];
   let user: User;
   if (plan.user.action === "create") {
-    const [created] = await tx
-      .insert(users)
-      .values({ email: plan.user.email, name: plan.user.name, status: "active", source: "jit", environmentKeys: environmentKeysOf([environment]), lastSignInAt: sql`now()` })
-      .returning();
+    const [created] = await insertUserRows(tx, [
+      {
+        email: plan.user.email,
+        name: plan.user.name,
+        status: "active",
+        source: "jit",
+        environmentKeys: environmentKeysOf([environment]),
+        emailProof: { by: "identity_provider", environmentId: environment.id },
+        signedIn: true,
+      },
+    ]);
     user = created!;
     audit.push({ action: "user.create", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { email: user.email, name: user.name, status: user.status, source: "jit" } });
   } else {
-    const changes: Partial<Record<string, unknown>> = { lastSignInAt: sql`now()` };
-    if (plan.user.rename) changes.name = plan.user.rename;
-    if (plan.user.activate) changes.status = "active";
-    if (plan.user.rename || plan.user.activate) {
-      changes.version = sql`${users.version} + 1`;
-      changes.updatedAt = sql`now()`;
-    }
-    const [[updated]] = await Promise.all([
-      tx.update(users).set(changes).where(eq(users.id, plan.user.id)).returning(),
+    const [updated] = await Promise.all([
+      signedInRow(tx, plan.user.id, { ...(plan.user.rename ? { name: plan.user.rename } : {}), activate: plan.user.activate }),
       upsertIdentity(tx, idp.id, plan.identity.subject, plan.user.id),
     ]);
-    user = updated!;
+    user = updated;
     if (plan.user.rename || plan.user.activate) {
       audit.push({
         action: "user.update",
@@ -260,11 +294,7 @@ export async function applySignInPlan(
   }
   const added = [...plan.groupsAdded];
   for (const name of plan.groupsCreated) {
-    const [group] = await tx
-      .insert(groups)
-      .values({ environmentId: environment.id, name, description: `Created from ${idp.name}'s assertion.`, source: "saml" })
-      .onConflictDoNothing()
-      .returning({ id: groups.id, name: groups.name });
+    const [group] = await insertGroupRows(tx, [{ environmentId: environment.id, name, description: `Created from ${idp.name}'s assertion.`, source: "saml" }], { skipExisting: true });
     const g = group ?? (await tx.select({ id: groups.id, name: groups.name }).from(groups).where(and(eq(groups.environmentId, environment.id), sql`lower(${groups.name}) = lower(${name})`)))[0];
     if (!g) continue;
     if (group) audit.push({ action: "group.create", targetType: "group", targetId: g.id, targetLabel: g.name, environment: env, after: { name: g.name, source: "saml" } });
@@ -278,12 +308,9 @@ export async function applySignInPlan(
     }
   }
   if (plan.groupsRemoved.length) {
-    const removed = await tx
-      .delete(groupMembers)
-      .where(and(eq(groupMembers.userId, user.id), eq(groupMembers.source, "saml"), inArray(groupMembers.groupId, plan.groupsRemoved.map((g) => g.id))))
-      .returning({ groupId: groupMembers.groupId });
-    for (const row of removed) {
-      const g = plan.groupsRemoved.find((r) => r.id === row.groupId)!;
+    const removed = await deleteUserMembershipRowsOfSource(tx, user.id, "saml", plan.groupsRemoved.map((g) => g.id));
+    for (const groupId of removed) {
+      const g = plan.groupsRemoved.find((r) => r.id === groupId)!;
       audit.push({ action: "group.members_remove", targetType: "group", targetId: g.id, targetLabel: g.name, environment: env, before: { users: [user.email], source: "saml" } });
     }
   }
@@ -306,11 +333,8 @@ export function isQuietSignIn(plan: SignInPlan): plan is SignInPlan & { user: { 
 
 /** The quiet sign-in's writes; the caller sends them together with the session, trace and audit row. */
 export async function touchSignIn(tx: Executor, userId: string, identityProviderId: string, subject: string): Promise<User> {
-  const [[user]] = await Promise.all([
-    tx.update(users).set({ lastSignInAt: sql`now()` }).where(eq(users.id, userId)).returning(),
-    upsertIdentity(tx, identityProviderId, subject, userId),
-  ]);
-  return user!;
+  const [user] = await Promise.all([signedInRow(tx, userId), upsertIdentity(tx, identityProviderId, subject, userId)]);
+  return user;
 }
 
 function upsertIdentity(tx: Executor, identityProviderId: string, subject: string, userId: string) {

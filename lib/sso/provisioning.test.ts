@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { and, eq } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { environmentAccess, groupMembers, groups, ssoTraces, userIdentities } from "@/db/schema";
-import { countRows, systemCtx } from "@/db/testing/fixtures";
+import { countRows, createVerifiedUser, systemCtx } from "@/db/testing/fixtures";
 import { readEndUserSession } from "@/lib/end-user/sessions";
 import { createGroup, addMembers } from "@/lib/groups";
 import { setUserStatus, createUser } from "@/lib/users";
@@ -68,7 +68,7 @@ describe("JIT and group sync", () => {
   });
 
   it("never converts or removes a manual membership that the assertion also lists", async () => {
-    const user = await createUser(systemCtx, { name: "Manual Member", email: "manual@example.com", environmentIds: [f.envs.prod.id], groupIds: [engineering.id] });
+    const user = await createVerifiedUser(systemCtx, { name: "Manual Member", email: "manual@example.com", environmentIds: [f.envs.prod.id], groupIds: [engineering.id] });
     const r1 = await f.signIn(identity("manual@example.com", "Manual Member", ["Engineering"]));
     if (!r1.ok) throw new Error(r1.reason);
     expect(r1.user.id).toBe(user.id);

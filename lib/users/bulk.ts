@@ -10,7 +10,8 @@ import { inTransaction } from "@/lib/domain/transaction";
 import { requireEnvironment } from "@/lib/environments";
 import { ForbiddenError, NotFoundError, ValidationError } from "@/lib/errors";
 import { addMembers, removeMembers } from "@/lib/groups";
-import { deleteAccessRows, insertAccessRows, revokeSessionRows } from "@/lib/groups/membership-rows";
+import { deleteAccessRows, insertAccessRows } from "@/lib/groups/membership-rows";
+import { deleteUserRows, setUserStatusRows } from "./rows";
 import { authorize, denialReason, type PermissionResource } from "@/lib/permissions";
 import { parseInput, uuidSchema } from "@/lib/validation";
 
@@ -70,16 +71,7 @@ export async function setUsersStatus(ctx: DomainContext, rawIds: unknown, status
     const changed = toChange.map((l) => l.user.id);
     if (changed.length) {
       const suspend = status === "suspended";
-      await tx
-        .update(users)
-        .set({
-          status,
-          version: sql`${users.version} + 1`,
-          updatedAt: sql`now()`,
-          ...(suspend ? { revokedBefore: sql`now()` } : { failedSignIns: 0, lockedUntil: null }),
-        })
-        .where(inArray(users.id, changed));
-      if (suspend) await revokeSessionRows(tx, changed);
+      await setUserStatusRows(tx, changed, status);
       await recordAuditMany(
         tx,
         ctx,
@@ -106,7 +98,7 @@ export async function deleteUsers(ctx: DomainContext, rawIds: unknown): Promise<
     const { allowed, failed } = permitted(ctx, ids, await lockUsers(tx, ids), "users");
     const changed = allowed.map((l) => l.user.id);
     if (changed.length) {
-      await tx.delete(users).where(inArray(users.id, changed));
+      await deleteUserRows(tx, changed);
       await recordAuditMany(
         tx,
         ctx,

@@ -1,5 +1,5 @@
 import "server-only";
-import { eq, inArray, sql } from "drizzle-orm";
+import { eq, inArray } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Executor, type Tx } from "@/db/client";
 import type { AccessSource, UserSource } from "@/db/enums";
@@ -10,6 +10,7 @@ import { inTransaction } from "@/lib/domain/transaction";
 import { environmentKeysOf, requireEnvironments } from "@/lib/environments";
 import { NotFoundError, ValidationError, VersionConflictError } from "@/lib/errors";
 import { insertAccessRows, insertMembershipPairs } from "@/lib/groups/membership-rows";
+import { insertUserRows, updateUserProfileRow } from "./rows";
 import { deleteUsers, grantEnvironmentToUsers, revokeEnvironmentFromUsers, setUsersStatus, throwIfFailed } from "./bulk";
 import { authorize } from "@/lib/permissions";
 import { emailSchema, parseInput, personNameSchema, uuidSchema } from "@/lib/validation";
@@ -72,10 +73,9 @@ export async function createUser(
   return inTransaction(async (tx) => {
     const envs = await requireEnvironments(tx, environmentIds);
     const chosenGroups = await groupsForNewUser(tx, data.groupIds, environmentIds);
-    const [user] = await tx
-      .insert(users)
-      .values({ name: data.name, email: data.email, status: data.status, source: options.source ?? "manual", environmentKeys: environmentKeysOf(envs) })
-      .returning();
+    const [user] = await insertUserRows(tx, [
+      { name: data.name, email: data.email, status: data.status, source: options.source ?? "manual", environmentKeys: environmentKeysOf(envs) },
+    ]);
     for (const env of envs) await insertAccessRows(tx, [user!.id], env.id, options.accessSource ?? "manual");
     await insertMembershipPairs(tx, chosenGroups.map((g) => ({ groupId: g.id, userId: user!.id, environmentId: g.environmentId })), "manual");
     await recordAudit(tx, ctx, {
@@ -124,20 +124,17 @@ export async function updateUser(ctx: DomainContext, userId: string, input: unkn
     if (data.name !== undefined && data.name !== user.name) changes.name = data.name;
     if (data.email !== undefined && data.email !== user.email) changes.email = data.email;
     if (Object.keys(changes).length === 0) return user;
-    const [updated] = await tx
-      .update(users)
-      .set({ ...changes, version: sql`${users.version} + 1`, updatedAt: sql`now()` })
-      .where(eq(users.id, id))
-      .returning();
+    const updated = await updateUserProfileRow(tx, id, changes);
     await recordAudit(tx, ctx, {
       action: "user.update",
       targetType: "user",
       targetId: id,
-      targetLabel: updated!.email,
+      targetLabel: updated.email,
       before: Object.fromEntries(Object.keys(changes).map((k) => [k, user[k as keyof typeof changes]])),
-      after: changes,
+      // A changed email is unproven until the person uses a link sent to it (or an IdP or directory asserts it).
+      after: changes.email ? { ...changes, emailVerified: false } : changes,
     });
-    return updated!;
+    return updated;
   });
 }
 

@@ -6,7 +6,7 @@ import { closeDb, createSql } from "@/db/client";
 import { freePort } from "@/db/embedded";
 import { runMigrations } from "@/db/migrate";
 import { seedDemo } from "@/db/seed";
-import { seedLarge } from "@/db/seed-large";
+import { seedLarge } from "@/scripts/bench/seed-large";
 import { databaseUrl } from "@/db/testing/urls";
 import { listUsers, encodeCursor } from "@/lib/users/list";
 import { dataDir, ensureDatabase, ensureSecret, openDatabase } from "../lib/runtime";

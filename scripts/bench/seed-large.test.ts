@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { sql } from "drizzle-orm";
-import { getDb, getSql } from "./client";
-import { seedDemo } from "./seed";
+import { getDb, getSql } from "@/db/client";
+import { seedDemo } from "@/db/seed";
 import { largeShape, seedLarge } from "./seed-large";
 
 describe("seed:large", () => {

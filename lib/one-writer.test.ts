@@ -1,0 +1,74 @@
+import fs from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+
+// One writer per table (../shared/DESIGN.md): only lib/users inserts, updates or deletes `users`;
+// only lib/groups writes `groups` and `group_members`. Every door calls them, so a rule written
+// there (scope, audit shape, email proof) cannot be skipped by one door. Benchmark fills
+// (scripts/bench/), migrations and test code may write SQL directly.
+
+const WRITERS: Record<string, string> = { users: "lib/users/", groups: "lib/groups/", group_members: "lib/groups/" };
+const DRIZZLE_NAMES: Record<string, string> = { users: "users", groups: "groups", groupMembers: "group_members" };
+
+const ROOTS = ["app", "components", "lib", "db", "scripts", "proxy.ts", "instrumentation.ts"];
+const EXEMPT = [/\.(test|spec|fault)\.tsx?$/, /^scripts\/bench\//, /^db\/migrations\//, /^test-support\//, /^db\/testing\//];
+
+/** The writes of the three tables in one file's source: [table, line] pairs. */
+export function tableWrites(source: string): { table: string; line: number }[] {
+  const hits: { table: string; line: number }[] = [];
+  const lineOf = (index: number) => source.slice(0, index).split("\n").length;
+  for (const m of source.matchAll(/\b(?:insert|update|delete)\(\s*(users|groups|groupMembers)\s*\)/g)) {
+    hits.push({ table: DRIZZLE_NAMES[m[1]!]!, line: lineOf(m.index!) });
+  }
+  for (const m of source.matchAll(/\b(?:insert\s+into|update|delete\s+from|truncate(?:\s+table)?)\s+"?(users|groups|group_members)"?(?=[\s(;`"]|$)/gi)) {
+    hits.push({ table: m[1]!.toLowerCase(), line: lineOf(m.index!) });
+  }
+  return hits;
+}
+
+function sourceFiles(): string[] {
+  const out: string[] = [];
+  const walk = (p: string) => {
+    const stat = fs.statSync(p);
+    if (stat.isDirectory()) {
+      for (const name of fs.readdirSync(p)) if (name !== "node_modules" && !name.startsWith(".")) walk(path.join(p, name));
+    } else if (/\.(ts|tsx|mjs|js)$/.test(p)) out.push(p.split(path.sep).join("/"));
+  };
+  for (const root of ROOTS) if (fs.existsSync(root)) walk(root);
+  return out;
+}
+
+describe("one writer per table", () => {
+  it("finds writes in every spelling (the check can fail)", () => {
+    const sample = [
+      "await tx.insert(users).values(x);",
+      "tx.update( groups ).set({})",
+      "await db.delete(groupMembers).where(w)",
+      "sql`UPDATE users u SET name = v.name`",
+      'sql`insert into "group_members" (group_id) values (1)`',
+      "sql`delete from groups where id = ${id}`",
+      "select * from users where id = 1; update user_identities set x = 1",
+    ].join("\n");
+    expect(tableWrites(sample).map((h) => `${h.table}:${h.line}`)).toEqual([
+      "users:1",
+      "groups:2",
+      "group_members:3",
+      "users:4",
+      "group_members:5",
+      "groups:6",
+    ]);
+  });
+
+  it("only lib/users writes users; only lib/groups writes groups and group_members", () => {
+    const files = sourceFiles();
+    expect(files.length).toBeGreaterThan(100);
+    const offenders: string[] = [];
+    for (const file of files) {
+      if (EXEMPT.some((re) => re.test(file))) continue;
+      for (const hit of tableWrites(fs.readFileSync(file, "utf8"))) {
+        if (!file.startsWith(WRITERS[hit.table]!)) offenders.push(`${file}:${hit.line} writes ${hit.table} (its one writer is ${WRITERS[hit.table]})`);
+      }
+    }
+    expect(offenders).toEqual([]);
+  });
+});
