@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { inflateRawSync } from "node:zlib";
 import { and, desc, eq, isNull, lt, sql } from "drizzle-orm";
 import { getDb, type Executor } from "@/db/client";
-import { environmentAuth, environments, identityProviders, samlAssertionIds, ssoRequests, ssoTraces, type Environment, type EnvironmentAuth, type IdentityProvider, type SsoTrace, type User } from "@/db/schema";
+import { environmentAuth, environments, identityProviders, samlAssertionIds, ssoRequests, ssoTraces, users, type Environment, type EnvironmentAuth, type IdentityProvider, type SsoTrace, type User } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit, redact } from "@/lib/audit/record";
 import { createEndUserSession } from "@/lib/end-user/sessions";
@@ -367,8 +367,16 @@ async function signIn(input: {
   return { ok: true, token: outcome.token, user: outcome.user, environment, traceId: outcome.traceId, redirectTo: input.request?.returnTo ?? `/e/${environment.key}` };
 }
 
-export async function listTraces(identityProviderId: string, limit = 50): Promise<SsoTrace[]> {
-  return getDb().select().from(ssoTraces).where(eq(ssoTraces.identityProviderId, identityProviderId)).orderBy(desc(ssoTraces.createdAt)).limit(limit);
+/** The IdP's latest traces, each with the email of the user it named (for the "link this identity" fix). */
+export async function listTraces(identityProviderId: string, limit = 50): Promise<(SsoTrace & { userEmail: string | null })[]> {
+  const rows = await getDb()
+    .select({ trace: ssoTraces, userEmail: users.email })
+    .from(ssoTraces)
+    .leftJoin(users, eq(users.id, ssoTraces.userId))
+    .where(eq(ssoTraces.identityProviderId, identityProviderId))
+    .orderBy(desc(ssoTraces.createdAt))
+    .limit(limit);
+  return rows.map((r) => ({ ...r.trace, userEmail: r.userEmail }));
 }
 
 export async function getTrace(traceId: string): Promise<SsoTrace | undefined> {

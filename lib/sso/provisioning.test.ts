@@ -2,10 +2,11 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { and, eq } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { environmentAccess, groupMembers, groups, ssoTraces, userIdentities } from "@/db/schema";
-import { countRows, createVerifiedUser, systemCtx } from "@/db/testing/fixtures";
+import { countRows, createVerifiedUser, memberCtx, systemCtx } from "@/db/testing/fixtures";
 import { readEndUserSession } from "@/lib/end-user/sessions";
 import { createGroup, addMembers } from "@/lib/groups";
-import { setUserStatus, createUser } from "@/lib/users";
+import { setUserStatus, createUser, updateUser } from "@/lib/users";
+import { linkIdentityFromTrace } from "./identities";
 import { createIdentityProvider, setGroupMappings, updateIdentityProvider } from "./identity-providers";
 import { previewTrace } from "./flow";
 import { configureSso, setupSso, type SsoFixture } from "./testing/fixture";
@@ -65,6 +66,42 @@ describe("JIT and group sync", () => {
     const third = await f.signIn(identity("sync@example.com", "Sync User Renamed", []));
     if (!third.ok) throw new Error(third.reason);
     expect(await membershipsOf(first.user.id)).toEqual({ Everyone: "system", Design: "manual" });
+  });
+
+  it("refuses to link by email a user whose email is not verified; an admin covering the user and the environment links it from the trace", async () => {
+    const user = await createUser(systemCtx, { name: "Prepared", email: "prepared@example.com", environmentIds: [f.envs.prod.id] });
+    const before = await countRows("user_identities");
+    const refused = await f.signIn(identity("prepared@example.com", "Prepared", []));
+    expect(refused.ok).toBe(false);
+    if (refused.ok) return;
+    expect(refused.check).toBe("email_unverified");
+    expect(refused.reason).toMatch(/prepared@example\.com belongs to an existing user whose email is not verified/);
+    expect(await countRows("user_identities")).toBe(before);
+    const [trace] = await getDb().select().from(ssoTraces).where(eq(ssoTraces.id, refused.traceId!));
+    expect(trace).toMatchObject({ failedCheck: "email_unverified", userId: user.id });
+    // A DEV admin cannot attach a PROD sign-in to anyone; the user is outside their scope too.
+    await expect(linkIdentityFromTrace(memberCtx("environment_admin", [f.envs.dev.id]), trace!.id)).rejects.toThrow("This change touches an environment outside your scope.");
+    expect(await countRows("user_identities")).toBe(before);
+    await linkIdentityFromTrace(memberCtx("admin"), trace!.id);
+    const again = await f.signIn(identity("prepared@example.com", "Prepared", []));
+    expect(again.ok && again.user.id).toBe(user.id);
+  });
+
+  it("an admin's email change makes the address unproven again: the next SSO sign-in with it is not linked", async () => {
+    const user = await createVerifiedUser(systemCtx, { name: "Moved", email: "moved.old@example.com", environmentIds: [f.envs.dev.id] });
+    await updateUser(memberCtx("environment_admin", [f.envs.dev.id]), user.id, { email: "moved.new@example.com" });
+    const result = await f.signIn(identity("moved.new@example.com", "Moved", []));
+    expect(result.ok ? "linked" : result.check).toBe("email_unverified");
+  });
+
+  it("changes the name only of users who can enter no environment but the IdP's; otherwise the trace says why", async () => {
+    const user = await createVerifiedUser(systemCtx, { name: "Two Places", email: "two.places@example.com", environmentIds: [f.envs.prod.id, f.envs.dev.id] });
+    const result = await f.signIn(identity("two.places@example.com", "Renamed By IdP", []));
+    if (!result.ok) throw new Error(result.reason);
+    expect(result.user.id).toBe(user.id);
+    expect(result.user.name).toBe("Two Places");
+    const [trace] = await getDb().select().from(ssoTraces).where(eq(ssoTraces.id, result.traceId));
+    expect(trace!.result).toMatchObject({ accountKept: "name left as they are: two.places@example.com can also enter an environment outside PROD." });
   });
 
   it("never converts or removes a manual membership that the assertion also lists", async () => {

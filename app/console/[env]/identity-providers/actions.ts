@@ -2,6 +2,7 @@
 
 import { consoleAction } from "@/lib/actions";
 import { previewTrace } from "@/lib/sso/flow";
+import { linkIdentityFromTrace } from "@/lib/sso/identities";
 import { createIdentityProvider, deleteIdentityProvider, refreshMetadata, setGroupMappings, updateIdentityProvider } from "@/lib/sso/identity-providers";
 
 export const createIdpAction = consoleAction({ permission: ["identity_providers", "write"] }, async (ctx, input: unknown) => {
@@ -32,4 +33,8 @@ export const setGroupMappingsAction = consoleAction({ permission: ["environment_
 // Reading only, but through the same wrapper so it needs a session and read permission.
 export const previewTraceAction = consoleAction({ permission: ["identity_providers", "read"], revalidate: [] }, async (_ctx, traceId: string, environmentId?: string) => {
   return previewTrace(String(traceId), environmentId ? String(environmentId) : undefined);
+});
+
+export const linkIdentityAction = consoleAction({ permission: ["users", "write"] }, async (ctx, traceId: string) => {
+  return linkIdentityFromTrace(ctx, traceId);
 });

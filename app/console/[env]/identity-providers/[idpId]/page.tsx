@@ -8,9 +8,11 @@ import { isDomainError } from "@/lib/errors";
 import { listGroups } from "@/lib/groups";
 import { can } from "@/lib/permissions";
 import { listTraces } from "@/lib/sso/flow";
+import { LINKABLE_CHECKS } from "@/lib/sso/identities";
 import { getIdentityProvider, listGroupMappings } from "@/lib/sso/identity-providers";
 import { certificateWarning } from "@/lib/sso/metadata";
 import { SpDetails } from "../sp-details";
+import { LinkIdentityButton } from "./link-identity-button";
 import { DeleteIdpButton, GroupMappingsForm, IdpSettingsForm, RefreshMetadataForm, TracePreview } from "./idp-forms";
 
 export const metadata = { title: "Identity provider" };
@@ -145,6 +147,11 @@ export default async function IdentityProviderPage({ params }: { params: Promise
                           </>
                         )}
                         {t.subject && <TracePreview traceId={t.id} environmentId={t.environmentId ?? env.id} />}
+                        {t.subject && t.userEmail && (LINKABLE_CHECKS as readonly string[]).includes(t.failedCheck ?? "") && (
+                          <div className="mt-2">
+                            <LinkIdentityButton traceId={t.id} email={t.userEmail} />
+                          </div>
+                        )}
                       </div>
                     </div>
                   </details>
