@@ -1,12 +1,11 @@
 "use client";
 
-import { useCallback, useState, useTransition } from "react";
-import { useRouter } from "next/navigation";
-import { toast } from "sonner";
+import { useCallback, useState } from "react";
 import { SearchPicker, type PickerOption } from "@/components/console/search-picker";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
 import { ConfirmDialog } from "@/components/ui/modal";
+import { useAction } from "@/components/use-action";
 import type { FieldErrors } from "@/lib/errors";
 import { searchGroupsAction, searchUsersAction } from "../users/actions";
 import { addGrantsAction, createResourceAction, deleteResourceAction, explainAction, removeGrantAction, updateResourceAction } from "./actions";
@@ -14,9 +13,8 @@ import { addGrantsAction, createResourceAction, deleteResourceAction, explainAct
 type Feature = "agent_studio" | "workato_go" | "mcp";
 
 export function CreateResourceForm({ environmentId, feature, noun }: { environmentId: string; feature: Feature; noun: string }) {
-  const router = useRouter();
   const [errors, setErrors] = useState<FieldErrors>({});
-  const [pending, start] = useTransition();
+  const { pending, run } = useAction();
   return (
     <form
       className="flex flex-wrap items-end gap-3"
@@ -24,16 +22,10 @@ export function CreateResourceForm({ environmentId, feature, noun }: { environme
         e.preventDefault();
         const form = e.currentTarget;
         const d = new FormData(form);
-        start(async () => {
-          const result = await createResourceAction({ environmentId, feature, name: d.get("name"), description: d.get("description") ?? "" });
-          if (!result.ok) {
-            setErrors(result.fieldErrors ?? {});
-            return void toast.error(result.error);
-          }
-          setErrors({});
-          form.reset();
-          toast.success(`Created the ${noun}.`);
-          router.refresh();
+        run(() => createResourceAction({ environmentId, feature, name: d.get("name"), description: d.get("description") ?? "" }), {
+          fieldErrors: setErrors,
+          onSuccess: () => form.reset(),
+          success: `Created the ${noun}.`,
         });
       }}
     >
@@ -50,8 +42,7 @@ export type GrantRow = { id: string; subjectType: "group" | "user"; subjectName:
 
 /** The grants of a feature (resourceId null) or of one resource: add groups and users, remove grants. */
 export function GrantsEditor({ environmentId, feature, resourceId, grants, canWrite, label }: { environmentId: string; feature: Feature; resourceId: string | null; grants: GrantRow[]; canWrite: boolean; label: string }) {
-  const router = useRouter();
-  const [pending, start] = useTransition();
+  const { pending, run } = useAction();
   const [picked, setPicked] = useState<(PickerOption & { type: "group" | "user" })[]>([]);
   const searchGroups = useCallback(async (q: string) => {
     const r = await searchGroupsAction({ environmentId, q, includeSystem: true });
@@ -84,19 +75,20 @@ export function GrantsEditor({ environmentId, feature, resourceId, grants, canWr
             type="button"
             disabled={!picked.length || pending}
             onClick={() =>
-              start(async () => {
-                const result = await addGrantsAction({
-                  environmentId,
-                  feature,
-                  resourceId,
-                  groupIds: picked.filter((p) => p.type === "group").map((p) => p.id),
-                  userIds: picked.filter((p) => p.type === "user").map((p) => p.id),
-                });
-                if (!result.ok) return void toast.error(result.error);
-                toast.success(`${result.data.added} granted${result.data.unchanged ? `, ${result.data.unchanged} already had it` : ""}.`);
-                setPicked([]);
-                router.refresh();
-              })
+              run(
+                () =>
+                  addGrantsAction({
+                    environmentId,
+                    feature,
+                    resourceId,
+                    groupIds: picked.filter((p) => p.type === "group").map((p) => p.id),
+                    userIds: picked.filter((p) => p.type === "user").map((p) => p.id),
+                  }),
+                {
+                  success: (d) => `${d.added} granted${d.unchanged ? `, ${d.unchanged} already had it` : ""}.`,
+                  onSuccess: () => setPicked([]),
+                },
+              )
             }
           >
             Grant {label}
@@ -135,12 +127,7 @@ export function GrantsEditor({ environmentId, feature, resourceId, grants, canWr
                     aria-label={`Remove the grant of ${g.subjectName}`}
                     disabled={pending}
                     onClick={() =>
-                      start(async () => {
-                        const result = await removeGrantAction(g.id);
-                        if (!result.ok) return void toast.error(result.error);
-                        toast.success(`Removed the grant of ${g.subjectName}.`);
-                        router.refresh();
-                      })
+                      run(() => removeGrantAction(g.id), { success: `Removed the grant of ${g.subjectName}.` })
                     }
                   >
                     Remove
@@ -156,10 +143,9 @@ export function GrantsEditor({ environmentId, feature, resourceId, grants, canWr
 }
 
 export function ResourceSettings({ resource, noun, backHref }: { resource: { id: string; name: string; description: string }; noun: string; backHref: string }) {
-  const router = useRouter();
   const [errors, setErrors] = useState<FieldErrors>({});
   const [confirm, setConfirm] = useState(false);
-  const [pending, start] = useTransition();
+  const { pending, run } = useAction();
   return (
     <>
       <form
@@ -167,15 +153,9 @@ export function ResourceSettings({ resource, noun, backHref }: { resource: { id:
         onSubmit={(e) => {
           e.preventDefault();
           const d = new FormData(e.currentTarget);
-          start(async () => {
-            const result = await updateResourceAction(resource.id, { name: d.get("name"), description: d.get("description") ?? "" });
-            if (!result.ok) {
-              setErrors(result.fieldErrors ?? {});
-              return void toast.error(result.error);
-            }
-            setErrors({});
-            toast.success(`Saved ${result.data.name}.`);
-            router.refresh();
+          run(() => updateResourceAction(resource.id, { name: d.get("name"), description: d.get("description") ?? "" }), {
+            fieldErrors: setErrors,
+            success: (saved) => `Saved ${saved.name}.`,
           });
         }}
       >
@@ -196,12 +176,7 @@ export function ResourceSettings({ resource, noun, backHref }: { resource: { id:
         confirmLabel="Delete"
         pending={pending}
         onConfirm={() =>
-          start(async () => {
-            const result = await deleteResourceAction(resource.id);
-            if (!result.ok) return void toast.error(result.error);
-            toast.success(`Deleted ${resource.name}.`);
-            router.push(backHref);
-          })
+          run(() => deleteResourceAction(resource.id), { success: `Deleted ${resource.name}.`, redirectTo: backHref })
         }
       />
     </>
@@ -222,7 +197,7 @@ export function ExplainForm({ environment, environmentId, feature, resourceId, r
   const [user, setUser] = useState<PickerOption | null>(fixedUser ? { id: fixedUser.id, name: fixedUser.name } : null);
   const [target, setTarget] = useState(resources?.[0] ? `${resources[0].feature}|${resources[0].id ?? ""}` : "");
   const [result, setResult] = useState<ExplainResult | null>(null);
-  const [pending, start] = useTransition();
+  const { pending, run } = useAction();
   const searchUsers = useCallback(async (q: string) => {
     const r = await searchUsersAction(environmentId, q);
     return r.ok ? r.data : [];
@@ -248,12 +223,13 @@ export function ExplainForm({ environment, environmentId, feature, resourceId, r
           variant="secondary"
           disabled={pending || !user}
           onClick={() =>
-            start(async () => {
-              const [f, r] = resources ? target.split("|") : [feature!, resourceId ?? ""];
-              const answer = await explainAction({ environment, userId: user!.id, feature: f!, resourceId: r || null });
-              if (!answer.ok) return void toast.error(answer.error);
-              setResult(answer.data);
-            })
+            run(
+              () => {
+                const [f, r] = resources ? target.split("|") : [feature!, resourceId ?? ""];
+                return explainAction({ environment, userId: user!.id, feature: f!, resourceId: r || null });
+              },
+              { onSuccess: setResult, refresh: false },
+            )
           }
         >
           Explain

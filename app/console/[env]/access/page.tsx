@@ -1,11 +1,9 @@
 import Link from "next/link";
-import { notFound } from "next/navigation";
 import { Card, PageHeader } from "@/components/ui/card";
 import { FEATURES, FEATURE_LABELS, type Feature } from "@/db/enums";
 import { listGrants } from "@/lib/access/grants";
 import { listResources, RESOURCE_NOUN } from "@/lib/access/resources";
-import { actorFromSession, requireConsoleSession } from "@/lib/auth/session";
-import { findEnvironmentByKey } from "@/lib/environments";
+import { consolePage } from "@/lib/http/console-page";
 import { can } from "@/lib/permissions";
 import { CreateResourceForm, GrantsEditor } from "./access-forms";
 import { grantRows } from "./grant-rows";
@@ -13,13 +11,9 @@ import { grantRows } from "./grant-rows";
 export const metadata = { title: "Access" };
 
 export default async function AccessPage({ params, searchParams }: { params: Promise<{ env: string }>; searchParams: Promise<{ feature?: string }> }) {
-  const session = await requireConsoleSession();
-  const { env: envKey } = await params;
-  const env = await findEnvironmentByKey(envKey);
-  if (!env) notFound();
+  const { env, actor } = await consolePage(params);
   const requested = (await searchParams).feature;
   const feature: Feature = FEATURES.includes(requested as Feature) ? (requested as Feature) : "agent_studio";
-  const actor = actorFromSession(session);
   const [resources, wide] = await Promise.all([listResources(env.id, feature), listGrants({ environmentId: env.id, feature, featureWide: true })]);
   const noun = RESOURCE_NOUN[feature];
   return (

@@ -1,22 +1,20 @@
 "use client";
 
-import { useState, useTransition } from "react";
-import { useRouter } from "next/navigation";
-import { toast } from "sonner";
+import { useState } from "react";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
 import { ConfirmDialog } from "@/components/ui/modal";
+import { useAction } from "@/components/use-action";
 import type { ChainReport } from "@/lib/audit/chain";
 import type { FieldErrors } from "@/lib/errors";
 import { pruneAuditTrailAction, verifyAuditTrailAction } from "./actions";
 
 /** "Verify" walks the hash chain; owners may prune by age (the only way rows leave the trail). */
 export function ChainControls({ canPrune }: { canPrune: boolean }) {
-  const router = useRouter();
   const [report, setReport] = useState<ChainReport | null>(null);
   const [confirm, setConfirm] = useState<number | null>(null);
   const [errors, setErrors] = useState<FieldErrors>({});
-  const [pending, start] = useTransition();
+  const { pending, run } = useAction();
   return (
     <div className="flex flex-col gap-3">
       <div className="flex flex-wrap items-end gap-3">
@@ -24,13 +22,7 @@ export function ChainControls({ canPrune }: { canPrune: boolean }) {
           type="button"
           variant="secondary"
           disabled={pending}
-          onClick={() =>
-            start(async () => {
-              const result = await verifyAuditTrailAction();
-              if (!result.ok) return void toast.error(result.error);
-              setReport(result.data);
-            })
-          }
+          onClick={() => run(() => verifyAuditTrailAction(), { onSuccess: setReport, refresh: false })}
         >
           Verify the chain
         </Button>
@@ -64,16 +56,10 @@ export function ChainControls({ canPrune }: { canPrune: boolean }) {
         confirmLabel="Delete"
         pending={pending}
         onConfirm={() =>
-          start(async () => {
-            const result = await pruneAuditTrailAction({ olderThanDays: confirm });
-            setConfirm(null);
-            if (!result.ok) {
-              setErrors(result.fieldErrors ?? {});
-              return void toast.error(result.error);
-            }
-            setErrors({});
-            toast.success(`Pruned ${result.data.pruned} events.`);
-            router.refresh();
+          run(() => pruneAuditTrailAction({ olderThanDays: confirm }), {
+            onSettled: () => setConfirm(null),
+            fieldErrors: setErrors,
+            success: (d) => `Pruned ${d.pruned} events.`,
           })
         }
       />

@@ -4,8 +4,8 @@ import { Badge, Card, PageHeader } from "@/components/ui/card";
 import { TableHead } from "@/components/ui/table-head";
 import { ACTOR_TYPES, AUDIT_OUTCOMES } from "@/db/enums";
 import { diffOf, listAuditEvents } from "@/lib/audit/queries";
-import { actorFromSession, requireConsoleSession } from "@/lib/auth/session";
 import { isDomainError, type FieldErrors } from "@/lib/errors";
+import { consolePage } from "@/lib/http/console-page";
 import { can } from "@/lib/permissions";
 import { ChainControls } from "./chain-controls";
 
@@ -15,8 +15,7 @@ const FIELDS = ["actorType", "actor", "action", "target", "environment", "outcom
 const show = (v: unknown) => (v === null || v === undefined ? "—" : typeof v === "string" ? v : JSON.stringify(v));
 
 export default async function AuditPage({ params, searchParams }: { params: Promise<{ env: string }>; searchParams: Promise<Record<string, string | undefined>> }) {
-  const session = await requireConsoleSession();
-  const { env: envKey } = await params;
+  const { env, actor } = await consolePage(params);
   const query = await searchParams;
   const filter = Object.fromEntries(FIELDS.filter((k) => query[k]).map((k) => [k, query[k]!]));
   let page: Awaited<ReturnType<typeof listAuditEvents>> = { rows: [], next: null };
@@ -28,7 +27,7 @@ export default async function AuditPage({ params, searchParams }: { params: Prom
     errors = error.fieldErrors ?? { _form: [error.message] };
   }
   const qs = new URLSearchParams(filter).toString();
-  const base = `/console/${envKey}/audit`;
+  const base = `/console/${env.key}/audit`;
   return (
     <>
       <PageHeader title="Audit" description="Every change and every sign-in, who, what, before and after: filter, open an event for its changes, export what you filtered." />
@@ -38,7 +37,7 @@ export default async function AuditPage({ params, searchParams }: { params: Prom
           The trail is append-only in the database (updates and deletes are refused) and every event is chained to the one before by a SHA-256 hash. Verify walks
           the whole chain and names the first broken link.
         </p>
-        <ChainControls canPrune={can(actorFromSession(session), "audit", "write")} />
+        <ChainControls canPrune={can(actor, "audit", "write")} />
       </Card>
       <Card className="mb-6">
         <form method="get" action={base} className="grid gap-3 sm:grid-cols-2 lg:grid-cols-4" aria-label="Filter the audit trail">

@@ -1,14 +1,13 @@
 "use client";
 
 import Link from "next/link";
-import { useRouter } from "next/navigation";
-import { useState, useTransition } from "react";
-import { toast } from "sonner";
+import { useState } from "react";
 import { Badge } from "@/components/ui/card";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
 import { ShownOnce } from "@/components/ui/shown-once";
 import { SimpleTable } from "@/components/ui/simple-table";
+import { useAction } from "@/components/use-action";
 import type { FieldErrors } from "@/lib/errors";
 import type { DirectoryHealth } from "@/lib/scim/directories";
 import { createDirectoryAction, rotateDirectoryTokenAction, setDirectoryStatusAction } from "./actions";
@@ -30,8 +29,7 @@ export function Directories({
 }) {
   const [errors, setErrors] = useState<FieldErrors>({});
   const [secret, setSecret] = useState<{ baseUrl: string; token: string } | null>(null);
-  const [pending, start] = useTransition();
-  const router = useRouter();
+  const { pending, run } = useAction();
   return (
     <div className="flex flex-col gap-4">
       {secret && (
@@ -83,11 +81,9 @@ export function Directories({
                     disabled={pending}
                     onClick={() => {
                       if (!window.confirm(`Rotate ${r.name}'s token? The current token stops working at once.`)) return;
-                      start(async () => {
-                        const res = await rotateDirectoryTokenAction(r.id);
-                        if (res.ok) setSecret({ baseUrl: res.data.baseUrl, token: res.data.token });
-                        else toast.error(res.error);
-                        router.refresh();
+                      run(() => rotateDirectoryTokenAction(r.id), {
+                        onSuccess: (d) => setSecret({ baseUrl: d.baseUrl, token: d.token }),
+                        refresh: "always",
                       });
                     }}
                   >
@@ -96,13 +92,7 @@ export function Directories({
                   <Button
                     variant="secondary"
                     disabled={pending}
-                    onClick={() =>
-                      start(async () => {
-                        const res = await setDirectoryStatusAction(r.id, r.status === "active" ? "disabled" : "active");
-                        if (!res.ok) toast.error(res.error);
-                        router.refresh();
-                      })
-                    }
+                    onClick={() => run(() => setDirectoryStatusAction(r.id, r.status === "active" ? "disabled" : "active"), { refresh: "always" })}
                   >
                     {r.status === "active" ? "Disable" : "Enable"}
                   </Button>
@@ -119,14 +109,13 @@ export function Directories({
             e.preventDefault();
             const form = e.currentTarget;
             const data = new FormData(form);
-            start(async () => {
-              const res = await createDirectoryAction({ environmentId, name: data.get("name"), identityProviderId: (data.get("identityProviderId") as string) || null });
-              if (res.ok) {
-                setErrors({});
-                setSecret({ baseUrl: res.data.baseUrl, token: res.data.token });
+            run(() => createDirectoryAction({ environmentId, name: data.get("name"), identityProviderId: (data.get("identityProviderId") as string) || null }), {
+              error: "inline",
+              fieldErrors: setErrors,
+              onSuccess: (d) => {
+                setSecret({ baseUrl: d.baseUrl, token: d.token });
                 form.reset();
-                router.refresh();
-              } else setErrors(res.fieldErrors ?? { _form: [res.error] });
+              },
             });
           }}
         >

@@ -1,7 +1,5 @@
-import { notFound } from "next/navigation";
 import { Card, PageHeader } from "@/components/ui/card";
-import { actorFromSession, requireConsoleSession } from "@/lib/auth/session";
-import { findEnvironmentByKey } from "@/lib/environments";
+import { consolePage } from "@/lib/http/console-page";
 import { can } from "@/lib/permissions";
 import { directoryHealth, listDirectories } from "@/lib/scim/directories";
 import { listIdentityProviders } from "@/lib/sso/identity-providers";
@@ -10,10 +8,7 @@ import { Directories } from "./directories";
 export const metadata = { title: "Directories" };
 
 export default async function DirectoriesPage({ params }: { params: Promise<{ env: string }> }) {
-  const session = await requireConsoleSession();
-  const { env: key } = await params;
-  const env = await findEnvironmentByKey(key);
-  if (!env) notFound();
+  const { env, actor } = await consolePage(params);
   const [rows, idps, health] = await Promise.all([listDirectories(env.id), listIdentityProviders(), directoryHealth(env.id)]);
   return (
     <>
@@ -25,7 +20,7 @@ export default async function DirectoriesPage({ params }: { params: Promise<{ en
         <Directories
           environmentId={env.id}
           envKey={env.key}
-          canWrite={can(actorFromSession(session), "directories", "write", [env.id])}
+          canWrite={can(actor, "directories", "write", [env.id])}
           identityProviders={idps.map((i) => ({ id: i.id, name: i.name }))}
           rows={rows.map((d) => ({
             id: d.id,

@@ -1,23 +1,19 @@
-import { notFound } from "next/navigation";
 import { Button } from "@/components/ui/button";
 import { Card, PageHeader } from "@/components/ui/card";
 import { Field } from "@/components/ui/field";
 import { TableHead } from "@/components/ui/table-head";
-import { requireConsoleSession, contextFromSession } from "@/lib/auth/session";
-import { findEnvironmentByKey } from "@/lib/environments";
+import { contextFromSession } from "@/lib/auth/session";
 import { isDomainError, type FieldErrors } from "@/lib/errors";
 import { groupsInHistory, membershipsAsOf, type AsOf } from "@/lib/history";
+import { consolePage } from "@/lib/http/console-page";
 
 export const metadata = { title: "Memberships as of a date" };
 
 const KIND_LABEL = { access: "Environment access", member: "Group membership", grant: "Grant" } as const;
 
 export default async function HistoryPage({ params, searchParams }: { params: Promise<{ env: string }>; searchParams: Promise<Record<string, string | undefined>> }) {
-  const session = await requireConsoleSession();
-  const { env: envKey } = await params;
+  const { session, env: environment } = await consolePage(params);
   const query = await searchParams;
-  const environment = await findEnvironmentByKey(envKey);
-  if (!environment) notFound();
   const groups = await groupsInHistory(environment.id);
   const subject = query.subject === "user" ? "user" : "group";
   // datetime-local carries no zone: lib/history reads it as UTC, and it is shown so.
@@ -38,7 +34,7 @@ export default async function HistoryPage({ params, searchParams }: { params: Pr
       errors = error.fieldErrors ?? { _form: [error.message] };
     }
   }
-  const base = `/console/${envKey}/history`;
+  const base = `/console/${environment.key}/history`;
   const qs = new URLSearchParams(Object.entries({ subject, group: query.group, user: query.user, at: query.at }).filter(([, v]) => v) as [string, string][]).toString();
   return (
     <>

@@ -1,10 +1,9 @@
 "use client";
 
-import { useRouter } from "next/navigation";
-import { useState, useTransition } from "react";
-import { toast } from "sonner";
+import { useState } from "react";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
+import { useAction } from "@/components/use-action";
 import type { FieldErrors } from "@/lib/errors";
 import { ATTRIBUTE_PRESETS } from "@/lib/sso/presets";
 import { createIdpAction } from "./actions";
@@ -14,8 +13,7 @@ const PRESETS = Object.entries(ATTRIBUTE_PRESETS).map(([value, p]) => [value, p.
 export function AddIdpForm({ envKey }: { envKey: string }) {
   const [errors, setErrors] = useState<FieldErrors>({});
   const [xml, setXml] = useState("");
-  const [pending, start] = useTransition();
-  const router = useRouter();
+  const { pending, run } = useAction();
   return (
     <form
       className="flex flex-col gap-4"
@@ -23,12 +21,11 @@ export function AddIdpForm({ envKey }: { envKey: string }) {
       onSubmit={(e) => {
         e.preventDefault();
         const data = new FormData(e.currentTarget);
-        start(async () => {
-          const result = await createIdpAction({ name: data.get("name"), preset: data.get("preset"), metadataUrl: data.get("metadataUrl"), metadataXml: xml });
-          if (result.ok) {
-            toast.success("Identity provider connected.");
-            router.push(`/console/${envKey}/identity-providers/${result.data.id}`);
-          } else setErrors(result.fieldErrors ?? { _form: [result.error] });
+        run(() => createIdpAction({ name: data.get("name"), preset: data.get("preset"), metadataUrl: data.get("metadataUrl"), metadataXml: xml }), {
+          error: "inline",
+          fieldErrors: setErrors,
+          success: "Identity provider connected.",
+          redirectTo: (d) => `/console/${envKey}/identity-providers/${d.id}`,
         });
       }}
     >

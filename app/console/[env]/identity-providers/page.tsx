@@ -1,9 +1,8 @@
 import Link from "next/link";
-import { notFound } from "next/navigation";
 import { Badge, Card, PageHeader } from "@/components/ui/card";
 import { SimpleTable } from "@/components/ui/simple-table";
-import { actorFromSession, requireConsoleSession } from "@/lib/auth/session";
-import { environmentSummaries, findEnvironmentByKey } from "@/lib/environments";
+import { environmentSummaries } from "@/lib/environments";
+import { consolePage } from "@/lib/http/console-page";
 import { can } from "@/lib/permissions";
 import { listIdentityProviders } from "@/lib/sso/identity-providers";
 import { AddIdpForm } from "./add-idp-form";
@@ -12,12 +11,9 @@ import { SpDetails } from "./sp-details";
 export const metadata = { title: "Identity providers" };
 
 export default async function IdentityProvidersPage({ params }: { params: Promise<{ env: string }> }) {
-  const session = await requireConsoleSession();
-  const { env: envKey } = await params;
-  const env = await findEnvironmentByKey(envKey);
-  if (!env) notFound();
+  const { env, actor } = await consolePage(params);
   const [idps, summaries] = await Promise.all([listIdentityProviders(), environmentSummaries()]);
-  const canWrite = can(actorFromSession(session), "identity_providers", "write");
+  const canWrite = can(actor, "identity_providers", "write");
   const rows = idps.map((idp) => ({
     idp,
     environments: summaries.filter((s) => s.ssoEnabled && s.identityProviderName === idp.name).map((s) => s.key.toUpperCase()),

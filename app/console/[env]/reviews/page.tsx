@@ -1,11 +1,9 @@
 import Link from "next/link";
-import { notFound } from "next/navigation";
 import { Badge, Card, PageHeader } from "@/components/ui/card";
 import { TableHead } from "@/components/ui/table-head";
 import { listResources } from "@/lib/access/resources";
-import { actorFromSession, requireConsoleSession } from "@/lib/auth/session";
-import { findEnvironmentByKey } from "@/lib/environments";
 import { listGroups } from "@/lib/groups";
+import { consolePage } from "@/lib/http/console-page";
 import { can } from "@/lib/permissions";
 import { listActiveConsoleMembers } from "@/lib/console-members";
 import { listAccessReviews } from "@/lib/reviews";
@@ -16,11 +14,7 @@ import { Progress } from "@/components/console/progress";
 export const metadata = { title: "Access reviews" };
 
 export default async function ReviewsPage({ params }: { params: Promise<{ env: string }> }) {
-  const session = await requireConsoleSession();
-  const { env: envKey } = await params;
-  const env = await findEnvironmentByKey(envKey);
-  if (!env) notFound();
-  const actor = actorFromSession(session);
+  const { env, actor } = await consolePage(params);
   const canCreate = can(actor, "access_reviews", "write", [env.id]);
   const [reviews, groups, resources, reviewers] = await Promise.all([
     listAccessReviews(env.id),

@@ -1,11 +1,10 @@
 "use client";
 
-import { useState, useTransition } from "react";
-import { useRouter } from "next/navigation";
-import { toast } from "sonner";
+import { useState } from "react";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
 import { ConfirmDialog } from "@/components/ui/modal";
+import { useAction } from "@/components/use-action";
 import type { FieldErrors } from "@/lib/errors";
 import { closeReviewAction, createReviewAction, decideReviewItemsAction } from "./actions";
 
@@ -34,10 +33,9 @@ function CheckboxGroup({ legend, name, options, errors }: { legend: string; name
 
 /** New campaign: name, what is reviewed (groups or resources), reviewers, due date. */
 export function CreateReviewForm({ envKey, environmentId, groups, resources, reviewers }: { envKey: string; environmentId: string; groups: Option[]; resources: Option[]; reviewers: Option[] }) {
-  const router = useRouter();
   const [scope, setScope] = useState<"groups" | "resources">("groups");
   const [errors, setErrors] = useState<FieldErrors>({});
-  const [pending, start] = useTransition();
+  const { pending, run } = useAction();
   return (
     <form
       aria-label="New access review"
@@ -46,23 +44,19 @@ export function CreateReviewForm({ envKey, environmentId, groups, resources, rev
         e.preventDefault();
         const d = new FormData(e.currentTarget);
         const due = String(d.get("dueAt") ?? "");
-        start(async () => {
-          const result = await createReviewAction({
-            environmentId,
-            name: d.get("name"),
-            scope,
-            scopeIds: d.getAll("scopeIds"),
-            reviewerIds: d.getAll("reviewerIds"),
-            // A due date is the end of that day, UTC.
-            dueAt: due ? `${due}T23:59:59Z` : "",
-          });
-          if (!result.ok) {
-            setErrors(result.fieldErrors ?? {});
-            return void toast.error(result.error);
-          }
-          toast.success("Review started.");
-          router.push(`/console/${envKey}/reviews/${result.data.id}`);
-        });
+        run(
+          () =>
+            createReviewAction({
+              environmentId,
+              name: d.get("name"),
+              scope,
+              scopeIds: d.getAll("scopeIds"),
+              reviewerIds: d.getAll("reviewerIds"),
+              // A due date is the end of that day, UTC.
+              dueAt: due ? `${due}T23:59:59Z` : "",
+            }),
+          { fieldErrors: setErrors, success: "Review started.", redirectTo: (data) => `/console/${envKey}/reviews/${data.id}` },
+        );
       }}
     >
       <Field label="Review name" name="name" errors={errors.name} placeholder="Q4 payments access" />
@@ -89,20 +83,14 @@ export function CreateReviewForm({ envKey, environmentId, groups, resources, rev
 
 /** Keep / revoke for one item, with the comment (required to revoke). */
 export function DecideItem({ reviewId, itemId, label }: { reviewId: string; itemId: string; label: string }) {
-  const router = useRouter();
   const [comment, setComment] = useState("");
   const [error, setError] = useState<string | null>(null);
-  const [pending, start] = useTransition();
+  const { pending, run } = useAction();
   const decide = (decision: "keep" | "revoke") =>
-    start(async () => {
-      const result = await decideReviewItemsAction({ reviewId, itemIds: [itemId], decision, comment });
-      if (!result.ok) {
-        setError(result.fieldErrors?.comment?.join(" ") ?? result.error);
-        return void toast.error(result.error);
-      }
-      setError(null);
-      toast.success(decision === "keep" ? `Keep: ${label}` : `Revoke: ${label}`);
-      router.refresh();
+    run(() => decideReviewItemsAction({ reviewId, itemIds: [itemId], decision, comment }), {
+      onError: (message, fieldErrors) => setError(fieldErrors?.comment?.join(" ") ?? message),
+      onSuccess: () => setError(null),
+      success: decision === "keep" ? `Keep: ${label}` : `Revoke: ${label}`,
     });
   const errorId = `comment-error-${itemId}`;
   return (
@@ -134,9 +122,8 @@ export function DecideItem({ reviewId, itemId, label }: { reviewId: string; item
 }
 
 export function CloseReview({ reviewId, revoke, undecided }: { reviewId: string; revoke: number; undecided: number }) {
-  const router = useRouter();
   const [open, setOpen] = useState(false);
-  const [pending, start] = useTransition();
+  const { pending, run } = useAction();
   return (
     <>
       <Button variant="danger" onClick={() => setOpen(true)}>
@@ -150,12 +137,9 @@ export function CloseReview({ reviewId, revoke, undecided }: { reviewId: string;
         confirmLabel="Close and apply"
         pending={pending}
         onConfirm={() =>
-          start(async () => {
-            const result = await closeReviewAction(reviewId);
-            if (!result.ok) return void toast.error(result.error);
-            setOpen(false);
-            toast.success(`Closed: ${result.data.revoked} revoked, ${result.data.alreadyGone} already gone.`);
-            router.refresh();
+          run(() => closeReviewAction(reviewId), {
+            onSuccess: () => setOpen(false),
+            success: (d) => `Closed: ${d.revoked} revoked, ${d.alreadyGone} already gone.`,
           })
         }
       />

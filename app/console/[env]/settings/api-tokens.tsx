@@ -1,12 +1,12 @@
 "use client";
 
-import { useState, useTransition } from "react";
-import { toast } from "sonner";
+import { useState } from "react";
 import { Badge } from "@/components/ui/card";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
 import { ShownOnce } from "@/components/ui/shown-once";
 import { SimpleTable } from "@/components/ui/simple-table";
+import { useAction } from "@/components/use-action";
 import type { FieldErrors } from "@/lib/errors";
 import { createApiTokenAction, revokeApiTokenAction } from "./actions";
 
@@ -15,7 +15,7 @@ type TokenRow = { id: string; name: string; hint: string; scope: string; environ
 export function ApiTokens({ tokens, environments, canWrite }: { tokens: TokenRow[]; environments: { id: string; name: string }[]; canWrite: boolean }) {
   const [errors, setErrors] = useState<FieldErrors>({});
   const [secret, setSecret] = useState<string | null>(null);
-  const [pending, start] = useTransition();
+  const { pending, run } = useAction();
 
   return (
     <div className="mt-4 flex flex-col gap-4">
@@ -28,13 +28,14 @@ export function ApiTokens({ tokens, environments, canWrite }: { tokens: TokenRow
             e.preventDefault();
             const form = e.currentTarget;
             const data = new FormData(form);
-            start(async () => {
-              const result = await createApiTokenAction({ name: data.get("name"), scope: data.get("scope"), environmentIds: data.getAll("environmentIds") });
-              if (result.ok) {
-                setErrors({});
-                setSecret(result.data.token);
+            run(() => createApiTokenAction({ name: data.get("name"), scope: data.get("scope"), environmentIds: data.getAll("environmentIds") }), {
+              error: "inline",
+              fieldErrors: setErrors,
+              onSuccess: (d) => {
+                setSecret(d.token);
                 form.reset();
-              } else setErrors(result.fieldErrors ?? { _form: [result.error] });
+              },
+              refresh: false,
             });
           }}
         >
@@ -88,11 +89,7 @@ export function ApiTokens({ tokens, environments, canWrite }: { tokens: TokenRow
                   className="text-red-700"
                   onClick={() =>
                     window.confirm(`Revoke “${t.name}”? Clients using it stop working at once.`) &&
-                    start(async () => {
-                      const r = await revokeApiTokenAction(t.id);
-                      if (r.ok) toast.success("Revoked.");
-                      else toast.error(r.error);
-                    })
+                    run(() => revokeApiTokenAction(t.id), { success: "Revoked.", refresh: false })
                   }
                 >
                   Revoke

@@ -1,10 +1,9 @@
 "use client";
 
-import { useRouter } from "next/navigation";
-import { useState, useTransition } from "react";
-import { toast } from "sonner";
+import { useState } from "react";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
+import { useAction } from "@/components/use-action";
 import type { FieldErrors } from "@/lib/errors";
 import { updateEnvironmentAuthAction } from "./actions";
 
@@ -47,8 +46,7 @@ export function EnvironmentAuthForm({
   const [errors, setErrors] = useState<FieldErrors>({});
   const [sso, setSso] = useState(values.ssoEnabled);
   const [enforcement, setEnforcement] = useState(values.enforcement);
-  const [pending, start] = useTransition();
-  const router = useRouter();
+  const { pending, run } = useAction();
   const err = (k: string) => errors[k]?.join(" ");
   return (
     <form
@@ -58,29 +56,26 @@ export function EnvironmentAuthForm({
       onSubmit={(e) => {
         e.preventDefault();
         const d = new FormData(e.currentTarget);
-        start(async () => {
-          const result = await updateEnvironmentAuthAction(values.environmentId, {
-            passwordEnabled: d.get("passwordEnabled") === "on",
-            ssoEnabled: d.get("ssoEnabled") === "on",
-            identityProviderId: (d.get("identityProviderId") as string) || null,
-            enforcement: d.get("enforcement"),
-            enforcedDomains: list(d.get("enforcedDomains")),
-            breakGlassEmails: list(d.get("breakGlassEmails")),
-            jitEnabled: d.get("jitEnabled") === "on",
-            jitGroupIds: d.getAll("jitGroupIds"),
-            groupSyncEnabled: d.get("groupSyncEnabled") === "on",
-            groupAttribute: (d.get("groupAttribute") as string) || null,
-            sessionLifetimeMinutes: Number(d.get("sessionLifetimeMinutes")),
-            idleTimeoutMinutes: Number(d.get("idleTimeoutMinutes")),
-            tokenLifetimeSeconds: Number(d.get("tokenLifetimeSeconds")),
-            expectedVersion: values.version,
-          });
-          if (result.ok) {
-            setErrors({});
-            toast.success("Authentication settings saved.");
-            router.refresh();
-          } else setErrors(result.fieldErrors ?? { _form: [result.error] });
-        });
+        run(
+          () =>
+            updateEnvironmentAuthAction(values.environmentId, {
+              passwordEnabled: d.get("passwordEnabled") === "on",
+              ssoEnabled: d.get("ssoEnabled") === "on",
+              identityProviderId: (d.get("identityProviderId") as string) || null,
+              enforcement: d.get("enforcement"),
+              enforcedDomains: list(d.get("enforcedDomains")),
+              breakGlassEmails: list(d.get("breakGlassEmails")),
+              jitEnabled: d.get("jitEnabled") === "on",
+              jitGroupIds: d.getAll("jitGroupIds"),
+              groupSyncEnabled: d.get("groupSyncEnabled") === "on",
+              groupAttribute: (d.get("groupAttribute") as string) || null,
+              sessionLifetimeMinutes: Number(d.get("sessionLifetimeMinutes")),
+              idleTimeoutMinutes: Number(d.get("idleTimeoutMinutes")),
+              tokenLifetimeSeconds: Number(d.get("tokenLifetimeSeconds")),
+              expectedVersion: values.version,
+            }),
+          { error: "inline", fieldErrors: setErrors, success: "Authentication settings saved." },
+        );
       }}
     >
       {errors._form && (

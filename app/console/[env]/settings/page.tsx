@@ -1,10 +1,9 @@
-import { notFound } from "next/navigation";
 import { Card, PageHeader } from "@/components/ui/card";
 import { SimpleTable } from "@/components/ui/simple-table";
-import { actorFromSession, requireConsoleSession } from "@/lib/auth/session";
 import { listApiTokens } from "@/lib/api/tokens";
 import { listEnvironments } from "@/lib/environments";
 import { listGroups } from "@/lib/groups";
+import { consolePage } from "@/lib/http/console-page";
 import { listOutbox } from "@/lib/mail";
 import { can } from "@/lib/permissions";
 import { getEnvironmentAuth } from "@/lib/sso/environment-auth";
@@ -21,9 +20,7 @@ import { EnvironmentAuthForm } from "./auth-form";
 export const metadata = { title: "Settings" };
 
 export default async function SettingsPage({ params }: { params: Promise<{ env: string }> }) {
-  const session = await requireConsoleSession();
-  const { env: key } = await params;
-  const actor = actorFromSession(session);
+  const { env, actor } = await consolePage(params);
   const canReadOutbox = can(actor, "users", "write", "any");
   const [tokens, environments, idps, outbox, keys, webhooks, dead] = await Promise.all([
     listApiTokens(),
@@ -36,8 +33,6 @@ export default async function SettingsPage({ params }: { params: Promise<{ env: 
   ]);
   const issuer = issuerMetadata();
   const day = (d: Date | null) => (d ? d.toISOString().slice(0, 16).replace("T", " ") : "—");
-  const env = environments.find((e) => e.key === key);
-  if (!env) notFound();
   const [auth, groups] = await Promise.all([getEnvironmentAuth(env.id), listGroups(env.id)]);
   const envKey = new Map(environments.map((e) => [e.id, e.key]));
   return (

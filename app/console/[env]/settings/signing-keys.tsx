@@ -1,19 +1,17 @@
 "use client";
 
-import { useState, useTransition } from "react";
-import { useRouter } from "next/navigation";
-import { toast } from "sonner";
+import { useState } from "react";
 import { Button } from "@/components/ui/button";
 import { SimpleTable } from "@/components/ui/simple-table";
+import { useAction } from "@/components/use-action";
 import { rotateSigningKeysAction } from "./actions";
 
 export type KeyRow = { kid: string; algorithm: string; state: string; createdAt: string; activatedAt: string; retiredAt: string; publishUntil: string; published: boolean };
 
 /** The runtime token signing keys and the rotation control. */
 export function SigningKeys({ keys, canWrite }: { keys: KeyRow[]; canWrite: boolean }) {
-  const router = useRouter();
   const [algorithm, setAlgorithm] = useState("EdDSA");
-  const [pending, start] = useTransition();
+  const { pending, run } = useAction();
   return (
     <div className="flex flex-col gap-4">
       <SimpleTable
@@ -36,11 +34,8 @@ export function SigningKeys({ keys, canWrite }: { keys: KeyRow[]; canWrite: bool
           className="flex flex-wrap items-end gap-3"
           onSubmit={(e) => {
             e.preventDefault();
-            start(async () => {
-              const result = await rotateSigningKeysAction({ algorithm });
-              if (!result.ok) return void toast.error(result.error);
-              toast.success(`Rotated: ${result.data.active.slice(0, 8)}… now signs; ${result.data.retired.slice(0, 8)}… retired.`);
-              router.refresh();
+            run(() => rotateSigningKeysAction({ algorithm }), {
+              success: (d) => `Rotated: ${d.active.slice(0, 8)}… now signs; ${d.retired.slice(0, 8)}… retired.`,
             });
           }}
         >

@@ -1,14 +1,13 @@
 "use client";
 
-import { useState, useTransition } from "react";
-import { useRouter } from "next/navigation";
-import { toast } from "sonner";
+import { useState } from "react";
 import { Badge } from "@/components/ui/card";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
 import { ConfirmDialog } from "@/components/ui/modal";
 import { ShownOnce } from "@/components/ui/shown-once";
 import { SimpleTable } from "@/components/ui/simple-table";
+import { useAction } from "@/components/use-action";
 import type { FieldErrors } from "@/lib/errors";
 import { createWebhookAction, deleteWebhookAction, retryDeliveryAction, setWebhookEnabledAction } from "./actions";
 
@@ -16,18 +15,10 @@ type WebhookRow = { id: string; name: string; url: string; actions: string; enab
 type DeadRow = { id: number; endpoint: string; event: string; attempts: number; lastError: string; createdAt: string };
 
 export function Webhooks({ webhooks, dead, canWrite }: { webhooks: WebhookRow[]; dead: DeadRow[]; canWrite: boolean }) {
-  const router = useRouter();
   const [errors, setErrors] = useState<FieldErrors>({});
   const [secret, setSecret] = useState<string | null>(null);
   const [deleting, setDeleting] = useState<WebhookRow | null>(null);
-  const [pending, start] = useTransition();
-  const run = (work: () => Promise<{ ok: boolean; error?: string }>, done: string) =>
-    start(async () => {
-      const r = await work();
-      if (!r.ok) return void toast.error(r.error);
-      toast.success(done);
-      router.refresh();
-    });
+  const { pending, run } = useAction();
   return (
     <div className="mt-4 flex flex-col gap-4">
       {secret && <ShownOnce intro="The webhook's signing secret (verify the webhook-signature header with it, as Standard Webhooks describes)." values={[{ value: secret, testId: "webhook-secret" }]} />}
@@ -41,13 +32,13 @@ export function Webhooks({ webhooks, dead, canWrite }: { webhooks: WebhookRow[];
             const form = e.currentTarget;
             const d = new FormData(form);
             const actions = String(d.get("actions") ?? "").split(/[\s,]+/).filter(Boolean);
-            start(async () => {
-              const result = await createWebhookAction({ name: d.get("name"), url: d.get("url"), actions });
-              if (!result.ok) return void setErrors(result.fieldErrors ?? { _form: [result.error] });
-              setErrors({});
-              setSecret(result.data.secret);
-              form.reset();
-              router.refresh();
+            run(() => createWebhookAction({ name: d.get("name"), url: d.get("url"), actions }), {
+              error: "inline",
+              fieldErrors: setErrors,
+              onSuccess: (data) => {
+                setSecret(data.secret);
+                form.reset();
+              },
             });
           }}
         >
@@ -79,7 +70,7 @@ export function Webhooks({ webhooks, dead, canWrite }: { webhooks: WebhookRow[];
             cell: (w) =>
               canWrite && (
                 <div className="flex gap-1">
-                  <Button variant="ghost" disabled={pending} onClick={() => run(() => setWebhookEnabledAction(w.id, !w.enabled), w.enabled ? "Disabled." : "Enabled.")}>
+                  <Button variant="ghost" disabled={pending} onClick={() => run(() => setWebhookEnabledAction(w.id, !w.enabled), { success: w.enabled ? "Disabled." : "Enabled." })}>
                     {w.enabled ? "Disable" : "Enable"}
                   </Button>
                   <Button variant="ghost" className="text-red-700" onClick={() => setDeleting(w)}>
@@ -107,7 +98,7 @@ export function Webhooks({ webhooks, dead, canWrite }: { webhooks: WebhookRow[];
             hideHeader: true,
             cell: (d) =>
               canWrite && (
-                <Button variant="ghost" disabled={pending} onClick={() => run(() => retryDeliveryAction(d.id), "Queued again.")}>
+                <Button variant="ghost" disabled={pending} onClick={() => run(() => retryDeliveryAction(d.id), { success: "Queued again." })}>
                   Send again
                 </Button>
               ),
@@ -124,7 +115,7 @@ export function Webhooks({ webhooks, dead, canWrite }: { webhooks: WebhookRow[];
         onConfirm={() => {
           const w = deleting!;
           setDeleting(null);
-          run(() => deleteWebhookAction(w.id), "Deleted.");
+          run(() => deleteWebhookAction(w.id), { success: "Deleted." });
         }}
       />
     </div>

@@ -1,10 +1,9 @@
 import Link from "next/link";
-import { notFound } from "next/navigation";
 import type { SearchParams } from "nuqs/server";
 import { PageHeader } from "@/components/ui/card";
-import { actorFromSession, requireConsoleSession } from "@/lib/auth/session";
-import { findEnvironmentByKey, listEnvironments } from "@/lib/environments";
+import { listEnvironments } from "@/lib/environments";
 import { countGroups, findGroup, listGroups } from "@/lib/groups";
+import { consolePage } from "@/lib/http/console-page";
 import { can } from "@/lib/permissions";
 import { listUsersForPage } from "@/lib/users/list";
 import { loadUsersTableState } from "@/lib/users/list-params";
@@ -14,12 +13,8 @@ import { UsersCard } from "./users-table";
 export const metadata = { title: "Users & groups" };
 
 export default async function UsersPage({ params, searchParams }: { params: Promise<{ env: string }>; searchParams: Promise<SearchParams> }) {
-  const session = await requireConsoleSession();
-  const { env: envKey } = await params;
-  const env = await findEnvironmentByKey(envKey);
-  if (!env) notFound();
+  const { env, actor } = await consolePage(params);
   const state = await loadUsersTableState(searchParams);
-  const actor = actorFromSession(session);
 
   const [environments, groupList, { list, problem }, totalGroups] = await Promise.all([
     listEnvironments(),

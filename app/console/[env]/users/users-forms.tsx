@@ -1,12 +1,12 @@
 "use client";
 
-import { useCallback, useState, useTransition } from "react";
+import { useCallback, useState } from "react";
 import Link from "next/link";
 import * as Dialog from "@radix-ui/react-dialog";
-import { toast } from "sonner";
 import { Badge, Card } from "@/components/ui/card";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
+import { useAction } from "@/components/use-action";
 import type { FieldErrors } from "@/lib/errors";
 import { MultiPicker, type PickerOption } from "@/components/console/search-picker";
 import { createGroupAction, createUserAction, deleteGroupAction, searchGroupsAction, updateGroupAction } from "./actions";
@@ -40,7 +40,7 @@ export function AddUserDialog(props: AddUserProps) {
 /** Name, email, environments, and for each chosen environment its groups (searched on the server). */
 export function CreateUserForm({ currentEnvironmentId, environments, onCreated }: AddUserProps & { onCreated?: () => void }) {
   const [errors, setErrors] = useState<FieldErrors>({});
-  const [pending, start] = useTransition();
+  const { pending, run } = useAction();
   const [chosenEnvs, setChosenEnvs] = useState<string[]>([currentEnvironmentId]);
   const [groupsByEnv, setGroupsByEnv] = useState<Record<string, PickerOption[]>>({});
   const searchIn = useCallback(
@@ -53,23 +53,26 @@ export function CreateUserForm({ currentEnvironmentId, environments, onCreated }
 
   function submit(form: HTMLFormElement) {
     const data = new FormData(form);
-    start(async () => {
-      const result = await createUserAction({
-        name: data.get("name"),
-        email: data.get("email"),
-        environmentIds: chosenEnvs,
-        groupIds: chosenEnvs.flatMap((id) => (groupsByEnv[id] ?? []).map((g) => g.id)),
-      });
-      if (result.ok) {
-        setErrors({});
-        form.reset();
-        setGroupsByEnv({});
-        toast.success("User created.");
-        onCreated?.();
-      } else {
-        setErrors(result.fieldErrors ?? { _form: [result.error] });
-      }
-    });
+    run(
+      () =>
+        createUserAction({
+          name: data.get("name"),
+          email: data.get("email"),
+          environmentIds: chosenEnvs,
+          groupIds: chosenEnvs.flatMap((id) => (groupsByEnv[id] ?? []).map((g) => g.id)),
+        }),
+      {
+        error: "inline",
+        fieldErrors: setErrors,
+        success: "User created.",
+        onSuccess: () => {
+          form.reset();
+          setGroupsByEnv({});
+          onCreated?.();
+        },
+        refresh: false,
+      },
+    );
   }
 
   return (
@@ -143,7 +146,7 @@ export function GroupsPanel({
   canWrite: boolean;
 }) {
   const [errors, setErrors] = useState<FieldErrors>({});
-  const [pending, start] = useTransition();
+  const { pending, run } = useAction();
 
   return (
     <Card>
@@ -171,13 +174,13 @@ export function GroupsPanel({
             e.preventDefault();
             const form = e.currentTarget;
             const name = new FormData(form).get("name");
-            start(async () => {
-              const result = await createGroupAction({ environmentId, name });
-              if (result.ok) {
-                setErrors({});
-                form.reset();
-                toast.success("Group created.");
-              } else setErrors(result.fieldErrors ?? { name: [result.error] });
+            // An error naming no field shows under the name (the field reads errors._form too).
+            run(() => createGroupAction({ environmentId, name }), {
+              error: "inline",
+              fieldErrors: setErrors,
+              success: "Group created.",
+              onSuccess: () => form.reset(),
+              refresh: false,
             });
           }}
         >
@@ -194,7 +197,7 @@ export function GroupsPanel({
 function GroupRow({ group, canWrite, href }: { group: GroupItem; canWrite: boolean; href: string }) {
   const [editing, setEditing] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const [pending, start] = useTransition();
+  const { pending, run } = useAction();
   const system = group.source === "system";
 
   if (editing) {
@@ -205,12 +208,14 @@ function GroupRow({ group, canWrite, href }: { group: GroupItem; canWrite: boole
           onSubmit={(e) => {
             e.preventDefault();
             const name = new FormData(e.currentTarget).get("name");
-            start(async () => {
-              const result = await updateGroupAction(group.id, { name });
-              if (result.ok) {
+            run(() => updateGroupAction(group.id, { name }), {
+              error: "inline",
+              onError: (message, fieldErrors) => setError(fieldErrors?.name?.join(" ") ?? message),
+              onSuccess: () => {
                 setEditing(false);
                 setError(null);
-              } else setError(result.fieldErrors?.name?.join(" ") ?? result.error);
+              },
+              refresh: false,
             });
           }}
         >
@@ -246,11 +251,7 @@ function GroupRow({ group, canWrite, href }: { group: GroupItem; canWrite: boole
             disabled={pending}
             onClick={() => {
               if (!window.confirm(`Delete the group “${group.name}” and its ${group.memberCount} memberships?`)) return;
-              start(async () => {
-                const result = await deleteGroupAction(group.id);
-                if (result.ok) toast.success(`Deleted ${group.name}.`);
-                else toast.error(result.error);
-              });
+              run(() => deleteGroupAction(group.id), { success: `Deleted ${group.name}.`, refresh: false });
             }}
           >
             Delete

@@ -1,11 +1,10 @@
 "use client";
 
 import Link from "next/link";
-import { useCallback, useEffect, useMemo, useState, useTransition } from "react";
+import { useCallback, useEffect, useMemo, useState } from "react";
 import { useQueryStates } from "nuqs";
 import { createColumnHelper, type RowSelectionState } from "@tanstack/react-table";
 import { Modal, ModalClose } from "@/components/ui/modal";
-import { toast } from "sonner";
 import { USER_SOURCES, USER_STATUSES } from "@/db/enums";
 import { DataTable, DataTablePagination, dataTableFeatures, type Sort } from "@/components/data-table/data-table";
 import { GroupPicker, type GroupOption } from "@/components/console/search-picker";
@@ -15,6 +14,7 @@ import { PAGE_SIZES, USER_SORTS, serializeUsersTableState, usersTableParsers, ty
 import type { UserList, UserListRow } from "@/lib/users/list";
 import type { BulkAction, BulkResult } from "@/lib/users/bulk";
 import { JobProgress, useJob } from "@/components/console/job-progress";
+import { useAction } from "@/components/use-action";
 import { bulkUsersAction, jobStatusAction, searchGroupsAction, startBulkAllMatchingAction } from "./actions";
 
 const STATUS_TONE = { active: "green", invited: "blue", suspended: "amber", deprovisioned: "red" } as const;
@@ -284,7 +284,7 @@ function BulkBar({
   const [environmentId, setEnvironmentId] = useState(environment.id);
   const [confirming, setConfirming] = useState(false);
   const [result, setResult] = useState<BulkResult | null>(null);
-  const [pending, start] = useTransition();
+  const { pending, run } = useAction();
   const needsGroup = action === "add_to_group" || action === "remove_from_group";
   const needsEnv = action === "grant_environment" || action === "revoke_environment";
   const ready = (!needsGroup || group) && (!needsEnv || environmentId);
@@ -318,26 +318,19 @@ function BulkBar({
     }
   };
 
-  const run = () =>
-    start(async () => {
-      const input = needsGroup ? { action, groupId: group!.id, userIds: selectedIds } : needsEnv ? { action, environmentId, userIds: selectedIds } : { action, userIds: selectedIds };
-      if (allMatching) {
-        const { userIds: _ids, ...rest } = input;
-        const started = await startBulkAllMatchingAction({ ...rest, filter: allMatching.filter });
-        setConfirming(false);
-        if (!started.ok) return void toast.error(started.error);
-        setJobId(started.data.jobId);
-        return;
-      }
-      const response = await bulkUsersAction(input);
-      setConfirming(false);
-      if (!response.ok) {
-        toast.error(response.error);
-        return;
-      }
-      // The selection (and so this bar) stays until the result is closed.
-      setResult(response.data);
-    });
+  const apply = () => {
+    const input = needsGroup ? { action, groupId: group!.id, userIds: selectedIds } : needsEnv ? { action, environmentId, userIds: selectedIds } : { action, userIds: selectedIds };
+    if (allMatching) {
+      const { userIds: _ids, ...rest } = input;
+      return run(() => startBulkAllMatchingAction({ ...rest, filter: allMatching.filter }), {
+        onSettled: () => setConfirming(false),
+        onSuccess: (d) => setJobId(d.jobId),
+        refresh: false,
+      });
+    }
+    // The selection (and so this bar) stays until the result is closed.
+    run(() => bulkUsersAction(input), { onSettled: () => setConfirming(false), onSuccess: setResult, refresh: false });
+  };
 
   return (
     <div className="flex flex-wrap items-end gap-3 border-b border-slate-200 bg-brand-50 px-4 py-3" role="region" aria-label="Bulk actions">
@@ -381,7 +374,7 @@ function BulkBar({
             <ModalClose asChild>
               <Button variant="secondary">Cancel</Button>
             </ModalClose>
-            <Button variant={action === "delete" || action === "suspend" || action === "revoke_environment" ? "danger" : "primary"} disabled={pending} onClick={run}>
+            <Button variant={action === "delete" || action === "suspend" || action === "revoke_environment" ? "danger" : "primary"} disabled={pending} onClick={apply}>
               {pending ? "Working…" : `${BULK_LABELS[action]} (${n})`}
             </Button>
           </>

@@ -5,8 +5,7 @@ import { FEATURE_LABELS } from "@/db/enums";
 import { listGrants } from "@/lib/access/grants";
 import { whoCanUse } from "@/lib/access/policy";
 import { findResource, RESOURCE_NOUN } from "@/lib/access/resources";
-import { actorFromSession, requireConsoleSession } from "@/lib/auth/session";
-import { findEnvironmentByKey } from "@/lib/environments";
+import { consolePage } from "@/lib/http/console-page";
 import { can } from "@/lib/permissions";
 import { mcpServerUrl } from "@/lib/tokens/mint";
 import { ExplainForm, GrantsEditor, ResourceSettings } from "../access-forms";
@@ -21,15 +20,11 @@ const TABS = [
 ] as const;
 
 export default async function ResourcePage({ params, searchParams }: { params: Promise<{ env: string; resourceId: string }>; searchParams: Promise<{ tab?: string }> }) {
-  const session = await requireConsoleSession();
-  const { env: envKey, resourceId } = await params;
-  const env = await findEnvironmentByKey(envKey);
-  if (!env) notFound();
+  const { env, actor, params: { resourceId } } = await consolePage(params);
   const resource = await findResource(env.id, resourceId);
   if (!resource) notFound();
   const requested = (await searchParams).tab;
   const tab = TABS.find(([t]) => t === requested)?.[0] ?? "access";
-  const actor = actorFromSession(session);
   const noun = RESOURCE_NOUN[resource.feature];
   const base = `/console/${env.key}/access/${resource.id}`;
   return (

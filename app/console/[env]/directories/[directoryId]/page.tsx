@@ -2,18 +2,14 @@ import Link from "next/link";
 import { notFound } from "next/navigation";
 import { Badge, Card, PageHeader } from "@/components/ui/card";
 import { SimpleTable } from "@/components/ui/simple-table";
-import { requireConsoleSession } from "@/lib/auth/session";
-import { findEnvironmentByKey } from "@/lib/environments";
 import { isDomainError } from "@/lib/errors";
+import { consolePage } from "@/lib/http/console-page";
 import { requestLog } from "@/lib/scim/directories";
 
 export const metadata = { title: "Directory" };
 
 export default async function DirectoryPage({ params }: { params: Promise<{ env: string; directoryId: string }> }) {
-  await requireConsoleSession();
-  const { env: key, directoryId } = await params;
-  const env = await findEnvironmentByKey(key);
-  if (!env) notFound();
+  const { env, params: { directoryId } } = await consolePage(params);
   const log = await requestLog(env.id, directoryId).catch((e) => {
     if (isDomainError(e)) notFound();
     throw e;

@@ -1,18 +1,16 @@
 "use client";
 
-import { useCallback, useState, useTransition } from "react";
-import { useRouter } from "next/navigation";
-import { toast } from "sonner";
+import { useCallback, useState } from "react";
 import { Button } from "@/components/ui/button";
 import { SearchPicker, type PickerOption } from "@/components/console/search-picker";
+import { useAction } from "@/components/use-action";
 import { addMembersAction, searchUsersAction } from "../../users/actions";
 
 /** Pick users by name or email (searched on the server as you type) and add them to the group. */
 export function AddMembers({ environmentId, group }: { environmentId: string; group: { id: string; name: string } }) {
-  const router = useRouter();
   const [picked, setPicked] = useState<PickerOption[]>([]);
   const [current, setCurrent] = useState<PickerOption | null>(null);
-  const [pending, start] = useTransition();
+  const { pending, run } = useAction();
   const search = useCallback(async (q: string) => {
     const result = await searchUsersAction(environmentId, q);
     return result.ok ? result.data : [];
@@ -44,13 +42,10 @@ export function AddMembers({ environmentId, group }: { environmentId: string; gr
         type="button"
         disabled={picked.length === 0 || pending}
         onClick={() =>
-          start(async () => {
-            const result = await addMembersAction({ groupId: group.id, userIds: picked.map((p) => p.id) });
-            if (!result.ok) return void toast.error(result.error);
-            const { changed, unchanged, failed } = result.data;
-            toast.success(`${changed.length} added, ${unchanged.length} already members${failed.length ? `, ${failed.length} failed: ${failed[0]!.reason}` : ""}.`);
-            setPicked([]);
-            router.refresh();
+          run(() => addMembersAction({ groupId: group.id, userIds: picked.map((p) => p.id) }), {
+            success: ({ changed, unchanged, failed }) =>
+              `${changed.length} added, ${unchanged.length} already members${failed.length ? `, ${failed.length} failed: ${failed[0]!.reason}` : ""}.`,
+            onSuccess: () => setPicked([]),
           })
         }
       >

@@ -2,9 +2,9 @@ import Link from "next/link";
 import { notFound } from "next/navigation";
 import type { SearchParams } from "nuqs/server";
 import { Badge, PageHeader } from "@/components/ui/card";
-import { actorFromSession, requireConsoleSession } from "@/lib/auth/session";
-import { findEnvironmentByKey, listEnvironments } from "@/lib/environments";
+import { listEnvironments } from "@/lib/environments";
 import { findGroup } from "@/lib/groups";
+import { consolePage } from "@/lib/http/console-page";
 import { can } from "@/lib/permissions";
 import { listUsersForPage } from "@/lib/users/list";
 import { loadUsersTableState } from "@/lib/users/list-params";
@@ -14,14 +14,10 @@ import { AddMembers } from "./add-members";
 export const metadata = { title: "Group" };
 
 export default async function GroupPage({ params, searchParams }: { params: Promise<{ env: string; groupId: string }>; searchParams: Promise<SearchParams> }) {
-  const session = await requireConsoleSession();
-  const { env: envKey, groupId } = await params;
-  const env = await findEnvironmentByKey(envKey);
-  if (!env) notFound();
+  const { env, actor, params: { groupId } } = await consolePage(params);
   const group = await findGroup(env.id, groupId);
   if (!group) notFound();
   const state = await loadUsersTableState(searchParams);
-  const actor = actorFromSession(session);
   const canWrite = can(actor, "memberships", "write", [env.id]) && group.source !== "system";
   const { list, problem } = await listUsersForPage({ ...state, scope: "env", group: group.id, environmentId: env.id });
   const environments = await listEnvironments();

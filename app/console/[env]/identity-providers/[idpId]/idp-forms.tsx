@@ -1,10 +1,9 @@
 "use client";
 
-import { useRouter } from "next/navigation";
 import { useState, useTransition } from "react";
-import { toast } from "sonner";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
+import { useAction } from "@/components/use-action";
 import type { FieldErrors } from "@/lib/errors";
 import { ATTRIBUTE_PRESETS } from "@/lib/sso/presets";
 import { deleteIdpAction, previewTraceAction, refreshMetadataAction, setGroupMappingsAction, updateIdpAction } from "../actions";
@@ -34,8 +33,7 @@ export function IdpSettingsForm({ idp, canWrite }: { idp: IdpForm; canWrite: boo
   const [errors, setErrors] = useState<FieldErrors>({});
   const [mapping, setMapping] = useState(idp.attributeMapping);
   const [preset, setPreset] = useState(idp.preset);
-  const [pending, start] = useTransition();
-  const router = useRouter();
+  const { pending, run } = useAction();
   return (
     <form
       className="flex flex-col gap-4"
@@ -43,22 +41,19 @@ export function IdpSettingsForm({ idp, canWrite }: { idp: IdpForm; canWrite: boo
       onSubmit={(e) => {
         e.preventDefault();
         const data = new FormData(e.currentTarget);
-        start(async () => {
-          const result = await updateIdpAction(idp.id, {
-            name: data.get("name"),
-            preset,
-            attributeMapping: mapping,
-            allowIdpInitiated: data.get("allowIdpInitiated") === "on",
-            allowSha1: data.get("allowSha1") === "on",
-            createGroupsFromAssertion: data.get("createGroupsFromAssertion") === "on",
-            expectedVersion: idp.version,
-          });
-          if (result.ok) {
-            setErrors({});
-            toast.success("Saved.");
-            router.refresh();
-          } else setErrors(result.fieldErrors ?? { _form: [result.error] });
-        });
+        run(
+          () =>
+            updateIdpAction(idp.id, {
+              name: data.get("name"),
+              preset,
+              attributeMapping: mapping,
+              allowIdpInitiated: data.get("allowIdpInitiated") === "on",
+              allowSha1: data.get("allowSha1") === "on",
+              createGroupsFromAssertion: data.get("createGroupsFromAssertion") === "on",
+              expectedVersion: idp.version,
+            }),
+          { error: "inline", fieldErrors: setErrors, success: "Saved." },
+        );
       }}
     >
       <FormMessage errors={errors} />
@@ -121,21 +116,17 @@ export function IdpSettingsForm({ idp, canWrite }: { idp: IdpForm; canWrite: boo
 export function RefreshMetadataForm({ idpId, hasMetadataUrl }: { idpId: string; hasMetadataUrl: boolean }) {
   const [errors, setErrors] = useState<FieldErrors>({});
   const [xml, setXml] = useState("");
-  const [pending, start] = useTransition();
-  const router = useRouter();
+  const { pending, run } = useAction();
   return (
     <form
       className="mt-3 flex flex-col gap-2"
       onSubmit={(e) => {
         e.preventDefault();
-        start(async () => {
-          const result = await refreshMetadataAction(idpId, xml.trim() ? { metadataXml: xml } : {});
-          if (result.ok) {
-            setErrors({});
-            setXml("");
-            toast.success(result.data.added.length ? `Added ${result.data.added.length} new certificate(s).` : result.data.changed ? "Metadata updated." : "Metadata unchanged.");
-            router.refresh();
-          } else setErrors(result.fieldErrors ?? { _form: [result.error] });
+        run(() => refreshMetadataAction(idpId, xml.trim() ? { metadataXml: xml } : {}), {
+          error: "inline",
+          fieldErrors: setErrors,
+          onSuccess: () => setXml(""),
+          success: (d) => (d.added.length ? `Added ${d.added.length} new certificate(s).` : d.changed ? "Metadata updated." : "Metadata unchanged."),
         });
       }}
     >
@@ -172,20 +163,16 @@ export function GroupMappingsForm({
 }) {
   const [rows, setRows] = useState<MappingRow[]>(initial.length ? initial : []);
   const [errors, setErrors] = useState<FieldErrors>({});
-  const [pending, start] = useTransition();
-  const router = useRouter();
+  const { pending, run } = useAction();
   return (
     <form
       className="flex flex-col gap-3"
       onSubmit={(e) => {
         e.preventDefault();
-        start(async () => {
-          const result = await setGroupMappingsAction(idpId, { environmentId, mappings: rows.filter((r) => r.idpValue.trim() || r.groupId) });
-          if (result.ok) {
-            setErrors({});
-            toast.success(`Saved ${result.data.count} mapping(s).`);
-            router.refresh();
-          } else setErrors(result.fieldErrors ?? { _form: [result.error] });
+        run(() => setGroupMappingsAction(idpId, { environmentId, mappings: rows.filter((r) => r.idpValue.trim() || r.groupId) }), {
+          error: "inline",
+          fieldErrors: setErrors,
+          success: (d) => `Saved ${d.count} mapping(s).`,
         });
       }}
     >
@@ -286,21 +273,14 @@ export function TracePreview({ traceId, environmentId }: { traceId: string; envi
 }
 
 export function DeleteIdpButton({ idpId, envKey, name }: { idpId: string; envKey: string; name: string }) {
-  const [pending, start] = useTransition();
-  const router = useRouter();
+  const { pending, run } = useAction();
   return (
     <Button
       variant="danger"
       disabled={pending}
       onClick={() => {
         if (!window.confirm(`Remove ${name}? Users linked to it keep their accounts but can no longer sign in with it.`)) return;
-        start(async () => {
-          const result = await deleteIdpAction(idpId);
-          if (result.ok) {
-            toast.success("Identity provider removed.");
-            router.push(`/console/${envKey}/identity-providers`);
-          } else toast.error(result.error);
-        });
+        run(() => deleteIdpAction(idpId), { success: "Identity provider removed.", redirectTo: `/console/${envKey}/identity-providers` });
       }}
     >
       Remove identity provider

@@ -2,10 +2,9 @@ import Link from "next/link";
 import { notFound } from "next/navigation";
 import { Badge, Card, PageHeader } from "@/components/ui/card";
 import { SimpleTable } from "@/components/ui/simple-table";
-import { actorFromSession, requireConsoleSession } from "@/lib/auth/session";
-import { findEnvironmentByKey } from "@/lib/environments";
 import { isDomainError } from "@/lib/errors";
 import { listGroups } from "@/lib/groups";
+import { consolePage } from "@/lib/http/console-page";
 import { can } from "@/lib/permissions";
 import { listTraces } from "@/lib/sso/flow";
 import { LINKABLE_CHECKS } from "@/lib/sso/identities";
@@ -20,15 +19,11 @@ export const metadata = { title: "Identity provider" };
 const time = (d: Date | string) => new Date(d).toISOString().slice(0, 19).replace("T", " ");
 
 export default async function IdentityProviderPage({ params }: { params: Promise<{ env: string; idpId: string }> }) {
-  const session = await requireConsoleSession();
-  const { env: envKey, idpId } = await params;
-  const env = await findEnvironmentByKey(envKey);
-  if (!env) notFound();
+  const { env, actor, params: { idpId } } = await consolePage(params);
   const idp = await getIdentityProvider(idpId).catch((e) => {
     if (isDomainError(e)) notFound();
     throw e;
   });
-  const actor = actorFromSession(session);
   const canWrite = can(actor, "identity_providers", "write");
   const [mappings, groups, traces] = await Promise.all([listGroupMappings(idp.id, env.id), listGroups(env.id), listTraces(idp.id, 50)]);
 

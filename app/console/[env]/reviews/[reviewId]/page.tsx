@@ -4,8 +4,7 @@ import { Progress } from "@/components/console/progress";
 import { Badge, Card, PageHeader } from "@/components/ui/card";
 import { TableHead } from "@/components/ui/table-head";
 import { FEATURE_LABELS, type Feature } from "@/db/enums";
-import { actorFromSession, requireConsoleSession } from "@/lib/auth/session";
-import { findEnvironmentByKey } from "@/lib/environments";
+import { consolePage } from "@/lib/http/console-page";
 import { can } from "@/lib/permissions";
 import { getAccessReview } from "@/lib/reviews";
 import { CloseReview, DecideItem } from "../review-forms";
@@ -13,14 +12,10 @@ import { CloseReview, DecideItem } from "../review-forms";
 export const metadata = { title: "Access review" };
 
 export default async function ReviewPage({ params, searchParams }: { params: Promise<{ env: string; reviewId: string }>; searchParams: Promise<{ show?: string }> }) {
-  const session = await requireConsoleSession();
-  const { env: envKey, reviewId } = await params;
-  const env = await findEnvironmentByKey(envKey);
-  if (!env) notFound();
+  const { session, env, actor, params: { reviewId } } = await consolePage(params);
   const found = await getAccessReview(env.id, reviewId);
   if (!found) notFound();
   const { review, items } = found;
-  const actor = actorFromSession(session);
   const open = review.status === "open";
   const isReviewer = review.reviewers.some((m) => m.id === session.member.id);
   const canDecide = open && isReviewer && can(actor, "review_decisions", "write");

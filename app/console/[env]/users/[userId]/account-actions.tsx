@@ -1,15 +1,12 @@
 "use client";
 
-import { useRouter } from "next/navigation";
-import { useTransition } from "react";
-import { toast } from "sonner";
 import { Button } from "@/components/ui/button";
+import { useAction } from "@/components/use-action";
 import { sendInvitationAction, signOutEverywhereAction } from "../actions";
 
 /** Password invitation for this environment and "sign out everywhere", from the user panel. */
 export function AccountActions({ userId, environment, canInvite }: { userId: string; environment: { id: string; name: string }; canInvite: boolean }) {
-  const [pending, start] = useTransition();
-  const router = useRouter();
+  const { pending, run } = useAction();
   return (
     <div className="mt-3 flex flex-wrap gap-2">
       {canInvite && (
@@ -17,11 +14,9 @@ export function AccountActions({ userId, environment, canInvite }: { userId: str
           variant="secondary"
           disabled={pending}
           onClick={() =>
-            start(async () => {
-              const r = await sendInvitationAction({ userId, environmentId: environment.id });
-              if (r.ok) toast.success(`Invitation sent; the link works once, until ${r.data.expiresAt.slice(0, 10)}.`);
-              else toast.error(r.error);
-              router.refresh();
+            run(() => sendInvitationAction({ userId, environmentId: environment.id }), {
+              success: (d) => `Invitation sent; the link works once, until ${d.expiresAt.slice(0, 10)}.`,
+              refresh: "always",
             })
           }
         >
@@ -32,11 +27,9 @@ export function AccountActions({ userId, environment, canInvite }: { userId: str
         variant="secondary"
         disabled={pending}
         onClick={() =>
-          start(async () => {
-            const r = await signOutEverywhereAction(userId);
-            if (r.ok) toast.success(`Signed out everywhere (${r.data.ended} session${r.data.ended === 1 ? "" : "s"} ended).`);
-            else toast.error(r.error);
-            router.refresh();
+          run(() => signOutEverywhereAction(userId), {
+            success: (d) => `Signed out everywhere (${d.ended} session${d.ended === 1 ? "" : "s"} ended).`,
+            refresh: "always",
           })
         }
       >

@@ -2,8 +2,7 @@ import Link from "next/link";
 import { notFound } from "next/navigation";
 import { Badge, Card, PageHeader } from "@/components/ui/card";
 import { AuditList } from "@/components/console/audit-list";
-import { actorFromSession, requireConsoleSession } from "@/lib/auth/session";
-import { findEnvironmentByKey } from "@/lib/environments";
+import { consolePage } from "@/lib/http/console-page";
 import { can } from "@/lib/permissions";
 import { getUserDetail, userAuditEntries } from "@/lib/users/detail";
 import { FEATURES, FEATURE_LABELS } from "@/db/enums";
@@ -15,12 +14,10 @@ import { UserPanel } from "./user-panel";
 export const metadata = { title: "User" };
 
 export default async function UserPage({ params }: { params: Promise<{ env: string; userId: string }> }) {
-  const session = await requireConsoleSession();
-  const { env: envKey, userId } = await params;
-  const [env, detail] = await Promise.all([findEnvironmentByKey(envKey), getUserDetail(userId)]);
-  if (!env || !detail) notFound();
+  const { env, actor, params: { userId } } = await consolePage(params);
+  const detail = await getUserDetail(userId);
+  if (!detail) notFound();
   const audit = await userAuditEntries(userId);
-  const actor = actorFromSession(session);
   const grantedIds = detail.access.filter((a) => a.granted).map((a) => a.environmentId);
   const resources = await listResources(env.id);
   const targets = FEATURES.flatMap((f) => [

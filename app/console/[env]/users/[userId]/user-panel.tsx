@@ -1,12 +1,11 @@
 "use client";
 
-import { useCallback, useState, useTransition } from "react";
-import { useRouter } from "next/navigation";
-import { toast } from "sonner";
+import { useCallback, useState } from "react";
 import { Badge, Card } from "@/components/ui/card";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
 import { MultiPicker, type GroupOption } from "@/components/console/search-picker";
+import { useAction } from "@/components/use-action";
 import type { FieldErrors } from "@/lib/errors";
 import type { ActionResult } from "@/lib/actions";
 import {
@@ -37,22 +36,11 @@ export function UserPanel({
   canWrite: boolean;
   writableEnvironments: string[];
 }) {
-  const router = useRouter();
   const [errors, setErrors] = useState<FieldErrors>({});
-  const [pending, start] = useTransition();
+  const { pending, run } = useAction();
 
   // Every change goes through a server action; its result is shown, then the page data is re-read.
-  const act = useCallback(
-    (run: () => Promise<ActionResult<unknown>>, success: string) =>
-      start(async () => {
-        const result = await run();
-        if (result.ok) {
-          toast.success(success);
-          router.refresh();
-        } else toast.error(result.error);
-      }),
-    [router],
-  );
+  const act = (action: () => Promise<ActionResult<unknown>>, success: string) => run(action, { success });
 
   return (
     <div className="grid gap-6 xl:grid-cols-2">
@@ -64,13 +52,10 @@ export function UserPanel({
           onSubmit={(e) => {
             e.preventDefault();
             const data = new FormData(e.currentTarget);
-            start(async () => {
-              const result = await updateUserAction(user.id, { name: data.get("name"), email: data.get("email"), expectedVersion: user.version });
-              if (result.ok) {
-                setErrors({});
-                toast.success("Saved.");
-                router.refresh();
-              } else setErrors(result.fieldErrors ?? { _form: [result.error] });
+            run(() => updateUserAction(user.id, { name: data.get("name"), email: data.get("email"), expectedVersion: user.version }), {
+              error: "inline",
+              fieldErrors: setErrors,
+              success: "Saved.",
             });
           }}
         >
@@ -107,13 +92,7 @@ export function UserPanel({
                 disabled={pending}
                 onClick={() => {
                   if (!window.confirm(`Delete ${user.email} with all access and memberships? This cannot be undone.`)) return;
-                  start(async () => {
-                    const result = await deleteUserAction(user.id);
-                    if (result.ok) {
-                      toast.success("Deleted.");
-                      router.push("./");
-                    } else toast.error(result.error);
-                  });
+                  run(() => deleteUserAction(user.id), { success: "Deleted.", redirectTo: "./" });
                 }}
               >
                 Delete

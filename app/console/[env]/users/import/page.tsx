@@ -1,17 +1,13 @@
 import Link from "next/link";
-import { notFound } from "next/navigation";
 import { PageHeader } from "@/components/ui/card";
-import { requireConsoleSession } from "@/lib/auth/session";
-import { findEnvironmentByKey, listEnvironments } from "@/lib/environments";
+import { listEnvironments } from "@/lib/environments";
+import { consolePage } from "@/lib/http/console-page";
 import { ImportWizard } from "./import-wizard";
 
 export const metadata = { title: "Import users" };
 
 export default async function ImportPage({ params }: { params: Promise<{ env: string }> }) {
-  await requireConsoleSession();
-  const { env: envKey } = await params;
-  const env = await findEnvironmentByKey(envKey);
-  if (!env) notFound();
+  const { env } = await consolePage(params);
   const environments = await listEnvironments();
   return (
     <>
