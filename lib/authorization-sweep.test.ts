@@ -159,6 +159,9 @@ describe("authorization sweep: an environment admin outside their environments",
     const [grant] = await db.execute<{ id: string }>(sql`select id from access_grants where resource_id = ${resource.id}`);
     const { directory } = await createDirectory(systemCtx, { environmentId: prodId, name: `Prod directory ${id}` });
     const idp = await createIdentityProvider(systemCtx, { name: `Prod IdP ${id}`, metadataXml: idpMetadata(`https://prod-idp-${id}.example`, `https://prod-idp-${id}.example/sso`, [generateKeyPair(id).certBase64]) });
+    // A PROD sign-in refused because the user's email was not verified: its trace offers the link fix.
+    const [trace] = await db.execute<{ id: string }>(sql`insert into sso_traces (identity_provider_id, environment_id, flow, outcome, failed_check, reason, subject, user_id)
+      values (${idp.id}, ${prodId}, 'sp', 'failure', 'email_unverified', 'not verified', ${`prod.only.${id}@example.com`}, ${user.id}) returning id`);
     const owner = await realMemberCtx("owner");
     const dueAt = new Date(Date.now() + 86_400_000).toISOString();
     const review = await createAccessReview(owner, { environmentId: prodId, name: `Prod review ${id}`, scope: "groups", scopeIds: [group.id], reviewerIds: [owner.actor.id], dueAt });
@@ -196,13 +199,14 @@ describe("authorization sweep: an environment admin outside their environments",
       createDirectoryAction: [{ environmentId: prodId, name: `Sneaky directory ${id}` }],
       rotateDirectoryTokenAction: [directory.id],
       setDirectoryStatusAction: [directory.id, "disabled"],
+      linkIdentityAction: [trace!.id],
       setGroupMappingsAction: [idp.id, { environmentId: prodId, mappings: [{ idpValue: "admins", groupId: group.id }] }],
     };
     const scoped = (await consoleActions()).filter(([, a]) => a.permission![1] === "write" && ENVIRONMENT_SCOPED.has(a.permission![0]));
     expect(scoped.map(([name]) => name.split("#")[1]).filter((n) => !ARGS[n!]).sort()).toEqual([]);
 
     await signInAs("environment_admin", [dev.id]);
-    const tables = ["users", "groups", "group_members", "environment_access", "resources", "access_grants", "directories", "jobs", "access_reviews", "access_review_items", "password_tokens", "audit_events", "membership_ledger"];
+    const tables = ["users", "user_identities", "groups", "group_members", "environment_access", "resources", "access_grants", "directories", "jobs", "access_reviews", "access_review_items", "password_tokens", "audit_events", "membership_ledger"];
     const snapshot = async () => ({
       counts: Object.fromEntries(await Promise.all(tables.map(async (t) => [t, await countRows(t)] as const))),
       rows: await db.execute(sql`select

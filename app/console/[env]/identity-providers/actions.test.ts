@@ -38,6 +38,7 @@ describe("identity provider and authentication actions", () => {
       actions.deleteIdpAction(id),
       actions.setGroupMappingsAction(id, { environmentId: env.dev.id, mappings: [] }),
       actions.previewTraceAction(id),
+      actions.linkIdentityAction(id),
       settings.updateEnvironmentAuthAction(env.dev.id, authInput()),
     ]);
     expect(anonymous).toHaveLength(Object.keys(actions).length + 1);
