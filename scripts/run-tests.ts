@@ -4,9 +4,12 @@ import path from "node:path";
 
 // `npm test`: vitest (unit + integration on real Postgres), then Playwright (e2e in Chromium against
 // a production build). Each runner writes a JSON report; the last line sums them all:
-// `N passed, N failed`, so a run that executed nothing is visible. --only vitest|e2e runs one.
+// `N passed, N failed`, so a run that executed nothing is visible. --only vitest|e2e runs one;
+// --files a,b limits vitest to those test files (`npm run test:scope`).
 
-const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
+const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+const only = arg("--only");
+const files = arg("--files")?.split(",").filter(Boolean) ?? [];
 const outDir = path.resolve("test-results");
 fs.mkdirSync(outDir, { recursive: true });
 const bin = (name: string) => path.resolve("node_modules", ".bin", name);
@@ -32,7 +35,7 @@ function run(runner: string, command: string, args: string[], report: string, re
 
 if (!only || only === "vitest") {
   const report = path.join(outDir, "vitest.json");
-  run("vitest", bin("vitest"), ["run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`], report, (j) => ({
+  run("vitest", bin("vitest"), ["run", ...files, "--reporter=default", "--reporter=json", `--outputFile.json=${report}`], report, (j) => ({
     passed: j.numPassedTests,
     failed: j.numFailedTests,
   }));

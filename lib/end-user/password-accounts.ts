@@ -100,12 +100,15 @@ export async function sendInvitation(ctx: DomainContext, input: unknown): Promis
   authorize(ctx.actor, "users", "write", [environmentId]);
   const mail = await inTransaction(async (tx) => {
     const [row] = await tx
-      .select({ user: users, environment: environments })
+      .select({ user: users, environment: environments, environmentIds: sql<string[]>`array(select a.environment_id from environment_access a where a.user_id = ${users.id})` })
       .from(users)
       .innerJoin(environmentAccess, and(eq(environmentAccess.userId, users.id), eq(environmentAccess.environmentId, environmentId)))
       .innerJoin(environments, eq(environments.id, environmentId))
       .where(eq(users.id, userId));
     if (!row) throw new NotFoundError("The user cannot enter this environment; grant it first.");
+    // The password is account-wide: whoever sends the link that sets it must cover every
+    // environment the user can enter.
+    authorize(ctx.actor, "users", "write", row.environmentIds);
     if (row.user.status === "suspended" || row.user.status === "deprovisioned") throw new ValidationError(`The user is ${row.user.status}; reactivate them first.`);
     const token = await issueToken(tx, userId, environmentId, "invite", INVITE_DAYS * 24 * 60);
     await recordAudit(tx, ctx, {
@@ -229,7 +232,7 @@ export async function unlockWithLink(environmentKey: string, token: string, requ
     if (!link) return false;
     const user = await clearLockoutRow(tx, link.userId, { signedIn: false });
     const [environment] = await tx.select().from(environments).where(eq(environments.id, link.environmentId));
-    await recordAudit(tx, { actor: endUser(user!, link.environmentId), ip: request.ip }, { action: "user.unlock", targetType: "user", targetId: user.id, targetLabel: user.email, environment: environment! });
+    await recordAudit(tx, { actor: endUser(user, link.environmentId), ip: request.ip }, { action: "user.unlock", targetType: "user", targetId: user.id, targetLabel: user.email, environment: environment! });
     return true;
   });
 }
