@@ -10,10 +10,10 @@ export default defineConfig({
     },
   },
   test: {
-    include: ["{app,lib,db,components,scripts}/**/*.test.{ts,tsx}"],
+    include: ["{app,lib,db,components,scripts,test-support}/**/*.test.{ts,tsx}"],
     environment: "node",
-    globalSetup: ["db/testing/global-setup.ts"],
-    setupFiles: ["db/testing/setup-file.ts"],
+    globalSetup: ["test-support/global-setup.ts"],
+    setupFiles: ["test-support/setup-file.ts"],
     pool: "forks",
     testTimeout: 20_000,
     hookTimeout: 60_000,

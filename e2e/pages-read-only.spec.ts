@@ -2,12 +2,12 @@ import fs from "node:fs";
 import path from "node:path";
 import { expect, test } from "@playwright/test";
 import postgres from "postgres";
-import { clearWriteLog, installWriteLog, readWriteLog } from "../db/testing/write-log";
+import { clearWriteLog, installWriteLog, readWriteLog } from "../test-support/write-log";
 import { baseUrl, signInAsOwner } from "./helpers";
 
 // "GET never changes state", for pages: every page file of the app (found on disk, so a new one
 // cannot be missed) is opened as a signed-in owner with real ids, while a row trigger on every
-// table logs any write (db/testing/write-log.ts, shared with lib/get-is-safe.test.ts). It runs
+// table logs any write (test-support/write-log.ts, shared with lib/get-is-safe.test.ts). It runs
 // after every other spec, when nothing else is writing.
 
 function pageFiles(dir: string): string[] {

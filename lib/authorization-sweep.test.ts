@@ -3,8 +3,8 @@ import { sql } from "drizzle-orm";
 import { NextRequest } from "next/server";
 import { getDb } from "@/db/client";
 import type { Environment } from "@/db/schema";
-import { cookieJar, signInAs } from "@/db/testing/console-session";
-import { countRows, createEnvironments } from "@/db/testing/fixtures";
+import { cookieJar, signInAs } from "@/test-support/console-session";
+import { countRows, createEnvironments } from "@/test-support/fixtures";
 import { ENVIRONMENT_SCOPED, PERMISSION_RESOURCES, PERMISSIONS, type PermissionAction, type PermissionResource } from "@/lib/permissions";
 
 // The authorization sweep: every server action in the code, found by file (a new one cannot be
@@ -13,7 +13,7 @@ import { ENVIRONMENT_SCOPED, PERMISSION_RESOURCES, PERMISSIONS, type PermissionA
 // admin, and every environment-scoped write aimed at another environment too. Every route handler,
 // found by file, is classified by its door and answers a credential-less request as it should.
 
-vi.mock("next/headers", () => import("@/db/testing/console-session").then((m) => m.nextHeadersMock));
+vi.mock("next/headers", () => import("@/test-support/console-session").then((m) => m.nextHeadersMock));
 vi.mock("next/cache", () => ({ revalidatePath: vi.fn() }));
 vi.mock("next/navigation", () => ({ redirect: vi.fn(), notFound: vi.fn() }));
 
@@ -146,7 +146,7 @@ describe("authorization sweep: an environment admin outside their environments",
     const { createAccessReview } = await import("@/lib/reviews");
     const { createIdentityProvider } = await import("@/lib/sso/identity-providers");
     const { generateKeyPair, idpMetadata } = await import("@/lib/sso/testing/test-idp");
-    const { realMemberCtx, systemCtx } = await import("@/db/testing/fixtures");
+    const { realMemberCtx, systemCtx } = await import("@/test-support/fixtures");
     const db = getDb();
     const [prod] = await db.execute<{ id: string }>(sql`select id from environments where key = 'prod'`);
     const prodId = prod!.id;

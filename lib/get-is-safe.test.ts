@@ -3,9 +3,9 @@ import { sql } from "drizzle-orm";
 import { NextRequest } from "next/server";
 import { getDb } from "@/db/client";
 import type { Environment } from "@/db/schema";
-import { cookieJar, signInAs } from "@/db/testing/console-session";
-import { createEnvironments, systemCtx } from "@/db/testing/fixtures";
-import { clearWriteLog, installWriteLog, readWriteLog } from "@/db/testing/write-log";
+import { cookieJar, signInAs } from "@/test-support/console-session";
+import { createEnvironments, systemCtx } from "@/test-support/fixtures";
+import { clearWriteLog, installWriteLog, readWriteLog } from "@/test-support/write-log";
 import { createResource } from "@/lib/access/resources";
 import { createApiToken } from "@/lib/api/tokens";
 import { ENDPOINTS } from "@/lib/api/v1";
@@ -18,9 +18,9 @@ import { createUser } from "@/lib/users";
 // "GET never changes state": every route handler's GET, found by file, is called with real
 // parameters and every credential it accepts (none, a console owner's session, an API token, a
 // directory token), while a row trigger on every table of the database logs any write
-// (db/testing/write-log.ts says what request bookkeeping is left out).
+// (test-support/write-log.ts says what request bookkeeping is left out).
 
-vi.mock("next/headers", () => import("@/db/testing/console-session").then((m) => m.nextHeadersMock));
+vi.mock("next/headers", () => import("@/test-support/console-session").then((m) => m.nextHeadersMock));
 
 const routes = import.meta.glob<Record<string, unknown>>("/app/**/route.ts", { exhaustive: true });
 

@@ -2,8 +2,8 @@ import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { eq, sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { ssoTraces, type Environment, type Group, type User } from "@/db/schema";
-import { cookieJar, signInAs } from "@/db/testing/console-session";
-import { countRows, createVerifiedUser, realMemberCtx, systemCtx } from "@/db/testing/fixtures";
+import { cookieJar, signInAs } from "@/test-support/console-session";
+import { countRows, createVerifiedUser, realMemberCtx, systemCtx } from "@/test-support/fixtures";
 import type { DomainContext } from "@/lib/auth/actor";
 
 // The scope sweep (`npm run test:scope`): an actor whose scope is DEV alone tries, through every
@@ -12,7 +12,7 @@ import type { DomainContext } from "@/lib/auth/actor";
 // The doors: console server actions, the REST API, SCIM as a DEV directory, CSV import, SAML
 // sign-in through an IdP acting for DEV (JIT and group sync on), and a background job.
 
-vi.mock("next/headers", () => import("@/db/testing/console-session").then((m) => m.nextHeadersMock));
+vi.mock("next/headers", () => import("@/test-support/console-session").then((m) => m.nextHeadersMock));
 vi.mock("next/cache", () => ({ revalidatePath: vi.fn() }));
 
 const SCOPE = "This change touches an environment outside your scope.";

@@ -1,9 +1,9 @@
 import { parseArgs } from "node:util";
 import { closeDb, createSql } from "@/db/client";
 import { runMigrations } from "@/db/migrate";
-import { seedDemo } from "@/db/seed";
+import { seedDemo } from "@/scripts/demo-seed";
 import { seedLarge } from "@/scripts/bench/seed-large";
-import { databaseUrl } from "@/db/testing/urls";
+import { databaseUrl } from "@/test-support/urls";
 import { dataDir, ensureDatabase, ensureSecret, openDatabase } from "./lib/runtime";
 
 // npm run seed:large -- --users 1000000 [--database NAME]

@@ -1,6 +1,6 @@
 import { closeDb } from "@/db/client";
 import { runMigrations } from "@/db/migrate";
-import { seedDemo } from "@/db/seed";
+import { seedDemo } from "@/scripts/demo-seed";
 import { dataDir, ensureSecret, openDatabase } from "./lib/runtime";
 
 const db = await openDatabase();

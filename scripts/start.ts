@@ -3,7 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { closeDb } from "@/db/client";
 import { runMigrations } from "@/db/migrate";
-import { seedDemo, type SeedResult } from "@/db/seed";
+import { seedDemo, type SeedResult } from "@/scripts/demo-seed";
 import { dataDir, ensureSecret, openDatabase } from "./lib/runtime";
 
 // `npm start`: database (embedded unless DATABASE_URL is set) → migrations → demo seed →

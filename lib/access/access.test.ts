@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Environment } from "@/db/schema";
-import { countRows, createEnvironments, memberCtx, systemCtx } from "@/db/testing/fixtures";
+import { countRows, createEnvironments, memberCtx, systemCtx } from "@/test-support/fixtures";
 import { ForbiddenError, ValidationError } from "@/lib/errors";
 import { addMembers, createGroup, removeMembers } from "@/lib/groups";
 import { createUser, revokeEnvironment, suspendUser } from "@/lib/users";

@@ -3,7 +3,7 @@ import { sql } from "drizzle-orm";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { getDb } from "@/db/client";
 import type { Environment } from "@/db/schema";
-import { countRows, createEnvironments, realMemberCtx } from "@/db/testing/fixtures";
+import { countRows, createEnvironments, realMemberCtx } from "@/test-support/fixtures";
 import { createApiToken, revokeApiToken } from "./tokens";
 import { handleApiRequest, MAX_BODY_BYTES, RATE_LIMIT_PER_MINUTE } from "./handler";
 import { openApiDocument } from "./openapi";

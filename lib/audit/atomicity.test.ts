@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import type { Environment } from "@/db/schema";
-import { countRows, createEnvironments, systemCtx } from "@/db/testing/fixtures";
+import { countRows, createEnvironments, systemCtx } from "@/test-support/fixtures";
 import { createGroup } from "@/lib/groups";
 import { createUser, grantEnvironment } from "@/lib/users";
 

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { sql } from "drizzle-orm";
 import { getDb, getSql } from "@/db/client";
 import type { Environment } from "@/db/schema";
-import { createEnvironments, memberCtx, systemCtx } from "@/db/testing/fixtures";
+import { createEnvironments, memberCtx, systemCtx } from "@/test-support/fixtures";
 import { createUser } from "@/lib/users";
 import { pruneAuditTrail, sealAuditTrail, verifyAuditTrail } from "./chain";
 

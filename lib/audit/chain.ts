@@ -6,7 +6,7 @@ import { z } from "zod";
 import { getSql } from "@/db/client";
 import type { DomainContext } from "@/lib/auth/actor";
 import { inTransaction } from "@/lib/domain/transaction";
-import { env } from "@/lib/env";
+import { env } from "@/env";
 import { authorize } from "@/lib/permissions";
 import { parseInput } from "@/lib/validation";
 import { enqueueDeliveries } from "@/lib/webhooks";

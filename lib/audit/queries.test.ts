@@ -1,11 +1,11 @@
 import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Environment } from "@/db/schema";
-import { cookieJar, signInAs } from "@/db/testing/console-session";
-import { createEnvironments, memberCtx, systemCtx } from "@/db/testing/fixtures";
+import { cookieJar, signInAs } from "@/test-support/console-session";
+import { createEnvironments, memberCtx, systemCtx } from "@/test-support/fixtures";
 import { createUser, suspendUser, updateUser } from "@/lib/users";
 import { diffOf, iterateAuditEvents, listAuditEvents } from "./queries";
 
-vi.mock("next/headers", () => import("@/db/testing/console-session").then((m) => m.nextHeadersMock));
+vi.mock("next/headers", () => import("@/test-support/console-session").then((m) => m.nextHeadersMock));
 
 let env: { dev: Environment; test: Environment; prod: Environment };
 let ana: { id: string };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
-import { createEnvironments, memberCtx, systemCtx } from "@/db/testing/fixtures";
+import { createEnvironments, memberCtx, systemCtx } from "@/test-support/fixtures";
 import { createUser } from "@/lib/users";
 import { pruneAuditTrail, sealAuditTrail, verifyAuditTrail } from "./chain";
 

@@ -1,9 +1,9 @@
 import { describe, expect, it, vi } from "vitest";
-import { createEnvironments, systemCtx } from "@/db/testing/fixtures";
+import { createEnvironments, systemCtx } from "@/test-support/fixtures";
 import { createUser } from "@/lib/users";
 import { sealAuditTrail } from "./chain";
 
-// Read once by lib/env.ts, before the first database call of this file.
+// Read once by env.ts, before the first database call of this file.
 process.env.AUDIT_STDOUT = "true";
 
 describe("audit events on stdout", () => {

@@ -4,7 +4,7 @@ import { parseOptions } from "@node-rs/argon2";
 import { encode } from "next-auth/jwt";
 import { getDb } from "@/db/client";
 import { consoleMembers, consoleSessions } from "@/db/schema";
-import { systemCtx } from "@/db/testing/fixtures";
+import { systemCtx } from "@/test-support/fixtures";
 import { createConsoleMember } from "@/lib/console-members";
 import { endConsoleSession, signInConsoleMember } from "./console-sign-in";
 import { readConsoleSession } from "./session";

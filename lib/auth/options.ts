@@ -1,7 +1,7 @@
 import "server-only";
 import type { NextAuthOptions } from "next-auth";
 import CredentialsProvider from "next-auth/providers/credentials";
-import { env } from "@/lib/env";
+import { env } from "@/env";
 import { CONSOLE_SESSION_HOURS, endConsoleSession, signInConsoleMember } from "./console-sign-in";
 import { clientIp } from "./request-info";
 

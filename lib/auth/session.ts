@@ -7,7 +7,7 @@ import { and, eq, gt, isNull, sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import type { ConsoleRole } from "@/db/enums";
 import { consoleMemberEnvironments, consoleMembers, consoleSessions } from "@/db/schema";
-import { env, servedOverHttps } from "@/lib/env";
+import { env, servedOverHttps } from "@/env";
 import type { Actor, DomainContext } from "./actor";
 import { CONSOLE_IDLE_MINUTES } from "./console-sign-in";
 import { clientIp } from "./request-info";

@@ -4,8 +4,8 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import type { Environment } from "@/db/schema";
-import { createEnvironments, systemCtx } from "@/db/testing/fixtures";
-import { serve } from "@/db/testing/serve";
+import { createEnvironments, systemCtx } from "@/test-support/fixtures";
+import { serve } from "@/test-support/serve";
 import { addGrants, listGrants, removeGrant } from "@/lib/access/grants";
 import { createResource } from "@/lib/access/resources";
 import { handleApiRequest } from "@/lib/api/handler";

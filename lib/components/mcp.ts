@@ -4,7 +4,7 @@ import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/
 import { z } from "zod";
 import { getDb } from "@/db/client";
 import { recordAudit } from "@/lib/audit/record";
-import { publicOrigin } from "@/lib/env";
+import { publicOrigin } from "@/env";
 import { mcpServerUrl, protectedResourceMetadataUrl } from "@/lib/tokens/mint";
 import { admit, type Admitted } from "./door";
 

@@ -1,6 +1,6 @@
 import "server-only";
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
-import { env } from "@/lib/env";
+import { env } from "@/env";
 
 // Secrets the server must read back (signing keys' private halves, webhook signing secrets) are
 // stored sealed: AES-256-GCM under a key derived from NEXTAUTH_SECRET by HKDF, one key per purpose.

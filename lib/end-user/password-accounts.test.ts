@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { desc, eq, sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { emailOutbox, passwordTokens, users, type Environment } from "@/db/schema";
-import { createEnvironments, systemCtx } from "@/db/testing/fixtures";
+import { createEnvironments, systemCtx } from "@/test-support/fixtures";
 import { ARGON2_PARAMS } from "@/lib/auth/password";
 import { RateLimitedError, ValidationError } from "@/lib/errors";
 import { createUser } from "@/lib/users";

@@ -9,7 +9,7 @@ import { hashPassword, verifyPassword } from "@/lib/auth/password";
 import { hashToken, newSecretToken } from "@/lib/auth/secret-token";
 import { recordAudit } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
-import { env, publicOrigin } from "@/lib/env";
+import { env, publicOrigin } from "@/env";
 import { NotFoundError, RateLimitedError, ValidationError } from "@/lib/errors";
 import { sendMail } from "@/lib/mail";
 import { authorize } from "@/lib/permissions";

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { eq, sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { sessions, type Environment } from "@/db/schema";
-import { createEnvironments, memberCtx, systemCtx } from "@/db/testing/fixtures";
+import { createEnvironments, memberCtx, systemCtx } from "@/test-support/fixtures";
 import { ForbiddenError } from "@/lib/errors";
 import { createUser, revokeEnvironment, setUserStatus } from "@/lib/users";
 import { createEndUserSession, readEndUserSession, signOutEverywhere } from "./sessions";

@@ -8,7 +8,7 @@ import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit } from "@/lib/audit/record";
 import { hashToken, newSecretToken } from "@/lib/auth/secret-token";
 import { inTransaction } from "@/lib/domain/transaction";
-import { servedOverHttps } from "@/lib/env";
+import { servedOverHttps } from "@/env";
 import { NotFoundError } from "@/lib/errors";
 import { authorize } from "@/lib/permissions";
 import { parseInput, uuidSchema } from "@/lib/validation";

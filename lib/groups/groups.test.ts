@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { eq, sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { groups, type Environment } from "@/db/schema";
-import { countRows, createEnvironments, memberCtx, systemCtx } from "@/db/testing/fixtures";
+import { countRows, createEnvironments, memberCtx, systemCtx } from "@/test-support/fixtures";
 import { ConflictError, ValidationError } from "@/lib/errors";
 import { createUser } from "@/lib/users";
 import { addMembers, addUserToGroups, createGroup, deleteGroup, listGroups, removeMembers, updateGroup } from ".";

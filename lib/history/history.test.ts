@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import type { Environment } from "@/db/schema";
-import { createEnvironments, memberCtx, systemCtx } from "@/db/testing/fixtures";
+import { createEnvironments, memberCtx, systemCtx } from "@/test-support/fixtures";
 import { addGrants, removeGrant } from "@/lib/access/grants";
 import { createResource } from "@/lib/access/resources";
 import { addMembers, createGroup, deleteGroup, removeMembers, updateGroup } from "@/lib/groups";

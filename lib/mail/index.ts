@@ -3,7 +3,7 @@ import { desc, eq, sql } from "drizzle-orm";
 import { getDb, type Executor } from "@/db/client";
 import { emailOutbox } from "@/db/schema";
 import type { Actor } from "@/lib/auth/actor";
-import { env } from "@/lib/env";
+import { env } from "@/env";
 import { authorize } from "@/lib/permissions";
 
 export type Mail = { to: string; subject: string; text: string };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { memberCtx } from "@/db/testing/fixtures";
+import { memberCtx } from "@/test-support/fixtures";
 import { ForbiddenError } from "@/lib/errors";
 import { listOutbox, sendMail } from ".";
 

@@ -4,7 +4,7 @@ import { parse } from "csv-parse/sync";
 import { sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import type { Environment } from "@/db/schema";
-import { countRows, createEnvironments, realMemberCtx, systemCtx } from "@/db/testing/fixtures";
+import { countRows, createEnvironments, realMemberCtx, systemCtx } from "@/test-support/fixtures";
 import { addGrants, listGrants } from "@/lib/access/grants";
 import { createResource } from "@/lib/access/resources";
 import { verifyAuditTrail, sealAuditTrail } from "@/lib/audit/chain";

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { directories, type Environment } from "@/db/schema";
-import { auditActions, countRows, createEnvironments, memberCtx, systemCtx } from "@/db/testing/fixtures";
+import { auditActions, countRows, createEnvironments, memberCtx, systemCtx } from "@/test-support/fixtures";
 import { ForbiddenError, ValidationError } from "@/lib/errors";
 import { authenticateDirectory, createDirectory, listDirectories, rotateDirectoryToken, setDirectoryStatus } from "./directories";
 

@@ -8,7 +8,7 @@ import { hashToken, newSecretToken } from "@/lib/auth/secret-token";
 import { recordAudit } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
 import { requireEnvironment } from "@/lib/environments";
-import { publicOrigin } from "@/lib/env";
+import { publicOrigin } from "@/env";
 import { NotFoundError, ValidationError } from "@/lib/errors";
 import { authorize } from "@/lib/permissions";
 import { parseInput, uuidSchema } from "@/lib/validation";

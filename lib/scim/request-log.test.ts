@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { eq, sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { scimRequestLog, type Environment } from "@/db/schema";
-import { createEnvironments } from "@/db/testing/fixtures";
+import { createEnvironments } from "@/test-support/fixtures";
 import { directoryHealth, pruneRequestLogs, requestLog } from "./directories";
 import { flushRequestLog } from "./handler";
 import { scimClient } from "./testing";

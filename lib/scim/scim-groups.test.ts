@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { and, eq } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { groupMembers, groups, type Environment } from "@/db/schema";
-import { createEnvironments, systemCtx } from "@/db/testing/fixtures";
+import { createEnvironments, systemCtx } from "@/test-support/fixtures";
 import { addMembers } from "@/lib/groups";
 import { scimClient } from "./testing";
 

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { and, eq, inArray } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { auditEvents, environmentAccess, users, type Environment } from "@/db/schema";
-import { countRows, createEnvironments, createVerifiedUser, systemCtx } from "@/db/testing/fixtures";
+import { countRows, createEnvironments, createVerifiedUser, systemCtx } from "@/test-support/fixtures";
 import { createEndUserSession, readEndUserSession } from "@/lib/end-user/sessions";
 import { createUser, setUserStatus } from "@/lib/users";
 import { rotateDirectoryToken } from "./directories";

@@ -1,5 +1,5 @@
 import type { Environment } from "@/db/schema";
-import { systemCtx } from "@/db/testing/fixtures";
+import { systemCtx } from "@/test-support/fixtures";
 import { createDirectory } from "./directories";
 import { handleScim } from "./handler";
 

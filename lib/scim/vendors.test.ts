@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { groupMembers, users, type Environment } from "@/db/schema";
-import { createEnvironments } from "@/db/testing/fixtures";
+import { createEnvironments } from "@/test-support/fixtures";
 import { ENTRA, OKTA, ONELOGIN, type Step } from "./fixtures/vendors";
 import { scimClient } from "./testing";
 

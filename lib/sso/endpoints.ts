@@ -1,4 +1,4 @@
-import { publicOrigin } from "@/lib/env";
+import { publicOrigin } from "@/env";
 
 // Our SAML SP endpoints, built from the public origin. One SP entity ID for every environment:
 // the environment travels in the sign-in state, so one IdP app serves several environments.

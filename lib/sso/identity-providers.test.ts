@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { desc, eq } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { auditEvents, identityProviders } from "@/db/schema";
-import { countRows, createEnvironments, memberCtx, systemCtx } from "@/db/testing/fixtures";
+import { countRows, createEnvironments, memberCtx, systemCtx } from "@/test-support/fixtures";
 import { ForbiddenError, ValidationError } from "@/lib/errors";
 import { createGroup } from "@/lib/groups";
 import { routeSignIn, updateEnvironmentAuth } from "./environment-auth";
@@ -34,7 +34,7 @@ beforeAll(async () => {
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
 const withPrivateUrls = async <T>(allowed: boolean, fn: () => Promise<T>) => {
-  const { env } = await import("@/lib/env");
+  const { env } = await import("@/env");
   const settings = env() as { ALLOW_PRIVATE_METADATA_URLS: boolean };
   const before = settings.ALLOW_PRIVATE_METADATA_URLS;
   settings.ALLOW_PRIVATE_METADATA_URLS = allowed;

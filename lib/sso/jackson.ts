@@ -1,6 +1,6 @@
 import "server-only";
 import type { IConnectionAPIController, IOAuthController, ISPSSOConfig } from "@boxyhq/saml-jackson";
-import { env } from "@/lib/env";
+import { env } from "@/env";
 import { SAML_ACS_PATH, spEndpoints } from "./endpoints";
 
 // SAML Jackson embedded as a library: its tables live in our database (jackson_store, …), analytics

@@ -1,7 +1,7 @@
 import "server-only";
 import { X509Certificate } from "node:crypto";
 import type { IdpCertificate } from "@/db/schema";
-import { env } from "@/lib/env";
+import { env } from "@/env";
 import { ValidationError } from "@/lib/errors";
 import { privateHostReason, requestOnce } from "@/lib/http/outbound";
 import { NS, parseXml, SamlCheckError, toPem } from "./saml-response";

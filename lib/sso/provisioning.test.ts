@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { and, eq } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { environmentAccess, groupMembers, groups, ssoTraces, userIdentities } from "@/db/schema";
-import { countRows, createVerifiedUser, memberCtx, systemCtx } from "@/db/testing/fixtures";
+import { countRows, createVerifiedUser, memberCtx, systemCtx } from "@/test-support/fixtures";
 import { readEndUserSession } from "@/lib/end-user/sessions";
 import { createGroup, addMembers } from "@/lib/groups";
 import { setUserStatus, createUser, updateUser } from "@/lib/users";

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { samlAssertionIds, ssoTraces, users } from "@/db/schema";
-import { countRows, systemCtx } from "@/db/testing/fixtures";
+import { countRows, systemCtx } from "@/test-support/fixtures";
 import { handleAcs } from "./flow";
 import { updateIdentityProvider } from "./identity-providers";
 import { setupSso, type SsoFixture } from "./testing/fixture";

@@ -10,7 +10,7 @@ import { environmentAuth, signingKeys, type SigningKey } from "@/db/schema";
 import { SYSTEM_ACTOR, type DomainContext } from "@/lib/auth/actor";
 import { recordAudit, recordAuditMany } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
-import { env } from "@/lib/env";
+import { env } from "@/env";
 import { authorize } from "@/lib/permissions";
 import { parseInput } from "@/lib/validation";
 

@@ -5,7 +5,7 @@ import { getDb } from "@/db/client";
 import { environmentAuth, resources } from "@/db/schema";
 import { entitlementsOf } from "@/lib/access/policy";
 import type { EndUserSession } from "@/lib/end-user/sessions";
-import { publicOrigin } from "@/lib/env";
+import { publicOrigin } from "@/env";
 import { ValidationError } from "@/lib/errors";
 import { uuidSchema } from "@/lib/validation";
 import { ACCESS_TOKEN_TYPE, type AccessTokenClaims } from "@/lib/runtime/claims";

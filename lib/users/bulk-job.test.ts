@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import type { Environment } from "@/db/schema";
-import { createEnvironments, memberCtx } from "@/db/testing/fixtures";
+import { createEnvironments, memberCtx } from "@/test-support/fixtures";
 import { iterateMemberships } from "@/lib/groups/export";
 import { createGroup } from "@/lib/groups";
 import { insertAccessRows } from "@/lib/groups/membership-rows";

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import type { Environment } from "@/db/schema";
-import { createEnvironments, systemCtx } from "@/db/testing/fixtures";
+import { createEnvironments, systemCtx } from "@/test-support/fixtures";
 import { ValidationError } from "@/lib/errors";
 import { addMembers, createGroup } from "@/lib/groups";
 import { insertAccessRows } from "@/lib/groups/membership-rows";

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { eq, sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { environmentAccess, groupMembers, groups, sessions, users, type Environment } from "@/db/schema";
-import { auditActions, countRows, createEnvironments, memberCtx, systemCtx } from "@/db/testing/fixtures";
+import { auditActions, countRows, createEnvironments, memberCtx, systemCtx } from "@/test-support/fixtures";
 import { ConflictError, ForbiddenError, ValidationError, VersionConflictError } from "@/lib/errors";
 import { createGroup } from "@/lib/groups";
 import { createUser, deleteUser, grantEnvironment, reactivateUser, revokeEnvironment, suspendUser, updateUser } from ".";

@@ -10,7 +10,7 @@ import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit } from "@/lib/audit/record";
 import { openSecret, sealSecret } from "@/lib/crypto/sealed";
 import { inTransaction } from "@/lib/domain/transaction";
-import { env } from "@/lib/env";
+import { env } from "@/env";
 import { ConflictError, NotFoundError, ValidationError } from "@/lib/errors";
 import { privateHostReason, requestOnce } from "@/lib/http/outbound";
 import { authorize } from "@/lib/permissions";

@@ -5,9 +5,9 @@ import { encode } from "next-auth/jwt";
 import { closeDb, createSql } from "@/db/client";
 import { freePort } from "@/db/embedded";
 import { runMigrations } from "@/db/migrate";
-import { seedDemo } from "@/db/seed";
+import { seedDemo } from "@/scripts/demo-seed";
 import { seedLarge } from "@/scripts/bench/seed-large";
-import { databaseUrl } from "@/db/testing/urls";
+import { databaseUrl } from "@/test-support/urls";
 import { listUsers, encodeCursor } from "@/lib/users/list";
 import { dataDir, ensureDatabase, ensureSecret, openDatabase } from "../lib/runtime";
 

@@ -1,7 +1,7 @@
 import { createSql } from "@/db/client";
 import { runMigrations } from "@/db/migrate";
-import { seedDemo } from "@/db/seed";
-import { databaseUrl } from "@/db/testing/urls";
+import { seedDemo } from "@/scripts/demo-seed";
+import { databaseUrl } from "@/test-support/urls";
 import { dataDir, ensureDatabase, ensureSecret, type OpenDatabase } from "../lib/runtime";
 
 /**

@@ -5,7 +5,7 @@ import { sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { freePort } from "@/db/embedded";
 import { SYSTEM_ACTOR } from "@/lib/auth/actor";
-import { env } from "@/lib/env";
+import { env } from "@/env";
 import { findEnvironmentByKey } from "@/lib/environments";
 import { authenticateDirectory, createDirectory, scimBaseUrl } from "@/lib/scim/directories";
 import { listScimUsers, type ScimContext } from "@/lib/scim/users";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { sql } from "drizzle-orm";
 import { getDb, getSql } from "@/db/client";
-import { seedDemo } from "@/db/seed";
+import { seedDemo } from "@/scripts/demo-seed";
 import { largeShape, seedLarge } from "./seed-large";
 
 describe("seed:large", () => {

@@ -1,5 +1,5 @@
 import type postgres from "postgres";
-import { DEMO_ENVIRONMENTS, FIRST_NAMES, LAST_NAMES } from "@/db/seed";
+import { DEMO_ENVIRONMENTS, FIRST_NAMES, LAST_NAMES } from "@/scripts/demo-seed";
 
 // A large data set for benchmarks, generated inside Postgres (generate_series, set-based inserts)
 // so a million users take minutes, not hours. Proportions for N users: 3 environments (all users

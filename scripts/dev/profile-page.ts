@@ -1,5 +1,5 @@
 import { closeDb } from "@/db/client";
-import { databaseUrl } from "@/db/testing/urls";
+import { databaseUrl } from "@/test-support/urls";
 import { findEnvironmentByKey, listEnvironments } from "@/lib/environments";
 import { listGroups } from "@/lib/groups";
 import { listUsersForPage } from "@/lib/users/list";

@@ -15,7 +15,7 @@ beforeAll(async () => {
 }, 600_000);
 afterAll(async () => world?.close(), 60_000);
 
-const systemCtx = async () => (await import("@/db/testing/fixtures")).systemCtx;
+const systemCtx = async () => (await import("@/test-support/fixtures")).systemCtx;
 const db = async () => (await import("@/db/client")).getDb();
 
 describe("kill -9 during writes", () => {

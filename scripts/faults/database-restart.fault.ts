@@ -18,7 +18,7 @@ describe("a database restart during writes", () => {
   it("acknowledges only what committed, errors meanwhile, and recovers by itself", async () => {
     const { createDirectory } = await import("@/lib/scim/directories");
     const { findEnvironmentByKey } = await import("@/lib/environments");
-    const { systemCtx } = await import("@/db/testing/fixtures");
+    const { systemCtx } = await import("@/test-support/fixtures");
     const prod = (await findEnvironmentByKey("prod"))!;
     const { directory, token } = await createDirectory(systemCtx, { environmentId: prod.id, name: "Restart writes" });
     const target: ScimTarget = { base: () => app.base, directoryId: directory.id, token };

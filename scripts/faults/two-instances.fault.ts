@@ -23,7 +23,7 @@ afterAll(async () => world?.close(), 60_000);
 
 describe("two instances on one database", () => {
   it("SSO started on one completes on the other; a replay on the first is refused; the session works on both", async () => {
-    const { systemCtx } = await import("@/db/testing/fixtures");
+    const { systemCtx } = await import("@/test-support/fixtures");
     const { findEnvironmentByKey } = await import("@/lib/environments");
     const { createIdentityProvider } = await import("@/lib/sso/identity-providers");
     const { updateEnvironmentAuth } = await import("@/lib/sso/environment-auth");
@@ -73,7 +73,7 @@ describe("two instances on one database", () => {
   }, 120_000);
 
   it("a rate limit counts the requests to both instances", async () => {
-    const { systemCtx } = await import("@/db/testing/fixtures");
+    const { systemCtx } = await import("@/test-support/fixtures");
     const { findEnvironmentByKey } = await import("@/lib/environments");
     const { createDirectory } = await import("@/lib/scim/directories");
     const prod = (await findEnvironmentByKey("prod"))!;

@@ -5,7 +5,7 @@ import postgres from "postgres";
 import { startEmbeddedPostgres } from "@/db/embedded";
 
 // Bootstrap shared by the commands (start, migrate, seed, benchmarks): where the data lives,
-// which database to use, and the generated secrets. The app itself reads them through lib/env.ts.
+// which database to use, and the generated secrets. The app itself reads them through env.ts.
 
 export const APP_DATABASE = "iam";
 

@@ -1,6 +1,6 @@
 import { inflateRawSync } from "node:zlib";
 import type { Environment, IdentityProvider } from "@/db/schema";
-import { createEnvironments, systemCtx } from "@/db/testing/fixtures";
+import { createEnvironments, systemCtx } from "@/test-support/fixtures";
 import { spEndpoints } from "../endpoints";
 import { updateEnvironmentAuth } from "../environment-auth";
 import { handleAcs, startSso } from "../flow";

@@ -1,10 +1,10 @@
 import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Environment } from "@/db/schema";
-import { cookieJar, signInAs } from "@/db/testing/console-session";
-import { countRows, createEnvironments, systemCtx } from "@/db/testing/fixtures";
+import { cookieJar, signInAs } from "@/test-support/console-session";
+import { countRows, createEnvironments, systemCtx } from "@/test-support/fixtures";
 import { createUser } from "@/lib/users";
 
-vi.mock("next/headers", () => import("@/db/testing/console-session").then((m) => m.nextHeadersMock));
+vi.mock("next/headers", () => import("@/test-support/console-session").then((m) => m.nextHeadersMock));
 vi.mock("next/cache", () => ({ revalidatePath: vi.fn() }));
 
 const actions = await import("./actions");

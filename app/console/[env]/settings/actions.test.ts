@@ -1,8 +1,8 @@
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import { cookieJar, signInAs } from "@/db/testing/console-session";
-import { countRows } from "@/db/testing/fixtures";
+import { cookieJar, signInAs } from "@/test-support/console-session";
+import { countRows } from "@/test-support/fixtures";
 
-vi.mock("next/headers", () => import("@/db/testing/console-session").then((m) => m.nextHeadersMock));
+vi.mock("next/headers", () => import("@/test-support/console-session").then((m) => m.nextHeadersMock));
 vi.mock("next/cache", () => ({ revalidatePath: vi.fn() }));
 
 const actions = await import("./actions");

@@ -9,7 +9,7 @@ import { can } from "@/lib/permissions";
 import { getEnvironmentAuth } from "@/lib/sso/environment-auth";
 import { listIdentityProviders } from "@/lib/sso/identity-providers";
 import { listSigningKeys } from "@/lib/tokens/keys";
-import { env as config } from "@/lib/env";
+import { env as config } from "@/env";
 import { issuerMetadata } from "@/lib/tokens/discovery";
 import { ApiTokens } from "./api-tokens";
 import { SigningKeys } from "./signing-keys";

@@ -1,13 +1,13 @@
 import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Environment } from "@/db/schema";
-import { cookieJar as jar, signInAs } from "@/db/testing/console-session";
-import { countRows, createEnvironments, systemCtx } from "@/db/testing/fixtures";
+import { cookieJar as jar, signInAs } from "@/test-support/console-session";
+import { countRows, createEnvironments, systemCtx } from "@/test-support/fixtures";
 import { createUser } from "@/lib/users";
 
 // Server actions are called here as the browser would reach them: through the wrapper, with
 // whatever session cookie the request carries. Hiding a button is not what protects them.
 
-vi.mock("next/headers", () => import("@/db/testing/console-session").then((m) => m.nextHeadersMock));
+vi.mock("next/headers", () => import("@/test-support/console-session").then((m) => m.nextHeadersMock));
 vi.mock("next/cache", () => ({ revalidatePath: vi.fn() }));
 
 const actions = await import("./actions");

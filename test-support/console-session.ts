@@ -1,9 +1,9 @@
 import { encode } from "next-auth/jwt";
-import type { ConsoleRole } from "../enums";
+import type { ConsoleRole } from "@/db/enums";
 import { systemCtx } from "./fixtures";
 
 // Server actions read the session cookie through next/headers. Test files mock that module with
-// `vi.mock("next/headers", () => import("@/db/testing/console-session").then((m) => m.nextHeadersMock))`
+// `vi.mock("next/headers", () => import("@/test-support/console-session").then((m) => m.nextHeadersMock))`
 // and sign in as a real console member (real session row, real encrypted cookie).
 
 export const cookieJar = new Map<string, string>();

@@ -3,13 +3,13 @@ import os from "node:os";
 import path from "node:path";
 import postgres from "postgres";
 import type { TestProject } from "vitest/node";
-import { startEmbeddedPostgres } from "../embedded";
-import { runMigrations } from "../migrate";
+import { startEmbeddedPostgres } from "@/db/embedded";
+import { runMigrations } from "@/db/migrate";
 import { databaseUrl } from "./urls";
 
 // One Postgres per test run: the embedded one on a random port, or TEST_DATABASE_URL's server
 // (CI's second pass runs against the machine's Postgres 15). Migrations run once into a template;
-// each test file then gets its own database cloned from it (db/testing/setup-file.ts).
+// each test file then gets its own database cloned from it (test-support/setup-file.ts).
 
 declare module "vitest" {
   export interface ProvidedContext {

@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
-import { getDb } from "../client";
-import type { ConsoleRole } from "../enums";
-import type { Environment } from "../schema";
+import { getDb } from "@/db/client";
+import type { ConsoleRole } from "@/db/enums";
+import type { Environment } from "@/db/schema";
 import { SYSTEM_ACTOR, type DomainContext } from "@/lib/auth/actor";
 import { createEnvironment } from "@/lib/environments";
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { sql } from "drizzle-orm";
-import { getDb } from "./client";
-import { seedDemo } from "./seed";
-import { countRows } from "./testing/fixtures";
+import { getDb } from "@/db/client";
+import { seedDemo } from "./demo-seed";
+import { countRows } from "@/test-support/fixtures";
 import { signInConsoleMember } from "@/lib/auth/console-sign-in";
 
 describe("demo seed", () => {

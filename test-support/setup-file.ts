@@ -1,7 +1,7 @@
 import crypto from "node:crypto";
 import postgres from "postgres";
 import { afterAll, beforeAll, inject } from "vitest";
-import { closeDb } from "../client";
+import { closeDb } from "@/db/client";
 import { databaseUrl } from "./urls";
 
 // Each test file gets a database of its own, cloned from the migrated template (~40 ms), so files
