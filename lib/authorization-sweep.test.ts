@@ -142,7 +142,7 @@ describe("authorization sweep: an environment admin outside their environments",
     const { addGrants } = await import("@/lib/access/grants");
     const { createGroup, addMembers } = await import("@/lib/groups");
     const { createUser } = await import("@/lib/users");
-    const { createDirectory } = await import("@/lib/scim/directories");
+    const { createDirectory } = await import("@/lib/directories");
     const { createAccessReview } = await import("@/lib/reviews");
     const { createIdentityProvider } = await import("@/lib/sso/identity-providers");
     const { generateKeyPair, idpMetadata } = await import("@/lib/sso/testing/test-idp");

@@ -7,12 +7,12 @@ import { cookieJar, signInAs } from "@/test-support/console-session";
 import { createEnvironments, systemCtx } from "@/test-support/fixtures";
 import { clearWriteLog, installWriteLog, readWriteLog } from "@/test-support/write-log";
 import { createResource } from "@/lib/access/resources";
-import { createApiToken } from "@/lib/api/tokens";
-import { ENDPOINTS } from "@/lib/api/v1";
+import { createApiToken } from "@/lib/api-tokens";
+import { ENDPOINTS } from "@/lib/doors/rest/v1";
 import { createGroup } from "@/lib/groups";
 import { ensureSigningKeys } from "@/lib/tokens/keys";
-import { flushRequestLog } from "@/lib/scim/handler";
-import { scimClient } from "@/lib/scim/testing";
+import { flushRequestLog } from "@/lib/doors/scim/handler";
+import { scimClient } from "@/lib/doors/scim/testing";
 import { createUser } from "@/lib/users";
 
 // "GET never changes state": every route handler's GET, found by file, is called with real

@@ -25,7 +25,7 @@ type World = {
   owner: DomainContext;
   devAdmin: DomainContext;
   devToken: string;
-  scim: Awaited<ReturnType<typeof import("@/lib/scim/testing").scimClient>>;
+  scim: Awaited<ReturnType<typeof import("@/lib/doors/scim/testing").scimClient>>;
   sso: Awaited<ReturnType<typeof import("@/lib/sso/testing/fixture").setupSso>>;
 };
 let w: World;
@@ -33,8 +33,8 @@ let w: World;
 beforeAll(async () => {
   const { setupSso, configureSso } = await import("@/lib/sso/testing/fixture");
   const { createGroup } = await import("@/lib/groups");
-  const { createApiToken } = await import("@/lib/api/tokens");
-  const { scimClient } = await import("@/lib/scim/testing");
+  const { createApiToken } = await import("@/lib/api-tokens");
+  const { scimClient } = await import("@/lib/doors/scim/testing");
   // PROD signs in through the test IdP (JIT on); the same IdP also serves DEV, where it acts for DEV only.
   const sso = await setupSso({ jit: true, groupSync: true });
   const envs = sso.envs;
@@ -89,7 +89,7 @@ async function signInDevAdmin() {
 }
 
 async function api(method: string, path: string, body?: unknown) {
-  const { handleApiRequest } = await import("@/lib/api/handler");
+  const { handleApiRequest } = await import("@/lib/doors/rest/handler");
   const headers: Record<string, string> = { authorization: `Bearer ${w.devToken}` };
   if (body !== undefined) headers["content-type"] = "application/json";
   const response = await handleApiRequest(new Request(`http://localhost/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }), method as never);

@@ -20,8 +20,8 @@ try {
   const { SYSTEM_ACTOR } = await import("@/lib/auth/actor");
   const systemCtx = { actor: { ...SYSTEM_ACTOR, label: "load" } };
   const { findEnvironmentByKey } = await import("@/lib/environments");
-  const { createDirectory } = await import("@/lib/scim/directories");
-  const { createApiToken } = await import("@/lib/api/tokens");
+  const { createDirectory } = await import("@/lib/directories");
+  const { createApiToken } = await import("@/lib/api-tokens");
   const { createResource } = await import("@/lib/access/resources");
   const { addGrants } = await import("@/lib/access/grants");
   const { createGroup } = await import("@/lib/groups");

@@ -5,7 +5,7 @@ import { closeDb } from "@/db/client";
 import { freePort } from "@/db/embedded";
 import { SYSTEM_ACTOR } from "@/lib/auth/actor";
 import { findEnvironmentByKey } from "@/lib/environments";
-import { createDirectory, scimBaseUrl } from "@/lib/scim/directories";
+import { createDirectory, scimBaseUrl } from "@/lib/directories";
 import { freshBenchDatabase } from "./bench/fresh-database";
 import { startApp, type AppProcess } from "./lib/app-process";
 import { runMicrosoftCollection } from "./lib/ms-scim";

@@ -1,6 +1,6 @@
 import "server-only";
 import { SYSTEM_ACTOR } from "@/lib/auth/actor";
-import { pruneRequestLogs } from "@/lib/scim/directories";
+import { pruneRequestLogs } from "@/lib/directories";
 import { rotateIfDue } from "@/lib/tokens/keys";
 import { pruneDeliveredWebhooks } from "@/lib/webhooks";
 import { pruneSsoState } from "./flow";

@@ -6,7 +6,7 @@ import { freePort } from "@/db/embedded";
 import { SYSTEM_ACTOR } from "@/lib/auth/actor";
 import { addGrants } from "@/lib/access/grants";
 import { createResource } from "@/lib/access/resources";
-import { createApiToken } from "@/lib/api/tokens";
+import { createApiToken } from "@/lib/api-tokens";
 import { createEndUserSession, readEndUserSession } from "@/lib/end-user/sessions";
 import { findEnvironmentByKey } from "@/lib/environments";
 import { addMembers, createGroup } from "@/lib/groups";

@@ -20,7 +20,7 @@ const db = async () => (await import("@/db/client")).getDb();
 
 describe("kill -9 during writes", () => {
   it("a SCIM burst: after the crash, restart and retries, every user exists once, whole, in its group", async () => {
-    const { createDirectory } = await import("@/lib/scim/directories");
+    const { createDirectory } = await import("@/lib/directories");
     const { findEnvironmentByKey } = await import("@/lib/environments");
     const prod = (await findEnvironmentByKey("prod"))!;
     const { directory, token } = await createDirectory(await systemCtx(), { environmentId: prod.id, name: "Crash burst" });

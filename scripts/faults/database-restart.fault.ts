@@ -16,7 +16,7 @@ afterAll(async () => world?.close(), 60_000);
 
 describe("a database restart during writes", () => {
   it("acknowledges only what committed, errors meanwhile, and recovers by itself", async () => {
-    const { createDirectory } = await import("@/lib/scim/directories");
+    const { createDirectory } = await import("@/lib/directories");
     const { findEnvironmentByKey } = await import("@/lib/environments");
     const { systemCtx } = await import("@/test-support/fixtures");
     const prod = (await findEnvironmentByKey("prod"))!;

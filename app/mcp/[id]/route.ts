@@ -1,6 +1,6 @@
-import { handleMcp } from "@/lib/components/mcp";
+import { handleMcp } from "@/lib/doors/components/mcp";
 
-// An MCP server (streamable HTTP) per MCP resource; see lib/components/mcp.ts.
+// An MCP server (streamable HTTP) per MCP resource; see lib/doors/components/mcp.ts.
 type Params = { params: Promise<{ id: string }> };
 const handle = async (request: Request, { params }: Params) => handleMcp(request, (await params).id);
 

@@ -1,6 +1,6 @@
-import { handleApiRequest } from "@/lib/api/handler";
+import { handleApiRequest } from "@/lib/doors/rest/handler";
 
-// The admin REST API: one dispatcher for every /api/v1 endpoint (lib/api/v1.ts lists them).
+// The admin REST API: one dispatcher for every /api/v1 endpoint (lib/doors/rest/v1.ts lists them).
 export const GET = (request: Request) => handleApiRequest(request, "GET");
 export const POST = (request: Request) => handleApiRequest(request, "POST");
 export const PATCH = (request: Request) => handleApiRequest(request, "PATCH");

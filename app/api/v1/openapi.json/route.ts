@@ -1,4 +1,4 @@
-import { openApiDocument } from "@/lib/api/openapi";
+import { openApiDocument } from "@/lib/doors/rest/openapi";
 
 export function GET() {
   return Response.json(openApiDocument(), { headers: { "cache-control": "public, max-age=300" } });

@@ -1,7 +1,7 @@
 "use server";
 
 import { consoleAction } from "@/lib/actions";
-import { createDirectory, rotateDirectoryToken, setDirectoryStatus } from "@/lib/scim/directories";
+import { createDirectory, rotateDirectoryToken, setDirectoryStatus } from "@/lib/directories";
 
 export const createDirectoryAction = consoleAction({ permission: ["directories", "write"] }, async (ctx, input: unknown) => {
   const { directory, token } = await createDirectory(ctx, input);

@@ -9,7 +9,7 @@ import { ShownOnce } from "@/components/ui/shown-once";
 import { SimpleTable } from "@/components/ui/simple-table";
 import { useAction } from "@/components/use-action";
 import type { FieldErrors } from "@/lib/errors";
-import type { DirectoryHealth } from "@/lib/scim/directories";
+import type { DirectoryHealth } from "@/lib/directories";
 import { createDirectoryAction, rotateDirectoryTokenAction, setDirectoryStatusAction } from "./actions";
 
 type Row = { id: string; name: string; baseUrl: string; tokenHint: string; status: string; identityProvider: string; lastRequestAt: string; health: DirectoryHealth };

@@ -1,7 +1,7 @@
 import { Card, PageHeader } from "@/components/ui/card";
 import { consolePage } from "@/lib/http/console-page";
 import { can } from "@/lib/permissions";
-import { directoryHealth, listDirectories } from "@/lib/scim/directories";
+import { directoryHealth, listDirectories } from "@/lib/directories";
 import { listIdentityProviders } from "@/lib/sso/identity-providers";
 import { Directories } from "./directories";
 

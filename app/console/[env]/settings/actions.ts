@@ -1,7 +1,7 @@
 "use server";
 
 import { consoleAction } from "@/lib/actions";
-import { createApiToken, revokeApiToken } from "@/lib/api/tokens";
+import { createApiToken, revokeApiToken } from "@/lib/api-tokens";
 import { updateEnvironmentAuth } from "@/lib/sso/environment-auth";
 import { rotateSigningKeys } from "@/lib/tokens/keys";
 import { createWebhook, deleteWebhook, retryDelivery, setWebhookEnabled } from "@/lib/webhooks";

@@ -1,6 +1,6 @@
 import { Card, PageHeader } from "@/components/ui/card";
 import { SimpleTable } from "@/components/ui/simple-table";
-import { listApiTokens } from "@/lib/api/tokens";
+import { listApiTokens } from "@/lib/api-tokens";
 import { listEnvironments } from "@/lib/environments";
 import { listGroups } from "@/lib/groups";
 import { consolePage } from "@/lib/http/console-page";

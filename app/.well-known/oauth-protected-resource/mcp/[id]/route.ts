@@ -1,7 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { resources } from "@/db/schema";
-import { protectedResourceMetadata } from "@/lib/components/mcp";
+import { protectedResourceMetadata } from "@/lib/doors/components/mcp";
 import { uuidSchema } from "@/lib/validation";
 
 // RFC 9728 protected-resource metadata of one MCP server.

@@ -1,4 +1,4 @@
-import { handleGenieMessage } from "@/lib/components/genie";
+import { handleGenieMessage } from "@/lib/doors/components/genie";
 
 // A genie's message endpoint: bearer access token (aud agent_studio) → verify → live policy → fixed reply.
 export async function POST(request: Request, { params }: { params: Promise<{ id: string }> }) {

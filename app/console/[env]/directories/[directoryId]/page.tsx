@@ -4,7 +4,7 @@ import { Badge, Card, PageHeader } from "@/components/ui/card";
 import { SimpleTable } from "@/components/ui/simple-table";
 import { isDomainError } from "@/lib/errors";
 import { consolePage } from "@/lib/http/console-page";
-import { requestLog } from "@/lib/scim/directories";
+import { requestLog } from "@/lib/directories";
 
 export const metadata = { title: "Directory" };
 

@@ -1,4 +1,4 @@
-import { handleScim } from "@/lib/scim/handler";
+import { handleScim } from "@/lib/doors/scim/handler";
 
 // SCIM 2.0 (RFC 7644) for one directory: /scim/v2/<directory>/Users, /Groups, /Schemas, …
 type Params = { params: Promise<{ directory: string; path?: string[] }> };

@@ -7,7 +7,7 @@ import { redact } from "@/lib/audit/record";
 import { clientIp } from "@/lib/auth/request-info";
 import { isDomainError } from "@/lib/errors";
 import { hitRateLimit } from "@/lib/rate-limit";
-import { authenticateDirectory, scimBaseUrl } from "./directories";
+import { authenticateDirectory, scimBaseUrl } from "@/lib/directories";
 import { ScimError, scimErrorBody } from "./errors";
 import { ENTERPRISE_ATTRIBUTES, GROUP_ATTRIBUTES, SCHEMA, schemaDocument, USER_ATTRIBUTES } from "./schema";
 import { createScimGroup, deleteScimGroup, getScimGroup, listScimGroups, patchScimGroup, replaceScimGroup } from "./groups";

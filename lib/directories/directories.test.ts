@@ -4,7 +4,7 @@ import { getDb } from "@/db/client";
 import { directories, type Environment } from "@/db/schema";
 import { auditActions, countRows, createEnvironments, memberCtx, systemCtx } from "@/test-support/fixtures";
 import { ForbiddenError, ValidationError } from "@/lib/errors";
-import { authenticateDirectory, createDirectory, listDirectories, rotateDirectoryToken, setDirectoryStatus } from "./directories";
+import { authenticateDirectory, createDirectory, listDirectories, rotateDirectoryToken, setDirectoryStatus } from "@/lib/directories";
 
 let env: { dev: Environment; test: Environment; prod: Environment };
 beforeAll(async () => {

@@ -3,7 +3,7 @@ import { eq, sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { scimRequestLog, type Environment } from "@/db/schema";
 import { createEnvironments } from "@/test-support/fixtures";
-import { directoryHealth, pruneRequestLogs, requestLog } from "./directories";
+import { directoryHealth, pruneRequestLogs, requestLog } from "@/lib/directories";
 import { flushRequestLog } from "./handler";
 import { scimClient } from "./testing";
 

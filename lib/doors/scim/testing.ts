@@ -1,6 +1,6 @@
 import type { Environment } from "@/db/schema";
 import { systemCtx } from "@/test-support/fixtures";
-import { createDirectory } from "./directories";
+import { createDirectory } from "@/lib/directories";
 import { handleScim } from "./handler";
 
 /** A directory and a client that calls the SCIM door as an HTTP client would. */

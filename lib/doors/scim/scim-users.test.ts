@@ -5,7 +5,7 @@ import { auditEvents, environmentAccess, users, type Environment } from "@/db/sc
 import { countRows, createEnvironments, createVerifiedUser, systemCtx } from "@/test-support/fixtures";
 import { createEndUserSession, readEndUserSession } from "@/lib/end-user/sessions";
 import { createUser, setUserStatus } from "@/lib/users";
-import { rotateDirectoryToken } from "./directories";
+import { rotateDirectoryToken } from "@/lib/directories";
 import { scimClient } from "./testing";
 
 let env: { dev: Environment; test: Environment; prod: Environment };

@@ -4,7 +4,7 @@ import { Validator } from "@seriousme/openapi-schema-validator";
 import { getDb } from "@/db/client";
 import type { Environment } from "@/db/schema";
 import { countRows, createEnvironments, realMemberCtx } from "@/test-support/fixtures";
-import { createApiToken, revokeApiToken } from "./tokens";
+import { createApiToken, revokeApiToken } from "@/lib/api-tokens";
 import { handleApiRequest, MAX_BODY_BYTES, RATE_LIMIT_PER_MINUTE } from "./handler";
 import { openApiDocument } from "./openapi";
 import { ENDPOINTS, type HttpMethod } from "./v1";

@@ -2,7 +2,7 @@ import "server-only";
 import { z } from "zod";
 import type { DomainContext } from "@/lib/auth/actor";
 import { clientIp } from "@/lib/auth/request-info";
-import { authenticateApiToken } from "@/lib/api/tokens";
+import { authenticateApiToken } from "@/lib/api-tokens";
 import { problem, problemFromError } from "@/lib/http/problem";
 import { denialReason } from "@/lib/permissions";
 import { ENDPOINTS, type Endpoint, type HttpMethod } from "./v1";

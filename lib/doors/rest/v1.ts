@@ -20,7 +20,7 @@ import { decideWithToken } from "@/lib/tokens/verify";
 import { mcpServerUrl } from "@/lib/tokens/mint";
 import { REASONS } from "@/lib/runtime/reasons";
 
-// The admin REST API, one table of endpoints: the dispatcher (lib/api/handler.ts) authenticates,
+// The admin REST API, one table of endpoints: the dispatcher (lib/doors/rest/handler.ts) authenticates,
 // rate-limits, checks the permission, parses query and body with these schemas, and calls `handle`,
 // which calls the same domain functions as the console. The OpenAPI document is generated from it.
 
