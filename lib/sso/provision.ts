@@ -20,7 +20,9 @@ import { environmentKeysOf } from "@/lib/environments";
 import { insertGroupRows } from "@/lib/groups/group-rows";
 import { deleteUserMembershipRowsOfSource, insertAccessRows, insertMembershipPairs } from "@/lib/groups/membership-rows";
 import { denialReason } from "@/lib/permissions";
+import { userCreatedEntry } from "@/lib/users";
 import { emailVerifiedFor, insertUserRows, signedInRow } from "@/lib/users/rows";
+import { emailSchema } from "@/lib/validation";
 
 /** An IdP acts in the one environment a sign-in is for, like an environment admin of it. */
 export const idpActor = (idp: Pick<IdentityProvider, "id" | "name">, environmentId: string): Actor => ({ type: "identity_provider", id: idp.id, label: idp.name, environmentIds: [environmentId] });
@@ -64,8 +66,8 @@ export function assertedIdentity(
     return key ? attributes[key]!.filter(Boolean) : [];
   };
   const mapping = idp.attributeMapping;
-  const email = (pick(mapping.email)[0] ?? (/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(subject) ? subject : "")).trim();
-  if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email) || email.length > 320) {
+  const email = (pick(mapping.email)[0] ?? (emailSchema.safeParse(subject).success ? subject : "")).trim();
+  if (!emailSchema.safeParse(email).success) {
     return { error: `The assertion carries no email in the "${mapping.email}" attribute and the NameID is not an email.` };
   }
   const first = pick("firstName")[0] ?? pick("givenName")[0] ?? pick("User.FirstName")[0];
@@ -261,7 +263,7 @@ export async function applySignInPlan(
       },
     ]);
     user = created!;
-    audit.push({ action: "user.create", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { email: user.email, name: user.name, status: user.status, source: "jit" } });
+    audit.push(userCreatedEntry(user, { environments: [environment.key], identityProvider: idp.name }, env));
   } else {
     const [updated] = await Promise.all([
       signedInRow(tx, plan.user.id, { ...(plan.user.rename ? { name: plan.user.rename } : {}), activate: plan.user.activate }),

@@ -5,7 +5,7 @@ import { getDb, type Executor, type Tx } from "@/db/client";
 import type { AccessSource, UserSource } from "@/db/enums";
 import { environmentAccess, groups, users, type User } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
-import { recordAudit } from "@/lib/audit/record";
+import { recordAudit, type AuditEntry } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
 import { environmentKeysOf, requireEnvironments } from "@/lib/environments";
 import { NotFoundError, ValidationError, VersionConflictError } from "@/lib/errors";
@@ -47,6 +47,14 @@ const snapshot = (u: User): UserSnapshot => ({
   version: u.version,
 });
 
+/**
+ * The one shape of a `user.create` audit entry, whichever door created the user (console, REST,
+ * SCIM, JIT): the user as stored, plus what the door adds (environments, groups, directory).
+ */
+export function userCreatedEntry(user: User, extra: Record<string, unknown>, environment?: { id: string; key: string }): AuditEntry {
+  return { action: "user.create", targetType: "user", targetId: user.id, targetLabel: user.email, ...(environment ? { environment } : {}), after: { ...snapshot(user), ...extra } };
+}
+
 /** The user, locked for update, with the environments it can enter (for scoped permission checks). */
 async function lockUser(tx: Tx, userId: string): Promise<{ user: User; environmentIds: string[] }> {
   const [user] = await tx.select().from(users).where(eq(users.id, userId)).for("update");
@@ -78,17 +86,14 @@ export async function createUser(
     ]);
     for (const env of envs) await insertAccessRows(tx, [user!.id], env.id, options.accessSource ?? "manual");
     await insertMembershipPairs(tx, chosenGroups.map((g) => ({ groupId: g.id, userId: user!.id, environmentId: g.environmentId })), "manual");
-    await recordAudit(tx, ctx, {
-      action: "user.create",
-      targetType: "user",
-      targetId: user!.id,
-      targetLabel: user!.email,
-      after: {
-        ...snapshot(user!),
+    await recordAudit(
+      tx,
+      ctx,
+      userCreatedEntry(user!, {
         environments: envs.map((e) => e.key),
         groups: chosenGroups.map((g) => `${envs.find((e) => e.id === g.environmentId)?.key}/${g.name}`),
-      },
-    });
+      }),
+    );
     return user!;
   });
 }

@@ -8,6 +8,8 @@ import { recordAuditMany, type AuditEntry } from "@/lib/audit/record";
 import { requireEnvironment } from "@/lib/environments";
 import { deleteAccessRows, insertAccessRows } from "@/lib/groups/membership-rows";
 import { denialReason } from "@/lib/permissions";
+import { userCreatedEntry } from "@/lib/users";
+import { emailSchema } from "@/lib/validation";
 import { emailVerifiedFor, insertUserRows, renameUserRows, setUserStatusRows } from "@/lib/users/rows";
 import { uniqueViolation } from "@/lib/db-errors";
 import { ScimError } from "./errors";
@@ -22,7 +24,6 @@ import { normaliseResource, SCHEMA, ScimValueError } from "./schema";
 
 export type ScimContext = { directory: Directory; environment: { id: string; key: string }; ctx: DomainContext; baseUrl: string };
 
-const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 
 type Row = { du: DirectoryUser; user: Pick<User, "id" | "email" | "name" | "status"> };
 
@@ -122,7 +123,7 @@ function emailCandidates(p: Parsed): string[] {
     ...emails.filter((e) => e.type === "work").map((e) => e.value),
     ...emails.map((e) => e.value),
   ];
-  return [...new Set(ordered.filter((e): e is string => typeof e === "string" && EMAIL.test(e) && e.length <= 320).map((e) => e.trim()))];
+  return [...new Set(ordered.filter((e): e is string => typeof e === "string" && emailSchema.safeParse(e).success).map((e) => e.trim()))];
 }
 
 async function userNameTaken(tx: Executor, directoryId: string, userName: string, exceptUserId?: string) {
@@ -312,7 +313,7 @@ async function createBatch(batch: Pick<Pending, "sc" | "parsed">[]): Promise<(Re
     const auditOf = ({ plan, user }: (typeof resolved)[number]): AuditEntry[] => [
       plan.link
         ? { action: "user.directory_link", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { directory: directory.name, userName: plan.parsed.userName } }
-        : { action: "user.create", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { email: user.email, name: user.name, source: "scim", directory: directory.name } },
+        : userCreatedEntry(user as User, { environments: plan.parsed.active ? [env.key] : [], directory: directory.name }, env),
       ...(plan.parsed.active ? [{ action: "environment.grant", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { source: "scim", directory: directory.name } }] : []),
     ];
     const [rows] = await Promise.all([
