@@ -1,6 +1,7 @@
+import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { expect, test } from "@playwright/test";
+import { expect, test, type Page } from "@playwright/test";
 import postgres from "postgres";
 import { clearWriteLog, installWriteLog, readWriteLog } from "../test-support/write-log";
 import { baseUrl, signInAsOwner } from "./helpers";
@@ -8,7 +9,8 @@ import { baseUrl, signInAsOwner } from "./helpers";
 // "GET never changes state", for pages: every page file of the app (found on disk, so a new one
 // cannot be missed) is opened as a signed-in owner with real ids, while a row trigger on every
 // table logs any write (test-support/write-log.ts, shared with lib/get-is-safe.test.ts). It runs
-// after every other spec, when nothing else is writing.
+// after every other spec; what those set going in the app process (token issuance batches, jobs,
+// the audit sealer and its webhook deliveries) is waited for by condition before the watch starts.
 
 function pageFiles(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? pageFiles(path.join(dir, e.name)) : e.name === "page.tsx" ? [path.join(dir, e.name)] : []));
@@ -58,6 +60,7 @@ test("no page's GET writes anything", async ({ page }) => {
     expect(urls.filter((u) => u.includes("[missing"))).toEqual([]);
     expect(urls.length).toBeGreaterThan(20);
 
+    await settleBackgroundWrites(page, sql);
     const exec = (statement: string) => sql.unsafe(statement);
     await installWriteLog(exec);
 
@@ -73,11 +76,45 @@ test("no page's GET writes anything", async ({ page }) => {
       statuses.push(`${url} ${response?.status()}`);
       expect([url, (response?.status() ?? 0) < 500]).toEqual([url, true]);
     }
-    // Wait out the sealer's next pass, so a late write would show too.
-    await page.waitForTimeout(2500);
-    expect(await readWriteLog(exec)).toEqual([]);
+    // A sealer pass after the walk, so a late write would show too: a marker event, once sealed,
+    // proves one ran (it seals in order, so everything written before the marker is sealed as well).
+    const [marker] = await sql<{ id: string }[]>`insert into audit_events (actor_type, actor_label, action, target_type) values ('system', 'e2e', 'e2e.read_only_marker', 'e2e') returning id::text`;
+    await expect.poll(async () => (await sql`select seq from audit_events where id = ${marker!.id}`)[0]!.seq, { timeout: 60_000, message: "the audit sealer's next pass" }).not.toBeNull();
+    expect((await readWriteLog(exec)).filter((e) => e !== "audit_events INSERT e2e.read_only_marker success")).toEqual([]);
     expect(statuses.filter((s) => s.endsWith(" 200")).length).toBeGreaterThan(15);
   } finally {
     await sql.end();
   }
 });
+
+/**
+ * Waits, by condition, until nothing an earlier spec set going in the app process can still write:
+ * - token issuance is audited in batches that the app flushes 5 s after the first pending issuance,
+ *   all pending batches in one flush. A probe token minted now is written in the same flush as (or
+ *   after) every issuance noted before it, so once its jti is in a token.issue_batch event, none is
+ *   pending. The probe has its own user (a batch lists its first 20 token ids only).
+ * - background jobs: none queued or running;
+ * - the audit sealer: every event sealed (sealing enqueues webhook deliveries);
+ * - the webhook worker: no delivery due while the walk may run.
+ * (The SCIM request log, flushed 50 ms after a request, writes only what the write log skips.)
+ */
+async function settleBackgroundWrites(page: Page, sql: postgres.Sql) {
+  const until = async (what: string, count: () => Promise<number>, expected = 0) => expect.poll(count, { timeout: 120_000, message: what }).toBe(expected);
+  const secret = crypto.randomBytes(32).toString("base64url");
+  await sql.begin(async (tx) => {
+    const [dev] = await tx<{ id: string }[]>`select id from environments where key = 'dev'`;
+    const [user] = await tx<{ id: string }[]>`insert into users (email, name) values (${`read-only-probe-${Date.now().toString(36)}@example.com`}, 'Read-only probe') returning id`;
+    await tx`insert into environment_access (user_id, environment_id) values (${user!.id}, ${dev!.id})`;
+    await tx`insert into sessions (token_hash, user_id, environment_id, method, expires_at)
+      values (${crypto.createHash("sha256").update(secret).digest("hex")}, ${user!.id}, ${dev!.id}, 'password', now() + interval '1 hour')`;
+  });
+  await page.context().addCookies([{ name: "iam_env_dev", value: secret, url: baseUrl() }]);
+  const minted = await page.request.post(`${baseUrl()}/e/dev/token`, { headers: { origin: baseUrl() }, data: { audience: "agent_studio" } });
+  expect(minted.status()).toBe(200);
+  const { access_token: token } = (await minted.json()) as { access_token: string };
+  const { jti } = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as { jti: string };
+  await until("the probe token's issuance batch", async () => (await sql<{ n: number }[]>`select count(*)::int as n from audit_events where action = 'token.issue_batch' and (after -> 'jtis') ? ${jti}`)[0]!.n, 1);
+  await until("queued and running jobs", async () => (await sql<{ n: number }[]>`select count(*)::int as n from jobs where status in ('queued', 'running')`)[0]!.n);
+  await until("unsealed audit events", async () => (await sql<{ n: number }[]>`select count(*)::int as n from audit_events where seq is null`)[0]!.n);
+  await until("webhook deliveries due within the walk", async () => (await sql<{ n: number }[]>`select count(*)::int as n from webhook_deliveries where status = 'pending' and next_attempt_at < now() + interval '10 minutes'`)[0]!.n);
+}

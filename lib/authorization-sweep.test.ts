@@ -111,7 +111,17 @@ const ROUTES: Record<string, { door: string; anonymous: number[] }> = {
   "/app/console/[env]/reviews/[reviewId]/report/route.ts": { door: "console session", anonymous: [401] },
 };
 
+// Their source, to see how each authenticates.
+const routeSources = import.meta.glob<string>("/app/**/route.ts", { query: "?raw", import: "default", eager: true, exhaustive: true });
+
 describe("authorization sweep over every route handler", () => {
+  it("starts every console-session route with consoleRouteContext; none reads the session by hand", () => {
+    const consoleRoutes = Object.keys(ROUTES).filter((f) => ROUTES[f]!.door === "console session");
+    expect(consoleRoutes.length).toBeGreaterThan(5);
+    expect(consoleRoutes.filter((f) => !routeSources[f]!.includes("consoleRouteContext("))).toEqual([]);
+    expect(Object.keys(routeSources).filter((f) => /\b(getConsoleSession|requireConsoleSession|readConsoleSession)\b/.test(routeSources[f]!))).toEqual([]);
+  });
+
   it("classifies every route, and none answers a request without credentials with more than it should", async () => {
     expect(Object.keys(routes).filter((f) => !ROUTES[f]).sort()).toEqual([]);
     expect(Object.keys(ROUTES).filter((f) => !routes[f]).sort()).toEqual([]);

@@ -55,7 +55,8 @@ describe("reading the audit trail", () => {
     let count = 0;
     for await (const batch of iterateAuditEvents({ action: "user." })) count += batch.length;
     expect(count).toBe(8);
-    const { GET } = await import("@/app/console/[env]/audit/export/route");
+    const { GET: handler } = await import("@/app/console/[env]/audit/export/route");
+    const GET = (request: Request) => handler(request, { params: Promise.resolve({ env: "dev" }) });
     expect((await GET(new Request("http://localhost/console/dev/audit/export"))).status).toBe(401);
     await signInAs("reviewer");
     const bad = await GET(new Request("http://localhost/console/dev/audit/export?from=nope"));

@@ -7,19 +7,23 @@ import { problem } from "./problem";
 type Environment = NonNullable<Awaited<ReturnType<typeof findEnvironmentByKey>>>;
 
 /**
- * The start of a console route handler under /console/<env>: the session (401 without), the
- * environment (404 when unknown) and, when named, the read permission in it (403 with the reason).
- * Returns the problem to answer, or what the handler needs.
+ * The start of every console route handler under /console/<env> (none reads the session by hand):
+ * the session (401 without), the environment (404 when unknown) and, when named, the read or
+ * write permission in it (403 with the reason). Returns the problem to answer, or what the
+ * handler needs.
  */
 export async function consoleRouteContext(
   envKey: string,
-  options: { read?: PermissionResource; signIn?: string } = {},
+  options: { read?: PermissionResource; write?: PermissionResource; signIn?: string } = {},
 ): Promise<Response | { session: ConsoleSession; env: Environment }> {
   const session = await getConsoleSession();
   if (!session) return problem(401, options.signIn ?? "Sign in to export.");
   const env = await findEnvironmentByKey(envKey);
   if (!env) return problem(404, "No such environment.");
-  const reason = options.read ? denialReason(actorFromSession(session), options.read, "read", [env.id]) : null;
+  const actor = actorFromSession(session);
+  const reason =
+    (options.read ? denialReason(actor, options.read, "read", [env.id]) : null) ??
+    (options.write ? denialReason(actor, options.write, "write", [env.id]) : null);
   if (reason) return problem(403, reason);
   return { session, env };
 }

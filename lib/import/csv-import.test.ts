@@ -2,7 +2,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import type { Environment } from "@/db/schema";
-import { countRows, createEnvironments, memberCtx, systemCtx } from "@/test-support/fixtures";
+import { countRows, createEnvironments, memberCtx, realMemberCtx, systemCtx } from "@/test-support/fixtures";
+import type { DomainContext } from "@/lib/auth/actor";
 import { createGroup } from "@/lib/groups";
 import { getJob } from "@/lib/jobs";
 import { runPendingJobs } from "@/lib/jobs/worker";
@@ -10,8 +11,11 @@ import { createUser } from "@/lib/users";
 import { importItems, inspectUpload, saveUpload, startImport } from "./csv-import";
 
 let env: { dev: Environment; test: Environment; prod: Environment };
+// Jobs re-check their actor before each batch, so the admin who starts one must exist.
+let admin: DomainContext;
 beforeAll(async () => {
   env = await createEnvironments();
+  admin = await realMemberCtx("admin");
   await createGroup(systemCtx, { environmentId: env.dev.id, name: "Engineering" });
   await createGroup(systemCtx, { environmentId: env.prod.id, name: "Support" });
   await createUser(systemCtx, { name: "Existing Person", email: "existing@example.com", environmentIds: [env.dev.id] });
@@ -29,7 +33,7 @@ function stream(content: string | Uint8Array): ReadableStream<Uint8Array> {
   });
 }
 
-async function runImport(csv: string | Uint8Array, apply: boolean, ctx = memberCtx("admin")) {
+async function runImport(csv: string | Uint8Array, apply: boolean, ctx = admin) {
   const upload = await saveUpload(stream(csv), "users.csv", "test");
   const { mapping } = await inspectUpload(upload.id);
   const job = await startImport(ctx, { uploadId: upload.id, environmentId: env.dev.id, mapping, apply });
@@ -110,7 +114,7 @@ describe("CSV import", () => {
     const late = new Uint8Array([...new TextEncoder().encode(good), ...new TextEncoder().encode("late@example.com,Jos"), 0xe9, 0x0a]);
     const lateUpload = await saveUpload(stream(late), "late.csv", "test");
     const usersBefore = await countRows("users");
-    const job = await startImport(memberCtx("admin"), { uploadId: lateUpload.id, environmentId: env.dev.id, mapping: { email: "email", name: "name" } });
+    const job = await startImport(admin, { uploadId: lateUpload.id, environmentId: env.dev.id, mapping: { email: "email", name: "name" } });
     await runPendingJobs();
     const done = await getJob(job.id);
     expect(done.status).toBe("failed");

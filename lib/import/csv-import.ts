@@ -9,7 +9,7 @@ import { recordAudit, recordAuditMany, type AuditEntry } from "@/lib/audit/recor
 import { environmentKeysOf } from "@/lib/environments";
 import { ValidationError } from "@/lib/errors";
 import { insertAccessRows, insertMembershipPairs } from "@/lib/groups/membership-rows";
-import { enqueueJob, registerJobHandler, saveItems, saveProgress } from "@/lib/jobs";
+import { enqueueJob, recheckJobActor, registerJobHandler, saveItems, saveProgress } from "@/lib/jobs";
 import { authorize, denialReason } from "@/lib/permissions";
 import { insertUserRows, renameUserRows } from "@/lib/users/rows";
 import { emailSchema, parseInput, personNameSchema, uuidSchema } from "@/lib/validation";
@@ -331,10 +331,11 @@ async function applyBatch(tx: Tx, ctx: DomainContext, plans: RowPlan[], envById:
 type ImportParams = { uploadId: string; mapping: ImportMapping; dryRunJobId?: string };
 type Counts = { rows: number; create: number; update: number; unchanged: number; error: number; bytes: number };
 
-async function runImport(job: Job, ctx: DomainContext, apply: boolean): Promise<Record<string, unknown>> {
+async function runImport(job: Job, queuedBy: DomainContext, apply: boolean): Promise<Record<string, unknown>> {
   const params = job.params as unknown as ImportParams;
   const catalog = await loadCatalog();
   const envById = new Map([...catalog.envByKey.values()].map((e) => [e.id, e]));
+  let ctx = queuedBy;
   const counts: Counts = { rows: 0, create: 0, update: 0, unchanged: 0, error: 0, bytes: 0, ...(job.summary as Partial<Counts> | null) };
   const resumeAfter = job.progress; // rows already committed by an earlier attempt
   let header: string[] | null = null;
@@ -346,6 +347,9 @@ async function runImport(job: Job, ctx: DomainContext, apply: boolean): Promise<
     if (batch.length === 0) return;
     const rows = batch;
     batch = [];
+    // The actor as it is now (stopped, with the reason in the report, if it may no longer write
+    // users here); its current scope decides this batch.
+    ctx = await recheckJobActor(job, ctx, rows[0]!.seq, (actor) => denialReason(actor, "users", "write", job.environmentId ? [job.environmentId] : []));
     await getDb().transaction(async (tx) => {
       const plans = await planBatch(tx, job.id, rows, header!, params.mapping, catalog, ctx.actor);
       if (apply) await applyBatch(tx, ctx, plans, envById);

@@ -1,7 +1,7 @@
 import "server-only";
 import { eq, sql } from "drizzle-orm";
 import { getDb, type Executor } from "@/db/client";
-import { jobItems, jobs, type Job } from "@/db/schema";
+import { apiTokens, consoleMemberEnvironments, consoleMembers, jobItems, jobs, type Job } from "@/db/schema";
 import type { Actor, DomainContext } from "@/lib/auth/actor";
 import { NotFoundError } from "@/lib/errors";
 
@@ -74,6 +74,78 @@ export async function saveItems(executor: Executor, jobId: string, items: { seq:
   }
 }
 
+/**
+ * The actor a job was queued by, as it is now: a console member reloaded from its row (active,
+ * current role and environment scopes, as a session builds it), an API token from its row (not
+ * revoked, not expired, current scope and environments); the system stays the system. Returns
+ * the reason instead when the actor can no longer act. Other actors queue no jobs: refused.
+ */
+export async function currentActor(stored: Actor, executor: Executor = getDb()): Promise<{ actor: Actor } | { reason: string }> {
+  switch (stored.type) {
+    case "system":
+      return { actor: stored };
+    case "console_member": {
+      const [member] = await executor
+        .select({
+          email: consoleMembers.email,
+          role: consoleMembers.role,
+          status: consoleMembers.status,
+          environmentIds: sql<string[]>`coalesce((select array_agg(${consoleMemberEnvironments.environmentId}) from ${consoleMemberEnvironments} where ${consoleMemberEnvironments.memberId} = ${consoleMembers.id}), '{}')`,
+        })
+        .from(consoleMembers)
+        .where(eq(consoleMembers.id, stored.id));
+      if (!member) return { reason: `${stored.label} is no longer a console member.` };
+      if (member.status !== "active") return { reason: `${member.email} is ${member.status}.` };
+      return { actor: { type: "console_member", id: stored.id, label: member.email, role: member.role, environmentIds: member.environmentIds } };
+    }
+    case "api_token": {
+      const [token] = await executor
+        .select({
+          name: apiTokens.name,
+          scope: apiTokens.scope,
+          environmentIds: apiTokens.environmentIds,
+          revoked: sql<boolean>`${apiTokens.revokedAt} is not null`,
+          expired: sql<boolean>`${apiTokens.expiresAt} is not null and ${apiTokens.expiresAt} <= now()`,
+        })
+        .from(apiTokens)
+        .where(eq(apiTokens.id, stored.id));
+      if (!token || token.revoked) return { reason: `${stored.label} has been revoked.` };
+      if (token.expired) return { reason: `${stored.label} has expired.` };
+      return { actor: { type: "api_token", id: stored.id, label: `API token ${token.name}`, scope: token.scope, environmentIds: token.environmentIds } };
+    }
+    default:
+      return { reason: `A ${stored.type.replace("_", " ")} cannot run background jobs.` };
+  }
+}
+
+/** A job stopped on purpose (its report and status are written already). */
+export class JobStoppedError extends Error {}
+
+/**
+ * Called before each batch of a job: re-resolves the job's actor (see `currentActor`) and asks
+ * `check` (a denialReason over the permission the batch needs) whether it may still act. Returns
+ * the context with the fresh actor, for the batch to use (a narrowed scope applies at once).
+ * Otherwise the job stops: status failed, the reason in `jobs.error` and as the next line of its
+ * report (`seq`, outcome "error"), all in one commit, and a JobStoppedError ends the handler
+ * before the batch writes anything.
+ */
+export async function recheckJobActor(
+  job: Job,
+  ctx: DomainContext,
+  seq: number,
+  check: (actor: Actor) => string | null,
+): Promise<DomainContext> {
+  const current = await currentActor(ctx.actor);
+  const reason = "reason" in current ? current.reason : check(current.actor);
+  if (!reason) return { ...ctx, actor: (current as { actor: Actor }).actor };
+  const message = `Stopped: ${reason}`;
+  await getDb().transaction(async (tx) => {
+    await saveItems(tx, job.id, [{ seq, key: null, outcome: "error", detail: message }]);
+    await tx.update(jobs).set({ status: "failed", finishedAt: sql`now()`, error: message }).where(eq(jobs.id, job.id));
+  });
+  throw new JobStoppedError(message);
+}
+
 /** Runs jobs until none is left. Returns how many ran. */
 export async function runPendingJobs(): Promise<number> {
   let ran = 0;
@@ -91,6 +163,7 @@ export async function runPendingJobs(): Promise<number> {
         .set({ status: "succeeded", finishedAt: sql`now()`, ...(summary ? { summary } : {}) })
         .where(eq(jobs.id, job.id));
     } catch (error) {
+      if (error instanceof JobStoppedError) continue; // its status and report are written
       const message = error instanceof Error ? error.message : String(error);
       await getDb().update(jobs).set({ status: "failed", finishedAt: sql`now()`, error: message.slice(0, 2000) }).where(eq(jobs.id, job.id));
     } finally {

@@ -1,10 +1,10 @@
 import "server-only";
-import { desc, eq, sql } from "drizzle-orm";
+import { desc, eq, sql, type SQL } from "drizzle-orm";
 import { getDb, type Executor } from "@/db/client";
-import { emailOutbox } from "@/db/schema";
+import { emailOutbox, environmentAccess, environments, users } from "@/db/schema";
 import type { Actor } from "@/lib/auth/actor";
 import { env } from "@/env";
-import { authorize } from "@/lib/permissions";
+import { authorize, denialReason } from "@/lib/permissions";
 
 export type Mail = { to: string; subject: string; text: string };
 
@@ -39,8 +39,27 @@ export async function sendMail(mail: Mail, executor: Executor = getDb()): Promis
   }
 }
 
-/** The outbox holds links that set passwords: only members who may change users read it. */
+/**
+ * The outbox holds links that set passwords, so a message is shown only to an actor who could
+ * change its recipient's password: `users` write over every environment the recipient (the user
+ * whose email matches, case-insensitively) can enter. A message to no user, or to a user with no
+ * environment, is account-wide: owners and admins only.
+ */
 export async function listOutbox(actor: Actor, limit = 100) {
   authorize(actor, "users", "write", "any");
-  return getDb().select().from(emailOutbox).orderBy(desc(emailOutbox.createdAt)).limit(limit);
+  const db = getDb();
+  const newest = (where?: SQL) => db.select().from(emailOutbox).where(where).orderBy(desc(emailOutbox.createdAt)).limit(limit);
+  if (!denialReason(actor, "users", "write", [])) return newest();
+  // A scoped actor. The scope check is per environment (a list passes when each of its environments
+  // does), so filtering in SQL on the environments the actor covers decides as denialReason would
+  // over each recipient's environments.
+  const covered = (await db.select({ id: environments.id }).from(environments))
+    .map((e) => e.id)
+    .filter((id) => !denialReason(actor, "users", "write", [id]));
+  if (covered.length === 0) return [];
+  return newest(sql`exists (
+    select 1 from ${users} u
+    where lower(u.email) = lower(${emailOutbox.to})
+      and exists (select 1 from ${environmentAccess} a where a.user_id = u.id)
+      and not exists (select 1 from ${environmentAccess} a where a.user_id = u.id and a.environment_id not in ${covered}))`);
 }

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import type { Environment } from "@/db/schema";
-import { createEnvironments, memberCtx } from "@/test-support/fixtures";
+import { createEnvironments, memberCtx, realMemberCtx } from "@/test-support/fixtures";
 import { iterateMemberships } from "@/lib/groups/export";
 import { createGroup } from "@/lib/groups";
 import { insertAccessRows } from "@/lib/groups/membership-rows";
@@ -23,7 +23,7 @@ beforeAll(async () => {
 describe("bulk action on all matching users (background job)", () => {
   it("adds every user matching the filter to a group, in chunks, with a per-user report", async () => {
     const g = await createGroup(memberCtx("admin"), { environmentId: env.dev.id, name: "Everybody Many" });
-    const job = await startBulkAllMatching(memberCtx("admin"), {
+    const job = await startBulkAllMatching(await realMemberCtx("admin"), {
       action: "add_to_group",
       groupId: g.id,
       filter: { environmentId: env.dev.id, q: "many1" },

@@ -3,8 +3,8 @@ import { and, eq, inArray } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { groups, jobItems } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
-import { enqueueJob, registerJobHandler, saveItems, saveProgress } from "@/lib/jobs";
-import { authorize } from "@/lib/permissions";
+import { enqueueJob, recheckJobActor, registerJobHandler, saveItems, saveProgress } from "@/lib/jobs";
+import { authorize, denialReason } from "@/lib/permissions";
 import { parseInput } from "@/lib/validation";
 import { z } from "zod";
 import { BULK_ACTIONS, runBulkAction } from "./bulk";
@@ -23,21 +23,30 @@ const allMatchingInput = z.object({
   filter: listUsersInput,
 });
 
-export async function startBulkAllMatching(ctx: DomainContext, input: unknown) {
-  const data = parseInput(allMatchingInput, input);
-  // Before anything is queued: the environments the job may touch. Without an environment filter
-  // "all matching" spans every environment (account-wide); a group or environment action adds its own.
+/**
+ * The environments the job may touch. Without an environment filter "all matching" spans every
+ * environment (account-wide); a group or environment action adds its own.
+ */
+async function jobScope(data: z.infer<typeof allMatchingInput>): Promise<string[]> {
   const touched = [data.filter.environmentId, data.environmentId].filter((e): e is string => Boolean(e));
   if (data.groupId) {
     const [group] = await getDb().select({ environmentId: groups.environmentId }).from(groups).where(eq(groups.id, data.groupId));
     if (group) touched.push(group.environmentId);
   }
-  authorize(ctx.actor, "users", "write", data.filter.environmentId ? [...new Set(touched)] : []);
+  return data.filter.environmentId ? [...new Set(touched)] : [];
+}
+
+export async function startBulkAllMatching(ctx: DomainContext, input: unknown) {
+  const data = parseInput(allMatchingInput, input);
+  // Checked before anything is queued, and again before every chunk (the actor may have lost it).
+  authorize(ctx.actor, "users", "write", await jobScope(data));
   return enqueueJob(getDb(), ctx, { kind: "bulk_users", environmentId: data.filter.environmentId ?? null, params: data as unknown as Record<string, unknown> });
 }
 
-registerJobHandler("bulk_users", async (job, ctx) => {
+registerJobHandler("bulk_users", async (job, queuedBy) => {
   const params = job.params as unknown as z.infer<typeof allMatchingInput>;
+  const scope = await jobScope(params);
+  let ctx = queuedBy;
   const counts = { users: 0, changed: 0, unchanged: 0, failed: 0, ...(job.summary as Record<string, number> | null) };
   let seq = job.progress;
   const resumed = seq > 0;
@@ -52,6 +61,8 @@ registerJobHandler("bulk_users", async (job, ctx) => {
       chunk = all.filter((u) => !done.has(u.email));
       if (chunk.length === 0) continue;
     }
+    // The actor as it is now: stopped (with the reason in the report) if it lost the right.
+    ctx = await recheckJobActor(job, ctx, seq + 1, (actor) => denialReason(actor, "users", "write", scope));
     const ids = chunk.map((u) => u.id);
     const result = await runBulkAction(ctx, { action: params.action, groupId: params.groupId, environmentId: params.environmentId, userIds: ids });
     const email = new Map(chunk.map((u) => [u.id, u.email]));

@@ -1,16 +1,13 @@
 import { iterateAuditEvents, auditFilterInput } from "@/lib/audit/queries";
-import { actorFromSession, getConsoleSession } from "@/lib/auth/session";
+import { consoleRouteContext } from "@/lib/http/console-route";
 import { csvResponse } from "@/lib/http/csv";
-import { problem, problemFromError } from "@/lib/http/problem";
-import { denialReason } from "@/lib/permissions";
+import { problemFromError } from "@/lib/http/problem";
 import { parseInput } from "@/lib/validation";
 
 // The filtered audit trail as CSV, streamed a thousand events at a time, newest first.
-export async function GET(request: Request) {
-  const session = await getConsoleSession();
-  if (!session) return problem(401, "Sign in to export.");
-  const reason = denialReason(actorFromSession(session), "audit", "read");
-  if (reason) return problem(403, reason);
+export async function GET(request: Request, { params }: { params: Promise<{ env: string }> }) {
+  const context = await consoleRouteContext((await params).env, { read: "audit" });
+  if (context instanceof Response) return context;
   const filter = Object.fromEntries(new URL(request.url).searchParams);
   try {
     parseInput(auditFilterInput, filter); // bad filters: 400 with the field errors, before streaming

@@ -1,18 +1,16 @@
-import { getConsoleSession, actorFromSession } from "@/lib/auth/session";
+import { consoleRouteContext } from "@/lib/http/console-route";
 import { problem, problemFromError } from "@/lib/http/problem";
 import { inspectUpload, saveUpload } from "@/lib/import/csv-import";
-import { denialReason } from "@/lib/permissions";
 
-// The CSV arrives as the raw request body and is streamed into Postgres chunk by chunk.
-export async function POST(request: Request) {
-  const session = await getConsoleSession();
-  if (!session) return problem(401, "Sign in to import.");
-  const reason = denialReason(actorFromSession(session), "users", "write", "any");
-  if (reason) return problem(403, reason);
+// The CSV arrives as the raw request body and is streamed into Postgres chunk by chunk. Only who
+// may change users in this environment (where the wizard imports it) uploads.
+export async function POST(request: Request, { params }: { params: Promise<{ env: string }> }) {
+  const context = await consoleRouteContext((await params).env, { write: "users", signIn: "Sign in to import." });
+  if (context instanceof Response) return context;
   if (!request.body) return problem(400, "Send the CSV file as the request body.");
   try {
     const name = decodeURIComponent(request.headers.get("x-file-name") ?? "upload.csv");
-    const upload = await saveUpload(request.body, name, session.member.email);
+    const upload = await saveUpload(request.body, name, context.session.member.email);
     const inspected = await inspectUpload(upload.id);
     return Response.json({ uploadId: upload.id, bytes: upload.bytes, ...inspected });
   } catch (error) {
