@@ -21,6 +21,9 @@ const schema = z.object({
     .default("false")
     .transform((v) => v === "true" || v === "1"),
   // Audit webhook URLs that resolve to private or loopback addresses are refused unless this is on.
+  // Which hops in front of the app are our proxies (their X-Forwarded-For is believed): unset for
+  // none, a number of hops, or a comma-separated list of addresses and CIDR ranges.
+  TRUST_PROXY: z.string().max(2000).optional(),
   ALLOW_PRIVATE_WEBHOOK_URLS: z
     .enum(["true", "false", "1", "0"])
     .default("false")

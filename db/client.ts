@@ -16,6 +16,7 @@ type Client = { url: string; sql: postgres.Sql; db: Db };
 // One client per process, kept across hot reloads in development (globalThis survives them).
 const holder = globalThis as unknown as { __iamDb?: Client; __iamDrains?: Map<string, () => Promise<unknown>> };
 const drains = (holder.__iamDrains ??= new Map<string, () => Promise<unknown>>());
+const instance = Math.random().toString(36).slice(2);
 
 /**
  * Registers a flush of buffered writes (the SCIM request log, token issuance batches) that
@@ -23,8 +24,11 @@ const drains = (holder.__iamDrains ??= new Map<string, () => Promise<unknown>>()
  * after close would open a new client, to a database that may be being dropped).
  */
 export function drainBeforeClose(name: string, flush: () => Promise<unknown>): void {
-  drains.set(name, flush);
+  // Keyed per copy of the calling module: under the lean server, Next's bundle and the server load
+  // their own copies of the same module in one process, and each has its own buffer to flush.
+  drains.set(`${name}#${instance}`, flush);
 }
+
 
 export function createSql(url: string, max = 10): postgres.Sql {
   return postgres(url, { max, onnotice: () => {}, connect_timeout: 10 });

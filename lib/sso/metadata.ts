@@ -3,7 +3,7 @@ import { X509Certificate } from "node:crypto";
 import type { IdpCertificate } from "@/db/schema";
 import { env } from "@/env";
 import { ValidationError } from "@/lib/errors";
-import { privateHostReason, requestOnce } from "@/lib/http/outbound";
+import { privateHostReason, requestOnce } from "@/lib/net/outbound";
 import { NS, parseXml, SamlCheckError, toPem } from "./saml-response";
 
 const MD = "urn:oasis:names:tc:SAML:2.0:metadata";

@@ -12,7 +12,7 @@ import { openSecret, sealSecret } from "@/lib/crypto/sealed";
 import { inTransaction } from "@/lib/domain/transaction";
 import { env } from "@/env";
 import { ConflictError, NotFoundError, ValidationError } from "@/lib/errors";
-import { privateHostReason, requestOnce } from "@/lib/http/outbound";
+import { privateHostReason, requestOnce } from "@/lib/net/outbound";
 import { authorize } from "@/lib/permissions";
 import { parseInput, uuidSchema } from "@/lib/validation";
 

@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { DomainContext } from "@/lib/auth/actor";
 import { clientIp } from "@/lib/auth/request-info";
 import { authenticateApiToken } from "@/lib/api-tokens";
-import { problem, problemFromError } from "@/lib/http/problem";
+import { problem, problemFromError } from "@/lib/doors/http/problem";
 import { denialReason } from "@/lib/permissions";
 import { ENDPOINTS, type Endpoint, type HttpMethod } from "./v1";
 

@@ -3,7 +3,7 @@ import { Card, PageHeader } from "@/components/ui/card";
 import { FEATURES, FEATURE_LABELS, type Feature } from "@/db/enums";
 import { listGrants } from "@/lib/access/grants";
 import { listResources, RESOURCE_NOUN } from "@/lib/access/resources";
-import { consolePage } from "@/lib/http/console-page";
+import { consolePage } from "@/lib/doors/http/console-page";
 import { can } from "@/lib/permissions";
 import { CreateResourceForm, GrantsEditor } from "./access-forms";
 import { grantRows } from "./grant-rows";

@@ -5,7 +5,7 @@ import { TableHead } from "@/components/ui/table-head";
 import { ACTOR_TYPES, AUDIT_OUTCOMES } from "@/db/enums";
 import { diffOf, listAuditEvents } from "@/lib/audit/queries";
 import { isDomainError, type FieldErrors } from "@/lib/errors";
-import { consolePage } from "@/lib/http/console-page";
+import { consolePage } from "@/lib/doors/http/console-page";
 import { can } from "@/lib/permissions";
 import { ChainControls } from "./chain-controls";
 

@@ -1,5 +1,5 @@
 import { Card, PageHeader } from "@/components/ui/card";
-import { consolePage } from "@/lib/http/console-page";
+import { consolePage } from "@/lib/doors/http/console-page";
 import { can } from "@/lib/permissions";
 import { directoryHealth, listDirectories } from "@/lib/directories";
 import { listIdentityProviders } from "@/lib/sso/identity-providers";

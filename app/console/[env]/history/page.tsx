@@ -5,7 +5,7 @@ import { TableHead } from "@/components/ui/table-head";
 import { contextFromSession } from "@/lib/auth/session";
 import { isDomainError, type FieldErrors } from "@/lib/errors";
 import { groupsInHistory, membershipsAsOf, type AsOf } from "@/lib/history";
-import { consolePage } from "@/lib/http/console-page";
+import { consolePage } from "@/lib/doors/http/console-page";
 
 export const metadata = { title: "Memberships as of a date" };
 

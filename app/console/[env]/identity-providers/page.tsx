@@ -2,7 +2,7 @@ import Link from "next/link";
 import { Badge, Card, PageHeader } from "@/components/ui/card";
 import { SimpleTable } from "@/components/ui/simple-table";
 import { environmentSummaries } from "@/lib/environments";
-import { consolePage } from "@/lib/http/console-page";
+import { consolePage } from "@/lib/doors/http/console-page";
 import { can } from "@/lib/permissions";
 import { listIdentityProviders } from "@/lib/sso/identity-providers";
 import { AddIdpForm } from "./add-idp-form";

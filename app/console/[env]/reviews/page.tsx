@@ -3,7 +3,7 @@ import { Badge, Card, PageHeader } from "@/components/ui/card";
 import { TableHead } from "@/components/ui/table-head";
 import { listResources } from "@/lib/access/resources";
 import { listGroups } from "@/lib/groups";
-import { consolePage } from "@/lib/http/console-page";
+import { consolePage } from "@/lib/doors/http/console-page";
 import { can } from "@/lib/permissions";
 import { listActiveConsoleMembers } from "@/lib/console-members";
 import { listAccessReviews } from "@/lib/reviews";

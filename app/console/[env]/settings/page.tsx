@@ -3,7 +3,7 @@ import { SimpleTable } from "@/components/ui/simple-table";
 import { listApiTokens } from "@/lib/api-tokens";
 import { listEnvironments } from "@/lib/environments";
 import { listGroups } from "@/lib/groups";
-import { consolePage } from "@/lib/http/console-page";
+import { consolePage } from "@/lib/doors/http/console-page";
 import { listOutbox } from "@/lib/mail";
 import { can } from "@/lib/permissions";
 import { getEnvironmentAuth } from "@/lib/sso/environment-auth";

@@ -1,5 +1,5 @@
 import { after } from "next/server";
-import { problem, problemFromError } from "@/lib/http/problem";
+import { problem, problemFromError } from "@/lib/doors/http/problem";
 import { issuanceWritten } from "@/lib/tokens/issuance-audit";
 import { mintAccessToken } from "@/lib/tokens/mint";
 import { currentEndUserSession } from "../session";

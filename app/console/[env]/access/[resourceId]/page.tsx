@@ -5,7 +5,7 @@ import { FEATURE_LABELS } from "@/db/enums";
 import { listGrants } from "@/lib/access/grants";
 import { whoCanUse } from "@/lib/access/policy";
 import { findResource, RESOURCE_NOUN } from "@/lib/access/resources";
-import { consolePage } from "@/lib/http/console-page";
+import { consolePage } from "@/lib/doors/http/console-page";
 import { can } from "@/lib/permissions";
 import { mcpServerUrl } from "@/lib/tokens/mint";
 import { ExplainForm, GrantsEditor, ResourceSettings } from "../access-forms";

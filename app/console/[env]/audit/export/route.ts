@@ -1,7 +1,7 @@
 import { iterateAuditEvents, auditFilterInput } from "@/lib/audit/queries";
-import { consoleRouteContext } from "@/lib/http/console-route";
-import { csvResponse } from "@/lib/http/csv";
-import { problemFromError } from "@/lib/http/problem";
+import { consoleRouteContext } from "@/lib/doors/http/console-route";
+import { csvResponse } from "@/lib/doors/http/csv";
+import { problemFromError } from "@/lib/doors/http/problem";
 import { parseInput } from "@/lib/validation";
 
 // The filtered audit trail as CSV, streamed a thousand events at a time, newest first.

@@ -3,7 +3,7 @@ import { notFound } from "next/navigation";
 import { Badge, Card, PageHeader } from "@/components/ui/card";
 import { SimpleTable } from "@/components/ui/simple-table";
 import { isDomainError } from "@/lib/errors";
-import { consolePage } from "@/lib/http/console-page";
+import { consolePage } from "@/lib/doors/http/console-page";
 import { requestLog } from "@/lib/directories";
 
 export const metadata = { title: "Directory" };

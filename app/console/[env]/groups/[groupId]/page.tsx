@@ -4,7 +4,7 @@ import type { SearchParams } from "nuqs/server";
 import { Badge, PageHeader } from "@/components/ui/card";
 import { listEnvironments } from "@/lib/environments";
 import { findGroup } from "@/lib/groups";
-import { consolePage } from "@/lib/http/console-page";
+import { consolePage } from "@/lib/doors/http/console-page";
 import { can } from "@/lib/permissions";
 import { listUsersForPage } from "@/lib/users/list";
 import { loadUsersTableState } from "@/lib/users/list-params";

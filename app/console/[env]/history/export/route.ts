@@ -1,8 +1,8 @@
 import { contextFromSession } from "@/lib/auth/session";
-import { consoleRouteContext } from "@/lib/http/console-route";
+import { consoleRouteContext } from "@/lib/doors/http/console-route";
 import { HISTORY_CSV_HEADER, historyCsvRow, membershipsAsOf } from "@/lib/history";
-import { csvResponse } from "@/lib/http/csv";
-import { problemFromError } from "@/lib/http/problem";
+import { csvResponse } from "@/lib/doors/http/csv";
+import { problemFromError } from "@/lib/doors/http/problem";
 
 // Memberships as of a date (the history page's query), as CSV.
 export async function GET(request: Request, { params }: { params: Promise<{ env: string }> }) {

@@ -4,7 +4,7 @@ import { Badge, Card, PageHeader } from "@/components/ui/card";
 import { SimpleTable } from "@/components/ui/simple-table";
 import { isDomainError } from "@/lib/errors";
 import { listGroups } from "@/lib/groups";
-import { consolePage } from "@/lib/http/console-page";
+import { consolePage } from "@/lib/doors/http/console-page";
 import { can } from "@/lib/permissions";
 import { listTraces } from "@/lib/sso/flow";
 import { LINKABLE_CHECKS } from "@/lib/sso/identities";

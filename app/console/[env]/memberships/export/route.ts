@@ -1,6 +1,6 @@
 import { iterateMemberships } from "@/lib/groups/export";
-import { csvResponse } from "@/lib/http/csv";
-import { consoleRouteContext } from "@/lib/http/console-route";
+import { csvResponse } from "@/lib/doors/http/csv";
+import { consoleRouteContext } from "@/lib/doors/http/console-route";
 
 // Every membership of an environment (group, user, source, since), streamed as CSV.
 export async function GET(_request: Request, { params }: { params: Promise<{ env: string }> }) {

@@ -4,7 +4,7 @@ import { Progress } from "@/components/console/progress";
 import { Badge, Card, PageHeader } from "@/components/ui/card";
 import { TableHead } from "@/components/ui/table-head";
 import { FEATURE_LABELS, type Feature } from "@/db/enums";
-import { consolePage } from "@/lib/http/console-page";
+import { consolePage } from "@/lib/doors/http/console-page";
 import { can } from "@/lib/permissions";
 import { getAccessReview } from "@/lib/reviews";
 import { CloseReview, DecideItem } from "../review-forms";

@@ -2,7 +2,7 @@ import Link from "next/link";
 import { notFound } from "next/navigation";
 import { Badge, Card, PageHeader } from "@/components/ui/card";
 import { AuditList } from "@/components/console/audit-list";
-import { consolePage } from "@/lib/http/console-page";
+import { consolePage } from "@/lib/doors/http/console-page";
 import { can } from "@/lib/permissions";
 import { getUserDetail, userAuditEntries } from "@/lib/users/detail";
 import { FEATURES, FEATURE_LABELS } from "@/db/enums";

@@ -1,6 +1,6 @@
-import { consoleRouteContext } from "@/lib/http/console-route";
-import { csvResponse } from "@/lib/http/csv";
-import { problemFromError } from "@/lib/http/problem";
+import { consoleRouteContext } from "@/lib/doors/http/console-route";
+import { csvResponse } from "@/lib/doors/http/csv";
+import { problemFromError } from "@/lib/doors/http/problem";
 import { iterateUsers, listUsersInput } from "@/lib/users/list";
 import { loadUsersTableState } from "@/lib/users/list-params";
 import { parseInput } from "@/lib/validation";

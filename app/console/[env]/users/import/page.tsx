@@ -1,7 +1,7 @@
 import Link from "next/link";
 import { PageHeader } from "@/components/ui/card";
 import { listEnvironments } from "@/lib/environments";
-import { consolePage } from "@/lib/http/console-page";
+import { consolePage } from "@/lib/doors/http/console-page";
 import { ImportWizard } from "./import-wizard";
 
 export const metadata = { title: "Import users" };

@@ -1,8 +1,8 @@
 import { iterateWhoCanUse } from "@/lib/access/policy";
 import { findResource } from "@/lib/access/resources";
-import { consoleRouteContext } from "@/lib/http/console-route";
-import { csvResponse } from "@/lib/http/csv";
-import { problem } from "@/lib/http/problem";
+import { consoleRouteContext } from "@/lib/doors/http/console-route";
+import { csvResponse } from "@/lib/doors/http/csv";
+import { problem } from "@/lib/doors/http/problem";
 
 // "Who can use this" as CSV: every effective user of the resource with the path, streamed.
 export async function GET(_request: Request, { params }: { params: Promise<{ env: string; resourceId: string }> }) {

@@ -1,7 +1,7 @@
 import { actorFromSession } from "@/lib/auth/session";
-import { consoleRouteContext } from "@/lib/http/console-route";
-import { csvResponse } from "@/lib/http/csv";
-import { problem, problemFromError } from "@/lib/http/problem";
+import { consoleRouteContext } from "@/lib/doors/http/console-route";
+import { csvResponse } from "@/lib/doors/http/csv";
+import { problem, problemFromError } from "@/lib/doors/http/problem";
 import { importItems } from "@/lib/import/csv-import";
 import { getJob } from "@/lib/jobs";
 import { denialReason } from "@/lib/permissions";

@@ -1,5 +1,5 @@
-import { consoleRouteContext } from "@/lib/http/console-route";
-import { problem } from "@/lib/http/problem";
+import { consoleRouteContext } from "@/lib/doors/http/console-route";
+import { problem } from "@/lib/doors/http/problem";
 import { reviewReport } from "@/lib/reviews";
 
 // A closed access review's signed-off report: the CSV exactly as hashed at closing; its SHA-256 is

@@ -1,5 +1,5 @@
-import { consoleRouteContext } from "@/lib/http/console-route";
-import { problem, problemFromError } from "@/lib/http/problem";
+import { consoleRouteContext } from "@/lib/doors/http/console-route";
+import { problem, problemFromError } from "@/lib/doors/http/problem";
 import { inspectUpload, saveUpload } from "@/lib/import/csv-import";
 
 // The CSV arrives as the raw request body and is streamed into Postgres chunk by chunk. Only who
