@@ -5,6 +5,7 @@ import { getDb } from "@/db/client";
 import type { Environment } from "@/db/schema";
 import { cookieJar, signInAs } from "@/test-support/console-session";
 import { countRows, createEnvironments } from "@/test-support/fixtures";
+import { dispatchMachine, MACHINE_ROUTES, machineRoute } from "@/lib/doors/server/routes";
 import { ENVIRONMENT_SCOPED, PERMISSION_RESOURCES, PERMISSIONS, type PermissionAction, type PermissionResource } from "@/lib/permissions";
 
 // The authorization sweep: every server action in the code, found by file (a new one cannot be
@@ -82,24 +83,16 @@ describe("authorization sweep over every server action", () => {
   });
 });
 
-// Every route handler, found by file: how it authenticates, and what a request without any
-// credential gets. A new route fails this test until it is classified here.
+// Every route handler, found by file, and every machine door of the lean server (its route table,
+// lib/doors/server/routes.ts, carries each door's classification): how it authenticates, and what a
+// request without any credential gets. A new Next route fails this test until it is classified here.
 // `exhaustive`: the default glob skips dot folders, which would hide /.well-known.
 const routes = import.meta.glob<Record<string, unknown>>("/app/**/route.ts", { exhaustive: true });
 const ROUTES: Record<string, { door: string; anonymous: number[] }> = {
-  "/app/.well-known/jwks.json/route.ts": { door: "public", anonymous: [200] },
-  "/app/.well-known/openid-configuration/route.ts": { door: "public", anonymous: [200] },
-  "/app/.well-known/oauth-authorization-server/route.ts": { door: "public", anonymous: [200] },
-  "/app/.well-known/oauth-protected-resource/mcp/[id]/route.ts": { door: "public", anonymous: [404] },
   "/app/api/sso/metadata/route.ts": { door: "public", anonymous: [200] },
-  "/app/api/v1/openapi.json/route.ts": { door: "public", anonymous: [200] },
   "/app/api/sso/acs/route.ts": { door: "SAML response (signed by the IdP)", anonymous: [400, 415] },
   "/app/e/[env]/sso/route.ts": { door: "starts SSO for an environment", anonymous: [303, 307, 404] },
   "/app/api/auth/[...nextauth]/route.ts": { door: "next-auth (console sign-in)", anonymous: [] },
-  "/app/api/v1/[...path]/route.ts": { door: "API token", anonymous: [401, 404] },
-  "/app/scim/v2/[directory]/[[...path]]/route.ts": { door: "directory token", anonymous: [401] },
-  "/app/mcp/[id]/route.ts": { door: "access token", anonymous: [401, 404] },
-  "/app/api/genies/[id]/messages/route.ts": { door: "access token", anonymous: [401, 404] },
   "/app/e/[env]/token/route.ts": { door: "end-user session", anonymous: [401, 403] },
   "/app/console/[env]/users/export/route.ts": { door: "console session", anonymous: [401] },
   "/app/console/[env]/memberships/export/route.ts": { door: "console session", anonymous: [401] },
@@ -138,6 +131,16 @@ describe("authorization sweep over every route handler", () => {
         expect([file, method, anonymous.includes(response.status) ? "as expected" : response.status]).toEqual([file, method, "as expected"]);
       }
     }
+    // The machine doors the lean server answers, through the same routing, every method.
+    for (const route of MACHINE_ROUTES) {
+      const url = `http://localhost:3000${route.example.replaceAll("{id}", id)}`;
+      for (const method of route.methods) {
+        const response = (await dispatchMachine(new Request(url, { method, headers: { "content-type": "application/json" }, body: method === "GET" || method === "DELETE" ? undefined : "{}" })))!;
+        expect([route.name, method, route.anonymous.includes(response.status) ? "as expected" : response.status]).toEqual([route.name, method, "as expected"]);
+      }
+    }
+    // No Next route left for a path the lean server answers.
+    expect(Object.keys(routes).filter((f) => machineRoute(f.replace(/^\/app/, "").replace(/\/route\.ts$/, "").replace(/\[[^\]]+\]/g, id)))).toEqual([]);
     // Denials at components are audited; nothing else was written.
     expect(await notDenied()).toBe(before);
   });

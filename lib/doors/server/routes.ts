@@ -1,0 +1,173 @@
+import { and, eq } from "drizzle-orm";
+import { getDb } from "@/db/client";
+import { resources } from "@/db/schema";
+import { handleGenieMessage } from "@/lib/doors/components/genie";
+import { handleMcp, protectedResourceMetadata } from "@/lib/doors/components/mcp";
+import { handleApiRequest, MAX_BODY_BYTES as API_MAX_BODY_BYTES } from "@/lib/doors/rest/handler";
+import { openApiDocument } from "@/lib/doors/rest/openapi";
+import { handleScim, MAX_BODY_BYTES as SCIM_MAX_BODY_BYTES } from "@/lib/doors/scim/handler";
+import { MAX_RESPONSE_BYTES } from "@/lib/sso/saml-response";
+import { issuerMetadata } from "@/lib/tokens/discovery";
+import { publishedJwks } from "@/lib/tokens/keys";
+import { uuidSchema } from "@/lib/validation";
+
+// The machine doors, answered by the lean server (lib/doors/server) without Next's router: each is
+// the door's one handler (web Request → Response). Browsers' paths go to Next. The authorization
+// sweep and the GET-safety test read this table, so a door added here is swept like a Next route.
+
+export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+export type MachineRoute = {
+  /** A name for tests and logs. */
+  name: string;
+  pattern: RegExp;
+  methods: readonly Method[];
+  /** A path it answers, for the tests that sweep every door ({id} is any id). */
+  example: string;
+  /** How it authenticates, and what a request without any credential gets. */
+  door: string;
+  anonymous: readonly number[];
+  /** The largest body accepted (bytes), enforced while the body streams in. */
+  maxBody: number;
+  handle: (request: Request, match: RegExpExecArray) => Promise<Response> | Response;
+};
+
+const SMALL = 64 * 1024;
+const uuid = "([0-9a-fA-F-]{1,64})";
+
+export const MACHINE_ROUTES: readonly MachineRoute[] = [
+  {
+    // For load balancers and uptime checks: the process answers (no database work, so it is also the
+    // server's own floor in the benchmarks).
+    name: "health",
+    example: "/healthz",
+    pattern: /^\/healthz$/,
+    methods: ["GET"],
+    door: "public",
+    anonymous: [200],
+    maxBody: SMALL,
+    handle: () => Response.json({ status: "ok" }, { headers: { "cache-control": "no-store" } }),
+  },
+  {
+    name: "scim",
+    example: "/scim/v2/{id}/Users",
+    pattern: /^\/scim\/v2\/([^/]+)((?:\/[^/]*)*)$/,
+    methods: ["GET", "POST", "PUT", "PATCH", "DELETE"],
+    door: "directory token",
+    anonymous: [401],
+    maxBody: SCIM_MAX_BODY_BYTES,
+    handle: (request, m) =>
+      handleScim(request, decodeURIComponent(m[1]!), (m[2] ?? "").split("/").filter(Boolean).map(decodeURIComponent)),
+  },
+  {
+    name: "openapi",
+    example: "/api/v1/openapi.json",
+    pattern: /^\/api\/v1\/openapi\.json$/,
+    methods: ["GET"],
+    door: "public",
+    anonymous: [200],
+    maxBody: SMALL,
+    handle: () => Response.json(openApiDocument(), { headers: { "cache-control": "public, max-age=300" } }),
+  },
+  {
+    name: "rest",
+    example: "/api/v1/users",
+    pattern: /^\/api\/v1(\/.*)?$/,
+    methods: ["GET", "POST", "PUT", "PATCH", "DELETE"],
+    door: "API token",
+    // 404/405 for a path or method with no endpoint (said before the token is read).
+    anonymous: [401, 404, 405],
+    maxBody: API_MAX_BODY_BYTES,
+    handle: (request) => handleApiRequest(request, request.method as Method),
+  },
+  {
+    name: "jwks",
+    example: "/.well-known/jwks.json",
+    pattern: /^\/\.well-known\/jwks\.json$/,
+    methods: ["GET"],
+    door: "public",
+    anonymous: [200],
+    maxBody: SMALL,
+    // The keys that verify runtime access tokens: next, active, and retired ones until every token
+    // they signed has expired. Caches may keep it five minutes (the next key is published ahead).
+    handle: async () =>
+      Response.json(await publishedJwks(), {
+        headers: { "content-type": "application/jwk-set+json", "cache-control": "public, max-age=300, stale-while-revalidate=60", "access-control-allow-origin": "*" },
+      }),
+  },
+  {
+    name: "issuer-metadata",
+    example: "/.well-known/openid-configuration",
+    pattern: /^\/\.well-known\/(openid-configuration|oauth-authorization-server)$/,
+    methods: ["GET"],
+    door: "public",
+    anonymous: [200],
+    maxBody: SMALL,
+    handle: () => Response.json(issuerMetadata(), { headers: { "cache-control": "public, max-age=3600", "access-control-allow-origin": "*" } }),
+  },
+  {
+    name: "mcp-resource-metadata",
+    example: "/.well-known/oauth-protected-resource/mcp/{id}",
+    pattern: new RegExp(`^/\\.well-known/oauth-protected-resource/mcp/${uuid}$`),
+    methods: ["GET"],
+    door: "public",
+    anonymous: [404],
+    maxBody: SMALL,
+    // RFC 9728 protected-resource metadata of one MCP server.
+    handle: async (_request, m) => {
+      const id = m[1]!;
+      const [mcp] = uuidSchema.safeParse(id).success ? await getDb().select().from(resources).where(and(eq(resources.id, id), eq(resources.feature, "mcp"))) : [];
+      if (!mcp) return Response.json({ error: "not_found", message: "No such MCP server." }, { status: 404 });
+      return Response.json(protectedResourceMetadata(mcp.id, mcp.name), { headers: { "cache-control": "public, max-age=300", "access-control-allow-origin": "*" } });
+    },
+  },
+  {
+    name: "mcp",
+    example: "/mcp/{id}",
+    pattern: new RegExp(`^/mcp/${uuid}$`),
+    methods: ["GET", "POST", "DELETE"],
+    door: "access token",
+    anonymous: [401, 404],
+    maxBody: SCIM_MAX_BODY_BYTES,
+    handle: (request, m) => handleMcp(request, m[1]!),
+  },
+  {
+    name: "genie",
+    example: "/api/genies/{id}/messages",
+    pattern: new RegExp(`^/api/genies/${uuid}/messages$`),
+    methods: ["POST"],
+    door: "access token",
+    anonymous: [401, 404],
+    maxBody: SMALL,
+    // A genie's message endpoint: bearer access token (aud agent_studio) → verify → live policy → fixed reply.
+    handle: (request, m) => handleGenieMessage(request, m[1]!),
+  },
+];
+
+/** The machine door for a path, or undefined (a browser path: Next answers it). */
+export function machineRoute(pathname: string): { route: MachineRoute; match: RegExpExecArray } | undefined {
+  for (const route of MACHINE_ROUTES) {
+    const match = route.pattern.exec(pathname);
+    if (match) return { route, match };
+  }
+  return undefined;
+}
+
+/**
+ * Answers a web Request as the server would if it is a machine door's (the tests call the doors
+ * through this, so they test the same routing); undefined for a browser path.
+ */
+export async function dispatchMachine(request: Request): Promise<Response | undefined> {
+  const found = machineRoute(new URL(request.url).pathname);
+  if (!found) return undefined;
+  if (!(found.route.methods as readonly string[]).includes(request.method)) {
+    return new Response(null, { status: 405, headers: { allow: found.route.methods.join(", ") } });
+  }
+  return found.route.handle(request, found.match);
+}
+
+/** Browser doors whose bodies the server caps while they stream, before Next reads them. */
+export const CAPPED_NEXT_PATHS: readonly { pattern: RegExp; maxBody: number }[] = [
+  // The SAML ACS: a form post from the IdP. A chunked body has no Content-Length to check up front.
+  { pattern: /^\/api\/sso\/acs$/, maxBody: MAX_RESPONSE_BYTES * 2 },
+];

@@ -1,0 +1,213 @@
+import http from "node:http";
+import net from "node:net";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { sql } from "drizzle-orm";
+import { getDb } from "@/db/client";
+import { createApiToken } from "@/lib/api-tokens";
+import { clientIp } from "@/lib/auth/request-info";
+import { hitRateLimit } from "@/lib/rate-limit";
+import { createEnvironments, systemCtx } from "@/test-support/fixtures";
+import { scimClient } from "@/lib/doors/scim/testing";
+import { clientAddress, parseTrustProxy } from "./client-address";
+import { serveApp, type LeanServer, type NextHandler } from "./index";
+
+// The lean server in front of Next, started for real on a free port with a stand-in for Next's
+// handler (the browser paths): client address and TRUST_PROXY, streamed body limits, request ids,
+// machine doors answered without Next, keys before the first request, and a graceful drain.
+
+let envs: Awaited<ReturnType<typeof createEnvironments>>;
+beforeAll(async () => {
+  envs = await createEnvironments();
+});
+
+let running: LeanServer | undefined;
+afterEach(async () => {
+  await running?.close(1000);
+  running = undefined;
+});
+
+/** What the stand-in for Next saw: the headers of each request it was handed. */
+const seen: http.IncomingHttpHeaders[] = [];
+const echoNext: NextHandler = (req, res) => {
+  seen.push({ ...req.headers });
+  res.setHeader("content-type", "application/json");
+  res.end(JSON.stringify({ forwardedFor: req.headers["x-forwarded-for"] ?? null }));
+};
+
+async function start(trustProxy = "", next: NextHandler = echoNext) {
+  running = await serveApp({ next, trustProxy: parseTrustProxy(trustProxy), port: 0, hostname: "127.0.0.1" });
+  return `http://127.0.0.1:${running.port}`;
+}
+
+/** A raw HTTP/1.1 exchange (for chunked bodies and headers fetch would not send). */
+function raw(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, "127.0.0.1", () => socket.write(text));
+    let out = "";
+    socket.on("data", (d) => (out += d.toString()));
+    socket.on("end", () => resolve(out));
+    socket.on("close", () => resolve(out));
+    socket.on("error", reject);
+  });
+}
+
+describe("the client address (TRUST_PROXY)", () => {
+  it("believes X-Forwarded-For only as far as the trusted hops", () => {
+    expect(clientAddress("127.0.0.1", "6.6.6.6", null)).toBe("127.0.0.1");
+    expect(clientAddress("::ffff:127.0.0.1", "6.6.6.6", null)).toBe("127.0.0.1");
+    expect(clientAddress("127.0.0.1", "6.6.6.6", parseTrustProxy("1"))).toBe("6.6.6.6");
+    // A client that sends its own X-Forwarded-For through one proxy: the proxy appended the real one.
+    expect(clientAddress("127.0.0.1", "6.6.6.6, 203.0.113.7", parseTrustProxy("1"))).toBe("203.0.113.7");
+    expect(clientAddress("10.1.2.3", "6.6.6.6, 203.0.113.7, 10.0.0.9", parseTrustProxy("10.0.0.0/8"))).toBe("203.0.113.7");
+    expect(clientAddress("192.0.2.1", "6.6.6.6", parseTrustProxy("10.0.0.0/8"))).toBe("192.0.2.1");
+    expect(clientAddress("10.1.2.3", "garbage, 203.0.113.7", parseTrustProxy("10.0.0.0/8"))).toBe("203.0.113.7");
+    expect(() => parseTrustProxy("10.0.0.0/33")).toThrow('TRUST_PROXY: "10.0.0.0/33" has a bad prefix length.');
+    expect(() => parseTrustProxy("my-proxy")).toThrow('TRUST_PROXY: "my-proxy" is not an address or CIDR range.');
+  });
+
+  it("rotating X-Forwarded-For from an untrusted peer does not escape a per-address limit", async () => {
+    const key = `test-ip:${crypto.randomUUID()}`;
+    const limitedNext: NextHandler = async (req, res) => {
+      const limit = await hitRateLimit(`${key}:${clientIp((n) => req.headers[n] as string | undefined)}`, 5, 60);
+      res.statusCode = limit.allowed ? 200 : 429;
+      res.end();
+    };
+    const base = await start("", limitedNext);
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) statuses.push((await fetch(`${base}/e/dev/sign-in`, { headers: { "x-forwarded-for": `198.51.100.${i}` } })).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429, 429]);
+  });
+
+  it("records the right address in the audit trail: the peer's when untrusted, the client's behind a trusted hop", async () => {
+    const { token } = await createApiToken(systemCtx, { name: "writer", scope: "write" });
+    const create = (base: string, email: string) =>
+      fetch(`${base}/api/v1/users`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "x-forwarded-for": "6.6.6.6" },
+        body: JSON.stringify({ name: "Addressed", email }),
+      });
+    const ipOf = async (email: string) => (await getDb().execute<{ ip: string }>(sql`select ip from audit_events where action = 'user.create' and target_label = ${email}`))[0]!.ip;
+    let base = await start("");
+    expect((await create(base, "untrusted@example.com")).status).toBe(201);
+    expect(await ipOf("untrusted@example.com")).toBe("127.0.0.1");
+    await running!.close();
+    base = await start("127.0.0.1/32");
+    expect((await create(base, "trusted@example.com")).status).toBe(201);
+    expect(await ipOf("trusted@example.com")).toBe("6.6.6.6");
+  });
+
+  it("drops forwarding headers from an untrusted peer before Next sees them", async () => {
+    const base = await start("");
+    await fetch(`${base}/sign-in`, { headers: { "x-forwarded-host": "evil.example", "x-forwarded-proto": "https", "x-real-ip": "6.6.6.6" } });
+    expect(seen.at(-1)).toMatchObject({ "x-forwarded-for": "127.0.0.1" });
+    expect(seen.at(-1)!["x-forwarded-host"]).toBeUndefined();
+    expect(seen.at(-1)!["x-real-ip"]).toBeUndefined();
+  });
+});
+
+describe("machine doors and request ids", () => {
+  it("answers the machine doors itself (Next never sees them), with a request id and the security headers", async () => {
+    const base = await start();
+    const before = seen.length;
+    const jwks = await fetch(`${base}/.well-known/jwks.json`);
+    expect(jwks.status).toBe(200);
+    expect(jwks.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+    expect(jwks.headers.get("x-content-type-options")).toBe("nosniff");
+    const api = await fetch(`${base}/api/v1/environments`);
+    expect(api.status).toBe(401);
+    expect(((await api.json()) as { requestId: string }).requestId).toBe(api.headers.get("x-request-id"));
+    const wrong = await fetch(`${base}/.well-known/jwks.json`, { method: "POST", body: "{}" });
+    expect([wrong.status, wrong.headers.get("allow")]).toEqual([405, "GET"]);
+    expect(seen.length).toBe(before);
+    // Browser paths go to Next, with the same request id header.
+    const page = await fetch(`${base}/sign-in`);
+    expect(seen.at(-1)!["x-request-id"]).toBe(page.headers.get("x-request-id"));
+  });
+});
+
+describe("body limits, enforced while the body streams in", () => {
+  it("cuts a chunked SCIM body with no Content-Length at the limit with 413, writing nothing", async () => {
+    const scim = await scimClient(envs.dev);
+    const base = await start();
+    const port = Number(new URL(base).port);
+    const before = (await getDb().execute<{ n: number }>(sql`select count(*)::int as n from users`))[0]!.n;
+    const chunk = "x".repeat(64 * 1024);
+    const chunks = Array.from({ length: 20 }, () => `${chunk.length.toString(16)}\r\n${chunk}\r\n`).join("");
+    const answer = await raw(
+      port,
+      `POST /scim/v2/${scim.directory.id}/Users HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${scim.token}\r\nContent-Type: application/scim+json\r\nTransfer-Encoding: chunked\r\n\r\n${chunks}0\r\n\r\n`,
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    expect(answer).toContain("The body may have at most 1048576 bytes.");
+    expect((await getDb().execute<{ n: number }>(sql`select count(*)::int as n from users`))[0]!.n).toBe(before);
+  });
+
+  it("cuts a chunked body to the SAML ACS before Next reads it, and hands a small one on whole", async () => {
+    const base = await start();
+    const port = Number(new URL(base).port);
+    const before = seen.length;
+    const chunk = "y".repeat(128 * 1024);
+    const big = Array.from({ length: 6 }, () => `${chunk.length.toString(16)}\r\n${chunk}\r\n`).join("");
+    const cut = await raw(port, `POST /api/sso/acs HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n${big}0\r\n\r\n`);
+    expect(cut).toMatch(/^HTTP\/1\.1 413 /);
+    expect(seen.length).toBe(before);
+    let body = "";
+    const readingNext: NextHandler = async (req, res) => {
+      for await (const c of req) body += c;
+      res.end("ok");
+    };
+    await running!.close();
+    const base2 = await start("", readingNext);
+    const ok = await raw(Number(new URL(base2).port), `POST /api/sso/acs HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`);
+    expect(ok).toMatch(/^HTTP\/1\.1 200 /);
+    expect(body).toBe("hello");
+  });
+});
+
+describe("start and stop", () => {
+  it("listens only once the signing keys exist: a JWKS request racing the start never gets an empty key set", async () => {
+    await getDb().execute(sql`delete from signing_keys`);
+    const port = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, "127.0.0.1", () => {
+        const p = (probe.address() as net.AddressInfo).port;
+        probe.close(() => resolve(p));
+      });
+    });
+    // Ask before the server exists and keep asking until it answers.
+    const firstAnswer = (async () => {
+      for (;;) {
+        try {
+          return (await (await fetch(`http://127.0.0.1:${port}/.well-known/jwks.json`)).json()) as { keys: unknown[] };
+        } catch {
+          await new Promise((r) => setImmediate(r));
+        }
+      }
+    })();
+    running = await serveApp({ next: echoNext, trustProxy: null, port, hostname: "127.0.0.1" });
+    expect((await firstAnswer).keys.length).toBeGreaterThan(0);
+  });
+
+  it("a graceful stop lets requests in flight finish, refusing new connections meanwhile", async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let entered!: () => void;
+    const inside = new Promise<void>((r) => (entered = r));
+    const slowNext: NextHandler = async (_req, res) => {
+      entered();
+      await held;
+      res.end("finished");
+    };
+    const base = await start("", slowNext);
+    const inFlight = fetch(`${base}/slow`).then(async (r) => [r.status, await r.text()]);
+    await inside;
+    let closed = false;
+    const closing = running!.close(30_000).then(() => (closed = true));
+    await expect(fetch(`${base}/other`)).rejects.toThrow();
+    expect(closed).toBe(false);
+    release();
+    expect(await inFlight).toEqual([200, "finished"]);
+    await closing;
+    expect(closed).toBe(true);
+    running = undefined;
+  });
+});
