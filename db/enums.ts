@@ -46,6 +46,10 @@ export type SsoEnforcement = (typeof SSO_ENFORCEMENTS)[number];
 export const IDP_PRESETS = ["okta", "entra", "onelogin", "generic"] as const;
 
 export const DIRECTORY_STATUSES = ["active", "disabled"] as const;
+// What a SCIM PATCH answers: the resource (RFC 7644 §3.5.2; Okta, OneLogin and most clients update
+// their state from it), or 204 No Content (what Microsoft Entra ID's provisioning expects).
+export const DIRECTORY_PATCH_ANSWERS = ["resource", "no_content"] as const;
+export type DirectoryPatchAnswer = (typeof DIRECTORY_PATCH_ANSWERS)[number];
 
 export const KEY_ALGORITHMS = ["EdDSA", "ES256"] as const;
 export const KEY_STATES = ["next", "active", "retired"] as const;

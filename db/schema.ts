@@ -22,6 +22,7 @@ import {
   AUDIT_OUTCOMES,
   CONSOLE_MEMBER_STATUSES,
   CONSOLE_ROLES,
+  DIRECTORY_PATCH_ANSWERS,
   DIRECTORY_STATUSES,
   EMAIL_VERIFIERS,
   FEATURES,
@@ -383,10 +384,12 @@ export const directories = pgTable(
     // an unfiltered SCIM list's totalResults without counting.
     userCount: integer().notNull().default(0),
     logRetentionDays: integer().notNull().default(30),
+    patchAnswer: text({ enum: DIRECTORY_PATCH_ANSWERS }).notNull().default("resource"),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
   (t) => [
+    check("directories_patch_answer_check", oneOf(t.patchAnswer, DIRECTORY_PATCH_ANSWERS)),
     uniqueIndex("directories_env_name_lower_key").on(t.environmentId, sql`lower(${t.name})`),
     uniqueIndex("directories_token_hash_key").on(t.tokenHash),
     check("directories_status_check", oneOf(t.status, DIRECTORY_STATUSES)),

@@ -27,6 +27,8 @@ test("Microsoft's SCIM test collection passes against a fresh directory created 
   await signInAsOwner(page);
   await page.goto(`${baseUrl()}/console/dev/directories`);
   await page.getByLabel("Directory name").fill(`Entra ${Date.now().toString(36)}`);
+  // Entra's provisioning (and its test collection) expects 204 to a PATCH.
+  await page.getByLabel("PATCH answers").selectOption("no_content");
   await page.getByRole("button", { name: "Create directory" }).click();
   const token = await page.getByTestId("scim-token").innerText();
   const base = await page.getByTestId("scim-base-url").innerText();

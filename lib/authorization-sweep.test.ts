@@ -212,6 +212,7 @@ describe("authorization sweep: an environment admin outside their environments",
       createDirectoryAction: [{ environmentId: prodId, name: `Sneaky directory ${id}` }],
       rotateDirectoryTokenAction: [directory.id],
       setDirectoryStatusAction: [directory.id, "disabled"],
+      updateDirectorySettingsAction: [directory.id, { patchAnswer: "no_content" }],
       linkIdentityAction: [trace!.id],
       setGroupMappingsAction: [idp.id, { environmentId: prodId, mappings: [{ idpValue: "admins", groupId: group.id }] }],
     };

@@ -25,7 +25,7 @@ async function main() {
   try {
     const url = await freshBenchDatabase(db, "iam_peer_scim");
     const env = (await findEnvironmentByKey("test"))!;
-    const { directory, token } = await createDirectory({ actor: { ...SYSTEM_ACTOR, label: "peer:scim" } }, { environmentId: env.id, name: "Microsoft SCIM test collection" });
+    const { directory, token } = await createDirectory({ actor: { ...SYSTEM_ACTOR, label: "peer:scim" } }, { environmentId: env.id, name: "Microsoft SCIM test collection", patchAnswer: "no_content" });
     await closeDb();
     app = await startApp({ ...process.env, PORT: String(port), DATABASE_URL: url, DATA_DIR: dataDir });
     const result = await runMicrosoftCollection(scimBaseUrl(directory.id), token, process.env.PEER_SCIM_REPORT);

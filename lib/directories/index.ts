@@ -2,6 +2,7 @@ import "server-only";
 import { and, asc, desc, eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import { getDb } from "@/db/client";
+import { DIRECTORY_PATCH_ANSWERS } from "@/db/enums";
 import { directories, environments, identityProviders, scimRequestLog, type Directory } from "@/db/schema";
 import type { Actor, DomainContext } from "@/lib/auth/actor";
 import { hashToken, newSecretToken } from "@/lib/auth/secret-token";
@@ -25,6 +26,7 @@ export const createDirectoryInput = z.object({
   // For the record: the IdP that feeds it (optional).
   identityProviderId: uuidSchema.nullable().default(null),
   logRetentionDays: z.number().int().min(1, "Keep the log at least a day.").max(365, "At most a year.").default(30),
+  patchAnswer: z.enum(DIRECTORY_PATCH_ANSWERS, { error: "Choose what a PATCH answers." }).default("resource"),
 });
 
 export type DirectoryView = Omit<Directory, "tokenHash"> & { baseUrl: string; identityProviderName: string | null };
@@ -36,7 +38,7 @@ export function scimBaseUrl(directoryId: string): string {
 const newToken = () => newSecretToken(PREFIX);
 const hintOf = (token: string) => `${token.slice(0, PREFIX.length + 4)}…${token.slice(-4)}`;
 
-const snapshot = (d: Directory) => ({ name: d.name, status: d.status, tokenHint: d.tokenHint, identityProviderId: d.identityProviderId, logRetentionDays: d.logRetentionDays });
+const snapshot = (d: Directory) => ({ name: d.name, status: d.status, tokenHint: d.tokenHint, identityProviderId: d.identityProviderId, logRetentionDays: d.logRetentionDays, patchAnswer: d.patchAnswer });
 
 /** Creates a directory for an environment; the token is returned once. */
 export async function createDirectory(ctx: DomainContext, input: unknown): Promise<{ directory: DirectoryView; token: string }> {
@@ -51,7 +53,7 @@ export async function createDirectory(ctx: DomainContext, input: unknown): Promi
     }
     const [directory] = await tx
       .insert(directories)
-      .values({ environmentId: env.id, name: data.name, identityProviderId: data.identityProviderId, tokenHash: hashToken(token), tokenHint: hintOf(token), logRetentionDays: data.logRetentionDays })
+      .values({ environmentId: env.id, name: data.name, identityProviderId: data.identityProviderId, tokenHash: hashToken(token), tokenHint: hintOf(token), logRetentionDays: data.logRetentionDays, patchAnswer: data.patchAnswer })
       .returning();
     await recordAudit(tx, ctx, { action: "directory.create", targetType: "directory", targetId: directory!.id, targetLabel: directory!.name, environment: env, after: snapshot(directory!) });
     return { directory: await view(directory!), token };
@@ -65,6 +67,24 @@ async function lockDirectory(tx: Parameters<Parameters<typeof inTransaction>[0]>
   if (!directory) throw new NotFoundError("Directory not found.");
   authorize(ctx.actor, "directories", "write", [directory.environmentId]);
   return directory;
+}
+
+const directorySettingsInput = z.object({
+  patchAnswer: z.enum(DIRECTORY_PATCH_ANSWERS, { error: "Choose what a PATCH answers." }),
+});
+
+/** What a SCIM PATCH of this directory answers (the resource, or 204 for Microsoft Entra ID). */
+export async function updateDirectorySettings(ctx: DomainContext, id: string, input: unknown): Promise<DirectoryView> {
+  const data = parseInput(directorySettingsInput, input);
+  authorize(ctx.actor, "directories", "write", "any");
+  return inTransaction(async (tx) => {
+    const before = await lockDirectory(tx, ctx, id);
+    if (before.patchAnswer === data.patchAnswer) return view(before);
+    const [after] = await tx.update(directories).set({ patchAnswer: data.patchAnswer, updatedAt: sql`now()` }).where(eq(directories.id, before.id)).returning();
+    const env = await requireEnvironment(tx, before.environmentId);
+    await recordAudit(tx, ctx, { action: "directory.update", targetType: "directory", targetId: before.id, targetLabel: before.name, environment: env, before: { patchAnswer: before.patchAnswer }, after: { patchAnswer: data.patchAnswer } });
+    return view(after!);
+  });
 }
 
 /** A new token; the old one stops working at once. */

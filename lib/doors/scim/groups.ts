@@ -159,7 +159,7 @@ export async function createScimGroup(sc: ScimContext, body: unknown) {
   }
 }
 
-async function writeGroup(tx: Tx, sc: ScimContext, group: Group, parsed: ParsedGroup, action: string) {
+async function writeGroup(tx: Tx, sc: ScimContext, group: Group, parsed: ParsedGroup, action: string, withMembers = true) {
   const env = await requireEnvironment(tx, sc.directory.environmentId);
   const audit: AuditEntry[] = [];
   const updated = await updateGroupRow(tx, group.id, { name: parsed.displayName, externalId: parsed.externalId });
@@ -167,7 +167,7 @@ async function writeGroup(tx: Tx, sc: ScimContext, group: Group, parsed: ParsedG
   const { ignored } = parsed.members === undefined ? { ignored: [] } : await syncMembers(tx, sc, updated, parsed.members, audit);
   audit.push({ action, targetType: "group", targetId: group.id, targetLabel: updated.name, environment: env, after: { ignoredMembers: ignored.length ? ignored : undefined } });
   await recordAuditMany(tx, sc.ctx, audit);
-  return { resource: groupRepresentation(sc, updated, await membersOf(tx, sc.directory.id, group.id)), ignored };
+  return { resource: groupRepresentation(sc, updated, withMembers ? await membersOf(tx, sc.directory.id, group.id) : null), ignored };
 }
 
 export async function replaceScimGroup(sc: ScimContext, id: string, body: unknown, ifMatch?: string | null) {
@@ -185,7 +185,7 @@ export async function replaceScimGroup(sc: ScimContext, id: string, body: unknow
 }
 
 /** PATCH under the group's row lock, so two PATCHes adding different members both land. */
-export async function patchScimGroup(sc: ScimContext, id: string, body: unknown, ifMatch?: string | null) {
+export async function patchScimGroup(sc: ScimContext, id: string, body: unknown, ifMatch?: string | null, withMembers = true) {
   let name = "";
   try {
     return await getDb().transaction(async (tx) => {
@@ -197,7 +197,7 @@ export async function patchScimGroup(sc: ScimContext, id: string, body: unknown,
       // Entra's garbage test adds "members" as a bare string: memberList reads it as one member value.
       const parsed = parseGroup(patched);
       name = parsed.displayName;
-      return writeGroup(tx, sc, group, { ...parsed, members: parsed.members ?? [] }, "scim.group_patch");
+      return writeGroup(tx, sc, group, { ...parsed, members: parsed.members ?? [] }, "scim.group_patch", withMembers);
     });
   } catch (error) {
     return conflict(error, name);

@@ -121,6 +121,18 @@ function schemas(baseUrl: string) {
 
 const list = (items: unknown[]) => ({ schemas: [SCHEMA.listResponse], totalResults: items.length, startIndex: 1, itemsPerPage: items.length, Resources: items });
 
+/**
+ * What a PATCH answers (RFC 7644 §3.5.2 allows either): 200 with the resource, as generic clients
+ * expect (they update their state from it); 204 when the directory is set to answer as Microsoft
+ * Entra ID expects, unless the request asks for attributes or comes from Okta.
+ */
+function patchAnswer(sc: ScimContext, request: Request, resource: Handled, change: Handled["change"]): Handled {
+  const url = new URL(request.url);
+  const wantsBody =
+    sc.directory.patchAnswer === "resource" || url.searchParams.has("attributes") || url.searchParams.has("excludedAttributes") || /okta/i.test(request.headers.get("user-agent") ?? "");
+  return wantsBody ? { ...resource, change } : { status: 204, headers: resource.headers, change };
+}
+
 async function route(sc: ScimContext, request: Request, segments: string[]): Promise<Handled> {
   const url = new URL(request.url);
   const method = request.method.toUpperCase();
@@ -172,10 +184,7 @@ async function route(sc: ScimContext, request: Request, segments: string[]): Pro
       const body = await readJson(request);
       const patched = await patchScimUser(sc, id, body, ifMatch);
       const change = { patched: id, operations: redact((body as { Operations?: unknown }).Operations ?? body) as Record<string, unknown> };
-      // RFC 7644 §3.5.2 allows 200 with the resource or 204. Entra expects 204; Okta and clients that
-      // ask for attributes get the resource.
-      const wantsBody = attributes || excluded || /okta/i.test(request.headers.get("user-agent") ?? "");
-      return wantsBody ? { ...single(patched), change } : { status: 204, headers: { etag: patched.meta.version }, change };
+      return patchAnswer(sc, request, single(patched), change);
     }
     if (method === "DELETE") {
       await deleteScimUser(sc, id, ifMatch);
@@ -204,10 +213,10 @@ async function route(sc: ScimContext, request: Request, segments: string[]): Pro
     }
     if (method === "PATCH") {
       const body = await readJson(request);
-      const { resource, ignored } = await patchScimGroup(sc, id, body, ifMatch);
+      // The members only when asked for: a large group's PATCH stays cheap.
+      const { resource, ignored } = await patchScimGroup(sc, id, body, ifMatch, /\bmembers\b/i.test(attributes ?? ""));
       const change = { patched: id, operations: redact((body as { Operations?: unknown }).Operations ?? body) as Record<string, unknown>, ...(ignored.length ? { ignoredMembers: ignored } : {}) };
-      const wantsBody = attributes || excluded || /okta/i.test(request.headers.get("user-agent") ?? "");
-      return wantsBody ? { ...single(resource), change } : { status: 204, headers: { etag: resource.meta.version }, change };
+      return patchAnswer(sc, request, single(resource), change);
     }
     if (method === "DELETE") {
       await deleteScimGroup(sc, id, ifMatch);

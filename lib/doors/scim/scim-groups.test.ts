@@ -36,14 +36,27 @@ describe("SCIM groups", () => {
     const group = (await scim.call("POST", "/Groups", { displayName: "Patchers", members: [{ value: ids[0] }] })).body;
     await addMembers(systemCtx, { groupId: group.id, userIds: [ids[3]!] });
     let res = await scim.call("PATCH", `/Groups/${group.id}`, { schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], Operations: [{ op: "add", path: "members", value: [{ value: ids[1] }, { value: ids[2] }] }] });
-    expect(res.status).toBe(204);
-    res = await scim.call("PATCH", `/Groups/${group.id}`, { Operations: [{ op: "remove", path: `members[value eq "${ids[1]}"]` }] });
-    expect(res.status).toBe(204);
+    // 200 with the resource (RFC 7644 §3.5.2), without the members unless asked for.
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ id: group.id, displayName: "Patchers", meta: { version: 'W/"2"' } });
+    expect(res.body.members).toBeUndefined();
+    res = await scim.call("PATCH", `/Groups/${group.id}?attributes=members`, { Operations: [{ op: "remove", path: `members[value eq "${ids[1]}"]` }] });
+    expect(res.status).toBe(200);
+    expect(memberIds(res.body)).toEqual([ids[0], ids[2]].sort());
     expect(memberIds((await scim.call("GET", `/Groups/${group.id}`)).body)).toEqual([ids[0], ids[2]].sort());
     res = await scim.call("PATCH", `/Groups/${group.id}`, { Operations: [{ op: "remove", path: "members" }] });
     expect((await scim.call("GET", `/Groups/${group.id}`)).body.members).toEqual([]);
     const rows = await getDb().select().from(groupMembers).where(eq(groupMembers.groupId, group.id));
     expect(rows.map((r) => [r.userId, r.source])).toEqual([[ids[3], "manual"]]);
+  });
+
+  it("a directory set to answer as Microsoft Entra ID expects gets 204 to a PATCH, unless it asks for attributes", async () => {
+    const entra = await scimClient(env.dev, "Entra directory", { patchAnswer: "no_content" });
+    const group = (await entra.call("POST", "/Groups", { displayName: "Entra group" })).body;
+    const plain = await entra.call("PATCH", `/Groups/${group.id}`, { Operations: [{ op: "replace", path: "displayName", value: "Entra group 2" }] });
+    expect([plain.status, plain.body, plain.headers.get("etag")]).toEqual([204, null, 'W/"2"']);
+    const asked = await entra.call("PATCH", `/Groups/${group.id}?attributes=displayName`, { Operations: [{ op: "replace", path: "displayName", value: "Entra group 3" }] });
+    expect([asked.status, asked.body.displayName]).toEqual([200, "Entra group 3"]);
   });
 
   it("two concurrent PATCHes adding different members both land", async () => {
@@ -52,7 +65,7 @@ describe("SCIM groups", () => {
       scim.call("PATCH", `/Groups/${group.id}`, { Operations: [{ op: "add", path: "members", value: [{ value: ids[0] }] }] }),
       scim.call("PATCH", `/Groups/${group.id}`, { Operations: [{ op: "add", path: "members", value: [{ value: ids[1] }] }] }),
     ]);
-    expect([a.status, b.status]).toEqual([204, 204]);
+    expect([a.status, b.status]).toEqual([200, 200]);
     expect(memberIds((await scim.call("GET", `/Groups/${group.id}`)).body)).toEqual([ids[0], ids[1]].sort());
   });
 

@@ -4,8 +4,8 @@ import { createDirectory } from "@/lib/directories";
 import { handleScim } from "./handler";
 
 /** A directory and a client that calls the SCIM door as an HTTP client would. */
-export async function scimClient(env: Environment, name = `Directory ${crypto.randomUUID().slice(0, 8)}`) {
-  const { directory, token } = await createDirectory(systemCtx, { environmentId: env.id, name });
+export async function scimClient(env: Environment, name = `Directory ${crypto.randomUUID().slice(0, 8)}`, settings: { patchAnswer?: "resource" | "no_content" } = {}) {
+  const { directory, token } = await createDirectory(systemCtx, { environmentId: env.id, name, ...settings });
   async function call(method: string, path: string, body?: unknown, options: { token?: string | null; headers?: Record<string, string>; raw?: string; directoryId?: string } = {}) {
     const headers: Record<string, string> = { "content-type": "application/scim+json", ...options.headers };
     const bearer = options.token === undefined ? token : options.token;

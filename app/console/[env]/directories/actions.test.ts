@@ -21,6 +21,7 @@ describe("directory actions", () => {
       actions.createDirectoryAction({ environmentId: env.dev.id, name: "x" }),
       actions.rotateDirectoryTokenAction(id),
       actions.setDirectoryStatusAction(id, "disabled"),
+      actions.updateDirectorySettingsAction(id, { patchAnswer: "no_content" }),
     ]);
     expect(anonymous).toHaveLength(Object.keys(actions).length);
     for (const r of anonymous) expect(r).toEqual({ ok: false, error: "Your session has ended. Sign in again." });
@@ -36,5 +37,9 @@ describe("directory actions", () => {
     expect(created.ok && created.data.token).toMatch(/^scim_/);
     const rotated = created.ok ? await actions.rotateDirectoryTokenAction(created.data.id) : null;
     expect(rotated?.ok && created.ok && rotated.data.token !== created.data.token).toBe(true);
+    // What a PATCH answers is the directory's setting, audited; a bad value is a field error.
+    if (!created.ok) return;
+    expect(await actions.updateDirectorySettingsAction(created.data.id, { patchAnswer: "maybe" })).toMatchObject({ ok: false, fieldErrors: { patchAnswer: ["Choose what a PATCH answers."] } });
+    expect(await actions.updateDirectorySettingsAction(created.data.id, { patchAnswer: "no_content" })).toEqual({ ok: true, data: { patchAnswer: "no_content" } });
   });
 });

@@ -1,7 +1,7 @@
 "use server";
 
 import { consoleAction } from "@/lib/actions";
-import { createDirectory, rotateDirectoryToken, setDirectoryStatus } from "@/lib/directories";
+import { createDirectory, rotateDirectoryToken, setDirectoryStatus, updateDirectorySettings } from "@/lib/directories";
 
 export const createDirectoryAction = consoleAction({ permission: ["directories", "write"] }, async (ctx, input: unknown) => {
   const { directory, token } = await createDirectory(ctx, input);
@@ -16,4 +16,9 @@ export const rotateDirectoryTokenAction = consoleAction({ permission: ["director
 export const setDirectoryStatusAction = consoleAction({ permission: ["directories", "write"] }, async (ctx, id: string, status: unknown) => {
   const directory = await setDirectoryStatus(ctx, String(id), status);
   return { status: directory.status };
+});
+
+export const updateDirectorySettingsAction = consoleAction({ permission: ["directories", "write"] }, async (ctx, id: string, input: unknown) => {
+  const directory = await updateDirectorySettings(ctx, String(id), input);
+  return { patchAnswer: directory.patchAnswer };
 });

@@ -109,7 +109,7 @@ export function Directories({
             e.preventDefault();
             const form = e.currentTarget;
             const data = new FormData(form);
-            run(() => createDirectoryAction({ environmentId, name: data.get("name"), identityProviderId: (data.get("identityProviderId") as string) || null }), {
+            run(() => createDirectoryAction({ environmentId, name: data.get("name"), identityProviderId: (data.get("identityProviderId") as string) || null, patchAnswer: data.get("patchAnswer") }), {
               error: "inline",
               fieldErrors: setErrors,
               onSuccess: (d) => {
@@ -131,11 +131,30 @@ export function Directories({
               ))}
             </select>
           </label>
+          <PatchAnswerSelect />
           <Button type="submit" disabled={pending}>
             Create directory
           </Button>
         </form>
       )}
     </div>
+  );
+}
+
+/** What a SCIM PATCH answers; Microsoft Entra ID's provisioning expects 204, other clients the resource. */
+export function PatchAnswerSelect({ defaultValue = "resource", onChange }: { defaultValue?: string; onChange?: (value: string) => void }) {
+  return (
+    <label className="flex flex-col gap-1 text-sm font-medium text-slate-700">
+      PATCH answers
+      <select
+        name="patchAnswer"
+        defaultValue={defaultValue}
+        onChange={onChange ? (e) => onChange(e.currentTarget.value) : undefined}
+        className="rounded-md border border-slate-300 px-2 py-2 text-sm"
+      >
+        <option value="resource">The resource, 200 (Okta, OneLogin, most clients)</option>
+        <option value="no_content">No content, 204 (Microsoft Entra ID)</option>
+      </select>
+    </label>
   );
 }

@@ -5,11 +5,14 @@ import { SimpleTable } from "@/components/ui/simple-table";
 import { isDomainError } from "@/lib/errors";
 import { consolePage } from "@/lib/doors/http/console-page";
 import { requestLog } from "@/lib/directories";
+import { can } from "@/lib/permissions";
+import { DirectorySettings } from "./directory-settings";
 
 export const metadata = { title: "Directory" };
 
 export default async function DirectoryPage({ params }: { params: Promise<{ env: string; directoryId: string }> }) {
-  const { env, params: { directoryId } } = await consolePage(params);
+  const { env, actor, params: { directoryId } } = await consolePage(params);
+  const canWrite = can(actor, "directories", "write", [env.id]);
   const log = await requestLog(env.id, directoryId).catch((e) => {
     if (isDomainError(e)) notFound();
     throw e;
@@ -20,6 +23,12 @@ export default async function DirectoryPage({ params }: { params: Promise<{ env:
         ← Directories
       </Link>
       <PageHeader title={log.directory.name} description={`Base URL ${log.directory.baseUrl} · token ${log.directory.tokenHint} · log kept ${log.directory.logRetentionDays} days`} />
+      {canWrite && (
+        <Card>
+          <h2 className="mb-3 text-base font-semibold">Settings</h2>
+          <DirectorySettings directoryId={log.directory.id} patchAnswer={log.directory.patchAnswer} />
+        </Card>
+      )}
       <Card>
         <h2 className="mb-3 text-base font-semibold">Request log (newest 200)</h2>
         <SimpleTable
