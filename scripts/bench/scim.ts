@@ -60,6 +60,21 @@ async function createUsers(usersUrl: string, token: string, from: number, count:
   return count / ((performance.now() - started) / 1000);
 }
 
+/** The same clients asking the same server for a constant (GET /healthz): the floor any door pays. */
+async function floorRate(base: string, count: number): Promise<number> {
+  let next = 0;
+  const started = performance.now();
+  const worker = async () => {
+    while (next++ < count) {
+      const res = await fetch(`${base}/healthz`);
+      if (res.status !== 200) throw new Error(`/healthz answered ${res.status}`);
+      await res.arrayBuffer();
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  return count / ((performance.now() - started) / 1000);
+}
+
 function percentile(samples: number[], p: number) {
   const sorted = [...samples].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -133,7 +148,8 @@ await runBench(async (db, own) => {
   await createUsers(jackson.usersUrl, jackson.token, 0, 200, "warm-");
   const jacksonCreatesPerSec = await createUsers(jackson.usersUrl, jackson.token, 0, COMPARE, "jackson-");
   const createsPerSec = await createUsers(ours, token, 0, COMPARE, "user-");
-  console.log(`first ${COMPARE} creates, ${CONCURRENCY} clients: ours ${createsPerSec.toFixed(0)}/s, Jackson ${jacksonCreatesPerSec.toFixed(0)}/s, ratio ${(createsPerSec / jacksonCreatesPerSec).toFixed(2)}`);
+  const floorPerSec = await floorRate(`http://127.0.0.1:${port}`, COMPARE);
+  console.log(`first ${COMPARE} creates, ${CONCURRENCY} clients: ours ${createsPerSec.toFixed(0)}/s, Jackson ${jacksonCreatesPerSec.toFixed(0)}/s, ratio ${(createsPerSec / jacksonCreatesPerSec).toFixed(2)}; the server answering a constant ${floorPerSec.toFixed(0)}/s`);
   jackson.close();
 
   // The rest of the directory is filled in SQL (the same rows a SCIM create writes, minus the audit
@@ -178,6 +194,7 @@ await runBench(async (db, own) => {
       ratio: +(createsPerSec / jacksonCreatesPerSec).toFixed(2),
       listPageMs: listPage.p95,
       filterEqMs: filterEq.p95,
+      floorPerSec: +floorPerSec.toFixed(1),
     }),
   );
 });
