@@ -187,25 +187,28 @@ describe("start and stop", () => {
     expect((await firstAnswer).keys.length).toBeGreaterThan(0);
   });
 
-  it("a graceful stop lets requests in flight finish, refusing new connections meanwhile", async () => {
+  it("a graceful stop under load lets every request in flight finish, refusing new connections meanwhile", async () => {
+    const N = 24;
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
-    let entered!: () => void;
-    const inside = new Promise<void>((r) => (entered = r));
-    const slowNext: NextHandler = async (_req, res) => {
-      entered();
+    let entered = 0;
+    let allInside!: () => void;
+    const inside = new Promise<void>((r) => (allInside = r));
+    const slowNext: NextHandler = async (req, res) => {
+      if (++entered === N) allInside();
       await held;
-      res.end("finished");
+      res.end(`finished ${req.url}`);
     };
     const base = await start("", slowNext);
-    const inFlight = fetch(`${base}/slow`).then(async (r) => [r.status, await r.text()]);
+    const inFlight = Array.from({ length: N }, (_, i) => fetch(`${base}/slow/${i}`).then(async (r) => `${r.status} ${await r.text()}`));
     await inside;
+    expect(running!.inFlight()).toBe(N);
     let closed = false;
     const closing = running!.close(30_000).then(() => (closed = true));
     await expect(fetch(`${base}/other`)).rejects.toThrow();
     expect(closed).toBe(false);
     release();
-    expect(await inFlight).toEqual([200, "finished"]);
+    expect(await Promise.all(inFlight)).toEqual(Array.from({ length: N }, (_, i) => `200 finished /slow/${i}`));
     await closing;
     expect(closed).toBe(true);
     running = undefined;
