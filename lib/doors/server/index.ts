@@ -63,8 +63,19 @@ async function send(res: ServerResponse, response: Response): Promise<void> {
   });
   const cookies = response.headers.getSetCookie();
   if (cookies.length) headers["set-cookie"] = cookies;
+  if (!response.body) {
+    res.writeHead(response.status, headers);
+    return void res.end();
+  }
+  // Answers are small JSON documents, written in one go; only an event stream (an MCP server's
+  // SSE answer) is piped as it comes.
+  if (!(headers["content-type"] as string | undefined)?.includes("text/event-stream")) {
+    const body = Buffer.from(await response.arrayBuffer());
+    headers["content-length"] = String(body.length);
+    res.writeHead(response.status, headers);
+    return void res.end(body);
+  }
   res.writeHead(response.status, headers);
-  if (!response.body) return void res.end();
   await new Promise<void>((resolve) => {
     const body = Readable.fromWeb(response.body as import("node:stream/web").ReadableStream);
     body.on("error", () => {
