@@ -67,8 +67,10 @@ export type DecisionCacheStats = { live: boolean; users: number; sessions: numbe
 // A user with more grants than this in one environment and feature is read from the database
 // each time (the cache's memory per user stays small).
 const MAX_GRANTS_PER_SCOPE = 200;
-// Invalidations remembered to settle fills that raced them (see `mayStore`).
-const RECENT_EVENTS = 4096;
+// Invalidations remembered to settle fills that raced them (see `mayStore`): a fill is a few
+// milliseconds, and one that started more than this many invalidations ago is simply not kept.
+// Each holds at most 100 ids, so this stays under ~10 MB even when every one is full.
+const RECENT_EVENTS = 1024;
 
 export class DecisionCache {
   private readonly users: Lru<string, UserEntry>;
@@ -137,7 +139,8 @@ export class DecisionCache {
       try {
         await client.unsafe(`listen ${DECISIONS_CHANNEL}`);
         const [row] = await client<{ pid: number }[]>`select pg_backend_pid() as pid`;
-        if (this.client !== client || this.stopped) return;
+        if (this.stopped) return;
+        if (this.client !== client) continue; // dropped between the two queries: listen again
         // Anything may have changed while nobody listened: forget it all, then trust what follows.
         this.listenerPid = row!.pid;
         this.flush();
