@@ -29,9 +29,9 @@ import { seedLarge } from "./seed-large";
 //    with `--concurrency` clients (throughput and p99); and, for scale, the same route answering
 //    401 without any database work.
 // 3. Revocation lag across two instances: remove the token's user from the granted group through
-//    instance A's REST API,
-//    and time from sending that request until instance B's decision endpoint first denies
-//    (`--revocations` times; B is polled back to back by 2 clients). Last line: JSON.
+//    instance A's REST API, and time from A's answer (committed) until instance B's decision
+//    endpoint first denies (`--revocations` times; B is polled back to back by 2 clients; the
+//    time from sending the change is printed too). Last line: JSON.
 
 const { values } = parseArgs({
   options: {
@@ -204,9 +204,11 @@ await runBench(async (db, own) => {
     lagsFromCommit.push(Math.max(0, lag - committed));
     await admin("members");
   }
-  const revocationLagP99Ms = p99(lags);
+  // The lag from the commit: A has answered (the change is committed) until B denies. The figure
+  // from sending the change also counts A's own request through Next (printed beside it).
+  const revocationLagP99Ms = p99(lagsFromCommit);
   console.log(
-    `revocation lag across two instances, ${REVOCATIONS} group removals: from sending the change to A until B denies p50 ${[...lags].sort((x, y) => x - y)[Math.floor(lags.length / 2)]!.toFixed(1)} ms, p99 ${revocationLagP99Ms.toFixed(1)} ms; from A's answer (committed) p99 ${p99(lagsFromCommit).toFixed(1)} ms`,
+    `revocation lag across two instances, ${REVOCATIONS} group removals: from sending the change to A until B denies p50 ${[...lags].sort((x, y) => x - y)[Math.floor(lags.length / 2)]!.toFixed(1)} ms, p99 ${p99(lags).toFixed(1)} ms; from A's answer (committed) until B denies p99 ${revocationLagP99Ms.toFixed(1)} ms`,
   );
   console.log(
     JSON.stringify({
