@@ -9,6 +9,7 @@ import { NotFoundError } from "@/lib/errors";
 import { authorize } from "@/lib/permissions";
 import { parseInput, uuidSchema } from "@/lib/validation";
 import { REASONS, type Reason } from "@/lib/runtime/reasons";
+import { decisionCache, type DecisionCache } from "./decision-cache";
 
 // The access policy, decided live: may this user use this feature (or resource) in this
 // environment, and why. The decision endpoint, Explain, the genie endpoint and the MCP servers all
@@ -26,8 +27,8 @@ export type Decision = {
   path: string[];
 };
 
-type GrantRow = { id: string; resource_id: string | null; user_id: string | null; group_id: string | null; group_name: string | null };
-type Facts = {
+export type GrantRow = { id: string; resource_id: string | null; user_id: string | null; group_id: string | null; group_name: string | null };
+export type Facts = {
   id: string;
   email: string;
   status: string;
@@ -45,9 +46,10 @@ const isUuid = (s: string) => uuidSchema.safeParse(s).success;
  * tagged queries; the decision endpoint runs this on every component request): the user, their
  * environment access, the requested resources of the feature, the grants that could apply
  * (direct or through a group, feature-wide or on one of the resources), and optionally whether
- * the token's session is still open.
+ * the token's session is still open. `allGrants`: every grant of the user in the environment and
+ * feature, whatever the resource (what the decision cache keeps; `decide` filters the same way).
  */
-async function factsOf(environmentId: string, user: { id?: string; email?: string }, feature: Feature, resourceIds: string[], sessionId: string | null): Promise<Facts | undefined> {
+async function factsOf(environmentId: string, user: { id?: string; email?: string }, feature: Feature, resourceIds: string[], sessionId: string | null, allGrants = false): Promise<Facts | undefined> {
   const sql = getSql();
   const who = user.id ? sql`u.id = ${user.id}::uuid` : sql`lower(u.email) = lower(${user.email ?? ""})`;
   const [row] = await sql<Facts[]>`
@@ -58,7 +60,7 @@ async function factsOf(environmentId: string, user: { id?: string; email?: strin
       (select coalesce(json_agg(json_build_object('id', g.id, 'resource_id', g.resource_id, 'user_id', g.user_id, 'group_id', g.group_id, 'group_name', gr.name)), '[]'::json)
         from access_grants g left join groups gr on gr.id = g.group_id
         where g.environment_id = ${environmentId}::uuid and g.feature = ${feature}
-          and (g.resource_id is null or g.resource_id = any(${resourceIds}::uuid[]))
+          and (${allGrants}::boolean or g.resource_id is null or g.resource_id = any(${resourceIds}::uuid[]))
           and (g.user_id = u.id or g.group_id in (
             select gm.group_id from group_members gm where gm.user_id = u.id and gm.environment_id = ${environmentId}::uuid))) as grants,
       (select s.revoked_at is null from sessions s where s.id = ${sessionId}::uuid and s.user_id = u.id) as session_open
@@ -88,8 +90,14 @@ export type DecideInput = {
   sessionId?: string;
 };
 
+/**
+ * Where a decision's facts come from: the process's decision cache when it is on and live (the
+ * default), a given cache (tests: a second instance), or the database.
+ */
+export type FactsSource = "default" | "database" | DecisionCache;
+
 /** Decides each requested resource (null: the feature as a whole) for one user, from the live policy. */
-export async function decide(input: DecideInput): Promise<Decision[]> {
+export async function decide(input: DecideInput, source: FactsSource = "default"): Promise<Decision[]> {
   const { environment, feature } = input;
   const requested = input.resources.length ? input.resources : [null];
   const ids = [...new Set(requested.filter((r): r is string => r !== null && isUuid(r)))];
@@ -104,7 +112,10 @@ export async function decide(input: DecideInput): Promise<Decision[]> {
   });
   if (input.user.id !== undefined && !isUuid(input.user.id)) return requested.map((r) => answer(r, "user_not_found", []));
   if (input.sessionId !== undefined && !isUuid(input.sessionId)) return requested.map((r) => answer(r, "token_revoked", []));
-  const facts = await factsOf(environment.id, input.user, feature, ids, input.sessionId ?? null);
+  const sessionId = input.sessionId ?? null;
+  const cache = source === "default" ? decisionCache() : source === "database" ? undefined : source;
+  const cached = cache ? await cache.facts({ environmentId: environment.id, user: input.user, feature, resourceIds: ids, sessionId }, () => factsOf(environment.id, input.user, feature, ids, sessionId, true)) : null;
+  const facts = cached !== null ? cached : await factsOf(environment.id, input.user, feature, ids, sessionId);
   if (!facts) return requested.map((r) => answer(r, "user_not_found", []));
   const userStep = `user ${facts.email}`;
   if (facts.status !== "active") return requested.map((r) => answer(r, "user_suspended", [`${userStep} (${facts.status})`]));
@@ -142,7 +153,14 @@ export async function explain(ctx: DomainContext, input: unknown): Promise<Decis
 export type Entitlements = { groups: string[]; entitlements: Partial<Record<Feature, string[]>> };
 
 /** What goes into a token: the user's group names and, per feature, "*" or the granted resource ids. */
-export async function entitlementsOf(environmentId: string, userId: string, executor: Executor = getDb()): Promise<Entitlements> {
+export async function entitlementsOf(environmentId: string, userId: string, executor?: Executor): Promise<Entitlements> {
+  // Inside a caller's transaction, what that transaction sees; else from the decision cache when live.
+  const cache = executor ? undefined : decisionCache();
+  const cached = cache ? await cache.entitlements(environmentId, userId, () => entitlementsFrom(getDb(), environmentId, userId)) : null;
+  return cached ?? entitlementsFrom(executor ?? getDb(), environmentId, userId);
+}
+
+async function entitlementsFrom(executor: Executor, environmentId: string, userId: string): Promise<Entitlements> {
   const [groups, grants] = await Promise.all([
     executor.execute<{ name: string }>(sql`
       select g.name from group_members gm join groups g on g.id = gm.group_id
