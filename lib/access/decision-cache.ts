@@ -49,7 +49,7 @@ type UserRow = Pick<Facts, "id" | "email" | "status" | "revoked_before">;
 /** One user's facts in one environment and feature; valid while the environment's generation is `gen`. */
 type Scope = { gen: number; hasAccess: boolean; grants: Facts["grants"] };
 type UserEntry = { row?: UserRow; scopes: Map<string, Scope>; entitlements: Map<string, { gen: number; value: Entitlements }> };
-type Event = { seq: number; kind: "u" | "e" | "s" | "*"; ids: Set<string> };
+type Event = { seq: number; kind: "u" | "e" | "s" | "t" | "*"; ids: Set<string> };
 
 export type DecisionCacheOptions = {
   /** Users kept (each with their facts per environment and feature and their token entitlements). */
@@ -81,6 +81,13 @@ export class DecisionCache {
   private readonly resources: Lru<string, { gen: number; name: string | null }>;
   /** Per environment, the sequence number of its last invalidation: entries older than it are void. */
   private readonly envGen = new Map<string, number>();
+  /**
+   * Other lookups every machine request starts with (an API token by its hash, an environment by
+   * its key): `${bucket}|${key}` → the value and the ids whose invalidation voids it ('t:<token
+   * ids>'; environments change rarely and flush everything).
+   */
+  private readonly lookups = new Lru<string, { value: unknown; ids: readonly string[] }>(20_000);
+  private readonly lookupKeysById = new Map<string, Set<string>>();
   private readonly recent: Event[] = [];
   private seq = 0;
   private live = false;
@@ -202,12 +209,13 @@ export class DecisionCache {
       this.markers.get(ids[0] ?? "")?.();
       return;
     }
-    if (kind !== "u" && kind !== "e" && kind !== "s") return this.flush();
+    if (kind !== "u" && kind !== "e" && kind !== "s" && kind !== "t") return this.flush();
     const event: Event = { seq: ++this.seq, kind, ids: new Set(ids) };
     this.remember(event);
     for (const id of ids) {
       if (kind === "u") this.users.delete(id);
       else if (kind === "s") this.sessions.delete(id);
+      else if (kind === "t") this.forgetLookups(id);
       else this.envGen.set(id, event.seq);
     }
   }
@@ -218,6 +226,8 @@ export class DecisionCache {
     this.emails.clear();
     this.sessions.clear();
     this.resources.clear();
+    this.lookups.clear();
+    this.lookupKeysById.clear();
     // A flush clears everything, so nothing is still caught up on anything that was in flight.
     for (const resolve of this.markers.values()) resolve();
   }
@@ -240,6 +250,57 @@ export class DecisionCache {
     for (let i = this.recent.length - 1; i >= 0 && this.recent[i]!.seq > since; i--) {
       const e = this.recent[i]!;
       if (e.kind === "*" || (e.kind === "u" && e.ids.has(userId)) || (e.kind === "e" && e.ids.has(environmentId)) || (e.kind === "s" && sessionId !== null && e.ids.has(sessionId))) return false;
+    }
+    return true;
+  }
+
+  private forgetLookups(id: string): void {
+    for (const key of this.lookupKeysById.get(id) ?? []) this.lookups.delete(key);
+    this.lookupKeysById.delete(id);
+  }
+
+  /**
+   * A lookup kept in memory until an invalidation names one of `idsOf(value)` (kind 't') or
+   * everything is flushed: from memory when there, else from `load` and kept (a value that raced
+   * an invalidation is not). `null` when the cache cannot be trusted right now (read the database).
+   * Absent values (`undefined`) are not remembered.
+   */
+  async lookup<T>(bucket: string, key: string, idsOf: (value: T) => readonly string[], load: () => Promise<T | undefined>): Promise<T | undefined | null> {
+    this.start();
+    if (!this.live) {
+      this.counters.bypassed++;
+      return null;
+    }
+    const full = `${bucket}|${key}`;
+    const hit = this.lookups.get(full);
+    if (hit) {
+      this.counters.hits++;
+      return hit.value as T;
+    }
+    this.counters.misses++;
+    const since = this.seq;
+    const value = await load();
+    if (value === undefined) return undefined;
+    const ids = idsOf(value);
+    if (this.mayStoreLookup(since, ids)) {
+      this.lookups.set(full, { value, ids });
+      for (const id of ids) {
+        const keys = this.lookupKeysById.get(id) ?? new Set<string>();
+        keys.add(full);
+        this.lookupKeysById.set(id, keys);
+      }
+    }
+    return value;
+  }
+
+  private mayStoreLookup(since: number, ids: readonly string[]): boolean {
+    if (!this.live) return false;
+    if (this.seq === since) return true;
+    const oldest = this.recent[0];
+    if (!oldest || oldest.seq > since + 1) return false;
+    for (let i = this.recent.length - 1; i >= 0 && this.recent[i]!.seq > since; i--) {
+      const e = this.recent[i]!;
+      if (e.kind === "*" || (e.kind === "t" && ids.some((id) => e.ids.has(id)))) return false;
     }
     return true;
   }

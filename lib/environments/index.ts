@@ -1,4 +1,5 @@
 import "server-only";
+import { decisionCache } from "@/lib/access/decision-cache";
 import { insertGroupRows } from "@/lib/groups/group-rows";
 import { asc, eq, inArray, sql } from "drizzle-orm";
 import { z } from "zod";
@@ -29,9 +30,16 @@ export async function listEnvironments(executor: Executor = getDb()): Promise<En
 
 export async function findEnvironmentByKey(key: string, executor?: Executor): Promise<Environment | undefined> {
   if (executor) return (await executor.select().from(environments).where(eq(environments.key, key)).limit(1))[0];
-  // Every request of the end-user pages and the decision endpoint starts here: a prepared statement.
-  const [row] = await getDb().select().from(environments).where(eq(environments.key, sql.placeholder("key"))).limit(1).prepare("find_environment_by_key").execute({ key });
-  return row;
+  // Every request of the end-user pages and the decision endpoint starts here: from memory when the
+  // decision cache is live (a change to environments flushes it), else a prepared statement.
+  const read = async () =>
+    (await getDb().select().from(environments).where(eq(environments.key, sql.placeholder("key"))).limit(1).prepare("find_environment_by_key").execute({ key }))[0];
+  const cache = decisionCache();
+  if (cache) {
+    const cached = await cache.lookup("environment", key, () => [], read);
+    if (cached !== null) return cached;
+  }
+  return read();
 }
 
 /** Loads the environments by id, failing with a field error naming the unknown ones. */
