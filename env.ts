@@ -24,6 +24,9 @@ const schema = z.object({
   // Which hops in front of the app are our proxies (their X-Forwarded-For is believed): unset for
   // none, a number of hops, or a comma-separated list of addresses and CIDR ranges.
   TRUST_PROXY: z.string().max(2000).optional(),
+  // Decisions, API tokens and environments from memory (lib/access/decision-cache.ts); "off" reads
+  // the database every time. Unset: on, except under vitest.
+  DECISION_CACHE: z.enum(["on", "off"]).optional(),
   ALLOW_PRIVATE_WEBHOOK_URLS: z
     .enum(["true", "false", "1", "0"])
     .default("false")

@@ -422,7 +422,7 @@ export function setDecisionCacheEnabled(on: boolean): void {
 
 function enabled(): boolean {
   if (holder.__iamDecisionCacheOn !== undefined) return holder.__iamDecisionCacheOn;
-  const setting = process.env.DECISION_CACHE;
+  const setting = env().DECISION_CACHE;
   if (setting === "off") return false;
   return setting === "on" || !process.env.VITEST;
 }
