@@ -10,7 +10,9 @@ export async function startApp(env: NodeJS.ProcessEnv, options: { ready?: RegExp
   // Node with tsx as a loader, not the tsx CLI: the CLI is a parent process that relays SIGTERM
   // and SIGKILLs its child if the child does not acknowledge within 30 ms, which under load
   // orphaned `next start` instead of stopping it gracefully (`npm start` runs the same way).
-  const child = spawn(process.execPath, ["--conditions=react-server", "--import", "tsx", "scripts/start.ts"], {
+  // APP_CPU_PROFILE_DIR: the app writes a V8 CPU profile there when it stops (profiling a benchmark).
+  const profile = env.APP_CPU_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${env.APP_CPU_PROFILE_DIR}`] : [];
+  const child = spawn(process.execPath, [...profile, "--conditions=react-server", "--import", "tsx", "scripts/start.ts"], {
     env,
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
