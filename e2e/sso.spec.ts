@@ -145,6 +145,42 @@ test("IdP-initiated sign-in works only with the toggle on", async ({ page, brows
   await expect(page.getByTestId("sso-traces")).toContainText("unsolicited: IdP-initiated sign-in is turned off");
 });
 
+test("a sign-in that meets an existing user with an unproven email is refused; an admin links the identity from the trace", async ({ page, browser }) => {
+  const dave = { username: "dave", password: "dave-password", email: "dave@sso.example", name: "Dave Davis", groups: [] };
+  writeIdpUsers(process.env.E2E_IDP_DIR!, [...E2E_IDP_USERS, dave]);
+  try {
+    // An admin adds Dave by hand: nobody has proven that address is his yet.
+    await signInAsOwner(page);
+    await page.goto(`${baseUrl()}/console/prod/users`);
+    await page.getByRole("button", { name: "Add user" }).click();
+    const dialog = page.getByRole("dialog", { name: "Add a user" });
+    await dialog.getByLabel("Full name").fill(dave.name);
+    await dialog.getByLabel("Email").fill(dave.email);
+    await dialog.getByRole("button", { name: "Add user" }).click();
+    await expect(dialog).toBeHidden();
+
+    let { context, page: endUser } = await ssoSignIn(browser, dave.email, dave.username, dave.password);
+    await expect(endUser).toHaveURL(/\/e\/prod\/sign-in\?sso_error=/);
+    await expect(endUser.getByText(/dave@sso\.example belongs to an existing user whose email is not verified/)).toBeVisible();
+    await context.close();
+
+    // The IdP's trace names the failed check and offers the fix.
+    await page.goto(`${baseUrl()}/console/prod/identity-providers`);
+    await page.getByRole("link", { name: IDP_NAME }).click();
+    const trace = page.getByTestId("sso-traces").getByRole("listitem").filter({ hasText: "email_unverified" }).first();
+    await trace.locator("summary").click();
+    await trace.getByRole("button", { name: `Link this identity to ${dave.email}` }).click();
+    await expect(page.getByText(/Linked: the next sign-in with this identity signs in as dave@sso\.example/)).toBeVisible();
+
+    ({ context, page: endUser } = await ssoSignIn(browser, dave.email, dave.username, dave.password));
+    await expect(endUser).toHaveURL(`${baseUrl()}/e/prod`);
+    await expect(endUser.getByTestId("end-user-email")).toHaveText(dave.email);
+    await context.close();
+  } finally {
+    writeIdpUsers(process.env.E2E_IDP_DIR!, E2E_IDP_USERS);
+  }
+});
+
 test("a domain user who types an enforced email is sent to SSO; others get the password form", async ({ page, browser }) => {
   await signInAsOwner(page);
   await saveProdAuth(page, { enforcement: "Emails of these domains", domains: "sso.example", password: true });
