@@ -243,13 +243,18 @@ export class DecisionCache {
    * when too many arrived to tell.
    */
   private mayStore(since: number, userId: string, environmentId: string, sessionId: string | null): boolean {
+    return this.unraced(since, (e) => (e.kind === "u" && e.ids.has(userId)) || (e.kind === "e" && e.ids.has(environmentId)) || (e.kind === "s" && sessionId !== null && e.ids.has(sessionId)));
+  }
+
+  /** True when no invalidation since `since` is a flush or `touches` what was read (see mayStore). */
+  private unraced(since: number, touches: (e: Event) => boolean): boolean {
     if (!this.live) return false;
     if (this.seq === since) return true;
     const oldest = this.recent[0];
     if (!oldest || oldest.seq > since + 1) return false;
     for (let i = this.recent.length - 1; i >= 0 && this.recent[i]!.seq > since; i--) {
       const e = this.recent[i]!;
-      if (e.kind === "*" || (e.kind === "u" && e.ids.has(userId)) || (e.kind === "e" && e.ids.has(environmentId)) || (e.kind === "s" && sessionId !== null && e.ids.has(sessionId))) return false;
+      if (e.kind === "*" || touches(e)) return false;
     }
     return true;
   }
@@ -294,15 +299,7 @@ export class DecisionCache {
   }
 
   private mayStoreLookup(since: number, ids: readonly string[]): boolean {
-    if (!this.live) return false;
-    if (this.seq === since) return true;
-    const oldest = this.recent[0];
-    if (!oldest || oldest.seq > since + 1) return false;
-    for (let i = this.recent.length - 1; i >= 0 && this.recent[i]!.seq > since; i--) {
-      const e = this.recent[i]!;
-      if (e.kind === "*" || (e.kind === "t" && ids.some((id) => e.ids.has(id)))) return false;
-    }
-    return true;
+    return this.unraced(since, (e) => e.kind === "t" && ids.some((id) => e.ids.has(id)));
   }
 
   /** Resolves once the listener is confirmed (tests, benchmarks). */
