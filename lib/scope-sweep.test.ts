@@ -154,6 +154,15 @@ describe("the scope sweep: a DEV-only actor against a user who can also enter PR
       await expectUnchanged(async () => errorOf(await signOutEverywhereAction(victim.id)), SCOPE);
     });
 
+    it("cannot read the user's mail: a reset link asked at PROD's door is not in the DEV admin's outbox", async () => {
+      const { requestPasswordReset } = await import("@/lib/end-user/password-accounts");
+      const { listOutbox } = await import("@/lib/mail");
+      await requestPasswordReset("prod", email);
+      const seenBy = async (ctx: DomainContext) => (await listOutbox(ctx.actor)).filter((m) => m.to === email).map((m) => m.subject);
+      expect(await seenBy(w.owner)).toEqual(["Reset your PROD password"]);
+      await expectUnchanged(async () => ((await seenBy(w.devAdmin)).length === 0 ? "not shown" : "shown"), "not shown");
+    });
+
     it("cannot lift an owner's suspension", async () => {
       const { reactivateUserAction } = await import("@/app/console/[env]/users/actions");
       await whileSuspended(async () => {
