@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { closeDb } from "@/db/client";
 import { runMigrations } from "@/db/migrate";
+import { stopBackgroundWorkers } from "@/lib/background";
 import { serveApp, type LeanServer } from "@/lib/doors/server";
 import { parseTrustProxy } from "@/lib/doors/server/client-address";
 import { seedDemo, type SeedResult } from "@/scripts/demo-seed";
@@ -68,6 +69,7 @@ async function shutdown(code: number): Promise<never> {
     // (closeDb runs the registered flushes: the SCIM request log, token issuance batches), then Postgres.
     await server?.close().catch((e: unknown) => console.error("[server] close:", e));
     await nextApp?.close().catch(() => {});
+    stopBackgroundWorkers();
     await closeDb().catch(() => {});
     await db.stop().catch(() => {});
   }

@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { eq, sql } from "drizzle-orm";
 import { base64url, decodeJwt, decodeProtectedHeader, exportJWK, SignJWT } from "jose";
 import { getDb } from "@/db/client";
@@ -129,6 +129,27 @@ describe("access tokens", () => {
     expect(verified.ok && decide(verified.claims, "agent_studio", crypto.randomUUID())).toMatchObject({ allow: false, reason: "no_grant" });
     const audience = await mintAccessToken(s, "https://evil.example/mcp/x").catch((e) => e);
     expect((audience as Error).message).toMatch(/^Unknown audience/);
+  });
+
+  it("a repeated token skips the signature check but never outlives its expiry, its audience or environment", async () => {
+    const s = await session("repeat@example.com", env.prod);
+    const { token } = await mintAccessToken(s, "agent_studio");
+    const first = await verifyAccessToken(token, { audience: "agent_studio", environment: "prod" });
+    expect(first.ok).toBe(true);
+    // The same answer again, from memory (the very same object).
+    expect(await verifyAccessToken(token, { audience: "agent_studio", environment: "prod" })).toBe(first);
+    // Another door's expectations are checked on their own.
+    expect(await verifyAccessToken(token, { audience: "mcp", environment: "prod" })).toMatchObject({ ok: false, reason: "wrong_audience" });
+    expect(await verifyAccessToken(token, { audience: "agent_studio", environment: "dev" })).toMatchObject({ ok: false });
+    // Past its expiry (and the clock skew), the remembered success is not used.
+    const exp = decodeJwt(token).exp!;
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      vi.setSystemTime((exp + 31) * 1000);
+      expect(await verifyAccessToken(token, { audience: "agent_studio", environment: "prod" })).toMatchObject({ ok: false, reason: "expired" });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("say so when the entitlements would make them too large, and the library then asks the endpoint", async () => {

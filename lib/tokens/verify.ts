@@ -17,14 +17,36 @@ async function localJwks() {
 }
 
 let verifier: { issuer: string; verify: ReturnType<typeof createVerifier> } | undefined;
-export function verifyAccessToken(token: string | null | undefined, expected: { audience: string | string[]; environment?: string }): Promise<VerifyResult> {
-  if (!verifier || verifier.issuer !== issuer()) verifier = { issuer: issuer(), verify: createVerifier({ issuer: issuer(), jwks: localJwks, clockToleranceSeconds: CLOCK_SKEW_SECONDS }) };
-  return verifier.verify(token, expected);
+
+// A component sends the same token many times in its lifetime: a verification that passed is kept
+// for as long as the key set it was checked against is (5 s, like localJwks), and never past the
+// token's own expiry, so a repeated token costs no signature check. Only successes are kept; what
+// the token grants is decided live each time.
+const VERIFIED_MS = 5_000;
+const verified = new Map<string, { until: number; result: VerifyResult }>();
+
+export async function verifyAccessToken(token: string | null | undefined, expected: { audience: string | string[]; environment?: string }): Promise<VerifyResult> {
+  if (!verifier || verifier.issuer !== issuer()) {
+    verifier = { issuer: issuer(), verify: createVerifier({ issuer: issuer(), jwks: localJwks, clockToleranceSeconds: CLOCK_SKEW_SECONDS }) };
+    verified.clear();
+  }
+  const key = token ? `${token}\n${JSON.stringify(expected)}` : "";
+  const now = Date.now();
+  const hit = key ? verified.get(key) : undefined;
+  if (hit && hit.until > now) return hit.result;
+  if (hit) verified.delete(key);
+  const result = await verifier.verify(token, expected);
+  if (result.ok && key) {
+    if (verified.size >= 10_000) verified.delete(verified.keys().next().value!);
+    verified.set(key, { until: Math.min(now + VERIFIED_MS, result.claims.exp * 1000), result });
+  }
+  return result;
 }
 
 /** Tests: forget the cached key set (after a rotation in the same process). */
 export function resetVerifierCache(): void {
   cachedSet = undefined;
+  verified.clear();
 }
 
 const refused = (resources: (string | null)[], reason: Reason, message: string = REASONS[reason]): Decision[] =>
