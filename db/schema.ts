@@ -709,6 +709,8 @@ export const emailOutbox = pgTable(
   {
     id: uuid().primaryKey().defaultRandom(),
     to: text().notNull(),
+    // The user the message is for (its links act on that user), whatever address they have later.
+    userId: uuid().references(() => users.id, { onDelete: "set null" }),
     subject: text().notNull(),
     body: text().notNull(),
     transport: text().notNull(),

@@ -24,7 +24,9 @@ export async function hitRateLimit(key: string, limit: number, windowSeconds: nu
 // in memory and adds its count to the same Postgres row a few times a second, reading back the
 // total every instance has added. Within one instance the count is exact; across instances a
 // window may admit what the others counted since their last flush (a fraction of a second).
-type LocalWindow = { shared: number; pending: number; endsAt: number; timer?: ReturnType<typeof setTimeout> };
+// shared: the total Postgres last returned (this instance's flushed counts included); inflight: a
+// flush on its way; pending: counted since.
+type LocalWindow = { shared: number; inflight: number; pending: number; endsAt: number; timer?: ReturnType<typeof setTimeout> };
 const windows = new Map<string, LocalWindow>();
 const FLUSH_MS = 100;
 
@@ -33,22 +35,32 @@ async function flushWindow(key: string, windowSeconds: number): Promise<void> {
   if (!local || local.pending === 0) return;
   const delta = local.pending;
   local.pending = 0;
+  local.inflight += delta;
   local.timer = undefined;
-  const [row] = await getSql()<{ count: number; retry: number }[]>`
+  let rows: { count: number; retry: number }[];
+  try {
+    rows = await getSql()<{ count: number; retry: number }[]>`
     insert into rate_limits as r (key, window_start, count) values (${key}, now(), ${delta})
     on conflict (key) do update set
       count = case when r.window_start <= now() - make_interval(secs => ${windowSeconds}) then ${delta} else r.count + ${delta} end,
       window_start = case when r.window_start <= now() - make_interval(secs => ${windowSeconds}) then now() else r.window_start end
     returning count, ceil(extract(epoch from (window_start + make_interval(secs => ${windowSeconds}) - now())))::int as retry`;
-  local.shared = row!.count;
-  local.endsAt = Date.now() + Math.max(row!.retry, 1) * 1000;
+  } catch (error) {
+    // Not written: counted again at the next flush.
+    local.inflight -= delta;
+    local.pending += delta;
+    throw error;
+  }
+  local.inflight -= delta;
+  local.shared = rows[0]!.count;
+  local.endsAt = Date.now() + Math.max(rows[0]!.retry, 1) * 1000;
 }
 
 /** Counts one request of `key` in memory (flushed within 100 ms); returns the window's count so far. */
 export function hitRateLimitBatched(key: string, windowSeconds: number): { count: number; retryAfterSeconds: number } {
   const now = Date.now();
   let local = windows.get(key);
-  if (!local) windows.set(key, (local = { shared: 0, pending: 0, endsAt: now + windowSeconds * 1000 }));
+  if (!local) windows.set(key, (local = { shared: 0, inflight: 0, pending: 0, endsAt: now + windowSeconds * 1000 }));
   if (now >= local.endsAt) {
     // The window ended: Postgres starts a new one at the next flush.
     local.shared = 0;
@@ -57,7 +69,7 @@ export function hitRateLimitBatched(key: string, windowSeconds: number): { count
   local.pending++;
   local.timer ??= setTimeout(() => void flushWindow(key, windowSeconds).catch((e: unknown) => console.error("[rate-limit] flush failed", (e as Error).message)), FLUSH_MS);
   local.timer.unref?.();
-  return { count: local.shared + local.pending, retryAfterSeconds: Math.max(Math.ceil((local.endsAt - now) / 1000), 1) };
+  return { count: local.shared + local.inflight + local.pending, retryAfterSeconds: Math.max(Math.ceil((local.endsAt - now) / 1000), 1) };
 }
 
 /** Writes every pending count now (tests; a graceful stop). */

@@ -296,14 +296,38 @@ describe("the scope sweep: a DEV-only actor against a user who can also enter PR
     it("pre-hijack: a DEV admin moves a DEV-only user onto someone's address; that person's first PROD sign-in is not linked to it", async () => {
       const { createUser, updateUser } = await import("@/lib/users");
       const { markEmailVerifiedRows } = await import("@/lib/users/rows");
+      const { sendInvitation, setPasswordWithLink } = await import("@/lib/end-user/password-accounts");
       const planted = await createUser(w.devAdmin, { name: "Planted", email: "planted@corp.example", environmentIds: [w.envs.dev.id] });
-      await markEmailVerifiedRows(getDb(), [planted.id], { by: "link", environmentId: null }); // as if the admin accepted the invitation
+      await markEmailVerifiedRows(getDb(), [planted.id], { by: "link", environmentId: null }); // as if the admin accepted an invitation
+      // An invitation the admin keeps back, then the move onto the other person's address.
+      await sendInvitation(w.devAdmin, { userId: planted.id, environmentId: w.envs.dev.id });
+      const [mail] = await getDb().execute<{ body: string }>(sql`select body from email_outbox where user_id = ${planted.id} order by created_at desc limit 1`);
+      const link = /invite\/(\S+)/.exec(mail!.body)![1]!;
       await updateUser(w.devAdmin, planted.id, { email: "ceo@corp.example" });
+      // The link went to the old address: it no longer works, so it cannot prove the new one.
+      await expect(setPasswordWithLink("invite", "dev", { token: link, password: "a long and unusual passphrase 42", confirm: "a long and unusual passphrase 42" })).rejects.toThrow(
+        "This link was already used or has expired; ask for a new one.",
+      );
       const before = await snapshot(planted.id);
       const result = await w.sso.signIn({ subject: "ceo@corp.example", attributes: { email: ["ceo@corp.example"], name: ["The CEO"], groups: [] } });
       expect(result.ok ? "signed in" : `${result.check}`).toBe("email_unverified");
       expect(await snapshot(planted.id)).toEqual(before);
       expect(await countRows("user_identities")).toBe((await getDb().execute<{ n: number }>(sql`select count(*)::int as n from user_identities where user_id <> ${planted.id}`))[0]!.n);
+    });
+  });
+
+  describe("pre-hijack through the outbox", () => {
+    it("a DEV admin who creates a user on someone's address and accepts its invitation from the outbox proves nothing", async () => {
+      const { createUser } = await import("@/lib/users");
+      const { sendInvitation, setPasswordWithLink } = await import("@/lib/end-user/password-accounts");
+      const planted = await createUser(w.devAdmin, { name: "Planted Too", email: "cfo@corp.example", environmentIds: [w.envs.dev.id] });
+      await sendInvitation(w.devAdmin, { userId: planted.id, environmentId: w.envs.dev.id });
+      const { listOutbox } = await import("@/lib/mail");
+      const mail = (await listOutbox(w.devAdmin.actor)).find((m) => m.userId === planted.id)!;
+      const link = /invite\/(\S+)/.exec(mail.body)![1]!;
+      await setPasswordWithLink("invite", "dev", { token: link, password: "a long and unusual passphrase 43", confirm: "a long and unusual passphrase 43" });
+      const result = await w.sso.signIn({ subject: "cfo@corp.example", attributes: { email: ["cfo@corp.example"], name: ["The CFO"], groups: [] } });
+      expect(result.ok ? "signed in" : `${result.check}`).toBe("email_unverified");
     });
   });
 

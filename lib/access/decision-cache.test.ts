@@ -12,7 +12,7 @@ import { decide, entitlementsOf, type DecideInput, type Facts } from "./policy";
 import { createResource } from "./resources";
 
 // Decisions from memory (lib/access/decision-cache.ts) against the same decisions from the
-// database, kept live by the triggers of migration 0022 over LISTEN/NOTIFY. Nothing here sleeps:
+// database, kept live by the triggers of migrations 0023 and 0024 over LISTEN/NOTIFY. Nothing here sleeps:
 // a change is followed by `whenCaughtUp()` (a marker sent after the commit has come back), and a
 // condition is polled with a deadline, yielding to I/O between polls.
 

@@ -8,7 +8,7 @@ import type { Entitlements, Facts } from "./policy";
 
 // Live decisions from memory. Each instance keeps what `decide` reads (lib/access/policy.ts
 // `factsOf`) in bounded LRU maps, filled on demand from the same query, and forgets entries when
-// Postgres says they changed: triggers (migration 0022) send 'u:<user ids>', 'e:<environment ids>',
+// Postgres says they changed: triggers (migration 0023) send 'u:<user ids>', 'e:<environment ids>',
 // 's:<session ids>' or '*' on the channel below at commit, and this module LISTENs on one dedicated
 // connection. It is an optimisation only: the rule stays in `decide`, which gets the same facts
 // either way, and whenever this instance cannot be sure its memory is current (listener not yet

@@ -18,6 +18,15 @@ beforeAll(async () => {
 });
 afterAll(() => setDecisionCacheEnabled(false));
 
+/** Polls a condition (no fixed wait), failing after a generous deadline. */
+async function until(condition: () => boolean, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
 const rateRow = async (id: string) => (await getDb().execute<{ count: number }>(sql`select count from rate_limits where key = ${`api:${id}`}`))[0]?.count;
 
 describe("API tokens from memory", () => {
@@ -44,6 +53,8 @@ describe("API tokens from memory", () => {
     const pid = cache.stats().listenerPid!;
     // Revoke while the listener is gone: the revocation's message is lost with it.
     await getDb().execute(sql`select pg_terminate_backend(${pid})`);
+    // (The listener notices at once here; one that dies silently is noticed by its heartbeat.)
+    await until(() => !cache.stats().live);
     await revokeApiToken(owner, record.id);
     expect(await authenticateApiToken(token)).toBeNull();
     await cache.whenLive();

@@ -99,6 +99,8 @@ export async function restoreDatabase(pg: postgres.Sql, file: string, options: {
   }
   await pg.begin(async (tx) => {
     await tx`set local session_replication_role = replica`;
+    // Triggers do not fire here: tell running instances to forget what they keep in memory (at commit).
+    await tx`select pg_notify('iam_decisions', '*')`;
     if (options.replace) await tx.unsafe(`truncate ${header.tables.map((t) => `"${t.name}"`).join(", ")}`);
     for (;;) {
       const next = await iterator.next();

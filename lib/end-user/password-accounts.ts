@@ -74,6 +74,14 @@ export async function peekToken(token: string, purpose: TokenPurpose, environmen
 }
 
 /** Uses a link up, atomically: a second use (or a concurrent one) finds nothing. */
+/**
+ * Voids the user's unused links (invitation, reset, unlock): they were mailed to an address the
+ * user no longer has, and using one would set the password of, and prove, the new address.
+ */
+export async function voidPasswordLinks(tx: Executor, userId: string): Promise<void> {
+  await tx.update(passwordTokens).set({ usedAt: sql`now()` }).where(and(eq(passwordTokens.userId, userId), isNull(passwordTokens.usedAt)));
+}
+
 async function consumeToken(tx: Executor, token: string, purpose: TokenPurpose, environmentKey: string) {
   if (!linkSchema.safeParse(token).success) return null;
   const [row] = await tx
@@ -121,6 +129,7 @@ export async function sendInvitation(ctx: DomainContext, input: unknown): Promis
     });
     return {
       to: row.user.email,
+      userId: row.user.id,
       subject: `You are invited to ${row.environment.name}`,
       text: `Hello ${row.user.name},\n\nSet your password for ${row.environment.name} with this link (it works once and expires in ${INVITE_DAYS} days):\n\n${publicOrigin()}/e/${row.environment.key}/invite/${token}\n`,
     };
@@ -158,8 +167,9 @@ export async function setPasswordWithLink(
     const link = await consumeToken(tx, data.token, purpose, environmentKey);
     if (!link) throw new ValidationError("This link was already used or has expired; ask for a new one.", { token: ["This link was already used or has expired."] });
     const [environment] = await tx.select().from(environments).where(eq(environments.id, link.environmentId));
-    // The link was mailed to the user's address: using it proves the email.
-    const user = await setPasswordRow(tx, link.userId, hash, { endOtherSessions: purpose === "reset" });
+    // A link mailed by SMTP to the user's address proves the email when used. Without SMTP the
+    // link sat in the console's outbox, where an admin could read it: it proves nothing.
+    const user = await setPasswordRow(tx, link.userId, hash, { endOtherSessions: purpose === "reset", proveEmail: !!env().SMTP_URL });
     if (user.status !== "active") throw new ValidationError(`The account is ${user.status}.`);
     const ctx: DomainContext = { actor: endUser(user!, environment!.id), ip: request.ip };
     await recordAudit(tx, ctx, {
@@ -218,6 +228,7 @@ export async function requestPasswordReset(environmentKey: string, rawEmail: unk
     });
     return {
       to: row.user.email,
+      userId: row.user.id,
       subject: `Reset your ${row.environment.name} password`,
       text: `Hello ${row.user.name},\n\nReset your password with this link (it works once and expires in ${RESET_MINUTES} minutes):\n\n${publicOrigin()}/e/${row.environment.key}/reset/${token}\n\nIf you did not ask for this, ignore this mail.\n`,
     };
@@ -296,6 +307,7 @@ export async function signInWithPassword(
         const token = await issueToken(tx, user.id, environment.id, "unlock", env().PASSWORD_LOCKOUT_MINUTES);
         return {
           to: user.email,
+          userId: user.id,
           subject: `Your ${environment.name} sign-in is paused`,
           text: `Hello ${user.name},\n\nThere were ${env().PASSWORD_LOCKOUT_THRESHOLD} failed sign-ins to your account, so password sign-in is paused for ${env().PASSWORD_LOCKOUT_MINUTES} minutes.\nIf it was you, unlock it now with this link (it works once):\n\n${publicOrigin()}/e/${environment.key}/unlock/${token}\n\nIf it was not you, consider resetting your password.\n`,
         };

@@ -6,7 +6,8 @@ import type { Actor } from "@/lib/auth/actor";
 import { env } from "@/env";
 import { authorize, denialReason } from "@/lib/permissions";
 
-export type Mail = { to: string; subject: string; text: string };
+/** `userId`: the user the message is for; who may read it in the outbox follows that user, not the address. */
+export type Mail = { to: string; subject: string; text: string; userId?: string | null };
 
 type Transport = { sendMail(m: { from: string; to: string; subject: string; text: string }): Promise<unknown> };
 const holder = globalThis as typeof globalThis & { __mailTransport?: Promise<Transport> };
@@ -24,12 +25,12 @@ function transport(url: string): Promise<Transport> {
 export async function sendMail(mail: Mail, executor: Executor = getDb()): Promise<void> {
   const smtp = env().SMTP_URL;
   if (!smtp) {
-    await executor.insert(emailOutbox).values({ to: mail.to, subject: mail.subject, body: mail.text, transport: "outbox" });
+    await executor.insert(emailOutbox).values({ to: mail.to, userId: mail.userId ?? null, subject: mail.subject, body: mail.text, transport: "outbox" });
     return;
   }
   const [row] = await executor
     .insert(emailOutbox)
-    .values({ to: mail.to, subject: mail.subject, body: "(sent by SMTP; the body is not kept)", transport: "smtp" })
+    .values({ to: mail.to, userId: mail.userId ?? null, subject: mail.subject, body: "(sent by SMTP; the body is not kept)", transport: "smtp" })
     .returning({ id: emailOutbox.id });
   try {
     await (await transport(smtp)).sendMail({ from: env().MAIL_FROM, to: mail.to, subject: mail.subject, text: mail.text });
@@ -41,9 +42,9 @@ export async function sendMail(mail: Mail, executor: Executor = getDb()): Promis
 
 /**
  * The outbox holds links that set passwords, so a message is shown only to an actor who could
- * change its recipient's password: `users` write over every environment the recipient (the user
- * whose email matches, case-insensitively) can enter. A message to no user, or to a user with no
- * environment, is account-wide: owners and admins only.
+ * change its recipient's password: `users` write over every environment the recipient (the user it
+ * was sent for, whatever address they have now) can enter. A message to no user, or to a user with
+ * no environment, is account-wide: owners and admins only.
  */
 export async function listOutbox(actor: Actor, limit = 100) {
   authorize(actor, "users", "write", "any");
@@ -59,7 +60,7 @@ export async function listOutbox(actor: Actor, limit = 100) {
   if (covered.length === 0) return [];
   return newest(sql`exists (
     select 1 from ${users} u
-    where lower(u.email) = lower(${emailOutbox.to})
+    where u.id = ${emailOutbox.userId}
       and exists (select 1 from ${environmentAccess} a where a.user_id = u.id)
       and not exists (select 1 from ${environmentAccess} a where a.user_id = u.id and a.environment_id not in ${covered}))`);
 }

@@ -10,6 +10,7 @@ import { inTransaction } from "@/lib/domain/transaction";
 import { environmentKeysOf, requireEnvironments } from "@/lib/environments";
 import { NotFoundError, ValidationError, VersionConflictError } from "@/lib/errors";
 import { insertAccessRows, insertMembershipPairs } from "@/lib/groups/membership-rows";
+import { voidPasswordLinks } from "@/lib/end-user/password-accounts";
 import { insertUserRows, updateUserProfileRow } from "./rows";
 import { deleteUsers, grantEnvironmentToUsers, revokeEnvironmentFromUsers, setUsersStatus, throwIfFailed } from "./bulk";
 import { authorize } from "@/lib/permissions";
@@ -130,6 +131,8 @@ export async function updateUser(ctx: DomainContext, userId: string, input: unkn
     if (data.email !== undefined && data.email !== user.email) changes.email = data.email;
     if (Object.keys(changes).length === 0) return user;
     const updated = await updateUserProfileRow(tx, id, changes);
+    // Links mailed to the old address must not set the password of (and prove) the new one.
+    if (changes.email) await voidPasswordLinks(tx, id);
     await recordAudit(tx, ctx, {
       action: "user.update",
       targetType: "user",

@@ -134,11 +134,11 @@ export function emailVerifiedFor(user: Pick<User, "emailVerifiedAt" | "emailVeri
 }
 
 /**
- * A password set through a mailed link: the email is proven, an invitation becomes active, any
- * lockout ends. `endOtherSessions` (a reset) signs out whoever knew the old password, a
+ * A password set through a mailed link: an invitation becomes active, any lockout ends, and (when
+ * the link really went to the address, `proveEmail`) the email is proven. `endOtherSessions` (a reset) signs out whoever knew the old password, a
  * microsecond before now() so a session opened in the same transaction survives.
  */
-export async function setPasswordRow(tx: Executor, id: string, passwordHash: string, options: { endOtherSessions: boolean }): Promise<User> {
+export async function setPasswordRow(tx: Executor, id: string, passwordHash: string, options: { endOtherSessions: boolean; proveEmail: boolean }): Promise<User> {
   const [row] = await tx
     .update(users)
     .set({
@@ -148,7 +148,7 @@ export async function setPasswordRow(tx: Executor, id: string, passwordHash: str
       lockedUntil: null,
       status: sql`case when ${users.status} = 'invited' then 'active' else ${users.status} end`,
       ...(options.endOtherSessions ? { revokedBefore: sql`now() - interval '1 microsecond'` } : {}),
-      ...proofColumns({ by: "link", environmentId: null }),
+      ...(options.proveEmail ? proofColumns({ by: "link", environmentId: null }) : {}),
       lastSignInAt: sql`now()`,
       ...bump,
     })

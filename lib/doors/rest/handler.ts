@@ -29,7 +29,10 @@ function route(method: string, path: string): Match | { allow: string[] } | null
       allow.push(c.endpoint.method);
       continue;
     }
-    return { endpoint: c.endpoint, params: Object.fromEntries(c.names.map((n, i) => [n, decodeURIComponent(m[i + 1]!)])) };
+    // A segment that is not valid percent-encoding names no resource: 404, not a thrown URIError.
+    const values = c.names.map((_, i) => safeDecode(m[i + 1]!));
+    if (values.some((v) => v === null)) return null;
+    return { endpoint: c.endpoint, params: Object.fromEntries(c.names.map((n, i) => [n, values[i]!])) };
   }
   return allow.length ? { allow } : null;
 }
@@ -55,6 +58,14 @@ async function readJson(request: Request): Promise<{ ok: true; value: unknown } 
  * Every /api/v1 request: route → authenticate (bearer API token) → rate limit (per token, in
  * Postgres) → permission → parse query and body → the endpoint's domain call → JSON, or a problem.
  */
+function safeDecode(segment: string): string | null {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return null;
+  }
+}
+
 export async function handleApiRequest(request: Request, method: HttpMethod): Promise<Response> {
   const requestId = request.headers.get("x-request-id") ?? crypto.randomUUID();
   try {

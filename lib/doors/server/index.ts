@@ -2,6 +2,7 @@ import crypto from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import { problem } from "@/lib/doors/http/problem";
+import { publicOrigin } from "@/env";
 import { ensureSigningKeys } from "@/lib/tokens/keys";
 import { STATIC_SECURITY_HEADERS } from "@/lib/doors/http/security-headers";
 import { clientAddress, isTrustedPeer, type TrustProxy } from "./client-address";
@@ -135,7 +136,12 @@ export function createLeanServer(options: LeanServerOptions): LeanServer {
     req.headers["x-request-id"] = requestId;
     res.setHeader("x-request-id", requestId);
 
-    const url = new URL(req.url ?? "/", "http://localhost");
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", "http://localhost");
+    } catch {
+      return send(res, problem(400, "The request target is not a valid URL.", { requestId }));
+    }
     const machine = machineRoute(url.pathname);
     if (!machine) {
       const capped = CAPPED_NEXT_PATHS.find((p) => p.pattern.test(url.pathname));
@@ -166,14 +172,14 @@ export function createLeanServer(options: LeanServerOptions): LeanServer {
         throw error;
       }
     } else req.resume();
-    const proto = req.headers["x-forwarded-proto"] === "https" || (req.socket as { encrypted?: boolean }).encrypted ? "https" : "http";
-    const host = String(req.headers["x-forwarded-host"] ?? req.headers.host ?? "localhost");
+    // The handler sees the public origin and the path that was routed (never a URL built from the
+    // Host header, which a client writes).
     const headers = new Headers();
     for (const [key, value] of Object.entries(req.headers)) {
       if (value === undefined) continue;
       for (const v of Array.isArray(value) ? value : [value]) headers.append(key, v);
     }
-    const request = new Request(`${proto}://${host}${req.url ?? "/"}`, { method, headers, body: body && body.length ? new Uint8Array(body) : body ? new Uint8Array(0) : undefined });
+    const request = new Request(`${publicOrigin()}${url.pathname}${url.search}`, { method, headers, body: body && body.length ? new Uint8Array(body) : body ? new Uint8Array(0) : undefined });
     await send(res, await route.handle(request, match));
   }
 

@@ -56,8 +56,17 @@ export const MACHINE_ROUTES: readonly MachineRoute[] = [
     door: "directory token",
     anonymous: [401],
     maxBody: SCIM_MAX_BODY_BYTES,
-    handle: (request, m) =>
-      handleScim(request, decodeURIComponent(m[1]!), (m[2] ?? "").split("/").filter(Boolean).map(decodeURIComponent)),
+    handle: (request, m) => {
+      try {
+        return handleScim(request, decodeURIComponent(m[1]!), (m[2] ?? "").split("/").filter(Boolean).map(decodeURIComponent));
+      } catch (error) {
+        if (!(error instanceof URIError)) throw error;
+        return Response.json(
+          { schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: "404", detail: "The path is not valid percent-encoding." },
+          { status: 404, headers: { "content-type": "application/scim+json" } },
+        );
+      }
+    },
   },
   {
     name: "openapi",
@@ -166,8 +175,15 @@ export async function dispatchMachine(request: Request): Promise<Response | unde
   return found.route.handle(request, found.match);
 }
 
-/** Browser doors whose bodies the server caps while they stream, before Next reads them. */
+/**
+ * Browser doors whose bodies the server caps while they stream, before Next reads them (a chunked
+ * body has no Content-Length to check up front). Server actions have Next's own limit; the CSV
+ * upload streams into Postgres chunk by chunk.
+ */
 export const CAPPED_NEXT_PATHS: readonly { pattern: RegExp; maxBody: number }[] = [
-  // The SAML ACS: a form post from the IdP. A chunked body has no Content-Length to check up front.
+  // The SAML ACS: a form post from the IdP.
   { pattern: /^\/api\/sso\/acs$/, maxBody: MAX_RESPONSE_BYTES * 2 },
+  // Starting SSO, an end user's access token, next-auth's sign-in: small forms and JSON.
+  { pattern: /^\/e\/[^/]+\/(sso|token)$/, maxBody: SMALL },
+  { pattern: /^\/api\/auth\//, maxBody: SMALL },
 ];

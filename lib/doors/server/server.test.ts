@@ -125,7 +125,30 @@ describe("machine doors and request ids", () => {
   });
 });
 
+describe("client input never makes the server answer 500", () => {
+  it("a path that is not valid percent-encoding, or a Host header that is not a host, gets a 4xx or an answer", async () => {
+    const base = await start();
+    const port = Number(new URL(base).port);
+    const scim = await raw(port, `GET /scim/v2/%E0%A4%A/Users HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+    expect(scim).toMatch(/^HTTP\/1\.1 (401|404) /);
+    const rest = await raw(port, `GET /api/v1/users/%E0%A4%A HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+    expect(rest).toMatch(/^HTTP\/1\.1 (401|404) /);
+    const host = await raw(port, `GET /.well-known/jwks.json HTTP/1.1\r\nHost: bad host/x#\r\nConnection: close\r\n\r\n`);
+    expect(host).toMatch(/^HTTP\/1\.1 (200|400) /);
+  });
+});
+
 describe("body limits, enforced while the body streams in", () => {
+  it("caps the small browser doors too (an end user's token request)", async () => {
+    const base = await start();
+    const chunk = "z".repeat(32 * 1024);
+    const body = Array.from({ length: 4 }, () => `${chunk.length.toString(16)}\r\n${chunk}\r\n`).join("");
+    const before = seen.length;
+    const answer = await raw(Number(new URL(base).port), `POST /e/dev/token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${body}0\r\n\r\n`);
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    expect(seen.length).toBe(before);
+  });
+
   it("cuts a chunked SCIM body with no Content-Length at the limit with 413, writing nothing", async () => {
     const scim = await scimClient(envs.dev);
     const base = await start();
