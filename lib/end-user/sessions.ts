@@ -1,5 +1,6 @@
 import "server-only";
 import { endSessionsRow } from "@/lib/users/rows";
+import { environmentIdsOf } from "@/lib/groups/membership-rows";
 import { and, eq, isNull, sql } from "drizzle-orm";
 import { getDb, type Executor } from "@/db/client";
 import type { Environment } from "@/db/schema";
@@ -110,8 +111,7 @@ export async function signOutEverywhere(ctx: DomainContext, userId: string): Pro
   return inTransaction(async (tx) => {
     const [user] = await tx.select().from(users).where(eq(users.id, id)).for("update");
     if (!user) throw new NotFoundError("User not found.");
-    const access = await tx.select({ environmentId: environmentAccess.environmentId }).from(environmentAccess).where(eq(environmentAccess.userId, id));
-    authorize(ctx.actor, "users", "write", access.map((a) => a.environmentId));
+    authorize(ctx.actor, "users", "write", await environmentIdsOf(tx, id));
     const open = await tx.$count(sessions, and(eq(sessions.userId, id), isNull(sessions.revokedAt), sql`${sessions.expiresAt} > now()`));
     await endSessionsRow(tx, id);
     await recordAudit(tx, ctx, { action: "user.sign_out_everywhere", targetType: "user", targetId: id, targetLabel: user.email, after: { sessionsEnded: open } });

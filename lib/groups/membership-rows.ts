@@ -155,3 +155,9 @@ export async function deleteUserMembershipRowsOfSource(tx: Executor, userId: str
     .returning({ groupId: groupMembers.groupId });
   return removed.map((r) => r.groupId);
 }
+
+/** The environments a user can enter (the scope an account-wide change of theirs needs). */
+export async function environmentIdsOf(tx: Executor, userId: string): Promise<string[]> {
+  const rows = await tx.select({ environmentId: environmentAccess.environmentId }).from(environmentAccess).where(eq(environmentAccess.userId, userId));
+  return rows.map((r) => r.environmentId);
+}

@@ -1,6 +1,7 @@
 import "server-only";
 import { and, eq, sql } from "drizzle-orm";
-import { environmentAccess, identityProviders, ssoTraces, userIdentities, users } from "@/db/schema";
+import { identityProviders, ssoTraces, userIdentities, users } from "@/db/schema";
+import { environmentIdsOf } from "@/lib/groups/membership-rows";
 import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
@@ -34,8 +35,7 @@ export async function linkIdentityFromTrace(ctx: DomainContext, traceId: unknown
     }
     const [user] = await tx.select().from(users).where(eq(users.id, t.userId)).for("update");
     if (!user) throw new NotFoundError("The user this sign-in named no longer exists.");
-    const access = await tx.select({ environmentId: environmentAccess.environmentId }).from(environmentAccess).where(eq(environmentAccess.userId, user.id));
-    authorize(ctx.actor, "users", "write", [...new Set([...access.map((a) => a.environmentId), t.environmentId])]);
+    authorize(ctx.actor, "users", "write", [...new Set([...(await environmentIdsOf(tx, user.id)), t.environmentId])]);
     const environment = await requireEnvironment(tx, t.environmentId);
     const [existing] = await tx
       .select({ userId: userIdentities.userId })

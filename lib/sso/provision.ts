@@ -18,7 +18,7 @@ import type { Actor, DomainContext } from "@/lib/auth/actor";
 import { recordAuditMany, type AuditEntry } from "@/lib/audit/record";
 import { environmentKeysOf } from "@/lib/environments";
 import { insertGroupRows } from "@/lib/groups/group-rows";
-import { deleteUserMembershipRowsOfSource, insertAccessRows, insertMembershipPairs } from "@/lib/groups/membership-rows";
+import { deleteUserMembershipRowsOfSource, environmentIdsOf, insertAccessRows, insertMembershipPairs } from "@/lib/groups/membership-rows";
 import { denialReason } from "@/lib/permissions";
 import { userCreatedEntry } from "@/lib/users";
 import { emailVerifiedFor, insertUserRows, signedInRow } from "@/lib/users/rows";
@@ -167,8 +167,7 @@ export async function planSignIn(
   let activate = user?.status === "invited";
   let accountKept: string | null = null;
   if (user && (rename || activate)) {
-    const access = await tx.select({ environmentId: environmentAccess.environmentId }).from(environmentAccess).where(eq(environmentAccess.userId, user.id));
-    const reason = denialReason(idpActor(idp, environment.id), "users", "write", access.map((a) => a.environmentId));
+    const reason = denialReason(idpActor(idp, environment.id), "users", "write", await environmentIdsOf(tx, user.id));
     if (reason) {
       accountKept = `${rename ? "name" : ""}${rename && activate ? " and " : ""}${activate ? "status" : ""} left as they are: ${user.email} can also enter an environment outside ${environment.name}.`;
       rename = null;

@@ -3,13 +3,13 @@ import { eq, inArray } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Executor, type Tx } from "@/db/client";
 import type { AccessSource, UserSource } from "@/db/enums";
-import { environmentAccess, groups, users, type User } from "@/db/schema";
+import { groups, users, type User } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit, type AuditEntry } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
 import { environmentKeysOf, requireEnvironments } from "@/lib/environments";
 import { NotFoundError, ValidationError, VersionConflictError } from "@/lib/errors";
-import { insertAccessRows, insertMembershipPairs } from "@/lib/groups/membership-rows";
+import { environmentIdsOf, insertAccessRows, insertMembershipPairs } from "@/lib/groups/membership-rows";
 import { voidPasswordLinks } from "@/lib/end-user/password-accounts";
 import { insertUserRows, updateUserProfileRow } from "./rows";
 import { deleteUsers, grantEnvironmentToUsers, revokeEnvironmentFromUsers, setUsersStatus, throwIfFailed } from "./bulk";
@@ -60,11 +60,7 @@ export function userCreatedEntry(user: User, extra: Record<string, unknown>, env
 async function lockUser(tx: Tx, userId: string): Promise<{ user: User; environmentIds: string[] }> {
   const [user] = await tx.select().from(users).where(eq(users.id, userId)).for("update");
   if (!user) throw new NotFoundError("User not found.");
-  const access = await tx
-    .select({ environmentId: environmentAccess.environmentId })
-    .from(environmentAccess)
-    .where(eq(environmentAccess.userId, userId));
-  return { user, environmentIds: access.map((a) => a.environmentId) };
+  return { user, environmentIds: await environmentIdsOf(tx, userId) };
 }
 
 /**

@@ -6,7 +6,7 @@ import { directoryUsers, environmentAccess, groupMembers, groups, users, type Di
 import type { DomainContext } from "@/lib/auth/actor";
 import { recordAuditMany, type AuditEntry } from "@/lib/audit/record";
 import { requireEnvironment } from "@/lib/environments";
-import { deleteAccessRows, insertAccessRows } from "@/lib/groups/membership-rows";
+import { deleteAccessRows, environmentIdsOf, insertAccessRows } from "@/lib/groups/membership-rows";
 import { denialReason } from "@/lib/permissions";
 import { userCreatedEntry } from "@/lib/users";
 import { emailSchema } from "@/lib/validation";
@@ -359,8 +359,7 @@ async function deprovision(tx: Tx, sc: ScimContext, user: Pick<User, "id" | "ema
  * environment the user can enter is the directory's own. The reason when not.
  */
 async function accountWideDenial(tx: Tx, sc: ScimContext, userId: string): Promise<string | null> {
-  const access = await tx.select({ environmentId: environmentAccess.environmentId }).from(environmentAccess).where(eq(environmentAccess.userId, userId));
-  const reason = denialReason(sc.ctx.actor, "users", "write", access.map((a) => a.environmentId));
+  const reason = denialReason(sc.ctx.actor, "users", "write", await environmentIdsOf(tx, userId));
   return reason && `This user can also enter an environment outside ${sc.directory.name}'s; ${reason.charAt(0).toLowerCase()}${reason.slice(1)}`;
 }
 
