@@ -31,7 +31,8 @@ export function drainBeforeClose(name: string, flush: () => Promise<unknown>): v
 
 
 export function createSql(url: string, max = 10): postgres.Sql {
-  return postgres(url, { max, onnotice: () => {}, connect_timeout: 10 });
+  const counter = (globalThis as { __iamQueryCounter?: Map<string, number> }).__iamQueryCounter;
+  return postgres(url, { max, onnotice: () => {}, connect_timeout: 10, ...(counter ? { debug: (_c: number, q: string) => counter.set(q.slice(0, 90), (counter.get(q.slice(0, 90)) ?? 0) + 1) } : {}) });
 }
 
 /** The database, created on first use (never at import time: `next build` has no database). */

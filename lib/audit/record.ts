@@ -60,6 +60,12 @@ export async function recordAuditMany(executor: Executor, ctx: DomainContext, en
   }
 }
 
+/** Writes the entries of several requests (each with its own context: request id, address) in one statement. */
+export async function recordAuditOfMany(executor: Executor, items: { ctx: DomainContext; entries: AuditEntry[] }[]): Promise<void> {
+  const rows = items.flatMap(({ ctx, entries }) => entries.map((e) => row(ctx, e)));
+  for (let i = 0; i < rows.length; i += 5000) await executor.insert(auditEvents).values(rows.slice(i, i + 5000));
+}
+
 /** Writes one audit row with `executor` — inside the caller's transaction, so both commit or neither. */
 export async function recordAudit(executor: Executor, ctx: DomainContext, entry: AuditEntry): Promise<void> {
   await executor.insert(auditEvents).values(row(ctx, entry));

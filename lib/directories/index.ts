@@ -6,6 +6,7 @@ import { DIRECTORY_PATCH_ANSWERS } from "@/db/enums";
 import { directories, environments, identityProviders, scimRequestLog, type Directory } from "@/db/schema";
 import type { Actor, DomainContext } from "@/lib/auth/actor";
 import { hashToken, newSecretToken } from "@/lib/auth/secret-token";
+import { decisionCache } from "@/lib/access/decision-cache";
 import { recordAudit } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
 import { requireEnvironment } from "@/lib/environments";
@@ -150,11 +151,20 @@ export async function authenticateDirectory(
   token: string | null,
 ): Promise<{ directory: Directory; environment: { id: string; key: string }; actor: Actor } | null> {
   if (!token || !token.startsWith(PREFIX) || token.length > 200 || !uuidSchema.safeParse(directoryId).success) return null;
-  const [row] = await getDb()
-    .select({ directory: directories, environment: { id: environments.id, key: environments.key } })
-    .from(directories)
-    .innerJoin(environments, eq(environments.id, directories.environmentId))
-    .where(and(eq(directories.tokenHash, hashToken(token)), eq(directories.id, directoryId), eq(directories.status, "active")));
+  const hash = hashToken(token);
+  const read = async () =>
+    (
+      await getDb()
+        .select({ directory: directories, environment: { id: environments.id, key: environments.key } })
+        .from(directories)
+        .innerJoin(environments, eq(environments.id, directories.environmentId))
+        .where(and(eq(directories.tokenHash, hash), eq(directories.id, directoryId), eq(directories.status, "active")))
+    )[0];
+  // Every SCIM request starts here: from memory when the decision cache is live (a rotated token, a
+  // disabled or changed directory reaches it at commit over LISTEN, migration 0026), else one query.
+  const cache = decisionCache();
+  const cached = cache ? await cache.lookup("directory", `${directoryId}|${hash}`, (r: NonNullable<Awaited<ReturnType<typeof read>>>) => [r.directory.id], read) : null;
+  const row = cached === null ? await read() : cached;
   if (!row) return null;
   const { directory, environment } = row;
   return { directory, environment, actor: { type: "directory", id: directory.id, label: directory.name, environmentIds: [directory.environmentId] } };

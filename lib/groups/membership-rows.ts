@@ -2,8 +2,7 @@ import "server-only";
 import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { Executor } from "@/db/client";
 import type { AccessSource, MembershipSource } from "@/db/enums";
-import { environmentAccess, groupMembers, sessions } from "@/db/schema";
-import { everyoneGroups } from "@/lib/environments";
+import { environmentAccess, groupMembers, groups, sessions } from "@/db/schema";
 
 // Row-level helpers shared by the domain functions of users, groups, SCIM and SAML sync.
 // They write no audit row and check no permission: their callers do, once per change.
@@ -24,8 +23,14 @@ export async function insertAccessRows(
     .onConflictDoNothing()
     .returning({ userId: environmentAccess.userId });
   const ids = granted.map((r) => r.userId);
-  const everyone = (await everyoneGroups(tx, [environmentId])).get(environmentId);
-  if (everyone && ids.length) await insertMembershipRows(tx, everyone, environmentId, ids, "system");
+  // Everyone of the environment, found and joined in one statement.
+  if (ids.length) {
+    await tx.execute(sql`
+      insert into ${groupMembers} (group_id, user_id, environment_id, source)
+      select g.id, u.id, g.environment_id, 'system' from ${groups} g cross join unnest(${`{${ids.join(",")}}`}::uuid[]) as u(id)
+      where g.source = 'system' and g.environment_id = ${environmentId}
+      on conflict do nothing`);
+  }
   return ids;
 }
 

@@ -10,6 +10,9 @@ import { runBench } from "../bench/harness";
 // Developer aid: SCIM creates called through the machine-door routing in-process (no HTTP), with
 // 8 concurrent clients, under the V8 CPU profiler; prints the self-time top of the profile and
 // writes it to scim.cpuprofile. Where a create's time goes, without the HTTP stack.
+// COUNT_QUERIES=1 also counts the statements sent, by their first 90 characters.
+const counter = new Map<string, number>();
+if (process.env.COUNT_QUERIES) (globalThis as { __iamQueryCounter?: Map<string, number> }).__iamQueryCounter = counter;
 await runBench(async (db) => {
   process.env.SCIM_RATE_LIMIT_PER_MINUTE = "1000000000";
   await freshBenchDatabase(db, "iam_profile_scim");
@@ -29,6 +32,7 @@ await runBench(async (db) => {
     return count / ((performance.now() - t) / 1000);
   };
   await run(300, "warm-");
+  counter.clear();
   const session = new Session();
   session.connect();
   await session.post("Profiler.enable");
@@ -45,6 +49,12 @@ await runBench(async (db) => {
     const key = `${f.functionName || "(anon)"} ${f.url.split("/").slice(-2).join("/")}:${f.lineNumber}`;
     self.set(key, (self.get(key) ?? 0) + (dt[k] ?? 0));
   });
+  if (process.env.COUNT_QUERIES) {
+    console.log("decision cache", JSON.stringify((await import("@/lib/access/decision-cache")).decisionCache()?.stats()));
+    const all = [...counter.values()].reduce((a, b) => a + b, 0);
+    console.log(`queries: ${all} (${(all / 3000).toFixed(2)} per create)`);
+    for (const [q, c] of [...counter.entries()].sort((a, b) => b[1] - a[1]).slice(0, 30)) console.log(String(c).padStart(6), q.replace(/\s+/g, " "));
+  }
   const total = [...self.values()].reduce((a, b) => a + b, 0);
   console.log(`in-process creates/s: ${rate.toFixed(0)}; profile ${(total / 1e6).toFixed(1)} s`);
   for (const [k, v] of [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(((100 * v) / total).toFixed(1).padStart(5) + "%", k);

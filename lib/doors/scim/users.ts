@@ -2,9 +2,9 @@ import "server-only";
 import { randomBytes } from "node:crypto";
 import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import { getDb, type Executor, type Tx } from "@/db/client";
-import { directoryUsers, environmentAccess, groupMembers, groups, users, type Directory, type DirectoryUser, type User } from "@/db/schema";
+import { directories, directoryUsers, environmentAccess, groupMembers, groups, users, type Directory, type DirectoryUser, type User } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
-import { recordAuditMany, type AuditEntry } from "@/lib/audit/record";
+import { recordAuditMany, recordAuditOfMany, type AuditEntry } from "@/lib/audit/record";
 import { requireEnvironment } from "@/lib/environments";
 import { deleteAccessRows, environmentIdsOf, insertAccessRows } from "@/lib/groups/membership-rows";
 import { denialReason } from "@/lib/permissions";
@@ -169,21 +169,25 @@ const translateCreateError = (parsed: Parsed) => (error: unknown): never => {
 // (and one update of Everyone's member count) instead of queueing on it one by one. A lone request
 // is written at once. Each request is answered only after its batch commits.
 type Pending = { sc: ScimContext; parsed: Parsed; resolve: (r: ReturnType<typeof userRepresentation>) => void; reject: (e: unknown) => void };
+type Queue = { items: Pending[]; writers: number };
 const MAX_BATCH = 64;
-const queues = new Map<string, { items: Pending[]; running: boolean }>();
+// Batches of one directory written at the same time: the next batch's statements overlap the
+// previous one's commit (they meet only on the Everyone group's member count, at the end).
+const WRITERS = Number(process.env.SCIM_BATCH_WRITERS ?? 1);
+const queues = new Map<string, Queue>();
 
 function enqueueCreate(sc: ScimContext, parsed: Parsed): Promise<ReturnType<typeof userRepresentation>> {
   return new Promise((resolve, reject) => {
     const key = sc.directory.id;
-    const queue = queues.get(key) ?? { items: [], running: false };
+    const queue = queues.get(key) ?? { items: [], writers: 0 };
     queues.set(key, queue);
     queue.items.push({ sc, parsed, resolve, reject });
-    if (!queue.running) void drain(key, queue);
+    if (queue.writers < WRITERS) void drain(key, queue);
   });
 }
 
-async function drain(key: string, queue: { items: Pending[]; running: boolean }) {
-  queue.running = true;
+async function drain(key: string, queue: Queue) {
+  queue.writers++;
   try {
     while (queue.items.length) {
       const batch = queue.items.splice(0, MAX_BATCH);
@@ -192,14 +196,14 @@ async function drain(key: string, queue: { items: Pending[]; running: boolean })
         batch.forEach((item, i) => (results[i] instanceof Error ? item.reject(results[i]) : item.resolve(results[i]!)));
         continue;
       }
-      // A lone create, or a batch that hit a conflict it could not foresee (another instance, a user
-      // created meanwhile): each on its own, with its own answer.
+      // A lone create, or a batch that hit a conflict it could not foresee (another instance or
+      // writer, a user created meanwhile): each on its own, with its own answer.
       for (const item of batch) await createSingle(item.sc, item.parsed).then(item.resolve, item.reject);
     }
   } finally {
-    queue.running = false;
-    if (queue.items.length) void drain(key, queue);
-    else queues.delete(key);
+    queue.writers--;
+    if (queue.items.length && queue.writers < WRITERS) void drain(key, queue);
+    else if (queue.writers === 0) queues.delete(key);
   }
 }
 
@@ -316,6 +320,19 @@ async function createBatch(batch: Pick<Pending, "sc" | "parsed">[]): Promise<(Re
         : userCreatedEntry(user as User, { environments: plan.parsed.active ? [env.key] : [], directory: directory.name }, env),
       ...(plan.parsed.active ? [{ action: "environment.grant", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { source: "scim", directory: directory.name } }] : []),
     ];
+    // A linked user the directories had deprovisioned comes back when this directory may change
+    // their account (every environment they can enter is this one); an admin's suspension stays.
+    const revived = resolved.filter((r) => r.plan.link && r.plan.parsed.active && r.plan.link.status === "deprovisioned" && !denialReason(sc.ctx.actor, "users", "write", r.plan.link.environmentIds));
+    const revivedIds = revived.length ? await setUserStatusRows(tx, revived.map((r) => r.user.id), "active", ["deprovisioned"]) : [];
+    for (const r of revived) if (revivedIds.includes(r.user.id)) r.user.status = "active";
+    const reactivations = revived
+      .filter((r) => revivedIds.includes(r.user.id))
+      .map((r): AuditEntry => ({ action: "user.reactivate", targetType: "user", targetId: r.user.id, targetLabel: r.user.email, environment: env, before: { status: "deprovisioned" }, after: { status: "active", directory: directory.name } }));
+    // Last, the inserts whose triggers update rows every create of this directory updates (Everyone's
+    // member count, the directory's user count): those row locks are then held only until the commit,
+    // so the next batch's statements overlap this one's end.
+    const active = resolved.filter((r) => r.plan.parsed.active).map((r) => r.user.id);
+    if (active.length) await insertAccessRows(tx, active, env.id, "scim", directory.id);
     const [rows] = await Promise.all([
       resolved.length
         ? tx
@@ -323,18 +340,8 @@ async function createBatch(batch: Pick<Pending, "sc" | "parsed">[]): Promise<(Re
             .values(resolved.map(({ plan, user }) => ({ directoryId: directory.id, userId: user.id, userName: plan.parsed.userName, externalId: plan.parsed.externalId, active: plan.parsed.active, resource: plan.parsed.resource })))
             .returning()
         : Promise.resolve([]),
-      ...resolved.map((r) => recordAuditMany(tx, batch[r.plan.index]!.sc.ctx, auditOf(r))),
+      recordAuditOfMany(tx, [...resolved.map((r) => ({ ctx: batch[r.plan.index]!.sc.ctx, entries: auditOf(r) })), { ctx: sc.ctx, entries: reactivations }]),
     ]);
-    const active = resolved.filter((r) => r.plan.parsed.active).map((r) => r.user.id);
-    if (active.length) await insertAccessRows(tx, active, env.id, "scim", directory.id);
-    // A linked user the directories had deprovisioned comes back when this directory may change
-    // their account (every environment they can enter is this one); an admin's suspension stays.
-    const revived = resolved.filter((r) => r.plan.link && r.plan.parsed.active && r.plan.link.status === "deprovisioned" && !denialReason(sc.ctx.actor, "users", "write", r.plan.link.environmentIds));
-    if (revived.length) {
-      const ids = await setUserStatusRows(tx, revived.map((r) => r.user.id), "active", ["deprovisioned"]);
-      for (const r of revived) if (ids.includes(r.user.id)) r.user.status = "active";
-      await recordAuditMany(tx, sc.ctx, revived.filter((r) => ids.includes(r.user.id)).map((r): AuditEntry => ({ action: "user.reactivate", targetType: "user", targetId: r.user.id, targetLabel: r.user.email, environment: env, before: { status: "deprovisioned" }, after: { status: "active", directory: directory.name } })));
-    }
     const rowOf = new Map(rows.map((r) => [r.userId, r]));
     for (const { plan, user } of resolved) results[plan.index] = userRepresentation(batch[plan.index]!.sc, { du: rowOf.get(user.id)!, user });
     return results as (ReturnType<typeof userRepresentation> | Error)[];
@@ -472,13 +479,15 @@ export async function listScimUsers(sc: ScimContext, query: ListQuery) {
   const where = listWhere(eq(directoryUsers.directoryId, sc.directory.id)!, query.filter, userResolver(userColumns));
   const { startIndex, count } = pageOf(query);
   const db = getDb();
+  const userCount = sql<number>`(select ${directories.userCount} from ${directories} where ${directories.id} = ${sc.directory.id})`;
   const page = () =>
     db
       .select({
         du: directoryUsers,
         user: { id: users.id, email: users.email, name: users.name, status: users.status },
         // With a filter the total rides along with the page: one query, one round trip.
-        total: query.filter ? sql<number>`(count(*) over ())::int` : sql<number>`0`,
+        // Without one, the directory's user count kept by a trigger (migration 0013) rides along.
+        total: query.filter ? sql<number>`(count(*) over ())::int` : userCount,
       })
       .from(directoryUsers)
       .innerJoin(users, eq(users.id, directoryUsers.userId))
@@ -490,9 +499,8 @@ export async function listScimUsers(sc: ScimContext, query: ListQuery) {
   let rows: Awaited<ReturnType<typeof page>> = [];
   let total: number;
   if (!query.filter) {
-    // Unfiltered: the directory's user count is kept by a trigger (read with the token check).
     rows = count === 0 ? [] : await page();
-    total = sc.directory.userCount;
+    total = rows.length ? rows[0]!.total : (await db.select({ n: userCount }).from(sql`(select 1) as one`))[0]!.n;
   } else if (count === 0) {
     total = await countAll();
   } else {
