@@ -19,6 +19,7 @@ import { createUser } from "@/lib/users";
 import { startApp } from "../lib/app-process";
 import { freshBenchDatabase } from "./fresh-database";
 import { runBench } from "./harness";
+import { request } from "./http-client";
 import { seedLarge } from "./seed-large";
 
 // npm run bench:runtime -- --verifications 20000 --requests 5000 --concurrency 16 --revocations 60
@@ -121,9 +122,9 @@ await runBench(async (db, own) => {
   const a = await startInstance(port);
   const body = JSON.stringify({ token, environment: "prod", feature: "agent_studio", resource: genie.id });
   const ask = async (base: string) => {
-    const res = await fetch(`${base}/api/v1/authz/check`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${apiToken}` }, body });
-    const json = (await res.json()) as { decisions?: { allow: boolean; reason: string }[] };
-    if (res.status !== 200 || !json.decisions?.[0]) throw new Error(`decision endpoint answered ${res.status}: ${JSON.stringify(json).slice(0, 300)}`);
+    const res = await request(`${base}/api/v1/authz/check`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${apiToken}` }, body });
+    const json = JSON.parse(res.text) as { decisions?: { allow: boolean; reason: string }[] };
+    if (res.status !== 200 || !json.decisions?.[0]) throw new Error(`decision endpoint answered ${res.status}: ${res.text.slice(0, 300)}`);
     return json.decisions[0];
   };
   const check = async () => {
@@ -153,7 +154,7 @@ await runBench(async (db, own) => {
     const t = performance.now();
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
-        while (next++ < n) await (await fetch(`${a}/healthz`)).arrayBuffer();
+        while (next++ < n) if ((await request(`${a}/healthz`)).status !== 200) throw new Error("/healthz did not answer 200");
       }),
     );
     return n / ((performance.now() - t) / 1000);
