@@ -160,8 +160,9 @@ describe("every signature present verifies, where the profile allows it", () => 
   it("refuses a signature inside samlp:Status", async () => {
     const { relayState, requestId } = await f.start();
     const { xml } = f.response(requestId, { sign: "assertion" });
-    const [assertionSignature] = signaturesOf(xml);
-    const placed = xml.replace("<samlp:Status>", `<samlp:Status>${assertionSignature}`);
+    // A signature nobody verifies there: another key's, over another document.
+    const [stray] = signaturesOf(f.response(requestId, { sign: "assertion", key: attacker }).xml);
+    const placed = xml.replace("<samlp:Status>", `<samlp:Status>${stray}`);
     await expectRefused(await post(toBase64(placed), relayState), "signature_placement", /A signature sits inside <samlp:Status>, where the SAML profile allows none/);
   });
 
