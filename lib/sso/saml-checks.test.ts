@@ -166,6 +166,16 @@ describe("every signature present verifies, where the profile allows it", () => 
     await expectRefused(await post(toBase64(placed), relayState), "signature_placement", /A signature sits inside <samlp:Status>, where the SAML profile allows none/);
   });
 
+  it("refuses a signature on the response that covers something else than the response", async () => {
+    const { relayState, requestId } = await f.start();
+    const { xml } = f.response(requestId, { sign: "assertion" });
+    // The assertion's signature moved up beside the response's Issuer: still valid for the assertion.
+    const [assertionSignature] = signaturesOf(xml);
+    const moved = xml.replace(assertionSignature!, "").replace(`${f.entityId}</saml:Issuer><samlp:Status>`, `${f.entityId}</saml:Issuer>${assertionSignature}<samlp:Status>`);
+    expect(signaturesOf(moved)).toHaveLength(1);
+    await expectRefused(await post(toBase64(moved), relayState), "signature_placement", /The response's signature must cover the response itself \(one reference, to "#_r[0-9a-f]+"\); it refers to "#_a[0-9a-f]+"/);
+  });
+
   it("compares the signed assertion's own Issuer, not only the response's", async () => {
     const { relayState, requestId } = await f.start();
     const a = buildAssertion({ issuer: "https://other-idp.example.test/metadata", destination: f.sp.acsUrl, audience: f.sp.entityId, subject: "alice@example.com", attributes: { email: ["alice@example.com"] }, inResponseTo: requestId });
