@@ -627,8 +627,12 @@ export const ssoRequests = pgTable(
       .references(() => environments.id, { onDelete: "cascade" }),
     returnTo: text().notNull(),
     loginHint: text(),
+    // SHA-256 of the random value in the browser's SSO binding cookie (lib/sso/browser-binding.ts):
+    // the ACS accepts a response for this request only from the browser that started it.
+    bindingHash: text().notNull(),
     createdAt: createdAt(),
     expiresAt: timestamp(tz).notNull(),
+    // Set only when a response passed every check (in the transaction that signs the user in).
     consumedAt: timestamp(tz),
   },
   (t) => [uniqueIndex("sso_requests_relay_state_key").on(t.relayState), index("sso_requests_expires_idx").on(t.expiresAt)],

@@ -8,6 +8,7 @@ import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit, redact } from "@/lib/audit/record";
 import { createEndUserSession } from "@/lib/end-user/sessions";
 import { NotFoundError, ValidationError } from "@/lib/errors";
+import { bindingForStart, checkBinding, SSO_REQUEST_MINUTES } from "./browser-binding";
 import { spEndpoints } from "./endpoints";
 import { getAuthRow } from "./environment-auth";
 import { findIdentityProviderByEntityId, getIdentityProvider } from "./identity-providers";
@@ -15,7 +16,7 @@ import { JACKSON_PRODUCT, jackson } from "./jackson";
 import { applySignInPlan, assertedIdentity, idpActor, isQuietSignIn, planSignIn, touchSignIn, type AssertedIdentity, type SignInPlan } from "./provision";
 import { checkSamlResponse, decodeSamlResponse, parseXml, peekIssuer, SamlCheckError, type VerifiedAssertion } from "./saml-response";
 
-export const SSO_REQUEST_MINUTES = 10;
+export { SSO_REQUEST_MINUTES };
 export const TRACES_KEPT_PER_IDP = 200;
 
 /** Only our own paths may be returned to: "/e/<env>…", nothing off-site, no scheme, no "//". */
@@ -37,13 +38,16 @@ function requestIdOf(redirectUrl: string | undefined, form: string | undefined):
   return { relayState: field("RelayState"), requestId: parseXml(xml).documentElement!.getAttribute("ID") ?? "" };
 }
 
-export type SsoStart = { redirectUrl: string } | { postForm: string };
+/** Where the browser goes next, and the value of its binding cookie (lib/sso/browser-binding.ts) to set. */
+export type SsoStart = ({ redirectUrl: string } | { postForm: string }) & { binding: string };
 
 /**
- * SP-initiated sign-in: Jackson builds the AuthnRequest; we remember its ID, the environment and
- * where to return, keyed by the RelayState the IdP will post back (so any instance can finish it).
+ * SP-initiated sign-in: Jackson builds the AuthnRequest; we remember its ID, the environment,
+ * where to return and the hash of the starting browser's binding cookie, keyed by the RelayState
+ * the IdP will post back (so any instance can finish it, but only for that browser).
+ * `browserBinding` is the binding cookie the browser sent, if any.
  */
-export async function startSso(environmentKey: string, options: { loginHint?: string; returnTo?: string } = {}): Promise<SsoStart> {
+export async function startSso(environmentKey: string, options: { loginHint?: string; returnTo?: string; browserBinding?: string } = {}): Promise<SsoStart> {
   const db = getDb();
   const [environment] = await db.select().from(environments).where(eq(environments.key, environmentKey));
   if (!environment) throw new NotFoundError("No such environment.");
@@ -71,6 +75,7 @@ export async function startSso(environmentKey: string, options: { loginHint?: st
   }
   const { relayState, requestId } = requestIdOf(redirectUrl, form);
   if (!relayState || !requestId) throw new Error("Jackson's AuthnRequest carried no RelayState or ID.");
+  const binding = bindingForStart(options.browserBinding);
   await db.insert(ssoRequests).values({
     relayState,
     requestId,
@@ -78,9 +83,10 @@ export async function startSso(environmentKey: string, options: { loginHint?: st
     environmentId: environment.id,
     returnTo: safeReturnPath(options.returnTo, environment.key) ?? `/e/${environment.key}`,
     loginHint: options.loginHint?.slice(0, 320) ?? null,
+    bindingHash: binding.hash,
     expiresAt: sql`now() + make_interval(mins => ${SSO_REQUEST_MINUTES})`,
   });
-  return redirectUrl ? { redirectUrl } : { postForm: form! };
+  return redirectUrl ? { redirectUrl, binding: binding.value } : { postForm: form!, binding: binding.value };
 }
 
 export type AcsResult =
@@ -144,8 +150,13 @@ export function describePlan(plan: SignInPlan) {
 /**
  * The ACS: every check of ours, Jackson's own validation, then (and only then) the user:
  * matched or created, access, group sync, a session. Every attempt leaves a trace and an audit row.
+ * An SP-initiated response is accepted only from the browser that started the sign-in
+ * (`browserBinding`, its binding cookie), and its pending request is used up only once the
+ * response passed every check: a refused response (wrong browser, bad signature, …) leaves the
+ * sign-in open for the right browser. IdP-initiated sign-in (where the IdP allows it) has no
+ * request to bind to, so it is unbound by nature.
  */
-export async function handleAcs(input: { SAMLResponse: unknown; RelayState: unknown; ip?: string; userAgent?: string }): Promise<AcsResult> {
+export async function handleAcs(input: { SAMLResponse: unknown; RelayState: unknown; browserBinding?: string; ip?: string; userAgent?: string }): Promise<AcsResult> {
   const db = getDb();
   const relayState = typeof input.RelayState === "string" ? input.RelayState.slice(0, 2000) : "";
   const spInitiated = relayState.startsWith("boxyhq_jackson_");
@@ -155,7 +166,9 @@ export async function handleAcs(input: { SAMLResponse: unknown; RelayState: unkn
   let issuer: string | null = null;
   let assertion: VerifiedAssertion | undefined;
   let groupsAsserted: string[] | undefined;
-  // Jackson's validation runs beside ours; a failure waits for it so nothing outlives the request.
+  // Jackson's validation starts once ours passed (it uses up its own copy of the request when it
+  // accepts a response) and runs beside the sign-in's reads; a failure waits for it so nothing
+  // outlives the request.
   let jacksonAnswer: Promise<{ redirect_url?: string; error?: string }> | undefined;
 
   const fail = async (check: string, reason: string, extra: { partial?: Partial<VerifiedAssertion>; userId?: string; result?: Record<string, unknown> } = {}): Promise<AcsResult> => {
@@ -180,25 +193,22 @@ export async function handleAcs(input: { SAMLResponse: unknown; RelayState: unkn
 
   try {
     if (typeof input.SAMLResponse !== "string" || !input.SAMLResponse) throw new SamlCheckError("malformed", "The POST carries no SAMLResponse.");
-    const xml = decodeSamlResponse(input.SAMLResponse);
+    const { xml, base64 } = decodeSamlResponse(input.SAMLResponse);
     const doc = parseXml(xml);
     issuer = peekIssuer(doc);
-    // Jackson's own validation (signature, its session, InResponseTo) starts now and runs while we
-    // check; its answer is awaited before anyone is signed in. (Its store is not our users.)
-    const SAMLResponse = input.SAMLResponse;
-    jacksonAnswer = jackson()
-      .then(({ oauth }) => oauth.samlResponse({ SAMLResponse, RelayState: relayState }) as Promise<{ redirect_url?: string; error?: string }>)
-      // Jackson throws for some refusals (unknown connection, state it cannot validate): a refusal too.
-      .catch((e: unknown) => ({ error: e instanceof Error ? e.message : String(e) }));
 
     // Which request this answers, or (IdP-initiated) which environment RelayState names.
     let request: PendingRequest | undefined;
     let context: Awaited<ReturnType<typeof signInContext>>;
     if (spInitiated) {
-      // Uses the pending request up and reads its environment and IdP in one statement.
-      const consumed = await consumeRequest(relayState);
-      if (!consumed) throw new SamlCheckError("request", "The sign-in request this answers has expired or was already used; start the sign-in again.");
-      ({ request, ...context } = consumed);
+      // Reads the pending request with its environment and IdP in one statement; it is used up
+      // only in the transaction that signs in (signIn).
+      const pending = await pendingRequest(relayState);
+      if (!pending) throw new SamlCheckError("request", EXPIRED_OR_USED);
+      ({ request, ...context } = pending);
+      ({ idp, environment } = pending);
+      const bound = checkBinding(input.browserBinding, request.bindingHash);
+      if (!bound.ok) throw new SamlCheckError("binding", bound.reason);
     } else {
       const found = issuer ? await findIdentityProviderByEntityId(issuer) : undefined;
       if (!found) throw new SamlCheckError("issuer", issuer ? `No identity provider is connected with the entity ID "${issuer}".` : "The response names no issuer.");
@@ -229,7 +239,15 @@ export async function handleAcs(input: { SAMLResponse: unknown; RelayState: unkn
     const identity = assertedIdentity(idp, settings, assertion.subject, assertion.attributes);
     if ("error" in identity) return await fail("attributes", identity.error);
     groupsAsserted = identity.groups;
-    const answer = jacksonAnswer;
+
+    // Jackson's own validation (signature, its session, InResponseTo), now that ours passed; its
+    // answer is awaited before anyone is signed in. (Its store is not our users.) It is given the
+    // document we checked (without a byte-order mark, which it cannot parse).
+    const answer = jackson()
+      .then(({ oauth }) => oauth.samlResponse({ SAMLResponse: base64, RelayState: relayState }) as Promise<{ redirect_url?: string; error?: string }>)
+      // Jackson throws for some refusals (unknown connection, state it cannot validate): a refusal too.
+      .catch((e: unknown) => ({ error: e instanceof Error ? e.message : String(e) }));
+    jacksonAnswer = answer;
     return await signIn({ idp, environment, settings, identity, assertion, request, flow, ip: input.ip, userAgent: input.userAgent, jacksonAnswer: answer, onDenied: fail });
   } catch (e) {
     if (e instanceof SamlCheckError) return fail(e.check, e.message, { partial: e.partial });
@@ -238,27 +256,25 @@ export async function handleAcs(input: { SAMLResponse: unknown; RelayState: unkn
   }
 }
 
-type PendingRequest = { requestId: string; returnTo: string };
+type PendingRequest = { id: string; requestId: string; returnTo: string; bindingHash: string };
 
-async function consumeRequest(relayState: string) {
-  const db = getDb();
-  const consumed = db.$with("consumed").as(
-    db
-      .update(ssoRequests)
-      .set({ consumedAt: sql`now()` })
-      .where(and(eq(ssoRequests.relayState, relayState), isNull(ssoRequests.consumedAt), sql`${ssoRequests.expiresAt} > now()`))
-      .returning({ requestId: ssoRequests.requestId, returnTo: ssoRequests.returnTo, environmentId: ssoRequests.environmentId, identityProviderId: ssoRequests.identityProviderId }),
-  );
-  const [row] = await db
-    .with(consumed)
-    .select({ requestId: consumed.requestId, returnTo: consumed.returnTo, environment: environments, auth: environmentAuth, idp: identityProviders })
-    .from(consumed)
-    .innerJoin(environments, eq(environments.id, consumed.environmentId))
-    .innerJoin(identityProviders, eq(identityProviders.id, consumed.identityProviderId))
-    .leftJoin(environmentAuth, eq(environmentAuth.environmentId, consumed.environmentId));
-  if (!row) return undefined;
-  const { requestId, returnTo, ...context } = row;
-  return { request: { requestId, returnTo }, ...context };
+const EXPIRED_OR_USED = "The sign-in request this answers has expired or was already used; start the sign-in again.";
+
+/** The open (unexpired, unused) request of a RelayState, with its environment, auth row and IdP. */
+async function pendingRequest(relayState: string) {
+  const [row] = await getDb()
+    .select({
+      request: { id: ssoRequests.id, requestId: ssoRequests.requestId, returnTo: ssoRequests.returnTo, bindingHash: ssoRequests.bindingHash },
+      environment: environments,
+      auth: environmentAuth,
+      idp: identityProviders,
+    })
+    .from(ssoRequests)
+    .innerJoin(environments, eq(environments.id, ssoRequests.environmentId))
+    .innerJoin(identityProviders, eq(identityProviders.id, ssoRequests.identityProviderId))
+    .leftJoin(environmentAuth, eq(environmentAuth.environmentId, ssoRequests.environmentId))
+    .where(and(eq(ssoRequests.relayState, relayState), isNull(ssoRequests.consumedAt), sql`${ssoRequests.expiresAt} > now()`));
+  return row;
 }
 
 /** The environment, its authentication row and the IdP of a sign-in, in one query. */
@@ -293,6 +309,16 @@ async function environmentForIdpInitiated(idp: IdentityProvider, relayState: str
   return served[0]!.environment;
 }
 
+/**
+ * Jackson reads one Audience only (a string it compares with `startsWith`); given several (SAML
+ * Core 2.5.1.4 allows them: we need only be one, in each AudienceRestriction) it answers "Invalid
+ * audience." after its signature and expiry checks. For exactly that answer, on an assertion our
+ * stricter audience check accepted with more than one Audience, ours decides.
+ */
+function jacksonCannotReadAudiences(jr: { error?: string }, assertion: VerifiedAssertion): boolean {
+  return assertion.audienceCount > 1 && jr.error === "access_denied - Invalid audience.";
+}
+
 class Denied extends Error {
   constructor(readonly denial: { denied: true; check: string; reason: string; userId?: string }) {
     super(denial.reason);
@@ -323,7 +349,7 @@ async function signIn(input: {
   let outcome: { user: User; token: string; traceId: string };
   try {
     outcome = await getDb().transaction(async (tx) => {
-      const [jr, inserted, plan] = await Promise.all([
+      const [jr, inserted, plan, used] = await Promise.all([
         input.jacksonAnswer,
         // The first instance to insert the ID wins, until the assertion expires.
         tx
@@ -332,10 +358,20 @@ async function signIn(input: {
           .onConflictDoNothing()
           .returning({ id: samlAssertionIds.assertionId }),
         planSignIn(tx, { idp, environment, settings, identity }),
+        // The pending request is used up here, once the response passed every check (and with the
+        // rest of the sign-in: a refusal below rolls it back too). Concurrent posts: one wins.
+        input.request
+          ? tx
+              .update(ssoRequests)
+              .set({ consumedAt: sql`now()` })
+              .where(and(eq(ssoRequests.id, input.request.id), isNull(ssoRequests.consumedAt), sql`${ssoRequests.expiresAt} > now()`))
+              .returning({ id: ssoRequests.id })
+          : Promise.resolve([{ id: null }]),
       ]);
+      if (used.length === 0) throw new SamlCheckError("request", EXPIRED_OR_USED);
       if (inserted.length === 0) throw new SamlCheckError("replay", `This assertion (ID ${assertion.assertionId}) was already used; a replayed response is refused.`);
       const code = jr.redirect_url ? new URL(jr.redirect_url).searchParams.get("code") : null;
-      if (jr.error || !code) {
+      if ((jr.error || !code) && !jacksonCannotReadAudiences(jr, assertion)) {
         const description = jr.redirect_url ? new URL(jr.redirect_url).searchParams.get("error_description") : null;
         throw new SamlCheckError("jackson", `The SAML library refused the response: ${(jr.error ?? description ?? "no code").replace(/^access_denied - /, "")}`);
       }

@@ -161,9 +161,8 @@ describe("refusals after the checks pass", () => {
     await configureSso(f.envs.dev, second, {});
     const { relayState, requestId } = await f.start(f.envs.dev);
     const { buildResponse } = await import("./testing/test-idp");
-    const { handleAcs } = await import("./flow");
     const { base64 } = buildResponse({ key, issuer: "https://second.example.test", destination: f.sp.acsUrl, audience: f.sp.entityId, subject: "owned@example.com", attributes: { email: ["owned@example.com"] }, inResponseTo: requestId });
-    const r = await handleAcs({ SAMLResponse: base64, RelayState: relayState });
+    const r = await f.post(base64, relayState);
     expect(r.ok).toBe(false);
     if (!r.ok) {
       expect(r.check).toBe("identity_conflict");

@@ -3,7 +3,7 @@ import { eq } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { samlAssertionIds, ssoTraces, users } from "@/db/schema";
 import { countRows, systemCtx } from "@/test-support/fixtures";
-import { handleAcs } from "./flow";
+import type { handleAcs } from "./flow";
 import { updateIdentityProvider } from "./identity-providers";
 import { setupSso, type SsoFixture } from "./testing/fixture";
 import { buildAssertion, generateKeyPair, signElement, signWithXmlsec1, toBase64, wrapInResponse, type KeyPair } from "./testing/test-idp";
@@ -19,7 +19,7 @@ beforeAll(async () => {
 });
 
 async function post(base64: string, relayState: string) {
-  return handleAcs({ SAMLResponse: base64, RelayState: relayState, ip: "203.0.113.9" });
+  return f.post(base64, relayState);
 }
 
 async function expectRefused(result: Awaited<ReturnType<typeof handleAcs>>, check: string, reason: RegExp) {
@@ -115,6 +115,116 @@ describe("signature checks", () => {
   });
 });
 
+/** The enveloped signatures of a response, in document order (the response's first when both). */
+const signaturesOf = (xml: string) => xml.match(/<Signature xmlns="http:\/\/www\.w3\.org\/2000\/09\/xmldsig#">[\s\S]*?<\/Signature>/g) ?? [];
+const responseIdOf = (xml: string) => /<samlp:Response [^>]*ID="([^"]+)"/.exec(xml)![1]!;
+
+describe("every signature present verifies, where the profile allows it", () => {
+  it("accepts a response signed only at the response level", async () => {
+    const { relayState, requestId } = await f.start();
+    const result = await post(f.response(requestId, { sign: "response", subject: "response-only@example.com", attributes: { email: ["response-only@example.com"] } }).base64, relayState);
+    expect(result.ok, result.ok ? "" : result.reason).toBe(true);
+  });
+
+  it("refuses a broken response signature even when the assertion's own signature verifies", async () => {
+    const { relayState, requestId } = await f.start();
+    const { xml } = f.response(requestId, { sign: "both" });
+    // An attribute added to the Response: covered by the response's signature only.
+    const tampered = xml.replace("<samlp:Response ", '<samlp:Response Consent="urn:oasis:names:tc:SAML:2.0:consent:obtained" ');
+    await expectRefused(await post(toBase64(tampered), relayState), "signature_invalid", /^The response's signature does not verify with this IdP's signing certificates/);
+  });
+
+  it("refuses a response signed with another key around an assertion the IdP signed", async () => {
+    const { relayState, requestId } = await f.start();
+    const a = buildAssertion({ issuer: f.entityId, destination: f.sp.acsUrl, audience: f.sp.entityId, subject: "alice@example.com", inResponseTo: requestId });
+    const responseId = "_rkeyswap";
+    const xml = signElement(wrapInResponse({ issuer: f.entityId, destination: f.sp.acsUrl, inResponseTo: requestId }, signElement(a.xml, a.id, f.key), responseId), responseId, attacker);
+    await expectRefused(await post(toBase64(xml), relayState), "signature_invalid", /^The response is signed with a certificate that is not one of this IdP's/);
+  });
+
+  it("refuses two signatures on the response", async () => {
+    const { relayState, requestId } = await f.start();
+    const { xml } = f.response(requestId, { sign: "both" });
+    const [responseSignature] = signaturesOf(xml);
+    const doubled = xml.replace(responseSignature!, responseSignature! + responseSignature!);
+    await expectRefused(await post(toBase64(doubled), relayState), "signature_placement", /The response carries 2 signatures; the SAML profile allows one/);
+  });
+
+  it("refuses a second element with the response's ID", async () => {
+    const { relayState, requestId } = await f.start();
+    const { xml } = f.response(requestId, { sign: "both" });
+    const duplicated = xml.replace("<samlp:Status>", `<samlp:Status ID="${responseIdOf(xml)}">`);
+    await expectRefused(await post(toBase64(duplicated), relayState), "signature_placement", new RegExp(`More than one element carries the ID "${responseIdOf(xml)}"`));
+  });
+
+  it("refuses a signature inside samlp:Status", async () => {
+    const { relayState, requestId } = await f.start();
+    const { xml } = f.response(requestId, { sign: "assertion" });
+    // A signature nobody verifies there: another key's, over another document.
+    const [stray] = signaturesOf(f.response(requestId, { sign: "assertion", key: attacker }).xml);
+    const placed = xml.replace("<samlp:Status>", `<samlp:Status>${stray}`);
+    await expectRefused(await post(toBase64(placed), relayState), "signature_placement", /A signature sits inside <samlp:Status>, where the SAML profile allows none/);
+  });
+
+  it("refuses a signature on the response that covers something else than the response", async () => {
+    const { relayState, requestId } = await f.start();
+    const { xml } = f.response(requestId, { sign: "assertion" });
+    // The assertion's signature moved up beside the response's Issuer: still valid for the assertion.
+    const [assertionSignature] = signaturesOf(xml);
+    const moved = xml.replace(assertionSignature!, "").replace(`${f.entityId}</saml:Issuer><samlp:Status>`, `${f.entityId}</saml:Issuer>${assertionSignature}<samlp:Status>`);
+    expect(signaturesOf(moved)).toHaveLength(1);
+    await expectRefused(await post(toBase64(moved), relayState), "signature_placement", /The response's signature must cover the response itself \(one reference, to "#_r[0-9a-f]+"\); it refers to "#_a[0-9a-f]+"/);
+  });
+
+  it("compares the signed assertion's own Issuer, not only the response's", async () => {
+    const { relayState, requestId } = await f.start();
+    const a = buildAssertion({ issuer: "https://other-idp.example.test/metadata", destination: f.sp.acsUrl, audience: f.sp.entityId, subject: "alice@example.com", attributes: { email: ["alice@example.com"] }, inResponseTo: requestId });
+    const xml = wrapInResponse({ issuer: f.entityId, destination: f.sp.acsUrl, inResponseTo: requestId }, signElement(a.xml, a.id, f.key));
+    await expectRefused(await post(toBase64(xml), relayState), "issuer", /The signed assertion's issuer "https:\/\/other-idp\.example\.test\/metadata" is not this IdP's entity ID/);
+  });
+});
+
+describe("the bearer subject confirmation (Web SSO profile)", () => {
+  it("refuses a NotBefore on the SubjectConfirmationData", async () => {
+    const { relayState, requestId } = await f.start();
+    const response = f.response(requestId, { sign: "assertion", confirmationNotBefore: new Date(Date.now() + 10 * 60_000) });
+    await expectRefused(await post(response.base64, relayState), "subject_confirmation", /carries NotBefore, which the Web SSO profile forbids/);
+  });
+
+  it("refuses a SubjectConfirmationData without NotOnOrAfter, even when the Conditions have one", async () => {
+    const { relayState, requestId } = await f.start();
+    const response = f.response(requestId, { sign: "assertion", confirmationNotOnOrAfter: null });
+    expect(response.xml).toMatch(/<saml:Conditions NotBefore="[^"]+" NotOnOrAfter="[^"]+"/);
+    await expectRefused(await post(response.base64, relayState), "subject_confirmation", /has no NotOnOrAfter, which the Web SSO profile requires/);
+  });
+});
+
+describe("responses that are valid", () => {
+  it("accepts an AudienceRestriction that lists our entity ID beside another audience", async () => {
+    const { relayState, requestId } = await f.start();
+    const response = f.response(requestId, { audiences: [["urn:other-sp", f.sp.entityId]], subject: "two-audiences@example.com", attributes: { email: ["two-audiences@example.com"] } });
+    const result = await post(response.base64, relayState);
+    expect(result.ok, result.ok ? "" : `${result.check}: ${result.reason}`).toBe(true);
+  });
+
+  it("accepts two AudienceRestrictions that each name us, and refuses them when one does not", async () => {
+    let { relayState, requestId } = await f.start();
+    const both = f.response(requestId, { audiences: [[f.sp.entityId], ["urn:other-sp", f.sp.entityId]], subject: "two-restrictions@example.com", attributes: { email: ["two-restrictions@example.com"] } });
+    const result = await post(both.base64, relayState);
+    expect(result.ok, result.ok ? "" : `${result.check}: ${result.reason}`).toBe(true);
+    ({ relayState, requestId } = await f.start());
+    const one = f.response(requestId, { audiences: [[f.sp.entityId], ["urn:a", "urn:b"]] });
+    await expectRefused(await post(one.base64, relayState), "audience", /None of the audiences "urn:a", "urn:b" of an AudienceRestriction is our SP entity ID/);
+  });
+
+  it("accepts a UTF-8 byte-order mark before <?xml", async () => {
+    const { relayState, requestId } = await f.start();
+    const { xml } = f.response(requestId, { subject: "bom@example.com", attributes: { email: ["bom@example.com"] } });
+    const result = await post(toBase64(`\uFEFF<?xml version="1.0" encoding="UTF-8"?>${xml}`), relayState);
+    expect(result.ok, result.ok ? "" : `${result.check}: ${result.reason}`).toBe(true);
+  });
+});
+
 describe("where and when the assertion is valid", () => {
   it("refuses an audience that merely starts with our entity ID", async () => {
     const { relayState, requestId } = await f.start();
@@ -161,6 +271,14 @@ describe("which request it answers", () => {
   it("refuses a missing InResponseTo for an SP-initiated sign-in", async () => {
     const { relayState } = await f.start();
     await expectRefused(await post(f.response(null).base64, relayState), "in_response_to", /InResponseTo is missing/);
+  });
+
+  it("takes InResponseTo from the signed assertion: an unsolicited assertion in a response naming the pending request is refused", async () => {
+    const { relayState, requestId } = await f.start();
+    const a = buildAssertion({ issuer: f.entityId, destination: f.sp.acsUrl, audience: f.sp.entityId, subject: "alice@example.com", attributes: { email: ["alice@example.com"] }, inResponseTo: null });
+    // Only the assertion is signed: the response's InResponseTo is anyone's to write.
+    const xml = wrapInResponse({ issuer: f.entityId, destination: f.sp.acsUrl, inResponseTo: requestId }, signElement(a.xml, a.id, f.key));
+    await expectRefused(await post(toBase64(xml), relayState), "in_response_to", /InResponseTo is missing from its SubjectConfirmationData/);
   });
 
   it("refuses an InResponseTo that is not the pending request's", async () => {

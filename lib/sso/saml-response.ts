@@ -27,10 +27,12 @@ export const SAML_CHECKS = [
   "unsigned",
   "signature_invalid",
   "signature_scope",
+  "signature_placement",
   "sha1",
   "comment",
   "destination",
   "recipient",
+  "subject_confirmation",
   "audience",
   "conditions",
   "not_yet_valid",
@@ -43,7 +45,7 @@ export type SamlCheck = (typeof SAML_CHECKS)[number];
 
 export class SamlCheckError extends Error {
   constructor(
-    readonly check: SamlCheck | "replay" | "request" | "relay_state" | "jackson",
+    readonly check: SamlCheck | "replay" | "request" | "relay_state" | "jackson" | "binding",
     message: string,
     readonly partial?: Partial<VerifiedAssertion>,
   ) {
@@ -59,7 +61,10 @@ export type VerifiedAssertion = {
   subjectFormat: string | null;
   /** Attribute name → values, read only from the signed assertion. */
   attributes: Record<string, string[]>;
+  /** From the signed assertion's bearer SubjectConfirmationData. */
   inResponseTo: string | null;
+  /** How many Audience values the assertion's AudienceRestrictions list (ours among them). */
+  audienceCount: number;
   /** Until when the assertion (and so its ID in the replay cache) is valid. */
   notOnOrAfter: Date;
   sessionIndex: string | null;
@@ -78,8 +83,12 @@ export type CheckOptions = {
   now: Date;
 };
 
-/** Decodes the POSTed SAMLResponse and refuses what must never reach an XML parser. */
-export function decodeSamlResponse(base64: string): string {
+/**
+ * Decodes the POSTed SAMLResponse and refuses what must never reach an XML parser. A UTF-8
+ * byte-order mark before the document is dropped (XML 1.0 allows it; the parser does not); `base64`
+ * is then what was checked, encoded again.
+ */
+export function decodeSamlResponse(base64: string): { xml: string; base64: string } {
   if (base64.length > (MAX_RESPONSE_BYTES * 4) / 3 + 4) {
     throw new SamlCheckError("too_large", `The SAML response is larger than ${MAX_RESPONSE_BYTES / 1024} KB.`);
   }
@@ -87,12 +96,17 @@ export function decodeSamlResponse(base64: string): string {
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(compact)) {
     throw new SamlCheckError("malformed", "The SAMLResponse parameter is not base64.");
   }
-  const xml = Buffer.from(compact, "base64").toString("utf8");
+  let xml = Buffer.from(compact, "base64").toString("utf8");
+  let checked = compact;
+  if (xml.charCodeAt(0) === 0xfeff) {
+    xml = xml.slice(1);
+    checked = Buffer.from(xml).toString("base64");
+  }
   // DTDs enable entity expansion and external entities; a SAML response never needs one.
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) {
     throw new SamlCheckError("dtd", "The SAML response contains a DOCTYPE or entity declaration; these are never accepted.");
   }
-  return xml;
+  return { xml, base64: checked };
 }
 
 export function parseXml(xml: string): Document {
@@ -191,6 +205,19 @@ function parseTime(value: string | null | undefined, what: string): Date | null 
   return t;
 }
 
+/** Every ID attribute value that more than one element carries. */
+function duplicateIds(doc: Document): string[] {
+  const seen = new Set<string>();
+  const twice = new Set<string>();
+  for (const el of Array.from(doc.getElementsByTagName("*"))) {
+    const id = el.getAttribute("ID");
+    if (id === null) continue;
+    if (seen.has(id)) twice.add(id);
+    seen.add(id);
+  }
+  return [...twice];
+}
+
 /**
  * Runs every structural, signature and validity check. Identity is read only from the content
  * the verified signature covers (so a forged assertion beside a signed one, or a comment inside
@@ -217,17 +244,49 @@ export function checkSamlResponse(xml: string, opts: CheckOptions, parsed?: Docu
   if (assertions.length !== 1) {
     throw new SamlCheckError("assertion_count", `The response must contain exactly one assertion; it contains ${assertions.length}.`, { issuer });
   }
+  // The response's Issuer (unsigned when only the assertion is signed) here; the signed
+  // assertion's own Issuer once its signature is verified, below.
   if (issuer !== opts.expectedIssuer) {
     throw new SamlCheckError("issuer", `The issuer "${issuer}" is not this IdP's entity ID "${opts.expectedIssuer}".`, { issuer });
   }
 
-  // Signatures: the response's and/or the assertion's own (enveloped, direct children only).
+  // Signatures: where the Web SSO profile puts them (enveloped, one as a direct child of the
+  // Response and/or one of the Assertion, each covering its parent) and nowhere else; every
+  // signature present must verify with the IdP's keys, not only the one identity is read from.
   const assertionInDoc = assertions[0]!;
-  const signatures = [...directChildren(response, NS.ds, "Signature"), ...directChildren(assertionInDoc, NS.ds, "Signature")];
-  if (signatures.length === 0) {
+  const allSignatures = children(doc, NS.ds, "Signature");
+  if (allSignatures.length === 0) {
     throw new SamlCheckError("unsigned", "Neither the response nor the assertion is signed.", { issuer });
   }
-  for (const s of signatures) {
+  const placed = [
+    { what: "response", element: response, signatures: directChildren(response, NS.ds, "Signature") },
+    { what: "assertion", element: assertionInDoc, signatures: directChildren(assertionInDoc, NS.ds, "Signature") },
+  ] as const;
+  for (const { what, signatures } of placed) {
+    if (signatures.length > 1) {
+      throw new SamlCheckError("signature_placement", `The ${what} carries ${signatures.length} signatures; the SAML profile allows one.`, { issuer });
+    }
+  }
+  const misplaced = allSignatures.find((s) => s.parentNode !== response && s.parentNode !== assertionInDoc);
+  if (misplaced) {
+    throw new SamlCheckError(
+      "signature_placement",
+      `A signature sits inside <${(misplaced.parentNode as Element | null)?.nodeName ?? "?"}>, where the SAML profile allows none; only the response and the assertion themselves may be signed.`,
+      { issuer },
+    );
+  }
+  const duplicated = duplicateIds(doc);
+  if (duplicated.length) {
+    throw new SamlCheckError("signature_placement", `More than one element carries the ID "${duplicated[0]}"; IDs must be unique, or a signature could cover another element than the one read.`, { issuer });
+  }
+  for (const { what, element, signatures } of placed) {
+    const s = signatures[0];
+    if (!s) continue;
+    const id = element.getAttribute("ID") ?? "";
+    const uris = children(s, NS.ds, "Reference").map((r) => r.getAttribute("URI"));
+    if (!id || uris.length !== 1 || uris[0] !== `#${id}`) {
+      throw new SamlCheckError("signature_placement", `The ${what}'s signature must cover the ${what} itself (one reference, to "#${id}"); it refers to ${uris.map((u) => `"${u ?? ""}"`).join(", ") || "nothing"}.`, { issuer });
+    }
     const algorithms = [
       ...children(s, NS.ds, "SignatureMethod").map((m) => m.getAttribute("Algorithm") ?? ""),
       ...children(s, NS.ds, "DigestMethod").map((m) => m.getAttribute("Algorithm") ?? ""),
@@ -237,12 +296,10 @@ export function checkSamlResponse(xml: string, opts: CheckOptions, parsed?: Docu
     }
   }
   const assertionId = assertionInDoc.getAttribute("ID") ?? "";
-  let signedAssertion: Element | null = null;
-  // One valid signature over the assertion is what identity rests on: the assertion's own when it
-  // has one (smaller to canonicalise), else the response's. Jackson verifies the response's too.
-  const assertionSignatures = directChildren(assertionInDoc, NS.ds, "Signature");
-  const toVerify = assertionSignatures.length ? assertionSignatures : signatures;
-  for (const s of toVerify) {
+  const signedContent: { response?: string; assertion?: string } = {};
+  for (const { what, signatures } of placed) {
+    const s = signatures[0];
+    if (!s) continue;
     const signed = verifySignature(xml, s, opts.certificates);
     if (signed === null) {
       const carried = keyInfoCertificate(s);
@@ -250,21 +307,31 @@ export function checkSamlResponse(xml: string, opts: CheckOptions, parsed?: Docu
       throw new SamlCheckError(
         "signature_invalid",
         known
-          ? "The signature does not verify with this IdP's signing certificates (wrong key, or the signed content was altered)."
-          : "The response is signed with a certificate that is not one of this IdP's; the certificate carried in KeyInfo is ignored.",
+          ? `The ${what}'s signature does not verify with this IdP's signing certificates (wrong key, or the signed content was altered).`
+          : `The ${what} is signed with a certificate that is not one of this IdP's; the certificate carried in KeyInfo is ignored.`,
         { issuer },
       );
     }
-    const signedDoc = parseXml(signed);
-    const root = signedDoc.documentElement!;
-    const inside =
-      root.namespaceURI === NS.saml && root.localName === "Assertion" ? [root] : children(signedDoc, NS.saml, "Assertion");
+    signedContent[what] = signed;
+  }
+  // Identity rests on the signed copy of the assertion: its own signature's content when it has
+  // one (smaller to parse), else the assertion inside the signed response.
+  let signedAssertion: Element | null = null;
+  if (signedContent.assertion !== undefined) {
+    const root = parseXml(signedContent.assertion).documentElement!;
+    if (root.namespaceURI === NS.saml && root.localName === "Assertion" && root.getAttribute("ID") === assertionId) signedAssertion = root;
+  } else if (signedContent.response !== undefined) {
+    const inside = children(parseXml(signedContent.response), NS.saml, "Assertion");
     if (inside.length === 1 && inside[0]!.getAttribute("ID") === assertionId) signedAssertion = inside[0]!;
   }
   if (!signedAssertion) {
     throw new SamlCheckError("signature_scope", "No valid signature covers the assertion.", { issuer });
   }
   const assertion = signedAssertion;
+  const assertionIssuer = text(firstChild(assertion, NS.saml, "Issuer"));
+  if (assertionIssuer !== opts.expectedIssuer) {
+    throw new SamlCheckError("issuer", `The signed assertion's issuer "${assertionIssuer || "(missing)"}" is not this IdP's entity ID "${opts.expectedIssuer}".`, { issuer });
+  }
 
   // Identity, read from the signed content.
   const subjectEl = firstChild(assertion, NS.saml, "Subject");
@@ -304,30 +371,40 @@ export function checkSamlResponse(xml: string, opts: CheckOptions, parsed?: Docu
   if (recipient !== opts.acsUrl) {
     throw new SamlCheckError("recipient", `The subject confirmation's Recipient "${recipient ?? "(missing)"}" is not our ACS URL "${opts.acsUrl}".`, partial);
   }
+  // The Web SSO profile (SAML Profiles 4.1.4.2): a bearer confirmation MUST bound its own life
+  // with NotOnOrAfter and MUST NOT carry NotBefore; the Conditions do not stand in for either.
+  if (confirmationData!.hasAttribute("NotBefore")) {
+    throw new SamlCheckError("subject_confirmation", "The bearer SubjectConfirmationData carries NotBefore, which the Web SSO profile forbids (SAML Profiles 4.1.4.2); refused.", partial);
+  }
+  const confirmationEnd = parseTime(confirmationData!.getAttribute("NotOnOrAfter"), "SubjectConfirmationData NotOnOrAfter");
+  if (!confirmationEnd) {
+    throw new SamlCheckError("subject_confirmation", "The bearer SubjectConfirmationData has no NotOnOrAfter, which the Web SSO profile requires (SAML Profiles 4.1.4.2); the Conditions do not stand in for it. Refused.", partial);
+  }
 
   // Conditions: present, for us, and valid now (3 minutes of skew either way).
   const conditions = firstChild(assertion, NS.saml, "Conditions");
   if (!conditions) {
     throw new SamlCheckError("conditions", "The assertion has no Conditions, so nothing limits where and how long it is valid; refused.", partial);
   }
-  const audiences = children(conditions, NS.saml, "Audience").map((a) => text(a));
-  if (audiences.length === 0 || !audiences.every((a) => a === opts.spEntityId)) {
-    const wrong = audiences.find((a) => a !== opts.spEntityId);
+  // SAML Core 2.5.1.4: each AudienceRestriction is met when we are any one of its audiences; every
+  // one of them must be met. Exact equality: a prefix is not us.
+  const restrictions = directChildren(conditions, NS.saml, "AudienceRestriction").map((r) => directChildren(r, NS.saml, "Audience").map((a) => text(a)));
+  if (restrictions.length === 0 || restrictions.some((r) => r.length === 0)) {
+    throw new SamlCheckError("audience", "The assertion names no Audience.", partial);
+  }
+  const unmet = restrictions.find((r) => !r.includes(opts.spEntityId));
+  if (unmet) {
     throw new SamlCheckError(
       "audience",
-      audiences.length === 0
-        ? "The assertion names no Audience."
-        : `The Audience "${wrong}" is not our SP entity ID "${opts.spEntityId}" (it must be equal, not merely start with it).`,
+      unmet.length === 1
+        ? `The Audience "${unmet[0]}" is not our SP entity ID "${opts.spEntityId}" (it must be equal, not merely start with it).`
+        : `None of the audiences ${unmet.map((a) => `"${a}"`).join(", ")} of an AudienceRestriction is our SP entity ID "${opts.spEntityId}" (one must be equal, not merely start with it).`,
       partial,
     );
   }
   const now = opts.now.getTime();
   const notBefore = parseTime(conditions.getAttribute("NotBefore"), "NotBefore");
   const conditionsEnd = parseTime(conditions.getAttribute("NotOnOrAfter"), "NotOnOrAfter");
-  const confirmationEnd = parseTime(confirmationData?.getAttribute("NotOnOrAfter"), "SubjectConfirmationData NotOnOrAfter");
-  if (!conditionsEnd && !confirmationEnd) {
-    throw new SamlCheckError("conditions", "The assertion sets no NotOnOrAfter, so it would never expire; refused.", partial);
-  }
   if (notBefore && notBefore.getTime() - CLOCK_SKEW_MS > now) {
     throw new SamlCheckError("not_yet_valid", `The assertion is not valid before ${notBefore.toISOString()}, more than 3 minutes from now.`, partial);
   }
@@ -338,14 +415,19 @@ export function checkSamlResponse(xml: string, opts: CheckOptions, parsed?: Docu
   }
   const notOnOrAfter = new Date(Math.min(...[conditionsEnd, confirmationEnd].filter((d): d is Date => !!d).map((d) => d.getTime())) + CLOCK_SKEW_MS);
 
-  // Which request this answers.
+  // Which request this answers: the signed assertion says it (its bearer confirmation's
+  // InResponseTo); the response's own value, not signed when only the assertion is, must agree.
   const responseInResponseTo = response.getAttribute("InResponseTo") || null;
-  const confirmationInResponseTo = confirmationData?.getAttribute("InResponseTo") || null;
+  const confirmationInResponseTo = confirmationData!.getAttribute("InResponseTo") || null;
   if (opts.expectedInResponseTo) {
-    if (!responseInResponseTo && !confirmationInResponseTo) {
-      throw new SamlCheckError("in_response_to", "The response does not say which sign-in request it answers (InResponseTo is missing).", partial);
+    if (!confirmationInResponseTo) {
+      throw new SamlCheckError(
+        "in_response_to",
+        "The signed assertion does not say which sign-in request it answers (InResponseTo is missing from its SubjectConfirmationData; the response's own value is not covered by the assertion's signature).",
+        partial,
+      );
     }
-    for (const value of [responseInResponseTo, confirmationInResponseTo]) {
+    for (const value of [confirmationInResponseTo, responseInResponseTo]) {
       if (value && value !== opts.expectedInResponseTo) {
         throw new SamlCheckError("in_response_to", `InResponseTo "${value}" does not match the pending sign-in request.`, partial);
       }
@@ -366,7 +448,8 @@ export function checkSamlResponse(xml: string, opts: CheckOptions, parsed?: Docu
     subject,
     subjectFormat: nameId?.getAttribute("Format") || null,
     attributes,
-    inResponseTo: responseInResponseTo ?? confirmationInResponseTo,
+    inResponseTo: confirmationInResponseTo,
+    audienceCount: restrictions.flat().length,
     notOnOrAfter,
     sessionIndex: authn?.getAttribute("SessionIndex") || null,
   };

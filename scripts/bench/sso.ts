@@ -65,7 +65,7 @@ await runBench(async (db) => {
     const requestId = (await import("node:zlib")).inflateRawSync(Buffer.from(u.searchParams.get("SAMLRequest")!, "base64")).toString().match(/ID="([^"]+)"/)![1]!;
     const { base64 } = buildResponse({ key, issuer: "https://bench-idp.example", destination: sp.acsUrl, audience: sp.entityId, subject: person(i), attributes: attributes(i), inResponseTo: requestId });
     const t = performance.now();
-    const result = await handleAcs({ SAMLResponse: base64, RelayState: relayState, ip: "203.0.113.1" });
+    const result = await handleAcs({ SAMLResponse: base64, RelayState: relayState, browserBinding: start.binding, ip: "203.0.113.1" });
     const elapsed = performance.now() - t;
     if (!result.ok) throw new Error(`our sign-in failed: ${result.check}: ${result.reason}`);
     return elapsed;

@@ -41,6 +41,9 @@ describe("two instances on one database", () => {
     const start = await fetch(`${a.base}/e/prod/sso`, { method: "POST", redirect: "manual", headers: { origin: a.base, "content-type": "application/x-www-form-urlencoded" }, body: "email=dana%40two.example" });
     expect([start.status, start.status === 303 ? "" : await start.text()]).toEqual([303, ""]);
     const toIdp = new URL(start.headers.get("location")!);
+    // The starting browser's binding cookie: the ACS accepts the response only with it.
+    const binding = start.headers.getSetCookie().map((c) => c.split(";")[0]!).find((c) => c.includes("iam_sso_binding="))!;
+    expect(binding).toMatch(/=/);
     expect(toIdp.origin + toIdp.pathname).toBe("https://two.example/sso");
     const requestId = /ID="([^"]+)"/.exec(inflateRawSync(Buffer.from(toIdp.searchParams.get("SAMLRequest")!, "base64")).toString())![1]!;
     const sp = spEndpoints();
@@ -48,7 +51,7 @@ describe("two instances on one database", () => {
     const form = new URLSearchParams({ SAMLResponse: base64, RelayState: toIdp.searchParams.get("RelayState")! });
 
     // Completed on B.
-    const done = await fetch(`${b.base}/api/sso/acs`, { method: "POST", redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded" }, body: form });
+    const done = await fetch(`${b.base}/api/sso/acs`, { method: "POST", redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded", cookie: binding }, body: form });
     expect([done.status, new URL(done.headers.get("location")!, b.base).pathname]).toEqual([303, "/e/prod"]);
     const cookie = done.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
     expect(cookie).toMatch(/=/);
@@ -56,7 +59,7 @@ describe("two instances on one database", () => {
 
     // The same assertion again, on A: refused (its sign-in request was consumed on B; the assertion
     // ID is in the shared replay cache too). Nothing is signed in.
-    const replay = await fetch(`${a.base}/api/sso/acs`, { method: "POST", redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded" }, body: form });
+    const replay = await fetch(`${a.base}/api/sso/acs`, { method: "POST", redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded", cookie: binding }, body: form });
     const page = await replay.text();
     expect([replay.status, replay.headers.getSetCookie().length]).toEqual([400, 0]);
     expect(page).toMatch(/already used/);

@@ -24,14 +24,29 @@ export async function setupSso(options: { jit?: boolean; groupSync?: boolean; al
   }
   await configureSso(envs.prod, idp, options);
   const sp = spEndpoints();
+  // The binding cookie each sign-in's browser got, by RelayState: post() sends it like that browser.
+  const bindings = new Map<string, string>();
 
-  /** Starts an SP-initiated sign-in and returns what the IdP would see. */
-  async function start(env: Environment = envs.prod, returnTo?: string) {
-    const res = await startSso(env.key, { returnTo });
+  /**
+   * Starts an SP-initiated sign-in and returns what the IdP would see, and the binding cookie the
+   * starting browser got (`browserBinding`: the cookie it already had).
+   */
+  async function start(env: Environment = envs.prod, returnTo?: string, browserBinding?: string) {
+    const res = await startSso(env.key, { returnTo, browserBinding });
     if (!("redirectUrl" in res)) throw new Error("expected a redirect");
     const url = new URL(res.redirectUrl);
     const request = inflateRawSync(Buffer.from(url.searchParams.get("SAMLRequest")!, "base64")).toString("utf8");
-    return { relayState: url.searchParams.get("RelayState")!, requestId: request.match(/ID="([^"]+)"/)![1]!, request, url };
+    const relayState = url.searchParams.get("RelayState")!;
+    bindings.set(relayState, res.binding);
+    return { relayState, requestId: request.match(/ID="([^"]+)"/)![1]!, request, url, binding: res.binding };
+  }
+
+  /**
+   * Posts a response to the ACS as the browser that started the sign-in of this RelayState would
+   * (with its binding cookie), or with the cookie given (null: none).
+   */
+  function post(base64: string, relayState: string, binding: string | null = bindings.get(relayState) ?? null) {
+    return handleAcs({ SAMLResponse: base64, RelayState: relayState, browserBinding: binding ?? undefined, ip: "203.0.113.9" });
   }
 
   /** A fresh, correctly signed response for the request (overridable field by field). */
@@ -52,10 +67,10 @@ export async function setupSso(options: { jit?: boolean; groupSync?: boolean; al
   async function signIn(overrides: Partial<ResponseOptions> = {}, env: Environment = envs.prod) {
     const { relayState, requestId } = await start(env);
     const { base64 } = response(requestId, overrides);
-    return handleAcs({ SAMLResponse: base64, RelayState: relayState, ip: "203.0.113.9" });
+    return post(base64, relayState);
   }
 
-  return { envs, key, idp, entityId, sp, start, response, signIn };
+  return { envs, key, idp, entityId, sp, start, post, response, signIn };
 }
 
 export async function configureSso(env: Environment, idp: IdentityProvider, options: { jit?: boolean; groupSync?: boolean; enforcement?: "all" | "domains" | "optional"; enforcedDomains?: string[]; passwordEnabled?: boolean; breakGlassUserIds?: string[] } = {}) {

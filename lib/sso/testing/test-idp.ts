@@ -40,9 +40,17 @@ export type ResponseOptions = {
   destination: string;
   recipient?: string;
   audience: string | null;
+  /** The AudienceRestrictions, each with its audiences (instead of the one `audience`). */
+  audiences?: string[][];
   subject: string;
   attributes?: Record<string, string[]>;
   inResponseTo?: string | null;
+  /** The bearer SubjectConfirmationData's InResponseTo, when it differs from the response's. */
+  confirmationInResponseTo?: string | null;
+  /** A NotBefore on the bearer SubjectConfirmationData (the Web SSO profile forbids one). */
+  confirmationNotBefore?: Date;
+  /** The bearer SubjectConfirmationData's NotOnOrAfter (default: the Conditions'); null: none. */
+  confirmationNotOnOrAfter?: Date | null;
   notBefore?: Date;
   notOnOrAfter?: Date;
   withConditions?: boolean;
@@ -60,19 +68,24 @@ export function buildAssertion(o: ResponseOptions): { id: string; xml: string } 
   const id = o.assertionId ?? `_a${randomUUID().replace(/-/g, "")}`;
   const notBefore = o.notBefore ?? new Date(now.getTime() - 30_000);
   const notOnOrAfter = o.notOnOrAfter ?? new Date(now.getTime() + 5 * 60_000);
-  const irt = o.inResponseTo ? ` InResponseTo="${esc(o.inResponseTo)}"` : "";
+  const confirmationIrt = o.confirmationInResponseTo === undefined ? o.inResponseTo : o.confirmationInResponseTo;
+  const irt = confirmationIrt ? ` InResponseTo="${esc(confirmationIrt)}"` : "";
+  const confirmationEnd = o.confirmationNotOnOrAfter === undefined ? notOnOrAfter : o.confirmationNotOnOrAfter;
+  const confirmationTimes =
+    (o.confirmationNotBefore ? ` NotBefore="${iso(o.confirmationNotBefore)}"` : "") + (confirmationEnd ? ` NotOnOrAfter="${iso(confirmationEnd)}"` : "");
+  const restrictions = o.audiences ?? (o.audience === null ? [] : [[o.audience]]);
   const attrs = Object.entries(o.attributes ?? {})
     .map(([name, values]) => `<saml:Attribute Name="${esc(name)}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:basic">${values.map((v) => `<saml:AttributeValue xsi:type="xs:string">${esc(v)}</saml:AttributeValue>`).join("")}</saml:Attribute>`)
     .join("");
   const conditions =
     o.withConditions === false
       ? ""
-      : `<saml:Conditions NotBefore="${iso(notBefore)}" NotOnOrAfter="${iso(notOnOrAfter)}">${o.audience === null ? "" : `<saml:AudienceRestriction><saml:Audience>${esc(o.audience)}</saml:Audience></saml:AudienceRestriction>`}</saml:Conditions>`;
+      : `<saml:Conditions NotBefore="${iso(notBefore)}" NotOnOrAfter="${iso(notOnOrAfter)}">${restrictions.map((r) => `<saml:AudienceRestriction>${r.map((a) => `<saml:Audience>${esc(a)}</saml:Audience>`).join("")}</saml:AudienceRestriction>`).join("")}</saml:Conditions>`;
   const xml =
     `<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" ID="${id}" Version="2.0" IssueInstant="${iso(now)}">` +
     `<saml:Issuer>${esc(o.issuer)}</saml:Issuer>` +
     `<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">${esc(o.subject)}</saml:NameID>` +
-    `<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="${iso(notOnOrAfter)}" Recipient="${esc(o.recipient ?? o.destination)}"${irt}/></saml:SubjectConfirmation></saml:Subject>` +
+    `<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData${confirmationTimes} Recipient="${esc(o.recipient ?? o.destination)}"${irt}/></saml:SubjectConfirmation></saml:Subject>` +
     conditions +
     `<saml:AuthnStatement AuthnInstant="${iso(now)}" SessionIndex="_s${randomUUID().slice(0, 8)}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>` +
     (attrs ? `<saml:AttributeStatement>${attrs}</saml:AttributeStatement>` : "") +

@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { inflateRawSync } from "node:zlib";
 import { NextRequest } from "next/server";
 import { spEndpoints } from "@/lib/sso/endpoints";
+import { setupSso } from "@/lib/sso/testing/fixture";
+import { POST as startSso } from "../../../e/[env]/sso/route";
 import { GET as metadata } from "../metadata/route";
 import { POST } from "./route";
 
@@ -35,6 +38,34 @@ describe("ACS route", () => {
       }),
     );
     expect(res.status).toBe(413);
+  });
+});
+
+describe("SSO start and ACS: the browser binding cookie", () => {
+  it("the start sets the binding cookie; the ACS signs in only the browser that sends it back", async () => {
+    const f = await setupSso();
+    const started = await startSso(new NextRequest("http://localhost:3000/e/prod/sso", { method: "POST", body: "", headers: { "content-type": "application/x-www-form-urlencoded" } }), { params: Promise.resolve({ env: "prod" }) });
+    expect(started.status).toBe(303);
+    const [setCookie] = started.headers.getSetCookie();
+    // Served over http here (like the session cookies: no prefix, no Secure); see lib/sso/browser-binding.ts.
+    expect(setCookie).toMatch(/^iam_sso_binding=[A-Za-z0-9_-]{43}; Path=\/; Expires=[^;]+; Max-Age=600; HttpOnly$/);
+    const cookie = setCookie!.split(";")[0]!;
+    const toIdp = new URL(started.headers.get("location")!);
+    const requestId = /ID="([^"]+)"/.exec(inflateRawSync(Buffer.from(toIdp.searchParams.get("SAMLRequest")!, "base64")).toString())![1]!;
+    const form = new URLSearchParams({ SAMLResponse: f.response(requestId, { subject: "door@example.com", attributes: { email: ["door@example.com"] } }).base64, RelayState: toIdp.searchParams.get("RelayState")! }).toString();
+    const acs = (headers: Record<string, string>) =>
+      POST(new NextRequest("http://localhost:3000/api/sso/acs", { method: "POST", body: form, headers: { "content-type": "application/x-www-form-urlencoded", ...headers } }));
+
+    // Another browser (no cookie, or its own) posting the same response: back to the sign-in page with the trace.
+    for (const headers of [{}, { cookie: "iam_sso_binding=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" }] as Record<string, string>[]) {
+      const refused = await acs(headers);
+      expect(refused.status).toBe(303);
+      expect(refused.headers.get("location")).toMatch(/\/e\/prod\/sign-in\?sso_error=[0-9a-f-]{36}$/);
+      expect(refused.headers.getSetCookie()).toEqual([]);
+    }
+    const signedIn = await acs({ cookie });
+    expect([signedIn.status, signedIn.headers.get("location")]).toEqual([303, "http://localhost:3000/e/prod"]);
+    expect(signedIn.headers.getSetCookie()[0]).toMatch(/^iam_env_prod=/);
   });
 });
 

@@ -2,11 +2,13 @@ import { NextResponse, type NextRequest } from "next/server";
 import { clientIp } from "@/lib/auth/request-info";
 import { hitRateLimit } from "@/lib/rate-limit";
 import { sessionCookieName, sessionCookieOptions } from "@/lib/end-user/sessions";
+import { ssoBindingCookie } from "@/lib/sso/browser-binding";
 import { handleAcs } from "@/lib/sso/flow";
 import { MAX_RESPONSE_BYTES } from "@/lib/sso/saml-response";
 
 // Our Assertion Consumer Service (HTTP-POST binding). Every check runs in lib/sso before any user
-// is touched; the browser then goes (303, as a GET) to where the sign-in started.
+// is touched; the browser then goes (303, as a GET) to where the sign-in started. The browser's
+// SSO binding cookie goes along: an SP-initiated response counts only in the browser that started it.
 export async function POST(request: NextRequest) {
   const length = Number(request.headers.get("content-length") ?? 0);
   if (length > MAX_RESPONSE_BYTES * 2) return errorPage(413, "The SAML response is too large.");
@@ -31,6 +33,7 @@ export async function POST(request: NextRequest) {
   const result = await handleAcs({
     SAMLResponse: form.get("SAMLResponse"),
     RelayState: form.get("RelayState"),
+    browserBinding: request.cookies.get(ssoBindingCookie().name)?.value,
     ip,
     userAgent: request.headers.get("user-agent") ?? undefined,
   });

@@ -1,6 +1,7 @@
 import { NextResponse, type NextRequest } from "next/server";
 import { isDomainError } from "@/lib/errors";
 import { findEnvironmentByKey } from "@/lib/environments";
+import { ssoBindingCookie } from "@/lib/sso/browser-binding";
 import { getAuthRow, routeSignIn } from "@/lib/sso/environment-auth";
 import { startSso } from "@/lib/sso/flow";
 import { emailSchema } from "@/lib/validation";
@@ -10,6 +11,8 @@ import { emailSchema } from "@/lib/validation";
 // "single sign-on" button post here. With an email this routes like the sign-in page does: an
 // enforced domain goes straight to the IdP, anyone else back to the password step.
 // A GET changes nothing: it sends the browser to the sign-in page with what it carried.
+// The answer sets the browser's SSO binding cookie: the ACS accepts the IdP's response for this
+// sign-in only from the browser that carries it (lib/sso/browser-binding.ts).
 
 function signInUrl(request: NextRequest, env: string, params: Record<string, string | undefined>) {
   const url = new URL(`/e/${encodeURIComponent(env)}/sign-in`, request.nextUrl.origin);
@@ -42,9 +45,14 @@ export async function POST(request: NextRequest, { params }: { params: Promise<{
         return NextResponse.redirect(signInUrl(request, env, { email, return_to: returnTo }), 303);
       }
     }
-    const started = await startSso(env, { loginHint: email?.slice(0, 320), returnTo });
-    if ("redirectUrl" in started) return NextResponse.redirect(started.redirectUrl, 303);
-    return new NextResponse(started.postForm, { headers: { "content-type": "text/html; charset=utf-8" } });
+    const cookie = ssoBindingCookie();
+    const started = await startSso(env, { loginHint: email?.slice(0, 320), returnTo, browserBinding: request.cookies.get(cookie.name)?.value });
+    const response =
+      "redirectUrl" in started
+        ? NextResponse.redirect(started.redirectUrl, 303)
+        : new NextResponse(started.postForm, { headers: { "content-type": "text/html; charset=utf-8" } });
+    response.cookies.set(cookie.name, started.binding, cookie.options);
+    return response;
   } catch (error) {
     if (!isDomainError(error)) throw error;
     return NextResponse.redirect(signInUrl(request, env, { error: "sso_unavailable" }), 303);

@@ -1,0 +1,106 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { eq } from "drizzle-orm";
+import { getDb } from "@/db/client";
+import { auditEvents, ssoRequests, ssoTraces } from "@/db/schema";
+import { systemCtx } from "@/test-support/fixtures";
+import { bindingForStart, ssoBindingCookie } from "./browser-binding";
+import { updateIdentityProvider } from "./identity-providers";
+import { setupSso, type SsoFixture } from "./testing/fixture";
+import { generateKeyPair } from "./testing/test-idp";
+
+// Login CSRF: an SP-initiated sign-in is bound to the browser that started it (its binding
+// cookie), and its pending request is used up only by a response that passed every check.
+
+let f: SsoFixture;
+beforeAll(async () => {
+  f = await setupSso();
+});
+
+async function consumedAt(relayState: string) {
+  const [row] = await getDb().select({ consumedAt: ssoRequests.consumedAt }).from(ssoRequests).where(eq(ssoRequests.relayState, relayState));
+  return row!.consumedAt;
+}
+
+async function traceOf(traceId: string | null) {
+  const [trace] = await getDb().select().from(ssoTraces).where(eq(ssoTraces.id, traceId!));
+  return trace!;
+}
+
+describe("SP-initiated sign-in is bound to the browser that started it", () => {
+  it("refuses the response in a browser without the cookie or with another browser's, with the reason in the trace, and leaves the sign-in open for the right one", async () => {
+    // The victim's browser starts a sign-in (cookie A); another browser started its own (cookie B).
+    const victim = await f.start();
+    const other = await f.start();
+    const { base64 } = f.response(victim.requestId, { subject: "bound@example.com", attributes: { email: ["bound@example.com"] } });
+
+    const withoutCookie = await f.post(base64, victim.relayState, null);
+    expect(withoutCookie.ok).toBe(false);
+    if (withoutCookie.ok) return;
+    expect([withoutCookie.check, withoutCookie.environmentKey]).toEqual(["binding", "prod"]);
+    expect(withoutCookie.reason).toMatch(/^This browser sent no sign-in cookie: a response is accepted only in the browser that started the sign-in/);
+    expect(await traceOf(withoutCookie.traceId)).toMatchObject({ outcome: "failure", failedCheck: "binding", identityProviderId: f.idp.id, reason: withoutCookie.reason });
+    const [audit] = await getDb().select({ reason: auditEvents.reason, outcome: auditEvents.outcome }).from(auditEvents).where(eq(auditEvents.reason, `binding: ${withoutCookie.reason}`));
+    expect(audit).toEqual({ reason: `binding: ${withoutCookie.reason}`, outcome: "failure" });
+
+    const withOtherCookie = await f.post(base64, victim.relayState, other.binding);
+    expect(withOtherCookie.ok).toBe(false);
+    if (withOtherCookie.ok) return;
+    expect(withOtherCookie.check).toBe("binding");
+    expect(withOtherCookie.reason).toMatch(/^This browser's sign-in cookie belongs to another sign-in: the response answers a sign-in started in another browser/);
+    expect((await traceOf(withOtherCookie.traceId)).failedCheck).toBe("binding");
+
+    // Only a hash of the cookie is stored; each browser has its own.
+    expect(victim.binding).not.toBe(other.binding);
+    const [{ bindingHash }] = (await getDb().select({ bindingHash: ssoRequests.bindingHash }).from(ssoRequests).where(eq(ssoRequests.relayState, victim.relayState))) as [{ bindingHash: string }];
+    expect(bindingHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(bindingHash).not.toContain(victim.binding);
+
+    // Nothing was used up: the browser that started it completes it, with the very same response.
+    expect(await consumedAt(victim.relayState)).toBeNull();
+    const rightBrowser = await f.post(base64, victim.relayState, victim.binding);
+    expect(rightBrowser.ok, rightBrowser.ok ? "" : `${rightBrowser.check}: ${rightBrowser.reason}`).toBe(true);
+    if (rightBrowser.ok) expect(rightBrowser.user.email).toBe("bound@example.com");
+    expect(await consumedAt(victim.relayState)).not.toBeNull();
+  });
+
+  it("does not use up the sign-in for a response that fails the signature check", async () => {
+    const started = await f.start();
+    const forged = f.response(started.requestId, { key: generateKeyPair("someone-else"), subject: "forged@example.com", attributes: { email: ["forged@example.com"] } });
+    const refused = await f.post(forged.base64, started.relayState);
+    expect(refused.ok).toBe(false);
+    if (!refused.ok) expect(refused.check).toBe("signature_invalid");
+    expect(await consumedAt(started.relayState)).toBeNull();
+
+    const genuine = await f.post(f.response(started.requestId, { subject: "after-forgery@example.com", attributes: { email: ["after-forgery@example.com"] } }).base64, started.relayState);
+    expect(genuine.ok, genuine.ok ? "" : `${genuine.check}: ${genuine.reason}`).toBe(true);
+  });
+
+  it("keeps IdP-initiated sign-in possible where the IdP allows it: unbound by nature, no cookie needed", async () => {
+    await updateIdentityProvider(systemCtx, f.idp.id, { allowIdpInitiated: true });
+    try {
+      const result = await f.post(f.response(null, { subject: "unsolicited@example.com", attributes: { email: ["unsolicited@example.com"] } }).base64, "/e/prod", null);
+      expect(result.ok, result.ok ? "" : `${result.check}: ${result.reason}`).toBe(true);
+    } finally {
+      await updateIdentityProvider(systemCtx, f.idp.id, { allowIdpInitiated: false });
+    }
+  });
+});
+
+describe("the binding cookie", () => {
+  it("is __Host-, Secure, SameSite=None (the IdP's cross-site POST), HttpOnly, Path=/ and no Domain under https", () => {
+    const cookie = ssoBindingCookie(true);
+    expect(cookie).toEqual({ name: "__Host-iam_sso_binding", options: { httpOnly: true, secure: true, sameSite: "none", path: "/", maxAge: 600 } });
+  });
+
+  it("under plain http, like the session cookies: no prefix, no Secure, and no SameSite (None needs Secure)", () => {
+    expect(ssoBindingCookie(false)).toEqual({ name: "iam_sso_binding", options: { httpOnly: true, secure: false, path: "/", maxAge: 600 } });
+  });
+
+  it("keeps a browser's value across sign-ins under https (two tabs both complete) and sets a fresh one under http", () => {
+    const first = bindingForStart(undefined, true);
+    expect(first.value).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(bindingForStart(first.value, true)).toEqual(first);
+    expect(bindingForStart("not a value we made", true).value).not.toBe("not a value we made");
+    expect(bindingForStart(first.value, false).value).not.toBe(first.value);
+  });
+});
