@@ -245,7 +245,7 @@ export type IdpCertificate = {
   source: string | null;
   /** When metadata listing it was last read. */
   lastSeenAt: string;
-  /** Who approved it and when (absent for certificates imported with the IdP). */
+  /** Who approved it and when: the admin who connected the IdP, approved it, or the automatic trust (absent for certificates from before approvals). */
   approvedAt?: string;
   approvedBy?: string;
 };
