@@ -228,7 +228,27 @@ export const groupMembers = pgTable(
 // Identity providers, per-environment authentication, directories
 // ---------------------------------------------------------------------------
 
-export type IdpCertificate = { pem: string; fingerprint: string; notBefore: string; notAfter: string; addedAt: string };
+/**
+ * A signing certificate of an IdP. Only "approved" ones verify assertions (ours and Jackson's): the
+ * ones the administrator imported with the IdP, approved in the console, or (with the IdP's
+ * autoTrustRollover) read from its metadata URL. One that appears on a refresh is "pending" until then.
+ */
+export type IdpCertificate = {
+  pem: string;
+  fingerprint: string;
+  notBefore: string;
+  notAfter: string;
+  /** When it was first read. */
+  addedAt: string;
+  status: "approved" | "pending";
+  /** Where it was read: the metadata URL, or null for metadata XML pasted in the console. */
+  source: string | null;
+  /** When metadata listing it was last read. */
+  lastSeenAt: string;
+  /** Who approved it and when: the admin who connected the IdP, approved it, or the automatic trust (absent for certificates from before approvals). */
+  approvedAt?: string;
+  approvedBy?: string;
+};
 export type AttributeMapping = { email: string; name: string; groups: string };
 
 export const identityProviders = pgTable(
@@ -249,6 +269,8 @@ export const identityProviders = pgTable(
     allowIdpInitiated: boolean().notNull().default(false),
     allowSha1: boolean().notNull().default(false),
     createGroupsFromAssertion: boolean().notNull().default(false),
+    // New certificates read from the metadata URL are trusted without an administrator's approval.
+    autoTrustRollover: boolean().notNull().default(false),
     // The Jackson connection behind this IdP (Jackson keeps its own tables); its tenant is this
     // row's id and its product lib/sso/jackson.ts's JACKSON_PRODUCT.
     jacksonClientId: text(),

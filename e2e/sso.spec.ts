@@ -1,6 +1,8 @@
+import { X509Certificate } from "node:crypto";
 import AxeBuilder from "@axe-core/playwright";
 import { expect, test, type Browser, type Page } from "@playwright/test";
 import { baseUrl, signInAsOwner } from "./helpers";
+import { generateKeyPair } from "../lib/sso/testing/test-idp";
 import { E2E_IDP_USERS, writeIdpUsers } from "./support/simplesamlphp";
 
 // SSO against a real IdP: Debian's SimpleSAMLphp, started by the harness on loopback and connected
@@ -86,6 +88,48 @@ test("connect SimpleSAMLphp by its metadata URL and put PROD on SSO", async ({ p
   const violations = (await new AxeBuilder({ page }).analyze()).violations.filter((v) => v.impact === "serious" || v.impact === "critical");
   expect(violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`)).toEqual([]);
   await saveProdAuth(page, { enforcement: "Everyone", password: false });
+});
+
+test("a certificate that appears when the metadata is read again awaits approval; an admin approves it, then removes it", async ({ page }) => {
+  // The IdP's metadata with a second signing certificate (pasted: SimpleSAMLphp serves one key).
+  const metadata = await (await fetch(process.env.E2E_IDP_METADATA_URL!)).text();
+  const { certPem, certBase64 } = generateKeyPair("e2e-rollover");
+  const fingerprint = new X509Certificate(certPem).fingerprint256;
+  const withSecond = metadata.replace(
+    /(<(?:\w+:)?IDPSSODescriptor\b[^>]*>)/,
+    `$1<md:KeyDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>${certBase64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>`,
+  );
+  expect(withSecond).not.toBe(metadata);
+
+  await signInAsOwner(page);
+  await page.goto(`${baseUrl()}/console/prod/identity-providers`);
+  await page.getByRole("link", { name: IDP_NAME }).click();
+  await page.getByLabel(/paste new metadata XML/).fill(withSecond);
+  await page.getByRole("button", { name: "Refresh metadata" }).click();
+  await expect(page.getByText("1 new certificate(s) await your approval under Signing certificates.")).toBeVisible();
+  await expect(page.getByTestId("pending-certificates")).toBeVisible();
+  const certificates = page.getByRole("table", { name: "Signing certificates" });
+  const row = certificates.getByRole("row").filter({ hasText: fingerprint });
+  await expect(row).toContainText("pending approval");
+  // The console's banner points to the IdP's certificates.
+  await expect(page.getByRole("status").getByRole("link", { name: IDP_NAME })).toHaveAttribute("href", /#certificates$/);
+
+  await row.getByRole("button", { name: /^Approve certificate/ }).click();
+  const dialog = page.getByRole("dialog", { name: "Approve this signing certificate?" });
+  await expect(dialog).toContainText(fingerprint);
+  await expect(dialog).toContainText("CN=e2e-rollover");
+  const violations = (await new AxeBuilder({ page }).analyze()).violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  expect(violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`)).toEqual([]);
+  await dialog.getByRole("button", { name: "Approve certificate" }).click();
+  await expect(page.getByText("Certificate approved.")).toBeVisible();
+  await expect(row).toContainText("approved by");
+  await expect(page.getByTestId("pending-certificates")).toHaveCount(0);
+
+  // SimpleSAMLphp never signs with it: removed again (confirmed), and the sign-ins below still work.
+  await row.getByRole("button", { name: /^Remove certificate/ }).click();
+  await page.getByRole("dialog", { name: "Remove this signing certificate?" }).getByRole("button", { name: "Remove certificate" }).click();
+  await expect(page.getByText("Certificate removed.")).toBeVisible();
+  await expect(certificates.getByRole("row")).toHaveCount(2);
 });
 
 test("SP-initiated sign-in to PROD creates the user by JIT with the IdP's groups", async ({ browser }) => {

@@ -11,7 +11,7 @@ import { NotFoundError, ValidationError } from "@/lib/errors";
 import { bindingForStart, checkBinding, SSO_REQUEST_MINUTES } from "./browser-binding";
 import { spEndpoints } from "./endpoints";
 import { getAuthRow } from "./environment-auth";
-import { findIdentityProviderByEntityId, getIdentityProvider } from "./identity-providers";
+import { findIdentityProviderByEntityId, getIdentityProvider, pendingCertificates, trustedCertificates } from "./identity-providers";
 import { JACKSON_PRODUCT, jackson } from "./jackson";
 import { applySignInPlan, assertedIdentity, idpActor, isQuietSignIn, planSignIn, touchSignIn, type AssertedIdentity, type SignInPlan } from "./provision";
 import { checkSamlResponse, decodeSamlResponse, parseXml, peekIssuer, SamlCheckError, type VerifiedAssertion } from "./saml-response";
@@ -228,7 +228,9 @@ export async function handleAcs(input: { SAMLResponse: unknown; RelayState: unkn
     assertion = checkSamlResponse(xml, {
       spEntityId: entityId,
       acsUrl,
-      certificates: idp.certificates.map((c) => c.pem),
+      // Approved certificates only; a pending one (new in the metadata) verifies nothing.
+      certificates: trustedCertificates(idp),
+      pendingCertificates: pendingCertificates(idp),
       expectedIssuer: idp.entityId!,
       allowSha1: idp.allowSha1,
       expectedInResponseTo: request?.requestId ?? null,

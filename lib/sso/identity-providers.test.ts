@@ -10,6 +10,7 @@ import { createGroup } from "@/lib/groups";
 import { routeSignIn, updateEnvironmentAuth } from "./environment-auth";
 import { createIdentityProvider, refreshMetadata, setGroupMappings, updateIdentityProvider } from "./identity-providers";
 import { certificateWarning, fetchMetadata, parseIdpMetadata } from "./metadata";
+import { withPrivateUrls } from "./testing/metadata-server";
 import { generateKeyPair, idpMetadata } from "./testing/test-idp";
 
 // A metadata server on loopback; what it serves changes per test.
@@ -33,17 +34,6 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
-const withPrivateUrls = async <T>(allowed: boolean, fn: () => Promise<T>) => {
-  const { env } = await import("@/env");
-  const settings = env() as { ALLOW_PRIVATE_METADATA_URLS: boolean };
-  const before = settings.ALLOW_PRIVATE_METADATA_URLS;
-  settings.ALLOW_PRIVATE_METADATA_URLS = allowed;
-  try {
-    return await fn();
-  } finally {
-    settings.ALLOW_PRIVATE_METADATA_URLS = before;
-  }
-};
 
 describe("metadata", () => {
   it("reads entity ID, SSO URL and signing certificates with their expiry", () => {
@@ -79,10 +69,10 @@ describe("metadata", () => {
   it("refuses private and loopback metadata URLs unless configuration allows them, and never follows redirects", async () => {
     served = idpMetadata("https://idp.example/md", "https://idp.example/sso", [key1.certBase64]);
     await withPrivateUrls(false, async () => {
-      for (const url of [metadataUrl, "http://10.0.0.8/md", "http://[::1]/md", "http://169.254.169.254/latest/meta-data"]) {
+      for (const url of [metadataUrl.replace("http:", "https:"), "https://10.0.0.8/md", "https://[::1]/md", "https://169.254.169.254/latest/meta-data", "https://[::ffff:7f00:1]/md"]) {
         await expect(fetchMetadata(url)).rejects.toThrow(/private or loopback address/);
       }
-      await expect(fetchMetadata("file:///etc/passwd")).rejects.toThrow(/must use http or https/);
+      await expect(fetchMetadata("file:///etc/passwd")).rejects.toThrow(/must use https/);
     });
     await withPrivateUrls(true, async () => {
       await expect(fetchMetadata(metadataUrl)).resolves.toContain("EntityDescriptor");
@@ -104,16 +94,17 @@ describe("metadata", () => {
 });
 
 describe("identity providers", () => {
-  it("connects an IdP by metadata URL, then adds a rolled-over certificate beside the old one, audited", async () => {
+  it("connects an IdP by metadata URL, then adds a rolled-over certificate beside the old one, pending, audited", async () => {
     served = idpMetadata("https://rollover.example/md", "https://rollover.example/sso", [key1.certBase64]);
     const idp = await withPrivateUrls(true, () => createIdentityProvider(systemCtx, { name: "Rollover IdP", preset: "okta", metadataUrl }));
     expect(idp).toMatchObject({ entityId: "https://rollover.example/md", metadataUrl, attributeMapping: { email: "email", name: "name", groups: "groups" } });
     expect(idp.jacksonClientId).toBeTruthy();
 
     served = idpMetadata("https://rollover.example/md", "https://rollover.example/sso2", [key2.certBase64]);
-    const { added, idp: after } = await withPrivateUrls(true, () => refreshMetadata(systemCtx, idp.id));
+    const { added, pending, idp: after } = await withPrivateUrls(true, () => refreshMetadata(systemCtx, idp.id));
     expect(added).toEqual([after.certificates[1]!.fingerprint]);
-    expect(after.certificates.map((c) => c.fingerprint)).toEqual([idp.certificates[0]!.fingerprint, after.certificates[1]!.fingerprint]);
+    expect(pending).toEqual(added);
+    expect(after.certificates.map((c) => [c.fingerprint, c.status])).toEqual([[idp.certificates[0]!.fingerprint, "approved"], [added[0], "pending"]]);
     expect(after.ssoUrl).toBe("https://rollover.example/sso2");
     const [event] = await getDb().select().from(auditEvents).where(eq(auditEvents.action, "identity_provider.metadata_refresh")).orderBy(desc(auditEvents.id)).limit(1);
     expect(event!.after).toMatchObject({ addedCertificates: added });
@@ -135,7 +126,7 @@ describe("identity providers", () => {
     const result = await withPrivateUrls(true, () => runSsoMaintenance());
     expect(result.refreshed).toBeGreaterThanOrEqual(1);
     const [after] = await getDb().select().from(identityProviders).where(eq(identityProviders.id, idp.id));
-    expect(after!.certificates).toHaveLength(2);
+    expect(after!.certificates.map((c) => c.status)).toEqual(["approved", "pending"]);
     expect(after!.metadataRefreshedAt!.getTime()).toBeGreaterThan(Date.now() - 60_000);
   });
 

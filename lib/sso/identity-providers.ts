@@ -14,7 +14,7 @@ import { authorize } from "@/lib/permissions";
 import { parseInput, uuidSchema } from "@/lib/validation";
 import { spEndpoints } from "./endpoints";
 import { JACKSON_PRODUCT, jackson } from "./jackson";
-import { certificateWarning, fetchMetadata, parseIdpMetadata, type ParsedIdpMetadata } from "./metadata";
+import { certificateSubject, certificateWarning, fetchMetadata, metadataUrlProblem, metadataWithCertificates, parseIdpMetadata, type ParsedIdpMetadata } from "./metadata";
 
 const attributeName = z.string().trim().min(1, "Enter an attribute name.").max(300);
 
@@ -22,7 +22,16 @@ export const createIdpInput = z
   .object({
     name: z.string().trim().min(1, "Enter a name.").max(100),
     preset: z.enum(IDP_PRESETS).default("generic"),
-    metadataUrl: z.string().trim().max(2000).optional().transform((v) => v || undefined),
+    metadataUrl: z
+      .string()
+      .trim()
+      .max(2000)
+      .optional()
+      .transform((v) => v || undefined)
+      .superRefine((v, issue) => {
+        const problem = v ? metadataUrlProblem(v) : null;
+        if (problem) issue.addIssue({ code: "custom", message: problem });
+      }),
     metadataXml: z.string().max(1024 * 1024, "The metadata is larger than 1 MB.").optional().transform((v) => (v?.trim() ? v : undefined)),
   })
   .refine((v) => v.metadataUrl || v.metadataXml, { message: "Enter a metadata URL or paste the metadata XML.", path: ["metadataUrl"] })
@@ -35,6 +44,7 @@ export const updateIdpInput = z.object({
   allowIdpInitiated: z.boolean().optional(),
   allowSha1: z.boolean().optional(),
   createGroupsFromAssertion: z.boolean().optional(),
+  autoTrustRollover: z.boolean().optional(),
   expectedVersion: z.number().int().positive().optional(),
 });
 
@@ -45,7 +55,7 @@ export const groupMappingsInput = z.object({
     .max(1000),
 });
 
-type IdpSnapshot = Pick<IdentityProvider, "name" | "preset" | "entityId" | "ssoUrl" | "metadataUrl" | "attributeMapping" | "allowIdpInitiated" | "allowSha1" | "createGroupsFromAssertion"> & {
+type IdpSnapshot = Pick<IdentityProvider, "name" | "preset" | "entityId" | "ssoUrl" | "metadataUrl" | "attributeMapping" | "allowIdpInitiated" | "allowSha1" | "createGroupsFromAssertion" | "autoTrustRollover"> & {
   certificates: string[];
 };
 
@@ -59,7 +69,46 @@ const snapshot = (idp: IdentityProvider): IdpSnapshot => ({
   allowIdpInitiated: idp.allowIdpInitiated,
   allowSha1: idp.allowSha1,
   createGroupsFromAssertion: idp.createGroupsFromAssertion,
-  certificates: idp.certificates.map((c) => `${c.fingerprint} (until ${c.notAfter.slice(0, 10)})`),
+  autoTrustRollover: idp.autoTrustRollover,
+  certificates: idp.certificates.map((c) => `${c.fingerprint} (${c.status}, until ${c.notAfter.slice(0, 10)})`),
+});
+
+/** The PEMs assertions of this IdP are verified with: its approved certificates, never pending ones. */
+export function trustedCertificates(idp: Pick<IdentityProvider, "certificates">): string[] {
+  return idp.certificates.filter((c) => c.status === "approved").map((c) => c.pem);
+}
+
+/** Certificates read from the metadata that await an administrator's approval. */
+export function pendingCertificates(idp: Pick<IdentityProvider, "certificates">): string[] {
+  return idp.certificates.filter((c) => c.status === "pending").map((c) => c.pem);
+}
+
+export type CertificateView = Omit<IdpCertificate, "pem"> & {
+  subject: string;
+  /** Whether the metadata last read still lists it (a removed one that is listed comes back). */
+  inMetadata: boolean;
+  warning: ReturnType<typeof certificateWarning>;
+};
+
+/** The IdP's certificates as the console shows them: subject, validity, status, where and when read. */
+export function certificateViews(idp: Pick<IdentityProvider, "certificates" | "metadataXml">): CertificateView[] {
+  let listed = new Set<string>();
+  try {
+    listed = new Set(idp.metadataXml ? parseIdpMetadata(idp.metadataXml).certificates.map((c) => c.fingerprint) : []);
+  } catch {
+    // Stored metadata that no longer parses lists nothing.
+  }
+  return idp.certificates.map(({ pem, ...c }) => ({ ...c, subject: certificateSubject(pem), inMetadata: listed.has(c.fingerprint), warning: certificateWarning(c.notAfter) }));
+}
+
+/** A certificate as the audit trail records it. */
+const describeCertificate = (c: IdpCertificate) => ({
+  fingerprint: c.fingerprint,
+  status: c.status,
+  notBefore: c.notBefore,
+  notAfter: c.notAfter,
+  source: c.source,
+  addedAt: c.addedAt,
 });
 
 async function loadMetadata(input: { metadataUrl?: string; metadataXml?: string }): Promise<{ xml: string; parsed: ParsedIdpMetadata }> {
@@ -107,12 +156,13 @@ export async function createIdentityProvider(ctx: DomainContext, input: unknown)
         ssoUrl: parsed.ssoUrl,
         metadataUrl: data.metadataUrl ?? null,
         metadataXml: xml,
-        certificates: parsed.certificates.map((c) => ({ ...c, addedAt: now })),
+        // Imported with the IdP: trusted by the administrator's act of connecting it.
+        certificates: parsed.certificates.map((c) => ({ ...c, addedAt: now, lastSeenAt: now, status: "approved" as const, source: data.metadataUrl ?? null, approvedAt: now, approvedBy: ctx.actor.label })),
         attributeMapping: { email: preset.email, name: preset.name, groups: preset.groups },
         metadataRefreshedAt: sql`now()`,
       })
       .returning();
-    const connection = await jacksonConnection(idp!, xml);
+    const connection = await jacksonConnection(idp!, metadataWithCertificates(xml, trustedCertificates(idp!)));
     const [withJackson] = await tx
       .update(identityProviders)
       .set({ jacksonClientId: connection.clientID })
@@ -136,6 +186,9 @@ export async function updateIdentityProvider(ctx: DomainContext, id: string, inp
     const before = await lockIdp(tx, id);
     if (data.expectedVersion && data.expectedVersion !== before.version) {
       throw new VersionConflictError("Someone else changed this identity provider; reload and try again.");
+    }
+    if (data.autoTrustRollover && !before.metadataUrl) {
+      throw ValidationError.field("autoTrustRollover", "This IdP was added from XML: there is no metadata URL to trust.");
     }
     const { expectedVersion: _, ...changes } = data;
     const [after] = await tx
@@ -162,11 +215,34 @@ async function lockIdp(tx: Executor, id: string): Promise<IdentityProvider> {
   return idp;
 }
 
-export type RefreshResult = { idp: IdentityProvider; added: string[]; changed: boolean };
+export type RefreshResult = { idp: IdentityProvider; added: string[]; pending: string[]; changed: boolean };
+
+/** Hands Jackson the IdP's stored metadata with its approved certificates only (called last in a transaction holding the IdP's row). */
+async function syncJackson(idp: IdentityProvider): Promise<void> {
+  if (!idp.metadataXml) throw new Error(`Identity provider ${idp.id} has no stored metadata.`);
+  const rawMetadata = metadataWithCertificates(idp.metadataXml, trustedCertificates(idp));
+  const { connections } = await jackson();
+  const [connection] = await connections.getConnections({ tenant: idp.id, product: JACKSON_PRODUCT });
+  if (!connection) {
+    await jacksonConnection(idp, rawMetadata);
+    return;
+  }
+  await connections.updateSAMLConnection({
+    clientID: connection.clientID,
+    clientSecret: connection.clientSecret,
+    tenant: idp.id,
+    product: JACKSON_PRODUCT,
+    rawMetadata,
+  } as Parameters<typeof connections.updateSAMLConnection>[0]);
+}
+
+export const AUTO_TRUST_LABEL = "automatic trust of the metadata URL";
 
 /**
- * Re-reads the metadata (from its URL, or XML pasted now). New signing certificates are added
- * beside the old ones, so a rollover at the IdP does not break sign-in; the change is audited.
+ * Re-reads the metadata (from its URL, or XML pasted now). A signing certificate that appears is
+ * added beside the old ones as pending: it verifies nothing until an administrator approves it
+ * (approveCertificate), unless the IdP trusts its metadata URL's rollovers (autoTrustRollover, and
+ * then only for what the URL serves). The change is audited.
  */
 export async function refreshMetadata(ctx: DomainContext, id: string, input: unknown = {}): Promise<RefreshResult> {
   const data = parseInput(z.object({ metadataXml: z.string().max(1024 * 1024).optional() }), input);
@@ -192,13 +268,19 @@ export async function refreshMetadata(ctx: DomainContext, id: string, input: unk
   return inTransaction(async (tx) => {
     const before = await lockIdp(tx, id);
     const now = new Date().toISOString();
+    const source = data.metadataXml ? null : before.metadataUrl;
+    const autoTrust = source !== null && before.autoTrustRollover;
+    const listed = new Set(parsed.certificates.map((c) => c.fingerprint));
     const known = new Set(before.certificates.map((c) => c.fingerprint));
-    const added: IdpCertificate[] = parsed.certificates.filter((c) => !known.has(c.fingerprint)).map((c) => ({ ...c, addedAt: now }));
+    const added: IdpCertificate[] = parsed.certificates
+      .filter((c) => !known.has(c.fingerprint))
+      .map((c) => ({ ...c, addedAt: now, lastSeenAt: now, source, ...(autoTrust ? { status: "approved" as const, approvedAt: now, approvedBy: AUTO_TRUST_LABEL } : { status: "pending" as const }) }));
+    const pending = added.filter((c) => c.status === "pending").map((c) => c.fingerprint);
     const changed = added.length > 0 || parsed.ssoUrl !== before.ssoUrl;
     const [after] = await tx
       .update(identityProviders)
       .set({
-        certificates: [...before.certificates, ...added],
+        certificates: [...before.certificates.map((c) => (listed.has(c.fingerprint) ? { ...c, lastSeenAt: now } : c)), ...added],
         ssoUrl: parsed.ssoUrl,
         metadataXml: xml,
         metadataRefreshedAt: sql`now()`,
@@ -208,29 +290,84 @@ export async function refreshMetadata(ctx: DomainContext, id: string, input: unk
       .where(eq(identityProviders.id, id))
       .returning();
     if (changed) {
-      const { connections } = await jackson();
-      const [connection] = await connections.getConnections({ tenant: id, product: JACKSON_PRODUCT });
-      if (connection) {
-        await connections.updateSAMLConnection({
-          clientID: connection.clientID,
-          clientSecret: connection.clientSecret,
-          tenant: id,
-          product: JACKSON_PRODUCT,
-          rawMetadata: xml,
-        } as Parameters<typeof connections.updateSAMLConnection>[0]);
-      } else {
-        await jacksonConnection(after!, xml);
-      }
       await recordAudit(tx, ctx, {
         action: "identity_provider.metadata_refresh",
         targetType: "identity_provider",
         targetId: id,
         targetLabel: after!.name,
         before: snapshot(before),
-        after: { ...snapshot(after!), addedCertificates: added.map((c) => c.fingerprint) },
+        after: {
+          ...snapshot(after!),
+          addedCertificates: added.map((c) => c.fingerprint),
+          pendingCertificates: pending,
+          autoTrustedCertificates: added.filter((c) => c.status === "approved").map((c) => c.fingerprint),
+        },
       });
+      await syncJackson(after!);
     }
-    return { idp: after!, added: added.map((c) => c.fingerprint), changed };
+    return { idp: after!, added: added.map((c) => c.fingerprint), pending, changed };
+  });
+}
+
+const certificateInput = z.object({ fingerprint: z.string().trim().min(1, "Choose a certificate.").max(200) });
+
+async function changeCertificates(
+  ctx: DomainContext,
+  id: string,
+  input: unknown,
+  change: (idp: IdentityProvider, cert: IdpCertificate) => { certificates: IdpCertificate[]; action: string; after?: IdpCertificate },
+): Promise<IdentityProvider> {
+  const { fingerprint } = parseInput(certificateInput, input);
+  authorize(ctx.actor, "identity_providers", "write");
+  return inTransaction(async (tx) => {
+    const before = await lockIdp(tx, id);
+    const cert = before.certificates.find((c) => c.fingerprint === fingerprint);
+    if (!cert) throw new NotFoundError("This identity provider has no such certificate.");
+    const { certificates, action, after: changedCert } = change(before, cert);
+    const [after] = await tx
+      .update(identityProviders)
+      .set({ certificates, version: sql`${identityProviders.version} + 1`, updatedAt: sql`now()` })
+      .where(eq(identityProviders.id, before.id))
+      .returning();
+    await recordAudit(tx, ctx, {
+      action,
+      targetType: "identity_provider",
+      targetId: before.id,
+      targetLabel: before.name,
+      before: describeCertificate(cert),
+      ...(changedCert ? { after: describeCertificate(changedCert) } : {}),
+    });
+    // Last: Jackson keeps its own copy, which a rollback here would not undo.
+    await syncJackson(after!);
+    return after!;
+  });
+}
+
+/**
+ * Trusts a pending certificate: assertions it signs are accepted from now on (our check and
+ * Jackson's). Audited with its fingerprint. An expired certificate is not approved.
+ */
+export async function approveCertificate(ctx: DomainContext, id: string, input: unknown): Promise<IdentityProvider> {
+  return changeCertificates(ctx, id, input, (idp, cert) => {
+    if (cert.status === "approved") throw new ValidationError("This certificate is already approved.");
+    if (new Date(cert.notAfter).getTime() < Date.now()) throw new ValidationError(`This certificate expired on ${cert.notAfter.slice(0, 10)}; it is not approved.`);
+    const approved: IdpCertificate = { ...cert, status: "approved", approvedAt: new Date().toISOString(), approvedBy: ctx.actor.label };
+    return { action: "identity_provider.certificate_approve", after: approved, certificates: idp.certificates.map((c) => (c.fingerprint === cert.fingerprint ? approved : c)) };
+  });
+}
+
+/**
+ * Removes a certificate (an old one after a rollover, or a pending one that is not the IdP's).
+ * Audited with its fingerprint. The last approved certificate is not removed: the IdP would accept
+ * nothing. One the metadata still lists comes back at the next refresh (pending, or approved when the
+ * IdP trusts its metadata URL's rollovers).
+ */
+export async function removeCertificate(ctx: DomainContext, id: string, input: unknown): Promise<IdentityProvider> {
+  return changeCertificates(ctx, id, input, (idp, cert) => {
+    if (cert.status === "approved" && idp.certificates.filter((c) => c.status === "approved").length === 1) {
+      throw new ValidationError(`This is the last approved signing certificate of ${idp.name}: without it no sign-in with this IdP would be accepted. Approve its successor first.`);
+    }
+    return { action: "identity_provider.certificate_remove", certificates: idp.certificates.filter((c) => c.fingerprint !== cert.fingerprint) };
   });
 }
 
@@ -250,9 +387,11 @@ export async function deleteIdentityProvider(ctx: DomainContext, id: string): Pr
 }
 
 export type IdentityProviderSummary = Pick<IdentityProvider, "id" | "name" | "entityId" | "preset" | "allowIdpInitiated"> & {
-  /** When the newest signing certificate expires, and the 90/30/7-day warning it is under. */
+  /** When the newest approved signing certificate expires, and the 90/30/7-day warning it is under. */
   certificateExpiresAt: string | null;
   certificateWarning: ReturnType<typeof certificateWarning>;
+  /** Certificates read from the metadata that await an administrator's approval. */
+  pendingCertificates: number;
 };
 
 /** Every IdP in a few columns (no metadata, no certificates): the console lists it on every page. */
@@ -264,7 +403,8 @@ export async function listIdentityProviders(executor: Executor = getDb()): Promi
       entityId: identityProviders.entityId,
       preset: identityProviders.preset,
       allowIdpInitiated: identityProviders.allowIdpInitiated,
-      certificateExpiresAt: sql<string | null>`(select max(c ->> 'notAfter') from jsonb_array_elements(${identityProviders.certificates}) c)`,
+      certificateExpiresAt: sql<string | null>`(select max(c ->> 'notAfter') from jsonb_array_elements(${identityProviders.certificates}) c where c ->> 'status' = 'approved')`,
+      pendingCertificates: sql<number>`(select count(*)::int from jsonb_array_elements(${identityProviders.certificates}) c where c ->> 'status' = 'pending')`,
     })
     .from(identityProviders)
     .orderBy(asc(sql`lower(${identityProviders.name})`));

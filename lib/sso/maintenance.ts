@@ -8,7 +8,8 @@ import { identityProvidersDueForRefresh, refreshMetadata } from "./identity-prov
 
 /**
  * Hourly upkeep on every instance: refresh IdP metadata read more than a day ago (new
- * certificates are added beside the old, audited), drop expired sign-in state, and rotate the
+ * certificates are added beside the old as pending, audited, unless the IdP trusts its metadata
+ * URL's rollovers), drop expired sign-in state, and rotate the
  * token signing keys when due. Idempotent:
  * two instances refreshing at once find the second refresh changes nothing.
  */
@@ -18,8 +19,10 @@ export async function runSsoMaintenance(): Promise<{ refreshed: number; failed: 
   {
     for (const { id } of await identityProvidersDueForRefresh()) {
       try {
-        await refreshMetadata({ actor: { ...SYSTEM_ACTOR, label: "daily metadata refresh" } }, id);
+        const { idp, pending } = await refreshMetadata({ actor: { ...SYSTEM_ACTOR, label: "daily metadata refresh" } }, id);
         refreshed++;
+        // Not trusted until an administrator approves them (the console shows them on the IdP's page).
+        if (pending.length) console.warn(`[sso] ${idp.name}'s metadata lists ${pending.length} new signing certificate(s) awaiting approval: ${pending.join(", ")}`);
       } catch (error) {
         // Recorded on the IdP (metadataError) and shown in the console.
         failed++;

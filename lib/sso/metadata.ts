@@ -1,5 +1,7 @@
 import "server-only";
 import { X509Certificate } from "node:crypto";
+import { BlockList, isIP } from "node:net";
+import { XMLSerializer, type Element } from "@xmldom/xmldom";
 import type { IdpCertificate } from "@/db/schema";
 import { env } from "@/env";
 import { ValidationError } from "@/lib/errors";
@@ -13,8 +15,11 @@ export type ParsedIdpMetadata = {
   entityId: string;
   ssoUrl: string;
   ssoBinding: "redirect" | "post";
-  certificates: Omit<IdpCertificate, "addedAt">[];
+  certificates: ReadCertificate[];
 };
+
+/** A signing certificate as the metadata gives it (its trust is decided by who reads it, and when). */
+export type ReadCertificate = Pick<IdpCertificate, "pem" | "fingerprint" | "notBefore" | "notAfter">;
 
 /** Reads what we need from IdP metadata: entity ID, SSO URL and the signing certificates. */
 export function parseIdpMetadata(xml: string, field = "metadataXml"): ParsedIdpMetadata {
@@ -46,7 +51,7 @@ export function parseIdpMetadata(xml: string, field = "metadataXml"): ParsedIdpM
   const ssoUrl = sso?.getAttribute("Location")?.trim() ?? "";
   if (!ssoUrl || !/^https?:\/\//.test(ssoUrl)) fail("The metadata names no HTTP-Redirect or HTTP-POST SingleSignOnService.");
 
-  const certificates: Omit<IdpCertificate, "addedAt">[] = [];
+  const certificates: ReadCertificate[] = [];
   for (const key of Array.from(idp!.getElementsByTagNameNS(MD, "KeyDescriptor"))) {
     const use = key.getAttribute("use");
     if (use && use !== "signing") continue;
@@ -72,22 +77,56 @@ export function parseIdpMetadata(xml: string, field = "metadataXml"): ParsedIdpM
   return { entityId, ssoUrl, ssoBinding: redirect ? "redirect" : "post", certificates };
 }
 
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet("127.0.0.0", 8, "ipv4");
+LOOPBACK.addAddress("::1", "ipv6");
+
+/** localhost, or an address literal of this machine (127.0.0.0/8, ::1, and IPv4-mapped ones). */
+function isLoopbackHost(hostname: string): boolean {
+  const bare = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  if (bare === "localhost") return true;
+  const family = isIP(bare);
+  return family === 4 ? LOOPBACK.check(bare, "ipv4") : family === 6 ? LOOPBACK.check(bare, "ipv6") : false;
+}
+
 /**
- * Fetches IdP metadata. Private and loopback targets are refused unless configuration allows
- * them (server-side request forgery); redirects are not followed, so they cannot lead there either.
+ * Why a metadata URL is not accepted, or null. Metadata carries the certificates assertions are
+ * verified with, so it is read over https only: over plain http anyone on the network path could
+ * swap them. Plain http is accepted from a loopback address only, and only with
+ * ALLOW_PRIVATE_METADATA_URLS on (the demo's and the tests' local IdP). Checked when the URL is
+ * saved and again each time it is read.
+ */
+export function metadataUrlProblem(rawUrl: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(rawUrl);
+  } catch {
+    return "Enter a full https URL.";
+  }
+  if (url.protocol === "http:") {
+    if (!isLoopbackHost(url.hostname)) {
+      return "The metadata URL must use https: over plain http anyone on the network path could change the metadata and the signing certificates in it.";
+    }
+    if (!env().ALLOW_PRIVATE_METADATA_URLS) return "The metadata URL must use https (plain http only from a loopback address with ALLOW_PRIVATE_METADATA_URLS on).";
+  } else if (url.protocol !== "https:") {
+    return "The metadata URL must use https.";
+  }
+  if (url.username || url.password) return "The metadata URL must not carry credentials.";
+  return null;
+}
+
+/**
+ * Fetches IdP metadata over https (see metadataUrlProblem). Private and loopback targets are
+ * refused unless configuration allows them (server-side request forgery); redirects are not
+ * followed, so they cannot lead there either.
  */
 export async function fetchMetadata(rawUrl: string, field = "metadataUrl"): Promise<string> {
   const fail = (message: string): never => {
     throw ValidationError.field(field, message);
   };
-  let url: URL;
-  try {
-    url = new URL(rawUrl);
-  } catch {
-    return fail("Enter a full http(s) URL.");
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") fail("The metadata URL must use http or https.");
-  if (url.username || url.password) fail("The metadata URL must not carry credentials.");
+  const problem = metadataUrlProblem(rawUrl);
+  if (problem) fail(problem);
+  const url = new URL(rawUrl);
   const publicOnly = !env().ALLOW_PRIVATE_METADATA_URLS;
   if (publicOnly) {
     const reason = await privateHostReason(url.hostname, "ALLOW_PRIVATE_METADATA_URLS");
@@ -104,6 +143,46 @@ export async function fetchMetadata(rawUrl: string, field = "metadataUrl"): Prom
   if (res.status >= 300 && res.status < 400) fail(`The metadata URL redirects (HTTP ${res.status}); enter the final URL.`);
   if (res.status < 200 || res.status >= 300) fail(`The metadata URL answered HTTP ${res.status}.`);
   return res.body;
+}
+
+/**
+ * The metadata as the SAML library (Jackson) is given it: the IdP's own, with its signing keys
+ * replaced by the approved certificates, so that Jackson verifies with exactly the certificates
+ * our own check does (a pending one with neither).
+ */
+export function metadataWithCertificates(xml: string, approvedPems: readonly string[]): string {
+  const doc = parseXml(xml);
+  const idp = doc.getElementsByTagNameNS(MD, "IDPSSODescriptor")[0];
+  if (!idp) throw new Error("The stored metadata has no IDPSSODescriptor.");
+  const elementChildren = () => Array.from(idp.childNodes).filter((n): n is Element => n.nodeType === 1);
+  for (const key of elementChildren().filter((e) => e.namespaceURI === MD && e.localName === "KeyDescriptor")) {
+    const use = key.getAttribute("use");
+    if (!use || use === "signing") idp.removeChild(key);
+  }
+  // KeyDescriptors come first in an IDPSSODescriptor, after any Signature and Extensions.
+  const before = elementChildren().find((e) => !(e.localName === "Signature" && e.namespaceURI === NS.ds) && !(e.localName === "Extensions" && e.namespaceURI === MD)) ?? null;
+  for (const pem of approvedPems) {
+    const key = doc.createElementNS(MD, "md:KeyDescriptor");
+    key.setAttribute("use", "signing");
+    const info = doc.createElementNS(NS.ds, "ds:KeyInfo");
+    const data = doc.createElementNS(NS.ds, "ds:X509Data");
+    const cert = doc.createElementNS(NS.ds, "ds:X509Certificate");
+    cert.appendChild(doc.createTextNode(pem.replace(/-----[^-]+-----|\s+/g, "")));
+    data.appendChild(cert);
+    info.appendChild(data);
+    key.appendChild(info);
+    idp.insertBefore(key, before);
+  }
+  return new XMLSerializer().serializeToString(doc);
+}
+
+/** A certificate's subject on one line ("CN=idp.example.com, O=Example"). */
+export function certificateSubject(pem: string): string {
+  try {
+    return new X509Certificate(pem).subject.split("\n").join(", ");
+  } catch {
+    return "unreadable";
+  }
 }
 
 export const CERTIFICATE_WARNING_DAYS = [90, 30, 7] as const;

@@ -75,6 +75,8 @@ export type CheckOptions = {
   acsUrl: string;
   /** The IdP's signing certificates (PEM); KeyInfo in the response is never trusted. */
   certificates: readonly string[];
+  /** Certificates that await an administrator's approval: never trusted, named in the refusal. */
+  pendingCertificates?: readonly string[];
   expectedIssuer: string;
   allowSha1: boolean;
   /** The AuthnRequest ID of the pending SP-initiated request; null for IdP-initiated. */
@@ -302,6 +304,14 @@ export function checkSamlResponse(xml: string, opts: CheckOptions, parsed?: Docu
     if (!s) continue;
     const signed = verifySignature(xml, s, opts.certificates);
     if (signed === null) {
+      const pending = opts.pendingCertificates?.find((c) => verifySignature(xml, s, [c]) !== null);
+      if (pending) {
+        throw new SamlCheckError(
+          "signature_invalid",
+          `The response is signed with the certificate ${safeFingerprint(pending)}, which appeared in this IdP's metadata and awaits an administrator's approval in the console.`,
+          { issuer },
+        );
+      }
       const carried = keyInfoCertificate(s);
       const known = carried ? opts.certificates.some((c) => safeFingerprint(c) === safeFingerprint(carried)) : true;
       throw new SamlCheckError(

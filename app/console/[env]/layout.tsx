@@ -13,8 +13,9 @@ export default async function ConsoleLayout({ children, params }: { children: Re
   const session = await requireConsoleSession();
   const { env } = await params;
   const [environments, idps] = await Promise.all([listEnvironments(), listIdentityProviders()]);
-  // Signing certificates close to expiry (90, 30, 7 days): the newest certificate of each IdP counts.
-  const expiring = idps.filter((idp) => idp.certificateWarning).map((idp) => ({ idp, warning: idp.certificateWarning }));
+  // Signing certificates close to expiry (90, 30, 7 days): the newest approved certificate of each
+  // IdP counts; and certificates read from the metadata that await approval. Each links to the IdP's certificates.
+  const expiring = idps.filter((idp) => idp.certificateWarning || idp.pendingCertificates > 0);
   const current = environments.find((e) => e.key === env);
   if (!current) notFound();
 
@@ -34,12 +35,15 @@ export default async function ConsoleLayout({ children, params }: { children: Re
         <main id="main" className="flex-1 overflow-x-auto p-6">
           {expiring.length > 0 && (
             <div role="status" className="mb-4 rounded-md border border-amber-300 bg-amber-50 p-3 text-sm text-amber-900">
-              {expiring.map(({ idp, warning }) => (
-                <p key={idp.id}>
-                  <a className="font-medium underline" href={`/console/${current.key}/identity-providers/${idp.id}`}>
-                    {idp.name}
+              {expiring.map(({ id, name, certificateWarning: warning, pendingCertificates: pending }) => (
+                <p key={id}>
+                  <a className="font-medium underline" href={`/console/${current.key}/identity-providers/${id}#certificates`}>
+                    {name}
                   </a>
-                  {warning!.level === "expired" ? "'s signing certificate has expired" : `'s signing certificate expires in ${warning!.days} days`}: refresh its metadata once the IdP has a new one.
+                  {warning && (warning.level === "expired" ? "'s signing certificate has expired" : `'s signing certificate expires in ${warning.days} days`)}
+                  {pending > 0 && (warning ? "; its metadata lists " : "'s metadata lists ")}
+                  {pending > 0 && (pending === 1 ? "a new certificate that awaits your approval" : `${pending} new certificates that await your approval`)}
+                  {warning && pending === 0 ? ": refresh its metadata once the IdP has a new one, then approve it." : "."}
                 </p>
               ))}
             </div>

@@ -10,14 +10,15 @@ import { buildResponse, generateKeyPair, idpMetadata, type KeyPair, type Respons
 export type SsoFixture = Awaited<ReturnType<typeof setupSso>>;
 
 /** Environments, a test IdP connected through the domain layer, and PROD signing in with it. */
-export async function setupSso(options: { jit?: boolean; groupSync?: boolean; allowIdpInitiated?: boolean } = {}) {
+export async function setupSso(options: { jit?: boolean; groupSync?: boolean; allowIdpInitiated?: boolean; key?: KeyPair; metadataUrl?: string } = {}) {
   const envs = await createEnvironments();
-  const key: KeyPair = generateKeyPair("test-idp");
+  const key: KeyPair = options.key ?? generateKeyPair("test-idp");
   const entityId = "https://idp.example.test/metadata";
-  const idp: IdentityProvider = await createIdentityProvider(systemCtx, {
-    name: "Test IdP",
-    metadataXml: idpMetadata(entityId, "https://idp.example.test/sso", [key.certBase64]),
-  });
+  // By its metadata URL (the caller serves idpMetadata there), or by pasted metadata XML.
+  const idp: IdentityProvider = await createIdentityProvider(
+    systemCtx,
+    options.metadataUrl ? { name: "Test IdP", metadataUrl: options.metadataUrl } : { name: "Test IdP", metadataXml: idpMetadata(entityId, "https://idp.example.test/sso", [key.certBase64]) },
+  );
   if (options.allowIdpInitiated) {
     const { updateIdentityProvider } = await import("../identity-providers");
     await updateIdentityProvider(systemCtx, idp.id, { allowIdpInitiated: true });

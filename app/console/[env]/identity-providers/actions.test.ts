@@ -35,6 +35,8 @@ describe("identity provider and authentication actions", () => {
       actions.createIdpAction({ name: "x", metadataXml: xml }),
       actions.updateIdpAction(id, { name: "y" }),
       actions.refreshMetadataAction(id, {}),
+      actions.approveCertificateAction(id, { fingerprint: "AA" }),
+      actions.removeCertificateAction(id, { fingerprint: "AA" }),
       actions.deleteIdpAction(id),
       actions.setGroupMappingsAction(id, { environmentId: env.dev.id, mappings: [] }),
       actions.previewTraceAction(id),
@@ -64,6 +66,8 @@ describe("identity provider and authentication actions", () => {
     expect(!bad.ok && bad.fieldErrors).toMatchObject({ name: ["Enter a name."] });
     const badXml = await actions.createIdpAction({ name: "Bad", metadataXml: "<nope/>" });
     expect(!badXml.ok && badXml.fieldErrors?.metadataXml?.[0]).toMatch(/No EntityDescriptor/);
+    const plainHttp = await actions.createIdpAction({ name: "Plain", metadataUrl: "http://idp.example.com/metadata" });
+    expect(!plainHttp.ok && plainHttp.fieldErrors?.metadataUrl?.[0]).toMatch(/^The metadata URL must use https: over plain http anyone on the network path/);
     const ok = await actions.createIdpAction({ name: "Good", metadataXml: xml });
     expect(ok.ok).toBe(true);
   });

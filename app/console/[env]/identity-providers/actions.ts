@@ -3,7 +3,7 @@
 import { consoleAction } from "@/lib/actions";
 import { previewTrace } from "@/lib/sso/flow";
 import { linkIdentityFromTrace } from "@/lib/sso/identities";
-import { createIdentityProvider, deleteIdentityProvider, refreshMetadata, setGroupMappings, updateIdentityProvider } from "@/lib/sso/identity-providers";
+import { approveCertificate, createIdentityProvider, deleteIdentityProvider, refreshMetadata, removeCertificate, setGroupMappings, updateIdentityProvider } from "@/lib/sso/identity-providers";
 
 export const createIdpAction = consoleAction({ permission: ["identity_providers", "write"] }, async (ctx, input: unknown) => {
   const idp = await createIdentityProvider(ctx, input);
@@ -16,8 +16,18 @@ export const updateIdpAction = consoleAction({ permission: ["identity_providers"
 });
 
 export const refreshMetadataAction = consoleAction({ permission: ["identity_providers", "write"] }, async (ctx, id: string, input: unknown) => {
-  const { added, changed } = await refreshMetadata(ctx, id, input);
-  return { added, changed };
+  const { added, pending, changed } = await refreshMetadata(ctx, id, input);
+  return { added, pending, changed };
+});
+
+export const approveCertificateAction = consoleAction({ permission: ["identity_providers", "write"] }, async (ctx, id: string, input: unknown) => {
+  await approveCertificate(ctx, id, input);
+  return null;
+});
+
+export const removeCertificateAction = consoleAction({ permission: ["identity_providers", "write"] }, async (ctx, id: string, input: unknown) => {
+  await removeCertificate(ctx, id, input);
+  return null;
 });
 
 export const deleteIdpAction = consoleAction({ permission: ["identity_providers", "write"] }, async (ctx, id: string) => {

@@ -40,14 +40,18 @@ export default async function IdentityProvidersPage({ params }: { params: Promis
               { header: "Used by", cell: (r) => r.environments.join(", ") || "—" },
               {
                 header: "Signing certificate",
-                cell: (r) =>
-                  r.warning ? (
-                    <Badge tone={r.warning.level === "expired" || r.warning.level === 7 ? "red" : "amber"}>
-                      {r.warning.level === "expired" ? "expired" : `expires in ${r.warning.days} days`}
-                    </Badge>
-                  ) : (
-                    <span className="text-slate-600">valid until {r.latest?.slice(0, 10)}</span>
-                  ),
+                cell: (r) => (
+                  <a className="flex flex-wrap gap-1 hover:underline" href={`/console/${env.key}/identity-providers/${r.idp.id}#certificates`}>
+                    {r.warning ? (
+                      <Badge tone={r.warning.level === "expired" || r.warning.level === 7 ? "red" : "amber"}>
+                        {r.warning.level === "expired" ? "expired" : `expires in ${r.warning.days} days`}
+                      </Badge>
+                    ) : (
+                      <span className="text-slate-600">valid until {r.latest?.slice(0, 10)}</span>
+                    )}
+                    {r.idp.pendingCertificates > 0 && <Badge tone="amber">{r.idp.pendingCertificates} awaiting approval</Badge>}
+                  </a>
+                ),
               },
               { header: "IdP-initiated", cell: (r) => (r.idp.allowIdpInitiated ? "allowed" : "off") },
             ]}

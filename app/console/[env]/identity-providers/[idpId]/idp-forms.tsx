@@ -18,6 +18,7 @@ type IdpForm = {
   allowIdpInitiated: boolean;
   allowSha1: boolean;
   createGroupsFromAssertion: boolean;
+  autoTrustRollover: boolean;
   hasMetadataUrl: boolean;
 };
 
@@ -50,6 +51,7 @@ export function IdpSettingsForm({ idp, canWrite }: { idp: IdpForm; canWrite: boo
               allowIdpInitiated: data.get("allowIdpInitiated") === "on",
               allowSha1: data.get("allowSha1") === "on",
               createGroupsFromAssertion: data.get("createGroupsFromAssertion") === "on",
+              ...(idp.hasMetadataUrl ? { autoTrustRollover: data.get("autoTrustRollover") === "on" } : {}),
               expectedVersion: idp.version,
             }),
           { error: "inline", fieldErrors: setErrors, success: "Saved." },
@@ -100,6 +102,19 @@ export function IdpSettingsForm({ idp, canWrite }: { idp: IdpForm; canWrite: boo
           <label className="flex items-center gap-2">
             <input type="checkbox" name="allowSha1" defaultChecked={idp.allowSha1} /> Accept SHA-1 signatures (only for an IdP that cannot sign with SHA-256)
           </label>
+          {idp.hasMetadataUrl && (
+            <div className="flex flex-col gap-1">
+              <label className="flex items-center gap-2">
+                <input type="checkbox" name="autoTrustRollover" defaultChecked={idp.autoTrustRollover} aria-describedby="auto-trust-risk" /> Trust rollover certificates from this
+                metadata URL automatically
+              </label>
+              <p id="auto-trust-risk" className="ml-6 text-xs text-amber-800">
+                Risk: whoever controls that URL (or its TLS certificate, or its DNS) could add a certificate and sign in as anyone. Off by default: new certificates wait for
+                your approval.
+              </p>
+              {errors.autoTrustRollover && <p className="ml-6 text-sm text-red-700">{errors.autoTrustRollover.join(" ")}</p>}
+            </div>
+          )}
         </div>
         {canWrite && (
           <div>
@@ -126,7 +141,14 @@ export function RefreshMetadataForm({ idpId, hasMetadataUrl }: { idpId: string; 
           error: "inline",
           fieldErrors: setErrors,
           onSuccess: () => setXml(""),
-          success: (d) => (d.added.length ? `Added ${d.added.length} new certificate(s).` : d.changed ? "Metadata updated." : "Metadata unchanged."),
+          success: (d) =>
+            d.pending.length
+              ? `${d.pending.length} new certificate(s) await your approval under Signing certificates.`
+              : d.added.length
+                ? `Added ${d.added.length} new certificate(s), trusted automatically.`
+                : d.changed
+                  ? "Metadata updated."
+                  : "Metadata unchanged.",
         });
       }}
     >

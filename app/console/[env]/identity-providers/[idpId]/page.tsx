@@ -8,10 +8,10 @@ import { consolePage } from "@/lib/doors/http/console-page";
 import { can } from "@/lib/permissions";
 import { listTraces } from "@/lib/sso/flow";
 import { LINKABLE_CHECKS } from "@/lib/sso/identities";
-import { getIdentityProvider, listGroupMappings } from "@/lib/sso/identity-providers";
-import { certificateWarning } from "@/lib/sso/metadata";
+import { certificateViews, getIdentityProvider, listGroupMappings } from "@/lib/sso/identity-providers";
 import { SpDetails } from "../sp-details";
 import { LinkIdentityButton } from "./link-identity-button";
+import { CertificateActions } from "./certificate-actions";
 import { DeleteIdpButton, GroupMappingsForm, IdpSettingsForm, RefreshMetadataForm, TracePreview } from "./idp-forms";
 
 export const metadata = { title: "Identity provider" };
@@ -26,6 +26,8 @@ export default async function IdentityProviderPage({ params }: { params: Promise
   });
   const canWrite = can(actor, "identity_providers", "write");
   const [mappings, groups, traces] = await Promise.all([listGroupMappings(idp.id, env.id), listGroups(env.id), listTraces(idp.id, 50)]);
+  const certificates = certificateViews(idp);
+  const pending = certificates.filter((c) => c.status === "pending");
 
   return (
     <>
@@ -53,26 +55,65 @@ export default async function IdentityProviderPage({ params }: { params: Promise
               The last refresh failed: {idp.metadataError}
             </p>
           )}
-          <h3 className="mb-2 mt-4 text-sm font-semibold">Signing certificates</h3>
-          <SimpleTable
-            caption="Signing certificates"
-            rows={idp.certificates}
-            rowKey={(c) => c.fingerprint}
-            columns={[
-              { header: "SHA-256 fingerprint", cell: (c) => <code className="break-all text-xs">{c.fingerprint}</code> },
-              { header: "Valid from", cell: (c) => c.notBefore.slice(0, 10) },
-              { header: "Expires", cell: (c) => c.notAfter.slice(0, 10) },
-              {
-                header: "State",
-                cell: (c) => {
-                  const w = certificateWarning(c.notAfter);
-                  if (!w) return <Badge tone="green">valid</Badge>;
-                  return <Badge tone={w.level === "expired" || w.level === 7 ? "red" : "amber"}>{w.level === "expired" ? "expired" : `expires in ${w.days} days`}</Badge>;
+          <section id="certificates" aria-labelledby="certificates-heading" className="scroll-mt-6">
+            <h3 id="certificates-heading" className="mb-2 mt-4 text-sm font-semibold">
+              Signing certificates
+            </h3>
+            <p className="mb-2 text-sm text-slate-600">
+              Only approved certificates verify sign-ins. One that appears when the metadata is read again stays pending until an administrator approves it
+              {idp.autoTrustRollover ? " (this IdP trusts new certificates from its metadata URL automatically)" : ""}.
+            </p>
+            {pending.length > 0 && (
+              <p role="status" className="mb-2 rounded-md border border-amber-300 bg-amber-50 p-2 text-sm text-amber-900" data-testid="pending-certificates">
+                {pending.length === 1 ? "A new certificate awaits" : `${pending.length} new certificates await`} your approval: sign-ins it signs are refused until then. Compare its fingerprint
+                with the one the IdP&apos;s administrator gives you (not from the metadata) before approving.
+              </p>
+            )}
+            <SimpleTable
+              caption="Signing certificates"
+              rows={certificates}
+              rowKey={(c) => c.fingerprint}
+              columns={[
+                {
+                  header: "Certificate",
+                  cell: (c) => (
+                    <div className="flex flex-col gap-1">
+                      <code className="break-all text-xs" title="SHA-256 fingerprint">SHA-256 {c.fingerprint}</code>
+                      <span className="text-xs text-slate-600">{c.subject}</span>
+                    </div>
+                  ),
                 },
-              },
-              { header: "Added", cell: (c) => c.addedAt.slice(0, 10) },
-            ]}
-          />
+                { header: "Valid", cell: (c) => `${c.notBefore.slice(0, 10)} to ${c.notAfter.slice(0, 10)}` },
+                {
+                  header: "Status",
+                  cell: (c) => (
+                    <div className="flex flex-wrap gap-1">
+                      {c.status === "approved" ? <Badge tone="green">approved</Badge> : <Badge tone="amber">pending approval</Badge>}
+                      {c.warning && (
+                        <Badge tone={c.warning.level === "expired" || c.warning.level === 7 ? "red" : "amber"}>{c.warning.level === "expired" ? "expired" : `expires in ${c.warning.days} days`}</Badge>
+                      )}
+                    </div>
+                  ),
+                },
+                {
+                  header: "Read from",
+                  cell: (c) => (
+                    <div className="flex flex-col gap-1 text-xs">
+                      {c.source ? <code className="break-all">{c.source}</code> : <span>metadata XML pasted in the console</span>}
+                      <span className="text-slate-600">
+                        first {c.addedAt.slice(0, 10)}, last {c.lastSeenAt.slice(0, 10)}
+                        {c.inMetadata ? "" : " (no longer in the metadata)"}
+                      </span>
+                      {c.approvedBy && <span className="text-slate-600">approved by {c.approvedBy}{c.approvedAt ? ` on ${c.approvedAt.slice(0, 10)}` : ""}</span>}
+                    </div>
+                  ),
+                },
+                ...(canWrite
+                  ? [{ header: "Actions", cell: (c: (typeof certificates)[number]) => <CertificateActions idpId={idp.id} idpName={idp.name} certificate={c} /> }]
+                  : []),
+              ]}
+            />
+          </section>
           {canWrite && <RefreshMetadataForm idpId={idp.id} hasMetadataUrl={!!idp.metadataUrl} />}
         </Card>
         <Card>
@@ -92,6 +133,7 @@ export default async function IdentityProviderPage({ params }: { params: Promise
               allowIdpInitiated: idp.allowIdpInitiated,
               allowSha1: idp.allowSha1,
               createGroupsFromAssertion: idp.createGroupsFromAssertion,
+              autoTrustRollover: idp.autoTrustRollover,
               hasMetadataUrl: !!idp.metadataUrl,
             }}
           />
