@@ -1,6 +1,8 @@
 import type { Metadata } from "next";
 import { redirect } from "next/navigation";
+import { publicOrigin } from "@/env";
 import { getConsoleSession } from "@/lib/auth/session";
+import { safeRedirectTarget } from "@/lib/net/redirect";
 import { SignInForm } from "./sign-in-form";
 
 export const metadata: Metadata = { title: "Sign in" };
@@ -8,8 +10,9 @@ export const metadata: Metadata = { title: "Sign in" };
 export default async function SignInPage({ searchParams }: { searchParams: Promise<{ callbackUrl?: string }> }) {
   if (await getConsoleSession()) redirect("/console");
   const { callbackUrl } = await searchParams;
-  // Only our own paths: an open redirect after sign-in would hand the session page to anyone.
-  const target = callbackUrl?.startsWith("/") && !callbackUrl.startsWith("//") ? callbackUrl : "/console";
+  // Only our own origin, judged as the browser will resolve it: an open redirect after sign-in
+  // would hand a freshly signed-in administrator to anyone's page.
+  const target = safeRedirectTarget(callbackUrl, publicOrigin()) ?? "/console";
   return (
     <main className="flex min-h-screen items-center justify-center p-6">
       <div className="w-full max-w-sm rounded-lg border border-slate-200 bg-white p-8 shadow-sm">

@@ -2,6 +2,7 @@ import "server-only";
 import type { NextAuthOptions } from "next-auth";
 import CredentialsProvider from "next-auth/providers/credentials";
 import { env } from "@/env";
+import { safeRedirectTarget } from "@/lib/net/redirect";
 import { CONSOLE_SESSION_HOURS, endConsoleSession, signInConsoleMember } from "./console-sign-in";
 import { clientIp } from "./request-info";
 
@@ -36,6 +37,10 @@ export function authOptions(): NextAuthOptions {
       }),
     ],
     callbacks: {
+      // Where next-auth sends the browser after signing in or out: our own origin only.
+      async redirect({ url, baseUrl }) {
+        return `${baseUrl}${safeRedirectTarget(url, baseUrl) ?? "/console"}`;
+      },
       async jwt({ token, user }) {
         if (user && "sid" in user) token.sid = user.sid as string;
         return token;

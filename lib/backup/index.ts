@@ -71,13 +71,18 @@ export async function backupDatabase(pg: postgres.Sql, file: string): Promise<He
 
 export class RestoreError extends Error {}
 
-/**
- * Loads `file` into the database behind `pg`. The database must be migrated to the backup's
- * migration; it must hold no data unless `replace` (then every backed-up table is emptied first).
- */
-export async function restoreDatabase(pg: postgres.Sql, file: string, options: { replace?: boolean } = {}): Promise<Header> {
+/** A name from the catalog as an SQL identifier (every name reaching SQL was checked against the catalog first). */
+const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
+const shown = (name: unknown) => JSON.stringify(typeof name === "string" ? name.slice(0, 200) : name);
+
+type TablePlan = { name: string; columns: string[] };
+
+function openLines(file: string): AsyncIterator<string> {
   const lines = readline.createInterface({ input: fs.createReadStream(file).pipe(createGunzip()), crlfDelay: Infinity });
-  const iterator = lines[Symbol.asyncIterator]();
+  return lines[Symbol.asyncIterator]();
+}
+
+async function readHeader(iterator: AsyncIterator<string>): Promise<Header> {
   const first = await iterator.next();
   let header: Header;
   try {
@@ -85,40 +90,98 @@ export async function restoreDatabase(pg: postgres.Sql, file: string, options: {
   } catch {
     throw new RestoreError("This is not a backup of this console (no header).");
   }
-  if (header.format !== FORMAT || header.version !== 1) throw new RestoreError(`This is not a backup of this console (format ${String(header.format)}).`);
+  if (header?.format !== FORMAT || header.version !== 1) throw new RestoreError(`This is not a backup of this console (format ${String(header?.format)}).`);
+  return header;
+}
+
+/**
+ * Reads the whole file once before anything is written, and checks every table and column it
+ * names against this database's schema: a backup is data, and its names must never become SQL
+ * of their own (restore runs as the database owner). Refuses with the offending name; returns
+ * what to load.
+ */
+async function checkNames(file: string, header: Header, present: Map<string, string[]>): Promise<TablePlan[]> {
+  if (!Array.isArray(header.tables) || !header.tables.every((t) => t && typeof t === "object" && typeof t.name === "string")) {
+    throw new RestoreError("The backup's header does not list its tables.");
+  }
+  for (const { name } of header.tables) {
+    if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new RestoreError(`The backup names a table that is not a table of this console: ${shown(name)}. Nothing was restored.`);
+  }
+  const listed = new Set(header.tables.map((t) => t.name));
+  const missing = [...listed].filter((name) => !present.has(name));
+  if (missing.length) throw new RestoreError(`This database lacks ${missing.join(", ")} (Jackson creates its tables when the app first starts).`);
+
+  const plan: TablePlan[] = [];
+  const iterator = openLines(file);
+  await iterator.next(); // the header
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done) break;
+    const match = /^\\table ([^\t]*)\t(.*)$/.exec(next.value);
+    if (!match) throw new RestoreError(`Unexpected line in the backup: ${next.value.slice(0, 80)}`);
+    const name = match[1]!;
+    const columnsJson = match[2]!;
+    if (!present.has(name) || !listed.has(name)) throw new RestoreError(`The backup names a table that is not a table of this console (or not in its header): ${shown(name)}. Nothing was restored.`);
+    let columns: unknown;
+    try {
+      columns = JSON.parse(columnsJson);
+    } catch {
+      columns = null;
+    }
+    if (!Array.isArray(columns) || columns.length === 0) throw new RestoreError(`The backup's column list of table ${name} is not a list of names. Nothing was restored.`);
+    const known = new Set(present.get(name));
+    for (const column of columns) {
+      if (typeof column !== "string" || !known.has(column)) throw new RestoreError(`The backup names a column that table ${name} does not have: ${shown(column)}. Nothing was restored.`);
+    }
+    if (new Set(columns).size !== columns.length) throw new RestoreError(`The backup names a column of table ${name} twice. Nothing was restored.`);
+    if (plan.some((t) => t.name === name)) throw new RestoreError(`The backup holds table ${name} twice. Nothing was restored.`);
+    plan.push({ name, columns: columns as string[] });
+    for (;;) {
+      const row = await iterator.next();
+      if (row.done) throw new RestoreError(`The backup ends inside table ${name}.`);
+      if (row.value === "\\.") break;
+    }
+  }
+  return plan;
+}
+
+/**
+ * Loads `file` into the database behind `pg`. The database must be migrated to the backup's
+ * migration; it must hold no data unless `replace` (then every backed-up table is emptied first).
+ * Every table and column name in the file is checked against the schema before any statement.
+ */
+export async function restoreDatabase(pg: postgres.Sql, file: string, options: { replace?: boolean } = {}): Promise<Header> {
+  const header = await readHeader(openLines(file));
   const target = await migrationsOf(pg);
-  if (target.count !== header.migrations.count || target.last !== header.migrations.last) {
-    throw new RestoreError(`The backup was taken at migration ${header.migrations.count}; this database is at ${target.count}. Migrate to the same version (npm run db:migrate) before restoring.`);
+  if (target.count !== header.migrations?.count || target.last !== header.migrations?.last) {
+    throw new RestoreError(`The backup was taken at migration ${header.migrations?.count}; this database is at ${target.count}. Migrate to the same version (npm run db:migrate) before restoring.`);
   }
   const present = new Map((await tablesOf(pg)).map((t) => [t.name, t.columns]));
-  const missing = header.tables.filter((t) => !present.has(t.name)).map((t) => t.name);
-  if (missing.length) throw new RestoreError(`This database lacks ${missing.join(", ")} (Jackson creates its tables when the app first starts).`);
+  const plan = await checkNames(file, header, present);
   if (!options.replace) {
     const [row] = await pg.unsafe<{ n: number }[]>(`select (select count(*) from users) + (select count(*) from console_members) + (select count(*) from audit_events) as n`);
     if (Number(row?.n) > 0) throw new RestoreError("This database already holds data: restore into an empty one, or pass --replace to empty it first.");
   }
+  const iterator = openLines(file);
+  await iterator.next(); // the header, read above
   await pg.begin(async (tx) => {
     await tx`set local session_replication_role = replica`;
     // Triggers do not fire here: tell running instances to forget what they keep in memory (at commit).
     await tx`select pg_notify('iam_decisions', '*')`;
-    if (options.replace) await tx.unsafe(`truncate ${header.tables.map((t) => `"${t.name}"`).join(", ")}`);
-    for (;;) {
+    if (options.replace) await tx.unsafe(`truncate ${header.tables.map((t) => ident(t.name)).join(", ")}`);
+    for (const table of plan) {
       const next = await iterator.next();
-      if (next.done) break;
-      const match = /^\\table ([a-z_0-9]+)\t(.*)$/.exec(next.value);
-      if (!match) throw new RestoreError(`Unexpected line in the backup: ${next.value.slice(0, 80)}`);
-      const [, name, columnsJson] = match;
-      const columns = JSON.parse(columnsJson!) as string[];
-      if (!present.has(name!)) throw new RestoreError(`Unknown table ${name}.`);
+      // The file was read through once already; it changing in between is refused, not followed.
+      if (next.done || !next.value.startsWith(`\\table ${table.name}\t`)) throw new RestoreError("The backup file changed while it was being restored.");
+      const list = table.columns.map(ident).join(", ");
       const insert = async (batch: string[]) => {
         if (!batch.length) return;
-        const list = columns.map((c) => `"${c}"`).join(", ");
-        await tx.unsafe(`insert into "${name}" (${list}) overriding system value select ${list} from json_populate_recordset(null::"${name}", $1::text::json)`, [`[${batch.join(",")}]`]);
+        await tx.unsafe(`insert into ${ident(table.name)} (${list}) overriding system value select ${list} from json_populate_recordset(null::${ident(table.name)}, $1::text::json)`, [`[${batch.join(",")}]`]);
       };
       let batch: string[] = [];
       for (;;) {
         const row = await iterator.next();
-        if (row.done) throw new RestoreError(`The backup ends inside table ${name}.`);
+        if (row.done) throw new RestoreError(`The backup ends inside table ${table.name}.`);
         if (row.value === "\\.") break;
         batch.push(row.value);
         if (batch.length === 1000) {
@@ -128,12 +191,13 @@ export async function restoreDatabase(pg: postgres.Sql, file: string, options: {
       }
       await insert(batch);
     }
+    if (!(await iterator.next()).done) throw new RestoreError("The backup file changed while it was being restored.");
     // Identity and serial columns continue after the restored ids.
     const sequences = await tx<{ table: string; column: string; seq: string }[]>`
       select c.table_name as table, c.column_name as column, pg_get_serial_sequence(format('%I', c.table_name), c.column_name) as seq
       from information_schema.columns c where c.table_schema = 'public' and pg_get_serial_sequence(format('%I', c.table_name), c.column_name) is not null`;
     for (const s of sequences) {
-      await tx.unsafe(`select setval('${s.seq}', coalesce((select max("${s.column}") from "${s.table}"), 0) + 1, false)`);
+      await tx`select setval(${s.seq}::regclass, coalesce((select max(${tx(s.column)}) from ${tx(s.table)}), 0) + 1, false)`;
     }
   });
   return header;

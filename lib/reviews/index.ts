@@ -1,7 +1,6 @@
 import "server-only";
 import { createHash } from "node:crypto";
 import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
-import { stringify } from "csv-stringify/sync";
 import { z } from "zod";
 import { getDb, type Executor, type Tx } from "@/db/client";
 import { FEATURE_LABELS, REVIEW_DECISIONS, REVIEW_SCOPES, type Feature } from "@/db/enums";
@@ -19,6 +18,7 @@ import {
 import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit } from "@/lib/audit/record";
 import { removeGrantsIn } from "@/lib/access/grants";
+import { csvLines } from "@/lib/domain/csv";
 import { inTransaction } from "@/lib/domain/transaction";
 import { requireEnvironment } from "@/lib/environments";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/lib/errors";
@@ -210,7 +210,7 @@ export async function closeAccessReview(ctx: DomainContext, reviewId: string): P
 
     const [closed] = await tx.execute<{ now: string }>(sql`select now()::text as now`);
     const closedAt = new Date(closed!.now);
-    const csv = stringify([
+    const csv = csvLines([
       REPORT_HEADER,
       ...items.map((i) => [
         review.name,

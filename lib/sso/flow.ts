@@ -3,12 +3,14 @@ import { randomUUID } from "node:crypto";
 import { inflateRawSync } from "node:zlib";
 import { and, desc, eq, isNull, lt, sql } from "drizzle-orm";
 import { getDb, type Executor } from "@/db/client";
+import { publicOrigin } from "@/env";
 import { environmentAuth, environments, identityProviders, samlAssertionIds, ssoRequests, ssoTraces, users, type Environment, type EnvironmentAuth, type IdentityProvider, type SsoTrace, type User } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit, redact } from "@/lib/audit/record";
 import { createEndUserSession } from "@/lib/end-user/sessions";
 import { NotFoundError, ValidationError } from "@/lib/errors";
 import { bindingForStart, checkBinding, SSO_REQUEST_MINUTES } from "./browser-binding";
+import { safeRedirectTarget } from "@/lib/net/redirect";
 import { spEndpoints } from "./endpoints";
 import { getAuthRow } from "./environment-auth";
 import { findIdentityProviderByEntityId, getIdentityProvider, pendingCertificates, trustedCertificates } from "./identity-providers";
@@ -19,11 +21,12 @@ import { checkSamlResponse, decodeSamlResponse, parseXml, peekIssuer, SamlCheckE
 export { SSO_REQUEST_MINUTES };
 export const TRACES_KEPT_PER_IDP = 200;
 
-/** Only our own paths may be returned to: "/e/<env>…", nothing off-site, no scheme, no "//". */
+/** Only our own paths may be returned to: "/e/<env>…" of this environment, nothing off-site (lib/net/redirect), no "//". */
 export function safeReturnPath(value: string | null | undefined, environmentKey: string): string | null {
-  if (!value) return null;
+  if (!value || safeRedirectTarget(value, publicOrigin()) !== value) return null;
   if (!/^\/e\/[a-z][a-z0-9-]{0,31}(\/[A-Za-z0-9\-._~/%]*)?(\?[A-Za-z0-9\-._~=&%]*)?$/.test(value) || value.includes("//") || value.includes("\\")) return null;
-  return value.startsWith(`/e/${environmentKey}`) ? value : null;
+  const own = `/e/${environmentKey}`;
+  return value === own || value.startsWith(`${own}/`) || value.startsWith(`${own}?`) ? value : null;
 }
 
 function requestIdOf(redirectUrl: string | undefined, form: string | undefined): { relayState: string; requestId: string } {

