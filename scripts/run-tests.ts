@@ -5,11 +5,14 @@ import path from "node:path";
 // `npm test`: vitest (unit + integration on real Postgres), then Playwright (e2e in Chromium against
 // a production build). Each runner writes a JSON report; the last line sums them all:
 // `N passed, N failed`, so a run that executed nothing is visible. --only vitest|e2e runs one;
-// --files a,b limits vitest to those test files (`npm run test:scope`).
+// --files a,b (or file paths after the options: `npm run test:e2e -- e2e/sso.spec.ts`) limits the
+// runner to those test files (`npm run test:scope`).
 
 const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const only = arg("--only");
-const files = arg("--files")?.split(",").filter(Boolean) ?? [];
+const optionValues = new Set(["--only", "--files"].map(arg));
+const positional = process.argv.slice(2).filter((a) => !a.startsWith("--") && !optionValues.has(a));
+const files = [...(arg("--files")?.split(",").filter(Boolean) ?? []), ...positional];
 const outDir = path.resolve("test-results");
 fs.mkdirSync(outDir, { recursive: true });
 const bin = (name: string) => path.resolve("node_modules", ".bin", name);
@@ -43,7 +46,7 @@ if (!only || only === "vitest") {
 
 if (!only || only === "e2e") {
   const report = path.join(outDir, "e2e.json");
-  run("playwright", bin("playwright"), ["test"], report, (j) => ({ passed: j.stats.expected, failed: j.stats.unexpected + j.stats.flaky }), {
+  run("playwright", bin("playwright"), ["test", ...files], report, (j) => ({ passed: j.stats.expected, failed: j.stats.unexpected + j.stats.flaky }), {
     PLAYWRIGHT_JSON_OUTPUT_NAME: report,
   });
 }
