@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { desc, eq, sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
-import { emailOutbox, passwordTokens, users, type Environment } from "@/db/schema";
+import { auditEvents, emailOutbox, passwordTokens, users, type Environment } from "@/db/schema";
 import { createEnvironments, systemCtx } from "@/test-support/fixtures";
 import { ARGON2_PARAMS } from "@/lib/auth/password";
 import { RateLimitedError, ValidationError } from "@/lib/errors";
@@ -138,6 +138,97 @@ describe("password sign-in", () => {
     }
     expect(error).toBeInstanceOf(RateLimitedError);
     expect((error as RateLimitedError).retryAfterSeconds).toBeGreaterThan(0);
+  });
+});
+
+describe("brute force: per address, per account and per (account, address) together", () => {
+  const signIn = (email: string, password: string, ip: string) =>
+    signInWithPassword("dev", { email, password }, { ip }).then(
+      (r) => (r.ok ? "signed in" : r.message === INVALID_CREDENTIALS ? "refused" : r.message),
+      (e: unknown) => (e instanceof RateLimitedError && e.retryAfterSeconds > 0 ? e.code : `threw ${String(e)}`),
+    );
+  const lockedMinutes = async (email: string) => {
+    const [row] = await getDb().select({ lockedUntil: users.lockedUntil }).from(users).where(eq(users.email, email));
+    return row!.lockedUntil ? Math.round((row!.lockedUntil.getTime() - Date.now()) / 60_000) : null;
+  };
+  /** The lockout's time has come (instead of waiting for it). */
+  const expireLockout = (email: string) => getDb().update(users).set({ lockedUntil: sql`now() - interval '1 second'` }).where(eq(users.email, email));
+  const lastSignInReason = async (email: string) =>
+    (await getDb().select({ reason: auditEvents.reason }).from(auditEvents).where(sql`${auditEvents.action} = 'end_user.sign_in' and ${auditEvents.targetLabel} = ${email}`).orderBy(desc(auditEvents.id)).limit(1))[0]?.reason;
+
+  async function account(email: string) {
+    const { token } = await invitedUser(email);
+    await setPasswordWithLink("invite", "dev", { token, password: GOOD, confirm: GOOD });
+  }
+
+  it("spraying one password over 30 accounts from one address is refused after 20 failures, right passwords included", async () => {
+    const emails = Array.from({ length: 30 }, (_, i) => `spray-${i}@example.com`);
+    for (const email of emails.slice(0, 3)) await account(email);
+    const attacker = "203.0.113.66";
+    const answers = [];
+    for (const email of emails) answers.push(await signIn(email, "Summer2024!Summer2024!", attacker));
+    expect(answers).toEqual([...Array(20).fill("refused"), ...Array(10).fill("rate_limited")]);
+    // From that address even a right password is refused now (the spray cannot land a hit)…
+    expect(await signIn(emails[0]!, GOOD, attacker)).toBe("rate_limited");
+    // …while the accounts themselves are not locked (one failure each), and work from elsewhere.
+    expect(await lockedMinutes(emails[1]!)).toBeNull();
+    expect(await signIn(emails[1]!, GOOD, freshIp())).toBe("signed in");
+  });
+
+  it("successes give their attempt back: an address whose users sign in is not throttled", async () => {
+    await account("office@example.com");
+    const office = "203.0.113.80";
+    const answers = [];
+    for (let i = 0; i < 25; i++) answers.push(await signIn("office@example.com", GOOD, office));
+    expect(answers).toEqual(Array(25).fill("signed in"));
+  });
+
+  it("an attacker elsewhere who knows only the email delays the owner on new addresses, never locks them out of their own, and every lockout ends", async () => {
+    const victim = "victim@example.com";
+    await account(victim);
+    const home = "198.51.100.200";
+    expect(await signIn(victim, GOOD, home)).toBe("signed in"); // the victim's own address from now on
+    // An attacker on ten addresses: ten failures in a row lock the account for 15 minutes.
+    for (let i = 0; i < 10; i++) expect(await signIn(victim, `guess number ${i}`, `192.0.2.${i + 1}`)).toBe("refused");
+    expect(await lockedMinutes(victim)).toBe(15);
+    // From a new address the owner waits (the same answer as any failure; the trail says why)…
+    expect(await signIn(victim, GOOD, freshIp())).toBe("refused");
+    expect(await lastSignInReason(victim)).toBe("account locked");
+    // …from their own address they sign in at once, through the (account, address) rule.
+    expect(await signIn(victim, GOOD, home)).toBe("signed in");
+
+    // The attacker again: locked again; each further failure once the lockout has ended doubles it.
+    for (let i = 0; i < 10; i++) await signIn(victim, `second round ${i}`, `192.0.2.${i + 20}`);
+    expect(await lockedMinutes(victim)).toBe(15);
+    // While locked, guesses are refused without counting (the lockout is not extended by them).
+    expect(await signIn(victim, "during the lockout", "192.0.2.40")).toBe("refused");
+    expect(await lockedMinutes(victim)).toBe(15);
+    await expireLockout(victim);
+    expect(await signIn(victim, "after the lockout", "192.0.2.41")).toBe("refused");
+    expect(await lockedMinutes(victim)).toBe(30);
+    await expireLockout(victim);
+    await signIn(victim, "and again", "192.0.2.42");
+    expect(await lockedMinutes(victim)).toBe(60);
+    // However long the attack, a lockout lasts at most a day: it delays, it never denies for good.
+    await getDb().update(users).set({ failedSignIns: 5000, lockedUntil: sql`now() - interval '1 second'` }).where(eq(users.email, victim));
+    await signIn(victim, "a long attack", "192.0.2.43");
+    expect(await lockedMinutes(victim)).toBe(24 * 60);
+    expect(await signIn(victim, GOOD, home)).toBe("signed in");
+    // And once it has ended, the owner signs in from anywhere.
+    for (let i = 0; i < 10; i++) await signIn(victim, `third round ${i}`, `192.0.2.${i + 50}`);
+    expect(await signIn(victim, GOOD, "198.51.100.201")).toBe("refused");
+    await expireLockout(victim);
+    expect(await signIn(victim, GOOD, "198.51.100.201")).toBe("signed in");
+  });
+
+  it("the owner's own address is no free pass: its own failures hold it back", async () => {
+    const owner = "shared-address@example.com";
+    await account(owner);
+    const home = "198.51.100.210";
+    expect(await signIn(owner, GOOD, home)).toBe("signed in");
+    for (let i = 0; i < 10; i++) expect(await signIn(owner, `guess from the same address ${i}`, home)).toBe("refused");
+    expect(await signIn(owner, GOOD, home)).toBe("refused");
+    expect(await lastSignInReason(owner)).toBe("too many failures from this address");
   });
 });
 

@@ -3,7 +3,7 @@ import { clearLockoutRow, recordFailedSignInRow, setPasswordRow } from "@/lib/us
 import { and, eq, isNull, sql } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Executor } from "@/db/client";
-import { environmentAccess, environmentBreakGlassUsers, environments, passwordTokens, users, type Environment, type User } from "@/db/schema";
+import { environmentAccess, environmentBreakGlassUsers, environments, passwordTokens, sessions, users, type Environment, type User } from "@/db/schema";
 import type { Actor, DomainContext } from "@/lib/auth/actor";
 import { hashPassword, verifyPassword } from "@/lib/auth/password";
 import { hashToken, newSecretToken } from "@/lib/auth/secret-token";
@@ -13,7 +13,7 @@ import { env, publicOrigin } from "@/env";
 import { NotFoundError, RateLimitedError, ValidationError } from "@/lib/errors";
 import { sendMail } from "@/lib/mail";
 import { authorize } from "@/lib/permissions";
-import { hitRateLimit } from "@/lib/rate-limit";
+import { hitRateLimit, peekRateLimit, refundRateLimit, resetRateLimit } from "@/lib/rate-limit";
 import { getAuthRow, routeSignIn } from "@/lib/sso/environment-auth";
 import { emailSchema, parseInput, uuidSchema } from "@/lib/validation";
 import { passwordProblems } from "./password-strength";
@@ -21,9 +21,23 @@ import { createEndUserSession } from "./sessions";
 
 export const INVITE_DAYS = 7;
 export const RESET_MINUTES = 60;
-// Throttling, kept in Postgres so every instance shares it.
-const PER_IP_PER_MINUTE = 30;
-const PER_ACCOUNT_PER_15_MINUTES = 20;
+// Throttling (OWASP's "account lockout" with Keycloak-style brute-force detection), kept in Postgres
+// so every instance shares it. Three counters hold together:
+// - per address, across accounts: 30 attempts a minute, and 20 failed sign-ins in 15 minutes (a
+//   success gives its attempt back), so spraying one password over many accounts from one address
+//   is slowed to 20 guesses a quarter hour;
+// - per account, across addresses: PASSWORD_LOCKOUT_THRESHOLD failures in a row lock the account
+//   for PASSWORD_LOCKOUT_MINUTES, doubled at each further failure, at most a day; a lockout always
+//   ends, and attempts during it are refused without counting (nor checking the password);
+// - per (account, address) for the account's own addresses (one it signed in from in the last
+//   30 days): the account's lockout does not apply there, only that pair's own count of failures
+//   (PASSWORD_LOCKOUT_THRESHOLD per PASSWORD_LOCKOUT_MINUTES), so an attacker elsewhere who knows
+//   only the email delays the owner on new addresses but cannot lock them out of their own.
+const PER_ADDRESS_PER_MINUTE = 30;
+const PER_ADDRESS_FAILURES = 20;
+const PER_ADDRESS_FAILURE_WINDOW_SECONDS = 15 * 60;
+const MAX_LOCKOUT_MINUTES = 24 * 60;
+const KNOWN_ADDRESS_DAYS = 30;
 
 /** The one answer to every failed password sign-in, whatever the cause (no account enumeration). */
 export const INVALID_CREDENTIALS =
@@ -252,9 +266,21 @@ export type PasswordSignInResult = { ok: true; signedIn: SignedIn } | { ok: fals
 
 const signInInput = z.object({ email: z.string().max(320), password: z.string().max(1000) });
 
+/** Whether the account signed in from this address (any method, any environment) in the last 30 days. */
+async function isKnownAddress(userId: string, address: string | undefined): Promise<boolean> {
+  if (!address || address === "unknown") return false;
+  const [row] = await getDb()
+    .select({ id: sessions.id })
+    .from(sessions)
+    .where(and(eq(sessions.userId, userId), eq(sessions.ip, address), sql`${sessions.createdAt} > now() - make_interval(days => ${KNOWN_ADDRESS_DAYS})`))
+    .limit(1);
+  return !!row;
+}
+
 /**
  * Password sign-in into one environment. Unknown emails cost the same argon2 work and get the
- * same answer as wrong passwords and locked accounts. Throttled per IP and per account.
+ * same answer as wrong passwords and locked accounts. Throttled per address, per account and per
+ * (account, address): see the counters above.
  */
 export async function signInWithPassword(
   environmentKey: string,
@@ -267,12 +293,16 @@ export async function signInWithPassword(
   const [environment] = await db.select().from(environments).where(eq(environments.key, environmentKey));
   if (!environment) throw new NotFoundError("No such environment.");
 
-  const [byIp, byAccount] = await Promise.all([
-    hitRateLimit(`pw-ip:${request.ip ?? "unknown"}`, PER_IP_PER_MINUTE, 60),
-    hitRateLimit(`pw-acct:${environment.id}:${email}`, PER_ACCOUNT_PER_15_MINUTES, 900),
+  const address = request.ip ?? "unknown";
+  const failuresKey = `pw-ip-fail:${address}`;
+  // Every attempt counts as a failure of its address up front (so concurrent guesses cannot slip
+  // past the limit); a success gives it back.
+  const [perMinute, failures] = await Promise.all([
+    hitRateLimit(`pw-ip:${address}`, PER_ADDRESS_PER_MINUTE, 60),
+    hitRateLimit(failuresKey, PER_ADDRESS_FAILURES, PER_ADDRESS_FAILURE_WINDOW_SECONDS),
   ]);
-  if (!byIp.allowed || !byAccount.allowed) {
-    throw new RateLimitedError(Math.max(byIp.allowed ? 0 : byIp.retryAfterSeconds, byAccount.allowed ? 0 : byAccount.retryAfterSeconds));
+  if (!perMinute.allowed || !failures.allowed) {
+    throw new RateLimitedError(Math.max(perMinute.allowed ? 0 : perMinute.retryAfterSeconds, failures.allowed ? 0 : failures.retryAfterSeconds));
   }
 
   const [row] = await db
@@ -282,16 +312,22 @@ export async function signInWithPassword(
     .leftJoin(environmentBreakGlassUsers, and(eq(environmentBreakGlassUsers.userId, users.id), eq(environmentBreakGlassUsers.environmentId, environment.id)))
     .where(sql`lower(${users.email}) = ${email}`);
   const user = row?.user;
-  const passwordOk = await verifyPassword(user?.passwordHash, data.password);
-  const settings = await getAuthRow(environment.id);
+  const [passwordOk, settings, knownAddress] = await Promise.all([
+    verifyPassword(user?.passwordHash, data.password),
+    getAuthRow(environment.id),
+    user ? isKnownAddress(user.id, request.ip) : false,
+  ]);
   const route = routeSignIn(settings, email, !!row?.breakGlass);
+  const { PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES } = env();
+  const pairKey = user ? `pw-pair:${user.id}:${address}` : "";
 
   const failure = (reason: string, lock = false) =>
     inTransaction(async (tx) => {
       let lockedNow = false;
       if (user && lock) {
-        const { PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES } = env();
-        lockedNow = (await recordFailedSignInRow(tx, user.id, PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES)) === PASSWORD_LOCKOUT_THRESHOLD;
+        const count = await recordFailedSignInRow(tx, user.id, PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES, Math.max(MAX_LOCKOUT_MINUTES, PASSWORD_LOCKOUT_MINUTES));
+        lockedNow = count === PASSWORD_LOCKOUT_THRESHOLD;
+        if (knownAddress) await hitRateLimit(pairKey, PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES * 60);
       }
       await recordAudit(tx, { actor: user ? endUser(user, environment.id) : anonymous(email.slice(0, 320)), ip: request.ip }, {
         action: "end_user.sign_in",
@@ -319,13 +355,17 @@ export async function signInWithPassword(
     });
 
   if (!user) return failure("unknown email");
-  if (user.lockedUntil && user.lockedUntil > new Date()) return failure("account locked");
+  if (knownAddress) {
+    // The account's own address: only this pair's failures hold it back, not the account's lockout.
+    if ((await peekRateLimit(pairKey, PASSWORD_LOCKOUT_MINUTES * 60)).count >= PASSWORD_LOCKOUT_THRESHOLD) return failure("too many failures from this address");
+  } else if (user.lockedUntil && user.lockedUntil > new Date()) return failure("account locked");
   if (!user.passwordHash) return failure("no password set");
   if (!passwordOk) return failure("wrong password", true);
   if (user.status !== "active") return failure(`account ${user.status}`);
   if (!row!.hasAccess) return failure("no access to this environment");
   if (route.method !== "password") return failure(route.method === "sso" ? "SSO is enforced for this email" : "password sign-in is off");
 
+  await Promise.all([refundRateLimit(failuresKey), knownAddress ? resetRateLimit(pairKey) : undefined]);
   return inTransaction(async (tx) => {
     const updated = await clearLockoutRow(tx, user.id, { signedIn: true });
     const { token } = await createEndUserSession(tx, { userId: user.id, environmentId: environment.id, method: "password", ip: request.ip, userAgent: request.userAgent });

@@ -1,4 +1,4 @@
-import type { FeatureKey } from "./reasons";
+import { FEATURE_KEYS, type FeatureKey } from "./reasons";
 
 /**
  * The access token's payload (RFC 9068 `at+jwt`, header `kid` and `typ`).
@@ -10,6 +10,7 @@ import type { FeatureKey } from "./reasons";
  */
 export type AccessTokenClaims = {
   iss: string;
+  /** `<env>:<feature>` (e.g. `prod:agent_studio`), or an MCP server's URL: see `tokenAudience`. */
   aud: string;
   sub: string;
   email: string;
@@ -27,3 +28,16 @@ export type AccessTokenClaims = {
 
 export const ALL = "*";
 export const ACCESS_TOKEN_TYPE = "at+jwt";
+
+/** An environment key: what `env` carries and what a verifier is bound to. */
+export const ENVIRONMENT_KEY = /^[a-z][a-z0-9-]{0,31}$/;
+
+/**
+ * The `aud` of a token for `audience` in `environment`: a feature key is bound to its environment
+ * (`prod:agent_studio`, a URI whose scheme is the environment key), so a verifier checking only
+ * `aud`, as any standard JWT library does, refuses another environment's token; an MCP server's URL
+ * (RFC 8707 resource indicator) names one server, which lives in one environment, and is kept as is.
+ */
+export function tokenAudience(environment: string, audience: string): string {
+  return (FEATURE_KEYS as readonly string[]).includes(audience) ? `${environment}:${audience}` : audience;
+}

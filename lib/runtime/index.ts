@@ -2,17 +2,20 @@
 // issues and to decide from them. It depends on `jose` only (no database, no framework), so it
 // can be published as its own package.
 //
-//   const verify = createVerifier({ issuer: "https://iam.example", jwks: "https://iam.example/.well-known/jwks.json" });
-//   const result = await verify(bearer, { audience: "agent_studio", environment: "prod" });
+//   const verify = createVerifier({ issuer: "https://iam.example", jwks: "https://iam.example/.well-known/jwks.json", environment: "prod" });
+//   const result = await verify(bearer, { audience: "agent_studio" }); // the token's aud is prod:agent_studio
 //   if (result.ok) decide(result.claims, "agent_studio", genieId); // { allow, reason, message }
 
-export { ACCESS_TOKEN_TYPE, ALL, type AccessTokenClaims } from "./claims";
+export { ACCESS_TOKEN_TYPE, ALL, tokenAudience, type AccessTokenClaims } from "./claims";
 export { checkRemote, decide, type OfflineDecision, type RemoteDecision } from "./decide";
 export { FEATURE_KEYS, REASONS, type FeatureKey, type Reason } from "./reasons";
-export { ALGORITHMS, createVerifier, type Verify, type VerifyResult } from "./verify";
+export { ALGORITHMS, createVerifier, MAX_TOKEN_CHARS, type VerifierOptions, type Verify, type VerifyOptions, type VerifyResult } from "./verify";
 
-/** Reads `Authorization: Bearer <token>` (null when absent or another scheme). */
+/**
+ * Reads `Authorization: Bearer <token>` (null when absent or another scheme). The credential is
+ * returned as sent, so a malformed one is refused by `verify` as `malformed_token`, not as missing.
+ */
 export function bearerToken(authorization: string | null | undefined): string | null {
-  const match = /^Bearer\s+([A-Za-z0-9._~+/=-]+)\s*$/i.exec(authorization ?? "");
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
   return match ? match[1]! : null;
 }

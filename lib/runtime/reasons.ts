@@ -6,9 +6,13 @@ export const REASONS = {
   // Token verification
   missing_token: "No access token was sent.",
   malformed_token: "The access token is not a well-formed JWT.",
+  token_too_large: "The access token is larger than any the issuer signs (8 KiB).",
   algorithm_not_allowed: "The token's signing algorithm is not accepted (only EdDSA and ES256 are).",
   forbidden_header: "The token's header names its own key (jku, jwk, x5u or x5c); keys come only from the issuer's JWKS.",
+  unsupported_header: "The token's header asks for an extension this verifier does not support (crit).",
   unknown_key: "The token was signed with a key the issuer does not publish (unknown or retired kid).",
+  bad_key: "The issuer's key for this token cannot be used (a malformed or private key in the key set).",
+  keys_unavailable: "The issuer's key set could not be fetched; try again shortly.",
   bad_signature: "The token's signature does not verify: it was altered or signed by someone else.",
   expired: "The token has expired.",
   not_yet_valid: "The token is not valid yet.",

@@ -8,13 +8,14 @@ import type { EndUserSession } from "@/lib/end-user/sessions";
 import { publicOrigin } from "@/env";
 import { ValidationError } from "@/lib/errors";
 import { uuidSchema } from "@/lib/validation";
-import { ACCESS_TOKEN_TYPE, type AccessTokenClaims } from "@/lib/runtime/claims";
+import { ACCESS_TOKEN_TYPE, tokenAudience, type AccessTokenClaims } from "@/lib/runtime/claims";
 import { FEATURE_KEYS, type FeatureKey } from "@/lib/runtime/reasons";
 import { noteIssuance } from "./issuance-audit";
 import { activeSigningKey } from "./keys";
 
 // Access tokens for a signed-in end user (RFC 9068 shape): see the README's "Runtime tokens" for
-// every claim. `aud` is a feature key, or an MCP server's URL (RFC 8707 resource indicator).
+// every claim. `aud` is a feature key bound to the environment (`prod:agent_studio`), or an MCP
+// server's URL (RFC 8707 resource indicator; the server lives in one environment).
 
 /** Above this the token leaves out its entitlements (then its groups) and says so. */
 export const MAX_TOKEN_BYTES = 4096;
@@ -24,9 +25,16 @@ export const jwksUrl = () => `${publicOrigin()}/.well-known/jwks.json`;
 export const mcpServerUrl = (resourceId: string) => `${publicOrigin()}/mcp/${resourceId}`;
 export const protectedResourceMetadataUrl = (resourceId: string) => `${publicOrigin()}/.well-known/oauth-protected-resource/mcp/${resourceId}`;
 
-/** Checks an audience: a feature key, or the URL of an MCP server of the session's environment. */
-export async function validateAudience(environmentId: string, audience: string): Promise<string> {
+/**
+ * Checks an audience: a feature key (bare, or bound to the session's environment as the token's
+ * `aud` is: `prod:agent_studio`), or the URL of an MCP server of the session's environment.
+ * Answers it as the caller names it in requests: the feature key, or the URL.
+ */
+export async function validateAudience(environment: { id: string; key: string }, audience: string): Promise<string> {
   if ((FEATURE_KEYS as readonly string[]).includes(audience)) return audience;
+  const bound = FEATURE_KEYS.find((f) => tokenAudience(environment.key, f) === audience);
+  if (bound) return bound;
+  const environmentId = environment.id;
   const prefix = `${publicOrigin()}/mcp/`;
   const id = audience.startsWith(prefix) ? audience.slice(prefix.length) : "";
   if (uuidSchema.safeParse(id).success) {
@@ -39,7 +47,8 @@ export async function validateAudience(environmentId: string, audience: string):
 export type MintedToken = { token: string; claims: AccessTokenClaims; expiresIn: number };
 
 export async function mintAccessToken(s: EndUserSession, audience: string): Promise<MintedToken> {
-  const aud = await validateAudience(s.environment.id, audience);
+  const audienceName = await validateAudience(s.environment, audience);
+  const aud = tokenAudience(s.environment.key, audienceName);
   const [[auth], held, key] = await Promise.all([
     getDb().select({ lifetime: environmentAuth.tokenLifetimeSeconds }).from(environmentAuth).where(eq(environmentAuth.environmentId, s.environment.id)),
     entitlementsOf(s.environment.id, s.user.id),
@@ -70,6 +79,6 @@ export async function mintAccessToken(s: EndUserSession, audience: string): Prom
     claims = { ...base, groups_overflow: true, entitlements_overflow: true };
     token = await sign(claims);
   }
-  noteIssuance({ environment: s.environment, user: s.user, audience: Array.isArray(aud) ? aud.join(" ") : String(aud), kid: key.kid, jti: base.jti });
+  noteIssuance({ environment: s.environment, user: s.user, audience: audienceName, kid: key.kid, jti: base.jti });
   return { token, claims, expiresIn: lifetime };
 }

@@ -3,7 +3,7 @@ import { generateKeyPairSync } from "node:crypto";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { eq, sql } from "drizzle-orm";
-import { base64url, decodeJwt, decodeProtectedHeader, exportJWK, SignJWT } from "jose";
+import { base64url, decodeJwt, decodeProtectedHeader, exportJWK, SignJWT, type JWK } from "jose";
 import { getDb } from "@/db/client";
 import { signingKeys, type Environment } from "@/db/schema";
 import { createEnvironments, memberCtx, systemCtx } from "@/test-support/fixtures";
@@ -13,7 +13,8 @@ import { createResource } from "@/lib/access/resources";
 import { createEndUserSession, readEndUserSession, signOutEverywhere, type EndUserSession } from "@/lib/end-user/sessions";
 import { addMembers, createGroup, removeMembers } from "@/lib/groups";
 import { createUser, suspendUser } from "@/lib/users";
-import { createVerifier, decide } from "@/lib/runtime";
+import { createVerifier, decide, type VerifierOptions } from "@/lib/runtime";
+import { malformedTokens } from "@/test-support/malformed-tokens";
 import { activeSigningKey, ensureSigningKeys, listSigningKeys, publishedJwks, resetKeyCache, rotateIfDue, rotateSigningKeys } from "./keys";
 import { MAX_TOKEN_BYTES, mintAccessToken } from "./mint";
 import { decideWithToken, resetVerifierCache, verifyAccessToken } from "./verify";
@@ -120,7 +121,7 @@ describe("access tokens", () => {
     const { token, expiresIn } = await mintAccessToken(s, "agent_studio");
     expect(decodeProtectedHeader(token)).toMatchObject({ typ: "at+jwt", kid: expect.any(String), alg: expect.stringMatching(/^(EdDSA|ES256)$/) });
     const claims = decodeJwt(token);
-    expect(claims).toMatchObject({ iss: ISSUER, aud: "agent_studio", sub: s.user.id, email: "claims@example.com", name: "claims", env: "prod", sid: s.session.id, groups: ["Everyone", "Genie users"], entitlements: { agent_studio: [genieId] } });
+    expect(claims).toMatchObject({ iss: ISSUER, aud: "prod:agent_studio", sub: s.user.id, email: "claims@example.com", name: "claims", env: "prod", sid: s.session.id, groups: ["Everyone", "Genie users"], entitlements: { agent_studio: [genieId] } });
     expect(claims.exp! - claims.iat!).toBe(600);
     expect(expiresIn).toBe(600);
     expect(claims.jti).toMatch(/^[0-9a-f-]{36}$/);
@@ -140,7 +141,7 @@ describe("access tokens", () => {
     expect(await verifyAccessToken(token, { audience: "agent_studio", environment: "prod" })).toBe(first);
     // Another door's expectations are checked on their own.
     expect(await verifyAccessToken(token, { audience: "mcp", environment: "prod" })).toMatchObject({ ok: false, reason: "wrong_audience" });
-    expect(await verifyAccessToken(token, { audience: "agent_studio", environment: "dev" })).toMatchObject({ ok: false });
+    expect(await verifyAccessToken(token, { audience: "agent_studio", environment: "dev" })).toMatchObject({ ok: false, reason: "wrong_environment" });
     // Past its expiry (and the clock skew), the remembered success is not used.
     const exp = decodeJwt(token).exp!;
     vi.useFakeTimers({ toFake: ["Date"] });
@@ -181,9 +182,14 @@ try:
 except jwt.PyJWTError as e:
     print(json.dumps({"ok": False, "error": type(e).__name__}))
 `;
-    const py = async (aud: string) => JSON.parse((await run("/usr/bin/python3", ["-c", script, token, `${jwksServer.url}/.well-known/jwks.json`, ISSUER, aud])).stdout);
-    expect(await py("agent_studio")).toEqual({ ok: true, sub: s.user.id, env: "prod", alg: decodeProtectedHeader(token).alg });
-    expect(await py("workato_go")).toEqual({ ok: false, error: "InvalidAudienceError" });
+    const py = async (aud: string, t = token) => JSON.parse((await run("/usr/bin/python3", ["-c", script, t, `${jwksServer.url}/.well-known/jwks.json`, ISSUER, aud])).stdout);
+    expect(await py("prod:agent_studio")).toEqual({ ok: true, sub: s.user.id, env: "prod", alg: decodeProtectedHeader(token).alg });
+    expect(await py("prod:workato_go")).toEqual({ ok: false, error: "InvalidAudienceError" });
+    // The environment is in the audience: a verifier that checks only aud (as PyJWT does) is bound to it.
+    expect(await py("agent_studio")).toEqual({ ok: false, error: "InvalidAudienceError" });
+    const dev = await mintAccessToken(await session("python-dev@example.com", env.dev), "agent_studio");
+    expect(await py("prod:agent_studio", dev.token)).toEqual({ ok: false, error: "InvalidAudienceError" });
+    expect(await py("dev:agent_studio", dev.token)).toMatchObject({ ok: true, env: "dev" });
   });
 
   it("refuse every attack with its reason", async () => {
@@ -220,10 +226,72 @@ except jwt.PyJWTError as e:
     expect(await check("")).toBe("missing_token");
   });
 
+  it("are bound to their environment: a DEV token is refused by a PROD verifier whatever the call asks, and no verifier is made without one", async () => {
+    const dev = await mintAccessToken(await session("bound-dev@example.com", env.dev), "agent_studio");
+    expect(decodeJwt(dev.token)).toMatchObject({ aud: "dev:agent_studio", env: "dev" });
+    const jwks = `${jwksServer.url}/.well-known/jwks.json`;
+    const prod = createVerifier({ issuer: ISSUER, jwks, environment: "prod" });
+    // The call names only the feature (the component forgot the environment): refused with the reason.
+    expect(await prod(dev.token, { audience: "agent_studio" })).toMatchObject({ ok: false, reason: "wrong_environment", message: 'The token belongs to another environment. ("dev", not "prod")' });
+    // Even when it names the DEV audience itself.
+    expect(await prod(dev.token, { audience: "dev:agent_studio" })).toMatchObject({ ok: false, reason: "wrong_environment" });
+    expect(await createVerifier({ issuer: ISSUER, jwks, environment: "dev" })(dev.token, { audience: "agent_studio" })).toMatchObject({ ok: true });
+    // The environment is required: by the type, and at run time for JavaScript callers.
+    for (const environment of [undefined, "", "PROD", "prod dev"]) {
+      expect(() => createVerifier({ issuer: ISSUER, jwks, environment } as unknown as VerifierOptions)).toThrow(/"environment" is required/);
+    }
+    // The issuer mints the bound audience from either name, and only for the session's environment.
+    const s = await session("bound-prod@example.com", env.prod);
+    expect(decodeJwt((await mintAccessToken(s, "prod:agent_studio")).token).aud).toBe("prod:agent_studio");
+    expect(((await mintAccessToken(s, "dev:agent_studio").catch((e) => e)) as Error).message).toMatch(/^Unknown audience/);
+  });
+
+  it("refuse every malformed token with its reason, never with an error", async () => {
+    const s = await session("malformed@example.com", env.prod);
+    const { token } = await mintAccessToken(s, "agent_studio");
+    const table = await malformedTokens(token);
+    const answers = [];
+    for (const row of table) {
+      const r = await verifyAccessToken(row.token, { audience: "agent_studio", environment: "prod" }).catch((e: Error) => ({ ok: "threw", reason: `${e.name}: ${e.message}`, message: "" }));
+      answers.push([row.name, r.ok ? "ok" : r.reason]);
+      // The message may go into a header as it is (WWW-Authenticate): printable ASCII.
+      if (!r.ok) expect(r.message).toMatch(/^[\x20-\x7e]+$/);
+    }
+    expect(answers).toEqual(table.map((row) => [row.name, row.reason]));
+  });
+
+  it("answer an unusable key or an unreachable key set with a reason, never with an error", async () => {
+    const ec = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const good = { ...(await exportJWK(ec.publicKey)), kid: "p256", alg: "ES256", use: "sig" } as JWK;
+    const claims = { sub: crypto.randomUUID(), env: "prod", aud: "prod:agent_studio", jti: crypto.randomUUID(), sid: crypto.randomUUID() };
+    const token = await new SignJWT(claims).setProtectedHeader({ alg: "ES256", typ: "at+jwt", kid: "p256" }).setIssuer(ISSUER).setIssuedAt().setExpirationTime("5m").sign(ec.privateKey);
+    const withSet = (keys: JWK[]) => createVerifier({ issuer: ISSUER, jwks: async () => ({ keys }), environment: "prod" });
+    const attempt = (verify: ReturnType<typeof withSet>) => verify(token, { audience: "prod:agent_studio" }).catch((e: Error) => ({ ok: "threw", error: `${e.name}: ${e.message}` }));
+    expect(await attempt(withSet([good]))).toMatchObject({ ok: true });
+    // A point off the P-256 curve (x reused as y): WebCrypto's DataError, answered as bad_key.
+    expect(await attempt(withSet([{ ...good, y: good.x }]))).toEqual({ ok: false, reason: "bad_key", message: expect.stringMatching(/^The issuer's key/) });
+    expect(await attempt(withSet([{ ...good, x: "AA" }]))).toMatchObject({ ok: false, reason: "bad_key" });
+    // A private key published by mistake.
+    expect(await attempt(withSet([{ ...(await exportJWK(ec.privateKey)), kid: "p256", alg: "ES256" } as JWK]))).toMatchObject({ ok: false, reason: "bad_key" });
+    // No key set to be had: the getter fails, the URL answers 503, nothing listens.
+    const failing = createVerifier({ issuer: ISSUER, jwks: async () => Promise.reject(new Error("database gone")), environment: "prod" });
+    expect(await attempt(failing)).toMatchObject({ ok: false, reason: "keys_unavailable" });
+    const down = await serve(async () => new Response("maintenance", { status: 503 }));
+    try {
+      expect(await attempt(createVerifier({ issuer: ISSUER, jwks: `${down.url}/jwks.json`, environment: "prod" }))).toMatchObject({ ok: false, reason: "keys_unavailable" });
+      const notJson = await serve(async () => new Response("<html>", { status: 200 }));
+      expect(await attempt(createVerifier({ issuer: ISSUER, jwks: `${notJson.url}/jwks.json`, environment: "prod" }))).toMatchObject({ ok: false, reason: "keys_unavailable" });
+      await notJson.close();
+    } finally {
+      await down.close();
+    }
+    expect(await attempt(createVerifier({ issuer: ISSUER, jwks: `${down.url}/jwks.json`, environment: "prod" }))).toMatchObject({ ok: false, reason: "keys_unavailable" });
+  });
+
   it("rotation: old tokens verify until their key's window ends; a caching verifier picks up new keys", async () => {
     const s = await session("rotation@example.com", env.prod);
     const old = await mintAccessToken(s, "agent_studio");
-    const remote = createVerifier({ issuer: ISSUER, jwks: `${jwksServer.url}/.well-known/jwks.json`, cacheMaxAgeMs: 3_600_000 });
+    const remote = createVerifier({ issuer: ISSUER, jwks: `${jwksServer.url}/.well-known/jwks.json`, environment: "prod", cacheMaxAgeMs: 3_600_000 });
     expect((await remote(old.token, { audience: "agent_studio" })).ok).toBe(true); // the set is now cached
     // Two rotations: the key that signs next was created after the verifier cached the set.
     await rotateSigningKeys(systemCtx);
@@ -234,10 +302,10 @@ except jwt.PyJWTError as e:
     expect(decodeProtectedHeader(fresh.token).kid).toBe(r.active);
     await new Promise((done) => setTimeout(done, 1_100)); // the verifier's refetch cooldown
     expect(await remote(fresh.token, { audience: "agent_studio" })).toMatchObject({ ok: true });
-    expect((await verifyAccessToken(old.token, { audience: "agent_studio" })).ok).toBe(true);
+    expect((await verifyAccessToken(old.token, { audience: "agent_studio", environment: "prod" })).ok).toBe(true);
     await getDb().update(signingKeys).set({ publishUntil: sql`now() - interval '1 second'` }).where(eq(signingKeys.kid, decodeProtectedHeader(old.token).kid!));
     resetVerifierCache();
-    expect(await verifyAccessToken(old.token, { audience: "agent_studio" })).toMatchObject({ ok: false, reason: "unknown_key" });
+    expect(await verifyAccessToken(old.token, { audience: "agent_studio", environment: "prod" })).toMatchObject({ ok: false, reason: "unknown_key" });
   });
 });
 
@@ -256,7 +324,7 @@ describe("revocation on the decision path", () => {
     await removeMembers(systemCtx, { groupId: group.id, userIds: [b.user.id] });
     expect(await ask(tb!.token)).toMatchObject({ allow: false, reason: "no_grant" });
     // Offline, the token still lists the grant until it expires (at most one lifetime).
-    const offline = await verifyAccessToken(tb!.token, { audience: "agent_studio" });
+    const offline = await verifyAccessToken(tb!.token, { audience: "agent_studio", environment: "prod" });
     expect(offline.ok && decide(offline.claims, "agent_studio", genieId).allow).toBe(true);
     await signOutEverywhere(systemCtx, c.user.id);
     expect(await ask(tc!.token)).toMatchObject({ allow: false, reason: "token_revoked" });

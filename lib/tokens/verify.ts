@@ -1,7 +1,7 @@
 import "server-only";
 import type { Feature } from "@/db/enums";
 import { decide, type Decision } from "@/lib/access/policy";
-import { createVerifier, type VerifyResult } from "@/lib/runtime/verify";
+import { createVerifier, type Verify, type VerifyResult } from "@/lib/runtime/verify";
 import { REASONS, type Reason } from "@/lib/runtime/reasons";
 import { CLOCK_SKEW_SECONDS, publishedJwks } from "./keys";
 import { issuer } from "./mint";
@@ -16,7 +16,8 @@ async function localJwks() {
   return cachedSet.set;
 }
 
-let verifier: { issuer: string; verify: ReturnType<typeof createVerifier> } | undefined;
+// One verifier per environment (each is bound to its environment), all reading the same key set.
+let verifiers: { issuer: string; byEnvironment: Map<string, Verify> } | undefined;
 
 // A component sends the same token many times in its lifetime: a verification that passed is kept
 // for as long as the key set it was checked against is (5 s, like localJwks), and never past the
@@ -25,17 +26,24 @@ let verifier: { issuer: string; verify: ReturnType<typeof createVerifier> } | un
 const VERIFIED_MS = 5_000;
 const verified = new Map<string, { until: number; result: VerifyResult }>();
 
-export async function verifyAccessToken(token: string | null | undefined, expected: { audience: string | string[]; environment?: string }): Promise<VerifyResult> {
-  if (!verifier || verifier.issuer !== issuer()) {
-    verifier = { issuer: issuer(), verify: createVerifier({ issuer: issuer(), jwks: localJwks, clockToleranceSeconds: CLOCK_SKEW_SECONDS }) };
+/** Verifies a token presented to a component of `environment` (required: a token of another environment is refused). */
+export async function verifyAccessToken(token: string | null | undefined, expected: { audience: string | string[]; environment: string }): Promise<VerifyResult> {
+  if (!verifiers || verifiers.issuer !== issuer()) {
+    verifiers = { issuer: issuer(), byEnvironment: new Map() };
     verified.clear();
   }
-  const key = token ? `${token}\n${JSON.stringify(expected)}` : "";
+  let verify = verifiers.byEnvironment.get(expected.environment);
+  if (!verify) {
+    // Throws on a missing or malformed environment key (a caller's bug, never a client's input).
+    verify = createVerifier({ issuer: issuer(), jwks: localJwks, environment: expected.environment, clockToleranceSeconds: CLOCK_SKEW_SECONDS });
+    verifiers.byEnvironment.set(expected.environment, verify);
+  }
+  const key = token ? `${token}\n${expected.environment}\n${JSON.stringify(expected.audience)}` : "";
   const now = Date.now();
   const hit = key ? verified.get(key) : undefined;
   if (hit && hit.until > now) return hit.result;
   if (hit) verified.delete(key);
-  const result = await verifier.verify(token, expected);
+  const result = await verify(token, { audience: expected.audience });
   if (result.ok && key) {
     if (verified.size >= 10_000) verified.delete(verified.keys().next().value!);
     verified.set(key, { until: Math.min(now + VERIFIED_MS, result.claims.exp * 1000), result });

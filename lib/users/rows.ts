@@ -158,14 +158,19 @@ export async function setPasswordRow(tx: Executor, id: string, passwordHash: str
   return row!;
 }
 
-/** Counts a failed password sign-in; locks the account for `minutes` at `threshold`. Returns the count. */
-export async function recordFailedSignInRow(tx: Executor, id: string, threshold: number, minutes: number): Promise<number> {
+/**
+ * Counts a failed password sign-in. From the `threshold`-th failure in a row the account locks, for
+ * `minutes` and then twice as long at each further failure, never longer than `maxMinutes`: a
+ * lockout always ends. Returns the count.
+ */
+export async function recordFailedSignInRow(tx: Executor, id: string, threshold: number, minutes: number, maxMinutes: number): Promise<number> {
   const [row] = await tx
     .update(users)
     .set({
       failedSignIns: sql`${users.failedSignIns} + 1`,
       lockedUntil: sql`case when ${users.failedSignIns} + 1 >= ${threshold}
-        then now() + make_interval(mins => ${minutes}) else ${users.lockedUntil} end`,
+        then now() + make_interval(mins => least(${minutes} * power(2, least(${users.failedSignIns} + 1 - ${threshold}, 20)), ${maxMinutes})::int)
+        else ${users.lockedUntil} end`,
     })
     .where(eq(users.id, id))
     .returning({ failed: users.failedSignIns });

@@ -75,14 +75,14 @@ await runBench(async (db, own) => {
   if (MEMORY_USERS > 0) return memory(prod.id);
 
   // 1. In-process.
-  const verify = createVerifier({ issuer: issuer(), jwks: async () => jwks });
+  const verify = createVerifier({ issuer: issuer(), jwks: async () => jwks, environment: "prod" });
   const rawKeys = createLocalJWKSet(jwks);
   const ours = async () => {
-    const r = await verify(token, { audience: "agent_studio", environment: "prod" });
+    const r = await verify(token, { audience: "agent_studio" });
     if (!r.ok || !decide(r.claims, "agent_studio", genie.id).allow) throw new Error("bench token refused");
   };
   const raw = async () => {
-    await jwtVerify(token, rawKeys, { issuer: issuer(), audience: "agent_studio", algorithms: ["EdDSA", "ES256"] });
+    await jwtVerify(token, rawKeys, { issuer: issuer(), audience: "prod:agent_studio", algorithms: ["EdDSA", "ES256"] });
   };
   const timeLoop = async (fn: () => Promise<void>, n: number) => {
     const t = performance.now();

@@ -1,10 +1,16 @@
+import { generateKeyPairSync } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
+import { exportJWK, SignJWT } from "jose";
 import { getDb } from "@/db/client";
-import type { Environment } from "@/db/schema";
+import { signingKeys, type Environment } from "@/db/schema";
 import { createEnvironments, systemCtx } from "@/test-support/fixtures";
+import { malformedTokens } from "@/test-support/malformed-tokens";
+import { serveApp } from "@/lib/doors/server";
+import { parseTrustProxy } from "@/lib/doors/server/client-address";
+import { resetVerifierCache } from "@/lib/tokens/verify";
 import { serve } from "@/test-support/serve";
 import { addGrants, listGrants, removeGrant } from "@/lib/access/grants";
 import { createResource } from "@/lib/access/resources";
@@ -170,5 +176,76 @@ describe("an MCP server per MCP resource", () => {
     const refused = await client.connect(new StreamableHTTPClientTransport(new URL(url()), { requestInit: { headers: { authorization: `Bearer ${await ungrantedToken(mcpServerUrl(mcp.id))}` } } })).catch((e) => e);
     expect((refused as { code?: number }).code).toBe(403);
     expect((refused as Error).message).toMatch(/"reason":"no_grant"/);
+  });
+});
+
+describe("every door that takes an access token", () => {
+  /** The three doors through the lean server (its route table, a real socket): status, reason, and the challenge. */
+  async function doors(base: string, apiToken: string, token: string) {
+    const bearer = { authorization: `Bearer ${token}` };
+    const genieRes = await fetch(`${base}/api/genies/${genie.id}/messages`, { method: "POST", headers: { "content-type": "application/json", ...bearer }, body: JSON.stringify({ message: "hi" }) });
+    const mcpRes = await fetch(`${base}/mcp/${mcp.id}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...bearer },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } }),
+    });
+    // The decision endpoint: the API token is the caller's credential; the access token is the question.
+    const checkRes = await fetch(`${base}/api/v1/authz/check`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${apiToken}` },
+      body: JSON.stringify({ token, environment: "prod", feature: "agent_studio", resource: genie.id }),
+    });
+    const body = async (r: Response) => {
+      const text = await r.text();
+      try {
+        return JSON.parse(text);
+      } catch {
+        return { unparsed: text };
+      }
+    };
+    const [g, m, c] = [await body(genieRes), await body(mcpRes), await body(checkRes)];
+    return {
+      genie: `${genieRes.status} ${g.error}/${g.reason}`,
+      mcp: `${mcpRes.status} ${m.error}/${m.reason} ${/error="invalid_token"/.test(mcpRes.headers.get("www-authenticate") ?? "") ? "challenged" : "no challenge"}`,
+      check: `${checkRes.status} ${c.decisions?.[0]?.allow}/${c.decisions?.[0]?.reason}`,
+    };
+  }
+
+  it("answers each malformed token 401 with its reason (the decision endpoint: a denial with the reason)", async () => {
+    const server = await serveApp({ next: (_req, res) => void res.writeHead(404).end(), trustProxy: parseTrustProxy(""), port: 0, hostname: "127.0.0.1" });
+    try {
+      const base = `http://127.0.0.1:${server.port}`;
+      const { token: apiToken } = await createApiToken(systemCtx, { name: "malformed table", scope: "authz", environmentIds: [env.prod.id] });
+      const table = await malformedTokens(await grantedToken("agent_studio"));
+      const answers: Record<string, unknown> = {};
+      const expected: Record<string, unknown> = {};
+      for (const row of table) {
+        answers[row.name] = await doors(base, apiToken, row.token);
+        expected[row.name] = { genie: `401 invalid_token/${row.reason}`, mcp: `401 invalid_token/${row.reason} challenged`, check: `200 false/${row.reason}` };
+      }
+      expect(answers).toEqual(expected);
+    } finally {
+      await server.close(1000);
+    }
+  });
+
+  it("answers a token whose key in the published set cannot be used (off the curve) 401 bad_key", async () => {
+    const ec = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const jwk = await exportJWK(ec.publicKey);
+    const kid = "off-curve";
+    // Published like a retired key still within its window, its point moved off the curve.
+    await getDb().insert(signingKeys).values({ kid, algorithm: "ES256", state: "retired", publicJwk: { ...jwk, y: jwk.x, kid, alg: "ES256", use: "sig" }, privateKeyEncrypted: "", retiredAt: new Date(), publishUntil: new Date(Date.now() + 600_000) });
+    resetVerifierCache();
+    const server = await serveApp({ next: (_req, res) => void res.writeHead(404).end(), trustProxy: parseTrustProxy(""), port: 0, hostname: "127.0.0.1" });
+    try {
+      const { token: apiToken } = await createApiToken(systemCtx, { name: "bad key", scope: "authz", environmentIds: [env.prod.id] });
+      const claims = { sub: granted.id, email: granted.email, name: "granted", env: "prod", aud: "prod:agent_studio", jti: crypto.randomUUID(), sid: crypto.randomUUID() };
+      const token = await new SignJWT(claims).setProtectedHeader({ alg: "ES256", typ: "at+jwt", kid }).setIssuer("http://localhost:3000").setIssuedAt().setExpirationTime("5m").sign(ec.privateKey);
+      expect(await doors(`http://127.0.0.1:${server.port}`, apiToken, token)).toEqual({ genie: "401 invalid_token/bad_key", mcp: "401 invalid_token/bad_key challenged", check: "200 false/bad_key" });
+    } finally {
+      await server.close(1000);
+      await getDb().delete(signingKeys).where(eq(signingKeys.kid, kid));
+      resetVerifierCache();
+    }
   });
 });

@@ -14,14 +14,17 @@ import { uuidSchema } from "@/lib/validation";
 
 // The door of the platform's components (genies, MCP servers): bearer access token → verified with
 // lib/runtime → decided on the live policy. Token problems answer 401 with the reason; policy
-// denials 403 with the reason. Every denial is audited.
+// denials 403 with the reason; a key set that could not be read 503 (try again). Every denial is audited.
 
 const TOKEN_REASONS: ReadonlySet<Reason> = new Set([
   "missing_token",
   "malformed_token",
+  "token_too_large",
   "algorithm_not_allowed",
   "forbidden_header",
+  "unsupported_header",
   "unknown_key",
+  "bad_key",
   "bad_signature",
   "expired",
   "not_yet_valid",
@@ -43,7 +46,7 @@ export type DoorOptions = {
 };
 
 export function denialBody(reason: Reason, message: string = REASONS[reason]) {
-  return { error: TOKEN_REASONS.has(reason) ? "invalid_token" : "access_denied", reason, message };
+  return { error: TOKEN_REASONS.has(reason) ? "invalid_token" : reason === "keys_unavailable" ? "temporarily_unavailable" : "access_denied", reason, message };
 }
 
 export async function admit(request: Request, resourceId: string, options: DoorOptions): Promise<Admitted | Response> {
@@ -69,9 +72,11 @@ export async function admit(request: Request, resourceId: string, options: DoorO
     outcome: "denied",
     reason: decision.reason,
   });
-  const status = TOKEN_REASONS.has(decision.reason) ? 401 : 403;
+  const status = TOKEN_REASONS.has(decision.reason) ? 401 : decision.reason === "keys_unavailable" ? 503 : 403;
   const headers: Record<string, string> =
-    status === 401
+    status === 503
+      ? { "retry-after": "5" }
+      : status === 401
       ? options.challenge?.(row.resource.id, decision.reason, decision.message) ?? { "www-authenticate": `Bearer error="invalid_token", error_description="${decision.message.replace(/"/g, "'")}"` }
       : { "www-authenticate": `Bearer error="insufficient_scope", error_description="${decision.message.replace(/"/g, "'")}"` };
   return Response.json(denialBody(decision.reason, decision.message), { status, headers });

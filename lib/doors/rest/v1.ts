@@ -6,7 +6,7 @@ import { USER_SOURCES, USER_STATUSES } from "@/db/enums";
 import { environments, groups } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
 import { findEnvironmentByKey, listEnvironments } from "@/lib/environments";
-import { ForbiddenError, NotFoundError, ValidationError } from "@/lib/errors";
+import { DomainError, ForbiddenError, NotFoundError, ValidationError } from "@/lib/errors";
 import { addMembers, createGroup, createGroupInput, deleteGroup, listGroupsPage, removeMembers, updateGroup, updateGroupInput } from "@/lib/groups";
 import { authorize, type PermissionAction, type PermissionResource } from "@/lib/permissions";
 import { createUser, createUserInput, deleteUser, grantEnvironment, reactivateUser, revokeEnvironment, suspendUser, updateUser } from "@/lib/users";
@@ -522,6 +522,9 @@ export const ENDPOINTS: Endpoint[] = [
       if (input.token) {
         const audience = [input.feature, ...(input.feature === "mcp" ? resources.filter((r): r is string => r !== null).map(mcpServerUrl) : [])];
         const { claims, decisions } = await decideWithToken(input.token, { environment: env, feature: input.feature, resources, audience });
+        // The token is the question, not the caller's credential: a bad one is a denial with its
+        // reason (200). Only a key set that could not be read is ours to answer (503, try again).
+        if (decisions[0]?.reason === "keys_unavailable") throw new DomainError("keys_unavailable", 503, REASONS.keys_unavailable);
         return { body: { subject: claims ? { id: claims.sub, email: claims.email } : null, environment: env.key, feature: input.feature, decisions } };
       }
       const subject = input.subject!;
