@@ -39,7 +39,10 @@ export async function checkRemote(
     headers: { "content-type": "application/json", authorization: `Bearer ${apiToken}` },
     body: JSON.stringify(request),
   });
-  const body = (await res.json()) as { decisions?: RemoteDecision[]; detail?: string };
+  const body = (await res.json()) as { decisions?: RemoteDecision[]; detail?: string; code?: string };
+  // A token that fails verification answers 401 with its reason (`code`) and the denials beside it:
+  // a denial for the caller, not an error (the caller's own API token failing has no decisions).
+  if (res.status === 401 && body.decisions) return body.decisions;
   if (!res.ok || !body.decisions) throw new Error(`decision endpoint answered ${res.status}: ${body.detail ?? "no decisions"}`);
   return body.decisions;
 }

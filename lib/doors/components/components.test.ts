@@ -11,6 +11,7 @@ import { malformedTokens } from "@/test-support/malformed-tokens";
 import { serveApp } from "@/lib/doors/server";
 import { parseTrustProxy } from "@/lib/doors/server/client-address";
 import { resetVerifierCache } from "@/lib/tokens/verify";
+import { checkRemote } from "@/lib/runtime";
 import { serve } from "@/test-support/serve";
 import { addGrants, listGrants, removeGrant } from "@/lib/access/grants";
 import { createResource } from "@/lib/access/resources";
@@ -76,9 +77,11 @@ describe("the decision endpoint POST /api/v1/authz/check", () => {
     const other = crypto.randomUUID();
     const batch = await (await call(apiToken, { subject: "ungranted@example.com", environment: "prod", feature: "agent_studio", resources: [genie.id, other, null] })).json();
     expect(batch.decisions.map((d: { reason: string }) => d.reason)).toEqual(["no_grant", "resource_not_found", "no_grant"]);
-    // A DEV token against PROD, and an expired-looking garbage token: denied with the reason, not an error.
+    // A DEV token against PROD fails verification: 401 with the reason (the denials beside it).
     const dev = await signedIn("devonly@example.com", env.dev);
-    const wrongEnv = await (await call(apiToken, { token: await dev.mint("agent_studio"), environment: "prod", feature: "agent_studio", resource: genie.id })).json();
+    const wrongEnvRes = await call(apiToken, { token: await dev.mint("agent_studio"), environment: "prod", feature: "agent_studio", resource: genie.id });
+    const wrongEnv = await wrongEnvRes.json();
+    expect([wrongEnvRes.status, wrongEnvRes.headers.get("content-type"), wrongEnv.code]).toEqual([401, "application/problem+json", "wrong_environment"]);
     expect(wrongEnv.decisions[0]).toMatchObject({ allow: false, reason: "wrong_environment" });
   });
 
@@ -207,11 +210,11 @@ describe("every door that takes an access token", () => {
     return {
       genie: `${genieRes.status} ${g.error}/${g.reason}`,
       mcp: `${mcpRes.status} ${m.error}/${m.reason} ${/error="invalid_token"/.test(mcpRes.headers.get("www-authenticate") ?? "") ? "challenged" : "no challenge"}`,
-      check: `${checkRes.status} ${c.decisions?.[0]?.allow}/${c.decisions?.[0]?.reason}`,
+      check: `${checkRes.status} ${c.code}/${c.decisions?.[0]?.allow}/${c.decisions?.[0]?.reason}`,
     };
   }
 
-  it("answers each malformed token 401 with its reason (the decision endpoint: a denial with the reason)", async () => {
+  it("answers each malformed token 401 with its reason (the decision endpoint too, the denials beside it)", async () => {
     const server = await serveApp({ next: (_req, res) => void res.writeHead(404).end(), trustProxy: parseTrustProxy(""), port: 0, hostname: "127.0.0.1" });
     try {
       const base = `http://127.0.0.1:${server.port}`;
@@ -221,9 +224,23 @@ describe("every door that takes an access token", () => {
       const expected: Record<string, unknown> = {};
       for (const row of table) {
         answers[row.name] = await doors(base, apiToken, row.token);
-        expected[row.name] = { genie: `401 invalid_token/${row.reason}`, mcp: `401 invalid_token/${row.reason} challenged`, check: `200 false/${row.reason}` };
+        expected[row.name] = { genie: `401 invalid_token/${row.reason}`, mcp: `401 invalid_token/${row.reason} challenged`, check: `401 ${row.reason}/false/${row.reason}` };
       }
       expect(answers).toEqual(expected);
+    } finally {
+      await server.close(1000);
+    }
+  });
+
+  it("checkRemote (lib/runtime) turns the decision endpoint's 401 for a bad token into denials, and throws for a bad API token", async () => {
+    const server = await serveApp({ next: (_req, res) => void res.writeHead(404).end(), trustProxy: parseTrustProxy(""), port: 0, hostname: "127.0.0.1" });
+    try {
+      const endpoint = `http://127.0.0.1:${server.port}/api/v1/authz/check`;
+      const { token: apiToken } = await createApiToken(systemCtx, { name: "remote checker", scope: "authz", environmentIds: [env.prod.id] });
+      const question = { environment: "prod", feature: "agent_studio" as const, resources: [genie.id] };
+      expect(await checkRemote(endpoint, apiToken, { ...question, token: await grantedToken("agent_studio") })).toEqual([expect.objectContaining({ allow: true, reason: "granted" })]);
+      expect(await checkRemote(endpoint, apiToken, { ...question, token: "not.a.token" })).toEqual([expect.objectContaining({ allow: false, reason: "malformed_token" })]);
+      await expect(checkRemote(endpoint, "iam_not-a-real-token", { ...question, token: await grantedToken("agent_studio") })).rejects.toThrow(/answered 401: The API token is unknown/);
     } finally {
       await server.close(1000);
     }
@@ -241,7 +258,7 @@ describe("every door that takes an access token", () => {
       const { token: apiToken } = await createApiToken(systemCtx, { name: "bad key", scope: "authz", environmentIds: [env.prod.id] });
       const claims = { sub: granted.id, email: granted.email, name: "granted", env: "prod", aud: "prod:agent_studio", jti: crypto.randomUUID(), sid: crypto.randomUUID() };
       const token = await new SignJWT(claims).setProtectedHeader({ alg: "ES256", typ: "at+jwt", kid }).setIssuer("http://localhost:3000").setIssuedAt().setExpirationTime("5m").sign(ec.privateKey);
-      expect(await doors(`http://127.0.0.1:${server.port}`, apiToken, token)).toEqual({ genie: "401 invalid_token/bad_key", mcp: "401 invalid_token/bad_key challenged", check: "200 false/bad_key" });
+      expect(await doors(`http://127.0.0.1:${server.port}`, apiToken, token)).toEqual({ genie: "401 invalid_token/bad_key", mcp: "401 invalid_token/bad_key challenged", check: "401 bad_key/false/bad_key" });
     } finally {
       await server.close(1000);
       await getDb().delete(signingKeys).where(eq(signingKeys.kid, kid));

@@ -522,9 +522,20 @@ export const ENDPOINTS: Endpoint[] = [
       if (input.token) {
         const audience = [input.feature, ...(input.feature === "mcp" ? resources.filter((r): r is string => r !== null).map(mcpServerUrl) : [])];
         const { claims, decisions } = await decideWithToken(input.token, { environment: env, feature: input.feature, resources, audience });
-        // The token is the question, not the caller's credential: a bad one is a denial with its
-        // reason (200). Only a key set that could not be read is ours to answer (503, try again).
+        // A key set that could not be read is ours to answer (503, try again). A token that fails
+        // verification is a 401 with its reason, as at every door that takes a token; the problem's
+        // `code` is the token's reason (never `invalid_token`/`missing_token`, which name the
+        // caller's own API token) and the denials ride along. A verified token whose user may not
+        // use the feature is a decision: 200, allow false.
         if (decisions[0]?.reason === "keys_unavailable") throw new DomainError("keys_unavailable", 503, REASONS.keys_unavailable);
+        if (!claims) {
+          const { reason, message } = decisions[0]!;
+          return {
+            status: 401,
+            headers: { "content-type": "application/problem+json", "www-authenticate": `Bearer realm="access-token", error="invalid_token"` },
+            body: { type: `urn:iam-console:problem:${reason}`, title: "Unauthorized", status: 401, detail: `The access token to decide on is not valid: ${message}`, code: reason, requestId: ctx.requestId, decisions },
+          };
+        }
         return { body: { subject: claims ? { id: claims.sub, email: claims.email } : null, environment: env.key, feature: input.feature, decisions } };
       }
       const subject = input.subject!;
