@@ -20,14 +20,6 @@ export async function hitRateLimit(key: string, limit: number, windowSeconds: nu
   return { allowed: count <= limit, remaining: Math.max(limit - count, 0), retryAfterSeconds: Math.max(row!.retry, 1) };
 }
 
-/** The count of `key`'s current window, without counting (0 when its window ended or never began). */
-export async function peekRateLimit(key: string, windowSeconds: number): Promise<{ count: number; retryAfterSeconds: number }> {
-  const [row] = await getDb().execute<{ count: number; retry: number }>(sql`
-    select count, ceil(extract(epoch from (window_start + make_interval(secs => ${windowSeconds}) - now())))::int as retry
-    from rate_limits where key = ${key} and window_start > now() - make_interval(secs => ${windowSeconds})`);
-  return { count: row?.count ?? 0, retryAfterSeconds: Math.max(row?.retry ?? 0, 1) };
-}
-
 /** Gives back one hit of `key` (an attempt counted up front that turned out not to count). */
 export async function refundRateLimit(key: string): Promise<void> {
   await getDb().execute(sql`update rate_limits set count = greatest(count - 1, 0) where key = ${key}`);

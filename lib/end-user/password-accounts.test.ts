@@ -175,6 +175,27 @@ describe("brute force: per address, per account and per (account, address) toget
     expect(await signIn(emails[1]!, GOOD, freshIp())).toBe("signed in");
   });
 
+  it("guesses sent in parallel from many addresses: exactly the threshold are judged, the rest meet the lockout, and each lockout mails a link as long as it lasts", async () => {
+    const target = "parallel@example.com";
+    await account(target);
+    const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => signIn(target, `parallel guess ${i}`, `203.0.113.${100 + i}`)));
+    expect(answers).toEqual(Array(30).fill("refused"));
+    const reasons = await getDb()
+      .select({ reason: auditEvents.reason })
+      .from(auditEvents)
+      .where(sql`${auditEvents.action} = 'end_user.sign_in' and ${auditEvents.targetLabel} = ${target}`);
+    const tally = (r: string) => reasons.filter((x) => x.reason === r).length;
+    expect({ judged: tally("wrong password") + tally("wrong password; account locked"), locked: tally("account locked"), armed: tally("wrong password; account locked") }).toEqual({ judged: 10, locked: 20, armed: 1 });
+    expect(await signIn(target, GOOD, freshIp())).toBe("refused");
+    expect(await lastSignInReason(target)).toBe("account locked");
+    // The next lockout (once this one has ended) lasts 30 minutes, and its mail says so.
+    await expireLockout(target);
+    expect(await signIn(target, "one more guess", freshIp())).toBe("refused");
+    expect(await lockedMinutes(target)).toBe(30);
+    const [mail] = await getDb().select({ text: emailOutbox.body }).from(emailOutbox).where(eq(emailOutbox.to, target)).orderBy(desc(emailOutbox.createdAt)).limit(1);
+    expect(mail!.text).toMatch(/paused for 30 minutes/);
+  });
+
   it("successes give their attempt back: an address whose users sign in is not throttled", async () => {
     await account("office@example.com");
     const office = "203.0.113.80";

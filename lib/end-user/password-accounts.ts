@@ -1,5 +1,5 @@
 import "server-only";
-import { clearLockoutRow, recordFailedSignInRow, setPasswordRow } from "@/lib/users/rows";
+import { clearLockoutRow, recordFailedSignInRow, reserveSignInAttemptRow, setPasswordRow } from "@/lib/users/rows";
 import { and, eq, isNull, sql } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Executor } from "@/db/client";
@@ -13,7 +13,7 @@ import { env, publicOrigin } from "@/env";
 import { NotFoundError, RateLimitedError, ValidationError } from "@/lib/errors";
 import { sendMail } from "@/lib/mail";
 import { authorize } from "@/lib/permissions";
-import { hitRateLimit, peekRateLimit, refundRateLimit, resetRateLimit } from "@/lib/rate-limit";
+import { hitRateLimit, refundRateLimit, resetRateLimit } from "@/lib/rate-limit";
 import { getAuthRow, routeSignIn } from "@/lib/sso/environment-auth";
 import { emailSchema, parseInput, uuidSchema } from "@/lib/validation";
 import { passwordProblems } from "./password-strength";
@@ -320,15 +320,29 @@ export async function signInWithPassword(
   const route = routeSignIn(settings, email, !!row?.breakGlass);
   const { PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES } = env();
   const pairKey = user ? `pw-pair:${user.id}:${address}` : "";
+  // Attempts are counted before the password is judged, each in one atomic step, so guesses sent in
+  // parallel (each reading an unlocked row before any failure is written) cannot pass the
+  // threshold: from elsewhere, the account's failure count (and the lockout it arms) is taken on
+  // the user row only while the account is not locked; from the account's own address, the pair's
+  // count. A success clears both.
+  const reserved = user && !knownAddress ? await reserveSignInAttemptRow(getDb(), user.id, PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES, Math.max(MAX_LOCKOUT_MINUTES, PASSWORD_LOCKOUT_MINUTES)) : null;
+  const pairAttempt = user && knownAddress ? await hitRateLimit(pairKey, PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES * 60) : null;
+  const maxMinutes = Math.max(MAX_LOCKOUT_MINUTES, PASSWORD_LOCKOUT_MINUTES);
+  const minutesAt = (count: number) => Math.min(PASSWORD_LOCKOUT_MINUTES * 2 ** Math.min(count - PASSWORD_LOCKOUT_THRESHOLD, 20), maxMinutes);
 
-  const failure = (reason: string, lock = false) =>
+  // `failures`: the account's failure count this attempt reached ("record": count it now, for a
+  // wrong password from the account's own address). From the threshold on, each armed a lockout.
+  const failure = (reason: string, failures?: number | "record") =>
     inTransaction(async (tx) => {
-      let lockedNow = false;
-      if (user && lock) {
-        const count = await recordFailedSignInRow(tx, user.id, PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES, Math.max(MAX_LOCKOUT_MINUTES, PASSWORD_LOCKOUT_MINUTES));
-        lockedNow = count === PASSWORD_LOCKOUT_THRESHOLD;
-        if (knownAddress) await hitRateLimit(pairKey, PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES * 60);
-      }
+      let count = typeof failures === "number" ? failures : 0;
+      if (user && failures === "record") count = await recordFailedSignInRow(tx, user.id, PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES, maxMinutes);
+      // The right password refused for another reason (suspended, no access, SSO enforced) was no
+      // guess: the attempt counted up front is cleared as a success would, so it arms no lockout.
+      if (user && passwordOk && reserved !== null) await clearLockoutRow(tx, user.id, { signedIn: false });
+      // Every failure from the threshold on arms a lockout (guesses during one are not counted),
+      // doubling each time: the owner gets an unlock link for each, valid as long as it lasts.
+      const lockedNow = !!user && count >= PASSWORD_LOCKOUT_THRESHOLD;
+      const lockMinutes = lockedNow ? minutesAt(count) : 0;
       await recordAudit(tx, { actor: user ? endUser(user, environment.id) : anonymous(email.slice(0, 320)), ip: request.ip }, {
         action: "end_user.sign_in",
         targetType: "user",
@@ -340,12 +354,12 @@ export async function signInWithPassword(
         after: { method: "password" },
       });
       if (user && lockedNow) {
-        const token = await issueToken(tx, user.id, environment.id, "unlock", env().PASSWORD_LOCKOUT_MINUTES);
+        const token = await issueToken(tx, user.id, environment.id, "unlock", lockMinutes);
         return {
           to: user.email,
           userId: user.id,
           subject: `Your ${environment.name} sign-in is paused`,
-          text: `Hello ${user.name},\n\nThere were ${env().PASSWORD_LOCKOUT_THRESHOLD} failed sign-ins to your account, so password sign-in is paused for ${env().PASSWORD_LOCKOUT_MINUTES} minutes.\nIf it was you, unlock it now with this link (it works once):\n\n${publicOrigin()}/e/${environment.key}/unlock/${token}\n\nIf it was not you, consider resetting your password.\n`,
+          text: `Hello ${user.name},\n\nThere were ${env().PASSWORD_LOCKOUT_THRESHOLD} or more failed sign-ins to your account, so password sign-in is paused for ${lockMinutes} minutes.\nIf it was you, unlock it now with this link (it works once):\n\n${publicOrigin()}/e/${environment.key}/unlock/${token}\n\nIf it was not you, consider resetting your password.\n`,
         };
       }
       return null;
@@ -355,12 +369,11 @@ export async function signInWithPassword(
     });
 
   if (!user) return failure("unknown email");
-  if (knownAddress) {
-    // The account's own address: only this pair's failures hold it back, not the account's lockout.
-    if ((await peekRateLimit(pairKey, PASSWORD_LOCKOUT_MINUTES * 60)).count >= PASSWORD_LOCKOUT_THRESHOLD) return failure("too many failures from this address");
-  } else if (user.lockedUntil && user.lockedUntil > new Date()) return failure("account locked");
+  // The account's own address: only this pair's attempts hold it back, not the account's lockout.
+  if (knownAddress && !pairAttempt!.allowed) return failure("too many failures from this address");
+  if (!knownAddress && reserved === null) return failure("account locked");
   if (!user.passwordHash) return failure("no password set");
-  if (!passwordOk) return failure("wrong password", true);
+  if (!passwordOk) return failure("wrong password", knownAddress ? "record" : reserved!);
   if (user.status !== "active") return failure(`account ${user.status}`);
   if (!row!.hasAccess) return failure("no access to this environment");
   if (route.method !== "password") return failure(route.method === "sso" ? "SSO is enforced for this email" : "password sign-in is off");

@@ -177,6 +177,26 @@ export async function recordFailedSignInRow(tx: Executor, id: string, threshold:
   return row!.failed;
 }
 
+/**
+ * Counts a password attempt on the account before it is judged, unless the account is locked:
+ * the failure count after it (arming the lockout as recordFailedSignInRow does), or null when
+ * locked. One statement, so parallel attempts queue on the row and none passes a lockout armed by
+ * another. A success clears the count (clearLockoutRow).
+ */
+export async function reserveSignInAttemptRow(tx: Executor, id: string, threshold: number, minutes: number, maxMinutes: number): Promise<number | null> {
+  const [row] = await tx
+    .update(users)
+    .set({
+      failedSignIns: sql`${users.failedSignIns} + 1`,
+      lockedUntil: sql`case when ${users.failedSignIns} + 1 >= ${threshold}
+        then now() + make_interval(mins => least(${minutes} * power(2, least(${users.failedSignIns} + 1 - ${threshold}, 20)), ${maxMinutes})::int)
+        else ${users.lockedUntil} end`,
+    })
+    .where(and(eq(users.id, id), sql`(${users.lockedUntil} is null or ${users.lockedUntil} <= now())`))
+    .returning({ failed: users.failedSignIns });
+  return row ? row.failed : null;
+}
+
 /** Ends a lockout (an unlock link, or a successful sign-in, which also stamps the time). */
 export async function clearLockoutRow(tx: Executor, id: string, options: { signedIn: boolean }): Promise<User> {
   const [row] = await tx
