@@ -17,21 +17,22 @@ export async function insertAccessRows(
   directoryId: string | null = null,
 ): Promise<string[]> {
   if (userIds.length === 0) return [];
-  const granted = await tx
-    .insert(environmentAccess)
-    .values(userIds.map((userId) => ({ userId, environmentId, source, directoryId })))
-    .onConflictDoNothing()
-    .returning({ userId: environmentAccess.userId });
-  const ids = granted.map((r) => r.userId);
-  // Everyone of the environment, found and joined in one statement.
-  if (ids.length) {
-    await tx.execute(sql`
+  // Both statements go out together (pipelined on the transaction's connection, in this order):
+  // the access, and Everyone of the environment found and joined in one statement (users who
+  // already had access are already in it: nothing happens for them).
+  const [granted] = await Promise.all([
+    tx
+      .insert(environmentAccess)
+      .values(userIds.map((userId) => ({ userId, environmentId, source, directoryId })))
+      .onConflictDoNothing()
+      .returning({ userId: environmentAccess.userId }),
+    tx.execute(sql`
       insert into ${groupMembers} (group_id, user_id, environment_id, source)
-      select g.id, u.id, g.environment_id, 'system' from ${groups} g cross join unnest(${`{${ids.join(",")}}`}::uuid[]) as u(id)
+      select g.id, u.id, g.environment_id, 'system' from ${groups} g cross join unnest(${`{${userIds.join(",")}}`}::uuid[]) as u(id)
       where g.source = 'system' and g.environment_id = ${environmentId}
-      on conflict do nothing`);
-  }
-  return ids;
+      on conflict do nothing`),
+  ]);
+  return granted.map((r) => r.userId);
 }
 
 /**
