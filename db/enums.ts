@@ -38,7 +38,9 @@ export const CONSOLE_ROLE_LABELS: Record<ConsoleRole, string> = {
   reviewer: "Reviewer",
 };
 
-export const CONSOLE_MEMBER_STATUSES = ["active", "suspended"] as const;
+// `invited`: added by an owner or admin, no password yet; the invitation link (console_invitations) sets it.
+export const CONSOLE_MEMBER_STATUSES = ["invited", "active", "suspended"] as const;
+export type ConsoleMemberStatus = (typeof CONSOLE_MEMBER_STATUSES)[number];
 
 export const SSO_ENFORCEMENTS = ["all", "domains", "optional"] as const;
 export type SsoEnforcement = (typeof SSO_ENFORCEMENTS)[number];

@@ -552,7 +552,8 @@ export const consoleMembers = pgTable(
     name: text().notNull(),
     role: text({ enum: CONSOLE_ROLES }).notNull(),
     status: text({ enum: CONSOLE_MEMBER_STATUSES }).notNull().default("active"),
-    passwordHash: text().notNull(),
+    // Null while invited: the invitation link sets it.
+    passwordHash: text(),
     failedSignIns: integer().notNull().default(0),
     lockedUntil: timestamp(tz),
     lastSignInAt: timestamp(tz),
@@ -563,6 +564,8 @@ export const consoleMembers = pgTable(
     uniqueIndex("console_members_email_lower_key").on(sql`lower(${t.email})`),
     check("console_members_role_check", oneOf(t.role, CONSOLE_ROLES)),
     check("console_members_status_check", oneOf(t.status, CONSOLE_MEMBER_STATUSES)),
+    // Only an invited member (who has not accepted yet) is without a password.
+    check("console_members_password_check", sql`${t.status} = 'invited' or ${t.passwordHash} is not null`),
   ],
 );
 
@@ -596,6 +599,25 @@ export const consoleSessions = pgTable(
     userAgent: text(),
   },
   (t) => [index("console_sessions_member_idx").on(t.memberId, t.createdAt)],
+);
+
+/**
+ * Invitations to the console: a one-time link (only its SHA-256 is kept) that sets an invited
+ * member's password. A new invitation for the member voids the earlier unused one.
+ */
+export const consoleInvitations = pgTable(
+  "console_invitations",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    memberId: uuid()
+      .notNull()
+      .references(() => consoleMembers.id, { onDelete: "cascade" }),
+    tokenHash: text().notNull(),
+    createdAt: createdAt(),
+    expiresAt: timestamp(tz).notNull(),
+    usedAt: timestamp(tz),
+  },
+  (t) => [uniqueIndex("console_invitations_hash_key").on(t.tokenHash), index("console_invitations_member_idx").on(t.memberId)],
 );
 
 /** End-user sessions, one per (user, environment) sign-in; revocable server-side. */
@@ -737,6 +759,8 @@ export const emailOutbox = pgTable(
     to: text().notNull(),
     // The user the message is for (its links act on that user), whatever address they have later.
     userId: uuid().references(() => users.id, { onDelete: "set null" }),
+    // The console member a console invitation is for: only who may manage that member reads it.
+    consoleMemberId: uuid().references(() => consoleMembers.id, { onDelete: "set null" }),
     subject: text().notNull(),
     body: text().notNull(),
     transport: text().notNull(),
@@ -1119,6 +1143,11 @@ export const accessGrantsRelations = relations(accessGrants, ({ one }) => ({
 export const consoleMembersRelations = relations(consoleMembers, ({ many }) => ({
   environments: many(consoleMemberEnvironments),
   sessions: many(consoleSessions),
+  invitations: many(consoleInvitations),
+}));
+
+export const consoleInvitationsRelations = relations(consoleInvitations, ({ one }) => ({
+  member: one(consoleMembers, { fields: [consoleInvitations.memberId], references: [consoleMembers.id] }),
 }));
 
 export const consoleMemberEnvironmentsRelations = relations(consoleMemberEnvironments, ({ one }) => ({

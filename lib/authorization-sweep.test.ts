@@ -23,7 +23,8 @@ type Action = ((...args: unknown[]) => Promise<{ ok: boolean; error?: string }>)
 const modules = import.meta.glob<Record<string, unknown>>("/app/**/actions.ts", { exhaustive: true });
 // Server-action modules that are not the console's: the end users' own sign-in and password steps,
 // public by nature (they check the end user's session or one-time link themselves).
-const PUBLIC_ACTION_MODULES = new Set(["/app/e/[env]/actions.ts"]);
+// And the console invitee's step, whose one-time link is the credential (checked in lib/console-members).
+const PUBLIC_ACTION_MODULES = new Set(["/app/e/[env]/actions.ts", "/app/sign-in/invitation/[token]/actions.ts"]);
 
 async function consoleActions(): Promise<[string, Action][]> {
   const found: [string, Action][] = [];
@@ -243,5 +244,62 @@ describe("authorization sweep: an environment admin outside their environments",
     expect(answers.filter((a) => a !== bulkRefusal && !a.endsWith(" false This change touches an environment outside your scope."))).toEqual([]);
     expect(answers).toContain(bulkRefusal);
     expect(await snapshot()).toEqual(before);
+  });
+});
+
+// Console members: owners and admins manage them, environment admins and reviewers are refused by
+// the sweeps above (console_members is account-wide). Owners are the owners' alone: an admin, with
+// arguments naming a real owner (or asking for one), is refused every member action with the reason
+// and changes nothing. The table must name every console-member action (a new one fails here).
+describe("authorization sweep: an admin and the owners", () => {
+  it("refuses every console-member write on an owner, or that would make one, writing nothing", async () => {
+    const { createConsoleMember, inviteConsoleMember } = await import("@/lib/console-members");
+    const { realMemberCtx, systemCtx } = await import("@/test-support/fixtures");
+    const id = crypto.randomUUID().slice(0, 6);
+    const owner = await createConsoleMember(systemCtx, { email: `sweep-owner-${id}@example.com`, name: "Owner", role: "owner", password: "a long test password" });
+    const invitedOwner = await inviteConsoleMember(await realMemberCtx("owner"), { email: `sweep-invited-owner-${id}@example.com`, role: "owner" });
+    const reviewer = await createConsoleMember(systemCtx, { email: `sweep-reviewer-${id}@example.com`, name: "Reviewer", role: "reviewer", password: "a long test password" });
+    const ARGS: Record<string, unknown[]> = {
+      inviteMemberAction: [{ email: `sweep-new-owner-${id}@example.com`, role: "owner" }],
+      resendInvitationAction: [invitedOwner.member.id],
+      changeMemberRoleAction: [reviewer.id, { role: "owner" }],
+      suspendMemberAction: [owner.id],
+      reactivateMemberAction: [owner.id],
+      removeMemberAction: [owner.id],
+    };
+    const memberActions = (await consoleActions()).filter(([, a]) => a.permission![0] === "console_members" && a.permission![1] === "write");
+    expect(memberActions.map(([name]) => name.split("#")[1]).sort()).toEqual(Object.keys(ARGS).sort());
+
+    await signInAs("admin");
+    const tables = ["console_members", "console_member_environments", "console_invitations", "console_sessions", "email_outbox", "audit_events"];
+    const snapshot = async () => ({
+      counts: Object.fromEntries(await Promise.all(tables.map(async (t) => [t, await countRows(t)] as const))),
+      members: await getDb().execute(sql`select id, role, status from console_members order by id`),
+      ended: await getDb().execute(sql`select count(*)::int as n from console_sessions where revoked_at is not null`),
+    });
+    const before = await snapshot();
+    const answers: string[] = [];
+    for (const [name, action] of memberActions) {
+      const result = await action(...ARGS[name.split("#")[1]!]!);
+      answers.push(`${name.split("#")[1]} ${result.ok} ${result.error}`);
+    }
+    const refused = (n: string) => answers.find((a) => a.startsWith(`${n} `));
+    expect(refused("inviteMemberAction")).toBe("inviteMemberAction false Only an owner can make someone an owner.");
+    expect(refused("changeMemberRoleAction")).toBe("changeMemberRoleAction false Only an owner can make someone an owner.");
+    for (const n of ["resendInvitationAction", "suspendMemberAction", "reactivateMemberAction", "removeMemberAction"]) {
+      expect(refused(n)).toBe(`${n} false Only an owner can change, suspend or remove an owner.`);
+    }
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it("refuses the invitee's step without a usable link, writing nothing", async () => {
+    const { acceptInvitationAction } = await import("@/app/sign-in/invitation/[token]/actions");
+    const before = await countRows("audit_events");
+    const form = new FormData();
+    for (const [k, v] of Object.entries({ name: "Mallory", password: "violet kettle drums at noon", confirm: "violet kettle drums at noon" })) form.set(k, v);
+    for (const token of ["not-a-real-token-but-long-enough", crypto.randomUUID(), ""]) {
+      expect(await acceptInvitationAction(token, null, form)).toMatchObject({ error: "This invitation was already used or has expired; ask an owner or admin to send it again." });
+    }
+    expect(await countRows("audit_events")).toBe(before);
   });
 });

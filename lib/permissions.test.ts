@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Actor } from "@/lib/auth/actor";
 import { CONSOLE_ROLES, type ConsoleRole } from "@/db/enums";
-import { authorize, can, denialReason, PERMISSION_RESOURCES, PERMISSIONS } from "./permissions";
+import { authorize, can, consoleMemberDenialReason, denialReason, PERMISSION_RESOURCES, PERMISSIONS } from "./permissions";
 
 const member = (role: ConsoleRole, environmentIds: string[] = []): Actor => ({
   type: "console_member",
@@ -27,9 +27,21 @@ describe("permissions table", () => {
     }
   });
 
-  it("keeps console members to owners", () => {
+  it("lets owners and admins manage console members, and keeps owners to owners", () => {
     expect(can(member("owner"), "console_members", "write")).toBe(true);
-    expect(denialReason(member("admin"), "console_members", "write")).toBe("An admin cannot change console members.");
+    expect(can(member("admin"), "console_members", "write")).toBe(true);
+    expect(consoleMemberDenialReason(member("admin"), { next: "admin" })).toBeNull();
+    expect(consoleMemberDenialReason(member("admin"), { current: "reviewer", next: "environment_admin" })).toBeNull();
+    expect(consoleMemberDenialReason(member("admin"), { next: "owner" })).toBe("Only an owner can make someone an owner.");
+    expect(consoleMemberDenialReason(member("admin"), { current: "owner" })).toBe("Only an owner can change, suspend or remove an owner.");
+    expect(consoleMemberDenialReason(member("owner"), { current: "owner", next: "reviewer" })).toBeNull();
+    const token: Actor = { type: "api_token", id: "t", label: "t", scope: "write", environmentIds: null };
+    expect(consoleMemberDenialReason(token, { next: "reviewer" })).toBeNull();
+    expect(consoleMemberDenialReason(token, { next: "owner" })).toBe("Only an owner signed in to the console can invite, change, suspend or remove an owner; an API token cannot.");
+    const scopedToken: Actor = { ...token, environmentIds: ["dev-id"] };
+    expect(consoleMemberDenialReason(scopedToken, { next: "reviewer" })).toBe("This API token is scoped to environments and cannot make account-wide changes.");
+    expect(consoleMemberDenialReason(member("environment_admin", ["dev-id"]))).toBe("An environment admin cannot change console members.");
+    expect(consoleMemberDenialReason(member("reviewer"))).toBe("A reviewer cannot change console members.");
   });
 
   it("scopes an environment admin to their environments", () => {

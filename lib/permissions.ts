@@ -59,8 +59,9 @@ const everything = (actions: readonly PermissionAction[]) =>
 
 export const PERMISSIONS: Record<ConsoleRole, Record<PermissionResource, readonly PermissionAction[]>> = {
   owner: everything(READ_WRITE),
-  // Audit retention (the only write on the trail) is the owners'.
-  admin: { ...everything(READ_WRITE), console_members: READ, audit: READ },
+  // Audit retention (the only write on the trail) is the owners'. Admins manage console members
+  // except owners (see consoleMemberDenialReason).
+  admin: { ...everything(READ_WRITE), audit: READ },
   environment_admin: {
     ...everything(READ),
     users: READ_WRITE,
@@ -144,6 +145,24 @@ function outsideScope(touched: readonly string[] | null, allowed: readonly strin
 
 function capitalise(s: string) {
   return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/**
+ * Console members: owners and admins manage them (the table above), but owners are the owners'
+ * business alone, as super admins are in Okta and Keycloak: only an owner signed in to the console
+ * may invite an owner, make a member an owner, or change, suspend or remove an owner. An admin
+ * cannot raise anyone (themselves included) to owner, and neither can an API token (an admin could
+ * mint one). `current`: the member's role now (none for an invitation); `next`: the role asked for.
+ */
+export function consoleMemberDenialReason(actor: Actor, roles: { current?: ConsoleRole; next?: ConsoleRole } = {}): string | null {
+  const reason = denialReason(actor, "console_members", "write");
+  if (reason) return reason;
+  if (roles.current !== "owner" && roles.next !== "owner") return null;
+  if (actor.type === "system" || (actor.type === "console_member" && actor.role === "owner")) return null;
+  if (actor.type === "api_token") return "Only an owner signed in to the console can invite, change, suspend or remove an owner; an API token cannot.";
+  return roles.current === "owner"
+    ? "Only an owner can change, suspend or remove an owner."
+    : "Only an owner can make someone an owner.";
 }
 
 export function can(actor: Actor, resource: PermissionResource, action: PermissionAction, scope?: Scope) {

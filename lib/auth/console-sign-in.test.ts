@@ -22,8 +22,8 @@ async function cookieFor(sid: string) {
 describe("console sign-in", () => {
   it("stores argon2id at m=19 MiB, t=2 and never the password", async () => {
     const m = await member("hash@example.com");
-    const params = parseOptions(m.passwordHash);
-    expect(m.passwordHash.startsWith("$argon2id$")).toBe(true);
+    const params = parseOptions(m.passwordHash!);
+    expect(m.passwordHash!.startsWith("$argon2id$")).toBe(true);
     expect(params).toMatchObject({ memoryCost: 19456, timeCost: 2 });
     expect(m.passwordHash).not.toContain(password);
     const [audit] = await getDb().execute<{ after: Record<string, unknown> }>(sql`select after from audit_events where action = 'console_member.create' and target_id = ${m.id}`);

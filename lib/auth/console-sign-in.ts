@@ -13,7 +13,7 @@ const LOCK_MINUTES = 15;
 
 export type ConsoleSignInResult =
   | { ok: true; sessionId: string; member: { id: string; email: string; name: string } }
-  | { ok: false; reason: "invalid" | "locked" | "suspended" };
+  | { ok: false; reason: "invalid" | "locked" | "suspended" | "invited" };
 
 /**
  * Checks a console member's credentials and opens a server-side session. Unknown emails cost a
@@ -40,7 +40,7 @@ export async function signInConsoleMember(input: {
       : ({ type: "system", id: null, label: "anonymous" } as const),
     ip: input.ip,
   };
-  const fail = async (reason: "invalid" | "locked" | "suspended") => {
+  const fail = async (reason: "invalid" | "locked" | "suspended" | "invited") => {
     await db.transaction(async (tx) => {
       if (member && reason === "invalid") {
         await tx
@@ -58,13 +58,15 @@ export async function signInConsoleMember(input: {
         targetId: member?.id ?? null,
         targetLabel: member?.email ?? email.slice(0, 320),
         outcome: "failure",
-        reason: reason === "invalid" ? (member ? "wrong password" : "unknown email") : reason,
+        reason: reason === "invalid" ? (member ? "wrong password" : "unknown email") : reason === "invited" ? "invitation not accepted yet" : reason,
       });
     });
     return { ok: false as const, reason };
   };
 
   if (!member) return fail("invalid");
+  // An invited member has no password until they accept (the argon2 work above was done anyway).
+  if (member.status === "invited") return fail("invited");
   if (member.lockedUntil && member.lockedUntil > new Date()) return fail("locked");
   if (!passwordOk) return fail("invalid");
   if (member.status !== "active") return fail("suspended");

@@ -19,7 +19,7 @@ const PROBLEMS: Record<number, string> = {
   401: "Missing, unknown, revoked or expired API token",
   403: "The token's scope (read-only, or other environments) or role does not allow this",
   404: "No such resource",
-  409: "Conflict, e.g. a duplicate email or group name",
+  409: "Conflict, e.g. a duplicate email or group name, or a change that would leave no active owner (`last_owner`)",
   412: "If-Match does not match the current version",
   413: "Body larger than 1 MiB",
   415: "Body is not JSON",
@@ -61,7 +61,7 @@ export function openApiDocument(): unknown {
     info: {
       title: "Identity console admin API",
       version: "1.0.0",
-      description: "Users, environments, environment access, groups and members. Errors are RFC 9457 problem details.",
+      description: "Users, environments, environment access, groups and members, console members. Errors are RFC 9457 problem details.",
     },
     servers: [{ url: "/api/v1" }],
   });

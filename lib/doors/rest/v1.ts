@@ -2,9 +2,22 @@ import "server-only";
 import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { getDb } from "@/db/client";
-import { USER_SOURCES, USER_STATUSES } from "@/db/enums";
+import { CONSOLE_MEMBER_STATUSES, CONSOLE_ROLES, USER_SOURCES, USER_STATUSES } from "@/db/enums";
 import { environments, groups } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
+import {
+  changeConsoleMemberRole,
+  changeConsoleMemberRoleInput,
+  getConsoleMember,
+  inviteConsoleMember,
+  inviteConsoleMemberInput,
+  listConsoleMembers,
+  reactivateConsoleMember,
+  removeConsoleMember,
+  resendConsoleInvitation,
+  suspendConsoleMember,
+  type ConsoleMemberRow,
+} from "@/lib/console-members";
 import { findEnvironmentByKey, listEnvironments } from "@/lib/environments";
 import { DomainError, ForbiddenError, NotFoundError, ValidationError } from "@/lib/errors";
 import { addMembers, createGroup, createGroupInput, deleteGroup, listGroupsPage, removeMembers, updateGroup, updateGroupInput } from "@/lib/groups";
@@ -40,7 +53,7 @@ export type Endpoint = {
   method: HttpMethod;
   path: string;
   summary: string;
-  tag: "Environments" | "Users" | "Groups" | "Authorization";
+  tag: "Environments" | "Users" | "Groups" | "Console members" | "Authorization";
   permission: [PermissionResource, PermissionAction];
   query?: z.ZodObject;
   body?: z.ZodType;
@@ -130,6 +143,21 @@ const groupsQuery = z.object({
   cursor: z.string().max(300).optional(),
 });
 
+const consoleMemberOut = z.object({
+  id: z.uuid(),
+  email: z.string(),
+  name: z.string(),
+  role: z.enum(CONSOLE_ROLES),
+  status: z.enum(CONSOLE_MEMBER_STATUSES),
+  environments: z.array(z.string()).describe("An environment admin's environments (keys); empty for the other roles"),
+  lastSignInAt: z.string().nullable(),
+  activeSessions: z.number().int().describe("Open console sessions"),
+  secondFactors: z.array(z.string()).describe("The member's second factors (kinds); empty when none"),
+  invitationExpiresAt: z.string().nullable().describe("When the pending invitation link expires (invited members)"),
+  createdAt: z.string(),
+});
+const memberChange = z.object({ changed: z.boolean(), sessionsEnded: z.number().int() });
+
 const createGroupBody = createGroupInput.omit({ environmentId: true }).extend({ environment: z.string().describe("Environment key") });
 
 // ---- Helpers ----------------------------------------------------------------
@@ -204,6 +232,29 @@ async function groupIn(id: string) {
     environmentId: g.environmentId,
     body: { id: g.id, environment: row.environment, name: g.name, description: g.description, source: g.source, memberCount: g.memberCount, version: g.version },
   };
+}
+
+function memberBody(m: ConsoleMemberRow): z.output<typeof consoleMemberOut> {
+  return {
+    id: m.id,
+    email: m.email,
+    name: m.name,
+    role: m.role,
+    status: m.status,
+    environments: m.environments.map((e) => e.key),
+    lastSignInAt: m.lastSignInAt?.toISOString() ?? null,
+    activeSessions: m.activeSessions,
+    secondFactors: m.secondFactors,
+    invitationExpiresAt: m.invitationExpiresAt?.toISOString() ?? null,
+    createdAt: m.createdAt.toISOString(),
+  };
+}
+
+/** Console members are account-wide: a token limited to environments does not see them. */
+function requireAccountWideToken(ctx: DomainContext) {
+  if (ctx.actor.type === "api_token" && ctx.actor.environmentIds) {
+    throw new ForbiddenError("This API token is scoped to environments; console members are account-wide.");
+  }
 }
 
 function id(params: Record<string, string>, name = "id") {
@@ -504,6 +555,104 @@ export const ENDPOINTS: Endpoint[] = [
     async handle({ ctx, params, body }) {
       const r = await removeMembers(ctx, { groupId: id(params), userIds: (body as { userIds?: unknown })?.userIds });
       return { body: r };
+    },
+  },
+  {
+    method: "GET",
+    path: "/console-members",
+    summary: "List console members (owners first) with last sign-in, second factors, sessions and pending invitations",
+    tag: "Console members",
+    permission: ["console_members", "read"],
+    response: z.object({ data: z.array(consoleMemberOut) }),
+    async handle({ ctx }) {
+      requireAccountWideToken(ctx);
+      return { body: { data: (await listConsoleMembers(ctx.actor)).map(memberBody) } };
+    },
+  },
+  {
+    method: "POST",
+    path: "/console-members",
+    summary: "Invite a console member: mails a one-time link (7 days) that sets their password. Only owners invite owners; an API token cannot",
+    tag: "Console members",
+    permission: ["console_members", "write"],
+    body: inviteConsoleMemberInput,
+    response: consoleMemberOut,
+    status: 201,
+    async handle({ ctx, body }) {
+      const { member } = await inviteConsoleMember(ctx, body);
+      return { status: 201, body: memberBody(await getConsoleMember(ctx.actor, member.id)), headers: { location: `/api/v1/console-members/${member.id}` } };
+    },
+  },
+  {
+    method: "GET",
+    path: "/console-members/{id}",
+    summary: "Get a console member",
+    tag: "Console members",
+    permission: ["console_members", "read"],
+    response: consoleMemberOut,
+    async handle({ ctx, params }) {
+      requireAccountWideToken(ctx);
+      return { body: memberBody(await getConsoleMember(ctx.actor, id(params))) };
+    },
+  },
+  {
+    method: "PATCH",
+    path: "/console-members/{id}",
+    summary: "Change a member's role and environments (ends their sessions; an invited member gets a new link). The last active owner cannot be demoted",
+    tag: "Console members",
+    permission: ["console_members", "write"],
+    body: changeConsoleMemberRoleInput,
+    response: consoleMemberOut.extend({ sessionsEnded: z.number().int() }),
+    async handle({ ctx, params, body }) {
+      const result = await changeConsoleMemberRole(ctx, id(params), body);
+      return { body: { ...memberBody(await getConsoleMember(ctx.actor, id(params))), sessionsEnded: result.sessionsEnded } };
+    },
+  },
+  {
+    method: "POST",
+    path: "/console-members/{id}/suspend",
+    summary: "Suspend a member (ends their sessions). The last active owner cannot be suspended",
+    tag: "Console members",
+    permission: ["console_members", "write"],
+    response: memberChange,
+    async handle({ ctx, params }) {
+      return { body: await suspendConsoleMember(ctx, id(params)) };
+    },
+  },
+  {
+    method: "POST",
+    path: "/console-members/{id}/reactivate",
+    summary: "Reactivate a suspended member",
+    tag: "Console members",
+    permission: ["console_members", "write"],
+    response: memberChange,
+    async handle({ ctx, params }) {
+      return { body: { ...(await reactivateConsoleMember(ctx, id(params))), sessionsEnded: 0 } };
+    },
+  },
+  {
+    method: "POST",
+    path: "/console-members/{id}/invitation",
+    summary: "Send an invited member a new invitation link (the earlier one stops working)",
+    tag: "Console members",
+    permission: ["console_members", "write"],
+    response: z.object({ invitationExpiresAt: z.string() }),
+    async handle({ ctx, params }) {
+      const { expiresAt } = await resendConsoleInvitation(ctx, id(params));
+      return { body: { invitationExpiresAt: expiresAt.toISOString() } };
+    },
+  },
+  {
+    method: "DELETE",
+    path: "/console-members/{id}",
+    summary: "Remove a member or a pending invitation (ends their sessions). The last active owner cannot be removed",
+    tag: "Console members",
+    permission: ["console_members", "write"],
+    response: z.null(),
+    status: 204,
+    async handle({ ctx, params }) {
+      await removeConsoleMember(ctx, id(params));
+      return { status: 204 };
     },
   },
   {

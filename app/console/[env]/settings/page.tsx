@@ -1,3 +1,4 @@
+import Link from "next/link";
 import { Card, PageHeader } from "@/components/ui/card";
 import { SimpleTable } from "@/components/ui/simple-table";
 import { listApiTokens } from "@/lib/api-tokens";
@@ -38,6 +39,15 @@ export default async function SettingsPage({ params }: { params: Promise<{ env: 
   return (
     <>
       <PageHeader title="Settings" description={`How ${env.name}'s users sign in, the mail outbox and API tokens for the admin REST API.`} />
+      <Card className="mb-6">
+        <h2 className="mb-1 text-base font-semibold">Console members</h2>
+        <p className="text-sm text-slate-600">
+          Who may use this console (owners, admins, environment admins, reviewers), their last sign-in, second factors and sessions; invitations.{" "}
+          <Link className="text-brand-700 underline" href={`/console/${env.key}/settings/members`}>
+            Members
+          </Link>
+        </p>
+      </Card>
       <Card className="mb-6">
         <h2 className="mb-1 text-base font-semibold">Authentication for {env.name}</h2>
         <p className="mb-4 text-sm text-slate-600">

@@ -1,0 +1,34 @@
+"use server";
+
+import { consoleAction } from "@/lib/actions";
+import {
+  changeConsoleMemberRole,
+  inviteConsoleMember,
+  reactivateConsoleMember,
+  removeConsoleMember,
+  resendConsoleInvitation,
+  suspendConsoleMember,
+} from "@/lib/console-members";
+
+// Settings → Members: thin doors onto lib/console-members (which checks who may touch owners, the
+// last active owner, ends sessions and audits).
+
+export const inviteMemberAction = consoleAction({ permission: ["console_members", "write"] }, async (ctx, input: unknown) => {
+  const { member, expiresAt } = await inviteConsoleMember(ctx, input);
+  return { id: member.id, email: member.email, expiresAt: expiresAt.toISOString() };
+});
+
+export const resendInvitationAction = consoleAction({ permission: ["console_members", "write"] }, async (ctx, memberId: string) => {
+  const { expiresAt } = await resendConsoleInvitation(ctx, String(memberId));
+  return { expiresAt: expiresAt.toISOString() };
+});
+
+export const changeMemberRoleAction = consoleAction({ permission: ["console_members", "write"] }, (ctx, memberId: string, input: unknown) =>
+  changeConsoleMemberRole(ctx, String(memberId), input),
+);
+
+export const suspendMemberAction = consoleAction({ permission: ["console_members", "write"] }, (ctx, memberId: string) => suspendConsoleMember(ctx, String(memberId)));
+
+export const reactivateMemberAction = consoleAction({ permission: ["console_members", "write"] }, (ctx, memberId: string) => reactivateConsoleMember(ctx, String(memberId)));
+
+export const removeMemberAction = consoleAction({ permission: ["console_members", "write"] }, (ctx, memberId: string) => removeConsoleMember(ctx, String(memberId)));
