@@ -163,15 +163,18 @@ export async function setPasswordRow(tx: Executor, id: string, passwordHash: str
  * `minutes` and then twice as long at each further failure, never longer than `maxMinutes`: a
  * lockout always ends. Returns the count.
  */
+/** One more failure, and from the threshold on a lockout that doubles with each (capped). */
+const countFailure = (threshold: number, minutes: number, maxMinutes: number) => ({
+  failedSignIns: sql`${users.failedSignIns} + 1`,
+  lockedUntil: sql`case when ${users.failedSignIns} + 1 >= ${threshold}
+    then now() + make_interval(mins => least(${minutes} * power(2, least(${users.failedSignIns} + 1 - ${threshold}, 20)), ${maxMinutes})::int)
+    else ${users.lockedUntil} end`,
+});
+
 export async function recordFailedSignInRow(tx: Executor, id: string, threshold: number, minutes: number, maxMinutes: number): Promise<number> {
   const [row] = await tx
     .update(users)
-    .set({
-      failedSignIns: sql`${users.failedSignIns} + 1`,
-      lockedUntil: sql`case when ${users.failedSignIns} + 1 >= ${threshold}
-        then now() + make_interval(mins => least(${minutes} * power(2, least(${users.failedSignIns} + 1 - ${threshold}, 20)), ${maxMinutes})::int)
-        else ${users.lockedUntil} end`,
-    })
+    .set(countFailure(threshold, minutes, maxMinutes))
     .where(eq(users.id, id))
     .returning({ failed: users.failedSignIns });
   return row!.failed;
@@ -186,12 +189,7 @@ export async function recordFailedSignInRow(tx: Executor, id: string, threshold:
 export async function reserveSignInAttemptRow(tx: Executor, id: string, threshold: number, minutes: number, maxMinutes: number): Promise<number | null> {
   const [row] = await tx
     .update(users)
-    .set({
-      failedSignIns: sql`${users.failedSignIns} + 1`,
-      lockedUntil: sql`case when ${users.failedSignIns} + 1 >= ${threshold}
-        then now() + make_interval(mins => least(${minutes} * power(2, least(${users.failedSignIns} + 1 - ${threshold}, 20)), ${maxMinutes})::int)
-        else ${users.lockedUntil} end`,
-    })
+    .set(countFailure(threshold, minutes, maxMinutes))
     .where(and(eq(users.id, id), sql`(${users.lockedUntil} is null or ${users.lockedUntil} <= now())`))
     .returning({ failed: users.failedSignIns });
   return row ? row.failed : null;
