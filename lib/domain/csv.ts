@@ -1,3 +1,4 @@
+import { parse } from "csv-parse/sync";
 import { stringify, type Options } from "csv-stringify/sync";
 
 // Every CSV the console writes (exports, job reports, access review reports) goes through
@@ -18,4 +19,19 @@ const OPTIONS: Options = {
 /** Rows (the header is a row too) as CSV text, formula cells neutralised. */
 export function csvLines(rows: readonly (readonly unknown[])[]): string {
   return stringify(rows as unknown[][], OPTIONS);
+}
+
+/**
+ * A CSV kept from before every writer neutralised formulas (an access review's report signed off
+ * then): the same rows through csvLines when a cell would run as a formula, else null (a report
+ * written by csvLines needs nothing). Its bytes then differ from what was signed.
+ */
+export function neutralisedStoredCsv(csv: string): string | null {
+  let rows: string[][];
+  try {
+    rows = parse(csv, { relax_column_count: true }) as string[][];
+  } catch {
+    return null; // not ours to repair: sent as it was signed
+  }
+  return rows.some((row) => row.some((cell) => FORMULA_START.test(cell))) ? csvLines(rows) : null;
 }

@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import { parse } from "csv-parse/sync";
-import { sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { getDb } from "@/db/client";
-import type { Environment } from "@/db/schema";
+import { accessReviews, type Environment } from "@/db/schema";
 import { cookieJar, signInAs } from "@/test-support/console-session";
 import { createEnvironments, realMemberCtx, systemCtx } from "@/test-support/fixtures";
 import { addGrants } from "@/lib/access/grants";
@@ -153,5 +153,21 @@ describe("every CSV export neutralises formula cells", () => {
     expect(cellsFor(csv, [...DANGEROUS, "=1+2"])).toEqual(neutralised([...DANGEROUS, "=1+2"]));
     expect(csv).toContain(`,ann.lee@example.com,${NORMAL},`);
     expect(createHash("sha256").update(csv).digest("hex")).toBe(sha256);
+    expect(response.headers.get("x-report-reencoded")).toBeNull();
+  });
+
+  it("a review report signed off before formulas were neutralised is sent neutralised, and says so", async () => {
+    const owner = await realMemberCtx("owner");
+    const reviewer = await realMemberCtx("reviewer");
+    const review = await createAccessReview(owner, { environmentId: env.dev.id, name: "Old report", scope: "groups", scopeIds: [group.id], reviewerIds: [reviewer.actor.id], dueAt: new Date(Date.now() + 86_400_000).toISOString() });
+    await closeAccessReview(owner, review.id);
+    // As the old writer stored it: plain CSV, formula cells as typed.
+    const old = `user,decision,comment\nann.lee@example.com,keep,"=HYPERLINK(""http://evil.example"")"\n@SUM(1),revoke,+1\n`;
+    await getDb().update(accessReviews).set({ reportCsv: old, reportSha256: createHash("sha256").update(old).digest("hex") }).where(eq(accessReviews.id, review.id));
+    const response = await reviewReportRoute(new Request(`http://localhost/console/dev/reviews/${review.id}/report`), { params: Promise.resolve({ env: "dev", reviewId: review.id }) });
+    const csv = await csvOf(response);
+    expect(csv).toBe(`user,decision,comment\nann.lee@example.com,keep,"'=HYPERLINK(""http://evil.example"")"\n"'@SUM(1)",revoke,"'+1"\n`);
+    expect(response.headers.get("x-report-reencoded")).toMatch(/neutralised/);
+    expect(response.headers.get("x-content-sha256")).toBe(createHash("sha256").update(old).digest("hex"));
   });
 });

@@ -1,4 +1,4 @@
-import { csvLines } from "@/lib/domain/csv";
+import { csvLines, neutralisedStoredCsv } from "@/lib/domain/csv";
 
 // Every CSV download of the console leaves through this file, and every CSV it carries was written
 // by csvLines (lib/domain/csv.ts: formula cells neutralised); lib/doors/http/csv.test.ts checks that
@@ -39,7 +39,15 @@ export function csvResponse<T>(filename: string, header: string[], batches: Asyn
   return new Response(stream, { headers: headersFor(filename) });
 }
 
-/** A CSV written earlier by csvLines and kept (an access review's signed-off report), sent as is. */
+/**
+ * A CSV written earlier and kept (an access review's signed-off report), sent as it was signed;
+ * one kept from before formulas were neutralised is sent neutralised, and says so (its SHA-256 in
+ * `extraHeaders` is then of the report as signed, not of these bytes).
+ */
 export function storedCsvResponse(filename: string, csv: string, extraHeaders: Record<string, string> = {}): Response {
-  return new Response(csv, { headers: headersFor(filename, extraHeaders) });
+  const neutralised = neutralisedStoredCsv(csv);
+  if (neutralised === null) return new Response(csv, { headers: headersFor(filename, extraHeaders) });
+  return new Response(neutralised, {
+    headers: headersFor(filename, { ...extraHeaders, "x-report-reencoded": "formula cells neutralised; x-content-sha256 is of the report as signed" }),
+  });
 }
