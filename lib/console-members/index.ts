@@ -1,7 +1,7 @@
 import "server-only";
 import { and, asc, eq, gt, isNull, sql } from "drizzle-orm";
 import { z } from "zod";
-import { getDb, type Executor } from "@/db/client";
+import { getDb, type Executor, type Tx } from "@/db/client";
 import { CONSOLE_ROLE_LABELS, CONSOLE_ROLES, type ConsoleMemberStatus, type ConsoleRole } from "@/db/enums";
 import { consoleInvitations, consoleMemberEnvironments, consoleMembers, consoleSessions, environments, type ConsoleMember } from "@/db/schema";
 import type { Actor, DomainContext } from "@/lib/auth/actor";
@@ -293,13 +293,23 @@ export async function inviteConsoleMember(ctx: DomainContext, input: unknown): P
   return { member, expiresAt };
 }
 
+/**
+ * One change to an existing member, in a transaction: the actor may manage members at all, the
+ * members are locked (the last-owner rule reads them), and the actor may act on this member's role.
+ */
+async function changeMember<T>(ctx: DomainContext, memberId: string, change: (tx: Tx, loaded: Awaited<ReturnType<typeof loadMember>>) => Promise<T>): Promise<T> {
+  authorizeMemberChange(ctx.actor);
+  return inTransaction(async (tx) => {
+    await lockMembers(tx);
+    const loaded = await loadMember(tx, memberId);
+    authorizeMemberChange(ctx.actor, { current: loaded.member.role });
+    return change(tx, loaded);
+  });
+}
+
 /** Sends an invited member a new link (the earlier one stops working), valid 7 days from now. */
 export async function resendConsoleInvitation(ctx: DomainContext, memberId: string): Promise<{ expiresAt: Date }> {
-  authorizeMemberChange(ctx.actor);
-  const { mail, expiresAt } = await inTransaction(async (tx) => {
-    await lockMembers(tx);
-    const { member, environments: envs } = await loadMember(tx, memberId);
-    authorizeMemberChange(ctx.actor, { current: member.role });
+  const { mail, expiresAt } = await changeMember(ctx, memberId, async (tx, { member, environments: envs }) => {
     if (member.status !== "invited") throw new ValidationError(`${member.email} has accepted their invitation already.`);
     const { token, expiresAt } = await issueInvitation(tx, member.id);
     await recordAudit(tx, ctx, {
@@ -354,11 +364,7 @@ export async function changeConsoleMemberRole(ctx: DomainContext, memberId: stri
 
 /** Suspends an active member: they can no longer sign in, and their sessions end at once. */
 export async function suspendConsoleMember(ctx: DomainContext, memberId: string): Promise<{ changed: boolean; sessionsEnded: number }> {
-  authorizeMemberChange(ctx.actor);
-  return inTransaction(async (tx) => {
-    await lockMembers(tx);
-    const { member } = await loadMember(tx, memberId);
-    authorizeMemberChange(ctx.actor, { current: member.role });
+  return changeMember(ctx, memberId, async (tx, { member }) => {
     if (member.status === "suspended") return { changed: false, sessionsEnded: 0 };
     if (member.status === "invited") throw new ValidationError(`${member.email} has not accepted their invitation; remove them instead.`);
     await refuseLastOwner(tx, member, "suspended");
@@ -378,11 +384,7 @@ export async function suspendConsoleMember(ctx: DomainContext, memberId: string)
 
 /** Lets a suspended member sign in again (with their password; their old sessions stay ended). */
 export async function reactivateConsoleMember(ctx: DomainContext, memberId: string): Promise<{ changed: boolean }> {
-  authorizeMemberChange(ctx.actor);
-  return inTransaction(async (tx) => {
-    await lockMembers(tx);
-    const { member } = await loadMember(tx, memberId);
-    authorizeMemberChange(ctx.actor, { current: member.role });
+  return changeMember(ctx, memberId, async (tx, { member }) => {
     if (member.status === "active") return { changed: false };
     if (member.status === "invited") throw new ValidationError(`${member.email} has not accepted their invitation; send it again instead.`);
     await tx.update(consoleMembers).set({ status: "active", failedSignIns: 0, lockedUntil: null }).where(eq(consoleMembers.id, member.id));
@@ -403,11 +405,7 @@ export async function reactivateConsoleMember(ctx: DomainContext, memberId: stri
  * review assignments; the audit trail keeps who they were. The last active owner cannot be removed.
  */
 export async function removeConsoleMember(ctx: DomainContext, memberId: string): Promise<{ sessionsEnded: number }> {
-  authorizeMemberChange(ctx.actor);
-  return inTransaction(async (tx) => {
-    await lockMembers(tx);
-    const { member, environments: envs } = await loadMember(tx, memberId);
-    authorizeMemberChange(ctx.actor, { current: member.role });
+  return changeMember(ctx, memberId, async (tx, { member, environments: envs }) => {
     await refuseLastOwner(tx, member, "removed");
     const sessionsEnded = await endMemberSessions(tx, member.id);
     await tx.delete(consoleMembers).where(eq(consoleMembers.id, member.id));

@@ -685,7 +685,7 @@ export const ENDPOINTS: Endpoint[] = [
             body: { type: `urn:iam-console:problem:${reason}`, title: "Unauthorized", status: 401, detail: `The access token to decide on is not valid: ${message}`, code: reason, requestId: ctx.requestId, decisions },
           };
         }
-        return { body: { subject: claims ? { id: claims.sub, email: claims.email } : null, environment: env.key, feature: input.feature, decisions } };
+        return { body: { subject: { id: claims.sub, email: claims.email }, environment: env.key, feature: input.feature, decisions } };
       }
       const subject = input.subject!;
       const user = z.uuid().safeParse(subject).success ? { id: subject } : { email: subject };
