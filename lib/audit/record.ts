@@ -55,9 +55,7 @@ function row(ctx: DomainContext, entry: AuditEntry) {
 
 /** One row per changed target of a bulk change, in one statement (batched for very large sets). */
 export async function recordAuditMany(executor: Executor, ctx: DomainContext, entries: AuditEntry[]): Promise<void> {
-  for (let i = 0; i < entries.length; i += 5000) {
-    await executor.insert(auditEvents).values(entries.slice(i, i + 5000).map((e) => row(ctx, e)));
-  }
+  await recordAuditOfMany(executor, [{ ctx, entries }]);
 }
 
 /** Writes the entries of several requests (each with its own context: request id, address) in one statement. */
