@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { desc, eq, sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { auditEvents, emailOutbox, passwordTokens, users, type Environment } from "@/db/schema";
@@ -8,6 +8,14 @@ import { RateLimitedError, ValidationError } from "@/lib/errors";
 import { createUser } from "@/lib/users";
 import { INVALID_CREDENTIALS, requestPasswordReset, sendInvitation, setPasswordWithLink, signInWithPassword, unlockWithLink } from "./password-accounts";
 import { readEndUserSession } from "./sessions";
+
+// Every argon2 verification the code makes, with the hash it verified against (the same work for
+// unknown emails as for wrong passwords is checked by counting, not by timing).
+const argon2 = vi.hoisted(() => ({ verified: [] as string[] }));
+vi.mock("@node-rs/argon2", async (importOriginal) => {
+  const real = await importOriginal<typeof import("@node-rs/argon2")>();
+  return { ...real, verify: (hashed: string, ...rest: unknown[]) => (argon2.verified.push(hashed), (real.verify as (...a: unknown[]) => Promise<boolean>)(hashed, ...rest)) };
+});
 
 let env: { dev: Environment; test: Environment; prod: Environment };
 beforeAll(async () => {
@@ -92,22 +100,19 @@ describe("password sign-in", () => {
   });
 
   it("spends the same argon2 work on unknown emails as on wrong passwords", async () => {
-    const time = async (address: string) => {
-      const samples: number[] = [];
-      for (let i = 0; i < 5; i++) {
-        const t = performance.now();
-        await signInWithPassword("dev", { email: address, password: `wrong password ${i}` }, { ip: freshIp() });
-        samples.push(performance.now() - t);
-      }
-      return samples.sort((a, b) => a - b)[2]!;
+    const params = (hashed: string) => hashed.split("$").slice(1, 4).join("$"); // argon2id$v=19$m=…,t=…,p=…
+    const verifiedBy = async (address: string) => {
+      argon2.verified.length = 0;
+      await signInWithPassword("dev", { email: address, password: "wrong password again" }, { ip: freshIp() });
+      return argon2.verified.map(params);
     };
     await getDb().update(users).set({ failedSignIns: 0 }).where(eq(users.email, email));
-    const known = await time(email);
-    const unknown = await time("ghost@example.com");
+    const known = await verifiedBy(email);
+    const unknown = await verifiedBy("ghost@example.com");
     await getDb().update(users).set({ failedSignIns: 0, lockedUntil: null }).where(eq(users.email, email));
-    // Both are dominated by one argon2id verification; a skipped hash would be ~20x faster.
-    expect(unknown / known).toBeGreaterThan(0.5);
-    expect(unknown / known).toBeLessThan(2);
+    // One argon2id verification each, at the same cost parameters (a skipped hash would show as none).
+    expect(known).toEqual([`argon2id$v=19$m=${ARGON2_PARAMS.memoryCost},t=${ARGON2_PARAMS.timeCost},p=${ARGON2_PARAMS.parallelism}`]);
+    expect(unknown).toEqual(known);
   });
 
   it("locks after repeated failures (same answer while locked), mails an unlock link that works once", async () => {
