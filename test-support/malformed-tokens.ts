@@ -1,6 +1,6 @@
 import { sign as cryptoSign } from "node:crypto";
 import { base64url, decodeJwt, decodeProtectedHeader } from "jose";
-import type { Reason } from "@/lib/runtime/reasons";
+import type { Reason } from "@iam-console/runtime";
 import { activeSigningKey } from "@/lib/tokens/keys";
 
 // Malformed access tokens, each with the reason every verifier and door must answer. Built from a

@@ -8,7 +8,7 @@ import { findEnvironmentByKey } from "@/lib/environments";
 import { NotFoundError } from "@/lib/errors";
 import { authorize } from "@/lib/permissions";
 import { parseInput, uuidSchema } from "@/lib/validation";
-import { REASONS, type Reason } from "@/lib/runtime/reasons";
+import { REASONS, type Reason } from "@iam-console/runtime";
 import { decisionCache, type DecisionCache } from "./decision-cache";
 
 // The access policy, decided live: may this user use this feature (or resource) in this

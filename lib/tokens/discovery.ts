@@ -1,6 +1,6 @@
 import "server-only";
 import { jwksUrl, issuer } from "./mint";
-import { ALGORITHMS } from "@/lib/runtime/verify";
+import { ALGORITHMS } from "@iam-console/runtime";
 
 /** Issuer metadata (OpenID discovery / RFC 8414 shape): who signs the tokens and where the keys are. */
 export function issuerMetadata() {

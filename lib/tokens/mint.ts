@@ -8,8 +8,7 @@ import type { EndUserSession } from "@/lib/end-user/sessions";
 import { publicOrigin } from "@/env";
 import { ValidationError } from "@/lib/errors";
 import { uuidSchema } from "@/lib/validation";
-import { ACCESS_TOKEN_TYPE, tokenAudience, type AccessTokenClaims } from "@/lib/runtime/claims";
-import { FEATURE_KEYS, type FeatureKey } from "@/lib/runtime/reasons";
+import { ACCESS_TOKEN_TYPE, FEATURE_KEYS, tokenAudience, type AccessTokenClaims, type FeatureKey } from "@iam-console/runtime";
 import { noteIssuance } from "./issuance-audit";
 import { activeSigningKey } from "./keys";
 

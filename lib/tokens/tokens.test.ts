@@ -13,7 +13,7 @@ import { createResource } from "@/lib/access/resources";
 import { createEndUserSession, readEndUserSession, signOutEverywhere, type EndUserSession } from "@/lib/end-user/sessions";
 import { addMembers, createGroup, removeMembers } from "@/lib/groups";
 import { createUser, suspendUser } from "@/lib/users";
-import { createVerifier, decide, type VerifierOptions } from "@/lib/runtime";
+import { createVerifier, decide, type VerifierOptions } from "@iam-console/runtime";
 import { malformedTokens } from "@/test-support/malformed-tokens";
 import { activeSigningKey, ensureSigningKeys, listSigningKeys, publishedJwks, resetKeyCache, rotateIfDue, rotateSigningKeys } from "./keys";
 import { MAX_TOKEN_BYTES, mintAccessToken } from "./mint";

@@ -1,8 +1,7 @@
 import "server-only";
 import type { Feature } from "@/db/enums";
 import { decide, type Decision } from "@/lib/access/policy";
-import { createVerifier, type Verify, type VerifyResult } from "@/lib/runtime/verify";
-import { REASONS, type Reason } from "@/lib/runtime/reasons";
+import { createVerifier, REASONS, type Reason, type Verify, type VerifyResult } from "@iam-console/runtime";
 import { CLOCK_SKEW_SECONDS, publishedJwks } from "./keys";
 import { issuer } from "./mint";
 

@@ -12,7 +12,7 @@ import { findEnvironmentByKey } from "@/lib/environments";
 import { addMembers, createGroup } from "@/lib/groups";
 import { decide as decideLive } from "@/lib/access/policy";
 import { decisionCache } from "@/lib/access/decision-cache";
-import { createVerifier, decide } from "@/lib/runtime";
+import { createVerifier, decide } from "@iam-console/runtime";
 import { publishedJwks } from "@/lib/tokens/keys";
 import { issuer, mintAccessToken } from "@/lib/tokens/mint";
 import { createUser } from "@/lib/users";
@@ -23,7 +23,7 @@ import { request } from "./http-client";
 import { seedLarge } from "./seed-large";
 
 // npm run bench:runtime -- --verifications 20000 --requests 5000 --concurrency 16 --revocations 60
-// 1. In-process: lib/runtime's verify + decide per second, beside raw `jose` jwtVerify of the same
+// 1. In-process: @iam-console/runtime's verify + decide per second, beside raw `jose` jwtVerify of the same
 //    token against the same key set, alternating in rounds so both see the same machine; and the
 //    live policy's `decide` from the decision cache beside the same from the database.
 // 2. Over loopback HTTP: POST /api/v1/authz/check (by token, one resource) against an instance,
@@ -100,7 +100,7 @@ await runBench(async (db, own) => {
   }
   const verifyDecidePerSec = VERIFICATIONS / (oursMs / 1000);
   const rawVerifyPerSec = VERIFICATIONS / (rawMs / 1000);
-  console.log(`in-process, ${VERIFICATIONS} each: lib/runtime verify+decide ${verifyDecidePerSec.toFixed(0)}/s, raw jose jwtVerify ${rawVerifyPerSec.toFixed(0)}/s`);
+  console.log(`in-process, ${VERIFICATIONS} each: @iam-console/runtime verify+decide ${verifyDecidePerSec.toFixed(0)}/s, raw jose jwtVerify ${rawVerifyPerSec.toFixed(0)}/s`);
 
   // The live policy in-process: from the decision cache, and from the database (one statement).
   const cache = decisionCache()!;

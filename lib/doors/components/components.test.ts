@@ -11,7 +11,7 @@ import { malformedTokens } from "@/test-support/malformed-tokens";
 import { serveApp } from "@/lib/doors/server";
 import { parseTrustProxy } from "@/lib/doors/server/client-address";
 import { resetVerifierCache } from "@/lib/tokens/verify";
-import { checkRemote } from "@/lib/runtime";
+import { checkRemote } from "@iam-console/runtime";
 import { serve } from "@/test-support/serve";
 import { addGrants, listGrants, removeGrant } from "@/lib/access/grants";
 import { createResource } from "@/lib/access/resources";
@@ -232,7 +232,7 @@ describe("every door that takes an access token", () => {
     }
   });
 
-  it("checkRemote (lib/runtime) turns the decision endpoint's 401 for a bad token into denials, and throws for a bad API token", async () => {
+  it("checkRemote (@iam-console/runtime) turns the decision endpoint's 401 for a bad token into denials, and throws for a bad API token", async () => {
     const server = await serveApp({ next: (_req, res) => void res.writeHead(404).end(), trustProxy: parseTrustProxy(""), port: 0, hostname: "127.0.0.1" });
     try {
       const endpoint = `http://127.0.0.1:${server.port}/api/v1/authz/check`;

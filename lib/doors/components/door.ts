@@ -6,14 +6,12 @@ import { environments, resources, type Resource } from "@/db/schema";
 import type { Decision } from "@/lib/access/policy";
 import { recordAudit } from "@/lib/audit/record";
 import { clientIp } from "@/lib/auth/request-info";
-import type { AccessTokenClaims } from "@/lib/runtime/claims";
-import { bearerToken } from "@/lib/runtime";
-import { REASONS, type Reason } from "@/lib/runtime/reasons";
+import { bearerToken, REASONS, type AccessTokenClaims, type Reason } from "@iam-console/runtime";
 import { decideWithToken } from "@/lib/tokens/verify";
 import { uuidSchema } from "@/lib/validation";
 
 // The door of the platform's components (genies, MCP servers): bearer access token → verified with
-// lib/runtime → decided on the live policy. Token problems answer 401 with the reason; policy
+// @iam-console/runtime → decided on the live policy. Token problems answer 401 with the reason; policy
 // denials 403 with the reason; a key set that could not be read 503 (try again). Every denial is audited.
 
 const TOKEN_REASONS: ReadonlySet<Reason> = new Set([

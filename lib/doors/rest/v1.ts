@@ -31,7 +31,7 @@ import { FEATURES } from "@/db/enums";
 import { decide } from "@/lib/access/policy";
 import { decideWithToken } from "@/lib/tokens/verify";
 import { mcpServerUrl } from "@/lib/tokens/mint";
-import { REASONS } from "@/lib/runtime/reasons";
+import { REASONS } from "@iam-console/runtime";
 
 // The admin REST API, one table of endpoints: the dispatcher (lib/doors/rest/handler.ts) authenticates,
 // rate-limits, checks the permission, parses query and body with these schemas, and calls `handle`,

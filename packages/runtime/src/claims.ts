@@ -1,4 +1,4 @@
-import { FEATURE_KEYS, type FeatureKey } from "./reasons";
+import { FEATURE_KEYS, type FeatureKey } from "./reasons.ts";
 
 /**
  * The access token's payload (RFC 9068 `at+jwt`, header `kid` and `typ`).

@@ -1,6 +1,6 @@
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, decodeProtectedHeader, errors, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from "jose";
-import { ACCESS_TOKEN_TYPE, ENVIRONMENT_KEY, tokenAudience, type AccessTokenClaims } from "./claims";
-import { REASONS, type Reason } from "./reasons";
+import { ACCESS_TOKEN_TYPE, ENVIRONMENT_KEY, tokenAudience, type AccessTokenClaims } from "./claims.ts";
+import { REASONS, type Reason } from "./reasons.ts";
 
 // Verifying an access token against the issuer's JWKS. Algorithms are pinned (EdDSA, ES256); the
 // key comes only from the issuer's key set by `kid`, never from the token's header; `iss`, `aud`,

@@ -6,10 +6,10 @@
 //   const result = await verify(bearer, { audience: "agent_studio" }); // the token's aud is prod:agent_studio
 //   if (result.ok) decide(result.claims, "agent_studio", genieId); // { allow, reason, message }
 
-export { ACCESS_TOKEN_TYPE, ALL, tokenAudience, type AccessTokenClaims } from "./claims";
-export { checkRemote, decide, type OfflineDecision, type RemoteDecision } from "./decide";
-export { FEATURE_KEYS, REASONS, type FeatureKey, type Reason } from "./reasons";
-export { ALGORITHMS, createVerifier, MAX_TOKEN_CHARS, type VerifierOptions, type Verify, type VerifyOptions, type VerifyResult } from "./verify";
+export { ACCESS_TOKEN_TYPE, ALL, tokenAudience, type AccessTokenClaims } from "./claims.ts";
+export { checkRemote, decide, type OfflineDecision, type RemoteDecision } from "./decide.ts";
+export { FEATURE_KEYS, REASONS, type FeatureKey, type Reason } from "./reasons.ts";
+export { ALGORITHMS, createVerifier, MAX_TOKEN_CHARS, type VerifierOptions, type Verify, type VerifyOptions, type VerifyResult } from "./verify.ts";
 
 /**
  * Reads `Authorization: Bearer <token>` (null when absent or another scheme). The credential is

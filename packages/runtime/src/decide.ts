@@ -1,5 +1,5 @@
-import { ALL, type AccessTokenClaims } from "./claims";
-import { REASONS, type FeatureKey, type Reason } from "./reasons";
+import { ALL, type AccessTokenClaims } from "./claims.ts";
+import { REASONS, type FeatureKey, type Reason } from "./reasons.ts";
 
 export type OfflineDecision = { allow: boolean; reason: Reason; message: string; feature: FeatureKey; resource: string | null };
 
