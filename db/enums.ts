@@ -23,6 +23,20 @@ export type MembershipSource = (typeof MEMBERSHIP_SOURCES)[number];
 
 export const FEATURES = ["agent_studio", "workato_go", "mcp"] as const;
 export type Feature = (typeof FEATURES)[number];
+// The tools every MCP server of the platform serves (lib/doors/components/mcp.ts); a grant on an MCP
+// server may name one of them (access_grants.tool), else it covers them all.
+export const MCP_TOOLS = ["whoami", "my_groups", "my_access", "request_access"] as const;
+export type McpTool = (typeof MCP_TOOLS)[number];
+export const MCP_TOOL_LABELS: Record<McpTool, string> = {
+  whoami: "Who am I",
+  my_groups: "My groups",
+  my_access: "What I may use, and why",
+  request_access: "Request access",
+};
+
+export const ACCESS_REQUEST_STATUSES = ["pending", "approved", "denied"] as const;
+export type AccessRequestStatus = (typeof ACCESS_REQUEST_STATUSES)[number];
+
 export const FEATURE_LABELS: Record<Feature, string> = {
   agent_studio: "Agent Studio",
   workato_go: "Workato GO",

@@ -17,6 +17,7 @@ import {
   type AnyPgColumn,
 } from "drizzle-orm/pg-core";
 import {
+  ACCESS_REQUEST_STATUSES,
   ACCESS_SOURCES,
   ACTOR_TYPES,
   AUDIT_OUTCOMES,
@@ -31,6 +32,7 @@ import {
   KEY_ALGORITHMS,
   KEY_STATES,
   LEDGER_KINDS,
+  MCP_TOOLS,
   MEMBERSHIP_SOURCES,
   REVIEW_DECISIONS,
   REVIEW_ITEM_KINDS,
@@ -502,15 +504,53 @@ export const accessGrants = pgTable(
     resourceId: uuid().references(() => resources.id, { onDelete: "cascade" }),
     groupId: uuid().references(() => groups.id, { onDelete: "cascade" }),
     userId: uuid().references(() => users.id, { onDelete: "cascade" }),
+    // One tool of an MCP server (MCP_TOOLS); null: the whole resource or feature.
+    tool: text({ enum: MCP_TOOLS }),
     createdAt: createdAt(),
   },
   (t) => [
-    unique("access_grants_unique_key").on(t.environmentId, t.feature, t.resourceId, t.groupId, t.userId).nullsNotDistinct(),
+    unique("access_grants_unique_key").on(t.environmentId, t.feature, t.resourceId, t.groupId, t.userId, t.tool).nullsNotDistinct(),
+    check("access_grants_tool_check", sql`${t.tool} is null or (${t.feature} = 'mcp' and ${t.resourceId} is not null and ${oneOf(t.tool, MCP_TOOLS)})`),
     index("access_grants_group_idx").on(t.groupId),
     index("access_grants_user_idx").on(t.userId),
     index("access_grants_resource_idx").on(t.resourceId),
     check("access_grants_feature_check", oneOf(t.feature, FEATURES)),
     check("access_grants_one_subject", sql`(${t.groupId} is null) <> (${t.userId} is null)`),
+  ],
+);
+
+// Access requests: an end user asks for a resource (or one tool of an MCP server), from the MCP
+// server's request_access tool; an admin of the environment approves (a direct grant) or denies.
+export const accessRequests = pgTable(
+  "access_requests",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    environmentId: uuid()
+      .notNull()
+      .references(() => environments.id, { onDelete: "cascade" }),
+    userId: uuid()
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    feature: text({ enum: FEATURES }).notNull(),
+    resourceId: uuid()
+      .notNull()
+      .references(() => resources.id, { onDelete: "cascade" }),
+    tool: text({ enum: MCP_TOOLS }),
+    reason: text().notNull(),
+    status: text({ enum: ACCESS_REQUEST_STATUSES }).notNull().default("pending"),
+    decidedBy: text(),
+    decidedAt: timestamp(tz),
+    comment: text(),
+    grantId: uuid().references(() => accessGrants.id, { onDelete: "set null" }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    // One open request per user, resource and tool: asking again returns it.
+    uniqueIndex("access_requests_pending_key").on(t.userId, t.resourceId, sql`coalesce(${t.tool}, '')`).where(sql`${t.status} = 'pending'`),
+    index("access_requests_environment_idx").on(t.environmentId, t.status, t.createdAt),
+    check("access_requests_status_check", oneOf(t.status, ACCESS_REQUEST_STATUSES)),
+    check("access_requests_feature_check", oneOf(t.feature, FEATURES)),
+    check("access_requests_tool_check", sql`${t.tool} is null or (${t.feature} = 'mcp' and ${oneOf(t.tool, MCP_TOOLS)})`),
   ],
 );
 

@@ -29,6 +29,9 @@ export const PERMISSION_RESOURCES = [
   "review_decisions",
   // Signed webhooks for the audit trail (account-wide).
   "webhooks",
+  // End users' requests for a resource or an MCP tool: the user files their own (from the MCP
+  // server's request_access tool); admins of the environment approve (a grant) or deny.
+  "access_requests",
 ] as const;
 export type PermissionResource = (typeof PERMISSION_RESOURCES)[number];
 export type PermissionAction = "read" | "write";
@@ -49,6 +52,7 @@ export const ENVIRONMENT_SCOPED: ReadonlySet<PermissionResource> = new Set([
   "access_grants",
   "decisions",
   "access_reviews",
+  "access_requests",
 ]);
 
 const READ = ["read"] as const;
@@ -74,6 +78,7 @@ export const PERMISSIONS: Record<ConsoleRole, Record<PermissionResource, readonl
     access_grants: READ_WRITE,
     access_reviews: READ_WRITE,
     review_decisions: READ_WRITE,
+    access_requests: READ_WRITE,
   },
   // The reviewer changes nothing; the one write is deciding the review items assigned to them.
   reviewer: { ...everything(READ), review_decisions: READ_WRITE },
@@ -83,7 +88,8 @@ export const PERMISSIONS: Record<ConsoleRole, Record<PermissionResource, readonl
 const MACHINE_WRITES: Record<"directory" | "identity_provider" | "end_user", ReadonlySet<PermissionResource>> = {
   directory: new Set(["users", "environment_access", "groups", "memberships"]),
   identity_provider: new Set(["users", "environment_access", "groups", "memberships"]),
-  end_user: new Set([]),
+  // Only their own requests (lib/access-requests checks the user is the actor).
+  end_user: new Set(["access_requests"]),
 };
 
 const ROLE_LABEL: Record<ConsoleRole, string> = {

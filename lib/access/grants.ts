@@ -2,7 +2,7 @@ import "server-only";
 import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Executor, type Tx } from "@/db/client";
-import { FEATURES, FEATURE_LABELS, type Feature } from "@/db/enums";
+import { FEATURES, FEATURE_LABELS, MCP_TOOLS, type Feature, type McpTool } from "@/db/enums";
 import { accessGrants, groups, resources, users } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
 import { recordAuditMany, type AuditEntry } from "@/lib/audit/record";
@@ -21,14 +21,20 @@ export const addGrantsInput = z
     resourceId: uuidSchema.nullable().default(null),
     groupIds: z.array(uuidSchema).max(500, "At most 500 groups at once.").default([]),
     userIds: z.array(uuidSchema).max(500, "At most 500 users at once.").default([]),
+    // One tool of an MCP server; null (the default): the whole resource or feature.
+    tool: z.enum(MCP_TOOLS, { error: `Choose one of the MCP tools: ${MCP_TOOLS.join(", ")}.` }).nullable().default(null),
   })
-  .refine((g) => g.groupIds.length + g.userIds.length > 0, { message: "Pick at least one group or user.", path: ["groupIds"] });
+  .refine((g) => g.groupIds.length + g.userIds.length > 0, { message: "Pick at least one group or user.", path: ["groupIds"] })
+  .refine((g) => !g.tool || (g.feature === "mcp" && g.resourceId !== null), { message: "A tool can be granted only on one MCP server.", path: ["tool"] });
+
+export type AddGrants = z.infer<typeof addGrantsInput>;
 
 export type GrantView = {
   id: string;
   feature: Feature;
   resourceId: string | null;
   resourceName: string | null;
+  tool: McpTool | null;
   subject: { type: "group"; id: string; name: string } | { type: "user"; id: string; name: string; email: string };
   createdAt: Date;
 };
@@ -38,40 +44,47 @@ export async function addGrants(ctx: DomainContext, input: unknown): Promise<{ a
   const data = parseInput(addGrantsInput, input);
   authorize(ctx.actor, "access_grants", "write", [data.environmentId]);
   return inTransaction(async (tx) => {
-    const env = await requireEnvironment(tx, data.environmentId);
-    let target = FEATURE_LABELS[data.feature];
-    if (data.resourceId) {
-      const [resource] = await tx.select().from(resources).where(and(eq(resources.id, data.resourceId), eq(resources.environmentId, env.id)));
-      if (!resource) throw ValidationError.field("resourceId", "That resource is not in this environment.");
-      if (resource.feature !== data.feature) throw new ValidationError(`That resource belongs to ${FEATURE_LABELS[resource.feature]}.`, { feature: [`The resource belongs to ${FEATURE_LABELS[resource.feature]}.`] });
-      target = resource.name;
-    }
-    const groupIds = [...new Set(data.groupIds)];
-    const userIds = [...new Set(data.userIds)];
-    const foundGroups = groupIds.length ? await tx.select({ id: groups.id, name: groups.name }).from(groups).where(and(inArray(groups.id, groupIds), eq(groups.environmentId, env.id))) : [];
-    if (foundGroups.length !== groupIds.length) throw ValidationError.field("groupIds", "Some groups are not in this environment.");
-    const foundUsers = userIds.length ? await tx.select({ id: users.id, email: users.email }).from(users).where(inArray(users.id, userIds)) : [];
-    if (foundUsers.length !== userIds.length) throw ValidationError.field("userIds", "Some users do not exist.");
-    const rows = [
-      ...foundGroups.map((g) => ({ environmentId: env.id, feature: data.feature, resourceId: data.resourceId, groupId: g.id, userId: null })),
-      ...foundUsers.map((u) => ({ environmentId: env.id, feature: data.feature, resourceId: data.resourceId, groupId: null, userId: u.id })),
-    ];
-    const inserted = await tx.insert(accessGrants).values(rows).onConflictDoNothing().returning();
-    const label = (g: (typeof inserted)[number]) => (g.groupId ? `group ${foundGroups.find((x) => x.id === g.groupId)!.name}` : `user ${foundUsers.find((x) => x.id === g.userId)!.email}`);
-    await recordAuditMany(
-      tx,
-      ctx,
-      inserted.map((g) => ({
-        action: "access_grant.create",
-        targetType: "access_grant",
-        targetId: g.id,
-        targetLabel: `${label(g)} → ${target}`,
-        environment: env,
-        after: { feature: g.feature, resourceId: g.resourceId, groupId: g.groupId, userId: g.userId },
-      })),
-    );
-    return { added: inserted.length, unchanged: rows.length - inserted.length };
+    const { added, unchanged } = await addGrantsIn(tx, ctx, data);
+    return { added: added.length, unchanged };
   });
+}
+
+/** Adds grants inside the caller's transaction (an approved access request); returns the new ones. */
+export async function addGrantsIn(tx: Tx, ctx: DomainContext, data: AddGrants): Promise<{ added: { id: string; groupId: string | null; userId: string | null }[]; unchanged: number }> {
+  authorize(ctx.actor, "access_grants", "write", [data.environmentId]);
+  const env = await requireEnvironment(tx, data.environmentId);
+  let target = FEATURE_LABELS[data.feature];
+  if (data.resourceId) {
+    const [resource] = await tx.select().from(resources).where(and(eq(resources.id, data.resourceId), eq(resources.environmentId, env.id)));
+    if (!resource) throw ValidationError.field("resourceId", "That resource is not in this environment.");
+    if (resource.feature !== data.feature) throw new ValidationError(`That resource belongs to ${FEATURE_LABELS[resource.feature]}.`, { feature: [`The resource belongs to ${FEATURE_LABELS[resource.feature]}.`] });
+    target = data.tool ? `${resource.name} (tool ${data.tool})` : resource.name;
+  }
+  const groupIds = [...new Set(data.groupIds)];
+  const userIds = [...new Set(data.userIds)];
+  const foundGroups = groupIds.length ? await tx.select({ id: groups.id, name: groups.name }).from(groups).where(and(inArray(groups.id, groupIds), eq(groups.environmentId, env.id))) : [];
+  if (foundGroups.length !== groupIds.length) throw ValidationError.field("groupIds", "Some groups are not in this environment.");
+  const foundUsers = userIds.length ? await tx.select({ id: users.id, email: users.email }).from(users).where(inArray(users.id, userIds)) : [];
+  if (foundUsers.length !== userIds.length) throw ValidationError.field("userIds", "Some users do not exist.");
+  const rows = [
+    ...foundGroups.map((g) => ({ environmentId: env.id, feature: data.feature, resourceId: data.resourceId, groupId: g.id, userId: null, tool: data.tool })),
+    ...foundUsers.map((u) => ({ environmentId: env.id, feature: data.feature, resourceId: data.resourceId, groupId: null, userId: u.id, tool: data.tool })),
+  ];
+  const inserted = await tx.insert(accessGrants).values(rows).onConflictDoNothing().returning();
+  const label = (g: (typeof inserted)[number]) => (g.groupId ? `group ${foundGroups.find((x) => x.id === g.groupId)!.name}` : `user ${foundUsers.find((x) => x.id === g.userId)!.email}`);
+  await recordAuditMany(
+    tx,
+    ctx,
+    inserted.map((g) => ({
+      action: "access_grant.create",
+      targetType: "access_grant",
+      targetId: g.id,
+      targetLabel: `${label(g)} → ${target}`,
+      environment: env,
+      after: { feature: g.feature, resourceId: g.resourceId, groupId: g.groupId, userId: g.userId, ...(g.tool ? { tool: g.tool } : {}) },
+    })),
+  );
+  return { added: inserted, unchanged: rows.length - inserted.length };
 }
 
 /** Removes one grant. Decisions change at once; tokens minted before still list it until they expire. */
@@ -102,9 +115,9 @@ export async function removeGrantsIn(tx: Tx, ctx: DomainContext, ids: string[]):
         action: "access_grant.delete",
         targetType: "access_grant",
         targetId: grant.id,
-        targetLabel: view ? `${view.subject.type} ${view.subject.type === "user" ? view.subject.email : view.subject.name} → ${view.resourceName ?? FEATURE_LABELS[grant.feature]}` : null,
+        targetLabel: view ? `${view.subject.type} ${view.subject.type === "user" ? view.subject.email : view.subject.name} → ${view.resourceName ?? FEATURE_LABELS[grant.feature]}${grant.tool ? ` (tool ${grant.tool})` : ""}` : null,
         environment: env,
-        before: { feature: grant.feature, resourceId: grant.resourceId, groupId: grant.groupId, userId: grant.userId },
+        before: { feature: grant.feature, resourceId: grant.resourceId, groupId: grant.groupId, userId: grant.userId, ...(grant.tool ? { tool: grant.tool } : {}) },
       });
     }
   }
@@ -124,6 +137,7 @@ export async function listGrants(
       feature: accessGrants.feature,
       resourceId: accessGrants.resourceId,
       resourceName: resources.name,
+      tool: accessGrants.tool,
       groupId: accessGrants.groupId,
       groupName: groups.name,
       userId: accessGrants.userId,
@@ -153,6 +167,7 @@ export async function listGrants(
     feature: r.feature,
     resourceId: r.resourceId,
     resourceName: r.resourceName,
+    tool: r.tool,
     subject: r.groupId ? { type: "group", id: r.groupId, name: r.groupName ?? "" } : { type: "user", id: r.userId!, name: r.userName ?? "", email: r.userEmail ?? "" },
     createdAt: r.createdAt,
   }));

@@ -2,7 +2,7 @@ import "server-only";
 import { sql } from "drizzle-orm";
 import { getDb, getSql, type Executor } from "@/db/client";
 import { z } from "zod";
-import { FEATURES, FEATURE_LABELS, type Feature } from "@/db/enums";
+import { FEATURES, FEATURE_LABELS, type Feature, type McpTool } from "@/db/enums";
 import type { DomainContext } from "@/lib/auth/actor";
 import { findEnvironmentByKey } from "@/lib/environments";
 import { NotFoundError } from "@/lib/errors";
@@ -15,7 +15,7 @@ import { decisionCache, type DecisionCache } from "./decision-cache";
 // environment, and why. The decision endpoint, Explain, the genie endpoint and the MCP servers all
 // ask here; the token's `entitlements` claim is computed from the same grants.
 
-export type GrantRef = { id: string; feature: Feature; resourceId: string | null };
+export type GrantRef = { id: string; feature: Feature; resourceId: string | null; tool?: McpTool };
 export type Decision = {
   resource: string | null;
   allow: boolean;
@@ -27,7 +27,7 @@ export type Decision = {
   path: string[];
 };
 
-export type GrantRow = { id: string; resource_id: string | null; user_id: string | null; group_id: string | null; group_name: string | null };
+export type GrantRow = { id: string; resource_id: string | null; user_id: string | null; group_id: string | null; group_name: string | null; tool?: McpTool | null };
 export type Facts = {
   id: string;
   email: string;
@@ -57,7 +57,7 @@ async function factsOf(environmentId: string, user: { id?: string; email?: strin
       exists (select 1 from environment_access ea where ea.user_id = u.id and ea.environment_id = ${environmentId}::uuid) as has_access,
       (select coalesce(json_agg(json_build_object('id', r.id, 'name', r.name)), '[]'::json) from resources r
         where r.environment_id = ${environmentId}::uuid and r.feature = ${feature} and r.id = any(${resourceIds}::uuid[])) as resources,
-      (select coalesce(json_agg(json_build_object('id', g.id, 'resource_id', g.resource_id, 'user_id', g.user_id, 'group_id', g.group_id, 'group_name', gr.name)), '[]'::json)
+      (select coalesce(json_agg(json_build_object('id', g.id, 'resource_id', g.resource_id, 'user_id', g.user_id, 'group_id', g.group_id, 'group_name', gr.name, 'tool', g.tool)), '[]'::json)
         from access_grants g left join groups gr on gr.id = g.group_id
         where g.environment_id = ${environmentId}::uuid and g.feature = ${feature}
           and (${allGrants}::boolean or g.resource_id is null or g.resource_id = any(${resourceIds}::uuid[]))
@@ -68,11 +68,12 @@ async function factsOf(environmentId: string, user: { id?: string; email?: strin
   return row;
 }
 
-// Preference when several grants allow: the most specific (resource before feature), a direct
-// grant before a group's, then by group name (stable answers).
+// Preference when several grants allow: the most specific (one tool before the whole resource,
+// resource before feature), a direct grant before a group's, then by group name (stable answers).
 function best(rows: GrantRow[]): GrantRow | undefined {
   return [...rows].sort(
     (a, b) =>
+      Number(!a.tool) - Number(!b.tool) ||
       Number(a.resource_id === null) - Number(b.resource_id === null) ||
       Number(a.user_id === null) - Number(b.user_id === null) ||
       (a.group_name ?? "").localeCompare(b.group_name ?? ""),
@@ -88,6 +89,13 @@ export type DecideInput = {
   tokenIssuedAt?: number;
   /** A token's session: refused when it has ended (signed out, revoked). */
   sessionId?: string;
+  /**
+   * One tool of an MCP server: a grant on that tool allows it, as does one on the whole server or
+   * feature. Without it only those whole grants count, unless `anyTool` (the MCP door's admission:
+   * a grant on some tool lets the user in, and each call then decides its own tool).
+   */
+  tool?: McpTool;
+  anyTool?: boolean;
 };
 
 /**
@@ -106,7 +114,7 @@ export async function decide(input: DecideInput, source: FactsSource = "default"
     allow: reason === "granted",
     reason,
     message: REASONS[reason],
-    grant: grant ? { id: grant.id, feature, resourceId: grant.resource_id } : null,
+    grant: grant ? { id: grant.id, feature, resourceId: grant.resource_id, ...(grant.tool ? { tool: grant.tool } : {}) } : null,
     group: grant?.group_id ? { id: grant.group_id, name: grant.group_name ?? "" } : null,
     path,
   });
@@ -126,9 +134,11 @@ export async function decide(input: DecideInput, source: FactsSource = "default"
   const names = new Map(facts.resources.map((r) => [r.id, r.name]));
   return requested.map((resource) => {
     if (resource !== null && !names.has(resource)) return answer(resource, "resource_not_found", [userStep]);
-    const grant = best(facts.grants.filter((g) => g.resource_id === null || g.resource_id === resource));
-    if (!grant) return answer(resource, "no_grant", [userStep, `no grant on ${resource ? `“${names.get(resource)}”` : FEATURE_LABELS[feature]} for the user or their groups`]);
-    const target = grant.resource_id ? `grant on “${names.get(grant.resource_id)}”` : `grant on all of ${FEATURE_LABELS[feature]}`;
+    const toolFits = (g: GrantRow) => !g.tool || g.tool === input.tool || input.anyTool === true;
+    const grant = best(facts.grants.filter((g) => (g.resource_id === null || g.resource_id === resource) && toolFits(g)));
+    const asked = `${resource ? `“${names.get(resource)}”` : FEATURE_LABELS[feature]}${input.tool ? ` (tool ${input.tool})` : ""}`;
+    if (!grant) return answer(resource, "no_grant", [userStep, `no grant on ${asked} for the user or their groups`]);
+    const target = grant.resource_id ? `grant on “${names.get(grant.resource_id)}”${grant.tool ? ` (tool ${grant.tool})` : ""}` : `grant on all of ${FEATURE_LABELS[feature]}`;
     return answer(resource, "granted", grant.group_id ? [userStep, `member of group ${grant.group_name}`, target] : [userStep, `direct ${target}`], grant);
   });
 }
@@ -152,7 +162,11 @@ export async function explain(ctx: DomainContext, input: unknown): Promise<Decis
 
 export type Entitlements = { groups: string[]; entitlements: Partial<Record<Feature, string[]>> };
 
-/** What goes into a token: the user's group names and, per feature, "*" or the granted resource ids. */
+/**
+ * What goes into a token: the user's group names and, per feature, "*" or the granted resource ids.
+ * A grant on one tool of an MCP server is not listed (an offline decision cannot tell tools apart):
+ * the MCP server decides each tool call on the live policy.
+ */
 export async function entitlementsOf(environmentId: string, userId: string, executor?: Executor): Promise<Entitlements> {
   // Inside a caller's transaction, what that transaction sees; else from the decision cache when live.
   const cache = executor ? undefined : decisionCache();
@@ -167,7 +181,7 @@ async function entitlementsFrom(executor: Executor, environmentId: string, userI
       where gm.user_id = ${userId}::uuid and gm.environment_id = ${environmentId}::uuid order by lower(g.name)`),
     executor.execute<{ feature: Feature; resource_id: string | null }>(sql`
       select distinct g.feature, g.resource_id from access_grants g
-      where g.environment_id = ${environmentId}::uuid and (g.user_id = ${userId}::uuid or g.group_id in (
+      where g.environment_id = ${environmentId}::uuid and g.tool is null and (g.user_id = ${userId}::uuid or g.group_id in (
         select gm.group_id from group_members gm where gm.user_id = ${userId}::uuid and gm.environment_id = ${environmentId}::uuid))`),
   ]);
   const entitlements: Partial<Record<Feature, string[]>> = {};

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { eq, sql } from "drizzle-orm";
-import { exportJWK, SignJWT } from "jose";
+import { decodeJwt, exportJWK, SignJWT } from "jose";
 import { getDb } from "@/db/client";
 import { signingKeys, type Environment } from "@/db/schema";
 import { createEnvironments, systemCtx } from "@/test-support/fixtures";
@@ -28,6 +28,8 @@ let env: { dev: Environment; test: Environment; prod: Environment };
 let server: Awaited<ReturnType<typeof serve>>;
 let genie: { id: string };
 let mcp: { id: string };
+let secret: { id: string };
+let toolOnly: Awaited<ReturnType<typeof signedIn>>;
 let granted: { id: string; email: string };
 let grantedToken: (aud: string) => Promise<string>;
 let ungrantedToken: (aud: string) => Promise<string>;
@@ -46,6 +48,8 @@ beforeAll(async () => {
   const team = await createGroup(systemCtx, { environmentId: env.prod.id, name: "Travel team" });
   const a = await signedIn("granted@example.com", env.prod);
   const b = await signedIn("ungranted@example.com", env.prod);
+  secret = await createResource(systemCtx, { environmentId: env.prod.id, feature: "agent_studio", name: "Secret genie" });
+  toolOnly = await signedIn("tool-only@example.com", env.prod);
   granted = a.user;
   grantedToken = a.mint;
   ungrantedToken = b.mint;
@@ -149,16 +153,65 @@ describe("the genie endpoint", () => {
 describe("an MCP server per MCP resource", () => {
   const url = () => `${server.url}/mcp/${mcp.id}`;
 
-  it("lets the SDK's own client list and call tools with a granted user's token", async () => {
+  const connect = async (token: string) => {
     const client = new Client({ name: "vitest", version: "1.0.0" });
-    const transport = new StreamableHTTPClientTransport(new URL(url()), { requestInit: { headers: { authorization: `Bearer ${await grantedToken(mcpServerUrl(mcp.id))}` } } });
-    await client.connect(transport);
+    await client.connect(new StreamableHTTPClientTransport(new URL(url()), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    return client;
+  };
+  const json = (result: Awaited<ReturnType<Client["callTool"]>>) => JSON.parse((result.content as { text: string }[])[0]!.text);
+
+  it("lets the SDK's own client list and call every tool with a grant on the whole server", async () => {
+    const client = await connect(await grantedToken(mcpServerUrl(mcp.id)));
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual(["echo", "whoami"]);
-    const who = await client.callTool({ name: "whoami", arguments: {} });
-    expect(JSON.parse((who.content as { text: string }[])[0]!.text)).toMatchObject({ sub: granted.id, email: "granted@example.com", env: "prod" });
-    const echo = await client.callTool({ name: "echo", arguments: { text: "hello" } });
-    expect((echo.content as { text: string }[])[0]!.text).toBe("Tickets echoes: hello");
+    expect(tools.map((t) => t.name)).toEqual(["whoami", "my_groups", "my_access", "request_access"]);
+    expect(tools.find((t) => t.name === "request_access")!.inputSchema).toMatchObject({ type: "object", required: ["resource", "reason"] });
+    expect(json(await client.callTool({ name: "whoami", arguments: {} }))).toMatchObject({ sub: granted.id, email: "granted@example.com", env: "prod" });
+    expect(json(await client.callTool({ name: "my_groups", arguments: {} }))).toEqual([
+      { name: "Everyone", source: "system" },
+      { name: "Travel team", source: "manual" },
+    ]);
+    // What I may use, and why: the path through the group.
+    const access = json(await client.callTool({ name: "my_access", arguments: {} }));
+    expect(access.allowed).toEqual([
+      { resource: "Travel genie", feature: "Agent Studio", allow: true, reason: "granted", why: "user granted@example.com → member of group Travel team → grant on “Travel genie”" },
+      { resource: "Tickets", feature: "MCP servers", allow: true, reason: "granted", why: "user granted@example.com → member of group Travel team → grant on “Tickets”" },
+    ]);
+    const one = json(await client.callTool({ name: "my_access", arguments: { resource: "Secret genie" } }));
+    expect(one).toMatchObject({ resource: "Secret genie", allow: false, reason: "no_grant" });
+    await client.close();
+  });
+
+  it("request_access files one request per resource and tool, and says when access is already there", async () => {
+    const client = await connect(await grantedToken(mcpServerUrl(mcp.id)));
+    const first = json(await client.callTool({ name: "request_access", arguments: { resource: "Secret genie", reason: "I run the travel desk" } }));
+    expect(first).toMatchObject({ status: "pending", message: "Requested. An admin of prod will approve or deny it." });
+    const again = json(await client.callTool({ name: "request_access", arguments: { resource: secret.id, reason: "Again" } }));
+    expect(again).toEqual({ request: first.request, status: "pending", message: "You already asked for this; the request is still open." });
+    const already = await client.callTool({ name: "request_access", arguments: { resource: "Tickets", reason: "more" } });
+    expect(already.isError).toBe(true);
+    expect((already.content as { text: string }[])[0]!.text).toMatch(/^You may already use Tickets: user granted@example.com → member of group Travel team/);
+    const unknown = await client.callTool({ name: "request_access", arguments: { resource: "Nope", reason: "x" } });
+    expect((unknown.content as { text: string }[])[0]!.text).toBe("No resource “Nope” in this environment.");
+    const noReason = await client.callTool({ name: "request_access", arguments: { resource: "Secret genie" } }).catch((e) => e);
+    expect((noReason as Error).message).toMatch(/reason: /);
+    expect(json(await client.callTool({ name: "my_access", arguments: {} })).requests).toEqual([{ resource: "Secret genie", tool: null, status: "pending", comment: null }]);
+    await client.close();
+  });
+
+  it("guards each tool: a grant on one tool lists that tool only, and calling another answers the decision's reason", async () => {
+    await addGrants(systemCtx, { environmentId: env.prod.id, feature: "mcp", resourceId: mcp.id, userIds: [toolOnly.user.id], tool: "whoami" });
+    const client = await connect(await toolOnly.mint(mcpServerUrl(mcp.id)));
+    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(["whoami"]);
+    expect(json(await client.callTool({ name: "whoami", arguments: {} }))).toMatchObject({ email: "tool-only@example.com" });
+    const denied = await client.callTool({ name: "my_groups", arguments: {} }).catch((e) => e);
+    expect(denied).toMatchObject({ code: -32600, data: { reason: "no_grant", tool: "my_groups" } });
+    expect((denied as Error).message).toMatch(/Neither the user nor any of their groups has a grant/);
+    const rows = await getDb().execute<{ outcome: string; reason: string | null; tool: string }>(
+      sql`select outcome, reason, after->>'tool' as tool from audit_events where action = 'mcp.tool_call' and actor_label = 'tool-only@example.com' order by occurred_at, id`,
+    );
+    expect(rows.map((r) => `${r.tool}:${r.outcome}:${r.reason ?? ""}`)).toEqual(["whoami:success:", "my_groups:denied:no_grant"]);
+    // The token lists no entitlement for a one-tool grant: offline verifiers cannot tell tools apart.
+    expect(decodeJwt(await toolOnly.mint(mcpServerUrl(mcp.id))).entitlements).toEqual({});
     await client.close();
   });
 

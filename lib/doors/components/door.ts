@@ -39,6 +39,8 @@ export type Admitted = { resource: Resource; environment: { id: string; key: str
 export type DoorOptions = {
   feature: Feature;
   audience: (resourceId: string) => string;
+  /** A grant on some tool of the resource admits (the MCP server then decides each tool). */
+  anyTool?: boolean;
   /** Extra headers on a 401 (the MCP server's RFC 9728 challenge). */
   challenge?: (resourceId: string, reason: Reason, message: string) => Record<string, string>;
 };
@@ -54,7 +56,7 @@ export async function admit(request: Request, resourceId: string, options: DoorO
     : [];
   if (!row || row.resource.feature !== options.feature) return Response.json(denialBody("resource_not_found"), { status: 404 });
   const token = bearerToken(request.headers.get("authorization"));
-  const { claims, decisions } = await decideWithToken(token, { environment: row.env, feature: options.feature, resources: [row.resource.id], audience: options.audience(row.resource.id) });
+  const { claims, decisions } = await decideWithToken(token, { environment: row.env, feature: options.feature, resources: [row.resource.id], audience: options.audience(row.resource.id), anyTool: options.anyTool });
   const decision = decisions[0]!;
   if (decision.allow && claims) return { resource: row.resource, environment: row.env, claims, decision, ip };
 

@@ -1,16 +1,14 @@
 import "server-only";
-import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
-import { z } from "zod";
-import { getDb } from "@/db/client";
-import { recordAudit } from "@/lib/audit/record";
 import { publicOrigin } from "@/env";
 import { mcpServerUrl, protectedResourceMetadataUrl } from "@/lib/tokens/mint";
-import { admit, type Admitted } from "./door";
+import { admit } from "./door";
+import { buildIdentityServer } from "./mcp-tools";
 
 // One MCP server per MCP resource, served over streamable HTTP (stateless: a server and transport
 // per request) with the official SDK. A bearer access token whose audience is this server's URL
-// is required; without one the answer is 401 pointing to the RFC 9728 metadata.
+// is required; without one the answer is 401 pointing to the RFC 9728 metadata. A user with a
+// grant on the server, or on one of its tools, is let in; the tools (mcp-tools.ts) decide each call.
 
 export function protectedResourceMetadata(resourceId: string, name: string) {
   return {
@@ -22,39 +20,17 @@ export function protectedResourceMetadata(resourceId: string, name: string) {
   };
 }
 
-function buildServer(admitted: Admitted): McpServer {
-  const { resource, claims, environment } = admitted;
-  const server = new McpServer({ name: resource.name, version: "1.0.0" });
-  const audited = async (tool: string) =>
-    recordAudit(getDb(), { actor: { type: "end_user", id: claims.sub, label: claims.email, environmentIds: [environment.id] }, ip: admitted.ip }, {
-      action: "mcp.tool_call",
-      targetType: "resource",
-      targetId: resource.id,
-      targetLabel: resource.name,
-      environment,
-      after: { tool },
-    });
-  server.registerTool("whoami", { description: "Who is calling, as the access token says.", inputSchema: {} }, async () => {
-    await audited("whoami");
-    return { content: [{ type: "text", text: JSON.stringify({ sub: claims.sub, email: claims.email, name: claims.name, env: claims.env, groups: claims.groups ?? null }) }] };
-  });
-  server.registerTool("echo", { description: "Answers with the text it is given.", inputSchema: { text: z.string().max(4000) } }, async ({ text }) => {
-    await audited("echo");
-    return { content: [{ type: "text", text: `${resource.name} echoes: ${text}` }] };
-  });
-  return server;
-}
-
 export async function handleMcp(request: Request, resourceId: string): Promise<Response> {
   const admitted = await admit(request, resourceId, {
     feature: "mcp",
     audience: mcpServerUrl,
+    anyTool: true,
     challenge: (id, _reason, message) => ({
       "www-authenticate": `Bearer resource_metadata="${protectedResourceMetadataUrl(id)}"${request.headers.get("authorization") ? `, error="invalid_token", error_description="${message.replace(/"/g, "'")}"` : ""}`,
     }),
   });
   if (admitted instanceof Response) return admitted;
-  const server = buildServer(admitted);
+  const server = buildIdentityServer(admitted);
   const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
   await server.connect(transport);
   try {
