@@ -179,6 +179,8 @@ describe("authorization sweep: an environment admin outside their environments",
     const owner = await realMemberCtx("owner");
     const dueAt = new Date(Date.now() + 86_400_000).toISOString();
     const review = await createAccessReview(owner, { environmentId: prodId, name: `Prod review ${id}`, scope: "groups", scopeIds: [group.id], reviewerIds: [owner.actor.id], dueAt });
+    const { requestAccess } = await import("@/lib/access-requests");
+    const asked = await requestAccess(systemCtx, { environmentId: prodId, userId: user.id, resourceId: (await createResource(systemCtx, { environmentId: prodId, feature: "agent_studio", name: `Prod genie ${id}` })).id, reason: "please" });
 
     const ARGS: Record<string, unknown[]> = {
       createUserAction: [{ name: "New", email: `new.${id}@example.com`, environmentIds: [prodId] }],
@@ -216,12 +218,13 @@ describe("authorization sweep: an environment admin outside their environments",
       updateDirectorySettingsAction: [directory.id, { patchAnswer: "no_content" }],
       linkIdentityAction: [trace!.id],
       setGroupMappingsAction: [idp.id, { environmentId: prodId, mappings: [{ idpValue: "admins", groupId: group.id }] }],
+      decideAccessRequestAction: [{ requestId: asked.request.id, decision: "approve" }],
     };
     const scoped = (await consoleActions()).filter(([, a]) => a.permission![1] === "write" && ENVIRONMENT_SCOPED.has(a.permission![0]));
     expect(scoped.map(([name]) => name.split("#")[1]).filter((n) => !ARGS[n!]).sort()).toEqual([]);
 
     await signInAs("environment_admin", [dev.id]);
-    const tables = ["users", "user_identities", "groups", "group_members", "environment_access", "resources", "access_grants", "directories", "jobs", "access_reviews", "access_review_items", "password_tokens", "audit_events", "membership_ledger"];
+    const tables = ["users", "user_identities", "groups", "group_members", "environment_access", "resources", "access_grants", "directories", "jobs", "access_reviews", "access_review_items", "password_tokens", "audit_events", "membership_ledger", "access_requests"];
     const snapshot = async () => ({
       counts: Object.fromEntries(await Promise.all(tables.map(async (t) => [t, await countRows(t)] as const))),
       rows: await db.execute(sql`select
@@ -231,6 +234,7 @@ describe("authorization sweep: an environment admin outside their environments",
         (select row_to_json(d) from directories d where id = ${directory.id}) as d,
         (select row_to_json(a) from environment_auth a where environment_id = ${prodId}) as a,
         (select row_to_json(v) from access_reviews v where id = ${review.id}) as v,
+        (select row_to_json(q) from access_requests q where id = ${asked.request.id}) as q,
         (select count(*) from sessions where revoked_at is not null) as ended`),
     });
     const before = await snapshot();

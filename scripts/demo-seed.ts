@@ -4,6 +4,7 @@ import { getDb } from "@/db/client";
 import type { Feature } from "@/db/enums";
 import { accessGrants, consoleMembers, environmentAuth, groups, resources, users } from "@/db/schema";
 import { SYSTEM_ACTOR, type DomainContext } from "@/lib/auth/actor";
+import { requestAccess } from "@/lib/access-requests";
 import { createConsoleMember } from "@/lib/console-members";
 import { createEnvironment, listEnvironments } from "@/lib/environments";
 import { addMembers, createGroup } from "@/lib/groups";
@@ -154,6 +155,17 @@ export async function seedDemo(options: { ownerEmail?: string; ownerPassword?: s
       grant("Sales", "agent_studio", "Sales Research Genie"),
       grant("Sales", "mcp", "Salesforce MCP"),
     ]);
+    // An open access request (as the MCP server's request_access tool files them), for the admins to decide.
+    // The first salesperson outside Engineering (who may use every MCP server already).
+    const [asker] = await db.execute<{ id: string }>(sql`
+      select gm.user_id as id from group_members gm join users u on u.id = gm.user_id
+      where gm.group_id = ${groupIds.get(`${env.key}/Sales`)!}::uuid and u.status = 'active'
+        and not exists (select 1 from group_members e where e.user_id = gm.user_id and e.group_id = ${groupIds.get(`${env.key}/Engineering`)!}::uuid)
+        and exists (select 1 from environment_access a where a.user_id = gm.user_id and a.environment_id = ${env.id}::uuid)
+      order by lower(u.email) limit 1`);
+    if (asker) {
+      await requestAccess(ctx, { environmentId: env.id, userId: asker.id, resourceId: byName.get("Jira MCP")!.id, reason: "I triage customer escalations in Jira." });
+    }
   }
   return result;
 }

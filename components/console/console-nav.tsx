@@ -3,13 +3,14 @@
 import Link from "next/link";
 import { usePathname } from "next/navigation";
 import { clsx } from "clsx";
-import { ClipboardCheck, FileClock, Fingerprint, FolderSync, History, LayoutDashboard, Settings, ShieldCheck, Users } from "lucide-react";
+import { ClipboardCheck, FileClock, Fingerprint, FolderSync, History, Inbox, LayoutDashboard, Settings, ShieldCheck, Users } from "lucide-react";
 
 const ITEMS = [
   { href: "", label: "Overview", icon: LayoutDashboard },
   { href: "/users", label: "Users & groups", icon: Users },
   { href: "/identity-providers", label: "Identity providers", icon: Fingerprint },
   { href: "/access", label: "Access", icon: ShieldCheck },
+  { href: "/access-requests", label: "Access requests", icon: Inbox },
   { href: "/directories", label: "Directories", icon: FolderSync },
   { href: "/audit", label: "Audit", icon: FileClock },
   { href: "/history", label: "As of a date", icon: History },
@@ -25,7 +26,7 @@ export function ConsoleNav({ envKey }: { envKey: string }) {
       <ul className="flex flex-col gap-1">
         {ITEMS.map(({ href, label, icon: Icon }) => {
           const target = base + href;
-          const active = href === "" ? pathname === base : pathname.startsWith(target);
+          const active = href === "" ? pathname === base : pathname === target || pathname.startsWith(`${target}/`);
           return (
             <li key={label}>
               <Link

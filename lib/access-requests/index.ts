@@ -3,7 +3,7 @@ import { and, desc, eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Executor } from "@/db/client";
 import { ACCESS_REQUEST_STATUSES, FEATURE_LABELS, MCP_TOOLS, type AccessRequestStatus } from "@/db/enums";
-import { accessGrants, accessRequests, environmentAccess, resources, users } from "@/db/schema";
+import { accessGrants, accessRequests, environmentAccess, environments, resources, users } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
 import { addGrantsIn } from "@/lib/access/grants";
 import { decide } from "@/lib/access/policy";
@@ -102,6 +102,20 @@ export async function listAccessRequests(ctx: DomainContext, input: unknown, exe
     .orderBy(sql`${accessRequests.status} <> 'pending'`, desc(accessRequests.createdAt))
     .limit(data.limit);
   return rows.map((r) => ({ ...r.request, userEmail: r.userEmail, userName: r.userName, resourceName: r.resourceName }));
+}
+
+/** One request with its user, resource and environment key (after a decision, for the REST answer). */
+export async function getAccessRequest(ctx: DomainContext, requestId: string): Promise<(AccessRequestView & { environmentKey: string }) | undefined> {
+  const [row] = await getDb()
+    .select({ request: accessRequests, userEmail: users.email, userName: users.name, resourceName: resources.name, environmentKey: environments.key })
+    .from(accessRequests)
+    .innerJoin(users, eq(users.id, accessRequests.userId))
+    .innerJoin(resources, eq(resources.id, accessRequests.resourceId))
+    .innerJoin(environments, eq(environments.id, accessRequests.environmentId))
+    .where(eq(accessRequests.id, parseInput(uuidSchema, requestId)));
+  if (!row) return undefined;
+  authorize(ctx.actor, "access_requests", "read", [row.request.environmentId]);
+  return { ...row.request, userEmail: row.userEmail, userName: row.userName, resourceName: row.resourceName, environmentKey: row.environmentKey };
 }
 
 /** A user's own requests in an environment (what the MCP tool shows them). */

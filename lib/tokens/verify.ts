@@ -1,5 +1,5 @@
 import "server-only";
-import type { Feature } from "@/db/enums";
+import type { Feature, McpTool } from "@/db/enums";
 import { decide, type Decision } from "@/lib/access/policy";
 import { createVerifier, REASONS, type Reason, type Verify, type VerifyResult } from "@iam-console/runtime";
 import { CLOCK_SKEW_SECONDS, publishedJwks } from "./keys";
@@ -66,13 +66,13 @@ const refused = (resources: (string | null)[], reason: Reason, message: string =
  */
 export async function decideWithToken(
   token: string | null | undefined,
-  request: { environment: { id: string; key: string }; feature: Feature; resources: (string | null)[]; audience: string | string[]; anyTool?: boolean },
+  request: { environment: { id: string; key: string }; feature: Feature; resources: (string | null)[]; audience: string | string[]; tool?: McpTool; anyTool?: boolean },
 ): Promise<{ claims: Extract<VerifyResult, { ok: true }>["claims"] | null; decisions: Decision[] }> {
   const resources = request.resources.length ? request.resources : [null];
   const verified = await verifyAccessToken(token, { audience: request.audience, environment: request.environment.key });
   if (!verified.ok) return { claims: null, decisions: refused(resources, verified.reason, verified.message) };
   const { claims } = verified;
   // The live policy (suspended, no access… say more than "revoked"), the watermark and the token's session, in one statement.
-  const decisions = await decide({ environment: request.environment, user: { id: claims.sub }, feature: request.feature, resources, tokenIssuedAt: claims.iat, sessionId: claims.sid, anyTool: request.anyTool });
+  const decisions = await decide({ environment: request.environment, user: { id: claims.sub }, feature: request.feature, resources, tokenIssuedAt: claims.iat, sessionId: claims.sid, tool: request.tool, anyTool: request.anyTool });
   return { claims, decisions };
 }

@@ -213,6 +213,54 @@ describe("groups and members", () => {
   });
 });
 
+describe("access requests", () => {
+  it("lists an environment's requests and approves or denies them, refusing with the reason", async () => {
+    const { createResource } = await import("@/lib/access/resources");
+    const { createUser } = await import("@/lib/users");
+    const { requestAccess } = await import("@/lib/access-requests");
+    const server = await createResource(await realMemberCtx("owner"), { environmentId: env.dev.id, feature: "mcp", name: "API identity server" });
+    const user = await createUser(await realMemberCtx("owner"), { name: "Req", email: "requester@example.com", environmentIds: [env.dev.id] });
+    const asUser = { actor: { type: "end_user" as const, id: user.id, label: user.email, environmentIds: [env.dev.id] } };
+    const { request: one } = await requestAccess(asUser, { environmentId: env.dev.id, userId: user.id, resourceId: server.id, tool: "my_access", reason: "to see my access" });
+    const { request: two } = await requestAccess(asUser, { environmentId: env.dev.id, userId: user.id, resourceId: server.id, reason: "everything" });
+
+    const list = await api("GET", "/access-requests?environment=dev&status=pending", { token: tokens.read });
+    expect(list.status).toBe(200);
+    expect(list.json.data.map((r: { id: string }) => r.id).sort()).toEqual([one.id, two.id].sort());
+    expect(list.json.data.find((r: { id: string }) => r.id === one.id)).toMatchObject({ environment: "dev", user: { email: "requester@example.com" }, resource: { name: "API identity server" }, tool: "my_access", status: "pending" });
+    expect((await api("GET", "/access-requests?environment=nope")).status).toBe(404);
+
+    const readOnly = await api("POST", `/access-requests/${one.id}/decision`, { token: tokens.read, body: { decision: "approve" } });
+    expect(readOnly.status).toBe(403);
+    expect(readOnly.json.detail).toBe("This API token is read-only.");
+    const noComment = await api("POST", `/access-requests/${two.id}/decision`, { body: { decision: "deny" } });
+    expect(noComment.status).toBe(400);
+    expect(noComment.json.errors).toEqual({ comment: ["Say why the request is denied: the user sees it."] });
+    const badDecision = await api("POST", `/access-requests/${two.id}/decision`, { body: { decision: "maybe" } });
+    expect(badDecision.status).toBe(400);
+    expect((await api("POST", `/access-requests/${crypto.randomUUID()}/decision`, { body: { decision: "approve" } })).status).toBe(404);
+
+    const approved = await api("POST", `/access-requests/${one.id}/decision`, { token: tokens.devWrite, body: { decision: "approve" } });
+    expect(approved.status).toBe(200);
+    expect(approved.json).toMatchObject({ id: one.id, status: "approved", tool: "my_access", grantId: expect.any(String) });
+    const denied = await api("POST", `/access-requests/${two.id}/decision`, { body: { decision: "deny", comment: "one tool is enough" } });
+    expect(denied.json).toMatchObject({ status: "denied", comment: "one tool is enough", grantId: null });
+    const again = await api("POST", `/access-requests/${one.id}/decision`, { body: { decision: "deny", comment: "no" } });
+    expect(again.status).toBe(409);
+    expect(again.json.detail).toBe("This request was already approved.");
+
+    // The decision endpoint decides one tool: granted for my_access only.
+    const authz = await createApiToken(await realMemberCtx("owner"), { name: "checker", scope: "authz" });
+    const check = (tool?: string) => api("POST", "/authz/check", { token: authz.token, body: { subject: user.id, environment: "dev", feature: "mcp", resource: server.id, ...(tool ? { tool } : {}) } });
+    expect((await check("my_access")).json.decisions[0]).toMatchObject({ allow: true, grant: { tool: "my_access" } });
+    expect((await check("whoami")).json.decisions[0]).toMatchObject({ allow: false, reason: "no_grant" });
+    expect((await check()).json.decisions[0]).toMatchObject({ allow: false, reason: "no_grant" });
+    const toolOnGenie = await api("POST", "/authz/check", { token: authz.token, body: { subject: user.id, environment: "dev", feature: "agent_studio", tool: "whoami" } });
+    expect(toolOnGenie.status).toBe(400);
+    expect(toolOnGenie.json.errors).toEqual({ tool: ["A tool is decided only for an MCP server."] });
+  });
+});
+
 describe("OpenAPI", () => {
   it("is a valid OpenAPI 3.1 document describing every endpoint", async () => {
     const doc = openApiDocument() as { openapi: string; paths: Record<string, Record<string, unknown>> };

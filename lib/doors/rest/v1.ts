@@ -27,7 +27,8 @@ import { getUserDetail } from "@/lib/users/detail";
 import { listUsers } from "@/lib/users/list";
 import { USER_SORTS } from "@/lib/users/list-params";
 import { parseInput, uuidSchema } from "@/lib/validation";
-import { FEATURES } from "@/db/enums";
+import { ACCESS_REQUEST_STATUSES, FEATURES, MCP_TOOLS } from "@/db/enums";
+import { decideAccessRequest, getAccessRequest, listAccessRequests, type AccessRequestView } from "@/lib/access-requests";
 import { decide } from "@/lib/access/policy";
 import { decideWithToken } from "@/lib/tokens/verify";
 import { mcpServerUrl } from "@/lib/tokens/mint";
@@ -53,7 +54,7 @@ export type Endpoint = {
   method: HttpMethod;
   path: string;
   summary: string;
-  tag: "Environments" | "Users" | "Groups" | "Console members" | "Authorization";
+  tag: "Environments" | "Users" | "Groups" | "Console members" | "Authorization" | "Access requests";
   permission: [PermissionResource, PermissionAction];
   query?: z.ZodObject;
   body?: z.ZodType;
@@ -273,7 +274,9 @@ const authzCheckBody = z
     feature: z.enum(FEATURES),
     resource: uuidSchema.nullable().optional().describe("One resource; omitted or null: the feature as a whole"),
     resources: z.array(uuidSchema.nullable()).min(1).max(100, "At most 100 resources at once.").optional().describe("A batch of resources"),
+    tool: z.enum(MCP_TOOLS).optional().describe("For an MCP server: one of its tools (a grant on that tool allows it, as does one on the whole server)"),
   })
+  .refine((b) => b.tool === undefined || b.feature === "mcp", { message: "A tool is decided only for an MCP server.", path: ["tool"] })
   .refine((b) => (b.token === undefined) !== (b.subject === undefined), { message: "Send either token or subject.", path: ["token"] })
   .refine((b) => b.resource === undefined || b.resources === undefined, { message: "Send resource or resources, not both.", path: ["resources"] });
 const authzDecision = z.object({
@@ -281,10 +284,52 @@ const authzDecision = z.object({
   allow: z.boolean(),
   reason: z.enum(Object.keys(REASONS) as [keyof typeof REASONS, ...(keyof typeof REASONS)[]]),
   message: z.string(),
-  grant: z.object({ id: z.uuid(), feature: z.enum(FEATURES), resourceId: z.uuid().nullable() }).nullable(),
+  grant: z.object({ id: z.uuid(), feature: z.enum(FEATURES), resourceId: z.uuid().nullable(), tool: z.enum(MCP_TOOLS).optional() }).nullable(),
   group: z.object({ id: z.uuid(), name: z.string() }).nullable(),
   path: z.array(z.string()),
 });
+const accessRequestOut = z.object({
+  id: z.uuid(),
+  environment: z.string(),
+  user: z.object({ id: z.uuid(), email: z.string(), name: z.string() }),
+  feature: z.enum(FEATURES),
+  resource: z.object({ id: z.uuid(), name: z.string() }),
+  tool: z.enum(MCP_TOOLS).nullable(),
+  reason: z.string(),
+  status: z.enum(ACCESS_REQUEST_STATUSES),
+  decidedBy: z.string().nullable(),
+  decidedAt: z.iso.datetime().nullable(),
+  comment: z.string().nullable(),
+  grantId: z.uuid().nullable(),
+  createdAt: z.iso.datetime(),
+});
+const accessRequestsQuery = z.object({
+  environment: z.string().min(1).max(64).describe("Environment key, e.g. prod"),
+  status: z.enum(ACCESS_REQUEST_STATUSES).optional(),
+  limit: z.coerce.number().int().min(1).max(500).optional(),
+});
+const accessRequestDecisionBody = z.object({
+  decision: z.enum(["approve", "deny"]),
+  comment: z.string().max(1000).optional().describe("Required to deny: the user sees it"),
+});
+function accessRequestBody(r: AccessRequestView, environment: string) {
+  return {
+    id: r.id,
+    environment,
+    user: { id: r.userId, email: r.userEmail, name: r.userName },
+    feature: r.feature,
+    resource: { id: r.resourceId, name: r.resourceName },
+    tool: r.tool,
+    reason: r.reason,
+    status: r.status,
+    decidedBy: r.decidedBy,
+    decidedAt: r.decidedAt?.toISOString() ?? null,
+    comment: r.comment,
+    grantId: r.grantId,
+    createdAt: r.createdAt.toISOString(),
+  };
+}
+
 const authzCheckResult = z.object({ subject: z.unknown(), environment: z.string(), feature: z.enum(FEATURES), decisions: z.array(authzDecision) });
 
 export const ENDPOINTS: Endpoint[] = [
@@ -656,6 +701,35 @@ export const ENDPOINTS: Endpoint[] = [
     },
   },
   {
+    method: "GET",
+    path: "/access-requests",
+    summary: "List an environment's access requests (open ones first, newest first)",
+    tag: "Access requests",
+    permission: ["access_requests", "read"],
+    query: accessRequestsQuery,
+    response: z.object({ data: z.array(accessRequestOut) }),
+    async handle({ ctx, query }) {
+      const q = query as z.output<typeof accessRequestsQuery>;
+      const env = await environmentByKey(q.environment);
+      const rows = await listAccessRequests(ctx, { environmentId: env.id, status: q.status, limit: q.limit });
+      return { body: { data: rows.map((r) => accessRequestBody(r, env.key)) } };
+    },
+  },
+  {
+    method: "POST",
+    path: "/access-requests/{id}/decision",
+    summary: "Approve an open access request (a direct grant on the resource or tool) or deny it (a comment is required: the user sees it)",
+    tag: "Access requests",
+    permission: ["access_requests", "write"],
+    body: accessRequestDecisionBody,
+    response: accessRequestOut,
+    async handle({ ctx, params, body }) {
+      const decided = await decideAccessRequest(ctx, { ...(body as object), requestId: id(params) });
+      const view = (await getAccessRequest(ctx, decided.id))!;
+      return { body: accessRequestBody(view, view.environmentKey) };
+    },
+  },
+  {
     method: "POST",
     path: "/authz/check",
     summary: "Decide: may this user (by access token or subject) use this feature or these resources?",
@@ -670,7 +744,7 @@ export const ENDPOINTS: Endpoint[] = [
       const resources = input.resources ?? [input.resource ?? null];
       if (input.token) {
         const audience = [input.feature, ...(input.feature === "mcp" ? resources.filter((r): r is string => r !== null).map(mcpServerUrl) : [])];
-        const { claims, decisions } = await decideWithToken(input.token, { environment: env, feature: input.feature, resources, audience });
+        const { claims, decisions } = await decideWithToken(input.token, { environment: env, feature: input.feature, resources, audience, tool: input.tool });
         // A key set that could not be read is ours to answer (503, try again). A token that fails
         // verification is a 401 with its reason, as at every door that takes a token; the problem's
         // `code` is the token's reason (never `invalid_token`/`missing_token`, which name the
@@ -689,7 +763,7 @@ export const ENDPOINTS: Endpoint[] = [
       }
       const subject = input.subject!;
       const user = z.uuid().safeParse(subject).success ? { id: subject } : { email: subject };
-      const decisions = await decide({ environment: env, user, feature: input.feature, resources });
+      const decisions = await decide({ environment: env, user, feature: input.feature, resources, ...(input.tool ? { tool: input.tool } : {}) });
       return { body: { subject: user, environment: env.key, feature: input.feature, decisions } };
     },
   },

@@ -6,6 +6,7 @@ import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
 import { ConfirmDialog } from "@/components/ui/modal";
 import { useAction } from "@/components/use-action";
+import { MCP_TOOLS, MCP_TOOL_LABELS, type McpTool } from "@/db/enums";
 import type { FieldErrors } from "@/lib/errors";
 import { searchGroupsAction, searchUsersAction } from "../users/actions";
 import { addGrantsAction, createResourceAction, deleteResourceAction, explainAction, removeGrantAction, updateResourceAction } from "./actions";
@@ -44,6 +45,9 @@ export type GrantRow = { id: string; subjectType: "group" | "user"; subjectName:
 export function GrantsEditor({ environmentId, feature, resourceId, grants, canWrite, label }: { environmentId: string; feature: Feature; resourceId: string | null; grants: GrantRow[]; canWrite: boolean; label: string }) {
   const { pending, run } = useAction();
   const [picked, setPicked] = useState<(PickerOption & { type: "group" | "user" })[]>([]);
+  // An MCP server's grants may name one tool; every other grant covers the whole resource or feature.
+  const toolChoice = feature === "mcp" && resourceId !== null;
+  const [tool, setTool] = useState<McpTool | "">("");
   const searchGroups = useCallback(async (q: string) => {
     const r = await searchGroupsAction({ environmentId, q, includeSystem: true });
     return r.ok ? r.data : [];
@@ -61,6 +65,19 @@ export function GrantsEditor({ environmentId, feature, resourceId, grants, canWr
         <div className="flex flex-wrap items-end gap-3 rounded-lg border border-slate-200 bg-slate-50 p-4">
           <SearchPicker label="Add a group" placeholder="Search groups" search={searchGroups} value={null} onChange={add("group")} />
           <SearchPicker label="Add a user" placeholder="Search users" search={searchUsers} value={null} onChange={add("user")} />
+          {toolChoice && (
+            <label className="flex flex-col gap-1 text-sm font-medium text-slate-700">
+              Tools
+              <select className="rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm font-normal" value={tool} onChange={(e) => setTool(e.target.value as McpTool | "")}>
+                <option value="">Every tool</option>
+                {MCP_TOOLS.map((t) => (
+                  <option key={t} value={t}>
+                    Only {t} ({MCP_TOOL_LABELS[t]})
+                  </option>
+                ))}
+              </select>
+            </label>
+          )}
           <ul className="flex flex-wrap gap-2" aria-label="To grant">
             {picked.map((p) => (
               <li key={p.id} className="inline-flex items-center gap-1 rounded bg-white px-2 py-1 text-sm shadow-sm">
@@ -83,6 +100,7 @@ export function GrantsEditor({ environmentId, feature, resourceId, grants, canWr
                     resourceId,
                     groupIds: picked.filter((p) => p.type === "group").map((p) => p.id),
                     userIds: picked.filter((p) => p.type === "user").map((p) => p.id),
+                    ...(toolChoice && tool ? { tool } : {}),
                   }),
                 {
                   success: (d) => `${d.added} granted${d.unchanged ? `, ${d.unchanged} already had it` : ""}.`,

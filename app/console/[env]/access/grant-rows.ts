@@ -9,6 +9,6 @@ export function grantRows(grants: GrantView[], inherited = false): GrantRow[] {
     subjectType: g.subject.type,
     subjectName: g.subject.name,
     detail: g.subject.type === "user" ? g.subject.email : "",
-    scope: inherited ? "inherited" : g.resourceId ? "this resource" : `all of ${FEATURE_LABELS[g.feature]}`,
+    scope: inherited ? "inherited" : g.tool ? `only the ${g.tool} tool` : g.resourceId ? "this resource" : `all of ${FEATURE_LABELS[g.feature]}`,
   }));
 }
