@@ -4,7 +4,7 @@ import { auditActions, countRows, createEnvironments, memberCtx, systemCtx } fro
 import type { DomainContext } from "@/lib/auth/actor";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/lib/errors";
 import { addGrants, listGrants } from "@/lib/access/grants";
-import { decide, entitlementsOf } from "@/lib/access/policy";
+import { decide, entitlementsOf, whoCanUse } from "@/lib/access/policy";
 import { createResource } from "@/lib/access/resources";
 import { createUser, suspendUser } from "@/lib/users";
 import { decideAccessRequest, listAccessRequests, requestAccess } from "./index";
@@ -36,6 +36,8 @@ describe("tool grants", () => {
     expect((await entitlementsOf(env.prod.id, ana.id)).entitlements).toEqual({});
     const [view] = await listGrants({ environmentId: env.prod.id, resourceId: server.id });
     expect(view).toMatchObject({ tool: "whoami", subject: { type: "user", id: ana.id } });
+    // "Who can use this" says it is one tool.
+    expect((await whoCanUse({ id: server.id, environmentId: env.prod.id, feature: "mcp" })).find((u) => u.userId === ana.id)).toMatchObject({ scope: "resource", tool: "whoami" });
   });
 
   it("are refused on anything but one MCP server, with the field's reason, writing nothing", async () => {

@@ -194,7 +194,7 @@ async function entitlementsFrom(executor: Executor, environmentId: string, userI
   return { groups: groups.map((g) => g.name), entitlements };
 }
 
-export type EffectiveUser = { userId: string; email: string; name: string; via: "user" | "group"; groupName: string | null; grantId: string; scope: "resource" | "feature" };
+export type EffectiveUser = { userId: string; email: string; name: string; via: "user" | "group"; groupName: string | null; grantId: string; scope: "resource" | "feature"; tool: McpTool | null };
 
 /**
  * Who can use a resource: active users with access to its environment who hold a grant on it or
@@ -202,21 +202,21 @@ export type EffectiveUser = { userId: string; email: string; name: string; via: 
  */
 export async function whoCanUse(resource: { id: string; environmentId: string; feature: Feature }, options: { limit?: number; after?: { email: string; grantId: string; userId: string } } = {}, executor: Executor = getDb()): Promise<EffectiveUser[]> {
   const limit = Math.min(options.limit ?? 200, 10_000);
-  const rows = await executor.execute<{ user_id: string; email: string; name: string; via: "user" | "group"; group_name: string | null; grant_id: string; resource_id: string | null }>(sql`
+  const rows = await executor.execute<{ user_id: string; email: string; name: string; via: "user" | "group"; group_name: string | null; grant_id: string; resource_id: string | null; tool: McpTool | null }>(sql`
     with grants as (
-      select id, resource_id, user_id, group_id from access_grants
+      select id, resource_id, user_id, group_id, tool from access_grants
       where environment_id = ${resource.environmentId}::uuid and feature = ${resource.feature} and (resource_id is null or resource_id = ${resource.id}::uuid)),
     paths as (
-      select g.user_id, 'user' as via, null::text as group_name, g.id as grant_id, g.resource_id from grants g where g.user_id is not null
+      select g.user_id, 'user' as via, null::text as group_name, g.id as grant_id, g.resource_id, g.tool from grants g where g.user_id is not null
       union all
-      select gm.user_id, 'group', gr.name, g.id, g.resource_id from grants g
+      select gm.user_id, 'group', gr.name, g.id, g.resource_id, g.tool from grants g
         join groups gr on gr.id = g.group_id join group_members gm on gm.group_id = g.group_id)
-    select p.user_id, u.email, u.name, p.via, p.group_name, p.grant_id, p.resource_id from paths p
+    select p.user_id, u.email, u.name, p.via, p.group_name, p.grant_id, p.resource_id, p.tool from paths p
     join users u on u.id = p.user_id and u.status = 'active'
     join environment_access ea on ea.user_id = p.user_id and ea.environment_id = ${resource.environmentId}::uuid
     ${options.after ? sql`where (lower(u.email), p.user_id, p.grant_id) > (lower(${options.after.email}), ${options.after.userId}::uuid, ${options.after.grantId}::uuid)` : sql``}
     order by lower(u.email), p.user_id, p.grant_id limit ${limit}`);
-  return rows.map((r) => ({ userId: r.user_id, email: r.email, name: r.name, via: r.via, groupName: r.group_name, grantId: r.grant_id, scope: r.resource_id ? "resource" : "feature" }));
+  return rows.map((r) => ({ userId: r.user_id, email: r.email, name: r.name, via: r.via, groupName: r.group_name, grantId: r.grant_id, scope: r.resource_id ? "resource" : "feature", tool: r.tool }));
 }
 
 export async function* iterateWhoCanUse(resource: { id: string; environmentId: string; feature: Feature }, chunk = 5000): AsyncGenerator<EffectiveUser[]> {

@@ -110,7 +110,7 @@ async function WhoTab({ resource, exportHref }: { resource: Parameters<typeof wh
               </td>
               <td className="px-3 py-2">
                 {r.via === "group" ? `member of ${r.groupName} → ` : "direct → "}
-                {r.scope === "resource" ? "grant on this resource" : "grant on the whole feature"}
+                {r.tool ? `grant on the ${r.tool} tool only` : r.scope === "resource" ? "grant on this resource" : "grant on the whole feature"}
               </td>
             </tr>
           ))}

@@ -16,6 +16,6 @@ export async function GET(_request: Request, { params }: { params: Promise<{ env
     `who-can-use-${resource.name.replace(/[^\w.-]+/g, "-").toLowerCase()}-${env.key}.csv`,
     ["user_id", "email", "name", "via", "group", "grant_id", "grant_scope"],
     iterateWhoCanUse(resource),
-    (r) => [r.userId, r.email, r.name, r.via, r.groupName ?? "", r.grantId, r.scope],
+    (r) => [r.userId, r.email, r.name, r.via, r.groupName ?? "", r.grantId, r.tool ? `tool:${r.tool}` : r.scope],
   );
 }
