@@ -1,6 +1,7 @@
 import "server-only";
 import { extendZodWithOpenApi, OpenAPIRegistry, OpenApiGeneratorV31 } from "@asteasolutions/zod-to-openapi";
 import { z } from "zod";
+import { commandOf } from "./commands";
 import { ENDPOINTS } from "./v1";
 
 extendZodWithOpenApi(z);
@@ -40,6 +41,7 @@ export function openApiDocument(): unknown {
     registry.registerPath({
       method: e.method.toLowerCase() as "get" | "post" | "patch" | "put" | "delete",
       path: e.path,
+      operationId: commandOf(e, ENDPOINTS),
       summary: e.summary,
       tags: [e.tag],
       security: [{ bearer: [] }],
