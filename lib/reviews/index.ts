@@ -15,6 +15,7 @@ import {
   groupMembers,
   groups,
   jobs,
+  membershipExclusions,
   resources,
   users,
 } from "@/db/schema";
@@ -390,12 +391,26 @@ export async function listAccessReviews(environmentId: string, db: Executor = ge
   return rows.map(({ review: { reportCsv: _csv, ...review }, ...rest }) => ({ ...review, ...rest }));
 }
 
-export async function getAccessReview(environmentId: string, reviewId: string, db: Executor = getDb()): Promise<{ review: ReviewSummary; items: ReviewItem[] } | null> {
+export const SCOPE_LABELS: Record<Review["scope"], string> = { groups: "Group memberships", resources: "Resource grants", environment_access: "Environment access" };
+
+type ItemExclusion = { source: string; liftedAt: Date | null; liftedBy: string | null };
+
+export async function getAccessReview(
+  environmentId: string,
+  reviewId: string,
+  db: Executor = getDb(),
+): Promise<{ review: ReviewSummary; items: ReviewItem[]; exclusions: Map<string, ItemExclusion> } | null> {
   if (!uuidSchema.safeParse(reviewId).success) return null;
   const [review] = await listAccessReviews(environmentId, db, reviewId);
   if (!review) return null;
-  const items = await db.select().from(accessReviewItems).where(eq(accessReviewItems.reviewId, reviewId)).orderBy(asc(accessReviewItems.groupName), asc(accessReviewItems.resourceName), asc(accessReviewItems.userEmail));
-  return { review, items };
+  const [items, excluded] = await Promise.all([
+    db.select().from(accessReviewItems).where(eq(accessReviewItems.reviewId, reviewId)).orderBy(asc(accessReviewItems.groupName), asc(accessReviewItems.resourceName), asc(accessReviewItems.userEmail)),
+    db
+      .select({ itemId: membershipExclusions.reviewItemId, source: membershipExclusions.source, liftedAt: membershipExclusions.liftedAt, liftedBy: membershipExclusions.liftedBy })
+      .from(membershipExclusions)
+      .where(eq(membershipExclusions.reviewId, reviewId)),
+  ]);
+  return { review, items, exclusions: new Map(excluded.map(({ itemId, ...e }) => [itemId!, e])) };
 }
 
 /** The signed-off report of a closed review (the CSV exactly as hashed at closing). */
