@@ -178,6 +178,25 @@ describe("environment-access reviews", () => {
     expect(lifted.ok).toBe(true);
   });
 
+  it("a revoked SCIM-owned access is not granted back when the directory deactivates and reactivates the user; the trail says why", async () => {
+    const scim = await scimClient(f.envs.prod);
+    const eve = (await scim.call("POST", "/Users", { userName: `eve.${scim.directory.id.slice(0, 6)}@corp.example`, displayName: "eve" })).body.id as string;
+    const { summary } = await reviewAndRevoke({ environmentAccess: true }, (i) => i.userId === eve, "Left the company");
+    expect(summary).toMatchObject({ revoked: 1, excluded: 1 });
+    const [exclusion] = await getDb().select().from(membershipExclusions).where(eq(membershipExclusions.userId, eve));
+    expect(exclusion).toMatchObject({ kind: "access", source: "scim", directoryId: scim.directory.id });
+    const access = () => getDb().select().from(environmentAccess).where(and(eq(environmentAccess.userId, eve), eq(environmentAccess.environmentId, f.envs.prod.id)));
+    expect((await scim.call("PATCH", `/Users/${eve}`, { Operations: [{ op: "replace", path: "active", value: false }] })).status).toBe(200);
+    expect((await scim.call("PATCH", `/Users/${eve}`, { Operations: [{ op: "replace", path: "active", value: true }] })).status).toBe(200);
+    expect(await access()).toEqual([]);
+    const [held] = await getDb().execute<{ after: { reason: string } }>(sql`select after from audit_events where action = 'environment.grant_excluded' and target_id = ${eve}`);
+    expect(held!.after.reason).toContain("Left the company");
+    await liftExclusion(await realMemberCtx("admin"), exclusion!.id);
+    await scim.call("PATCH", `/Users/${eve}`, { Operations: [{ op: "replace", path: "active", value: false }] });
+    await scim.call("PATCH", `/Users/${eve}`, { Operations: [{ op: "replace", path: "active", value: true }] });
+    expect(await access()).toHaveLength(1);
+  });
+
   it("a campaign over environment access needs no groups or resources; other scopes still do", async () => {
     const owner = await realMemberCtx("owner");
     const bad = await createAccessReview(owner, { environmentId: f.envs.prod.id, name: "x", scope: "groups", scopeIds: [], reviewerIds: [owner.actor.id], dueAt: tomorrow() }).catch((e) => e);
