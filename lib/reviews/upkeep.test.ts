@@ -6,7 +6,7 @@ import { countRows, createEnvironments, realMemberCtx, systemCtx } from "@/test-
 import { addMembers, createGroup, deleteGroup } from "@/lib/groups";
 import { runPendingJobs } from "@/lib/jobs/worker";
 import { createUser } from "@/lib/users";
-import { closeAccessReview, createAccessReview, enqueueAccessReviewUpkeep, getAccessReview } from ".";
+import { closeAccessReview, createAccessReview, decideReviewItems, enqueueAccessReviewUpkeep, getAccessReview } from ".";
 
 // Reviewer mails, reminders and recurring campaigns. The upkeep is a background job: the tests
 // queue it and run the pending jobs (as the worker would), instead of waiting for the hourly tick.
@@ -64,6 +64,11 @@ describe("reviewer mails", () => {
     expect((await mailsTo(reviewer.actor.id!))[2]!.body).toContain("1 item is still undecided");
     const [audited] = await getDb().execute<{ n: number }>(sql`select count(*)::int as n from audit_events where action = 'access_review.remind' and target_id = ${review.id}`);
     expect(audited!.n).toBe(2);
+    // A campaign with nothing left to decide is not reminded.
+    const decided = await createAccessReview(owner, { environmentId: env.prod.id, name: "All decided", scope: "groups", scopeIds: [g.id], reviewerIds: [reviewer.actor.id], dueAt: inHours(48) });
+    await decideReviewItems(reviewer, { reviewId: decided.id, itemIds: (await getAccessReview(env.prod.id, decided.id))!.items.map((i) => i.id), decision: "keep" });
+    await flushUpkeep();
+    expect((await mailsTo(reviewer.actor.id!)).filter((m) => m.subject.includes("All decided")).map((m) => m.subject)).toEqual(["Access review to do: All decided (PROD)"]);
     // A closed campaign is not reminded.
     const closed = await createAccessReview(owner, { environmentId: env.prod.id, name: "Closed early", scope: "groups", scopeIds: [g.id], reviewerIds: [reviewer.actor.id], dueAt: inHours(2) });
     await closeAccessReview(owner, closed.id);

@@ -11,7 +11,7 @@ import { createReviewIn, reviewerMail, upkeepCtx } from ".";
 // The access reviews' upkeep, a background job (kind access_review_upkeep) queued every hour by
 // the SSO maintenance tick and when a recurring campaign closes:
 // - reminders: each open campaign's reviewers get one mail 3 days before the due date and one on
-//   the day (the last 24 hours, or overdue and never reminded). A reminder is claimed by setting
+//   the day (the last 24 hours, or overdue and never reminded), unless every item is decided. A reminder is claimed by setting
 //   its column with `… is null` in the update, so two runs (two instances) send it once; the mail
 //   goes out after the commit (at most once).
 // - recurrence: a campaign that repeats every N months, once closed or due, gets its next one
@@ -57,15 +57,17 @@ export async function sendReviewReminders(ctx: DomainContext = upkeepCtx): Promi
     const undecided = await undecidedCounts(tx, ids);
     for (const c of claimed) {
       const { review, envKey, envName } = reviews.find((r) => r.review.id === c.id)!;
-      const to = reviewers.filter((r) => r.reviewId === c.id);
-      for (const r of to) mails.push(reviewerMail(r, review, { key: envKey, name: envName }, c.kind, undecided.get(c.id) ?? 0));
+      // Nothing left to decide: no reminder (the campaign waits for its closing, not its reviewers).
+      const left = undecided.get(c.id) ?? 0;
+      const to = left > 0 ? reviewers.filter((r) => r.reviewId === c.id) : [];
+      for (const r of to) mails.push(reviewerMail(r, review, { key: envKey, name: envName }, c.kind, left));
       await recordAudit(tx, ctx, {
         action: "access_review.remind",
         targetType: "access_review",
         targetId: review.id,
         targetLabel: review.name,
         environment: { id: review.environmentId, key: envKey },
-        after: { reminder: c.kind === "soon" ? "3 days before" : "due date", reviewers: to.map((r) => r.email), undecided: undecided.get(c.id) ?? 0 },
+        after: { reminder: c.kind === "soon" ? "3 days before" : "due date", reviewers: to.map((r) => r.email), undecided: left },
       });
     }
     return { soon: soon.length, due: due.length };

@@ -46,6 +46,21 @@ export default async function ReviewPage({ params, searchParams }: { params: Pro
           </span>
         )}
         {open && !isReviewer && <span className="text-sm text-slate-600">You are not a reviewer of this campaign: you can follow it, not decide.</span>}
+        {(review.previousId || review.nextId) && (
+          <span className="text-sm text-slate-600">
+            {review.previousId && (
+              <Link className="text-brand-700 underline" href={`/console/${env.key}/reviews/${review.previousId}`}>
+                Previous campaign
+              </Link>
+            )}
+            {review.previousId && review.nextId && " · "}
+            {review.nextId && (
+              <Link className="text-brand-700 underline" href={`/console/${env.key}/reviews/${review.nextId}`}>
+                Next campaign
+              </Link>
+            )}
+          </span>
+        )}
         <nav aria-label="Items shown" className="ml-auto flex gap-3 text-sm">
           <Link href={base} aria-current={!undecidedOnly ? "page" : undefined} className={!undecidedOnly ? "font-medium" : "text-brand-700 underline"}>
             All
