@@ -84,10 +84,25 @@ type ReviewDefinition = z.output<typeof createReviewInput>;
 /** The actor of the reviews' background upkeep (reminders, recurring campaigns: lib/reviews/upkeep.ts). */
 export const upkeepCtx: DomainContext = { actor: { ...SYSTEM_ACTOR, label: "access review upkeep" } };
 
-/** Queues the upkeep job unless one is already waiting (the job is idempotent either way). */
-export async function enqueueAccessReviewUpkeep(executor: Executor = getDb()): Promise<void> {
+/**
+ * Queues the upkeep job unless one is already waiting (the job is idempotent either way). The
+ * hourly tick passes `onlyIfDue`: no job row when no reminder or next campaign is due.
+ */
+export async function enqueueAccessReviewUpkeep(executor: Executor = getDb(), options: { onlyIfDue?: boolean } = {}): Promise<boolean> {
+  if (options.onlyIfDue) {
+    const [due] = await executor.execute<{ due: boolean }>(sql`select exists (
+      select 1 from access_reviews where status = 'open' and (
+        (reminded_soon_at is null and reminded_due_at is null and due_at <= now() + interval '3 days' and due_at > now() + interval '1 day')
+        or (reminded_due_at is null and due_at <= now() + interval '1 day'))
+      union all
+      select 1 from access_reviews where recurrence_months is not null and next_id is null and (status = 'closed' or due_at <= now())
+    ) as due`);
+    if (!due?.due) return false;
+  }
   const [waiting] = await executor.select({ id: jobs.id }).from(jobs).where(and(eq(jobs.kind, "access_review_upkeep"), eq(jobs.status, "queued"))).limit(1);
-  if (!waiting) await enqueueJob(executor, upkeepCtx, { kind: "access_review_upkeep", params: {} });
+  if (waiting) return false;
+  await enqueueJob(executor, upkeepCtx, { kind: "access_review_upkeep", params: {} });
+  return true;
 }
 
 /** Creates a campaign and fixes its items: each membership of the groups, each grant on the resources, or each user who may enter the environment. */

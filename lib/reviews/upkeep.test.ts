@@ -18,8 +18,9 @@ beforeAll(async () => {
 
 const inHours = (h: number) => new Date(Date.now() + h * 3_600_000).toISOString();
 const mailsTo = (memberId: string) => getDb().select().from(emailOutbox).where(eq(emailOutbox.consoleMemberId, memberId)).orderBy(emailOutbox.createdAt);
+// As the hourly tick queues it: only when something is due.
 async function flushUpkeep() {
-  await enqueueAccessReviewUpkeep();
+  await enqueueAccessReviewUpkeep(undefined, { onlyIfDue: true });
   await runPendingJobs();
 }
 
@@ -74,6 +75,23 @@ describe("reviewer mails", () => {
     await closeAccessReview(owner, closed.id);
     await flushUpkeep();
     expect((await mailsTo(reviewer.actor.id!)).filter((m) => m.subject.includes("Closed early"))).toHaveLength(1);
+  });
+});
+
+describe("the hourly tick", () => {
+  it("queues no job when no reminder or next campaign is due, and one when something is", async () => {
+    await runPendingJobs();
+    const owner = await realMemberCtx("owner");
+    const g = await group();
+    await flushUpkeep();
+    const later = await createAccessReview(owner, { environmentId: env.prod.id, name: "Not due yet", scope: "groups", scopeIds: [g.id], reviewerIds: [owner.actor.id], dueAt: inHours(24 * 20) });
+    expect(await enqueueAccessReviewUpkeep(undefined, { onlyIfDue: true })).toBe(false);
+    await getDb().update(accessReviews).set({ dueAt: new Date(Date.now() + 3_600_000) }).where(eq(accessReviews.id, later.id));
+    expect(await enqueueAccessReviewUpkeep(undefined, { onlyIfDue: true })).toBe(true);
+    // Not twice while one waits.
+    expect(await enqueueAccessReviewUpkeep()).toBe(false);
+    await runPendingJobs();
+    expect(await enqueueAccessReviewUpkeep(undefined, { onlyIfDue: true })).toBe(false);
   });
 });
 

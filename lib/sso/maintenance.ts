@@ -37,8 +37,8 @@ export async function runSsoMaintenance(): Promise<{ refreshed: number; failed: 
     if (await rotateIfDue()) console.log("[keys] scheduled rotation of the token signing keys");
     // And the webhook outbox: delivered rows after 30 days (pending and dead ones stay).
     await pruneDeliveredWebhooks();
-    // And the access reviews' reminders and recurring campaigns, as a background job.
-    await enqueueAccessReviewUpkeep();
+    // And the access reviews' reminders and recurring campaigns, as a background job (when any is due).
+    await enqueueAccessReviewUpkeep(undefined, { onlyIfDue: true });
   }
   return { refreshed, failed };
 }
