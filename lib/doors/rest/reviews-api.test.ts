@@ -1,4 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { sql } from "drizzle-orm";
+import { getDb } from "@/db/client";
 import type { Environment } from "@/db/schema";
 import { countRows, createEnvironments, realMemberCtx, systemCtx } from "@/test-support/fixtures";
 import { createApiToken } from "@/lib/api-tokens";
@@ -62,5 +64,18 @@ describe("access reviews over REST", () => {
     expect(await countRows("access_reviews")).toBe(before);
     expect((await api("GET", `/access-reviews/${crypto.randomUUID()}`)).status).toBe(404);
     expect((await api("POST", `/membership-exclusions/${crypto.randomUUID()}/lift`)).status).toBe(404);
+  });
+
+  it("lifts a PROD exclusion with a token covering PROD, not with a DEV one nor a read-only one", async () => {
+    const group = await createGroup(systemCtx, { environmentId: env.prod.id, name: `Lifted ${crypto.randomUUID().slice(0, 6)}` });
+    const u = await createUser(systemCtx, { name: "x", email: `x.${crypto.randomUUID().slice(0, 6)}@example.com`, environmentIds: [env.prod.id] });
+    const [row] = await getDb().execute<{ id: string }>(sql`insert into membership_exclusions (kind, environment_id, user_id, group_id, source, reason, created_by)
+      values ('member', ${env.prod.id}, ${u.id}, ${group.id}, 'scim', 'Left', 'test') returning id`);
+    const dev = await api("POST", `/membership-exclusions/${row!.id}/lift`, undefined, tokens.devWrite);
+    expect([dev.status, dev.json.detail]).toEqual([403, "This change touches an environment outside your scope."]);
+    expect((await api("POST", `/membership-exclusions/${row!.id}/lift`, undefined, tokens.read)).status).toBe(403);
+    expect((await api("POST", `/membership-exclusions/${row!.id}/lift`)).json).toEqual({ lifted: true });
+    const again = await api("POST", `/membership-exclusions/${row!.id}/lift`);
+    expect([again.status, again.json.detail]).toEqual([409, "This exclusion is already lifted."]);
   });
 });
