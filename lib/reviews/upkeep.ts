@@ -76,9 +76,13 @@ export async function sendReviewReminders(ctx: DomainContext = upkeepCtx): Promi
   return counts;
 }
 
-function addMonths(date: Date, months: number): Date {
+/** N calendar months later (UTC), at the same time of day; the 31st becomes the month's last day (Jan 31 + 1 = Feb 28/29). */
+export function addMonths(date: Date, months: number): Date {
   const next = new Date(date);
+  next.setUTCDate(1);
   next.setUTCMonth(next.getUTCMonth() + months);
+  const lastDay = new Date(Date.UTC(next.getUTCFullYear(), next.getUTCMonth() + 1, 0)).getUTCDate();
+  next.setUTCDate(Math.min(date.getUTCDate(), lastDay));
   return next;
 }
 
