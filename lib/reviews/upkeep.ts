@@ -101,8 +101,9 @@ export async function createRecurringReviews(ctx: DomainContext = upkeepCtx): Pr
       const env = { id: previous.environmentId };
       const months = previous.recurrenceMonths!;
       // The next due date: N months after this one's, moved on until it is in the future.
+      let periods = 1;
       let dueAt = addMonths(previous.dueAt, months);
-      while (dueAt.getTime() <= Date.now()) dueAt = addMonths(dueAt, months);
+      while (dueAt.getTime() <= Date.now()) dueAt = addMonths(previous.dueAt, months * ++periods);
       const reviewerIds = (
         await tx
           .select({ id: consoleMembers.id })
