@@ -82,10 +82,17 @@ export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 export const LEDGER_KINDS = ["member", "access", "grant"] as const;
 export type LedgerKind = (typeof LEDGER_KINDS)[number];
 
-// Access reviews: a campaign reviews a group's memberships or the grants on resources.
-export const REVIEW_SCOPES = ["groups", "resources"] as const;
+// Access reviews: a campaign reviews a group's memberships, the grants on resources, or who may
+// enter the environment.
+export const REVIEW_SCOPES = ["groups", "resources", "environment_access"] as const;
 export type ReviewScope = (typeof REVIEW_SCOPES)[number];
 export const REVIEW_STATUSES = ["open", "closed"] as const;
-export const REVIEW_ITEM_KINDS = ["membership", "grant"] as const;
+export const REVIEW_ITEM_KINDS = ["membership", "grant", "access"] as const;
+
+// A revocation of what a directory or an IdP owns, kept so that its next sync does not add it back.
+export const EXCLUSION_KINDS = ["member", "access"] as const;
+export type ExclusionKind = (typeof EXCLUSION_KINDS)[number];
+export const EXCLUSION_SOURCES = ["scim", "saml", "jit"] as const;
+export type ExclusionSource = (typeof EXCLUSION_SOURCES)[number];
 export const REVIEW_DECISIONS = ["keep", "revoke"] as const;
 export type ReviewDecision = (typeof REVIEW_DECISIONS)[number];

@@ -34,6 +34,8 @@ import {
   LEDGER_KINDS,
   MCP_TOOLS,
   MEMBERSHIP_SOURCES,
+  EXCLUSION_KINDS,
+  EXCLUSION_SOURCES,
   REVIEW_DECISIONS,
   REVIEW_ITEM_KINDS,
   REVIEW_SCOPES,
@@ -852,7 +854,7 @@ export const rateLimits = pgTable("rate_limits", {
 // Background jobs (CSV import, bulk actions on "all matching"), claimed by any app instance
 // ---------------------------------------------------------------------------
 
-export const JOB_KINDS = ["import_dry_run", "import_apply", "bulk_users"] as const;
+export const JOB_KINDS = ["import_dry_run", "import_apply", "bulk_users", "access_review_upkeep"] as const;
 export const JOB_STATUSES = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
 
 export const jobs = pgTable(
@@ -1031,8 +1033,26 @@ export const accessReviews = pgTable(
     // The signed-off report kept at closing, and its sha256 (also in the closing audit event).
     reportCsv: text(),
     reportSha256: text(),
+    // A recurring campaign: every N months the next one is created from this one's definition
+    // (environment, scope, reviewers, name), by the upkeep job. null: once.
+    recurrenceMonths: integer(),
+    // The campaign this one was created from (null for the first of a series), and the one created
+    // from it (set once, so the job creating it is idempotent).
+    previousId: uuid().references((): AnyPgColumn => accessReviews.id, { onDelete: "set null" }),
+    nextId: uuid().references((): AnyPgColumn => accessReviews.id, { onDelete: "set null" }),
+    // When the reviewers were reminded (3 days before the due date, and on the day): once each.
+    remindedSoonAt: timestamp(tz),
+    remindedDueAt: timestamp(tz),
   },
-  (t) => [index("access_reviews_env_idx").on(t.environmentId, t.createdAt), check("access_reviews_scope_check", oneOf(t.scope, REVIEW_SCOPES)), check("access_reviews_status_check", oneOf(t.status, REVIEW_STATUSES))],
+  (t) => [
+    index("access_reviews_env_idx").on(t.environmentId, t.createdAt),
+    // The upkeep job's scan: open campaigns by due date.
+    index("access_reviews_open_due_idx").on(t.dueAt).where(sql`${t.status} = 'open'`),
+    uniqueIndex("access_reviews_next_key").on(t.nextId),
+    check("access_reviews_scope_check", oneOf(t.scope, REVIEW_SCOPES)),
+    check("access_reviews_status_check", oneOf(t.status, REVIEW_STATUSES)),
+    check("access_reviews_recurrence_check", sql`${t.recurrenceMonths} is null or ${t.recurrenceMonths} between 1 and 12`),
+  ],
 );
 
 export const accessReviewReviewers = pgTable(
@@ -1077,6 +1097,48 @@ export const accessReviewItems = pgTable(
     index("access_review_items_review_idx").on(t.reviewId, t.groupName, t.userEmail),
     check("access_review_items_kind_check", oneOf(t.kind, REVIEW_ITEM_KINDS)),
     check("access_review_items_decision_check", sql`${t.decision} is null or ${t.decision} in ('keep', 'revoke')`),
+  ],
+);
+
+/**
+ * A membership (or environment access) that a directory or an IdP owned and a review revoked: its
+ * syncs (SCIM PUT/PATCH of the group, SAML sign-in group sync, JIT access) leave it out while the
+ * exclusion stands. An admin lifts it (lifted_at/by); the row stays as the record.
+ */
+export const membershipExclusions = pgTable(
+  "membership_exclusions",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    kind: text({ enum: EXCLUSION_KINDS }).notNull(),
+    environmentId: uuid()
+      .notNull()
+      .references(() => environments.id, { onDelete: "cascade" }),
+    userId: uuid()
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    // The group, for a membership; null for environment access.
+    groupId: uuid().references(() => groups.id, { onDelete: "cascade" }),
+    // Who owned what was revoked: a directory (scim) or an IdP (saml group sync, jit access).
+    source: text({ enum: EXCLUSION_SOURCES }).notNull(),
+    directoryId: uuid().references(() => directories.id, { onDelete: "set null" }),
+    identityProviderId: uuid().references(() => identityProviders.id, { onDelete: "set null" }),
+    reason: text().notNull(),
+    reviewId: uuid().references(() => accessReviews.id, { onDelete: "set null" }),
+    reviewItemId: uuid(),
+    createdBy: text().notNull(),
+    createdAt: createdAt(),
+    liftedAt: timestamp(tz),
+    liftedBy: text(),
+  },
+  (t) => [
+    // One standing exclusion per membership, and per environment access.
+    uniqueIndex("membership_exclusions_member_key").on(t.userId, t.groupId).where(sql`${t.liftedAt} is null and ${t.kind} = 'member'`),
+    uniqueIndex("membership_exclusions_access_key").on(t.userId, t.environmentId).where(sql`${t.liftedAt} is null and ${t.kind} = 'access'`),
+    index("membership_exclusions_group_idx").on(t.groupId),
+    index("membership_exclusions_user_idx").on(t.userId, t.createdAt),
+    check("membership_exclusions_kind_check", oneOf(t.kind, EXCLUSION_KINDS)),
+    check("membership_exclusions_source_check", oneOf(t.source, EXCLUSION_SOURCES)),
+    check("membership_exclusions_group_check", sql`(${t.kind} = 'member') = (${t.groupId} is not null)`),
   ],
 );
 

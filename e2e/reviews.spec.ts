@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import AxeBuilder from "@axe-core/playwright";
 import { expect, test } from "@playwright/test";
-import { baseUrl, signInAsOwner } from "./helpers";
+import { baseUrl, owner, signInAsOwner } from "./helpers";
 
 const unique = () => Date.now().toString(36) + Math.random().toString(36).slice(2, 6);
 
@@ -76,4 +76,77 @@ test("an access review revokes a membership at closing, keeps a signed-off repor
   await history.getByLabel("As of (UTC)").fill(new Date(Date.now() + 5_000).toISOString().slice(0, 19));
   await history.getByRole("button", { name: "Show" }).click();
   await expect(page.getByTestId("history-rows")).toContainText("Nothing held at that moment.");
+});
+
+test("a revoked SCIM membership stays revoked: the next PATCH leaves that member out (the rest applied), the request log and the user's page say why, and an admin lifts it", async ({ page }) => {
+  test.setTimeout(180_000);
+  const id = unique();
+  await signInAsOwner(page);
+  // A PROD directory, made in the console.
+  await page.goto(`${baseUrl()}/console/prod/directories`);
+  await page.getByLabel("Directory name").fill(`Okta ${id}`);
+  await page.getByRole("button", { name: "Create directory" }).click();
+  const token = await page.getByTestId("scim-token").innerText();
+  const base = await page.getByTestId("scim-base-url").innerText();
+  const directoryId = base.split("/").at(-1)!;
+  const scim = async (method: string, path: string, data?: unknown) => {
+    const res = await page.request.fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json" }, data: data === undefined ? undefined : JSON.stringify(data) });
+    expect(res.status(), `${method} ${path}`).toBeLessThan(300);
+    return res.status() === 204 ? null : res.json();
+  };
+  const [ann, bob, cat] = await Promise.all(["ann", "bob", "cat"].map(async (n) => (await scim("POST", "/Users", { userName: `${n}.${id}@corp.example`, displayName: `${n} ${id}` })).id as string));
+  const groupName = `Payments ${id}`;
+  const group = await scim("POST", "/Groups", { displayName: groupName, members: [{ value: ann }, { value: bob }] });
+
+  // The owner reviews the group and revokes bob's membership, then closes the campaign.
+  await page.goto(`${baseUrl()}/console/prod/reviews`);
+  const form = page.getByRole("form", { name: "New access review" });
+  await form.getByLabel("Review name").fill(`Sticky ${id}`);
+  await form.getByLabel("Due date").fill(new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 10));
+  await form.getByRole("checkbox", { name: new RegExp(`^${groupName}`) }).check();
+  await form.getByRole("group", { name: "Reviewers" }).getByRole("checkbox", { name: new RegExp(owner().email.replace(/[.+]/g, "\\$&")) }).check();
+  await form.getByLabel("Repeat").selectOption("3");
+  await form.getByRole("button", { name: "Start review" }).click();
+  await expect(page.getByRole("heading", { name: `Sticky ${id}` })).toBeVisible();
+  await expect(page.getByText("repeats every 3 months")).toBeVisible();
+  const label = `bob.${id}@corp.example in ${groupName}`;
+  await page.getByRole("textbox", { name: `Comment on ${label}` }).fill("Moved to the sales team");
+  await page.getByRole("button", { name: `Revoke ${label}` }).click();
+  await expect(page.getByTestId("review-items")).toContainText("“Moved to the sales team”");
+  await page.getByRole("button", { name: "Close review" }).click();
+  await page.getByRole("dialog", { name: "Close this review?" }).getByRole("button", { name: "Close and apply" }).click();
+  await expect(page.getByText("Closed: 1 revoked, 0 already gone. 1 excluded from directory or IdP sync.")).toBeVisible();
+  await expect(page.getByTestId("review-items")).toContainText("Excluded from the directory's sync");
+  expect(await (await page.request.get(`${page.url()}/report`)).text()).toMatch(/,revoked,[^,]+,[^,]+,directory sync excluded/);
+  const reviewAxe = (await new AxeBuilder({ page }).analyze()).violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => v.id);
+  expect(reviewAxe).toEqual([]);
+
+  // The directory adds bob and cat back in one PATCH: cat is added, bob is left out.
+  await scim("PATCH", `/Groups/${group.id}`, { schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], Operations: [{ op: "add", path: "members", value: [{ value: bob }, { value: cat }] }] });
+  const members = ((await scim("GET", `/Groups/${group.id}`)).members as { value: string }[]).map((m) => m.value).sort();
+  expect(members).toEqual([ann, cat].sort());
+
+  // The directory's request log says who was left out and why.
+  await page.goto(`${baseUrl()}/console/prod/directories/${directoryId}`);
+  await expect(async () => {
+    await page.reload();
+    await expect(page.getByTestId("excluded-members").first()).toContainText(`Left out bob.${id}@corp.example: excluded by access review "Sticky ${id}": Moved to the sales team`, { timeout: 1_000 });
+  }).toPass();
+  const directoryAxe = (await new AxeBuilder({ page }).analyze()).violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => v.id);
+  expect(directoryAxe).toEqual([]);
+
+  // Bob's page shows the exclusion with its reason; lifting it lets the next PATCH add bob.
+  await page.goto(`${baseUrl()}/console/prod/users/${bob}`);
+  const exclusions = page.getByTestId("user-exclusions");
+  await expect(exclusions).toContainText(`${groupName} (PROD)`);
+  await expect(exclusions).toContainText("Moved to the sales team");
+  await expect(exclusions).toContainText(`Sticky ${id}`);
+  const userAxe = (await new AxeBuilder({ page }).analyze()).violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => v.id);
+  expect(userAxe).toEqual([]);
+  await exclusions.getByRole("button", { name: `Lift exclusion from ${groupName} (PROD)` }).click();
+  await page.getByRole("dialog", { name: "Lift this exclusion?" }).getByRole("button", { name: "Lift exclusion" }).click();
+  await expect(page.getByText("Exclusion lifted.")).toBeVisible();
+  await expect(exclusions).toContainText("Lifted by");
+  await scim("PATCH", `/Groups/${group.id}`, { Operations: [{ op: "add", path: "members", value: [{ value: bob }] }] });
+  expect(((await scim("GET", `/Groups/${group.id}`)).members as { value: string }[]).map((m) => m.value).sort()).toEqual([ann, bob, cat].sort());
 });

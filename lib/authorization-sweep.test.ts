@@ -181,6 +181,9 @@ describe("authorization sweep: an environment admin outside their environments",
     const review = await createAccessReview(owner, { environmentId: prodId, name: `Prod review ${id}`, scope: "groups", scopeIds: [group.id], reviewerIds: [owner.actor.id], dueAt });
     const { requestAccess } = await import("@/lib/access-requests");
     const asked = await requestAccess(systemCtx, { environmentId: prodId, userId: user.id, resourceId: (await createResource(systemCtx, { environmentId: prodId, feature: "agent_studio", name: `Prod genie ${id}` })).id, reason: "please" });
+    // A PROD sync exclusion (as a review's closing writes one).
+    const [exclusion] = await db.execute<{ id: string }>(sql`insert into membership_exclusions (kind, environment_id, user_id, group_id, source, reason, created_by)
+      values ('member', ${prodId}, ${user.id}, ${group.id}, 'scim', 'sweep', 'test') returning id`);
 
     const ARGS: Record<string, unknown[]> = {
       createUserAction: [{ name: "New", email: `new.${id}@example.com`, environmentIds: [prodId] }],
@@ -203,6 +206,7 @@ describe("authorization sweep: an environment admin outside their environments",
       signOutEverywhereAction: [user.id],
       createReviewAction: [{ environmentId: prodId, name: "Sneaky", scope: "groups", scopeIds: [group.id], reviewerIds: [owner.actor.id], dueAt }],
       closeReviewAction: [review.id],
+      liftExclusionAction: [exclusion!.id],
       createResourceAction: [{ environmentId: prodId, feature: "mcp", name: `More tools ${id}` }],
       updateResourceAction: [resource.id, { name: `Renamed tools ${id}` }],
       deleteResourceAction: [resource.id],
@@ -224,7 +228,7 @@ describe("authorization sweep: an environment admin outside their environments",
     expect(scoped.map(([name]) => name.split("#")[1]).filter((n) => !ARGS[n!]).sort()).toEqual([]);
 
     await signInAs("environment_admin", [dev.id]);
-    const tables = ["users", "user_identities", "groups", "group_members", "environment_access", "resources", "access_grants", "directories", "jobs", "access_reviews", "access_review_items", "password_tokens", "audit_events", "membership_ledger", "access_requests"];
+    const tables = ["users", "user_identities", "groups", "group_members", "environment_access", "resources", "access_grants", "directories", "jobs", "access_reviews", "access_review_items", "password_tokens", "audit_events", "membership_ledger", "access_requests", "membership_exclusions"];
     const snapshot = async () => ({
       counts: Object.fromEntries(await Promise.all(tables.map(async (t) => [t, await countRows(t)] as const))),
       rows: await db.execute(sql`select
@@ -235,6 +239,7 @@ describe("authorization sweep: an environment admin outside their environments",
         (select row_to_json(a) from environment_auth a where environment_id = ${prodId}) as a,
         (select row_to_json(v) from access_reviews v where id = ${review.id}) as v,
         (select row_to_json(q) from access_requests q where id = ${asked.request.id}) as q,
+        (select row_to_json(x) from membership_exclusions x where id = ${exclusion!.id}) as x,
         (select count(*) from sessions where revoked_at is not null) as ended`),
     });
     const before = await snapshot();

@@ -10,12 +10,17 @@ import {
   accessReviewReviewers,
   accessReviews,
   consoleMembers,
+  environmentAccess,
+  environmentAuth,
   groupMembers,
   groups,
+  jobs,
+  membershipExclusions,
   resources,
   users,
 } from "@/db/schema";
-import type { DomainContext } from "@/lib/auth/actor";
+import { SYSTEM_ACTOR, type DomainContext } from "@/lib/auth/actor";
+import { enqueueJob } from "@/lib/jobs";
 import { recordAudit } from "@/lib/audit/record";
 import { removeGrantsIn } from "@/lib/access/grants";
 import { csvLines } from "@/lib/domain/csv";
@@ -23,7 +28,11 @@ import { inTransaction } from "@/lib/domain/transaction";
 import { requireEnvironment } from "@/lib/environments";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/lib/errors";
 import { removeMembersIn } from "@/lib/groups";
+import { insertExclusionRows, type ExclusionRow } from "@/lib/groups/exclusions";
+import { revokeEnvironmentFromUsersIn } from "@/lib/users/bulk";
+import { sendMail, type Mail } from "@/lib/mail";
 import { authorize } from "@/lib/permissions";
+import { publicOrigin } from "@/env";
 import { parseInput, uuidSchema } from "@/lib/validation";
 
 // Access reviews (certification campaigns). A campaign names an environment, what is reviewed
@@ -36,14 +45,20 @@ import { parseInput, uuidSchema } from "@/lib/validation";
 export const createReviewInput = z.object({
   environmentId: uuidSchema,
   name: z.string({ error: "Name the review." }).trim().min(1, "Name the review.").max(120, "A name has at most 120 characters."),
-  scope: z.enum(REVIEW_SCOPES, { error: "Review groups or resources." }),
-  scopeIds: z.array(uuidSchema).min(1, "Choose at least one group or resource.").max(100, "At most 100 at once."),
+  scope: z.enum(REVIEW_SCOPES, { error: "Review groups, resources or environment access." }),
+  // The groups or resources; none for environment access (the environment is the scope).
+  scopeIds: z.array(uuidSchema).max(100, "At most 100 at once.").default([]),
   reviewerIds: z.array(uuidSchema).min(1, "Choose at least one reviewer.").max(50, "At most 50 reviewers."),
   dueAt: z.coerce
     .date({ error: "Enter a due date." })
     .refine((d) => !Number.isNaN(d.getTime()), "Enter a due date.")
     .refine((d) => d.getTime() > Date.now(), "The due date must be in the future."),
-});
+  // Repeat every N months (1–12) from this campaign's definition; empty: once.
+  recurrenceMonths: z.preprocess(
+    (v) => (v === "" || v === undefined || v === "none" ? null : v),
+    z.coerce.number({ error: "Repeat every 1 to 12 months." }).int("Repeat every 1 to 12 months.").min(1, "Repeat every 1 to 12 months.").max(12, "Repeat every 1 to 12 months.").nullable(),
+  ),
+}).refine((d) => d.scope === "environment_access" || d.scopeIds.length > 0, { message: "Choose at least one group or resource.", path: ["scopeIds"] });
 
 export const decideInput = z
   .object({
@@ -64,61 +79,133 @@ async function lockReview(tx: Tx, reviewId: string): Promise<Review> {
   return review;
 }
 
-/** Creates a campaign and fixes its items: each membership of the groups, or each grant on the resources. */
+type ReviewDefinition = z.output<typeof createReviewInput>;
+
+/** The actor of the reviews' background upkeep (reminders, recurring campaigns: lib/reviews/upkeep.ts). */
+export const upkeepCtx: DomainContext = { actor: { ...SYSTEM_ACTOR, label: "access review upkeep" } };
+
+/**
+ * Queues the upkeep job unless one is already waiting (the job is idempotent either way). The
+ * hourly tick passes `onlyIfDue`: no job row when no reminder or next campaign is due.
+ */
+export async function enqueueAccessReviewUpkeep(executor: Executor = getDb(), options: { onlyIfDue?: boolean } = {}): Promise<boolean> {
+  if (options.onlyIfDue) {
+    const [due] = await executor.execute<{ due: boolean }>(sql`select exists (
+      select 1 from access_reviews where status = 'open' and (
+        (reminded_soon_at is null and reminded_due_at is null and due_at <= now() + interval '3 days' and due_at > now() + interval '1 day')
+        or (reminded_due_at is null and due_at <= now() + interval '1 day'))
+      union all
+      select 1 from access_reviews where recurrence_months is not null and next_id is null and (status = 'closed' or due_at <= now())
+    ) as due`);
+    if (!due?.due) return false;
+  }
+  const [waiting] = await executor.select({ id: jobs.id }).from(jobs).where(and(eq(jobs.kind, "access_review_upkeep"), eq(jobs.status, "queued"))).limit(1);
+  if (waiting) return false;
+  await enqueueJob(executor, upkeepCtx, { kind: "access_review_upkeep", params: {} });
+  return true;
+}
+
+/** Creates a campaign and fixes its items: each membership of the groups, each grant on the resources, or each user who may enter the environment. */
 export async function createAccessReview(ctx: DomainContext, input: unknown): Promise<Review> {
   const data = parseInput(createReviewInput, input);
   authorize(ctx.actor, "access_reviews", "write", [data.environmentId]);
-  const scopeIds = [...new Set(data.scopeIds)];
-  return inTransaction(async (tx) => {
-    const env = await requireEnvironment(tx, data.environmentId);
-    const reviewerIds = [...new Set(data.reviewerIds)];
-    const reviewers = await tx
-      .select({ id: consoleMembers.id })
-      .from(consoleMembers)
-      .where(and(inArray(consoleMembers.id, reviewerIds), eq(consoleMembers.status, "active")));
-    if (reviewers.length !== reviewerIds.length) throw ValidationError.field("reviewerIds", "Every reviewer must be an active console member.");
+  const { review, mails } = await inTransaction((tx) => createReviewIn(tx, ctx, data, null));
+  for (const mail of mails) await sendMail(mail);
+  return review;
+}
 
-    if (data.scope === "groups") {
-      const found = await tx.select({ id: groups.id, source: groups.source }).from(groups).where(and(inArray(groups.id, scopeIds), eq(groups.environmentId, env.id)));
-      if (found.length !== scopeIds.length) throw ValidationError.field("scopeIds", `Every group must belong to ${env.name}.`);
-      if (found.some((g) => g.source === "system")) {
-        throw ValidationError.field("scopeIds", "Everyone follows environment access and is not reviewed as a group.");
-      }
-    } else {
-      const found = await tx.select({ id: resources.id }).from(resources).where(and(inArray(resources.id, scopeIds), eq(resources.environmentId, env.id)));
-      if (found.length !== scopeIds.length) throw ValidationError.field("scopeIds", `Every resource must belong to ${env.name}.`);
+/**
+ * The campaign itself, in the caller's transaction (a recurring campaign's next one is made by the
+ * upkeep job with the same call). Returns the mails telling each reviewer, sent after the commit.
+ */
+export async function createReviewIn(tx: Tx, ctx: DomainContext, data: ReviewDefinition, previous: Review | null): Promise<{ review: Review; mails: Mail[] }> {
+  const scopeIds = data.scope === "environment_access" ? [] : [...new Set(data.scopeIds)];
+  const env = await requireEnvironment(tx, data.environmentId);
+  const reviewerIds = [...new Set(data.reviewerIds)];
+  const reviewers = await tx
+    .select({ id: consoleMembers.id, email: consoleMembers.email, name: consoleMembers.name })
+    .from(consoleMembers)
+    .where(and(inArray(consoleMembers.id, reviewerIds), eq(consoleMembers.status, "active")));
+  if (reviewers.length !== reviewerIds.length) throw ValidationError.field("reviewerIds", "Every reviewer must be an active console member.");
+
+  if (data.scope === "groups") {
+    const found = await tx.select({ id: groups.id, source: groups.source }).from(groups).where(and(inArray(groups.id, scopeIds), eq(groups.environmentId, env.id)));
+    if (found.length !== scopeIds.length) throw ValidationError.field("scopeIds", `Every group must belong to ${env.name}.`);
+    if (found.some((g) => g.source === "system")) {
+      throw ValidationError.field("scopeIds", "Everyone follows environment access and is not reviewed as a group.");
     }
+  } else if (data.scope === "resources") {
+    const found = await tx.select({ id: resources.id }).from(resources).where(and(inArray(resources.id, scopeIds), eq(resources.environmentId, env.id)));
+    if (found.length !== scopeIds.length) throw ValidationError.field("scopeIds", `Every resource must belong to ${env.name}.`);
+  }
 
-    const [review] = await tx
-      .insert(accessReviews)
-      .values({ environmentId: env.id, name: data.name, scope: data.scope, scopeIds, dueAt: data.dueAt, createdBy: ctx.actor.label })
-      .returning();
-    await tx.insert(accessReviewReviewers).values(reviewerIds.map((memberId) => ({ reviewId: review!.id, memberId })));
-    const items =
-      data.scope === "groups"
+  const [review] = await tx
+    .insert(accessReviews)
+    .values({
+      environmentId: env.id,
+      name: data.name,
+      scope: data.scope,
+      scopeIds,
+      dueAt: data.dueAt,
+      createdBy: ctx.actor.label,
+      recurrenceMonths: data.recurrenceMonths,
+      previousId: previous?.id ?? null,
+    })
+    .returning();
+  await tx.insert(accessReviewReviewers).values(reviewerIds.map((memberId) => ({ reviewId: review!.id, memberId })));
+  const items =
+    data.scope === "groups"
+      ? await tx.execute(sql`
+          insert into access_review_items (review_id, kind, user_id, group_id, user_email, user_name, group_name)
+          select ${review!.id}, 'membership', u.id, g.id, u.email, u.name, g.name
+          from ${groupMembers} m join ${users} u on u.id = m.user_id join ${groups} g on g.id = m.group_id
+          where m.group_id in (${sql.join(scopeIds.map((id) => sql`${id}::uuid`), sql`, `)})
+          returning id`)
+      : data.scope === "resources"
         ? await tx.execute(sql`
-            insert into access_review_items (review_id, kind, user_id, group_id, user_email, user_name, group_name)
-            select ${review!.id}, 'membership', u.id, g.id, u.email, u.name, g.name
-            from ${groupMembers} m join ${users} u on u.id = m.user_id join ${groups} g on g.id = m.group_id
-            where m.group_id in (${sql.join(scopeIds.map((id) => sql`${id}::uuid`), sql`, `)})
-            returning id`)
-        : await tx.execute(sql`
             insert into access_review_items (review_id, kind, grant_id, user_id, group_id, feature, resource_id, user_email, user_name, group_name, resource_name)
             select ${review!.id}, 'grant', a.id, a.user_id, a.group_id, a.feature, a.resource_id, u.email, u.name, g.name, r.name
             from ${accessGrants} a join ${resources} r on r.id = a.resource_id
               left join ${users} u on u.id = a.user_id left join ${groups} g on g.id = a.group_id
             where a.resource_id in (${sql.join(scopeIds.map((id) => sql`${id}::uuid`), sql`, `)})
+            returning id`)
+        : await tx.execute(sql`
+            insert into access_review_items (review_id, kind, user_id, user_email, user_name)
+            select ${review!.id}, 'access', u.id, u.email, u.name
+            from ${environmentAccess} a join ${users} u on u.id = a.user_id
+            where a.environment_id = ${env.id}
             returning id`);
-    await recordAudit(tx, ctx, {
-      action: "access_review.create",
-      targetType: "access_review",
-      targetId: review!.id,
-      targetLabel: review!.name,
-      environment: env,
-      after: { scope: data.scope, scopeIds, reviewerIds, dueAt: data.dueAt.toISOString(), items: items.length },
-    });
-    return review!;
+  await recordAudit(tx, ctx, {
+    action: "access_review.create",
+    targetType: "access_review",
+    targetId: review!.id,
+    targetLabel: review!.name,
+    environment: env,
+    after: {
+      scope: data.scope,
+      scopeIds,
+      reviewerIds,
+      dueAt: data.dueAt.toISOString(),
+      items: items.length,
+      ...(data.recurrenceMonths ? { recurrenceMonths: data.recurrenceMonths } : {}),
+      ...(previous ? { recurrenceOf: previous.id } : {}),
+    },
   });
+  const mails = reviewers.map((r) => reviewerMail(r, review!, env, "assigned", items.length));
+  return { review: review!, mails };
+}
+
+/** The mail a reviewer gets when assigned, and before the due date. */
+export function reviewerMail(reviewer: { id: string; email: string; name: string }, review: Pick<Review, "id" | "name" | "dueAt">, env: { key: string; name: string }, kind: "assigned" | "soon" | "due", items: number): Mail {
+  const due = review.dueAt.toISOString().slice(0, 16).replace("T", " ");
+  const link = `${publicOrigin()}/console/${env.key}/reviews/${review.id}`;
+  const subject =
+    kind === "assigned" ? `Access review to do: ${review.name} (${env.name})` : kind === "soon" ? `Reminder: access review ${review.name} is due ${due} UTC` : `Due today: access review ${review.name}`;
+  const lead =
+    kind === "assigned"
+      ? `You are a reviewer of the access review "${review.name}" in ${env.name}: ${items} item${items === 1 ? "" : "s"} to keep or revoke.`
+      : `The access review "${review.name}" in ${env.name} is due ${due} UTC, and ${items} item${items === 1 ? " is" : "s are"} still undecided.`;
+  return { to: reviewer.email, consoleMemberId: reviewer.id, subject, text: `Hello ${reviewer.name},\n\n${lead}\nDue: ${due} UTC.\n\nOpen it: ${link}\n` };
 }
 
 /** An assigned reviewer marks items keep or revoke (a revoke needs a comment). Changes no access. */
@@ -171,6 +258,7 @@ export const REPORT_HEADER = [
   "outcome",
   "signed_off_by",
   "signed_off_at",
+  "exclusion",
 ];
 
 /**
@@ -179,7 +267,7 @@ export const REPORT_HEADER = [
  * report is stored with its SHA-256. All in one transaction: a crash leaves the campaign open
  * and nothing applied, and closing again is safe.
  */
-export async function closeAccessReview(ctx: DomainContext, reviewId: string): Promise<{ revoked: number; alreadyGone: number; kept: number; undecided: number; sha256: string }> {
+export async function closeAccessReview(ctx: DomainContext, reviewId: string): Promise<{ revoked: number; alreadyGone: number; kept: number; undecided: number; excluded: number; sha256: string }> {
   const id = parseInput(uuidSchema, reviewId);
   authorize(ctx.actor, "access_reviews", "write", "any");
   return inTransaction(async (tx) => {
@@ -190,9 +278,41 @@ export async function closeAccessReview(ctx: DomainContext, reviewId: string): P
     const items = await tx.select().from(accessReviewItems).where(eq(accessReviewItems.reviewId, id)).orderBy(asc(accessReviewItems.groupName), asc(accessReviewItems.userEmail));
 
     const outcome = new Map<string, string>();
+    // What a directory or an IdP owned and is revoked here: kept as an exclusion, so that its next
+    // sync leaves it out (see lib/groups/exclusions.ts).
+    const exclusions: ExclusionRow[] = [];
+    const exclusionOf = new Map<string, string>();
+    const [auth] = await tx.select({ identityProviderId: environmentAuth.identityProviderId }).from(environmentAuth).where(eq(environmentAuth.environmentId, env.id));
+    const exclude = (item: ReviewItem, kind: "member" | "access", owner: { source: string; directoryId: string | null } | undefined) => {
+      if (!owner) return;
+      const source = owner.source === "scim" ? "scim" : owner.source === "saml" ? "saml" : owner.source === "jit" ? "jit" : null;
+      if (!source) return;
+      exclusions.push({
+        kind,
+        environmentId: env.id,
+        userId: item.userId!,
+        groupId: kind === "member" ? item.groupId : null,
+        source,
+        directoryId: source === "scim" ? owner.directoryId : null,
+        identityProviderId: source === "scim" ? null : (auth?.identityProviderId ?? null),
+        reason: item.comment ?? "Revoked in an access review.",
+        reviewId: review.id,
+        reviewItemId: item.id,
+      });
+      exclusionOf.set(item.id, `${source === "scim" ? "directory" : "identity provider"} sync excluded`);
+    };
+
     // Memberships: one removal per group (one audit row per group, as the console writes).
     const byGroup = new Map<string, ReviewItem[]>();
     for (const item of items.filter((i) => i.decision === "revoke" && i.kind === "membership")) byGroup.set(item.groupId!, [...(byGroup.get(item.groupId!) ?? []), item]);
+    // Who owns each membership about to be removed (its source and directory).
+    const owners = byGroup.size
+      ? await tx
+          .select({ groupId: groupMembers.groupId, userId: groupMembers.userId, source: groupMembers.source, directoryId: groupMembers.directoryId })
+          .from(groupMembers)
+          .where(and(inArray(groupMembers.groupId, [...byGroup.keys()]), inArray(groupMembers.userId, [...byGroup.values()].flat().map((i) => i.userId!))))
+      : [];
+    const ownerOf = new Map(owners.map((o) => [`${o.groupId}:${o.userId}`, o]));
     for (const [groupId, list] of byGroup) {
       // A group deleted since the campaign started: its memberships are already gone (the lookup
       // throws before any write, so the transaction goes on).
@@ -201,8 +321,29 @@ export async function closeAccessReview(ctx: DomainContext, reviewId: string): P
         throw error;
       });
       const changed = new Set(result?.changed);
-      for (const i of list) outcome.set(i.id, !result ? "already gone (group deleted)" : changed.has(i.userId!) ? "revoked" : "already gone");
+      for (const i of list) {
+        outcome.set(i.id, !result ? "already gone (group deleted)" : changed.has(i.userId!) ? "revoked" : "already gone");
+        if (changed.has(i.userId!)) exclude(i, "member", ownerOf.get(`${groupId}:${i.userId}`));
+      }
     }
+    // Environment access: revoked through the users' domain function (memberships and sessions there end too).
+    const accessItems = items.filter((i) => i.decision === "revoke" && i.kind === "access");
+    if (accessItems.length) {
+      const accessOwners = await tx
+        .select({ userId: environmentAccess.userId, source: environmentAccess.source, directoryId: environmentAccess.directoryId })
+        .from(environmentAccess)
+        .where(and(eq(environmentAccess.environmentId, env.id), inArray(environmentAccess.userId, accessItems.map((i) => i.userId!))));
+      const existing = new Set((await tx.select({ id: users.id }).from(users).where(inArray(users.id, accessItems.map((i) => i.userId!)))).map((u) => u.id));
+      const present = accessItems.filter((i) => existing.has(i.userId!));
+      const result = present.length ? await revokeEnvironmentFromUsersIn(tx, ctx, { environmentId: env.id, userIds: present.map((i) => i.userId!) }) : { changed: [], failed: [] };
+      const changed = new Set(result.changed);
+      const failed = new Map(result.failed.map((f) => [f.userId, f.reason]));
+      for (const i of accessItems) {
+        outcome.set(i.id, changed.has(i.userId!) ? "revoked" : failed.has(i.userId!) ? `not revoked: ${failed.get(i.userId!)}` : "already gone");
+        if (changed.has(i.userId!)) exclude(i, "access", accessOwners.find((o) => o.userId === i.userId));
+      }
+    }
+    await insertExclusionRows(tx, ctx, exclusions);
     const grantItems = items.filter((i) => i.decision === "revoke" && i.kind === "grant");
     const removed = await removeGrantsIn(tx, ctx, grantItems.map((i) => i.grantId!));
     for (const item of grantItems) outcome.set(item.id, removed.has(item.grantId!) ? "revoked" : "already gone");
@@ -228,6 +369,7 @@ export async function closeAccessReview(ctx: DomainContext, reviewId: string): P
         outcome.get(i.id)!,
         ctx.actor.label,
         closedAt.toISOString(),
+        exclusionOf.get(i.id) ?? "",
       ]),
     ]);
     const sha256 = createHash("sha256").update(csv).digest("hex");
@@ -237,7 +379,9 @@ export async function closeAccessReview(ctx: DomainContext, reviewId: string): P
       where i.id = o.id`);
     await tx.update(accessReviews).set({ status: "closed", closedAt, closedBy: ctx.actor.label, reportCsv: csv, reportSha256: sha256 }).where(eq(accessReviews.id, id));
     const count = (prefix: string) => [...outcome.values()].filter((o) => o.startsWith(prefix)).length;
-    const summary = { revoked: count("revoked"), alreadyGone: count("already gone"), kept: count("kept"), undecided: count("no decision") };
+    const summary = { revoked: count("revoked"), alreadyGone: count("already gone"), kept: count("kept"), undecided: count("no decision"), excluded: exclusions.length };
+    // A recurring campaign's next one is made by the upkeep job, at once.
+    if (review.recurrenceMonths) await enqueueAccessReviewUpkeep(tx);
     await recordAudit(tx, ctx, { action: "access_review.close", targetType: "access_review", targetId: id, targetLabel: review.name, environment: env, after: { ...summary, reportSha256: sha256 } });
     return { ...summary, sha256 };
   });
@@ -262,12 +406,26 @@ export async function listAccessReviews(environmentId: string, db: Executor = ge
   return rows.map(({ review: { reportCsv: _csv, ...review }, ...rest }) => ({ ...review, ...rest }));
 }
 
-export async function getAccessReview(environmentId: string, reviewId: string, db: Executor = getDb()): Promise<{ review: ReviewSummary; items: ReviewItem[] } | null> {
+export const SCOPE_LABELS: Record<Review["scope"], string> = { groups: "Group memberships", resources: "Resource grants", environment_access: "Environment access" };
+
+type ItemExclusion = { source: string; liftedAt: Date | null; liftedBy: string | null };
+
+export async function getAccessReview(
+  environmentId: string,
+  reviewId: string,
+  db: Executor = getDb(),
+): Promise<{ review: ReviewSummary; items: ReviewItem[]; exclusions: Map<string, ItemExclusion> } | null> {
   if (!uuidSchema.safeParse(reviewId).success) return null;
   const [review] = await listAccessReviews(environmentId, db, reviewId);
   if (!review) return null;
-  const items = await db.select().from(accessReviewItems).where(eq(accessReviewItems.reviewId, reviewId)).orderBy(asc(accessReviewItems.groupName), asc(accessReviewItems.resourceName), asc(accessReviewItems.userEmail));
-  return { review, items };
+  const [items, excluded] = await Promise.all([
+    db.select().from(accessReviewItems).where(eq(accessReviewItems.reviewId, reviewId)).orderBy(asc(accessReviewItems.groupName), asc(accessReviewItems.resourceName), asc(accessReviewItems.userEmail)),
+    db
+      .select({ itemId: membershipExclusions.reviewItemId, source: membershipExclusions.source, liftedAt: membershipExclusions.liftedAt, liftedBy: membershipExclusions.liftedBy })
+      .from(membershipExclusions)
+      .where(eq(membershipExclusions.reviewId, reviewId)),
+  ]);
+  return { review, items, exclusions: new Map(excluded.map(({ itemId, ...e }) => [itemId!, e])) };
 }
 
 /** The signed-off report of a closed review (the CSV exactly as hashed at closing). */

@@ -145,6 +145,7 @@ export function describePlan(plan: SignInPlan) {
     groupsAdded: [...plan.groupsAdded.map((g) => g.name), ...plan.groupsCreated.map((n) => `${n} (new group)`)],
     groupsRemoved: plan.groupsRemoved.map((g) => g.name),
     groupsKept: plan.groupsKept.map((g) => g.name),
+    ...(plan.groupsExcluded.length ? { groupsExcluded: plan.groupsExcluded.map((g) => `${g.name} (${g.reason})`) } : {}),
     unknownGroups: plan.unknownGroups,
     ...(plan.accountKept ? { accountKept: plan.accountKept } : {}),
   };

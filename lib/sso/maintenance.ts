@@ -2,6 +2,7 @@ import "server-only";
 import { SYSTEM_ACTOR } from "@/lib/auth/actor";
 import { pruneRequestLogs } from "@/lib/directories";
 import { rotateIfDue } from "@/lib/tokens/keys";
+import { enqueueAccessReviewUpkeep } from "@/lib/reviews";
 import { pruneDeliveredWebhooks } from "@/lib/webhooks";
 import { pruneSsoState } from "./flow";
 import { identityProvidersDueForRefresh, refreshMetadata } from "./identity-providers";
@@ -36,6 +37,8 @@ export async function runSsoMaintenance(): Promise<{ refreshed: number; failed: 
     if (await rotateIfDue()) console.log("[keys] scheduled rotation of the token signing keys");
     // And the webhook outbox: delivered rows after 30 days (pending and dead ones stay).
     await pruneDeliveredWebhooks();
+    // And the access reviews' reminders and recurring campaigns, as a background job (when any is due).
+    await enqueueAccessReviewUpkeep(undefined, { onlyIfDue: true });
   }
   return { refreshed, failed };
 }

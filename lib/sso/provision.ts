@@ -17,6 +17,7 @@ import {
 import type { Actor, DomainContext } from "@/lib/auth/actor";
 import { recordAuditMany, type AuditEntry } from "@/lib/audit/record";
 import { environmentKeysOf } from "@/lib/environments";
+import { accessExclusionsOf, exclusionNote, groupExclusionsOfUser, type StandingExclusion } from "@/lib/groups/exclusions";
 import { insertGroupRows } from "@/lib/groups/group-rows";
 import { deleteUserMembershipRowsOfSource, environmentIdsOf, insertAccessRows, insertMembershipPairs } from "@/lib/groups/membership-rows";
 import { denialReason } from "@/lib/permissions";
@@ -49,6 +50,8 @@ export type SignInPlan = {
   groupsCreated: string[];
   groupsRemoved: GroupRef[];
   groupsKept: GroupRef[];
+  /** Groups the assertion names that the sync leaves out: an access review excluded the user from them. */
+  groupsExcluded: (GroupRef & { reason: string })[];
   unknownGroups: string[];
 };
 
@@ -145,6 +148,11 @@ export async function planSignIn(
     const [row] = await tx.select({ userId: environmentAccess.userId }).from(environmentAccess).where(and(eq(environmentAccess.userId, user.id), eq(environmentAccess.environmentId, environment.id)));
     if (row) access = "existing";
   }
+  if (access === "grant" && user) {
+    // An access review revoked this user's access here: JIT does not grant it back while that stands.
+    const excluded = (await accessExclusionsOf(tx, environment.id, [user.id])).get(user.id);
+    if (excluded) return { denied: true, check: "excluded", reason: `${user.email} has no access to ${environment.name}: ${exclusionNote(excluded)}`, userId: user.id };
+  }
   if (access === "grant" && !settings.jitEnabled) {
     return {
       denied: true,
@@ -188,6 +196,7 @@ export async function planSignIn(
     groupsCreated: [],
     groupsRemoved: [],
     groupsKept: [],
+    groupsExcluded: [],
     unknownGroups: [],
   };
   if (!settings.groupSyncEnabled) return plan;
@@ -233,6 +242,10 @@ export async function planSignIn(
   const currentIds = new Set(current.map((c) => c.id));
   const defaultIds = new Set(defaultGroups.map((g) => g.id));
   plan.groupsAdded = [...targets.values()].filter((g) => !currentIds.has(g.id) && !defaultIds.has(g.id));
+  // Memberships an access review took away stay away while the exclusion stands.
+  const exclusions = user ? await groupExclusionsOfUser(tx, user.id, plan.groupsAdded.map((g) => g.id)) : new Map<string, StandingExclusion>();
+  plan.groupsExcluded = plan.groupsAdded.filter((g) => exclusions.has(g.id)).map((g) => ({ ...g, reason: exclusionNote(exclusions.get(g.id)!) }));
+  plan.groupsAdded = plan.groupsAdded.filter((g) => !exclusions.has(g.id));
   plan.groupsKept = current.filter((c) => targets.has(c.id)).map(({ id, name }) => ({ id, name }));
   // Only what SAML itself added is removed: manual and SCIM memberships stay.
   plan.groupsRemoved = current.filter((c) => c.source === "saml" && !targets.has(c.id)).map(({ id, name }) => ({ id, name }));

@@ -138,46 +138,61 @@ async function changeEnvironmentAccess(
   options: { source?: AccessSource; directoryId?: string },
 ): Promise<BulkResult> {
   const data = parseInput(environmentUsersInput, input);
-  const ids = [...new Set(data.userIds)];
   authorize(ctx.actor, "environment_access", "write", [data.environmentId]);
-  return inTransaction(async (tx) => {
-    const env = await requireEnvironment(tx, data.environmentId);
-    const locked = await lockUsers(tx, ids);
-    const { allowed, failed } = permitted(ctx, ids, locked, "environment_access", [env.id]);
-    const allowedIds = allowed.map((l) => l.user.id);
-    const before =
-      op === "revoke"
-        ? await tx.execute<{ user_id: string; groups: string[] }>(sql`
-            select gm.user_id, array_agg(g.name order by lower(g.name)) as groups
-            from group_members gm join groups g on g.id = gm.group_id
-            where gm.environment_id = ${env.id} and gm.user_id in ${allowedIds.length ? allowedIds : [null]}
-            group by gm.user_id`)
-        : [];
-    const groupsBefore = new Map(before.map((r) => [r.user_id, r.groups]));
-    const changed =
-      op === "grant"
-        ? await insertAccessRows(tx, allowedIds, env.id, options.source ?? "manual", options.directoryId ?? null)
-        : await deleteAccessRows(tx, allowedIds, env.id);
-    const changedSet = new Set(changed);
-    await recordAuditMany(
-      tx,
-      ctx,
-      changed.map((id): AuditEntry => {
-        const user = locked.get(id)!.user;
-        return {
-          action: op === "grant" ? "user.environment.grant" : "user.environment.revoke",
-          targetType: "user",
-          targetId: id,
-          targetLabel: user.email,
-          environment: env,
-          ...(op === "grant"
-            ? { after: { environment: env.key, source: options.source ?? "manual" } }
-            : { before: { environment: env.key, groups: groupsBefore.get(id) ?? [] } }),
-        };
-      }),
-    );
-    return { changed, unchanged: allowedIds.filter((id) => !changedSet.has(id)), failed };
-  });
+  return inTransaction((tx) => changeEnvironmentAccessIn(tx, ctx, data, op, options));
+}
+
+/** revokeEnvironmentFromUsers inside the caller's transaction (an access review's closing). */
+export function revokeEnvironmentFromUsersIn(tx: Tx, ctx: DomainContext, input: unknown): Promise<BulkResult> {
+  const data = parseInput(environmentUsersInput, input);
+  authorize(ctx.actor, "environment_access", "write", [data.environmentId]);
+  return changeEnvironmentAccessIn(tx, ctx, data, "revoke", {});
+}
+
+async function changeEnvironmentAccessIn(
+  tx: Tx,
+  ctx: DomainContext,
+  data: z.output<typeof environmentUsersInput>,
+  op: "grant" | "revoke",
+  options: { source?: AccessSource; directoryId?: string },
+): Promise<BulkResult> {
+  const ids = [...new Set(data.userIds)];
+  const env = await requireEnvironment(tx, data.environmentId);
+  const locked = await lockUsers(tx, ids);
+  const { allowed, failed } = permitted(ctx, ids, locked, "environment_access", [env.id]);
+  const allowedIds = allowed.map((l) => l.user.id);
+  const before =
+    op === "revoke"
+      ? await tx.execute<{ user_id: string; groups: string[] }>(sql`
+          select gm.user_id, array_agg(g.name order by lower(g.name)) as groups
+          from group_members gm join groups g on g.id = gm.group_id
+          where gm.environment_id = ${env.id} and gm.user_id in ${allowedIds.length ? allowedIds : [null]}
+          group by gm.user_id`)
+      : [];
+  const groupsBefore = new Map(before.map((r) => [r.user_id, r.groups]));
+  const changed =
+    op === "grant"
+      ? await insertAccessRows(tx, allowedIds, env.id, options.source ?? "manual", options.directoryId ?? null)
+      : await deleteAccessRows(tx, allowedIds, env.id);
+  const changedSet = new Set(changed);
+  await recordAuditMany(
+    tx,
+    ctx,
+    changed.map((id): AuditEntry => {
+      const user = locked.get(id)!.user;
+      return {
+        action: op === "grant" ? "user.environment.grant" : "user.environment.revoke",
+        targetType: "user",
+        targetId: id,
+        targetLabel: user.email,
+        environment: env,
+        ...(op === "grant"
+          ? { after: { environment: env.key, source: options.source ?? "manual" } }
+          : { before: { environment: env.key, groups: groupsBefore.get(id) ?? [] } }),
+      };
+    }),
+  );
+  return { changed, unchanged: allowedIds.filter((id) => !changedSet.has(id)), failed };
 }
 
 export const BULK_ACTIONS = [

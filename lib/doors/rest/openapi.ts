@@ -63,7 +63,7 @@ export function openApiDocument(): unknown {
     info: {
       title: "Identity console admin API",
       version: "1.0.0",
-      description: "Users, environments, environment access, groups and members, console members. Errors are RFC 9457 problem details.",
+      description: "Users, environments, environment access, groups and members, console members, access reviews and their sync exclusions. Errors are RFC 9457 problem details.",
     },
     servers: [{ url: "/api/v1" }],
   });

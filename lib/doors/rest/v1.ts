@@ -2,8 +2,8 @@ import "server-only";
 import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { getDb } from "@/db/client";
-import { CONSOLE_MEMBER_STATUSES, CONSOLE_ROLES, USER_SOURCES, USER_STATUSES } from "@/db/enums";
-import { environments, groups } from "@/db/schema";
+import { CONSOLE_MEMBER_STATUSES, CONSOLE_ROLES, REVIEW_SCOPES, USER_SOURCES, USER_STATUSES } from "@/db/enums";
+import { accessReviews, environments, groups } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
 import {
   changeConsoleMemberRole,
@@ -21,7 +21,9 @@ import {
 import { findEnvironmentByKey, listEnvironments } from "@/lib/environments";
 import { DomainError, ForbiddenError, NotFoundError, ValidationError } from "@/lib/errors";
 import { addMembers, createGroup, createGroupInput, deleteGroup, listGroupsPage, removeMembers, updateGroup, updateGroupInput } from "@/lib/groups";
+import { liftExclusion } from "@/lib/groups/exclusions";
 import { authorize, type PermissionAction, type PermissionResource } from "@/lib/permissions";
+import { closeAccessReview, createAccessReview, getAccessReview, listAccessReviews, type ReviewSummary } from "@/lib/reviews";
 import { createUser, createUserInput, deleteUser, grantEnvironment, reactivateUser, revokeEnvironment, suspendUser, updateUser } from "@/lib/users";
 import { getUserDetail } from "@/lib/users/detail";
 import { listUsers } from "@/lib/users/list";
@@ -54,7 +56,7 @@ export type Endpoint = {
   method: HttpMethod;
   path: string;
   summary: string;
-  tag: "Environments" | "Users" | "Groups" | "Console members" | "Authorization" | "Access requests";
+  tag: "Environments" | "Users" | "Groups" | "Console members" | "Access reviews" | "Access requests" | "Authorization";
   permission: [PermissionResource, PermissionAction];
   query?: z.ZodObject;
   body?: z.ZodType;
@@ -262,6 +264,88 @@ function id(params: Record<string, string>, name = "id") {
   const parsed = uuidSchema.safeParse(params[name]);
   if (!parsed.success) throw new NotFoundError("No such resource (the id is not a UUID).");
   return parsed.data;
+}
+
+const reviewsQuery = z.object({ environment: z.string().min(1, "Name the environment (its key).") });
+const createReviewBody = z.object({
+  environment: z.string(),
+  name: z.string(),
+  scope: z.enum(REVIEW_SCOPES),
+  scopeIds: z.array(z.uuid()).optional(),
+  reviewerIds: z.array(z.uuid()),
+  dueAt: z.string(),
+  recurrenceMonths: z.number().int().min(1).max(12).nullable().optional(),
+});
+const reviewOut = z.object({
+  id: z.uuid(),
+  environment: z.string(),
+  name: z.string(),
+  scope: z.enum(REVIEW_SCOPES),
+  scopeIds: z.array(z.uuid()),
+  status: z.string(),
+  dueAt: z.string(),
+  overdue: z.boolean(),
+  recurrenceMonths: z.number().int().nullable(),
+  previousId: z.uuid().nullable(),
+  nextId: z.uuid().nullable(),
+  total: z.number().int(),
+  decided: z.number().int(),
+  revoke: z.number().int(),
+  reviewers: z.array(z.object({ id: z.uuid(), name: z.string(), email: z.string() })),
+  createdBy: z.string(),
+  createdAt: z.string(),
+  closedAt: z.string().nullable(),
+  closedBy: z.string().nullable(),
+  reportSha256: z.string().nullable(),
+});
+const reviewItemOut = z.object({
+  id: z.uuid(),
+  kind: z.string(),
+  userId: z.uuid().nullable(),
+  userEmail: z.string().nullable(),
+  groupId: z.uuid().nullable(),
+  groupName: z.string().nullable(),
+  resourceId: z.uuid().nullable(),
+  resourceName: z.string().nullable(),
+  feature: z.string().nullable(),
+  decision: z.string().nullable(),
+  comment: z.string().nullable(),
+  decidedBy: z.string().nullable(),
+  outcome: z.string().nullable(),
+  exclusion: z.object({ source: z.string(), liftedAt: z.string().nullable() }).nullable(),
+});
+
+function reviewBody(r: ReviewSummary, environment: string): z.output<typeof reviewOut> {
+  return {
+    id: r.id,
+    environment,
+    name: r.name,
+    scope: r.scope,
+    scopeIds: r.scopeIds,
+    status: r.status,
+    dueAt: r.dueAt.toISOString(),
+    overdue: r.overdue,
+    recurrenceMonths: r.recurrenceMonths,
+    previousId: r.previousId,
+    nextId: r.nextId,
+    total: r.total,
+    decided: r.decided,
+    revoke: r.revoke,
+    reviewers: r.reviewers,
+    createdBy: r.createdBy,
+    createdAt: r.createdAt.toISOString(),
+    closedAt: r.closedAt?.toISOString() ?? null,
+    closedBy: r.closedBy,
+    reportSha256: r.reportSha256,
+  };
+}
+
+/** A review by id in whatever environment it is (the caller authorizes on that environment). */
+async function reviewById(reviewId: string) {
+  const [row] = await getDb().select({ environmentId: accessReviews.environmentId, key: environments.key }).from(accessReviews).innerJoin(environments, eq(environments.id, accessReviews.environmentId)).where(eq(accessReviews.id, reviewId));
+  const found = row ? await getAccessReview(row.environmentId, reviewId) : null;
+  if (!row || !found) throw new NotFoundError("No such access review.");
+  return { ...found, environmentKey: row.key };
 }
 
 // ---- Endpoints --------------------------------------------------------------
@@ -702,6 +786,20 @@ export const ENDPOINTS: Endpoint[] = [
   },
   {
     method: "GET",
+    path: "/access-reviews",
+    summary: "List an environment's access reviews (campaigns), newest first, with progress and recurrence",
+    tag: "Access reviews",
+    permission: ["access_reviews", "read"],
+    query: reviewsQuery,
+    response: z.object({ data: z.array(reviewOut) }),
+    async handle({ ctx, query }) {
+      const env = await environmentByKey((query as z.output<typeof reviewsQuery>).environment);
+      authorize(ctx.actor, "access_reviews", "read", [env.id]);
+      return { body: { data: (await listAccessReviews(env.id)).map((r) => reviewBody(r, env.key)) } };
+    },
+  },
+  {
+    method: "GET",
     path: "/access-requests",
     summary: "List an environment's access requests (open ones first, newest first)",
     tag: "Access requests",
@@ -727,6 +825,81 @@ export const ENDPOINTS: Endpoint[] = [
       const decided = await decideAccessRequest(ctx, { ...(body as object), requestId: id(params) });
       const view = (await getAccessRequest(ctx, decided.id))!;
       return { body: accessRequestBody(view, view.environmentKey) };
+    },
+  },
+  {
+    method: "POST",
+    path: "/access-reviews",
+    summary:
+      "Start an access review over groups (memberships), resources (grants) or environment_access (who may enter); reviewers are mailed. recurrenceMonths (1–12) repeats it from this definition",
+    tag: "Access reviews",
+    permission: ["access_reviews", "write"],
+    body: createReviewBody,
+    response: reviewOut,
+    status: 201,
+    async handle({ ctx, body }) {
+      const { environment, ...rest } = (body ?? {}) as Record<string, unknown>;
+      const env = typeof environment === "string" ? await findEnvironmentByKey(environment) : undefined;
+      if (!env) throw new ValidationError("Name an existing environment.", { environment: ["Name an existing environment (its key)."] });
+      const review = await createAccessReview(ctx, { ...rest, environmentId: env.id });
+      const [summary] = await listAccessReviews(env.id, undefined, review.id);
+      return { status: 201, body: reviewBody(summary!, env.key), headers: { location: `/api/v1/access-reviews/${review.id}` } };
+    },
+  },
+  {
+    method: "GET",
+    path: "/access-reviews/{id}",
+    summary: "Get an access review with its items, decisions, outcomes and sync exclusions",
+    tag: "Access reviews",
+    permission: ["access_reviews", "read"],
+    response: reviewOut.extend({ items: z.array(reviewItemOut) }),
+    async handle({ ctx, params }) {
+      const found = await reviewById(id(params));
+      authorize(ctx.actor, "access_reviews", "read", [found.review.environmentId]);
+      return {
+        body: {
+          ...reviewBody(found.review, found.environmentKey),
+          items: found.items.map((i) => ({
+            id: i.id,
+            kind: i.kind,
+            userId: i.userId,
+            userEmail: i.userEmail,
+            groupId: i.groupId,
+            groupName: i.groupName,
+            resourceId: i.resourceId,
+            resourceName: i.resourceName,
+            feature: i.feature,
+            decision: i.decision,
+            comment: i.comment,
+            decidedBy: i.decidedBy,
+            outcome: i.outcome,
+            exclusion: found.exclusions.get(i.id) ? { source: found.exclusions.get(i.id)!.source, liftedAt: found.exclusions.get(i.id)!.liftedAt?.toISOString() ?? null } : null,
+          })),
+        },
+      };
+    },
+  },
+  {
+    method: "POST",
+    path: "/access-reviews/{id}/close",
+    summary: "Close an access review: applies its revocations (revoked directory- or IdP-owned memberships and access become sync exclusions) and signs off the report",
+    tag: "Access reviews",
+    permission: ["access_reviews", "write"],
+    response: z.object({ revoked: z.number().int(), alreadyGone: z.number().int(), kept: z.number().int(), undecided: z.number().int(), excluded: z.number().int(), sha256: z.string() }),
+    async handle({ ctx, params }) {
+      return { body: await closeAccessReview(ctx, id(params)) };
+    },
+  },
+  {
+    method: "POST",
+    path: "/membership-exclusions/{id}/lift",
+    summary: "Lift a sync exclusion: the directory's or IdP's next sync may add the membership (or access) back",
+    tag: "Access reviews",
+    permission: ["memberships", "write"],
+    response: z.object({ lifted: z.literal(true) }),
+    async handle({ ctx, params }) {
+      await liftExclusion(ctx, id(params));
+      return { body: { lifted: true } };
     },
   },
   {

@@ -13,6 +13,7 @@ import { applyPatch } from "./patch";
 import { normaliseResource, SCHEMA, ScimValueError } from "./schema";
 import { checkIfMatch, type ScimContext } from "./users";
 import { deleteGroupRows, insertGroupRows, updateGroupRow } from "@/lib/groups/group-rows";
+import { exclusionNote, memberExclusionsOf } from "@/lib/groups/exclusions";
 import { syncDirectoryMembershipRows } from "@/lib/groups/membership-rows";
 
 // SCIM groups are groups of the directory's environment (source scim, directory_id set). Their SCIM
@@ -72,6 +73,8 @@ export async function getScimGroup(sc: ScimContext, id: string, withMembers = tr
 }
 
 type WantedMember = { value: string; display: string | null };
+/** A member the client asked for and the sync left out: an access review excluded them from the group. */
+export type ExcludedMember = { value: string; email: string; reason: string };
 type ParsedGroup = { displayName: string; externalId: string | null; members: WantedMember[] | undefined };
 
 /** Members as clients send them: objects with value (and display, or Entra's displayName), or bare ids. */
@@ -114,7 +117,9 @@ function parseGroup(body: unknown): ParsedGroup {
  * removes this directory's others. Values that are not active users of this directory are ignored
  * (reported in the change), as Entra's own test suite expects.
  */
-async function syncMembers(tx: Tx, sc: ScimContext, group: Group, wanted: WantedMember[], audit: AuditEntry[]): Promise<{ ignored: string[] }> {
+type Synced = { ignored: string[]; excluded: ExcludedMember[] };
+
+async function syncMembers(tx: Tx, sc: ScimContext, group: Group, wanted: WantedMember[], audit: AuditEntry[]): Promise<Synced> {
   const byId = new Map(wanted.map((m) => [m.value, m.display]));
   const ids = [...byId.keys()];
   const valid = ids.filter((v) => UUID.test(v));
@@ -128,11 +133,15 @@ async function syncMembers(tx: Tx, sc: ScimContext, group: Group, wanted: Wanted
     : [];
   const keep = new Set(known.map((k) => k.userId));
   const ignored = ids.filter((v) => !keep.has(v));
+  // Members an access review took out of this group: left out while the exclusion stands.
+  const exclusions = await memberExclusionsOf(tx, group.id, [...keep]);
+  const excluded = [...exclusions].map(([userId, e]) => ({ value: userId, email: known.find((k) => k.userId === userId)?.email ?? userId, reason: exclusionNote(e) }));
+  for (const userId of exclusions.keys()) keep.delete(userId);
   const env = await requireEnvironment(tx, sc.directory.environmentId);
   const { added, removed } = await syncDirectoryMembershipRows(tx, group, sc.directory.id, [...keep].map((userId) => ({ userId, display: byId.get(userId) ?? null })));
   if (added.length) audit.push({ action: "group.members_add", targetType: "group", targetId: group.id, targetLabel: group.name, environment: env, after: { users: added.map((id) => known.find((k) => k.userId === id)?.email ?? id), source: "scim" } });
   if (removed.length) audit.push({ action: "group.members_remove", targetType: "group", targetId: group.id, targetLabel: group.name, environment: env, before: { users: removed, source: "scim" } });
-  return { ignored };
+  return { ignored, excluded };
 }
 
 function conflict(error: unknown, displayName: string): never {
@@ -149,10 +158,10 @@ export async function createScimGroup(sc: ScimContext, body: unknown) {
         { environmentId: env.id, name: parsed.displayName, source: "scim", externalId: parsed.externalId, directoryId: sc.directory.id, description: `Provisioned by ${sc.directory.name}.` },
       ]);
       const audit: AuditEntry[] = [{ action: "group.create", targetType: "group", targetId: group!.id, targetLabel: group!.name, environment: env, after: { name: group!.name, source: "scim", directory: sc.directory.name } }];
-      const { ignored } = await syncMembers(tx, sc, group!, parsed.members ?? [], audit);
+      const { ignored, excluded } = await syncMembers(tx, sc, group!, parsed.members ?? [], audit);
       await recordAuditMany(tx, sc.ctx, audit);
       const [fresh] = await tx.select().from(groups).where(eq(groups.id, group!.id));
-      return { resource: groupRepresentation(sc, fresh!, await membersOf(tx, sc.directory.id, group!.id)), ignored };
+      return { resource: groupRepresentation(sc, fresh!, await membersOf(tx, sc.directory.id, group!.id)), ignored, excluded };
     });
   } catch (error) {
     return conflict(error, parsed.displayName);
@@ -164,10 +173,17 @@ async function writeGroup(tx: Tx, sc: ScimContext, group: Group, parsed: ParsedG
   const audit: AuditEntry[] = [];
   const updated = await updateGroupRow(tx, group.id, { name: parsed.displayName, externalId: parsed.externalId });
   if (updated.name !== group.name) audit.push({ action: "group.update", targetType: "group", targetId: group.id, targetLabel: updated.name, environment: env, before: { name: group.name }, after: { name: updated.name } });
-  const { ignored } = parsed.members === undefined ? { ignored: [] } : await syncMembers(tx, sc, updated, parsed.members, audit);
-  audit.push({ action, targetType: "group", targetId: group.id, targetLabel: updated.name, environment: env, after: { ignoredMembers: ignored.length ? ignored : undefined } });
+  const { ignored, excluded }: Synced = parsed.members === undefined ? { ignored: [], excluded: [] } : await syncMembers(tx, sc, updated, parsed.members, audit);
+  audit.push({
+    action,
+    targetType: "group",
+    targetId: group.id,
+    targetLabel: updated.name,
+    environment: env,
+    after: { ignoredMembers: ignored.length ? ignored : undefined, excludedMembers: excluded.length ? excluded.map((e) => ({ user: e.email, reason: e.reason })) : undefined },
+  });
   await recordAuditMany(tx, sc.ctx, audit);
-  return { resource: groupRepresentation(sc, updated, withMembers ? await membersOf(tx, sc.directory.id, group.id) : null), ignored };
+  return { resource: groupRepresentation(sc, updated, withMembers ? await membersOf(tx, sc.directory.id, group.id) : null), ignored, excluded };
 }
 
 export async function replaceScimGroup(sc: ScimContext, id: string, body: unknown, ifMatch?: string | null) {

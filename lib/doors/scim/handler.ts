@@ -10,7 +10,7 @@ import { hitRateLimitBatched } from "@/lib/rate-limit";
 import { authenticateDirectory, scimBaseUrl } from "@/lib/directories";
 import { ScimError, scimErrorBody } from "./errors";
 import { ENTERPRISE_ATTRIBUTES, GROUP_ATTRIBUTES, SCHEMA, schemaDocument, USER_ATTRIBUTES } from "./schema";
-import { createScimGroup, deleteScimGroup, getScimGroup, listScimGroups, patchScimGroup, replaceScimGroup } from "./groups";
+import { createScimGroup, deleteScimGroup, getScimGroup, listScimGroups, patchScimGroup, replaceScimGroup, type ExcludedMember } from "./groups";
 import { createScimUser, deleteScimUser, getScimUser, listScimUsers, patchScimUser, replaceScimUser, type ScimContext } from "./users";
 
 // The SCIM door: authenticate the directory's bearer token, limit size and rate, parse JSON, route,
@@ -126,6 +126,11 @@ const list = (items: unknown[]) => ({ schemas: [SCHEMA.listResponse], totalResul
  * expect (they update their state from it); 204 when the directory is set to answer as Microsoft
  * Entra ID expects, unless the request asks for attributes or comes from Okta.
  */
+/** Members left out because an access review excluded them: the request log says who and why. */
+function excludedChange(excluded: ExcludedMember[]): Record<string, unknown> {
+  return excluded.length ? { excludedMembers: excluded.map((e) => ({ value: e.value, user: e.email, reason: e.reason })) } : {};
+}
+
 function patchAnswer(sc: ScimContext, request: Request, resource: Handled, change: Handled["change"]): Handled {
   const url = new URL(request.url);
   const wantsBody =
@@ -200,22 +205,27 @@ async function route(sc: ScimContext, request: Request, segments: string[]): Pro
         return { status: 200, body: { ...result, Resources: result.Resources.map((r) => project(r, attributes, excluded)) } };
       }
       if (method === "POST") {
-        const { resource, ignored } = await createScimGroup(sc, await readJson(request));
-        return { ...single(resource, 201), change: { created: resource.id, displayName: resource.displayName, ...(ignored.length ? { ignoredMembers: ignored } : {}) } };
+        const { resource, ignored, excluded } = await createScimGroup(sc, await readJson(request));
+        return { ...single(resource, 201), change: { created: resource.id, displayName: resource.displayName, ...(ignored.length ? { ignoredMembers: ignored } : {}), ...excludedChange(excluded) } };
       }
       throw new ScimError(405, `${method} is not allowed on /Groups.`);
     }
     const ifMatch = request.headers.get("if-match");
     if (method === "GET") return single(await getScimGroup(sc, id, withMembers));
     if (method === "PUT") {
-      const { resource, ignored } = await replaceScimGroup(sc, id, await readJson(request), ifMatch);
-      return { ...single(resource), change: { replaced: id, ...(ignored.length ? { ignoredMembers: ignored } : {}) } };
+      const { resource, ignored, excluded } = await replaceScimGroup(sc, id, await readJson(request), ifMatch);
+      return { ...single(resource), change: { replaced: id, ...(ignored.length ? { ignoredMembers: ignored } : {}), ...excludedChange(excluded) } };
     }
     if (method === "PATCH") {
       const body = await readJson(request);
       // The members only when asked for: a large group's PATCH stays cheap.
-      const { resource, ignored } = await patchScimGroup(sc, id, body, ifMatch, /\bmembers\b/i.test(attributes ?? ""));
-      const change = { patched: id, operations: redact((body as { Operations?: unknown }).Operations ?? body) as Record<string, unknown>, ...(ignored.length ? { ignoredMembers: ignored } : {}) };
+      const { resource, ignored, excluded } = await patchScimGroup(sc, id, body, ifMatch, /\bmembers\b/i.test(attributes ?? ""));
+      const change = {
+        patched: id,
+        operations: redact((body as { Operations?: unknown }).Operations ?? body) as Record<string, unknown>,
+        ...(ignored.length ? { ignoredMembers: ignored } : {}),
+        ...excludedChange(excluded),
+      };
       return patchAnswer(sc, request, single(resource), change);
     }
     if (method === "DELETE") {

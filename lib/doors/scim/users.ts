@@ -6,6 +6,7 @@ import { directories, directoryUsers, environmentAccess, groupMembers, groups, u
 import type { DomainContext } from "@/lib/auth/actor";
 import { recordAuditMany, recordAuditOfMany, type AuditEntry } from "@/lib/audit/record";
 import { requireEnvironment } from "@/lib/environments";
+import { accessExclusionsOf, exclusionNote } from "@/lib/groups/exclusions";
 import { deleteAccessRows, environmentIdsOf, insertAccessRows } from "@/lib/groups/membership-rows";
 import { denialReason } from "@/lib/permissions";
 import { userCreatedEntry } from "@/lib/users";
@@ -318,7 +319,8 @@ async function createBatch(batch: Pick<Pending, "sc" | "parsed">[]): Promise<(Re
       plan.link
         ? { action: "user.directory_link", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { directory: directory.name, userName: plan.parsed.userName } }
         : userCreatedEntry(user as User, { environments: plan.parsed.active ? [env.key] : [], directory: directory.name }, env),
-      ...(plan.parsed.active ? [{ action: "environment.grant", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { source: "scim", directory: directory.name } }] : []),
+      ...(plan.parsed.active && !excludedAccess.has(user.id) ? [{ action: "environment.grant", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { source: "scim", directory: directory.name } }] : []),
+      ...(excludedAccess.has(user.id) ? [{ action: "environment.grant_excluded", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { directory: directory.name, reason: exclusionNote(excludedAccess.get(user.id)!) } }] : []),
     ];
     // A linked user the directories had deprovisioned comes back when this directory may change
     // their account (every environment they can enter is this one); an admin's suspension stays.
@@ -331,7 +333,10 @@ async function createBatch(batch: Pick<Pending, "sc" | "parsed">[]): Promise<(Re
     // Last, the inserts whose triggers update rows every create of this directory updates (Everyone's
     // member count, the directory's user count): those row locks are then held only until the commit,
     // so the next batch's statements overlap this one's end.
-    const active = resolved.filter((r) => r.plan.parsed.active).map((r) => r.user.id);
+    // An access review's exclusion of a user from this environment holds back the directory's grant.
+    const wanted = resolved.filter((r) => r.plan.parsed.active).map((r) => r.user.id);
+    const excludedAccess = await accessExclusionsOf(tx, env.id, wanted);
+    const active = wanted.filter((id) => !excludedAccess.has(id));
     if (active.length) await insertAccessRows(tx, active, env.id, "scim", directory.id);
     const [rows] = await Promise.all([
       resolved.length
@@ -382,6 +387,11 @@ async function reprovision(tx: Tx, sc: ScimContext, user: Pick<User, "id" | "ema
     await setUserStatusRows(tx, [user.id], "active", ["deprovisioned"]);
     audit.push({ action: "user.reactivate", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, before: { status: "deprovisioned" }, after: { status: "active" } });
     user = { ...user, status: "active" };
+  }
+  const excluded = (await accessExclusionsOf(tx, env.id, [user.id])).get(user.id);
+  if (excluded) {
+    audit.push({ action: "environment.grant_excluded", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { directory: sc.directory.name, reason: exclusionNote(excluded) } });
+    return user;
   }
   const granted = await insertAccessRows(tx, [user.id], env.id, "scim", sc.directory.id);
   if (granted.length) audit.push({ action: "environment.grant", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { source: "scim", directory: sc.directory.name } });

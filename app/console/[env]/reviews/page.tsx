@@ -6,7 +6,7 @@ import { listGroups } from "@/lib/groups";
 import { consolePage } from "@/lib/doors/http/console-page";
 import { can } from "@/lib/permissions";
 import { listActiveConsoleMembers } from "@/lib/console-members";
-import { listAccessReviews } from "@/lib/reviews";
+import { listAccessReviews, SCOPE_LABELS } from "@/lib/reviews";
 import { FEATURE_LABELS } from "@/db/enums";
 import { CreateReviewForm } from "./review-forms";
 import { Progress } from "@/components/console/progress";
@@ -24,7 +24,7 @@ export default async function ReviewsPage({ params }: { params: Promise<{ env: s
   ]);
   return (
     <>
-      <PageHeader title="Access reviews" description={`Campaigns that have reviewers confirm or revoke ${env.name}'s group memberships and resource grants. Closing a review applies its revocations and keeps a signed-off report.`} />
+      <PageHeader title="Access reviews" description={`Campaigns that have reviewers confirm or revoke ${env.name}'s group memberships, resource grants or environment access. Closing a review applies its revocations and keeps a signed-off report.`} />
       {canCreate && (
         <Card className="mb-6">
           <h2 className="mb-3 text-base font-semibold">New review</h2>
@@ -56,7 +56,10 @@ export default async function ReviewsPage({ params }: { params: Promise<{ env: s
                     {r.name}
                   </Link>
                 </td>
-                <td className="px-3 py-2">{r.scope === "groups" ? "Group memberships" : "Resource grants"}</td>
+                <td className="px-3 py-2">
+                  {SCOPE_LABELS[r.scope]}
+                  {r.recurrenceMonths && <span className="block text-xs text-slate-500">every {r.recurrenceMonths === 1 ? "month" : `${r.recurrenceMonths} months`}</span>}
+                </td>
                 <td className="px-3 py-2">{r.reviewers.map((m) => m.name).join(", ")}</td>
                 <td className="whitespace-nowrap px-3 py-2">{r.dueAt.toISOString().slice(0, 10)}</td>
                 <td className="px-3 py-2">

@@ -31,9 +31,9 @@ function CheckboxGroup({ legend, name, options, errors }: { legend: string; name
   );
 }
 
-/** New campaign: name, what is reviewed (groups or resources), reviewers, due date. */
+/** New campaign: name, what is reviewed (groups, resources or environment access), reviewers, due date, repetition. */
 export function CreateReviewForm({ envKey, environmentId, groups, resources, reviewers }: { envKey: string; environmentId: string; groups: Option[]; resources: Option[]; reviewers: Option[] }) {
-  const [scope, setScope] = useState<"groups" | "resources">("groups");
+  const [scope, setScope] = useState<"groups" | "resources" | "environment_access">("groups");
   const [errors, setErrors] = useState<FieldErrors>({});
   const { pending, run } = useAction();
   return (
@@ -50,8 +50,9 @@ export function CreateReviewForm({ envKey, environmentId, groups, resources, rev
               environmentId,
               name: d.get("name"),
               scope,
-              scopeIds: d.getAll("scopeIds"),
+              scopeIds: scope === "environment_access" ? [] : d.getAll("scopeIds"),
               reviewerIds: d.getAll("reviewerIds"),
+              recurrenceMonths: d.get("recurrenceMonths") ?? "",
               // A due date is the end of that day, UTC.
               dueAt: due ? `${due}T23:59:59Z` : "",
             }),
@@ -69,9 +70,45 @@ export function CreateReviewForm({ envKey, environmentId, groups, resources, rev
         <label className="flex items-center gap-2">
           <input type="radio" name="scope" checked={scope === "resources"} onChange={() => setScope("resources")} /> Grants on resources
         </label>
+        <label className="flex items-center gap-2">
+          <input type="radio" name="scope" checked={scope === "environment_access"} onChange={() => setScope("environment_access")} /> Environment access
+        </label>
       </fieldset>
-      <CheckboxGroup key={scope} legend={scope === "groups" ? "Groups" : "Resources"} name="scopeIds" options={scope === "groups" ? groups : resources} errors={errors.scopeIds} />
+      {scope === "environment_access" ? (
+        <p className="text-sm text-slate-600">Every user who may enter this environment is an item; a revocation removes their access here (their groups and sessions here go with it).</p>
+      ) : (
+        <CheckboxGroup key={scope} legend={scope === "groups" ? "Groups" : "Resources"} name="scopeIds" options={scope === "groups" ? groups : resources} errors={errors.scopeIds} />
+      )}
       <CheckboxGroup legend="Reviewers" name="reviewerIds" options={reviewers} errors={errors.reviewerIds} />
+      <div className="flex flex-col gap-1">
+        <label htmlFor="recurrenceMonths" className="text-sm font-medium text-slate-700">
+          Repeat
+        </label>
+        <select
+          id="recurrenceMonths"
+          name="recurrenceMonths"
+          defaultValue=""
+          aria-invalid={errors.recurrenceMonths ? true : undefined}
+          aria-describedby={errors.recurrenceMonths ? "recurrenceMonths-error" : "recurrenceMonths-hint"}
+          className="rounded-md border border-slate-300 px-2 py-1.5 text-sm"
+        >
+          <option value="">Once</option>
+          {Array.from({ length: 12 }, (_, i) => i + 1).map((n) => (
+            <option key={n} value={n}>
+              Every {n === 1 ? "month" : `${n} months`}
+            </option>
+          ))}
+        </select>
+        {errors.recurrenceMonths ? (
+          <p id="recurrenceMonths-error" className="text-sm text-red-700">
+            {errors.recurrenceMonths.join(" ")}
+          </p>
+        ) : (
+          <p id="recurrenceMonths-hint" className="text-xs text-slate-500">
+            When this review closes or reaches its due date, the next one starts with the same scope and reviewers.
+          </p>
+        )}
+      </div>
       <div className="md:col-span-2">
         <Button type="submit" disabled={pending}>
           Start review
@@ -139,7 +176,7 @@ export function CloseReview({ reviewId, revoke, undecided }: { reviewId: string;
         onConfirm={() =>
           run(() => closeReviewAction(reviewId), {
             onSuccess: () => setOpen(false),
-            success: (d) => `Closed: ${d.revoked} revoked, ${d.alreadyGone} already gone.`,
+            success: (d) => `Closed: ${d.revoked} revoked, ${d.alreadyGone} already gone.${d.excluded ? ` ${d.excluded} excluded from directory or IdP sync.` : ""}`,
           })
         }
       />

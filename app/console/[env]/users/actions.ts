@@ -2,6 +2,7 @@
 
 import { consoleAction } from "@/lib/actions";
 import { addMembers, addUserToGroups, createGroup, deleteGroup, removeMembers, searchGroups, updateGroup } from "@/lib/groups";
+import { liftExclusion } from "@/lib/groups/exclusions";
 import { runBulkAction } from "@/lib/users/bulk";
 import { listUsers } from "@/lib/users/list";
 import { startBulkAllMatching } from "@/lib/users/bulk-job";
@@ -128,3 +129,6 @@ export const sendInvitationAction = consoleAction({ permission: ["users", "write
 export const signOutEverywhereAction = consoleAction({ permission: ["users", "write"] }, async (ctx, userId: string) => {
   return { ended: await signOutEverywhere(ctx, String(userId)) };
 });
+
+/** Lifts an access review's exclusion: the directory's or IdP's next sync may add the membership (or access) back. */
+export const liftExclusionAction = consoleAction({ permission: ["memberships", "write"] }, (ctx, exclusionId: string) => liftExclusion(ctx, exclusionId));

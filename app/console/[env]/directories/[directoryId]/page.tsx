@@ -46,10 +46,21 @@ export default async function DirectoryPage({ params }: { params: Promise<{ env:
               header: "Change",
               cell: (e) =>
                 e.change ? (
-                  <details>
-                    <summary className="cursor-pointer text-brand-700">show</summary>
-                    <pre className="max-w-xl overflow-x-auto text-xs">{JSON.stringify(e.change, null, 2)}</pre>
-                  </details>
+                  <>
+                    {Array.isArray(e.change.excludedMembers) && (
+                      <ul className="mb-1 text-xs text-amber-800" data-testid="excluded-members">
+                        {(e.change.excludedMembers as { user: string; reason: string }[]).map((m) => (
+                          <li key={m.user}>
+                            Left out {m.user}: {m.reason}
+                          </li>
+                        ))}
+                      </ul>
+                    )}
+                    <details>
+                      <summary className="cursor-pointer text-brand-700">show</summary>
+                      <pre className="max-w-xl overflow-x-auto text-xs">{JSON.stringify(e.change, null, 2)}</pre>
+                    </details>
+                  </>
                 ) : (
                   "—"
                 ),

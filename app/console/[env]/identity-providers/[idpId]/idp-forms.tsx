@@ -284,6 +284,7 @@ export function TracePreview({ traceId, environmentId }: { traceId: string; envi
               <li>Groups added: {data.plan.groupsAdded.join(", ") || "none"}</li>
               <li>Groups removed: {data.plan.groupsRemoved.join(", ") || "none"}</li>
               <li>Groups kept: {data.plan.groupsKept.join(", ") || "none"}</li>
+              {data.plan.groupsExcluded && data.plan.groupsExcluded.length > 0 && <li>Groups left out: {data.plan.groupsExcluded.join("; ")}</li>}
               {data.plan.unknownGroups.length > 0 && <li>Unknown group values: {data.plan.unknownGroups.join(", ")}</li>}
               {!data.plan.groupSync && <li>Group sync is off for this environment.</li>}
             </ul>

@@ -6,7 +6,7 @@ import { TableHead } from "@/components/ui/table-head";
 import { FEATURE_LABELS, type Feature } from "@/db/enums";
 import { consolePage } from "@/lib/doors/http/console-page";
 import { can } from "@/lib/permissions";
-import { getAccessReview } from "@/lib/reviews";
+import { getAccessReview, SCOPE_LABELS } from "@/lib/reviews";
 import { CloseReview, DecideItem } from "../review-forms";
 
 export const metadata = { title: "Access review" };
@@ -15,7 +15,7 @@ export default async function ReviewPage({ params, searchParams }: { params: Pro
   const { session, env, actor, params: { reviewId } } = await consolePage(params);
   const found = await getAccessReview(env.id, reviewId);
   if (!found) notFound();
-  const { review, items } = found;
+  const { review, items, exclusions } = found;
   const open = review.status === "open";
   const isReviewer = review.reviewers.some((m) => m.id === session.member.id);
   const canDecide = open && isReviewer && can(actor, "review_decisions", "write");
@@ -24,10 +24,10 @@ export default async function ReviewPage({ params, searchParams }: { params: Pro
   const shown = undecidedOnly ? items.filter((i) => !i.decision) : items;
   const base = `/console/${env.key}/reviews/${review.id}`;
   const itemLabel = (i: (typeof items)[number]) =>
-    i.kind === "membership" ? `${i.userEmail} in ${i.groupName}` : `${i.userEmail ?? `group ${i.groupName}`} → ${i.resourceName}`;
+    i.kind === "membership" ? `${i.userEmail} in ${i.groupName}` : i.kind === "access" ? `${i.userEmail} in ${env.name}` : `${i.userEmail ?? `group ${i.groupName}`} → ${i.resourceName}`;
   return (
     <>
-      <PageHeader title={review.name} description={`${review.scope === "groups" ? "Group memberships" : "Resource grants"} in ${env.name}, due ${review.dueAt.toISOString().slice(0, 10)}. Reviewers: ${review.reviewers.map((m) => m.name).join(", ")}.`}>
+      <PageHeader title={review.name} description={`${SCOPE_LABELS[review.scope]} in ${env.name}, due ${review.dueAt.toISOString().slice(0, 10)}${review.recurrenceMonths ? `, repeats every ${review.recurrenceMonths === 1 ? "month" : `${review.recurrenceMonths} months`}` : ""}. Reviewers: ${review.reviewers.map((m) => m.name).join(", ")}.`}>
         {canClose && <CloseReview reviewId={review.id} revoke={review.revoke} undecided={review.total - review.decided} />}
       </PageHeader>
       <Card className="mb-6 flex flex-wrap items-center gap-6">
@@ -46,6 +46,21 @@ export default async function ReviewPage({ params, searchParams }: { params: Pro
           </span>
         )}
         {open && !isReviewer && <span className="text-sm text-slate-600">You are not a reviewer of this campaign: you can follow it, not decide.</span>}
+        {(review.previousId || review.nextId) && (
+          <span className="text-sm text-slate-600">
+            {review.previousId && (
+              <Link className="text-brand-700 underline" href={`/console/${env.key}/reviews/${review.previousId}`}>
+                Previous campaign
+              </Link>
+            )}
+            {review.previousId && review.nextId && " · "}
+            {review.nextId && (
+              <Link className="text-brand-700 underline" href={`/console/${env.key}/reviews/${review.nextId}`}>
+                Next campaign
+              </Link>
+            )}
+          </span>
+        )}
         <nav aria-label="Items shown" className="ml-auto flex gap-3 text-sm">
           <Link href={base} aria-current={!undecidedOnly ? "page" : undefined} className={!undecidedOnly ? "font-medium" : "text-brand-700 underline"}>
             All
@@ -58,7 +73,7 @@ export default async function ReviewPage({ params, searchParams }: { params: Pro
       <Card className="p-0">
         <table className="w-full text-left text-sm" data-testid="review-items">
           <caption className="sr-only">Items of {review.name}</caption>
-          <TableHead headers={["User", review.scope === "groups" ? "Group" : "Grant", "Decision", open ? (canDecide ? "Decide" : "") : "Outcome"]} />
+          <TableHead headers={["User", review.scope === "groups" ? "Group" : review.scope === "resources" ? "Grant" : "Access", "Decision", open ? (canDecide ? "Decide" : "") : "Outcome"]} />
           <tbody>
             {shown.length === 0 && (
               <tr>
@@ -78,7 +93,7 @@ export default async function ReviewPage({ params, searchParams }: { params: Pro
                     <span>Group {i.groupName}</span>
                   )}
                 </td>
-                <td className="px-3 py-2">{i.kind === "membership" ? i.groupName : `${i.resourceName} · ${FEATURE_LABELS[i.feature as Feature] ?? i.feature}`}</td>
+                <td className="px-3 py-2">{i.kind === "membership" ? i.groupName : i.kind === "access" ? `May enter ${env.name}` : `${i.resourceName} · ${FEATURE_LABELS[i.feature as Feature] ?? i.feature}`}</td>
                 <td className="px-3 py-2">
                   {i.decision ? (
                     <>
@@ -92,7 +107,20 @@ export default async function ReviewPage({ params, searchParams }: { params: Pro
                     <span className="text-slate-500">undecided</span>
                   )}
                 </td>
-                <td className="px-3 py-2">{open ? canDecide && <DecideItem reviewId={review.id} itemId={i.id} label={itemLabel(i)} /> : i.outcome}</td>
+                <td className="px-3 py-2">
+                  {open ? (
+                    canDecide && <DecideItem reviewId={review.id} itemId={i.id} label={itemLabel(i)} />
+                  ) : (
+                    <>
+                      {i.outcome}
+                      {exclusions.get(i.id) && (
+                        <div className="text-xs text-slate-600">
+                          {exclusions.get(i.id)!.liftedAt ? `Sync exclusion lifted by ${exclusions.get(i.id)!.liftedBy}` : `Excluded from ${exclusions.get(i.id)!.source === "scim" ? "the directory's" : "the identity provider's"} sync`}
+                        </div>
+                      )}
+                    </>
+                  )}
+                </td>
               </tr>
             ))}
           </tbody>

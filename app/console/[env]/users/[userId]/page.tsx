@@ -10,6 +10,8 @@ import { listResources, RESOURCE_NOUN } from "@/lib/access/resources";
 import { ExplainForm } from "../../access/access-forms";
 import { AccountActions } from "./account-actions";
 import { UserPanel } from "./user-panel";
+import { LiftExclusion } from "./lift-exclusion";
+import { listUserExclusions } from "@/lib/groups/exclusions";
 
 export const metadata = { title: "User" };
 
@@ -17,7 +19,7 @@ export default async function UserPage({ params }: { params: Promise<{ env: stri
   const { env, actor, params: { userId } } = await consolePage(params);
   const detail = await getUserDetail(userId);
   if (!detail) notFound();
-  const audit = await userAuditEntries(userId);
+  const [audit, exclusions] = await Promise.all([userAuditEntries(userId), listUserExclusions(userId)]);
   const grantedIds = detail.access.filter((a) => a.granted).map((a) => a.environmentId);
   const resources = await listResources(env.id);
   const targets = FEATURES.flatMap((f) => [
@@ -67,6 +69,63 @@ export default async function UserPage({ params }: { params: Promise<{ env: stri
           <p className="mb-3 text-sm text-slate-600">May {detail.user.name} use a feature or resource here, and through which group and grant?</p>
           <ExplainForm environment={env.key} environmentId={env.id} resources={targets} fixedUser={{ id: detail.user.id, name: detail.user.name }} />
         </Card>
+        {exclusions.length > 0 && (
+          <Card className="xl:col-span-2">
+            <h2 className="text-base font-semibold">Excluded from sync</h2>
+            <p className="mt-1 text-sm text-slate-600">Revoked in an access review: the directory or identity provider that owned it does not add it back while the exclusion stands.</p>
+            <table className="mt-3 w-full text-left text-sm" data-testid="user-exclusions">
+              <caption className="sr-only">Exclusions of {detail.user.name}</caption>
+              <thead>
+                <tr className="text-slate-600">
+                  <th scope="col" className="py-1 pr-3 font-medium">What</th>
+                  <th scope="col" className="py-1 pr-3 font-medium">Owned by</th>
+                  <th scope="col" className="py-1 pr-3 font-medium">Reason</th>
+                  <th scope="col" className="py-1 pr-3 font-medium">Since</th>
+                  <th scope="col" className="py-1 font-medium">
+                    <span className="sr-only">Status</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {exclusions.map((e) => {
+                  const what = e.kind === "member" ? `${e.groupName ?? "a deleted group"} (${e.environmentKey.toUpperCase()})` : `access to ${e.environmentKey.toUpperCase()}`;
+                  return (
+                    <tr key={e.id} className="border-t border-slate-100 align-top">
+                      <td className="py-2 pr-3">{what}</td>
+                      <td className="py-2 pr-3">
+                        {e.source === "scim" ? "Directory" : "Identity provider"} {e.sourceName ?? ""}
+                      </td>
+                      <td className="py-2 pr-3">
+                        {e.reason}
+                        {e.reviewId && e.reviewName && (
+                          <span className="block text-xs text-slate-500">
+                            Review{" "}
+                            <Link className="text-brand-700 underline" href={`/console/${e.environmentKey}/reviews/${e.reviewId}`}>
+                              {e.reviewName}
+                            </Link>
+                            , by {e.createdBy}
+                          </span>
+                        )}
+                      </td>
+                      <td className="whitespace-nowrap py-2 pr-3">{e.createdAt.toISOString().slice(0, 10)}</td>
+                      <td className="py-2">
+                        {e.liftedAt ? (
+                          <span className="text-slate-600">
+                            Lifted by {e.liftedBy}, {e.liftedAt.toISOString().slice(0, 10)}
+                          </span>
+                        ) : can(actor, e.kind === "member" ? "memberships" : "environment_access", "write", [e.environmentId]) ? (
+                          <LiftExclusion exclusionId={e.id} label={what} />
+                        ) : (
+                          <Badge tone="amber">standing</Badge>
+                        )}
+                      </td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </Card>
+        )}
         <Card>
           <h2 className="text-base font-semibold">History</h2>
           <AuditList events={audit} />

@@ -1,0 +1,81 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { sql } from "drizzle-orm";
+import { getDb } from "@/db/client";
+import type { Environment } from "@/db/schema";
+import { countRows, createEnvironments, realMemberCtx, systemCtx } from "@/test-support/fixtures";
+import { createApiToken } from "@/lib/api-tokens";
+import { addMembers, createGroup } from "@/lib/groups";
+import { createUser } from "@/lib/users";
+import { handleApiRequest } from "./handler";
+import type { HttpMethod } from "./v1";
+
+// The access reviews over REST: the same domain calls as the console (scopes, recurrence, closing).
+
+let env: { dev: Environment; test: Environment; prod: Environment };
+let ownerId: string;
+const tokens = { write: "", read: "", devWrite: "" };
+beforeAll(async () => {
+  env = await createEnvironments();
+  const owner = await realMemberCtx("owner");
+  ownerId = owner.actor.id!;
+  tokens.write = (await createApiToken(owner, { name: "writer", scope: "write" })).token;
+  tokens.read = (await createApiToken(owner, { name: "reader", scope: "read" })).token;
+  tokens.devWrite = (await createApiToken(owner, { name: "dev writer", scope: "write", environmentIds: [env.dev.id] })).token;
+});
+
+async function api(method: HttpMethod, path: string, body?: unknown, token = tokens.write) {
+  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const response = await handleApiRequest(new Request(`http://localhost/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }), method);
+  const text = await response.text();
+  return { status: response.status, json: text ? JSON.parse(text) : null };
+}
+
+const dueAt = () => new Date(Date.now() + 5 * 86_400_000).toISOString();
+
+describe("access reviews over REST", () => {
+  it("starts a recurring environment-access review, reads it with its items, closes it", async () => {
+    const user = await createUser(systemCtx, { name: "Rest user", email: `rest.${crypto.randomUUID().slice(0, 6)}@example.com`, environmentIds: [env.prod.id] });
+    const created = await api("POST", "/access-reviews", { environment: "prod", name: "Who may enter PROD", scope: "environment_access", reviewerIds: [ownerId], dueAt: dueAt(), recurrenceMonths: 6 });
+    expect(created.status).toBe(201);
+    expect(created.json).toMatchObject({ environment: "prod", scope: "environment_access", scopeIds: [], recurrenceMonths: 6, status: "open", total: 1, reviewers: [{ id: ownerId }] });
+    const read = await api("GET", `/access-reviews/${created.json.id}`, undefined, tokens.read);
+    expect(read.json.items).toEqual([expect.objectContaining({ kind: "access", userId: user.id, decision: null, exclusion: null })]);
+    expect((await api("GET", "/access-reviews?environment=prod", undefined, tokens.read)).json.data.map((r: { id: string }) => r.id)).toContain(created.json.id);
+    const closed = await api("POST", `/access-reviews/${created.json.id}/close`);
+    expect(closed.json).toMatchObject({ revoked: 0, undecided: 1, excluded: 0 });
+  });
+
+  it("refuses bad input with field errors, a read token's writes and another environment's token, writing nothing", async () => {
+    const group = await createGroup(systemCtx, { environmentId: env.prod.id, name: `Rest ${crypto.randomUUID().slice(0, 6)}` });
+    const u = await createUser(systemCtx, { name: "m", email: `m.${crypto.randomUUID().slice(0, 6)}@example.com`, environmentIds: [env.prod.id] });
+    await addMembers(systemCtx, { groupId: group.id, userIds: [u.id] });
+    const before = await countRows("access_reviews");
+    const bad = await api("POST", "/access-reviews", { environment: "prod", name: "x", scope: "groups", scopeIds: [group.id], reviewerIds: [ownerId], dueAt: dueAt(), recurrenceMonths: 13 });
+    expect(bad.status).toBe(400);
+    expect(bad.json.errors).toEqual({ recurrenceMonths: ["Repeat every 1 to 12 months."] });
+    const noEnv = await api("POST", "/access-reviews", { environment: "nope", name: "x", scope: "groups", scopeIds: [group.id], reviewerIds: [ownerId], dueAt: dueAt() });
+    expect(noEnv.json.errors).toEqual({ environment: ["Name an existing environment (its key)."] });
+    const readOnly = await api("POST", "/access-reviews", { environment: "prod", name: "x", scope: "groups", scopeIds: [group.id], reviewerIds: [ownerId], dueAt: dueAt() }, tokens.read);
+    expect(readOnly.status).toBe(403);
+    const outside = await api("POST", "/access-reviews", { environment: "prod", name: "x", scope: "groups", scopeIds: [group.id], reviewerIds: [ownerId], dueAt: dueAt() }, tokens.devWrite);
+    expect(outside.status).toBe(403);
+    expect(outside.json.detail).toBe("This change touches an environment outside your scope.");
+    expect(await countRows("access_reviews")).toBe(before);
+    expect((await api("GET", `/access-reviews/${crypto.randomUUID()}`)).status).toBe(404);
+    expect((await api("POST", `/membership-exclusions/${crypto.randomUUID()}/lift`)).status).toBe(404);
+  });
+
+  it("lifts a PROD exclusion with a token covering PROD, not with a DEV one nor a read-only one", async () => {
+    const group = await createGroup(systemCtx, { environmentId: env.prod.id, name: `Lifted ${crypto.randomUUID().slice(0, 6)}` });
+    const u = await createUser(systemCtx, { name: "x", email: `x.${crypto.randomUUID().slice(0, 6)}@example.com`, environmentIds: [env.prod.id] });
+    const [row] = await getDb().execute<{ id: string }>(sql`insert into membership_exclusions (kind, environment_id, user_id, group_id, source, reason, created_by)
+      values ('member', ${env.prod.id}, ${u.id}, ${group.id}, 'scim', 'Left', 'test') returning id`);
+    const dev = await api("POST", `/membership-exclusions/${row!.id}/lift`, undefined, tokens.devWrite);
+    expect([dev.status, dev.json.detail]).toEqual([403, "This change touches an environment outside your scope."]);
+    expect((await api("POST", `/membership-exclusions/${row!.id}/lift`, undefined, tokens.read)).status).toBe(403);
+    expect((await api("POST", `/membership-exclusions/${row!.id}/lift`)).json).toEqual({ lifted: true });
+    const again = await api("POST", `/membership-exclusions/${row!.id}/lift`);
+    expect([again.status, again.json.detail]).toEqual([409, "This exclusion is already lifted."]);
+  });
+});
