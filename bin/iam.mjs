@@ -206,5 +206,12 @@ export async function main(argv, { env = process.env, out = (s) => process.stdou
 }
 
 // Run when executed (directly, or through npm's bin link), not when imported by scripts/iam.ts.
-const invoked = process.argv[1] !== undefined && fs.realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+function invokedDirectly() {
+  try {
+    return process.argv[1] !== undefined && fs.realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+  } catch {
+    return false; // argv[1] is not a file (node -e, a REPL): imported, not run
+  }
+}
+const invoked = invokedDirectly();
 if (invoked) process.exitCode = await main(process.argv.slice(2));

@@ -63,4 +63,7 @@ async function createToken(): Promise<number> {
   }
 }
 
-process.exitCode = argv[0] === "token" && argv[1] === "create" ? await createToken() : await main(argv);
+const code = argv[0] === "token" && argv[1] === "create" ? await createToken() : await main(argv);
+// Exit explicitly: something loaded with the domain modules resets process.exitCode to 0 on the way
+// out, and the exit code is this command's contract (0 done, 1 refused, 2 usage, 3 unreachable).
+process.exit(code);

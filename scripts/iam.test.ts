@@ -1,0 +1,146 @@
+import { execFile } from "node:child_process";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Environment } from "@/db/schema";
+import { createApiToken } from "@/lib/api-tokens";
+import { serveApp, type LeanServer } from "@/lib/doors/server";
+import { parseTrustProxy } from "@/lib/doors/server/client-address";
+import { createEnvironments, systemCtx } from "@/test-support/fixtures";
+import { getSql } from "@/db/client";
+
+// The `iam` CLI as an admin or a pipeline runs it: its own process (bin/iam.mjs, no dependencies)
+// against a live lean server answering the REST API from this test's database, and
+// `npm run iam -- token create` (scripts/iam.ts) writing a token straight into that database.
+
+const root = path.resolve(import.meta.dirname, "..");
+const exec = promisify(execFile);
+let env: { dev: Environment; test: Environment; prod: Environment };
+let server: LeanServer;
+let base: string;
+let writeToken: string;
+let readToken: string;
+
+type Run = { code: number; stdout: string; stderr: string };
+
+/** A node process in the repository's root with only the given environment (and PATH); its exit code and output. */
+async function node(args: string[], childEnv: Record<string, string>): Promise<Run> {
+  try {
+    const { stdout, stderr } = await exec("node", args, { env: { PATH: process.env.PATH!, ...childEnv } as unknown as NodeJS.ProcessEnv, cwd: root });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+const iam = (args: string[], extraEnv: Record<string, string> = {}) => node([path.join(root, "bin/iam.mjs"), ...args], { IAM_URL: base, ...extraEnv });
+
+/** scripts/iam.ts as `npm run iam -- …` runs it (tsx, react-server conditions), on this test's database. */
+const serverCli = (args: string[]) =>
+  node(["--conditions=react-server", "--import", "tsx", "scripts/iam.ts", ...args], { DATABASE_URL: process.env.DATABASE_URL!, NEXTAUTH_SECRET: process.env.NEXTAUTH_SECRET! });
+
+beforeAll(async () => {
+  env = await createEnvironments();
+  writeToken = (await createApiToken(systemCtx, { name: "cli write", scope: "write", environmentIds: [] })).token;
+  readToken = (await createApiToken(systemCtx, { name: "cli read", scope: "read", environmentIds: [] })).token;
+  server = await serveApp({ next: (_req, res) => void res.writeHead(404).end(), trustProxy: parseTrustProxy(""), port: 0, hostname: "127.0.0.1" });
+  base = `http://127.0.0.1:${server.port}`;
+});
+
+afterAll(async () => {
+  await server?.close(1000);
+});
+
+describe("iam (bin/iam.mjs) against a live server", () => {
+  it("every REST endpoint has a distinct command name (the OpenAPI operationIds)", async () => {
+    const doc = (await (await fetch(`${base}/api/v1/openapi.json`)).json()) as { paths: Record<string, Record<string, { operationId?: string }>> };
+    const ids = Object.values(doc.paths).flatMap((item) => Object.values(item).map((op) => op.operationId));
+    expect(ids.length).toBeGreaterThan(20);
+    expect(ids.every((id) => typeof id === "string" && /^[a-z-]+\.[a-z-]+$/.test(id))).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it("creates a user with flags (arrays comma-separated) and lists it as a table", async () => {
+    const created = await iam(["users", "create", "--name", "Ana Ruiz", "--email", "ana.cli@example.com", "--environment-ids", `${env.dev.id},${env.prod.id}`], { IAM_TOKEN: writeToken });
+    expect(created.stderr).toBe("");
+    expect(created.code).toBe(0);
+    const user = JSON.parse(created.stdout);
+    expect(user).toMatchObject({ name: "Ana Ruiz", email: "ana.cli@example.com" });
+    expect(await getSql()`select id from users where email = 'ana.cli@example.com'`).toEqual([{ id: user.id }]);
+
+    const listed = await iam(["users", "list", "--environment", "prod", "--output", "table", "--all"], { IAM_TOKEN: readToken });
+    expect(listed.code).toBe(0);
+    const lines = listed.stdout.trim().split("\n");
+    expect(lines[0]).toMatch(/^id\s+.*email/);
+    expect(lines.some((l) => l.includes("ana.cli@example.com") && l.includes(user.id))).toBe(true);
+
+    const got = await iam(["users", "get", user.id], { IAM_TOKEN: readToken });
+    expect(JSON.parse(got.stdout)).toMatchObject({ id: user.id, email: "ana.cli@example.com" });
+  });
+
+  it("prints the server's reason and field errors and exits 1 when the server refuses, writing nothing", async () => {
+    const before = await getSql()`select count(*)::int as n from users`;
+    const readOnly = await iam(["users", "create", "--name", "X", "--email", "x.cli@example.com"], { IAM_TOKEN: readToken });
+    expect([readOnly.code, readOnly.stderr.trim()]).toEqual([1, "iam: 403 This API token is read-only."]);
+    const invalid = await iam(["users", "create", "--name", "No Email"], { IAM_TOKEN: writeToken });
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr).toMatch(/^iam: 400 /);
+    expect(invalid.stderr).toMatch(/\n {2}email: /);
+    const badToken = await iam(["users", "list"], { IAM_TOKEN: "iamc_not-a-token" });
+    expect(badToken.code).toBe(1);
+    expect(badToken.stderr).toMatch(/^iam: 401 /);
+    expect(await getSql()`select count(*)::int as n from users`).toEqual(before);
+  });
+
+  it("refuses usage mistakes locally with exit 2 and says what is possible", async () => {
+    expect(await iam(["widgets", "list"], { IAM_TOKEN: readToken })).toMatchObject({ code: 2, stderr: 'iam: no such resource "widgets"; try: iam help\n' });
+    const verb = await iam(["users", "frobnicate"], { IAM_TOKEN: readToken });
+    expect(verb.code).toBe(2);
+    expect(verb.stderr).toMatch(/^iam: "users" has no verb "frobnicate"; it has: .*\bcreate\b/);
+    const field = await iam(["users", "create", "--colour", "red"], { IAM_TOKEN: writeToken });
+    expect(field.code).toBe(2);
+    expect(field.stderr).toMatch(/^iam: unknown field --colour for users create; it takes: .*--email/);
+    expect(await iam(["users", "get"], { IAM_TOKEN: readToken })).toMatchObject({ code: 2, stderr: "iam: usage: iam users get <id>\n" });
+    expect(await iam(["users", "list"])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^iam: set IAM_TOKEN/) });
+    const help = await iam(["help", "groups"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/iam groups add-members <id>/);
+  });
+
+  it("exits 3 when the server cannot be reached", async () => {
+    const gone = await iam(["users", "list"], { IAM_URL: "http://127.0.0.1:1", IAM_TOKEN: readToken });
+    expect(gone.code).toBe(3);
+    expect(gone.stderr).toMatch(/^iam: cannot reach http:\/\/127\.0\.0\.1:1: /);
+  });
+});
+
+describe("npm run iam -- token create (scripts/iam.ts)", () => {
+  it("creates a token in the database, scoped as asked, audited as the system; the token works", async () => {
+    const made = await serverCli(["token", "create", "--name", "pipeline", "--scope", "read", "--env", "prod"]);
+    expect(made.code).toBe(0);
+    expect(made.stderr).toContain('Created API token "pipeline" (read, prod only). It is shown once:');
+    const token = made.stdout.trim().split("\n").at(-1)!;
+    const [row] = await getSql()<{ scope: string; environment_ids: string[] }[]>`select scope, environment_ids from api_tokens where name = 'pipeline'`;
+    expect(row).toEqual({ scope: "read", environment_ids: [env.prod.id] });
+    const [audit] = await getSql()<{ actor_type: string; actor_label: string }[]>`select actor_type, actor_label from audit_events where action = 'api_token.create' and target_label = 'pipeline'`;
+    expect(audit).toEqual({ actor_type: "system", actor_label: "iam token create (server CLI)" });
+
+    const listed = await iam(["users", "list", "--environment", "prod"], { IAM_TOKEN: token });
+    expect([listed.code, listed.stderr]).toEqual([0, ""]);
+    expect(JSON.parse(listed.stdout)).toHaveProperty("data");
+    const outside = await iam(["users", "list", "--environment", "dev"], { IAM_TOKEN: token });
+    expect([outside.code, outside.stderr.trim()]).toEqual([1, "iam: 403 This change touches an environment outside your scope."]);
+  }, 60_000);
+
+  it("refuses an unknown environment and an invalid scope with the reason and creates nothing", async () => {
+    const before = await getSql()`select count(*)::int as n from api_tokens`;
+    const unknown = await serverCli(["token", "create", "--name", "x", "--scope", "read", "--env", "staging"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('iam: no environment "staging"; there are: dev, test, prod');
+    const scope = await serverCli(["token", "create", "--name", "x", "--scope", "admin"]);
+    expect(scope.code).toBe(2);
+    expect(scope.stderr).toContain("scope: Choose read, write or authz.");
+    expect(await getSql()`select count(*)::int as n from api_tokens`).toEqual(before);
+  }, 60_000);
+});
