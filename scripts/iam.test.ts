@@ -120,7 +120,8 @@ describe("npm run iam -- token create (scripts/iam.ts)", () => {
     const made = await serverCli(["token", "create", "--name", "pipeline", "--scope", "read", "--env", "prod"]);
     expect(made.code).toBe(0);
     expect(made.stderr).toContain('Created API token "pipeline" (read, prod only). It is shown once:');
-    const token = made.stdout.trim().split("\n").at(-1)!;
+    expect(made.stdout).toMatch(/^iamc_[\w-]+\n$/); // the token alone on stdout: `IAM_TOKEN=$(npm run -s iam -- token create …)`
+    const token = made.stdout.trim();
     const [row] = await getSql()<{ scope: string; environment_ids: string[] }[]>`select scope, environment_ids from api_tokens where name = 'pipeline'`;
     expect(row).toEqual({ scope: "read", environment_ids: [env.prod.id] });
     const [audit] = await getSql()<{ actor_type: string; actor_label: string }[]>`select actor_type, actor_label from audit_events where action = 'api_token.create' and target_label = 'pipeline'`;
