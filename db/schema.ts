@@ -843,6 +843,28 @@ export const apiTokens = pgTable(
   ],
 );
 
+/**
+ * `Idempotency-Key` of REST POSTs, per API token: the request's fingerprint and, once answered, the
+ * response (sealed: it may hold a secret shown once, like a directory's token), replayed for the same
+ * key and body for 24 hours. A row without a status is a request still running.
+ */
+export const apiIdempotencyKeys = pgTable(
+  "api_idempotency_keys",
+  {
+    tokenId: uuid()
+      .notNull()
+      .references(() => apiTokens.id, { onDelete: "cascade" }),
+    key: text().notNull(),
+    method: text().notNull(),
+    path: text().notNull(),
+    bodySha256: text().notNull(),
+    status: integer(),
+    responseSealed: text(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.tokenId, t.key] }), index("api_idempotency_keys_created_idx").on(t.createdAt)],
+);
+
 /** Fixed-window counters shared by every app instance (per API token, per directory, per IP…). */
 export const rateLimits = pgTable("rate_limits", {
   key: text().primaryKey(),

@@ -7,8 +7,8 @@ import { describe, expect, it } from "vitest";
 // there (scope, audit shape, email proof) cannot be skipped by one door. Benchmark fills
 // (scripts/bench/), migrations and test code may write SQL directly.
 
-const WRITERS: Record<string, string> = { users: "lib/users/", groups: "lib/groups/", group_members: "lib/groups/", membership_exclusions: "lib/groups/" };
-const DRIZZLE_NAMES: Record<string, string> = { users: "users", groups: "groups", groupMembers: "group_members", membershipExclusions: "membership_exclusions" };
+const WRITERS: Record<string, string> = { users: "lib/users/", groups: "lib/groups/", group_members: "lib/groups/", membership_exclusions: "lib/groups/", api_idempotency_keys: "lib/api-tokens/" };
+const DRIZZLE_NAMES: Record<string, string> = { users: "users", groups: "groups", groupMembers: "group_members", membershipExclusions: "membership_exclusions", apiIdempotencyKeys: "api_idempotency_keys" };
 
 const ROOTS = ["app", "components", "lib", "db", "scripts", "proxy.ts", "instrumentation.ts"];
 const EXEMPT = [/\.(test|spec|fault)\.tsx?$/, /^scripts\/bench\//, /^db\/migrations\//, /^test-support\//, /^db\/testing\//];
@@ -17,10 +17,10 @@ const EXEMPT = [/\.(test|spec|fault)\.tsx?$/, /^scripts\/bench\//, /^db\/migrati
 export function tableWrites(source: string): { table: string; line: number }[] {
   const hits: { table: string; line: number }[] = [];
   const lineOf = (index: number) => source.slice(0, index).split("\n").length;
-  for (const m of source.matchAll(/\b(?:insert|update|delete)\(\s*(users|groups|groupMembers|membershipExclusions)\s*\)/g)) {
+  for (const m of source.matchAll(/\b(?:insert|update|delete)\(\s*(users|groups|groupMembers|membershipExclusions|apiIdempotencyKeys)\s*\)/g)) {
     hits.push({ table: DRIZZLE_NAMES[m[1]!]!, line: lineOf(m.index!) });
   }
-  for (const m of source.matchAll(/\b(?:insert\s+into|update|delete\s+from|truncate(?:\s+table)?)\s+"?(users|groups|group_members|membership_exclusions)"?(?=[\s(;`"]|$)/gi)) {
+  for (const m of source.matchAll(/\b(?:insert\s+into|update|delete\s+from|truncate(?:\s+table)?)\s+"?(users|groups|group_members|membership_exclusions|api_idempotency_keys)"?(?=[\s(;`"]|$)/gi)) {
     hits.push({ table: m[1]!.toLowerCase(), line: lineOf(m.index!) });
   }
   return hits;

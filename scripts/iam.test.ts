@@ -108,6 +108,30 @@ describe("iam (bin/iam.mjs) against a live server", () => {
     expect(help.stdout).toMatch(/iam groups add-members <id>/);
   });
 
+  it("creates a directory in TEST and its token provisions a user over SCIM; creates a resource and a grant", async () => {
+    const dir = await iam(["directories", "create", "--environment", "test", "--name", "Okta"], { IAM_TOKEN: writeToken });
+    expect([dir.code, dir.stderr]).toEqual([0, ""]);
+    const directory = JSON.parse(dir.stdout) as { scimBaseUrl: string; token: string };
+    expect(directory.scimBaseUrl).toMatch(/\/scim\/v2\/[0-9a-f-]{36}$/);
+    // The SCIM base URL names the public origin; the same path on this live server.
+    const scimUsers = `${base}${new URL(directory.scimBaseUrl).pathname}/Users`;
+    const scim = await fetch(scimUsers, {
+      method: "POST",
+      headers: { authorization: `Bearer ${directory.token}`, "content-type": "application/scim+json" },
+      body: JSON.stringify({ schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: "scim.cli@example.com", name: { givenName: "Scim", familyName: "Cli" }, emails: [{ value: "scim.cli@example.com", primary: true }], active: true }),
+    });
+    expect(scim.status).toBe(201);
+    expect(await getSql()`select source from users where email = 'scim.cli@example.com'`).toEqual([{ source: "scim" }]);
+
+    const resource = await iam(["resources", "create", "--environment", "test", "--feature", "mcp", "--name", "Jira MCP"], { IAM_TOKEN: writeToken });
+    expect(resource.code).toBe(0);
+    const [group] = await getSql()<{ id: string }[]>`select id from groups where environment_id = ${env.test.id} and name = 'Everyone'`;
+    const grant = await iam(["grants", "create", "--environment", "test", "--feature", "mcp", "--resource-id", JSON.parse(resource.stdout).id, "--group-ids", group!.id], { IAM_TOKEN: writeToken });
+    expect([grant.code, JSON.parse(grant.stdout)]).toEqual([0, { added: 1, unchanged: 0 }]);
+    const listed = await iam(["grants", "list", "--environment", "test", "--output", "table"], { IAM_TOKEN: readToken });
+    expect(listed.stdout).toMatch(/mcp/);
+  });
+
   it("exits 3 when the server cannot be reached", async () => {
     const gone = await iam(["users", "list"], { IAM_URL: "http://127.0.0.1:1", IAM_TOKEN: readToken });
     expect(gone.code).toBe(3);

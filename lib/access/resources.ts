@@ -108,3 +108,10 @@ export async function findResource(environmentId: string, id: string, executor: 
   return row;
 }
 
+
+/** A resource by id in whatever environment it is, with that environment's key (the caller authorizes). */
+export async function findResourceById(id: string, executor: Executor = getDb()): Promise<{ resource: Resource; environmentKey: string } | undefined> {
+  if (!uuidSchema.safeParse(id).success) return undefined;
+  const [row] = await executor.select({ resource: resources, environmentKey: environments.key }).from(resources).innerJoin(environments, eq(environments.id, resources.environmentId)).where(eq(resources.id, id));
+  return row;
+}

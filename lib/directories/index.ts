@@ -132,6 +132,14 @@ async function view(d: Directory): Promise<DirectoryView> {
   return { ...rest, baseUrl: scimBaseUrl(d.id), identityProviderName: idp?.name ?? null };
 }
 
+/** A directory by id in whatever environment it is, with that environment's key (the caller authorizes). */
+export async function getDirectory(id: string): Promise<{ directory: DirectoryView; environmentKey: string } | undefined> {
+  const parsed = uuidSchema.safeParse(id);
+  if (!parsed.success) return undefined;
+  const [row] = await getDb().select({ directory: directories, environmentKey: environments.key }).from(directories).innerJoin(environments, eq(environments.id, directories.environmentId)).where(eq(directories.id, parsed.data));
+  return row ? { directory: await view(row.directory), environmentKey: row.environmentKey } : undefined;
+}
+
 export async function listDirectories(environmentId: string): Promise<DirectoryView[]> {
   const rows = await getDb()
     .select({ directory: directories, idpName: identityProviders.name })

@@ -1,6 +1,7 @@
 import "server-only";
 import { SYSTEM_ACTOR } from "@/lib/auth/actor";
 import { pruneRequestLogs } from "@/lib/directories";
+import { pruneIdempotencyKeys } from "@/lib/api-tokens/idempotency";
 import { rotateIfDue } from "@/lib/tokens/keys";
 import { enqueueAccessReviewUpkeep } from "@/lib/reviews";
 import { pruneDeliveredWebhooks } from "@/lib/webhooks";
@@ -33,6 +34,8 @@ export async function runSsoMaintenance(): Promise<{ refreshed: number; failed: 
     await pruneSsoState();
     // (Also the SCIM request logs past each directory's retention: the same hourly upkeep.)
     await pruneRequestLogs();
+    // And the REST API's Idempotency-Keys past their 24 hours.
+    await pruneIdempotencyKeys();
     // And the runtime token keys: rotated when the active one is older than KEY_ROTATION_DAYS.
     if (await rotateIfDue()) console.log("[keys] scheduled rotation of the token signing keys");
     // And the webhook outbox: delivered rows after 30 days (pending and dead ones stay).

@@ -58,7 +58,7 @@ describe("authentication, rate limit and transport errors", () => {
     expect((await api("GET", "/nothing-here")).status).toBe(404);
     const wrong = await api("PATCH", "/environments");
     expect(wrong.status).toBe(405);
-    expect(wrong.headers.get("allow")).toBe("GET");
+    expect(wrong.headers.get("allow")).toBe("GET, POST");
   });
 
   it("rejects invalid JSON (400), a non-JSON body (415) and a huge body (413), writing nothing", async () => {

@@ -5,6 +5,7 @@ import { clientIp } from "@/lib/auth/request-info";
 import { authenticateApiToken } from "@/lib/api-tokens";
 import { problem, problemFromError } from "@/lib/doors/http/problem";
 import { denialReason } from "@/lib/permissions";
+import { withIdempotency, type Answer } from "@/lib/api-tokens/idempotency";
 import { ENDPOINTS, type Endpoint, type HttpMethod } from "./v1";
 
 export const API_PREFIX = "/api/v1";
@@ -37,18 +38,18 @@ function route(method: string, path: string): Match | { allow: string[] } | null
   return allow.length ? { allow } : null;
 }
 
-async function readJson(request: Request): Promise<{ ok: true; value: unknown } | { ok: false; response: Response }> {
+async function readJson(request: Request): Promise<{ ok: true; value: unknown; text: string } | { ok: false; response: Response }> {
   const type = request.headers.get("content-type") ?? "";
   const length = Number(request.headers.get("content-length") ?? 0);
   if (length > MAX_BODY_BYTES) return { ok: false, response: problem(413, `The body may have at most ${MAX_BODY_BYTES} bytes.`) };
   const text = await request.text();
-  if (text.length === 0) return { ok: true, value: undefined };
+  if (text.length === 0) return { ok: true, value: undefined, text };
   if (!/^application\/([\w.+-]+\+)?json\b/i.test(type)) {
     return { ok: false, response: problem(415, "Send JSON with Content-Type: application/json.") };
   }
   if (Buffer.byteLength(text) > MAX_BODY_BYTES) return { ok: false, response: problem(413, `The body may have at most ${MAX_BODY_BYTES} bytes.`) };
   try {
-    return { ok: true, value: JSON.parse(text) };
+    return { ok: true, value: JSON.parse(text), text };
   } catch {
     return { ok: false, response: problem(400, "The body is not valid JSON.", { code: "invalid_json" }) };
   }
@@ -108,18 +109,24 @@ export async function handleApiRequest(request: Request, method: HttpMethod): Pr
       query = parsed.data;
     }
     let body: unknown;
+    let bodyText = "";
     if (method !== "GET" && method !== "DELETE") {
       const read = await readJson(request);
       if (!read.ok) return read.response;
       body = read.value;
+      bodyText = read.text;
     }
 
     const ctx: DomainContext = { actor, requestId, ip: clientIp((n) => request.headers.get(n)) };
-    const result = await endpoint.handle({ ctx, params, query, body, headers: request.headers });
-    const status = result.status ?? 200;
-    const headers = { "cache-control": "no-store", "x-request-id": requestId, ...rateHeaders, ...result.headers };
-    if (status === 204) return new Response(null, { status, headers });
-    return Response.json(result.body, { status, headers });
+    const run = async (): Promise<Answer> => {
+      const result = await endpoint.handle({ ctx, params, query, body, headers: request.headers });
+      return { status: result.status ?? 200, body: result.body, headers: result.headers ?? {} };
+    };
+    const idempotencyKey = request.headers.get("idempotency-key");
+    const answer = method === "POST" && idempotencyKey !== null && actor.type === "api_token" ? await withIdempotency({ tokenId: actor.id, key: idempotencyKey, method, path, bodyText }, run) : await run();
+    const headers = { "cache-control": "no-store", "x-request-id": requestId, ...rateHeaders, ...answer.headers };
+    if (answer.status === 204) return new Response(null, { status: answer.status, headers });
+    return Response.json(answer.body, { status: answer.status, headers });
   } catch (error) {
     return problemFromError(error, requestId);
   }

@@ -20,10 +20,11 @@ const PROBLEMS: Record<number, string> = {
   401: "Missing, unknown, revoked or expired API token",
   403: "The token's scope (read-only, or other environments) or role does not allow this",
   404: "No such resource",
-  409: "Conflict, e.g. a duplicate email or group name, or a change that would leave no active owner (`last_owner`)",
+  409: "Conflict, e.g. a duplicate email or group name, a change that would leave no active owner (`last_owner`), or a request with the same Idempotency-Key still running",
   412: "If-Match does not match the current version",
   413: "Body larger than 1 MiB",
   415: "Body is not JSON",
+  422: "The Idempotency-Key was already used for a different request",
   429: "Rate limit reached; see Retry-After",
 };
 
@@ -48,6 +49,15 @@ export function openApiDocument(): unknown {
       request: {
         params: names.length ? z.object(Object.fromEntries(names.map((n) => [n, z.string()]))) : undefined,
         query: e.query,
+        headers:
+          e.method === "POST"
+            ? z.object({
+                "Idempotency-Key": z
+                  .string()
+                  .optional()
+                  .describe("Make a retry safe: the same key with the same request answers the first answer (for 24 hours, marked Idempotent-Replayed: true); with another request, 422"),
+              })
+            : undefined,
         body: e.body ? { content: { "application/json": { schema: e.body } }, required: true } : undefined,
       },
       responses: {
@@ -63,7 +73,7 @@ export function openApiDocument(): unknown {
     info: {
       title: "Identity console admin API",
       version: "1.0.0",
-      description: "Users, environments, environment access, groups and members, console members, access reviews and their sync exclusions. Errors are RFC 9457 problem details.",
+      description: "Users, environments, environment access, groups and members, console members, access reviews and their sync exclusions, access requests, resources and grants, SCIM directories, the audit trail and webhooks. Errors are RFC 9457 problem details.",
     },
     servers: [{ url: "/api/v1" }],
   });

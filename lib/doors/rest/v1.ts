@@ -22,13 +22,17 @@ import { findEnvironmentByKey, listEnvironments } from "@/lib/environments";
 import { DomainError, ForbiddenError, NotFoundError, ValidationError } from "@/lib/errors";
 import { addMembers, createGroup, createGroupInput, deleteGroup, listGroupsPage, removeMembers, updateGroup, updateGroupInput } from "@/lib/groups";
 import { liftExclusion } from "@/lib/groups/exclusions";
-import { authorize, type PermissionAction, type PermissionResource } from "@/lib/permissions";
+import { authorize } from "@/lib/permissions";
 import { closeAccessReview, createAccessReview, getAccessReview, listAccessReviews, type ReviewSummary } from "@/lib/reviews";
 import { createUser, createUserInput, deleteUser, grantEnvironment, reactivateUser, revokeEnvironment, suspendUser, updateUser } from "@/lib/users";
 import { getUserDetail } from "@/lib/users/detail";
 import { listUsers } from "@/lib/users/list";
 import { USER_SORTS } from "@/lib/users/list-params";
 import { parseInput, uuidSchema } from "@/lib/validation";
+import { environmentByKey, id, requireScopedRead, type Endpoint } from "./endpoint";
+import { CONFIG_ENDPOINTS } from "./v1-config";
+
+export type { ApiCall, ApiResult, Endpoint, HttpMethod } from "./endpoint";
 import { ACCESS_REQUEST_STATUSES, FEATURES, MCP_TOOLS } from "@/db/enums";
 import { decideAccessRequest, getAccessRequest, listAccessRequests, type AccessRequestView } from "@/lib/access-requests";
 import { decide } from "@/lib/access/policy";
@@ -39,31 +43,6 @@ import { REASONS } from "@iam-console/runtime";
 // The admin REST API, one table of endpoints: the dispatcher (lib/doors/rest/handler.ts) authenticates,
 // rate-limits, checks the permission, parses query and body with these schemas, and calls `handle`,
 // which calls the same domain functions as the console. The OpenAPI document is generated from it.
-
-export type HttpMethod = "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
-
-export type ApiCall = {
-  ctx: DomainContext;
-  params: Record<string, string>;
-  query: Record<string, unknown>;
-  body: unknown;
-  headers: Headers;
-};
-
-export type ApiResult = { status?: number; body?: unknown; headers?: Record<string, string> };
-
-export type Endpoint = {
-  method: HttpMethod;
-  path: string;
-  summary: string;
-  tag: "Environments" | "Users" | "Groups" | "Console members" | "Access reviews" | "Access requests" | "Authorization";
-  permission: [PermissionResource, PermissionAction];
-  query?: z.ZodObject;
-  body?: z.ZodType;
-  response: z.ZodType;
-  status?: number;
-  handle: (call: ApiCall) => Promise<ApiResult>;
-};
 
 // ---- Shapes -----------------------------------------------------------------
 
@@ -165,20 +144,6 @@ const createGroupBody = createGroupInput.omit({ environmentId: true }).extend({ 
 
 // ---- Helpers ----------------------------------------------------------------
 
-async function environmentByKey(key: string) {
-  const env = await findEnvironmentByKey(key);
-  if (!env) throw new NotFoundError(`No environment “${key}”.`);
-  return env;
-}
-
-/** An environment-scoped token must name an environment of its scope to read lists. */
-function requireScopedRead(ctx: DomainContext, resource: PermissionResource, environmentId: string | undefined) {
-  if (environmentId) return authorize(ctx.actor, resource, "read", [environmentId]);
-  if (ctx.actor.type === "api_token" && ctx.actor.environmentIds) {
-    throw new ForbiddenError("This API token is scoped to environments: pass ?environment=<key> of one of them.");
-  }
-}
-
 async function userBody(id: string) {
   const detail = await getUserDetail(id);
   if (!detail) throw new NotFoundError("User not found.");
@@ -258,12 +223,6 @@ function requireAccountWideToken(ctx: DomainContext) {
   if (ctx.actor.type === "api_token" && ctx.actor.environmentIds) {
     throw new ForbiddenError("This API token is scoped to environments; console members are account-wide.");
   }
-}
-
-function id(params: Record<string, string>, name = "id") {
-  const parsed = uuidSchema.safeParse(params[name]);
-  if (!parsed.success) throw new NotFoundError("No such resource (the id is not a UUID).");
-  return parsed.data;
 }
 
 const reviewsQuery = z.object({ environment: z.string().min(1, "Name the environment (its key).") });
@@ -940,4 +899,5 @@ export const ENDPOINTS: Endpoint[] = [
       return { body: { subject: user, environment: env.key, feature: input.feature, decisions } };
     },
   },
+  ...CONFIG_ENDPOINTS,
 ];

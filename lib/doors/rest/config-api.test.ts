@@ -1,0 +1,290 @@
+import { createHash } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import addFormats from "ajv-formats";
+import { env as settings } from "@/env";
+import { getSql } from "@/db/client";
+import type { Environment } from "@/db/schema";
+import { createApiToken } from "@/lib/api-tokens";
+import { authenticateDirectory } from "@/lib/directories";
+import { addMembers, createGroup } from "@/lib/groups";
+import { createUser } from "@/lib/users";
+import { countRows, createEnvironments, realMemberCtx, systemCtx } from "@/test-support/fixtures";
+import { handleApiRequest } from "./handler";
+import { openApiDocument } from "./openapi";
+import { ENDPOINTS, type HttpMethod } from "./v1";
+
+// The configuration endpoints (resources, grants and explain, directories, audit, webhooks, creating
+// environments) and Idempotency-Key, through the same dispatcher as every REST call. Every answer
+// recorded here is validated against the served OpenAPI document at the end (the document says
+// what the API answers, not only what it accepts).
+
+let env: { dev: Environment; test: Environment; prod: Environment };
+const tokens = { write: "", read: "", devWrite: "", devRead: "" };
+const recorded: { method: HttpMethod; path: string; status: number; json: unknown }[] = [];
+
+beforeAll(async () => {
+  env = await createEnvironments();
+  const owner = await realMemberCtx("owner");
+  tokens.write = (await createApiToken(owner, { name: "writer", scope: "write" })).token;
+  tokens.read = (await createApiToken(owner, { name: "reader", scope: "read" })).token;
+  tokens.devWrite = (await createApiToken(owner, { name: "dev writer", scope: "write", environmentIds: [env.dev.id] })).token;
+  tokens.devRead = (await createApiToken(owner, { name: "dev reader", scope: "read", environmentIds: [env.dev.id] })).token;
+  (settings() as { ALLOW_PRIVATE_WEBHOOK_URLS: boolean }).ALLOW_PRIVATE_WEBHOOK_URLS = true;
+});
+afterAll(() => {
+  (settings() as { ALLOW_PRIVATE_WEBHOOK_URLS: boolean }).ALLOW_PRIVATE_WEBHOOK_URLS = false;
+});
+
+type Call = { token?: string; body?: unknown; headers?: Record<string, string> };
+
+async function api(method: HttpMethod, path: string, options: Call = {}) {
+  const headers: Record<string, string> = { authorization: `Bearer ${options.token ?? tokens.write}`, ...options.headers };
+  const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const response = await handleApiRequest(new Request(`http://localhost/api/v1${path}`, { method, headers, body }), method);
+  const text = await response.text();
+  const json = text ? JSON.parse(text) : null;
+  recorded.push({ method, path: path.split("?")[0]!, status: response.status, json });
+  return { status: response.status, headers: response.headers, json };
+}
+
+const writes = async () => ({ resources: await countRows("resources"), grants: await countRows("access_grants"), directories: await countRows("directories"), webhooks: await countRows("webhook_endpoints") });
+
+describe("resources", () => {
+  it("creates, lists, reads, renames and deletes, audited", async () => {
+    const created = await api("POST", "/resources", { body: { environment: "prod", feature: "mcp", name: "Salesforce MCP", description: "CRM tools" } });
+    expect(created.status).toBe(201);
+    expect(created.json).toMatchObject({ environment: "prod", feature: "mcp", name: "Salesforce MCP", description: "CRM tools" });
+    const list = await api("GET", "/resources?environment=prod&feature=mcp", { token: tokens.read });
+    expect(list.json.data.map((r: { name: string }) => r.name)).toEqual(["Salesforce MCP"]);
+    expect((await api("GET", `/resources/${created.json.id}`, { token: tokens.read })).json).toMatchObject({ id: created.json.id, name: "Salesforce MCP" });
+    const renamed = await api("PATCH", `/resources/${created.json.id}`, { body: { name: "Salesforce" } });
+    expect([renamed.status, renamed.json.name]).toEqual([200, "Salesforce"]);
+    expect((await api("DELETE", `/resources/${created.json.id}`)).status).toBe(204);
+    expect((await api("GET", `/resources/${created.json.id}`)).json.detail).toBe("Resource not found.");
+    const audit = await getSql()<{ action: string }[]>`select action from audit_events where target_id = ${created.json.id} order by id`;
+    expect(audit.map((a) => a.action)).toEqual(["resource.create", "resource.update", "resource.delete"]);
+  });
+
+  it("refuses bad input, unknown environments, read-only and out-of-scope tokens with the reason, writing nothing", async () => {
+    const before = await writes();
+    const missing = await api("POST", "/resources", { body: { feature: "mcp", name: "X" } });
+    expect([missing.status, missing.json.errors.environment]).toEqual([400, ["Name the environment (its key)."]]);
+    const feature = await api("POST", "/resources", { body: { environment: "prod", feature: "email", name: "X" } });
+    expect([feature.status, feature.json.errors.feature]).toEqual([400, ["Choose Agent Studio, Workato GO or MCP."]]);
+    expect((await api("POST", "/resources", { body: { environment: "staging", feature: "mcp", name: "X" } })).json).toMatchObject({ status: 404, detail: "No environment “staging”." });
+    expect((await api("POST", "/resources", { token: tokens.read, body: { environment: "prod", feature: "mcp", name: "X" } })).json).toMatchObject({ status: 403, detail: "This API token is read-only." });
+    expect((await api("POST", "/resources", { token: tokens.devWrite, body: { environment: "prod", feature: "mcp", name: "X" } })).json).toMatchObject({ status: 403, detail: "This change touches an environment outside your scope." });
+    expect((await api("GET", "/resources?environment=prod", { token: tokens.devRead })).json).toMatchObject({ status: 403, detail: "This change touches an environment outside your scope." });
+    expect(await writes()).toEqual(before);
+  });
+});
+
+describe("grants and explain", () => {
+  it("grants a group a resource, lists it, explains a member's access, and removes it", async () => {
+    const genie = (await api("POST", "/resources", { body: { environment: "dev", feature: "agent_studio", name: "Sales genie" } })).json;
+    const group = await createGroup(systemCtx, { environmentId: env.dev.id, name: "Sales" });
+    const user = await createUser(systemCtx, { name: "Sam", email: "sam.grants@example.com", environmentIds: [env.dev.id] });
+    await addMembers(systemCtx, { groupId: group.id, userIds: [user.id] });
+
+    const added = await api("POST", "/grants", { token: tokens.devWrite, body: { environment: "dev", feature: "agent_studio", resourceId: genie.id, groupIds: [group.id] } });
+    expect([added.status, added.json]).toEqual([201, { added: 1, unchanged: 0 }]);
+    const again = await api("POST", "/grants", { token: tokens.devWrite, body: { environment: "dev", feature: "agent_studio", resourceId: genie.id, groupIds: [group.id] } });
+    expect(again.json).toEqual({ added: 0, unchanged: 1 });
+    const list = await api("GET", `/grants?environment=dev&resource=${genie.id}`, { token: tokens.devRead });
+    expect(list.json.data).toEqual([expect.objectContaining({ feature: "agent_studio", resource: { id: genie.id, name: "Sales genie" }, tool: null, subject: { type: "group", id: group.id, name: "Sales" } })]);
+
+    const why = await api("POST", "/grants/explain", { token: tokens.devRead, body: { environment: "dev", userId: user.id, feature: "agent_studio", resourceId: genie.id } });
+    expect(why.json).toMatchObject({ allow: true, reason: "granted", path: expect.arrayContaining(["member of group Sales"]) });
+
+    expect((await api("DELETE", `/grants/${list.json.data[0].id}`, { token: tokens.devWrite })).status).toBe(204);
+    const after = await api("POST", "/grants/explain", { token: tokens.devRead, body: { environment: "dev", userId: user.id, feature: "agent_studio", resourceId: genie.id } });
+    expect(after.json).toMatchObject({ allow: false, reason: "no_grant" });
+  });
+
+  it("refuses a tool outside an MCP server, nobody to grant, and another environment, with the reason", async () => {
+    const before = await writes();
+    const genie = (await api("POST", "/resources", { body: { environment: "dev", feature: "agent_studio", name: "Tool genie" } })).json;
+    const group = await createGroup(systemCtx, { environmentId: env.dev.id, name: "Tools" });
+    const tool = await api("POST", "/grants", { body: { environment: "dev", feature: "agent_studio", resourceId: genie.id, tool: "whoami", groupIds: [group.id] } });
+    expect([tool.status, tool.json.errors.tool]).toEqual([400, ["A tool can be granted only on one MCP server."]]);
+    const nobody = await api("POST", "/grants", { body: { environment: "dev", feature: "agent_studio" } });
+    expect([nobody.status, nobody.json.errors.groupIds]).toEqual([400, ["Pick at least one group or user."]]);
+    const prod = await api("POST", "/grants", { token: tokens.devWrite, body: { environment: "prod", feature: "agent_studio", groupIds: [group.id] } });
+    expect([prod.status, prod.json.detail]).toEqual([403, "This change touches an environment outside your scope."]);
+    expect((await writes()).grants).toBe(before.grants);
+  });
+});
+
+describe("directories", () => {
+  it("creates a directory in TEST answering its SCIM base URL and a working token, shown once; rotates it; reads its log", async () => {
+    const created = await api("POST", "/directories", { body: { environment: "test", name: "Okta" } });
+    expect(created.status).toBe(201);
+    expect(created.json).toMatchObject({ environment: "test", name: "Okta", status: "active", scimBaseUrl: `http://localhost:3000/scim/v2/${created.json.id}`, token: expect.stringMatching(/^scim_/) });
+    expect(await authenticateDirectory(created.json.id, created.json.token)).toMatchObject({ directory: { id: created.json.id } });
+    const read = await api("GET", `/directories/${created.json.id}`, { token: tokens.read });
+    expect(read.json).not.toHaveProperty("token");
+    expect(read.json.tokenHint).toBe(created.json.tokenHint);
+
+    const rotated = await api("POST", `/directories/${created.json.id}/rotate-token`);
+    expect(rotated.json.token).not.toBe(created.json.token);
+    expect(await authenticateDirectory(created.json.id, created.json.token)).toBeNull();
+    expect(await authenticateDirectory(created.json.id, rotated.json.token)).toMatchObject({ directory: { id: created.json.id } });
+
+    expect((await api("POST", `/directories/${created.json.id}/disable`)).json.status).toBe("disabled");
+    expect((await api("POST", `/directories/${created.json.id}/enable`)).json.status).toBe("active");
+    expect((await api("GET", "/directories?environment=test", { token: tokens.read })).json.data.map((d: { name: string }) => d.name)).toEqual(["Okta"]);
+    const log = await api("GET", `/directories/${created.json.id}/requests`, { token: tokens.read });
+    expect([log.status, Array.isArray(log.json.data)]).toEqual([200, true]);
+  });
+
+  it("refuses a nameless directory, a read-only token and another environment's token, writing nothing", async () => {
+    const before = await writes();
+    const nameless = await api("POST", "/directories", { body: { environment: "test", name: " " } });
+    expect([nameless.status, nameless.json.errors.name]).toEqual([400, ["Name the directory."]]);
+    expect((await api("POST", "/directories", { token: tokens.read, body: { environment: "test", name: "X" } })).json.detail).toBe("This API token is read-only.");
+    expect((await api("POST", "/directories", { token: tokens.devWrite, body: { environment: "test", name: "X" } })).json.detail).toBe("This change touches an environment outside your scope.");
+    expect((await api("GET", "/directories?environment=test", { token: tokens.devRead })).json.detail).toBe("This change touches an environment outside your scope.");
+    expect(await writes()).toEqual(before);
+  });
+});
+
+describe("audit events", () => {
+  it("filters by action prefix and environment and pages with the cursor", async () => {
+    const first = await api("GET", "/audit-events?action=resource.&limit=2", { token: tokens.read });
+    expect(first.status).toBe(200);
+    expect(first.json.data).toHaveLength(2);
+    expect(first.json.data.every((e: { action: string }) => e.action.startsWith("resource."))).toBe(true);
+    const second = await api("GET", `/audit-events?action=resource.&limit=2&cursor=${first.json.nextCursor}`, { token: tokens.read });
+    expect(second.json.data[0].id).toBeLessThan(first.json.data[1].id);
+    const dev = await api("GET", "/audit-events?environment=dev&limit=500", { token: tokens.devRead });
+    expect(dev.json.data.length).toBeGreaterThan(0);
+    expect(dev.json.data.every((e: { environment: string | null }) => e.environment === "dev")).toBe(true);
+  });
+
+  it("refuses a token limited to environments without one of them, and a bad cursor", async () => {
+    expect((await api("GET", "/audit-events", { token: tokens.devRead })).json).toMatchObject({ status: 403, detail: "This API token is scoped to environments: pass ?environment=<key> of one of them." });
+    expect((await api("GET", "/audit-events?environment=prod", { token: tokens.devRead })).json).toMatchObject({ status: 403, detail: "This change touches an environment outside your scope." });
+    const cursor = await api("GET", "/audit-events?cursor=abc", { token: tokens.read });
+    expect([cursor.status, cursor.json.errors.cursor]).toEqual([400, ["Pass the nextCursor of the previous page."]]);
+  });
+});
+
+describe("webhooks and environments", () => {
+  it("creates a webhook (secret shown once), disables, enables and deletes it", async () => {
+    const created = await api("POST", "/webhooks", { body: { name: "SIEM", url: "http://127.0.0.1:9/hook", actions: ["user."] } });
+    expect([created.status, created.json.secret]).toEqual([201, expect.stringMatching(/^whsec_/)]);
+    expect((await api("POST", `/webhooks/${created.json.id}/disable`)).json).toMatchObject({ id: created.json.id, enabled: false });
+    expect((await api("POST", `/webhooks/${created.json.id}/enable`)).json).toMatchObject({ enabled: true });
+    expect((await api("GET", "/webhooks", { token: tokens.read })).json.data).toEqual([expect.objectContaining({ name: "SIEM", actions: ["user."] })]);
+    expect((await api("DELETE", `/webhooks/${created.json.id}`)).status).toBe(204);
+    expect((await api("DELETE", `/webhooks/${created.json.id}`)).json.detail).toBe("Webhook not found.");
+  });
+
+  it("refuses a webhook over plain http to another host, and a token limited to environments", async () => {
+    const before = await writes();
+    const plain = await api("POST", "/webhooks", { body: { name: "X", url: "http://siem.example.com/hook" } });
+    expect([plain.status, plain.json.errors.url]).toEqual([400, ["Webhooks are posted over https (plain http only to this machine)."]]);
+    expect((await api("POST", "/webhooks", { token: tokens.devWrite, body: { name: "X", url: "https://siem.example.com/hook" } })).json.status).toBe(403);
+    expect(await writes()).toEqual(before);
+  });
+
+  it("creates an environment; refuses a bad or taken key with the reason", async () => {
+    const created = await api("POST", "/environments", { body: { key: "staging", name: "Staging" } });
+    expect([created.status, created.json]).toEqual([201, expect.objectContaining({ key: "staging", name: "Staging" })]);
+    const bad = await api("POST", "/environments", { body: { key: "Bad Key", name: "X" } });
+    expect([bad.status, bad.json.errors.key]).toEqual([400, ["Use 1–32 lowercase letters, digits or dashes, starting with a letter."]]);
+    expect((await api("POST", "/environments", { body: { key: "staging", name: "Again" } })).status).toBe(409);
+    expect((await api("POST", "/environments", { token: tokens.devWrite, body: { key: "qa", name: "QA" } })).json.status).toBe(403);
+  });
+});
+
+describe("Idempotency-Key on POST", () => {
+  const user = (email: string) => ({ name: "Idem", email, environmentIds: [] as string[] });
+
+  it("answers a retry with the first answer (one user created), marked as replayed", async () => {
+    const before = await countRows("users");
+    const headers = { "idempotency-key": "create-idem-1" };
+    const first = await api("POST", "/users", { body: user("idem1@example.com"), headers });
+    const retry = await api("POST", "/users", { body: user("idem1@example.com"), headers });
+    expect(first.status).toBe(201);
+    expect([retry.status, retry.json.id, retry.headers.get("idempotent-replayed")]).toEqual([201, first.json.id, "true"]);
+    expect(first.headers.get("idempotent-replayed")).toBeNull();
+    expect(await countRows("users")).toBe(before + 1);
+  });
+
+  it("refuses the same key with another body (422) and says why, writing nothing", async () => {
+    const headers = { "idempotency-key": "create-idem-2" };
+    await api("POST", "/users", { body: user("idem2@example.com"), headers });
+    const before = await countRows("users");
+    const other = await api("POST", "/users", { body: user("someone-else@example.com"), headers });
+    expect([other.status, other.json.detail]).toEqual([422, "This Idempotency-Key was already used for a different request (another path or body). Use a new key for a new request."]);
+    expect(await countRows("users")).toBe(before);
+  });
+
+  it("frees the key of a refused request, so the corrected retry runs; keys are per token", async () => {
+    const headers = { "idempotency-key": "create-idem-3" };
+    const refused = await api("POST", "/users", { body: { name: "Idem" }, headers });
+    expect(refused.status).toBe(400);
+    const corrected = await api("POST", "/users", { body: user("idem3@example.com"), headers });
+    expect(corrected.status).toBe(201);
+    // Another token's same key is its own.
+    const otherToken = await api("POST", "/users", { token: tokens.devWrite, body: { ...user("idem3b@example.com"), environmentIds: [env.dev.id] }, headers });
+    expect(otherToken.status).toBe(201);
+  });
+
+  it("answers 409 while the first request runs, and refuses a malformed key", async () => {
+    const headers = { "idempotency-key": "running-1" };
+    const [token] = await getSql()<{ id: string }[]>`select id from api_tokens where name = 'writer'`;
+    await getSql()`insert into api_idempotency_keys (token_id, key, method, path, body_sha256) values (${token!.id}, 'running-1', 'POST', '/users', 'x')`;
+    const running = await api("POST", "/users", { body: user("idem4@example.com"), headers: { ...headers } });
+    // The fingerprint differs from the placeholder's: a different request is 422, so use the stored one.
+    expect(running.status).toBe(422);
+    const body = JSON.stringify(user("idem5@example.com"));
+    await getSql()`update api_idempotency_keys set body_sha256 = ${createHash("sha256").update(body).digest("hex")} where key = 'running-1'`;
+    const inProgress = await api("POST", "/users", { body: user("idem5@example.com"), headers });
+    expect([inProgress.status, inProgress.json.detail]).toEqual([409, "A request with this Idempotency-Key is still running; retry when it has answered."]);
+    const malformed = await api("POST", "/users", { body: user("idem6@example.com"), headers: { "idempotency-key": "x".repeat(256) } });
+    expect([malformed.status, malformed.json.errors["Idempotency-Key"]]).toEqual([400, ["Not a valid key."]]);
+  });
+
+  it("keeps a stored answer sealed: a directory's token is not readable in the table", async () => {
+    const created = await api("POST", "/directories", { body: { environment: "dev", name: "Sealed" }, headers: { "idempotency-key": "dir-1" } });
+    const replay = await api("POST", "/directories", { body: { environment: "dev", name: "Sealed" }, headers: { "idempotency-key": "dir-1" } });
+    expect(replay.json.token).toBe(created.json.token);
+    const [row] = await getSql()<{ response_sealed: string }[]>`select response_sealed from api_idempotency_keys where key = 'dir-1'`;
+    expect(row!.response_sealed).not.toContain(created.json.token);
+    expect(row!.response_sealed).not.toContain("Sealed");
+  });
+});
+
+describe("the recorded answers match the served OpenAPI document", () => {
+  it("validates every answer recorded above against its operation's response schema", () => {
+    const doc = openApiDocument() as { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>> };
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    addFormats.default(ajv);
+    ajv.addSchema(doc as object, "openapi");
+    const template = (method: HttpMethod, path: string) =>
+      ENDPOINTS.find((e) => e.method === method && new RegExp(`^${e.path.replace(/\{\w+\}/g, "[^/]+")}$`).test(path))?.path;
+    const failures: string[] = [];
+    let checked = 0;
+    const escape = (s: string) => s.replace(/~/g, "~0").replace(/\//g, "~1");
+    for (const r of recorded) {
+      const path = template(r.method, r.path);
+      expect(path, `${r.method} ${r.path} has an endpoint`).toBeDefined();
+      const response = doc.paths[path!]![r.method.toLowerCase()]!.responses[String(r.status)];
+      if (!response) {
+        failures.push(`${r.method} ${path} answered ${r.status}, which the document does not list`);
+        continue;
+      }
+      if (r.status === 204) continue;
+      const type = Object.keys(response.content ?? {})[0]!;
+      const validate = ajv.getSchema(`openapi#/paths/${escape(path!)}/${r.method.toLowerCase()}/responses/${r.status}/content/${escape(type)}/schema`)!;
+      if (!validate(r.json)) failures.push(`${r.method} ${path} ${r.status}: ${ajv.errorsText(validate.errors)}`);
+      checked++;
+    }
+    expect(failures).toEqual([]);
+    expect(checked).toBeGreaterThan(50);
+  });
+});
