@@ -15,6 +15,7 @@ import fs from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const USAGE = `usage: iam <resource> <verb> [ids…] [--field value…] [--data JSON|@file|-] [--output json|table] [--all]
+       iam env export KEY | iam env plan KEY --from FILE | iam env apply KEY --from FILE [--plan-hash HASH]
        iam help [resource]
 Options: --url (or IAM_URL), --token (or IAM_TOKEN). Field names as in the API (camelCase) or kebab-case;
 arrays as comma-separated values or repeated flags; --data for whole JSON bodies.`;
@@ -107,6 +108,44 @@ function helpText(list, resource) {
     .join("\n");
 }
 
+const PROMOTION_USAGE = "usage: iam env export KEY | iam env plan KEY --from FILE | iam env apply KEY --from FILE [--plan-hash HASH]";
+
+/**
+ * Environment promotion: `env export KEY` prints the configuration document (redirect it to a file),
+ * `env plan KEY --from FILE` prints what applying it would change (`No changes.` when nothing),
+ * `env apply KEY --from FILE [--plan-hash H]` applies it in one transaction.
+ */
+async function promotion([verb, key, ...rest], flags, { base, token, out, err }) {
+  if (!["export", "plan", "apply"].includes(verb ?? "") || !key || rest.length) throw new UsageError(PROMOTION_USAGE);
+  if (!token) throw new UsageError("set IAM_TOKEN (or --token) to an API token (Settings → API tokens, or `npm run iam -- token create`)");
+  const from = one(flags, "from");
+  if (verb !== "export" && !from) throw new UsageError(`iam env ${verb} needs --from FILE (a document from iam env export)`);
+  let document;
+  if (from) {
+    try {
+      document = JSON.parse(from === "-" ? fs.readFileSync(0, "utf8") : fs.readFileSync(from, "utf8"));
+    } catch (error) {
+      throw new UsageError(`cannot read ${from}: ${error.message}`);
+    }
+  }
+  const path = `/environments/${encodeURIComponent(key)}/${verb === "export" ? "config" : verb}`;
+  const body = verb === "plan" ? document : verb === "apply" ? { document, ...(flags.planHash ? { planHash: one(flags, "planHash") } : {}) } : undefined;
+  const res = await fetch(`${base}/api/v1${path}`, {
+    method: verb === "export" ? "GET" : "POST",
+    headers: { authorization: `Bearer ${token}`, accept: "application/json", ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await res.json().catch(() => null);
+  if (!res.ok) {
+    const fieldLines = Object.entries(json?.errors ?? {}).flatMap(([f, msgs]) => msgs.map((m) => `  ${f}: ${m}`));
+    err([`iam: ${res.status} ${json?.detail ?? json?.title ?? res.statusText}`, ...fieldLines].join("\n"));
+    return 1;
+  }
+  if (verb === "export" || one(flags, "output") === "json") out(JSON.stringify(json, null, 2));
+  else out(verb === "apply" ? (json.changes.length ? `${json.text}\nApplied to ${key}.` : json.text) : json.text);
+  return 0;
+}
+
 export async function main(argv, { env = process.env, out = (s) => process.stdout.write(s + "\n"), err = (s) => process.stderr.write(s + "\n") } = {}) {
   try {
     const { positional, flags } = parseArgs(argv);
@@ -134,6 +173,7 @@ export async function main(argv, { env = process.env, out = (s) => process.stdou
       out(`${USAGE}\n\nCommands:\n${helpText(list, positional[1])}`);
       return 0;
     }
+    if (positional[0] === "env") return await promotion(positional.slice(1), flags, { base, token, list, out, err });
     const [resource, verb, ...ids] = positional;
     const command = list.find((c) => c.resource === resource && c.verb === verb);
     if (!command) {

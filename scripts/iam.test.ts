@@ -1,4 +1,6 @@
 import { execFile } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -130,6 +132,33 @@ describe("iam (bin/iam.mjs) against a live server", () => {
     expect([grant.code, JSON.parse(grant.stdout)]).toEqual([0, { added: 1, unchanged: 0 }]);
     const listed = await iam(["grants", "list", "--environment", "test", "--output", "table"], { IAM_TOKEN: readToken });
     expect(listed.stdout).toMatch(/mcp/);
+  });
+
+  it("promotes DEV to TEST: export, plan, apply, and a second plan is empty", async () => {
+    const as = { IAM_TOKEN: writeToken };
+    expect((await iam(["groups", "create", "--environment", "dev", "--name", "Ops", "--description", "On call"], as)).code).toBe(0);
+    const genie = JSON.parse((await iam(["resources", "create", "--environment", "dev", "--feature", "agent_studio", "--name", "Ops genie"], as)).stdout);
+    const [ops] = await getSql()<{ id: string }[]>`select id from groups where environment_id = ${env.dev.id} and name = 'Ops'`;
+    expect((await iam(["grants", "create", "--environment", "dev", "--feature", "agent_studio", "--resource-id", genie.id, "--group-ids", ops!.id], as)).code).toBe(0);
+
+    const exported = await iam(["env", "export", "dev"], as);
+    expect(exported.code).toBe(0);
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "iam-env-")), "dev.json");
+    fs.writeFileSync(file, exported.stdout);
+    expect(JSON.parse(exported.stdout)).toMatchObject({ format: "iam-console/environment-config@1", environment: { key: "dev" } });
+
+    const plan = await iam(["env", "plan", "test", "--from", file], as);
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toContain("+ group Ops\n");
+    expect(plan.stdout).toContain("+ grant Ops → Agent Studio “Ops genie”\n");
+    const hash = JSON.parse((await iam(["env", "plan", "test", "--from", file, "--output", "json"], as)).stdout).hash;
+    const applied = await iam(["env", "apply", "test", "--from", file, "--plan-hash", hash], as);
+    expect([applied.code, applied.stdout.trim().split("\n").at(-1)]).toEqual([0, "Applied to test."]);
+    expect(await iam(["env", "plan", "test", "--from", file], as)).toMatchObject({ code: 0, stdout: "No changes.\n" });
+
+    const stale = await iam(["env", "apply", "test", "--from", file, "--plan-hash", hash], as);
+    expect([stale.code, stale.stderr.trim()]).toEqual([1, "iam: 409 TEST (or the document) changed since the plan you reviewed: plan again."]);
+    expect(await iam(["env", "plan", "test"], as)).toMatchObject({ code: 2, stderr: "iam: iam env plan needs --from FILE (a document from iam env export)\n" });
   });
 
   it("exits 3 when the server cannot be reached", async () => {

@@ -259,6 +259,57 @@ describe("Idempotency-Key on POST", () => {
   });
 });
 
+describe("promotion", () => {
+  it("exports an environment, plans it against another, applies with the plan's hash, and plans again empty", async () => {
+    await api("POST", "/environments", { body: { key: "promo-src", name: "Promo source" } });
+    await api("POST", "/environments", { body: { key: "promo-dst", name: "Promo target" } });
+    const [src] = await getSql()<{ id: string }[]>`select id from environments where key = 'promo-src'`;
+    const group = await createGroup(systemCtx, { environmentId: src!.id, name: "Analysts", description: "Read the numbers" });
+    const genie = (await api("POST", "/resources", { body: { environment: "promo-src", feature: "agent_studio", name: "Numbers genie" } })).json;
+    await api("POST", "/grants", { body: { environment: "promo-src", feature: "agent_studio", resourceId: genie.id, groupIds: [group.id] } });
+
+    const exported = await api("GET", "/environments/promo-src/config", { token: tokens.read });
+    expect(exported.status).toBe(200);
+    expect(exported.json).toMatchObject({ format: "iam-console/environment-config@1", groups: [{ name: "Analysts" }], grants: [{ resource: "Numbers genie", group: "Analysts" }] });
+    expect(Object.keys(exported.json).sort()).toEqual(["directories", "environment", "exportedAt", "format", "grants", "groupMappings", "groups", "resources", "signIn"]);
+
+    const plan = await api("POST", "/environments/promo-dst/plan", { token: tokens.read, body: exported.json });
+    expect(plan.status).toBe(200);
+    expect(plan.json.changes.map((c: { action: string; kind: string }) => `${c.action} ${c.kind}`)).toEqual(["create group", "create resource", "create grant"]);
+    expect(plan.json.text).toMatch(/^\+ group Analysts\n/);
+
+    const applied = await api("POST", "/environments/promo-dst/apply", { body: { document: exported.json, planHash: plan.json.hash } });
+    expect([applied.status, applied.json.hash]).toEqual([200, plan.json.hash]);
+    const again = await api("POST", "/environments/promo-dst/plan", { token: tokens.read, body: exported.json });
+    expect([again.json.changes, again.json.text]).toEqual([[], "No changes."]);
+    const [promoted] = await getSql()<{ before: { plan: string } }[]>`select before from audit_events where action = 'environment.promote' and target_label = 'Promo target'`;
+    expect(promoted!.before.plan).toBe(plan.json.hash);
+
+    // The reviewed plan no longer holds once the target changed: refused, nothing written.
+    await api("DELETE", `/resources/${(await api("GET", "/resources?environment=promo-dst", { token: tokens.read })).json.data[0].id}`);
+    const before = await writes();
+    const stale = await api("POST", "/environments/promo-dst/apply", { body: { document: exported.json, planHash: plan.json.hash } });
+    expect([stale.status, stale.json.detail]).toEqual([409, "Promo target (or the document) changed since the plan you reviewed: plan again."]);
+    expect(await writes()).toEqual(before);
+  });
+
+  it("refuses a document that is not a configuration, a bad plan hash, a read-only token and another environment's token, writing nothing", async () => {
+    const before = await writes();
+    const notConfig = await api("POST", "/environments/test/plan", { body: { hello: "world" } });
+    expect([notConfig.status, notConfig.json.errors.format]).toEqual([400, ["Not an environment configuration (format iam-console/environment-config@1): export one with iam env export KEY."]]);
+    const document = (await api("GET", "/environments/dev/config")).json;
+    const hash = await api("POST", "/environments/test/apply", { body: { document, planHash: "abc" } });
+    expect([hash.status, hash.json.errors.planHash]).toEqual([400, ["Pass the hash of the plan you reviewed (from plan)."]]);
+    const dangling = await api("POST", "/environments/test/plan", { body: { ...document, grants: [{ feature: "mcp", resource: null, tool: null, group: "Nobody" }] } });
+    expect([dangling.status, dangling.json.detail]).toEqual([400, "This document cannot be applied to TEST: The grant Nobody → all of MCP names a group the document does not define."]);
+    expect((await api("POST", "/environments/test/apply", { token: tokens.read, body: { document } })).json).toMatchObject({ status: 403, detail: "This API token is read-only." });
+    expect((await api("POST", "/environments/test/apply", { token: tokens.devWrite, body: { document } })).json).toMatchObject({ status: 403, detail: "This change touches an environment outside your scope." });
+    expect((await api("GET", "/environments/prod/config", { token: tokens.devRead })).json).toMatchObject({ status: 403, detail: "This change touches an environment outside your scope." });
+    expect((await api("GET", "/environments/nowhere/config")).json).toMatchObject({ status: 404, detail: "No environment “nowhere”." });
+    expect(await writes()).toEqual(before);
+  });
+});
+
 describe("the recorded answers match the served OpenAPI document", () => {
   it("validates every answer recorded above against its operation's response schema", () => {
     const doc = openApiDocument() as { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>> };

@@ -46,7 +46,8 @@ export type ApiTag =
   | "Grants"
   | "Directories"
   | "Audit"
-  | "Webhooks";
+  | "Webhooks"
+  | "Promotion";
 
 export async function environmentByKey(key: string) {
   const env = await findEnvironmentByKey(key);

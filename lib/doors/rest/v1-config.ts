@@ -8,6 +8,7 @@ import { createResource, deleteResource, findResourceById, listResources, update
 import { auditFilterInput, listAuditEvents } from "@/lib/audit/queries";
 import { createDirectory, getDirectory, listDirectories, requestLog, rotateDirectoryToken, setDirectoryStatus, type DirectoryView } from "@/lib/directories";
 import { createEnvironment } from "@/lib/environments";
+import { applyInput, applyPromotion, configDocument, exportEnvironmentConfig, planPromotion } from "@/lib/environments/promotion";
 import { ForbiddenError, NotFoundError } from "@/lib/errors";
 import { authorize } from "@/lib/permissions";
 import { parseInput } from "@/lib/validation";
@@ -220,6 +221,15 @@ async function webhookById(webhookId: string) {
   return found;
 }
 
+const planOut = z.object({
+  environment: z.string(),
+  from: z.string().describe("The environment the document was exported from"),
+  hash: z.string().describe("Pass it to apply as planHash: apply refuses if the plan changed since"),
+  changes: z.array(z.object({ action: z.enum(["create", "change", "remove"]), kind: z.string(), label: z.string(), before: z.unknown().optional(), after: z.unknown().optional() })),
+  notes: z.array(z.string()),
+  text: z.string(),
+});
+
 const environmentOut = z.object({ id: z.uuid(), key: z.string(), name: z.string(), description: z.string() });
 
 export const CONFIG_ENDPOINTS: Endpoint[] = [
@@ -235,6 +245,41 @@ export const CONFIG_ENDPOINTS: Endpoint[] = [
     async handle({ ctx, body }) {
       const e = await createEnvironment(ctx, body);
       return { status: 201, body: { id: e.id, key: e.key, name: e.name, description: e.description } };
+    },
+  },
+  {
+    method: "GET",
+    path: "/environments/{key}/config",
+    summary: "Export an environment's configuration (groups, resources, grants, sign-in settings, IdP mappings; never users or secrets) as one versioned document",
+    tag: "Promotion",
+    permission: ["groups", "read"],
+    response: configDocument,
+    async handle({ ctx, params }) {
+      return { body: await exportEnvironmentConfig(ctx, params.key!) };
+    },
+  },
+  {
+    method: "POST",
+    path: "/environments/{key}/plan",
+    summary: "What applying a configuration document to this environment would create, change and remove (text: `No changes.` when nothing)",
+    tag: "Promotion",
+    permission: ["groups", "read"],
+    body: z.record(z.string(), z.unknown()).describe("A document from GET /environments/{key}/config"),
+    response: planOut,
+    async handle({ ctx, params, body }) {
+      return { body: await planPromotion(ctx, params.key!, body) };
+    },
+  },
+  {
+    method: "POST",
+    path: "/environments/{key}/apply",
+    summary: "Apply a configuration document in one transaction, audited as one promotion; with planHash, refused if anything changed since that plan",
+    tag: "Promotion",
+    permission: ["groups", "write"],
+    body: applyInput.extend({ document: z.record(z.string(), z.unknown()) }),
+    response: planOut,
+    async handle({ ctx, params, body }) {
+      return { body: await applyPromotion(ctx, params.key!, body) };
     },
   },
   {

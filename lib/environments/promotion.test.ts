@@ -1,0 +1,135 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { getSql } from "@/db/client";
+import type { Environment } from "@/db/schema";
+import { addGrants } from "@/lib/access/grants";
+import { createResource } from "@/lib/access/resources";
+import { createGroup } from "@/lib/groups";
+import { createIdentityProvider, setGroupMappings } from "@/lib/sso/identity-providers";
+import { getEnvironmentAuth, updateEnvironmentAuth } from "@/lib/sso/environment-auth";
+import { generateKeyPair, idpMetadata } from "@/lib/sso/testing/test-idp";
+import { createEnvironments, memberCtx, systemCtx } from "@/test-support/fixtures";
+import { applyPromotion, exportEnvironmentConfig, planPromotion, type ConfigDocument } from "./promotion";
+
+// Promotion: DEV's configuration exported, planned against TEST, applied in one transaction
+// through the domain functions, and a second plan empty; refusals with their reasons.
+
+let env: { dev: Environment; test: Environment; prod: Environment };
+let idpName: string;
+
+const count = async (table: string, environmentId: string) => (await getSql().unsafe(`select count(*)::int as n from ${table} where environment_id = $1`, [environmentId]))[0]!.n as number;
+
+beforeAll(async () => {
+  env = await createEnvironments();
+  const key = generateKeyPair("promotion");
+  idpName = "Corporate Okta";
+  const idp = await createIdentityProvider(systemCtx, { name: idpName, metadataXml: idpMetadata("https://okta.promotion.example", "https://okta.promotion.example/sso", [key.certBase64]) });
+  const sales = await createGroup(systemCtx, { environmentId: env.dev.id, name: "Sales", description: "Sellers" });
+  await createGroup(systemCtx, { environmentId: env.dev.id, name: "Support" });
+  const genie = await createResource(systemCtx, { environmentId: env.dev.id, feature: "agent_studio", name: "Sales genie" });
+  const jira = await createResource(systemCtx, { environmentId: env.dev.id, feature: "mcp", name: "Jira MCP", description: "Tickets" });
+  const [everyone] = await getSql()<{ id: string }[]>`select id from groups where environment_id = ${env.dev.id} and source = 'system'`;
+  await addGrants(systemCtx, { environmentId: env.dev.id, feature: "agent_studio", resourceId: genie.id, groupIds: [sales.id] });
+  await addGrants(systemCtx, { environmentId: env.dev.id, feature: "mcp", resourceId: jira.id, tool: "whoami", groupIds: [everyone!.id] });
+  await setGroupMappings(systemCtx, idp.id, { environmentId: env.dev.id, mappings: [{ idpValue: "okta-sales", groupId: sales.id }] });
+  const auth = await getEnvironmentAuth(env.dev.id);
+  await updateEnvironmentAuth(systemCtx, env.dev.id, { ...auth, identityProviderId: idp.id, ssoEnabled: true, enforcement: "optional", jitEnabled: true, jitGroupIds: [sales.id], breakGlassUserIds: [], tokenLifetimeSeconds: 900 });
+});
+
+describe("environment promotion", () => {
+  let document: ConfigDocument;
+
+  it("exports DEV as one versioned document without users or secrets", async () => {
+    document = await exportEnvironmentConfig(systemCtx, "dev");
+    expect(document).toMatchObject({
+      format: "iam-console/environment-config@1",
+      environment: { key: "dev", name: "DEV" },
+      groups: [
+        { name: "Sales", description: "Sellers" },
+        { name: "Support", description: "" },
+      ],
+      resources: [
+        { feature: "agent_studio", name: "Sales genie", description: "" },
+        { feature: "mcp", name: "Jira MCP", description: "Tickets" },
+      ],
+      grants: [
+        { feature: "agent_studio", resource: "Sales genie", tool: null, group: "Sales" },
+        { feature: "mcp", resource: "Jira MCP", tool: "whoami", group: "Everyone" },
+      ],
+      signIn: { ssoEnabled: true, identityProvider: idpName, jitEnabled: true, jitGroups: ["Sales"], tokenLifetimeSeconds: 900 },
+      groupMappings: [{ identityProvider: idpName, idpValue: "okta-sales", group: "Sales" }],
+    });
+    expect(JSON.stringify(document)).not.toMatch(/@example\.com|BEGIN CERTIFICATE|scim_|iamc_/);
+  });
+
+  it("plans TEST: what would be created and changed, then applies it in one audited promotion; a second plan is empty", async () => {
+    const plan = await planPromotion(systemCtx, "test", document);
+    expect(plan.changes.map((c) => `${c.action} ${c.kind} ${c.label}`)).toEqual([
+      "create group Sales",
+      "create group Support",
+      "create resource Agent Studio “Sales genie”",
+      "create resource MCP “Jira MCP”",
+      "create grant Sales → Agent Studio “Sales genie”",
+      "create grant Everyone → MCP “Jira MCP” (tool whoami)",
+      "change sign-in ssoEnabled, identityProvider, jitEnabled, jitGroups, tokenLifetimeSeconds",
+      `create group mapping ${idpName}: okta-sales → Sales`,
+    ]);
+    expect(plan.text).toMatch(/^\+ group Sales\n/);
+    expect(plan.text).toMatch(/Plan [0-9a-f]{12}: 7 to create, 1 to change, 0 to remove\.$/);
+
+    const applied = await applyPromotion(memberCtx("admin"), "test", { document, planHash: plan.hash });
+    expect(applied.hash).toBe(plan.hash);
+    const again = await planPromotion(systemCtx, "test", document);
+    expect([again.changes, again.text]).toEqual([[], "No changes."]);
+    const test = await exportEnvironmentConfig(systemCtx, "test");
+    expect({ ...test, environment: undefined, exportedAt: undefined, directories: undefined }).toEqual({ ...document, environment: undefined, exportedAt: undefined, directories: undefined });
+    const [audit] = await getSql()<{ before: { plan: string; from: string }; after: { created: number } }[]>`select before, after from audit_events where action = 'environment.promote' and environment_id = ${env.test.id}`;
+    expect(audit).toMatchObject({ before: { plan: plan.hash, from: "dev" }, after: { created: 7, changed: 1, removed: 0 } });
+  });
+
+  it("removes what the document no longer has (a resource with its grants, a console-made group)", async () => {
+    const smaller = { ...document, groups: document.groups.filter((g) => g.name !== "Support"), resources: document.resources.filter((r) => r.name !== "Jira MCP"), grants: document.grants.filter((g) => g.resource !== "Jira MCP") };
+    const plan = await planPromotion(systemCtx, "test", smaller);
+    expect(plan.changes.map((c) => `${c.action} ${c.kind} ${c.label}`)).toEqual(["remove group Support", "remove resource MCP “Jira MCP”"]);
+    await applyPromotion(systemCtx, "test", { document: smaller });
+    expect(await count("resources", env.test.id)).toBe(1);
+    expect((await planPromotion(systemCtx, "test", smaller)).text).toBe("No changes.");
+  });
+
+  it("refuses to apply a plan that is no longer true, and writes nothing", async () => {
+    const plan = await planPromotion(systemCtx, "prod", document);
+    await createGroup(systemCtx, { environmentId: env.prod.id, name: "Meanwhile" });
+    const groupsBefore = await count("groups", env.prod.id);
+    const stale = await applyPromotion(systemCtx, "prod", { document, planHash: plan.hash }).catch((e) => e);
+    expect([stale.status, stale.message]).toEqual([409, "PROD (or the document) changed since the plan you reviewed: plan again."]);
+    expect(await count("groups", env.prod.id)).toBe(groupsBefore);
+  });
+
+  it("rolls the whole promotion back when one step is refused", async () => {
+    const broken = { ...document, resources: [...document.resources, { feature: "workato_go" as const, name: "W".repeat(150), description: "" }] };
+    const before = { groups: await count("groups", env.prod.id), resources: await count("resources", env.prod.id), grants: await count("access_grants", env.prod.id) };
+    const refused = await applyPromotion(systemCtx, "prod", { document: broken }).catch((e) => e);
+    expect([refused.status, refused.fieldErrors?.name]).toEqual([400, ["A name has at most 100 characters."]]);
+    expect({ groups: await count("groups", env.prod.id), resources: await count("resources", env.prod.id), grants: await count("access_grants", env.prod.id) }).toEqual(before);
+    expect((await getSql()`select 1 from audit_events where action = 'environment.promote' and environment_id = ${env.prod.id}`).length).toBe(0);
+  });
+
+  it("refuses a document that names what TEST lacks, or is not a configuration, with the reason", async () => {
+    const unknownIdp = { ...document, signIn: { ...document.signIn, identityProvider: "Nobody's IdP" } };
+    const idp = await planPromotion(systemCtx, "test", unknownIdp).catch((e) => e);
+    expect([idp.status, idp.message]).toEqual([400, "This document cannot be applied to TEST: There is no identity provider named “Nobody's IdP”: connect it first (Identity providers)."]);
+    const dangling = { ...document, grants: [...document.grants, { feature: "mcp" as const, resource: null, tool: null, group: "Ghosts" }] };
+    expect((await planPromotion(systemCtx, "test", dangling).catch((e) => e)).fieldErrors.document).toEqual(["The grant Ghosts → all of MCP names a group the document does not define."]);
+    const notConfig = await planPromotion(systemCtx, "test", { hello: "world" }).catch((e) => e);
+    expect(notConfig.fieldErrors.format).toEqual(["Not an environment configuration (format iam-console/environment-config@1): export one with iam env export KEY."]);
+    expect((await planPromotion(systemCtx, "staging", document).catch((e) => e)).message).toBe("No environment “staging”.");
+  });
+
+  it("holds each actor to their role and scope: a DEV admin exports DEV but cannot apply to TEST; a reviewer plans but cannot apply", async () => {
+    const devAdmin = memberCtx("environment_admin", [env.dev.id]);
+    expect((await exportEnvironmentConfig(devAdmin, "dev")).environment.key).toBe("dev");
+    expect((await applyPromotion(devAdmin, "test", { document }).catch((e) => e)).message).toBe("This change touches an environment outside your scope.");
+    const reviewer = memberCtx("reviewer");
+    expect((await planPromotion(reviewer, "test", document)).environment).toBe("test");
+    expect((await applyPromotion(reviewer, "test", { document }).catch((e) => e)).message).toBe("A reviewer cannot change groups.");
+  });
+});

@@ -1,0 +1,347 @@
+import "server-only";
+import { createHash } from "node:crypto";
+import { and, eq, inArray, isNotNull } from "drizzle-orm";
+import { z } from "zod";
+import { getDb, type Executor } from "@/db/client";
+import { FEATURES, MCP_TOOLS, SSO_ENFORCEMENTS, type Feature } from "@/db/enums";
+import { accessGrants, directories, groupMappings, groups, identityProviders, resources, type Environment } from "@/db/schema";
+import { addGrants, removeGrant } from "@/lib/access/grants";
+import { createResource, deleteResource, updateResource } from "@/lib/access/resources";
+import type { DomainContext } from "@/lib/auth/actor";
+import { recordAudit } from "@/lib/audit/record";
+import { inOneTransaction } from "@/lib/domain/transaction";
+import { findEnvironmentByKey } from "@/lib/environments";
+import { ConflictError, NotFoundError, ValidationError } from "@/lib/errors";
+import { createGroup, deleteGroup, updateGroup } from "@/lib/groups";
+import { authorize } from "@/lib/permissions";
+import { getEnvironmentAuth, updateEnvironmentAuth } from "@/lib/sso/environment-auth";
+import { setGroupMappings } from "@/lib/sso/identity-providers";
+import { parseInput } from "@/lib/validation";
+
+// Environment promotion: an environment's configuration as one versioned JSON document (groups
+// made in the console, resources, group grants, sign-in settings, IdP group mappings, and the IdP
+// and directory bindings by name; never users, secrets or anything a directory or an IdP owns),
+// the difference between a document and another environment (the plan), and applying it there in
+// one transaction through the same domain functions as the console, audited as one promotion with
+// the plan's hash. Applying refuses when the environment (or the document) changed since the plan.
+
+export const CONFIG_FORMAT = "iam-console/environment-config@1";
+
+const name = z.string().trim().min(1).max(200);
+const signInSchema = z.object({
+  passwordEnabled: z.boolean(),
+  ssoEnabled: z.boolean(),
+  identityProvider: name.nullable().describe("By name: IdPs are account-wide"),
+  enforcement: z.enum(SSO_ENFORCEMENTS),
+  enforcedDomains: z.array(z.string()).max(100),
+  jitEnabled: z.boolean(),
+  jitGroups: z.array(name).max(100),
+  groupSyncEnabled: z.boolean(),
+  groupAttribute: z.string().max(300).nullable(),
+  sessionLifetimeMinutes: z.number().int(),
+  idleTimeoutMinutes: z.number().int(),
+  tokenLifetimeSeconds: z.number().int(),
+});
+export const configDocument = z.object({
+  format: z.literal(CONFIG_FORMAT, { error: `Not an environment configuration (format ${CONFIG_FORMAT}): export one with iam env export KEY.` }),
+  environment: z.object({ key: z.string(), name: z.string() }),
+  exportedAt: z.string().optional(),
+  groups: z.array(z.object({ name, description: z.string().max(500) })).max(10_000),
+  resources: z.array(z.object({ feature: z.enum(FEATURES), name, description: z.string().max(500) })).max(10_000),
+  grants: z
+    .array(z.object({ feature: z.enum(FEATURES), resource: name.nullable(), tool: z.enum(MCP_TOOLS).nullable(), group: name }))
+    .max(50_000),
+  signIn: signInSchema,
+  groupMappings: z.array(z.object({ identityProvider: name, idpValue: z.string().min(1).max(500), group: name })).max(10_000),
+  directories: z.array(z.object({ name, identityProvider: name.nullable() })).max(1000),
+});
+export type ConfigDocument = z.output<typeof configDocument>;
+
+export type PlannedChange = { action: "create" | "change" | "remove"; kind: "group" | "resource" | "grant" | "sign-in" | "group mapping"; label: string; before?: unknown; after?: unknown };
+export type Plan = { environment: string; from: string; hash: string; changes: PlannedChange[]; notes: string[]; text: string };
+
+const lower = (s: string) => s.trim().toLowerCase();
+const PROMOTED_GROUP_SOURCES = ["manual", "system"] as const;
+const FEATURE_WORD: Record<Feature, string> = { agent_studio: "Agent Studio", workato_go: "Workato GO", mcp: "MCP" };
+
+/** The environment's configuration as it is now, in the document's shape (sorted, so equal means equal). */
+async function configOf(environment: Environment, executor: Executor = getDb()): Promise<ConfigDocument> {
+  const [groupRows, resourceRows, grantRows, auth, mappingRows, directoryRows] = await Promise.all([
+    executor.select({ name: groups.name, description: groups.description }).from(groups).where(and(eq(groups.environmentId, environment.id), eq(groups.source, "manual"))),
+    executor.select({ feature: resources.feature, name: resources.name, description: resources.description }).from(resources).where(eq(resources.environmentId, environment.id)),
+    executor
+      .select({ feature: accessGrants.feature, resource: resources.name, tool: accessGrants.tool, group: groups.name })
+      .from(accessGrants)
+      .innerJoin(groups, eq(groups.id, accessGrants.groupId))
+      .leftJoin(resources, eq(resources.id, accessGrants.resourceId))
+      // Grants to console-made groups and Everyone; a directory's or an IdP's groups are theirs, not promoted.
+      .where(and(eq(accessGrants.environmentId, environment.id), isNotNull(accessGrants.groupId), inArray(groups.source, PROMOTED_GROUP_SOURCES))),
+    getEnvironmentAuth(environment.id, executor),
+    executor
+      .select({ identityProvider: identityProviders.name, idpValue: groupMappings.idpValue, group: groups.name })
+      .from(groupMappings)
+      .innerJoin(identityProviders, eq(identityProviders.id, groupMappings.identityProviderId))
+      .innerJoin(groups, eq(groups.id, groupMappings.groupId))
+      .where(and(eq(groupMappings.environmentId, environment.id), eq(groups.source, "manual"))),
+    executor
+      .select({ name: directories.name, identityProvider: identityProviders.name })
+      .from(directories)
+      .leftJoin(identityProviders, eq(identityProviders.id, directories.identityProviderId))
+      .where(eq(directories.environmentId, environment.id)),
+  ]);
+  const by = <T>(key: (t: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+  return {
+    format: CONFIG_FORMAT,
+    environment: { key: environment.key, name: environment.name },
+    groups: groupRows.sort(by((g) => lower(g.name))),
+    resources: resourceRows.sort(by((r) => `${r.feature}/${lower(r.name)}`)),
+    grants: grantRows.map((g) => ({ feature: g.feature, resource: g.resource, tool: g.tool, group: g.group })).sort(by(grantKey)),
+    signIn: {
+      passwordEnabled: auth.passwordEnabled,
+      ssoEnabled: auth.ssoEnabled,
+      identityProvider: auth.identityProvider?.name ?? null,
+      enforcement: auth.enforcement,
+      enforcedDomains: [...auth.enforcedDomains].sort(),
+      jitEnabled: auth.jitEnabled,
+      jitGroups: auth.jitGroups.map((g) => g.name).sort(),
+      groupSyncEnabled: auth.groupSyncEnabled,
+      groupAttribute: auth.groupAttribute,
+      sessionLifetimeMinutes: auth.sessionLifetimeMinutes,
+      idleTimeoutMinutes: auth.idleTimeoutMinutes,
+      tokenLifetimeSeconds: auth.tokenLifetimeSeconds,
+    },
+    groupMappings: mappingRows.sort(by((m) => `${lower(m.identityProvider)}/${m.idpValue}/${lower(m.group)}`)),
+    directories: directoryRows.sort(by((d) => lower(d.name))),
+  };
+}
+
+const grantKey = (g: { feature: string; resource: string | null; tool: string | null; group: string }) => `${g.feature}/${lower(g.resource ?? "*")}/${g.tool ?? "*"}/${lower(g.group)}`;
+const grantLabel = (g: ConfigDocument["grants"][number]) =>
+  `${g.group} → ${g.resource ? `${FEATURE_WORD[g.feature]} “${g.resource}”${g.tool ? ` (tool ${g.tool})` : ""}` : `all of ${FEATURE_WORD[g.feature]}`}`;
+
+async function environmentNamed(key: string): Promise<Environment> {
+  const environment = await findEnvironmentByKey(key);
+  if (!environment) throw new NotFoundError(`No environment “${key}”.`);
+  return environment;
+}
+
+function readAuthorized(ctx: DomainContext, environmentId: string) {
+  for (const resource of ["groups", "resources", "access_grants", "environment_auth"] as const) authorize(ctx.actor, resource, "read", [environmentId]);
+}
+
+/** `iam env export KEY`: the environment's configuration document. */
+export async function exportEnvironmentConfig(ctx: DomainContext, key: string): Promise<ConfigDocument> {
+  const environment = await environmentNamed(key);
+  readAuthorized(ctx, environment.id);
+  return { ...(await configOf(environment)), exportedAt: new Date().toISOString() };
+}
+
+const canonical = (value: unknown): string =>
+  JSON.stringify(value, (_k, v) => (v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v));
+
+/** The difference between `desired` and `current`: what applying would create, change and remove. */
+function diff(current: ConfigDocument, desired: ConfigDocument, accountIdps: Set<string>): { changes: PlannedChange[]; notes: string[]; errors: string[] } {
+  const changes: PlannedChange[] = [];
+  const notes: string[] = [];
+  const errors: string[] = [];
+  const currentGroups = new Map(current.groups.map((g) => [lower(g.name), g]));
+  const desiredGroups = new Map(desired.groups.map((g) => [lower(g.name), g]));
+  for (const [k, g] of desiredGroups) {
+    const now = currentGroups.get(k);
+    if (!now) changes.push({ action: "create", kind: "group", label: g.name, after: { description: g.description } });
+    else if (now.description !== g.description) changes.push({ action: "change", kind: "group", label: g.name, before: { description: now.description }, after: { description: g.description } });
+  }
+  for (const [k, g] of currentGroups) if (!desiredGroups.has(k)) changes.push({ action: "remove", kind: "group", label: g.name });
+
+  const rkey = (r: { feature: string; name: string }) => `${r.feature}/${lower(r.name)}`;
+  const currentResources = new Map(current.resources.map((r) => [rkey(r), r]));
+  const desiredResources = new Map(desired.resources.map((r) => [rkey(r), r]));
+  for (const [k, r] of desiredResources) {
+    const now = currentResources.get(k);
+    const label = `${FEATURE_WORD[r.feature]} “${r.name}”`;
+    if (!now) changes.push({ action: "create", kind: "resource", label, after: { description: r.description } });
+    else if (now.description !== r.description) changes.push({ action: "change", kind: "resource", label, before: { description: now.description }, after: { description: r.description } });
+  }
+  for (const [k, r] of currentResources) if (!desiredResources.has(k)) changes.push({ action: "remove", kind: "resource", label: `${FEATURE_WORD[r.feature]} “${r.name}”` });
+
+  // References inside the document must resolve: to its own groups and resources (or Everyone).
+  const knownGroup = (g: string) => desiredGroups.has(lower(g)) || lower(g) === "everyone";
+  for (const g of desired.grants) {
+    if (!knownGroup(g.group)) errors.push(`The grant ${grantLabel(g)} names a group the document does not define.`);
+    if (g.resource && !desiredResources.has(rkey({ feature: g.feature, name: g.resource }))) errors.push(`The grant ${grantLabel(g)} names a resource the document does not define.`);
+  }
+  const currentGrants = new Map(current.grants.map((g) => [grantKey(g), g]));
+  const desiredGrants = new Map(desired.grants.map((g) => [grantKey(g), g]));
+  for (const [k, g] of desiredGrants) if (!currentGrants.has(k)) changes.push({ action: "create", kind: "grant", label: grantLabel(g) });
+  for (const [k, g] of currentGrants) {
+    // Grants of a removed resource or group go with it; list only the others.
+    const resourceGoes = g.resource && !desiredResources.has(rkey({ feature: g.feature, name: g.resource }));
+    const groupGoes = !knownGroup(g.group) && currentGroups.has(lower(g.group));
+    if (!desiredGrants.has(k) && !resourceGoes && !groupGoes) changes.push({ action: "remove", kind: "grant", label: grantLabel(g) });
+  }
+
+  const signInBefore = current.signIn;
+  const signInAfter = { ...desired.signIn, enforcedDomains: [...desired.signIn.enforcedDomains].sort(), jitGroups: [...desired.signIn.jitGroups].sort() };
+  const changed = (Object.keys(signInAfter) as (keyof typeof signInAfter)[]).filter((k) => canonical(signInBefore[k]) !== canonical(signInAfter[k]));
+  if (changed.length) {
+    changes.push({ action: "change", kind: "sign-in", label: changed.join(", "), before: Object.fromEntries(changed.map((k) => [k, signInBefore[k]])), after: Object.fromEntries(changed.map((k) => [k, signInAfter[k]])) });
+  }
+  if (signInAfter.identityProvider && !accountIdps.has(lower(signInAfter.identityProvider))) errors.push(`There is no identity provider named “${signInAfter.identityProvider}”: connect it first (Identity providers).`);
+  for (const g of signInAfter.jitGroups) if (!desiredGroups.has(lower(g))) errors.push(`The default group “${g}” of JIT sign-in is not a group of the document.`);
+
+  const mkey = (m: { identityProvider: string; idpValue: string; group: string }) => `${lower(m.identityProvider)}/${m.idpValue}/${lower(m.group)}`;
+  const currentMappings = new Map(current.groupMappings.map((m) => [mkey(m), m]));
+  const desiredMappings = new Map(desired.groupMappings.map((m) => [mkey(m), m]));
+  for (const [k, m] of desiredMappings) {
+    if (!accountIdps.has(lower(m.identityProvider))) errors.push(`There is no identity provider named “${m.identityProvider}” for the mapping ${m.idpValue} → ${m.group}.`);
+    else if (!desiredGroups.has(lower(m.group))) errors.push(`The mapping ${m.idpValue} → ${m.group} names a group the document does not define.`);
+    if (!currentMappings.has(k)) changes.push({ action: "create", kind: "group mapping", label: `${m.identityProvider}: ${m.idpValue} → ${m.group}` });
+  }
+  for (const [k, m] of currentMappings) if (!desiredMappings.has(k) && desiredGroups.has(lower(m.group))) changes.push({ action: "remove", kind: "group mapping", label: `${m.identityProvider}: ${m.idpValue} → ${m.group}` });
+
+  const currentDirectories = new Set(current.directories.map((d) => lower(d.name)));
+  for (const d of desired.directories) {
+    if (!currentDirectories.has(lower(d.name))) notes.push(`${desired.environment.key.toUpperCase()}'s directory “${d.name}” has no counterpart here; a directory carries its own token, so create it here and give its token to the IdP (not promoted).`);
+  }
+  return { changes, notes, errors };
+}
+
+const SIGN = { create: "+", change: "~", remove: "-" } as const;
+
+function planText(plan: Omit<Plan, "text">): string {
+  if (plan.changes.length === 0) return ["No changes.", ...plan.notes.map((n) => `note: ${n}`)].join("\n");
+  const lines = plan.changes.map((c) => `${SIGN[c.action]} ${c.kind} ${c.label}${c.action === "change" ? `: ${canonical(c.before)} → ${canonical(c.after)}` : ""}`);
+  const count = (a: PlannedChange["action"]) => plan.changes.filter((c) => c.action === a).length;
+  return [...lines, ...plan.notes.map((n) => `note: ${n}`), `Plan ${plan.hash.slice(0, 12)}: ${count("create")} to create, ${count("change")} to change, ${count("remove")} to remove.`].join("\n");
+}
+
+async function planFor(environment: Environment, document: ConfigDocument, executor: Executor = getDb()): Promise<Plan> {
+  const [current, idps] = await Promise.all([configOf(environment, executor), executor.select({ name: identityProviders.name }).from(identityProviders)]);
+  const desired = { ...document, exportedAt: undefined };
+  const { changes, notes, errors } = diff(current, desired, new Set(idps.map((i) => lower(i.name))));
+  if (errors.length) throw new ValidationError(`This document cannot be applied to ${environment.name}: ${errors[0]}`, { document: errors });
+  // What the plan was made from: the environment as it is and the document asked for.
+  const hash = createHash("sha256").update(canonical({ current: { ...current, directories: undefined }, desired: { ...desired, environment: undefined, directories: undefined } })).digest("hex");
+  const plan = { environment: environment.key, from: document.environment.key, hash, changes, notes };
+  return { ...plan, text: planText(plan) };
+}
+
+/** `iam env plan KEY --from FILE`: what applying the document to KEY would create, change and remove. */
+export async function planPromotion(ctx: DomainContext, key: string, input: unknown): Promise<Plan> {
+  const document = parseInput(configDocument, input);
+  const environment = await environmentNamed(key);
+  readAuthorized(ctx, environment.id);
+  return planFor(environment, document);
+}
+
+export const applyInput = z.object({ document: z.unknown(), planHash: z.string().regex(/^[0-9a-f]{64}$/, "Pass the hash of the plan you reviewed (from plan).").optional() });
+
+/**
+ * `iam env apply KEY --from FILE`: makes KEY match the document, in one transaction through the
+ * domain functions (each checks its permission and scope and writes its own audit row), plus one
+ * `environment.promote` row with the plan's hash. With `planHash`, refuses when the plan today is
+ * not the reviewed one (the environment or the document changed since).
+ */
+export async function applyPromotion(ctx: DomainContext, key: string, input: unknown): Promise<Plan> {
+  const { document: raw, planHash } = parseInput(applyInput, input);
+  const document = parseInput(configDocument, raw);
+  const environment = await environmentNamed(key);
+  for (const resource of ["groups", "resources", "access_grants", "environment_auth"] as const) authorize(ctx.actor, resource, "write", [environment.id]);
+  return inOneTransaction(async (tx) => {
+    const plan = await planFor(environment, document, tx);
+    if (planHash && plan.hash !== planHash) throw new ConflictError(`${environment.name} (or the document) changed since the plan you reviewed: plan again.`);
+    if (plan.changes.length === 0) return plan;
+    await applyChanges(ctx, tx, environment, document);
+    await recordAudit(tx, ctx, {
+      action: "environment.promote",
+      targetType: "environment",
+      targetId: environment.id,
+      targetLabel: environment.name,
+      environment,
+      before: { plan: plan.hash, from: document.environment.key },
+      after: {
+        created: plan.changes.filter((c) => c.action === "create").length,
+        changed: plan.changes.filter((c) => c.action === "change").length,
+        removed: plan.changes.filter((c) => c.action === "remove").length,
+        changes: plan.changes.map((c) => `${SIGN[c.action]} ${c.kind} ${c.label}`),
+      },
+    });
+    return plan;
+  });
+}
+
+async function applyChanges(ctx: DomainContext, tx: Executor, environment: Environment, document: ConfigDocument): Promise<void> {
+  const env = environment.id;
+  // Groups: create and describe the document's; every group by lower-case name afterwards.
+  const existing = await tx.select({ id: groups.id, name: groups.name, description: groups.description, source: groups.source }).from(groups).where(eq(groups.environmentId, env));
+  const groupId = new Map(existing.map((g) => [lower(g.name), g.id]));
+  for (const g of document.groups) {
+    const now = existing.find((e) => lower(e.name) === lower(g.name));
+    if (!now) groupId.set(lower(g.name), (await createGroup(ctx, { environmentId: env, name: g.name, description: g.description })).id);
+    else if (now.source === "manual" && now.description !== g.description) await updateGroup(ctx, now.id, { description: g.description });
+  }
+  // Resources.
+  const rkey = (feature: string, n: string) => `${feature}/${lower(n)}`;
+  const existingResources = await tx.select().from(resources).where(eq(resources.environmentId, env));
+  const resourceId = new Map(existingResources.map((r) => [rkey(r.feature, r.name), r.id]));
+  for (const r of document.resources) {
+    const now = existingResources.find((e) => rkey(e.feature, e.name) === rkey(r.feature, r.name));
+    if (!now) resourceId.set(rkey(r.feature, r.name), (await createResource(ctx, { environmentId: env, feature: r.feature, name: r.name, description: r.description })).id);
+    else if (now.description !== r.description) await updateResource(ctx, now.id, { name: now.name, description: r.description });
+  }
+  // Sign-in settings (break-glass users are people of this environment: kept as they are).
+  const auth = await getEnvironmentAuth(env, tx);
+  const s = document.signIn;
+  const idpIdByName = new Map((await tx.select({ id: identityProviders.id, name: identityProviders.name }).from(identityProviders)).map((i) => [lower(i.name), i.id]));
+  await updateEnvironmentAuth(ctx, env, {
+    passwordEnabled: s.passwordEnabled,
+    ssoEnabled: s.ssoEnabled,
+    identityProviderId: s.identityProvider ? (idpIdByName.get(lower(s.identityProvider)) ?? null) : null,
+    enforcement: s.enforcement,
+    enforcedDomains: s.enforcedDomains,
+    breakGlassUserIds: auth.breakGlassUsers.map((u) => u.id),
+    jitEnabled: s.jitEnabled,
+    jitGroupIds: s.jitGroups.map((g) => groupId.get(lower(g))!),
+    groupSyncEnabled: s.groupSyncEnabled,
+    groupAttribute: s.groupAttribute,
+    sessionLifetimeMinutes: s.sessionLifetimeMinutes,
+    idleTimeoutMinutes: s.idleTimeoutMinutes,
+    tokenLifetimeSeconds: s.tokenLifetimeSeconds,
+  });
+  // Group mappings, per IdP that has any here or in the document (mappings to groups not promoted are kept).
+  const currentMappings = await tx
+    .select({ idpId: groupMappings.identityProviderId, idpValue: groupMappings.idpValue, groupId: groupMappings.groupId, groupName: groups.name, source: groups.source })
+    .from(groupMappings)
+    .innerJoin(groups, eq(groups.id, groupMappings.groupId))
+    .where(and(eq(groupMappings.environmentId, env), eq(groups.source, "manual")));
+  const documentGroups = new Set(document.groups.map((g) => lower(g.name)));
+  const idpIds = new Set([...currentMappings.map((m) => m.idpId), ...document.groupMappings.map((m) => idpIdByName.get(lower(m.identityProvider))!)]);
+  for (const idpId of idpIds) {
+    const kept = currentMappings.filter((m) => m.idpId === idpId && !documentGroups.has(lower(m.groupName))).map((m) => ({ idpValue: m.idpValue, groupId: m.groupId }));
+    const wanted = document.groupMappings.filter((m) => idpIdByName.get(lower(m.identityProvider)) === idpId).map((m) => ({ idpValue: m.idpValue, groupId: groupId.get(lower(m.group))! }));
+    const before = currentMappings.filter((m) => m.idpId === idpId).map((m) => `${m.idpValue}/${m.groupId}`).sort();
+    const after = [...kept, ...wanted].map((m) => `${m.idpValue}/${m.groupId}`).sort();
+    if (canonical(before) !== canonical([...new Set(after)])) await setGroupMappings(ctx, idpId, { environmentId: env, mappings: [...kept, ...wanted] });
+  }
+  // Grants: add the document's, remove the group grants it does not have.
+  const wantedGrants = new Set(document.grants.map(grantKey));
+  for (const g of document.grants) {
+    await addGrants(ctx, { environmentId: env, feature: g.feature, resourceId: g.resource ? resourceId.get(rkey(g.feature, g.resource))! : null, tool: g.tool, groupIds: [groupId.get(lower(g.group))!] });
+  }
+  const currentGrants = await tx
+    .select({ id: accessGrants.id, feature: accessGrants.feature, resource: resources.name, tool: accessGrants.tool, group: groups.name })
+    .from(accessGrants)
+    .innerJoin(groups, eq(groups.id, accessGrants.groupId))
+    .leftJoin(resources, eq(resources.id, accessGrants.resourceId))
+    .where(and(eq(accessGrants.environmentId, env), inArray(groups.source, PROMOTED_GROUP_SOURCES)));
+  const documentResources = new Set(document.resources.map((r) => rkey(r.feature, r.name)));
+  const groupsGoing = new Set(existing.filter((g) => g.source === "manual" && !documentGroups.has(lower(g.name))).map((g) => lower(g.name)));
+  for (const g of currentGrants) {
+    // A removed resource's or group's grants go with it (one audit row there, as the plan lists it).
+    const goesWith = (g.resource && !documentResources.has(rkey(g.feature, g.resource))) || groupsGoing.has(lower(g.group));
+    if (!wantedGrants.has(grantKey(g)) && !goesWith) await removeGrant(ctx, g.id);
+  }
+  // Then what the document no longer has: resources (with their grants) and console-made groups.
+  for (const r of existingResources) if (!documentResources.has(rkey(r.feature, r.name))) await deleteResource(ctx, r.id);
+  for (const g of existing) if (g.source === "manual" && !documentGroups.has(lower(g.name))) await deleteGroup(ctx, g.id);
+}
