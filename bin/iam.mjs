@@ -17,8 +17,9 @@ import { fileURLToPath } from "node:url";
 const USAGE = `usage: iam <resource> <verb> [ids…] [--field value…] [--data JSON|@file|-] [--output json|table] [--all]
        iam env export KEY | iam env plan KEY --from FILE | iam env apply KEY --from FILE [--plan-hash HASH]
        iam help [resource]
-Options: --url (or IAM_URL), --token (or IAM_TOKEN). Field names as in the API (camelCase) or kebab-case;
-arrays as comma-separated values or repeated flags; --data for whole JSON bodies.`;
+Options: --url (or IAM_URL), --token (or IAM_TOKEN), --if-match ETAG (PATCH/PUT: refused with 412 if the
+resource changed since), --idempotency-key KEY (POST: a retry answers the first answer). Field names as in the
+API (camelCase) or kebab-case; arrays as comma-separated values or repeated flags; --data for whole JSON bodies.`;
 
 class UsageError extends Error {}
 

@@ -223,6 +223,7 @@ describe("authorization sweep: an environment admin outside their environments",
       linkIdentityAction: [trace!.id],
       setGroupMappingsAction: [idp.id, { environmentId: prodId, mappings: [{ idpValue: "admins", groupId: group.id }] }],
       decideAccessRequestAction: [{ requestId: asked.request.id, decision: "approve" }],
+      promoteAction: [{ from: "dev", to: "prod", planHash: "0".repeat(64) }],
     };
     const scoped = (await consoleActions()).filter(([, a]) => a.permission![1] === "write" && ENVIRONMENT_SCOPED.has(a.permission![0]));
     expect(scoped.map(([name]) => name.split("#")[1]).filter((n) => !ARGS[n!]).sort()).toEqual([]);

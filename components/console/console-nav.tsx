@@ -3,7 +3,7 @@
 import Link from "next/link";
 import { usePathname } from "next/navigation";
 import { clsx } from "clsx";
-import { ClipboardCheck, FileClock, Fingerprint, FolderSync, History, Inbox, LayoutDashboard, Settings, ShieldCheck, Users } from "lucide-react";
+import { ClipboardCheck, FileClock, Fingerprint, FolderSync, GitCompareArrows, History, Inbox, LayoutDashboard, Settings, ShieldCheck, Users } from "lucide-react";
 
 const ITEMS = [
   { href: "", label: "Overview", icon: LayoutDashboard },
@@ -15,6 +15,7 @@ const ITEMS = [
   { href: "/audit", label: "Audit", icon: FileClock },
   { href: "/history", label: "As of a date", icon: History },
   { href: "/reviews", label: "Access reviews", icon: ClipboardCheck },
+  { href: "/promote", label: "Promote", icon: GitCompareArrows },
   { href: "/settings", label: "Settings", icon: Settings },
 ];
 

@@ -112,6 +112,40 @@ export async function createEnvironment(ctx: DomainContext, input: unknown): Pro
   });
 }
 
+const updateEnvironmentInput = z
+  .object({
+    name: z.string().trim().min(1, "Enter a name.").max(80, "A name has at most 80 characters.").optional(),
+    description: z.string().trim().max(500, "A description has at most 500 characters.").optional(),
+    // Keys stay: they are in every URL, token issuer and pipeline that names the environment.
+    key: z.never({ error: "An environment's key cannot change: it is in its URLs, token issuer and pipelines." }).optional(),
+  })
+  .refine((v) => v.name !== undefined || v.description !== undefined, { message: "Give a new name or description.", path: ["name"] });
+
+/** Renames an environment or changes its description (its key stays); audited with before and after. */
+export async function updateEnvironment(ctx: DomainContext, id: string, input: unknown): Promise<Environment> {
+  const data = parseInput(updateEnvironmentInput, input);
+  authorize(ctx.actor, "environments", "write");
+  return inTransaction(async (tx) => {
+    const [before] = await tx.select().from(environments).where(eq(environments.id, id)).for("update");
+    if (!before) throw new NotFoundError("Environment not found.");
+    const [after] = await tx
+      .update(environments)
+      .set({ name: data.name ?? before.name, description: data.description ?? before.description })
+      .where(eq(environments.id, id))
+      .returning();
+    await recordAudit(tx, ctx, {
+      action: "environment.update",
+      targetType: "environment",
+      targetId: id,
+      targetLabel: after!.name,
+      environment: after!,
+      before: { name: before.name, description: before.description },
+      after: { name: after!.name, description: after!.description },
+    });
+    return after!;
+  });
+}
+
 export type EnvironmentSummary = {
   id: string;
   key: string;

@@ -8,7 +8,7 @@ import { createIdentityProvider, setGroupMappings } from "@/lib/sso/identity-pro
 import { getEnvironmentAuth, updateEnvironmentAuth } from "@/lib/sso/environment-auth";
 import { generateKeyPair, idpMetadata } from "@/lib/sso/testing/test-idp";
 import { createEnvironments, memberCtx, systemCtx } from "@/test-support/fixtures";
-import { applyPromotion, exportEnvironmentConfig, planPromotion, type ConfigDocument } from "./promotion";
+import { applyPromotion, exportEnvironmentConfig, planBetween, planPromotion, promoteBetween, type ConfigDocument } from "./promotion";
 
 // Promotion: DEV's configuration exported, planned against TEST, applied in one transaction
 // through the domain functions, and a second plan empty; refusals with their reasons.
@@ -117,6 +117,9 @@ describe("environment promotion", () => {
     const unknownIdp = { ...document, signIn: { ...document.signIn, identityProvider: "Nobody's IdP" } };
     const idp = await planPromotion(systemCtx, "test", unknownIdp).catch((e) => e);
     expect([idp.status, idp.message]).toEqual([400, "This document cannot be applied to TEST: There is no identity provider named “Nobody's IdP”: connect it first (Identity providers)."]);
+    const noIdp = { ...document, signIn: { ...document.signIn, ssoEnabled: true, identityProvider: null } };
+    const sso = await planPromotion(systemCtx, "test", noIdp).catch((e) => e);
+    expect([sso.status, sso.message]).toEqual([400, "This document cannot be applied to TEST: The sign-in settings are not valid (identityProviderId): Choose the identity provider for SSO."]);
     const dangling = { ...document, grants: [...document.grants, { feature: "mcp" as const, resource: null, tool: null, group: "Ghosts" }] };
     expect((await planPromotion(systemCtx, "test", dangling).catch((e) => e)).fieldErrors.document).toEqual(["The grant Ghosts → all of MCP names a group the document does not define."]);
     const notConfig = await planPromotion(systemCtx, "test", { hello: "world" }).catch((e) => e);
@@ -131,5 +134,21 @@ describe("environment promotion", () => {
     const reviewer = memberCtx("reviewer");
     expect((await planPromotion(reviewer, "test", document)).environment).toBe("test");
     expect((await applyPromotion(reviewer, "test", { document }).catch((e) => e)).message).toBe("A reviewer cannot change groups.");
+  });
+
+  it("the console's Promote page: plans DEV → PROD, applies only the plan shown, refuses promoting an environment into itself", async () => {
+    const same = await planBetween(systemCtx, "dev", "dev").catch((e) => e);
+    expect([same.status, same.fieldErrors.from]).toEqual([400, ["Choose an environment other than the one you promote into."]]);
+    expect((await promoteBetween(systemCtx, { from: "dev", to: "prod" }).catch((e) => e)).fieldErrors.planHash).toEqual(["Review the plan first."]);
+    const shown = await planBetween(systemCtx, "dev", "prod");
+    expect(shown.changes.length).toBeGreaterThan(0);
+    // DEV changes after the plan was shown: the shown plan no longer holds.
+    const extra = await createGroup(systemCtx, { environmentId: env.dev.id, name: "Late" });
+    const stale = await promoteBetween(systemCtx, { from: "dev", to: "prod", planHash: shown.hash }).catch((e) => e);
+    expect([stale.status, stale.message]).toEqual([409, "PROD (or the document) changed since the plan you reviewed: plan again."]);
+    const fresh = await planBetween(systemCtx, "dev", "prod");
+    expect(fresh.changes).toContainEqual(expect.objectContaining({ action: "create", kind: "group", label: extra.name }));
+    await promoteBetween(memberCtx("admin"), { from: "dev", to: "prod", planHash: fresh.hash });
+    expect((await planBetween(systemCtx, "dev", "prod")).text).toBe("No changes.");
   });
 });

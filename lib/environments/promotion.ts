@@ -14,7 +14,7 @@ import { findEnvironmentByKey } from "@/lib/environments";
 import { ConflictError, NotFoundError, ValidationError } from "@/lib/errors";
 import { createGroup, deleteGroup, updateGroup } from "@/lib/groups";
 import { authorize } from "@/lib/permissions";
-import { getEnvironmentAuth, updateEnvironmentAuth } from "@/lib/sso/environment-auth";
+import { getEnvironmentAuth, updateEnvironmentAuth, updateEnvironmentAuthInput } from "@/lib/sso/environment-auth";
 import { setGroupMappings } from "@/lib/sso/identity-providers";
 import { parseInput } from "@/lib/validation";
 
@@ -61,6 +61,8 @@ export type PlannedChange = { action: "create" | "change" | "remove"; kind: "gro
 export type Plan = { environment: string; from: string; hash: string; changes: PlannedChange[]; notes: string[]; text: string };
 
 const lower = (s: string) => s.trim().toLowerCase();
+/** Stands for "an IdP is named" when the sign-in settings are checked before the IdP's id is known. */
+const PRESENT = "00000000-0000-4000-8000-000000000000";
 const PROMOTED_GROUP_SOURCES = ["manual", "system"] as const;
 const FEATURE_WORD: Record<Feature, string> = { agent_studio: "Agent Studio", workato_go: "Workato GO", mcp: "MCP" };
 
@@ -186,6 +188,9 @@ function diff(current: ConfigDocument, desired: ConfigDocument, accountIdps: Set
   if (changed.length) {
     changes.push({ action: "change", kind: "sign-in", label: changed.join(", "), before: Object.fromEntries(changed.map((k) => [k, signInBefore[k]])), after: Object.fromEntries(changed.map((k) => [k, signInAfter[k]])) });
   }
+  // The sign-in settings must pass the same rules as saving them in the console (SSO needs an IdP, …).
+  const valid = updateEnvironmentAuthInput.safeParse({ ...signInAfter, identityProvider: undefined, jitGroups: undefined, identityProviderId: signInAfter.identityProvider ? PRESENT : null });
+  if (!valid.success) for (const issue of valid.error.issues) errors.push(`The sign-in settings are not valid (${issue.path.join(".")}): ${issue.message}`);
   if (signInAfter.identityProvider && !accountIdps.has(lower(signInAfter.identityProvider))) errors.push(`There is no identity provider named “${signInAfter.identityProvider}”: connect it first (Identity providers).`);
   for (const g of signInAfter.jitGroups) if (!desiredGroups.has(lower(g))) errors.push(`The default group “${g}” of JIT sign-in is not a group of the document.`);
 
@@ -344,4 +349,23 @@ async function applyChanges(ctx: DomainContext, tx: Executor, environment: Envir
   // Then what the document no longer has: resources (with their grants) and console-made groups.
   for (const r of existingResources) if (!documentResources.has(rkey(r.feature, r.name))) await deleteResource(ctx, r.id);
   for (const g of existing) if (g.source === "manual" && !documentGroups.has(lower(g.name))) await deleteGroup(ctx, g.id);
+}
+
+/** The console's "Promote FROM → TO" page: FROM's configuration and the plan of applying it to TO. */
+export async function planBetween(ctx: DomainContext, from: string, to: string): Promise<Plan> {
+  if (from === to) throw new ValidationError("Promote from another environment.", { from: ["Choose an environment other than the one you promote into."] });
+  return planPromotion(ctx, to, await exportEnvironmentConfig(ctx, from));
+}
+
+const promoteInput = z.object({
+  from: z.string().min(1, "Choose the environment to promote from."),
+  to: z.string().min(1),
+  planHash: z.string({ error: "Review the plan first." }).regex(/^[0-9a-f]{64}$/, "Review the plan first."),
+});
+
+/** The console's apply: FROM's configuration as it is now, applied to TO only if the plan is still the one shown. */
+export async function promoteBetween(ctx: DomainContext, input: unknown): Promise<Plan> {
+  const { from, to, planHash } = parseInput(promoteInput, input);
+  if (from === to) throw new ValidationError("Promote from another environment.", { from: ["Choose an environment other than the one you promote into."] });
+  return applyPromotion(ctx, to, { document: await exportEnvironmentConfig(ctx, from), planHash });
 }

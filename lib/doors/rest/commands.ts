@@ -4,7 +4,7 @@
 //   GET /x → x.list · GET /x/{id} → x.get · POST /x → x.create · PATCH /x/{id} → x.update ·
 //   PUT /x/{id} → x.replace · DELETE /x/{id} → x.delete · POST /x/{id}/suspend → x.suspend ·
 //   GET /x/{id}/members → x.members · POST on a path that also answers GET → x.add-members ·
-//   POST /x/{id}/members/remove → x.remove-members · PUT /x/{id}/y/{k} → x.set-y ·
+//   POST /x/{id}/members/remove → x.remove-members (and /certificates/approve → approve-certificates) · PUT /x/{id}/y/{k} → x.set-y ·
 //   DELETE /x/{id}/y/{k} → x.remove-y
 
 type Route = { method: string; path: string };
@@ -22,7 +22,8 @@ export function commandOf(route: Route, all: readonly Route[]): string {
     if (method === "PUT") return `${resource}.replace`;
     return `${resource}.delete`;
   }
-  if (rest.length === 2 && rest[1] === "remove") return `${resource}.remove-${rest[0]}`;
+  // POST /x/{id}/members/remove → remove-members, /x/{id}/certificates/approve → approve-certificates.
+  if (rest.length === 2 && method === "POST") return `${resource}.${rest[1]}-${rest[0]}`;
   const name = rest.join("-");
   if (method === "GET") return `${resource}.${name}`;
   if (method === "PUT") return `${resource}.set-${name}`;

@@ -1,7 +1,5 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Ajv2020 } from "ajv/dist/2020.js";
-import addFormats from "ajv-formats";
 import { env as settings } from "@/env";
 import { getSql } from "@/db/client";
 import type { Environment } from "@/db/schema";
@@ -10,9 +8,7 @@ import { authenticateDirectory } from "@/lib/directories";
 import { addMembers, createGroup } from "@/lib/groups";
 import { createUser } from "@/lib/users";
 import { countRows, createEnvironments, realMemberCtx, systemCtx } from "@/test-support/fixtures";
-import { handleApiRequest } from "./handler";
-import { openApiDocument } from "./openapi";
-import { ENDPOINTS, type HttpMethod } from "./v1";
+import { restClient, validateAgainstOpenApi } from "@/test-support/rest-api";
 
 // The configuration endpoints (resources, grants and explain, directories, audit, webhooks, creating
 // environments) and Idempotency-Key, through the same dispatcher as every REST call. Every answer
@@ -21,7 +17,6 @@ import { ENDPOINTS, type HttpMethod } from "./v1";
 
 let env: { dev: Environment; test: Environment; prod: Environment };
 const tokens = { write: "", read: "", devWrite: "", devRead: "" };
-const recorded: { method: HttpMethod; path: string; status: number; json: unknown }[] = [];
 
 beforeAll(async () => {
   env = await createEnvironments();
@@ -36,18 +31,7 @@ afterAll(() => {
   (settings() as { ALLOW_PRIVATE_WEBHOOK_URLS: boolean }).ALLOW_PRIVATE_WEBHOOK_URLS = false;
 });
 
-type Call = { token?: string; body?: unknown; headers?: Record<string, string> };
-
-async function api(method: HttpMethod, path: string, options: Call = {}) {
-  const headers: Record<string, string> = { authorization: `Bearer ${options.token ?? tokens.write}`, ...options.headers };
-  const body = options.body === undefined ? undefined : JSON.stringify(options.body);
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const response = await handleApiRequest(new Request(`http://localhost/api/v1${path}`, { method, headers, body }), method);
-  const text = await response.text();
-  const json = text ? JSON.parse(text) : null;
-  recorded.push({ method, path: path.split("?")[0]!, status: response.status, json });
-  return { status: response.status, headers: response.headers, json };
-}
+const { api, recorded } = restClient(() => tokens.write);
 
 const writes = async () => ({ resources: await countRows("resources"), grants: await countRows("access_grants"), directories: await countRows("directories"), webhooks: await countRows("webhook_endpoints") });
 
@@ -312,29 +296,7 @@ describe("promotion", () => {
 
 describe("the recorded answers match the served OpenAPI document", () => {
   it("validates every answer recorded above against its operation's response schema", () => {
-    const doc = openApiDocument() as { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>> };
-    const ajv = new Ajv2020({ strict: false, allErrors: true });
-    addFormats.default(ajv);
-    ajv.addSchema(doc as object, "openapi");
-    const template = (method: HttpMethod, path: string) =>
-      ENDPOINTS.find((e) => e.method === method && new RegExp(`^${e.path.replace(/\{\w+\}/g, "[^/]+")}$`).test(path))?.path;
-    const failures: string[] = [];
-    let checked = 0;
-    const escape = (s: string) => s.replace(/~/g, "~0").replace(/\//g, "~1");
-    for (const r of recorded) {
-      const path = template(r.method, r.path);
-      expect(path, `${r.method} ${r.path} has an endpoint`).toBeDefined();
-      const response = doc.paths[path!]![r.method.toLowerCase()]!.responses[String(r.status)];
-      if (!response) {
-        failures.push(`${r.method} ${path} answered ${r.status}, which the document does not list`);
-        continue;
-      }
-      if (r.status === 204) continue;
-      const type = Object.keys(response.content ?? {})[0]!;
-      const validate = ajv.getSchema(`openapi#/paths/${escape(path!)}/${r.method.toLowerCase()}/responses/${r.status}/content/${escape(type)}/schema`)!;
-      if (!validate(r.json)) failures.push(`${r.method} ${path} ${r.status}: ${ajv.errorsText(validate.errors)}`);
-      checked++;
-    }
+    const { failures, checked } = validateAgainstOpenApi(recorded);
     expect(failures).toEqual([]);
     expect(checked).toBeGreaterThan(50);
   });

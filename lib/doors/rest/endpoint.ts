@@ -1,8 +1,11 @@
 import "server-only";
+import { createHash } from "node:crypto";
 import type { z } from "zod";
+import type { Tx } from "@/db/client";
 import type { DomainContext } from "@/lib/auth/actor";
+import { inOneTransaction } from "@/lib/domain/transaction";
 import { findEnvironmentByKey } from "@/lib/environments";
-import { ForbiddenError, NotFoundError } from "@/lib/errors";
+import { ForbiddenError, NotFoundError, ValidationError, VersionConflictError } from "@/lib/errors";
 import { authorize, type PermissionAction, type PermissionResource } from "@/lib/permissions";
 import { uuidSchema } from "@/lib/validation";
 
@@ -47,7 +50,9 @@ export type ApiTag =
   | "Directories"
   | "Audit"
   | "Webhooks"
-  | "Promotion";
+  | "Promotion"
+  | "Sign-in"
+  | "Identity providers";
 
 export async function environmentByKey(key: string) {
   const env = await findEnvironmentByKey(key);
@@ -68,4 +73,37 @@ export function id(params: Record<string, string>, name = "id") {
   const parsed = uuidSchema.safeParse(params[name]);
   if (!parsed.success) throw new NotFoundError("No such resource (the id is not a UUID).");
   return parsed.data;
+}
+
+/** A row's version as a weak ETag. */
+export const etag = (version: number) => `W/"${version}"`;
+
+/** The version an If-Match header names, or undefined without one; a malformed one is a 400. */
+export function ifMatchVersion(headers: Headers): number | undefined {
+  const value = headers.get("if-match");
+  if (!value) return undefined;
+  const match = /^(?:W\/)?"(\d+)"$/.exec(value.trim());
+  if (!match) throw new ValidationError('If-Match must be an ETag this API returned, like W/"3".', { "If-Match": ["Not an ETag of this API."] });
+  return Number(match[1]);
+}
+
+/** An ETag for a row without a version column: a digest of its representation (changes with any field). */
+export const bodyEtag = (body: unknown) => `W/"${createHash("sha256").update(JSON.stringify(body)).digest("base64url").slice(0, 22)}"`;
+
+const opaque = (tag: string) => tag.trim().replace(/^W\//, "");
+
+/**
+ * If-Match on a resource whose ETag is not a row version the domain checks itself: with the header,
+ * `lock` locks the row in a transaction and answers its current ETag; a different one is 412, else
+ * `change` runs in that same transaction (the domain's own transaction becomes a savepoint), so
+ * nothing can change the row between the comparison and the change. Without the header, `change` runs.
+ */
+export async function withIfMatch<T>(headers: Headers, lock: (tx: Tx) => Promise<string>, change: () => Promise<T>): Promise<T> {
+  const wanted = headers.get("if-match");
+  if (!wanted) return change();
+  if (!/^(?:W\/)?"[^"]*"$/.test(wanted.trim())) throw new ValidationError('If-Match must be an ETag this API returned, like W/"3".', { "If-Match": ["Not an ETag of this API."] });
+  return inOneTransaction(async (tx) => {
+    if (opaque(await lock(tx)) !== opaque(wanted)) throw new VersionConflictError("This was changed since you read it (If-Match does not match its ETag): read it again.");
+    return change();
+  });
 }

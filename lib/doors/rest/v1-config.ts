@@ -1,7 +1,9 @@
 import "server-only";
 import { z } from "zod";
 import { ACTOR_TYPES, AUDIT_OUTCOMES, DIRECTORY_PATCH_ANSWERS, FEATURES, MCP_TOOLS } from "@/db/enums";
-import type { Resource } from "@/db/schema";
+import { eq } from "drizzle-orm";
+import type { Tx } from "@/db/client";
+import { resources, type Resource } from "@/db/schema";
 import { addGrants, listGrants, removeGrant, type GrantView } from "@/lib/access/grants";
 import { explain } from "@/lib/access/policy";
 import { createResource, deleteResource, findResourceById, listResources, updateResource } from "@/lib/access/resources";
@@ -13,7 +15,7 @@ import { ForbiddenError, NotFoundError } from "@/lib/errors";
 import { authorize } from "@/lib/permissions";
 import { parseInput } from "@/lib/validation";
 import { createWebhook, deleteWebhook, listWebhooks, setWebhookEnabled, type WebhookView } from "@/lib/webhooks";
-import { environmentByKey, id, type Endpoint } from "./endpoint";
+import { bodyEtag, environmentByKey, id, withIfMatch, type Endpoint } from "./endpoint";
 
 // The configuration half of the admin REST API: resources, grants and explain, directories (SCIM),
 // the audit trail, webhooks, creating environments. Each endpoint calls the same domain function as
@@ -321,21 +323,28 @@ export const CONFIG_ENDPOINTS: Endpoint[] = [
     response: resourceOut,
     async handle({ ctx, params }) {
       const found = await readableResource(ctx, id(params));
-      return { body: resourceBody(found.resource, found.environmentKey) };
+      const body = resourceBody(found.resource, found.environmentKey);
+      return { body, headers: { etag: bodyEtag(body) } };
     },
   },
   {
     method: "PATCH",
     path: "/resources/{id}",
-    summary: "Rename a resource or change its description",
+    summary: "Rename a resource or change its description (If-Match for optimistic concurrency, 412 when stale)",
     tag: "Resources",
     permission: ["resources", "write"],
     body: z.object({ name: z.string(), description: z.string().optional() }),
     response: resourceOut,
-    async handle({ ctx, params, body }) {
+    async handle({ ctx, params, body, headers }) {
       const found = await readableResource(ctx, id(params));
-      const updated = await updateResource(ctx, found.resource.id, body);
-      return { body: resourceBody(updated, found.environmentKey) };
+      const locked = async (tx: Tx) => {
+        await tx.select({ id: resources.id }).from(resources).where(eq(resources.id, found.resource.id)).for("update");
+        const now = await readableResource(ctx, found.resource.id);
+        return bodyEtag(resourceBody(now.resource, now.environmentKey));
+      };
+      const updated = await withIfMatch(headers, locked, () => updateResource(ctx, found.resource.id, body));
+      const out = resourceBody(updated, found.environmentKey);
+      return { body: out, headers: { etag: bodyEtag(out) } };
     },
   },
   {

@@ -1,9 +1,9 @@
 import "server-only";
 import { eq } from "drizzle-orm";
 import { z } from "zod";
-import { getDb } from "@/db/client";
+import { getDb, type Tx } from "@/db/client";
 import { CONSOLE_MEMBER_STATUSES, CONSOLE_ROLES, REVIEW_SCOPES, USER_SOURCES, USER_STATUSES } from "@/db/enums";
-import { accessReviews, environments, groups } from "@/db/schema";
+import { accessReviews, consoleMembers, environments, groups } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
 import {
   changeConsoleMemberRole,
@@ -29,8 +29,9 @@ import { getUserDetail } from "@/lib/users/detail";
 import { listUsers } from "@/lib/users/list";
 import { USER_SORTS } from "@/lib/users/list-params";
 import { parseInput, uuidSchema } from "@/lib/validation";
-import { environmentByKey, id, requireScopedRead, type Endpoint } from "./endpoint";
+import { bodyEtag, environmentByKey, etag, id, ifMatchVersion, requireScopedRead, withIfMatch, type Endpoint } from "./endpoint";
 import { CONFIG_ENDPOINTS } from "./v1-config";
+import { SSO_ENDPOINTS } from "./v1-sso";
 
 export type { ApiCall, ApiResult, Endpoint, HttpMethod } from "./endpoint";
 import { ACCESS_REQUEST_STATUSES, FEATURES, MCP_TOOLS } from "@/db/enums";
@@ -176,16 +177,6 @@ async function readableUser(ctx: DomainContext, id: string) {
     if (!user.environmentIds.some((e) => allowed.includes(e))) throw new ForbiddenError("This user is outside the token's environments.");
   }
   return user;
-}
-
-const etag = (version: number) => `W/"${version}"`;
-
-function ifMatchVersion(headers: Headers): number | undefined {
-  const value = headers.get("if-match");
-  if (!value) return undefined;
-  const match = /^(?:W\/)?"(\d+)"$/.exec(value.trim());
-  if (!match) throw new ValidationError("If-Match must be an ETag this API returned, like W/\"3\".", { "If-Match": ["Not an ETag of this API."] });
-  return Number(match[1]);
 }
 
 async function groupIn(id: string) {
@@ -563,20 +554,27 @@ export const ENDPOINTS: Endpoint[] = [
     async handle({ ctx, params }) {
       const group = await groupIn(id(params));
       authorize(ctx.actor, "groups", "read", [group.environmentId]);
-      return { body: group.body };
+      return { body: group.body, headers: { etag: etag(group.body.version) } };
     },
   },
   {
     method: "PATCH",
     path: "/groups/{id}",
-    summary: "Rename a group or change its description",
+    summary: "Rename a group or change its description (If-Match for optimistic concurrency, 412 when stale)",
     tag: "Groups",
     permission: ["groups", "write"],
     body: updateGroupInput,
     response: groupOut,
-    async handle({ ctx, params, body }) {
-      await updateGroup(ctx, id(params), body);
-      return { body: (await groupIn(id(params))).body };
+    async handle({ ctx, params, body, headers }) {
+      const groupId = id(params);
+      const locked = async (tx: Tx) => {
+        const [row] = await tx.select({ version: groups.version }).from(groups).where(eq(groups.id, groupId)).for("update");
+        if (!row) throw new NotFoundError("Group not found.");
+        return etag(row.version);
+      };
+      await withIfMatch(headers, locked, () => updateGroup(ctx, groupId, body));
+      const group = await groupIn(groupId);
+      return { body: group.body, headers: { etag: etag(group.body.version) } };
     },
   },
   {
@@ -680,7 +678,8 @@ export const ENDPOINTS: Endpoint[] = [
     response: consoleMemberOut,
     async handle({ ctx, params }) {
       requireAccountWideToken(ctx);
-      return { body: memberBody(await getConsoleMember(ctx.actor, id(params))) };
+      const body = memberBody(await getConsoleMember(ctx.actor, id(params)));
+      return { body, headers: { etag: bodyEtag(body) } };
     },
   },
   {
@@ -691,9 +690,16 @@ export const ENDPOINTS: Endpoint[] = [
     permission: ["console_members", "write"],
     body: changeConsoleMemberRoleInput,
     response: consoleMemberOut.extend({ sessionsEnded: z.number().int() }),
-    async handle({ ctx, params, body }) {
-      const result = await changeConsoleMemberRole(ctx, id(params), body);
-      return { body: { ...memberBody(await getConsoleMember(ctx.actor, id(params))), sessionsEnded: result.sessionsEnded } };
+    async handle({ ctx, params, body, headers }) {
+      const memberId = id(params);
+      const locked = async (tx: Tx) => {
+        const [row] = await tx.select({ id: consoleMembers.id }).from(consoleMembers).where(eq(consoleMembers.id, memberId)).for("update");
+        if (!row) throw new NotFoundError("Console member not found.");
+        return bodyEtag(memberBody(await getConsoleMember(ctx.actor, memberId)));
+      };
+      const result = await withIfMatch(headers, locked, () => changeConsoleMemberRole(ctx, memberId, body));
+      const member = memberBody(await getConsoleMember(ctx.actor, memberId));
+      return { body: { ...member, sessionsEnded: result.sessionsEnded }, headers: { etag: bodyEtag(member) } };
     },
   },
   {
@@ -900,4 +906,5 @@ export const ENDPOINTS: Endpoint[] = [
     },
   },
   ...CONFIG_ENDPOINTS,
+  ...SSO_ENDPOINTS,
 ];
