@@ -818,7 +818,7 @@ export const emailOutbox = pgTable(
 // ---------------------------------------------------------------------------
 
 // authz: a component asking the decision endpoint, nothing else.
-export const API_TOKEN_SCOPES = ["read", "write", "authz"] as const;
+export const API_TOKEN_SCOPES = ["read", "write", "authz", "reviewer"] as const;
 
 export const apiTokens = pgTable(
   "api_tokens",

@@ -127,7 +127,10 @@ export function denialReason(
     }
     case "api_token": {
       if (actor.scope === "authz" && resource !== "decisions") return "This API token may only ask the decision endpoint.";
-      if (action === "write" && actor.scope !== "write") return "This API token is read-only.";
+      // A reviewer-scoped token reads what a reviewer reads and decides its member's review items (lib/reviews checks the assignment).
+      const reviewerDecision = actor.scope === "reviewer" && resource === "review_decisions";
+      if (action === "write" && actor.scope === "reviewer" && !reviewerDecision) return "This API token is reviewer-scoped: it reads, and decides the review items of the member it acts for.";
+      if (action === "write" && actor.scope !== "write" && !reviewerDecision) return "This API token is read-only.";
       if (actor.environmentIds && ENVIRONMENT_SCOPED.has(resource)) return outsideScope(environmentIds, actor.environmentIds);
       if (actor.environmentIds && action === "write" && environmentIds) return "This API token is scoped to environments and cannot make account-wide changes.";
       return null;

@@ -10,7 +10,7 @@ import { recordAudit } from "@/lib/audit/record";
 import { hashToken, newSecretToken } from "@/lib/auth/secret-token";
 import { inTransaction } from "@/lib/domain/transaction";
 import { requireEnvironments } from "@/lib/environments";
-import { NotFoundError } from "@/lib/errors";
+import { NotFoundError, ValidationError } from "@/lib/errors";
 import { authorize } from "@/lib/permissions";
 import { parseInput, uuidSchema } from "@/lib/validation";
 
@@ -19,7 +19,7 @@ const PREFIX = "iamc_";
 
 export const createApiTokenInput = z.object({
   name: z.string().trim().min(1, "Name the token.").max(100, "A name has at most 100 characters."),
-  scope: z.enum(API_TOKEN_SCOPES, { error: "Choose read, write or authz." }),
+  scope: z.enum(API_TOKEN_SCOPES, { error: "Choose read, write, authz or reviewer." }),
   // Empty: every environment.
   environmentIds: z.array(uuidSchema).max(100).default([]),
   expiresInDays: z.number().int().min(1).max(3650).nullable().default(null),
@@ -28,7 +28,16 @@ export const createApiTokenInput = z.object({
 /** Creates an API token; the returned secret is shown once and only its hash is kept. */
 export async function createApiToken(ctx: DomainContext, input: unknown): Promise<{ token: string; record: ApiToken }> {
   const data = parseInput(createApiTokenInput, input);
-  authorize(ctx.actor, "api_tokens", "write");
+  if (data.scope === "reviewer") {
+    // Any console member may make one for themselves: it reads what every role reads and decides only their own review items.
+    if (ctx.actor.type !== "console_member") {
+      throw new ValidationError("A reviewer token acts for the console member who makes it: create it signed in to the console (Settings → API tokens).", {
+        scope: ["A reviewer token is made by a console member, for themselves."],
+      });
+    }
+  } else {
+    authorize(ctx.actor, "api_tokens", "write");
+  }
   const token = newSecretToken(PREFIX);
   return inTransaction(async (tx) => {
     const envs = await requireEnvironments(tx, data.environmentIds);
@@ -57,7 +66,10 @@ export async function createApiToken(ctx: DomainContext, input: unknown): Promis
 
 export async function revokeApiToken(ctx: DomainContext, tokenId: string): Promise<void> {
   const id = parseInput(uuidSchema, tokenId);
-  authorize(ctx.actor, "api_tokens", "write");
+  // A member may revoke their own reviewer token; every other revocation needs api_tokens write.
+  const [own] = await getDb().select({ createdBy: apiTokens.createdBy, scope: apiTokens.scope }).from(apiTokens).where(eq(apiTokens.id, id));
+  const ownReviewerToken = own?.scope === "reviewer" && ctx.actor.type === "console_member" && own.createdBy === ctx.actor.id;
+  if (!ownReviewerToken) authorize(ctx.actor, "api_tokens", "write");
   await inTransaction(async (tx) => {
     const [record] = await tx
       .update(apiTokens)
@@ -74,7 +86,15 @@ export async function listApiTokens(): Promise<Omit<ApiToken, "tokenHash">[]> {
   return rows.map(({ tokenHash: _hash, ...rest }) => rest);
 }
 
-type TokenRow = { id: string; name: string; scope: ApiToken["scope"]; environment_ids: string[] | null; expires_at: Date | null };
+type TokenRow = { id: string; name: string; scope: ApiToken["scope"]; environment_ids: string[] | null; expires_at: Date | null; created_by: string | null; member_email: string | null };
+
+/** The actor of a token row: a reviewer-scoped token names the member it acts for. */
+function tokenActor(t: Pick<TokenRow, "id" | "name" | "scope" | "environment_ids" | "created_by" | "member_email">): Actor {
+  if (t.scope === "reviewer") {
+    return { type: "api_token", id: t.id, label: `API token ${t.name} (for ${t.member_email ?? "a removed member"})`, scope: t.scope, environmentIds: t.environment_ids, memberId: t.created_by };
+  }
+  return { type: "api_token", id: t.id, label: `API token ${t.name}`, scope: t.scope, environmentIds: t.environment_ids };
+}
 // When each token's last-use stamp was last written by this instance (at most once a minute).
 const lastUseStamped = new Map<string, number>();
 
@@ -91,7 +111,8 @@ export async function authenticateApiToken(token: string, windowSeconds = 60): P
   if (cache) {
     const hash = hashToken(token);
     const found = await cache.lookup("api-token", hash, (t: TokenRow) => [t.id], async () => {
-      const [row] = await getSql()<TokenRow[]>`select id, name, scope, environment_ids, expires_at from api_tokens where token_hash = ${hash} and revoked_at is null`;
+      const [row] = await getSql()<TokenRow[]>`select t.id, t.name, t.scope, t.environment_ids, t.expires_at, t.created_by, m.email as member_email
+        from api_tokens t left join console_members m on m.id = t.created_by where t.token_hash = ${hash} and t.revoked_at is null`;
       return row;
     });
     if (found !== null) {
@@ -102,14 +123,15 @@ export async function authenticateApiToken(token: string, windowSeconds = 60): P
         lastUseStamped.set(found.id, Date.now());
         await getDb().update(apiTokens).set({ lastUsedAt: sql`now()` }).where(eq(apiTokens.id, found.id));
       }
-      return { actor: { type: "api_token", id: found.id, label: `API token ${found.name}`, scope: found.scope, environmentIds: found.environment_ids }, count, retryAfterSeconds };
+      return { actor: tokenActor(found), count, retryAfterSeconds };
     }
   }
   const pg = getSql();
-  const [record] = await pg<{ id: string; name: string; scope: ApiToken["scope"]; environment_ids: string[] | null; stale: boolean; count: number; retry: number }[]>`
+  const [record] = await pg<(Omit<TokenRow, "expires_at"> & { stale: boolean; count: number; retry: number })[]>`
     with t as (
-      select id, name, scope, environment_ids, (last_used_at is null or last_used_at < now() - interval '1 minute') as stale from api_tokens
-      where token_hash = ${hashToken(token)} and revoked_at is null and (expires_at is null or expires_at > now())),
+      select a.id, a.name, a.scope, a.environment_ids, a.created_by, m.email as member_email, (a.last_used_at is null or a.last_used_at < now() - interval '1 minute') as stale
+      from api_tokens a left join console_members m on m.id = a.created_by
+      where a.token_hash = ${hashToken(token)} and a.revoked_at is null and (a.expires_at is null or a.expires_at > now())),
     hit as (
       insert into rate_limits as r (key, window_start, count) select 'api:' || t.id, now(), 1 from t
       on conflict (key) do update set
@@ -121,7 +143,7 @@ export async function authenticateApiToken(token: string, windowSeconds = 60): P
   // Last use, at most once a minute per token.
   if (record.stale) await getDb().update(apiTokens).set({ lastUsedAt: sql`now()` }).where(eq(apiTokens.id, record.id));
   return {
-    actor: { type: "api_token", id: record.id, label: `API token ${record.name}`, scope: record.scope, environmentIds: record.environment_ids },
+    actor: tokenActor(record),
     count: record.count,
     retryAfterSeconds: Math.max(record.retry, 1),
   };

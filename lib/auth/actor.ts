@@ -3,7 +3,15 @@ import type { ActorType, ConsoleRole } from "@/db/enums";
 /** Who is acting. Every domain call receives one; it decides permissions and the audit row's actor. */
 export type Actor =
   | { type: "console_member"; id: string; label: string; role: ConsoleRole; environmentIds: readonly string[] }
-  | { type: "api_token"; id: string; label: string; scope: "read" | "write" | "authz"; environmentIds: readonly string[] | null }
+  | {
+      type: "api_token";
+      id: string;
+      label: string;
+      scope: "read" | "write" | "authz" | "reviewer";
+      environmentIds: readonly string[] | null;
+      /** A reviewer-scoped token acts for the console member who made it (deciding their review items). */
+      memberId?: string | null;
+    }
   | { type: "directory"; id: string; label: string; environmentIds: readonly string[] }
   | { type: "identity_provider"; id: string; label: string; environmentIds: readonly string[] }
   | { type: "end_user"; id: string; label: string; environmentIds: readonly string[] }

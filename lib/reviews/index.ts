@@ -211,16 +211,23 @@ export function reviewerMail(reviewer: { id: string; email: string; name: string
 /** An assigned reviewer marks items keep or revoke (a revoke needs a comment). Changes no access. */
 export async function decideReviewItems(ctx: DomainContext, input: unknown): Promise<{ decided: number }> {
   const data = parseInput(decideInput, input);
-  authorize(ctx.actor, "review_decisions", "write");
+  authorize(ctx.actor, "review_decisions", "write", "any");
   return inTransaction(async (tx) => {
     const review = await lockReview(tx, data.reviewId);
     if (review.status !== "open") throw new ConflictError("This review is closed; its decisions are final.");
+    // A token limited to environments decides only in them.
+    authorize(ctx.actor, "access_reviews", "read", [review.environmentId]);
     if (ctx.actor.type !== "system") {
+      // A reviewer-scoped API token decides for the member who made it, while that member is active.
+      const memberId = ctx.actor.type === "api_token" ? ctx.actor.memberId : ctx.actor.id;
+      if (!memberId) throw new ForbiddenError("Only this review's assigned reviewers can decide its items: use a reviewer token made by one of them.");
       const [assigned] = await tx
-        .select({ id: accessReviewReviewers.memberId })
+        .select({ id: accessReviewReviewers.memberId, status: consoleMembers.status })
         .from(accessReviewReviewers)
-        .where(and(eq(accessReviewReviewers.reviewId, review.id), eq(accessReviewReviewers.memberId, ctx.actor.id)));
+        .innerJoin(consoleMembers, eq(consoleMembers.id, accessReviewReviewers.memberId))
+        .where(and(eq(accessReviewReviewers.reviewId, review.id), eq(accessReviewReviewers.memberId, memberId)));
       if (!assigned) throw new ForbiddenError("Only this review's assigned reviewers can decide its items.");
+      if (assigned.status !== "active") throw new ForbiddenError("The member this API token acts for is not active.");
     }
     const itemIds = [...new Set(data.itemIds)];
     const updated = await tx

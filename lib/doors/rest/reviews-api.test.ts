@@ -78,4 +78,60 @@ describe("access reviews over REST", () => {
     const again = await api("POST", `/membership-exclusions/${row!.id}/lift`);
     expect([again.status, again.json.detail]).toEqual([409, "This exclusion is already lifted."]);
   });
+
+  it("a reviewer-scoped token reads the trail and reviews, decides its member's items, and nothing else", async () => {
+    const reviewer = await realMemberCtx("reviewer");
+    const other = await realMemberCtx("reviewer");
+    const token = (await createApiToken(reviewer, { name: "auditor laptop", scope: "reviewer" })).token;
+    const othersToken = (await createApiToken(other, { name: "other", scope: "reviewer" })).token;
+    const devOnly = (await createApiToken(reviewer, { name: "dev only", scope: "reviewer", environmentIds: [env.dev.id] })).token;
+    const group = await createGroup(systemCtx, { environmentId: env.prod.id, name: `Reviewed ${crypto.randomUUID().slice(0, 6)}` });
+    const u = await createUser(systemCtx, { name: "r", email: `r.${crypto.randomUUID().slice(0, 6)}@example.com`, environmentIds: [env.prod.id] });
+    await addMembers(systemCtx, { groupId: group.id, userIds: [u.id] });
+    const review = (await api("POST", "/access-reviews", { environment: "prod", name: "Quarterly", scope: "groups", scopeIds: [group.id], reviewerIds: [reviewer.actor.id], dueAt: dueAt() })).json;
+    const items = (await api("GET", `/access-reviews/${review.id}`, undefined, token)).json.items;
+    expect(items).toHaveLength(1);
+    expect((await api("GET", "/audit-events?action=access_review.", undefined, token)).status).toBe(200);
+
+    // Writes other than its member's decisions are refused with the reason.
+    const write = await api("POST", "/groups", { environment: "prod", name: "Sneaky" }, token);
+    expect([write.status, write.json.detail]).toEqual([403, "This API token is reviewer-scoped: it reads, and decides the review items of the member it acts for."]);
+    expect((await api("POST", `/access-reviews/${review.id}/close`, undefined, token)).json.detail).toBe("This API token is reviewer-scoped: it reads, and decides the review items of the member it acts for.");
+    // Another reviewer's token, a DEV-only token and a read token cannot decide these items.
+    const notAssigned = await api("POST", `/access-reviews/${review.id}/decisions`, { itemIds: [items[0].id], decision: "keep" }, othersToken);
+    expect([notAssigned.status, notAssigned.json.detail]).toEqual([403, "Only this review's assigned reviewers can decide its items."]);
+    const dev = await api("POST", `/access-reviews/${review.id}/decisions`, { itemIds: [items[0].id], decision: "keep" }, devOnly);
+    expect([dev.status, dev.json.detail]).toEqual([403, "This change touches an environment outside your scope."]);
+    expect((await api("POST", `/access-reviews/${review.id}/decisions`, { itemIds: [items[0].id], decision: "keep" }, tokens.read)).json.detail).toBe("This API token is read-only.");
+    const writer = await api("POST", `/access-reviews/${review.id}/decisions`, { itemIds: [items[0].id], decision: "keep" });
+    expect([writer.status, writer.json.detail]).toEqual([403, "Only this review's assigned reviewers can decide its items: use a reviewer token made by one of them."]);
+    const noComment = await api("POST", `/access-reviews/${review.id}/decisions`, { itemIds: [items[0].id], decision: "revoke" }, token);
+    expect(noComment.status).toBe(400);
+
+    const decided = await api("POST", `/access-reviews/${review.id}/decisions`, { itemIds: [items[0].id], decision: "revoke", comment: "Left the team" }, token);
+    expect([decided.status, decided.json]).toEqual([200, { decided: 1 }]);
+    const after = (await api("GET", `/access-reviews/${review.id}`, undefined, tokens.read)).json.items[0];
+    expect(after).toMatchObject({ decision: "revoke", comment: "Left the team", decidedBy: expect.stringMatching(/^API token auditor laptop \(for reviewer-.+@example\.com\)$/) });
+
+    // Once its member is suspended, the token decides nothing.
+    const { suspendConsoleMember } = await import("@/lib/console-members");
+    await suspendConsoleMember(systemCtx, reviewer.actor.id!);
+    const suspended = await api("POST", `/access-reviews/${review.id}/decisions`, { itemIds: [items[0].id], decision: "keep" }, token);
+    expect([suspended.status, suspended.json.detail]).toEqual([403, "The member this API token acts for is not active."]);
+  });
+
+  it("a reviewer token is made by a console member for themselves, never by the system; a reviewer revokes their own only", async () => {
+    const refused = await createApiToken(systemCtx, { name: "pipeline", scope: "reviewer" }).catch((e) => e);
+    expect([refused.status, refused.fieldErrors.scope]).toEqual([400, ["A reviewer token is made by a console member, for themselves."]]);
+    const reviewer = await realMemberCtx("reviewer");
+    const other = await realMemberCtx("reviewer");
+    const mine = await createApiToken(reviewer, { name: "mine", scope: "reviewer" });
+    const theirs = await createApiToken(other, { name: "theirs", scope: "reviewer" });
+    expect((await createApiToken(reviewer, { name: "more", scope: "read" }).catch((e) => e)).message).toBe("A reviewer cannot change api tokens.");
+    const { revokeApiToken } = await import("@/lib/api-tokens");
+    expect((await revokeApiToken(reviewer, theirs.record.id).catch((e) => e)).message).toBe("A reviewer cannot change api tokens.");
+    await revokeApiToken(reviewer, mine.record.id);
+    expect((await api("GET", "/audit-events", undefined, mine.token)).json.detail).toBe("The API token is unknown, revoked or expired.");
+    expect((await api("GET", "/audit-events", undefined, theirs.token)).status).toBe(200);
+  });
 });

@@ -2,7 +2,7 @@ import "server-only";
 import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Tx } from "@/db/client";
-import { CONSOLE_MEMBER_STATUSES, CONSOLE_ROLES, REVIEW_SCOPES, USER_SOURCES, USER_STATUSES } from "@/db/enums";
+import { CONSOLE_MEMBER_STATUSES, CONSOLE_ROLES, REVIEW_DECISIONS, REVIEW_SCOPES, USER_SOURCES, USER_STATUSES } from "@/db/enums";
 import { accessReviews, consoleMembers, environments, groups } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
 import {
@@ -23,7 +23,7 @@ import { DomainError, ForbiddenError, NotFoundError, ValidationError } from "@/l
 import { addMembers, createGroup, createGroupInput, deleteGroup, listGroupsPage, removeMembers, updateGroup, updateGroupInput } from "@/lib/groups";
 import { liftExclusion } from "@/lib/groups/exclusions";
 import { authorize } from "@/lib/permissions";
-import { closeAccessReview, createAccessReview, getAccessReview, listAccessReviews, type ReviewSummary } from "@/lib/reviews";
+import { closeAccessReview, createAccessReview, decideReviewItems, getAccessReview, listAccessReviews, type ReviewSummary } from "@/lib/reviews";
 import { createUser, createUserInput, deleteUser, grantEnvironment, reactivateUser, revokeEnvironment, suspendUser, updateUser } from "@/lib/users";
 import { getUserDetail } from "@/lib/users/detail";
 import { listUsers } from "@/lib/users/list";
@@ -842,6 +842,18 @@ export const ENDPOINTS: Endpoint[] = [
           })),
         },
       };
+    },
+  },
+  {
+    method: "POST",
+    path: "/access-reviews/{id}/decisions",
+    summary: "Keep or revoke review items, as one of the review's assigned reviewers (a reviewer-scoped token acts for the member who made it); a revoke needs a comment. Changes no access until the review closes",
+    tag: "Access reviews",
+    permission: ["review_decisions", "write"],
+    body: z.object({ itemIds: z.array(z.uuid()), decision: z.enum(REVIEW_DECISIONS), comment: z.string().optional() }),
+    response: z.object({ decided: z.number().int() }),
+    async handle({ ctx, params, body }) {
+      return { body: await decideReviewItems(ctx, { ...((body ?? {}) as object), reviewId: id(params) }) };
     },
   },
   {

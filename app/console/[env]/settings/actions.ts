@@ -16,6 +16,18 @@ export const revokeApiTokenAction = consoleAction({ permission: ["api_tokens", "
   return null;
 });
 
+/** Any console member: a token for themselves that reads and decides their own review items (scope "reviewer"). */
+export const createReviewerTokenAction = consoleAction({ permission: ["review_decisions", "write"] }, async (ctx, input: unknown) => {
+  const { token, record } = await createApiToken(ctx, { ...(typeof input === "object" && input ? input : {}), scope: "reviewer" });
+  return { token, id: record.id };
+});
+
+/** A member revokes their own reviewer token (lib/api-tokens checks it is theirs). */
+export const revokeOwnTokenAction = consoleAction({ permission: ["review_decisions", "write"] }, async (ctx, tokenId: string) => {
+  await revokeApiToken(ctx, tokenId);
+  return null;
+});
+
 export const updateEnvironmentAuthAction = consoleAction({ permission: ["environment_auth", "write"] }, async (ctx, environmentId: string, input: unknown) => {
   const settings = await updateEnvironmentAuth(ctx, String(environmentId), input);
   return { version: settings.version };

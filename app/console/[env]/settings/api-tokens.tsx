@@ -8,11 +8,15 @@ import { ShownOnce } from "@/components/ui/shown-once";
 import { SimpleTable } from "@/components/ui/simple-table";
 import { useAction } from "@/components/use-action";
 import type { FieldErrors } from "@/lib/errors";
-import { createApiTokenAction, revokeApiTokenAction } from "./actions";
+import { createApiTokenAction, createReviewerTokenAction, revokeApiTokenAction, revokeOwnTokenAction } from "./actions";
 
-type TokenRow = { id: string; name: string; hint: string; scope: string; environments: string; createdAt: string; lastUsedAt: string; state: string };
+type TokenRow = { id: string; name: string; hint: string; scope: string; createdBy: string | null; environments: string; createdAt: string; lastUsedAt: string; state: string };
 
-export function ApiTokens({ tokens, environments, canWrite }: { tokens: TokenRow[]; environments: { id: string; name: string }[]; canWrite: boolean }) {
+/**
+ * API tokens. Owners and admins make any scope; every other member may make reviewer tokens for
+ * themselves (they read, and decide the member's own review items) and revoke their own.
+ */
+export function ApiTokens({ tokens, environments, canWrite, memberId }: { tokens: TokenRow[]; environments: { id: string; name: string }[]; canWrite: boolean; memberId: string | null }) {
   const [errors, setErrors] = useState<FieldErrors>({});
   const [secret, setSecret] = useState<string | null>(null);
   const { pending, run } = useAction();
@@ -20,7 +24,7 @@ export function ApiTokens({ tokens, environments, canWrite }: { tokens: TokenRow
   return (
     <div className="mt-4 flex flex-col gap-4">
       {secret && <ShownOnce intro="The new API token." values={[{ value: secret, testId: "new-token" }]} />}
-      {canWrite && (
+      {memberId && (
         <form
           className="flex flex-wrap items-end gap-3"
           noValidate
@@ -28,7 +32,8 @@ export function ApiTokens({ tokens, environments, canWrite }: { tokens: TokenRow
             e.preventDefault();
             const form = e.currentTarget;
             const data = new FormData(form);
-            run(() => createApiTokenAction({ name: data.get("name"), scope: data.get("scope"), environmentIds: data.getAll("environmentIds") }), {
+            const input = { name: data.get("name"), scope: data.get("scope"), environmentIds: data.getAll("environmentIds") };
+            run(() => (canWrite ? createApiTokenAction(input) : createReviewerTokenAction(input)), {
               error: "inline",
               fieldErrors: setErrors,
               onSuccess: (d) => {
@@ -42,10 +47,11 @@ export function ApiTokens({ tokens, environments, canWrite }: { tokens: TokenRow
           <Field label="Token name" name="name" errors={errors.name} />
           <label className="flex flex-col gap-1 text-sm font-medium text-slate-700">
             Scope
-            <select name="scope" className="rounded-md border border-slate-300 px-2 py-2 text-sm" defaultValue="read">
-              <option value="read">Read</option>
-              <option value="write">Read and write</option>
-              <option value="authz">Decisions only (components)</option>
+            <select name="scope" className="rounded-md border border-slate-300 px-2 py-2 text-sm" defaultValue={canWrite ? "read" : "reviewer"}>
+              {canWrite && <option value="read">Read</option>}
+              {canWrite && <option value="write">Read and write</option>}
+              {canWrite && <option value="authz">Decisions only (components)</option>}
+              <option value="reviewer">Reviewer: read, and decide my review items</option>
             </select>
           </label>
           <fieldset className="flex flex-col gap-1">
@@ -82,14 +88,14 @@ export function ApiTokens({ tokens, environments, canWrite }: { tokens: TokenRow
             header: "Actions",
             hideHeader: true,
             cell: (t) =>
-              canWrite &&
+              (canWrite || (t.scope === "reviewer" && t.createdBy === memberId)) &&
               t.state === "active" && (
                 <Button
                   variant="ghost"
                   className="text-red-700"
                   onClick={() =>
                     window.confirm(`Revoke “${t.name}”? Clients using it stop working at once.`) &&
-                    run(() => revokeApiTokenAction(t.id), { success: "Revoked.", refresh: false })
+                    run(() => (canWrite ? revokeApiTokenAction(t.id) : revokeOwnTokenAction(t.id)), { success: "Revoked.", refresh: false })
                   }
                 >
                   Revoke

@@ -152,12 +152,14 @@ export default async function SettingsPage({ params }: { params: Promise<{ env: 
         </p>
         <ApiTokens
           canWrite={can(actor, "api_tokens", "write")}
+          memberId={actor.type === "console_member" ? actor.id : null}
           environments={environments.map((e) => ({ id: e.id, name: e.name }))}
           tokens={tokens.map((t) => ({
             id: t.id,
             name: t.name,
             hint: t.tokenHint,
             scope: t.scope,
+            createdBy: t.createdBy,
             environments: t.environmentIds ? t.environmentIds.map((id) => envKey.get(id) ?? "?").join(", ").toUpperCase() : "All",
             createdAt: t.createdAt.toISOString().slice(0, 10),
             lastUsedAt: t.lastUsedAt ? t.lastUsedAt.toISOString().slice(0, 16).replace("T", " ") : "Never",
