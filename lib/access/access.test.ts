@@ -32,6 +32,18 @@ describe("resources", () => {
     expect((await listResources(env.prod.id, "agent_studio")).map((r) => r.name)).not.toContain("Invoices");
   });
 
+  it("count their own grants on the list (each resource its own, not 0)", async () => {
+    const jira = await createResource(systemCtx, { environmentId: env.dev.id, feature: "mcp", name: "Counted Jira" });
+    const sf = await createResource(systemCtx, { environmentId: env.dev.id, feature: "mcp", name: "Counted Salesforce" });
+    const sales = await createGroup(systemCtx, { environmentId: env.dev.id, name: "Counted sales" });
+    const support = await createGroup(systemCtx, { environmentId: env.dev.id, name: "Counted support" });
+    await addGrants(systemCtx, { environmentId: env.dev.id, feature: "mcp", resourceId: sf.id, groupIds: [sales.id, support.id] });
+    await addGrants(systemCtx, { environmentId: env.dev.id, feature: "mcp", resourceId: jira.id, groupIds: [support.id] });
+    await addGrants(systemCtx, { environmentId: env.dev.id, feature: "mcp", resourceId: null, groupIds: [sales.id] }); // all of MCP: no resource's own
+    const counts = Object.fromEntries((await listResources(env.dev.id, "mcp")).map((r) => [r.name, r.grantCount]));
+    expect(counts).toEqual({ "Counted Jira": 1, "Counted Salesforce": 2 });
+  });
+
   it("refuse bad input with field errors and write nothing", async () => {
     const rows = await countRows("resources");
     const blank = await createResource(systemCtx, { environmentId: env.prod.id, feature: "agent_studio", name: "  " }).catch((e) => e);

@@ -94,7 +94,8 @@ export async function listResources(environmentId: string, feature?: Feature, ex
       description: resources.description,
       createdAt: resources.createdAt,
       updatedAt: resources.updatedAt,
-      grantCount: sql<number>`(select count(*) from access_grants g where g.resource_id = ${resources.id})::int`,
+      // Qualified by hand: inside a subquery Drizzle renders ${resources.id} as a bare "id", which is g.id.
+      grantCount: sql<number>`(select count(*) from access_grants g where g.resource_id = "resources"."id")::int`,
     })
     .from(resources)
     .where(and(eq(resources.environmentId, environmentId), feature ? eq(resources.feature, feature) : undefined))
