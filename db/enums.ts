@@ -72,7 +72,7 @@ export const KEY_STATES = ["next", "active", "retired"] as const;
 
 export const SIGN_IN_METHODS = ["password", "sso"] as const;
 
-export const ACTOR_TYPES = ["console_member", "api_token", "directory", "identity_provider", "end_user", "system"] as const;
+export const ACTOR_TYPES = ["console_member", "api_token", "directory", "identity_provider", "end_user", "system", "anonymous"] as const;
 export type ActorType = (typeof ACTOR_TYPES)[number];
 
 export const AUDIT_OUTCOMES = ["success", "failure", "denied"] as const;

@@ -135,6 +135,8 @@ export function denialReason(
       if (actor.environmentIds && action === "write" && environmentIds) return "This API token is scoped to environments and cannot make account-wide changes.";
       return null;
     }
+    case "anonymous":
+      return "Sign in, or send a valid token.";
     case "directory":
     case "identity_provider":
     case "end_user": {

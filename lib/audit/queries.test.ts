@@ -3,7 +3,7 @@ import type { Environment } from "@/db/schema";
 import { cookieJar, signInAs } from "@/test-support/console-session";
 import { createEnvironments, memberCtx, systemCtx } from "@/test-support/fixtures";
 import { createUser, suspendUser, updateUser } from "@/lib/users";
-import { diffOf, iterateAuditEvents, listAuditEvents } from "./queries";
+import { consoleAuditFilter, diffOf, iterateAuditEvents, knownActions, listAuditEvents } from "./queries";
 
 vi.mock("next/headers", () => import("@/test-support/console-session").then((m) => m.nextHeadersMock));
 
@@ -34,6 +34,31 @@ describe("reading the audit trail", () => {
     expect(first.rows.length + second.rows.length).toBe(6);
     expect(second.next).toBeNull();
     expect(Math.max(...second.rows.map((r) => r.id))).toBeLessThan(Math.min(...first.rows.map((r) => r.id)));
+  });
+
+  it("reads a word without a dot as a prefix (mcp finds mcp.*), and knows the actions and their prefixes", async () => {
+    const { recordAudit } = await import("./record");
+    const { getDb } = await import("@/db/client");
+    await recordAudit(getDb(), { actor: { type: "anonymous", id: null, label: "anonymous (no valid token)" } }, { action: "mcp.access", targetType: "resource", environment: env.prod, outcome: "denied", reason: "missing_token" });
+    expect((await listAuditEvents({ action: "mcp" })).rows.map((e) => [e.action, e.actorType])).toEqual([["mcp.access", "anonymous"]]);
+    expect((await listAuditEvents({ action: "mcp.acc" })).rows).toEqual([]);
+    const actions = await knownActions();
+    expect(actions).toEqual(expect.arrayContaining(["mcp.", "mcp.access", "user.", "user.create", "user.suspend", "user.update"]));
+    expect(actions).toEqual([...new Set(actions)].sort());
+  });
+
+  it("shows an environment's page its own events and the account-wide ones; 'all' shows every environment", async () => {
+    const { recordAudit } = await import("./record");
+    const { getDb } = await import("@/db/client");
+    await recordAudit(getDb(), systemCtx, { action: "api_token.create", targetType: "api_token", targetLabel: "account-wide" });
+    const envs = async (query: Record<string, string>, page: string) => new Set((await listAuditEvents({ ...consoleAuditFilter(query, page), limit: 500 })).rows.map((e) => e.environmentKey));
+    expect(await envs({}, "prod")).toEqual(new Set(["prod", null]));
+    expect(await envs({}, "dev")).toEqual(new Set(["dev", null]));
+    expect(await envs({ environment: "dev" }, "prod")).toEqual(new Set(["dev", null]));
+    expect(await envs({ environment: "all" }, "prod")).toEqual(new Set(["prod", "test", "dev", null]));
+    // The REST filter stays exact: one environment's events only, unless accountWide is asked for.
+    expect(new Set((await listAuditEvents({ environment: "prod" })).rows.map((e) => e.environmentKey))).toEqual(new Set(["prod"]));
+    expect(new Set((await listAuditEvents({ environment: "prod", accountWide: "true" })).rows.map((e) => e.environmentKey))).toEqual(new Set(["prod", null]));
   });
 
   it("refuses bad filters with the field at fault", async () => {

@@ -33,9 +33,13 @@ export const auditFilterInput = z
   .object({
     actorType: z.enum(ACTOR_TYPES).optional().or(z.literal("").transform(() => undefined)),
     actor: optionalText.describe("part of the actor's label, or its id"),
-    action: optionalText.describe("an action or its prefix: user. or user.create"),
+    action: optionalText.describe("an action (user.create) or a prefix: user. or user (a word without a dot matches every action it starts)"),
     target: optionalText.describe("part of the target's label, or its id"),
-    environment: optionalText,
+    environment: optionalText.describe("an environment key"),
+    accountWide: z
+      .union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")])
+      .optional()
+      .describe("with environment: also the account-wide events (those of no environment: members, tokens, IdPs…)"),
     outcome: z.enum(AUDIT_OUTCOMES).optional().or(z.literal("").transform(() => undefined)),
     from: optionalDate,
     to: optionalDate,
@@ -51,14 +55,46 @@ function where(f: AuditFilter): SQL | undefined {
   return and(
     f.actorType ? eq(auditEvents.actorType, f.actorType) : undefined,
     f.actor ? or(eq(auditEvents.actorId, f.actor), ilike(auditEvents.actorLabel, like(f.actor))) : undefined,
-    f.action ? (f.action.endsWith(".") ? sql`${auditEvents.action} like ${`${f.action.replace(/[\\%_]/g, (c) => `\\${c}`)}%`}` : eq(auditEvents.action, f.action)) : undefined,
+    // "user.create" is one action; "user." and "user" (no dot) are prefixes.
+    f.action ? (f.action.endsWith(".") || !f.action.includes(".") ? sql`${auditEvents.action} like ${`${f.action.replace(/[\\%_]/g, (c) => `\\${c}`)}%`}` : eq(auditEvents.action, f.action)) : undefined,
     f.target ? or(eq(auditEvents.targetId, f.target), ilike(auditEvents.targetLabel, like(f.target))) : undefined,
-    f.environment ? eq(auditEvents.environmentKey, f.environment.toLowerCase()) : undefined,
+    f.environment
+      ? f.accountWide
+        ? or(eq(auditEvents.environmentKey, f.environment.toLowerCase()), sql`${auditEvents.environmentId} is null`)
+        : eq(auditEvents.environmentKey, f.environment.toLowerCase())
+      : undefined,
     f.outcome ? eq(auditEvents.outcome, f.outcome) : undefined,
     f.from ? gte(auditEvents.occurredAt, f.from) : undefined,
     f.to ? lte(auditEvents.occurredAt, f.to) : undefined,
     f.before ? lt(auditEvents.id, f.before) : undefined,
   );
+}
+
+/**
+ * The console's audit filters (the page and its CSV export): the URL's `environment` is an
+ * environment key, or "all"; without one, the page's environment. An environment's view includes
+ * the account-wide events (members, tokens, IdPs), which belong to no environment.
+ */
+export function consoleAuditFilter(query: Record<string, string | undefined>, pageEnvironment: string): Record<string, unknown> {
+  const { environment, ...rest } = query;
+  if (environment === "all") return rest;
+  return { ...rest, environment: environment || pageEnvironment, accountWide: true };
+}
+
+/**
+ * Every action the trail holds (a skip scan over the action index: one index probe per distinct
+ * action, fast at millions of events), with their prefixes (`user.`), for the action filter.
+ */
+export async function knownActions(): Promise<string[]> {
+  const rows = await getDb().execute<{ action: string }>(sql`
+    with recursive a(action) as (
+      (select action from audit_events order by action limit 1)
+      union all
+      select (select e.action from audit_events e where e.action > a.action order by e.action limit 1) from a where a.action is not null)
+    select action from a where action is not null`);
+  const actions = rows.map((r) => r.action);
+  const prefixes = [...new Set(actions.filter((a) => a.includes(".")).map((a) => `${a.slice(0, a.indexOf("."))}.`))];
+  return [...prefixes, ...actions].sort();
 }
 
 /** One page of filtered events, newest first; `next` continues after the last. */

@@ -15,7 +15,9 @@ export type Actor =
   | { type: "directory"; id: string; label: string; environmentIds: readonly string[] }
   | { type: "identity_provider"; id: string; label: string; environmentIds: readonly string[] }
   | { type: "end_user"; id: string; label: string; environmentIds: readonly string[] }
-  | { type: "system"; id: null; label: string };
+  | { type: "system"; id: null; label: string }
+  /** A caller without valid credentials (a missing, bad or expired token): recorded on its denials, allowed nothing. */
+  | { type: "anonymous"; id: null; label: string };
 
 /** The actor plus what the audit trail records about the request. */
 export type DomainContext = {

@@ -221,6 +221,11 @@ describe("an MCP server per MCP resource", () => {
     const anonymous = await post({});
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers.get("www-authenticate")).toBe(`Bearer resource_metadata="http://localhost:3000/.well-known/oauth-protected-resource/mcp/${mcp.id}"`);
+    // Recorded as what it is: a caller without credentials (its own actor type), not the system.
+    const [denial] = await getDb().execute<{ actor_type: string; actor_label: string; reason: string }>(
+      sql`select actor_type, actor_label, reason from audit_events where action = 'mcp.access' and target_id = ${mcp.id} and outcome = 'denied' order by id desc limit 1`,
+    );
+    expect(denial).toEqual({ actor_type: "anonymous", actor_label: "anonymous (no valid token)", reason: "missing_token" });
     const forbidden = await post({ authorization: `Bearer ${await ungrantedToken(mcpServerUrl(mcp.id))}` });
     expect(forbidden.status).toBe(403);
     expect(await forbidden.json()).toMatchObject({ error: "access_denied", reason: "no_grant" });

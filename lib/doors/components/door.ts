@@ -62,7 +62,7 @@ export async function admit(request: Request, resourceId: string, options: DoorO
 
   const actor = claims
     ? { type: "end_user" as const, id: claims.sub, label: claims.email, environmentIds: [row.env.id] }
-    : { type: "system" as const, id: null, label: "anonymous (no valid token)" };
+    : { type: "anonymous" as const, id: null, label: "anonymous (no valid token)" };
   await recordAudit(getDb(), { actor, ip }, {
     action: `${options.feature}.access`,
     targetType: "resource",

@@ -149,6 +149,12 @@ describe("audit events", () => {
 
   it("refuses a token limited to environments without one of them, and a bad cursor", async () => {
     expect((await api("GET", "/audit-events", { token: tokens.devRead })).json).toMatchObject({ status: 403, detail: "This API token is scoped to environments: pass ?environment=<key> of one of them." });
+    expect((await api("GET", "/audit-events?environment=dev&accountWide=true", { token: tokens.devRead })).json).toMatchObject({
+      status: 403,
+      detail: "This API token is scoped to environments: it reads their events, not the account-wide ones.",
+    });
+    const wide = await api("GET", "/audit-events?environment=dev&accountWide=true&limit=500", { token: tokens.read });
+    expect(new Set(wide.json.data.map((e: { environment: string | null }) => e.environment))).toEqual(new Set(["dev", null]));
     expect((await api("GET", "/audit-events?environment=prod", { token: tokens.devRead })).json).toMatchObject({ status: 403, detail: "This change touches an environment outside your scope." });
     const cursor = await api("GET", "/audit-events?cursor=abc", { token: tokens.read });
     expect([cursor.status, cursor.json.errors.cursor]).toEqual([400, ["Pass the nextCursor of the previous page."]]);

@@ -173,7 +173,8 @@ const auditQuery = z.object({
   environment: z.string().max(64).optional().describe("Environment key; a token limited to environments must name one of them"),
   actorType: z.enum(ACTOR_TYPES).optional(),
   actor: z.string().max(200).optional().describe("Part of the actor's label, or its id"),
-  action: z.string().max(200).optional().describe("An action (user.create) or a prefix ending in a dot (user.)"),
+  action: z.string().max(200).optional().describe("An action (user.create), or a prefix: user. or a word without a dot (user)"),
+  accountWide: z.enum(["true", "false"]).optional().describe("With environment: also the account-wide events (members, tokens, IdPs); not for tokens limited to environments"),
   target: z.string().max(200).optional().describe("Part of the target's label, or its id"),
   outcome: z.enum(AUDIT_OUTCOMES).optional(),
   from: z.string().max(40).optional().describe("YYYY-MM-DD or an ISO time"),
@@ -526,6 +527,7 @@ export const CONFIG_ENDPOINTS: Endpoint[] = [
         if (!q.environment) throw new ForbiddenError("This API token is scoped to environments: pass ?environment=<key> of one of them.");
         const env = await environmentByKey(q.environment);
         if (!ctx.actor.environmentIds.includes(env.id)) throw new ForbiddenError("This change touches an environment outside your scope.");
+        if (q.accountWide === "true") throw new ForbiddenError("This API token is scoped to environments: it reads their events, not the account-wide ones.");
       }
       const { cursor, ...filters } = q;
       const { rows, next } = await listAuditEvents(auditFilterInput.parse({ ...filters, before: cursor }));

@@ -3,7 +3,8 @@ import { Button } from "@/components/ui/button";
 import { Badge, Card, PageHeader } from "@/components/ui/card";
 import { TableHead } from "@/components/ui/table-head";
 import { ACTOR_TYPES, AUDIT_OUTCOMES } from "@/db/enums";
-import { diffOf, listAuditEvents } from "@/lib/audit/queries";
+import { consoleAuditFilter, diffOf, knownActions, listAuditEvents } from "@/lib/audit/queries";
+import { listEnvironments } from "@/lib/environments";
 import { isDomainError, type FieldErrors } from "@/lib/errors";
 import { consolePage } from "@/lib/doors/http/console-page";
 import { can } from "@/lib/permissions";
@@ -18,10 +19,11 @@ export default async function AuditPage({ params, searchParams }: { params: Prom
   const { env, actor } = await consolePage(params);
   const query = await searchParams;
   const filter = Object.fromEntries(FIELDS.filter((k) => query[k]).map((k) => [k, query[k]!]));
+  const [environments, actions] = await Promise.all([listEnvironments(), knownActions()]);
   let page: Awaited<ReturnType<typeof listAuditEvents>> = { rows: [], next: null };
   let errors: FieldErrors = {};
   try {
-    page = await listAuditEvents({ ...filter, before: query.before, limit: 100 });
+    page = await listAuditEvents({ ...consoleAuditFilter(filter, env.key), before: query.before, limit: 100 });
   } catch (error) {
     if (!isDomainError(error)) throw error;
     errors = error.fieldErrors ?? { _form: [error.message] };
@@ -52,12 +54,33 @@ export default async function AuditPage({ params, searchParams }: { params: Prom
               ))}
             </select>
           </label>
+          <label className="flex flex-col gap-1 text-sm font-medium text-slate-700">
+            Environment
+            <select name="environment" defaultValue={filter.environment ?? ""} className="rounded-md border border-slate-300 px-2 py-2 text-sm">
+              <option value="">{env.name} and account-wide</option>
+              {environments
+                .filter((e) => e.id !== env.id)
+                .map((e) => (
+                  <option key={e.id} value={e.key}>
+                    {e.name} and account-wide
+                  </option>
+                ))}
+              <option value="all">All environments</option>
+            </select>
+          </label>
+          <label className="flex flex-col gap-1 text-sm font-medium text-slate-700">
+            Action (e.g. user. or user.create)
+            <input name="action" list="audit-actions" defaultValue={filter.action ?? ""} className="rounded-md border border-slate-300 px-3 py-2 text-sm" />
+            <datalist id="audit-actions">
+              {actions.map((a) => (
+                <option key={a} value={a} />
+              ))}
+            </datalist>
+          </label>
           {(
             [
               ["actor", "Actor (name or id)"],
-              ["action", "Action (e.g. user. or user.create)"],
               ["target", "Target (name or id)"],
-              ["environment", "Environment key"],
             ] as const
           ).map(([name, label]) => (
             <label key={name} className="flex flex-col gap-1 text-sm font-medium text-slate-700">

@@ -1,4 +1,4 @@
-import { iterateAuditEvents, auditFilterInput } from "@/lib/audit/queries";
+import { auditFilterInput, consoleAuditFilter, iterateAuditEvents } from "@/lib/audit/queries";
 import { consoleRouteContext } from "@/lib/doors/http/console-route";
 import { csvResponse } from "@/lib/doors/http/csv";
 import { problemFromError } from "@/lib/doors/http/problem";
@@ -6,9 +6,11 @@ import { parseInput } from "@/lib/validation";
 
 // The filtered audit trail as CSV, streamed a thousand events at a time, newest first.
 export async function GET(request: Request, { params }: { params: Promise<{ env: string }> }) {
-  const context = await consoleRouteContext((await params).env, { read: "audit" });
+  const envKey = (await params).env;
+  const context = await consoleRouteContext(envKey, { read: "audit" });
   if (context instanceof Response) return context;
-  const filter = Object.fromEntries(new URL(request.url).searchParams);
+  // What the page shows: this environment and the account-wide events, unless the URL says otherwise.
+  const filter = consoleAuditFilter(Object.fromEntries(new URL(request.url).searchParams), envKey);
   try {
     parseInput(auditFilterInput, filter); // bad filters: 400 with the field errors, before streaming
   } catch (error) {
