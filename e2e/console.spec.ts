@@ -57,3 +57,26 @@ test("an admin adds a user: a taken email is a field error, a new one appears in
   await expect(page).toHaveURL(/[?&]q=e2e\./);
   await expect(page.getByRole("cell", { name: email })).toBeVisible();
 });
+
+test("Add a user can be cancelled, writing nothing; every console page has an icon and no 404 on the way", async ({ page }) => {
+  const missing: string[] = [];
+  page.on("response", (r) => {
+    if (r.status() === 404) missing.push(r.url());
+  });
+  await signInAsOwner(page);
+  await page.goto(`${baseUrl()}/console/dev/users`);
+  const icon = await page.locator('link[rel="icon"]').first().getAttribute("href");
+  const served = await page.request.get(new URL(icon!, baseUrl()).toString());
+  expect([served.status(), served.headers()["content-type"]]).toEqual([200, "image/svg+xml"]);
+
+  await page.getByRole("button", { name: "Add user" }).click();
+  const form = page.getByRole("dialog", { name: "Add a user" });
+  await form.getByLabel("Full name").fill("Never Added");
+  await form.getByLabel("Email").fill(`never.${Date.now()}@example.com`);
+  await form.getByRole("button", { name: "Cancel" }).click();
+  await expect(form).toBeHidden();
+  await page.getByLabel("Search").fill("Never Added");
+  await expect(page).toHaveURL(/[?&]q=Never/);
+  await expect(page.getByRole("cell", { name: "Never Added" })).toHaveCount(0);
+  expect(missing).toEqual([]);
+});

@@ -1,6 +1,17 @@
 import fs from "node:fs";
 import { expect, test, type Page } from "@playwright/test";
+import postgres from "postgres";
 import { baseUrl, signInAsOwner } from "./helpers";
+
+/** Opens the Filters popover (a click before hydration does nothing: click until its panel shows). */
+async function openFilters(page: Page) {
+  const panel = page.getByRole("dialog", { name: "Filters" });
+  await expect(async () => {
+    if (!(await panel.isVisible())) await page.getByRole("button", { name: /^Filters/ }).click();
+    await expect(panel).toBeVisible({ timeout: 1000 });
+  }).toPass();
+  return panel;
+}
 
 const unique = () => Date.now().toString(36) + Math.random().toString(36).slice(2, 6);
 
@@ -119,8 +130,7 @@ test("the URL reproduces a filtered, sorted view after reload", async ({ page })
   await page.goto(`${baseUrl()}/console/dev/users`);
   await page.getByRole("button", { name: "Email", exact: true }).click();
   await expect(page).toHaveURL(/sort=email/);
-  await page.getByText("Filters").click();
-  await page.getByRole("checkbox", { name: "invited" }).check();
+  await (await openFilters(page)).getByRole("checkbox", { name: "invited" }).check();
   await expect(page).toHaveURL(/status=invited/);
   const emails = async () => (await page.getByRole("row").filter({ hasText: "invited" }).allInnerTexts()).join("|");
   // The filtered page has arrived when every row shown is counted by the total (the header row aside).
@@ -136,8 +146,12 @@ test("the URL reproduces a filtered, sorted view after reload", async ({ page })
   await expect(page).toHaveURL(/status=invited/);
   await settled();
   expect(await emails()).toBe(before);
-  await page.getByText("Filters").click();
-  await expect(page.getByRole("checkbox", { name: "invited" })).toBeChecked();
+  await expect((await openFilters(page)).getByRole("checkbox", { name: "invited" })).toBeChecked();
+  // The panel stays inside the window, whatever its width.
+  await page.setViewportSize({ width: 700, height: 800 });
+  const box = (await page.getByRole("dialog", { name: "Filters" }).boundingBox())!;
+  expect(box.x).toBeGreaterThanOrEqual(0);
+  expect(box.x + box.width).toBeLessThanOrEqual(700);
 });
 
 test("export an environment's memberships as CSV", async ({ page }) => {
@@ -150,4 +164,16 @@ test("export an environment's memberships as CSV", async ({ page }) => {
   // Everyone holds every user with access to TEST (40 in the demo seed, more if other tests added some).
   expect(lines.filter((l) => l.startsWith("Everyone,system,")).length).toBeGreaterThanOrEqual(40);
   expect(lines.some((l) => l.startsWith("Engineering,manual,"))).toBe(true);
+});
+
+test("a user's remove buttons say which environment's group they leave", async ({ page }) => {
+  const sql = postgres(process.env.E2E_DATABASE_URL!, { max: 1, onnotice: () => {} });
+  // A seeded person in Engineering in DEV, TEST and PROD.
+  const [person] = await sql<{ id: string }[]>`select gm.user_id as id from group_members gm join groups g on g.id = gm.group_id
+    where g.name = 'Engineering' group by gm.user_id having count(*) = 3 order by gm.user_id limit 1`;
+  await sql.end();
+  await signInAsOwner(page);
+  await page.goto(`${baseUrl()}/console/dev/users/${person!.id}`);
+  const names = await page.getByRole("button", { name: /^Remove from Engineering/ }).evaluateAll((buttons) => buttons.map((b) => b.getAttribute("aria-label")));
+  expect(names.sort()).toEqual(["Remove from Engineering in DEV", "Remove from Engineering in PROD", "Remove from Engineering in TEST"]);
 });

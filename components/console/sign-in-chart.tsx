@@ -3,8 +3,20 @@
 import type { SignInDay } from "@/lib/audit/queries";
 import { StackedBarChart } from "./stacked-bar-chart";
 
+/** Whether any sign-in, successful or not, happened in the period. */
+export function hasSignIns(data: SignInDay[]): boolean {
+  return data.some((d) => d.passwordSuccess + d.ssoSuccess + d.passwordFailure + d.ssoFailure > 0);
+}
+
 /** End-user sign-ins per day: successes by method, failures by method. */
 export function SignInChart({ data }: { data: SignInDay[] }) {
+  if (!hasSignIns(data)) {
+    return (
+      <p className="flex h-40 items-center justify-center rounded-md border border-dashed border-slate-200 text-sm text-slate-500" data-testid="no-sign-ins">
+        No sign-ins in the last {data.length} days yet.
+      </p>
+    );
+  }
   return (
     <StackedBarChart<SignInDay>
       label="Sign-ins per day by method and outcome"

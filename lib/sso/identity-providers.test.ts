@@ -51,7 +51,10 @@ describe("metadata", () => {
       ['<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "x">]><x/>', /DOCTYPE or entity declaration/],
       ['<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="e"><md:SPSSODescriptor/></md:EntityDescriptor>', /no IDPSSODescriptor/],
       [idpMetadata("https://idp.example/md", "https://idp.example/sso", []), /no signing certificate/],
-      ["<x/>", /No EntityDescriptor/],
+      ["<x/>", /^This XML is not SAML metadata: its root is <x>, where SAML metadata is an EntityDescriptor of urn:oasis:names:tc:SAML:2\.0:metadata\.$/],
+      ['<feed xmlns="http://www.w3.org/2005/Atom"/>', /^This XML is not SAML metadata: its root is <feed> \(http:\/\/www\.w3\.org\/2005\/Atom\)/],
+      ["<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body>Okta</body></html>", /^This is an HTML page, not SAML metadata/],
+      ["  <html lang=\"en\"><body>Login</body></html>", /^This is an HTML page, not SAML metadata/],
     ];
     for (const [xml, reason] of cases) {
       const error = (() => {

@@ -24,6 +24,10 @@ export type ReadCertificate = Pick<IdpCertificate, "pem" | "fingerprint" | "notB
 /** Reads what we need from IdP metadata: entity ID, SSO URL and the signing certificates. */
 export function parseIdpMetadata(xml: string, field = "metadataXml"): ParsedIdpMetadata {
   if (xml.length > MAX_METADATA_BYTES) throw new ValidationError("The metadata is larger than 1 MB.", { [field]: ["The metadata is larger than 1 MB."] });
+  // A login or landing page fetched instead of metadata: say so (its DOCTYPE would otherwise be the reason given).
+  if (/^\s*(?:<\?xml[^>]*>\s*)?(?:<!--[\s\S]*?-->\s*)*(?:<!DOCTYPE\s+html|<html[\s>])/i.test(xml)) {
+    throw ValidationError.field(field, "This is an HTML page, not SAML metadata: use the SAML metadata URL or XML your IdP gives (often ending in /metadata or FederationMetadata.xml).");
+  }
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) {
     throw new ValidationError("Metadata with a DOCTYPE or entity declaration is not accepted.", { [field]: ["Metadata with a DOCTYPE or entity declaration is not accepted."] });
   }
@@ -38,7 +42,14 @@ export function parseIdpMetadata(xml: string, field = "metadataXml"): ParsedIdpM
     throw ValidationError.field(field, message);
   };
   const descriptors = Array.from(doc.getElementsByTagNameNS(MD, "EntityDescriptor"));
-  if (descriptors.length !== 1) fail(descriptors.length ? "The metadata describes several entities; paste the one IdP's metadata." : "No EntityDescriptor found: this is not SAML metadata.");
+  if (descriptors.length !== 1) {
+    const root = doc.documentElement;
+    fail(
+      descriptors.length
+        ? "The metadata describes several entities; paste the one IdP's metadata."
+        : `This XML is not SAML metadata: its root is <${root?.nodeName ?? "?"}>${root?.namespaceURI ? ` (${root.namespaceURI})` : ""}, where SAML metadata is an EntityDescriptor of ${MD}.`,
+    );
+  }
   const entity = descriptors[0]!;
   const entityId = entity.getAttribute("entityID")?.trim() ?? "";
   if (!entityId) fail("The metadata has no entityID.");

@@ -5,12 +5,14 @@ import { useActionState } from "react";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
 import { forgotPasswordAction, passwordSignInAction, setPasswordAction, unlockAction, type FormState } from "./actions";
+import { formLevelError } from "@/components/form-state";
 
 function FormError({ state }: { state: FormState }) {
-  if (!state?.error) return null;
+  const error = formLevelError(state);
+  if (!error) return null;
   return (
     <p role="alert" className="rounded-md border border-red-200 bg-red-50 p-3 text-sm text-red-800">
-      {state.error}
+      {error}
     </p>
   );
 }

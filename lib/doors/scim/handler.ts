@@ -303,11 +303,12 @@ export async function handleScim(request: Request, directoryId: string, segments
     if (length > MAX_BODY_BYTES) throw new ScimError(413, `The body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB.`);
     handled = await route(sc, request, segments);
   } catch (error) {
-    if (error instanceof ScimError) handled = { status: error.status, body: scimErrorBody(error.status, error.message, error.scimType), headers: error.headers };
-    else if (isDomainError(error)) handled = { status: error.status, body: scimErrorBody(error.status, error.message, error.status === 409 ? "uniqueness" : undefined) };
+    // A refused request's log entry keeps its reason (the directory's admin reads it in the request log).
+    if (error instanceof ScimError) handled = { status: error.status, body: scimErrorBody(error.status, error.message, error.scimType), headers: error.headers, change: { error: error.message, ...(error.scimType ? { scimType: error.scimType } : {}) } };
+    else if (isDomainError(error)) handled = { status: error.status, body: scimErrorBody(error.status, error.message, error.status === 409 ? "uniqueness" : undefined), change: { error: error.message } };
     else {
       console.error(`[scim] unexpected error (request ${sc.ctx.requestId})`, error);
-      handled = { status: 500, body: scimErrorBody(500, `Something went wrong on our side (request ${sc.ctx.requestId}).`) };
+      handled = { status: 500, body: scimErrorBody(500, `Something went wrong on our side (request ${sc.ctx.requestId}).`), change: { error: `Unexpected error (request ${sc.ctx.requestId}).` } };
     }
   }
   const durationMs = Math.round(performance.now() - started);

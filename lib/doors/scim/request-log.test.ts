@@ -39,6 +39,9 @@ describe("directory request log, health and limits", () => {
       ]),
     );
     expect(rows.every((r) => r.durationMs >= 0)).toBe(true);
+    // A refused request keeps its reason, for the request log to show instead of a dash.
+    const refused = entries.find((e) => e.status === 400)!;
+    expect(refused.change).toEqual({ error: expect.stringMatching(/nope/), scimType: "invalidFilter" });
     const put = entries.find((e) => e.method === "PUT")!;
     expect(JSON.stringify(put.change)).not.toContain("another secret");
     expect(put.change).toMatchObject({ body: { password: "[redacted]" } });

@@ -65,7 +65,7 @@ describe("identity provider and authentication actions", () => {
     expect(bad.ok).toBe(false);
     expect(!bad.ok && bad.fieldErrors).toMatchObject({ name: ["Enter a name."] });
     const badXml = await actions.createIdpAction({ name: "Bad", metadataXml: "<nope/>" });
-    expect(!badXml.ok && badXml.fieldErrors?.metadataXml?.[0]).toMatch(/No EntityDescriptor/);
+    expect(!badXml.ok && badXml.fieldErrors?.metadataXml?.[0]).toMatch(/^This XML is not SAML metadata: its root is <nope>/);
     const plainHttp = await actions.createIdpAction({ name: "Plain", metadataUrl: "http://idp.example.com/metadata" });
     expect(!plainHttp.ok && plainHttp.fieldErrors?.metadataUrl?.[0]).toMatch(/^The metadata URL must use https: over plain http anyone on the network path/);
     const ok = await actions.createIdpAction({ name: "Good", metadataXml: xml });

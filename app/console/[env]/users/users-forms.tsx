@@ -30,7 +30,7 @@ export function AddUserDialog(props: AddUserProps) {
           <Dialog.Description className="text-sm text-slate-600">
             The user joins the Everyone group of each environment granted.
           </Dialog.Description>
-          <CreateUserForm {...props} onCreated={() => setOpen(false)} />
+          <CreateUserForm {...props} onCreated={() => setOpen(false)} onCancel={() => setOpen(false)} />
         </Dialog.Content>
       </Dialog.Portal>
     </Dialog.Root>
@@ -38,7 +38,7 @@ export function AddUserDialog(props: AddUserProps) {
 }
 
 /** Name, email, environments, and for each chosen environment its groups (searched on the server). */
-export function CreateUserForm({ currentEnvironmentId, environments, onCreated }: AddUserProps & { onCreated?: () => void }) {
+export function CreateUserForm({ currentEnvironmentId, environments, onCreated, onCancel }: AddUserProps & { onCreated?: () => void; onCancel?: () => void }) {
   const [errors, setErrors] = useState<FieldErrors>({});
   const { pending, run } = useAction();
   const [chosenEnvs, setChosenEnvs] = useState<string[]>([currentEnvironmentId]);
@@ -120,9 +120,16 @@ export function CreateUserForm({ currentEnvironmentId, environments, onCreated }
             {errors._form.join(" ")}
           </p>
         )}
-        <Button type="submit" disabled={pending}>
-          {pending ? "Adding…" : "Add user"}
-        </Button>
+        <div className="flex justify-end gap-2">
+          {onCancel && (
+            <Button type="button" variant="secondary" onClick={onCancel}>
+              Cancel
+            </Button>
+          )}
+          <Button type="submit" disabled={pending}>
+            {pending ? "Adding…" : "Add user"}
+          </Button>
+        </div>
       </form>
     </div>
   );

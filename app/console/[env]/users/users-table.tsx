@@ -1,5 +1,6 @@
 "use client";
 
+import * as Popover from "@radix-ui/react-popover";
 import Link from "next/link";
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { useQueryStates } from "nuqs";
@@ -51,8 +52,8 @@ function userColumns(envKey: string) {
       ),
     }),
     helper.accessor("groups", { id: "groups", header: "Groups", cell: (c) => c.getValue().join(", ") }),
-    helper.accessor("lastSignInAt", { id: "lastSignIn", header: "Last sign-in", cell: (c) => when(c.getValue()) }),
-    helper.accessor("createdAt", { id: "created", header: "Created", cell: (c) => when(c.getValue()) }),
+    helper.accessor("lastSignInAt", { id: "lastSignIn", header: "Last sign-in", cell: (c) => <span className="whitespace-nowrap">{when(c.getValue())}</span> }),
+    helper.accessor("createdAt", { id: "created", header: "Created", cell: (c) => <span className="whitespace-nowrap">{when(c.getValue())}</span> }),
   ]);
 }
 
@@ -175,11 +176,19 @@ export function UsersTable({
             placeholder="Any group"
           />
         )}
-        <details className="relative">
-          <summary className="cursor-pointer rounded-md border border-slate-300 px-3 py-2 text-sm">
+        {/* A Radix popover: it stays within the viewport (flips and shifts at the edges), closes on Escape and returns focus. */}
+        <Popover.Root>
+          <Popover.Trigger className="rounded-md border border-slate-300 px-3 py-2 text-sm hover:bg-slate-50">
             Filters{state.status.length + state.source.length + state.access.length ? ` (${state.status.length + state.source.length + state.access.length})` : ""}
-          </summary>
-          <div className="absolute z-10 mt-1 flex w-96 flex-wrap gap-6 rounded-md border border-slate-200 bg-white p-4 shadow-lg">
+          </Popover.Trigger>
+          <Popover.Portal>
+          <Popover.Content
+            align="start"
+            sideOffset={4}
+            collisionPadding={16}
+            aria-label="Filters"
+            className="z-20 flex w-96 max-w-[calc(100vw-2rem)] flex-wrap gap-6 rounded-md border border-slate-200 bg-white p-4 shadow-lg"
+          >
             <CheckboxFilter legend="Status" options={USER_STATUSES.map((v) => ({ value: v, label: v }))} selected={state.status} onToggle={(v) => refilter({ status: toggle(state.status, v) })} />
             <CheckboxFilter legend="Source" options={USER_SOURCES.map((v) => ({ value: v, label: v }))} selected={state.source} onToggle={(v) => refilter({ source: toggle(state.source, v) })} />
             <CheckboxFilter
@@ -188,8 +197,9 @@ export function UsersTable({
               selected={state.access}
               onToggle={(v) => refilter({ access: toggle(state.access, v) })}
             />
-          </div>
-        </details>
+          </Popover.Content>
+          </Popover.Portal>
+        </Popover.Root>
         <a
           className="ml-auto rounded-md border border-slate-300 px-3 py-2 text-sm hover:bg-slate-50"
           href={serializeUsersTableState(`/console/${environment.key}/users/export`, { ...state, group: fixedGroup?.id ?? state.group, after: null, before: null })}

@@ -3,15 +3,16 @@
 import { useActionState } from "react";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
+import { formLevelError } from "@/components/form-state";
 import { acceptInvitationAction } from "./actions";
 
 export function AcceptInvitationForm({ token, email, name }: { token: string; email: string; name: string }) {
   const [state, action, pending] = useActionState(acceptInvitationAction.bind(null, token), null);
   return (
     <form action={action} className="flex flex-col gap-4" noValidate>
-      {state?.error && (
+      {formLevelError(state) && (
         <p role="alert" className="rounded-md bg-red-50 p-3 text-sm text-red-800">
-          {state.error}
+          {formLevelError(state)}
         </p>
       )}
       <input type="text" name="username" autoComplete="username" value={email} readOnly hidden />

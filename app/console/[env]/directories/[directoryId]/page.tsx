@@ -45,7 +45,11 @@ export default async function DirectoryPage({ params }: { params: Promise<{ env:
             {
               header: "Change",
               cell: (e) =>
-                e.change ? (
+                typeof e.change?.error === "string" ? (
+                  <span className="text-sm text-red-800" data-testid="request-error">
+                    {e.change.error}
+                  </span>
+                ) : e.change ? (
                   <>
                     {Array.isArray(e.change.excludedMembers) && (
                       <ul className="mb-1 text-xs text-amber-800" data-testid="excluded-members">

@@ -137,9 +137,9 @@ export function UserPanel({
                           {editable && g.source !== "system" && (
                             <button
                               type="button"
-                              aria-label={`Remove from ${g.name}`}
+                              aria-label={`Remove from ${g.name} in ${a.name}`}
                               className="text-xs text-red-700 hover:underline"
-                              onClick={() => act(() => removeMembersAction({ groupId: g.groupId, userIds: [user.id] }), `Removed from ${g.name}.`)}
+                              onClick={() => act(() => removeMembersAction({ groupId: g.groupId, userIds: [user.id] }), `Removed from ${g.name} in ${a.name}.`)}
                             >
                               remove
                             </button>
