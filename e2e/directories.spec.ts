@@ -11,6 +11,14 @@ test("create a SCIM directory: the base URL and the token are shown once; rotati
   const token = await page.getByTestId("scim-token").innerText();
   expect(token).toMatch(/^scim_[A-Za-z0-9_-]{43}$/);
   await expect(page.getByTestId("scim-base-url")).toHaveText(new RegExp(`^${baseUrl()}/scim/v2/[0-9a-f-]{36}$`));
+  // Copy buttons put the exact value on the clipboard.
+  await page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: baseUrl() });
+  await page.getByRole("button", { name: "Copy Secret token (bearer)" }).click();
+  await expect(page.getByRole("button", { name: "Secret token (bearer) copied" })).toBeVisible();
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(token);
+  const baseUrlValue = await page.getByTestId("scim-base-url").innerText();
+  await page.getByRole("row").filter({ hasText: name }).getByRole("button", { name: `Copy the SCIM base URL of ${name}` }).click();
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(baseUrlValue);
   const row = page.getByRole("row").filter({ hasText: name });
   await expect(row).toContainText(token.slice(-4));
   await page.reload();

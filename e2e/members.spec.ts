@@ -36,9 +36,12 @@ test("an owner invites a reviewer from Settings → Members; the reviewer accept
   // The demo keeps mail in the outbox; the invitation link is there.
   await page.goto(`${baseUrl()}/console/dev/settings`);
   const mail = page.getByRole("row").filter({ hasText: email }).first();
-  await mail.getByText("show").click();
+  await mail.getByText("Show the message").click();
   const body = await mail.getByTestId("outbox-body").innerText();
   const link = body.match(/http\S+\/sign-in\/invitation\/\S+/)![0];
+  // The link is a link, beside the message and inside it.
+  await expect(mail.getByTestId("outbox-link")).toHaveAttribute("href", link);
+  await expect(mail.getByTestId("outbox-body").getByRole("link", { name: link })).toBeVisible();
 
   // The reviewer, in another browser: sets a password, then signs in.
   const context = await browser.newContext();

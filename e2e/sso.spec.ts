@@ -260,7 +260,7 @@ test("an invited break-glass user signs in with a password while SSO is enforced
   // The demo keeps mail in the outbox; the invitation link is there.
   await page.goto(`${baseUrl()}/console/prod/settings`);
   const mail = page.getByRole("row").filter({ hasText: email }).first();
-  await mail.getByText("show").click();
+  await mail.getByText("Show the message").click();
   const body = await mail.getByTestId("outbox-body").innerText();
   const link = body.match(/http\S+\/invite\/\S+/)![0];
 

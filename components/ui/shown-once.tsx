@@ -1,3 +1,5 @@
+import { CopyButton } from "./copy-button";
+
 /** Secrets shown once after they are made (API tokens, SCIM tokens): copy them now, they are not kept. */
 export function ShownOnce({ intro, values }: { intro: string; values: { label?: string; value: string; testId: string }[] }) {
   return (
@@ -6,9 +8,12 @@ export function ShownOnce({ intro, values }: { intro: string; values: { label?: 
       {values.map((v) => (
         <div key={v.testId} className="mt-2">
           {v.label && <p>{v.label}</p>}
-          <code data-testid={v.testId} className="mt-1 block break-all rounded bg-white p-2">
-            {v.value}
-          </code>
+          <div className="mt-1 flex items-start gap-1">
+            <code data-testid={v.testId} className="block flex-1 break-all rounded bg-white p-2">
+              {v.value}
+            </code>
+            <CopyButton value={v.value} label={v.label ?? "the token"} />
+          </div>
         </div>
       ))}
     </div>

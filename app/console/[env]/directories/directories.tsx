@@ -5,6 +5,7 @@ import { useState } from "react";
 import { Badge } from "@/components/ui/card";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
+import { CopyButton } from "@/components/ui/copy-button";
 import { ShownOnce } from "@/components/ui/shown-once";
 import { SimpleTable } from "@/components/ui/simple-table";
 import { useAction } from "@/components/use-action";
@@ -55,7 +56,15 @@ export function Directories({
               </Link>
             ),
           },
-          { header: "Base URL", cell: (r) => <code className="break-all text-xs">{r.baseUrl}</code> },
+          {
+            header: "Base URL",
+            cell: (r) => (
+              <>
+                <code className="break-all text-xs">{r.baseUrl}</code>
+                <CopyButton value={r.baseUrl} label={`the SCIM base URL of ${r.name}`} />
+              </>
+            ),
+          },
           { header: "Token", cell: (r) => <code className="text-xs">{r.tokenHint}</code> },
           { header: "IdP", cell: (r) => r.identityProvider },
           { header: "Last request", cell: (r) => r.lastRequestAt },

@@ -1,3 +1,4 @@
+import { CopyButton } from "@/components/ui/copy-button";
 import { spEndpoints } from "@/lib/sso/endpoints";
 
 /** What the IdP's administrator copies into the IdP. */
@@ -18,6 +19,7 @@ export function SpDetails() {
               <code className="break-all rounded bg-slate-100 px-1" data-testid={label.split(" ")[0]!.toLowerCase() + "-value"}>
                 {value}
               </code>
+              <CopyButton value={value} label={label.replace(/ \(.*\)$/, "")} />
             </dd>
           </div>
         ))}

@@ -20,6 +20,21 @@ import { EnvironmentAuthForm } from "./auth-form";
 
 export const metadata = { title: "Settings" };
 
+const URL_PATTERN = /(https?:\/\/[^\s<>"]+)/g;
+/** The first link of an outbox message (the invitation, reset or unlock link). */
+const firstLink = (body: string) => body.match(URL_PATTERN)?.[0] ?? null;
+/** A message with its links clickable. */
+const linkified = (body: string) =>
+  body.split(URL_PATTERN).map((part, i) =>
+    i % 2 === 1 ? (
+      <a key={i} href={part} className="break-all text-brand-700 underline">
+        {part}
+      </a>
+    ) : (
+      part
+    ),
+  );
+
 export default async function SettingsPage({ params }: { params: Promise<{ env: string }> }) {
   const { env, actor } = await consolePage(params);
   const canReadOutbox = can(actor, "users", "write", "any");
@@ -99,12 +114,24 @@ export default async function SettingsPage({ params }: { params: Promise<{ env: 
             { header: "Subject", cell: (m) => m.subject },
             {
               header: "Message",
-              cell: (m) => (
-                <details>
-                  <summary className="cursor-pointer text-brand-700">{m.transport === "smtp" ? (m.error ? `failed: ${m.error}` : "sent by SMTP") : "show"}</summary>
-                  <pre data-testid="outbox-body" className="whitespace-pre-wrap text-xs">{m.body}</pre>
-                </details>
-              ),
+              cell: (m) => {
+                const link = m.transport === "smtp" ? null : firstLink(m.body);
+                return (
+                  <>
+                    {link && (
+                      <a href={link} className="mr-3 text-brand-700 underline" data-testid="outbox-link">
+                        Open the link
+                      </a>
+                    )}
+                    <details className="inline-block">
+                      <summary className="cursor-pointer text-brand-700">{m.transport === "smtp" ? (m.error ? `failed: ${m.error}` : "sent by SMTP") : "Show the message"}</summary>
+                      <pre data-testid="outbox-body" className="whitespace-pre-wrap text-xs">
+                        {linkified(m.body)}
+                      </pre>
+                    </details>
+                  </>
+                );
+              },
             },
           ]}
         />
