@@ -177,3 +177,32 @@ test("a user's remove buttons say which environment's group they leave", async (
   const names = await page.getByRole("button", { name: /^Remove from Engineering/ }).evaluateAll((buttons) => buttons.map((b) => b.getAttribute("aria-label")));
   expect(names.sort()).toEqual(["Remove from Engineering in DEV", "Remove from Engineering in PROD", "Remove from Engineering in TEST"]);
 });
+
+test("deleting a user sits apart from Save and asks for their email typed out", async ({ page }) => {
+  const email = `doomed.${unique()}@example.com`;
+  await signInAsOwner(page);
+  await page.goto(`${baseUrl()}/console/dev/users`);
+  await page.getByRole("button", { name: "Add user" }).click();
+  const form = page.getByRole("dialog", { name: "Add a user" });
+  await form.getByLabel("Full name").fill("Doomed User");
+  await form.getByLabel("Email").fill(email);
+  await form.getByRole("button", { name: "Add user" }).click();
+  await expect(form).toBeHidden();
+  await page.getByLabel("Search").fill(email);
+  await page.getByRole("link", { name: "Doomed User" }).click();
+
+  // The profile's buttons change nothing for good; deleting is in its own zone.
+  const profile = page.locator("form").filter({ has: page.getByLabel("Full name") });
+  await expect(profile.getByRole("button", { name: /Delete/ })).toHaveCount(0);
+  await page.getByRole("region", { name: "Danger zone" }).getByRole("button", { name: "Delete user…" }).click();
+  const dialog = page.getByRole("dialog", { name: `Delete ${email}?` });
+  const confirm = dialog.getByRole("button", { name: "Delete user" });
+  await expect(confirm).toBeDisabled();
+  await dialog.getByLabel(`Type ${email} to confirm`).fill("someone.else@example.com");
+  await expect(confirm).toBeDisabled();
+  await dialog.getByLabel(`Type ${email} to confirm`).fill(email);
+  await confirm.click();
+  await expect(page).toHaveURL(/\/console\/dev\/users\/?$/);
+  await page.getByLabel("Search").fill(email);
+  await expect(page.getByText("No user matches")).toBeVisible();
+});

@@ -1,6 +1,7 @@
 "use client";
 
 import * as Dialog from "@radix-ui/react-dialog";
+import { useState } from "react";
 import { Button } from "./button";
 
 /**
@@ -47,7 +48,11 @@ export function Modal({
 
 export const ModalClose = Dialog.Close;
 
-/** "Are you sure?": a dialog whose footer is Cancel and one danger button that runs `onConfirm`. */
+/**
+ * "Are you sure?": a dialog whose footer is Cancel and one danger button that runs `onConfirm`.
+ * With `typeToConfirm`, the button stays disabled until that text (a name) is typed: for what
+ * cannot be undone.
+ */
 export function ConfirmDialog({
   open,
   onOpenChange,
@@ -56,6 +61,7 @@ export function ConfirmDialog({
   confirmLabel,
   pending,
   onConfirm,
+  typeToConfirm,
 }: {
   open: boolean;
   onOpenChange: (open: boolean) => void;
@@ -64,11 +70,17 @@ export function ConfirmDialog({
   confirmLabel: string;
   pending?: boolean;
   onConfirm: () => void;
+  typeToConfirm?: string;
 }) {
+  const [typed, setTyped] = useState("");
+  const matches = !typeToConfirm || typed.trim() === typeToConfirm;
   return (
     <Modal
       open={open}
-      onOpenChange={onOpenChange}
+      onOpenChange={(next) => {
+        if (!next) setTyped("");
+        onOpenChange(next);
+      }}
       title={title}
       description={description}
       footer={
@@ -76,11 +88,36 @@ export function ConfirmDialog({
           <Button variant="secondary" onClick={() => onOpenChange(false)}>
             Cancel
           </Button>
-          <Button variant="danger" disabled={pending} onClick={onConfirm}>
+          <Button variant="danger" disabled={pending || !matches} onClick={onConfirm}>
             {confirmLabel}
           </Button>
         </>
       }
-    />
+    >
+      {typeToConfirm && (
+        <label className="mt-4 flex flex-col gap-1 text-sm font-medium text-slate-700">
+          <span>
+            Type <strong className="font-mono">{typeToConfirm}</strong> to confirm
+          </span>
+          <input
+            value={typed}
+            onChange={(e) => setTyped(e.target.value)}
+            autoComplete="off"
+            spellCheck={false}
+            className="rounded-md border border-slate-300 px-3 py-2 font-mono text-sm"
+          />
+        </label>
+      )}
+    </Modal>
+  );
+}
+
+/** Where a page keeps what cannot be undone: apart from the everyday buttons, with a plain warning. */
+export function DangerZone({ title = "Danger zone", children }: { title?: string; children: React.ReactNode }) {
+  return (
+    <section aria-label={title} className="mt-6 rounded-md border border-red-200 p-4">
+      <h3 className="mb-2 text-sm font-semibold text-red-800">{title}</h3>
+      <div className="flex flex-wrap items-center gap-3 text-sm text-slate-700">{children}</div>
+    </section>
   );
 }

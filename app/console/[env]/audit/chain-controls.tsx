@@ -3,7 +3,7 @@
 import { useState } from "react";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
-import { ConfirmDialog } from "@/components/ui/modal";
+import { ConfirmDialog, DangerZone } from "@/components/ui/modal";
 import { useAction } from "@/components/use-action";
 import type { ChainReport } from "@/lib/audit/chain";
 import type { FieldErrors } from "@/lib/errors";
@@ -26,20 +26,6 @@ export function ChainControls({ canPrune }: { canPrune: boolean }) {
         >
           Verify the chain
         </Button>
-        {canPrune && (
-          <form
-            className="flex items-end gap-2"
-            onSubmit={(e) => {
-              e.preventDefault();
-              setConfirm(Number(new FormData(e.currentTarget).get("olderThanDays")));
-            }}
-          >
-            <Field label="Delete events older than (days)" name="olderThanDays" type="number" min={30} defaultValue={365} errors={errors.olderThanDays} />
-            <Button type="submit" variant="danger">
-              Prune…
-            </Button>
-          </form>
-        )}
       </div>
       {report && (
         <div role="status" data-testid="chain-report" className={`rounded-md border p-3 text-sm ${report.ok ? "border-green-300 bg-green-50" : "border-red-300 bg-red-50"}`}>
@@ -48,7 +34,24 @@ export function ChainControls({ canPrune }: { canPrune: boolean }) {
             : `Broken at position ${report.broken!.seq}${report.broken!.id ? ` (event ${report.broken!.id})` : ""}: ${report.broken!.problem}.`}
         </div>
       )}
+      {canPrune && (
+        <DangerZone title="Retention (owners)">
+          <form
+            className="flex flex-wrap items-end gap-2"
+            onSubmit={(e) => {
+              e.preventDefault();
+              setConfirm(Number(new FormData(e.currentTarget).get("olderThanDays")));
+            }}
+          >
+            <Field label="Delete events older than (days)" name="olderThanDays" type="number" min={30} defaultValue={365} errors={errors.olderThanDays} />
+            <Button type="submit" variant="secondary" className="border-red-300 text-red-700 hover:bg-red-50">
+              Prune…
+            </Button>
+          </form>
+        </DangerZone>
+      )}
       <ConfirmDialog
+        typeToConfirm={`prune ${confirm}`}
         open={confirm !== null}
         onOpenChange={(open) => !open && setConfirm(null)}
         title="Prune the audit trail?"
