@@ -16,6 +16,8 @@ const PAGES = [
   "/console/dev/access?feature=mcp",
   "/console/dev/access-requests",
   "/console/test/promote",
+  "/console/dev/groups",
+  "/console/dev/groups?q=eng",
   "/console/dev/reviews",
   "/console/dev/history",
   "/console/dev/history?subject=user&user=nobody%40example.com&at=2026-01-01T00%3A00%3A00",

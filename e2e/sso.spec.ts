@@ -66,7 +66,7 @@ test("connect SimpleSAMLphp by its metadata URL and put PROD on SSO", async ({ p
   await page.goto(`${baseUrl()}/console/prod/identity-providers`);
   await expect(page.getByTestId("acs-value")).toHaveText(`${baseUrl()}/api/sso/acs`);
   await page.getByLabel("Name").fill(IDP_NAME);
-  await page.getByLabel("Metadata URL").fill(process.env.E2E_IDP_METADATA_URL!);
+  await page.getByLabel("Metadata URL", { exact: true }).fill(process.env.E2E_IDP_METADATA_URL!);
   await page.getByRole("button", { name: "Add identity provider" }).click();
   await expect(page.getByRole("heading", { name: IDP_NAME })).toBeVisible();
   await expect(page.getByTestId("idp-entity-id")).toHaveText(process.env.E2E_IDP_METADATA_URL!);

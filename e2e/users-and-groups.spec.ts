@@ -148,8 +148,10 @@ test("the URL reproduces a filtered, sorted view after reload", async ({ page })
   expect(await emails()).toBe(before);
   await expect((await openFilters(page)).getByRole("checkbox", { name: "invited" })).toBeChecked();
   // The panel stays inside the window, whatever its width.
+  await page.keyboard.press("Escape");
+  await expect(page.getByRole("dialog", { name: "Filters" })).toBeHidden();
   await page.setViewportSize({ width: 700, height: 800 });
-  const box = (await page.getByRole("dialog", { name: "Filters" }).boundingBox())!;
+  const box = (await (await openFilters(page)).boundingBox())!;
   expect(box.x).toBeGreaterThanOrEqual(0);
   expect(box.x + box.width).toBeLessThanOrEqual(700);
 });
@@ -189,7 +191,10 @@ test("deleting a user sits apart from Save and asks for their email typed out", 
   await form.getByRole("button", { name: "Add user" }).click();
   await expect(form).toBeHidden();
   await page.getByLabel("Search").fill(email);
+  // The search lands in the URL (debounced) before the row is followed, or it would navigate back.
+  await expect(page).toHaveURL(/[?&]q=doomed\./);
   await page.getByRole("link", { name: "Doomed User" }).click();
+  await expect(page.getByRole("heading", { name: "Doomed User" })).toBeVisible();
 
   // The profile's buttons change nothing for good; deleting is in its own zone.
   const profile = page.locator("form").filter({ has: page.getByLabel("Full name") });
@@ -205,4 +210,39 @@ test("deleting a user sits apart from Save and asks for their email typed out", 
   await expect(page).toHaveURL(/\/console\/dev\/users\/?$/);
   await page.getByLabel("Search").fill(email);
   await expect(page.getByText("No user matches")).toBeVisible();
+});
+
+test("groups have their own page: search, size, source, grants; a group's page says what it is and lets an admin change it", async ({ page }) => {
+  const id = unique();
+  await signInAsOwner(page);
+  await page.getByRole("navigation", { name: "Console" }).getByRole("link", { name: "Groups", exact: true }).click();
+  await expect(page).toHaveURL(/\/console\/dev\/groups$/);
+  await page.getByRole("search", { name: "Search groups" }).getByLabel("Search").fill("engin");
+  await page.getByRole("search", { name: "Search groups" }).getByRole("button", { name: "Search" }).click();
+  const table = page.getByRole("table", { name: /Groups matching “engin”/ });
+  const row = table.getByRole("row").filter({ hasText: "Engineering" });
+  await expect(row).toContainText("made in the console");
+  await expect(row).toContainText("All of MCP servers");
+  await row.getByRole("link", { name: "Engineering" }).click();
+  await expect(page.getByTestId("group-what")).toContainText("A group made in the console for DEV");
+  await expect(page.getByTestId("members-of")).toHaveText("Members of Engineering");
+  await expect(page.getByTestId("members-by-source")).toContainText("added in the console");
+  await expect(page.getByRole("list", { name: "Grants of Engineering" })).toContainText("All of MCP servers");
+
+  // A new group: made on the Groups page, renamed and described on its page, deleted by typing its name.
+  await page.goto(`${baseUrl()}/console/dev/groups`);
+  await page.getByLabel("New group").fill(`Pilot ${id}`);
+  await page.getByRole("button", { name: "Create group" }).click();
+  await page.getByRole("link", { name: `Pilot ${id}`, exact: true }).click();
+  const settings = page.getByRole("form", { name: "Group settings" });
+  await settings.getByLabel("Name").fill(`Pilots ${id}`);
+  await settings.getByLabel("Description").fill("Trying the new genie");
+  await settings.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByRole("heading", { name: `Pilots ${id}` })).toBeVisible();
+  await page.getByRole("region", { name: "Danger zone" }).getByRole("button", { name: "Delete group…" }).click();
+  const dialog = page.getByRole("dialog", { name: `Delete Pilots ${id}?` });
+  await dialog.getByLabel(`Type Pilots ${id} to confirm`).fill(`Pilots ${id}`);
+  await dialog.getByRole("button", { name: "Delete group" }).click();
+  await expect(page).toHaveURL(/\/console\/dev\/groups$/);
+  await expect(page.getByRole("link", { name: `Pilots ${id}`, exact: true })).toHaveCount(0);
 });

@@ -95,6 +95,9 @@ const ROUTES: Record<string, { door: string; anonymous: number[] }> = {
   "/app/e/[env]/sso/route.ts": { door: "starts SSO for an environment", anonymous: [303, 307, 404] },
   "/app/api/auth/[...nextauth]/route.ts": { door: "next-auth (console sign-in)", anonymous: [] },
   "/app/e/[env]/token/route.ts": { door: "end-user session", anonymous: [401, 403] },
+  // The demo's own IdP: 404 unless `npm start`'s demo seed made it (app/demo-idp/sso/route.test.ts).
+  "/app/demo-idp/sso/route.ts": { door: "demo IdP (demo mode only)", anonymous: [404] },
+  "/app/demo-idp/metadata/route.ts": { door: "demo IdP (demo mode only)", anonymous: [404] },
   "/app/console/[env]/users/export/route.ts": { door: "console session", anonymous: [401] },
   "/app/console/[env]/memberships/export/route.ts": { door: "console session", anonymous: [401] },
   "/app/console/[env]/users/import/upload/route.ts": { door: "console session", anonymous: [401] },

@@ -31,14 +31,15 @@ describe("demo seed", () => {
     expect((await signInConsoleMember({ email: first.owner!.email, password: first.owner!.password })).ok).toBe(true);
   });
 
-  it("sets DEV on password and TEST/PROD on SSO, falling back to password until an IdP is connected", async () => {
+  it("signs every environment in with a password when there is no demo IdP (npm start connects its own to TEST: app/demo-idp)", async () => {
+    await seedDemo();
     const rows = await getDb().execute<{ key: string; password_enabled: boolean; sso_enabled: boolean; identity_provider_id: string | null }>(
       sql`select e.key, a.password_enabled, a.sso_enabled, a.identity_provider_id from environments e join environment_auth a on a.environment_id = e.id order by e.position`,
     );
     expect(rows.map((r) => [r.key, r.password_enabled, r.sso_enabled, r.identity_provider_id])).toEqual([
       ["dev", true, false, null],
-      ["test", true, true, null],
-      ["prod", true, true, null],
+      ["test", true, false, null],
+      ["prod", true, false, null],
     ]);
   });
 });

@@ -2,13 +2,16 @@ import crypto from "node:crypto";
 import { eq, sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import type { Feature } from "@/db/enums";
-import { accessGrants, consoleMembers, environmentAuth, groups, resources, users } from "@/db/schema";
+import { accessGrants, consoleMembers, environmentAccess, groups, resources, users } from "@/db/schema";
 import { SYSTEM_ACTOR, type DomainContext } from "@/lib/auth/actor";
 import { requestAccess } from "@/lib/access-requests";
 import { createConsoleMember } from "@/lib/console-members";
 import { createEnvironment, listEnvironments } from "@/lib/environments";
 import { addMembers, createGroup } from "@/lib/groups";
+import { getAuthRow, updateEnvironmentAuth } from "@/lib/sso/environment-auth";
+import { ensureDemoIdp } from "@/lib/sso/testing/demo-idp";
 import { createUser } from "@/lib/users";
+import { markEmailVerifiedRows } from "@/lib/users/rows";
 
 // The demo seed: idempotent (each step checks what exists), written through the domain layer so the
 // demo's audit trail shows how it came to be.
@@ -66,24 +69,43 @@ const DEMO_RESOURCES: { feature: Feature; name: string; description: string }[] 
 
 export type SeedResult = { owner?: { email: string; password: string } };
 
-export async function seedDemo(options: { ownerEmail?: string; ownerPassword?: string } = {}): Promise<SeedResult> {
+export async function seedDemo(options: { ownerEmail?: string; ownerPassword?: string; demoIdp?: boolean } = {}): Promise<SeedResult> {
   const db = getDb();
   const result: SeedResult = {};
 
-  // Environments, each with its Everyone group and auth settings.
+  // Environments, each with its Everyone group and auth settings (password sign-in).
   const existing = new Set((await listEnvironments()).map((e) => e.key));
+  const created = new Set<string>();
   for (const env of DEMO_ENVIRONMENTS) {
     if (existing.has(env.key)) continue;
-    const created = await createEnvironment(ctx, env);
-    if (env.key !== "dev") {
-      // SSO for everyone, falling back to password while no IdP is connected.
-      await db
-        .update(environmentAuth)
-        .set({ ssoEnabled: true, enforcement: "all", jitEnabled: true, groupSyncEnabled: true, groupAttribute: "groups" })
-        .where(eq(environmentAuth.environmentId, created.id));
-    }
+    await createEnvironment(ctx, env);
+    created.add(env.key);
   }
   const envs = (await listEnvironments()).filter((e) => DEMO_ENVIRONMENTS.some((d) => d.key === e.key));
+
+  // `npm start`'s demo: its own SAML IdP (lib/sso/testing/demo-idp.ts) connected to TEST, SSO for
+  // everyone there with JIT and group sync, so SSO works at once. DEV and PROD sign in with a
+  // password until an admin connects a real IdP. (A TEST left by an older demo with SSO on and no
+  // IdP is connected too.)
+  const test = envs.find((e) => e.key === "test");
+  if (options.demoIdp && test) {
+    const identityProviderId = await ensureDemoIdp(ctx);
+    const auth = await getAuthRow(test.id);
+    if (created.has("test") || (auth.ssoEnabled && !auth.identityProviderId)) {
+      await updateEnvironmentAuth(ctx, test.id, {
+        passwordEnabled: true,
+        ssoEnabled: true,
+        identityProviderId,
+        enforcement: "all",
+        jitEnabled: true,
+        groupSyncEnabled: true,
+        groupAttribute: "groups",
+        sessionLifetimeMinutes: auth.sessionLifetimeMinutes,
+        idleTimeoutMinutes: auth.idleTimeoutMinutes,
+        tokenLifetimeSeconds: auth.tokenLifetimeSeconds,
+      });
+    }
+  }
 
   // The first owner, with a random password printed once by the caller.
   const [anyOwner] = await db.select({ id: consoleMembers.id }).from(consoleMembers).where(eq(consoleMembers.role, "owner")).limit(1);
@@ -130,6 +152,13 @@ export async function seedDemo(options: { ownerEmail?: string; ownerPassword?: s
       }
     }
     for (const [groupId, userIds] of members) await addMembers(ctx, { groupId, userIds });
+  }
+
+  // The demo IdP stands for TEST's company directory: it vouches for the emails of TEST's people (as
+  // an IdP's or a directory's proof does, for that environment), so their first SSO sign-in links.
+  if (options.demoIdp && test) {
+    const testUsers = await db.select({ id: environmentAccess.userId }).from(environmentAccess).where(eq(environmentAccess.environmentId, test.id));
+    await markEmailVerifiedRows(db, testUsers.map((u) => u.id), { by: "identity_provider", environmentId: test.id });
   }
 
   // Resources per feature and a few grants, so the access policy has something to show.

@@ -99,7 +99,7 @@ try {
   };
   Object.assign(process.env, env);
   await runMigrations(db.url);
-  const seed = await seedDemo({ ownerEmail: process.env.SEED_OWNER_EMAIL, ownerPassword: process.env.SEED_OWNER_PASSWORD });
+  const seed = await seedDemo({ ownerEmail: process.env.SEED_OWNER_EMAIL, ownerPassword: process.env.SEED_OWNER_PASSWORD, demoIdp: process.env.DEMO_IDP !== "off" });
   if (!dev) buildIfNeeded();
   const trustProxy = parseTrustProxy(process.env.TRUST_PROXY);
 

@@ -3,11 +3,12 @@
 import Link from "next/link";
 import { usePathname } from "next/navigation";
 import { clsx } from "clsx";
-import { ClipboardCheck, FileClock, Fingerprint, FolderSync, GitCompareArrows, History, Inbox, LayoutDashboard, Settings, ShieldCheck, Users } from "lucide-react";
+import { ClipboardCheck, FileClock, Fingerprint, FolderSync, GitCompareArrows, History, Inbox, LayoutDashboard, Settings, ShieldCheck, Users, UsersRound } from "lucide-react";
 
 const ITEMS = [
   { href: "", label: "Overview", icon: LayoutDashboard },
   { href: "/users", label: "Users & groups", icon: Users },
+  { href: "/groups", label: "Groups", icon: UsersRound },
   { href: "/identity-providers", label: "Identity providers", icon: Fingerprint },
   { href: "/access", label: "Access", icon: ShieldCheck },
   { href: "/access-requests", label: "Access requests", icon: Inbox },

@@ -152,9 +152,6 @@ export function GroupsPanel({
   groups: GroupItem[];
   canWrite: boolean;
 }) {
-  const [errors, setErrors] = useState<FieldErrors>({});
-  const { pending, run } = useAction();
-
   return (
     <Card>
       <div className="flex items-center justify-between">
@@ -173,31 +170,38 @@ export function GroupsPanel({
           The first {groups.length - 1} of {(totalGroups - 1).toLocaleString("en")} groups by name; use “Member of a group” above the table to find any group.
         </p>
       )}
-      {canWrite && (
-        <form
-          className="mt-4 flex flex-col gap-2"
-          noValidate
-          onSubmit={(e) => {
-            e.preventDefault();
-            const form = e.currentTarget;
-            const name = new FormData(form).get("name");
-            // An error naming no field shows under the name (the field reads errors._form too).
-            run(() => createGroupAction({ environmentId, name }), {
-              error: "inline",
-              fieldErrors: setErrors,
-              success: "Group created.",
-              onSuccess: () => form.reset(),
-              refresh: false,
-            });
-          }}
-        >
-          <Field label="New group" name="name" errors={errors.name ?? errors._form} required />
-          <Button type="submit" variant="secondary" disabled={pending}>
-            Create group
-          </Button>
-        </form>
-      )}
+      {canWrite && <CreateGroupForm environmentId={environmentId} className="mt-4 flex flex-col gap-2" />}
     </Card>
+  );
+}
+
+/** "New group" and Create group (the Users page's panel and the Groups page). */
+export function CreateGroupForm({ environmentId, className }: { environmentId: string; className?: string }) {
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const { pending, run } = useAction();
+  return (
+    <form
+      className={className}
+      noValidate
+      onSubmit={(e) => {
+        e.preventDefault();
+        const form = e.currentTarget;
+        const name = new FormData(form).get("name");
+        // An error naming no field shows under the name (the field reads errors._form too).
+        run(() => createGroupAction({ environmentId, name }), {
+          error: "inline",
+          fieldErrors: setErrors,
+          success: "Group created.",
+          onSuccess: () => form.reset(),
+          refresh: false,
+        });
+      }}
+    >
+      <Field label="New group" name="name" errors={errors.name ?? errors._form} required />
+      <Button type="submit" variant="secondary" disabled={pending}>
+        Create group
+      </Button>
+    </form>
   );
 }
 

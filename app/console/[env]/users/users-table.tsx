@@ -155,7 +155,12 @@ export function UsersTable({
             className="w-64 rounded-md border border-slate-300 px-3 py-2 text-sm"
           />
         </div>
-        <fieldset className="flex flex-col gap-1">
+{fixedGroup ? (
+          <p className="self-center text-sm font-medium text-slate-700" data-testid="members-of">
+            Members of {fixedGroup.name}
+          </p>
+        ) : (
+                <fieldset className="flex flex-col gap-1">
           <legend className="text-sm font-medium text-slate-700">Show</legend>
           <select
             aria-label="Which users"
@@ -167,6 +172,7 @@ export function UsersTable({
             <option value="all">All users of the account</option>
           </select>
         </fieldset>
+        )}
         {!fixedGroup && (
           <GroupPicker
             label={`Member of a group in ${environment.name}`}

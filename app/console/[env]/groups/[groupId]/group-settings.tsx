@@ -1,0 +1,56 @@
+"use client";
+
+import { useState } from "react";
+import { Button } from "@/components/ui/button";
+import { Field } from "@/components/ui/field";
+import { ConfirmDialog, DangerZone } from "@/components/ui/modal";
+import { useAction } from "@/components/use-action";
+import type { FieldErrors } from "@/lib/errors";
+import { deleteGroupAction, updateGroupAction } from "../../users/actions";
+
+/** Rename a console-made group or change its description; delete it apart, by typing its name. */
+export function GroupSettings({ envKey, group }: { envKey: string; group: { id: string; name: string; description: string } }) {
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [deleting, setDeleting] = useState(false);
+  const { pending, run } = useAction();
+  return (
+    <>
+      <form
+        className="flex flex-wrap items-end gap-3"
+        aria-label="Group settings"
+        noValidate
+        onSubmit={(e) => {
+          e.preventDefault();
+          const data = new FormData(e.currentTarget);
+          run(() => updateGroupAction(group.id, { name: data.get("name"), description: data.get("description") ?? "" }), {
+            error: "inline",
+            fieldErrors: setErrors,
+            success: "Group saved.",
+          });
+        }}
+      >
+        <Field label="Name" name="name" defaultValue={group.name} errors={errors.name ?? errors._form} />
+        <Field label="Description" name="description" defaultValue={group.description} errors={errors.description} className="min-w-72" />
+        <Button type="submit" variant="secondary" disabled={pending}>
+          Save
+        </Button>
+      </form>
+      <DangerZone>
+        <span>Delete this group: its members leave it and its grants end.</span>
+        <Button type="button" variant="secondary" className="border-red-300 text-red-700 hover:bg-red-50" onClick={() => setDeleting(true)}>
+          Delete group…
+        </Button>
+      </DangerZone>
+      <ConfirmDialog
+        open={deleting}
+        onOpenChange={setDeleting}
+        title={`Delete ${group.name}?`}
+        description="Its members leave it and the access it grants ends at once. The audit trail keeps what happened."
+        confirmLabel="Delete group"
+        typeToConfirm={group.name}
+        pending={pending}
+        onConfirm={() => run(() => deleteGroupAction(group.id), { success: `Deleted ${group.name}.`, redirectTo: `/console/${envKey}/groups`, onSettled: () => setDeleting(false) })}
+      />
+    </>
+  );
+}
