@@ -5,6 +5,7 @@ import { getDb } from "@/db/client";
 import type { Environment } from "@/db/schema";
 import { countRows, createEnvironments, realMemberCtx } from "@/test-support/fixtures";
 import { createApiToken, revokeApiToken } from "@/lib/api-tokens";
+import { validateAgainstOpenApi, type Recorded } from "@/test-support/rest-api";
 import { handleApiRequest, MAX_BODY_BYTES, RATE_LIMIT_PER_MINUTE } from "./handler";
 import { openApiDocument } from "./openapi";
 import { ENDPOINTS, type HttpMethod } from "./v1";
@@ -25,6 +26,8 @@ beforeAll(async () => {
 
 type Call = { token?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> };
 
+const recorded: Recorded[] = [];
+
 async function api(method: HttpMethod, path: string, options: Call = {}) {
   const headers: Record<string, string> = { ...options.headers };
   const token = options.token === undefined ? tokens.write : options.token;
@@ -34,7 +37,9 @@ async function api(method: HttpMethod, path: string, options: Call = {}) {
   if (body !== undefined && !headers["content-type"]) headers["content-type"] = "application/json";
   const response = await handleApiRequest(new Request(`http://localhost/api/v1${path}`, { method, headers, body }), method);
   const text = await response.text();
-  return { status: response.status, headers: response.headers, json: text ? JSON.parse(text) : null };
+  const json = text ? JSON.parse(text) : null;
+  recorded.push({ method, path: path.split("?")[0]!, status: response.status, json });
+  return { status: response.status, headers: response.headers, json };
 }
 
 async function newUser(email: string, environmentIds = [env.dev.id]) {
@@ -269,5 +274,13 @@ describe("OpenAPI", () => {
     expect(result.valid).toBe(true);
     expect(doc.openapi).toBe("3.1.0");
     for (const e of ENDPOINTS) expect(doc.paths[e.path]?.[e.method.toLowerCase()]).toBeDefined();
+  });
+});
+
+describe("the recorded answers match the served OpenAPI document", () => {
+  it("validates every answer recorded above against its operation's response schema", () => {
+    const { failures, checked } = validateAgainstOpenApi(recorded, { skipUnknownPaths: true });
+    expect(failures).toEqual([]);
+    expect(checked).toBeGreaterThan(10);
   });
 });

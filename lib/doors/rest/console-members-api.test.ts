@@ -7,6 +7,7 @@ import { createApiToken } from "@/lib/api-tokens";
 import { signInConsoleMember } from "@/lib/auth/console-sign-in";
 import { createConsoleMember } from "@/lib/console-members";
 import { countRows, createEnvironments, realMemberCtx, systemCtx } from "@/test-support/fixtures";
+import { validateAgainstOpenApi, type Recorded } from "@/test-support/rest-api";
 import { handleApiRequest } from "./handler";
 import { openApiDocument } from "./openapi";
 import { ENDPOINTS, type HttpMethod } from "./v1";
@@ -26,13 +27,17 @@ beforeAll(async () => {
   tokens.authz = (await createApiToken(owner, { name: "component", scope: "authz" })).token;
 });
 
+const recorded: Recorded[] = [];
+
 async function api(method: HttpMethod, path: string, options: { token?: string; body?: unknown; raw?: string } = {}) {
   const headers: Record<string, string> = { authorization: `Bearer ${options.token ?? tokens.write}` };
   const body = options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
   if (body !== undefined) headers["content-type"] = "application/json";
   const response = await handleApiRequest(new Request(`http://localhost/api/v1${path}`, { method, headers, body }), method);
   const text = await response.text();
-  return { status: response.status, headers: response.headers, json: text ? JSON.parse(text) : null };
+  const json = text ? JSON.parse(text) : null;
+  recorded.push({ method, path: path.split("?")[0]!, status: response.status, json });
+  return { status: response.status, headers: response.headers, json };
 }
 
 const unique = () => crypto.randomUUID().slice(0, 8);
@@ -153,5 +158,13 @@ describe("console members over REST", () => {
     ]);
     for (const e of memberEndpoints) expect(doc.paths[e.path]?.[e.method.toLowerCase()]?.tags).toEqual(["Console members"]);
     expect(JSON.stringify(doc.paths["/console-members"]!.post)).toContain("environmentIds");
+  });
+});
+
+describe("the recorded answers match the served OpenAPI document", () => {
+  it("validates every answer recorded above against its operation's response schema", () => {
+    const { failures, checked } = validateAgainstOpenApi(recorded, { skipUnknownPaths: true });
+    expect(failures).toEqual([]);
+    expect(checked).toBeGreaterThan(10);
   });
 });

@@ -6,6 +6,7 @@ import { countRows, createEnvironments, realMemberCtx, systemCtx } from "@/test-
 import { createApiToken } from "@/lib/api-tokens";
 import { addMembers, createGroup } from "@/lib/groups";
 import { createUser } from "@/lib/users";
+import { validateAgainstOpenApi, type Recorded } from "@/test-support/rest-api";
 import { handleApiRequest } from "./handler";
 import type { HttpMethod } from "./v1";
 
@@ -23,12 +24,16 @@ beforeAll(async () => {
   tokens.devWrite = (await createApiToken(owner, { name: "dev writer", scope: "write", environmentIds: [env.dev.id] })).token;
 });
 
+const recorded: Recorded[] = [];
+
 async function api(method: HttpMethod, path: string, body?: unknown, token = tokens.write) {
   const headers: Record<string, string> = { authorization: `Bearer ${token}` };
   if (body !== undefined) headers["content-type"] = "application/json";
   const response = await handleApiRequest(new Request(`http://localhost/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }), method);
   const text = await response.text();
-  return { status: response.status, json: text ? JSON.parse(text) : null };
+  const json = text ? JSON.parse(text) : null;
+  recorded.push({ method, path: path.split("?")[0]!, status: response.status, json });
+  return { status: response.status, json };
 }
 
 const dueAt = () => new Date(Date.now() + 5 * 86_400_000).toISOString();
@@ -133,5 +138,13 @@ describe("access reviews over REST", () => {
     await revokeApiToken(reviewer, mine.record.id);
     expect((await api("GET", "/audit-events", undefined, mine.token)).json.detail).toBe("The API token is unknown, revoked or expired.");
     expect((await api("GET", "/audit-events", undefined, theirs.token)).status).toBe(200);
+  });
+});
+
+describe("the recorded answers match the served OpenAPI document", () => {
+  it("validates every answer recorded above against its operation's response schema", () => {
+    const { failures, checked } = validateAgainstOpenApi(recorded, { skipUnknownPaths: true });
+    expect(failures).toEqual([]);
+    expect(checked).toBeGreaterThan(10);
   });
 });
