@@ -67,8 +67,8 @@ export default async function GroupsPage({ params, searchParams }: { params: Pro
               ),
             },
             { header: "Members", cell: (g) => g.memberCount.toLocaleString("en") },
-            { header: "Mapped from IdP groups", cell: (g) => (g.mappedFrom.length ? g.mappedFrom.join(", ") : <span className="text-slate-400">none</span>) },
-            { header: "Grants", cell: (g) => (g.grants.length ? g.grants.map((x) => x.label).join("; ") : <span className="text-slate-400">none</span>) },
+            { header: "Mapped from IdP groups", cell: (g) => (g.mappedFrom.length ? g.mappedFrom.join(", ") : <span className="text-slate-500">none</span>) },
+            { header: "Grants", cell: (g) => (g.grants.length ? g.grants.map((x) => x.label).join("; ") : <span className="text-slate-500">none</span>) },
           ]}
         />
         {total > rows.length && <p className="px-4 py-2 text-sm text-slate-500">The first {rows.length} of {total.toLocaleString("en")} by name: search to find the others.</p>}
