@@ -110,8 +110,12 @@ describe("iam (bin/iam.mjs) against a live server", () => {
     expect(help.stdout).toMatch(/iam groups add-members <id>/);
   });
 
-  it("creates a directory in TEST and its token provisions a user over SCIM; creates a resource and a grant", async () => {
-    const dir = await iam(["directories", "create", "--environment", "test", "--name", "Okta"], { IAM_TOKEN: writeToken });
+  it("starts from token create: a directory in TEST whose token provisions a user over SCIM; a resource and a grant", async () => {
+    // The pipeline's first step on the server machine: a token straight into the database.
+    const made = await serverCli(["token", "create", "--name", "ci pipeline", "--scope", "write"]);
+    expect(made.code).toBe(0);
+    const pipeline = made.stdout.trim();
+    const dir = await iam(["directories", "create", "--environment", "test", "--name", "Okta"], { IAM_TOKEN: pipeline });
     expect([dir.code, dir.stderr]).toEqual([0, ""]);
     const directory = JSON.parse(dir.stdout) as { scimBaseUrl: string; token: string };
     expect(directory.scimBaseUrl).toMatch(/\/scim\/v2\/[0-9a-f-]{36}$/);
@@ -125,10 +129,10 @@ describe("iam (bin/iam.mjs) against a live server", () => {
     expect(scim.status).toBe(201);
     expect(await getSql()`select source from users where email = 'scim.cli@example.com'`).toEqual([{ source: "scim" }]);
 
-    const resource = await iam(["resources", "create", "--environment", "test", "--feature", "mcp", "--name", "Jira MCP"], { IAM_TOKEN: writeToken });
+    const resource = await iam(["resources", "create", "--environment", "test", "--feature", "mcp", "--name", "Jira MCP"], { IAM_TOKEN: pipeline });
     expect(resource.code).toBe(0);
     const [group] = await getSql()<{ id: string }[]>`select id from groups where environment_id = ${env.test.id} and name = 'Everyone'`;
-    const grant = await iam(["grants", "create", "--environment", "test", "--feature", "mcp", "--resource-id", JSON.parse(resource.stdout).id, "--group-ids", group!.id], { IAM_TOKEN: writeToken });
+    const grant = await iam(["grants", "create", "--environment", "test", "--feature", "mcp", "--resource-id", JSON.parse(resource.stdout).id, "--group-ids", group!.id], { IAM_TOKEN: pipeline });
     expect([grant.code, JSON.parse(grant.stdout)]).toEqual([0, { added: 1, unchanged: 0 }]);
     const listed = await iam(["grants", "list", "--environment", "test", "--output", "table"], { IAM_TOKEN: readToken });
     expect(listed.stdout).toMatch(/mcp/);
@@ -194,7 +198,7 @@ describe("npm run iam -- token create (scripts/iam.ts)", () => {
     expect(unknown.stderr).toContain('iam: no environment "staging"; there are: dev, test, prod');
     const scope = await serverCli(["token", "create", "--name", "x", "--scope", "admin"]);
     expect(scope.code).toBe(2);
-    expect(scope.stderr).toContain("scope: Choose read, write or authz.");
+    expect(scope.stderr).toContain("scope: Choose read, write, authz or reviewer.");
     expect(await getSql()`select count(*)::int as n from api_tokens`).toEqual(before);
   }, 60_000);
 });

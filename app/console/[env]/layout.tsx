@@ -4,6 +4,8 @@ import { requireConsoleSession } from "@/lib/auth/session";
 import { listEnvironments } from "@/lib/environments";
 import { listIdentityProviders } from "@/lib/sso/identity-providers";
 import { EnvironmentSwitcher } from "@/components/console/environment-switcher";
+import { CommandPalette } from "@/components/console/command-palette";
+import { paletteSearchAction } from "./actions";
 import { ConsoleNav } from "@/components/console/console-nav";
 import { UserMenu } from "@/components/console/user-menu";
 
@@ -26,6 +28,7 @@ export default async function ConsoleLayout({ children, params }: { children: Re
           Identity console
         </a>
         <EnvironmentSwitcher environments={environments.map((e) => ({ key: e.key, name: e.name }))} current={current.key} />
+        <CommandPalette environment={{ id: current.id, key: current.key, name: current.name }} environments={environments.map((e) => ({ key: e.key, name: e.name }))} search={paletteSearchAction} />
         <div className="ml-auto">
           <UserMenu name={session.member.name} email={session.member.email} role={CONSOLE_ROLE_LABELS[session.member.role]} />
         </div>

@@ -15,6 +15,8 @@ export const metadata = { title: "Users & groups" };
 export default async function UsersPage({ params, searchParams }: { params: Promise<{ env: string }>; searchParams: Promise<SearchParams> }) {
   const { env, actor } = await consolePage(params);
   const state = await loadUsersTableState(searchParams);
+  // "Add a user" from the command palette opens the dialog at once.
+  const addNow = (await searchParams).add === "1";
 
   const [environments, groupList, { list, problem }, totalGroups] = await Promise.all([
     listEnvironments(),
@@ -36,6 +38,7 @@ export default async function UsersPage({ params, searchParams }: { params: Prom
         )}
         {can(actor, "users", "write", [env.id]) && (
           <AddUserDialog
+            defaultOpen={addNow}
             currentEnvironmentId={env.id}
             environments={environments.map((e) => ({ id: e.id, name: e.name }))}
           />

@@ -16,8 +16,8 @@ type AddUserProps = {
   environments: { id: string; name: string }[];
 };
 
-export function AddUserDialog(props: AddUserProps) {
-  const [open, setOpen] = useState(false);
+export function AddUserDialog({ defaultOpen = false, ...props }: AddUserProps & { defaultOpen?: boolean }) {
+  const [open, setOpen] = useState(defaultOpen);
   return (
     <Dialog.Root open={open} onOpenChange={setOpen}>
       <Dialog.Trigger asChild>
