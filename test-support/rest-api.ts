@@ -58,3 +58,12 @@ export function validateAgainstOpenApi(recorded: readonly Recorded[], options: {
   }
   return { failures, checked };
 }
+
+/** The tokens the REST tests call with, made by a real owner: read-write and read-only, for every environment and for DEV only. */
+export async function restTokens(devId: string): Promise<{ write: string; read: string; devWrite: string; devRead: string }> {
+  const { createApiToken } = await import("@/lib/api-tokens");
+  const { realMemberCtx } = await import("./fixtures");
+  const owner = await realMemberCtx("owner");
+  const make = async (name: string, scope: "read" | "write", environmentIds: string[] = []) => (await createApiToken(owner, { name, scope, environmentIds })).token;
+  return { write: await make("writer", "write"), read: await make("reader", "read"), devWrite: await make("dev writer", "write", [devId]), devRead: await make("dev reader", "read", [devId]) };
+}

@@ -3,12 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { env as settings } from "@/env";
 import { getSql } from "@/db/client";
 import type { Environment } from "@/db/schema";
-import { createApiToken } from "@/lib/api-tokens";
 import { authenticateDirectory } from "@/lib/directories";
 import { addMembers, createGroup } from "@/lib/groups";
 import { createUser } from "@/lib/users";
-import { countRows, createEnvironments, realMemberCtx, systemCtx } from "@/test-support/fixtures";
-import { restClient, validateAgainstOpenApi } from "@/test-support/rest-api";
+import { countRows, createEnvironments, systemCtx } from "@/test-support/fixtures";
+import { restClient, restTokens, validateAgainstOpenApi } from "@/test-support/rest-api";
 
 // The configuration endpoints (resources, grants and explain, directories, audit, webhooks, creating
 // environments) and Idempotency-Key, through the same dispatcher as every REST call. Every answer
@@ -20,11 +19,7 @@ const tokens = { write: "", read: "", devWrite: "", devRead: "" };
 
 beforeAll(async () => {
   env = await createEnvironments();
-  const owner = await realMemberCtx("owner");
-  tokens.write = (await createApiToken(owner, { name: "writer", scope: "write" })).token;
-  tokens.read = (await createApiToken(owner, { name: "reader", scope: "read" })).token;
-  tokens.devWrite = (await createApiToken(owner, { name: "dev writer", scope: "write", environmentIds: [env.dev.id] })).token;
-  tokens.devRead = (await createApiToken(owner, { name: "dev reader", scope: "read", environmentIds: [env.dev.id] })).token;
+  Object.assign(tokens, await restTokens(env.dev.id));
   (settings() as { ALLOW_PRIVATE_WEBHOOK_URLS: boolean }).ALLOW_PRIVATE_WEBHOOK_URLS = true;
 });
 afterAll(() => {

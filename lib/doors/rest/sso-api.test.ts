@@ -1,11 +1,10 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { getSql } from "@/db/client";
 import type { Environment } from "@/db/schema";
-import { createApiToken } from "@/lib/api-tokens";
 import { createGroup } from "@/lib/groups";
 import { generateKeyPair, idpMetadata } from "@/lib/sso/testing/test-idp";
 import { countRows, createEnvironments, realMemberCtx, systemCtx } from "@/test-support/fixtures";
-import { restClient, validateAgainstOpenApi } from "@/test-support/rest-api";
+import { restClient, restTokens, validateAgainstOpenApi } from "@/test-support/rest-api";
 
 // The sign-in endpoints: renaming environments, an environment's sign-in settings (ETag / If-Match),
 // identity providers (create from XML, read, change with If-Match, refresh with a rollover
@@ -22,11 +21,7 @@ const metadata = (certs: string[]) => idpMetadata(ENTITY, `${ENTITY}/sso`, certs
 
 beforeAll(async () => {
   env = await createEnvironments();
-  const owner = await realMemberCtx("owner");
-  tokens.write = (await createApiToken(owner, { name: "writer", scope: "write" })).token;
-  tokens.read = (await createApiToken(owner, { name: "reader", scope: "read" })).token;
-  tokens.devWrite = (await createApiToken(owner, { name: "dev writer", scope: "write", environmentIds: [env.dev.id] })).token;
-  tokens.devRead = (await createApiToken(owner, { name: "dev reader", scope: "read", environmentIds: [env.dev.id] })).token;
+  Object.assign(tokens, await restTokens(env.dev.id));
 });
 
 const audited = async (action: string) => (await getSql()<{ n: number }[]>`select count(*)::int as n from audit_events where action = ${action}`)[0]!.n;
