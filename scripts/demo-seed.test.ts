@@ -42,4 +42,20 @@ describe("demo seed", () => {
       ["prod", true, false, null],
     ]);
   });
+
+  it("leaves a TEST that signs in with a real IdP alone: no demo IdP is made, and nobody's email is vouched for", async () => {
+    await seedDemo();
+    const { systemCtx } = await import("@/test-support/fixtures");
+    const { createIdentityProvider } = await import("@/lib/sso/identity-providers");
+    const { getAuthRow, updateEnvironmentAuth } = await import("@/lib/sso/environment-auth");
+    const { generateKeyPair, idpMetadata } = await import("@/lib/sso/testing/test-idp");
+    const real = await createIdentityProvider(systemCtx, { name: "Real Okta", metadataXml: idpMetadata("https://real.example", "https://real.example/sso", [generateKeyPair("real").certBase64]) });
+    const [test] = await getDb().execute<{ id: string }>(sql`select id from environments where key = 'test'`);
+    const auth = await getAuthRow(test!.id);
+    await updateEnvironmentAuth(systemCtx, test!.id, { ...auth, ssoEnabled: true, identityProviderId: real.id, enforcement: "all", breakGlassUserIds: [], jitGroupIds: [] });
+    await seedDemo({ demoIdp: true });
+    expect(await getDb().execute(sql`select name from identity_providers order by name`)).toEqual([{ name: "Real Okta" }]);
+    expect((await getAuthRow(test!.id)).identityProviderId).toBe(real.id);
+    expect(await getDb().execute(sql`select count(*)::int as n from users where email_verified_at is not null`)).toEqual([{ n: 0 }]);
+  });
 });

@@ -9,7 +9,7 @@ import { createConsoleMember } from "@/lib/console-members";
 import { createEnvironment, listEnvironments } from "@/lib/environments";
 import { addMembers, createGroup } from "@/lib/groups";
 import { getAuthRow, updateEnvironmentAuth } from "@/lib/sso/environment-auth";
-import { ensureDemoIdp } from "@/lib/sso/testing/demo-idp";
+import { demoIdpIdentityProviderId, ensureDemoIdp } from "@/lib/sso/testing/demo-idp";
 import { createUser } from "@/lib/users";
 import { markEmailVerifiedRows } from "@/lib/users/rows";
 
@@ -88,11 +88,15 @@ export async function seedDemo(options: { ownerEmail?: string; ownerPassword?: s
   // password until an admin connects a real IdP. (A TEST left by an older demo with SSO on and no
   // IdP is connected too.)
   const test = envs.find((e) => e.key === "test");
+  let demoOnTest = false;
   if (options.demoIdp && test) {
-    const identityProviderId = await ensureDemoIdp(ctx);
     const auth = await getAuthRow(test.id);
-    if (created.has("test") || (auth.ssoEnabled && !auth.identityProviderId)) {
-      await updateEnvironmentAuth(ctx, test.id, {
+    // Made only for a TEST it signs in (or already signs in: kept in step with the public URL).
+    const demoIdpId = await demoIdpIdentityProviderId();
+    if (created.has("test") || (auth.ssoEnabled && !auth.identityProviderId) || (demoIdpId && auth.identityProviderId === demoIdpId)) {
+      const identityProviderId = await ensureDemoIdp(ctx);
+      demoOnTest = true;
+      if (auth.identityProviderId !== identityProviderId) await updateEnvironmentAuth(ctx, test.id, {
         passwordEnabled: true,
         ssoEnabled: true,
         identityProviderId,
@@ -156,7 +160,7 @@ export async function seedDemo(options: { ownerEmail?: string; ownerPassword?: s
 
   // The demo IdP stands for TEST's company directory: it vouches for the emails of TEST's people (as
   // an IdP's or a directory's proof does, for that environment), so their first SSO sign-in links.
-  if (options.demoIdp && test) {
+  if (demoOnTest && test) {
     const testUsers = await db.select({ id: environmentAccess.userId }).from(environmentAccess).where(eq(environmentAccess.environmentId, test.id));
     await markEmailVerifiedRows(db, testUsers.map((u) => u.id), { by: "identity_provider", environmentId: test.id });
   }

@@ -57,6 +57,8 @@ function banner(url: string, seed: SeedResult): string {
   return lines.join("\n") + "\n";
 }
 
+// Demo mode: no DATABASE_URL, so the embedded Postgres and its demo (the demo IdP only there).
+const demoMode = !process.env.DATABASE_URL;
 const db = await openDatabase({ adopt: true });
 let server: LeanServer | undefined;
 let nextApp: { close(): Promise<void> } | undefined;
@@ -99,7 +101,7 @@ try {
   };
   Object.assign(process.env, env);
   await runMigrations(db.url);
-  const seed = await seedDemo({ ownerEmail: process.env.SEED_OWNER_EMAIL, ownerPassword: process.env.SEED_OWNER_PASSWORD, demoIdp: process.env.DEMO_IDP !== "off" });
+  const seed = await seedDemo({ ownerEmail: process.env.SEED_OWNER_EMAIL, ownerPassword: process.env.SEED_OWNER_PASSWORD, demoIdp: demoMode && process.env.DEMO_IDP !== "off" });
   if (!dev) buildIfNeeded();
   const trustProxy = parseTrustProxy(process.env.TRUST_PROXY);
 

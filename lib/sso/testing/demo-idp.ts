@@ -46,6 +46,12 @@ export async function demoIdp(): Promise<{ key: KeyPair; identityProviderId: str
   return idp ? { key, identityProviderId: idp.id } : null;
 }
 
+/** The demo IdP's id when it is connected (whatever its key). */
+export async function demoIdpIdentityProviderId(): Promise<string | null> {
+  const [idp] = await getDb().select({ id: identityProviders.id }).from(identityProviders).where(eq(identityProviders.entityId, DEMO_IDP_ENTITY_ID));
+  return idp?.id ?? null;
+}
+
 /**
  * For the demo seed (`npm start` only): the key in the data folder (made once), the IdP connected
  * (once; its SSO URL kept in step with the public URL), and its id.
