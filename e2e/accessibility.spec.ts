@@ -1,5 +1,5 @@
 import AxeBuilder from "@axe-core/playwright";
-import { expect, test } from "@playwright/test";
+import { expect, test, type Page } from "@playwright/test";
 import { baseUrl, signInAsOwner } from "./helpers";
 
 const PAGES = [
@@ -23,31 +23,63 @@ const PAGES = [
   "/console/dev/history?subject=user&user=nobody%40example.com&at=2026-01-01T00%3A00%3A00",
 ];
 
-test("console pages have no serious or critical accessibility violations", async ({ page }) => {
-  test.setTimeout(480_000); // axe takes several seconds a page on this machine
-  await signInAsOwner(page);
-  // The user panel and a group page, reached from the list.
-  await page.goto(`${baseUrl()}/console/dev/users?sort=email&dir=asc`);
-  const userHref = await page.locator('table a[href*="/users/"]').first().getAttribute("href");
-  const groupHref = await page.getByRole("link", { name: "Engineering", exact: true }).getAttribute("href");
-  await page.goto(`${baseUrl()}/console/dev/access`);
-  const resourceHref = await page.locator('table a[href*="/access/"]').first().getAttribute("href");
-  for (const path of [...PAGES, userHref!, groupHref!, resourceHref!, `${resourceHref}?tab=who`, `${resourceHref}?tab=explain`]) {
-    await page.goto(`${baseUrl()}${path}`);
-    await expect(page.locator("main h1")).toBeVisible();
-    const results = await new AxeBuilder({ page }).analyze();
-    const serious = results.violations
-      .filter((v) => v.impact === "serious" || v.impact === "critical")
-      .map((v) => `${path}: ${v.id} (${v.impact}) ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`);
+async function seriousViolations(page: Page, path: string): Promise<string[]> {
+  const results = await new AxeBuilder({ page }).analyze();
+  return results.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${path}: ${v.id} (${v.impact}) ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`);
+}
+
+for (const theme of ["light", "dark"] as const) {
+  test(`console pages have no serious or critical accessibility violations (${theme} theme)`, async ({ page, context }) => {
+    test.setTimeout(480_000); // axe takes several seconds a page on this machine
+    // The theme a person chose is a cookie the root layout reads (components/theme-toggle.tsx).
+    await context.addCookies([{ name: "iam_theme", value: theme, url: baseUrl() }]);
+    await signInAsOwner(page);
+    await expect(page.locator("html")).toHaveAttribute("data-theme", theme);
+    // The user panel and a group page, reached from the list.
+    await page.goto(`${baseUrl()}/console/dev/users?sort=email&dir=asc`);
+    const userHref = await page.locator('table a[href*="/users/"]').first().getAttribute("href");
+    const groupHref = await page.getByRole("link", { name: "Engineering", exact: true }).getAttribute("href");
+    await page.goto(`${baseUrl()}/console/dev/access`);
+    const resourceHref = await page.locator('table a[href*="/access/"]').first().getAttribute("href");
+    const serious: string[] = [];
+    for (const path of [...PAGES, userHref!, groupHref!, resourceHref!, `${resourceHref}?tab=who`, `${resourceHref}?tab=explain`]) {
+      await page.goto(`${baseUrl()}${path}`);
+      await expect(page.locator("main h1")).toBeVisible();
+      serious.push(...(await seriousViolations(page, path)));
+    }
+    // The console sign-in and the end users' pages (no console session needed).
+    const signIn = await context.newPage();
+    for (const path of ["/sign-in", "/e/dev/sign-in", "/e/dev/sign-in?email=someone%40example.com", "/e/dev/forgot"]) {
+      await signIn.goto(`${baseUrl()}${path}`);
+      serious.push(...(await seriousViolations(signIn, path)));
+    }
     expect(serious).toEqual([]);
-  }
-  // The console sign-in and the end users' pages (no console session needed).
-  const signIn = await page.context().newPage();
-  for (const path of ["/sign-in", "/e/dev/sign-in", "/e/dev/sign-in?email=someone%40example.com", "/e/dev/forgot"]) {
-    await signIn.goto(`${baseUrl()}${path}`);
-    const violations = (await new AxeBuilder({ page: signIn }).analyze()).violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-    expect(violations.map((v) => `${path}: ${v.id}`)).toEqual([]);
-  }
+  });
+}
+
+test("the theme follows the system until chosen, and the choice sticks", async ({ page }) => {
+  await page.emulateMedia({ colorScheme: "dark" });
+  await signInAsOwner(page);
+  const html = page.locator("html");
+  await expect(html).toHaveAttribute("data-theme", "system");
+  // The page's background as sRGB (a canvas converts whatever colour space the browser reports).
+  const background = () =>
+    page.evaluate(() => {
+      const ctx = document.createElement("canvas").getContext("2d")!;
+      ctx.fillStyle = getComputedStyle(document.body).backgroundColor;
+      ctx.fillRect(0, 0, 1, 1);
+      return Array.from(ctx.getImageData(0, 0, 1, 1).data.slice(0, 3));
+    });
+  expect(await background()).toEqual([2, 6, 23]); // the system is dark
+  await expect(async () => {
+    await page.getByLabel("Theme").selectOption("light");
+    await expect(html).toHaveAttribute("data-theme", "light", { timeout: 1000 });
+  }).toPass();
+  expect((await background()).every((c) => c >= 245)).toBe(true); // light
+  await page.reload();
+  await expect(html).toHaveAttribute("data-theme", "light");
 });
 
 test("the table and dialogs work from the keyboard", async ({ page }) => {

@@ -1,4 +1,7 @@
+import { cookies } from "next/headers";
 import { notFound } from "next/navigation";
+import { THEME_COOKIE, type Theme } from "@/components/theme";
+import { ThemeToggle } from "@/components/theme-toggle";
 import { CONSOLE_ROLE_LABELS } from "@/db/enums";
 import { requireConsoleSession } from "@/lib/auth/session";
 import { listEnvironments } from "@/lib/environments";
@@ -19,6 +22,8 @@ export default async function ConsoleLayout({ children, params }: { children: Re
   // IdP counts; and certificates read from the metadata that await approval. Each links to the IdP's certificates.
   const expiring = idps.filter((idp) => idp.certificateWarning || idp.pendingCertificates > 0);
   const current = environments.find((e) => e.key === env);
+  const chosenTheme = (await cookies()).get(THEME_COOKIE)?.value;
+  const theme: Theme = chosenTheme === "light" || chosenTheme === "dark" ? chosenTheme : "system";
   if (!current) notFound();
 
   return (
@@ -29,7 +34,8 @@ export default async function ConsoleLayout({ children, params }: { children: Re
         </a>
         <EnvironmentSwitcher environments={environments.map((e) => ({ key: e.key, name: e.name }))} current={current.key} />
         <CommandPalette environment={{ id: current.id, key: current.key, name: current.name }} environments={environments.map((e) => ({ key: e.key, name: e.name }))} search={paletteSearchAction} />
-        <div className="ml-auto">
+        <div className="ml-auto flex items-center gap-4">
+          <ThemeToggle initial={theme} />
           <UserMenu name={session.member.name} email={session.member.email} role={CONSOLE_ROLE_LABELS[session.member.role]} />
         </div>
       </header>
