@@ -22,7 +22,9 @@ export default defineConfig({
     trace: "retain-on-failure",
   },
   projects: [
-    { name: "e2e", testIgnore: /pages-read-only\.spec\.ts/ },
+    // First, on the freshly seeded demo: the look of the main screens (e2e/screenshots.spec.ts).
+    { name: "screenshots", testMatch: /screenshots\.spec\.ts/ },
+    { name: "e2e", testIgnore: /(pages-read-only|screenshots)\.spec\.ts/, dependencies: ["screenshots"] },
     // After every other spec (nothing else writes meanwhile): every page's GET under a write log.
     { name: "read-only pages", testMatch: /pages-read-only\.spec\.ts/, dependencies: ["e2e"] },
   ],

@@ -49,6 +49,8 @@ for (const theme of ["light", "dark"] as const) {
       await expect(page.locator("main h1")).toBeVisible();
       serious.push(...(await seriousViolations(page, path)));
     }
+    await page.goto(`${baseUrl()}/console/dev/users`);
+    await page.screenshot({ path: test.info().outputPath(`users-${theme}.png`), fullPage: true });
     // The console sign-in and the end users' pages (no console session needed).
     const signIn = await context.newPage();
     for (const path of ["/sign-in", "/e/dev/sign-in", "/e/dev/sign-in?email=someone%40example.com", "/e/dev/forgot"]) {
