@@ -37,9 +37,10 @@ for (const theme of ["light", "dark"] as const) {
     await context.addCookies([{ name: "iam_theme", value: theme, url: baseUrl() }]);
     await signInAsOwner(page);
     await expect(page.locator("html")).toHaveAttribute("data-theme", theme);
-    // The user panel and a group page, reached from the list.
+    // The user panel and a group page, reached from their lists.
     await page.goto(`${baseUrl()}/console/dev/users?sort=email&dir=asc`);
     const userHref = await page.locator('table a[href*="/users/"]').first().getAttribute("href");
+    await page.goto(`${baseUrl()}/console/dev/groups`);
     const groupHref = await page.getByRole("link", { name: "Engineering", exact: true }).getAttribute("href");
     await page.goto(`${baseUrl()}/console/dev/access`);
     const resourceHref = await page.locator('table a[href*="/access/"]').first().getAttribute("href");

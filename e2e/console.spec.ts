@@ -17,11 +17,11 @@ test("the owner signs in with the printed credentials, switches environment and 
   const session = cookies.find((c) => c.name === "next-auth.session-token");
   expect(session).toMatchObject({ httpOnly: true, sameSite: "Lax", secure: false });
 
-  await page.getByRole("link", { name: "Users & groups" }).click();
+  await page.getByRole("link", { name: "Users", exact: true }).click();
   await expect(page).toHaveURL(/\/console\/dev\/users$/);
   await switcher.selectOption("prod");
   await expect(page).toHaveURL(/\/console\/prod\/users$/);
-  await expect(page.getByRole("heading", { name: "Groups in PROD" })).toBeVisible();
+  await expect(page.getByText("Who may enter PROD.")).toBeVisible();
 
   await page.getByRole("button", { name: /Account menu/ }).click();
   await page.getByRole("menuitem", { name: "Sign out" }).click();

@@ -62,7 +62,7 @@ test("an owner invites a reviewer from Settings → Members; the reviewer accept
 
   // Read-only: the lists are there, the buttons that change things are not.
   await reviewer.goto(`${baseUrl()}/console/dev/users`);
-  await expect(reviewer.getByRole("heading", { name: "Users & groups" })).toBeVisible();
+  await expect(reviewer.getByRole("heading", { name: "Users", exact: true })).toBeVisible();
   await expect(reviewer.getByRole("button", { name: "Add user" })).toHaveCount(0);
   await reviewer.goto(`${baseUrl()}/console/dev/settings/members`);
   await expect(reviewer.getByRole("row").filter({ hasText: email })).toContainText("active");

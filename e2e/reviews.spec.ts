@@ -12,10 +12,11 @@ test("an access review revokes a membership at closing, keeps a signed-off repor
   const email = `reviewed.${id}@example.com`;
   await signInAsOwner(page);
   // A PROD group with one new member.
-  await page.goto(`${baseUrl()}/console/prod/users`);
+  await page.goto(`${baseUrl()}/console/prod/groups`);
   await page.getByLabel("New group").fill(group);
   await page.getByRole("button", { name: "Create group" }).click();
   await expect(page.getByRole("link", { name: group, exact: true })).toBeVisible();
+  await page.goto(`${baseUrl()}/console/prod/users`);
   await page.getByRole("button", { name: "Add user" }).click();
   const dialog = page.getByRole("dialog", { name: "Add a user" });
   await dialog.getByLabel("Full name").fill(`Reviewed ${id}`);

@@ -43,7 +43,7 @@ test("x-middleware-subrequest gets no further than a request without it", async 
 
 test("a server action posted with Origin null, a foreign origin or no origin changes nothing", async ({ page }) => {
   await signInAsOwner(page);
-  await page.goto(`${baseUrl()}/console/dev/users`);
+  await page.goto(`${baseUrl()}/console/dev/groups`);
   // Capture the browser's own "create group" server action, then replay it with other origins.
   const name = `Replayed ${Date.now().toString(36)}`;
   const captured = page.waitForRequest((r) => r.method() === "POST" && !!r.headers()["next-action"]);
@@ -66,8 +66,7 @@ test("a server action posted with Origin null, a foreign origin or no origin cha
       origin ? `Refused: a request that changes state must come from this site, not from ${origin}.` : "Refused: a request that changes state must carry an Origin header.",
     ]);
   }
-  await page.goto(`${baseUrl()}/console/dev/users?q=${encodeURIComponent(replayName)}`);
-  await page.goto(`${baseUrl()}/console/dev/users`);
+  await page.goto(`${baseUrl()}/console/dev/groups?q=${encodeURIComponent(replayName)}`);
   await expect(page.getByRole("link", { name: replayName, exact: true })).toHaveCount(0);
   // The same replay from this site does create it: the refusals above were of a valid request.
   const same = await page.request.post(action.url(), { headers: { ...headers, origin: baseUrl() }, data: body });

@@ -17,7 +17,7 @@ test.beforeAll(() => {
 });
 
 async function createGroup(page: Page, env: string, name: string) {
-  await page.goto(`${baseUrl()}/console/${env}/users`);
+  await page.goto(`${baseUrl()}/console/${env}/groups`);
   await page.getByLabel("New group").fill(name);
   await page.getByRole("button", { name: "Create group" }).click();
   await expect(page.getByRole("link", { name, exact: true })).toBeVisible();

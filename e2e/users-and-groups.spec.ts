@@ -16,7 +16,7 @@ async function openFilters(page: Page) {
 const unique = () => Date.now().toString(36) + Math.random().toString(36).slice(2, 6);
 
 async function createGroup(page: Page, env: string, name: string) {
-  await page.goto(`${baseUrl()}/console/${env}/users`);
+  await page.goto(`${baseUrl()}/console/${env}/groups`);
   await page.getByLabel("New group").fill(name);
   await page.getByRole("button", { name: "Create group" }).click();
   await expect(page.getByRole("link", { name, exact: true })).toBeVisible();
@@ -26,6 +26,7 @@ test("create a user with two environments and groups, then find it by search", a
   const id = unique();
   await signInAsOwner(page);
   await createGroup(page, "dev", `Team ${id}`);
+  await page.goto(`${baseUrl()}/console/dev/users`);
   await page.getByRole("button", { name: "Add user" }).click();
   const dialog = page.getByRole("dialog", { name: "Add a user" });
   await dialog.getByLabel("Full name").fill(`Two Envs ${id}`);
@@ -45,7 +46,7 @@ test("create a user with two environments and groups, then find it by search", a
   await expect(row).toContainText("DEV");
   await expect(row).toContainText("PROD");
   await expect(row).toContainText(`Team ${id}`);
-  await expect(page.getByTestId("table-total")).toHaveText("1 users");
+  await expect(page.getByTestId("table-total")).toHaveText("1 user");
   await page.goto(`${baseUrl()}/console/prod/users?q=two.envs.${id}`);
   await expect(page.getByRole("row", { name: new RegExp(`two\\.envs\\.${id}`) })).toContainText("Support");
 });
@@ -68,6 +69,7 @@ test("bulk-add three users to a group, then remove one", async ({ page }) => {
   await expect(page.getByTestId("bulk-summary")).toHaveText("3 changed, 0 already so, 0 failed.");
   await page.getByRole("button", { name: "Close" }).click();
 
+  await page.goto(`${baseUrl()}/console/dev/groups?q=${encodeURIComponent(`Bulk ${id}`)}`);
   await page.getByRole("link", { name: `Bulk ${id}`, exact: true }).click();
   await expect(page.getByRole("heading", { name: `Bulk ${id}` })).toBeVisible();
   await expect(page.getByTestId("table-total")).toHaveText("3 users");
@@ -116,12 +118,20 @@ test("export the filtered users as CSV", async ({ page }) => {
   for (const line of lines.slice(1)) expect(line.toLowerCase()).toContain("smith");
 });
 
-test("delete a group", async ({ page }) => {
+test("delete a group with members from its page, typing its name; it leaves the list and its members' pages", async ({ page }) => {
   const id = unique();
   await signInAsOwner(page);
   await createGroup(page, "test", `Doomed ${id}`);
-  page.once("dialog", (d) => void d.accept());
-  await page.getByRole("listitem").filter({ hasText: `Doomed ${id}` }).getByRole("button", { name: "Delete" }).click();
+  await page.getByRole("link", { name: `Doomed ${id}`, exact: true }).click();
+  await page.getByRole("combobox", { name: `Add members to Doomed ${id}` }).fill("example.com");
+  await page.getByRole("listbox").getByRole("option").first().click();
+  await page.getByRole("button", { name: /^Add 1/ }).click();
+  await expect(page.getByTestId("table-total")).toHaveText("1 user");
+  await page.getByRole("region", { name: "Danger zone" }).getByRole("button", { name: "Delete group…" }).click();
+  const dialog = page.getByRole("dialog", { name: `Delete Doomed ${id}?` });
+  await dialog.getByLabel(`Type Doomed ${id} to confirm`).fill(`Doomed ${id}`);
+  await dialog.getByRole("button", { name: "Delete group" }).click();
+  await expect(page).toHaveURL(/\/console\/test\/groups$/);
   await expect(page.getByRole("link", { name: `Doomed ${id}`, exact: true })).toHaveCount(0);
 });
 
@@ -158,7 +168,7 @@ test("the URL reproduces a filtered, sorted view after reload", async ({ page })
 
 test("export an environment's memberships as CSV", async ({ page }) => {
   await signInAsOwner(page);
-  await page.goto(`${baseUrl()}/console/test/users`);
+  await page.goto(`${baseUrl()}/console/test/groups`);
   const download = page.waitForEvent("download");
   await page.getByRole("link", { name: "Export memberships" }).click();
   const lines = fs.readFileSync(await (await download).path(), "utf8").trim().split("\n");
@@ -215,6 +225,12 @@ test("deleting a user sits apart from Save and asks for their email typed out", 
 test("groups have their own page: search, size, source, grants; a group's page says what it is and lets an admin change it", async ({ page }) => {
   const id = unique();
   await signInAsOwner(page);
+  // The Users page is about users: it points to the groups rather than listing them under the table.
+  await page.getByRole("navigation", { name: "Console" }).getByRole("link", { name: "Users", exact: true }).click();
+  await expect(page.getByRole("heading", { name: /^Groups in/ })).toHaveCount(0);
+  await page.getByRole("link", { name: "their own page" }).click();
+  await expect(page).toHaveURL(/\/console\/dev\/groups$/);
+  await page.goto(`${baseUrl()}/console/dev/users`);
   await page.getByRole("navigation", { name: "Console" }).getByRole("link", { name: "Groups", exact: true }).click();
   await expect(page).toHaveURL(/\/console\/dev\/groups$/);
   await page.getByRole("search", { name: "Search groups" }).getByLabel("Search").fill("engin");

@@ -17,7 +17,7 @@ type Props = {
 
 const PAGES = [
   ["Overview", ""],
-  ["Users & groups", "/users"],
+  ["Users", "/users"],
   ["Groups", "/groups"],
   ["Identity providers", "/identity-providers"],
   ["Access", "/access"],

@@ -7,7 +7,7 @@ import { ClipboardCheck, FileClock, Fingerprint, FolderSync, GitCompareArrows, H
 
 const ITEMS = [
   { href: "", label: "Overview", icon: LayoutDashboard },
-  { href: "/users", label: "Users & groups", icon: Users },
+  { href: "/users", label: "Users", icon: Users },
   { href: "/groups", label: "Groups", icon: UsersRound },
   { href: "/identity-providers", label: "Identity providers", icon: Fingerprint },
   { href: "/access", label: "Access", icon: ShieldCheck },

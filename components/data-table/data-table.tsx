@@ -159,7 +159,8 @@ export function DataTablePagination({
   onNext,
 }: {
   total: { value: number; exact: boolean } | null;
-  noun: string;
+  /** The counted thing, singular and plural ("user", "users"). */
+  noun: { one: string; other: string };
   size: number;
   sizes: readonly number[];
   onSize: (size: number) => void;
@@ -172,8 +173,8 @@ export function DataTablePagination({
         {total === null
           ? null
           : total.exact
-            ? `${total.value.toLocaleString("en")} ${noun}`
-            : `About ${total.value.toLocaleString("en")} ${noun} (estimate)`}
+            ? `${total.value.toLocaleString("en")} ${total.value === 1 ? noun.one : noun.other}`
+            : `About ${total.value.toLocaleString("en")} ${noun.other} (estimate)`}
       </span>
       <label className="ml-auto flex items-center gap-2">
         Rows per page

@@ -88,6 +88,69 @@ function likePattern(q: string): string {
   return `%${q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
+/** A search matching at most this many users reads them by the trigram index first; more, by walking the list's order. */
+export const SEARCH_MATCHES_FIRST_MAX = 2_000;
+/** The newest users a search looks through first; this many matches there (0.4%) mean a walk finds a page soon. */
+const SEARCH_SAMPLE = { rows: 1_500, dense: 6 };
+
+/**
+ * The search's condition, chosen by what the data says, never by the planner's estimates (which
+ * flipped the plan between two freshly seeded databases):
+ * - A fragment found often among the newest users (a common name, a shared domain) is found by
+ *   walking the list's sort index and filtering, stopping at a page.
+ * - Otherwise a probe reads at most SEARCH_MATCHES_FIRST_MAX + 1 matching ids through the trigram
+ *   index; if that many or fewer, the list reads just those users and sorts them (a rare fragment, a
+ *   full email); if more, it walks.
+ * The probe can only be a bitmap scan of the trigram index. A fragment with an "@" is probed by what
+ * precedes it (a local part is rare; the trigrams of a domain every user shares would each read the
+ * whole index), the whole fragment checked on each row. The walk's test is `strpos(…) > 0`, which no
+ * index or statistics cover: the planner takes its fixed default selectivity (a third) and keeps to
+ * the order's index.
+ */
+async function searchCondition(q: string, executor: Executor): Promise<{ page: SQL; count: SQL }> {
+  const contains = sql`strpos(lower(u.name || ' ' || u.email), lower(${q})) > 0`;
+  // Counting many matches is bounded and reads the trigram index (its estimate, when shown, says "about").
+  const walk = { page: contains, count: sql`lower(u.name || ' ' || u.email) like ${likePattern(q)}` };
+  const probe = probeFragment(q);
+  if (!probe) return walk;
+  const [sample] = await executor.execute<{ n: number }>(sql`
+    select count(*)::int as n
+    from (select u.name, u.email from users u order by u.created_at desc, u.id desc limit ${SEARCH_SAMPLE.rows}) u
+    where ${contains}`);
+  if (sample!.n >= SEARCH_SAMPLE.dense) return walk;
+  const ids = await trigramMatches(likePattern(probe), contains, SEARCH_MATCHES_FIRST_MAX + 1, executor);
+  if (ids.length > SEARCH_MATCHES_FIRST_MAX) return walk;
+  const few = ids.length ? sql`u.id = any(${`{${ids.join(",")}}`}::uuid[])` : sql`false`;
+  return { page: few, count: few };
+}
+
+/** Three letters or digits in a row: a pattern with at least one trigram (without, the index would read itself whole). */
+const hasTrigram = (s: string) => /[\p{L}\p{N}]{3}/u.test(s);
+
+/** The part of a search the trigram index is asked for: up to its "@" when that part has a trigram, else all of it. */
+function probeFragment(q: string): string | null {
+  const at = q.indexOf("@");
+  if (at > 0 && hasTrigram(q.slice(0, at))) return q.slice(0, at + 1);
+  return hasTrigram(q) ? q : null;
+}
+
+/** Up to `limit` ids of users whose name or email contains the pattern and meet `check`, found through the trigram index only. */
+async function trigramMatches(pattern: string, check: SQL, limit: number, executor: Executor): Promise<string[]> {
+  // Inside a caller's transaction the settings are put back afterwards; otherwise COMMIT drops them.
+  const nested = "rollback" in executor;
+  return executor.transaction(async (tx) => {
+    // Scans other than the bitmap one are switched off for this statement.
+    const [before] = await tx.execute<{ seq: string; idx: string }>(sql`
+      select seq, idx, set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true)
+      from (select current_setting('enable_seqscan') as seq, current_setting('enable_indexscan') as idx offset 0) s`);
+    const rows = await tx.execute<{ id: string }>(
+      sql`select u.id from users u where lower(u.name || ' ' || u.email) like ${pattern} and ${check} limit ${limit}`,
+    );
+    if (nested) await tx.execute(sql`select set_config('enable_seqscan', ${before!.seq}, true), set_config('enable_indexscan', ${before!.idx}, true)`);
+    return rows.map((r) => r.id);
+  });
+}
+
 /** Groups up to this size are read member-first (their rows then sorted); larger ones by walking the sort index. */
 export const MEMBER_FIRST_MAX = 50_000;
 
@@ -95,6 +158,8 @@ export const MEMBER_FIRST_MAX = 50_000;
 export type UsersQuery = {
   from: SQL;
   where: SQL;
+  /** The same rows as `where`, written for counting (a search's many matches through the trigram index). */
+  countWhere: SQL;
   sortExpr?: SQL;
   idExpr?: SQL;
   /** The filtered group, as read once for the plan (the count reuses its size). */
@@ -171,8 +236,12 @@ export async function usersWhere(input: z.output<typeof listUsersInput>, executo
   }
   if (input.status.length) conditions.push(sql`u.status in ${input.status}`);
   if (input.source.length) conditions.push(sql`u.source in ${input.source}`);
-  if (input.q) conditions.push(sql`lower(u.name || ' ' || u.email) like ${likePattern(input.q)}`);
-  return { from, where: conditions.length ? sql.join(conditions, sql` and `) : sql`true`, sortExpr, idExpr, group: groupInfo };
+  const search = input.q ? await searchCondition(input.q, executor) : null;
+  const all = (last: SQL | undefined) => {
+    const list = last ? [...conditions, last] : conditions;
+    return list.length ? sql.join(list, sql` and `) : sql`true`;
+  };
+  return { from, where: all(search?.page), countWhere: all(search?.count), sortExpr, idExpr, group: groupInfo };
 }
 
 type PageRow = {
@@ -281,7 +350,7 @@ export async function* iterateUsers(rawInput: unknown, chunk = 1000, executor: E
  */
 export async function countUsers(
   input: z.output<typeof listUsersInput>,
-  { from, where, group }: UsersQuery,
+  { from, countWhere: where, group }: UsersQuery,
   executor: Executor = getDb(),
 ): Promise<{ value: number; exact: boolean }> {
   const unfiltered = !input.q && !input.status.length && !input.source.length && !input.access.length && !input.group;

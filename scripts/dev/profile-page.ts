@@ -5,7 +5,7 @@ import { listGroups } from "@/lib/groups";
 import { listUsersForPage } from "@/lib/users/list";
 import { dataDir, ensureSecret, openDatabase } from "../lib/runtime";
 
-// Developer aid: time the data calls behind the Users & groups page on the bench database.
+// Developer aid: time the data calls behind the Users page on the bench database.
 const db = await openDatabase({ quiet: true });
 process.env.DATABASE_URL = databaseUrl(db.url, "iam_bench_1000000");
 process.env.NEXTAUTH_SECRET = ensureSecret(dataDir());

@@ -2,15 +2,15 @@ import Link from "next/link";
 import type { SearchParams } from "nuqs/server";
 import { PageHeader } from "@/components/ui/card";
 import { listEnvironments } from "@/lib/environments";
-import { countGroups, findGroup, listGroups } from "@/lib/groups";
+import { findGroup } from "@/lib/groups";
 import { consolePage } from "@/lib/doors/http/console-page";
 import { can } from "@/lib/permissions";
 import { listUsersForPage } from "@/lib/users/list";
 import { loadUsersTableState } from "@/lib/users/list-params";
-import { AddUserDialog, GroupsPanel } from "./users-forms";
+import { AddUserDialog } from "./users-forms";
 import { UsersCard } from "./users-table";
 
-export const metadata = { title: "Users & groups" };
+export const metadata = { title: "Users" };
 
 export default async function UsersPage({ params, searchParams }: { params: Promise<{ env: string }>; searchParams: Promise<SearchParams> }) {
   const { env, actor } = await consolePage(params);
@@ -18,18 +18,24 @@ export default async function UsersPage({ params, searchParams }: { params: Prom
   // "Add a user" from the command palette opens the dialog at once.
   const addNow = (await searchParams).add === "1";
 
-  const [environments, groupList, { list, problem }, totalGroups] = await Promise.all([
-    listEnvironments(),
-    listGroups(env.id, undefined, 50),
-    listUsersForPage({ ...state, environmentId: env.id }),
-    countGroups(env.id),
-  ]);
+  const [environments, { list, problem }] = await Promise.all([listEnvironments(), listUsersForPage({ ...state, environmentId: env.id })]);
   const group = state.group ? await findGroup(env.id, state.group) : undefined;
   const filterGroup = group ? { id: group.id, name: group.name } : null;
 
   return (
     <>
-      <PageHeader title="Users & groups" description={`Who may enter ${env.name}, and the groups of ${env.name}.`}>
+      <PageHeader
+        title="Users"
+        description={
+          <>
+            Who may enter {env.name}. Their groups have{" "}
+            <Link href={`/console/${env.key}/groups`} className="text-brand-700 underline">
+              their own page
+            </Link>
+            .
+          </>
+        }
+      >
         <div className="flex gap-2">
         {can(actor, "users", "write", "any") && (
           <Link href={`/console/${env.key}/users/import`} className="rounded-md border border-slate-300 bg-white px-3 py-2 text-sm font-medium hover:bg-slate-50">
@@ -45,8 +51,7 @@ export default async function UsersPage({ params, searchParams }: { params: Prom
         )}
         </div>
       </PageHeader>
-      <div className="grid gap-6 2xl:grid-cols-[1fr_22rem]">
-        <UsersCard
+      <UsersCard
           list={list}
           problem={problem}
           resetHref={`/console/${env.key}/users`}
@@ -55,15 +60,6 @@ export default async function UsersPage({ params, searchParams }: { params: Prom
           canWrite={can(actor, "users", "write", "any")}
           filterGroup={filterGroup}
         />
-        <GroupsPanel
-          environmentId={env.id}
-          environmentKey={env.key}
-          environmentName={env.name}
-          groups={groupList}
-          totalGroups={totalGroups}
-          canWrite={can(actor, "groups", "write", [env.id])}
-        />
-      </div>
     </>
   );
 }

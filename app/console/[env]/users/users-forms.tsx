@@ -1,15 +1,13 @@
 "use client";
 
 import { useCallback, useState } from "react";
-import Link from "next/link";
 import * as Dialog from "@radix-ui/react-dialog";
-import { Badge, Card } from "@/components/ui/card";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
 import { useAction } from "@/components/use-action";
 import type { FieldErrors } from "@/lib/errors";
 import { MultiPicker, type PickerOption } from "@/components/console/search-picker";
-import { createGroupAction, createUserAction, deleteGroupAction, searchGroupsAction, updateGroupAction } from "./actions";
+import { createGroupAction, createUserAction, searchGroupsAction } from "./actions";
 
 type AddUserProps = {
   currentEnvironmentId: string;
@@ -135,47 +133,7 @@ export function CreateUserForm({ currentEnvironmentId, environments, onCreated, 
   );
 }
 
-type GroupItem = { id: string; name: string; description: string; source: string; memberCount: number };
-
-export function GroupsPanel({
-  environmentId,
-  environmentKey,
-  environmentName,
-  groups,
-  totalGroups,
-  canWrite,
-}: {
-  environmentId: string;
-  environmentKey: string;
-  environmentName: string;
-  totalGroups: number;
-  groups: GroupItem[];
-  canWrite: boolean;
-}) {
-  return (
-    <Card>
-      <div className="flex items-center justify-between">
-        <h2 className="text-base font-semibold">Groups in {environmentName}</h2>
-        <a className="text-sm text-brand-700 underline" href={`/console/${environmentKey}/memberships/export`}>
-          Export memberships
-        </a>
-      </div>
-      <ul className="mt-3 divide-y divide-slate-100" aria-label={`Groups in ${environmentName}`}>
-        {groups.map((g) => (
-          <GroupRow key={g.id} group={g} canWrite={canWrite} href={`/console/${environmentKey}/groups/${g.id}`} />
-        ))}
-      </ul>
-      {totalGroups > groups.length && (
-        <p className="mt-2 text-sm text-slate-500">
-          The first {groups.length - 1} of {(totalGroups - 1).toLocaleString("en")} groups by name; use “Member of a group” above the table to find any group.
-        </p>
-      )}
-      {canWrite && <CreateGroupForm environmentId={environmentId} className="mt-4 flex flex-col gap-2" />}
-    </Card>
-  );
-}
-
-/** "New group" and Create group (the Users page's panel and the Groups page). */
+/** "New group" and Create group (the Groups page). */
 export function CreateGroupForm({ environmentId, className }: { environmentId: string; className?: string }) {
   const [errors, setErrors] = useState<FieldErrors>({});
   const { pending, run } = useAction();
@@ -202,73 +160,5 @@ export function CreateGroupForm({ environmentId, className }: { environmentId: s
         Create group
       </Button>
     </form>
-  );
-}
-
-function GroupRow({ group, canWrite, href }: { group: GroupItem; canWrite: boolean; href: string }) {
-  const [editing, setEditing] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const { pending, run } = useAction();
-  const system = group.source === "system";
-
-  if (editing) {
-    return (
-      <li className="py-2">
-        <form
-          className="flex items-end gap-2"
-          onSubmit={(e) => {
-            e.preventDefault();
-            const name = new FormData(e.currentTarget).get("name");
-            run(() => updateGroupAction(group.id, { name }), {
-              error: "inline",
-              onError: (message, fieldErrors) => setError(fieldErrors?.name?.join(" ") ?? message),
-              onSuccess: () => {
-                setEditing(false);
-                setError(null);
-              },
-              refresh: false,
-            });
-          }}
-        >
-          <Field label={`Rename ${group.name}`} name="name" defaultValue={group.name} errors={error ? [error] : undefined} className="flex-1" />
-          <Button type="submit" disabled={pending}>
-            Save
-          </Button>
-          <Button type="button" variant="ghost" onClick={() => setEditing(false)}>
-            Cancel
-          </Button>
-        </form>
-      </li>
-    );
-  }
-
-  return (
-    <li className="flex items-center gap-2 py-2 text-sm">
-      <Link href={href} className="font-medium text-brand-700 hover:underline">
-        {group.name}
-      </Link>
-      {group.source !== "manual" && <Badge>{group.source}</Badge>}
-      {group.description && <span className="truncate text-xs text-slate-500">{group.description}</span>}
-      <span className="ml-auto text-slate-500">{group.memberCount.toLocaleString("en")} members</span>
-      {canWrite && !system && (
-        <>
-          <Button type="button" variant="ghost" className="px-2 py-1" onClick={() => setEditing(true)}>
-            Rename
-          </Button>
-          <Button
-            type="button"
-            variant="ghost"
-            className="px-2 py-1 text-red-700"
-            disabled={pending}
-            onClick={() => {
-              if (!window.confirm(`Delete the group “${group.name}” and its ${group.memberCount} memberships?`)) return;
-              run(() => deleteGroupAction(group.id), { success: `Deleted ${group.name}.`, refresh: false });
-            }}
-          >
-            Delete
-          </Button>
-        </>
-      )}
-    </li>
   );
 }

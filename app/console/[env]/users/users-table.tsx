@@ -265,7 +265,7 @@ export function UsersTable({
       />
       <DataTablePagination
         total={list.total}
-        noun="users"
+        noun={{ one: "user", other: "users" }}
         size={state.size}
         sizes={PAGE_SIZES}
         onSize={(size) => refilter({ size })}

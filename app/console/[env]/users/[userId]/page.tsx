@@ -30,7 +30,7 @@ export default async function UserPage({ params }: { params: Promise<{ env: stri
   return (
     <>
       <Link href={`/console/${env.key}/users`} className="text-sm text-brand-700 hover:underline">
-        ← Users & groups
+        ← Users
       </Link>
       <PageHeader title={detail.user.name} description={detail.user.email}>
         <Badge tone={detail.user.status === "active" ? "green" : detail.user.status === "invited" ? "blue" : "amber"}>{detail.user.status}</Badge>

@@ -12,7 +12,7 @@ export default async function ImportPage({ params }: { params: Promise<{ env: st
   return (
     <>
       <Link href={`/console/${env.key}/users`} className="text-sm text-brand-700 hover:underline">
-        ← Users & groups
+        ← Users
       </Link>
       <PageHeader
         title="Import users from CSV"
