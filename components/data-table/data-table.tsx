@@ -13,6 +13,7 @@ import {
   type RowData,
   type Updater,
 } from "@tanstack/react-table";
+import { counted } from "@/lib/domain/words";
 
 // The one table of the app (TanStack Table v9, headless). Sorting, filtering and pagination happen
 // on the server (the URL holds them); this component renders, reports sort clicks and row selection.
@@ -173,7 +174,7 @@ export function DataTablePagination({
         {total === null
           ? null
           : total.exact
-            ? `${total.value.toLocaleString("en")} ${total.value === 1 ? noun.one : noun.other}`
+            ? counted(total.value, noun.one, noun.other)
             : `About ${total.value.toLocaleString("en")} ${noun.other} (estimate)`}
       </span>
       <label className="ml-auto flex items-center gap-2">

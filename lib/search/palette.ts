@@ -8,6 +8,7 @@ import type { DomainContext } from "@/lib/auth/actor";
 import { can } from "@/lib/permissions";
 import { listUsers } from "@/lib/users/list";
 import { parseInput, uuidSchema } from "@/lib/validation";
+import { counted } from "@/lib/domain/words";
 
 // The console's command palette (⌘K): what a typed fragment finds in one environment, each with
 // where it leads, searched on the server (the users search is the users table's own, indexed).
@@ -41,7 +42,7 @@ export async function paletteSearch(ctx: DomainContext, raw: unknown, perKind = 
   ]);
   return [
     ...users.map((u) => ({ kind: "user" as const, label: u.name, detail: u.email, href: `${base}/users/${u.id}` })),
-    ...groupRows.map((g) => ({ kind: "group" as const, label: g.name, detail: `${g.memberCount.toLocaleString("en")} members`, href: `${base}/groups/${g.id}` })),
+    ...groupRows.map((g) => ({ kind: "group" as const, label: g.name, detail: counted(g.memberCount, "member"), href: `${base}/groups/${g.id}` })),
     ...resourceRows.map((r) => ({ kind: "resource" as const, label: r.name, detail: FEATURE_LABELS[r.feature], href: `${base}/access/${r.id}` })),
     ...idpRows.map((i) => ({ kind: "identity provider" as const, label: i.name, detail: "Identity provider", href: `${base}/identity-providers/${i.id}` })),
     ...directoryRows.map((d) => ({ kind: "directory" as const, label: d.name, detail: "SCIM directory", href: `${base}/directories/${d.id}` })),

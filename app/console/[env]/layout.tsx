@@ -11,6 +11,7 @@ import { CommandPalette } from "@/components/console/command-palette";
 import { paletteSearchAction } from "./actions";
 import { ConsoleNav } from "@/components/console/console-nav";
 import { UserMenu } from "@/components/console/user-menu";
+import { counted } from "@/lib/domain/words";
 
 export const dynamic = "force-dynamic";
 
@@ -49,7 +50,7 @@ export default async function ConsoleLayout({ children, params }: { children: Re
                   <a className="font-medium underline" href={`/console/${current.key}/identity-providers/${id}#certificates`}>
                     {name}
                   </a>
-                  {warning && (warning.level === "expired" ? "'s signing certificate has expired" : `'s signing certificate expires in ${warning.days} days`)}
+                  {warning && (warning.level === "expired" ? "'s signing certificate has expired" : `'s signing certificate expires in ${counted(warning.days, "day")}`)}
                   {pending > 0 && (warning ? "; its metadata lists " : "'s metadata lists ")}
                   {pending > 0 && (pending === 1 ? "a new certificate that awaits your approval" : `${pending} new certificates that await your approval`)}
                   {warning && pending === 0 ? ": refresh its metadata once the IdP has a new one, then approve it." : "."}

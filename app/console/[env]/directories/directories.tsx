@@ -12,6 +12,7 @@ import { useAction } from "@/components/use-action";
 import type { FieldErrors } from "@/lib/errors";
 import type { DirectoryHealth } from "@/lib/directories";
 import { createDirectoryAction, rotateDirectoryTokenAction, setDirectoryStatusAction } from "./actions";
+import { counted } from "@/lib/domain/words";
 
 type Row = { id: string; name: string; baseUrl: string; tokenHint: string; status: string; identityProvider: string; lastRequestAt: string; health: DirectoryHealth };
 
@@ -68,7 +69,7 @@ export function Directories({
           { header: "Token", cell: (r) => <code className="text-xs">{r.tokenHint}</code> },
           { header: "IdP", cell: (r) => r.identityProvider },
           { header: "Last request", cell: (r) => r.lastRequestAt },
-          { header: "Provisioned", cell: (r) => `${r.health.users} users, ${r.health.groups} groups` },
+          { header: "Provisioned", cell: (r) => `${counted(r.health.users, "user")}, ${counted(r.health.groups, "group")}` },
           {
             header: "Last 24 h",
             cell: (r) => (

@@ -7,6 +7,7 @@ import { can } from "@/lib/permissions";
 import { listIdentityProviders } from "@/lib/sso/identity-providers";
 import { AddIdpForm } from "./add-idp-form";
 import { SpDetails } from "./sp-details";
+import { counted } from "@/lib/domain/words";
 
 export const metadata = { title: "Identity providers" };
 
@@ -44,7 +45,7 @@ export default async function IdentityProvidersPage({ params }: { params: Promis
                   <a className="flex flex-wrap gap-1 hover:underline" href={`/console/${env.key}/identity-providers/${r.idp.id}#certificates`}>
                     {r.warning ? (
                       <Badge tone={r.warning.level === "expired" || r.warning.level === 7 ? "red" : "amber"}>
-                        {r.warning.level === "expired" ? "expired" : `expires in ${r.warning.days} days`}
+                        {r.warning.level === "expired" ? "expired" : `expires in ${counted(r.warning.days, "day")}`}
                       </Badge>
                     ) : (
                       <span className="text-slate-600">valid until {r.latest?.slice(0, 10)}</span>

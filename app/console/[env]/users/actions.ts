@@ -19,6 +19,7 @@ import {
   suspendUser,
   updateUser,
 } from "@/lib/users";
+import { counted } from "@/lib/domain/words";
 
 // Thin: the wrapper checks the session and the permission, the domain validates, checks scope,
 // writes and audits in one transaction. Inputs are `unknown` on purpose: the client is not trusted.
@@ -84,7 +85,7 @@ export const removeMembersAction = consoleAction({ permission: ["memberships", "
 export const bulkUsersAction = consoleAction({ permission: ["users", "write"] }, (ctx, input: unknown) => runBulkAction(ctx, input));
 
 export const searchGroupsAction = consoleAction({ permission: ["groups", "read"] }, async (_ctx, input: unknown) =>
-  (await searchGroups(input)).map((g) => ({ id: g.id, name: g.name, detail: `${g.memberCount.toLocaleString("en")} members` })),
+  (await searchGroups(input)).map((g) => ({ id: g.id, name: g.name, detail: counted(g.memberCount, "member") })),
 );
 
 /** Users of an environment matching a search, for the add-members picker. */

@@ -225,7 +225,7 @@ export function UsersTable({
             </>
           ) : (
             <>
-              The {list.rows.length} users on this page are selected.{" "}
+              {list.rows.length === 1 ? "The one user" : `The ${list.rows.length} users`} on this page {list.rows.length === 1 ? "is" : "are"} selected.{" "}
               <button type="button" className="text-brand-700 underline" onClick={() => setAllMatching(true)}>
                 Select all {list.total ? `${list.total.exact ? "" : "about "}${list.total.value.toLocaleString("en")}` : ""} users matching this view
               </button>

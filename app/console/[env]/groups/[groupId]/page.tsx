@@ -11,6 +11,7 @@ import { loadUsersTableState } from "@/lib/users/list-params";
 import { UsersCard } from "../../users/users-table";
 import { AddMembers } from "./add-members";
 import { GroupSettings } from "./group-settings";
+import { counted } from "@/lib/domain/words";
 
 export const metadata = { title: "Group" };
 
@@ -41,7 +42,7 @@ export default async function GroupPage({ params, searchParams }: { params: Prom
       <PageHeader title={group.name} description={group.description || `A group of ${env.name}.`}>
         <div className="flex items-center gap-2">
           <Badge>{group.source}</Badge>
-          <span className="text-sm text-slate-600">{group.memberCount.toLocaleString("en")} members</span>
+          <span className="text-sm text-slate-600">{counted(group.memberCount, "member")}</span>
         </div>
       </PageHeader>
       <div className="mb-6 grid gap-6 lg:grid-cols-2">

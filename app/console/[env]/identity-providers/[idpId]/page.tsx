@@ -13,6 +13,7 @@ import { SpDetails } from "../sp-details";
 import { LinkIdentityButton } from "./link-identity-button";
 import { CertificateActions } from "./certificate-actions";
 import { DeleteIdpButton, GroupMappingsForm, IdpSettingsForm, RefreshMetadataForm, TracePreview } from "./idp-forms";
+import { counted } from "@/lib/domain/words";
 
 export const metadata = { title: "Identity provider" };
 
@@ -90,7 +91,7 @@ export default async function IdentityProviderPage({ params }: { params: Promise
                     <div className="flex flex-wrap gap-1">
                       {c.status === "approved" ? <Badge tone="green">approved</Badge> : <Badge tone="amber">pending approval</Badge>}
                       {c.warning && (
-                        <Badge tone={c.warning.level === "expired" || c.warning.level === 7 ? "red" : "amber"}>{c.warning.level === "expired" ? "expired" : `expires in ${c.warning.days} days`}</Badge>
+                        <Badge tone={c.warning.level === "expired" || c.warning.level === 7 ? "red" : "amber"}>{c.warning.level === "expired" ? "expired" : `expires in ${counted(c.warning.days, "day")}`}</Badge>
                       )}
                     </div>
                   ),
