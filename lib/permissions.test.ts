@@ -61,6 +61,9 @@ describe("permissions table", () => {
     const scoped: Actor = { type: "api_token", id: "t", label: "t", scope: "write", environmentIds: ["dev-id"] };
     expect(can(scoped, "groups", "write", ["dev-id"])).toBe(true);
     expect(denialReason(scoped, "groups", "write", ["prod-id"])).toBe("This change touches an environment outside your scope.");
+    // A read is refused as a read, not as a change.
+    expect(denialReason(scoped, "groups", "read", ["prod-id"])).toBe("This reads an environment outside your scope.");
+    expect(denialReason(scoped, "groups", "read", [])).toBe("This is account-wide; access limited to environments cannot read it.");
   });
 
   it("lets a directory write users and memberships of its own environment only", () => {

@@ -121,7 +121,7 @@ export function denialReason(
         return `${capitalise(ROLE_LABEL[actor.role])} cannot ${action === "read" ? "view" : "change"} ${resource.replace(/_/g, " ")}.`;
       }
       if (action === "write" && actor.role === "environment_admin" && ENVIRONMENT_SCOPED.has(resource)) {
-        return outsideScope(environmentIds, actor.environmentIds);
+        return outsideScope(environmentIds, actor.environmentIds, action);
       }
       return null;
     }
@@ -131,7 +131,7 @@ export function denialReason(
       const reviewerDecision = actor.scope === "reviewer" && resource === "review_decisions";
       if (action === "write" && actor.scope === "reviewer" && !reviewerDecision) return "This API token is reviewer-scoped: it reads, and decides the review items of the member it acts for.";
       if (action === "write" && actor.scope !== "write" && !reviewerDecision) return "This API token is read-only.";
-      if (actor.environmentIds && ENVIRONMENT_SCOPED.has(resource)) return outsideScope(environmentIds, actor.environmentIds);
+      if (actor.environmentIds && ENVIRONMENT_SCOPED.has(resource)) return outsideScope(environmentIds, actor.environmentIds, action);
       if (actor.environmentIds && action === "write" && environmentIds) return "This API token is scoped to environments and cannot make account-wide changes.";
       return null;
     }
@@ -140,18 +140,23 @@ export function denialReason(
     case "directory":
     case "identity_provider":
     case "end_user": {
-      if (action === "read") return outsideScope(environmentIds, actor.environmentIds, true);
+      if (action === "read") return outsideScope(environmentIds, actor.environmentIds, action, true);
       if (!MACHINE_WRITES[actor.type].has(resource)) return `A ${actor.type.replace("_", " ")} cannot change ${resource.replace(/_/g, " ")}.`;
-      return outsideScope(environmentIds, actor.environmentIds, true);
+      return outsideScope(environmentIds, actor.environmentIds, action, true);
     }
   }
 }
 
-function outsideScope(touched: readonly string[] | null, allowed: readonly string[], allowEmpty = false): string | null {
+/** Whether what is touched lies within the allowed environments; the reason says "reads" or "change" as the action is. */
+function outsideScope(touched: readonly string[] | null, allowed: readonly string[], action: PermissionAction, allowEmpty = false): string | null {
   if (touched === null) return null;
-  if (touched.length === 0) return allowEmpty ? null : "This change is account-wide; it needs an owner or admin.";
+  if (touched.length === 0) {
+    if (allowEmpty) return null;
+    return action === "read" ? "This is account-wide; access limited to environments cannot read it." : "This change is account-wide; it needs an owner or admin.";
+  }
   const outside = touched.filter((id) => !allowed.includes(id));
-  return outside.length === 0 ? null : "This change touches an environment outside your scope.";
+  if (outside.length === 0) return null;
+  return action === "read" ? "This reads an environment outside your scope." : "This change touches an environment outside your scope.";
 }
 
 function capitalise(s: string) {

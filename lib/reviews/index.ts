@@ -215,7 +215,10 @@ export async function decideReviewItems(ctx: DomainContext, input: unknown): Pro
   return inTransaction(async (tx) => {
     const review = await lockReview(tx, data.reviewId);
     if (review.status !== "open") throw new ConflictError("This review is closed; its decisions are final.");
-    // A token limited to environments decides only in them.
+    // A token limited to environments decides only in them (a decision is a change, and says so).
+    if (ctx.actor.type === "api_token" && ctx.actor.environmentIds && !ctx.actor.environmentIds.includes(review.environmentId)) {
+      throw new ForbiddenError("This change touches an environment outside your scope.");
+    }
     authorize(ctx.actor, "access_reviews", "read", [review.environmentId]);
     if (ctx.actor.type !== "system") {
       // A reviewer-scoped API token decides for the member who made it, while that member is active.

@@ -93,7 +93,7 @@ describe("the decision endpoint POST /api/v1/authz/check", () => {
     const { token: apiToken } = await createApiToken(systemCtx, { name: "dev component", scope: "authz", environmentIds: [env.dev.id] });
     const outside = await call(apiToken, { subject: "granted@example.com", environment: "prod", feature: "mcp" });
     expect(outside.status).toBe(403);
-    expect((await outside.json()).detail).toBe("This change touches an environment outside your scope.");
+    expect((await outside.json()).detail).toBe("This reads an environment outside your scope.");
     const both = await call(apiToken, { subject: "x@example.com", token: "t", environment: "dev", feature: "mcp" });
     expect(both.status).toBe(400);
     expect((await both.json()).errors.token).toEqual(["Send either token or subject."]);

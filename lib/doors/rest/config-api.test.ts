@@ -55,7 +55,7 @@ describe("resources", () => {
     expect((await api("POST", "/resources", { body: { environment: "staging", feature: "mcp", name: "X" } })).json).toMatchObject({ status: 404, detail: "No environment “staging”." });
     expect((await api("POST", "/resources", { token: tokens.read, body: { environment: "prod", feature: "mcp", name: "X" } })).json).toMatchObject({ status: 403, detail: "This API token is read-only." });
     expect((await api("POST", "/resources", { token: tokens.devWrite, body: { environment: "prod", feature: "mcp", name: "X" } })).json).toMatchObject({ status: 403, detail: "This change touches an environment outside your scope." });
-    expect((await api("GET", "/resources?environment=prod", { token: tokens.devRead })).json).toMatchObject({ status: 403, detail: "This change touches an environment outside your scope." });
+    expect((await api("GET", "/resources?environment=prod", { token: tokens.devRead })).json).toMatchObject({ status: 403, detail: "This reads an environment outside your scope." });
     expect(await writes()).toEqual(before);
   });
 });
@@ -124,7 +124,7 @@ describe("directories", () => {
     expect([nameless.status, nameless.json.errors.name]).toEqual([400, ["Name the directory."]]);
     expect((await api("POST", "/directories", { token: tokens.read, body: { environment: "test", name: "X" } })).json.detail).toBe("This API token is read-only.");
     expect((await api("POST", "/directories", { token: tokens.devWrite, body: { environment: "test", name: "X" } })).json.detail).toBe("This change touches an environment outside your scope.");
-    expect((await api("GET", "/directories?environment=test", { token: tokens.devRead })).json.detail).toBe("This change touches an environment outside your scope.");
+    expect((await api("GET", "/directories?environment=test", { token: tokens.devRead })).json.detail).toBe("This reads an environment outside your scope.");
     expect(await writes()).toEqual(before);
   });
 });
@@ -289,7 +289,7 @@ describe("promotion", () => {
     expect([dangling.status, dangling.json.detail]).toEqual([400, "This document cannot be applied to TEST: The grant Nobody → all of MCP names a group the document does not define."]);
     expect((await api("POST", "/environments/test/apply", { token: tokens.read, body: { document } })).json).toMatchObject({ status: 403, detail: "This API token is read-only." });
     expect((await api("POST", "/environments/test/apply", { token: tokens.devWrite, body: { document } })).json).toMatchObject({ status: 403, detail: "This change touches an environment outside your scope." });
-    expect((await api("GET", "/environments/prod/config", { token: tokens.devRead })).json).toMatchObject({ status: 403, detail: "This change touches an environment outside your scope." });
+    expect((await api("GET", "/environments/prod/config", { token: tokens.devRead })).json).toMatchObject({ status: 403, detail: "This reads an environment outside your scope." });
     expect((await api("GET", "/environments/nowhere/config")).json).toMatchObject({ status: 404, detail: "No environment “nowhere”." });
     expect(await writes()).toEqual(before);
   });

@@ -152,7 +152,7 @@ describe("identity providers and sign-in settings", () => {
     const nothing = await api("PUT", "/environments/prod/sign-in", { body: { ...settings, passwordEnabled: false, ssoEnabled: false } });
     expect(nothing.json.errors.passwordEnabled).toEqual(["Turn on password or SSO: users need a way to sign in."]);
     expect((await api("PUT", "/environments/prod/sign-in", { token: tokens.devWrite, body: settings })).json).toMatchObject({ status: 403, detail: "This change touches an environment outside your scope." });
-    expect((await api("GET", "/environments/prod/sign-in", { token: tokens.devRead })).json).toMatchObject({ status: 403, detail: "This change touches an environment outside your scope." });
+    expect((await api("GET", "/environments/prod/sign-in", { token: tokens.devRead })).json).toMatchObject({ status: 403, detail: "This reads an environment outside your scope." });
     expect((await api("PUT", "/environments/prod/sign-in", { token: tokens.read, body: settings })).json.detail).toBe("This API token is read-only.");
     expect(await audited("environment_auth.update")).toBe(before);
   });
@@ -184,7 +184,7 @@ describe("identity providers and sign-in settings", () => {
     expect(all.json.data[1]).toMatchObject({ failedCheck: "audience", reason: "The assertion is for another service provider.", subject: "ana@example.com" });
     expect((await api("GET", `/identity-providers/${idpId}/traces`, { token: tokens.devRead })).json.data.map((t: { environment: string }) => t.environment)).toEqual(["dev"]);
     expect((await api("GET", `/identity-providers/${idpId}/traces?environment=prod`, { token: tokens.read })).json.data.map((t: { subject: string }) => t.subject)).toEqual(["bo@example.com"]);
-    expect((await api("GET", `/identity-providers/${idpId}/traces?environment=prod`, { token: tokens.devRead })).json.detail).toBe("This change touches an environment outside your scope.");
+    expect((await api("GET", `/identity-providers/${idpId}/traces?environment=prod`, { token: tokens.devRead })).json.detail).toBe("This reads an environment outside your scope.");
     expect((await api("GET", `/identity-providers/${idpId}/traces?limit=0`)).json.errors.limit).toBeDefined();
   });
 
