@@ -188,7 +188,7 @@ describe("npm run iam -- token create (scripts/iam.ts)", () => {
     expect([listed.code, listed.stderr]).toEqual([0, ""]);
     expect(JSON.parse(listed.stdout)).toHaveProperty("data");
     const outside = await iam(["users", "list", "--environment", "dev"], { IAM_TOKEN: token });
-    expect([outside.code, outside.stderr.trim()]).toEqual([1, "iam: 403 This change touches an environment outside your scope."]);
+    expect([outside.code, outside.stderr.trim()]).toEqual([1, "iam: 403 This reads an environment outside your scope."]);
   }, 60_000);
 
   it("refuses an unknown environment and an invalid scope with the reason and creates nothing", async () => {
