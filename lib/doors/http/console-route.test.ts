@@ -48,6 +48,15 @@ describe("job report route", () => {
     expect((await report("dev", accountWideJob)).status).toBe(200);
   });
 
+  it("names a bulk report's columns as such, and says that a job without a report has none", async () => {
+    await signInAs("owner");
+    const bulk = await report("prod", prodJob);
+    expect(bulk.headers.get("content-disposition")).toContain(`bulk-users-report-${prodJob.slice(0, 8)}.csv`);
+    expect((await bulk.text()).split("\n")[0]).toBe("n,user,outcome,detail");
+    const upkeep = await enqueueJob(getDb(), systemCtx, { kind: "access_review_upkeep", environmentId: null, params: {} });
+    expect(await problemOf(await report("prod", upkeep.id))).toEqual([404, "This kind of job has no report."]);
+  });
+
   it("refuses a DEV environment admin PROD's job under DEV's URL", async () => {
     await signInAs("environment_admin", [env.dev.id]);
     expect(await problemOf(await report("dev", prodJob))).toEqual([404, "Job not found."]);

@@ -3,7 +3,7 @@ import { consoleRouteContext } from "@/lib/doors/http/console-route";
 import { csvResponse } from "@/lib/doors/http/csv";
 import { problem, problemFromError } from "@/lib/doors/http/problem";
 import { importItems } from "@/lib/import/csv-import";
-import { getJob } from "@/lib/jobs";
+import { getJob, type JobKind } from "@/lib/jobs";
 import { denialReason } from "@/lib/permissions";
 
 async function* reportLines(jobId: string) {
@@ -15,10 +15,16 @@ async function* reportLines(jobId: string) {
   }
 }
 
-// A job's report (import rows, bulk results) as CSV, streamed 5,000 lines at a time. Every job kind
-// so far changes users, so its report is read with users read in the job's environment (an
-// account-wide job, with none, under any environment's URL); a job of another environment is
-// not found here.
+// A job's report (import rows, bulk results) as CSV, streamed 5,000 lines at a time. Those job kinds
+// change users, so a report is read with users read in the job's environment (an account-wide job,
+// with none, under any environment's URL); a job of another environment is not found here, and
+// other kinds of job (review upkeep) have no report.
+const REPORT_HEADERS: Partial<Record<JobKind, [string, string]>> = {
+  import_dry_run: ["row", "email"],
+  import_apply: ["row", "email"],
+  bulk_users: ["n", "user"],
+};
+
 export async function GET(_request: Request, { params }: { params: Promise<{ env: string; jobId: string }> }) {
   const { env: envKey, jobId } = await params;
   const context = await consoleRouteContext(envKey, { signIn: "Sign in to download the report." });
@@ -30,12 +36,13 @@ export async function GET(_request: Request, { params }: { params: Promise<{ env
     return problemFromError(error);
   }
   if (job.environmentId && job.environmentId !== context.env.id) return problem(404, "Job not found.");
+  const headers = REPORT_HEADERS[job.kind];
+  if (!headers) return problem(404, "This kind of job has no report.");
   const reason = denialReason(actorFromSession(context.session), "users", "read", job.environmentId ? [job.environmentId] : []);
   if (reason) return problem(403, reason);
-  const isImport = job.kind !== "bulk_users";
   return csvResponse(
-    `${job.kind.replace("_", "-")}-report-${job.id.slice(0, 8)}.csv`,
-    [isImport ? "row" : "n", isImport ? "email" : "user", "outcome", "detail"],
+    `${job.kind.replaceAll("_", "-")}-report-${job.id.slice(0, 8)}.csv`,
+    [...headers, "outcome", "detail"],
     reportLines(job.id),
     (i) => [i.seq, i.key ?? "", i.outcome, i.detail ?? ""],
   );
