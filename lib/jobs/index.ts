@@ -57,6 +57,18 @@ async function claim(): Promise<Job | null> {
   return row ? getJob(row.id as string) : null;
 }
 
+/** Finished jobs (succeeded, failed or cancelled) are kept this long, with their reports. */
+export const JOB_RETENTION_DAYS = 90;
+
+/** Hourly upkeep: finished jobs older than the retention, their items with them (cascade). Queued and running ones stay. */
+export async function pruneFinishedJobs(days = JOB_RETENTION_DAYS, executor: Executor = getDb()): Promise<number> {
+  const gone = await executor
+    .delete(jobs)
+    .where(sql`${jobs.status} in ('succeeded', 'failed', 'cancelled') and ${jobs.finishedAt} < now() - make_interval(days => ${days})`)
+    .returning({ id: jobs.id });
+  return gone.length;
+}
+
 /** Records progress (and keeps the heartbeat) inside the caller's transaction. */
 export async function saveProgress(executor: Executor, jobId: string, progress: number, summary: Record<string, unknown>): Promise<void> {
   await executor

@@ -5,6 +5,7 @@ import { pruneIdempotencyKeys } from "@/lib/api-tokens/idempotency";
 import { rotateIfDue } from "@/lib/tokens/keys";
 import { enqueueAccessReviewUpkeep } from "@/lib/reviews";
 import { pruneDeliveredWebhooks } from "@/lib/webhooks";
+import { pruneFinishedJobs } from "@/lib/jobs";
 import { pruneSsoState } from "./flow";
 import { identityProvidersDueForRefresh, refreshMetadata } from "./identity-providers";
 
@@ -40,6 +41,8 @@ export async function runSsoMaintenance(): Promise<{ refreshed: number; failed: 
     if (await rotateIfDue()) console.log("[keys] scheduled rotation of the token signing keys");
     // And the webhook outbox: delivered rows after 30 days (pending and dead ones stay).
     await pruneDeliveredWebhooks();
+    // And finished background jobs with their reports after 90 days (queued and running ones stay).
+    await pruneFinishedJobs();
     // And the access reviews' reminders and recurring campaigns, as a background job (when any is due).
     await enqueueAccessReviewUpkeep(undefined, { onlyIfDue: true });
   }
