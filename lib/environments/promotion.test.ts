@@ -127,6 +127,18 @@ describe("environment promotion", () => {
     expect((await planPromotion(systemCtx, "staging", document).catch((e) => e)).message).toBe("No environment “staging”.");
   });
 
+  it("refuses to create a group whose name a directory's group already holds there, instead of planning it for ever", async () => {
+    const [synced] = await getSql()<{ id: string }[]>`
+      insert into groups (environment_id, name, source) values (${env.prod.id}, 'sales', 'scim') returning id`;
+    try {
+      const clash = await planPromotion(systemCtx, "prod", document).catch((e) => e);
+      expect([clash.status, clash.message]).toEqual([400, "This document cannot be applied to PROD: PROD already has a group “Sales” synced by a directory: rename one of them first."]);
+    } finally {
+      await getSql()`delete from groups where id = ${synced!.id}`;
+    }
+    expect((await planPromotion(systemCtx, "prod", document)).changes).toContainEqual(expect.objectContaining({ action: "create", kind: "group", label: "Sales" }));
+  });
+
   it("holds each actor to their role and scope: a DEV admin exports DEV but cannot apply to TEST; a reviewer plans but cannot apply", async () => {
     const devAdmin = memberCtx("environment_admin", [env.dev.id]);
     expect((await exportEnvironmentConfig(devAdmin, "dev")).environment.key).toBe("dev");

@@ -1,6 +1,6 @@
 import "server-only";
 import { createHash } from "node:crypto";
-import { and, eq, inArray, isNotNull } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, ne } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Executor } from "@/db/client";
 import { FEATURES, MCP_TOOLS, SSO_ENFORCEMENTS, type Feature } from "@/db/enums";
@@ -13,6 +13,7 @@ import { inOneTransaction } from "@/lib/domain/transaction";
 import { findEnvironmentByKey } from "@/lib/environments";
 import { ConflictError, NotFoundError, ValidationError } from "@/lib/errors";
 import { createGroup, deleteGroup, updateGroup } from "@/lib/groups";
+import { GROUP_SOURCE_WORDS } from "@/lib/groups/overview";
 import { authorize } from "@/lib/permissions";
 import { getEnvironmentAuth, updateEnvironmentAuth, updateEnvironmentAuthInput } from "@/lib/sso/environment-auth";
 import { setGroupMappings } from "@/lib/sso/identity-providers";
@@ -142,7 +143,12 @@ const canonical = (value: unknown): string =>
   JSON.stringify(value, (_k, v) => (v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v));
 
 /** The difference between `desired` and `current`: what applying would create, change and remove. */
-function diff(current: ConfigDocument, desired: ConfigDocument, accountIdps: Set<string>): { changes: PlannedChange[]; notes: string[]; errors: string[] } {
+function diff(
+  current: ConfigDocument,
+  desired: ConfigDocument,
+  accountIdps: Set<string>,
+  otherGroups: Map<string, string> = new Map(),
+): { changes: PlannedChange[]; notes: string[]; errors: string[] } {
   const changes: PlannedChange[] = [];
   const notes: string[] = [];
   const errors: string[] = [];
@@ -150,7 +156,10 @@ function diff(current: ConfigDocument, desired: ConfigDocument, accountIdps: Set
   const desiredGroups = new Map(desired.groups.map((g) => [lower(g.name), g]));
   for (const [k, g] of desiredGroups) {
     const now = currentGroups.get(k);
-    if (!now) changes.push({ action: "create", kind: "group", label: g.name, after: { description: g.description } });
+    // A group of the same name that a directory or IdP sign-ins own is not the console's to replace.
+    const owned = otherGroups.get(k);
+    if (!now && owned) errors.push(`${current.environment.name} already has a group “${g.name}” ${GROUP_SOURCE_WORDS[owned] ?? `from ${owned}`}: rename one of them first.`);
+    else if (!now) changes.push({ action: "create", kind: "group", label: g.name, after: { description: g.description } });
     else if (now.description !== g.description) changes.push({ action: "change", kind: "group", label: g.name, before: { description: now.description }, after: { description: g.description } });
   }
   for (const [k, g] of currentGroups) if (!desiredGroups.has(k)) changes.push({ action: "remove", kind: "group", label: g.name });
@@ -221,9 +230,13 @@ function planText(plan: Omit<Plan, "text">): string {
 }
 
 async function planFor(environment: Environment, document: ConfigDocument, executor: Executor = getDb()): Promise<Plan> {
-  const [current, idps] = await Promise.all([configOf(environment, executor), executor.select({ name: identityProviders.name }).from(identityProviders)]);
+  const [current, idps, others] = await Promise.all([
+    configOf(environment, executor),
+    executor.select({ name: identityProviders.name }).from(identityProviders),
+    executor.select({ name: groups.name, source: groups.source }).from(groups).where(and(eq(groups.environmentId, environment.id), ne(groups.source, "manual"))),
+  ]);
   const desired = { ...document, exportedAt: undefined };
-  const { changes, notes, errors } = diff(current, desired, new Set(idps.map((i) => lower(i.name))));
+  const { changes, notes, errors } = diff(current, desired, new Set(idps.map((i) => lower(i.name))), new Map(others.map((g) => [lower(g.name), g.source])));
   if (errors.length) throw new ValidationError(`This document cannot be applied to ${environment.name}: ${errors[0]}`, { document: errors });
   // What the plan was made from: the environment as it is and the document asked for.
   const hash = createHash("sha256").update(canonical({ current: { ...current, directories: undefined }, desired: { ...desired, environment: undefined, directories: undefined } })).digest("hex");
