@@ -3,6 +3,12 @@ import AxeBuilder from "@axe-core/playwright";
 import { expect, test } from "@playwright/test";
 import { baseUrl, owner, signInAsOwner } from "./helpers";
 
+/**
+ * A UTC time as a datetime-local input keeps it: Chromium drops ":00" seconds ("…T03:01", not
+ * "…T03:01:00"), and Playwright's fill refuses a value the input does not read back as given.
+ */
+const datetimeLocal = (d: Date) => d.toISOString().slice(0, 19).replace(/:00$/, "");
+
 const unique = () => Date.now().toString(36) + Math.random().toString(36).slice(2, 6);
 
 test("an access review revokes a membership at closing, keeps a signed-off report, and the history shows the member before", async ({ page }) => {
@@ -51,7 +57,7 @@ test("an access review revokes a membership at closing, keeps a signed-off repor
   await expect(page.getByRole("progressbar", { name: "Decided" })).toHaveAttribute("aria-valuenow", "1");
   const serious = (await new AxeBuilder({ page }).analyze()).violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => v.id);
   expect(serious).toEqual([]);
-  const beforeClose = new Date().toISOString().slice(0, 19);
+  const beforeClose = datetimeLocal(new Date());
 
   await page.getByRole("button", { name: "Close review" }).click();
   await page.getByRole("dialog", { name: "Close this review?" }).getByRole("button", { name: "Close and apply" }).click();
@@ -74,7 +80,7 @@ test("an access review revokes a membership at closing, keeps a signed-off repor
   await expect(page.getByTestId("history-rows")).toContainText(email);
   const exported = await page.request.get(`${baseUrl()}/console/prod/history/export?${new URL(page.url()).searchParams}`);
   expect(await exported.text()).toContain(`member,${email},Reviewed ${id},${group}`);
-  await history.getByLabel("As of (UTC)").fill(new Date(Date.now() + 5_000).toISOString().slice(0, 19));
+  await history.getByLabel("As of (UTC)").fill(datetimeLocal(new Date(Date.now() + 5_000)));
   await history.getByRole("button", { name: "Show" }).click();
   await expect(page.getByTestId("history-rows")).toContainText("Nothing held at that moment.");
 });
