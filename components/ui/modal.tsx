@@ -121,3 +121,31 @@ export function DangerZone({ title = "Danger zone", children }: { title?: string
     </section>
   );
 }
+
+/**
+ * A Danger zone holding one action that cannot be undone: the warning, a red-outlined button, and
+ * the dialog that asks for `typeToConfirm` typed out. `onConfirm` gets `close` for when the action settles.
+ */
+export function DangerAction({
+  warning,
+  buttonLabel,
+  disabled,
+  onConfirm,
+  ...dialog
+}: {
+  warning: React.ReactNode;
+  buttonLabel: string;
+  disabled?: boolean;
+  onConfirm: (close: () => void) => void;
+} & Omit<React.ComponentProps<typeof ConfirmDialog>, "open" | "onOpenChange" | "onConfirm">) {
+  const [open, setOpen] = useState(false);
+  return (
+    <DangerZone>
+      <span>{warning}</span>
+      <Button type="button" variant="secondary" className="border-red-300 text-red-700 hover:bg-red-50" disabled={disabled} onClick={() => setOpen(true)}>
+        {buttonLabel}
+      </Button>
+      <ConfirmDialog {...dialog} open={open} onOpenChange={setOpen} onConfirm={() => onConfirm(() => setOpen(false))} />
+    </DangerZone>
+  );
+}

@@ -4,7 +4,7 @@ import { useCallback, useState } from "react";
 import { SearchPicker, type PickerOption } from "@/components/console/search-picker";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
-import { ConfirmDialog, DangerZone } from "@/components/ui/modal";
+import { DangerAction } from "@/components/ui/modal";
 import { useAction } from "@/components/use-action";
 import { MCP_TOOLS, MCP_TOOL_LABELS, type McpTool } from "@/db/enums";
 import type { FieldErrors } from "@/lib/errors";
@@ -162,7 +162,6 @@ export function GrantsEditor({ environmentId, feature, resourceId, grants, canWr
 
 export function ResourceSettings({ resource, noun, backHref }: { resource: { id: string; name: string; description: string }; noun: string; backHref: string }) {
   const [errors, setErrors] = useState<FieldErrors>({});
-  const [confirm, setConfirm] = useState(false);
   const { pending, run } = useAction();
   return (
     <>
@@ -183,23 +182,15 @@ export function ResourceSettings({ resource, noun, backHref }: { resource: { id:
           Save
         </Button>
       </form>
-      <DangerZone>
-        <span>Delete this {noun} and every grant on it.</span>
-        <Button type="button" variant="secondary" className="border-red-300 text-red-700 hover:bg-red-50" onClick={() => setConfirm(true)}>
-          Delete {noun}…
-        </Button>
-      </DangerZone>
-      <ConfirmDialog
-        open={confirm}
-        onOpenChange={setConfirm}
+      <DangerAction
+        warning={`Delete this ${noun} and every grant on it.`}
+        buttonLabel={`Delete ${noun}…`}
         title={`Delete ${resource.name}?`}
         description={`The ${noun} and every grant on it are deleted. Users lose access at once; tokens already issued keep listing it until they expire.`}
         confirmLabel="Delete"
         typeToConfirm={resource.name}
         pending={pending}
-        onConfirm={() =>
-          run(() => deleteResourceAction(resource.id), { success: `Deleted ${resource.name}.`, redirectTo: backHref })
-        }
+        onConfirm={(close) => run(() => deleteResourceAction(resource.id), { success: `Deleted ${resource.name}.`, redirectTo: backHref, onSettled: close })}
       />
     </>
   );

@@ -3,7 +3,7 @@
 import { useState } from "react";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
-import { ConfirmDialog, DangerZone } from "@/components/ui/modal";
+import { DangerAction } from "@/components/ui/modal";
 import { useAction } from "@/components/use-action";
 import type { FieldErrors } from "@/lib/errors";
 import { deleteGroupAction, updateGroupAction } from "../../users/actions";
@@ -11,7 +11,6 @@ import { deleteGroupAction, updateGroupAction } from "../../users/actions";
 /** Rename a console-made group or change its description; delete it apart, by typing its name. */
 export function GroupSettings({ envKey, group }: { envKey: string; group: { id: string; name: string; description: string } }) {
   const [errors, setErrors] = useState<FieldErrors>({});
-  const [deleting, setDeleting] = useState(false);
   const { pending, run } = useAction();
   return (
     <>
@@ -35,21 +34,15 @@ export function GroupSettings({ envKey, group }: { envKey: string; group: { id: 
           Save
         </Button>
       </form>
-      <DangerZone>
-        <span>Delete this group: its members leave it and its grants end.</span>
-        <Button type="button" variant="secondary" className="border-red-300 text-red-700 hover:bg-red-50" onClick={() => setDeleting(true)}>
-          Delete group…
-        </Button>
-      </DangerZone>
-      <ConfirmDialog
-        open={deleting}
-        onOpenChange={setDeleting}
+      <DangerAction
+        warning="Delete this group: its members leave it and its grants end."
+        buttonLabel="Delete group…"
         title={`Delete ${group.name}?`}
         description="Its members leave it and the access it grants ends at once. The audit trail keeps what happened."
         confirmLabel="Delete group"
         typeToConfirm={group.name}
         pending={pending}
-        onConfirm={() => run(() => deleteGroupAction(group.id), { success: `Deleted ${group.name}.`, redirectTo: `/console/${envKey}/groups`, onSettled: () => setDeleting(false) })}
+        onConfirm={(close) => run(() => deleteGroupAction(group.id), { success: `Deleted ${group.name}.`, redirectTo: `/console/${envKey}/groups`, onSettled: close })}
       />
     </>
   );

@@ -2,7 +2,7 @@
 
 import { useState, useTransition } from "react";
 import { Button } from "@/components/ui/button";
-import { ConfirmDialog, DangerZone } from "@/components/ui/modal";
+import { DangerAction } from "@/components/ui/modal";
 import { Field } from "@/components/ui/field";
 import { useAction } from "@/components/use-action";
 import type { FieldErrors } from "@/lib/errors";
@@ -298,23 +298,17 @@ export function TracePreview({ traceId, environmentId }: { traceId: string; envi
 
 export function DeleteIdpButton({ idpId, envKey, name }: { idpId: string; envKey: string; name: string }) {
   const { pending, run } = useAction();
-  const [open, setOpen] = useState(false);
   return (
-    <DangerZone>
-      <span>Remove this identity provider. Users linked to it keep their accounts but can no longer sign in with it.</span>
-      <Button variant="secondary" className="border-red-300 text-red-700 hover:bg-red-50" disabled={pending} onClick={() => setOpen(true)}>
-        Remove identity provider…
-      </Button>
-      <ConfirmDialog
-        open={open}
-        onOpenChange={setOpen}
-        title={`Remove ${name}?`}
-        description="Users linked to it keep their accounts but can no longer sign in with it. An environment that signs in with it must turn SSO off first."
-        confirmLabel="Remove identity provider"
-        typeToConfirm={name}
-        pending={pending}
-        onConfirm={() => run(() => deleteIdpAction(idpId), { success: "Identity provider removed.", redirectTo: `/console/${envKey}/identity-providers`, onSettled: () => setOpen(false) })}
-      />
-    </DangerZone>
+    <DangerAction
+      warning="Remove this identity provider. Users linked to it keep their accounts but can no longer sign in with it."
+      buttonLabel="Remove identity provider…"
+      disabled={pending}
+      title={`Remove ${name}?`}
+      description="Users linked to it keep their accounts but can no longer sign in with it. An environment that signs in with it must turn SSO off first."
+      confirmLabel="Remove identity provider"
+      typeToConfirm={name}
+      pending={pending}
+      onConfirm={(close) => run(() => deleteIdpAction(idpId), { success: "Identity provider removed.", redirectTo: `/console/${envKey}/identity-providers`, onSettled: close })}
+    />
   );
 }

@@ -4,7 +4,7 @@ import { useCallback, useState } from "react";
 import { Badge, Card } from "@/components/ui/card";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
-import { ConfirmDialog, DangerZone } from "@/components/ui/modal";
+import { DangerAction } from "@/components/ui/modal";
 import { MultiPicker, type GroupOption } from "@/components/console/search-picker";
 import { useAction } from "@/components/use-action";
 import type { FieldErrors } from "@/lib/errors";
@@ -38,7 +38,6 @@ export function UserPanel({
   writableEnvironments: string[];
 }) {
   const [errors, setErrors] = useState<FieldErrors>({});
-  const [deleting, setDeleting] = useState(false);
   const { pending, run } = useAction();
 
   // Every change goes through a server action; its result is shown, then the page data is re-read.
@@ -92,23 +91,18 @@ export function UserPanel({
           )}
         </form>
         {canWrite && (
-          <DangerZone>
-            <span>Delete this user with all their access and memberships. This cannot be undone.</span>
-            <Button type="button" variant="secondary" className="border-red-300 text-red-700 hover:bg-red-50" disabled={pending} onClick={() => setDeleting(true)}>
-              Delete user…
-            </Button>
-          </DangerZone>
+          <DangerAction
+            warning="Delete this user with all their access and memberships. This cannot be undone."
+            buttonLabel="Delete user…"
+            disabled={pending}
+            title={`Delete ${user.email}?`}
+            description="The user, their access to every environment, their memberships and sessions are deleted for good. The audit trail keeps what happened."
+            confirmLabel="Delete user"
+            typeToConfirm={user.email}
+            pending={pending}
+            onConfirm={(close) => run(() => deleteUserAction(user.id), { success: "Deleted.", redirectTo: "./", onSettled: close })}
+          />
         )}
-        <ConfirmDialog
-          open={deleting}
-          onOpenChange={setDeleting}
-          title={`Delete ${user.email}?`}
-          description="The user, their access to every environment, their memberships and sessions are deleted for good. The audit trail keeps what happened."
-          confirmLabel="Delete user"
-          typeToConfirm={user.email}
-          pending={pending}
-          onConfirm={() => run(() => deleteUserAction(user.id), { success: "Deleted.", redirectTo: "./", onSettled: () => setDeleting(false) })}
-        />
       </Card>
 
       <Card>
