@@ -9,16 +9,18 @@ import { ENDPOINTS, type HttpMethod } from "@/lib/doors/rest/v1";
 // says what the API answers, not only what it accepts).
 
 export type Recorded = { method: HttpMethod; path: string; status: number; json: unknown };
-type Call = { token?: string; body?: unknown; headers?: Record<string, string> };
+/** `token: null`: no Authorization header. `raw`: a body sent as written (malformed JSON), instead of `body` serialised. */
+type Call = { token?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> };
 
 /** A caller of /api/v1 with a default token, recording every answer into `recorded`. */
 export function restClient(defaultToken: () => string) {
   const recorded: Recorded[] = [];
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers are read loosely by the tests
   async function api(method: HttpMethod, path: string, options: Call = {}): Promise<{ status: number; headers: Headers; json: any }> {
-    const headers: Record<string, string> = { authorization: `Bearer ${options.token ?? defaultToken()}`, ...options.headers };
-    const body = options.body === undefined ? undefined : JSON.stringify(options.body);
-    if (body !== undefined) headers["content-type"] = "application/json";
+    const token = options.token === undefined ? defaultToken() : options.token;
+    const headers: Record<string, string> = { ...(token ? { authorization: `Bearer ${token}` } : {}), ...options.headers };
+    const body = options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
+    if (body !== undefined && !headers["content-type"]) headers["content-type"] = "application/json";
     const response = await handleApiRequest(new Request(`http://localhost/api/v1${path}`, { method, headers, body }), method);
     const text = await response.text();
     const json = text ? JSON.parse(text) : null;

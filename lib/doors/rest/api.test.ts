@@ -5,10 +5,10 @@ import { getDb } from "@/db/client";
 import type { Environment } from "@/db/schema";
 import { countRows, createEnvironments, realMemberCtx } from "@/test-support/fixtures";
 import { createApiToken, revokeApiToken } from "@/lib/api-tokens";
-import { validateAgainstOpenApi, type Recorded } from "@/test-support/rest-api";
-import { handleApiRequest, MAX_BODY_BYTES, RATE_LIMIT_PER_MINUTE } from "./handler";
+import { restClient, validateAgainstOpenApi } from "@/test-support/rest-api";
+import { MAX_BODY_BYTES, RATE_LIMIT_PER_MINUTE } from "./handler";
 import { openApiDocument } from "./openapi";
-import { ENDPOINTS, type HttpMethod } from "./v1";
+import { ENDPOINTS } from "./v1";
 
 let env: { dev: Environment; test: Environment; prod: Environment };
 const tokens: Record<"write" | "read" | "devWrite" | "revoked", string> = { write: "", read: "", devWrite: "", revoked: "" };
@@ -24,23 +24,7 @@ beforeAll(async () => {
   tokens.revoked = revoked.token;
 });
 
-type Call = { token?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> };
-
-const recorded: Recorded[] = [];
-
-async function api(method: HttpMethod, path: string, options: Call = {}) {
-  const headers: Record<string, string> = { ...options.headers };
-  const token = options.token === undefined ? tokens.write : options.token;
-  if (token) headers.authorization = `Bearer ${token}`;
-  let body: string | undefined = options.raw;
-  if (options.body !== undefined) body = JSON.stringify(options.body);
-  if (body !== undefined && !headers["content-type"]) headers["content-type"] = "application/json";
-  const response = await handleApiRequest(new Request(`http://localhost/api/v1${path}`, { method, headers, body }), method);
-  const text = await response.text();
-  const json = text ? JSON.parse(text) : null;
-  recorded.push({ method, path: path.split("?")[0]!, status: response.status, json });
-  return { status: response.status, headers: response.headers, json };
-}
+const { api, recorded } = restClient(() => tokens.write);
 
 async function newUser(email: string, environmentIds = [env.dev.id]) {
   const r = await api("POST", "/users", { body: { name: email.split("@")[0], email, environmentIds } });

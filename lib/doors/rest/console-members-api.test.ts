@@ -7,10 +7,9 @@ import { createApiToken } from "@/lib/api-tokens";
 import { signInConsoleMember } from "@/lib/auth/console-sign-in";
 import { createConsoleMember } from "@/lib/console-members";
 import { countRows, createEnvironments, realMemberCtx, systemCtx } from "@/test-support/fixtures";
-import { validateAgainstOpenApi, type Recorded } from "@/test-support/rest-api";
-import { handleApiRequest } from "./handler";
+import { restClient, validateAgainstOpenApi } from "@/test-support/rest-api";
 import { openApiDocument } from "./openapi";
-import { ENDPOINTS, type HttpMethod } from "./v1";
+import { ENDPOINTS } from "./v1";
 
 // The console-member endpoints of the REST API: the same domain functions as Settings → Members,
 // with problem details that carry the reason, and nothing written on a refusal.
@@ -27,18 +26,7 @@ beforeAll(async () => {
   tokens.authz = (await createApiToken(owner, { name: "component", scope: "authz" })).token;
 });
 
-const recorded: Recorded[] = [];
-
-async function api(method: HttpMethod, path: string, options: { token?: string; body?: unknown; raw?: string } = {}) {
-  const headers: Record<string, string> = { authorization: `Bearer ${options.token ?? tokens.write}` };
-  const body = options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const response = await handleApiRequest(new Request(`http://localhost/api/v1${path}`, { method, headers, body }), method);
-  const text = await response.text();
-  const json = text ? JSON.parse(text) : null;
-  recorded.push({ method, path: path.split("?")[0]!, status: response.status, json });
-  return { status: response.status, headers: response.headers, json };
-}
+const { api, recorded } = restClient(() => tokens.write);
 
 const unique = () => crypto.randomUUID().slice(0, 8);
 

@@ -6,8 +6,7 @@ import { countRows, createEnvironments, realMemberCtx, systemCtx } from "@/test-
 import { createApiToken } from "@/lib/api-tokens";
 import { addMembers, createGroup } from "@/lib/groups";
 import { createUser } from "@/lib/users";
-import { validateAgainstOpenApi, type Recorded } from "@/test-support/rest-api";
-import { handleApiRequest } from "./handler";
+import { validateAgainstOpenApi, restClient } from "@/test-support/rest-api";
 import type { HttpMethod } from "./v1";
 
 // The access reviews over REST: the same domain calls as the console (scopes, recurrence, closing).
@@ -24,17 +23,9 @@ beforeAll(async () => {
   tokens.devWrite = (await createApiToken(owner, { name: "dev writer", scope: "write", environmentIds: [env.dev.id] })).token;
 });
 
-const recorded: Recorded[] = [];
-
-async function api(method: HttpMethod, path: string, body?: unknown, token = tokens.write) {
-  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const response = await handleApiRequest(new Request(`http://localhost/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }), method);
-  const text = await response.text();
-  const json = text ? JSON.parse(text) : null;
-  recorded.push({ method, path: path.split("?")[0]!, status: response.status, json });
-  return { status: response.status, json };
-}
+const client = restClient(() => tokens.write);
+const recorded = client.recorded;
+const api = (method: HttpMethod, path: string, body?: unknown, token = tokens.write) => client.api(method, path, { body, token });
 
 const dueAt = () => new Date(Date.now() + 5 * 86_400_000).toISOString();
 
