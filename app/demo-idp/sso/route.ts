@@ -54,8 +54,7 @@ export async function POST(request: Request) {
   if ("problem" in authn) return page("Demo IdP", `<h1>Demo IdP</h1><p role="alert">${esc(authn.problem)}</p>`, 400);
   const email = emailSchema.safeParse(text("email"));
   if (!email.success) return page("Demo IdP", `<h1>Demo IdP</h1><p role="alert">Enter a valid email address.</p>`, 400);
-  const { people } = await demoPeople(idp.identityProviderId, 10_000);
-  const known = people.find((p) => p.email.toLowerCase() === email.data.toLowerCase());
+  const [known] = (await demoPeople(idp.identityProviderId, { email: email.data, limit: 1 })).people;
   const person: DemoPerson = known ?? {
     email: email.data,
     name: text("name") || email.data.split("@")[0]!,

@@ -2,7 +2,7 @@ import "server-only";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { inflateRawSync } from "node:zlib";
-import { and, asc, eq, inArray, ne } from "drizzle-orm";
+import { and, asc, eq, inArray, ne, sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { environmentAccess, environmentAuth, environments, groupMembers, groups, identityProviders, users } from "@/db/schema";
 import { env as settings, publicOrigin } from "@/env";
@@ -98,7 +98,10 @@ export function readAuthnRequest(samlRequest: string | null, relayState: string 
 export type DemoPerson = { email: string; name: string; groups: string[] };
 
 /** Who the demo IdP offers: active users of the environments that sign in with it, each with their groups there. */
-export async function demoPeople(identityProviderId: string, limit = 60): Promise<{ environments: string[]; people: DemoPerson[]; groups: string[] }> {
+export async function demoPeople(
+  identityProviderId: string,
+  { limit = 60, email }: { limit?: number; email?: string } = {},
+): Promise<{ environments: string[]; people: DemoPerson[]; groups: string[] }> {
   const db = getDb();
   const envs = await db
     .select({ id: environments.id, name: environments.name })
@@ -111,7 +114,7 @@ export async function demoPeople(identityProviderId: string, limit = 60): Promis
     .selectDistinct({ id: users.id, email: users.email, name: users.name })
     .from(users)
     .innerJoin(environmentAccess, eq(environmentAccess.userId, users.id))
-    .where(and(inArray(environmentAccess.environmentId, envIds), eq(users.status, "active")))
+    .where(and(inArray(environmentAccess.environmentId, envIds), eq(users.status, "active"), email ? sql`lower(${users.email}) = lower(${email})` : undefined))
     .orderBy(asc(users.email))
     .limit(limit);
   const memberships = people.length
@@ -122,9 +125,11 @@ export async function demoPeople(identityProviderId: string, limit = 60): Promis
         .where(and(inArray(groupMembers.userId, people.map((p) => p.id)), inArray(groups.environmentId, envIds), ne(groups.source, "system")))
     : [];
   const groupNames = await db.selectDistinct({ name: groups.name }).from(groups).where(and(inArray(groups.environmentId, envIds), ne(groups.source, "system"))).orderBy(asc(groups.name));
+  const groupsOf = new Map<string, Set<string>>();
+  for (const m of memberships) groupsOf.set(m.userId, (groupsOf.get(m.userId) ?? new Set()).add(m.name));
   return {
     environments: envs.map((e) => e.name),
-    people: people.map((p) => ({ email: p.email, name: p.name, groups: [...new Set(memberships.filter((m) => m.userId === p.id).map((m) => m.name))].sort() })),
+    people: people.map((p) => ({ email: p.email, name: p.name, groups: [...(groupsOf.get(p.id) ?? [])].sort() })),
     groups: groupNames.map((g) => g.name),
   };
 }
