@@ -5,6 +5,7 @@ import { getDb } from "@/db/client";
 import { ACTOR_TYPES, AUDIT_OUTCOMES } from "@/db/enums";
 import { auditEvents, type AuditEvent } from "@/db/schema";
 import { parseInput } from "@/lib/validation";
+import { escapeLike } from "@/lib/domain/like";
 
 // Reading the trail: filters (actor, action, target, environment, outcome, time range), newest
 // first by keyset on id, and the same filters streamed for the CSV export.
@@ -49,14 +50,14 @@ export const auditFilterInput = z
   .refine((f) => !f.from || !f.to || f.from <= f.to, { message: "The start is after the end.", path: ["to"] });
 export type AuditFilter = z.output<typeof auditFilterInput>;
 
-const like = (value: string) => `%${value.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+const like = (value: string) => `%${escapeLike(value)}%`;
 
 function where(f: AuditFilter): SQL | undefined {
   return and(
     f.actorType ? eq(auditEvents.actorType, f.actorType) : undefined,
     f.actor ? or(eq(auditEvents.actorId, f.actor), ilike(auditEvents.actorLabel, like(f.actor))) : undefined,
     // "user.create" is one action; "user." and "user" (no dot) are prefixes.
-    f.action ? (f.action.endsWith(".") || !f.action.includes(".") ? sql`${auditEvents.action} like ${`${f.action.replace(/[\\%_]/g, (c) => `\\${c}`)}%`}` : eq(auditEvents.action, f.action)) : undefined,
+    f.action ? (f.action.endsWith(".") || !f.action.includes(".") ? sql`${auditEvents.action} like ${`${escapeLike(f.action)}%`}` : eq(auditEvents.action, f.action)) : undefined,
     f.target ? or(eq(auditEvents.targetId, f.target), ilike(auditEvents.targetLabel, like(f.target))) : undefined,
     f.environment
       ? f.accountWide

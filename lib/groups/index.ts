@@ -13,6 +13,7 @@ import { authorize } from "@/lib/permissions";
 import { parseInput, uuidSchema } from "@/lib/validation";
 import { deleteGroupRows, insertGroupRows, updateGroupRow } from "./group-rows";
 import { deleteMembershipRows, insertMembershipRows, usersWithAccess } from "./membership-rows";
+import { containsPattern } from "@/lib/domain/like";
 
 const groupName = z
   .string({ error: "Enter a group name." })
@@ -256,7 +257,7 @@ const searchGroupsInput = z.object({
 /** Groups of an environment whose name contains `q` (trigram index), for pickers; exact-prefix matches first. */
 export async function searchGroups(input: unknown, executor: Executor = getDb()) {
   const data = parseInput(searchGroupsInput, input);
-  const pattern = `%${data.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  const pattern = containsPattern(data.q);
   return executor
     .select({ id: groups.id, name: groups.name, memberCount: groups.memberCount, source: groups.source })
     .from(groups)
@@ -287,7 +288,7 @@ export async function listGroupsPage(input: unknown, executor: Executor = getDb(
       throw new ValidationError("The page cursor is not valid.", { cursor: ["Not a valid cursor."] });
     }
   }
-  const pattern = `%${data.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  const pattern = containsPattern(data.q);
   const rows = await executor
     .select({
       id: groups.id,

@@ -4,6 +4,7 @@ import { getDb, type Executor } from "@/db/client";
 import { FEATURE_LABELS, type Feature } from "@/db/enums";
 import { accessGrants, directories, groupMappings, groupMembers, groups, identityProviders, resources, type Group } from "@/db/schema";
 import { uuidSchema } from "@/lib/validation";
+import { containsPattern } from "@/lib/domain/like";
 
 // What the console says about groups (reads only): the Groups list (search, size, source, the IdP
 // groups mapped to each, what each grants) and a group's page (what it is, who is in it by source,
@@ -53,7 +54,7 @@ async function extras(groupIds: string[], executor: Executor) {
 /** The environment's groups by name (a name fragment narrows them), each with its mapped IdP groups and grants. */
 export async function groupsOverview(environmentId: string, q = "", limit = 200, executor: Executor = getDb()): Promise<{ rows: GroupOverview[]; total: number }> {
   const fragment = q.trim().toLowerCase();
-  const where = and(eq(groups.environmentId, environmentId), fragment ? sql`lower(${groups.name}) like ${`%${fragment.replace(/[\\%_]/g, (c) => `\\${c}`)}%`}` : undefined);
+  const where = and(eq(groups.environmentId, environmentId), fragment ? sql`lower(${groups.name}) like ${containsPattern(fragment)}` : undefined);
   const [rows, [count]] = await Promise.all([
     executor
       .select({ id: groups.id, name: groups.name, description: groups.description, source: groups.source, memberCount: groups.memberCount, directory: directories.name })

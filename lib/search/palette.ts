@@ -9,6 +9,7 @@ import { can } from "@/lib/permissions";
 import { listUsers } from "@/lib/users/list";
 import { parseInput, uuidSchema } from "@/lib/validation";
 import { counted } from "@/lib/domain/words";
+import { containsPattern } from "@/lib/domain/like";
 
 // The console's command palette (⌘K): what a typed fragment finds in one environment, each with
 // where it leads, searched on the server (the users search is the users table's own, indexed).
@@ -18,15 +19,13 @@ export type PaletteHit = { kind: "user" | "group" | "resource" | "identity provi
 
 const input = z.object({ environmentId: uuidSchema, environmentKey: z.string().max(64), q: z.string().trim().max(200) });
 
-const contains = (q: string) => `%${q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-
 export async function paletteSearch(ctx: DomainContext, raw: unknown, perKind = 5): Promise<PaletteHit[]> {
   const { environmentId, environmentKey, q } = parseInput(input, raw);
   if (q.length < 2) return [];
   const base = `/console/${environmentKey}`;
   const may = (resource: Parameters<typeof can>[1]) => can(ctx.actor, resource, "read", [environmentId]);
   const db = getDb();
-  const like = contains(q);
+  const like = containsPattern(q);
   const [users, groupRows, resourceRows, idpRows, directoryRows] = await Promise.all([
     may("users") ? listUsers({ environmentId, q, size: perKind, withTotal: false, sort: "name", dir: "asc" }).then((p) => p.rows) : [],
     may("groups")

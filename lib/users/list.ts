@@ -6,6 +6,7 @@ import { USER_SOURCES, USER_STATUSES, type UserSource, type UserStatus } from "@
 import { isDomainError, ValidationError } from "@/lib/errors";
 import { parseInput } from "@/lib/validation";
 import { USER_SORTS, type UserSort } from "./list-params";
+import { containsPattern } from "@/lib/domain/like";
 
 // The users list behind the console table, the REST API and the CSV export: filtered, sorted and
 // paginated in SQL by keyset (never OFFSET), with sort keys from a whitelist, each backed by a
@@ -84,9 +85,6 @@ function decodeCursor(value: string): Cursor {
   throw new ValidationError("The page cursor is not valid; start from the first page.", { cursor: ["Not a valid cursor."] });
 }
 
-function likePattern(q: string): string {
-  return `%${q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-}
 
 /** A search matching at most this many users reads them by the trigram index first; more, by walking the list's order. */
 export const SEARCH_MATCHES_FIRST_MAX = 2_000;
@@ -114,12 +112,12 @@ const SEARCH_SAMPLE = { rows: 1_500, dense: 6, ratio: 250 };
 async function searchCondition(q: string, executor: Executor): Promise<{ page: SQL; count: SQL }> {
   const contains = sql`strpos(lower(u.name || ' ' || u.email), lower(${q})) > 0`;
   // Counting many matches is bounded and reads the trigram index (its estimate, when shown, says "about").
-  const walk = { page: contains, count: sql`lower(u.name || ' ' || u.email) like ${likePattern(q)}` };
+  const walk = { page: contains, count: sql`lower(u.name || ' ' || u.email) like ${containsPattern(q)}` };
   const probe = probeFragment(q);
   if (!probe) return walk;
   // A part before an "@" (the end of a local part) is rare: straight to the probe, which still walks past its bound.
   if (!probe.endsWith("@") && (await commonInSample(contains, executor))) return walk;
-  const ids = await trigramMatches(likePattern(probe), contains, SEARCH_MATCHES_FIRST_MAX + 1, executor);
+  const ids = await trigramMatches(containsPattern(probe), contains, SEARCH_MATCHES_FIRST_MAX + 1, executor);
   if (ids.length > SEARCH_MATCHES_FIRST_MAX) return walk;
   const few = ids.length ? sql`u.id = any(${`{${ids.join(",")}}`}::uuid[])` : sql`false`;
   return { page: few, count: few };

@@ -1,6 +1,7 @@
 import { sql, type SQL } from "drizzle-orm";
 import { FilterError, type AttrPath, type CompValue, type Filter } from "./filter";
 import { ENTERPRISE_ATTRIBUTES, SCHEMA, USER_ATTRIBUTES, type AttrDef } from "./schema";
+import { escapeLike } from "@/lib/domain/like";
 
 // A parsed filter turned into parameterised SQL over directory_users (alias du, users u) or
 // directory groups (alias g, dg). Values always travel as parameters; attribute paths are resolved
@@ -19,10 +20,6 @@ const jsonText = (base: SQL, ...keys: string[]): SQL => {
   });
   return expr;
 };
-
-function escapeLike(value: string): string {
-  return value.replace(/[\\%_]/g, (c) => `\\${c}`);
-}
 
 function compareScalar(target: Scalar, op: string, value: CompValue): SQL {
   const { expr } = target;
