@@ -8,7 +8,7 @@ import { createIdentityProvider, setGroupMappings } from "@/lib/sso/identity-pro
 import { getEnvironmentAuth, updateEnvironmentAuth } from "@/lib/sso/environment-auth";
 import { generateKeyPair, idpMetadata } from "@/lib/sso/testing/test-idp";
 import { createEnvironments, memberCtx, systemCtx } from "@/test-support/fixtures";
-import { applyPromotion, exportEnvironmentConfig, planBetween, planPromotion, promoteBetween, type ConfigDocument } from "./promotion";
+import { applyPromotion, exportEnvironmentConfig, mayApplyPromotion, planBetween, planPromotion, promoteBetween, type ConfigDocument } from "./promotion";
 
 // Promotion: DEV's configuration exported, planned against TEST, applied in one transaction
 // through the domain functions, and a second plan empty; refusals with their reasons.
@@ -146,6 +146,10 @@ describe("environment promotion", () => {
     const reviewer = memberCtx("reviewer");
     expect((await planPromotion(reviewer, "test", document)).environment).toBe("test");
     expect((await applyPromotion(reviewer, "test", { document }).catch((e) => e)).message).toBe("A reviewer cannot change groups.");
+    // The console offers Apply exactly when the domain would take it.
+    expect([mayApplyPromotion(devAdmin.actor, env.test.id), mayApplyPromotion(devAdmin.actor, env.dev.id)]).toEqual([false, true]);
+    expect(mayApplyPromotion(reviewer.actor, env.test.id)).toBe(false);
+    expect(mayApplyPromotion(systemCtx.actor, env.test.id)).toBe(true);
   });
 
   it("the console's Promote page: plans DEV → PROD, applies only the plan shown, refuses promoting an environment into itself", async () => {

@@ -7,14 +7,14 @@ import { FEATURES, MCP_TOOLS, SSO_ENFORCEMENTS, type Feature } from "@/db/enums"
 import { accessGrants, directories, groupMappings, groups, identityProviders, resources, type Environment } from "@/db/schema";
 import { addGrants, removeGrant } from "@/lib/access/grants";
 import { createResource, deleteResource, updateResource } from "@/lib/access/resources";
-import type { DomainContext } from "@/lib/auth/actor";
+import type { Actor, DomainContext } from "@/lib/auth/actor";
 import { recordAudit } from "@/lib/audit/record";
 import { inOneTransaction } from "@/lib/domain/transaction";
 import { findEnvironmentByKey } from "@/lib/environments";
 import { ConflictError, NotFoundError, ValidationError } from "@/lib/errors";
 import { createGroup, deleteGroup, updateGroup } from "@/lib/groups";
 import { GROUP_SOURCE_WORDS } from "@/lib/groups/overview";
-import { authorize } from "@/lib/permissions";
+import { authorize, can } from "@/lib/permissions";
 import { getEnvironmentAuth, updateEnvironmentAuth, updateEnvironmentAuthInput } from "@/lib/sso/environment-auth";
 import { setGroupMappings } from "@/lib/sso/identity-providers";
 import { parseInput } from "@/lib/validation";
@@ -128,8 +128,14 @@ async function environmentNamed(key: string): Promise<Environment> {
   return environment;
 }
 
+/** What a promotion reads and writes: reading an environment's configuration, and applying one, need all of them. */
+const PROMOTED = ["groups", "resources", "access_grants", "environment_auth"] as const;
+
+/** Whether the actor may apply a promotion into the environment (the console shows Apply only then). */
+export const mayApplyPromotion = (actor: Actor, environmentId: string): boolean => PROMOTED.every((r) => can(actor, r, "write", [environmentId]));
+
 function readAuthorized(ctx: DomainContext, environmentId: string) {
-  for (const resource of ["groups", "resources", "access_grants", "environment_auth"] as const) authorize(ctx.actor, resource, "read", [environmentId]);
+  for (const resource of PROMOTED) authorize(ctx.actor, resource, "read", [environmentId]);
 }
 
 /** `iam env export KEY`: the environment's configuration document. */
@@ -264,7 +270,7 @@ export async function applyPromotion(ctx: DomainContext, key: string, input: unk
   const { document: raw, planHash } = parseInput(applyInput, input);
   const document = parseInput(configDocument, raw);
   const environment = await environmentNamed(key);
-  for (const resource of ["groups", "resources", "access_grants", "environment_auth"] as const) authorize(ctx.actor, resource, "write", [environment.id]);
+  for (const resource of PROMOTED) authorize(ctx.actor, resource, "write", [environment.id]);
   return inOneTransaction(async (tx) => {
     const plan = await planFor(environment, document, tx);
     if (planHash && plan.hash !== planHash) throw new ConflictError(`${environment.name} (or the document) changed since the plan you reviewed: plan again.`);

@@ -2,9 +2,8 @@ import { Badge, Card, PageHeader } from "@/components/ui/card";
 import { SimpleTable } from "@/components/ui/simple-table";
 import { consolePage } from "@/lib/doors/http/console-page";
 import { listEnvironments } from "@/lib/environments";
-import { planBetween, type Plan, type PlannedChange } from "@/lib/environments/promotion";
+import { mayApplyPromotion, planBetween, type Plan, type PlannedChange } from "@/lib/environments/promotion";
 import { isDomainError } from "@/lib/errors";
-import { can } from "@/lib/permissions";
 import { ApplyPlan, SourcePicker } from "./promote-controls";
 
 export const metadata = { title: "Promote" };
@@ -32,7 +31,7 @@ export default async function PromotePage({ params, searchParams }: { params: Pr
       problem = error.message + (error.fieldErrors?.document?.length && error.fieldErrors.document.length > 1 ? ` (and ${error.fieldErrors.document.length - 1} more)` : "");
     }
   }
-  const canApply = can(actor, "groups", "write", [env.id]) && can(actor, "environment_auth", "write", [env.id]);
+  const canApply = mayApplyPromotion(actor, env.id);
   const title = source ? `Promote ${source.name} → ${env.name}` : `Promote into ${env.name}`;
   return (
     <>
