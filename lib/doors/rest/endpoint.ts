@@ -78,19 +78,25 @@ export function id(params: Record<string, string>, name = "id") {
 /** A row's version as a weak ETag. */
 export const etag = (version: number) => `W/"${version}"`;
 
-/** The version an If-Match header names, or undefined without one; a malformed one is a 400. */
-export function ifMatchVersion(headers: Headers): number | undefined {
+/** The If-Match header's entity tag (without W/), or undefined without one; one that is not an ETag is a 400. */
+function ifMatchTag(headers: Headers): string | undefined {
   const value = headers.get("if-match");
   if (!value) return undefined;
-  const match = /^(?:W\/)?"(\d+)"$/.exec(value.trim());
+  const match = /^(?:W\/)?"([^"]*)"$/.exec(value.trim());
   if (!match) throw new ValidationError('If-Match must be an ETag this API returned, like W/"3".', { "If-Match": ["Not an ETag of this API."] });
-  return Number(match[1]);
+  return match[1];
+}
+
+/** The version an If-Match header names, or undefined without one; a malformed one is a 400. */
+export function ifMatchVersion(headers: Headers): number | undefined {
+  const tag = ifMatchTag(headers);
+  if (tag === undefined) return undefined;
+  if (!/^\d+$/.test(tag)) throw new ValidationError('If-Match must be an ETag this API returned, like W/"3".', { "If-Match": ["Not an ETag of this API."] });
+  return Number(tag);
 }
 
 /** An ETag for a row without a version column: a digest of its representation (changes with any field). */
 export const bodyEtag = (body: unknown) => `W/"${createHash("sha256").update(JSON.stringify(body)).digest("base64url").slice(0, 22)}"`;
-
-const opaque = (tag: string) => tag.trim().replace(/^W\//, "");
 
 /**
  * If-Match on a resource whose ETag is not a row version the domain checks itself: with the header,
@@ -99,11 +105,10 @@ const opaque = (tag: string) => tag.trim().replace(/^W\//, "");
  * nothing can change the row between the comparison and the change. Without the header, `change` runs.
  */
 export async function withIfMatch<T>(headers: Headers, lock: (tx: Tx) => Promise<string>, change: () => Promise<T>): Promise<T> {
-  const wanted = headers.get("if-match");
-  if (!wanted) return change();
-  if (!/^(?:W\/)?"[^"]*"$/.test(wanted.trim())) throw new ValidationError('If-Match must be an ETag this API returned, like W/"3".', { "If-Match": ["Not an ETag of this API."] });
+  const wanted = ifMatchTag(headers);
+  if (wanted === undefined) return change();
   return inOneTransaction(async (tx) => {
-    if (opaque(await lock(tx)) !== opaque(wanted)) throw new VersionConflictError("This was changed since you read it (If-Match does not match its ETag): read it again.");
+    if ((await lock(tx)).replace(/^W\/"|"$/g, "") !== wanted) throw new VersionConflictError("This was changed since you read it (If-Match does not match its ETag): read it again.");
     return change();
   });
 }
