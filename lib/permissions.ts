@@ -147,6 +147,12 @@ export function denialReason(
   }
 }
 
+/** The refusal of a read or a change that reaches an environment outside the actor's (one wording for every door). */
+export const OUTSIDE_SCOPE: Record<PermissionAction, string> = {
+  read: "This reads an environment outside your scope.",
+  write: "This change touches an environment outside your scope.",
+};
+
 /** Whether what is touched lies within the allowed environments; the reason says "reads" or "change" as the action is. */
 function outsideScope(touched: readonly string[] | null, allowed: readonly string[], action: PermissionAction, allowEmpty = false): string | null {
   if (touched === null) return null;
@@ -156,7 +162,7 @@ function outsideScope(touched: readonly string[] | null, allowed: readonly strin
   }
   const outside = touched.filter((id) => !allowed.includes(id));
   if (outside.length === 0) return null;
-  return action === "read" ? "This reads an environment outside your scope." : "This change touches an environment outside your scope.";
+  return OUTSIDE_SCOPE[action];
 }
 
 function capitalise(s: string) {

@@ -154,7 +154,7 @@ export const explainInput = z.object({
 export async function explain(ctx: DomainContext, input: unknown): Promise<Decision> {
   const data = parseInput(explainInput, input);
   const environment = await findEnvironmentByKey(data.environment);
-  if (!environment) throw new NotFoundError("No such environment.");
+  if (!environment) throw new NotFoundError(`No environment “${data.environment}”.`);
   authorize(ctx.actor, "access_grants", "read", [environment.id]);
   const [decision] = await decide({ environment, user: { id: data.userId }, feature: data.feature, resources: [data.resourceId] });
   return decision!;

@@ -15,8 +15,8 @@ import { parseInput, uuidSchema } from "@/lib/validation";
 // Resources of a feature inside one environment: genies (Agent Studio), workspaces (Workato GO),
 // MCP servers. Names are unique per environment and feature, case-insensitively.
 
-const nameSchema = z.string().trim().min(1, "Name the resource.").max(100, "A name has at most 100 characters.");
-const descriptionSchema = z.string().trim().max(500, "A description has at most 500 characters.");
+const nameSchema = z.string({ error: "Name the resource." }).trim().min(1, "Name the resource.").max(100, "A name has at most 100 characters.");
+const descriptionSchema = z.string({ error: "A description is text." }).trim().max(500, "A description has at most 500 characters.");
 
 export const createResourceInput = z.object({
   environmentId: uuidSchema,
@@ -24,7 +24,10 @@ export const createResourceInput = z.object({
   name: nameSchema,
   description: descriptionSchema.default(""),
 });
-export const updateResourceInput = z.object({ name: nameSchema, description: descriptionSchema.default("") });
+/** A change: what is given changes, what is left out stays (a rename keeps the description). */
+export const updateResourceInput = z
+  .object({ name: nameSchema.optional(), description: descriptionSchema.optional() })
+  .refine((v) => v.name !== undefined || v.description !== undefined, { message: "Nothing to change.", path: ["_form"] });
 
 export const RESOURCE_NOUN: Record<Feature, string> = { agent_studio: "genie", workato_go: "workspace", mcp: "MCP server" };
 

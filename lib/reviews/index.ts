@@ -31,7 +31,7 @@ import { removeMembersIn } from "@/lib/groups";
 import { insertExclusionRows, type ExclusionRow } from "@/lib/groups/exclusions";
 import { revokeEnvironmentFromUsersIn } from "@/lib/users/bulk";
 import { sendMail, type Mail } from "@/lib/mail";
-import { authorize } from "@/lib/permissions";
+import { authorize, OUTSIDE_SCOPE } from "@/lib/permissions";
 import { publicOrigin } from "@/env";
 import { parseInput, uuidSchema } from "@/lib/validation";
 
@@ -217,7 +217,7 @@ export async function decideReviewItems(ctx: DomainContext, input: unknown): Pro
     if (review.status !== "open") throw new ConflictError("This review is closed; its decisions are final.");
     // A token limited to environments decides only in them (a decision is a change, and says so).
     if (ctx.actor.type === "api_token" && ctx.actor.environmentIds && !ctx.actor.environmentIds.includes(review.environmentId)) {
-      throw new ForbiddenError("This change touches an environment outside your scope.");
+      throw new ForbiddenError(OUTSIDE_SCOPE.write);
     }
     authorize(ctx.actor, "access_reviews", "read", [review.environmentId]);
     if (ctx.actor.type !== "system") {

@@ -46,7 +46,7 @@ export const updateIdpInput = z.object({
   createGroupsFromAssertion: z.boolean().optional(),
   autoTrustRollover: z.boolean().optional(),
   expectedVersion: z.number().int().positive().optional(),
-});
+}).refine((v) => Object.entries(v).some(([k, value]) => k !== "expectedVersion" && value !== undefined), { message: "Nothing to change.", path: ["_form"] });
 
 export const groupMappingsInput = z.object({
   environmentId: uuidSchema,

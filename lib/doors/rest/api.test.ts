@@ -163,7 +163,8 @@ describe("groups and members", () => {
     expect(created.status).toBe(201);
     expect(created.json).toMatchObject({ environment: "prod", name: "Platform", memberCount: 0, source: "manual" });
     expect((await api("POST", "/groups", { body: { environment: "prod", name: "platform" } })).status).toBe(409);
-    expect((await api("POST", "/groups", { body: { environment: "nowhere", name: "X" } })).json.errors).toEqual({ environment: ["Name an existing environment (its key)."] });
+    expect((await api("POST", "/groups", { body: { environment: "nowhere", name: "X" } })).json).toMatchObject({ status: 404, detail: "No environment “nowhere”." });
+    expect((await api("POST", "/groups", { body: { name: "X" } })).json.errors).toEqual({ environment: ["Name the environment (its key)."] });
 
     const list = await api("GET", "/groups?environment=prod&limit=1", { token: tokens.read });
     expect(list.json.data[0].name).toBe("Everyone");

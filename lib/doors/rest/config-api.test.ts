@@ -39,7 +39,7 @@ describe("resources", () => {
     expect(list.json.data.map((r: { name: string }) => r.name)).toEqual(["Salesforce MCP"]);
     expect((await api("GET", `/resources/${created.json.id}`, { token: tokens.read })).json).toMatchObject({ id: created.json.id, name: "Salesforce MCP" });
     const renamed = await api("PATCH", `/resources/${created.json.id}`, { body: { name: "Salesforce" } });
-    expect([renamed.status, renamed.json.name]).toEqual([200, "Salesforce"]);
+    expect([renamed.status, renamed.json.name, renamed.json.description]).toEqual([200, "Salesforce", "CRM tools"]);
     expect((await api("DELETE", `/resources/${created.json.id}`)).status).toBe(204);
     expect((await api("GET", `/resources/${created.json.id}`)).json.detail).toBe("Resource not found.");
     const audit = await getSql()<{ action: string }[]>`select action from audit_events where target_id = ${created.json.id} order by id`;
@@ -150,7 +150,8 @@ describe("audit events", () => {
     });
     const wide = await api("GET", "/audit-events?environment=dev&accountWide=true&limit=500", { token: tokens.read });
     expect(new Set(wide.json.data.map((e: { environment: string | null }) => e.environment))).toEqual(new Set(["dev", null]));
-    expect((await api("GET", "/audit-events?environment=prod", { token: tokens.devRead })).json).toMatchObject({ status: 403, detail: "This change touches an environment outside your scope." });
+    expect((await api("GET", "/audit-events?environment=prod", { token: tokens.devRead })).json).toMatchObject({ status: 403, detail: "This reads an environment outside your scope." });
+    expect((await api("GET", "/audit-events?environment=nowhere", { token: tokens.read })).json).toMatchObject({ status: 404, detail: "No environment “nowhere”." });
     const cursor = await api("GET", "/audit-events?cursor=abc", { token: tokens.read });
     expect([cursor.status, cursor.json.errors.cursor]).toEqual([400, ["Pass the nextCursor of the previous page."]]);
   });

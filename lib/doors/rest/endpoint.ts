@@ -1,13 +1,13 @@
 import "server-only";
 import { createHash } from "node:crypto";
-import type { z } from "zod";
+import { z } from "zod";
 import type { Tx } from "@/db/client";
 import type { DomainContext } from "@/lib/auth/actor";
 import { inOneTransaction } from "@/lib/domain/transaction";
 import { findEnvironmentByKey } from "@/lib/environments";
 import { ForbiddenError, NotFoundError, ValidationError, VersionConflictError } from "@/lib/errors";
 import { authorize, type PermissionAction, type PermissionResource } from "@/lib/permissions";
-import { uuidSchema } from "@/lib/validation";
+import { parseInput, uuidSchema } from "@/lib/validation";
 
 // What an endpoint of the admin REST API is (lib/doors/rest/v1.ts and v1-config.ts declare them; the
 // dispatcher in handler.ts runs them; openapi.ts describes them), and the helpers they share.
@@ -58,6 +58,14 @@ export async function environmentByKey(key: string) {
   const env = await findEnvironmentByKey(key);
   if (!env) throw new NotFoundError(`No environment “${key}”.`);
   return env;
+}
+
+export const environmentParam = z.string({ error: "Name the environment (its key)." }).min(1, "Name the environment (its key).").max(64).describe("Environment key, e.g. prod");
+
+/** A body naming its environment by key: the environment (404 “No environment …” when none has it), and the rest for the domain (which takes the id). */
+export async function inEnvironment(body: unknown) {
+  const { environment, ...rest } = parseInput(z.looseObject({ environment: environmentParam }), body ?? {});
+  return { env: await environmentByKey(environment), rest };
 }
 
 /** An environment-scoped token must name an environment of its scope to read lists. */

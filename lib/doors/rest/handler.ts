@@ -113,6 +113,11 @@ export async function handleApiRequest(request: Request, method: HttpMethod): Pr
     if (method !== "GET" && method !== "DELETE") {
       const read = await readJson(request);
       if (!read.ok) return read.response;
+      // Every body the API takes is one JSON object (fields are then checked by the domain).
+      const isObject = typeof read.value === "object" && read.value !== null && !Array.isArray(read.value);
+      if (endpoint.body && read.value !== undefined && !isObject) {
+        return problem(400, "The body must be a JSON object.", { code: "invalid_body", requestId, headers: rateHeaders });
+      }
       body = read.value;
       bodyText = read.text;
     }

@@ -51,7 +51,7 @@ describe("access reviews over REST", () => {
     expect(bad.status).toBe(400);
     expect(bad.json.errors).toEqual({ recurrenceMonths: ["Repeat every 1 to 12 months."] });
     const noEnv = await api("POST", "/access-reviews", { environment: "nope", name: "x", scope: "groups", scopeIds: [group.id], reviewerIds: [ownerId], dueAt: dueAt() });
-    expect(noEnv.json.errors).toEqual({ environment: ["Name an existing environment (its key)."] });
+    expect([noEnv.status, noEnv.json.detail]).toEqual([404, "No environment “nope”."]);
     const readOnly = await api("POST", "/access-reviews", { environment: "prod", name: "x", scope: "groups", scopeIds: [group.id], reviewerIds: [ownerId], dueAt: dueAt() }, tokens.read);
     expect(readOnly.status).toBe(403);
     const outside = await api("POST", "/access-reviews", { environment: "prod", name: "x", scope: "groups", scopeIds: [group.id], reviewerIds: [ownerId], dueAt: dueAt() }, tokens.devWrite);

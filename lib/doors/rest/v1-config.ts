@@ -12,23 +12,15 @@ import { createDirectory, getDirectory, listDirectories, requestLog, rotateDirec
 import { createEnvironment } from "@/lib/environments";
 import { applyInput, applyPromotion, configDocument, exportEnvironmentConfig, planPromotion } from "@/lib/environments/promotion";
 import { ForbiddenError, NotFoundError } from "@/lib/errors";
-import { authorize } from "@/lib/permissions";
-import { parseInput } from "@/lib/validation";
+import { authorize, OUTSIDE_SCOPE, type PermissionAction } from "@/lib/permissions";
 import { createWebhook, deleteWebhook, listWebhooks, setWebhookEnabled, type WebhookView } from "@/lib/webhooks";
-import { bodyEtag, environmentByKey, id, withIfMatch, type Endpoint } from "./endpoint";
+import { bodyEtag, environmentByKey, environmentParam, id, inEnvironment, withIfMatch, type Endpoint } from "./endpoint";
 
 // The configuration half of the admin REST API: resources, grants and explain, directories (SCIM),
 // the audit trail, webhooks, creating environments. Each endpoint calls the same domain function as
 // the console; the domain checks the permission and the environment scope (the dispatcher's early
 // check only asks whether the token may do this anywhere).
 
-const environmentParam = z.string({ error: "Name the environment (its key)." }).min(1, "Name the environment (its key).").max(64).describe("Environment key, e.g. prod");
-
-/** A body naming its environment by key: the environment, and the rest for the domain (which takes the id). */
-async function inEnvironment(body: unknown) {
-  const { environment, ...rest } = parseInput(z.looseObject({ environment: environmentParam }), body ?? {});
-  return { env: await environmentByKey(environment), rest };
-}
 
 // ---- Resources ----------------------------------------------------------------
 
@@ -54,10 +46,11 @@ const resourceBody = (r: Resource & { grantCount?: number }, environment: string
 });
 
 /** A resource by id, in whatever environment it is, if the caller may read that environment's resources. */
-async function readableResource(ctx: Parameters<Endpoint["handle"]>[0]["ctx"], resourceId: string) {
+/** A resource the caller may read, or (`action` write) change: a change out of scope is refused as a change. */
+async function readableResource(ctx: Parameters<Endpoint["handle"]>[0]["ctx"], resourceId: string, action: PermissionAction = "read") {
   const found = await findResourceById(resourceId);
   if (!found) throw new NotFoundError("Resource not found.");
-  authorize(ctx.actor, "resources", "read", [found.resource.environmentId]);
+  authorize(ctx.actor, "resources", action, [found.resource.environmentId]);
   return found;
 }
 
@@ -160,10 +153,11 @@ const requestLogOut = z.object({
   ),
 });
 
-async function readableDirectory(ctx: Parameters<Endpoint["handle"]>[0]["ctx"], directoryId: string) {
+/** A directory the caller may read, or (`action` write) change. */
+async function readableDirectory(ctx: Parameters<Endpoint["handle"]>[0]["ctx"], directoryId: string, action: PermissionAction = "read") {
   const found = await getDirectory(directoryId);
   if (!found) throw new NotFoundError("Directory not found.");
-  authorize(ctx.actor, "directories", "read", [found.directory.environmentId]);
+  authorize(ctx.actor, "directories", action, [found.directory.environmentId]);
   return found;
 }
 
@@ -334,10 +328,10 @@ export const CONFIG_ENDPOINTS: Endpoint[] = [
     summary: "Rename a resource or change its description (If-Match for optimistic concurrency, 412 when stale)",
     tag: "Resources",
     permission: ["resources", "write"],
-    body: z.object({ name: z.string(), description: z.string().optional() }),
+    body: z.object({ name: z.string().optional(), description: z.string().optional() }).describe("What is given changes; what is left out stays"),
     response: resourceOut,
     async handle({ ctx, params, body, headers }) {
-      const found = await readableResource(ctx, id(params));
+      const found = await readableResource(ctx, id(params), "write");
       const locked = async (tx: Tx) => {
         await tx.select({ id: resources.id }).from(resources).where(eq(resources.id, found.resource.id)).for("update");
         const now = await readableResource(ctx, found.resource.id);
@@ -465,7 +459,7 @@ export const CONFIG_ENDPOINTS: Endpoint[] = [
     permission: ["directories", "write"],
     response: directoryWithToken,
     async handle({ ctx, params }) {
-      const found = await readableDirectory(ctx, id(params));
+      const found = await readableDirectory(ctx, id(params), "write");
       const { directory, token } = await rotateDirectoryToken(ctx, found.directory.id);
       return { body: { ...directoryBody(directory, found.environmentKey), token } };
     },
@@ -478,7 +472,7 @@ export const CONFIG_ENDPOINTS: Endpoint[] = [
     permission: ["directories", "write"],
     response: directoryOut,
     async handle({ ctx, params }) {
-      const found = await readableDirectory(ctx, id(params));
+      const found = await readableDirectory(ctx, id(params), "write");
       return { body: directoryBody(await setDirectoryStatus(ctx, found.directory.id, "disabled"), found.environmentKey) };
     },
   },
@@ -490,7 +484,7 @@ export const CONFIG_ENDPOINTS: Endpoint[] = [
     permission: ["directories", "write"],
     response: directoryOut,
     async handle({ ctx, params }) {
-      const found = await readableDirectory(ctx, id(params));
+      const found = await readableDirectory(ctx, id(params), "write");
       return { body: directoryBody(await setDirectoryStatus(ctx, found.directory.id, "active"), found.environmentKey) };
     },
   },
@@ -522,11 +516,13 @@ export const CONFIG_ENDPOINTS: Endpoint[] = [
     response: z.object({ data: z.array(auditOut), nextCursor: z.string().nullable() }),
     async handle({ ctx, query }) {
       const q = query as z.output<typeof auditQuery>;
+      // An environment that does not exist is named as such, not answered with an empty trail.
+      if (q.environment) await environmentByKey(q.environment);
       // The trail spans environments: a token limited to some sees one of them at a time.
       if (ctx.actor.type === "api_token" && ctx.actor.environmentIds) {
         if (!q.environment) throw new ForbiddenError("This API token is scoped to environments: pass ?environment=<key> of one of them.");
         const env = await environmentByKey(q.environment);
-        if (!ctx.actor.environmentIds.includes(env.id)) throw new ForbiddenError("This change touches an environment outside your scope.");
+        if (!ctx.actor.environmentIds.includes(env.id)) throw new ForbiddenError(OUTSIDE_SCOPE.read);
         if (q.accountWide === "true") throw new ForbiddenError("This API token is scoped to environments: it reads their events, not the account-wide ones.");
       }
       const { cursor, ...filters } = q;

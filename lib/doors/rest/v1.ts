@@ -18,18 +18,18 @@ import {
   suspendConsoleMember,
   type ConsoleMemberRow,
 } from "@/lib/console-members";
-import { findEnvironmentByKey, listEnvironments } from "@/lib/environments";
-import { DomainError, ForbiddenError, NotFoundError, ValidationError } from "@/lib/errors";
+import { listEnvironments } from "@/lib/environments";
+import { DomainError, ForbiddenError, NotFoundError } from "@/lib/errors";
 import { addMembers, createGroup, createGroupInput, deleteGroup, listGroupsPage, removeMembers, updateGroup, updateGroupInput } from "@/lib/groups";
 import { liftExclusion } from "@/lib/groups/exclusions";
-import { authorize } from "@/lib/permissions";
+import { authorize, OUTSIDE_SCOPE } from "@/lib/permissions";
 import { closeAccessReview, createAccessReview, decideReviewItems, getAccessReview, listAccessReviews, type ReviewSummary } from "@/lib/reviews";
 import { createUser, createUserInput, deleteUser, grantEnvironment, reactivateUser, revokeEnvironment, suspendUser, updateUser } from "@/lib/users";
 import { getUserDetail } from "@/lib/users/detail";
 import { listUsers } from "@/lib/users/list";
 import { USER_SORTS } from "@/lib/users/list-params";
 import { parseInput, uuidSchema } from "@/lib/validation";
-import { bodyEtag, environmentByKey, etag, id, ifMatchVersion, requireScopedRead, withIfMatch, type Endpoint } from "./endpoint";
+import { bodyEtag, environmentByKey, etag, id, ifMatchVersion, inEnvironment, requireScopedRead, withIfMatch, type Endpoint } from "./endpoint";
 import { CONFIG_ENDPOINTS } from "./v1-config";
 import { SSO_ENDPOINTS } from "./v1-sso";
 
@@ -174,7 +174,7 @@ async function readableUser(ctx: DomainContext, id: string) {
   const user = await userBody(id);
   if (ctx.actor.type === "api_token" && ctx.actor.environmentIds) {
     const allowed = ctx.actor.environmentIds;
-    if (!user.environmentIds.some((e) => allowed.includes(e))) throw new ForbiddenError("This user is outside the token's environments.");
+    if (!user.environmentIds.some((e) => allowed.includes(e))) throw new ForbiddenError(OUTSIDE_SCOPE.read);
   }
   return user;
 }
@@ -216,7 +216,7 @@ function requireAccountWideToken(ctx: DomainContext) {
   }
 }
 
-const reviewsQuery = z.object({ environment: z.string().min(1, "Name the environment (its key).") });
+const reviewsQuery = z.object({ environment: z.string().min(1, "Name the environment (its key).").max(64) });
 const createReviewBody = z.object({
   environment: z.string(),
   name: z.string(),
@@ -537,10 +537,8 @@ export const ENDPOINTS: Endpoint[] = [
     response: groupOut,
     status: 201,
     async handle({ ctx, body }) {
-      const data = (body ?? {}) as Record<string, unknown>;
-      const env = typeof data.environment === "string" ? await findEnvironmentByKey(data.environment) : undefined;
-      if (!env) throw new ValidationError("Name an existing environment.", { environment: ["Name an existing environment (its key)."] });
-      const group = await createGroup(ctx, { environmentId: env.id, name: data.name, description: data.description });
+      const { env, rest } = await inEnvironment(body);
+      const group = await createGroup(ctx, { environmentId: env.id, name: rest.name, description: rest.description });
       return { status: 201, body: (await groupIn(group.id)).body, headers: { location: `/api/v1/groups/${group.id}` } };
     },
   },
@@ -803,9 +801,7 @@ export const ENDPOINTS: Endpoint[] = [
     response: reviewOut,
     status: 201,
     async handle({ ctx, body }) {
-      const { environment, ...rest } = (body ?? {}) as Record<string, unknown>;
-      const env = typeof environment === "string" ? await findEnvironmentByKey(environment) : undefined;
-      if (!env) throw new ValidationError("Name an existing environment.", { environment: ["Name an existing environment (its key)."] });
+      const { env, rest } = await inEnvironment(body);
       const review = await createAccessReview(ctx, { ...rest, environmentId: env.id });
       const [summary] = await listAccessReviews(env.id, undefined, review.id);
       return { status: 201, body: reviewBody(summary!, env.key), headers: { location: `/api/v1/access-reviews/${review.id}` } };

@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { env as config } from "@/env";
+import type { Environment } from "@/db/schema";
+import { createEnvironments, databaseFingerprint } from "@/test-support/fixtures";
+import { restClient, restTokens, validateAgainstOpenApi } from "@/test-support/rest-api";
+import { createProdRows, endpointCases, NAME_ONE, type ProdRows } from "@/test-support/rest-cases";
+import { ENDPOINTS, type HttpMethod } from "./v1";
+
+// Every endpoint of the table, called by tokens limited to DEV against real PROD rows (a PROD user,
+// group, resource, grant, directory, review, access request and exclusion, an IdP mapped into PROD):
+// each is refused with the reason the permission table gives (outside your scope, account-wide, or
+// "name an environment"), or answers when the token may read it, and nothing in the database changes.
+// Placeholder ids would 404 before the scope check, so every case points at a row that exists
+// (test-support/rest-cases.ts holds the requests and what a DEV token gets).
+
+let env: { dev: Environment; test: Environment; prod: Environment };
+const tokens = { write: "", read: "", devWrite: "", devRead: "" };
+let rows: ProdRows;
+let document: unknown;
+const { api, recorded } = restClient(() => tokens.write);
+
+beforeAll(async () => {
+  env = await createEnvironments();
+  (config() as { ALLOW_PRIVATE_WEBHOOK_URLS: boolean }).ALLOW_PRIVATE_WEBHOOK_URLS = true;
+  Object.assign(tokens, await restTokens(env.dev.id));
+  ({ rows, document } = await createProdRows(api, env));
+});
+afterAll(() => {
+  (config() as { ALLOW_PRIVATE_WEBHOOK_URLS: boolean }).ALLOW_PRIVATE_WEBHOOK_URLS = false;
+});
+
+const cases = () => endpointCases(rows, env, document);
+
+describe("tokens limited to DEV, against PROD", () => {
+  it("has a case for every endpoint of the table", () => {
+    expect(Object.keys(cases()).sort()).toEqual(ENDPOINTS.map((e) => `${e.method} ${e.path}`).sort());
+  });
+
+  it("refuses each endpoint with its reason (or answers an account-wide read), and nothing changes", async () => {
+    const before = await databaseFingerprint();
+    const wrong: string[] = [];
+    for (const [name, c] of Object.entries(cases())) {
+      const method = name.split(" ")[0] as HttpMethod;
+      // Reads are asked with both DEV tokens; writes with the one that may write.
+      for (const token of method === "GET" ? [tokens.devRead, tokens.devWrite] : [tokens.devWrite]) {
+        const answer = await api(method, c.path, { token, body: c.body });
+        const got = answer.status === 403 ? answer.json.detail : answer.status;
+        if (got !== c.devToken) wrong.push(`${name}: ${answer.status} ${answer.json?.detail ?? ""}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+    expect(await databaseFingerprint()).toEqual(before);
+  }, 120_000);
+
+  it("asks lists that may span environments to name one of the token's", async () => {
+    // The other lists need ?environment= from every caller (a 400 that names the parameter); an
+    // IdP's traces without one are those of the token's environments (sso-api.test.ts).
+    const lists = ["/users", "/audit-events"];
+    const answers = await Promise.all(lists.map(async (path) => [path, (await api("GET", path, { token: tokens.devRead })).json.detail]));
+    expect(answers).toEqual(lists.map((path) => [path, NAME_ONE]));
+  });
+
+  it("answers the same reads for DEV, within the token's scope", async () => {
+    const lists = ["/users", "/groups", "/resources", "/grants", "/directories", "/access-reviews", "/access-requests", "/audit-events"];
+    const answers = await Promise.all(lists.map(async (path) => [path, (await api("GET", `${path}?environment=dev`, { token: tokens.devRead })).status]));
+    expect(answers).toEqual(lists.map((path) => [path, 200]));
+  });
+
+  it("recorded answers that match the OpenAPI document", () => {
+    const { failures, checked } = validateAgainstOpenApi(recorded);
+    expect(failures).toEqual([]);
+    expect(checked).toBeGreaterThan(100);
+  });
+});
