@@ -4,6 +4,7 @@ import { useCallback, useTransition } from "react";
 import { useRouter } from "next/navigation";
 import { toast } from "sonner";
 import type { ActionResult } from "@/lib/actions";
+import { requestStepUp } from "@/components/console/step-up";
 import type { FieldErrors } from "@/lib/errors";
 
 export type UseActionOptions<T> = {
@@ -50,7 +51,8 @@ export function settleAction<T>(result: ActionResult<T>, options: UseActionOptio
 
 /**
  * Click → server action → toast → refresh, with one pending state for every action the component runs.
- * `run(() => someAction(input), { success: "Saved." })`.
+ * `run(() => someAction(input), { success: "Saved." })`. A sensitive action that asks for the second
+ * factor again (step_up_required) opens the step-up dialog, and runs once more after it is confirmed.
  */
 export function useAction() {
   const router = useRouter();
@@ -58,7 +60,9 @@ export function useAction() {
   const run = useCallback(
     <T>(action: () => Promise<ActionResult<T>>, options: UseActionOptions<T> = {}) =>
       start(async () => {
-        settleAction(await action(), options, { toast, router });
+        let result = await action();
+        if (!result.ok && result.code === "step_up_required" && (await requestStepUp())) result = await action();
+        settleAction(result, options, { toast, router });
       }),
     [router],
   );

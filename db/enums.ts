@@ -56,6 +56,10 @@ export const CONSOLE_ROLE_LABELS: Record<ConsoleRole, string> = {
 export const CONSOLE_MEMBER_STATUSES = ["invited", "active", "suspended"] as const;
 export type ConsoleMemberStatus = (typeof CONSOLE_MEMBER_STATUSES)[number];
 
+/** A console member's second factors: an authenticator app (TOTP) or a passkey (WebAuthn). */
+export const SECOND_FACTOR_KINDS = ["totp", "passkey"] as const;
+export type SecondFactorKind = (typeof SECOND_FACTOR_KINDS)[number];
+
 export const SSO_ENFORCEMENTS = ["all", "domains", "optional"] as const;
 export type SsoEnforcement = (typeof SSO_ENFORCEMENTS)[number];
 

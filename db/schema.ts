@@ -23,6 +23,7 @@ import {
   AUDIT_OUTCOMES,
   CONSOLE_MEMBER_STATUSES,
   CONSOLE_ROLES,
+  SECOND_FACTOR_KINDS,
   DIRECTORY_PATCH_ANSWERS,
   DIRECTORY_STATUSES,
   EMAIL_VERIFIERS,
@@ -639,8 +640,71 @@ export const consoleSessions = pgTable(
     revokedAt: timestamp(tz),
     ip: text(),
     userAgent: text(),
+    // When the member last proved a second factor in this session (at sign-in, or again for a
+    // sensitive action); null when they signed in with a password alone.
+    secondFactorAt: timestamp(tz),
   },
   (t) => [index("console_sessions_member_idx").on(t.memberId, t.createdAt)],
+);
+
+/**
+ * A console member's second factors (lib/second-factor writes them). TOTP: the secret, sealed
+ * (the server computes codes from it), and the time step of the last accepted code, so each code is
+ * used once. Passkey: the WebAuthn credential. A factor counts once confirmed (a TOTP app by its
+ * first code, a passkey by its registration).
+ */
+export const consoleMemberFactors = pgTable(
+  "console_member_factors",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    memberId: uuid()
+      .notNull()
+      .references(() => consoleMembers.id, { onDelete: "cascade" }),
+    kind: text({ enum: SECOND_FACTOR_KINDS }).notNull(),
+    name: text().notNull(),
+    secretSealed: text(),
+    lastTimeStep: bigint({ mode: "number" }),
+    credentialId: text(),
+    publicKey: text(),
+    signCount: bigint({ mode: "number" }),
+    transports: text().array(),
+    confirmedAt: timestamp(tz),
+    lastUsedAt: timestamp(tz),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index("console_member_factors_member_idx").on(t.memberId),
+    uniqueIndex("console_member_factors_credential_key").on(t.credentialId),
+    check("console_member_factors_kind_check", oneOf(t.kind, SECOND_FACTOR_KINDS)),
+    check("console_member_factors_shape_check", sql`(${t.kind} = 'totp' and ${t.secretSealed} is not null) or (${t.kind} = 'passkey' and ${t.credentialId} is not null and ${t.publicKey} is not null)`),
+  ],
+);
+
+/** Ten single-use recovery codes per member, as SHA-256 hashes (lib/second-factor/recovery-codes.ts). */
+export const consoleRecoveryCodes = pgTable(
+  "console_recovery_codes",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    memberId: uuid()
+      .notNull()
+      .references(() => consoleMembers.id, { onDelete: "cascade" }),
+    codeHash: text().notNull(),
+    usedAt: timestamp(tz),
+    createdAt: createdAt(),
+  },
+  (t) => [unique("console_recovery_codes_member_hash_key").on(t.memberId, t.codeHash)],
+);
+
+/** The console's own security settings: one row (id is always true). */
+export const consoleSettings = pgTable(
+  "console_settings",
+  {
+    id: boolean().primaryKey().default(true),
+    // Members without a second factor are sent to enrol one at their next sign-in.
+    requireSecondFactor: boolean().notNull().default(false),
+    updatedAt: updatedAt(),
+  },
+  (t) => [check("console_settings_one_row", sql`${t.id}`)],
 );
 
 /**

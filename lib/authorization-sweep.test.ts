@@ -279,6 +279,8 @@ describe("authorization sweep: an admin and the owners", () => {
       suspendMemberAction: [owner.id],
       reactivateMemberAction: [owner.id],
       removeMemberAction: [owner.id],
+      resetSecondFactorsAction: [owner.id],
+      setRequireSecondFactorAction: [{ requireSecondFactor: true }],
     };
     const memberActions = (await consoleActions()).filter(([, a]) => a.permission![0] === "console_members" && a.permission![1] === "write");
     expect(memberActions.map(([name]) => name.split("#")[1]).sort()).toEqual(Object.keys(ARGS).sort());
@@ -302,6 +304,8 @@ describe("authorization sweep: an admin and the owners", () => {
     for (const n of ["resendInvitationAction", "suspendMemberAction", "reactivateMemberAction", "removeMemberAction"]) {
       expect(refused(n)).toBe(`${n} false Only an owner can change, suspend or remove an owner.`);
     }
+    expect(refused("resetSecondFactorsAction")).toBe("resetSecondFactorsAction false Only an owner signed in to the console can reset a member's second factors.");
+    expect(refused("setRequireSecondFactorAction")).toBe("setRequireSecondFactorAction false Only an owner can change whether the console requires a second factor.");
     expect(await snapshot()).toEqual(before);
   });
 

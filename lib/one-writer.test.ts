@@ -7,8 +7,26 @@ import { describe, expect, it } from "vitest";
 // there (scope, audit shape, email proof) cannot be skipped by one door. Benchmark fills
 // (scripts/bench/), migrations and test code may write SQL directly.
 
-const WRITERS: Record<string, string> = { users: "lib/users/", groups: "lib/groups/", group_members: "lib/groups/", membership_exclusions: "lib/groups/", api_idempotency_keys: "lib/api-tokens/" };
-const DRIZZLE_NAMES: Record<string, string> = { users: "users", groups: "groups", groupMembers: "group_members", membershipExclusions: "membership_exclusions", apiIdempotencyKeys: "api_idempotency_keys" };
+const WRITERS: Record<string, string> = {
+  users: "lib/users/",
+  groups: "lib/groups/",
+  group_members: "lib/groups/",
+  membership_exclusions: "lib/groups/",
+  api_idempotency_keys: "lib/api-tokens/",
+  console_member_factors: "lib/second-factor/",
+  console_recovery_codes: "lib/second-factor/",
+  console_settings: "lib/second-factor/",
+};
+const DRIZZLE_NAMES: Record<string, string> = {
+  users: "users",
+  groups: "groups",
+  groupMembers: "group_members",
+  membershipExclusions: "membership_exclusions",
+  apiIdempotencyKeys: "api_idempotency_keys",
+  consoleMemberFactors: "console_member_factors",
+  consoleRecoveryCodes: "console_recovery_codes",
+  consoleSettings: "console_settings",
+};
 
 const ROOTS = ["app", "components", "lib", "db", "scripts", "proxy.ts", "instrumentation.ts"];
 const EXEMPT = [/\.(test|spec|fault)\.tsx?$/, /^scripts\/bench\//, /^db\/migrations\//, /^test-support\//, /^db\/testing\//];
@@ -17,10 +35,10 @@ const EXEMPT = [/\.(test|spec|fault)\.tsx?$/, /^scripts\/bench\//, /^db\/migrati
 export function tableWrites(source: string): { table: string; line: number }[] {
   const hits: { table: string; line: number }[] = [];
   const lineOf = (index: number) => source.slice(0, index).split("\n").length;
-  for (const m of source.matchAll(/\b(?:insert|update|delete)\(\s*(users|groups|groupMembers|membershipExclusions|apiIdempotencyKeys)\s*\)/g)) {
+  for (const m of source.matchAll(/\b(?:insert|update|delete)\(\s*(users|groups|groupMembers|membershipExclusions|apiIdempotencyKeys|consoleMemberFactors|consoleRecoveryCodes|consoleSettings)\s*\)/g)) {
     hits.push({ table: DRIZZLE_NAMES[m[1]!]!, line: lineOf(m.index!) });
   }
-  for (const m of source.matchAll(/\b(?:insert\s+into|update|delete\s+from|truncate(?:\s+table)?)\s+"?(users|groups|group_members|membership_exclusions|api_idempotency_keys)"?(?=[\s(;`"]|$)/gi)) {
+  for (const m of source.matchAll(/\b(?:insert\s+into|update|delete\s+from|truncate(?:\s+table)?)\s+"?(users|groups|group_members|membership_exclusions|api_idempotency_keys|console_member_factors|console_recovery_codes|console_settings)"?(?=[\s(;`"]|$)/gi)) {
     hits.push({ table: m[1]!.toLowerCase(), line: lineOf(m.index!) });
   }
   return hits;
@@ -59,7 +77,7 @@ describe("one writer per table", () => {
     ]);
   });
 
-  it("only lib/users writes users; only lib/groups writes groups, group_members and membership_exclusions", () => {
+  it("only lib/users writes users; only lib/groups writes groups, group_members and membership_exclusions; only lib/second-factor writes the console's second factors", () => {
     const files = sourceFiles();
     expect(files.length).toBeGreaterThan(100);
     const offenders: string[] = [];

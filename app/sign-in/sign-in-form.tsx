@@ -5,11 +5,14 @@ import { useRouter } from "next/navigation";
 import { signIn } from "next-auth/react";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
+import { SIGN_IN_ERRORS } from "@/lib/auth/sign-in-errors";
 
 export function SignInForm({ callbackUrl, email }: { callbackUrl: string; email?: string }) {
   const router = useRouter();
   const [error, setError] = useState<string | null>(null);
   const [pending, setPending] = useState(false);
+  // After a right password of a member with a second factor: the form keeps email and password and asks for the code.
+  const [askCode, setAskCode] = useState(false);
 
   async function onSubmit(event: React.FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -19,9 +22,18 @@ export function SignInForm({ callbackUrl, email }: { callbackUrl: string; email?
     const result = await signIn("credentials", {
       email: String(form.get("email") ?? ""),
       password: String(form.get("password") ?? ""),
+      ...(askCode ? { code: String(form.get("code") ?? "") } : {}),
       redirect: false,
     });
     setPending(false);
+    if (result?.error === SIGN_IN_ERRORS.codeRequired) {
+      setAskCode(true);
+      return;
+    }
+    if (result?.error === SIGN_IN_ERRORS.codeWrong) {
+      setError("That code is not right, or was used already. Too many wrong codes lock the account for a while.");
+      return;
+    }
     if (!result || result.error) {
       // One message for unknown email, wrong password and locked account: nothing to enumerate.
       setError("Wrong email or password, or the account is locked for a while after too many attempts.");
@@ -33,15 +45,23 @@ export function SignInForm({ callbackUrl, email }: { callbackUrl: string; email?
 
   return (
     <form onSubmit={onSubmit} className="mt-6 flex flex-col gap-4" noValidate>
-      <Field label="Email" name="email" type="email" autoComplete="username" defaultValue={email} required />
-      <Field label="Password" name="password" type="password" autoComplete="current-password" required />
+      <div className={askCode ? "hidden" : "contents"}>
+        <Field label="Email" name="email" type="email" autoComplete="username" defaultValue={email} required />
+        <Field label="Password" name="password" type="password" autoComplete="current-password" required />
+      </div>
+      {askCode && (
+        <>
+          <p className="text-sm text-slate-700">Enter the 6-digit code from your authenticator app, or one of your recovery codes.</p>
+          <Field label="Authentication code" name="code" autoComplete="one-time-code" inputMode="text" autoFocus required />
+        </>
+      )}
       {error && (
         <p role="alert" className="rounded-md bg-red-50 p-3 text-sm text-red-800">
           {error}
         </p>
       )}
       <Button type="submit" disabled={pending}>
-        {pending ? "Signing in…" : "Sign in"}
+        {pending ? "Signing in…" : askCode ? "Verify" : "Sign in"}
       </Button>
     </form>
   );

@@ -1,7 +1,8 @@
 "use client";
 
 import * as DropdownMenu from "@radix-ui/react-dropdown-menu";
-import { ChevronDown, LogOut } from "lucide-react";
+import { ChevronDown, LogOut, ShieldCheck } from "lucide-react";
+import Link from "next/link";
 import { signOut } from "next-auth/react";
 
 export function UserMenu({ name, email, role }: { name: string; email: string; role: string }) {
@@ -24,6 +25,12 @@ export function UserMenu({ name, email, role }: { name: string; email: string; r
             Signed in as <span className="font-medium text-slate-800">{email}</span>
           </div>
           <DropdownMenu.Separator className="my-1 h-px bg-slate-200" />
+          <DropdownMenu.Item asChild className="flex cursor-pointer items-center gap-2 rounded px-3 py-2 text-sm text-slate-800 outline-none data-[highlighted]:bg-slate-100">
+            <Link href="/console/security">
+              <ShieldCheck aria-hidden className="h-4 w-4" />
+              Security
+            </Link>
+          </DropdownMenu.Item>
           <DropdownMenu.Item
             onSelect={() => void signOut({ callbackUrl: "/sign-in" })}
             className="flex cursor-pointer items-center gap-2 rounded px-3 py-2 text-sm text-slate-800 outline-none data-[highlighted]:bg-slate-100"

@@ -3,6 +3,7 @@ import { eq, sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { consoleMembers, consoleSessions } from "@/db/schema";
 import { recordAudit } from "@/lib/audit/record";
+import { checkSecondFactor, hasSecondFactor, secondFactorRefusal, type SecondFactorCheck } from "@/lib/second-factor";
 import { verifyPassword } from "./password";
 import type { DomainContext } from "./actor";
 
@@ -11,18 +12,24 @@ export const CONSOLE_IDLE_MINUTES = 120;
 const MAX_FAILURES = 10;
 const LOCK_MINUTES = 15;
 
+type Refusal = "invalid" | "locked" | "suspended" | "invited" | "second_factor_required" | "second_factor_wrong";
 export type ConsoleSignInResult =
   | { ok: true; sessionId: string; member: { id: string; email: string; name: string } }
-  | { ok: false; reason: "invalid" | "locked" | "suspended" | "invited" };
+  | { ok: false; reason: Refusal; detail?: string };
 
 /**
  * Checks a console member's credentials and opens a server-side session. Unknown emails cost a
  * full argon2 verification too, so timing does not tell which emails exist. Repeated failures
- * lock the account for a while. Every attempt is audited.
+ * lock the account for a while. Every attempt is audited. A member with a second factor signs in
+ * with password and code together: the password alone answers "second_factor_required" (the form
+ * then asks for the code and sends both again); a wrong code counts toward the lockout like a wrong
+ * password.
  */
 export async function signInConsoleMember(input: {
   email: string;
   password: string;
+  /** A code from the member's authenticator app, or one of their recovery codes. */
+  code?: string;
   ip?: string;
   userAgent?: string;
 }): Promise<ConsoleSignInResult> {
@@ -40,9 +47,9 @@ export async function signInConsoleMember(input: {
       : ({ type: "system", id: null, label: "anonymous" } as const),
     ip: input.ip,
   };
-  const fail = async (reason: "invalid" | "locked" | "suspended" | "invited") => {
+  const fail = async (reason: Exclude<Refusal, "second_factor_required">, check?: SecondFactorCheck & { ok: false }) => {
     await db.transaction(async (tx) => {
-      if (member && reason === "invalid") {
+      if (member && (reason === "invalid" || reason === "second_factor_wrong")) {
         await tx
           .update(consoleMembers)
           .set({
@@ -58,10 +65,10 @@ export async function signInConsoleMember(input: {
         targetId: member?.id ?? null,
         targetLabel: member?.email ?? email.slice(0, 320),
         outcome: "failure",
-        reason: reason === "invalid" ? (member ? "wrong password" : "unknown email") : reason === "invited" ? "invitation not accepted yet" : reason,
+        reason: reason === "invalid" ? (member ? "wrong password" : "unknown email") : reason === "invited" ? "invitation not accepted yet" : reason === "second_factor_wrong" ? `second factor ${check?.reason ?? "wrong"}` : reason,
       });
     });
-    return { ok: false as const, reason };
+    return { ok: false as const, reason, ...(check ? { detail: secondFactorRefusal(check.reason) } : {}) };
   };
 
   if (!member) return fail("invalid");
@@ -70,8 +77,12 @@ export async function signInConsoleMember(input: {
   if (member.lockedUntil && member.lockedUntil > new Date()) return fail("locked");
   if (!passwordOk) return fail("invalid");
   if (member.status !== "active") return fail("suspended");
+  const needsCode = await hasSecondFactor(member.id);
+  if (needsCode && !input.code?.trim()) return { ok: false, reason: "second_factor_required" };
 
-  return db.transaction(async (tx) => {
+  const signedIn = await db.transaction(async (tx) => {
+    const check = needsCode ? await checkSecondFactor(tx, member.id, input.code!) : null;
+    if (check && !check.ok) return check;
     await tx
       .update(consoleMembers)
       .set({ failedSignIns: 0, lockedUntil: null, lastSignInAt: sql`now()` })
@@ -83,6 +94,7 @@ export async function signInConsoleMember(input: {
         expiresAt: sql`now() + make_interval(hours => ${CONSOLE_SESSION_HOURS})`,
         ip: input.ip ?? null,
         userAgent: input.userAgent?.slice(0, 512) ?? null,
+        secondFactorAt: check ? sql`now()` : null,
       })
       .returning({ id: consoleSessions.id });
     await recordAudit(tx, ctx, {
@@ -90,9 +102,11 @@ export async function signInConsoleMember(input: {
       targetType: "console_member",
       targetId: member.id,
       targetLabel: member.email,
+      after: { secondFactor: check?.ok ? check.method : null },
     });
     return { ok: true as const, sessionId: session!.id, member: { id: member.id, email: member.email, name: member.name } };
   });
+  return signedIn.ok && "sessionId" in signedIn ? signedIn : fail("second_factor_wrong", signedIn as SecondFactorCheck & { ok: false });
 }
 
 /** Ends a console session (sign-out); the cookie that carried it is useless afterwards. */

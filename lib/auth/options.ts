@@ -5,6 +5,7 @@ import { env } from "@/env";
 import { safeRedirectTarget } from "@/lib/net/redirect";
 import { CONSOLE_SESSION_HOURS, endConsoleSession, signInConsoleMember } from "./console-sign-in";
 import { clientIp } from "./request-info";
+import { SIGN_IN_ERRORS } from "./sign-in-errors";
 
 /**
  * next-auth carries only the id of a server-side session row in its (encrypted, HttpOnly,
@@ -19,18 +20,23 @@ export function authOptions(): NextAuthOptions {
     providers: [
       CredentialsProvider({
         name: "Console",
-        credentials: { email: { label: "Email", type: "email" }, password: { label: "Password", type: "password" } },
+        credentials: { email: { label: "Email", type: "email" }, password: { label: "Password", type: "password" }, code: { label: "Code", type: "text" } },
         async authorize(credentials, req) {
           const email = typeof credentials?.email === "string" ? credentials.email : "";
           const password = typeof credentials?.password === "string" ? credentials.password : "";
+          const code = typeof credentials?.code === "string" && credentials.code.length <= 40 ? credentials.code : undefined;
           if (!email || !password || email.length > 320 || password.length > 1024) return null;
           const headers = (req?.headers ?? {}) as Record<string, string | undefined>;
           const result = await signInConsoleMember({
             email,
             password,
+            code,
             ip: clientIp((name) => headers[name]),
             userAgent: headers["user-agent"],
           });
+          // The form asks for the code when told so; the other refusals stay one message (nothing to enumerate).
+          if (!result.ok && result.reason === "second_factor_required") throw new Error(SIGN_IN_ERRORS.codeRequired);
+          if (!result.ok && result.reason === "second_factor_wrong") throw new Error(SIGN_IN_ERRORS.codeWrong);
           if (!result.ok) return null;
           return { id: result.member.id, email: result.member.email, name: result.member.name, sid: result.sessionId };
         },

@@ -6,7 +6,7 @@ import { decode } from "next-auth/jwt";
 import { and, eq, gt, isNull, sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import type { ConsoleRole } from "@/db/enums";
-import { consoleMemberEnvironments, consoleMembers, consoleSessions } from "@/db/schema";
+import { consoleMemberEnvironments, consoleMemberFactors, consoleMembers, consoleSessions, consoleSettings } from "@/db/schema";
 import { env, servedOverHttps } from "@/env";
 import type { Actor, DomainContext } from "./actor";
 import { CONSOLE_IDLE_MINUTES } from "./console-sign-in";
@@ -15,6 +15,8 @@ import { clientIp } from "./request-info";
 export type ConsoleSession = {
   sessionId: string;
   member: { id: string; email: string; name: string; role: ConsoleRole; environmentIds: string[] };
+  /** The console requires a second factor and the member has none: only the enrolment page is open to them. */
+  mustEnrol: boolean;
 };
 
 export function sessionCookieName(): string {
@@ -37,6 +39,8 @@ export async function readConsoleSession(cookieValue: string | undefined): Promi
       name: consoleMembers.name,
       role: consoleMembers.role,
       environmentIds: sql<string[]>`coalesce((select array_agg(${consoleMemberEnvironments.environmentId}) from ${consoleMemberEnvironments} where ${consoleMemberEnvironments.memberId} = ${consoleMembers.id}), '{}')`,
+      mustEnrol: sql<boolean>`(coalesce((select ${consoleSettings.requireSecondFactor} from ${consoleSettings} limit 1), false)
+        and not exists (select 1 from ${consoleMemberFactors} f where f.member_id = ${consoleMembers.id} and f.confirmed_at is not null))`,
     })
     .from(consoleSessions)
     .innerJoin(consoleMembers, eq(consoleMembers.id, consoleSessions.memberId))
@@ -54,8 +58,8 @@ export async function readConsoleSession(cookieValue: string | undefined): Promi
   if (Date.now() - row.lastSeenAt.getTime() > 60_000) {
     await db.update(consoleSessions).set({ lastSeenAt: sql`now()` }).where(eq(consoleSessions.id, sid));
   }
-  const { sessionId, lastSeenAt: _seen, ...member } = row;
-  return { sessionId, member };
+  const { sessionId, lastSeenAt: _seen, mustEnrol, ...member } = row;
+  return { sessionId, member, mustEnrol };
 }
 
 /** The console session of the current request (deduplicated per request). */
@@ -64,10 +68,16 @@ export const getConsoleSession = cache(async (): Promise<ConsoleSession | null> 
   return readConsoleSession(store.get(sessionCookieName())?.value);
 });
 
-/** For pages: the session, or a redirect to the sign-in page. */
+/** Where a member without the second factor the console requires is sent, and may only go. */
+export const ENROL_PATH = "/console/security";
+/** The refusal of anything else, for actions and routes. */
+export const MUST_ENROL = "The console requires a second factor: set one up first (Security).";
+
+/** For pages: the session, or a redirect to the sign-in page (or to enrolment, when the console requires a second factor the member lacks). */
 export async function requireConsoleSession(): Promise<ConsoleSession> {
   const session = await getConsoleSession();
   if (!session) redirect("/sign-in");
+  if (session.mustEnrol) redirect(ENROL_PATH);
   return session;
 }
 

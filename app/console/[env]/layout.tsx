@@ -11,6 +11,7 @@ import { CommandPalette } from "@/components/console/command-palette";
 import { paletteSearchAction } from "./actions";
 import { ConsoleNav } from "@/components/console/console-nav";
 import { UserMenu } from "@/components/console/user-menu";
+import { StepUpDialog } from "@/components/console/step-up";
 import { counted } from "@/lib/domain/words";
 
 export const dynamic = "force-dynamic";
@@ -40,6 +41,7 @@ export default async function ConsoleLayout({ children, params }: { children: Re
           <UserMenu name={session.member.name} email={session.member.email} role={CONSOLE_ROLE_LABELS[session.member.role]} />
         </div>
       </header>
+      <StepUpDialog />
       <div className="flex flex-1">
         <ConsoleNav envKey={current.key} />
         <main id="main" className="flex-1 overflow-x-auto p-6">

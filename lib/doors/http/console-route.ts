@@ -1,5 +1,5 @@
 import "server-only";
-import { actorFromSession, getConsoleSession, type ConsoleSession } from "@/lib/auth/session";
+import { actorFromSession, getConsoleSession, MUST_ENROL, type ConsoleSession } from "@/lib/auth/session";
 import { findEnvironmentByKey } from "@/lib/environments";
 import { denialReason, type PermissionResource } from "@/lib/permissions";
 import { problem } from "./problem";
@@ -18,6 +18,7 @@ export async function consoleRouteContext(
 ): Promise<Response | { session: ConsoleSession; env: Environment }> {
   const session = await getConsoleSession();
   if (!session) return problem(401, options.signIn ?? "Sign in to export.");
+  if (session.mustEnrol) return problem(403, MUST_ENROL);
   const env = await findEnvironmentByKey(envKey);
   if (!env) return problem(404, "No such environment.");
   const actor = actorFromSession(session);

@@ -3,12 +3,12 @@
 import { consoleAction } from "@/lib/actions";
 import { createDirectory, rotateDirectoryToken, setDirectoryStatus, updateDirectorySettings } from "@/lib/directories";
 
-export const createDirectoryAction = consoleAction({ permission: ["directories", "write"] }, async (ctx, input: unknown) => {
+export const createDirectoryAction = consoleAction({ permission: ["directories", "write"], stepUp: true }, async (ctx, input: unknown) => {
   const { directory, token } = await createDirectory(ctx, input);
   return { id: directory.id, baseUrl: directory.baseUrl, token };
 });
 
-export const rotateDirectoryTokenAction = consoleAction({ permission: ["directories", "write"] }, async (ctx, id: string) => {
+export const rotateDirectoryTokenAction = consoleAction({ permission: ["directories", "write"], stepUp: true }, async (ctx, id: string) => {
   const { directory, token } = await rotateDirectoryToken(ctx, String(id));
   return { id: directory.id, baseUrl: directory.baseUrl, token };
 });

@@ -20,7 +20,7 @@ export const refreshMetadataAction = consoleAction({ permission: ["identity_prov
   return { added, pending, changed };
 });
 
-export const approveCertificateAction = consoleAction({ permission: ["identity_providers", "write"] }, async (ctx, id: string, input: unknown) => {
+export const approveCertificateAction = consoleAction({ permission: ["identity_providers", "write"], stepUp: true }, async (ctx, id: string, input: unknown) => {
   await approveCertificate(ctx, id, input);
   return null;
 });

@@ -6,7 +6,7 @@ import { updateEnvironmentAuth } from "@/lib/sso/environment-auth";
 import { rotateSigningKeys } from "@/lib/tokens/keys";
 import { createWebhook, deleteWebhook, retryDelivery, setWebhookEnabled } from "@/lib/webhooks";
 
-export const createApiTokenAction = consoleAction({ permission: ["api_tokens", "write"] }, async (ctx, input: unknown) => {
+export const createApiTokenAction = consoleAction({ permission: ["api_tokens", "write"], stepUp: true }, async (ctx, input: unknown) => {
   const { token, record } = await createApiToken(ctx, input);
   return { token, id: record.id };
 });
@@ -17,7 +17,7 @@ export const revokeApiTokenAction = consoleAction({ permission: ["api_tokens", "
 });
 
 /** Any console member: a token for themselves that reads and decides their own review items (scope "reviewer"). */
-export const createReviewerTokenAction = consoleAction({ permission: ["review_decisions", "write"] }, async (ctx, input: unknown) => {
+export const createReviewerTokenAction = consoleAction({ permission: ["review_decisions", "write"], stepUp: true }, async (ctx, input: unknown) => {
   const { token, record } = await createApiToken(ctx, { ...(typeof input === "object" && input ? input : {}), scope: "reviewer" });
   return { token, id: record.id };
 });
@@ -28,7 +28,7 @@ export const revokeOwnTokenAction = consoleAction({ permission: ["review_decisio
   return null;
 });
 
-export const updateEnvironmentAuthAction = consoleAction({ permission: ["environment_auth", "write"] }, async (ctx, environmentId: string, input: unknown) => {
+export const updateEnvironmentAuthAction = consoleAction({ permission: ["environment_auth", "write"], stepUp: true }, async (ctx, environmentId: string, input: unknown) => {
   const settings = await updateEnvironmentAuth(ctx, String(environmentId), input);
   return { version: settings.version };
 });

@@ -9,6 +9,7 @@ import {
   resendConsoleInvitation,
   suspendConsoleMember,
 } from "@/lib/console-members";
+import { resetMemberSecondFactors } from "@/lib/second-factor";
 
 // Settings → Members: thin doors onto lib/console-members (which checks who may touch owners, the
 // last active owner, ends sessions and audits).
@@ -23,7 +24,7 @@ export const resendInvitationAction = consoleAction({ permission: ["console_memb
   return { expiresAt: expiresAt.toISOString() };
 });
 
-export const changeMemberRoleAction = consoleAction({ permission: ["console_members", "write"] }, (ctx, memberId: string, input: unknown) =>
+export const changeMemberRoleAction = consoleAction({ permission: ["console_members", "write"], stepUp: true }, (ctx, memberId: string, input: unknown) =>
   changeConsoleMemberRole(ctx, String(memberId), input),
 );
 
@@ -32,3 +33,8 @@ export const suspendMemberAction = consoleAction({ permission: ["console_members
 export const reactivateMemberAction = consoleAction({ permission: ["console_members", "write"] }, (ctx, memberId: string) => reactivateConsoleMember(ctx, String(memberId)));
 
 export const removeMemberAction = consoleAction({ permission: ["console_members", "write"] }, (ctx, memberId: string) => removeConsoleMember(ctx, String(memberId)));
+
+/** An owner resets a member's second factors (a lost phone): lib/second-factor ends their sessions and audits it. */
+export const resetSecondFactorsAction = consoleAction({ permission: ["console_members", "write"], stepUp: true }, (ctx, memberId: string) =>
+  resetMemberSecondFactors(ctx, String(memberId)),
+);

@@ -10,7 +10,7 @@ import { ConfirmDialog, Modal } from "@/components/ui/modal";
 import { useAction } from "@/components/use-action";
 import { CONSOLE_ROLE_LABELS, type ConsoleMemberStatus, type ConsoleRole } from "@/db/enums";
 import type { FieldErrors } from "@/lib/errors";
-import { changeMemberRoleAction, inviteMemberAction, reactivateMemberAction, removeMemberAction, resendInvitationAction, suspendMemberAction } from "./actions";
+import { changeMemberRoleAction, inviteMemberAction, reactivateMemberAction, removeMemberAction, resendInvitationAction, resetSecondFactorsAction, suspendMemberAction } from "./actions";
 
 export type MemberRow = {
   id: string;
@@ -37,7 +37,8 @@ const ROLE_RANK: Record<ConsoleRole, number> = { owner: 0, admin: 1, environment
 
 const helper = createColumnHelper<typeof dataTableFeatures, MemberRow>();
 
-type Pending = { kind: "suspend" | "reactivate" | "remove" | "resend"; member: MemberRow } | null;
+type Pending = { kind: "suspend" | "reactivate" | "remove" | "resend" | "reset"; member: MemberRow } | null;
+const FACTOR_LABEL: Record<string, string> = { totp: "Authenticator app", passkey: "Passkey" };
 
 export function MembersTable({
   rows,
@@ -45,9 +46,12 @@ export function MembersTable({
   assignableRoles,
   environments,
   refusal,
+  canResetFactors = false,
 }: {
   rows: MemberRow[];
   canManage: boolean;
+  /** Owners signed in to the console reset other members' second factors. */
+  canResetFactors?: boolean;
   assignableRoles: ConsoleRole[];
   environments: EnvironmentOption[];
   refusal: string | null;
@@ -101,7 +105,7 @@ export function MembersTable({
           id: "secondFactors",
           header: "Second factors",
           enableSorting: false,
-          cell: (c) => (c.getValue().length ? c.getValue().join(", ") : <span className="text-slate-500">none</span>),
+          cell: (c) => (c.getValue().length ? c.getValue().map((k) => FACTOR_LABEL[k] ?? k).join(", ") : <span className="text-slate-500">none</span>),
         }),
         helper.accessor("activeSessions", { id: "sessions", header: "Sessions", cell: (c) => c.getValue() }),
         helper.display({
@@ -112,6 +116,11 @@ export function MembersTable({
             if (!canManage || !m.manageable) return null;
             return (
               <div className="flex flex-wrap justify-end gap-1">
+                {canResetFactors && !m.self && m.secondFactors.length > 0 && (
+                  <Button variant="ghost" aria-label={`Reset the second factors of ${m.email}`} onClick={() => setConfirm({ kind: "reset", member: m })}>
+                    Reset second factors
+                  </Button>
+                )}
                 <Button variant="ghost" aria-label={`Change role of ${m.email}`} onClick={() => setEditing(m)}>
                   Change role
                 </Button>
@@ -138,7 +147,7 @@ export function MembersTable({
           },
         }),
       ]),
-    [canManage],
+    [canManage, canResetFactors],
   );
 
   const sorted = useMemo(() => {
@@ -219,6 +228,7 @@ export function MembersTable({
             if (confirm.kind === "suspend") run(() => suspendMemberAction(id), { ...settle, success: (d) => `Suspended; ${d.sessionsEnded} session${d.sessionsEnded === 1 ? "" : "s"} ended.` });
             if (confirm.kind === "reactivate") run(() => reactivateMemberAction(id), { ...settle, success: "Reactivated." });
             if (confirm.kind === "remove") run(() => removeMemberAction(id), { ...settle, success: "Removed." });
+            if (confirm.kind === "reset") run(() => resetSecondFactorsAction(id), { ...settle, success: (d) => `Second factors reset; ${d.sessionsEnded} session${d.sessionsEnded === 1 ? "" : "s"} ended.` });
             if (confirm.kind === "resend") run(() => resendInvitationAction(id), { ...settle, success: (d) => `Invitation sent again; the new link expires on ${d.expiresAt.slice(0, 10)}.` });
           }}
         />
@@ -234,6 +244,11 @@ const CONFIRM: Record<NonNullable<Pending>["kind"], (m: MemberRow) => { title: s
     title: `Remove ${m.email}?`,
     description: "They lose access to the console at once; their sessions, pending invitation and review assignments go. The audit trail keeps their changes.",
     label: "Remove",
+  }),
+  reset: (m) => ({
+    title: `Reset the second factors of ${m.email}?`,
+    description: "Their authenticator apps, passkeys and recovery codes stop working and they are signed out. They sign in with their password and, when the console requires it, add a second factor again.",
+    label: "Reset",
   }),
   resend: (m) => ({ title: `Send the invitation to ${m.email} again?`, description: "A new link is mailed; the earlier one stops working.", label: "Send again" }),
 };

@@ -48,6 +48,7 @@ export default async function MembersPage({ params }: { params: Promise<{ env: s
           assignableRoles={CONSOLE_ROLES.filter((role) => consoleMemberDenialReason(actor, { next: role }) === null)}
           environments={environments.map((e) => ({ id: e.id, key: e.key, name: e.name }))}
           refusal={canManage ? null : consoleMemberDenialReason(actor)}
+          canResetFactors={actor.type === "console_member" && actor.role === "owner"}
         />
       </Card>
     </>

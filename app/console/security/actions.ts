@@ -1,0 +1,39 @@
+"use server";
+
+import { consoleAction } from "@/lib/actions";
+import {
+  confirmSecondFactor,
+  confirmTotpEnrolment,
+  regenerateRecoveryCodes,
+  removeSecondFactor,
+  setRequireSecondFactor,
+  startTotpEnrolment,
+} from "@/lib/second-factor";
+
+// Security: a member's own second factors (every role manages their own, so these need only what
+// every role holds, reading console members; lib/second-factor acts on the signed-in member alone),
+// the step-up confirmation sensitive actions ask for, and the owners' "require a second factor".
+// Open to a member the console sends here to enrol (duringEnrolment).
+
+const own = { permission: ["console_members", "read"], duringEnrolment: true, revalidate: ["/console"] } as const;
+
+export const startTotpAction = consoleAction({ ...own }, async (ctx) => {
+  const { factorId, secret, qrSvg, uri } = await startTotpEnrolment(ctx);
+  return { factorId, secret, qrSvg, uri };
+});
+
+export const confirmTotpAction = consoleAction({ ...own }, async (ctx, input: unknown) => {
+  const { factor, recoveryCodes } = await confirmTotpEnrolment(ctx, input);
+  return { name: factor.name, recoveryCodes };
+});
+
+export const removeSecondFactorAction = consoleAction({ ...own, stepUp: true }, (ctx, factorId: string) => removeSecondFactor(ctx, String(factorId)));
+
+export const regenerateRecoveryCodesAction = consoleAction({ ...own, stepUp: true }, (ctx) => regenerateRecoveryCodes(ctx));
+
+/** Step-up: the code a sensitive action asked for (lib/actions answers those with code "step_up_required"). */
+export const confirmSecondFactorAction = consoleAction({ ...own }, (ctx, code: unknown) => confirmSecondFactor(ctx, code));
+
+export const setRequireSecondFactorAction = consoleAction({ permission: ["console_members", "write"], stepUp: true, revalidate: ["/console"] }, (ctx, input: unknown) =>
+  setRequireSecondFactor(ctx, input),
+);

@@ -1,0 +1,49 @@
+import type { Metadata } from "next";
+import { redirect } from "next/navigation";
+import { StepUpDialog } from "@/components/console/step-up";
+import { Card, PageHeader } from "@/components/ui/card";
+import { getConsoleSession } from "@/lib/auth/session";
+import { listEnvironments } from "@/lib/environments";
+import { consoleSecurity, secondFactorsOf } from "@/lib/second-factor";
+import { RequireSecondFactor, SecondFactors } from "./security-forms";
+
+export const metadata: Metadata = { title: "Security" };
+export const dynamic = "force-dynamic";
+
+// A member's own sign-in security, outside any environment: their second factors and recovery
+// codes; for owners, whether the console requires a second factor. A member the console requires
+// to enrol is sent here and may go nowhere else until they have (lib/auth/session.ts).
+export default async function SecurityPage() {
+  const session = await getConsoleSession();
+  if (!session) redirect("/sign-in?callbackUrl=/console/security");
+  const [summary, policy, [first]] = await Promise.all([secondFactorsOf(session.member.id), consoleSecurity(), listEnvironments()]);
+  return (
+    <main id="main" className="mx-auto flex max-w-3xl flex-col gap-6 p-6">
+      <StepUpDialog />
+      <PageHeader title="Security" description={`How ${session.member.email} proves who they are when signing in to the console.`}>
+        {!session.mustEnrol && first && (
+          <a href={`/console/${first.key}`} className="text-sm text-brand-700 underline">
+            Back to the console
+          </a>
+        )}
+      </PageHeader>
+      {session.mustEnrol && (
+        <p role="status" className="rounded-md border border-amber-300 bg-amber-50 p-3 text-sm text-amber-900">
+          The console requires a second factor for every member. Add an authenticator app to continue.
+        </p>
+      )}
+      <Card>
+        <SecondFactors
+          factors={summary.factors.map((f) => ({ id: f.id, kind: f.kind, name: f.name, createdAt: f.createdAt.toISOString(), lastUsedAt: f.lastUsedAt?.toISOString() ?? null }))}
+          recoveryCodesLeft={summary.recoveryCodesLeft}
+          continueTo={session.mustEnrol && first ? `/console/${first.key}` : null}
+        />
+      </Card>
+      {session.member.role === "owner" && !session.mustEnrol && (
+        <Card>
+          <RequireSecondFactor required={policy.requireSecondFactor} ownHasFactor={summary.factors.length > 0} />
+        </Card>
+      )}
+    </main>
+  );
+}
