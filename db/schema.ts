@@ -680,6 +680,25 @@ export const consoleMemberFactors = pgTable(
   ],
 );
 
+/**
+ * WebAuthn challenges of console members (lib/second-factor/passkeys.ts writes them): one per
+ * ceremony, for five minutes, deleted when an answer uses it, so each works once.
+ */
+export const consoleWebauthnChallenges = pgTable(
+  "console_webauthn_challenges",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    memberId: uuid()
+      .notNull()
+      .references(() => consoleMembers.id, { onDelete: "cascade" }),
+    purpose: text({ enum: ["register", "authenticate"] }).notNull(),
+    challenge: text().notNull(),
+    expiresAt: timestamp(tz).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index("console_webauthn_challenges_member_idx").on(t.memberId, t.purpose), check("console_webauthn_challenges_purpose_check", sql`${t.purpose} in ('register', 'authenticate')`)],
+);
+
 /** Ten single-use recovery codes per member, as SHA-256 hashes (lib/second-factor/recovery-codes.ts). */
 export const consoleRecoveryCodes = pgTable(
   "console_recovery_codes",

@@ -1,3 +1,4 @@
+import AxeBuilder from "@axe-core/playwright";
 import { expect, type Page } from "@playwright/test";
 
 export const baseUrl = () => process.env.E2E_BASE_URL!;
@@ -14,4 +15,10 @@ export async function signInAsOwner(page: Page) {
   const { email, password } = owner();
   await signIn(page, email, password);
   await expect(page).toHaveURL(/\/console\/dev$/);
+}
+
+/** axe's serious and critical violations on the page as it is now: "rule: the elements", none when all is well. */
+export async function seriousViolations(page: Page): Promise<string[]> {
+  const found = (await new AxeBuilder({ page }).analyze()).violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  return found.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
 }

@@ -1,10 +1,5 @@
-import AxeBuilder from "@axe-core/playwright";
-import { expect, test, type Page } from "@playwright/test";
-import { baseUrl, signIn, signInAsOwner } from "./helpers";
-
-async function seriousViolations(page: Page) {
-  return (await new AxeBuilder({ page }).analyze()).violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => v.id);
-}
+import { expect, test } from "@playwright/test";
+import { baseUrl, seriousViolations, signIn, signInAsOwner } from "./helpers";
 
 const unique = () => Date.now().toString(36) + Math.random().toString(36).slice(2, 6);
 

@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
-import AxeBuilder from "@axe-core/playwright";
 import { expect, test } from "@playwright/test";
-import { baseUrl, owner, signInAsOwner } from "./helpers";
+import { baseUrl, owner, seriousViolations, signInAsOwner } from "./helpers";
 
 /**
  * A UTC time as a datetime-local input keeps it: Chromium drops ":00" seconds ("…T03:01", not
@@ -55,7 +54,7 @@ test("an access review revokes a membership at closing, keeps a signed-off repor
   await page.getByRole("button", { name: `Revoke ${label}` }).click();
   await expect(page.getByTestId("review-items")).toContainText("“Left the payments team”");
   await expect(page.getByRole("progressbar", { name: "Decided" })).toHaveAttribute("aria-valuenow", "1");
-  const serious = (await new AxeBuilder({ page }).analyze()).violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => v.id);
+  const serious = await seriousViolations(page);
   expect(serious).toEqual([]);
   const beforeClose = datetimeLocal(new Date());
 
@@ -127,9 +126,7 @@ test("a revoked SCIM membership stays revoked: the next PATCH leaves that member
   expect(await (await page.request.get(`${page.url()}/report`)).text()).toMatch(/,revoked,[^,]+,[^,]+,directory sync excluded/);
   // Toasts fade out (their colours mid-fade are not the page's): axe reads the page once they are gone.
   await expect(page.locator("[data-sonner-toast]")).toHaveCount(0, { timeout: 15_000 });
-  const reviewAxe = (await new AxeBuilder({ page }).analyze()).violations
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  const reviewAxe = await seriousViolations(page);
   expect(reviewAxe).toEqual([]);
 
   // The directory adds bob and cat back in one PATCH: cat is added, bob is left out.
@@ -143,7 +140,7 @@ test("a revoked SCIM membership stays revoked: the next PATCH leaves that member
     await page.reload();
     await expect(page.getByTestId("excluded-members").first()).toContainText(`Left out bob.${id}@corp.example: excluded by access review "Sticky ${id}": Moved to the sales team`, { timeout: 1_000 });
   }).toPass();
-  const directoryAxe = (await new AxeBuilder({ page }).analyze()).violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => v.id);
+  const directoryAxe = await seriousViolations(page);
   expect(directoryAxe).toEqual([]);
 
   // Bob's page shows the exclusion with its reason; lifting it lets the next PATCH add bob.
@@ -152,7 +149,7 @@ test("a revoked SCIM membership stays revoked: the next PATCH leaves that member
   await expect(exclusions).toContainText(`${groupName} (PROD)`);
   await expect(exclusions).toContainText("Moved to the sales team");
   await expect(exclusions).toContainText(`Sticky ${id}`);
-  const userAxe = (await new AxeBuilder({ page }).analyze()).violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => v.id);
+  const userAxe = await seriousViolations(page);
   expect(userAxe).toEqual([]);
   await exclusions.getByRole("button", { name: `Lift exclusion from ${groupName} (PROD)` }).click();
   await page.getByRole("dialog", { name: "Lift this exclusion?" }).getByRole("button", { name: "Lift exclusion" }).click();

@@ -24,7 +24,8 @@ const modules = import.meta.glob<Record<string, unknown>>("/app/**/actions.ts", 
 // Server-action modules that are not the console's: the end users' own sign-in and password steps,
 // public by nature (they check the end user's session or one-time link themselves).
 // And the console invitee's step, whose one-time link is the credential (checked in lib/console-members).
-const PUBLIC_ACTION_MODULES = new Set(["/app/e/[env]/actions.ts", "/app/sign-in/invitation/[token]/actions.ts"]);
+// And the console sign-in's passkey step, which checks the email and password itself (lib/auth/console-sign-in.ts).
+const PUBLIC_ACTION_MODULES = new Set(["/app/e/[env]/actions.ts", "/app/sign-in/invitation/[token]/actions.ts", "/app/sign-in/actions.ts"]);
 
 async function consoleActions(): Promise<[string, Action][]> {
   const found: [string, Action][] = [];

@@ -16,6 +16,7 @@ const WRITERS: Record<string, string> = {
   console_member_factors: "lib/second-factor/",
   console_recovery_codes: "lib/second-factor/",
   console_settings: "lib/second-factor/",
+  console_webauthn_challenges: "lib/second-factor/",
 };
 const DRIZZLE_NAMES: Record<string, string> = {
   users: "users",
@@ -26,6 +27,7 @@ const DRIZZLE_NAMES: Record<string, string> = {
   consoleMemberFactors: "console_member_factors",
   consoleRecoveryCodes: "console_recovery_codes",
   consoleSettings: "console_settings",
+  consoleWebauthnChallenges: "console_webauthn_challenges",
 };
 
 const ROOTS = ["app", "components", "lib", "db", "scripts", "proxy.ts", "instrumentation.ts"];
@@ -35,10 +37,10 @@ const EXEMPT = [/\.(test|spec|fault)\.tsx?$/, /^scripts\/bench\//, /^db\/migrati
 export function tableWrites(source: string): { table: string; line: number }[] {
   const hits: { table: string; line: number }[] = [];
   const lineOf = (index: number) => source.slice(0, index).split("\n").length;
-  for (const m of source.matchAll(/\b(?:insert|update|delete)\(\s*(users|groups|groupMembers|membershipExclusions|apiIdempotencyKeys|consoleMemberFactors|consoleRecoveryCodes|consoleSettings)\s*\)/g)) {
+  for (const m of source.matchAll(/\b(?:insert|update|delete)\(\s*(users|groups|groupMembers|membershipExclusions|apiIdempotencyKeys|consoleMemberFactors|consoleRecoveryCodes|consoleSettings|consoleWebauthnChallenges)\s*\)/g)) {
     hits.push({ table: DRIZZLE_NAMES[m[1]!]!, line: lineOf(m.index!) });
   }
-  for (const m of source.matchAll(/\b(?:insert\s+into|update|delete\s+from|truncate(?:\s+table)?)\s+"?(users|groups|group_members|membership_exclusions|api_idempotency_keys|console_member_factors|console_recovery_codes|console_settings)"?(?=[\s(;`"]|$)/gi)) {
+  for (const m of source.matchAll(/\b(?:insert\s+into|update|delete\s+from|truncate(?:\s+table)?)\s+"?(users|groups|group_members|membership_exclusions|api_idempotency_keys|console_member_factors|console_recovery_codes|console_settings|console_webauthn_challenges)"?(?=[\s(;`"]|$)/gi)) {
     hits.push({ table: m[1]!.toLowerCase(), line: lineOf(m.index!) });
   }
   return hits;

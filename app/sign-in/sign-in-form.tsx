@@ -3,9 +3,11 @@
 import { useState } from "react";
 import { useRouter } from "next/navigation";
 import { signIn } from "next-auth/react";
+import { startAuthentication } from "@simplewebauthn/browser";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
 import { SIGN_IN_ERRORS } from "@/lib/auth/sign-in-errors";
+import { passkeyOptionsAction } from "./actions";
 
 export function SignInForm({ callbackUrl, email }: { callbackUrl: string; email?: string }) {
   const router = useRouter();
@@ -14,15 +16,13 @@ export function SignInForm({ callbackUrl, email }: { callbackUrl: string; email?
   // After a right password of a member with a second factor: the form keeps email and password and asks for the code.
   const [askCode, setAskCode] = useState(false);
 
-  async function onSubmit(event: React.FormEvent<HTMLFormElement>) {
-    event.preventDefault();
-    const form = new FormData(event.currentTarget);
+  async function submit(form: FormData, code?: string) {
     setPending(true);
     setError(null);
     const result = await signIn("credentials", {
       email: String(form.get("email") ?? ""),
       password: String(form.get("password") ?? ""),
-      ...(askCode ? { code: String(form.get("code") ?? "") } : {}),
+      ...(code !== undefined ? { code } : {}),
       redirect: false,
     });
     setPending(false);
@@ -43,6 +43,23 @@ export function SignInForm({ callbackUrl, email }: { callbackUrl: string; email?
     router.refresh();
   }
 
+  async function onSubmit(event: React.FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    await submit(form, askCode ? String(form.get("code") ?? "") : undefined);
+  }
+
+  /** The passkey way: the server checks the password again and answers a challenge; the browser asks the authenticator; the answer is the code. */
+  async function withPasskey(button: HTMLButtonElement) {
+    const form = new FormData(button.form!);
+    setError(null);
+    const options = await passkeyOptionsAction(form.get("email"), form.get("password"));
+    if (!options.ok) return setError(options.error);
+    const answer = await startAuthentication({ optionsJSON: options.options }).catch(() => null);
+    if (!answer) return setError("The passkey was not used. Try again, or enter a code.");
+    await submit(form, JSON.stringify(answer));
+  }
+
   return (
     <form onSubmit={onSubmit} className="mt-6 flex flex-col gap-4" noValidate>
       <div className={askCode ? "hidden" : "contents"}>
@@ -52,7 +69,10 @@ export function SignInForm({ callbackUrl, email }: { callbackUrl: string; email?
       {askCode && (
         <>
           <p className="text-sm text-slate-700">Enter the 6-digit code from your authenticator app, or one of your recovery codes.</p>
-          <Field label="Authentication code" name="code" autoComplete="one-time-code" inputMode="text" autoFocus required />
+          <Field label="Authentication code" name="code" autoComplete="one-time-code" inputMode="text" autoFocus />
+          <Button type="button" variant="secondary" disabled={pending} onClick={(e) => void withPasskey(e.currentTarget)}>
+            Use a passkey
+          </Button>
         </>
       )}
       {error && (

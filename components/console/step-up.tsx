@@ -1,7 +1,8 @@
 "use client";
 
 import { useEffect, useState } from "react";
-import { confirmSecondFactorAction } from "@/app/console/security/actions";
+import { startAuthentication } from "@simplewebauthn/browser";
+import { confirmSecondFactorAction, stepUpPasskeyOptionsAction } from "@/app/console/security/actions";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
 import { Modal } from "@/components/ui/modal";
@@ -26,6 +27,21 @@ export function StepUpDialog() {
       ask = null;
     };
   }, []);
+  const answer = async (code: FormDataEntryValue | string | null) => {
+    setPending(true);
+    const result = await confirmSecondFactorAction(code);
+    setPending(false);
+    if (result.ok) close(true);
+    else setError(result.fieldErrors?.code ?? [result.error]);
+  };
+  const withPasskey = async () => {
+    const options = await stepUpPasskeyOptionsAction();
+    if (!options.ok) return setError([options.error]);
+    if (!options.data) return setError(["You have no passkey: enter a code from your authenticator app, or a recovery code."]);
+    const response = await startAuthentication({ optionsJSON: options.data }).catch(() => null);
+    if (!response) return setError(["The passkey was not used. Try again, or enter a code."]);
+    await answer(JSON.stringify(response));
+  };
   const close = (confirmed: boolean) => {
     resolve?.(confirmed);
     setResolve(null);
@@ -42,6 +58,9 @@ export function StepUpDialog() {
           <Button variant="secondary" onClick={() => close(false)}>
             Cancel
           </Button>
+          <Button variant="secondary" disabled={pending} onClick={() => void withPasskey()}>
+            Use a passkey
+          </Button>
           <Button type="submit" form="step-up-form" disabled={pending}>
             Confirm
           </Button>
@@ -51,13 +70,9 @@ export function StepUpDialog() {
       <form
         id="step-up-form"
         className="mt-4"
-        onSubmit={async (event) => {
+        onSubmit={(event) => {
           event.preventDefault();
-          setPending(true);
-          const result = await confirmSecondFactorAction(new FormData(event.currentTarget).get("code"));
-          setPending(false);
-          if (result.ok) close(true);
-          else setError(result.fieldErrors?.code ?? [result.error]);
+          void answer(new FormData(event.currentTarget).get("code"));
         }}
       >
         <Field label="Authentication code" name="code" autoComplete="one-time-code" autoFocus required errors={error} />

@@ -32,8 +32,20 @@ CREATE TABLE "console_settings" (
 	CONSTRAINT "console_settings_one_row" CHECK ("console_settings"."id")
 );
 --> statement-breakpoint
+CREATE TABLE "console_webauthn_challenges" (
+	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
+	"member_id" uuid NOT NULL,
+	"purpose" text NOT NULL,
+	"challenge" text NOT NULL,
+	"expires_at" timestamp with time zone NOT NULL,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "console_webauthn_challenges_purpose_check" CHECK ("console_webauthn_challenges"."purpose" in ('register', 'authenticate'))
+);
+--> statement-breakpoint
 ALTER TABLE "console_sessions" ADD COLUMN "second_factor_at" timestamp with time zone;--> statement-breakpoint
 ALTER TABLE "console_member_factors" ADD CONSTRAINT "console_member_factors_member_id_console_members_id_fk" FOREIGN KEY ("member_id") REFERENCES "public"."console_members"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "console_recovery_codes" ADD CONSTRAINT "console_recovery_codes_member_id_console_members_id_fk" FOREIGN KEY ("member_id") REFERENCES "public"."console_members"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "console_webauthn_challenges" ADD CONSTRAINT "console_webauthn_challenges_member_id_console_members_id_fk" FOREIGN KEY ("member_id") REFERENCES "public"."console_members"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "console_member_factors_member_idx" ON "console_member_factors" USING btree ("member_id");--> statement-breakpoint
-CREATE UNIQUE INDEX "console_member_factors_credential_key" ON "console_member_factors" USING btree ("credential_id");
+CREATE UNIQUE INDEX "console_member_factors_credential_key" ON "console_member_factors" USING btree ("credential_id");--> statement-breakpoint
+CREATE INDEX "console_webauthn_challenges_member_idx" ON "console_webauthn_challenges" USING btree ("member_id","purpose");

@@ -4,6 +4,8 @@ import { getDb } from "@/db/client";
 import { consoleMembers, consoleSessions } from "@/db/schema";
 import { recordAudit } from "@/lib/audit/record";
 import { checkSecondFactor, hasSecondFactor, secondFactorRefusal, type SecondFactorCheck } from "@/lib/second-factor";
+import { passkeyAuthenticationOptions } from "@/lib/second-factor/passkeys";
+import type { PublicKeyCredentialRequestOptionsJSON } from "@simplewebauthn/server";
 import { verifyPassword } from "./password";
 import type { DomainContext } from "./actor";
 
@@ -15,7 +17,7 @@ const LOCK_MINUTES = 15;
 type Refusal = "invalid" | "locked" | "suspended" | "invited" | "second_factor_required" | "second_factor_wrong";
 export type ConsoleSignInResult =
   | { ok: true; sessionId: string; member: { id: string; email: string; name: string } }
-  | { ok: false; reason: Refusal; detail?: string };
+  | { ok: false; reason: Refusal; detail?: string; passkeyOptions?: PublicKeyCredentialRequestOptionsJSON };
 
 /**
  * Checks a console member's credentials and opens a server-side session. Unknown emails cost a
@@ -28,8 +30,10 @@ export type ConsoleSignInResult =
 export async function signInConsoleMember(input: {
   email: string;
   password: string;
-  /** A code from the member's authenticator app, or one of their recovery codes. */
+  /** A code from the member's authenticator app, one of their recovery codes, or a passkey's answer (its JSON). */
   code?: string;
+  /** Instead of signing in: after the same checks, the options of a passkey challenge (passkeySignInOptions). */
+  passkeyOptions?: boolean;
   ip?: string;
   userAgent?: string;
 }): Promise<ConsoleSignInResult> {
@@ -78,6 +82,10 @@ export async function signInConsoleMember(input: {
   if (!passwordOk) return fail("invalid");
   if (member.status !== "active") return fail("suspended");
   const needsCode = await hasSecondFactor(member.id);
+  if (input.passkeyOptions) {
+    const passkeyOptions = needsCode ? await passkeyAuthenticationOptions(db, member.id) : null;
+    return { ok: false, reason: "second_factor_required", ...(passkeyOptions ? { passkeyOptions } : {}) };
+  }
   if (needsCode && !input.code?.trim()) return { ok: false, reason: "second_factor_required" };
 
   const signedIn = await db.transaction(async (tx) => {
@@ -107,6 +115,17 @@ export async function signInConsoleMember(input: {
     return { ok: true as const, sessionId: session!.id, member: { id: member.id, email: member.email, name: member.name } };
   });
   return signedIn.ok && "sessionId" in signedIn ? signedIn : fail("second_factor_wrong", signedIn as SecondFactorCheck & { ok: false });
+}
+
+/**
+ * The passkey step of a sign-in: after the same checks as signInConsoleMember (a wrong password
+ * counts and is audited, a locked account stays locked; no session is opened), the options for the
+ * browser's WebAuthn call. Its answer then comes back as the sign-in's code.
+ */
+export async function passkeySignInOptions(input: { email: string; password: string; ip?: string; userAgent?: string }) {
+  const step = await signInConsoleMember({ ...input, code: undefined, passkeyOptions: true });
+  if (!step.ok && step.passkeyOptions) return { ok: true as const, options: step.passkeyOptions };
+  return { ok: false as const, reason: step.ok ? ("invalid" as const) : step.reason === "second_factor_required" ? ("no_passkey" as const) : step.reason };
 }
 
 /** Ends a console session (sign-out); the cookie that carried it is useless afterwards. */

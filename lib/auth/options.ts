@@ -6,6 +6,7 @@ import { safeRedirectTarget } from "@/lib/net/redirect";
 import { CONSOLE_SESSION_HOURS, endConsoleSession, signInConsoleMember } from "./console-sign-in";
 import { clientIp } from "./request-info";
 import { SIGN_IN_ERRORS } from "./sign-in-errors";
+import { MAX_ANSWER_LENGTH } from "@/lib/second-factor";
 
 /**
  * next-auth carries only the id of a server-side session row in its (encrypted, HttpOnly,
@@ -24,7 +25,8 @@ export function authOptions(): NextAuthOptions {
         async authorize(credentials, req) {
           const email = typeof credentials?.email === "string" ? credentials.email : "";
           const password = typeof credentials?.password === "string" ? credentials.password : "";
-          const code = typeof credentials?.code === "string" && credentials.code.length <= 40 ? credentials.code : undefined;
+          // A code, or a passkey's answer (its JSON).
+          const code = typeof credentials?.code === "string" && credentials.code.length <= MAX_ANSWER_LENGTH ? credentials.code : undefined;
           if (!email || !password || email.length > 320 || password.length > 1024) return null;
           const headers = (req?.headers ?? {}) as Record<string, string | undefined>;
           const result = await signInConsoleMember({

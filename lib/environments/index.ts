@@ -74,11 +74,15 @@ export async function everyoneGroups(executor: Executor, environmentIds: readonl
   return new Map(rows.map((r) => [r.environmentId, r.id]));
 }
 
+const RESERVED_KEYS = ["security"];
+
 const createEnvironmentInput = z.object({
   key: z
     .string()
     .trim()
-    .regex(/^[a-z][a-z0-9-]{0,31}$/, "Use 1–32 lowercase letters, digits or dashes, starting with a letter."),
+    .regex(/^[a-z][a-z0-9-]{0,31}$/, "Use 1–32 lowercase letters, digits or dashes, starting with a letter.")
+    // /console/<key> is the environment's console; these names are the console's own pages.
+    .refine((key) => !RESERVED_KEYS.includes(key), "That name is a page of the console (/console/security); choose another key."),
   name: z.string().trim().min(1, "Enter a name.").max(80, "A name has at most 80 characters."),
   description: z.string().trim().max(500).default(""),
   position: z.number().int().min(0).max(1000).optional(),

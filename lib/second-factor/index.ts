@@ -10,6 +10,7 @@ import { openSecret, sealSecret } from "@/lib/crypto/sealed";
 import { inTransaction } from "@/lib/domain/transaction";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/lib/errors";
 import { parseInput, uuidSchema } from "@/lib/validation";
+import { checkPasskey, isPasskeyAnswer, passkeyAuthenticationOptions, passkeyRegistrationOptions, verifyPasskeyRegistration } from "./passkeys";
 import { hashRecoveryCode, looksLikeRecoveryCode, newRecoveryCodes } from "./recovery-codes";
 import { checkTotp, newTotpSecret, totpEnrolment } from "./totp";
 
@@ -21,6 +22,8 @@ import { checkTotp, newTotpSecret, totpEnrolment } from "./totp";
 // requests cannot both win), a recovery code once (marked used in the same statement that finds it).
 
 const SEAL_PURPOSE = "console-totp";
+/** The longest answer taken: a passkey's JSON (a code is far shorter). */
+export const MAX_ANSWER_LENGTH = 16_000;
 /** How long a proven second factor covers sensitive actions before they ask for it again. */
 export const STEP_UP_MINUTES = 15;
 
@@ -106,16 +109,52 @@ export async function confirmTotpEnrolment(ctx: DomainContext & { sessionId?: st
       .set({ confirmedAt: sql`now()`, lastUsedAt: sql`now()`, lastTimeStep: check.timeStep, name: data.name })
       .where(eq(consoleMemberFactors.id, pending.id))
       .returning();
-    const recoveryCodes = first ? await replaceRecoveryCodes(tx, memberId) : null;
-    if (ctx.sessionId) await tx.update(consoleSessions).set({ secondFactorAt: sql`now()` }).where(and(eq(consoleSessions.id, ctx.sessionId), eq(consoleSessions.memberId, memberId)));
-    await recordAudit(tx, ctx, {
-      action: "console_member.second_factor.add",
-      targetType: "console_member",
-      targetId: memberId,
-      targetLabel: ctx.actor.label,
-      after: { kind: "totp", name: factor!.name, recoveryCodes: recoveryCodes ? recoveryCodes.length : undefined },
-    });
-    return { factor: view(factor!), recoveryCodes };
+    return factorAdded(tx, ctx, memberId, factor!, first);
+  });
+}
+
+/**
+ * What follows a confirmed factor: the member's first comes with ten recovery codes (returned once),
+ * the session that added it counts as having proven a second factor now, and the audit row.
+ */
+async function factorAdded(tx: Tx, ctx: DomainContext & { sessionId?: string }, memberId: string, factor: typeof consoleMemberFactors.$inferSelect, first: boolean) {
+  const recoveryCodes = first ? await replaceRecoveryCodes(tx, memberId) : null;
+  if (ctx.sessionId) await tx.update(consoleSessions).set({ secondFactorAt: sql`now()` }).where(and(eq(consoleSessions.id, ctx.sessionId), eq(consoleSessions.memberId, memberId)));
+  await recordAudit(tx, ctx, {
+    action: "console_member.second_factor.add",
+    targetType: "console_member",
+    targetId: memberId,
+    targetLabel: ctx.actor.label,
+    after: { kind: factor.kind, name: factor.name, recoveryCodes: recoveryCodes ? recoveryCodes.length : undefined },
+  });
+  return { factor: view(factor), recoveryCodes };
+}
+
+/** Starts adding a passkey: the options the browser's WebAuthn call takes (a challenge for five minutes). */
+export async function startPasskeyRegistration(ctx: DomainContext) {
+  const memberId = selfMember(ctx.actor);
+  return inTransaction((tx) => passkeyRegistrationOptions(tx, memberId));
+}
+
+const finishPasskeyInput = z.object({
+  response: z.record(z.string(), z.unknown(), { error: "This is not a passkey registration." }),
+  name: z.string({ error: "A name is text." }).trim().min(1, "Name the passkey (for example, your laptop).").max(60, "A name has at most 60 characters.").default("Passkey"),
+});
+
+/** Stores the passkey the browser created, once verified against the registration challenge. */
+export async function finishPasskeyRegistration(ctx: DomainContext & { sessionId?: string }, input: unknown): Promise<{ factor: FactorView; recoveryCodes: string[] | null }> {
+  const memberId = selfMember(ctx.actor);
+  const data = parseInput(finishPasskeyInput, input);
+  return inTransaction(async (tx) => {
+    const credential = await verifyPasskeyRegistration(tx, memberId, data.response);
+    const first = !(await hasSecondFactor(memberId, tx));
+    const [factor] = await tx
+      .insert(consoleMemberFactors)
+      .values({ memberId, kind: "passkey", name: data.name, ...credential, confirmedAt: sql`now()`, lastUsedAt: sql`now()` })
+      .onConflictDoNothing({ target: consoleMemberFactors.credentialId })
+      .returning();
+    if (!factor) throw ValidationError.field("response", "This passkey is already registered.");
+    return factorAdded(tx, ctx, memberId, factor, first);
   });
 }
 
@@ -198,13 +237,18 @@ export async function resetMemberSecondFactors(ctx: DomainContext, memberId: str
 
 // ---- Checking a code ----------------------------------------------------------
 
-export type SecondFactorCheck = { ok: true; method: "totp" | "recovery_code" } | { ok: false; reason: "malformed" | "wrong" | "replayed" };
+export type SecondFactorCheck = { ok: true; method: "totp" | "recovery_code" | "passkey" } | { ok: false; reason: "malformed" | "wrong" | "replayed" };
 
 /**
- * Checks a code typed by the member: a current authenticator code (once) or an unused recovery code
- * (once). Call in the transaction that opens the session or records the step-up.
+ * Checks what the member gave: a passkey's answer to their live challenge, a current authenticator
+ * code, or an unused recovery code (each once). Call in the transaction that opens the session or
+ * records the step-up.
  */
 export async function checkSecondFactor(tx: Tx, memberId: string, input: string): Promise<SecondFactorCheck> {
+  if (isPasskeyAnswer(input)) {
+    const passkey = await checkPasskey(tx, memberId, input);
+    return passkey.ok ? { ok: true, method: "passkey" } : passkey;
+  }
   const code = input.trim();
   if (looksLikeRecoveryCode(code)) {
     const [used] = await tx
@@ -246,7 +290,7 @@ export function secondFactorRefusal(reason: "malformed" | "wrong" | "replayed"):
  */
 export async function confirmSecondFactor(ctx: DomainContext & { sessionId: string }, code: unknown): Promise<{ confirmed: true }> {
   const memberId = selfMember(ctx.actor);
-  const typed = parseInput(z.string({ error: "Enter a code." }).trim().min(1, "Enter a code.").max(40, "Enter a code."), code);
+  const typed = parseInput(z.string({ error: "Enter a code." }).trim().min(1, "Enter a code.").max(MAX_ANSWER_LENGTH, "Enter a code."), code);
   const outcome = await inTransaction(async (tx) => {
     const check = await checkSecondFactor(tx, memberId, typed);
     if (check.ok) await tx.update(consoleSessions).set({ secondFactorAt: sql`now()` }).where(and(eq(consoleSessions.id, ctx.sessionId), eq(consoleSessions.memberId, memberId)));
@@ -305,4 +349,10 @@ export async function setRequireSecondFactor(ctx: DomainContext, input: unknown)
     await recordAudit(tx, ctx, { action: "console.security.update", targetType: "console", targetId: null, targetLabel: "Console security", before, after: { requireSecondFactor } });
     return { requireSecondFactor };
   });
+}
+
+/** The passkey options for a step-up of the signed-in member (null when they have no passkey). */
+export async function stepUpPasskeyOptions(ctx: DomainContext) {
+  const memberId = selfMember(ctx.actor);
+  return passkeyAuthenticationOptions(getDb(), memberId);
 }

@@ -4,6 +4,9 @@ import { consoleAction } from "@/lib/actions";
 import {
   confirmSecondFactor,
   confirmTotpEnrolment,
+  finishPasskeyRegistration,
+  startPasskeyRegistration,
+  stepUpPasskeyOptions,
   regenerateRecoveryCodes,
   removeSecondFactor,
   setRequireSecondFactor,
@@ -26,6 +29,16 @@ export const confirmTotpAction = consoleAction({ ...own }, async (ctx, input: un
   const { factor, recoveryCodes } = await confirmTotpEnrolment(ctx, input);
   return { name: factor.name, recoveryCodes };
 });
+
+export const startPasskeyAction = consoleAction({ ...own }, (ctx) => startPasskeyRegistration(ctx));
+
+export const finishPasskeyAction = consoleAction({ ...own }, async (ctx, input: unknown) => {
+  const { factor, recoveryCodes } = await finishPasskeyRegistration(ctx, input);
+  return { name: factor.name, recoveryCodes };
+});
+
+/** The passkey challenge of a step-up (null when the member has no passkey). */
+export const stepUpPasskeyOptionsAction = consoleAction({ ...own }, (ctx) => stepUpPasskeyOptions(ctx));
 
 export const removeSecondFactorAction = consoleAction({ ...own, stepUp: true }, (ctx, factorId: string) => removeSecondFactor(ctx, String(factorId)));
 

@@ -1,6 +1,7 @@
 "use client";
 
 import { useState } from "react";
+import { startRegistration } from "@simplewebauthn/browser";
 import { Button } from "@/components/ui/button";
 import { Badge } from "@/components/ui/card";
 import { CopyButton } from "@/components/ui/copy-button";
@@ -10,6 +11,8 @@ import { useAction } from "@/components/use-action";
 import type { FieldErrors } from "@/lib/errors";
 import {
   confirmTotpAction,
+  finishPasskeyAction,
+  startPasskeyAction,
   regenerateRecoveryCodesAction,
   removeSecondFactorAction,
   setRequireSecondFactorAction,
@@ -34,9 +37,11 @@ export function SecondFactors({ factors, recoveryCodesLeft, continueTo }: { fact
       ) : (
         <ul className="divide-y divide-slate-200 rounded-md border border-slate-200" aria-label="Your second factors">
           {factors.map((f) => (
-            <li key={f.id} className="flex items-center gap-3 p-3 text-sm">
-              <Badge tone="green">{KIND_LABEL[f.kind]}</Badge>
-              <span className="font-medium">{f.name}</span>
+            <li key={f.id} className="flex flex-wrap items-center gap-x-3 gap-y-1 p-3 text-sm">
+              <span className="shrink-0 whitespace-nowrap">
+                <Badge tone="green">{KIND_LABEL[f.kind]}</Badge>
+              </span>
+              <span className="whitespace-nowrap font-medium">{f.name}</span>
               <span className="text-slate-600">added {date(f.createdAt)}{f.lastUsedAt ? `, last used ${date(f.lastUsedAt)}` : ""}</span>
               <Button variant="secondary" className="ml-auto" onClick={() => setRemoving(f)}>
                 Remove
@@ -45,7 +50,10 @@ export function SecondFactors({ factors, recoveryCodesLeft, continueTo }: { fact
           ))}
         </ul>
       )}
-      <TotpEnrolment onRecoveryCodes={setCodes} />
+      <div className="flex flex-wrap items-start gap-3">
+        <TotpEnrolment onRecoveryCodes={setCodes} />
+        <PasskeyEnrolment onRecoveryCodes={setCodes} />
+      </div>
       {factors.length > 0 && (
         <div className="flex flex-wrap items-center gap-3 text-sm">
           <span>
@@ -91,13 +99,65 @@ function RecoveryCodes({ codes }: { codes: string[] }) {
   );
 }
 
+/** A passkey: the server's challenge, the browser's WebAuthn call (the authenticator asks the person), the server's check. */
+function PasskeyEnrolment({ onRecoveryCodes }: { onRecoveryCodes: (codes: string[]) => void }) {
+  const { pending, run } = useAction();
+  const [naming, setNaming] = useState(false);
+  const [errors, setErrors] = useState<FieldErrors>({});
+  if (!naming) {
+    return (
+      <Button variant="secondary" onClick={() => setNaming(true)}>
+        Add a passkey
+      </Button>
+    );
+  }
+  return (
+    <form
+      className="flex flex-col gap-3 rounded-md border border-slate-200 p-4"
+      aria-label="Add a passkey"
+      onSubmit={(event) => {
+        event.preventDefault();
+        const name = new FormData(event.currentTarget).get("name") || undefined;
+        run(
+          async () => {
+            const started = await startPasskeyAction();
+            if (!started.ok) return started;
+            const response = await startRegistration({ optionsJSON: started.data }).catch(() => null);
+            if (!response) return { ok: false as const, error: "The passkey was not created. Try again." };
+            return finishPasskeyAction({ response, name });
+          },
+          {
+            error: "inline",
+            fieldErrors: setErrors,
+            success: "Passkey added.",
+            onSuccess: (d) => {
+              setNaming(false);
+              if (d.recoveryCodes) onRecoveryCodes(d.recoveryCodes);
+            },
+          },
+        );
+      }}
+    >
+      <Field label="Passkey name" name="name" defaultValue="Passkey" maxLength={60} errors={errors.name ?? errors.response ?? errors._form} />
+      <div className="flex gap-2">
+        <Button type="submit" disabled={pending}>
+          Create passkey
+        </Button>
+        <Button type="button" variant="secondary" onClick={() => setNaming(false)}>
+          Cancel
+        </Button>
+      </div>
+    </form>
+  );
+}
+
 function TotpEnrolment({ onRecoveryCodes }: { onRecoveryCodes: (codes: string[]) => void }) {
   const { pending, run } = useAction();
   const [enrolment, setEnrolment] = useState<{ factorId: string; secret: string; qrSvg: string } | null>(null);
   const [errors, setErrors] = useState<FieldErrors>({});
   if (!enrolment) {
     return (
-      <Button className="self-start" disabled={pending} onClick={() => run(() => startTotpAction(), { onSuccess: setEnrolment, refresh: false })}>
+      <Button disabled={pending} onClick={() => run(() => startTotpAction(), { onSuccess: setEnrolment, refresh: false })}>
         Add an authenticator app
       </Button>
     );

@@ -182,6 +182,7 @@ describe("webhooks and environments", () => {
     const bad = await api("POST", "/environments", { body: { key: "Bad Key", name: "X" } });
     expect([bad.status, bad.json.errors.key]).toEqual([400, ["Use 1–32 lowercase letters, digits or dashes, starting with a letter."]]);
     expect((await api("POST", "/environments", { body: { key: "staging", name: "Again" } })).status).toBe(409);
+    expect((await api("POST", "/environments", { body: { key: "security", name: "Security" } })).json.errors.key).toEqual(["That name is a page of the console (/console/security); choose another key."]);
     expect((await api("POST", "/environments", { token: tokens.devWrite, body: { key: "qa", name: "QA" } })).json.status).toBe(403);
   });
 });
