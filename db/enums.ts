@@ -60,6 +60,10 @@ export type ConsoleMemberStatus = (typeof CONSOLE_MEMBER_STATUSES)[number];
 export const SECOND_FACTOR_KINDS = ["totp", "passkey"] as const;
 export type SecondFactorKind = (typeof SECOND_FACTOR_KINDS)[number];
 
+/** Per environment, second factors on end users' password sign-in: not used, for those who enrol one, or for everyone. */
+export const SECOND_FACTOR_POLICIES = ["off", "optional", "required"] as const;
+export type SecondFactorPolicy = (typeof SECOND_FACTOR_POLICIES)[number];
+
 export const SSO_ENFORCEMENTS = ["all", "domains", "optional"] as const;
 export type SsoEnforcement = (typeof SSO_ENFORCEMENTS)[number];
 

@@ -24,6 +24,7 @@ import {
   CONSOLE_MEMBER_STATUSES,
   CONSOLE_ROLES,
   SECOND_FACTOR_KINDS,
+  SECOND_FACTOR_POLICIES,
   DIRECTORY_PATCH_ANSWERS,
   DIRECTORY_STATUSES,
   EMAIL_VERIFIERS,
@@ -331,6 +332,8 @@ export const environmentAuth = pgTable(
     idleTimeoutMinutes: integer().notNull().default(60),
     // Lifetime of the runtime access tokens (JWTs) minted for this environment's end users.
     tokenLifetimeSeconds: integer().notNull().default(600),
+    // Second factors on password sign-in (SSO sign-ins rely on the IdP's).
+    secondFactor: text({ enum: SECOND_FACTOR_POLICIES }).notNull().default("off"),
     version: integer().notNull().default(1),
     updatedAt: updatedAt(),
   },
@@ -339,6 +342,7 @@ export const environmentAuth = pgTable(
     check("environment_auth_session_lifetime", sql`${t.sessionLifetimeMinutes} between 5 and 43200`),
     check("environment_auth_idle_timeout", sql`${t.idleTimeoutMinutes} between 1 and 43200`),
     check("environment_auth_token_lifetime", sql`${t.tokenLifetimeSeconds} between 60 and 3600`),
+    check("environment_auth_second_factor_check", oneOf(t.secondFactor, SECOND_FACTOR_POLICIES)),
   ],
 );
 
@@ -648,18 +652,17 @@ export const consoleSessions = pgTable(
 );
 
 /**
- * A console member's second factors (lib/second-factor writes them). TOTP: the secret, sealed
- * (the server computes codes from it), and the time step of the last accepted code, so each code is
- * used once. Passkey: the WebAuthn credential. A factor counts once confirmed (a TOTP app by its
- * first code, a passkey by its registration).
+ * Second factors (lib/second-factor writes them), of a console member or of an end user (exactly one
+ * owner). TOTP: the secret, sealed (the server computes codes from it), and the time step of the
+ * last accepted code, so each code is used once. Passkey: the WebAuthn credential. A factor counts
+ * once confirmed (a TOTP app by its first code, a passkey by its registration).
  */
-export const consoleMemberFactors = pgTable(
-  "console_member_factors",
+export const secondFactors = pgTable(
+  "second_factors",
   {
     id: uuid().primaryKey().defaultRandom(),
-    memberId: uuid()
-      .notNull()
-      .references(() => consoleMembers.id, { onDelete: "cascade" }),
+    memberId: uuid().references(() => consoleMembers.id, { onDelete: "cascade" }),
+    userId: uuid().references(() => users.id, { onDelete: "cascade" }),
     kind: text({ enum: SECOND_FACTOR_KINDS }).notNull(),
     name: text().notNull(),
     secretSealed: text(),
@@ -673,45 +676,54 @@ export const consoleMemberFactors = pgTable(
     createdAt: createdAt(),
   },
   (t) => [
-    index("console_member_factors_member_idx").on(t.memberId),
-    uniqueIndex("console_member_factors_credential_key").on(t.credentialId),
-    check("console_member_factors_kind_check", oneOf(t.kind, SECOND_FACTOR_KINDS)),
-    check("console_member_factors_shape_check", sql`(${t.kind} = 'totp' and ${t.secretSealed} is not null) or (${t.kind} = 'passkey' and ${t.credentialId} is not null and ${t.publicKey} is not null)`),
+    index("second_factors_member_idx").on(t.memberId),
+    index("second_factors_user_idx").on(t.userId),
+    uniqueIndex("second_factors_credential_key").on(t.credentialId),
+    check("second_factors_owner_check", sql`num_nonnulls(${t.memberId}, ${t.userId}) = 1`),
+    check("second_factors_kind_check", oneOf(t.kind, SECOND_FACTOR_KINDS)),
+    check("second_factors_shape_check", sql`(${t.kind} = 'totp' and ${t.secretSealed} is not null) or (${t.kind} = 'passkey' and ${t.credentialId} is not null and ${t.publicKey} is not null)`),
   ],
 );
 
 /**
- * WebAuthn challenges of console members (lib/second-factor/passkeys.ts writes them): one per
- * ceremony, for five minutes, deleted when an answer uses it, so each works once.
+ * WebAuthn challenges (lib/second-factor/passkeys.ts writes them): one per ceremony, for five
+ * minutes, deleted when an answer uses it, so each works once.
  */
-export const consoleWebauthnChallenges = pgTable(
-  "console_webauthn_challenges",
+export const webauthnChallenges = pgTable(
+  "webauthn_challenges",
   {
     id: uuid().primaryKey().defaultRandom(),
-    memberId: uuid()
-      .notNull()
-      .references(() => consoleMembers.id, { onDelete: "cascade" }),
+    memberId: uuid().references(() => consoleMembers.id, { onDelete: "cascade" }),
+    userId: uuid().references(() => users.id, { onDelete: "cascade" }),
     purpose: text({ enum: ["register", "authenticate"] }).notNull(),
     challenge: text().notNull(),
     expiresAt: timestamp(tz).notNull(),
     createdAt: createdAt(),
   },
-  (t) => [index("console_webauthn_challenges_member_idx").on(t.memberId, t.purpose), check("console_webauthn_challenges_purpose_check", sql`${t.purpose} in ('register', 'authenticate')`)],
+  (t) => [
+    index("webauthn_challenges_member_idx").on(t.memberId, t.purpose),
+    index("webauthn_challenges_user_idx").on(t.userId, t.purpose),
+    check("webauthn_challenges_owner_check", sql`num_nonnulls(${t.memberId}, ${t.userId}) = 1`),
+    check("webauthn_challenges_purpose_check", sql`${t.purpose} in ('register', 'authenticate')`),
+  ],
 );
 
-/** Ten single-use recovery codes per member, as SHA-256 hashes (lib/second-factor/recovery-codes.ts). */
-export const consoleRecoveryCodes = pgTable(
-  "console_recovery_codes",
+/** Ten single-use recovery codes per owner of second factors, as SHA-256 hashes (lib/second-factor/recovery-codes.ts). */
+export const recoveryCodes = pgTable(
+  "recovery_codes",
   {
     id: uuid().primaryKey().defaultRandom(),
-    memberId: uuid()
-      .notNull()
-      .references(() => consoleMembers.id, { onDelete: "cascade" }),
+    memberId: uuid().references(() => consoleMembers.id, { onDelete: "cascade" }),
+    userId: uuid().references(() => users.id, { onDelete: "cascade" }),
     codeHash: text().notNull(),
     usedAt: timestamp(tz),
     createdAt: createdAt(),
   },
-  (t) => [unique("console_recovery_codes_member_hash_key").on(t.memberId, t.codeHash)],
+  (t) => [
+    unique("recovery_codes_member_hash_key").on(t.memberId, t.codeHash),
+    unique("recovery_codes_user_hash_key").on(t.userId, t.codeHash),
+    check("recovery_codes_owner_check", sql`num_nonnulls(${t.memberId}, ${t.userId}) = 1`),
+  ],
 );
 
 /** The console's own security settings: one row (id is always true). */
@@ -766,6 +778,10 @@ export const sessions = pgTable(
     revokedAt: timestamp(tz),
     ip: text(),
     userAgent: text(),
+    // How the second step was proven: a password sign-in's second factor ("totp", "recovery_code",
+    // "passkey"), or the authentication context an IdP asserted for an SSO sign-in.
+    secondFactor: text(),
+    authnContext: text(),
   },
   (t) => [
     uniqueIndex("sessions_token_hash_key").on(t.tokenHash),

@@ -13,10 +13,10 @@ const WRITERS: Record<string, string> = {
   group_members: "lib/groups/",
   membership_exclusions: "lib/groups/",
   api_idempotency_keys: "lib/api-tokens/",
-  console_member_factors: "lib/second-factor/",
-  console_recovery_codes: "lib/second-factor/",
+  second_factors: "lib/second-factor/",
+  recovery_codes: "lib/second-factor/",
   console_settings: "lib/second-factor/",
-  console_webauthn_challenges: "lib/second-factor/",
+  webauthn_challenges: "lib/second-factor/",
 };
 const DRIZZLE_NAMES: Record<string, string> = {
   users: "users",
@@ -24,10 +24,10 @@ const DRIZZLE_NAMES: Record<string, string> = {
   groupMembers: "group_members",
   membershipExclusions: "membership_exclusions",
   apiIdempotencyKeys: "api_idempotency_keys",
-  consoleMemberFactors: "console_member_factors",
-  consoleRecoveryCodes: "console_recovery_codes",
+  secondFactors: "second_factors",
+  recoveryCodes: "recovery_codes",
   consoleSettings: "console_settings",
-  consoleWebauthnChallenges: "console_webauthn_challenges",
+  webauthnChallenges: "webauthn_challenges",
 };
 
 const ROOTS = ["app", "components", "lib", "db", "scripts", "proxy.ts", "instrumentation.ts"];
@@ -37,10 +37,10 @@ const EXEMPT = [/\.(test|spec|fault)\.tsx?$/, /^scripts\/bench\//, /^db\/migrati
 export function tableWrites(source: string): { table: string; line: number }[] {
   const hits: { table: string; line: number }[] = [];
   const lineOf = (index: number) => source.slice(0, index).split("\n").length;
-  for (const m of source.matchAll(/\b(?:insert|update|delete)\(\s*(users|groups|groupMembers|membershipExclusions|apiIdempotencyKeys|consoleMemberFactors|consoleRecoveryCodes|consoleSettings|consoleWebauthnChallenges)\s*\)/g)) {
+  for (const m of source.matchAll(/\b(?:insert|update|delete)\(\s*(users|groups|groupMembers|membershipExclusions|apiIdempotencyKeys|secondFactors|recoveryCodes|consoleSettings|webauthnChallenges)\s*\)/g)) {
     hits.push({ table: DRIZZLE_NAMES[m[1]!]!, line: lineOf(m.index!) });
   }
-  for (const m of source.matchAll(/\b(?:insert\s+into|update|delete\s+from|truncate(?:\s+table)?)\s+"?(users|groups|group_members|membership_exclusions|api_idempotency_keys|console_member_factors|console_recovery_codes|console_settings|console_webauthn_challenges)"?(?=[\s(;`"]|$)/gi)) {
+  for (const m of source.matchAll(/\b(?:insert\s+into|update|delete\s+from|truncate(?:\s+table)?)\s+"?(users|groups|group_members|membership_exclusions|api_idempotency_keys|second_factors|recovery_codes|console_settings|webauthn_challenges)"?(?=[\s(;`"]|$)/gi)) {
     hits.push({ table: m[1]!.toLowerCase(), line: lineOf(m.index!) });
   }
   return hits;
@@ -79,7 +79,7 @@ describe("one writer per table", () => {
     ]);
   });
 
-  it("only lib/users writes users; only lib/groups writes groups, group_members and membership_exclusions; only lib/second-factor writes the console's second factors", () => {
+  it("only lib/users writes users; only lib/groups writes groups, group_members and membership_exclusions; only lib/second-factor writes second factors", () => {
     const files = sourceFiles();
     expect(files.length).toBeGreaterThan(100);
     const offenders: string[] = [];

@@ -3,7 +3,7 @@ import { eq, sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { consoleMembers, consoleSessions } from "@/db/schema";
 import { recordAudit } from "@/lib/audit/record";
-import { checkSecondFactor, hasSecondFactor, secondFactorRefusal, type SecondFactorCheck } from "@/lib/second-factor";
+import { checkSecondFactor, hasSecondFactor, memberOwner, secondFactorRefusal, type SecondFactorCheck } from "@/lib/second-factor";
 import { passkeyAuthenticationOptions } from "@/lib/second-factor/passkeys";
 import type { PublicKeyCredentialRequestOptionsJSON } from "@simplewebauthn/server";
 import { verifyPassword } from "./password";
@@ -81,15 +81,16 @@ export async function signInConsoleMember(input: {
   if (member.lockedUntil && member.lockedUntil > new Date()) return fail("locked");
   if (!passwordOk) return fail("invalid");
   if (member.status !== "active") return fail("suspended");
-  const needsCode = await hasSecondFactor(member.id);
+  const owner = memberOwner(member.id);
+  const needsCode = await hasSecondFactor(owner);
   if (input.passkeyOptions) {
-    const passkeyOptions = needsCode ? await passkeyAuthenticationOptions(db, member.id) : null;
+    const passkeyOptions = needsCode ? await passkeyAuthenticationOptions(db, owner) : null;
     return { ok: false, reason: "second_factor_required", ...(passkeyOptions ? { passkeyOptions } : {}) };
   }
   if (needsCode && !input.code?.trim()) return { ok: false, reason: "second_factor_required" };
 
   const signedIn = await db.transaction(async (tx) => {
-    const check = needsCode ? await checkSecondFactor(tx, member.id, input.code!) : null;
+    const check = needsCode ? await checkSecondFactor(tx, owner, input.code!) : null;
     if (check && !check.ok) return check;
     await tx
       .update(consoleMembers)

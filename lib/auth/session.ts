@@ -6,7 +6,7 @@ import { decode } from "next-auth/jwt";
 import { and, eq, gt, isNull, sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import type { ConsoleRole } from "@/db/enums";
-import { consoleMemberEnvironments, consoleMemberFactors, consoleMembers, consoleSessions, consoleSettings } from "@/db/schema";
+import { consoleMemberEnvironments, secondFactors, consoleMembers, consoleSessions, consoleSettings } from "@/db/schema";
 import { env, servedOverHttps } from "@/env";
 import type { Actor, DomainContext } from "./actor";
 import { CONSOLE_IDLE_MINUTES } from "./console-sign-in";
@@ -40,7 +40,7 @@ export async function readConsoleSession(cookieValue: string | undefined): Promi
       role: consoleMembers.role,
       environmentIds: sql<string[]>`coalesce((select array_agg(${consoleMemberEnvironments.environmentId}) from ${consoleMemberEnvironments} where ${consoleMemberEnvironments.memberId} = ${consoleMembers.id}), '{}')`,
       mustEnrol: sql<boolean>`(coalesce((select ${consoleSettings.requireSecondFactor} from ${consoleSettings} limit 1), false)
-        and not exists (select 1 from ${consoleMemberFactors} f where f.member_id = ${consoleMembers.id} and f.confirmed_at is not null))`,
+        and not exists (select 1 from ${secondFactors} f where f.member_id = ${consoleMembers.id} and f.confirmed_at is not null))`,
     })
     .from(consoleSessions)
     .innerJoin(consoleMembers, eq(consoleMembers.id, consoleSessions.memberId))

@@ -3,7 +3,7 @@ import { and, asc, eq, gt, isNull, sql } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Executor, type Tx } from "@/db/client";
 import { CONSOLE_ROLE_LABELS, CONSOLE_ROLES, type ConsoleMemberStatus, type ConsoleRole } from "@/db/enums";
-import { consoleInvitations, consoleMemberEnvironments, consoleMemberFactors, consoleMembers, consoleSessions, environments, type ConsoleMember } from "@/db/schema";
+import { consoleInvitations, consoleMemberEnvironments, secondFactors, consoleMembers, consoleSessions, environments, type ConsoleMember } from "@/db/schema";
 import type { Actor, DomainContext } from "@/lib/auth/actor";
 import { CONSOLE_IDLE_MINUTES } from "@/lib/auth/console-sign-in";
 import { hashPassword } from "@/lib/auth/password";
@@ -192,7 +192,7 @@ function memberRows(executor: Executor) {
       activeSessions: sql<number>`(select count(*)::int from ${consoleSessions} s where s.member_id = console_members.id and s.revoked_at is null
         and s.expires_at > now() and s.last_seen_at > now() - make_interval(mins => ${CONSOLE_IDLE_MINUTES}))`,
       invitationExpiresAt: sql<string | null>`(select max(i.expires_at) from ${consoleInvitations} i where i.member_id = console_members.id and i.used_at is null)`,
-      secondFactors: sql<string[]>`coalesce((select array_agg(f.kind order by f.created_at) from ${consoleMemberFactors} f where f.member_id = console_members.id and f.confirmed_at is not null), '{}')`,
+      secondFactors: sql<string[]>`coalesce((select array_agg(f.kind order by f.created_at) from ${secondFactors} f where f.member_id = console_members.id and f.confirmed_at is not null), '{}')`,
       createdAt: consoleMembers.createdAt,
     })
     .from(consoleMembers);

@@ -13,6 +13,7 @@ import { encode } from "next-auth/jwt";
 import {
   checkSecondFactor,
   confirmSecondFactor,
+  memberOwner,
   confirmTotpEnrolment,
   regenerateRecoveryCodes,
   removeSecondFactor,
@@ -51,7 +52,7 @@ describe("enrolling an authenticator app", () => {
     const { factorId, secret, uri, qrSvg } = await startTotpEnrolment(ctx);
     expect(uri).toMatch(/^otpauth:\/\/totp\/IAM%20Console:.+\?secret=/);
     expect(qrSvg).toMatch(/^<svg/);
-    expect((await secondFactorsOf(ctx.actor.id!)).factors).toEqual([]);
+    expect((await secondFactorsOf(memberOwner(ctx.actor.id!))).factors).toEqual([]);
 
     const wrong = await confirmTotpEnrolment(ctx, { factorId, code: "000000" }).catch((e) => e);
     expect(wrong.fieldErrors).toEqual({ code: ["That code is not right: check the app's clock and try the current code."] });
@@ -59,11 +60,11 @@ describe("enrolling an authenticator app", () => {
     expect(factor).toMatchObject({ kind: "totp", name: "Work phone" });
     expect(recoveryCodes).toHaveLength(10);
     expect(new Set(recoveryCodes).size).toBe(10);
-    const stored = await getDb().execute<{ code_hash: string }>(sql`select code_hash from console_recovery_codes where member_id = ${ctx.actor.id}`);
+    const stored = await getDb().execute<{ code_hash: string }>(sql`select code_hash from recovery_codes where member_id = ${ctx.actor.id}`);
     expect(stored.map((r) => r.code_hash).some((h) => recoveryCodes!.some((c) => h.includes(c.replace("-", ""))))).toBe(false);
-    const secrets = await getDb().execute<{ secret_sealed: string }>(sql`select secret_sealed from console_member_factors where member_id = ${ctx.actor.id}`);
+    const secrets = await getDb().execute<{ secret_sealed: string }>(sql`select secret_sealed from second_factors where member_id = ${ctx.actor.id}`);
     expect(secrets[0]!.secret_sealed).not.toContain(secret);
-    expect(await secondFactorsOf(ctx.actor.id!)).toMatchObject({ factors: [{ kind: "totp", name: "Work phone" }], recoveryCodesLeft: 10 });
+    expect(await secondFactorsOf(memberOwner(ctx.actor.id!))).toMatchObject({ factors: [{ kind: "totp", name: "Work phone" }], recoveryCodesLeft: 10 });
     const [audit] = await getDb().execute<{ after: unknown }>(sql`select after from audit_events where action = 'console_member.second_factor.add' and target_id = ${ctx.actor.id}`);
     expect(audit!.after).toEqual({ kind: "totp", name: "Work phone", recoveryCodes: 10 });
     expect(JSON.stringify(audit)).not.toContain(secret);
@@ -77,7 +78,7 @@ describe("enrolling an authenticator app", () => {
     await confirmTotpEnrolment(ctx, { factorId, code: await code(secret) });
     expect((await confirmTotpEnrolment(ctx, { factorId, code: await code(secret, 1) }).catch((e) => e)).message).toBe("This authenticator app is already confirmed.");
     const token: DomainContext = { actor: { type: "api_token", id: crypto.randomUUID(), label: "t", scope: "write", environmentIds: null, memberId: ctx.actor.id } as never };
-    expect((await startTotpEnrolment(token).catch((e) => e)).message).toBe("Only a console member signed in to the console manages their second factors.");
+    expect((await startTotpEnrolment(token).catch((e) => e)).message).toBe("Only a signed-in person manages their own second factors.");
   });
 });
 
@@ -107,7 +108,7 @@ describe("signing in with a second factor", () => {
   it("lets two requests racing with the same code open one session, not two", async () => {
     const { ctx, secret } = await enrolled();
     const typed = await code(secret, 1);
-    const results = await Promise.all([0, 1, 2].map(() => inTransaction((tx) => checkSecondFactor(tx, ctx.actor.id!, typed))));
+    const results = await Promise.all([0, 1, 2].map(() => inTransaction((tx) => checkSecondFactor(tx, memberOwner(ctx.actor.id!), typed))));
     expect(results.filter((r) => r.ok)).toHaveLength(1);
     expect(results.filter((r) => !r.ok)).toEqual([{ ok: false, reason: "replayed" }, { ok: false, reason: "replayed" }]);
   });
@@ -118,7 +119,7 @@ describe("signing in with a second factor", () => {
     expect((await signIn(email, { code: first!.toUpperCase() })).ok).toBe(true);
     expect(await signIn(email, { code: first! })).toEqual({ ok: false, reason: "second_factor_wrong", detail: "That code is not right." });
     expect((await signIn(email, { code: second!.replace("-", "") })).ok).toBe(true);
-    expect((await secondFactorsOf(ctx.actor.id!)).recoveryCodesLeft).toBe(8);
+    expect((await secondFactorsOf(memberOwner(ctx.actor.id!))).recoveryCodesLeft).toBe(8);
     const [audit] = await getDb().execute<{ after: unknown }>(sql`select after from audit_events where action = 'console.sign_in' and outcome = 'success' and target_label = ${email} order by id desc limit 1`);
     expect(audit!.after).toEqual({ secondFactor: "recovery_code" });
   });
@@ -204,14 +205,14 @@ describe("the owners' requirement and reset", () => {
       expect(confirmed).toMatchObject({ ok: true, data: { name: "Authenticator app" } });
       expect(await readConsoleSession(cookieJar.get("next-auth.session-token"))).toMatchObject({ mustEnrol: false });
 
-      const [only] = (await secondFactorsOf(owner.ctx.actor.id!)).factors;
+      const [only] = (await secondFactorsOf(memberOwner(owner.ctx.actor.id!))).factors;
       expect((await removeSecondFactor(owner.ctx, only!.id).catch((e) => e)).message).toBe("The console requires a second factor: add another before removing this one.");
     } finally {
       await setRequireSecondFactor(owner.ctx, { requireSecondFactor: false });
     }
-    const [only] = (await secondFactorsOf(owner.ctx.actor.id!)).factors;
+    const [only] = (await secondFactorsOf(memberOwner(owner.ctx.actor.id!))).factors;
     await removeSecondFactor(owner.ctx, only!.id);
-    expect(await secondFactorsOf(owner.ctx.actor.id!)).toEqual({ factors: [], recoveryCodesLeft: 0 });
+    expect(await secondFactorsOf(memberOwner(owner.ctx.actor.id!))).toEqual({ factors: [], recoveryCodesLeft: 0 });
   });
 
   it("lets an owner reset another member's factors: they go, the member's sessions end, audited; not an admin, not on oneself", async () => {
@@ -224,7 +225,7 @@ describe("the owners' requirement and reset", () => {
     );
     expect((await resetMemberSecondFactors(owner.ctx, owner.ctx.actor.id!).catch((e) => e)).message).toBe("Manage your own second factors on your security page.");
     expect(await resetMemberSecondFactors(owner.ctx, member.ctx.actor.id!)).toEqual({ removed: 1, sessionsEnded: 1 });
-    expect(await secondFactorsOf(member.ctx.actor.id!)).toEqual({ factors: [], recoveryCodesLeft: 0 });
+    expect(await secondFactorsOf(memberOwner(member.ctx.actor.id!))).toEqual({ factors: [], recoveryCodesLeft: 0 });
     expect((await signIn(member.email)).ok).toBe(true);
     const [audit] = await getDb().execute<{ actor_label: string; before: unknown; after: unknown }>(sql`select actor_label, before, after from audit_events where action = 'console_member.second_factor.reset'`);
     expect(audit).toEqual({ actor_label: owner.email, before: { factors: 1 }, after: { factors: 0, sessionsEnded: 1 } });

@@ -3,78 +3,102 @@ import { and, asc, eq, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Executor, type Tx } from "@/db/client";
 import type { SecondFactorKind } from "@/db/enums";
-import { consoleMemberFactors, consoleMembers, consoleRecoveryCodes, consoleSessions, consoleSettings } from "@/db/schema";
+import { consoleMembers, consoleSessions, consoleSettings, environmentAccess, environmentAuth, recoveryCodes as codeRows, secondFactors, users } from "@/db/schema";
 import type { Actor, DomainContext } from "@/lib/auth/actor";
 import { recordAudit } from "@/lib/audit/record";
 import { openSecret, sealSecret } from "@/lib/crypto/sealed";
 import { inTransaction } from "@/lib/domain/transaction";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/lib/errors";
+import { environmentIdsOf } from "@/lib/groups/membership-rows";
+import { authorize } from "@/lib/permissions";
+import { endSessionsRow } from "@/lib/users/rows";
 import { parseInput, uuidSchema } from "@/lib/validation";
 import { checkPasskey, isPasskeyAnswer, passkeyAuthenticationOptions, passkeyRegistrationOptions, verifyPasskeyRegistration } from "./passkeys";
+import { memberOwner, ownedBy, ownerColumns, userOwner, type FactorOwner } from "./owner";
 import { hashRecoveryCode, looksLikeRecoveryCode, newRecoveryCodes } from "./recovery-codes";
 import { checkTotp, newTotpSecret, totpEnrolment } from "./totp";
 
-// Console members' second factors: the one writer of console_member_factors, console_recovery_codes
-// and console_settings. A member manages their own factors (an authenticator app, recovery codes);
-// an owner can reset another member's (audited, and that member's sessions end). Sign-in
-// (lib/auth/console-sign-in.ts) and step-up for sensitive actions check a code here: a TOTP code is
-// used once (the step of the last accepted code is kept, and advanced with a guard so two racing
-// requests cannot both win), a recovery code once (marked used in the same statement that finds it).
+// Second factors of console members and of end users: the one writer of second_factors,
+// recovery_codes, webauthn_challenges and console_settings. A person manages their own factors (an
+// authenticator app, passkeys, recovery codes); an owner resets a console member's, an admin of the
+// user's environments an end user's (audited, and their sessions end). Sign-in (console and end
+// users) and the console's step-up check what the person gives here: a TOTP code is used once (the
+// step of the last accepted code is kept, and advanced with a guard so two racing requests cannot
+// both win), a recovery code once (marked used in the statement that finds it), a passkey answer
+// once (its challenge is deleted by the answer that uses it).
+
+export { memberOwner, userOwner, type FactorOwner } from "./owner";
 
 const SEAL_PURPOSE = "console-totp";
 /** The longest answer taken: a passkey's JSON (a code is far shorter). */
 export const MAX_ANSWER_LENGTH = 16_000;
-/** How long a proven second factor covers sensitive actions before they ask for it again. */
+/** How long a proven second factor covers sensitive console actions before they ask for it again. */
 export const STEP_UP_MINUTES = 15;
 
 export type FactorView = { id: string; kind: SecondFactorKind; name: string; createdAt: Date; lastUsedAt: Date | null };
 export type SecondFactorSummary = { factors: FactorView[]; recoveryCodesLeft: number };
 
-/** The signed-in member acting on their own factors (API tokens and machines have none). */
-function selfMember(actor: Actor): string {
-  if (actor.type !== "console_member" || !actor.id) throw new ForbiddenError("Only a console member signed in to the console manages their second factors.");
-  return actor.id;
+/** The person acting on their own factors: a console member or an end user (API tokens and machines have none). */
+function selfOwner(actor: Actor): FactorOwner {
+  if (actor.type === "console_member" && actor.id) return memberOwner(actor.id);
+  if (actor.type === "end_user" && actor.id) return userOwner(actor.id);
+  throw new ForbiddenError("Only a signed-in person manages their own second factors.");
 }
 
-const confirmed = (memberId: string) => and(eq(consoleMemberFactors.memberId, memberId), isNotNull(consoleMemberFactors.confirmedAt));
+const confirmed = (owner: FactorOwner) => and(ownedBy(secondFactors, owner), isNotNull(secondFactors.confirmedAt));
 
-/** A member's confirmed factors, oldest first, and how many recovery codes are left. */
-export async function secondFactorsOf(memberId: string, executor: Executor = getDb()): Promise<SecondFactorSummary> {
+/** The audit row's target and action prefix for the owner. */
+const audited = (owner: FactorOwner, label: string) =>
+  owner.kind === "member"
+    ? { prefix: "console_member", target: { targetType: "console_member", targetId: owner.id, targetLabel: label } }
+    : { prefix: "user", target: { targetType: "user", targetId: owner.id, targetLabel: label } };
+
+/** An owner's confirmed factors, oldest first, and how many recovery codes are left. */
+export async function secondFactorsOf(owner: FactorOwner, executor: Executor = getDb()): Promise<SecondFactorSummary> {
   const factors = await executor
-    .select({ id: consoleMemberFactors.id, kind: consoleMemberFactors.kind, name: consoleMemberFactors.name, createdAt: consoleMemberFactors.createdAt, lastUsedAt: consoleMemberFactors.lastUsedAt })
-    .from(consoleMemberFactors)
-    .where(confirmed(memberId))
-    .orderBy(asc(consoleMemberFactors.createdAt), asc(consoleMemberFactors.id));
+    .select({ id: secondFactors.id, kind: secondFactors.kind, name: secondFactors.name, createdAt: secondFactors.createdAt, lastUsedAt: secondFactors.lastUsedAt })
+    .from(secondFactors)
+    .where(confirmed(owner))
+    .orderBy(asc(secondFactors.createdAt), asc(secondFactors.id));
   const [codes] = await executor
     .select({ n: sql<number>`count(*)::int` })
-    .from(consoleRecoveryCodes)
-    .where(and(eq(consoleRecoveryCodes.memberId, memberId), isNull(consoleRecoveryCodes.usedAt)));
+    .from(codeRows)
+    .where(and(ownedBy(codeRows, owner), isNull(codeRows.usedAt)));
   return { factors, recoveryCodesLeft: codes?.n ?? 0 };
 }
 
-export async function hasSecondFactor(memberId: string, executor: Executor = getDb()): Promise<boolean> {
-  const [row] = await executor.select({ id: consoleMemberFactors.id }).from(consoleMemberFactors).where(confirmed(memberId)).limit(1);
+export async function hasSecondFactor(owner: FactorOwner, executor: Executor = getDb()): Promise<boolean> {
+  const [row] = await executor.select({ id: secondFactors.id }).from(secondFactors).where(confirmed(owner)).limit(1);
   return !!row;
+}
+
+/** The owner's email (the account name an authenticator app shows). */
+async function accountOf(executor: Executor, owner: FactorOwner): Promise<string> {
+  const [row] =
+    owner.kind === "member"
+      ? await executor.select({ email: consoleMembers.email }).from(consoleMembers).where(eq(consoleMembers.id, owner.id))
+      : await executor.select({ email: users.email }).from(users).where(eq(users.id, owner.id));
+  if (!row) throw new NotFoundError(owner.kind === "member" ? "Console member not found." : "User not found.");
+  return row.email;
 }
 
 // ---- Enrolment ---------------------------------------------------------------
 
 /**
  * Starts adding an authenticator app: a new secret (sealed, pending until its first code), the
- * otpauth URI and its QR code. An earlier pending one of the member is dropped.
+ * otpauth URI and its QR code. An earlier pending one of the same person is dropped.
  */
 export async function startTotpEnrolment(ctx: DomainContext): Promise<{ factorId: string; secret: string; uri: string; qrSvg: string }> {
-  const memberId = selfMember(ctx.actor);
+  const owner = selfOwner(ctx.actor);
   const secret = newTotpSecret();
   return inTransaction(async (tx) => {
-    const [member] = await tx.select({ email: consoleMembers.email }).from(consoleMembers).where(eq(consoleMembers.id, memberId));
-    if (!member) throw new NotFoundError("Console member not found.");
-    await tx.delete(consoleMemberFactors).where(and(eq(consoleMemberFactors.memberId, memberId), eq(consoleMemberFactors.kind, "totp"), isNull(consoleMemberFactors.confirmedAt)));
+    const account = await accountOf(tx, owner);
+    await tx.delete(secondFactors).where(and(ownedBy(secondFactors, owner), eq(secondFactors.kind, "totp"), isNull(secondFactors.confirmedAt)));
     const [row] = await tx
-      .insert(consoleMemberFactors)
-      .values({ memberId, kind: "totp", name: "Authenticator app", secretSealed: sealSecret(SEAL_PURPOSE, secret) })
-      .returning({ id: consoleMemberFactors.id });
-    const { uri, qrSvg } = await totpEnrolment({ secret, issuer: "IAM Console", account: member.email });
+      .insert(secondFactors)
+      .values({ ...ownerColumns(owner), kind: "totp", name: "Authenticator app", secretSealed: sealSecret(SEAL_PURPOSE, secret) })
+      .returning({ id: secondFactors.id });
+    const { uri, qrSvg } = await totpEnrolment({ secret, issuer: owner.kind === "member" ? "IAM Console" : "Workato", account });
     return { factorId: row!.id, secret, uri, qrSvg };
   });
 }
@@ -86,54 +110,51 @@ const confirmTotpInput = z.object({
 });
 
 /**
- * Confirms an authenticator app with its first code. The member's first factor comes with ten
- * recovery codes, returned here once (only their hashes are kept). The session that confirmed it
- * counts as having proven a second factor now.
+ * Confirms an authenticator app with its first code. The person's first factor comes with ten
+ * recovery codes, returned here once (only their hashes are kept). A console session that
+ * confirmed it counts as having proven a second factor now.
  */
 export async function confirmTotpEnrolment(ctx: DomainContext & { sessionId?: string }, input: unknown): Promise<{ factor: FactorView; recoveryCodes: string[] | null }> {
-  const memberId = selfMember(ctx.actor);
+  const owner = selfOwner(ctx.actor);
   const data = parseInput(confirmTotpInput, input);
   return inTransaction(async (tx) => {
     const [pending] = await tx
       .select()
-      .from(consoleMemberFactors)
-      .where(and(eq(consoleMemberFactors.id, data.factorId), eq(consoleMemberFactors.memberId, memberId), eq(consoleMemberFactors.kind, "totp")))
+      .from(secondFactors)
+      .where(and(eq(secondFactors.id, data.factorId), ownedBy(secondFactors, owner), eq(secondFactors.kind, "totp")))
       .for("update");
     if (!pending) throw new NotFoundError("This enrolment is gone: start again.");
     if (pending.confirmedAt) throw new ConflictError("This authenticator app is already confirmed.");
     const check = await checkTotp(openSecret(SEAL_PURPOSE, pending.secretSealed!, "The authenticator secret"), data.code, null);
     if (!check.ok) throw ValidationError.field("code", check.reason === "malformed" ? "Enter the 6-digit code your app shows." : "That code is not right: check the app's clock and try the current code.");
-    const first = !(await hasSecondFactor(memberId, tx));
+    const first = !(await hasSecondFactor(owner, tx));
     const [factor] = await tx
-      .update(consoleMemberFactors)
+      .update(secondFactors)
       .set({ confirmedAt: sql`now()`, lastUsedAt: sql`now()`, lastTimeStep: check.timeStep, name: data.name })
-      .where(eq(consoleMemberFactors.id, pending.id))
+      .where(eq(secondFactors.id, pending.id))
       .returning();
-    return factorAdded(tx, ctx, memberId, factor!, first);
+    return factorAdded(tx, ctx, owner, factor!, first);
   });
 }
 
 /**
- * What follows a confirmed factor: the member's first comes with ten recovery codes (returned once),
- * the session that added it counts as having proven a second factor now, and the audit row.
+ * What follows a confirmed factor: the person's first comes with ten recovery codes (returned once),
+ * a console session that added it counts as having proven a second factor now, and the audit row.
  */
-async function factorAdded(tx: Tx, ctx: DomainContext & { sessionId?: string }, memberId: string, factor: typeof consoleMemberFactors.$inferSelect, first: boolean) {
-  const recoveryCodes = first ? await replaceRecoveryCodes(tx, memberId) : null;
-  if (ctx.sessionId) await tx.update(consoleSessions).set({ secondFactorAt: sql`now()` }).where(and(eq(consoleSessions.id, ctx.sessionId), eq(consoleSessions.memberId, memberId)));
-  await recordAudit(tx, ctx, {
-    action: "console_member.second_factor.add",
-    targetType: "console_member",
-    targetId: memberId,
-    targetLabel: ctx.actor.label,
-    after: { kind: factor.kind, name: factor.name, recoveryCodes: recoveryCodes ? recoveryCodes.length : undefined },
-  });
+async function factorAdded(tx: Tx, ctx: DomainContext & { sessionId?: string }, owner: FactorOwner, factor: typeof secondFactors.$inferSelect, first: boolean) {
+  const recoveryCodes = first ? await replaceRecoveryCodes(tx, owner) : null;
+  if (ctx.sessionId && owner.kind === "member") {
+    await tx.update(consoleSessions).set({ secondFactorAt: sql`now()` }).where(and(eq(consoleSessions.id, ctx.sessionId), eq(consoleSessions.memberId, owner.id)));
+  }
+  const { prefix, target } = audited(owner, ctx.actor.label);
+  await recordAudit(tx, ctx, { action: `${prefix}.second_factor.add`, ...target, after: { kind: factor.kind, name: factor.name, recoveryCodes: recoveryCodes ? recoveryCodes.length : undefined } });
   return { factor: view(factor), recoveryCodes };
 }
 
 /** Starts adding a passkey: the options the browser's WebAuthn call takes (a challenge for five minutes). */
 export async function startPasskeyRegistration(ctx: DomainContext) {
-  const memberId = selfMember(ctx.actor);
-  return inTransaction((tx) => passkeyRegistrationOptions(tx, memberId));
+  const owner = selfOwner(ctx.actor);
+  return inTransaction(async (tx) => passkeyRegistrationOptions(tx, owner, await accountOf(tx, owner)));
 }
 
 const finishPasskeyInput = z.object({
@@ -143,61 +164,83 @@ const finishPasskeyInput = z.object({
 
 /** Stores the passkey the browser created, once verified against the registration challenge. */
 export async function finishPasskeyRegistration(ctx: DomainContext & { sessionId?: string }, input: unknown): Promise<{ factor: FactorView; recoveryCodes: string[] | null }> {
-  const memberId = selfMember(ctx.actor);
+  const owner = selfOwner(ctx.actor);
   const data = parseInput(finishPasskeyInput, input);
   return inTransaction(async (tx) => {
-    const credential = await verifyPasskeyRegistration(tx, memberId, data.response);
-    const first = !(await hasSecondFactor(memberId, tx));
+    const credential = await verifyPasskeyRegistration(tx, owner, data.response);
+    const first = !(await hasSecondFactor(owner, tx));
     const [factor] = await tx
-      .insert(consoleMemberFactors)
-      .values({ memberId, kind: "passkey", name: data.name, ...credential, confirmedAt: sql`now()`, lastUsedAt: sql`now()` })
-      .onConflictDoNothing({ target: consoleMemberFactors.credentialId })
+      .insert(secondFactors)
+      .values({ ...ownerColumns(owner), kind: "passkey", name: data.name, ...credential, confirmedAt: sql`now()`, lastUsedAt: sql`now()` })
+      .onConflictDoNothing({ target: secondFactors.credentialId })
       .returning();
     if (!factor) throw ValidationError.field("response", "This passkey is already registered.");
-    return factorAdded(tx, ctx, memberId, factor, first);
+    return factorAdded(tx, ctx, owner, factor, first);
   });
 }
 
-const view = (f: typeof consoleMemberFactors.$inferSelect): FactorView => ({ id: f.id, kind: f.kind, name: f.name, createdAt: f.createdAt, lastUsedAt: f.lastUsedAt });
+const view = (f: typeof secondFactors.$inferSelect): FactorView => ({ id: f.id, kind: f.kind, name: f.name, createdAt: f.createdAt, lastUsedAt: f.lastUsedAt });
 
-async function replaceRecoveryCodes(tx: Tx, memberId: string): Promise<string[]> {
+async function replaceRecoveryCodes(tx: Tx, owner: FactorOwner): Promise<string[]> {
   const codes = newRecoveryCodes();
-  await tx.delete(consoleRecoveryCodes).where(eq(consoleRecoveryCodes.memberId, memberId));
-  await tx.insert(consoleRecoveryCodes).values(codes.map((code) => ({ memberId, codeHash: hashRecoveryCode(code) })));
+  await tx.delete(codeRows).where(ownedBy(codeRows, owner));
+  await tx.insert(codeRows).values(codes.map((code) => ({ ...ownerColumns(owner), codeHash: hashRecoveryCode(code) })));
   return codes;
 }
 
-/** Ten new recovery codes for the member (the old ones stop working), shown once. Needs a second factor. */
+/** Ten new recovery codes for the person (the old ones stop working), shown once. Needs a second factor. */
 export async function regenerateRecoveryCodes(ctx: DomainContext): Promise<{ recoveryCodes: string[] }> {
-  const memberId = selfMember(ctx.actor);
+  const owner = selfOwner(ctx.actor);
   return inTransaction(async (tx) => {
-    if (!(await hasSecondFactor(memberId, tx))) throw new ConflictError("Add an authenticator app first: recovery codes stand in for it.");
-    const recoveryCodes = await replaceRecoveryCodes(tx, memberId);
-    await recordAudit(tx, ctx, { action: "console_member.recovery_codes.regenerate", targetType: "console_member", targetId: memberId, targetLabel: ctx.actor.label, after: { recoveryCodes: recoveryCodes.length } });
+    if (!(await hasSecondFactor(owner, tx))) throw new ConflictError("Add an authenticator app or a passkey first: recovery codes stand in for it.");
+    const recoveryCodes = await replaceRecoveryCodes(tx, owner);
+    const { prefix, target } = audited(owner, ctx.actor.label);
+    await recordAudit(tx, ctx, { action: `${prefix}.recovery_codes.regenerate`, ...target, after: { recoveryCodes: recoveryCodes.length } });
     return { recoveryCodes };
   });
 }
 
+/** Why the owner's last factor must stay, or null: the console requires one, or an environment the user can enter does. */
+async function lastFactorMustStay(tx: Tx, owner: FactorOwner): Promise<string | null> {
+  if (owner.kind === "member") {
+    return (await consoleSecurity(tx)).requireSecondFactor ? "The console requires a second factor: add another before removing this one." : null;
+  }
+  const [required] = await tx
+    .select({ id: environmentAuth.environmentId })
+    .from(environmentAuth)
+    .innerJoin(environmentAccess, eq(environmentAccess.environmentId, environmentAuth.environmentId))
+    .where(and(eq(environmentAccess.userId, owner.id), eq(environmentAuth.secondFactor, "required")))
+    .limit(1);
+  return required ? "An environment you use requires a second factor: add another before removing this one." : null;
+}
+
 /**
- * Removes one of the member's own factors. When the console requires a second factor, the last one
- * cannot go (add another first). Removing the last drops the recovery codes too.
+ * Removes one of the person's own factors. Where a second factor is required, the last one cannot
+ * go (add another first). Removing the last drops the recovery codes too.
  */
 export async function removeSecondFactor(ctx: DomainContext, factorId: string): Promise<{ removed: boolean }> {
-  const memberId = selfMember(ctx.actor);
+  const owner = selfOwner(ctx.actor);
   const id = parseInput(uuidSchema, factorId);
   return inTransaction(async (tx) => {
-    const [factor] = await tx.select().from(consoleMemberFactors).where(and(eq(consoleMemberFactors.id, id), eq(consoleMemberFactors.memberId, memberId))).for("update");
+    const [factor] = await tx.select().from(secondFactors).where(and(eq(secondFactors.id, id), ownedBy(secondFactors, owner))).for("update");
     if (!factor || !factor.confirmedAt) throw new NotFoundError("Second factor not found.");
-    const { factors } = await secondFactorsOf(memberId, tx);
+    const { factors } = await secondFactorsOf(owner, tx);
     const last = factors.length === 1;
-    if (last && (await consoleSecurity(tx)).requireSecondFactor) {
-      throw new ConflictError("The console requires a second factor: add another before removing this one.");
-    }
-    await tx.delete(consoleMemberFactors).where(eq(consoleMemberFactors.id, id));
-    if (last) await tx.delete(consoleRecoveryCodes).where(eq(consoleRecoveryCodes.memberId, memberId));
-    await recordAudit(tx, ctx, { action: "console_member.second_factor.remove", targetType: "console_member", targetId: memberId, targetLabel: ctx.actor.label, before: { kind: factor.kind, name: factor.name } });
+    const mustStay = last ? await lastFactorMustStay(tx, owner) : null;
+    if (mustStay) throw new ConflictError(mustStay);
+    await tx.delete(secondFactors).where(eq(secondFactors.id, id));
+    if (last) await tx.delete(codeRows).where(ownedBy(codeRows, owner));
+    const { prefix, target } = audited(owner, ctx.actor.label);
+    await recordAudit(tx, ctx, { action: `${prefix}.second_factor.remove`, ...target, before: { kind: factor.kind, name: factor.name } });
     return { removed: true };
   });
+}
+
+/** Deletes every factor and recovery code of the owner; how many confirmed factors went. */
+async function dropAll(tx: Tx, owner: FactorOwner): Promise<number> {
+  const removed = await tx.delete(secondFactors).where(ownedBy(secondFactors, owner)).returning({ confirmedAt: secondFactors.confirmedAt });
+  await tx.delete(codeRows).where(ownedBy(codeRows, owner));
+  return removed.filter((f) => f.confirmedAt).length;
 }
 
 /**
@@ -215,50 +258,65 @@ export async function resetMemberSecondFactors(ctx: DomainContext, memberId: str
   return inTransaction(async (tx) => {
     const [member] = await tx.select().from(consoleMembers).where(eq(consoleMembers.id, id)).for("update");
     if (!member) throw new NotFoundError("Console member not found.");
-    const removed = await tx.delete(consoleMemberFactors).where(eq(consoleMemberFactors.memberId, id)).returning({ kind: consoleMemberFactors.kind, confirmedAt: consoleMemberFactors.confirmedAt });
-    await tx.delete(consoleRecoveryCodes).where(eq(consoleRecoveryCodes.memberId, id));
+    const removed = await dropAll(tx, memberOwner(id));
     const ended = await tx
       .update(consoleSessions)
       .set({ revokedAt: sql`now()` })
       .where(and(eq(consoleSessions.memberId, id), isNull(consoleSessions.revokedAt)))
       .returning({ id: consoleSessions.id });
-    const count = removed.filter((f) => f.confirmedAt).length;
     await recordAudit(tx, ctx, {
       action: "console_member.second_factor.reset",
-      targetType: "console_member",
-      targetId: id,
-      targetLabel: member.email,
-      before: { factors: count },
+      ...audited(memberOwner(id), member.email).target,
+      before: { factors: removed },
       after: { factors: 0, sessionsEnded: ended.length },
     });
-    return { removed: count, sessionsEnded: ended.length };
+    return { removed, sessionsEnded: ended.length };
+  });
+}
+
+/**
+ * An admin of every environment the user can enter resets the user's second factors (a lost
+ * phone): factors and recovery codes go and the user is signed out everywhere; where a second
+ * factor is required they enrol again at their next sign-in.
+ */
+export async function resetUserSecondFactors(ctx: DomainContext, userId: string): Promise<{ removed: number }> {
+  const id = parseInput(uuidSchema, userId);
+  return inTransaction(async (tx) => {
+    const [user] = await tx.select({ id: users.id, email: users.email }).from(users).where(eq(users.id, id)).for("update");
+    if (!user) throw new NotFoundError("User not found.");
+    authorize(ctx.actor, "users", "write", await environmentIdsOf(tx, id));
+    const removed = await dropAll(tx, userOwner(id));
+    await endSessionsRow(tx, id);
+    await recordAudit(tx, ctx, { action: "user.second_factor.reset", ...audited(userOwner(id), user.email).target, before: { factors: removed }, after: { factors: 0 } });
+    return { removed };
   });
 }
 
 // ---- Checking a code ----------------------------------------------------------
 
-export type SecondFactorCheck = { ok: true; method: "totp" | "recovery_code" | "passkey" } | { ok: false; reason: "malformed" | "wrong" | "replayed" };
+export type SecondFactorMethod = "totp" | "recovery_code" | "passkey";
+export type SecondFactorCheck = { ok: true; method: SecondFactorMethod } | { ok: false; reason: "malformed" | "wrong" | "replayed" };
 
 /**
- * Checks what the member gave: a passkey's answer to their live challenge, a current authenticator
+ * Checks what the person gave: a passkey's answer to their live challenge, a current authenticator
  * code, or an unused recovery code (each once). Call in the transaction that opens the session or
  * records the step-up.
  */
-export async function checkSecondFactor(tx: Tx, memberId: string, input: string): Promise<SecondFactorCheck> {
+export async function checkSecondFactor(tx: Tx, owner: FactorOwner, input: string): Promise<SecondFactorCheck> {
   if (isPasskeyAnswer(input)) {
-    const passkey = await checkPasskey(tx, memberId, input);
+    const passkey = await checkPasskey(tx, owner, input);
     return passkey.ok ? { ok: true, method: "passkey" } : passkey;
   }
   const code = input.trim();
   if (looksLikeRecoveryCode(code)) {
     const [used] = await tx
-      .update(consoleRecoveryCodes)
+      .update(codeRows)
       .set({ usedAt: sql`now()` })
-      .where(and(eq(consoleRecoveryCodes.memberId, memberId), eq(consoleRecoveryCodes.codeHash, hashRecoveryCode(code)), isNull(consoleRecoveryCodes.usedAt)))
-      .returning({ id: consoleRecoveryCodes.id });
+      .where(and(ownedBy(codeRows, owner), eq(codeRows.codeHash, hashRecoveryCode(code)), isNull(codeRows.usedAt)))
+      .returning({ id: codeRows.id });
     return used ? { ok: true, method: "recovery_code" } : { ok: false, reason: "wrong" };
   }
-  const apps = await tx.select().from(consoleMemberFactors).where(and(confirmed(memberId), eq(consoleMemberFactors.kind, "totp")));
+  const apps = await tx.select().from(secondFactors).where(and(confirmed(owner), eq(secondFactors.kind, "totp")));
   let result: SecondFactorCheck = { ok: false, reason: /^\d{6}$/.test(code.replace(/\s+/g, "")) ? "wrong" : "malformed" };
   for (const app of apps) {
     const check = await checkTotp(openSecret(SEAL_PURPOSE, app.secretSealed!, "The authenticator secret"), code, app.lastTimeStep);
@@ -268,10 +326,10 @@ export async function checkSecondFactor(tx: Tx, memberId: string, input: string)
     }
     // Advance the last step only forward: a racing request with the same code finds no row.
     const [advanced] = await tx
-      .update(consoleMemberFactors)
+      .update(secondFactors)
       .set({ lastTimeStep: check.timeStep, lastUsedAt: sql`now()` })
-      .where(and(eq(consoleMemberFactors.id, app.id), or(isNull(consoleMemberFactors.lastTimeStep), lt(consoleMemberFactors.lastTimeStep, check.timeStep))))
-      .returning({ id: consoleMemberFactors.id });
+      .where(and(eq(secondFactors.id, app.id), or(isNull(secondFactors.lastTimeStep), lt(secondFactors.lastTimeStep, check.timeStep))))
+      .returning({ id: secondFactors.id });
     return advanced ? { ok: true, method: "totp" } : { ok: false, reason: "replayed" };
   }
   return result;
@@ -284,6 +342,18 @@ export function secondFactorRefusal(reason: "malformed" | "wrong" | "replayed"):
   return "That code is not right.";
 }
 
+/** The passkey options for a second step of `owner` (null when they have no passkey). */
+export function passkeyOptionsFor(owner: FactorOwner, executor: Executor = getDb()) {
+  return passkeyAuthenticationOptions(executor, owner);
+}
+
+// ---- The console's step-up -------------------------------------------------------
+
+function selfMember(actor: Actor): string {
+  if (actor.type !== "console_member" || !actor.id) throw new ForbiddenError("Only a console member signed in to the console confirms a second factor here.");
+  return actor.id;
+}
+
 /**
  * Step-up: the signed-in member proves a second factor again, for the sensitive actions that ask
  * for one when the last proof is older than STEP_UP_MINUTES. A wrong code is audited.
@@ -292,7 +362,7 @@ export async function confirmSecondFactor(ctx: DomainContext & { sessionId: stri
   const memberId = selfMember(ctx.actor);
   const typed = parseInput(z.string({ error: "Enter a code." }).trim().min(1, "Enter a code.").max(MAX_ANSWER_LENGTH, "Enter a code."), code);
   const outcome = await inTransaction(async (tx) => {
-    const check = await checkSecondFactor(tx, memberId, typed);
+    const check = await checkSecondFactor(tx, memberOwner(memberId), typed);
     if (check.ok) await tx.update(consoleSessions).set({ secondFactorAt: sql`now()` }).where(and(eq(consoleSessions.id, ctx.sessionId), eq(consoleSessions.memberId, memberId)));
     await recordAudit(tx, ctx, {
       action: "console_member.step_up",
@@ -309,13 +379,18 @@ export async function confirmSecondFactor(ctx: DomainContext & { sessionId: stri
   return { confirmed: true };
 }
 
+/** The passkey options for a step-up of the signed-in member (null when they have no passkey). */
+export async function stepUpPasskeyOptions(ctx: DomainContext) {
+  return passkeyOptionsFor(memberOwner(selfMember(ctx.actor)));
+}
+
 /**
  * Whether a sensitive action may go ahead in this session: yes for members without a second factor
  * (nothing to ask; the console's requirement sends them to enrol first), and for members who proved
  * one in the last STEP_UP_MINUTES.
  */
 export async function stepUpSatisfied(memberId: string, sessionId: string, executor: Executor = getDb()): Promise<boolean> {
-  if (!(await hasSecondFactor(memberId, executor))) return true;
+  if (!(await hasSecondFactor(memberOwner(memberId), executor))) return true;
   const [row] = await executor
     .select({ fresh: sql<boolean>`${consoleSessions.secondFactorAt} > now() - make_interval(mins => ${STEP_UP_MINUTES})` })
     .from(consoleSessions)
@@ -339,7 +414,7 @@ export async function setRequireSecondFactor(ctx: DomainContext, input: unknown)
   }
   return inTransaction(async (tx) => {
     const before = await consoleSecurity(tx);
-    if (requireSecondFactor && actor.type === "console_member" && !(await hasSecondFactor(actor.id!, tx))) {
+    if (requireSecondFactor && actor.type === "console_member" && !(await hasSecondFactor(memberOwner(actor.id!), tx))) {
       throw new ConflictError("Add a second factor to your own account first, so you are not sent to enrol by your own rule.");
     }
     await tx
@@ -349,10 +424,4 @@ export async function setRequireSecondFactor(ctx: DomainContext, input: unknown)
     await recordAudit(tx, ctx, { action: "console.security.update", targetType: "console", targetId: null, targetLabel: "Console security", before, after: { requireSecondFactor } });
     return { requireSecondFactor };
   });
-}
-
-/** The passkey options for a step-up of the signed-in member (null when they have no passkey). */
-export async function stepUpPasskeyOptions(ctx: DomainContext) {
-  const memberId = selfMember(ctx.actor);
-  return passkeyAuthenticationOptions(getDb(), memberId);
 }

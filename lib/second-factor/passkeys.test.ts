@@ -4,7 +4,7 @@ import { getDb } from "@/db/client";
 import { passkeySignInOptions, signInConsoleMember } from "@/lib/auth/console-sign-in";
 import { realMemberCtx } from "@/test-support/fixtures";
 import { SoftAuthenticator } from "@/test-support/soft-authenticator";
-import { finishPasskeyRegistration, secondFactorsOf, startPasskeyRegistration } from ".";
+import { finishPasskeyRegistration, memberOwner, secondFactorsOf, startPasskeyRegistration } from ".";
 import { relyingParty } from "./relying-party";
 
 // Passkeys as a console member's second factor, with a software authenticator whose answers
@@ -33,7 +33,7 @@ describe("passkeys", () => {
     const { ctx, factor, recoveryCodes, response } = await withPasskey();
     expect(factor).toMatchObject({ kind: "passkey", name: "Laptop" });
     expect(recoveryCodes).toHaveLength(10);
-    expect(await secondFactorsOf(ctx.actor.id!)).toMatchObject({ factors: [{ kind: "passkey", name: "Laptop" }], recoveryCodesLeft: 10 });
+    expect(await secondFactorsOf(memberOwner(ctx.actor.id!))).toMatchObject({ factors: [{ kind: "passkey", name: "Laptop" }], recoveryCodesLeft: 10 });
     const again = await finishPasskeyRegistration(ctx, { response, name: "Again" }).catch((e) => e);
     expect(again.fieldErrors).toEqual({ response: ["The passkey request expired: start again."] });
     const [audit] = await getDb().execute<{ after: unknown }>(sql`select after from audit_events where action = 'console_member.second_factor.add' and target_id = ${ctx.actor.id}`);
@@ -47,7 +47,7 @@ describe("passkeys", () => {
     const wrong = await finishPasskeyRegistration(ctx, { response: forged }).catch((e) => e);
     expect(wrong.fieldErrors.response[0]).toMatch(/^The passkey could not be verified: Unexpected registration response challenge/);
     expect((await finishPasskeyRegistration(ctx, { response: { hello: "world" } }).catch((e) => e)).fieldErrors).toEqual({ response: ["This is not a passkey registration."] });
-    expect((await secondFactorsOf(ctx.actor.id!)).factors).toEqual([]);
+    expect((await secondFactorsOf(memberOwner(ctx.actor.id!))).factors).toEqual([]);
   });
 
   it("signs in with the passkey after the password; the options need the right password and open no session", async () => {

@@ -4,7 +4,7 @@ import { StepUpDialog } from "@/components/console/step-up";
 import { Card, PageHeader } from "@/components/ui/card";
 import { getConsoleSession } from "@/lib/auth/session";
 import { listEnvironments } from "@/lib/environments";
-import { consoleSecurity, secondFactorsOf } from "@/lib/second-factor";
+import { consoleSecurity, memberOwner, secondFactorsOf } from "@/lib/second-factor";
 import { RequireSecondFactor, SecondFactors } from "./security-forms";
 
 export const metadata: Metadata = { title: "Security" };
@@ -16,7 +16,7 @@ export const dynamic = "force-dynamic";
 export default async function SecurityPage() {
   const session = await getConsoleSession();
   if (!session) redirect("/sign-in?callbackUrl=/console/security");
-  const [summary, policy, [first]] = await Promise.all([secondFactorsOf(session.member.id), consoleSecurity(), listEnvironments()]);
+  const [summary, policy, [first]] = await Promise.all([secondFactorsOf(memberOwner(session.member.id)), consoleSecurity(), listEnvironments()]);
   return (
     <main id="main" className="mx-auto flex max-w-3xl flex-col gap-6 p-6">
       <StepUpDialog />
