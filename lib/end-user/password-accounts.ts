@@ -18,6 +18,9 @@ import { getAuthRow, routeSignIn } from "@/lib/sso/environment-auth";
 import { emailSchema, parseInput, uuidSchema } from "@/lib/validation";
 import { passwordProblems } from "./password-strength";
 import { createEndUserSession } from "./sessions";
+import { openSecret, sealSecret } from "@/lib/crypto/sealed";
+import { checkSecondFactor, hasSecondFactor, passkeyOptionsFor, secondFactorRefusal, userOwner } from "@/lib/second-factor";
+import { findEnvironmentByKey } from "@/lib/environments";
 
 export const INVITE_DAYS = 7;
 export const RESET_MINUTES = 60;
@@ -162,7 +165,8 @@ export type SignedIn = { token: string; environment: Environment; user: User };
 
 /**
  * Sets the password from an invitation or reset link (once), then signs the user in when the
- * environment lets this user use a password (not when SSO is enforced for them).
+ * environment lets this user use a password (not when SSO is enforced for them, nor when they have
+ * a second factor the environment uses: they sign in with it).
  */
 export async function setPasswordWithLink(
   purpose: "invite" | "reset",
@@ -197,8 +201,11 @@ export async function setPasswordWithLink(
       .select()
       .from(environmentBreakGlassUsers)
       .where(and(eq(environmentBreakGlassUsers.userId, user.id), eq(environmentBreakGlassUsers.environmentId, environment!.id)));
-    const route = routeSignIn(await getAuthRow(environment!.id, tx), user.email, !!breakGlass);
+    const settings = await getAuthRow(environment!.id, tx);
+    const route = routeSignIn(settings, user.email, !!breakGlass);
     if (route.method !== "password") return { token: null, environment: environment!, user };
+    // A link proves the mailbox, not the second factor: a user who has one signs in with it.
+    if (settings.secondFactor !== "off" && (await hasSecondFactor(userOwner(user.id), tx))) return { token: null, environment: environment!, user };
     const { token } = await createEndUserSession(tx, { userId: user.id, environmentId: environment!.id, method: "password", ip: request.ip, userAgent: request.userAgent });
     await recordAudit(tx, ctx, { action: "end_user.sign_in", targetType: "user", targetId: user.id, targetLabel: user.email, environment: environment!, after: { method: "password", via: purpose } });
     return { token, environment: environment!, user };
@@ -262,7 +269,11 @@ export async function unlockWithLink(environmentKey: string, token: string, requ
   });
 }
 
-export type PasswordSignInResult = { ok: true; signedIn: SignedIn } | { ok: false; message: string };
+/**
+ * `secondStep`: the password was right and the user has a second factor this environment uses: a
+ * sealed token (five minutes) that completeSecondFactorSignIn takes with the code.
+ */
+export type PasswordSignInResult = { ok: true; signedIn: SignedIn } | { ok: false; message: string; secondStep?: string };
 
 const signInInput = z.object({ email: z.string().max(320), password: z.string().max(1000) });
 
@@ -378,18 +389,115 @@ export async function signInWithPassword(
   if (!row!.hasAccess) return failure("no access to this environment");
   if (route.method !== "password") return failure(route.method === "sso" ? "SSO is enforced for this email" : "password sign-in is off");
 
+  // A second factor, where the environment uses them and the user has one: the attempt stays counted
+  // (a password alone is not a sign-in) until the code is right.
+  if (settings.secondFactor !== "off" && (await hasSecondFactor(userOwner(user.id)))) {
+    return { ok: false, message: SECOND_STEP_MESSAGE, secondStep: sealSecondStep(user.id, environment.id) };
+  }
+
   await Promise.all([refundRateLimit(failuresKey), knownAddress ? resetRateLimit(pairKey) : undefined]);
   return inTransaction(async (tx) => {
-    const updated = await clearLockoutRow(tx, user.id, { signedIn: true });
-    const { token } = await createEndUserSession(tx, { userId: user.id, environmentId: environment.id, method: "password", ip: request.ip, userAgent: request.userAgent });
+    return openPasswordSession(tx, user, environment, request, { breakGlass: !!row!.breakGlass && settings.ssoEnabled });
+  });
+}
+
+/** A password sign-in that passed every check: the lockout cleared, the session, the audit row. */
+async function openPasswordSession(
+  tx: Executor,
+  user: User,
+  environment: Environment,
+  request: { ip?: string; userAgent?: string },
+  detail: { breakGlass?: boolean; secondFactor?: string },
+): Promise<{ ok: true; signedIn: SignedIn }> {
+  const updated = await clearLockoutRow(tx, user.id, { signedIn: true });
+  const { token } = await createEndUserSession(tx, { userId: user.id, environmentId: environment.id, method: "password", secondFactor: detail.secondFactor, ip: request.ip, userAgent: request.userAgent });
+  await recordAudit(tx, { actor: endUser(user, environment.id), ip: request.ip }, {
+    action: "end_user.sign_in",
+    targetType: "user",
+    targetId: user.id,
+    targetLabel: user.email,
+    environment,
+    after: { method: "password", ...detail },
+  });
+  return { ok: true, signedIn: { token, environment, user: updated } };
+}
+
+// ---- The second step ------------------------------------------------------------
+
+const SECOND_STEP_PURPOSE = "end-user-second-step";
+const SECOND_STEP_MINUTES = 5;
+export const SECOND_STEP_MESSAGE = "Enter the code from your authenticator app, or a recovery code.";
+
+function sealSecondStep(userId: string, environmentId: string): string {
+  return sealSecret(SECOND_STEP_PURPOSE, JSON.stringify({ u: userId, e: environmentId, x: Date.now() + SECOND_STEP_MINUTES * 60_000 }));
+}
+
+function openSecondStep(token: string): { userId: string; environmentId: string } | null {
+  try {
+    const { u, e, x } = JSON.parse(openSecret(SECOND_STEP_PURPOSE, token)) as { u: string; e: string; x: number };
+    return typeof u === "string" && typeof e === "string" && x > Date.now() ? { userId: u, environmentId: e } : null;
+  } catch {
+    return null;
+  }
+}
+
+const secondStepInput = z.object({ secondStep: z.string().max(2000), code: z.string().max(16_000) });
+
+/**
+ * The second step of a password sign-in: the sealed token of the first (the right password, five
+ * minutes) and a code (or a passkey's answer). The user must still be active, allowed in, and not
+ * locked; a wrong code counts toward the lockout like a wrong password, and is audited.
+ */
+export async function completeSecondFactorSignIn(
+  environmentKey: string,
+  input: unknown,
+  request: { ip?: string; userAgent?: string } = {},
+): Promise<PasswordSignInResult> {
+  const data = parseInput(secondStepInput, input);
+  const step = openSecondStep(data.secondStep);
+  const db = getDb();
+  const [environment] = await db.select().from(environments).where(eq(environments.key, environmentKey));
+  if (!environment) throw new NotFoundError("No such environment.");
+  const expired = { ok: false as const, message: "The sign-in took too long: enter your email and password again." };
+  if (!step || step.environmentId !== environment.id) return expired;
+  const [row] = await db
+    .select({ user: users, hasAccess: sql<boolean>`${environmentAccess.userId} is not null` })
+    .from(users)
+    .leftJoin(environmentAccess, and(eq(environmentAccess.userId, users.id), eq(environmentAccess.environmentId, environment.id)))
+    .where(eq(users.id, step.userId));
+  if (!row || row.user.status !== "active" || !row.hasAccess || (row.user.lockedUntil && row.user.lockedUntil > new Date())) return expired;
+  const user = row.user;
+  const { PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES } = env();
+  const outcome = await inTransaction(async (tx) => {
+    const check = await checkSecondFactor(tx, userOwner(user.id), data.code);
+    if (!check.ok) return check;
+    return openPasswordSession(tx, user, environment, request, { secondFactor: check.method });
+  });
+  if (outcome.ok) {
+    await refundRateLimit(`pw-ip-fail:${request.ip ?? "unknown"}`);
+    return outcome;
+  }
+  await inTransaction(async (tx) => {
+    await recordFailedSignInRow(tx, user.id, PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES, Math.max(MAX_LOCKOUT_MINUTES, PASSWORD_LOCKOUT_MINUTES));
     await recordAudit(tx, { actor: endUser(user, environment.id), ip: request.ip }, {
       action: "end_user.sign_in",
       targetType: "user",
       targetId: user.id,
       targetLabel: user.email,
       environment,
-      after: { method: "password", breakGlass: !!row!.breakGlass && settings.ssoEnabled },
+      outcome: "failure",
+      reason: `second factor ${outcome.reason}`,
+      after: { method: "password" },
     });
-    return { ok: true as const, signedIn: { token, environment, user: updated } };
   });
+  return { ok: false, message: secondFactorRefusal(outcome.reason), secondStep: data.secondStep };
+}
+
+/** The passkey challenge of a second step (null when the token expired or the user has no passkey). */
+export async function secondStepPasskeyOptions(environmentKey: string, secondStep: unknown) {
+  if (typeof secondStep !== "string" || secondStep.length > 2000) return null;
+  const step = openSecondStep(secondStep);
+  const environment = step ? await findEnvironmentByKey(environmentKey) : undefined;
+  if (!step || !environment || environment.id !== step.environmentId) return null;
+  return passkeyOptionsFor(userOwner(step.userId));
 }

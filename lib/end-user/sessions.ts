@@ -4,7 +4,7 @@ import { environmentIdsOf } from "@/lib/groups/membership-rows";
 import { and, eq, isNull, sql } from "drizzle-orm";
 import { getDb, type Executor } from "@/db/client";
 import type { Environment } from "@/db/schema";
-import { environmentAccess, environmentAuth, environments, sessions, users, type Session, type User } from "@/db/schema";
+import { environmentAccess, environmentAuth, environments, sessions, users, type Session, type User, secondFactors } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit } from "@/lib/audit/record";
 import { hashToken, newSecretToken } from "@/lib/auth/secret-token";
@@ -30,7 +30,17 @@ export function sessionCookieOptions() {
 
 export async function createEndUserSession(
   tx: Executor,
-  input: { userId: string; environmentId: string; method: "password" | "sso"; identityProviderId?: string | null; ip?: string; userAgent?: string },
+  input: {
+    userId: string;
+    environmentId: string;
+    method: "password" | "sso";
+    identityProviderId?: string | null;
+    /** How the second step was proven (password sign-ins), or the IdP's authentication context (SSO). */
+    secondFactor?: string | null;
+    authnContext?: string | null;
+    ip?: string;
+    userAgent?: string;
+  },
 ): Promise<{ token: string; session: Session }> {
   const token = newSecretToken();
   const [session] = await tx
@@ -41,6 +51,8 @@ export async function createEndUserSession(
       environmentId: input.environmentId,
       method: input.method,
       identityProviderId: input.identityProviderId ?? null,
+      secondFactor: input.secondFactor ?? null,
+      authnContext: input.authnContext?.slice(0, 300) ?? null,
       // The lifetime is the environment's setting at sign-in; the idle timeout is read live.
       expiresAt: sql`now() + make_interval(mins => coalesce((select ${environmentAuth.sessionLifetimeMinutes} from ${environmentAuth} where ${environmentAuth.environmentId} = ${input.environmentId}), 720))`,
       ip: input.ip ?? null,
@@ -50,7 +62,8 @@ export async function createEndUserSession(
   return { token, session: session! };
 }
 
-export type EndUserSession = { session: Session; user: User; environment: Environment };
+/** `mustEnrol`: the environment requires a second factor on password sign-in and the user has none yet: the session only lets them add one. */
+export type EndUserSession = { session: Session; user: User; environment: Environment; mustEnrol: boolean };
 
 /**
  * The live session behind a cookie, or null: revoked, expired (absolute or idle), user not
@@ -60,7 +73,14 @@ export async function readEndUserSession(environmentKey: string, token: string |
   if (!token || token.length > 200) return null;
   const db = getDb();
   const [row] = await db
-    .select({ session: sessions, user: users, environment: environments, idleMinutes: environmentAuth.idleTimeoutMinutes })
+    .select({
+      session: sessions,
+      user: users,
+      environment: environments,
+      idleMinutes: environmentAuth.idleTimeoutMinutes,
+      mustEnrol: sql<boolean>`(coalesce(${environmentAuth.secondFactor} = 'required', false) and ${sessions.method} = 'password'
+        and not exists (select 1 from ${secondFactors} f where f.user_id = ${users.id} and f.confirmed_at is not null))`,
+    })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
     .innerJoin(environments, eq(environments.id, sessions.environmentId))
@@ -82,7 +102,7 @@ export async function readEndUserSession(environmentKey: string, token: string |
   if (Date.now() - row.session.lastSeenAt.getTime() > 60_000) {
     await db.update(sessions).set({ lastSeenAt: sql`now()` }).where(eq(sessions.id, row.session.id));
   }
-  return { session: row.session, user: row.user, environment: row.environment };
+  return { session: row.session, user: row.user, environment: row.environment, mustEnrol: row.mustEnrol };
 }
 
 /** Sign-out of one session (the end user's own action). */

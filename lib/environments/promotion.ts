@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { and, eq, inArray, isNotNull, ne } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Executor } from "@/db/client";
-import { FEATURES, MCP_TOOLS, SSO_ENFORCEMENTS, type Feature } from "@/db/enums";
+import { FEATURES, MCP_TOOLS, SECOND_FACTOR_POLICIES, SSO_ENFORCEMENTS, type Feature } from "@/db/enums";
 import { accessGrants, directories, groupMappings, groups, identityProviders, resources, type Environment } from "@/db/schema";
 import { addGrants, removeGrant } from "@/lib/access/grants";
 import { createResource, deleteResource, updateResource } from "@/lib/access/resources";
@@ -42,6 +42,8 @@ const signInSchema = z.object({
   sessionLifetimeMinutes: z.number().int(),
   idleTimeoutMinutes: z.number().int(),
   tokenLifetimeSeconds: z.number().int(),
+  // Absent in documents exported before second factors: the target's policy stays.
+  secondFactor: z.enum(SECOND_FACTOR_POLICIES).optional(),
 });
 export const configDocument = z.object({
   format: z.literal(CONFIG_FORMAT, { error: `Not an environment configuration (format ${CONFIG_FORMAT}): export one with iam env export KEY.` }),
@@ -112,6 +114,7 @@ async function configOf(environment: Environment, executor: Executor = getDb()):
       sessionLifetimeMinutes: auth.sessionLifetimeMinutes,
       idleTimeoutMinutes: auth.idleTimeoutMinutes,
       tokenLifetimeSeconds: auth.tokenLifetimeSeconds,
+      secondFactor: auth.secondFactor,
     },
     groupMappings: mappingRows.sort(by((m) => `${lower(m.identityProvider)}/${m.idpValue}/${lower(m.group)}`)),
     directories: directoryRows.sort(by((d) => lower(d.name))),
@@ -331,6 +334,7 @@ async function applyChanges(ctx: DomainContext, tx: Executor, environment: Envir
     sessionLifetimeMinutes: s.sessionLifetimeMinutes,
     idleTimeoutMinutes: s.idleTimeoutMinutes,
     tokenLifetimeSeconds: s.tokenLifetimeSeconds,
+    secondFactor: s.secondFactor,
   });
   // Group mappings, per IdP that has any here or in the document (mappings to groups not promoted are kept).
   const currentMappings = await tx

@@ -98,7 +98,7 @@ export async function startTotpEnrolment(ctx: DomainContext): Promise<{ factorId
       .insert(secondFactors)
       .values({ ...ownerColumns(owner), kind: "totp", name: "Authenticator app", secretSealed: sealSecret(SEAL_PURPOSE, secret) })
       .returning({ id: secondFactors.id });
-    const { uri, qrSvg } = await totpEnrolment({ secret, issuer: owner.kind === "member" ? "IAM Console" : "Workato", account });
+    const { uri, qrSvg } = await totpEnrolment({ secret, issuer: "IAM Console", account });
     return { factorId: row!.id, secret, uri, qrSvg };
   });
 }

@@ -2,7 +2,7 @@ import "server-only";
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Executor } from "@/db/client";
-import { SSO_ENFORCEMENTS } from "@/db/enums";
+import { SECOND_FACTOR_POLICIES, SSO_ENFORCEMENTS } from "@/db/enums";
 import {
   environmentAuth,
   environmentBreakGlassUsers,
@@ -51,6 +51,8 @@ export const updateEnvironmentAuthInput = z
     idleTimeoutMinutes: z.number().int().min(1, "At least 1 minute.").max(43200, "At most 30 days."),
     // Lifetime of the runtime access tokens (JWTs) minted for signed-in users.
     tokenLifetimeSeconds: z.number().int().min(60, "At least 60 seconds.").max(3600, "At most an hour.").default(600),
+    // Second factors on password sign-in; left out, the current policy stays.
+    secondFactor: z.enum(SECOND_FACTOR_POLICIES, { error: "Choose off, optional or required." }).optional(),
     expectedVersion: z.number().int().positive().optional(),
   })
   .superRefine((v, ctx) => {
@@ -114,6 +116,7 @@ const describe = (s: EnvironmentAuthSettings) => ({
   sessionLifetimeMinutes: s.sessionLifetimeMinutes,
   idleTimeoutMinutes: s.idleTimeoutMinutes,
   tokenLifetimeSeconds: s.tokenLifetimeSeconds,
+  secondFactor: s.secondFactor,
 });
 
 /** Changes how an environment's users sign in; one audited change with before and after. */
@@ -162,6 +165,7 @@ export async function updateEnvironmentAuth(ctx: DomainContext, environmentId: s
         sessionLifetimeMinutes: data.sessionLifetimeMinutes,
         idleTimeoutMinutes: data.idleTimeoutMinutes,
         tokenLifetimeSeconds: data.tokenLifetimeSeconds,
+        secondFactor: data.secondFactor ?? before.secondFactor,
         version: sql`${environmentAuth.version} + 1`,
         updatedAt: sql`now()`,
       })

@@ -388,7 +388,7 @@ async function signIn(input: {
       const user = { id: knownUser.id, email: knownUser.email };
       // Independent statements, sent together (postgres.js pipelines them on the transaction's connection).
       const [{ token }, , , touched] = await Promise.all([
-        createEndUserSession(tx, { userId: user.id, environmentId: environment.id, method: "sso", identityProviderId: idp.id, ip: input.ip, userAgent: input.userAgent }),
+        createEndUserSession(tx, { userId: user.id, environmentId: environment.id, method: "sso", identityProviderId: idp.id, authnContext: assertion.authnContext, ip: input.ip, userAgent: input.userAgent }),
         saveTrace(tx, { id: traceId, idp, environment, flow, outcome: "success", assertion, groups: identity.groups, result: describePlan(plan), userId: user.id, ip: input.ip }),
         recordAudit(tx, { ...ctx, actor: { type: "end_user", id: user.id, label: user.email, environmentIds: [environment.id] } }, {
           action: "end_user.sign_in",
@@ -396,7 +396,7 @@ async function signIn(input: {
           targetId: user.id,
           targetLabel: user.email,
           environment,
-          after: { method: "sso", flow, identityProvider: idp.name, traceId },
+          after: { method: "sso", flow, identityProvider: idp.name, traceId, authnContext: assertion.authnContext },
         }),
         quiet ? touchSignIn(tx, user.id, idp.id, identity.subject) : Promise.resolve(knownUser as User),
       ]);

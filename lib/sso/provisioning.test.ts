@@ -47,6 +47,8 @@ describe("JIT and group sync", () => {
     expect(access).toMatchObject({ environmentId: f.envs.prod.id, source: "jit" });
     const session = await readEndUserSession("prod", result.token);
     expect(session?.user.id).toBe(result.user.id);
+    // The IdP's authentication context is kept with the session (an SSO sign-in relies on the IdP's factors).
+    expect(session?.session).toMatchObject({ method: "sso", authnContext: "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport", secondFactor: null });
     // The unknown group value is reported in the trace, not silently dropped.
     const [trace] = await getDb().select().from(ssoTraces).where(eq(ssoTraces.id, result.traceId));
     expect(trace!.result).toMatchObject({ unknownGroups: ["Unknown Team"], groupsAdded: expect.arrayContaining(["Engineering", "Operations"]) });

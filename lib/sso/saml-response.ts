@@ -68,6 +68,8 @@ export type VerifiedAssertion = {
   /** Until when the assertion (and so its ID in the replay cache) is valid. */
   notOnOrAfter: Date;
   sessionIndex: string | null;
+  /** The IdP's AuthnContextClassRef: how it authenticated the person (recorded on the session and the sign-in's audit row). */
+  authnContext: string | null;
 };
 
 export type CheckOptions = {
@@ -462,6 +464,8 @@ export function checkSamlResponse(xml: string, opts: CheckOptions, parsed?: Docu
     audienceCount: restrictions.flat().length,
     notOnOrAfter,
     sessionIndex: authn?.getAttribute("SessionIndex") || null,
+    // How the IdP authenticated the person (e.g. …:PasswordProtectedTransport, or a multi-factor class).
+    authnContext: (authn ? firstChild(firstChild(authn, NS.saml, "AuthnContext") ?? authn, NS.saml, "AuthnContextClassRef")?.textContent?.trim() : null) || null,
   };
 }
 

@@ -6,7 +6,7 @@ import { environmentAuth, resources } from "@/db/schema";
 import { entitlementsOf } from "@/lib/access/policy";
 import type { EndUserSession } from "@/lib/end-user/sessions";
 import { publicOrigin } from "@/env";
-import { ValidationError } from "@/lib/errors";
+import { ValidationError, ForbiddenError } from "@/lib/errors";
 import { uuidSchema } from "@/lib/validation";
 import { ACCESS_TOKEN_TYPE, FEATURE_KEYS, tokenAudience, type AccessTokenClaims, type FeatureKey } from "@iam-console/runtime";
 import { noteIssuance } from "./issuance-audit";
@@ -46,6 +46,8 @@ export async function validateAudience(environment: { id: string; key: string },
 export type MintedToken = { token: string; claims: AccessTokenClaims; expiresIn: number };
 
 export async function mintAccessToken(s: EndUserSession, audience: string): Promise<MintedToken> {
+  // A session that must first add the second factor its environment requires carries no access.
+  if (s.mustEnrol) throw new ForbiddenError("This environment requires a second factor: add one first (your home page in this environment).");
   const audienceName = await validateAudience(s.environment, audience);
   const aud = tokenAudience(s.environment.key, audienceName);
   const [[auth], held, key] = await Promise.all([

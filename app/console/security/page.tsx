@@ -5,7 +5,16 @@ import { Card, PageHeader } from "@/components/ui/card";
 import { getConsoleSession } from "@/lib/auth/session";
 import { listEnvironments } from "@/lib/environments";
 import { consoleSecurity, memberOwner, secondFactorsOf } from "@/lib/second-factor";
-import { RequireSecondFactor, SecondFactors } from "./security-forms";
+import { SecondFactors } from "@/components/second-factors";
+import {
+  confirmTotpAction,
+  finishPasskeyAction,
+  regenerateRecoveryCodesAction,
+  removeSecondFactorAction,
+  startPasskeyAction,
+  startTotpAction,
+} from "./actions";
+import { RequireSecondFactor } from "./security-forms";
 
 export const metadata: Metadata = { title: "Security" };
 export const dynamic = "force-dynamic";
@@ -36,7 +45,7 @@ export default async function SecurityPage() {
         <SecondFactors
           factors={summary.factors.map((f) => ({ id: f.id, kind: f.kind, name: f.name, createdAt: f.createdAt.toISOString(), lastUsedAt: f.lastUsedAt?.toISOString() ?? null }))}
           recoveryCodesLeft={summary.recoveryCodesLeft}
-          continueTo={session.mustEnrol && first ? `/console/${first.key}` : null}
+          actions={{ startTotp: startTotpAction, confirmTotp: confirmTotpAction, startPasskey: startPasskeyAction, finishPasskey: finishPasskeyAction, remove: removeSecondFactorAction, regenerate: regenerateRecoveryCodesAction }}
         />
       </Card>
       {session.member.role === "owner" && !session.mustEnrol && (

@@ -4,14 +4,19 @@ import { cookies, headers } from "next/headers";
 import { after } from "next/server";
 import { redirect } from "next/navigation";
 import { clientIp } from "@/lib/auth/request-info";
-import { requestPasswordReset, setPasswordWithLink, signInWithPassword, unlockWithLink } from "@/lib/end-user/password-accounts";
+import { completeSecondFactorSignIn, requestPasswordReset, secondStepPasskeyOptions, setPasswordWithLink, signInWithPassword, unlockWithLink } from "@/lib/end-user/password-accounts";
+import type { ActionResult } from "@/lib/actions";
+import type { DomainContext } from "@/lib/auth/actor";
+import { confirmTotpEnrolment, finishPasskeyRegistration, regenerateRecoveryCodes, removeSecondFactor, startPasskeyRegistration, startTotpEnrolment } from "@/lib/second-factor";
+import { currentEndUserSession } from "./session";
 import { endEndUserSession, sessionCookieName, sessionCookieOptions } from "@/lib/end-user/sessions";
 import { isDomainError, type FieldErrors } from "@/lib/errors";
 import { safeReturnPath } from "@/lib/sso/flow";
 
 // The end user's own actions (no console session): thin doors onto lib/end-user.
 
-export type FormState = { error?: string; fieldErrors?: FieldErrors; done?: boolean } | null;
+/** `secondStep`: the password was right; the form asks for the code and sends it with this token. */
+export type FormState = { error?: string; fieldErrors?: FieldErrors; done?: boolean; secondStep?: string } | null;
 
 async function requestInfo() {
   const h = await headers();
@@ -31,7 +36,7 @@ export async function passwordSignInAction(envKey: string, _prev: FormState, for
   let target: string;
   try {
     const result = await signInWithPassword(envKey, { email: String(form.get("email") ?? ""), password: String(form.get("password") ?? "") }, await requestInfo());
-    if (!result.ok) return { error: result.message };
+    if (!result.ok) return result.secondStep ? { secondStep: result.secondStep } : { error: result.message };
     await setSessionCookie(envKey, result.signedIn.token);
     target = safeReturnPath(String(form.get("return_to") ?? ""), envKey) ?? `/e/${envKey}`;
   } catch (error) {
@@ -72,4 +77,65 @@ export async function signOutAction(envKey: string): Promise<void> {
   await endEndUserSession(jar.get(name)?.value);
   jar.delete(name);
   redirect(`/e/${envKey}/sign-in?signed_out=1`);
+}
+
+/** The second step of a password sign-in: the code (or a passkey's answer) with the first step's token. */
+export async function secondFactorSignInAction(envKey: string, _prev: FormState, form: FormData): Promise<FormState> {
+  let target: string;
+  try {
+    const secondStep = String(form.get("second_step") ?? "");
+    // A passkey's answer (set by the form's passkey button), or the code typed.
+    const code = String(form.get("passkey") || form.get("code") || "");
+    const result = await completeSecondFactorSignIn(envKey, { secondStep, code }, await requestInfo());
+    if (!result.ok) return { error: result.message, ...(result.secondStep ? { secondStep: result.secondStep } : {}) };
+    await setSessionCookie(envKey, result.signedIn.token);
+    target = safeReturnPath(String(form.get("return_to") ?? ""), envKey) ?? `/e/${envKey}`;
+  } catch (error) {
+    return failure(error);
+  }
+  redirect(target);
+}
+
+/** The passkey challenge of a second step (null when there is none to answer). */
+export async function secondStepPasskeyOptionsAction(envKey: string, secondStep: unknown) {
+  return secondStepPasskeyOptions(envKey, secondStep);
+}
+
+// ---- The end user's own second factors (lib/second-factor acts on the signed-in user alone) ----
+
+async function asEndUser<T>(envKey: string, run: (ctx: DomainContext) => Promise<T>): Promise<ActionResult<T>> {
+  const current = await currentEndUserSession(envKey);
+  if (!current) return { ok: false, error: "Your session has ended. Sign in again." };
+  const ctx: DomainContext = { actor: { type: "end_user", id: current.user.id, label: current.user.email, environmentIds: [current.environment.id] }, ...(await requestInfo()) };
+  try {
+    return { ok: true, data: await run(ctx) };
+  } catch (error) {
+    if (isDomainError(error)) return { ok: false, error: error.message, fieldErrors: error.fieldErrors };
+    throw error;
+  }
+}
+
+export async function startTotpForUserAction(envKey: string) {
+  return asEndUser(envKey, (ctx) => startTotpEnrolment(ctx));
+}
+export async function confirmTotpForUserAction(envKey: string, input: unknown) {
+  return asEndUser(envKey, async (ctx) => {
+    const { factor, recoveryCodes } = await confirmTotpEnrolment(ctx, input);
+    return { name: factor.name, recoveryCodes };
+  });
+}
+export async function startPasskeyForUserAction(envKey: string) {
+  return asEndUser(envKey, (ctx) => startPasskeyRegistration(ctx));
+}
+export async function finishPasskeyForUserAction(envKey: string, input: unknown) {
+  return asEndUser(envKey, async (ctx) => {
+    const { factor, recoveryCodes } = await finishPasskeyRegistration(ctx, input);
+    return { name: factor.name, recoveryCodes };
+  });
+}
+export async function removeSecondFactorForUserAction(envKey: string, factorId: string) {
+  return asEndUser(envKey, (ctx) => removeSecondFactor(ctx, String(factorId)));
+}
+export async function regenerateRecoveryCodesForUserAction(envKey: string) {
+  return asEndUser(envKey, (ctx) => regenerateRecoveryCodes(ctx));
 }

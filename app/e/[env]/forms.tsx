@@ -1,10 +1,11 @@
 "use client";
 
 import Link from "next/link";
-import { useActionState } from "react";
+import { useActionState, useRef } from "react";
+import { startAuthentication } from "@simplewebauthn/browser";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
-import { forgotPasswordAction, passwordSignInAction, setPasswordAction, unlockAction, type FormState } from "./actions";
+import { forgotPasswordAction, passwordSignInAction, secondFactorSignInAction, secondStepPasskeyOptionsAction, setPasswordAction, unlockAction, type FormState } from "./actions";
 import { formLevelError } from "@/components/form-state";
 
 function FormError({ state }: { state: FormState }) {
@@ -19,6 +20,7 @@ function FormError({ state }: { state: FormState }) {
 
 export function PasswordForm({ envKey, email, returnTo }: { envKey: string; email: string; returnTo?: string }) {
   const [state, action, pending] = useActionState(passwordSignInAction.bind(null, envKey), null);
+  if (state?.secondStep) return <SecondStepForm envKey={envKey} secondStep={state.secondStep} returnTo={returnTo} />;
   return (
     <form action={action} className="flex flex-col gap-4" noValidate>
       <FormError state={state} />
@@ -31,6 +33,38 @@ export function PasswordForm({ envKey, email, returnTo }: { envKey: string; emai
       <Link href={`/e/${envKey}/forgot`} className="text-sm text-brand-700 hover:underline">
         Forgot your password?
       </Link>
+    </form>
+  );
+}
+
+/** After the right password: a code from the authenticator app, a recovery code, or a passkey. */
+function SecondStepForm({ envKey, secondStep, returnTo }: { envKey: string; secondStep: string; returnTo?: string }) {
+  const [state, action, pending] = useActionState(secondFactorSignInAction.bind(null, envKey), { secondStep });
+  const form = useRef<HTMLFormElement>(null);
+  const passkey = useRef<HTMLInputElement>(null);
+  const token = state?.secondStep ?? secondStep;
+  async function withPasskey() {
+    const options = await secondStepPasskeyOptionsAction(envKey, token);
+    if (!options) return;
+    const answer = await startAuthentication({ optionsJSON: options }).catch(() => null);
+    if (!answer || !passkey.current) return;
+    passkey.current.value = JSON.stringify(answer);
+    form.current?.requestSubmit();
+  }
+  return (
+    <form ref={form} action={action} className="flex flex-col gap-4" noValidate>
+      <FormError state={state} />
+      <p className="text-sm text-slate-700">Enter the 6-digit code from your authenticator app, or one of your recovery codes.</p>
+      <input type="hidden" name="second_step" value={token} />
+      {returnTo && <input type="hidden" name="return_to" value={returnTo} />}
+      <input ref={passkey} type="hidden" name="passkey" defaultValue="" />
+      <Field label="Authentication code" name="code" autoComplete="one-time-code" autoFocus />
+      <Button type="submit" disabled={pending}>
+        {pending ? "Verifying…" : "Verify"}
+      </Button>
+      <Button type="button" variant="secondary" disabled={pending} onClick={() => void withPasskey()}>
+        Use a passkey
+      </Button>
     </form>
   );
 }

@@ -7,7 +7,18 @@ import { entitlementsOf } from "@/lib/access/policy";
 import { listResources } from "@/lib/access/resources";
 import { userGroupsIn } from "@/lib/sso/provision";
 import { mcpServerUrl } from "@/lib/tokens/mint";
-import { signOutAction } from "./actions";
+import { SecondFactors } from "@/components/second-factors";
+import { getAuthRow } from "@/lib/sso/environment-auth";
+import { secondFactorsOf, userOwner } from "@/lib/second-factor";
+import {
+  confirmTotpForUserAction,
+  finishPasskeyForUserAction,
+  regenerateRecoveryCodesForUserAction,
+  removeSecondFactorForUserAction,
+  signOutAction,
+  startPasskeyForUserAction,
+  startTotpForUserAction,
+} from "./actions";
 import { McpToken } from "./mcp-token";
 import { currentEndUserSession } from "./session";
 
@@ -20,6 +31,48 @@ export default async function EndUserHome({ params }: { params: Promise<{ env: s
   const current = await currentEndUserSession(envKey);
   if (!current) redirect(`/e/${envKey}/sign-in`);
   const { user, environment, session } = current;
+  const [settings, factors] = await Promise.all([getAuthRow(environment.id), secondFactorsOf(userOwner(user.id))]);
+  const security = (
+    <SecondFactors
+      factors={factors.factors.map((f) => ({ id: f.id, kind: f.kind, name: f.name, createdAt: f.createdAt.toISOString(), lastUsedAt: f.lastUsedAt?.toISOString() ?? null }))}
+      recoveryCodesLeft={factors.recoveryCodesLeft}
+      actions={{
+        startTotp: startTotpForUserAction.bind(null, envKey),
+        confirmTotp: confirmTotpForUserAction.bind(null, envKey),
+        startPasskey: startPasskeyForUserAction.bind(null, envKey),
+        finishPasskey: finishPasskeyForUserAction.bind(null, envKey),
+        remove: removeSecondFactorForUserAction.bind(null, envKey),
+        regenerate: regenerateRecoveryCodesForUserAction.bind(null, envKey),
+      }}
+    />
+  );
+  const signOut = (
+    <form action={signOutAction.bind(null, envKey)} className="mt-6">
+      <Button type="submit" variant="secondary">
+        Sign out
+      </Button>
+    </form>
+  );
+  // The security section keeps its place whichever way the page renders, so the recovery codes shown
+  // after adding the first factor stay on screen when the page refreshes into the home below.
+  const securitySection = (current.mustEnrol || settings.secondFactor !== "off" || factors.factors.length > 0) && (
+    <section key="security" className="rounded-lg border border-slate-200 bg-white p-6 shadow-sm">{security}</section>
+  );
+  // This environment requires a second factor and the user has none: adding one comes first.
+  if (current.mustEnrol) {
+    return (
+      <div className="flex flex-col gap-6">
+        <section className="rounded-lg border border-slate-200 bg-white p-6 shadow-sm">
+          <h1 className="text-xl font-semibold">Add a second factor</h1>
+          <p role="status" className="mt-2 rounded-md border border-amber-300 bg-amber-50 p-3 text-sm text-amber-900">
+            {environment.name} requires a second factor when you sign in with a password. Add an authenticator app or a passkey to continue.
+          </p>
+          {signOut}
+        </section>
+        {securitySection}
+      </div>
+    );
+  }
   const [groups, held, resources] = await Promise.all([userGroupsIn(getDb(), user.id, environment.id), entitlementsOf(environment.id, user.id), listResources(environment.id)]);
   const usable = (feature: Feature) => {
     const granted = held.entitlements[feature] ?? [];
@@ -52,11 +105,7 @@ export default async function EndUserHome({ params }: { params: Promise<{ env: s
           <dt className="text-slate-500">Features</dt>
           <dd>{FEATURES.filter((f) => held.entitlements[f]).map((f) => FEATURE_LABELS[f]).join(", ") || "none yet"}</dd>
         </dl>
-        <form action={signOutAction.bind(null, envKey)} className="mt-6">
-          <Button type="submit" variant="secondary">
-            Sign out
-          </Button>
-        </form>
+        {signOut}
       </section>
       <section className="rounded-lg border border-slate-200 bg-white p-6 shadow-sm" aria-labelledby="genies">
         <h2 id="genies" className="text-lg font-semibold">Genies</h2>
@@ -105,6 +154,7 @@ export default async function EndUserHome({ params }: { params: Promise<{ env: s
           </ul>
         </section>
       )}
+      {securitySection}
     </div>
   );
 }

@@ -1,6 +1,6 @@
 import "server-only";
 import { z } from "zod";
-import { IDP_PRESETS, SSO_ENFORCEMENTS } from "@/db/enums";
+import { IDP_PRESETS, SECOND_FACTOR_POLICIES, SSO_ENFORCEMENTS } from "@/db/enums";
 import { eq } from "drizzle-orm";
 import type { Tx } from "@/db/client";
 import { environments, identityProviders, type Environment, type IdentityProvider } from "@/db/schema";
@@ -58,6 +58,7 @@ const signInOut = z.object({
   sessionLifetimeMinutes: z.number().int(),
   idleTimeoutMinutes: z.number().int(),
   tokenLifetimeSeconds: z.number().int(),
+  secondFactor: z.enum(SECOND_FACTOR_POLICIES).describe("Second factors on password sign-in: off, optional (for users who enrol one) or required"),
 });
 const signInBody = (s: EnvironmentAuthSettings, environment: string): z.output<typeof signInOut> => ({
   environment,
@@ -75,6 +76,7 @@ const signInBody = (s: EnvironmentAuthSettings, environment: string): z.output<t
   sessionLifetimeMinutes: s.sessionLifetimeMinutes,
   idleTimeoutMinutes: s.idleTimeoutMinutes,
   tokenLifetimeSeconds: s.tokenLifetimeSeconds,
+  secondFactor: s.secondFactor,
 });
 const signInIn = z.object({
   passwordEnabled: z.boolean(),
@@ -91,6 +93,7 @@ const signInIn = z.object({
   sessionLifetimeMinutes: z.number().int(),
   idleTimeoutMinutes: z.number().int(),
   tokenLifetimeSeconds: z.number().int().optional(),
+  secondFactor: z.enum(SECOND_FACTOR_POLICIES).optional().describe("Left out, the current policy stays"),
 });
 
 // ---- Identity providers ---------------------------------------------------------

@@ -92,6 +92,7 @@ export default async function SettingsPage({ params }: { params: Promise<{ env: 
             sessionLifetimeMinutes: auth.sessionLifetimeMinutes,
             idleTimeoutMinutes: auth.idleTimeoutMinutes,
             tokenLifetimeSeconds: auth.tokenLifetimeSeconds,
+            secondFactor: auth.secondFactor,
           }}
         />
       </Card>

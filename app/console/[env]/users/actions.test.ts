@@ -45,6 +45,7 @@ describe("server actions refuse callers without the right session", () => {
       actions.jobStatusAction(crypto.randomUUID()),
       actions.sendInvitationAction({ userId: user.id, environmentId: env.dev.id }),
       actions.signOutEverywhereAction(user.id),
+      actions.resetUserSecondFactorsAction(user.id),
       actions.liftExclusionAction(crypto.randomUUID()),
     ];
     const results = await Promise.all(calls);

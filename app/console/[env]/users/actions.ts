@@ -1,5 +1,6 @@
 "use server";
 
+import { resetUserSecondFactors } from "@/lib/second-factor";
 import { consoleAction } from "@/lib/actions";
 import { addMembers, addUserToGroups, createGroup, deleteGroup, removeMembers, searchGroups, updateGroup } from "@/lib/groups";
 import { liftExclusion } from "@/lib/groups/exclusions";
@@ -130,6 +131,9 @@ export const sendInvitationAction = consoleAction({ permission: ["users", "write
 export const signOutEverywhereAction = consoleAction({ permission: ["users", "write"] }, async (ctx, userId: string) => {
   return { ended: await signOutEverywhere(ctx, String(userId)) };
 });
+
+/** Resets the user's second factors (a lost phone): lib/second-factor checks the scope, signs them out everywhere and audits it. */
+export const resetUserSecondFactorsAction = consoleAction({ permission: ["users", "write"] }, (ctx, userId: string) => resetUserSecondFactors(ctx, String(userId)));
 
 /** Lifts an access review's exclusion: the directory's or IdP's next sync may add the membership (or access) back. */
 export const liftExclusionAction = consoleAction({ permission: ["memberships", "write"] }, (ctx, exclusionId: string) => liftExclusion(ctx, exclusionId));

@@ -2,10 +2,10 @@
 
 import { Button } from "@/components/ui/button";
 import { useAction } from "@/components/use-action";
-import { sendInvitationAction, signOutEverywhereAction } from "../actions";
+import { resetUserSecondFactorsAction, sendInvitationAction, signOutEverywhereAction } from "../actions";
 
 /** Password invitation for this environment and "sign out everywhere", from the user panel. */
-export function AccountActions({ userId, environment, canInvite }: { userId: string; environment: { id: string; name: string }; canInvite: boolean }) {
+export function AccountActions({ userId, environment, canInvite, secondFactors }: { userId: string; environment: { id: string; name: string }; canInvite: boolean; secondFactors: number }) {
   const { pending, run } = useAction();
   return (
     <div className="mt-3 flex flex-wrap gap-2">
@@ -35,6 +35,20 @@ export function AccountActions({ userId, environment, canInvite }: { userId: str
       >
         Sign out everywhere
       </Button>
+      {secondFactors > 0 && (
+        <Button
+          variant="secondary"
+          disabled={pending}
+          onClick={() =>
+            run(() => resetUserSecondFactorsAction(userId), {
+              success: (d) => `Second factors reset (${d.removed} removed); the user is signed out everywhere.`,
+              refresh: "always",
+            })
+          }
+        >
+          Reset second factors
+        </Button>
+      )}
     </div>
   );
 }

@@ -1,4 +1,5 @@
 import Link from "next/link";
+import { secondFactorsOf, userOwner } from "@/lib/second-factor";
 import { notFound } from "next/navigation";
 import { Badge, Card, PageHeader } from "@/components/ui/card";
 import { AuditList } from "@/components/console/audit-list";
@@ -19,7 +20,7 @@ export default async function UserPage({ params }: { params: Promise<{ env: stri
   const { env, actor, params: { userId } } = await consolePage(params);
   const detail = await getUserDetail(userId);
   if (!detail) notFound();
-  const [audit, exclusions] = await Promise.all([userAuditEntries(userId), listUserExclusions(userId)]);
+  const [audit, exclusions, factors] = await Promise.all([userAuditEntries(userId), listUserExclusions(userId), secondFactorsOf(userOwner(userId))]);
   const grantedIds = detail.access.filter((a) => a.granted).map((a) => a.environmentId);
   const resources = await listResources(env.id);
   const targets = FEATURES.flatMap((f) => [
@@ -56,8 +57,12 @@ export default async function UserPage({ params }: { params: Promise<{ env: stri
               ))}
             </ul>
           )}
+          <p className="mt-2 text-sm" data-testid="user-second-factors">
+            Second factors: {factors.factors.length ? factors.factors.map((f) => `${f.kind === "totp" ? "authenticator app" : "passkey"} “${f.name}”`).join(", ") : "none"}
+          </p>
           {can(actor, "users", "write", grantedIds) && (
             <AccountActions
+              secondFactors={factors.factors.length}
               userId={detail.user.id}
               environment={{ id: env.id, name: env.name }}
               canInvite={grantedIds.includes(env.id) && detail.user.status !== "suspended" && detail.user.status !== "deprovisioned"}

@@ -1,15 +1,15 @@
 import Link from "next/link";
 import { notFound, redirect } from "next/navigation";
 import { findResource } from "@/lib/access/resources";
-import { currentEndUserSession } from "../../session";
+import { usableEndUserSession } from "../../session";
 import { GenieChat } from "./genie-chat";
 
 export const metadata = { title: "Genie" };
 
 export default async function GeniePage({ params }: { params: Promise<{ env: string; id: string }> }) {
   const { env: envKey, id } = await params;
-  const current = await currentEndUserSession(envKey);
-  if (!current) redirect(`/e/${envKey}/sign-in`);
+  const current = await usableEndUserSession(envKey);
+  if (!current) redirect(`/e/${envKey}`);
   const genie = await findResource(current.environment.id, id);
   if (!genie || genie.feature !== "agent_studio") notFound();
   return (
