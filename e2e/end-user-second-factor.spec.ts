@@ -2,95 +2,100 @@ import { expect, test, type Page } from "@playwright/test";
 import { generate } from "otplib";
 import { baseUrl, seriousViolations, signInAsOwner } from "./helpers";
 
-// An end user's second factor where DEV requires one: invited, the user sets a password and is
-// asked to add an authenticator app before anything else (the test computes codes from the key
-// shown), keeps the recovery codes, signs in again with password and code, and an admin resets the
-// factor from the user's page. DEV goes back to "Off" at the end, whatever happens.
+// An end user's second factor where an environment requires one: invited, the user sets a password
+// and is asked to add an authenticator app before anything else (the test computes codes from the
+// key shown), keeps the recovery codes, signs in again with password and code, and an admin resets
+// the factor from the user's page. The environment is the test's own (made over REST), so specs
+// running alongside are not affected by its policy.
 
 const codeFor = (secret: string, offset = 0) => generate({ secret, epoch: Math.floor(Date.now() / 1000) + offset * 30 });
 
-async function setDevPolicy(page: Page, label: "Off" | "Required: users add one at their next sign-in") {
-  await page.goto(`${baseUrl()}/console/dev/settings`);
-  const form = page.getByRole("form", { name: "Authentication for DEV" });
+async function setPolicy(page: Page, key: string, label: "Off" | "Required: users add one at their next sign-in") {
+  await page.goto(`${baseUrl()}/console/${key}/settings`);
+  const form = page.getByRole("form", { name: `Authentication for ${key.toUpperCase()}` });
   await form.getByLabel("Second factor on password sign-in").selectOption({ label });
   await form.getByRole("button", { name: "Save authentication settings" }).click();
   await expect(page.getByText("Authentication settings saved.")).toBeVisible();
 }
 
-test("where DEV requires a second factor, an end user adds an authenticator app first, then signs in with a code; an admin resets it", async ({ page, browser }) => {
+test("where an environment requires a second factor, an end user adds an authenticator app first, then signs in with a code; an admin resets it", async ({ page, browser }) => {
   test.setTimeout(150_000);
   const email = `second.factor.${Date.now().toString(36)}@example.com`;
   const password = "seven quiet herons at dawn";
   await signInAsOwner(page);
-  await page.goto(`${baseUrl()}/console/dev/users`);
+  await page.goto(`${baseUrl()}/console/dev/settings`);
+  await page.getByLabel("Token name").fill("second factor environment");
+  await page.getByLabel("Scope").selectOption("write");
+  await page.getByRole("button", { name: "Create token" }).click();
+  const apiToken = (await page.getByTestId("new-token").innerText()).trim();
+  const key = `tf${Date.now().toString(36).slice(-5)}`;
+  const created = await page.request.post(`${baseUrl()}/api/v1/environments`, { headers: { authorization: `Bearer ${apiToken}` }, data: { key, name: key.toUpperCase() } });
+  expect(created.status()).toBe(201);
+  await page.goto(`${baseUrl()}/console/${key}/users`);
   await page.getByRole("button", { name: "Add user" }).click();
   const dialog = page.getByRole("dialog", { name: "Add a user" });
   await dialog.getByLabel("Full name").fill("Tess Two");
   await dialog.getByLabel("Email").fill(email);
   await dialog.getByRole("button", { name: "Add user" }).click();
   await expect(dialog).toBeHidden();
-  await page.goto(`${baseUrl()}/console/dev/users?q=${encodeURIComponent(email)}`);
+  await page.goto(`${baseUrl()}/console/${key}/users?q=${encodeURIComponent(email)}`);
   await page.getByRole("link", { name: "Tess Two" }).click();
-  await page.getByRole("button", { name: "Send password invitation for DEV" }).click();
+  await page.getByRole("button", { name: `Send password invitation for ${key.toUpperCase()}` }).click();
   await expect(page.getByText(/Invitation sent/)).toBeVisible();
   const userPage = page.url();
-  expect(userPage).toMatch(/\/console\/dev\/users\/[0-9a-f-]{36}$/);
+  expect(userPage).toMatch(new RegExp(`/console/${key}/users/[0-9a-f-]{36}$`));
 
-  await setDevPolicy(page, "Required: users add one at their next sign-in");
-  try {
-    const mail = page.getByRole("row").filter({ hasText: email }).first();
-    await mail.getByText("Show the message").click();
-    const link = (await mail.getByTestId("outbox-body").innerText()).match(/http\S+\/invite\/\S+/)![0];
+  await setPolicy(page, key, "Required: users add one at their next sign-in");
+  const mail = page.getByRole("row").filter({ hasText: email }).first();
+  await mail.getByText("Show the message").click();
+  const link = (await mail.getByTestId("outbox-body").innerText()).match(/http\S+\/invite\/\S+/)![0];
 
-    // The user sets a password and is asked for a second factor before anything else.
-    const context = await browser.newContext();
-    const user = await context.newPage();
-    await user.goto(link);
-    await user.getByLabel("New password").fill(password);
-    await user.getByLabel("Repeat the password").fill(password);
-    await user.getByRole("button", { name: "Set password and sign in" }).click();
-    await expect(user).toHaveURL(`${baseUrl()}/e/dev`);
-    await expect(user.getByRole("heading", { name: "Add a second factor" })).toBeVisible();
-    await expect(user.getByRole("heading", { name: "Welcome, Tess Two" })).toHaveCount(0);
-    // No access token meanwhile.
-    const token = await user.evaluate(async () => (await fetch(location.pathname + "/token", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ audience: "agent_studio" }) })).json());
-    expect(token.detail).toBe("This environment requires a second factor: add one first (your home page in this environment).");
+  // The user sets a password and is asked for a second factor before anything else.
+  const context = await browser.newContext();
+  const user = await context.newPage();
+  await user.goto(link);
+  await user.getByLabel("New password").fill(password);
+  await user.getByLabel("Repeat the password").fill(password);
+  await user.getByRole("button", { name: "Set password and sign in" }).click();
+  await expect(user).toHaveURL(`${baseUrl()}/e/${key}`);
+  await expect(user.getByRole("heading", { name: "Add a second factor" })).toBeVisible();
+  await expect(user.getByRole("heading", { name: "Welcome, Tess Two" })).toHaveCount(0);
+  // No access token meanwhile.
+  const token = await user.evaluate(async () => (await fetch(location.pathname + "/token", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ audience: "agent_studio" }) })).json());
+  expect(token.detail).toBe("This environment requires a second factor: add one first (your home page in this environment).");
 
-    await user.getByRole("button", { name: "Add an authenticator app" }).click();
-    const secret = (await user.getByTestId("totp-secret").innerText()).trim();
-    await user.getByLabel("Code from the app").fill(await codeFor(secret));
-    await user.getByRole("button", { name: "Confirm" }).click();
-    await expect(user.getByTestId("recovery-codes").getByRole("listitem")).toHaveCount(10);
-    await expect(user.locator("[data-sonner-toast]")).toHaveCount(0, { timeout: 15_000 });
-    expect(await seriousViolations(user)).toEqual([]);
-    // The home appears above, and the recovery codes stay on screen below until the user leaves.
-    await expect(user.getByRole("heading", { name: "Welcome, Tess Two" })).toBeVisible();
-    await expect(user.getByTestId("recovery-codes").getByRole("listitem")).toHaveCount(10);
+  await user.getByRole("button", { name: "Add an authenticator app" }).click();
+  const secret = (await user.getByTestId("totp-secret").innerText()).trim();
+  await user.getByLabel("Code from the app").fill(await codeFor(secret));
+  await user.getByRole("button", { name: "Confirm" }).click();
+  await expect(user.getByTestId("recovery-codes").getByRole("listitem")).toHaveCount(10);
+  await expect(user.locator("[data-sonner-toast]")).toHaveCount(0, { timeout: 15_000 });
+  expect(await seriousViolations(user)).toEqual([]);
+  // The home appears above, and the recovery codes stay on screen below until the user leaves.
+  await expect(user.getByRole("heading", { name: "Welcome, Tess Two" })).toBeVisible();
+  await expect(user.getByTestId("recovery-codes").getByRole("listitem")).toHaveCount(10);
 
-    // Signing in again: email, password, then a code (the next step's: the current one is spent).
-    await user.getByRole("button", { name: "Sign out" }).click();
-    await expect(user).toHaveURL(/signed_out=1/);
-    await user.getByLabel("Email").fill(email);
-    await user.getByRole("button", { name: "Continue" }).click();
-    await user.getByLabel("Password").fill(password);
-    await user.getByRole("button", { name: "Sign in" }).click();
-    await user.getByLabel("Authentication code").fill("000000");
-    await user.getByRole("button", { name: "Verify" }).click();
-    await expect(user.getByText("That code is not right.")).toBeVisible();
-    await user.getByLabel("Authentication code").fill(await codeFor(secret, 1));
-    await user.getByRole("button", { name: "Verify" }).click();
-    await expect(user.getByRole("heading", { name: "Welcome, Tess Two" })).toBeVisible();
+  // Signing in again: email, password, then a code (the next step's: the current one is spent).
+  await user.getByRole("button", { name: "Sign out" }).click();
+  await expect(user).toHaveURL(/signed_out=1/);
+  await user.getByLabel("Email").fill(email);
+  await user.getByRole("button", { name: "Continue" }).click();
+  await user.getByLabel("Password").fill(password);
+  await user.getByRole("button", { name: "Sign in" }).click();
+  await user.getByLabel("Authentication code").fill("000000");
+  await user.getByRole("button", { name: "Verify" }).click();
+  await expect(user.getByText("That code is not right.")).toBeVisible();
+  await user.getByLabel("Authentication code").fill(await codeFor(secret, 1));
+  await user.getByRole("button", { name: "Verify" }).click();
+  await expect(user.getByRole("heading", { name: "Welcome, Tess Two" })).toBeVisible();
 
-    // The admin sees the factor on the user's page and resets it: the user is signed out.
-    await page.goto(userPage);
-    await expect(page.getByTestId("user-second-factors")).toHaveText("Second factors: authenticator app “Authenticator app”");
-    await page.getByRole("button", { name: "Reset second factors" }).click();
-    await expect(page.getByText("Second factors reset (1 removed); the user is signed out everywhere.")).toBeVisible();
-    await expect(page.getByTestId("user-second-factors")).toHaveText("Second factors: none");
-    await user.reload();
-    await expect(user).toHaveURL(/\/e\/dev\/sign-in/);
-    await context.close();
-  } finally {
-    await setDevPolicy(page, "Off");
-  }
+  // The admin sees the factor on the user's page and resets it: the user is signed out.
+  await page.goto(userPage);
+  await expect(page.getByTestId("user-second-factors")).toHaveText("Second factors: authenticator app “Authenticator app”");
+  await page.getByRole("button", { name: "Reset second factors" }).click();
+  await expect(page.getByText("Second factors reset (1 removed); the user is signed out everywhere.")).toBeVisible();
+  await expect(page.getByTestId("user-second-factors")).toHaveText("Second factors: none");
+  await user.reload();
+  await expect(user).toHaveURL(new RegExp(`/e/${key}/sign-in`));
+  await context.close();
 });

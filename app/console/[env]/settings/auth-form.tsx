@@ -155,18 +155,21 @@ export function EnvironmentAuthForm({
           <Field label="Session lifetime (minutes)" name="sessionLifetimeMinutes" type="number" min={5} defaultValue={values.sessionLifetimeMinutes} errors={errors.sessionLifetimeMinutes} />
           <Field label="Idle timeout (minutes)" name="idleTimeoutMinutes" type="number" min={1} defaultValue={values.idleTimeoutMinutes} errors={errors.idleTimeoutMinutes} />
           <Field label="Access token lifetime (seconds)" name="tokenLifetimeSeconds" type="number" min={60} max={3600} defaultValue={values.tokenLifetimeSeconds} errors={errors.tokenLifetimeSeconds} />
-          <label className="flex flex-col gap-1 text-sm font-medium text-slate-700">
-            Second factor on password sign-in
-            <select name="secondFactor" defaultValue={values.secondFactor} className="rounded-md border border-slate-300 px-3 py-2 text-sm" aria-describedby="second-factor-help">
+          {/* The help stays outside the label: the label names the select alone. */}
+          <div className="flex flex-col gap-1">
+            <label htmlFor="second-factor-policy" className="text-sm font-medium text-slate-700">
+              Second factor on password sign-in
+            </label>
+            <select id="second-factor-policy" name="secondFactor" defaultValue={values.secondFactor} className="rounded-md border border-slate-300 px-3 py-2 text-sm" aria-describedby="second-factor-help">
               <option value="off">Off</option>
               <option value="optional">Optional: for users who add one</option>
               <option value="required">Required: users add one at their next sign-in</option>
             </select>
-            <span id="second-factor-help" className="text-xs font-normal text-slate-600">
-              An authenticator app or a passkey. SSO sign-ins rely on the identity provider&apos;s.
-            </span>
-            {errors.secondFactor && <span className="text-sm text-red-700">{errors.secondFactor.join(" ")}</span>}
-          </label>
+            <p id="second-factor-help" className="text-xs text-slate-600">
+              An authenticator app or a passkey. Single sign-on relies on the IdP&apos;s own.
+            </p>
+            {errors.secondFactor && <p className="text-sm text-red-700">{errors.secondFactor.join(" ")}</p>}
+          </div>
         </div>
         {canWrite && (
           <div>
