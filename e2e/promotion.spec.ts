@@ -16,9 +16,12 @@ test("the owner reviews the plan of promoting PROD into a new environment, appli
   const created = await page.request.post(`${baseUrl()}/api/v1/environments`, { headers: { authorization: `Bearer ${token}` }, data: { key, name: key.toUpperCase() } });
   expect(created.status()).toBe(201);
 
-  // PROD, the one before the new environment, is proposed; DEV is chosen (PROD's sign-in is another spec's to change).
+  // The environment just before the new one is proposed (PROD, unless a spec running alongside made
+  // one in between); DEV is chosen (PROD's sign-in is another spec's to change).
   await page.goto(`${baseUrl()}/console/${key}/promote`);
-  await expect(page.getByRole("heading", { name: `Promote PROD → ${key.toUpperCase()}` })).toBeVisible();
+  const order = await page.getByLabel("Environment", { exact: true }).locator("option").allInnerTexts();
+  const proposed = order[order.indexOf(key.toUpperCase()) - 1]!;
+  await expect(page.getByRole("heading", { name: `Promote ${proposed} → ${key.toUpperCase()}` })).toBeVisible();
   // Chosen before the page hydrates, the choice goes nowhere: choose until the DEV plan shows.
   await expect(async () => {
     await page.getByLabel("Promote from").selectOption("dev");
