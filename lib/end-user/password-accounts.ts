@@ -305,7 +305,7 @@ export async function signInWithPassword(
   if (!environment) throw new NotFoundError("No such environment.");
 
   const address = request.ip ?? "unknown";
-  const failuresKey = `pw-ip-fail:${address}`;
+  const failuresKey = addressFailuresKey(request.ip);
   // Every attempt counts as a failure of its address up front (so concurrent guesses cannot slip
   // past the limit); a success gives it back.
   const [perMinute, failures] = await Promise.all([
@@ -354,16 +354,7 @@ export async function signInWithPassword(
       // doubling each time: the owner gets an unlock link for each, valid as long as it lasts.
       const lockedNow = !!user && count >= PASSWORD_LOCKOUT_THRESHOLD;
       const lockMinutes = lockedNow ? minutesAt(count) : 0;
-      await recordAudit(tx, { actor: user ? endUser(user, environment.id) : anonymous(email.slice(0, 320)), ip: request.ip }, {
-        action: "end_user.sign_in",
-        targetType: "user",
-        targetId: user?.id ?? null,
-        targetLabel: user?.email ?? email.slice(0, 320),
-        environment,
-        outcome: "failure",
-        reason: lockedNow ? `${reason}; account locked` : reason,
-        after: { method: "password" },
-      });
+      await auditPasswordSignIn(tx, environment, request, user ?? email.slice(0, 320), { outcome: "failure", reason: lockedNow ? `${reason}; account locked` : reason });
       if (user && lockedNow) {
         const token = await issueToken(tx, user.id, environment.id, "unlock", lockMinutes);
         return {
@@ -411,16 +402,32 @@ async function openPasswordSession(
 ): Promise<{ ok: true; signedIn: SignedIn }> {
   const updated = await clearLockoutRow(tx, user.id, { signedIn: true });
   const { token } = await createEndUserSession(tx, { userId: user.id, environmentId: environment.id, method: "password", secondFactor: detail.secondFactor, ip: request.ip, userAgent: request.userAgent });
-  await recordAudit(tx, { actor: endUser(user, environment.id), ip: request.ip }, {
-    action: "end_user.sign_in",
-    targetType: "user",
-    targetId: user.id,
-    targetLabel: user.email,
-    environment,
-    after: { method: "password", ...detail },
-  });
+  await auditPasswordSignIn(tx, environment, request, user, { after: detail });
   return { ok: true, signedIn: { token, environment, user: updated } };
 }
+
+/** The audit row of a password sign-in attempt: by the user (or, unknown, by the email typed), with the method and what else it says. */
+async function auditPasswordSignIn(
+  tx: Executor,
+  environment: Environment,
+  request: { ip?: string },
+  who: User | string,
+  entry: { outcome?: "failure"; reason?: string; after?: Record<string, unknown> },
+) {
+  const user = typeof who === "string" ? null : who;
+  await recordAudit(tx, { actor: user ? endUser(user, environment.id) : anonymous(who as string), ip: request.ip }, {
+    action: "end_user.sign_in",
+    targetType: "user",
+    targetId: user?.id ?? null,
+    targetLabel: user?.email ?? (who as string),
+    environment,
+    ...(entry.outcome ? { outcome: entry.outcome, reason: entry.reason } : {}),
+    after: { method: "password", ...entry.after },
+  });
+}
+
+/** The per-address failure counter of password sign-ins (counted up front, given back by a success). */
+const addressFailuresKey = (ip: string | undefined) => `pw-ip-fail:${ip ?? "unknown"}`;
 
 // ---- The second step ------------------------------------------------------------
 
@@ -474,21 +481,12 @@ export async function completeSecondFactorSignIn(
     return openPasswordSession(tx, user, environment, request, { secondFactor: check.method });
   });
   if (outcome.ok) {
-    await refundRateLimit(`pw-ip-fail:${request.ip ?? "unknown"}`);
+    await refundRateLimit(addressFailuresKey(request.ip));
     return outcome;
   }
   await inTransaction(async (tx) => {
     await recordFailedSignInRow(tx, user.id, PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES, Math.max(MAX_LOCKOUT_MINUTES, PASSWORD_LOCKOUT_MINUTES));
-    await recordAudit(tx, { actor: endUser(user, environment.id), ip: request.ip }, {
-      action: "end_user.sign_in",
-      targetType: "user",
-      targetId: user.id,
-      targetLabel: user.email,
-      environment,
-      outcome: "failure",
-      reason: `second factor ${outcome.reason}`,
-      after: { method: "password" },
-    });
+    await auditPasswordSignIn(tx, environment, request, user, { outcome: "failure", reason: `second factor ${outcome.reason}` });
   });
   return { ok: false, message: secondFactorRefusal(outcome.reason), secondStep: data.secondStep };
 }
