@@ -54,6 +54,13 @@ export const CONSOLE_ROLE_LABELS: Record<ConsoleRole, string> = {
 
 // `invited`: added by an owner or admin, no password yet; the invitation link (console_invitations) sets it.
 export const CONSOLE_MEMBER_STATUSES = ["invited", "active", "suspended"] as const;
+/** The roles an IdP group may grant through console SSO: owners are invited, never granted by an IdP. */
+export const CONSOLE_SSO_ROLES = ["admin", "environment_admin", "reviewer"] as const;
+export type ConsoleSsoRole = (typeof CONSOLE_SSO_ROLES)[number];
+/** Who keeps password sign-in once console SSO is on: everyone, or owners only (break-glass, with a second factor). */
+export const CONSOLE_PASSWORD_SIGN_IN = ["everyone", "owners"] as const;
+export const CONSOLE_SIGN_IN_METHODS = ["password", "sso"] as const;
+export const SSO_REQUEST_PURPOSES = ["environment", "console"] as const;
 export type ConsoleMemberStatus = (typeof CONSOLE_MEMBER_STATUSES)[number];
 
 /** A console member's second factors: an authenticator app (TOTP) or a passkey (WebAuthn). */

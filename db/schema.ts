@@ -22,7 +22,11 @@ import {
   ACTOR_TYPES,
   AUDIT_OUTCOMES,
   CONSOLE_MEMBER_STATUSES,
+  CONSOLE_PASSWORD_SIGN_IN,
   CONSOLE_ROLES,
+  CONSOLE_SIGN_IN_METHODS,
+  CONSOLE_SSO_ROLES,
+  SSO_REQUEST_PURPOSES,
   SECOND_FACTOR_KINDS,
   SECOND_FACTOR_POLICIES,
   DIRECTORY_PATCH_ANSWERS,
@@ -604,15 +608,20 @@ export const consoleMembers = pgTable(
     failedSignIns: integer().notNull().default(0),
     lockedUntil: timestamp(tz),
     lastSignInAt: timestamp(tz),
+    // Console SSO (lib/console-members/sso.ts): the IdP and subject this member signs in as. Their
+    // role and scope then follow the IdP groups mapped in console_sso_mappings at each sign-in.
+    ssoIdentityProviderId: uuid().references(() => identityProviders.id, { onDelete: "set null" }),
+    ssoSubject: text(),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
   (t) => [
     uniqueIndex("console_members_email_lower_key").on(sql`lower(${t.email})`),
+    uniqueIndex("console_members_sso_key").on(t.ssoIdentityProviderId, t.ssoSubject),
     check("console_members_role_check", oneOf(t.role, CONSOLE_ROLES)),
     check("console_members_status_check", oneOf(t.status, CONSOLE_MEMBER_STATUSES)),
-    // Only an invited member (who has not accepted yet) is without a password.
-    check("console_members_password_check", sql`${t.status} = 'invited' or ${t.passwordHash} is not null`),
+    // Only an invited member (who has not accepted yet) or one who arrived by SSO is without a password.
+    check("console_members_password_check", sql`${t.status} = 'invited' or ${t.passwordHash} is not null or ${t.ssoSubject} is not null`),
   ],
 );
 
@@ -647,8 +656,12 @@ export const consoleSessions = pgTable(
     // When the member last proved a second factor in this session (at sign-in, or again for a
     // sensitive action); null when they signed in with a password alone.
     secondFactorAt: timestamp(tz),
+    // Password (and second factor), or console SSO through an IdP (which then vouches for the
+    // second factor: its AuthnContextClassRef is kept).
+    method: text({ enum: CONSOLE_SIGN_IN_METHODS }).notNull().default("password"),
+    authnContext: text(),
   },
-  (t) => [index("console_sessions_member_idx").on(t.memberId, t.createdAt)],
+  (t) => [index("console_sessions_member_idx").on(t.memberId, t.createdAt), check("console_sessions_method_check", oneOf(t.method, CONSOLE_SIGN_IN_METHODS))],
 );
 
 /**
@@ -739,6 +752,40 @@ export const consoleSettings = pgTable(
 );
 
 /**
+ * Console SSO (lib/console-sso writes it; one row): members may sign in to the console through one
+ * of the connected IdPs. Owners keep a password (with a second factor) as the break-glass way in.
+ */
+export const consoleSso = pgTable(
+  "console_sso",
+  {
+    id: boolean().primaryKey().default(true),
+    enabled: boolean().notNull().default(false),
+    identityProviderId: uuid().references(() => identityProviders.id, { onDelete: "set null" }),
+    // "owners": only owners may still sign in with a password (and must have a second factor).
+    passwordSignIn: text({ enum: CONSOLE_PASSWORD_SIGN_IN }).notNull().default("everyone"),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    check("console_sso_one_row", sql`${t.id}`),
+    check("console_sso_password_check", oneOf(t.passwordSignIn, CONSOLE_PASSWORD_SIGN_IN)),
+    check("console_sso_enabled_check", sql`not ${t.enabled} or ${t.identityProviderId} is not null`),
+  ],
+);
+
+/** Console SSO: an IdP group value grants a console role (environment admins: with their environments). No mapping, no access. */
+export const consoleSsoMappings = pgTable(
+  "console_sso_mappings",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    idpValue: text().notNull(),
+    role: text({ enum: CONSOLE_SSO_ROLES }).notNull(),
+    environmentIds: uuid().array().notNull().default(sql`'{}'::uuid[]`),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("console_sso_mappings_value_key").on(t.idpValue), check("console_sso_mappings_role_check", oneOf(t.role, CONSOLE_SSO_ROLES))],
+);
+
+/**
  * Invitations to the console: a one-time link (only its SHA-256 is kept) that sets an invited
  * member's password. A new invitation for the member voids the earlier unused one.
  */
@@ -807,9 +854,9 @@ export const ssoRequests = pgTable(
     identityProviderId: uuid()
       .notNull()
       .references(() => identityProviders.id, { onDelete: "cascade" }),
-    environmentId: uuid()
-      .notNull()
-      .references(() => environments.id, { onDelete: "cascade" }),
+    // Null for a console sign-in (purpose "console").
+    environmentId: uuid().references(() => environments.id, { onDelete: "cascade" }),
+    purpose: text({ enum: SSO_REQUEST_PURPOSES }).notNull().default("environment"),
     returnTo: text().notNull(),
     loginHint: text(),
     // SHA-256 of the random value in the browser's SSO binding cookie (lib/sso/browser-binding.ts):
@@ -820,7 +867,11 @@ export const ssoRequests = pgTable(
     // Set only when a response passed every check (in the transaction that signs the user in).
     consumedAt: timestamp(tz),
   },
-  (t) => [uniqueIndex("sso_requests_relay_state_key").on(t.relayState), index("sso_requests_expires_idx").on(t.expiresAt)],
+  (t) => [
+    uniqueIndex("sso_requests_relay_state_key").on(t.relayState),
+    index("sso_requests_expires_idx").on(t.expiresAt),
+    check("sso_requests_purpose_check", sql`(${t.purpose} = 'console') = (${t.environmentId} is null) and ${t.purpose} in ('environment', 'console')`),
+  ],
 );
 
 /** Assertion IDs already used, kept until the assertion expires: a replay fails on any instance. */

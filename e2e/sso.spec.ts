@@ -1,7 +1,7 @@
 import { X509Certificate } from "node:crypto";
 import AxeBuilder from "@axe-core/playwright";
 import { expect, test, type Browser, type Page } from "@playwright/test";
-import { baseUrl, signInAsOwner } from "./helpers";
+import { baseUrl, seriousViolations, signInAsOwner } from "./helpers";
 import { generateKeyPair } from "../lib/sso/testing/test-idp";
 import { E2E_IDP_USERS, writeIdpUsers } from "./support/simplesamlphp";
 
@@ -345,4 +345,56 @@ test("a PROD user signed in by SSO talks to a genie until an admin removes the g
   await page.getByRole("button", { name: "Explain" }).click();
   await expect(page.getByTestId("explain-result")).toContainText("Denied (no_grant)");
   await context.close();
+});
+
+test("console SSO: a member signs in to the console through SimpleSAMLphp with a group mapped to reviewer and can only read", async ({ page, browser }) => {
+  const rita = { username: "rita", password: "rita-password", email: "rita.console@sso.example", name: "Rita Console", groups: ["Auditors"] };
+  writeIdpUsers(process.env.E2E_IDP_DIR!, [...E2E_IDP_USERS, rita]);
+  try {
+    // The owner lets members in through the IdP: Auditors → reviewer (the owner keeps a password).
+    await signInAsOwner(page);
+    await page.goto(`${baseUrl()}/console/security`);
+    const form = page.getByRole("form", { name: "Console single sign-on" });
+    await form.getByRole("checkbox", { name: "Let members sign in through an identity provider" }).check();
+    await form.getByLabel("Identity provider", { exact: true }).selectOption({ label: IDP_NAME });
+    await form.getByRole("button", { name: "Add mapping" }).click();
+    await form.getByLabel("IdP group value").fill("Auditors");
+    await form.getByLabel("Console role", { exact: true }).selectOption({ label: "Reviewer" });
+    await form.getByRole("button", { name: "Save console sign-in" }).click();
+    await expect(page.getByText("Console sign-in settings saved.")).toBeVisible();
+    await page.reload();
+    await expect(form.getByLabel("IdP group value")).toHaveValue("Auditors");
+    expect(await seriousViolations(page)).toEqual([]);
+
+    // Rita, in a browser of her own: the console's sign-in page → SimpleSAMLphp → the console.
+    const context = await browser.newContext();
+    const member = await context.newPage();
+    await member.goto(`${baseUrl()}/sign-in`);
+    expect(await seriousViolations(member)).toEqual([]);
+    await member.getByRole("button", { name: `Sign in with single sign-on (${IDP_NAME})` }).click();
+    await idpLogin(member, "rita", "rita-password");
+    await expect(member).toHaveURL(/\/console\/dev$/);
+    // Read-only: the lists are there, the buttons that change things are not, and a write is refused.
+    await member.goto(`${baseUrl()}/console/dev/users`);
+    await expect(member.getByRole("heading", { name: "Users", exact: true })).toBeVisible();
+    await expect(member.getByRole("button", { name: "Add user" })).toHaveCount(0);
+    await member.goto(`${baseUrl()}/console/dev/settings/members`);
+    await expect(member.getByText("Only owners and admins manage members. A reviewer cannot change console members.")).toBeVisible();
+    const row = member.getByRole("row").filter({ hasText: rita.email });
+    await expect(row).toContainText("Reviewer");
+    await expect(row).toContainText(`signs in with ${IDP_NAME}; role follows its groups`);
+    await context.close();
+
+    // Carol's groups map to no console role: no mapping, no access, and the sign-in page says why.
+    const refusedContext = await browser.newContext();
+    const refused = await refusedContext.newPage();
+    await refused.goto(`${baseUrl()}/sign-in`);
+    await refused.getByRole("button", { name: `Sign in with single sign-on (${IDP_NAME})` }).click();
+    await idpLogin(refused, "carol", "carol-password");
+    await expect(refused).toHaveURL(/\/sign-in\?sso_error=/);
+    await expect(refused.getByRole("alert")).toContainText("No console role is mapped to any of carol@sso.example's IdP groups (“Engineering”): no mapping, no access.");
+    await refusedContext.close();
+  } finally {
+    writeIdpUsers(process.env.E2E_IDP_DIR!, E2E_IDP_USERS);
+  }
 });

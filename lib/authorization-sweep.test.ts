@@ -94,6 +94,7 @@ const ROUTES: Record<string, { door: string; anonymous: number[] }> = {
   "/app/api/sso/metadata/route.ts": { door: "public", anonymous: [200] },
   "/app/api/sso/acs/route.ts": { door: "SAML response (signed by the IdP)", anonymous: [400, 415] },
   "/app/e/[env]/sso/route.ts": { door: "starts SSO for an environment", anonymous: [303, 307, 404] },
+  "/app/sign-in/sso/route.ts": { door: "starts console SSO (back to the sign-in page while it is off)", anonymous: [303] },
   "/app/api/auth/[...nextauth]/route.ts": { door: "next-auth (console sign-in)", anonymous: [] },
   "/app/e/[env]/token/route.ts": { door: "end-user session", anonymous: [401, 403] },
   // The demo's own IdP: 404 unless `npm start`'s demo seed made it (app/demo-idp/sso/route.test.ts).
@@ -283,12 +284,13 @@ describe("authorization sweep: an admin and the owners", () => {
       removeMemberAction: [owner.id],
       resetSecondFactorsAction: [owner.id],
       setRequireSecondFactorAction: [{ requireSecondFactor: true }],
+      updateConsoleSsoAction: [{ enabled: false, passwordSignIn: "everyone", mappings: [{ idpValue: "Founders", role: "admin" }] }],
     };
     const memberActions = (await consoleActions()).filter(([, a]) => a.permission![0] === "console_members" && a.permission![1] === "write");
     expect(memberActions.map(([name]) => name.split("#")[1]).sort()).toEqual(Object.keys(ARGS).sort());
 
     await signInAs("admin");
-    const tables = ["console_members", "console_member_environments", "console_invitations", "console_sessions", "email_outbox", "audit_events"];
+    const tables = ["console_members", "console_member_environments", "console_invitations", "console_sessions", "email_outbox", "audit_events", "console_sso", "console_sso_mappings"];
     const snapshot = async () => ({
       counts: Object.fromEntries(await Promise.all(tables.map(async (t) => [t, await countRows(t)] as const))),
       members: await getDb().execute(sql`select id, role, status from console_members order by id`),
@@ -308,6 +310,7 @@ describe("authorization sweep: an admin and the owners", () => {
     }
     expect(refused("resetSecondFactorsAction")).toBe("resetSecondFactorsAction false Only an owner signed in to the console can reset a member's second factors.");
     expect(refused("setRequireSecondFactorAction")).toBe("setRequireSecondFactorAction false Only an owner can change whether the console requires a second factor.");
+    expect(refused("updateConsoleSsoAction")).toBe("updateConsoleSsoAction false Only an owner can change how members sign in to the console.");
     expect(await snapshot()).toEqual(before);
   });
 

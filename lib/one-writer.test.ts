@@ -17,6 +17,8 @@ const WRITERS: Record<string, string> = {
   recovery_codes: "lib/second-factor/",
   console_settings: "lib/second-factor/",
   webauthn_challenges: "lib/second-factor/",
+  console_sso: "lib/console-sso/",
+  console_sso_mappings: "lib/console-sso/",
 };
 const DRIZZLE_NAMES: Record<string, string> = {
   users: "users",
@@ -28,6 +30,8 @@ const DRIZZLE_NAMES: Record<string, string> = {
   recoveryCodes: "recovery_codes",
   consoleSettings: "console_settings",
   webauthnChallenges: "webauthn_challenges",
+  consoleSso: "console_sso",
+  consoleSsoMappings: "console_sso_mappings",
 };
 
 const ROOTS = ["app", "components", "lib", "db", "scripts", "proxy.ts", "instrumentation.ts"];
@@ -37,10 +41,10 @@ const EXEMPT = [/\.(test|spec|fault)\.tsx?$/, /^scripts\/bench\//, /^db\/migrati
 export function tableWrites(source: string): { table: string; line: number }[] {
   const hits: { table: string; line: number }[] = [];
   const lineOf = (index: number) => source.slice(0, index).split("\n").length;
-  for (const m of source.matchAll(/\b(?:insert|update|delete)\(\s*(users|groups|groupMembers|membershipExclusions|apiIdempotencyKeys|secondFactors|recoveryCodes|consoleSettings|webauthnChallenges)\s*\)/g)) {
+  for (const m of source.matchAll(/\b(?:insert|update|delete)\(\s*(users|groups|groupMembers|membershipExclusions|apiIdempotencyKeys|secondFactors|recoveryCodes|consoleSettings|webauthnChallenges|consoleSso|consoleSsoMappings)\s*\)/g)) {
     hits.push({ table: DRIZZLE_NAMES[m[1]!]!, line: lineOf(m.index!) });
   }
-  for (const m of source.matchAll(/\b(?:insert\s+into|update|delete\s+from|truncate(?:\s+table)?)\s+"?(users|groups|group_members|membership_exclusions|api_idempotency_keys|second_factors|recovery_codes|console_settings|webauthn_challenges)"?(?=[\s(;`"]|$)/gi)) {
+  for (const m of source.matchAll(/\b(?:insert\s+into|update|delete\s+from|truncate(?:\s+table)?)\s+"?(users|groups|group_members|membership_exclusions|api_idempotency_keys|second_factors|recovery_codes|console_settings|webauthn_challenges|console_sso|console_sso_mappings)"?(?=[\s(;`"]|$)/gi)) {
     hits.push({ table: m[1]!.toLowerCase(), line: lineOf(m.index!) });
   }
   return hits;

@@ -7,6 +7,8 @@ import { SignInForm } from "./sign-in-form";
 // only (lib/net/redirect), whatever ?callbackUrl= says. The browser-level proof is e2e/open-redirect.spec.ts.
 
 vi.mock("@/lib/auth/session", () => ({ getConsoleSession: async () => null }));
+vi.mock("@/lib/console-sso", () => ({ consoleSsoSettings: async () => ({ enabled: false, identityProvider: null, passwordSignIn: "everyone", mappings: [] }) }));
+vi.mock("@/lib/sso/flow", () => ({ getTrace: async () => undefined }));
 
 function formTarget(node: ReactNode): string | undefined {
   if (!isValidElement(node)) return undefined;

@@ -9,7 +9,7 @@ import { Field } from "@/components/ui/field";
 import { SIGN_IN_ERRORS } from "@/lib/auth/sign-in-errors";
 import { passkeyOptionsAction } from "./actions";
 
-export function SignInForm({ callbackUrl, email }: { callbackUrl: string; email?: string }) {
+export function SignInForm({ callbackUrl, email, ssoName }: { callbackUrl: string; email?: string; ssoName?: string | null }) {
   const router = useRouter();
   const [error, setError] = useState<string | null>(null);
   const [pending, setPending] = useState(false);
@@ -32,6 +32,10 @@ export function SignInForm({ callbackUrl, email }: { callbackUrl: string; email?
     }
     if (result?.error === SIGN_IN_ERRORS.codeWrong) {
       setError("That code is not right, or was used already. Too many wrong codes lock the account for a while.");
+      return;
+    }
+    if (result?.error === SIGN_IN_ERRORS.ssoRequired) {
+      setError(`Members sign in to this console with single sign-on${ssoName ? ` (${ssoName})` : ""}: use the button below. Passwords are for owners only.`);
       return;
     }
     if (!result || result.error) {

@@ -1,11 +1,12 @@
 import "server-only";
 import { eq, sql } from "drizzle-orm";
-import { getDb } from "@/db/client";
+import { getDb, type Executor } from "@/db/client";
 import { consoleMembers, consoleSessions } from "@/db/schema";
 import { recordAudit } from "@/lib/audit/record";
 import { checkSecondFactor, hasSecondFactor, memberOwner, secondFactorRefusal, type SecondFactorCheck } from "@/lib/second-factor";
 import { passkeyAuthenticationOptions } from "@/lib/second-factor/passkeys";
 import type { PublicKeyCredentialRequestOptionsJSON } from "@simplewebauthn/server";
+import { passwordReservedForOwners } from "@/lib/console-sso/password-rule";
 import { verifyPassword } from "./password";
 import type { DomainContext } from "./actor";
 
@@ -14,7 +15,7 @@ export const CONSOLE_IDLE_MINUTES = 120;
 const MAX_FAILURES = 10;
 const LOCK_MINUTES = 15;
 
-type Refusal = "invalid" | "locked" | "suspended" | "invited" | "second_factor_required" | "second_factor_wrong";
+type Refusal = "invalid" | "locked" | "suspended" | "invited" | "sso_required" | "second_factor_required" | "second_factor_wrong";
 export type ConsoleSignInResult =
   | { ok: true; sessionId: string; member: { id: string; email: string; name: string } }
   | { ok: false; reason: Refusal; detail?: string; passkeyOptions?: PublicKeyCredentialRequestOptionsJSON };
@@ -69,7 +70,7 @@ export async function signInConsoleMember(input: {
         targetId: member?.id ?? null,
         targetLabel: member?.email ?? email.slice(0, 320),
         outcome: "failure",
-        reason: reason === "invalid" ? (member ? "wrong password" : "unknown email") : reason === "invited" ? "invitation not accepted yet" : reason === "second_factor_wrong" ? `second factor ${check?.reason ?? "wrong"}` : reason,
+        reason: reason === "invalid" ? (member ? "wrong password" : "unknown email") : reason === "invited" ? "invitation not accepted yet" : reason === "sso_required" ? "password sign-in is kept for owners: members sign in through console SSO" : reason === "second_factor_wrong" ? `second factor ${check?.reason ?? "wrong"}` : reason,
       });
     });
     return { ok: false as const, reason, ...(check ? { detail: secondFactorRefusal(check.reason) } : {}) };
@@ -81,6 +82,8 @@ export async function signInConsoleMember(input: {
   if (member.lockedUntil && member.lockedUntil > new Date()) return fail("locked");
   if (!passwordOk) return fail("invalid");
   if (member.status !== "active") return fail("suspended");
+  // Console SSO for members: a password is the owners' break-glass way in only (told after a right password).
+  if (member.role !== "owner" && (await passwordReservedForOwners(db))) return fail("sso_required");
   const owner = memberOwner(member.id);
   const needsCode = await hasSecondFactor(owner);
   if (input.passkeyOptions) {
@@ -96,16 +99,7 @@ export async function signInConsoleMember(input: {
       .update(consoleMembers)
       .set({ failedSignIns: 0, lockedUntil: null, lastSignInAt: sql`now()` })
       .where(eq(consoleMembers.id, member.id));
-    const [session] = await tx
-      .insert(consoleSessions)
-      .values({
-        memberId: member.id,
-        expiresAt: sql`now() + make_interval(hours => ${CONSOLE_SESSION_HOURS})`,
-        ip: input.ip ?? null,
-        userAgent: input.userAgent?.slice(0, 512) ?? null,
-        secondFactorAt: check ? sql`now()` : null,
-      })
-      .returning({ id: consoleSessions.id });
+    const sessionId = await openConsoleSession(tx, { memberId: member.id, method: "password", secondFactor: !!check, ip: input.ip, userAgent: input.userAgent });
     await recordAudit(tx, ctx, {
       action: "console.sign_in",
       targetType: "console_member",
@@ -113,9 +107,29 @@ export async function signInConsoleMember(input: {
       targetLabel: member.email,
       after: { secondFactor: check?.ok ? check.method : null },
     });
-    return { ok: true as const, sessionId: session!.id, member: { id: member.id, email: member.email, name: member.name } };
+    return { ok: true as const, sessionId, member: { id: member.id, email: member.email, name: member.name } };
   });
   return signedIn.ok && "sessionId" in signedIn ? signedIn : fail("second_factor_wrong", signedIn as SecondFactorCheck & { ok: false });
+}
+
+/** Opens a console session (the row next-auth's cookie names): by password, or through console SSO (lib/console-members/sso.ts). */
+export async function openConsoleSession(
+  tx: Executor,
+  input: { memberId: string; method: "password" | "sso"; secondFactor: boolean; authnContext?: string | null; ip?: string; userAgent?: string },
+): Promise<string> {
+  const [session] = await tx
+    .insert(consoleSessions)
+    .values({
+      memberId: input.memberId,
+      expiresAt: sql`now() + make_interval(hours => ${CONSOLE_SESSION_HOURS})`,
+      ip: input.ip ?? null,
+      userAgent: input.userAgent?.slice(0, 512) ?? null,
+      secondFactorAt: input.secondFactor ? sql`now()` : null,
+      method: input.method,
+      authnContext: input.authnContext?.slice(0, 500) ?? null,
+    })
+    .returning({ id: consoleSessions.id });
+  return session!.id;
 }
 
 /**

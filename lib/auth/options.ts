@@ -39,6 +39,7 @@ export function authOptions(): NextAuthOptions {
           // The form asks for the code when told so; the other refusals stay one message (nothing to enumerate).
           if (!result.ok && result.reason === "second_factor_required") throw new Error(SIGN_IN_ERRORS.codeRequired);
           if (!result.ok && result.reason === "second_factor_wrong") throw new Error(SIGN_IN_ERRORS.codeWrong);
+          if (!result.ok && result.reason === "sso_required") throw new Error(SIGN_IN_ERRORS.ssoRequired);
           if (!result.ok) return null;
           return { id: result.member.id, email: result.member.email, name: result.member.name, sid: result.sessionId };
         },

@@ -2,14 +2,14 @@ import "server-only";
 import { cache } from "react";
 import { cookies, headers } from "next/headers";
 import { redirect } from "next/navigation";
-import { decode } from "next-auth/jwt";
+import { decode, encode } from "next-auth/jwt";
 import { and, eq, gt, isNull, sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import type { ConsoleRole } from "@/db/enums";
-import { consoleMemberEnvironments, secondFactors, consoleMembers, consoleSessions, consoleSettings } from "@/db/schema";
+import { consoleMemberEnvironments, secondFactors, consoleMembers, consoleSessions, consoleSettings, consoleSso } from "@/db/schema";
 import { env, servedOverHttps } from "@/env";
 import type { Actor, DomainContext } from "./actor";
-import { CONSOLE_IDLE_MINUTES } from "./console-sign-in";
+import { CONSOLE_IDLE_MINUTES, CONSOLE_SESSION_HOURS } from "./console-sign-in";
 import { clientIp } from "./request-info";
 
 export type ConsoleSession = {
@@ -17,10 +17,22 @@ export type ConsoleSession = {
   member: { id: string; email: string; name: string; role: ConsoleRole; environmentIds: string[] };
   /** The console requires a second factor and the member has none: only the enrolment page is open to them. */
   mustEnrol: boolean;
+  /** How this session was opened: password (and second factor) or console SSO. */
+  method: "password" | "sso";
 };
 
 export function sessionCookieName(): string {
   return servedOverHttps() ? "__Secure-next-auth.session-token" : "next-auth.session-token";
+}
+
+/**
+ * The cookie next-auth would set for a console session opened elsewhere (console SSO's ACS): the
+ * same encrypted token naming the session row, the same name and attributes.
+ */
+export async function consoleSessionCookie(sessionId: string, member: { id: string; email: string; name: string }) {
+  const maxAge = CONSOLE_SESSION_HOURS * 3600;
+  const value = await encode({ token: { sub: member.id, email: member.email, name: member.name, sid: sessionId }, secret: env().NEXTAUTH_SECRET, maxAge });
+  return { name: sessionCookieName(), value, options: { httpOnly: true, sameSite: "lax" as const, path: "/", secure: servedOverHttps(), maxAge } };
 }
 
 /** Reads and checks the console session: cookie → session row (not revoked, not expired, not idle) → active member. */
@@ -39,8 +51,14 @@ export async function readConsoleSession(cookieValue: string | undefined): Promi
       name: consoleMembers.name,
       role: consoleMembers.role,
       environmentIds: sql<string[]>`coalesce((select array_agg(${consoleMemberEnvironments.environmentId}) from ${consoleMemberEnvironments} where ${consoleMemberEnvironments.memberId} = ${consoleMembers.id}), '{}')`,
-      mustEnrol: sql<boolean>`(coalesce((select ${consoleSettings.requireSecondFactor} from ${consoleSettings} limit 1), false)
+      // A password session without a factor, where the console requires one of everyone, or of
+      // owners once console SSO keeps passwords for them (break-glass: password and second factor).
+      // An SSO session relies on the IdP.
+      mustEnrol: sql<boolean>`(${consoleSessions.method} = 'password'
+        and (coalesce((select ${consoleSettings.requireSecondFactor} from ${consoleSettings} limit 1), false)
+          or (${consoleMembers.role} = 'owner' and exists (select 1 from ${consoleSso} where ${consoleSso.enabled} and ${consoleSso.passwordSignIn} = 'owners')))
         and not exists (select 1 from ${secondFactors} f where f.member_id = ${consoleMembers.id} and f.confirmed_at is not null))`,
+      method: consoleSessions.method,
     })
     .from(consoleSessions)
     .innerJoin(consoleMembers, eq(consoleMembers.id, consoleSessions.memberId))
@@ -58,8 +76,8 @@ export async function readConsoleSession(cookieValue: string | undefined): Promi
   if (Date.now() - row.lastSeenAt.getTime() > 60_000) {
     await db.update(consoleSessions).set({ lastSeenAt: sql`now()` }).where(eq(consoleSessions.id, sid));
   }
-  const { sessionId, lastSeenAt: _seen, mustEnrol, ...member } = row;
-  return { sessionId, member, mustEnrol };
+  const { sessionId, lastSeenAt: _seen, mustEnrol, method, ...member } = row;
+  return { sessionId, member, mustEnrol, method };
 }
 
 /** The console session of the current request (deduplicated per request). */

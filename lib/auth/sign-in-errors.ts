@@ -6,4 +6,6 @@ export const SIGN_IN_ERRORS = {
   codeRequired: "second_factor_required",
   /** The code was wrong, malformed or used already (counted toward the lockout). */
   codeWrong: "second_factor_wrong",
+  /** The password was right, but console SSO keeps password sign-in for owners: use the IdP. */
+  ssoRequired: "sso_required",
 } as const;

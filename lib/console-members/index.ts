@@ -3,7 +3,7 @@ import { and, asc, eq, gt, isNull, sql } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Executor, type Tx } from "@/db/client";
 import { CONSOLE_ROLE_LABELS, CONSOLE_ROLES, type ConsoleMemberStatus, type ConsoleRole } from "@/db/enums";
-import { consoleInvitations, consoleMemberEnvironments, secondFactors, consoleMembers, consoleSessions, environments, type ConsoleMember } from "@/db/schema";
+import { consoleInvitations, consoleMemberEnvironments, secondFactors, consoleMembers, consoleSessions, environments, identityProviders, type ConsoleMember } from "@/db/schema";
 import type { Actor, DomainContext } from "@/lib/auth/actor";
 import { CONSOLE_IDLE_MINUTES } from "@/lib/auth/console-sign-in";
 import { hashPassword } from "@/lib/auth/password";
@@ -84,7 +84,7 @@ function authorizeMemberChange(actor: Actor, roles: { current?: ConsoleRole; nex
  * Member changes are serialized by one transaction-scoped advisory lock, so two owners demoting
  * each other at once cannot both pass the last-owner check.
  */
-async function lockMembers(tx: Executor) {
+export async function lockMembers(tx: Executor) {
   await tx.execute(sql`select pg_advisory_xact_lock(hashtext('console_members'))`);
 }
 
@@ -112,7 +112,7 @@ async function refuseLastOwner(tx: Executor, member: ConsoleMember, verb: "remov
 }
 
 /** Ends every open console session of the member; returns how many. */
-async function endMemberSessions(tx: Executor, memberId: string): Promise<number> {
+export async function endMemberSessions(tx: Executor, memberId: string): Promise<number> {
   const ended = await tx
     .update(consoleSessions)
     .set({ revokedAt: sql`now()` })
@@ -126,7 +126,13 @@ async function scopeOf(tx: Executor, ids: readonly string[]): Promise<Environmen
   return (await requireEnvironments(tx, ids)).sort((a, b) => a.position - b.position);
 }
 
-async function setScope(tx: Executor, memberId: string, envs: readonly EnvironmentRef[]) {
+/** The ids of the environments a member is limited to, sorted. */
+export async function scopeIds(tx: Executor, memberId: string): Promise<string[]> {
+  const rows = await tx.select({ id: consoleMemberEnvironments.environmentId }).from(consoleMemberEnvironments).where(eq(consoleMemberEnvironments.memberId, memberId));
+  return rows.map((r) => r.id).sort();
+}
+
+export async function setScope(tx: Executor, memberId: string, envs: readonly EnvironmentRef[]) {
   await tx.delete(consoleMemberEnvironments).where(eq(consoleMemberEnvironments.memberId, memberId));
   if (envs.length) await tx.insert(consoleMemberEnvironments).values(envs.map((e) => ({ memberId, environmentId: e.id })));
 }
@@ -171,6 +177,8 @@ export type ConsoleMemberRow = {
   secondFactors: string[];
   /** When the pending invitation link expires (invited members). */
   invitationExpiresAt: Date | null;
+  /** The IdP the member signs in through (console SSO: their role follows its groups); null for password members. */
+  singleSignOn: string | null;
   createdAt: Date;
 };
 
@@ -193,6 +201,7 @@ function memberRows(executor: Executor) {
         and s.expires_at > now() and s.last_seen_at > now() - make_interval(mins => ${CONSOLE_IDLE_MINUTES}))`,
       invitationExpiresAt: sql<string | null>`(select max(i.expires_at) from ${consoleInvitations} i where i.member_id = console_members.id and i.used_at is null)`,
       secondFactors: sql<string[]>`coalesce((select array_agg(f.kind order by f.created_at) from ${secondFactors} f where f.member_id = console_members.id and f.confirmed_at is not null), '{}')`,
+      singleSignOn: sql<string | null>`(select i.name from ${identityProviders} i where i.id = console_members.sso_identity_provider_id)`,
       createdAt: consoleMembers.createdAt,
     })
     .from(consoleMembers);

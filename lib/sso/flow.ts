@@ -2,13 +2,15 @@ import "server-only";
 import { randomUUID } from "node:crypto";
 import { inflateRawSync } from "node:zlib";
 import { and, desc, eq, isNull, lt, sql } from "drizzle-orm";
-import { getDb, type Executor } from "@/db/client";
+import { getDb, type Executor, type Tx } from "@/db/client";
 import { publicOrigin } from "@/env";
 import { environmentAuth, environments, identityProviders, samlAssertionIds, ssoRequests, ssoTraces, users, type Environment, type EnvironmentAuth, type IdentityProvider, type SsoTrace, type User } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit, redact } from "@/lib/audit/record";
 import { createEndUserSession } from "@/lib/end-user/sessions";
 import { NotFoundError, ValidationError } from "@/lib/errors";
+import { signInConsoleMemberBySso } from "@/lib/console-members/sso";
+import { consoleAccessFor, consoleSsoSettings, type ConsoleAccess } from "@/lib/console-sso";
 import { bindingForStart, checkBinding, SSO_REQUEST_MINUTES } from "./browser-binding";
 import { safeRedirectTarget } from "@/lib/net/redirect";
 import { spEndpoints } from "./endpoints";
@@ -57,6 +59,30 @@ export async function startSso(environmentKey: string, options: { loginHint?: st
   const settings = await getAuthRow(environment.id);
   if (!settings.ssoEnabled || !settings.identityProviderId) throw new ValidationError("SSO is not turned on for this environment.");
   const idp = await getIdentityProvider(settings.identityProviderId);
+  return beginRequest(idp, {
+    state: environment.key,
+    environmentId: environment.id,
+    returnTo: safeReturnPath(options.returnTo, environment.key) ?? `/e/${environment.key}`,
+    loginHint: options.loginHint,
+    browserBinding: options.browserBinding,
+  });
+}
+
+/** Where a console SSO sign-in lands once the member is in. */
+export const CONSOLE_SSO_RETURN = "/console";
+
+/** SP-initiated console sign-in (console SSO, lib/console-sso): the same request, binding and checks as an environment's. */
+export async function startConsoleSso(options: { browserBinding?: string } = {}): Promise<SsoStart> {
+  const settings = await consoleSsoSettings();
+  if (!settings.enabled || !settings.identityProvider) throw new ValidationError("Console SSO is not turned on.");
+  const idp = await getIdentityProvider(settings.identityProvider.id);
+  return beginRequest(idp, { state: "console", environmentId: null, returnTo: CONSOLE_SSO_RETURN, browserBinding: options.browserBinding });
+}
+
+async function beginRequest(
+  idp: IdentityProvider,
+  options: { state: string; environmentId: string | null; returnTo: string; loginHint?: string; browserBinding?: string },
+): Promise<SsoStart> {
   const { oauth } = await jackson();
   const { callbackUrl } = spEndpoints();
   const res = await oauth.authorize({
@@ -65,7 +91,7 @@ export async function startSso(environmentKey: string, options: { loginHint?: st
     product: JACKSON_PRODUCT,
     redirect_uri: callbackUrl,
     response_type: "code",
-    state: environment.key,
+    state: options.state,
     code_challenge: "",
     code_challenge_method: "",
     ...(options.loginHint ? { login_hint: options.loginHint } : {}),
@@ -79,12 +105,13 @@ export async function startSso(environmentKey: string, options: { loginHint?: st
   const { relayState, requestId } = requestIdOf(redirectUrl, form);
   if (!relayState || !requestId) throw new Error("Jackson's AuthnRequest carried no RelayState or ID.");
   const binding = bindingForStart(options.browserBinding);
-  await db.insert(ssoRequests).values({
+  await getDb().insert(ssoRequests).values({
     relayState,
     requestId,
     identityProviderId: idp.id,
-    environmentId: environment.id,
-    returnTo: safeReturnPath(options.returnTo, environment.key) ?? `/e/${environment.key}`,
+    environmentId: options.environmentId,
+    purpose: options.environmentId ? "environment" : "console",
+    returnTo: options.returnTo,
     loginHint: options.loginHint?.slice(0, 320) ?? null,
     bindingHash: binding.hash,
     expiresAt: sql`now() + make_interval(mins => ${SSO_REQUEST_MINUTES})`,
@@ -94,7 +121,9 @@ export async function startSso(environmentKey: string, options: { loginHint?: st
 
 export type AcsResult =
   | { ok: true; token: string; environment: Environment; user: User; redirectTo: string; traceId: string }
-  | { ok: false; check: string; reason: string; environmentKey: string | null; traceId: string | null };
+  /** A console SSO sign-in: the console session opened (next-auth's cookie is to name it). */
+  | { ok: true; console: { sessionId: string; member: { id: string; email: string; name: string } }; redirectTo: string; traceId: string }
+  | { ok: false; check: string; reason: string; environmentKey: string | null; console?: true; traceId: string | null };
 
 type TraceInput = {
   id?: string;
@@ -175,24 +204,30 @@ export async function handleAcs(input: { SAMLResponse: unknown; RelayState: unkn
   // outlives the request.
   let jacksonAnswer: Promise<{ redirect_url?: string; error?: string }> | undefined;
 
+  // A console SSO sign-in (its request's purpose): refusals are console sign-in failures.
+  let toConsole = false;
+
   const fail = async (check: string, reason: string, extra: { partial?: Partial<VerifiedAssertion>; userId?: string; result?: Record<string, unknown> } = {}): Promise<AcsResult> => {
     await jacksonAnswer?.catch(() => undefined);
     const traceId = await db.transaction(async (tx) => {
-      const id = await saveTrace(tx, { idp, environment, flow, outcome: "failure", check, reason, issuer, assertion: assertion ?? extra.partial, groups: groupsAsserted, userId: extra.userId, result: extra.result, ip: input.ip });
-      const ctx: DomainContext = { actor: idp && environment ? idpActor(idp, environment.id) : { type: "system", id: null, label: issuer ?? "unknown issuer" }, ip: input.ip };
+      const id = await saveTrace(tx, { idp, environment, flow, outcome: "failure", check, reason, issuer, assertion: assertion ?? extra.partial, groups: groupsAsserted, userId: extra.userId, result: extra.result ?? (toConsole ? { console: true } : undefined), ip: input.ip });
+      const ctx: DomainContext = {
+        actor: idp && environment ? idpActor(idp, environment.id) : { type: "system", id: null, label: idp ? `console SSO (${idp.name})` : (issuer ?? "unknown issuer") },
+        ip: input.ip,
+      };
       await recordAudit(tx, ctx, {
-        action: "end_user.sign_in",
-        targetType: "user",
-        targetId: extra.userId ?? null,
+        action: toConsole ? "console.sign_in" : "end_user.sign_in",
+        targetType: toConsole ? "console_member" : "user",
+        targetId: toConsole ? null : (extra.userId ?? null),
         targetLabel: (assertion ?? extra.partial)?.subject ?? null,
         environment,
         outcome: "failure",
         reason: `${check}: ${reason}`,
-        after: { method: "sso", flow, traceId: id },
+        after: { method: "sso", flow, traceId: id, ...(toConsole && idp ? { identityProvider: idp.name } : {}) },
       });
       return id;
     });
-    return { ok: false, check, reason, environmentKey: environment?.key ?? null, traceId };
+    return { ok: false, check, reason, environmentKey: environment?.key ?? null, ...(toConsole ? { console: true as const } : {}), traceId };
   };
 
   try {
@@ -209,10 +244,26 @@ export async function handleAcs(input: { SAMLResponse: unknown; RelayState: unkn
       // only in the transaction that signs in (signIn).
       const pending = await pendingRequest(relayState);
       if (!pending) throw new SamlCheckError("request", EXPIRED_OR_USED);
-      ({ request, ...context } = pending);
-      ({ idp, environment } = pending);
+      request = pending.request;
+      idp = pending.idp;
+      environment = pending.environment;
+      toConsole = request.purpose === "console";
       const bound = checkBinding(input.browserBinding, request.bindingHash);
       if (!bound.ok) throw new SamlCheckError("binding", bound.reason);
+      if (toConsole) {
+        if (issuer !== idp.entityId) throw new SamlCheckError("issuer", `The response comes from "${issuer}", not from ${idp.name} (${idp.entityId}), which the request was sent to.`);
+        const consoleSso = await consoleSsoSettings();
+        if (!consoleSso.enabled || consoleSso.identityProvider?.id !== idp.id) throw new SamlCheckError("request", `The console does not sign in with ${idp.name}.`);
+        assertion = verifyAssertion(xml, doc, idp, request);
+        const identity = assertedIdentity(idp, { groupAttribute: null }, assertion.subject, assertion.attributes);
+        if ("error" in identity) return await fail("attributes", identity.error);
+        groupsAsserted = identity.groups;
+        const answer = askJackson(base64, relayState);
+        jacksonAnswer = answer;
+        const access = consoleAccessFor(consoleSso.mappings, identity.groups);
+        return await signInToConsole({ idp, identity, access, assertion, request, ip: input.ip, userAgent: input.userAgent, jacksonAnswer: answer, onDenied: fail });
+      }
+      context = pending.environment ? { environment: pending.environment, auth: pending.auth, idp: pending.idp } : undefined;
     } else {
       const found = issuer ? await findIdentityProviderByEntityId(issuer) : undefined;
       if (!found) throw new SamlCheckError("issuer", issuer ? `No identity provider is connected with the entity ID "${issuer}".` : "The response names no issuer.");
@@ -228,19 +279,7 @@ export async function handleAcs(input: { SAMLResponse: unknown; RelayState: unkn
     }
 
 
-    const { acsUrl, entityId } = spEndpoints();
-    assertion = checkSamlResponse(xml, {
-      spEntityId: entityId,
-      acsUrl,
-      // Approved certificates only; a pending one (new in the metadata) verifies nothing.
-      certificates: trustedCertificates(idp),
-      pendingCertificates: pendingCertificates(idp),
-      expectedIssuer: idp.entityId!,
-      allowSha1: idp.allowSha1,
-      expectedInResponseTo: request?.requestId ?? null,
-      allowUnsolicited: idp.allowIdpInitiated,
-      now: new Date(),
-    }, doc);
+    assertion = verifyAssertion(xml, doc, idp, request);
 
     const identity = assertedIdentity(idp, settings, assertion.subject, assertion.attributes);
     if ("error" in identity) return await fail("attributes", identity.error);
@@ -249,10 +288,7 @@ export async function handleAcs(input: { SAMLResponse: unknown; RelayState: unkn
     // Jackson's own validation (signature, its session, InResponseTo), now that ours passed; its
     // answer is awaited before anyone is signed in. (Its store is not our users.) It is given the
     // document we checked (without a byte-order mark, which it cannot parse).
-    const answer = jackson()
-      .then(({ oauth }) => oauth.samlResponse({ SAMLResponse: base64, RelayState: relayState }) as Promise<{ redirect_url?: string; error?: string }>)
-      // Jackson throws for some refusals (unknown connection, state it cannot validate): a refusal too.
-      .catch((e: unknown) => ({ error: e instanceof Error ? e.message : String(e) }));
+    const answer = askJackson(base64, relayState);
     jacksonAnswer = answer;
     return await signIn({ idp, environment, settings, identity, assertion, request, flow, ip: input.ip, userAgent: input.userAgent, jacksonAnswer: answer, onDenied: fail });
   } catch (e) {
@@ -262,7 +298,34 @@ export async function handleAcs(input: { SAMLResponse: unknown; RelayState: unkn
   }
 }
 
-type PendingRequest = { id: string; requestId: string; returnTo: string; bindingHash: string };
+type PendingRequest = { id: string; requestId: string; returnTo: string; bindingHash: string; purpose: "environment" | "console" };
+
+/** Our checks of the response (lib/sso/saml-response.ts), the same for an environment's and the console's sign-in. */
+function verifyAssertion(xml: string, doc: ReturnType<typeof parseXml>, idp: IdentityProvider, request: PendingRequest | undefined): VerifiedAssertion {
+  const { acsUrl, entityId } = spEndpoints();
+  return checkSamlResponse(xml, {
+    spEntityId: entityId,
+    acsUrl,
+    // Approved certificates only; a pending one (new in the metadata) verifies nothing.
+    certificates: trustedCertificates(idp),
+    pendingCertificates: pendingCertificates(idp),
+    expectedIssuer: idp.entityId!,
+    allowSha1: idp.allowSha1,
+    expectedInResponseTo: request?.requestId ?? null,
+    allowUnsolicited: !request && idp.allowIdpInitiated,
+    now: new Date(),
+  }, doc);
+}
+
+type JacksonAnswer = { redirect_url?: string; error?: string };
+
+/** Jackson's own validation of the response (its store is not our users). */
+function askJackson(base64: string, relayState: string): Promise<JacksonAnswer> {
+  return jackson()
+    .then(({ oauth }) => oauth.samlResponse({ SAMLResponse: base64, RelayState: relayState }) as Promise<JacksonAnswer>)
+    // Jackson throws for some refusals (unknown connection, state it cannot validate): a refusal too.
+    .catch((e: unknown) => ({ error: e instanceof Error ? e.message : String(e) }));
+}
 
 const EXPIRED_OR_USED = "The sign-in request this answers has expired or was already used; start the sign-in again.";
 
@@ -270,13 +333,13 @@ const EXPIRED_OR_USED = "The sign-in request this answers has expired or was alr
 async function pendingRequest(relayState: string) {
   const [row] = await getDb()
     .select({
-      request: { id: ssoRequests.id, requestId: ssoRequests.requestId, returnTo: ssoRequests.returnTo, bindingHash: ssoRequests.bindingHash },
+      request: { id: ssoRequests.id, requestId: ssoRequests.requestId, returnTo: ssoRequests.returnTo, bindingHash: ssoRequests.bindingHash, purpose: ssoRequests.purpose },
       environment: environments,
       auth: environmentAuth,
       idp: identityProviders,
     })
     .from(ssoRequests)
-    .innerJoin(environments, eq(environments.id, ssoRequests.environmentId))
+    .leftJoin(environments, eq(environments.id, ssoRequests.environmentId))
     .innerJoin(identityProviders, eq(identityProviders.id, ssoRequests.identityProviderId))
     .leftJoin(environmentAuth, eq(environmentAuth.environmentId, ssoRequests.environmentId))
     .where(and(eq(ssoRequests.relayState, relayState), isNull(ssoRequests.consumedAt), sql`${ssoRequests.expiresAt} > now()`));
@@ -295,6 +358,9 @@ async function signInContext(environmentId: string, identityProviderId: string) 
 }
 
 async function environmentForIdpInitiated(idp: IdentityProvider, relayState: string): Promise<Environment> {
+  if (relayState === CONSOLE_SSO_RETURN || relayState.startsWith(`${CONSOLE_SSO_RETURN}/`)) {
+    throw new SamlCheckError("relay_state", "The console accepts only sign-ins it started: start at the console's sign-in page (“Sign in with single sign-on”).");
+  }
   if (relayState) {
     const key = relayState.match(/^\/e\/([a-z][a-z0-9-]{0,31})(?:[/?]|$)/)?.[1];
     if (!key || !safeReturnPath(relayState, key)) {
@@ -332,6 +398,92 @@ class Denied extends Error {
 }
 
 /**
+ * In a sign-in's transaction: the replay cache entry, the pending request used up and Jackson's
+ * answer, together. The refusal, if any of them refuses (the transaction then rolls back).
+ */
+async function claimResponse(
+  tx: Tx,
+  input: { idp: IdentityProvider; assertion: VerifiedAssertion; request: PendingRequest | undefined; jacksonAnswer: Promise<JacksonAnswer> },
+): Promise<SamlCheckError | null> {
+  const { idp, assertion } = input;
+  const [jr, inserted, used] = await Promise.all([
+    input.jacksonAnswer,
+    // The first instance to insert the ID wins, until the assertion expires.
+    tx
+      .insert(samlAssertionIds)
+      .values({ identityProviderId: idp.id, assertionId: assertion.assertionId, expiresAt: assertion.notOnOrAfter })
+      .onConflictDoNothing()
+      .returning({ id: samlAssertionIds.assertionId }),
+    // The pending request is used up here, once the response passed every check (and with the
+    // rest of the sign-in: a refusal rolls it back too). Concurrent posts: one wins.
+    input.request
+      ? tx
+          .update(ssoRequests)
+          .set({ consumedAt: sql`now()` })
+          .where(and(eq(ssoRequests.id, input.request.id), isNull(ssoRequests.consumedAt), sql`${ssoRequests.expiresAt} > now()`))
+          .returning({ id: ssoRequests.id })
+      : Promise.resolve([{ id: null }]),
+  ]);
+  if (used.length === 0) return new SamlCheckError("request", EXPIRED_OR_USED);
+  if (inserted.length === 0) return new SamlCheckError("replay", `This assertion (ID ${assertion.assertionId}) was already used; a replayed response is refused.`);
+  const code = jr.redirect_url ? new URL(jr.redirect_url).searchParams.get("code") : null;
+  if ((jr.error || !code) && !jacksonCannotReadAudiences(jr, assertion)) {
+    const description = jr.redirect_url ? new URL(jr.redirect_url).searchParams.get("error_description") : null;
+    return new SamlCheckError("jackson", `The SAML library refused the response: ${(jr.error ?? description ?? "no code").replace(/^access_denied - /, "")}`);
+  }
+  return null;
+}
+
+/**
+ * A console SSO sign-in, in one transaction like an end user's: the response claimed
+ * (claimResponse), then the member (lib/console-members/sso.ts) and a console session, with the
+ * trace and the audit row. No mapped group, an owner, a suspended member: refused, nothing kept.
+ */
+async function signInToConsole(input: {
+  idp: IdentityProvider;
+  identity: AssertedIdentity;
+  access: ConsoleAccess | null;
+  assertion: VerifiedAssertion;
+  request: PendingRequest;
+  ip?: string;
+  userAgent?: string;
+  jacksonAnswer: Promise<JacksonAnswer>;
+  onDenied: (check: string, reason: string, extra: { result?: Record<string, unknown> }) => Promise<AcsResult>;
+}): Promise<AcsResult> {
+  const { idp, identity, access, assertion } = input;
+  const traceId = randomUUID();
+  const ctx: DomainContext = { actor: { type: "system", id: null, label: `console SSO (${idp.name})` }, ip: input.ip };
+  try {
+    const outcome = await getDb().transaction(async (tx) => {
+      const problem = await claimResponse(tx, input);
+      if (problem) throw problem;
+      if (!access) {
+        const groups = identity.groups.length ? identity.groups.map((g) => `“${g}”`).join(", ") : "none";
+        throw new Denied({ denied: true, check: "console_access", reason: `No console role is mapped to any of ${identity.email}'s IdP groups (${groups}): no mapping, no access.` });
+      }
+      const member = await signInConsoleMemberBySso(tx, ctx, { idp, identity, access, authnContext: assertion.authnContext, ip: input.ip, userAgent: input.userAgent });
+      if (!member.ok) throw new Denied({ denied: true, check: "console_access", reason: member.reason });
+      const result = { console: true, member: member.member.email, role: access.role, environmentIds: access.environmentIds, matchedGroups: access.matched, created: member.created, roleChanged: member.roleChanged };
+      await Promise.all([
+        saveTrace(tx, { id: traceId, idp, environment: null, flow: "sp", outcome: "success", assertion, groups: identity.groups, result, ip: input.ip }),
+        recordAudit(tx, { ...ctx, actor: { type: "console_member", id: member.member.id, label: member.member.email, role: access.role, environmentIds: access.environmentIds } }, {
+          action: "console.sign_in",
+          targetType: "console_member",
+          targetId: member.member.id,
+          targetLabel: member.member.email,
+          after: { method: "sso", identityProvider: idp.name, traceId, authnContext: assertion.authnContext, role: access.role, groups: access.matched },
+        }),
+      ]);
+      return member;
+    });
+    return { ok: true, console: { sessionId: outcome.sessionId, member: outcome.member }, redirectTo: input.request.returnTo, traceId };
+  } catch (e) {
+    if (e instanceof Denied) return input.onDenied(e.denial.check, e.denial.reason, { result: { console: true } });
+    throw e;
+  }
+}
+
+/**
  * One transaction: the replay cache entry, what sign-in would do (reads) and Jackson's answer
  * together, then (only if all three allow it) the user's changes, the session, the trace and the
  * audit row. A refusal rolls everything back, the replay entry included.
@@ -346,7 +498,7 @@ async function signIn(input: {
   flow: "sp" | "idp";
   ip?: string;
   userAgent?: string;
-  jacksonAnswer: Promise<{ redirect_url?: string; error?: string }>;
+  jacksonAnswer: Promise<JacksonAnswer>;
   onDenied: (check: string, reason: string, extra: { userId?: string }) => Promise<AcsResult>;
 }): Promise<AcsResult> {
   const { idp, environment, settings, identity, assertion, flow } = input;
@@ -355,32 +507,8 @@ async function signIn(input: {
   let outcome: { user: User; token: string; traceId: string };
   try {
     outcome = await getDb().transaction(async (tx) => {
-      const [jr, inserted, plan, used] = await Promise.all([
-        input.jacksonAnswer,
-        // The first instance to insert the ID wins, until the assertion expires.
-        tx
-          .insert(samlAssertionIds)
-          .values({ identityProviderId: idp.id, assertionId: assertion.assertionId, expiresAt: assertion.notOnOrAfter })
-          .onConflictDoNothing()
-          .returning({ id: samlAssertionIds.assertionId }),
-        planSignIn(tx, { idp, environment, settings, identity }),
-        // The pending request is used up here, once the response passed every check (and with the
-        // rest of the sign-in: a refusal below rolls it back too). Concurrent posts: one wins.
-        input.request
-          ? tx
-              .update(ssoRequests)
-              .set({ consumedAt: sql`now()` })
-              .where(and(eq(ssoRequests.id, input.request.id), isNull(ssoRequests.consumedAt), sql`${ssoRequests.expiresAt} > now()`))
-              .returning({ id: ssoRequests.id })
-          : Promise.resolve([{ id: null }]),
-      ]);
-      if (used.length === 0) throw new SamlCheckError("request", EXPIRED_OR_USED);
-      if (inserted.length === 0) throw new SamlCheckError("replay", `This assertion (ID ${assertion.assertionId}) was already used; a replayed response is refused.`);
-      const code = jr.redirect_url ? new URL(jr.redirect_url).searchParams.get("code") : null;
-      if ((jr.error || !code) && !jacksonCannotReadAudiences(jr, assertion)) {
-        const description = jr.redirect_url ? new URL(jr.redirect_url).searchParams.get("error_description") : null;
-        throw new SamlCheckError("jackson", `The SAML library refused the response: ${(jr.error ?? description ?? "no code").replace(/^access_denied - /, "")}`);
-      }
+      const [problem, plan] = await Promise.all([claimResponse(tx, { ...input }), planSignIn(tx, { idp, environment, settings, identity })]);
+      if (problem) throw problem;
       if ("denied" in plan) throw new Denied(plan);
       // A quiet sign-in (nothing to change) knows the user already; otherwise the plan is applied first.
       const quiet = isQuietSignIn(plan);

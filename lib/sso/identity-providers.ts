@@ -4,7 +4,7 @@ import { z } from "zod";
 import { getDb, type Executor } from "@/db/client";
 import { IDP_PRESETS } from "@/db/enums";
 import { ATTRIBUTE_PRESETS } from "./presets";
-import { environmentAuth, groupMappings, groups, identityProviders, type IdentityProvider, type IdpCertificate } from "@/db/schema";
+import { consoleSso, environmentAuth, groupMappings, groups, identityProviders, type IdentityProvider, type IdpCertificate } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
@@ -379,6 +379,8 @@ export async function deleteIdentityProvider(ctx: DomainContext, id: string): Pr
     if (inUse.length) {
       throw new ValidationError("Environments still sign in with this identity provider; turn SSO off there first.");
     }
+    const [console] = await tx.select({ on: consoleSso.enabled }).from(consoleSso).where(and(eq(consoleSso.identityProviderId, id), eq(consoleSso.enabled, true)));
+    if (console) throw new ValidationError("Console members sign in with this identity provider; turn console SSO off first (Security).");
     await tx.delete(identityProviders).where(eq(identityProviders.id, id));
     const { connections } = await jackson();
     await connections.deleteConnections({ tenant: id, product: JACKSON_PRODUCT });

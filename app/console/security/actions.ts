@@ -1,6 +1,7 @@
 "use server";
 
 import { consoleAction } from "@/lib/actions";
+import { updateConsoleSso } from "@/lib/console-sso";
 import {
   confirmSecondFactor,
   confirmTotpEnrolment,
@@ -50,3 +51,9 @@ export const confirmSecondFactorAction = consoleAction({ ...own }, (ctx, code: u
 export const setRequireSecondFactorAction = consoleAction({ permission: ["console_members", "write"], stepUp: true, revalidate: ["/console"] }, (ctx, input: unknown) =>
   setRequireSecondFactor(ctx, input),
 );
+
+/** Owners: console SSO, its IdP, who keeps a password and the group mappings (a sensitive action: step-up). */
+export const updateConsoleSsoAction = consoleAction({ permission: ["console_members", "write"], stepUp: true, revalidate: ["/console", "/sign-in"] }, async (ctx, input: unknown) => {
+  await updateConsoleSso(ctx, input);
+  return null;
+});

@@ -14,7 +14,9 @@ import {
   startPasskeyAction,
   startTotpAction,
 } from "./actions";
-import { RequireSecondFactor } from "./security-forms";
+import { ConsoleSsoForm, RequireSecondFactor } from "./security-forms";
+import { consoleSsoSettings } from "@/lib/console-sso";
+import { listIdentityProviders } from "@/lib/sso/identity-providers";
 
 export const metadata: Metadata = { title: "Security" };
 export const dynamic = "force-dynamic";
@@ -25,7 +27,15 @@ export const dynamic = "force-dynamic";
 export default async function SecurityPage() {
   const session = await getConsoleSession();
   if (!session) redirect("/sign-in?callbackUrl=/console/security");
-  const [summary, policy, [first]] = await Promise.all([secondFactorsOf(memberOwner(session.member.id)), consoleSecurity(), listEnvironments()]);
+  const owner = session.member.role === "owner";
+  const [summary, policy, envs, sso, idps] = await Promise.all([
+    secondFactorsOf(memberOwner(session.member.id)),
+    consoleSecurity(),
+    listEnvironments(),
+    owner ? consoleSsoSettings() : null,
+    owner ? listIdentityProviders() : [],
+  ]);
+  const first = envs[0];
   return (
     <main id="main" className="mx-auto flex max-w-3xl flex-col gap-6 p-6">
       <StepUpDialog />
@@ -51,6 +61,16 @@ export default async function SecurityPage() {
       {session.member.role === "owner" && !session.mustEnrol && (
         <Card>
           <RequireSecondFactor required={policy.requireSecondFactor} ownHasFactor={summary.factors.length > 0} />
+        </Card>
+      )}
+      {owner && sso && !session.mustEnrol && (
+        <Card>
+          <ConsoleSsoForm
+            settings={{ enabled: sso.enabled, identityProviderId: sso.identityProvider?.id ?? null, passwordSignIn: sso.passwordSignIn, mappings: sso.mappings }}
+            identityProviders={idps.map((i) => ({ id: i.id, name: i.name }))}
+            environments={envs.map((e) => ({ id: e.id, name: e.name }))}
+            ownHasFactor={summary.factors.length > 0}
+          />
         </Card>
       )}
     </main>

@@ -137,6 +137,7 @@ const consoleMemberOut = z.object({
   activeSessions: z.number().int().describe("Open console sessions"),
   secondFactors: z.array(z.string()).describe("The member's second factors (kinds); empty when none"),
   invitationExpiresAt: z.string().nullable().describe("When the pending invitation link expires (invited members)"),
+  singleSignOn: z.string().nullable().describe("The identity provider the member signs in through (console SSO: the role follows its groups); null for password members"),
   createdAt: z.string(),
 });
 const memberChange = z.object({ changed: z.boolean(), sessionsEnded: z.number().int() });
@@ -205,6 +206,7 @@ function memberBody(m: ConsoleMemberRow): z.output<typeof consoleMemberOut> {
     activeSessions: m.activeSessions,
     secondFactors: m.secondFactors,
     invitationExpiresAt: m.invitationExpiresAt?.toISOString() ?? null,
+    singleSignOn: m.singleSignOn,
     createdAt: m.createdAt.toISOString(),
   };
 }

@@ -3,7 +3,7 @@ import type { Environment, IdentityProvider } from "@/db/schema";
 import { createEnvironments, systemCtx } from "@/test-support/fixtures";
 import { spEndpoints } from "../endpoints";
 import { updateEnvironmentAuth } from "../environment-auth";
-import { handleAcs, startSso } from "../flow";
+import { handleAcs, startConsoleSso, startSso, type AcsResult } from "../flow";
 import { createIdentityProvider } from "../identity-providers";
 import { buildResponse, generateKeyPair, idpMetadata, type KeyPair, type ResponseOptions } from "./test-idp";
 
@@ -46,8 +46,26 @@ export async function setupSso(options: { jit?: boolean; groupSync?: boolean; al
    * Posts a response to the ACS as the browser that started the sign-in of this RelayState would
    * (with its binding cookie), or with the cookie given (null: none).
    */
-  function post(base64: string, relayState: string, binding: string | null = bindings.get(relayState) ?? null) {
+  function postAny(base64: string, relayState: string, binding: string | null = bindings.get(relayState) ?? null) {
     return handleAcs({ SAMLResponse: base64, RelayState: relayState, browserBinding: binding ?? undefined, ip: "203.0.113.9" });
+  }
+
+  /** postAny for an environment's sign-in (a console session in answer is a failure of the test). */
+  async function post(base64: string, relayState: string, binding?: string | null): Promise<Exclude<AcsResult, { console: object }>> {
+    const result = await postAny(base64, relayState, binding);
+    if (result.ok && "console" in result) throw new Error("expected an environment's sign-in, got a console session");
+    return result;
+  }
+
+  /** Starts a console SSO sign-in (as start() does an environment's). */
+  async function startConsole(browserBinding?: string) {
+    const res = await startConsoleSso({ browserBinding });
+    if (!("redirectUrl" in res)) throw new Error("expected a redirect");
+    const url = new URL(res.redirectUrl);
+    const relayState = url.searchParams.get("RelayState")!;
+    bindings.set(relayState, res.binding);
+    const request = inflateRawSync(Buffer.from(url.searchParams.get("SAMLRequest")!, "base64")).toString("utf8");
+    return { relayState, requestId: request.match(/ID="([^"]+)"/)![1]!, binding: res.binding };
   }
 
   /** A fresh, correctly signed response for the request (overridable field by field). */
@@ -71,7 +89,14 @@ export async function setupSso(options: { jit?: boolean; groupSync?: boolean; al
     return post(base64, relayState);
   }
 
-  return { envs, key, idp, entityId, sp, start, post, response, signIn };
+  /** The console's round trip: start, answer, post to the ACS. */
+  async function signInToConsole(overrides: Partial<ResponseOptions> = {}) {
+    const { relayState, requestId } = await startConsole();
+    const { base64 } = response(requestId, overrides);
+    return postAny(base64, relayState);
+  }
+
+  return { envs, key, idp, entityId, sp, start, post, postAny, response, signIn, startConsole, signInToConsole };
 }
 
 export async function configureSso(env: Environment, idp: IdentityProvider, options: { jit?: boolean; groupSync?: boolean; enforcement?: "all" | "domains" | "optional"; enforcedDomains?: string[]; passwordEnabled?: boolean; breakGlassUserIds?: string[] } = {}) {

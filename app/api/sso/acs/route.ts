@@ -1,5 +1,6 @@
 import { NextResponse, type NextRequest } from "next/server";
 import { clientIp } from "@/lib/auth/request-info";
+import { consoleSessionCookie } from "@/lib/auth/session";
 import { hitRateLimit } from "@/lib/rate-limit";
 import { sessionCookieName, sessionCookieOptions } from "@/lib/end-user/sessions";
 import { ssoBindingCookie } from "@/lib/sso/browser-binding";
@@ -39,6 +40,12 @@ export async function POST(request: NextRequest) {
     userAgent: request.headers.get("user-agent") ?? undefined,
   });
   if (!result.ok) {
+    if (result.console) {
+      // Console SSO: the console's sign-in page shows the reason (from the trace).
+      const url = new URL("/sign-in", request.nextUrl.origin);
+      if (result.traceId) url.searchParams.set("sso_error", result.traceId);
+      return NextResponse.redirect(url, 303);
+    }
     if (result.environmentKey) {
       const url = new URL(`/e/${result.environmentKey}/sign-in`, request.nextUrl.origin);
       if (result.traceId) url.searchParams.set("sso_error", result.traceId);
@@ -47,6 +54,12 @@ export async function POST(request: NextRequest) {
     return errorPage(400, `Sign-in failed: ${result.reason}${result.traceId ? ` (reference ${result.traceId})` : ""}`);
   }
   const origin = request.nextUrl.origin;
+  if ("console" in result) {
+    const response = NextResponse.redirect(new URL(safeRedirectTarget(result.redirectTo, origin) ?? "/console", origin), 303);
+    const cookie = await consoleSessionCookie(result.console.sessionId, result.console.member);
+    response.cookies.set(cookie.name, cookie.value, cookie.options);
+    return response;
+  }
   const target = safeRedirectTarget(result.redirectTo, origin) ?? `/e/${result.environment.key}`;
   const response = NextResponse.redirect(new URL(target, origin), 303);
   response.cookies.set(sessionCookieName(result.environment.key), result.token, sessionCookieOptions());

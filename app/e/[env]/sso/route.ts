@@ -1,9 +1,9 @@
 import { NextResponse, type NextRequest } from "next/server";
 import { isDomainError } from "@/lib/errors";
 import { findEnvironmentByKey } from "@/lib/environments";
-import { ssoBindingCookie } from "@/lib/sso/browser-binding";
 import { getAuthRow, routeSignIn } from "@/lib/sso/environment-auth";
 import { startSso } from "@/lib/sso/flow";
+import { ssoStartResponse } from "@/lib/doors/http/sso-start";
 import { emailSchema } from "@/lib/validation";
 
 // Starts SP-initiated SSO: Jackson builds the AuthnRequest (and we keep a pending request row), the
@@ -45,14 +45,7 @@ export async function POST(request: NextRequest, { params }: { params: Promise<{
         return NextResponse.redirect(signInUrl(request, env, { email, return_to: returnTo }), 303);
       }
     }
-    const cookie = ssoBindingCookie();
-    const started = await startSso(env, { loginHint: email?.slice(0, 320), returnTo, browserBinding: request.cookies.get(cookie.name)?.value });
-    const response =
-      "redirectUrl" in started
-        ? NextResponse.redirect(started.redirectUrl, 303)
-        : new NextResponse(started.postForm, { headers: { "content-type": "text/html; charset=utf-8" } });
-    response.cookies.set(cookie.name, started.binding, cookie.options);
-    return response;
+    return await ssoStartResponse(request, (browserBinding) => startSso(env, { loginHint: email?.slice(0, 320), returnTo, browserBinding }));
   } catch (error) {
     if (!isDomainError(error)) throw error;
     return NextResponse.redirect(signInUrl(request, env, { error: "sso_unavailable" }), 303);

@@ -25,6 +25,8 @@ export type MemberRow = {
   /** Kinds of second factor; empty until second factors exist. */
   secondFactors: string[];
   invitationExpiresAt: string | null;
+  /** The IdP the member signs in through (console SSO); their role follows its groups at each sign-in. */
+  singleSignOn: string | null;
   /** Whether the viewer may change this member (owners only for owners). */
   manageable: boolean;
   self: boolean;
@@ -97,6 +99,7 @@ export function MembersTable({
             <div>
               <Badge tone={STATUS_TONE[c.getValue()]}>{c.getValue()}</Badge>
               {c.row.original.invitationExpiresAt && <div className="text-xs text-slate-500">link until {c.row.original.invitationExpiresAt}</div>}
+              {c.row.original.singleSignOn && <div className="text-xs text-slate-600">signs in with {c.row.original.singleSignOn}; role follows its groups</div>}
             </div>
           ),
         }),

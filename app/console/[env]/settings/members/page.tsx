@@ -28,6 +28,7 @@ export default async function MembersPage({ params }: { params: Promise<{ env: s
     activeSessions: m.activeSessions,
     secondFactors: m.secondFactors,
     invitationExpiresAt: when(m.invitationExpiresAt),
+    singleSignOn: m.singleSignOn,
     manageable: consoleMemberDenialReason(actor, { current: m.role }) === null,
     self: m.id === session.member.id,
   }));

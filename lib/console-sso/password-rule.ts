@@ -1,0 +1,13 @@
+import "server-only";
+import { and, eq, isNotNull } from "drizzle-orm";
+import type { Executor } from "@/db/client";
+import { consoleSso } from "@/db/schema";
+
+/** Whether console SSO is on with password sign-in kept for owners only (the break-glass way in). */
+export async function passwordReservedForOwners(executor: Executor): Promise<boolean> {
+  const [row] = await executor
+    .select({ on: consoleSso.enabled })
+    .from(consoleSso)
+    .where(and(eq(consoleSso.enabled, true), eq(consoleSso.passwordSignIn, "owners"), isNotNull(consoleSso.identityProviderId)));
+  return !!row?.on;
+}
