@@ -1,4 +1,4 @@
-import { demoIdp, demoPeople, demoResponse, readAuthnRequest, type DemoPerson } from "@/lib/sso/testing/demo-idp";
+import { demoIdp, demoPeople, demoResponse, isConsoleRequest, readAuthnRequest, type DemoPerson } from "@/lib/sso/testing/demo-idp";
 import { emailSchema } from "@/lib/validation";
 
 // The demo IdP's single sign-on endpoint (demo mode only: 404 unless `npm start`'s demo seed created
@@ -24,7 +24,8 @@ export async function GET(request: Request) {
   const url = new URL(request.url);
   const authn = readAuthnRequest(url.searchParams.get("SAMLRequest"), url.searchParams.get("RelayState"));
   if ("problem" in authn) return page("Demo IdP", `<h1>Demo IdP</h1><p role="alert">${esc(authn.problem)}</p>`, 400);
-  const { environments, people, groups } = await demoPeople(idp.identityProviderId);
+  const [{ environments, people, groups }, toConsole] = await Promise.all([demoPeople(idp.identityProviderId), isConsoleRequest(authn.relayState)]);
+  const target = toConsole ? "the console" : environments.join(", ") || "the demo";
   const hidden = `<input type="hidden" name="SAMLRequest" value="${esc(url.searchParams.get("SAMLRequest")!)}">${authn.relayState ? `<input type="hidden" name="RelayState" value="${esc(authn.relayState)}">` : ""}`;
   const list = people
     .map(
@@ -35,8 +36,8 @@ export async function GET(request: Request) {
   const groupBoxes = groups.map((g) => `<label><input type="checkbox" name="groups" value="${esc(g)}" style="width:auto"> ${esc(g)}</label>`).join("");
   return page(
     "Demo IdP: sign in",
-    `<h1>Sign in to ${esc(environments.join(", ") || "the demo")} as…</h1>
-<p class="small">The response carries the person's email, name and groups (as a real IdP's would), signed with the demo IdP's key.</p>
+    `<h1>Sign in to ${esc(target)} as…</h1>
+<p class="small">The response carries the person's email, name and groups (as a real IdP's would), signed with the demo IdP's key.${toConsole ? " The console's group mappings decide the console role (Security, owners)." : ""}</p>
 <ul aria-label="Demo users">${list}</ul>
 <form method="post"><fieldset><legend><strong>…or someone new</strong> (created just in time)</legend>${hidden}
 <label for="email">Email</label><input id="email" name="email" type="email" required>

@@ -4,7 +4,7 @@ import path from "node:path";
 import { inflateRawSync } from "node:zlib";
 import { and, asc, eq, inArray, ne, sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
-import { environmentAccess, environmentAuth, environments, groupMembers, groups, identityProviders, users } from "@/db/schema";
+import { environmentAccess, environmentAuth, environments, groupMembers, groups, identityProviders, ssoRequests, users } from "@/db/schema";
 import { env as settings, publicOrigin } from "@/env";
 import type { DomainContext } from "@/lib/auth/actor";
 import { spEndpoints } from "@/lib/sso/endpoints";
@@ -93,6 +93,13 @@ export function readAuthnRequest(samlRequest: string | null, relayState: string 
   if (!id) return { problem: "The sign-in request has no ID." };
   if (acsUrl !== spEndpoints().acsUrl) return { problem: "The demo IdP answers this app's sign-in requests only." };
   return { id, acsUrl, relayState };
+}
+
+/** Whether the pending sign-in this RelayState names is the console's (console SSO), not an environment's. */
+export async function isConsoleRequest(relayState: string | null): Promise<boolean> {
+  if (!relayState) return false;
+  const [row] = await getDb().select({ purpose: ssoRequests.purpose }).from(ssoRequests).where(eq(ssoRequests.relayState, relayState));
+  return row?.purpose === "console";
 }
 
 export type DemoPerson = { email: string; name: string; groups: string[] };
