@@ -1,5 +1,6 @@
 import AxeBuilder from "@axe-core/playwright";
 import { expect, type Page } from "@playwright/test";
+import { generate } from "otplib";
 
 export const baseUrl = () => process.env.E2E_BASE_URL!;
 export const owner = () => ({ email: process.env.E2E_OWNER_EMAIL!, password: process.env.E2E_OWNER_PASSWORD! });
@@ -21,4 +22,56 @@ export async function signInAsOwner(page: Page) {
 export async function seriousViolations(page: Page): Promise<string[]> {
   const found = (await new AxeBuilder({ page }).analyze()).violations.filter((v) => v.impact === "serious" || v.impact === "critical");
   return found.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+}
+
+export const unique = () => Date.now().toString(36) + Math.random().toString(36).slice(2, 6);
+
+/** The code an authenticator app shows `offset` 30-second steps from now (the server takes ±1 step, each step's code once). */
+export const totpCode = (secret: string, offset = 0) => generate({ secret, epoch: Math.floor(Date.now() / 1000) + offset * 30 });
+
+/** An owner's page invites a console member from Settings → Members; the link is read from the demo's outbox. */
+export async function inviteMember(page: Page, member: { email: string; role: "Owner" | "Admin" | "Environment admin" | "Reviewer"; environments?: string[] }): Promise<string> {
+  await page.goto(`${baseUrl()}/console/dev/settings/members`);
+  await page.getByRole("button", { name: "Invite member" }).click();
+  const invite = page.getByRole("dialog", { name: "Invite a console member" });
+  await invite.getByLabel("Email").fill(member.email);
+  await invite.getByLabel("Role").selectOption({ label: member.role });
+  for (const env of member.environments ?? []) await invite.getByRole("checkbox", { name: env, exact: true }).check();
+  await invite.getByRole("button", { name: "Send invitation" }).click();
+  await expect(invite).toBeHidden();
+  await page.goto(`${baseUrl()}/console/dev/settings`);
+  const mail = page.getByRole("row").filter({ hasText: member.email }).first();
+  await mail.getByText("Show the message").click();
+  return (await mail.getByTestId("outbox-body").innerText()).match(/http\S+\/sign-in\/invitation\/\S+/)![0];
+}
+
+/** The invitee's page accepts the invitation link: their name and password. */
+export async function acceptInvitation(page: Page, link: string, name: string, password: string) {
+  await page.goto(link);
+  await page.getByLabel("Your name").fill(name);
+  await page.getByLabel("New password").fill(password);
+  await page.getByLabel("Repeat the password").fill(password);
+  await page.getByRole("button", { name: "Set password" }).click();
+  await expect(page.getByText("Your password is set. Sign in to continue.")).toBeVisible();
+}
+
+/** A signed-in member adds an authenticator app on Security (the code computed from the key shown); returns the key. */
+export async function addAuthenticatorApp(page: Page, name: string): Promise<string> {
+  await page.goto(`${baseUrl()}/console/security`);
+  await page.getByRole("button", { name: "Add an authenticator app" }).click();
+  await expect(page.getByRole("img", { name: "QR code of the authenticator key" })).toBeVisible();
+  const secret = (await page.getByTestId("totp-secret").innerText()).trim();
+  await page.getByLabel("Name").fill(name);
+  await page.getByLabel("Code from the app").fill(await totpCode(secret));
+  await page.getByRole("button", { name: "Confirm" }).click();
+  await expect(page.getByTestId("recovery-codes").getByRole("listitem")).toHaveCount(10);
+  await expect(page.getByRole("list", { name: "Your second factors" })).toContainText(name);
+  return secret;
+}
+
+/** Signs in with password and then a code from the authenticator app (the next step's: the current one may be spent). */
+export async function signInWithCode(page: Page, email: string, password: string, secret: string) {
+  await signIn(page, email, password);
+  await page.getByLabel("Authentication code").fill(await totpCode(secret, 1));
+  await page.getByRole("button", { name: "Verify" }).click();
 }

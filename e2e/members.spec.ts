@@ -1,7 +1,6 @@
 import { expect, test } from "@playwright/test";
-import { baseUrl, seriousViolations, signIn, signInAsOwner } from "./helpers";
+import { baseUrl, seriousViolations, signIn, signInAsOwner, unique } from "./helpers";
 
-const unique = () => Date.now().toString(36) + Math.random().toString(36).slice(2, 6);
 
 test("an owner invites a reviewer from Settings → Members; the reviewer accepts, sets a password, signs in and can only read", async ({ page, browser }) => {
   test.setTimeout(120_000);

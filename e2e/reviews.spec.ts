@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { expect, test } from "@playwright/test";
-import { baseUrl, owner, seriousViolations, signInAsOwner } from "./helpers";
+import { acceptInvitation, addAuthenticatorApp, baseUrl, inviteMember, seriousViolations, signIn, signInAsOwner, signInWithCode, unique } from "./helpers";
 
 /**
  * A UTC time as a datetime-local input keeps it: Chromium drops ":00" seconds ("…T03:01", not
@@ -8,7 +8,6 @@ import { baseUrl, owner, seriousViolations, signInAsOwner } from "./helpers";
  */
 const datetimeLocal = (d: Date) => d.toISOString().slice(0, 19).replace(/:00$/, "");
 
-const unique = () => Date.now().toString(36) + Math.random().toString(36).slice(2, 6);
 
 test("an access review revokes a membership at closing, keeps a signed-off report, and the history shows the member before", async ({ page }) => {
   test.setTimeout(120_000);
@@ -84,7 +83,7 @@ test("an access review revokes a membership at closing, keeps a signed-off repor
   await expect(page.getByTestId("history-rows")).toContainText("Nothing held at that moment.");
 });
 
-test("a revoked SCIM membership stays revoked: the next PATCH leaves that member out (the rest applied), the request log and the user's page say why, and an admin lifts it", async ({ page }) => {
+test("a revoked SCIM membership stays revoked: the reviewer's revocation survives the next PATCH (the rest applied), the request log and the user's page say why, and an admin lifts it", async ({ page, browser }) => {
   test.setTimeout(180_000);
   const id = unique();
   await signInAsOwner(page);
@@ -104,20 +103,57 @@ test("a revoked SCIM membership stays revoked: the next PATCH leaves that member
   const groupName = `Payments ${id}`;
   const group = await scim("POST", "/Groups", { displayName: groupName, members: [{ value: ann }, { value: bob }] });
 
-  // The owner reviews the group and revokes bob's membership, then closes the campaign.
+  // The review's reviewer and PROD's environment admin: the owner invites them; each accepts the
+  // link, adds an authenticator app (codes computed from the key shown) and signs in with a code.
+  const password = "amber kites over the quiet bay";
+  const join = async (email: string, name: string, link: string) => {
+    const context = await browser.newContext();
+    const member = await context.newPage();
+    await acceptInvitation(member, link, name, password);
+    await signIn(member, email, password);
+    await expect(member).toHaveURL(/\/console\/dev$/);
+    const secret = await addAuthenticatorApp(member, "Phone");
+    await context.clearCookies();
+    await signInWithCode(member, email, password, secret);
+    await expect(member).toHaveURL(/\/console\/dev$/);
+    return { context, member };
+  };
+  const reviewerEmail = `reviewer.${id}@example.com`;
+  const envAdminEmail = `prod.admin.${id}@example.com`;
+  const reviewerLink = await inviteMember(page, { email: reviewerEmail, role: "Reviewer" });
+  const envAdminLink = await inviteMember(page, { email: envAdminEmail, role: "Environment admin", environments: ["PROD"] });
+  const { context: reviewerContext, member: reviewer } = await join(reviewerEmail, `Rae Reviewer ${id}`, reviewerLink);
+  const { context: envAdminContext, member: envAdmin } = await join(envAdminEmail, `Pia Prod ${id}`, envAdminLink);
+  // The environment admin changes PROD and only reads DEV; the reviewer changes nothing.
+  await envAdmin.goto(`${baseUrl()}/console/prod/users`);
+  await expect(envAdmin.getByRole("button", { name: "Add user" })).toBeVisible();
+  await envAdmin.goto(`${baseUrl()}/console/dev/users`);
+  await expect(envAdmin.getByRole("heading", { name: "Users", exact: true })).toBeVisible();
+  await expect(envAdmin.getByRole("button", { name: "Add user" })).toHaveCount(0);
+  await envAdminContext.close();
+  await reviewer.goto(`${baseUrl()}/console/prod/users`);
+  await expect(reviewer.getByRole("heading", { name: "Users", exact: true })).toBeVisible();
+  await expect(reviewer.getByRole("button", { name: "Add user" })).toHaveCount(0);
+
+  // The owner starts a review of the group with the reviewer; the reviewer revokes bob's
+  // membership; the owner closes the campaign.
   await page.goto(`${baseUrl()}/console/prod/reviews`);
   const form = page.getByRole("form", { name: "New access review" });
   await form.getByLabel("Review name").fill(`Sticky ${id}`);
   await form.getByLabel("Due date").fill(new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 10));
   await form.getByRole("checkbox", { name: new RegExp(`^${groupName}`) }).check();
-  await form.getByRole("group", { name: "Reviewers" }).getByRole("checkbox", { name: new RegExp(owner().email.replace(/[.+]/g, "\\$&")) }).check();
+  await form.getByRole("group", { name: "Reviewers" }).getByRole("checkbox", { name: new RegExp(reviewerEmail.replace(/[.+]/g, "\\$&")) }).check();
   await form.getByLabel("Repeat").selectOption("3");
   await form.getByRole("button", { name: "Start review" }).click();
   await expect(page.getByRole("heading", { name: `Sticky ${id}` })).toBeVisible();
   await expect(page.getByText("repeats every 3 months")).toBeVisible();
   const label = `bob.${id}@corp.example in ${groupName}`;
-  await page.getByRole("textbox", { name: `Comment on ${label}` }).fill("Moved to the sales team");
-  await page.getByRole("button", { name: `Revoke ${label}` }).click();
+  await reviewer.goto(page.url());
+  await reviewer.getByRole("textbox", { name: `Comment on ${label}` }).fill("Moved to the sales team");
+  await reviewer.getByRole("button", { name: `Revoke ${label}` }).click();
+  await expect(reviewer.getByTestId("review-items")).toContainText("“Moved to the sales team”");
+  await reviewerContext.close();
+  await page.reload();
   await expect(page.getByTestId("review-items")).toContainText("“Moved to the sales team”");
   await page.getByRole("button", { name: "Close review" }).click();
   await page.getByRole("dialog", { name: "Close this review?" }).getByRole("button", { name: "Close and apply" }).click();

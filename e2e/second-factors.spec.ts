@@ -1,7 +1,6 @@
 import { expect, test } from "@playwright/test";
-import { generate } from "otplib";
 import postgres from "postgres";
-import { baseUrl, seriousViolations, signIn, signInAsOwner } from "./helpers";
+import { acceptInvitation, baseUrl, inviteMember, seriousViolations, signIn, signInAsOwner, totpCode, unique } from "./helpers";
 
 // A console member's second factor, as people use it: an owner invites an admin; the admin accepts,
 // adds an authenticator app on Security (the test computes codes from the key shown, as the app
@@ -9,9 +8,6 @@ import { baseUrl, seriousViolations, signIn, signInAsOwner } from "./helpers";
 // action with a recovery code when the last proof is old, and the owner resets the admin's factors
 // (a lost phone), which signs the admin out.
 
-const unique = () => Date.now().toString(36) + Math.random().toString(36).slice(2, 6);
-/** The code an authenticator app shows `offset` 30-second steps from now (the server takes ±1 step, each step's code once). */
-const codeFor = (secret: string, offset = 0) => generate({ secret, epoch: Math.floor(Date.now() / 1000) + offset * 30 });
 
 test("an admin adds an authenticator app and a passkey, signs in with each, confirms sensitive actions, and an owner resets them", async ({ page, browser }) => {
   test.setTimeout(150_000);
@@ -21,27 +17,12 @@ test("an admin adds an authenticator app and a passkey, signs in with each, conf
 
   // The owner invites an admin; the link is in the demo's outbox.
   await signInAsOwner(page);
-  await page.goto(`${baseUrl()}/console/dev/settings/members`);
-  await page.getByRole("button", { name: "Invite member" }).click();
-  const invite = page.getByRole("dialog", { name: "Invite a console member" });
-  await invite.getByLabel("Email").fill(email);
-  await invite.getByLabel("Role").selectOption({ label: "Admin" });
-  await invite.getByRole("button", { name: "Send invitation" }).click();
-  await expect(invite).toBeHidden();
-  await page.goto(`${baseUrl()}/console/dev/settings`);
-  const mail = page.getByRole("row").filter({ hasText: email }).first();
-  await mail.getByText("Show the message").click();
-  const link = (await mail.getByTestId("outbox-body").innerText()).match(/http\S+\/sign-in\/invitation\/\S+/)![0];
+  const link = await inviteMember(page, { email, role: "Admin" });
 
   // The admin accepts and signs in with the password alone (no factor yet).
   const context = await browser.newContext();
   const admin = await context.newPage();
-  await admin.goto(link);
-  await admin.getByLabel("Your name").fill(`Ada Admin ${id}`);
-  await admin.getByLabel("New password").fill(password);
-  await admin.getByLabel("Repeat the password").fill(password);
-  await admin.getByRole("button", { name: "Set password" }).click();
-  await expect(admin.getByText("Your password is set. Sign in to continue.")).toBeVisible();
+  await acceptInvitation(admin, link, `Ada Admin ${id}`, password);
   await signIn(admin, email, password);
   await expect(admin).toHaveURL(/\/console\/dev$/);
 
@@ -58,7 +39,7 @@ test("an admin adds an authenticator app and a passkey, signs in with each, conf
   await admin.getByRole("button", { name: "Confirm" }).click();
   await expect(admin.getByText("That code is not right: check the app's clock and try the current code.")).toBeVisible();
   await admin.getByLabel("Name").fill("Work phone");
-  await admin.getByLabel("Code from the app").fill(await codeFor(secret));
+  await admin.getByLabel("Code from the app").fill(await totpCode(secret));
   await admin.getByRole("button", { name: "Confirm" }).click();
   const codes = admin.getByTestId("recovery-codes").getByRole("listitem");
   await expect(codes).toHaveCount(10);
@@ -100,7 +81,7 @@ test("an admin adds an authenticator app and a passkey, signs in with each, conf
   await admin.getByLabel("Authentication code").fill("123456");
   await admin.getByRole("button", { name: "Verify" }).click();
   await expect(admin.getByText("That code is not right, or was used already. Too many wrong codes lock the account for a while.")).toHaveAttribute("role", "alert");
-  await admin.getByLabel("Authentication code").fill(await codeFor(secret, 1));
+  await admin.getByLabel("Authentication code").fill(await totpCode(secret, 1));
   await admin.getByRole("button", { name: "Verify" }).click();
   await expect(admin).toHaveURL(/\/console\/dev$/);
 

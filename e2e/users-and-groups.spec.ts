@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import { expect, test, type Page } from "@playwright/test";
 import postgres from "postgres";
-import { baseUrl, signInAsOwner } from "./helpers";
+import { baseUrl, signInAsOwner, unique } from "./helpers";
 
 /** Opens the Filters popover (a click before hydration does nothing: click until its panel shows). */
 async function openFilters(page: Page) {
@@ -13,7 +13,6 @@ async function openFilters(page: Page) {
   return panel;
 }
 
-const unique = () => Date.now().toString(36) + Math.random().toString(36).slice(2, 6);
 
 async function createGroup(page: Page, env: string, name: string) {
   await page.goto(`${baseUrl()}/console/${env}/groups`);

@@ -185,5 +185,6 @@ export const CAPPED_NEXT_PATHS: readonly { pattern: RegExp; maxBody: number }[] 
   { pattern: /^\/api\/sso\/acs$/, maxBody: MAX_RESPONSE_BYTES * 2 },
   // Starting SSO, an end user's access token, next-auth's sign-in: small forms and JSON.
   { pattern: /^\/e\/[^/]+\/(sso|token)$/, maxBody: SMALL },
+  { pattern: /^\/sign-in\/sso$/, maxBody: SMALL },
   { pattern: /^\/api\/auth\//, maxBody: SMALL },
 ];

@@ -139,13 +139,15 @@ describe("client input never makes the server answer 500", () => {
 });
 
 describe("body limits, enforced while the body streams in", () => {
-  it("caps the small browser doors too (an end user's token request)", async () => {
+  it("caps the small browser doors too (an end user's token request, starting console SSO)", async () => {
     const base = await start();
     const chunk = "z".repeat(32 * 1024);
     const body = Array.from({ length: 4 }, () => `${chunk.length.toString(16)}\r\n${chunk}\r\n`).join("");
     const before = seen.length;
-    const answer = await raw(Number(new URL(base).port), `POST /e/dev/token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${body}0\r\n\r\n`);
-    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    for (const path of ["/e/dev/token", "/sign-in/sso"]) {
+      const answer = await raw(Number(new URL(base).port), `POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${body}0\r\n\r\n`);
+      expect([path, answer.slice(0, 13)]).toEqual([path, "HTTP/1.1 413 "]);
+    }
     expect(seen.length).toBe(before);
   });
 
