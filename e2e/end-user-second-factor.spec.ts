@@ -81,7 +81,7 @@ test("where an environment requires a second factor, an end user adds an authent
   await user.getByLabel("Email").fill(email);
   await user.getByRole("button", { name: "Continue" }).click();
   await user.getByLabel("Password").fill(password);
-  await user.getByRole("button", { name: "Sign in" }).click();
+  await user.getByRole("button", { name: "Sign in", exact: true }).click();
   await user.getByLabel("Authentication code").fill("000000");
   await user.getByRole("button", { name: "Verify" }).click();
   await expect(user.getByText("That code is not right.")).toBeVisible();

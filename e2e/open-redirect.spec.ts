@@ -28,7 +28,7 @@ for (const spelling of SPELLINGS) {
     await page.goto(`${baseUrl()}/sign-in?callbackUrl=${spelling}`);
     await page.getByLabel("Email").fill(owner().email);
     await page.getByLabel("Password").fill(owner().password);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
     // /console sends a signed-in member on to the first environment.
     await expect(page).toHaveURL(`${baseUrl()}/console/dev`);
     await expect(page.getByRole("heading", { name: "Overview" })).toBeVisible();
@@ -40,6 +40,6 @@ test("a callbackUrl of the console itself is kept", async ({ page }) => {
   await page.goto(`${baseUrl()}/sign-in?callbackUrl=${encodeURIComponent("/console/prod/users")}`);
   await page.getByLabel("Email").fill(owner().email);
   await page.getByLabel("Password").fill(owner().password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page).toHaveURL(`${baseUrl()}/console/prod/users`);
 });
