@@ -338,6 +338,10 @@ export const environmentAuth = pgTable(
     tokenLifetimeSeconds: integer().notNull().default(600),
     // Second factors on password sign-in (SSO sign-ins rely on the IdP's).
     secondFactor: text({ enum: SECOND_FACTOR_POLICIES }).notNull().default("off"),
+    // The environment's OAuth authorization server (MCP clients): dynamic client registration
+    // (RFC 7591) and Client ID Metadata Documents, each switchable by an admin.
+    oauthDynamicRegistration: boolean().notNull().default(true),
+    oauthClientMetadataDocuments: boolean().notNull().default(true),
     version: integer().notNull().default(1),
     updatedAt: updatedAt(),
   },
@@ -871,6 +875,69 @@ export const ssoRequests = pgTable(
     uniqueIndex("sso_requests_relay_state_key").on(t.relayState),
     index("sso_requests_expires_idx").on(t.expiresAt),
     check("sso_requests_purpose_check", sql`(${t.purpose} = 'console') = (${t.environmentId} is null) and ${t.purpose} in ('environment', 'console')`),
+  ],
+);
+
+/**
+ * The OAuth authorization server's records (lib/oauth/adapter.ts, for panva's oidc-provider):
+ * clients, grants, codes, access and refresh tokens, interactions and sessions, one environment's
+ * each, as the library's payloads (JSON), with what it looks them up by.
+ */
+export const oauthRecords = pgTable(
+  "oauth_records",
+  {
+    environmentId: uuid()
+      .notNull()
+      .references(() => environments.id, { onDelete: "cascade" }),
+    model: text().notNull(),
+    id: text().notNull(),
+    payload: jsonb().$type<Record<string, unknown>>().notNull(),
+    grantId: text(),
+    uid: text(),
+    userCode: text(),
+    expiresAt: timestamp(tz),
+    consumedAt: timestamp(tz),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.environmentId, t.model, t.id] }),
+    index("oauth_records_grant_idx").on(t.environmentId, t.grantId),
+    index("oauth_records_uid_idx").on(t.environmentId, t.uid),
+    index("oauth_records_expires_idx").on(t.expiresAt),
+  ],
+);
+
+/**
+ * An end user's consent that an OAuth client (an MCP client) may use one MCP server as them
+ * (lib/oauth/consents.ts): remembered per client and server until the user or an admin revokes it.
+ * Its grant's tokens carry a session of their own (`sessionId`), so signing out everywhere, losing
+ * access or a revocation ends them like any session.
+ */
+export const oauthConsents = pgTable(
+  "oauth_consents",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    environmentId: uuid()
+      .notNull()
+      .references(() => environments.id, { onDelete: "cascade" }),
+    userId: uuid()
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    clientId: text().notNull(),
+    clientName: text().notNull(),
+    resourceId: uuid()
+      .notNull()
+      .references(() => resources.id, { onDelete: "cascade" }),
+    grantId: text().notNull(),
+    sessionId: uuid()
+      .notNull()
+      .references(() => sessions.id, { onDelete: "cascade" }),
+    createdAt: createdAt(),
+    revokedAt: timestamp(tz),
+  },
+  (t) => [
+    index("oauth_consents_user_idx").on(t.userId, t.environmentId),
+    uniqueIndex("oauth_consents_grant_key").on(t.environmentId, t.grantId),
   ],
 );
 

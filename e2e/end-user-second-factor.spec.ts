@@ -1,6 +1,5 @@
 import { expect, test, type Page } from "@playwright/test";
-import { generate } from "otplib";
-import { baseUrl, seriousViolations, signInAsOwner } from "./helpers";
+import { baseUrl, inviteEndUser, ownEnvironment, seriousViolations, signInAsOwner, totpCode, writeApiToken } from "./helpers";
 
 // An end user's second factor where an environment requires one: invited, the user sets a password
 // and is asked to add an authenticator app before anything else (the test computes codes from the
@@ -8,7 +7,6 @@ import { baseUrl, seriousViolations, signInAsOwner } from "./helpers";
 // the factor from the user's page. The environment is the test's own (made over REST), so specs
 // running alongside are not affected by its policy.
 
-const codeFor = (secret: string, offset = 0) => generate({ secret, epoch: Math.floor(Date.now() / 1000) + offset * 30 });
 
 async function setPolicy(page: Page, key: string, label: "Off" | "Required: users add one at their next sign-in") {
   await page.goto(`${baseUrl()}/console/${key}/settings`);
@@ -23,32 +21,9 @@ test("where an environment requires a second factor, an end user adds an authent
   const email = `second.factor.${Date.now().toString(36)}@example.com`;
   const password = "seven quiet herons at dawn";
   await signInAsOwner(page);
-  await page.goto(`${baseUrl()}/console/dev/settings`);
-  await page.getByLabel("Token name").fill("second factor environment");
-  await page.getByLabel("Scope").selectOption("write");
-  await page.getByRole("button", { name: "Create token" }).click();
-  const apiToken = (await page.getByTestId("new-token").innerText()).trim();
-  const key = `tf${Date.now().toString(36).slice(-5)}`;
-  const created = await page.request.post(`${baseUrl()}/api/v1/environments`, { headers: { authorization: `Bearer ${apiToken}` }, data: { key, name: key.toUpperCase() } });
-  expect(created.status()).toBe(201);
-  await page.goto(`${baseUrl()}/console/${key}/users`);
-  await page.getByRole("button", { name: "Add user" }).click();
-  const dialog = page.getByRole("dialog", { name: "Add a user" });
-  await dialog.getByLabel("Full name").fill("Tess Two");
-  await dialog.getByLabel("Email").fill(email);
-  await dialog.getByRole("button", { name: "Add user" }).click();
-  await expect(dialog).toBeHidden();
-  await page.goto(`${baseUrl()}/console/${key}/users?q=${encodeURIComponent(email)}`);
-  await page.getByRole("link", { name: "Tess Two" }).click();
-  await page.getByRole("button", { name: `Send password invitation for ${key.toUpperCase()}` }).click();
-  await expect(page.getByText(/Invitation sent/)).toBeVisible();
-  const userPage = page.url();
-  expect(userPage).toMatch(new RegExp(`/console/${key}/users/[0-9a-f-]{36}$`));
-
+  const key = await ownEnvironment(page, await writeApiToken(page, "second factor environment"), "tf");
+  const { userPage, link } = await inviteEndUser(page, key, { name: "Tess Two", email });
   await setPolicy(page, key, "Required: users add one at their next sign-in");
-  const mail = page.getByRole("row").filter({ hasText: email }).first();
-  await mail.getByText("Show the message").click();
-  const link = (await mail.getByTestId("outbox-body").innerText()).match(/http\S+\/invite\/\S+/)![0];
 
   // The user sets a password and is asked for a second factor before anything else.
   const context = await browser.newContext();
@@ -66,7 +41,7 @@ test("where an environment requires a second factor, an end user adds an authent
 
   await user.getByRole("button", { name: "Add an authenticator app" }).click();
   const secret = (await user.getByTestId("totp-secret").innerText()).trim();
-  await user.getByLabel("Code from the app").fill(await codeFor(secret));
+  await user.getByLabel("Code from the app").fill(await totpCode(secret));
   await user.getByRole("button", { name: "Confirm" }).click();
   await expect(user.getByTestId("recovery-codes").getByRole("listitem")).toHaveCount(10);
   await expect(user.locator("[data-sonner-toast]")).toHaveCount(0, { timeout: 15_000 });
@@ -85,7 +60,7 @@ test("where an environment requires a second factor, an end user adds an authent
   await user.getByLabel("Authentication code").fill("000000");
   await user.getByRole("button", { name: "Verify" }).click();
   await expect(user.getByText("That code is not right.")).toBeVisible();
-  await user.getByLabel("Authentication code").fill(await codeFor(secret, 1));
+  await user.getByLabel("Authentication code").fill(await totpCode(secret, 1));
   await user.getByRole("button", { name: "Verify" }).click();
   await expect(user.getByRole("heading", { name: "Welcome, Tess Two" })).toBeVisible();
 

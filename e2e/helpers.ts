@@ -75,3 +75,45 @@ export async function signInWithCode(page: Page, email: string, password: string
   await page.getByLabel("Authentication code").fill(await totpCode(secret, 1));
   await page.getByRole("button", { name: "Verify" }).click();
 }
+
+/** A write API token made in the console (Settings), for the REST calls a spec needs. */
+export async function writeApiToken(page: Page, name: string): Promise<string> {
+  await page.goto(`${baseUrl()}/console/dev/settings`);
+  await page.getByLabel("Token name").fill(name);
+  await page.getByLabel("Scope").selectOption("write");
+  await page.getByRole("button", { name: "Create token" }).click();
+  return (await page.getByTestId("new-token").innerText()).trim();
+}
+
+/** An environment of the spec's own (over REST), so specs running alongside are not affected by its settings. */
+export async function ownEnvironment(page: Page, apiToken: string, prefix: string): Promise<string> {
+  const key = `${prefix}${unique().slice(-6)}`;
+  const created = await page.request.post(`${baseUrl()}/api/v1/environments`, { headers: { authorization: `Bearer ${apiToken}` }, data: { key, name: key.toUpperCase() } });
+  expect(created.status()).toBe(201);
+  return key;
+}
+
+/**
+ * An admin's page adds an end user to an environment and sends a password invitation; returns the
+ * user's console page and the invitation link (read from the demo's outbox).
+ */
+export async function inviteEndUser(page: Page, key: string, user: { name: string; email: string }): Promise<{ userPage: string; userId: string; link: string }> {
+  await page.goto(`${baseUrl()}/console/${key}/users`);
+  await page.getByRole("button", { name: "Add user" }).click();
+  const dialog = page.getByRole("dialog", { name: "Add a user" });
+  await dialog.getByLabel("Full name").fill(user.name);
+  await dialog.getByLabel("Email").fill(user.email);
+  await dialog.getByRole("button", { name: "Add user" }).click();
+  await expect(dialog).toBeHidden();
+  await page.goto(`${baseUrl()}/console/${key}/users?q=${encodeURIComponent(user.email)}`);
+  await page.getByRole("link", { name: user.name }).click();
+  await expect(page).toHaveURL(new RegExp(`/console/${key}/users/[0-9a-f-]{36}$`));
+  const userPage = page.url();
+  await page.getByRole("button", { name: `Send password invitation for ${key.toUpperCase()}` }).click();
+  await expect(page.getByText(/Invitation sent/)).toBeVisible();
+  await page.goto(`${baseUrl()}/console/${key}/settings`);
+  const mail = page.getByRole("row").filter({ hasText: user.email }).first();
+  await mail.getByText("Show the message").click();
+  const link = (await mail.getByTestId("outbox-body").innerText()).match(/http\S+\/invite\/\S+/)![0];
+  return { userPage, userId: userPage.split("/").at(-1)!, link };
+}

@@ -25,7 +25,8 @@ const modules = import.meta.glob<Record<string, unknown>>("/app/**/actions.ts", 
 // public by nature (they check the end user's session or one-time link themselves).
 // And the console invitee's step, whose one-time link is the credential (checked in lib/console-members).
 // And the console sign-in's passkey step, which checks the email and password itself (lib/auth/console-sign-in.ts).
-const PUBLIC_ACTION_MODULES = new Set(["/app/e/[env]/actions.ts", "/app/sign-in/invitation/[token]/actions.ts", "/app/sign-in/actions.ts"]);
+// And the end user's answer to an app's consent request and their connected apps (their own session; lib/oauth).
+const PUBLIC_ACTION_MODULES = new Set(["/app/e/[env]/actions.ts", "/app/e/[env]/apps/actions.ts", "/app/sign-in/invitation/[token]/actions.ts", "/app/sign-in/actions.ts"]);
 
 async function consoleActions(): Promise<[string, Action][]> {
   const found: [string, Action][] = [];
@@ -126,6 +127,9 @@ describe("authorization sweep over every route handler", () => {
     expect(Object.keys(ROUTES).filter((f) => !routes[f]).sort()).toEqual([]);
     const id = crypto.randomUUID();
     const params = { env: "dev", id, resourceId: id, jobId: id, directory: id, path: ["users"], nextauth: ["session"] };
+    // The server makes the first signing keys before it listens (lib/doors/server): so here.
+    const { ensureSigningKeys } = await import("@/lib/tokens/keys");
+    await ensureSigningKeys();
     const before = await notDenied();
     for (const [file, load] of Object.entries(routes)) {
       const { anonymous } = ROUTES[file]!;
@@ -190,7 +194,14 @@ describe("authorization sweep: an environment admin outside their environments",
     const [exclusion] = await db.execute<{ id: string }>(sql`insert into membership_exclusions (kind, environment_id, user_id, group_id, source, reason, created_by)
       values ('member', ${prodId}, ${user.id}, ${group.id}, 'scim', 'sweep', 'test') returning id`);
 
+    // A PROD connected app (an MCP client the user allowed), as lib/oauth's consent writes it.
+    const { createEndUserSession } = await import("@/lib/end-user/sessions");
+    const { session: appSession } = await createEndUserSession(db, { userId: user.id, environmentId: prodId, method: "password" });
+    const [consent] = await db.execute<{ id: string }>(sql`insert into oauth_consents (environment_id, user_id, client_id, client_name, resource_id, grant_id, session_id)
+      values (${prodId}, ${user.id}, 'client', 'Sweep client', ${resource.id}, ${`grant-${id}`}, ${appSession.id}) returning id`);
+
     const ARGS: Record<string, unknown[]> = {
+      revokeConnectedAppAction: [consent!.id],
       createUserAction: [{ name: "New", email: `new.${id}@example.com`, environmentIds: [prodId] }],
       updateUserAction: [user.id, { name: "Renamed" }],
       suspendUserAction: [user.id],
@@ -235,7 +246,7 @@ describe("authorization sweep: an environment admin outside their environments",
     expect(scoped.map(([name]) => name.split("#")[1]).filter((n) => !ARGS[n!]).sort()).toEqual([]);
 
     await signInAs("environment_admin", [dev.id]);
-    const tables = ["users", "user_identities", "groups", "group_members", "environment_access", "resources", "access_grants", "directories", "jobs", "access_reviews", "access_review_items", "password_tokens", "audit_events", "membership_ledger", "access_requests", "membership_exclusions"];
+    const tables = ["users", "user_identities", "groups", "group_members", "environment_access", "resources", "access_grants", "directories", "jobs", "access_reviews", "access_review_items", "password_tokens", "audit_events", "membership_ledger", "access_requests", "membership_exclusions", "oauth_consents"];
     const snapshot = async () => ({
       counts: Object.fromEntries(await Promise.all(tables.map(async (t) => [t, await countRows(t)] as const))),
       rows: await db.execute(sql`select
@@ -247,6 +258,7 @@ describe("authorization sweep: an environment admin outside their environments",
         (select row_to_json(v) from access_reviews v where id = ${review.id}) as v,
         (select row_to_json(q) from access_requests q where id = ${asked.request.id}) as q,
         (select row_to_json(x) from membership_exclusions x where id = ${exclusion!.id}) as x,
+        (select row_to_json(c) from oauth_consents c where id = ${consent!.id}) as c,
         (select count(*) from sessions where revoked_at is not null) as ended`),
     });
     const before = await snapshot();

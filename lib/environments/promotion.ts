@@ -44,6 +44,9 @@ const signInSchema = z.object({
   tokenLifetimeSeconds: z.number().int(),
   // Absent in documents exported before second factors: the target's policy stays.
   secondFactor: z.enum(SECOND_FACTOR_POLICIES).optional(),
+  // Absent in documents exported before MCP OAuth: the target's settings stay.
+  oauthDynamicRegistration: z.boolean().optional(),
+  oauthClientMetadataDocuments: z.boolean().optional(),
 });
 export const configDocument = z.object({
   format: z.literal(CONFIG_FORMAT, { error: `Not an environment configuration (format ${CONFIG_FORMAT}): export one with iam env export KEY.` }),
@@ -115,6 +118,8 @@ async function configOf(environment: Environment, executor: Executor = getDb()):
       idleTimeoutMinutes: auth.idleTimeoutMinutes,
       tokenLifetimeSeconds: auth.tokenLifetimeSeconds,
       secondFactor: auth.secondFactor,
+      oauthDynamicRegistration: auth.oauthDynamicRegistration,
+      oauthClientMetadataDocuments: auth.oauthClientMetadataDocuments,
     },
     groupMappings: mappingRows.sort(by((m) => `${lower(m.identityProvider)}/${m.idpValue}/${lower(m.group)}`)),
     directories: directoryRows.sort(by((d) => lower(d.name))),
@@ -335,6 +340,8 @@ async function applyChanges(ctx: DomainContext, tx: Executor, environment: Envir
     idleTimeoutMinutes: s.idleTimeoutMinutes,
     tokenLifetimeSeconds: s.tokenLifetimeSeconds,
     secondFactor: s.secondFactor,
+    oauthDynamicRegistration: s.oauthDynamicRegistration,
+    oauthClientMetadataDocuments: s.oauthClientMetadataDocuments,
   });
   // Group mappings, per IdP that has any here or in the document (mappings to groups not promoted are kept).
   const currentMappings = await tx

@@ -53,6 +53,9 @@ export const updateEnvironmentAuthInput = z
     tokenLifetimeSeconds: z.number().int().min(60, "At least 60 seconds.").max(3600, "At most an hour.").default(600),
     // Second factors on password sign-in; left out, the current policy stays.
     secondFactor: z.enum(SECOND_FACTOR_POLICIES, { error: "Choose off, optional or required." }).optional(),
+    // The environment's OAuth authorization server (MCP clients): left out, the current setting stays.
+    oauthDynamicRegistration: z.boolean({ error: "Say on or off." }).optional(),
+    oauthClientMetadataDocuments: z.boolean({ error: "Say on or off." }).optional(),
     expectedVersion: z.number().int().positive().optional(),
   })
   .superRefine((v, ctx) => {
@@ -117,6 +120,8 @@ const describe = (s: EnvironmentAuthSettings) => ({
   idleTimeoutMinutes: s.idleTimeoutMinutes,
   tokenLifetimeSeconds: s.tokenLifetimeSeconds,
   secondFactor: s.secondFactor,
+  oauthDynamicRegistration: s.oauthDynamicRegistration,
+  oauthClientMetadataDocuments: s.oauthClientMetadataDocuments,
 });
 
 /** Changes how an environment's users sign in; one audited change with before and after. */
@@ -166,6 +171,8 @@ export async function updateEnvironmentAuth(ctx: DomainContext, environmentId: s
         idleTimeoutMinutes: data.idleTimeoutMinutes,
         tokenLifetimeSeconds: data.tokenLifetimeSeconds,
         secondFactor: data.secondFactor ?? before.secondFactor,
+        oauthDynamicRegistration: data.oauthDynamicRegistration ?? before.oauthDynamicRegistration,
+        oauthClientMetadataDocuments: data.oauthClientMetadataDocuments ?? before.oauthClientMetadataDocuments,
         version: sql`${environmentAuth.version} + 1`,
         updatedAt: sql`now()`,
       })

@@ -6,6 +6,7 @@ import { rotateIfDue } from "@/lib/tokens/keys";
 import { enqueueAccessReviewUpkeep } from "@/lib/reviews";
 import { pruneDeliveredWebhooks } from "@/lib/webhooks";
 import { pruneFinishedJobs } from "@/lib/jobs";
+import { pruneOAuthRecords } from "@/lib/oauth/adapter";
 import { pruneSsoState } from "./flow";
 import { identityProvidersDueForRefresh, refreshMetadata } from "./identity-providers";
 
@@ -43,6 +44,8 @@ export async function runSsoMaintenance(): Promise<{ refreshed: number; failed: 
     await pruneDeliveredWebhooks();
     // And finished background jobs with their reports after 90 days (queued and running ones stay).
     await pruneFinishedJobs();
+    // And the OAuth servers' expired records (codes, tokens, interactions: they read as absent already).
+    await pruneOAuthRecords();
     // And the access reviews' reminders and recurring campaigns, as a background job (when any is due).
     await enqueueAccessReviewUpkeep(undefined, { onlyIfDue: true });
   }

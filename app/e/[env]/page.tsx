@@ -126,6 +126,12 @@ export default async function EndUserHome({ params }: { params: Promise<{ env: s
       </section>
       <section className="rounded-lg border border-slate-200 bg-white p-6 shadow-sm" aria-labelledby="mcp">
         <h2 id="mcp" className="text-lg font-semibold">MCP servers</h2>
+        <p className="mt-1 text-sm text-slate-600">
+          MCP clients (Claude, Cursor, …) connect with the server&apos;s URL and sign you in here.{" "}
+          <Link className="text-brand-700 underline" href={`/e/${envKey}/apps`}>
+            Connected apps
+          </Link>
+        </p>
         {servers.length === 0 ? (
           <p className="mt-2 text-sm text-slate-500">No MCP server is available to you here.</p>
         ) : (

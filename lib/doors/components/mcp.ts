@@ -1,6 +1,7 @@
 import "server-only";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import { publicOrigin } from "@/env";
+import { authorizationServerIssuer, OAUTH_SCOPE } from "@/lib/oauth/provider";
 import { mcpServerUrl, protectedResourceMetadataUrl } from "@/lib/tokens/mint";
 import { admit } from "./door";
 import { buildIdentityServer } from "./mcp-tools";
@@ -10,10 +11,12 @@ import { buildIdentityServer } from "./mcp-tools";
 // is required; without one the answer is 401 pointing to the RFC 9728 metadata. A user with a
 // grant on the server, or on one of its tools, is let in; the tools (mcp-tools.ts) decide each call.
 
-export function protectedResourceMetadata(resourceId: string, name: string) {
+export function protectedResourceMetadata(resourceId: string, name: string, environmentKey: string) {
   return {
     resource: mcpServerUrl(resourceId),
-    authorization_servers: [publicOrigin()],
+    // Its environment's OAuth authorization server (lib/oauth): MCP clients sign the user in there.
+    authorization_servers: [authorizationServerIssuer(environmentKey)],
+    scopes_supported: [OAUTH_SCOPE],
     bearer_methods_supported: ["header"],
     resource_name: name,
     resource_documentation: `${publicOrigin()}/`,

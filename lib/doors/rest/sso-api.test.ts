@@ -123,7 +123,7 @@ describe("identity providers and sign-in settings", () => {
 
   it("reads and replaces sign-in settings with If-Match; refuses bad settings, stale versions and other environments' tokens", async () => {
     const got = await api("GET", "/environments/dev/sign-in", { token: tokens.devRead });
-    expect(got.json).toMatchObject({ environment: "dev", passwordEnabled: true, ssoEnabled: false, identityProvider: null });
+    expect(got.json).toMatchObject({ environment: "dev", passwordEnabled: true, ssoEnabled: false, identityProvider: null, oauthDynamicRegistration: true, oauthClientMetadataDocuments: true });
     const version = got.json.version;
     expect(got.headers.get("etag")).toBe(`W/"${version}"`);
     const settings = {
@@ -139,8 +139,10 @@ describe("identity providers and sign-in settings", () => {
       idleTimeoutMinutes: 30,
       tokenLifetimeSeconds: 300,
     };
-    const put = await api("PUT", "/environments/dev/sign-in", { token: tokens.devWrite, body: settings, headers: { "if-match": `W/"${version}"` } });
+    const put = await api("PUT", "/environments/dev/sign-in", { token: tokens.devWrite, body: { ...settings, oauthDynamicRegistration: false }, headers: { "if-match": `W/"${version}"` } });
     expect([put.status, put.json.identityProvider, put.json.enforcedDomains, put.headers.get("etag")]).toEqual([200, { id: idpId, name: "Rest Okta (prod)" }, ["example.com"], `W/"${version + 1}"`]);
+    // The OAuth switches: one changed, the other left out (kept).
+    expect([put.json.oauthDynamicRegistration, put.json.oauthClientMetadataDocuments]).toEqual([false, true]);
     const stale = await api("PUT", "/environments/dev/sign-in", { token: tokens.devWrite, body: settings, headers: { "if-match": `W/"${version}"` } });
     expect([stale.status, stale.json.detail]).toEqual([412, "Someone else changed these settings; reload and try again."]);
 

@@ -59,6 +59,8 @@ const signInOut = z.object({
   idleTimeoutMinutes: z.number().int(),
   tokenLifetimeSeconds: z.number().int(),
   secondFactor: z.enum(SECOND_FACTOR_POLICIES).describe("Second factors on password sign-in: off, optional (for users who enrol one) or required"),
+  oauthDynamicRegistration: z.boolean().describe("MCP clients may register themselves with the environment's OAuth authorization server (RFC 7591)"),
+  oauthClientMetadataDocuments: z.boolean().describe("MCP clients may identify themselves by a Client ID Metadata Document (an https URL as client_id)"),
 });
 const signInBody = (s: EnvironmentAuthSettings, environment: string): z.output<typeof signInOut> => ({
   environment,
@@ -77,6 +79,8 @@ const signInBody = (s: EnvironmentAuthSettings, environment: string): z.output<t
   idleTimeoutMinutes: s.idleTimeoutMinutes,
   tokenLifetimeSeconds: s.tokenLifetimeSeconds,
   secondFactor: s.secondFactor,
+  oauthDynamicRegistration: s.oauthDynamicRegistration,
+  oauthClientMetadataDocuments: s.oauthClientMetadataDocuments,
 });
 const signInIn = z.object({
   passwordEnabled: z.boolean(),
@@ -94,6 +98,8 @@ const signInIn = z.object({
   idleTimeoutMinutes: z.number().int(),
   tokenLifetimeSeconds: z.number().int().optional(),
   secondFactor: z.enum(SECOND_FACTOR_POLICIES).optional().describe("Left out, the current policy stays"),
+  oauthDynamicRegistration: z.boolean().optional().describe("Left out, the current setting stays"),
+  oauthClientMetadataDocuments: z.boolean().optional().describe("Left out, the current setting stays"),
 });
 
 // ---- Identity providers ---------------------------------------------------------

@@ -1,8 +1,9 @@
 import { and, eq } from "drizzle-orm";
 import { getDb } from "@/db/client";
-import { resources } from "@/db/schema";
+import { environments, resources } from "@/db/schema";
 import { handleGenieMessage } from "@/lib/doors/components/genie";
 import { handleMcp, protectedResourceMetadata } from "@/lib/doors/components/mcp";
+import { handleOAuth } from "@/lib/doors/oauth/handler";
 import { handleApiRequest, MAX_BODY_BYTES as API_MAX_BODY_BYTES } from "@/lib/doors/rest/handler";
 import { openApiDocument } from "@/lib/doors/rest/openapi";
 import { handleScim, MAX_BODY_BYTES as SCIM_MAX_BODY_BYTES } from "@/lib/doors/scim/handler";
@@ -115,6 +116,33 @@ export const MACHINE_ROUTES: readonly MachineRoute[] = [
     handle: () => Response.json(issuerMetadata(), { headers: { "cache-control": "public, max-age=3600", "access-control-allow-origin": "*" } }),
   },
   {
+    // Each environment's OAuth authorization server (MCP clients): authorize, token, register,
+    // revoke, its keys (lib/oauth, lib/doors/oauth). Public clients: anyone may call it.
+    name: "oauth",
+    example: "/e/dev/oauth/token",
+    pattern: /^\/e\/([a-z][a-z0-9-]{0,31})(\/oauth(?:\/[A-Za-z0-9_\-./]*)?)$/,
+    methods: ["GET", "POST"],
+    door: "OAuth (public clients, PKCE)",
+    anonymous: [200, 302, 303, 400, 401, 404, 405],
+    maxBody: SMALL,
+    handle: (request, m) => handleOAuth(request, m[1]!, m[2]!),
+  },
+  {
+    // Its metadata (RFC 8414), at the path-inserted address and under the issuer, and as OpenID discovery.
+    name: "oauth-metadata",
+    example: "/.well-known/oauth-authorization-server/e/dev",
+    pattern: /^(?:\/\.well-known\/(?:oauth-authorization-server|openid-configuration)\/e\/([a-z][a-z0-9-]{0,31})|\/e\/([a-z][a-z0-9-]{0,31})\/\.well-known\/(?:oauth-authorization-server|openid-configuration))$/,
+    methods: ["GET"],
+    door: "public",
+    anonymous: [200, 404],
+    maxBody: SMALL,
+    handle: async (request, m) => {
+      const answer = await handleOAuth(request, (m[1] ?? m[2])!, "/.well-known/openid-configuration");
+      if (answer.ok) answer.headers.set("access-control-allow-origin", "*");
+      return answer;
+    },
+  },
+  {
     name: "mcp-resource-metadata",
     example: "/.well-known/oauth-protected-resource/mcp/{id}",
     pattern: new RegExp(`^/\\.well-known/oauth-protected-resource/mcp/${uuid}$`),
@@ -125,9 +153,11 @@ export const MACHINE_ROUTES: readonly MachineRoute[] = [
     // RFC 9728 protected-resource metadata of one MCP server.
     handle: async (_request, m) => {
       const id = m[1]!;
-      const [mcp] = uuidSchema.safeParse(id).success ? await getDb().select().from(resources).where(and(eq(resources.id, id), eq(resources.feature, "mcp"))) : [];
+      const [mcp] = uuidSchema.safeParse(id).success
+        ? await getDb().select({ id: resources.id, name: resources.name, environmentKey: environments.key }).from(resources).innerJoin(environments, eq(environments.id, resources.environmentId)).where(and(eq(resources.id, id), eq(resources.feature, "mcp")))
+        : [];
       if (!mcp) return Response.json({ error: "not_found", message: "No such MCP server." }, { status: 404 });
-      return Response.json(protectedResourceMetadata(mcp.id, mcp.name), { headers: { "cache-control": "public, max-age=300", "access-control-allow-origin": "*" } });
+      return Response.json(protectedResourceMetadata(mcp.id, mcp.name, mcp.environmentKey), { headers: { "cache-control": "public, max-age=300", "access-control-allow-origin": "*" } });
     },
   },
   {

@@ -25,6 +25,8 @@ export type AuthFormValues = {
   idleTimeoutMinutes: number;
   tokenLifetimeSeconds: number;
   secondFactor: "off" | "optional" | "required";
+  oauthDynamicRegistration: boolean;
+  oauthClientMetadataDocuments: boolean;
 };
 
 const list = (v: FormDataEntryValue | null) =>
@@ -74,6 +76,8 @@ export function EnvironmentAuthForm({
               idleTimeoutMinutes: Number(d.get("idleTimeoutMinutes")),
               tokenLifetimeSeconds: Number(d.get("tokenLifetimeSeconds")),
               secondFactor: d.get("secondFactor"),
+              oauthDynamicRegistration: d.get("oauthDynamicRegistration") === "on",
+              oauthClientMetadataDocuments: d.get("oauthClientMetadataDocuments") === "on",
               expectedVersion: values.version,
             }),
           { error: "inline", fieldErrors: setErrors, success: "Authentication settings saved." },
@@ -171,6 +175,17 @@ export function EnvironmentAuthForm({
             {errors.secondFactor && <p className="text-sm text-red-700">{errors.secondFactor.join(" ")}</p>}
           </div>
         </div>
+        <fieldset className="flex flex-col gap-2">
+          <legend className="text-sm font-medium text-slate-700">MCP clients (OAuth)</legend>
+          <label className="flex items-center gap-2 text-sm">
+            <input type="checkbox" name="oauthDynamicRegistration" defaultChecked={values.oauthDynamicRegistration} />
+            Clients may register themselves (dynamic client registration)
+          </label>
+          <label className="flex items-center gap-2 text-sm">
+            <input type="checkbox" name="oauthClientMetadataDocuments" defaultChecked={values.oauthClientMetadataDocuments} />
+            Clients may identify themselves by a Client ID Metadata Document (an https URL)
+          </label>
+        </fieldset>
         {canWrite && (
           <div>
             <Button type="submit" disabled={pending}>

@@ -93,6 +93,8 @@ export default async function SettingsPage({ params }: { params: Promise<{ env: 
             idleTimeoutMinutes: auth.idleTimeoutMinutes,
             tokenLifetimeSeconds: auth.tokenLifetimeSeconds,
             secondFactor: auth.secondFactor,
+            oauthDynamicRegistration: auth.oauthDynamicRegistration,
+            oauthClientMetadataDocuments: auth.oauthClientMetadataDocuments,
           }}
         />
       </Card>

@@ -46,6 +46,7 @@ describe("server actions refuse callers without the right session", () => {
       actions.sendInvitationAction({ userId: user.id, environmentId: env.dev.id }),
       actions.signOutEverywhereAction(user.id),
       actions.resetUserSecondFactorsAction(user.id),
+      actions.revokeConnectedAppAction(crypto.randomUUID()),
       actions.liftExclusionAction(crypto.randomUUID()),
     ];
     const results = await Promise.all(calls);

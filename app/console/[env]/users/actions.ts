@@ -4,6 +4,7 @@ import { resetUserSecondFactors } from "@/lib/second-factor";
 import { consoleAction } from "@/lib/actions";
 import { addMembers, addUserToGroups, createGroup, deleteGroup, removeMembers, searchGroups, updateGroup } from "@/lib/groups";
 import { liftExclusion } from "@/lib/groups/exclusions";
+import { revokeConsent } from "@/lib/oauth/consents";
 import { runBulkAction } from "@/lib/users/bulk";
 import { listUsers } from "@/lib/users/list";
 import { startBulkAllMatching } from "@/lib/users/bulk-job";
@@ -137,3 +138,9 @@ export const resetUserSecondFactorsAction = consoleAction({ permission: ["users"
 
 /** Lifts an access review's exclusion: the directory's or IdP's next sync may add the membership (or access) back. */
 export const liftExclusionAction = consoleAction({ permission: ["memberships", "write"] }, (ctx, exclusionId: string) => liftExclusion(ctx, exclusionId));
+
+/** Disconnects an app (an MCP client) from a user: its tokens stop at once (lib/oauth/consents.ts). */
+export const revokeConnectedAppAction = consoleAction({ permission: ["users", "write"] }, async (ctx, consentId: string) => {
+  await revokeConsent(ctx, String(consentId));
+  return null;
+});

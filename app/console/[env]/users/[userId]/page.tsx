@@ -12,6 +12,8 @@ import { ExplainForm } from "../../access/access-forms";
 import { AccountActions } from "./account-actions";
 import { UserPanel } from "./user-panel";
 import { LiftExclusion } from "./lift-exclusion";
+import { DisconnectApp } from "./connected-app";
+import { connectedApps } from "@/lib/oauth/consents";
 import { listUserExclusions } from "@/lib/groups/exclusions";
 
 export const metadata = { title: "User" };
@@ -20,7 +22,7 @@ export default async function UserPage({ params }: { params: Promise<{ env: stri
   const { env, actor, params: { userId } } = await consolePage(params);
   const detail = await getUserDetail(userId);
   if (!detail) notFound();
-  const [audit, exclusions, factors] = await Promise.all([userAuditEntries(userId), listUserExclusions(userId), secondFactorsOf(userOwner(userId))]);
+  const [audit, exclusions, factors, apps] = await Promise.all([userAuditEntries(userId), listUserExclusions(userId), secondFactorsOf(userOwner(userId)), connectedApps(env.id, userId)]);
   const grantedIds = detail.access.filter((a) => a.granted).map((a) => a.environmentId);
   const resources = await listResources(env.id);
   const targets = FEATURES.flatMap((f) => [
@@ -67,6 +69,23 @@ export default async function UserPage({ params }: { params: Promise<{ env: stri
               environment={{ id: env.id, name: env.name }}
               canInvite={grantedIds.includes(env.id) && detail.user.status !== "suspended" && detail.user.status !== "deprovisioned"}
             />
+          )}
+        </Card>
+        <Card>
+          <h2 className="text-base font-semibold">Connected apps in {env.name}</h2>
+          {apps.length === 0 ? (
+            <p className="mt-2 text-sm text-slate-600">No app (MCP client) is connected to this user here.</p>
+          ) : (
+            <ul className="mt-2 flex flex-col gap-2 text-sm" data-testid="user-connected-apps">
+              {apps.map((app) => (
+                <li key={app.id} className="flex items-center justify-between gap-2">
+                  <span>
+                    {app.clientName} · {app.server.name} · since {app.createdAt.toISOString().slice(0, 10)}
+                  </span>
+                  {can(actor, "users", "write", [env.id]) && <DisconnectApp consentId={app.id} label={`${app.clientName} from ${app.server.name}`} />}
+                </li>
+              ))}
+            </ul>
           )}
         </Card>
         <Card>

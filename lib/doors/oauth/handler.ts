@@ -1,0 +1,42 @@
+import "server-only";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import inject from "light-my-request";
+import { problem } from "@/lib/doors/http/problem";
+import { settleOAuthAudit } from "@/lib/oauth/audit";
+import { providerFor } from "@/lib/oauth/provider";
+
+// The door of each environment's OAuth authorization server (lib/oauth/provider.ts): oidc-provider
+// answers Node requests, so the web Request the lean server routes here is injected into its
+// handler in process (light-my-request, Fastify's injector) and its answer comes back as a web
+// Response. `path` is the path inside the environment's issuer (/oauth/token, /.well-known/…).
+
+export async function handleOAuth(request: Request, environmentKey: string, path: string): Promise<Response> {
+  const found = await providerFor(environmentKey);
+  if (!found) return problem(404, `No environment “${environmentKey}”.`, { code: "not_found" });
+  const callback = found.provider.callback() as (req: IncomingMessage, res: ServerResponse) => void;
+  const url = new URL(request.url);
+  const headers: Record<string, string> = {};
+  request.headers.forEach((value, key) => {
+    headers[key] = value;
+  });
+  headers.host = url.host;
+  headers["x-forwarded-proto"] = url.protocol.replace(":", "");
+  const body = request.method === "GET" || request.method === "HEAD" ? undefined : Buffer.from(await request.arrayBuffer());
+  const answer = await inject(
+    (req, res) => {
+      // The issuer's path (/e/<key>) is the mount path: the library builds its URLs from it.
+      (req as IncomingMessage & { originalUrl?: string }).originalUrl = `/e/${environmentKey}${path}${url.search}`;
+      callback(req, res);
+    },
+    { method: request.method as "GET", url: `${path}${url.search}`, headers, payload: body, remoteAddress: headers["x-forwarded-for"]?.split(",")[0]?.trim() || "127.0.0.1" },
+  );
+  // The audit rows of what it did (lib/oauth/audit.ts) are written before the answer leaves.
+  await settleOAuthAudit();
+  const out = new Headers();
+  for (const [key, value] of Object.entries(answer.headers)) {
+    if (value === undefined || key === "content-length" || key === "transfer-encoding" || key === "connection") continue;
+    for (const v of Array.isArray(value) ? value : [value]) out.append(key, String(v));
+  }
+  const empty = answer.statusCode === 204 || answer.statusCode === 304 || answer.rawPayload.length === 0;
+  return new Response(empty ? null : new Uint8Array(answer.rawPayload), { status: answer.statusCode, headers: out });
+}
