@@ -20,6 +20,12 @@ const schema = z.object({
     .enum(["true", "false", "1", "0"])
     .default("false")
     .transform((v) => v === "true" || v === "1"),
+  // OAuth Client ID Metadata Documents (MCP clients identified by an https URL) are not fetched
+  // from private or loopback addresses unless this is on (clients whose documents are served inside).
+  ALLOW_PRIVATE_CLIENT_METADATA_URLS: z
+    .enum(["true", "false", "1", "0"])
+    .default("false")
+    .transform((v) => v === "true" || v === "1"),
   // Audit webhook URLs that resolve to private or loopback addresses are refused unless this is on.
   // Which hops in front of the app are our proxies (their X-Forwarded-For is believed): unset for
   // none, a number of hops, or a comma-separated list of addresses and CIDR ranges.

@@ -4,6 +4,7 @@ import path from "node:path";
 import { freePort } from "../db/embedded";
 import { startApp } from "../scripts/lib/app-process";
 import { APP_DATABASE } from "../scripts/lib/runtime";
+import { startClientDocumentServer } from "./support/client-documents";
 import { E2E_IDP_USERS, missingSimpleSamlPrerequisites, startSimpleSamlIdp, type SimpleSamlIdp } from "./support/simplesamlphp";
 
 // Starts the app exactly as a person would (`npm start`: embedded Postgres, migrations, seed,
@@ -16,8 +17,13 @@ export default async function globalSetup() {
   }
   const port = await freePort();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "iam-e2e-"));
-  // A fresh app: its own embedded database and generated secret, whatever the caller's environment says.
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), DATA_DIR: dataDir };
+  // An MCP client's website serving its Client ID Metadata Document (https, self-signed, loopback).
+  const documentsDir = fs.mkdtempSync(path.join(os.tmpdir(), "iam-e2e-cimd-"));
+  const documents = await startClientDocumentServer(documentsDir, await freePort());
+  process.env.E2E_CLIENT_DOCUMENTS_URL = documents.baseUrl;
+  // A fresh app: its own embedded database and generated secret, whatever the caller's environment
+  // says; it trusts the document server's certificate and may fetch documents from loopback.
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), DATA_DIR: dataDir, NODE_EXTRA_CA_CERTS: documents.certFile, ALLOW_PRIVATE_CLIENT_METADATA_URLS: "true" };
   for (const key of ["DATABASE_URL", "NEXTAUTH_URL", "NEXTAUTH_SECRET", "SEED_OWNER_EMAIL", "SEED_OWNER_PASSWORD"]) delete env[key];
   const app = await startApp(env, { ready: /Identity console ready at[\s\S]*Password:\s+\S+/ });
   const output = app.output();
@@ -52,6 +58,8 @@ export default async function globalSetup() {
 
   return async () => {
     idp?.stop();
+    documents.stop();
+    fs.rmSync(documentsDir, { recursive: true, force: true });
     if (process.env.E2E_IDP_DIR) fs.rmSync(process.env.E2E_IDP_DIR, { recursive: true, force: true });
     await app.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });

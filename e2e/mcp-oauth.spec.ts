@@ -1,5 +1,5 @@
 import http from "node:http";
-import { expect, test } from "@playwright/test";
+import { expect, test, type Browser, type Page } from "@playwright/test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { auth, UnauthorizedError, type OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -19,6 +19,8 @@ class BrowserClientProvider implements OAuthClientProvider {
   saved?: OAuthTokens;
   verifier = "";
   authorizationUrl?: URL;
+  /** Set: the client identifies itself by this Client ID Metadata Document instead of registering. */
+  clientMetadataUrl?: string;
   constructor(readonly redirect: string) {}
   get redirectUrl() {
     return this.redirect;
@@ -68,18 +70,16 @@ async function loopbackCallback() {
   return { redirect: `http://127.0.0.1:${port}/callback`, received, close: () => server.close() };
 }
 
-test("an MCP client signs a user in with the SDK's OAuth: registration, sign-in and consent in Chromium, tools, refresh, then an admin disconnects it", async ({ page, browser }) => {
-  test.setTimeout(180_000);
+/** The owner makes an environment of the test's own, an MCP server in it, and a user with a password and a grant. */
+async function endUserWithMcpServer(page: Page, browser: Browser) {
   const id = unique();
   const email = `mcp.user.${id}@example.com`;
   const password = "seven quiet herons at dawn";
-
-  // The owner makes an environment, an MCP server in it, and a user with a password and a grant.
   await signInAsOwner(page);
   const apiToken = await writeApiToken(page, `mcp oauth ${id}`);
   const rest = (path: string, data: unknown) => page.request.post(`${baseUrl()}/api/v1${path}`, { headers: { authorization: `Bearer ${apiToken}` }, data });
   const key = await ownEnvironment(page, apiToken, "mo");
-  const server = await (await rest("/resources", { environment: key, feature: "mcp", name: `Tickets ${id}` })).json();
+  const server = (await (await rest("/resources", { environment: key, feature: "mcp", name: `Tickets ${id}` })).json()) as { id: string; name: string };
   const { userPage, userId, link: invite } = await inviteEndUser(page, key, { name: "Mia Client", email });
   const granted = await rest("/grants", { environment: key, feature: "mcp", resourceId: server.id, userIds: [userId] });
   expect(granted.status(), await granted.text()).toBe(201);
@@ -91,9 +91,28 @@ test("an MCP client signs a user in with the SDK's OAuth: registration, sign-in 
   await user.getByRole("button", { name: "Set password and sign in" }).click();
   await expect(user).toHaveURL(`${baseUrl()}/e/${key}`);
   await user.getByRole("button", { name: "Sign out" }).click();
+  return { id, email, password, key, server, serverUrl: new URL(`${baseUrl()}/mcp/${server.id}`), userPage, userContext, user };
+}
+
+/** The user, in Chromium, follows the app's authorization URL: the environment's own sign-in, then the consent screen. */
+async function signInAndConsent(user: Page, setup: { key: string; email: string; password: string }, authorizationUrl: URL, expected: { client: string; server: string; redirect: string }) {
+  await user.goto(authorizationUrl.href);
+  await expect(user).toHaveURL(new RegExp(`/e/${setup.key}/sign-in`));
+  await user.getByLabel("Email").fill(setup.email);
+  await user.getByRole("button", { name: "Continue" }).click();
+  await user.getByLabel("Password").fill(setup.password);
+  await user.getByRole("button", { name: "Sign in", exact: true }).click();
+  await expect(user.getByRole("heading", { name: `Allow ${expected.client} to use ${expected.server}?` })).toBeVisible();
+  await expect(user.getByText(`It returns to ${expected.redirect}.`)).toBeVisible();
+  expect(await seriousViolations(user)).toEqual([]);
+}
+
+test("an MCP client signs a user in with the SDK's OAuth: registration, sign-in and consent in Chromium, tools, refresh, then an admin disconnects it", async ({ page, browser }) => {
+  test.setTimeout(180_000);
+  const setup = await endUserWithMcpServer(page, browser);
+  const { id, email, key, serverUrl, userPage, userContext, user } = setup;
 
   // The MCP client: no token yet, so the SDK meets the server's 401, discovers and registers.
-  const serverUrl = new URL(`${baseUrl()}/mcp/${server.id}`);
   const callback = await loopbackCallback();
   const provider = new BrowserClientProvider(callback.redirect);
   const connect = async () => {
@@ -108,15 +127,7 @@ test("an MCP client signs a user in with the SDK's OAuth: registration, sign-in 
   expect(provider.authorizationUrl!.searchParams.get("code_challenge_method")).toBe("S256");
 
   // The user, in Chromium: the environment's own sign-in, then the consent screen.
-  await user.goto(provider.authorizationUrl!.href);
-  await expect(user).toHaveURL(new RegExp(`/e/${key}/sign-in`));
-  await user.getByLabel("Email").fill(email);
-  await user.getByRole("button", { name: "Continue" }).click();
-  await user.getByLabel("Password").fill(password);
-  await user.getByRole("button", { name: "Sign in", exact: true }).click();
-  await expect(user.getByRole("heading", { name: `Allow SDK test client to use Tickets ${id}?` })).toBeVisible();
-  await expect(user.getByText(`It returns to ${callback.redirect}.`)).toBeVisible();
-  expect(await seriousViolations(user)).toEqual([]);
+  await signInAndConsent(user, setup, provider.authorizationUrl!, { client: "SDK test client", server: `Tickets ${id}`, redirect: callback.redirect });
   await user.screenshot({ path: test.info().outputPath("consent.png"), fullPage: true });
   await user.getByRole("button", { name: "Allow" }).click();
   const params = await callback.received;
@@ -163,4 +174,33 @@ test("an MCP client signs a user in with the SDK's OAuth: registration, sign-in 
   expect(provider.authorizationUrl).toBeDefined();
   callback.close();
   await userContext.close();
+});
+
+test("an MCP client identified by a Client ID Metadata Document (an https URL as client_id) signs a user in without registering", async ({ page, browser }) => {
+  test.setTimeout(180_000);
+  const setup = await endUserWithMcpServer(page, browser);
+  const callback = await loopbackCallback();
+  const documentUrl = `${process.env.E2E_CLIENT_DOCUMENTS_URL}/clients/${new URL(callback.redirect).port}/client.json`;
+  const provider = new BrowserClientProvider(callback.redirect);
+  provider.clientMetadataUrl = documentUrl;
+  const connect = async () => {
+    const client = new Client({ name: "sdk-cimd", version: "1.0.0" });
+    await client.connect(new StreamableHTTPClientTransport(setup.serverUrl, { authProvider: provider }));
+    return client;
+  };
+  await expect(connect()).rejects.toBeInstanceOf(UnauthorizedError);
+  // No registration: the client id is the document's URL, which the server fetches.
+  expect(provider.info?.client_id).toBe(documentUrl);
+  expect(provider.authorizationUrl!.searchParams.get("client_id")).toBe(documentUrl);
+  await signInAndConsent(setup.user, setup, provider.authorizationUrl!, { client: "SDK client by metadata document", server: setup.server.name, redirect: callback.redirect });
+  await setup.user.getByRole("button", { name: "Allow" }).click();
+  const params = await callback.received;
+  await auth(provider, { serverUrl: setup.serverUrl, authorizationCode: params.get("code")! });
+  const client = await connect();
+  expect((await client.listTools()).tools.map((t) => t.name)).toContain("whoami");
+  await client.close();
+  await setup.user.goto(`${baseUrl()}/e/${setup.key}/apps`);
+  await expect(setup.user.getByTestId("connected-apps")).toContainText("SDK client by metadata document");
+  callback.close();
+  await setup.userContext.close();
 });

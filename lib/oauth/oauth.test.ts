@@ -126,7 +126,16 @@ describe("discovery", () => {
       code_challenge_methods_supported: ["S256"],
       client_id_metadata_document_supported: true,
     });
-    expect((await (await machine(`${ORIGIN}/e/prod/.well-known/openid-configuration`)).json()).issuer).toBe(`${ORIGIN}/e/prod`);
+    // OpenID discovery carries every field OpenID Connect Discovery 1.0 requires.
+    const openid = await (await machine(`${ORIGIN}/e/prod/.well-known/openid-configuration`)).json();
+    expect(openid.issuer).toBe(`${ORIGIN}/e/prod`);
+    for (const field of ["issuer", "authorization_endpoint", "token_endpoint", "jwks_uri", "response_types_supported", "subject_types_supported", "id_token_signing_alg_values_supported"]) {
+      expect([field, openid[field] !== undefined]).toEqual([field, true]);
+    }
+    // Its keys are ours: the console's JWKS publishes the key that signs.
+    const own = await (await machine(openid.jwks_uri)).json();
+    const published = await (await machine(`${ORIGIN}/.well-known/jwks.json`)).json();
+    expect(published.keys.map((k: { kid: string }) => k.kid)).toContain(own.keys[0].kid);
     expect((await metadata("dev")).issuer).toBe(`${ORIGIN}/e/dev`);
     const resourceMeta = await (await machine(`${ORIGIN}/.well-known/oauth-protected-resource/mcp/${tickets.id}`)).json();
     expect(resourceMeta).toMatchObject({ resource: mcpServerUrl(tickets.id), authorization_servers: [`${ORIGIN}/e/prod`], scopes_supported: ["mcp"] });
@@ -236,6 +245,19 @@ describe("refusals, each with its reason", () => {
     const foreign = await machine(`${meta.authorization_endpoint}?${new URLSearchParams({ client_id: clientId, response_type: "code", scope: "mcp", redirect_uri: REDIRECT, code_challenge: pkce().challenge, code_challenge_method: "S256", resource: "https://evil.example/mcp" })}`);
     const foreignBack = new URL(foreign.headers.get("location")!);
     expect([foreignBack.searchParams.get("error"), foreignBack.searchParams.get("error_description")]).toEqual(["invalid_target", "https://evil.example/mcp is not an MCP server of PROD."]);
+  });
+
+  it("RFC 7009: the client revokes its refresh token; the grant's tokens stop", async () => {
+    const who = await person("reva@example.com");
+    const clientId = await connectedClient();
+    const { code, verifier, resource } = await authorize(clientId, who);
+    const tokens = await (await exchange(clientId, code!, verifier, resource)).json();
+    const meta = await metadata();
+    const revoked = await machine(meta.revocation_endpoint, form({ token: tokens.refresh_token, token_type_hint: "refresh_token", client_id: clientId }));
+    expect(revoked.status).toBe(200);
+    const after = await refresh(clientId, tokens.refresh_token);
+    expect([after.status, (await after.json()).error]).toEqual([400, "invalid_grant"]);
+    expect((await lastAudit("oauth.token_issue"))!.reason).toBe("invalid_grant: grant request is invalid (refresh token not found)");
   });
 
   it("a refresh token used after rotation is refused and revokes its whole family", async () => {

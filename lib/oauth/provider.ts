@@ -98,6 +98,13 @@ async function configuration(environment: Environment, settings: { registration:
       IdToken: 600,
       RefreshToken: 30 * 24 * 3600,
     },
+    // Outgoing requests (Client ID Metadata Documents): the library refuses private and loopback
+    // addresses (its SSRF guard on the connection); an operator may allow them for clients whose
+    // documents are served inside.
+    fetch: (url: URL | string, options: RequestInit & { dispatcher?: unknown }) => {
+      if (env().ALLOW_PRIVATE_CLIENT_METADATA_URLS) delete options.dispatcher;
+      return fetch(url, options);
+    },
     rotateRefreshToken: true,
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed("refresh_token"),
     conformIdTokenClaims: true,
