@@ -202,6 +202,8 @@ describe("authorization sweep: an environment admin outside their environments",
 
     const ARGS: Record<string, unknown[]> = {
       revokeConnectedAppAction: [consent!.id],
+      linkIdentityByHandAction: [{ userId: user.id, identityProviderId: idp.id, subject: `sneaky-${id}` }],
+      unlinkIdentityAction: [{ userId: user.id, identityProviderId: idp.id, subject: `prod.only.${id}@example.com` }],
       createUserAction: [{ name: "New", email: `new.${id}@example.com`, environmentIds: [prodId] }],
       updateUserAction: [user.id, { name: "Renamed" }],
       suspendUserAction: [user.id],

@@ -1,5 +1,7 @@
 import "server-only";
 import { and, eq, sql } from "drizzle-orm";
+import { z } from "zod";
+import { getDb, type Tx } from "@/db/client";
 import { identityProviders, ssoTraces, userIdentities, users } from "@/db/schema";
 import { environmentIdsOf } from "@/lib/groups/membership-rows";
 import type { DomainContext } from "@/lib/auth/actor";
@@ -52,5 +54,75 @@ export async function linkIdentityFromTrace(ctx: DomainContext, traceId: unknown
       after: { identityProvider: trace.idpName, subject: t.subject, via: "console", trace: t.id, resolves: t.failedCheck },
     });
     return { userId: user.id };
+  });
+}
+
+export type LinkedIdentity = { identityProviderId: string; identityProvider: string; subject: string; firstUsedAt: Date; lastUsedAt: Date | null };
+
+/** The (IdP, subject) identities a user signs in as, with first and last use. */
+export async function listUserIdentities(userId: string): Promise<LinkedIdentity[]> {
+  const id = uuidSchema.safeParse(userId);
+  if (!id.success) return [];
+  const rows = await getDb()
+    .select({ identityProviderId: userIdentities.identityProviderId, identityProvider: identityProviders.name, subject: userIdentities.subject, firstUsedAt: userIdentities.createdAt, lastUsedAt: userIdentities.lastUsedAt })
+    .from(userIdentities)
+    .innerJoin(identityProviders, eq(identityProviders.id, userIdentities.identityProviderId))
+    .where(eq(userIdentities.userId, id.data))
+    .orderBy(identityProviders.name, userIdentities.subject);
+  return rows;
+}
+
+const identityInput = z.object({
+  userId: uuidSchema,
+  identityProviderId: uuidSchema,
+  subject: z.string({ error: "Enter the subject (NameID) the IdP asserts." }).trim().min(1, "Enter the subject (NameID) the IdP asserts.").max(500),
+});
+
+/** Locks the user and checks the admin's scope covers every environment the user is in. */
+async function lockScopedUser(tx: Tx, ctx: DomainContext, userId: string) {
+  const [user] = await tx.select().from(users).where(eq(users.id, userId)).for("update");
+  if (!user) throw new NotFoundError("User not found.");
+  authorize(ctx.actor, "users", "write", await environmentIdsOf(tx, user.id));
+  return user;
+}
+
+/**
+ * Links an (IdP, subject) to a user by hand: their next sign-in with it matches this user. Refused
+ * when the identity belongs to another user (unlink it there first). Audited as the admin.
+ */
+export async function linkIdentity(ctx: DomainContext, input: unknown): Promise<{ linked: boolean }> {
+  const data = parseInput(identityInput, input);
+  authorize(ctx.actor, "users", "write", "any");
+  return inTransaction(async (tx) => {
+    const user = await lockScopedUser(tx, ctx, data.userId);
+    const [idp] = await tx.select({ id: identityProviders.id, name: identityProviders.name }).from(identityProviders).where(eq(identityProviders.id, data.identityProviderId));
+    if (!idp) throw ValidationError.field("identityProviderId", "This identity provider does not exist.");
+    const [existing] = await tx
+      .select({ userId: userIdentities.userId, email: users.email })
+      .from(userIdentities)
+      .innerJoin(users, eq(users.id, userIdentities.userId))
+      .where(and(eq(userIdentities.identityProviderId, idp.id), eq(userIdentities.subject, data.subject)));
+    if (existing?.userId === user.id) return { linked: false };
+    if (existing) throw new ConflictError(`This identity is already linked to ${existing.email}; unlink it there first.`);
+    await tx.insert(userIdentities).values({ identityProviderId: idp.id, subject: data.subject, userId: user.id, lastUsedAt: sql`null` });
+    await recordAudit(tx, ctx, { action: "user.identity_link", targetType: "user", targetId: user.id, targetLabel: user.email, after: { identityProvider: idp.name, subject: data.subject, via: "console (by hand)" } });
+    return { linked: true };
+  });
+}
+
+/** Unlinks an (IdP, subject) from a user: a sign-in with it no longer matches them. Audited. */
+export async function unlinkIdentity(ctx: DomainContext, input: unknown): Promise<{ unlinked: boolean }> {
+  const data = parseInput(identityInput, input);
+  authorize(ctx.actor, "users", "write", "any");
+  return inTransaction(async (tx) => {
+    const user = await lockScopedUser(tx, ctx, data.userId);
+    const gone = await tx
+      .delete(userIdentities)
+      .where(and(eq(userIdentities.userId, user.id), eq(userIdentities.identityProviderId, data.identityProviderId), eq(userIdentities.subject, data.subject)))
+      .returning({ subject: userIdentities.subject });
+    if (!gone.length) throw new NotFoundError("This identity is not linked to the user.");
+    const [idp] = await tx.select({ name: identityProviders.name }).from(identityProviders).where(eq(identityProviders.id, data.identityProviderId));
+    await recordAudit(tx, ctx, { action: "user.identity_unlink", targetType: "user", targetId: user.id, targetLabel: user.email, before: { identityProvider: idp?.name ?? data.identityProviderId, subject: data.subject } });
+    return { unlinked: true };
   });
 }

@@ -47,6 +47,8 @@ describe("server actions refuse callers without the right session", () => {
       actions.signOutEverywhereAction(user.id),
       actions.resetUserSecondFactorsAction(user.id),
       actions.revokeConnectedAppAction(crypto.randomUUID()),
+      actions.linkIdentityByHandAction({ userId: user.id, identityProviderId: crypto.randomUUID(), subject: "x" }),
+      actions.unlinkIdentityAction({ userId: user.id, identityProviderId: crypto.randomUUID(), subject: "x" }),
       actions.liftExclusionAction(crypto.randomUUID()),
     ];
     const results = await Promise.all(calls);

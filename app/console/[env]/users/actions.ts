@@ -5,6 +5,7 @@ import { consoleAction } from "@/lib/actions";
 import { addMembers, addUserToGroups, createGroup, deleteGroup, removeMembers, searchGroups, updateGroup } from "@/lib/groups";
 import { liftExclusion } from "@/lib/groups/exclusions";
 import { revokeConsent } from "@/lib/oauth/consents";
+import { linkIdentity, unlinkIdentity } from "@/lib/sso/identities";
 import { runBulkAction } from "@/lib/users/bulk";
 import { listUsers } from "@/lib/users/list";
 import { startBulkAllMatching } from "@/lib/users/bulk-job";
@@ -144,3 +145,7 @@ export const revokeConnectedAppAction = consoleAction({ permission: ["users", "w
   await revokeConsent(ctx, String(consentId));
   return null;
 });
+
+/** Links an (IdP, subject) to a user by hand; unlinks one (lib/sso/identities.ts). */
+export const linkIdentityByHandAction = consoleAction({ permission: ["users", "write"] }, (ctx, input: unknown) => linkIdentity(ctx, input));
+export const unlinkIdentityAction = consoleAction({ permission: ["users", "write"] }, (ctx, input: unknown) => unlinkIdentity(ctx, input));

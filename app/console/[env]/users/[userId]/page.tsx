@@ -13,6 +13,9 @@ import { AccountActions } from "./account-actions";
 import { UserPanel } from "./user-panel";
 import { LiftExclusion } from "./lift-exclusion";
 import { DisconnectApp } from "./connected-app";
+import { LinkedIdentities } from "./identities";
+import { listUserIdentities } from "@/lib/sso/identities";
+import { listIdentityProviders } from "@/lib/sso/identity-providers";
 import { connectedApps } from "@/lib/oauth/consents";
 import { listUserExclusions } from "@/lib/groups/exclusions";
 
@@ -22,7 +25,14 @@ export default async function UserPage({ params }: { params: Promise<{ env: stri
   const { env, actor, params: { userId } } = await consolePage(params);
   const detail = await getUserDetail(userId);
   if (!detail) notFound();
-  const [audit, exclusions, factors, apps] = await Promise.all([userAuditEntries(userId), listUserExclusions(userId), secondFactorsOf(userOwner(userId)), connectedApps(env.id, userId)]);
+  const [audit, exclusions, factors, apps, identities, idps] = await Promise.all([
+    userAuditEntries(userId),
+    listUserExclusions(userId),
+    secondFactorsOf(userOwner(userId)),
+    connectedApps(env.id, userId),
+    listUserIdentities(userId),
+    listIdentityProviders(),
+  ]);
   const grantedIds = detail.access.filter((a) => a.granted).map((a) => a.environmentId);
   const resources = await listResources(env.id);
   const targets = FEATURES.flatMap((f) => [
@@ -70,6 +80,15 @@ export default async function UserPage({ params }: { params: Promise<{ env: stri
               canInvite={grantedIds.includes(env.id) && detail.user.status !== "suspended" && detail.user.status !== "deprovisioned"}
             />
           )}
+        </Card>
+        <Card>
+          <h2 className="text-base font-semibold">Linked identities</h2>
+          <LinkedIdentities
+            userId={detail.user.id}
+            identities={identities.map((i) => ({ ...i, firstUsedAt: i.firstUsedAt.toISOString().slice(0, 16).replace("T", " "), lastUsedAt: i.lastUsedAt?.toISOString().slice(0, 16).replace("T", " ") ?? null }))}
+            identityProviders={idps.map((i) => ({ id: i.id, name: i.name }))}
+            canWrite={can(actor, "users", "write", grantedIds)}
+          />
         </Card>
         <Card>
           <h2 className="text-base font-semibold">Connected apps in {env.name}</h2>
