@@ -1,4 +1,5 @@
 import "server-only";
+import { createHmac, timingSafeEqual } from "node:crypto";
 import { and, desc, eq, isNull, sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { oauthConsents, resources, sessions, users } from "@/db/schema";
@@ -10,7 +11,7 @@ import { ForbiddenError, NotFoundError, ValidationError } from "@/lib/errors";
 import { authorize } from "@/lib/permissions";
 import { uuidSchema } from "@/lib/validation";
 import { adapterFor } from "./adapter";
-import { OAUTH_SCOPE, providerFor } from "./provider";
+import { INTERACTION_COOKIE, OAUTH_SCOPE, oauthCookieKey, providerFor } from "./provider";
 
 // Consent: an end user lets an OAuth client (an MCP client) use one MCP server as them. The
 // authorization server (provider.ts) sends the browser to the consent page with an interaction;
@@ -18,6 +19,8 @@ import { OAUTH_SCOPE, providerFor } from "./provider";
 // and MCP server (the next authorization for them goes straight through) until the user (their
 // "Connected apps") or an admin (the user's page) revokes it: its grant's tokens and refresh tokens
 // then stop at once. The one writer of `oauth_consents`; every consent and revocation is audited.
+
+export { INTERACTION_COOKIE };
 
 export type ConsentRequest = {
   uid: string;
@@ -60,6 +63,24 @@ export async function consentRequest(environmentKey: string, uid: string): Promi
   };
 }
 
+/** The interaction cookie the browser sent: `_interaction` and its signature (`_interaction.sig`). */
+export type InteractionCookie = { value?: string; sig?: string };
+
+/**
+ * Whether this browser started the authorization the interaction belongs to: the library set a
+ * signed cookie holding the interaction's uid in that browser. Without the check, someone could
+ * start an authorization for their own app, send the victim the consent link, and receive a code
+ * for the victim's account (the resume step is bound to the starter's browser, not the victim's).
+ */
+function startedInThisBrowser(environmentId: string, uid: string, cookie: InteractionCookie): boolean {
+  if (cookie.value !== uid || !cookie.sig) return false;
+  const expected = Buffer.from(createHmac("sha1", oauthCookieKey(environmentId)).update(`${INTERACTION_COOKIE}=${uid}`).digest("base64url"));
+  const sent = Buffer.from(cookie.sig);
+  return sent.length === expected.length && timingSafeEqual(sent, expected);
+}
+
+export const OTHER_BROWSER = "This sign-in for an app was started in another browser: start it again from the app, in this browser.";
+
 /** The user's standing consent for this client and MCP server, if any. */
 export async function rememberedConsent(session: EndUserSession, request: ConsentRequest) {
   const [row] = await getDb()
@@ -87,9 +108,17 @@ export async function rememberedConsent(session: EndUserSession, request: Consen
  * Denied: the app is told access_denied. Either way, where the browser goes next (the
  * authorization server, which answers the app).
  */
-export async function answerConsent(session: EndUserSession, environmentKey: string, uid: string, allow: boolean, request: { ip?: string; userAgent?: string } = {}): Promise<string> {
+export async function answerConsent(
+  session: EndUserSession,
+  environmentKey: string,
+  uid: string,
+  allow: boolean,
+  browser: InteractionCookie,
+  request: { ip?: string; userAgent?: string } = {},
+): Promise<string> {
   const consent = await consentRequest(environmentKey, uid);
   if (consent.environment.id !== session.environment.id) throw new ValidationError("This sign-in belongs to another environment.");
+  if (!startedInThisBrowser(consent.environment.id, uid, browser)) throw new ValidationError(OTHER_BROWSER);
   const { provider, interaction } = await interactionOf(environmentKey, uid);
   const ctx: DomainContext = { actor: { type: "end_user", id: session.user.id, label: session.user.email, environmentIds: [session.environment.id] }, ip: request.ip };
   const login = { accountId: session.user.id, ts: Math.floor(Date.now() / 1000) };

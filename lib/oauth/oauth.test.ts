@@ -11,7 +11,7 @@ import { createEndUserSession, readEndUserSession, signOutEverywhere } from "@/l
 import { mcpServerUrl } from "@/lib/tokens/mint";
 import { createUser, suspendUser } from "@/lib/users";
 import { createEnvironments, realMemberCtx, systemCtx } from "@/test-support/fixtures";
-import { answerConsent, connectedApps, revokeConsent } from "./consents";
+import { answerConsent, connectedApps, OTHER_BROWSER, revokeConsent } from "./consents";
 
 // Each environment's OAuth authorization server (lib/oauth), through the lean server's routing (in
 // process): discovery, dynamic registration, authorization code with PKCE and the consent, our
@@ -29,14 +29,14 @@ const form = (body: Record<string, string>) => ({ method: "POST", headers: { "co
 /** A browser's cookie jar over the machine doors. */
 function browser() {
   const jar = new Map<string, string>();
-  return async (url: string) => {
+  return Object.assign(async (url: string) => {
     const response = await machine(url, { headers: jar.size ? { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join("; ") } : {} });
     for (const c of response.headers.getSetCookie()) {
       const [k, ...v] = c.split(";")[0]!.split("=");
       jar.set(k!.trim(), v.join("="));
     }
     return response;
-  };
+  }, { interactionCookie: () => ({ value: jar.get("_interaction"), sig: jar.get("_interaction.sig") }) });
 }
 
 const pkce = () => {
@@ -74,7 +74,7 @@ async function authorize(clientId: string, who: Awaited<ReturnType<typeof person
   expect(started.status, await started.clone().text()).toBe(303);
   const uid = started.headers.get("location")!.split("/").at(-1)!;
   expect(started.headers.get("location")).toBe(`/e/prod/apps/consent/${uid}`);
-  const resumed = await b(await answerConsent(who.session, "prod", uid, options.allow ?? true));
+  const resumed = await b(await answerConsent(who.session, "prod", uid, options.allow ?? true, b.interactionCookie()));
   expect(resumed.status).toBe(303);
   const back = new URL(resumed.headers.get("location")!);
   return { back, code: back.searchParams.get("code"), verifier, resource };
@@ -174,6 +174,22 @@ describe("a client signs a user in and calls the MCP server", () => {
     const again = await authorize(clientId, who);
     expect(again.code).toBeTruthy();
     expect(await connectedApps(env.prod.id, who.user.id)).toHaveLength(1);
+  });
+
+  it("a consent link opened in another browser is refused: a code for the victim cannot reach the browser that started it", async () => {
+    const victim = await person("vic@example.com");
+    const clientId = await connectedClient();
+    const meta = await metadata();
+    const attacker = browser();
+    const started = await attacker(`${meta.authorization_endpoint}?${new URLSearchParams({ client_id: clientId, redirect_uri: REDIRECT, response_type: "code", code_challenge: pkce().challenge, code_challenge_method: "S256", scope: "mcp", resource: mcpServerUrl(tickets.id) })}`);
+    const uid = started.headers.get("location")!.split("/").at(-1)!;
+    // The victim's browser has no interaction cookie, or a forged one.
+    await expect(answerConsent(victim.session, "prod", uid, true, {})).rejects.toThrow(OTHER_BROWSER);
+    await expect(answerConsent(victim.session, "prod", uid, true, { value: uid, sig: "forged" })).rejects.toThrow(OTHER_BROWSER);
+    // Nothing was decided: the attacker's browser is sent to a consent page again, with no code.
+    const resumed = await attacker(`${meta.authorization_endpoint}/${uid}`);
+    expect(resumed.headers.get("location")).toMatch(/^\/e\/prod\/apps\/consent\/[A-Za-z0-9_-]+$/);
+    expect(await connectedApps(env.prod.id, victim.user.id)).toEqual([]);
   });
 
   it("a denial answers the app access_denied, and nothing is granted", async () => {

@@ -45,6 +45,14 @@ type Cached = { signature: string; provider: Provider };
 const globalCache = globalThis as unknown as { __oauthProviders?: Map<string, Cached> };
 const cache = (globalCache.__oauthProviders ??= new Map());
 
+/** The key the environment's authorization server signs its cookies with (Koa's keygrip). */
+export function oauthCookieKey(environmentId: string): string {
+  return createHash("sha256").update(`oauth-cookies:${environmentId}:${env().NEXTAUTH_SECRET}`).digest("base64url");
+}
+
+/** The cookie that binds an interaction to the browser that started the authorization (set by the library). */
+export const INTERACTION_COOKIE = "_interaction";
+
 /** Loopback (any port) and https redirect URIs only. */
 export function redirectUriProblem(uri: string): string | null {
   let url: URL;
@@ -74,7 +82,7 @@ async function mcpResource(environment: Environment, resource: string) {
 
 async function configuration(environment: Environment, settings: { registration: boolean; metadataDocuments: boolean; lifetime: number }, key: Awaited<ReturnType<typeof activeSigningKey>>): Promise<Configuration> {
   const jwk = { ...(key.key.export({ format: "jwk" }) as Record<string, string>), kid: key.kid, alg: key.algorithm, use: "sig" };
-  const secret = createHash("sha256").update(`oauth-cookies:${environment.id}:${env().NEXTAUTH_SECRET}`).digest("base64url");
+  const secret = oauthCookieKey(environment.id);
   const { errors } = await import("oidc-provider");
   return {
     adapter: adapterFor(environment.id),

@@ -5,6 +5,7 @@ import { redirect } from "next/navigation";
 import { clientIp } from "@/lib/auth/request-info";
 import { isDomainError } from "@/lib/errors";
 import { answerConsent, revokeConsent } from "@/lib/oauth/consents";
+import { interactionCookie } from "./interaction-cookie";
 import { currentEndUserSession } from "../session";
 
 // The end user's answers to an app (an MCP client) that asks to use an MCP server as them, and the
@@ -21,7 +22,7 @@ export async function answerConsentAction(envKey: string, uid: string, allow: bo
   if (current.mustEnrol) redirect(`/e/${envKey}`);
   let target: string;
   try {
-    target = await answerConsent(current, envKey, uid, allow === true, await requestInfo());
+    target = await answerConsent(current, envKey, uid, allow === true, await interactionCookie(), await requestInfo());
   } catch (error) {
     if (!isDomainError(error)) throw error;
     target = `/e/${envKey}/apps/consent/${uid}?error=${encodeURIComponent(error.message)}`;

@@ -4,6 +4,7 @@ import { isDomainError } from "@/lib/errors";
 import { answerConsent, consentRequest, rememberedConsent } from "@/lib/oauth/consents";
 import { currentEndUserSession } from "../../../session";
 import { answerConsentAction } from "../../actions";
+import { interactionCookie } from "../../interaction-cookie";
 
 export const metadata = { title: "Allow an app" };
 export const dynamic = "force-dynamic";
@@ -24,16 +25,18 @@ export default async function ConsentPage({ params, searchParams }: { params: Pr
     request = await consentRequest(envKey, uid);
   } catch (error) {
     if (!isDomainError(error)) throw error;
-    return (
-      <section className="mx-auto max-w-lg rounded-lg border border-slate-200 bg-white p-6 shadow-sm">
-        <h1 className="text-xl font-semibold">This request cannot continue</h1>
-        <p role="alert" className="mt-3 text-sm text-red-800">
-          {error.message}
-        </p>
-      </section>
-    );
+    return <CannotContinue message={error.message} />;
   }
-  if (await rememberedConsent(current, request)) redirect(await answerConsent(current, envKey, uid, true));
+  if (await rememberedConsent(current, request)) {
+    let target: string | null = null;
+    try {
+      target = await answerConsent(current, envKey, uid, true, await interactionCookie());
+    } catch (error) {
+      if (!isDomainError(error)) throw error;
+      return <CannotContinue message={error.message} />;
+    }
+    redirect(target);
+  }
   const allow = answerConsentAction.bind(null, envKey, uid, true);
   const deny = answerConsentAction.bind(null, envKey, uid, false);
   return (
@@ -66,6 +69,17 @@ export default async function ConsentPage({ params, searchParams }: { params: Pr
           </Button>
         </form>
       </div>
+    </section>
+  );
+}
+
+function CannotContinue({ message }: { message: string }) {
+  return (
+    <section className="mx-auto max-w-lg rounded-lg border border-slate-200 bg-white p-6 shadow-sm">
+      <h1 className="text-xl font-semibold">This request cannot continue</h1>
+      <p role="alert" className="mt-3 text-sm text-red-800">
+        {message}
+      </p>
     </section>
   );
 }
