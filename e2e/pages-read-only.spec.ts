@@ -54,7 +54,7 @@ test("no page's GET writes anything", async ({ page }) => {
     }
     const urls = pageFiles("app").map((file) => {
       const route = path.dirname(path.relative("app", file)).replace(/^\.$/, "");
-      const url = `/${route}`.replace(/\[([a-zA-Z]+)\]/g, (_, name: string) => (name === "env" ? "dev" : name === "token" ? "not-a-real-token" : (ids![name] ?? `[missing ${name}]`)));
+      const url = `/${route}`.replace(/\[([a-zA-Z]+)\]/g, (_, name: string) => (name === "env" ? "dev" : name === "token" ? "not-a-real-token" : name === "uid" ? "not-a-real-interaction" : (ids![name] ?? `[missing ${name}]`)));
       return url === "/" ? url : url.replace(/\/$/, "");
     });
     expect(urls.filter((u) => u.includes("[missing"))).toEqual([]);

@@ -46,6 +46,7 @@ export async function consentRequest(environmentKey: string, uid: string): Promi
   const params = interaction.params as Record<string, string | undefined>;
   const client = await provider.Client.find(String(params.client_id ?? ""));
   if (!client) throw new NotFoundError("The app that started this sign-in is no longer registered.");
+  if (Array.isArray(params.resource)) throw new ValidationError("The app asked for several MCP servers at once; it may ask for one at a time.");
   const resource = String(params.resource ?? "");
   const prefix = resource.match(/\/mcp\/([0-9a-f-]{36})$/i)?.[1];
   const [server] = prefix

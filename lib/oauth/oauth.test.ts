@@ -212,6 +212,31 @@ describe("refusals, each with its reason", () => {
     });
   });
 
+  it("registration: a flood from one address is cut with the reason", async () => {
+    const { REGISTRATIONS_PER_HOUR } = await import("@/lib/doors/oauth/handler");
+    const meta = await metadata("dev");
+    const post = () =>
+      machine(meta.registration_endpoint, { method: "POST", headers: { "content-type": "application/json", "x-forwarded-for": "198.51.100.7" }, body: JSON.stringify({ redirect_uris: [REDIRECT], token_endpoint_auth_method: "none" }) });
+    for (let i = 0; i < REGISTRATIONS_PER_HOUR; i++) expect((await post()).status).toBe(201);
+    const cut = await post();
+    expect(cut.status).toBe(429);
+    expect((await cut.json()).error_description).toMatch(/^Too many client registrations from this address; retry in \d+ s\.$/);
+  });
+
+  it("authorization: several MCP servers at once are refused on the consent screen", async () => {
+    const who = await person("sam.scope@example.com");
+    const clientId = await connectedClient();
+    const meta = await metadata();
+    const base = { client_id: clientId, response_type: "code", redirect_uri: REDIRECT, code_challenge: pkce().challenge, code_challenge_method: "S256" };
+    const b = browser();
+    const params = new URLSearchParams({ ...base, scope: "mcp" });
+    params.append("resource", mcpServerUrl(tickets.id));
+    params.append("resource", mcpServerUrl(other.id));
+    const started = await b(`${meta.authorization_endpoint}?${params}`);
+    const uid = started.headers.get("location")!.split("/").at(-1)!;
+    await expect(answerConsent(who.session, "prod", uid, true, b.interactionCookie())).rejects.toThrow("The app asked for several MCP servers at once; it may ask for one at a time.");
+  });
+
   it("authorization: an unregistered redirect URI, no PKCE, or plain PKCE", async () => {
     const clientId = await connectedClient();
     const meta = await metadata();

@@ -91,7 +91,8 @@ async function configuration(environment: Environment, settings: { registration:
     routes: ROUTES,
     // "mcp" is both what a client may register (RFC 7591 `scope`) and the MCP servers' resource scope.
     scopes: ["openid", "offline_access", OAUTH_SCOPE],
-    claims: { openid: ["sub"], email: ["email"], profile: ["name"] },
+    // Only what an MCP client needs: no email or profile scopes to consent to (asked, they are invalid_scope).
+    claims: { openid: ["sub"] },
     pkce: { required: () => true },
     clientDefaults: { grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "none", id_token_signed_response_alg: key.algorithm },
     enabledJWA: { idTokenSigningAlgValues: [key.algorithm], requestObjectSigningAlgValues: [] },

@@ -4,6 +4,10 @@ import inject from "light-my-request";
 import { problem } from "@/lib/doors/http/problem";
 import { settleOAuthAudit } from "@/lib/oauth/audit";
 import { providerFor } from "@/lib/oauth/provider";
+import { hitRateLimit } from "@/lib/rate-limit";
+
+/** Dynamic client registrations one address may make per environment and hour. */
+export const REGISTRATIONS_PER_HOUR = 30;
 
 // The door of each environment's OAuth authorization server (lib/oauth/provider.ts): oidc-provider
 // answers Node requests, so the web Request the lean server routes here is injected into its
@@ -13,6 +17,17 @@ import { providerFor } from "@/lib/oauth/provider";
 export async function handleOAuth(request: Request, environmentKey: string, path: string): Promise<Response> {
   const found = await providerFor(environmentKey);
   if (!found) return problem(404, `No environment “${environmentKey}”.`, { code: "not_found" });
+  // Dynamic registration is open to anyone: a flood of registrations from one address is cut.
+  if (path === "/oauth/register" && request.method === "POST") {
+    const ip = request.headers.get("x-forwarded-for")?.split(",")[0]?.trim() || "unknown";
+    const limit = await hitRateLimit(`oauth-register:${environmentKey}:${ip}`, REGISTRATIONS_PER_HOUR, 3600);
+    if (!limit.allowed) {
+      return Response.json(
+        { error: "temporary_unavailable", error_description: `Too many client registrations from this address; retry in ${limit.retryAfterSeconds} s.` },
+        { status: 429, headers: { "retry-after": String(limit.retryAfterSeconds) } },
+      );
+    }
+  }
   const callback = found.provider.callback() as (req: IncomingMessage, res: ServerResponse) => void;
   const url = new URL(request.url);
   const headers: Record<string, string> = {};
