@@ -879,6 +879,34 @@ export const ssoRequests = pgTable(
 );
 
 /**
+ * An environment's branded end-user pages (lib/branding writes it): the name and logo shown, the
+ * colours (checked against WCAG AA when saved), a message on the sign-in page and a support link.
+ * No row: the product's defaults.
+ */
+export const environmentBranding = pgTable(
+  "environment_branding",
+  {
+    environmentId: uuid()
+      .primaryKey()
+      .references(() => environments.id, { onDelete: "cascade" }),
+    displayName: text().notNull().default(""),
+    primaryColor: text().notNull().default("#1f57cc"),
+    backgroundColor: text().notNull().default("#f8fafc"),
+    message: text().notNull().default(""),
+    supportUrl: text(),
+    // A PNG, or an SVG as sanitised when uploaded; the version changes with each upload (cache key).
+    logo: bytea(),
+    logoType: text(),
+    logoVersion: integer().notNull().default(0),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    check("environment_branding_logo_type_check", sql`${t.logoType} is null or ${t.logoType} in ('image/png', 'image/svg+xml')`),
+    check("environment_branding_colors_check", sql`${t.primaryColor} ~ '^#[0-9a-f]{6}$' and ${t.backgroundColor} ~ '^#[0-9a-f]{6}$'`),
+  ],
+);
+
+/**
  * The OAuth authorization server's records (lib/oauth/adapter.ts, for panva's oidc-provider):
  * clients, grants, codes, access and refresh tokens, interactions and sessions, one environment's
  * each, as the library's payloads (JSON), with what it looks them up by.

@@ -95,6 +95,7 @@ const ROUTES: Record<string, { door: string; anonymous: number[] }> = {
   "/app/api/sso/metadata/route.ts": { door: "public", anonymous: [200] },
   "/app/api/sso/acs/route.ts": { door: "SAML response (signed by the IdP)", anonymous: [400, 415] },
   "/app/e/[env]/sso/route.ts": { door: "starts SSO for an environment", anonymous: [303, 307, 404] },
+  "/app/e/[env]/branding/logo/route.ts": { door: "public (an environment's logo)", anonymous: [404] },
   "/app/sign-in/sso/route.ts": { door: "starts console SSO (back to the sign-in page while it is off)", anonymous: [303] },
   "/app/api/auth/[...nextauth]/route.ts": { door: "next-auth (console sign-in)", anonymous: [] },
   "/app/e/[env]/token/route.ts": { door: "end-user session", anonymous: [401, 403] },
@@ -202,6 +203,8 @@ describe("authorization sweep: an environment admin outside their environments",
 
     const ARGS: Record<string, unknown[]> = {
       revokeConnectedAppAction: [consent!.id],
+      updateBrandingAction: [prodId, { displayName: "Sneaky", primaryColor: "#1f57cc", backgroundColor: "#ffffff" }],
+      setBrandingLogoAction: [prodId, new FormData()],
       linkIdentityByHandAction: [{ userId: user.id, identityProviderId: idp.id, subject: `sneaky-${id}` }],
       unlinkIdentityAction: [{ userId: user.id, identityProviderId: idp.id, subject: `prod.only.${id}@example.com` }],
       createUserAction: [{ name: "New", email: `new.${id}@example.com`, environmentIds: [prodId] }],
@@ -248,7 +251,7 @@ describe("authorization sweep: an environment admin outside their environments",
     expect(scoped.map(([name]) => name.split("#")[1]).filter((n) => !ARGS[n!]).sort()).toEqual([]);
 
     await signInAs("environment_admin", [dev.id]);
-    const tables = ["users", "user_identities", "groups", "group_members", "environment_access", "resources", "access_grants", "directories", "jobs", "access_reviews", "access_review_items", "password_tokens", "audit_events", "membership_ledger", "access_requests", "membership_exclusions", "oauth_consents"];
+    const tables = ["users", "user_identities", "groups", "group_members", "environment_access", "resources", "access_grants", "directories", "jobs", "access_reviews", "access_review_items", "password_tokens", "audit_events", "membership_ledger", "access_requests", "membership_exclusions", "oauth_consents", "environment_branding"];
     const snapshot = async () => ({
       counts: Object.fromEntries(await Promise.all(tables.map(async (t) => [t, await countRows(t)] as const))),
       rows: await db.execute(sql`select

@@ -19,6 +19,7 @@ const WRITERS: Record<string, string> = {
   webauthn_challenges: "lib/second-factor/",
   console_sso: "lib/console-sso/",
   console_sso_mappings: "lib/console-sso/",
+  environment_branding: "lib/branding/",
 };
 const DRIZZLE_NAMES: Record<string, string> = {
   users: "users",
@@ -32,6 +33,7 @@ const DRIZZLE_NAMES: Record<string, string> = {
   webauthnChallenges: "webauthn_challenges",
   consoleSso: "console_sso",
   consoleSsoMappings: "console_sso_mappings",
+  environmentBranding: "environment_branding",
 };
 
 const ROOTS = ["app", "components", "lib", "db", "scripts", "proxy.ts", "instrumentation.ts"];
@@ -41,10 +43,10 @@ const EXEMPT = [/\.(test|spec|fault)\.tsx?$/, /^scripts\/bench\//, /^db\/migrati
 export function tableWrites(source: string): { table: string; line: number }[] {
   const hits: { table: string; line: number }[] = [];
   const lineOf = (index: number) => source.slice(0, index).split("\n").length;
-  for (const m of source.matchAll(/\b(?:insert|update|delete)\(\s*(users|groups|groupMembers|membershipExclusions|apiIdempotencyKeys|secondFactors|recoveryCodes|consoleSettings|webauthnChallenges|consoleSso|consoleSsoMappings)\s*\)/g)) {
+  for (const m of source.matchAll(/\b(?:insert|update|delete)\(\s*(users|groups|groupMembers|membershipExclusions|apiIdempotencyKeys|secondFactors|recoveryCodes|consoleSettings|webauthnChallenges|consoleSso|consoleSsoMappings|environmentBranding)\s*\)/g)) {
     hits.push({ table: DRIZZLE_NAMES[m[1]!]!, line: lineOf(m.index!) });
   }
-  for (const m of source.matchAll(/\b(?:insert\s+into|update|delete\s+from|truncate(?:\s+table)?)\s+"?(users|groups|group_members|membership_exclusions|api_idempotency_keys|second_factors|recovery_codes|console_settings|webauthn_challenges|console_sso|console_sso_mappings)"?(?=[\s(;`"]|$)/gi)) {
+  for (const m of source.matchAll(/\b(?:insert\s+into|update|delete\s+from|truncate(?:\s+table)?)\s+"?(users|groups|group_members|membership_exclusions|api_idempotency_keys|second_factors|recovery_codes|console_settings|webauthn_challenges|console_sso|console_sso_mappings|environment_branding)"?(?=[\s(;`"]|$)/gi)) {
     hits.push({ table: m[1]!.toLowerCase(), line: lineOf(m.index!) });
   }
   return hits;

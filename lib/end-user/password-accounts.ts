@@ -1,4 +1,5 @@
 import "server-only";
+import { mailBranding } from "@/lib/branding";
 import { clearLockoutRow, recordFailedSignInRow, reserveSignInAttemptRow, setPasswordRow } from "@/lib/users/rows";
 import { and, eq, isNull, sql } from "drizzle-orm";
 import { z } from "zod";
@@ -144,11 +145,12 @@ export async function sendInvitation(ctx: DomainContext, input: unknown): Promis
       environment: row.environment,
       after: { expiresInDays: INVITE_DAYS },
     });
+    const brand = await mailBranding(row.environment, tx);
     return {
       to: row.user.email,
       userId: row.user.id,
-      subject: `You are invited to ${row.environment.name}`,
-      text: `Hello ${row.user.name},\n\nSet your password for ${row.environment.name} with this link (it works once and expires in ${INVITE_DAYS} days):\n\n${publicOrigin()}/e/${row.environment.key}/invite/${token}\n`,
+      subject: `You are invited to ${brand.title}`,
+      text: `Hello ${row.user.name},\n\nSet your password for ${brand.title} with this link (it works once and expires in ${INVITE_DAYS} days):\n\n${publicOrigin()}/e/${row.environment.key}/invite/${token}\n${brand.footer}`,
     };
   });
   await sendMail(mail);
@@ -247,11 +249,12 @@ export async function requestPasswordReset(environmentKey: string, rawEmail: unk
       targetLabel: row.user.email,
       environment: row.environment,
     });
+    const brand = await mailBranding(row.environment, tx);
     return {
       to: row.user.email,
       userId: row.user.id,
-      subject: `Reset your ${row.environment.name} password`,
-      text: `Hello ${row.user.name},\n\nReset your password with this link (it works once and expires in ${RESET_MINUTES} minutes):\n\n${publicOrigin()}/e/${row.environment.key}/reset/${token}\n\nIf you did not ask for this, ignore this mail.\n`,
+      subject: `Reset your ${brand.title} password`,
+      text: `Hello ${row.user.name},\n\nReset your password with this link (it works once and expires in ${RESET_MINUTES} minutes):\n\n${publicOrigin()}/e/${row.environment.key}/reset/${token}\n\nIf you did not ask for this, ignore this mail.\n${brand.footer}`,
     };
   });
   if (mail) await sendMail(mail);
@@ -357,11 +360,12 @@ export async function signInWithPassword(
       await auditPasswordSignIn(tx, environment, request, user ?? email.slice(0, 320), { outcome: "failure", reason: lockedNow ? `${reason}; account locked` : reason });
       if (user && lockedNow) {
         const token = await issueToken(tx, user.id, environment.id, "unlock", lockMinutes);
+        const brand = await mailBranding(environment, tx);
         return {
           to: user.email,
           userId: user.id,
-          subject: `Your ${environment.name} sign-in is paused`,
-          text: `Hello ${user.name},\n\nThere were ${env().PASSWORD_LOCKOUT_THRESHOLD} or more failed sign-ins to your account, so password sign-in is paused for ${lockMinutes} minutes.\nIf it was you, unlock it now with this link (it works once):\n\n${publicOrigin()}/e/${environment.key}/unlock/${token}\n\nIf it was not you, consider resetting your password.\n`,
+          subject: `Your ${brand.title} sign-in is paused`,
+          text: `Hello ${user.name},\n\nThere were ${env().PASSWORD_LOCKOUT_THRESHOLD} or more failed sign-ins to your account, so password sign-in is paused for ${lockMinutes} minutes.\nIf it was you, unlock it now with this link (it works once):\n\n${publicOrigin()}/e/${environment.key}/unlock/${token}\n\nIf it was not you, consider resetting your password.\n${brand.footer}`,
         };
       }
       return null;

@@ -2,7 +2,7 @@
 
 import { useId, useState } from "react";
 import { Button } from "@/components/ui/button";
-import { Field } from "@/components/ui/field";
+import { Field, SelectField } from "@/components/ui/field";
 import { useAction } from "@/components/use-action";
 import { CONSOLE_ROLE_LABELS, CONSOLE_SSO_ROLES, type ConsoleSsoRole } from "@/db/enums";
 import type { FieldErrors } from "@/lib/errors";
@@ -100,19 +100,7 @@ export function ConsoleSsoForm({
           Let members sign in through an identity provider
         </label>
         {!identityProviders.length && <p className="text-sm text-slate-600">Connect an identity provider first (an environment&apos;s Identity providers page).</p>}
-        <div className="flex flex-col gap-1">
-          <label htmlFor={`${id}-idp`} className="text-sm font-medium text-slate-700">
-            Identity provider
-          </label>
-          <select id={`${id}-idp`} value={idpId} onChange={(e) => setIdpId(e.target.value)} className="rounded-md border border-slate-300 px-2 py-2 text-sm" aria-invalid={!!fieldError("identityProviderId") || undefined}>
-            {identityProviders.map((idp) => (
-              <option key={idp.id} value={idp.id}>
-                {idp.name}
-              </option>
-            ))}
-          </select>
-        </div>
-        {fieldError("identityProviderId") && <p className="text-sm text-red-700">{fieldError("identityProviderId")}</p>}
+        <SelectField label="Identity provider" value={idpId} onChange={setIdpId} options={identityProviders} errors={errors.identityProviderId} />
         <fieldset className="flex flex-col gap-1">
           <legend className="text-sm font-medium text-slate-700">Password sign-in</legend>
           <label className="flex items-center gap-2 text-sm">

@@ -1,6 +1,8 @@
 "use server";
 
 import { consoleAction } from "@/lib/actions";
+import { setBrandingLogo, updateBranding } from "@/lib/branding";
+import { MAX_LOGO_BYTES } from "@/lib/branding/logo";
 import { createApiToken, revokeApiToken } from "@/lib/api-tokens";
 import { updateEnvironmentAuth } from "@/lib/sso/environment-auth";
 import { rotateSigningKeys } from "@/lib/tokens/keys";
@@ -49,5 +51,21 @@ export const deleteWebhookAction = consoleAction({ permission: ["webhooks", "wri
 
 export const retryDeliveryAction = consoleAction({ permission: ["webhooks", "write"] }, async (ctx, deliveryId: unknown) => {
   await retryDelivery(ctx, deliveryId);
+  return null;
+});
+
+/** The environment's branded end-user pages: name, colours (WCAG AA checked), message, support link (lib/branding). */
+export const updateBrandingAction = consoleAction({ permission: ["environment_auth", "write"] }, async (ctx, environmentId: string, input: unknown) => {
+  await updateBranding(ctx, String(environmentId), input);
+  return null;
+});
+
+/** The logo: a PNG or an SVG (sanitised), at most 100 KB; an empty form removes it. */
+export const setBrandingLogoAction = consoleAction({ permission: ["environment_auth", "write"] }, async (ctx, environmentId: string, form: FormData) => {
+  const file = form instanceof FormData ? form.get("logo") : null;
+  const remove = form instanceof FormData && form.get("remove") === "1";
+  // No file: an empty upload, which the domain refuses ("Choose a logo file.") once it has checked the scope.
+  const bytes = file instanceof Blob ? Buffer.from(await file.slice(0, MAX_LOGO_BYTES + 1).arrayBuffer()) : Buffer.alloc(0);
+  await setBrandingLogo(ctx, String(environmentId), remove ? null : bytes);
   return null;
 });

@@ -17,6 +17,8 @@ import { SigningKeys } from "./signing-keys";
 import { Webhooks } from "./webhooks";
 import { listDeadDeliveries, listWebhooks } from "@/lib/webhooks";
 import { EnvironmentAuthForm } from "./auth-form";
+import { BrandingForm } from "./branding-form";
+import { brandingOf } from "@/lib/branding";
 
 export const metadata = { title: "Settings" };
 
@@ -49,7 +51,7 @@ export default async function SettingsPage({ params }: { params: Promise<{ env: 
   ]);
   const issuer = issuerMetadata();
   const day = (d: Date | null) => (d ? d.toISOString().slice(0, 16).replace("T", " ") : "—");
-  const [auth, groups] = await Promise.all([getEnvironmentAuth(env.id), listGroups(env.id)]);
+  const [auth, groups, branding] = await Promise.all([getEnvironmentAuth(env.id), listGroups(env.id), brandingOf(env.id)]);
   const envKey = new Map(environments.map((e) => [e.id, e.key]));
   return (
     <>
@@ -95,6 +97,23 @@ export default async function SettingsPage({ params }: { params: Promise<{ env: 
             secondFactor: auth.secondFactor,
             oauthDynamicRegistration: auth.oauthDynamicRegistration,
             oauthClientMetadataDocuments: auth.oauthClientMetadataDocuments,
+          }}
+        />
+      </Card>
+      <Card className="mb-6">
+        <h2 className="mb-1 text-base font-semibold">Branding of {env.name}&apos;s end-user pages</h2>
+        <p className="mb-3 text-sm text-slate-600">The sign-in page, the home, the consent screen for apps and the mails end users get.</p>
+        <BrandingForm
+          environmentId={env.id}
+          environmentName={env.name}
+          canWrite={can(actor, "environment_auth", "write", [env.id])}
+          values={{
+            displayName: branding.displayName,
+            primaryColor: branding.primaryColor,
+            backgroundColor: branding.backgroundColor,
+            message: branding.message,
+            supportUrl: branding.supportUrl,
+            logoUrl: branding.logo ? `/e/${env.key}/branding/logo?v=${branding.logo.version}` : null,
           }}
         />
       </Card>

@@ -1,4 +1,5 @@
 import Link from "next/link";
+import { brandingOf } from "@/lib/branding";
 import { notFound, redirect } from "next/navigation";
 import type { ReactNode } from "react";
 import { Button } from "@/components/ui/button";
@@ -22,7 +23,7 @@ export default async function EndUserSignInPage({ params, searchParams }: { para
   const returnTo = safeReturnPath(one(sp.return_to), envKey) ?? undefined;
   if (await currentEndUserSession(envKey)) redirect(returnTo ?? `/e/${envKey}`);
 
-  const settings = await getAuthRow(environment.id);
+  const [settings, branding] = await Promise.all([getAuthRow(environment.id), brandingOf(environment.id)]);
   const rawEmail = one(sp.email)?.trim() ?? "";
   const email = emailSchema.safeParse(rawEmail).success ? rawEmail : "";
   const wantsPassword = one(sp.method) === "password";
@@ -47,6 +48,11 @@ export default async function EndUserSignInPage({ params, searchParams }: { para
   return (
     <section className="mx-auto max-w-sm rounded-lg border border-slate-200 bg-white p-6 shadow-sm">
       <h1 className="text-xl font-semibold">Sign in to {environment.name}</h1>
+      {branding.message && (
+        <p className="mt-2 text-sm text-slate-700" data-testid="branding-message">
+          {branding.message}
+        </p>
+      )}
       {one(sp.password_set) && (
         <p role="status" className="mt-3 text-sm text-slate-600">
           Your password is set. This environment signs you in with single sign-on.

@@ -2,7 +2,7 @@
 
 import { useState } from "react";
 import { Button } from "@/components/ui/button";
-import { Field } from "@/components/ui/field";
+import { Field, SelectField } from "@/components/ui/field";
 import { ConfirmDialog } from "@/components/ui/modal";
 import { useAction } from "@/components/use-action";
 import type { FieldErrors } from "@/lib/errors";
@@ -67,18 +67,7 @@ export function LinkedIdentities({ userId, identities, identityProviders, canWri
             });
           }}
         >
-          <div className="flex flex-col gap-1">
-            <label htmlFor="link-idp" className="text-sm font-medium text-slate-700">
-              Identity provider
-            </label>
-            <select id="link-idp" value={idpId} onChange={(e) => setIdpId(e.target.value)} className="rounded-md border border-slate-300 px-2 py-2 text-sm">
-              {identityProviders.map((idp) => (
-                <option key={idp.id} value={idp.id}>
-                  {idp.name}
-                </option>
-              ))}
-            </select>
-          </div>
+          <SelectField label="Identity provider" value={idpId} onChange={setIdpId} options={identityProviders} errors={errors.identityProviderId} />
           <Field label="Subject (NameID)" value={subject} onChange={(e) => setSubject(e.target.value)} errors={errors.subject} className="min-w-56 flex-1" />
           <Button type="submit" variant="secondary" disabled={pending}>
             Link identity
