@@ -71,6 +71,7 @@ describe("saving branding", () => {
       displayName: ["At most 60 characters."],
     });
     expect((await updateBranding(systemCtx, env.dev.id, { ...valid, primaryColor: "blue" }).catch((e) => e.fieldErrors)).primaryColor).toEqual(["Enter a colour as #rrggbb."]);
+    expect((await updateBranding(systemCtx, env.dev.id, { ...valid, displayName: "Acme\r\nBcc: x@evil.example" }).catch((e) => e.fieldErrors)).displayName).toEqual(["One line, without control characters."]);
     expect(await countRows("environment_branding")).toBe(before);
     expect(await brandingOf(env.dev.id)).toEqual(DEFAULT_BRANDING);
   });

@@ -52,7 +52,8 @@ const color = z
 
 export const brandingInput = z
   .object({
-    displayName: z.string().trim().max(60, "At most 60 characters.").default(""),
+    // One line (it goes into mail subjects too): no line breaks or control characters.
+    displayName: z.string().trim().max(60, "At most 60 characters.").regex(/^[^\u0000-\u001f\u007f]*$/, "One line, without control characters.").default(""),
     primaryColor: color,
     backgroundColor: color,
     message: z.string().trim().max(500, "At most 500 characters.").default(""),

@@ -260,6 +260,24 @@ export async function requestPasswordReset(environmentKey: string, rawEmail: unk
   if (mail) await sendMail(mail);
 }
 
+/**
+ * Every failure from the threshold on arms a lockout (guesses during one are not counted), doubling
+ * each time: the owner gets an unlock link for each, valid as long as the lock lasts. Null below it.
+ */
+async function lockoutMail(tx: Executor, user: Pick<User, "id" | "email" | "name">, environment: Environment, count: number) {
+  const { PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES } = env();
+  if (count < PASSWORD_LOCKOUT_THRESHOLD) return null;
+  const lockMinutes = Math.min(PASSWORD_LOCKOUT_MINUTES * 2 ** Math.min(count - PASSWORD_LOCKOUT_THRESHOLD, 20), Math.max(MAX_LOCKOUT_MINUTES, PASSWORD_LOCKOUT_MINUTES));
+  const token = await issueToken(tx, user.id, environment.id, "unlock", lockMinutes);
+  const brand = await mailBranding(environment, tx);
+  return {
+    to: user.email,
+    userId: user.id,
+    subject: `Your ${brand.title} sign-in is paused`,
+    text: `Hello ${user.name},\n\nThere were ${PASSWORD_LOCKOUT_THRESHOLD} or more failed sign-ins to your account, so password sign-in is paused for ${lockMinutes} minutes.\nIf it was you, unlock it now with this link (it works once):\n\n${publicOrigin()}/e/${environment.key}/unlock/${token}\n\nIf it was not you, consider resetting your password.\n${brand.footer}`,
+  };
+}
+
 /** Unlocks an account locked by failed sign-ins, from the link mailed when it locked. */
 export async function unlockWithLink(environmentKey: string, token: string, request: { ip?: string } = {}): Promise<boolean> {
   return inTransaction(async (tx) => {
@@ -342,7 +360,6 @@ export async function signInWithPassword(
   const reserved = user && !knownAddress ? await reserveSignInAttemptRow(getDb(), user.id, PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES, Math.max(MAX_LOCKOUT_MINUTES, PASSWORD_LOCKOUT_MINUTES)) : null;
   const pairAttempt = user && knownAddress ? await hitRateLimit(pairKey, PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES * 60) : null;
   const maxMinutes = Math.max(MAX_LOCKOUT_MINUTES, PASSWORD_LOCKOUT_MINUTES);
-  const minutesAt = (count: number) => Math.min(PASSWORD_LOCKOUT_MINUTES * 2 ** Math.min(count - PASSWORD_LOCKOUT_THRESHOLD, 20), maxMinutes);
 
   // `failures`: the account's failure count this attempt reached ("record": count it now, for a
   // wrong password from the account's own address). From the threshold on, each armed a lockout.
@@ -353,22 +370,9 @@ export async function signInWithPassword(
       // The right password refused for another reason (suspended, no access, SSO enforced) was no
       // guess: the attempt counted up front is cleared as a success would, so it arms no lockout.
       if (user && passwordOk && reserved !== null) await clearLockoutRow(tx, user.id, { signedIn: false });
-      // Every failure from the threshold on arms a lockout (guesses during one are not counted),
-      // doubling each time: the owner gets an unlock link for each, valid as long as it lasts.
       const lockedNow = !!user && count >= PASSWORD_LOCKOUT_THRESHOLD;
-      const lockMinutes = lockedNow ? minutesAt(count) : 0;
       await auditPasswordSignIn(tx, environment, request, user ?? email.slice(0, 320), { outcome: "failure", reason: lockedNow ? `${reason}; account locked` : reason });
-      if (user && lockedNow) {
-        const token = await issueToken(tx, user.id, environment.id, "unlock", lockMinutes);
-        const brand = await mailBranding(environment, tx);
-        return {
-          to: user.email,
-          userId: user.id,
-          subject: `Your ${brand.title} sign-in is paused`,
-          text: `Hello ${user.name},\n\nThere were ${env().PASSWORD_LOCKOUT_THRESHOLD} or more failed sign-ins to your account, so password sign-in is paused for ${lockMinutes} minutes.\nIf it was you, unlock it now with this link (it works once):\n\n${publicOrigin()}/e/${environment.key}/unlock/${token}\n\nIf it was not you, consider resetting your password.\n${brand.footer}`,
-        };
-      }
-      return null;
+      return user ? lockoutMail(tx, user, environment, count) : null;
     }).then(async (mail) => {
       if (mail) await sendMail(mail);
       return { ok: false as const, message: INVALID_CREDENTIALS };
@@ -488,10 +492,14 @@ export async function completeSecondFactorSignIn(
     await refundRateLimit(addressFailuresKey(request.ip));
     return outcome;
   }
-  await inTransaction(async (tx) => {
-    await recordFailedSignInRow(tx, user.id, PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES, Math.max(MAX_LOCKOUT_MINUTES, PASSWORD_LOCKOUT_MINUTES));
-    await auditPasswordSignIn(tx, environment, request, user, { outcome: "failure", reason: `second factor ${outcome.reason}` });
+  // A wrong code counts toward the lockout like a wrong password, and the lock that arms mails the
+  // same unlock link.
+  const mail = await inTransaction(async (tx) => {
+    const count = await recordFailedSignInRow(tx, user.id, PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES, Math.max(MAX_LOCKOUT_MINUTES, PASSWORD_LOCKOUT_MINUTES));
+    await auditPasswordSignIn(tx, environment, request, user, { outcome: "failure", reason: `second factor ${outcome.reason}${count >= PASSWORD_LOCKOUT_THRESHOLD ? "; account locked" : ""}` });
+    return lockoutMail(tx, user, environment, count);
   });
+  if (mail) await sendMail(mail);
   return { ok: false, message: secondFactorRefusal(outcome.reason), secondStep: data.secondStep };
 }
 

@@ -89,6 +89,28 @@ describe("end users' second factors", () => {
     ]);
   });
 
+  it("wrong codes up to the threshold lock the account and mail the unlock link, as wrong passwords do", async () => {
+    const { unlockWithLink } = await import("./password-accounts");
+    const { env: config } = await import("@/env");
+    await policy(env.dev, "optional");
+    const user = await userWithPassword("code.guesser@example.com", [env.dev]);
+    await enrol(user.id, user.email);
+    const first = await signInWithPassword("dev", { email: user.email, password: PASSWORD }, request());
+    const secondStep = (first as { secondStep: string }).secondStep;
+    const [start] = await getDb().select({ failed: users.failedSignIns }).from(users).where(eq(users.id, user.id));
+    for (let i = start!.failed; i < config().PASSWORD_LOCKOUT_THRESHOLD; i++) await completeSecondFactorSignIn("dev", { secondStep, code: "000000" }, request());
+    const [locked] = await getDb().select({ lockedUntil: users.lockedUntil }).from(users).where(eq(users.id, user.id));
+    expect(locked!.lockedUntil!.getTime()).toBeGreaterThan(Date.now());
+    const [mail] = await getDb().execute<{ subject: string; body: string }>(sql`select subject, body from email_outbox where "to" = ${user.email} order by created_at desc limit 1`);
+    expect(mail!.subject).toBe("Your DEV sign-in is paused");
+    const token = mail!.body.match(/\/unlock\/([A-Za-z0-9_-]+)/)![1]!;
+    const [audit] = await getDb().execute<{ reason: string }>(sql`select reason from audit_events where action = 'end_user.sign_in' and target_id = ${user.id} order by id desc limit 1`);
+    expect(audit!.reason).toBe("second factor wrong; account locked");
+    expect(await unlockWithLink("dev", token, request())).toBe(true);
+    const [unlocked] = await getDb().select({ lockedUntil: users.lockedUntil }).from(users).where(eq(users.id, user.id));
+    expect(unlocked!.lockedUntil).toBeNull();
+  });
+
   it("does not sign in through a reset link a user who has a second factor (the link proves the mailbox, not the factor)", async () => {
     await policy(env.dev, "optional");
     const user = await userWithPassword("reset.two@example.com", [env.dev]);
