@@ -384,6 +384,11 @@ test("console SSO: a member signs in to the console through SimpleSAMLphp with a
     await expect(row).toContainText("Reviewer");
     await expect(row).toContainText(`signs in with ${IDP_NAME}; role follows its groups`);
     await context.close();
+    // The owner is told, when changing her role, that her next SSO sign-in sets it from the groups again.
+    await page.goto(`${baseUrl()}/console/dev/settings/members`);
+    await page.getByRole("button", { name: `Change role of ${rita.email}` }).click();
+    await expect(page.getByRole("dialog", { name: `Change the role of ${rita.email}` })).toContainText(`They sign in with ${IDP_NAME}: their next sign-in there sets the role from its groups again.`);
+    await page.keyboard.press("Escape");
 
     // Carol's groups map to no console role: no mapping, no access, and the sign-in page says why.
     const refusedContext = await browser.newContext();

@@ -289,7 +289,9 @@ function RoleDialog({
       description={
         mode === "invite"
           ? "They get a mail with a link that works once and expires in 7 days; it sets their password, then they sign in."
-          : "Their console sessions end; they sign in again with the new role."
+          : member?.singleSignOn
+            ? `Their console sessions end; they sign in again with the new role. They sign in with ${member.singleSignOn}: their next sign-in there sets the role from its groups again.`
+            : "Their console sessions end; they sign in again with the new role."
       }
       footer={
         <>
