@@ -7,6 +7,7 @@ import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
 import { createEndUserSession, type EndUserSession } from "@/lib/end-user/sessions";
+import { requireEnvironment } from "@/lib/environments";
 import { ForbiddenError, NotFoundError, ValidationError } from "@/lib/errors";
 import { authorize } from "@/lib/permissions";
 import { uuidSchema } from "@/lib/validation";
@@ -218,13 +219,13 @@ export async function revokeConsent(ctx: DomainContext, consentId: string): Prom
     if (!own) authorize(ctx.actor, "users", "write", [row.consent.environmentId]);
     await tx.update(oauthConsents).set({ revokedAt: sql`now()` }).where(eq(oauthConsents.id, row.consent.id));
     await tx.update(sessions).set({ revokedAt: sql`now()` }).where(and(eq(sessions.id, row.consent.sessionId), isNull(sessions.revokedAt)));
-    const [environment] = await tx.execute<{ id: string; key: string }>(sql`select id, key from environments where id = ${row.consent.environmentId}`);
+    const environment = await requireEnvironment(tx, row.consent.environmentId);
     await recordAudit(tx, ctx, {
       action: "oauth.consent_revoke",
       targetType: "user",
       targetId: row.consent.userId,
       targetLabel: row.email,
-      environment: environment ?? null,
+      environment,
       after: { client: row.consent.clientName, clientId: row.consent.clientId, server: row.serverName, by: own ? "the user" : "an admin" },
     });
     return row.consent;

@@ -1,6 +1,7 @@
 import "server-only";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import inject from "light-my-request";
+import { clientIp } from "@/lib/auth/request-info";
 import { problem } from "@/lib/doors/http/problem";
 import { settleOAuthAudit } from "@/lib/oauth/audit";
 import { providerFor } from "@/lib/oauth/provider";
@@ -19,7 +20,7 @@ export async function handleOAuth(request: Request, environmentKey: string, path
   if (!found) return problem(404, `No environment “${environmentKey}”.`, { code: "not_found" });
   // Dynamic registration is open to anyone: a flood of registrations from one address is cut.
   if (path === "/oauth/register" && request.method === "POST") {
-    const ip = request.headers.get("x-forwarded-for")?.split(",")[0]?.trim() || "unknown";
+    const ip = clientIp((n) => request.headers.get(n)) ?? "unknown";
     const limit = await hitRateLimit(`oauth-register:${environmentKey}:${ip}`, REGISTRATIONS_PER_HOUR, 3600);
     if (!limit.allowed) {
       return Response.json(
@@ -43,7 +44,7 @@ export async function handleOAuth(request: Request, environmentKey: string, path
       (req as IncomingMessage & { originalUrl?: string }).originalUrl = `/e/${environmentKey}${path}${url.search}`;
       callback(req, res);
     },
-    { method: request.method as "GET", url: `${path}${url.search}`, headers, payload: body, remoteAddress: headers["x-forwarded-for"]?.split(",")[0]?.trim() || "127.0.0.1" },
+    { method: request.method as "GET", url: `${path}${url.search}`, headers, payload: body, remoteAddress: clientIp((n) => request.headers.get(n)) ?? "127.0.0.1" },
   );
   // The audit rows of what it did (lib/oauth/audit.ts) are written before the answer leaves.
   await settleOAuthAudit();
