@@ -75,6 +75,8 @@ export const SSO_ENFORCEMENTS = ["all", "domains", "optional"] as const;
 export type SsoEnforcement = (typeof SSO_ENFORCEMENTS)[number];
 
 export const IDP_PRESETS = ["okta", "entra", "onelogin", "generic"] as const;
+/** How an IdP federates: SAML 2.0 (through Jackson) or OpenID Connect (through openid-client). */
+export const IDP_PROTOCOLS = ["saml", "oidc"] as const;
 
 export const DIRECTORY_STATUSES = ["active", "disabled"] as const;
 // What a SCIM PATCH answers: the resource (RFC 7644 §3.5.2; Okta, OneLogin and most clients update

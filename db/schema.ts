@@ -35,6 +35,7 @@ import {
   FEATURES,
   GROUP_SOURCES,
   IDP_PRESETS,
+  IDP_PROTOCOLS,
   KEY_ALGORITHMS,
   KEY_STATES,
   LEDGER_KINDS,
@@ -267,6 +268,7 @@ export const identityProviders = pgTable(
     id: uuid().primaryKey().defaultRandom(),
     name: text().notNull(),
     preset: text({ enum: IDP_PRESETS }).notNull().default("generic"),
+    protocol: text({ enum: IDP_PROTOCOLS }).notNull().default("saml"),
     entityId: text(),
     ssoUrl: text(),
     metadataUrl: text(),
@@ -286,6 +288,12 @@ export const identityProviders = pgTable(
     jacksonClientId: text(),
     metadataRefreshedAt: timestamp(tz),
     metadataError: text(),
+    // OpenID Connect (protocol "oidc"): the issuer (discovery at <issuer>/.well-known/openid-configuration),
+    // our client at the IdP (its secret sealed, lib/crypto/sealed.ts) and the scopes asked for.
+    oidcIssuer: text(),
+    oidcClientId: text(),
+    oidcClientSecret: text(),
+    oidcScopes: text().notNull().default("openid email profile"),
     version: integer().notNull().default(1),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
@@ -295,6 +303,8 @@ export const identityProviders = pgTable(
     // Jackson finds the connection of a SAML response by its issuer: one IdP per entity ID.
     uniqueIndex("identity_providers_entity_id_key").on(t.entityId),
     check("identity_providers_preset_check", oneOf(t.preset, IDP_PRESETS)),
+    check("identity_providers_protocol_check", oneOf(t.protocol, IDP_PROTOCOLS)),
+    check("identity_providers_oidc_check", sql`${t.protocol} <> 'oidc' or (${t.oidcIssuer} is not null and ${t.oidcClientId} is not null)`),
   ],
 );
 
@@ -352,6 +362,25 @@ export const environmentAuth = pgTable(
     check("environment_auth_token_lifetime", sql`${t.tokenLifetimeSeconds} between 60 and 3600`),
     check("environment_auth_second_factor_check", oneOf(t.secondFactor, SECOND_FACTOR_POLICIES)),
   ],
+);
+
+/**
+ * More IdPs an environment signs in with, beside its main one (environment_auth), each chosen by
+ * the email domains it serves (home realm discovery); a domain several serve offers a chooser.
+ */
+export const environmentIdentityProviders = pgTable(
+  "environment_identity_providers",
+  {
+    environmentId: uuid()
+      .notNull()
+      .references(() => environments.id, { onDelete: "cascade" }),
+    identityProviderId: uuid()
+      .notNull()
+      .references(() => identityProviders.id, { onDelete: "cascade" }),
+    domains: text().array().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.environmentId, t.identityProviderId] }), index("environment_identity_providers_idp_idx").on(t.identityProviderId)],
 );
 
 /** Users who may still sign in with a password while SSO is enforced (break-glass). */
@@ -866,6 +895,8 @@ export const ssoRequests = pgTable(
     // SHA-256 of the random value in the browser's SSO binding cookie (lib/sso/browser-binding.ts):
     // the ACS accepts a response for this request only from the browser that started it.
     bindingHash: text().notNull(),
+    // OpenID Connect: the PKCE code_verifier, sealed (requestId then holds the nonce, relayState the state).
+    codeVerifier: text(),
     createdAt: createdAt(),
     expiresAt: timestamp(tz).notNull(),
     // Set only when a response passed every check (in the transaction that signs the user in).

@@ -20,6 +20,7 @@ const WRITERS: Record<string, string> = {
   console_sso: "lib/console-sso/",
   console_sso_mappings: "lib/console-sso/",
   environment_branding: "lib/branding/",
+  environment_identity_providers: "lib/sso/environment-auth.ts",
 };
 const DRIZZLE_NAMES: Record<string, string> = {
   users: "users",
@@ -34,6 +35,7 @@ const DRIZZLE_NAMES: Record<string, string> = {
   consoleSso: "console_sso",
   consoleSsoMappings: "console_sso_mappings",
   environmentBranding: "environment_branding",
+  environmentIdentityProviders: "environment_identity_providers",
 };
 
 const ROOTS = ["app", "components", "lib", "db", "scripts", "proxy.ts", "instrumentation.ts"];
@@ -43,10 +45,10 @@ const EXEMPT = [/\.(test|spec|fault)\.tsx?$/, /^scripts\/bench\//, /^db\/migrati
 export function tableWrites(source: string): { table: string; line: number }[] {
   const hits: { table: string; line: number }[] = [];
   const lineOf = (index: number) => source.slice(0, index).split("\n").length;
-  for (const m of source.matchAll(/\b(?:insert|update|delete)\(\s*(users|groups|groupMembers|membershipExclusions|apiIdempotencyKeys|secondFactors|recoveryCodes|consoleSettings|webauthnChallenges|consoleSso|consoleSsoMappings|environmentBranding)\s*\)/g)) {
+  for (const m of source.matchAll(/\b(?:insert|update|delete)\(\s*(users|groups|groupMembers|membershipExclusions|apiIdempotencyKeys|secondFactors|recoveryCodes|consoleSettings|webauthnChallenges|consoleSso|consoleSsoMappings|environmentBranding|environmentIdentityProviders)\s*\)/g)) {
     hits.push({ table: DRIZZLE_NAMES[m[1]!]!, line: lineOf(m.index!) });
   }
-  for (const m of source.matchAll(/\b(?:insert\s+into|update|delete\s+from|truncate(?:\s+table)?)\s+"?(users|groups|group_members|membership_exclusions|api_idempotency_keys|second_factors|recovery_codes|console_settings|webauthn_challenges|console_sso|console_sso_mappings|environment_branding)"?(?=[\s(;`"]|$)/gi)) {
+  for (const m of source.matchAll(/\b(?:insert\s+into|update|delete\s+from|truncate(?:\s+table)?)\s+"?(users|groups|group_members|membership_exclusions|api_idempotency_keys|second_factors|recovery_codes|console_settings|webauthn_challenges|console_sso|console_sso_mappings|environment_branding|environment_identity_providers)"?(?=[\s(;`"]|$)/gi)) {
     hits.push({ table: m[1]!.toLowerCase(), line: lineOf(m.index!) });
   }
   return hits;

@@ -101,11 +101,12 @@ export async function updateConsoleSso(ctx: DomainContext, input: unknown): Prom
     const before = await consoleSsoSettings(tx);
     if (data.identityProviderId) {
       const [idp] = await tx
-        .select({ id: identityProviders.id, entityId: identityProviders.entityId, approved: sql<boolean>`exists (select 1 from jsonb_array_elements(${identityProviders.certificates}) c where c->>'status' = 'approved')` })
+        .select({ id: identityProviders.id, protocol: identityProviders.protocol, entityId: identityProviders.entityId, approved: sql<boolean>`exists (select 1 from jsonb_array_elements(${identityProviders.certificates}) c where c->>'status' = 'approved')` })
         .from(identityProviders)
         .where(eq(identityProviders.id, data.identityProviderId));
       if (!idp) throw ValidationError.field("identityProviderId", "This identity provider does not exist.");
-      if (data.enabled && (!idp.entityId || !idp.approved)) {
+      // An OpenID Connect IdP's ID tokens are verified against its published keys (lib/sso/oidc.ts).
+      if (data.enabled && idp.protocol === "saml" && (!idp.entityId || !idp.approved)) {
         throw ValidationError.field("identityProviderId", "This identity provider has no entity ID or no approved signing certificate yet; nothing it signs could be verified.");
       }
     }

@@ -60,7 +60,7 @@ export const publicOnlyLookup: LookupFunction = (hostname, options, callback) =>
 export function requestOnce(
   url: string,
   options: { method: "GET" | "POST"; headers: Record<string, string>; body?: string; timeoutMs: number; publicOnly: boolean; maxBytes: number },
-): Promise<{ status: number; body: string }> {
+): Promise<{ status: number; body: string; headers: import("node:http").IncomingHttpHeaders }> {
   const target = new URL(url);
   const client = target.protocol === "https:" ? https : http;
   const host = target.hostname.replace(/^\[|\]$/g, "");
@@ -83,7 +83,7 @@ export function requestOnce(
       });
       response.on("end", () => {
         clearTimeout(deadline);
-        resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") });
+        resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), headers: response.headers });
       });
       response.on("error", fail);
     });

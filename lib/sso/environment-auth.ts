@@ -6,6 +6,7 @@ import { SECOND_FACTOR_POLICIES, SSO_ENFORCEMENTS } from "@/db/enums";
 import {
   environmentAuth,
   environmentBreakGlassUsers,
+  environmentIdentityProviders,
   environmentJitGroups,
   groups,
   identityProviders,
@@ -21,8 +22,12 @@ import { NotFoundError, ValidationError, VersionConflictError } from "@/lib/erro
 import { authorize } from "@/lib/permissions";
 import { parseInput, uuidSchema } from "@/lib/validation";
 
+/** An IdP an environment signs in with beside its main one, and the email domains it serves. */
+export type AdditionalIdentityProvider = { id: string; name: string; protocol: IdentityProvider["protocol"]; domains: string[] };
+
 export type EnvironmentAuthSettings = EnvironmentAuth & {
   identityProvider: Pick<IdentityProvider, "id" | "name" | "entityId"> | null;
+  additionalIdentityProviders: AdditionalIdentityProvider[];
   breakGlassUsers: { id: string; email: string; name: string }[];
   jitGroups: { id: string; name: string }[];
 };
@@ -56,6 +61,16 @@ export const updateEnvironmentAuthInput = z
     // The environment's OAuth authorization server (MCP clients): left out, the current setting stays.
     oauthDynamicRegistration: z.boolean({ error: "Say on or off." }).optional(),
     oauthClientMetadataDocuments: z.boolean({ error: "Say on or off." }).optional(),
+    // More IdPs, each for the email domains it serves (home realm discovery); left out, they stay.
+    additionalIdentityProviders: z
+      .array(
+        z.object({
+          identityProviderId: uuidSchema,
+          domains: z.array(domainSchema).min(1, "List the email domains this identity provider serves.").max(100),
+        }),
+      )
+      .max(20, "At most 20 more identity providers.")
+      .optional(),
     expectedVersion: z.number().int().positive().optional(),
   })
   .superRefine((v, ctx) => {
@@ -64,6 +79,15 @@ export const updateEnvironmentAuthInput = z
     if (v.enforcement === "domains" && v.ssoEnabled && v.enforcedDomains.length === 0) {
       ctx.addIssue({ code: "custom", path: ["enforcedDomains"], message: "List the email domains that must use SSO." });
     }
+    const extra = v.additionalIdentityProviders ?? [];
+    extra.forEach((e, i) => {
+      if (e.identityProviderId === v.identityProviderId) {
+        ctx.addIssue({ code: "custom", path: ["additionalIdentityProviders", i, "identityProviderId"], message: "This is already the main identity provider." });
+      } else if (extra.findIndex((o) => o.identityProviderId === e.identityProviderId) < i) {
+        ctx.addIssue({ code: "custom", path: ["additionalIdentityProviders", i, "identityProviderId"], message: "This identity provider is listed twice." });
+      }
+    });
+    if (extra.length && !v.ssoEnabled) ctx.addIssue({ code: "custom", path: ["additionalIdentityProviders"], message: "Turn on SSO to sign in with more identity providers." });
     if (v.idleTimeoutMinutes > v.sessionLifetimeMinutes) {
       ctx.addIssue({ code: "custom", path: ["idleTimeoutMinutes"], message: "The idle timeout cannot be longer than the session lifetime." });
     }
@@ -88,7 +112,7 @@ export async function getEnvironmentAuth(environmentId: string, executor: Execut
     .where(eq(environmentAuth.environmentId, environmentId));
   if (!row) throw new NotFoundError("This environment has no authentication settings.");
   const auth = row.auth;
-  const [breakGlassUsers, jitGroups] = await Promise.all([
+  const [breakGlassUsers, jitGroups, additionalIdentityProviders] = await Promise.all([
     executor
       .select({ id: users.id, email: users.email, name: users.name })
       .from(environmentBreakGlassUsers)
@@ -101,8 +125,48 @@ export async function getEnvironmentAuth(environmentId: string, executor: Execut
       .innerJoin(groups, eq(groups.id, environmentJitGroups.groupId))
       .where(eq(environmentJitGroups.environmentId, environmentId))
       .orderBy(groups.name),
+    additionalIdentityProvidersOf(environmentId, executor),
   ]);
-  return { ...auth, identityProvider: row?.idp?.id ? row.idp : null, breakGlassUsers, jitGroups };
+  return { ...auth, identityProvider: row?.idp?.id ? row.idp : null, breakGlassUsers, jitGroups, additionalIdentityProviders };
+}
+
+/** The environment's IdPs beside its main one, by name, each with its domains. */
+export function additionalIdentityProvidersOf(environmentId: string, executor: Executor = getDb()): Promise<AdditionalIdentityProvider[]> {
+  return executor
+    .select({ id: identityProviders.id, name: identityProviders.name, protocol: identityProviders.protocol, domains: environmentIdentityProviders.domains })
+    .from(environmentIdentityProviders)
+    .innerJoin(identityProviders, eq(identityProviders.id, environmentIdentityProviders.identityProviderId))
+    .where(eq(environmentIdentityProviders.environmentId, environmentId))
+    .orderBy(identityProviders.name);
+}
+
+/** Whether an environment signs in with an IdP: SSO on, and the IdP is its main one or one of the others. */
+export async function signsInWith(settings: Pick<EnvironmentAuth, "environmentId" | "ssoEnabled" | "identityProviderId">, identityProviderId: string, executor: Executor = getDb()): Promise<boolean> {
+  if (!settings.ssoEnabled || !settings.identityProviderId) return false;
+  if (settings.identityProviderId === identityProviderId) return true;
+  const [row] = await executor
+    .select({ id: environmentIdentityProviders.identityProviderId })
+    .from(environmentIdentityProviders)
+    .where(and(eq(environmentIdentityProviders.environmentId, settings.environmentId), eq(environmentIdentityProviders.identityProviderId, identityProviderId)));
+  return !!row;
+}
+
+export type SignInChoice = { id: string; name: string };
+
+/**
+ * Home realm discovery: the IdPs that serve an email's domain (several: the person chooses), or the
+ * main IdP when none lists it. Without an email: every IdP of the environment, the main one first.
+ */
+export async function identityProvidersFor(settings: Pick<EnvironmentAuth, "environmentId" | "ssoEnabled" | "identityProviderId">, email?: string): Promise<SignInChoice[]> {
+  if (!settings.ssoEnabled || !settings.identityProviderId) return [];
+  const [main, others] = await Promise.all([
+    getDb().select({ id: identityProviders.id, name: identityProviders.name }).from(identityProviders).where(eq(identityProviders.id, settings.identityProviderId)),
+    additionalIdentityProvidersOf(settings.environmentId),
+  ]);
+  if (!email) return [...main, ...others.map(({ id, name }) => ({ id, name }))];
+  const domain = email.split("@").pop()!.toLowerCase();
+  const serving = others.filter((o) => o.domains.includes(domain)).map(({ id, name }) => ({ id, name }));
+  return serving.length ? serving : main;
 }
 
 const describe = (s: EnvironmentAuthSettings) => ({
@@ -122,6 +186,7 @@ const describe = (s: EnvironmentAuthSettings) => ({
   secondFactor: s.secondFactor,
   oauthDynamicRegistration: s.oauthDynamicRegistration,
   oauthClientMetadataDocuments: s.oauthClientMetadataDocuments,
+  additionalIdentityProviders: s.additionalIdentityProviders.map((a) => ({ identityProvider: a.name, domains: a.domains })),
 });
 
 /** Changes how an environment's users sign in; one audited change with before and after. */
@@ -138,6 +203,13 @@ export async function updateEnvironmentAuth(ctx: DomainContext, environmentId: s
     if (data.identityProviderId) {
       const [idp] = await tx.select({ id: identityProviders.id }).from(identityProviders).where(eq(identityProviders.id, data.identityProviderId));
       if (!idp) throw ValidationError.field("identityProviderId", "That identity provider does not exist.");
+    }
+    const additional = data.additionalIdentityProviders;
+    if (additional?.length) {
+      const found = await tx.select({ id: identityProviders.id }).from(identityProviders).where(inArray(identityProviders.id, additional.map((a) => a.identityProviderId)));
+      additional.forEach((a, i) => {
+        if (!found.some((f) => f.id === a.identityProviderId)) throw ValidationError.field(`additionalIdentityProviders.${i}.identityProviderId`, "That identity provider does not exist.");
+      });
     }
     const breakGlass = [...new Set(data.breakGlassUserIds)];
     if (data.breakGlassEmails.length) {
@@ -179,6 +251,12 @@ export async function updateEnvironmentAuth(ctx: DomainContext, environmentId: s
       .where(eq(environmentAuth.environmentId, env.id));
     await tx.delete(environmentBreakGlassUsers).where(eq(environmentBreakGlassUsers.environmentId, env.id));
     if (breakGlass.length) await tx.insert(environmentBreakGlassUsers).values(breakGlass.map((userId) => ({ environmentId: env.id, userId })));
+    if (additional) {
+      await tx.delete(environmentIdentityProviders).where(eq(environmentIdentityProviders.environmentId, env.id));
+      if (additional.length) {
+        await tx.insert(environmentIdentityProviders).values(additional.map((a) => ({ environmentId: env.id, identityProviderId: a.identityProviderId, domains: [...new Set(a.domains)] })));
+      }
+    }
     await tx.delete(environmentJitGroups).where(eq(environmentJitGroups.environmentId, env.id));
     if (jitGroupIds.length) await tx.insert(environmentJitGroups).values(jitGroupIds.map((groupId) => ({ environmentId: env.id, groupId })));
     const after = await getEnvironmentAuth(env.id, tx);

@@ -4,7 +4,7 @@ import { inflateRawSync } from "node:zlib";
 import { and, desc, eq, isNull, lt, sql } from "drizzle-orm";
 import { getDb, type Executor, type Tx } from "@/db/client";
 import { publicOrigin } from "@/env";
-import { environmentAuth, environments, identityProviders, samlAssertionIds, ssoRequests, ssoTraces, users, type Environment, type EnvironmentAuth, type IdentityProvider, type SsoTrace, type User } from "@/db/schema";
+import { environmentAuth, environmentIdentityProviders, environments, identityProviders, samlAssertionIds, ssoRequests, ssoTraces, users, type Environment, type EnvironmentAuth, type IdentityProvider, type SsoTrace, type User } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit, redact } from "@/lib/audit/record";
 import { createEndUserSession } from "@/lib/end-user/sessions";
@@ -14,10 +14,11 @@ import { consoleAccessFor, consoleSsoSettings, type ConsoleAccess } from "@/lib/
 import { bindingForStart, checkBinding, SSO_REQUEST_MINUTES } from "./browser-binding";
 import { safeRedirectTarget } from "@/lib/net/redirect";
 import { spEndpoints } from "./endpoints";
-import { getAuthRow } from "./environment-auth";
+import { getAuthRow, identityProvidersFor, signsInWith } from "./environment-auth";
 import { findIdentityProviderByEntityId, getIdentityProvider, pendingCertificates, trustedCertificates } from "./identity-providers";
 import { JACKSON_PRODUCT, jackson } from "./jackson";
 import { applySignInPlan, assertedIdentity, idpActor, isQuietSignIn, planSignIn, touchSignIn, type AssertedIdentity, type SignInPlan } from "./provision";
+import { claimAttributes, newOidcRequest, oidcAuthorizationUrl, oidcCallback, openCodeVerifier, sealCodeVerifier, unverifiedEmailReason } from "./oidc";
 import { checkSamlResponse, decodeSamlResponse, parseXml, peekIssuer, SamlCheckError, type VerifiedAssertion } from "./saml-response";
 
 export { SSO_REQUEST_MINUTES };
@@ -52,13 +53,29 @@ export type SsoStart = ({ redirectUrl: string } | { postForm: string }) & { bind
  * the IdP will post back (so any instance can finish it, but only for that browser).
  * `browserBinding` is the binding cookie the browser sent, if any.
  */
-export async function startSso(environmentKey: string, options: { loginHint?: string; returnTo?: string; browserBinding?: string } = {}): Promise<SsoStart> {
+export async function startSso(
+  environmentKey: string,
+  options: { loginHint?: string; returnTo?: string; browserBinding?: string; identityProviderId?: string } = {},
+): Promise<SsoStart> {
   const db = getDb();
   const [environment] = await db.select().from(environments).where(eq(environments.key, environmentKey));
   if (!environment) throw new NotFoundError("No such environment.");
   const settings = await getAuthRow(environment.id);
   if (!settings.ssoEnabled || !settings.identityProviderId) throw new ValidationError("SSO is not turned on for this environment.");
-  const idp = await getIdentityProvider(settings.identityProviderId);
+  let idpId: string;
+  if (options.identityProviderId) {
+    // A choice from the chooser: one of this environment's IdPs, or nothing.
+    if (!/^[0-9a-f-]{36}$/i.test(options.identityProviderId) || !(await signsInWith(settings, options.identityProviderId))) {
+      throw new ValidationError(`${environment.name} does not sign in with that identity provider.`);
+    }
+    idpId = options.identityProviderId;
+  } else {
+    // Home realm discovery by the email's domain; several serving it need the person's choice.
+    const choices = await identityProvidersFor(settings, options.loginHint);
+    if (options.loginHint && choices.length > 1) throw new ValidationError(`Several identity providers serve ${options.loginHint.split("@").pop()}: choose one.`);
+    idpId = options.loginHint ? choices[0]!.id : settings.identityProviderId;
+  }
+  const idp = await getIdentityProvider(idpId);
   return beginRequest(idp, {
     state: environment.key,
     environmentId: environment.id,
@@ -83,6 +100,14 @@ async function beginRequest(
   idp: IdentityProvider,
   options: { state: string; environmentId: string | null; returnTo: string; loginHint?: string; browserBinding?: string },
 ): Promise<SsoStart> {
+  if (idp.protocol === "oidc") {
+    // OpenID Connect (lib/sso/oidc.ts): the state keys the pending request like a RelayState, the
+    // nonce stands where the AuthnRequest ID does, and the PKCE verifier is kept sealed.
+    const request = newOidcRequest();
+    const redirectUrl = await oidcAuthorizationUrl(idp, request, options.loginHint);
+    const binding = await saveRequest(idp, options, { relayState: request.state, requestId: request.nonce, codeVerifier: sealCodeVerifier(request.codeVerifier) });
+    return { redirectUrl, binding };
+  }
   const { oauth } = await jackson();
   const { callbackUrl } = spEndpoints();
   const res = await oauth.authorize({
@@ -104,10 +129,19 @@ async function beginRequest(
   }
   const { relayState, requestId } = requestIdOf(redirectUrl, form);
   if (!relayState || !requestId) throw new Error("Jackson's AuthnRequest carried no RelayState or ID.");
+  const binding = await saveRequest(idp, options, { relayState, requestId });
+  return redirectUrl ? { redirectUrl, binding } : { postForm: form!, binding };
+}
+
+/** The pending request of an SP-initiated sign-in, bound to the starting browser; the binding cookie's value to set. */
+async function saveRequest(
+  idp: IdentityProvider,
+  options: { environmentId: string | null; returnTo: string; loginHint?: string; browserBinding?: string },
+  keys: { relayState: string; requestId: string; codeVerifier?: string },
+): Promise<string> {
   const binding = bindingForStart(options.browserBinding);
   await getDb().insert(ssoRequests).values({
-    relayState,
-    requestId,
+    ...keys,
     identityProviderId: idp.id,
     environmentId: options.environmentId,
     purpose: options.environmentId ? "environment" : "console",
@@ -116,7 +150,7 @@ async function beginRequest(
     bindingHash: binding.hash,
     expiresAt: sql`now() + make_interval(mins => ${SSO_REQUEST_MINUTES})`,
   });
-  return redirectUrl ? { redirectUrl, binding: binding.value } : { postForm: form!, binding: binding.value };
+  return binding.value;
 }
 
 export type AcsResult =
@@ -124,6 +158,11 @@ export type AcsResult =
   /** A console SSO sign-in: the console session opened (next-auth's cookie is to name it). */
   | { ok: true; console: { sessionId: string; member: { id: string; email: string; name: string } }; redirectTo: string; traceId: string }
   | { ok: false; check: string; reason: string; environmentKey: string | null; console?: true; traceId: string | null };
+
+/** What a verified response says about the person: a SAML assertion's, or an OpenID Connect ID token's (with UserInfo). */
+type Evidence = { subject: string; attributes: Record<string, string[]>; issuer: string | null; authnContext: string | null };
+/** In the sign-in's transaction: uses up what the response answered (request, replay entry, Jackson's answer), or the refusal. */
+type Claim = (tx: Tx) => Promise<SamlCheckError | null>;
 
 type TraceInput = {
   id?: string;
@@ -134,7 +173,7 @@ type TraceInput = {
   check?: string;
   reason?: string;
   issuer?: string | null;
-  assertion?: Partial<VerifiedAssertion>;
+  assertion?: Partial<Evidence>;
   groups?: string[];
   result?: Record<string, unknown>;
   userId?: string | null;
@@ -209,25 +248,7 @@ export async function handleAcs(input: { SAMLResponse: unknown; RelayState: unkn
 
   const fail = async (check: string, reason: string, extra: { partial?: Partial<VerifiedAssertion>; userId?: string; result?: Record<string, unknown> } = {}): Promise<AcsResult> => {
     await jacksonAnswer?.catch(() => undefined);
-    const traceId = await db.transaction(async (tx) => {
-      const id = await saveTrace(tx, { idp, environment, flow, outcome: "failure", check, reason, issuer, assertion: assertion ?? extra.partial, groups: groupsAsserted, userId: extra.userId, result: extra.result ?? (toConsole ? { console: true } : undefined), ip: input.ip });
-      const ctx: DomainContext = {
-        actor: idp && environment ? idpActor(idp, environment.id) : { type: "system", id: null, label: idp ? `console SSO (${idp.name})` : (issuer ?? "unknown issuer") },
-        ip: input.ip,
-      };
-      await recordAudit(tx, ctx, {
-        action: toConsole ? "console.sign_in" : "end_user.sign_in",
-        targetType: toConsole ? "console_member" : "user",
-        targetId: toConsole ? null : (extra.userId ?? null),
-        targetLabel: (assertion ?? extra.partial)?.subject ?? null,
-        environment,
-        outcome: "failure",
-        reason: `${check}: ${reason}`,
-        after: { method: "sso", flow, traceId: id, ...(toConsole && idp ? { identityProvider: idp.name } : {}) },
-      });
-      return id;
-    });
-    return { ok: false, check, reason, environmentKey: environment?.key ?? null, ...(toConsole ? { console: true as const } : {}), traceId };
+    return recordFailure({ idp, environment, flow, issuer, evidence: assertion ?? extra.partial, groups: groupsAsserted, toConsole, ip: input.ip }, check, reason, extra);
   };
 
   try {
@@ -254,14 +275,16 @@ export async function handleAcs(input: { SAMLResponse: unknown; RelayState: unkn
         if (issuer !== idp.entityId) throw new SamlCheckError("issuer", `The response comes from "${issuer}", not from ${idp.name} (${idp.entityId}), which the request was sent to.`);
         const consoleSso = await consoleSsoSettings();
         if (!consoleSso.enabled || consoleSso.identityProvider?.id !== idp.id) throw new SamlCheckError("request", `The console does not sign in with ${idp.name}.`);
-        assertion = verifyAssertion(xml, doc, idp, request);
-        const identity = assertedIdentity(idp, { groupAttribute: null }, assertion.subject, assertion.attributes);
+        const verified = verifyAssertion(xml, doc, idp, request);
+        assertion = verified;
+        const identity = assertedIdentity(idp, { groupAttribute: null }, verified.subject, verified.attributes);
         if ("error" in identity) return await fail("attributes", identity.error);
         groupsAsserted = identity.groups;
         const answer = askJackson(base64, relayState);
         jacksonAnswer = answer;
         const access = consoleAccessFor(consoleSso.mappings, identity.groups);
-        return await signInToConsole({ idp, identity, access, assertion, request, ip: input.ip, userAgent: input.userAgent, jacksonAnswer: answer, onDenied: fail });
+        const claim: Claim = (tx) => claimResponse(tx, { idp: idp!, assertion: verified, request, jacksonAnswer: answer });
+        return await signInToConsole({ idp, identity, access, evidence: verified, claim, returnTo: request.returnTo, ip: input.ip, userAgent: input.userAgent, onDenied: fail });
       }
       context = pending.environment ? { environment: pending.environment, auth: pending.auth, idp: pending.idp } : undefined;
     } else {
@@ -274,14 +297,14 @@ export async function handleAcs(input: { SAMLResponse: unknown; RelayState: unkn
     ({ idp, environment } = context);
     const settings = context.auth;
     if (request && issuer !== idp.entityId) throw new SamlCheckError("issuer", `The response comes from "${issuer}", not from ${idp.name} (${idp.entityId}), which the request was sent to.`);
-    if (!settings?.ssoEnabled || settings.identityProviderId !== idp.id) {
+    if (!settings || !(await signsInWith(settings, idp.id))) {
       throw new SamlCheckError("request", `${environment.name} does not sign in with ${idp.name}.`);
     }
 
+    const verified = verifyAssertion(xml, doc, idp, request);
+    assertion = verified;
 
-    assertion = verifyAssertion(xml, doc, idp, request);
-
-    const identity = assertedIdentity(idp, settings, assertion.subject, assertion.attributes);
+    const identity = assertedIdentity(idp, settings, verified.subject, verified.attributes);
     if ("error" in identity) return await fail("attributes", identity.error);
     groupsAsserted = identity.groups;
 
@@ -290,7 +313,9 @@ export async function handleAcs(input: { SAMLResponse: unknown; RelayState: unkn
     // document we checked (without a byte-order mark, which it cannot parse).
     const answer = askJackson(base64, relayState);
     jacksonAnswer = answer;
-    return await signIn({ idp, environment, settings, identity, assertion, request, flow, ip: input.ip, userAgent: input.userAgent, jacksonAnswer: answer, onDenied: fail });
+    const samlIdp = idp;
+    const claim: Claim = (tx) => claimResponse(tx, { idp: samlIdp, assertion: verified, request, jacksonAnswer: answer });
+    return await signIn({ idp, environment, settings, identity, evidence: verified, claim, returnTo: request?.returnTo, flow, ip: input.ip, userAgent: input.userAgent, onDenied: fail });
   } catch (e) {
     if (e instanceof SamlCheckError) return fail(e.check, e.message, { partial: e.partial });
     if (e instanceof NotFoundError || e instanceof ValidationError) return fail("request", e.message);
@@ -298,7 +323,110 @@ export async function handleAcs(input: { SAMLResponse: unknown; RelayState: unkn
   }
 }
 
-type PendingRequest = { id: string; requestId: string; returnTo: string; bindingHash: string; purpose: "environment" | "console" };
+/**
+ * The OpenID Connect redirect URI (lib/sso/oidc.ts): the same checks and sign-in as the ACS. The
+ * pending request is found by `state` and must be this browser's (binding cookie); openid-client
+ * verifies the code exchange and the ID token (signature, issuer, audience, expiry, nonce, PKCE);
+ * the email must be one the IdP says is verified. The request is used up only in the transaction
+ * that signs in: a refused callback leaves the sign-in open for the right browser.
+ */
+export async function handleOidcCallback(input: { url: string; browserBinding?: string; ip?: string; userAgent?: string }): Promise<AcsResult> {
+  const attempt: Attempt = { idp: null, environment: null, flow: "sp", issuer: null, toConsole: false, ip: input.ip };
+  const fail = (check: string, reason: string, extra: { userId?: string; result?: Record<string, unknown> } = {}) => recordFailure(attempt, check, reason, extra);
+  try {
+    const callbackUrl = new URL(input.url);
+    const state = callbackUrl.searchParams.get("state")?.slice(0, 200) ?? "";
+    const pending = state.startsWith("oidc_") ? await pendingRequest(state) : undefined;
+    if (!pending) throw new SamlCheckError("request", EXPIRED_OR_USED);
+    const { request, idp } = pending;
+    Object.assign(attempt, { idp, environment: pending.environment, issuer: idp.oidcIssuer, toConsole: request.purpose === "console" });
+    const bound = checkBinding(input.browserBinding, request.bindingHash);
+    if (!bound.ok) throw new SamlCheckError("binding", bound.reason);
+    if (idp.protocol !== "oidc" || !request.codeVerifier) throw new SamlCheckError("request", `${idp.name} is not an OpenID Connect identity provider.`);
+    const evidence = await oidcCallback(idp, callbackUrl, { state, nonce: request.requestId, codeVerifier: openCodeVerifier(request.codeVerifier) });
+    const attributes = claimAttributes(evidence.claims);
+    const verified: Evidence = { subject: evidence.subject, attributes, issuer: evidence.issuer, authnContext: evidence.authnContext };
+    attempt.evidence = verified;
+    attempt.issuer = evidence.issuer;
+    const claim: Claim = (tx) => useUpRequest(tx, request);
+    const checkEmail = (identity: AssertedIdentity) => {
+      attempt.groups = identity.groups;
+      return unverifiedEmailReason(evidence.claims, identity.email);
+    };
+    if (attempt.toConsole) {
+      const consoleSso = await consoleSsoSettings();
+      if (!consoleSso.enabled || consoleSso.identityProvider?.id !== idp.id) throw new SamlCheckError("request", `The console does not sign in with ${idp.name}.`);
+      const identity = assertedIdentity(idp, { groupAttribute: null }, verified.subject, attributes);
+      if ("error" in identity) return await fail("attributes", identity.error.replace("the NameID is not an email", "the subject is not an email"));
+      const unverified = checkEmail(identity);
+      if (unverified) return await fail("email_unverified", unverified);
+      const access = consoleAccessFor(consoleSso.mappings, identity.groups);
+      return await signInToConsole({ idp, identity, access, evidence: verified, claim, returnTo: request.returnTo, ip: input.ip, userAgent: input.userAgent, onDenied: fail });
+    }
+    const environment = pending.environment;
+    const settings = pending.auth;
+    if (!environment || !settings || !(await signsInWith(settings, idp.id))) {
+      throw new SamlCheckError("request", `${environment?.name ?? "This environment"} does not sign in with ${idp.name}.`);
+    }
+    const identity = assertedIdentity(idp, settings, verified.subject, attributes);
+    if ("error" in identity) return await fail("attributes", identity.error.replace("the NameID is not an email", "the subject is not an email"));
+    const unverified = checkEmail(identity);
+    if (unverified) return await fail("email_unverified", unverified);
+    return await signIn({ idp, environment, settings, identity, evidence: verified, claim, returnTo: request.returnTo, flow: "sp", ip: input.ip, userAgent: input.userAgent, onDenied: fail });
+  } catch (e) {
+    if (e instanceof SamlCheckError) return fail(e.check, e.message);
+    if (e instanceof NotFoundError || e instanceof ValidationError) return fail("request", e.message);
+    if (e instanceof TypeError && /URL/.test(e.message)) return fail("request", "The callback URL could not be read.");
+    throw e;
+  }
+}
+
+/** An OpenID Connect sign-in's claim: its pending request used up (concurrent callbacks: one wins). */
+async function useUpRequest(tx: Tx, request: PendingRequest): Promise<SamlCheckError | null> {
+  const used = await tx
+    .update(ssoRequests)
+    .set({ consumedAt: sql`now()` })
+    .where(and(eq(ssoRequests.id, request.id), isNull(ssoRequests.consumedAt), sql`${ssoRequests.expiresAt} > now()`))
+    .returning({ id: ssoRequests.id });
+  return used.length ? null : new SamlCheckError("request", EXPIRED_OR_USED);
+}
+
+type Attempt = {
+  idp: IdentityProvider | null;
+  environment: Environment | null;
+  flow: "sp" | "idp";
+  issuer: string | null;
+  evidence?: Partial<Evidence>;
+  groups?: string[];
+  toConsole: boolean;
+  ip?: string;
+};
+
+/** A refused sign-in (either protocol): its trace and its audit row, in one transaction; nothing else is written. */
+async function recordFailure(a: Attempt, check: string, reason: string, extra: { userId?: string; result?: Record<string, unknown> } = {}): Promise<AcsResult> {
+  const { idp, environment, toConsole } = a;
+  const traceId = await getDb().transaction(async (tx) => {
+    const id = await saveTrace(tx, { idp, environment, flow: a.flow, outcome: "failure", check, reason, issuer: a.issuer, assertion: a.evidence, groups: a.groups, userId: extra.userId, result: extra.result ?? (toConsole ? { console: true } : undefined), ip: a.ip });
+    const ctx: DomainContext = {
+      actor: idp && environment ? idpActor(idp, environment.id) : { type: "system", id: null, label: idp ? `console SSO (${idp.name})` : (a.issuer ?? "unknown issuer") },
+      ip: a.ip,
+    };
+    await recordAudit(tx, ctx, {
+      action: toConsole ? "console.sign_in" : "end_user.sign_in",
+      targetType: toConsole ? "console_member" : "user",
+      targetId: toConsole ? null : (extra.userId ?? null),
+      targetLabel: a.evidence?.subject ?? null,
+      environment,
+      outcome: "failure",
+      reason: `${check}: ${reason}`,
+      after: { method: "sso", flow: a.flow, traceId: id, ...(toConsole && idp ? { identityProvider: idp.name } : {}) },
+    });
+    return id;
+  });
+  return { ok: false, check, reason, environmentKey: environment?.key ?? null, ...(toConsole ? { console: true as const } : {}), traceId };
+}
+
+type PendingRequest = { id: string; requestId: string; returnTo: string; bindingHash: string; purpose: "environment" | "console"; codeVerifier: string | null };
 
 /** Our checks of the response (lib/sso/saml-response.ts), the same for an environment's and the console's sign-in. */
 function verifyAssertion(xml: string, doc: ReturnType<typeof parseXml>, idp: IdentityProvider, request: PendingRequest | undefined): VerifiedAssertion {
@@ -333,7 +461,7 @@ const EXPIRED_OR_USED = "The sign-in request this answers has expired or was alr
 async function pendingRequest(relayState: string) {
   const [row] = await getDb()
     .select({
-      request: { id: ssoRequests.id, requestId: ssoRequests.requestId, returnTo: ssoRequests.returnTo, bindingHash: ssoRequests.bindingHash, purpose: ssoRequests.purpose },
+      request: { id: ssoRequests.id, requestId: ssoRequests.requestId, returnTo: ssoRequests.returnTo, bindingHash: ssoRequests.bindingHash, purpose: ssoRequests.purpose, codeVerifier: ssoRequests.codeVerifier },
       environment: environments,
       auth: environmentAuth,
       idp: identityProviders,
@@ -374,7 +502,12 @@ async function environmentForIdpInitiated(idp: IdentityProvider, relayState: str
     .select({ environment: environments })
     .from(environmentAuth)
     .innerJoin(environments, eq(environments.id, environmentAuth.environmentId))
-    .where(and(eq(environmentAuth.identityProviderId, idp.id), eq(environmentAuth.ssoEnabled, true)));
+    .where(
+      and(
+        eq(environmentAuth.ssoEnabled, true),
+        sql`(${environmentAuth.identityProviderId} = ${idp.id} or exists (select 1 from ${environmentIdentityProviders} e where e.environment_id = ${environmentAuth.environmentId} and e.identity_provider_id = ${idp.id}))`,
+      ),
+    );
   if (served.length !== 1) {
     throw new SamlCheckError("relay_state", served.length ? `${idp.name} serves several environments; set the IdP's RelayState to /e/<environment>.` : `No environment signs in with ${idp.name}.`);
   }
@@ -443,19 +576,19 @@ async function signInToConsole(input: {
   idp: IdentityProvider;
   identity: AssertedIdentity;
   access: ConsoleAccess | null;
-  assertion: VerifiedAssertion;
-  request: PendingRequest;
+  evidence: Evidence;
+  claim: Claim;
+  returnTo: string;
   ip?: string;
   userAgent?: string;
-  jacksonAnswer: Promise<JacksonAnswer>;
   onDenied: (check: string, reason: string, extra: { result?: Record<string, unknown> }) => Promise<AcsResult>;
 }): Promise<AcsResult> {
-  const { idp, identity, access, assertion } = input;
+  const { idp, identity, access, evidence: assertion } = input;
   const traceId = randomUUID();
   const ctx: DomainContext = { actor: { type: "system", id: null, label: `console SSO (${idp.name})` }, ip: input.ip };
   try {
     const outcome = await getDb().transaction(async (tx) => {
-      const problem = await claimResponse(tx, input);
+      const problem = await input.claim(tx);
       if (problem) throw problem;
       if (!access) {
         const groups = identity.groups.length ? identity.groups.map((g) => `“${g}”`).join(", ") : "none";
@@ -476,7 +609,7 @@ async function signInToConsole(input: {
       ]);
       return member;
     });
-    return { ok: true, console: { sessionId: outcome.sessionId, member: outcome.member }, redirectTo: input.request.returnTo, traceId };
+    return { ok: true, console: { sessionId: outcome.sessionId, member: outcome.member }, redirectTo: input.returnTo, traceId };
   } catch (e) {
     if (e instanceof Denied) return input.onDenied(e.denial.check, e.denial.reason, { result: { console: true } });
     throw e;
@@ -493,21 +626,21 @@ async function signIn(input: {
   environment: Environment;
   settings: Pick<EnvironmentAuth, "jitEnabled" | "groupSyncEnabled">;
   identity: AssertedIdentity;
-  assertion: VerifiedAssertion;
-  request: PendingRequest | undefined;
+  evidence: Evidence;
+  claim: Claim;
+  returnTo: string | undefined;
   flow: "sp" | "idp";
   ip?: string;
   userAgent?: string;
-  jacksonAnswer: Promise<JacksonAnswer>;
   onDenied: (check: string, reason: string, extra: { userId?: string }) => Promise<AcsResult>;
 }): Promise<AcsResult> {
-  const { idp, environment, settings, identity, assertion, flow } = input;
+  const { idp, environment, settings, identity, evidence: assertion, flow } = input;
   const ctx: DomainContext = { actor: idpActor(idp, environment.id), ip: input.ip };
   const traceId = randomUUID();
   let outcome: { user: User; token: string; traceId: string };
   try {
     outcome = await getDb().transaction(async (tx) => {
-      const [problem, plan] = await Promise.all([claimResponse(tx, { ...input }), planSignIn(tx, { idp, environment, settings, identity })]);
+      const [problem, plan] = await Promise.all([input.claim(tx), planSignIn(tx, { idp, environment, settings, identity })]);
       if (problem) throw problem;
       if ("denied" in plan) throw new Denied(plan);
       // A quiet sign-in (nothing to change) knows the user already; otherwise the plan is applied first.
@@ -534,7 +667,7 @@ async function signIn(input: {
     if (e instanceof Denied) return input.onDenied(e.denial.check, e.denial.reason, { userId: e.denial.userId });
     throw e;
   }
-  return { ok: true, token: outcome.token, user: outcome.user, environment, traceId: outcome.traceId, redirectTo: input.request?.returnTo ?? `/e/${environment.key}` };
+  return { ok: true, token: outcome.token, user: outcome.user, environment, traceId: outcome.traceId, redirectTo: input.returnTo ?? `/e/${environment.key}` };
 }
 
 /** The IdP's latest traces, each with the email of the user it named (for the "link this identity" fix). */
@@ -569,7 +702,7 @@ export async function previewTrace(traceId: string, environmentId?: string) {
   const [environment] = await getDb().select().from(environments).where(eq(environments.id, envId));
   if (!environment) throw new NotFoundError("Environment not found.");
   const settings = await getAuthRow(environment.id);
-  if (!settings.ssoEnabled || settings.identityProviderId !== idp.id) {
+  if (!(await signsInWith(settings, idp.id))) {
     return { environment, denied: { check: "request", reason: `${environment.name} does not sign in with ${idp.name}.` } };
   }
   const identity = assertedIdentity(idp, settings, trace.subject, trace.attributes ?? {});

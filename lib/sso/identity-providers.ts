@@ -4,7 +4,7 @@ import { z } from "zod";
 import { getDb, type Executor } from "@/db/client";
 import { IDP_PRESETS } from "@/db/enums";
 import { ATTRIBUTE_PRESETS } from "./presets";
-import { consoleSso, environmentAuth, groupMappings, groups, identityProviders, type IdentityProvider, type IdpCertificate } from "@/db/schema";
+import { consoleSso, environmentAuth, environmentIdentityProviders, groupMappings, groups, identityProviders, type IdentityProvider, type IdpCertificate } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
@@ -14,6 +14,7 @@ import { authorize } from "@/lib/permissions";
 import { parseInput, uuidSchema } from "@/lib/validation";
 import { spEndpoints } from "./endpoints";
 import { JACKSON_PRODUCT, jackson } from "./jackson";
+import { checkDiscovery, issuerProblem, normalizeIssuer, openClientSecret, sealClientSecret } from "./oidc";
 import { certificateSubject, certificateWarning, fetchMetadata, metadataUrlProblem, metadataWithCertificates, parseIdpMetadata, type ParsedIdpMetadata } from "./metadata";
 
 const attributeName = z.string().trim().min(1, "Enter an attribute name.").max(300);
@@ -37,6 +38,34 @@ export const createIdpInput = z
   .refine((v) => v.metadataUrl || v.metadataXml, { message: "Enter a metadata URL or paste the metadata XML.", path: ["metadataUrl"] })
   .refine((v) => !(v.metadataUrl && v.metadataXml), { message: "Give a metadata URL or XML, not both.", path: ["metadataXml"] });
 
+const scopesSchema = z
+  .string()
+  .trim()
+  .max(500)
+  .transform((v) => [...new Set(v.split(/\s+/).filter(Boolean))].join(" "))
+  .refine((v) => v.split(" ").includes("openid"), "The scopes must include openid.")
+  .refine((v) => /^[\x21\x23-\x5B\x5D-\x7E ]*$/.test(v), "Scopes are words without quotes or backslashes.");
+
+/** An OpenID Connect IdP: its issuer (or discovery URL), our client there and the scopes asked for. */
+export const createOidcIdpInput = z.object({
+  protocol: z.literal("oidc"),
+  name: z.string().trim().min(1, "Enter a name.").max(100),
+  preset: z.enum(IDP_PRESETS).default("generic"),
+  oidcIssuer: z
+    .string()
+    .trim()
+    .min(1, "Enter the issuer or its discovery URL.")
+    .max(2000)
+    .transform(normalizeIssuer)
+    .superRefine((v, issue) => {
+      const problem = issuerProblem(v);
+      if (problem) issue.addIssue({ code: "custom", message: problem });
+    }),
+  oidcClientId: z.string().trim().min(1, "Enter the client ID the IdP gave you.").max(500),
+  oidcClientSecret: z.string().max(2000).optional().transform((v) => v?.trim() || undefined),
+  oidcScopes: scopesSchema.default("openid email profile"),
+});
+
 export const updateIdpInput = z.object({
   name: z.string().trim().min(1, "Enter a name.").max(100).optional(),
   preset: z.enum(IDP_PRESETS).optional(),
@@ -45,6 +74,10 @@ export const updateIdpInput = z.object({
   allowSha1: z.boolean().optional(),
   createGroupsFromAssertion: z.boolean().optional(),
   autoTrustRollover: z.boolean().optional(),
+  // OpenID Connect IdPs only: a new client ID or secret (rotated at the IdP), the scopes.
+  oidcClientId: z.string().trim().min(1, "Enter the client ID the IdP gave you.").max(500).optional(),
+  oidcClientSecret: z.string().trim().min(1, "Enter the new client secret.").max(2000).optional(),
+  oidcScopes: scopesSchema.optional(),
   expectedVersion: z.number().int().positive().optional(),
 }).refine((v) => Object.entries(v).some(([k, value]) => k !== "expectedVersion" && value !== undefined), { message: "Nothing to change.", path: ["_form"] });
 
@@ -55,13 +88,17 @@ export const groupMappingsInput = z.object({
     .max(1000),
 });
 
-type IdpSnapshot = Pick<IdentityProvider, "name" | "preset" | "entityId" | "ssoUrl" | "metadataUrl" | "attributeMapping" | "allowIdpInitiated" | "allowSha1" | "createGroupsFromAssertion" | "autoTrustRollover"> & {
+type IdpSnapshot = Pick<IdentityProvider, "name" | "preset" | "protocol" | "oidcIssuer" | "oidcClientId" | "oidcScopes" | "entityId" | "ssoUrl" | "metadataUrl" | "attributeMapping" | "allowIdpInitiated" | "allowSha1" | "createGroupsFromAssertion" | "autoTrustRollover"> & {
   certificates: string[];
+  /** Whether a client secret is kept (never the secret). */
+  oidcClientSecret?: "set" | null;
 };
 
 const snapshot = (idp: IdentityProvider): IdpSnapshot => ({
   name: idp.name,
   preset: idp.preset,
+  protocol: idp.protocol,
+  ...(idp.protocol === "oidc" ? { oidcIssuer: idp.oidcIssuer, oidcClientId: idp.oidcClientId, oidcScopes: idp.oidcScopes, oidcClientSecret: idp.oidcClientSecret ? ("set" as const) : null } : { oidcIssuer: null, oidcClientId: null, oidcScopes: idp.oidcScopes }),
   entityId: idp.entityId,
   ssoUrl: idp.ssoUrl,
   metadataUrl: idp.metadataUrl,
@@ -136,6 +173,7 @@ async function jacksonConnection(idp: Pick<IdentityProvider, "id" | "name">, raw
 
 /** Connects an IdP from its metadata (URL or XML) and creates its Jackson connection. */
 export async function createIdentityProvider(ctx: DomainContext, input: unknown): Promise<IdentityProvider> {
+  if (input && typeof input === "object" && (input as { protocol?: unknown }).protocol === "oidc") return createOidcIdentityProvider(ctx, input);
   const data = parseInput(createIdpInput, input);
   authorize(ctx.actor, "identity_providers", "write");
   const { xml, parsed } = await loadMetadata(data);
@@ -179,6 +217,39 @@ export async function createIdentityProvider(ctx: DomainContext, input: unknown)
   });
 }
 
+/**
+ * Connects an OpenID Connect IdP: discovery must answer for the issuer first (openid-client checks
+ * the document names that issuer), so a typo is a field error, not a failed sign-in later. The
+ * client secret is stored sealed; the default mapping reads the standard claims.
+ */
+async function createOidcIdentityProvider(ctx: DomainContext, input: unknown): Promise<IdentityProvider> {
+  const data = parseInput(createOidcIdpInput, input);
+  authorize(ctx.actor, "identity_providers", "write");
+  const [existing] = await getDb()
+    .select({ name: identityProviders.name })
+    .from(identityProviders)
+    .where(and(eq(identityProviders.oidcIssuer, data.oidcIssuer), eq(identityProviders.oidcClientId, data.oidcClientId)));
+  if (existing) throw ValidationError.field("oidcClientId", `This client of ${data.oidcIssuer} is already connected as ${existing.name}.`);
+  await checkDiscovery(data.oidcIssuer, data.oidcClientId, data.oidcClientSecret ?? null);
+  return inTransaction(async (tx) => {
+    const [idp] = await tx
+      .insert(identityProviders)
+      .values({
+        name: data.name,
+        preset: data.preset,
+        protocol: "oidc",
+        oidcIssuer: data.oidcIssuer,
+        oidcClientId: data.oidcClientId,
+        oidcClientSecret: data.oidcClientSecret ? sealClientSecret(data.oidcClientSecret) : null,
+        oidcScopes: data.oidcScopes,
+        attributeMapping: { email: "email", name: "name", groups: "groups" },
+      })
+      .returning();
+    await recordAudit(tx, ctx, { action: "identity_provider.create", targetType: "identity_provider", targetId: idp!.id, targetLabel: idp!.name, after: snapshot(idp!) });
+    return idp!;
+  });
+}
+
 export async function updateIdentityProvider(ctx: DomainContext, id: string, input: unknown): Promise<IdentityProvider> {
   const data = parseInput(updateIdpInput, input);
   authorize(ctx.actor, "identity_providers", "write");
@@ -190,10 +261,19 @@ export async function updateIdentityProvider(ctx: DomainContext, id: string, inp
     if (data.autoTrustRollover && !before.metadataUrl) {
       throw ValidationError.field("autoTrustRollover", "This IdP was added from XML: there is no metadata URL to trust.");
     }
-    const { expectedVersion: _, ...changes } = data;
+    const { expectedVersion: _, oidcClientSecret, ...changes } = data;
+    const oidcOnly = (["oidcClientId", "oidcClientSecret", "oidcScopes"] as const).find((k) => data[k] !== undefined);
+    if (oidcOnly && before.protocol !== "oidc") throw ValidationError.field(oidcOnly, "Only an OpenID Connect identity provider has this setting.");
+    if (before.protocol === "oidc" && (data.allowIdpInitiated || data.allowSha1 || data.autoTrustRollover)) {
+      throw new ValidationError("IdP-initiated sign-in, SHA-1 and metadata rollover are SAML settings; an OpenID Connect IdP has none of them.");
+    }
+    if (data.oidcClientId !== undefined || oidcClientSecret !== undefined) {
+      const secret = oidcClientSecret ?? (before.oidcClientSecret ? openClientSecret(before.oidcClientSecret) : null);
+      await checkDiscovery(before.oidcIssuer!, data.oidcClientId ?? before.oidcClientId!, secret);
+    }
     const [after] = await tx
       .update(identityProviders)
-      .set({ ...changes, version: sql`${identityProviders.version} + 1`, updatedAt: sql`now()` })
+      .set({ ...changes, ...(oidcClientSecret ? { oidcClientSecret: sealClientSecret(oidcClientSecret) } : {}), version: sql`${identityProviders.version} + 1`, updatedAt: sql`now()` })
       .where(eq(identityProviders.id, id))
       .returning();
     await recordAudit(tx, ctx, {
@@ -379,16 +459,24 @@ export async function deleteIdentityProvider(ctx: DomainContext, id: string): Pr
     if (inUse.length) {
       throw new ValidationError("Environments still sign in with this identity provider; turn SSO off there first.");
     }
+    const [more] = await tx
+      .select({ environmentId: environmentIdentityProviders.environmentId })
+      .from(environmentIdentityProviders)
+      .where(eq(environmentIdentityProviders.identityProviderId, id))
+      .limit(1);
+    if (more) throw new ValidationError("An environment signs in with this identity provider for some email domains; remove it from that environment's sign-in settings first.");
     const [console] = await tx.select({ on: consoleSso.enabled }).from(consoleSso).where(and(eq(consoleSso.identityProviderId, id), eq(consoleSso.enabled, true)));
     if (console) throw new ValidationError("Console members sign in with this identity provider; turn console SSO off first (Security).");
     await tx.delete(identityProviders).where(eq(identityProviders.id, id));
-    const { connections } = await jackson();
-    await connections.deleteConnections({ tenant: id, product: JACKSON_PRODUCT });
+    if (idp.protocol === "saml") {
+      const { connections } = await jackson();
+      await connections.deleteConnections({ tenant: id, product: JACKSON_PRODUCT });
+    }
     await recordAudit(tx, ctx, { action: "identity_provider.delete", targetType: "identity_provider", targetId: id, targetLabel: idp.name, before: snapshot(idp) });
   });
 }
 
-export type IdentityProviderSummary = Pick<IdentityProvider, "id" | "name" | "entityId" | "preset" | "allowIdpInitiated"> & {
+export type IdentityProviderSummary = Pick<IdentityProvider, "id" | "name" | "entityId" | "preset" | "allowIdpInitiated" | "protocol" | "oidcIssuer"> & {
   /** When the newest approved signing certificate expires, and the 90/30/7-day warning it is under. */
   certificateExpiresAt: string | null;
   certificateWarning: ReturnType<typeof certificateWarning>;
@@ -405,6 +493,8 @@ export async function listIdentityProviders(executor: Executor = getDb()): Promi
       entityId: identityProviders.entityId,
       preset: identityProviders.preset,
       allowIdpInitiated: identityProviders.allowIdpInitiated,
+      protocol: identityProviders.protocol,
+      oidcIssuer: identityProviders.oidcIssuer,
       certificateExpiresAt: sql<string | null>`(select max(c ->> 'notAfter') from jsonb_array_elements(${identityProviders.certificates}) c where c ->> 'status' = 'approved')`,
       pendingCertificates: sql<number>`(select count(*)::int from jsonb_array_elements(${identityProviders.certificates}) c where c ->> 'status' = 'pending')`,
     })

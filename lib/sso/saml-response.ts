@@ -43,9 +43,12 @@ export const SAML_CHECKS = [
 ] as const;
 export type SamlCheck = (typeof SAML_CHECKS)[number];
 
+/** The OpenID Connect checks (lib/sso/oidc.ts): a refusal of either protocol is one check with its reason. */
+export type OidcCheck = "discovery" | "idp_error" | "token" | "state" | "nonce" | "issuer" | "audience" | "expired" | "time" | "signature" | "id_token" | "userinfo" | "email_unverified";
+
 export class SamlCheckError extends Error {
   constructor(
-    readonly check: SamlCheck | "replay" | "request" | "relay_state" | "jackson" | "binding",
+    readonly check: SamlCheck | "replay" | "request" | "relay_state" | "jackson" | "binding" | OidcCheck,
     message: string,
     readonly partial?: Partial<VerifiedAssertion>,
   ) {

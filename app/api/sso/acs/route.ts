@@ -1,10 +1,8 @@
-import { NextResponse, type NextRequest } from "next/server";
+import type { NextRequest } from "next/server";
 import { clientIp } from "@/lib/auth/request-info";
-import { consoleSessionCookie } from "@/lib/auth/session";
 import { hitRateLimit } from "@/lib/rate-limit";
-import { sessionCookieName, sessionCookieOptions } from "@/lib/end-user/sessions";
 import { ssoBindingCookie } from "@/lib/sso/browser-binding";
-import { safeRedirectTarget } from "@/lib/net/redirect";
+import { ssoErrorPage, ssoResultResponse } from "@/lib/doors/http/sso-finish";
 import { handleAcs } from "@/lib/sso/flow";
 import { MAX_RESPONSE_BYTES } from "@/lib/sso/saml-response";
 
@@ -39,37 +37,7 @@ export async function POST(request: NextRequest) {
     ip,
     userAgent: request.headers.get("user-agent") ?? undefined,
   });
-  if (!result.ok) {
-    if (result.console) {
-      // Console SSO: the console's sign-in page shows the reason (from the trace).
-      const url = new URL("/sign-in", request.nextUrl.origin);
-      if (result.traceId) url.searchParams.set("sso_error", result.traceId);
-      return NextResponse.redirect(url, 303);
-    }
-    if (result.environmentKey) {
-      const url = new URL(`/e/${result.environmentKey}/sign-in`, request.nextUrl.origin);
-      if (result.traceId) url.searchParams.set("sso_error", result.traceId);
-      return NextResponse.redirect(url, 303);
-    }
-    return errorPage(400, `Sign-in failed: ${result.reason}${result.traceId ? ` (reference ${result.traceId})` : ""}`);
-  }
-  const origin = request.nextUrl.origin;
-  if ("console" in result) {
-    const response = NextResponse.redirect(new URL(safeRedirectTarget(result.redirectTo, origin) ?? "/console", origin), 303);
-    const cookie = await consoleSessionCookie(result.console.sessionId, result.console.member);
-    response.cookies.set(cookie.name, cookie.value, cookie.options);
-    return response;
-  }
-  const target = safeRedirectTarget(result.redirectTo, origin) ?? `/e/${result.environment.key}`;
-  const response = NextResponse.redirect(new URL(target, origin), 303);
-  response.cookies.set(sessionCookieName(result.environment.key), result.token, sessionCookieOptions());
-  return response;
+  return ssoResultResponse(request, result);
 }
 
-function errorPage(status: number, message: string) {
-  const escaped = message.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
-  return new NextResponse(`<!doctype html><html lang="en"><head><title>Sign-in failed</title></head><body><main><h1>Sign-in failed</h1><p role="alert">${escaped}</p></main></body></html>`, {
-    status,
-    headers: { "content-type": "text/html; charset=utf-8" },
-  });
-}
+const errorPage = ssoErrorPage;

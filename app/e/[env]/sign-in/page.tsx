@@ -4,7 +4,7 @@ import { notFound, redirect } from "next/navigation";
 import type { ReactNode } from "react";
 import { Button } from "@/components/ui/button";
 import { findEnvironmentByKey } from "@/lib/environments";
-import { getAuthRow, routeSignIn } from "@/lib/sso/environment-auth";
+import { getAuthRow, identityProvidersFor, routeSignIn, type SignInChoice } from "@/lib/sso/environment-auth";
 import { getTrace, safeReturnPath } from "@/lib/sso/flow";
 import { emailSchema } from "@/lib/validation";
 import { PasswordForm } from "../forms";
@@ -32,7 +32,7 @@ export default async function EndUserSignInPage({ params, searchParams }: { para
   const ssoError = trace && trace.outcome === "failure" && trace.environmentId === environment.id ? trace.reason : null;
   const enforcedForAll = settings.ssoEnabled && settings.enforcement === "all";
 
-  let step: "email" | "password" | "sso" | "none" = "email";
+  let step: "email" | "password" | "sso" | "choose" | "none" = "email";
   let noneReason = "";
   const emailError = rawEmail && !email ? "Enter a valid email address." : null;
   if (email) {
@@ -44,6 +44,9 @@ export default async function EndUserSignInPage({ params, searchParams }: { para
       noneReason = route.reason;
     } else step = "password";
   } else if (wantsPassword) step = "password";
+  else if (one(sp.choose) && settings.ssoEnabled) step = "choose";
+  // Home realm discovery: the IdPs serving the email's domain (or, without an email, all of them).
+  const choices: SignInChoice[] = step === "sso" || step === "choose" ? await identityProvidersFor(settings, step === "sso" ? email : undefined) : [];
 
   return (
     <section className="mx-auto max-w-sm rounded-lg border border-slate-200 bg-white p-6 shadow-sm">
@@ -98,11 +101,26 @@ export default async function EndUserSignInPage({ params, searchParams }: { para
             <Button type="submit">Continue</Button>
           </SsoForm>
         )}
-        {step === "sso" && (
+        {step === "sso" && choices.length <= 1 && (
           <SsoForm envKey={envKey} returnTo={returnTo} className="flex flex-col gap-4">
             <p className="text-sm text-slate-600">{email} signs in with single sign-on.</p>
             <input type="hidden" name="email" value={email} />
             <Button type="submit">Continue with single sign-on</Button>
+          </SsoForm>
+        )}
+        {((step === "sso" && choices.length > 1) || step === "choose") && (
+          <SsoForm envKey={envKey} returnTo={returnTo} className="flex flex-col gap-3">
+            <p id="idp-choice" className="text-sm text-slate-600">
+              {email ? `${email} can sign in with several identity providers.` : "Sign in with your organisation's identity provider."} Choose one:
+            </p>
+            {email && <input type="hidden" name="email" value={email} />}
+            <div role="group" aria-labelledby="idp-choice" className="flex flex-col gap-2">
+              {choices.map((c) => (
+                <Button key={c.id} type="submit" name="identity_provider" value={c.id} variant="secondary">
+                  Continue with {c.name}
+                </Button>
+              ))}
+            </div>
           </SsoForm>
         )}
         {step === "password" && <PasswordForm envKey={envKey} email={email} returnTo={returnTo} />}
@@ -113,7 +131,7 @@ export default async function EndUserSignInPage({ params, searchParams }: { para
         )}
       </div>
       <div className="mt-5 flex flex-col gap-2 border-t border-slate-100 pt-4 text-sm">
-        {settings.ssoEnabled && settings.identityProviderId && step !== "sso" && !(step === "email" && enforcedForAll) && (
+        {settings.ssoEnabled && settings.identityProviderId && step !== "sso" && step !== "choose" && !(step === "email" && enforcedForAll) && (
           <SsoForm envKey={envKey} returnTo={returnTo}>
             <button type="submit" className="text-brand-700 hover:underline">
               Sign in with single sign-on

@@ -1,7 +1,7 @@
 import { NextResponse, type NextRequest } from "next/server";
 import { isDomainError } from "@/lib/errors";
 import { findEnvironmentByKey } from "@/lib/environments";
-import { getAuthRow, routeSignIn } from "@/lib/sso/environment-auth";
+import { getAuthRow, identityProvidersFor, routeSignIn } from "@/lib/sso/environment-auth";
 import { startSso } from "@/lib/sso/flow";
 import { ssoStartResponse } from "@/lib/doors/http/sso-start";
 import { emailSchema } from "@/lib/validation";
@@ -35,17 +35,26 @@ export async function POST(request: NextRequest, { params }: { params: Promise<{
   };
   const email = field("email");
   const returnTo = field("return_to");
+  // A choice from the chooser (several IdPs serve the email's domain, or the environment has several).
+  const identityProviderId = field("identity_provider");
   try {
-    if (email) {
-      const environment = await findEnvironmentByKey(env);
-      if (!environment) return NextResponse.redirect(signInUrl(request, env, {}), 303);
-      const valid = emailSchema.safeParse(email).success;
-      if (!valid || routeSignIn(await getAuthRow(environment.id), email, false).method !== "sso") {
-        // Not an SSO user (or not an email at all): the sign-in page shows the password step or the error.
-        return NextResponse.redirect(signInUrl(request, env, { email, return_to: returnTo }), 303);
+    const environment = await findEnvironmentByKey(env);
+    if (!environment) return NextResponse.redirect(signInUrl(request, env, {}), 303);
+    if (!identityProviderId) {
+      const auth = await getAuthRow(environment.id);
+      if (email) {
+        const valid = emailSchema.safeParse(email).success;
+        if (!valid || routeSignIn(auth, email, false).method !== "sso") {
+          // Not an SSO user (or not an email at all): the sign-in page shows the password step or the error.
+          return NextResponse.redirect(signInUrl(request, env, { email, return_to: returnTo }), 303);
+        }
+      }
+      // Home realm discovery: more than one IdP to choose from, the sign-in page shows the chooser.
+      if ((await identityProvidersFor(auth, email)).length > 1) {
+        return NextResponse.redirect(signInUrl(request, env, { email, return_to: returnTo, choose: "1" }), 303);
       }
     }
-    return await ssoStartResponse(request, (browserBinding) => startSso(env, { loginHint: email?.slice(0, 320), returnTo, browserBinding }));
+    return await ssoStartResponse(request, (browserBinding) => startSso(env, { loginHint: email?.slice(0, 320), returnTo, browserBinding, identityProviderId }));
   } catch (error) {
     if (!isDomainError(error)) throw error;
     return NextResponse.redirect(signInUrl(request, env, { error: "sso_unavailable" }), 303);

@@ -1,0 +1,29 @@
+import type { NextRequest } from "next/server";
+import { clientIp } from "@/lib/auth/request-info";
+import { ssoErrorPage, ssoResultResponse } from "@/lib/doors/http/sso-finish";
+import { hitRateLimit } from "@/lib/rate-limit";
+import { ssoBindingCookie } from "@/lib/sso/browser-binding";
+import { handleOidcCallback } from "@/lib/sso/flow";
+import { publicOrigin } from "@/env";
+
+// The OpenID Connect redirect URI (lib/sso/oidc.ts): the IdP sends the browser back here with a
+// code and our state. Every check runs in lib/sso before any user is touched, exactly as at the
+// SAML ACS; the browser's SSO binding cookie goes along (only the starting browser finishes).
+export async function GET(request: NextRequest) {
+  const ip = clientIp((n) => request.headers.get(n));
+  const limit = await hitRateLimit(`acs:${ip ?? "unknown"}`, 300, 60);
+  if (!limit.allowed) {
+    const res = ssoErrorPage(429, `Too many sign-in attempts from this address; retry in ${limit.retryAfterSeconds} s.`);
+    res.headers.set("retry-after", String(limit.retryAfterSeconds));
+    return res;
+  }
+  // The URL as the IdP was told it (our public origin): openid-client compares it with the redirect URI.
+  const url = new URL(`${request.nextUrl.pathname}${request.nextUrl.search}`, publicOrigin());
+  const result = await handleOidcCallback({
+    url: url.href,
+    browserBinding: request.cookies.get(ssoBindingCookie().name)?.value,
+    ip,
+    userAgent: request.headers.get("user-agent") ?? undefined,
+  });
+  return ssoResultResponse(request, result);
+}

@@ -1,0 +1,45 @@
+import { NextResponse, type NextRequest } from "next/server";
+import { consoleSessionCookie } from "@/lib/auth/session";
+import { sessionCookieName, sessionCookieOptions } from "@/lib/end-user/sessions";
+import { safeRedirectTarget } from "@/lib/net/redirect";
+import type { AcsResult } from "@/lib/sso/flow";
+
+/**
+ * Where the browser goes once an IdP's answer was handled (the SAML ACS and the OpenID Connect
+ * redirect URI alike): in, with its session cookie, to where the sign-in started; refused, to the
+ * sign-in page it came from, which reads the reason from the trace.
+ */
+export async function ssoResultResponse(request: NextRequest, result: AcsResult): Promise<NextResponse> {
+  const origin = request.nextUrl.origin;
+  if (!result.ok) {
+    if (result.console) {
+      const url = new URL("/sign-in", origin);
+      if (result.traceId) url.searchParams.set("sso_error", result.traceId);
+      return NextResponse.redirect(url, 303);
+    }
+    if (result.environmentKey) {
+      const url = new URL(`/e/${result.environmentKey}/sign-in`, origin);
+      if (result.traceId) url.searchParams.set("sso_error", result.traceId);
+      return NextResponse.redirect(url, 303);
+    }
+    return ssoErrorPage(400, `Sign-in failed: ${result.reason}${result.traceId ? ` (reference ${result.traceId})` : ""}`);
+  }
+  if ("console" in result) {
+    const response = NextResponse.redirect(new URL(safeRedirectTarget(result.redirectTo, origin) ?? "/console", origin), 303);
+    const cookie = await consoleSessionCookie(result.console.sessionId, result.console.member);
+    response.cookies.set(cookie.name, cookie.value, cookie.options);
+    return response;
+  }
+  const target = safeRedirectTarget(result.redirectTo, origin) ?? `/e/${result.environment.key}`;
+  const response = NextResponse.redirect(new URL(target, origin), 303);
+  response.cookies.set(sessionCookieName(result.environment.key), result.token, sessionCookieOptions());
+  return response;
+}
+
+export function ssoErrorPage(status: number, message: string) {
+  const escaped = message.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
+  return new NextResponse(`<!doctype html><html lang="en"><head><title>Sign-in failed</title></head><body><main><h1>Sign-in failed</h1><p role="alert">${escaped}</p></main></body></html>`, {
+    status,
+    headers: { "content-type": "text/html; charset=utf-8" },
+  });
+}

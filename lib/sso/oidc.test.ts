@@ -1,0 +1,290 @@
+import { and, desc, eq, sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { getDb } from "@/db/client";
+import { auditEvents, environmentIdentityProviders, groupMembers, groups, identityProviders, ssoTraces, userIdentities, users, type Environment, type IdentityProvider } from "@/db/schema";
+import { env } from "@/env";
+import { createGroup } from "@/lib/groups";
+import { createEnvironments, systemCtx } from "@/test-support/fixtures";
+import { identityProvidersFor, updateEnvironmentAuth } from "./environment-auth";
+import { handleOidcCallback, startSso, type AcsResult } from "./flow";
+import { linkIdentity, listUserIdentities, unlinkIdentity } from "./identities";
+import { createIdentityProvider, deleteIdentityProvider, setGroupMappings, updateIdentityProvider } from "./identity-providers";
+import { claimAttributes, oidcRedirectUri } from "./oidc";
+import { configureSso } from "./testing/fixture";
+import { startOidcIdp, type OidcIdp } from "./testing/oidc-idp";
+
+// OpenID Connect identity providers against a real OpenID provider (panva's oidc-provider on
+// loopback): connection by discovery, SP-initiated sign-in with JIT and groups from a claim, group
+// sync on the next sign-in, and every refusal of a token the IdP signed but we must not accept
+// (wrong nonce, wrong issuer, expired, unverified email), each with its reason and nothing written.
+// Then several IdPs in one environment, chosen by email domain.
+
+let idp: OidcIdp;
+let other: OidcIdp;
+let envs: { dev: Environment; test: Environment; prod: Environment };
+let connected: IdentityProvider;
+let engineers: { id: string };
+let finance: { id: string };
+let settings: { ALLOW_PRIVATE_METADATA_URLS: boolean };
+let privateBefore = false;
+
+beforeAll(async () => {
+  settings = env() as { ALLOW_PRIVATE_METADATA_URLS: boolean };
+  privateBefore = settings.ALLOW_PRIVATE_METADATA_URLS;
+  // The test IdP is on loopback over http: allowed only with this setting (as for metadata URLs).
+  settings.ALLOW_PRIVATE_METADATA_URLS = true;
+  idp = await startOidcIdp({ redirectUri: oidcRedirectUri() });
+  other = await startOidcIdp({ redirectUri: oidcRedirectUri(), clientId: "second-client" });
+  envs = await createEnvironments();
+  connected = await createIdentityProvider(systemCtx, { protocol: "oidc", name: "Corporate OIDC", oidcIssuer: `${idp.issuer}/.well-known/openid-configuration`, oidcClientId: idp.clientId, oidcClientSecret: idp.clientSecret, oidcScopes: "openid email profile groups" });
+  await configureSso(envs.prod, connected, { jit: true, groupSync: true });
+  engineers = await createGroup(systemCtx, { environmentId: envs.prod.id, name: "Engineers" });
+  finance = await createGroup(systemCtx, { environmentId: envs.prod.id, name: "Finance" });
+  await setGroupMappings(systemCtx, connected.id, { environmentId: envs.prod.id, mappings: [{ idpValue: "eng", groupId: engineers.id }, { idpValue: "fin", groupId: finance.id }] });
+});
+
+afterAll(async () => {
+  settings.ALLOW_PRIVATE_METADATA_URLS = privateBefore;
+  await Promise.all([idp?.close(), other?.close()]);
+});
+
+/** A browser without a window: follows the redirects (keeping the IdP's cookies) until it is sent to our redirect URI. */
+async function browse(startUrl: string): Promise<string> {
+  const jar = new Map<string, string>();
+  let url = startUrl;
+  for (let i = 0; i < 12; i++) {
+    if (url.startsWith(oidcRedirectUri())) return url;
+    const res = await fetch(url, { redirect: "manual", headers: { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join("; ") } });
+    for (const c of res.headers.getSetCookie()) {
+      const pair = c.split(";")[0]!;
+      jar.set(pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1));
+    }
+    const location = res.headers.get("location");
+    if (!location) throw new Error(`The IdP stopped at ${url}: HTTP ${res.status} ${(await res.text()).slice(0, 300)}`);
+    url = new URL(location, url).href;
+  }
+  throw new Error("Too many redirects.");
+}
+
+/** The whole round trip as one browser: start at PROD, sign in at the IdP as the account, come back. */
+async function signInAs(account: string, options: { provider?: OidcIdp; environment?: Environment; email?: string; identityProviderId?: string } = {}) {
+  const provider = options.provider ?? idp;
+  provider.autoLogin = account;
+  const started = await startSso((options.environment ?? envs.prod).key, { loginHint: options.email, identityProviderId: options.identityProviderId });
+  if (!("redirectUrl" in started)) throw new Error("expected a redirect to the IdP");
+  const callback = await browse(started.redirectUrl);
+  return { started, callback, result: await handleOidcCallback({ url: callback, browserBinding: started.binding, ip: "203.0.113.7" }) };
+}
+
+const userByEmail = async (email: string) => (await getDb().select().from(users).where(eq(users.email, email)))[0];
+const groupNamesOf = async (userId: string) =>
+  (await getDb().select({ name: groups.name }).from(groupMembers).innerJoin(groups, eq(groups.id, groupMembers.groupId)).where(eq(groupMembers.userId, userId)).orderBy(groups.name)).map((g) => g.name);
+const failed = (result: AcsResult) => {
+  if (result.ok) throw new Error("expected a refusal");
+  return result;
+};
+
+describe("connecting an OpenID Connect IdP", () => {
+  it("reads discovery, keeps the issuer without the well-known suffix and the client secret sealed, and audits no secret", async () => {
+    expect(connected).toMatchObject({ protocol: "oidc", oidcIssuer: idp.issuer, oidcClientId: idp.clientId, oidcScopes: "openid email profile groups", entityId: null });
+    expect(connected.oidcClientSecret).toMatch(/^v1\./);
+    expect(connected.oidcClientSecret).not.toContain(idp.clientSecret);
+    const [audit] = await getDb().select().from(auditEvents).where(and(eq(auditEvents.action, "identity_provider.create"), eq(auditEvents.targetId, connected.id)));
+    expect(JSON.stringify(audit!.after)).not.toContain(idp.clientSecret);
+    expect(audit!.after).toMatchObject({ protocol: "oidc", oidcIssuer: idp.issuer, oidcClientSecret: "[redacted]" });
+  });
+
+  it("refuses an issuer that does not answer discovery, plain http off loopback and scopes without openid, with field errors, and writes nothing", async () => {
+    const before = await getDb().select({ n: sql<number>`count(*)::int` }).from(identityProviders);
+    const closed = await startOidcIdp({ redirectUri: oidcRedirectUri() });
+    await closed.close();
+    await expect(createIdentityProvider(systemCtx, { protocol: "oidc", name: "Gone", oidcIssuer: closed.issuer, oidcClientId: "x" })).rejects.toMatchObject({
+      fieldErrors: { oidcIssuer: [expect.stringMatching(/^Discovery at http:\/\/127\.0\.0\.1:\d+\/\.well-known\/openid-configuration failed: /)] },
+    });
+    await expect(createIdentityProvider(systemCtx, { protocol: "oidc", name: "Plain", oidcIssuer: "http://idp.example.com", oidcClientId: "x" })).rejects.toMatchObject({
+      fieldErrors: { oidcIssuer: [expect.stringContaining("The issuer URL must use https")] },
+    });
+    await expect(createIdentityProvider(systemCtx, { protocol: "oidc", name: "No openid", oidcIssuer: idp.issuer, oidcClientId: "x", oidcScopes: "email profile" })).rejects.toMatchObject({
+      fieldErrors: { oidcScopes: ["The scopes must include openid."] },
+    });
+    await expect(createIdentityProvider(systemCtx, { protocol: "oidc", name: "Twice", oidcIssuer: idp.issuer, oidcClientId: idp.clientId })).rejects.toMatchObject({
+      fieldErrors: { oidcClientId: [expect.stringContaining("already connected as Corporate OIDC")] },
+    });
+    await expect(updateIdentityProvider(systemCtx, connected.id, { allowSha1: true })).rejects.toThrow("SAML settings");
+    expect(await getDb().select({ n: sql<number>`count(*)::int` }).from(identityProviders)).toEqual(before);
+  });
+});
+
+describe("signing in with an OpenID Connect IdP", () => {
+  it("SP-initiated: PKCE S256, state and nonce; JIT creates the user with the groups its claim maps, linked by the IdP's subject", async () => {
+    idp.accounts.set("ada-sub", { email: "ada@example.com", email_verified: true, name: "Ada Lovelace", groups: ["eng", "unmapped"] });
+    const { started, result } = await signInAs("ada-sub");
+    const authorize = new URL((started as { redirectUrl: string }).redirectUrl);
+    expect(authorize.searchParams.get("code_challenge_method")).toBe("S256");
+    expect(authorize.searchParams.get("nonce")).toMatch(/.{20,}/);
+    expect(authorize.searchParams.get("state")).toMatch(/^oidc_/);
+    expect(authorize.searchParams.get("redirect_uri")).toBe(oidcRedirectUri());
+    if (!result.ok || "console" in result) throw new Error(result.ok ? "console" : result.reason);
+    expect(result.user).toMatchObject({ email: "ada@example.com", name: "Ada Lovelace" });
+    expect(await groupNamesOf(result.user.id)).toEqual(["Engineers", "Everyone"]);
+    expect(await listUserIdentities(result.user.id)).toEqual([expect.objectContaining({ identityProvider: "Corporate OIDC", subject: "ada-sub" })]);
+    const [trace] = await getDb().select().from(ssoTraces).where(eq(ssoTraces.id, result.traceId));
+    expect(trace).toMatchObject({ outcome: "success", issuer: idp.issuer, subject: "ada-sub", groups: ["eng", "unmapped"] });
+    expect(trace!.attributes).toMatchObject({ email: ["ada@example.com"], email_verified: ["true"] });
+  });
+
+  it("a second sign-in with changed groups syncs them: the group no longer claimed is left, the new one joined", async () => {
+    idp.accounts.set("ada-sub", { email: "ada@example.com", email_verified: true, name: "Ada Lovelace", groups: ["fin"] });
+    const { result } = await signInAs("ada-sub");
+    if (!result.ok || "console" in result) throw new Error(result.ok ? "console" : result.reason);
+    expect(await groupNamesOf(result.user.id)).toEqual(["Everyone", "Finance"]);
+  });
+
+  it("reads nested claims by their path (realm_access.roles)", () => {
+    expect(claimAttributes({ sub: "s", realm_access: { roles: ["a", "b"] }, email_verified: true, n: 3 })).toEqual({ sub: ["s"], "realm_access.roles": ["a", "b"], email_verified: ["true"], n: ["3"] });
+  });
+
+  const refusals: [string, (c: Record<string, unknown>) => Record<string, unknown>, string, RegExp][] = [
+    ["a wrong nonce", (c) => ({ ...c, nonce: "someone-elses-nonce" }), "nonce", /unexpected ID Token "nonce" claim value/],
+    ["a wrong issuer", (c) => ({ ...c, iss: "https://evil.example.com" }), "issuer", /unexpected JWT "iss" \(issuer\) claim value/],
+    ["an expired ID token", (c) => ({ ...c, iat: Math.floor(Date.now() / 1000) - 7200, exp: Math.floor(Date.now() / 1000) - 3600 }), "expired", /"exp" \(expiration time\) claim value, expiration is past current timestamp/],
+    ["another client's ID token", (c) => ({ ...c, aud: "another-client" }), "audience", /unexpected JWT "aud" \(audience\) claim value/],
+  ];
+  for (const [what, tamper, check, reason] of refusals) {
+    it(`refuses ${what} (signed by the IdP's own key) with its reason, and writes no user`, async () => {
+      idp.accounts.set("eve-sub", { email: "eve@example.com", email_verified: true, name: "Eve", groups: ["eng"] });
+      idp.tamper = tamper;
+      try {
+        const { result } = await signInAs("eve-sub");
+        const refusal = failed(result);
+        expect(refusal.check).toBe(check);
+        expect(refusal.reason).toMatch(reason);
+        expect(refusal.environmentKey).toBe(envs.prod.key);
+      } finally {
+        idp.tamper = null;
+      }
+      expect(await userByEmail("eve@example.com")).toBeUndefined();
+      const [audit] = await getDb().select().from(auditEvents).where(eq(auditEvents.action, "end_user.sign_in")).orderBy(desc(auditEvents.occurredAt)).limit(1);
+      expect(audit).toMatchObject({ outcome: "failure", reason: expect.stringContaining(`${check}: `) });
+    });
+  }
+
+  it("refuses an ID token signed by a key the IdP does not publish (same key id), with the reason", async () => {
+    idp.accounts.set("mallory-sub", { email: "mallory@example.com", email_verified: true });
+    idp.forge = true;
+    try {
+      const refusal = failed((await signInAs("mallory-sub")).result);
+      expect(refusal).toMatchObject({ check: "signature", reason: expect.stringContaining("JWT signature verification failed") });
+    } finally {
+      idp.forge = false;
+    }
+    expect(await userByEmail("mallory@example.com")).toBeUndefined();
+  });
+
+  it("refuses an unverified email (email_verified false or absent) with the reason, and writes no user", async () => {
+    idp.accounts.set("zed-sub", { email: "zed@example.com", email_verified: false, groups: ["eng"] });
+    const refusal = failed((await signInAs("zed-sub")).result);
+    expect(refusal.check).toBe("email_unverified");
+    expect(refusal.reason).toBe("The IdP says it is not verified (email_verified is false) for zed@example.com: an unverified email cannot sign anyone in or be linked to an account.");
+    idp.accounts.set("zed-sub", { email: "zed@example.com", groups: ["eng"] });
+    expect(failed((await signInAs("zed-sub")).result).reason).toContain("does not say whether it is verified (no email_verified claim)");
+    expect(await userByEmail("zed@example.com")).toBeUndefined();
+  });
+
+  it("refuses the callback in another browser (binding) and a callback used twice", async () => {
+    idp.accounts.set("bob-sub", { email: "bob@example.com", email_verified: true });
+    idp.autoLogin = "bob-sub";
+    const started = await startSso(envs.prod.key);
+    if (!("redirectUrl" in started)) throw new Error("expected a redirect");
+    const callback = await browse(started.redirectUrl);
+    const elsewhere = failed(await handleOidcCallback({ url: callback, browserBinding: undefined }));
+    expect(elsewhere.check).toBe("binding");
+    const first = await handleOidcCallback({ url: callback, browserBinding: started.binding });
+    expect(first.ok).toBe(true);
+    const again = failed(await handleOidcCallback({ url: callback, browserBinding: started.binding }));
+    expect(again).toMatchObject({ check: "request", reason: "The sign-in request this answers has expired or was already used; start the sign-in again." });
+  });
+
+  it("refuses an IdP's error answer (the person cancelled) with the IdP's words", async () => {
+    const started = await startSso(envs.prod.key);
+    if (!("redirectUrl" in started)) throw new Error("expected a redirect");
+    const state = new URL(started.redirectUrl).searchParams.get("state")!;
+    const callback = `${oidcRedirectUri()}?error=access_denied&error_description=End-User+aborted+interaction&state=${state}&iss=${encodeURIComponent(idp.issuer)}`;
+    const refusal = failed(await handleOidcCallback({ url: callback, browserBinding: started.binding }));
+    expect(refusal).toMatchObject({ check: "idp_error", reason: "the IdP answered access_denied (End-User aborted interaction)" });
+  });
+});
+
+describe("several IdPs in one environment, by email domain", () => {
+  let second: IdentityProvider;
+  beforeAll(async () => {
+    second = await createIdentityProvider(systemCtx, { protocol: "oidc", name: "Partner OIDC", oidcIssuer: other.issuer, oidcClientId: other.clientId, oidcClientSecret: other.clientSecret, oidcScopes: "openid email profile groups" });
+  });
+
+  const setDomains = (additional: { identityProviderId: string; domains: string[] }[]) =>
+    updateEnvironmentAuth(systemCtx, envs.prod.id, {
+      passwordEnabled: false,
+      ssoEnabled: true,
+      identityProviderId: connected.id,
+      enforcement: "all",
+      jitEnabled: true,
+      groupSyncEnabled: true,
+      groupAttribute: null,
+      sessionLifetimeMinutes: 720,
+      idleTimeoutMinutes: 60,
+      additionalIdentityProviders: additional,
+    });
+
+  it("refuses the main IdP listed again, an IdP listed twice and one without domains, with field errors", async () => {
+    await expect(setDomains([{ identityProviderId: connected.id, domains: ["a.example"] }])).rejects.toMatchObject({ fieldErrors: { "additionalIdentityProviders.0.identityProviderId": ["This is already the main identity provider."] } });
+    await expect(setDomains([{ identityProviderId: second.id, domains: ["a.example"] }, { identityProviderId: second.id, domains: ["b.example"] }])).rejects.toMatchObject({ fieldErrors: { "additionalIdentityProviders.1.identityProviderId": ["This identity provider is listed twice."] } });
+    await expect(setDomains([{ identityProviderId: second.id, domains: [] }])).rejects.toMatchObject({ fieldErrors: { "additionalIdentityProviders.0.domains": ["List the email domains this identity provider serves."] } });
+    expect(await getDb().select().from(environmentIdentityProviders)).toEqual([]);
+  });
+
+  it("routes by domain: partner.example to the partner's IdP, other domains to the main one; an IdP the environment does not use is refused", async () => {
+    await setDomains([{ identityProviderId: second.id, domains: ["partner.example"] }]);
+    const auth = { environmentId: envs.prod.id, ssoEnabled: true, identityProviderId: connected.id };
+    expect(await identityProvidersFor(auth, "pat@partner.example")).toEqual([{ id: second.id, name: "Partner OIDC" }]);
+    expect(await identityProvidersFor(auth, "ada@example.com")).toEqual([{ id: connected.id, name: "Corporate OIDC" }]);
+    expect(await identityProvidersFor(auth)).toEqual([{ id: connected.id, name: "Corporate OIDC" }, { id: second.id, name: "Partner OIDC" }]);
+    other.accounts.set("pat-at-partner", { email: "pat@partner.example", email_verified: true, name: "Pat" });
+    const { started, result } = await signInAs("pat-at-partner", { provider: other, email: "pat@partner.example" });
+    expect((started as { redirectUrl: string }).redirectUrl.startsWith(other.issuer)).toBe(true);
+    if (!result.ok || "console" in result) throw new Error(result.ok ? "console" : result.reason);
+    expect(result.user.email).toBe("pat@partner.example");
+    await expect(startSso(envs.dev.key, { identityProviderId: second.id })).rejects.toThrow(/SSO is not turned on|does not sign in with that identity provider/);
+    await expect(deleteIdentityProvider(systemCtx, second.id)).rejects.toThrow("remove it from that environment's sign-in settings first");
+  });
+
+  it("a domain both IdPs serve asks the person to choose; a user linked to one, unlinked and linked to the other by hand, signs in with it", async () => {
+    await setDomains([{ identityProviderId: second.id, domains: ["both.example"] }]);
+    // The main IdP serves both.example too once it is listed for it: list the main one by making
+    // a third entry impossible; instead both additional entries carry the domain.
+    const third = await createIdentityProvider(systemCtx, { protocol: "oidc", name: "Third OIDC", oidcIssuer: idp.issuer, oidcClientId: "third-client" });
+    await setDomains([
+      { identityProviderId: second.id, domains: ["both.example"] },
+      { identityProviderId: third.id, domains: ["both.example"] },
+    ]);
+    await expect(startSso(envs.prod.key, { loginHint: "kim@both.example" })).rejects.toThrow("Several identity providers serve both.example: choose one.");
+    const auth = { environmentId: envs.prod.id, ssoEnabled: true, identityProviderId: connected.id };
+    expect((await identityProvidersFor(auth, "kim@both.example")).map((c) => c.name)).toEqual(["Partner OIDC", "Third OIDC"]);
+
+    // Kim first signs in through the main IdP (JIT), so Kim's account is linked to it.
+    idp.accounts.set("kim-main", { email: "kim@both.example", email_verified: true, name: "Kim" });
+    const first = (await signInAs("kim-main", { identityProviderId: connected.id })).result;
+    if (!first.ok || "console" in first) throw new Error(first.ok ? "console" : first.reason);
+    // The partner's IdP asserts the same email under its own subject: the account is linked elsewhere.
+    other.accounts.set("kim-partner", { email: "kim@both.example", email_verified: true, name: "Kim" });
+    const conflict = failed((await signInAs("kim-partner", { provider: other, identityProviderId: second.id })).result);
+    expect(conflict.check).toBe("identity_conflict");
+    // The admin unlinks the main IdP's identity and links the partner's by hand.
+    await unlinkIdentity(systemCtx, { userId: first.user.id, identityProviderId: connected.id, subject: "kim-main" });
+    await linkIdentity(systemCtx, { userId: first.user.id, identityProviderId: second.id, subject: "kim-partner" });
+    const chosen = (await signInAs("kim-partner", { provider: other, email: "kim@both.example", identityProviderId: second.id })).result;
+    if (!chosen.ok || "console" in chosen) throw new Error(chosen.ok ? "console" : chosen.reason);
+    expect(chosen.user.id).toBe(first.user.id);
+    const linked = await getDb().select().from(userIdentities).where(eq(userIdentities.userId, first.user.id));
+    expect(linked.map((l) => [l.identityProviderId, l.subject])).toEqual([[second.id, "kim-partner"]]);
+  });
+});
