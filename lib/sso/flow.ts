@@ -229,7 +229,6 @@ export function describePlan(plan: SignInPlan) {
  * request to bind to, so it is unbound by nature.
  */
 export async function handleAcs(input: { SAMLResponse: unknown; RelayState: unknown; browserBinding?: string; ip?: string; userAgent?: string }): Promise<AcsResult> {
-  const db = getDb();
   const relayState = typeof input.RelayState === "string" ? input.RelayState.slice(0, 2000) : "";
   const spInitiated = relayState.startsWith("boxyhq_jackson_");
   const flow = spInitiated ? "sp" : "idp";
@@ -348,7 +347,7 @@ export async function handleOidcCallback(input: { url: string; browserBinding?: 
     const verified: Evidence = { subject: evidence.subject, attributes, issuer: evidence.issuer, authnContext: evidence.authnContext };
     attempt.evidence = verified;
     attempt.issuer = evidence.issuer;
-    const claim: Claim = (tx) => useUpRequest(tx, request);
+    const claim: Claim = (tx) => consumeOidcRequest(tx, request);
     const checkEmail = (identity: AssertedIdentity) => {
       attempt.groups = identity.groups;
       return unverifiedEmailReason(evidence.claims, identity.email);
@@ -382,7 +381,7 @@ export async function handleOidcCallback(input: { url: string; browserBinding?: 
 }
 
 /** An OpenID Connect sign-in's claim: its pending request used up (concurrent callbacks: one wins). */
-async function useUpRequest(tx: Tx, request: PendingRequest): Promise<SamlCheckError | null> {
+async function consumeOidcRequest(tx: Tx, request: PendingRequest): Promise<SamlCheckError | null> {
   const used = await tx
     .update(ssoRequests)
     .set({ consumedAt: sql`now()` })
