@@ -159,6 +159,8 @@ export type EnvironmentSummary = {
   passwordEnabled: boolean;
   ssoEnabled: boolean;
   identityProviderName: string | null;
+  /** The IdPs it signs in with beside the main one (by email domain). */
+  additionalIdentityProviderIds: string[];
   enforcement: string;
 };
 
@@ -174,6 +176,7 @@ export async function environmentSummaries(executor: Executor = getDb()): Promis
       passwordEnabled: sql<boolean>`coalesce(${environmentAuth.passwordEnabled}, true)`,
       ssoEnabled: sql<boolean>`coalesce(${environmentAuth.ssoEnabled}, false)`,
       identityProviderName: identityProviders.name,
+      additionalIdentityProviderIds: sql<string[]>`array(select e.identity_provider_id::text from environment_identity_providers e where e.environment_id = ${environments.id})`,
       enforcement: sql<string>`coalesce(${environmentAuth.enforcement}, 'optional')`,
     })
     .from(environments)

@@ -55,7 +55,7 @@ describe("environment promotion", () => {
         { feature: "agent_studio", resource: "Sales genie", tool: null, group: "Sales" },
         { feature: "mcp", resource: "Jira MCP", tool: "whoami", group: "Everyone" },
       ],
-      signIn: { ssoEnabled: true, identityProvider: idpName, jitEnabled: true, jitGroups: ["Sales"], tokenLifetimeSeconds: 900 },
+      signIn: { ssoEnabled: true, identityProvider: idpName, jitEnabled: true, jitGroups: ["Sales"], tokenLifetimeSeconds: 900, additionalIdentityProviders: [] },
       groupMappings: [{ identityProvider: idpName, idpValue: "okta-sales", group: "Sales" }],
     });
     expect(JSON.stringify(document)).not.toMatch(/@example\.com|BEGIN CERTIFICATE|scim_|iamc_/);
@@ -120,6 +120,10 @@ describe("environment promotion", () => {
     const noIdp = { ...document, signIn: { ...document.signIn, ssoEnabled: true, identityProvider: null } };
     const sso = await planPromotion(systemCtx, "test", noIdp).catch((e) => e);
     expect([sso.status, sso.message]).toEqual([400, "This document cannot be applied to TEST: The sign-in settings are not valid (identityProviderId): Choose the identity provider for SSO."]);
+    const unknownMore = { ...document, signIn: { ...document.signIn, additionalIdentityProviders: [{ identityProvider: "Partner IdP", domains: ["partner.example"] }] } };
+    expect((await planPromotion(systemCtx, "test", unknownMore).catch((e) => e)).message).toBe(
+      "This document cannot be applied to TEST: There is no identity provider named “Partner IdP” (for partner.example): connect it first (Identity providers).",
+    );
     const dangling = { ...document, grants: [...document.grants, { feature: "mcp" as const, resource: null, tool: null, group: "Ghosts" }] };
     expect((await planPromotion(systemCtx, "test", dangling).catch((e) => e)).fieldErrors.document).toEqual(["The grant Ghosts → all of MCP names a group the document does not define."]);
     const notConfig = await planPromotion(systemCtx, "test", { hello: "world" }).catch((e) => e);

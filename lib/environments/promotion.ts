@@ -47,6 +47,8 @@ const signInSchema = z.object({
   // Absent in documents exported before MCP OAuth: the target's settings stay.
   oauthDynamicRegistration: z.boolean().optional(),
   oauthClientMetadataDocuments: z.boolean().optional(),
+  // More IdPs by email domain, by name; absent in documents exported before them: the target's stay.
+  additionalIdentityProviders: z.array(z.object({ identityProvider: name, domains: z.array(z.string()).max(100) })).max(20).optional(),
 });
 export const configDocument = z.object({
   format: z.literal(CONFIG_FORMAT, { error: `Not an environment configuration (format ${CONFIG_FORMAT}): export one with iam env export KEY.` }),
@@ -120,6 +122,7 @@ async function configOf(environment: Environment, executor: Executor = getDb()):
       secondFactor: auth.secondFactor,
       oauthDynamicRegistration: auth.oauthDynamicRegistration,
       oauthClientMetadataDocuments: auth.oauthClientMetadataDocuments,
+      additionalIdentityProviders: auth.additionalIdentityProviders.map((a) => ({ identityProvider: a.name, domains: [...a.domains].sort() })).sort(by((a) => lower(a.identityProvider))),
     },
     groupMappings: mappingRows.sort(by((m) => `${lower(m.identityProvider)}/${m.idpValue}/${lower(m.group)}`)),
     directories: directoryRows.sort(by((d) => lower(d.name))),
@@ -206,15 +209,26 @@ function diff(
   }
 
   const signInBefore = current.signIn;
-  const signInAfter = { ...desired.signIn, enforcedDomains: [...desired.signIn.enforcedDomains].sort(), jitGroups: [...desired.signIn.jitGroups].sort() };
+  const signInAfter = {
+    ...desired.signIn,
+    enforcedDomains: [...desired.signIn.enforcedDomains].sort(),
+    jitGroups: [...desired.signIn.jitGroups].sort(),
+    additionalIdentityProviders: desired.signIn.additionalIdentityProviders
+      ? desired.signIn.additionalIdentityProviders.map((a) => ({ identityProvider: a.identityProvider, domains: a.domains.map((d) => d.trim().toLowerCase()).sort() })).sort((x, y) => (lower(x.identityProvider) < lower(y.identityProvider) ? -1 : 1))
+      : signInBefore.additionalIdentityProviders,
+  };
   const changed = (Object.keys(signInAfter) as (keyof typeof signInAfter)[]).filter((k) => canonical(signInBefore[k]) !== canonical(signInAfter[k]));
   if (changed.length) {
     changes.push({ action: "change", kind: "sign-in", label: changed.join(", "), before: Object.fromEntries(changed.map((k) => [k, signInBefore[k]])), after: Object.fromEntries(changed.map((k) => [k, signInAfter[k]])) });
   }
   // The sign-in settings must pass the same rules as saving them in the console (SSO needs an IdP, …).
-  const valid = updateEnvironmentAuthInput.safeParse({ ...signInAfter, identityProvider: undefined, jitGroups: undefined, identityProviderId: signInAfter.identityProvider ? PRESENT : null });
+  const valid = updateEnvironmentAuthInput.safeParse({ ...signInAfter, identityProvider: undefined, jitGroups: undefined, additionalIdentityProviders: undefined, identityProviderId: signInAfter.identityProvider ? PRESENT : null });
   if (!valid.success) for (const issue of valid.error.issues) errors.push(`The sign-in settings are not valid (${issue.path.join(".")}): ${issue.message}`);
   if (signInAfter.identityProvider && !accountIdps.has(lower(signInAfter.identityProvider))) errors.push(`There is no identity provider named “${signInAfter.identityProvider}”: connect it first (Identity providers).`);
+  for (const a of signInAfter.additionalIdentityProviders ?? []) {
+    if (!accountIdps.has(lower(a.identityProvider))) errors.push(`There is no identity provider named “${a.identityProvider}” (for ${a.domains.join(", ")}): connect it first (Identity providers).`);
+    else if (signInAfter.identityProvider && lower(a.identityProvider) === lower(signInAfter.identityProvider)) errors.push(`“${a.identityProvider}” is already the main identity provider; do not list it for domains too.`);
+  }
   for (const g of signInAfter.jitGroups) if (!desiredGroups.has(lower(g))) errors.push(`The default group “${g}” of JIT sign-in is not a group of the document.`);
 
   const mkey = (m: { identityProvider: string; idpValue: string; group: string }) => `${lower(m.identityProvider)}/${m.idpValue}/${lower(m.group)}`;
@@ -342,6 +356,9 @@ async function applyChanges(ctx: DomainContext, tx: Executor, environment: Envir
     secondFactor: s.secondFactor,
     oauthDynamicRegistration: s.oauthDynamicRegistration,
     oauthClientMetadataDocuments: s.oauthClientMetadataDocuments,
+    ...(s.additionalIdentityProviders
+      ? { additionalIdentityProviders: s.additionalIdentityProviders.map((a) => ({ identityProviderId: idpIdByName.get(lower(a.identityProvider))!, domains: a.domains })) }
+      : {}),
   });
   // Group mappings, per IdP that has any here or in the document (mappings to groups not promoted are kept).
   const currentMappings = await tx

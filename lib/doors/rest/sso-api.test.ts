@@ -159,6 +159,42 @@ describe("identity providers and sign-in settings", () => {
     expect(await audited("environment_auth.update")).toBe(before);
   });
 
+  it("connects an OpenID Connect IdP by its issuer (discovery checked, secret never returned) and adds it to DEV for a domain beside the main IdP", async () => {
+    const { startOidcIdp } = await import("@/lib/sso/testing/oidc-idp");
+    const { withPrivateUrls } = await import("@/lib/sso/testing/metadata-server");
+    const { oidcRedirectUri } = await import("@/lib/sso/oidc");
+    const provider = await startOidcIdp({ redirectUri: oidcRedirectUri() });
+    try {
+      const created = await withPrivateUrls(true, () =>
+        api("POST", "/identity-providers", { body: { protocol: "oidc", name: "Rest OIDC", oidcIssuer: provider.issuer, oidcClientId: provider.clientId, oidcClientSecret: provider.clientSecret } }),
+      );
+      expect([created.status, created.json]).toEqual([
+        201,
+        expect.objectContaining({ protocol: "oidc", oidcIssuer: provider.issuer, oidcClientId: provider.clientId, oidcClientSecretSet: true, oidcScopes: "openid email profile", entityId: null }),
+      ]);
+      expect(JSON.stringify(created.json)).not.toContain(provider.clientSecret);
+      expect(created.json.serviceProvider.oidcRedirectUri).toBe(oidcRedirectUri());
+      const before = await countRows("identity_providers");
+      const unreachable = await api("POST", "/identity-providers", { body: { protocol: "oidc", name: "Private", oidcIssuer: provider.issuer, oidcClientId: "x" } });
+      expect([unreachable.status, unreachable.json.errors.oidcIssuer]).toEqual([400, ["The issuer URL must use https (plain http only from a loopback address with ALLOW_PRIVATE_METADATA_URLS on)."]]);
+      expect(await countRows("identity_providers")).toBe(before);
+
+      const current = await api("GET", "/environments/dev/sign-in", { token: tokens.devRead });
+      const { environment: _e, version, identityProvider, breakGlassUsers: _b, jitGroups: _j, additionalIdentityProviders: _a, ...rest } = current.json;
+      const put = await api("PUT", "/environments/dev/sign-in", {
+        body: { ...rest, identityProviderId: identityProvider.id, additionalIdentityProviders: [{ identityProviderId: created.json.id, domains: ["Partner.Example"] }] },
+        headers: { "if-match": `W/"${version}"` },
+      });
+      expect([put.status, put.json.additionalIdentityProviders]).toEqual([200, [{ id: created.json.id, name: "Rest OIDC", protocol: "oidc", domains: ["partner.example"] }]]);
+      const bad = await api("PUT", "/environments/dev/sign-in", { body: { ...rest, identityProviderId: identityProvider.id, additionalIdentityProviders: [{ identityProviderId: created.json.id, domains: ["not a domain"] }] } });
+      expect([bad.status, bad.json.errors["additionalIdentityProviders.0.domains.0"]]).toEqual([400, ["Not a domain name (example.com)."]]);
+      const cleared = await api("PUT", "/environments/dev/sign-in", { body: { ...rest, identityProviderId: identityProvider.id, additionalIdentityProviders: [] } });
+      expect(cleared.json.additionalIdentityProviders).toEqual([]);
+    } finally {
+      await provider.close();
+    }
+  });
+
   it("replaces and reads the IdP's group mappings per environment; refuses Everyone, another environment's group and other tokens", async () => {
     const admins = await createGroup(systemCtx, { environmentId: env.dev.id, name: "Admins" });
     const prodGroup = await createGroup(systemCtx, { environmentId: env.prod.id, name: "Prod admins" });

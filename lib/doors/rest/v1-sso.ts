@@ -1,6 +1,6 @@
 import "server-only";
 import { z } from "zod";
-import { IDP_PRESETS, SECOND_FACTOR_POLICIES, SSO_ENFORCEMENTS } from "@/db/enums";
+import { IDP_PRESETS, IDP_PROTOCOLS, SECOND_FACTOR_POLICIES, SSO_ENFORCEMENTS } from "@/db/enums";
 import { eq } from "drizzle-orm";
 import type { Tx } from "@/db/client";
 import { environments, identityProviders, type Environment, type IdentityProvider } from "@/db/schema";
@@ -9,6 +9,7 @@ import { listEnvironments, updateEnvironment } from "@/lib/environments";
 import { NotFoundError } from "@/lib/errors";
 import { authorize } from "@/lib/permissions";
 import { spEndpoints } from "@/lib/sso/endpoints";
+import { oidcRedirectUri } from "@/lib/sso/oidc";
 import { getEnvironmentAuth, updateEnvironmentAuth, type EnvironmentAuthSettings } from "@/lib/sso/environment-auth";
 import { listTraces } from "@/lib/sso/flow";
 import {
@@ -61,6 +62,9 @@ const signInOut = z.object({
   secondFactor: z.enum(SECOND_FACTOR_POLICIES).describe("Second factors on password sign-in: off, optional (for users who enrol one) or required"),
   oauthDynamicRegistration: z.boolean().describe("MCP clients may register themselves with the environment's OAuth authorization server (RFC 7591)"),
   oauthClientMetadataDocuments: z.boolean().describe("MCP clients may identify themselves by a Client ID Metadata Document (an https URL as client_id)"),
+  additionalIdentityProviders: z
+    .array(z.object({ id: z.uuid(), name: z.string(), protocol: z.enum(IDP_PROTOCOLS), domains: z.array(z.string()) }))
+    .describe("More IdPs beside the main one, each for the email domains it serves (home realm discovery; several for one domain: the person chooses)"),
 });
 const signInBody = (s: EnvironmentAuthSettings, environment: string): z.output<typeof signInOut> => ({
   environment,
@@ -81,6 +85,7 @@ const signInBody = (s: EnvironmentAuthSettings, environment: string): z.output<t
   secondFactor: s.secondFactor,
   oauthDynamicRegistration: s.oauthDynamicRegistration,
   oauthClientMetadataDocuments: s.oauthClientMetadataDocuments,
+  additionalIdentityProviders: s.additionalIdentityProviders,
 });
 const signInIn = z.object({
   passwordEnabled: z.boolean(),
@@ -100,6 +105,10 @@ const signInIn = z.object({
   secondFactor: z.enum(SECOND_FACTOR_POLICIES).optional().describe("Left out, the current policy stays"),
   oauthDynamicRegistration: z.boolean().optional().describe("Left out, the current setting stays"),
   oauthClientMetadataDocuments: z.boolean().optional().describe("Left out, the current setting stays"),
+  additionalIdentityProviders: z
+    .array(z.object({ identityProviderId: z.uuid(), domains: z.array(z.string()) }))
+    .optional()
+    .describe("More IdPs by email domain; left out, they stay; [] removes them"),
 });
 
 // ---- Identity providers ---------------------------------------------------------
@@ -121,6 +130,11 @@ const idpOut = z.object({
   id: z.uuid(),
   name: z.string(),
   preset: z.enum(IDP_PRESETS),
+  protocol: z.enum(IDP_PROTOCOLS).describe("saml (SAML 2.0, by metadata) or oidc (OpenID Connect, by discovery)"),
+  oidcIssuer: z.string().nullable().describe("OpenID Connect: the issuer (discovery at <issuer>/.well-known/openid-configuration)"),
+  oidcClientId: z.string().nullable(),
+  oidcClientSecretSet: z.boolean().describe("Whether a client secret is kept (sealed; never returned)"),
+  oidcScopes: z.string(),
   entityId: z.string().nullable(),
   ssoUrl: z.string().nullable(),
   metadataUrl: z.string().nullable(),
@@ -133,7 +147,7 @@ const idpOut = z.object({
   autoTrustRollover: z.boolean(),
   certificates: z.array(certificateOut),
   version: z.number().int().describe("Also the ETag: pass it as If-Match to PATCH"),
-  serviceProvider: z.object({ entityId: z.string(), acsUrl: z.string(), metadataUrl: z.string() }).describe("What to enter in the IdP"),
+  serviceProvider: z.object({ entityId: z.string(), acsUrl: z.string(), metadataUrl: z.string(), oidcRedirectUri: z.string() }).describe("What to enter in the IdP"),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -143,6 +157,11 @@ const idpBody = (idp: IdentityProvider): z.output<typeof idpOut> => {
     id: idp.id,
     name: idp.name,
     preset: idp.preset,
+    protocol: idp.protocol,
+    oidcIssuer: idp.oidcIssuer,
+    oidcClientId: idp.oidcClientId,
+    oidcClientSecretSet: !!idp.oidcClientSecret,
+    oidcScopes: idp.oidcScopes,
     entityId: idp.entityId,
     ssoUrl: idp.ssoUrl,
     metadataUrl: idp.metadataUrl,
@@ -166,7 +185,7 @@ const idpBody = (idp: IdentityProvider): z.output<typeof idpOut> => {
       warning: c.warning ?? null,
     })),
     version: idp.version,
-    serviceProvider: { entityId: sp.entityId, acsUrl: sp.acsUrl, metadataUrl: sp.metadataUrl },
+    serviceProvider: { entityId: sp.entityId, acsUrl: sp.acsUrl, metadataUrl: sp.metadataUrl, oidcRedirectUri: oidcRedirectUri() },
     createdAt: idp.createdAt.toISOString(),
     updatedAt: idp.updatedAt.toISOString(),
   };
@@ -175,6 +194,8 @@ const idpSummaryOut = z.object({
   id: z.uuid(),
   name: z.string(),
   preset: z.enum(IDP_PRESETS),
+  protocol: z.enum(IDP_PROTOCOLS),
+  oidcIssuer: z.string().nullable(),
   entityId: z.string().nullable(),
   allowIdpInitiated: z.boolean(),
   certificateExpiresAt: z.string().nullable(),
@@ -290,10 +311,21 @@ export const SSO_ENDPOINTS: Endpoint[] = [
   {
     method: "POST",
     path: "/identity-providers",
-    summary: "Connect an identity provider from its metadata URL (https; refreshed daily) or its metadata XML; the certificates it lists are trusted",
+    summary:
+      "Connect an identity provider: SAML from its metadata URL (https; refreshed daily) or XML, the certificates it lists trusted; or OpenID Connect (protocol oidc) from its issuer, checked by discovery",
     tag: "Identity providers",
     permission: ["identity_providers", "write"],
-    body: z.object({ name: z.string(), preset: z.enum(IDP_PRESETS).optional(), metadataUrl: z.string().optional(), metadataXml: z.string().optional() }),
+    body: z.object({
+      protocol: z.enum(IDP_PROTOCOLS).optional().describe("saml (default) or oidc"),
+      name: z.string(),
+      preset: z.enum(IDP_PRESETS).optional(),
+      metadataUrl: z.string().optional(),
+      metadataXml: z.string().optional(),
+      oidcIssuer: z.string().optional().describe("OpenID Connect: the issuer or its discovery URL"),
+      oidcClientId: z.string().optional(),
+      oidcClientSecret: z.string().optional().describe("Stored sealed, never returned"),
+      oidcScopes: z.string().optional().describe("Space-separated, with openid (default: openid email profile)"),
+    }),
     response: idpOut,
     status: 201,
     async handle({ ctx, body }) {
@@ -328,6 +360,9 @@ export const SSO_ENDPOINTS: Endpoint[] = [
       allowSha1: z.boolean().optional(),
       createGroupsFromAssertion: z.boolean().optional(),
       autoTrustRollover: z.boolean().optional(),
+      oidcClientId: z.string().optional().describe("OpenID Connect only"),
+      oidcClientSecret: z.string().optional().describe("OpenID Connect only: a rotated secret (discovery is checked again)"),
+      oidcScopes: z.string().optional().describe("OpenID Connect only"),
     }),
     response: idpOut,
     async handle({ ctx, params, body, headers }) {

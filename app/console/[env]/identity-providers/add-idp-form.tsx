@@ -10,9 +10,10 @@ import { createIdpAction } from "./actions";
 
 const PRESETS = Object.entries(ATTRIBUTE_PRESETS).map(([value, p]) => [value, p.label] as const);
 
-export function AddIdpForm({ envKey }: { envKey: string }) {
+export function AddIdpForm({ envKey, redirectUri }: { envKey: string; redirectUri: string }) {
   const [errors, setErrors] = useState<FieldErrors>({});
   const [xml, setXml] = useState("");
+  const [protocol, setProtocol] = useState<"saml" | "oidc">("saml");
   const { pending, run } = useAction();
   return (
     <form
@@ -21,7 +22,19 @@ export function AddIdpForm({ envKey }: { envKey: string }) {
       onSubmit={(e) => {
         e.preventDefault();
         const data = new FormData(e.currentTarget);
-        run(() => createIdpAction({ name: data.get("name"), preset: data.get("preset"), metadataUrl: data.get("metadataUrl"), metadataXml: xml }), {
+        const input =
+          protocol === "oidc"
+            ? {
+                protocol,
+                name: data.get("name"),
+                preset: data.get("preset"),
+                oidcIssuer: data.get("oidcIssuer"),
+                oidcClientId: data.get("oidcClientId"),
+                oidcClientSecret: data.get("oidcClientSecret"),
+                oidcScopes: data.get("oidcScopes"),
+              }
+            : { name: data.get("name"), preset: data.get("preset"), metadataUrl: data.get("metadataUrl"), metadataXml: xml };
+        run(() => createIdpAction(input), {
           error: "inline",
           fieldErrors: setErrors,
           success: "Identity provider connected.",
@@ -34,6 +47,19 @@ export function AddIdpForm({ envKey }: { envKey: string }) {
           {errors._form.join(" ")}
         </p>
       )}
+      <fieldset className="flex flex-wrap gap-4 text-sm">
+        <legend className="mb-1 text-sm font-medium text-slate-700">Protocol</legend>
+        {(
+          [
+            ["saml", "SAML 2.0 (metadata)"],
+            ["oidc", "OpenID Connect (discovery)"],
+          ] as const
+        ).map(([value, label]) => (
+          <label key={value} className="flex items-center gap-2">
+            <input type="radio" name="protocol" value={value} checked={protocol === value} onChange={() => setProtocol(value)} /> {label}
+          </label>
+        ))}
+      </fieldset>
       <div className="grid gap-4 md:grid-cols-2">
         <Field label="Name" name="name" errors={errors.name} placeholder="Okta (corporate)" />
         <label className="flex flex-col gap-1 text-sm font-medium text-slate-700">
@@ -47,6 +73,21 @@ export function AddIdpForm({ envKey }: { envKey: string }) {
           </select>
         </label>
       </div>
+      {protocol === "oidc" && (
+        <>
+          <p className="text-sm text-slate-600">
+            Register a web application at the IdP with the redirect URI <code className="break-all rounded bg-slate-100 px-1">{redirectUri}</code>, then enter what it gives you.
+          </p>
+          <Field label="Issuer (or its discovery URL)" name="oidcIssuer" type="url" errors={errors.oidcIssuer} placeholder="https://login.example.com/realms/corp" />
+          <div className="grid gap-4 md:grid-cols-2">
+            <Field label="Client ID" name="oidcClientId" errors={errors.oidcClientId} autoComplete="off" />
+            <Field label="Client secret" name="oidcClientSecret" type="password" errors={errors.oidcClientSecret} autoComplete="new-password" />
+          </div>
+          <Field label="Scopes" name="oidcScopes" defaultValue="openid email profile" errors={errors.oidcScopes} />
+        </>
+      )}
+      {protocol === "saml" && (
+        <>
       <Field label="Metadata URL" name="metadataUrl" type="url" errors={errors.metadataUrl} placeholder="https://idp.example.com/app/…/sso/saml/metadata" />
       <div className="flex flex-col gap-1">
         <label htmlFor="metadata-xml" className="text-sm font-medium text-slate-700">
@@ -77,6 +118,8 @@ export function AddIdpForm({ envKey }: { envKey: string }) {
           </p>
         )}
       </div>
+        </>
+      )}
       <div>
         <Button type="submit" disabled={pending}>
           {pending ? "Connecting…" : "Add identity provider"}

@@ -27,6 +27,7 @@ export type AuthFormValues = {
   secondFactor: "off" | "optional" | "required";
   oauthDynamicRegistration: boolean;
   oauthClientMetadataDocuments: boolean;
+  additionalIdentityProviders: { identityProviderId: string; domains: string[] }[];
 };
 
 const list = (v: FormDataEntryValue | null) =>
@@ -49,6 +50,8 @@ export function EnvironmentAuthForm({
   const [errors, setErrors] = useState<FieldErrors>({});
   const [sso, setSso] = useState(values.ssoEnabled);
   const [enforcement, setEnforcement] = useState(values.enforcement);
+  const [additional, setAdditional] = useState(values.additionalIdentityProviders.map((a) => ({ key: a.identityProviderId, identityProviderId: a.identityProviderId, domains: a.domains.join(", ") })));
+  const errorsUnder = (prefix: string) => Object.entries(errors).filter(([k]) => k === prefix || k.startsWith(`${prefix}.`)).flatMap(([, v]) => v);
   const { pending, run } = useAction();
   const err = (k: string) => errors[k]?.join(" ");
   return (
@@ -78,6 +81,7 @@ export function EnvironmentAuthForm({
               secondFactor: d.get("secondFactor"),
               oauthDynamicRegistration: d.get("oauthDynamicRegistration") === "on",
               oauthClientMetadataDocuments: d.get("oauthClientMetadataDocuments") === "on",
+              additionalIdentityProviders: additional.map((a) => ({ identityProviderId: a.identityProviderId, domains: list(a.domains) })),
               expectedVersion: values.version,
             }),
           { error: "inline", fieldErrors: setErrors, success: "Authentication settings saved." },
@@ -96,12 +100,12 @@ export function EnvironmentAuthForm({
           </label>
           {err("passwordEnabled") && <p className="text-sm text-red-700">{err("passwordEnabled")}</p>}
           <label className="flex items-center gap-2">
-            <input type="checkbox" name="ssoEnabled" checked={sso} onChange={(e) => setSso(e.target.checked)} /> Single sign-on (SAML)
+            <input type="checkbox" name="ssoEnabled" checked={sso} onChange={(e) => setSso(e.target.checked)} /> Single sign-on (SAML or OpenID Connect)
           </label>
         </div>
         <div className="grid gap-4 md:grid-cols-2">
           <label className="flex flex-col gap-1 text-sm font-medium text-slate-700">
-            Identity provider
+            Identity provider (main)
             <select name="identityProviderId" defaultValue={values.identityProviderId ?? ""} aria-invalid={err("identityProviderId") ? true : undefined} className="rounded-md border border-slate-300 px-2 py-2 text-sm">
               <option value="">None</option>
               {identityProviders.map((i) => (
@@ -127,6 +131,50 @@ export function EnvironmentAuthForm({
             ))}
           </fieldset>
         </div>
+        <fieldset className="flex flex-col gap-2 text-sm" aria-describedby="more-idps-help">
+          <legend className="font-medium text-slate-700">More identity providers, by email domain</legend>
+          <p id="more-idps-help" className="text-xs text-slate-600">
+            An email of a listed domain signs in with that IdP (several IdPs for one domain: the person chooses); every other email uses the main one.
+          </p>
+          {additional.map((a, i) => (
+            <div key={a.key} className="grid items-start gap-2 md:grid-cols-[1fr_2fr_auto]" data-testid="more-idp-row">
+              <label className="flex flex-col gap-1 text-sm text-slate-700">
+                Identity provider
+                <select
+                  value={a.identityProviderId}
+                  onChange={(e) => setAdditional(additional.map((x, j) => (j === i ? { ...x, identityProviderId: e.target.value } : x)))}
+                  aria-invalid={errorsUnder(`additionalIdentityProviders.${i}.identityProviderId`).length ? true : undefined}
+                  className="rounded-md border border-slate-300 px-2 py-2 text-sm"
+                >
+                  <option value="">Choose…</option>
+                  {identityProviders.map((idp) => (
+                    <option key={idp.id} value={idp.id}>
+                      {idp.name}
+                    </option>
+                  ))}
+                </select>
+                {errorsUnder(`additionalIdentityProviders.${i}.identityProviderId`).length > 0 && (
+                  <span className="text-sm text-red-700">{errorsUnder(`additionalIdentityProviders.${i}.identityProviderId`).join(" ")}</span>
+                )}
+              </label>
+              <Field
+                label="Its email domains (comma-separated)"
+                value={a.domains}
+                onChange={(e) => setAdditional(additional.map((x, j) => (j === i ? { ...x, domains: e.target.value } : x)))}
+                errors={errorsUnder(`additionalIdentityProviders.${i}.domains`)}
+              />
+              <Button type="button" variant="secondary" className="md:mt-6" onClick={() => setAdditional(additional.filter((_, j) => j !== i))} aria-label={`Remove identity provider ${i + 1}`}>
+                Remove
+              </Button>
+            </div>
+          ))}
+          {err("additionalIdentityProviders") && <p className="text-sm text-red-700">{err("additionalIdentityProviders")}</p>}
+          <div>
+            <Button type="button" variant="secondary" onClick={() => setAdditional([...additional, { key: crypto.randomUUID(), identityProviderId: "", domains: "" }])}>
+              Add an identity provider for some domains
+            </Button>
+          </div>
+        </fieldset>
         {enforcement === "domains" && (
           <Field label="Domains that must use SSO (comma-separated)" name="enforcedDomains" defaultValue={values.enforcedDomains.join(", ")} errors={errors.enforcedDomains ?? Object.entries(errors).filter(([k]) => k.startsWith("enforcedDomains.")).flatMap(([, v]) => v)} />
         )}

@@ -97,6 +97,7 @@ export default async function SettingsPage({ params }: { params: Promise<{ env: 
             secondFactor: auth.secondFactor,
             oauthDynamicRegistration: auth.oauthDynamicRegistration,
             oauthClientMetadataDocuments: auth.oauthClientMetadataDocuments,
+            additionalIdentityProviders: auth.additionalIdentityProviders.map((a) => ({ identityProviderId: a.id, domains: a.domains })),
           }}
         />
       </Card>

@@ -21,6 +21,7 @@ type IdpForm = {
   createGroupsFromAssertion: boolean;
   autoTrustRollover: boolean;
   hasMetadataUrl: boolean;
+  protocol: "saml" | "oidc";
 };
 
 function FormMessage({ errors }: { errors: FieldErrors }) {
@@ -49,8 +50,7 @@ export function IdpSettingsForm({ idp, canWrite }: { idp: IdpForm; canWrite: boo
               name: data.get("name"),
               preset,
               attributeMapping: mapping,
-              allowIdpInitiated: data.get("allowIdpInitiated") === "on",
-              allowSha1: data.get("allowSha1") === "on",
+              ...(idp.protocol === "saml" ? { allowIdpInitiated: data.get("allowIdpInitiated") === "on", allowSha1: data.get("allowSha1") === "on" } : {}),
               createGroupsFromAssertion: data.get("createGroupsFromAssertion") === "on",
               ...(idp.hasMetadataUrl ? { autoTrustRollover: data.get("autoTrustRollover") === "on" } : {}),
               expectedVersion: idp.version,
@@ -86,7 +86,7 @@ export function IdpSettingsForm({ idp, canWrite }: { idp: IdpForm; canWrite: boo
           {(["email", "name", "groups"] as const).map((k) => (
             <Field
               key={k}
-              label={`${k === "email" ? "Email" : k === "name" ? "Name" : "Groups"} attribute`}
+              label={`${k === "email" ? "Email" : k === "name" ? "Name" : "Groups"} ${idp.protocol === "oidc" ? "claim (a path: realm_access.roles)" : "attribute"}`}
               value={mapping[k]}
               onChange={(e) => setMapping({ ...mapping, [k]: e.target.value })}
               errors={errors[`attributeMapping.${k}`]}
@@ -94,15 +94,19 @@ export function IdpSettingsForm({ idp, canWrite }: { idp: IdpForm; canWrite: boo
           ))}
         </div>
         <div className="flex flex-col gap-2 text-sm">
-          <label className="flex items-center gap-2">
-            <input type="checkbox" name="allowIdpInitiated" defaultChecked={idp.allowIdpInitiated} /> Allow IdP-initiated sign-in (from the IdP&apos;s app dashboard)
-          </label>
+          {idp.protocol === "saml" && (
+            <label className="flex items-center gap-2">
+              <input type="checkbox" name="allowIdpInitiated" defaultChecked={idp.allowIdpInitiated} /> Allow IdP-initiated sign-in (from the IdP&apos;s app dashboard)
+            </label>
+          )}
           <label className="flex items-center gap-2">
             <input type="checkbox" name="createGroupsFromAssertion" defaultChecked={idp.createGroupsFromAssertion} /> Create groups for unknown group values in the assertion
           </label>
-          <label className="flex items-center gap-2">
-            <input type="checkbox" name="allowSha1" defaultChecked={idp.allowSha1} /> Accept SHA-1 signatures (only for an IdP that cannot sign with SHA-256)
-          </label>
+          {idp.protocol === "saml" && (
+            <label className="flex items-center gap-2">
+              <input type="checkbox" name="allowSha1" defaultChecked={idp.allowSha1} /> Accept SHA-1 signatures (only for an IdP that cannot sign with SHA-256)
+            </label>
+          )}
           {idp.hasMetadataUrl && (
             <div className="flex flex-col gap-1">
               <label className="flex items-center gap-2">
@@ -121,6 +125,49 @@ export function IdpSettingsForm({ idp, canWrite }: { idp: IdpForm; canWrite: boo
           <div>
             <Button type="submit" disabled={pending}>
               Save
+            </Button>
+          </div>
+        )}
+      </fieldset>
+    </form>
+  );
+}
+
+/** An OpenID Connect IdP's client: a new client ID or secret (rotated at the IdP), the scopes; discovery is checked again. */
+export function OidcClientForm({ idpId, version, clientId, scopes, canWrite }: { idpId: string; version: number; clientId: string; scopes: string; canWrite: boolean }) {
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const { pending, run } = useAction();
+  return (
+    <form
+      className="mt-4 flex flex-col gap-4"
+      noValidate
+      onSubmit={(e) => {
+        e.preventDefault();
+        const data = new FormData(e.currentTarget);
+        const secret = String(data.get("oidcClientSecret") ?? "");
+        run(
+          () =>
+            updateIdpAction(idpId, {
+              oidcClientId: data.get("oidcClientId"),
+              oidcScopes: data.get("oidcScopes"),
+              ...(secret.trim() ? { oidcClientSecret: secret } : {}),
+              expectedVersion: version,
+            }),
+          { error: "inline", fieldErrors: setErrors, success: "Client saved." },
+        );
+      }}
+    >
+      <FormMessage errors={errors} />
+      <fieldset disabled={!canWrite} className="flex flex-col gap-4">
+        <div className="grid gap-4 md:grid-cols-2">
+          <Field label="Client ID" name="oidcClientId" defaultValue={clientId} errors={errors.oidcClientId} autoComplete="off" />
+          <Field label="New client secret (leave empty to keep the current one)" name="oidcClientSecret" type="password" errors={errors.oidcClientSecret} autoComplete="new-password" />
+        </div>
+        <Field label="Scopes" name="oidcScopes" defaultValue={scopes} errors={errors.oidcScopes} />
+        {canWrite && (
+          <div>
+            <Button type="submit" disabled={pending}>
+              Save client
             </Button>
           </div>
         )}

@@ -12,7 +12,7 @@ import { certificateViews, getIdentityProvider, listGroupMappings } from "@/lib/
 import { SpDetails } from "../sp-details";
 import { LinkIdentityButton } from "./link-identity-button";
 import { CertificateActions } from "./certificate-actions";
-import { DeleteIdpButton, GroupMappingsForm, IdpSettingsForm, RefreshMetadataForm, TracePreview } from "./idp-forms";
+import { DeleteIdpButton, GroupMappingsForm, IdpSettingsForm, OidcClientForm, RefreshMetadataForm, TracePreview } from "./idp-forms";
 import { counted } from "@/lib/domain/words";
 
 export const metadata = { title: "Identity provider" };
@@ -35,10 +35,27 @@ export default async function IdentityProviderPage({ params }: { params: Promise
       <Link href={`/console/${env.key}/identity-providers`} className="text-sm text-brand-700 hover:underline">
         ← Identity providers
       </Link>
-      <PageHeader title={idp.name} description={idp.entityId ?? ""}>
+      <PageHeader title={idp.name} description={(idp.protocol === "oidc" ? `OpenID Connect · ${idp.oidcIssuer}` : idp.entityId) ?? ""}>
         {canWrite && <DeleteIdpButton idpId={idp.id} envKey={env.key} name={idp.name} />}
       </PageHeader>
       <div className="flex flex-col gap-6">
+        {idp.protocol === "oidc" && (
+          <Card>
+            <h2 className="mb-3 text-base font-semibold">OpenID Connect</h2>
+            <dl className="grid grid-cols-1 gap-2 text-sm md:grid-cols-[max-content_1fr] md:gap-x-6">
+              <dt className="text-slate-500">Issuer</dt>
+              <dd data-testid="idp-issuer"><code className="break-all">{idp.oidcIssuer}</code></dd>
+              <dt className="text-slate-500">Discovery</dt>
+              <dd><code className="break-all">{idp.oidcIssuer}/.well-known/openid-configuration</code></dd>
+              <dt className="text-slate-500">Client secret</dt>
+              <dd>{idp.oidcClientSecret ? "kept sealed (never shown)" : "none (a public client)"}</dd>
+              <dt className="text-slate-500">Checks</dt>
+              <dd>Authorization code with PKCE (S256), state and nonce; the ID token&apos;s signature (the IdP&apos;s published keys), issuer, audience and expiry; email_verified.</dd>
+            </dl>
+            <OidcClientForm idpId={idp.id} version={idp.version} clientId={idp.oidcClientId ?? ""} scopes={idp.oidcScopes} canWrite={canWrite} />
+          </Card>
+        )}
+        {idp.protocol === "saml" && (
         <Card>
           <h2 className="mb-3 text-base font-semibold">Metadata</h2>
           <dl className="grid grid-cols-1 gap-2 text-sm md:grid-cols-[max-content_1fr] md:gap-x-6">
@@ -117,12 +134,13 @@ export default async function IdentityProviderPage({ params }: { params: Promise
           </section>
           {canWrite && <RefreshMetadataForm idpId={idp.id} hasMetadataUrl={!!idp.metadataUrl} />}
         </Card>
+        )}
         <Card>
           <h2 className="mb-3 text-base font-semibold">What to enter in the IdP</h2>
-          <SpDetails />
+          <SpDetails saml={idp.protocol === "saml"} oidc={idp.protocol === "oidc"} />
         </Card>
         <Card>
-          <h2 className="mb-3 text-base font-semibold">Attributes and options</h2>
+          <h2 className="mb-3 text-base font-semibold">{idp.protocol === "oidc" ? "Claims and options" : "Attributes and options"}</h2>
           <IdpSettingsForm
             canWrite={canWrite}
             idp={{
@@ -136,6 +154,7 @@ export default async function IdentityProviderPage({ params }: { params: Promise
               createGroupsFromAssertion: idp.createGroupsFromAssertion,
               autoTrustRollover: idp.autoTrustRollover,
               hasMetadataUrl: !!idp.metadataUrl,
+              protocol: idp.protocol,
             }}
           />
         </Card>
