@@ -50,7 +50,7 @@ async function saveProdAuth(page: Page, options: { enforcement: "Everyone" | "Em
   await page.goto(`${baseUrl()}/console/prod/settings`);
   const form = page.getByRole("form", { name: "Authentication for PROD" });
   await form.getByRole("checkbox", { name: "Password sign-in" }).setChecked(options.password);
-  await form.getByRole("checkbox", { name: "Single sign-on (SAML)" }).check();
+  await form.getByRole("checkbox", { name: "Single sign-on (SAML or OpenID Connect)" }).check();
   await form.getByLabel("Identity provider").selectOption({ label: IDP_NAME });
   await form.getByRole("radio", { name: options.enforcement }).check();
   if (options.domains !== undefined) await form.getByLabel(/Domains that must use SSO/).fill(options.domains);

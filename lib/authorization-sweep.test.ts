@@ -94,6 +94,7 @@ const routes = import.meta.glob<Record<string, unknown>>("/app/**/route.ts", { e
 const ROUTES: Record<string, { door: string; anonymous: number[] }> = {
   "/app/api/sso/metadata/route.ts": { door: "public", anonymous: [200] },
   "/app/api/sso/acs/route.ts": { door: "SAML response (signed by the IdP)", anonymous: [400, 415] },
+  "/app/api/sso/oidc/callback/route.ts": { door: "OpenID Connect redirect URI (state bound to the starting browser, code checked at the IdP)", anonymous: [400] },
   "/app/e/[env]/sso/route.ts": { door: "starts SSO for an environment", anonymous: [303, 307, 404] },
   "/app/e/[env]/branding/logo/route.ts": { door: "public (an environment's logo)", anonymous: [404] },
   "/app/sign-in/sso/route.ts": { door: "starts console SSO (back to the sign-in page while it is off)", anonymous: [303] },

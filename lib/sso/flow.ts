@@ -336,7 +336,8 @@ export async function handleOidcCallback(input: { url: string; browserBinding?: 
     const callbackUrl = new URL(input.url);
     const state = callbackUrl.searchParams.get("state")?.slice(0, 200) ?? "";
     const pending = state.startsWith("oidc_") ? await pendingRequest(state) : undefined;
-    if (!pending) throw new SamlCheckError("request", EXPIRED_OR_USED);
+    // No open sign-in of ours: nothing to attribute the attempt to, and nothing is written.
+    if (!pending) return { ok: false, check: "request", reason: EXPIRED_OR_USED, environmentKey: null, traceId: null };
     const { request, idp } = pending;
     Object.assign(attempt, { idp, environment: pending.environment, issuer: idp.oidcIssuer, toConsole: request.purpose === "console" });
     const bound = checkBinding(input.browserBinding, request.bindingHash);

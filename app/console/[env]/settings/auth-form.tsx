@@ -2,7 +2,7 @@
 
 import { useState } from "react";
 import { Button } from "@/components/ui/button";
-import { Field } from "@/components/ui/field";
+import { Field, SelectField } from "@/components/ui/field";
 import { useAction } from "@/components/use-action";
 import type { FieldErrors } from "@/lib/errors";
 import { updateEnvironmentAuthAction } from "./actions";
@@ -138,32 +138,20 @@ export function EnvironmentAuthForm({
           </p>
           {additional.map((a, i) => (
             <div key={a.key} className="grid items-start gap-2 md:grid-cols-[1fr_2fr_auto]" data-testid="more-idp-row">
-              <label className="flex flex-col gap-1 text-sm text-slate-700">
-                Identity provider
-                <select
-                  value={a.identityProviderId}
-                  onChange={(e) => setAdditional(additional.map((x, j) => (j === i ? { ...x, identityProviderId: e.target.value } : x)))}
-                  aria-invalid={errorsUnder(`additionalIdentityProviders.${i}.identityProviderId`).length ? true : undefined}
-                  className="rounded-md border border-slate-300 px-2 py-2 text-sm"
-                >
-                  <option value="">Choose…</option>
-                  {identityProviders.map((idp) => (
-                    <option key={idp.id} value={idp.id}>
-                      {idp.name}
-                    </option>
-                  ))}
-                </select>
-                {errorsUnder(`additionalIdentityProviders.${i}.identityProviderId`).length > 0 && (
-                  <span className="text-sm text-red-700">{errorsUnder(`additionalIdentityProviders.${i}.identityProviderId`).join(" ")}</span>
-                )}
-              </label>
+              <SelectField
+                label="Identity provider"
+                value={a.identityProviderId}
+                onChange={(value) => setAdditional(additional.map((x, j) => (j === i ? { ...x, identityProviderId: value } : x)))}
+                options={[{ id: "", name: "Choose…" }, ...identityProviders]}
+                errors={errorsUnder(`additionalIdentityProviders.${i}.identityProviderId`)}
+              />
               <Field
                 label="Its email domains (comma-separated)"
                 value={a.domains}
                 onChange={(e) => setAdditional(additional.map((x, j) => (j === i ? { ...x, domains: e.target.value } : x)))}
                 errors={errorsUnder(`additionalIdentityProviders.${i}.domains`)}
               />
-              <Button type="button" variant="secondary" className="md:mt-6" onClick={() => setAdditional(additional.filter((_, j) => j !== i))} aria-label={`Remove identity provider ${i + 1}`}>
+              <Button type="button" variant="secondary" className="md:mt-6" onClick={() => setAdditional(additional.filter((_, j) => j !== i))} aria-label={`Remove domain rule ${i + 1}`}>
                 Remove
               </Button>
             </div>

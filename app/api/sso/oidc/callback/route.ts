@@ -10,6 +10,11 @@ import { publicOrigin } from "@/env";
 // code and our state. Every check runs in lib/sso before any user is touched, exactly as at the
 // SAML ACS; the browser's SSO binding cookie goes along (only the starting browser finishes).
 export async function GET(request: NextRequest) {
+  // No sign-in of ours named (no state we issue): nothing to finish, and a GET with nothing to
+  // finish writes nothing (no trace, no rate-limit entry).
+  if (!request.nextUrl.searchParams.get("state")?.startsWith("oidc_")) {
+    return ssoErrorPage(400, "This is the OpenID Connect redirect URI: an identity provider sends the browser here to finish a sign-in started on a sign-in page; start there.");
+  }
   const ip = clientIp((n) => request.headers.get(n));
   const limit = await hitRateLimit(`acs:${ip ?? "unknown"}`, 300, 60);
   if (!limit.allowed) {

@@ -68,7 +68,7 @@ export function LinkedIdentities({ userId, identities, identityProviders, canWri
           }}
         >
           <SelectField label="Identity provider" value={idpId} onChange={setIdpId} options={identityProviders} errors={errors.identityProviderId} />
-          <Field label="Subject (NameID)" value={subject} onChange={(e) => setSubject(e.target.value)} errors={errors.subject} className="min-w-56 flex-1" />
+          <Field label="Subject (SAML NameID or OIDC sub)" value={subject} onChange={(e) => setSubject(e.target.value)} errors={errors.subject} className="min-w-56 flex-1" />
           <Button type="submit" variant="secondary" disabled={pending}>
             Link identity
           </Button>

@@ -1,0 +1,179 @@
+import { expect, test, type Browser, type Page } from "@playwright/test";
+import { startOidcIdp, type OidcIdp } from "../lib/sso/testing/oidc-idp";
+import { baseUrl, ownEnvironment, seriousViolations, signInAsOwner, unique, writeApiToken } from "./helpers";
+
+// OpenID Connect IdPs against a real OpenID provider: panva's oidc-provider (certified), two of
+// them started here on loopback; end users sign in at the provider's own login form in Chromium.
+// The environment is this spec's own, so specs running alongside are not affected. The steps build
+// on each other (one environment, its IdPs and users), so the file runs in order.
+test.describe.configure({ mode: "serial" });
+
+const u = unique();
+const MAIN = `Corporate OIDC ${u}`;
+const PARTNER = `Partner OIDC ${u}`;
+let main: OidcIdp;
+let partner: OidcIdp;
+let token = "";
+let key = "";
+let mainId = "";
+
+test.beforeAll(async () => {
+  const redirectUri = `${baseUrl()}/api/sso/oidc/callback`;
+  main = await startOidcIdp({ redirectUri });
+  partner = await startOidcIdp({ redirectUri, clientId: "partner-client" });
+});
+
+test.afterAll(async () => {
+  await Promise.all([main?.close(), partner?.close()]);
+});
+
+const api = (page: Page, method: "POST" | "PUT" | "GET", path: string, data?: unknown) =>
+  page.request.fetch(`${baseUrl()}/api/v1${path}`, { method, headers: { authorization: `Bearer ${token}` }, ...(data ? { data } : {}) });
+
+/** Signs in at the OpenID provider's own login form (oidc-provider's: any login, the account's id). */
+async function providerLogin(page: Page, provider: OidcIdp, account: string) {
+  await expect(page).toHaveURL(new RegExp(`^${provider.issuer}/interaction/`));
+  await page.locator('input[name="login"]').fill(account);
+  await page.locator('input[name="password"]').fill("any password");
+  await page.getByRole("button", { name: "Sign-in" }).click();
+}
+
+/** A fresh browser: the environment's sign-in page, the email, then the IdP the email's domain leads to. */
+async function oidcSignIn(browser: Browser, email: string, provider: OidcIdp, account: string) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${baseUrl()}/e/${key}/sign-in`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await providerLogin(page, provider, account);
+  return { context, page };
+}
+
+async function groupsOnHome(page: Page): Promise<string[]> {
+  await expect(page).toHaveURL(`${baseUrl()}/e/${key}`);
+  return (await page.getByTestId("end-user-groups").getByRole("listitem").allInnerTexts()).sort();
+}
+
+test("connect an OpenID Connect IdP in the console; JIT creates the user with the groups of its claim, and the next sign-in syncs changed groups", async ({ page, browser }) => {
+  await signInAsOwner(page);
+  token = await writeApiToken(page, `oidc-e2e-${u}`);
+  key = await ownEnvironment(page, token, "oidc");
+
+  // The console's form: protocol, issuer (its discovery URL), client, secret and scopes.
+  await page.goto(`${baseUrl()}/console/${key}/identity-providers`);
+  await page.getByRole("radio", { name: "OpenID Connect (discovery)" }).check();
+  await expect(page.getByText(`${baseUrl()}/api/sso/oidc/callback`).first()).toBeVisible();
+  await page.getByLabel("Name").fill(MAIN);
+  await page.getByLabel("Issuer (or its discovery URL)").fill(`${main.issuer}/.well-known/openid-configuration`);
+  await page.getByLabel("Client ID").fill(main.clientId);
+  await page.getByLabel("Client secret").fill(main.clientSecret);
+  await page.getByLabel("Scopes").fill("openid email profile groups");
+  await page.getByRole("button", { name: "Add identity provider" }).click();
+  await expect(page).toHaveURL(new RegExp(`/console/${key}/identity-providers/[0-9a-f-]{36}$`));
+  mainId = page.url().split("/").at(-1)!;
+  await expect(page.getByTestId("idp-issuer")).toHaveText(main.issuer);
+  await expect(page.getByText("kept sealed (never shown)")).toBeVisible();
+  expect(await page.content()).not.toContain(main.clientSecret);
+
+  // Groups, the claim's values mapped to them, and SSO for everyone with JIT and group sync (REST).
+  for (const name of ["Engineers", "Finance"]) expect((await api(page, "POST", "/groups", { environment: key, name })).status()).toBe(201);
+  const groups = (await (await api(page, "GET", `/groups?environment=${key}`)).json()).data as { id: string; name: string }[];
+  const idOf = (name: string) => groups.find((g) => g.name === name)!.id;
+  const mapped = await api(page, "PUT", `/identity-providers/${mainId}/mappings`, { environment: key, mappings: [{ idpValue: "eng", groupId: idOf("Engineers") }, { idpValue: "fin", groupId: idOf("Finance") }] });
+  expect(mapped.status()).toBe(200);
+  const signIn = await api(page, "PUT", `/environments/${key}/sign-in`, {
+    passwordEnabled: false,
+    ssoEnabled: true,
+    identityProviderId: mainId,
+    enforcement: "all",
+    jitEnabled: true,
+    groupSyncEnabled: true,
+    sessionLifetimeMinutes: 720,
+    idleTimeoutMinutes: 60,
+  });
+  expect(signIn.status()).toBe(200);
+
+  main.accounts.set(`ada-${u}`, { email: `ada-${u}@corp.example`, email_verified: true, name: "Ada Lovelace", groups: ["eng"] });
+  const first = await oidcSignIn(browser, `ada-${u}@corp.example`, main, `ada-${u}`);
+  expect(await groupsOnHome(first.page)).toEqual(["Engineers", "Everyone"]);
+  await first.context.close();
+
+  main.accounts.set(`ada-${u}`, { email: `ada-${u}@corp.example`, email_verified: true, name: "Ada Lovelace", groups: ["fin"] });
+  const second = await oidcSignIn(browser, `ada-${u}@corp.example`, main, `ada-${u}`);
+  expect(await groupsOnHome(second.page)).toEqual(["Everyone", "Finance"]);
+  await second.context.close();
+
+  // The trace of the sign-in, on the IdP's page: the claims it read (no secret).
+  await page.goto(`${baseUrl()}/console/${key}/identity-providers/${mainId}`);
+  await expect(page.getByTestId("sso-traces").getByText(`ada-${u}`).first()).toBeVisible();
+});
+
+test("an unverified email is refused on the sign-in page with the reason", async ({ browser }) => {
+  main.accounts.set(`zed-${u}`, { email: `zed-${u}@corp.example`, email_verified: false });
+  const { context, page } = await oidcSignIn(browser, `zed-${u}@corp.example`, main, `zed-${u}`);
+  await expect(page).toHaveURL(new RegExp(`/e/${key}/sign-in\\?sso_error=`));
+  await expect(page.getByRole("alert").filter({ hasText: "Single sign-on failed" })).toContainText(
+    `The IdP says it is not verified (email_verified is false) for zed-${u}@corp.example: an unverified email cannot sign anyone in or be linked to an account.`,
+  );
+  await context.close();
+});
+
+test("two IdPs in one environment by domain: a user linked to one, unlinked and linked to the other by hand, signs in with it", async ({ page, browser }) => {
+  await signInAsOwner(page);
+  // Pat signs in first through the main IdP (no other serves partner.example yet): linked to it.
+  main.accounts.set(`pat-main-${u}`, { email: `pat-${u}@partner.example`, email_verified: true, name: "Pat Partner", groups: ["eng"] });
+  const first = await oidcSignIn(browser, `pat-${u}@partner.example`, main, `pat-main-${u}`);
+  expect(await groupsOnHome(first.page)).toEqual(["Engineers", "Everyone"]);
+  await first.context.close();
+
+  // The partner's IdP is connected, and the environment's settings send partner.example to it.
+  const created = await api(page, "POST", "/identity-providers", { protocol: "oidc", name: PARTNER, oidcIssuer: partner.issuer, oidcClientId: partner.clientId, oidcClientSecret: partner.clientSecret, oidcScopes: "openid email profile groups" });
+  expect(created.status()).toBe(201);
+  await page.goto(`${baseUrl()}/console/${key}/settings`);
+  const form = page.getByRole("form", { name: `Authentication for ${key.toUpperCase()}` });
+  await form.getByRole("button", { name: "Add an identity provider for some domains" }).click();
+  const row = form.getByTestId("more-idp-row");
+  await row.getByLabel("Identity provider").selectOption({ label: PARTNER });
+  await row.getByLabel("Its email domains").fill("partner.example");
+  await form.getByRole("button", { name: "Save authentication settings" }).click();
+  await expect(page.getByText("Authentication settings saved.")).toBeVisible();
+
+  // Both IdPs are offered where no email chose one.
+  const chooser = await browser.newContext();
+  const choosing = await chooser.newPage();
+  await choosing.goto(`${baseUrl()}/e/${key}/sign-in?choose=1`);
+  await expect(choosing.getByRole("button", { name: `Continue with ${MAIN}` })).toBeVisible();
+  await expect(choosing.getByRole("button", { name: `Continue with ${PARTNER}` })).toBeVisible();
+  expect(await seriousViolations(choosing)).toEqual([]);
+  await choosing.getByRole("button", { name: `Continue with ${PARTNER}` }).click();
+  await expect(choosing).toHaveURL(new RegExp(`^${partner.issuer}/interaction/`));
+  await chooser.close();
+
+  // Pat's email now leads to the partner's IdP, whose identity is not Pat's linked one: refused.
+  partner.accounts.set(`pat-partner-${u}`, { email: `pat-${u}@partner.example`, email_verified: true, name: "Pat Partner" });
+  const refused = await oidcSignIn(browser, `pat-${u}@partner.example`, partner, `pat-partner-${u}`);
+  await expect(refused.page.getByRole("alert").filter({ hasText: "Single sign-on failed" })).toContainText(`pat-${u}@partner.example is linked to another identity provider`);
+  await refused.context.close();
+
+  // The admin unlinks the main IdP's identity and links the partner's by hand, on Pat's page.
+  await page.goto(`${baseUrl()}/console/${key}/users?q=${encodeURIComponent(`pat-${u}@partner.example`)}`);
+  await page.getByRole("link", { name: "Pat Partner" }).click();
+  const identities = page.getByRole("table", { name: "Linked identities" });
+  await expect(identities.getByRole("row").filter({ hasText: MAIN })).toContainText(`pat-main-${u}`);
+  await page.getByRole("button", { name: `Unlink pat-main-${u} at ${MAIN}` }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Unlink" }).click();
+  await expect(page.getByText(`pat-main-${u}`)).toBeHidden();
+  const link = page.getByRole("form", { name: "Link an identity by hand" });
+  await link.getByLabel("Identity provider").selectOption({ label: PARTNER });
+  await link.getByLabel(/^Subject/).fill(`pat-partner-${u}`);
+  await link.getByRole("button", { name: "Link identity" }).click();
+  await expect(identities.getByRole("row").filter({ hasText: PARTNER })).toContainText(`pat-partner-${u}`);
+
+  // Pat signs in through the partner's IdP, into the same account (the groups Pat had are there).
+  const again = await oidcSignIn(browser, `pat-${u}@partner.example`, partner, `pat-partner-${u}`);
+  await expect(again.page).toHaveURL(`${baseUrl()}/e/${key}`);
+  await expect(again.page.getByText("Pat Partner").first()).toBeVisible();
+  await again.context.close();
+  await page.reload();
+  await expect(identities.getByRole("row").filter({ hasText: PARTNER })).not.toContainText("never");
+});
