@@ -27,13 +27,12 @@ export function AddIdpForm({ envKey, redirectUri }: { envKey: string; redirectUr
             ? {
                 protocol,
                 name: data.get("name"),
-                preset: data.get("preset"),
                 oidcIssuer: data.get("oidcIssuer"),
                 oidcClientId: data.get("oidcClientId"),
                 oidcClientSecret: data.get("oidcClientSecret"),
                 oidcScopes: data.get("oidcScopes"),
               }
-            : { name: data.get("name"), preset: data.get("preset"), metadataUrl: data.get("metadataUrl"), metadataXml: xml };
+            : { name: data.get("name"), preset: data.get("preset") ?? undefined, metadataUrl: data.get("metadataUrl"), metadataXml: xml };
         run(() => createIdpAction(input), {
           error: "inline",
           fieldErrors: setErrors,
@@ -62,6 +61,7 @@ export function AddIdpForm({ envKey, redirectUri }: { envKey: string; redirectUr
       </fieldset>
       <div className="grid gap-4 md:grid-cols-2">
         <Field label="Name" name="name" errors={errors.name} placeholder="Okta (corporate)" />
+        {protocol === "saml" && (
         <label className="flex flex-col gap-1 text-sm font-medium text-slate-700">
           Kind (attribute mapping preset)
           <select name="preset" defaultValue="generic" className="rounded-md border border-slate-300 px-2 py-2 text-sm">
@@ -72,6 +72,7 @@ export function AddIdpForm({ envKey, redirectUri }: { envKey: string; redirectUr
             ))}
           </select>
         </label>
+        )}
       </div>
       {protocol === "oidc" && (
         <>

@@ -48,7 +48,7 @@ export function IdpSettingsForm({ idp, canWrite }: { idp: IdpForm; canWrite: boo
           () =>
             updateIdpAction(idp.id, {
               name: data.get("name"),
-              preset,
+              ...(idp.protocol === "saml" ? { preset } : {}),
               attributeMapping: mapping,
               ...(idp.protocol === "saml" ? { allowIdpInitiated: data.get("allowIdpInitiated") === "on", allowSha1: data.get("allowSha1") === "on" } : {}),
               createGroupsFromAssertion: data.get("createGroupsFromAssertion") === "on",
@@ -63,6 +63,7 @@ export function IdpSettingsForm({ idp, canWrite }: { idp: IdpForm; canWrite: boo
       <fieldset disabled={!canWrite} className="flex flex-col gap-4">
         <div className="grid gap-4 md:grid-cols-2">
           <Field label="Name" name="name" defaultValue={idp.name} errors={errors.name} />
+          {idp.protocol === "saml" && (
           <label className="flex flex-col gap-1 text-sm font-medium text-slate-700">
             Attribute preset
             <select
@@ -81,18 +82,20 @@ export function IdpSettingsForm({ idp, canWrite }: { idp: IdpForm; canWrite: boo
               ))}
             </select>
           </label>
+          )}
         </div>
         <div className="grid gap-4 md:grid-cols-3">
           {(["email", "name", "groups"] as const).map((k) => (
             <Field
               key={k}
-              label={`${k === "email" ? "Email" : k === "name" ? "Name" : "Groups"} ${idp.protocol === "oidc" ? "claim (a path: realm_access.roles)" : "attribute"}`}
+              label={`${k === "email" ? "Email" : k === "name" ? "Name" : "Groups"} ${idp.protocol === "oidc" ? "claim" : "attribute"}`}
               value={mapping[k]}
               onChange={(e) => setMapping({ ...mapping, [k]: e.target.value })}
               errors={errors[`attributeMapping.${k}`]}
             />
           ))}
         </div>
+        {idp.protocol === "oidc" && <p className="-mt-2 text-xs text-slate-600">A nested claim is named by its path, as in realm_access.roles; claims come from the ID token and the UserInfo answer.</p>}
         <div className="flex flex-col gap-2 text-sm">
           {idp.protocol === "saml" && (
             <label className="flex items-center gap-2">
@@ -100,7 +103,8 @@ export function IdpSettingsForm({ idp, canWrite }: { idp: IdpForm; canWrite: boo
             </label>
           )}
           <label className="flex items-center gap-2">
-            <input type="checkbox" name="createGroupsFromAssertion" defaultChecked={idp.createGroupsFromAssertion} /> Create groups for unknown group values in the assertion
+            <input type="checkbox" name="createGroupsFromAssertion" defaultChecked={idp.createGroupsFromAssertion} /> Create groups for unknown group values{" "}
+            {idp.protocol === "oidc" ? "in the claims" : "in the assertion"}
           </label>
           {idp.protocol === "saml" && (
             <label className="flex items-center gap-2">
