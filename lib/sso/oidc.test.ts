@@ -1,12 +1,13 @@
 import { and, desc, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "@/db/client";
-import { auditEvents, environmentIdentityProviders, groupMembers, groups, identityProviders, ssoTraces, userIdentities, users, type Environment, type IdentityProvider } from "@/db/schema";
+import { auditEvents, consoleMembers, environmentIdentityProviders, groupMembers, groups, identityProviders, ssoTraces, userIdentities, users, type Environment, type IdentityProvider } from "@/db/schema";
 import { env } from "@/env";
 import { createGroup } from "@/lib/groups";
 import { createEnvironments, systemCtx } from "@/test-support/fixtures";
 import { identityProvidersFor, updateEnvironmentAuth } from "./environment-auth";
-import { handleOidcCallback, startSso, type AcsResult } from "./flow";
+import { handleOidcCallback, previewTrace, startConsoleSso, startSso, type AcsResult } from "./flow";
+import { updateConsoleSso } from "@/lib/console-sso";
 import { linkIdentity, listUserIdentities, unlinkIdentity } from "./identities";
 import { createIdentityProvider, deleteIdentityProvider, setGroupMappings, updateIdentityProvider } from "./identity-providers";
 import { claimAttributes, oidcRedirectUri } from "./oidc";
@@ -212,6 +213,38 @@ describe("signing in with an OpenID Connect IdP", () => {
     const callback = `${oidcRedirectUri()}?error=access_denied&error_description=End-User+aborted+interaction&state=${state}&iss=${encodeURIComponent(idp.issuer)}`;
     const refusal = failed(await handleOidcCallback({ url: callback, browserBinding: started.binding }));
     expect(refusal).toMatchObject({ check: "idp_error", reason: "the IdP answered access_denied (End-User aborted interaction)" });
+  });
+});
+
+describe("the same sign-in as SAML's elsewhere", () => {
+  it("the mapping tester previews an OpenID Connect trace; console SSO signs a member in through the IdP, role from the groups claim", async () => {
+    idp.accounts.set("lin-sub", { email: "lin@example.com", email_verified: true, name: "Lin", groups: ["eng"] });
+    const signed = (await signInAs("lin-sub")).result;
+    if (!signed.ok || "console" in signed) throw new Error(signed.ok ? "console" : signed.reason);
+    const preview = await previewTrace(signed.traceId);
+    expect(preview).toMatchObject({ identity: { email: "lin@example.com", groups: ["eng"] }, plan: { user: "match lin@example.com", groupsKept: ["Engineers"] } });
+
+    await updateConsoleSso(systemCtx, { enabled: true, identityProviderId: connected.id, passwordSignIn: "everyone", mappings: [{ idpValue: "auditors", role: "reviewer", environmentIds: [] }] });
+    try {
+      idp.accounts.set("rev-sub", { email: "rev@example.com", email_verified: true, name: "Rev", groups: ["auditors"] });
+      idp.autoLogin = "rev-sub";
+      const started = await startConsoleSso();
+      if (!("redirectUrl" in started)) throw new Error("expected a redirect to the IdP");
+      const result = await handleOidcCallback({ url: await browse(started.redirectUrl), browserBinding: started.binding });
+      if (!result.ok || !("console" in result)) throw new Error(result.ok ? "an environment's session" : result.reason);
+      expect(result.console.member.email).toBe("rev@example.com");
+      const [member] = await getDb().select().from(consoleMembers).where(eq(consoleMembers.email, "rev@example.com"));
+      expect(member).toMatchObject({ role: "reviewer" });
+      // No mapped group, no access: refused with the reason, as for SAML.
+      idp.accounts.set("nobody-sub", { email: "nobody@example.com", email_verified: true, groups: ["eng"] });
+      idp.autoLogin = "nobody-sub";
+      const again = await startConsoleSso();
+      if (!("redirectUrl" in again)) throw new Error("expected a redirect to the IdP");
+      const refused = failed(await handleOidcCallback({ url: await browse(again.redirectUrl), browserBinding: again.binding }));
+      expect(refused).toMatchObject({ console: true, check: "console_access", reason: expect.stringContaining("No console role is mapped to any of nobody@example.com's IdP groups") });
+    } finally {
+      await updateConsoleSso(systemCtx, { enabled: false, identityProviderId: null, passwordSignIn: "everyone", mappings: [] });
+    }
   });
 });
 
