@@ -12,6 +12,7 @@ import { listScimUsers, type ScimContext } from "@/lib/doors/scim/users";
 import { startApp } from "../lib/app-process";
 import { freshBenchDatabase } from "./fresh-database";
 import { runBench } from "./harness";
+import { cpuPerOperation, cpuSnapshot } from "./cpu";
 import { request } from "./http-client";
 
 // npm run bench:scim -- --users 100000 --compare 5000 --concurrency 8
@@ -173,15 +174,29 @@ await runBench(async (db, own) => {
   const environment = (await findEnvironmentByKey("test"))!;
   const { directory, token } = await createDirectory({ actor: { ...SYSTEM_ACTOR, label: "bench:scim" } }, { environmentId: environment.id, name: "bench" });
 
-  own(await startApp({ ...process.env, DATABASE_URL: url, PORT: String(port), SCIM_RATE_LIMIT_PER_MINUTE: "1000000000" }, { timeoutMs: 600_000 }));
+  const app = await startApp({ ...process.env, DATABASE_URL: url, PORT: String(port), SCIM_RATE_LIMIT_PER_MINUTE: "1000000000" }, { timeoutMs: 600_000 });
+  own(app);
   const ours = `${scimBaseUrl(directory.id)}/Users`;
   const jackson = await startJacksonScim(url);
 
   // Warm-up (JIT, connection pools), then the comparison: the same client, the same count.
   await createUsers(ours, token, 0, 200, "warm-");
   await createUsers(jackson.usersUrl, jackson.token, 0, 200, "warm-");
+  // Where each create's CPU goes (/proc): Jackson's server runs in this process beside the load
+  // generator; ours in its own process (the app's process group); Postgres in its processes.
+  const j0 = cpuSnapshot(null);
   const jacksonCreatesPerSec = await createUsers(jackson.usersUrl, jackson.token, 0, COMPARE, "jackson-");
+  const jacksonCpu = cpuPerOperation(j0, cpuSnapshot(null), COMPARE);
+  const o0 = cpuSnapshot(app.pid);
   const createsPerSec = await createUsers(ours, token, 0, COMPARE, "user-");
+  const oursCpu = cpuPerOperation(o0, cpuSnapshot(app.pid), COMPARE);
+  const cores = os.cpus().length;
+  // What the CPU alone allows: every core busy with this work, and the app's one event loop busy.
+  const cpuCeilingPerSec = (cores * 1000) / (oursCpu.app + oursCpu.postgres + oursCpu.self);
+  console.log(
+    `CPU per create (ms): ours app ${oursCpu.app}, Postgres ${oursCpu.postgres}, load generator ${oursCpu.self}; Jackson (server and load generator in one process) ${jacksonCpu.self}, Postgres ${jacksonCpu.postgres}. ` +
+      `On ${cores} cores our creates cannot exceed ${cpuCeilingPerSec.toFixed(0)}/s, and the app's event loop ${(1000 / oursCpu.app).toFixed(0)}/s; 2× Jackson is ${(2 * jacksonCreatesPerSec).toFixed(0)}/s`,
+  );
   const floorPerSec = await floorRate(`http://127.0.0.1:${port}`, COMPARE);
   const sqlCeilingPerSec = await sqlCeiling(environment.id, directory.id, COMPARE);
   console.log(`first ${COMPARE} creates, ${CONCURRENCY} clients: ours ${createsPerSec.toFixed(0)}/s, Jackson ${jacksonCreatesPerSec.toFixed(0)}/s, ratio ${(createsPerSec / jacksonCreatesPerSec).toFixed(2)}; the server answering a constant ${floorPerSec.toFixed(0)}/s; the same rows in SQL alone ${sqlCeilingPerSec.toFixed(0)}/s (${(sqlCeilingPerSec / jacksonCreatesPerSec).toFixed(2)}× Jackson)`);
@@ -231,6 +246,10 @@ await runBench(async (db, own) => {
       filterEqMs: filterEq.p95,
       floorPerSec: +floorPerSec.toFixed(1),
       sqlCeilingPerSec: +sqlCeilingPerSec.toFixed(1),
+      cpuMsPerCreate: { app: oursCpu.app, postgres: oursCpu.postgres, loadGenerator: oursCpu.self },
+      jacksonCpuMsPerCreate: { serverAndLoadGenerator: jacksonCpu.self, postgres: jacksonCpu.postgres },
+      cpuCeilingPerSec: +cpuCeilingPerSec.toFixed(1),
+      appLoopCeilingPerSec: +(1000 / oursCpu.app).toFixed(1),
     }),
   );
 });

@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 // `npm start` as a child process (its own process group), for the e2e harness, the SCIM peer run
 // and the benchmarks: started with the given environment, ready when it prints its banner.
 
-export type AppProcess = { output: () => string; stop: () => Promise<void>; /** kill -9 the whole process group (the fault tests' crash). */ kill: () => Promise<void> };
+export type AppProcess = { output: () => string; /** The app's process id (its process group: it is started detached). */ pid: number; stop: () => Promise<void>; /** kill -9 the whole process group (the fault tests' crash). */ kill: () => Promise<void> };
 
 export async function startApp(env: NodeJS.ProcessEnv, options: { ready?: RegExp; timeoutMs?: number } = {}): Promise<AppProcess> {
   const ready = options.ready ?? /Identity console ready at/;
@@ -51,5 +51,5 @@ export async function startApp(env: NodeJS.ProcessEnv, options: { ready?: RegExp
     process.kill(-child.pid, "SIGKILL");
     await exited;
   };
-  return { output: () => output, stop, kill };
+  return { output: () => output, pid: child.pid!, stop, kill };
 }
