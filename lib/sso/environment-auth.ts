@@ -153,6 +153,12 @@ export async function signsInWith(settings: Pick<EnvironmentAuth, "environmentId
 
 export type SignInChoice = { id: string; name: string };
 
+/** The email domains an environment's further IdPs serve (home realm discovery sends them to SSO). */
+export async function routedDomainsOf(settings: Pick<EnvironmentAuth, "environmentId" | "ssoEnabled">): Promise<string[]> {
+  if (!settings.ssoEnabled) return [];
+  return (await additionalIdentityProvidersOf(settings.environmentId)).flatMap((a) => a.domains);
+}
+
 /**
  * Home realm discovery: the IdPs that serve an email's domain (several: the person chooses), or the
  * main IdP when none lists it. Without an email: every IdP of the environment, the main one first.
@@ -279,14 +285,21 @@ export type SignInRoute =
   | { method: "none"; reason: string };
 
 /**
- * The email-first decision: SSO when enforced for the email's domain (or for everyone),
- * password otherwise. Break-glass users keep their password while SSO is enforced.
+ * The email-first decision: SSO when enforced for the email's domain (or for everyone), or when
+ * the domain is one a further IdP serves (`routedDomains`: it goes to that IdP first, the password
+ * stays where it is enabled and not enforced); password otherwise. Break-glass users keep their
+ * password while SSO is enforced.
  */
-export function routeSignIn(settings: Pick<EnvironmentAuthSettings, "passwordEnabled" | "ssoEnabled" | "identityProviderId" | "enforcement" | "enforcedDomains">, email: string, isBreakGlass: boolean): SignInRoute {
+export function routeSignIn(
+  settings: Pick<EnvironmentAuthSettings, "passwordEnabled" | "ssoEnabled" | "identityProviderId" | "enforcement" | "enforcedDomains">,
+  email: string,
+  isBreakGlass: boolean,
+  routedDomains: readonly string[] = [],
+): SignInRoute {
   const domain = email.split("@").pop()!.toLowerCase();
   const sso = settings.ssoEnabled && settings.identityProviderId ? settings.identityProviderId : null;
   const enforced = !!sso && (settings.enforcement === "all" || (settings.enforcement === "domains" && settings.enforcedDomains.includes(domain)));
-  if (sso && enforced && !isBreakGlass) return { method: "sso", identityProviderId: sso, passwordAlso: false };
+  if (sso && (enforced || routedDomains.includes(domain)) && !isBreakGlass) return { method: "sso", identityProviderId: sso, passwordAlso: false };
   if (settings.passwordEnabled || (isBreakGlass && enforced)) return { method: "password", identityProviderId: sso, passwordAlso: true };
   if (sso) return { method: "sso", identityProviderId: sso, passwordAlso: false };
   return { method: "none", reason: "Sign-in is not set up for this environment." };

@@ -4,7 +4,7 @@ import { notFound, redirect } from "next/navigation";
 import type { ReactNode } from "react";
 import { Button } from "@/components/ui/button";
 import { findEnvironmentByKey } from "@/lib/environments";
-import { getAuthRow, identityProvidersFor, routeSignIn, type SignInChoice } from "@/lib/sso/environment-auth";
+import { getAuthRow, identityProvidersFor, routedDomainsOf, routeSignIn, type SignInChoice } from "@/lib/sso/environment-auth";
 import { getTrace, safeReturnPath } from "@/lib/sso/flow";
 import { emailSchema } from "@/lib/validation";
 import { PasswordForm } from "../forms";
@@ -36,7 +36,7 @@ export default async function EndUserSignInPage({ params, searchParams }: { para
   let noneReason = "";
   const emailError = rawEmail && !email ? "Enter a valid email address." : null;
   if (email) {
-    const route = routeSignIn(settings, email, false);
+    const route = routeSignIn(settings, email, false, await routedDomainsOf(settings));
     // Reached by a link carrying an SSO user's email: starting SSO writes, so it takes a POST (a click).
     if (route.method === "sso" && !wantsPassword) step = "sso";
     else if (route.method === "none") {

@@ -1,7 +1,7 @@
 import { NextResponse, type NextRequest } from "next/server";
 import { isDomainError } from "@/lib/errors";
 import { findEnvironmentByKey } from "@/lib/environments";
-import { getAuthRow, identityProvidersFor, routeSignIn } from "@/lib/sso/environment-auth";
+import { getAuthRow, identityProvidersFor, routedDomainsOf, routeSignIn } from "@/lib/sso/environment-auth";
 import { startSso } from "@/lib/sso/flow";
 import { ssoStartResponse } from "@/lib/doors/http/sso-start";
 import { emailSchema } from "@/lib/validation";
@@ -44,7 +44,7 @@ export async function POST(request: NextRequest, { params }: { params: Promise<{
       const auth = await getAuthRow(environment.id);
       if (email) {
         const valid = emailSchema.safeParse(email).success;
-        if (!valid || routeSignIn(auth, email, false).method !== "sso") {
+        if (!valid || routeSignIn(auth, email, false, await routedDomainsOf(auth)).method !== "sso") {
           // Not an SSO user (or not an email at all): the sign-in page shows the password step or the error.
           return NextResponse.redirect(signInUrl(request, env, { email, return_to: returnTo }), 303);
         }
