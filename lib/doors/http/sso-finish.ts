@@ -2,7 +2,20 @@ import { NextResponse, type NextRequest } from "next/server";
 import { consoleSessionCookie } from "@/lib/auth/session";
 import { sessionCookieName, sessionCookieOptions } from "@/lib/end-user/sessions";
 import { safeRedirectTarget } from "@/lib/net/redirect";
+import { hitRateLimit } from "@/lib/rate-limit";
 import type { AcsResult } from "@/lib/sso/flow";
+
+/**
+ * The IdPs' answers (the SAML ACS, the OpenID Connect redirect URI) are limited per address, shared
+ * by every instance (Postgres), so a flood of forged answers stays cheap: the refusal, or null.
+ */
+export async function ssoAttemptLimit(ip: string | undefined): Promise<NextResponse | null> {
+  const limit = await hitRateLimit(`acs:${ip ?? "unknown"}`, 300, 60);
+  if (limit.allowed) return null;
+  const res = ssoErrorPage(429, `Too many sign-in attempts from this address; retry in ${limit.retryAfterSeconds} s.`);
+  res.headers.set("retry-after", String(limit.retryAfterSeconds));
+  return res;
+}
 
 /**
  * Where the browser goes once an IdP's answer was handled (the SAML ACS and the OpenID Connect

@@ -1,8 +1,7 @@
 import type { NextRequest } from "next/server";
 import { clientIp } from "@/lib/auth/request-info";
-import { hitRateLimit } from "@/lib/rate-limit";
 import { ssoBindingCookie } from "@/lib/sso/browser-binding";
-import { ssoErrorPage, ssoResultResponse } from "@/lib/doors/http/sso-finish";
+import { ssoAttemptLimit, ssoErrorPage, ssoResultResponse } from "@/lib/doors/http/sso-finish";
 import { handleAcs } from "@/lib/sso/flow";
 import { MAX_RESPONSE_BYTES } from "@/lib/sso/saml-response";
 
@@ -17,13 +16,8 @@ export async function POST(request: NextRequest) {
     return errorPage(415, "The ACS accepts the SAML HTTP-POST binding (a form post) only.");
   }
   const ip = clientIp((n) => request.headers.get(n));
-  // Per address, shared by every instance (Postgres): a flood of forged posts stays cheap.
-  const limit = await hitRateLimit(`acs:${ip ?? "unknown"}`, 300, 60);
-  if (!limit.allowed) {
-    const res = errorPage(429, `Too many sign-in attempts from this address; retry in ${limit.retryAfterSeconds} s.`);
-    res.headers.set("retry-after", String(limit.retryAfterSeconds));
-    return res;
-  }
+  const limited = await ssoAttemptLimit(ip);
+  if (limited) return limited;
   let form: FormData;
   try {
     form = await request.formData();

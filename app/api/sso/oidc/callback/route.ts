@@ -1,7 +1,6 @@
 import type { NextRequest } from "next/server";
 import { clientIp } from "@/lib/auth/request-info";
-import { ssoErrorPage, ssoResultResponse } from "@/lib/doors/http/sso-finish";
-import { hitRateLimit } from "@/lib/rate-limit";
+import { ssoAttemptLimit, ssoErrorPage, ssoResultResponse } from "@/lib/doors/http/sso-finish";
 import { ssoBindingCookie } from "@/lib/sso/browser-binding";
 import { handleOidcCallback } from "@/lib/sso/flow";
 import { publicOrigin } from "@/env";
@@ -16,12 +15,8 @@ export async function GET(request: NextRequest) {
     return ssoErrorPage(400, "This is the OpenID Connect redirect URI: an identity provider sends the browser here to finish a sign-in started on a sign-in page; start there.");
   }
   const ip = clientIp((n) => request.headers.get(n));
-  const limit = await hitRateLimit(`acs:${ip ?? "unknown"}`, 300, 60);
-  if (!limit.allowed) {
-    const res = ssoErrorPage(429, `Too many sign-in attempts from this address; retry in ${limit.retryAfterSeconds} s.`);
-    res.headers.set("retry-after", String(limit.retryAfterSeconds));
-    return res;
-  }
+  const limited = await ssoAttemptLimit(ip);
+  if (limited) return limited;
   // The URL as the IdP was told it (our public origin): openid-client compares it with the redirect URI.
   const url = new URL(`${request.nextUrl.pathname}${request.nextUrl.search}`, publicOrigin());
   const result = await handleOidcCallback({
