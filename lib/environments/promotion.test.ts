@@ -23,6 +23,7 @@ beforeAll(async () => {
   const key = generateKeyPair("promotion");
   idpName = "Corporate Okta";
   const idp = await createIdentityProvider(systemCtx, { name: idpName, metadataXml: idpMetadata("https://okta.promotion.example", "https://okta.promotion.example/sso", [key.certBase64]) });
+  const partner = await createIdentityProvider(systemCtx, { name: "Partner Okta", metadataXml: idpMetadata("https://okta.partner.example", "https://okta.partner.example/sso", [key.certBase64]) });
   const sales = await createGroup(systemCtx, { environmentId: env.dev.id, name: "Sales", description: "Sellers" });
   await createGroup(systemCtx, { environmentId: env.dev.id, name: "Support" });
   const genie = await createResource(systemCtx, { environmentId: env.dev.id, feature: "agent_studio", name: "Sales genie" });
@@ -32,7 +33,7 @@ beforeAll(async () => {
   await addGrants(systemCtx, { environmentId: env.dev.id, feature: "mcp", resourceId: jira.id, tool: "whoami", groupIds: [everyone!.id] });
   await setGroupMappings(systemCtx, idp.id, { environmentId: env.dev.id, mappings: [{ idpValue: "okta-sales", groupId: sales.id }] });
   const auth = await getEnvironmentAuth(env.dev.id);
-  await updateEnvironmentAuth(systemCtx, env.dev.id, { ...auth, identityProviderId: idp.id, ssoEnabled: true, enforcement: "optional", jitEnabled: true, jitGroupIds: [sales.id], breakGlassUserIds: [], tokenLifetimeSeconds: 900 });
+  await updateEnvironmentAuth(systemCtx, env.dev.id, { ...auth, identityProviderId: idp.id, ssoEnabled: true, enforcement: "optional", jitEnabled: true, jitGroupIds: [sales.id], breakGlassUserIds: [], tokenLifetimeSeconds: 900, additionalIdentityProviders: [{ identityProviderId: partner.id, domains: ["partner.example"] }] });
 });
 
 describe("environment promotion", () => {
@@ -55,7 +56,7 @@ describe("environment promotion", () => {
         { feature: "agent_studio", resource: "Sales genie", tool: null, group: "Sales" },
         { feature: "mcp", resource: "Jira MCP", tool: "whoami", group: "Everyone" },
       ],
-      signIn: { ssoEnabled: true, identityProvider: idpName, jitEnabled: true, jitGroups: ["Sales"], tokenLifetimeSeconds: 900, additionalIdentityProviders: [] },
+      signIn: { ssoEnabled: true, identityProvider: idpName, jitEnabled: true, jitGroups: ["Sales"], tokenLifetimeSeconds: 900, additionalIdentityProviders: [{ identityProvider: "Partner Okta", domains: ["partner.example"] }] },
       groupMappings: [{ identityProvider: idpName, idpValue: "okta-sales", group: "Sales" }],
     });
     expect(JSON.stringify(document)).not.toMatch(/@example\.com|BEGIN CERTIFICATE|scim_|iamc_/);
@@ -70,7 +71,7 @@ describe("environment promotion", () => {
       "create resource MCP “Jira MCP”",
       "create grant Sales → Agent Studio “Sales genie”",
       "create grant Everyone → MCP “Jira MCP” (tool whoami)",
-      "change sign-in ssoEnabled, identityProvider, jitEnabled, jitGroups, tokenLifetimeSeconds",
+      "change sign-in ssoEnabled, identityProvider, jitEnabled, jitGroups, tokenLifetimeSeconds, additionalIdentityProviders",
       `create group mapping ${idpName}: okta-sales → Sales`,
     ]);
     expect(plan.text).toMatch(/^\+ group Sales\n/);
