@@ -77,6 +77,8 @@ export type SsoEnforcement = (typeof SSO_ENFORCEMENTS)[number];
 export const IDP_PRESETS = ["okta", "entra", "onelogin", "generic"] as const;
 /** How an IdP federates: SAML 2.0 (through Jackson) or OpenID Connect (through openid-client). */
 export const IDP_PROTOCOLS = ["saml", "oidc"] as const;
+/** How our client authenticates at an OpenID Connect IdP's token endpoint (RFC 6749 §2.3.1: Basic is the default every IdP accepts). */
+export const OIDC_TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post"] as const;
 
 export const DIRECTORY_STATUSES = ["active", "disabled"] as const;
 // What a SCIM PATCH answers: the resource (RFC 7644 §3.5.2; Okta, OneLogin and most clients update

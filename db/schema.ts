@@ -36,6 +36,7 @@ import {
   GROUP_SOURCES,
   IDP_PRESETS,
   IDP_PROTOCOLS,
+  OIDC_TOKEN_AUTH_METHODS,
   KEY_ALGORITHMS,
   KEY_STATES,
   LEDGER_KINDS,
@@ -294,6 +295,7 @@ export const identityProviders = pgTable(
     oidcClientId: text(),
     oidcClientSecret: text(),
     oidcScopes: text().notNull().default("openid email profile"),
+    oidcTokenAuthMethod: text({ enum: OIDC_TOKEN_AUTH_METHODS }).notNull().default("client_secret_basic"),
     version: integer().notNull().default(1),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
@@ -304,6 +306,7 @@ export const identityProviders = pgTable(
     uniqueIndex("identity_providers_entity_id_key").on(t.entityId),
     check("identity_providers_preset_check", oneOf(t.preset, IDP_PRESETS)),
     check("identity_providers_protocol_check", oneOf(t.protocol, IDP_PROTOCOLS)),
+    check("identity_providers_oidc_token_auth_check", oneOf(t.oidcTokenAuthMethod, OIDC_TOKEN_AUTH_METHODS)),
     check("identity_providers_oidc_check", sql`${t.protocol} <> 'oidc' or (${t.oidcIssuer} is not null and ${t.oidcClientId} is not null)`),
   ],
 );

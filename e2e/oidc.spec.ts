@@ -20,7 +20,7 @@ let mainId = "";
 test.beforeAll(async () => {
   const redirectUri = `${baseUrl()}/api/sso/oidc/callback`;
   main = await startOidcIdp({ redirectUri });
-  partner = await startOidcIdp({ redirectUri, clientId: "partner-client" });
+  partner = await startOidcIdp({ redirectUri, clientId: "partner-client", tokenAuthMethod: "client_secret_post" });
 });
 
 test.afterAll(async () => {
@@ -127,7 +127,7 @@ test("two IdPs in one environment by domain: a user linked to one, unlinked and 
   await first.context.close();
 
   // The partner's IdP is connected, and the environment's settings send partner.example to it.
-  const created = await api(page, "POST", "/identity-providers", { protocol: "oidc", name: PARTNER, oidcIssuer: partner.issuer, oidcClientId: partner.clientId, oidcClientSecret: partner.clientSecret, oidcScopes: "openid email profile groups" });
+  const created = await api(page, "POST", "/identity-providers", { protocol: "oidc", name: PARTNER, oidcIssuer: partner.issuer, oidcClientId: partner.clientId, oidcClientSecret: partner.clientSecret, oidcScopes: "openid email profile groups", oidcTokenAuthMethod: "client_secret_post" });
   expect(created.status()).toBe(201);
   await page.goto(`${baseUrl()}/console/${key}/settings`);
   const form = page.getByRole("form", { name: `Authentication for ${key.toUpperCase()}` });

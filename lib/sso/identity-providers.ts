@@ -2,7 +2,7 @@ import "server-only";
 import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Executor } from "@/db/client";
-import { IDP_PRESETS } from "@/db/enums";
+import { IDP_PRESETS, OIDC_TOKEN_AUTH_METHODS } from "@/db/enums";
 import { ATTRIBUTE_PRESETS } from "./presets";
 import { consoleSso, environmentAuth, environmentIdentityProviders, groupMappings, groups, identityProviders, type IdentityProvider, type IdpCertificate } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
@@ -64,6 +64,7 @@ export const createOidcIdpInput = z.object({
   oidcClientId: z.string().trim().min(1, "Enter the client ID the IdP gave you.").max(500),
   oidcClientSecret: z.string().max(2000).optional().transform((v) => v?.trim() || undefined),
   oidcScopes: scopesSchema.default("openid email profile"),
+  oidcTokenAuthMethod: z.enum(OIDC_TOKEN_AUTH_METHODS, { error: "Choose client_secret_basic or client_secret_post." }).default("client_secret_basic"),
 });
 
 export const updateIdpInput = z.object({
@@ -78,6 +79,7 @@ export const updateIdpInput = z.object({
   oidcClientId: z.string().trim().min(1, "Enter the client ID the IdP gave you.").max(500).optional(),
   oidcClientSecret: z.string().trim().min(1, "Enter the new client secret.").max(2000).optional(),
   oidcScopes: scopesSchema.optional(),
+  oidcTokenAuthMethod: z.enum(OIDC_TOKEN_AUTH_METHODS, { error: "Choose client_secret_basic or client_secret_post." }).optional(),
   expectedVersion: z.number().int().positive().optional(),
 }).refine((v) => Object.entries(v).some(([k, value]) => k !== "expectedVersion" && value !== undefined), { message: "Nothing to change.", path: ["_form"] });
 
@@ -88,7 +90,7 @@ export const groupMappingsInput = z.object({
     .max(1000),
 });
 
-type IdpSnapshot = Pick<IdentityProvider, "name" | "preset" | "protocol" | "oidcIssuer" | "oidcClientId" | "oidcScopes" | "entityId" | "ssoUrl" | "metadataUrl" | "attributeMapping" | "allowIdpInitiated" | "allowSha1" | "createGroupsFromAssertion" | "autoTrustRollover"> & {
+type IdpSnapshot = Pick<IdentityProvider, "name" | "preset" | "protocol" | "oidcIssuer" | "oidcClientId" | "oidcScopes" | "oidcTokenAuthMethod" | "entityId" | "ssoUrl" | "metadataUrl" | "attributeMapping" | "allowIdpInitiated" | "allowSha1" | "createGroupsFromAssertion" | "autoTrustRollover"> & {
   certificates: string[];
   /** Whether a client secret is kept (never the secret). */
   oidcClientSecret?: "set" | null;
@@ -98,7 +100,7 @@ const snapshot = (idp: IdentityProvider): IdpSnapshot => ({
   name: idp.name,
   preset: idp.preset,
   protocol: idp.protocol,
-  ...(idp.protocol === "oidc" ? { oidcIssuer: idp.oidcIssuer, oidcClientId: idp.oidcClientId, oidcScopes: idp.oidcScopes, oidcClientSecret: idp.oidcClientSecret ? ("set" as const) : null } : { oidcIssuer: null, oidcClientId: null, oidcScopes: idp.oidcScopes }),
+  ...(idp.protocol === "oidc" ? { oidcIssuer: idp.oidcIssuer, oidcClientId: idp.oidcClientId, oidcScopes: idp.oidcScopes, oidcTokenAuthMethod: idp.oidcTokenAuthMethod, oidcClientSecret: idp.oidcClientSecret ? ("set" as const) : null } : { oidcIssuer: null, oidcClientId: null, oidcScopes: idp.oidcScopes, oidcTokenAuthMethod: idp.oidcTokenAuthMethod }),
   entityId: idp.entityId,
   ssoUrl: idp.ssoUrl,
   metadataUrl: idp.metadataUrl,
@@ -230,7 +232,7 @@ async function createOidcIdentityProvider(ctx: DomainContext, input: unknown): P
     .from(identityProviders)
     .where(and(eq(identityProviders.oidcIssuer, data.oidcIssuer), eq(identityProviders.oidcClientId, data.oidcClientId)));
   if (existing) throw ValidationError.field("oidcClientId", `This client of ${data.oidcIssuer} is already connected as ${existing.name}.`);
-  await checkDiscovery(data.oidcIssuer, data.oidcClientId, data.oidcClientSecret ?? null);
+  await checkDiscovery(data.oidcIssuer, data.oidcClientId, data.oidcClientSecret ?? null, data.oidcTokenAuthMethod);
   return inTransaction(async (tx) => {
     const [idp] = await tx
       .insert(identityProviders)
@@ -242,6 +244,7 @@ async function createOidcIdentityProvider(ctx: DomainContext, input: unknown): P
         oidcClientId: data.oidcClientId,
         oidcClientSecret: data.oidcClientSecret ? sealClientSecret(data.oidcClientSecret) : null,
         oidcScopes: data.oidcScopes,
+        oidcTokenAuthMethod: data.oidcTokenAuthMethod,
         attributeMapping: { email: "email", name: "name", groups: "groups" },
       })
       .returning();
@@ -262,7 +265,7 @@ export async function updateIdentityProvider(ctx: DomainContext, id: string, inp
       throw ValidationError.field("autoTrustRollover", "This IdP was added from XML: there is no metadata URL to trust.");
     }
     const { expectedVersion: _, oidcClientSecret, ...changes } = data;
-    const oidcOnly = (["oidcClientId", "oidcClientSecret", "oidcScopes"] as const).find((k) => data[k] !== undefined);
+    const oidcOnly = (["oidcClientId", "oidcClientSecret", "oidcScopes", "oidcTokenAuthMethod"] as const).find((k) => data[k] !== undefined);
     if (oidcOnly && before.protocol !== "oidc") throw ValidationError.field(oidcOnly, "Only an OpenID Connect identity provider has this setting.");
     if (before.protocol === "oidc" && (data.allowIdpInitiated || data.allowSha1 || data.autoTrustRollover)) {
       throw new ValidationError("IdP-initiated sign-in, SHA-1 and metadata rollover are SAML settings; an OpenID Connect IdP has none of them.");

@@ -35,7 +35,8 @@ beforeAll(async () => {
   // The test IdP is on loopback over http: allowed only with this setting (as for metadata URLs).
   settings.ALLOW_PRIVATE_METADATA_URLS = true;
   idp = await startOidcIdp({ redirectUri: oidcRedirectUri() });
-  other = await startOidcIdp({ redirectUri: oidcRedirectUri(), clientId: "second-client" });
+  // Registered for client_secret_post (the first for Basic, the default): each refuses the other method.
+  other = await startOidcIdp({ redirectUri: oidcRedirectUri(), clientId: "second-client", tokenAuthMethod: "client_secret_post" });
   envs = await createEnvironments();
   connected = await createIdentityProvider(systemCtx, { protocol: "oidc", name: "Corporate OIDC", oidcIssuer: `${idp.issuer}/.well-known/openid-configuration`, oidcClientId: idp.clientId, oidcClientSecret: idp.clientSecret, oidcScopes: "openid email profile groups" });
   await configureSso(envs.prod, connected, { jit: true, groupSync: true });
@@ -192,6 +193,18 @@ describe("signing in with an OpenID Connect IdP", () => {
     expect(await userByEmail("zed@example.com")).toBeUndefined();
   });
 
+  it("authenticates at the token endpoint as the client is registered: the other method is refused with the IdP's words", async () => {
+    idp.accounts.set("tom-sub", { email: "tom@example.com", email_verified: true });
+    await updateIdentityProvider(systemCtx, connected.id, { oidcTokenAuthMethod: "client_secret_post" });
+    try {
+      const refusal = failed((await signInAs("tom-sub")).result);
+      expect(refusal).toMatchObject({ check: "token", reason: expect.stringMatching(/^the IdP answered invalid_client/) });
+    } finally {
+      await updateIdentityProvider(systemCtx, connected.id, { oidcTokenAuthMethod: "client_secret_basic" });
+    }
+    expect((await signInAs("tom-sub")).result.ok).toBe(true);
+  });
+
   it("refuses the callback in another browser (binding) and a callback used twice", async () => {
     idp.accounts.set("bob-sub", { email: "bob@example.com", email_verified: true });
     idp.autoLogin = "bob-sub";
@@ -251,7 +264,7 @@ describe("the same sign-in as SAML's elsewhere", () => {
 describe("several IdPs in one environment, by email domain", () => {
   let second: IdentityProvider;
   beforeAll(async () => {
-    second = await createIdentityProvider(systemCtx, { protocol: "oidc", name: "Partner OIDC", oidcIssuer: other.issuer, oidcClientId: other.clientId, oidcClientSecret: other.clientSecret, oidcScopes: "openid email profile groups" });
+    second = await createIdentityProvider(systemCtx, { protocol: "oidc", name: "Partner OIDC", oidcIssuer: other.issuer, oidcClientId: other.clientId, oidcClientSecret: other.clientSecret, oidcScopes: "openid email profile groups", oidcTokenAuthMethod: "client_secret_post" });
   });
 
   const setDomains = (additional: { identityProviderId: string; domains: string[] }[]) =>

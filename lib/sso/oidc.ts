@@ -66,15 +66,17 @@ const outboundFetch: client.CustomFetch = async (url, options) => {
   return new Response(answer.status === 204 || answer.status === 304 ? null : answer.body, { status: answer.status, headers: responseHeaders });
 };
 
-type OidcIdp = Pick<IdentityProvider, "id" | "version" | "oidcIssuer" | "oidcClientId" | "oidcClientSecret">;
+type OidcIdp = Pick<IdentityProvider, "id" | "version" | "oidcIssuer" | "oidcClientId" | "oidcClientSecret" | "oidcTokenAuthMethod">;
+export type TokenAuthMethod = IdentityProvider["oidcTokenAuthMethod"];
 
 const CONFIG_TTL_MS = 60 * 60 * 1000;
 const configurations = new Map<string, { at: number; config: Promise<client.Configuration> }>();
 
 /** Discovery for an issuer and client (openid-client checks the document's issuer is the one asked for). */
-export async function discover(issuer: string, clientId: string, clientSecret: string | null): Promise<client.Configuration> {
+export async function discover(issuer: string, clientId: string, clientSecret: string | null, method: TokenAuthMethod = "client_secret_basic"): Promise<client.Configuration> {
   const url = new URL(issuer);
-  const config = await client.discovery(url, clientId, clientSecret ?? undefined, clientSecret ? client.ClientSecretPost(clientSecret) : client.None(), {
+  const authentication = !clientSecret ? client.None() : method === "client_secret_post" ? client.ClientSecretPost(clientSecret) : client.ClientSecretBasic(clientSecret);
+  const config = await client.discovery(url, clientId, clientSecret ?? undefined, authentication, {
     [client.customFetch]: outboundFetch,
     execute: [
       // The ID token's signature is verified against the IdP's JWKS too (not only TLS to its token endpoint).
@@ -92,16 +94,16 @@ export function oidcConfiguration(idp: OidcIdp): Promise<client.Configuration> {
   const cached = configurations.get(key);
   if (cached && Date.now() - cached.at < CONFIG_TTL_MS) return cached.config;
   const secret = idp.oidcClientSecret ? openSecret(SECRET_PURPOSE, idp.oidcClientSecret, "The IdP's client secret") : null;
-  const config = discover(idp.oidcIssuer!, idp.oidcClientId!, secret);
+  const config = discover(idp.oidcIssuer!, idp.oidcClientId!, secret, idp.oidcTokenAuthMethod);
   configurations.set(key, { at: Date.now(), config });
   config.catch(() => configurations.delete(key));
   return config;
 }
 
 /** Checks at connection time that the issuer answers discovery for this client; the refusal names the field. */
-export async function checkDiscovery(issuer: string, clientId: string, clientSecret: string | null): Promise<void> {
+export async function checkDiscovery(issuer: string, clientId: string, clientSecret: string | null, method?: TokenAuthMethod): Promise<void> {
   try {
-    await discover(issuer, clientId, clientSecret);
+    await discover(issuer, clientId, clientSecret, method);
   } catch (e) {
     throw ValidationError.field("oidcIssuer", `Discovery at ${issuer}/.well-known/openid-configuration failed: ${describeError(e)}`);
   }

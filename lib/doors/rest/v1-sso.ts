@@ -1,6 +1,6 @@
 import "server-only";
 import { z } from "zod";
-import { IDP_PRESETS, IDP_PROTOCOLS, SECOND_FACTOR_POLICIES, SSO_ENFORCEMENTS } from "@/db/enums";
+import { IDP_PRESETS, IDP_PROTOCOLS, OIDC_TOKEN_AUTH_METHODS, SECOND_FACTOR_POLICIES, SSO_ENFORCEMENTS } from "@/db/enums";
 import { eq } from "drizzle-orm";
 import type { Tx } from "@/db/client";
 import { environments, identityProviders, type Environment, type IdentityProvider } from "@/db/schema";
@@ -135,6 +135,7 @@ const idpOut = z.object({
   oidcClientId: z.string().nullable(),
   oidcClientSecretSet: z.boolean().describe("Whether a client secret is kept (sealed; never returned)"),
   oidcScopes: z.string(),
+  oidcTokenAuthMethod: z.enum(OIDC_TOKEN_AUTH_METHODS).describe("How our client authenticates at the IdP's token endpoint"),
   entityId: z.string().nullable(),
   ssoUrl: z.string().nullable(),
   metadataUrl: z.string().nullable(),
@@ -162,6 +163,7 @@ const idpBody = (idp: IdentityProvider): z.output<typeof idpOut> => {
     oidcClientId: idp.oidcClientId,
     oidcClientSecretSet: !!idp.oidcClientSecret,
     oidcScopes: idp.oidcScopes,
+    oidcTokenAuthMethod: idp.oidcTokenAuthMethod,
     entityId: idp.entityId,
     ssoUrl: idp.ssoUrl,
     metadataUrl: idp.metadataUrl,
@@ -325,6 +327,7 @@ export const SSO_ENDPOINTS: Endpoint[] = [
       oidcClientId: z.string().optional(),
       oidcClientSecret: z.string().optional().describe("Stored sealed, never returned"),
       oidcScopes: z.string().optional().describe("Space-separated, with openid (default: openid email profile)"),
+      oidcTokenAuthMethod: z.enum(OIDC_TOKEN_AUTH_METHODS).optional().describe("client_secret_basic (default) or client_secret_post, as the client is registered at the IdP"),
     }),
     response: idpOut,
     status: 201,
@@ -363,6 +366,7 @@ export const SSO_ENDPOINTS: Endpoint[] = [
       oidcClientId: z.string().optional().describe("OpenID Connect only"),
       oidcClientSecret: z.string().optional().describe("OpenID Connect only: a rotated secret (discovery is checked again)"),
       oidcScopes: z.string().optional().describe("OpenID Connect only"),
+      oidcTokenAuthMethod: z.enum(OIDC_TOKEN_AUTH_METHODS).optional().describe("OpenID Connect only"),
     }),
     response: idpOut,
     async handle({ ctx, params, body, headers }) {

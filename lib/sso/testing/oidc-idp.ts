@@ -27,7 +27,7 @@ export type OidcIdp = {
   close(): Promise<void>;
 };
 
-export async function startOidcIdp(options: { redirectUri: string; clientId?: string; clientSecret?: string }): Promise<OidcIdp> {
+export async function startOidcIdp(options: { redirectUri: string; clientId?: string; clientSecret?: string; tokenAuthMethod?: "client_secret_basic" | "client_secret_post" }): Promise<OidcIdp> {
   const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const jwk = { ...(privateKey.export({ format: "jwk" }) as JWK), kid: "test-key", alg: "RS256", use: "sig" };
   const clientId = options.clientId ?? "iam-console";
@@ -55,7 +55,8 @@ export async function startOidcIdp(options: { redirectUri: string; clientId?: st
         redirect_uris: [options.redirectUri],
         grant_types: ["authorization_code"],
         response_types: ["code"],
-        token_endpoint_auth_method: "client_secret_post",
+        // As registered: the IdP refuses the other method (as Okta and Auth0 do).
+        token_endpoint_auth_method: options.tokenAuthMethod ?? "client_secret_basic",
       },
     ],
     jwks: { keys: [jwk] },
@@ -80,7 +81,18 @@ export async function startOidcIdp(options: { redirectUri: string; clientId?: st
 
   const signingKey = await importJWK(jwk, "RS256");
   const strangerKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
+  const registeredMethod = options.tokenAuthMethod ?? "client_secret_basic";
   provider.use(async (ctx, next) => {
+    // oidc-provider takes either secret method from any client; Okta and Auth0 hold a client to the
+    // method it is registered with, and so does this IdP.
+    if (ctx.method === "POST" && ctx.path === "/token") {
+      const basic = /^basic /i.test(ctx.headers.authorization ?? "");
+      if (basic !== (registeredMethod === "client_secret_basic")) {
+        ctx.status = 401;
+        ctx.body = { error: "invalid_client", error_description: `this client authenticates with ${registeredMethod}` };
+        return;
+      }
+    }
     // Automatic sign-in: the login interaction finishes for the chosen account at once.
     if (state.autoLogin && ctx.method === "GET" && /^\/interaction\/[^/]+$/.test(ctx.path)) {
       const details = await provider.interactionDetails(ctx.req, ctx.res);

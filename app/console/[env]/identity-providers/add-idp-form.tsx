@@ -31,6 +31,7 @@ export function AddIdpForm({ envKey, redirectUri }: { envKey: string; redirectUr
                 oidcClientId: data.get("oidcClientId"),
                 oidcClientSecret: data.get("oidcClientSecret"),
                 oidcScopes: data.get("oidcScopes"),
+                oidcTokenAuthMethod: data.get("oidcTokenAuthMethod"),
               }
             : { name: data.get("name"), preset: data.get("preset") ?? undefined, metadataUrl: data.get("metadataUrl"), metadataXml: xml };
         run(() => createIdpAction(input), {
@@ -84,7 +85,10 @@ export function AddIdpForm({ envKey, redirectUri }: { envKey: string; redirectUr
             <Field label="Client ID" name="oidcClientId" errors={errors.oidcClientId} autoComplete="off" />
             <Field label="Client secret" name="oidcClientSecret" type="password" errors={errors.oidcClientSecret} autoComplete="new-password" />
           </div>
-          <Field label="Scopes" name="oidcScopes" defaultValue="openid email profile" errors={errors.oidcScopes} />
+          <div className="grid gap-4 md:grid-cols-2">
+            <Field label="Scopes" name="oidcScopes" defaultValue="openid email profile" errors={errors.oidcScopes} />
+            <TokenAuthMethodSelect defaultValue="client_secret_basic" errors={errors.oidcTokenAuthMethod} />
+          </div>
         </>
       )}
       {protocol === "saml" && (
@@ -127,5 +131,19 @@ export function AddIdpForm({ envKey, redirectUri }: { envKey: string; redirectUr
         </Button>
       </div>
     </form>
+  );
+}
+
+/** How our client authenticates at the IdP's token endpoint: as the client is registered there. */
+export function TokenAuthMethodSelect({ defaultValue, errors }: { defaultValue: string; errors?: string[] }) {
+  return (
+    <label className="flex flex-col gap-1 text-sm font-medium text-slate-700">
+      Client authentication (as registered at the IdP)
+      <select name="oidcTokenAuthMethod" defaultValue={defaultValue} aria-invalid={errors?.length ? true : undefined} className="rounded-md border border-slate-300 px-2 py-2 text-sm">
+        <option value="client_secret_basic">client_secret_basic (HTTP Basic; Okta, Keycloak, Entra ID)</option>
+        <option value="client_secret_post">client_secret_post (in the form; Auth0&apos;s default)</option>
+      </select>
+      {errors?.length ? <span className="text-sm font-normal text-red-700">{errors.join(" ")}</span> : null}
+    </label>
   );
 }

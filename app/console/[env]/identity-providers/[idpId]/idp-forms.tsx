@@ -7,6 +7,7 @@ import { Field } from "@/components/ui/field";
 import { useAction } from "@/components/use-action";
 import type { FieldErrors } from "@/lib/errors";
 import { ATTRIBUTE_PRESETS } from "@/lib/sso/presets";
+import { TokenAuthMethodSelect } from "../add-idp-form";
 import { deleteIdpAction, previewTraceAction, refreshMetadataAction, setGroupMappingsAction, updateIdpAction } from "../actions";
 
 const presets = Object.entries(ATTRIBUTE_PRESETS).map(([key, p]) => ({ key, ...p }));
@@ -138,7 +139,21 @@ export function IdpSettingsForm({ idp, canWrite }: { idp: IdpForm; canWrite: boo
 }
 
 /** An OpenID Connect IdP's client: a new client ID or secret (rotated at the IdP), the scopes; discovery is checked again. */
-export function OidcClientForm({ idpId, version, clientId, scopes, canWrite }: { idpId: string; version: number; clientId: string; scopes: string; canWrite: boolean }) {
+export function OidcClientForm({
+  idpId,
+  version,
+  clientId,
+  scopes,
+  tokenAuthMethod,
+  canWrite,
+}: {
+  idpId: string;
+  version: number;
+  clientId: string;
+  scopes: string;
+  tokenAuthMethod: string;
+  canWrite: boolean;
+}) {
   const [errors, setErrors] = useState<FieldErrors>({});
   const { pending, run } = useAction();
   return (
@@ -154,6 +169,7 @@ export function OidcClientForm({ idpId, version, clientId, scopes, canWrite }: {
             updateIdpAction(idpId, {
               oidcClientId: data.get("oidcClientId"),
               oidcScopes: data.get("oidcScopes"),
+              oidcTokenAuthMethod: data.get("oidcTokenAuthMethod"),
               ...(secret.trim() ? { oidcClientSecret: secret } : {}),
               expectedVersion: version,
             }),
@@ -167,7 +183,10 @@ export function OidcClientForm({ idpId, version, clientId, scopes, canWrite }: {
           <Field label="Client ID" name="oidcClientId" defaultValue={clientId} errors={errors.oidcClientId} autoComplete="off" />
           <Field label="New client secret (leave empty to keep the current one)" name="oidcClientSecret" type="password" errors={errors.oidcClientSecret} autoComplete="new-password" />
         </div>
-        <Field label="Scopes" name="oidcScopes" defaultValue={scopes} errors={errors.oidcScopes} />
+        <div className="grid gap-4 md:grid-cols-2">
+          <Field label="Scopes" name="oidcScopes" defaultValue={scopes} errors={errors.oidcScopes} />
+          <TokenAuthMethodSelect defaultValue={tokenAuthMethod} errors={errors.oidcTokenAuthMethod} />
+        </div>
         {canWrite && (
           <div>
             <Button type="submit" disabled={pending}>

@@ -52,7 +52,7 @@ export default async function IdentityProviderPage({ params }: { params: Promise
               <dt className="text-slate-500">Checks</dt>
               <dd>Authorization code with PKCE (S256), state and nonce; the ID token&apos;s signature (the IdP&apos;s published keys), issuer, audience and expiry; email_verified.</dd>
             </dl>
-            <OidcClientForm idpId={idp.id} version={idp.version} clientId={idp.oidcClientId ?? ""} scopes={idp.oidcScopes} canWrite={canWrite} />
+            <OidcClientForm idpId={idp.id} version={idp.version} clientId={idp.oidcClientId ?? ""} scopes={idp.oidcScopes} tokenAuthMethod={idp.oidcTokenAuthMethod} canWrite={canWrite} />
           </Card>
         )}
         {idp.protocol === "saml" && (

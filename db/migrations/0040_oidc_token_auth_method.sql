@@ -1,0 +1,2 @@
+ALTER TABLE "identity_providers" ADD COLUMN "oidc_token_auth_method" text DEFAULT 'client_secret_basic' NOT NULL;--> statement-breakpoint
+ALTER TABLE "identity_providers" ADD CONSTRAINT "identity_providers_oidc_token_auth_check" CHECK ("identity_providers"."oidc_token_auth_method" in ('client_secret_basic', 'client_secret_post'));
