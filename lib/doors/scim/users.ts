@@ -299,7 +299,11 @@ async function createBatch(batch: Pick<Pending, "sc" | "parsed">[]): Promise<(Re
       plans.push(plan);
     });
     const fresh = plans.filter((p) => !p.link);
-    const inserted = await insertUserRows(
+    // An access review's exclusion of a user from this environment holds back the directory's
+    // grant. Only a linked (existing) user can have one: it is read beside the new users' insert.
+    const linkedActive = plans.filter((p) => p.link && p.parsed.active).map((p) => p.link!.id);
+    const [inserted, excludedAccess] = await Promise.all([
+      insertUserRows(
       tx,
       fresh.map((p) => ({
         email: p.email!,
@@ -311,7 +315,9 @@ async function createBatch(batch: Pick<Pending, "sc" | "parsed">[]): Promise<(Re
         environmentKeys: p.parsed.active ? env.key : "",
         emailProof: p.email!.endsWith(".scim.invalid") ? null : { by: "directory" as const, environmentId: env.id },
       })),
-    );
+      ),
+      accessExclusionsOf(tx, env.id, linkedActive),
+    ]);
     const byEmail = new Map(inserted.map((u) => [u.email.toLowerCase(), u]));
     const resolved = plans.map((p) => ({ plan: p, user: p.link ? { id: p.link.id, email: p.link.email, name: p.link.name, status: p.link.status } : byEmail.get(p.email!.toLowerCase())! }));
     // Each request's audit rows carry its own request id and address.
@@ -330,15 +336,13 @@ async function createBatch(batch: Pick<Pending, "sc" | "parsed">[]): Promise<(Re
     const reactivations = revived
       .filter((r) => revivedIds.includes(r.user.id))
       .map((r): AuditEntry => ({ action: "user.reactivate", targetType: "user", targetId: r.user.id, targetLabel: r.user.email, environment: env, before: { status: "deprovisioned" }, after: { status: "active", directory: directory.name } }));
-    // Last, the inserts whose triggers update rows every create of this directory updates (Everyone's
-    // member count, the directory's user count): those row locks are then held only until the commit,
-    // so the next batch's statements overlap this one's end.
-    // An access review's exclusion of a user from this environment holds back the directory's grant.
-    const wanted = resolved.filter((r) => r.plan.parsed.active).map((r) => r.user.id);
-    const excludedAccess = await accessExclusionsOf(tx, env.id, wanted);
-    const active = wanted.filter((id) => !excludedAccess.has(id));
-    if (active.length) await insertAccessRows(tx, active, env.id, "scim", directory.id);
-    const [rows] = await Promise.all([
+    // Last, in one round trip, the inserts whose triggers update rows every create of this directory
+    // updates (Everyone's member count, the directory's user count): those row locks are then held
+    // only until the commit, so the next batch's statements overlap this one's end; the directory
+    // records and the audit rows go with them (none depends on another: the users exist by now).
+    const active = resolved.filter((r) => r.plan.parsed.active && !excludedAccess.has(r.user.id)).map((r) => r.user.id);
+    const [, rows] = await Promise.all([
+      insertAccessRows(tx, active, env.id, "scim", directory.id),
       resolved.length
         ? tx
             .insert(directoryUsers)
