@@ -349,30 +349,22 @@ export async function handleOidcCallback(input: { url: string; browserBinding?: 
     attempt.evidence = verified;
     attempt.issuer = evidence.issuer;
     const claim: Claim = (tx) => consumeOidcRequest(tx, request);
-    const checkEmail = (identity: AssertedIdentity) => {
-      attempt.groups = identity.groups;
-      return unverifiedEmailReason(evidence.claims, identity.email);
-    };
-    if (attempt.toConsole) {
-      const consoleSso = await consoleSsoSettings();
-      if (!consoleSso.enabled || consoleSso.identityProvider?.id !== idp.id) throw new SamlCheckError("request", `The console does not sign in with ${idp.name}.`);
-      const identity = assertedIdentity(idp, { groupAttribute: null }, verified.subject, attributes);
-      if ("error" in identity) return await fail("attributes", identity.error.replace("the NameID is not an email", "the subject is not an email"));
-      const unverified = checkEmail(identity);
-      if (unverified) return await fail("email_unverified", unverified);
-      const access = consoleAccessFor(consoleSso.mappings, identity.groups);
-      return await signInToConsole({ idp, identity, access, evidence: verified, claim, returnTo: request.returnTo, ip: input.ip, userAgent: input.userAgent, onDenied: fail });
-    }
-    const environment = pending.environment;
-    const settings = pending.auth;
-    if (!environment || !settings || !(await signsInWith(settings, idp.id))) {
+    // Where this sign-in leads (the console, or an environment that signs in with this IdP), then
+    // the same identity and email checks for both.
+    const consoleSso = attempt.toConsole ? await consoleSsoSettings() : null;
+    if (consoleSso && (!consoleSso.enabled || consoleSso.identityProvider?.id !== idp.id)) throw new SamlCheckError("request", `The console does not sign in with ${idp.name}.`);
+    const { environment, auth: settings } = pending;
+    if (!consoleSso && (!environment || !settings || !(await signsInWith(settings, idp.id)))) {
       throw new SamlCheckError("request", `${environment?.name ?? "This environment"} does not sign in with ${idp.name}.`);
     }
-    const identity = assertedIdentity(idp, settings, verified.subject, attributes);
-    if ("error" in identity) return await fail("attributes", identity.error.replace("the NameID is not an email", "the subject is not an email"));
-    const unverified = checkEmail(identity);
+    const identity = assertedIdentity(idp, settings && !consoleSso ? settings : { groupAttribute: null }, verified.subject, attributes);
+    if ("error" in identity) return await fail("attributes", identity.error);
+    attempt.groups = identity.groups;
+    const unverified = unverifiedEmailReason(evidence.claims, identity.email);
     if (unverified) return await fail("email_unverified", unverified);
-    return await signIn({ idp, environment, settings, identity, evidence: verified, claim, returnTo: request.returnTo, flow: "sp", ip: input.ip, userAgent: input.userAgent, onDenied: fail });
+    const common = { idp, identity, evidence: verified, claim, returnTo: request.returnTo, ip: input.ip, userAgent: input.userAgent, onDenied: fail };
+    if (consoleSso) return await signInToConsole({ ...common, access: consoleAccessFor(consoleSso.mappings, identity.groups) });
+    return await signIn({ ...common, environment: environment!, settings: settings!, flow: "sp" });
   } catch (e) {
     if (e instanceof SamlCheckError) return fail(e.check, e.message);
     if (e instanceof NotFoundError || e instanceof ValidationError) return fail("request", e.message);

@@ -105,9 +105,11 @@ function isLoopbackHost(hostname: string): boolean {
  * verified with, so it is read over https only: over plain http anyone on the network path could
  * swap them. Plain http is accepted from a loopback address only, and only with
  * ALLOW_PRIVATE_METADATA_URLS on (the demo's and the tests' local IdP). Checked when the URL is
- * saved and again each time it is read.
+ * saved and again each time it is read. The same rule holds for an OpenID Connect issuer (`what`
+ * and `serves` name the URL and what it serves in the refusal).
  */
-export function metadataUrlProblem(rawUrl: string): string | null {
+export function metadataUrlProblem(rawUrl: string, what = "metadata URL", serves = "the metadata and the signing certificates in it"): string | null {
+  const The = `The ${what}`;
   let url: URL;
   try {
     url = new URL(rawUrl);
@@ -116,13 +118,13 @@ export function metadataUrlProblem(rawUrl: string): string | null {
   }
   if (url.protocol === "http:") {
     if (!isLoopbackHost(url.hostname)) {
-      return "The metadata URL must use https: over plain http anyone on the network path could change the metadata and the signing certificates in it.";
+      return `${The} must use https: over plain http anyone on the network path could change ${serves}.`;
     }
-    if (!env().ALLOW_PRIVATE_METADATA_URLS) return "The metadata URL must use https (plain http only from a loopback address with ALLOW_PRIVATE_METADATA_URLS on).";
+    if (!env().ALLOW_PRIVATE_METADATA_URLS) return `${The} must use https (plain http only from a loopback address with ALLOW_PRIVATE_METADATA_URLS on).`;
   } else if (url.protocol !== "https:") {
-    return "The metadata URL must use https.";
+    return `${The} must use https.`;
   }
-  if (url.username || url.password) return "The metadata URL must not carry credentials.";
+  if (url.username || url.password) return `${The} must not carry credentials.`;
   return null;
 }
 

@@ -34,8 +34,7 @@ export function normalizeIssuer(raw: string): string {
 
 /** Why an issuer URL cannot be used (the metadata URLs' rule: https, plain http from loopback only when allowed). */
 export function issuerProblem(issuer: string): string | null {
-  const problem = metadataUrlProblem(issuer);
-  return problem ? problem.replace(/The metadata URL/g, "The issuer URL").replace(/metadata and the signing certificates in it/, "discovery document and the IdP's signing keys") : null;
+  return metadataUrlProblem(issuer, "issuer URL", "the discovery document and the IdP's signing keys");
 }
 
 /**

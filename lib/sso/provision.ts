@@ -59,7 +59,7 @@ export type PlanDenial = { denied: true; check: string; reason: string; userId?:
 
 /** Reads the attributes the IdP's mapping names; email falls back to an email-like NameID. */
 export function assertedIdentity(
-  idp: Pick<IdentityProvider, "attributeMapping">,
+  idp: Pick<IdentityProvider, "attributeMapping" | "protocol">,
   settings: Pick<EnvironmentAuth, "groupAttribute">,
   subject: string,
   attributes: Record<string, string[]>,
@@ -71,7 +71,12 @@ export function assertedIdentity(
   const mapping = idp.attributeMapping;
   const email = (pick(mapping.email)[0] ?? (emailSchema.safeParse(subject).success ? subject : "")).trim();
   if (!emailSchema.safeParse(email).success) {
-    return { error: `The assertion carries no email in the "${mapping.email}" attribute and the NameID is not an email.` };
+    return {
+      error:
+        idp.protocol === "oidc"
+          ? `The ID token and UserInfo carry no email in the "${mapping.email}" claim and the subject is not an email.`
+          : `The assertion carries no email in the "${mapping.email}" attribute and the NameID is not an email.`,
+    };
   }
   const first = pick("firstName")[0] ?? pick("givenName")[0] ?? pick("User.FirstName")[0];
   const last = pick("lastName")[0] ?? pick("surname")[0] ?? pick("sn")[0] ?? pick("User.LastName")[0];

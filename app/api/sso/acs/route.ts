@@ -10,10 +10,10 @@ import { MAX_RESPONSE_BYTES } from "@/lib/sso/saml-response";
 // SSO binding cookie goes along: an SP-initiated response counts only in the browser that started it.
 export async function POST(request: NextRequest) {
   const length = Number(request.headers.get("content-length") ?? 0);
-  if (length > MAX_RESPONSE_BYTES * 2) return errorPage(413, "The SAML response is too large.");
+  if (length > MAX_RESPONSE_BYTES * 2) return ssoErrorPage(413, "The SAML response is too large.");
   const type = request.headers.get("content-type") ?? "";
   if (!type.startsWith("application/x-www-form-urlencoded") && !type.startsWith("multipart/form-data")) {
-    return errorPage(415, "The ACS accepts the SAML HTTP-POST binding (a form post) only.");
+    return ssoErrorPage(415, "The ACS accepts the SAML HTTP-POST binding (a form post) only.");
   }
   const ip = clientIp((n) => request.headers.get(n));
   const limited = await ssoAttemptLimit(ip);
@@ -22,7 +22,7 @@ export async function POST(request: NextRequest) {
   try {
     form = await request.formData();
   } catch {
-    return errorPage(400, "The form post could not be read.");
+    return ssoErrorPage(400, "The form post could not be read.");
   }
   const result = await handleAcs({
     SAMLResponse: form.get("SAMLResponse"),
@@ -34,4 +34,3 @@ export async function POST(request: NextRequest) {
   return ssoResultResponse(request, result);
 }
 
-const errorPage = ssoErrorPage;
