@@ -153,26 +153,32 @@ export async function signsInWith(settings: Pick<EnvironmentAuth, "environmentId
 
 export type SignInChoice = { id: string; name: string };
 
-/** The email domains an environment's further IdPs serve (home realm discovery sends them to SSO). */
-export async function routedDomainsOf(settings: Pick<EnvironmentAuth, "environmentId" | "ssoEnabled">): Promise<string[]> {
-  if (!settings.ssoEnabled) return [];
-  return (await additionalIdentityProvidersOf(settings.environmentId)).flatMap((a) => a.domains);
-}
-
 /**
- * Home realm discovery: the IdPs that serve an email's domain (several: the person chooses), or the
- * main IdP when none lists it. Without an email: every IdP of the environment, the main one first.
+ * Home realm discovery for one environment, its IdPs read once: the email domains its further IdPs
+ * serve (routeSignIn sends those emails to SSO), and the IdPs for an email: those serving its
+ * domain (several: the person chooses), or the main IdP when none lists it; without an email,
+ * every IdP of the environment, the main one first.
  */
-export async function identityProvidersFor(settings: Pick<EnvironmentAuth, "environmentId" | "ssoEnabled" | "identityProviderId">, email?: string): Promise<SignInChoice[]> {
-  if (!settings.ssoEnabled || !settings.identityProviderId) return [];
+export async function homeRealm(settings: Pick<EnvironmentAuth, "environmentId" | "ssoEnabled" | "identityProviderId">) {
+  if (!settings.ssoEnabled || !settings.identityProviderId) return { routedDomains: [] as string[], choicesFor: (): SignInChoice[] => [] };
   const [main, others] = await Promise.all([
     getDb().select({ id: identityProviders.id, name: identityProviders.name }).from(identityProviders).where(eq(identityProviders.id, settings.identityProviderId)),
     additionalIdentityProvidersOf(settings.environmentId),
   ]);
-  if (!email) return [...main, ...others.map(({ id, name }) => ({ id, name }))];
-  const domain = email.split("@").pop()!.toLowerCase();
-  const serving = others.filter((o) => o.domains.includes(domain)).map(({ id, name }) => ({ id, name }));
-  return serving.length ? serving : main;
+  return {
+    routedDomains: others.flatMap((o) => o.domains),
+    choicesFor(email?: string): SignInChoice[] {
+      if (!email) return [...main, ...others.map(({ id, name }) => ({ id, name }))];
+      const domain = email.split("@").pop()!.toLowerCase();
+      const serving = others.filter((o) => o.domains.includes(domain)).map(({ id, name }) => ({ id, name }));
+      return serving.length ? serving : main;
+    },
+  };
+}
+
+/** The IdPs for an email (home realm discovery, see homeRealm). */
+export async function identityProvidersFor(settings: Pick<EnvironmentAuth, "environmentId" | "ssoEnabled" | "identityProviderId">, email?: string): Promise<SignInChoice[]> {
+  return (await homeRealm(settings)).choicesFor(email);
 }
 
 const describe = (s: EnvironmentAuthSettings) => ({

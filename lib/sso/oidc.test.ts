@@ -5,7 +5,7 @@ import { auditEvents, consoleMembers, environmentIdentityProviders, groupMembers
 import { env } from "@/env";
 import { createGroup } from "@/lib/groups";
 import { createEnvironments, systemCtx } from "@/test-support/fixtures";
-import { identityProvidersFor, routedDomainsOf, routeSignIn, updateEnvironmentAuth } from "./environment-auth";
+import { homeRealm, identityProvidersFor, routeSignIn, updateEnvironmentAuth } from "./environment-auth";
 import { handleOidcCallback, previewTrace, startConsoleSso, startSso, type AcsResult } from "./flow";
 import { updateConsoleSso } from "@/lib/console-sso";
 import { linkIdentity, listUserIdentities, unlinkIdentity } from "./identities";
@@ -301,8 +301,8 @@ describe("several IdPs in one environment, by email domain", () => {
     expect(result.user.email).toBe("pat@partner.example");
     // Where SSO is optional, an email of a domain a further IdP serves still goes to SSO first.
     const optional = { passwordEnabled: true, ssoEnabled: true, identityProviderId: connected.id, enforcement: "optional" as const, enforcedDomains: [] };
-    expect(routeSignIn(optional, "pat@partner.example", false, await routedDomainsOf(auth))).toMatchObject({ method: "sso" });
-    expect(routeSignIn(optional, "ada@example.com", false, await routedDomainsOf(auth))).toMatchObject({ method: "password" });
+    expect(routeSignIn(optional, "pat@partner.example", false, (await homeRealm(auth)).routedDomains)).toMatchObject({ method: "sso" });
+    expect(routeSignIn(optional, "ada@example.com", false, (await homeRealm(auth)).routedDomains)).toMatchObject({ method: "password" });
     await expect(startSso(envs.dev.key, { identityProviderId: second.id })).rejects.toThrow(/SSO is not turned on|does not sign in with that identity provider/);
     await expect(deleteIdentityProvider(systemCtx, second.id)).rejects.toThrow("remove it from that environment's sign-in settings first");
   });

@@ -1,7 +1,7 @@
 import { NextResponse, type NextRequest } from "next/server";
 import { isDomainError } from "@/lib/errors";
 import { findEnvironmentByKey } from "@/lib/environments";
-import { getAuthRow, identityProvidersFor, routedDomainsOf, routeSignIn } from "@/lib/sso/environment-auth";
+import { getAuthRow, homeRealm, routeSignIn } from "@/lib/sso/environment-auth";
 import { startSso } from "@/lib/sso/flow";
 import { ssoStartResponse } from "@/lib/doors/http/sso-start";
 import { emailSchema } from "@/lib/validation";
@@ -42,15 +42,16 @@ export async function POST(request: NextRequest, { params }: { params: Promise<{
     if (!environment) return NextResponse.redirect(signInUrl(request, env, {}), 303);
     if (!identityProviderId) {
       const auth = await getAuthRow(environment.id);
+      const realm = await homeRealm(auth);
       if (email) {
         const valid = emailSchema.safeParse(email).success;
-        if (!valid || routeSignIn(auth, email, false, await routedDomainsOf(auth)).method !== "sso") {
+        if (!valid || routeSignIn(auth, email, false, realm.routedDomains).method !== "sso") {
           // Not an SSO user (or not an email at all): the sign-in page shows the password step or the error.
           return NextResponse.redirect(signInUrl(request, env, { email, return_to: returnTo }), 303);
         }
       }
       // Home realm discovery: more than one IdP to choose from, the sign-in page shows the chooser.
-      if ((await identityProvidersFor(auth, email)).length > 1) {
+      if (realm.choicesFor(email).length > 1) {
         return NextResponse.redirect(signInUrl(request, env, { email, return_to: returnTo, choose: "1" }), 303);
       }
     }
