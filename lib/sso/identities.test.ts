@@ -4,7 +4,7 @@ import { getDb } from "@/db/client";
 import { auditEvents, userIdentities } from "@/db/schema";
 import { createUser } from "@/lib/users";
 import { realMemberCtx, systemCtx } from "@/test-support/fixtures";
-import { linkIdentity, listUserIdentities, unlinkIdentity } from "./identities";
+import { linkIdentity, linkIdentityFromTrace, listUserIdentities, unlinkIdentity } from "./identities";
 import { setupSso, type SsoFixture } from "./testing/fixture";
 
 // Linked identities on the user's page: each (IdP, subject) with first and last use; an admin links
@@ -57,5 +57,20 @@ describe("linked identities", () => {
     const devAdmin = await realMemberCtx("environment_admin", [f.envs.dev.id]);
     await expect(unlinkIdentity(devAdmin, { userId: owner.id, identityProviderId: f.idp.id, subject: "olga-sub" })).rejects.toThrow("This change touches an environment outside your scope.");
     expect(await getDb().select().from(userIdentities).where(and(eq(userIdentities.identityProviderId, f.idp.id)))).toEqual(before);
+  });
+
+  it("linking a refused sign-in's identity that another user now holds is refused, naming the holder; writes nothing", async () => {
+    const signed = await f.signIn({ subject: "quinn-old", attributes: { email: ["quinn@example.com"], name: ["Quinn"], groups: [] } });
+    if (!signed.ok) throw new Error(signed.reason);
+    const changed = await f.signIn({ subject: "quinn-new", attributes: { email: ["quinn@example.com"], name: ["Quinn"], groups: [] } });
+    if (changed.ok) throw new Error("the changed subject signed in");
+    expect(changed.check).toBe("identity_conflict");
+    const admin = await realMemberCtx("admin");
+    const holder = await createUser(systemCtx, { name: "Rhea", email: "rhea@example.com", environmentIds: [f.envs.prod.id] });
+    await linkIdentity(admin, { userId: holder.id, identityProviderId: f.idp.id, subject: "quinn-new" });
+    const before = await getDb().select().from(userIdentities).where(eq(userIdentities.identityProviderId, f.idp.id));
+    await expect(linkIdentityFromTrace(admin, changed.traceId)).rejects.toThrow("This identity is already linked to rhea@example.com; unlink it there first.");
+    expect(await getDb().select().from(userIdentities).where(eq(userIdentities.identityProviderId, f.idp.id))).toEqual(before);
+    expect(await listUserIdentities(signed.user.id)).toMatchObject([{ subject: "quinn-old" }]);
   });
 });

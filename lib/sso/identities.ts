@@ -1,7 +1,7 @@
 import "server-only";
 import { and, eq, sql } from "drizzle-orm";
 import { z } from "zod";
-import { getDb, type Tx } from "@/db/client";
+import { getDb, type Executor, type Tx } from "@/db/client";
 import { identityProviders, ssoTraces, userIdentities, users } from "@/db/schema";
 import { environmentIdsOf } from "@/lib/groups/membership-rows";
 import type { DomainContext } from "@/lib/auth/actor";
@@ -11,6 +11,36 @@ import { requireEnvironment } from "@/lib/environments";
 import { ConflictError, NotFoundError, ValidationError } from "@/lib/errors";
 import { authorize } from "@/lib/permissions";
 import { parseInput, uuidSchema } from "@/lib/validation";
+
+// The one writer of `user_identities` (lib/one-writer.test.ts): an admin's link from a refused
+// sign-in's trace, a link by hand, an unlink, and each IdP sign-in's record of use.
+
+/**
+ * Attaches an (IdP, subject) to a user, unless it already is; refused when it belongs to another
+ * user (unlink it there first). The caller audits and has locked the user.
+ */
+async function attachIdentity(tx: Executor, identityProviderId: string, subject: string, userId: string): Promise<{ attached: boolean }> {
+  const [existing] = await tx
+    .select({ userId: userIdentities.userId, email: users.email })
+    .from(userIdentities)
+    .innerJoin(users, eq(users.id, userIdentities.userId))
+    .where(and(eq(userIdentities.identityProviderId, identityProviderId), eq(userIdentities.subject, subject)));
+  if (existing?.userId === userId) return { attached: false };
+  if (existing) throw new ConflictError(`This identity is already linked to ${existing.email}; unlink it there first.`);
+  await tx.insert(userIdentities).values({ identityProviderId, subject, userId, lastUsedAt: sql`null` });
+  return { attached: true };
+}
+
+/**
+ * An IdP sign-in's record of an identity's use: attaches it to the user the sign-in matched, or
+ * marks it used now. Not sent yet: the quiet sign-in sends it with its other writes.
+ */
+export function recordIdentityUse(tx: Executor, identityProviderId: string, subject: string, userId: string) {
+  return tx
+    .insert(userIdentities)
+    .values({ identityProviderId, subject, userId, lastUsedAt: sql`now()` })
+    .onConflictDoUpdate({ target: [userIdentities.identityProviderId, userIdentities.subject], set: { lastUsedAt: sql`now()` } });
+}
 
 /** Failed checks an admin can resolve by linking the asserted identity to the user by hand. */
 export const LINKABLE_CHECKS = ["email_unverified", "identity_conflict"] as const;
@@ -39,12 +69,7 @@ export async function linkIdentityFromTrace(ctx: DomainContext, traceId: unknown
     if (!user) throw new NotFoundError("The user this sign-in named no longer exists.");
     authorize(ctx.actor, "users", "write", [...new Set([...(await environmentIdsOf(tx, user.id)), t.environmentId])]);
     const environment = await requireEnvironment(tx, t.environmentId);
-    const [existing] = await tx
-      .select({ userId: userIdentities.userId })
-      .from(userIdentities)
-      .where(and(eq(userIdentities.identityProviderId, t.identityProviderId!), eq(userIdentities.subject, t.subject)));
-    if (existing && existing.userId !== user.id) throw new ConflictError(`This identity is already linked to another user.`);
-    if (!existing) await tx.insert(userIdentities).values({ identityProviderId: t.identityProviderId!, subject: t.subject, userId: user.id, lastUsedAt: sql`null` });
+    await attachIdentity(tx, t.identityProviderId!, t.subject, user.id);
     await recordAudit(tx, ctx, {
       action: "user.identity_link",
       targetType: "user",
@@ -97,14 +122,7 @@ export async function linkIdentity(ctx: DomainContext, input: unknown): Promise<
     const user = await lockScopedUser(tx, ctx, data.userId);
     const [idp] = await tx.select({ id: identityProviders.id, name: identityProviders.name }).from(identityProviders).where(eq(identityProviders.id, data.identityProviderId));
     if (!idp) throw ValidationError.field("identityProviderId", "This identity provider does not exist.");
-    const [existing] = await tx
-      .select({ userId: userIdentities.userId, email: users.email })
-      .from(userIdentities)
-      .innerJoin(users, eq(users.id, userIdentities.userId))
-      .where(and(eq(userIdentities.identityProviderId, idp.id), eq(userIdentities.subject, data.subject)));
-    if (existing?.userId === user.id) return { linked: false };
-    if (existing) throw new ConflictError(`This identity is already linked to ${existing.email}; unlink it there first.`);
-    await tx.insert(userIdentities).values({ identityProviderId: idp.id, subject: data.subject, userId: user.id, lastUsedAt: sql`null` });
+    if (!(await attachIdentity(tx, idp.id, data.subject, user.id)).attached) return { linked: false };
     await recordAudit(tx, ctx, { action: "user.identity_link", targetType: "user", targetId: user.id, targetLabel: user.email, after: { identityProvider: idp.name, subject: data.subject, via: "console (by hand)" } });
     return { linked: true };
   });

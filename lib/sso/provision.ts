@@ -24,6 +24,7 @@ import { denialReason } from "@/lib/permissions";
 import { userCreatedEntry } from "@/lib/users";
 import { emailVerifiedFor, insertUserRows, signedInRow } from "@/lib/users/rows";
 import { emailSchema } from "@/lib/validation";
+import { recordIdentityUse } from "@/lib/sso/identities";
 
 /** An IdP acts in the one environment a sign-in is for, like an environment admin of it. */
 export const idpActor = (idp: Pick<IdentityProvider, "id" | "name">, environmentId: string): Actor => ({ type: "identity_provider", id: idp.id, label: idp.name, environmentIds: [environmentId] });
@@ -284,7 +285,7 @@ export async function applySignInPlan(
   } else {
     const [updated] = await Promise.all([
       signedInRow(tx, plan.user.id, { ...(plan.user.rename ? { name: plan.user.rename } : {}), activate: plan.user.activate }),
-      upsertIdentity(tx, idp.id, plan.identity.subject, plan.user.id),
+      recordIdentityUse(tx, idp.id, plan.identity.subject, plan.user.id),
     ]);
     user = updated;
     if (plan.user.rename || plan.user.activate) {
@@ -299,7 +300,7 @@ export async function applySignInPlan(
       });
     }
   }
-  if (plan.user.action === "create") await upsertIdentity(tx, idp.id, plan.identity.subject, user.id);
+  if (plan.user.action === "create") await recordIdentityUse(tx, idp.id, plan.identity.subject, user.id);
   if (plan.user.action === "link") {
     audit.push({ action: "user.identity_link", targetType: "user", targetId: user.id, targetLabel: user.email, after: { identityProvider: idp.name, subject: plan.identity.subject } });
   }
@@ -352,15 +353,8 @@ export function isQuietSignIn(plan: SignInPlan): plan is SignInPlan & { user: { 
 
 /** The quiet sign-in's writes; the caller sends them together with the session, trace and audit row. */
 export async function touchSignIn(tx: Executor, userId: string, identityProviderId: string, subject: string): Promise<User> {
-  const [user] = await Promise.all([signedInRow(tx, userId), upsertIdentity(tx, identityProviderId, subject, userId)]);
+  const [user] = await Promise.all([signedInRow(tx, userId), recordIdentityUse(tx, identityProviderId, subject, userId)]);
   return user;
-}
-
-function upsertIdentity(tx: Executor, identityProviderId: string, subject: string, userId: string) {
-  return tx
-    .insert(userIdentities)
-    .values({ identityProviderId, subject, userId, lastUsedAt: sql`now()` })
-    .onConflictDoUpdate({ target: [userIdentities.identityProviderId, userIdentities.subject], set: { lastUsedAt: sql`now()` } });
 }
 
 /** The user's groups in an environment (for the end-user home). */
