@@ -218,6 +218,10 @@ export const groupMembers = pgTable(
       .references(() => environments.id, { onDelete: "cascade" }),
     source: text({ enum: MEMBERSHIP_SOURCES }).notNull().default("manual"),
     directoryId: uuid().references(() => directories.id, { onDelete: "set null" }),
+    // The IdP whose group sync added the membership (source "saml"): each IdP's sync removes only
+    // what it added, so two IdPs of one environment do not undo each other's groups. Null for
+    // memberships synced before this was kept (any IdP's sync may remove those).
+    identityProviderId: uuid().references(() => identityProviders.id, { onDelete: "set null" }),
     // The member's display name as a SCIM client sent it (echoed back in the group's members).
     scimDisplay: text(),
     createdAt: createdAt(),
@@ -232,6 +236,8 @@ export const groupMembers = pgTable(
     index("group_members_group_created_idx").on(t.groupId, t.createdAt, t.userId),
     index("group_members_group_user_created_idx").on(t.groupId, t.userCreatedAt, t.userId),
     index("group_members_group_user_name_idx").on(t.groupId, t.userNameKey, t.userId),
+    // Deleting an IdP clears its memberships' marks without reading every membership.
+    index("group_members_identity_provider_idx").on(t.identityProviderId).where(sql`${t.identityProviderId} is not null`),
     check("group_members_source_check", oneOf(t.source, MEMBERSHIP_SOURCES)),
   ],
 );

@@ -75,11 +75,13 @@ export async function insertMembershipPairs(
   pairs: readonly MembershipPair[],
   source: MembershipSource,
   directoryId: string | null = null,
+  /** The IdP whose group sync adds them (source "saml"). */
+  identityProviderId: string | null = null,
 ): Promise<MembershipPair[]> {
   if (pairs.length === 0) return [];
   return tx
     .insert(groupMembers)
-    .values(pairs.map((p) => ({ ...p, source, directoryId })))
+    .values(pairs.map((p) => ({ ...p, source, directoryId, identityProviderId })))
     .onConflictDoNothing()
     .returning({ groupId: groupMembers.groupId, userId: groupMembers.userId, environmentId: groupMembers.environmentId });
 }

@@ -337,4 +337,26 @@ describe("several IdPs in one environment, by email domain", () => {
     const linked = await getDb().select().from(userIdentities).where(eq(userIdentities.userId, first.user.id));
     expect(linked.map((l) => [l.identityProviderId, l.subject])).toEqual([[second.id, "kim-partner"]]);
   });
+
+  it("each IdP's group sync removes only what it added: a user signing in through both keeps the other IdP's groups", async () => {
+    await setDomains([{ identityProviderId: second.id, domains: ["sync.example"] }]);
+    const partners = await createGroup(systemCtx, { environmentId: envs.prod.id, name: "Partners" });
+    await setGroupMappings(systemCtx, second.id, { environmentId: envs.prod.id, mappings: [{ idpValue: "partners", groupId: partners.id }] });
+    idp.accounts.set("lee-main", { email: "lee@sync.example", email_verified: true, name: "Lee", groups: ["eng"] });
+    const first = (await signInAs("lee-main", { identityProviderId: connected.id })).result;
+    if (!first.ok || "console" in first) throw new Error(first.ok ? "console" : first.reason);
+    await linkIdentity(systemCtx, { userId: first.user.id, identityProviderId: second.id, subject: "lee-partner" });
+    // The partner's IdP asserts its own group: Partners joins, Engineers (the main IdP's) stays.
+    other.accounts.set("lee-partner", { email: "lee@sync.example", email_verified: true, name: "Lee", groups: ["partners"] });
+    const viaPartner = (await signInAs("lee-partner", { provider: other, identityProviderId: second.id })).result;
+    if (!viaPartner.ok || "console" in viaPartner) throw new Error(viaPartner.ok ? "console" : viaPartner.reason);
+    expect(await groupNamesOf(first.user.id)).toEqual(["Engineers", "Everyone", "Partners"]);
+    // The main IdP no longer asserts eng: Engineers goes, Partners (the partner IdP's) stays.
+    idp.accounts.set("lee-main", { email: "lee@sync.example", email_verified: true, name: "Lee", groups: [] });
+    const again = (await signInAs("lee-main", { identityProviderId: connected.id })).result;
+    if (!again.ok || "console" in again) throw new Error(again.ok ? "console" : again.reason);
+    expect(await groupNamesOf(first.user.id)).toEqual(["Everyone", "Partners"]);
+    const marks = await getDb().select({ groupId: groupMembers.groupId, identityProviderId: groupMembers.identityProviderId }).from(groupMembers).where(eq(groupMembers.userId, first.user.id));
+    expect(marks).toContainEqual({ groupId: partners.id, identityProviderId: second.id });
+  });
 });

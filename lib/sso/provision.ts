@@ -103,8 +103,8 @@ export async function planSignIn(
     .select({
       user: users,
       hasAccess: sql<boolean>`exists (select 1 from ${environmentAccess} ea where ea.user_id = ${users.id} and ea.environment_id = ${environment.id})`,
-      memberships: sql<{ id: string; name: string; source: string }[]>`coalesce((
-        select json_agg(json_build_object('id', g.id, 'name', g.name, 'source', gm.source))
+      memberships: sql<{ id: string; name: string; source: string; identityProviderId: string | null }[]>`coalesce((
+        select json_agg(json_build_object('id', g.id, 'name', g.name, 'source', gm.source, 'identityProviderId', gm.identity_provider_id))
         from ${groupMembers} gm join ${groups} g on g.id = gm.group_id
         where gm.user_id = ${users.id} and gm.environment_id = ${environment.id}), '[]'::json)`,
     })
@@ -240,7 +240,7 @@ export async function planSignIn(
     ? linked.memberships
     : user
       ? await tx
-          .select({ id: groups.id, name: groups.name, source: groupMembers.source })
+          .select({ id: groups.id, name: groups.name, source: groupMembers.source, identityProviderId: groupMembers.identityProviderId })
           .from(groupMembers)
           .innerJoin(groups, eq(groups.id, groupMembers.groupId))
           .where(and(eq(groupMembers.userId, user.id), eq(groupMembers.environmentId, environment.id)))
@@ -253,8 +253,11 @@ export async function planSignIn(
   plan.groupsExcluded = plan.groupsAdded.filter((g) => exclusions.has(g.id)).map((g) => ({ ...g, reason: exclusionNote(exclusions.get(g.id)!) }));
   plan.groupsAdded = plan.groupsAdded.filter((g) => !exclusions.has(g.id));
   plan.groupsKept = current.filter((c) => targets.has(c.id)).map(({ id, name }) => ({ id, name }));
-  // Only what SAML itself added is removed: manual and SCIM memberships stay.
-  plan.groupsRemoved = current.filter((c) => c.source === "saml" && !targets.has(c.id)).map(({ id, name }) => ({ id, name }));
+  // Only what this IdP's sync added is removed: manual and SCIM memberships stay, and so do those
+  // another IdP of the environment synced (unmarked ones, synced before IdPs were recorded, go).
+  plan.groupsRemoved = current
+    .filter((c) => c.source === "saml" && (c.identityProviderId === idp.id || c.identityProviderId === null) && !targets.has(c.id))
+    .map(({ id, name }) => ({ id, name }));
   return plan;
 }
 
@@ -321,7 +324,7 @@ export async function applySignInPlan(
     added.push(g);
   }
   if (added.length) {
-    const inserted = await insertMembershipPairs(tx, added.map((g) => ({ groupId: g.id, userId: user.id, environmentId: environment.id })), "saml");
+    const inserted = await insertMembershipPairs(tx, added.map((g) => ({ groupId: g.id, userId: user.id, environmentId: environment.id })), "saml", null, idp.id);
     for (const row of inserted) {
       const g = added.find((a) => a.id === row.groupId)!;
       audit.push({ action: "group.members_add", targetType: "group", targetId: g.id, targetLabel: g.name, environment: env, after: { users: [user.email], source: "saml" } });

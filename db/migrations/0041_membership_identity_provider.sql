@@ -1,0 +1,3 @@
+ALTER TABLE "group_members" ADD COLUMN "identity_provider_id" uuid;--> statement-breakpoint
+ALTER TABLE "group_members" ADD CONSTRAINT "group_members_identity_provider_id_identity_providers_id_fk" FOREIGN KEY ("identity_provider_id") REFERENCES "public"."identity_providers"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
+CREATE INDEX "group_members_identity_provider_idx" ON "group_members" USING btree ("identity_provider_id") WHERE "group_members"."identity_provider_id" is not null;
