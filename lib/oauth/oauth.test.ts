@@ -8,6 +8,7 @@ import { addGrants } from "@/lib/access/grants";
 import { createResource } from "@/lib/access/resources";
 import { dispatchMachine } from "@/lib/doors/server/routes";
 import { createEndUserSession, readEndUserSession, signOutEverywhere } from "@/lib/end-user/sessions";
+import { activeSigningKey, resetKeyCache, rotateSigningKeys } from "@/lib/tokens/keys";
 import { mcpServerUrl } from "@/lib/tokens/mint";
 import { createUser, suspendUser } from "@/lib/users";
 import { createEnvironments, realMemberCtx, systemCtx } from "@/test-support/fixtures";
@@ -429,5 +430,23 @@ describe("upkeep", () => {
     const left = await getDb().select({ id: oauthRecords.id }).from(oauthRecords).where(eq(oauthRecords.model, "AccessToken"));
     expect(left.map((r) => r.id)).toContain("fresh-one");
     expect(left.map((r) => r.id)).not.toContain("old-one");
+  });
+});
+
+describe("the authorization server's keys", () => {
+  it("are the console's published set: after a rotation the key that signed before it is still published, beside the new active and next keys", async () => {
+    const discovery = await (await machine(`${ORIGIN}/e/prod/.well-known/openid-configuration`)).json();
+    const kids = async () => ((await (await machine(discovery.jwks_uri)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
+    const signedBefore = (await activeSigningKey()).kid;
+    expect(await kids()).toContain(signedBefore);
+    const rotated = (await rotateSigningKeys(systemCtx, {}))!;
+    resetKeyCache();
+    expect(rotated.retired).toBe(signedBefore);
+    // The provider signs with the new active key now; a client holding an ID token from just
+    // before the rotation still finds its key.
+    expect(await kids()).toEqual(expect.arrayContaining([signedBefore, rotated.active, rotated.next]));
+    const published = await (await machine(`${ORIGIN}/.well-known/jwks.json`)).json();
+    expect(await (await machine(discovery.jwks_uri)).json()).toEqual(published);
+    expect((await machine(discovery.jwks_uri)).headers.get("content-type")).toBe("application/jwk-set+json");
   });
 });

@@ -6,6 +6,7 @@ import { problem } from "@/lib/doors/http/problem";
 import { settleOAuthAudit } from "@/lib/oauth/audit";
 import { providerFor } from "@/lib/oauth/provider";
 import { hitRateLimit } from "@/lib/rate-limit";
+import { jwksResponse } from "@/lib/tokens/keys";
 
 /** Dynamic client registrations one address may make per environment and hour. */
 export const REGISTRATIONS_PER_HOUR = 30;
@@ -18,6 +19,10 @@ export const REGISTRATIONS_PER_HOUR = 30;
 export async function handleOAuth(request: Request, environmentKey: string, path: string): Promise<Response> {
   const found = await providerFor(environmentKey);
   if (!found) return problem(404, `No environment “${environmentKey}”.`, { code: "not_found" });
+  // The authorization server's keys are the console's published set, not only the key the library
+  // signs with now: an ID token signed just before a rotation still verifies after it, and the next
+  // key is known ahead (the library holds only the active key).
+  if (path === "/oauth/jwks" && (request.method === "GET" || request.method === "HEAD")) return jwksResponse();
   // Dynamic registration is open to anyone: a flood of registrations from one address is cut.
   if (path === "/oauth/register" && request.method === "POST") {
     const ip = clientIp((n) => request.headers.get(n)) ?? "unknown";

@@ -9,7 +9,7 @@ import { openApiDocument } from "@/lib/doors/rest/openapi";
 import { handleScim, MAX_BODY_BYTES as SCIM_MAX_BODY_BYTES } from "@/lib/doors/scim/handler";
 import { MAX_RESPONSE_BYTES } from "@/lib/sso/saml-response";
 import { issuerMetadata } from "@/lib/tokens/discovery";
-import { publishedJwks } from "@/lib/tokens/keys";
+import { jwksResponse } from "@/lib/tokens/keys";
 import { uuidSchema } from "@/lib/validation";
 
 // The machine doors, answered by the lean server (lib/doors/server) without Next's router: each is
@@ -99,11 +99,8 @@ export const MACHINE_ROUTES: readonly MachineRoute[] = [
     anonymous: [200],
     maxBody: SMALL,
     // The keys that verify runtime access tokens: next, active, and retired ones until every token
-    // they signed has expired. Caches may keep it five minutes (the next key is published ahead).
-    handle: async () =>
-      Response.json(await publishedJwks(), {
-        headers: { "content-type": "application/jwk-set+json", "cache-control": "public, max-age=300, stale-while-revalidate=60", "access-control-allow-origin": "*" },
-      }),
+    // they signed has expired.
+    handle: () => jwksResponse(),
   },
   {
     name: "issuer-metadata",
