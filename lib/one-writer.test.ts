@@ -22,6 +22,7 @@ const WRITERS: Record<string, string> = {
   environment_branding: "lib/branding/",
   environment_identity_providers: "lib/sso/environment-auth.ts",
   user_identities: "lib/sso/identities.ts",
+  sessions: "lib/end-user/",
 };
 const DRIZZLE_NAMES: Record<string, string> = {
   users: "users",
@@ -38,6 +39,7 @@ const DRIZZLE_NAMES: Record<string, string> = {
   environmentBranding: "environment_branding",
   environmentIdentityProviders: "environment_identity_providers",
   userIdentities: "user_identities",
+  sessions: "sessions",
 };
 
 const ROOTS = ["app", "components", "lib", "db", "scripts", "proxy.ts", "instrumentation.ts"];
@@ -47,10 +49,10 @@ const EXEMPT = [/\.(test|spec|fault)\.tsx?$/, /^scripts\/bench\//, /^db\/migrati
 export function tableWrites(source: string): { table: string; line: number }[] {
   const hits: { table: string; line: number }[] = [];
   const lineOf = (index: number) => source.slice(0, index).split("\n").length;
-  for (const m of source.matchAll(/\b(?:insert|update|delete)\(\s*(users|groups|groupMembers|membershipExclusions|apiIdempotencyKeys|secondFactors|recoveryCodes|consoleSettings|webauthnChallenges|consoleSso|consoleSsoMappings|environmentBranding|environmentIdentityProviders|userIdentities)\s*\)/g)) {
+  for (const m of source.matchAll(/\b(?:insert|update|delete)\(\s*(users|groups|groupMembers|membershipExclusions|apiIdempotencyKeys|secondFactors|recoveryCodes|consoleSettings|webauthnChallenges|consoleSso|consoleSsoMappings|environmentBranding|environmentIdentityProviders|userIdentities|sessions)\s*\)/g)) {
     hits.push({ table: DRIZZLE_NAMES[m[1]!]!, line: lineOf(m.index!) });
   }
-  for (const m of source.matchAll(/\b(?:insert\s+into|update|delete\s+from|truncate(?:\s+table)?)\s+"?(users|groups|group_members|membership_exclusions|api_idempotency_keys|second_factors|recovery_codes|console_settings|webauthn_challenges|console_sso|console_sso_mappings|environment_branding|environment_identity_providers|user_identities)"?(?=[\s(;`"]|$)/gi)) {
+  for (const m of source.matchAll(/\b(?:insert\s+into|update|delete\s+from|truncate(?:\s+table)?)\s+"?(users|groups|group_members|membership_exclusions|api_idempotency_keys|second_factors|recovery_codes|console_settings|webauthn_challenges|console_sso|console_sso_mappings|environment_branding|environment_identity_providers|user_identities|sessions)"?(?=[\s(;`"]|$)/gi)) {
     hits.push({ table: m[1]!.toLowerCase(), line: lineOf(m.index!) });
   }
   return hits;
@@ -79,19 +81,21 @@ describe("one writer per table", () => {
       "sql`delete from groups where id = ${id}`",
       "select * from users where id = 1; update sso_traces set x = 1",
       "await tx.insert(userIdentities).values(v)",
+      "await tx.update(sessions).set({ revokedAt: sql`now()` })",
     ].join("\n");
     expect(tableWrites(sample).map((h) => `${h.table}:${h.line}`)).toEqual([
       "users:1",
       "groups:2",
       "group_members:3",
       "user_identities:8",
+      "sessions:9",
       "users:4",
       "group_members:5",
       "groups:6",
     ]);
   });
 
-  it("only lib/users writes users; only lib/groups writes groups, group_members and membership_exclusions; only lib/second-factor writes second factors; only lib/sso/identities.ts writes user_identities", () => {
+  it("only lib/users writes users; only lib/groups writes groups, group_members and membership_exclusions; only lib/second-factor writes second factors; only lib/sso/identities.ts writes user_identities; only lib/end-user writes sessions", () => {
     const files = sourceFiles();
     expect(files.length).toBeGreaterThan(100);
     const offenders: string[] = [];

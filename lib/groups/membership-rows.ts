@@ -1,8 +1,9 @@
 import "server-only";
-import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Executor } from "@/db/client";
 import type { AccessSource, MembershipSource } from "@/db/enums";
-import { environmentAccess, groupMembers, groups, sessions } from "@/db/schema";
+import { environmentAccess, groupMembers, groups } from "@/db/schema";
+import { revokeSessionRows } from "@/lib/end-user/session-rows";
 
 // Row-level helpers shared by the domain functions of users, groups, SCIM and SAML sync.
 // They write no audit row and check no permission: their callers do, once per change.
@@ -52,20 +53,6 @@ export async function deleteAccessRows(tx: Executor, userIds: readonly string[],
   return ids;
 }
 
-/** Ends sessions at once (server-side sessions are checked on every request). */
-export async function revokeSessionRows(tx: Executor, userIds: readonly string[], environmentId?: string): Promise<void> {
-  if (userIds.length === 0) return;
-  await tx
-    .update(sessions)
-    .set({ revokedAt: sql`now()` })
-    .where(
-      and(
-        inArray(sessions.userId, [...userIds]),
-        isNull(sessions.revokedAt),
-        environmentId ? eq(sessions.environmentId, environmentId) : undefined,
-      ),
-    );
-}
 
 export type MembershipPair = { groupId: string; userId: string; environmentId: string };
 

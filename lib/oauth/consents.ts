@@ -6,6 +6,7 @@ import { oauthConsents, resources, sessions, users } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
+import { revokeSessionRow } from "@/lib/end-user/session-rows";
 import { createEndUserSession, type EndUserSession } from "@/lib/end-user/sessions";
 import { requireEnvironment } from "@/lib/environments";
 import { ForbiddenError, NotFoundError, ValidationError } from "@/lib/errors";
@@ -218,7 +219,7 @@ export async function revokeConsent(ctx: DomainContext, consentId: string): Prom
     if (!own && ctx.actor.type === "end_user") throw new ForbiddenError("Only the user who connected this app, or an administrator, can disconnect it.");
     if (!own) authorize(ctx.actor, "users", "write", [row.consent.environmentId]);
     await tx.update(oauthConsents).set({ revokedAt: sql`now()` }).where(eq(oauthConsents.id, row.consent.id));
-    await tx.update(sessions).set({ revokedAt: sql`now()` }).where(and(eq(sessions.id, row.consent.sessionId), isNull(sessions.revokedAt)));
+    await revokeSessionRow(tx, row.consent.sessionId);
     const environment = await requireEnvironment(tx, row.consent.environmentId);
     await recordAudit(tx, ctx, {
       action: "oauth.consent_revoke",

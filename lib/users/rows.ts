@@ -3,7 +3,7 @@ import { and, eq, inArray, isNull, or, sql } from "drizzle-orm";
 import type { Executor } from "@/db/client";
 import type { EmailVerifier, UserSource, UserStatus } from "@/db/enums";
 import { users, type User } from "@/db/schema";
-import { revokeSessionRows } from "@/lib/groups/membership-rows";
+import { revokeSessionRows } from "@/lib/end-user/session-rows";
 
 // The one writer of `users`: every door (console, REST, SCIM, CSV import, SSO, end-user password
 // and session bookkeeping) changes user rows through these helpers, and a test fails when another

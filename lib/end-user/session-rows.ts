@@ -1,0 +1,29 @@
+import "server-only";
+import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import type { Executor } from "@/db/client";
+import { sessions } from "@/db/schema";
+
+// The writes that end end-user sessions, shared by every rule that ends them (suspension, access
+// revoked, password changed, a connected app disconnected). With lib/end-user/sessions.ts (sign-in,
+// idle time, sign-out) this folder is the one writer of `sessions` (lib/one-writer.test.ts). No
+// audit row and no permission check here: the callers do both.
+
+/** Ends sessions at once (server-side sessions are checked on every request). */
+export async function revokeSessionRows(tx: Executor, userIds: readonly string[], environmentId?: string): Promise<void> {
+  if (userIds.length === 0) return;
+  await tx
+    .update(sessions)
+    .set({ revokedAt: sql`now()` })
+    .where(
+      and(
+        inArray(sessions.userId, [...userIds]),
+        isNull(sessions.revokedAt),
+        environmentId ? eq(sessions.environmentId, environmentId) : undefined,
+      ),
+    );
+}
+
+/** Ends one session (a connected app's consent revoked ends the session it was given in). */
+export async function revokeSessionRow(tx: Executor, sessionId: string): Promise<void> {
+  await tx.update(sessions).set({ revokedAt: sql`now()` }).where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)));
+}
