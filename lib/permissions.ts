@@ -176,11 +176,21 @@ function capitalise(s: string) {
  * cannot raise anyone (themselves included) to owner, and neither can an API token (an admin could
  * mint one). `current`: the member's role now (none for an invitation); `next`: the role asked for.
  */
+/** Whether the actor is an owner (or the system): the console's security settings are theirs alone. */
+export function isOwner(actor: Actor): boolean {
+  return actor.type === "system" || (actor.type === "console_member" && actor.role === "owner");
+}
+
+/** Throws a ForbiddenError saying `what` only an owner may do, unless the actor is one. */
+export function authorizeOwner(actor: Actor, what: string): void {
+  if (!isOwner(actor)) throw new ForbiddenError(`Only an owner ${what}.`);
+}
+
 export function consoleMemberDenialReason(actor: Actor, roles: { current?: ConsoleRole; next?: ConsoleRole } = {}): string | null {
   const reason = denialReason(actor, "console_members", "write");
   if (reason) return reason;
   if (roles.current !== "owner" && roles.next !== "owner") return null;
-  if (actor.type === "system" || (actor.type === "console_member" && actor.role === "owner")) return null;
+  if (isOwner(actor)) return null;
   if (actor.type === "api_token") return "Only an owner signed in to the console can invite, change, suspend or remove an owner; an API token cannot.";
   return roles.current === "owner"
     ? "Only an owner can change, suspend or remove an owner."

@@ -8,8 +8,9 @@ import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
 import { requireEnvironments } from "@/lib/environments";
-import { ConflictError, ForbiddenError, ValidationError } from "@/lib/errors";
+import { ConflictError, ValidationError } from "@/lib/errors";
 import { hasSecondFactor, memberOwner } from "@/lib/second-factor";
+import { authorizeOwner } from "@/lib/permissions";
 import { parseInput, uuidSchema } from "@/lib/validation";
 
 // Console SSO: members sign in to the console through one of the connected IdPs (the same SAML
@@ -81,9 +82,7 @@ export function consoleAccessFor(mappings: readonly ConsoleSsoMapping[], groups:
 export async function updateConsoleSso(ctx: DomainContext, input: unknown): Promise<ConsoleSsoSettings> {
   const data = parseInput(consoleSsoInput, input);
   const actor = ctx.actor;
-  if (!(actor.type === "system" || (actor.type === "console_member" && actor.role === "owner"))) {
-    throw new ForbiddenError("Only an owner can change how members sign in to the console.");
-  }
+  authorizeOwner(actor, "can change how members sign in to the console");
   const seen = new Set<string>();
   data.mappings.forEach((m, i) => {
     if (seen.has(m.idpValue)) throw ValidationError.field(`mappings.${i}.idpValue`, `“${m.idpValue}” is mapped twice; map each IdP group once.`);

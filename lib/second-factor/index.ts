@@ -10,7 +10,7 @@ import { openSecret, sealSecret } from "@/lib/crypto/sealed";
 import { inTransaction } from "@/lib/domain/transaction";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/lib/errors";
 import { environmentIdsOf } from "@/lib/groups/membership-rows";
-import { authorize } from "@/lib/permissions";
+import { authorize, authorizeOwner } from "@/lib/permissions";
 import { endSessionsRow } from "@/lib/users/rows";
 import { parseInput, uuidSchema } from "@/lib/validation";
 import { checkPasskey, isPasskeyAnswer, passkeyAuthenticationOptions, passkeyRegistrationOptions, verifyPasskeyRegistration } from "./passkeys";
@@ -251,9 +251,7 @@ async function dropAll(tx: Tx, owner: FactorOwner): Promise<number> {
 export async function resetMemberSecondFactors(ctx: DomainContext, memberId: string): Promise<{ removed: number; sessionsEnded: number }> {
   const id = parseInput(uuidSchema, memberId);
   const actor = ctx.actor;
-  if (!(actor.type === "system" || (actor.type === "console_member" && actor.role === "owner"))) {
-    throw new ForbiddenError("Only an owner signed in to the console can reset a member's second factors.");
-  }
+  authorizeOwner(actor, "signed in to the console can reset a member's second factors");
   if (actor.type === "console_member" && actor.id === id) throw new ValidationError("Manage your own second factors on your security page.");
   return inTransaction(async (tx) => {
     const [member] = await tx.select().from(consoleMembers).where(eq(consoleMembers.id, id)).for("update");
@@ -409,9 +407,7 @@ export async function consoleSecurity(executor: Executor = getDb()): Promise<{ r
 export async function setRequireSecondFactor(ctx: DomainContext, input: unknown): Promise<{ requireSecondFactor: boolean }> {
   const { requireSecondFactor } = parseInput(z.object({ requireSecondFactor: z.boolean({ error: "Say on or off." }) }), input);
   const actor = ctx.actor;
-  if (!(actor.type === "system" || (actor.type === "console_member" && actor.role === "owner"))) {
-    throw new ForbiddenError("Only an owner can change whether the console requires a second factor.");
-  }
+  authorizeOwner(actor, "can change whether the console requires a second factor");
   return inTransaction(async (tx) => {
     const before = await consoleSecurity(tx);
     if (requireSecondFactor && actor.type === "console_member" && !(await hasSecondFactor(memberOwner(actor.id!), tx))) {
