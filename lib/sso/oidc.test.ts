@@ -189,8 +189,23 @@ describe("signing in with an OpenID Connect IdP", () => {
     expect(refusal.check).toBe("email_unverified");
     expect(refusal.reason).toBe("The IdP says it is not verified (email_verified is false) for zed@example.com: an unverified email cannot sign anyone in or be linked to an account.");
     idp.accounts.set("zed-sub", { email: "zed@example.com", groups: ["eng"] });
-    expect(failed((await signInAs("zed-sub")).result).reason).toContain("does not say whether it is verified (no email_verified claim)");
+    expect(failed((await signInAs("zed-sub")).result).reason).toContain("does not say whether it is verified (no email_verified claim, nor Entra ID's xms_edov)");
+    // Entra ID sends xms_edov (its tenant owns the email's domain) instead of email_verified: false is refused.
+    idp.accounts.set("zed-sub", { email: "zed@example.com", xms_edov: false });
+    expect(failed((await signInAs("zed-sub")).result).reason).toBe(
+      "The IdP does not say that its domain is verified (xms_edov is false) for zed@example.com: an unverified email cannot sign anyone in or be linked to an account.",
+    );
     expect(await userByEmail("zed@example.com")).toBeUndefined();
+  });
+
+  it("signs in an Entra ID user whose tenant owns the email's domain (xms_edov true, no email_verified); email_verified false still refuses", async () => {
+    idp.accounts.set("entra-sub", { email: "erin@example.com", xms_edov: true, name: "Erin" });
+    const { result } = await signInAs("entra-sub");
+    if (!result.ok || "console" in result) throw new Error(result.ok ? "console" : result.reason);
+    expect(result.user.email).toBe("erin@example.com");
+    idp.accounts.set("entra-false-sub", { email: "fay@example.com", email_verified: false, xms_edov: true });
+    expect(failed((await signInAs("entra-false-sub")).result).reason).toContain("says it is not verified (email_verified is false)");
+    expect(await userByEmail("fay@example.com")).toBeUndefined();
   });
 
   it("authenticates at the token endpoint as the client is registered: the other method is refused with the IdP's words", async () => {

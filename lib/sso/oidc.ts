@@ -232,9 +232,22 @@ export function claimAttributes(claims: Record<string, unknown>): Record<string,
   return out;
 }
 
-/** The refusal when the email a sign-in would use is not one the IdP says is verified (email_verified). */
+const asserted = (value: unknown) => value === true || value === "true" || value === 1 || value === "1";
+
+/**
+ * The refusal when the email a sign-in would use is not one the IdP says is verified: its
+ * `email_verified` claim, or, where an IdP does not send that claim, Microsoft Entra ID's
+ * `xms_edov` (the tenant has verified that it owns the email's domain; Entra sends no
+ * email_verified, and its plain `email` claim proves nothing, the "nOAuth" takeover).
+ */
 export function unverifiedEmailReason(claims: Record<string, unknown>, email: string): string | null {
-  if (claims.email_verified === true || claims.email_verified === "true") return null;
-  const said = claims.email_verified === undefined ? "does not say whether it is verified (no email_verified claim)" : `says it is not verified (email_verified is ${JSON.stringify(claims.email_verified)})`;
+  if (asserted(claims.email_verified)) return null;
+  if (claims.email_verified === undefined && asserted(claims.xms_edov)) return null;
+  const said =
+    claims.email_verified !== undefined
+      ? `says it is not verified (email_verified is ${JSON.stringify(claims.email_verified)})`
+      : claims.xms_edov !== undefined
+        ? `does not say that its domain is verified (xms_edov is ${JSON.stringify(claims.xms_edov)})`
+        : "does not say whether it is verified (no email_verified claim, nor Entra ID's xms_edov)";
   return `The IdP ${said} for ${email}: an unverified email cannot sign anyone in or be linked to an account.`;
 }

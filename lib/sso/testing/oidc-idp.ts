@@ -10,7 +10,7 @@ import type { AddressInfo } from "node:net";
 import { SignJWT, decodeJwt, importJWK, type JWK } from "jose";
 import Provider from "oidc-provider";
 
-export type OidcAccount = { email: string; email_verified?: boolean; name?: string; groups?: string[] };
+export type OidcAccount = { email: string; email_verified?: boolean; xms_edov?: boolean; name?: string; groups?: string[] };
 export type Tamper = (claims: Record<string, unknown>) => Record<string, unknown>;
 
 export type OidcIdp = {
@@ -60,7 +60,8 @@ export async function startOidcIdp(options: { redirectUri: string; clientId?: st
       },
     ],
     jwks: { keys: [jwk] },
-    claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"], groups: ["groups"] },
+    // xms_edov: Microsoft Entra ID's proof of the email's domain (an optional claim it sends instead of email_verified).
+    claims: { openid: ["sub"], email: ["email", "email_verified", "xms_edov"], profile: ["name"], groups: ["groups"] },
     pkce: { required: () => true },
     cookies: { keys: ["oidc-test-idp-cookie-key"] },
     features: { devInteractions: { enabled: true } },

@@ -41,7 +41,8 @@ export function SpDetails({ oidc = false, saml = true }: { oidc?: boolean; saml?
       {oidc && (
         <p className="mt-3 text-sm text-slate-600">
           OpenID Connect: register a confidential web client (authorization code flow with PKCE) with this redirect URI; the email must come with{" "}
-          <code>email_verified</code> true.
+          <code>email_verified</code> true (Microsoft Entra ID sends none: add its optional claim <code>xms_edov</code>, the tenant&apos;s proof that it owns the
+          email&apos;s domain).
         </p>
       )}
     </div>

@@ -50,7 +50,7 @@ export default async function IdentityProviderPage({ params }: { params: Promise
               <dt className="text-slate-500">Client secret</dt>
               <dd>{idp.oidcClientSecret ? "kept sealed (never shown)" : "none (a public client)"}</dd>
               <dt className="text-slate-500">Checks</dt>
-              <dd>Authorization code with PKCE (S256), state and nonce; the ID token&apos;s signature (the IdP&apos;s published keys), issuer, audience and expiry; email_verified.</dd>
+              <dd>Authorization code with PKCE (S256), state and nonce; the ID token&apos;s signature (the IdP&apos;s published keys), issuer, audience and expiry; email_verified (or Entra ID&apos;s xms_edov).</dd>
             </dl>
             <OidcClientForm idpId={idp.id} version={idp.version} clientId={idp.oidcClientId ?? ""} scopes={idp.oidcScopes} tokenAuthMethod={idp.oidcTokenAuthMethod} canWrite={canWrite} />
           </Card>
