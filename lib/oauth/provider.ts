@@ -173,11 +173,14 @@ async function configuration(environment: Environment, settings: { registration:
         jwt: async (_ctx, token, jwt) => {
           const accountId = (token as unknown as { accountId?: string }).accountId;
           const grantId = (token as unknown as { grantId?: string }).grantId;
-          const [consent] = grantId
-            ? await getDb().select({ sessionId: oauthConsents.sessionId }).from(oauthConsents).where(and(eq(oauthConsents.environmentId, environment.id), eq(oauthConsents.grantId, grantId), isNull(oauthConsents.revokedAt)))
-            : [];
-          const [user] = accountId ? await getDb().select({ email: users.email, name: users.name }).from(users).where(eq(users.id, accountId)) : [];
-          const held = accountId ? await entitlementsOf(environment.id, accountId) : { groups: [], entitlements: {} };
+          // The three reads at once (the entitlements usually from the decision cache).
+          const [[consent], [user], held] = await Promise.all([
+            grantId
+              ? getDb().select({ sessionId: oauthConsents.sessionId }).from(oauthConsents).where(and(eq(oauthConsents.environmentId, environment.id), eq(oauthConsents.grantId, grantId), isNull(oauthConsents.revokedAt)))
+              : Promise.resolve([]),
+            accountId ? getDb().select({ email: users.email, name: users.name }).from(users).where(eq(users.id, accountId)) : Promise.resolve([]),
+            accountId ? entitlementsOf(environment.id, accountId) : Promise.resolve({ groups: [] as string[], entitlements: {} }),
+          ]);
           jwt.payload.iss = tokenIssuer();
           Object.assign(jwt.payload, { env: environment.key, email: user?.email, name: user?.name, sid: consent?.sessionId ?? "00000000-0000-0000-0000-000000000000", groups: held.groups, entitlements: held.entitlements });
         },
