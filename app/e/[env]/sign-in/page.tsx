@@ -24,7 +24,6 @@ export default async function EndUserSignInPage({ params, searchParams }: { para
   if (await currentEndUserSession(envKey)) redirect(returnTo ?? `/e/${envKey}`);
 
   const [settings, branding] = await Promise.all([getAuthRow(environment.id), brandingOf(environment.id)]);
-  const realm = await homeRealm(settings);
   const rawEmail = one(sp.email)?.trim() ?? "";
   const email = emailSchema.safeParse(rawEmail).success ? rawEmail : "";
   const wantsPassword = one(sp.method) === "password";
@@ -36,8 +35,10 @@ export default async function EndUserSignInPage({ params, searchParams }: { para
   let step: "email" | "password" | "sso" | "choose" | "none" = "email";
   let noneReason = "";
   const emailError = rawEmail && !email ? "Enter a valid email address." : null;
+  // The environment's IdPs and their domains, read only where an email is routed or a choice shown.
+  const realm = email || one(sp.choose) ? await homeRealm(settings) : null;
   if (email) {
-    const route = routeSignIn(settings, email, false, realm.routedDomains);
+    const route = routeSignIn(settings, email, false, realm!.routedDomains);
     // Reached by a link carrying an SSO user's email: starting SSO writes, so it takes a POST (a click).
     if (route.method === "sso" && !wantsPassword) step = "sso";
     else if (route.method === "none") {
@@ -47,7 +48,7 @@ export default async function EndUserSignInPage({ params, searchParams }: { para
   } else if (wantsPassword) step = "password";
   else if (one(sp.choose) && settings.ssoEnabled) step = "choose";
   // Home realm discovery: the IdPs serving the email's domain (or, without an email, all of them).
-  const choices: SignInChoice[] = step === "sso" || step === "choose" ? realm.choicesFor(step === "sso" ? email : undefined) : [];
+  const choices: SignInChoice[] = step === "sso" || step === "choose" ? realm!.choicesFor(step === "sso" ? email : undefined) : [];
 
   return (
     <section className="mx-auto max-w-sm rounded-lg border border-slate-200 bg-white p-6 shadow-sm">
