@@ -96,6 +96,8 @@ test("connect an OpenID Connect IdP in the console; JIT creates the user with th
   main.accounts.set(`ada-${u}`, { email: `ada-${u}@corp.example`, email_verified: true, name: "Ada Lovelace", groups: ["eng"] });
   const first = await oidcSignIn(browser, `ada-${u}@corp.example`, main, `ada-${u}`);
   expect(await groupsOnHome(first.page)).toEqual(["Engineers", "Everyone"]);
+  // The home names the IdP the session came from.
+  await expect(first.page.getByTestId("end-user-method")).toHaveText(`single sign-on (${MAIN})`);
   await first.context.close();
 
   main.accounts.set(`ada-${u}`, { email: `ada-${u}@corp.example`, email_verified: true, name: "Ada Lovelace", groups: ["fin"] });
@@ -124,6 +126,8 @@ test("two IdPs in one environment by domain: a user linked to one, unlinked and 
   main.accounts.set(`pat-main-${u}`, { email: `pat-${u}@partner.example`, email_verified: true, name: "Pat Partner", groups: ["eng"] });
   const first = await oidcSignIn(browser, `pat-${u}@partner.example`, main, `pat-main-${u}`);
   expect(await groupsOnHome(first.page)).toEqual(["Engineers", "Everyone"]);
+  // The home names the IdP the session came from.
+  await expect(first.page.getByTestId("end-user-method")).toHaveText(`single sign-on (${MAIN})`);
   await first.context.close();
 
   // The partner's IdP is connected, and the environment's settings send partner.example to it.
