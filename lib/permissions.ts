@@ -169,13 +169,6 @@ function capitalise(s: string) {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
-/**
- * Console members: owners and admins manage them (the table above), but owners are the owners'
- * business alone, as super admins are in Okta and Keycloak: only an owner signed in to the console
- * may invite an owner, make a member an owner, or change, suspend or remove an owner. An admin
- * cannot raise anyone (themselves included) to owner, and neither can an API token (an admin could
- * mint one). `current`: the member's role now (none for an invitation); `next`: the role asked for.
- */
 /** Whether the actor is an owner (or the system): the console's security settings are theirs alone. */
 export function isOwner(actor: Actor): boolean {
   return actor.type === "system" || (actor.type === "console_member" && actor.role === "owner");
@@ -186,6 +179,13 @@ export function authorizeOwner(actor: Actor, what: string): void {
   if (!isOwner(actor)) throw new ForbiddenError(`Only an owner ${what}.`);
 }
 
+/**
+ * Console members: owners and admins manage them (the table above), but owners are the owners'
+ * business alone, as super admins are in Okta and Keycloak: only an owner signed in to the console
+ * may invite an owner, make a member an owner, or change, suspend or remove an owner. An admin
+ * cannot raise anyone (themselves included) to owner, and neither can an API token (an admin could
+ * mint one). `current`: the member's role now (none for an invitation); `next`: the role asked for.
+ */
 export function consoleMemberDenialReason(actor: Actor, roles: { current?: ConsoleRole; next?: ConsoleRole } = {}): string | null {
   const reason = denialReason(actor, "console_members", "write");
   if (reason) return reason;

@@ -53,7 +53,6 @@ export async function deleteAccessRows(tx: Executor, userIds: readonly string[],
   return ids;
 }
 
-
 export type MembershipPair = { groupId: string; userId: string; environmentId: string };
 
 /** Inserts any mix of (group, user) memberships in one statement; returns those that were new. */

@@ -153,14 +153,19 @@ export async function signsInWith(settings: Pick<EnvironmentAuth, "environmentId
 
 export type SignInChoice = { id: string; name: string };
 
+export type HomeRealm = { routedDomains: string[]; choicesFor(email?: string): SignInChoice[] };
+
+/** No SSO: no routed domain, no IdP to choose. */
+export const NO_REALM: HomeRealm = { routedDomains: [], choicesFor: () => [] };
+
 /**
  * Home realm discovery for one environment, its IdPs read once: the email domains its further IdPs
  * serve (routeSignIn sends those emails to SSO), and the IdPs for an email: those serving its
  * domain (several: the person chooses), or the main IdP when none lists it; without an email,
  * every IdP of the environment, the main one first.
  */
-export async function homeRealm(settings: Pick<EnvironmentAuth, "environmentId" | "ssoEnabled" | "identityProviderId">) {
-  if (!settings.ssoEnabled || !settings.identityProviderId) return { routedDomains: [] as string[], choicesFor: (): SignInChoice[] => [] };
+export async function homeRealm(settings: Pick<EnvironmentAuth, "environmentId" | "ssoEnabled" | "identityProviderId">): Promise<HomeRealm> {
+  if (!settings.ssoEnabled || !settings.identityProviderId) return NO_REALM;
   const [main, others] = await Promise.all([
     getDb().select({ id: identityProviders.id, name: identityProviders.name }).from(identityProviders).where(eq(identityProviders.id, settings.identityProviderId)),
     additionalIdentityProvidersOf(settings.environmentId),
@@ -286,14 +291,15 @@ export async function updateEnvironmentAuth(ctx: DomainContext, environmentId: s
 }
 
 export type SignInRoute =
-  | { method: "sso"; identityProviderId: string; passwordAlso: false }
-  | { method: "password"; identityProviderId: string | null; passwordAlso: true }
+  | { method: "sso"; identityProviderId: string }
+  | { method: "password"; identityProviderId: string | null }
   | { method: "none"; reason: string };
 
 /**
  * The email-first decision: SSO when enforced for the email's domain (or for everyone), or when
- * the domain is one a further IdP serves (`routedDomains`: it goes to that IdP first, the password
- * stays where it is enabled and not enforced); password otherwise. Break-glass users keep their
+ * the domain is one a further IdP serves (`routedDomains`, the email step's preference: it goes to
+ * that IdP first; the password doors leave it out, as the password stays where it is enabled and not
+ * enforced); password otherwise. Break-glass users keep their
  * password while SSO is enforced.
  */
 export function routeSignIn(
@@ -305,8 +311,8 @@ export function routeSignIn(
   const domain = email.split("@").pop()!.toLowerCase();
   const sso = settings.ssoEnabled && settings.identityProviderId ? settings.identityProviderId : null;
   const enforced = !!sso && (settings.enforcement === "all" || (settings.enforcement === "domains" && settings.enforcedDomains.includes(domain)));
-  if (sso && (enforced || routedDomains.includes(domain)) && !isBreakGlass) return { method: "sso", identityProviderId: sso, passwordAlso: false };
-  if (settings.passwordEnabled || (isBreakGlass && enforced)) return { method: "password", identityProviderId: sso, passwordAlso: true };
-  if (sso) return { method: "sso", identityProviderId: sso, passwordAlso: false };
+  if (sso && (enforced || routedDomains.includes(domain)) && !isBreakGlass) return { method: "sso", identityProviderId: sso };
+  if (settings.passwordEnabled || (isBreakGlass && enforced)) return { method: "password", identityProviderId: sso };
+  if (sso) return { method: "sso", identityProviderId: sso };
   return { method: "none", reason: "Sign-in is not set up for this environment." };
 }

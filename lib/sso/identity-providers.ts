@@ -506,6 +506,12 @@ export async function listIdentityProviders(executor: Executor = getDb()): Promi
   return rows.map((r) => ({ ...r, certificateWarning: r.certificateExpiresAt ? certificateWarning(r.certificateExpiresAt) : null }));
 }
 
+/** An IdP's name, or null when it is gone (a session's IdP an admin deleted since). */
+export async function identityProviderName(id: string, executor: Executor = getDb()): Promise<string | null> {
+  const [row] = await executor.select({ name: identityProviders.name }).from(identityProviders).where(eq(identityProviders.id, id));
+  return row?.name ?? null;
+}
+
 export async function getIdentityProvider(id: string, executor: Executor = getDb()): Promise<IdentityProvider> {
   const parsed = uuidSchema.safeParse(id);
   if (!parsed.success) throw new NotFoundError("Identity provider not found.");

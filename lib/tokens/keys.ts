@@ -144,13 +144,6 @@ export async function publishedJwks(): Promise<{ keys: JWK[] }> {
   return { keys: rows.map((r) => r.jwk as JWK) };
 }
 
-/** The published keys as a JWKS answer: caches may keep it five minutes (the next key is published ahead). */
-export async function jwksResponse(): Promise<Response> {
-  return Response.json(await publishedJwks(), {
-    headers: { "content-type": "application/jwk-set+json", "cache-control": "public, max-age=300, stale-while-revalidate=60", "access-control-allow-origin": "*" },
-  });
-}
-
 // The active key, decrypted, for a few seconds: a rotation elsewhere is picked up within them
 // (the previous key stays published, so its tokens still verify).
 let activeCache: { at: number; kid: string; algorithm: KeyAlgorithm; key: KeyObject } | undefined;

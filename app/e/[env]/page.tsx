@@ -9,7 +9,7 @@ import { userGroupsIn } from "@/lib/sso/provision";
 import { mcpServerUrl } from "@/lib/tokens/mint";
 import { SecondFactors } from "@/components/second-factors";
 import { getAuthRow } from "@/lib/sso/environment-auth";
-import { getIdentityProvider } from "@/lib/sso/identity-providers";
+import { identityProviderName } from "@/lib/sso/identity-providers";
 import { secondFactorsOf, userOwner } from "@/lib/second-factor";
 import {
   confirmTotpForUserAction,
@@ -74,12 +74,12 @@ export default async function EndUserHome({ params }: { params: Promise<{ env: s
       </div>
     );
   }
-  const [groups, held, resources, idp] = await Promise.all([
+  const [groups, held, resources, idpName] = await Promise.all([
     userGroupsIn(getDb(), user.id, environment.id),
     entitlementsOf(environment.id, user.id),
     listResources(environment.id),
     // The IdP the session came from (gone if an admin deleted it since).
-    session.method === "sso" && session.identityProviderId ? getIdentityProvider(session.identityProviderId).catch(() => null) : null,
+    session.method === "sso" && session.identityProviderId ? identityProviderName(session.identityProviderId) : null,
   ]);
   const usable = (feature: Feature) => {
     const granted = held.entitlements[feature] ?? [];
@@ -98,7 +98,7 @@ export default async function EndUserHome({ params }: { params: Promise<{ env: s
           <dt className="text-slate-500">Environment</dt>
           <dd>{environment.name}</dd>
           <dt className="text-slate-500">Signed in with</dt>
-          <dd data-testid="end-user-method">{session.method === "sso" ? (idp ? `single sign-on (${idp.name})` : "single sign-on") : "password"}</dd>
+          <dd data-testid="end-user-method">{session.method === "sso" ? (idpName ? `single sign-on (${idpName})` : "single sign-on") : "password"}</dd>
           <dt className="text-slate-500">Groups here</dt>
           <dd>
             <ul data-testid="end-user-groups" className="flex flex-wrap gap-2">

@@ -6,7 +6,7 @@ import { problem } from "@/lib/doors/http/problem";
 import { settleOAuthAudit } from "@/lib/oauth/audit";
 import { providerFor } from "@/lib/oauth/provider";
 import { hitRateLimit } from "@/lib/rate-limit";
-import { jwksResponse } from "@/lib/tokens/keys";
+import { jwksResponse } from "@/lib/doors/http/jwks";
 
 /** Dynamic client registrations one address may make per environment and hour. */
 export const REGISTRATIONS_PER_HOUR = 30;

@@ -9,7 +9,7 @@ import { openApiDocument } from "@/lib/doors/rest/openapi";
 import { handleScim, MAX_BODY_BYTES as SCIM_MAX_BODY_BYTES } from "@/lib/doors/scim/handler";
 import { MAX_RESPONSE_BYTES } from "@/lib/sso/saml-response";
 import { issuerMetadata } from "@/lib/tokens/discovery";
-import { jwksResponse } from "@/lib/tokens/keys";
+import { jwksResponse } from "@/lib/doors/http/jwks";
 import { uuidSchema } from "@/lib/validation";
 
 // The machine doors, answered by the lean server (lib/doors/server) without Next's router: each is

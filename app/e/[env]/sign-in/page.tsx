@@ -4,7 +4,7 @@ import { notFound, redirect } from "next/navigation";
 import type { ReactNode } from "react";
 import { Button } from "@/components/ui/button";
 import { findEnvironmentByKey } from "@/lib/environments";
-import { getAuthRow, homeRealm, routeSignIn, type SignInChoice } from "@/lib/sso/environment-auth";
+import { getAuthRow, homeRealm, NO_REALM, routeSignIn, type SignInChoice } from "@/lib/sso/environment-auth";
 import { getTrace, safeReturnPath } from "@/lib/sso/flow";
 import { emailSchema } from "@/lib/validation";
 import { PasswordForm } from "../forms";
@@ -36,9 +36,9 @@ export default async function EndUserSignInPage({ params, searchParams }: { para
   let noneReason = "";
   const emailError = rawEmail && !email ? "Enter a valid email address." : null;
   // The environment's IdPs and their domains, read only where an email is routed or a choice shown.
-  const realm = email || one(sp.choose) ? await homeRealm(settings) : null;
+  const realm = email || one(sp.choose) ? await homeRealm(settings) : NO_REALM;
   if (email) {
-    const route = routeSignIn(settings, email, false, realm!.routedDomains);
+    const route = routeSignIn(settings, email, false, realm.routedDomains);
     // Reached by a link carrying an SSO user's email: starting SSO writes, so it takes a POST (a click).
     if (route.method === "sso" && !wantsPassword) step = "sso";
     else if (route.method === "none") {
@@ -48,7 +48,7 @@ export default async function EndUserSignInPage({ params, searchParams }: { para
   } else if (wantsPassword) step = "password";
   else if (one(sp.choose) && settings.ssoEnabled) step = "choose";
   // Home realm discovery: the IdPs serving the email's domain (or, without an email, all of them).
-  const choices: SignInChoice[] = step === "sso" || step === "choose" ? realm!.choicesFor(step === "sso" ? email : undefined) : [];
+  const choices: SignInChoice[] = step === "sso" || step === "choose" ? realm.choicesFor(step === "sso" ? email : undefined) : [];
 
   return (
     <section className="mx-auto max-w-sm rounded-lg border border-slate-200 bg-white p-6 shadow-sm">
