@@ -35,6 +35,9 @@ test("a grant on one tool of an MCP server says so in the grants", async ({ page
   await signInAsOwner(page);
   await page.goto(`${baseUrl()}/console/test/access?feature=mcp`);
   await page.getByRole("link", { name: "Snowflake MCP" }).click();
+  // The server's own page (only it has the tool choice): the feature page has an "Add a group" too,
+  // and a pick made there while the navigation is still on its way is lost with that page.
+  await expect(page.getByLabel("Tools")).toBeVisible();
   // Typed before the page hydrates, the text is lost (and a late answer can replace the list): type
   // and pick until the pick is taken.
   await expect(async () => {
