@@ -12,6 +12,12 @@ const schema = z.object({
   NEXTAUTH_URL: z.url().optional(),
   DATA_DIR: z.string().default(".data"),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  // Statements run often are prepared on each connection (db/auto-prepare.ts); "false" for a pooler
+  // that cannot keep prepared statements (PgBouncer in transaction mode before 1.21).
+  DATABASE_PREPARE: z
+    .enum(["true", "false", "1", "0"])
+    .default("true")
+    .transform((v) => v === "true" || v === "1"),
   // Mail: without SMTP_URL, mail goes to the outbox the console shows (the demo's default).
   SMTP_URL: z.string().regex(/^smtps?:\/\//, "must be an smtp:// or smtps:// URL").optional(),
   MAIL_FROM: z.string().default("IAM Console <no-reply@localhost>"),
@@ -26,13 +32,13 @@ const schema = z.object({
     .enum(["true", "false", "1", "0"])
     .default("false")
     .transform((v) => v === "true" || v === "1"),
-  // Audit webhook URLs that resolve to private or loopback addresses are refused unless this is on.
   // Which hops in front of the app are our proxies (their X-Forwarded-For is believed): unset for
   // none, a number of hops, or a comma-separated list of addresses and CIDR ranges.
   TRUST_PROXY: z.string().max(2000).optional(),
   // Decisions, API tokens and environments from memory (lib/access/decision-cache.ts); "off" reads
   // the database every time. Unset: on, except under vitest.
   DECISION_CACHE: z.enum(["on", "off"]).optional(),
+  // Audit webhook URLs that resolve to private or loopback addresses are refused unless this is on.
   ALLOW_PRIVATE_WEBHOOK_URLS: z
     .enum(["true", "false", "1", "0"])
     .default("false")

@@ -5,6 +5,7 @@ import type { PgTransaction } from "drizzle-orm/pg-core";
 import type { PostgresJsQueryResultHKT } from "drizzle-orm/postgres-js";
 import * as schema from "./schema";
 import { env } from "@/env";
+import { autoPreparing, preparePolicy } from "./auto-prepare";
 
 export type Db = PostgresJsDatabase<typeof schema>;
 export type Tx = PgTransaction<PostgresJsQueryResultHKT, typeof schema, ExtractTablesWithRelations<typeof schema>>;
@@ -42,7 +43,7 @@ export function getDb(): Db {
   if (current && current.url === url) return current.db;
   if (current) void current.sql.end({ timeout: 1 });
   const sql = createSql(url, env().DATABASE_POOL_MAX);
-  const db = drizzle(sql, { schema, casing: "snake_case" });
+  const db = drizzle(env().DATABASE_PREPARE ? autoPreparing(sql, preparePolicy()) : sql, { schema, casing: "snake_case" });
   holder.__iamDb = { url, sql, db };
   return db;
 }

@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import { eq, sql } from "drizzle-orm";
+import { getDb } from "@/db/client";
+import { environments } from "@/db/schema";
+import { createEnvironments } from "@/test-support/fixtures";
+import { preparePolicy } from "./auto-prepare";
+
+describe("which statements are prepared", () => {
+  it("prepares a text from its second use on, and keeps preparing it", () => {
+    const prepare = preparePolicy(10, 2);
+    expect([prepare("select 1"), prepare("select 1"), prepare("select 1")]).toEqual([false, true, true]);
+    expect(prepare("select 2")).toBe(false);
+  });
+
+  it("prepares no more than its bound of texts; those already prepared stay prepared", () => {
+    const prepare = preparePolicy(3, 1);
+    expect(["a", "b", "c", "d", "e"].map(prepare)).toEqual([true, true, true, false, false]);
+    expect(["a", "c", "d"].map(prepare)).toEqual([true, true, false]);
+  });
+
+  it("bounds the counts of texts seen once: they start again rather than grow", () => {
+    const prepare = preparePolicy(10, 2);
+    prepare("seen once long ago");
+    for (let i = 0; i < 10_000; i++) prepare(`one-off ${i}`);
+    // The count of the first text was dropped with the others: its next use is a first use again.
+    expect(prepare("seen once long ago")).toBe(false);
+    expect(prepare("seen once long ago")).toBe(true);
+  });
+});
+
+describe("drizzle's statements on the connection", () => {
+  const preparedCount = async (tx: Parameters<Parameters<ReturnType<typeof getDb>["transaction"]>[0]>[0], fragment: string) => {
+    const [row] = await tx.execute<{ n: number }>(sql`select count(*)::int as n from pg_prepared_statements where statement like ${`%${fragment}%`} and statement not like '%pg_prepared_statements%'`);
+    return row!.n;
+  };
+
+  it("prepares a statement run twice on a connection (in a transaction and in a savepoint), not one run once, with the same rows", async () => {
+    await createEnvironments();
+    const db = getDb();
+    await db.transaction(async (tx) => {
+      const once = await tx.select({ key: environments.key, marker: sql<string>`'run-once'` }).from(environments).where(eq(environments.key, "test"));
+      const twice = () => tx.select({ key: environments.key, marker: sql<string>`'run-twice'` }).from(environments).where(eq(environments.key, "test"));
+      const [first, second] = [await twice(), await twice()];
+      expect(once).toEqual([{ key: "test", marker: "run-once" }]);
+      expect(second).toEqual(first);
+      expect(first).toEqual([{ key: "test", marker: "run-twice" }]);
+      expect(await preparedCount(tx, "'run-twice'")).toBe(1);
+      expect(await preparedCount(tx, "'run-once'")).toBe(0);
+      await tx.transaction(async (inner) => {
+        await inner.execute(sql`select 'in-savepoint' as marker, ${1}::int as n`);
+        await inner.execute(sql`select 'in-savepoint' as marker, ${2}::int as n`);
+        expect(await preparedCount(inner, "'in-savepoint'")).toBe(1);
+      });
+    });
+  });
+});
