@@ -18,6 +18,16 @@ describe("which statements are prepared", () => {
     expect(["a", "c", "d"].map(prepare)).toEqual([true, true, false]);
   });
 
+  it("starts again each epoch: a text that became hot after the bound was reached is prepared in the next", () => {
+    let clock = 0;
+    const prepare = preparePolicy(1, 1, 1000, () => clock);
+    expect(["early", "late"].map(prepare)).toEqual([true, false]);
+    clock = 999;
+    expect(prepare("late")).toBe(false);
+    clock = 1000;
+    expect(["late", "early"].map(prepare)).toEqual([true, false]);
+  });
+
   it("bounds the counts of texts seen once: they start again rather than grow", () => {
     const prepare = preparePolicy(10, 2);
     prepare("seen once long ago");
