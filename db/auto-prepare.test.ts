@@ -64,3 +64,10 @@ describe("drizzle's statements on the connection", () => {
     });
   });
 });
+
+describe("plans of prepared statements", () => {
+  it("are made for each run's parameters (plan_cache_mode), as for unprepared statements", async () => {
+    const [row] = await getDb().execute<{ mode: string }>(sql`select current_setting('plan_cache_mode') as mode`);
+    expect(row!.mode).toBe("force_custom_plan");
+  });
+});
