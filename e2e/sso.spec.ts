@@ -132,11 +132,16 @@ test("a certificate that appears when the metadata is read again awaits approval
   await expect(certificates.getByRole("row")).toHaveCount(2);
 });
 
-test("SP-initiated sign-in to PROD creates the user by JIT with the IdP's groups", async ({ browser }) => {
+test("SP-initiated sign-in to PROD creates the user by JIT with the IdP's groups", async ({ browser, page: admin }) => {
   const { context, page } = await ssoSignIn(browser, "alice@sso.example", "alice", "alice-password");
   expect(await groupsOnHome(page)).toEqual(["Engineering", "Everyone", "Ops Team"]);
   await expect(page.getByTestId("end-user-email")).toHaveText("alice@sso.example");
   await context.close();
+  // The group's page says which IdP's sign-ins added its members.
+  await signInAsOwner(admin);
+  await admin.goto(`${baseUrl()}/console/prod/groups`);
+  await admin.getByRole("link", { name: "Engineering", exact: true }).click();
+  await expect(admin.getByTestId("members-by-source")).toContainText(`from IdP sign-ins (${IDP_NAME}: `);
 });
 
 test("a second sign-in with changed groups removes the SAML membership and keeps a manual one", async ({ page, browser }) => {

@@ -6,8 +6,10 @@ import { createIdentityProvider, setGroupMappings } from "@/lib/sso/identity-pro
 import { generateKeyPair, idpMetadata } from "@/lib/sso/testing/test-idp";
 import { createUser } from "@/lib/users";
 import { createEnvironments, systemCtx } from "@/test-support/fixtures";
+import { getDb } from "@/db/client";
 import { addMembers, createGroup } from ".";
-import { groupDetail, groupsOverview } from "./overview";
+import { insertMembershipPairs } from "./membership-rows";
+import { groupDetail, groupsOverview, membersBySourceWords } from "./overview";
 
 let env: { dev: Environment; test: Environment; prod: Environment };
 let sales: { id: string };
@@ -47,8 +49,37 @@ describe("the groups overview", () => {
 
   it("says who is in a group by source, and nothing for another environment's id", async () => {
     const detail = await groupDetail(env.prod.id, sales.id);
-    expect(detail).toMatchObject({ name: "Sales", membersBySource: { manual: 1 }, mappedFrom: ["Okta: okta-sales"] });
+    expect(detail).toMatchObject({ name: "Sales", membersBySource: { manual: 1 }, syncedByIdp: [], mappedFrom: ["Okta: okta-sales"] });
+    expect(membersBySourceWords(detail!)).toBe("1 added in the console");
     expect(await groupDetail(env.dev.id, sales.id)).toBeNull();
     expect(await groupDetail(env.prod.id, "not-a-uuid")).toBeNull();
+  });
+});
+
+describe("members an IdP's group sync added", () => {
+  it("are counted by the IdP that synced them, those with no IdP recorded last", async () => {
+    const group = await createGroup(systemCtx, { environmentId: env.prod.id, name: "Synced" });
+    const metadata = (name: string) => idpMetadata(`https://${name}.synced.example`, `https://${name}.synced.example/sso`, [generateKeyPair(name).certBase64]);
+    const [entra, okta] = [
+      await createIdentityProvider(systemCtx, { name: "Entra", metadataXml: metadata("entra") }),
+      await createIdentityProvider(systemCtx, { name: "Okta synced", metadataXml: metadata("okta") }),
+    ];
+    const user = async (name: string) => (await createUser(systemCtx, { name, email: `${name}.synced@example.com`, environmentIds: [env.prod.id] })).id;
+    const [a, b, c, d] = [await user("a"), await user("b"), await user("c"), await user("d")];
+    const pair = (userId: string) => ({ groupId: group.id, userId, environmentId: env.prod.id });
+    await getDb().transaction(async (tx) => {
+      await insertMembershipPairs(tx, [pair(a), pair(b)], "saml", null, okta.id);
+      await insertMembershipPairs(tx, [pair(c)], "saml", null, entra.id);
+      await insertMembershipPairs(tx, [pair(d)], "saml", null, null);
+    });
+    await addMembers(systemCtx, { groupId: group.id, userIds: [(await createUser(systemCtx, { name: "e", email: "e.synced@example.com", environmentIds: [env.prod.id] })).id] });
+    const detail = (await groupDetail(env.prod.id, group.id))!;
+    expect(detail.membersBySource).toEqual({ saml: 4, manual: 1 });
+    expect(detail.syncedByIdp).toEqual([
+      { idp: "Entra", n: 1 },
+      { idp: "Okta synced", n: 2 },
+      { idp: null, n: 1 },
+    ]);
+    expect(membersBySourceWords(detail)).toBe("1 added in the console, 4 from IdP sign-ins (Entra: 1, Okta synced: 2, no IdP recorded: 1)");
   });
 });

@@ -18,6 +18,23 @@ export const GROUP_SOURCE_WORDS: Record<string, string> = {
   system: "everyone with access",
 };
 
+const MEMBER_SOURCE_WORDS: Record<string, string> = { manual: "added in the console", scim: "from the directory", saml: "from IdP sign-ins", system: "with access" };
+
+/** "2 added in the console, 3 from IdP sign-ins (Okta: 2, Corporate OIDC: 1)": a group's members by source, IdP syncs by IdP. */
+export function membersBySourceWords(detail: { membersBySource: Record<string, number>; syncedByIdp: SyncedByIdp }): string {
+  const order = Object.keys(MEMBER_SOURCE_WORDS);
+  const parts = Object.entries(detail.membersBySource)
+    .filter(([, n]) => n > 0)
+    .sort(([a], [b]) => order.indexOf(a) - order.indexOf(b))
+    .map(([source, n]) => {
+      const words = `${n.toLocaleString("en")} ${MEMBER_SOURCE_WORDS[source] ?? source}`;
+      if (source !== "saml" || !detail.syncedByIdp.length) return words;
+      const byIdp = detail.syncedByIdp.map((s) => `${s.idp ?? "no IdP recorded"}: ${s.n.toLocaleString("en")}`);
+      return `${words} (${byIdp.join(", ")})`;
+    });
+  return parts.length ? parts.join(", ") : "none yet";
+}
+
 export type GroupGrant = { id: string; feature: Feature; resourceId: string | null; label: string };
 export type GroupOverview = Pick<Group, "id" | "name" | "description" | "source" | "memberCount"> & {
   mappedFrom: string[];
@@ -73,8 +90,15 @@ export async function groupsOverview(environmentId: string, q = "", limit = 200,
   };
 }
 
-/** One group's page: the overview, and how many members each source holds. */
-export async function groupDetail(environmentId: string, groupId: string, executor: Executor = getDb()): Promise<(GroupOverview & { membersBySource: Record<string, number> }) | null> {
+/** Members an IdP's group sync added, by IdP (null: added before syncs were recorded per IdP, or by an IdP since deleted). */
+export type SyncedByIdp = { idp: string | null; n: number }[];
+
+/** One group's page: the overview, how many members each source holds, and which IdPs synced theirs. */
+export async function groupDetail(
+  environmentId: string,
+  groupId: string,
+  executor: Executor = getDb(),
+): Promise<(GroupOverview & { membersBySource: Record<string, number>; syncedByIdp: SyncedByIdp }) | null> {
   if (!uuidSchema.safeParse(groupId).success) return null;
   const [row] = await executor
     .select({ id: groups.id, name: groups.name, description: groups.description, source: groups.source, memberCount: groups.memberCount, directory: directories.name })
@@ -84,7 +108,16 @@ export async function groupDetail(environmentId: string, groupId: string, execut
   if (!row) return null;
   const [{ mappings, grants }, bySource] = await Promise.all([
     extras([row.id], executor),
-    executor.select({ source: groupMembers.source, n: sql<number>`count(*)::int` }).from(groupMembers).where(eq(groupMembers.groupId, row.id)).groupBy(groupMembers.source),
+    executor
+      .select({ source: groupMembers.source, idp: identityProviders.name, n: sql<number>`count(*)::int` })
+      .from(groupMembers)
+      .leftJoin(identityProviders, eq(identityProviders.id, groupMembers.identityProviderId))
+      .where(eq(groupMembers.groupId, row.id))
+      .groupBy(groupMembers.source, identityProviders.name)
+      .orderBy(sql`${identityProviders.name} nulls last`),
   ]);
-  return { ...row, mappedFrom: mappings.get(row.id) ?? [], grants: grants.get(row.id) ?? [], membersBySource: Object.fromEntries(bySource.map((b) => [b.source, b.n])) };
+  const membersBySource: Record<string, number> = {};
+  for (const b of bySource) membersBySource[b.source] = (membersBySource[b.source] ?? 0) + b.n;
+  const syncedByIdp = bySource.filter((b) => b.source === "saml").map((b) => ({ idp: b.idp, n: b.n }));
+  return { ...row, mappedFrom: mappings.get(row.id) ?? [], grants: grants.get(row.id) ?? [], membersBySource, syncedByIdp };
 }

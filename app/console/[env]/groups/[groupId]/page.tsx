@@ -4,7 +4,7 @@ import type { SearchParams } from "nuqs/server";
 import { Badge, Card, PageHeader } from "@/components/ui/card";
 import { listEnvironments } from "@/lib/environments";
 import { consolePage } from "@/lib/doors/http/console-page";
-import { GROUP_SOURCE_WORDS, groupDetail } from "@/lib/groups/overview";
+import { GROUP_SOURCE_WORDS, groupDetail, membersBySourceWords } from "@/lib/groups/overview";
 import { can } from "@/lib/permissions";
 import { listUsersForPage } from "@/lib/users/list";
 import { loadUsersTableState } from "@/lib/users/list-params";
@@ -21,7 +21,6 @@ const WHAT_IT_IS: Record<string, (env: string, directory: string | null) => stri
   saml: () => "A group created by IdP sign-ins (the IdP's groups attribute): each sign-in adds or removes its members.",
   system: (env) => `Everyone who may enter ${env}: grant or revoke the environment to change who is in it.`,
 };
-const MEMBER_SOURCE: Record<string, string> = { manual: "added in the console", scim: "from the directory", saml: "from IdP sign-ins", system: "with access" };
 
 export default async function GroupPage({ params, searchParams }: { params: Promise<{ env: string; groupId: string }>; searchParams: Promise<SearchParams> }) {
   const { env, actor, params: { groupId } } = await consolePage(params);
@@ -32,7 +31,6 @@ export default async function GroupPage({ params, searchParams }: { params: Prom
   const canChange = can(actor, "groups", "write", [env.id]) && group.source === "manual";
   const { list, problem } = await listUsersForPage({ ...state, scope: "env", group: group.id, environmentId: env.id });
   const environments = await listEnvironments();
-  const bySource = Object.entries(group.membersBySource).filter(([, n]) => n > 0);
 
   return (
     <>
@@ -55,7 +53,7 @@ export default async function GroupPage({ params, searchParams }: { params: Prom
             <dt className="text-slate-500">Source</dt>
             <dd>{GROUP_SOURCE_WORDS[group.source]}</dd>
             <dt className="text-slate-500">Members by source</dt>
-            <dd data-testid="members-by-source">{bySource.length ? bySource.map(([s, n]) => `${n.toLocaleString("en")} ${MEMBER_SOURCE[s] ?? s}`).join(", ") : "none yet"}</dd>
+            <dd data-testid="members-by-source">{membersBySourceWords(group)}</dd>
             <dt className="text-slate-500">Mapped from IdP groups</dt>
             <dd>{group.mappedFrom.length ? group.mappedFrom.join(", ") : "none (map one on an identity provider's page)"}</dd>
           </dl>
