@@ -121,6 +121,9 @@ test("an unverified email is refused on the sign-in page with the reason", async
 });
 
 test("two IdPs in one environment by domain: a user linked to one, unlinked and linked to the other by hand, signs in with it", async ({ page, browser }) => {
+  // Four sign-ins, the settings, the chooser's accessibility scan and the user page: about 30 s on a
+  // quiet machine; on a slow one with two workers every step passed and the whole took 60 s.
+  test.setTimeout(120_000);
   await signInAsOwner(page);
   // Pat signs in first through the main IdP (no other serves partner.example yet): linked to it.
   main.accounts.set(`pat-main-${u}`, { email: `pat-${u}@partner.example`, email_verified: true, name: "Pat Partner", groups: ["eng"] });
