@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { eq, sql } from "drizzle-orm";
-import { getDb } from "@/db/client";
+import { getDb, type Executor } from "@/db/client";
 import { environments } from "@/db/schema";
 import { createEnvironments } from "@/test-support/fixtures";
 import { preparePolicy } from "./auto-prepare";
@@ -39,7 +39,7 @@ describe("which statements are prepared", () => {
 });
 
 describe("drizzle's statements on the connection", () => {
-  const preparedCount = async (tx: Parameters<Parameters<ReturnType<typeof getDb>["transaction"]>[0]>[0], fragment: string) => {
+  const preparedCount = async (tx: Executor, fragment: string) => {
     const [row] = await tx.execute<{ n: number }>(sql`select count(*)::int as n from pg_prepared_statements where statement like ${`%${fragment}%`} and statement not like '%pg_prepared_statements%'`);
     return row!.n;
   };

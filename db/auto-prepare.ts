@@ -54,21 +54,21 @@ type UnsafeOptions = { prepare?: boolean };
  * `shouldPrepare` says; transactions and savepoints hand their own client through the same filter.
  */
 export function autoPreparing<T extends Client>(client: T, shouldPrepare: (text: string) => boolean): T {
+  // Made once per client, not at every statement.
+  const unsafe = (text: string, params?: postgres.ParameterOrJSON<never>[], options?: UnsafeOptions) =>
+    client.unsafe(text, params, { ...options, prepare: options?.prepare === true || shouldPrepare(text) });
+  const opening = (open: (...args: unknown[]) => unknown) => (...args: unknown[]) => {
+    const body = args.pop() as (tx: postgres.TransactionSql) => unknown;
+    return open.call(client, ...args, (tx: postgres.TransactionSql) => body(autoPreparing(tx, shouldPrepare)));
+  };
+  const begin = "begin" in client ? opening(client.begin as (...args: unknown[]) => unknown) : undefined;
+  const savepoint = "savepoint" in client ? opening(client.savepoint as (...args: unknown[]) => unknown) : undefined;
   return new Proxy(client, {
     get(target, prop, receiver) {
-      const value: unknown = Reflect.get(target, prop, receiver);
-      if (prop === "unsafe") {
-        return (text: string, params?: postgres.ParameterOrJSON<never>[], options?: UnsafeOptions) =>
-          target.unsafe(text, params, { ...options, prepare: options?.prepare === true || shouldPrepare(text) });
-      }
-      if (prop === "begin" || prop === "savepoint") {
-        const open = value as (...args: unknown[]) => unknown;
-        return (...args: unknown[]) => {
-          const body = args.pop() as (tx: postgres.TransactionSql) => unknown;
-          return open.call(target, ...args, (tx: postgres.TransactionSql) => body(autoPreparing(tx, shouldPrepare)));
-        };
-      }
-      return value;
+      if (prop === "unsafe") return unsafe;
+      if (prop === "begin" && begin) return begin;
+      if (prop === "savepoint" && savepoint) return savepoint;
+      return Reflect.get(target, prop, receiver);
     },
   });
 }

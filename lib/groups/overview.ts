@@ -113,7 +113,8 @@ export async function groupDetail(
       .from(groupMembers)
       .leftJoin(identityProviders, eq(identityProviders.id, groupMembers.identityProviderId))
       .where(eq(groupMembers.groupId, row.id))
-      .groupBy(groupMembers.source, identityProviders.name)
+      // By the IdP's id: two IdPs may share a name, and each has its own count.
+      .groupBy(groupMembers.source, groupMembers.identityProviderId, identityProviders.name)
       .orderBy(sql`${identityProviders.name} nulls last`),
   ]);
   const membersBySource: Record<string, number> = {};
