@@ -5,6 +5,11 @@ import { environments } from "@/db/schema";
 import { createEnvironments } from "@/test-support/fixtures";
 import { preparePolicy } from "./auto-prepare";
 
+const preparedCount = async (tx: Executor, fragment: string) => {
+  const [row] = await tx.execute<{ n: number }>(sql`select count(*)::int as n from pg_prepared_statements where statement like ${`%${fragment}%`} and statement not like '%pg_prepared_statements%'`);
+  return row!.n;
+};
+
 describe("which statements are prepared", () => {
   it("prepares a text from its second use on, and keeps preparing it", () => {
     const prepare = preparePolicy(10, 2);
@@ -28,6 +33,15 @@ describe("which statements are prepared", () => {
     expect(["late", "early"].map(prepare)).toEqual([true, false]);
   });
 
+  it("never prepares a pattern match: each run is planned for its own pattern", () => {
+    const prepare = preparePolicy(10, 1);
+    for (const text of ['select id from users where lower(name) like $1', 'select id from "audit_events" where "actor_label" ilike $1', "select 1 where $1 SIMILAR  TO 'a%'"]) {
+      expect([prepare(text), prepare(text), prepare(text)]).toEqual([false, false, false]);
+    }
+    // Words that merely contain the letters are not patterns.
+    expect(prepare('select "likely", "like_count" from t where id = $1')).toBe(true);
+  });
+
   it("bounds the counts of texts seen once: they start again rather than grow", () => {
     const prepare = preparePolicy(10, 2);
     prepare("seen once long ago");
@@ -39,11 +53,6 @@ describe("which statements are prepared", () => {
 });
 
 describe("drizzle's statements on the connection", () => {
-  const preparedCount = async (tx: Executor, fragment: string) => {
-    const [row] = await tx.execute<{ n: number }>(sql`select count(*)::int as n from pg_prepared_statements where statement like ${`%${fragment}%`} and statement not like '%pg_prepared_statements%'`);
-    return row!.n;
-  };
-
   it("prepares a statement run twice on a connection (in a transaction and in a savepoint), not one run once, with the same rows", async () => {
     await createEnvironments();
     const db = getDb();
@@ -66,8 +75,13 @@ describe("drizzle's statements on the connection", () => {
 });
 
 describe("plans of prepared statements", () => {
-  it("are made for each run's parameters (plan_cache_mode), as for unprepared statements", async () => {
-    const [row] = await getDb().execute<{ mode: string }>(sql`select current_setting('plan_cache_mode') as mode`);
-    expect(row!.mode).toBe("force_custom_plan");
+  it("a search by pattern stays unprepared however often it runs, so Postgres plans it for each pattern", async () => {
+    await getDb().transaction(async (tx) => {
+      const search = (pattern: string) => tx.execute<{ key: string }>(sql`select v.key, 'pattern-search' as marker from (values ('test'), ('prod')) as v(key) where v.key like ${pattern}`);
+      expect(await search("te%")).toEqual([{ key: "test", marker: "pattern-search" }]);
+      expect(await search("%r%")).toEqual([{ key: "prod", marker: "pattern-search" }]);
+      expect(await search("nothing%")).toEqual([]);
+      expect(await preparedCount(tx, "'pattern-search'")).toBe(0);
+    });
   });
 });

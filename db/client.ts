@@ -34,15 +34,13 @@ export function drainBeforeClose(name: string, flush: () => Promise<unknown>): v
 export function createSql(url: string, max = 10): postgres.Sql {
   const counter = (globalThis as { __iamQueryCounter?: Map<string, number> }).__iamQueryCounter;
   // A connection lives 30 to 60 minutes (postgres.js's default, said here because the bound on the
-  // prepared statements it keeps relies on it: db/auto-prepare.ts). A prepared statement is planned
-  // for its parameters at every run, as an unprepared one is: a generic plan, which Postgres may
-  // otherwise switch to after five runs, would choose the search's index without seeing the pattern.
+  // prepared statements it keeps relies on it: db/auto-prepare.ts, which also says why a pattern
+  // match is never prepared).
   return postgres(url, {
     max,
     onnotice: () => {},
     connect_timeout: 10,
     max_lifetime: 60 * (30 + Math.random() * 30),
-    connection: { plan_cache_mode: "force_custom_plan" },
     ...(counter ? { debug: (_c: number, q: string) => counter.set(q.slice(0, 90), (counter.get(q.slice(0, 90)) ?? 0) + 1) } : {}),
   });
 }

@@ -6,6 +6,7 @@ import { findEnvironmentByKey } from "@/lib/environments";
 import { dispatchMachine } from "@/lib/doors/server/routes";
 import { freshBenchDatabase } from "../bench/fresh-database";
 import { runBench } from "../bench/harness";
+import { cpuPerOperation, cpuSnapshot } from "../bench/cpu";
 
 // Developer aid: SCIM creates called through the machine-door routing in-process (no HTTP), with
 // 8 concurrent clients, under the V8 CPU profiler; prints the self-time top of the profile and
@@ -37,8 +38,11 @@ await runBench(async (db) => {
   session.connect();
   await session.post("Profiler.enable");
   await session.post("Profiler.start");
+  const before = cpuSnapshot(null);
   const rate = await run(3000, "user-");
+  const cpu = cpuPerOperation(before, cpuSnapshot(null), 3000);
   const { profile } = await session.post("Profiler.stop");
+  console.log(`CPU per create (ms): this process ${cpu.self} (profiler included), Postgres ${cpu.postgres}`);
   fs.writeFileSync("scim.cpuprofile", JSON.stringify(profile));
   const self = new Map<string, number>();
   const dt = profile.timeDeltas ?? [];
