@@ -26,13 +26,12 @@ export const MAX_PREPARED = 200;
 export const EPOCH_MS = 60 * 60 * 1000;
 const MAX_COUNTED = 10_000;
 
-/** Whether to prepare a statement text: true from its MIN_USES-th use, while fewer than `max` texts are prepared this epoch. */
+/** Whether to prepare a statement text: true from its MIN_USES-th use, while fewer than `max` texts are prepared this epoch; never for a pattern match. */
 export function preparePolicy(max = MAX_PREPARED, minUses = MIN_USES, epochMs = EPOCH_MS, now: () => number = Date.now): (text: string) => boolean {
   const prepared = new Set<string>();
   const uses = new Map<string, number>();
   let epochStart = now();
   return (text) => {
-    if (PLANNED_PER_VALUE.test(text)) return false;
     if (now() - epochStart >= epochMs) {
       // A new epoch: connections opened from now on start empty; the hot texts are prepared again.
       epochStart = now();
@@ -40,7 +39,8 @@ export function preparePolicy(max = MAX_PREPARED, minUses = MIN_USES, epochMs = 
       uses.clear();
     }
     if (prepared.has(text)) return true;
-    if (prepared.size >= max) return false;
+    // The pattern test reads the whole text: only texts not prepared yet pay for it.
+    if (prepared.size >= max || PLANNED_PER_VALUE.test(text)) return false;
     const n = (uses.get(text) ?? 0) + 1;
     if (n >= minUses) {
       uses.delete(text);
