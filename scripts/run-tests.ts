@@ -88,7 +88,7 @@ if (!only || only === "e2e") {
 
 const passed = counts.reduce((n, c) => n + c.passed, 0);
 const failed = counts.reduce((n, c) => n + c.failed, 0);
-fs.writeFileSync(path.join(outDir, "summary.json"), JSON.stringify({ passed, failed, runners: counts }, null, 2));
+fs.writeFileSync(path.join(outDir, "summary.json"), JSON.stringify({ passed, failed, runners: counts, failures }, null, 2));
 if (failures.length) console.log(`Failed:\n${failures.map((f) => `  ${f}`).join("\n")}`);
 for (const c of counts) console.log(`${c.runner}: ${c.passed} passed, ${c.failed} failed`);
 console.log(`${passed} passed, ${failed} failed`);
