@@ -8,7 +8,8 @@ export default defineConfig({
   fullyParallel: true,
   workers: 2,
   retries: 0,
-  timeout: 60_000,
+  // Generous: a slower CI machine stretches the longest flows (30–50 s here) towards a tighter limit.
+  timeout: 120_000,
   expect: { timeout: 10_000 },
   forbidOnly: true,
   outputDir: "test-results/playwright",

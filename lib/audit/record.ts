@@ -1,5 +1,7 @@
 import "server-only";
+import { sql } from "drizzle-orm";
 import { auditEvents } from "@/db/schema";
+import { recordset } from "@/db/records";
 import type { Executor } from "@/db/client";
 import type { AuditOutcome } from "@/db/enums";
 import type { Actor, DomainContext } from "@/lib/auth/actor";
@@ -32,25 +34,36 @@ export function redact(value: unknown): unknown {
   return value;
 }
 
+/** An audit row as jsonb_to_recordset reads it (AUDIT_COLUMNS). */
 function row(ctx: DomainContext, entry: AuditEntry) {
   const actor = entry.actor ?? ctx.actor;
   return {
-    actorType: actor.type,
-    actorId: actor.id,
-    actorLabel: actor.label,
+    actor_type: actor.type,
+    actor_id: actor.id,
+    actor_label: actor.label,
     action: entry.action,
-    targetType: entry.targetType,
-    targetId: entry.targetId ?? null,
-    targetLabel: entry.targetLabel ?? null,
-    environmentId: entry.environment?.id ?? null,
-    environmentKey: entry.environment?.key ?? null,
+    target_type: entry.targetType,
+    target_id: entry.targetId ?? null,
+    target_label: entry.targetLabel ?? null,
+    environment_id: entry.environment?.id ?? null,
+    environment_key: entry.environment?.key ?? null,
     outcome: entry.outcome ?? ("success" as const),
     reason: entry.reason ?? null,
     before: entry.before === undefined ? null : redact(entry.before),
     after: entry.after === undefined ? null : redact(entry.after),
-    requestId: ctx.requestId ?? null,
+    request_id: ctx.requestId ?? null,
     ip: ctx.ip ?? null,
   };
+}
+
+const AUDIT_COLUMNS =
+  "actor_type text, actor_id text, actor_label text, action text, target_type text, target_id text, target_label text, environment_id uuid, environment_key text, outcome text, reason text, before jsonb, after jsonb, request_id text, ip text";
+
+/** One statement text whatever the number of rows (db/records.ts). */
+async function insertAuditRows(executor: Executor, rows: ReturnType<typeof row>[]): Promise<void> {
+  await executor.execute(sql`
+    insert into ${auditEvents} (actor_type, actor_id, actor_label, action, target_type, target_id, target_label, environment_id, environment_key, outcome, reason, before, after, request_id, ip)
+    select * from ${recordset(rows, AUDIT_COLUMNS)}`);
 }
 
 /** One row per changed target of a bulk change, in one statement (batched for very large sets). */
@@ -61,10 +74,10 @@ export async function recordAuditMany(executor: Executor, ctx: DomainContext, en
 /** Writes the entries of several requests (each with its own context: request id, address) in one statement. */
 export async function recordAuditOfMany(executor: Executor, items: { ctx: DomainContext; entries: AuditEntry[] }[]): Promise<void> {
   const rows = items.flatMap(({ ctx, entries }) => entries.map((e) => row(ctx, e)));
-  for (let i = 0; i < rows.length; i += 5000) await executor.insert(auditEvents).values(rows.slice(i, i + 5000));
+  for (let i = 0; i < rows.length; i += 5000) await insertAuditRows(executor, rows.slice(i, i + 5000));
 }
 
 /** Writes one audit row with `executor` — inside the caller's transaction, so both commit or neither. */
 export async function recordAudit(executor: Executor, ctx: DomainContext, entry: AuditEntry): Promise<void> {
-  await executor.insert(auditEvents).values(row(ctx, entry));
+  await insertAuditRows(executor, [row(ctx, entry)]);
 }

@@ -18,22 +18,24 @@ export async function insertAccessRows(
   directoryId: string | null = null,
 ): Promise<string[]> {
   if (userIds.length === 0) return [];
+  const ids = `{${userIds.join(",")}}`;
   // Both statements go out together (pipelined on the transaction's connection, in this order):
   // the access, and Everyone of the environment found and joined in one statement (users who
   // already had access are already in it: nothing happens for them).
   const [granted] = await Promise.all([
-    tx
-      .insert(environmentAccess)
-      .values(userIds.map((userId) => ({ userId, environmentId, source, directoryId })))
-      .onConflictDoNothing()
-      .returning({ userId: environmentAccess.userId }),
+    // One statement text whatever the number of users (the ids as one array parameter).
+    tx.execute<{ user_id: string }>(sql`
+      insert into ${environmentAccess} (user_id, environment_id, source, directory_id)
+      select u.id, ${environmentId}::uuid, ${source}, ${directoryId}::uuid from unnest(${ids}::uuid[]) as u(id)
+      on conflict do nothing
+      returning user_id`),
     tx.execute(sql`
       insert into ${groupMembers} (group_id, user_id, environment_id, source)
-      select g.id, u.id, g.environment_id, 'system' from ${groups} g cross join unnest(${`{${userIds.join(",")}}`}::uuid[]) as u(id)
+      select g.id, u.id, g.environment_id, 'system' from ${groups} g cross join unnest(${ids}::uuid[]) as u(id)
       where g.source = 'system' and g.environment_id = ${environmentId}
       on conflict do nothing`),
   ]);
-  return granted.map((r) => r.userId);
+  return granted.map((r) => r.user_id);
 }
 
 /**

@@ -1,6 +1,7 @@
 import "server-only";
 import { and, eq, inArray, isNull, or, sql } from "drizzle-orm";
 import type { Executor } from "@/db/client";
+import { recordset, tableRows } from "@/db/records";
 import type { EmailVerifier, UserSource, UserStatus } from "@/db/enums";
 import { users, type User } from "@/db/schema";
 import { revokeSessionRows } from "@/lib/end-user/session-rows";
@@ -34,24 +35,28 @@ function proofColumns(proof: EmailProof | null | undefined) {
     : {};
 }
 
-/** Inserts users in one statement; returns the rows in the order the database gives them. */
+/** Inserts users in one statement (one text whatever their number: db/records.ts); returns the rows in the order the database gives them. */
 export async function insertUserRows(tx: Executor, rows: readonly NewUserRow[]): Promise<User[]> {
   if (rows.length === 0) return [];
-  return tx
-    .insert(users)
-    .values(
-      rows.map((r) => ({
-        email: r.email,
-        name: r.name,
-        source: r.source,
-        status: r.status ?? "active",
-        externalId: r.externalId ?? null,
-        environmentKeys: r.environmentKeys ?? "",
-        ...proofColumns(r.emailProof),
-        ...(r.signedIn ? { lastSignInAt: sql`now()` } : {}),
-      })),
-    )
-    .returning();
+  const records = rows.map((r) => ({
+    email: r.email,
+    name: r.name,
+    source: r.source,
+    status: r.status ?? "active",
+    external_id: r.externalId ?? null,
+    environment_keys: r.environmentKeys ?? "",
+    proof_by: r.emailProof?.by ?? null,
+    proof_environment_id: r.emailProof?.environmentId ?? null,
+    signed_in: r.signedIn ?? false,
+  }));
+  const inserted = await tx.execute(sql`
+    insert into ${users} (email, name, source, status, external_id, environment_keys, email_verified_at, email_verified_by, email_verified_environment_id, last_sign_in_at)
+    select v.email, v.name, v.source, v.status, v.external_id, v.environment_keys,
+      case when v.proof_by is not null then now() end, v.proof_by, v.proof_environment_id,
+      case when v.signed_in then now() end
+    from ${recordset(records, "email text, name text, source text, status text, external_id text, environment_keys text, proof_by text, proof_environment_id uuid, signed_in boolean")}
+    returning *`);
+  return tableRows(users, inserted as unknown as Record<string, unknown>[]);
 }
 
 /** Renames users in one statement; returns the renamed rows. */

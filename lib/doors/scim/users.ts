@@ -1,7 +1,8 @@
 import "server-only";
 import { randomBytes } from "node:crypto";
-import { and, asc, eq, inArray, sql } from "drizzle-orm";
+import { and, asc, eq, sql } from "drizzle-orm";
 import { getDb, type Executor, type Tx } from "@/db/client";
+import { recordset, textArray } from "@/db/records";
 import { directories, directoryUsers, environmentAccess, groupMembers, groups, users, type Directory, type DirectoryUser, type User } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
 import { recordAuditMany, recordAuditOfMany, type AuditEntry } from "@/lib/audit/record";
@@ -135,6 +136,25 @@ async function userNameTaken(tx: Executor, directoryId: string, userName: string
   return !!hit;
 }
 
+type NewDirectoryUser = Pick<typeof directoryUsers.$inferInsert, "userId" | "userName" | "active" | "resource"> & { externalId: string | null };
+
+/** Inserts a directory's records of users in one statement (one text whatever their number: db/records.ts). */
+async function insertDirectoryUserRows(tx: Executor, directoryId: string, rows: NewDirectoryUser[]): Promise<(typeof directoryUsers.$inferSelect)[]> {
+  if (!rows.length) return [];
+  const records = rows.map((r) => ({ user_id: r.userId, user_name: r.userName, external_id: r.externalId, active: r.active, resource: r.resource }));
+  // The resource is not read back: it is the one just sent.
+  const inserted = await tx.execute<{ user_id: string; version: number; created_at: string; updated_at: string }>(sql`
+    insert into ${directoryUsers} (directory_id, user_id, user_name, external_id, active, resource)
+    select ${directoryId}::uuid, v.user_id, v.user_name, v.external_id, v.active, v.resource
+    from ${recordset(records, "user_id uuid, user_name text, external_id text, active boolean, resource jsonb")}
+    returning user_id, version, created_at, updated_at`);
+  const byId = new Map(rows.map((r) => [r.userId, r]));
+  return inserted.map((r) => {
+    const row = byId.get(r.user_id)!;
+    return { directoryId, ...row, active: row.active ?? true, version: r.version, createdAt: directoryUsers.createdAt.mapFromDriverValue(r.created_at) as Date, updatedAt: directoryUsers.updatedAt.mapFromDriverValue(r.updated_at) as Date };
+  });
+}
+
 /** Provisions a user (see createBatch); concurrent requests of a directory are written together. */
 export async function createScimUser(sc: ScimContext, body: unknown) {
   const parsed = parseUser(body);
@@ -230,7 +250,7 @@ async function createBatch(batch: Pick<Pending, "sc" | "parsed">[]): Promise<(Re
     const candidates = [...new Set(batch.flatMap((b, i) => (results[i] ? [] : emailCandidates(b.parsed).map((e) => e.toLowerCase()))))];
     const [taken, found] = await Promise.all([
       names.length
-        ? tx.select({ name: sql<string>`lower(${directoryUsers.userName})` }).from(directoryUsers).where(and(eq(directoryUsers.directoryId, directory.id), inArray(sql`lower(${directoryUsers.userName})`, names)))
+        ? tx.select({ name: sql<string>`lower(${directoryUsers.userName})` }).from(directoryUsers).where(and(eq(directoryUsers.directoryId, directory.id), sql`lower(${directoryUsers.userName}) = any(${textArray(names)}::text[])`))
         : Promise.resolve([]),
       candidates.length
         ? tx
@@ -247,7 +267,7 @@ async function createBatch(batch: Pick<Pending, "sc" | "parsed">[]): Promise<(Re
             })
             .from(users)
             .leftJoin(directoryUsers, and(eq(directoryUsers.userId, users.id), eq(directoryUsers.directoryId, directory.id)))
-            .where(inArray(sql`lower(${users.email})`, candidates))
+            .where(sql`lower(${users.email}) = any(${textArray(candidates)}::text[])`)
         : Promise.resolve([]),
     ]);
     const takenNames = new Set(taken.map((t) => t.name));
@@ -343,12 +363,11 @@ async function createBatch(batch: Pick<Pending, "sc" | "parsed">[]): Promise<(Re
     const active = resolved.filter((r) => r.plan.parsed.active && !excludedAccess.has(r.user.id)).map((r) => r.user.id);
     const [, rows] = await Promise.all([
       insertAccessRows(tx, active, env.id, "scim", directory.id),
-      resolved.length
-        ? tx
-            .insert(directoryUsers)
-            .values(resolved.map(({ plan, user }) => ({ directoryId: directory.id, userId: user.id, userName: plan.parsed.userName, externalId: plan.parsed.externalId, active: plan.parsed.active, resource: plan.parsed.resource })))
-            .returning()
-        : Promise.resolve([]),
+      insertDirectoryUserRows(
+        tx,
+        directory.id,
+        resolved.map(({ plan, user }) => ({ userId: user.id, userName: plan.parsed.userName, externalId: plan.parsed.externalId ?? null, active: plan.parsed.active, resource: plan.parsed.resource })),
+      ),
       recordAuditOfMany(tx, [...resolved.map((r) => ({ ctx: batch[r.plan.index]!.sc.ctx, entries: auditOf(r) })), { ctx: sc.ctx, entries: reactivations }]),
     ]);
     const rowOf = new Map(rows.map((r) => [r.userId, r]));
