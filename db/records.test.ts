@@ -21,6 +21,17 @@ describe("set-based statements with one parameter", () => {
     expect(rows.at(-1)).toEqual({ name: "last", count: null, flag: null, doc: null, missing: null });
   });
 
+  it("stores a lone UTF-16 surrogate (a string cut inside an emoji) as U+FFFD, in text and jsonb, values and keys, as a text parameter would", async () => {
+    const cut = "Zoë 😀".slice(0, -1);
+    const [row] = await getDb().execute<{ name: string; doc: Record<string, unknown> }>(
+      sql`select * from ${recordset([{ name: cut, doc: { label: cut, list: [cut], [cut]: 1 } }], "name text, doc jsonb")}`,
+    );
+    expect(row).toEqual({ name: "Zoë \uFFFD", doc: { label: "Zoë \uFFFD", list: ["Zoë \uFFFD"], ["Zoë \uFFFD"]: 1 } });
+    // A backslash the text really contains, followed by what looks like an escape, is kept as it is.
+    const [plain] = await getDb().execute<{ name: string }>(sql`select * from ${recordset([{ name: "C:\\ud800" }], "name text")}`);
+    expect(plain!.name).toBe("C:\\ud800");
+  });
+
   it("maps a raw statement's rows to the table's rows, and says which column a statement did not return", () => {
     const [row] = tableRows(directoryUsers, [
       { directory_id: "d", user_id: "u", user_name: "n", external_id: null, active: true, resource: { a: 1 }, version: 2, created_at: "2026-12-04 22:40:01.123456+00", updated_at: "2026-12-04 22:40:02+00" },

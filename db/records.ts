@@ -8,7 +8,24 @@ import { getTableColumns, sql, type InferSelectModel, type SQL, type Table } fro
 
 /** `jsonb_to_recordset(<rows>::jsonb) as v(<columns>)`: `columns` names each field with its type ("email text, name text"). */
 export function recordset(rows: readonly object[], columns: string): SQL {
-  return sql`jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as v(${sql.raw(columns)})`;
+  return sql`jsonb_to_recordset(${jsonOf(rows)}::jsonb) as v(${sql.raw(columns)})`;
+}
+
+/**
+ * JSON that Postgres accepts. JSON.stringify writes a lone UTF-16 surrogate (a string cut in the
+ * middle of an emoji, say) as an escape like \ud83d, which jsonb refuses; a plain text parameter
+ * had it replaced by U+FFFD, so that is what happens here too. The common text has no such escape
+ * and is sent as it is.
+ */
+function jsonOf(rows: readonly object[]): string {
+  const text = JSON.stringify(rows);
+  return /\\ud[89a-f]/i.test(text) ? JSON.stringify(rows, wellFormed) : text;
+}
+
+function wellFormed(_key: string, value: unknown): unknown {
+  if (typeof value === "string") return value.toWellFormed();
+  if (!value || typeof value !== "object" || Array.isArray(value) || Object.keys(value).every((k) => k.isWellFormed())) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.toWellFormed(), v]));
 }
 
 /**

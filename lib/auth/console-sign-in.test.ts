@@ -30,6 +30,13 @@ describe("console sign-in", () => {
     expect(JSON.stringify(audit!.after)).not.toContain("argon2");
   });
 
+  it("audits a refused sign-in whose unknown email is cut inside an emoji (U+FFFD in the label)", async () => {
+    const email = `${"a".repeat(319)}😀@example.com`;
+    expect(await signInConsoleMember({ email, password, ip: "198.51.100.9" })).toMatchObject({ ok: false, reason: "invalid" });
+    const rows = await getDb().execute<{ target_label: string; reason: string }>(sql`select target_label, reason from audit_events where action = 'console.sign_in' and ip = '198.51.100.9'`);
+    expect(rows.map((r) => ({ ...r }))).toEqual([{ target_label: `${"a".repeat(319)}\uFFFD`, reason: "unknown email" }]);
+  });
+
   it("opens a session for the right password (email case-insensitive) and audits it", async () => {
     const m = await member("ok@example.com");
     const result = await signInConsoleMember({ email: "OK@example.com", password, ip: "198.51.100.7" });

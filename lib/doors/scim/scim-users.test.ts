@@ -107,6 +107,15 @@ describe("SCIM users", () => {
     expect(await countRows("users")).toBe(before);
   });
 
+  it("creates a user whose display name is cut inside an emoji (the half character becomes U+FFFD), audited", async () => {
+    const res = await scim.call("POST", "/Users", { userName: "emoji-cut@corp.example", displayName: `${"D".repeat(199)}😀`, emails: [{ value: "emoji-cut@corp.example", primary: true }] });
+    expect(res.status).toBe(201);
+    const [user] = await getDb().select({ name: users.name }).from(users).where(eq(users.id, res.body.id));
+    expect(user!.name).toBe(`${"D".repeat(199)}\uFFFD`);
+    const [audit] = await getDb().select({ after: auditEvents.after }).from(auditEvents).where(and(eq(auditEvents.action, "user.create"), eq(auditEvents.targetId, res.body.id)));
+    expect((audit!.after as { name: string }).name).toBe(`${"D".repeat(199)}\uFFFD`);
+  });
+
   it("ignores read-only attributes, accepts \"True\", and keeps the enterprise extension", async () => {
     const res = await scim.call("POST", "/Users", {
       ...alice("extended@corp.example"),
