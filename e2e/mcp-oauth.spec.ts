@@ -195,6 +195,9 @@ test("an MCP client identified by a Client ID Metadata Document (an https URL as
   await signInAndConsent(setup.user, setup, provider.authorizationUrl!, { client: "SDK client by metadata document", server: setup.server.name, redirect: callback.redirect });
   await setup.user.getByRole("button", { name: "Allow" }).click();
   const params = await callback.received;
+  // The loopback server has the code once the request arrives; the browser's navigation to it ends
+  // only when the page shows (going elsewhere before that interrupts it).
+  await expect(setup.user.getByText("You can close this window.")).toBeVisible();
   await auth(provider, { serverUrl: setup.serverUrl, authorizationCode: params.get("code")! });
   const client = await connect();
   expect((await client.listTools()).tools.map((t) => t.name)).toContain("whoami");
