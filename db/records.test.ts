@@ -2,14 +2,14 @@ import { describe, expect, it } from "vitest";
 import { sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { directoryUsers } from "@/db/schema";
-import { recordset, tableRows, textArray } from "./records";
+import { recordset, tableRows, arrayLiteral } from "./records";
 
 // Values that an array literal or a JSON document could get wrong.
 const awkward = ['plain', 'with "quotes"', "back\\slash", "comma, and {braces}", " spaced ", "NULL", "", "ünïcødé ✓", "new\nline", 'ends with \\'];
 
 describe("set-based statements with one parameter", () => {
   it("passes every value through an array literal unchanged, in order", async () => {
-    const rows = await getDb().execute<{ v: string; n: string }>(sql`select v, n from unnest(${textArray(awkward)}::text[]) with ordinality as t(v, n)`);
+    const rows = await getDb().execute<{ v: string; n: string }>(sql`select v, n from unnest(${arrayLiteral(awkward)}::text[]) with ordinality as t(v, n)`);
     expect(rows.map((r) => r.v)).toEqual(awkward);
   });
 

@@ -8,33 +8,44 @@ import { getTableColumns, sql, type InferSelectModel, type SQL, type Table } fro
 
 /** `jsonb_to_recordset(<rows>::jsonb) as v(<columns>)`: `columns` names each field with its type ("email text, name text"). */
 export function recordset(rows: readonly object[], columns: string): SQL {
-  return sql`jsonb_to_recordset(${jsonOf(rows)}::jsonb) as v(${sql.raw(columns)})`;
+  return sql`jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as v(${sql.raw(columns)})`;
 }
 
 /**
- * JSON that Postgres accepts. JSON.stringify writes a lone UTF-16 surrogate (a string cut in the
- * middle of an emoji, say) as an escape like \ud83d, which jsonb refuses; a plain text parameter
- * had it replaced by U+FFFD, so that is what happens here too. The common text has no such escape
- * and is sent as it is.
+ * `insert into <table> (<names>) select * from <recordset>`: rows whose fields are the columns
+ * themselves, in the order `columns` gives them ("actor_type text, action text, …").
  */
-function jsonOf(rows: readonly object[]): string {
-  const text = JSON.stringify(rows);
-  return /\\ud[89a-f]/i.test(text) ? JSON.stringify(rows, wellFormed) : text;
+export function insertRecords(table: Table, columns: string, rows: readonly object[]): SQL {
+  const names = columns.split(",").map((c) => c.trim().split(/\s+/)[0]!);
+  return sql`insert into ${table} (${sql.raw(names.join(", "))}) select * from ${recordset(rows, columns)}`;
+}
+
+/**
+ * Values as one Postgres array literal, for `col = any(${arrayLiteral(values)}::text[])` (or
+ * `::uuid[]`): one parameter whatever their number, and an index condition the planner can use (a
+ * set-returning function in `in (select …)` is estimated at 100 rows and joined, often by scanning
+ * the table).
+ */
+export function arrayLiteral(values: readonly string[]): string {
+  return `{${values.map((v) => `"${v.replace(/[\\"]/g, "\\$&")}"`).join(",")}}`;
+}
+
+/**
+ * JSON text as a json/jsonb parameter (the client's serializer for both types: drizzle and
+ * `recordset` send JSON.stringify's text). JSON.stringify writes a lone UTF-16 surrogate (a string
+ * cut in the middle of an emoji, say) as an escape like \ud83d, which Postgres refuses; a text
+ * parameter has it replaced by U+FFFD, so every JSON parameter does too. The common text has no such
+ * escape and is sent as it is.
+ */
+export function wellFormedJson(value: unknown): string {
+  const text = typeof value === "string" ? value : JSON.stringify(value);
+  return /\\ud[89a-f]/i.test(text) ? JSON.stringify(JSON.parse(text), wellFormed) : text;
 }
 
 function wellFormed(_key: string, value: unknown): unknown {
   if (typeof value === "string") return value.toWellFormed();
   if (!value || typeof value !== "object" || Array.isArray(value) || Object.keys(value).every((k) => k.isWellFormed())) return value;
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.toWellFormed(), v]));
-}
-
-/**
- * Values as one Postgres array literal, for `col = any(${textArray(values)}::text[])`: one parameter
- * whatever their number, and an index condition the planner can use (a set-returning function in
- * `in (select …)` is estimated at 100 rows and joined, often by scanning the table).
- */
-export function textArray(values: readonly string[]): string {
-  return `{${values.map((v) => `"${v.replace(/[\\"]/g, "\\$&")}"`).join(",")}}`;
 }
 
 const snakeCase = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);

@@ -1,7 +1,6 @@
 import "server-only";
-import { sql } from "drizzle-orm";
 import { auditEvents } from "@/db/schema";
-import { recordset } from "@/db/records";
+import { insertRecords } from "@/db/records";
 import type { Executor } from "@/db/client";
 import type { AuditOutcome } from "@/db/enums";
 import type { Actor, DomainContext } from "@/lib/auth/actor";
@@ -61,9 +60,7 @@ const AUDIT_COLUMNS =
 
 /** One statement text whatever the number of rows (db/records.ts). */
 async function insertAuditRows(executor: Executor, rows: ReturnType<typeof row>[]): Promise<void> {
-  await executor.execute(sql`
-    insert into ${auditEvents} (actor_type, actor_id, actor_label, action, target_type, target_id, target_label, environment_id, environment_key, outcome, reason, before, after, request_id, ip)
-    select * from ${recordset(rows, AUDIT_COLUMNS)}`);
+  await executor.execute(insertRecords(auditEvents, AUDIT_COLUMNS, rows));
 }
 
 /** One row per changed target of a bulk change, in one statement (batched for very large sets). */

@@ -1,6 +1,7 @@
 import "server-only";
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Executor } from "@/db/client";
+import { arrayLiteral } from "@/db/records";
 import type { AccessSource, MembershipSource } from "@/db/enums";
 import { environmentAccess, groupMembers, groups } from "@/db/schema";
 import { revokeSessionRows } from "@/lib/end-user/session-rows";
@@ -18,7 +19,7 @@ export async function insertAccessRows(
   directoryId: string | null = null,
 ): Promise<string[]> {
   if (userIds.length === 0) return [];
-  const ids = `{${userIds.join(",")}}`;
+  const ids = arrayLiteral(userIds);
   // Both statements go out together (pipelined on the transaction's connection, in this order):
   // the access, and Everyone of the environment found and joined in one statement (users who
   // already had access are already in it: nothing happens for them).

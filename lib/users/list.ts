@@ -2,6 +2,7 @@ import "server-only";
 import { sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Executor } from "@/db/client";
+import { arrayLiteral } from "@/db/records";
 import { USER_SOURCES, USER_STATUSES, type UserSource, type UserStatus } from "@/db/enums";
 import { isDomainError, ValidationError } from "@/lib/errors";
 import { parseInput } from "@/lib/validation";
@@ -119,7 +120,7 @@ async function searchCondition(q: string, executor: Executor): Promise<{ page: S
   if (!probe.endsWith("@") && (await commonInSample(contains, executor))) return walk;
   const ids = await trigramMatches(containsPattern(probe), contains, SEARCH_MATCHES_FIRST_MAX + 1, executor);
   if (ids.length > SEARCH_MATCHES_FIRST_MAX) return walk;
-  const few = ids.length ? sql`u.id = any(${`{${ids.join(",")}}`}::uuid[])` : sql`false`;
+  const few = ids.length ? sql`u.id = any(${arrayLiteral(ids)}::uuid[])` : sql`false`;
   return { page: few, count: few };
 }
 

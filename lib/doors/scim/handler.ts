@@ -1,7 +1,7 @@
 import "server-only";
 import { eq, sql } from "drizzle-orm";
 import { drainBeforeClose, getDb } from "@/db/client";
-import { recordset } from "@/db/records";
+import { arrayLiteral, insertRecords } from "@/db/records";
 import { directories, scimRequestLog } from "@/db/schema";
 import { hashToken } from "@/lib/auth/secret-token";
 import { redact } from "@/lib/audit/record";
@@ -263,13 +263,11 @@ export async function flushRequestLog(): Promise<void> {
     .transaction(async (tx) => {
       // One statement text whatever the number of entries (db/records.ts).
       const records = entries.map((e) => ({ directory_id: e.directoryId, method: e.method, path: e.path, status: e.status, duration_ms: e.durationMs, change: e.change ?? null }));
-      await tx.execute(sql`
-        insert into ${scimRequestLog} (directory_id, method, path, status, duration_ms, change)
-        select * from ${recordset(records, "directory_id uuid, method text, path text, status int, duration_ms int, change jsonb")}`);
+      await tx.execute(insertRecords(scimRequestLog, "directory_id uuid, method text, path text, status int, duration_ms int, change jsonb", records));
       await tx
         .update(directories)
         .set({ lastRequestAt: sql`now()` })
-        .where(sql`${directories.id} = any(${`{${ids.join(",")}}`}::uuid[])`);
+        .where(sql`${directories.id} = any(${arrayLiteral(ids)}::uuid[])`);
     })
     .catch((e) => console.warn(`[scim] ${entries.length} request log entries not written:`, (e as Error).message));
 }

@@ -116,6 +116,17 @@ describe("SCIM users", () => {
     expect((audit!.after as { name: string }).name).toBe(`${"D".repeat(199)}\uFFFD`);
   });
 
+  it("replaces a user with lone surrogates in its values (U+FFFD stored, not a 500), through drizzle's own jsonb writes too", async () => {
+    const created = await scim.call("POST", "/Users", { userName: "lone@corp.example", emails: [{ value: "lone@corp.example", primary: true }] });
+    const res = await scim.call("PUT", `/Users/${created.body.id}`, { userName: "lone@corp.example", displayName: "Lone \ud800", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": { department: "R&D \udc00" } });
+    expect(res.status).toBe(200);
+    expect(res.body.displayName).toBe("Lone \uFFFD");
+    const [user] = await getDb().select({ name: users.name }).from(users).where(eq(users.id, created.body.id));
+    expect(user!.name).toBe("Lone \uFFFD");
+    const again = await scim.call("GET", `/Users/${created.body.id}`);
+    expect([again.body.displayName, again.body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"].department]).toEqual(["Lone \uFFFD", "R&D \uFFFD"]);
+  });
+
   it("ignores read-only attributes, accepts \"True\", and keeps the enterprise extension", async () => {
     const res = await scim.call("POST", "/Users", {
       ...alice("extended@corp.example"),

@@ -2,7 +2,7 @@ import "server-only";
 import { randomBytes } from "node:crypto";
 import { and, asc, eq, sql } from "drizzle-orm";
 import { getDb, type Executor, type Tx } from "@/db/client";
-import { recordset, textArray } from "@/db/records";
+import { arrayLiteral, recordset } from "@/db/records";
 import { directories, directoryUsers, environmentAccess, groupMembers, groups, users, type Directory, type DirectoryUser, type User } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
 import { recordAuditMany, recordAuditOfMany, type AuditEntry } from "@/lib/audit/record";
@@ -136,7 +136,7 @@ async function userNameTaken(tx: Executor, directoryId: string, userName: string
   return !!hit;
 }
 
-type NewDirectoryUser = Pick<typeof directoryUsers.$inferInsert, "userId" | "userName" | "active" | "resource"> & { externalId: string | null };
+type NewDirectoryUser = Pick<typeof directoryUsers.$inferSelect, "userId" | "userName" | "externalId" | "active" | "resource">;
 
 /** Inserts a directory's records of users in one statement (one text whatever their number: db/records.ts). */
 async function insertDirectoryUserRows(tx: Executor, directoryId: string, rows: NewDirectoryUser[]): Promise<(typeof directoryUsers.$inferSelect)[]> {
@@ -151,7 +151,7 @@ async function insertDirectoryUserRows(tx: Executor, directoryId: string, rows: 
   const byId = new Map(rows.map((r) => [r.userId, r]));
   return inserted.map((r) => {
     const row = byId.get(r.user_id)!;
-    return { directoryId, ...row, active: row.active ?? true, version: r.version, createdAt: directoryUsers.createdAt.mapFromDriverValue(r.created_at) as Date, updatedAt: directoryUsers.updatedAt.mapFromDriverValue(r.updated_at) as Date };
+    return { directoryId, ...row, version: r.version, createdAt: directoryUsers.createdAt.mapFromDriverValue(r.created_at) as Date, updatedAt: directoryUsers.updatedAt.mapFromDriverValue(r.updated_at) as Date };
   });
 }
 
@@ -250,7 +250,7 @@ async function createBatch(batch: Pick<Pending, "sc" | "parsed">[]): Promise<(Re
     const candidates = [...new Set(batch.flatMap((b, i) => (results[i] ? [] : emailCandidates(b.parsed).map((e) => e.toLowerCase()))))];
     const [taken, found] = await Promise.all([
       names.length
-        ? tx.select({ name: sql<string>`lower(${directoryUsers.userName})` }).from(directoryUsers).where(and(eq(directoryUsers.directoryId, directory.id), sql`lower(${directoryUsers.userName}) = any(${textArray(names)}::text[])`))
+        ? tx.select({ name: sql<string>`lower(${directoryUsers.userName})` }).from(directoryUsers).where(and(eq(directoryUsers.directoryId, directory.id), sql`lower(${directoryUsers.userName}) = any(${arrayLiteral(names)}::text[])`))
         : Promise.resolve([]),
       candidates.length
         ? tx
@@ -267,7 +267,7 @@ async function createBatch(batch: Pick<Pending, "sc" | "parsed">[]): Promise<(Re
             })
             .from(users)
             .leftJoin(directoryUsers, and(eq(directoryUsers.userId, users.id), eq(directoryUsers.directoryId, directory.id)))
-            .where(sql`lower(${users.email}) = any(${textArray(candidates)}::text[])`)
+            .where(sql`lower(${users.email}) = any(${arrayLiteral(candidates)}::text[])`)
         : Promise.resolve([]),
     ]);
     const takenNames = new Set(taken.map((t) => t.name));
