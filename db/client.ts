@@ -6,7 +6,6 @@ import type { PostgresJsQueryResultHKT } from "drizzle-orm/postgres-js";
 import * as schema from "./schema";
 import { env } from "@/env";
 import { autoPreparing, preparePolicy } from "./auto-prepare";
-import { pipelinedTransactions } from "./pipelined-transactions";
 import { wellFormedJson } from "./records";
 
 export type Db = PostgresJsDatabase<typeof schema>;
@@ -54,8 +53,7 @@ export function getDb(): Db {
   if (current && current.url === url) return current.db;
   if (current) void current.sql.end({ timeout: 1 });
   const sql = createSql(url, env().DATABASE_POOL_MAX);
-  const client = pipelinedTransactions(sql);
-  const db = drizzle(env().DATABASE_PREPARE ? autoPreparing(client, preparePolicy()) : client, { schema, casing: "snake_case" });
+  const db = drizzle(env().DATABASE_PREPARE ? autoPreparing(sql, preparePolicy()) : sql, { schema, casing: "snake_case" });
   // After drizzle, which makes both serializers pass its JSON text through as it is.
   sql.options.serializers["114"] = sql.options.serializers["3802"] = wellFormedJson;
   holder.__iamDb = { url, sql, db };
