@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import postgres from "postgres";
 import { sql } from "drizzle-orm";
 import { getDb, type Executor } from "@/db/client";
 import { createEnvironments, systemCtx } from "@/test-support/fixtures";
@@ -42,5 +43,30 @@ describe("trigger statements planned once per connection", () => {
     // The triggers still did their work: the keys were set by the grant and cleared by the revoke.
     expect(keys).toEqual(["test", ""]);
     expect(BIG.filter((t) => (after[t] ?? 0) > (before[t] ?? 0))).toEqual([]);
+  });
+});
+
+describe("triggers fired by those triggers", () => {
+  it("the decision notifications still hash a statement's old rows against its new ones (a nested loop would be quadratic)", async () => {
+    const [test] = await getDb().execute<{ id: string }>(sql`select id from environments where key = 'test'`);
+    const plans: string[] = [];
+    // One connection of its own, showing every nested statement's plan as a notice.
+    const client = postgres(process.env.DATABASE_URL!, { max: 1, onnotice: (n) => void plans.push(String(n.message)) });
+    try {
+      await client.unsafe("load 'auto_explain'");
+      await client.unsafe("set auto_explain.log_min_duration = 0; set auto_explain.log_nested_statements = on; set auto_explain.log_level = notice; set client_min_messages = notice");
+      await client.begin(async (tx) => {
+        await tx`insert into users (email, name) select 'keys' || i || '@example.com', 'Keys ' || i from generate_series(1, 2000) i`;
+        // The grant's keys refresh (planned with hash joins off) updates 2,000 users, whose
+        // update trigger joins old and new rows.
+        await tx`insert into environment_access (user_id, environment_id) select id, ${test!.id}::uuid from users where email like 'keys%'`;
+        throw new Error("rolled back");
+      }).catch((e: Error) => expect(e.message).toBe("rolled back"));
+    } finally {
+      await client.end();
+    }
+    const join = plans.filter((p) => p.includes("FROM new_rows n JOIN old_rows o"));
+    expect(join.length).toBeGreaterThan(0);
+    for (const plan of join) expect(plan).not.toContain("Nested Loop");
   });
 });

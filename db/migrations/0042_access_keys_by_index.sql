@@ -35,3 +35,18 @@ ALTER FUNCTION group_members_count_delete() SET enable_seqscan = off SET enable_
 ALTER FUNCTION directory_users_count_insert() SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off;
 --> statement-breakpoint
 ALTER FUNCTION directory_users_count_delete() SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off;
+--> statement-breakpoint
+-- A function's settings stay in force for the triggers its own statements fire (the keys refresh
+-- updates users, the counts update groups and directories). The decision notifications join a
+-- statement's old and new rows, transition tables both: with hash joins off, that join would be a
+-- nested loop, quadratic in the rows one statement changes (an environment's deletion rewrites the
+-- keys of every user who had it). They plan with the defaults.
+ALTER FUNCTION decisions_users_update() SET enable_seqscan = on SET enable_hashjoin = on SET enable_mergejoin = on;
+--> statement-breakpoint
+ALTER FUNCTION decisions_groups_update() SET enable_seqscan = on SET enable_hashjoin = on SET enable_mergejoin = on;
+--> statement-breakpoint
+ALTER FUNCTION decisions_directories_update() SET enable_seqscan = on SET enable_hashjoin = on SET enable_mergejoin = on;
+--> statement-breakpoint
+ALTER FUNCTION decisions_sessions_update() SET enable_seqscan = on SET enable_hashjoin = on SET enable_mergejoin = on;
+--> statement-breakpoint
+ALTER FUNCTION decisions_api_tokens_update() SET enable_seqscan = on SET enable_hashjoin = on SET enable_mergejoin = on;
