@@ -20,33 +20,25 @@ BEGIN
   RETURN NULL;
 END $$;
 --> statement-breakpoint
-ALTER FUNCTION environment_access_refresh_keys() SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off;
---> statement-breakpoint
-ALTER FUNCTION ledger_environment_access() SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off;
---> statement-breakpoint
-ALTER FUNCTION ledger_group_members() SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off;
---> statement-breakpoint
-ALTER FUNCTION ledger_access_grants() SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off;
---> statement-breakpoint
-ALTER FUNCTION group_members_count_insert() SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off;
---> statement-breakpoint
-ALTER FUNCTION group_members_count_delete() SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off;
---> statement-breakpoint
-ALTER FUNCTION directory_users_count_insert() SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off;
---> statement-breakpoint
-ALTER FUNCTION directory_users_count_delete() SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off;
+-- The table-reading trigger functions plan with sequential scans, hash and merge joins off.
+DO $$
+DECLARE f text;
+BEGIN
+  FOREACH f IN ARRAY ARRAY['environment_access_refresh_keys', 'ledger_environment_access', 'ledger_group_members', 'ledger_access_grants',
+    'group_members_count_insert', 'group_members_count_delete', 'directory_users_count_insert', 'directory_users_count_delete'] LOOP
+    EXECUTE format('ALTER FUNCTION %I() SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off', f);
+  END LOOP;
+END $$;
 --> statement-breakpoint
 -- A function's settings stay in force for the triggers its own statements fire (the keys refresh
 -- updates users, the counts update groups and directories). The decision notifications join a
 -- statement's old and new rows, transition tables both: with hash joins off, that join would be a
 -- nested loop, quadratic in the rows one statement changes (an environment's deletion rewrites the
 -- keys of every user who had it). They plan with the defaults.
-ALTER FUNCTION decisions_users_update() SET enable_seqscan = on SET enable_hashjoin = on SET enable_mergejoin = on;
---> statement-breakpoint
-ALTER FUNCTION decisions_groups_update() SET enable_seqscan = on SET enable_hashjoin = on SET enable_mergejoin = on;
---> statement-breakpoint
-ALTER FUNCTION decisions_directories_update() SET enable_seqscan = on SET enable_hashjoin = on SET enable_mergejoin = on;
---> statement-breakpoint
-ALTER FUNCTION decisions_sessions_update() SET enable_seqscan = on SET enable_hashjoin = on SET enable_mergejoin = on;
---> statement-breakpoint
-ALTER FUNCTION decisions_api_tokens_update() SET enable_seqscan = on SET enable_hashjoin = on SET enable_mergejoin = on;
+DO $$
+DECLARE f text;
+BEGIN
+  FOREACH f IN ARRAY ARRAY['decisions_users_update', 'decisions_groups_update', 'decisions_directories_update', 'decisions_sessions_update', 'decisions_api_tokens_update'] LOOP
+    EXECUTE format('ALTER FUNCTION %I() SET enable_seqscan = on SET enable_hashjoin = on SET enable_mergejoin = on', f);
+  END LOOP;
+END $$;
