@@ -1,6 +1,6 @@
 import "server-only";
 import { parse } from "csv-parse";
-import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
+import { and, asc, eq, gt, sql } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Tx } from "@/db/client";
 import { environments, groups, jobItems, uploadChunks, uploads, users, type Job } from "@/db/schema";
@@ -9,7 +9,7 @@ import { recordAudit, recordAuditMany, type AuditEntry } from "@/lib/audit/recor
 import { environmentKeysOf } from "@/lib/environments";
 import { ValidationError } from "@/lib/errors";
 import { insertAccessRows, insertMembershipPairs } from "@/lib/groups/membership-rows";
-import { enqueueJob, recheckJobActor, registerJobHandler, saveItems, saveProgress } from "@/lib/jobs";
+import { enqueueJob, firstItemSeqs, recheckJobActor, registerJobHandler, saveItems, saveProgress } from "@/lib/jobs";
 import { authorize, denialReason } from "@/lib/permissions";
 import { insertUserRows, renameUserRows } from "@/lib/users/rows";
 import { emailSchema, parseInput, personNameSchema, uuidSchema } from "@/lib/validation";
@@ -239,13 +239,7 @@ async function planBatch(
   const byEmail = new Map(existing.map((u) => [u.email, u]));
   const envKeyById = new Map([...catalog.envByKey.values()].map((e) => [e.id, e.key]));
   // A row naming an email an earlier row of this file already named is a duplicate.
-  const seen = emails.length
-    ? await tx
-        .select({ key: jobItems.key, seq: jobItems.seq })
-        .from(jobItems)
-        .where(and(eq(jobItems.jobId, jobId), inArray(jobItems.key, emails)))
-    : [];
-  const firstSeen = new Map(seen.map((s) => [s.key!, s.seq]));
+  const firstSeen = await firstItemSeqs(tx, jobId, emails);
 
   return parsed.map((p): RowPlan => {
     const key = p.email.toLowerCase();

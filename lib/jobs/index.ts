@@ -1,6 +1,7 @@
 import "server-only";
 import { eq, sql } from "drizzle-orm";
 import { getDb, type Executor } from "@/db/client";
+import { arrayLiteral } from "@/db/records";
 import { apiTokens, consoleMemberEnvironments, consoleMembers, jobItems, jobs, type Job } from "@/db/schema";
 import type { Actor, DomainContext } from "@/lib/auth/actor";
 import { NotFoundError } from "@/lib/errors";
@@ -84,6 +85,17 @@ export async function saveItems(executor: Executor, jobId: string, items: { seq:
       .values(items.slice(i, i + 2000).map((it) => ({ jobId, ...it })))
       .onConflictDoNothing();
   }
+}
+
+/**
+ * Which of `keys` the job's report already holds, each with its first row. Every key is looked up
+ * through (job_id, key) by `job_items_first_seq` (migration 0043), so a check made at every batch
+ * costs the batch's keys, not the report's length so far.
+ */
+export async function firstItemSeqs(executor: Executor, jobId: string, keys: string[]): Promise<Map<string, number>> {
+  if (keys.length === 0) return new Map();
+  const rows = await executor.execute<{ key: string; seq: number }>(sql`select key, seq from job_items_first_seq(${jobId}::uuid, ${arrayLiteral(keys)}::text[])`);
+  return new Map(rows.map((r) => [r.key, r.seq]));
 }
 
 /**

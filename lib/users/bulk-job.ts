@@ -1,9 +1,9 @@
 import "server-only";
-import { and, eq, inArray } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { getDb } from "@/db/client";
-import { groups, jobItems } from "@/db/schema";
+import { groups } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
-import { enqueueJob, recheckJobActor, registerJobHandler, saveItems, saveProgress } from "@/lib/jobs";
+import { enqueueJob, firstItemSeqs, recheckJobActor, registerJobHandler, saveItems, saveProgress } from "@/lib/jobs";
 import { authorize, denialReason } from "@/lib/permissions";
 import { parseInput } from "@/lib/validation";
 import { z } from "zod";
@@ -55,9 +55,7 @@ registerJobHandler("bulk_users", async (job, queuedBy) => {
   for await (const all of iterateUsers({ ...params.filter, withTotal: false }, CHUNK)) {
     let chunk = all;
     if (resumed) {
-      const done = new Set(
-        (await getDb().select({ key: jobItems.key }).from(jobItems).where(and(eq(jobItems.jobId, job.id), inArray(jobItems.key, all.map((u) => u.email))))).map((r) => r.key),
-      );
+      const done = await firstItemSeqs(getDb(), job.id, all.map((u) => u.email));
       chunk = all.filter((u) => !done.has(u.email));
       if (chunk.length === 0) continue;
     }

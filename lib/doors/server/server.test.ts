@@ -125,6 +125,26 @@ describe("machine doors and request ids", () => {
   });
 });
 
+describe("idle connections", () => {
+  it("keeps a client's idle connection longer than clients keep theirs, and says so, on machine doors and browser paths alike", async () => {
+    // Clients keep idle connections for reuse (Playwright's request context, directories' SCIM
+    // clients, load balancers for about 60 s). Node closes them after 5 s: a request sent on a
+    // connection just as the server closes it fails with ECONNRESET (an e2e run did).
+    const base = await start();
+    for (const path of ["/.well-known/jwks.json", "/sign-in"]) {
+      const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+        const agent = new http.Agent({ keepAlive: true });
+        http.get(`${base}${path}`, { agent }, (r) => {
+          r.resume();
+          r.on("end", () => agent.destroy());
+          resolve(r);
+        }).on("error", reject);
+      });
+      expect([path, res.headers.connection, res.headers["keep-alive"]]).toEqual([path, "keep-alive", "timeout=65"]);
+    }
+  });
+});
+
 describe("client input never makes the server answer 500", () => {
   it("a path that is not valid percent-encoding, or a Host header that is not a host, gets a 4xx or an answer", async () => {
     const base = await start();
