@@ -7,7 +7,7 @@
 -- sequential and bitmap scans off, whatever the statistics.
 CREATE FUNCTION job_items_first_seq(job uuid, keys text[]) RETURNS TABLE (key text, seq integer)
 LANGUAGE sql STABLE
-SET enable_seqscan = off SET enable_bitmapscan = off SET enable_hashjoin = off SET enable_mergejoin = off
+SET enable_seqscan = off SET enable_bitmapscan = off
 AS $$
   SELECT k.key, min(s.seq) FROM unnest(keys) AS k(key)
   CROSS JOIN LATERAL (SELECT i.seq FROM job_items i WHERE i.job_id = job AND i.key = k.key OFFSET 0) s

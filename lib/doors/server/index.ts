@@ -130,7 +130,6 @@ export function createLeanServer(options: LeanServerOptions): LeanServer {
   // keep them about 60 s): with Node's 5 s, a client reusing a connection as the server closes it
   // gets ECONNRESET. Answers say so in `Keep-Alive: timeout=65`.
   server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const requestId = crypto.randomUUID();
