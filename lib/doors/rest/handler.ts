@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { DomainContext } from "@/lib/auth/actor";
 import { clientIp } from "@/lib/auth/request-info";
 import { authenticateApiToken } from "@/lib/api-tokens";
+import { BufferedResponse } from "@/lib/doors/http/buffered";
 import { problem, problemFromError } from "@/lib/doors/http/problem";
 import { denialReason } from "@/lib/permissions";
 import { withIdempotency, type Answer } from "@/lib/api-tokens/idempotency";
@@ -131,7 +132,7 @@ export async function handleApiRequest(request: Request, method: HttpMethod): Pr
     const answer = method === "POST" && idempotencyKey !== null && actor.type === "api_token" ? await withIdempotency({ tokenId: actor.id, key: idempotencyKey, method, path, bodyText }, run) : await run();
     const headers = { "cache-control": "no-store", "x-request-id": requestId, ...rateHeaders, ...answer.headers };
     if (answer.status === 204) return new Response(null, { status: answer.status, headers });
-    return Response.json(answer.body, { status: answer.status, headers });
+    return BufferedResponse.json(answer.body, { status: answer.status, headers });
   } catch (error) {
     return problemFromError(error, requestId);
   }

@@ -1,6 +1,7 @@
 import "server-only";
 import { eq, sql } from "drizzle-orm";
 import { drainBeforeClose, getDb } from "@/db/client";
+import { BufferedResponse } from "@/lib/doors/http/buffered";
 import { arrayLiteral, insertRecords } from "@/db/records";
 import { directories, scimRequestLog } from "@/db/schema";
 import { hashToken } from "@/lib/auth/secret-token";
@@ -23,7 +24,7 @@ const CONTENT_TYPE = "application/scim+json; charset=utf-8";
 type Handled = { status: number; body?: unknown; headers?: Record<string, string>; change?: Record<string, unknown> };
 
 function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(body === undefined ? null : JSON.stringify(body), { status, headers: { "content-type": CONTENT_TYPE, ...headers } });
+  return new BufferedResponse(body === undefined ? null : JSON.stringify(body), { status, headers: { "content-type": CONTENT_TYPE, ...headers } });
 }
 
 function rateLimit(): number {

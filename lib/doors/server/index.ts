@@ -2,6 +2,7 @@ import crypto from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import { problem } from "@/lib/doors/http/problem";
+import { BufferedRequest, BufferedResponse } from "@/lib/doors/http/buffered";
 import { publicOrigin } from "@/env";
 import { ensureSigningKeys } from "@/lib/tokens/keys";
 import { STATIC_SECURITY_HEADERS } from "@/lib/doors/http/security-headers";
@@ -64,6 +65,13 @@ async function send(res: ServerResponse, response: Response): Promise<void> {
   });
   const cookies = response.headers.getSetCookie();
   if (cookies.length) headers["set-cookie"] = cookies;
+  // A door's JSON answer already in memory: its bytes as they are (no stream to read back).
+  const bytes = response instanceof BufferedResponse ? response.unreadBytes() : null;
+  if (bytes) {
+    headers["content-length"] = String(bytes.byteLength);
+    res.writeHead(response.status, headers);
+    return void res.end(bytes);
+  }
   if (!response.body) {
     res.writeHead(response.status, headers);
     return void res.end();
@@ -184,7 +192,8 @@ export function createLeanServer(options: LeanServerOptions): LeanServer {
       if (value === undefined) continue;
       for (const v of Array.isArray(value) ? value : [value]) headers.append(key, v);
     }
-    const request = new Request(`${publicOrigin()}${url.pathname}${url.search}`, { method, headers, body: body && body.length ? new Uint8Array(body) : body ? new Uint8Array(0) : undefined });
+    // A copy of its own (a small body read from the socket is a view into Node's shared buffer pool).
+    const request = new BufferedRequest(`${publicOrigin()}${url.pathname}${url.search}`, { method, headers }, body ? new Uint8Array(body) : null);
     await send(res, await route.handle(request, match));
   }
 
