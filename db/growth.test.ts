@@ -1,0 +1,69 @@
+import type postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createSql, getDb } from "@/db/client";
+import { flushGrowth } from "@/db/growth";
+import { insertUserRows } from "@/lib/users/rows";
+import { createEnvironments } from "@/test-support/fixtures";
+
+// A row that references a user is checked by Postgres's foreign-key query, whose plan a connection
+// keeps once it has run five times. Made while `users` was nearly empty (a fresh database), that
+// plan is a sequential scan; kept, every check of a first large sync read the whole growing table
+// (Postgres's CPU per SCIM create 2.3 ms against 1.3 ms). The writer of `users` has the table
+// analyzed each time it doubles, and the connection plans the check again by its primary key.
+
+// One connection of its own, so the plan it keeps is the one measured.
+let connection: postgres.Sql;
+beforeAll(() => void (connection = createSql(process.env.DATABASE_URL!, 1)));
+afterAll(() => connection.end());
+
+/** Rows of `users` one foreign-key check reads, on the one connection (its transaction's own counts). */
+async function rowsReadByOneCheck(userId: string, environmentId: string): Promise<number> {
+  let read = -1;
+  await connection
+    .begin(async (tx) => {
+      const before = await tx<{ n: number }[]>`select seq_tup_read::int as n from pg_stat_xact_user_tables where relname = 'users'`;
+      await tx`insert into environment_access (user_id, environment_id, source) values (${userId}, ${environmentId}, 'manual') on conflict do nothing`;
+      const after = await tx<{ n: number }[]>`select seq_tup_read::int as n from pg_stat_xact_user_tables where relname = 'users'`;
+      read = after[0]!.n - before[0]!.n;
+      throw new RolledBack();
+    })
+    .catch((error: unknown) => {
+      if (!(error instanceof RolledBack)) throw error;
+    });
+  return read;
+}
+class RolledBack extends Error {}
+
+const newUsers = (from: number, count: number) =>
+  Array.from({ length: count }, (_, i) => ({ email: `grow${from + i}@example.com`, name: `Grow ${from + i}`, source: "scim" as const }));
+
+describe("plans of lookups by user id keep up with the table's growth", () => {
+  it("a foreign-key check planned while users was nearly empty reads by primary key after a large sync", async () => {
+    const { dev: environment } = await createEnvironments();
+    // The check stops at the row it finds: the newest user, last in the table, is found by a scan last.
+    const small = await insertUserRows(getDb(), newUsers(0, 5));
+    // Analyzed while small, as autovacuum does a fresh install's tables soon after the demo seed.
+    await connection`analyze users`;
+    // The connection runs the check more than five times on the small table: its plan is kept.
+    const early: number[] = [];
+    for (let i = 0; i < 8; i++) early.push(await rowsReadByOneCheck(small.at(-1)!.id, environment!.id));
+    const before = (await connection<{ count: number }[]>`select count(*)::int as count from users`)[0]!.count;
+
+    // A sync of 3,000 users in batches, through the one writer of `users`.
+    let newest = "";
+    for (let from = 5; from < 3005; from += 250) newest = (await insertUserRows(getDb(), newUsers(from, 250))).at(-1)!.id;
+    await flushGrowth();
+    const after = (await connection<{ count: number }[]>`select count(*)::int as count from users`)[0]!.count;
+    expect(after - before).toBe(3000);
+
+    const late = await rowsReadByOneCheck(newest, environment!.id);
+    // Before: the kept plan read every user per check (3,000 and more); now none by scanning.
+    // On the small table the kept plan scans (the 5 users, up to the newest); after the sync the
+    // check reads no row by scanning. Before the fix the same check read all 3,005.
+    expect(early).toEqual(Array(8).fill(5));
+    expect(late).toBe(0);
+    const rows = (await connection<{ rows: number }[]>`select reltuples::int as rows from pg_class where oid = 'users'::regclass`)[0]!.rows;
+    // Analyzed as it grew (the last time when it had doubled past 1,500 rows).
+    expect(rows).toBeGreaterThanOrEqual(1000);
+  });
+});
