@@ -69,54 +69,29 @@ class Held {
   }
 }
 
-export class BufferedRequest extends Request {
-  readonly #held: Held;
+const held = new WeakMap<Request | Response, Held>();
+const own = (body: Request | Response) => held.get(body)!;
 
+export class BufferedRequest extends Request {
   /** `body`: the request's bytes (null for a request without one). `init` must not carry a body. */
   constructor(url: string, init: Omit<RequestInit, "body">, body: Uint8Array<ArrayBuffer> | null) {
     super(url, init);
-    this.#held = new Held(body);
+    held.set(this, new Held(body));
   }
 
-  override get body(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
-    return this.#held.body();
-  }
-  override get bodyUsed(): boolean {
-    return this.#held.bodyUsed();
-  }
-  override arrayBuffer(): Promise<ArrayBuffer> {
-    return this.#held.arrayBuffer();
-  }
-  override async bytes(): Promise<Uint8Array<ArrayBuffer>> {
-    return new Uint8Array(await this.#held.arrayBuffer());
-  }
-  override text(): Promise<string> {
-    return this.#held.text();
-  }
-  override async json(): Promise<unknown> {
-    return JSON.parse(await this.#held.text());
-  }
-  override blob(): Promise<Blob> {
-    return this.#held.blob(this.headers.get("content-type"));
-  }
-  override formData(): Promise<FormData> {
-    return this.#held.formData(this.headers.get("content-type"));
-  }
   override clone(): BufferedRequest {
     if (this.bodyUsed) throw new TypeError("Request.clone: Body has already been consumed.");
-    const bytes = this.#held.bytes;
+    const bytes = own(this).bytes;
     return new BufferedRequest(this.url, { method: this.method, headers: this.headers, signal: this.signal }, bytes && bytes.slice());
   }
 }
 
 export class BufferedResponse extends Response {
-  readonly #held: Held;
-
   /** `text`: the whole body (null for none). */
   constructor(text: string | null, init: ResponseInit) {
     super(null, init);
     if (text !== null && [101, 204, 205, 304].includes(this.status)) throw new TypeError(`Response with status ${this.status} cannot have a body.`);
-    this.#held = new Held(text === null ? null : encoder.encode(text));
+    held.set(this, new Held(text === null ? null : encoder.encode(text)));
   }
 
   /** An answer of JSON (`Response.json`'s counterpart; its Content-Type unless `init` names one). */
@@ -130,36 +105,43 @@ export class BufferedResponse extends Response {
 
   /** The bytes to write, while nobody has read them or taken the stream (the lean server's fast path). */
   unreadBytes(): Uint8Array<ArrayBuffer> | null {
-    return this.#held.used || this.#held.stream ? null : this.#held.bytes;
+    const state = own(this);
+    return state.used || state.stream ? null : state.bytes;
   }
 
-  override get body(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
-    return this.#held.body();
-  }
-  override get bodyUsed(): boolean {
-    return this.#held.bodyUsed();
-  }
-  override arrayBuffer(): Promise<ArrayBuffer> {
-    return this.#held.arrayBuffer();
-  }
-  override async bytes(): Promise<Uint8Array<ArrayBuffer>> {
-    return new Uint8Array(await this.#held.arrayBuffer());
-  }
-  override text(): Promise<string> {
-    return this.#held.text();
-  }
-  override async json(): Promise<unknown> {
-    return JSON.parse(await this.#held.text());
-  }
-  override blob(): Promise<Blob> {
-    return this.#held.blob(this.headers.get("content-type"));
-  }
-  override formData(): Promise<FormData> {
-    return this.#held.formData(this.headers.get("content-type"));
-  }
   override clone(): BufferedResponse {
     if (this.bodyUsed) throw new TypeError("Response.clone: Body has already been consumed.");
-    const bytes = this.#held.bytes;
+    const bytes = own(this).bytes;
     return new BufferedResponse(bytes === null ? null : decoder.decode(bytes), { status: this.status, statusText: this.statusText, headers: this.headers });
   }
 }
+
+// The body's getters and reading methods, the same on both classes (a class field cannot be shared
+// between two base classes): each answers from the instance's Held.
+const BODY_MEMBERS = {
+  get body(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
+    return own(this as unknown as Request).body();
+  },
+  get bodyUsed(): boolean {
+    return own(this as unknown as Request).bodyUsed();
+  },
+  arrayBuffer(this: Request): Promise<ArrayBuffer> {
+    return own(this).arrayBuffer();
+  },
+  async bytes(this: Request): Promise<Uint8Array<ArrayBuffer>> {
+    return new Uint8Array(await own(this).arrayBuffer());
+  },
+  text(this: Request): Promise<string> {
+    return own(this).text();
+  },
+  async json(this: Request): Promise<unknown> {
+    return JSON.parse(await own(this).text());
+  },
+  blob(this: Request): Promise<Blob> {
+    return own(this).blob(this.headers.get("content-type"));
+  },
+  formData(this: Request): Promise<FormData> {
+    return own(this).formData(this.headers.get("content-type"));
+  },
+};
+for (const Class of [BufferedRequest, BufferedResponse]) Object.defineProperties(Class.prototype, Object.getOwnPropertyDescriptors(BODY_MEMBERS));
