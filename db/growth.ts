@@ -28,8 +28,8 @@ const tables = new Map<GrowingTable, State>();
 
 export function noteInserted(table: GrowingTable, rows: number): void {
   if (rows <= 0) return;
-  const state = tables.get(table) ?? { inserted: 0, threshold: FIRST_ANALYZE_AFTER, running: null };
-  tables.set(table, state);
+  let state = tables.get(table);
+  if (!state) tables.set(table, (state = { inserted: 0, threshold: FIRST_ANALYZE_AFTER, running: null }));
   state.inserted += rows;
   if (state.inserted < state.threshold || state.running) return;
   state.inserted = 0;

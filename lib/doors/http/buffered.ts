@@ -87,11 +87,11 @@ export class BufferedRequest extends Request {
 }
 
 export class BufferedResponse extends Response {
-  /** `text`: the whole body (null for none). */
-  constructor(text: string | null, init: ResponseInit) {
+  /** `body`: the whole body, as text or bytes (null for none). */
+  constructor(body: string | Uint8Array<ArrayBuffer> | null, init: ResponseInit) {
     super(null, init);
-    if (text !== null && [101, 204, 205, 304].includes(this.status)) throw new TypeError(`Response with status ${this.status} cannot have a body.`);
-    held.set(this, new Held(text === null ? null : encoder.encode(text)));
+    if (body !== null && [101, 204, 205, 304].includes(this.status)) throw new TypeError(`Response with status ${this.status} cannot have a body.`);
+    held.set(this, new Held(typeof body === "string" ? encoder.encode(body) : body));
   }
 
   /** An answer of JSON (`Response.json`'s counterpart; its Content-Type unless `init` names one). */
@@ -112,7 +112,7 @@ export class BufferedResponse extends Response {
   override clone(): BufferedResponse {
     if (this.bodyUsed) throw new TypeError("Response.clone: Body has already been consumed.");
     const bytes = own(this).bytes;
-    return new BufferedResponse(bytes === null ? null : decoder.decode(bytes), { status: this.status, statusText: this.statusText, headers: this.headers });
+    return new BufferedResponse(bytes && bytes.slice(), { status: this.status, statusText: this.statusText, headers: this.headers });
   }
 }
 

@@ -65,22 +65,17 @@ async function send(res: ServerResponse, response: Response): Promise<void> {
   });
   const cookies = response.headers.getSetCookie();
   if (cookies.length) headers["set-cookie"] = cookies;
-  // A door's JSON answer already in memory: its bytes as they are (no stream to read back).
-  const bytes = response instanceof BufferedResponse ? response.unreadBytes() : null;
-  if (bytes) {
-    headers["content-length"] = String(bytes.byteLength);
-    res.writeHead(response.status, headers);
-    return void res.end(bytes);
-  }
-  if (!response.body) {
+  // A door's JSON answer already in memory (BufferedResponse) is written as it is; other answers
+  // are small JSON documents, read and written in one go; only an event stream (an MCP server's
+  // SSE answer) is piped as it comes.
+  const buffered = response instanceof BufferedResponse ? response.unreadBytes() : null;
+  if (!buffered && !response.body) {
     res.writeHead(response.status, headers);
     return void res.end();
   }
-  // Answers are small JSON documents, written in one go; only an event stream (an MCP server's
-  // SSE answer) is piped as it comes.
-  if (!(headers["content-type"] as string | undefined)?.includes("text/event-stream")) {
-    const body = Buffer.from(await response.arrayBuffer());
-    headers["content-length"] = String(body.length);
+  if (buffered || !(headers["content-type"] as string | undefined)?.includes("text/event-stream")) {
+    const body = buffered ?? Buffer.from(await response.arrayBuffer());
+    headers["content-length"] = String(body.byteLength);
     res.writeHead(response.status, headers);
     return void res.end(body);
   }
