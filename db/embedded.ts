@@ -25,6 +25,8 @@ export type EmbeddedOptions = {
    * process), it is reused; `stop()` then stops it only if `adopt` is set (the app's own start).
    */
   adopt?: boolean;
+  /** Load pg_stat_statements, tracking triggers' statements too (diagnostics: `npm run bench:scim -- --statements`). */
+  statementStats?: boolean;
 };
 
 export async function freePort(): Promise<number> {
@@ -121,6 +123,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     "-c", "max_connections=200",
     "-c", "shared_buffers=256MB",
   ];
+  if (options.statementStats) flags.push("-c", "shared_preload_libraries=pg_stat_statements", "-c", "pg_stat_statements.track=all");
   if (options.ephemeral) flags.push("-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off");
 
   const pg = new EmbeddedPostgres({

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSql, getDb } from "@/db/client";
 import { flushGrowth } from "@/db/growth";
 import { insertUserRows } from "@/lib/users/rows";
+import { scimClient } from "@/lib/doors/scim/testing";
 import { createEnvironments } from "@/test-support/fixtures";
 
 // A row that references a user is checked by Postgres's foreign-key query, whose plan a connection
@@ -13,7 +14,11 @@ import { createEnvironments } from "@/test-support/fixtures";
 
 // One connection of its own, so the plan it keeps is the one measured.
 let connection: postgres.Sql;
-beforeAll(() => void (connection = createSql(process.env.DATABASE_URL!, 1)));
+let environments: Awaited<ReturnType<typeof createEnvironments>>;
+beforeAll(async () => {
+  connection = createSql(process.env.DATABASE_URL!, 1);
+  environments = await createEnvironments();
+});
 afterAll(() => connection.end());
 
 /** Rows of `users` one foreign-key check reads, on the one connection (its transaction's own counts). */
@@ -39,7 +44,7 @@ const newUsers = (from: number, count: number) =>
 
 describe("plans of lookups by user id keep up with the table's growth", () => {
   it("a foreign-key check planned while users was nearly empty reads by primary key after a large sync", async () => {
-    const { dev: environment } = await createEnvironments();
+    const environment = environments.dev;
     // The check stops at the row it finds: the newest user, last in the table, is found by a scan last.
     const small = await insertUserRows(getDb(), newUsers(0, 5));
     // Analyzed while small, as autovacuum does a fresh install's tables soon after the demo seed.
@@ -64,5 +69,40 @@ describe("plans of lookups by user id keep up with the table's growth", () => {
     const rows = (await connection<{ rows: number }[]>`select reltuples::int as rows from pg_class where oid = 'users'::regclass`)[0]!.rows;
     // Analyzed as it grew (the last time when it had doubled past 1,500 rows).
     expect(rows).toBeGreaterThanOrEqual(1000);
+  });
+});
+
+/** Rows of `directory_users` one run of the create path's userName check reads by scanning, on the one connection (prepared, as the app's statements are). */
+async function rowsScannedByNameCheck(directoryId: string, names: string[]): Promise<number> {
+  return connection.begin(async (tx) => {
+    const [before] = await tx<{ n: number }[]>`select coalesce(seq_tup_read, 0)::int as n from pg_stat_xact_user_tables where relname = 'directory_users'`;
+    await tx.unsafe(`select lower(user_name) from directory_users where directory_id = $1 and lower(user_name) = any($2::text[])`, [directoryId, `{${names.join(",")}}`], { prepare: true });
+    const [after] = await tx<{ n: number }[]>`select coalesce(seq_tup_read, 0)::int as n from pg_stat_xact_user_tables where relname = 'directory_users'`;
+    return after!.n - before!.n;
+  });
+}
+
+describe("plans of a directory's lookups keep up with its first large sync", () => {
+  it("the create path's userName check, planned while directory_users was nearly empty, reads by index after the sync", async () => {
+    const scim = await scimClient(environments.prod, "Growing directory");
+    const body = (i: number) => ({ schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: `sync${i}@corp.example`, active: true });
+    for (let i = 0; i < 5; i++) expect((await scim.call("POST", "/Users", body(i))).status).toBe(201);
+    await connection`analyze directory_users`;
+    // More than five runs on the small table: the connection keeps its plan (a scan of the few rows).
+    const early: number[] = [];
+    for (let i = 0; i < 8; i++) early.push(await rowsScannedByNameCheck(scim.directory.id, [`absent${i}@corp.example`]));
+
+    // A first sync of 3,000 users, 100 requests at a time (group commit writes them in batches).
+    for (let from = 5; from < 3005; from += 100) {
+      const answers = await Promise.all(Array.from({ length: 100 }, (_, i) => scim.call("POST", "/Users", body(from + i))));
+      expect(answers.map((a) => a.status)).toEqual(Array(100).fill(201));
+    }
+    await flushGrowth();
+
+    const late = await rowsScannedByNameCheck(scim.directory.id, ["absent@corp.example"]);
+    // The directory's 5 rows (the file's only ones) scanned each time while small; after the sync,
+    // none: the check goes by the directory's unique index. Before the fix it scanned all 3,005.
+    expect(early).toEqual(Array(8).fill(5));
+    expect(late).toBe(0);
   });
 });

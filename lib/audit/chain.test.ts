@@ -42,6 +42,23 @@ describe("the audit trail", () => {
     expect(byHand).toBe("audit_events is append-only: DELETE is refused (retention goes through audit_prune)");
   });
 
+  it("lets a seal fill only the chain's columns: a seal that also changes any other column is refused", async () => {
+    await createUser(systemCtx, { name: "Sealed Once", email: "sealed-once@example.com", environmentIds: [env.dev.id] });
+    const [row] = await getDb().execute<{ id: number }>(sql`select id from audit_events where seq is null and target_label = 'sealed-once@example.com' limit 1`);
+    const seal = (changes: ReturnType<typeof sql>) => refusal(sql`update audit_events set seq = 999999, prev_hash = 'p', hash = 'h'${changes} where id = ${row!.id}`);
+    // A column of each kind: text, jsonb (a value within it), a null made a value, a timestamp.
+    expect(await seal(sql`, action = 'user.hidden'`)).toBe("audit_events is append-only: UPDATE is refused");
+    expect(await seal(sql`, after = jsonb_set(after, '{name}', '"Someone else"')`)).toBe("audit_events is append-only: UPDATE is refused");
+    expect(await seal(sql`, reason = 'made up'`)).toBe("audit_events is append-only: UPDATE is refused");
+    expect(await seal(sql`, occurred_at = occurred_at - interval '1 day'`)).toBe("audit_events is append-only: UPDATE is refused");
+    // A seal that leaves a column out is refused too (hash still null).
+    expect(await refusal(sql`update audit_events set seq = 999999 where id = ${row!.id}`)).toBe("audit_events is append-only: UPDATE is refused");
+    // The seal alone goes through, once.
+    expect(await seal(sql``)).toBe("done");
+    expect(await seal(sql``)).toBe("audit_events is append-only: UPDATE is refused");
+    await tamper(sql`update audit_events set seq = null, prev_hash = null, hash = null where id = ${row!.id}`);
+  });
+
   it("chains every row in commit order, also under concurrent writers", async () => {
     const writers = Array.from({ length: 20 }, (_, i) => createUser(systemCtx, { name: `Writer ${i}`, email: `writer${i}@example.com`, environmentIds: [env.test.id] }));
     const sealers = Array.from({ length: 5 }, () => sealAuditTrail());

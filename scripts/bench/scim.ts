@@ -15,16 +15,23 @@ import { runBench } from "./harness";
 import { cpuPerOperation, cpuSnapshot } from "./cpu";
 import { request } from "./http-client";
 
-// npm run bench:scim -- --users 100000 --compare 5000 --concurrency 8
+// npm run bench:scim -- --users 100000 --compare 5000 --concurrency 8 [--statements]
 // User creates per second over HTTP on loopback with 8 concurrent clients (node:http, keep-alive), against our server
 // (`next start`, production build) and against Jackson's directory sync (embedded here behind a
 // plain node:http server, same Postgres, same client, same run); the first `--compare` creates of
 // each are the comparison. Then our directory is filled to `--users` (in SQL) and the list page and
 // the userName eq filter are timed, in-process (the SQL and the SCIM representation) and over HTTP.
-// Last line: JSON.
+// With --statements, the statements that took Postgres longest during our creates are printed
+// (pg_stat_statements, loaded into the embedded server for the run; triggers' statements and
+// foreign-key checks on their own lines, and within the statement that fired them). Last line: JSON.
 
 const { values } = parseArgs({
-  options: { users: { type: "string", default: "100000" }, compare: { type: "string", default: "5000" }, concurrency: { type: "string", default: "8" } },
+  options: {
+    users: { type: "string", default: "100000" },
+    compare: { type: "string", default: "5000" },
+    concurrency: { type: "string", default: "8" },
+    statements: { type: "boolean", default: false },
+  },
 });
 const TOTAL = Number(values.users);
 const COMPARE = Number(values.compare);
@@ -113,6 +120,28 @@ async function sqlCeiling(environmentId: string, directoryId: string, count: num
   return count / ((performance.now() - started) / 1000);
 }
 
+/** With --statements: pg_stat_statements emptied before our creates, and what it holds after them printed. */
+async function statementStats(count: number): Promise<{ reset(): Promise<void>; print(): Promise<void> }> {
+  const pg = getSql();
+  const available = values.statements
+    ? await pg`create extension if not exists pg_stat_statements`.then(() => pg`select 1 from pg_stat_statements limit 1`).then(() => true, (error: Error) => {
+        console.log(`--statements: pg_stat_statements is not loaded on this server (${error.message}); it is for the embedded server the benchmark starts`);
+        return false;
+      })
+    : false;
+  return {
+    reset: async () => void (available && (await pg`select pg_stat_statements_reset()`)),
+    print: async () => {
+      if (!available) return;
+      const rows = await pg<{ calls: number; ms: number; rows: number; query: string }[]>`
+        select calls::int, (total_exec_time + total_plan_time)::float8 as ms, rows::int, left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 160) as query
+        from pg_stat_statements order by total_exec_time + total_plan_time desc limit 20`;
+      console.log(`Postgres's statements during our ${count} creates, longest first (ms in all, µs a call, µs a create):`);
+      for (const r of rows) console.log(`  ${r.ms.toFixed(0).padStart(6)} ${((1000 * r.ms) / r.calls).toFixed(0).padStart(6)} ${((1000 * r.ms) / count).toFixed(0).padStart(5)}  ×${r.calls}  ${r.query}`);
+    },
+  };
+}
+
 function percentile(samples: number[], p: number) {
   const sorted = [...samples].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -190,9 +219,12 @@ await runBench(async (db, own) => {
   const j0 = cpuSnapshot(null);
   const jacksonCreatesPerSec = await createUsers(jackson.usersUrl, jackson.token, 0, COMPARE, "jackson-");
   const jacksonCpu = cpuPerOperation(j0, cpuSnapshot(null), COMPARE);
+  const statements = await statementStats(COMPARE);
+  await statements.reset();
   const o0 = cpuSnapshot(app.pid);
   const createsPerSec = await createUsers(ours, token, 0, COMPARE, "user-");
   const oursCpu = cpuPerOperation(o0, cpuSnapshot(app.pid), COMPARE);
+  await statements.print();
   const cores = os.cpus().length;
   // What the CPU alone allows: every core busy with this work, and the app's one event loop busy.
   const cpuCeilingPerSec = (cores * 1000) / (oursCpu.app + oursCpu.postgres + oursCpu.self);
@@ -262,4 +294,4 @@ await runBench(async (db, own) => {
       cpuUse: { ours: +(createsPerSec / cpuCeilingPerSec).toFixed(2), jackson: +(jacksonCreatesPerSec / jacksonCpuCeilingPerSec).toFixed(2) },
     }),
   );
-});
+}, { statementStats: values.statements });

@@ -41,7 +41,7 @@ export type OpenDatabase = { url: string; embedded: boolean; stop(): Promise<voi
  * DATABASE_URL when set; otherwise the embedded Postgres in the data folder (started, or reused
  * when already running). `adopt` makes stop() stop a cluster this process did not start.
  */
-export async function openDatabase(options: { adopt?: boolean; quiet?: boolean } = {}): Promise<OpenDatabase> {
+export async function openDatabase(options: { adopt?: boolean; quiet?: boolean; statementStats?: boolean } = {}): Promise<OpenDatabase> {
   if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, embedded: false, stop: async () => {} };
   const dir = dataDir();
   const logFile = path.join(dir, "postgres.log");
@@ -49,6 +49,7 @@ export async function openDatabase(options: { adopt?: boolean; quiet?: boolean }
   const server = await startEmbeddedPostgres({
     dataDir: dir,
     adopt: options.adopt,
+    statementStats: options.statementStats,
     log: (line) => fs.appendFileSync(logFile, line + "\n"),
   });
   await ensureDatabase(server.url, APP_DATABASE);

@@ -2,6 +2,7 @@ import "server-only";
 import { randomBytes } from "node:crypto";
 import { and, asc, eq, sql } from "drizzle-orm";
 import { getDb, type Executor, type Tx } from "@/db/client";
+import { noteInserted } from "@/db/growth";
 import { arrayLiteral, recordset } from "@/db/records";
 import { directories, directoryUsers, environmentAccess, groupMembers, groups, users, type Directory, type DirectoryUser, type User } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
@@ -148,6 +149,7 @@ async function insertDirectoryUserRows(tx: Executor, directoryId: string, rows: 
     select ${directoryId}::uuid, v.user_id, v.user_name, v.external_id, v.active, v.resource
     from ${recordset(records, "user_id uuid, user_name text, external_id text, active boolean, resource jsonb")}
     returning user_id, version, created_at, updated_at`);
+  noteInserted("directory_users", inserted.length);
   const byId = new Map(rows.map((r) => [r.userId, r]));
   return inserted.map((r) => {
     const row = byId.get(r.user_id)!;
