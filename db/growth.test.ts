@@ -21,15 +21,18 @@ beforeAll(async () => {
 });
 afterAll(() => connection.end());
 
-/** Rows of `users` one foreign-key check reads, on the one connection (its transaction's own counts). */
-async function rowsReadByOneCheck(userId: string, environmentId: string): Promise<number> {
+/**
+ * Rows of `table` read by scanning while `run` runs on the one connection (its transaction's own
+ * counts), in a transaction rolled back after.
+ */
+async function rowsScanned(table: string, run: (tx: postgres.TransactionSql) => Promise<unknown>): Promise<number> {
   let read = -1;
+  const scanned = (tx: postgres.TransactionSql) => tx<{ n: number }[]>`select seq_tup_read::int as n from pg_stat_xact_user_tables where relname = ${table}`.then((r) => r[0]!.n);
   await connection
     .begin(async (tx) => {
-      const before = await tx<{ n: number }[]>`select seq_tup_read::int as n from pg_stat_xact_user_tables where relname = 'users'`;
-      await tx`insert into environment_access (user_id, environment_id, source) values (${userId}, ${environmentId}, 'manual') on conflict do nothing`;
-      const after = await tx<{ n: number }[]>`select seq_tup_read::int as n from pg_stat_xact_user_tables where relname = 'users'`;
-      read = after[0]!.n - before[0]!.n;
+      const before = await scanned(tx);
+      await run(tx);
+      read = (await scanned(tx)) - before;
       throw new RolledBack();
     })
     .catch((error: unknown) => {
@@ -38,6 +41,10 @@ async function rowsReadByOneCheck(userId: string, environmentId: string): Promis
   return read;
 }
 class RolledBack extends Error {}
+
+/** Rows of `users` one foreign-key check reads. */
+const rowsReadByOneCheck = (userId: string, environmentId: string) =>
+  rowsScanned("users", (tx) => tx`insert into environment_access (user_id, environment_id, source) values (${userId}, ${environmentId}, 'manual') on conflict do nothing`);
 
 const newUsers = (from: number, count: number) =>
   Array.from({ length: count }, (_, i) => ({ email: `grow${from + i}@example.com`, name: `Grow ${from + i}`, source: "scim" as const }));
@@ -72,15 +79,9 @@ describe("plans of lookups by user id keep up with the table's growth", () => {
   });
 });
 
-/** Rows of `directory_users` one run of the create path's userName check reads by scanning, on the one connection (prepared, as the app's statements are). */
-async function rowsScannedByNameCheck(directoryId: string, names: string[]): Promise<number> {
-  return connection.begin(async (tx) => {
-    const [before] = await tx<{ n: number }[]>`select coalesce(seq_tup_read, 0)::int as n from pg_stat_xact_user_tables where relname = 'directory_users'`;
-    await tx.unsafe(`select lower(user_name) from directory_users where directory_id = $1 and lower(user_name) = any($2::text[])`, [directoryId, `{${names.join(",")}}`], { prepare: true });
-    const [after] = await tx<{ n: number }[]>`select coalesce(seq_tup_read, 0)::int as n from pg_stat_xact_user_tables where relname = 'directory_users'`;
-    return after!.n - before!.n;
-  });
-}
+/** Rows of `directory_users` one run of the create path's userName check reads (prepared, as the app's statements are). */
+const rowsScannedByNameCheck = (directoryId: string, names: string[]) =>
+  rowsScanned("directory_users", (tx) => tx.unsafe(`select lower(user_name) from directory_users where directory_id = $1 and lower(user_name) = any($2::text[])`, [directoryId, `{${names.join(",")}}`], { prepare: true }));
 
 describe("plans of a directory's lookups keep up with its first large sync", () => {
   it("the create path's userName check, planned while directory_users was nearly empty, reads by index after the sync", async () => {

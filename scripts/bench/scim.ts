@@ -120,25 +120,24 @@ async function sqlCeiling(environmentId: string, directoryId: string, count: num
   return count / ((performance.now() - started) / 1000);
 }
 
-/** With --statements: pg_stat_statements emptied before our creates, and what it holds after them printed. */
-async function statementStats(count: number): Promise<{ reset(): Promise<void>; print(): Promise<void> }> {
+/**
+ * With --statements: pg_stat_statements emptied now; the function returned prints what it holds
+ * then (nothing without --statements, or where the server has not loaded it).
+ */
+async function watchStatements(): Promise<(creates: number) => Promise<void>> {
   const pg = getSql();
-  const available = values.statements
-    ? await pg`create extension if not exists pg_stat_statements`.then(() => pg`select 1 from pg_stat_statements limit 1`).then(() => true, (error: Error) => {
-        console.log(`--statements: pg_stat_statements is not loaded on this server (${error.message}); it is for the embedded server the benchmark starts`);
-        return false;
-      })
-    : false;
-  return {
-    reset: async () => void (available && (await pg`select pg_stat_statements_reset()`)),
-    print: async () => {
-      if (!available) return;
-      const rows = await pg<{ calls: number; ms: number; rows: number; query: string }[]>`
-        select calls::int, (total_exec_time + total_plan_time)::float8 as ms, rows::int, left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 160) as query
-        from pg_stat_statements order by total_exec_time + total_plan_time desc limit 20`;
-      console.log(`Postgres's statements during our ${count} creates, longest first (ms in all, µs a call, µs a create):`);
-      for (const r of rows) console.log(`  ${r.ms.toFixed(0).padStart(6)} ${((1000 * r.ms) / r.calls).toFixed(0).padStart(6)} ${((1000 * r.ms) / count).toFixed(0).padStart(5)}  ×${r.calls}  ${r.query}`);
-    },
+  if (!values.statements) return async () => {};
+  const loaded = await pg`create extension if not exists pg_stat_statements`.then(() => pg`select pg_stat_statements_reset()`).then(() => true, (error: Error) => {
+    console.log(`--statements: pg_stat_statements is not loaded on this server (${error.message}); it is for the embedded server the benchmark starts`);
+    return false;
+  });
+  if (!loaded) return async () => {};
+  return async (creates) => {
+    const rows = await pg<{ calls: number; ms: number; query: string }[]>`
+      select calls::int, (total_exec_time + total_plan_time)::float8 as ms, left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 160) as query
+      from pg_stat_statements order by total_exec_time + total_plan_time desc limit 20`;
+    console.log(`Postgres's statements during our ${creates} creates, longest first (ms in all, µs a call, µs a create):`);
+    for (const r of rows) console.log(`  ${r.ms.toFixed(0).padStart(6)} ${((1000 * r.ms) / r.calls).toFixed(0).padStart(6)} ${((1000 * r.ms) / creates).toFixed(0).padStart(5)}  ×${r.calls}  ${r.query}`);
   };
 }
 
@@ -219,12 +218,11 @@ await runBench(async (db, own) => {
   const j0 = cpuSnapshot(null);
   const jacksonCreatesPerSec = await createUsers(jackson.usersUrl, jackson.token, 0, COMPARE, "jackson-");
   const jacksonCpu = cpuPerOperation(j0, cpuSnapshot(null), COMPARE);
-  const statements = await statementStats(COMPARE);
-  await statements.reset();
+  const printStatements = await watchStatements();
   const o0 = cpuSnapshot(app.pid);
   const createsPerSec = await createUsers(ours, token, 0, COMPARE, "user-");
   const oursCpu = cpuPerOperation(o0, cpuSnapshot(app.pid), COMPARE);
-  await statements.print();
+  await printStatements(COMPARE);
   const cores = os.cpus().length;
   // What the CPU alone allows: every core busy with this work, and the app's one event loop busy.
   const cpuCeilingPerSec = (cores * 1000) / (oursCpu.app + oursCpu.postgres + oursCpu.self);
