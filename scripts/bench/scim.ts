@@ -15,14 +15,14 @@ import { runBench } from "./harness";
 import { cpuPerOperation, cpuSnapshot } from "./cpu";
 import { request } from "./http-client";
 
-// npm run bench:scim -- --users 100000 --compare 5000 --concurrency 8 [--statements]
+// npm run bench:scim -- --users 100000 --compare 5000 --concurrency 8 --rounds 5 [--statements]
 // User creates per second over HTTP on loopback with 8 concurrent clients (node:http, keep-alive), against our server
 // (`next start`, production build) and against Jackson's directory sync (embedded here behind a
 // plain node:http server, same Postgres, same client, same run); the first `--compare` creates of
-// each are the comparison. Then our directory is filled to `--users` (in SQL) and the list page and
+// each are the comparison, in --rounds alternating rounds. Then our directory is filled to `--users` (in SQL) and the list page and
 // the userName eq filter are timed, in-process (the SQL and the SCIM representation) and over HTTP.
 // With --statements, the statements that took Postgres longest during our creates are printed
-// (pg_stat_statements, loaded into the embedded server for the run; triggers' statements and
+// (pg_stat_statements, Jackson's tables' statements left out, loaded into the embedded server for the run; triggers' statements and
 // foreign-key checks on their own lines, and within the statement that fired them). Last line: JSON.
 
 const { values } = parseArgs({
@@ -31,11 +31,13 @@ const { values } = parseArgs({
     compare: { type: "string", default: "5000" },
     concurrency: { type: "string", default: "8" },
     statements: { type: "boolean", default: false },
+    rounds: { type: "string", default: "5" },
   },
 });
 const TOTAL = Number(values.users);
 const COMPARE = Number(values.compare);
 const CONCURRENCY = Number(values.concurrency);
+const ROUNDS = Number(values.rounds);
 
 const userBody = (i: number, prefix: string) => ({
   schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"],
@@ -135,7 +137,7 @@ async function watchStatements(): Promise<(creates: number) => Promise<void>> {
   return async (creates) => {
     const rows = await pg<{ calls: number; ms: number; query: string }[]>`
       select calls::int, (total_exec_time + total_plan_time)::float8 as ms, left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 160) as query
-      from pg_stat_statements order by total_exec_time + total_plan_time desc limit 20`;
+      from pg_stat_statements where query not ilike '%jackson%' order by total_exec_time + total_plan_time desc limit 20`;
     console.log(`Postgres's statements during our ${creates} creates, longest first (ms in all, µs a call, µs a create):`);
     for (const r of rows) console.log(`  ${r.ms.toFixed(0).padStart(6)} ${((1000 * r.ms) / r.calls).toFixed(0).padStart(6)} ${((1000 * r.ms) / creates).toFixed(0).padStart(5)}  ×${r.calls}  ${r.query}`);
   };
@@ -215,13 +217,29 @@ await runBench(async (db, own) => {
   await createUsers(jackson.usersUrl, jackson.token, 0, 200, "warm-");
   // Where each create's CPU goes (/proc): Jackson's server runs in this process beside the load
   // generator; ours in its own process (the app's process group); Postgres in its processes.
-  const j0 = cpuSnapshot(null);
-  const jacksonCreatesPerSec = await createUsers(jackson.usersUrl, jackson.token, 0, COMPARE, "jackson-");
-  const jacksonCpu = cpuPerOperation(j0, cpuSnapshot(null), COMPARE);
+  // In ROUNDS alternating rounds (Jackson's share, then ours), so that a machine whose speed drifts
+  // over the minutes of a run (a neighbour's load) weighs on both sides alike.
   const printStatements = await watchStatements();
-  const o0 = cpuSnapshot(app.pid);
-  const createsPerSec = await createUsers(ours, token, 0, COMPARE, "user-");
-  const oursCpu = cpuPerOperation(o0, cpuSnapshot(app.pid), COMPARE);
+  const jacksonSide = { seconds: 0, cpu: [] as ReturnType<typeof cpuPerOperation>[] };
+  const oursSide = { seconds: 0, cpu: [] as ReturnType<typeof cpuPerOperation>[] };
+  for (let round = 0; round < ROUNDS; round++) {
+    const from = Math.floor((round * COMPARE) / ROUNDS);
+    const count = Math.floor(((round + 1) * COMPARE) / ROUNDS) - from;
+    const j0 = cpuSnapshot(null);
+    jacksonSide.seconds += count / (await createUsers(jackson.usersUrl, jackson.token, from, count, "jackson-"));
+    jacksonSide.cpu.push(cpuPerOperation(j0, cpuSnapshot(null), 1));
+    const o0 = cpuSnapshot(app.pid);
+    oursSide.seconds += count / (await createUsers(ours, token, from, count, "user-"));
+    oursSide.cpu.push(cpuPerOperation(o0, cpuSnapshot(app.pid), 1));
+  }
+  const jacksonCreatesPerSec = COMPARE / jacksonSide.seconds;
+  const createsPerSec = COMPARE / oursSide.seconds;
+  const perCreate = (parts: ReturnType<typeof cpuPerOperation>[]) => {
+    const sum = (key: keyof (typeof parts)[number]) => +(parts.reduce((a, p) => a + p[key], 0) / COMPARE).toFixed(2);
+    return { app: sum("app"), postgres: sum("postgres"), self: sum("self") };
+  };
+  const jacksonCpu = perCreate(jacksonSide.cpu);
+  const oursCpu = perCreate(oursSide.cpu);
   await printStatements(COMPARE);
   const cores = os.cpus().length;
   // What the CPU alone allows: every core busy with this work, and the app's one event loop busy.

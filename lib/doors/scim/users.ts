@@ -16,6 +16,7 @@ import { emailSchema } from "@/lib/validation";
 import { emailVerifiedFor, insertUserRows, renameUserRows, setUserStatusRows } from "@/lib/users/rows";
 import { uniqueViolation } from "@/lib/db-errors";
 import { ScimError } from "./errors";
+import { groupCommit } from "./group-commit";
 import { userResolver } from "./filter-sql";
 import { listWhere, pageOf } from "./list";
 import { applyPatch } from "./patch";
@@ -187,55 +188,25 @@ const translateCreateError = (parsed: Parsed) => (error: unknown): never => {
   throw error;
 };
 
-// Group commit: creates that arrive while a batch for the same directory is being written wait
-// and go together into the next transaction, so concurrent clients share one round of statements
-// (and one update of Everyone's member count) instead of queueing on it one by one. A lone request
-// is written at once. Each request is answered only after its batch commits.
-type Pending = { sc: ScimContext; parsed: Parsed; resolve: (r: ReturnType<typeof userRepresentation>) => void; reject: (e: unknown) => void };
-type Queue = { items: Pending[]; writers: number };
-const MAX_BATCH = 64;
-// Batches of one directory written at the same time: the next batch's statements overlap the
-// previous one's commit (they meet only on the Everyone group's member count, at the end).
-const WRITERS = Number(process.env.SCIM_BATCH_WRITERS ?? 1);
-const queues = new Map<string, Queue>();
-
-function enqueueCreate(sc: ScimContext, parsed: Parsed): Promise<ReturnType<typeof userRepresentation>> {
-  return new Promise((resolve, reject) => {
-    const key = sc.directory.id;
-    const queue = queues.get(key) ?? { items: [], writers: 0 };
-    queues.set(key, queue);
-    queue.items.push({ sc, parsed, resolve, reject });
-    if (queue.writers < WRITERS) void drain(key, queue);
-  });
-}
-
-async function drain(key: string, queue: Queue) {
-  queue.writers++;
-  try {
-    while (queue.items.length) {
-      const batch = queue.items.splice(0, MAX_BATCH);
-      const results = batch.length > 1 ? await createBatch(batch).catch(() => null) : null;
-      if (results) {
-        batch.forEach((item, i) => (results[i] instanceof Error ? item.reject(results[i]) : item.resolve(results[i]!)));
-        continue;
-      }
-      // A lone create, or a batch that hit a conflict it could not foresee (another instance or
-      // writer, a user created meanwhile): each on its own, with its own answer.
-      for (const item of batch) await createSingle(item.sc, item.parsed).then(item.resolve, item.reject);
-    }
-  } finally {
-    queue.writers--;
-    if (queue.items.length && queue.writers < WRITERS) void drain(key, queue);
-    else if (queue.writers === 0) queues.delete(key);
-  }
-}
+// Concurrent creates of a directory are written together (group-commit.ts says how). Up to 64 in a
+// batch; two batches of a directory at once (they meet only on the directory's and Everyone's
+// counts, at the end of each), the second only when 4 creates wait.
+type Item = { sc: ScimContext; parsed: Parsed };
+const enqueue = groupCommit<Item, ReturnType<typeof userRepresentation>>({
+  writeBatch: (items) => createBatch(items),
+  writeOne: (item) => createSingle(item.sc, item.parsed),
+  writers: Number(process.env.SCIM_BATCH_WRITERS ?? 2),
+  secondWriterAt: Number(process.env.SCIM_SECOND_WRITER_AT ?? 4),
+  maxBatch: 64,
+});
+const enqueueCreate = (sc: ScimContext, parsed: Parsed) => enqueue(sc.directory.id, { sc, parsed });
 
 /**
  * Provisions users in one transaction: each links the user with the same email when one exists and
  * this directory does not already hold them (the SCIM user is our user), else creates one; grants
  * the environment unless inactive. Duplicated userNames come back as 409 errors in their places.
  */
-async function createBatch(batch: Pick<Pending, "sc" | "parsed">[]): Promise<(ReturnType<typeof userRepresentation> | Error)[]> {
+async function createBatch(batch: Item[]): Promise<(ReturnType<typeof userRepresentation> | Error)[]> {
   const { sc } = batch[0]!;
   const { directory } = sc;
   const env = sc.environment;

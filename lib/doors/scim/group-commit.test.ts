@@ -1,0 +1,122 @@
+import { describe, expect, it } from "vitest";
+import { groupCommit, mayWrite } from "./group-commit";
+
+type Write = { kind: "batch" | "one"; items: string[]; finish: (ok?: boolean) => void };
+
+/** A group commit whose writes finish when the test says so; `writes` lists them as they start. */
+function harness(opts: { writers?: number; secondWriterAt?: number; refuse?: string[] } = {}) {
+  const writes: Write[] = [];
+  const enqueue = groupCommit<string, string>({
+    writeBatch: (items) =>
+      new Promise((resolve) => writes.push({ kind: "batch", items, finish: (ok = true) => resolve(ok ? items.map((i) => (opts.refuse?.includes(i) ? new Error(`refused ${i}`) : `wrote ${i} in a batch`)) : null) })),
+    writeOne: (item) => new Promise((resolve, reject) => writes.push({ kind: "one", items: [item], finish: (ok = true) => (ok ? resolve(`wrote ${item} alone`) : reject(new Error(`failed ${item}`))) })),
+    writers: opts.writers ?? 2,
+    secondWriterAt: opts.secondWriterAt ?? 4,
+    maxBatch: 64,
+  });
+  const answers = new Map<string, string>();
+  const add = (key: string, ...items: string[]) =>
+    items.map((item) => enqueue(key, item).then((a) => (answers.set(item, a), a), (e: Error) => (answers.set(item, e.message), e.message)));
+  return { writes, answers, add };
+}
+
+// Every promise callback that can run has run (no timer involved).
+const settle = () => new Promise((r) => setImmediate(r));
+
+describe("group commit of SCIM creates", () => {
+  it("lets the first writer take whatever waits, another only a full batch's worth", () => {
+    const options = { writers: 2, secondWriterAt: 4 };
+    expect(mayWrite(0, 0, options)).toBe(false);
+    expect(mayWrite(1, 0, options)).toBe(true);
+    expect(mayWrite(3, 1, options)).toBe(false);
+    expect(mayWrite(4, 1, options)).toBe(true);
+    expect(mayWrite(9, 2, options)).toBe(false);
+    expect(mayWrite(9, 1, { writers: 1, secondWriterAt: 4 })).toBe(false);
+  });
+
+  it("writes a lone create at once, on its own", async () => {
+    const h = harness();
+    const [a] = h.add("dir", "a");
+    await settle();
+    expect(h.writes.map((w) => [w.kind, w.items])).toEqual([["one", ["a"]]]);
+    h.writes[0]!.finish();
+    expect(await a).toBe("wrote a alone");
+  });
+
+  it("batches the creates that arrive meanwhile; a second writer starts only when four wait, and batches stay whole", async () => {
+    const h = harness();
+    h.add("dir", "a");
+    await settle();
+    h.add("dir", "b", "c", "d");
+    await settle();
+    // Three wait behind the first write: no second writer yet.
+    expect(h.writes.map((w) => w.items)).toEqual([["a"]]);
+    h.add("dir", "e");
+    await settle();
+    // Four wait: a second writer takes them together while the first is still busy.
+    expect(h.writes.map((w) => [w.kind, w.items])).toEqual([["one", ["a"]], ["batch", ["b", "c", "d", "e"]]]);
+    h.add("dir", "f", "g");
+    await settle();
+    h.writes[0]!.finish();
+    await settle();
+    // The first writer is done, and two waiting are too few for it while the other writes.
+    expect(h.writes).toHaveLength(2);
+    expect(h.answers.get("a")).toBe("wrote a alone");
+    h.writes[1]!.finish();
+    await settle();
+    expect(h.writes.map((w) => w.items)).toEqual([["a"], ["b", "c", "d", "e"], ["f", "g"]]);
+    h.writes[2]!.finish();
+    await settle();
+    expect([...h.answers.keys()].sort()).toEqual(["a", "b", "c", "d", "e", "f", "g"]);
+    expect(h.answers.get("g")).toBe("wrote g in a batch");
+  });
+
+  it("with one writer, never starts a second whatever waits", async () => {
+    const h = harness({ writers: 1 });
+    h.add("dir", "a");
+    await settle();
+    h.add("dir", "b", "c", "d", "e", "f");
+    await settle();
+    expect(h.writes.map((w) => w.items)).toEqual([["a"]]);
+    h.writes[0]!.finish();
+    await settle();
+    expect(h.writes.map((w) => w.items)).toEqual([["a"], ["b", "c", "d", "e", "f"]]);
+  });
+
+  it("answers a refused create with its own error; a batch that failed as a whole is written one by one", async () => {
+    const h = harness({ refuse: ["c"] });
+    h.add("dir", "a");
+    await settle();
+    h.add("dir", "b", "c");
+    await settle();
+    h.writes[0]!.finish();
+    await settle();
+    h.writes[1]!.finish();
+    await settle();
+    expect(h.answers.get("b")).toBe("wrote b in a batch");
+    expect(h.answers.get("c")).toBe("refused c");
+    h.add("dir", "d");
+    await settle();
+    h.add("dir", "e", "f");
+    await settle();
+    h.writes[2]!.finish();
+    await settle();
+    h.writes[3]!.finish(false);
+    await settle();
+    h.writes[4]!.finish();
+    await settle();
+    h.writes[5]!.finish(false);
+    await settle();
+    expect(h.writes.slice(3).map((w) => [w.kind, w.items])).toEqual([["batch", ["e", "f"]], ["one", ["e"]], ["one", ["f"]]]);
+    expect(h.answers.get("e")).toBe("wrote e alone");
+    expect(h.answers.get("f")).toBe("failed f");
+  });
+
+  it("keeps directories apart: each has its own writers", async () => {
+    const h = harness();
+    h.add("one", "a");
+    h.add("two", "b");
+    await settle();
+    expect(h.writes.map((w) => w.items)).toEqual([["a"], ["b"]]);
+  });
+});

@@ -1,0 +1,61 @@
+// Group commit: items (SCIM creates) that arrive while a batch of the same key (a directory) is
+// being written wait and go together into the next batch, so concurrent clients share one round of
+// statements instead of queueing on it one by one. A lone item is written at once, on its own.
+// Each item is answered only after its batch has been written.
+//
+// Writers: the first takes whatever waits. A second starts only when `secondWriterAt` items wait,
+// and takes a batch only then: a create's cost is mostly its batch's (the statements and triggers
+// cost nearly the same for 1 row as for 4), so two writers splitting the same creates into smaller
+// batches would cost more for each; with the threshold the batches stay as large as one writer
+// makes them, and two of them overlap (one's statements with the other's commit and the app's work).
+
+export type GroupCommitOptions<T, R> = {
+  /** Writes a batch (two items or more) and returns each item's answer, an Error in its place for one refused; null when the batch as a whole failed. */
+  writeBatch: (items: T[]) => Promise<(R | Error)[] | null>;
+  /** Writes one item on its own: a lone item, and each item of a batch that failed as a whole. */
+  writeOne: (item: T) => Promise<R>;
+  writers: number;
+  secondWriterAt: number;
+  maxBatch: number;
+};
+
+type Pending<T, R> = { item: T; resolve: (r: R) => void; reject: (e: unknown) => void };
+type Queue<T, R> = { items: Pending<T, R>[]; writers: number };
+
+/** Whether a writer takes the next batch, with `others` writers of the same key busy. */
+export function mayWrite(waiting: number, others: number, { writers, secondWriterAt }: Pick<GroupCommitOptions<unknown, unknown>, "writers" | "secondWriterAt">): boolean {
+  return waiting > 0 && others < writers && (others === 0 || waiting >= secondWriterAt);
+}
+
+export function groupCommit<T, R>(options: GroupCommitOptions<T, R>): (key: string, item: T) => Promise<R> {
+  const queues = new Map<string, Queue<T, R>>();
+
+  async function drain(key: string, queue: Queue<T, R>) {
+    queue.writers++;
+    try {
+      while (mayWrite(queue.items.length, queue.writers - 1, options)) {
+        const batch = queue.items.splice(0, options.maxBatch);
+        const results = batch.length > 1 ? await options.writeBatch(batch.map((p) => p.item)).catch(() => null) : null;
+        if (results) {
+          batch.forEach((p, i) => (results[i] instanceof Error ? p.reject(results[i]) : p.resolve(results[i] as R)));
+          continue;
+        }
+        // A lone item, or a batch that hit a conflict it could not foresee (another instance or
+        // writer, a row created meanwhile): each on its own, with its own answer.
+        for (const p of batch) await options.writeOne(p.item).then(p.resolve, p.reject);
+      }
+    } finally {
+      queue.writers--;
+      if (mayWrite(queue.items.length, queue.writers, options)) void drain(key, queue);
+      else if (queue.writers === 0) queues.delete(key);
+    }
+  }
+
+  return (key, item) =>
+    new Promise<R>((resolve, reject) => {
+      const queue = queues.get(key) ?? { items: [], writers: 0 };
+      queues.set(key, queue);
+      queue.items.push({ item, resolve, reject });
+      if (mayWrite(queue.items.length, queue.writers, options)) void drain(key, queue);
+    });
+}
