@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inflateRawSync } from "node:zlib";
 import { sql } from "drizzle-orm";
 import { faultWorld, type FaultWorld, type Instance } from "./harness";
-import { scim, type ScimTarget } from "./scim-client";
+import { scim } from "./scim-client";
 
 // Two app instances on one database, behind one public address (A's): an SSO sign-in started on
 // A completes on B; the same assertion replayed on A is refused; the session B made works on A;
