@@ -22,7 +22,7 @@ import { request } from "./http-client";
 // each are the comparison, in --rounds alternating rounds. Then our directory is filled to `--users` (in SQL) and the list page and
 // the userName eq filter are timed, in-process (the SQL and the SCIM representation) and over HTTP.
 // With --statements, the statements that took Postgres longest during our creates are printed
-// (pg_stat_statements, Jackson's tables' statements left out, loaded into the embedded server for the run; triggers' statements and
+// (pg_stat_statements, counted during our rounds only, loaded into the embedded server for the run; triggers' statements and
 // foreign-key checks on their own lines, and within the statement that fired them). Last line: JSON.
 
 const { values } = parseArgs({
@@ -38,6 +38,7 @@ const TOTAL = Number(values.users);
 const COMPARE = Number(values.compare);
 const CONCURRENCY = Number(values.concurrency);
 const ROUNDS = Number(values.rounds);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1 || ROUNDS > COMPARE) throw new Error(`--rounds must be a whole number from 1 to --compare (${COMPARE}), not ${values.rounds}`);
 
 const userBody = (i: number, prefix: string) => ({
   schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"],
@@ -122,24 +123,50 @@ async function sqlCeiling(environmentId: string, directoryId: string, count: num
   return count / ((performance.now() - started) / 1000);
 }
 
+type StatementWatch = { during: <T>(work: () => Promise<T>) => Promise<T>; print: (creates: number) => Promise<void> };
+
 /**
- * With --statements: pg_stat_statements emptied now; the function returned prints what it holds
- * then (nothing without --statements, or where the server has not loaded it).
+ * With --statements: what pg_stat_statements counts while `during`'s work runs (our rounds only,
+ * Jackson's rounds between them left out), summed; `print` shows the longest. Without it, or where
+ * the server has not loaded pg_stat_statements, both do nothing more than run the work.
  */
-async function watchStatements(): Promise<(creates: number) => Promise<void>> {
+async function watchStatements(): Promise<StatementWatch> {
   const pg = getSql();
-  if (!values.statements) return async () => {};
-  const loaded = await pg`create extension if not exists pg_stat_statements`.then(() => pg`select pg_stat_statements_reset()`).then(() => true, (error: Error) => {
+  const idle: StatementWatch = { during: (work) => work(), print: async () => {} };
+  if (!values.statements) return idle;
+  const loaded = await pg`create extension if not exists pg_stat_statements`.then(() => true, (error: Error) => {
     console.log(`--statements: pg_stat_statements is not loaded on this server (${error.message}); it is for the embedded server the benchmark starts`);
     return false;
   });
-  if (!loaded) return async () => {};
-  return async (creates) => {
-    const rows = await pg<{ calls: number; ms: number; query: string }[]>`
-      select calls::int, (total_exec_time + total_plan_time)::float8 as ms, left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 160) as query
-      from pg_stat_statements where query not ilike '%jackson%' order by total_exec_time + total_plan_time desc limit 20`;
-    console.log(`Postgres's statements during our ${creates} creates, longest first (ms in all, µs a call, µs a create):`);
-    for (const r of rows) console.log(`  ${r.ms.toFixed(0).padStart(6)} ${((1000 * r.ms) / r.calls).toFixed(0).padStart(6)} ${((1000 * r.ms) / creates).toFixed(0).padStart(5)}  ×${r.calls}  ${r.query}`);
+  if (!loaded) return idle;
+  type Row = { id: string; calls: number; ms: number; query: string };
+  const snapshot = async () =>
+    new Map(
+      (
+        await pg<Row[]>`select queryid::text || ':' || toplevel::text as id, calls::int, (total_exec_time + total_plan_time)::float8 as ms,
+          left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 160) as query from pg_stat_statements
+          where query not like '%pg_stat_statements%'`
+      ).map((r) => [r.id, r]),
+    );
+  const sums = new Map<string, Row>();
+  return {
+    during: async (work) => {
+      const before = await snapshot();
+      const result = await work();
+      for (const [id, r] of await snapshot()) {
+        const calls = r.calls - (before.get(id)?.calls ?? 0);
+        const ms = r.ms - (before.get(id)?.ms ?? 0);
+        if (calls <= 0) continue;
+        const sum = sums.get(id) ?? { ...r, calls: 0, ms: 0 };
+        sums.set(id, { ...sum, calls: sum.calls + calls, ms: sum.ms + ms });
+      }
+      return result;
+    },
+    print: async (creates) => {
+      const rows = [...sums.values()].sort((x, y) => y.ms - x.ms).slice(0, 20);
+      console.log(`Postgres's statements during our ${creates} creates, longest first (ms in all, µs a call, µs a create):`);
+      for (const r of rows) console.log(`  ${r.ms.toFixed(0).padStart(6)} ${((1000 * r.ms) / r.calls).toFixed(0).padStart(6)} ${((1000 * r.ms) / creates).toFixed(0).padStart(5)}  ×${r.calls}  ${r.query}`);
+    },
   };
 }
 
@@ -219,7 +246,7 @@ await runBench(async (db, own) => {
   // generator; ours in its own process (the app's process group); Postgres in its processes.
   // In ROUNDS alternating rounds (Jackson's share, then ours), so that a machine whose speed drifts
   // over the minutes of a run (a neighbour's load) weighs on both sides alike.
-  const printStatements = await watchStatements();
+  const statements = await watchStatements();
   const jacksonSide = { seconds: 0, cpu: [] as ReturnType<typeof cpuPerOperation>[] };
   const oursSide = { seconds: 0, cpu: [] as ReturnType<typeof cpuPerOperation>[] };
   for (let round = 0; round < ROUNDS; round++) {
@@ -229,7 +256,7 @@ await runBench(async (db, own) => {
     jacksonSide.seconds += count / (await createUsers(jackson.usersUrl, jackson.token, from, count, "jackson-"));
     jacksonSide.cpu.push(cpuPerOperation(j0, cpuSnapshot(null), 1));
     const o0 = cpuSnapshot(app.pid);
-    oursSide.seconds += count / (await createUsers(ours, token, from, count, "user-"));
+    oursSide.seconds += count / (await statements.during(() => createUsers(ours, token, from, count, "user-")));
     oursSide.cpu.push(cpuPerOperation(o0, cpuSnapshot(app.pid), 1));
   }
   const jacksonCreatesPerSec = COMPARE / jacksonSide.seconds;
@@ -240,7 +267,7 @@ await runBench(async (db, own) => {
   };
   const jacksonCpu = perCreate(jacksonSide.cpu);
   const oursCpu = perCreate(oursSide.cpu);
-  await printStatements(COMPARE);
+  await statements.print(COMPARE);
   const cores = os.cpus().length;
   // What the CPU alone allows: every core busy with this work, and the app's one event loop busy.
   const cpuCeilingPerSec = (cores * 1000) / (oursCpu.app + oursCpu.postgres + oursCpu.self);

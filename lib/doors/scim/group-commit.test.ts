@@ -112,6 +112,48 @@ describe("group commit of SCIM creates", () => {
     expect(h.answers.get("f")).toBe("failed f");
   });
 
+  it("writes one by one a batch whose write throws, and answers a create whose write throws at once with that error", async () => {
+    const writes: string[][] = [];
+    let hold!: () => void;
+    const enqueue = groupCommit<string, string>({
+      writeBatch: async (items) => {
+        writes.push(items);
+        throw new Error("a conflict the batch did not foresee");
+      },
+      writeOne: (item) => {
+        writes.push([item]);
+        if (item === "a") return new Promise<string>((resolve) => (hold = () => resolve("wrote a alone")));
+        if (item === "c") throw new Error("c cannot be written");
+        return Promise.resolve(`wrote ${item} alone`);
+      },
+      writers: 2,
+      secondWriterAt: 4,
+      maxBatch: 64,
+    });
+    const a = enqueue("dir", "a");
+    await settle();
+    const [b, c] = [enqueue("dir", "b"), enqueue("dir", "c")];
+    await settle();
+    hold();
+    expect(await Promise.allSettled([a, b, c])).toEqual([
+      { status: "fulfilled", value: "wrote a alone" },
+      { status: "fulfilled", value: "wrote b alone" },
+      { status: "rejected", reason: new Error("c cannot be written") },
+    ]);
+    expect(writes).toEqual([["a"], ["b", "c"], ["b"], ["c"]]);
+    // The writer is free again: the next create is written at once.
+    const d = enqueue("dir", "d");
+    expect(await d).toBe("wrote d alone");
+  });
+
+  it("refuses settings that would leave every create waiting", () => {
+    const write = () => Promise.resolve("x");
+    for (const bad of [0, Number.NaN, 1.5]) {
+      expect(() => groupCommit({ writeBatch: () => Promise.resolve([]), writeOne: write, writers: bad, secondWriterAt: 4, maxBatch: 64 })).toThrow(/writers must be a whole number of at least 1/);
+    }
+    expect(() => groupCommit({ writeBatch: () => Promise.resolve([]), writeOne: write, writers: 2, secondWriterAt: 0, maxBatch: 64 })).toThrow(/secondWriterAt/);
+  });
+
   it("keeps directories apart: each has its own writers", async () => {
     const h = harness();
     h.add("one", "a");

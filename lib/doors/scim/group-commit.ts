@@ -28,6 +28,10 @@ export function mayWrite(waiting: number, others: number, { writers, secondWrite
 }
 
 export function groupCommit<T, R>(options: GroupCommitOptions<T, R>): (key: string, item: T) => Promise<R> {
+  // Fewer than one writer would take nothing, and every item would wait for ever.
+  for (const name of ["writers", "secondWriterAt", "maxBatch"] as const) {
+    if (!Number.isInteger(options[name]) || options[name] < 1) throw new Error(`group commit: ${name} must be a whole number of at least 1, not ${options[name]}`);
+  }
   const queues = new Map<string, Queue<T, R>>();
 
   async function drain(key: string, queue: Queue<T, R>) {
@@ -35,14 +39,15 @@ export function groupCommit<T, R>(options: GroupCommitOptions<T, R>): (key: stri
     try {
       while (mayWrite(queue.items.length, queue.writers - 1, options)) {
         const batch = queue.items.splice(0, options.maxBatch);
-        const results = batch.length > 1 ? await options.writeBatch(batch.map((p) => p.item)).catch(() => null) : null;
+        // Called inside a promise chain: a write that throws at once is a failed write too.
+        const results = batch.length > 1 ? await Promise.resolve(batch.map((p) => p.item)).then(options.writeBatch).catch(() => null) : null;
         if (results) {
           batch.forEach((p, i) => (results[i] instanceof Error ? p.reject(results[i]) : p.resolve(results[i] as R)));
           continue;
         }
         // A lone item, or a batch that hit a conflict it could not foresee (another instance or
         // writer, a row created meanwhile): each on its own, with its own answer.
-        for (const p of batch) await options.writeOne(p.item).then(p.resolve, p.reject);
+        for (const p of batch) await Promise.resolve(p.item).then(options.writeOne).then(p.resolve, p.reject);
       }
     } finally {
       queue.writers--;

@@ -195,8 +195,9 @@ type Item = { sc: ScimContext; parsed: Parsed };
 const enqueue = groupCommit<Item, ReturnType<typeof userRepresentation>>({
   writeBatch: (items) => createBatch(items),
   writeOne: (item) => createSingle(item.sc, item.parsed),
-  writers: Number(process.env.SCIM_BATCH_WRITERS ?? 2),
-  secondWriterAt: Number(process.env.SCIM_SECOND_WRITER_AT ?? 4),
+  // Unset or empty: the default; anything else that is not a whole number ≥ 1 stops the start.
+  writers: Number(process.env.SCIM_BATCH_WRITERS || 2),
+  secondWriterAt: Number(process.env.SCIM_SECOND_WRITER_AT || 4),
   maxBatch: 64,
 });
 const enqueueCreate = (sc: ScimContext, parsed: Parsed) => enqueue(sc.directory.id, { sc, parsed });
