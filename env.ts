@@ -12,6 +12,9 @@ const schema = z.object({
   NEXTAUTH_URL: z.url().optional(),
   DATA_DIR: z.string().default(".data"),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  // SCIM creates of one directory: batches written at once, and creates waiting before a second starts.
+  SCIM_BATCH_WRITERS: z.coerce.number().int().min(1).max(16).default(2),
+  SCIM_SECOND_WRITER_AT: z.coerce.number().int().min(1).max(64).default(4),
   // Statements run often are prepared on each connection (db/auto-prepare.ts); "false" for a pooler
   // that cannot keep prepared statements (PgBouncer in transaction mode before 1.21).
   DATABASE_PREPARE: z

@@ -17,6 +17,7 @@ import { emailVerifiedFor, insertUserRows, renameUserRows, setUserStatusRows } f
 import { uniqueViolation } from "@/lib/db-errors";
 import { ScimError } from "./errors";
 import { groupCommit } from "./group-commit";
+import { env } from "@/env";
 import { userResolver } from "./filter-sql";
 import { listWhere, pageOf } from "./list";
 import { applyPatch } from "./patch";
@@ -192,15 +193,16 @@ const translateCreateError = (parsed: Parsed) => (error: unknown): never => {
 // batch; two batches of a directory at once (they meet only on the directory's and Everyone's
 // counts, at the end of each), the second only when 4 creates wait.
 type Item = { sc: ScimContext; parsed: Parsed };
-const enqueue = groupCommit<Item, ReturnType<typeof userRepresentation>>({
-  writeBatch: (items) => createBatch(items),
-  writeOne: (item) => createSingle(item.sc, item.parsed),
-  // Unset or empty: the default; anything else that is not a whole number ≥ 1 stops the start.
-  writers: Number(process.env.SCIM_BATCH_WRITERS || 2),
-  secondWriterAt: Number(process.env.SCIM_SECOND_WRITER_AT || 4),
-  maxBatch: 64,
-});
-const enqueueCreate = (sc: ScimContext, parsed: Parsed) => enqueue(sc.directory.id, { sc, parsed });
+let enqueue: ((key: string, item: Item) => Promise<ReturnType<typeof userRepresentation>>) | undefined;
+// Made at the first create: the settings are read through env(), which `next build` must not need.
+const enqueueCreate = (sc: ScimContext, parsed: Parsed) =>
+  (enqueue ??= groupCommit({
+    writeBatch: createBatch,
+    writeOne: (item: Item) => createSingle(item.sc, item.parsed),
+    writers: env().SCIM_BATCH_WRITERS,
+    secondWriterAt: env().SCIM_SECOND_WRITER_AT,
+    maxBatch: 64,
+  }))(sc.directory.id, { sc, parsed });
 
 /**
  * Provisions users in one transaction: each links the user with the same email when one exists and
