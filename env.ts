@@ -15,6 +15,8 @@ const schema = z.object({
   // SCIM creates of one directory: batches written at once, and creates waiting before a second starts.
   SCIM_BATCH_WRITERS: z.coerce.number().int().min(1).max(16).default(2),
   SCIM_SECOND_WRITER_AT: z.coerce.number().int().min(1).max(64).default(4),
+  // Requests a minute per SCIM directory token before 429 with Retry-After.
+  SCIM_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000_000).default(30_000),
   // Statements run often are prepared on each connection (db/auto-prepare.ts); "false" for a pooler
   // that cannot keep prepared statements (PgBouncer in transaction mode before 1.21).
   DATABASE_PREPARE: z
@@ -71,6 +73,11 @@ export function env(): Env {
   }
   cached = parsed.data;
   return cached;
+}
+
+/** Forgets the parsed settings: the next env() reads process.env again (a test that changes a setting). */
+export function rereadEnv(): void {
+  cached = undefined;
 }
 
 /** The app's public origin (no trailing slash): SAML endpoints and mail links are built from it. */

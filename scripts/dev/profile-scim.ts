@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import { Session } from "node:inspector/promises";
+import { rereadEnv } from "@/env";
 import { SYSTEM_ACTOR } from "@/lib/auth/actor";
 import { createDirectory } from "@/lib/directories";
 import { findEnvironmentByKey } from "@/lib/environments";
@@ -16,6 +17,7 @@ const counter = new Map<string, number>();
 if (process.env.COUNT_QUERIES) (globalThis as { __iamQueryCounter?: Map<string, number> }).__iamQueryCounter = counter;
 await runBench(async (db) => {
   process.env.SCIM_RATE_LIMIT_PER_MINUTE = "1000000000";
+  rereadEnv();
   await freshBenchDatabase(db, "iam_profile_scim");
   const env = (await findEnvironmentByKey("test"))!;
   const { directory, token } = await createDirectory({ actor: SYSTEM_ACTOR }, { environmentId: env.id, name: "profile" });

@@ -10,6 +10,7 @@ import { clientIp } from "@/lib/auth/request-info";
 import { isDomainError } from "@/lib/errors";
 import { hitRateLimitBatched } from "@/lib/rate-limit";
 import { authenticateDirectory, scimBaseUrl } from "@/lib/directories";
+import { env } from "@/env";
 import { ScimError, scimErrorBody } from "./errors";
 import { ENTERPRISE_ATTRIBUTES, GROUP_ATTRIBUTES, SCHEMA, schemaDocument, USER_ATTRIBUTES } from "./schema";
 import { createScimGroup, deleteScimGroup, getScimGroup, listScimGroups, patchScimGroup, replaceScimGroup, type ExcludedMember } from "./groups";
@@ -25,11 +26,6 @@ type Handled = { status: number; body?: unknown; headers?: Record<string, string
 
 function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
   return new BufferedResponse(body === undefined ? null : JSON.stringify(body), { status, headers: { "content-type": CONTENT_TYPE, ...headers } });
-}
-
-function rateLimit(): number {
-  const raw = Number(process.env.SCIM_RATE_LIMIT_PER_MINUTE ?? 30_000);
-  return Number.isFinite(raw) && raw > 0 ? raw : 30_000;
 }
 
 /** Projects a representation onto `attributes` / `excludedAttributes` (id, schemas and meta always stay). */
@@ -254,11 +250,19 @@ function logRequest(entry: LogEntry) {
 
 drainBeforeClose("scim request log", () => flushRequestLog());
 
-export async function flushRequestLog(): Promise<void> {
+// The flushes under way: a flush returns only once every entry logged before it is written, also
+// those a flush started earlier (by the timer or a full buffer) is still writing.
+let writing: Promise<void> = Promise.resolve();
+
+export function flushRequestLog(): Promise<void> {
   if (logTimer) clearTimeout(logTimer);
   logTimer = null;
   const entries = logBuffer.splice(0, logBuffer.length);
-  if (!entries.length) return;
+  if (entries.length) writing = Promise.all([writing, writeRequestLog(entries)]).then(() => undefined);
+  return writing;
+}
+
+async function writeRequestLog(entries: LogEntry[]): Promise<void> {
   const ids = [...new Set(entries.map((e) => e.directoryId))];
   await getDb()
     .transaction(async (tx) => {
@@ -292,7 +296,7 @@ export async function handleScim(request: Request, directoryId: string, segments
   // Counted in memory and added to the shared Postgres window a few times a second (exact within an
   // instance): no round trip per request.
   const limit = hitRateLimitBatched(`scim:${auth.directory.id}`, 60);
-  if (limit.count > rateLimit()) {
+  if (limit.count > env().SCIM_RATE_LIMIT_PER_MINUTE) {
     return json(429, scimErrorBody(429, `Too many requests; retry in ${limit.retryAfterSeconds} s.`), { "retry-after": String(limit.retryAfterSeconds) });
   }
   const length = Number(request.headers.get("content-length") ?? 0);
