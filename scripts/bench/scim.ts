@@ -276,8 +276,18 @@ await runBench(async (db, own) => {
     `CPU per create (ms): ours app ${oursCpu.app}, Postgres ${oursCpu.postgres}, load generator ${oursCpu.self}; Jackson (server and load generator in one process) ${jacksonCpu.self}, Postgres ${jacksonCpu.postgres}. ` +
       `On ${cores} cores our creates cannot exceed ${cpuCeilingPerSec.toFixed(0)}/s, and the app's event loop ${(1000 / oursCpu.app).toFixed(0)}/s; 2× Jackson is ${(2 * jacksonCreatesPerSec).toFixed(0)}/s`,
   );
+  // The parts of a create's CPU that are not the create's own code: the HTTP exchange (the same
+  // clients and server answering a constant) and Postgres writing the rows the rules require (bare SQL).
+  const f0 = cpuSnapshot(app.pid);
   const floorPerSec = await floorRate(`http://127.0.0.1:${port}`, COMPARE);
+  const floorCpu = cpuPerOperation(f0, cpuSnapshot(app.pid), COMPARE);
+  const s0 = cpuSnapshot(null);
   const sqlCeilingPerSec = await sqlCeiling(environment.id, directory.id, COMPARE);
+  const sqlCpu = cpuPerOperation(s0, cpuSnapshot(null), COMPARE);
+  console.log(
+    `CPU outside the create's own code (ms): answering a constant, app ${floorCpu.app} and load generator ${floorCpu.self} a request; ` +
+      `the rows of a create in SQL alone, Postgres ${sqlCpu.postgres} a create`,
+  );
   console.log(`first ${COMPARE} creates, ${CONCURRENCY} clients: ours ${createsPerSec.toFixed(0)}/s, Jackson ${jacksonCreatesPerSec.toFixed(0)}/s, ratio ${(createsPerSec / jacksonCreatesPerSec).toFixed(2)}; the server answering a constant ${floorPerSec.toFixed(0)}/s; the same rows in SQL alone ${sqlCeilingPerSec.toFixed(0)}/s (${(sqlCeilingPerSec / jacksonCreatesPerSec).toFixed(2)}× Jackson)`);
   jackson.close();
 
@@ -327,6 +337,7 @@ await runBench(async (db, own) => {
       sqlCeilingPerSec: +sqlCeilingPerSec.toFixed(1),
       cpuMsPerCreate: { app: oursCpu.app, postgres: oursCpu.postgres, loadGenerator: oursCpu.self },
       jacksonCpuMsPerCreate: { serverAndLoadGenerator: jacksonCpu.self, postgres: jacksonCpu.postgres },
+      cpuMsFloor: { appPerRequest: floorCpu.app, loadGeneratorPerRequest: floorCpu.self, postgresPerCreateInSql: sqlCpu.postgres },
       cpuCeilingPerSec: +cpuCeilingPerSec.toFixed(1),
       appLoopCeilingPerSec: +(1000 / oursCpu.app).toFixed(1),
       // The best ratio our CPU per create allows on this machine (every core busy with our creates,

@@ -1,0 +1,79 @@
+// Developer aid: what Postgres's CPU per SCIM create owes to the transaction rather than to the
+// rows. The rows one create writes (bench:scim's "same rows in SQL alone": the user, the directory's
+// user, access, two audit rows, the Everyone membership, with their triggers), straight through
+// postgres.js in transactions of 1, 2, 4, 8 and 16 creates; then, in transactions of one create, with
+// the insert triggers (counts, ledger, decision notifications, sort keys) switched off one at a time
+// and all at once, in a database of its own. Prints one JSON line per run: creates/s, Postgres's and
+// this process's CPU milliseconds per create (/proc). Run twice over, the machine's drift shows.
+import { getSql } from "@/db/client";
+import { SYSTEM_ACTOR } from "@/lib/auth/actor";
+import { createDirectory } from "@/lib/directories";
+import { findEnvironmentByKey } from "@/lib/environments";
+import { freshBenchDatabase } from "../bench/fresh-database";
+import { runBench } from "../bench/harness";
+import { cpuPerOperation, cpuSnapshot } from "../bench/cpu";
+
+let prefix = 0;
+async function rows(environmentId: string, directoryId: string, count: number, size: number, writers: number) {
+  const pg = getSql();
+  const p = `c${prefix++}-`;
+  let next = 0;
+  const writer = async () => {
+    for (;;) {
+      const from = next;
+      if (from >= count) return;
+      next += size;
+      const n = Math.min(size, count - from);
+      await pg.begin((tx) => [
+        tx`with u as (
+          insert into users (email, name, source, environment_keys, email_verified_at, email_verified_by, email_verified_environment_id)
+          select ${p} || i || '@bench.example', 'Ceiling ' || i, 'scim', 'test', now(), 'directory', ${environmentId}
+          from generate_series(${from}::int, ${from + n - 1}::int) i returning id, email),
+        du as (
+          insert into directory_users (directory_id, user_id, user_name, external_id, active, resource)
+          select ${directoryId}, id, email, 'ext-' || email, true, jsonb_build_object('userName', email, 'displayName', 'Ceiling') from u returning user_id, user_name),
+        a as (
+          insert into environment_access (user_id, environment_id, source, directory_id) select user_id, ${environmentId}, 'scim', ${directoryId} from du returning user_id)
+        insert into audit_events (actor_type, actor_id, actor_label, action, target_type, target_id, target_label, environment_id, environment_key, after)
+        select 'directory', ${directoryId}, 'bench', x.action, 'user', a.user_id::text, 'ceiling', ${environmentId}, 'test', '{"directory":"bench"}'::jsonb
+        from a cross join (values ('user.create'), ('environment.grant')) as x(action)`,
+        tx`insert into group_members (group_id, user_id, environment_id, source)
+        select g.id, du.user_id, g.environment_id, 'system' from groups g, directory_users du
+        where g.source = 'system' and g.environment_id = ${environmentId} and du.directory_id = ${directoryId}
+          and lower(du.user_name) in (select ${p} || i || '@bench.example' from generate_series(${from}::int, ${from + n - 1}::int) i)`,
+      ]);
+    }
+  };
+  const s0 = cpuSnapshot(null);
+  const t = performance.now();
+  await Promise.all(Array.from({ length: writers }, writer));
+  const rate = count / ((performance.now() - t) / 1000);
+  const cpu = cpuPerOperation(s0, cpuSnapshot(null), count);
+  console.log(JSON.stringify({ size, writers, rate: Math.round(rate), pgMsPerCreate: cpu.postgres, clientMs: cpu.self }));
+}
+
+await runBench(async (db) => {
+  await freshBenchDatabase(db, "iam_sql_batch_cost");
+  const env = (await findEnvironmentByKey("test"))!;
+  const { directory } = await createDirectory({ actor: SYSTEM_ACTOR }, { environmentId: env.id, name: "batches" });
+  await rows(env.id, directory.id, 1000, 8, 1);
+  for (const size of [1, 2, 4, 8, 16, 1, 2, 4, 8, 16]) await rows(env.id, directory.id, 3000, size, 1);
+  const triggers = [
+    "directory_users.directory_users_count_insert",
+    "environment_access.environment_access_decisions_insert",
+    "environment_access.environment_access_keys_insert",
+    "environment_access.environment_access_ledger_insert",
+    "group_members.group_members_copy_sort_keys",
+    "group_members.group_members_count_insert",
+    "group_members.group_members_decisions_insert",
+    "group_members.group_members_ledger_insert",
+  ];
+  const configs: [string, string[]][] = [["all triggers", []], ...triggers.map((t): [string, string[]] => [`without ${t}`, [t]]), ["no insert triggers", triggers]];
+  const pg = getSql();
+  for (const [name, off] of [...configs, ...configs]) {
+    for (const t of off) await pg.unsafe(`alter table ${t.split(".")[0]} disable trigger ${t.split(".")[1]}`);
+    process.stdout.write(`${name}: `);
+    await rows(env.id, directory.id, 2000, 1, 1);
+    for (const t of off) await pg.unsafe(`alter table ${t.split(".")[0]} enable trigger ${t.split(".")[1]}`);
+  }
+});
