@@ -12,6 +12,7 @@ import { listScimUsers, type ScimContext } from "@/lib/doors/scim/users";
 import { startApp } from "../lib/app-process";
 import { freshBenchDatabase } from "./fresh-database";
 import { runBench } from "./harness";
+import { createRows } from "./create-rows";
 import { cpuPerOperation, cpuSnapshot } from "./cpu";
 import { request } from "./http-client";
 
@@ -101,24 +102,7 @@ async function sqlCeiling(environmentId: string, directoryId: string, count: num
   const started = performance.now();
   for (let from = 0; from < count; from += CONCURRENCY) {
     const n = Math.min(CONCURRENCY, count - from);
-    await pg.begin((tx) => [
-      tx`with u as (
-          insert into users (email, name, source, environment_keys, email_verified_at, email_verified_by, email_verified_environment_id)
-          select 'ceiling-' || i || '@bench.example', 'Ceiling ' || i, 'scim', 'test', now(), 'directory', ${environmentId}
-          from generate_series(${from}::int, ${from + n - 1}::int) i returning id, email),
-        du as (
-          insert into directory_users (directory_id, user_id, user_name, external_id, active, resource)
-          select ${directoryId}, id, email, 'ext-' || email, true, jsonb_build_object('userName', email, 'displayName', 'Ceiling') from u returning user_id, user_name),
-        a as (
-          insert into environment_access (user_id, environment_id, source, directory_id) select user_id, ${environmentId}, 'scim', ${directoryId} from du returning user_id)
-        insert into audit_events (actor_type, actor_id, actor_label, action, target_type, target_id, target_label, environment_id, environment_key, after)
-        select 'directory', ${directoryId}, 'bench', x.action, 'user', a.user_id::text, 'ceiling', ${environmentId}, 'test', '{"directory":"bench"}'::jsonb
-        from a cross join (values ('user.create'), ('environment.grant')) as x(action)`,
-      tx`insert into group_members (group_id, user_id, environment_id, source)
-        select g.id, du.user_id, g.environment_id, 'system' from groups g, directory_users du
-        where g.source = 'system' and g.environment_id = ${environmentId} and du.directory_id = ${directoryId}
-          and lower(du.user_name) in (select 'ceiling-' || i || '@bench.example' from generate_series(${from}::int, ${from + n - 1}::int) i)`,
-    ]);
+    await createRows(pg, { environmentId, directoryId, prefix: "ceiling-", from, n });
   }
   return count / ((performance.now() - started) / 1000);
 }
