@@ -65,6 +65,10 @@ export function noteIssuance(issued: { environment: { id: string; key: string };
 
 drainBeforeClose("token issuance audit", () => flushIssuance());
 
+// The writes under way (settled, never rejected): a flush returns only once the batches gathered
+// before it are written, also those a flush started earlier (by the timer) is still writing.
+let writing: Promise<unknown> = Promise.resolve();
+
 /** Writes the gathered batches (one audit event per user and audience); returns how many. */
 export async function flushIssuance(): Promise<number> {
   if (state.timer) clearTimeout(state.timer);
@@ -73,6 +77,16 @@ export async function flushIssuance(): Promise<number> {
   state.pending.clear();
   const written = state.written;
   state.written = null;
+  const earlier = writing;
+  const write = writeBatches(batches).finally(() => written?.settle());
+  writing = Promise.allSettled([earlier, write]);
+  await earlier;
+  await write;
+  return batches.length;
+}
+
+async function writeBatches(batches: Batch[]): Promise<void> {
+  if (!batches.length) return;
   // One statement for all of them; each event's actor is its end user.
   await recordAuditMany(
     getDb(),
@@ -86,6 +100,5 @@ export async function flushIssuance(): Promise<number> {
       environment: b.environment,
       after: { audience: b.audience, kid: b.kid, count: b.count, first: b.first, last: b.last, jtis: b.jtis },
     })),
-  ).finally(() => written?.settle());
-  return batches.length;
+  );
 }

@@ -6,6 +6,7 @@ import { createEnvironments } from "@/test-support/fixtures";
 import { directoryHealth, pruneRequestLogs, requestLog } from "@/lib/directories";
 import { rereadEnv } from "@/env";
 import { flushRequestLog } from "./handler";
+import { holdInsertsInto } from "@/test-support/table-lock";
 import { scimClient } from "./testing";
 
 let env: { dev: Environment; test: Environment; prod: Environment };
@@ -58,12 +59,23 @@ describe("directory request log, health and limits", () => {
 
   it("a flush waits for the entries a flush started earlier is still writing", async () => {
     const scim = await scimClient(env.test);
-    await scim.call("GET", "/Users");
-    await scim.call("GET", "/Groups");
-    // As the 50 ms timer or a full buffer would: a flush starts and nobody waits for it.
-    void flushRequestLog();
-    // Nothing is buffered any more, yet this one answers only when both entries are in the table.
-    await flushRequestLog();
+    // Held first: whichever flush takes the entries (the 50 ms timer or the one below), its insert waits.
+    const lock = await holdInsertsInto("scim_request_log");
+    try {
+      await scim.call("GET", "/Users");
+      await scim.call("GET", "/Groups");
+      void flushRequestLog();
+      await lock.blocked();
+      // Nothing is buffered any more, yet a flush does not answer while that write waits.
+      let answered = false;
+      const second = flushRequestLog().then(() => (answered = true));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(answered).toBe(false);
+      await lock.release();
+      await second;
+    } finally {
+      await lock.release();
+    }
     const rows = await getDb().select().from(scimRequestLog).where(eq(scimRequestLog.directoryId, scim.directory.id));
     expect(rows.map((r) => r.path).sort()).toEqual(["/Groups", "/Users"]);
   });
