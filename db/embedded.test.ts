@@ -11,6 +11,15 @@ import { startEmbeddedPostgres } from "./embedded";
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "iam-embedded-"));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 describe("embedded Postgres", () => {
   it("keeps data across a restart and is reused while running", { timeout: 60_000 }, async () => {
     const first = await startEmbeddedPostgres({ dataDir: dir });
@@ -36,5 +45,20 @@ describe("embedded Postgres", () => {
     expect(fs.statSync(path.join(dir, "postgres-password")).mode & 0o777).toBe(0o600);
     await again.end();
     await restarted.stop();
+  });
+
+  it("stops at once when its server is already gone (killed or crashed)", { timeout: 60_000 }, async () => {
+    const own = fs.mkdtempSync(path.join(os.tmpdir(), "iam-embedded-gone-"));
+    try {
+      const server = await startEmbeddedPostgres({ dataDir: own, ephemeral: true });
+      const pid = Number(fs.readFileSync(path.join(own, "postgres", "postmaster.pid"), "utf8").split("\n")[0]);
+      process.kill(pid, "SIGKILL");
+      // Not timed: the kill is seen when the pid no longer answers a signal.
+      while (isAlive(pid)) await new Promise((resolve) => setImmediate(resolve));
+      // Before, this waited for an exit event that had already happened, and never returned.
+      await expect(server.stop()).resolves.toBeUndefined();
+    } finally {
+      fs.rmSync(own, { recursive: true, force: true });
+    }
   });
 });

