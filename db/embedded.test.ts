@@ -3,22 +3,13 @@ import os from "node:os";
 import path from "node:path";
 import postgres from "postgres";
 import { afterAll, describe, expect, it } from "vitest";
-import { startEmbeddedPostgres } from "./embedded";
+import { alive, startEmbeddedPostgres } from "./embedded";
 
 // The embedded default: a real Postgres in a data folder of our own, whose data survives a restart,
 // and which a second command reuses instead of fighting over it.
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "iam-embedded-"));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe("embedded Postgres", () => {
   it("keeps data across a restart and is reused while running", { timeout: 60_000 }, async () => {
@@ -54,7 +45,7 @@ describe("embedded Postgres", () => {
       const pid = Number(fs.readFileSync(path.join(own, "postgres", "postmaster.pid"), "utf8").split("\n")[0]);
       process.kill(pid, "SIGKILL");
       // Not timed: the kill is seen when the pid no longer answers a signal.
-      while (isAlive(pid)) await new Promise((resolve) => setImmediate(resolve));
+      while (alive(pid)) await new Promise((resolve) => setImmediate(resolve));
       // Before, this waited for an exit event that had already happened, and never returned.
       await expect(server.stop()).resolves.toBeUndefined();
     } finally {

@@ -48,7 +48,8 @@ function readOrCreateSecret(file: string, bytes: number): string {
   return value;
 }
 
-function alive(pid: number): boolean {
+/** Whether a process answers a signal (a zombie not yet reaped still does). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
