@@ -184,4 +184,16 @@ test("two IdPs in one environment by domain: a user linked to one, unlinked and 
   await again.context.close();
   await page.reload();
   await expect(identities.getByRole("row").filter({ hasText: PARTNER })).not.toContainText("never");
+
+  // The same identity linked by hand to someone else is refused beside the subject; nothing is linked.
+  const environments = (await (await api(page, "GET", "/environments")).json()).data as { id: string; key: string }[];
+  const quinn = await api(page, "POST", "/users", { name: "Quinn Other", email: `quinn-${u}@partner.example`, environmentIds: [environments.find((e) => e.key === key)!.id] });
+  expect(quinn.status()).toBe(201);
+  await page.goto(`${baseUrl()}/console/${key}/users/${((await quinn.json()) as { id: string }).id}`);
+  const linkForQuinn = page.getByRole("form", { name: "Link an identity by hand" });
+  await linkForQuinn.getByLabel("Identity provider").selectOption({ label: PARTNER });
+  await linkForQuinn.getByLabel(/^Subject/).fill(`pat-partner-${u}`);
+  await linkForQuinn.getByRole("button", { name: "Link identity" }).click();
+  await expect(linkForQuinn.getByText(`This identity is already linked to pat-${u}@partner.example; unlink it there first.`)).toBeVisible();
+  await expect(page.getByText("No identity provider identity is linked")).toBeVisible();
 });

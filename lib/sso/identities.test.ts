@@ -51,6 +51,7 @@ describe("linked identities", () => {
     await linkIdentity(admin, { userId: owner.id, identityProviderId: f.idp.id, subject: "olga-sub" });
     const before = await getDb().select().from(userIdentities).where(eq(userIdentities.identityProviderId, f.idp.id));
     await expect(linkIdentity(admin, { userId: other.id, identityProviderId: f.idp.id, subject: "olga-sub" })).rejects.toThrow("This identity is already linked to olga@example.com; unlink it there first.");
+    await expect(linkIdentity(admin, { userId: other.id, identityProviderId: f.idp.id, subject: "olga-sub" }).catch((e) => e.fieldErrors)).resolves.toEqual({ subject: ["This identity is already linked to olga@example.com; unlink it there first."] });
     await expect(unlinkIdentity(admin, { userId: other.id, identityProviderId: f.idp.id, subject: "olga-sub" })).rejects.toThrow("This identity is not linked to the user.");
     await expect(linkIdentity(admin, { userId: other.id, identityProviderId: f.idp.id, subject: "  " }).catch((e) => e.fieldErrors)).resolves.toEqual({ subject: ["Enter the subject (NameID) the IdP asserts."] });
     await expect(linkIdentity(admin, { userId: other.id, identityProviderId: crypto.randomUUID(), subject: "x" }).catch((e) => e.fieldErrors)).resolves.toEqual({ identityProviderId: ["This identity provider does not exist."] });

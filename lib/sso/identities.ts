@@ -26,7 +26,11 @@ async function attachIdentity(tx: Executor, identityProviderId: string, subject:
     .innerJoin(users, eq(users.id, userIdentities.userId))
     .where(and(eq(userIdentities.identityProviderId, identityProviderId), eq(userIdentities.subject, subject)));
   if (existing?.userId === userId) return { attached: false };
-  if (existing) throw new ConflictError(`This identity is already linked to ${existing.email}; unlink it there first.`);
+  if (existing) {
+    // Beside the subject on the form that links by hand (the link from a sign-in trace has no field).
+    const message = `This identity is already linked to ${existing.email}; unlink it there first.`;
+    throw new ConflictError(message, { subject: [message] });
+  }
   await tx.insert(userIdentities).values({ identityProviderId, subject, userId, lastUsedAt: sql`null` });
   return { attached: true };
 }
