@@ -31,6 +31,19 @@ export function drainBeforeClose(name: string, flush: () => Promise<unknown>): v
   drains.set(`${name}#${instance}`, flush);
 }
 
+/**
+ * The writes of a buffered writer, in the order they start: `after(write)` resolves once `write`
+ * and every write started before it have settled (it never rejects; await the write itself for
+ * its error), so a flush that finds its buffer empty still waits for the one a timer started.
+ */
+export function writesInOrder(): (write?: Promise<unknown>) => Promise<void> {
+  let all: Promise<unknown> = Promise.resolve();
+  return (write) => {
+    if (write) all = Promise.allSettled([all, write]);
+    return all.then(() => undefined);
+  };
+}
+
 
 export function createSql(url: string, max = 10): postgres.Sql {
   const counter = (globalThis as { __iamQueryCounter?: Map<string, number> }).__iamQueryCounter;

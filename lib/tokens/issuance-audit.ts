@@ -1,5 +1,5 @@
 import "server-only";
-import { drainBeforeClose, getDb } from "@/db/client";
+import { drainBeforeClose, getDb, writesInOrder } from "@/db/client";
 import { SYSTEM_ACTOR } from "@/lib/auth/actor";
 import { recordAuditMany } from "@/lib/audit/record";
 
@@ -65,9 +65,9 @@ export function noteIssuance(issued: { environment: { id: string; key: string };
 
 drainBeforeClose("token issuance audit", () => flushIssuance());
 
-// The writes under way (settled, never rejected): a flush returns only once the batches gathered
-// before it are written, also those a flush started earlier (by the timer) is still writing.
-let writing: Promise<unknown> = Promise.resolve();
+// A flush returns only once the batches gathered before it are written, also those a flush
+// started earlier (by the timer) is still writing.
+const after = writesInOrder();
 
 /** Writes the gathered batches (one audit event per user and audience); returns how many. */
 export async function flushIssuance(): Promise<number> {
@@ -77,10 +77,8 @@ export async function flushIssuance(): Promise<number> {
   state.pending.clear();
   const written = state.written;
   state.written = null;
-  const earlier = writing;
   const write = writeBatches(batches).finally(() => written?.settle());
-  writing = Promise.allSettled([earlier, write]);
-  await earlier;
+  await after(write);
   await write;
   return batches.length;
 }

@@ -15,33 +15,23 @@ import { createRows } from "../bench/create-rows";
 import { cpuPerOperation, cpuSnapshot } from "../bench/cpu";
 
 let prefix = 0;
-async function rows(environmentId: string, directoryId: string, count: number, size: number, writers: number) {
+async function rows(environmentId: string, directoryId: string, count: number, size: number) {
   const pg = getSql();
   const p = `c${prefix++}-`;
-  let next = 0;
-  const writer = async () => {
-    for (;;) {
-      const from = next;
-      if (from >= count) return;
-      next += size;
-      const n = Math.min(size, count - from);
-      await createRows(pg, { environmentId, directoryId, prefix: p, from, n });
-    }
-  };
   const s0 = cpuSnapshot(null);
   const t = performance.now();
-  await Promise.all(Array.from({ length: writers }, writer));
+  for (let from = 0; from < count; from += size) await createRows(pg, { environmentId, directoryId, prefix: p, from, n: Math.min(size, count - from) });
   const rate = count / ((performance.now() - t) / 1000);
   const cpu = cpuPerOperation(s0, cpuSnapshot(null), count);
-  console.log(JSON.stringify({ size, writers, rate: Math.round(rate), pgMsPerCreate: cpu.postgres, clientMs: cpu.self }));
+  console.log(JSON.stringify({ size, rate: Math.round(rate), pgMsPerCreate: cpu.postgres, clientMs: cpu.self }));
 }
 
 await runBench(async (db) => {
   await freshBenchDatabase(db, "iam_sql_batch_cost");
   const env = (await findEnvironmentByKey("test"))!;
   const { directory } = await createDirectory({ actor: SYSTEM_ACTOR }, { environmentId: env.id, name: "batches" });
-  await rows(env.id, directory.id, 1000, 8, 1);
-  for (const size of [1, 2, 4, 8, 16, 1, 2, 4, 8, 16]) await rows(env.id, directory.id, 3000, size, 1);
+  await rows(env.id, directory.id, 1000, 8);
+  for (const size of [1, 2, 4, 8, 16, 1, 2, 4, 8, 16]) await rows(env.id, directory.id, 3000, size);
   const triggers = [
     "directory_users.directory_users_count_insert",
     "environment_access.environment_access_decisions_insert",
@@ -57,7 +47,7 @@ await runBench(async (db) => {
   for (const [name, off] of [...configs, ...configs]) {
     for (const t of off) await pg.unsafe(`alter table ${t.split(".")[0]} disable trigger ${t.split(".")[1]}`);
     process.stdout.write(`${name}: `);
-    await rows(env.id, directory.id, 2000, 1, 1);
+    await rows(env.id, directory.id, 2000, 1);
     for (const t of off) await pg.unsafe(`alter table ${t.split(".")[0]} enable trigger ${t.split(".")[1]}`);
   }
 });

@@ -1,6 +1,6 @@
 import "server-only";
 import { eq, sql } from "drizzle-orm";
-import { drainBeforeClose, getDb } from "@/db/client";
+import { drainBeforeClose, getDb, writesInOrder } from "@/db/client";
 import { BufferedResponse } from "@/lib/doors/http/buffered";
 import { arrayLiteral, insertRecords } from "@/db/records";
 import { directories, scimRequestLog } from "@/db/schema";
@@ -250,16 +250,15 @@ function logRequest(entry: LogEntry) {
 
 drainBeforeClose("scim request log", () => flushRequestLog());
 
-// The flushes under way: a flush returns only once every entry logged before it is written, also
-// those a flush started earlier (by the timer or a full buffer) is still writing.
-let writing: Promise<void> = Promise.resolve();
+// A flush returns only once every entry logged before it is written, also those a flush started
+// earlier (by the timer or a full buffer) is still writing.
+const afterWrites = writesInOrder();
 
 export function flushRequestLog(): Promise<void> {
   if (logTimer) clearTimeout(logTimer);
   logTimer = null;
   const entries = logBuffer.splice(0, logBuffer.length);
-  if (entries.length) writing = Promise.all([writing, writeRequestLog(entries)]).then(() => undefined);
-  return writing;
+  return afterWrites(entries.length ? writeRequestLog(entries) : undefined);
 }
 
 async function writeRequestLog(entries: LogEntry[]): Promise<void> {
