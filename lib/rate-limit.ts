@@ -1,6 +1,6 @@
 import "server-only";
 import { sql } from "drizzle-orm";
-import { drainBeforeClose, getDb, getSql } from "@/db/client";
+import { drainBeforeClose, getDb, getSql, writesInOrder } from "@/db/client";
 
 export type RateLimitResult = { allowed: boolean; remaining: number; retryAfterSeconds: number };
 
@@ -36,13 +36,23 @@ export async function resetRateLimit(key: string): Promise<void> {
 // window may admit what the others counted since their last flush (a fraction of a second).
 // shared: the total Postgres last returned (this instance's flushed counts included); inflight: a
 // flush on its way; pending: counted since.
-type LocalWindow = { shared: number; inflight: number; pending: number; endsAt: number; timer?: ReturnType<typeof setTimeout> };
+// Each window keeps its own length: a flush (the timer's, or a stop's for every key) applies it.
+type LocalWindow = { shared: number; inflight: number; pending: number; endsAt: number; windowSeconds: number; timer?: ReturnType<typeof setTimeout> };
 const windows = new Map<string, LocalWindow>();
 const FLUSH_MS = 100;
+// A flush returns once every count gathered before it is written, a timer's flush on its way too.
+const written = writesInOrder();
 
-async function flushWindow(key: string, windowSeconds: number): Promise<void> {
+function flushWindow(key: string): Promise<void> {
+  const write = writeWindow(key);
+  written(write);
+  return write;
+}
+
+async function writeWindow(key: string): Promise<void> {
   const local = windows.get(key);
   if (!local || local.pending === 0) return;
+  const { windowSeconds } = local;
   const delta = local.pending;
   local.pending = 0;
   local.inflight += delta;
@@ -70,23 +80,28 @@ async function flushWindow(key: string, windowSeconds: number): Promise<void> {
 export function hitRateLimitBatched(key: string, windowSeconds: number): { count: number; retryAfterSeconds: number } {
   const now = Date.now();
   let local = windows.get(key);
-  if (!local) windows.set(key, (local = { shared: 0, inflight: 0, pending: 0, endsAt: now + windowSeconds * 1000 }));
+  if (!local) windows.set(key, (local = { shared: 0, inflight: 0, pending: 0, endsAt: now + windowSeconds * 1000, windowSeconds }));
+  local.windowSeconds = windowSeconds;
   if (now >= local.endsAt) {
     // The window ended: Postgres starts a new one at the next flush.
     local.shared = 0;
     local.endsAt = now + windowSeconds * 1000;
   }
   local.pending++;
-  local.timer ??= setTimeout(() => void flushWindow(key, windowSeconds).catch((e: unknown) => console.error("[rate-limit] flush failed", (e as Error).message)), FLUSH_MS);
+  local.timer ??= setTimeout(() => void flushWindow(key).catch((e: unknown) => console.error("[rate-limit] flush failed", (e as Error).message)), FLUSH_MS);
   local.timer.unref?.();
   return { count: local.shared + local.inflight + local.pending, retryAfterSeconds: Math.max(Math.ceil((local.endsAt - now) / 1000), 1) };
 }
 
-/** Writes every pending count now (tests; a graceful stop). */
-export async function flushRateLimits(windowSeconds = 60): Promise<void> {
-  for (const [key, local] of windows) {
-    if (local.timer) clearTimeout(local.timer);
-    await flushWindow(key, windowSeconds);
-  }
+/** Writes every pending count now and waits for the flushes already on their way (tests; a graceful stop). */
+export async function flushRateLimits(): Promise<void> {
+  const flushes = [...windows].map(([key, local]) => {
+    clearTimeout(local.timer);
+    local.timer = undefined;
+    return flushWindow(key);
+  });
+  await written();
+  // A failed write is the caller's to know (its counts are counted again at the next flush).
+  await Promise.all(flushes);
 }
 drainBeforeClose("batched rate limits", () => flushRateLimits());

@@ -262,16 +262,18 @@ export function flushRequestLog(): Promise<void> {
 }
 
 async function writeRequestLog(entries: LogEntry[]): Promise<void> {
-  const ids = [...new Set(entries.map((e) => e.directoryId))];
   await getDb()
     .transaction(async (tx) => {
       // One statement text whatever the number of entries (db/records.ts).
-      const records = entries.map((e) => ({ directory_id: e.directoryId, method: e.method, path: e.path, status: e.status, duration_ms: e.durationMs, change: e.change ?? null }));
-      await tx.execute(insertRecords(scimRequestLog, "directory_id uuid, method text, path text, status int, duration_ms int, change jsonb", records));
-      await tx
-        .update(directories)
-        .set({ lastRequestAt: sql`now()` })
-        .where(sql`${directories.id} = any(${arrayLiteral(ids)}::uuid[])`);
+      // Each entry keeps the time its request arrived, not the flush's.
+      const records = entries.map((e) => ({ directory_id: e.directoryId, created_at: e.createdAt!.toISOString(), method: e.method, path: e.path, status: e.status, duration_ms: e.durationMs, change: e.change ?? null }));
+      await tx.execute(insertRecords(scimRequestLog, "directory_id uuid, created_at timestamptz, method text, path text, status int, duration_ms int, change jsonb", records));
+      const latest = new Map<string, Date>();
+      for (const e of entries) if (!(latest.get(e.directoryId)! >= e.createdAt!)) latest.set(e.directoryId, e.createdAt!);
+      await tx.execute(sql`
+        update ${directories} d set last_request_at = greatest(d.last_request_at, v.at)
+        from unnest(${arrayLiteral([...latest.keys()])}::uuid[], ${arrayLiteral([...latest.values()].map((d) => d.toISOString()))}::timestamptz[]) as v(id, at)
+        where d.id = v.id`);
     })
     .catch((e) => console.warn(`[scim] ${entries.length} request log entries not written:`, (e as Error).message));
 }
@@ -279,6 +281,7 @@ async function writeRequestLog(entries: LogEntry[]): Promise<void> {
 /** Handles /scim/v2/<directory>/<segments…>. */
 export async function handleScim(request: Request, directoryId: string, segments: string[]): Promise<Response> {
   const started = performance.now();
+  const arrivedAt = new Date();
   const header = request.headers.get("authorization") ?? "";
   const token = /^bearer\s+/i.test(header) ? header.replace(/^bearer\s+/i, "").trim() : null;
   const auth = await authenticateDirectory(directoryId, token);
@@ -320,6 +323,6 @@ export async function handleScim(request: Request, directoryId: string, segments
   }
   const durationMs = Math.round(performance.now() - started);
   const path = new URL(request.url).pathname.replace(/^\/scim\/v2\/[^/]+/, "") || "/";
-  logRequest({ directoryId: auth.directory.id, method: request.method, path: path.slice(0, 500), status: handled.status, durationMs, change: handled.change ?? null });
+  logRequest({ directoryId: auth.directory.id, createdAt: arrivedAt, method: request.method, path: path.slice(0, 500), status: handled.status, durationMs, change: handled.change ?? null });
   return json(handled.status, handled.status === 204 ? undefined : handled.body, handled.headers ?? {});
 }

@@ -1,7 +1,7 @@
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { eq, sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
-import { scimRequestLog, type Environment } from "@/db/schema";
+import { directories, scimRequestLog, type Environment } from "@/db/schema";
 import { createEnvironments } from "@/test-support/fixtures";
 import { directoryHealth, pruneRequestLogs, requestLog } from "@/lib/directories";
 import { rereadEnv } from "@/env";
@@ -55,6 +55,22 @@ describe("directory request log, health and limits", () => {
     await getDb().update(scimRequestLog).set({ createdAt: sql`now() - interval '31 days'` }).where(eq(scimRequestLog.directoryId, scim.directory.id));
     expect(await pruneRequestLogs()).toBeGreaterThanOrEqual(1);
     expect(await getDb().select().from(scimRequestLog).where(eq(scimRequestLog.directoryId, scim.directory.id))).toHaveLength(0);
+  });
+
+  it("keeps the time each request arrived, not the time its entry was written", async () => {
+    const scim = await scimClient(env.prod);
+    // The app's clock reads an hour ago while the request is answered; Postgres's is the real one.
+    const arrived = new Date(Date.now() - 3_600_000);
+    vi.useFakeTimers({ toFake: ["Date"], now: arrived });
+    try {
+      await scim.call("GET", "/Groups");
+    } finally {
+      vi.useRealTimers();
+    }
+    const [row] = await logFor(scim.directory.id, 1);
+    expect(row!.createdAt.toISOString()).toBe(arrived.toISOString());
+    const [directory] = await getDb().select({ lastRequestAt: directories.lastRequestAt }).from(directories).where(eq(directories.id, scim.directory.id));
+    expect(directory!.lastRequestAt!.toISOString()).toBe(arrived.toISOString());
   });
 
   it("a flush waits for the entries a flush started earlier is still writing", async () => {
