@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
-import { holdInsertsInto } from "@/test-support/table-lock";
+import { expectFlushWaitsForEarlierWrite } from "@/test-support/table-lock";
 import { flushRateLimits, hitRateLimitBatched } from "./rate-limit";
 
 // The batched counter's flush: what a graceful stop and the tests rely on.
@@ -11,21 +11,10 @@ const countOf = async (key: string) => (await getDb().execute<{ count: number }>
 describe("batched rate limit flush", () => {
   it("waits for the counts a flush started earlier is still writing", async () => {
     const key = `test:inflight:${crypto.randomUUID()}`;
-    const lock = await holdInsertsInto("rate_limits");
-    try {
+    const countThree = () => {
       for (let i = 0; i < 3; i++) hitRateLimitBatched(key, 60);
-      void flushRateLimits();
-      await lock.blocked();
-      // Nothing is pending any more, yet a flush does not answer while that write waits.
-      let answered = false;
-      const second = flushRateLimits().then(() => (answered = true));
-      await new Promise((resolve) => setImmediate(resolve));
-      expect(answered).toBe(false);
-      await lock.release();
-      await second;
-    } finally {
-      await lock.release();
-    }
+    };
+    await expectFlushWaitsForEarlierWrite("rate_limits", countThree, flushRateLimits);
     expect(await countOf(key)).toBe(3);
   });
 

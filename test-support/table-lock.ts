@@ -31,3 +31,27 @@ export async function holdInsertsInto(table: string) {
     },
   };
 }
+
+/**
+ * A buffered writer's flush returns only once what was gathered before it is written, also what an
+ * earlier flush is still writing: `gather` buffers something, a first flush takes it and its insert
+ * into `table` is held; a second flush (nothing left to take) must not answer until the lock goes.
+ * Returns what the second flush answered.
+ */
+export async function expectFlushWaitsForEarlierWrite<T>(table: string, gather: () => Promise<unknown> | void, flush: () => Promise<T>): Promise<T> {
+  // Held first: whichever flush takes the buffer (a timer's or the one below), its insert waits.
+  const lock = await holdInsertsInto(table);
+  try {
+    await gather();
+    void flush();
+    await lock.blocked();
+    let answered = false;
+    const second = flush().then((value) => ((answered = true), value));
+    await new Promise((resolve) => setImmediate(resolve));
+    if (answered) throw new Error(`a flush answered while an earlier flush's insert into ${table} was still held`);
+    await lock.release();
+    return await second;
+  } finally {
+    await lock.release();
+  }
+}

@@ -1,4 +1,4 @@
-import { holdInsertsInto } from "@/test-support/table-lock";
+import { expectFlushWaitsForEarlierWrite } from "@/test-support/table-lock";
 import { execFile } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { promisify } from "node:util";
@@ -100,22 +100,8 @@ describe("access tokens", () => {
     const { flushIssuance } = await import("./issuance-audit");
     await flushIssuance();
     const s = await session("flushed-twice@example.com", env.prod);
-    // Held first: whichever flush takes the batch (the timer or the one below), its insert waits.
-    const lock = await holdInsertsInto("audit_events");
-    try {
-      await mintAccessToken(s, "agent_studio");
-      void flushIssuance();
-      await lock.blocked();
-      // Nothing is gathered any more, yet a flush does not answer while that write waits.
-      let answered = false;
-      const second = flushIssuance().then((n) => ((answered = true), n));
-      await new Promise((resolve) => setImmediate(resolve));
-      expect(answered).toBe(false);
-      await lock.release();
-      expect(await second).toBe(0);
-    } finally {
-      await lock.release();
-    }
+    // The second flush finds nothing of its own to write.
+    expect(await expectFlushWaitsForEarlierWrite("audit_events", () => mintAccessToken(s, "agent_studio"), flushIssuance)).toBe(0);
     const rows = await getDb().execute<{ count: number }>(sql`select (after->>'count')::int as count from audit_events where action = 'token.issue_batch' and target_id = ${s.user.id}`);
     expect(rows.map((r) => r.count)).toEqual([1]);
   });

@@ -6,7 +6,7 @@ import { createEnvironments } from "@/test-support/fixtures";
 import { directoryHealth, pruneRequestLogs, requestLog } from "@/lib/directories";
 import { rereadEnv } from "@/env";
 import { flushRequestLog } from "./handler";
-import { holdInsertsInto } from "@/test-support/table-lock";
+import { expectFlushWaitsForEarlierWrite } from "@/test-support/table-lock";
 import { scimClient } from "./testing";
 
 let env: { dev: Environment; test: Environment; prod: Environment };
@@ -75,23 +75,14 @@ describe("directory request log, health and limits", () => {
 
   it("a flush waits for the entries a flush started earlier is still writing", async () => {
     const scim = await scimClient(env.test);
-    // Held first: whichever flush takes the entries (the 50 ms timer or the one below), its insert waits.
-    const lock = await holdInsertsInto("scim_request_log");
-    try {
-      await scim.call("GET", "/Users");
-      await scim.call("GET", "/Groups");
-      void flushRequestLog();
-      await lock.blocked();
-      // Nothing is buffered any more, yet a flush does not answer while that write waits.
-      let answered = false;
-      const second = flushRequestLog().then(() => (answered = true));
-      await new Promise((resolve) => setImmediate(resolve));
-      expect(answered).toBe(false);
-      await lock.release();
-      await second;
-    } finally {
-      await lock.release();
-    }
+    await expectFlushWaitsForEarlierWrite(
+      "scim_request_log",
+      async () => {
+        await scim.call("GET", "/Users");
+        await scim.call("GET", "/Groups");
+      },
+      flushRequestLog,
+    );
     const rows = await getDb().select().from(scimRequestLog).where(eq(scimRequestLog.directoryId, scim.directory.id));
     expect(rows.map((r) => r.path).sort()).toEqual(["/Groups", "/Users"]);
   });
