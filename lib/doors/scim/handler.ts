@@ -2,7 +2,7 @@ import "server-only";
 import { eq, sql } from "drizzle-orm";
 import { drainBeforeClose, getDb, writesInOrder } from "@/db/client";
 import { BufferedResponse } from "@/lib/doors/http/buffered";
-import { arrayLiteral, insertRecords } from "@/db/records";
+import { insertRecords } from "@/db/records";
 import { directories, scimRequestLog } from "@/db/schema";
 import { hashToken } from "@/lib/auth/secret-token";
 import { redact } from "@/lib/audit/record";
@@ -238,7 +238,7 @@ async function route(sc: ScimContext, request: Request, segments: string[]): Pro
 // The request log is written after the answer, in batches (one insert for many requests, every
 // 50 ms at most), so a busy directory does not pay a transaction per request for it. Losing a log
 // entry (a crash within those 50 ms) never fails a request; the audit trail is written with the change.
-type LogEntry = typeof scimRequestLog.$inferInsert;
+type LogEntry = typeof scimRequestLog.$inferInsert & { createdAt: Date };
 const logBuffer: LogEntry[] = [];
 let logTimer: ReturnType<typeof setTimeout> | null = null;
 
@@ -262,19 +262,17 @@ export function flushRequestLog(): Promise<void> {
 }
 
 async function writeRequestLog(entries: LogEntry[]): Promise<void> {
+  // One statement (so no transaction), one text whatever the number of entries (db/records.ts).
+  // Each entry keeps the time its request arrived, not the flush's; the directory's last request is
+  // the latest of them.
+  const records = entries.map((e) => ({ directory_id: e.directoryId, created_at: e.createdAt.toISOString(), method: e.method, path: e.path, status: e.status, duration_ms: e.durationMs, change: e.change ?? null }));
   await getDb()
-    .transaction(async (tx) => {
-      // One statement text whatever the number of entries (db/records.ts).
-      // Each entry keeps the time its request arrived, not the flush's.
-      const records = entries.map((e) => ({ directory_id: e.directoryId, created_at: e.createdAt!.toISOString(), method: e.method, path: e.path, status: e.status, duration_ms: e.durationMs, change: e.change ?? null }));
-      await tx.execute(insertRecords(scimRequestLog, "directory_id uuid, created_at timestamptz, method text, path text, status int, duration_ms int, change jsonb", records));
-      const latest = new Map<string, Date>();
-      for (const e of entries) if (!(latest.get(e.directoryId)! >= e.createdAt!)) latest.set(e.directoryId, e.createdAt!);
-      await tx.execute(sql`
-        update ${directories} d set last_request_at = greatest(d.last_request_at, v.at)
-        from unnest(${arrayLiteral([...latest.keys()])}::uuid[], ${arrayLiteral([...latest.values()].map((d) => d.toISOString()))}::timestamptz[]) as v(id, at)
-        where d.id = v.id`);
-    })
+    .execute(
+      sql`with logged as (${insertRecords(scimRequestLog, "directory_id uuid, created_at timestamptz, method text, path text, status int, duration_ms int, change jsonb", records)} returning directory_id, created_at)
+        update ${directories} d set last_request_at = greatest(d.last_request_at, l.at)
+        from (select directory_id, max(created_at) as at from logged group by directory_id) l
+        where d.id = l.directory_id`,
+    )
     .catch((e) => console.warn(`[scim] ${entries.length} request log entries not written:`, (e as Error).message));
 }
 
