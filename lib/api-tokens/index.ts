@@ -1,12 +1,12 @@
 import "server-only";
 import { decisionCache } from "@/lib/access/decision-cache";
 import { hitRateLimitBatched } from "@/lib/rate-limit";
-import { desc, eq, sql } from "drizzle-orm";
+import { and, desc, eq, isNull, sql } from "drizzle-orm";
 import { z } from "zod";
-import { getDb, getSql } from "@/db/client";
+import { getDb, getSql, type Executor } from "@/db/client";
 import { API_TOKEN_SCOPES, apiTokens, type ApiToken } from "@/db/schema";
 import type { Actor, DomainContext } from "@/lib/auth/actor";
-import { recordAudit } from "@/lib/audit/record";
+import { recordAudit, recordAuditMany } from "@/lib/audit/record";
 import { hashToken, newSecretToken } from "@/lib/auth/secret-token";
 import { inTransaction } from "@/lib/domain/transaction";
 import { requireEnvironments } from "@/lib/environments";
@@ -81,6 +81,26 @@ export async function revokeApiToken(ctx: DomainContext, tokenId: string): Promi
   });
 }
 
+/**
+ * Revokes the reviewer tokens a console member made: they act for the member, so they stop in the
+ * transaction that suspends or removes them, with their sessions (a reactivated member makes new
+ * ones). Service tokens (read, write, authz) are the account's, not the member's, and stay. Audited
+ * one row per token; returns how many.
+ */
+export async function revokeTokensActingFor(tx: Executor, ctx: DomainContext, memberId: string, memberWas: "suspended" | "removed"): Promise<number> {
+  const revoked = await tx
+    .update(apiTokens)
+    .set({ revokedAt: sql`now()` })
+    .where(and(eq(apiTokens.createdBy, memberId), eq(apiTokens.scope, "reviewer"), isNull(apiTokens.revokedAt)))
+    .returning({ id: apiTokens.id, name: apiTokens.name });
+  await recordAuditMany(
+    tx,
+    ctx,
+    revoked.map((t) => ({ action: "api_token.revoke", targetType: "api_token", targetId: t.id, targetLabel: t.name, after: { reason: `The console member it acts for was ${memberWas}.` } })),
+  );
+  return revoked.length;
+}
+
 export async function listApiTokens(): Promise<Omit<ApiToken, "tokenHash">[]> {
   const rows = await getDb().select().from(apiTokens).orderBy(desc(apiTokens.createdAt)).limit(500);
   return rows.map(({ tokenHash: _hash, ...rest }) => rest);
@@ -112,7 +132,8 @@ export async function authenticateApiToken(token: string, windowSeconds = 60): P
     const hash = hashToken(token);
     const found = await cache.lookup("api-token", hash, (t: TokenRow) => [t.id], async () => {
       const [row] = await getSql()<TokenRow[]>`select t.id, t.name, t.scope, t.environment_ids, t.expires_at, t.created_by, m.email as member_email
-        from api_tokens t left join console_members m on m.id = t.created_by where t.token_hash = ${hash} and t.revoked_at is null`;
+        from api_tokens t left join console_members m on m.id = t.created_by
+        where t.token_hash = ${hash} and t.revoked_at is null and (t.scope <> 'reviewer' or m.status = 'active')`;
       return row;
     });
     if (found !== null) {
@@ -131,7 +152,9 @@ export async function authenticateApiToken(token: string, windowSeconds = 60): P
     with t as (
       select a.id, a.name, a.scope, a.environment_ids, a.created_by, m.email as member_email, (a.last_used_at is null or a.last_used_at < now() - interval '1 minute') as stale
       from api_tokens a left join console_members m on m.id = a.created_by
-      where a.token_hash = ${hashToken(token)} and a.revoked_at is null and (a.expires_at is null or a.expires_at > now())),
+      where a.token_hash = ${hashToken(token)} and a.revoked_at is null and (a.expires_at is null or a.expires_at > now())
+        -- A reviewer token acts for its member: only while they are an active member (revokeTokensActingFor).
+        and (a.scope <> 'reviewer' or m.status = 'active')),
     hit as (
       insert into rate_limits as r (key, window_start, count) select 'api:' || t.id, now(), 1 from t
       on conflict (key) do update set

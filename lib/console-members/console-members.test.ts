@@ -289,7 +289,7 @@ describe("sessions end, and every change is audited", () => {
     const audit = (await auditFor(target.id)).filter((a) => a.action.startsWith("console_member."));
     expect(audit.map((a) => [a.action, a.actor_id, a.before, a.after])).toEqual([
       ["console_member.create", null, null, { email: target.email, name: "reviewer", role: "reviewer", environments: [] }],
-      ["console_member.suspend", admin.id, { status: "active" }, { status: "suspended", sessionsEnded: 2 }],
+      ["console_member.suspend", admin.id, { status: "active" }, { status: "suspended", sessionsEnded: 2, reviewerCredentialsRevoked: 0 }],
       ["console_member.reactivate", admin.id, { status: "suspended" }, { status: "active" }],
     ]);
   });
@@ -326,7 +326,7 @@ describe("sessions end, and every change is audited", () => {
     expect(removed).toMatchObject({
       actor_id: admin.id,
       before: { email: target.email, role: "environment_admin", status: "active", environments: ["test"] },
-      after: { sessionsEnded: 1 },
+      after: { sessionsEnded: 1, reviewerCredentialsRevoked: 0 },
     });
     await expect(removeConsoleMember(admin, target.id)).rejects.toThrow("No such console member.");
     await expect(removeConsoleMember(admin, "not-a-uuid")).rejects.toThrow("No such console member.");

@@ -8,6 +8,7 @@ import type { Actor, DomainContext } from "@/lib/auth/actor";
 import { CONSOLE_IDLE_MINUTES } from "@/lib/auth/console-sign-in";
 import { hashPassword } from "@/lib/auth/password";
 import { hashToken, newSecretToken } from "@/lib/auth/secret-token";
+import { revokeTokensActingFor } from "@/lib/api-tokens";
 import { recordAudit } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
 import { passwordProblems } from "@/lib/end-user/password-strength";
@@ -378,13 +379,15 @@ export async function suspendConsoleMember(ctx: DomainContext, memberId: string)
     await refuseLastOwner(tx, member, "suspended");
     await tx.update(consoleMembers).set({ status: "suspended" }).where(eq(consoleMembers.id, member.id));
     const sessionsEnded = await endMemberSessions(tx, member.id);
+    // (Named so: the audit trail redacts a key that mentions a token.)
+    const reviewerCredentialsRevoked = await revokeTokensActingFor(tx, ctx, member.id, "suspended");
     await recordAudit(tx, ctx, {
       action: "console_member.suspend",
       targetType: "console_member",
       targetId: member.id,
       targetLabel: member.email,
       before: { status: member.status },
-      after: { status: "suspended", sessionsEnded },
+      after: { status: "suspended", sessionsEnded, reviewerCredentialsRevoked },
     });
     return { changed: true, sessionsEnded };
   });
@@ -416,6 +419,7 @@ export async function removeConsoleMember(ctx: DomainContext, memberId: string):
   return changeMember(ctx, memberId, async (tx, { member, environments: envs }) => {
     await refuseLastOwner(tx, member, "removed");
     const sessionsEnded = await endMemberSessions(tx, member.id);
+    const reviewerCredentialsRevoked = await revokeTokensActingFor(tx, ctx, member.id, "removed");
     await tx.delete(consoleMembers).where(eq(consoleMembers.id, member.id));
     await recordAudit(tx, ctx, {
       action: "console_member.remove",
@@ -423,7 +427,7 @@ export async function removeConsoleMember(ctx: DomainContext, memberId: string):
       targetId: member.id,
       targetLabel: member.email,
       before: { email: member.email, name: member.name, role: member.role, status: member.status, environments: envs.map((e) => e.key) },
-      after: { sessionsEnded },
+      after: { sessionsEnded, reviewerCredentialsRevoked },
     });
     return { sessionsEnded };
   });

@@ -241,11 +241,11 @@ export function MembersTable({
 }
 
 const CONFIRM: Record<NonNullable<Pending>["kind"], (m: MemberRow) => { title: string; description: string; label: string }> = {
-  suspend: (m) => ({ title: `Suspend ${m.email}?`, description: "They are signed out at once and cannot sign in until reactivated.", label: "Suspend" }),
+  suspend: (m) => ({ title: `Suspend ${m.email}?`, description: "They are signed out at once and cannot sign in until reactivated; the reviewer API tokens they made are revoked.", label: "Suspend" }),
   reactivate: (m) => ({ title: `Reactivate ${m.email}?`, description: "They can sign in again with their password.", label: "Reactivate" }),
   remove: (m) => ({
     title: `Remove ${m.email}?`,
-    description: "They lose access to the console at once; their sessions, pending invitation and review assignments go. The audit trail keeps their changes.",
+    description: "They lose access to the console at once; their sessions, reviewer API tokens, pending invitation and review assignments go. The audit trail keeps their changes.",
     label: "Remove",
   }),
   reset: (m) => ({
