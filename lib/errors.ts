@@ -33,8 +33,8 @@ export class UnauthenticatedError extends DomainError {
 }
 
 export class ForbiddenError extends DomainError {
-  constructor(message: string) {
-    super("forbidden", 403, message);
+  constructor(message: string, fieldErrors?: FieldErrors) {
+    super("forbidden", 403, message, fieldErrors);
   }
 }
 

@@ -1,11 +1,13 @@
 import { and, desc, eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "@/db/client";
-import { auditEvents, userIdentities } from "@/db/schema";
+import { auditEvents, ssoTraces, userIdentities } from "@/db/schema";
 import { createUser } from "@/lib/users";
 import { realMemberCtx, systemCtx } from "@/test-support/fixtures";
 import { linkIdentity, linkIdentityFromTrace, listUserIdentities, unlinkIdentity } from "./identities";
-import { setupSso, type SsoFixture } from "./testing/fixture";
+import { createIdentityProvider } from "./identity-providers";
+import { configureSso, setupSso, type SsoFixture } from "./testing/fixture";
+import { generateKeyPair, idpMetadata } from "./testing/test-idp";
 
 // Linked identities on the user's page: each (IdP, subject) with first and last use; an admin links
 // one by hand or unlinks it (scoped, audited), and the next SAML sign-in follows.
@@ -73,5 +75,38 @@ describe("linked identities", () => {
     await expect(linkIdentityFromTrace(admin, changed.traceId)).rejects.toThrow("This identity is already linked to rhea@example.com; unlink it there first.");
     expect(await getDb().select().from(userIdentities).where(eq(userIdentities.identityProviderId, f.idp.id))).toEqual(before);
     expect(await listUserIdentities(signed.user.id)).toMatchObject([{ subject: "quinn-old" }]);
+  });
+  it("a link reaches every environment signing in with the IdP: an admin whose scope does not cover them all is refused, by hand and from a trace; writes nothing", async () => {
+    const devAdmin = await realMemberCtx("environment_admin", [f.envs.dev.id]);
+    const mallory = await createUser(devAdmin, { name: "Mallory", email: "mallory@example.com", environmentIds: [f.envs.dev.id] });
+    const before = await getDb().select().from(userIdentities);
+    // Test IdP signs users in to PROD: a PROD colleague's subject linked to a DEV user would make
+    // their first PROD sign-in land in that user (JIT grants it PROD, group sync their groups).
+    const refused = await linkIdentity(devAdmin, { userId: mallory.id, identityProviderId: f.idp.id, subject: "victim-sub" }).catch((e) => e);
+    const toProd = "Test IdP signs users in to PROD: an identity linked to it lets its holder into each of them. This change touches an environment outside your scope.";
+    expect(refused).toMatchObject({ status: 403, message: toProd, fieldErrors: { identityProviderId: [toProd] } });
+    // An IdP no environment signs in with yet: any environment may adopt it, so linking is account-wide.
+    const spare = await createIdentityProvider(systemCtx, { name: "Spare IdP", metadataXml: idpMetadata("https://spare.example.test/metadata", "https://spare.example.test/sso", [generateKeyPair("spare").certBase64]) });
+    await expect(linkIdentity(devAdmin, { userId: mallory.id, identityProviderId: spare.id, subject: "spare-sub" })).rejects.toThrow(
+      "Spare IdP signs no environment in yet (any environment may adopt it): an identity linked to it lets its holder into each of them. This change is account-wide; it needs an owner or admin.",
+    );
+    expect(await getDb().select().from(userIdentities)).toEqual(before);
+    const victim = await f.signIn({ subject: "victim-sub", attributes: { email: ["victim@example.com"], name: ["Victim"], groups: [] } });
+    expect(victim.ok && victim.user.id).not.toBe(mallory.id);
+
+    // Once DEV signs in with Spare IdP alone, it reaches only DEV: the DEV admin links it.
+    await configureSso(f.envs.dev, spare);
+    expect(await linkIdentity(devAdmin, { userId: mallory.id, identityProviderId: spare.id, subject: "spare-sub" })).toEqual({ linked: true });
+
+    // From a DEV sign-in's trace, with an IdP that PROD signs in with too: refused the same way.
+    await configureSso(f.envs.dev, f.idp);
+    const prepared = await createUser(devAdmin, { name: "Dev Prepared", email: "dev.prepared@example.com", environmentIds: [f.envs.dev.id] });
+    const devSignIn = await f.signIn({ subject: "dev-prepared-sub", attributes: { email: ["dev.prepared@example.com"], name: ["Dev Prepared"], groups: [] } }, f.envs.dev);
+    if (devSignIn.ok) throw new Error("an unverified email was linked");
+    const [trace] = await getDb().select().from(ssoTraces).where(eq(ssoTraces.id, devSignIn.traceId!));
+    expect(trace).toMatchObject({ failedCheck: "email_unverified", userId: prepared.id, environmentId: f.envs.dev.id });
+    const linked = await getDb().select().from(userIdentities);
+    await expect(linkIdentityFromTrace(devAdmin, trace!.id)).rejects.toThrow("Test IdP signs users in to DEV, PROD: an identity linked to it lets its holder into each of them. This change touches an environment outside your scope.");
+    expect(await getDb().select().from(userIdentities)).toEqual(linked);
   });
 });

@@ -2,14 +2,14 @@ import "server-only";
 import { and, eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Executor, type Tx } from "@/db/client";
-import { identityProviders, ssoTraces, userIdentities, users } from "@/db/schema";
+import { environmentAuth, environmentIdentityProviders, environments, identityProviders, ssoTraces, userIdentities, users } from "@/db/schema";
 import { environmentIdsOf } from "@/lib/groups/membership-rows";
 import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
 import { requireEnvironment } from "@/lib/environments";
-import { ConflictError, NotFoundError, ValidationError } from "@/lib/errors";
-import { authorize } from "@/lib/permissions";
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/lib/errors";
+import { authorize, denialReason } from "@/lib/permissions";
 import { parseInput, uuidSchema } from "@/lib/validation";
 
 // The one writer of `user_identities` (lib/one-writer.test.ts): an admin's link from a refused
@@ -50,6 +50,30 @@ export function recordIdentityUse(tx: Executor, identityProviderId: string, subj
 export const LINKABLE_CHECKS = ["email_unverified", "identity_conflict"] as const;
 
 /**
+ * A linked (IdP, subject) matches its user at every environment that signs in with the IdP (its
+ * main IdP or one chosen by email domain, SSO on or not yet), and there JIT may grant the user the
+ * environment and group sync give them its groups. So linking one is a change to the user and to
+ * each of those environments: the admin's scope must cover them all; an IdP no environment signs
+ * in with yet could be adopted by any, so linking its identities is account-wide.
+ */
+async function authorizeIdentityLink(tx: Executor, ctx: DomainContext, idp: { id: string; name: string }, userEnvironmentIds: readonly string[]) {
+  const reached = await tx
+    .select({ id: environments.id, key: environments.key })
+    .from(environments)
+    .where(
+      sql`exists (select 1 from ${environmentAuth} a where a.environment_id = ${environments.id} and a.identity_provider_id = ${idp.id})
+        or exists (select 1 from ${environmentIdentityProviders} e where e.environment_id = ${environments.id} and e.identity_provider_id = ${idp.id})`,
+    )
+    .orderBy(environments.position, environments.key);
+  const denial = denialReason(ctx.actor, "users", "write", reached.length ? [...new Set([...userEnvironmentIds, ...reached.map((e) => e.id)])] : []);
+  if (!denial) return;
+  // The user's own environments were checked first (by the caller); what is left is the IdP's reach.
+  const where = reached.length ? `signs users in to ${reached.map((e) => e.key.toUpperCase()).join(", ")}` : "signs no environment in yet (any environment may adopt it)";
+  const message = `${idp.name} ${where}: an identity linked to it lets its holder into each of them. ${denial}`;
+  throw new ForbiddenError(message, { identityProviderId: [message] });
+}
+
+/**
  * "Link this identity": an admin vouches that the (IdP, subject) of a refused sign-in is the user
  * the trace names, so the next sign-in matches it without linking by email. The admin's scope must
  * cover the user and the environment the sign-in was for (a DEV admin cannot attach a PROD sign-in
@@ -71,7 +95,9 @@ export async function linkIdentityFromTrace(ctx: DomainContext, traceId: unknown
     }
     const [user] = await tx.select().from(users).where(eq(users.id, t.userId)).for("update");
     if (!user) throw new NotFoundError("The user this sign-in named no longer exists.");
-    authorize(ctx.actor, "users", "write", [...new Set([...(await environmentIdsOf(tx, user.id)), t.environmentId])]);
+    const userEnvironmentIds = await environmentIdsOf(tx, user.id);
+    authorize(ctx.actor, "users", "write", [...new Set([...userEnvironmentIds, t.environmentId])]);
+    await authorizeIdentityLink(tx, ctx, { id: t.identityProviderId!, name: trace.idpName }, userEnvironmentIds);
     const environment = await requireEnvironment(tx, t.environmentId);
     await attachIdentity(tx, t.identityProviderId!, t.subject, user.id);
     await recordAudit(tx, ctx, {
@@ -111,8 +137,9 @@ const identityInput = z.object({
 async function lockScopedUser(tx: Tx, ctx: DomainContext, userId: string) {
   const [user] = await tx.select().from(users).where(eq(users.id, userId)).for("update");
   if (!user) throw new NotFoundError("User not found.");
-  authorize(ctx.actor, "users", "write", await environmentIdsOf(tx, user.id));
-  return user;
+  const environmentIds = await environmentIdsOf(tx, user.id);
+  authorize(ctx.actor, "users", "write", environmentIds);
+  return { user, environmentIds };
 }
 
 /**
@@ -123,9 +150,10 @@ export async function linkIdentity(ctx: DomainContext, input: unknown): Promise<
   const data = parseInput(identityInput, input);
   authorize(ctx.actor, "users", "write", "any");
   return inTransaction(async (tx) => {
-    const user = await lockScopedUser(tx, ctx, data.userId);
+    const { user, environmentIds } = await lockScopedUser(tx, ctx, data.userId);
     const [idp] = await tx.select({ id: identityProviders.id, name: identityProviders.name }).from(identityProviders).where(eq(identityProviders.id, data.identityProviderId));
     if (!idp) throw ValidationError.field("identityProviderId", "This identity provider does not exist.");
+    await authorizeIdentityLink(tx, ctx, idp, environmentIds);
     if (!(await attachIdentity(tx, idp.id, data.subject, user.id)).attached) return { linked: false };
     await recordAudit(tx, ctx, { action: "user.identity_link", targetType: "user", targetId: user.id, targetLabel: user.email, after: { identityProvider: idp.name, subject: data.subject, via: "console (by hand)" } });
     return { linked: true };
@@ -137,7 +165,7 @@ export async function unlinkIdentity(ctx: DomainContext, input: unknown): Promis
   const data = parseInput(identityInput, input);
   authorize(ctx.actor, "users", "write", "any");
   return inTransaction(async (tx) => {
-    const user = await lockScopedUser(tx, ctx, data.userId);
+    const { user } = await lockScopedUser(tx, ctx, data.userId);
     const gone = await tx
       .delete(userIdentities)
       .where(and(eq(userIdentities.userId, user.id), eq(userIdentities.identityProviderId, data.identityProviderId), eq(userIdentities.subject, data.subject)))
