@@ -2,13 +2,15 @@ import { eq, sql } from "drizzle-orm";
 import { generate } from "otplib";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { getDb } from "@/db/client";
-import { consoleMembers, consoleSessions } from "@/db/schema";
+import { consoleMembers, consoleSessions, environmentAuth } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
 import { signInConsoleMember } from "@/lib/auth/console-sign-in";
 import { readConsoleSession } from "@/lib/auth/session";
 import { inTransaction } from "@/lib/domain/transaction";
 import { cookieJar, signInAs } from "@/test-support/console-session";
-import { countRows, realMemberCtx } from "@/test-support/fixtures";
+import { countRows, createEnvironments, realMemberCtx, systemCtx } from "@/test-support/fixtures";
+import { planBetween } from "@/lib/environments/promotion";
+import { getEnvironmentAuth, updateEnvironmentAuth } from "@/lib/sso/environment-auth";
 import { encode } from "next-auth/jwt";
 import {
   checkSecondFactor,
@@ -181,6 +183,27 @@ describe("step-up for sensitive actions", () => {
     expect(await confirmSecondFactorAction(recoveryCodes[0])).toEqual({ ok: true, data: { confirmed: true } });
     expect((await createApiTokenAction({ name: "ci", scope: "read" })).ok).toBe(true);
     expect(await countRows("api_tokens")).toBe(before + 1);
+  });
+
+  it("asks for the step-up before a promotion, which can change an environment's sign-in settings as the settings page does; nothing is promoted until it is confirmed", async () => {
+    const { promoteAction } = await import("@/app/console/[env]/promote/actions");
+    const { confirmSecondFactorAction } = await import("@/app/console/security/actions");
+    const envs = await createEnvironments();
+    await updateEnvironmentAuth(systemCtx, envs.dev.id, { ...(await getEnvironmentAuth(envs.dev.id)), breakGlassUserIds: [], sessionLifetimeMinutes: 30, idleTimeoutMinutes: 15 });
+    const plan = await planBetween(systemCtx, "dev", "prod");
+    expect(plan.changes).toContainEqual(expect.objectContaining({ kind: "sign-in" }));
+    const prodAuth = async () => (await getDb().select().from(environmentAuth).where(eq(environmentAuth.environmentId, envs.prod.id)))[0];
+    const before = await prodAuth();
+    const { email, secret, recoveryCodes } = await enrolled("owner");
+    const result = await signIn(email, { code: await code(secret, 1) });
+    const sessionId = result.ok ? result.sessionId : "";
+    cookieJar.set("next-auth.session-token", await encode({ token: { sid: sessionId }, secret: process.env.NEXTAUTH_SECRET! }));
+    await getDb().update(consoleSessions).set({ secondFactorAt: sql`now() - interval '16 minutes'` }).where(eq(consoleSessions.id, sessionId));
+    expect(await promoteAction({ from: "dev", to: "prod", planHash: plan.hash })).toEqual({ ok: false, error: "Confirm it is you: enter a code from your authenticator app.", code: "step_up_required" });
+    expect(await prodAuth()).toEqual(before);
+    expect(await confirmSecondFactorAction(recoveryCodes[0])).toEqual({ ok: true, data: { confirmed: true } });
+    expect(await promoteAction({ from: "dev", to: "prod", planHash: plan.hash })).toMatchObject({ ok: true, data: { hash: plan.hash } });
+    expect(await prodAuth()).toMatchObject({ sessionLifetimeMinutes: 30, idleTimeoutMinutes: 15 });
   });
 });
 
