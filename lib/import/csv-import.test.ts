@@ -102,6 +102,22 @@ describe("CSV import", () => {
     });
   });
 
+  it("holds an environment admin to their scope as createUser does: a new user needs one of their environments, none is account-wide", async () => {
+    const devAdmin = await realMemberCtx("environment_admin", [env.dev.id]);
+    const before = await countRows("users");
+    const csv = ["email,name,environments", "scoped.new@example.com,Scoped New,dev", "nowhere@example.com,No Where,", "prod.only@example.com,Prod Only,prod"].join("\n");
+    const { job, items } = await runImport(csv, true, devAdmin);
+    expect(items.map((i) => [i.seq, i.outcome, i.detail])).toEqual([
+      [1, "create", "new user, environments +1"],
+      [2, "error", "a new user with no environment is account-wide: it needs an owner or admin"],
+      [3, "error", "environment “prod” is outside your scope"],
+    ]);
+    expect(job.summary).toMatchObject({ create: 1, error: 2 });
+    expect(await countRows("users")).toBe(before + 1);
+    const [nowhere] = await getDb().execute<{ n: number }>(sql`select count(*)::int as n from users where email in ('nowhere@example.com', 'prod.only@example.com')`);
+    expect(nowhere!.n).toBe(0);
+  });
+
   it("reports a file that is not UTF-8 and applies nothing", async () => {
     // Early in the file: refused when the import is started.
     const latin1 = new Uint8Array([...new TextEncoder().encode("email,name\nx@example.com,Jos"), 0xe9, 0x0a]);

@@ -265,6 +265,8 @@ async function planBatch(
     if (addGroups.length) changes.push(`groups +${addGroups.length}`);
     if (!user) {
       if (!p.name) return { ...base, outcome: "error", detail: "a new user needs a name" };
+      // As createUser: a user who can enter no environment is account-wide (outside every environment's scope).
+      if (denialReason(actor, "users", "write", [...finalEnvs])) return { ...base, outcome: "error", detail: "a new user with no environment is account-wide: it needs an owner or admin" };
       return { ...base, outcome: "create", detail: ["new user", ...changes].join(", "), name: p.name, addEnvironments, addGroups };
     }
     const newName = p.name && p.name !== user.name ? p.name : undefined;

@@ -110,6 +110,21 @@ describe("users", () => {
     expect(unscoped.json.detail).toBe("This API token is scoped to environments: pass ?environment=<key> of one of them.");
   });
 
+  it("refuses a scoped token a group filter of an environment outside its scope (it would read that group's membership)", async () => {
+    const prodGroup = await api("POST", "/groups", { body: { environment: "prod", name: "Prod On-call" } });
+    expect(prodGroup.status).toBe(201);
+    const both = await newUser("dev.and.prod@example.com", [env.dev.id, env.prod.id]);
+    expect((await api("POST", `/groups/${prodGroup.json.id}/members`, { body: { userIds: [both.id] } })).status).toBe(200);
+    const probe = await api("GET", `/users?environment=dev&group=${prodGroup.json.id}`, { token: tokens.devWrite });
+    expect(probe.status).toBe(403);
+    expect(probe.json.detail).toBe("This reads an environment outside your scope.");
+    const devGroup = await api("POST", "/groups", { body: { environment: "dev", name: "Dev On-call" } });
+    expect((await api("POST", `/groups/${devGroup.json.id}/members`, { body: { userIds: [both.id] } })).status).toBe(200);
+    const own = await api("GET", `/users?environment=dev&group=${devGroup.json.id}`, { token: tokens.devWrite });
+    expect(own.status).toBe(200);
+    expect(own.json.data.map((u: { email: string }) => u.email)).toEqual(["dev.and.prod@example.com"]);
+  });
+
   it("lists with filters and cursors, and rejects bad query parameters", async () => {
     for (let i = 0; i < 5; i++) await newUser(`pager${i}@example.com`, [env.test.id]);
     const first = await api("GET", "/users?environment=test&limit=2&sort=email&dir=asc", { token: tokens.read });

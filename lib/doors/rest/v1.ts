@@ -393,6 +393,10 @@ export const ENDPOINTS: Endpoint[] = [
       const q = query as z.output<typeof usersQuery>;
       const env = q.environment ? await environmentByKey(q.environment) : undefined;
       requireScopedRead(ctx, "users", env?.id);
+      // Filtering by a group reads its membership: the group's environment must be readable too (as
+      // /groups/{id}/members), or a token of DEV would learn who of DEV is in a PROD group.
+      const [filterGroup] = q.group ? await getDb().select({ environmentId: groups.environmentId }).from(groups).where(eq(groups.id, q.group)) : [];
+      if (filterGroup) authorize(ctx.actor, "memberships", "read", [filterGroup.environmentId]);
       const list = await listUsers({
         environmentId: env?.id,
         scope: env ? "env" : "all",
@@ -705,7 +709,7 @@ export const ENDPOINTS: Endpoint[] = [
   {
     method: "POST",
     path: "/console-members/{id}/suspend",
-    summary: "Suspend a member (ends their sessions). The last active owner cannot be suspended",
+    summary: "Suspend a member (ends their sessions and revokes their reviewer tokens). The last active owner cannot be suspended",
     tag: "Console members",
     permission: ["console_members", "write"],
     response: memberChange,
@@ -739,7 +743,7 @@ export const ENDPOINTS: Endpoint[] = [
   {
     method: "DELETE",
     path: "/console-members/{id}",
-    summary: "Remove a member or a pending invitation (ends their sessions). The last active owner cannot be removed",
+    summary: "Remove a member or a pending invitation (ends their sessions and revokes their reviewer tokens). The last active owner cannot be removed",
     tag: "Console members",
     permission: ["console_members", "write"],
     response: z.null(),
