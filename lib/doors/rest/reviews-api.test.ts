@@ -109,11 +109,11 @@ describe("access reviews over REST", () => {
     const after = (await api("GET", `/access-reviews/${review.id}`, undefined, tokens.read)).json.items[0];
     expect(after).toMatchObject({ decision: "revoke", comment: "Left the team", decidedBy: expect.stringMatching(/^API token auditor laptop \(for reviewer-.+@example\.com\)$/) });
 
-    // Once its member is suspended, the token decides nothing.
+    // Once its member is suspended, the token is revoked with them: it decides (and reads) nothing.
     const { suspendConsoleMember } = await import("@/lib/console-members");
     await suspendConsoleMember(systemCtx, reviewer.actor.id!);
     const suspended = await api("POST", `/access-reviews/${review.id}/decisions`, { itemIds: [items[0].id], decision: "keep" }, token);
-    expect([suspended.status, suspended.json.detail]).toEqual([403, "The member this API token acts for is not active."]);
+    expect([suspended.status, suspended.json.detail]).toEqual([401, "The API token is unknown, revoked or expired."]);
   });
 
   it("a reviewer token is made by a console member for themselves, never by the system; a reviewer revokes their own only", async () => {

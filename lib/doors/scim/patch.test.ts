@@ -73,4 +73,25 @@ describe("SCIM PATCH", () => {
     }
     expect(input).toEqual(base());
   });
+  it("refuses attribute names that reach a prototype (__proto__, constructor, prototype) in every shape, and leaves Object.prototype alone", () => {
+    const bodies = [
+      '{"Operations":[{"op":"add","value":{"__proto__":{"polluted":"yes"}}}]}',
+      '{"Operations":[{"op":"add","path":"name","value":{"__proto__":{"polluted":"yes"}}}]}',
+      '{"Operations":[{"op":"add","value":{"name":{"constructor":{"prototype":{"polluted":"yes"}}}}}]}',
+      '{"Operations":[{"op":"add","value":{"\\u005f_proto__":{"polluted":"yes"}}}]}',
+    ];
+    for (const text of bodies) {
+      const error = (() => {
+        try {
+          applyPatch(base(), JSON.parse(text));
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(error).toBeInstanceOf(ScimError);
+      expect((error as ScimError).message).toMatch(/^"(__proto__|constructor)" is not an attribute name\.$/);
+      expect((error as ScimError).scimType).toBe("invalidValue");
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    }
+  });
 });

@@ -14,7 +14,13 @@ type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => !!v && typeof v === "object" && !Array.isArray(v);
 
 /** Finds a key case-insensitively (SCIM attribute names are case-insensitive). */
+// Names that reach an object's prototype when written with brackets: `out["__proto__"]` is
+// Object.prototype, and merging into it would change every object of the process. No SCIM attribute
+// is named so (RFC 7643 §2.1: ALPHA *(nameChar)); refused wherever a client's name becomes a key.
+const PROTOTYPE_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+
 function keyOf(obj: Json, name: string): string {
+  if (PROTOTYPE_KEYS.has(name.toLowerCase())) throw new ScimError(400, `"${name}" is not an attribute name.`, "invalidValue");
   return Object.keys(obj).find((k) => k.toLowerCase() === name.toLowerCase()) ?? name;
 }
 

@@ -208,6 +208,23 @@ describe("SCIM users", () => {
     expect(fresh.status).toBe(200);
   });
 
+  it("PATCH refuses a __proto__ attribute (400 invalidValue) for users and groups: nothing of the process's objects changes, nor the resource", async () => {
+    const created = (await scim.call("POST", "/Users", alice("proto@corp.example"))).body;
+    const group = (await scim.call("POST", "/Groups", { schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"], displayName: "Proto group" })).body;
+    const cases: [string, string][] = [
+      [`/Users/${created.id}`, '{"Operations":[{"op":"add","value":{"__proto__":{"denied":true}}}]}'],
+      [`/Users/${created.id}`, '{"Operations":[{"op":"add","path":"name","value":{"__proto__":{"denied":true}}}]}'],
+      [`/Groups/${group.id}`, '{"Operations":[{"op":"add","value":{"__proto__":{"denied":true}}}]}'],
+    ];
+    for (const [path, raw] of cases) {
+      const res = await scim.call("PATCH", path, undefined, { raw });
+      expect(res.status).toBe(400);
+      expect(res.body).toMatchObject({ scimType: "invalidValue", detail: '"__proto__" is not an attribute name.' });
+      expect(({} as Record<string, unknown>).denied).toBeUndefined();
+    }
+    expect((await scim.call("GET", `/Users/${created.id}`)).body.meta.version).toBe(created.meta.version);
+  });
+
   it("active:false and DELETE deprovision: the environment is revoked, sessions end, the user is deprovisioned (not suspended) when nothing remains", async () => {
     const created = (await scim.call("POST", "/Users", alice("leaver@corp.example"))).body;
     const { token } = await createEndUserSession(getDb(), { userId: created.id, environmentId: env.prod.id, method: "sso" });

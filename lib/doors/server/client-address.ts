@@ -40,7 +40,7 @@ function normalise(address: string): string | null {
 }
 
 function trusted(trust: Exclude<TrustProxy, null>, address: string, fromRight: number): boolean {
-  if ("hops" in trust) return fromRight < trust.hops;
+  if (Object.hasOwn(trust, "hops")) return fromRight < (trust as { hops: number }).hops;
   return trust.ranges.check(address, net.isIPv4(address) ? "ipv4" : "ipv6");
 }
 
