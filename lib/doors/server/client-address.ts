@@ -40,8 +40,9 @@ function normalise(address: string): string | null {
 }
 
 function trusted(trust: Exclude<TrustProxy, null>, address: string, fromRight: number): boolean {
+  // Own properties only: an "in" test would also see what a polluted Object.prototype carries.
   if (Object.hasOwn(trust, "hops")) return fromRight < (trust as { hops: number }).hops;
-  return trust.ranges.check(address, net.isIPv4(address) ? "ipv4" : "ipv6");
+  return (trust as { ranges: net.BlockList }).ranges.check(address, net.isIPv4(address) ? "ipv4" : "ipv6");
 }
 
 /**
