@@ -22,6 +22,11 @@ export type AuditEntry = {
 // Secrets never reach the trail, whatever a caller passes in before/after.
 const SECRET_KEY = /pass(word)?|secret|token|hash|signature|private/i;
 
+/** Whether an attribute name or path names a secret (its value is never logged). */
+export function isSecretName(name: string): boolean {
+  return SECRET_KEY.test(name);
+}
+
 export function redact(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(redact);
   if (value instanceof Date) return value.toISOString();

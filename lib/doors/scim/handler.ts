@@ -5,7 +5,7 @@ import { BufferedResponse } from "@/lib/doors/http/buffered";
 import { insertRecords } from "@/db/records";
 import { directories, scimRequestLog } from "@/db/schema";
 import { hashToken } from "@/lib/auth/secret-token";
-import { redact } from "@/lib/audit/record";
+import { isSecretName, redact } from "@/lib/audit/record";
 import { clientIp } from "@/lib/auth/request-info";
 import { isDomainError } from "@/lib/errors";
 import { hitRateLimitBatched } from "@/lib/rate-limit";
@@ -62,6 +62,25 @@ const intParam = (url: URL, name: string): number | undefined => {
   if (!Number.isFinite(n)) throw new ScimError(400, `${name} must be a number.`, "invalidValue");
   return n;
 };
+
+/**
+ * A PATCH's operations as the request log keeps them: secrets redacted by key, as everywhere, and
+ * also the value of an operation whose path names one ({"op":"replace","path":"password","value":…},
+ * or urn:…:User:password): there the key is only "value".
+ */
+function loggedOperations(body: unknown): Record<string, unknown> {
+  const operations = (body as { Operations?: unknown } | null)?.Operations ?? body;
+  if (!Array.isArray(operations)) return redact(operations) as Record<string, unknown>;
+  return operations.map((op) => {
+    const logged = redact(op);
+    if (!logged || typeof logged !== "object" || Array.isArray(logged)) return logged;
+    const entries = Object.entries(logged as Record<string, unknown>);
+    const path = entries.find(([k]) => k.toLowerCase() === "path")?.[1];
+    // The attribute named, without a value filter's text (emails[value eq "pass@x"] names no secret).
+    const secret = typeof path === "string" && isSecretName(path.replace(/\[[^\]]*\]/g, ""));
+    return secret ? Object.fromEntries(entries.map(([k, v]) => [k, k.toLowerCase() === "value" ? "[redacted]" : v])) : logged;
+  }) as unknown as Record<string, unknown>;
+}
 
 async function readJson(request: Request): Promise<unknown> {
   const type = (request.headers.get("content-type") ?? "").toLowerCase();
@@ -186,7 +205,7 @@ async function route(sc: ScimContext, request: Request, segments: string[]): Pro
     if (method === "PATCH") {
       const body = await readJson(request);
       const patched = await patchScimUser(sc, id, body, ifMatch);
-      const change = { patched: id, operations: redact((body as { Operations?: unknown }).Operations ?? body) as Record<string, unknown> };
+      const change = { patched: id, operations: loggedOperations(body) };
       return patchAnswer(sc, request, single(patched), change);
     }
     if (method === "DELETE") {
@@ -220,7 +239,7 @@ async function route(sc: ScimContext, request: Request, segments: string[]): Pro
       const { resource, ignored, excluded } = await patchScimGroup(sc, id, body, ifMatch, /\bmembers\b/i.test(attributes ?? ""));
       const change = {
         patched: id,
-        operations: redact((body as { Operations?: unknown }).Operations ?? body) as Record<string, unknown>,
+        operations: loggedOperations(body),
         ...(ignored.length ? { ignoredMembers: ignored } : {}),
         ...excludedChange(excluded),
       };

@@ -48,6 +48,32 @@ describe("directory request log, health and limits", () => {
     expect(health).toMatchObject({ users: 1, errors24h: 1, lastError: "GET /Users → 400" });
   });
 
+  it("redacts a password a PATCH sets by path (password, the full URN, or in a value object); other values stay", async () => {
+    const scim = await scimClient(env.dev);
+    const created = await scim.call("POST", "/Users", { userName: "patched.secret@corp.example" });
+    const patched = await scim.call("PATCH", `/Users/${created.body.id}`, {
+      Operations: [
+        { op: "replace", path: "password", value: "Tr0ub4dor&3-PATCHED" },
+        { op: "replace", path: "urn:ietf:params:scim:schemas:core:2.0:User:password", value: "Tr0ub4dor&3-URN" },
+        { op: "replace", value: { password: "Tr0ub4dor&3-OBJECT", title: "Lead" } },
+        { op: "add", path: 'emails[value eq "pass@corp.example"].type', value: "work" },
+      ],
+    });
+    expect(patched.status).toBe(200);
+    const rows = await logFor(scim.directory.id, 2);
+    const patch = rows.find((r) => r.method === "PATCH")!;
+    expect(JSON.stringify(patch.change)).not.toMatch(/Tr0ub4dor/);
+    expect(patch.change).toEqual({
+      patched: created.body.id,
+      operations: [
+        { op: "replace", path: "password", value: "[redacted]" },
+        { op: "replace", path: "urn:ietf:params:scim:schemas:core:2.0:User:password", value: "[redacted]" },
+        { op: "replace", value: { password: "[redacted]", title: "Lead" } },
+        { op: "add", path: 'emails[value eq "pass@corp.example"].type', value: "work" },
+      ],
+    });
+  });
+
   it("drops entries past the directory's retention", async () => {
     const scim = await scimClient(env.test);
     await scim.call("GET", "/Users");
