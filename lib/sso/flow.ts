@@ -616,7 +616,7 @@ async function signInToConsole(input: {
 async function signIn(input: {
   idp: IdentityProvider;
   environment: Environment;
-  settings: Pick<EnvironmentAuth, "jitEnabled" | "groupSyncEnabled">;
+  settings: Pick<EnvironmentAuth, "jitEnabled" | "groupSyncEnabled" | "identityProviderId">;
   identity: AssertedIdentity;
   evidence: Evidence;
   claim: Claim;

@@ -2,6 +2,7 @@ import "server-only";
 import { and, eq, inArray, isNotNull, ne, or, sql } from "drizzle-orm";
 import type { Executor } from "@/db/client";
 import {
+  environmentIdentityProviders,
   environmentAccess,
   environmentJitGroups,
   groupMappings,
@@ -95,9 +96,23 @@ export function assertedIdentity(
  */
 export async function planSignIn(
   tx: Executor,
-  input: { idp: IdentityProvider; environment: Environment; settings: Pick<EnvironmentAuth, "jitEnabled" | "groupSyncEnabled">; identity: AssertedIdentity },
+  input: { idp: IdentityProvider; environment: Environment; settings: Pick<EnvironmentAuth, "jitEnabled" | "groupSyncEnabled" | "identityProviderId">; identity: AssertedIdentity },
 ): Promise<SignInPlan | PlanDenial> {
   const { idp, environment, settings, identity } = input;
+  // A further IdP of the environment signs in only the email domains it is listed for (the main
+  // IdP, any): otherwise a partner's IdP asserting a corp.example address would match, link or
+  // create (JIT) that account, and name it and set its groups.
+  if (settings.identityProviderId !== idp.id) {
+    const [further] = await tx
+      .select({ domains: environmentIdentityProviders.domains })
+      .from(environmentIdentityProviders)
+      .where(and(eq(environmentIdentityProviders.environmentId, environment.id), eq(environmentIdentityProviders.identityProviderId, idp.id)));
+    const domain = identity.email.slice(identity.email.lastIndexOf("@") + 1).toLowerCase();
+    if (!further?.domains.some((d) => d.toLowerCase() === domain)) {
+      const served = further?.domains.length ? further.domains.join(", ") : "no email domain";
+      return { denied: true, check: "domain", reason: `${idp.name} signs in to ${environment.name} only for ${served}; it asserted ${identity.email}.` };
+    }
+  }
   // One query for the usual case: the linked user, whether they may enter, and their groups here.
   const [linked] = await tx
     .select({
