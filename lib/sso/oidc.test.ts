@@ -198,6 +198,29 @@ describe("signing in with an OpenID Connect IdP", () => {
     expect(await userByEmail("zed@example.com")).toBeUndefined();
   });
 
+  it("refuses an email the mapping reads from another claim than the one email_verified vouches for (preferred_username), and writes no user or link", async () => {
+    await updateIdentityProvider(systemCtx, connected.id, { attributeMapping: { email: "preferred_username", name: "name", groups: "groups" } });
+    try {
+      // The attacker's own IdP account: its email is verified (their own); preferred_username is what they chose.
+      idp.accounts.set("pat-sub", { email: "pat@attacker.example", email_verified: true, name: "Pat" });
+      idp.tamper = (c) => ({ ...c, preferred_username: "victim.ceo@example.com" });
+      const refusal = failed((await signInAs("pat-sub")).result);
+      expect(refusal).toMatchObject({
+        check: "email_unverified",
+        reason:
+          'The IdP vouches (email_verified, xms_edov) only for its email claim (pat@attacker.example), not for victim.ceo@example.com, which the attribute mapping reads from another claim: an unverified email cannot sign anyone in or be linked to an account. Map the email to the "email" claim.',
+      });
+      expect(await userByEmail("victim.ceo@example.com")).toBeUndefined();
+      // The same claim, when it carries the verified email itself, signs in.
+      idp.tamper = (c) => ({ ...c, preferred_username: "pat@attacker.example" });
+      const { result } = await signInAs("pat-sub");
+      expect(result.ok).toBe(true);
+    } finally {
+      idp.tamper = null;
+      await updateIdentityProvider(systemCtx, connected.id, { attributeMapping: { email: "email", name: "name", groups: "groups" } });
+    }
+  });
+
   it("signs in an Entra ID user whose tenant owns the email's domain (xms_edov true, no email_verified); email_verified false still refuses", async () => {
     idp.accounts.set("entra-sub", { email: "erin@example.com", xms_edov: true, name: "Erin" });
     const { result } = await signInAs("entra-sub");

@@ -241,6 +241,12 @@ const asserted = (value: unknown) => value === true || value === "true" || value
  * email_verified, and its plain `email` claim proves nothing, the "nOAuth" takeover).
  */
 export function unverifiedEmailReason(claims: Record<string, unknown>, email: string): string | null {
+  // Both vouch for the `email` claim only: an email the attribute mapping reads from another claim
+  // (preferred_username, upn: often a value the IdP's user may choose) is not what they vouch for.
+  const vouched = typeof claims.email === "string" ? claims.email.trim().toLowerCase() : null;
+  if (vouched !== email.trim().toLowerCase()) {
+    return `The IdP vouches (email_verified, xms_edov) only for its email claim (${vouched ?? "not sent"}), not for ${email}, which the attribute mapping reads from another claim: an unverified email cannot sign anyone in or be linked to an account. Map the email to the "email" claim.`;
+  }
   if (asserted(claims.email_verified)) return null;
   if (claims.email_verified === undefined && asserted(claims.xms_edov)) return null;
   const said =
