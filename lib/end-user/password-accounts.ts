@@ -483,6 +483,11 @@ export async function completeSecondFactorSignIn(
   if (!row || row.user.status !== "active" || !row.hasAccess || (row.user.lockedUntil && row.user.lockedUntil > new Date())) return expired;
   const user = row.user;
   const { PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES } = env();
+  // The attempt is counted before the code is judged, in one atomic step, as the password step's:
+  // guesses sent in parallel queue on the user row, and none is judged past a lockout another armed.
+  // A right code clears the count (openPasswordSession).
+  const count = await reserveSignInAttemptRow(db, user.id, PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES, Math.max(MAX_LOCKOUT_MINUTES, PASSWORD_LOCKOUT_MINUTES));
+  if (count === null) return expired;
   const outcome = await inTransaction(async (tx) => {
     const check = await checkSecondFactor(tx, userOwner(user.id), data.code);
     if (!check.ok) return check;
@@ -492,10 +497,9 @@ export async function completeSecondFactorSignIn(
     await refundRateLimit(addressFailuresKey(request.ip));
     return outcome;
   }
-  // A wrong code counts toward the lockout like a wrong password, and the lock that arms mails the
-  // same unlock link.
+  // A wrong code counts toward the lockout like a wrong password (counted above), and the lock that
+  // arms mails the same unlock link.
   const mail = await inTransaction(async (tx) => {
-    const count = await recordFailedSignInRow(tx, user.id, PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES, Math.max(MAX_LOCKOUT_MINUTES, PASSWORD_LOCKOUT_MINUTES));
     await auditPasswordSignIn(tx, environment, request, user, { outcome: "failure", reason: `second factor ${outcome.reason}${count >= PASSWORD_LOCKOUT_THRESHOLD ? "; account locked" : ""}` });
     return lockoutMail(tx, user, environment, count);
   });

@@ -111,6 +111,24 @@ describe("end users' second factors", () => {
     expect(unlocked!.lockedUntil).toBeNull();
   });
 
+  it("judges no code past the lockout when wrong codes arrive in parallel: the threshold's worth are audited, the rest refused unjudged", async () => {
+    const { env: config } = await import("@/env");
+    await policy(env.dev, "optional");
+    const user = await userWithPassword("parallel.guesser@example.com", [env.dev]);
+    await enrol(user.id, user.email);
+    const first = await signInWithPassword("dev", { email: user.email, password: PASSWORD }, request());
+    const secondStep = (first as { secondStep: string }).secondStep;
+    const [start] = await getDb().select({ failed: users.failedSignIns }).from(users).where(eq(users.id, user.id));
+    const threshold = config().PASSWORD_LOCKOUT_THRESHOLD;
+    const results = await Promise.all(Array.from({ length: 40 }, () => completeSecondFactorSignIn("dev", { secondStep, code: "000000" }, request())));
+    const judged = await getDb().execute<{ n: number }>(sql`select count(*)::int as n from audit_events where action = 'end_user.sign_in' and target_id = ${user.id} and reason like 'second factor%'`);
+    expect(judged[0]!.n).toBe(threshold - start!.failed);
+    expect(results.filter((r) => !r.ok && r.message === "The sign-in took too long: enter your email and password again.")).toHaveLength(40 - (threshold - start!.failed));
+    const [after] = await getDb().select({ failed: users.failedSignIns, lockedUntil: users.lockedUntil }).from(users).where(eq(users.id, user.id));
+    expect(after!.failed).toBe(threshold);
+    expect(after!.lockedUntil!.getTime()).toBeGreaterThan(Date.now());
+  });
+
   it("does not sign in through a reset link a user who has a second factor (the link proves the mailbox, not the factor)", async () => {
     await policy(env.dev, "optional");
     const user = await userWithPassword("reset.two@example.com", [env.dev]);
