@@ -14,12 +14,13 @@ export async function holdInsertsInto(table: string) {
   await reserved.unsafe(`lock table ${table} in share mode`);
   let released = false;
   return {
-    async blocked(): Promise<void> {
+    /** Resolves once `sessions` other sessions (one unless said) wait for the lock. */
+    async blocked(sessions = 1): Promise<void> {
       for (let i = 0; i < 10_000; i++) {
         const [row] = await reserved`select count(*)::int as n from pg_locks where relation = ${table}::regclass and not granted`;
-        if (row!.n > 0) return;
+        if (row!.n >= sessions) return;
       }
-      throw new Error(`nothing waited for the lock on ${table}`);
+      throw new Error(`fewer than ${sessions} sessions waited for the lock on ${table}`);
     },
     /** Ends the lock (a second call does nothing). */
     async release(): Promise<void> {

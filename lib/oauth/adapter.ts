@@ -55,11 +55,22 @@ export function adapterFor(environmentId: string) {
       return this.findWhere(eq(oauthRecords.userCode, userCode));
     }
 
+    // Once only, atomically: the library reads `consumed` some reads before it consumes, so two
+    // requests with the same refresh token (or code) could both pass its check and fork the chain.
+    // The second to get here is the replay the library would have caught: it fails, and the whole
+    // grant goes (its tokens and the grant itself), as the library does for a reused refresh token.
     async consume(id: string): Promise<void> {
-      await getDb()
-        .update(oauthRecords)
-        .set({ consumedAt: sql`now()` })
-        .where(and(eq(oauthRecords.environmentId, environmentId), eq(oauthRecords.model, this.model), eq(oauthRecords.id, id)));
+      const where = and(eq(oauthRecords.environmentId, environmentId), eq(oauthRecords.model, this.model), eq(oauthRecords.id, id));
+      const consumed = await getDb().update(oauthRecords).set({ consumedAt: sql`now()` }).where(and(where, isNull(oauthRecords.consumedAt))).returning({ id: oauthRecords.id });
+      if (consumed.length) return;
+      const [record] = await getDb().select({ grantId: oauthRecords.grantId }).from(oauthRecords).where(where);
+      if (record?.grantId) {
+        await getDb()
+          .delete(oauthRecords)
+          .where(and(eq(oauthRecords.environmentId, environmentId), or(eq(oauthRecords.grantId, record.grantId), and(eq(oauthRecords.model, "Grant"), eq(oauthRecords.id, record.grantId)))));
+      }
+      const { errors } = await import("oidc-provider");
+      throw new errors.InvalidGrant(`${this.model === "RefreshToken" ? "refresh token" : "authorization code"} already used`);
     }
 
     async destroy(id: string): Promise<void> {

@@ -1,14 +1,29 @@
 import "server-only";
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, isNull, sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
-import { oauthConsents, sessions } from "@/db/schema";
+import { environmentAuth, oauthConsents, secondFactors, sessions } from "@/db/schema";
 
-/** Whether a grant's consent stands: not revoked, and its session not ended (signed out everywhere, access lost). */
+/**
+ * Whether a grant's consent stands: not revoked, its session not ended (signed out everywhere,
+ * access lost), and that session still one the environment accepts: a password session while the
+ * environment requires a second factor the user has not added is not (the token route and the
+ * consent page refuse it too; an app's refresh must not outlast the rule).
+ */
 export async function consentIsLive(environmentId: string, grantId: string): Promise<boolean> {
   const [row] = await getDb()
     .select({ id: oauthConsents.id })
     .from(oauthConsents)
     .innerJoin(sessions, eq(sessions.id, oauthConsents.sessionId))
-    .where(and(eq(oauthConsents.environmentId, environmentId), eq(oauthConsents.grantId, grantId), isNull(oauthConsents.revokedAt), isNull(sessions.revokedAt)));
+    .leftJoin(environmentAuth, eq(environmentAuth.environmentId, oauthConsents.environmentId))
+    .where(
+      and(
+        eq(oauthConsents.environmentId, environmentId),
+        eq(oauthConsents.grantId, grantId),
+        isNull(oauthConsents.revokedAt),
+        isNull(sessions.revokedAt),
+        sql`not (coalesce(${environmentAuth.secondFactor} = 'required', false) and ${sessions.method} = 'password'
+          and not exists (select 1 from ${secondFactors} f where f.user_id = ${sessions.userId} and f.confirmed_at is not null))`,
+      ),
+    );
   return !!row;
 }

@@ -7,7 +7,11 @@ import { auditEvents, type Environment } from "@/db/schema";
 import { addGrants } from "@/lib/access/grants";
 import { createResource } from "@/lib/access/resources";
 import { dispatchMachine } from "@/lib/doors/server/routes";
-import { createEndUserSession, readEndUserSession, signOutEverywhere } from "@/lib/end-user/sessions";
+import { createEndUserSession, endEndUserSession, readEndUserSession, sessionCookieName, signOutEverywhere } from "@/lib/end-user/sessions";
+import { createApiToken } from "@/lib/api-tokens";
+import { handleApiRequest } from "@/lib/doors/rest/handler";
+import { getEnvironmentAuth, updateEnvironmentAuth } from "@/lib/sso/environment-auth";
+import { holdInsertsInto } from "@/test-support/table-lock";
 import { activeSigningKey, resetKeyCache, rotateSigningKeys } from "@/lib/tokens/keys";
 import { mcpServerUrl } from "@/lib/tokens/mint";
 import { createUser, suspendUser } from "@/lib/users";
@@ -37,7 +41,7 @@ function browser() {
       jar.set(k!.trim(), v.join("="));
     }
     return response;
-  }, { interactionCookie: () => ({ value: jar.get("_interaction"), sig: jar.get("_interaction.sig") }) });
+  }, { interactionCookie: () => ({ value: jar.get("_interaction"), sig: jar.get("_interaction.sig") }), jar });
 }
 
 const pkce = () => {
@@ -62,7 +66,7 @@ async function person(email: string) {
   const user = await createUser(systemCtx, { name: email.split("@")[0]!, email, environmentIds: [env.prod.id] });
   await addGrants(systemCtx, { environmentId: env.prod.id, feature: "mcp", resourceId: tickets.id, userIds: [user.id] });
   const { token } = await createEndUserSession(getDb(), { userId: user.id, environmentId: env.prod.id, method: "password" });
-  return { user, session: (await readEndUserSession("prod", token))! };
+  return { user, cookie: token, session: (await readEndUserSession("prod", token))! };
 }
 
 /** The whole authorization: the browser starts it, the user allows it, the app gets its code. */
@@ -314,6 +318,90 @@ describe("refusals, each with its reason", () => {
     // The family: the rotated token is dead too.
     const family = await refresh(clientId, second.refresh_token);
     expect([family.status, (await family.json()).error]).toEqual([400, "invalid_grant"]);
+  });
+
+  it("two refreshes with one refresh token at the same moment: one is answered, the other refused as a replay, and the grant ends", async () => {
+    const who = await person("twin@example.com");
+    const clientId = await connectedClient();
+    const { code, verifier, resource } = await authorize(clientId, who);
+    const first = await (await exchange(clientId, code!, verifier, resource)).json();
+    // Both pass the library's "not used yet" read and meet where the token is used up (held here until both wait).
+    const lock = await holdInsertsInto("oauth_records");
+    let answers: Response[];
+    try {
+      const both = Promise.all([refresh(clientId, first.refresh_token), refresh(clientId, first.refresh_token)]);
+      await lock.blocked(2);
+      await lock.release();
+      answers = await both;
+    } finally {
+      await lock.release();
+    }
+    const bodies = await Promise.all(answers.map((r) => r.json()));
+    expect(answers.map((r) => r.status).sort()).toEqual([200, 400]);
+    expect(bodies.find((b) => b.error)).toEqual({ error: "invalid_grant", error_description: "grant request is invalid" });
+    const winner = bodies.find((b) => b.refresh_token);
+    const after = await refresh(clientId, winner.refresh_token);
+    expect([after.status, (await after.json()).error]).toEqual([400, "invalid_grant"]);
+  });
+
+  it("a consent is reused without the consent page only while the browser is signed in to the environment as that user", async () => {
+    const who = await person("shared.browser@example.com");
+    const clientId = await connectedClient();
+    const meta = await metadata();
+    const b = browser();
+    const resource = mcpServerUrl(tickets.id);
+    const start = () => b(`${meta.authorization_endpoint}?${new URLSearchParams({ client_id: clientId, redirect_uri: REDIRECT, response_type: "code", code_challenge: pkce().challenge, code_challenge_method: "S256", scope: "mcp", resource, state: "s" })}`);
+    const started = await start();
+    const uid = started.headers.get("location")!.split("/").at(-1)!;
+    await b(await answerConsent(who.session, "prod", uid, true, b.interactionCookie()));
+    // Signed in here as that user: straight back to the app with a code.
+    b.jar.set(sessionCookieName("prod"), who.cookie);
+    const signedIn = await start();
+    expect(new URL(signedIn.headers.get("location")!, ORIGIN).href.startsWith(REDIRECT)).toBe(true);
+    // Signed out (the authorization server's own session outlives it): the consent page, which signs in first.
+    await endEndUserSession(who.cookie);
+    const signedOut = await start();
+    expect(signedOut.status).toBe(303);
+    expect(signedOut.headers.get("location")).toMatch(/^\/e\/prod\/apps\/consent\/[\w-]+$/);
+  });
+
+  it("a password user's app stops refreshing once the environment requires a second factor they have not added", async () => {
+    const who = await person("no.factor@example.com");
+    const clientId = await connectedClient();
+    const { code, verifier, resource } = await authorize(clientId, who);
+    const tokens = await (await exchange(clientId, code!, verifier, resource)).json();
+    const current = await getEnvironmentAuth(env.prod.id);
+    await updateEnvironmentAuth(systemCtx, env.prod.id, { ...current, identityProviderId: current.identityProviderId, secondFactor: "required", expectedVersion: undefined });
+    try {
+      const refused = await refresh(clientId, tokens.refresh_token);
+      expect([refused.status, (await refused.json()).error]).toEqual([400, "invalid_grant"]);
+    } finally {
+      const now = await getEnvironmentAuth(env.prod.id);
+      await updateEnvironmentAuth(systemCtx, env.prod.id, { ...now, identityProviderId: now.identityProviderId, secondFactor: current.secondFactor, expectedVersion: undefined });
+    }
+  });
+
+  it("the decision endpoint decides a batch only for the MCP servers the token names: another server beside it is refused as wrong_audience", async () => {
+    const who = await person("batch@example.com");
+    await addGrants(systemCtx, { environmentId: env.prod.id, feature: "mcp", resourceId: other.id, userIds: [who.user.id] });
+    const clientId = await connectedClient();
+    const { code, verifier, resource } = await authorize(clientId, who);
+    const tokens = await (await exchange(clientId, code!, verifier, resource)).json();
+    const { token: apiToken } = await createApiToken(systemCtx, { name: "mcp gateway", scope: "authz", environmentIds: [env.prod.id] });
+    const check = await handleApiRequest(
+      new Request("http://localhost/api/v1/authz/check", {
+        method: "POST",
+        headers: { authorization: `Bearer ${apiToken}`, "content-type": "application/json" },
+        body: JSON.stringify({ token: tokens.access_token, environment: "prod", feature: "mcp", resources: [tickets.id, other.id] }),
+      }),
+      "POST",
+    );
+    expect(check.status).toBe(200);
+    const { decisions } = await check.json();
+    expect(decisions.map((d: { resource: string; allow: boolean; reason: string }) => [d.resource, d.allow, d.reason])).toEqual([
+      [tickets.id, true, "granted"],
+      [other.id, false, "wrong_audience"],
+    ]);
   });
 
   it("a suspended user's refresh is refused; so is a refresh after signing out everywhere", async () => {

@@ -11,6 +11,7 @@ import { activeSigningKey } from "@/lib/tokens/keys";
 import { adapterFor } from "./adapter";
 import { auditProvider } from "./audit";
 import { consentIsLive } from "./consent-state";
+import { readEndUserSession, sessionCookieName } from "@/lib/end-user/sessions";
 
 // One OAuth 2.1 authorization server per environment, for MCP clients (the MCP authorization
 // specification): panva's oidc-provider (a certified implementation) with our storage
@@ -130,6 +131,22 @@ async function configuration(environment: Environment, settings: { registration:
       const grantId = (token as { grantId?: string } | undefined)?.grantId;
       if (grantId && !(await consentIsLive(environment.id, grantId))) return undefined;
       return { accountId: user.id, claims: async () => ({ sub: user.id, email: user.email, name: user.name }) };
+    },
+    // A grant is reused without the consent page only while the browser is signed in to the
+    // environment as the grant's account, fully (no second factor still to add): the authorization
+    // server's own session outlives a sign-out (14 days), and a shared browser must not hand the
+    // next person's app the last person's access, past the environment's sign-in rules. Otherwise
+    // the consent page runs: the environment's sign-in first, then a remembered consent goes on.
+    // Right after the consent page (an interaction's result, bound to this browser) its grant is used.
+    loadExistingGrant: async (ctx) => {
+      const answered = ctx.oidc.result?.consent?.grantId;
+      if (answered) return ctx.oidc.provider.Grant.find(answered);
+      const accountId = ctx.oidc.session?.accountId;
+      const grantId = ctx.oidc.client ? ctx.oidc.session?.grantIdFor(ctx.oidc.client.clientId) : undefined;
+      if (!accountId || !grantId) return undefined;
+      const signedIn = await readEndUserSession(environment.key, ctx.cookies.get(sessionCookieName(environment.key)));
+      if (!signedIn || signedIn.mustEnrol || signedIn.user.id !== accountId) return undefined;
+      return ctx.oidc.provider.Grant.find(grantId);
     },
     interactions: { url: (_ctx, interaction) => consentPath(environment.key, interaction.uid) },
     features: {

@@ -1,7 +1,7 @@
 import "server-only";
 import type { Feature, McpTool } from "@/db/enums";
 import { decide, type Decision } from "@/lib/access/policy";
-import { createVerifier, REASONS, type Reason, type Verify, type VerifyResult } from "@iam-console/runtime";
+import { createVerifier, REASONS, tokenAudience, type Reason, type Verify, type VerifyResult } from "@iam-console/runtime";
 import { CLOCK_SKEW_SECONDS, publishedJwks } from "./keys";
 import { issuer } from "./mint";
 
@@ -66,13 +66,29 @@ const refused = (resources: (string | null)[], reason: Reason, message: string =
  */
 export async function decideWithToken(
   token: string | null | undefined,
-  request: { environment: { id: string; key: string }; feature: Feature; resources: (string | null)[]; audience: string | string[]; tool?: McpTool; anyTool?: boolean },
+  request: {
+    environment: { id: string; key: string };
+    feature: Feature;
+    resources: (string | null)[];
+    audience: string | string[];
+    /** A resource's own audience (an MCP server's URL): when given, each resource is decided only if the token names the feature or that resource (RFC 8707: a token for one server is not one for another asked beside it). */
+    resourceAudience?: (resource: string) => string;
+    tool?: McpTool;
+    anyTool?: boolean;
+  },
 ): Promise<{ claims: Extract<VerifyResult, { ok: true }>["claims"] | null; decisions: Decision[] }> {
   const resources = request.resources.length ? request.resources : [null];
   const verified = await verifyAccessToken(token, { audience: request.audience, environment: request.environment.key });
   if (!verified.ok) return { claims: null, decisions: refused(resources, verified.reason, verified.message) };
   const { claims } = verified;
+  const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+  const forFeature = audiences.includes(tokenAudience(request.environment.key, request.feature));
+  const bound = (resource: string | null) => forFeature || !request.resourceAudience || resource === null || audiences.includes(tokenAudience(request.environment.key, request.resourceAudience(resource)));
+  const decided = resources.filter(bound);
   // The live policy (suspended, no access… say more than "revoked"), the watermark and the token's session, in one statement.
-  const decisions = await decide({ environment: request.environment, user: { id: claims.sub }, feature: request.feature, resources, tokenIssuedAt: claims.iat, sessionId: claims.sid, tool: request.tool, anyTool: request.anyTool });
+  const live = decided.length
+    ? await decide({ environment: request.environment, user: { id: claims.sub }, feature: request.feature, resources: decided, tokenIssuedAt: claims.iat, sessionId: claims.sid, tool: request.tool, anyTool: request.anyTool })
+    : [];
+  const decisions = resources.map((resource) => (bound(resource) ? live[decided.indexOf(resource)]! : refused([resource], "wrong_audience")[0]!));
   return { claims, decisions };
 }

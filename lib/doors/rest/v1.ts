@@ -896,7 +896,8 @@ export const ENDPOINTS: Endpoint[] = [
       const resources = input.resources ?? [input.resource ?? null];
       if (input.token) {
         const audience = [input.feature, ...(input.feature === "mcp" ? resources.filter((r): r is string => r !== null).map(mcpServerUrl) : [])];
-        const { claims, decisions } = await decideWithToken(input.token, { environment: env, feature: input.feature, resources, audience, tool: input.tool });
+        const resourceAudience = input.feature === "mcp" ? mcpServerUrl : undefined;
+        const { claims, decisions } = await decideWithToken(input.token, { environment: env, feature: input.feature, resources, audience, resourceAudience, tool: input.tool });
         // A key set that could not be read is ours to answer (503, try again). A token that fails
         // verification is a 401 with its reason, as at every door that takes a token; the problem's
         // `code` is the token's reason (never `invalid_token`/`missing_token`, which name the
