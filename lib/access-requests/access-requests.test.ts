@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Environment } from "@/db/schema";
-import { auditActions, countRows, createEnvironments, memberCtx, systemCtx } from "@/test-support/fixtures";
+import { auditActions, countRows, createEnvironments, memberCtx, realMemberCtx, systemCtx } from "@/test-support/fixtures";
+import { revokeEnvironmentFromUsers } from "@/lib/users/bulk";
 import type { DomainContext } from "@/lib/auth/actor";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/lib/errors";
 import { addGrants, listGrants } from "@/lib/access/grants";
@@ -120,5 +121,26 @@ describe("access requests", () => {
     expect(await auditActions()).toEqual(expect.arrayContaining(["access_request.approve", "access_request.deny", "access_grant.create"]));
     // Once decided, the user may ask again (a new open request).
     expect((await ask({ resourceId: server.id, reason: "Please reconsider" })).created).toBe(true);
+  });
+  it("are not approved by the requester themselves (the same person by email), nor for a user suspended or out of the environment since; a denial still closes them", async () => {
+    const treasury = await createResource(systemCtx, { environmentId: env.prod.id, feature: "agent_studio", name: "Treasury genie" });
+    const admin = await realMemberCtx("environment_admin", [env.prod.id]);
+    const me = await createUser(systemCtx, { name: "Me Myself", email: admin.actor.label.toUpperCase(), environmentIds: [env.prod.id] });
+    const mine = await requestAccess({ actor: { type: "end_user", id: me.id, label: me.email, environmentIds: [env.prod.id] } }, { environmentId: env.prod.id, userId: me.id, resourceId: treasury.id, reason: "for me" });
+    const grantsBefore = await countRows("access_grants");
+    await expect(decideAccessRequest(admin, { requestId: mine.request.id, decision: "approve" })).rejects.toThrow("You cannot approve your own access request: another approver must.");
+
+    const leaver = await createUser(systemCtx, { name: "Leaver", email: "leaver@example.com", environmentIds: [env.prod.id] });
+    const leaverCtx: DomainContext = { actor: { type: "end_user", id: leaver.id, label: leaver.email, environmentIds: [env.prod.id] } };
+    const asked = await requestAccess(leaverCtx, { environmentId: env.prod.id, userId: leaver.id, resourceId: treasury.id, reason: "need it" });
+    await suspendUser(systemCtx, leaver.id);
+    await expect(decideAccessRequest(admin, { requestId: asked.request.id, decision: "approve" })).rejects.toThrow("leaver@example.com is suspended: deny the request, or reactivate them first.");
+    const mover = await createUser(systemCtx, { name: "Mover", email: "mover@example.com", environmentIds: [env.prod.id] });
+    const moved = await requestAccess({ actor: { type: "end_user", id: mover.id, label: mover.email, environmentIds: [env.prod.id] } }, { environmentId: env.prod.id, userId: mover.id, resourceId: treasury.id, reason: "need it" });
+    await revokeEnvironmentFromUsers(systemCtx, { environmentId: env.prod.id, userIds: [mover.id] });
+    await expect(decideAccessRequest(admin, { requestId: moved.request.id, decision: "approve" })).rejects.toThrow("mover@example.com can no longer enter PROD: deny the request, or grant them the environment first.");
+    expect(await countRows("access_grants")).toBe(grantsBefore);
+    expect(await decideAccessRequest(admin, { requestId: asked.request.id, decision: "deny", comment: "Suspended" })).toMatchObject({ status: "denied", grantId: null });
+    expect(await decideAccessRequest(systemCtx, { requestId: mine.request.id, decision: "approve" })).toMatchObject({ status: "approved" });
   });
 });

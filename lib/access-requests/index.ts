@@ -5,6 +5,7 @@ import { getDb, type Executor } from "@/db/client";
 import { ACCESS_REQUEST_STATUSES, FEATURE_LABELS, MCP_TOOLS, type AccessRequestStatus } from "@/db/enums";
 import { accessGrants, accessRequests, environmentAccess, environments, resources, users } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
+import { personEmailOf } from "@/lib/auth/actor-person";
 import { addGrantsIn } from "@/lib/access/grants";
 import { decide } from "@/lib/access/policy";
 import { recordAudit } from "@/lib/audit/record";
@@ -140,10 +141,20 @@ export async function decideAccessRequest(ctx: DomainContext, input: unknown): P
     authorize(ctx.actor, "access_requests", "write", [request.environmentId]);
     if (request.status !== "pending") throw new ConflictError(`This request was already ${request.status}.`);
     const env = await requireEnvironment(tx, request.environmentId);
-    const [user] = await tx.select({ email: users.email }).from(users).where(eq(users.id, request.userId));
+    const [user] = await tx
+      .select({ email: users.email, status: users.status, mayEnter: sql<boolean>`exists (select 1 from ${environmentAccess} a where a.user_id = ${users.id} and a.environment_id = ${request.environmentId})` })
+      .from(users)
+      .where(eq(users.id, request.userId));
     const [resource] = await tx.select({ name: resources.name }).from(resources).where(eq(resources.id, request.resourceId));
     let grantId: string | null = null;
     if (data.decision === "approve") {
+      // Separation of duties: nobody approves their own request.
+      const approver = await personEmailOf(tx, ctx.actor);
+      if (approver && user && approver === user.email.toLowerCase()) throw new ForbiddenError("You cannot approve your own access request: another approver must.");
+      // The user as they are now, not as they were when they asked: a grant to a suspended user, or
+      // one who can no longer enter, would wait dormant for whatever lets them back.
+      if (!user || user.status !== "active") throw new ConflictError(`${user?.email ?? "The requester"} is ${user?.status ?? "gone"}: deny the request, or reactivate them first.`);
+      if (!user.mayEnter) throw new ConflictError(`${user.email} can no longer enter ${env.name}: deny the request, or grant them the environment first.`);
       const { added } = await addGrantsIn(tx, ctx, { environmentId: env.id, feature: request.feature, resourceId: request.resourceId, groupIds: [], userIds: [request.userId], tool: request.tool });
       grantId =
         added[0]?.id ??
