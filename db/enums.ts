@@ -108,10 +108,11 @@ export type ReviewScope = (typeof REVIEW_SCOPES)[number];
 export const REVIEW_STATUSES = ["open", "closed"] as const;
 export const REVIEW_ITEM_KINDS = ["membership", "grant", "access"] as const;
 
-// A revocation of what a directory or an IdP owns, kept so that its next sync does not add it back.
+// A revocation in an access review, kept so that no sync adds it back: of what a directory or an IdP
+// owned (scim, saml, jit), or of what an admin granted by hand (manual: every sync holds it back).
 export const EXCLUSION_KINDS = ["member", "access"] as const;
 export type ExclusionKind = (typeof EXCLUSION_KINDS)[number];
-export const EXCLUSION_SOURCES = ["scim", "saml", "jit"] as const;
+export const EXCLUSION_SOURCES = ["scim", "saml", "jit", "manual"] as const;
 export type ExclusionSource = (typeof EXCLUSION_SOURCES)[number];
 export const REVIEW_DECISIONS = ["keep", "revoke"] as const;
 export type ReviewDecision = (typeof REVIEW_DECISIONS)[number];

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { sql } from "drizzle-orm";
 import { getDb, getSql } from "@/db/client";
 import type { Environment } from "@/db/schema";
-import { createEnvironments, memberCtx, systemCtx } from "@/test-support/fixtures";
+import { countRows, createEnvironments, memberCtx, systemCtx } from "@/test-support/fixtures";
 import { createUser } from "@/lib/users";
 import { pruneAuditTrail, sealAuditTrail, verifyAuditTrail } from "./chain";
 
@@ -84,5 +84,17 @@ describe("retention", () => {
     expect(((await pruneAuditTrail(memberCtx("reviewer"), { olderThanDays: 90 }).catch((e) => e)) as Error).message).toBe("A reviewer cannot change audit.");
     const short = await pruneAuditTrail(systemCtx, { olderThanDays: 5 }).catch((e) => e);
     expect((short as { fieldErrors?: Record<string, string[]> }).fieldErrors?.olderThanDays).toEqual(["Keep at least 30 days."]);
+  });
+
+  it("is held to 30 days by the database too: audit_prune called directly with a later cutoff deletes nothing", async () => {
+    await sealAuditTrail();
+    const before = { events: await countRows("audit_events"), anchors: await countRows("audit_anchors") };
+    for (const cutoff of [sql`now() + interval '1 day'`, sql`now() - interval '29 days'`, sql`null`]) {
+      const refused = await getDb().execute(sql`select audit_prune(${cutoff})`).catch((e: { cause?: Error } & Error) => (e.cause ?? e).message);
+      expect(refused).toMatch(/^audit_prune keeps at least 30 days: the cutoff .* is later than /);
+    }
+    expect({ events: await countRows("audit_events"), anchors: await countRows("audit_anchors") }).toEqual(before);
+    // The app's own call, at the floor, passes (its cutoff is on the database's clock).
+    expect(await pruneAuditTrail(systemCtx, { olderThanDays: 30 })).toEqual({ pruned: 0 });
   });
 });

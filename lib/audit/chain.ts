@@ -126,9 +126,12 @@ export async function pruneAuditTrail(ctx: DomainContext, input: unknown): Promi
   authorize(ctx.actor, "audit", "write");
   await sealAuditTrail();
   return inTransaction(async (tx) => {
-    const cutoff = new Date(Date.now() - olderThanDays * 86_400_000);
-    const [row] = await tx.execute<{ pruned: string }>(sql`select audit_prune(${cutoff.toISOString()}::timestamptz)::text as pruned`);
+    // The cutoff on the database's clock, which audit_prune checks (at least 30 days) on its own.
+    const [row] = await tx.execute<{ pruned: string; cutoff: string }>(
+      sql`select audit_prune(c.at)::text as pruned, c.at::text as cutoff from (select now() - make_interval(days => ${olderThanDays}) as at) c`,
+    );
     const pruned = Number(row?.pruned ?? 0);
+    const cutoff = new Date(row!.cutoff);
     await recordAudit(tx, ctx, { action: "audit.prune", targetType: "audit_trail", targetLabel: `events before ${cutoff.toISOString().slice(0, 10)}`, after: { pruned, olderThanDays, cutoff: cutoff.toISOString() } });
     return { pruned };
   });

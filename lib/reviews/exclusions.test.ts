@@ -3,7 +3,7 @@ import { parse } from "csv-parse/sync";
 import { and, eq, sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { environmentAccess, groupMembers, membershipExclusions, scimRequestLog, ssoTraces } from "@/db/schema";
-import { countRows, realMemberCtx, systemCtx } from "@/test-support/fixtures";
+import { createVerifiedUser, realMemberCtx, systemCtx } from "@/test-support/fixtures";
 import { flushRequestLog } from "@/lib/doors/scim/handler";
 import { scimClient } from "@/lib/doors/scim/testing";
 import { addMembers, createGroup } from "@/lib/groups";
@@ -106,15 +106,18 @@ describe("exclusions from a directory's sync (SCIM)", () => {
     expect(log.at(-1)!.change!.excludedMembers).toBeUndefined();
   });
 
-  it("a revoked manual membership writes no exclusion (nothing syncs it back)", async () => {
-    const group = await createGroup(systemCtx, { environmentId: f.envs.prod.id, name: `Manual ${crypto.randomUUID().slice(0, 6)}` });
+  it("a revoked manual membership is excluded from every sync: a directory's group PATCH does not add it back", async () => {
     const scim = await scimClient(f.envs.prod);
     const dan = (await scim.call("POST", "/Users", { userName: `dan.${scim.directory.id.slice(0, 6)}@corp.example` })).body.id as string;
+    const group = (await scim.call("POST", "/Groups", { displayName: `Mixed ${crypto.randomUUID().slice(0, 6)}` })).body;
+    // An admin adds Dan by hand to the directory's group.
     await addMembers(systemCtx, { groupId: group.id, userIds: [dan] });
-    const before = await countRows("membership_exclusions");
     const { summary } = await reviewAndRevoke({ groupIds: [group.id] }, (i) => i.userId === dan, "Not needed");
-    expect(summary).toMatchObject({ revoked: 1, excluded: 0 });
-    expect(await countRows("membership_exclusions")).toBe(before);
+    expect(summary).toMatchObject({ revoked: 1, excluded: 1 });
+    const [exclusion] = await getDb().select().from(membershipExclusions).where(eq(membershipExclusions.userId, dan));
+    expect(exclusion).toMatchObject({ kind: "member", source: "manual", directoryId: null, identityProviderId: null, reason: "Not needed" });
+    expect((await scim.call("PATCH", `/Groups/${group.id}`, { Operations: [{ op: "add", path: "members", value: [{ value: dan }] }] })).status).toBe(200);
+    expect(await membersOf(group.id)).toEqual([]);
   });
 });
 
@@ -146,6 +149,37 @@ describe("exclusions from an IdP's sync (SAML)", () => {
     const third = await f.signIn(identity("saml.excluded@example.com", ["Engineering", "Design"]));
     if (!third.ok) throw new Error(third.reason);
     expect(await membersOf(engineering.id)).toEqual([`${userId}:saml`]);
+  });
+});
+
+describe("what an admin granted by hand, revoked in a review", () => {
+  const identity = (email: string, groupValues: string[]) => ({ subject: email, attributes: { email: [email], name: ["Hand Made"], groups: groupValues } });
+
+  it("a hand-made membership is not added back by the IdP's group sync asserting that group (the trace says why)", async () => {
+    const finance = await createGroup(systemCtx, { environmentId: f.envs.prod.id, name: "Finance" });
+    const first = await f.signIn(identity("hand.member@example.com", []));
+    if (!first.ok) throw new Error(first.reason);
+    const userId = first.user.id;
+    await addMembers(systemCtx, { groupId: finance.id, userIds: [userId] });
+    const { summary } = await reviewAndRevoke({ groupIds: [finance.id] }, (i) => i.userId === userId, "Left finance");
+    expect(summary).toMatchObject({ revoked: 1, excluded: 1 });
+    const again = await f.signIn(identity("hand.member@example.com", ["Finance"]));
+    if (!again.ok) throw new Error(again.reason);
+    expect(await membersOf(finance.id)).toEqual([]);
+    const [trace] = await getDb().select().from(ssoTraces).where(eq(ssoTraces.id, again.traceId));
+    expect(trace!.result).toMatchObject({ groupsExcluded: [expect.stringContaining("Left finance")] });
+  });
+
+  it("hand-granted access is not granted back by JIT at the next SSO sign-in", async () => {
+    const hand = await createVerifiedUser(systemCtx, { name: "Hand Granted", email: "hand.granted@example.com", environmentIds: [f.envs.prod.id] });
+    const first = await f.signIn(identity("hand.granted@example.com", []));
+    expect(first.ok && first.user.id).toBe(hand.id);
+    const { summary } = await reviewAndRevoke({ environmentAccess: true }, (i) => i.userId === hand.id, "No longer needs PROD");
+    expect(summary).toMatchObject({ revoked: 1, excluded: 1 });
+    const [exclusion] = await getDb().select().from(membershipExclusions).where(eq(membershipExclusions.userId, hand.id));
+    expect(exclusion).toMatchObject({ kind: "access", source: "manual" });
+    const again = await f.signIn(identity("hand.granted@example.com", []));
+    expect(again).toMatchObject({ ok: false, check: "excluded", reason: expect.stringContaining("No longer needs PROD") });
   });
 });
 

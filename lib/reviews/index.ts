@@ -20,6 +20,7 @@ import {
   users,
 } from "@/db/schema";
 import { SYSTEM_ACTOR, type DomainContext } from "@/lib/auth/actor";
+import { personEmailOf } from "@/lib/auth/actor-person";
 import { enqueueJob } from "@/lib/jobs";
 import { recordAudit } from "@/lib/audit/record";
 import { removeGrantsIn } from "@/lib/access/grants";
@@ -233,6 +234,16 @@ export async function decideReviewItems(ctx: DomainContext, input: unknown): Pro
       if (assigned.status !== "active") throw new ForbiddenError("The member this API token acts for is not active.");
     }
     const itemIds = [...new Set(data.itemIds)];
+    // Separation of duties: nobody keeps (or revokes) their own access; another reviewer decides it.
+    const reviewer = await personEmailOf(tx, ctx.actor);
+    if (reviewer) {
+      const [own] = await tx
+        .select({ email: accessReviewItems.userEmail })
+        .from(accessReviewItems)
+        .where(and(eq(accessReviewItems.reviewId, review.id), inArray(accessReviewItems.id, itemIds), sql`lower(${accessReviewItems.userEmail}) = ${reviewer}`))
+        .limit(1);
+      if (own) throw new ForbiddenError(`You cannot decide on your own access (${own.email}): another reviewer must.`);
+    }
     const updated = await tx
       .update(accessReviewItems)
       .set({ decision: data.decision, comment: data.comment || null, decidedBy: ctx.actor.label, decidedAt: sql`now()` })
@@ -288,15 +299,16 @@ export async function closeAccessReview(ctx: DomainContext, reviewId: string): P
     const items = await tx.select().from(accessReviewItems).where(eq(accessReviewItems.reviewId, id)).orderBy(asc(accessReviewItems.groupName), asc(accessReviewItems.userEmail));
 
     const outcome = new Map<string, string>();
-    // What a directory or an IdP owned and is revoked here: kept as an exclusion, so that its next
-    // sync leaves it out (see lib/groups/exclusions.ts).
+    // What is revoked here is kept as an exclusion, so that no sync adds it back (lib/groups/
+    // exclusions.ts): what a directory or an IdP owned, its own sync; what an admin granted by hand
+    // (source "manual"), every sync: the next SSO sign-in's JIT or group sync, or a directory, would
+    // otherwise undo the review with no one deciding it.
     const exclusions: ExclusionRow[] = [];
     const exclusionOf = new Map<string, string>();
     const [auth] = await tx.select({ identityProviderId: environmentAuth.identityProviderId }).from(environmentAuth).where(eq(environmentAuth.environmentId, env.id));
     const exclude = (item: ReviewItem, kind: "member" | "access", owner: { source: string; directoryId: string | null } | undefined) => {
       if (!owner) return;
-      const source = owner.source === "scim" ? "scim" : owner.source === "saml" ? "saml" : owner.source === "jit" ? "jit" : null;
-      if (!source) return;
+      const source = owner.source === "scim" ? "scim" : owner.source === "saml" ? "saml" : owner.source === "jit" ? "jit" : "manual";
       exclusions.push({
         kind,
         environmentId: env.id,
@@ -304,12 +316,12 @@ export async function closeAccessReview(ctx: DomainContext, reviewId: string): P
         groupId: kind === "member" ? item.groupId : null,
         source,
         directoryId: source === "scim" ? owner.directoryId : null,
-        identityProviderId: source === "scim" ? null : (auth?.identityProviderId ?? null),
+        identityProviderId: source === "saml" || source === "jit" ? (auth?.identityProviderId ?? null) : null,
         reason: item.comment ?? "Revoked in an access review.",
         reviewId: review.id,
         reviewItemId: item.id,
       });
-      exclusionOf.set(item.id, `${source === "scim" ? "directory" : "identity provider"} sync excluded`);
+      exclusionOf.set(item.id, source === "manual" ? "every sync excluded" : `${source === "scim" ? "directory" : "identity provider"} sync excluded`);
     };
 
     // Memberships: one removal per group (one audit row per group, as the console writes).
@@ -318,12 +330,19 @@ export async function closeAccessReview(ctx: DomainContext, reviewId: string): P
     // Who owns each membership about to be removed (its source and directory).
     const owners = byGroup.size
       ? await tx
-          .select({ groupId: groupMembers.groupId, userId: groupMembers.userId, source: groupMembers.source, directoryId: groupMembers.directoryId })
+          .select({ groupId: groupMembers.groupId, userId: groupMembers.userId, source: groupMembers.source, directoryId: groupMembers.directoryId, createdAt: groupMembers.createdAt })
           .from(groupMembers)
           .where(and(inArray(groupMembers.groupId, [...byGroup.keys()]), inArray(groupMembers.userId, [...byGroup.values()].flat().map((i) => i.userId!))))
       : [];
     const ownerOf = new Map(owners.map((o) => [`${o.groupId}:${o.userId}`, o]));
-    for (const [groupId, list] of byGroup) {
+    // A decision is about what was reviewed: a membership (or access) removed and added again since
+    // the campaign began is a later change, not the one reviewed, and stays (the report says so).
+    const REVIEWED_LATER = "not revoked: added again after the review began (a later change, not the one reviewed)";
+    const addedSince = (at: Date | undefined) => !!at && at > review.createdAt;
+    for (const [groupId, all] of byGroup) {
+      const list = all.filter((i) => !addedSince(ownerOf.get(`${groupId}:${i.userId}`)?.createdAt));
+      for (const i of all) if (!list.includes(i)) outcome.set(i.id, REVIEWED_LATER);
+      if (!list.length) continue;
       // A group deleted since the campaign started: its memberships are already gone (the lookup
       // throws before any write, so the transaction goes on).
       const result = await removeMembersIn(tx, ctx, { groupId, userIds: list.map((i) => i.userId!) }).catch((error: unknown) => {
@@ -340,15 +359,20 @@ export async function closeAccessReview(ctx: DomainContext, reviewId: string): P
     const accessItems = items.filter((i) => i.decision === "revoke" && i.kind === "access");
     if (accessItems.length) {
       const accessOwners = await tx
-        .select({ userId: environmentAccess.userId, source: environmentAccess.source, directoryId: environmentAccess.directoryId })
+        .select({ userId: environmentAccess.userId, source: environmentAccess.source, directoryId: environmentAccess.directoryId, grantedAt: environmentAccess.grantedAt })
         .from(environmentAccess)
         .where(and(eq(environmentAccess.environmentId, env.id), inArray(environmentAccess.userId, accessItems.map((i) => i.userId!))));
       const existing = new Set((await tx.select({ id: users.id }).from(users).where(inArray(users.id, accessItems.map((i) => i.userId!)))).map((u) => u.id));
-      const present = accessItems.filter((i) => existing.has(i.userId!));
+      const later = new Set(accessItems.filter((i) => addedSince(accessOwners.find((o) => o.userId === i.userId)?.grantedAt)).map((i) => i.id));
+      const present = accessItems.filter((i) => existing.has(i.userId!) && !later.has(i.id));
       const result = present.length ? await revokeEnvironmentFromUsersIn(tx, ctx, { environmentId: env.id, userIds: present.map((i) => i.userId!) }) : { changed: [], failed: [] };
       const changed = new Set(result.changed);
       const failed = new Map(result.failed.map((f) => [f.userId, f.reason]));
       for (const i of accessItems) {
+        if (later.has(i.id)) {
+          outcome.set(i.id, REVIEWED_LATER);
+          continue;
+        }
         outcome.set(i.id, changed.has(i.userId!) ? "revoked" : failed.has(i.userId!) ? `not revoked: ${failed.get(i.userId!)}` : "already gone");
         if (changed.has(i.userId!)) exclude(i, "access", accessOwners.find((o) => o.userId === i.userId));
       }

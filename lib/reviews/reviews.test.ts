@@ -142,4 +142,41 @@ describe("access reviews", () => {
     await removeMembers(systemCtx, { groupId: group.id, userIds: [(await getAccessReview(env.prod.id, review.id))!.items[0]!.userId!] });
     expect((await getAccessReview(env.prod.id, review.id))!.items).toHaveLength(3);
   });
+  it("a reviewer does not decide on their own access (the same person by email): another reviewer must", async () => {
+    const { group } = await payments();
+    const reviewer = await realMemberCtx("reviewer");
+    const me = await createUser(systemCtx, { name: "Me", email: reviewer.actor.label.toUpperCase(), environmentIds: [env.prod.id] });
+    await addMembers(systemCtx, { groupId: group.id, userIds: [me.id] });
+    const owner = await realMemberCtx("owner");
+    const review = await createAccessReview(owner, { environmentId: env.prod.id, name: `Self ${group.id.slice(0, 6)}`, scope: "groups", scopeIds: [group.id], reviewerIds: [reviewer.actor.id], dueAt: tomorrow() });
+    const { items } = (await getAccessReview(env.prod.id, review.id))!;
+    const own = items.find((i) => i.userId === me.id)!;
+    const others = items.filter((i) => i.userId !== me.id);
+    await expect(decideReviewItems(reviewer, { reviewId: review.id, itemIds: [others[0]!.id, own.id], decision: "keep", comment: "" })).rejects.toThrow(
+      `You cannot decide on your own access (${me.email}): another reviewer must.`,
+    );
+    const [undecided] = await getDb().execute<{ n: number }>(sql`select count(*)::int as n from access_review_items where review_id = ${review.id} and decision is not null`);
+    expect(undecided!.n).toBe(0);
+    expect(await decideReviewItems(reviewer, { reviewId: review.id, itemIds: others.map((i) => i.id), decision: "keep", comment: "" })).toEqual({ decided: others.length });
+  });
+
+  it("a revoke applies to what was reviewed: a membership removed and added again since the campaign began stays, and the report says why", async () => {
+    const { group, people } = await payments();
+    const [ann, bob] = people;
+    const owner = await realMemberCtx("owner");
+    const reviewer = await realMemberCtx("reviewer");
+    const review = await createAccessReview(owner, { environmentId: env.prod.id, name: `Later ${group.id.slice(0, 6)}`, scope: "groups", scopeIds: [group.id], reviewerIds: [reviewer.actor.id], dueAt: tomorrow() });
+    const { items } = (await getAccessReview(env.prod.id, review.id))!;
+    const revoke = items.filter((i) => i.userId === ann!.id || i.userId === bob!.id);
+    await decideReviewItems(reviewer, { reviewId: review.id, itemIds: revoke.map((i) => i.id), decision: "revoke", comment: "old role" });
+    // Meanwhile an admin removes Bob and adds him back (a new approval): a later change.
+    await removeMembers(systemCtx, { groupId: group.id, userIds: [bob!.id] });
+    await addMembers(systemCtx, { groupId: group.id, userIds: [bob!.id] });
+    const summary = await closeAccessReview(owner, review.id);
+    expect(summary).toMatchObject({ revoked: 1 });
+    expect(await members(group.id)).toEqual([bob!.email, people[2]!.email].sort());
+    const report = parse((await reviewReport(env.prod.id, review.id))!.csv, { columns: true }) as { user_email: string; outcome: string }[];
+    expect(report.find((r) => r.user_email === bob!.email)!.outcome).toBe("not revoked: added again after the review began (a later change, not the one reviewed)");
+    expect(report.find((r) => r.user_email === ann!.email)!.outcome).toBe("revoked");
+  });
 });

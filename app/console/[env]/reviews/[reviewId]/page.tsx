@@ -115,7 +115,7 @@ export default async function ReviewPage({ params, searchParams }: { params: Pro
                       {i.outcome}
                       {exclusions.get(i.id) && (
                         <div className="text-xs text-slate-600">
-                          {exclusions.get(i.id)!.liftedAt ? `Sync exclusion lifted by ${exclusions.get(i.id)!.liftedBy}` : `Excluded from ${exclusions.get(i.id)!.source === "scim" ? "the directory's" : "the identity provider's"} sync`}
+                          {exclusions.get(i.id)!.liftedAt ? `Sync exclusion lifted by ${exclusions.get(i.id)!.liftedBy}` : `Excluded from ${({ scim: "the directory's sync", saml: "the identity provider's sync", jit: "the identity provider's sync", manual: "every sync (it was granted by hand)" } as Record<string, string>)[exclusions.get(i.id)!.source] ?? "sync"}`}
                         </div>
                       )}
                     </>

@@ -115,7 +115,7 @@ export default async function UserPage({ params }: { params: Promise<{ env: stri
         {exclusions.length > 0 && (
           <Card className="xl:col-span-2">
             <h2 className="text-base font-semibold">Excluded from sync</h2>
-            <p className="mt-1 text-sm text-slate-600">Revoked in an access review: the directory or identity provider that owned it does not add it back while the exclusion stands.</p>
+            <p className="mt-1 text-sm text-slate-600">Revoked in an access review: no sync adds it back while the exclusion stands (the directory or identity provider that owned it; any, for what an admin had granted by hand).</p>
             <table className="mt-3 w-full text-left text-sm" data-testid="user-exclusions">
               <caption className="sr-only">Exclusions of {detail.user.name}</caption>
               <thead>
@@ -136,7 +136,7 @@ export default async function UserPage({ params }: { params: Promise<{ env: stri
                     <tr key={e.id} className="border-t border-slate-100 align-top">
                       <td className="py-2 pr-3">{what}</td>
                       <td className="py-2 pr-3">
-                        {e.source === "scim" ? "Directory" : "Identity provider"} {e.sourceName ?? ""}
+                        {e.source === "manual" ? "An admin (by hand)" : `${e.source === "scim" ? "Directory" : "Identity provider"} ${e.sourceName ?? ""}`}
                       </td>
                       <td className="py-2 pr-3">
                         {e.reason}
