@@ -3,7 +3,7 @@ import { redirect } from "next/navigation";
 import { publicOrigin } from "@/env";
 import { getConsoleSession } from "@/lib/auth/session";
 import { consoleSsoSettings } from "@/lib/console-sso";
-import { getTrace } from "@/lib/sso/flow";
+import { getTrace, signInFailureMessage } from "@/lib/sso/flow";
 import { safeRedirectTarget } from "@/lib/net/redirect";
 import { SignInForm } from "./sign-in-form";
 
@@ -15,7 +15,7 @@ export default async function SignInPage({ searchParams }: { searchParams: Promi
   const { callbackUrl, invited, email, sso_error: ssoErrorId, error } = await searchParams;
   const [sso, trace] = await Promise.all([consoleSsoSettings(), typeof ssoErrorId === "string" ? getTrace(ssoErrorId) : undefined]);
   // Only a console sign-in's refusal is shown here (an environment's is shown on its own page).
-  const ssoError = trace && trace.outcome === "failure" && !trace.environmentId && trace.result?.console === true ? trace.reason : null;
+  const ssoError = trace && trace.outcome === "failure" && !trace.environmentId && trace.result?.console === true ? signInFailureMessage(trace) : null;
   // Only our own origin, judged as the browser will resolve it: an open redirect after sign-in
   // would hand a freshly signed-in administrator to anyone's page.
   const target = safeRedirectTarget(callbackUrl, publicOrigin()) ?? "/console";

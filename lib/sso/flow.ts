@@ -674,6 +674,21 @@ export async function listTraces(identityProviderId: string, limit = 50): Promis
   return rows.map((r) => ({ ...r.trace, userEmail: r.userEmail }));
 }
 
+// Refusals whose reason quotes what the answer said before any signature was checked (an unsigned
+// response's Issuer, Destination or InResponseTo, a malformed document, the SAML library's or an
+// OIDC IdP's error text): anyone can send such an answer from their own browser and link the trace
+// to someone else, so a sign-in page does not repeat that text. The others are decided from our
+// own records or from a verified assertion, and say why as they are.
+const QUOTES_UNVERIFIED_TEXT = new Set(["issuer", "malformed", "conditions", "destination", "recipient", "in_response_to", "status", "jackson", "idp_error"]);
+
+/** What a sign-in page says about a failed SSO attempt: its reason, or a fixed sentence where the reason quotes unverified text (the trace keeps it, for admins). */
+export function signInFailureMessage(trace: Pick<SsoTrace, "failedCheck" | "reason">): string {
+  if (trace.failedCheck && QUOTES_UNVERIFIED_TEXT.has(trace.failedCheck)) {
+    return `The identity provider's answer was refused (check "${trace.failedCheck}"); an administrator can read why in its sign-in traces.`;
+  }
+  return trace.reason ?? "";
+}
+
 export async function getTrace(traceId: string): Promise<SsoTrace | undefined> {
   if (!/^[0-9a-f-]{36}$/i.test(traceId)) return undefined;
   const [trace] = await getDb().select().from(ssoTraces).where(eq(ssoTraces.id, traceId));

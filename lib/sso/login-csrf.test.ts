@@ -4,6 +4,7 @@ import { getDb } from "@/db/client";
 import { auditEvents, ssoRequests, ssoTraces } from "@/db/schema";
 import { systemCtx } from "@/test-support/fixtures";
 import { bindingForStart, ssoBindingCookie } from "./browser-binding";
+import { getTrace, signInFailureMessage } from "./flow";
 import { updateIdentityProvider } from "./identity-providers";
 import { setupSso, type SsoFixture } from "./testing/fixture";
 import { generateKeyPair } from "./testing/test-idp";
@@ -102,5 +103,20 @@ describe("the binding cookie", () => {
     expect(bindingForStart(first.value, true)).toEqual(first);
     expect(bindingForStart("not a value we made", true).value).not.toBe("not a value we made");
     expect(bindingForStart(first.value, false).value).not.toBe(first.value);
+  });
+});
+
+describe("what a sign-in page repeats of a refusal", () => {
+  it("not the text of an unsigned answer (a forged Issuer): a link to the sign-in page with its trace shows a fixed sentence; the trace keeps the reason for admins", async () => {
+    const { relayState } = await f.start();
+    const text = "Your account is locked. Call the help desk at +1-555-0100 or visit https://evil.example/unlock";
+    const xml = `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_x" Version="2.0" IssueInstant="2026-01-01T00:00:00Z"><saml:Issuer>${text}</saml:Issuer></samlp:Response>`;
+    const result = await f.postAny(Buffer.from(xml).toString("base64"), relayState);
+    if (result.ok) throw new Error("a forged response signed in");
+    const trace = (await getTrace(result.traceId!))!;
+    expect(trace).toMatchObject({ failedCheck: "issuer", reason: expect.stringContaining(text) });
+    expect(signInFailureMessage(trace)).toBe('The identity provider\'s answer was refused (check "issuer"); an administrator can read why in its sign-in traces.');
+    // A refusal decided from our own records says why, as it is.
+    expect(signInFailureMessage({ failedCheck: "user_status", reason: "The account ann@example.com is suspended." })).toBe("The account ann@example.com is suspended.");
   });
 });

@@ -19,21 +19,20 @@ import { listDeadDeliveries, listWebhooks } from "@/lib/webhooks";
 import { EnvironmentAuthForm } from "./auth-form";
 import { BrandingForm } from "./branding-form";
 import { brandingOf } from "@/lib/branding";
+import { publicOrigin } from "@/env";
+import { firstOwnLink, messageParts } from "@/lib/mail/links";
 
 export const metadata = { title: "Settings" };
 
-const URL_PATTERN = /(https?:\/\/[^\s<>"]+)/g;
-/** The first link of an outbox message (the invitation, reset or unlock link). */
-const firstLink = (body: string) => body.match(URL_PATTERN)?.[0] ?? null;
-/** A message with its links clickable. */
+/** A message with its links to this console clickable (lib/mail/links.ts: no other link is). */
 const linkified = (body: string) =>
-  body.split(URL_PATTERN).map((part, i) =>
-    i % 2 === 1 ? (
-      <a key={i} href={part} className="break-all text-brand-700 underline">
-        {part}
+  messageParts(body, publicOrigin()).map((part, i) =>
+    part.link ? (
+      <a key={i} href={part.text} className="break-all text-brand-700 underline">
+        {part.text}
       </a>
     ) : (
-      part
+      part.text
     ),
   );
 
@@ -138,7 +137,7 @@ export default async function SettingsPage({ params }: { params: Promise<{ env: 
             {
               header: "Message",
               cell: (m) => {
-                const link = m.transport === "smtp" ? null : firstLink(m.body);
+                const link = m.transport === "smtp" ? null : firstOwnLink(m.body, publicOrigin());
                 return (
                   <>
                     {link && (

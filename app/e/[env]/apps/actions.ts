@@ -3,6 +3,7 @@
 import { headers } from "next/headers";
 import { redirect } from "next/navigation";
 import { clientIp } from "@/lib/auth/request-info";
+import { flashParam } from "@/lib/end-user/flash";
 import { isDomainError } from "@/lib/errors";
 import { answerConsent, revokeConsent } from "@/lib/oauth/consents";
 import { interactionCookie } from "./interaction-cookie";
@@ -25,7 +26,7 @@ export async function answerConsentAction(envKey: string, uid: string, allow: bo
     target = await answerConsent(current, envKey, uid, allow === true, await interactionCookie(), await requestInfo());
   } catch (error) {
     if (!isDomainError(error)) throw error;
-    target = `/e/${envKey}/apps/consent/${uid}?error=${encodeURIComponent(error.message)}`;
+    target = `/e/${envKey}/apps/consent/${uid}?error=${encodeURIComponent(flashParam(error.message))}`;
   }
   redirect(target);
 }
@@ -37,7 +38,7 @@ export async function revokeConnectedAppAction(envKey: string, consentId: string
     await revokeConsent({ actor: { type: "end_user", id: current.user.id, label: current.user.email, environmentIds: [current.environment.id] }, ...(await requestInfo()) }, consentId);
   } catch (error) {
     if (!isDomainError(error)) throw error;
-    redirect(`/e/${envKey}/apps?error=${encodeURIComponent(error.message)}`);
+    redirect(`/e/${envKey}/apps?error=${encodeURIComponent(flashParam(error.message))}`);
   }
   redirect(`/e/${envKey}/apps?revoked=1`);
 }

@@ -1,4 +1,5 @@
 import { redirect } from "next/navigation";
+import { readFlash } from "@/lib/end-user/flash";
 import { Button } from "@/components/ui/button";
 import { connectedApps } from "@/lib/oauth/consents";
 import { currentEndUserSession } from "../session";
@@ -14,7 +15,8 @@ export default async function ConnectedAppsPage({ params, searchParams }: { para
   const current = await currentEndUserSession(envKey);
   if (!current) redirect(`/e/${envKey}/sign-in?return_to=${encodeURIComponent(`/e/${envKey}/apps`)}`);
   const apps = await connectedApps(current.environment.id, current.user.id);
-  const { revoked, error } = await searchParams;
+  const { revoked, error: sealed } = await searchParams;
+  const error = readFlash(sealed);
   return (
     <section className="rounded-lg border border-slate-200 bg-white p-6 shadow-sm" aria-labelledby="apps-title">
       <h1 id="apps-title" className="text-xl font-semibold">
@@ -25,9 +27,9 @@ export default async function ConnectedAppsPage({ params, searchParams }: { para
           Disconnected: the app can no longer use the server as you.
         </p>
       )}
-      {typeof error === "string" && (
+      {error && (
         <p role="alert" className="mt-3 text-sm text-red-800">
-          {error.slice(0, 300)}
+          {error}
         </p>
       )}
       {apps.length === 0 ? (

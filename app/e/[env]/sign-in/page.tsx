@@ -5,7 +5,7 @@ import type { ReactNode } from "react";
 import { Button } from "@/components/ui/button";
 import { findEnvironmentByKey } from "@/lib/environments";
 import { getAuthRow, homeRealm, NO_REALM, routeSignIn, type SignInChoice } from "@/lib/sso/environment-auth";
-import { getTrace, safeReturnPath } from "@/lib/sso/flow";
+import { getTrace, safeReturnPath, signInFailureMessage } from "@/lib/sso/flow";
 import { emailSchema } from "@/lib/validation";
 import { PasswordForm } from "../forms";
 import { currentEndUserSession } from "../session";
@@ -29,7 +29,7 @@ export default async function EndUserSignInPage({ params, searchParams }: { para
   const wantsPassword = one(sp.method) === "password";
   const ssoErrorId = one(sp.sso_error);
   const trace = ssoErrorId ? await getTrace(ssoErrorId) : undefined;
-  const ssoError = trace && trace.outcome === "failure" && trace.environmentId === environment.id ? trace.reason : null;
+  const ssoError = trace && trace.outcome === "failure" && trace.environmentId === environment.id ? signInFailureMessage(trace) : null;
   const enforcedForAll = settings.ssoEnabled && settings.enforcement === "all";
 
   let step: "email" | "password" | "sso" | "choose" | "none" = "email";

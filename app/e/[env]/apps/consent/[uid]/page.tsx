@@ -1,4 +1,5 @@
 import { redirect } from "next/navigation";
+import { readFlash } from "@/lib/end-user/flash";
 import { Button } from "@/components/ui/button";
 import { isDomainError } from "@/lib/errors";
 import { answerConsent, consentRequest, rememberedConsent } from "@/lib/oauth/consents";
@@ -15,7 +16,7 @@ export const dynamic = "force-dynamic";
 // server, not revoked): straight on.
 export default async function ConsentPage({ params, searchParams }: { params: Promise<{ env: string; uid: string }>; searchParams: Promise<{ error?: string }> }) {
   const { env: envKey, uid } = await params;
-  const { error: answerError } = await searchParams;
+  const answerError = readFlash((await searchParams).error);
   const here = `/e/${envKey}/apps/consent/${uid}`;
   const current = await currentEndUserSession(envKey);
   if (!current) redirect(`/e/${envKey}/sign-in?return_to=${encodeURIComponent(here)}`);
@@ -54,9 +55,9 @@ export default async function ConsentPage({ params, searchParams }: { params: Pr
           It returns to <code className="rounded bg-slate-100 px-1">{request.redirectUri}</code>.
         </li>
       </ul>
-      {typeof answerError === "string" && (
+      {answerError && (
         <p role="alert" className="mt-3 rounded-md border border-red-200 bg-red-50 p-3 text-sm text-red-800">
-          {answerError.slice(0, 300)}
+          {answerError}
         </p>
       )}
       <div className="mt-6 flex gap-3">
