@@ -32,6 +32,15 @@ describe("set-based statements with one parameter", () => {
     expect(plain!.name).toBe("C:\\ud800");
   });
 
+  it("stores NUL (U+0000), which jsonb refuses, as U+FFFD in values and keys: one such value does not fail a batch of rows", async () => {
+    const rows = [{ doc: { error: "No user \u0000 in this directory.", ["k\u0000"]: ["\u0000"] } }, { doc: { path: "/Users" } }];
+    const stored = await getDb().execute<{ doc: Record<string, unknown> }>(sql`select * from ${recordset(rows, "doc jsonb")}`);
+    expect(stored.map((r) => r.doc)).toEqual([{ error: "No user \uFFFD in this directory.", ["k\uFFFD"]: ["\uFFFD"] }, { path: "/Users" }]);
+    // The text a backslash really starts is kept as it is.
+    const [plain] = await getDb().execute<{ doc: { v: string } }>(sql`select * from ${recordset([{ doc: { v: "C:\\u0000" } }], "doc jsonb")}`);
+    expect(plain!.doc.v).toBe("C:\\u0000");
+  });
+
   it("maps a raw statement's rows to the table's rows, and says which column a statement did not return", () => {
     const [row] = tableRows(directoryUsers, [
       { directory_id: "d", user_id: "u", user_name: "n", external_id: null, active: true, resource: { a: 1 }, version: 2, created_at: "2026-12-04 22:40:01.123456+00", updated_at: "2026-12-04 22:40:02+00" },

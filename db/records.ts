@@ -39,13 +39,17 @@ export function arrayLiteral(values: readonly string[]): string {
  */
 export function wellFormedJson(value: unknown): string {
   const text = typeof value === "string" ? value : JSON.stringify(value);
-  return /\\ud[89a-f]/i.test(text) ? JSON.stringify(JSON.parse(text), wellFormed) : text;
+  // NUL (\u0000) too: jsonb refuses it, and one such value (a path a client sent, quoted in an
+  // error) would fail a whole batch of rows. It becomes U+FFFD as well.
+  return /\\ud[89a-f]|\\u0000/i.test(text) ? JSON.stringify(JSON.parse(text), wellFormed) : text;
 }
 
+const storable = (s: string) => s.toWellFormed().replaceAll("\0", "\uFFFD");
+
 function wellFormed(_key: string, value: unknown): unknown {
-  if (typeof value === "string") return value.toWellFormed();
-  if (!value || typeof value !== "object" || Array.isArray(value) || Object.keys(value).every((k) => k.isWellFormed())) return value;
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.toWellFormed(), v]));
+  if (typeof value === "string") return storable(value);
+  if (!value || typeof value !== "object" || Array.isArray(value) || Object.keys(value).every((k) => k === storable(k))) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k), v]));
 }
 
 const snakeCase = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);

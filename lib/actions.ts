@@ -1,4 +1,5 @@
 import "server-only";
+import { clientDataError } from "@/lib/db-errors";
 import { revalidatePath } from "next/cache";
 import type { DomainContext } from "@/lib/auth/actor";
 import { contextFromSession, getConsoleSession, MUST_ENROL } from "@/lib/auth/session";
@@ -47,7 +48,8 @@ export function consoleAction<A extends unknown[], T>(
       for (const path of options.revalidate ?? ["/console"]) revalidatePath(path, "layout");
       return { ok: true, data };
     } catch (error) {
-      if (isDomainError(error)) return { ok: false, error: error.message, fieldErrors: error.fieldErrors };
+      const known = isDomainError(error) ? error : clientDataError(error);
+      if (known) return { ok: false, error: known.message, fieldErrors: known.fieldErrors };
       console.error(`[action] unexpected error (request ${ctx.requestId})`, error);
       return { ok: false, error: `Something went wrong on our side (request ${ctx.requestId}).` };
     }

@@ -32,6 +32,25 @@ export function uniqueViolation(error: unknown): string | undefined {
   return e?.code === "23505" ? (e.constraint_name ?? e.constraint) : undefined;
 }
 
+// Postgres's refusals of a value a client sent (its class 22, data exceptions), as the 400 they are:
+// the doors refuse NUL and bad encodings up front; this is the net for a door or page that passes
+// one through (a 500 for anything a client can send is a bug of ours, and says nothing useful).
+const CLIENT_DATA_ERRORS: Record<string, string> = {
+  "22021": "A value contains a character that cannot be stored (NUL, U+0000, or invalid UTF-8).",
+  "22P05": "A value contains a character that cannot be stored (NUL, U+0000, or invalid UTF-8).",
+  "22003": "A number is out of range.",
+  "22P02": "A value has the wrong format.",
+  "22007": "A date or time is not valid.",
+  "22008": "A date or time is out of range.",
+  "22001": "A value is too long.",
+};
+
+/** The 400 a client should see for a value Postgres refused (see CLIENT_DATA_ERRORS), or undefined. */
+export function clientDataError(error: unknown): ValidationError | undefined {
+  const code = pgError(error)?.code;
+  return code && CLIENT_DATA_ERRORS[code] ? new ValidationError(CLIENT_DATA_ERRORS[code]) : undefined;
+}
+
 /** Turns a constraint violation into the domain error a client should see; rethrows anything else. */
 export function translateDbError(error: unknown): never {
   const e = pgError(error);
@@ -42,6 +61,5 @@ export function translateDbError(error: unknown): never {
     throw new ConflictError("This would create a duplicate.");
   }
   if (e?.code === "23514") throw new ValidationError(`A value is not allowed (${e.constraint_name ?? "check"}).`);
-  if (e?.code === "22P02") throw new ValidationError("A value has the wrong format.");
-  throw error;
+  throw clientDataError(error) ?? error;
 }

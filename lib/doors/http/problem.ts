@@ -1,3 +1,4 @@
+import { clientDataError } from "@/lib/db-errors";
 import { isDomainError, type FieldErrors } from "@/lib/errors";
 
 // Errors of HTTP doors as RFC 9457 problem details (application/problem+json).
@@ -38,7 +39,8 @@ export function problem(
 
 /** A thrown error as a problem: domain errors with their status and fields; anything else is ours (500, logged). */
 export function problemFromError(error: unknown, requestId?: string): Response {
-  if (isDomainError(error)) return problem(error.status, error.message, { code: error.code, fieldErrors: error.fieldErrors, requestId });
+  const known = isDomainError(error) ? error : clientDataError(error);
+  if (known) return problem(known.status, known.message, { code: known.code, fieldErrors: known.fieldErrors, requestId });
   console.error(`[http] unexpected error (request ${requestId ?? "?"})`, error);
   return problem(500, "Something went wrong on our side.", { requestId });
 }

@@ -92,6 +92,9 @@ describe("users", () => {
     const bad = await api("POST", "/users", { body: { name: "", email: "nope", environmentIds: "dev" } });
     expect(bad.status).toBe(400);
     expect(Object.keys(bad.json.errors).sort()).toEqual(["email", "environmentIds", "name"]);
+    // A value Postgres cannot store (NUL: the lean server refuses it first over HTTP) is a 400 with the reason, not a 500.
+    const nul = await api("GET", "/users?environment=%00");
+    expect([nul.status, nul.json.detail]).toEqual([400, "A value contains a character that cannot be stored (NUL, U+0000, or invalid UTF-8)."]);
   });
 
   it("refuses writes with a read token and outside a scoped token's environments (403 with the reason)", async () => {

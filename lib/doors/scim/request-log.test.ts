@@ -74,6 +74,21 @@ describe("directory request log, health and limits", () => {
     });
   });
 
+  it("one entry the database refuses does not take the others with it: a NUL a client sent is stored as U+FFFD, and an entry whose directory is gone is the only one dropped", async () => {
+    const a = await scimClient(env.dev);
+    const b = await scimClient(env.test);
+    const gone = await scimClient(env.prod);
+    // In process (the lean server refuses NUL in a URL before any door sees it).
+    const nul = await a.call("GET", "/Users/%00");
+    expect(nul.status).toBe(404);
+    await b.call("GET", "/Groups");
+    await gone.call("GET", "/Users");
+    await getDb().delete(directories).where(eq(directories.id, gone.directory.id));
+    const [entry] = await logFor(a.directory.id, 1);
+    expect(entry!.change).toEqual({ error: "No user \uFFFD in this directory." });
+    expect((await logFor(b.directory.id, 1))[0]!.path).toBe("/Groups");
+  });
+
   it("drops entries past the directory's retention", async () => {
     const scim = await scimClient(env.test);
     await scim.call("GET", "/Users");

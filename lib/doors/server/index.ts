@@ -111,6 +111,35 @@ function replay(req: IncomingMessage, body: Buffer): IncomingMessage {
   return copy;
 }
 
+const NUL_REFUSAL = "The request carries a NUL character (U+0000), which no field accepts.";
+
+/**
+ * What no door or page can take, answered here for all of them alike (Next answered these 500):
+ * `OPTIONS *` (the server's methods) and any other asterisk target, a path that is not valid
+ * percent-encoding, and NUL (U+0000) anywhere in the target: no field can hold it (Postgres
+ * refuses it in text), so it is refused before it reaches one.
+ */
+export function unusableTarget(method: string | undefined, target: string, url: URL): { status: number; detail?: string; headers?: Record<string, string> } | null {
+  if (target === "*") {
+    return method === "OPTIONS" ? { status: 204, headers: { allow: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" } } : { status: 400, detail: "The request target * is only for OPTIONS." };
+  }
+  try {
+    decodeURIComponent(url.pathname);
+  } catch {
+    return { status: 400, detail: "The path is not valid percent-encoding." };
+  }
+  if (/%00|\0/i.test(target)) return { status: 400, detail: NUL_REFUSAL };
+  return null;
+}
+
+/** Whether a JSON or form body carries NUL: as a byte, as JSON's \u0000 escape, or form-encoded %00 (other bodies, files among them, are the handler's). */
+export function carriesNul(body: Buffer, contentType: string | undefined): boolean {
+  const type = (contentType ?? "").toLowerCase();
+  if (type.includes("json")) return body.includes(0) || /\\u0000/i.test(body.toString("latin1"));
+  if (type.startsWith("application/x-www-form-urlencoded")) return body.includes(0) || /%00/i.test(body.toString("latin1"));
+  return false;
+}
+
 export function createLeanServer(options: LeanServerOptions): LeanServer {
   const log = options.log ?? ((line: string) => console.error(line));
   let inFlight = 0;
@@ -150,6 +179,8 @@ export function createLeanServer(options: LeanServerOptions): LeanServer {
     } catch {
       return send(res, problem(400, "The request target is not a valid URL.", { requestId }));
     }
+    const refused = unusableTarget(req.method, req.url ?? "/", url);
+    if (refused) return send(res, refused.status === 204 ? new Response(null, refused) : problem(refused.status, refused.detail!, { requestId }));
     const machine = machineRoute(url.pathname);
     if (!machine) {
       const capped = CAPPED_NEXT_PATHS.find((p) => p.pattern.test(url.pathname));
@@ -161,6 +192,7 @@ export function createLeanServer(options: LeanServerOptions): LeanServer {
           if (error instanceof BodyTooLarge) return tooLarge(res, capped.maxBody, requestId);
           throw error;
         }
+        if (carriesNul(body, req.headers["content-type"])) return send(res, problem(400, NUL_REFUSAL, { requestId }));
         return options.next(replay(req, body), res);
       }
       return options.next(req, res);
@@ -180,6 +212,7 @@ export function createLeanServer(options: LeanServerOptions): LeanServer {
         throw error;
       }
     } else req.resume();
+    if (body && carriesNul(body, req.headers["content-type"])) return send(res, problem(400, NUL_REFUSAL, { requestId }));
     // The handler sees the public origin and the path that was routed (never a URL built from the
     // Host header, which a client writes).
     const headers = new Headers();

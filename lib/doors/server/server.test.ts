@@ -146,13 +146,32 @@ describe("idle connections", () => {
 });
 
 describe("client input never makes the server answer 500", () => {
-  it("a path that is not valid percent-encoding, or a Host header that is not a host, gets a 4xx or an answer", async () => {
+  it("refuses what no door or page can take with 400 and the reason, before Next or a door sees it: bad percent-encoding, NUL in the target or a JSON or form body, an asterisk target", async () => {
     const base = await start();
     const port = Number(new URL(base).port);
-    const scim = await raw(port, `GET /scim/v2/%E0%A4%A/Users HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
-    expect(scim).toMatch(/^HTTP\/1\.1 (401|404) /);
-    const rest = await raw(port, `GET /api/v1/users/%E0%A4%A HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
-    expect(rest).toMatch(/^HTTP\/1\.1 (401|404) /);
+    const status = (answer: string) => answer.match(/^HTTP\/1\.1 (\d+) /)?.[1];
+    const detail = (answer: string) => (JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4)) as { detail: string }).detail;
+    const before = seen.length;
+    for (const path of ["/scim/v2/%E0%A4%A/Users", "/api/v1/users/%E0%A4%A", "/console/%ZZ/users", "/e/%ZZ/sso"]) {
+      const answer = await raw(port, `GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+      expect([path, status(answer), detail(answer)]).toEqual([path, "400", "The path is not valid percent-encoding."]);
+    }
+    const nul = "The request carries a NUL character (U+0000), which no field accepts.";
+    for (const path of ["/api/v1/users?q=%00", "/console/dev/users?q=%00", "/e/dev/oauth/authorize?client_id=%00", "/api/v1/environments/%00"]) {
+      const answer = await raw(port, `GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+      expect([path, status(answer), detail(answer)]).toEqual([path, "400", nul]);
+    }
+    const json = '{"email":"nul@example.com","name":"x\\u0000y"}';
+    const post = await raw(port, `POST /api/v1/users HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${json.length}\r\nConnection: close\r\n\r\n${json}`);
+    expect([status(post), detail(post)]).toEqual(["400", nul]);
+    const form = "grant_type=authorization_code&code=%00&client_id=x";
+    const token = await raw(port, `POST /e/dev/oauth/token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${form.length}\r\nConnection: close\r\n\r\n${form}`);
+    expect([status(token), detail(token)]).toEqual(["400", nul]);
+    expect(status(await raw(port, `OPTIONS * HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`))).toBe("204");
+    const star = await raw(port, `GET * HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+    expect([status(star), detail(star)]).toEqual(["400", "The request target * is only for OPTIONS."]);
+    expect(seen.length).toBe(before);
+    // A Host header that is not a host still gets an answer (the public origin is configured, not read from it).
     const host = await raw(port, `GET /.well-known/jwks.json HTTP/1.1\r\nHost: bad host/x#\r\nConnection: close\r\n\r\n`);
     expect(host).toMatch(/^HTTP\/1\.1 (200|400) /);
   });
