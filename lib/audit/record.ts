@@ -27,12 +27,17 @@ export function isSecretName(name: string): boolean {
   return SECRET_KEY.test(name);
 }
 
-export function redact(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(redact);
+// What a client sent can nest as deep as JSON allows: below this depth the trail keeps a marker (a
+// recursion without a floor overflowed the stack after the change was written, and answered 500).
+const MAX_DEPTH = 32;
+
+export function redact(value: unknown, depth = 0): unknown {
   if (value instanceof Date) return value.toISOString();
+  if (value && typeof value === "object" && depth >= MAX_DEPTH) return "[nested too deep]";
+  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   if (value && typeof value === "object") {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEY.test(k) ? "[redacted]" : redact(v);
+    for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEY.test(k) ? "[redacted]" : redact(v, depth + 1);
     return out;
   }
   return value;

@@ -154,6 +154,12 @@ describe("audit events", () => {
     expect((await api("GET", "/audit-events?environment=nowhere", { token: tokens.read })).json).toMatchObject({ status: 404, detail: "No environment “nowhere”." });
     const cursor = await api("GET", "/audit-events?cursor=abc", { token: tokens.read });
     expect([cursor.status, cursor.json.errors.cursor]).toEqual([400, ["Pass the nextCursor of the previous page."]]);
+    // Dates that are no dates, and a cursor past any id: 400 with the reason, not 500.
+    for (const query of ["from=2020-13-45", "to=x", "from=1e20"]) {
+      const bad = await api("GET", `/audit-events?${query}`, { token: tokens.read });
+      expect([query, bad.status, Object.values(bad.json.errors ?? {}).flat()]).toEqual([query, 400, ["Not a date (use YYYY-MM-DD or an ISO time)."]]);
+    }
+    expect((await api("GET", "/audit-events?cursor=99999999999999999999", { token: tokens.read })).status).toBe(400);
   });
 });
 

@@ -122,6 +122,8 @@ describe("identity providers and sign-in settings", () => {
   });
 
   it("reads and replaces sign-in settings with If-Match; refuses bad settings, stale versions and other environments' tokens", async () => {
+    const long = await api("GET", `/environments/${"a".repeat(100)}/sign-in`, { token: tokens.read });
+    expect([long.status, long.json.detail]).toEqual([400, "Too big: expected string to have <=64 characters"]);
     const got = await api("GET", "/environments/dev/sign-in", { token: tokens.devRead });
     expect(got.json).toMatchObject({ environment: "dev", passwordEnabled: true, ssoEnabled: false, identityProvider: null, oauthDynamicRegistration: true, oauthClientMetadataDocuments: true });
     const version = got.json.version;

@@ -1,5 +1,6 @@
 import "server-only";
 import { z } from "zod";
+import { parseInput } from "@/lib/validation";
 import { ACTOR_TYPES, AUDIT_OUTCOMES, DIRECTORY_PATCH_ANSWERS, FEATURES, MCP_TOOLS } from "@/db/enums";
 import { eq } from "drizzle-orm";
 import type { Tx } from "@/db/client";
@@ -526,7 +527,7 @@ export const CONFIG_ENDPOINTS: Endpoint[] = [
         if (q.accountWide === "true") throw new ForbiddenError("This API token is scoped to environments: it reads their events, not the account-wide ones.");
       }
       const { cursor, ...filters } = q;
-      const { rows, next } = await listAuditEvents(auditFilterInput.parse({ ...filters, before: cursor }));
+      const { rows, next } = await listAuditEvents(parseInput(auditFilterInput, { ...filters, before: cursor }));
       return {
         body: {
           data: rows.map((e) => ({

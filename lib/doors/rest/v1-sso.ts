@@ -276,7 +276,7 @@ export const SSO_ENDPOINTS: Endpoint[] = [
     permission: ["environment_auth", "read"],
     response: signInOut,
     async handle({ ctx, params }) {
-      const env = await environmentByKey(keyParam.parse(params.key));
+      const env = await environmentByKey(parseInput(keyParam, params.key));
       authorize(ctx.actor, "environment_auth", "read", [env.id]);
       const settings = await getEnvironmentAuth(env.id);
       return { body: signInBody(settings, env.key), headers: { etag: etag(settings.version) } };
@@ -291,7 +291,7 @@ export const SSO_ENDPOINTS: Endpoint[] = [
     body: signInIn,
     response: signInOut,
     async handle({ ctx, params, body, headers }) {
-      const env = await environmentByKey(keyParam.parse(params.key));
+      const env = await environmentByKey(parseInput(keyParam, params.key));
       const expectedVersion = ifMatchVersion(headers);
       const settings = await updateEnvironmentAuth(ctx, env.id, { ...(body as object), expectedVersion });
       return { body: signInBody(settings, env.key), headers: { etag: etag(settings.version) } };

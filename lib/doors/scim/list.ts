@@ -16,7 +16,10 @@ export function listWhere(scope: SQL, filter: string | null | undefined, resolve
   }
 }
 
-/** startIndex is 1-based; count defaults to 100 and is clamped to 0…1000 (RFC 7644 §3.4.2.4). */
+/** Past any list's end (an OFFSET Postgres takes): a larger startIndex answers an empty page as well. */
+const MAX_START = 2 ** 31;
+
+/** startIndex is 1-based (clamped to 1…2^31); count defaults to 100 and is clamped to 0…1000 (RFC 7644 §3.4.2.4). */
 export function pageOf(query: { startIndex?: number; count?: number }): { startIndex: number; count: number } {
-  return { startIndex: Math.max(1, Math.floor(query.startIndex ?? 1)), count: Math.min(MAX_COUNT, Math.max(0, Math.floor(query.count ?? 100))) };
+  return { startIndex: Math.min(MAX_START, Math.max(1, Math.floor(query.startIndex ?? 1))), count: Math.min(MAX_COUNT, Math.max(0, Math.floor(query.count ?? 100))) };
 }

@@ -89,6 +89,17 @@ describe("directory request log, health and limits", () => {
     expect((await logFor(b.directory.id, 1))[0]!.path).toBe("/Groups");
   });
 
+  it("logs a body nested as deep as JSON allows (5,000 levels) with a marker below 32 levels: the PUT is answered 200, not written and then 500", async () => {
+    const scim = await scimClient(env.dev);
+    const created = await scim.call("POST", "/Users", { userName: "deep@corp.example" });
+    const depth = 5000;
+    const raw = `{"userName":"deep@corp.example","displayName":"Deep","x":${'{"a":'.repeat(depth)}1${"}".repeat(depth)}}`;
+    const put = await scim.call("PUT", `/Users/${created.body.id}`, undefined, { raw });
+    expect([put.status, put.body.displayName]).toEqual([200, "Deep"]);
+    const rows = await logFor(scim.directory.id, 2);
+    expect(JSON.stringify(rows.find((r) => r.method === "PUT")!.change)).toContain('"[nested too deep]"');
+  });
+
   it("drops entries past the directory's retention", async () => {
     const scim = await scimClient(env.test);
     await scim.call("GET", "/Users");

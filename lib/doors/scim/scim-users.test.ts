@@ -174,6 +174,11 @@ describe("SCIM users", () => {
     expect(page.body).toMatchObject({ totalResults: all.body.totalResults, startIndex: 2, itemsPerPage: 2 });
     expect(page.body.Resources.map((r: { id: string }) => r.id)).toEqual(all.body.Resources.slice(1, 3).map((r: { id: string }) => r.id));
     expect((await scim.call("GET", "/Users?count=100000")).body.itemsPerPage).toBe(all.body.totalResults);
+    // A startIndex past any list (beyond a bigint even) is an empty page, not a 500.
+    for (const startIndex of ["1e20", "9223372036854775809"]) {
+      const far = await scim.call("GET", `/Users?startIndex=${startIndex}`);
+      expect([startIndex, far.status, far.body.Resources ?? []]).toEqual([startIndex, 200, []]);
+    }
     const projected = await scim.call("GET", "/Users?attributes=userName&count=1");
     expect(Object.keys(projected.body.Resources[0]).sort()).toEqual(["id", "meta", "schemas", "userName"]);
   });
