@@ -8,6 +8,7 @@ const TITLES: Record<number, string> = {
   401: "Unauthorized",
   403: "Forbidden",
   404: "Not found",
+  405: "Method not allowed",
   409: "Conflict",
   412: "Precondition failed",
   413: "Content too large",

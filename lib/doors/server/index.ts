@@ -152,6 +152,9 @@ export function createLeanServer(options: LeanServerOptions): LeanServer {
       if (inFlight === 0) drained?.();
     });
     void handle(req, res).catch((error) => {
+      // A client that went away mid-request (its body cut off) is not a failure of ours: nothing to
+      // answer, nothing to log.
+      if (req.destroyed && !req.complete) return void res.destroy();
       log(`[server] request ${String(req.headers["x-request-id"])} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
       if (!res.headersSent) void send(res, problem(500, "Something went wrong on our side.", { requestId: String(req.headers["x-request-id"]) }));
       else res.destroy();
@@ -199,9 +202,13 @@ export function createLeanServer(options: LeanServerOptions): LeanServer {
     }
 
     const { route, match } = machine;
-    const method = (req.method ?? "GET").toUpperCase();
+    const asked = (req.method ?? "GET").toUpperCase();
+    // HEAD wherever GET is answered (RFC 9110 §9.3.2): the GET's status and headers, no body.
+    const head = asked === "HEAD" && (route.methods as readonly string[]).includes("GET");
+    const method = head ? "GET" : asked;
     if (!(route.methods as readonly string[]).includes(method)) {
-      return send(res, problem(405, `${method} is not allowed here.`, { requestId, headers: { allow: route.methods.join(", ") } }));
+      const allowed = (route.methods as readonly string[]).includes("GET") ? [...route.methods, "HEAD"] : route.methods;
+      return send(res, problem(405, `${method} is not allowed here.`, { requestId, headers: { allow: allowed.join(", ") } }));
     }
     let body: Buffer | undefined;
     if (method !== "GET" && method !== "DELETE") {
@@ -222,7 +229,12 @@ export function createLeanServer(options: LeanServerOptions): LeanServer {
     }
     // A copy of its own (a small body read from the socket is a view into Node's shared buffer pool).
     const request = new BufferedRequest(`${publicOrigin()}${url.pathname}${url.search}`, { method, headers }, body ? new Uint8Array(body) : null);
-    await send(res, await route.handle(request, match));
+    const answer = await route.handle(request, match);
+    if (head) {
+      await answer.body?.cancel();
+      return send(res, new Response(null, { status: answer.status, headers: answer.headers }));
+    }
+    await send(res, answer);
   }
 
   const lean: LeanServer = {

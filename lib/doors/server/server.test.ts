@@ -117,7 +117,7 @@ describe("machine doors and request ids", () => {
     expect(api.status).toBe(401);
     expect(((await api.json()) as { requestId: string }).requestId).toBe(api.headers.get("x-request-id"));
     const wrong = await fetch(`${base}/.well-known/jwks.json`, { method: "POST", body: "{}" });
-    expect([wrong.status, wrong.headers.get("allow")]).toEqual([405, "GET"]);
+    expect([wrong.status, wrong.headers.get("allow")]).toEqual([405, "GET, HEAD"]);
     expect(seen.length).toBe(before);
     // Browser paths go to Next, with the same request id header.
     const page = await fetch(`${base}/sign-in`);
@@ -174,6 +174,40 @@ describe("client input never makes the server answer 500", () => {
     // A Host header that is not a host still gets an answer (the public origin is configured, not read from it).
     const host = await raw(port, `GET /.well-known/jwks.json HTTP/1.1\r\nHost: bad host/x#\r\nConnection: close\r\n\r\n`);
     expect(host).toMatch(/^HTTP\/1\.1 (200|400) /);
+  });
+});
+
+describe("a client that goes away", () => {
+  it("mid-body is not logged as a failure of ours, and the server goes on answering", async () => {
+    const lines: string[] = [];
+    running = await serveApp({ next: echoNext, trustProxy: null, port: 0, hostname: "127.0.0.1", log: (line) => lines.push(line) });
+    const scim = await scimClient(envs.dev);
+    await new Promise<void>((resolve) => {
+      const socket = net.connect(running!.port, "127.0.0.1", () => {
+        socket.write(`POST /scim/v2/${scim.directory.id}/Users HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${scim.token}\r\nContent-Type: application/scim+json\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n{"userName":"cut`);
+        // Gone once the server has begun reading the body.
+        setImmediate(() => socket.destroy());
+      });
+      socket.on("close", () => resolve());
+    });
+    // The next request is answered once the server has seen the close (no fixed wait: it is queued behind it).
+    expect((await fetch(`http://127.0.0.1:${running.port}/healthz`)).status).toBe(200);
+    await running.close(1000);
+    running = undefined;
+    expect(lines.filter((l) => l.includes("failed"))).toEqual([]);
+  });
+});
+
+describe("HEAD", () => {
+  it("is answered wherever GET is, with the GET's status and headers and no body; a 405 lists it", async () => {
+    const base = await start();
+    const port = Number(new URL(base).port);
+    for (const path of ["/healthz", "/.well-known/jwks.json"]) {
+      const answer = await raw(port, `HEAD ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+      expect([path, answer.slice(0, 13), /\r\ncontent-type: application\/[\w+-]*json/i.test(answer), answer.endsWith("\r\n\r\n")]).toEqual([path, "HTTP/1.1 200 ", true, true]);
+    }
+    const put = await fetch(`${base}/.well-known/jwks.json`, { method: "PUT" });
+    expect([put.status, put.headers.get("allow"), (await put.json()).title]).toEqual([405, "GET, HEAD", "Method not allowed"]);
   });
 });
 
