@@ -234,15 +234,23 @@ export async function decideReviewItems(ctx: DomainContext, input: unknown): Pro
       if (assigned.status !== "active") throw new ForbiddenError("The member this API token acts for is not active.");
     }
     const itemIds = [...new Set(data.itemIds)];
-    // Separation of duties: nobody keeps (or revokes) their own access; another reviewer decides it.
+    // Separation of duties: nobody keeps (or revokes) their own access, theirs by name or through a
+    // group they are in (a grant to it); another reviewer decides it.
     const reviewer = await personEmailOf(tx, ctx.actor);
     if (reviewer) {
       const [own] = await tx
-        .select({ email: accessReviewItems.userEmail })
+        .select({ what: sql<string>`coalesce(${accessReviewItems.userEmail}, ${accessReviewItems.groupName})` })
         .from(accessReviewItems)
-        .where(and(eq(accessReviewItems.reviewId, review.id), inArray(accessReviewItems.id, itemIds), sql`lower(${accessReviewItems.userEmail}) = ${reviewer}`))
+        .where(
+          and(
+            eq(accessReviewItems.reviewId, review.id),
+            inArray(accessReviewItems.id, itemIds),
+            sql`(lower(${accessReviewItems.userEmail}) = ${reviewer} or (${accessReviewItems.userId} is null and ${accessReviewItems.groupId} is not null
+              and exists (select 1 from ${groupMembers} gm join ${users} u on u.id = gm.user_id where gm.group_id = ${accessReviewItems.groupId} and lower(u.email) = ${reviewer})))`,
+          ),
+        )
         .limit(1);
-      if (own) throw new ForbiddenError(`You cannot decide on your own access (${own.email}): another reviewer must.`);
+      if (own) throw new ForbiddenError(`You cannot decide on your own access (${own.what}): another reviewer must.`);
     }
     const updated = await tx
       .update(accessReviewItems)

@@ -179,4 +179,17 @@ describe("access reviews", () => {
     expect(report.find((r) => r.user_email === bob!.email)!.outcome).toBe("not revoked: added again after the review began (a later change, not the one reviewed)");
     expect(report.find((r) => r.user_email === ann!.email)!.outcome).toBe("revoked");
   });
+  it("a reviewer does not decide on a grant to a group they are in (their own access, through the group)", async () => {
+    const reviewer = await realMemberCtx("reviewer");
+    const me = await createUser(systemCtx, { name: "Me Again", email: reviewer.actor.label, environmentIds: [env.prod.id] });
+    const group = await createGroup(systemCtx, { environmentId: env.prod.id, name: `Mine ${crypto.randomUUID().slice(0, 6)}` });
+    await addMembers(systemCtx, { groupId: group.id, userIds: [me.id] });
+    const genie = await createResource(systemCtx, { environmentId: env.prod.id, feature: "agent_studio", name: `Genie ${group.id.slice(0, 6)}` });
+    await addGrants(systemCtx, { environmentId: env.prod.id, feature: "agent_studio", resourceId: genie.id, groupIds: [group.id] });
+    const owner = await realMemberCtx("owner");
+    const review = await createAccessReview(owner, { environmentId: env.prod.id, name: `Own group ${group.id.slice(0, 6)}`, scope: "resources", scopeIds: [genie.id], reviewerIds: [reviewer.actor.id], dueAt: tomorrow() });
+    const { items } = (await getAccessReview(env.prod.id, review.id))!;
+    const grant = items.find((i) => i.groupId === group.id)!;
+    await expect(decideReviewItems(reviewer, { reviewId: review.id, itemIds: [grant.id], decision: "keep", comment: "" })).rejects.toThrow(`You cannot decide on your own access (${group.name}): another reviewer must.`);
+  });
 });

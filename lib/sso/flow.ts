@@ -229,7 +229,8 @@ export function describePlan(plan: SignInPlan) {
  * request to bind to, so it is unbound by nature.
  */
 export async function handleAcs(input: { SAMLResponse: unknown; RelayState: unknown; browserBinding?: string; ip?: string; userAgent?: string }): Promise<AcsResult> {
-  const relayState = typeof input.RelayState === "string" ? input.RelayState.slice(0, 2000) : "";
+  // A RelayState with NUL names nothing we made (and no column could hold it): as if none came.
+  const relayState = typeof input.RelayState === "string" && !input.RelayState.includes("\0") ? input.RelayState.slice(0, 2000) : "";
   const spInitiated = relayState.startsWith("boxyhq_jackson_");
   const flow = spInitiated ? "sp" : "idp";
   let idp: IdentityProvider | null = null;
@@ -674,19 +675,17 @@ export async function listTraces(identityProviderId: string, limit = 50): Promis
   return rows.map((r) => ({ ...r.trace, userEmail: r.userEmail }));
 }
 
-// Refusals whose reason quotes what the answer said before any signature was checked (an unsigned
-// response's Issuer, Destination or InResponseTo, a malformed document, the SAML library's or an
-// OIDC IdP's error text): anyone can send such an answer from their own browser and link the trace
-// to someone else, so a sign-in page does not repeat that text. The others are decided from our
-// own records or from a verified assertion, and say why as they are.
-const QUOTES_UNVERIFIED_TEXT = new Set(["issuer", "malformed", "conditions", "destination", "recipient", "in_response_to", "status", "jackson", "idp_error"]);
+// Refusals a sign-in page may repeat: decided from our own records or from an assertion (or ID
+// token) whose signature was verified, or worded wholly by us. Any other reason may quote what an
+// answer said before a signature was checked (an unsigned response's Issuer, Destination, IDs or
+// References; a malformed document; an IdP's error text): anyone can send such an answer from
+// their own browser and link its trace to someone else, so a sign-in page says a fixed sentence.
+const SHOWN_ON_SIGN_IN = new Set(["identity_conflict", "domain", "console_access", "email_unverified", "user_status", "excluded", "no_access", "no_account", "attributes", "unsolicited", "binding", "request", "replay"]);
 
-/** What a sign-in page says about a failed SSO attempt: its reason, or a fixed sentence where the reason quotes unverified text (the trace keeps it, for admins). */
+/** What a sign-in page says about a failed SSO attempt: its reason where SHOWN_ON_SIGN_IN, else a fixed sentence (the trace keeps the reason, for admins). */
 export function signInFailureMessage(trace: Pick<SsoTrace, "failedCheck" | "reason">): string {
-  if (trace.failedCheck && QUOTES_UNVERIFIED_TEXT.has(trace.failedCheck)) {
-    return `The identity provider's answer was refused (check "${trace.failedCheck}"); an administrator can read why in its sign-in traces.`;
-  }
-  return trace.reason ?? "";
+  if (trace.failedCheck && SHOWN_ON_SIGN_IN.has(trace.failedCheck)) return trace.reason ?? "";
+  return `The identity provider's answer was refused (check "${trace.failedCheck ?? "unknown"}"); an administrator can read why in its sign-in traces.`;
 }
 
 export async function getTrace(traceId: string): Promise<SsoTrace | undefined> {

@@ -4,7 +4,7 @@ import { getDb } from "@/db/client";
 import { auditEvents, ssoRequests, ssoTraces } from "@/db/schema";
 import { systemCtx } from "@/test-support/fixtures";
 import { bindingForStart, ssoBindingCookie } from "./browser-binding";
-import { getTrace, signInFailureMessage } from "./flow";
+import { getTrace, handleAcs, signInFailureMessage } from "./flow";
 import { updateIdentityProvider } from "./identity-providers";
 import { setupSso, type SsoFixture } from "./testing/fixture";
 import { generateKeyPair } from "./testing/test-idp";
@@ -116,7 +116,21 @@ describe("what a sign-in page repeats of a refusal", () => {
     const trace = (await getTrace(result.traceId!))!;
     expect(trace).toMatchObject({ failedCheck: "issuer", reason: expect.stringContaining(text) });
     expect(signInFailureMessage(trace)).toBe('The identity provider\'s answer was refused (check "issuer"); an administrator can read why in its sign-in traces.');
-    // A refusal decided from our own records says why, as it is.
+    // Any check but those decided from our records or a verified answer says the fixed sentence
+    // (signature_placement quotes a duplicated ID the sender chose); ours say why, as they are.
+    expect(signInFailureMessage({ failedCheck: "signature_placement", reason: 'The ID "Call +1 555 0100" appears twice.' })).toBe(
+      'The identity provider\'s answer was refused (check "signature_placement"); an administrator can read why in its sign-in traces.',
+    );
     expect(signInFailureMessage({ failedCheck: "user_status", reason: "The account ann@example.com is suspended." })).toBe("The account ann@example.com is suspended.");
+  });
+
+  it("a response carrying NUL (as &#0; or raw) is refused as malformed, with a trace, not thrown as a database error", async () => {
+    for (const nul of ["&#0;", "&#x000;"]) {
+      const xml = `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_n" Version="2.0" IssueInstant="2026-01-01T00:00:00Z"><saml:Issuer>https://idp.example/${nul}</saml:Issuer></samlp:Response>`;
+      const result = await handleAcs({ SAMLResponse: Buffer.from(xml).toString("base64"), RelayState: "" });
+      expect(result).toMatchObject({ ok: false, check: "malformed", reason: "The SAML response carries a NUL character (U+0000), which XML does not allow." });
+    }
+    const relay = await handleAcs({ SAMLResponse: Buffer.from("<x/>").toString("base64"), RelayState: "boxyhq_jackson_\0" });
+    expect(relay.ok).toBe(false);
   });
 });

@@ -113,6 +113,10 @@ export function decodeSamlResponse(base64: string): { xml: string; base64: strin
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) {
     throw new SamlCheckError("dtd", "The SAML response contains a DOCTYPE or entity declaration; these are never accepted.");
   }
+  // NUL, raw or as a character reference (XML 1.0 allows neither): no field can hold it.
+  if (xml.includes("\0") || /&#(0+|x0+);/i.test(xml)) {
+    throw new SamlCheckError("malformed", "The SAML response carries a NUL character (U+0000), which XML does not allow.");
+  }
   return { xml, base64: checked };
 }
 

@@ -132,10 +132,14 @@ export function unusableTarget(method: string | undefined, target: string, url: 
   return null;
 }
 
-/** Whether a JSON or form body carries NUL: as a byte, as JSON's \u0000 escape, or form-encoded %00 (other bodies, files among them, are the handler's). */
+/**
+ * Whether a JSON or form body carries NUL: as a byte, as JSON's \u0000 escape (not an escaped
+ * backslash followed by "u0000", which is text), or form-encoded %00. A body without a type is read
+ * as JSON (SCIM takes one); other bodies, files among them, are the handler's.
+ */
 export function carriesNul(body: Buffer, contentType: string | undefined): boolean {
   const type = (contentType ?? "").toLowerCase();
-  if (type.includes("json")) return body.includes(0) || /\\u0000/i.test(body.toString("latin1"));
+  if (!type || type.includes("json")) return body.includes(0) || /(?<!\\)(?:\\\\)*\\u0000/i.test(body.toString("latin1"));
   if (type.startsWith("application/x-www-form-urlencoded")) return body.includes(0) || /%00/i.test(body.toString("latin1"));
   return false;
 }

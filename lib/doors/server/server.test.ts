@@ -167,6 +167,13 @@ describe("client input never makes the server answer 500", () => {
     const form = "grant_type=authorization_code&code=%00&client_id=x";
     const token = await raw(port, `POST /e/dev/oauth/token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${form.length}\r\nConnection: close\r\n\r\n${form}`);
     expect([status(token), detail(token)]).toEqual(["400", nul]);
+    // A body with no type is read as JSON (SCIM takes one); JSON text that only names \u0000 (an escaped backslash) is no NUL.
+    const untyped = '{"userName":"a\\u0000b"}';
+    const scimPost = await raw(port, `POST /scim/v2/00000000-0000-4000-8000-000000000000/Users HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${untyped.length}\r\nConnection: close\r\n\r\n${untyped}`);
+    expect([status(scimPost), detail(scimPost)]).toEqual(["400", nul]);
+    const text = '{"message":"In JS, write \\\\u0000 for NUL"}';
+    const named = await raw(port, `POST /api/v1/users HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${text.length}\r\nConnection: close\r\n\r\n${text}`);
+    expect(status(named)).toBe("401");
     expect(status(await raw(port, `OPTIONS * HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`))).toBe("204");
     const star = await raw(port, `GET * HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
     expect([status(star), detail(star)]).toEqual(["400", "The request target * is only for OPTIONS."]);
