@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { Environment } from "@/db/schema";
 import { auditActions, countRows, createEnvironments, memberCtx, realMemberCtx, systemCtx } from "@/test-support/fixtures";
 import { revokeEnvironmentFromUsers } from "@/lib/users/bulk";
+import { authenticateApiToken, createApiToken } from "@/lib/api-tokens";
 import type { DomainContext } from "@/lib/auth/actor";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/lib/errors";
 import { addGrants, listGrants } from "@/lib/access/grants";
@@ -141,6 +142,13 @@ describe("access requests", () => {
     await expect(decideAccessRequest(admin, { requestId: moved.request.id, decision: "approve" })).rejects.toThrow("mover@example.com can no longer enter PROD: deny the request, or grant them the environment first.");
     expect(await countRows("access_grants")).toBe(grantsBefore);
     expect(await decideAccessRequest(admin, { requestId: asked.request.id, decision: "deny", comment: "Suspended" })).toMatchObject({ status: "denied", grantId: null });
+    // Nor through an API token the requester made (any scope: the token is theirs).
+    const boss = await realMemberCtx("admin");
+    const bossUser = await createUser(systemCtx, { name: "Boss", email: boss.actor.label, environmentIds: [env.prod.id] });
+    const bossAsks = await requestAccess({ actor: { type: "end_user", id: bossUser.id, label: bossUser.email, environmentIds: [env.prod.id] } }, { environmentId: env.prod.id, userId: bossUser.id, resourceId: treasury.id, reason: "me too" });
+    const { token } = await createApiToken(boss, { name: "my automation", scope: "write" });
+    const tokenCtx = { actor: (await authenticateApiToken(token))!.actor };
+    await expect(decideAccessRequest(tokenCtx, { requestId: bossAsks.request.id, decision: "approve" })).rejects.toThrow("You cannot approve your own access request: another approver must.");
     expect(await decideAccessRequest(systemCtx, { requestId: mine.request.id, decision: "approve" })).toMatchObject({ status: "approved" });
   });
 });

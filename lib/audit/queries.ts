@@ -23,7 +23,8 @@ const optionalDate = z
   .transform((v, ctx) => {
     if (!v) return undefined;
     const d = new Date(v);
-    if (Number.isNaN(d.getTime())) {
+    // Years Postgres's timestamps hold as a person means them (year 0 and before 4713 BC it refuses).
+    if (Number.isNaN(d.getTime()) || d.getUTCFullYear() < 1 || d.getUTCFullYear() > 9999) {
       ctx.addIssue({ code: "custom", message: "Not a date (use YYYY-MM-DD or an ISO time)." });
       return z.NEVER;
     }

@@ -11,6 +11,8 @@ export type Actor =
       environmentIds: readonly string[] | null;
       /** A reviewer-scoped token acts for the console member who made it (deciding their review items). */
       memberId?: string | null;
+      /** The console member who made the token (any scope): the person behind it, for separation of duties. */
+      createdBy?: string | null;
     }
   | { type: "directory"; id: string; label: string; environmentIds: readonly string[] }
   | { type: "identity_provider"; id: string; label: string; environmentIds: readonly string[] }

@@ -89,6 +89,8 @@ describe("memberships as of a date", () => {
     expect((await bad({ subject: "group", at: "2026-01-01T00:00:00Z" })).fieldErrors).toEqual({ group: ["Choose a group."] });
     expect((await bad({ subject: "user", user: "nobody@example.com", at: "not a date" })).fieldErrors).toEqual({ at: ["Enter a date and time."] });
     expect((await bad({ subject: "user", user: "nobody@example.com", at: "2999-01-01T00:00:00Z" })).fieldErrors).toEqual({ at: ["Pick a time that has passed."] });
+    // Year 0 is a date to JavaScript, not to Postgres: a field error, not a 500.
+    expect((await bad({ subject: "user", user: "nobody@example.com", at: "0000-01-01T00:00" })).fieldErrors).toEqual({ at: ["Enter a date and time (from year 1)."] });
     expect((await bad({ subject: "user", user: "nobody@example.com", at: "2026-01-01T00:00:00Z" })).fieldErrors).toEqual({ user: ["No user with that email has any history in this environment."] });
     const group = await createGroup(systemCtx, { environmentId: env.dev.id, name: `Read ${crypto.randomUUID().slice(0, 6)}` });
     const read = await membershipsAsOf(memberCtx("reviewer"), { environmentId: env.dev.id, subject: "group", group: group.id, at: new Date().toISOString() });

@@ -22,7 +22,7 @@ export const asOfInput = z
     // A time without a zone (the form's datetime-local) is read as UTC.
     at: z.preprocess(
       (v) => (typeof v === "string" && v && !/(Z|[+-]\d\d:?\d\d)$/.test(v) ? `${v}Z` : v),
-      z.coerce.date({ error: "Enter a date and time." }).refine((d) => !Number.isNaN(d.getTime()), "Enter a date and time."),
+      z.coerce.date({ error: "Enter a date and time." }).refine((d) => !Number.isNaN(d.getTime()) && d.getUTCFullYear() >= 1, "Enter a date and time (from year 1)."),
     ),
   })
   .refine((v) => v.subject !== "group" || v.group, { message: "Choose a group.", path: ["group"] })

@@ -155,7 +155,11 @@ describe("audit events", () => {
     const cursor = await api("GET", "/audit-events?cursor=abc", { token: tokens.read });
     expect([cursor.status, cursor.json.errors.cursor]).toEqual([400, ["Pass the nextCursor of the previous page."]]);
     // Dates that are no dates, and a cursor past any id: 400 with the reason, not 500.
-    for (const query of ["from=2020-13-45", "to=x", "from=1e20"]) {
+    // Real dates filter (a regression once refused them all): nothing of this run is from 2020 or before.
+    const since = await api("GET", "/audit-events?from=2020-01-01&to=2999-12-31T23:59:59Z&limit=5", { token: tokens.read });
+    expect([since.status, since.json.data.length]).toEqual([200, 5]);
+    expect((await api("GET", "/audit-events?to=2020-01-01", { token: tokens.read })).json.data).toEqual([]);
+    for (const query of ["from=2020-13-45", "to=x", "from=1e20", "from=0000-01-01"]) {
       const bad = await api("GET", `/audit-events?${query}`, { token: tokens.read });
       expect([query, bad.status, Object.values(bad.json.errors ?? {}).flat()]).toEqual([query, 400, ["Not a date (use YYYY-MM-DD or an ISO time)."]]);
     }
