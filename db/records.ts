@@ -15,9 +15,10 @@ export function recordset(rows: readonly object[], columns: string): SQL {
  * `insert into <table> (<names>) select * from <recordset>`: rows whose fields are the columns
  * themselves, in the order `columns` gives them ("actor_type text, action text, …").
  */
-export function insertRecords(table: Table, columns: string, rows: readonly object[]): SQL {
+export function insertRecords(table: Table, columns: string, rows: readonly object[], onlyWhere?: SQL): SQL {
   const names = columns.split(",").map((c) => c.trim().split(/\s+/)[0]!);
-  return sql`insert into ${table} (${sql.raw(names.join(", "))}) select * from ${recordset(rows, columns)}`;
+  // `onlyWhere` keeps the rows it holds for (each row is `v`, its fields by column name).
+  return sql`insert into ${table} (${sql.raw(names.join(", "))}) select * from ${recordset(rows, columns)}${onlyWhere ? sql` where ${onlyWhere}` : sql``}`;
 }
 
 /**

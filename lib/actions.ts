@@ -1,10 +1,10 @@
 import "server-only";
-import { clientDataError } from "@/lib/db-errors";
+import { clientErrorOf } from "@/lib/db-errors";
 import { revalidatePath } from "next/cache";
 import type { DomainContext } from "@/lib/auth/actor";
 import { contextFromSession, getConsoleSession, MUST_ENROL } from "@/lib/auth/session";
 import { stepUpSatisfied } from "@/lib/second-factor";
-import { isDomainError, type FieldErrors } from "@/lib/errors";
+import type { FieldErrors } from "@/lib/errors";
 import { denialReason, type PermissionResource, type PermissionAction } from "@/lib/permissions";
 
 /** `code` "step_up_required": the action is sensitive and the member must confirm a second factor first (the UI asks, then retries). */
@@ -48,7 +48,7 @@ export function consoleAction<A extends unknown[], T>(
       for (const path of options.revalidate ?? ["/console"]) revalidatePath(path, "layout");
       return { ok: true, data };
     } catch (error) {
-      const known = isDomainError(error) ? error : clientDataError(error);
+      const known = clientErrorOf(error);
       if (known) return { ok: false, error: known.message, fieldErrors: known.fieldErrors };
       console.error(`[action] unexpected error (request ${ctx.requestId})`, error);
       return { ok: false, error: `Something went wrong on our side (request ${ctx.requestId}).` };

@@ -1,4 +1,4 @@
-import { ConflictError, ValidationError } from "@/lib/errors";
+import { ConflictError, isDomainError, ValidationError, type DomainError } from "@/lib/errors";
 
 type PgError = { code?: string; constraint_name?: string; constraint?: string; cause?: unknown };
 
@@ -49,6 +49,11 @@ const CLIENT_DATA_ERRORS: Record<string, string> = {
 export function clientDataError(error: unknown): ValidationError | undefined {
   const code = pgError(error)?.code;
   return code && CLIENT_DATA_ERRORS[code] ? new ValidationError(CLIENT_DATA_ERRORS[code]) : undefined;
+}
+
+/** A thrown error as the one a client should see: a domain error as it is, a value Postgres refused as its 400; undefined for ours (a 500). Every door's last catch. */
+export function clientErrorOf(error: unknown): DomainError | undefined {
+  return isDomainError(error) ? error : clientDataError(error);
 }
 
 /** Turns a constraint violation into the domain error a client should see; rethrows anything else. */

@@ -62,6 +62,15 @@ export async function createEndUserSession(
   return { token, session: session! };
 }
 
+/**
+ * Whether a session (a row of `sessions`, joined with its environment's `environment_auth`) may
+ * only add a second factor: the environment requires one on password sign-in and the user has none
+ * yet. One rule for the session cookie and for an app's grant made from the session (lib/oauth).
+ */
+export const mustEnrolSql = () =>
+  sql<boolean>`(coalesce(${environmentAuth.secondFactor} = 'required', false) and ${sessions.method} = 'password'
+    and not exists (select 1 from ${secondFactors} f where f.user_id = ${sessions.userId} and f.confirmed_at is not null))`;
+
 /** `mustEnrol`: the environment requires a second factor on password sign-in and the user has none yet: the session only lets them add one. */
 export type EndUserSession = { session: Session; user: User; environment: Environment; mustEnrol: boolean };
 
@@ -78,8 +87,7 @@ export async function readEndUserSession(environmentKey: string, token: string |
       user: users,
       environment: environments,
       idleMinutes: environmentAuth.idleTimeoutMinutes,
-      mustEnrol: sql<boolean>`(coalesce(${environmentAuth.secondFactor} = 'required', false) and ${sessions.method} = 'password'
-        and not exists (select 1 from ${secondFactors} f where f.user_id = ${users.id} and f.confirmed_at is not null))`,
+      mustEnrol: mustEnrolSql(),
     })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))

@@ -1,7 +1,8 @@
 import "server-only";
 import { and, eq, isNull, sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
-import { environmentAuth, oauthConsents, secondFactors, sessions } from "@/db/schema";
+import { environmentAuth, oauthConsents, sessions } from "@/db/schema";
+import { mustEnrolSql } from "@/lib/end-user/sessions";
 
 /**
  * Whether a grant's consent stands: not revoked, its session not ended (signed out everywhere,
@@ -21,8 +22,7 @@ export async function consentIsLive(environmentId: string, grantId: string): Pro
         eq(oauthConsents.grantId, grantId),
         isNull(oauthConsents.revokedAt),
         isNull(sessions.revokedAt),
-        sql`not (coalesce(${environmentAuth.secondFactor} = 'required', false) and ${sessions.method} = 'password'
-          and not exists (select 1 from ${secondFactors} f where f.user_id = ${sessions.userId} and f.confirmed_at is not null))`,
+        sql`not ${mustEnrolSql()}`,
       ),
     );
   return !!row;

@@ -348,8 +348,11 @@ export async function closeAccessReview(ctx: DomainContext, reviewId: string): P
     const REVIEWED_LATER = "not revoked: added again after the review began (a later change, not the one reviewed)";
     const addedSince = (at: Date | undefined) => !!at && at > review.createdAt;
     for (const [groupId, all] of byGroup) {
-      const list = all.filter((i) => !addedSince(ownerOf.get(`${groupId}:${i.userId}`)?.createdAt));
-      for (const i of all) if (!list.includes(i)) outcome.set(i.id, REVIEWED_LATER);
+      const list: ReviewItem[] = [];
+      for (const i of all) {
+        if (addedSince(ownerOf.get(`${groupId}:${i.userId}`)?.createdAt)) outcome.set(i.id, REVIEWED_LATER);
+        else list.push(i);
+      }
       if (!list.length) continue;
       // A group deleted since the campaign started: its memberships are already gone (the lookup
       // throws before any write, so the transaction goes on).
@@ -371,7 +374,8 @@ export async function closeAccessReview(ctx: DomainContext, reviewId: string): P
         .from(environmentAccess)
         .where(and(eq(environmentAccess.environmentId, env.id), inArray(environmentAccess.userId, accessItems.map((i) => i.userId!))));
       const existing = new Set((await tx.select({ id: users.id }).from(users).where(inArray(users.id, accessItems.map((i) => i.userId!)))).map((u) => u.id));
-      const later = new Set(accessItems.filter((i) => addedSince(accessOwners.find((o) => o.userId === i.userId)?.grantedAt)).map((i) => i.id));
+      const accessOwnerOf = new Map(accessOwners.map((o) => [o.userId, o]));
+      const later = new Set(accessItems.filter((i) => addedSince(accessOwnerOf.get(i.userId!)?.grantedAt)).map((i) => i.id));
       const present = accessItems.filter((i) => existing.has(i.userId!) && !later.has(i.id));
       const result = present.length ? await revokeEnvironmentFromUsersIn(tx, ctx, { environmentId: env.id, userIds: present.map((i) => i.userId!) }) : { changed: [], failed: [] };
       const changed = new Set(result.changed);
@@ -382,7 +386,7 @@ export async function closeAccessReview(ctx: DomainContext, reviewId: string): P
           continue;
         }
         outcome.set(i.id, changed.has(i.userId!) ? "revoked" : failed.has(i.userId!) ? `not revoked: ${failed.get(i.userId!)}` : "already gone");
-        if (changed.has(i.userId!)) exclude(i, "access", accessOwners.find((o) => o.userId === i.userId));
+        if (changed.has(i.userId!)) exclude(i, "access", accessOwnerOf.get(i.userId!));
       }
     }
     await insertExclusionRows(tx, ctx, exclusions);

@@ -2,7 +2,6 @@ import "server-only";
 import { and, eq, inArray, isNotNull, ne, or, sql } from "drizzle-orm";
 import type { Executor } from "@/db/client";
 import {
-  environmentIdentityProviders,
   environmentAccess,
   environmentJitGroups,
   groupMappings,
@@ -18,6 +17,7 @@ import {
 import type { Actor, DomainContext } from "@/lib/auth/actor";
 import { recordAuditMany, type AuditEntry } from "@/lib/audit/record";
 import { environmentKeysOf } from "@/lib/environments";
+import { additionalIdentityProvidersOf } from "./environment-auth";
 import { accessExclusionsOf, exclusionNote, groupExclusionsOfUser, type StandingExclusion } from "@/lib/groups/exclusions";
 import { insertGroupRows } from "@/lib/groups/group-rows";
 import { deleteUserMembershipRowsOfSource, environmentIdsOf, insertAccessRows, insertMembershipPairs } from "@/lib/groups/membership-rows";
@@ -103,12 +103,10 @@ export async function planSignIn(
   // IdP, any): otherwise a partner's IdP asserting a corp.example address would match, link or
   // create (JIT) that account, and name it and set its groups.
   if (settings.identityProviderId !== idp.id) {
-    const [further] = await tx
-      .select({ domains: environmentIdentityProviders.domains })
-      .from(environmentIdentityProviders)
-      .where(and(eq(environmentIdentityProviders.environmentId, environment.id), eq(environmentIdentityProviders.identityProviderId, idp.id)));
-    const domain = identity.email.slice(identity.email.lastIndexOf("@") + 1).toLowerCase();
-    if (!further?.domains.some((d) => d.toLowerCase() === domain)) {
+    const further = (await additionalIdentityProvidersOf(environment.id, tx)).find((o) => o.id === idp.id);
+    // Matched as home realm discovery matches it (environment-auth.ts).
+    const domain = identity.email.split("@").pop()!.toLowerCase();
+    if (!further?.domains.includes(domain)) {
       const served = further?.domains.length ? further.domains.join(", ") : "no email domain";
       return { denied: true, check: "domain", reason: `${idp.name} signs in to ${environment.name} only for ${served}; it asserted ${identity.email}.` };
     }

@@ -89,6 +89,7 @@ export async function decideWithToken(
   const live = decided.length
     ? await decide({ environment: request.environment, user: { id: claims.sub }, feature: request.feature, resources: decided, tokenIssuedAt: claims.iat, sessionId: claims.sid, tool: request.tool, anyTool: request.anyTool })
     : [];
-  const decisions = resources.map((resource) => (bound(resource) ? live[decided.indexOf(resource)]! : refused([resource], "wrong_audience")[0]!));
+  let next = 0;
+  const decisions = resources.map((resource) => (bound(resource) ? live[next++]! : refused([resource], "wrong_audience")[0]!));
   return { claims, decisions };
 }

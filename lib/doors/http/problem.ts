@@ -1,5 +1,5 @@
-import { clientDataError } from "@/lib/db-errors";
-import { isDomainError, type FieldErrors } from "@/lib/errors";
+import { clientErrorOf } from "@/lib/db-errors";
+import type { FieldErrors } from "@/lib/errors";
 
 // Errors of HTTP doors as RFC 9457 problem details (application/problem+json).
 
@@ -40,7 +40,7 @@ export function problem(
 
 /** A thrown error as a problem: domain errors with their status and fields; anything else is ours (500, logged). */
 export function problemFromError(error: unknown, requestId?: string): Response {
-  const known = isDomainError(error) ? error : clientDataError(error);
+  const known = clientErrorOf(error);
   if (known) return problem(known.status, known.message, { code: known.code, fieldErrors: known.fieldErrors, requestId });
   console.error(`[http] unexpected error (request ${requestId ?? "?"})`, error);
   return problem(500, "Something went wrong on our side.", { requestId });

@@ -1,5 +1,5 @@
 import "server-only";
-import { clientDataError } from "@/lib/db-errors";
+import { clientErrorOf } from "@/lib/db-errors";
 import { eq, sql } from "drizzle-orm";
 import { drainBeforeClose, getDb, writesInOrder } from "@/db/client";
 import { BufferedResponse } from "@/lib/doors/http/buffered";
@@ -8,7 +8,6 @@ import { directories, scimRequestLog } from "@/db/schema";
 import { hashToken } from "@/lib/auth/secret-token";
 import { isSecretName, redact } from "@/lib/audit/record";
 import { clientIp } from "@/lib/auth/request-info";
-import { isDomainError } from "@/lib/errors";
 import { hitRateLimitBatched } from "@/lib/rate-limit";
 import { authenticateDirectory, scimBaseUrl } from "@/lib/directories";
 import { env } from "@/env";
@@ -284,29 +283,18 @@ export function flushRequestLog(): Promise<void> {
 async function writeRequestLog(entries: LogEntry[]): Promise<void> {
   // One statement (so no transaction), one text whatever the number of entries (db/records.ts).
   // Each entry keeps the time its request arrived, not the flush's; the directory's last request is
-  // the latest of them.
-  const write = (batch: LogEntry[]) => {
-    const records = batch.map((e) => ({ directory_id: e.directoryId, created_at: e.createdAt.toISOString(), method: e.method, path: e.path, status: e.status, duration_ms: e.durationMs, change: e.change ?? null }));
-    return getDb().execute(
-      sql`with logged as (${insertRecords(scimRequestLog, "directory_id uuid, created_at timestamptz, method text, path text, status int, duration_ms int, change jsonb", records)} returning directory_id, created_at)
+  // the latest of them. An entry whose directory is gone meanwhile is left out, so it cannot fail
+  // the others (other directories' among them); a NUL a client sent is stored as U+FFFD (records.ts).
+  const records = entries.map((e) => ({ directory_id: e.directoryId, created_at: e.createdAt.toISOString(), method: e.method, path: e.path, status: e.status, duration_ms: e.durationMs, change: e.change ?? null }));
+  const columns = "directory_id uuid, created_at timestamptz, method text, path text, status int, duration_ms int, change jsonb";
+  await getDb()
+    .execute(
+      sql`with logged as (${insertRecords(scimRequestLog, columns, records, sql`exists (select 1 from ${directories} d where d.id = v.directory_id)`)} returning directory_id, created_at)
         update ${directories} d set last_request_at = greatest(d.last_request_at, l.at)
         from (select directory_id, max(created_at) as at from logged group by directory_id) l
         where d.id = l.directory_id`,
-    );
-  };
-  // An entry the database refuses must not take the others (other directories' among them) with it:
-  // then each is written on its own, and only what fails again is dropped, and said.
-  const failed = await write(entries).then(
-    () => null,
-    (e: Error) => e,
-  );
-  if (!failed) return;
-  if (entries.length === 1) {
-    console.warn(`[scim] a request log entry not written:`, failed.message);
-    return;
-  }
-  const lost = (await Promise.all(entries.map((entry) => write([entry]).then(() => 0, () => 1)))).reduce<number>((a, b) => a + b, 0);
-  if (lost) console.warn(`[scim] ${lost} of ${entries.length} request log entries not written:`, failed.message);
+    )
+    .catch((e) => console.warn(`[scim] ${entries.length} request log entries not written:`, (e as Error).message));
 }
 
 /** Handles /scim/v2/<directory>/<segments…>. */
@@ -346,12 +334,14 @@ export async function handleScim(request: Request, directoryId: string, segments
   } catch (error) {
     // A refused request's log entry keeps its reason (the directory's admin reads it in the request log).
     if (error instanceof ScimError) handled = { status: error.status, body: scimErrorBody(error.status, error.message, error.scimType), headers: error.headers, change: { error: error.message, ...(error.scimType ? { scimType: error.scimType } : {}) } };
-    else if (isDomainError(error) || clientDataError(error)) {
-      const known = isDomainError(error) ? error : clientDataError(error)!;
-      handled = { status: known.status, body: scimErrorBody(known.status, known.message, known.status === 409 ? "uniqueness" : known.status === 400 ? "invalidValue" : undefined), change: { error: known.message } };
-    } else {
-      console.error(`[scim] unexpected error (request ${sc.ctx.requestId})`, error);
-      handled = { status: 500, body: scimErrorBody(500, `Something went wrong on our side (request ${sc.ctx.requestId}).`), change: { error: `Unexpected error (request ${sc.ctx.requestId}).` } };
+    else {
+      const known = clientErrorOf(error);
+      if (known) {
+        handled = { status: known.status, body: scimErrorBody(known.status, known.message, known.status === 409 ? "uniqueness" : known.status === 400 ? "invalidValue" : undefined), change: { error: known.message } };
+      } else {
+        console.error(`[scim] unexpected error (request ${sc.ctx.requestId})`, error);
+        handled = { status: 500, body: scimErrorBody(500, `Something went wrong on our side (request ${sc.ctx.requestId}).`), change: { error: `Unexpected error (request ${sc.ctx.requestId}).` } };
+      }
     }
   }
   const durationMs = Math.round(performance.now() - started);

@@ -119,17 +119,16 @@ const NUL_REFUSAL = "The request carries a NUL character (U+0000), which no fiel
  * percent-encoding, and NUL (U+0000) anywhere in the target: no field can hold it (Postgres
  * refuses it in text), so it is refused before it reaches one.
  */
-export function unusableTarget(method: string | undefined, target: string, url: URL): { status: number; detail?: string; headers?: Record<string, string> } | null {
+export function unusableTarget(method: string | undefined, target: string, url: URL, requestId: string): Response | null {
   if (target === "*") {
-    return method === "OPTIONS" ? { status: 204, headers: { allow: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" } } : { status: 400, detail: "The request target * is only for OPTIONS." };
+    return method === "OPTIONS" ? new Response(null, { status: 204, headers: { allow: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" } }) : problem(400, "The request target * is only for OPTIONS.", { requestId });
   }
   try {
     decodeURIComponent(url.pathname);
   } catch {
-    return { status: 400, detail: "The path is not valid percent-encoding." };
+    return problem(400, "The path is not valid percent-encoding.", { requestId });
   }
-  if (/%00|\0/i.test(target)) return { status: 400, detail: NUL_REFUSAL };
-  return null;
+  return /%00|\0/i.test(target) ? problem(400, NUL_REFUSAL, { requestId }) : null;
 }
 
 /**
@@ -186,8 +185,8 @@ export function createLeanServer(options: LeanServerOptions): LeanServer {
     } catch {
       return send(res, problem(400, "The request target is not a valid URL.", { requestId }));
     }
-    const refused = unusableTarget(req.method, req.url ?? "/", url);
-    if (refused) return send(res, refused.status === 204 ? new Response(null, refused) : problem(refused.status, refused.detail!, { requestId }));
+    const refused = unusableTarget(req.method, req.url ?? "/", url, requestId);
+    if (refused) return send(res, refused);
     const machine = machineRoute(url.pathname);
     if (!machine) {
       const capped = CAPPED_NEXT_PATHS.find((p) => p.pattern.test(url.pathname));
