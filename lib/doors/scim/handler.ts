@@ -285,11 +285,13 @@ async function writeRequestLog(entries: LogEntry[]): Promise<void> {
   // Each entry keeps the time its request arrived, not the flush's; the directory's last request is
   // the latest of them. An entry whose directory is gone meanwhile is left out, so it cannot fail
   // the others (other directories' among them); a NUL a client sent is stored as U+FFFD (records.ts).
+  // The check locks the directory's key, as the foreign key's own check will: a directory deleted
+  // while this statement runs is either waited for (and its entries left out) or kept until the end.
   const records = entries.map((e) => ({ directory_id: e.directoryId, created_at: e.createdAt.toISOString(), method: e.method, path: e.path, status: e.status, duration_ms: e.durationMs, change: e.change ?? null }));
   const columns = "directory_id uuid, created_at timestamptz, method text, path text, status int, duration_ms int, change jsonb";
   await getDb()
     .execute(
-      sql`with logged as (${insertRecords(scimRequestLog, columns, records, sql`exists (select 1 from ${directories} d where d.id = v.directory_id)`)} returning directory_id, created_at)
+      sql`with logged as (${insertRecords(scimRequestLog, columns, records, sql`exists (select 1 from ${directories} d where d.id = v.directory_id for key share)`)} returning directory_id, created_at)
         update ${directories} d set last_request_at = greatest(d.last_request_at, l.at)
         from (select directory_id, max(created_at) as at from logged group by directory_id) l
         where d.id = l.directory_id`,

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { eq, sql } from "drizzle-orm";
-import { getDb } from "@/db/client";
+import { getDb, getSql } from "@/db/client";
 import { directories, scimRequestLog, type Environment } from "@/db/schema";
 import { createEnvironments } from "@/test-support/fixtures";
 import { directoryHealth, pruneRequestLogs, requestLog } from "@/lib/directories";
@@ -87,6 +87,36 @@ describe("directory request log, health and limits", () => {
     const [entry] = await logFor(a.directory.id, 1);
     expect(entry!.change).toEqual({ error: "No user \uFFFD in this directory." });
     expect((await logFor(b.directory.id, 1))[0]!.path).toBe("/Groups");
+  });
+
+  it("a flush that meets a directory being deleted waits for the deletion and leaves out only that directory's entries", async () => {
+    const kept = await scimClient(env.dev);
+    const gone = await scimClient(env.test);
+    await flushRequestLog();
+    // The deletion is made and held open; the requests still read the directory (MVCC) and are logged.
+    let commitDeletion!: () => void;
+    const held = new Promise<void>((resolve) => (commitDeletion = resolve));
+    let deleted!: () => void;
+    const made = new Promise<void>((resolve) => (deleted = resolve));
+    const deletion = getSql().begin(async (tx) => {
+      await tx`delete from directories where id = ${gone.directory.id}`;
+      deleted();
+      await held;
+    });
+    await made;
+    expect((await kept.call("GET", "/Groups")).status).toBe(200);
+    expect((await gone.call("GET", "/Users")).status).toBe(200);
+    const flushed = flushRequestLog();
+    // The flush's statement waits on the deletion's row lock before the deletion commits.
+    await vi.waitFor(async () => {
+      const [waiting] = await getSql()`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%scim_request_log%'`;
+      expect(waiting!.n).toBeGreaterThan(0);
+    });
+    commitDeletion();
+    await deletion;
+    await flushed;
+    expect((await logFor(kept.directory.id, 1))[0]!.path).toBe("/Groups");
+    expect(await getDb().select().from(scimRequestLog).where(eq(scimRequestLog.directoryId, gone.directory.id))).toEqual([]);
   });
 
   it("logs a body nested as deep as JSON allows (5,000 levels) with a marker below 32 levels: the PUT is answered 200, not written and then 500", async () => {
