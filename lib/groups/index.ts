@@ -1,11 +1,11 @@
 import "server-only";
-import { eq, inArray, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull, sql } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Executor, type Tx } from "@/db/client";
 import type { MembershipSource } from "@/db/enums";
-import { environments, groups, users, type Group } from "@/db/schema";
+import { accessGrants, accessReviews, environmentJitGroups, environments, groupMappings, groups, identityProviders, membershipExclusions, resources, users, type Group } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
-import { recordAudit } from "@/lib/audit/record";
+import { recordAudit, type AuditEntry } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
 import { requireEnvironment } from "@/lib/environments";
 import { ValidationError, NotFoundError } from "@/lib/errors";
@@ -115,16 +115,68 @@ export async function deleteGroup(ctx: DomainContext, groupId: string): Promise<
     if (group.source === "system") {
       throw ValidationError.field("_form", "Everyone cannot be deleted.");
     }
+    const entry = await groupDeletedEntry(tx, group, envRef(group));
     await deleteGroupRows(tx, [id]);
-    await recordAudit(tx, ctx, {
-      action: "group.delete",
-      targetType: "group",
-      targetId: id,
-      targetLabel: group.name,
-      environment: envRef(group),
-      before: { name: group.name, description: group.description, source: group.source, memberCount: group.memberCount },
-    });
+    await recordAudit(tx, ctx, entry);
   });
+}
+
+/** At most this many of a deleted group's standing exclusions are named in its audit row (all are counted). */
+export const DELETED_EXCLUSIONS_NAMED = 50;
+
+/**
+ * The one shape of a `group.delete` audit entry, whichever door deletes the group (console, REST,
+ * SCIM); read in the deleting transaction, before the delete. Besides the group itself, what ends
+ * with it, as the foreign keys cascade: the feature grants its members held through it, the IdP
+ * group values mapped to it, JIT sign-ins adding it, and access reviews' standing exclusions from
+ * it. Those exclusions held a directory's or an IdP's sync back from adding a revoked member again;
+ * a group made again under the same name starts without them, so the trail says which ended here.
+ */
+export async function groupDeletedEntry(
+  tx: Executor,
+  group: Pick<Group, "id" | "name" | "description" | "source" | "memberCount">,
+  environment: { id: string; key: string },
+): Promise<AuditEntry> {
+  const [grants, mappings, jit, exclusions] = await Promise.all([
+    tx
+      .select({ feature: accessGrants.feature, resource: resources.name, tool: accessGrants.tool })
+      .from(accessGrants)
+      .leftJoin(resources, eq(resources.id, accessGrants.resourceId))
+      .where(eq(accessGrants.groupId, group.id))
+      .orderBy(asc(accessGrants.feature), asc(resources.name), asc(accessGrants.tool)),
+    tx
+      .select({ identityProvider: identityProviders.name, value: groupMappings.idpValue })
+      .from(groupMappings)
+      .innerJoin(identityProviders, eq(identityProviders.id, groupMappings.identityProviderId))
+      .where(eq(groupMappings.groupId, group.id))
+      .orderBy(asc(identityProviders.name), asc(groupMappings.idpValue)),
+    tx.select({ environmentId: environmentJitGroups.environmentId }).from(environmentJitGroups).where(eq(environmentJitGroups.groupId, group.id)).limit(1),
+    tx
+      .select({ user: users.email, reason: membershipExclusions.reason, review: accessReviews.name, total: sql<number>`count(*) over ()`.mapWith(Number) })
+      .from(membershipExclusions)
+      .innerJoin(users, eq(users.id, membershipExclusions.userId))
+      .leftJoin(accessReviews, eq(accessReviews.id, membershipExclusions.reviewId))
+      .where(and(eq(membershipExclusions.groupId, group.id), isNull(membershipExclusions.liftedAt)))
+      .orderBy(asc(users.email))
+      .limit(DELETED_EXCLUSIONS_NAMED),
+  ]);
+  return {
+    action: "group.delete",
+    targetType: "group",
+    targetId: group.id,
+    targetLabel: group.name,
+    environment,
+    before: {
+      name: group.name,
+      description: group.description,
+      source: group.source,
+      memberCount: group.memberCount,
+      grants: grants.map((g) => ({ feature: g.feature, ...(g.resource ? { resource: g.resource } : {}), ...(g.tool ? { tool: g.tool } : {}) })),
+      mappings,
+      jit: jit.length > 0,
+      exclusions: { count: exclusions[0]?.total ?? 0, named: exclusions.map(({ total: _, review, ...e }) => ({ ...e, ...(review ? { review } : {}) })) },
+    },
+  };
 }
 
 /**

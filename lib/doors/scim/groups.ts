@@ -15,6 +15,7 @@ import { checkIfMatch, type ScimContext } from "./users";
 import { deleteGroupRows, insertGroupRows, updateGroupRow } from "@/lib/groups/group-rows";
 import { exclusionNote, memberExclusionsOf } from "@/lib/groups/exclusions";
 import { syncDirectoryMembershipRows } from "@/lib/groups/membership-rows";
+import { groupDeletedEntry } from "@/lib/groups";
 
 // SCIM groups are groups of the directory's environment (source scim, directory_id set). Their SCIM
 // members are the memberships this directory made (source scim, same directory): a sync adds and
@@ -225,8 +226,9 @@ export async function deleteScimGroup(sc: ScimContext, id: string, ifMatch?: str
     const group = await loadGroup(tx, sc, id, true);
     checkIfMatch(ifMatch, group.version);
     const env = await requireEnvironment(tx, sc.directory.environmentId);
+    const entry = await groupDeletedEntry(tx, group, env);
     await deleteGroupRows(tx, [group.id]);
-    await recordAuditMany(tx, sc.ctx, [{ action: "group.delete", targetType: "group", targetId: group.id, targetLabel: group.name, environment: env, before: { name: group.name, source: "scim", members: group.memberCount } }]);
+    await recordAuditMany(tx, sc.ctx, [entry]);
   });
 }
 
