@@ -12,6 +12,7 @@ import { createUser } from "@/lib/users";
 import { createEnvironments, systemCtx } from "@/test-support/fixtures";
 import { createGroup, deleteGroup, DELETED_EXCLUSIONS_NAMED } from ".";
 import { insertExclusionRows } from "./exclusions";
+import { groupDetail } from "./overview";
 
 // What ends with a deleted group (its grants, IdP mappings, JIT, and access reviews' standing
 // exclusions, all cascading with it) is in its group.delete audit row, whichever door deletes it.
@@ -49,6 +50,9 @@ describe("a group's deletion in the audit trail", () => {
     const auth = await getEnvironmentAuth(env.prod.id);
     await updateEnvironmentAuth(systemCtx, env.prod.id, { ...auth, identityProviderId: idp.id, jitGroupIds: [sales.id], expectedVersion: undefined });
     await excludeFrom(sales.id, env.prod.id, ["zoe.excluded@example.com", "ada.excluded@example.com"]);
+
+    // The group's page counts them, so the delete dialog can say they end.
+    expect((await groupDetail(env.prod.id, sales.id))!.standingExclusions).toBe(2);
 
     await deleteGroup(systemCtx, sales.id);
 

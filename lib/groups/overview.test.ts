@@ -49,7 +49,7 @@ describe("the groups overview", () => {
 
   it("says who is in a group by source, and nothing for another environment's id", async () => {
     const detail = await groupDetail(env.prod.id, sales.id);
-    expect(detail).toMatchObject({ name: "Sales", membersBySource: { manual: 1 }, syncedByIdp: [], mappedFrom: ["Okta: okta-sales"] });
+    expect(detail).toMatchObject({ name: "Sales", membersBySource: { manual: 1 }, syncedByIdp: [], mappedFrom: ["Okta: okta-sales"], standingExclusions: 0 });
     expect(membersBySourceWords(detail!)).toBe("1 added in the console");
     expect(await groupDetail(env.dev.id, sales.id)).toBeNull();
     expect(await groupDetail(env.prod.id, "not-a-uuid")).toBeNull();

@@ -1,8 +1,8 @@
 import "server-only";
-import { and, asc, eq, inArray, isNotNull, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, isNotNull, isNull, sql } from "drizzle-orm";
 import { getDb, type Executor } from "@/db/client";
 import { FEATURE_LABELS, type Feature } from "@/db/enums";
-import { accessGrants, directories, groupMappings, groupMembers, groups, identityProviders, resources, type Group } from "@/db/schema";
+import { accessGrants, directories, groupMappings, groupMembers, groups, identityProviders, membershipExclusions, resources, type Group } from "@/db/schema";
 import { uuidSchema } from "@/lib/validation";
 import { containsPattern } from "@/lib/domain/like";
 
@@ -98,7 +98,7 @@ export async function groupDetail(
   environmentId: string,
   groupId: string,
   executor: Executor = getDb(),
-): Promise<(GroupOverview & { membersBySource: Record<string, number>; syncedByIdp: SyncedByIdp }) | null> {
+): Promise<(GroupOverview & { membersBySource: Record<string, number>; syncedByIdp: SyncedByIdp; standingExclusions: number }) | null> {
   if (!uuidSchema.safeParse(groupId).success) return null;
   const [row] = await executor
     .select({ id: groups.id, name: groups.name, description: groups.description, source: groups.source, memberCount: groups.memberCount, directory: directories.name })
@@ -106,7 +106,7 @@ export async function groupDetail(
     .leftJoin(directories, eq(directories.id, groups.directoryId))
     .where(and(eq(groups.id, groupId), eq(groups.environmentId, environmentId)));
   if (!row) return null;
-  const [{ mappings, grants }, bySource] = await Promise.all([
+  const [{ mappings, grants }, bySource, [exclusions]] = await Promise.all([
     extras([row.id], executor),
     executor
       .select({ source: groupMembers.source, idp: identityProviders.name, n: sql<number>`count(*)::int` })
@@ -116,9 +116,14 @@ export async function groupDetail(
       // By the IdP's id: two IdPs may share a name, and each has its own count.
       .groupBy(groupMembers.source, groupMembers.identityProviderId, identityProviders.name)
       .orderBy(sql`${identityProviders.name} nulls last`),
+    // Access reviews' standing exclusions from the group: they end if the group is deleted.
+    executor
+      .select({ n: sql<number>`count(*)::int` })
+      .from(membershipExclusions)
+      .where(and(eq(membershipExclusions.groupId, row.id), isNull(membershipExclusions.liftedAt))),
   ]);
   const membersBySource: Record<string, number> = {};
   for (const b of bySource) membersBySource[b.source] = (membersBySource[b.source] ?? 0) + b.n;
   const syncedByIdp = bySource.filter((b) => b.source === "saml").map((b) => ({ idp: b.idp, n: b.n }));
-  return { ...row, mappedFrom: mappings.get(row.id) ?? [], grants: grants.get(row.id) ?? [], membersBySource, syncedByIdp };
+  return { ...row, mappedFrom: mappings.get(row.id) ?? [], grants: grants.get(row.id) ?? [], membersBySource, syncedByIdp, standingExclusions: exclusions?.n ?? 0 };
 }

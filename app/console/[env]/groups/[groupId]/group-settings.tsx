@@ -8,8 +8,10 @@ import { useAction } from "@/components/use-action";
 import type { FieldErrors } from "@/lib/errors";
 import { deleteGroupAction, updateGroupAction } from "../../users/actions";
 
+const exclusionsWords = (n: number) => (n === 1 ? "Its 1 standing exclusion" : `Its ${n} standing exclusions`);
+
 /** Rename a console-made group or change its description; delete it apart, by typing its name. */
-export function GroupSettings({ envKey, group }: { envKey: string; group: { id: string; name: string; description: string } }) {
+export function GroupSettings({ envKey, group }: { envKey: string; group: { id: string; name: string; description: string; standingExclusions: number } }) {
   const [errors, setErrors] = useState<FieldErrors>({});
   const { pending, run } = useAction();
   return (
@@ -38,7 +40,7 @@ export function GroupSettings({ envKey, group }: { envKey: string; group: { id: 
         warning="Delete this group: its members leave it and its grants end."
         buttonLabel="Delete group…"
         title={`Delete ${group.name}?`}
-        description="Its members leave it and the access it grants ends at once. The audit trail keeps what happened."
+        description={`Its members leave it and the access it grants ends at once.${group.standingExclusions ? ` ${exclusionsWords(group.standingExclusions)} from access reviews end with it: a directory or IdP sync may then add those people to a group made again under this name.` : ""} The audit trail keeps what happened.`}
         confirmLabel="Delete group"
         typeToConfirm={group.name}
         pending={pending}

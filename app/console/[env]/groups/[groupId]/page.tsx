@@ -59,7 +59,7 @@ export default async function GroupPage({ params, searchParams }: { params: Prom
           </dl>
           {canChange && (
             <div className="mt-4 border-t border-slate-100 pt-4">
-              <GroupSettings envKey={env.key} group={{ id: group.id, name: group.name, description: group.description }} />
+              <GroupSettings envKey={env.key} group={{ id: group.id, name: group.name, description: group.description, standingExclusions: group.standingExclusions }} />
             </div>
           )}
         </Card>
