@@ -152,17 +152,17 @@ export default async function AuditPage({ params, searchParams }: { params: Prom
                         <table className="mt-1 text-xs" aria-label={`Changes of event ${e.id}`}>
                           <thead>
                             <tr>
-                              <th scope="col" className="pr-2 text-left">Field</th>
-                              <th scope="col" className="pr-2 text-left">Before</th>
-                              <th scope="col" className="text-left">After</th>
+                              <th scope="col" className="whitespace-nowrap break-normal pr-2 text-left">Field</th>
+                              <th scope="col" className="whitespace-nowrap break-normal pr-2 text-left">Before</th>
+                              <th scope="col" className="whitespace-nowrap break-normal text-left">After</th>
                             </tr>
                           </thead>
                           <tbody>
                             {changes.map((c) => (
                               <tr key={c.path}>
-                                <td className="pr-2 font-mono">{c.path}</td>
-                                <td className="pr-2 text-red-700 line-through decoration-red-300">{show(c.before)}</td>
-                                <td className="text-green-800">{show(c.after)}</td>
+                                <td className="whitespace-nowrap break-normal pr-2 align-top font-mono">{c.path}</td>
+                                <td className="pr-2 align-top text-red-700 line-through decoration-red-300">{show(c.before)}</td>
+                                <td className="align-top text-green-800">{show(c.after)}</td>
                               </tr>
                             ))}
                           </tbody>
