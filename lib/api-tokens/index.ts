@@ -111,7 +111,7 @@ type TokenRow = { id: string; name: string; scope: ApiToken["scope"]; environmen
 /** The actor of a token row: a reviewer-scoped token names the member it acts for. */
 function tokenActor(t: Pick<TokenRow, "id" | "name" | "scope" | "environment_ids" | "created_by" | "member_email">): Actor {
   if (t.scope === "reviewer") {
-    return { type: "api_token", id: t.id, label: `API token ${t.name} (for ${t.member_email ?? "a removed member"})`, scope: t.scope, environmentIds: t.environment_ids, memberId: t.created_by, createdBy: t.created_by };
+    return { type: "api_token", id: t.id, label: `API token ${t.name} (for ${t.member_email ?? "a removed member"})`, scope: t.scope, environmentIds: t.environment_ids, createdBy: t.created_by };
   }
   return { type: "api_token", id: t.id, label: `API token ${t.name}`, scope: t.scope, environmentIds: t.environment_ids, createdBy: t.created_by };
 }

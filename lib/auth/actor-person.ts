@@ -11,7 +11,7 @@ import type { Actor } from "./actor";
  * or reviews their own access, in the console or through a token they made.
  */
 export async function personEmailOf(executor: Executor, actor: Actor): Promise<string | null> {
-  const memberId = actor.type === "console_member" ? actor.id : actor.type === "api_token" ? (actor.memberId ?? actor.createdBy) : null;
+  const memberId = actor.type === "console_member" ? actor.id : actor.type === "api_token" ? actor.createdBy : null;
   if (!memberId) return null;
   const [member] = await executor.select({ email: consoleMembers.email }).from(consoleMembers).where(eq(consoleMembers.id, memberId));
   return member?.email.toLowerCase() ?? null;

@@ -9,9 +9,10 @@ export type Actor =
       label: string;
       scope: "read" | "write" | "authz" | "reviewer";
       environmentIds: readonly string[] | null;
-      /** A reviewer-scoped token acts for the console member who made it (deciding their review items). */
-      memberId?: string | null;
-      /** The console member who made the token (any scope): the person behind it, for separation of duties. */
+      /**
+       * The console member who made the token: the person behind it, for separation of duties; a
+       * reviewer-scoped token also acts for them (deciding their review items).
+       */
       createdBy?: string | null;
     }
   | { type: "directory"; id: string; label: string; environmentIds: readonly string[] }

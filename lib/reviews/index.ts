@@ -223,7 +223,7 @@ export async function decideReviewItems(ctx: DomainContext, input: unknown): Pro
     authorize(ctx.actor, "access_reviews", "read", [review.environmentId]);
     if (ctx.actor.type !== "system") {
       // A reviewer-scoped API token decides for the member who made it, while that member is active.
-      const memberId = ctx.actor.type === "api_token" ? ctx.actor.memberId : ctx.actor.id;
+      const memberId = ctx.actor.type === "api_token" ? (ctx.actor.scope === "reviewer" ? ctx.actor.createdBy : null) : ctx.actor.id;
       if (!memberId) throw new ForbiddenError("Only this review's assigned reviewers can decide its items: use a reviewer token made by one of them.");
       const [assigned] = await tx
         .select({ id: accessReviewReviewers.memberId, status: consoleMembers.status })

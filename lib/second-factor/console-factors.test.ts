@@ -79,7 +79,7 @@ describe("enrolling an authenticator app", () => {
     expect((await confirmTotpEnrolment(other, { factorId, code: await code(secret) }).catch((e) => e)).message).toBe("This enrolment is gone: start again.");
     await confirmTotpEnrolment(ctx, { factorId, code: await code(secret) });
     expect((await confirmTotpEnrolment(ctx, { factorId, code: await code(secret, 1) }).catch((e) => e)).message).toBe("This authenticator app is already confirmed.");
-    const token: DomainContext = { actor: { type: "api_token", id: crypto.randomUUID(), label: "t", scope: "write", environmentIds: null, memberId: ctx.actor.id } as never };
+    const token: DomainContext = { actor: { type: "api_token", id: crypto.randomUUID(), label: "t", scope: "write", environmentIds: null, createdBy: ctx.actor.id } as never };
     expect((await startTotpEnrolment(token).catch((e) => e)).message).toBe("Only a signed-in person manages their own second factors.");
   });
 });
