@@ -38,10 +38,21 @@ const FORWARDING_HEADERS = ["x-forwarded-host", "x-forwarded-proto", "x-forwarde
 
 class BodyTooLarge extends Error {}
 
+// Requests that sent `Expect: 100-continue` and have not been told to go on. Node answers
+// `100 Continue` at once unless the server listens for `checkContinue`; this one does, so that a
+// body it would refuse by its declared length gets its 413 instead, before the client sends it.
+const awaitingContinue = new WeakSet<IncomingMessage>();
+
+/** Tells a client that waits for `100 Continue` to send its body (once; nothing for other clients). */
+function letBodyCome(req: IncomingMessage, res: ServerResponse) {
+  if (awaitingContinue.delete(req)) res.writeContinue();
+}
+
 /** Reads the body into memory, refusing it as soon as it passes `max` bytes (chunked bodies too). */
-async function readCapped(req: IncomingMessage, max: number): Promise<Buffer> {
+async function readCapped(req: IncomingMessage, res: ServerResponse, max: number): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? NaN);
   if (Number.isFinite(declared) && declared > max) throw new BodyTooLarge();
+  letBodyCome(req, res);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -63,6 +74,12 @@ async function send(res: ServerResponse, response: Response): Promise<void> {
   response.headers.forEach((value, key) => {
     if (key !== "set-cookie") headers[key] = value;
   });
+  // A client still waiting to be told to send its body is answered without it: the connection
+  // cannot carry another request after a body that may still come.
+  if (awaitingContinue.has(res.req)) {
+    res.shouldKeepAlive = false;
+    headers.connection = "close";
+  }
   const cookies = response.headers.getSetCookie();
   if (cookies.length) headers["set-cookie"] = cookies;
   // A door's JSON answer already in memory (BufferedResponse) is written as it is; other answers
@@ -148,7 +165,7 @@ export function createLeanServer(options: LeanServerOptions): LeanServer {
   let inFlight = 0;
   let drained: (() => void) | null = null;
 
-  const server = http.createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     inFlight++;
     res.once("close", () => {
       inFlight--;
@@ -162,6 +179,11 @@ export function createLeanServer(options: LeanServerOptions): LeanServer {
       if (!res.headersSent) void send(res, problem(500, "Something went wrong on our side.", { requestId: String(req.headers["x-request-id"]) }));
       else res.destroy();
     });
+  };
+  const server = http.createServer(onRequest);
+  server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
+    awaitingContinue.add(req);
+    onRequest(req, res);
   });
 
   // Idle connections stay open longer than clients keep theirs (load balancers and HTTP clients
@@ -193,7 +215,7 @@ export function createLeanServer(options: LeanServerOptions): LeanServer {
       if (capped && req.method !== "GET" && req.method !== "HEAD") {
         let body: Buffer;
         try {
-          body = await readCapped(req, capped.maxBody);
+          body = await readCapped(req, res, capped.maxBody);
         } catch (error) {
           if (error instanceof BodyTooLarge) return tooLarge(res, capped.maxBody, requestId);
           throw error;
@@ -201,6 +223,7 @@ export function createLeanServer(options: LeanServerOptions): LeanServer {
         if (carriesNul(body, req.headers["content-type"])) return send(res, problem(400, NUL_REFUSAL, { requestId }));
         return options.next(replay(req, body), res);
       }
+      letBodyCome(req, res);
       return options.next(req, res);
     }
 
@@ -216,12 +239,15 @@ export function createLeanServer(options: LeanServerOptions): LeanServer {
     let body: Buffer | undefined;
     if (method !== "GET" && method !== "DELETE") {
       try {
-        body = await readCapped(req, route.maxBody);
+        body = await readCapped(req, res, route.maxBody);
       } catch (error) {
         if (error instanceof BodyTooLarge) return tooLarge(res, route.maxBody, requestId);
         throw error;
       }
-    } else req.resume();
+    } else {
+      letBodyCome(req, res);
+      req.resume();
+    }
     if (body && carriesNul(body, req.headers["content-type"])) return send(res, problem(400, NUL_REFUSAL, { requestId }));
     // The handler sees the public origin and the path that was routed (never a URL built from the
     // Host header, which a client writes).

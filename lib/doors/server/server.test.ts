@@ -247,6 +247,50 @@ describe("body limits, enforced while the body streams in", () => {
     expect((await getDb().execute<{ n: number }>(sql`select count(*)::int as n from users`))[0]!.n).toBe(before);
   });
 
+  it("answers Expect: 100-continue with 413 at once when the declared length is over the limit, and with 100 Continue otherwise", async () => {
+    const scim = await scimClient(envs.dev);
+    const base = await start();
+    const port = Number(new URL(base).port);
+    const before = (await getDb().execute<{ n: number }>(sql`select count(*)::int as n from users`))[0]!.n;
+    // No body is sent: a server that said 100 Continue would wait for it, and this would not end.
+    const refused = await raw(
+      port,
+      `POST /scim/v2/${scim.directory.id}/Users HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${scim.token}\r\nContent-Type: application/scim+json\r\nExpect: 100-continue\r\nContent-Length: 2000000\r\n\r\n`,
+    );
+    expect(refused).toMatch(/^HTTP\/1\.1 413 /);
+    expect(refused).not.toContain("100 Continue");
+    expect(refused).toContain("The body may have at most 1048576 bytes.");
+    expect(refused.toLowerCase()).toContain("connection: close");
+    // The same for a browser door Next answers (the SAML ACS) and for a refusal before any body.
+    const acs = await raw(port, `POST /api/sso/acs HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nExpect: 100-continue\r\nContent-Length: 50000000\r\n\r\n`);
+    expect(acs).toMatch(/^HTTP\/1\.1 413 /);
+    const notAllowed = await raw(port, `PUT /.well-known/jwks.json HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n`);
+    expect(notAllowed).toMatch(/^HTTP\/1\.1 405 /);
+    expect(notAllowed).not.toContain("100 Continue");
+    expect(notAllowed.toLowerCase()).toContain("connection: close");
+    expect((await getDb().execute<{ n: number }>(sql`select count(*)::int as n from users`))[0]!.n).toBe(before);
+
+    // Within the limit: told to go on, then answered.
+    const body = JSON.stringify({ userName: "expect.continue@example.com", emails: [{ value: "expect.continue@example.com", primary: true }] });
+    const created = await new Promise<{ continued: boolean; status: number }>((resolve, reject) => {
+      let continued = false;
+      const req = http.request(`${base}/scim/v2/${scim.directory.id}/Users`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${scim.token}`, "content-type": "application/scim+json", expect: "100-continue", "content-length": Buffer.byteLength(body) },
+      });
+      req.on("continue", () => {
+        continued = true;
+        req.end(body);
+      });
+      req.on("response", (res) => {
+        res.resume();
+        res.on("end", () => resolve({ continued, status: res.statusCode! }));
+      });
+      req.on("error", reject);
+    });
+    expect(created).toEqual({ continued: true, status: 201 });
+  });
+
   it("cuts a chunked body to the SAML ACS before Next reads it, and hands a small one on whole", async () => {
     const base = await start();
     const port = Number(new URL(base).port);
