@@ -1,4 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { and, eq, inArray } from "drizzle-orm";
+import { getDb } from "@/db/client";
+import { auditEvents } from "@/db/schema";
 import type { Environment } from "@/db/schema";
 import { auditActions, countRows, createEnvironments, memberCtx, realMemberCtx, systemCtx } from "@/test-support/fixtures";
 import { revokeEnvironmentFromUsers } from "@/lib/users/bulk";
@@ -7,7 +10,7 @@ import type { DomainContext } from "@/lib/auth/actor";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/lib/errors";
 import { addGrants, listGrants } from "@/lib/access/grants";
 import { decide, entitlementsOf, whoCanUse } from "@/lib/access/policy";
-import { createResource } from "@/lib/access/resources";
+import { createResource, deleteResource } from "@/lib/access/resources";
 import { createUser, suspendUser } from "@/lib/users";
 import { decideAccessRequest, listAccessRequests, requestAccess } from "./index";
 
@@ -150,5 +153,29 @@ describe("access requests", () => {
     const tokenCtx = { actor: (await authenticateApiToken(token))!.actor };
     await expect(decideAccessRequest(tokenCtx, { requestId: bossAsks.request.id, decision: "approve" })).rejects.toThrow("You cannot approve your own access request: another approver must.");
     expect(await decideAccessRequest(systemCtx, { requestId: mine.request.id, decision: "approve" })).toMatchObject({ status: "approved" });
+  });
+
+  it("still open when their resource is deleted, are closed in the trail, each with its own row; decided ones are not reopened", async () => {
+    const doomed = await createResource(systemCtx, { environmentId: env.prod.id, feature: "mcp", name: "Doomed server" });
+    const bea = await createUser(systemCtx, { name: "Bea", email: "bea@example.com", environmentIds: [env.prod.id] });
+    const beaCtx: DomainContext = { actor: { type: "end_user", id: bea.id, label: bea.email, environmentIds: [env.prod.id] } };
+    const open1 = await ask({ resourceId: doomed.id });
+    const open2 = await requestAccess(beaCtx, { environmentId: env.prod.id, userId: bea.id, resourceId: doomed.id, tool: "my_groups", reason: "for a report" });
+    const denied = await requestAccess(beaCtx, { environmentId: env.prod.id, userId: bea.id, resourceId: doomed.id, reason: "all of it" });
+    await decideAccessRequest(systemCtx, { requestId: denied.request.id, decision: "deny", comment: "Too broad" });
+    const admin = await realMemberCtx("environment_admin", [env.prod.id]);
+    await deleteResource(admin, doomed.id);
+
+    const rows = await getDb()
+      .select({ action: auditEvents.action, targetId: auditEvents.targetId, targetLabel: auditEvents.targetLabel, actorLabel: auditEvents.actorLabel, before: auditEvents.before, after: auditEvents.after })
+      .from(auditEvents)
+      .where(and(eq(auditEvents.action, "access_request.close"), inArray(auditEvents.targetId, [open1.request.id, open2.request.id, denied.request.id])));
+    expect(rows.sort((a, b) => a.targetLabel!.localeCompare(b.targetLabel!))).toEqual([
+      { action: "access_request.close", targetId: open1.request.id, targetLabel: "ana@example.com → Doomed server", actorLabel: admin.actor.label, before: { status: "pending", userId: ana.id, tool: null, reason: "I need it for payroll" }, after: { status: "closed", why: "The resource was deleted." } },
+      { action: "access_request.close", targetId: open2.request.id, targetLabel: "bea@example.com → Doomed server (tool my_groups)", actorLabel: admin.actor.label, before: { status: "pending", userId: bea.id, tool: "my_groups", reason: "for a report" }, after: { status: "closed", why: "The resource was deleted." } },
+    ]);
+    const [deletion] = await getDb().select({ before: auditEvents.before }).from(auditEvents).where(and(eq(auditEvents.action, "resource.delete"), eq(auditEvents.targetId, doomed.id)));
+    expect(deletion!.before).toMatchObject({ name: "Doomed server", openRequests: 2 });
+    expect(await listAccessRequests(systemCtx, { environmentId: env.prod.id })).not.toContainEqual(expect.objectContaining({ resourceId: doomed.id }));
   });
 });

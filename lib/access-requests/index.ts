@@ -9,6 +9,7 @@ import { personEmailOf } from "@/lib/auth/actor-person";
 import { addGrantsIn } from "@/lib/access/grants";
 import { decide } from "@/lib/access/policy";
 import { recordAudit } from "@/lib/audit/record";
+import { accessRequestLabel } from "./label";
 import { inTransaction } from "@/lib/domain/transaction";
 import { requireEnvironment } from "@/lib/environments";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/lib/errors";
@@ -46,7 +47,6 @@ export const listAccessRequestsInput = z.object({
 export type AccessRequest = typeof accessRequests.$inferSelect;
 export type AccessRequestView = AccessRequest & { userEmail: string; userName: string; resourceName: string };
 
-const describe = (email: string, resourceName: string, tool: string | null) => `${email} → ${resourceName}${tool ? ` (tool ${tool})` : ""}`;
 
 /** Files a request for the user (an end user only for themselves); an open one for the same target is answered as is. */
 export async function requestAccess(ctx: DomainContext, input: unknown): Promise<{ request: AccessRequest; created: boolean }> {
@@ -82,7 +82,7 @@ export async function requestAccess(ctx: DomainContext, input: unknown): Promise
       action: "access_request.create",
       targetType: "access_request",
       targetId: created.id,
-      targetLabel: describe(user.email, resource.name, data.tool),
+      targetLabel: accessRequestLabel(user.email, resource.name, data.tool),
       environment: env,
       after: { feature: resource.feature, resourceId: resource.id, tool: data.tool, reason: data.reason },
     });
@@ -174,7 +174,7 @@ export async function decideAccessRequest(ctx: DomainContext, input: unknown): P
       action: `access_request.${data.decision}`,
       targetType: "access_request",
       targetId: request.id,
-      targetLabel: describe(user?.email ?? request.userId, resource?.name ?? FEATURE_LABELS[request.feature], request.tool),
+      targetLabel: accessRequestLabel(user?.email ?? request.userId, resource?.name ?? FEATURE_LABELS[request.feature], request.tool),
       environment: env,
       before: { status: "pending" },
       after: { status, comment: data.comment || null, grantId },

@@ -3,9 +3,10 @@ import { and, asc, eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Executor } from "@/db/client";
 import { FEATURES, type Feature } from "@/db/enums";
-import { accessGrants, environments, resources, type Resource } from "@/db/schema";
+import { accessGrants, accessRequests, environments, resources, users, type Resource } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
-import { recordAudit } from "@/lib/audit/record";
+import { accessRequestLabel } from "@/lib/access-requests/label";
+import { recordAudit, recordAuditMany, type AuditEntry } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
 import { requireEnvironment } from "@/lib/environments";
 import { NotFoundError } from "@/lib/errors";
@@ -68,20 +69,46 @@ export async function updateResource(ctx: DomainContext, id: string, input: unkn
   });
 }
 
-/** Deletes a resource and its grants (the grants are listed in the audit row). */
+/**
+ * Deletes a resource and its grants (the grants are listed in the audit row). Its access requests
+ * go with it (the foreign key cascades): each one still open gets a row of its own, closed because
+ * the resource is gone, so the trail of a request does not end at "asked".
+ */
 export async function deleteResource(ctx: DomainContext, id: string): Promise<void> {
   await inTransaction(async (tx) => {
     const before = await lockResource(tx, ctx, id);
     const grants = await tx.delete(accessGrants).where(eq(accessGrants.resourceId, before.id)).returning();
+    const pending = await tx
+      .select({ id: accessRequests.id, userId: accessRequests.userId, email: users.email, tool: accessRequests.tool, reason: accessRequests.reason })
+      .from(accessRequests)
+      .innerJoin(users, eq(users.id, accessRequests.userId))
+      .where(and(eq(accessRequests.resourceId, before.id), eq(accessRequests.status, "pending")))
+      .orderBy(asc(accessRequests.createdAt))
+      .for("update", { of: accessRequests });
     await tx.delete(resources).where(eq(resources.id, before.id));
-    await recordAudit(tx, ctx, {
-      action: "resource.delete",
-      targetType: "resource",
-      targetId: before.id,
-      targetLabel: before.name,
-      environment: { id: before.environmentId, key: before.environmentKey },
-      before: { ...snapshot(before), grants: grants.map((g) => ({ id: g.id, groupId: g.groupId, userId: g.userId })) },
-    });
+    const environment = { id: before.environmentId, key: before.environmentKey };
+    const closed = pending.map(
+      (r): AuditEntry => ({
+        action: "access_request.close",
+        targetType: "access_request",
+        targetId: r.id,
+        targetLabel: accessRequestLabel(r.email, before.name, r.tool),
+        environment,
+        before: { status: "pending", userId: r.userId, tool: r.tool, reason: r.reason },
+        after: { status: "closed", why: "The resource was deleted." },
+      }),
+    );
+    await recordAuditMany(tx, ctx, [
+      {
+        action: "resource.delete",
+        targetType: "resource",
+        targetId: before.id,
+        targetLabel: before.name,
+        environment,
+        before: { ...snapshot(before), grants: grants.map((g) => ({ id: g.id, groupId: g.groupId, userId: g.userId })), openRequests: pending.length },
+      },
+      ...closed,
+    ]);
   });
 }
 

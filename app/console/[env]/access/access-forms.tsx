@@ -186,7 +186,7 @@ export function ResourceSettings({ resource, noun, backHref }: { resource: { id:
         warning={`Delete this ${noun} and every grant on it.`}
         buttonLabel={`Delete ${noun}…`}
         title={`Delete ${resource.name}?`}
-        description={`The ${noun} and every grant on it are deleted. Users lose access at once; tokens already issued keep listing it until they expire.`}
+        description={`The ${noun} and every grant on it are deleted, and its open access requests are closed (each one recorded in the audit trail). Users lose access at once; tokens already issued keep listing it until they expire.`}
         confirmLabel="Delete"
         typeToConfirm={resource.name}
         pending={pending}
