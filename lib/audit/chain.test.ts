@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { sql } from "drizzle-orm";
-import { getDb, getSql } from "@/db/client";
+import { createSql, getDb, getSql } from "@/db/client";
 import type { Environment } from "@/db/schema";
 import { countRows, createEnvironments, memberCtx, systemCtx } from "@/test-support/fixtures";
 import { createUser } from "@/lib/users";
@@ -66,6 +66,25 @@ describe("the audit trail", () => {
     const report = await verifyAuditTrail();
     const [{ n }] = (await getDb().execute<{ n: number }>(sql`select count(*)::int as n from audit_events`)) as unknown as [{ n: number }];
     expect(report).toMatchObject({ ok: true, broken: null, unsealed: 0, checked: n });
+  });
+
+  it("verifies the same on a server whose default time zone and date style differ (a restore elsewhere), since each row's content prints its time the same way", async () => {
+    await createUser(systemCtx, { name: "Zoned", email: "zoned@example.com", environmentIds: [env.test.id] });
+    await sealAuditTrail();
+    const db = (await getSql()<{ db: string }[]>`select current_database() as db`)[0]!.db;
+    // A database default, as a server configured elsewhere would have (postgresql.conf, or ALTER DATABASE).
+    await getSql().unsafe(`alter database "${db}" set timezone to 'Pacific/Chatham'`);
+    await getSql().unsafe(`alter database "${db}" set datestyle to 'SQL, DMY'`);
+    const elsewhere = createSql(process.env.DATABASE_URL!, 1);
+    try {
+      const [settings] = await elsewhere<{ timezone: string; datestyle: string }[]>`select current_setting('timezone') as timezone, current_setting('datestyle') as datestyle`;
+      expect(settings).toEqual({ timezone: "UTC", datestyle: "ISO, MDY" });
+      expect(await verifyAuditTrail(elsewhere)).toMatchObject({ ok: true, broken: null });
+    } finally {
+      await getSql().unsafe(`alter database "${db}" reset timezone`);
+      await getSql().unsafe(`alter database "${db}" reset datestyle`);
+      await elsewhere.end();
+    }
   });
 
   it("names the first broken link: an altered row, then a removed one", async () => {
