@@ -11,6 +11,7 @@ import { authorize } from "@/lib/permissions";
 import { parseInput } from "@/lib/validation";
 import { enqueueDeliveries } from "@/lib/webhooks";
 import { recordAudit } from "./record";
+import { SEALED_CONTENT } from "./sealed-content";
 
 // The audit trail's hash chain. Rows are written by every door inside their own transactions; the
 // sealer then gives them, in commit order, a position (seq), the previous row's hash and their own
@@ -24,9 +25,7 @@ const BATCH = 5000;
 type Row = { id: string; seq: string | null; prev_hash: string | null; hash: string | null; content: string };
 
 // (Ordering names the table's seq: the selected `seq::text` would sort as text.)
-// Every column but the chain's own, each as Postgres prints it (jsonb and timestamptz included).
-const CONTENT = `json_build_array(id::text, occurred_at::text, actor_type, actor_id, actor_label, action, target_type, target_id,
-  target_label, environment_id::text, environment_key, outcome, reason, before::text, after::text, request_id, ip)::text`;
+const CONTENT = SEALED_CONTENT;
 
 export const linkHash = (prevHash: string, content: string) => createHash("sha256").update(prevHash).update("\n").update(content).digest("hex");
 
@@ -79,6 +78,8 @@ export type ChainReport = {
   anchor: { seq: number; prunedRows: number; cutoff: string } | null;
   /** The first broken link: which row, and what is wrong with it. */
   broken: { seq: number; id: number | null; problem: string } | null;
+  /** The last row verified: a copy of the trail (the CSV export) that ends with the same hash holds the same chain. */
+  head: { seq: number; hash: string } | null;
 };
 
 /** Seals what is pending, then walks the whole chain in seq order. */
@@ -95,6 +96,7 @@ export async function verifyAuditTrail(pg: postgres.Sql = getSql()): Promise<Cha
     unsealed: 0,
     anchor: anchor ? { seq: Number(anchor.seq), prunedRows: Number(anchor.pruned_rows), cutoff: new Date(anchor.cutoff).toISOString() } : null,
     broken,
+    head: checked ? { seq: expectedSeq - 1, hash: prev } : null,
   });
   for (;;) {
     const rows = await pg.unsafe<Row[]>(`select id::text, seq::text, prev_hash, hash, ${CONTENT} as content from audit_events where seq > $1 order by audit_events.seq limit ${BATCH}`, [after]);

@@ -88,7 +88,7 @@ describe("reading the audit trail", () => {
     expect([bad.status, (await bad.json()).errors]).toEqual([400, { from: ["Not a date (use YYYY-MM-DD or an ISO time)."] }]);
     const csv = await (await GET(new Request(`http://localhost/console/dev/audit/export?target=${ana.id}`))).text();
     const lines = csv.trim().split("\n");
-    expect(lines[0]).toBe("id,occurred_at,actor_type,actor_id,actor,action,target_type,target_id,target,environment,outcome,reason,before,after,request_id,ip,seq,hash");
+    expect(lines[0]).toBe("id,occurred_at,actor_type,actor_id,actor,action,target_type,target_id,target,environment,outcome,reason,before,after,request_id,ip,seq,hash,prev_hash,sealed_content");
     expect(lines.slice(1).map((l) => l.split(",")[5])).toEqual(["user.suspend", "user.update", "user.create"]);
   });
 });

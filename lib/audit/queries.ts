@@ -1,11 +1,12 @@
 import "server-only";
-import { and, desc, eq, gte, ilike, lt, lte, or, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, gte, ilike, lt, lte, or, sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
 import { getDb } from "@/db/client";
 import { ACTOR_TYPES, AUDIT_OUTCOMES } from "@/db/enums";
 import { auditEvents, type AuditEvent } from "@/db/schema";
 import { parseInput } from "@/lib/validation";
 import { escapeLike } from "@/lib/domain/like";
+import { SEALED_CONTENT } from "./sealed-content";
 
 // Reading the trail: filters (actor, action, target, environment, outcome, time range), newest
 // first by keyset on id, and the same filters streamed for the CSV export.
@@ -106,11 +107,18 @@ export async function listAuditEvents(input: unknown): Promise<{ rows: AuditEven
   return { rows: rows.slice(0, f.limit), next: rows.length > f.limit ? rows[f.limit - 1]!.id : null };
 }
 
-/** Every filtered event, a thousand at a time, for the CSV export. */
-export async function* iterateAuditEvents(input: unknown): AsyncGenerator<AuditEvent[]> {
+export type ExportedAuditEvent = AuditEvent & { sealedContent: string | null };
+
+/** Every filtered event, a thousand at a time, for the CSV export; a sealed one with the content its hash covers. */
+export async function* iterateAuditEvents(input: unknown): AsyncGenerator<ExportedAuditEvent[]> {
   const f = { ...parseInput(auditFilterInput, input), limit: 1000 };
   for (;;) {
-    const rows = await getDb().select().from(auditEvents).where(where(f)).orderBy(desc(auditEvents.id)).limit(f.limit);
+    const rows = await getDb()
+      .select({ ...getTableColumns(auditEvents), sealedContent: sql<string | null>`case when ${auditEvents.seq} is not null then ${sql.raw(SEALED_CONTENT)} end` })
+      .from(auditEvents)
+      .where(where(f))
+      .orderBy(desc(auditEvents.id))
+      .limit(f.limit);
     if (rows.length) yield rows;
     if (rows.length < f.limit) return;
     f.before = rows.at(-1)!.id;

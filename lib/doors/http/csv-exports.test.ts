@@ -1,4 +1,9 @@
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { stringify } from "csv-stringify/sync";
 import { parse } from "csv-parse/sync";
 import { eq, sql } from "drizzle-orm";
 import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
@@ -9,6 +14,7 @@ import { createEnvironments, realMemberCtx, systemCtx } from "@/test-support/fix
 import { addGrants } from "@/lib/access/grants";
 import { createResource } from "@/lib/access/resources";
 import { signInConsoleMember } from "@/lib/auth/console-sign-in";
+import { sealAuditTrail, verifyAuditTrail } from "@/lib/audit/chain";
 import { recordAudit } from "@/lib/audit/record";
 import { addMembers, createGroup } from "@/lib/groups";
 import { enqueueJob, saveItems } from "@/lib/jobs";
@@ -125,6 +131,50 @@ describe("every CSV export neutralises formula cells", () => {
     const csv = await csvOf(await auditRoute(new Request("http://localhost/console/dev/audit/export"), { params: Promise.resolve({ env: "dev" }) }));
     expect(cellsFor(csv, [...typed, issuer, ...DANGEROUS])).toEqual(neutralised([...typed, issuer, ...DANGEROUS]));
     expect(csv).toContain(`,${NORMAL},`);
+  });
+
+  it("audit trail: a copy checks out away from the database with the head Verify reports (scripts/verify-audit-csv.py), and an edited cell is caught", async () => {
+    for (const label of [DANGEROUS[0]!, NORMAL]) await recordAudit(getDb(), { actor: { type: "system", id: null, label }, requestId: "test" }, { action: "test.copy", targetType: "test", targetLabel: label, after: { n: 1.5, text: "é ✓" } });
+    await sealAuditTrail();
+    const report = await verifyAuditTrail();
+    expect(report).toMatchObject({ ok: true, head: { seq: expect.any(Number), hash: expect.stringMatching(/^[0-9a-f]{64}$/) } });
+    const csv = await csvOf(await auditRoute(new Request("http://localhost/console/dev/audit/export"), { params: Promise.resolve({ env: "dev" }) }));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "audit-copy-"));
+    const check = (text: string, ...args: string[]) => {
+      const file = path.join(dir, "copy.csv");
+      fs.writeFileSync(file, text);
+      const run = spawnSync("python3", ["scripts/verify-audit-csv.py", file, ...args], { encoding: "utf8" });
+      return { status: run.status, out: run.stdout.trim() || run.stderr.trim() };
+    };
+    const head = `${report.head!.seq}:${report.head!.hash}`;
+    const intact = check(csv, "--head", head);
+    expect(intact.status).toBe(0);
+    expect(intact.out).toMatch(new RegExp(`^ok: \\d+ sealed events verified \\(positions 1–${report.head!.seq}\\), \\d+ gaps .*; last hash ${report.head!.hash}; positions \\d+–${report.head!.seq} are vouched for by the head given$`));
+
+    const rows = parse(csv) as string[][];
+    const header = rows[0]!;
+    const at = (name: string) => header.indexOf(name);
+    const victim = rows.findIndex((r) => r[at("action")] === "test.copy" && r[at("actor")] === NORMAL);
+    const edited = (edit: (row: string[]) => void) => {
+      const copy = rows.map((r) => [...r]);
+      edit(copy[victim]!);
+      return stringify(copy);
+    };
+    const { id, seq } = { id: rows[victim]![at("id")], seq: rows[victim]![at("seq")] };
+    // A shown column changed, the sealed content left alone.
+    expect(check(edited((r) => (r[at("actor")] = "Someone else")))).toEqual({ status: 1, out: `broken: event ${id} (position ${seq}): its actor column says 'Someone else', the sealed content '${NORMAL}'` });
+    expect(check(edited((r) => (r[at("after")] = JSON.stringify({ n: 2, text: "é ✓" }))))).toEqual({ status: 1, out: `broken: event ${id} (position ${seq}): its after column differs from the sealed content` });
+    // The sealed content changed to match.
+    expect(check(edited((r) => (r[at("sealed_content")] = r[at("sealed_content")]!.replace(NORMAL, "Someone else"))))).toEqual({ status: 1, out: `broken: event ${id} (position ${seq}): its content does not match its hash (the row was altered)` });
+    // Rehashed too: the next event's link, or the head, gives it away.
+    const forged = edited((r) => {
+      r[at("sealed_content")] = r[at("sealed_content")]!.replace(NORMAL, "Someone else");
+      r[at("actor")] = "Someone else";
+      r[at("hash")] = createHash("sha256").update(`${r[at("prev_hash")]}\n${r[at("sealed_content")]}`).digest("hex");
+    });
+    expect(check(forged, "--head", head)).toMatchObject({ status: 1, out: expect.stringMatching(/^broken: (event \d+ \(position \d+\): it does not point to the previous event's hash|the export does not hold position)/) });
+    expect(check("id,action\n1,x\n")).toEqual({ status: 2, out: expect.stringMatching(/^not an audit trail export with its chain: no column occurred_at, seq, hash, prev_hash, sealed_content/) });
+    fs.rmSync(dir, { recursive: true });
   });
 
   it("job reports", async () => {

@@ -32,6 +32,11 @@ export function ChainControls({ canPrune }: { canPrune: boolean }) {
           {report.ok
             ? `The chain is intact: ${report.checked.toLocaleString("en")} events verified${report.anchor ? `, starting after a prune of ${report.anchor.prunedRows.toLocaleString("en")} events before ${report.anchor.cutoff.slice(0, 10)}` : " from the first event"}.`
             : `Broken at position ${report.broken!.seq}${report.broken!.id ? ` (event ${report.broken!.id})` : ""}: ${report.broken!.problem}.`}
+          {report.ok && report.head && (
+            <p className="mt-1 text-xs text-slate-600">
+              Last event: position {report.head.seq}, hash <code className="break-all font-mono">{report.head.hash}</code>. A CSV export whose last position has this hash holds the same chain (check it with scripts/verify-audit-csv.py).
+            </p>
+          )}
         </div>
       )}
       {canPrune && (
