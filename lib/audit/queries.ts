@@ -100,25 +100,23 @@ export async function knownActions(): Promise<string[]> {
   return [...prefixes, ...actions].sort();
 }
 
+/** An event as read out of the console (page, CSV, REST): a sealed one with the content its hash covers. */
+export type ExportedAuditEvent = AuditEvent & { sealedContent: string | null };
+
+const withSealedContent = { ...getTableColumns(auditEvents), sealedContent: sql<string | null>`case when ${auditEvents.seq} is not null then ${sql.raw(SEALED_CONTENT)} end` };
+
 /** One page of filtered events, newest first; `next` continues after the last. */
-export async function listAuditEvents(input: unknown): Promise<{ rows: AuditEvent[]; next: number | null }> {
+export async function listAuditEvents(input: unknown): Promise<{ rows: ExportedAuditEvent[]; next: number | null }> {
   const f = parseInput(auditFilterInput, input);
-  const rows = await getDb().select().from(auditEvents).where(where(f)).orderBy(desc(auditEvents.id)).limit(f.limit + 1);
+  const rows = await getDb().select(withSealedContent).from(auditEvents).where(where(f)).orderBy(desc(auditEvents.id)).limit(f.limit + 1);
   return { rows: rows.slice(0, f.limit), next: rows.length > f.limit ? rows[f.limit - 1]!.id : null };
 }
 
-export type ExportedAuditEvent = AuditEvent & { sealedContent: string | null };
-
-/** Every filtered event, a thousand at a time, for the CSV export; a sealed one with the content its hash covers. */
+/** Every filtered event, a thousand at a time, for the CSV export. */
 export async function* iterateAuditEvents(input: unknown): AsyncGenerator<ExportedAuditEvent[]> {
   const f = { ...parseInput(auditFilterInput, input), limit: 1000 };
   for (;;) {
-    const rows = await getDb()
-      .select({ ...getTableColumns(auditEvents), sealedContent: sql<string | null>`case when ${auditEvents.seq} is not null then ${sql.raw(SEALED_CONTENT)} end` })
-      .from(auditEvents)
-      .where(where(f))
-      .orderBy(desc(auditEvents.id))
-      .limit(f.limit);
+    const rows = await getDb().select(withSealedContent).from(auditEvents).where(where(f)).orderBy(desc(auditEvents.id)).limit(f.limit);
     if (rows.length) yield rows;
     if (rows.length < f.limit) return;
     f.before = rows.at(-1)!.id;

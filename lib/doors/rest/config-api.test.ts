@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { env as settings } from "@/env";
 import { getSql } from "@/db/client";
 import type { Environment } from "@/db/schema";
+import { sealAuditTrail } from "@/lib/audit/chain";
 import { authenticateDirectory } from "@/lib/directories";
 import { addMembers, createGroup } from "@/lib/groups";
 import { createUser } from "@/lib/users";
@@ -140,6 +141,22 @@ describe("audit events", () => {
     const dev = await api("GET", "/audit-events?environment=dev&limit=500", { token: tokens.devRead });
     expect(dev.json.data.length).toBeGreaterThan(0);
     expect(dev.json.data.every((e: { environment: string | null }) => e.environment === "dev")).toBe(true);
+  });
+
+  it("carry what each sealed event's hash covers, so a consumer can check a copy: hash = SHA-256(prevHash, newline, sealedContent)", async () => {
+    await sealAuditTrail();
+    const page = await api("GET", "/audit-events?limit=20", { token: tokens.read });
+    const sealed = (page.json.data as { id: number; action: string; seq: number | null; hash: string; prevHash: string; sealedContent: string }[]).filter((e) => e.seq !== null);
+    expect(sealed.length).toBeGreaterThan(1);
+    for (const e of sealed) {
+      expect(createHash("sha256").update(`${e.prevHash}\n${e.sealedContent}`).digest("hex")).toBe(e.hash);
+      const content = JSON.parse(e.sealedContent) as unknown[];
+      expect([content[0], content[5]]).toEqual([String(e.id), e.action]);
+    }
+    // Newest first: each event points at the one before it in the chain.
+    const adjacent = sealed.slice(0, -1).map((e, i) => [e, sealed[i + 1]!] as const).filter(([newer, older]) => newer.seq === older.seq! + 1);
+    expect(adjacent.length).toBeGreaterThan(0);
+    for (const [newer, older] of adjacent) expect(newer.prevHash).toBe(older.hash);
   });
 
   it("refuses a token limited to environments without one of them, and a bad cursor", async () => {

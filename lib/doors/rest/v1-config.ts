@@ -189,7 +189,10 @@ const auditOut = z.object({
   after: z.unknown(),
   requestId: z.string().nullable(),
   ip: z.string().nullable(),
-  hash: z.string().nullable().describe("The row's link in the hash chain (null until sealed, within seconds)"),
+  hash: z.string().nullable().describe("The row's link in the hash chain (null until sealed, within seconds): SHA-256 (hex) of prevHash, a newline and sealedContent"),
+  seq: z.number().int().nullable().describe("The row's position in the chain (null until sealed)"),
+  prevHash: z.string().nullable().describe("The hash of the row at position seq - 1 (null until sealed)"),
+  sealedContent: z.string().nullable().describe("What the hash covers: every column as Postgres prints it (times in UTC), as one JSON array (null until sealed)"),
 });
 
 // ---- Webhooks ------------------------------------------------------------------
@@ -544,6 +547,9 @@ export const CONFIG_ENDPOINTS: Endpoint[] = [
             requestId: e.requestId,
             ip: e.ip,
             hash: e.hash,
+            seq: e.seq === null ? null : Number(e.seq),
+            prevHash: e.prevHash,
+            sealedContent: e.sealedContent,
           })),
           nextCursor: next === null ? null : String(next),
         },
