@@ -45,9 +45,6 @@ export function writesInOrder(): (write?: Promise<unknown>) => Promise<void> {
 }
 
 
-/** Session settings every connection of the app starts with. */
-const SESSION_SETTINGS = { TimeZone: "UTC", DateStyle: "ISO, MDY" } as const;
-
 export function createSql(url: string, max = 10): postgres.Sql {
   const counter = (globalThis as { __iamQueryCounter?: Map<string, number> }).__iamQueryCounter;
   // A connection lives 30 to 60 minutes (postgres.js's default, said here because the bound on the
@@ -56,10 +53,6 @@ export function createSql(url: string, max = 10): postgres.Sql {
   return postgres(url, {
     max,
     onnotice: () => {},
-    // How Postgres prints a time is part of what the audit chain hashes (lib/audit/chain.ts): the
-    // session's time zone and date style are fixed here, not taken from the server's defaults, so
-    // the trail verifies the same on any server it is restored to.
-    connection: SESSION_SETTINGS,
     connect_timeout: 10,
     max_lifetime: 60 * (30 + Math.random() * 30),
     ...(counter ? { debug: (_c: number, q: string) => counter.set(q.slice(0, 90), (counter.get(q.slice(0, 90)) ?? 0) + 1) } : {}),

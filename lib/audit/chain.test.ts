@@ -1,6 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { sql } from "drizzle-orm";
 import { createSql, getDb, getSql } from "@/db/client";
+import { runMigrations } from "@/db/migrate";
+import { databaseUrl } from "@/test-support/urls";
 import type { Environment } from "@/db/schema";
 import { countRows, createEnvironments, memberCtx, systemCtx } from "@/test-support/fixtures";
 import { createUser } from "@/lib/users";
@@ -77,13 +79,42 @@ describe("the audit trail", () => {
     await getSql().unsafe(`alter database "${db}" set datestyle to 'SQL, DMY'`);
     const elsewhere = createSql(process.env.DATABASE_URL!, 1);
     try {
-      const [settings] = await elsewhere<{ timezone: string; datestyle: string }[]>`select current_setting('timezone') as timezone, current_setting('datestyle') as datestyle`;
-      expect(settings).toEqual({ timezone: "UTC", datestyle: "ISO, MDY" });
+      const [settings] = await elsewhere<{ timezone: string; datestyle: string; now: string }[]>`select current_setting('timezone') as timezone, current_setting('datestyle') as datestyle, now()::text as now`;
+      expect(settings).toMatchObject({ timezone: "Pacific/Chatham", datestyle: "SQL, DMY", now: expect.stringMatching(/^\d\d\/\d\d\/\d{4} .* \+1[23]45$/) });
       expect(await verifyAuditTrail(elsewhere)).toMatchObject({ ok: true, broken: null });
+      // Sealed under those settings, verified under the first ones.
+      await getSql()`insert into audit_events (actor_type, actor_label, action, target_type) values ('system', 'zoned', 'test.zoned', 'test')`;
+      expect(await sealAuditTrail(elsewhere)).toBe(1);
+      expect(await verifyAuditTrail()).toMatchObject({ ok: true, broken: null });
     } finally {
       await getSql().unsafe(`alter database "${db}" reset timezone`);
       await getSql().unsafe(`alter database "${db}" reset datestyle`);
       await elsewhere.end();
+    }
+  });
+
+  it("prints times with the settings of the database the chain was first sealed in (migration 0047 keeps them), so a chain sealed before stays whole", async () => {
+    const db = `iam_zone_${process.pid}_${Date.now().toString(36)}`;
+    await getSql().unsafe(`create database "${db}"`);
+    await getSql().unsafe(`alter database "${db}" set timezone to 'Asia/Kathmandu'`);
+    const url = databaseUrl(process.env.DATABASE_URL!, db);
+    try {
+      await runMigrations(url);
+      const other = createSql(url, 1);
+      try {
+        const [fn] = await other<{ config: string[] }[]>`select proconfig as config from pg_proc where proname = 'audit_time_text'`;
+        expect(fn!.config).toEqual(["TimeZone=Asia/Kathmandu", "DateStyle=ISO, MDY"]);
+        // Whatever the session says.
+        const printed = await other.begin(async (tx) => {
+          await tx`set local timezone = 'America/Denver'`;
+          return (await tx<{ t: string }[]>`select audit_time_text('2026-12-06 00:00:00+00') as t`)[0]!.t;
+        });
+        expect(printed).toBe("2026-12-06 05:45:00+05:45");
+      } finally {
+        await other.end();
+      }
+    } finally {
+      await getSql().unsafe(`drop database if exists "${db}" with (force)`);
     }
   });
 

@@ -112,11 +112,12 @@ export async function listAuditEvents(input: unknown): Promise<{ rows: ExportedA
   return { rows: rows.slice(0, f.limit), next: rows.length > f.limit ? rows[f.limit - 1]!.id : null };
 }
 
-/** Every filtered event, a thousand at a time, for the CSV export. */
-export async function* iterateAuditEvents(input: unknown): AsyncGenerator<ExportedAuditEvent[]> {
+/** Every filtered event, a thousand at a time, for the CSV export; before and after as Postgres prints them (as sealed). */
+export async function* iterateAuditEvents(input: unknown): AsyncGenerator<(ExportedAuditEvent & { beforeText: string | null; afterText: string | null })[]> {
   const f = { ...parseInput(auditFilterInput, input), limit: 1000 };
+  const columns = { ...withSealedContent, beforeText: sql<string | null>`${auditEvents.before}::text`, afterText: sql<string | null>`${auditEvents.after}::text` };
   for (;;) {
-    const rows = await getDb().select(withSealedContent).from(auditEvents).where(where(f)).orderBy(desc(auditEvents.id)).limit(f.limit);
+    const rows = await getDb().select(columns).from(auditEvents).where(where(f)).orderBy(desc(auditEvents.id)).limit(f.limit);
     if (rows.length) yield rows;
     if (rows.length < f.limit) return;
     f.before = rows.at(-1)!.id;
