@@ -1289,6 +1289,19 @@ export const auditAnchors = pgTable("audit_anchors", {
   createdAt: createdAt(),
 });
 
+// How the audit chain prints a time (its hashes cover the text): the time zone its rows have been
+// printed in since the first seal, taken from the database's default by migration 0047 and kept as
+// data, so a backup restored onto a server with another default carries it along. One row, written
+// only by migrations; read by audit_time_text().
+export const auditChainSettings = pgTable(
+  "audit_chain_settings",
+  {
+    id: boolean().primaryKey().default(true),
+    timeZone: text().notNull(),
+  },
+  (t) => [check("audit_chain_settings_one_row", sql`${t.id}`)],
+);
+
 // The membership ledger: every membership, environment access and grant that appears or goes,
 // written by database triggers (migration 0019) whatever the door, cascades included, so "who was
 // in this group on 1 March" is rebuilt from it. Names are copied at the time. Append-only.

@@ -93,7 +93,7 @@ describe("the audit trail", () => {
     }
   });
 
-  it("prints times with the settings of the database the chain was first sealed in (migration 0047 keeps them), so a chain sealed before stays whole", async () => {
+  it("prints times in the zone the database's chain was first sealed in (migration 0047 keeps it as data), exactly as Postgres printed them there", async () => {
     const db = `iam_zone_${process.pid}_${Date.now().toString(36)}`;
     await getSql().unsafe(`create database "${db}"`);
     await getSql().unsafe(`alter database "${db}" set timezone to 'Asia/Kathmandu'`);
@@ -102,14 +102,18 @@ describe("the audit trail", () => {
       await runMigrations(url);
       const other = createSql(url, 1);
       try {
-        const [fn] = await other<{ config: string[] }[]>`select proconfig as config from pg_proc where proname = 'audit_time_text'`;
-        expect(fn!.config).toEqual(["TimeZone=Asia/Kathmandu", "DateStyle=ISO, MDY"]);
-        // Whatever the session says.
-        const printed = await other.begin(async (tx) => {
-          await tx`set local timezone = 'America/Denver'`;
-          return (await tx<{ t: string }[]>`select audit_time_text('2026-12-06 00:00:00+00') as t`)[0]!.t;
-        });
-        expect(printed).toBe("2026-12-06 05:45:00+05:45");
+        expect(await other`select time_zone from audit_chain_settings`).toEqual([{ time_zone: "Asia/Kathmandu" }]);
+        // audit_time_text(t, zone) is what t::text printed with the session in that zone, for
+        // whole, half and quarter hour offsets, both signs, summer time, and any fraction.
+        const zones = ["UTC", "Asia/Kathmandu", "America/St_Johns", "Pacific/Chatham", "Europe/Berlin", "America/Denver", "Australia/Lord_Howe"];
+        const times = ["2026-12-06 00:00:00+00", "2026-07-01 12:34:56.5+00", "2026-03-29 01:30:00.000001+00", "1999-12-31 23:59:59.123456+00", "2026-10-25 00:59:59.99+00"];
+        for (const zone of zones) {
+          const rows = await other.begin(async (tx) => {
+            await tx.unsafe(`set local timezone = '${zone}'`);
+            return tx<{ session: string; fixed: string }[]>`select t::text as session, audit_time_text(t, ${zone}) as fixed from unnest(${times}::timestamptz[]) as t`;
+          });
+          for (const r of rows) expect([zone, r.fixed]).toEqual([zone, r.session]);
+        }
       } finally {
         await other.end();
       }

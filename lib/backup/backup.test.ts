@@ -58,7 +58,10 @@ describe("backup and restore", () => {
     expect(header.tables.find((t) => t.name === "users")?.rows).toBe(5);
 
     const target = await freshDatabase();
+    // As if migrated on a server whose default time zone is another: the chain's own zone comes back.
+    await target`update audit_chain_settings set time_zone = 'America/Denver'`;
     await restoreDatabase(target, file);
+    expect(await target`select time_zone from audit_chain_settings`).toEqual(await getSql()`select time_zone from audit_chain_settings`);
     const tables = header.tables.map((t) => t.name);
     expect(await fingerprint(target, tables)).toEqual(await fingerprint(getSql(), tables));
     expect(await verifyAuditTrail(target)).toMatchObject({ ok: true, broken: null });

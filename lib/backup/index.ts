@@ -169,6 +169,10 @@ export async function restoreDatabase(pg: postgres.Sql, file: string, options: {
     // Triggers do not fire here: tell running instances to forget what they keep in memory (at commit).
     await tx`select pg_notify('iam_decisions', '*')`;
     if (options.replace) await tx.unsafe(`truncate ${header.tables.map((t) => ident(t.name)).join(", ")}`);
+    // Rows the migrations wrote belong to the backed-up database: the zone its audit chain is
+    // printed in (a target migrated on a server with another default would print it otherwise).
+    // (The backup holds the table: it was taken at the same migration.)
+    else await tx`truncate audit_chain_settings`;
     for (const table of plan) {
       const next = await iterator.next();
       // The file was read through once already; it changing in between is refused, not followed.
