@@ -34,7 +34,11 @@ export function ChainControls({ canPrune }: { canPrune: boolean }) {
             : `Broken at position ${report.broken!.seq}${report.broken!.id ? ` (event ${report.broken!.id})` : ""}: ${report.broken!.problem}.`}
           {report.ok && report.head && (
             <p className="mt-1 text-xs text-slate-600">
-              Last event: position {report.head.seq}, hash <code className="break-all font-mono">{report.head.hash}</code>. A CSV export whose last position has this hash holds the same chain (check it with scripts/verify-audit-csv.py).
+              Last event: position {report.head.seq}, hash <code className="break-all font-mono">{report.head.hash}</code>. To check a copy away from the database, export with Environment “All environments” and run{" "}
+              <code className="break-all font-mono">
+                python3 scripts/verify-audit-csv.py FILE --head {report.head.seq}:{report.head.hash}
+              </code>
+              .
             </p>
           )}
         </div>
