@@ -4,7 +4,7 @@ import { getDb } from "@/db/client";
 import { auditEvents } from "@/db/schema";
 import type { Environment } from "@/db/schema";
 import { auditActions, countRows, createEnvironments, memberCtx, realMemberCtx, systemCtx } from "@/test-support/fixtures";
-import { revokeEnvironmentFromUsers } from "@/lib/users/bulk";
+import { deleteUsers, revokeEnvironmentFromUsers } from "@/lib/users/bulk";
 import { authenticateApiToken, createApiToken } from "@/lib/api-tokens";
 import type { DomainContext } from "@/lib/auth/actor";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/lib/errors";
@@ -177,5 +177,12 @@ describe("access requests", () => {
     const [deletion] = await getDb().select({ before: auditEvents.before }).from(auditEvents).where(and(eq(auditEvents.action, "resource.delete"), eq(auditEvents.targetId, doomed.id)));
     expect(deletion!.before).toMatchObject({ name: "Doomed server", openRequests: 2 });
     expect(await listAccessRequests(systemCtx, { environmentId: env.prod.id })).not.toContainEqual(expect.objectContaining({ resourceId: doomed.id }));
+
+    // The same when the user who asked is deleted.
+    const dee = await createUser(systemCtx, { name: "Dee", email: "dee.leaving@example.com", environmentIds: [env.prod.id] });
+    const deeAsks = await requestAccess({ actor: { type: "end_user", id: dee.id, label: dee.email, environmentIds: [env.prod.id] } }, { environmentId: env.prod.id, userId: dee.id, resourceId: genie.id, reason: "reports" });
+    expect(await deleteUsers(admin, [dee.id])).toMatchObject({ changed: [dee.id] });
+    const [deeClosed] = await getDb().select({ targetLabel: auditEvents.targetLabel, environmentKey: auditEvents.environmentKey, after: auditEvents.after }).from(auditEvents).where(and(eq(auditEvents.action, "access_request.close"), eq(auditEvents.targetId, deeAsks.request.id)));
+    expect(deeClosed).toEqual({ targetLabel: "dee.leaving@example.com → Payroll genie", environmentKey: "prod", after: { status: "closed", why: "The user was deleted." } });
   });
 });

@@ -9,7 +9,7 @@ import { personEmailOf } from "@/lib/auth/actor-person";
 import { addGrantsIn } from "@/lib/access/grants";
 import { decide } from "@/lib/access/policy";
 import { recordAudit } from "@/lib/audit/record";
-import { accessRequestLabel } from "./label";
+import { accessRequestLabel } from "./closing";
 import { inTransaction } from "@/lib/domain/transaction";
 import { requireEnvironment } from "@/lib/environments";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@/lib/errors";

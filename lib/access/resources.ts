@@ -3,10 +3,10 @@ import { and, asc, eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Executor } from "@/db/client";
 import { FEATURES, type Feature } from "@/db/enums";
-import { accessGrants, accessRequests, environments, resources, users, type Resource } from "@/db/schema";
+import { accessGrants, environments, resources, type Resource } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
-import { accessRequestLabel } from "@/lib/access-requests/label";
-import { recordAudit, recordAuditMany, type AuditEntry } from "@/lib/audit/record";
+import { closedRequestEntries } from "@/lib/access-requests/closing";
+import { recordAudit, recordAuditMany } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
 import { requireEnvironment } from "@/lib/environments";
 import { NotFoundError } from "@/lib/errors";
@@ -78,26 +78,9 @@ export async function deleteResource(ctx: DomainContext, id: string): Promise<vo
   await inTransaction(async (tx) => {
     const before = await lockResource(tx, ctx, id);
     const grants = await tx.delete(accessGrants).where(eq(accessGrants.resourceId, before.id)).returning();
-    const pending = await tx
-      .select({ id: accessRequests.id, userId: accessRequests.userId, email: users.email, tool: accessRequests.tool, reason: accessRequests.reason })
-      .from(accessRequests)
-      .innerJoin(users, eq(users.id, accessRequests.userId))
-      .where(and(eq(accessRequests.resourceId, before.id), eq(accessRequests.status, "pending")))
-      .orderBy(asc(accessRequests.createdAt))
-      .for("update", { of: accessRequests });
+    const closed = await closedRequestEntries(tx, { resourceId: before.id }, "The resource was deleted.");
     await tx.delete(resources).where(eq(resources.id, before.id));
     const environment = { id: before.environmentId, key: before.environmentKey };
-    const closed = pending.map(
-      (r): AuditEntry => ({
-        action: "access_request.close",
-        targetType: "access_request",
-        targetId: r.id,
-        targetLabel: accessRequestLabel(r.email, before.name, r.tool),
-        environment,
-        before: { status: "pending", userId: r.userId, tool: r.tool, reason: r.reason },
-        after: { status: "closed", why: "The resource was deleted." },
-      }),
-    );
     await recordAuditMany(tx, ctx, [
       {
         action: "resource.delete",
@@ -105,7 +88,7 @@ export async function deleteResource(ctx: DomainContext, id: string): Promise<vo
         targetId: before.id,
         targetLabel: before.name,
         environment,
-        before: { ...snapshot(before), grants: grants.map((g) => ({ id: g.id, groupId: g.groupId, userId: g.userId })), openRequests: pending.length },
+        before: { ...snapshot(before), grants: grants.map((g) => ({ id: g.id, groupId: g.groupId, userId: g.userId })), openRequests: closed.length },
       },
       ...closed,
     ]);

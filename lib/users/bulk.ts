@@ -5,6 +5,7 @@ import type { Tx } from "@/db/client";
 import type { AccessSource } from "@/db/enums";
 import { users, type User } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
+import { closedRequestEntries } from "@/lib/access-requests/closing";
 import { recordAuditMany, type AuditEntry } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
 import { requireEnvironment } from "@/lib/environments";
@@ -98,18 +99,20 @@ export async function deleteUsers(ctx: DomainContext, rawIds: unknown): Promise<
     const { allowed, failed } = permitted(ctx, ids, await lockUsers(tx, ids), "users");
     const changed = allowed.map((l) => l.user.id);
     if (changed.length) {
+      const closed = await closedRequestEntries(tx, { userIds: changed }, "The user was deleted.");
       await deleteUserRows(tx, changed);
-      await recordAuditMany(
-        tx,
-        ctx,
-        allowed.map(({ user, environmentIds }) => ({
-          action: "user.delete",
-          targetType: "user",
-          targetId: user.id,
-          targetLabel: user.email,
-          before: { id: user.id, email: user.email, name: user.name, status: user.status, source: user.source, version: user.version, environmentIds },
-        })),
-      );
+      await recordAuditMany(tx, ctx, [
+        ...allowed.map(
+          ({ user, environmentIds }): AuditEntry => ({
+            action: "user.delete",
+            targetType: "user",
+            targetId: user.id,
+            targetLabel: user.email,
+            before: { id: user.id, email: user.email, name: user.name, status: user.status, source: user.source, version: user.version, environmentIds },
+          }),
+        ),
+        ...closed,
+      ]);
     }
     return { changed, unchanged: [], failed };
   });
