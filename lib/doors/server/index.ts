@@ -48,19 +48,47 @@ function letBodyCome(req: IncomingMessage, res: ServerResponse) {
   if (awaitingContinue.delete(req)) res.writeContinue();
 }
 
-/** Reads the body into memory, refusing it as soon as it passes `max` bytes (chunked bodies too). */
-async function readCapped(req: IncomingMessage, res: ServerResponse, max: number): Promise<Buffer> {
+// A body over its limit is read to its end (and dropped) before the 413 goes out, up to these
+// bounds: a client that sends the whole body before it reads the answer (most HTTP libraries) would
+// otherwise meet a closed connection (EPIPE, ECONNRESET) instead of the 413 and its reason.
+const DRAIN_BYTES = 32 * 1024 * 1024;
+const DRAIN_MS = 10_000;
+
+/**
+ * Reads the body into memory, refusing it (BodyTooLarge) once it passes `max` bytes, chunked bodies
+ * too: what comes after the limit is read and dropped until the body ends, at most DRAIN_BYTES or
+ * DRAIN_MS, so that the client is there to read the refusal. A declared length over the limit is
+ * refused at once when the client waits for `100 Continue` (it has sent nothing) or when it is
+ * beyond what would be drained.
+ */
+function readCapped(req: IncomingMessage, res: ServerResponse, max: number): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? NaN);
-  if (Number.isFinite(declared) && declared > max) throw new BodyTooLarge();
+  if (Number.isFinite(declared) && declared > max && (awaitingContinue.has(req) || declared > DRAIN_BYTES)) return Promise.reject(new BodyTooLarge());
   letBodyCome(req, res);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > max) throw new BodyTooLarge();
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const settle = (outcome: () => void) => {
+      req.off("data", onData).off("end", onEnd).off("close", onClose);
+      if (timer) clearTimeout(timer);
+      outcome();
+    };
+    const refuse = () => settle(() => reject(new BodyTooLarge()));
+    const over = () => size > max || (Number.isFinite(declared) && declared > max);
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (!over()) return void chunks.push(chunk);
+      chunks.length = 0;
+      timer ??= setTimeout(refuse, DRAIN_MS).unref();
+      if (size > DRAIN_BYTES) refuse();
+    };
+    const onEnd = () => (over() ? refuse() : settle(() => resolve(Buffer.concat(chunks, size))));
+    // The client went away mid-body (the caller sees the request destroyed and answers nothing).
+    const onClose = () => settle(() => reject(new Error("The client closed the connection before the body ended.")));
+    req.on("data", onData).on("end", onEnd).on("close", onClose);
+    if (over()) timer = setTimeout(refuse, DRAIN_MS).unref();
+  });
 }
 
 function tooLarge(res: ServerResponse, max: number, requestId: string) {

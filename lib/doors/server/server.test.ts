@@ -1,3 +1,5 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import http from "node:http";
 import net from "node:net";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -289,6 +291,33 @@ describe("body limits, enforced while the body streams in", () => {
       req.on("error", reject);
     });
     expect(created).toEqual({ continued: true, status: 201 });
+  });
+
+  it("reads an over-limit body to its end before refusing it, so a client that sends it all first (most HTTP libraries) gets the 413 and its reason, not a reset", async () => {
+    const scim = await scimClient(envs.dev);
+    const base = await start();
+    const before = (await getDb().execute<{ n: number }>(sql`select count(*)::int as n from users`))[0]!.n;
+    // Python's http.client, as a directory's sync script would use it: it sends the whole body, then reads.
+    const script = `
+import http.client, json, sys
+body = b"a" * 5_000_000
+for chunked in (False, True, False, True):
+    c = http.client.HTTPConnection("127.0.0.1", ${Number(new URL(base).port)})
+    try:
+        headers = {"authorization": "Bearer ${scim.token}", "content-type": "application/scim+json"}
+        if chunked:
+            c.request("POST", "/scim/v2/${scim.directory.id}/Users", body=iter([body[i:i + 262144] for i in range(0, len(body), 262144)]), headers=headers, encode_chunked=True)
+        else:
+            c.request("POST", "/scim/v2/${scim.directory.id}/Users", body=body, headers=headers)
+        r = c.getresponse()
+        print(r.status, json.loads(r.read())["detail"])
+    except Exception as e:
+        print("error", type(e).__name__)
+`;
+    // (Not spawnSync: the server answers in this process.)
+    const { stdout } = await promisify(execFile)("python3", ["-c", script], { encoding: "utf8" });
+    expect(stdout.trim().split("\n")).toEqual(Array(4).fill("413 The body may have at most 1048576 bytes."));
+    expect((await getDb().execute<{ n: number }>(sql`select count(*)::int as n from users`))[0]!.n).toBe(before);
   });
 
   it("cuts a chunked body to the SAML ACS before Next reads it, and hands a small one on whole", async () => {
