@@ -32,6 +32,43 @@ describe("group commit of SCIM creates", () => {
     expect(mayWrite(4, 1, options)).toBe(true);
     expect(mayWrite(9, 2, options)).toBe(false);
     expect(mayWrite(9, 1, { writers: 1, secondWriterAt: 4 })).toBe(false);
+    // A key with few clients (under 2.5 outstanding on average): a second writer takes as many as
+    // the first is writing, a lone create beside a lone create.
+    expect(mayWrite(1, 1, options, { flying: 1, outstanding: 1.5 })).toBe(true);
+    expect(mayWrite(1, 1, options, { flying: 2, outstanding: 1.5 })).toBe(false);
+    expect(mayWrite(1, 1, options, { flying: 1, outstanding: 3 })).toBe(false);
+    expect(mayWrite(1, 2, options, { flying: 1, outstanding: 1.5 })).toBe(false);
+  });
+
+  it("with few clients, writes a create beside the one being written instead of after it; a new directory counts as busy", async () => {
+    const h = harness();
+    // A directory that has had one create outstanding at a time, for a while.
+    for (let i = 0; i < 30; i++) {
+      h.add("dir", `x${i}`);
+      await settle();
+      h.writes.at(-1)!.finish();
+      await settle();
+    }
+    h.add("dir", "a");
+    await settle();
+    h.add("dir", "b");
+    await settle();
+    expect(h.writes.slice(30).map((w) => [w.kind, w.items])).toEqual([["one", ["a"]], ["one", ["b"]]]);
+    h.writes[31]!.finish();
+    await settle();
+    expect(h.answers.get("b")).toBe("wrote b alone");
+    expect(h.answers.has("a")).toBe(false);
+    h.writes[30]!.finish();
+    await settle();
+    // Another directory, new: the same two arrivals wait one behind the other.
+    h.add("other", "c");
+    await settle();
+    h.add("other", "d");
+    await settle();
+    expect(h.writes.slice(32).map((w) => w.items)).toEqual([["c"]]);
+    h.writes[32]!.finish();
+    await settle();
+    expect(h.writes.slice(32).map((w) => w.items)).toEqual([["c"], ["d"]]);
   });
 
   it("writes a lone create at once, on its own", async () => {

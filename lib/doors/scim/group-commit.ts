@@ -20,11 +20,22 @@ export type GroupCommitOptions<T, R> = {
 };
 
 type Pending<T, R> = { item: T; resolve: (r: R) => void; reject: (e: unknown) => void };
-type Queue<T, R> = { items: Pending<T, R>[]; writers: number };
+type Queue<T, R> = { items: Pending<T, R>[]; writers: number; flying: number };
 
-/** Whether a writer takes the next batch, with `others` writers of the same key busy. */
-export function mayWrite(waiting: number, others: number, { writers, secondWriterAt }: Pick<GroupCommitOptions<unknown, unknown>, "writers" | "secondWriterAt">): boolean {
-  return waiting > 0 && others < writers && (others === 0 || waiting >= secondWriterAt);
+/** What a key's recent traffic looks like: items being written now, and how many were outstanding (written or waiting) as each arrived, averaged. */
+export type Traffic = { flying: number; outstanding: number };
+
+// Below this average of outstanding items a key has few clients: nothing to gain by waiting for a
+// batch, and a lone item is written beside another instead of after it.
+const FEW = 2.5;
+
+/**
+ * Whether a writer takes the next batch, with `others` writers of the same key busy: the first
+ * takes whatever waits; another once `secondWriterAt` items wait, or, where the key has few
+ * clients, as many as the others are writing.
+ */
+export function mayWrite(waiting: number, others: number, { writers, secondWriterAt }: Pick<GroupCommitOptions<unknown, unknown>, "writers" | "secondWriterAt">, traffic: Traffic = { flying: 0, outstanding: Infinity }): boolean {
+  return waiting > 0 && others < writers && (others === 0 || waiting >= secondWriterAt || (traffic.outstanding < FEW && waiting >= traffic.flying));
 }
 
 export function groupCommit<T, R>(options: GroupCommitOptions<T, R>): (key: string, item: T) => Promise<R> {
@@ -33,34 +44,45 @@ export function groupCommit<T, R>(options: GroupCommitOptions<T, R>): (key: stri
     if (!Number.isInteger(options[name]) || options[name] < 1) throw new Error(`group commit: ${name} must be a whole number of at least 1, not ${options[name]}`);
   }
   const queues = new Map<string, Queue<T, R>>();
+  // Per key, the average number of items outstanding as each arrived (kept while the key is idle;
+  // a new key counts as busy until its traffic says otherwise).
+  const outstanding = new Map<string, number>();
+  const traffic = (key: string, queue: Queue<T, R>): Traffic => ({ flying: queue.flying, outstanding: outstanding.get(key) ?? options.secondWriterAt });
 
   async function drain(key: string, queue: Queue<T, R>) {
     queue.writers++;
     try {
-      while (mayWrite(queue.items.length, queue.writers - 1, options)) {
+      while (mayWrite(queue.items.length, queue.writers - 1, options, traffic(key, queue))) {
         const batch = queue.items.splice(0, options.maxBatch);
-        // Called inside a promise chain: a write that throws at once is a failed write too.
-        const results = batch.length > 1 ? await Promise.resolve(batch.map((p) => p.item)).then(options.writeBatch).catch(() => null) : null;
-        if (results) {
-          batch.forEach((p, i) => (results[i] instanceof Error ? p.reject(results[i]) : p.resolve(results[i] as R)));
-          continue;
+        queue.flying += batch.length;
+        try {
+          // Called inside a promise chain: a write that throws at once is a failed write too.
+          const results = batch.length > 1 ? await Promise.resolve(batch.map((p) => p.item)).then(options.writeBatch).catch(() => null) : null;
+          if (results) {
+            batch.forEach((p, i) => (results[i] instanceof Error ? p.reject(results[i]) : p.resolve(results[i] as R)));
+            continue;
+          }
+          // A lone item, or a batch that hit a conflict it could not foresee (another instance or
+          // writer, a row created meanwhile): each on its own, with its own answer.
+          for (const p of batch) await Promise.resolve(p.item).then(options.writeOne).then(p.resolve, p.reject);
+        } finally {
+          queue.flying -= batch.length;
         }
-        // A lone item, or a batch that hit a conflict it could not foresee (another instance or
-        // writer, a row created meanwhile): each on its own, with its own answer.
-        for (const p of batch) await Promise.resolve(p.item).then(options.writeOne).then(p.resolve, p.reject);
       }
     } finally {
       queue.writers--;
-      if (mayWrite(queue.items.length, queue.writers, options)) void drain(key, queue);
+      if (mayWrite(queue.items.length, queue.writers, options, traffic(key, queue))) void drain(key, queue);
       else if (queue.writers === 0) queues.delete(key);
     }
   }
 
   return (key, item) =>
     new Promise<R>((resolve, reject) => {
-      const queue = queues.get(key) ?? { items: [], writers: 0 };
+      const queue = queues.get(key) ?? { items: [], writers: 0, flying: 0 };
       queues.set(key, queue);
       queue.items.push({ item, resolve, reject });
-      if (mayWrite(queue.items.length, queue.writers, options)) void drain(key, queue);
+      const now = queue.flying + queue.items.length;
+      outstanding.set(key, 0.9 * (outstanding.get(key) ?? options.secondWriterAt) + 0.1 * now);
+      if (mayWrite(queue.items.length, queue.writers, options, traffic(key, queue))) void drain(key, queue);
     });
 }
