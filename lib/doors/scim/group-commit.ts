@@ -8,6 +8,9 @@
 // cost nearly the same for 1 row as for 4), so two writers splitting the same creates into smaller
 // batches would cost more for each; with the threshold the batches stay as large as one writer
 // makes them, and two of them overlap (one's statements with the other's commit and the app's work).
+// A directory with few clients (its creates outstanding average under FEW as each arrives) is the
+// exception: there is no batch to wait for, and a lone create is written beside the one being
+// written instead of after it.
 
 export type GroupCommitOptions<T, R> = {
   /** Writes a batch (two items or more) and returns each item's answer, an Error in its place for one refused; null when the batch as a whole failed. */
