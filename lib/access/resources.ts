@@ -80,14 +80,13 @@ export async function deleteResource(ctx: DomainContext, id: string): Promise<vo
     const grants = await tx.delete(accessGrants).where(eq(accessGrants.resourceId, before.id)).returning();
     const closed = await closedRequestEntries(tx, { resourceId: before.id }, "The resource was deleted.");
     await tx.delete(resources).where(eq(resources.id, before.id));
-    const environment = { id: before.environmentId, key: before.environmentKey };
     await recordAuditMany(tx, ctx, [
       {
         action: "resource.delete",
         targetType: "resource",
         targetId: before.id,
         targetLabel: before.name,
-        environment,
+        environment: { id: before.environmentId, key: before.environmentKey },
         before: { ...snapshot(before), grants: grants.map((g) => ({ id: g.id, groupId: g.groupId, userId: g.userId })), openRequests: closed.length },
       },
       ...closed,

@@ -25,7 +25,6 @@ const BATCH = 5000;
 type Row = { id: string; seq: string | null; prev_hash: string | null; hash: string | null; content: string };
 
 // (Ordering names the table's seq: the selected `seq::text` would sort as text.)
-const CONTENT = SEALED_CONTENT;
 
 export const linkHash = (prevHash: string, content: string) => createHash("sha256").update(prevHash).update("\n").update(content).digest("hex");
 
@@ -37,7 +36,7 @@ export async function sealAuditTrail(pgClient: postgres.Sql = getSql()): Promise
       await pg`select pg_advisory_xact_lock(hashtext('audit_seal'))`;
       const [head] = await pg<{ seq: string; hash: string }[]>`select seq::text, hash from audit_events where seq is not null order by audit_events.seq desc limit 1`;
       const [anchor] = head ? [] : await pg<{ seq: string; hash: string }[]>`select seq::text, hash from audit_anchors order by id desc limit 1`;
-      const rows = await pg.unsafe<Row[]>(`select id::text, null as seq, null as prev_hash, null as hash, ${CONTENT} as content from audit_events where seq is null order by id limit ${BATCH}`);
+      const rows = await pg.unsafe<Row[]>(`select id::text, null as seq, null as prev_hash, null as hash, ${SEALED_CONTENT} as content from audit_events where seq is null order by id limit ${BATCH}`);
       if (!rows.length) return { count: 0, ids: [] as string[] };
       let seq = head ? Number(head.seq) : anchor ? Number(anchor.seq) - 1 : 0;
       let prev = head?.hash ?? anchor?.hash ?? GENESIS;
@@ -99,7 +98,7 @@ export async function verifyAuditTrail(pg: postgres.Sql = getSql()): Promise<Cha
     head: checked ? { seq: expectedSeq - 1, hash: prev } : null,
   });
   for (;;) {
-    const rows = await pg.unsafe<Row[]>(`select id::text, seq::text, prev_hash, hash, ${CONTENT} as content from audit_events where seq > $1 order by audit_events.seq limit ${BATCH}`, [after]);
+    const rows = await pg.unsafe<Row[]>(`select id::text, seq::text, prev_hash, hash, ${SEALED_CONTENT} as content from audit_events where seq > $1 order by audit_events.seq limit ${BATCH}`, [after]);
     for (const row of rows) {
       const seq = Number(row.seq);
       if (seq !== expectedSeq) return report({ seq: expectedSeq, id: null, problem: seq > expectedSeq ? `rows ${expectedSeq}–${seq - 1} are missing (deleted)` : `position ${seq} appears twice` });

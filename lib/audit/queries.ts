@@ -100,22 +100,27 @@ export async function knownActions(): Promise<string[]> {
   return [...prefixes, ...actions].sort();
 }
 
-/** An event as read out of the console (page, CSV, REST): a sealed one with the content its hash covers. */
+/** An event as a copy of the trail carries it (REST, CSV): a sealed one with the content its hash covers. */
 export type ExportedAuditEvent = AuditEvent & { sealedContent: string | null };
 
-const withSealedContent = { ...getTableColumns(auditEvents), sealedContent: sql<string | null>`case when ${auditEvents.seq} is not null then ${sql.raw(SEALED_CONTENT)} end` };
+const sealedContent = sql<string | null>`case when ${auditEvents.seq} is not null then ${sql.raw(SEALED_CONTENT)} end`;
 
-/** One page of filtered events, newest first; `next` continues after the last. */
-export async function listAuditEvents(input: unknown): Promise<{ rows: ExportedAuditEvent[]; next: number | null }> {
+/** One page of filtered events, newest first; `next` continues after the last. With `sealed`, each with the content its hash covers (the console page has no use for it). */
+export async function listAuditEvents(input: unknown, options: { sealed?: boolean } = {}): Promise<{ rows: ExportedAuditEvent[]; next: number | null }> {
   const f = parseInput(auditFilterInput, input);
-  const rows = await getDb().select(withSealedContent).from(auditEvents).where(where(f)).orderBy(desc(auditEvents.id)).limit(f.limit + 1);
+  const rows = await getDb()
+    .select({ ...getTableColumns(auditEvents), sealedContent: options.sealed ? sealedContent : sql<null>`null` })
+    .from(auditEvents)
+    .where(where(f))
+    .orderBy(desc(auditEvents.id))
+    .limit(f.limit + 1);
   return { rows: rows.slice(0, f.limit), next: rows.length > f.limit ? rows[f.limit - 1]!.id : null };
 }
 
-/** Every filtered event, a thousand at a time, for the CSV export; before and after as Postgres prints them (as sealed). */
-export async function* iterateAuditEvents(input: unknown): AsyncGenerator<(ExportedAuditEvent & { beforeText: string | null; afterText: string | null })[]> {
+/** Every filtered event, a thousand at a time, for the CSV export: before and after as Postgres prints them (as sealed), and the sealed content. */
+export async function* iterateAuditEvents(input: unknown): AsyncGenerator<(Omit<ExportedAuditEvent, "before" | "after"> & { before: string | null; after: string | null })[]> {
   const f = { ...parseInput(auditFilterInput, input), limit: 1000 };
-  const columns = { ...withSealedContent, beforeText: sql<string | null>`${auditEvents.before}::text`, afterText: sql<string | null>`${auditEvents.after}::text` };
+  const columns = { ...getTableColumns(auditEvents), before: sql<string | null>`${auditEvents.before}::text`, after: sql<string | null>`${auditEvents.after}::text`, sealedContent };
   for (;;) {
     const rows = await getDb().select(columns).from(auditEvents).where(where(f)).orderBy(desc(auditEvents.id)).limit(f.limit);
     if (rows.length) yield rows;

@@ -530,7 +530,7 @@ export const CONFIG_ENDPOINTS: Endpoint[] = [
       }
       const { cursor, ...filters } = q;
       // listAuditEvents parses the filters (400 with each field's reason).
-      const { rows, next } = await listAuditEvents({ ...filters, before: cursor });
+      const { rows, next } = await listAuditEvents({ ...filters, before: cursor }, { sealed: true });
       return {
         body: {
           data: rows.map((e) => ({
@@ -547,7 +547,7 @@ export const CONFIG_ENDPOINTS: Endpoint[] = [
             requestId: e.requestId,
             ip: e.ip,
             hash: e.hash,
-            seq: e.seq === null ? null : Number(e.seq),
+            seq: e.seq,
             prevHash: e.prevHash,
             sealedContent: e.sealedContent,
           })),

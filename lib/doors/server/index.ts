@@ -63,7 +63,8 @@ const DRAIN_MS = 10_000;
  */
 function readCapped(req: IncomingMessage, res: ServerResponse, max: number): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? NaN);
-  if (Number.isFinite(declared) && declared > max && (awaitingContinue.has(req) || declared > DRAIN_BYTES)) return Promise.reject(new BodyTooLarge());
+  const declaredOver = Number.isFinite(declared) && declared > max;
+  if (declaredOver && (awaitingContinue.has(req) || declared > DRAIN_BYTES)) return Promise.reject(new BodyTooLarge());
   letBodyCome(req, res);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -75,7 +76,7 @@ function readCapped(req: IncomingMessage, res: ServerResponse, max: number): Pro
       outcome();
     };
     const refuse = () => settle(() => reject(new BodyTooLarge()));
-    const over = () => size > max || (Number.isFinite(declared) && declared > max);
+    const over = () => declaredOver || size > max;
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (!over()) return void chunks.push(chunk);
@@ -92,7 +93,7 @@ function readCapped(req: IncomingMessage, res: ServerResponse, max: number): Pro
 }
 
 function tooLarge(res: ServerResponse, max: number, requestId: string) {
-  // The rest of the body is not read: answer, then close the connection.
+  // Answer, then close the connection (whatever of the body readCapped did not drain may still come).
   res.shouldKeepAlive = false;
   void send(res, problem(413, `The body may have at most ${max} bytes.`, { code: "body_too_large", requestId, headers: { connection: "close" } }));
 }

@@ -22,6 +22,6 @@ export async function GET(request: Request, { params }: { params: Promise<{ env:
     `audit-${new Date().toISOString().slice(0, 10)}.csv`,
     ["id", "occurred_at", "actor_type", "actor_id", "actor", "action", "target_type", "target_id", "target", "environment", "outcome", "reason", "before", "after", "request_id", "ip", "seq", "hash", "prev_hash", "sealed_content"],
     iterateAuditEvents(filter),
-    (e) => [e.id, e.occurredAt.toISOString(), e.actorType, e.actorId ?? "", e.actorLabel, e.action, e.targetType, e.targetId ?? "", e.targetLabel ?? "", e.environmentKey ?? "", e.outcome, e.reason ?? "", e.beforeText ?? "", e.afterText ?? "", e.requestId ?? "", e.ip ?? "", e.seq ?? "", e.hash ?? "", e.prevHash ?? "", e.sealedContent ?? ""],
+    (e) => [e.id, e.occurredAt.toISOString(), e.actorType, e.actorId ?? "", e.actorLabel, e.action, e.targetType, e.targetId ?? "", e.targetLabel ?? "", e.environmentKey ?? "", e.outcome, e.reason ?? "", e.before ?? "", e.after ?? "", e.requestId ?? "", e.ip ?? "", e.seq ?? "", e.hash ?? "", e.prevHash ?? "", e.sealedContent ?? ""],
   );
 }
