@@ -1,30 +1,39 @@
 #!/usr/bin/env python3
-"""Checks an audit trail CSV export away from the database, with nothing but Python's standard library.
+"""Checks a copy of the audit trail away from the database, with nothing but Python's standard library.
 
     python3 scripts/verify-audit-csv.py audit-2026-12-06.csv [--head SEQ:HASH]
+    python3 scripts/verify-audit-csv.py audit-pages.json [--head SEQ:HASH]
+    IAM_TOKEN=iamc_… python3 scripts/verify-audit-csv.py --api https://iam.example [--environment KEY] [--head SEQ:HASH]
 
+The copy is the console's CSV export, pages of the REST API's GET /api/v1/audit-events saved as
+JSON (one page, or several one after the other, or a list), or, with --api, every page read from
+the API with the token in IAM_TOKEN.
 For every sealed event (one with a position, `seq`):
   - its hash is SHA-256 of the previous hash, a newline and `sealed_content` (what the database
     hashed: every column as Postgres prints it, as one JSON array; lib/audit/sealed-content.ts);
-  - the columns shown beside it say what `sealed_content` says (an edited actor, action, target,
-    time, before or after is caught even if the hash columns were left alone);
+  - the columns (or the API's fields) shown beside it say what `sealed_content` says (an edited
+    actor, action, target, time, before or after is caught even if the hash was left alone);
   - where two events follow each other in the chain (positions n and n+1), the later one points to
-    the earlier one's hash. A filtered export has gaps; they are counted.
+    the earlier one's hash. A filtered copy has gaps; they are counted.
 Anyone can compute a hash, so these checks alone show a copy is consistent, not that it is the
-trail. With --head SEQ:HASH (from the console's "Verify the chain", run before the export), every
+trail. With --head SEQ:HASH (from the console's "Verify the chain", run before the copy), every
 event of the copy must be sealed and belong to the unbroken run of positions that ends at that
-head: then none can have been made up, altered or left out without breaking a link to it. Export
-the whole trail for that (Environment: all).
+head: then none can have been made up, altered or left out without breaking a link to it. Copy
+the whole trail for that (the export's Environment: all; an account-wide token for the API).
 
 Prints one line and exits 0 when every check holds; otherwise names the first event that fails and
-exits 1; exits 2 for a file that is not such an export.
+exits 1; exits 2 for a file that is not such a copy, or an API that refuses.
 """
 
 import csv
 import hashlib
 import json
 import re
+import os
 import sys
+import urllib.error
+import urllib.parse
+import urllib.request
 from datetime import datetime, timedelta, timezone
 
 FORMULA_START = tuple("=+-@\t\r\uFF1D\uFF0B\uFF0D\uFF20")
@@ -68,16 +77,7 @@ def fail(row: dict, problem: str) -> None:
     sys.exit(1)
 
 
-def main(argv: list[str]) -> None:
-    if not argv or argv[0] in ("-h", "--help"):
-        print(__doc__)
-        sys.exit(0 if argv else 2)
-    head = None
-    if "--head" in argv:
-        i = argv.index("--head")
-        seq, _, hash_ = argv[i + 1].partition(":")
-        head = (int(seq), hash_.lower())
-        del argv[i : i + 2]
+def read_csv(path: str) -> list[dict]:
     # A cell may be long (a deletion lists what went with it); the csv module stops at 128 KiB.
     limit = sys.maxsize
     while True:
@@ -86,12 +86,153 @@ def main(argv: list[str]) -> None:
             break
         except OverflowError:
             limit //= 2
-    with open(argv[0], newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
         if missing:
             raise NotAnExport(f"not an audit trail export with its chain: no column {', '.join(missing)}")
         rows = list(reader)
+    for row in rows:
+        row["problem"] = csv_problem
+    return rows
+
+
+def csv_problem(row: dict, values: list):
+    """What a CSV row's shown columns say that its sealed content does not, or None."""
+    for column, at in TEXT_COLUMNS.items():
+        if not shown(row[column], values[at]):
+            return f"its {column} column says {row[column]!r}, the sealed content {values[at]!r}"
+    return None
+
+
+# The REST API's fields beside sealed_content's positions (GET /api/v1/audit-events).
+API_FIELDS = {"actor.type": 2, "actor.id": 3, "actor.label": 4, "action": 5, "target.type": 6, "target.id": 7, "target.label": 8, "environment": 10, "outcome": 11, "reason": 12, "requestId": 15, "ip": 16}
+MAX_DOUBLE = 1.7976931348623157e308
+
+
+def same_json(sealed, given) -> bool:
+    """Whether the API's JSON value says what the sealed jsonb says. Types are strict (true is not 1);
+    numbers compare as JavaScript holds them (the API answers from JavaScript), and a number beyond
+    its range is null there, as JSON.stringify writes it."""
+    if isinstance(sealed, bool) or isinstance(given, bool):
+        return type(sealed) is type(given) and sealed == given
+    if isinstance(sealed, (int, float)):
+        as_double = float(sealed) if abs(sealed) <= MAX_DOUBLE else None
+        return (given is None and as_double is None) or (isinstance(given, (int, float)) and as_double == float(given))
+    if isinstance(sealed, dict):
+        return isinstance(given, dict) and sealed.keys() == given.keys() and all(same_json(sealed[k], given[k]) for k in sealed)
+    if isinstance(sealed, list):
+        return isinstance(given, list) and len(sealed) == len(given) and all(same_json(a, b) for a, b in zip(sealed, given))
+    return type(sealed) is type(given) and sealed == given
+
+
+def api_problem(row: dict, values: list):
+    """What an API event's fields say that its sealed content does not, or None."""
+    event = row["event"]
+    for name, at in API_FIELDS.items():
+        value = event
+        for part in name.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if value != values[at] or type(value) is not type(values[at]):
+            return f"its {name} says {value!r}, the sealed content {values[at]!r}"
+    for name, at in (("before", 13), ("after", 14)):
+        sealed = None if values[at] is None else json.loads(values[at], parse_float=lambda t: float(t) if abs(float(t)) != float("inf") else int(1e309))
+        if not same_json(sealed, event.get(name)):
+            return f"its {name} says {json.dumps(event.get(name))}, the sealed content {values[at]}"
+    return None
+
+
+def api_row(event) -> dict:
+    if not isinstance(event, dict) or "id" not in event or "sealedContent" not in event:
+        raise NotAnExport("not audit events of the REST API with their chain (GET /api/v1/audit-events): an element has no id or sealedContent")
+    seq = event.get("seq")
+    return {
+        "id": str(event["id"]),
+        "seq": "" if seq is None else str(seq),
+        "hash": event.get("hash") or "",
+        "prev_hash": event.get("prevHash") or "",
+        "sealed_content": event.get("sealedContent") or "",
+        "occurred_at": event.get("occurredAt") or "",
+        "event": event,
+        "problem": api_problem,
+    }
+
+
+def events_of(value) -> list:
+    """The events in one JSON value: a page of the API ({"data": [...]}), a list of events or pages, or an event."""
+    if isinstance(value, dict) and isinstance(value.get("data"), list):
+        return value["data"]
+    if isinstance(value, list):
+        return [e for v in value for e in events_of(v)]
+    return [value]
+
+
+def read_json(text: str) -> list[dict]:
+    """Pages (or events) as saved from the API: one JSON value, or several one after the other (pages appended by curl, JSON Lines)."""
+    decoder = json.JSONDecoder()
+    events, at = [], 0
+    while True:
+        while at < len(text) and text[at].isspace():
+            at += 1
+        if at == len(text):
+            break
+        value, at = decoder.raw_decode(text, at)
+        events.extend(events_of(value))
+    return [api_row(e) for e in events]
+
+
+def read_api(base: str, token: str, environment) -> list[dict]:
+    """Every page of GET /api/v1/audit-events (newest first, followed by its nextCursor)."""
+    events, cursor = [], None
+    while True:
+        query = {"limit": "500", **({"environment": environment} if environment else {}), **({"cursor": cursor} if cursor else {})}
+        request = urllib.request.Request(f"{base.rstrip('/')}/api/v1/audit-events?{urllib.parse.urlencode(query)}", headers={"authorization": f"Bearer {token}", "accept": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                page = json.load(response)
+        except urllib.error.HTTPError as e:
+            raise NotAnExport(f"the API refused: {e.code} {e.read().decode('utf-8', 'replace')[:500]}")
+        events.extend(page.get("data", []))
+        cursor = page.get("nextCursor")
+        if not cursor:
+            return [api_row(e) for e in events]
+
+
+def option(argv: list[str], name: str):
+    if name not in argv:
+        return None
+    i = argv.index(name)
+    if i + 1 >= len(argv):
+        raise NotAnExport(f"{name} needs a value")
+    value = argv[i + 1]
+    del argv[i : i + 2]
+    return value
+
+
+def main(argv: list[str]) -> None:
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        sys.exit(0 if argv else 2)
+    head_option = option(argv, "--head")
+    head = None
+    if head_option is not None:
+        seq, _, hash_ = head_option.partition(":")
+        if not seq.isdigit() or not re.fullmatch(r"[0-9a-fA-F]{64}", hash_):
+            raise NotAnExport(f"--head takes SEQ:HASH as Verify shows it, not {head_option!r}")
+        head = (int(seq), hash_.lower())
+    api = option(argv, "--api")
+    environment = option(argv, "--environment")
+    if api:
+        token = os.environ.get("IAM_TOKEN")
+        if not token:
+            raise NotAnExport("set IAM_TOKEN to an API token that reads the audit trail (account-wide for --head)")
+        rows = read_api(api, token, environment)
+    else:
+        if len(argv) != 1:
+            raise NotAnExport("give one file (a CSV export, or pages of GET /api/v1/audit-events saved as JSON), or --api URL")
+        with open(argv[0], encoding="utf-8") as f:
+            start = f.read(4096).lstrip()
+        rows = read_json(open(argv[0], encoding="utf-8").read()) if start[:1] in ("{", "[") else read_csv(argv[0])
     for row in rows:
         if row["seq"] and not row["seq"].isdigit():
             raise NotAnExport(f"event {row['id']}: its position is not a number: {row['seq']!r}")
@@ -105,9 +246,9 @@ def main(argv: list[str]) -> None:
             assert isinstance(values, list) and len(values) == 17
         except (ValueError, AssertionError):
             raise NotAnExport(f"event {row['id']}: its sealed content is not the 17 columns of an audit event")
-        for column, at in TEXT_COLUMNS.items():
-            if not shown(row[column], values[at]):
-                fail(row, f"its {column} column says {row[column]!r}, the sealed content {values[at]!r}")
+        problem = row["problem"](row, values)
+        if problem:
+            fail(row, problem)
         try:
             exported = moment(row["occurred_at"], EXPORT_TIME)
         except NotAnExport:

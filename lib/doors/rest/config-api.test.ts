@@ -1,14 +1,25 @@
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { env as settings } from "@/env";
-import { getSql } from "@/db/client";
+import { getDb, getSql } from "@/db/client";
 import type { Environment } from "@/db/schema";
-import { sealAuditTrail } from "@/lib/audit/chain";
+import { sealAuditTrail, verifyAuditTrail } from "@/lib/audit/chain";
+import { recordAudit } from "@/lib/audit/record";
+import { parseTrustProxy } from "@/lib/doors/server/client-address";
+import { serveApp } from "@/lib/doors/server";
 import { authenticateDirectory } from "@/lib/directories";
 import { addMembers, createGroup } from "@/lib/groups";
 import { createUser } from "@/lib/users";
 import { countRows, createEnvironments, systemCtx } from "@/test-support/fixtures";
 import { restClient, restTokens, validateAgainstOpenApi } from "@/test-support/rest-api";
+
+const execFileAsync = promisify(execFile);
 
 // The configuration endpoints (resources, grants and explain, directories, audit, webhooks, creating
 // environments) and Idempotency-Key, through the same dispatcher as every REST call. Every answer
@@ -157,6 +168,68 @@ describe("audit events", () => {
     const adjacent = sealed.slice(0, -1).map((e, i) => [e, sealed[i + 1]!] as const).filter(([newer, older]) => newer.seq === older.seq! + 1);
     expect(adjacent.length).toBeGreaterThan(0);
     for (const [newer, older] of adjacent) expect(newer.prevHash).toBe(older.hash);
+  });
+
+  it("a copy of its pages checks out away from the database (scripts/verify-audit-csv.py, saved pages or --api), and an edited, forged or retyped field is caught", async () => {
+    await recordAudit(getDb(), { actor: { type: "system", id: null, label: "copier" }, requestId: "test" }, { action: "test.api_copy", targetType: "test", targetLabel: "t", after: { n: 1.5, enabled: true, text: "é ✓" } });
+    // What JavaScript cannot hold exactly: the API answers it as JavaScript reads it.
+    await getDb().execute(sql`insert into audit_events (actor_type, actor_label, action, target_type, after) values ('system', 'big', 'test.api_copy_big', 'test', '{"n": 9007199254740993, "x": 1e400, "y": -0.10}')`);
+    // Started first: a server's start makes the signing keys if none exist yet (audited).
+    const server = await serveApp({ next: (_req, res) => void res.writeHead(404).end(), trustProxy: parseTrustProxy(""), port: 0, hostname: "127.0.0.1" });
+    await sealAuditTrail();
+    const report = await verifyAuditTrail();
+    const head = `${report.head!.seq}:${report.head!.hash}`;
+    // Every page, as an auditor saves them with curl: one JSON document after the other.
+    const pages: string[] = [];
+    for (let cursor = ""; ; ) {
+      const page = await api("GET", `/audit-events?limit=7${cursor && `&cursor=${cursor}`}`, { token: tokens.read });
+      pages.push(JSON.stringify(page.json));
+      if (!page.json.nextCursor) break;
+      cursor = page.json.nextCursor;
+    }
+    expect(pages.length).toBeGreaterThan(2);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "audit-api-copy-"));
+    const run = async (args: string[], environment: Record<string, string> = {}) => {
+      const { code, stdout, stderr } = await execFileAsync("python3", ["scripts/verify-audit-csv.py", ...args], { env: { ...process.env, ...environment } }).then(
+        (r) => ({ code: 0, ...r }),
+        (e: { code: number; stdout: string; stderr: string }) => e,
+      );
+      return { status: code, out: stdout.trim() || stderr.trim() };
+    };
+    const check = (text: string, ...args: string[]) => {
+      const file = path.join(dir, "pages.json");
+      fs.writeFileSync(file, text);
+      return run([file, ...args]);
+    };
+    const events = pages.flatMap((p) => JSON.parse(p).data as { id: number; action: string; actor: { label: string }; after: Record<string, unknown>; seq: number }[]);
+    const all = `ok: all ${events.length} events verified and vouched for by the head, positions 1–${report.head!.seq}`;
+    expect(await check(pages.join("\n"), "--head", head)).toEqual({ status: 0, out: all });
+    // Or read from the API by the script itself, every page.
+    try {
+      expect(await run(["--api", `http://127.0.0.1:${server.port}`, "--head", head], { IAM_TOKEN: tokens.read })).toEqual({ status: 0, out: all });
+      expect(await run(["--api", `http://127.0.0.1:${server.port}`], { IAM_TOKEN: tokens.devRead })).toEqual({
+        status: 2,
+        out: expect.stringMatching(/^the API refused: 403 .*This API token is scoped to environments: pass \?environment=<key> of one of them\./),
+      });
+      expect(await run(["--api", `http://127.0.0.1:${server.port}`, "--environment", "dev"], { IAM_TOKEN: tokens.devRead })).toMatchObject({ status: 0, out: expect.stringMatching(/^ok: \d+ sealed events consistent .* gaps/) });
+    } finally {
+      await server.close();
+    }
+    const victim = events.find((e) => e.action === "test.api_copy")!;
+    const edited = (edit: (e: (typeof events)[number]) => void) => JSON.stringify(events.map((e) => (e.id === victim.id ? ((c) => (edit(c), c))(structuredClone(e)) : e)));
+    expect(await check(edited((e) => (e.actor.label = "Someone else")), "--head", head)).toEqual({ status: 1, out: `broken: event ${victim.id} (position ${victim.seq}): its actor.label says 'Someone else', the sealed content 'copier'` });
+    expect(await check(edited((e) => (e.after.enabled = 1)))).toMatchObject({ status: 1, out: expect.stringMatching(new RegExp(`^broken: event ${victim.id} \\(position ${victim.seq}\\): its after says \\{.*"enabled": 1`)) });
+    expect(await check(edited((e) => (e.after.n = 2.5)))).toMatchObject({ status: 1, out: expect.stringContaining("its after says") });
+    // Rehashed: the next event's link gives it away.
+    const forged = edited((e) => {
+      const c = e as unknown as { sealedContent: string; prevHash: string; hash: string };
+      c.sealedContent = c.sealedContent.replace("copier", "Someone else");
+      e.actor.label = "Someone else";
+      c.hash = createHash("sha256").update(`${c.prevHash}\n${c.sealedContent}`).digest("hex");
+    });
+    expect(await check(forged, "--head", head)).toMatchObject({ status: 1, out: expect.stringMatching(/^broken: event \d+ \(position \d+\): it does not point to the previous event's hash/) });
+    expect(await check('{"data": [{"id": 1}]}')).toEqual({ status: 2, out: "not audit events of the REST API with their chain (GET /api/v1/audit-events): an element has no id or sealedContent" });
+    fs.rmSync(dir, { recursive: true });
   });
 
   it("refuses a token limited to environments without one of them, and a bad cursor", async () => {
