@@ -1,6 +1,6 @@
 import { ConflictError, isDomainError, ValidationError, type DomainError } from "@/lib/errors";
 
-type PgError = { code?: string; constraint_name?: string; constraint?: string; cause?: unknown };
+type PgError = { code?: string; message?: string; constraint_name?: string; constraint?: string; cause?: unknown };
 
 // Constraint → the field and message a person should see. Unique indexes are the last word on
 // uniqueness (two concurrent requests both pass an application-level check).
@@ -45,10 +45,11 @@ const CLIENT_DATA_ERRORS: Record<string, string> = {
   "22001": "A value is too long.",
 };
 
-/** The 400 a client should see for a value Postgres refused (see CLIENT_DATA_ERRORS), or undefined. */
+/** The 400 a client should see for a value Postgres refused (see CLIENT_DATA_ERRORS; any other of class 22 too), or undefined. */
 export function clientDataError(error: unknown): ValidationError | undefined {
   const code = pgError(error)?.code;
-  return code && CLIENT_DATA_ERRORS[code] ? new ValidationError(CLIENT_DATA_ERRORS[code]) : undefined;
+  if (!code?.startsWith("22")) return undefined;
+  return new ValidationError(CLIENT_DATA_ERRORS[code] ?? `A value is not valid (${pgError(error)?.message ?? code}).`);
 }
 
 /** A thrown error as the one a client should see: a domain error as it is, a value Postgres refused as its 400; undefined for ours (a 500). Every door's last catch. */

@@ -19,3 +19,11 @@ export class ScimError extends Error {
 export function scimErrorBody(status: number, detail: string, scimType?: ScimType) {
   return { schemas: [SCHEMA.error], status: String(status), ...(scimType ? { scimType } : {}), detail };
 }
+
+/** The lean server's own refusals on a SCIM path (lib/doors/server/routes.ts), as SCIM errors: a SCIM client reads no other shape. */
+export function scimRefusal(status: number, detail: string, extra: { requestId?: string; headers?: Record<string, string>; invalidValue?: boolean }): Response {
+  return new Response(JSON.stringify(scimErrorBody(status, detail, extra.invalidValue ? "invalidValue" : undefined)), {
+    status,
+    headers: { "content-type": "application/scim+json", "cache-control": "no-store", ...extra.headers },
+  });
+}

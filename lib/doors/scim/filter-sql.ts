@@ -3,6 +3,9 @@ import { FilterError, type AttrPath, type CompValue, type Filter } from "./filte
 import { ENTERPRISE_ATTRIBUTES, SCHEMA, USER_ATTRIBUTES, type AttrDef } from "./schema";
 import { escapeLike } from "@/lib/domain/like";
 
+// xsd:dateTime (RFC 7643 §2.3.5), and a bare date: four-digit years only.
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;
+
 // A parsed filter turned into parameterised SQL over directory_users (alias du, users u) or
 // directory groups (alias g, dg). Values always travel as parameters; attribute paths are resolved
 // against the schema, so an unknown attribute is a 400 invalidFilter, never a SQL fragment.
@@ -36,8 +39,11 @@ function compareScalar(target: Scalar, op: string, value: CompValue): SQL {
     throw new FilterError(`"${op}" does not apply to a boolean attribute.`);
   }
   if (target.type === "dateTime") {
-    const when = new Date(String(value));
-    if (typeof value !== "string" || Number.isNaN(when.getTime())) throw new FilterError(`${JSON.stringify(value)} is not a date and time.`);
+    const when = typeof value === "string" && DATE_TIME.test(value.trim()) ? new Date(value.trim()) : null;
+    // Years 1 to 9999: what Postgres's timestamps hold as written (a year of five digits is no date of ours).
+    if (!when || Number.isNaN(when.getTime()) || when.getUTCFullYear() < 1 || when.getUTCFullYear() > 9999) {
+      throw new FilterError(`${JSON.stringify(value)} is not a date and time (xsd:dateTime, as 2026-12-06T10:00:00Z, from year 1 to 9999).`);
+    }
     const ops: Record<string, string> = { eq: "=", ne: "<>", gt: ">", ge: ">=", lt: "<", le: "<=" };
     const symbol = ops[op];
     if (!symbol) throw new FilterError(`"${op}" does not apply to a date.`);

@@ -9,7 +9,7 @@ import { ScimError } from "./errors";
 import { FilterError } from "./filter";
 import { type Resolver } from "./filter-sql";
 import { listWhere, pageOf } from "./list";
-import { applyPatch } from "./patch";
+import { applyPatch, withoutReadOnly } from "./patch";
 import { normaliseResource, SCHEMA, ScimValueError } from "./schema";
 import { checkIfMatch, type ScimContext } from "./users";
 import { deleteGroupRows, insertGroupRows, updateGroupRow } from "@/lib/groups/group-rows";
@@ -81,15 +81,19 @@ type ParsedGroup = { displayName: string; externalId: string | null; members: Wa
 /** Members as clients send them: objects with value (and display, or Entra's displayName), or bare ids. */
 function memberList(raw: unknown): WantedMember[] {
   const items = Array.isArray(raw) ? raw : raw === undefined || raw === null ? [] : [raw];
+  // A member is { value: "<id>" } or a bare id (Entra's tests send one). Ids that are no user of the
+  // directory are ignored and reported (syncMembers); a member that is no id at all is refused.
+  const notAMember = (i: number) => new ScimError(400, `members[${i}] must be an object with a string "value" (the user's id), or the id itself.`, "invalidValue");
   return items
-    .map((m) => {
-      if (m && typeof m === "object") {
-        const o = m as Record<string, unknown>;
-        const get = (name: string) => o[Object.keys(o).find((k) => k.toLowerCase() === name) ?? name];
-        const display = get("display") ?? get("displayname");
-        return { value: String(get("value") ?? ""), display: typeof display === "string" ? display.slice(0, 200) : null };
-      }
-      return { value: String(m), display: null };
+    .map((m, i) => {
+      if (typeof m === "string") return { value: m, display: null };
+      if (!m || typeof m !== "object" || Array.isArray(m)) throw notAMember(i);
+      const o = m as Record<string, unknown>;
+      const get = (name: string) => o[Object.keys(o).find((k) => k.toLowerCase() === name) ?? name];
+      const value = get("value");
+      if (typeof value !== "string") throw notAMember(i);
+      const display = get("display") ?? get("displayname");
+      return { value, display: typeof display === "string" ? display.slice(0, 200) : null };
     })
     .filter((m) => m.value);
 }
@@ -210,7 +214,7 @@ export async function patchScimGroup(sc: ScimContext, id: string, body: unknown,
       checkIfMatch(ifMatch, group.version);
       const members = await membersOf(tx, sc.directory.id, group.id);
       const current = { displayName: group.name, ...(group.externalId ? { externalId: group.externalId } : {}), members: members.map((m) => ({ value: m.value })) };
-      const patched = applyPatch(current, body);
+      const patched = withoutReadOnly(applyPatch(current, body), group.id, []);
       // Entra's garbage test adds "members" as a bare string: memberList reads it as one member value.
       const parsed = parseGroup(patched);
       name = parsed.displayName;

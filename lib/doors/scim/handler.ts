@@ -45,8 +45,10 @@ export function project(resource: Record<string, unknown>, attributes: string | 
       const wanted = keep.filter((k) => k.toLowerCase() === lower || k.toLowerCase().startsWith(lower + "."));
       if (!always.has(key) && wanted.length === 0) continue;
       const subs = wanted.filter((k) => k.includes(".")).map((k) => k.split(".")[1]!.toLowerCase());
-      if (subs.length && value && typeof value === "object" && !Array.isArray(value) && !wanted.some((k) => k.toLowerCase() === lower)) {
-        out[key] = Object.fromEntries(Object.entries(value).filter(([k]) => subs.includes(k.toLowerCase())));
+      if (subs.length && value && typeof value === "object" && !wanted.some((k) => k.toLowerCase() === lower)) {
+        const pick = (o: object) => Object.fromEntries(Object.entries(o).filter(([k]) => subs.includes(k.toLowerCase())));
+        // A multi-valued attribute's sub-attribute (emails.value): that of each value.
+        out[key] = Array.isArray(value) ? value.map((v) => (v && typeof v === "object" ? pick(v) : v)) : pick(value);
         continue;
       }
     } else if (drop.some((k) => k.toLowerCase() === lower) && !always.has(key)) continue;
@@ -58,9 +60,9 @@ export function project(resource: Record<string, unknown>, attributes: string | 
 const intParam = (url: URL, name: string): number | undefined => {
   const raw = url.searchParams.get(name);
   if (raw === null || raw === "") return undefined;
-  const n = Number(raw);
-  if (!Number.isFinite(n)) throw new ScimError(400, `${name} must be a number.`, "invalidValue");
-  return n;
+  // A whole number as written (Number() would read " " as 0, "0x10" as 16 and "1.5" as 1.5).
+  if (!/^[+-]?\d+$/.test(raw.trim())) throw new ScimError(400, `${name} must be a whole number, not ${JSON.stringify(raw.slice(0, 40))}.`, "invalidValue");
+  return Number(raw.trim());
 };
 
 /**

@@ -148,18 +148,57 @@ export function applyPatch(resource: Json, body: unknown): Json {
     if (!path) {
       if (op === "remove") throw new ScimError(400, `Operation ${i + 1}: remove needs a path.`, "noTarget");
       if (!isObject(value)) throw new ScimError(400, `Operation ${i + 1}: without a path the value must be an object of attributes.`, "invalidValue");
-      // Entra sends {"op":"Replace","value":{"name.givenName":"x"}}: dotted keys are paths too.
-      for (const [k, v] of Object.entries(value)) {
-        if (k.includes(".") || k.toLowerCase().startsWith("urn:")) applyOne(out, op, parsePath(k), v, i);
-        else if (op === "add" && isObject(v) && isObject(out[keyOf(out, k)])) merge(out[keyOf(out, k)] as Json, v);
-        else if (op === "add" && Array.isArray(v) && Array.isArray(out[keyOf(out, k)])) out[keyOf(out, k)] = [...(out[keyOf(out, k)] as unknown[]), ...v];
-        else out[keyOf(out, k)] = v;
-      }
+      applyAttributes(out, out, op, value, i, "");
       return;
     }
-    applyOne(out, op, parsePath(path), value, i);
+    if (isExtension(path)) applyToExtension(out, op, value, i);
+    else applyOne(out, op, parsePath(path), value, i);
   });
   return out;
+}
+
+const isExtension = (name: string) => name.trim().toLowerCase() === SCHEMA.enterprise.toLowerCase();
+
+/**
+ * The attributes of `value` into `target` (the resource, or its enterprise extension with `prefix`
+ * its URN and a colon), as a PATCH without a path does: each attribute named is added or replaced,
+ * the others are left as they are (RFC 7644 §3.5.2.1, §3.5.2.3).
+ */
+function applyAttributes(root: Json, target: Json, op: string, value: Json, i: number, prefix: string) {
+  for (const [k, v] of Object.entries(value)) {
+    // The extension as a whole: {"urn:…:enterprise:2.0:User": {"department": "Sales"}}.
+    if (!prefix && isExtension(k)) applyToExtension(root, op, v, i);
+    // Entra sends {"op":"Replace","value":{"name.givenName":"x"}}: dotted keys are paths too.
+    else if (k.includes(".") || k.toLowerCase().startsWith("urn:")) applyOne(root, op, parsePath(prefix + k), v, i);
+    else if (op === "add" && isObject(v) && isObject(target[keyOf(target, k)])) merge(target[keyOf(target, k)] as Json, v);
+    else if (op === "add" && Array.isArray(v) && Array.isArray(target[keyOf(target, k)])) target[keyOf(target, k)] = [...(target[keyOf(target, k)] as unknown[]), ...v];
+    else target[keyOf(target, k)] = v;
+  }
+}
+
+/** An operation on the enterprise extension as a whole: its attributes set as a PATCH without a path sets the resource's; remove takes it all. */
+function applyToExtension(resource: Json, op: string, value: unknown, i: number) {
+  if (op === "remove") {
+    delete resource[keyOf(resource, SCHEMA.enterprise)];
+    return;
+  }
+  if (!isObject(value)) throw new ScimError(400, `Operation ${i + 1}: the value for ${SCHEMA.enterprise} must be an object of its attributes.`, "invalidValue");
+  applyAttributes(resource, containerOf(resource, [SCHEMA.enterprise], true)!, op, value, i, `${SCHEMA.enterprise}:`);
+}
+
+/**
+ * A patched resource without the attributes no client writes: `schemas` (clients echo it), and an
+ * `id` equal to the resource's own (Okta sends it in a group's replace). Any other change of a
+ * read-only attribute (`id`, `meta`, and those named) is refused, as RFC 7644 §3.5.2 says, rather than
+ * answered 200 with nothing done.
+ */
+export function withoutReadOnly(patched: Json, id: string, readOnly: readonly string[]): Json {
+  for (const key of Object.keys(patched)) {
+    const lower = key.toLowerCase();
+    if (lower === "schemas" || (lower === "id" && patched[key] === id)) delete patched[key];
+    else if (lower === "id" || lower === "meta" || readOnly.includes(lower)) throw new ScimError(400, `"${key}" is read-only: no client sets it.`, "mutability");
+  }
+  return patched;
 }
 
 function applyOne(resource: Json, op: string, p: ParsedPath, value: unknown, i: number) {

@@ -125,6 +125,9 @@ export const GROUP_ATTRIBUTES: AttrDef[] = [
 /** The attributes every resource has, outside any schema's attribute list. */
 export const COMMON_ATTRIBUTES = ["id", "externalid", "meta", "schemas"] as const;
 
+/** The longest string attribute value kept (userName and a group's displayName have their own, shorter caps). */
+export const MAX_STRING = 4096;
+
 export class ScimValueError extends Error {
   readonly scimType = "invalidValue";
 }
@@ -156,10 +159,12 @@ function coerce(def: AttrDef, value: unknown, where: string): unknown {
     case "decimal":
       if (typeof value === "number") return value;
       throw new ScimValueError(`${where} must be a number.`);
-    default:
-      if (typeof value === "string") return value;
-      if (typeof value === "number" || typeof value === "boolean") return String(value);
-      throw new ScimValueError(`${where} must be a string.`);
+    default: {
+      if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") throw new ScimValueError(`${where} must be a string.`);
+      const text = String(value);
+      if (text.length > MAX_STRING) throw new ScimValueError(`${where} is longer than ${MAX_STRING.toLocaleString("en")} characters.`);
+      return text;
+    }
   }
 }
 

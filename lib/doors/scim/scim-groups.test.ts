@@ -32,6 +32,30 @@ describe("SCIM groups", () => {
     expect(dup.body).toMatchObject({ scimType: "uniqueness" });
   });
 
+  it("refuses members that are no id (400 invalidValue, nothing written), takes bare ids, and a rename that echoes the group's own id (Okta's shape) but not another", async () => {
+    const count = async () => (await getDb().select().from(groups).where(eq(groups.environmentId, env.test.id))).length;
+    const before = await count();
+    for (const [members, index] of [
+      [[{ value: { x: 1 } }], 0],
+      [[{ value: ids[0] }, null], 1],
+      [[5], 0],
+      [[{ value: ids[0] }, true], 1],
+      [[["nested"]], 0],
+      [[{ display: "no value" }], 0],
+    ] as const) {
+      const res = await scim.call("POST", "/Groups", { displayName: `Odd ${index}`, members });
+      expect([JSON.stringify(members), res.status, res.body.scimType, res.body.detail]).toEqual([JSON.stringify(members), 400, "invalidValue", `members[${index}] must be an object with a string "value" (the user's id), or the id itself.`]);
+    }
+    expect(await count()).toBe(before);
+    const bare = await scim.call("POST", "/Groups", { displayName: "Bare ids", members: [ids[2]] });
+    expect([bare.status, memberIds(bare.body)]).toEqual([201, [ids[2]]]);
+    const rename = await scim.call("PATCH", `/Groups/${bare.body.id}`, { Operations: [{ op: "replace", value: { id: bare.body.id, displayName: "Bare ids renamed" } }] });
+    expect([rename.status, rename.body.displayName]).toEqual([200, "Bare ids renamed"]);
+    const other = await scim.call("PATCH", `/Groups/${bare.body.id}`, { Operations: [{ op: "replace", value: { id: ids[0], displayName: "Taken over" } }] });
+    expect([other.status, other.body.scimType, other.body.detail]).toEqual([400, "mutability", '"id" is read-only: no client sets it.']);
+    expect((await scim.call("GET", `/Groups/${bare.body.id}`)).body.displayName).toBe("Bare ids renamed");
+  });
+
   it("PATCH adds and removes members (value filters too); a manual membership is never removed by the directory", async () => {
     const group = (await scim.call("POST", "/Groups", { displayName: "Patchers", members: [{ value: ids[0] }] })).body;
     await addMembers(systemCtx, { groupId: group.id, userIds: [ids[3]!] });

@@ -155,6 +155,11 @@ describe("SCIM users", () => {
       ["userName eq \"x\" or 1=1", /is not an attribute path|Expected an operator/],
       ["nope eq \"x\"", /Users have no attribute "nope"/],
       ["active gt true", /does not apply to a boolean/],
+      // Postgres refused a five-digit year's ISO form (a 500 before); years out of 1–9999 and text that is no xsd:dateTime are refused here.
+      ['meta.created gt "99999-01-01"', /^"99999-01-01" is not a date and time \(xsd:dateTime/],
+      ['meta.lastModified lt "10000-01-01"', /is not a date and time/],
+      ['meta.created gt "-000001-01-01T00:00:00Z"', /is not a date and time/],
+      ['meta.created gt "5"', /^"5" is not a date and time/],
       ["userName eq \"x'; drop table users; --\" or userName pr", null],
     ] as const) {
       const res = await q(filter);
@@ -175,12 +180,21 @@ describe("SCIM users", () => {
     expect(page.body.Resources.map((r: { id: string }) => r.id)).toEqual(all.body.Resources.slice(1, 3).map((r: { id: string }) => r.id));
     expect((await scim.call("GET", "/Users?count=100000")).body.itemsPerPage).toBe(all.body.totalResults);
     // A startIndex past any list (beyond a bigint even) is an empty page, not a 500.
-    for (const startIndex of ["1e20", "9223372036854775809"]) {
+    for (const startIndex of ["100000000000000000000", "9223372036854775809"]) {
       const far = await scim.call("GET", `/Users?startIndex=${startIndex}`);
       expect([startIndex, far.status, far.body.Resources ?? []]).toEqual([startIndex, 200, []]);
     }
+    // Only whole numbers as written: not a blank (which Number() reads as 0), hex, a fraction or an exponent.
+    for (const [name, value] of [["count", "%20"], ["startIndex", "0x10"], ["count", "1.5"], ["startIndex", "1e3"], ["count", "ten"]]) {
+      const refused = await scim.call("GET", `/Users?${name}=${value}`);
+      expect([name, value, refused.status, refused.body.scimType, refused.body.detail]).toEqual([name, value, 400, "invalidValue", `${name} must be a whole number, not ${JSON.stringify(decodeURIComponent(value))}.`]);
+    }
     const projected = await scim.call("GET", "/Users?attributes=userName&count=1");
     expect(Object.keys(projected.body.Resources[0]).sort()).toEqual(["id", "meta", "schemas", "userName"]);
+    // A sub-attribute of a multi-valued attribute: that of each value.
+    await scim.call("POST", "/Users", alice("projected@corp.example"));
+    const emails = await scim.call("GET", `/Users?attributes=emails.value&filter=${encodeURIComponent('userName eq "projected@corp.example"')}`);
+    expect(emails.body.Resources[0].emails).toEqual([{ value: "projected@corp.example" }]);
   });
 
   it("PATCH applies Entra's shapes atomically; If-Match guards with 412", async () => {
@@ -211,6 +225,47 @@ describe("SCIM users", () => {
     expect(stale.status).toBe(412);
     const fresh = await scim.call("PUT", `/Users/${created.id}`, alice("patchme@corp.example"), { headers: { "if-match": 'W/"2"' } });
     expect(fresh.status).toBe(200);
+  });
+
+  it("PATCH sets the enterprise extension as a whole (no path, or its URN as the path), and refuses a change of a read-only attribute with mutability", async () => {
+    const ext = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    const created = (await scim.call("POST", "/Users", alice("extension@corp.example", { [ext]: { department: "Eng", costCenter: "7" } }))).body;
+    const patch = (...Operations: unknown[]) => scim.call("PATCH", `/Users/${created.id}`, { Operations });
+    // Generic clients send the extension as one attribute of a path-less value: it was answered 200 with nothing changed.
+    expect((await patch({ op: "replace", value: { [ext]: { department: "Sales" } } })).body[ext]).toEqual({ department: "Sales", costCenter: "7" });
+    expect((await patch({ op: "add", path: ext, value: { division: "EMEA" } })).body[ext]).toEqual({ department: "Sales", costCenter: "7", division: "EMEA" });
+    expect((await patch({ op: "replace", path: ext.toUpperCase(), value: { department: "Ops" } })).body[ext]).toMatchObject({ department: "Ops" });
+    expect((await scim.call("GET", `/Users/${created.id}`)).body[ext]).toEqual({ department: "Ops", costCenter: "7", division: "EMEA" });
+    const notObject = await patch({ op: "replace", path: ext, value: "Sales" });
+    expect([notObject.status, notObject.body.scimType, notObject.body.detail]).toEqual([400, "invalidValue", `Operation 1: the value for ${ext} must be an object of its attributes.`]);
+    expect((await patch({ op: "remove", path: ext })).body[ext]).toBeUndefined();
+    // Read-only attributes: refused (they were dropped, answered 200 with a new version), the resource unchanged.
+    const version = (await scim.call("GET", `/Users/${created.id}`)).body.meta.version;
+    for (const [operation, key] of [
+      [{ op: "replace", path: "id", value: "00000000-0000-4000-8000-000000000000" }, "id"],
+      [{ op: "replace", path: "meta.version", value: "x" }, "meta"],
+      [{ op: "add", path: "groups", value: [{ value: "00000000-0000-4000-8000-000000000000" }] }, "groups"],
+      [{ op: "replace", value: { id: "someone-else", displayName: "X" } }, "id"],
+    ] as const) {
+      const refused = await patch(operation);
+      expect([refused.status, refused.body.scimType, refused.body.detail]).toEqual([400, "mutability", `"${key}" is read-only: no client sets it.`]);
+    }
+    expect((await scim.call("GET", `/Users/${created.id}`)).body.meta.version).toBe(version);
+    // Its own id, as some clients echo it, is no change.
+    expect((await patch({ op: "replace", value: { id: created.id, schemas: ["x"], displayName: "Echoed" } })).body).toMatchObject({ id: created.id, displayName: "Echoed" });
+  });
+
+  it("refuses string values longer than 4,096 characters with invalidValue, writing nothing", async () => {
+    const before = await countRows("users");
+    for (const [body, where] of [
+      [alice("long-external@corp.example", { externalId: "x".repeat(4097) }), "externalId"],
+      [alice("long-title@corp.example", { title: "t".repeat(900_000) }), "title"],
+      [alice("long-email@corp.example", { emails: [{ value: "long-email@corp.example", display: "d".repeat(5000) }] }), "emails[0].display"],
+    ] as const) {
+      const res = await scim.call("POST", "/Users", body);
+      expect([where, res.status, res.body.scimType, res.body.detail]).toEqual([where, 400, "invalidValue", `${where} is longer than 4,096 characters.`]);
+    }
+    expect(await countRows("users")).toBe(before);
   });
 
   it("PATCH refuses a __proto__ attribute (400 invalidValue) for users and groups: nothing of the process's objects changes, nor the resource", async () => {

@@ -20,7 +20,7 @@ import { groupCommit } from "./group-commit";
 import { env } from "@/env";
 import { userResolver } from "./filter-sql";
 import { listWhere, pageOf } from "./list";
-import { applyPatch } from "./patch";
+import { applyPatch, withoutReadOnly } from "./patch";
 import { normaliseResource, SCHEMA, ScimValueError } from "./schema";
 
 // SCIM users are our users: a directory_users row records what the directory wrote (its userName,
@@ -450,8 +450,8 @@ export async function patchScimUser(sc: ScimContext, id: string, body: unknown, 
     if (!row) throw new ScimError(404, `No user ${id} in this directory.`);
     checkIfMatch(ifMatch, row.du.version);
     const current = { ...row.du.resource, userName: row.du.userName, active: row.du.active, ...(row.du.externalId ? { externalId: row.du.externalId } : {}) };
-    const patched = applyPatch(current, body);
-    for (const k of Object.keys(patched)) if (["id", "meta", "schemas", "groups"].includes(k.toLowerCase())) delete patched[k];
+    // A user's groups are the groups' business: a PATCH of a group's members changes them.
+    const patched = withoutReadOnly(applyPatch(current, body), row.du.userId, ["groups"]);
     return writeUser(tx, sc, row, parseUser(patched), "scim.user_patch");
   });
 }

@@ -1,5 +1,6 @@
 import crypto from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import { isUtf8 } from "node:buffer";
 import { Readable } from "node:stream";
 import { problem } from "@/lib/doors/http/problem";
 import { BufferedRequest, BufferedResponse } from "@/lib/doors/http/buffered";
@@ -7,7 +8,7 @@ import { publicOrigin } from "@/env";
 import { ensureSigningKeys } from "@/lib/tokens/keys";
 import { STATIC_SECURITY_HEADERS } from "@/lib/doors/http/security-headers";
 import { clientAddress, isTrustedPeer, type TrustProxy } from "./client-address";
-import { CAPPED_NEXT_PATHS, machineRoute } from "./routes";
+import { CAPPED_NEXT_PATHS, machineRoute, type Refuse } from "./routes";
 
 // The one server on the one port: machine doors (SCIM, the REST API with the decision endpoint,
 // JWKS and issuer metadata, MCP servers, genies) are answered here by their handlers, without
@@ -92,10 +93,10 @@ function readCapped(req: IncomingMessage, res: ServerResponse, max: number): Pro
   });
 }
 
-function tooLarge(res: ServerResponse, max: number, requestId: string) {
+function tooLarge(res: ServerResponse, max: number, requestId: string, refuse: Refuse = problem) {
   // Answer, then close the connection (whatever of the body readCapped did not drain may still come).
   res.shouldKeepAlive = false;
-  void send(res, problem(413, `The body may have at most ${max} bytes.`, { code: "body_too_large", requestId, headers: { connection: "close" } }));
+  void send(res, refuse(413, `The body may have at most ${max} bytes.`, { code: "body_too_large", requestId, headers: { connection: "close" } }));
 }
 
 async function send(res: ServerResponse, response: Response): Promise<void> {
@@ -158,6 +159,8 @@ function replay(req: IncomingMessage, body: Buffer): IncomingMessage {
 }
 
 const NUL_REFUSAL = "The request carries a NUL character (U+0000), which no field accepts.";
+const NOT_UTF8 = "The body is not valid UTF-8 text.";
+const LONE_SURROGATE = "The body holds a lone UTF-16 surrogate (a \\ud800–\\udfff escape without its pair), which is not a character.";
 
 /**
  * What no door or page can take, answered here for all of them alike (Next answered these 500):
@@ -165,16 +168,16 @@ const NUL_REFUSAL = "The request carries a NUL character (U+0000), which no fiel
  * percent-encoding, and NUL (U+0000) anywhere in the target: no field can hold it (Postgres
  * refuses it in text), so it is refused before it reaches one.
  */
-export function unusableTarget(method: string | undefined, target: string, url: URL, requestId: string): Response | null {
+export function unusableTarget(method: string | undefined, target: string, url: URL, requestId: string, refuse: Refuse = problem): Response | null {
   if (target === "*") {
-    return method === "OPTIONS" ? new Response(null, { status: 204, headers: { allow: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" } }) : problem(400, "The request target * is only for OPTIONS.", { requestId });
+    return method === "OPTIONS" ? new Response(null, { status: 204, headers: { allow: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" } }) : refuse(400, "The request target * is only for OPTIONS.", { requestId });
   }
   try {
     decodeURIComponent(url.pathname);
   } catch {
-    return problem(400, "The path is not valid percent-encoding.", { requestId });
+    return refuse(400, "The path is not valid percent-encoding.", { requestId });
   }
-  return /%00|\0/i.test(target) ? problem(400, NUL_REFUSAL, { requestId }) : null;
+  return /%00|\0/i.test(target) ? refuse(400, NUL_REFUSAL, { requestId, invalidValue: true }) : null;
 }
 
 /**
@@ -186,6 +189,38 @@ export function carriesNul(body: Buffer, contentType: string | undefined): boole
   const type = (contentType ?? "").toLowerCase();
   if (!type || type.includes("json")) return body.includes(0) || /(?<!\\)(?:\\\\)*\\u0000/i.test(body.toString("latin1"));
   if (type.startsWith("application/x-www-form-urlencoded")) return body.includes(0) || /%00/i.test(body.toString("latin1"));
+  return false;
+}
+
+/**
+ * Why a body is not text any field can hold, or null: NUL (carriesNul), and for a JSON body (or one
+ * without a type) bytes that are not UTF-8 (a decoder would turn them into U+FFFD, and the answer
+ * would describe what was not stored) or a lone surrogate escape ("\ud800" without its pair: JSON
+ * allows the escape, but it is no character, and Postgres stores it as U+FFFD).
+ */
+export function unreadableBody(body: Buffer, contentType: string | undefined): string | null {
+  const type = (contentType ?? "").toLowerCase();
+  const json = !type || type.includes("json");
+  // JSON text begins with an ASCII character: a NUL byte among the first two is UTF-16 or UTF-32
+  // (valid UTF-8 as bytes, but full of NUL), so say what it is rather than that it holds NUL.
+  if (json && (!isUtf8(body) || body[0] === 0 || body[1] === 0)) return NOT_UTF8;
+  if (carriesNul(body, contentType)) return NUL_REFUSAL;
+  if (json && /\\u[dD][89a-fA-F]/.test(body.toString("latin1"))) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.toString("utf8"));
+    } catch {
+      return null; // not JSON: the handler says so
+    }
+    if (holdsLoneSurrogate(parsed)) return LONE_SURROGATE;
+  }
+  return null;
+}
+
+function holdsLoneSurrogate(value: unknown): boolean {
+  if (typeof value === "string") return /\p{Surrogate}/u.test(value);
+  if (Array.isArray(value)) return value.some(holdsLoneSurrogate);
+  if (value && typeof value === "object") return Object.entries(value).some(([k, v]) => holdsLoneSurrogate(k) || holdsLoneSurrogate(v));
   return false;
 }
 
@@ -236,9 +271,11 @@ export function createLeanServer(options: LeanServerOptions): LeanServer {
     } catch {
       return send(res, problem(400, "The request target is not a valid URL.", { requestId }));
     }
-    const refused = unusableTarget(req.method, req.url ?? "/", url, requestId);
-    if (refused) return send(res, refused);
     const machine = machineRoute(url.pathname);
+    // Refusals in the shape the door's clients read (SCIM's error schema for SCIM).
+    const refuse = machine?.route.refuse ?? problem;
+    const refused = unusableTarget(req.method, req.url ?? "/", url, requestId, refuse);
+    if (refused) return send(res, refused);
     if (!machine) {
       const capped = CAPPED_NEXT_PATHS.find((p) => p.pattern.test(url.pathname));
       if (capped && req.method !== "GET" && req.method !== "HEAD") {
@@ -263,21 +300,22 @@ export function createLeanServer(options: LeanServerOptions): LeanServer {
     const method = head ? "GET" : asked;
     if (!(route.methods as readonly string[]).includes(method)) {
       const allowed = (route.methods as readonly string[]).includes("GET") ? [...route.methods, "HEAD"] : route.methods;
-      return send(res, problem(405, `${method} is not allowed here.`, { requestId, headers: { allow: allowed.join(", ") } }));
+      return send(res, refuse(405, `${method} is not allowed here.`, { requestId, headers: { allow: allowed.join(", ") } }));
     }
     let body: Buffer | undefined;
     if (method !== "GET" && method !== "DELETE") {
       try {
         body = await readCapped(req, res, route.maxBody);
       } catch (error) {
-        if (error instanceof BodyTooLarge) return tooLarge(res, route.maxBody, requestId);
+        if (error instanceof BodyTooLarge) return tooLarge(res, route.maxBody, requestId, refuse);
         throw error;
       }
     } else {
       letBodyCome(req, res);
       req.resume();
     }
-    if (body && carriesNul(body, req.headers["content-type"])) return send(res, problem(400, NUL_REFUSAL, { requestId }));
+    const unreadable = body && unreadableBody(body, req.headers["content-type"]);
+    if (unreadable) return send(res, refuse(400, unreadable, { requestId, invalidValue: true }));
     // The handler sees the public origin and the path that was routed (never a URL built from the
     // Host header, which a client writes).
     const headers = new Headers();

@@ -7,6 +7,7 @@ import { handleOAuth } from "@/lib/doors/oauth/handler";
 import { handleApiRequest, MAX_BODY_BYTES as API_MAX_BODY_BYTES } from "@/lib/doors/rest/handler";
 import { openApiDocument } from "@/lib/doors/rest/openapi";
 import { handleScim, MAX_BODY_BYTES as SCIM_MAX_BODY_BYTES } from "@/lib/doors/scim/handler";
+import { scimRefusal } from "@/lib/doors/scim/errors";
 import { MAX_RESPONSE_BYTES } from "@/lib/sso/saml-response";
 import { issuerMetadata } from "@/lib/tokens/discovery";
 import { jwksResponse } from "@/lib/doors/http/jwks";
@@ -17,6 +18,9 @@ import { uuidSchema } from "@/lib/validation";
 // sweep and the GET-safety test read this table, so a door added here is swept like a Next route.
 
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+/** A refusal the lean server answers itself (a body too large, NUL, bad encoding, a method not allowed), in the door's own error shape. */
+export type Refuse = (status: number, detail: string, extra: { code?: string; requestId?: string; headers?: Record<string, string>; invalidValue?: boolean }) => Response;
 
 export type MachineRoute = {
   /** A name for tests and logs. */
@@ -31,6 +35,8 @@ export type MachineRoute = {
   /** The largest body accepted (bytes), enforced while the body streams in. */
   maxBody: number;
   handle: (request: Request, match: RegExpExecArray) => Promise<Response> | Response;
+  /** The shape of the server's own refusals for this door; RFC 9457 problem details unless said. */
+  refuse?: Refuse;
 };
 
 const SMALL = 64 * 1024;
@@ -57,6 +63,7 @@ export const MACHINE_ROUTES: readonly MachineRoute[] = [
     door: "directory token",
     anonymous: [401],
     maxBody: SCIM_MAX_BODY_BYTES,
+    refuse: scimRefusal,
     handle: (request, m) => {
       try {
         return handleScim(request, decodeURIComponent(m[1]!), (m[2] ?? "").split("/").filter(Boolean).map(decodeURIComponent));

@@ -42,7 +42,7 @@ async function start(trustProxy = "", next: NextHandler = echoNext) {
 }
 
 /** A raw HTTP/1.1 exchange (for chunked bodies and headers fetch would not send). */
-function raw(port: number, text: string): Promise<string> {
+function raw(port: number, text: string | Buffer): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, "127.0.0.1", () => socket.write(text));
     let out = "";
@@ -183,6 +183,49 @@ describe("client input never makes the server answer 500", () => {
     // A Host header that is not a host still gets an answer (the public origin is configured, not read from it).
     const host = await raw(port, `GET /.well-known/jwks.json HTTP/1.1\r\nHost: bad host/x#\r\nConnection: close\r\n\r\n`);
     expect(host).toMatch(/^HTTP\/1\.1 (200|400) /);
+  });
+});
+
+describe("text no field can hold, and refusals in the door's own shape", () => {
+  it("refuses a JSON body that is not UTF-8 or holds a lone surrogate (a decoder would have stored U+FFFD and answered what was not stored); SCIM clients get SCIM errors", async () => {
+    const scim = await scimClient(envs.dev);
+    const base = await start();
+    const port = Number(new URL(base).port);
+    const users = async () => (await getDb().execute<{ n: number }>(sql`select count(*)::int as n from users`))[0]!.n;
+    const before = await users();
+    const post = (path: string, body: Buffer, type = "application/scim+json") =>
+      raw(port, Buffer.concat([Buffer.from(`POST ${path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${scim.token}\r\nContent-Type: ${type}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`), body]));
+    const answerOf = (answer: string) => ({
+      status: answer.match(/^HTTP\/1\.1 (\d+) /)?.[1],
+      type: answer.match(/\r\ncontent-type: ([^\r]+)/i)?.[1],
+      body: JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4)) as Record<string, unknown>,
+    });
+    const scimError = (status: string, detail: string, scimType?: string) => ({
+      status,
+      type: "application/scim+json",
+      body: { schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status, ...(scimType ? { scimType } : {}), detail },
+    });
+    const usersPath = `/scim/v2/${scim.directory.id}/Users`;
+    const invalid = Buffer.concat([Buffer.from('{"userName":"bad'), Buffer.from([0xff, 0xfe]), Buffer.from('@corp.example"}')]);
+    expect(answerOf(await post(usersPath, invalid))).toEqual(scimError("400", "The body is not valid UTF-8 text.", "invalidValue"));
+    const utf16 = Buffer.from('{"userName":"wide@corp.example"}', "utf16le");
+    expect(answerOf(await post(usersPath, utf16))).toEqual(scimError("400", "The body is not valid UTF-8 text.", "invalidValue"));
+    const lone = "The body holds a lone UTF-16 surrogate (a \\ud800–\\udfff escape without its pair), which is not a character.";
+    for (const text of ['{"userName":"sur\\ud800x@corp.example"}', '{"userName":"low@corp.example","title":"a\\udc00b"}', '{"userName":"key@corp.example","\\ud800":1}']) {
+      expect(answerOf(await post(usersPath, Buffer.from(text)))).toEqual(scimError("400", lone, "invalidValue"));
+    }
+    // The REST API refuses the same, in its own shape.
+    const rest = answerOf(await post("/api/v1/users", Buffer.from('{"email":"rest@example.com","name":"x\\udfffy"}'), "application/json"));
+    expect([rest.status, rest.type, rest.body.detail]).toEqual(["400", "application/problem+json", lone]);
+    // Every other refusal of the server's own on a SCIM path is a SCIM error too.
+    expect(answerOf(await post(usersPath, Buffer.from('{"userName":"a\\u0000b"}')))).toEqual(scimError("400", "The request carries a NUL character (U+0000), which no field accepts.", "invalidValue"));
+    expect(answerOf(await raw(port, `OPTIONS ${usersPath} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`))).toEqual(scimError("405", "OPTIONS is not allowed here."));
+    expect(answerOf(await raw(port, `GET /scim/v2/${scim.directory.id}/Users/%ZZ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`))).toEqual(scimError("400", "The path is not valid percent-encoding."));
+    expect(answerOf(await post(usersPath, Buffer.from(JSON.stringify({ userName: "big@corp.example", title: "x".repeat(1024 * 1024) }))))).toEqual(scimError("413", "The body may have at most 1048576 bytes."));
+    expect(await users()).toBe(before);
+    // A pair of escapes is a character (an emoji), and goes through.
+    const paired = answerOf(await post(usersPath, Buffer.from('{"userName":"pair@corp.example","displayName":"Smile \\ud83d\\ude00"}')));
+    expect([paired.status, paired.body.displayName]).toEqual(["201", "Smile 😀"]);
   });
 });
 
