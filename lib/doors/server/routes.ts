@@ -149,7 +149,8 @@ export const MACHINE_ROUTES: readonly MachineRoute[] = [
   {
     name: "mcp-resource-metadata",
     example: "/.well-known/oauth-protected-resource/mcp/{id}",
-    pattern: new RegExp(`^/\\.well-known/oauth-protected-resource/mcp/${uuid}$`),
+    // Any id (the handler checks it): a client asking with a malformed one gets JSON, not Next's page.
+    pattern: /^\/\.well-known\/oauth-protected-resource\/mcp\/([^/]{1,200})$/,
     methods: ["GET"],
     door: "public",
     anonymous: [404],

@@ -223,6 +223,9 @@ describe("text no field can hold, and refusals in the door's own shape", () => {
     expect(answerOf(await raw(port, `GET /scim/v2/${scim.directory.id}/Users/%ZZ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`))).toEqual(scimError("400", "The path is not valid percent-encoding."));
     expect(answerOf(await post(usersPath, Buffer.from(JSON.stringify({ userName: "big@corp.example", title: "x".repeat(1024 * 1024) }))))).toEqual(scimError("413", "The body may have at most 1048576 bytes."));
     expect(await users()).toBe(before);
+    // A client asking for an MCP server's metadata with a malformed id gets JSON, not Next's page.
+    const metadata = answerOf(await raw(port, `GET /.well-known/oauth-protected-resource/mcp/not-an-id HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`));
+    expect([metadata.status, metadata.type, metadata.body]).toEqual(["404", "application/json", { error: "not_found", message: "No such MCP server." }]);
     // A pair of escapes is a character (an emoji), and goes through.
     const paired = answerOf(await post(usersPath, Buffer.from('{"userName":"pair@corp.example","displayName":"Smile \\ud83d\\ude00"}')));
     expect([paired.status, paired.body.displayName]).toEqual(["201", "Smile 😀"]);
