@@ -16,8 +16,10 @@ import { serveApp } from "@/lib/doors/server";
 import { authenticateDirectory } from "@/lib/directories";
 import { addMembers, createGroup } from "@/lib/groups";
 import { createUser } from "@/lib/users";
-import { countRows, createEnvironments, systemCtx } from "@/test-support/fixtures";
+import { countRows, createEnvironments, realMemberCtx, systemCtx } from "@/test-support/fixtures";
 import { restClient, restTokens, validateAgainstOpenApi } from "@/test-support/rest-api";
+import { openApiDocument } from "./openapi";
+import { createApiToken } from "@/lib/api-tokens";
 
 const execFileAsync = promisify(execFile);
 
@@ -334,6 +336,27 @@ describe("Idempotency-Key on POST", () => {
     expect([inProgress.status, inProgress.json.detail]).toEqual([409, "A request with this Idempotency-Key is still running; retry when it has answered."]);
     const malformed = await api("POST", "/users", { body: user("idem6@example.com"), headers: { "idempotency-key": "x".repeat(256) } });
     expect([malformed.status, malformed.json.errors["Idempotency-Key"]]).toEqual([400, ["Not a valid key."]]);
+  });
+
+  it("is ignored where a POST only asks (the decision endpoint, explain, plan): a decision is never replayed, so a suspension takes effect at once", async () => {
+    const user = await api("POST", "/users", { body: { name: "Asked", email: "asked@example.com", environmentIds: [env.dev.id] } });
+    expect((await api("POST", "/grants", { body: { environment: "dev", feature: "workato_go", userIds: [user.json.id] } })).status).toBe(201);
+    const authz = await createApiToken(await realMemberCtx("owner"), { name: "idempotent checker", scope: "authz" });
+    const headers = { "idempotency-key": "check-1" };
+    const check = () => api("POST", "/authz/check", { token: authz.token, body: { subject: user.json.id, environment: "dev", feature: "workato_go" }, headers });
+    expect((await check()).json.decisions[0]).toMatchObject({ allow: true, reason: "granted" });
+    expect((await api("POST", `/users/${user.json.id}/suspend`)).status).toBe(200);
+    const after = await check();
+    expect([after.json.decisions[0], after.headers.get("idempotent-replayed")]).toEqual([expect.objectContaining({ allow: false, reason: "user_suspended" }), null]);
+    const explain = () => api("POST", "/grants/explain", { body: { environment: "dev", userId: user.json.id, feature: "workato_go" }, headers: { "idempotency-key": "explain-1" } });
+    const first = await explain();
+    expect((await api("POST", `/users/${user.json.id}/reactivate`)).status).toBe(200);
+    const second = await explain();
+    expect([first.json.allow, first.json.reason, second.json.allow, second.headers.get("idempotent-replayed")]).toEqual([false, "user_suspended", true, null]);
+    // The document says so: no Idempotency-Key header on the endpoints that ask.
+    const doc = openApiDocument() as { paths: Record<string, { post: { parameters?: { name: string }[] } }> };
+    for (const path of ["/authz/check", "/grants/explain", "/environments/{key}/plan"]) expect((doc.paths[path]!.post.parameters ?? []).map((p) => p.name)).not.toContain("Idempotency-Key");
+    expect(doc.paths["/users"]!.post.parameters!.map((p) => p.name)).toContain("Idempotency-Key");
   });
 
   it("keeps a stored answer sealed: a directory's token is not readable in the table", async () => {

@@ -34,6 +34,12 @@ export type Endpoint = {
   body?: z.ZodType;
   response: z.ZodType;
   status?: number;
+  /**
+   * A POST that only asks (its question too large or structured for a query string) and changes
+   * nothing: answered afresh every time, so an Idempotency-Key is ignored. A replayed decision would
+   * allow a user suspended since.
+   */
+  asks?: true;
   handle: (call: ApiCall) => Promise<ApiResult>;
 };
 

@@ -129,7 +129,7 @@ export async function handleApiRequest(request: Request, method: HttpMethod): Pr
       return { status: result.status ?? 200, body: result.body, headers: result.headers ?? {} };
     };
     const idempotencyKey = request.headers.get("idempotency-key");
-    const answer = method === "POST" && idempotencyKey !== null && actor.type === "api_token" ? await withIdempotency({ tokenId: actor.id, key: idempotencyKey, method, path, bodyText }, run) : await run();
+    const answer = method === "POST" && !endpoint.asks && idempotencyKey !== null && actor.type === "api_token" ? await withIdempotency({ tokenId: actor.id, key: idempotencyKey, method, path, bodyText }, run) : await run();
     const headers = { "cache-control": "no-store", "x-request-id": requestId, ...rateHeaders, ...answer.headers };
     if (answer.status === 204) return new Response(null, { status: answer.status, headers });
     return BufferedResponse.json(answer.body, { status: answer.status, headers });

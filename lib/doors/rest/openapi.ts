@@ -50,7 +50,7 @@ export function openApiDocument(): unknown {
         params: names.length ? z.object(Object.fromEntries(names.map((n) => [n, z.string()]))) : undefined,
         query: e.query,
         headers:
-          e.method === "POST"
+          e.method === "POST" && !e.asks
             ? z.object({
                 "Idempotency-Key": z
                   .string()

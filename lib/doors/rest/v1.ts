@@ -886,6 +886,7 @@ export const ENDPOINTS: Endpoint[] = [
     path: "/authz/check",
     summary: "Decide: may this user (by access token or subject) use this feature or these resources?",
     tag: "Authorization",
+    asks: true,
     permission: ["decisions", "read"],
     body: authzCheckBody,
     response: authzCheckResult,

@@ -185,7 +185,7 @@ describe("SCIM users", () => {
       expect([startIndex, far.status, far.body.Resources ?? []]).toEqual([startIndex, 200, []]);
     }
     // Only whole numbers as written: not a blank (which Number() reads as 0), hex, a fraction or an exponent.
-    for (const [name, value] of [["count", "%20"], ["startIndex", "0x10"], ["count", "1.5"], ["startIndex", "1e3"], ["count", "ten"]]) {
+    for (const [name, value] of [["count", "%20"], ["startIndex", "0x10"], ["count", "1.5"], ["startIndex", "1e3"], ["count", "ten"]] as const) {
       const refused = await scim.call("GET", `/Users?${name}=${value}`);
       expect([name, value, refused.status, refused.body.scimType, refused.body.detail]).toEqual([name, value, 400, "invalidValue", `${name} must be a whole number, not ${JSON.stringify(decodeURIComponent(value))}.`]);
     }
