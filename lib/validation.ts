@@ -14,7 +14,8 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.ou
   throw new ValidationError(count === 1 ? result.error.issues[0]!.message : `${count} fields need attention.`, fieldErrors);
 }
 
-export const uuidSchema = z.uuid("Not a valid id.");
+// Lowercased (as Postgres prints ids): the same id in two cases is one id when lists are deduplicated.
+export const uuidSchema = z.uuid("Not a valid id.").toLowerCase();
 
 export const emailSchema = z
   .string({ error: "Enter an email address." })

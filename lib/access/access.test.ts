@@ -64,13 +64,15 @@ describe("grants and decisions", () => {
   it("explain the path user → group → grant, prefer the most specific grant, and give the first failing reason", async () => {
     const ana = await createUser(systemCtx, { name: "Ana", email: "ana@example.com", environmentIds: [env.prod.id, env.dev.id] });
     const bo = await createUser(systemCtx, { name: "Bo", email: "bo@example.com", environmentIds: [env.prod.id] });
-    const outsider = await createUser(systemCtx, { name: "Out", email: "out@example.com", environmentIds: [env.dev.id] });
+    // Granted while in PROD, then out of it (a grant names only users of its environment; it outlives their access).
+    const outsider = await createUser(systemCtx, { name: "Out", email: "out@example.com", environmentIds: [env.dev.id, env.prod.id] });
     const genie = await createResource(systemCtx, { environmentId: env.prod.id, feature: "agent_studio", name: "Payroll genie" });
     const other = await createResource(systemCtx, { environmentId: env.prod.id, feature: "agent_studio", name: "Other genie" });
     const payroll = await createGroup(systemCtx, { environmentId: env.prod.id, name: "Payroll" });
     await addMembers(systemCtx, { groupId: payroll.id, userIds: [ana.id] });
     await addGrants(systemCtx, { environmentId: env.prod.id, feature: "agent_studio", resourceId: genie.id, groupIds: [payroll.id] });
     await addGrants(systemCtx, { environmentId: env.prod.id, feature: "agent_studio", resourceId: other.id, userIds: [bo.id, outsider.id] });
+    await revokeEnvironment(systemCtx, { userId: outsider.id, environmentId: env.prod.id });
 
     const [viaGroup, denied] = await decide({ environment: prodRef(), user: { email: "ANA@example.com" }, feature: "agent_studio", resources: [genie.id, other.id] });
     expect(viaGroup).toMatchObject({ allow: true, reason: "granted", group: { id: payroll.id, name: "Payroll" }, path: ["user ana@example.com", "member of group Payroll", "grant on “Payroll genie”"] });

@@ -48,10 +48,12 @@ describe("decisions from memory", () => {
     const second = await createResource(systemCtx, { environmentId: env.prod.id, feature: "agent_studio", name: "Second genie" });
     const payroll = await createGroup(systemCtx, { environmentId: env.prod.id, name: "Cache payroll" });
     const mk = (name: string, envs = [env.prod.id]) => createUser(systemCtx, { name, email: `${name}@cache.example`, environmentIds: envs });
-    const [ana, bo, cy, dee, eve, fay] = await Promise.all(["ana", "bo", "cy", "dee", "eve", "fay"].map((n) => mk(n, n === "eve" ? [env.dev.id] : [env.prod.id])));
+    const [ana, bo, cy, dee, eve, fay] = await Promise.all(["ana", "bo", "cy", "dee", "eve", "fay"].map((n) => mk(n, n === "eve" ? [env.dev.id, env.prod.id] : [env.prod.id])));
     await addMembers(systemCtx, { groupId: payroll.id, userIds: [ana!.id, dee!.id, fay!.id] });
     await addGrants(systemCtx, { environmentId: env.prod.id, feature: "agent_studio", resourceId: genie.id, groupIds: [payroll.id] });
     await addGrants(systemCtx, { environmentId: env.prod.id, feature: "agent_studio", resourceId: second.id, userIds: [bo!.id, eve!.id] });
+    // Eve keeps her grant after leaving PROD (a grant names only users of its environment).
+    await revokeEnvironment(systemCtx, { userId: eve!.id, environmentId: env.prod.id });
     await addGrants(systemCtx, { environmentId: env.prod.id, feature: "agent_studio", userIds: [cy!.id] });
     await suspendUser(systemCtx, dee!.id);
     const open = await createEndUserSession(getDb(), { userId: fay!.id, environmentId: env.prod.id, method: "password" });

@@ -7,6 +7,7 @@ import { auditEvents, identityProviders } from "@/db/schema";
 import { countRows, createEnvironments, memberCtx, systemCtx } from "@/test-support/fixtures";
 import { ForbiddenError, ValidationError } from "@/lib/errors";
 import { createGroup } from "@/lib/groups";
+import { createUser } from "@/lib/users";
 import { routeSignIn, updateEnvironmentAuth } from "./environment-auth";
 import { createIdentityProvider, refreshMetadata, setGroupMappings, updateIdentityProvider } from "./identity-providers";
 import { certificateWarning, fetchMetadata, parseIdpMetadata } from "./metadata";
@@ -163,6 +164,8 @@ describe("identity providers", () => {
 describe("environment authentication", () => {
   it("refuses inconsistent settings with field errors and writes nothing", async () => {
     const base = { passwordEnabled: true, ssoEnabled: false, identityProviderId: null, enforcement: "optional", jitEnabled: false, groupSyncEnabled: false, sessionLifetimeMinutes: 720, idleTimeoutMinutes: 60 };
+    // A user of PROD only: TEST's settings neither find them by email (nor say they exist) nor list them.
+    const prodOnly = await createUser(systemCtx, { name: "Prod only", email: "prod-only@break.example", environmentIds: [envs.prod.id] });
     const audits = await countRows("audit_events");
     const cases: [Record<string, unknown>, string, RegExp][] = [
       [{ passwordEnabled: false }, "passwordEnabled", /Turn on password or SSO/],
@@ -171,7 +174,9 @@ describe("environment authentication", () => {
       [{ sessionLifetimeMinutes: 1 }, "sessionLifetimeMinutes", /At least 5 minutes/],
       [{ tokenLifetimeSeconds: 30 }, "tokenLifetimeSeconds", /At least 60 seconds/],
       [{ tokenLifetimeSeconds: 7200 }, "tokenLifetimeSeconds", /At most an hour/],
-      [{ breakGlassEmails: ["nobody@nowhere.example"] }, "breakGlassEmails", /No user with the email nobody@nowhere.example/],
+      [{ breakGlassEmails: ["nobody@nowhere.example"] }, "breakGlassEmails", /^No user of test has the email nobody@nowhere.example\.$/],
+      [{ breakGlassEmails: ["prod-only@break.example"] }, "breakGlassEmails", /^No user of test has the email prod-only@break.example\.$/],
+      [{ breakGlassUserIds: [prodOnly.id] }, "breakGlassUserIds", /^A break-glass user must be a user of test\.$/],
     ];
     for (const [patch, field, reason] of cases) {
       const error = await updateEnvironmentAuth(systemCtx, envs.test.id, { ...base, ...patch }).catch((e) => e);

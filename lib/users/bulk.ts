@@ -3,7 +3,7 @@ import { inArray, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Tx } from "@/db/client";
 import type { AccessSource } from "@/db/enums";
-import { users, type User } from "@/db/schema";
+import { environments, users, type User } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
 import { closedRequestEntries } from "@/lib/access-requests/closing";
 import { recordAuditMany, type AuditEntry } from "@/lib/audit/record";
@@ -162,7 +162,31 @@ async function changeEnvironmentAccessIn(
   const ids = [...new Set(data.userIds)];
   const env = await requireEnvironment(tx, data.environmentId);
   const locked = await lockUsers(tx, ids);
-  const { allowed, failed } = permitted(ctx, ids, locked, "environment_access", [env.id]);
+  const permittedHere = permitted(ctx, ids, locked, "environment_access", [env.id]);
+  const { failed } = permittedHere;
+  let { allowed } = permittedHere;
+  if (op === "grant") {
+    // A grant changes who manages the account (an account-wide change needs scope over every
+    // environment the user can enter): only an actor who may already change the whole account may
+    // grant. Otherwise a DEV admin granting DEV would take over a user no environment holds (rename,
+    // email, suspension), or put a PROD user out of their PROD admin's reach. The CSV import holds
+    // the same rule (lib/import/csv-import.ts).
+    const outside = allowed.filter((l) => denialReason(ctx.actor, "users", "write", l.environmentIds));
+    if (outside.length) {
+      const keys = new Map((await tx.select({ id: environments.id, key: environments.key }).from(environments)).map((e) => [e.id, e.key]));
+      for (const { user, environmentIds } of outside) {
+        const others = environmentIds.filter((id) => denialReason(ctx.actor, "environment_access", "write", [id])).map((id) => keys.get(id) ?? id);
+        failed.push({
+          userId: user.id,
+          code: "forbidden",
+          reason: others.length
+            ? `${user.email} can also enter ${others.join(", ")}, outside your scope: granting ${env.key} would change who manages their account, so it needs an admin of ${others.length > 1 ? "those environments" : others[0]} too (or an owner or admin).`
+            : `${user.email} can enter no environment yet: their account is account-wide, so granting ${env.key} needs an owner or admin.`,
+        });
+      }
+      allowed = allowed.filter((l) => !outside.includes(l));
+    }
+  }
   const allowedIds = allowed.map((l) => l.user.id);
   const before =
     op === "revoke"

@@ -6,6 +6,7 @@ import { auditActions, countRows, createEnvironments, memberCtx, systemCtx } fro
 import { ConflictError, ForbiddenError, ValidationError, VersionConflictError } from "@/lib/errors";
 import { createGroup } from "@/lib/groups";
 import { createUser, deleteUser, grantEnvironment, reactivateUser, revokeEnvironment, suspendUser, updateUser } from ".";
+import { environmentIdsOf } from "@/lib/groups/membership-rows";
 
 let env: { dev: Environment; test: Environment; prod: Environment };
 beforeAll(async () => {
@@ -114,6 +115,24 @@ describe("updateUser", () => {
     const error = await updateUser(memberCtx("environment_admin", [env.dev.id]), both.id, { name: "Renamed" }).catch((e) => e);
     expect(error).toBeInstanceOf(ForbiddenError);
     expect(error.message).toBe("This change touches an environment outside your scope.");
+  });
+
+  it("keeps a DEV admin from granting DEV to a user they could not change: one no environment holds, or one of PROD (else the account would pass into their hands, or out of PROD's)", async () => {
+    const devAdmin = memberCtx("environment_admin", [env.dev.id]);
+    const devAndTest = memberCtx("environment_admin", [env.dev.id, env.test.id]);
+    const wide = await createUser(systemCtx, { name: "Wide", email: "wide-grant@example.com", environmentIds: [] });
+    const prod = await createUser(systemCtx, { name: "Prod", email: "prod-grant@example.com", environmentIds: [env.prod.id] });
+    const test = await createUser(systemCtx, { name: "Test", email: "test-grant@example.com", environmentIds: [env.test.id] });
+    const refusal = (userId: string, ctx = devAdmin) => grantEnvironment(ctx, { userId, environmentId: env.dev.id }).catch((e: Error) => [e.constructor.name, e.message]);
+    expect(await refusal(wide.id)).toEqual(["ForbiddenError", "wide-grant@example.com can enter no environment yet: their account is account-wide, so granting dev needs an owner or admin."]);
+    expect(await refusal(prod.id)).toEqual(["ForbiddenError", "prod-grant@example.com can also enter prod, outside your scope: granting dev would change who manages their account, so it needs an admin of prod too (or an owner or admin)."]);
+    expect(await refusal(test.id)).toEqual(["ForbiddenError", "test-grant@example.com can also enter test, outside your scope: granting dev would change who manages their account, so it needs an admin of test too (or an owner or admin)."]);
+    expect(await environmentIdsOf(getDb(), prod.id)).toEqual([env.prod.id]);
+    // An admin of both environments, or an account-wide admin, may.
+    expect(await grantEnvironment(devAndTest, { userId: test.id, environmentId: env.dev.id })).toBe(true);
+    expect(await grantEnvironment(memberCtx("admin"), { userId: wide.id, environmentId: env.dev.id })).toBe(true);
+    // Now a user of DEV only: the DEV admin manages them.
+    expect(await updateUser(devAdmin, wide.id, { name: "Wide, now of DEV" })).toMatchObject({ name: "Wide, now of DEV" });
   });
 });
 

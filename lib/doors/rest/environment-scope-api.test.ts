@@ -72,3 +72,37 @@ describe("tokens limited to DEV, against PROD", () => {
     expect(checked).toBeGreaterThan(100);
   });
 });
+
+describe("a token limited to DEV, and the users it meets", () => {
+  it("cannot grant DEV to a user no environment holds or to a PROD user (their account would pass into its hands), and reads only DEV of a user", async () => {
+    const make = async (email: string, environmentIds: string[]) => (await api("POST", "/users", { body: { name: email.split("@")[0], email, environmentIds } })).json.id as string;
+    const wide = await make("wide@scope.example", []);
+    const prodUser = await make("prod@scope.example", [env.prod.id]);
+    const both = await make("both@scope.example", [env.dev.id, env.prod.id]);
+    const before = await databaseFingerprint();
+    const grantWide = await api("PUT", `/users/${wide}/environments/dev`, { token: tokens.devWrite });
+    expect([grantWide.status, grantWide.json.detail]).toEqual([403, "wide@scope.example can enter no environment yet: their account is account-wide, so granting dev needs an owner or admin."]);
+    const grantProd = await api("PUT", `/users/${prodUser}/environments/dev`, { token: tokens.devWrite });
+    expect([grantProd.status, grantProd.json.detail]).toEqual([403, "prod@scope.example can also enter prod, outside your scope: granting dev would change who manages their account, so it needs an admin of prod too (or an owner or admin)."]);
+    // A grant names only users of its environment (it was written, and read back with the user's email).
+    const grant = await api("POST", "/grants", { token: tokens.devWrite, body: { environment: "dev", feature: "workato_go", userIds: [prodUser] } });
+    expect([grant.status, grant.json.errors]).toEqual([400, { userIds: [`These users cannot enter dev; grant them the environment first: ${prodUser}.`] }]);
+    expect(await databaseFingerprint()).toEqual(before);
+    // An account-wide token may.
+    expect((await api("PUT", `/users/${prodUser}/environments/dev`)).status).toBe(200);
+
+    // Reading a user of DEV and PROD: DEV's access and groups only.
+    const full = await api("GET", `/users/${both}`);
+    expect(full.json.environments.map((e: { key: string }) => e.key)).toEqual(["dev", "prod"]);
+    expect(full.json.groups.map((g: { environment: string }) => g.environment).sort()).toEqual(["dev", "prod"]);
+    const read = await api("GET", `/users/${both}`, { token: tokens.devRead });
+    expect([read.json.environments, read.json.groups.map((g: { environment: string; name: string }) => `${g.environment}/${g.name}`)]).toEqual([[{ key: "dev", source: "manual" }], ["dev/Everyone"]]);
+    const list = await api("GET", `/users?environment=dev&q=both%40scope.example`, { token: tokens.devRead });
+    expect(list.json.data.map((u: { environments: string[] }) => u.environments)).toEqual([["dev"]]);
+    expect((await api("GET", `/users?environment=dev&q=both%40scope.example`)).json.data.map((u: { environments: string[] }) => u.environments)).toEqual([["dev", "prod"]]);
+
+    // The same id in two cases is one id.
+    const twice = await api("POST", "/grants", { body: { environment: "dev", feature: "agent_studio", userIds: [both, both.toUpperCase()] } });
+    expect([twice.status, twice.json.added]).toEqual([201, 1]);
+  });
+});

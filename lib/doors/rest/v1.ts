@@ -146,10 +146,12 @@ const createGroupBody = createGroupInput.omit({ environmentId: true }).extend({ 
 
 // ---- Helpers ----------------------------------------------------------------
 
-async function userBody(id: string) {
+/** A user as the API shows it; `visible`: the environments a token limited to some may read (their access and groups only). */
+async function userBody(id: string, visible: readonly string[] | null = null) {
   const detail = await getUserDetail(id);
   if (!detail) throw new NotFoundError("User not found.");
   const keyOf = new Map(detail.access.map((a) => [a.environmentId, a.key]));
+  const shown = (environmentId: string) => !visible || visible.includes(environmentId);
   const u = detail.user;
   return {
     environmentIds: detail.access.filter((a) => a.granted).map((a) => a.environmentId),
@@ -161,8 +163,8 @@ async function userBody(id: string) {
       status: u.status,
       source: u.source,
       version: u.version,
-      environments: detail.access.filter((a) => a.granted).map((a) => ({ key: a.key, source: a.source ?? "manual" })),
-      groups: detail.groups.map((g) => ({ environment: keyOf.get(g.environmentId) ?? "", id: g.groupId, name: g.name, source: g.source })),
+      environments: detail.access.filter((a) => a.granted && shown(a.environmentId)).map((a) => ({ key: a.key, source: a.source ?? "manual" })),
+      groups: detail.groups.filter((g) => shown(g.environmentId)).map((g) => ({ environment: keyOf.get(g.environmentId) ?? "", id: g.groupId, name: g.name, source: g.source })),
       lastSignInAt: u.lastSignInAt?.toISOString() ?? null,
       createdAt: u.createdAt.toISOString(),
       updatedAt: u.updatedAt.toISOString(),
@@ -170,13 +172,14 @@ async function userBody(id: string) {
   };
 }
 
-/** Reads a user the caller may see: a scoped token sees users of its environments only. */
+/** The environments a token limited to some may read; null for any other caller. */
+const visibleEnvironments = (ctx: DomainContext) => (ctx.actor.type === "api_token" ? ctx.actor.environmentIds : null);
+
+/** Reads a user the caller may see: a scoped token sees users of its environments only, and of them only their access and groups there. */
 async function readableUser(ctx: DomainContext, id: string) {
-  const user = await userBody(id);
-  if (ctx.actor.type === "api_token" && ctx.actor.environmentIds) {
-    const allowed = ctx.actor.environmentIds;
-    if (!user.environmentIds.some((e) => allowed.includes(e))) throw new ForbiddenError(OUTSIDE_SCOPE.read);
-  }
+  const allowed = visibleEnvironments(ctx);
+  const user = await userBody(id, allowed);
+  if (allowed && !user.environmentIds.some((e) => allowed.includes(e))) throw new ForbiddenError(OUTSIDE_SCOPE.read);
   return user;
 }
 
@@ -410,7 +413,11 @@ export const ENDPOINTS: Endpoint[] = [
         after: q.cursor ?? "",
         before: q.before ?? "",
       });
-      return { body: { data: list.rows, nextCursor: list.next, prevCursor: list.prev, total: list.total } };
+      // A token limited to some environments sees each user's access there only.
+      const allowed = visibleEnvironments(ctx);
+      const keys = allowed && new Set((await listEnvironments()).filter((e) => allowed.includes(e.id)).map((e) => e.key));
+      const rows = keys ? list.rows.map((r) => ({ ...r, environments: r.environments.filter((k) => keys.has(k)) })) : list.rows;
+      return { body: { data: rows, nextCursor: list.next, prevCursor: list.prev, total: list.total } };
     },
   },
   {
