@@ -1,6 +1,30 @@
 import { z } from "zod";
 import { ValidationError, type FieldErrors } from "@/lib/errors";
 
+/**
+ * A date, or a date and time, as a client writes one (ISO 8601: 2026-12-31, 2026-12-31T17:00,
+ * …T17:00:00Z, …+05:30), or a Date: a real calendar day (not 2027-02-30, which Date rolls into
+ * March) from year 1 to 9999 (what Postgres holds as written; a five-digit year reached it as a 500).
+ * A time without a zone is UTC.
+ */
+export function dateTimeSchema(message: string) {
+  return z.preprocess(
+    (v) => {
+      if (v instanceof Date) return v;
+      if (typeof v !== "string") return undefined;
+      const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/i.exec(v.trim());
+      if (!m) return undefined;
+      const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+      const calendar = new Date(Date.UTC(2000, month - 1, day));
+      if (year < 1 || month < 1 || month > 12 || calendar.getUTCMonth() !== month - 1 || (month === 2 && day === 29 && new Date(Date.UTC(year, 1, 29)).getUTCDate() !== 29)) return undefined;
+      const text = v.trim().replace(" ", "T");
+      const date = new Date(m[4] !== undefined && !m[7] ? `${text}Z` : text);
+      return Number.isNaN(date.getTime()) ? undefined : date;
+    },
+    z.date({ error: message }).refine((d) => d.getUTCFullYear() >= 1 && d.getUTCFullYear() <= 9999, message),
+  );
+}
+
 /** Parses `input` or throws a ValidationError carrying every issue, keyed by field path. */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const result = schema.safeParse(input);

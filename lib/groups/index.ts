@@ -332,14 +332,7 @@ const listGroupsPageInput = z.object({
 /** A page of an environment's groups by name (keyset on the unique lower(name) index). */
 export async function listGroupsPage(input: unknown, executor: Executor = getDb()) {
   const data = parseInput(listGroupsPageInput, input);
-  let after = "";
-  if (data.after) {
-    try {
-      after = Buffer.from(data.after, "base64url").toString("utf8");
-    } catch {
-      throw new ValidationError("The page cursor is not valid.", { cursor: ["Not a valid cursor."] });
-    }
-  }
+  const after = data.after ? decodeGroupCursor(data.after) : "";
   const pattern = containsPattern(data.q);
   const rows = await executor
     .select({
@@ -364,8 +357,19 @@ export async function listGroupsPage(input: unknown, executor: Executor = getDb(
   const last = rows.at(-1);
   return {
     rows: rows.map(({ sortKey: _key, ...row }) => row),
-    next: hasMore && last ? Buffer.from(last.sortKey).toString("base64url") : null,
+    next: hasMore && last ? Buffer.from(JSON.stringify(["group", last.sortKey])).toString("base64url") : null,
   };
+}
+
+/** A cursor this list gave out (["group", the last name, lowercased], base64url), or a 400: any text decodes as base64url, so the shape is the check. */
+function decodeGroupCursor(value: string): string {
+  try {
+    const decoded = JSON.parse(Buffer.from(value, "base64url").toString("utf8")) as unknown;
+    if (Array.isArray(decoded) && decoded.length === 2 && decoded[0] === "group" && typeof decoded[1] === "string") return decoded[1];
+  } catch {
+    // not JSON: refused below
+  }
+  throw new ValidationError("The page cursor is not valid; start from the first page.", { cursor: ["Not a valid cursor."] });
 }
 
 /** A group of one environment by id, or undefined (also for ids that are not UUIDs). */

@@ -34,7 +34,7 @@ import { revokeEnvironmentFromUsersIn } from "@/lib/users/bulk";
 import { sendMail, type Mail } from "@/lib/mail";
 import { authorize, OUTSIDE_SCOPE } from "@/lib/permissions";
 import { publicOrigin } from "@/env";
-import { parseInput, uuidSchema } from "@/lib/validation";
+import { dateTimeSchema, parseInput, uuidSchema } from "@/lib/validation";
 
 // Access reviews (certification campaigns). A campaign names an environment, what is reviewed
 // (the memberships of some groups, or the grants on some resources), its reviewers and a due date.
@@ -50,14 +50,12 @@ export const createReviewInput = z.object({
   // The groups or resources; none for environment access (the environment is the scope).
   scopeIds: z.array(uuidSchema).max(100, "At most 100 at once.").default([]),
   reviewerIds: z.array(uuidSchema).min(1, "Choose at least one reviewer.").max(50, "At most 50 reviewers."),
-  dueAt: z.coerce
-    .date({ error: "Enter a due date." })
-    .refine((d) => !Number.isNaN(d.getTime()), "Enter a due date.")
-    .refine((d) => d.getTime() > Date.now(), "The due date must be in the future."),
+  dueAt: dateTimeSchema("Enter a due date (a day of the calendar, as 2027-03-31, up to year 9999).").refine((d) => d.getTime() > Date.now(), "The due date must be in the future."),
   // Repeat every N months (1–12) from this campaign's definition; empty: once.
+  // A number, or its digits from a form; not true (which Number() reads as 1) nor [3].
   recurrenceMonths: z.preprocess(
-    (v) => (v === "" || v === undefined || v === "none" ? null : v),
-    z.coerce.number({ error: "Repeat every 1 to 12 months." }).int("Repeat every 1 to 12 months.").min(1, "Repeat every 1 to 12 months.").max(12, "Repeat every 1 to 12 months.").nullable(),
+    (v) => (v === "" || v === undefined || v === "none" ? null : typeof v === "string" && /^\s*\d+\s*$/.test(v) ? Number(v) : v),
+    z.number({ error: "Repeat every 1 to 12 months." }).int("Repeat every 1 to 12 months.").min(1, "Repeat every 1 to 12 months.").max(12, "Repeat every 1 to 12 months.").nullable(),
   ),
 }).refine((d) => d.scope === "environment_access" || d.scopeIds.length > 0, { message: "Choose at least one group or resource.", path: ["scopeIds"] });
 

@@ -152,6 +152,8 @@ describe("users", () => {
     expect(got.headers.get("etag")).toBe('W/"1"');
     expect((await api("PATCH", `/users/${u.id}`, { body: { name: "Stale" }, headers: { "if-match": 'W/"9"' } })).status).toBe(412);
     expect((await api("PATCH", `/users/${u.id}`, { body: { name: "Bad" }, headers: { "if-match": "yesterday" } })).status).toBe(400);
+    // As on every other resource: a tag that is no version matches nothing (it was a 400 here only).
+    for (const tag of ['W/"-1"', 'W/"1.5"', 'W/""']) expect([tag, (await api("PATCH", `/users/${u.id}`, { body: { name: "Bad" }, headers: { "if-match": tag } })).status]).toEqual([tag, 412]);
     const patched = await api("PATCH", `/users/${u.id}`, { body: { name: "Life Renamed" }, headers: { "if-match": 'W/"1"' } });
     expect(patched.status).toBe(200);
     expect(patched.json.name).toBe("Life Renamed");
@@ -188,6 +190,11 @@ describe("groups and members", () => {
     expect(list.json.data[0].name).toBe("Everyone");
     const next = await api("GET", `/groups?environment=prod&limit=1&cursor=${list.json.nextCursor}`, { token: tokens.read });
     expect(next.json.data[0].name).toBe("Platform");
+    // A cursor this list did not give out is refused, as /users does (any text decodes as base64url: one was read as a name).
+    for (const cursor of ["WyJ4IiwieSJd", "_w", "4oCo", Buffer.from("platform").toString("base64url")]) {
+      const refused = await api("GET", `/groups?environment=prod&limit=1&cursor=${cursor}`, { token: tokens.read });
+      expect([cursor, refused.status, refused.json.errors]).toEqual([cursor, 400, { cursor: ["Not a valid cursor."] }]);
+    }
     expect((await api("GET", "/groups", { token: tokens.read })).status).toBe(400);
 
     const id = created.json.id as string;

@@ -92,20 +92,25 @@ export function id(params: Record<string, string>, name = "id") {
 /** A row's version as a weak ETag. */
 export const etag = (version: number) => `W/"${version}"`;
 
-/** The If-Match header's entity tag (without W/), or undefined without one; one that is not an ETag is a 400. */
+/**
+ * The If-Match header's entity tag (without W/), or undefined without one or with `*` (any current
+ * representation: RFC 9110 §13.1.1; a resource that does not exist is answered 404 anyway). A list
+ * naming one tag (repeated) is that tag; one that is not an ETag, or a list of different ones, is a 400.
+ */
 function ifMatchTag(headers: Headers): string | undefined {
-  const value = headers.get("if-match");
-  if (!value) return undefined;
-  const match = /^(?:W\/)?"([^"]*)"$/.exec(value.trim());
-  if (!match) throw new ValidationError('If-Match must be an ETag this API returned, like W/"3".', { "If-Match": ["Not an ETag of this API."] });
-  return match[1];
+  const value = headers.get("if-match")?.trim();
+  if (!value || value === "*") return undefined;
+  const tags = value.split(",").map((part) => /^(?:W\/)?"([^"]*)"$/.exec(part.trim())?.[1]);
+  if (tags.some((t) => t === undefined)) throw new ValidationError('If-Match must be an ETag this API returned, like W/"3".', { "If-Match": ["Not an ETag of this API."] });
+  if (new Set(tags).size > 1) throw new ValidationError("If-Match names one ETag here (the version you read).", { "If-Match": ["Send one ETag."] });
+  return tags[0];
 }
 
-/** The version an If-Match header names, or undefined without one; a malformed one is a 400. */
+/** The version an If-Match header names, or undefined without one; a malformed one is a 400, and a tag that is no version of ours matches nothing (412, as with any other resource). */
 export function ifMatchVersion(headers: Headers): number | undefined {
   const tag = ifMatchTag(headers);
   if (tag === undefined) return undefined;
-  if (!/^\d+$/.test(tag)) throw new ValidationError('If-Match must be an ETag this API returned, like W/"3".', { "If-Match": ["Not an ETag of this API."] });
+  if (!/^\d{1,9}$/.test(tag)) throw new VersionConflictError("This was changed since you read it (If-Match does not match its ETag): read it again.");
   return Number(tag);
 }
 

@@ -50,6 +50,16 @@ describe("access reviews over REST", () => {
     const bad = await api("POST", "/access-reviews", { environment: "prod", name: "x", scope: "groups", scopeIds: [group.id], reviewerIds: [ownerId], dueAt: dueAt(), recurrenceMonths: 13 });
     expect(bad.status).toBe(400);
     expect(bad.json.errors).toEqual({ recurrenceMonths: ["Repeat every 1 to 12 months."] });
+    // Dates Postgres could not hold (a 500 before), days that are not on the calendar, and what is no date.
+    const badDate = "Enter a due date (a day of the calendar, as 2027-03-31, up to year 9999).";
+    for (const due of ["+010000-01-01T00:00:00Z", 253402300800000, "2027-02-30", "2030", "2027-13-01", "2100-02-29", true, null]) {
+      const refused = await api("POST", "/access-reviews", { environment: "prod", name: "x", scope: "groups", scopeIds: [group.id], reviewerIds: [ownerId], dueAt: due });
+      expect([String(due), refused.status, refused.json.errors]).toEqual([String(due), 400, { dueAt: [badDate] }]);
+    }
+    for (const months of [true, [3], "3 months"]) {
+      const refused = await api("POST", "/access-reviews", { environment: "prod", name: "x", scope: "groups", scopeIds: [group.id], reviewerIds: [ownerId], dueAt: dueAt(), recurrenceMonths: months });
+      expect([JSON.stringify(months), refused.status, refused.json.errors]).toEqual([JSON.stringify(months), 400, { recurrenceMonths: ["Repeat every 1 to 12 months."] }]);
+    }
     const noEnv = await api("POST", "/access-reviews", { environment: "nope", name: "x", scope: "groups", scopeIds: [group.id], reviewerIds: [ownerId], dueAt: dueAt() });
     expect([noEnv.status, noEnv.json.detail]).toEqual([404, "No environment “nope”."]);
     const readOnly = await api("POST", "/access-reviews", { environment: "prod", name: "x", scope: "groups", scopeIds: [group.id], reviewerIds: [ownerId], dueAt: dueAt() }, tokens.read);
@@ -58,6 +68,11 @@ describe("access reviews over REST", () => {
     expect(outside.status).toBe(403);
     expect(outside.json.detail).toBe("This change touches an environment outside your scope.");
     expect(await countRows("access_reviews")).toBe(before);
+    // A leap day that exists, a date alone, and a time with an offset are dates.
+    for (const due of ["2028-02-29", "9999-12-31", `${new Date().getUTCFullYear() + 1}-06-30T17:00:00+05:30`]) {
+      const ok = await api("POST", "/access-reviews", { environment: "prod", name: `Due ${due}`, scope: "groups", scopeIds: [group.id], reviewerIds: [ownerId], dueAt: due, recurrenceMonths: "2" });
+      expect([due, ok.status, ok.json.dueAt]).toEqual([due, 201, new Date(due.length === 10 ? `${due}T00:00:00Z` : due).toISOString()]);
+    }
     expect((await api("GET", `/access-reviews/${crypto.randomUUID()}`)).status).toBe(404);
     expect((await api("POST", `/membership-exclusions/${crypto.randomUUID()}/lift`)).status).toBe(404);
   });

@@ -330,6 +330,15 @@ describe("If-Match on every PATCH and PUT", () => {
       expect(changed((await api("GET", read)).json)).toEqual(changed(done.json));
       const malformed = await api(c.method, url, { body, headers: { "if-match": "yesterday" } });
       expect([malformed.status, malformed.json.errors["If-Match"]]).toEqual([400, ["Not an ETag of this API."]]);
+      // A well-formed tag that is no version of ours matches nothing (412, as on every resource); two different ones are a 400.
+      for (const other of ['W/"-1"', 'W/"1.5"', 'W/""', 'W/"99999999999999999999"']) {
+        expect([other, (await api(c.method, url, { body, headers: { "if-match": other } })).status]).toEqual([other, 412]);
+      }
+      expect((await api(c.method, url, { body, headers: { "if-match": `${fresh}, W/"1"` } })).json.errors).toEqual({ "If-Match": ["Send one ETag."] });
+      // The same tag twice is that tag; `*` matches whatever is current (RFC 9110 §13.1.1).
+      const listed = await api(c.method, url, { body, headers: { "if-match": `${fresh}, ${fresh}` } });
+      expect(listed.status).toBe(200);
+      expect((await api(c.method, url, { body, headers: { "if-match": "*" } })).status).toBe(200);
     });
   }
 });
