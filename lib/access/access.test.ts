@@ -89,7 +89,11 @@ describe("grants and decisions", () => {
 
     // First failing reason: environment access, suspension, unknown resource or user.
     const [noEnv] = await decide({ environment: prodRef(), user: { id: outsider.id }, feature: "agent_studio", resources: [other.id] });
-    expect(noEnv).toMatchObject({ allow: false, reason: "no_environment_access", message: "The user has no access to this environment." });
+    // Nothing of a user outside the environment: no email (it was in the path), no status.
+    expect(noEnv).toMatchObject({ allow: false, reason: "no_environment_access", message: "The user has no access to this environment.", path: ["the user has no access to prod"] });
+    await suspendUser(systemCtx, outsider.id);
+    const [noEnvSuspended] = await decide({ environment: prodRef(), user: { id: outsider.id }, feature: "agent_studio", resources: [other.id] });
+    expect([noEnvSuspended!.reason, noEnvSuspended!.path]).toEqual(["no_environment_access", ["the user has no access to prod"]]);
     const [wrongFeature] = await decide({ environment: prodRef(), user: { id: ana.id }, feature: "mcp", resources: [genie.id] });
     expect(wrongFeature!.reason).toBe("resource_not_found");
     const [nobody] = await decide({ environment: prodRef(), user: { email: "nobody@example.com" }, feature: "mcp", resources: [null] });

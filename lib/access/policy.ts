@@ -125,11 +125,13 @@ export async function decide(input: DecideInput, source: FactsSource = "default"
   const cached = cache ? await cache.facts({ environmentId: environment.id, user: input.user, feature, resourceIds: ids, sessionId }, () => factsOf(environment.id, input.user, feature, ids, sessionId, true)) : null;
   const facts = cached !== null ? cached : await factsOf(environment.id, input.user, feature, ids, sessionId);
   if (!facts) return requested.map((r) => answer(r, "user_not_found", []));
+  // A user who cannot enter this environment is not this environment's business: the answer names
+  // neither their email nor their status (a caller of DEV asking by id learns nothing of a PROD user).
+  if (!facts.has_access) return requested.map((r) => answer(r, "no_environment_access", [`the user has no access to ${environment.key}`]));
   const userStep = `user ${facts.email}`;
   if (facts.status !== "active") return requested.map((r) => answer(r, "user_suspended", [`${userStep} (${facts.status})`]));
   const revokedBefore = facts.revoked_before ? new Date(facts.revoked_before).getTime() : null;
   if (input.tokenIssuedAt !== undefined && revokedBefore !== null && input.tokenIssuedAt * 1000 < revokedBefore) return requested.map((r) => answer(r, "token_revoked", [userStep]));
-  if (!facts.has_access) return requested.map((r) => answer(r, "no_environment_access", [`${userStep} has no access to ${environment.key}`]));
   if (input.sessionId !== undefined && facts.session_open !== true) return requested.map((r) => answer(r, "token_revoked", [userStep, "the token's session has ended"]));
   const names = new Map(facts.resources.map((r) => [r.id, r.name]));
   return requested.map((resource) => {
