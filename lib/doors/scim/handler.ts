@@ -57,8 +57,8 @@ export function project(resource: Record<string, unknown>, attributes: string | 
   return out;
 }
 
-const intParam = (url: URL, name: string): number | undefined => {
-  const raw = url.searchParams.get(name);
+const intParam = (params: URLSearchParams, name: string): number | undefined => {
+  const raw = params.get(name);
   if (raw === null || raw === "") return undefined;
   // A whole number as written (Number() would read " " as 0, "0x10" as 16 and "1.5" as 1.5).
   if (!/^[+-]?\d+$/.test(raw.trim())) throw new ScimError(400, `${name} must be a whole number, not ${JSON.stringify(raw.slice(0, 40))}.`, "invalidValue");
@@ -82,6 +82,27 @@ function loggedOperations(body: unknown): Record<string, unknown> {
     const secret = typeof path === "string" && isSecretName(path.replace(/\[[^\]]*\]/g, ""));
     return secret ? Object.fromEntries(entries.map(([k, v]) => [k, k.toLowerCase() === "value" ? "[redacted]" : v])) : logged;
   }) as unknown as Record<string, unknown>;
+}
+
+/** A SearchRequest's body (RFC 7644 §3.4.3) as the query a GET would have carried; sortBy and sortOrder are ignored (sorting is not offered). */
+function searchParams(body: unknown): URLSearchParams {
+  if (!body || typeof body !== "object" || Array.isArray(body)) throw new ScimError(400, "The body must be a JSON object (a SearchRequest).", "invalidSyntax");
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
+    const name = ["filter", "startIndex", "count", "attributes", "excludedAttributes"].find((n) => n.toLowerCase() === key.toLowerCase());
+    if (!name || value === null || value === undefined) continue;
+    if (name === "filter") {
+      if (typeof value !== "string") throw new ScimError(400, "filter must be a string.", "invalidValue");
+      params.set(name, value);
+    } else if (name === "startIndex" || name === "count") {
+      if (!Number.isInteger(value)) throw new ScimError(400, `${name} must be a whole number, not ${JSON.stringify(value)}.`, "invalidValue");
+      params.set(name, String(value));
+    } else {
+      if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) throw new ScimError(400, `${name} must be a list of attribute names.`, "invalidValue");
+      params.set(name, value.join(","));
+    }
+  }
+  return params;
 }
 
 async function readJson(request: Request): Promise<unknown> {
@@ -163,8 +184,13 @@ async function route(sc: ScimContext, request: Request, segments: string[]): Pro
   const [collection = "", id, ...extra] = segments;
   const kind = collection.toLowerCase();
   if (extra.length) throw new ScimError(404, `No such endpoint: /${segments.join("/")}.`);
-  const attributes = url.searchParams.get("attributes");
-  const excluded = url.searchParams.get("excludedAttributes");
+  if (kind === "bulk" || kind === ".search") throw new ScimError(501, `${kind === "bulk" ? "Bulk operations are" : "A search across resource types is"} not supported (see /ServiceProviderConfig); send each request on its own, or search /Users or /Groups.`);
+  // A search by POST (RFC 7644 §3.4.3) is a list whose query is in the body.
+  const search = (kind === "users" || kind === "groups") && id === ".search";
+  if (search && method !== "POST") throw new ScimError(405, `${method} is not allowed on /${collection}/.search: POST a SearchRequest.`);
+  const params = search ? searchParams(await readJson(request)) : url.searchParams;
+  const attributes = params.get("attributes");
+  const excluded = params.get("excludedAttributes");
   const single = (resource: Record<string, unknown>, status = 200): Handled => ({
     status,
     body: project(resource, attributes, excluded),
@@ -187,9 +213,9 @@ async function route(sc: ScimContext, request: Request, segments: string[]): Pro
     return { status: 200, body: one };
   }
   if (kind === "users") {
-    if (!id) {
-      if (method === "GET") {
-        const result = await listScimUsers(sc, { filter: url.searchParams.get("filter"), startIndex: intParam(url, "startIndex"), count: intParam(url, "count") });
+    if (!id || search) {
+      if (method === "GET" || search) {
+        const result = await listScimUsers(sc, { filter: params.get("filter"), startIndex: intParam(params, "startIndex"), count: intParam(params, "count") });
         return { status: 200, body: { ...result, Resources: result.Resources.map((r) => project(r, attributes, excluded)) } };
       }
       if (method === "POST") {
@@ -218,9 +244,9 @@ async function route(sc: ScimContext, request: Request, segments: string[]): Pro
   }
   if (kind === "groups") {
     const withMembers = !(excluded ?? "").toLowerCase().split(",").map((a) => a.trim()).includes("members") && (!attributes || /members/i.test(attributes));
-    if (!id) {
-      if (method === "GET") {
-        const result = await listScimGroups(sc, { filter: url.searchParams.get("filter"), startIndex: intParam(url, "startIndex"), count: intParam(url, "count"), withMembers });
+    if (!id || search) {
+      if (method === "GET" || search) {
+        const result = await listScimGroups(sc, { filter: params.get("filter"), startIndex: intParam(params, "startIndex"), count: intParam(params, "count"), withMembers });
         return { status: 200, body: { ...result, Resources: result.Resources.map((r) => project(r, attributes, excluded)) } };
       }
       if (method === "POST") {

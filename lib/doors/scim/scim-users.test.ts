@@ -197,6 +197,32 @@ describe("SCIM users", () => {
     expect(emails.body.Resources[0].emails).toEqual([{ value: "projected@corp.example" }]);
   });
 
+  it("searches by POST (/.search, RFC 7644 §3.4.3) as a GET lists, and answers 501 for what is not offered (bulk, a search across types)", async () => {
+    await scim.call("POST", "/Users", alice("searched@corp.example"));
+    const filter = 'userName eq "searched@corp.example"';
+    const got = await scim.call("GET", `/Users?filter=${encodeURIComponent(filter)}&attributes=userName,emails.value`);
+    const posted = await scim.call("POST", "/Users/.search", { schemas: ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], filter, attributes: ["userName", "emails.value"], startIndex: 1, count: 10, sortBy: "userName" });
+    expect(posted.status).toBe(200);
+    expect(posted.body).toEqual(got.body);
+    expect(posted.body.Resources.map((r: Record<string, unknown>) => Object.keys(r).sort())).toEqual([["emails", "id", "meta", "schemas", "userName"]]);
+    const groups = await scim.call("POST", "/Groups/.search", { filter: 'displayName eq "nothing here"' });
+    expect([groups.status, groups.body.totalResults]).toEqual([200, 0]);
+    for (const [body, detail] of [
+      [{ filter: 5 }, "filter must be a string."],
+      [{ count: "10" }, 'count must be a whole number, not "10".'],
+      [{ attributes: "userName" }, "attributes must be a list of attribute names."],
+    ] as const) {
+      const refused = await scim.call("POST", "/Users/.search", body);
+      expect([refused.status, refused.body.scimType, refused.body.detail]).toEqual([400, "invalidValue", detail]);
+    }
+    expect((await scim.call("POST", "/Users/.search", { filter: "userName eq" })).body.scimType).toBe("invalidFilter");
+    expect((await scim.call("GET", "/Users/.search")).body).toMatchObject({ status: "405", detail: "GET is not allowed on /Users/.search: POST a SearchRequest." });
+    for (const path of ["/Bulk", "/.search"]) {
+      const unsupported = await scim.call("POST", path, { Operations: [] });
+      expect([path, unsupported.status, unsupported.body.detail]).toEqual([path, 501, expect.stringMatching(/not supported \(see \/ServiceProviderConfig\)/)]);
+    }
+  });
+
   it("PATCH applies Entra's shapes atomically; If-Match guards with 412", async () => {
     const created = (await scim.call("POST", "/Users", alice("patchme@corp.example"))).body;
     const res = await scim.call("PATCH", `/Users/${created.id}`, {
