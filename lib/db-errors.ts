@@ -1,6 +1,6 @@
 import { ConflictError, isDomainError, ValidationError, type DomainError } from "@/lib/errors";
 
-type PgError = { code?: string; message?: string; constraint_name?: string; constraint?: string; cause?: unknown };
+type PgError = { code?: string; constraint_name?: string; constraint?: string; cause?: unknown };
 
 // Constraint → the field and message a person should see. Unique indexes are the last word on
 // uniqueness (two concurrent requests both pass an application-level check).
@@ -43,13 +43,14 @@ const CLIENT_DATA_ERRORS: Record<string, string> = {
   "22007": "A date or time is not valid.",
   "22008": "A date or time is out of range.",
   "22001": "A value is too long.",
+  // A time zone displacement Postgres cannot hold (a year of five digits printed in ISO form).
+  "22009": "A date or time is out of range.",
 };
 
-/** The 400 a client should see for a value Postgres refused (see CLIENT_DATA_ERRORS; any other of class 22 too), or undefined. */
+/** The 400 a client should see for a value Postgres refused (see CLIENT_DATA_ERRORS), or undefined: the rest of class 22 (a division by zero…) is a bug of ours, a 500. */
 export function clientDataError(error: unknown): ValidationError | undefined {
   const code = pgError(error)?.code;
-  if (!code?.startsWith("22")) return undefined;
-  return new ValidationError(CLIENT_DATA_ERRORS[code] ?? `A value is not valid (${pgError(error)?.message ?? code}).`);
+  return code && CLIENT_DATA_ERRORS[code] ? new ValidationError(CLIENT_DATA_ERRORS[code]) : undefined;
 }
 
 /** A thrown error as the one a client should see: a domain error as it is, a value Postgres refused as its 400; undefined for ours (a 500). Every door's last catch. */

@@ -26,6 +26,7 @@ exits 1; exits 2 for a file that is not such a copy, or an API that refuses.
 """
 
 import csv
+import decimal
 import hashlib
 import json
 import re
@@ -116,7 +117,7 @@ def same_json(sealed, given) -> bool:
     its range is null there, as JSON.stringify writes it."""
     if isinstance(sealed, bool) or isinstance(given, bool):
         return type(sealed) is type(given) and sealed == given
-    if isinstance(sealed, (int, float)):
+    if isinstance(sealed, (int, float, decimal.Decimal)):
         as_double = float(sealed) if abs(sealed) <= MAX_DOUBLE else None
         return (given is None and as_double is None) or (isinstance(given, (int, float)) and as_double == float(given))
     if isinstance(sealed, dict):
@@ -136,7 +137,8 @@ def api_problem(row: dict, values: list):
         if value != values[at] or type(value) is not type(values[at]):
             return f"its {name} says {value!r}, the sealed content {values[at]!r}"
     for name, at in (("before", 13), ("after", 14)):
-        sealed = None if values[at] is None else json.loads(values[at], parse_float=lambda t: float(t) if abs(float(t)) != float("inf") else int(1e309))
+        # Decimals as exact integers or floats; one beyond a double's range stays a Decimal (compared below).
+        sealed = None if values[at] is None else json.loads(values[at], parse_float=decimal.Decimal)
         if not same_json(sealed, event.get(name)):
             return f"its {name} says {json.dumps(event.get(name))}, the sealed content {values[at]}"
     return None
@@ -181,6 +183,11 @@ def read_json(text: str) -> list[dict]:
     return [api_row(e) for e in events]
 
 
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        raise NotAnExport(f"the API answered {code}, a redirect to {newurl}: give its address itself (the token is not sent on)")
+
+
 def read_api(base: str, token: str, environment) -> list[dict]:
     """Every page of GET /api/v1/audit-events (newest first, followed by its nextCursor)."""
     events, cursor = [], None
@@ -188,7 +195,8 @@ def read_api(base: str, token: str, environment) -> list[dict]:
         query = {"limit": "500", **({"environment": environment} if environment else {}), **({"cursor": cursor} if cursor else {})}
         request = urllib.request.Request(f"{base.rstrip('/')}/api/v1/audit-events?{urllib.parse.urlencode(query)}", headers={"authorization": f"Bearer {token}", "accept": "application/json"})
         try:
-            with urllib.request.urlopen(request, timeout=60) as response:
+            # No redirects: the token is for this address only (urllib would send it on to another host).
+            with urllib.request.build_opener(NoRedirect).open(request, timeout=60) as response:
                 page = json.load(response)
         except urllib.error.HTTPError as e:
             raise NotAnExport(f"the API refused: {e.code} {e.read().decode('utf-8', 'replace')[:500]}")

@@ -326,7 +326,7 @@ const listGroupsPageInput = z.object({
   environmentId: uuidSchema,
   q: z.string().trim().max(120).default(""),
   size: z.coerce.number().int().min(1, "Page size is between 1 and 200.").max(200, "Page size is between 1 and 200.").default(50),
-  after: z.string().max(300).default(""),
+  after: z.string().max(2048).default(""),
 });
 
 /** A page of an environment's groups by name (keyset on the unique lower(name) index). */

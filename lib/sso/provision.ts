@@ -172,6 +172,17 @@ export async function planSignIn(
     const excluded = (await accessExclusionsOf(tx, environment.id, [user.id])).get(user.id);
     if (excluded) return { denied: true, check: "excluded", reason: `${user.email} has no access to ${environment.name}: ${exclusionNote(excluded)}`, userId: user.id };
   }
+  if (access === "grant" && user && settings.jitEnabled && (await environmentIdsOf(tx, user.id)).length === 0) {
+    // A user no environment holds is account-wide (owners' and admins'): JIT granting this
+    // environment would put the account in the hands of this environment's admins, as their own
+    // grant may not (lib/users/bulk.ts). SCIM refuses the same link.
+    return {
+      denied: true,
+      check: "no_access",
+      reason: `${user.email} can enter no environment yet (an account-wide user): an owner or admin grants them ${environment.name} first, then they sign in here.`,
+      userId: user.id,
+    };
+  }
   if (access === "grant" && !settings.jitEnabled) {
     return {
       denied: true,

@@ -5,7 +5,7 @@ import { environmentAccess, groupMembers, groups, ssoTraces, userIdentities } fr
 import { countRows, createVerifiedUser, memberCtx, systemCtx } from "@/test-support/fixtures";
 import { readEndUserSession } from "@/lib/end-user/sessions";
 import { createGroup, addMembers } from "@/lib/groups";
-import { setUserStatus, createUser, updateUser } from "@/lib/users";
+import { setUserStatus, createUser, grantEnvironment, updateUser } from "@/lib/users";
 import { linkIdentityFromTrace } from "./identities";
 import { createIdentityProvider, setGroupMappings, updateIdentityProvider } from "./identity-providers";
 import { previewTrace } from "./flow";
@@ -142,6 +142,20 @@ describe("refusals after the checks pass", () => {
     expect(r.check).toBe("no_account");
     expect(r.reason).toMatch(/no account for nojit@example.com, and just-in-time provisioning is off/i);
     expect(await countRows("users")).toBe(before);
+  });
+
+  it("refuses to grant by JIT a user no environment holds (account-wide: its admins would take the account over), granting nothing", async () => {
+    const wide = await createVerifiedUser(systemCtx, { name: "Account Wide", email: "jit-wide@example.com", environmentIds: [] });
+    const before = await countRows("environment_access");
+    const r = await f.signIn(identity("jit-wide@example.com", "Account Wide", []));
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect([r.check, r.reason]).toEqual(["no_access", `jit-wide@example.com can enter no environment yet (an account-wide user): an owner or admin grants them ${f.envs.prod.name} first, then they sign in here.`]);
+    expect(await countRows("environment_access")).toBe(before);
+    // Once an admin has granted it, the sign-in links and goes on.
+    await grantEnvironment(systemCtx, { userId: wide.id, environmentId: f.envs.prod.id });
+    const again = await f.signIn(identity("jit-wide@example.com", "Account Wide", []));
+    expect(again.ok && again.user.id).toBe(wide.id);
   });
 
   it("refuses a suspended user", async () => {

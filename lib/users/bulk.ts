@@ -171,15 +171,20 @@ async function changeEnvironmentAccessIn(
     // grant. Otherwise a DEV admin granting DEV would take over a user no environment holds (rename,
     // email, suspension), or put a PROD user out of their PROD admin's reach. The CSV import holds
     // the same rule (lib/import/csv-import.ts).
-    const outside = allowed.filter((l) => denialReason(ctx.actor, "users", "write", l.environmentIds));
+    // (One who can already enter it is no change: answered unchanged below, as before.)
+    const outside = allowed.filter((l) => !l.environmentIds.includes(env.id) && denialReason(ctx.actor, "users", "write", l.environmentIds));
     if (outside.length) {
       const keys = new Map((await tx.select({ id: environments.id, key: environments.key }).from(environments)).map((e) => [e.id, e.key]));
+      // A token limited to environments reads nothing of a user outside them: it is told no more.
+      const reads = !(ctx.actor.type === "api_token" && ctx.actor.environmentIds);
       for (const { user, environmentIds } of outside) {
         const others = environmentIds.filter((id) => denialReason(ctx.actor, "environment_access", "write", [id])).map((id) => keys.get(id) ?? id);
         failed.push({
           userId: user.id,
           code: "forbidden",
-          reason: others.length
+          reason: !reads
+            ? denialReason(ctx.actor, "users", "write", environmentIds)!
+            : others.length
             ? `${user.email} can also enter ${others.join(", ")}, outside your scope: granting ${env.key} would change who manages their account, so it needs an admin of ${others.length > 1 ? "those environments" : others[0]} too (or an owner or admin).`
             : `${user.email} can enter no environment yet: their account is account-wide, so granting ${env.key} needs an owner or admin.`,
         });

@@ -128,6 +128,9 @@ describe("updateUser", () => {
     expect(await refusal(prod.id)).toEqual(["ForbiddenError", "prod-grant@example.com can also enter prod, outside your scope: granting dev would change who manages their account, so it needs an admin of prod too (or an owner or admin)."]);
     expect(await refusal(test.id)).toEqual(["ForbiddenError", "test-grant@example.com can also enter test, outside your scope: granting dev would change who manages their account, so it needs an admin of test too (or an owner or admin)."]);
     expect(await environmentIdsOf(getDb(), prod.id)).toEqual([env.prod.id]);
+    // Granting what a user of DEV and PROD already has is no change (not a refusal).
+    const both = await createUser(systemCtx, { name: "Both", email: "both-grant@example.com", environmentIds: [env.dev.id, env.prod.id] });
+    expect(await grantEnvironment(devAdmin, { userId: both.id, environmentId: env.dev.id })).toBe(false);
     // An admin of both environments, or an account-wide admin, may.
     expect(await grantEnvironment(devAndTest, { userId: test.id, environmentId: env.dev.id })).toBe(true);
     expect(await grantEnvironment(memberCtx("admin"), { userId: wide.id, environmentId: env.dev.id })).toBe(true);

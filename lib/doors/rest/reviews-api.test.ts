@@ -69,7 +69,9 @@ describe("access reviews over REST", () => {
     expect(outside.json.detail).toBe("This change touches an environment outside your scope.");
     expect(await countRows("access_reviews")).toBe(before);
     // A leap day that exists, a date alone, and a time with an offset are dates.
-    for (const due of ["2028-02-29", "9999-12-31", `${new Date().getUTCFullYear() + 1}-06-30T17:00:00+05:30`]) {
+    // The next leap day (in the future whenever this runs).
+    const leapYear = [1, 2, 3, 4, 5].map((n) => new Date().getUTCFullYear() + n).find((y) => new Date(Date.UTC(y, 1, 29)).getUTCDate() === 29)!;
+    for (const due of [`${leapYear}-02-29`, "9999-12-31", `${new Date().getUTCFullYear() + 1}-06-30T17:00:00+05:30`]) {
       const ok = await api("POST", "/access-reviews", { environment: "prod", name: `Due ${due}`, scope: "groups", scopeIds: [group.id], reviewerIds: [ownerId], dueAt: due, recurrenceMonths: "2" });
       expect([due, ok.status, ok.json.dueAt]).toEqual([due, 201, new Date(due.length === 10 ? `${due}T00:00:00Z` : due).toISOString()]);
     }

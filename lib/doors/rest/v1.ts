@@ -123,7 +123,7 @@ const groupsQuery = z.object({
   environment: z.string().describe("Environment key"),
   q: z.string().max(120).optional(),
   limit: z.coerce.number().int().min(1).max(200).optional(),
-  cursor: z.string().max(300).optional(),
+  cursor: z.string().max(2048).optional(),
 });
 
 const consoleMemberOut = z.object({

@@ -12,7 +12,7 @@ import { hitRateLimitBatched } from "@/lib/rate-limit";
 import { authenticateDirectory, scimBaseUrl } from "@/lib/directories";
 import { env } from "@/env";
 import { ScimError, scimErrorBody } from "./errors";
-import { ENTERPRISE_ATTRIBUTES, GROUP_ATTRIBUTES, SCHEMA, schemaDocument, USER_ATTRIBUTES } from "./schema";
+import { ENTERPRISE_ATTRIBUTES, GROUP_ATTRIBUTES, MAX_STRING, overlongString, SCHEMA, schemaDocument, USER_ATTRIBUTES } from "./schema";
 import { createScimGroup, deleteScimGroup, getScimGroup, listScimGroups, patchScimGroup, replaceScimGroup, type ExcludedMember } from "./groups";
 import { createScimUser, deleteScimUser, getScimUser, listScimUsers, patchScimUser, replaceScimUser, type ScimContext } from "./users";
 
@@ -113,11 +113,16 @@ async function readJson(request: Request): Promise<unknown> {
   const buffer = await request.arrayBuffer();
   if (buffer.byteLength > MAX_BODY_BYTES) throw new ScimError(413, `The body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB.`);
   const text = new TextDecoder().decode(buffer);
+  let document: unknown;
   try {
-    return JSON.parse(text);
+    document = JSON.parse(text);
   } catch (e) {
     throw new ScimError(400, `The body is not valid JSON: ${(e as Error).message}`, "invalidSyntax");
   }
+  // Checked on what arrives, so a value stored before the cap never blocks a later PATCH.
+  const overlong = text.length > MAX_STRING ? overlongString(document) : null;
+  if (overlong) throw new ScimError(400, `${overlong} is longer than ${MAX_STRING.toLocaleString("en")} characters.`, "invalidValue");
+  return document;
 }
 
 function serviceProviderConfig(baseUrl: string) {

@@ -195,7 +195,7 @@ function applyToExtension(resource: Json, op: string, value: unknown, i: number)
 export function withoutReadOnly(patched: Json, id: string, readOnly: readonly string[]): Json {
   for (const key of Object.keys(patched)) {
     const lower = key.toLowerCase();
-    if (lower === "schemas" || (lower === "id" && patched[key] === id)) delete patched[key];
+    if (lower === "schemas" || (lower === "id" && typeof patched[key] === "string" && (patched[key] as string).toLowerCase() === id.toLowerCase())) delete patched[key];
     else if (lower === "id" || lower === "meta" || readOnly.includes(lower)) throw new ScimError(400, `"${key}" is read-only: no client sets it.`, "mutability");
   }
   return patched;

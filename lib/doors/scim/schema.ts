@@ -125,8 +125,21 @@ export const GROUP_ATTRIBUTES: AttrDef[] = [
 /** The attributes every resource has, outside any schema's attribute list. */
 export const COMMON_ATTRIBUTES = ["id", "externalid", "meta", "schemas"] as const;
 
-/** The longest string attribute value kept (userName and a group's displayName have their own, shorter caps). */
+/** The longest string a client may send in a value (userName and a group's displayName have their own, shorter caps); checked on what arrives (lib/doors/scim/handler.ts), not on what is stored. */
 export const MAX_STRING = 4096;
+
+/** Where the first string longer than MAX_STRING is in a JSON document ("emails[0].display"), or null. A loop, not recursion. */
+export function overlongString(document: unknown): string | null {
+  const pending: [unknown, string][] = [[document, ""]];
+  while (pending.length) {
+    const [value, path] = pending.pop()!;
+    if (typeof value === "string") {
+      if (value.length > MAX_STRING) return path || "The body";
+    } else if (Array.isArray(value)) value.forEach((v, i) => pending.push([v, `${path}[${i}]`]));
+    else if (value && typeof value === "object") for (const [k, v] of Object.entries(value)) pending.push([v, path ? `${path}.${k}` : k]);
+  }
+  return null;
+}
 
 export class ScimValueError extends Error {
   readonly scimType = "invalidValue";
@@ -159,12 +172,10 @@ function coerce(def: AttrDef, value: unknown, where: string): unknown {
     case "decimal":
       if (typeof value === "number") return value;
       throw new ScimValueError(`${where} must be a number.`);
-    default: {
-      if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") throw new ScimValueError(`${where} must be a string.`);
-      const text = String(value);
-      if (text.length > MAX_STRING) throw new ScimValueError(`${where} is longer than ${MAX_STRING.toLocaleString("en")} characters.`);
-      return text;
-    }
+    default:
+      if (typeof value === "string") return value;
+      if (typeof value === "number" || typeof value === "boolean") return String(value);
+      throw new ScimValueError(`${where} must be a string.`);
   }
 }
 

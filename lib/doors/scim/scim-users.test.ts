@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { auditEvents, environmentAccess, users, type Environment } from "@/db/schema";
 import { countRows, createEnvironments, createVerifiedUser, systemCtx } from "@/test-support/fixtures";
@@ -47,6 +47,14 @@ describe("SCIM users", () => {
     const res = await scim.call("POST", "/Users", alice("manual@corp.example"));
     expect(res.status).toBe(201);
     expect(res.body.id).toBe(existing.id);
+  });
+
+  it("refuses to link a user no environment holds (account-wide), writing nothing: the directory's environment would take the account over", async () => {
+    await createVerifiedUser(systemCtx, { name: "Account wide", email: "account-wide@corp.example", environmentIds: [] });
+    const before = { users: await countRows("users"), held: await countRows("directory_users"), access: await countRows("environment_access") };
+    const res = await scim.call("POST", "/Users", alice("account-wide@corp.example"));
+    expect([res.status, res.body.scimType, res.body.detail]).toEqual([409, "uniqueness", "A user with the email account-wide@corp.example exists and can enter no environment (an account-wide user): an owner or admin grants them this environment, then the directory links them."]);
+    expect({ users: await countRows("users"), held: await countRows("directory_users"), access: await countRows("environment_access") }).toEqual(before);
   });
 
   it("refuses to link a user whose email is not verified (409 with the reason), writing nothing", async () => {
@@ -292,6 +300,15 @@ describe("SCIM users", () => {
       expect([where, res.status, res.body.scimType, res.body.detail]).toEqual([where, 400, "invalidValue", `${where} is longer than 4,096 characters.`]);
     }
     expect(await countRows("users")).toBe(before);
+    // On what arrives only: a user stored with a longer value before the cap can still be patched (deactivated).
+    const stored = (await scim.call("POST", "/Users", alice("long-stored@corp.example"))).body;
+    await getDb().execute(sql`update directory_users set resource = jsonb_set(resource, '{title}', to_jsonb(repeat('t', 5000))) where user_id = ${stored.id}`);
+    const deactivated = await scim.call("PATCH", `/Users/${stored.id}`, { Operations: [{ op: "replace", path: "active", value: false }] });
+    expect([deactivated.status, deactivated.body.active, deactivated.body.title.length]).toEqual([200, false, 5000]);
+    const patchTooLong = await scim.call("PATCH", `/Users/${stored.id}`, { Operations: [{ op: "replace", path: "title", value: "x".repeat(4097) }] });
+    expect([patchTooLong.status, patchTooLong.body.detail]).toEqual([400, "Operations[0].value is longer than 4,096 characters."]);
+    // An id echoed in another case is its own.
+    expect((await scim.call("PATCH", `/Users/${stored.id}`, { Operations: [{ op: "replace", value: { id: stored.id.toUpperCase(), displayName: "Upper" } }] })).status).toBe(200);
   });
 
   it("PATCH refuses a __proto__ attribute (400 invalidValue) for users and groups: nothing of the process's objects changes, nor the resource", async () => {

@@ -205,7 +205,7 @@ export function unreadableBody(body: Buffer, contentType: string | undefined): s
   // (valid UTF-8 as bytes, but full of NUL), so say what it is rather than that it holds NUL.
   if (json && (!isUtf8(body) || body[0] === 0 || body[1] === 0)) return NOT_UTF8;
   if (carriesNul(body, contentType)) return NUL_REFUSAL;
-  if (json && /\\u[dD][89a-fA-F]/.test(body.toString("latin1"))) {
+  if (json && body.includes("\\u") && /\\u[dD][89a-fA-F]/.test(body.toString("latin1"))) {
     let parsed: unknown;
     try {
       parsed = JSON.parse(body.toString("utf8"));
@@ -217,10 +217,16 @@ export function unreadableBody(body: Buffer, contentType: string | undefined): s
   return null;
 }
 
-function holdsLoneSurrogate(value: unknown): boolean {
-  if (typeof value === "string") return /\p{Surrogate}/u.test(value);
-  if (Array.isArray(value)) return value.some(holdsLoneSurrogate);
-  if (value && typeof value === "object") return Object.entries(value).some(([k, v]) => holdsLoneSurrogate(k) || holdsLoneSurrogate(v));
+/** Whether any string (key or value) of a parsed JSON document holds a lone surrogate; a loop, not recursion (JSON.parse takes nesting a recursive walk would overflow on). */
+function holdsLoneSurrogate(document: unknown): boolean {
+  const pending: unknown[] = [document];
+  while (pending.length) {
+    const value = pending.pop();
+    if (typeof value === "string") {
+      if (/\p{Surrogate}/u.test(value)) return true;
+    } else if (Array.isArray(value)) pending.push(...value);
+    else if (value && typeof value === "object") for (const [k, v] of Object.entries(value)) pending.push(k, v);
+  }
   return false;
 }
 

@@ -214,6 +214,12 @@ describe("text no field can hold, and refusals in the door's own shape", () => {
     for (const text of ['{"userName":"sur\\ud800x@corp.example"}', '{"userName":"low@corp.example","title":"a\\udc00b"}', '{"userName":"key@corp.example","\\ud800":1}']) {
       expect(answerOf(await post(usersPath, Buffer.from(text)))).toEqual(scimError("400", lone, "invalidValue"));
     }
+    // Nested deeper than a recursive walk could go (it overflowed the stack: a 500, before any token was read).
+    const deep = Buffer.from(`${"[".repeat(200_000)}"\\ud800"${"]".repeat(200_000)}`);
+    expect(answerOf(await post(usersPath, deep))).toEqual(scimError("400", lone, "invalidValue"));
+    // An escaped backslash before "ud800" is text, no surrogate.
+    const text = answerOf(await post(usersPath, Buffer.from('{"userName":"escaped@corp.example","title":"a \\\\ud800 b"}')));
+    expect([text.status, text.body.title]).toEqual(["201", "a \\ud800 b"]);
     // The REST API refuses the same, in its own shape.
     const rest = answerOf(await post("/api/v1/users", Buffer.from('{"email":"rest@example.com","name":"x\\udfffy"}'), "application/json"));
     expect([rest.status, rest.type, rest.body.detail]).toEqual(["400", "application/problem+json", lone]);
@@ -222,7 +228,7 @@ describe("text no field can hold, and refusals in the door's own shape", () => {
     expect(answerOf(await raw(port, `OPTIONS ${usersPath} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`))).toEqual(scimError("405", "OPTIONS is not allowed here."));
     expect(answerOf(await raw(port, `GET /scim/v2/${scim.directory.id}/Users/%ZZ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`))).toEqual(scimError("400", "The path is not valid percent-encoding."));
     expect(answerOf(await post(usersPath, Buffer.from(JSON.stringify({ userName: "big@corp.example", title: "x".repeat(1024 * 1024) }))))).toEqual(scimError("413", "The body may have at most 1048576 bytes."));
-    expect(await users()).toBe(before);
+    expect(await users()).toBe(before + 1);
     // A client asking for an MCP server's metadata with a malformed id gets JSON, not Next's page.
     const metadata = answerOf(await raw(port, `GET /.well-known/oauth-protected-resource/mcp/not-an-id HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`));
     expect([metadata.status, metadata.type, metadata.body]).toEqual(["404", "application/json", { error: "not_found", message: "No such MCP server." }]);
