@@ -17,8 +17,9 @@ For every sealed event (one with a position, `seq`):
     the earlier one's hash. A filtered copy has gaps; they are counted.
 Anyone can compute a hash, so these checks alone show a copy is consistent, not that it is the
 trail. With --head SEQ:HASH (from the console's "Verify the chain", run before the copy), every
-event of the copy must be sealed and belong to the unbroken run of positions that ends at that
-head: then none can have been made up, altered or left out without breaking a link to it. Copy
+event of the copy up to the head must be sealed and belong to the unbroken run of positions that
+ends at that head: then none can have been made up, altered or left out without breaking a link to
+it. Events sealed after the head are counted and said not to be covered by it. Copy
 the whole trail for that (the export's Environment: all; an account-wide token for the API).
 
 Prints one line and exits 0 when every check holds; otherwise names the first event that fails and
@@ -283,13 +284,20 @@ def main(argv: list[str]) -> None:
         start = at
         while start > 0 and int(sealed[start - 1]["seq"]) == int(sealed[start]["seq"]) - 1:
             start -= 1
+        # Events sealed after the head (a live trail goes on growing while it is copied) are not
+        # covered by it, and said so; an unsealed event (its place in the chain unknown), or a gap
+        # before the head, fails.
+        newer = sealed[at + 1 :]
         for row in unsealed:
             print(f"not vouched: event {row['id']} is not sealed (a forged row would look the same; export again once it is sealed, within seconds)")
             sys.exit(1)
-        for row in sealed[:start] + sealed[at + 1 :]:
+        for row in sealed[:start]:
             print(f"not vouched: event {row['id']} (position {row['seq']}) is outside the unbroken run that ends at the head (positions {sealed[start]['seq']}–{head[0]}); export the whole trail")
             sys.exit(1)
-        print(f"ok: all {len(rows)} events verified and vouched for by the head, positions {sealed[start]['seq']}–{head[0]}")
+        print(
+            f"ok: all {len(rows) - len(newer)} events verified and vouched for by the head, positions {sealed[start]['seq']}–{head[0]}"
+            + (f"; {len(newer)} newer event{'s are' if len(newer) > 1 else ' is'} not covered by this head (run Verify again to cover {'them' if len(newer) > 1 else 'it'})" if newer else "")
+        )
         return
     last = sealed[-1] if sealed else None
     span = f"positions {sealed[0]['seq']}–{last['seq']}" if last else "no sealed events"

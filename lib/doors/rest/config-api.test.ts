@@ -209,6 +209,11 @@ describe("audit events", () => {
     // Or read from the API by the script itself, every page.
     try {
       expect(await run(["--api", `http://127.0.0.1:${server.port}`, "--head", head], { IAM_TOKEN: tokens.read })).toEqual({ status: 0, out: all });
+      // A live trail goes on: events sealed after the head are counted, not vouched for, and fail nothing.
+      await recordAudit(getDb(), { actor: { type: "system", id: null, label: "later" }, requestId: "test" }, { action: "test.api_copy_later", targetType: "test" });
+      expect((await run(["--api", `http://127.0.0.1:${server.port}`, "--head", head], { IAM_TOKEN: tokens.read })).out).toMatch(/^not vouched: event \d+ is not sealed/);
+      await sealAuditTrail();
+      expect(await run(["--api", `http://127.0.0.1:${server.port}`, "--head", head], { IAM_TOKEN: tokens.read })).toEqual({ status: 0, out: `${all}; 1 newer event is not covered by this head (run Verify again to cover it)` });
       expect(await run(["--api", `http://127.0.0.1:${server.port}`], { IAM_TOKEN: tokens.devRead })).toEqual({
         status: 2,
         out: expect.stringMatching(/^the API refused: 403 .*This API token is scoped to environments: pass \?environment=<key> of one of them\./),
