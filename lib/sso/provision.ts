@@ -172,10 +172,11 @@ export async function planSignIn(
     const excluded = (await accessExclusionsOf(tx, environment.id, [user.id])).get(user.id);
     if (excluded) return { denied: true, check: "excluded", reason: `${user.email} has no access to ${environment.name}: ${exclusionNote(excluded)}`, userId: user.id };
   }
-  if (access === "grant" && user && settings.jitEnabled && (await environmentIdsOf(tx, user.id)).length === 0) {
-    // A user no environment holds is account-wide (owners' and admins'): JIT granting this
-    // environment would put the account in the hands of this environment's admins, as their own
-    // grant may not (lib/users/bulk.ts). SCIM refuses the same link.
+  if (access === "grant" && user && !linked && settings.jitEnabled && (await environmentIdsOf(tx, user.id)).length === 0) {
+    // Linking by email a user no environment holds, who is account-wide (owners' and admins'): JIT
+    // granting this environment would put the account in the hands of this environment's admins,
+    // as their own grant may not (lib/users/bulk.ts). SCIM refuses the same link. A user this IdP
+    // already signs in (its identity linked) who lost their access comes back as before.
     return {
       denied: true,
       check: "no_access",
