@@ -55,6 +55,11 @@ describe("SCIM users", () => {
     const res = await scim.call("POST", "/Users", alice("account-wide@corp.example"));
     expect([res.status, res.body.scimType, res.body.detail]).toEqual([409, "uniqueness", "A user with the email account-wide@corp.example exists and can enter no environment (an account-wide user): an owner or admin grants them this environment, then the directory links them."]);
     expect({ users: await countRows("users"), held: await countRows("directory_users"), access: await countRows("environment_access") }).toEqual(before);
+    // A user a directory deprovisioned (deleted, no environment left) is not account-wide: created again, it comes back (Microsoft's collection does this).
+    const first = await scim.call("POST", "/Users", alice("again@corp.example"));
+    expect((await scim.call("DELETE", `/Users/${first.body.id}`)).status).toBe(204);
+    const again = await scim.call("POST", "/Users", alice("again@corp.example"));
+    expect([again.status, again.body.id, again.body.active]).toEqual([201, first.body.id, true]);
   });
 
   it("refuses to link a user whose email is not verified (409 with the reason), writing nothing", async () => {

@@ -282,7 +282,8 @@ async function createBatch(batch: Item[]): Promise<(ReturnType<typeof userRepres
           // A user no environment holds is account-wide (owners' and admins'): adopting them would put
           // the account in the hands of whoever manages this directory's environment (its email, its
           // suspension), as an environment admin's grant may not (lib/users/bulk.ts).
-          if (existing.environmentIds.length === 0) {
+          // (A user the directories deprovisioned is theirs to bring back, as before: see `revived`.)
+          if (existing.environmentIds.length === 0 && existing.status !== "deprovisioned") {
             plan.refused = new ScimError(
               409,
               `A user with the email ${existing.email} exists and can enter no environment (an account-wide user): an owner or admin grants them this environment, then the directory links them.`,
