@@ -3,11 +3,12 @@ import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Executor, type Tx } from "@/db/client";
 import { FEATURES, FEATURE_LABELS, MCP_TOOLS, type Feature, type McpTool } from "@/db/enums";
-import { accessGrants, environmentAccess, groups, resources, users } from "@/db/schema";
+import { accessGrants, groups, resources, users } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
 import { recordAuditMany, type AuditEntry } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
 import { requireEnvironment } from "@/lib/environments";
+import { usersWithAccess } from "@/lib/groups/membership-rows";
 import { NotFoundError, ValidationError } from "@/lib/errors";
 import { authorize } from "@/lib/permissions";
 import { parseInput, uuidSchema } from "@/lib/validation";
@@ -64,16 +65,12 @@ export async function addGrantsIn(tx: Tx, ctx: DomainContext, data: AddGrants): 
   const userIds = [...new Set(data.userIds)];
   const foundGroups = groupIds.length ? await tx.select({ id: groups.id, name: groups.name }).from(groups).where(and(inArray(groups.id, groupIds), eq(groups.environmentId, env.id))) : [];
   if (foundGroups.length !== groupIds.length) throw ValidationError.field("groupIds", "Some groups are not in this environment.");
-  const foundUsers = userIds.length
-    ? await tx
-        .select({ id: users.id, email: users.email, enters: sql<boolean>`exists (select 1 from ${environmentAccess} a where a.user_id = ${users.id} and a.environment_id = ${env.id})` })
-        .from(users)
-        .where(inArray(users.id, userIds))
-    : [];
+  const foundUsers = userIds.length ? await tx.select({ id: users.id, email: users.email }).from(users).where(inArray(users.id, userIds)) : [];
   if (foundUsers.length !== userIds.length) throw ValidationError.field("userIds", "Some users do not exist.");
   // A grant is to someone of the environment (as a group's member must be): a grant naming anyone
   // else would let an admin of this environment write, and then read back, users outside it.
-  const outsiders = foundUsers.filter((u) => !u.enters).map((u) => u.id);
+  const entering = await usersWithAccess(tx, userIds, env.id);
+  const outsiders = userIds.filter((id) => !entering.has(id));
   if (outsiders.length) throw ValidationError.field("userIds", `These users cannot enter ${env.key}; grant them the environment first: ${outsiders.join(", ")}.`);
   const rows = [
     ...foundGroups.map((g) => ({ environmentId: env.id, feature: data.feature, resourceId: data.resourceId, groupId: g.id, userId: null, tool: data.tool })),

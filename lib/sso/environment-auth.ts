@@ -4,7 +4,6 @@ import { z } from "zod";
 import { getDb, type Executor } from "@/db/client";
 import { SECOND_FACTOR_POLICIES, SSO_ENFORCEMENTS } from "@/db/enums";
 import {
-  environmentAccess,
   environmentAuth,
   environmentBreakGlassUsers,
   environmentIdentityProviders,
@@ -19,6 +18,7 @@ import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
 import { requireEnvironment } from "@/lib/environments";
+import { usersWithAccess } from "@/lib/groups/membership-rows";
 import { NotFoundError, ValidationError, VersionConflictError } from "@/lib/errors";
 import { authorize } from "@/lib/permissions";
 import { parseInput, uuidSchema } from "@/lib/validation";
@@ -232,9 +232,10 @@ export async function updateEnvironmentAuth(ctx: DomainContext, environmentId: s
     const breakGlass = [...new Set(data.breakGlassUserIds)];
     // A break-glass user is someone of this environment: looked up among its users only, so the
     // answer says nothing of users elsewhere (whether an email exists in the account, who they are).
-    const entersHere = sql`exists (select 1 from ${environmentAccess} a where a.user_id = ${users.id} and a.environment_id = ${env.id})`;
     if (data.breakGlassEmails.length) {
-      const found = await tx.select({ id: users.id, email: users.email }).from(users).where(and(inArray(sql`lower(${users.email})`, data.breakGlassEmails), entersHere));
+      const byEmail = await tx.select({ id: users.id, email: users.email }).from(users).where(inArray(sql`lower(${users.email})`, data.breakGlassEmails));
+      const entering = await usersWithAccess(tx, byEmail.map((u) => u.id), env.id);
+      const found = byEmail.filter((u) => entering.has(u.id));
       const missing = data.breakGlassEmails.filter((e) => !found.some((u) => u.email.toLowerCase() === e));
       if (missing.length) throw ValidationError.field("breakGlassEmails", `No user of ${env.key} has the email ${missing.join(", ")}.`);
       for (const u of found) if (!breakGlass.includes(u.id)) breakGlass.push(u.id);
@@ -242,8 +243,7 @@ export async function updateEnvironmentAuth(ctx: DomainContext, environmentId: s
     // Those already listed stay listed (a user who lost the environment since does not block other changes).
     const added = breakGlass.filter((id) => !before.breakGlassUsers.some((u) => u.id === id));
     if (added.length) {
-      const found = await tx.select({ id: users.id }).from(users).where(and(inArray(users.id, added), entersHere));
-      if (found.length !== added.length) throw ValidationError.field("breakGlassUserIds", `A break-glass user must be a user of ${env.key}.`);
+      if ((await usersWithAccess(tx, added, env.id)).size !== added.length) throw ValidationError.field("breakGlassUserIds", `A break-glass user must be a user of ${env.key}.`);
     }
     const jitGroupIds = [...new Set(data.jitGroupIds)];
     if (jitGroupIds.length) {

@@ -2,9 +2,10 @@ import { sql, type SQL } from "drizzle-orm";
 import { FilterError, type AttrPath, type CompValue, type Filter } from "./filter";
 import { ENTERPRISE_ATTRIBUTES, SCHEMA, USER_ATTRIBUTES, type AttrDef } from "./schema";
 import { escapeLike } from "@/lib/domain/like";
+import { dateTimeSchema } from "@/lib/validation";
 
-// xsd:dateTime (RFC 7643 §2.3.5), and a bare date: four-digit years only.
-const DATE_TIME = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;
+// xsd:dateTime (RFC 7643 §2.3.5), or a bare date, as every door reads one (lib/validation).
+const DATE_TIME = dateTimeSchema("not a date");
 
 // A parsed filter turned into parameterised SQL over directory_users (alias du, users u) or
 // directory groups (alias g, dg). Values always travel as parameters; attribute paths are resolved
@@ -39,9 +40,8 @@ function compareScalar(target: Scalar, op: string, value: CompValue): SQL {
     throw new FilterError(`"${op}" does not apply to a boolean attribute.`);
   }
   if (target.type === "dateTime") {
-    const when = typeof value === "string" && DATE_TIME.test(value.trim()) ? new Date(value.trim()) : null;
-    // Years 1 to 9999: what Postgres's timestamps hold as written (a year of five digits is no date of ours).
-    if (!when || Number.isNaN(when.getTime()) || when.getUTCFullYear() < 1 || when.getUTCFullYear() > 9999) {
+    const when = typeof value === "string" ? DATE_TIME.safeParse(value).data : undefined;
+    if (!when) {
       throw new FilterError(`${JSON.stringify(value)} is not a date and time (xsd:dateTime, as 2026-12-06T10:00:00Z, from year 1 to 9999).`);
     }
     const ops: Record<string, string> = { eq: "=", ne: "<>", gt: ">", ge: ">=", lt: "<", le: "<=" };

@@ -1,3 +1,4 @@
+import { jsonStrings } from "@/lib/doors/http/json-strings";
 // SCIM 2.0 resource schemas (RFC 7643) as data: the attributes of User (core and enterprise
 // extension) and Group with their types and characteristics. One definition serves three jobs:
 // normalising what a client sends (attribute names are case-insensitive, "True" is true, unknown
@@ -128,16 +129,9 @@ export const COMMON_ATTRIBUTES = ["id", "externalid", "meta", "schemas"] as cons
 /** The longest string a client may send in a value (userName and a group's displayName have their own, shorter caps); checked on what arrives (lib/doors/scim/handler.ts), not on what is stored. */
 export const MAX_STRING = 4096;
 
-/** Where the first string longer than MAX_STRING is in a JSON document ("emails[0].display"), or null. A loop, not recursion. */
+/** Where the first string longer than MAX_STRING is in a JSON document ("emails[0].display"), or null. */
 export function overlongString(document: unknown): string | null {
-  const pending: [unknown, string][] = [[document, ""]];
-  while (pending.length) {
-    const [value, path] = pending.pop()!;
-    if (typeof value === "string") {
-      if (value.length > MAX_STRING) return path || "The body";
-    } else if (Array.isArray(value)) value.forEach((v, i) => pending.push([v, `${path}[${i}]`]));
-    else if (value && typeof value === "object") for (const [k, v] of Object.entries(value)) pending.push([v, path ? `${path}.${k}` : k]);
-  }
+  for (const [path, text] of jsonStrings(document)) if (text.length > MAX_STRING) return path || "The body";
   return null;
 }
 

@@ -4,6 +4,7 @@ import { isUtf8 } from "node:buffer";
 import { Readable } from "node:stream";
 import { problem } from "@/lib/doors/http/problem";
 import { BufferedRequest, BufferedResponse } from "@/lib/doors/http/buffered";
+import { jsonStrings } from "@/lib/doors/http/json-strings";
 import { publicOrigin } from "@/env";
 import { ensureSigningKeys } from "@/lib/tokens/keys";
 import { STATIC_SECURITY_HEADERS } from "@/lib/doors/http/security-headers";
@@ -217,16 +218,9 @@ export function unreadableBody(body: Buffer, contentType: string | undefined): s
   return null;
 }
 
-/** Whether any string (key or value) of a parsed JSON document holds a lone surrogate; a loop, not recursion (JSON.parse takes nesting a recursive walk would overflow on). */
+/** Whether any string (key or value) of a parsed JSON document holds a lone surrogate. */
 function holdsLoneSurrogate(document: unknown): boolean {
-  const pending: unknown[] = [document];
-  while (pending.length) {
-    const value = pending.pop();
-    if (typeof value === "string") {
-      if (/\p{Surrogate}/u.test(value)) return true;
-    } else if (Array.isArray(value)) pending.push(...value);
-    else if (value && typeof value === "object") for (const [k, v] of Object.entries(value)) pending.push(k, v);
-  }
+  for (const [, text] of jsonStrings(document)) if (/\p{Surrogate}/u.test(text)) return true;
   return false;
 }
 
