@@ -102,6 +102,11 @@ describe("a token limited to DEV, and the users it meets", () => {
     const list = await api("GET", `/users?environment=dev&q=both%40scope.example`, { token: tokens.devRead });
     expect(list.json.data.map((u: { environments: string[] }) => u.environments)).toEqual([["dev"]]);
     expect((await api("GET", `/users?environment=dev&q=both%40scope.example`)).json.data.map((u: { environments: string[] }) => u.environments)).toEqual([["dev", "prod"]]);
+    // A DEV group's members read the same way (it listed every environment of each member).
+    const everyone = (await api("GET", "/groups?environment=dev&q=Everyone")).json.data[0].id;
+    const members = (path: string, token?: string) => api("GET", path, { token }).then((r) => r.json.data.filter((u: { email: string }) => u.email === "both@scope.example").map((u: { environments: string[] }) => u.environments));
+    expect(await members(`/groups/${everyone}/members?q=both%40scope.example`, tokens.devRead)).toEqual([["dev"]]);
+    expect(await members(`/groups/${everyone}/members?q=both%40scope.example`)).toEqual([["dev", "prod"]]);
 
     // The same id in two cases is one id.
     const twice = await api("POST", "/grants", { body: { environment: "dev", feature: "agent_studio", userIds: [both, both.toUpperCase()] } });

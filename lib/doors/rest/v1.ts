@@ -175,6 +175,14 @@ async function userBody(id: string, visible: readonly string[] | null = null) {
 /** The environments a token limited to some may read; null for any other caller. */
 const visibleEnvironments = (ctx: DomainContext) => (ctx.actor.type === "api_token" ? ctx.actor.environmentIds : null);
 
+/** Rows of a users list as the caller may read them: a token limited to some environments sees each user's access there only. */
+async function visibleUserRows<R extends { environments: string[] }>(ctx: DomainContext, rows: R[]): Promise<R[]> {
+  const allowed = visibleEnvironments(ctx);
+  if (!allowed) return rows;
+  const keys = new Set((await listEnvironments()).filter((e) => allowed.includes(e.id)).map((e) => e.key));
+  return rows.map((r) => ({ ...r, environments: r.environments.filter((k) => keys.has(k)) }));
+}
+
 /** Reads a user the caller may see: a scoped token sees users of its environments only, and of them only their access and groups there. */
 async function readableUser(ctx: DomainContext, id: string) {
   const allowed = visibleEnvironments(ctx);
@@ -413,11 +421,7 @@ export const ENDPOINTS: Endpoint[] = [
         after: q.cursor ?? "",
         before: q.before ?? "",
       });
-      // A token limited to some environments sees each user's access there only.
-      const allowed = visibleEnvironments(ctx);
-      const keys = allowed && new Set((await listEnvironments()).filter((e) => allowed.includes(e.id)).map((e) => e.key));
-      const rows = keys ? list.rows.map((r) => ({ ...r, environments: r.environments.filter((k) => keys.has(k)) })) : list.rows;
-      return { body: { data: rows, nextCursor: list.next, prevCursor: list.prev, total: list.total } };
+      return { body: { data: await visibleUserRows(ctx, list.rows), nextCursor: list.next, prevCursor: list.prev, total: list.total } };
     },
   },
   {
@@ -625,7 +629,8 @@ export const ENDPOINTS: Endpoint[] = [
         after: q.cursor ?? "",
         before: q.before ?? "",
       });
-      return { body: { data: list.rows, nextCursor: list.next, prevCursor: list.prev, total: list.total } };
+      // As /users: a token limited to some environments reads the members' access there only.
+      return { body: { data: await visibleUserRows(ctx, list.rows), nextCursor: list.next, prevCursor: list.prev, total: list.total } };
     },
   },
   {
