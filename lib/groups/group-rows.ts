@@ -8,6 +8,9 @@ import { groups, type Group } from "@/db/schema";
 // console, the REST API, SCIM, SSO group creation and new environments' Everyone all go through
 // these helpers. They write no audit row and check no permission: their callers do.
 
+/** The longest group name, whoever names it: an admin, a directory (SCIM) or an IdP's groups attribute. */
+export const GROUP_NAME_MAX = 120;
+
 export type NewGroupRow = {
   environmentId: string;
   name: string;

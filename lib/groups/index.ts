@@ -11,7 +11,7 @@ import { requireEnvironment } from "@/lib/environments";
 import { ValidationError, NotFoundError } from "@/lib/errors";
 import { authorize } from "@/lib/permissions";
 import { parseInput, uuidSchema } from "@/lib/validation";
-import { deleteGroupRows, insertGroupRows, updateGroupRow } from "./group-rows";
+import { deleteGroupRows, GROUP_NAME_MAX, insertGroupRows, updateGroupRow } from "./group-rows";
 import { deleteMembershipRows, insertMembershipRows, usersWithAccess } from "./membership-rows";
 import { containsPattern } from "@/lib/domain/like";
 
@@ -19,7 +19,7 @@ const groupName = z
   .string({ error: "Enter a group name." })
   .trim()
   .min(1, "Enter a group name.")
-  .max(120, "A group name has at most 120 characters.");
+  .max(GROUP_NAME_MAX, `A group name has at most ${GROUP_NAME_MAX} characters.`);
 const groupDescription = z.string().trim().max(1000, "A description has at most 1,000 characters.");
 
 export const createGroupInput = z.object({
@@ -58,6 +58,27 @@ async function lockGroup(tx: Tx, groupId: string): Promise<LockedGroup> {
 
 const envRef = (g: LockedGroup) => ({ id: g.environmentId, key: g.environmentKey });
 
+/**
+ * Why a group's name is not an admin's to change (or the group theirs to delete), or null. A directory
+ * owns the name of a group it syncs (its next PATCH rebuilds the group from that name, and a
+ * deleted group leaves the directory holding an id we answer 404 for); an IdP's sign-ins find the
+ * groups they made by name (renamed, the next sign-in makes it again and moves its members there).
+ * Everyone is every user of the environment. The console shows these groups read-only; every door
+ * (REST, promotion) is refused here.
+ */
+function notAdminsToChange(group: Group, change: "rename" | "delete"): string | null {
+  switch (group.source) {
+    case "system":
+      return change === "rename" ? "Everyone cannot be renamed." : "Everyone cannot be deleted.";
+    case "scim":
+      return `${group.name} is kept in sync by a directory (SCIM), which owns its name and members: ${change} it in the directory.`;
+    case "saml":
+      return `${group.name} was made by IdP sign-ins from their groups attribute, which finds it by name: ${change === "rename" ? "renamed, the next sign-in would make it again" : "deleted, the next sign-in would make it again"}. Change the groups the IdP sends instead.`;
+    default:
+      return null;
+  }
+}
+
 export async function createGroup(ctx: DomainContext, input: unknown, source: "manual" | "scim" | "saml" = "manual"): Promise<Group> {
   const data = parseInput(createGroupInput, input);
   authorize(ctx.actor, "groups", "write", [data.environmentId]);
@@ -84,9 +105,8 @@ export async function updateGroup(ctx: DomainContext, groupId: string, input: un
   return inTransaction(async (tx) => {
     const group = await lockGroup(tx, id);
     authorize(ctx.actor, "groups", "write", [group.environmentId]);
-    if (group.source === "system" && data.name !== undefined && data.name !== group.name) {
-      throw ValidationError.field("name", "Everyone cannot be renamed.");
-    }
+    const renaming = data.name !== undefined && data.name !== group.name ? notAdminsToChange(group, "rename") : null;
+    if (renaming) throw ValidationError.field("name", renaming);
     const changes: Partial<Pick<Group, "name" | "description">> = {};
     if (data.name !== undefined && data.name !== group.name) changes.name = data.name;
     if (data.description !== undefined && data.description !== group.description) changes.description = data.description;
@@ -112,9 +132,8 @@ export async function deleteGroup(ctx: DomainContext, groupId: string): Promise<
   await inTransaction(async (tx) => {
     const group = await lockGroup(tx, id);
     authorize(ctx.actor, "groups", "write", [group.environmentId]);
-    if (group.source === "system") {
-      throw ValidationError.field("_form", "Everyone cannot be deleted.");
-    }
+    const deleting = notAdminsToChange(group, "delete");
+    if (deleting) throw ValidationError.field("_form", deleting);
     const entry = await groupDeletedEntry(tx, group, envRef(group));
     await deleteGroupRows(tx, [id]);
     await recordAudit(tx, ctx, entry);

@@ -19,7 +19,7 @@ import { recordAuditMany, type AuditEntry } from "@/lib/audit/record";
 import { environmentKeysOf } from "@/lib/environments";
 import { additionalIdentityProvidersOf } from "./environment-auth";
 import { accessExclusionsOf, exclusionNote, groupExclusionsOfUser, type StandingExclusion } from "@/lib/groups/exclusions";
-import { insertGroupRows } from "@/lib/groups/group-rows";
+import { GROUP_NAME_MAX, insertGroupRows } from "@/lib/groups/group-rows";
 import { deleteUserMembershipRowsOfSource, environmentIdsOf, insertAccessRows, insertMembershipPairs } from "@/lib/groups/membership-rows";
 import { denialReason } from "@/lib/permissions";
 import { userCreatedEntry } from "@/lib/users";
@@ -258,8 +258,8 @@ export async function planSignIn(
   for (const m of mapped) targets.set(m.id, { id: m.id, name: m.name });
   for (const g of byName) targets.set(g.id, g);
   const missing = unmapped.filter((v) => !byName.some((g) => g.name.toLowerCase() === v.toLowerCase()));
-  if (idp.createGroupsFromAssertion) plan.groupsCreated = missing.filter((v) => v.length <= 100);
-  plan.unknownGroups = idp.createGroupsFromAssertion ? missing.filter((v) => v.length > 100) : missing;
+  if (idp.createGroupsFromAssertion) plan.groupsCreated = missing.filter((v) => v.length <= GROUP_NAME_MAX);
+  plan.unknownGroups = idp.createGroupsFromAssertion ? missing.filter((v) => v.length > GROUP_NAME_MAX) : missing;
 
   const current = linked
     ? linked.memberships

@@ -12,7 +12,7 @@ import { listWhere, pageOf } from "./list";
 import { applyPatch, withoutReadOnly } from "./patch";
 import { normaliseResource, SCHEMA, ScimValueError } from "./schema";
 import { checkIfMatch, type ScimContext } from "./users";
-import { deleteGroupRows, insertGroupRows, updateGroupRow } from "@/lib/groups/group-rows";
+import { deleteGroupRows, GROUP_NAME_MAX, insertGroupRows, updateGroupRow } from "@/lib/groups/group-rows";
 import { exclusionNote, memberExclusionsOf } from "@/lib/groups/exclusions";
 import { syncDirectoryMembershipRows } from "@/lib/groups/membership-rows";
 import { groupDeletedEntry } from "@/lib/groups";
@@ -111,7 +111,7 @@ function parseGroup(body: unknown): ParsedGroup {
   }
   const displayName = typeof resource.displayName === "string" ? resource.displayName.trim() : "";
   if (!displayName) throw new ScimError(400, "displayName is required.", "invalidValue");
-  if (displayName.length > 100) throw new ScimError(400, "displayName is longer than 100 characters.", "invalidValue");
+  if (displayName.length > GROUP_NAME_MAX) throw new ScimError(400, `displayName is longer than ${GROUP_NAME_MAX} characters.`, "invalidValue");
   const rawMembers = (body as Record<string, unknown>)[Object.keys(body as object).find((k) => k.toLowerCase() === "members") ?? "members"];
   const members = rawMembers === undefined ? undefined : memberList(rawMembers);
   return { displayName, externalId: typeof resource.externalId === "string" ? resource.externalId : null, members };

@@ -2,8 +2,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { and, eq } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import { groupMembers, groups, type Environment } from "@/db/schema";
-import { createEnvironments, systemCtx } from "@/test-support/fixtures";
-import { addMembers } from "@/lib/groups";
+import { countRows, createEnvironments, systemCtx } from "@/test-support/fixtures";
+import { addMembers, createGroup, deleteGroup, updateGroup } from "@/lib/groups";
 import { scimClient } from "./testing";
 
 let env: { dev: Environment; test: Environment; prod: Environment };
@@ -20,6 +20,25 @@ beforeAll(async () => {
 const memberIds = (body: { members?: { value: string }[] }) => (body.members ?? []).map((m) => m.value).sort();
 
 describe("SCIM groups", () => {
+  it("a synced group's name and existence are its directory's (an IdP's group's, its sign-ins'): admins are refused with the reason, every door", async () => {
+    const synced = await scim.call("POST", "/Groups", { displayName: "Synced names", members: [{ value: ids[0] }] });
+    const made = await createGroup(systemCtx, { environmentId: env.test.id, name: "idp-admins" }, "saml");
+    const before = await countRows("groups");
+    // The console and REST both call these (lib/doors/rest/v1.ts, app/console/[env]/users/actions.ts).
+    await expect(updateGroup(systemCtx, synced.body.id, { name: "Renamed" })).rejects.toThrowError("Synced names is kept in sync by a directory (SCIM), which owns its name and members: rename it in the directory.");
+    await expect(deleteGroup(systemCtx, synced.body.id)).rejects.toThrowError("Synced names is kept in sync by a directory (SCIM), which owns its name and members: delete it in the directory.");
+    await expect(updateGroup(systemCtx, made.id, { name: "admins" })).rejects.toThrowError("idp-admins was made by IdP sign-ins from their groups attribute, which finds it by name: renamed, the next sign-in would make it again. Change the groups the IdP sends instead.");
+    await expect(deleteGroup(systemCtx, made.id)).rejects.toThrowError(/^idp-admins was made by IdP sign-ins .*deleted, the next sign-in would make it again/);
+    expect(await countRows("groups")).toBe(before);
+    // A description is no one else's: it may change.
+    expect((await updateGroup(systemCtx, synced.body.id, { description: "From Okta" })).description).toBe("From Okta");
+    // The directory keeps working on it, with names up to the one limit every door shares.
+    const patched = await scim.call("PATCH", `/Groups/${synced.body.id}`, { schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], Operations: [{ op: "replace", value: { displayName: "n".repeat(120) } }] });
+    expect([patched.status, patched.body.displayName]).toEqual([200, "n".repeat(120)]);
+    const tooLong = await scim.call("PATCH", `/Groups/${synced.body.id}`, { schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], Operations: [{ op: "replace", value: { displayName: "n".repeat(121) } }] });
+    expect([tooLong.status, tooLong.body.detail]).toEqual([400, "displayName is longer than 120 characters."]);
+  });
+
   it("creates a group of the environment with members owned by the directory", async () => {
     const res = await scim.call("POST", "/Groups", { schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"], displayName: "Engineers", externalId: "okta-eng", members: [{ value: ids[0] }, { value: ids[1] }] });
     expect(res.status).toBe(201);
