@@ -53,3 +53,18 @@ export const personNameSchema = z
   .trim()
   .min(1, "Enter a name.")
   .max(200, "A name has at most 200 characters.");
+
+/**
+ * One text field of a submitted form, as a server action receives it from any client: not only the
+ * page's form. A body that is no form, a field sent twice or a file where text belongs is refused
+ * with the reason (a field error), never read as "[object File]" or thrown as a 500. A missing
+ * field is "" (the schema that follows says whether it may be empty).
+ */
+export function formText(form: unknown, name: string): string {
+  if (!(form instanceof FormData)) throw new ValidationError("This form could not be read: reload the page and send it again.");
+  const values = form.getAll(name);
+  if (values.length > 1) throw ValidationError.field(name, "This field was sent more than once.");
+  const [value = ""] = values;
+  if (typeof value !== "string") throw ValidationError.field(name, "This field takes text, not a file.");
+  return value;
+}

@@ -157,6 +157,8 @@ export async function sendInvitation(ctx: DomainContext, input: unknown): Promis
   return { expiresAt: new Date(Date.now() + INVITE_DAYS * 86_400_000) };
 }
 
+const settingLinkPurpose = z.enum(["invite", "reset"], { error: "This link does not set a password." });
+
 const setPasswordInput = z.object({
   token: z.string(),
   password: z.string().max(1000),
@@ -171,11 +173,15 @@ export type SignedIn = { token: string; environment: Environment; user: User };
  * a second factor the environment uses: they sign in with it).
  */
 export async function setPasswordWithLink(
-  purpose: "invite" | "reset",
+  linkPurpose: "invite" | "reset",
   environmentKey: string,
   input: unknown,
   request: { ip?: string; userAgent?: string } = {},
 ): Promise<SignedIn | { token: null; environment: Environment; user: User }> {
+  // The page's purpose travels with the form (a bound argument a client can change): only these
+  // two set a password. An unlock link would otherwise set one, keep the other sessions a reset
+  // ends, and be audited as a reset.
+  const purpose = parseInput(settingLinkPurpose, linkPurpose);
   const data = parseInput(setPasswordInput, input);
   if (data.password !== data.confirm) throw ValidationError.field("confirm", "The passwords do not match.");
   const preview = await peekToken(data.token, purpose, environmentKey);
@@ -296,7 +302,8 @@ export async function unlockWithLink(environmentKey: string, token: string, requ
  */
 export type PasswordSignInResult = { ok: true; signedIn: SignedIn } | { ok: false; message: string; secondStep?: string };
 
-const signInInput = z.object({ email: z.string().max(320), password: z.string().max(1000) });
+// No NUL (no text column holds one): refused before the attempt is counted against the address.
+const signInInput = z.object({ email: z.string().max(320).refine((e) => !e.includes("\0"), "Enter a valid email address."), password: z.string().max(1000) });
 
 /** Whether the account signed in from this address (any method, any environment) in the last 30 days. */
 async function isKnownAddress(userId: string, address: string | undefined): Promise<boolean> {

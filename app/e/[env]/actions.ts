@@ -10,7 +10,9 @@ import type { DomainContext } from "@/lib/auth/actor";
 import { confirmTotpEnrolment, finishPasskeyRegistration, regenerateRecoveryCodes, removeSecondFactor, startPasskeyRegistration, startTotpEnrolment } from "@/lib/second-factor";
 import { currentEndUserSession } from "./session";
 import { endEndUserSession, sessionCookieName, sessionCookieOptions } from "@/lib/end-user/sessions";
-import { isDomainError, type FieldErrors } from "@/lib/errors";
+import type { FieldErrors } from "@/lib/errors";
+import { clientErrorOf } from "@/lib/db-errors";
+import { formText } from "@/lib/validation";
 import { safeReturnPath } from "@/lib/sso/flow";
 
 // The end user's own actions (no console session): thin doors onto lib/end-user.
@@ -27,18 +29,21 @@ async function setSessionCookie(envKey: string, token: string) {
   (await cookies()).set(sessionCookieName(envKey), token, sessionCookieOptions());
 }
 
+/** The answer to what went wrong: the reason for anything a client sent (a domain error, a value Postgres refused), a general line for a fault of ours. */
 function failure(error: unknown): FormState {
-  if (isDomainError(error)) return { error: error.message, fieldErrors: error.fieldErrors };
-  throw error;
+  const known = clientErrorOf(error);
+  if (known) return { error: known.message, fieldErrors: known.fieldErrors };
+  console.error("[end-user action] unexpected error", error);
+  return { error: "Something went wrong on our side. Try again in a moment." };
 }
 
 export async function passwordSignInAction(envKey: string, _prev: FormState, form: FormData): Promise<FormState> {
   let target: string;
   try {
-    const result = await signInWithPassword(envKey, { email: String(form.get("email") ?? ""), password: String(form.get("password") ?? "") }, await requestInfo());
+    const result = await signInWithPassword(envKey, { email: formText(form, "email"), password: formText(form, "password") }, await requestInfo());
     if (!result.ok) return result.secondStep ? { secondStep: result.secondStep } : { error: result.message };
     await setSessionCookie(envKey, result.signedIn.token);
-    target = safeReturnPath(String(form.get("return_to") ?? ""), envKey) ?? `/e/${envKey}`;
+    target = safeReturnPath(formText(form, "return_to"), envKey) ?? `/e/${envKey}`;
   } catch (error) {
     return failure(error);
   }
@@ -46,7 +51,12 @@ export async function passwordSignInAction(envKey: string, _prev: FormState, for
 }
 
 export async function forgotPasswordAction(envKey: string, _prev: FormState, form: FormData): Promise<FormState> {
-  const email = String(form.get("email") ?? "");
+  let email: string;
+  try {
+    email = formText(form, "email");
+  } catch (error) {
+    return failure(error);
+  }
   const info = await requestInfo();
   // The same answer, status and timing whether or not the account exists: the work runs after it.
   after(() => requestPasswordReset(envKey, email, info).catch((e) => console.error("[reset] failed", e)));
@@ -56,7 +66,7 @@ export async function forgotPasswordAction(envKey: string, _prev: FormState, for
 export async function setPasswordAction(purpose: "invite" | "reset", envKey: string, token: string, _prev: FormState, form: FormData): Promise<FormState> {
   let signedIn: boolean;
   try {
-    const result = await setPasswordWithLink(purpose, envKey, { token, password: String(form.get("password") ?? ""), confirm: String(form.get("confirm") ?? "") }, await requestInfo());
+    const result = await setPasswordWithLink(purpose, envKey, { token, password: formText(form, "password"), confirm: formText(form, "confirm") }, await requestInfo());
     signedIn = result.token !== null;
     if (result.token) await setSessionCookie(envKey, result.token);
   } catch (error) {
@@ -67,8 +77,12 @@ export async function setPasswordAction(purpose: "invite" | "reset", envKey: str
 }
 
 export async function unlockAction(envKey: string, token: string, _prev: FormState): Promise<FormState> {
-  const ok = await unlockWithLink(envKey, token, await requestInfo());
-  return ok ? { done: true } : { error: "This link was already used or has expired." };
+  try {
+    const ok = await unlockWithLink(envKey, token, await requestInfo());
+    return ok ? { done: true } : { error: "This link was already used or has expired." };
+  } catch (error) {
+    return failure(error);
+  }
 }
 
 export async function signOutAction(envKey: string): Promise<void> {
@@ -83,13 +97,13 @@ export async function signOutAction(envKey: string): Promise<void> {
 export async function secondFactorSignInAction(envKey: string, _prev: FormState, form: FormData): Promise<FormState> {
   let target: string;
   try {
-    const secondStep = String(form.get("second_step") ?? "");
+    const secondStep = formText(form, "second_step");
     // A passkey's answer (set by the form's passkey button), or the code typed.
-    const code = String(form.get("passkey") || form.get("code") || "");
+    const code = formText(form, "passkey") || formText(form, "code");
     const result = await completeSecondFactorSignIn(envKey, { secondStep, code }, await requestInfo());
     if (!result.ok) return { error: result.message, ...(result.secondStep ? { secondStep: result.secondStep } : {}) };
     await setSessionCookie(envKey, result.signedIn.token);
-    target = safeReturnPath(String(form.get("return_to") ?? ""), envKey) ?? `/e/${envKey}`;
+    target = safeReturnPath(formText(form, "return_to"), envKey) ?? `/e/${envKey}`;
   } catch (error) {
     return failure(error);
   }
@@ -98,7 +112,13 @@ export async function secondFactorSignInAction(envKey: string, _prev: FormState,
 
 /** The passkey challenge of a second step (null when there is none to answer). */
 export async function secondStepPasskeyOptionsAction(envKey: string, secondStep: unknown) {
-  return secondStepPasskeyOptions(envKey, secondStep);
+  try {
+    return await secondStepPasskeyOptions(envKey, secondStep);
+  } catch (error) {
+    // Nothing to answer for what a client sent wrong (the form then asks for the code).
+    if (clientErrorOf(error)) return null;
+    throw error;
+  }
 }
 
 // ---- The end user's own second factors (lib/second-factor acts on the signed-in user alone) ----
@@ -110,7 +130,8 @@ async function asEndUser<T>(envKey: string, run: (ctx: DomainContext) => Promise
   try {
     return { ok: true, data: await run(ctx) };
   } catch (error) {
-    if (isDomainError(error)) return { ok: false, error: error.message, fieldErrors: error.fieldErrors };
+    const known = clientErrorOf(error);
+    if (known) return { ok: false, error: known.message, fieldErrors: known.fieldErrors };
     throw error;
   }
 }

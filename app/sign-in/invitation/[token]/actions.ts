@@ -4,7 +4,9 @@ import { headers } from "next/headers";
 import { redirect } from "next/navigation";
 import { clientIp } from "@/lib/auth/request-info";
 import { acceptConsoleInvitation } from "@/lib/console-members";
-import { isDomainError, type FieldErrors } from "@/lib/errors";
+import type { FieldErrors } from "@/lib/errors";
+import { clientErrorOf } from "@/lib/db-errors";
+import { formText } from "@/lib/validation";
 
 // The invitee's own step (no console session yet): the one-time link is the credential, checked
 // and used up by lib/console-members.
@@ -16,12 +18,13 @@ export async function acceptInvitationAction(token: string, _prev: AcceptState, 
   try {
     const h = await headers();
     const result = await acceptConsoleInvitation(
-      { token, name: String(form.get("name") ?? ""), password: String(form.get("password") ?? ""), confirm: String(form.get("confirm") ?? "") },
+      { token, name: formText(form, "name"), password: formText(form, "password"), confirm: formText(form, "confirm") },
       { ip: clientIp((n) => h.get(n)) },
     );
     email = result.email;
   } catch (error) {
-    if (isDomainError(error)) return { error: error.message, fieldErrors: error.fieldErrors };
+    const known = clientErrorOf(error);
+    if (known) return { error: known.message, fieldErrors: known.fieldErrors };
     throw error;
   }
   redirect(`/sign-in?invited=1&email=${encodeURIComponent(email)}`);
