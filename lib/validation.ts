@@ -39,6 +39,9 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.ou
 }
 
 // Lowercased (as Postgres prints ids): the same id in two cases is one id when lists are deduplicated.
+/** A whole number as a form or JSON sends it: a number, or a string of digits (not true, which Number() reads as 1, nor [3] or "0x10"). For z.preprocess. */
+export const fromDigits = (v: unknown): unknown => (typeof v === "string" && /^\s*\d+\s*$/.test(v) ? Number(v) : v);
+
 export const uuidSchema = z.uuid("Not a valid id.").toLowerCase();
 
 export const emailSchema = z

@@ -54,7 +54,13 @@ describe("logos", () => {
     expect(svg).toContain('<use href="#r"/>');
     for (const gone of ["script", "alert", "onload", "onclick", "foreignObject", "evil.example", "style="]) expect([gone, svg.includes(gone)]).toEqual([gone, false]);
     expect(checkLogo(Buffer.from("GIF89a not a logo we take"))).toEqual({ ok: false, reason: "The logo must be a PNG or an SVG image; this file is neither." });
-    expect(checkLogo(Buffer.from("<svg><unclosed></svg>"))).toEqual({ ok: false, reason: "This SVG could not be read as an SVG image (it must be well-formed, with no DOCTYPE)." });
+    const unreadable = { ok: false, reason: "This SVG could not be read as an SVG image (it must be well-formed, with no DOCTYPE, its elements nested at most 64 deep)." };
+    expect(checkLogo(Buffer.from("<svg><unclosed></svg>"))).toEqual(unreadable);
+    // Nested past any logo (under 100 KB, well-formed): refused with the reason, not a stack overflow.
+    const nest = (n: number) => Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg">${"<g>".repeat(n)}${"</g>".repeat(n)}</svg>`);
+    expect(checkLogo(nest(14_000))).toEqual(unreadable);
+    expect(checkLogo(nest(64))).toMatchObject({ ok: true, type: "image/svg+xml" });
+    expect(checkLogo(nest(65))).toEqual(unreadable);
     expect(checkLogo(Buffer.from('<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY x "y">]><svg xmlns="http://www.w3.org/2000/svg"/>'))).toMatchObject({ ok: false });
     expect(checkLogo(Buffer.alloc(101 * 1024, 1))).toEqual({ ok: false, reason: "The logo is larger than 100 KB." });
   });

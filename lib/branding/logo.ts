@@ -29,7 +29,12 @@ function safeValue(name: string, value: string): boolean {
   return !/url\(\s*['"]?(?!#)|javascript:|data:/i.test(value);
 }
 
-function clean(node: Element, out: Document): Element | null {
+/** How deep a logo's elements may nest (a real logo needs a handful; the copy below recurses). */
+export const MAX_SVG_DEPTH = 64;
+const TOO_DEEP = Symbol("too deep");
+
+function clean(node: Element, out: Document, depth = 0): Element | null {
+  if (depth > MAX_SVG_DEPTH) throw TOO_DEEP;
   if (node.namespaceURI !== SVG_NS || !ELEMENTS.has(node.localName ?? "")) return null;
   const copy = out.createElementNS(SVG_NS, node.localName!);
   for (let i = 0; i < node.attributes.length; i++) {
@@ -42,7 +47,7 @@ function clean(node: Element, out: Document): Element | null {
   }
   for (let child: XmlNode | null = node.firstChild; child; child = child.nextSibling) {
     if (child.nodeType === 1) {
-      const kept = clean(child as Element, out);
+      const kept = clean(child as Element, out, depth + 1);
       if (kept) copy.appendChild(kept);
     } else if (child.nodeType === 3) {
       copy.appendChild(out.createTextNode(child.nodeValue ?? ""));
@@ -67,7 +72,13 @@ export function sanitizeSvg(text: string): string | null {
   const root = parsed.documentElement;
   if (!root || root.localName !== "svg" || root.namespaceURI !== SVG_NS) return null;
   const out = new DOMParser().parseFromString(`<svg xmlns="${SVG_NS}"/>`, "image/svg+xml");
-  const cleaned = clean(root, out);
+  let cleaned: Element | null;
+  try {
+    cleaned = clean(root, out);
+  } catch (e) {
+    if (e === TOO_DEEP) return null;
+    throw e;
+  }
   if (!cleaned) return null;
   out.replaceChild(cleaned, out.documentElement!);
   return new XMLSerializer().serializeToString(out);
@@ -82,7 +93,7 @@ export function checkLogo(bytes: Buffer): CheckedLogo {
   if (/^\s*(<\?xml[^>]*>\s*)?(<!--[\s\S]*?-->\s*)*<svg[\s>]/i.test(text)) {
     const svg = sanitizeSvg(text);
     if (svg) return { ok: true, type: "image/svg+xml", bytes: Buffer.from(svg, "utf8") };
-    return { ok: false, reason: "This SVG could not be read as an SVG image (it must be well-formed, with no DOCTYPE)." };
+    return { ok: false, reason: `This SVG could not be read as an SVG image (it must be well-formed, with no DOCTYPE, its elements nested at most ${MAX_SVG_DEPTH} deep).` };
   }
   return { ok: false, reason: "The logo must be a PNG or an SVG image; this file is neither." };
 }

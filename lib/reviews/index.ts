@@ -34,7 +34,7 @@ import { revokeEnvironmentFromUsersIn } from "@/lib/users/bulk";
 import { sendMail, type Mail } from "@/lib/mail";
 import { authorize, OUTSIDE_SCOPE } from "@/lib/permissions";
 import { publicOrigin } from "@/env";
-import { dateTimeSchema, parseInput, uuidSchema } from "@/lib/validation";
+import { dateTimeSchema, fromDigits, parseInput, uuidSchema } from "@/lib/validation";
 
 // Access reviews (certification campaigns). A campaign names an environment, what is reviewed
 // (the memberships of some groups, or the grants on some resources), its reviewers and a due date.
@@ -54,7 +54,7 @@ export const createReviewInput = z.object({
   // Repeat every N months (1–12) from this campaign's definition; empty: once.
   // A number, or its digits from a form; not true (which Number() reads as 1) nor [3].
   recurrenceMonths: z.preprocess(
-    (v) => (v === "" || v === undefined || v === "none" ? null : typeof v === "string" && /^\s*\d+\s*$/.test(v) ? Number(v) : v),
+    (v) => (v === "" || v === undefined || v === "none" ? null : fromDigits(v)),
     z.number({ error: "Repeat every 1 to 12 months." }).int("Repeat every 1 to 12 months.").min(1, "Repeat every 1 to 12 months.").max(12, "Repeat every 1 to 12 months.").nullable(),
   ),
 }).refine((d) => d.scope === "environment_access" || d.scopeIds.length > 0, { message: "Choose at least one group or resource.", path: ["scopeIds"] });

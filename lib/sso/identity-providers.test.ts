@@ -9,7 +9,8 @@ import { ForbiddenError, ValidationError } from "@/lib/errors";
 import { createGroup } from "@/lib/groups";
 import { createUser } from "@/lib/users";
 import { routeSignIn, updateEnvironmentAuth } from "./environment-auth";
-import { createIdentityProvider, refreshMetadata, setGroupMappings, updateIdentityProvider } from "./identity-providers";
+import { createIdentityProvider, deleteIdentityProvider, refreshMetadata, setGroupMappings, updateIdentityProvider } from "./identity-providers";
+import { jackson, JACKSON_PRODUCT } from "./jackson";
 import { certificateWarning, fetchMetadata, parseIdpMetadata } from "./metadata";
 import { withPrivateUrls } from "./testing/metadata-server";
 import { generateKeyPair, idpMetadata } from "./testing/test-idp";
@@ -149,6 +150,19 @@ describe("identity providers", () => {
     await updateIdentityProvider(systemCtx, idp.id, { attributeMapping: { email: "mail", name: "displayName", groups: "memberOf" } });
     const [row] = await getDb().select().from(identityProviders).where(eq(identityProviders.id, idp.id));
     expect(row!.attributeMapping).toEqual({ email: "mail", name: "displayName", groups: "memberOf" });
+  });
+
+  it("an id in capitals is the same IdP: its audit rows and Jackson's connection are found by its id as stored", async () => {
+    const xml = idpMetadata("https://caps.example/md", "https://caps.example/sso", [key1.certBase64]);
+    const idp = await createIdentityProvider(systemCtx, { name: "Caps", metadataXml: xml });
+    const { connections } = await jackson();
+    expect(await connections.getConnections({ tenant: idp.id, product: JACKSON_PRODUCT })).toHaveLength(1);
+    await updateIdentityProvider(systemCtx, idp.id.toUpperCase(), { name: "Caps renamed" });
+    await deleteIdentityProvider(systemCtx, idp.id.toUpperCase());
+    const rows = await getDb().select({ action: auditEvents.action, targetId: auditEvents.targetId }).from(auditEvents).where(eq(auditEvents.targetLabel, "Caps renamed"));
+    expect(rows.map((r) => r.action).sort()).toEqual(["identity_provider.delete", "identity_provider.update"]);
+    expect(rows.map((r) => r.targetId)).toEqual([idp.id, idp.id]);
+    expect(await connections.getConnections({ tenant: idp.id, product: JACKSON_PRODUCT })).toEqual([]);
   });
 
   it("maps IdP group values to groups of one environment only", async () => {

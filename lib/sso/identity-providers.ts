@@ -277,12 +277,12 @@ export async function updateIdentityProvider(ctx: DomainContext, id: string, inp
     const [after] = await tx
       .update(identityProviders)
       .set({ ...changes, ...(oidcClientSecret ? { oidcClientSecret: sealClientSecret(oidcClientSecret) } : {}), version: sql`${identityProviders.version} + 1`, updatedAt: sql`now()` })
-      .where(eq(identityProviders.id, id))
+      .where(eq(identityProviders.id, before.id))
       .returning();
     await recordAudit(tx, ctx, {
       action: "identity_provider.update",
       targetType: "identity_provider",
-      targetId: id,
+      targetId: before.id,
       targetLabel: after!.name,
       before: snapshot(before),
       after: snapshot(after!),
@@ -370,13 +370,13 @@ export async function refreshMetadata(ctx: DomainContext, id: string, input: unk
         metadataError: null,
         ...(changed ? { version: sql`${identityProviders.version} + 1`, updatedAt: sql`now()` } : {}),
       })
-      .where(eq(identityProviders.id, id))
+      .where(eq(identityProviders.id, before.id))
       .returning();
     if (changed) {
       await recordAudit(tx, ctx, {
         action: "identity_provider.metadata_refresh",
         targetType: "identity_provider",
-        targetId: id,
+        targetId: before.id,
         targetLabel: after!.name,
         before: snapshot(before),
         after: {
@@ -458,24 +458,24 @@ export async function deleteIdentityProvider(ctx: DomainContext, id: string): Pr
   authorize(ctx.actor, "identity_providers", "write");
   await inTransaction(async (tx) => {
     const idp = await lockIdp(tx, id);
-    const inUse = await tx.select({ environmentId: environmentAuth.environmentId }).from(environmentAuth).where(and(eq(environmentAuth.identityProviderId, id), eq(environmentAuth.ssoEnabled, true)));
+    const inUse = await tx.select({ environmentId: environmentAuth.environmentId }).from(environmentAuth).where(and(eq(environmentAuth.identityProviderId, idp.id), eq(environmentAuth.ssoEnabled, true)));
     if (inUse.length) {
       throw new ValidationError("Environments still sign in with this identity provider; turn SSO off there first.");
     }
     const [more] = await tx
       .select({ environmentId: environmentIdentityProviders.environmentId })
       .from(environmentIdentityProviders)
-      .where(eq(environmentIdentityProviders.identityProviderId, id))
+      .where(eq(environmentIdentityProviders.identityProviderId, idp.id))
       .limit(1);
     if (more) throw new ValidationError("An environment signs in with this identity provider for some email domains; remove it from that environment's sign-in settings first.");
-    const [console] = await tx.select({ on: consoleSso.enabled }).from(consoleSso).where(and(eq(consoleSso.identityProviderId, id), eq(consoleSso.enabled, true)));
+    const [console] = await tx.select({ on: consoleSso.enabled }).from(consoleSso).where(and(eq(consoleSso.identityProviderId, idp.id), eq(consoleSso.enabled, true)));
     if (console) throw new ValidationError("Console members sign in with this identity provider; turn console SSO off first (Security).");
-    await tx.delete(identityProviders).where(eq(identityProviders.id, id));
+    await tx.delete(identityProviders).where(eq(identityProviders.id, idp.id));
     if (idp.protocol === "saml") {
       const { connections } = await jackson();
-      await connections.deleteConnections({ tenant: id, product: JACKSON_PRODUCT });
+      await connections.deleteConnections({ tenant: idp.id, product: JACKSON_PRODUCT });
     }
-    await recordAudit(tx, ctx, { action: "identity_provider.delete", targetType: "identity_provider", targetId: id, targetLabel: idp.name, before: snapshot(idp) });
+    await recordAudit(tx, ctx, { action: "identity_provider.delete", targetType: "identity_provider", targetId: idp.id, targetLabel: idp.name, before: snapshot(idp) });
   });
 }
 

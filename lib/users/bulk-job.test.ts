@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import type { Environment } from "@/db/schema";
-import { createEnvironments, memberCtx, realMemberCtx } from "@/test-support/fixtures";
+import { countRows, createEnvironments, memberCtx, realMemberCtx } from "@/test-support/fixtures";
 import { iterateMemberships } from "@/lib/groups/export";
 import { createGroup } from "@/lib/groups";
 import { insertAccessRows } from "@/lib/groups/membership-rows";
@@ -42,6 +42,14 @@ describe("bulk action on all matching users (background job)", () => {
     await expect(startBulkAllMatching(memberCtx("reviewer"), { action: "suspend", filter: { environmentId: env.dev.id } })).rejects.toThrowError(
       "A reviewer cannot change users.",
     );
+  });
+
+  it("refuses an action without its target before queueing anything (the job's first chunk found it)", async () => {
+    const before = await countRows("jobs");
+    const ctx = await realMemberCtx("admin");
+    await expect(startBulkAllMatching(ctx, { action: "add_to_group", filter: { environmentId: env.dev.id } })).rejects.toMatchObject({ fieldErrors: { groupId: ["Choose a group."] } });
+    await expect(startBulkAllMatching(ctx, { action: "grant_environment", filter: { environmentId: env.dev.id } })).rejects.toMatchObject({ fieldErrors: { environmentId: ["Choose an environment."] } });
+    expect(await countRows("jobs")).toBe(before);
   });
 
   it("exports an environment's memberships group by group", async () => {

@@ -5,7 +5,7 @@ import { groups } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
 import { enqueueJob, firstItemSeqs, recheckJobActor, registerJobHandler, saveItems, saveProgress } from "@/lib/jobs";
 import { authorize, denialReason } from "@/lib/permissions";
-import { parseInput } from "@/lib/validation";
+import { parseInput, uuidSchema } from "@/lib/validation";
 import { z } from "zod";
 import { BULK_ACTIONS, runBulkAction } from "./bulk";
 import { iterateUsers, listUsersInput } from "./list";
@@ -16,12 +16,19 @@ import { iterateUsers, listUsersInput } from "./list";
 
 const CHUNK = 1000;
 
-const allMatchingInput = z.object({
-  action: z.enum(BULK_ACTIONS),
-  groupId: z.uuid().optional(),
-  environmentId: z.uuid().optional(),
-  filter: listUsersInput,
-});
+// The action's target is checked here, before a job is queued (as the table's bulk actions check it,
+// lib/users/bulk.ts), not by the job's first chunk.
+const allMatchingInput = z
+  .object({
+    action: z.enum(BULK_ACTIONS),
+    groupId: uuidSchema.optional(),
+    environmentId: uuidSchema.optional(),
+    filter: listUsersInput,
+  })
+  .superRefine((d, issues) => {
+    if ((d.action === "add_to_group" || d.action === "remove_from_group") && !d.groupId) issues.addIssue({ code: "custom", path: ["groupId"], message: "Choose a group." });
+    if ((d.action === "grant_environment" || d.action === "revoke_environment") && !d.environmentId) issues.addIssue({ code: "custom", path: ["environmentId"], message: "Choose an environment." });
+  });
 
 /**
  * The environments the job may touch. Without an environment filter "all matching" spans every

@@ -14,7 +14,7 @@ import { env } from "@/env";
 import { ConflictError, NotFoundError, ValidationError } from "@/lib/errors";
 import { privateHostReason, requestOnce } from "@/lib/net/outbound";
 import { authorize } from "@/lib/permissions";
-import { parseInput, uuidSchema } from "@/lib/validation";
+import { fromDigits, parseInput, uuidSchema } from "@/lib/validation";
 
 // Signed webhooks for the audit trail. Delivery rows are written by the audit sealer inside the
 // transaction that seals the events (a transactional outbox: a sealed event always has its
@@ -62,13 +62,15 @@ export async function createWebhook(ctx: DomainContext, input: unknown): Promise
   });
 }
 
-export async function setWebhookEnabled(ctx: DomainContext, id: string, enabled: boolean): Promise<void> {
+export async function setWebhookEnabled(ctx: DomainContext, id: string, on: boolean): Promise<void> {
   const webhookId = parseInput(uuidSchema, id);
+  // A console action's argument comes from any client: "false" is not on, and nothing is not off.
+  const enabled = parseInput(z.boolean({ error: "Say whether the webhook is on or off." }), on);
   authorize(ctx.actor, "webhooks", "write");
   await inTransaction(async (tx) => {
-    const [row] = await tx.update(webhookEndpoints).set({ enabled: Boolean(enabled) }).where(eq(webhookEndpoints.id, webhookId)).returning({ name: webhookEndpoints.name });
+    const [row] = await tx.update(webhookEndpoints).set({ enabled }).where(eq(webhookEndpoints.id, webhookId)).returning({ name: webhookEndpoints.name });
     if (!row) throw new NotFoundError("Webhook not found.");
-    await recordAudit(tx, ctx, { action: enabled ? "webhook.enable" : "webhook.disable", targetType: "webhook", targetId: webhookId, targetLabel: row.name, after: { enabled: Boolean(enabled) } });
+    await recordAudit(tx, ctx, { action: enabled ? "webhook.enable" : "webhook.disable", targetType: "webhook", targetId: webhookId, targetLabel: row.name, after: { enabled } });
   });
 }
 
@@ -84,7 +86,7 @@ export async function deleteWebhook(ctx: DomainContext, id: string): Promise<voi
 
 /** Sends a dead delivery again (from the dead-letter list). */
 export async function retryDelivery(ctx: DomainContext, deliveryId: unknown): Promise<void> {
-  const id = parseInput(z.coerce.number({ error: "Not a delivery id." }).int().positive("Not a delivery id."), deliveryId);
+  const id = parseInput(z.preprocess(fromDigits, z.number({ error: "Not a delivery id." }).int("Not a delivery id.").positive("Not a delivery id.").max(Number.MAX_SAFE_INTEGER, "Not a delivery id.")), deliveryId);
   authorize(ctx.actor, "webhooks", "write");
   await inTransaction(async (tx) => {
     const [row] = await tx.select({ status: webhookDeliveries.status, endpointId: webhookDeliveries.endpointId }).from(webhookDeliveries).where(eq(webhookDeliveries.id, id)).for("update");

@@ -102,6 +102,11 @@ describe("signed webhooks", () => {
     expect(received.at(-1)!.headers["webhook-id"]).toBe([...ids][0]);
     const again = await retryDelivery(systemCtx, dead!.id).catch((e) => e);
     expect(again.message).toBe("Only a dead delivery can be sent again.");
+    // Its id, as any client sends it: digits, not true (Number(true) is 1), [id] or hex.
+    for (const bad of [true, [dead!.id], `0x${dead!.id.toString(16)}`, " ", 1.5]) {
+      expect(await retryDelivery(systemCtx, bad).catch((e) => e.message)).toBe("Not a delivery id.");
+    }
+    expect(await retryDelivery(systemCtx, String(dead!.id)).catch((e) => e.message)).toBe("Only a dead delivery can be sent again.");
     await deleteWebhook(systemCtx, id);
   });
 
@@ -113,6 +118,12 @@ describe("signed webhooks", () => {
     expect(await deliverDueWebhooks()).toMatchObject({ failed: 1 });
     const [row] = await getDb().execute<{ last_error: string }>(sql`select last_error from webhook_deliveries where endpoint_id = ${id}`);
     expect(row!.last_error).toMatch(/fetch failed|ECONNREFUSED/);
+    // On or off is a boolean: "false" (which Boolean() reads as on) and nothing are refused, writing nothing.
+    const audit = await countRows("audit_events");
+    for (const bad of ["false", undefined, 0]) {
+      expect(await setWebhookEnabled(systemCtx, id, bad as unknown as boolean).catch((e) => e.message)).toBe("Say whether the webhook is on or off.");
+    }
+    expect(await countRows("audit_events")).toBe(audit);
     await setWebhookEnabled(systemCtx, id, false);
     const before = await countRows("webhook_deliveries");
     await createGroup(systemCtx, { environmentId: dev!.id, name: `Down ${crypto.randomUUID().slice(0, 6)}` });
