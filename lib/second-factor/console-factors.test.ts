@@ -185,6 +185,24 @@ describe("step-up for sensitive actions", () => {
     expect(await countRows("api_tokens")).toBe(before + 1);
   });
 
+  it("asks for it before what hands the account to someone else as a role change would: inviting a member, connecting or changing an IdP, a webhook streaming the trail out", async () => {
+    const settings = await import("@/app/console/[env]/settings/actions");
+    const members = await import("@/app/console/[env]/settings/members/actions");
+    const idps = await import("@/app/console/[env]/identity-providers/actions");
+    const { email, secret } = await enrolled("owner");
+    const result = await signIn(email, { code: await code(secret, 1) });
+    const sessionId = result.ok ? result.sessionId : "";
+    cookieJar.set("next-auth.session-token", await encode({ token: { sid: sessionId }, secret: process.env.NEXTAUTH_SECRET! }));
+    await getDb().update(consoleSessions).set({ secondFactorAt: sql`now() - interval '16 minutes'` }).where(eq(consoleSessions.id, sessionId));
+    const stepUp = { ok: false, error: "Confirm it is you: enter a code from your authenticator app.", code: "step_up_required" };
+    const before = { members: await countRows("console_members"), idps: await countRows("identity_providers"), webhooks: await countRows("webhook_endpoints"), audit: await countRows("audit_events") };
+    expect(await members.inviteMemberAction({ email: "new-admin@attacker.example", role: "admin" })).toEqual(stepUp);
+    expect(await idps.createIdpAction({ name: "Theirs", metadataXml: "<x/>" })).toEqual(stepUp);
+    expect(await idps.updateIdpAction(crypto.randomUUID(), { autoTrustRollover: true })).toEqual(stepUp);
+    expect(await settings.createWebhookAction({ name: "Out", url: "https://collector.example/hook", actions: ["*"] })).toEqual(stepUp);
+    expect({ members: await countRows("console_members"), idps: await countRows("identity_providers"), webhooks: await countRows("webhook_endpoints"), audit: await countRows("audit_events") }).toEqual(before);
+  });
+
   it("asks for the step-up before a promotion, which can change an environment's sign-in settings as the settings page does; nothing is promoted until it is confirmed", async () => {
     const { promoteAction } = await import("@/app/console/[env]/promote/actions");
     const { confirmSecondFactorAction } = await import("@/app/console/security/actions");

@@ -5,12 +5,12 @@ import { previewTrace } from "@/lib/sso/flow";
 import { linkIdentityFromTrace } from "@/lib/sso/identities";
 import { approveCertificate, createIdentityProvider, deleteIdentityProvider, refreshMetadata, removeCertificate, setGroupMappings, updateIdentityProvider } from "@/lib/sso/identity-providers";
 
-export const createIdpAction = consoleAction({ permission: ["identity_providers", "write"] }, async (ctx, input: unknown) => {
+export const createIdpAction = consoleAction({ permission: ["identity_providers", "write"], stepUp: true }, async (ctx, input: unknown) => {
   const idp = await createIdentityProvider(ctx, input);
   return { id: idp.id };
 });
 
-export const updateIdpAction = consoleAction({ permission: ["identity_providers", "write"] }, async (ctx, id: string, input: unknown) => {
+export const updateIdpAction = consoleAction({ permission: ["identity_providers", "write"], stepUp: true }, async (ctx, id: string, input: unknown) => {
   const idp = await updateIdentityProvider(ctx, id, input);
   return { version: idp.version };
 });

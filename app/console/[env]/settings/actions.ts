@@ -37,7 +37,7 @@ export const updateEnvironmentAuthAction = consoleAction({ permission: ["environ
 
 export const rotateSigningKeysAction = consoleAction({ permission: ["signing_keys", "write"] }, async (ctx, input: unknown) => (await rotateSigningKeys(ctx, input))!);
 
-export const createWebhookAction = consoleAction({ permission: ["webhooks", "write"] }, (ctx, input: unknown) => createWebhook(ctx, input));
+export const createWebhookAction = consoleAction({ permission: ["webhooks", "write"], stepUp: true }, (ctx, input: unknown) => createWebhook(ctx, input));
 
 export const setWebhookEnabledAction = consoleAction({ permission: ["webhooks", "write"] }, async (ctx, id: string, enabled: boolean) => {
   await setWebhookEnabled(ctx, id, enabled);

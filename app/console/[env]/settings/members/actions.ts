@@ -14,7 +14,7 @@ import { resetMemberSecondFactors } from "@/lib/second-factor";
 // Settings → Members: thin doors onto lib/console-members (which checks who may touch owners, the
 // last active owner, ends sessions and audits).
 
-export const inviteMemberAction = consoleAction({ permission: ["console_members", "write"] }, async (ctx, input: unknown) => {
+export const inviteMemberAction = consoleAction({ permission: ["console_members", "write"], stepUp: true }, async (ctx, input: unknown) => {
   const { member, expiresAt } = await inviteConsoleMember(ctx, input);
   return { id: member.id, email: member.email, expiresAt: expiresAt.toISOString() };
 });
