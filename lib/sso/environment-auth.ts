@@ -45,18 +45,21 @@ export const updateEnvironmentAuthInput = z
     ssoEnabled: z.boolean(),
     identityProviderId: uuidSchema.nullable(),
     enforcement: z.enum(SSO_ENFORCEMENTS),
-    enforcedDomains: z.array(domainSchema).max(100).default([]),
-    breakGlassUserIds: z.array(uuidSchema).max(50).default([]),
+    // The lists and settings below the switches: left out, they stay as they are (as every newer
+    // setting); [] or null clears. A PUT that leaves a field out no longer removes every break-glass
+    // user or resets the token lifetime.
+    enforcedDomains: z.array(domainSchema).max(100).optional(),
+    breakGlassUserIds: z.array(uuidSchema).max(50).optional(),
     // The console names break-glass users by email; resolved to users here.
-    breakGlassEmails: z.array(z.string().trim().toLowerCase().pipe(z.email("Not an email address."))).max(50).default([]),
+    breakGlassEmails: z.array(z.string().trim().toLowerCase().pipe(z.email("Not an email address."))).max(50).optional(),
     jitEnabled: z.boolean(),
-    jitGroupIds: z.array(uuidSchema).max(100).default([]),
+    jitGroupIds: z.array(uuidSchema).max(100).optional(),
     groupSyncEnabled: z.boolean(),
-    groupAttribute: z.string().trim().max(300).nullable().default(null),
+    groupAttribute: z.string().trim().max(300).nullable().optional(),
     sessionLifetimeMinutes: z.number().int().min(5, "At least 5 minutes.").max(43200, "At most 30 days."),
     idleTimeoutMinutes: z.number().int().min(1, "At least 1 minute.").max(43200, "At most 30 days."),
     // Lifetime of the runtime access tokens (JWTs) minted for signed-in users.
-    tokenLifetimeSeconds: z.number().int().min(60, "At least 60 seconds.").max(3600, "At most an hour.").default(600),
+    tokenLifetimeSeconds: z.number().int().min(60, "At least 60 seconds.").max(3600, "At most an hour.").optional(),
     // Second factors on password sign-in; left out, the current policy stays.
     secondFactor: z.enum(SECOND_FACTOR_POLICIES, { error: "Choose off, optional or required." }).optional(),
     // The environment's OAuth authorization server (MCP clients): left out, the current setting stays.
@@ -77,7 +80,7 @@ export const updateEnvironmentAuthInput = z
   .superRefine((v, ctx) => {
     if (!v.passwordEnabled && !v.ssoEnabled) ctx.addIssue({ code: "custom", path: ["passwordEnabled"], message: "Turn on password or SSO: users need a way to sign in." });
     if (v.ssoEnabled && !v.identityProviderId) ctx.addIssue({ code: "custom", path: ["identityProviderId"], message: "Choose the identity provider for SSO." });
-    if (v.enforcement === "domains" && v.ssoEnabled && v.enforcedDomains.length === 0) {
+    if (v.enforcement === "domains" && v.ssoEnabled && v.enforcedDomains?.length === 0) {
       ctx.addIssue({ code: "custom", path: ["enforcedDomains"], message: "List the email domains that must use SSO." });
     }
     const extra = v.additionalIdentityProviders ?? [];
@@ -229,14 +232,22 @@ export async function updateEnvironmentAuth(ctx: DomainContext, environmentId: s
         if (!found.some((f) => f.id === a.identityProviderId)) throw ValidationError.field(`additionalIdentityProviders.${i}.identityProviderId`, "That identity provider does not exist.");
       });
     }
-    const breakGlass = [...new Set(data.breakGlassUserIds)];
+    const enforcedDomains = data.enforcedDomains ?? before.enforcedDomains;
+    if (data.enforcement === "domains" && data.ssoEnabled && enforcedDomains.length === 0) throw ValidationError.field("enforcedDomains", "List the email domains that must use SSO.");
+    const listsBreakGlass = data.breakGlassUserIds !== undefined || data.breakGlassEmails !== undefined;
+    const breakGlass = listsBreakGlass ? [...new Set(data.breakGlassUserIds)] : before.breakGlassUsers.map((u) => u.id);
     // A break-glass user is someone of this environment: looked up among its users only, so the
     // answer says nothing of users elsewhere (whether an email exists in the account, who they are).
-    if (data.breakGlassEmails.length) {
-      const byEmail = await tx.select({ id: users.id, email: users.email }).from(users).where(inArray(sql`lower(${users.email})`, data.breakGlassEmails));
+    // Those listed already are found first: one who lost the environment since stays listed, as by id
+    // (the console names them by email: every later save of the page would be refused otherwise).
+    const emails = data.breakGlassEmails ?? [];
+    if (emails.length) {
+      const listed = before.breakGlassUsers.filter((u) => emails.includes(u.email.toLowerCase()));
+      const others = emails.filter((e) => !listed.some((u) => u.email.toLowerCase() === e));
+      const byEmail = others.length ? await tx.select({ id: users.id, email: users.email }).from(users).where(inArray(sql`lower(${users.email})`, others)) : [];
       const entering = await usersWithAccess(tx, byEmail.map((u) => u.id), env.id);
-      const found = byEmail.filter((u) => entering.has(u.id));
-      const missing = data.breakGlassEmails.filter((e) => !found.some((u) => u.email.toLowerCase() === e));
+      const found = [...listed, ...byEmail.filter((u) => entering.has(u.id))];
+      const missing = emails.filter((e) => !found.some((u) => u.email.toLowerCase() === e));
       if (missing.length) throw ValidationError.field("breakGlassEmails", `No user of ${env.key} has the email ${missing.join(", ")}.`);
       for (const u of found) if (!breakGlass.includes(u.id)) breakGlass.push(u.id);
     }
@@ -245,7 +256,7 @@ export async function updateEnvironmentAuth(ctx: DomainContext, environmentId: s
     if (added.length) {
       if ((await usersWithAccess(tx, added, env.id)).size !== added.length) throw ValidationError.field("breakGlassUserIds", `A break-glass user must be a user of ${env.key}.`);
     }
-    const jitGroupIds = [...new Set(data.jitGroupIds)];
+    const jitGroupIds = data.jitGroupIds ? [...new Set(data.jitGroupIds)] : before.jitGroups.map((g) => g.id);
     if (jitGroupIds.length) {
       const found = await tx.select({ id: groups.id, source: groups.source }).from(groups).where(and(inArray(groups.id, jitGroupIds), eq(groups.environmentId, env.id)));
       if (found.length !== jitGroupIds.length) throw ValidationError.field("jitGroupIds", "A default group is not in this environment.");
@@ -258,13 +269,13 @@ export async function updateEnvironmentAuth(ctx: DomainContext, environmentId: s
         ssoEnabled: data.ssoEnabled,
         identityProviderId: data.identityProviderId,
         enforcement: data.enforcement,
-        enforcedDomains: [...new Set(data.enforcedDomains)],
+        enforcedDomains: [...new Set(enforcedDomains)],
         jitEnabled: data.jitEnabled,
         groupSyncEnabled: data.groupSyncEnabled,
-        groupAttribute: data.groupAttribute || null,
+        groupAttribute: data.groupAttribute === undefined ? before.groupAttribute : data.groupAttribute || null,
         sessionLifetimeMinutes: data.sessionLifetimeMinutes,
         idleTimeoutMinutes: data.idleTimeoutMinutes,
-        tokenLifetimeSeconds: data.tokenLifetimeSeconds,
+        tokenLifetimeSeconds: data.tokenLifetimeSeconds ?? before.tokenLifetimeSeconds,
         secondFactor: data.secondFactor ?? before.secondFactor,
         oauthDynamicRegistration: data.oauthDynamicRegistration ?? before.oauthDynamicRegistration,
         oauthClientMetadataDocuments: data.oauthClientMetadataDocuments ?? before.oauthClientMetadataDocuments,

@@ -7,7 +7,7 @@ import { auditEvents, identityProviders } from "@/db/schema";
 import { countRows, createEnvironments, memberCtx, systemCtx } from "@/test-support/fixtures";
 import { ForbiddenError, ValidationError } from "@/lib/errors";
 import { createGroup } from "@/lib/groups";
-import { createUser } from "@/lib/users";
+import { createUser, revokeEnvironment } from "@/lib/users";
 import { routeSignIn, updateEnvironmentAuth } from "./environment-auth";
 import { createIdentityProvider, deleteIdentityProvider, refreshMetadata, setGroupMappings, updateIdentityProvider } from "./identity-providers";
 import { jackson, JACKSON_PRODUCT } from "./jackson";
@@ -198,6 +198,26 @@ describe("environment authentication", () => {
       expect((error as ValidationError).fieldErrors?.[field]?.join(" ")).toMatch(reason);
     }
     expect(await countRows("audit_events")).toBe(audits);
+  });
+
+  it("keeps what a change leaves out, and a break-glass user who lost the environment since stays listed, named by email as the console sends them", async () => {
+    const base = { passwordEnabled: true, ssoEnabled: false, identityProviderId: null, enforcement: "optional", jitEnabled: false, groupSyncEnabled: false, sessionLifetimeMinutes: 720, idleTimeoutMinutes: 60 };
+    const keeper = await createUser(systemCtx, { name: "Keeper", email: "keeper@break.example", environmentIds: [envs.dev.id] });
+    const group = await createGroup(systemCtx, { environmentId: envs.dev.id, name: "Kept defaults" });
+    await updateEnvironmentAuth(systemCtx, envs.dev.id, { ...base, breakGlassEmails: ["keeper@break.example"], jitGroupIds: [group.id], enforcedDomains: ["kept.example"], groupAttribute: "memberOf", tokenLifetimeSeconds: 900 });
+    // A change of one switch, the lists left out: they stay (they were cleared, and the lifetime reset to 600).
+    const kept = await updateEnvironmentAuth(systemCtx, envs.dev.id, { ...base, idleTimeoutMinutes: 30 });
+    expect([kept.breakGlassUsers.map((u) => u.email), kept.jitGroups.map((g) => g.name), kept.enforcedDomains, kept.groupAttribute, kept.tokenLifetimeSeconds, kept.idleTimeoutMinutes]).toEqual([["keeper@break.example"], ["Kept defaults"], ["kept.example"], "memberOf", 900, 30]);
+    // The keeper loses DEV: the console's next save names them by email, as it lists them, and is not refused.
+    await revokeEnvironment(systemCtx, { environmentId: envs.dev.id, userId: keeper.id });
+    const saved = await updateEnvironmentAuth(systemCtx, envs.dev.id, { ...base, breakGlassEmails: ["keeper@break.example"], idleTimeoutMinutes: 20 });
+    expect([saved.breakGlassUsers.map((u) => u.email), saved.idleTimeoutMinutes]).toEqual([["keeper@break.example"], 20]);
+    // Cleared when asked: [] and null.
+    const cleared = await updateEnvironmentAuth(systemCtx, envs.dev.id, { ...base, breakGlassUserIds: [], jitGroupIds: [], enforcedDomains: [], groupAttribute: null });
+    expect([cleared.breakGlassUsers, cleared.jitGroups, cleared.enforcedDomains, cleared.groupAttribute]).toEqual([[], [], [], null]);
+    // And named again by email once gone from the list, they are refused as anyone outside DEV.
+    const again = await updateEnvironmentAuth(systemCtx, envs.dev.id, { ...base, breakGlassEmails: ["keeper@break.example"] }).catch((e) => e);
+    expect(again.fieldErrors).toEqual({ breakGlassEmails: ["No user of dev has the email keeper@break.example."] });
   });
 
   it("routes email-first: enforced domains to SSO, others and break-glass users to a password", () => {
