@@ -81,12 +81,13 @@ describe("reading the audit trail", () => {
     for await (const batch of iterateAuditEvents({ action: "user." })) count += batch.length;
     expect(count).toBe(8);
     const { GET: handler } = await import("@/app/console/[env]/audit/export/route");
-    const GET = (request: Request) => handler(request, { params: Promise.resolve({ env: "dev" }) });
-    expect((await GET(new Request("http://localhost/console/dev/audit/export"))).status).toBe(401);
+    // Ana is a user of PROD: her creation is PROD's event (her update and suspension, of the account, show on every page).
+    const GET = (request: Request) => handler(request, { params: Promise.resolve({ env: "prod" }) });
+    expect((await GET(new Request("http://localhost/console/prod/audit/export"))).status).toBe(401);
     await signInAs("reviewer");
-    const bad = await GET(new Request("http://localhost/console/dev/audit/export?from=nope"));
+    const bad = await GET(new Request("http://localhost/console/prod/audit/export?from=nope"));
     expect([bad.status, (await bad.json()).errors]).toEqual([400, { from: ["Not a date (use YYYY-MM-DD or an ISO time)."] }]);
-    const csv = await (await GET(new Request(`http://localhost/console/dev/audit/export?target=${ana.id}`))).text();
+    const csv = await (await GET(new Request(`http://localhost/console/prod/audit/export?target=${ana.id}`))).text();
     const lines = csv.trim().split("\n");
     expect(lines[0]).toBe("id,occurred_at,actor_type,actor_id,actor,action,target_type,target_id,target,environment,outcome,reason,before,after,request_id,ip,seq,hash,prev_hash,sealed_content");
     expect(lines.slice(1).map((l) => l.split(",")[5])).toEqual(["user.suspend", "user.update", "user.create"]);

@@ -223,7 +223,7 @@ describe("environment-access reviews", () => {
     expect((await scim.call("PATCH", `/Users/${eve}`, { Operations: [{ op: "replace", path: "active", value: false }] })).status).toBe(200);
     expect((await scim.call("PATCH", `/Users/${eve}`, { Operations: [{ op: "replace", path: "active", value: true }] })).status).toBe(200);
     expect(await access()).toEqual([]);
-    const [held] = await getDb().execute<{ after: { reason: string } }>(sql`select after from audit_events where action = 'environment.grant_excluded' and target_id = ${eve}`);
+    const [held] = await getDb().execute<{ after: { reason: string } }>(sql`select after from audit_events where action = 'user.environment.grant_excluded' and target_id = ${eve}`);
     expect(held!.after.reason).toContain("Left the company");
     await liftExclusion(await realMemberCtx("admin"), exclusion!.id);
     await scim.call("PATCH", `/Users/${eve}`, { Operations: [{ op: "replace", path: "active", value: false }] });

@@ -334,10 +334,10 @@ export async function applySignInPlan(
   }
   if (plan.access === "grant") {
     await insertAccessRows(tx, [user.id], environment.id, "jit");
-    audit.push({ action: "environment.grant", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { source: "jit" } });
+    audit.push({ action: "user.environment.grant", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { environment: env.key, source: "jit" } });
     if (plan.defaultGroups.length) {
       await insertMembershipPairs(tx, plan.defaultGroups.map((g) => ({ groupId: g.id, userId: user.id, environmentId: environment.id })), "manual");
-      for (const g of plan.defaultGroups) audit.push({ action: "group.members_add", targetType: "group", targetId: g.id, targetLabel: g.name, environment: env, after: { users: [user.email], source: "jit default" } });
+      for (const g of plan.defaultGroups) audit.push({ action: "group.members.add", targetType: "group", targetId: g.id, targetLabel: g.name, environment: env, after: { users: [user.email], source: "jit default" } });
     }
   }
   const added = [...plan.groupsAdded];
@@ -352,14 +352,14 @@ export async function applySignInPlan(
     const inserted = await insertMembershipPairs(tx, added.map((g) => ({ groupId: g.id, userId: user.id, environmentId: environment.id })), "saml", null, idp.id);
     for (const row of inserted) {
       const g = added.find((a) => a.id === row.groupId)!;
-      audit.push({ action: "group.members_add", targetType: "group", targetId: g.id, targetLabel: g.name, environment: env, after: { users: [user.email], source: "saml" } });
+      audit.push({ action: "group.members.add", targetType: "group", targetId: g.id, targetLabel: g.name, environment: env, after: { users: [user.email], source: "saml" } });
     }
   }
   if (plan.groupsRemoved.length) {
     const removed = await deleteUserMembershipRowsOfSource(tx, user.id, "saml", plan.groupsRemoved.map((g) => g.id));
     for (const groupId of removed) {
       const g = plan.groupsRemoved.find((r) => r.id === groupId)!;
-      audit.push({ action: "group.members_remove", targetType: "group", targetId: g.id, targetLabel: g.name, environment: env, before: { users: [user.email], source: "saml" } });
+      audit.push({ action: "group.members.remove", targetType: "group", targetId: g.id, targetLabel: g.name, environment: env, before: { users: [user.email], source: "saml" } });
     }
   }
   await recordAuditMany(tx, ctx, audit);

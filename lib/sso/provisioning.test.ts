@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { and, eq } from "drizzle-orm";
 import { getDb } from "@/db/client";
-import { environmentAccess, groupMembers, groups, ssoTraces, userIdentities } from "@/db/schema";
+import { auditEvents, environmentAccess, groupMembers, groups, ssoTraces, userIdentities } from "@/db/schema";
 import { countRows, createVerifiedUser, memberCtx, systemCtx } from "@/test-support/fixtures";
 import { readEndUserSession } from "@/lib/end-user/sessions";
 import { createGroup, addMembers } from "@/lib/groups";
@@ -52,6 +52,11 @@ describe("JIT and group sync", () => {
     // The unknown group value is reported in the trace, not silently dropped.
     const [trace] = await getDb().select().from(ssoTraces).where(eq(ssoTraces.id, result.traceId));
     expect(trace!.result).toMatchObject({ unknownGroups: ["Unknown Team"], groupsAdded: expect.arrayContaining(["Engineering", "Operations"]) });
+    // Audited under the names the console and the REST API use for the same changes, in PROD.
+    const audited = await getDb().select({ action: auditEvents.action, environmentId: auditEvents.environmentId }).from(auditEvents).where(and(eq(auditEvents.targetId, result.user.id), eq(auditEvents.action, "user.environment.grant")));
+    expect(audited).toEqual([{ action: "user.environment.grant", environmentId: f.envs.prod.id }]);
+    const memberRows = await getDb().select({ action: auditEvents.action }).from(auditEvents).where(eq(auditEvents.targetLabel, "Engineering"));
+    expect(memberRows.map((r) => r.action)).toContain("group.members.add");
   });
 
   it("on a later sign-in updates the name, removes the SAML membership no longer asserted and keeps manual ones", async () => {

@@ -89,7 +89,8 @@ export async function createUser(
       userCreatedEntry(user!, {
         environments: envs.map((e) => e.key),
         groups: chosenGroups.map((g) => `${envs.find((e) => e.id === g.environmentId)?.key}/${g.name}`),
-      }),
+      }, // A user of one environment is that environment's event (its scoped readers see it, as SCIM's).
+      envs.length === 1 ? envs[0] : undefined),
     );
     return user!;
   });

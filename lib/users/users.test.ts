@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { eq, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
-import { environmentAccess, groupMembers, groups, sessions, users, type Environment } from "@/db/schema";
+import { auditEvents, environmentAccess, groupMembers, groups, sessions, users, type Environment } from "@/db/schema";
 import { auditActions, countRows, createEnvironments, memberCtx, systemCtx } from "@/test-support/fixtures";
 import { ConflictError, ForbiddenError, ValidationError, VersionConflictError } from "@/lib/errors";
 import { createGroup } from "@/lib/groups";
@@ -51,6 +51,13 @@ describe("createUser", () => {
     expect(await groupsOf(user.id, env.prod.id)).toEqual(["Engineering:manual", "Everyone:system"]);
     expect(await countRows("audit_events")).toBe(auditBefore + 1);
     expect((await auditActions()).at(-1)).toBe("user.create");
+  });
+
+  it("a user of one environment is created as that environment's event (its scoped readers see it, as SCIM's and JIT's); of several, the account's", async () => {
+    const one = await createUser(memberCtx("admin"), { name: "One Env", email: "one-env@example.com", environmentIds: [env.dev.id] });
+    const two = await createUser(memberCtx("admin"), { name: "Two Envs", email: "two-envs@example.com", environmentIds: [env.dev.id, env.prod.id] });
+    const rows = await getDb().select({ targetId: auditEvents.targetId, environmentId: auditEvents.environmentId }).from(auditEvents).where(and(eq(auditEvents.action, "user.create"), inArray(auditEvents.targetId, [one.id, two.id])));
+    expect(Object.fromEntries(rows.map((r) => [r.targetId, r.environmentId]))).toEqual({ [one.id]: env.dev.id, [two.id]: null });
   });
 
   it("refuses a duplicate email, whatever its case, with a field error and writes nothing", async () => {

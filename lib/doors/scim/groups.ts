@@ -144,8 +144,8 @@ async function syncMembers(tx: Tx, sc: ScimContext, group: Group, wanted: Wanted
   for (const userId of exclusions.keys()) keep.delete(userId);
   const env = await requireEnvironment(tx, sc.directory.environmentId);
   const { added, removed } = await syncDirectoryMembershipRows(tx, group, sc.directory.id, [...keep].map((userId) => ({ userId, display: byId.get(userId) ?? null })));
-  if (added.length) audit.push({ action: "group.members_add", targetType: "group", targetId: group.id, targetLabel: group.name, environment: env, after: { users: added.map((id) => known.find((k) => k.userId === id)?.email ?? id), source: "scim" } });
-  if (removed.length) audit.push({ action: "group.members_remove", targetType: "group", targetId: group.id, targetLabel: group.name, environment: env, before: { users: removed, source: "scim" } });
+  if (added.length) audit.push({ action: "group.members.add", targetType: "group", targetId: group.id, targetLabel: group.name, environment: env, after: { users: added.map((id) => known.find((k) => k.userId === id)?.email ?? id), source: "scim" } });
+  if (removed.length) audit.push({ action: "group.members.remove", targetType: "group", targetId: group.id, targetLabel: group.name, environment: env, before: { users: removed, source: "scim" } });
   return { ignored, excluded };
 }
 
@@ -177,7 +177,7 @@ async function writeGroup(tx: Tx, sc: ScimContext, group: Group, parsed: ParsedG
   const env = await requireEnvironment(tx, sc.directory.environmentId);
   const audit: AuditEntry[] = [];
   const updated = await updateGroupRow(tx, group.id, { name: parsed.displayName, externalId: parsed.externalId });
-  if (updated.name !== group.name) audit.push({ action: "group.update", targetType: "group", targetId: group.id, targetLabel: updated.name, environment: env, before: { name: group.name }, after: { name: updated.name } });
+  if (updated.name !== group.name) audit.push({ action: "group.rename", targetType: "group", targetId: group.id, targetLabel: updated.name, environment: env, before: { name: group.name }, after: { name: updated.name } });
   const { ignored, excluded }: Synced = parsed.members === undefined ? { ignored: [], excluded: [] } : await syncMembers(tx, sc, updated, parsed.members, audit);
   audit.push({
     action,

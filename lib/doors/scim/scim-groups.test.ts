@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { and, eq } from "drizzle-orm";
 import { getDb } from "@/db/client";
-import { groupMembers, groups, type Environment } from "@/db/schema";
+import { auditEvents, groupMembers, groups, type Environment } from "@/db/schema";
 import { countRows, createEnvironments, systemCtx } from "@/test-support/fixtures";
 import { addMembers, createGroup, deleteGroup, updateGroup } from "@/lib/groups";
 import { scimClient } from "./testing";
@@ -35,6 +35,11 @@ describe("SCIM groups", () => {
     // The directory keeps working on it, with names up to the one limit every door shares.
     const patched = await scim.call("PATCH", `/Groups/${synced.body.id}`, { schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], Operations: [{ op: "replace", value: { displayName: "n".repeat(120) } }] });
     expect([patched.status, patched.body.displayName]).toEqual([200, "n".repeat(120)]);
+    // Audited as an admin's rename is.
+    const [renamed] = await getDb().select({ action: auditEvents.action }).from(auditEvents).where(and(eq(auditEvents.targetId, synced.body.id), eq(auditEvents.targetLabel, "n".repeat(120))));
+    expect(renamed).toEqual({ action: "group.rename" });
+    const memberRows = await getDb().select({ action: auditEvents.action }).from(auditEvents).where(eq(auditEvents.targetId, synced.body.id));
+    expect(memberRows.map((r) => r.action)).toContain("group.members.add");
     const tooLong = await scim.call("PATCH", `/Groups/${synced.body.id}`, { schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], Operations: [{ op: "replace", value: { displayName: "n".repeat(121) } }] });
     expect([tooLong.status, tooLong.body.detail]).toEqual([400, "displayName is longer than 120 characters."]);
   });

@@ -40,6 +40,9 @@ describe("SCIM users", () => {
     expect(access).toMatchObject({ source: "scim", directoryId: scim.directory.id });
     const got = await scim.call("GET", `/Users/${res.body.id}`);
     expect(got.body.userName).toBe("alice@corp.example");
+    // The grant is audited as the console's and the REST API's are (user.environment.grant), in PROD.
+    const [grant] = await getDb().select({ environmentId: auditEvents.environmentId, after: auditEvents.after }).from(auditEvents).where(and(eq(auditEvents.action, "user.environment.grant"), eq(auditEvents.targetId, res.body.id)));
+    expect(grant).toEqual({ environmentId: env.prod.id, after: { environment: "prod", source: "scim", directory: "Entra PROD" } });
   });
 
   it("links to the existing user with that email instead of creating a second one, when the email is verified", async () => {
