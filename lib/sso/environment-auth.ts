@@ -37,7 +37,7 @@ const domainSchema = z
   .string()
   .trim()
   .toLowerCase()
-  .regex(/^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "Not a domain name (example.com).");
+  .regex(/^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, { error: (issue) => `Not a domain name (example.com): ${String(issue.input)}.` });
 
 export const updateEnvironmentAuthInput = z
   .object({
@@ -51,15 +51,15 @@ export const updateEnvironmentAuthInput = z
     enforcedDomains: z.array(domainSchema).max(100).optional(),
     breakGlassUserIds: z.array(uuidSchema).max(50).optional(),
     // The console names break-glass users by email; resolved to users here.
-    breakGlassEmails: z.array(z.string().trim().toLowerCase().pipe(z.email("Not an email address."))).max(50).optional(),
+    breakGlassEmails: z.array(z.string().trim().toLowerCase().pipe(z.email({ error: (issue) => `Not an email address: ${String(issue.input)}.` }))).max(50).optional(),
     jitEnabled: z.boolean(),
     jitGroupIds: z.array(uuidSchema).max(100).optional(),
     groupSyncEnabled: z.boolean(),
     groupAttribute: z.string().trim().max(300).nullable().optional(),
-    sessionLifetimeMinutes: z.number().int().min(5, "At least 5 minutes.").max(43200, "At most 30 days."),
-    idleTimeoutMinutes: z.number().int().min(1, "At least 1 minute.").max(43200, "At most 30 days."),
+    sessionLifetimeMinutes: z.number({ error: "Enter a number of minutes." }).int("Enter a whole number of minutes.").min(5, "At least 5 minutes.").max(43200, "At most 30 days."),
+    idleTimeoutMinutes: z.number({ error: "Enter a number of minutes." }).int("Enter a whole number of minutes.").min(1, "At least 1 minute.").max(43200, "At most 30 days."),
     // Lifetime of the runtime access tokens (JWTs) minted for signed-in users.
-    tokenLifetimeSeconds: z.number().int().min(60, "At least 60 seconds.").max(3600, "At most an hour.").optional(),
+    tokenLifetimeSeconds: z.number({ error: "Enter a number of seconds." }).int("Enter a whole number of seconds.").min(60, "At least 60 seconds.").max(3600, "At most an hour.").optional(),
     // Second factors on password sign-in; left out, the current policy stays.
     secondFactor: z.enum(SECOND_FACTOR_POLICIES, { error: "Choose off, optional or required." }).optional(),
     // The environment's OAuth authorization server (MCP clients): left out, the current setting stays.

@@ -189,6 +189,8 @@ describe("environment authentication", () => {
       [{ tokenLifetimeSeconds: 30 }, "tokenLifetimeSeconds", /At least 60 seconds/],
       [{ tokenLifetimeSeconds: 7200 }, "tokenLifetimeSeconds", /At most an hour/],
       [{ breakGlassEmails: ["nobody@nowhere.example"] }, "breakGlassEmails", /^No user of test has the email nobody@nowhere.example\.$/],
+      [{ breakGlassEmails: ["ok@example.com", "not-an-email"] }, "breakGlassEmails.1", /^Not an email address: not-an-email\.$/],
+      [{ sessionLifetimeMinutes: 90.5 }, "sessionLifetimeMinutes", /^Enter a whole number of minutes\.$/],
       [{ breakGlassEmails: ["prod-only@break.example"] }, "breakGlassEmails", /^No user of test has the email prod-only@break.example\.$/],
       [{ breakGlassUserIds: [prodOnly.id] }, "breakGlassUserIds", /^A break-glass user must be a user of test\.$/],
     ];

@@ -189,7 +189,7 @@ describe("identity providers and sign-in settings", () => {
       });
       expect([put.status, put.json.additionalIdentityProviders]).toEqual([200, [{ id: created.json.id, name: "Rest OIDC", protocol: "oidc", domains: ["partner.example"] }]]);
       const bad = await api("PUT", "/environments/dev/sign-in", { body: { ...rest, identityProviderId: identityProvider.id, additionalIdentityProviders: [{ identityProviderId: created.json.id, domains: ["not a domain"] }] } });
-      expect([bad.status, bad.json.errors["additionalIdentityProviders.0.domains.0"]]).toEqual([400, ["Not a domain name (example.com)."]]);
+      expect([bad.status, bad.json.errors["additionalIdentityProviders.0.domains.0"]]).toEqual([400, ["Not a domain name (example.com): not a domain."]]);
       const cleared = await api("PUT", "/environments/dev/sign-in", { body: { ...rest, identityProviderId: identityProvider.id, additionalIdentityProviders: [] } });
       expect(cleared.json.additionalIdentityProviders).toEqual([]);
     } finally {

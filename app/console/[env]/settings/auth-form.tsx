@@ -170,7 +170,7 @@ export function EnvironmentAuthForm({
           label="Break-glass users: may still use a password while SSO is enforced (emails, comma-separated)"
           name="breakGlassEmails"
           defaultValue={values.breakGlassEmails.join(", ")}
-          errors={errors.breakGlassEmails}
+          errors={[...(errors.breakGlassEmails ?? []), ...Object.entries(errors).filter(([k]) => k.startsWith("breakGlassEmails.")).flatMap(([, v]) => v)]}
         />
         <div className="flex flex-col gap-2 text-sm">
           <label className="flex items-center gap-2">
