@@ -61,6 +61,14 @@ describe("reading the audit trail", () => {
     expect(new Set((await listAuditEvents({ environment: "prod", accountWide: "true" })).rows.map((e) => e.environmentKey))).toEqual(new Set(["prod", null]));
   });
 
+  it("a range ending on a day includes that day's events (the console's date field sends a day); a time ends at that instant", async () => {
+    const [created] = (await listAuditEvents({ action: "user.create", target: ana.id })).rows;
+    const day = created!.occurredAt.toISOString().slice(0, 10);
+    expect((await listAuditEvents({ target: ana.id, from: day, to: day })).rows.map((e) => e.action)).toContain("user.create");
+    expect((await listAuditEvents({ target: ana.id, action: "user.create", to: new Date(created!.occurredAt.getTime() - 1).toISOString() })).rows).toEqual([]);
+    expect((await listAuditEvents({ target: ana.id, action: "user.create", to: new Date(created!.occurredAt.getTime() + 1).toISOString() })).rows).toHaveLength(1);
+  });
+
   it("refuses bad filters with the field at fault", async () => {
     const bad = await listAuditEvents({ from: "yesterday-ish" }).catch((e) => e);
     expect(bad.fieldErrors).toEqual({ from: ["Not a date (use YYYY-MM-DD or an ISO time)."] });

@@ -17,19 +17,28 @@ export async function latestAuditEvents(limit = 50): Promise<AuditEvent[]> {
 }
 
 const optionalText = z.string().trim().max(200).optional().transform((v) => v || undefined);
-const optionalDate = z
+/** A date or a time of a filter, as Postgres's timestamps hold one; undefined when blank. */
+function readDate(v: string | undefined, ctx: z.RefinementCtx): Date | undefined {
+  if (!v) return undefined;
+  const d = new Date(v);
+  // Years Postgres's timestamps hold as a person means them (year 0 and before 4713 BC it refuses).
+  if (Number.isNaN(d.getTime()) || d.getUTCFullYear() < 1 || d.getUTCFullYear() > 9999) {
+    ctx.addIssue({ code: "custom", message: "Not a date (use YYYY-MM-DD or an ISO time)." });
+    return undefined;
+  }
+  return d;
+}
+
+const optionalDate = z.string().trim().optional().transform(readDate);
+// The end of a range: a day (YYYY-MM-DD, as the console's date field sends it) runs to its end, so
+// "to 2026-12-06" includes that day's events; a time is the instant itself.
+const optionalEnd = z
   .string()
   .trim()
   .optional()
   .transform((v, ctx) => {
-    if (!v) return undefined;
-    const d = new Date(v);
-    // Years Postgres's timestamps hold as a person means them (year 0 and before 4713 BC it refuses).
-    if (Number.isNaN(d.getTime()) || d.getUTCFullYear() < 1 || d.getUTCFullYear() > 9999) {
-      ctx.addIssue({ code: "custom", message: "Not a date (use YYYY-MM-DD or an ISO time)." });
-      return z.NEVER;
-    }
-    return d;
+    const at = readDate(v, ctx);
+    return at && { at, day: /^\d{4}-\d{2}-\d{2}$/.test(v!) };
   });
 
 export const auditFilterInput = z
@@ -45,11 +54,11 @@ export const auditFilterInput = z
       .describe("with environment: also the account-wide events (those of no environment: members, tokens, IdPs…)"),
     outcome: z.enum(AUDIT_OUTCOMES).optional().or(z.literal("").transform(() => undefined)),
     from: optionalDate,
-    to: optionalDate,
+    to: optionalEnd,
     before: z.coerce.number().int().positive().optional().describe("keyset: events with a smaller id"),
     limit: z.coerce.number().int().min(1).max(500).default(100),
   })
-  .refine((f) => !f.from || !f.to || f.from <= f.to, { message: "The start is after the end.", path: ["to"] });
+  .refine((f) => !f.from || !f.to || f.from <= f.to.at, { message: "The start is after the end.", path: ["to"] });
 export type AuditFilter = z.output<typeof auditFilterInput>;
 
 const like = (value: string) => `%${escapeLike(value)}%`;
@@ -68,7 +77,7 @@ function where(f: AuditFilter): SQL | undefined {
       : undefined,
     f.outcome ? eq(auditEvents.outcome, f.outcome) : undefined,
     f.from ? gte(auditEvents.occurredAt, f.from) : undefined,
-    f.to ? lte(auditEvents.occurredAt, f.to) : undefined,
+    f.to ? (f.to.day ? lt(auditEvents.occurredAt, new Date(f.to.at.getTime() + 86_400_000)) : lte(auditEvents.occurredAt, f.to.at)) : undefined,
     f.before ? lt(auditEvents.id, f.before) : undefined,
   );
 }
