@@ -48,7 +48,9 @@ export const emailSchema = z
   .string({ error: "Enter an email address." })
   .trim()
   .min(1, "Enter an email address.")
-  .max(320, "An email address has at most 320 characters.")
+  // RFC 5321's limits, which mail servers hold to: 254 in all, 64 before the @.
+  .max(254, "An email address has at most 254 characters.")
+  .refine((e) => e.lastIndexOf("@") <= 64, "An email address has at most 64 characters before the @.")
   .pipe(z.email("Enter a valid email address."));
 
 export const personNameSchema = z

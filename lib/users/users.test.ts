@@ -60,6 +60,16 @@ describe("createUser", () => {
     expect(Object.fromEntries(rows.map((r) => [r.targetId, r.environmentId]))).toEqual({ [one.id]: env.dev.id, [two.id]: null });
   });
 
+  it("refuses an email past RFC 5321's limits (64 before the @, 254 in all) with a field error, and writes nothing", async () => {
+    const before = await countRows("users");
+    const local = await createUser(systemCtx, { name: "Long", email: `${"a".repeat(65)}@example.com`, environmentIds: [env.dev.id] }).catch((e) => e.fieldErrors);
+    expect(local).toEqual({ email: ["An email address has at most 64 characters before the @."] });
+    const total = await createUser(systemCtx, { name: "Long", email: `a@${"b".repeat(60)}.${"c".repeat(60)}.${"d".repeat(60)}.${"e".repeat(60)}.${"f".repeat(60)}.com`, environmentIds: [env.dev.id] }).catch((e) => e.fieldErrors);
+    expect(total).toEqual({ email: ["An email address has at most 254 characters."] });
+    expect(await countRows("users")).toBe(before);
+    expect((await createUser(systemCtx, { name: "Long enough", email: `${"a".repeat(64)}@example.com`, environmentIds: [env.dev.id] })).email).toBe(`${"a".repeat(64)}@example.com`);
+  });
+
   it("refuses a duplicate email, whatever its case, with a field error and writes nothing", async () => {
     await createUser(systemCtx, { name: "Grace Hopper", email: "grace@example.com", environmentIds: [env.dev.id] });
     const [usersBefore, accessBefore, auditBefore] = [await countRows("users"), await countRows("environment_access"), await countRows("audit_events")];

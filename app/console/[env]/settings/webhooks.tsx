@@ -21,7 +21,7 @@ export function Webhooks({ webhooks, dead, canWrite }: { webhooks: WebhookRow[];
   const { pending, run } = useAction();
   return (
     <div className="mt-4 flex flex-col gap-4">
-      {secret && <ShownOnce intro="The webhook's signing secret (verify the webhook-signature header with it, as Standard Webhooks describes)." values={[{ value: secret, testId: "webhook-secret" }]} />}
+      {secret && <ShownOnce intro="The webhook's signing secret (verify the webhook-signature header with it, as Standard Webhooks describes)." values={[{ value: secret, testId: "webhook-secret" }]} kind="secret" />}
       {canWrite && (
         <form
           aria-label="New webhook"

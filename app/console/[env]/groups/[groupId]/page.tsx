@@ -17,7 +17,7 @@ export const metadata = { title: "Group" };
 
 const WHAT_IT_IS: Record<string, (env: string, directory: string | null) => string> = {
   manual: (env) => `A group made in the console for ${env}: admins add and remove its members here (and IdP sign-ins may add members where a mapping says so).`,
-  scim: (_env, directory) => `A group your directory${directory ? ` “${directory}”` : ""} keeps in sync over SCIM: it owns the name and the members; a change made here is undone by the next sync unless an access review excludes it.`,
+  scim: (_env, directory) => `A group your directory${directory ? ` “${directory}”` : ""} keeps in sync over SCIM: it owns the name and the members it syncs. Members added here stay beside them; a directory member removed here comes back when the directory sends the group again, unless an access review excludes them.`,
   saml: () => "A group created by IdP sign-ins (the IdP's groups attribute): each sign-in adds or removes its members.",
   system: (env) => `Everyone who may enter ${env}: grant or revoke the environment to change who is in it.`,
 };

@@ -71,7 +71,7 @@ export function MembersTable({
           id: "name",
           header: "Member",
           cell: (c) => (
-            <div>
+            <div className="max-w-xs break-words [overflow-wrap:anywhere]">
               <div className="font-medium">
                 {c.getValue()}
                 {c.row.original.self && <span className="ml-1 text-xs text-slate-500">(you)</span>}
