@@ -3,6 +3,13 @@
 
 export type FieldErrors = Record<string, string[]>;
 
+/** The errors of a field and of its parts (`breakGlassEmails.1`, `additionalIdentityProviders.0.domains`): what a form shows beside one input holding a list. */
+export function fieldErrorsUnder(errors: FieldErrors, field: string): string[] {
+  return Object.entries(errors)
+    .filter(([k]) => k === field || k.startsWith(`${field}.`))
+    .flatMap(([, v]) => v);
+}
+
 export class DomainError extends Error {
   readonly status: number;
   readonly code: string;

@@ -73,7 +73,7 @@ function notAdminsToChange(group: Group, change: "rename" | "delete"): string | 
     case "scim":
       return `${group.name} is kept in sync by a directory (SCIM), which owns its name and members: ${change} it in the directory.`;
     case "saml":
-      return `${group.name} was made by IdP sign-ins from their groups attribute, which finds it by name: ${change === "rename" ? "renamed, the next sign-in would make it again" : "deleted, the next sign-in would make it again"}. Change the groups the IdP sends instead.`;
+      return `${group.name} was made by IdP sign-ins from their groups attribute, which finds it by name: ${change === "rename" ? "renamed" : "deleted"}, the next sign-in would make it again. Change the groups the IdP sends instead.`;
     default:
       return null;
   }

@@ -23,6 +23,7 @@ import { GROUP_NAME_MAX, insertGroupRows } from "@/lib/groups/group-rows";
 import { deleteUserMembershipRowsOfSource, environmentIdsOf, insertAccessRows, insertMembershipPairs } from "@/lib/groups/membership-rows";
 import { denialReason } from "@/lib/permissions";
 import { userCreatedEntry } from "@/lib/users";
+import { environmentAccessEntry } from "@/lib/users/bulk";
 import { emailVerifiedFor, insertUserRows, signedInRow } from "@/lib/users/rows";
 import { emailSchema } from "@/lib/validation";
 import { recordIdentityUse } from "@/lib/sso/identities";
@@ -334,7 +335,7 @@ export async function applySignInPlan(
   }
   if (plan.access === "grant") {
     await insertAccessRows(tx, [user.id], environment.id, "jit");
-    audit.push({ action: "user.environment.grant", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { environment: env.key, source: "jit" } });
+    audit.push(environmentAccessEntry("grant", user, env, { after: { source: "jit" } }));
     if (plan.defaultGroups.length) {
       await insertMembershipPairs(tx, plan.defaultGroups.map((g) => ({ groupId: g.id, userId: user.id, environmentId: environment.id })), "manual");
       for (const g of plan.defaultGroups) audit.push({ action: "group.members.add", targetType: "group", targetId: g.id, targetLabel: g.name, environment: env, after: { users: [user.email], source: "jit default" } });

@@ -152,6 +152,28 @@ export function revokeEnvironmentFromUsersIn(tx: Tx, ctx: DomainContext, input: 
   return changeEnvironmentAccessIn(tx, ctx, data, "revoke", {});
 }
 
+/**
+ * The one shape of an environment grant, revocation or held-back grant in the trail, whichever door
+ * made it (an admin, the API, a directory, a JIT sign-in): `user.environment.<op>` in the
+ * environment, its key in `after` (a grant) or `before` (a revocation), beside what the door adds.
+ */
+export function environmentAccessEntry(
+  op: "grant" | "revoke" | "grant_excluded",
+  user: { id: string; email: string },
+  environment: { id: string; key: string },
+  detail: { before?: Record<string, unknown>; after?: Record<string, unknown> } = {},
+): AuditEntry {
+  const key = { environment: environment.key };
+  return {
+    action: `user.environment.${op}`,
+    targetType: "user",
+    targetId: user.id,
+    targetLabel: user.email,
+    environment,
+    ...(op === "revoke" ? { before: { ...key, ...detail.before }, ...(detail.after ? { after: detail.after } : {}) } : { after: { ...key, ...detail.after } }),
+  };
+}
+
 async function changeEnvironmentAccessIn(
   tx: Tx,
   ctx: DomainContext,
@@ -210,19 +232,9 @@ async function changeEnvironmentAccessIn(
   await recordAuditMany(
     tx,
     ctx,
-    changed.map((id): AuditEntry => {
-      const user = locked.get(id)!.user;
-      return {
-        action: op === "grant" ? "user.environment.grant" : "user.environment.revoke",
-        targetType: "user",
-        targetId: id,
-        targetLabel: user.email,
-        environment: env,
-        ...(op === "grant"
-          ? { after: { environment: env.key, source: options.source ?? "manual" } }
-          : { before: { environment: env.key, groups: groupsBefore.get(id) ?? [] } }),
-      };
-    }),
+    changed.map((id) =>
+      environmentAccessEntry(op, locked.get(id)!.user, env, op === "grant" ? { after: { source: options.source ?? "manual" } } : { before: { groups: groupsBefore.get(id) ?? [] } }),
+    ),
   );
   return { changed, unchanged: allowedIds.filter((id) => !changedSet.has(id)), failed };
 }

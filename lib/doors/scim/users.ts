@@ -12,6 +12,7 @@ import { accessExclusionsOf, exclusionNote } from "@/lib/groups/exclusions";
 import { deleteAccessRows, environmentIdsOf, insertAccessRows } from "@/lib/groups/membership-rows";
 import { denialReason } from "@/lib/permissions";
 import { userCreatedEntry } from "@/lib/users";
+import { environmentAccessEntry } from "@/lib/users/bulk";
 import { emailSchema } from "@/lib/validation";
 import { emailVerifiedFor, insertUserRows, renameUserRows, setUserStatusRows } from "@/lib/users/rows";
 import { uniqueViolation } from "@/lib/db-errors";
@@ -333,8 +334,8 @@ async function createBatch(batch: Item[]): Promise<(ReturnType<typeof userRepres
       plan.link
         ? { action: "user.directory_link", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { directory: directory.name, userName: plan.parsed.userName } }
         : userCreatedEntry(user as User, { environments: plan.parsed.active ? [env.key] : [], directory: directory.name }, env),
-      ...(plan.parsed.active && !excludedAccess.has(user.id) ? [{ action: "user.environment.grant", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { environment: env.key, source: "scim", directory: directory.name } }] : []),
-      ...(excludedAccess.has(user.id) ? [{ action: "user.environment.grant_excluded", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { directory: directory.name, reason: exclusionNote(excludedAccess.get(user.id)!) } }] : []),
+      ...(plan.parsed.active && !excludedAccess.has(user.id) ? [environmentAccessEntry("grant", user, env, { after: { source: "scim", directory: directory.name } })] : []),
+      ...(excludedAccess.has(user.id) ? [environmentAccessEntry("grant_excluded", user, env, { after: { directory: directory.name, reason: exclusionNote(excludedAccess.get(user.id)!) } })] : []),
     ];
     // A linked user the directories had deprovisioned comes back when this directory may change
     // their account (every environment they can enter is this one); an admin's suspension stays.
@@ -368,7 +369,7 @@ async function createBatch(batch: Item[]): Promise<(ReturnType<typeof userRepres
 async function deprovision(tx: Tx, sc: ScimContext, user: Pick<User, "id" | "email">, audit: AuditEntry[]) {
   const env = await requireEnvironment(tx, sc.directory.environmentId);
   const removed = await deleteAccessRows(tx, [user.id], env.id);
-  if (removed.length) audit.push({ action: "user.environment.revoke", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, before: { environment: env.key }, after: { directory: sc.directory.name } });
+  if (removed.length) audit.push(environmentAccessEntry("revoke", user, env, { after: { directory: sc.directory.name } }));
   const [left] = await tx.select({ n: sql<number>`count(*)::int` }).from(environmentAccess).where(eq(environmentAccess.userId, user.id));
   if (left!.n === 0) {
     // Deprovisioned, not suspended: a directory may bring the user back; only an admin lifts a suspension.
@@ -401,11 +402,11 @@ async function reprovision(tx: Tx, sc: ScimContext, user: Pick<User, "id" | "ema
   }
   const excluded = (await accessExclusionsOf(tx, env.id, [user.id])).get(user.id);
   if (excluded) {
-    audit.push({ action: "user.environment.grant_excluded", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { directory: sc.directory.name, reason: exclusionNote(excluded) } });
+    audit.push(environmentAccessEntry("grant_excluded", user, env, { after: { directory: sc.directory.name, reason: exclusionNote(excluded) } }));
     return user;
   }
   const granted = await insertAccessRows(tx, [user.id], env.id, "scim", sc.directory.id);
-  if (granted.length) audit.push({ action: "user.environment.grant", targetType: "user", targetId: user.id, targetLabel: user.email, environment: env, after: { environment: env.key, source: "scim", directory: sc.directory.name } });
+  if (granted.length) audit.push(environmentAccessEntry("grant", user, env, { after: { source: "scim", directory: sc.directory.name } }));
   return user;
 }
 

@@ -4,7 +4,7 @@ import { useState } from "react";
 import { Button } from "@/components/ui/button";
 import { Field, SelectField } from "@/components/ui/field";
 import { useAction } from "@/components/use-action";
-import type { FieldErrors } from "@/lib/errors";
+import { fieldErrorsUnder, type FieldErrors } from "@/lib/errors";
 import { updateEnvironmentAuthAction } from "./actions";
 
 export type AuthFormValues = {
@@ -51,7 +51,7 @@ export function EnvironmentAuthForm({
   const [sso, setSso] = useState(values.ssoEnabled);
   const [enforcement, setEnforcement] = useState(values.enforcement);
   const [additional, setAdditional] = useState(values.additionalIdentityProviders.map((a) => ({ key: a.identityProviderId, identityProviderId: a.identityProviderId, domains: a.domains.join(", ") })));
-  const errorsUnder = (prefix: string) => Object.entries(errors).filter(([k]) => k === prefix || k.startsWith(`${prefix}.`)).flatMap(([, v]) => v);
+  const errorsUnder = (field: string) => fieldErrorsUnder(errors, field);
   const { pending, run } = useAction();
   const err = (k: string) => errors[k]?.join(" ");
   return (
@@ -164,13 +164,13 @@ export function EnvironmentAuthForm({
           </div>
         </fieldset>
         {enforcement === "domains" && (
-          <Field label="Domains that must use SSO (comma-separated)" name="enforcedDomains" defaultValue={values.enforcedDomains.join(", ")} errors={errors.enforcedDomains ?? Object.entries(errors).filter(([k]) => k.startsWith("enforcedDomains.")).flatMap(([, v]) => v)} />
+          <Field label="Domains that must use SSO (comma-separated)" name="enforcedDomains" defaultValue={values.enforcedDomains.join(", ")} errors={errorsUnder("enforcedDomains")} />
         )}
         <Field
           label="Break-glass users: may still use a password while SSO is enforced (emails, comma-separated)"
           name="breakGlassEmails"
           defaultValue={values.breakGlassEmails.join(", ")}
-          errors={[...(errors.breakGlassEmails ?? []), ...Object.entries(errors).filter(([k]) => k.startsWith("breakGlassEmails.")).flatMap(([, v]) => v)]}
+          errors={errorsUnder("breakGlassEmails")}
         />
         <div className="flex flex-col gap-2 text-sm">
           <label className="flex items-center gap-2">

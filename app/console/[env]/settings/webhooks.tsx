@@ -8,7 +8,7 @@ import { ConfirmDialog } from "@/components/ui/modal";
 import { ShownOnce } from "@/components/ui/shown-once";
 import { SimpleTable } from "@/components/ui/simple-table";
 import { useAction } from "@/components/use-action";
-import type { FieldErrors } from "@/lib/errors";
+import { fieldErrorsUnder, type FieldErrors } from "@/lib/errors";
 import { createWebhookAction, deleteWebhookAction, retryDeliveryAction, setWebhookEnabledAction } from "./actions";
 
 type WebhookRow = { id: string; name: string; url: string; actions: string; enabled: boolean; pending: number; delivered: number; dead: number };
@@ -44,7 +44,7 @@ export function Webhooks({ webhooks, dead, canWrite }: { webhooks: WebhookRow[];
         >
           <Field label="Webhook name" name="name" errors={errors.name} />
           <Field label="URL" name="url" type="url" placeholder="https://siem.example.com/hooks" errors={errors.url} className="min-w-80" />
-          <Field label="Actions (prefixes; empty: all)" name="actions" placeholder="user. group.members" errors={Object.entries(errors).filter(([k]) => k.startsWith("actions")).flatMap(([, v]) => v)} />
+          <Field label="Actions (prefixes; empty: all)" name="actions" placeholder="user. group.members" errors={fieldErrorsUnder(errors, "actions")} />
           <Button type="submit" disabled={pending}>
             Add webhook
           </Button>
