@@ -15,6 +15,13 @@ import { parseInput, uuidSchema } from "@/lib/validation";
 
 // Grants: a group or a user → a whole feature or one resource, in one environment.
 
+export const TOOL_ON_ONE_SERVER = "A tool can be granted only on one MCP server.";
+
+/** A grant may name a tool only on one MCP server (not a feature, not another feature's resource). */
+export function toolGrantable(feature: string, resource: unknown, tool: string | null | undefined): boolean {
+  return !tool || (feature === "mcp" && resource !== null && resource !== undefined);
+}
+
 export const addGrantsInput = z
   .object({
     environmentId: uuidSchema,
@@ -26,7 +33,7 @@ export const addGrantsInput = z
     tool: z.enum(MCP_TOOLS, { error: `Choose one of the MCP tools: ${MCP_TOOLS.join(", ")}.` }).nullable().default(null),
   })
   .refine((g) => g.groupIds.length + g.userIds.length > 0, { message: "Pick at least one group or user.", path: ["groupIds"] })
-  .refine((g) => !g.tool || (g.feature === "mcp" && g.resourceId !== null), { message: "A tool can be granted only on one MCP server.", path: ["tool"] });
+  .refine((g) => toolGrantable(g.feature, g.resourceId, g.tool), { message: TOOL_ON_ONE_SERVER, path: ["tool"] });
 
 export type AddGrants = z.infer<typeof addGrantsInput>;
 

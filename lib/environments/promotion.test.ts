@@ -172,4 +172,77 @@ describe("environment promotion", () => {
     await promoteBetween(memberCtx("admin"), { from: "dev", to: "prod", planHash: fresh.hash });
     expect((await planBetween(systemCtx, "dev", "prod")).text).toBe("No changes.");
   });
+
+  it("keeps the IdP's mappings onto a directory's group when it applies the mappings of console-made groups", async () => {
+    const [idp] = await getSql()<{ id: string }[]>`select id from identity_providers where name = ${idpName}`;
+    const idpId = idp!.id;
+    const [synced] = await getSql()<{ id: string }[]>`insert into groups (environment_id, name, source) values (${env.test.id}, 'Engineering (dir)', 'scim') returning id`;
+    const [sales] = await getSql()<{ id: string }[]>`select id from groups where environment_id = ${env.test.id} and name = 'Sales'`;
+    await setGroupMappings(systemCtx, idpId, { environmentId: env.test.id, mappings: [{ idpValue: "okta-sales", groupId: sales!.id }, { idpValue: "okta-eng", groupId: synced!.id }] });
+    const base = await exportEnvironmentConfig(systemCtx, "dev");
+    const withMarketing = { ...base, groups: [...base.groups, { name: "Marketing", description: "" }], groupMappings: [...base.groupMappings, { identityProvider: idpName, idpValue: "okta-mkt", group: "Marketing" }] };
+    const plan = await planPromotion(systemCtx, "test", withMarketing);
+    expect(plan.changes.filter((c) => c.kind === "group mapping")).toEqual([{ action: "create", kind: "group mapping", label: `${idpName}: okta-mkt → Marketing` }]);
+    await applyPromotion(systemCtx, "test", { document: withMarketing, planHash: plan.hash });
+    const mappings = await getSql()<{ value: string; group: string }[]>`
+      select m.idp_value as value, g.name as group from group_mappings m join groups g on g.id = m.group_id where m.environment_id = ${env.test.id} order by 1`;
+    expect(mappings.map((m) => `${m.value} → ${m.group}`)).toEqual(["okta-eng → Engineering (dir)", "okta-mkt → Marketing", "okta-sales → Sales"]);
+  });
+
+  it("refuses in the plan what applying would refuse: a name twice in two cases, a tool outside one MCP server, more IdPs without SSO, an unbounded key", async () => {
+    const base = await exportEnvironmentConfig(systemCtx, "dev");
+    const reasons = async (doc: unknown) => {
+      const e = await planPromotion(systemCtx, "test", doc).catch((error) => error);
+      return [e.status, e.fieldErrors?.document ?? e.fieldErrors];
+    };
+    expect(await reasons({ ...base, groups: [...base.groups, { name: "Dupe", description: "" }, { name: "dupe", description: "" }] })).toEqual([
+      400,
+      ["The document defines the group “Dupe” twice (group names are compared without case)."],
+    ]);
+    expect(await reasons({ ...base, grants: [...base.grants, { feature: "agent_studio", resource: "Sales genie", tool: "whoami", group: "Sales" }] })).toEqual([
+      400,
+      ["The grant Sales → Agent Studio “Sales genie” (tool whoami) names a tool: A tool can be granted only on one MCP server."],
+    ]);
+    expect(await reasons({ ...base, signIn: { ...base.signIn, ssoEnabled: false, identityProvider: null, enforcement: "optional" } })).toEqual([
+      400,
+      ["The sign-in settings are not valid (additionalIdentityProviders): Turn on SSO to sign in with more identity providers."],
+    ]);
+    expect(await reasons({ ...base, environment: { key: "k".repeat(65), name: "DEV" } })).toEqual([400, { "environment.key": ["An environment key has at most 64 characters."] }]);
+  });
+
+  it("plans enforced domains as saving stores them, so a second plan after applying is empty", async () => {
+    const base = await exportEnvironmentConfig(systemCtx, "dev");
+    const shouting = { ...base, signIn: { ...base.signIn, enforcement: "domains" as const, enforcedDomains: ["Example.COM", " example.com"] } };
+    await applyPromotion(systemCtx, "test", { document: shouting });
+    expect((await getEnvironmentAuth(env.test.id)).enforcedDomains).toEqual(["example.com"]);
+    expect((await planPromotion(systemCtx, "test", shouting)).changes).toEqual([]);
+  });
+
+  it("applies one of two plans reviewed against the same state, and refuses the other instead of undoing the first", async () => {
+    const current = await exportEnvironmentConfig(systemCtx, "test");
+    const alpha = { ...current, groups: [...current.groups, { name: "Alpha", description: "" }] };
+    const longer = { ...current, signIn: { ...current.signIn, tokenLifetimeSeconds: current.signIn.tokenLifetimeSeconds + 60 } };
+    const [planA, planB] = [await planPromotion(systemCtx, "test", alpha), await planPromotion(systemCtx, "test", longer)];
+    // Both applies are held at their first audit row until both are under way, then let go together.
+    const holder = await getSql().reserve();
+    await holder`begin`;
+    await holder`lock table audit_events in share mode`;
+    const waiting = async () => (await getSql()<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`)[0]!.n;
+    const applies = [applyPromotion(systemCtx, "test", { document: alpha, planHash: planA.hash }), applyPromotion(systemCtx, "test", { document: longer, planHash: planB.hash })].map((p) =>
+      p.then(() => "applied", (e) => `${e.status}: ${e.message}`),
+    );
+    try {
+      await expect.poll(waiting, { timeout: 15_000 }).toBe(2);
+    } finally {
+      await holder`commit`;
+      holder.release();
+    }
+    const outcomes = await Promise.all(applies);
+    expect(outcomes.filter((o) => o === "applied")).toHaveLength(1);
+    expect(outcomes.filter((o) => o !== "applied")).toEqual(["409: TEST (or the document) changed since the plan you reviewed: plan again."]);
+    // What is in TEST now is exactly the plan that was applied.
+    const after = await exportEnvironmentConfig(systemCtx, "test");
+    const alphaWon = outcomes[0] === "applied";
+    expect([after.groups.some((g) => g.name === "Alpha"), after.signIn.tokenLifetimeSeconds]).toEqual([alphaWon, current.signIn.tokenLifetimeSeconds + (alphaWon ? 0 : 60)]);
+  });
 });

@@ -4,8 +4,8 @@ import { and, eq, inArray, isNotNull, ne } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Executor } from "@/db/client";
 import { FEATURES, MCP_TOOLS, SECOND_FACTOR_POLICIES, SSO_ENFORCEMENTS, type Feature } from "@/db/enums";
-import { accessGrants, directories, groupMappings, groups, identityProviders, resources, type Environment } from "@/db/schema";
-import { addGrants, removeGrant } from "@/lib/access/grants";
+import { accessGrants, directories, environments, groupMappings, groups, identityProviders, resources, type Environment } from "@/db/schema";
+import { addGrants, removeGrant, TOOL_ON_ONE_SERVER, toolGrantable } from "@/lib/access/grants";
 import { createResource, deleteResource, updateResource } from "@/lib/access/resources";
 import type { Actor, DomainContext } from "@/lib/auth/actor";
 import { recordAudit } from "@/lib/audit/record";
@@ -52,7 +52,7 @@ const signInSchema = z.object({
 });
 export const configDocument = z.object({
   format: z.literal(CONFIG_FORMAT, { error: `Not an environment configuration (format ${CONFIG_FORMAT}): export one with iam env export KEY.` }),
-  environment: z.object({ key: z.string(), name: z.string() }),
+  environment: z.object({ key: z.string().max(64, "An environment key has at most 64 characters."), name: z.string().max(200, "An environment name has at most 200 characters.") }),
   exportedAt: z.string().optional(),
   groups: z.array(z.object({ name, description: z.string().max(500) })).max(10_000),
   resources: z.array(z.object({ feature: z.enum(FEATURES), name, description: z.string().max(500) })).max(10_000),
@@ -159,6 +159,13 @@ export async function exportEnvironmentConfig(ctx: DomainContext, key: string): 
 const canonical = (value: unknown): string =>
   JSON.stringify(value, (_k, v) => (v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v));
 
+/** The names (as given first) that appear more than once, compared without case. */
+function twice(names: string[]): string[] {
+  const seen = new Map<string, number>();
+  for (const n of names) seen.set(lower(n), (seen.get(lower(n)) ?? 0) + 1);
+  return [...new Set(names.filter((n) => seen.get(lower(n))! > 1).map((n) => names.find((m) => lower(m) === lower(n))!))];
+}
+
 /** The difference between `desired` and `current`: what applying would create, change and remove. */
 function diff(
   current: ConfigDocument,
@@ -171,6 +178,9 @@ function diff(
   const errors: string[] = [];
   const currentGroups = new Map(current.groups.map((g) => [lower(g.name), g]));
   const desiredGroups = new Map(desired.groups.map((g) => [lower(g.name), g]));
+  // Names are one group (or resource) whatever their case: a document naming one twice cannot be applied.
+  for (const name of twice(desired.groups.map((g) => g.name))) errors.push(`The document defines the group “${name}” twice (group names are compared without case).`);
+  for (const name of twice(desired.resources.map((r) => `${FEATURE_WORD[r.feature]} “${r.name}”`))) errors.push(`The document defines the resource ${name} twice (names are compared without case).`);
   for (const [k, g] of desiredGroups) {
     const now = currentGroups.get(k);
     // A group of the same name that a directory or IdP sign-ins own is not the console's to replace.
@@ -196,6 +206,8 @@ function diff(
   const knownGroup = (g: string) => desiredGroups.has(lower(g)) || lower(g) === "everyone";
   for (const g of desired.grants) {
     if (!knownGroup(g.group)) errors.push(`The grant ${grantLabel(g)} names a group the document does not define.`);
+    // As the grants' own rule (lib/access/grants): a tool is granted on one MCP server.
+    if (!toolGrantable(g.feature, g.resource, g.tool)) errors.push(`The grant ${grantLabel(g)} names a tool: ${TOOL_ON_ONE_SERVER}`);
     if (g.resource && !desiredResources.has(rkey({ feature: g.feature, name: g.resource }))) errors.push(`The grant ${grantLabel(g)} names a resource the document does not define.`);
   }
   const currentGrants = new Map(current.grants.map((g) => [grantKey(g), g]));
@@ -211,7 +223,8 @@ function diff(
   const signInBefore = current.signIn;
   const signInAfter = {
     ...desired.signIn,
-    enforcedDomains: [...desired.signIn.enforcedDomains].sort(),
+    // As the save stores them (trimmed, lower case, once each), or the plan would differ from what applying wrote for ever.
+    enforcedDomains: [...new Set(desired.signIn.enforcedDomains.map(lower))].sort(),
     jitGroups: [...desired.signIn.jitGroups].sort(),
     additionalIdentityProviders: desired.signIn.additionalIdentityProviders
       ? desired.signIn.additionalIdentityProviders.map((a) => ({ identityProvider: a.identityProvider, domains: a.domains.map((d) => d.trim().toLowerCase()).sort() })).sort((x, y) => (lower(x.identityProvider) < lower(y.identityProvider) ? -1 : 1))
@@ -222,7 +235,19 @@ function diff(
     changes.push({ action: "change", kind: "sign-in", label: changed.join(", "), before: Object.fromEntries(changed.map((k) => [k, signInBefore[k]])), after: Object.fromEntries(changed.map((k) => [k, signInAfter[k]])) });
   }
   // The sign-in settings must pass the same rules as saving them in the console (SSO needs an IdP, …).
-  const valid = updateEnvironmentAuthInput.safeParse({ ...signInAfter, identityProvider: undefined, jitGroups: undefined, additionalIdentityProviders: undefined, identityProviderId: signInAfter.identityProvider ? PRESENT : null });
+  // IdPs stand in by name: the main one as PRESENT, each other name as an id of its own (so one named twice is twice the same).
+  const standIn = new Map<string, string>();
+  const standInFor = (n: string) => standIn.get(lower(n)) ?? standIn.set(lower(n), `00000000-0000-4000-8000-${String(standIn.size + 1).padStart(12, "0")}`).get(lower(n))!;
+  const valid = updateEnvironmentAuthInput.safeParse({
+    ...signInAfter,
+    identityProvider: undefined,
+    jitGroups: undefined,
+    identityProviderId: signInAfter.identityProvider ? PRESENT : null,
+    additionalIdentityProviders: desired.signIn.additionalIdentityProviders?.map((a) => ({
+      identityProviderId: signInAfter.identityProvider && lower(a.identityProvider) === lower(signInAfter.identityProvider) ? PRESENT : standInFor(a.identityProvider),
+      domains: a.domains,
+    })),
+  });
   if (!valid.success) for (const issue of valid.error.issues) errors.push(`The sign-in settings are not valid (${issue.path.join(".")}): ${issue.message}`);
   if (signInAfter.identityProvider && !accountIdps.has(lower(signInAfter.identityProvider))) errors.push(`There is no identity provider named “${signInAfter.identityProvider}”: connect it first (Identity providers).`);
   for (const a of signInAfter.additionalIdentityProviders ?? []) {
@@ -294,6 +319,10 @@ export async function applyPromotion(ctx: DomainContext, key: string, input: unk
   const environment = await environmentNamed(key);
   for (const resource of PROMOTED) authorize(ctx.actor, resource, "write", [environment.id]);
   return inOneTransaction(async (tx) => {
+    // One promotion into an environment at a time: a second waits here, then plans against what the
+    // first committed (and, with the hash of a plan made before, is refused) instead of undoing it.
+    // (No key update: rows that merely reference the environment are not held up meanwhile.)
+    await tx.select({ id: environments.id }).from(environments).where(eq(environments.id, environment.id)).for("no key update");
     const plan = await planFor(environment, document, tx);
     if (planHash && plan.hash !== planHash) throw new ConflictError(`${environment.name} (or the document) changed since the plan you reviewed: plan again.`);
     if (plan.changes.length === 0) return plan;
@@ -365,11 +394,14 @@ async function applyChanges(ctx: DomainContext, tx: Executor, environment: Envir
     .select({ idpId: groupMappings.identityProviderId, idpValue: groupMappings.idpValue, groupId: groupMappings.groupId, groupName: groups.name, source: groups.source })
     .from(groupMappings)
     .innerJoin(groups, eq(groups.id, groupMappings.groupId))
-    .where(and(eq(groupMappings.environmentId, env), eq(groups.source, "manual")));
+    .where(eq(groupMappings.environmentId, env));
   const documentGroups = new Set(document.groups.map((g) => lower(g.name)));
-  const idpIds = new Set([...currentMappings.map((m) => m.idpId), ...document.groupMappings.map((m) => idpIdByName.get(lower(m.identityProvider))!)]);
+  // Promoted are the mappings onto console-made groups; those onto a directory's or an IdP's groups
+  // are no document's (the plan does not list them) and stay as they are.
+  const promoted = (m: (typeof currentMappings)[number]) => m.source === "manual" && documentGroups.has(lower(m.groupName));
+  const idpIds = new Set([...currentMappings.filter((m) => m.source === "manual").map((m) => m.idpId), ...document.groupMappings.map((m) => idpIdByName.get(lower(m.identityProvider))!)]);
   for (const idpId of idpIds) {
-    const kept = currentMappings.filter((m) => m.idpId === idpId && !documentGroups.has(lower(m.groupName))).map((m) => ({ idpValue: m.idpValue, groupId: m.groupId }));
+    const kept = currentMappings.filter((m) => m.idpId === idpId && !promoted(m)).map((m) => ({ idpValue: m.idpValue, groupId: m.groupId }));
     const wanted = document.groupMappings.filter((m) => idpIdByName.get(lower(m.identityProvider)) === idpId).map((m) => ({ idpValue: m.idpValue, groupId: groupId.get(lower(m.group))! }));
     const before = currentMappings.filter((m) => m.idpId === idpId).map((m) => `${m.idpValue}/${m.groupId}`).sort();
     const after = [...kept, ...wanted].map((m) => `${m.idpValue}/${m.groupId}`).sort();
