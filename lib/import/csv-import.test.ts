@@ -90,8 +90,9 @@ describe("CSV import", () => {
     expect(one).toEqual({ source: "import", envs: ["dev", "prod"], groups: ["Engineering", "Everyone", "Everyone", "Support"] });
     const [renamed] = await getDb().execute<{ name: string }>(sql`select name from users where lower(email) = 'existing@example.com'`);
     expect(renamed!.name).toBe("Existing Renamed");
-    const audits = await getDb().execute<{ action: string }>(sql`select action from audit_events where action like 'user%import%' or action = 'users.import' order by id`);
-    expect(audits.map((a) => a.action)).toEqual(["user.import.create", "user.import.update", "users.import"]);
+    const audits = await getDb().execute<{ action: string; environment_key: string | null }>(sql`select action, environment_key from audit_events where action like 'user%import%' or action = 'users.import' order by id`);
+    // A new user of DEV and PROD, and a rename, are account-wide events.
+    expect(audits.map((a) => [a.action, a.environment_key])).toEqual([["user.import.create", null], ["user.import.update", null], ["users.import", "dev"]]);
 
     const counts = { users: await countRows("users"), members: await countRows("group_members"), audit: await countRows("audit_events") };
     const again = await runImport(FILE, true);
@@ -116,6 +117,20 @@ describe("CSV import", () => {
     expect(await countRows("users")).toBe(before + 1);
     const [nowhere] = await getDb().execute<{ n: number }>(sql`select count(*)::int as n from users where email in ('nowhere@example.com', 'prod.only@example.com')`);
     expect(nowhere!.n).toBe(0);
+  });
+
+  it("files a row that changes one environment only under that environment, as the console's and SCIM's creations", async () => {
+    // new.one (DEV and PROD, from the test above) gains nothing new but a PROD group: PROD's event.
+    await createGroup(systemCtx, { environmentId: env.prod.id, name: "Import PROD only" });
+    const csv = ["email,name,environments,groups_prod", "one.env@example.com,One Env,dev,", "new.one@example.com,,,Import PROD only", "two.env@example.com,Two Env,dev;prod,"].join("\n");
+    await runImport(csv, true);
+    const rows = await getDb().execute<{ action: string; target_label: string; environment_key: string | null }>(sql`
+      select action, target_label, environment_key from audit_events where action like 'user.import.%' and target_label in ('one.env@example.com', 'new.one@example.com', 'two.env@example.com') order by id desc limit 3`);
+    expect(rows.map((r) => [r.action, r.target_label, r.environment_key]).reverse()).toEqual([
+      ["user.import.create", "one.env@example.com", "dev"],
+      ["user.import.update", "new.one@example.com", "prod"],
+      ["user.import.create", "two.env@example.com", null],
+    ]);
   });
 
   it("reports a file that is not UTF-8 and applies nothing", async () => {

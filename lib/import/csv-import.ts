@@ -276,6 +276,18 @@ async function planBatch(
   });
 }
 
+/**
+ * The environment an import row's audit event belongs to, as console and SCIM creations: a new user
+ * of one environment, or a change that only adds access and groups in one environment. A rename, or
+ * a change across environments, stays account-wide.
+ */
+function importRowEnvironment(p: RowPlan, envById: Map<string, { key: string }>): Pick<AuditEntry, "environment"> {
+  if (p.newName) return {};
+  const touched = new Set([...p.addEnvironments, ...p.addGroups.map((g) => g.environmentId)]);
+  const [only] = touched;
+  return touched.size === 1 && envById.has(only!) ? { environment: { id: only!, key: envById.get(only!)!.key } } : {};
+}
+
 async function applyBatch(tx: Tx, ctx: DomainContext, plans: RowPlan[], envById: Map<string, { key: string; position: number }>): Promise<void> {
   const creates = plans.filter((p) => p.outcome === "create");
   if (creates.length) {
@@ -312,6 +324,7 @@ async function applyBatch(tx: Tx, ctx: DomainContext, plans: RowPlan[], envById:
         targetType: "user",
         targetId: p.userId!,
         targetLabel: p.email,
+        ...importRowEnvironment(p, envById),
         after: {
           ...(p.outcome === "create" ? { name: p.name } : p.newName ? { name: p.newName } : {}),
           environments: p.addEnvironments.map((id) => envById.get(id)?.key),
