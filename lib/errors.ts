@@ -10,6 +10,22 @@ export function fieldErrorsUnder(errors: FieldErrors, field: string): string[] {
     .flatMap(([, v]) => v);
 }
 
+/**
+ * A list's field errors renamed to the rows of a form that left some rows out when sending (blank
+ * ones): `field.<i>.…` of the i-th row sent becomes `field.<shown[i]>.…`, the row's place in the form.
+ */
+export function fieldErrorsOfShownRows(errors: FieldErrors, field: string, shown: readonly number[]): FieldErrors {
+  const prefix = `${field}.`;
+  return Object.fromEntries(
+    Object.entries(errors).map(([key, messages]) => {
+      if (!key.startsWith(prefix)) return [key, messages];
+      const [index, ...rest] = key.slice(prefix.length).split(".");
+      const place = /^\d+$/.test(index!) ? shown[Number(index)] : undefined;
+      return [place === undefined ? key : [field, place, ...rest].join("."), messages];
+    }),
+  );
+}
+
 export class DomainError extends Error {
   readonly status: number;
   readonly code: string;

@@ -1,15 +1,15 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { desc, eq } from "drizzle-orm";
+import { and, desc, eq } from "drizzle-orm";
 import { getDb } from "@/db/client";
-import { auditEvents, identityProviders } from "@/db/schema";
+import { auditEvents, groups, identityProviders } from "@/db/schema";
 import { countRows, createEnvironments, memberCtx, systemCtx } from "@/test-support/fixtures";
 import { ForbiddenError, ValidationError } from "@/lib/errors";
 import { createGroup } from "@/lib/groups";
 import { createUser, revokeEnvironment } from "@/lib/users";
 import { routeSignIn, updateEnvironmentAuth } from "./environment-auth";
-import { createIdentityProvider, deleteIdentityProvider, refreshMetadata, setGroupMappings, updateIdentityProvider } from "./identity-providers";
+import { createIdentityProvider, deleteIdentityProvider, listGroupMappings, refreshMetadata, setGroupMappings, updateIdentityProvider } from "./identity-providers";
 import { jackson, JACKSON_PRODUCT } from "./jackson";
 import { certificateWarning, fetchMetadata, parseIdpMetadata } from "./metadata";
 import { withPrivateUrls } from "./testing/metadata-server";
@@ -50,6 +50,9 @@ describe("metadata", () => {
   it("refuses what is not IdP metadata, each with the reason", () => {
     const cases: [string, RegExp][] = [
       ["<not xml", /not well-formed XML/],
+      // The parser's reason, not its wrapping ("Reporting fatalError … caused Error: …").
+      ['<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata"><a></b></md:EntityDescriptor>', /^The metadata is not well-formed XML \(Opening and ending tag mismatch: "a" != "b"\)\.$/],
+      ["<a>&foo;</a>", /^The metadata is not well-formed XML \(entity not found:&foo;\)\.$/],
       ['<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "x">]><x/>', /DOCTYPE or entity declaration/],
       ['<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="e"><md:SPSSODescriptor/></md:EntityDescriptor>', /no IDPSSODescriptor/],
       [idpMetadata("https://idp.example/md", "https://idp.example/sso", []), /no signing certificate/],
@@ -169,7 +172,14 @@ describe("identity providers", () => {
     const idp = await createIdentityProvider(systemCtx, { name: "Mapper", metadataXml: idpMetadata("https://mapper.example/md", "https://mapper.example/sso", [key1.certBase64]) });
     const devGroup = await createGroup(systemCtx, { environmentId: envs.dev.id, name: "Dev Team" });
     const error = await setGroupMappings(systemCtx, idp.id, { environmentId: envs.prod.id, mappings: [{ idpValue: "x", groupId: devGroup.id }] }).catch((e) => e);
-    expect((error as ValidationError).message).toBe("A mapped group is not in this environment.");
+    expect([(error as ValidationError).message, (error as ValidationError).fieldErrors]).toEqual(["A mapped group is not in this environment.", { "mappings.0.groupId": ["This group is not in this environment."] }]);
+    // A row with a value but no group (the console's "Choose a group") is named, with what to do.
+    const noGroup = await setGroupMappings(systemCtx, idp.id, { environmentId: envs.dev.id, mappings: [{ idpValue: "a", groupId: devGroup.id }, { idpValue: "b", groupId: "" }] }).catch((e) => e);
+    expect((noGroup as ValidationError).fieldErrors).toEqual({ "mappings.1.groupId": ["Choose the group this value maps to."] });
+    const [everyone] = await getDb().select({ id: groups.id }).from(groups).where(and(eq(groups.environmentId, envs.dev.id), eq(groups.source, "system")));
+    const toEveryone = await setGroupMappings(systemCtx, idp.id, { environmentId: envs.dev.id, mappings: [{ idpValue: "a", groupId: devGroup.id }, { idpValue: "all", groupId: everyone!.id }] }).catch((e) => e);
+    expect((toEveryone as ValidationError).fieldErrors).toEqual({ "mappings.1.groupId": ["Everyone cannot be mapped: everyone with access is in it."] });
+    expect(await listGroupMappings(idp.id, envs.dev.id)).toEqual([]);
     const rows = await setGroupMappings(systemCtx, idp.id, { environmentId: envs.dev.id, mappings: [{ idpValue: "okta-dev", groupId: devGroup.id }] });
     expect(rows).toEqual([{ idpValue: "okta-dev", groupId: devGroup.id, groupName: "Dev Team" }]);
   });

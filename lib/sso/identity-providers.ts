@@ -86,7 +86,12 @@ export const updateIdpInput = z.object({
 export const groupMappingsInput = z.object({
   environmentId: uuidSchema,
   mappings: z
-    .array(z.object({ idpValue: z.string().trim().min(1, "Enter the IdP's group value.").max(500), groupId: uuidSchema }))
+    .array(
+      z.object({
+        idpValue: z.string({ error: "Enter the IdP's group value." }).trim().min(1, "Enter the IdP's group value.").max(500, "A group value has at most 500 characters."),
+        groupId: z.string({ error: "Choose the group this value maps to." }).min(1, "Choose the group this value maps to.").pipe(uuidSchema),
+      }),
+    )
     .max(1000),
 });
 
@@ -439,6 +444,11 @@ export async function approveCertificate(ctx: DomainContext, id: string, input: 
   });
 }
 
+/** Whether `cert` is the only approved certificate of its IdP: it cannot be removed (the console offers no Remove for it). */
+export function isLastApprovedCertificate(certificates: readonly { status: string }[], cert: { status: string }): boolean {
+  return cert.status === "approved" && certificates.filter((c) => c.status === "approved").length === 1;
+}
+
 /**
  * Removes a certificate (an old one after a rollover, or a pending one that is not the IdP's).
  * Audited with its fingerprint. The last approved certificate is not removed: the IdP would accept
@@ -447,7 +457,7 @@ export async function approveCertificate(ctx: DomainContext, id: string, input: 
  */
 export async function removeCertificate(ctx: DomainContext, id: string, input: unknown): Promise<IdentityProvider> {
   return changeCertificates(ctx, id, input, (idp, cert) => {
-    if (cert.status === "approved" && idp.certificates.filter((c) => c.status === "approved").length === 1) {
+    if (isLastApprovedCertificate(idp.certificates, cert)) {
       throw new ValidationError(`This is the last approved signing certificate of ${idp.name}: without it no sign-in with this IdP would be accepted. Approve its successor first.`);
     }
     return { action: "identity_provider.certificate_remove", certificates: idp.certificates.filter((c) => c.fingerprint !== cert.fingerprint) };
@@ -545,9 +555,14 @@ export async function setGroupMappings(ctx: DomainContext, identityProviderId: s
     const env = await requireEnvironment(tx, data.environmentId);
     const groupIds = [...new Set(data.mappings.map((m) => m.groupId))];
     if (groupIds.length) {
-      const found = await tx.select({ id: groups.id, source: groups.source }).from(groups).where(and(inArray(groups.id, groupIds), eq(groups.environmentId, env.id)));
-      if (found.length !== groupIds.length) throw ValidationError.field("mappings", "A mapped group is not in this environment.");
-      if (found.some((g) => g.source === "system")) throw new ValidationError("Everyone cannot be mapped: everyone with access is in it.", { mappings: ["Everyone cannot be mapped."] });
+      const found = new Map(
+        (await tx.select({ id: groups.id, source: groups.source }).from(groups).where(and(inArray(groups.id, groupIds), eq(groups.environmentId, env.id)))).map((g) => [g.id, g.source]),
+      );
+      // Each refusal names its row, so the console shows it beside that row.
+      const row = data.mappings.findIndex((m) => !found.has(m.groupId));
+      if (row >= 0) throw new ValidationError("A mapped group is not in this environment.", { [`mappings.${row}.groupId`]: ["This group is not in this environment."] });
+      const everyone = data.mappings.findIndex((m) => found.get(m.groupId) === "system");
+      if (everyone >= 0) throw new ValidationError("Everyone cannot be mapped: everyone with access is in it.", { [`mappings.${everyone}.groupId`]: ["Everyone cannot be mapped: everyone with access is in it."] });
     }
     const before = await listGroupMappings(idp.id, env.id, tx);
     await tx.delete(groupMappings).where(and(eq(groupMappings.identityProviderId, idp.id), eq(groupMappings.environmentId, env.id)));

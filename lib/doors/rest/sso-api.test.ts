@@ -206,9 +206,12 @@ describe("identity providers and sign-in settings", () => {
 
     const before = await countRows("group_mappings");
     const elsewhere = await api("PUT", `/identity-providers/${idpId}/mappings`, { body: { environment: "dev", mappings: [{ idpValue: "x", groupId: prodGroup.id }] } });
-    expect([elsewhere.status, elsewhere.json.errors.mappings]).toEqual([400, ["A mapped group is not in this environment."]]);
+    // Each refusal names the row it is about.
+    expect([elsewhere.status, elsewhere.json.detail, elsewhere.json.errors]).toEqual([400, "A mapped group is not in this environment.", { "mappings.0.groupId": ["This group is not in this environment."] }]);
     const [everyone] = await getSql()<{ id: string }[]>`select id from groups where environment_id = ${env.dev.id} and source = 'system'`;
-    expect((await api("PUT", `/identity-providers/${idpId}/mappings`, { body: { environment: "dev", mappings: [{ idpValue: "all", groupId: everyone!.id }] } })).json.errors.mappings).toEqual(["Everyone cannot be mapped."]);
+    expect((await api("PUT", `/identity-providers/${idpId}/mappings`, { body: { environment: "dev", mappings: [{ idpValue: "all", groupId: everyone!.id }] } })).json.errors).toEqual({
+      "mappings.0.groupId": ["Everyone cannot be mapped: everyone with access is in it."],
+    });
     expect((await api("PUT", `/identity-providers/${idpId}/mappings`, { body: { mappings: [] } })).json.errors.environment).toEqual(["Name the environment (its key)."]);
     expect((await api("PUT", `/identity-providers/${idpId}/mappings`, { token: tokens.devWrite, body: { environment: "prod", mappings: [] } })).json.detail).toBe("This change touches an environment outside your scope.");
     expect((await api("GET", `/identity-providers/${idpId}/mappings`)).json.errors.environment).toEqual(["Name the environment: ?environment=<key>."]);

@@ -5,7 +5,7 @@ import { Button } from "@/components/ui/button";
 import { DangerAction } from "@/components/ui/modal";
 import { Field } from "@/components/ui/field";
 import { useAction } from "@/components/use-action";
-import type { FieldErrors } from "@/lib/errors";
+import { fieldErrorsOfShownRows, type FieldErrors } from "@/lib/errors";
 import { ATTRIBUTE_PRESETS } from "@/lib/sso/presets";
 import { TokenAuthMethodSelect } from "../add-idp-form";
 import { deleteIdpAction, previewTraceAction, refreshMetadataAction, setGroupMappingsAction, updateIdpAction } from "../actions";
@@ -262,37 +262,49 @@ export function GroupMappingsForm({
       className="flex flex-col gap-3"
       onSubmit={(e) => {
         e.preventDefault();
-        run(() => setGroupMappingsAction(idpId, { environmentId, mappings: rows.filter((r) => r.idpValue.trim() || r.groupId) }), {
+        // Rows left blank (added, never filled) are not sent; the errors of those sent are shown at their row.
+        const shown = rows.flatMap((r, i) => (r.idpValue.trim() || r.groupId ? [i] : []));
+        run(() => setGroupMappingsAction(idpId, { environmentId, mappings: shown.map((i) => rows[i]!) }), {
           error: "inline",
-          fieldErrors: setErrors,
+          fieldErrors: (errs) => setErrors(fieldErrorsOfShownRows(errs, "mappings", shown)),
           success: (d) => `Saved ${d.count} mapping(s).`,
         });
       }}
     >
       <FormMessage errors={errors} />
-      {Object.entries(errors)
-        .filter(([k]) => k.startsWith("mappings"))
-        .map(([k, v]) => (
-          <p key={k} role="alert" className="text-sm text-red-700">
-            {v.join(" ")}
-          </p>
-        ))}
+      {errors.mappings && (
+        <p role="alert" className="text-sm text-red-700">
+          {errors.mappings.join(" ")}
+        </p>
+      )}
       {rows.length === 0 && <p className="text-sm text-slate-500">No explicit mapping: a group value matches the group of the same name.</p>}
-      {rows.map((row, i) => (
-        <div key={i} className="flex flex-wrap items-end gap-2">
+      {rows.map((row, i) => {
+        const valueErrors = errors[`mappings.${i}.idpValue`];
+        const groupErrors = errors[`mappings.${i}.groupId`];
+        return (
+        <div key={i} className="flex flex-wrap items-start gap-2">
           <label className="flex flex-col gap-1 text-sm">
             IdP group value
             <input
               value={row.idpValue}
+              aria-invalid={valueErrors ? true : undefined}
+              aria-describedby={valueErrors ? `mapping-${i}-value-error` : undefined}
               disabled={!canWrite}
               onChange={(e) => setRows(rows.map((r, j) => (j === i ? { ...r, idpValue: e.target.value } : r)))}
               className="rounded-md border border-slate-300 px-2 py-1.5 text-sm"
             />
+            {valueErrors && (
+              <span id={`mapping-${i}-value-error`} className="text-xs text-red-700">
+                {valueErrors.join(" ")}
+              </span>
+            )}
           </label>
           <label className="flex flex-col gap-1 text-sm">
             Group here
             <select
               value={row.groupId}
+              aria-invalid={groupErrors ? true : undefined}
+              aria-describedby={groupErrors ? `mapping-${i}-group-error` : undefined}
               disabled={!canWrite}
               onChange={(e) => setRows(rows.map((r, j) => (j === i ? { ...r, groupId: e.target.value } : r)))}
               className="rounded-md border border-slate-300 px-2 py-1.5 text-sm"
@@ -304,14 +316,28 @@ export function GroupMappingsForm({
                 </option>
               ))}
             </select>
+            {groupErrors && (
+              <span id={`mapping-${i}-group-error`} className="text-xs text-red-700">
+                {groupErrors.join(" ")}
+              </span>
+            )}
           </label>
           {canWrite && (
-            <Button type="button" variant="ghost" onClick={() => setRows(rows.filter((_, j) => j !== i))}>
+            <Button
+              type="button"
+              variant="ghost"
+              className="mt-6"
+              onClick={() => {
+                setRows(rows.filter((_, j) => j !== i));
+                setErrors({});
+              }}
+            >
               Remove
             </Button>
           )}
         </div>
-      ))}
+        );
+      })}
       {canWrite && (
         <div className="flex gap-2">
           <Button type="button" variant="secondary" onClick={() => setRows([...rows, { idpValue: "", groupId: "" }])}>
