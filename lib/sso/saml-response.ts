@@ -122,14 +122,18 @@ export function decodeSamlResponse(base64: string): { xml: string; base64: strin
 
 export function parseXml(xml: string): Document {
   let doc: Document;
+  // The parser's own words for the first error: what it throws wraps them ("Reporting fatalError … caused Error: …").
+  let reason: string | undefined;
   try {
     doc = new DOMParser({
       onError: (level, message) => {
-        if (level !== "warning") throw new Error(message);
+        if (level === "warning") return;
+        reason ??= message.split("\n")[0]!.replace(/^\[xmldom [^\]]*\]\s*/, "").trim();
+        throw new Error(message);
       },
     }).parseFromString(xml, "text/xml");
   } catch (e) {
-    throw new SamlCheckError("malformed", `The SAML response is not well-formed XML (${(e as Error).message.split("\n")[0]}).`);
+    throw new SamlCheckError("malformed", `The SAML response is not well-formed XML (${reason || (e as Error).message.split("\n")[0]}).`);
   }
   if (!doc.documentElement) throw new SamlCheckError("malformed", "The SAML response is empty.");
   return doc;
