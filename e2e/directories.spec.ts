@@ -23,8 +23,8 @@ test("create a SCIM directory: the base URL and the token are shown once; rotati
   await expect(row).toContainText(token.slice(-4));
   await page.reload();
   await expect(page.getByTestId("scim-token")).toHaveCount(0);
-  page.once("dialog", (d) => void d.accept());
   await page.getByRole("row").filter({ hasText: name }).getByRole("button", { name: "Rotate token" }).click();
+  await page.getByRole("dialog", { name: `Rotate ${name}'s token?` }).getByRole("button", { name: "Rotate token" }).click();
   await expect(page.getByTestId("scim-token")).not.toHaveText(token);
   await page.getByRole("row").filter({ hasText: name }).getByRole("button", { name: "Disable" }).click();
   await expect(page.getByRole("row").filter({ hasText: name })).toContainText("disabled");

@@ -261,3 +261,46 @@ test("groups have their own page: search, size, source, grants; a group's page s
   await expect(page).toHaveURL(/\/console\/dev\/groups$/);
   await expect(page.getByRole("link", { name: `Pilots ${id}`, exact: true })).toHaveCount(0);
 });
+
+test("revoking an environment and suspending ask in the page's dialog, and Cancel changes nothing", async ({ page }) => {
+  const id = unique();
+  const email = `asked.${id}@example.com`;
+  // The browser's own confirm() would land here (and be dismissed): none may appear.
+  const browserDialogs: string[] = [];
+  page.on("dialog", (d) => {
+    browserDialogs.push(d.message());
+    void d.dismiss();
+  });
+  await signInAsOwner(page);
+  await page.goto(`${baseUrl()}/console/dev/users`);
+  await page.getByRole("button", { name: "Add user" }).click();
+  const form = page.getByRole("dialog", { name: "Add a user" });
+  await form.getByLabel("Full name").fill(`Asked ${id}`);
+  await form.getByLabel("Email").fill(email);
+  await form.getByRole("checkbox", { name: "PROD" }).check();
+  await form.getByRole("button", { name: "Add user" }).click();
+  await expect(form).toBeHidden();
+  await page.goto(`${baseUrl()}/console/dev/users?q=asked.${id}`);
+  await page.getByRole("link", { name: `Asked ${id}` }).click();
+  await expect(page.getByRole("heading", { name: `Asked ${id}` })).toBeVisible();
+
+  const prod = page.getByRole("checkbox", { name: /May enter PROD/ });
+  await expect(prod).toBeChecked();
+  await prod.click();
+  const revoke = page.getByRole("dialog", { name: `Revoke PROD for ${email}?` });
+  await expect(revoke).toContainText(`${email} leaves every group in PROD`);
+  await revoke.getByRole("button", { name: "Cancel" }).click();
+  await expect(revoke).toBeHidden();
+  await expect(prod).toBeChecked();
+  await prod.click();
+  await revoke.getByRole("button", { name: "Revoke PROD" }).click();
+  await expect(page.getByText("PROD revoked.")).toBeVisible();
+  await expect(prod).not.toBeChecked();
+
+  await page.getByRole("button", { name: "Suspend", exact: true }).click();
+  const suspend = page.getByRole("dialog", { name: `Suspend ${email}?` });
+  await suspend.getByRole("button", { name: "Suspend" }).click();
+  await expect(page.getByText("Suspended.")).toBeVisible();
+  await expect(page.getByRole("button", { name: "Reactivate" })).toBeVisible();
+  expect(browserDialogs).toEqual([]);
+});

@@ -149,3 +149,28 @@ export function DangerAction({
     </DangerZone>
   );
 }
+
+type ConfirmRequest = { title: string; description: React.ReactNode; confirmLabel: string; onConfirm: () => void };
+
+/**
+ * An "Are you sure?" asked in the page's own dialog (not the browser's `confirm()`, which blocks
+ * the page, cannot be styled, and reads differently in every browser): render `dialog` once, and
+ * call `ask` with what to confirm; `onConfirm` runs after the dialog closes.
+ */
+export function useConfirm(): [dialog: React.ReactNode, ask: (request: ConfirmRequest) => void] {
+  const [request, setRequest] = useState<ConfirmRequest | null>(null);
+  const dialog = (
+    <ConfirmDialog
+      open={request !== null}
+      onOpenChange={(open) => !open && setRequest(null)}
+      title={request?.title ?? ""}
+      description={request?.description ?? ""}
+      confirmLabel={request?.confirmLabel ?? ""}
+      onConfirm={() => {
+        setRequest(null);
+        request?.onConfirm();
+      }}
+    />
+  );
+  return [dialog, setRequest];
+}

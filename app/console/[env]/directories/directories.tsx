@@ -5,6 +5,7 @@ import { useState } from "react";
 import { Badge } from "@/components/ui/card";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
+import { useConfirm } from "@/components/ui/modal";
 import { CopyButton } from "@/components/ui/copy-button";
 import { ShownOnce } from "@/components/ui/shown-once";
 import { SimpleTable } from "@/components/ui/simple-table";
@@ -32,8 +33,10 @@ export function Directories({
   const [errors, setErrors] = useState<FieldErrors>({});
   const [secret, setSecret] = useState<{ baseUrl: string; token: string } | null>(null);
   const { pending, run } = useAction();
+  const [confirmDialog, ask] = useConfirm();
   return (
     <div className="flex flex-col gap-4">
+      {confirmDialog}
       {secret && (
         <ShownOnce
           intro="Enter these in the IdP's provisioning settings."
@@ -89,13 +92,18 @@ export function Directories({
                   <Button
                     variant="secondary"
                     disabled={pending}
-                    onClick={() => {
-                      if (!window.confirm(`Rotate ${r.name}'s token? The current token stops working at once.`)) return;
-                      run(() => rotateDirectoryTokenAction(r.id), {
-                        onSuccess: (d) => setSecret({ baseUrl: d.baseUrl, token: d.token }),
-                        refresh: "always",
-                      });
-                    }}
+                    onClick={() =>
+                      ask({
+                        title: `Rotate ${r.name}'s token?`,
+                        description: "The current token stops working at once: the directory's provisioning fails until it is given the new one.",
+                        confirmLabel: "Rotate token",
+                        onConfirm: () =>
+                          run(() => rotateDirectoryTokenAction(r.id), {
+                            onSuccess: (d) => setSecret({ baseUrl: d.baseUrl, token: d.token }),
+                            refresh: "always",
+                          }),
+                      })
+                    }
                   >
                     Rotate token
                   </Button>

@@ -4,6 +4,7 @@ import { useState } from "react";
 import { Badge } from "@/components/ui/card";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
+import { useConfirm } from "@/components/ui/modal";
 import { ShownOnce } from "@/components/ui/shown-once";
 import { SimpleTable } from "@/components/ui/simple-table";
 import { useAction } from "@/components/use-action";
@@ -20,9 +21,11 @@ export function ApiTokens({ tokens, environments, canWrite, memberId }: { tokens
   const [errors, setErrors] = useState<FieldErrors>({});
   const [secret, setSecret] = useState<string | null>(null);
   const { pending, run } = useAction();
+  const [confirmDialog, ask] = useConfirm();
 
   return (
     <div className="mt-4 flex flex-col gap-4">
+      {confirmDialog}
       {secret && <ShownOnce intro="The new API token." values={[{ value: secret, testId: "new-token" }]} />}
       {memberId && (
         <form
@@ -93,9 +96,14 @@ export function ApiTokens({ tokens, environments, canWrite, memberId }: { tokens
                 <Button
                   variant="ghost"
                   className="text-red-700"
+                  aria-label={`Revoke ${t.name}`}
                   onClick={() =>
-                    window.confirm(`Revoke “${t.name}”? Clients using it stop working at once.`) &&
-                    run(() => (canWrite ? revokeApiTokenAction(t.id) : revokeOwnTokenAction(t.id)), { success: "Revoked.", refresh: false })
+                    ask({
+                      title: `Revoke “${t.name}”?`,
+                      description: "Clients using it stop working at once. A revoked token cannot be used again.",
+                      confirmLabel: "Revoke token",
+                      onConfirm: () => run(() => (canWrite ? revokeApiTokenAction(t.id) : revokeOwnTokenAction(t.id)), { success: "Revoked.", refresh: false }),
+                    })
                   }
                 >
                   Revoke

@@ -4,7 +4,7 @@ import { useCallback, useState } from "react";
 import { Badge, Card } from "@/components/ui/card";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
-import { DangerAction } from "@/components/ui/modal";
+import { DangerAction, useConfirm } from "@/components/ui/modal";
 import { MultiPicker, type GroupOption } from "@/components/console/search-picker";
 import { useAction } from "@/components/use-action";
 import type { FieldErrors } from "@/lib/errors";
@@ -39,12 +39,14 @@ export function UserPanel({
 }) {
   const [errors, setErrors] = useState<FieldErrors>({});
   const { pending, run } = useAction();
+  const [confirmDialog, ask] = useConfirm();
 
   // Every change goes through a server action; its result is shown, then the page data is re-read.
   const act = (action: () => Promise<ActionResult<unknown>>, success: string) => run(action, { success });
 
   return (
     <div className="grid gap-6 xl:grid-cols-2">
+      {confirmDialog}
       <Card>
         <h2 className="text-base font-semibold">Profile</h2>
         <form
@@ -82,7 +84,14 @@ export function UserPanel({
                   type="button"
                   variant="secondary"
                   disabled={pending}
-                  onClick={() => window.confirm(`Suspend ${user.email}? Every session ends now.`) && act(() => suspendUserAction(user.id), "Suspended.")}
+                  onClick={() =>
+                    ask({
+                      title: `Suspend ${user.email}?`,
+                      description: "They cannot sign in to any environment until reactivated, and every session of theirs ends now.",
+                      confirmLabel: "Suspend",
+                      onConfirm: () => act(() => suspendUserAction(user.id), "Suspended."),
+                    })
+                  }
                 >
                   Suspend
                 </Button>
@@ -120,8 +129,12 @@ export function UserPanel({
                     disabled={!editable || pending}
                     onChange={() =>
                       a.granted
-                        ? window.confirm(`Revoke ${a.name}? ${user.email} leaves every group there and their ${a.name} sessions end now.`) &&
-                          act(() => revokeEnvironmentAction({ userId: user.id, environmentId: a.environmentId }), `${a.name} revoked.`)
+                        ? ask({
+                            title: `Revoke ${a.name} for ${user.email}?`,
+                            description: `${user.email} leaves every group in ${a.name}, and their ${a.name} sessions end now.`,
+                            confirmLabel: `Revoke ${a.name}`,
+                            onConfirm: () => act(() => revokeEnvironmentAction({ userId: user.id, environmentId: a.environmentId }), `${a.name} revoked.`),
+                          })
                         : act(() => grantEnvironmentAction({ userId: user.id, environmentId: a.environmentId }), `${a.name} granted.`)
                     }
                   />
