@@ -79,6 +79,9 @@ test("connect SimpleSAMLphp by its metadata URL and put PROD on SSO", async ({ p
   await page.getByRole("link", { name: IDP_NAME }).click();
   await page.getByRole("button", { name: "Add mapping" }).click();
   await page.getByLabel("IdP group value").fill("Operations");
+  // A value with no group yet: the refusal is shown at that row's group, saying what to do.
+  await page.getByRole("button", { name: "Save mappings" }).click();
+  await expect(page.getByLabel("Group here")).toHaveAccessibleDescription("Choose the group this value maps to.");
   await page.getByLabel("Group here").selectOption({ label: "Ops Team" });
   await page.getByRole("button", { name: "Save mappings" }).click();
   await expect(page.getByText("Saved 1 mapping(s).")).toBeVisible();
@@ -111,6 +114,10 @@ test("a certificate that appears when the metadata is read again awaits approval
   const certificates = page.getByRole("table", { name: "Signing certificates" });
   const row = certificates.getByRole("row").filter({ hasText: fingerprint });
   await expect(row).toContainText("pending approval");
+  // The IdP's own certificate is the last approved one: no Remove (the domain would refuse it), but what to do.
+  const own = certificates.getByRole("row").filter({ hasText: "approved" }).filter({ hasNotText: fingerprint });
+  await expect(own).toContainText("The last approved certificate: approve its successor before removing it.");
+  await expect(own.getByRole("button", { name: /^Remove certificate/ })).toHaveCount(0);
   // The console's banner points to the IdP's certificates.
   await expect(page.getByRole("status").getByRole("link", { name: IDP_NAME })).toHaveAttribute("href", /#certificates$/);
 
@@ -124,12 +131,14 @@ test("a certificate that appears when the metadata is read again awaits approval
   await expect(page.getByText("Certificate approved.")).toBeVisible();
   await expect(row).toContainText("approved by");
   await expect(page.getByTestId("pending-certificates")).toHaveCount(0);
+  await expect(own.getByRole("button", { name: /^Remove certificate/ })).toHaveCount(1);
 
   // SimpleSAMLphp never signs with it: removed again (confirmed), and the sign-ins below still work.
   await row.getByRole("button", { name: /^Remove certificate/ }).click();
   await page.getByRole("dialog", { name: "Remove this signing certificate?" }).getByRole("button", { name: "Remove certificate" }).click();
   await expect(page.getByText("Certificate removed.")).toBeVisible();
   await expect(certificates.getByRole("row")).toHaveCount(2);
+  await expect(own.getByRole("button", { name: /^Remove certificate/ })).toHaveCount(0);
 });
 
 test("SP-initiated sign-in to PROD creates the user by JIT with the IdP's groups", async ({ browser, page: admin }) => {
@@ -243,6 +252,12 @@ test("a domain user who types an enforced email is sent to SSO; others get the p
   await endUser.getByLabel("Email").fill("someone@sso.example");
   await endUser.getByRole("button", { name: "Continue" }).click();
   await expect(endUser).toHaveURL(new RegExp(`^${process.env.E2E_IDP_BASE_URL}`));
+  // The email step sent blank (the browser requires the field; a script need not): asked again, not sent to the IdP.
+  await endUser.goto(`${baseUrl()}/e/prod/sign-in`);
+  await endUser.getByLabel("Email").evaluate((input) => input.removeAttribute("required"));
+  await endUser.getByRole("button", { name: "Continue" }).click();
+  await expect(endUser).toHaveURL(`${baseUrl()}/e/prod/sign-in?error=email_required`);
+  await expect(endUser.getByLabel("Email")).toHaveAccessibleDescription("Enter your email address.");
   await context.close();
 });
 

@@ -54,6 +54,17 @@ describe("the demo IdP", () => {
     expect(await served.text()).toContain(`entityID="${DEMO_IDP_ENTITY_ID}"`);
   });
 
+  it("asks again for an email the email step sent blank, where a form without the field starts SSO", async () => {
+    const post = (body: string) =>
+      startSso(new NextRequest("http://localhost:3000/e/test/sso", { method: "POST", body, headers: { "content-type": "application/x-www-form-urlencoded" } }), {
+        params: Promise.resolve({ env: "test" }),
+      });
+    const blank = await post("email=++&return_to=%2Fe%2Ftest%2Fapps");
+    expect([blank.status, blank.headers.get("location"), blank.headers.getSetCookie()]).toEqual([303, "http://localhost:3000/e/test/sign-in?error=email_required&return_to=%2Fe%2Ftest%2Fapps", []]);
+    const button = await post("return_to=%2Fe%2Ftest%2Fapps");
+    expect([button.status, new URL(button.headers.get("location")!).pathname]).toEqual([303, "/demo-idp/sso"]);
+  });
+
   it("signs a TEST user in by SSO: SP-initiated, with their groups, through the real ACS", async () => {
     const started = await startSso(new NextRequest("http://localhost:3000/e/test/sso", { method: "POST", body: "", headers: { "content-type": "application/x-www-form-urlencoded" } }), {
       params: Promise.resolve({ env: "test" }),

@@ -34,7 +34,7 @@ export default async function EndUserSignInPage({ params, searchParams }: { para
 
   let step: "email" | "password" | "sso" | "choose" | "none" = "email";
   let noneReason = "";
-  const emailError = rawEmail && !email ? "Enter a valid email address." : null;
+  const emailError = rawEmail && !email ? "Enter a valid email address." : one(sp.error) === "email_required" ? "Enter your email address." : null;
   // The environment's IdPs and their domains, read only where an email is routed or a choice shown.
   const realm = email || one(sp.choose) ? await homeRealm(settings) : NO_REALM;
   if (email) {

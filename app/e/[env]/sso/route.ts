@@ -37,6 +37,9 @@ export async function POST(request: NextRequest, { params }: { params: Promise<{
   const returnTo = field("return_to");
   // A choice from the chooser (several IdPs serve the email's domain, or the environment has several).
   const identityProviderId = field("identity_provider");
+  // The email step's form sent no address (a browser requires one; a script need not): asked again.
+  // The "single sign-on" button sends no email field at all, and starts SSO.
+  if (form.has("email") && !email && !identityProviderId) return NextResponse.redirect(signInUrl(request, env, { error: "email_required", return_to: returnTo }), 303);
   try {
     const environment = await findEnvironmentByKey(env);
     if (!environment) return NextResponse.redirect(signInUrl(request, env, {}), 303);

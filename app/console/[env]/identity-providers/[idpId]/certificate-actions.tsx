@@ -28,8 +28,12 @@ function CertificateDetails({ certificate: c }: { certificate: CertificateView }
   );
 }
 
-/** Approve (a pending certificate) and Remove, each confirmed in a dialog that shows the certificate. */
-export function CertificateActions({ idpId, idpName, certificate }: { idpId: string; idpName: string; certificate: CertificateView }) {
+/**
+ * Approve (a pending certificate) and Remove, each confirmed in a dialog that shows the certificate.
+ * The last approved certificate has no Remove (the domain refuses it: no sign-in would be accepted)
+ * but says what to do instead.
+ */
+export function CertificateActions({ idpId, idpName, certificate, removable }: { idpId: string; idpName: string; certificate: CertificateView; removable: boolean }) {
   const [dialog, setDialog] = useState<"approve" | "remove" | null>(null);
   const { pending, run } = useAction();
   const short = certificate.fingerprint.slice(0, 11);
@@ -45,9 +49,13 @@ export function CertificateActions({ idpId, idpName, certificate }: { idpId: str
           Approve
         </Button>
       )}
-      <Button type="button" variant="ghost" aria-label={`Remove certificate ${short}…`} onClick={() => setDialog("remove")}>
-        Remove
-      </Button>
+      {removable ? (
+        <Button type="button" variant="ghost" aria-label={`Remove certificate ${short}…`} onClick={() => setDialog("remove")}>
+          Remove
+        </Button>
+      ) : (
+        <span className="text-xs text-slate-600">The last approved certificate: approve its successor before removing it.</span>
+      )}
       <Modal
         open={dialog === "approve"}
         onOpenChange={(open) => setDialog(open ? "approve" : null)}

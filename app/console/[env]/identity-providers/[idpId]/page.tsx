@@ -8,7 +8,7 @@ import { consolePage } from "@/lib/doors/http/console-page";
 import { can } from "@/lib/permissions";
 import { listTraces } from "@/lib/sso/flow";
 import { LINKABLE_CHECKS } from "@/lib/sso/identities";
-import { certificateViews, getIdentityProvider, listGroupMappings } from "@/lib/sso/identity-providers";
+import { certificateViews, getIdentityProvider, isLastApprovedCertificate, listGroupMappings } from "@/lib/sso/identity-providers";
 import { SpDetails } from "../sp-details";
 import { LinkIdentityButton } from "./link-identity-button";
 import { CertificateActions } from "./certificate-actions";
@@ -127,7 +127,7 @@ export default async function IdentityProviderPage({ params }: { params: Promise
                   ),
                 },
                 ...(canWrite
-                  ? [{ header: "Actions", cell: (c: (typeof certificates)[number]) => <CertificateActions idpId={idp.id} idpName={idp.name} certificate={c} /> }]
+                  ? [{ header: "Actions", cell: (c: (typeof certificates)[number]) => <CertificateActions idpId={idp.id} idpName={idp.name} certificate={c} removable={!isLastApprovedCertificate(certificates, c)} /> }]
                   : []),
               ]}
             />
