@@ -130,6 +130,19 @@ test("a revoked SCIM membership stays revoked: the reviewer's revocation survive
   await envAdmin.goto(`${baseUrl()}/console/dev/users`);
   await expect(envAdmin.getByRole("heading", { name: "Users", exact: true })).toBeVisible();
   await expect(envAdmin.getByRole("button", { name: "Add user" })).toHaveCount(0);
+  // Nor does DEV's page offer what the server would refuse row by row: an import, a selection for bulk actions.
+  await expect(envAdmin.getByRole("link", { name: "Import CSV" })).toHaveCount(0);
+  await expect(envAdmin.getByRole("row").nth(1)).toBeVisible();
+  await expect(envAdmin.getByRole("checkbox")).toHaveCount(0);
+  await envAdmin.goto(`${baseUrl()}/console/dev/users/import`);
+  await expect(envAdmin.getByRole("alert").filter({ hasText: "Your role does not let you add users to DEV" })).toBeVisible();
+  // PROD's page offers both; a bulk grant or revoke names PROD only.
+  await envAdmin.goto(`${baseUrl()}/console/prod/users`);
+  await expect(envAdmin.getByRole("link", { name: "Import CSV" })).toBeVisible();
+  await envAdmin.getByRole("row").nth(1).getByRole("checkbox").check();
+  const bulk = envAdmin.getByRole("region", { name: "Bulk actions" });
+  await bulk.getByLabel("Action").selectOption({ label: "Grant environment" });
+  await expect(bulk.getByLabel("Environment", { exact: true }).locator("option")).toHaveText(["PROD"]);
   await envAdminContext.close();
   await reviewer.goto(`${baseUrl()}/console/prod/users`);
   await expect(reviewer.getByRole("heading", { name: "Users", exact: true })).toBeVisible();

@@ -37,7 +37,7 @@ export default async function UsersPage({ params, searchParams }: { params: Prom
         }
       >
         <div className="flex gap-2">
-        {can(actor, "users", "write", "any") && (
+        {can(actor, "users", "write", [env.id]) && (
           <Link href={`/console/${env.key}/users/import`} className="rounded-md border border-slate-300 bg-white px-3 py-2 text-sm font-medium hover:bg-slate-50">
             Import CSV
           </Link>
@@ -57,7 +57,9 @@ export default async function UsersPage({ params, searchParams }: { params: Prom
           resetHref={`/console/${env.key}/users`}
           environment={{ id: env.id, key: env.key, name: env.name }}
           environments={environments.map((e) => ({ id: e.id, key: e.key, name: e.name }))}
-          canWrite={can(actor, "users", "write", "any")}
+          // An environment admin changes users from their environment's page (the server refuses the rest, row by row).
+          canWrite={can(actor, "users", "write", [env.id])}
+          writableEnvironmentIds={environments.filter((e) => can(actor, "environment_access", "write", [e.id])).map((e) => e.id)}
           filterGroup={filterGroup}
         />
     </>

@@ -93,13 +93,17 @@ export function UsersTable({
   environments,
   list,
   canWrite,
+  writableEnvironmentIds,
   filterGroup,
   fixedGroup,
 }: {
   environment: { id: string; key: string; name: string };
   environments: { id: string; key: string; name: string }[];
   list: UserList;
+  /** Whether the bulk actions are offered: the member may change users of this page's environment. */
   canWrite: boolean;
+  /** The environments a bulk grant or revoke may name (all when not given). */
+  writableEnvironmentIds?: string[];
   filterGroup: GroupOption | null;
   /** On a group's page: the table lists that group's members and the group filter is not offered. */
   fixedGroup?: GroupOption;
@@ -237,7 +241,7 @@ export function UsersTable({
         <BulkBar
           allMatching={allMatching ? { total: list.total, filter: { ...state, group: fixedGroup?.id ?? state.group, environmentId: environment.id, after: "", before: "" } } : null}
           environment={environment}
-          environments={environments}
+          environments={writableEnvironmentIds ? environments.filter((e) => writableEnvironmentIds.includes(e.id)) : environments}
           selectedIds={selectedIds}
           rows={list.rows}
           searchGroups={searchGroups}

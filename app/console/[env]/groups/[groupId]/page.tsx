@@ -94,6 +94,7 @@ export default async function GroupPage({ params, searchParams }: { params: Prom
         environment={{ id: env.id, key: env.key, name: env.name }}
         environments={environments.map((e) => ({ id: e.id, key: e.key, name: e.name }))}
         canWrite={canWrite}
+        writableEnvironmentIds={environments.filter((e) => can(actor, "environment_access", "write", [e.id])).map((e) => e.id)}
         filterGroup={null}
         fixedGroup={{ id: group.id, name: group.name }}
       />
