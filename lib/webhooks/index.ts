@@ -21,7 +21,8 @@ import { fromDigits, parseInput, uuidSchema } from "@/lib/validation";
 // deliveries, and a rolled-back seal has none). A worker claims due rows with a short lease, posts
 // them signed per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature: HMAC-SHA256),
 // and on failure retries with backoff; after the last attempt the delivery is dead (the console's
-// dead-letter list can send it again). At-least-once: receivers dedupe by webhook-id.
+// dead-letter list can send it again). At-least-once: receivers dedupe by webhook-id. A webhook
+// turned off posts nothing: its pending deliveries wait until it is on again.
 
 const SECRET_PURPOSE = "webhook-secrets/v1";
 /** Wait before attempt n+1 after n failures; after the last, the delivery is dead. */
@@ -36,11 +37,18 @@ export const createWebhookInput = z.object({
   url: z
     .string({ error: "Enter the URL to post to." })
     .trim()
+    .max(2000, "A webhook URL has at most 2,000 characters.")
     .pipe(z.url({ error: "Enter a full URL (https://…)." }))
     .refine((u) => {
       const url = URL.parse(u); // null when z.url already refused it
       return !url || url.protocol === "https:" || (url.protocol === "http:" && isLoopback(url.hostname));
-    }, "Webhooks are posted over https (plain http only to this machine)."),
+    }, "Webhooks are posted over https (plain http only to this machine).")
+    // The URL is shown to every reader and kept in the audit trail (and so sent to webhooks): no
+    // password in it. Receivers check the signature (webhook-signature) instead.
+    .refine((u) => {
+      const url = URL.parse(u);
+      return !url || (!url.username && !url.password);
+    }, "A webhook URL must not carry a user name or password: the receiver checks the signature instead."),
   actions: z.array(z.string().trim().regex(/^[a-z_.]+$/, "An action prefix is lower-case letters, dots and underscores (e.g. user. or group.members).")).max(50).default([]),
 });
 
@@ -92,6 +100,8 @@ export async function retryDelivery(ctx: DomainContext, deliveryId: unknown): Pr
     const [row] = await tx.select({ status: webhookDeliveries.status, endpointId: webhookDeliveries.endpointId }).from(webhookDeliveries).where(eq(webhookDeliveries.id, id)).for("update");
     if (!row) throw new NotFoundError("Delivery not found.");
     if (row.status !== "dead") throw new ConflictError("Only a dead delivery can be sent again.");
+    const [endpoint] = await tx.select({ enabled: webhookEndpoints.enabled }).from(webhookEndpoints).where(eq(webhookEndpoints.id, row.endpointId));
+    if (!endpoint?.enabled) throw new ConflictError("This webhook is off: turn it on before sending its deliveries again.");
     await tx.update(webhookDeliveries).set({ status: "pending", attempts: 0, nextAttemptAt: sql`now()`, lastError: null }).where(eq(webhookDeliveries.id, id));
     await recordAudit(tx, ctx, { action: "webhook.delivery_retry", targetType: "webhook", targetId: row.endpointId, targetLabel: `delivery ${id}`, after: { delivery: id } });
   });
@@ -147,7 +157,7 @@ export async function enqueueDeliveries(pg: postgres.TransactionSql, auditIds: s
     order by a.seq, e.id`;
 }
 
-type Claimed = { id: string; attempts: number; url: string; secret_sealed: string; event: Record<string, unknown> | null; occurred_at: string | null };
+type Claimed = { id: string; attempts: number; endpoint_id: string; lease: string; url: string; secret_sealed: string; event: Record<string, unknown> | null; occurred_at: string | null };
 
 /**
  * Posts the due deliveries (up to `limit`): claims them with a lease (another instance skips them),
@@ -158,21 +168,36 @@ export async function deliverDueWebhooks(options: { limit?: number; pg?: postgre
   // Checked again on every connection: a host that resolved to a public address when the
   // endpoint was saved may resolve to a private one now.
   const publicOnly = !env().ALLOW_PRIVATE_WEBHOOK_URLS;
+  // A disabled endpoint's deliveries are held (pending, not posted) until it is on again. Each row's
+  // lease covers the posts before it in this batch (each may take the whole timeout), so another
+  // instance does not take it while it waits its turn here.
   const claimed = await pg<Claimed[]>`
     with due as (
-      select id from webhook_deliveries where status = 'pending' and next_attempt_at <= now()
-      order by id limit ${options.limit ?? 50} for update skip locked
+      select d.id from webhook_deliveries d join webhook_endpoints e on e.id = d.endpoint_id
+      where d.status = 'pending' and d.next_attempt_at <= now() and e.enabled
+      order by d.id limit ${options.limit ?? 50} for update of d skip locked
+    ), placed as (
+      select id, row_number() over (order by id) as place from due
     ), leased as (
-      update webhook_deliveries d set next_attempt_at = now() + make_interval(secs => ${LEASE_SECONDS})
-      from due where d.id = due.id returning d.id, d.attempts, d.endpoint_id, d.audit_id
+      update webhook_deliveries d set next_attempt_at = now() + make_interval(secs => ${LEASE_SECONDS} + placed.place * ${TIMEOUT_MS / 1000})
+      from placed where d.id = placed.id returning d.id, d.attempts, d.endpoint_id, d.audit_id, d.next_attempt_at
     )
-    select l.id::text, l.attempts, e.url, e.secret_sealed, to_jsonb(a) - 'prev_hash' as event, a.occurred_at::text as occurred_at
+    select l.id::text, l.attempts, l.endpoint_id::text, l.next_attempt_at::text as lease, e.url, e.secret_sealed, to_jsonb(a) - 'prev_hash' as event, a.occurred_at::text as occurred_at
     from leased l join webhook_endpoints e on e.id = l.endpoint_id left join audit_events a on a.id = l.audit_id
     order by l.id`;
   const counts = { delivered: 0, failed: 0, dead: 0 };
+  // An outcome is written only while the row is still this claim's: a lease that ran out and was
+  // taken by another instance (which may have delivered it) is not overwritten.
+  const ours = (row: Claimed) => pg`and status = 'pending' and next_attempt_at = ${row.lease}::timestamptz`;
   for (const row of claimed) {
     let status: number | null = null;
     let error: string | null = null;
+    // Turned off since the claim (the batch's posts take time): held, not posted, no attempt counted.
+    const [endpoint] = await pg<{ enabled: boolean }[]>`select enabled from webhook_endpoints where id = ${row.endpoint_id}`;
+    if (!endpoint?.enabled) {
+      await pg`update webhook_deliveries set next_attempt_at = now() where id = ${row.id} ${ours(row)}`;
+      continue;
+    }
     if (!row.event) error = "The audit event was pruned before it could be delivered.";
     else {
       const body = JSON.stringify({ type: "audit.event", timestamp: new Date(row.occurred_at!).toISOString(), data: row.event });
@@ -201,7 +226,7 @@ export async function deliverDueWebhooks(options: { limit?: number; pg?: postgre
       }
     }
     if (!error) {
-      await pg`update webhook_deliveries set status = 'delivered', attempts = attempts + 1, last_status = ${status}, last_error = null, delivered_at = now() where id = ${row.id}`;
+      await pg`update webhook_deliveries set status = 'delivered', attempts = attempts + 1, last_status = ${status}, last_error = null, delivered_at = now() where id = ${row.id} ${ours(row)}`;
       counts.delivered++;
       continue;
     }
@@ -211,7 +236,7 @@ export async function deliverDueWebhooks(options: { limit?: number; pg?: postgre
     await pg`
       update webhook_deliveries set attempts = ${attempts}, last_status = ${status}, last_error = ${error.slice(0, 500)},
         status = ${dead ? "dead" : "pending"}, next_attempt_at = now() + make_interval(secs => ${dead ? 0 : RETRY_DELAYS_SECONDS[attempts - 1]!})
-      where id = ${row.id}`;
+      where id = ${row.id} ${ours(row)}`;
     if (dead) counts.dead++;
     else counts.failed++;
   }

@@ -15,6 +15,7 @@ import { RETRY_DELAYS_SECONDS, createWebhook, pruneDeliveredWebhooks, deleteWebh
 type Received = { headers: http.IncomingHttpHeaders; body: string };
 const received: Received[] = [];
 let script: number[] = [];
+let whileAnswering: (() => Promise<unknown>) | null = null;
 let server: http.Server;
 let url: string;
 // The receiver is on loopback, so private addresses are allowed here but in the test that refuses them.
@@ -25,8 +26,12 @@ beforeAll(async () => {
   server = http.createServer((req, res) => {
     let body = "";
     req.on("data", (c) => (body += c));
-    req.on("end", () => {
+    req.on("end", async () => {
       received.push({ headers: req.headers, body });
+      // What happens elsewhere while this request waits for its answer (once).
+      const hook = whileAnswering;
+      whileAnswering = null;
+      if (hook) await hook();
       res.statusCode = script.shift() ?? 200;
       res.end("ok");
     });
@@ -189,6 +194,61 @@ describe("signed webhooks", () => {
     expect(received).toHaveLength(2);
     await deleteWebhook(systemCtx, literal.id);
     await deleteWebhook(systemCtx, named.id);
+  });
+
+  it("a webhook turned off posts nothing, not even what was already due; its dead deliveries are not sent again until it is on", async () => {
+    received.length = 0;
+    const { id } = await createWebhook(systemCtx, { name: "Paused", url, actions: ["group.create"] });
+    const [dev] = await getDb().execute<{ id: string }>(sql`select id from environments where key = 'dev'`);
+    await createGroup(systemCtx, { environmentId: dev!.id, name: `Paused ${crypto.randomUUID().slice(0, 6)}` });
+    await createGroup(systemCtx, { environmentId: dev!.id, name: `Paused ${crypto.randomUUID().slice(0, 6)}` });
+    await sealAuditTrail();
+    // One delivery dies (every attempt refused), one stays due.
+    const [first] = await getDb().execute<{ id: number }>(sql`select id from webhook_deliveries where endpoint_id = ${id} order by id limit 1`);
+    await getDb().execute(sql`update webhook_deliveries set status = 'dead', attempts = ${RETRY_DELAYS_SECONDS.length + 1} where id = ${first!.id}`);
+    await setWebhookEnabled(systemCtx, id, false);
+    expect(await deliverDueWebhooks()).toEqual({ delivered: 0, failed: 0, dead: 0 });
+    expect(received).toHaveLength(0);
+    expect(await retryDelivery(systemCtx, first!.id).catch((e) => [e.status, e.message])).toEqual([409, "This webhook is off: turn it on before sending its deliveries again."]);
+    expect((await listWebhooks()).find((w) => w.id === id)).toMatchObject({ pending: 1, dead: 1, delivered: 0 });
+    // On again: what was held is posted, and the dead one can be sent again.
+    await setWebhookEnabled(systemCtx, id, true);
+    await retryDelivery(systemCtx, first!.id);
+    expect(await deliverDueWebhooks()).toMatchObject({ delivered: 2 });
+    expect(received).toHaveLength(2);
+    await deleteWebhook(systemCtx, id);
+  });
+
+  it("a delivery whose lease ran out and that another instance delivered is not set back by the first instance's late failure", async () => {
+    received.length = 0;
+    const { id } = await createWebhook(systemCtx, { name: "Slow", url, actions: ["group.create"] });
+    const [dev] = await getDb().execute<{ id: string }>(sql`select id from environments where key = 'dev'`);
+    await createGroup(systemCtx, { environmentId: dev!.id, name: `Slow ${crypto.randomUUID().slice(0, 6)}` });
+    await sealAuditTrail();
+    let second: Awaited<ReturnType<typeof deliverDueWebhooks>> | undefined;
+    // While the first instance waits for the receiver, its lease runs out and a second instance
+    // delivers the row (answered 200); then the first's request is answered 500.
+    whileAnswering = async () => {
+      await getDb().execute(sql`update webhook_deliveries set next_attempt_at = now() - interval '1 second' where endpoint_id = ${id}`);
+      second = await deliverDueWebhooks();
+    };
+    script = [200, 500];
+    const first = await deliverDueWebhooks();
+    expect([second, first]).toEqual([
+      { delivered: 1, failed: 0, dead: 0 },
+      { delivered: 0, failed: 1, dead: 0 },
+    ]);
+    const [row] = await getDb().execute<{ status: string; attempts: number; last_status: number }>(sql`select status, attempts, last_status from webhook_deliveries where endpoint_id = ${id}`);
+    expect(row).toEqual({ status: "delivered", attempts: 1, last_status: 200 });
+    await deleteWebhook(systemCtx, id);
+  });
+
+  it("refuses a URL that carries a password (it is shown to readers and kept in the trail) or is unbounded", async () => {
+    const before = await countRows("webhook_endpoints");
+    const bad = (u: string) => createWebhook(systemCtx, { name: "x", url: u }).catch((e) => e.fieldErrors);
+    expect(await bad("https://svc:S3cretPass@siem.example/hooks")).toEqual({ url: ["A webhook URL must not carry a user name or password: the receiver checks the signature instead."] });
+    expect(await bad(`https://siem.example/${"a".repeat(2000)}`)).toEqual({ url: ["A webhook URL has at most 2,000 characters."] });
+    expect(await countRows("webhook_endpoints")).toBe(before);
   });
 
   it("hourly upkeep drops delivered deliveries after 30 days, keeping recent, pending and dead ones", async () => {
