@@ -67,6 +67,9 @@ describe("reading the audit trail", () => {
     expect((await listAuditEvents({ target: ana.id, from: day, to: day })).rows.map((e) => e.action)).toContain("user.create");
     expect((await listAuditEvents({ target: ana.id, action: "user.create", to: new Date(created!.occurredAt.getTime() - 1).toISOString() })).rows).toEqual([]);
     expect((await listAuditEvents({ target: ana.id, action: "user.create", to: new Date(created!.occurredAt.getTime() + 1).toISOString() })).rows).toHaveLength(1);
+    // The last day a filter takes: its end is the end of the trail (the day after is no timestamp Postgres reads).
+    expect((await listAuditEvents({ target: ana.id, action: "user.create", to: "9999-12-31" })).rows).toHaveLength(1);
+    expect((await listAuditEvents({ target: ana.id, from: "9999-12-31", to: "9999-12-31" })).rows).toEqual([]);
   });
 
   it("refuses bad filters with the field at fault", async () => {
@@ -99,6 +102,9 @@ describe("reading the audit trail", () => {
     const lines = csv.trim().split("\n");
     expect(lines[0]).toBe("id,occurred_at,actor_type,actor_id,actor,action,target_type,target_id,target,environment,outcome,reason,before,after,request_id,ip,seq,hash,prev_hash,sealed_content");
     expect(lines.slice(1).map((l) => l.split(",")[5])).toEqual(["user.suspend", "user.update", "user.create"]);
+    // Up to the last day there is: the whole file, not a 200 cut off by a failing query.
+    const open = await GET(new Request(`http://localhost/console/prod/audit/export?target=${ana.id}&to=9999-12-31`));
+    expect([open.status, (await open.text()).trim().split("\n").length]).toEqual([200, 4]);
   });
 });
 

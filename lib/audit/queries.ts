@@ -63,6 +63,13 @@ export type AuditFilter = z.output<typeof auditFilterInput>;
 
 const like = (value: string) => `%${escapeLike(value)}%`;
 
+/** Up to the end's instant, or before the day after an end given as a day (none after 9999-12-31: the trail ends there). */
+function endBound(to: NonNullable<AuditFilter["to"]>): SQL | undefined {
+  if (!to.day) return lte(auditEvents.occurredAt, to.at);
+  const next = new Date(to.at.getTime() + 86_400_000);
+  return next.getUTCFullYear() > 9999 ? undefined : lt(auditEvents.occurredAt, next);
+}
+
 function where(f: AuditFilter): SQL | undefined {
   return and(
     f.actorType ? eq(auditEvents.actorType, f.actorType) : undefined,
@@ -77,7 +84,7 @@ function where(f: AuditFilter): SQL | undefined {
       : undefined,
     f.outcome ? eq(auditEvents.outcome, f.outcome) : undefined,
     f.from ? gte(auditEvents.occurredAt, f.from) : undefined,
-    f.to ? (f.to.day ? lt(auditEvents.occurredAt, new Date(f.to.at.getTime() + 86_400_000)) : lte(auditEvents.occurredAt, f.to.at)) : undefined,
+    f.to ? endBound(f.to) : undefined,
     f.before ? lt(auditEvents.id, f.before) : undefined,
   );
 }

@@ -53,6 +53,12 @@ describe("a bulk job re-checks its actor before every chunk", () => {
     expect(await groupSize(group.id)).toBe(2500);
   });
 
+  it("finds a job by its id in either case, and answers anything that is no id as an unknown job", async () => {
+    const { job } = await bulkJob(await realMemberCtx("admin"));
+    expect((await getJob(job.id.toUpperCase())).id).toBe(job.id);
+    for (const notAnId of ["-".repeat(36), "", "x"]) expect(await getJob(notAnId).catch((e) => [e.status, e.message])).toEqual([404, "Job not found."]);
+  });
+
   it("stops after the chunk during which its admin was suspended: the reason in the job and its report, nothing applied after", async () => {
     const admin = await realMemberCtx("admin");
     const { job, group } = await bulkJob(admin);

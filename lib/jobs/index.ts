@@ -5,6 +5,7 @@ import { arrayLiteral } from "@/db/records";
 import { apiTokens, consoleMemberEnvironments, consoleMembers, jobItems, jobs, type Job } from "@/db/schema";
 import type { Actor, DomainContext } from "@/lib/auth/actor";
 import { NotFoundError } from "@/lib/errors";
+import { uuidSchema } from "@/lib/validation";
 
 // Background jobs live in Postgres: any app instance claims the next one (FOR UPDATE SKIP LOCKED),
 // keeps a heartbeat, and commits its progress with the work it describes, so a job whose instance
@@ -38,8 +39,10 @@ export async function enqueueJob(
 }
 
 export async function getJob(id: string): Promise<Job> {
-  if (!/^[0-9a-f-]{36}$/i.test(id)) throw new NotFoundError("Job not found.");
-  const [row] = await getDb().select().from(jobs).where(eq(jobs.id, id));
+  // Anything that is no id (36 dashes, say) names no job: 404, as an unknown id.
+  const jobId = uuidSchema.safeParse(id);
+  if (!jobId.success) throw new NotFoundError("Job not found.");
+  const [row] = await getDb().select().from(jobs).where(eq(jobs.id, jobId.data));
   if (!row) throw new NotFoundError("Job not found.");
   return row;
 }

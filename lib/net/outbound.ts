@@ -16,8 +16,11 @@ const PRIVATE = new BlockList();
 for (const [net, prefix] of [["0.0.0.0", 8], ["10.0.0.0", 8], ["100.64.0.0", 10], ["127.0.0.0", 8], ["169.254.0.0", 16], ["172.16.0.0", 12], ["192.0.0.0", 24], ["192.168.0.0", 16], ["198.18.0.0", 15], ["224.0.0.0", 3]] as const) {
   PRIVATE.addSubnet(net, prefix, "ipv4");
 }
-// ::/96 holds the unspecified, loopback and IPv4-compatible addresses; 64:ff9b::/96 is NAT64.
-for (const [net, prefix] of [["::", 96], ["64:ff9b::", 96], ["fc00::", 7], ["fe80::", 10], ["ff00::", 8]] as const) {
+// ::/96 holds the unspecified, loopback and IPv4-compatible addresses; 64:ff9b::/96 is NAT64 and
+// 64:ff9b:1::/48 local-use NAT64 (RFC 8215); 2001::/32 Teredo and 2002::/16 6to4 carry an IPv4
+// address inside (6to4 relays are deprecated, RFC 7526: no receiver is reached that way today);
+// fec0::/10 is the old site-local range, fc00::/7 unique local, fe80::/10 link-local, ff00::/8 multicast.
+for (const [net, prefix] of [["::", 96], ["64:ff9b::", 96], ["64:ff9b:1::", 48], ["2001::", 32], ["2002::", 16], ["fc00::", 7], ["fec0::", 10], ["fe80::", 10], ["ff00::", 8]] as const) {
   PRIVATE.addSubnet(net, prefix, "ipv6");
 }
 
