@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { baseUrl, seriousViolations, signIn, signInAsOwner, unique } from "./helpers";
+import { baseUrl, seriousViolations, signIn, signInAsOwner, unique, writeApiToken } from "./helpers";
 
 
 test("an owner invites a reviewer from Settings → Members; the reviewer accepts, sets a password, signs in and can only read", async ({ page, browser }) => {
@@ -82,4 +82,23 @@ test("an owner invites a reviewer from Settings → Members; the reviewer accept
   await reviewer.goto(`${baseUrl()}/console/dev/users`);
   await expect(reviewer).toHaveURL(/\/sign-in/);
   await context.close();
+});
+
+test("revoking an API token asks in the page's dialog, and the token stops working", async ({ page }) => {
+  const name = `Revoked ${unique()}`;
+  await signInAsOwner(page);
+  const token = await writeApiToken(page, name);
+  const call = () => page.request.get(`${baseUrl()}/api/v1/environments`, { headers: { authorization: `Bearer ${token}` } });
+  expect((await call()).status()).toBe(200);
+  await page.reload();
+  await page.getByRole("button", { name: `Revoke ${name}` }).click();
+  const dialog = page.getByRole("dialog", { name: `Revoke “${name}”?` });
+  await expect(dialog).toContainText("Clients using it stop working at once.");
+  await dialog.getByRole("button", { name: "Revoke token" }).click();
+  await expect(page.getByText("Revoked.")).toBeVisible();
+  // The machine doors hold tokens in memory until the revocation's notification arrives (milliseconds).
+  await expect.poll(async () => {
+    const refused = await call();
+    return [refused.status(), (await refused.json()).detail];
+  }).toEqual([401, "The API token is unknown, revoked or expired."]);
 });

@@ -142,7 +142,7 @@ test("a revoked SCIM membership stays revoked: the reviewer's revocation survive
   await envAdmin.getByRole("row").nth(1).getByRole("checkbox").check();
   const bulk = envAdmin.getByRole("region", { name: "Bulk actions" });
   await bulk.getByLabel("Action").selectOption({ label: "Grant environment" });
-  await expect(bulk.getByLabel("Environment", { exact: true }).locator("option")).toHaveText(["PROD"]);
+  await expect(bulk.getByRole("combobox", { name: /^Environment/ }).locator("option")).toHaveText(["PROD"]);
   await envAdminContext.close();
   await reviewer.goto(`${baseUrl()}/console/prod/users`);
   await expect(reviewer.getByRole("heading", { name: "Users", exact: true })).toBeVisible();
