@@ -189,6 +189,9 @@ describe("authorization sweep: an environment admin outside their environments",
       values (${idp.id}, ${prodId}, 'sp', 'failure', 'email_unverified', 'not verified', ${`prod.only.${id}@example.com`}, ${user.id}) returning id`);
     const owner = await realMemberCtx("owner");
     const dueAt = new Date(Date.now() + 86_400_000).toISOString();
+    // A bulk action over PROD's users, queued by the owner (no worker runs here): a DEV admin may not stop it.
+    const { startBulkAllMatching } = await import("@/lib/users/bulk-job");
+    const prodJob = await startBulkAllMatching(owner, { action: "suspend", filter: { environmentId: prodId } });
     const review = await createAccessReview(owner, { environmentId: prodId, name: `Prod review ${id}`, scope: "groups", scopeIds: [group.id], reviewerIds: [owner.actor.id], dueAt });
     const { requestAccess } = await import("@/lib/access-requests");
     const asked = await requestAccess(systemCtx, { environmentId: prodId, userId: user.id, resourceId: (await createResource(systemCtx, { environmentId: prodId, feature: "agent_studio", name: `Prod genie ${id}` })).id, reason: "please" });
@@ -224,6 +227,7 @@ describe("authorization sweep: an environment admin outside their environments",
       bulkUsersAction: [{ action: "suspend", userIds: [user.id] }],
       startImportAction: [{ uploadId: crypto.randomUUID(), environmentId: prodId, mapping: { email: "email" } }],
       startBulkAllMatchingAction: [{ action: "suspend", filter: { environmentId: prodId } }],
+      cancelJobAction: [prodJob.id],
       sendInvitationAction: [{ userId: user.id, environmentId: prodId }],
       signOutEverywhereAction: [user.id],
       resetUserSecondFactorsAction: [user.id],

@@ -34,24 +34,31 @@ export function useJob(jobId: string | null, fetchStatus: (id: string) => Promis
   return jobId && status?.id === jobId ? status : null;
 }
 
-export function JobProgress({ status, label }: { status: JobStatus; label: string }) {
+/** A job's progress; with `onCancel`, a Stop button while it is queued or running. */
+export function JobProgress({ status, label, onCancel }: { status: JobStatus; label: string; onCancel?: () => void }) {
   const bytes = Number(status.summary?.bytes ?? 0);
   const done = status.status === "succeeded" || status.status === "failed";
   const pct = done ? 100 : status.total ? Math.min(99, Math.round((bytes / status.total) * 100)) : 0;
+  const active = status.status === "queued" || status.status === "running";
   return (
     <div className="flex flex-col gap-1">
-      <div className="flex justify-between text-sm">
+      <div className="flex items-center justify-between gap-2 text-sm">
         <span>
           {label}: {status.status}
         </span>
-        <span>{pct}%</span>
+        <span className="ml-auto">{pct}%</span>
+        {onCancel && active && (
+          <button type="button" className="rounded border border-slate-300 px-2 py-0.5 text-xs hover:bg-slate-50" onClick={onCancel}>
+            Stop
+          </button>
+        )}
       </div>
       <div role="progressbar" aria-label={label} aria-valuemin={0} aria-valuemax={100} aria-valuenow={pct} className="h-2 w-full rounded bg-slate-200">
-        <div className={`h-2 rounded ${status.status === "failed" ? "bg-red-600" : "bg-brand-600"}`} style={{ width: `${pct}%` }} />
+        <div className={`h-2 rounded ${status.status === "failed" ? "bg-red-600" : status.status === "cancelled" ? "bg-slate-500" : "bg-brand-600"}`} style={{ width: `${pct}%` }} />
       </div>
       {status.error && (
-        <p role="alert" className="text-sm text-red-800">
-          {status.error}
+        <p role={status.status === "cancelled" ? "status" : "alert"} className={`text-sm ${status.status === "cancelled" ? "text-slate-700" : "text-red-800"}`}>
+          {status.status === "cancelled" ? `${status.error} What ran before it stopped stays done; the report says where it stopped.` : status.error}
         </p>
       )}
     </div>

@@ -1,10 +1,13 @@
 import "server-only";
-import { eq, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import { getDb, type Executor } from "@/db/client";
 import { arrayLiteral } from "@/db/records";
-import { apiTokens, consoleMemberEnvironments, consoleMembers, jobItems, jobs, type Job } from "@/db/schema";
+import { apiTokens, consoleMemberEnvironments, consoleMembers, environments, jobItems, jobs, type Job } from "@/db/schema";
 import type { Actor, DomainContext } from "@/lib/auth/actor";
-import { NotFoundError } from "@/lib/errors";
+import { recordAudit } from "@/lib/audit/record";
+import { inTransaction } from "@/lib/domain/transaction";
+import { ConflictError, NotFoundError, ValidationError } from "@/lib/errors";
+import { authorize } from "@/lib/permissions";
 import { uuidSchema } from "@/lib/validation";
 
 // Background jobs live in Postgres: any app instance claims the next one (FOR UPDATE SKIP LOCKED),
@@ -45,6 +48,41 @@ export async function getJob(id: string): Promise<Job> {
   const [row] = await getDb().select().from(jobs).where(eq(jobs.id, jobId.data));
   if (!row) throw new NotFoundError("Job not found.");
   return row;
+}
+
+/** The jobs a member starts (imports, bulk actions over a filter), which they may stop. */
+const CANCELLABLE: readonly JobKind[] = ["bulk_users", "import_dry_run", "import_apply"];
+
+/**
+ * Stops a queued or running job: a queued one never runs; a running one stops before its next
+ * batch (what the batches so far did stays done, and the report says where it stopped). The
+ * member who started it may stop it, and so may anyone who may change users where it works.
+ * Audited. A job that has already ended is left as it ended (409).
+ */
+export async function cancelJob(ctx: DomainContext, id: string): Promise<Job> {
+  const job = await getJob(id);
+  if (!CANCELLABLE.includes(job.kind)) throw new ValidationError("This job is the system's upkeep: it cannot be stopped.");
+  const started = job.actor as unknown as Actor;
+  if (!(started.type === ctx.actor.type && started.id && started.id === ctx.actor.id)) authorize(ctx.actor, "users", "write", job.environmentId ? [job.environmentId] : []);
+  return inTransaction(async (tx) => {
+    const reason = `Cancelled by ${ctx.actor.label}.`;
+    const [row] = await tx
+      .update(jobs)
+      .set({ status: "cancelled", finishedAt: sql`now()`, error: reason })
+      .where(and(eq(jobs.id, job.id), inArray(jobs.status, ["queued", "running"])))
+      .returning();
+    if (!row) throw new ConflictError(`This job has already ended (${job.status === "queued" || job.status === "running" ? "just now" : job.status}).`);
+    const [environment] = job.environmentId ? await tx.select({ id: environments.id, key: environments.key }).from(environments).where(eq(environments.id, job.environmentId)) : [];
+    await recordAudit(tx, ctx, {
+      action: "job.cancel",
+      targetType: "job",
+      targetId: job.id,
+      targetLabel: job.kind,
+      environment: environment ?? null,
+      before: { status: job.status, progress: job.progress },
+    });
+    return row;
+  });
 }
 
 export const STALE_AFTER_SECONDS = 30;
@@ -162,6 +200,13 @@ export async function recheckJobActor(
   seq: number,
   check: (actor: Actor) => string | null,
 ): Promise<DomainContext> {
+  // Cancelled meanwhile (cancelJob wrote the status and the reason): stopped here, with the reason in the report.
+  const [now] = await getDb().select({ status: jobs.status, error: jobs.error }).from(jobs).where(eq(jobs.id, job.id));
+  if (now?.status === "cancelled") {
+    const message = `Stopped: ${now.error ?? "cancelled."}`;
+    await saveItems(getDb(), job.id, [{ seq, key: null, outcome: "error", detail: message }]);
+    throw new JobStoppedError(message);
+  }
   const current = await currentActor(ctx.actor);
   const reason = "reason" in current ? current.reason : check(current.actor);
   if (!reason) return { ...ctx, actor: (current as { actor: Actor }).actor };
@@ -185,14 +230,16 @@ export async function runPendingJobs(): Promise<number> {
     try {
       if (!handler) throw new Error(`No handler for ${job.kind}`);
       const summary = await handler(job, ctx);
+      // Every batch ran: succeeded, even where a cancel came after the last one (nothing was left to stop).
       await getDb()
         .update(jobs)
-        .set({ status: "succeeded", finishedAt: sql`now()`, ...(summary ? { summary } : {}) })
-        .where(eq(jobs.id, job.id));
+        .set({ status: "succeeded", finishedAt: sql`now()`, error: null, ...(summary ? { summary } : {}) })
+        .where(and(eq(jobs.id, job.id), inArray(jobs.status, ["running", "cancelled"])));
     } catch (error) {
       if (error instanceof JobStoppedError) continue; // its status and report are written
       const message = error instanceof Error ? error.message : String(error);
-      await getDb().update(jobs).set({ status: "failed", finishedAt: sql`now()`, error: message.slice(0, 2000) }).where(eq(jobs.id, job.id));
+      // A job cancelled meanwhile stays cancelled.
+      await getDb().update(jobs).set({ status: "failed", finishedAt: sql`now()`, error: message.slice(0, 2000) }).where(and(eq(jobs.id, job.id), eq(jobs.status, "running")));
     } finally {
       clearInterval(beat);
     }

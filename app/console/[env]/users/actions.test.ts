@@ -43,6 +43,7 @@ describe("server actions refuse callers without the right session", () => {
       actions.startImportAction({ uploadId: crypto.randomUUID(), environmentId: env.dev.id, mapping: { email: "email" } }),
       actions.startBulkAllMatchingAction({ action: "suspend", filter: { environmentId: env.dev.id } }),
       actions.jobStatusAction(crypto.randomUUID()),
+      actions.cancelJobAction(crypto.randomUUID()),
       actions.sendInvitationAction({ userId: user.id, environmentId: env.dev.id }),
       actions.signOutEverywhereAction(user.id),
       actions.resetUserSecondFactorsAction(user.id),

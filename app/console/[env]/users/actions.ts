@@ -10,7 +10,7 @@ import { runBulkAction } from "@/lib/users/bulk";
 import { listUsers } from "@/lib/users/list";
 import { startBulkAllMatching } from "@/lib/users/bulk-job";
 import { importItems, startImport } from "@/lib/import/csv-import";
-import { getJob } from "@/lib/jobs";
+import { cancelJob, getJob } from "@/lib/jobs";
 import { sendInvitation } from "@/lib/end-user/password-accounts";
 import { signOutEverywhere } from "@/lib/end-user/sessions";
 import {
@@ -123,6 +123,12 @@ export const jobStatusAction = consoleAction({ permission: ["users", "read"] }, 
     problems: problems.map((i) => ({ seq: i.seq, key: i.key, outcome: i.outcome, detail: i.detail })),
     sample: sample.map((i) => ({ seq: i.seq, key: i.key, outcome: i.outcome, detail: i.detail })),
   };
+});
+
+/** Stops an import or a bulk action over a filter before its next batch (lib/jobs checks who may). */
+export const cancelJobAction = consoleAction({ permission: ["users", "write"] }, async (ctx, jobId: string) => {
+  const job = await cancelJob(ctx, jobId);
+  return { status: job.status };
 });
 
 export const sendInvitationAction = consoleAction({ permission: ["users", "write"] }, async (ctx, input: unknown) => {

@@ -16,7 +16,7 @@ import type { UserList, UserListRow } from "@/lib/users/list";
 import type { BulkAction, BulkResult } from "@/lib/users/bulk";
 import { JobProgress, useJob } from "@/components/console/job-progress";
 import { useAction } from "@/components/use-action";
-import { bulkUsersAction, jobStatusAction, searchGroupsAction, startBulkAllMatchingAction } from "./actions";
+import { bulkUsersAction, cancelJobAction, jobStatusAction, searchGroupsAction, startBulkAllMatchingAction } from "./actions";
 
 const STATUS_TONE = { active: "green", invited: "blue", suspended: "amber", deprovisioned: "red" } as const;
 
@@ -414,13 +414,17 @@ function BulkBar({
       >
         {job && (
           <div className="mt-3 flex flex-col gap-3 text-sm">
-            <JobProgress status={{ ...job, summary: { ...job.summary, bytes: Number(job.summary?.users ?? 0) }, total: n }} label="Progress" />
+            <JobProgress
+              status={{ ...job, summary: { ...job.summary, bytes: Number(job.summary?.users ?? 0) }, total: n }}
+              label="Progress"
+              onCancel={() => run(() => cancelJobAction(job.id), { refresh: false })}
+            />
             {job.summary && (
               <p data-testid="bulk-job-summary">
                 {String(job.summary.changed ?? 0)} changed, {String(job.summary.unchanged ?? 0)} already so, {String(job.summary.failed ?? 0)} failed.
               </p>
             )}
-            {job.status === "succeeded" && (
+            {job.status !== "queued" && job.status !== "running" && (
               <a className="text-brand-700 underline" href={`/console/${environment.key}/jobs/${job.id}/report`}>
                 Download the per-user report
               </a>

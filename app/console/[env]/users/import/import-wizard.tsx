@@ -5,7 +5,7 @@ import { Card } from "@/components/ui/card";
 import { Button } from "@/components/ui/button";
 import { SimpleTable } from "@/components/ui/simple-table";
 import { JobProgress, useJob } from "@/components/console/job-progress";
-import { jobStatusAction, startImportAction } from "../actions";
+import { cancelJobAction, jobStatusAction, startImportAction } from "../actions";
 
 type Inspected = { uploadId: string; bytes: number; columns: string[]; unknown: string[]; mapping: { email?: string; name?: string; environments?: string; groups?: Record<string, string> } };
 
@@ -38,6 +38,13 @@ export function ImportWizard({ environment, environmentKeys }: { environment: { 
       if (!response.ok) return setError(body.detail ?? "The upload failed.");
       setInspected(body);
       setMapping(body.mapping);
+    });
+
+  // Stops a dry run or an import before its next batch; the progress poll then shows it cancelled.
+  const stop = (jobId: string) =>
+    start(async () => {
+      const result = await cancelJobAction(jobId);
+      if (!result.ok) setError(result.error);
     });
 
   const run = (apply: boolean) =>
@@ -110,7 +117,7 @@ export function ImportWizard({ environment, environmentKeys }: { environment: { 
         <Card>
           <h2 className="text-base font-semibold">3. Review the dry run</h2>
           <div className="mt-3">
-            <JobProgress status={dryRun} label="Dry run" />
+            <JobProgress status={dryRun} label="Dry run" onCancel={() => stop(dryRun.id)} />
           </div>
           {dryRun.status === "succeeded" && (
             <>
@@ -135,17 +142,17 @@ export function ImportWizard({ environment, environmentKeys }: { environment: { 
         <Card>
           <h2 className="text-base font-semibold">4. Import</h2>
           <div className="mt-3">
-            <JobProgress status={applied} label="Import" />
+            <JobProgress status={applied} label="Import" onCancel={() => stop(applied.id)} />
           </div>
           {applied.status === "succeeded" && (
-            <>
-              <p className="mt-3 text-sm" data-testid="import-summary">
-                Imported. {summary(applied.summary).replace("to create", "created").replace("to update", "updated")}.
-              </p>
-              <a className="mt-3 inline-block rounded-md border border-slate-300 px-3 py-2 text-sm" href={`/console/${environment.key}/jobs/${applied.id}/report`}>
-                Download the report
-              </a>
-            </>
+            <p className="mt-3 text-sm" data-testid="import-summary">
+              Imported. {summary(applied.summary).replace("to create", "created").replace("to update", "updated")}.
+            </p>
+          )}
+          {applied.status !== "queued" && applied.status !== "running" && (
+            <a className="mt-3 inline-block rounded-md border border-slate-300 px-3 py-2 text-sm" href={`/console/${environment.key}/jobs/${applied.id}/report`}>
+              Download the report
+            </a>
           )}
         </Card>
       )}

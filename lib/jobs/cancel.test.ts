@@ -1,0 +1,87 @@
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { sql } from "drizzle-orm";
+import { getDb, getSql } from "@/db/client";
+import type { Environment } from "@/db/schema";
+import { createEnvironments, memberCtx, realMemberCtx, systemCtx } from "@/test-support/fixtures";
+import type { DomainContext } from "@/lib/auth/actor";
+import { createGroup } from "@/lib/groups";
+import { insertAccessRows } from "@/lib/groups/membership-rows";
+import { importItems } from "@/lib/import/csv-import";
+import { startBulkAllMatching } from "@/lib/users/bulk-job";
+import { cancelJob, getJob } from ".";
+import { runPendingJobs } from "./worker";
+
+// Stopping a job: a queued one never runs; a running one stops before its next batch, with the
+// reason in the job and its report; what ran stays done. Who may stop it, and audited.
+
+let env: { dev: Environment; test: Environment; prod: Environment };
+beforeAll(async () => {
+  env = await createEnvironments();
+  await getDb().execute(sql`insert into users (email, name) select 'halt' || i || '@example.com', 'Halt ' || i from generate_series(1, 2500) i`);
+  const ids = (await getDb().execute<{ id: string }>(sql`select id from users where email like 'halt%'`)).map((r) => r.id);
+  await insertAccessRows(getDb(), ids, env.dev.id, "manual");
+});
+afterEach(async () => {
+  await getDb().execute(sql.raw(`drop trigger if exists hold_batch on job_items; drop function if exists hold_batch()`));
+});
+
+const groupSize = async (groupId: string) => (await getDb().execute<{ n: number }>(sql`select count(*)::int as n from group_members where group_id = ${groupId}`))[0]!.n;
+async function bulkJob(ctx: DomainContext) {
+  const group = await createGroup(systemCtx, { environmentId: env.dev.id, name: `Halted ${crypto.randomUUID().slice(0, 6)}` });
+  const job = await startBulkAllMatching(ctx, { action: "add_to_group", groupId: group.id, filter: { environmentId: env.dev.id, q: "halt" } });
+  return { job, group };
+}
+
+describe("stopping a job", () => {
+  it("a queued job that is cancelled never runs; the cancel is audited in the job's environment", async () => {
+    const admin = await realMemberCtx("admin");
+    const { job, group } = await bulkJob(admin);
+    const cancelled = await cancelJob(admin, job.id);
+    expect([cancelled.status, cancelled.error]).toEqual(["cancelled", `Cancelled by ${admin.actor.label}.`]);
+    await runPendingJobs();
+    expect((await getJob(job.id)).status).toBe("cancelled");
+    expect(await groupSize(group.id)).toBe(0);
+    const [audit] = await getSql()<{ action: string; environment_key: string; actor_label: string }[]>`select action, environment_key, actor_label from audit_events where target_id = ${job.id}`;
+    expect(audit).toEqual({ action: "job.cancel", environment_key: "dev", actor_label: admin.actor.label });
+    // Ended: stopping it again is refused, and writes nothing.
+    expect(await cancelJob(admin, job.id).catch((e) => [e.status, e.message])).toEqual([409, "This job has already ended (cancelled)."]);
+  });
+
+  it("a running job stops before its next batch: what ran stays, the report says where it stopped", async () => {
+    const admin = await realMemberCtx("admin");
+    const { job, group } = await bulkJob(admin);
+    // The first batch waits (inside its transaction, before it commits) until the test lets it go.
+    await getDb().execute(sql.raw(`create function hold_batch() returns trigger language plpgsql as $$ begin perform pg_advisory_xact_lock(4242); return null; end $$`));
+    await getDb().execute(sql.raw(`create trigger hold_batch after insert on job_items for each statement execute function hold_batch()`));
+    const holder = await getSql().reserve();
+    await holder`select pg_advisory_lock(4242)`;
+    const running = runPendingJobs();
+    try {
+      await expect.poll(async () => (await getJob(job.id)).status).toBe("running");
+      await expect.poll(async () => (await getSql()<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and wait_event = 'advisory'`)[0]!.n).toBe(1);
+      await cancelJob(admin, job.id);
+    } finally {
+      await holder`select pg_advisory_unlock(4242)`;
+      holder.release();
+    }
+    await running;
+    const done = await getJob(job.id);
+    expect([done.status, done.error]).toEqual(["cancelled", `Cancelled by ${admin.actor.label}.`]);
+    expect(await groupSize(group.id)).toBe(1000);
+    const report = await importItems(job.id, { limit: 5000 });
+    expect(report.length).toBe(1001);
+    expect(report.at(-1)).toMatchObject({ seq: 1001, key: null, outcome: "error", detail: `Stopped: Cancelled by ${admin.actor.label}.` });
+  });
+
+  it("the member who started it may stop it, and so may one who may change users there; no one else", async () => {
+    const devAdmin = await realMemberCtx("environment_admin", [env.dev.id]);
+    const { job } = await bulkJob(devAdmin);
+    expect(await cancelJob(memberCtx("reviewer"), job.id).catch((e) => [e.status, e.message])).toEqual([403, "A reviewer cannot change users."]);
+    expect(await cancelJob(memberCtx("environment_admin", [env.prod.id]), job.id).catch((e) => [e.status, e.message])).toEqual([403, "This change touches an environment outside your scope."]);
+    expect((await getJob(job.id)).status).toBe("queued");
+    expect((await cancelJob(memberCtx("admin"), job.id)).status).toBe("cancelled");
+    const mine = await bulkJob(devAdmin);
+    expect((await cancelJob(devAdmin, mine.job.id)).status).toBe("cancelled");
+    expect(await cancelJob(devAdmin, "-".repeat(36)).catch((e) => [e.status, e.message])).toEqual([404, "Job not found."]);
+  });
+});
