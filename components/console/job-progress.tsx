@@ -58,7 +58,7 @@ export function JobProgress({ status, label, onCancel }: { status: JobStatus; la
       </div>
       {status.error && (
         <p role={status.status === "cancelled" ? "status" : "alert"} className={`text-sm ${status.status === "cancelled" ? "text-slate-700" : "text-red-800"}`}>
-          {status.status === "cancelled" ? `${status.error} What ran before it stopped stays done; the report says where it stopped.` : status.error}
+          {status.status !== "cancelled" ? status.error : status.kind === "import_dry_run" ? `${status.error} A dry run changes nothing.` : `${status.error} What ran before it stopped stays done; the report says where it stopped.`}
         </p>
       )}
     </div>
