@@ -66,6 +66,16 @@ describe("console sign-in", () => {
     expect(row!.failedSignIns).toBe(0);
   });
 
+  it("starts the count again when a lock has run out: one wrong password after it is not a new lock", async () => {
+    const m = await member("relock@example.com");
+    for (let i = 0; i < 10; i++) await signInConsoleMember({ email: "relock@example.com", password: "bad" });
+    await getDb().update(consoleMembers).set({ lockedUntil: sql`now() - interval '1 second'` }).where(eq(consoleMembers.id, m.id));
+    expect(await signInConsoleMember({ email: "relock@example.com", password: "bad" })).toEqual({ ok: false, reason: "invalid" });
+    const [row] = await getDb().select().from(consoleMembers).where(eq(consoleMembers.id, m.id));
+    expect([row!.failedSignIns, row!.lockedUntil]).toEqual([1, null]);
+    expect((await signInConsoleMember({ email: "relock@example.com", password })).ok).toBe(true);
+  });
+
   it("ignores a session that is signed out, expired, idle or of a suspended member, and a forged cookie", async () => {
     await member("sess@example.com");
     const open = async () => {

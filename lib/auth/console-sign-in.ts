@@ -7,13 +7,12 @@ import { checkSecondFactor, hasSecondFactor, memberOwner, secondFactorRefusal, t
 import { passkeyAuthenticationOptions } from "@/lib/second-factor/passkeys";
 import type { PublicKeyCredentialRequestOptionsJSON } from "@simplewebauthn/server";
 import { passwordReservedForOwners } from "@/lib/console-sso/password-rule";
+import { countConsoleFailure } from "./console-lockout";
 import { verifyPassword } from "./password";
 import type { DomainContext } from "./actor";
 
 export const CONSOLE_SESSION_HOURS = 12;
 export const CONSOLE_IDLE_MINUTES = 120;
-const MAX_FAILURES = 10;
-const LOCK_MINUTES = 15;
 
 type Refusal = "invalid" | "locked" | "suspended" | "invited" | "sso_required" | "second_factor_required" | "second_factor_wrong";
 export type ConsoleSignInResult =
@@ -54,16 +53,7 @@ export async function signInConsoleMember(input: {
   };
   const fail = async (reason: Exclude<Refusal, "second_factor_required">, check?: SecondFactorCheck & { ok: false }) => {
     await db.transaction(async (tx) => {
-      if (member && (reason === "invalid" || reason === "second_factor_wrong")) {
-        await tx
-          .update(consoleMembers)
-          .set({
-            failedSignIns: sql`${consoleMembers.failedSignIns} + 1`,
-            lockedUntil: sql`case when ${consoleMembers.failedSignIns} + 1 >= ${MAX_FAILURES}
-              then now() + make_interval(mins => ${LOCK_MINUTES}) else ${consoleMembers.lockedUntil} end`,
-          })
-          .where(eq(consoleMembers.id, member.id));
-      }
+      if (member && (reason === "invalid" || reason === "second_factor_wrong")) await countConsoleFailure(tx, member.id);
       await recordAudit(tx, ctx, {
         action: "console.sign_in",
         targetType: "console_member",

@@ -168,6 +168,40 @@ describe("step-up for sensitive actions", () => {
     expect(await stepUpSatisfied(plain.memberId, row!.id)).toBe(true);
   });
 
+  it("counts wrong step-up codes toward the member's lockout: a stolen session cannot guess its way past it", async () => {
+    const { ctx, email, secret } = await enrolled();
+    const result = await signIn(email, { code: await code(secret, 1) });
+    const sessionId = result.ok ? result.sessionId : "";
+    for (let i = 0; i < 10; i++) await confirmSecondFactor({ ...ctx, sessionId }, String(100000 + i)).catch(() => undefined);
+    const locked = await confirmSecondFactor({ ...ctx, sessionId }, await code(secret)).catch((e) => e);
+    expect(locked.fieldErrors).toEqual({ code: ["Too many wrong passwords or codes: try again in a few minutes."] });
+    expect(await signIn(email, { code: await code(secret) })).toEqual({ ok: false, reason: "locked" });
+    const reasons = await getDb().execute<{ reason: string }>(sql`select reason from audit_events where action = 'console_member.step_up' and target_id = ${ctx.actor.id} order by id desc limit 1`);
+    expect(reasons[0]!.reason).toBe("locked");
+  });
+
+  it("asks for it before adding another factor, and adding one proves nothing the session had not", async () => {
+    const { startTotpAction, confirmTotpAction } = await import("@/app/console/security/actions");
+    const { inviteMemberAction, resendInvitationAction } = await import("@/app/console/[env]/settings/members/actions");
+    const { email, secret, ctx } = await enrolled("owner");
+    const result = await signIn(email, { code: await code(secret, 1) });
+    const sessionId = result.ok ? result.sessionId : "";
+    cookieJar.set("next-auth.session-token", await encode({ token: { sid: sessionId }, secret: process.env.NEXTAUTH_SECRET! }));
+    // An invitation made while the proof was fresh, to resend later.
+    const invited = await inviteMemberAction({ email: `resend.${crypto.randomUUID().slice(0, 6)}@example.com`, role: "admin" });
+    await getDb().update(consoleSessions).set({ secondFactorAt: sql`now() - interval '16 minutes'` }).where(eq(consoleSessions.id, sessionId));
+    const stepUp = { ok: false, error: "Confirm it is you: enter a code from your authenticator app.", code: "step_up_required" };
+    expect(await startTotpAction()).toEqual(stepUp);
+    expect(await resendInvitationAction(invited.ok ? invited.data.id : "")).toEqual(stepUp);
+    // Added in the domain all the same (as if the session had just proven it): the session is not stepped up by it.
+    await getDb().update(consoleSessions).set({ secondFactorAt: sql`now()` }).where(eq(consoleSessions.id, sessionId));
+    const { factorId, secret: second } = await startTotpEnrolment({ ...ctx, sessionId });
+    await getDb().update(consoleSessions).set({ secondFactorAt: sql`now() - interval '16 minutes'` }).where(eq(consoleSessions.id, sessionId));
+    await confirmTotpEnrolment({ ...ctx, sessionId }, { factorId, code: await code(second), name: "Attacker" });
+    expect(await stepUpSatisfied(ctx.actor.id!, sessionId)).toBe(false);
+    expect(await confirmTotpAction({ factorId, code: await code(second) })).toEqual(stepUp);
+  });
+
   it("makes a sensitive console action answer step_up_required, and run once the factor is confirmed", async () => {
     const { createApiTokenAction } = await import("@/app/console/[env]/settings/actions");
     const { confirmSecondFactorAction } = await import("@/app/console/security/actions");

@@ -5,6 +5,7 @@ import { getDb, type Executor, type Tx } from "@/db/client";
 import type { SecondFactorKind } from "@/db/enums";
 import { consoleMembers, consoleSessions, consoleSettings, environmentAccess, environmentAuth, recoveryCodes as codeRows, secondFactors, users } from "@/db/schema";
 import type { Actor, DomainContext } from "@/lib/auth/actor";
+import { clearConsoleFailures, consoleLockedUntil, countConsoleFailure } from "@/lib/auth/console-lockout";
 import { recordAudit } from "@/lib/audit/record";
 import { openSecret, sealSecret } from "@/lib/crypto/sealed";
 import { inTransaction } from "@/lib/domain/transaction";
@@ -138,12 +139,15 @@ export async function confirmTotpEnrolment(ctx: DomainContext & { sessionId?: st
 }
 
 /**
- * What follows a confirmed factor: the person's first comes with ten recovery codes (returned once),
- * a console session that added it counts as having proven a second factor now, and the audit row.
+ * What follows a confirmed factor: the person's first comes with ten recovery codes (returned once)
+ * and makes the console session that added it count as having proven a second factor now; then the audit row.
  */
 async function factorAdded(tx: Tx, ctx: DomainContext & { sessionId?: string }, owner: FactorOwner, factor: typeof secondFactors.$inferSelect, first: boolean) {
   const recoveryCodes = first ? await replaceRecoveryCodes(tx, owner) : null;
-  if (ctx.sessionId && owner.kind === "member") {
+  // Adding the first factor proves it in this session; adding another proves nothing the session
+  // had not (adding one asks for a step-up first, lib/actions), or a stolen session could add its
+  // own factor to pass every step-up.
+  if (first && ctx.sessionId && owner.kind === "member") {
     await tx.update(consoleSessions).set({ secondFactorAt: sql`now()` }).where(and(eq(consoleSessions.id, ctx.sessionId), eq(consoleSessions.memberId, owner.id)));
   }
   const { prefix, target } = audited(owner, ctx.actor.label);
@@ -359,9 +363,17 @@ function selfMember(actor: Actor): string {
 export async function confirmSecondFactor(ctx: DomainContext & { sessionId: string }, code: unknown): Promise<{ confirmed: true }> {
   const memberId = selfMember(ctx.actor);
   const typed = parseInput(z.string({ error: "Enter a code." }).trim().min(1, "Enter a code.").max(MAX_ANSWER_LENGTH, "Enter a code."), code);
-  const outcome = await inTransaction(async (tx) => {
+  const outcome = await inTransaction(async (tx): Promise<SecondFactorCheck | { ok: false; reason: "locked" }> => {
+    // Wrong codes count toward the member's lockout, as at sign-in: a stolen session cannot guess its way past step-up.
+    if (await consoleLockedUntil(tx, memberId)) {
+      await recordAudit(tx, ctx, { action: "console_member.step_up", targetType: "console_member", targetId: memberId, targetLabel: ctx.actor.label, outcome: "failure", reason: "locked" });
+      return { ok: false, reason: "locked" };
+    }
     const check = await checkSecondFactor(tx, memberOwner(memberId), typed);
-    if (check.ok) await tx.update(consoleSessions).set({ secondFactorAt: sql`now()` }).where(and(eq(consoleSessions.id, ctx.sessionId), eq(consoleSessions.memberId, memberId)));
+    if (check.ok) {
+      await tx.update(consoleSessions).set({ secondFactorAt: sql`now()` }).where(and(eq(consoleSessions.id, ctx.sessionId), eq(consoleSessions.memberId, memberId)));
+      await clearConsoleFailures(tx, memberId);
+    } else await countConsoleFailure(tx, memberId);
     await recordAudit(tx, ctx, {
       action: "console_member.step_up",
       targetType: "console_member",
@@ -373,7 +385,7 @@ export async function confirmSecondFactor(ctx: DomainContext & { sessionId: stri
     });
     return check;
   });
-  if (!outcome.ok) throw ValidationError.field("code", secondFactorRefusal(outcome.reason));
+  if (!outcome.ok) throw ValidationError.field("code", outcome.reason === "locked" ? "Too many wrong passwords or codes: try again in a few minutes." : secondFactorRefusal(outcome.reason));
   return { confirmed: true };
 }
 

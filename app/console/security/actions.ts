@@ -20,20 +20,22 @@ import {
 // Open to a member the console sends here to enrol (duringEnrolment).
 
 const own = { permission: ["console_members", "read"], duringEnrolment: true, revalidate: ["/console"] } as const;
+// Adding a factor is a sensitive action once the member has one (step-up; nothing to ask before the
+// first): a stolen session must not add its own authenticator to pass every later step-up.
 
-export const startTotpAction = consoleAction({ ...own }, async (ctx) => {
+export const startTotpAction = consoleAction({ ...own, stepUp: true }, async (ctx) => {
   const { factorId, secret, qrSvg, uri } = await startTotpEnrolment(ctx);
   return { factorId, secret, qrSvg, uri };
 });
 
-export const confirmTotpAction = consoleAction({ ...own }, async (ctx, input: unknown) => {
+export const confirmTotpAction = consoleAction({ ...own, stepUp: true }, async (ctx, input: unknown) => {
   const { factor, recoveryCodes } = await confirmTotpEnrolment(ctx, input);
   return { name: factor.name, recoveryCodes };
 });
 
-export const startPasskeyAction = consoleAction({ ...own }, (ctx) => startPasskeyRegistration(ctx));
+export const startPasskeyAction = consoleAction({ ...own, stepUp: true }, (ctx) => startPasskeyRegistration(ctx));
 
-export const finishPasskeyAction = consoleAction({ ...own }, async (ctx, input: unknown) => {
+export const finishPasskeyAction = consoleAction({ ...own, stepUp: true }, async (ctx, input: unknown) => {
   const { factor, recoveryCodes } = await finishPasskeyRegistration(ctx, input);
   return { name: factor.name, recoveryCodes };
 });

@@ -19,7 +19,8 @@ export const inviteMemberAction = consoleAction({ permission: ["console_members"
   return { id: member.id, email: member.email, expiresAt: expiresAt.toISOString() };
 });
 
-export const resendInvitationAction = consoleAction({ permission: ["console_members", "write"] }, async (ctx, memberId: string) => {
+// A resend issues a new link to the invited role: as sensitive as the invitation (step-up).
+export const resendInvitationAction = consoleAction({ permission: ["console_members", "write"], stepUp: true }, async (ctx, memberId: string) => {
   const { expiresAt } = await resendConsoleInvitation(ctx, String(memberId));
   return { expiresAt: expiresAt.toISOString() };
 });
