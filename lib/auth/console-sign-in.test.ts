@@ -66,6 +66,13 @@ describe("console sign-in", () => {
     expect(row!.failedSignIns).toBe(0);
   });
 
+  it("answers an email with a NUL as an unknown one (audited), where the query failed and the error page showed the SQL", async () => {
+    const result = await signInConsoleMember({ email: "own\0er@example.com", password: "whatever" });
+    expect(result).toEqual({ ok: false, reason: "invalid" });
+    const [row] = await getDb().execute<{ target_label: string; reason: string }>(sql`select target_label, reason from audit_events where action = 'console.sign_in' order by id desc limit 1`);
+    expect(row).toEqual({ target_label: "own\uFFFDer@example.com", reason: "unknown email" });
+  });
+
   it("starts the count again when a lock has run out: one wrong password after it is not a new lock", async () => {
     const m = await member("relock@example.com");
     for (let i = 0; i < 10; i++) await signInConsoleMember({ email: "relock@example.com", password: "bad" });

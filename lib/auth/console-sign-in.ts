@@ -8,6 +8,7 @@ import { passkeyAuthenticationOptions } from "@/lib/second-factor/passkeys";
 import type { PublicKeyCredentialRequestOptionsJSON } from "@simplewebauthn/server";
 import { passwordReservedForOwners } from "@/lib/console-sso/password-rule";
 import { countConsoleFailure } from "./console-lockout";
+import { emailSchema } from "@/lib/validation";
 import { verifyPassword } from "./password";
 import type { DomainContext } from "./actor";
 
@@ -39,11 +40,14 @@ export async function signInConsoleMember(input: {
 }): Promise<ConsoleSignInResult> {
   const db = getDb();
   const email = input.email.trim();
-  const [member] = await db
-    .select()
-    .from(consoleMembers)
-    .where(sql`lower(${consoleMembers.email}) = lower(${email})`)
-    .limit(1);
+  // What is no address (a NUL, which no text column holds, included) is no member's: an unknown email.
+  const [member] = emailSchema.safeParse(email).success
+    ? await db
+        .select()
+        .from(consoleMembers)
+        .where(sql`lower(${consoleMembers.email}) = lower(${email})`)
+        .limit(1)
+    : [];
   const passwordOk = await verifyPassword(member?.passwordHash, input.password);
   const ctx: DomainContext = {
     actor: member
@@ -58,7 +62,7 @@ export async function signInConsoleMember(input: {
         action: "console.sign_in",
         targetType: "console_member",
         targetId: member?.id ?? null,
-        targetLabel: member?.email ?? email.slice(0, 320),
+        targetLabel: member?.email ?? email.replace(/\0/g, "\uFFFD").slice(0, 320),
         outcome: "failure",
         reason: reason === "invalid" ? (member ? "wrong password" : "unknown email") : reason === "invited" ? "invitation not accepted yet" : reason === "sso_required" ? "password sign-in is kept for owners: members sign in through console SSO" : reason === "second_factor_wrong" ? `second factor ${check?.reason ?? "wrong"}` : reason,
       });

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { eq, sql } from "drizzle-orm";
 import { encode } from "next-auth/jwt";
-import { getDb } from "@/db/client";
+import { getDb, getSql } from "@/db/client";
 import type { ConsoleRole } from "@/db/enums";
 import { consoleInvitations, consoleMembers, consoleSessions, type Environment } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
@@ -108,6 +108,28 @@ describe("invitations", () => {
     expect(refused).toEqual({ ok: false, reason: "invited" });
     const [failure] = await getDb().execute<{ reason: string }>(sql`select reason from audit_events where action = 'console.sign_in' and target_id = ${invited.id}`);
     expect(failure!.reason).toBe("invitation not accepted yet");
+  });
+
+  it("accepts in turn with the other member changes (a role change racing it deadlocked, or mailed an active member a new link)", async () => {
+    const owner = await member("owner");
+    const email = `turn-${unique()}@example.com`;
+    await inviteConsoleMember(owner, { email, name: "In Turn", role: "reviewer" });
+    const token = await invitationLink(email);
+    // Another member change holds the members' lock: the acceptance waits for it, then goes ahead.
+    const holder = await getSql().reserve();
+    await holder`begin`;
+    await holder`select pg_advisory_xact_lock(hashtext('console_members'))`;
+    let accepted: Promise<unknown>;
+    try {
+      accepted = acceptConsoleInvitation({ token, name: "In Turn", password: NEW_PASSWORD, confirm: NEW_PASSWORD });
+      await expect
+        .poll(async () => (await getSql()<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event = 'advisory'`)[0]!.n, { timeout: 15_000 })
+        .toBe(1);
+    } finally {
+      await holder`commit`;
+      holder.release();
+    }
+    expect(await accepted!).toEqual({ email });
   });
 
   it("accepts once: the password is set, the member is active and signs in; the link is then used up", async () => {

@@ -468,6 +468,10 @@ export async function acceptConsoleInvitation(input: unknown, request: { ip?: st
   if (problems.length) throw new ValidationError(problems[0]!, { password: problems });
   const passwordHash = await hashPassword(data.password);
   return inTransaction(async (tx) => {
+    // In turn with every other member change: a role change racing the acceptance either replaces
+    // the link first (this one is then used up) or finds the member active (no new link to mail),
+    // and the two never lock the invitation and the member in opposite orders (a deadlock).
+    await lockMembers(tx);
     const [link] = await tx
       .update(consoleInvitations)
       .set({ usedAt: sql`now()` })
