@@ -195,7 +195,7 @@ describe("step-up for sensitive actions", () => {
     expect(await resendInvitationAction(invited.ok ? invited.data.id : "")).toEqual(stepUp);
     // Added in the domain all the same (as if the session had just proven it): the session is not stepped up by it.
     await getDb().update(consoleSessions).set({ secondFactorAt: sql`now()` }).where(eq(consoleSessions.id, sessionId));
-    const { factorId, secret: second } = await startTotpEnrolment({ ...ctx, sessionId });
+    const { factorId, secret: second } = await startTotpEnrolment(ctx);
     await getDb().update(consoleSessions).set({ secondFactorAt: sql`now() - interval '16 minutes'` }).where(eq(consoleSessions.id, sessionId));
     await confirmTotpEnrolment({ ...ctx, sessionId }, { factorId, code: await code(second), name: "Attacker" });
     expect(await stepUpSatisfied(ctx.actor.id!, sessionId)).toBe(false);
