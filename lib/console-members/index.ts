@@ -122,6 +122,26 @@ export async function endMemberSessions(tx: Executor, memberId: string): Promise
   return ended.length;
 }
 
+/**
+ * Ends the open console sessions that a change of how members sign in no longer allows: those
+ * opened by `method`, of every member or (`exceptOwners`) of members who are not owners. Returns how many.
+ */
+export async function endConsoleSessionsBy(tx: Executor, filter: { method: "password" | "sso"; exceptOwners?: boolean }): Promise<number> {
+  const ended = await tx
+    .update(consoleSessions)
+    .set({ revokedAt: sql`now()` })
+    .where(
+      and(
+        eq(consoleSessions.method, filter.method),
+        isNull(consoleSessions.revokedAt),
+        gt(consoleSessions.expiresAt, sql`now()`),
+        filter.exceptOwners ? sql`${consoleSessions.memberId} in (select id from console_members where role <> 'owner')` : undefined,
+      ),
+    )
+    .returning({ id: consoleSessions.id });
+  return ended.length;
+}
+
 /** The environments named, in the console's order (unknown ids are a field error). */
 async function scopeOf(tx: Executor, ids: readonly string[]): Promise<EnvironmentRef[]> {
   return (await requireEnvironments(tx, ids)).sort((a, b) => a.position - b.position);

@@ -1,7 +1,7 @@
 import "server-only";
-import { and, eq, isNull, sql } from "drizzle-orm";
-import type { Tx } from "@/db/client";
-import { consoleInvitations, consoleMembers, type ConsoleMember, type IdentityProvider } from "@/db/schema";
+import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import { getDb, type Tx } from "@/db/client";
+import { consoleInvitations, consoleMembers, environments, type ConsoleMember, type IdentityProvider } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
 import { openConsoleSession } from "@/lib/auth/console-sign-in";
 import { recordAudit } from "@/lib/audit/record";
@@ -88,7 +88,8 @@ export async function signInConsoleMemberBySso(
         targetType: "console_member",
         targetId: member.id,
         targetLabel: member.email,
-        before: { role: member.role, environmentIds: beforeScope },
+        // Keys on both sides, as every other role change's row.
+        before: { role: member.role, environments: beforeScope.length ? (await tx.select({ key: environments.key, position: environments.position }).from(environments).where(inArray(environments.id, beforeScope))).sort((a, b) => a.position - b.position).map((e) => e.key) : [] },
         after: { role: access.role, environments: envs.map((e) => e.key), sessionsEnded, via: `console SSO (${idp.name})`, groups: access.matched },
       });
     }
@@ -96,4 +97,30 @@ export async function signInConsoleMemberBySso(
   await tx.update(consoleMembers).set({ failedSignIns: 0, lockedUntil: null, lastSignInAt: sql`now()` }).where(eq(consoleMembers.id, current.id));
   const sessionId = await openConsoleSession(tx, { memberId: current.id, method: "sso", secondFactor: false, authnContext: input.authnContext, ip: input.ip, userAgent: input.userAgent });
   return { ok: true, sessionId, member: { id: current.id, email: current.email, name: current.name }, created, roleChanged };
+}
+
+/**
+ * A console SSO sign-in that the IdP's groups no longer map to any role: the member linked to that
+ * identity keeps no open session (their role followed the groups at each sign-in; with none mapped
+ * they are refused, and what they opened before ends with it). Owners are never linked to an IdP.
+ * Audited when sessions end. Their role stays as it was: an owner or admin decides what follows.
+ */
+export async function endSessionsOfUnmappedMember(ctx: DomainContext, idp: Pick<IdentityProvider, "id" | "name">, subject: string): Promise<number> {
+  return getDb().transaction(async (tx) => {
+    await lockMembers(tx);
+    const [member] = await tx.select().from(consoleMembers).where(and(eq(consoleMembers.ssoIdentityProviderId, idp.id), eq(consoleMembers.ssoSubject, subject)));
+    if (!member || member.role === "owner") return 0;
+    const sessionsEnded = await endMemberSessions(tx, member.id);
+    if (sessionsEnded) {
+      await recordAudit(tx, ctx, {
+        action: "console_member.sessions_end",
+        targetType: "console_member",
+        targetId: member.id,
+        targetLabel: member.email,
+        reason: `No console role is mapped to their IdP groups any more (${idp.name}).`,
+        after: { sessionsEnded },
+      });
+    }
+    return sessionsEnded;
+  });
 }

@@ -11,6 +11,7 @@ import { changeConsoleMemberRole, inviteConsoleMember, suspendConsoleMember } fr
 import { denialReason } from "@/lib/permissions";
 import { confirmTotpEnrolment, startTotpEnrolment } from "@/lib/second-factor";
 import { setupSso, type SsoFixture } from "@/lib/sso/testing/fixture";
+import { signInAs } from "@/test-support/console-session";
 import { countRows, realMemberCtx, systemCtx } from "@/test-support/fixtures";
 import { POST as acsRoute } from "@/app/api/sso/acs/route";
 import { consoleAccessFor, consoleSsoSettings, updateConsoleSso, type ConsoleSsoMapping } from ".";
@@ -153,6 +154,30 @@ describe("signing in to the console through the IdP", () => {
     expect(trace).toMatchObject({ outcome: "failure", failedCheck: "console_access", result: { console: true } });
   });
 
+  it("ends a linked member's sessions when the IdP's groups no longer map to any role (audited); their role stays for an admin to decide", async () => {
+    const first = await f.signInToConsole(person("dana.dropped@example.com", ["IAM Admins"]));
+    if (!first.ok || !("console" in first)) throw new Error("first sign-in failed");
+    const refused = await f.signInToConsole(person("dana.dropped@example.com", ["Engineering"]));
+    expect(refused).toMatchObject({ ok: false, check: "console_access" });
+    expect(await sessionOf(first.console.sessionId)).toBeNull();
+    const member = await memberByEmail("dana.dropped@example.com");
+    const [audit] = await getDb().select().from(auditEvents).where(and(eq(auditEvents.targetId, member!.id), eq(auditEvents.action, "console_member.sessions_end")));
+    expect(audit).toMatchObject({ reason: expect.stringContaining("No console role is mapped to their IdP groups any more"), after: { sessionsEnded: 1 } });
+    expect(member).toMatchObject({ role: "admin", status: "active" });
+  });
+
+  it("ends the sessions the new settings would refuse: members' password sessions once passwords are for owners, SSO sessions once SSO is off", async () => {
+    const sso = await f.signInToConsole(person("sid.sso@example.com", ["Auditors"]));
+    if (!sso.ok || !("console" in sso)) throw new Error("SSO sign-in failed");
+    const plain = await signInAs("admin");
+    const [passwordSession] = await getDb().select({ id: consoleSessions.id }).from(consoleSessions).where(eq(consoleSessions.memberId, plain.memberId));
+    await configure({ passwordSignIn: "owners" });
+    expect(await sessionOf(passwordSession!.id)).toBeNull();
+    expect(await sessionOf(sso.console.sessionId)).not.toBeNull();
+    await configure({ enabled: false, passwordSignIn: "everyone" });
+    expect(await sessionOf(sso.console.sessionId)).toBeNull();
+  });
+
   it("follows the groups at each sign-in: a changed role ends the member's other sessions", async () => {
     const first = await f.signInToConsole(person("pat.platform@example.com", ["Platform"]));
     if (!first.ok || !("console" in first)) throw new Error("first sign-in failed");
@@ -161,6 +186,9 @@ describe("signing in to the console through the IdP", () => {
     if (!again.ok || !("console" in again)) throw new Error("second sign-in failed");
     expect(await sessionOf(first.console.sessionId)).toBeNull();
     expect((await sessionOf(again.console.sessionId))?.member.environmentIds.sort()).toEqual([dev, prod].sort());
+    // The audit row names the environments by key before and after, as every other role change.
+    const [change] = await getDb().select().from(auditEvents).where(and(eq(auditEvents.action, "console_member.role_change"), eq(auditEvents.targetLabel, "pat.platform@example.com"))).orderBy(desc(auditEvents.id)).limit(1);
+    expect([change!.before, (change!.after as { environments: string[] }).environments]).toEqual([{ role: "environment_admin", environments: ["dev"] }, ["dev", "prod"]]);
     const third = await f.signInToConsole(person("pat.platform@example.com", ["IAM Admins"]));
     if (!third.ok || !("console" in third)) throw new Error("third sign-in failed");
     expect((await sessionOf(third.console.sessionId))?.member).toMatchObject({ role: "admin", environmentIds: [] });

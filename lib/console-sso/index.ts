@@ -7,6 +7,7 @@ import { consoleSso, consoleSsoMappings, environments, identityProviders } from 
 import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
+import { endConsoleSessionsBy } from "@/lib/console-members";
 import { requireEnvironments } from "@/lib/environments";
 import { ConflictError, ValidationError } from "@/lib/errors";
 import { hasSecondFactor, memberOwner } from "@/lib/second-factor";
@@ -128,6 +129,11 @@ export async function updateConsoleSso(ctx: DomainContext, input: unknown): Prom
         .onConflictDoUpdate({ target: consoleSsoMappings.idpValue, set: { role: sql`excluded.role`, environmentIds: sql`excluded.environment_ids` } });
     }
     const after = await consoleSsoSettings(tx);
+    // Sessions the new settings would not open end now, not at their 12 hours: members' password
+    // sessions once the password is kept for owners, SSO sessions once SSO is off or its IdP changes.
+    const sessionsEnded =
+      (after.passwordSignIn === "owners" && (before.passwordSignIn !== "owners" || !before.enabled) ? await endConsoleSessionsBy(tx, { method: "password", exceptOwners: true }) : 0) +
+      (before.enabled && (!after.enabled || before.identityProvider?.id !== after.identityProvider?.id) ? await endConsoleSessionsBy(tx, { method: "sso" }) : 0);
     const envKeys = new Map((await tx.select({ id: environments.id, key: environments.key }).from(environments)).map((e) => [e.id, e.key]));
     const describe = (s: ConsoleSsoSettings) => ({
       enabled: s.enabled,
@@ -135,7 +141,7 @@ export async function updateConsoleSso(ctx: DomainContext, input: unknown): Prom
       passwordSignIn: s.passwordSignIn,
       mappings: s.mappings.map((m) => `${m.idpValue} → ${m.role}${m.environmentIds.length ? ` (${m.environmentIds.map((id) => envKeys.get(id) ?? id).join(", ")})` : ""}`),
     });
-    await recordAudit(tx, ctx, { action: "console.sso.update", targetType: "console", targetId: null, targetLabel: "Console SSO", before: describe(before), after: describe(after) });
+    await recordAudit(tx, ctx, { action: "console.sso.update", targetType: "console", targetId: null, targetLabel: "Console SSO", before: describe(before), after: { ...describe(after), sessionsEnded } });
     return after;
   });
 }

@@ -9,7 +9,7 @@ import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit, redact } from "@/lib/audit/record";
 import { createEndUserSession } from "@/lib/end-user/sessions";
 import { NotFoundError, ValidationError } from "@/lib/errors";
-import { signInConsoleMemberBySso } from "@/lib/console-members/sso";
+import { endSessionsOfUnmappedMember, signInConsoleMemberBySso } from "@/lib/console-members/sso";
 import { consoleAccessFor, consoleSsoSettings, type ConsoleAccess } from "@/lib/console-sso";
 import { bindingForStart, checkBinding, SSO_REQUEST_MINUTES } from "./browser-binding";
 import { safeRedirectTarget } from "@/lib/net/redirect";
@@ -604,8 +604,10 @@ async function signInToConsole(input: {
     });
     return { ok: true, console: { sessionId: outcome.sessionId, member: outcome.member }, redirectTo: input.returnTo, traceId };
   } catch (e) {
-    if (e instanceof Denied) return input.onDenied(e.denial.check, e.denial.reason, { result: { console: true } });
-    throw e;
+    if (!(e instanceof Denied)) throw e;
+    // Mapped to no role now: what the linked member opened before ends too.
+    const sessionsEnded = access ? 0 : await endSessionsOfUnmappedMember(ctx, idp, identity.subject);
+    return input.onDenied(e.denial.check, e.denial.reason, { result: { console: true, ...(sessionsEnded ? { sessionsEnded } : {}) } });
   }
 }
 
