@@ -1,7 +1,7 @@
 import "server-only";
-import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import { and, eq, isNull, sql } from "drizzle-orm";
 import { getDb, type Tx } from "@/db/client";
-import { consoleInvitations, consoleMembers, environments, type ConsoleMember, type IdentityProvider } from "@/db/schema";
+import { consoleInvitations, consoleMembers, type ConsoleMember, type IdentityProvider } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
 import { openConsoleSession } from "@/lib/auth/console-sign-in";
 import { recordAudit } from "@/lib/audit/record";
@@ -89,7 +89,7 @@ export async function signInConsoleMemberBySso(
         targetId: member.id,
         targetLabel: member.email,
         // Keys on both sides, as every other role change's row.
-        before: { role: member.role, environments: beforeScope.length ? (await tx.select({ key: environments.key, position: environments.position }).from(environments).where(inArray(environments.id, beforeScope))).sort((a, b) => a.position - b.position).map((e) => e.key) : [] },
+        before: { role: member.role, environments: (await requireEnvironments(tx, beforeScope)).sort((a, b) => a.position - b.position).map((e) => e.key) },
         after: { role: access.role, environments: envs.map((e) => e.key), sessionsEnded, via: `console SSO (${idp.name})`, groups: access.matched },
       });
     }
