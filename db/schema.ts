@@ -1179,6 +1179,9 @@ export const jobs = pgTable(
     total: integer(),
     summary: jsonb().$type<Record<string, unknown>>(),
     error: text(),
+    // A stop asked for while the job runs ("Cancelled by …"): the worker stops before its next
+    // batch (then the status is cancelled), or the job ends as it would have if its last batch had run.
+    cancelRequested: text(),
     attempts: integer().notNull().default(0),
     createdAt: createdAt(),
     startedAt: timestamp(tz),

@@ -1,7 +1,7 @@
 "use client";
 
 import * as Dialog from "@radix-ui/react-dialog";
-import { useState } from "react";
+import { useCallback, useState } from "react";
 import { Button } from "./button";
 
 /**
@@ -158,19 +158,25 @@ type ConfirmRequest = { title: string; description: React.ReactNode; confirmLabe
  * call `ask` with what to confirm; `onConfirm` runs after the dialog closes.
  */
 export function useConfirm(): [dialog: React.ReactNode, ask: (request: ConfirmRequest) => void] {
+  // The last request stays while the dialog closes, so it does not empty before it is gone.
   const [request, setRequest] = useState<ConfirmRequest | null>(null);
+  const [open, setOpen] = useState(false);
   const dialog = (
     <ConfirmDialog
-      open={request !== null}
-      onOpenChange={(open) => !open && setRequest(null)}
+      open={open}
+      onOpenChange={setOpen}
       title={request?.title ?? ""}
       description={request?.description ?? ""}
       confirmLabel={request?.confirmLabel ?? ""}
       onConfirm={() => {
-        setRequest(null);
+        setOpen(false);
         request?.onConfirm();
       }}
     />
   );
-  return [dialog, setRequest];
+  const ask = useCallback((next: ConfirmRequest) => {
+    setRequest(next);
+    setOpen(true);
+  }, []);
+  return [dialog, ask];
 }

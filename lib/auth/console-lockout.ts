@@ -29,8 +29,12 @@ export async function clearConsoleFailures(executor: Executor, memberId: string)
   await executor.update(consoleMembers).set({ failedSignIns: 0, lockedUntil: null }).where(eq(consoleMembers.id, memberId));
 }
 
-/** Whether the member is locked out now (until when), or null. */
+/**
+ * Whether the member is locked out now (until when), or null. The member's row stays locked until
+ * the caller's transaction ends, so guesses sent at once are checked and counted one after another
+ * (no key update: their sessions' rows, which only reference it, are not held up).
+ */
 export async function consoleLockedUntil(executor: Executor, memberId: string): Promise<Date | null> {
-  const [row] = await executor.select({ lockedUntil: consoleMembers.lockedUntil }).from(consoleMembers).where(eq(consoleMembers.id, memberId));
+  const [row] = await executor.select({ lockedUntil: consoleMembers.lockedUntil }).from(consoleMembers).where(eq(consoleMembers.id, memberId)).for("no key update");
   return row?.lockedUntil && row.lockedUntil > new Date() ? row.lockedUntil : null;
 }

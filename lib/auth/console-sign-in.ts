@@ -7,7 +7,7 @@ import { checkSecondFactor, hasSecondFactor, memberOwner, secondFactorRefusal, t
 import { passkeyAuthenticationOptions } from "@/lib/second-factor/passkeys";
 import type { PublicKeyCredentialRequestOptionsJSON } from "@simplewebauthn/server";
 import { passwordReservedForOwners } from "@/lib/console-sso/password-rule";
-import { countConsoleFailure } from "./console-lockout";
+import { clearConsoleFailures, countConsoleFailure } from "./console-lockout";
 import { emailSchema } from "@/lib/validation";
 import { verifyPassword } from "./password";
 import type { DomainContext } from "./actor";
@@ -89,10 +89,8 @@ export async function signInConsoleMember(input: {
   const signedIn = await db.transaction(async (tx) => {
     const check = needsCode ? await checkSecondFactor(tx, owner, input.code!) : null;
     if (check && !check.ok) return check;
-    await tx
-      .update(consoleMembers)
-      .set({ failedSignIns: 0, lockedUntil: null, lastSignInAt: sql`now()` })
-      .where(eq(consoleMembers.id, member.id));
+    await clearConsoleFailures(tx, member.id);
+    await tx.update(consoleMembers).set({ lastSignInAt: sql`now()` }).where(eq(consoleMembers.id, member.id));
     const sessionId = await openConsoleSession(tx, { memberId: member.id, method: "password", secondFactor: !!check, ip: input.ip, userAgent: input.userAgent });
     await recordAudit(tx, ctx, {
       action: "console.sign_in",

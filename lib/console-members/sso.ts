@@ -3,6 +3,7 @@ import { and, eq, isNull, sql } from "drizzle-orm";
 import { getDb, type Tx } from "@/db/client";
 import { consoleInvitations, consoleMembers, type ConsoleMember, type IdentityProvider } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
+import { clearConsoleFailures } from "@/lib/auth/console-lockout";
 import { openConsoleSession } from "@/lib/auth/console-sign-in";
 import { recordAudit } from "@/lib/audit/record";
 import type { ConsoleAccess } from "@/lib/console-sso";
@@ -94,7 +95,8 @@ export async function signInConsoleMemberBySso(
       });
     }
   }
-  await tx.update(consoleMembers).set({ failedSignIns: 0, lockedUntil: null, lastSignInAt: sql`now()` }).where(eq(consoleMembers.id, current.id));
+  await clearConsoleFailures(tx, current.id);
+  await tx.update(consoleMembers).set({ lastSignInAt: sql`now()` }).where(eq(consoleMembers.id, current.id));
   const sessionId = await openConsoleSession(tx, { memberId: current.id, method: "sso", secondFactor: false, authnContext: input.authnContext, ip: input.ip, userAgent: input.userAgent });
   return { ok: true, sessionId, member: { id: current.id, email: current.email, name: current.name }, created, roleChanged };
 }

@@ -176,6 +176,12 @@ describe("signing in to the console through the IdP", () => {
     expect(await sessionOf(sso.console.sessionId)).not.toBeNull();
     await configure({ enabled: false, passwordSignIn: "everyone" });
     expect(await sessionOf(sso.console.sessionId)).toBeNull();
+    // A mapping taken away: the sessions it gave end (the next sign-in gets what the groups map to now).
+    await configure();
+    const again = await f.signInToConsole(person("sid.sso@example.com", ["Auditors"]));
+    if (!again.ok || !("console" in again)) throw new Error("SSO sign-in failed");
+    await configure({ mappings: [{ idpValue: "IAM Admins", role: "admin", environmentIds: [] }] });
+    expect(await sessionOf(again.console.sessionId)).toBeNull();
   });
 
   it("follows the groups at each sign-in: a changed role ends the member's other sessions", async () => {

@@ -7,7 +7,7 @@ import { consoleSso, consoleSsoMappings, environments, identityProviders } from 
 import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
-import { endConsoleSessionsBy } from "@/lib/console-members";
+import { endConsoleSessionsBy, lockMembers } from "@/lib/console-members";
 import { requireEnvironments } from "@/lib/environments";
 import { ConflictError, ValidationError } from "@/lib/errors";
 import { hasSecondFactor, memberOwner } from "@/lib/second-factor";
@@ -98,6 +98,8 @@ export async function updateConsoleSso(ctx: DomainContext, input: unknown): Prom
   if (data.enabled && !data.identityProviderId) throw ValidationError.field("identityProviderId", "Choose the identity provider members sign in with.");
   if (data.passwordSignIn === "owners" && !data.enabled) throw ValidationError.field("passwordSignIn", "Keep password sign-in for everyone while console SSO is off.");
   return inTransaction(async (tx) => {
+    // In turn with member changes and SSO sign-ins (which take the same lock).
+    await lockMembers(tx);
     const before = await consoleSsoSettings(tx);
     if (data.identityProviderId) {
       const [idp] = await tx
@@ -131,9 +133,14 @@ export async function updateConsoleSso(ctx: DomainContext, input: unknown): Prom
     const after = await consoleSsoSettings(tx);
     // Sessions the new settings would not open end now, not at their 12 hours: members' password
     // sessions once the password is kept for owners, SSO sessions once SSO is off or its IdP changes.
+    // A mapping removed, or changed in role or environments, may lower what an SSO session was given:
+    // those sessions end too (the next sign-in gets the role the groups map to now).
+    const mappingKey = (m: ConsoleSsoMapping) => `${m.role}:${[...m.environmentIds].sort().join(",")}`;
+    const now = new Map(after.mappings.map((m) => [m.idpValue, mappingKey(m)]));
+    const mappingsNarrowed = before.mappings.some((m) => now.get(m.idpValue) !== mappingKey(m));
     const sessionsEnded =
       (after.passwordSignIn === "owners" && (before.passwordSignIn !== "owners" || !before.enabled) ? await endConsoleSessionsBy(tx, { method: "password", exceptOwners: true }) : 0) +
-      (before.enabled && (!after.enabled || before.identityProvider?.id !== after.identityProvider?.id) ? await endConsoleSessionsBy(tx, { method: "sso" }) : 0);
+      (before.enabled && (!after.enabled || before.identityProvider?.id !== after.identityProvider?.id || mappingsNarrowed) ? await endConsoleSessionsBy(tx, { method: "sso" }) : 0);
     const envKeys = new Map((await tx.select({ id: environments.id, key: environments.key }).from(environments)).map((e) => [e.id, e.key]));
     const describe = (s: ConsoleSsoSettings) => ({
       enabled: s.enabled,

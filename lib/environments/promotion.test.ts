@@ -212,7 +212,7 @@ describe("environment promotion", () => {
 
   it("plans enforced domains as saving stores them, so a second plan after applying is empty", async () => {
     const base = await exportEnvironmentConfig(systemCtx, "dev");
-    const shouting = { ...base, signIn: { ...base.signIn, enforcement: "domains" as const, enforcedDomains: ["Example.COM", " example.com"] } };
+    const shouting = { ...base, signIn: { ...base.signIn, enforcement: "domains" as const, enforcedDomains: ["Example.COM", " example.com"], groupAttribute: "  ", jitGroups: ["Sales", "sales"] } };
     await applyPromotion(systemCtx, "test", { document: shouting });
     expect((await getEnvironmentAuth(env.test.id)).enforcedDomains).toEqual(["example.com"]);
     expect((await planPromotion(systemCtx, "test", shouting)).changes).toEqual([]);

@@ -223,11 +223,13 @@ function diff(
   const signInBefore = current.signIn;
   const signInAfter = {
     ...desired.signIn,
-    // As the save stores them (trimmed, lower case, once each), or the plan would differ from what applying wrote for ever.
+    // As updateEnvironmentAuth stores them (domains trimmed, in lower case, once each; a blank group
+    // attribute as none; each default group once), or the plan would differ from what applying wrote for ever.
     enforcedDomains: [...new Set(desired.signIn.enforcedDomains.map(lower))].sort(),
-    jitGroups: [...desired.signIn.jitGroups].sort(),
+    groupAttribute: desired.signIn.groupAttribute?.trim() || null,
+    jitGroups: [...new Set(desired.signIn.jitGroups.map((g) => desiredGroups.get(lower(g))?.name ?? g))].sort(),
     additionalIdentityProviders: desired.signIn.additionalIdentityProviders
-      ? desired.signIn.additionalIdentityProviders.map((a) => ({ identityProvider: a.identityProvider, domains: a.domains.map((d) => d.trim().toLowerCase()).sort() })).sort((x, y) => (lower(x.identityProvider) < lower(y.identityProvider) ? -1 : 1))
+      ? desired.signIn.additionalIdentityProviders.map((a) => ({ identityProvider: a.identityProvider, domains: [...new Set(a.domains.map(lower))].sort() })).sort((x, y) => (lower(x.identityProvider) < lower(y.identityProvider) ? -1 : 1))
       : signInBefore.additionalIdentityProviders,
   };
   const changed = (Object.keys(signInAfter) as (keyof typeof signInAfter)[]).filter((k) => canonical(signInBefore[k]) !== canonical(signInAfter[k]));

@@ -37,7 +37,7 @@ describe("stopping a job", () => {
     const admin = await realMemberCtx("admin");
     const { job, group } = await bulkJob(admin);
     const cancelled = await cancelJob(admin, job.id);
-    expect([cancelled.status, cancelled.error]).toEqual(["cancelled", `Cancelled by ${admin.actor.label}.`]);
+    expect([cancelled.status, cancelled.error, cancelled.progress]).toEqual(["cancelled", `Cancelled by ${admin.actor.label}.`, 0]);
     await runPendingJobs();
     expect((await getJob(job.id)).status).toBe("cancelled");
     expect(await groupSize(group.id)).toBe(0);
@@ -57,9 +57,12 @@ describe("stopping a job", () => {
     await holder`select pg_advisory_lock(4242)`;
     const running = runPendingJobs();
     try {
-      await expect.poll(async () => (await getJob(job.id)).status).toBe("running");
-      await expect.poll(async () => (await getSql()<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and wait_event = 'advisory'`)[0]!.n).toBe(1);
-      await cancelJob(admin, job.id);
+      await expect.poll(async () => (await getJob(job.id)).status, { timeout: 15_000 }).toBe("running");
+      await expect.poll(async () => (await getSql()<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and wait_event = 'advisory'`)[0]!.n, { timeout: 15_000 }).toBe(1);
+      // Asked for: the job runs on to the end of the batch under way, and says it is stopping.
+      const asked = await cancelJob(admin, job.id);
+      expect([asked.status, asked.cancelRequested]).toEqual(["running", `Cancelled by ${admin.actor.label}.`]);
+      expect(await cancelJob(admin, job.id).catch((e) => [e.status, e.message])).toEqual([409, "This job is already being stopped: it stops before its next batch."]);
     } finally {
       await holder`select pg_advisory_unlock(4242)`;
       holder.release();
@@ -71,6 +74,37 @@ describe("stopping a job", () => {
     const report = await importItems(job.id, { limit: 5000 });
     expect(report.length).toBe(1001);
     expect(report.at(-1)).toMatchObject({ seq: 1001, key: null, outcome: "error", detail: `Stopped: Cancelled by ${admin.actor.label}.` });
+  });
+
+  it("a stop asked for during the last batch comes too late: the job ends succeeded, every row applied, its report whole", async () => {
+    const admin = await realMemberCtx("admin");
+    const group = await createGroup(systemCtx, { environmentId: env.dev.id, name: `Late ${crypto.randomUUID().slice(0, 6)}` });
+    // halt25, halt250–259 and halt2500: one batch.
+    const job = await startBulkAllMatching(admin, { action: "add_to_group", groupId: group.id, filter: { environmentId: env.dev.id, q: "halt25" } });
+    await getDb().execute(sql.raw(`create function hold_batch() returns trigger language plpgsql as $$ begin perform pg_advisory_xact_lock(4243); return null; end $$`));
+    await getDb().execute(sql.raw(`create trigger hold_batch after insert on job_items for each statement execute function hold_batch()`));
+    const holder = await getSql().reserve();
+    await holder`select pg_advisory_lock(4243)`;
+    const running = runPendingJobs();
+    try {
+      await expect.poll(async () => (await getSql()<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event = 'advisory'`)[0]!.n, { timeout: 15_000 }).toBe(1);
+      await cancelJob(admin, job.id);
+    } finally {
+      await holder`select pg_advisory_unlock(4243)`;
+      holder.release();
+    }
+    await running;
+    const done = await getJob(job.id);
+    expect([done.status, done.error]).toEqual(["succeeded", null]);
+    expect(await groupSize(group.id)).toBe(12);
+    expect((await importItems(job.id, { limit: 100 })).filter((i) => i.outcome === "error")).toEqual([]);
+  });
+
+  it("who may stop a job is checked where it works: a DEV admin may not stop a job that grants PROD", async () => {
+    const admin = await realMemberCtx("admin");
+    const job = await startBulkAllMatching(admin, { action: "grant_environment", environmentId: env.prod.id, filter: { environmentId: env.dev.id, q: "halt" } });
+    expect(await cancelJob(memberCtx("environment_admin", [env.dev.id]), job.id).catch((e) => [e.status, e.message])).toEqual([403, "This change touches an environment outside your scope."]);
+    expect((await cancelJob(memberCtx("environment_admin", [env.dev.id, env.prod.id]), job.id)).status).toBe("cancelled");
   });
 
   it("the member who started it may stop it, and so may one who may change users there; no one else", async () => {

@@ -1,5 +1,5 @@
 import "server-only";
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { getDb, type Executor } from "@/db/client";
 import { arrayLiteral } from "@/db/records";
 import { apiTokens, consoleMemberEnvironments, consoleMembers, environments, jobItems, jobs, type Job } from "@/db/schema";
@@ -17,10 +17,15 @@ import { uuidSchema } from "@/lib/validation";
 export type JobKind = Job["kind"];
 export type JobHandler = (job: Job, ctx: DomainContext) => Promise<Record<string, unknown> | void>;
 
-const handlers = new Map<JobKind, JobHandler>();
+/** The environments a job works in (where its actor's permission is checked): by default the job's environment. */
+export type JobScope = (job: Job) => Promise<string[]>;
 
-export function registerJobHandler(kind: JobKind, handler: JobHandler): void {
+const handlers = new Map<JobKind, JobHandler>();
+const scopes = new Map<JobKind, JobScope>();
+
+export function registerJobHandler(kind: JobKind, handler: JobHandler, options: { scope?: JobScope } = {}): void {
   handlers.set(kind, handler);
+  if (options.scope) scopes.set(kind, options.scope);
 }
 
 export async function enqueueJob(
@@ -54,24 +59,32 @@ export async function getJob(id: string): Promise<Job> {
 const CANCELLABLE: readonly JobKind[] = ["bulk_users", "import_dry_run", "import_apply"];
 
 /**
- * Stops a queued or running job: a queued one never runs; a running one stops before its next
- * batch (what the batches so far did stays done, and the report says where it stopped). The
- * member who started it may stop it, and so may anyone who may change users where it works.
- * Audited. A job that has already ended is left as it ended (409).
+ * Stops a queued or running job. A queued one is cancelled at once and never runs. For a running
+ * one the stop is asked for: the worker stops before its next batch (what the batches so far did
+ * stays done; the report says where it stopped) and only then is it cancelled; a job whose last
+ * batch was already under way ends as it would have. The member who started it may stop it, and so
+ * may anyone who may change users where it works (its scope). Audited. A job that has ended, or
+ * whose stop was already asked for, is left as it is (409).
  */
 export async function cancelJob(ctx: DomainContext, id: string): Promise<Job> {
   const job = await getJob(id);
   if (!CANCELLABLE.includes(job.kind)) throw new ValidationError("This job is the system's upkeep: it cannot be stopped.");
   const started = job.actor as unknown as Actor;
-  if (!(started.type === ctx.actor.type && started.id && started.id === ctx.actor.id)) authorize(ctx.actor, "users", "write", job.environmentId ? [job.environmentId] : []);
+  if (!(started.type === ctx.actor.type && started.id && started.id === ctx.actor.id)) {
+    const scope = scopes.get(job.kind);
+    authorize(ctx.actor, "users", "write", scope ? await scope(job) : job.environmentId ? [job.environmentId] : []);
+  }
   return inTransaction(async (tx) => {
     const reason = `Cancelled by ${ctx.actor.label}.`;
+    // No key update: a batch under way holds the row's key share (its report lines' foreign key) and is not waited for.
+    const [now] = await tx.select().from(jobs).where(eq(jobs.id, job.id)).for("no key update");
+    if (now!.status !== "queued" && now!.status !== "running") throw new ConflictError(`This job has already ended (${now!.status}).`);
+    if (now!.cancelRequested) throw new ConflictError("This job is already being stopped: it stops before its next batch.");
     const [row] = await tx
       .update(jobs)
-      .set({ status: "cancelled", finishedAt: sql`now()`, error: reason })
-      .where(and(eq(jobs.id, job.id), inArray(jobs.status, ["queued", "running"])))
+      .set(now!.status === "queued" ? { status: "cancelled", finishedAt: sql`now()`, error: reason, cancelRequested: reason } : { cancelRequested: reason })
+      .where(eq(jobs.id, job.id))
       .returning();
-    if (!row) throw new ConflictError(`This job has already ended (${job.status === "queued" || job.status === "running" ? "just now" : job.status}).`);
     const [environment] = job.environmentId ? await tx.select({ id: environments.id, key: environments.key }).from(environments).where(eq(environments.id, job.environmentId)) : [];
     await recordAudit(tx, ctx, {
       action: "job.cancel",
@@ -79,9 +92,9 @@ export async function cancelJob(ctx: DomainContext, id: string): Promise<Job> {
       targetId: job.id,
       targetLabel: job.kind,
       environment: environment ?? null,
-      before: { status: job.status, progress: job.progress },
+      before: { status: now!.status, progress: now!.progress },
     });
-    return row;
+    return row!;
   });
 }
 
@@ -200,12 +213,15 @@ export async function recheckJobActor(
   seq: number,
   check: (actor: Actor) => string | null,
 ): Promise<DomainContext> {
-  // Cancelled meanwhile (cancelJob wrote the status and the reason): stopped here, with the reason in the report.
-  const [now] = await getDb().select({ status: jobs.status, error: jobs.error }).from(jobs).where(eq(jobs.id, job.id));
-  if (now?.status === "cancelled") {
-    const message = `Stopped: ${now.error ?? "cancelled."}`;
-    await saveItems(getDb(), job.id, [{ seq, key: null, outcome: "error", detail: message }]);
-    throw new JobStoppedError(message);
+  // A stop asked for meanwhile (cancelJob): cancelled here, before this batch, with the reason as the report's next line.
+  const [now] = await getDb().select({ cancelRequested: jobs.cancelRequested }).from(jobs).where(eq(jobs.id, job.id));
+  if (now?.cancelRequested) {
+    const reason = now.cancelRequested;
+    await getDb().transaction(async (tx) => {
+      await saveItems(tx, job.id, [{ seq, key: null, outcome: "error", detail: `Stopped: ${reason}` }]);
+      await tx.update(jobs).set({ status: "cancelled", finishedAt: sql`now()`, error: reason }).where(and(eq(jobs.id, job.id), eq(jobs.status, "running")));
+    });
+    throw new JobStoppedError(reason);
   }
   const current = await currentActor(ctx.actor);
   const reason = "reason" in current ? current.reason : check(current.actor);
@@ -213,7 +229,7 @@ export async function recheckJobActor(
   const message = `Stopped: ${reason}`;
   await getDb().transaction(async (tx) => {
     await saveItems(tx, job.id, [{ seq, key: null, outcome: "error", detail: message }]);
-    await tx.update(jobs).set({ status: "failed", finishedAt: sql`now()`, error: message }).where(eq(jobs.id, job.id));
+    await tx.update(jobs).set({ status: "failed", finishedAt: sql`now()`, error: message }).where(and(eq(jobs.id, job.id), eq(jobs.status, "running")));
   });
   throw new JobStoppedError(message);
 }
@@ -230,15 +246,14 @@ export async function runPendingJobs(): Promise<number> {
     try {
       if (!handler) throw new Error(`No handler for ${job.kind}`);
       const summary = await handler(job, ctx);
-      // Every batch ran: succeeded, even where a cancel came after the last one (nothing was left to stop).
+      // Every batch ran: succeeded, even where a stop was asked for during the last one (nothing was left to stop).
       await getDb()
         .update(jobs)
-        .set({ status: "succeeded", finishedAt: sql`now()`, error: null, ...(summary ? { summary } : {}) })
-        .where(and(eq(jobs.id, job.id), inArray(jobs.status, ["running", "cancelled"])));
+        .set({ status: "succeeded", finishedAt: sql`now()`, ...(summary ? { summary } : {}) })
+        .where(and(eq(jobs.id, job.id), eq(jobs.status, "running")));
     } catch (error) {
       if (error instanceof JobStoppedError) continue; // its status and report are written
       const message = error instanceof Error ? error.message : String(error);
-      // A job cancelled meanwhile stays cancelled.
       await getDb().update(jobs).set({ status: "failed", finishedAt: sql`now()`, error: message.slice(0, 2000) }).where(and(eq(jobs.id, job.id), eq(jobs.status, "running")));
     } finally {
       clearInterval(beat);

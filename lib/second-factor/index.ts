@@ -112,8 +112,8 @@ const confirmTotpInput = z.object({
 
 /**
  * Confirms an authenticator app with its first code. The person's first factor comes with ten
- * recovery codes, returned here once (only their hashes are kept). A console session that
- * confirmed it counts as having proven a second factor now.
+ * recovery codes, returned here once (only their hashes are kept), and makes the console session
+ * that confirmed it count as having proven a second factor now (a further factor does not).
  */
 export async function confirmTotpEnrolment(ctx: DomainContext & { sessionId?: string }, input: unknown): Promise<{ factor: FactorView; recoveryCodes: string[] | null }> {
   const owner = selfOwner(ctx.actor);

@@ -50,40 +50,45 @@ export async function startBulkAllMatching(ctx: DomainContext, input: unknown) {
   return enqueueJob(getDb(), ctx, { kind: "bulk_users", environmentId: data.filter.environmentId ?? null, params: data as unknown as Record<string, unknown> });
 }
 
-registerJobHandler("bulk_users", async (job, queuedBy) => {
-  const params = job.params as unknown as z.infer<typeof allMatchingInput>;
-  const scope = await jobScope(params);
-  let ctx = queuedBy;
-  const counts = { users: 0, changed: 0, unchanged: 0, failed: 0, ...(job.summary as Record<string, number> | null) };
-  let seq = job.progress;
-  const resumed = seq > 0;
-  // The walk restarts from the top after a crash (deleted users have left the list by then); users
-  // an earlier attempt already reported are skipped, so each appears in the report once.
-  for await (const all of iterateUsers({ ...params.filter, withTotal: false }, CHUNK)) {
-    let chunk = all;
-    if (resumed) {
-      const done = await firstItemSeqs(getDb(), job.id, all.map((u) => u.email));
-      chunk = all.filter((u) => !done.has(u.email));
-      if (chunk.length === 0) continue;
+registerJobHandler(
+  "bulk_users",
+  async (job, queuedBy) => {
+    const params = job.params as unknown as z.infer<typeof allMatchingInput>;
+    const scope = await jobScope(params);
+    let ctx = queuedBy;
+    const counts = { users: 0, changed: 0, unchanged: 0, failed: 0, ...(job.summary as Record<string, number> | null) };
+    let seq = job.progress;
+    const resumed = seq > 0;
+    // The walk restarts from the top after a crash (deleted users have left the list by then); users
+    // an earlier attempt already reported are skipped, so each appears in the report once.
+    for await (const all of iterateUsers({ ...params.filter, withTotal: false }, CHUNK)) {
+      let chunk = all;
+      if (resumed) {
+        const done = await firstItemSeqs(getDb(), job.id, all.map((u) => u.email));
+        chunk = all.filter((u) => !done.has(u.email));
+        if (chunk.length === 0) continue;
+      }
+      // The actor as it is now: stopped (with the reason in the report) if it lost the right.
+      ctx = await recheckJobActor(job, ctx, seq + 1, (actor) => denialReason(actor, "users", "write", scope));
+      const ids = chunk.map((u) => u.id);
+      const result = await runBulkAction(ctx, { action: params.action, groupId: params.groupId, environmentId: params.environmentId, userIds: ids });
+      const email = new Map(chunk.map((u) => [u.id, u.email]));
+      const items = [
+        ...result.changed.map((id) => ({ key: email.get(id) ?? id, outcome: "changed", detail: null as string | null })),
+        ...result.unchanged.map((id) => ({ key: email.get(id) ?? id, outcome: "unchanged", detail: null })),
+        ...result.failed.map((f) => ({ key: email.get(f.userId) ?? f.userId, outcome: "failed", detail: f.reason })),
+      ].map((it) => ({ ...it, seq: ++seq }));
+      counts.users += ids.length;
+      counts.changed += result.changed.length;
+      counts.unchanged += result.unchanged.length;
+      counts.failed += result.failed.length;
+      await getDb().transaction(async (tx) => {
+        await saveItems(tx, job.id, items);
+        await saveProgress(tx, job.id, seq, counts);
+      });
     }
-    // The actor as it is now: stopped (with the reason in the report) if it lost the right.
-    ctx = await recheckJobActor(job, ctx, seq + 1, (actor) => denialReason(actor, "users", "write", scope));
-    const ids = chunk.map((u) => u.id);
-    const result = await runBulkAction(ctx, { action: params.action, groupId: params.groupId, environmentId: params.environmentId, userIds: ids });
-    const email = new Map(chunk.map((u) => [u.id, u.email]));
-    const items = [
-      ...result.changed.map((id) => ({ key: email.get(id) ?? id, outcome: "changed", detail: null as string | null })),
-      ...result.unchanged.map((id) => ({ key: email.get(id) ?? id, outcome: "unchanged", detail: null })),
-      ...result.failed.map((f) => ({ key: email.get(f.userId) ?? f.userId, outcome: "failed", detail: f.reason })),
-    ].map((it) => ({ ...it, seq: ++seq }));
-    counts.users += ids.length;
-    counts.changed += result.changed.length;
-    counts.unchanged += result.unchanged.length;
-    counts.failed += result.failed.length;
-    await getDb().transaction(async (tx) => {
-      await saveItems(tx, job.id, items);
-      await saveProgress(tx, job.id, seq, counts);
-    });
-  }
-  return counts;
-});
+    return counts;
+  },
+  // Where it works: the filter's environment and the one its group or grant is in (who may stop it).
+  { scope: (job) => jobScope(job.params as unknown as z.infer<typeof allMatchingInput>) },
+);

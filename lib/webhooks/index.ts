@@ -226,17 +226,19 @@ export async function deliverDueWebhooks(options: { limit?: number; pg?: postgre
       }
     }
     if (!error) {
-      await pg`update webhook_deliveries set status = 'delivered', attempts = attempts + 1, last_status = ${status}, last_error = null, delivered_at = now() where id = ${row.id} ${ours(row)}`;
-      counts.delivered++;
+      // Counted only where written (a row whose lease ran out is another instance's to count).
+      const written = await pg`update webhook_deliveries set status = 'delivered', attempts = attempts + 1, last_status = ${status}, last_error = null, delivered_at = now() where id = ${row.id} ${ours(row)} returning id`;
+      if (written.length) counts.delivered++;
       continue;
     }
     const attempts = row.attempts + 1;
     // The first try and one retry per delay; then it is dead.
     const dead = !row.event || attempts > RETRY_DELAYS_SECONDS.length;
-    await pg`
+    const written = await pg`
       update webhook_deliveries set attempts = ${attempts}, last_status = ${status}, last_error = ${error.slice(0, 500)},
         status = ${dead ? "dead" : "pending"}, next_attempt_at = now() + make_interval(secs => ${dead ? 0 : RETRY_DELAYS_SECONDS[attempts - 1]!})
-      where id = ${row.id} ${ours(row)}`;
+      where id = ${row.id} ${ours(row)} returning id`;
+    if (!written.length) continue;
     if (dead) counts.dead++;
     else counts.failed++;
   }

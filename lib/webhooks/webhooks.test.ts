@@ -219,6 +219,24 @@ describe("signed webhooks", () => {
     await deleteWebhook(systemCtx, id);
   });
 
+  it("a webhook turned off while its batch is being posted posts nothing more: the rest wait, uncounted, until it is on", async () => {
+    received.length = 0;
+    const { id } = await createWebhook(systemCtx, { name: "Turned off", url, actions: ["group.create"] });
+    const [dev] = await getDb().execute<{ id: string }>(sql`select id from environments where key = 'dev'`);
+    await createGroup(systemCtx, { environmentId: dev!.id, name: `Off ${crypto.randomUUID().slice(0, 6)}` });
+    await createGroup(systemCtx, { environmentId: dev!.id, name: `Off ${crypto.randomUUID().slice(0, 6)}` });
+    await sealAuditTrail();
+    whileAnswering = () => setWebhookEnabled(systemCtx, id, false);
+    expect(await deliverDueWebhooks()).toEqual({ delivered: 1, failed: 0, dead: 0 });
+    expect(received).toHaveLength(1);
+    const rows = await getDb().execute<{ status: string; attempts: number }>(sql`select status, attempts from webhook_deliveries where endpoint_id = ${id} order by id`);
+    expect(rows.map((r) => [r.status, r.attempts])).toEqual([["delivered", 1], ["pending", 0]]);
+    await setWebhookEnabled(systemCtx, id, true);
+    expect(await deliverDueWebhooks()).toMatchObject({ delivered: 1 });
+    expect(received).toHaveLength(2);
+    await deleteWebhook(systemCtx, id);
+  });
+
   it("a delivery whose lease ran out and that another instance delivered is not set back by the first instance's late failure", async () => {
     received.length = 0;
     const { id } = await createWebhook(systemCtx, { name: "Slow", url, actions: ["group.create"] });
@@ -234,9 +252,10 @@ describe("signed webhooks", () => {
     };
     script = [200, 500];
     const first = await deliverDueWebhooks();
+    // The first instance's failure is not written (the row is no longer its claim), nor counted.
     expect([second, first]).toEqual([
       { delivered: 1, failed: 0, dead: 0 },
-      { delivered: 0, failed: 1, dead: 0 },
+      { delivered: 0, failed: 0, dead: 0 },
     ]);
     const [row] = await getDb().execute<{ status: string; attempts: number; last_status: number }>(sql`select status, attempts, last_status from webhook_deliveries where endpoint_id = ${id}`);
     expect(row).toEqual({ status: "delivered", attempts: 1, last_status: 200 });

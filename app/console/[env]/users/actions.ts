@@ -120,13 +120,15 @@ export const jobStatusAction = consoleAction({ permission: ["users", "read"] }, 
     total: job.total,
     summary: job.summary,
     error: job.error,
+    cancelRequested: job.cancelRequested,
     problems: problems.map((i) => ({ seq: i.seq, key: i.key, outcome: i.outcome, detail: i.detail })),
     sample: sample.map((i) => ({ seq: i.seq, key: i.key, outcome: i.outcome, detail: i.detail })),
   };
 });
 
 /** Stops an import or a bulk action over a filter before its next batch (lib/jobs checks who may). */
-export const cancelJobAction = consoleAction({ permission: ["users", "write"] }, async (ctx, jobId: string) => {
+// Gated on reading only: the member who started a job may stop it whatever their role is now (lib/jobs decides).
+export const cancelJobAction = consoleAction({ permission: ["users", "read"] }, async (ctx, jobId: string) => {
   const job = await cancelJob(ctx, jobId);
   return { status: job.status };
 });

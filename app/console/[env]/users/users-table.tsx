@@ -418,6 +418,7 @@ function BulkBar({
               status={{ ...job, summary: { ...job.summary, bytes: Number(job.summary?.users ?? 0) }, total: n }}
               label="Progress"
               onCancel={() => run(() => cancelJobAction(job.id), { refresh: false })}
+              stopping={pending}
             />
             {job.summary && (
               <p data-testid="bulk-job-summary">

@@ -117,7 +117,7 @@ export function ImportWizard({ environment, environmentKeys }: { environment: { 
         <Card>
           <h2 className="text-base font-semibold">3. Review the dry run</h2>
           <div className="mt-3">
-            <JobProgress status={dryRun} label="Dry run" onCancel={() => stop(dryRun.id)} />
+            <JobProgress status={dryRun} label="Dry run" onCancel={() => stop(dryRun.id)} stopping={pending} />
           </div>
           {dryRun.status === "succeeded" && (
             <>
@@ -142,7 +142,7 @@ export function ImportWizard({ environment, environmentKeys }: { environment: { 
         <Card>
           <h2 className="text-base font-semibold">4. Import</h2>
           <div className="mt-3">
-            <JobProgress status={applied} label="Import" onCancel={() => stop(applied.id)} />
+            <JobProgress status={applied} label="Import" onCancel={() => stop(applied.id)} stopping={pending} />
           </div>
           {applied.status === "succeeded" && (
             <p className="mt-3 text-sm" data-testid="import-summary">

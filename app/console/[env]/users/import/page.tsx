@@ -25,7 +25,7 @@ export default async function ImportPage({ params }: { params: Promise<{ env: st
         <ImportWizard environment={{ id: env.id, key: env.key }} environmentKeys={environments.map((e) => e.key)} />
       ) : (
         <p role="alert" className="mt-4 text-sm text-slate-700">
-          Your role does not let you add users to {env.name}: an import here would be refused. Import from the page of an environment you administer.
+          Your role does not let you add users to {env.name}: an import here would be refused.{actor.type === "console_member" && actor.role === "environment_admin" ? " Import from the page of an environment you administer." : ""}
         </p>
       )}
     </>
