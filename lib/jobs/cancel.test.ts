@@ -32,6 +32,26 @@ async function bulkJob(ctx: DomainContext) {
   return { job, group };
 }
 
+/**
+ * Runs the pending jobs with the first batch held inside its transaction (before it commits) while
+ * `meanwhile` runs; then lets it go and waits for the jobs to end.
+ */
+async function withFirstBatchHeld(meanwhile: () => Promise<void>) {
+  await getDb().execute(sql.raw(`create function hold_batch() returns trigger language plpgsql as $$ begin perform pg_advisory_xact_lock(4242); return null; end $$`));
+  await getDb().execute(sql.raw(`create trigger hold_batch after insert on job_items for each statement execute function hold_batch()`));
+  const holder = await getSql().reserve();
+  await holder`select pg_advisory_lock(4242)`;
+  const running = runPendingJobs();
+  try {
+    await expect.poll(async () => (await getSql()<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event = 'advisory'`)[0]!.n, { timeout: 15_000 }).toBe(1);
+    await meanwhile();
+  } finally {
+    await holder`select pg_advisory_unlock(4242)`;
+    holder.release();
+  }
+  await running;
+}
+
 describe("stopping a job", () => {
   it("a queued job that is cancelled never runs; the cancel is audited in the job's environment", async () => {
     const admin = await realMemberCtx("admin");
@@ -50,24 +70,13 @@ describe("stopping a job", () => {
   it("a running job stops before its next batch: what ran stays, the report says where it stopped", async () => {
     const admin = await realMemberCtx("admin");
     const { job, group } = await bulkJob(admin);
-    // The first batch waits (inside its transaction, before it commits) until the test lets it go.
-    await getDb().execute(sql.raw(`create function hold_batch() returns trigger language plpgsql as $$ begin perform pg_advisory_xact_lock(4242); return null; end $$`));
-    await getDb().execute(sql.raw(`create trigger hold_batch after insert on job_items for each statement execute function hold_batch()`));
-    const holder = await getSql().reserve();
-    await holder`select pg_advisory_lock(4242)`;
-    const running = runPendingJobs();
-    try {
-      await expect.poll(async () => (await getJob(job.id)).status, { timeout: 15_000 }).toBe("running");
-      await expect.poll(async () => (await getSql()<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and wait_event = 'advisory'`)[0]!.n, { timeout: 15_000 }).toBe(1);
+    await withFirstBatchHeld(async () => {
+      expect((await getJob(job.id)).status).toBe("running");
       // Asked for: the job runs on to the end of the batch under way, and says it is stopping.
       const asked = await cancelJob(admin, job.id);
       expect([asked.status, asked.cancelRequested]).toEqual(["running", `Cancelled by ${admin.actor.label}.`]);
       expect(await cancelJob(admin, job.id).catch((e) => [e.status, e.message])).toEqual([409, "This job is already being stopped: it stops before its next batch."]);
-    } finally {
-      await holder`select pg_advisory_unlock(4242)`;
-      holder.release();
-    }
-    await running;
+    });
     const done = await getJob(job.id);
     expect([done.status, done.error]).toEqual(["cancelled", `Cancelled by ${admin.actor.label}.`]);
     expect(await groupSize(group.id)).toBe(1000);
@@ -81,19 +90,7 @@ describe("stopping a job", () => {
     const group = await createGroup(systemCtx, { environmentId: env.dev.id, name: `Late ${crypto.randomUUID().slice(0, 6)}` });
     // halt25, halt250–259 and halt2500: one batch.
     const job = await startBulkAllMatching(admin, { action: "add_to_group", groupId: group.id, filter: { environmentId: env.dev.id, q: "halt25" } });
-    await getDb().execute(sql.raw(`create function hold_batch() returns trigger language plpgsql as $$ begin perform pg_advisory_xact_lock(4243); return null; end $$`));
-    await getDb().execute(sql.raw(`create trigger hold_batch after insert on job_items for each statement execute function hold_batch()`));
-    const holder = await getSql().reserve();
-    await holder`select pg_advisory_lock(4243)`;
-    const running = runPendingJobs();
-    try {
-      await expect.poll(async () => (await getSql()<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event = 'advisory'`)[0]!.n, { timeout: 15_000 }).toBe(1);
-      await cancelJob(admin, job.id);
-    } finally {
-      await holder`select pg_advisory_unlock(4243)`;
-      holder.release();
-    }
-    await running;
+    await withFirstBatchHeld(() => cancelJob(admin, job.id).then(() => undefined));
     const done = await getJob(job.id);
     expect([done.status, done.error]).toEqual(["succeeded", null]);
     expect(await groupSize(group.id)).toBe(12);
