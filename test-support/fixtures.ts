@@ -32,6 +32,18 @@ export async function auditActions(): Promise<string[]> {
   return rows.map((r) => r.action);
 }
 
+/**
+ * `count` users (`<prefix><i>@example.com`) written in SQL, each with access to `environmentId`:
+ * enough rows for a background job to run in several batches.
+ */
+export async function bulkUsersIn(environmentId: string, prefix: string, count: number): Promise<void> {
+  const { insertAccessRows } = await import("@/lib/groups/membership-rows");
+  const rows = await getDb().execute<{ id: string }>(
+    sql`insert into users (email, name) select ${prefix} || i || '@example.com', ${prefix} || ' ' || i from generate_series(1, ${count}::int) i returning id`,
+  );
+  await insertAccessRows(getDb(), rows.map((r) => r.id), environmentId, "manual");
+}
+
 /** A context for a console member who exists in the database (for rows that reference the member). */
 export async function realMemberCtx(role: ConsoleRole, environmentIds: string[] = []): Promise<DomainContext> {
   const { createConsoleMember } = await import("@/lib/console-members");

@@ -16,6 +16,9 @@ export type JobStatus = {
   sample: { seq: number; key: string | null; outcome: string; detail: string | null }[];
 };
 
+/** Whether a job has yet to end (queued, or running: a stop asked for included). */
+export const jobActive = (job: Pick<JobStatus, "status">) => job.status === "queued" || job.status === "running";
+
 /** Polls a job once a second until it ends; renders an accessible progress bar. */
 export function useJob(jobId: string | null, fetchStatus: (id: string) => Promise<JobStatus | null>) {
   const [status, setStatus] = useState<JobStatus | null>(null);
@@ -26,7 +29,7 @@ export function useJob(jobId: string | null, fetchStatus: (id: string) => Promis
       const s = await fetchStatus(jobId);
       if (stopped) return;
       setStatus(s);
-      if (s && (s.status === "queued" || s.status === "running")) setTimeout(tick, 800);
+      if (s && jobActive(s)) setTimeout(tick, 800);
     };
     void tick();
     return () => {
@@ -41,7 +44,7 @@ export function JobProgress({ status, label, onCancel, stopping }: { status: Job
   const bytes = Number(status.summary?.bytes ?? 0);
   const done = status.status === "succeeded" || status.status === "failed";
   const pct = done ? 100 : status.total ? Math.min(99, Math.round((bytes / status.total) * 100)) : 0;
-  const active = status.status === "queued" || status.status === "running";
+  const active = jobActive(status);
   return (
     <div className="flex flex-col gap-1">
       <div className="flex items-center justify-between gap-2 text-sm">

@@ -24,9 +24,12 @@ export async function countConsoleFailure(executor: Executor, memberId: string):
     .where(eq(consoleMembers.id, memberId));
 }
 
-/** After a right password (and code), or a step-up proven: the count starts again. */
-export async function clearConsoleFailures(executor: Executor, memberId: string): Promise<void> {
-  await executor.update(consoleMembers).set({ failedSignIns: 0, lockedUntil: null }).where(eq(consoleMembers.id, memberId));
+/** After a right password (and code), or a step-up proven: the count starts again (`signedIn`: and the sign-in is noted). */
+export async function clearConsoleFailures(executor: Executor, memberId: string, options: { signedIn?: boolean } = {}): Promise<void> {
+  await executor
+    .update(consoleMembers)
+    .set({ failedSignIns: 0, lockedUntil: null, ...(options.signedIn ? { lastSignInAt: sql`now()` } : {}) })
+    .where(eq(consoleMembers.id, memberId));
 }
 
 /**

@@ -89,8 +89,7 @@ export async function signInConsoleMember(input: {
   const signedIn = await db.transaction(async (tx) => {
     const check = needsCode ? await checkSecondFactor(tx, owner, input.code!) : null;
     if (check && !check.ok) return check;
-    await clearConsoleFailures(tx, member.id);
-    await tx.update(consoleMembers).set({ lastSignInAt: sql`now()` }).where(eq(consoleMembers.id, member.id));
+    await clearConsoleFailures(tx, member.id, { signedIn: true });
     const sessionId = await openConsoleSession(tx, { memberId: member.id, method: "password", secondFactor: !!check, ip: input.ip, userAgent: input.userAgent });
     await recordAudit(tx, ctx, {
       action: "console.sign_in",

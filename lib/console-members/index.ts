@@ -1,5 +1,5 @@
 import "server-only";
-import { and, asc, eq, gt, isNull, sql } from "drizzle-orm";
+import { and, asc, eq, gt, isNull, sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Executor, type Tx } from "@/db/client";
 import { CONSOLE_ROLE_LABELS, CONSOLE_ROLES, type ConsoleMemberStatus, type ConsoleRole } from "@/db/enums";
@@ -112,34 +112,30 @@ async function refuseLastOwner(tx: Executor, member: ConsoleMember, verb: "remov
   if ((row?.n ?? 0) <= 1) throw new LastOwnerError(member.email, verb);
 }
 
-/** Ends every open console session of the member; returns how many. */
-export async function endMemberSessions(tx: Executor, memberId: string): Promise<number> {
+/** Ends the open console sessions that `which` selects; returns how many. */
+async function endOpenSessions(tx: Executor, which: SQL | undefined): Promise<number> {
   const ended = await tx
     .update(consoleSessions)
     .set({ revokedAt: sql`now()` })
-    .where(and(eq(consoleSessions.memberId, memberId), isNull(consoleSessions.revokedAt), gt(consoleSessions.expiresAt, sql`now()`)))
+    .where(and(which, isNull(consoleSessions.revokedAt), gt(consoleSessions.expiresAt, sql`now()`)))
     .returning({ id: consoleSessions.id });
   return ended.length;
+}
+
+/** Ends every open console session of the member; returns how many. */
+export function endMemberSessions(tx: Executor, memberId: string): Promise<number> {
+  return endOpenSessions(tx, eq(consoleSessions.memberId, memberId));
 }
 
 /**
  * Ends the open console sessions that a change of how members sign in no longer allows: those
  * opened by `method`, of every member or (`exceptOwners`) of members who are not owners. Returns how many.
  */
-export async function endConsoleSessionsBy(tx: Executor, filter: { method: "password" | "sso"; exceptOwners?: boolean }): Promise<number> {
-  const ended = await tx
-    .update(consoleSessions)
-    .set({ revokedAt: sql`now()` })
-    .where(
-      and(
-        eq(consoleSessions.method, filter.method),
-        isNull(consoleSessions.revokedAt),
-        gt(consoleSessions.expiresAt, sql`now()`),
-        filter.exceptOwners ? sql`${consoleSessions.memberId} in (select id from console_members where role <> 'owner')` : undefined,
-      ),
-    )
-    .returning({ id: consoleSessions.id });
-  return ended.length;
+export function endConsoleSessionsBy(tx: Executor, filter: { method: "password" | "sso"; exceptOwners?: boolean }): Promise<number> {
+  return endOpenSessions(
+    tx,
+    and(eq(consoleSessions.method, filter.method), filter.exceptOwners ? sql`${consoleSessions.memberId} in (select id from console_members where role <> 'owner')` : undefined),
+  );
 }
 
 /** The environments named, in the console's order (unknown ids are a field error). */

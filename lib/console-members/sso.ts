@@ -95,8 +95,7 @@ export async function signInConsoleMemberBySso(
       });
     }
   }
-  await clearConsoleFailures(tx, current.id);
-  await tx.update(consoleMembers).set({ lastSignInAt: sql`now()` }).where(eq(consoleMembers.id, current.id));
+  await clearConsoleFailures(tx, current.id, { signedIn: true });
   const sessionId = await openConsoleSession(tx, { memberId: current.id, method: "sso", secondFactor: false, authnContext: input.authnContext, ip: input.ip, userAgent: input.userAgent });
   return { ok: true, sessionId, member: { id: current.id, email: current.email, name: current.name }, created, roleChanged };
 }

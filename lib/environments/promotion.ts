@@ -15,7 +15,7 @@ import { ConflictError, NotFoundError, ValidationError } from "@/lib/errors";
 import { createGroup, deleteGroup, updateGroup } from "@/lib/groups";
 import { GROUP_SOURCE_WORDS } from "@/lib/groups/overview";
 import { authorize, can } from "@/lib/permissions";
-import { getEnvironmentAuth, updateEnvironmentAuth, updateEnvironmentAuthInput } from "@/lib/sso/environment-auth";
+import { getEnvironmentAuth, storedDomains, storedGroupAttribute, updateEnvironmentAuth, updateEnvironmentAuthInput } from "@/lib/sso/environment-auth";
 import { setGroupMappings } from "@/lib/sso/identity-providers";
 import { parseInput } from "@/lib/validation";
 
@@ -223,13 +223,13 @@ function diff(
   const signInBefore = current.signIn;
   const signInAfter = {
     ...desired.signIn,
-    // As updateEnvironmentAuth stores them (domains trimmed, in lower case, once each; a blank group
-    // attribute as none; each default group once), or the plan would differ from what applying wrote for ever.
-    enforcedDomains: [...new Set(desired.signIn.enforcedDomains.map(lower))].sort(),
-    groupAttribute: desired.signIn.groupAttribute?.trim() || null,
+    // As updateEnvironmentAuth stores them (and each default group once), or the plan would differ
+    // from what applying wrote for ever.
+    enforcedDomains: storedDomains(desired.signIn.enforcedDomains).sort(),
+    groupAttribute: storedGroupAttribute(desired.signIn.groupAttribute),
     jitGroups: [...new Set(desired.signIn.jitGroups.map((g) => desiredGroups.get(lower(g))?.name ?? g))].sort(),
     additionalIdentityProviders: desired.signIn.additionalIdentityProviders
-      ? desired.signIn.additionalIdentityProviders.map((a) => ({ identityProvider: a.identityProvider, domains: [...new Set(a.domains.map(lower))].sort() })).sort((x, y) => (lower(x.identityProvider) < lower(y.identityProvider) ? -1 : 1))
+      ? desired.signIn.additionalIdentityProviders.map((a) => ({ identityProvider: a.identityProvider, domains: storedDomains(a.domains).sort() })).sort((x, y) => (lower(x.identityProvider) < lower(y.identityProvider) ? -1 : 1))
       : signInBefore.additionalIdentityProviders,
   };
   const changed = (Object.keys(signInAfter) as (keyof typeof signInAfter)[]).filter((k) => canonical(signInBefore[k]) !== canonical(signInAfter[k]));

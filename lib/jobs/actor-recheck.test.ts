@@ -2,11 +2,10 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import type { Environment } from "@/db/schema";
-import { createEnvironments, realMemberCtx, systemCtx } from "@/test-support/fixtures";
+import { bulkUsersIn, createEnvironments, realMemberCtx, systemCtx } from "@/test-support/fixtures";
 import type { DomainContext } from "@/lib/auth/actor";
 import { createApiToken, revokeApiToken } from "@/lib/api-tokens";
 import { createGroup } from "@/lib/groups";
-import { insertAccessRows } from "@/lib/groups/membership-rows";
 import { importItems, inspectUpload, saveUpload, startImport } from "@/lib/import/csv-import";
 import { startBulkAllMatching } from "@/lib/users/bulk-job";
 import { getJob } from ".";
@@ -20,9 +19,7 @@ import { runPendingJobs } from "./worker";
 let env: { dev: Environment; test: Environment; prod: Environment };
 beforeAll(async () => {
   env = await createEnvironments();
-  await getDb().execute(sql`insert into users (email, name) select 'walk' || i || '@example.com', 'Walk ' || i from generate_series(1, 2500) i`);
-  const ids = (await getDb().execute<{ id: string }>(sql`select id from users where email like 'walk%'`)).map((r) => r.id);
-  await insertAccessRows(getDb(), ids, env.dev.id, "manual");
+  await bulkUsersIn(env.dev.id, "walk", 2500);
 });
 
 // Changes the actor once the job's first batch commits (a trigger on its first report lines, in

@@ -2,10 +2,9 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { sql } from "drizzle-orm";
 import { getDb, getSql } from "@/db/client";
 import type { Environment } from "@/db/schema";
-import { createEnvironments, memberCtx, realMemberCtx, systemCtx } from "@/test-support/fixtures";
+import { bulkUsersIn, createEnvironments, memberCtx, realMemberCtx, systemCtx } from "@/test-support/fixtures";
 import type { DomainContext } from "@/lib/auth/actor";
 import { createGroup } from "@/lib/groups";
-import { insertAccessRows } from "@/lib/groups/membership-rows";
 import { importItems } from "@/lib/import/csv-import";
 import { startBulkAllMatching } from "@/lib/users/bulk-job";
 import { cancelJob, getJob } from ".";
@@ -17,9 +16,7 @@ import { runPendingJobs } from "./worker";
 let env: { dev: Environment; test: Environment; prod: Environment };
 beforeAll(async () => {
   env = await createEnvironments();
-  await getDb().execute(sql`insert into users (email, name) select 'halt' || i || '@example.com', 'Halt ' || i from generate_series(1, 2500) i`);
-  const ids = (await getDb().execute<{ id: string }>(sql`select id from users where email like 'halt%'`)).map((r) => r.id);
-  await insertAccessRows(getDb(), ids, env.dev.id, "manual");
+  await bulkUsersIn(env.dev.id, "halt", 2500);
 });
 afterEach(async () => {
   await getDb().execute(sql.raw(`drop trigger if exists hold_batch on job_items; drop function if exists hold_batch()`));

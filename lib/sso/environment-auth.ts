@@ -39,6 +39,11 @@ const domainSchema = z
   .toLowerCase()
   .regex(/^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, { error: (issue) => `Not a domain name (example.com): ${String(issue.input)}.` });
 
+/** Email domains as the settings keep them: trimmed, in lower case, each once (promotion plans with it too). */
+export const storedDomains = (domains: readonly string[]): string[] => [...new Set(domains.map((d) => d.trim().toLowerCase()))];
+/** The groups attribute as the settings keep it: trimmed, blank as none. */
+export const storedGroupAttribute = (value: string | null | undefined): string | null => value?.trim() || null;
+
 export const updateEnvironmentAuthInput = z
   .object({
     passwordEnabled: z.boolean(),
@@ -269,10 +274,10 @@ export async function updateEnvironmentAuth(ctx: DomainContext, environmentId: s
         ssoEnabled: data.ssoEnabled,
         identityProviderId: data.identityProviderId,
         enforcement: data.enforcement,
-        enforcedDomains: [...new Set(enforcedDomains)],
+        enforcedDomains: storedDomains(enforcedDomains),
         jitEnabled: data.jitEnabled,
         groupSyncEnabled: data.groupSyncEnabled,
-        groupAttribute: data.groupAttribute === undefined ? before.groupAttribute : data.groupAttribute || null,
+        groupAttribute: data.groupAttribute === undefined ? before.groupAttribute : storedGroupAttribute(data.groupAttribute),
         sessionLifetimeMinutes: data.sessionLifetimeMinutes,
         idleTimeoutMinutes: data.idleTimeoutMinutes,
         tokenLifetimeSeconds: data.tokenLifetimeSeconds ?? before.tokenLifetimeSeconds,
@@ -288,7 +293,7 @@ export async function updateEnvironmentAuth(ctx: DomainContext, environmentId: s
     if (additional) {
       await tx.delete(environmentIdentityProviders).where(eq(environmentIdentityProviders.environmentId, env.id));
       if (additional.length) {
-        await tx.insert(environmentIdentityProviders).values(additional.map((a) => ({ environmentId: env.id, identityProviderId: a.identityProviderId, domains: [...new Set(a.domains)] })));
+        await tx.insert(environmentIdentityProviders).values(additional.map((a) => ({ environmentId: env.id, identityProviderId: a.identityProviderId, domains: storedDomains(a.domains) })));
       }
     }
     await tx.delete(environmentJitGroups).where(eq(environmentJitGroups.environmentId, env.id));

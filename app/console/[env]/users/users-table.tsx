@@ -14,7 +14,7 @@ import { Button } from "@/components/ui/button";
 import { PAGE_SIZES, USER_SORTS, serializeUsersTableState, usersTableParsers, type UserSort } from "@/lib/users/list-params";
 import type { UserList, UserListRow } from "@/lib/users/list";
 import type { BulkAction, BulkResult } from "@/lib/users/bulk";
-import { JobProgress, useJob } from "@/components/console/job-progress";
+import { JobProgress, jobActive, useJob } from "@/components/console/job-progress";
 import { useAction } from "@/components/use-action";
 import { bulkUsersAction, cancelJobAction, jobStatusAction, searchGroupsAction, startBulkAllMatchingAction } from "./actions";
 
@@ -425,7 +425,7 @@ function BulkBar({
                 {String(job.summary.changed ?? 0)} changed, {String(job.summary.unchanged ?? 0)} already so, {String(job.summary.failed ?? 0)} failed.
               </p>
             )}
-            {job.status !== "queued" && job.status !== "running" && (
+            {!jobActive(job) && (
               <a className="text-brand-700 underline" href={`/console/${environment.key}/jobs/${job.id}/report`}>
                 Download the per-user report
               </a>

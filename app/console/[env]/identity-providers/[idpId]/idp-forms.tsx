@@ -282,60 +282,60 @@ export function GroupMappingsForm({
         const valueErrors = errors[`mappings.${i}.idpValue`];
         const groupErrors = errors[`mappings.${i}.groupId`];
         return (
-        <div key={i} className="flex flex-wrap items-start gap-2">
-          <label className="flex flex-col gap-1 text-sm">
-            IdP group value
-            <input
-              value={row.idpValue}
-              aria-invalid={valueErrors ? true : undefined}
-              aria-describedby={valueErrors ? `mapping-${i}-value-error` : undefined}
-              disabled={!canWrite}
-              onChange={(e) => setRows(rows.map((r, j) => (j === i ? { ...r, idpValue: e.target.value } : r)))}
-              className="rounded-md border border-slate-300 px-2 py-1.5 text-sm"
-            />
-            {valueErrors && (
-              <span id={`mapping-${i}-value-error`} className="text-xs text-red-700">
-                {valueErrors.join(" ")}
-              </span>
+          <div key={i} className="flex flex-wrap items-start gap-2">
+            <label className="flex flex-col gap-1 text-sm">
+              IdP group value
+              <input
+                value={row.idpValue}
+                aria-invalid={valueErrors ? true : undefined}
+                aria-describedby={valueErrors ? `mapping-${i}-value-error` : undefined}
+                disabled={!canWrite}
+                onChange={(e) => setRows(rows.map((r, j) => (j === i ? { ...r, idpValue: e.target.value } : r)))}
+                className="rounded-md border border-slate-300 px-2 py-1.5 text-sm"
+              />
+              {valueErrors && (
+                <span id={`mapping-${i}-value-error`} className="text-xs text-red-700">
+                  {valueErrors.join(" ")}
+                </span>
+              )}
+            </label>
+            <label className="flex flex-col gap-1 text-sm">
+              Group here
+              <select
+                value={row.groupId}
+                aria-invalid={groupErrors ? true : undefined}
+                aria-describedby={groupErrors ? `mapping-${i}-group-error` : undefined}
+                disabled={!canWrite}
+                onChange={(e) => setRows(rows.map((r, j) => (j === i ? { ...r, groupId: e.target.value } : r)))}
+                className="rounded-md border border-slate-300 px-2 py-1.5 text-sm"
+              >
+                <option value="">Choose a group</option>
+                {groups.map((g) => (
+                  <option key={g.id} value={g.id}>
+                    {g.name}
+                  </option>
+                ))}
+              </select>
+              {groupErrors && (
+                <span id={`mapping-${i}-group-error`} className="text-xs text-red-700">
+                  {groupErrors.join(" ")}
+                </span>
+              )}
+            </label>
+            {canWrite && (
+              <Button
+                type="button"
+                variant="ghost"
+                className="mt-6"
+                onClick={() => {
+                  setRows(rows.filter((_, j) => j !== i));
+                  setErrors({});
+                }}
+              >
+                Remove
+              </Button>
             )}
-          </label>
-          <label className="flex flex-col gap-1 text-sm">
-            Group here
-            <select
-              value={row.groupId}
-              aria-invalid={groupErrors ? true : undefined}
-              aria-describedby={groupErrors ? `mapping-${i}-group-error` : undefined}
-              disabled={!canWrite}
-              onChange={(e) => setRows(rows.map((r, j) => (j === i ? { ...r, groupId: e.target.value } : r)))}
-              className="rounded-md border border-slate-300 px-2 py-1.5 text-sm"
-            >
-              <option value="">Choose a group</option>
-              {groups.map((g) => (
-                <option key={g.id} value={g.id}>
-                  {g.name}
-                </option>
-              ))}
-            </select>
-            {groupErrors && (
-              <span id={`mapping-${i}-group-error`} className="text-xs text-red-700">
-                {groupErrors.join(" ")}
-              </span>
-            )}
-          </label>
-          {canWrite && (
-            <Button
-              type="button"
-              variant="ghost"
-              className="mt-6"
-              onClick={() => {
-                setRows(rows.filter((_, j) => j !== i));
-                setErrors({});
-              }}
-            >
-              Remove
-            </Button>
-          )}
-        </div>
+          </div>
         );
       })}
       {canWrite && (

@@ -4,7 +4,7 @@ import { useCallback, useState, useTransition } from "react";
 import { Card } from "@/components/ui/card";
 import { Button } from "@/components/ui/button";
 import { SimpleTable } from "@/components/ui/simple-table";
-import { JobProgress, useJob } from "@/components/console/job-progress";
+import { JobProgress, jobActive, useJob } from "@/components/console/job-progress";
 import { cancelJobAction, jobStatusAction, startImportAction } from "../actions";
 
 type Inspected = { uploadId: string; bytes: number; columns: string[]; unknown: string[]; mapping: { email?: string; name?: string; environments?: string; groups?: Record<string, string> } };
@@ -149,7 +149,7 @@ export function ImportWizard({ environment, environmentKeys }: { environment: { 
               Imported. {summary(applied.summary).replace("to create", "created").replace("to update", "updated")}.
             </p>
           )}
-          {applied.status !== "queued" && applied.status !== "running" && (
+          {!jobActive(applied) && (
             <a className="mt-3 inline-block rounded-md border border-slate-300 px-3 py-2 text-sm" href={`/console/${environment.key}/jobs/${applied.id}/report`}>
               Download the report
             </a>
