@@ -846,6 +846,26 @@ export const consoleInvitations = pgTable(
   (t) => [uniqueIndex("console_invitations_hash_key").on(t.tokenHash), index("console_invitations_member_idx").on(t.memberId)],
 );
 
+/**
+ * A console member's "forgot password" links (lib/console-members/own-account.ts writes them): the
+ * hash of a one-hour, one-use link mailed to an active member who signs in with a password. A new
+ * link voids the member's earlier unused ones; using one sets the password and ends their sessions.
+ */
+export const consolePasswordResets = pgTable(
+  "console_password_resets",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    memberId: uuid()
+      .notNull()
+      .references(() => consoleMembers.id, { onDelete: "cascade" }),
+    tokenHash: text().notNull(),
+    createdAt: createdAt(),
+    expiresAt: timestamp(tz).notNull(),
+    usedAt: timestamp(tz),
+  },
+  (t) => [uniqueIndex("console_password_resets_hash_key").on(t.tokenHash), index("console_password_resets_member_idx").on(t.memberId)],
+);
+
 /** End-user sessions, one per (user, environment) sign-in; revocable server-side. */
 export const sessions = pgTable(
   "sessions",

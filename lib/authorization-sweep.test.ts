@@ -26,7 +26,16 @@ const modules = import.meta.glob<Record<string, unknown>>("/app/**/actions.ts", 
 // And the console invitee's step, whose one-time link is the credential (checked in lib/console-members).
 // And the console sign-in's passkey step, which checks the email and password itself (lib/auth/console-sign-in.ts).
 // And the end user's answer to an app's consent request and their connected apps (their own session; lib/oauth).
-const PUBLIC_ACTION_MODULES = new Set(["/app/e/[env]/actions.ts", "/app/e/[env]/apps/actions.ts", "/app/sign-in/invitation/[token]/actions.ts", "/app/sign-in/actions.ts"]);
+// And a console member's "forgot password" (rate-limited, the same answer whatever the email) and the
+// reset link's step, whose one-time link is the credential (lib/console-members/own-account.ts).
+const PUBLIC_ACTION_MODULES = new Set([
+  "/app/e/[env]/actions.ts",
+  "/app/e/[env]/apps/actions.ts",
+  "/app/sign-in/invitation/[token]/actions.ts",
+  "/app/sign-in/actions.ts",
+  "/app/sign-in/forgot/actions.ts",
+  "/app/sign-in/reset/[token]/actions.ts",
+]);
 
 async function consoleActions(): Promise<[string, Action][]> {
   const found: [string, Action][] = [];
@@ -345,5 +354,21 @@ describe("authorization sweep: an admin and the owners", () => {
       expect(await acceptInvitationAction(token, null, form)).toMatchObject({ error: "This invitation was already used or has expired; ask an owner or admin to send it again." });
     }
     expect(await countRows("audit_events")).toBe(before);
+  });
+
+  it("refuses a console password reset without a usable link, writing nothing", async () => {
+    const { resetPasswordAction } = await import("@/app/sign-in/reset/[token]/actions");
+    const snapshot = async () => ({
+      counts: Object.fromEntries(await Promise.all(["console_password_resets", "audit_events"].map(async (t) => [t, await countRows(t)] as const))),
+      members: await getDb().execute(sql`select id, password_hash, failed_sign_ins from console_members order by id`),
+      ended: await getDb().execute(sql`select count(*)::int as n from console_sessions where revoked_at is not null`),
+    });
+    const before = await snapshot();
+    const form = new FormData();
+    for (const [k, v] of Object.entries({ password: "violet kettle drums at noon", confirm: "violet kettle drums at noon" })) form.set(k, v);
+    for (const token of ["not-a-real-token-but-long-enough", crypto.randomUUID(), ""]) {
+      expect(await resetPasswordAction(token, null, form)).toMatchObject({ error: "This link was already used or has expired; ask for a new one from the sign-in page." });
+    }
+    expect(await snapshot()).toEqual(before);
   });
 });

@@ -10,9 +10,9 @@ import { SignInForm } from "./sign-in-form";
 export const metadata: Metadata = { title: "Sign in" };
 export const dynamic = "force-dynamic";
 
-export default async function SignInPage({ searchParams }: { searchParams: Promise<{ callbackUrl?: string; invited?: string; email?: string; sso_error?: string; error?: string }> }) {
+export default async function SignInPage({ searchParams }: { searchParams: Promise<{ callbackUrl?: string; invited?: string; reset?: string; email?: string; sso_error?: string; error?: string }> }) {
   if (await getConsoleSession()) redirect("/console");
-  const { callbackUrl, invited, email, sso_error: ssoErrorId, error } = await searchParams;
+  const { callbackUrl, invited, reset, email, sso_error: ssoErrorId, error } = await searchParams;
   const [sso, trace] = await Promise.all([consoleSsoSettings(), typeof ssoErrorId === "string" ? getTrace(ssoErrorId) : undefined]);
   // Only a console sign-in's refusal is shown here (an environment's is shown on its own page).
   const ssoError = trace && trace.outcome === "failure" && !trace.environmentId && trace.result?.console === true ? signInFailureMessage(trace) : null;
@@ -24,9 +24,9 @@ export default async function SignInPage({ searchParams }: { searchParams: Promi
       <div className="w-full max-w-sm rounded-lg border border-slate-200 bg-white p-8 shadow-sm">
         <h1 className="text-xl font-semibold">Sign in to the identity console</h1>
         <p className="mt-1 text-sm text-slate-600">For administrators and reviewers.</p>
-        {invited === "1" && (
+        {(invited === "1" || reset === "1") && (
           <p role="status" className="mt-4 rounded-md border border-green-200 bg-green-50 p-3 text-sm">
-            Your password is set. Sign in to continue.
+            {reset === "1" ? "Your new password is set and your sessions elsewhere are signed out. Sign in to continue." : "Your password is set. Sign in to continue."}
           </p>
         )}
         {ssoError && (

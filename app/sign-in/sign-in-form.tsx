@@ -69,6 +69,9 @@ export function SignInForm({ callbackUrl, email, ssoName }: { callbackUrl: strin
       <div className={askCode ? "hidden" : "contents"}>
         <Field label="Email" name="email" type="email" autoComplete="username" defaultValue={email} required />
         <Field label="Password" name="password" type="password" autoComplete="current-password" required />
+        <a href="/sign-in/forgot" className="-mt-2 self-end text-xs text-brand-700 underline">
+          Forgot your password?
+        </a>
       </div>
       {askCode && (
         <>

@@ -1,5 +1,5 @@
 import "server-only";
-import { and, asc, eq, gt, isNull, sql, type SQL } from "drizzle-orm";
+import { and, asc, eq, gt, isNull, ne, sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Executor, type Tx } from "@/db/client";
 import { CONSOLE_ROLE_LABELS, CONSOLE_ROLES, type ConsoleMemberStatus, type ConsoleRole } from "@/db/enums";
@@ -122,9 +122,9 @@ async function endOpenSessions(tx: Executor, which: SQL | undefined): Promise<nu
   return ended.length;
 }
 
-/** Ends every open console session of the member; returns how many. */
-export function endMemberSessions(tx: Executor, memberId: string): Promise<number> {
-  return endOpenSessions(tx, eq(consoleSessions.memberId, memberId));
+/** Ends every open console session of the member (`except`: but that one, the member's own current session); returns how many. */
+export function endMemberSessions(tx: Executor, memberId: string, options: { except?: string } = {}): Promise<number> {
+  return endOpenSessions(tx, and(eq(consoleSessions.memberId, memberId), options.except ? ne(consoleSessions.id, options.except) : undefined));
 }
 
 /**

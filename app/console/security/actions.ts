@@ -2,6 +2,7 @@
 
 import { consoleAction } from "@/lib/actions";
 import { updateConsoleSso } from "@/lib/console-sso";
+import { changeOwnConsolePassword, endOwnConsoleSessions } from "@/lib/console-members/own-account";
 import {
   confirmSecondFactor,
   confirmTotpEnrolment,
@@ -59,3 +60,9 @@ export const updateConsoleSsoAction = consoleAction({ permission: ["console_memb
   await updateConsoleSso(ctx, input);
   return null;
 });
+
+/** The member's own password: the current one proves it is them (lib/console-members/own-account.ts); their other sessions end. */
+export const changeOwnPasswordAction = consoleAction({ ...own, duringEnrolment: false }, (ctx, input: unknown) => changeOwnConsolePassword(ctx, input));
+
+/** Signs the member out of one of their other sessions (its id), or of all of them ("others"). */
+export const endOwnSessionsAction = consoleAction({ ...own }, (ctx, which: unknown) => endOwnConsoleSessions(ctx, which));

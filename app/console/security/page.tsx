@@ -2,7 +2,9 @@ import type { Metadata } from "next";
 import { redirect } from "next/navigation";
 import { StepUpDialog } from "@/components/console/step-up";
 import { Card, PageHeader } from "@/components/ui/card";
-import { getConsoleSession } from "@/lib/auth/session";
+import { contextFromSession, getConsoleSession } from "@/lib/auth/session";
+import { listOwnConsoleSessions, ownPasswordRefusal } from "@/lib/console-members/own-account";
+import { ChangePasswordForm, OwnSessions } from "./own-account-forms";
 import { listEnvironments } from "@/lib/environments";
 import { consoleSecurity, memberOwner, secondFactorsOf } from "@/lib/second-factor";
 import { SecondFactors } from "@/components/second-factors";
@@ -28,18 +30,21 @@ export default async function SecurityPage() {
   const session = await getConsoleSession();
   if (!session) redirect("/sign-in?callbackUrl=/console/security");
   const owner = session.member.role === "owner";
-  const [summary, policy, envs, sso, idps] = await Promise.all([
+  const ctx = { ...(await contextFromSession(session)), sessionId: session.sessionId };
+  const [summary, policy, envs, sso, idps, sessions, passwordRefusal] = await Promise.all([
     secondFactorsOf(memberOwner(session.member.id)),
     consoleSecurity(),
     listEnvironments(),
     owner ? consoleSsoSettings() : null,
     owner ? listIdentityProviders() : [],
+    listOwnConsoleSessions(ctx),
+    ownPasswordRefusal(ctx.actor),
   ]);
   const first = envs[0];
   return (
     <main id="main" className="mx-auto flex max-w-3xl flex-col gap-6 p-6">
       <StepUpDialog />
-      <PageHeader title="Security" description={`How ${session.member.email} proves who they are when signing in to the console.`}>
+      <PageHeader title="Security" description={`How ${session.member.email} proves who they are when signing in to the console, and where they are signed in.`}>
         {!session.mustEnrol && first && (
           <a href={`/console/${first.key}`} className="text-sm text-brand-700 underline">
             Back to the console
@@ -56,6 +61,16 @@ export default async function SecurityPage() {
           factors={summary.factors.map((f) => ({ id: f.id, kind: f.kind, name: f.name, createdAt: f.createdAt.toISOString(), lastUsedAt: f.lastUsedAt?.toISOString() ?? null }))}
           recoveryCodesLeft={summary.recoveryCodesLeft}
           actions={{ startTotp: startTotpAction, confirmTotp: confirmTotpAction, startPasskey: startPasskeyAction, finishPasskey: finishPasskeyAction, remove: removeSecondFactorAction, regenerate: regenerateRecoveryCodesAction }}
+        />
+      </Card>
+      {!session.mustEnrol && (
+        <Card>
+          <ChangePasswordForm email={session.member.email} refusal={passwordRefusal} />
+        </Card>
+      )}
+      <Card>
+        <OwnSessions
+          sessions={sessions.map((s) => ({ id: s.id, current: s.current, method: s.method, secondFactor: s.secondFactor, createdAt: s.createdAt.toISOString(), lastSeenAt: s.lastSeenAt.toISOString(), ip: s.ip, userAgent: s.userAgent }))}
         />
       </Card>
       {session.member.role === "owner" && !session.mustEnrol && (

@@ -1,0 +1,273 @@
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import { eq, sql } from "drizzle-orm";
+import { encode } from "next-auth/jwt";
+import { generate } from "otplib";
+import { getDb } from "@/db/client";
+import { consoleMembers, consolePasswordResets } from "@/db/schema";
+import type { DomainContext } from "@/lib/auth/actor";
+import { signInConsoleMember } from "@/lib/auth/console-sign-in";
+import { MAX_FAILURES } from "@/lib/auth/console-lockout";
+import { readConsoleSession } from "@/lib/auth/session";
+import { updateConsoleSso } from "@/lib/console-sso";
+import { listOutbox } from "@/lib/mail";
+import { confirmTotpEnrolment, startTotpEnrolment } from "@/lib/second-factor";
+import { setupSso, type SsoFixture } from "@/lib/sso/testing/fixture";
+import { countRows, systemCtx } from "@/test-support/fixtures";
+import { createConsoleMember, inviteConsoleMember, suspendConsoleMember } from ".";
+import {
+  changeOwnConsolePassword,
+  endOwnConsoleSessions,
+  listOwnConsoleSessions,
+  ownPasswordRefusal,
+  peekConsolePasswordReset,
+  requestConsolePasswordReset,
+  resetConsolePassword,
+} from "./own-account";
+
+vi.mock("next/cache", () => ({ revalidatePath: () => undefined }));
+
+// A console member's own account: changing their password (the current one proves it; wrong ones
+// count toward the lockout), their open sessions and signing out of others, and "forgot password"
+// (a one-hour, one-use link; every session ends; the second factor stays).
+
+const PASSWORD = "correct horse battery staple";
+const NEW_PASSWORD = "violet kettle drums at noon";
+
+let f: SsoFixture;
+beforeAll(async () => {
+  f = await setupSso();
+});
+
+type Me = DomainContext & { sessionId: string; email: string; id: string; sessions: string[] };
+
+/** A member with a password, signed in `sessions` times (the context is the first session's). */
+async function member(role: "owner" | "admin" | "reviewer" = "admin", sessions = 1): Promise<Me> {
+  const email = `${role}-${crypto.randomUUID().slice(0, 8)}@example.com`;
+  const m = await createConsoleMember(systemCtx, { email, name: "Morgan Reyes", role, password: PASSWORD, environmentIds: [] });
+  const ids: string[] = [];
+  for (let i = 0; i < sessions; i++) {
+    const signedIn = await signInConsoleMember({ email, password: PASSWORD, ip: `198.51.100.${i + 1}`, userAgent: "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0" });
+    if (!signedIn.ok) throw new Error(`sign-in failed: ${signedIn.reason}`);
+    ids.push(signedIn.sessionId);
+  }
+  return { actor: { type: "console_member", id: m.id, label: email, role, environmentIds: [] }, requestId: "test", sessionId: ids[0]!, email, id: m.id, sessions: ids };
+}
+
+const alive = async (sessionId: string) => (await readConsoleSession(await encode({ token: { sid: sessionId }, secret: process.env.NEXTAUTH_SECRET! }))) !== null;
+
+async function rowOf(id: string) {
+  const [row] = await getDb().select().from(consoleMembers).where(eq(consoleMembers.id, id));
+  return row!;
+}
+
+async function auditOf(targetId: string, action: string) {
+  return getDb().execute<{ outcome: string; reason: string | null; actor_id: string | null; ip: string | null; after: Record<string, unknown> | null }>(
+    sql`select outcome, reason, actor_id, ip, after from audit_events where target_id = ${targetId} and action = ${action} order by id`,
+  );
+}
+
+/** The newest reset link mailed to `email`, or null. */
+async function resetLink(email: string): Promise<string | null> {
+  const mails = (await listOutbox(systemCtx.actor, 500)).filter((m) => m.to === email && m.subject.startsWith("Reset"));
+  const match = mails[0] && /\/sign-in\/reset\/([A-Za-z0-9_-]+)/.exec(mails[0].body);
+  return match?.[1] ?? null;
+}
+
+async function askReset(email: string, ip = "203.0.113.7") {
+  const mailLink = await requestConsolePasswordReset(email, { ip });
+  await mailLink();
+}
+
+describe("changing one's own password", () => {
+  it("needs the current password; the new one then signs in, the old one no longer; the other sessions end, this one stays; audited", async () => {
+    const me = await member("admin", 3);
+    await askReset(me.email);
+    const pending = await resetLink(me.email);
+    expect(await changeOwnConsolePassword(me, { current: PASSWORD, password: NEW_PASSWORD, confirm: NEW_PASSWORD })).toEqual({ sessionsEnded: 2 });
+    expect(await alive(me.sessionId)).toBe(true);
+    expect(await alive(me.sessions[1]!)).toBe(false);
+    expect(await alive(me.sessions[2]!)).toBe(false);
+    expect(await signInConsoleMember({ email: me.email, password: PASSWORD })).toMatchObject({ ok: false, reason: "invalid" });
+    expect(await signInConsoleMember({ email: me.email, password: NEW_PASSWORD })).toMatchObject({ ok: true });
+    // A reset link asked for before is void once the password is changed.
+    expect(await peekConsolePasswordReset(pending!)).toBeNull();
+    const [row] = await auditOf(me.id, "console_member.password_change");
+    expect(row).toMatchObject({ outcome: "success", actor_id: me.id, after: { sessionsEnded: 2 } });
+  });
+
+  it("refuses a wrong current password with the reason, counts it toward the lockout and audits it; the password stays", async () => {
+    const me = await member();
+    const before = await rowOf(me.id);
+    await expect(changeOwnConsolePassword(me, { current: "not my password at all", password: NEW_PASSWORD, confirm: NEW_PASSWORD })).rejects.toMatchObject({
+      fieldErrors: { current: ["That is not your current password."] },
+    });
+    const after = await rowOf(me.id);
+    expect(after.passwordHash).toBe(before.passwordHash);
+    expect(after.failedSignIns).toBe(before.failedSignIns + 1);
+    expect(await auditOf(me.id, "console_member.password_change")).toMatchObject([{ outcome: "failure", reason: "wrong current password" }]);
+    expect(await alive(me.sessionId)).toBe(true);
+  });
+
+  it("locks the member after repeated wrong guesses: then even the right current password is refused, and so is sign-in", async () => {
+    const me = await member();
+    for (let i = 0; i < MAX_FAILURES; i++) {
+      await expect(changeOwnConsolePassword(me, { current: `guess number ${i} of many`, password: NEW_PASSWORD, confirm: NEW_PASSWORD })).rejects.toThrow("That is not your current password.");
+    }
+    await expect(changeOwnConsolePassword(me, { current: PASSWORD, password: NEW_PASSWORD, confirm: NEW_PASSWORD })).rejects.toMatchObject({
+      fieldErrors: { current: ["Too many wrong passwords or codes: try again in a few minutes."] },
+    });
+    expect(await signInConsoleMember({ email: me.email, password: PASSWORD })).toMatchObject({ ok: false, reason: "locked" });
+    expect((await auditOf(me.id, "console_member.password_change")).at(-1)).toMatchObject({ outcome: "failure", reason: "locked" });
+  });
+
+  it("refuses a weak, mismatched or unchanged new password as a field error, counting and writing nothing", async () => {
+    const me = await member();
+    const before = await rowOf(me.id);
+    const audits = await countRows("audit_events");
+    await expect(changeOwnConsolePassword(me, { current: PASSWORD, password: "short", confirm: "short" })).rejects.toMatchObject({ fieldErrors: { password: [expect.stringContaining("12 characters")] } });
+    await expect(changeOwnConsolePassword(me, { current: PASSWORD, password: NEW_PASSWORD, confirm: "violet kettle drums at dawn" })).rejects.toMatchObject({
+      fieldErrors: { confirm: ["The passwords do not match."] },
+    });
+    await expect(changeOwnConsolePassword(me, { current: PASSWORD, password: PASSWORD, confirm: PASSWORD })).rejects.toMatchObject({
+      fieldErrors: { password: ["Choose a password other than your current one."] },
+    });
+    await expect(changeOwnConsolePassword(me, { current: "", password: NEW_PASSWORD, confirm: NEW_PASSWORD })).rejects.toMatchObject({ fieldErrors: { current: ["Enter your current password."] } });
+    await expect(changeOwnConsolePassword(me, { current: PASSWORD, password: 42, confirm: 42 })).rejects.toMatchObject({ fieldErrors: { password: ["Enter a password."] } });
+    const after = await rowOf(me.id);
+    expect(after).toMatchObject({ passwordHash: before.passwordHash, failedSignIns: before.failedSignIns });
+    expect(await countRows("audit_events")).toBe(audits);
+  });
+
+  it("is not offered where there is no password to use: a member who signs in through SSO, and non-owners once SSO keeps passwords for owners", async () => {
+    const me = await member("admin");
+    const owner = await member("owner");
+    expect(await ownPasswordRefusal(me.actor)).toBeNull();
+    await updateConsoleSso(systemCtx, { enabled: true, identityProviderId: f.idp.id, passwordSignIn: "owners", mappings: [{ idpValue: "Admins", role: "admin", environmentIds: [] }] });
+    try {
+      const refusal = "Console passwords are kept for owners: you sign in through single sign-on.";
+      expect(await ownPasswordRefusal(me.actor)).toBe(refusal);
+      await expect(changeOwnConsolePassword(me, { current: PASSWORD, password: NEW_PASSWORD, confirm: NEW_PASSWORD })).rejects.toThrow(refusal);
+      expect(await ownPasswordRefusal(owner.actor)).toBeNull();
+      // No link is mailed to such a member either (audited with the reason).
+      await askReset(me.email);
+      expect(await resetLink(me.email)).toBeNull();
+      expect(await auditOf(me.id, "console_member.password_reset_requested")).toMatchObject([{ outcome: "failure", reason: refusal }]);
+    } finally {
+      await updateConsoleSso(systemCtx, { enabled: false, passwordSignIn: "everyone" });
+    }
+    const ssoOnly = await member("reviewer");
+    await getDb().execute(sql`update console_members set password_hash = null, sso_identity_provider_id = ${f.idp.id}, sso_subject = ${ssoOnly.email} where id = ${ssoOnly.id}`);
+    expect(await ownPasswordRefusal(ssoOnly.actor)).toBe("You sign in through single sign-on: there is no console password to change.");
+  });
+});
+
+describe("one's own sessions", () => {
+  it("lists the member's open sessions only, this one first, with where and how", async () => {
+    const me = await member("admin", 2);
+    const other = await member("admin", 1);
+    const list = await listOwnConsoleSessions(me);
+    expect(list.map((s) => s.id)).toEqual([me.sessionId, me.sessions[1]]);
+    expect(list[0]).toMatchObject({ current: true, method: "password", ip: "198.51.100.1", userAgent: expect.stringContaining("Chrome") });
+    expect(list[1]).toMatchObject({ current: false, ip: "198.51.100.2" });
+    expect(list.map((s) => s.id)).not.toContain(other.sessionId);
+  });
+
+  it("signs out of one other session, or of all others; never this one, nor another member's (refused with the reason, nothing ends)", async () => {
+    const me = await member("admin", 4);
+    const other = await member("admin", 1);
+    expect(await endOwnConsoleSessions(me, me.sessions[1])).toEqual({ sessionsEnded: 1 });
+    expect(await alive(me.sessions[1]!)).toBe(false);
+    expect(await alive(me.sessions[2]!)).toBe(true);
+    await expect(endOwnConsoleSessions(me, other.sessionId)).rejects.toThrow("No such session: it has ended already, or is not yours.");
+    expect(await alive(other.sessionId)).toBe(true);
+    await expect(endOwnConsoleSessions(me, me.sessionId)).rejects.toThrow("This is the session you are using: sign out instead.");
+    await expect(endOwnConsoleSessions(me, "everything")).rejects.toThrow("No such session.");
+    expect(await endOwnConsoleSessions(me, "others")).toEqual({ sessionsEnded: 2 });
+    expect(await alive(me.sessionId)).toBe(true);
+    expect((await listOwnConsoleSessions(me)).map((s) => s.id)).toEqual([me.sessionId]);
+    expect(await auditOf(me.id, "console_member.sessions_end")).toMatchObject([{ after: { sessionsEnded: 1 } }, { after: { sessionsEnded: 2, which: "every other session" } }]);
+  });
+});
+
+describe("forgot password", () => {
+  it("mails an active member a one-use link; it sets the password, clears the lockout and ends every session; audited as the member", async () => {
+    const me = await member("admin", 2);
+    await getDb().update(consoleMembers).set({ failedSignIns: MAX_FAILURES, lockedUntil: sql`now() + interval '10 minutes'` }).where(eq(consoleMembers.id, me.id));
+    await askReset(me.email.toUpperCase());
+    const token = await resetLink(me.email);
+    expect(token).not.toBeNull();
+    expect(await peekConsolePasswordReset(token!)).toEqual({ email: me.email });
+    expect(await resetConsolePassword({ token, password: NEW_PASSWORD, confirm: NEW_PASSWORD }, { ip: "203.0.113.8" })).toEqual({ email: me.email });
+    expect(await alive(me.sessions[0]!)).toBe(false);
+    expect(await alive(me.sessions[1]!)).toBe(false);
+    expect(await rowOf(me.id)).toMatchObject({ failedSignIns: 0, lockedUntil: null });
+    expect(await signInConsoleMember({ email: me.email, password: NEW_PASSWORD })).toMatchObject({ ok: true });
+    expect(await auditOf(me.id, "console_member.password_reset_requested")).toMatchObject([{ outcome: "success", actor_id: me.id, ip: "203.0.113.7" }]);
+    expect(await auditOf(me.id, "console_member.password_reset")).toMatchObject([{ outcome: "success", actor_id: me.id, ip: "203.0.113.8", after: { sessionsEnded: 2 } }]);
+    // Used once: the link is spent.
+    expect(await peekConsolePasswordReset(token!)).toBeNull();
+    await expect(resetConsolePassword({ token, password: "another long pass phrase", confirm: "another long pass phrase" })).rejects.toThrow("This link was already used or has expired");
+  });
+
+  it("keeps the second factor: after a reset the member still signs in with it", async () => {
+    const me = await member("owner");
+    const { factorId, secret } = await startTotpEnrolment(me);
+    await confirmTotpEnrolment(me, { factorId, code: await generate({ secret }), name: "Phone" });
+    await askReset(me.email);
+    await resetConsolePassword({ token: await resetLink(me.email), password: NEW_PASSWORD, confirm: NEW_PASSWORD });
+    expect(await signInConsoleMember({ email: me.email, password: NEW_PASSWORD })).toMatchObject({ ok: false, reason: "second_factor_required" });
+  });
+
+  it("sends nothing for an unknown, invited or suspended member, and answers the same (audited with the reason)", async () => {
+    const invited = `invited-${crypto.randomUUID().slice(0, 8)}@example.com`;
+    const { member: invitedMember } = await inviteConsoleMember(systemCtx, { email: invited, role: "reviewer" });
+    const outbox = await countRows("email_outbox");
+    await askReset(invited);
+    expect(await auditOf(invitedMember.id, "console_member.password_reset_requested")).toMatchObject([{ outcome: "failure", reason: "member invited" }]);
+    await askReset("nobody-here@example.com");
+    const suspended = await member("admin");
+    await suspendConsoleMember(systemCtx, suspended.id);
+    await askReset(suspended.email);
+    expect(await countRows("email_outbox")).toBe(outbox);
+    expect(await auditOf(suspended.id, "console_member.password_reset_requested")).toMatchObject([{ outcome: "failure", reason: "member suspended" }]);
+    const [unknown] = await getDb().execute<{ reason: string }>(sql`select reason from audit_events where action = 'console_member.password_reset_requested' and target_label = 'nobody-here@example.com'`);
+    expect(unknown).toEqual({ reason: "no such member" });
+  });
+
+  it("refuses a weak password or a mismatch as a field error and keeps the link usable; refuses an expired link, a replaced link and a suspended member's", async () => {
+    const me = await member("admin");
+    await askReset(me.email);
+    const first = (await resetLink(me.email))!;
+    await expect(resetConsolePassword({ token: first, password: "short", confirm: "short" })).rejects.toMatchObject({ fieldErrors: { password: [expect.stringContaining("12 characters")] } });
+    await expect(resetConsolePassword({ token: first, password: NEW_PASSWORD, confirm: "something else entirely" })).rejects.toMatchObject({ fieldErrors: { confirm: ["The passwords do not match."] } });
+    expect(await peekConsolePasswordReset(first)).toEqual({ email: me.email });
+    // A new link voids the earlier one.
+    await askReset(me.email);
+    const second = (await resetLink(me.email))!;
+    expect(second).not.toBe(first);
+    await expect(resetConsolePassword({ token: first, password: NEW_PASSWORD, confirm: NEW_PASSWORD })).rejects.toThrow("This link was already used or has expired");
+    // Expired.
+    await getDb().update(consolePasswordResets).set({ expiresAt: sql`now() - interval '1 second'` }).where(eq(consolePasswordResets.memberId, me.id));
+    await expect(resetConsolePassword({ token: second, password: NEW_PASSWORD, confirm: NEW_PASSWORD })).rejects.toThrow("This link was already used or has expired");
+    // Suspended after asking.
+    const later = await member("reviewer");
+    await askReset(later.email);
+    const third = (await resetLink(later.email))!;
+    await suspendConsoleMember(systemCtx, later.id);
+    const laterHash = (await rowOf(later.id)).passwordHash;
+    expect(await peekConsolePasswordReset(third)).toBeNull();
+    await expect(resetConsolePassword({ token: third, password: NEW_PASSWORD, confirm: NEW_PASSWORD })).rejects.toThrow("This link was already used or has expired");
+    expect((await rowOf(later.id)).passwordHash).toBe(laterHash);
+    await expect(resetConsolePassword({ token: "not a link", password: NEW_PASSWORD, confirm: NEW_PASSWORD })).rejects.toThrow("This link was already used or has expired");
+    expect(await signInConsoleMember({ email: me.email, password: PASSWORD })).toMatchObject({ ok: true });
+  });
+
+  it("limits links per mailbox and per address, telling the limit whatever the email; a malformed address is a field error", async () => {
+    const me = await member("admin");
+    for (let i = 0; i < 5; i++) await askReset(me.email, `192.0.2.${i + 1}`);
+    await expect(requestConsolePasswordReset(me.email, { ip: "192.0.2.99" })).rejects.toMatchObject({ status: 429, message: expect.stringMatching(/^Too many requests; retry in \d+ s\.$/) });
+    for (let i = 0; i < 20; i++) await requestConsolePasswordReset(`nobody-${i}@example.com`, { ip: "192.0.2.200" });
+    await expect(requestConsolePasswordReset(`nobody-21@example.com`, { ip: "192.0.2.200" })).rejects.toMatchObject({ status: 429 });
+    await expect(requestConsolePasswordReset("not an address", { ip: "192.0.2.201" })).rejects.toMatchObject({ fieldErrors: { email: [expect.any(String)] } });
+  });
+});
