@@ -111,4 +111,50 @@ describe("console sign-in", () => {
     await getDb().update(consoleMembers).set({ status: "suspended" }).where(sql`lower(email) = 'sess@example.com'`);
     expect(await readConsoleSession(await cookieFor(live))).toBeNull();
   });
+
+  it("keeps a member's own address open while someone elsewhere guesses: the lockout holds elsewhere, not where they signed in before", async () => {
+    const m = await member("owner-home@example.com");
+    const home = "198.51.100.40";
+    expect((await signInConsoleMember({ email: "owner-home@example.com", password, ip: home })).ok).toBe(true);
+    // Ten wrong guesses from two other addresses lock the member...
+    for (let i = 0; i < 10; i++) await signInConsoleMember({ email: "owner-home@example.com", password: "guess", ip: `203.0.113.${40 + (i % 2)}` });
+    expect(await signInConsoleMember({ email: "owner-home@example.com", password, ip: "203.0.113.99" })).toEqual({ ok: false, reason: "locked" });
+    // ...but not from the address they signed in from: the right password opens a session there, and clears the lock.
+    expect((await signInConsoleMember({ email: "owner-home@example.com", password, ip: home })).ok).toBe(true);
+    const [row] = await getDb().select().from(consoleMembers).where(eq(consoleMembers.id, m.id));
+    expect([row!.failedSignIns, row!.lockedUntil]).toEqual([0, null]);
+  });
+
+  it("holds the member's own address back by its own count: wrong guesses there do not lock the member elsewhere", async () => {
+    const m = await member("pair@example.com");
+    const home = "198.51.100.41";
+    expect((await signInConsoleMember({ email: "pair@example.com", password, ip: home })).ok).toBe(true);
+    for (let i = 0; i < 10; i++) expect(await signInConsoleMember({ email: "pair@example.com", password: "guess", ip: home })).toEqual({ ok: false, reason: "invalid" });
+    expect(await signInConsoleMember({ email: "pair@example.com", password, ip: home })).toEqual({ ok: false, reason: "locked" });
+    const [row] = await getDb().select().from(consoleMembers).where(eq(consoleMembers.id, m.id));
+    expect(row!.failedSignIns).toBe(0);
+    expect((await signInConsoleMember({ email: "pair@example.com", password, ip: "198.51.100.42" })).ok).toBe(true);
+    const [audit] = await getDb().execute<{ reason: string }>(sql`select reason from audit_events where action = 'console.sign_in' and target_id = ${m.id} and outcome = 'failure' order by id desc limit 1`);
+    expect(audit!.reason).toBe("too many failures from the member's own address");
+  });
+
+  it("limits one address's failures across members (spraying one password), and gives a right password's attempt back", async () => {
+    const sprayer = "203.0.113.77";
+    for (let i = 0; i < 6; i++) await member(`spray${i}@example.com`);
+    // Right passwords from the address do not count toward its failures.
+    for (let i = 0; i < 6; i++) expect((await signInConsoleMember({ email: `spray${i}@example.com`, password, ip: "203.0.113.78" })).ok).toBe(true);
+    for (let i = 0; i < 20; i++) expect(await signInConsoleMember({ email: `spray${i % 6}@example.com`, password: "Summer2026!", ip: sprayer })).toEqual({ ok: false, reason: "invalid" });
+    const before = await getDb().execute(sql`select count(*)::int as n from audit_events`);
+    expect(await signInConsoleMember({ email: "spray0@example.com", password, ip: sprayer })).toEqual({ ok: false, reason: "throttled" });
+    // Refused before anything is judged: nothing more is counted against the members or audited.
+    expect(await getDb().execute(sql`select count(*)::int as n from audit_events`)).toEqual(before);
+    expect((await signInConsoleMember({ email: "spray0@example.com", password, ip: "203.0.113.78" })).ok).toBe(true);
+  });
+
+  it("limits one address to 30 attempts a minute, right or wrong", async () => {
+    await member("busy@example.com");
+    const busy = "203.0.113.90";
+    for (let i = 0; i < 30; i++) expect((await signInConsoleMember({ email: "busy@example.com", password, ip: busy })).ok).toBe(true);
+    expect(await signInConsoleMember({ email: "busy@example.com", password, ip: busy })).toEqual({ ok: false, reason: "throttled" });
+  });
 });

@@ -1,5 +1,5 @@
 import "server-only";
-import { eq, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { getDb, type Executor } from "@/db/client";
 import { consoleMembers, consoleSessions } from "@/db/schema";
 import { recordAudit } from "@/lib/audit/record";
@@ -7,7 +7,8 @@ import { checkSecondFactor, hasSecondFactor, memberOwner, secondFactorRefusal, t
 import { passkeyAuthenticationOptions } from "@/lib/second-factor/passkeys";
 import type { PublicKeyCredentialRequestOptionsJSON } from "@simplewebauthn/server";
 import { passwordReservedForOwners } from "@/lib/console-sso/password-rule";
-import { clearConsoleFailures, countConsoleFailure } from "./console-lockout";
+import { clearConsoleFailures, countConsoleFailure, LOCK_MINUTES, MAX_FAILURES } from "./console-lockout";
+import { hitRateLimit, refundRateLimit, resetRateLimit } from "@/lib/rate-limit";
 import { emailSchema } from "@/lib/validation";
 import { verifyPassword } from "./password";
 import type { DomainContext } from "./actor";
@@ -15,7 +16,32 @@ import type { DomainContext } from "./actor";
 export const CONSOLE_SESSION_HOURS = 12;
 export const CONSOLE_IDLE_MINUTES = 120;
 
-type Refusal = "invalid" | "locked" | "suspended" | "invited" | "sso_required" | "second_factor_required" | "second_factor_wrong";
+type Refusal = "invalid" | "locked" | "throttled" | "suspended" | "invited" | "sso_required" | "second_factor_required" | "second_factor_wrong";
+
+// Beside the member's own lockout (console-lockout.ts), as for end users' passwords
+// (lib/end-user/password-accounts.ts), counted per client address so every instance shares them:
+// - per address, across members: 30 attempts a minute, and 20 failures in 15 minutes (counted up
+//   front; a right password gives its attempt back), so one address cannot spray a password over
+//   every member, nor lock member after member;
+// - a member's own address (one they opened a console session from in the last 30 days) is not held
+//   back by the member's lockout, only by that pair's own count (MAX_FAILURES per LOCK_MINUTES), and
+//   failures there do not count toward the lockout: someone elsewhere who knows an owner's email can
+//   slow them on new addresses but cannot lock them out of the console from their own.
+// A sign-in with no address (none of the doors: the server always knows the socket's) gets only the lockout.
+const PER_ADDRESS_PER_MINUTE = 30;
+const PER_ADDRESS_FAILURES = 20;
+const PER_ADDRESS_FAILURE_WINDOW_SECONDS = 15 * 60;
+const KNOWN_ADDRESS_DAYS = 30;
+
+/** Whether the member opened a console session from this address in the last 30 days. */
+async function isKnownAddress(executor: Executor, memberId: string, address: string): Promise<boolean> {
+  const [row] = await executor
+    .select({ id: consoleSessions.id })
+    .from(consoleSessions)
+    .where(and(eq(consoleSessions.memberId, memberId), eq(consoleSessions.ip, address), sql`${consoleSessions.createdAt} > now() - make_interval(days => ${KNOWN_ADDRESS_DAYS})`))
+    .limit(1);
+  return !!row;
+}
 export type ConsoleSignInResult =
   | { ok: true; sessionId: string; member: { id: string; email: string; name: string } }
   | { ok: false; reason: Refusal; detail?: string; passkeyOptions?: PublicKeyCredentialRequestOptionsJSON };
@@ -40,6 +66,16 @@ export async function signInConsoleMember(input: {
 }): Promise<ConsoleSignInResult> {
   const db = getDb();
   const email = input.email.trim();
+  const address = input.ip && input.ip !== "unknown" ? input.ip : null;
+  const addressFailures = `console-ip-fail:${address}`;
+  if (address) {
+    // Counted before anything is judged, so guesses sent at once cannot slip past the limits.
+    const [perMinute, failures] = await Promise.all([
+      hitRateLimit(`console-ip:${address}`, PER_ADDRESS_PER_MINUTE, 60),
+      hitRateLimit(addressFailures, PER_ADDRESS_FAILURES, PER_ADDRESS_FAILURE_WINDOW_SECONDS),
+    ]);
+    if (!perMinute.allowed || !failures.allowed) return { ok: false, reason: "throttled" };
+  }
   // What is no address (a NUL, which no text column holds, included) is no member's: an unknown email.
   const [member] = emailSchema.safeParse(email).success
     ? await db
@@ -48,7 +84,12 @@ export async function signInConsoleMember(input: {
         .where(sql`lower(${consoleMembers.email}) = lower(${email})`)
         .limit(1)
     : [];
-  const passwordOk = await verifyPassword(member?.passwordHash, input.password);
+  const [passwordOk, knownAddress] = await Promise.all([verifyPassword(member?.passwordHash, input.password), member && address ? isKnownAddress(db, member.id, address) : false]);
+  // From the member's own address, this pair's attempts hold them back instead of their lockout.
+  const pairKey = `console-pair:${member?.id}:${address}`;
+  const pair = knownAddress ? await hitRateLimit(pairKey, MAX_FAILURES, LOCK_MINUTES * 60) : null;
+  // A right password was no guess: the address's attempt is given back (a wrong second factor is counted again, below).
+  if (address && passwordOk) await refundRateLimit(addressFailures);
   const ctx: DomainContext = {
     actor: member
       ? ({ type: "console_member", id: member.id, label: member.email, role: member.role, environmentIds: [] } as const)
@@ -57,23 +98,25 @@ export async function signInConsoleMember(input: {
   };
   const fail = async (reason: Exclude<Refusal, "second_factor_required">, check?: SecondFactorCheck & { ok: false }) => {
     await db.transaction(async (tx) => {
-      if (member && (reason === "invalid" || reason === "second_factor_wrong")) await countConsoleFailure(tx, member.id);
+      // A guess counts toward the member's lockout, except from their own address (its pair counted it).
+      if (member && !knownAddress && (reason === "invalid" || reason === "second_factor_wrong")) await countConsoleFailure(tx, member.id);
       await recordAudit(tx, ctx, {
         action: "console.sign_in",
         targetType: "console_member",
         targetId: member?.id ?? null,
         targetLabel: member?.email ?? email.replace(/\0/g, "\uFFFD").slice(0, 320),
         outcome: "failure",
-        reason: reason === "invalid" ? (member ? "wrong password" : "unknown email") : reason === "invited" ? "invitation not accepted yet" : reason === "sso_required" ? "password sign-in is kept for owners: members sign in through console SSO" : reason === "second_factor_wrong" ? `second factor ${check?.reason ?? "wrong"}` : reason,
+        reason: reason === "locked" && knownAddress ? "too many failures from the member's own address" : reason === "invalid" ? (member ? "wrong password" : "unknown email") : reason === "invited" ? "invitation not accepted yet" : reason === "sso_required" ? "password sign-in is kept for owners: members sign in through console SSO" : reason === "second_factor_wrong" ? `second factor ${check?.reason ?? "wrong"}` : reason,
       });
     });
+    if (address && passwordOk && reason === "second_factor_wrong") await hitRateLimit(addressFailures, PER_ADDRESS_FAILURES, PER_ADDRESS_FAILURE_WINDOW_SECONDS);
     return { ok: false as const, reason, ...(check ? { detail: secondFactorRefusal(check.reason) } : {}) };
   };
 
   if (!member) return fail("invalid");
   // An invited member has no password until they accept (the argon2 work above was done anyway).
   if (member.status === "invited") return fail("invited");
-  if (member.lockedUntil && member.lockedUntil > new Date()) return fail("locked");
+  if (pair ? !pair.allowed : member.lockedUntil && member.lockedUntil > new Date()) return fail("locked");
   if (!passwordOk) return fail("invalid");
   if (member.status !== "active") return fail("suspended");
   // Console SSO for members: a password is the owners' break-glass way in only (told after a right password).
@@ -100,7 +143,11 @@ export async function signInConsoleMember(input: {
     });
     return { ok: true as const, sessionId, member: { id: member.id, email: member.email, name: member.name } };
   });
-  return signedIn.ok && "sessionId" in signedIn ? signedIn : fail("second_factor_wrong", signedIn as SecondFactorCheck & { ok: false });
+  if (signedIn.ok && "sessionId" in signedIn) {
+    if (pair) await resetRateLimit(pairKey);
+    return signedIn;
+  }
+  return fail("second_factor_wrong", signedIn as SecondFactorCheck & { ok: false });
 }
 
 /** Opens a console session (the row next-auth's cookie names): by password, or through console SSO (lib/console-members/sso.ts). */
