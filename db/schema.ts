@@ -1108,6 +1108,9 @@ export const emailOutbox = pgTable(
     userId: uuid().references(() => users.id, { onDelete: "set null" }),
     // The console member a console invitation is for: only who may manage that member reads it.
     consoleMemberId: uuid().references(() => consoleMembers.id, { onDelete: "set null" }),
+    // Shown to owners only (a console member's password reset link kept here without SMTP: no one
+    // may set another member's password, so only those who may already do everything read it).
+    ownersOnly: boolean().notNull().default(false),
     subject: text().notNull(),
     body: text().notNull(),
     transport: text().notNull(),

@@ -83,11 +83,12 @@ export async function revokeApiToken(ctx: DomainContext, tokenId: string): Promi
 
 /**
  * Revokes the reviewer tokens a console member made: they act for the member, so they stop in the
- * transaction that suspends or removes them, with their sessions (a reactivated member makes new
- * ones). Service tokens (read, write, authz) are the account's, not the member's, and stay. Audited
+ * transaction that suspends or removes them, or resets their password from a mailed link (account
+ * recovery: a token made in a stolen session must not outlive it), with their sessions (they make
+ * new ones). Service tokens (read, write, authz) are the account's, not the member's, and stay. Audited
  * one row per token; returns how many.
  */
-export async function revokeTokensActingFor(tx: Executor, ctx: DomainContext, memberId: string, memberWas: "suspended" | "removed"): Promise<number> {
+export async function revokeTokensActingFor(tx: Executor, ctx: DomainContext, memberId: string, memberWas: "suspended" | "removed" | "reset"): Promise<number> {
   const revoked = await tx
     .update(apiTokens)
     .set({ revokedAt: sql`now()` })
@@ -96,7 +97,7 @@ export async function revokeTokensActingFor(tx: Executor, ctx: DomainContext, me
   await recordAuditMany(
     tx,
     ctx,
-    revoked.map((t) => ({ action: "api_token.revoke", targetType: "api_token", targetId: t.id, targetLabel: t.name, after: { reason: `The console member it acts for was ${memberWas}.` } })),
+    revoked.map((t) => ({ action: "api_token.revoke", targetType: "api_token", targetId: t.id, targetLabel: t.name, after: { reason: memberWas === "reset" ? "The console member it acts for reset their password." : `The console member it acts for was ${memberWas}.` } })),
   );
   return revoked.length;
 }

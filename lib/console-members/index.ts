@@ -3,7 +3,7 @@ import { and, asc, eq, gt, isNull, ne, sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Executor, type Tx } from "@/db/client";
 import { CONSOLE_ROLE_LABELS, CONSOLE_ROLES, type ConsoleMemberStatus, type ConsoleRole } from "@/db/enums";
-import { consoleInvitations, consoleMemberEnvironments, secondFactors, consoleMembers, consoleSessions, environments, identityProviders, type ConsoleMember } from "@/db/schema";
+import { consoleInvitations, consoleMemberEnvironments, consolePasswordResets, secondFactors, consoleMembers, consoleSessions, environments, identityProviders, type ConsoleMember } from "@/db/schema";
 import type { Actor, DomainContext } from "@/lib/auth/actor";
 import { CONSOLE_IDLE_MINUTES } from "@/lib/auth/console-sign-in";
 import { hashPassword } from "@/lib/auth/password";
@@ -136,6 +136,18 @@ export function endConsoleSessionsBy(tx: Executor, filter: { method: "password" 
     tx,
     and(eq(consoleSessions.method, filter.method), filter.exceptOwners ? sql`${consoleSessions.memberId} in (select id from console_members where role <> 'owner')` : undefined),
   );
+}
+
+/**
+ * Voids the member's unused "forgot password" links (lib/console-members/own-account.ts): when their
+ * password is set another way, and when they are suspended or their role changes (a link asked for
+ * before must not outlive the change, nor come back with a reactivation).
+ */
+export async function voidResetLinks(tx: Executor, memberId: string): Promise<void> {
+  await tx
+    .update(consolePasswordResets)
+    .set({ usedAt: sql`now()` })
+    .where(and(eq(consolePasswordResets.memberId, memberId), isNull(consolePasswordResets.usedAt)));
 }
 
 /** The environments named, in the console's order (unknown ids are a field error). */
@@ -370,6 +382,7 @@ export async function changeConsoleMemberRole(ctx: DomainContext, memberId: stri
     if (data.role !== "owner") await refuseLastOwner(tx, member, "demoted");
     await tx.update(consoleMembers).set({ role: data.role }).where(eq(consoleMembers.id, member.id));
     await setScope(tx, member.id, envs);
+    await voidResetLinks(tx, member.id);
     const sessionsEnded = await endMemberSessions(tx, member.id);
     const invitation = member.status === "invited" ? await issueInvitation(tx, member.id) : null;
     await recordAudit(tx, ctx, {
@@ -394,6 +407,7 @@ export async function suspendConsoleMember(ctx: DomainContext, memberId: string)
     if (member.status === "invited") throw new ValidationError(`${member.email} has not accepted their invitation; remove them instead.`);
     await refuseLastOwner(tx, member, "suspended");
     await tx.update(consoleMembers).set({ status: "suspended" }).where(eq(consoleMembers.id, member.id));
+    await voidResetLinks(tx, member.id);
     const sessionsEnded = await endMemberSessions(tx, member.id);
     // (Named so: the audit trail redacts a key that mentions a token.)
     const reviewerCredentialsRevoked = await revokeTokensActingFor(tx, ctx, member.id, "suspended");
@@ -469,6 +483,7 @@ export async function peekConsoleInvitation(token: string, executor: Executor = 
   return row ?? null;
 }
 
+// Form-level: the form has no field for the link to show it beside (it showed nothing when it was a `token` field error).
 const USED_OR_EXPIRED = "This invitation was already used or has expired; ask an owner or admin to send it again.";
 
 /**
@@ -479,7 +494,7 @@ export async function acceptConsoleInvitation(input: unknown, request: { ip?: st
   const data = parseInput(acceptInput, input);
   if (data.password !== data.confirm) throw ValidationError.field("confirm", "The passwords do not match.");
   const preview = await peekConsoleInvitation(data.token);
-  if (!preview) throw new ValidationError(USED_OR_EXPIRED, { token: [USED_OR_EXPIRED] });
+  if (!preview) throw new ValidationError(USED_OR_EXPIRED);
   const problems = passwordProblems(data.password, [preview.email, data.name]);
   if (problems.length) throw new ValidationError(problems[0]!, { password: problems });
   const passwordHash = await hashPassword(data.password);
@@ -493,13 +508,13 @@ export async function acceptConsoleInvitation(input: unknown, request: { ip?: st
       .set({ usedAt: sql`now()` })
       .where(and(eq(consoleInvitations.tokenHash, hashToken(data.token)), isNull(consoleInvitations.usedAt), gt(consoleInvitations.expiresAt, sql`now()`)))
       .returning({ memberId: consoleInvitations.memberId });
-    if (!link) throw new ValidationError(USED_OR_EXPIRED, { token: [USED_OR_EXPIRED] });
+    if (!link) throw new ValidationError(USED_OR_EXPIRED);
     const [member] = await tx
       .update(consoleMembers)
       .set({ name: data.name, passwordHash, status: "active", failedSignIns: 0, lockedUntil: null })
       .where(and(eq(consoleMembers.id, link.memberId), eq(consoleMembers.status, "invited")))
       .returning();
-    if (!member) throw new ValidationError(USED_OR_EXPIRED, { token: [USED_OR_EXPIRED] });
+    if (!member) throw new ValidationError(USED_OR_EXPIRED);
     const scope = await tx.select({ id: consoleMemberEnvironments.environmentId }).from(consoleMemberEnvironments).where(eq(consoleMemberEnvironments.memberId, member.id));
     const actor: Actor = { type: "console_member", id: member.id, label: member.email, role: member.role, environmentIds: scope.map((s) => s.id) };
     await recordAudit(tx, { actor, ip: request.ip }, {

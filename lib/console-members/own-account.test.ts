@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { eq, sql } from "drizzle-orm";
 import { encode } from "next-auth/jwt";
 import { generate } from "otplib";
-import { getDb } from "@/db/client";
+import { getDb, getSql } from "@/db/client";
 import { consoleMembers, consolePasswordResets } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
 import { signInConsoleMember } from "@/lib/auth/console-sign-in";
@@ -10,10 +10,11 @@ import { MAX_FAILURES } from "@/lib/auth/console-lockout";
 import { readConsoleSession } from "@/lib/auth/session";
 import { updateConsoleSso } from "@/lib/console-sso";
 import { listOutbox } from "@/lib/mail";
+import { createApiToken } from "@/lib/api-tokens";
 import { confirmTotpEnrolment, startTotpEnrolment } from "@/lib/second-factor";
 import { setupSso, type SsoFixture } from "@/lib/sso/testing/fixture";
 import { countRows, systemCtx } from "@/test-support/fixtures";
-import { createConsoleMember, inviteConsoleMember, suspendConsoleMember } from ".";
+import { changeConsoleMemberRole, createConsoleMember, inviteConsoleMember, reactivateConsoleMember, suspendConsoleMember } from ".";
 import {
   changeOwnConsolePassword,
   endOwnConsoleSessions,
@@ -78,13 +79,42 @@ async function askReset(email: string, ip = "203.0.113.7") {
   await mailLink();
 }
 
+/**
+ * Starts each of `starts` while a third connection holds what `hold` locks, one after another, each
+ * once the ones before wait on a lock (so they queue in that order), then lets go; their outcomes
+ * (a refusal's message in its place).
+ */
+async function whileHeld(hold: (held: ReturnType<typeof getSql>) => Promise<unknown>, starts: (() => Promise<unknown>)[]): Promise<unknown[]> {
+  const holder = await getSql().reserve();
+  const waits = async () => (await getSql()`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`)[0]!.n as number;
+  try {
+    await holder`begin`;
+    await hold(holder as unknown as ReturnType<typeof getSql>);
+    const running: Promise<unknown>[] = [];
+    for (const [i, start] of starts.entries()) {
+      running.push(start().catch((e: Error) => e.message));
+      await expect.poll(waits, { timeout: 15_000 }).toBe(i + 1);
+    }
+    await holder`commit`;
+    return await Promise.all(running);
+  } finally {
+    holder.release();
+  }
+}
+
 describe("changing one's own password", () => {
   it("needs the current password; the new one then signs in, the old one no longer; the other sessions end, this one stays; audited", async () => {
     const me = await member("admin", 3);
     await askReset(me.email);
     const pending = await resetLink(me.email);
-    expect(await changeOwnConsolePassword(me, { current: PASSWORD, password: NEW_PASSWORD, confirm: NEW_PASSWORD })).toEqual({ sessionsEnded: 2 });
-    expect(await alive(me.sessionId)).toBe(true);
+    const changed = await changeOwnConsolePassword(me, { current: PASSWORD, password: NEW_PASSWORD, confirm: NEW_PASSWORD });
+    expect(changed).toMatchObject({ sessionsEnded: 2, member: { id: me.id, email: me.email } });
+    // This browser goes on in a new session (a copy of the old cookie is signed out too), ending when the old one would have.
+    expect(changed.sessionId).not.toBe(me.sessionId);
+    expect(await alive(changed.sessionId)).toBe(true);
+    expect(await alive(me.sessionId)).toBe(false);
+    const ends = await getDb().execute<{ id: string; expires_at: Date }>(sql`select id, expires_at from console_sessions where id in (${me.sessionId}, ${changed.sessionId})`);
+    expect(new Set(ends.map((r) => String(r.expires_at))).size).toBe(1);
     expect(await alive(me.sessions[1]!)).toBe(false);
     expect(await alive(me.sessions[2]!)).toBe(false);
     expect(await signInConsoleMember({ email: me.email, password: PASSWORD })).toMatchObject({ ok: false, reason: "invalid" });
@@ -93,6 +123,10 @@ describe("changing one's own password", () => {
     expect(await peekConsolePasswordReset(pending!)).toBeNull();
     const [row] = await auditOf(me.id, "console_member.password_change");
     expect(row).toMatchObject({ outcome: "success", actor_id: me.id, after: { sessionsEnded: 2 } });
+    // The member is told, without a link.
+    const told = (await listOutbox(systemCtx.actor, 500)).filter((m) => m.to === me.email && m.subject === "Your identity console password was changed");
+    expect(told).toHaveLength(1);
+    expect(told[0]!.body).toContain("changed on the Security page");
   });
 
   it("refuses a wrong current password with the reason, counts it toward the lockout and audits it; the password stays", async () => {
@@ -181,6 +215,9 @@ describe("one's own sessions", () => {
     await expect(endOwnConsoleSessions(me, other.sessionId)).rejects.toThrow("No such session: it has ended already, or is not yours.");
     expect(await alive(other.sessionId)).toBe(true);
     await expect(endOwnConsoleSessions(me, me.sessionId)).rejects.toThrow("This is the session you are using: sign out instead.");
+    // In capitals it is still this session (Postgres reads a uuid whatever its case).
+    await expect(endOwnConsoleSessions(me, me.sessionId.toUpperCase())).rejects.toThrow("This is the session you are using: sign out instead.");
+    expect(await alive(me.sessionId)).toBe(true);
     await expect(endOwnConsoleSessions(me, "everything")).rejects.toThrow("No such session.");
     expect(await endOwnConsoleSessions(me, "others")).toEqual({ sessionsEnded: 2 });
     expect(await alive(me.sessionId)).toBe(true);
@@ -192,6 +229,7 @@ describe("one's own sessions", () => {
 describe("forgot password", () => {
   it("mails an active member a one-use link; it sets the password, clears the lockout and ends every session; audited as the member", async () => {
     const me = await member("admin", 2);
+    const { record: reviewerToken } = await createApiToken(me, { name: "my reviews", scope: "reviewer" });
     await getDb().update(consoleMembers).set({ failedSignIns: MAX_FAILURES, lockedUntil: sql`now() + interval '10 minutes'` }).where(eq(consoleMembers.id, me.id));
     await askReset(me.email.toUpperCase());
     const token = await resetLink(me.email);
@@ -203,7 +241,13 @@ describe("forgot password", () => {
     expect(await rowOf(me.id)).toMatchObject({ failedSignIns: 0, lockedUntil: null });
     expect(await signInConsoleMember({ email: me.email, password: NEW_PASSWORD })).toMatchObject({ ok: true });
     expect(await auditOf(me.id, "console_member.password_reset_requested")).toMatchObject([{ outcome: "success", actor_id: me.id, ip: "203.0.113.7" }]);
-    expect(await auditOf(me.id, "console_member.password_reset")).toMatchObject([{ outcome: "success", actor_id: me.id, ip: "203.0.113.8", after: { sessionsEnded: 2 } }]);
+    expect(await auditOf(me.id, "console_member.password_reset")).toMatchObject([
+      { outcome: "success", actor_id: me.id, ip: "203.0.113.8", after: { sessionsEnded: 2, reviewerCredentialsRevoked: 1, linkDelivered: "outbox" } },
+    ]);
+    // Account recovery: a reviewer token made in a session (perhaps a stolen one) goes with the sessions.
+    const [revoked] = await getDb().execute<{ revoked_at: Date | null }>(sql`select revoked_at from api_tokens where id = ${reviewerToken.id}`);
+    expect(revoked!.revoked_at).not.toBeNull();
+    expect((await listOutbox(systemCtx.actor, 500)).filter((m) => m.to === me.email && m.subject === "Your identity console password was changed")[0]?.body).toContain("reset with a mailed link");
     // Used once: the link is spent.
     expect(await peekConsolePasswordReset(token!)).toBeNull();
     await expect(resetConsolePassword({ token, password: "another long pass phrase", confirm: "another long pass phrase" })).rejects.toThrow("This link was already used or has expired");
@@ -216,6 +260,64 @@ describe("forgot password", () => {
     await askReset(me.email);
     await resetConsolePassword({ token: await resetLink(me.email), password: NEW_PASSWORD, confirm: NEW_PASSWORD });
     expect(await signInConsoleMember({ email: me.email, password: NEW_PASSWORD })).toMatchObject({ ok: false, reason: "second_factor_required" });
+  });
+
+  it("does not give a member with a second factor a fresh budget of code guesses: their lockout outlives a reset", async () => {
+    const me = await member("owner");
+    const { factorId, secret } = await startTotpEnrolment(me);
+    await confirmTotpEnrolment(me, { factorId, code: await generate({ secret }), name: "Phone" });
+    await getDb().update(consoleMembers).set({ failedSignIns: MAX_FAILURES, lockedUntil: sql`now() + interval '10 minutes'` }).where(eq(consoleMembers.id, me.id));
+    await askReset(me.email);
+    await resetConsolePassword({ token: await resetLink(me.email), password: NEW_PASSWORD, confirm: NEW_PASSWORD });
+    expect(await rowOf(me.id)).toMatchObject({ failedSignIns: MAX_FAILURES, lockedUntil: expect.any(Date) });
+    expect(await signInConsoleMember({ email: me.email, password: NEW_PASSWORD })).toMatchObject({ ok: false, reason: "locked" });
+  });
+
+  it("voids a member's links when they are suspended (a reactivation does not bring one back) or their role changes", async () => {
+    const me = await member("admin");
+    await askReset(me.email);
+    const beforeSuspension = (await resetLink(me.email))!;
+    await suspendConsoleMember(systemCtx, me.id);
+    await reactivateConsoleMember(systemCtx, me.id);
+    await expect(resetConsolePassword({ token: beforeSuspension, password: NEW_PASSWORD, confirm: NEW_PASSWORD })).rejects.toThrow("This link was already used or has expired");
+    await askReset(me.email);
+    const beforeRoleChange = (await resetLink(me.email))!;
+    await changeConsoleMemberRole(systemCtx, me.id, { role: "reviewer", environmentIds: [] });
+    await expect(resetConsolePassword({ token: beforeRoleChange, password: NEW_PASSWORD, confirm: NEW_PASSWORD })).rejects.toThrow("This link was already used or has expired");
+    expect(await signInConsoleMember({ email: me.email, password: PASSWORD })).toMatchObject({ ok: true });
+  });
+
+  it("keeps the link out of sight in the outbox (no SMTP) but for owners: an admin cannot read another admin's link", async () => {
+    const me = await member("admin");
+    const peer = await member("admin");
+    await askReset(me.email);
+    const seenBy = async (ctx: DomainContext) => (await listOutbox(ctx.actor, 500)).filter((m) => m.to === me.email && m.subject.startsWith("Reset")).length;
+    expect(await seenBy(peer)).toBe(0);
+    expect(await seenBy(await member("owner"))).toBe(1);
+  });
+
+  it("keeps one link when two requests arrive at once", async () => {
+    const me = await member("admin");
+    await askReset(me.email);
+    const [first] = await getDb().execute<{ id: string }>(sql`select id from console_password_resets where member_id = ${me.id} and used_at is null`);
+    // The earlier link's row is held, so both requests are under way before either voids it (they each left a link).
+    await whileHeld((held) => held`select id from console_password_resets where id = ${first!.id} for update`, [() => askReset(me.email), () => askReset(me.email)]);
+    const [row] = await getDb().execute<{ n: number }>(sql`select count(*)::int as n from console_password_resets where member_id = ${me.id} and used_at is null`);
+    expect(row!.n).toBe(1);
+  });
+
+  it("takes a reset and a password change racing for the same member in turn (they deadlocked into a 500): one wins, the other is refused with its reason", async () => {
+    const me = await member("admin");
+    await askReset(me.email);
+    const token = (await resetLink(me.email))!;
+    // A third connection holds the member's row; the change queues first, then the reset.
+    const outcomes = await whileHeld((held) => held`select id from console_members where id = ${me.id} for update`, [
+      () => changeOwnConsolePassword(me, { current: PASSWORD, password: NEW_PASSWORD, confirm: NEW_PASSWORD }).then(() => "changed"),
+      () => resetConsolePassword({ token, password: "another long pass phrase", confirm: "another long pass phrase" }).then(() => "reset"),
+    ]);
+    // The change goes first and voids the link; the reset is refused with why (before: a deadlock, 40P01, a 500).
+    expect(outcomes).toEqual(["changed", "This link was already used or has expired; ask for a new one from the sign-in page."]);
+    expect(await signInConsoleMember({ email: me.email, password: NEW_PASSWORD })).toMatchObject({ ok: true });
   });
 
   it("sends nothing for an unknown, invited or suspended member, and answers the same (audited with the reason)", async () => {

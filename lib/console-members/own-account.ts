@@ -1,5 +1,5 @@
 import "server-only";
-import { and, desc, eq, gt, isNull, sql } from "drizzle-orm";
+import { and, desc, eq, gt, isNull, ne, sql } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Executor } from "@/db/client";
 import { consoleMembers, consolePasswordResets, consoleSessions, type ConsoleMember } from "@/db/schema";
@@ -15,9 +15,12 @@ import { passwordProblems } from "@/lib/end-user/password-strength";
 import { ForbiddenError, NotFoundError, RateLimitedError, ValidationError } from "@/lib/errors";
 import { sendMail } from "@/lib/mail";
 import { hitRateLimit } from "@/lib/rate-limit";
-import { emailSchema, parseInput } from "@/lib/validation";
+import { emailSchema, parseInput, uuidSchema } from "@/lib/validation";
 import { publicOrigin } from "@/env";
-import { endMemberSessions } from ".";
+import { endMemberSessions, lockMembers, voidResetLinks } from ".";
+import { revokeTokensActingFor } from "@/lib/api-tokens";
+import { hasSecondFactor, memberOwner } from "@/lib/second-factor";
+import { env } from "@/env";
 
 // A console member's own account, as Okta's and Keycloak's account pages have it: changing their
 // password (the current one proves it is them; a wrong one counts toward their lockout), seeing
@@ -67,21 +70,27 @@ function checkNewPassword(data: { password: string; confirm: string }, member: P
   if (data.password !== data.confirm) throw ValidationError.field("confirm", "The passwords do not match.");
 }
 
-/** Voids the member's unused reset links (a password set another way makes them pointless). */
-async function voidResetLinks(tx: Executor, memberId: string) {
-  await tx
-    .update(consolePasswordResets)
-    .set({ usedAt: sql`now()` })
-    .where(and(eq(consolePasswordResets.memberId, memberId), isNull(consolePasswordResets.usedAt)));
+/** The mail that tells a member their password was set (Okta's "your password was changed"): no link, what to do if it was not them. */
+function passwordChangedMail(member: Pick<ConsoleMember, "id" | "email" | "name">, how: "changed on the Security page" | "reset with a mailed link") {
+  return {
+    to: member.email,
+    consoleMemberId: member.id,
+    subject: "Your identity console password was changed",
+    text: `Hello ${member.name},\n\nYour console password was ${how}, and your other sessions were signed out.\nIf this was not you, ask an owner to suspend your account at once, then reset your password from the sign-in page.\n`,
+  };
 }
 
 /**
  * Changes the signed-in member's password. The current password must be given and right (a wrong
  * one is audited and counts toward the member's lockout, so a stolen session cannot guess it); the
  * new one follows the console's password rules and differs from the current one. Every other
- * session of the member ends; this one stays.
+ * session of the member ends; this browser goes on in a new session (returned, for its cookie: one
+ * who copied this session's cookie is signed out too), which ends when the old one would have.
  */
-export async function changeOwnConsolePassword(ctx: DomainContext & { sessionId: string }, input: unknown): Promise<{ sessionsEnded: number }> {
+export async function changeOwnConsolePassword(
+  ctx: DomainContext & { sessionId: string },
+  input: unknown,
+): Promise<{ sessionsEnded: number; sessionId: string; member: { id: string; email: string; name: string } }> {
   const memberId = selfId(ctx.actor);
   const data = parseInput(changeInput, input);
   if (!data.current) throw ValidationError.field("current", "Enter your current password.");
@@ -94,8 +103,11 @@ export async function changeOwnConsolePassword(ctx: DomainContext & { sessionId:
   const [currentOk, unchanged] = await Promise.all([verifyPassword(member.passwordHash, data.current), verifyPassword(member.passwordHash, data.password)]);
   const newHash = currentOk && !unchanged ? await hashPassword(data.password) : null;
   const audit = { action: "console_member.password_change", targetType: "console_member", targetId: memberId, targetLabel: member.email } as const;
-  const outcome = await inTransaction(async (tx): Promise<{ ok: true; sessionsEnded: number } | { ok: false; reason: "locked" | "wrong" }> => {
-    // In turn with the member's other guesses (sign-in, step-up): the row is held.
+  const outcome = await inTransaction(async (tx): Promise<{ ok: true; sessionsEnded: number; sessionId: string } | { ok: false; reason: "locked" | "wrong" }> => {
+    // In turn with every member change (a reset link used, a suspension): the members' lock, then the
+    // member's row, as everywhere, so two of them never wait on each other; and with the member's
+    // other guesses (sign-in, step-up), which hold the row.
+    await lockMembers(tx);
     if (await consoleLockedUntil(tx, memberId)) {
       await recordAudit(tx, ctx, { ...audit, outcome: "failure", reason: "locked" });
       return { ok: false, reason: "locked" };
@@ -105,7 +117,7 @@ export async function changeOwnConsolePassword(ctx: DomainContext & { sessionId:
       await recordAudit(tx, ctx, { ...audit, outcome: "failure", reason: "wrong current password" });
       return { ok: false, reason: "wrong" };
     }
-    if (!newHash) return { ok: true, sessionsEnded: -1 };
+    if (!newHash) return { ok: true, sessionsEnded: -1, sessionId: ctx.sessionId };
     // The hash the check was made against: a password changed meanwhile (another session, a reset) is not overwritten.
     const [changed] = await tx
       .update(consoleMembers)
@@ -114,20 +126,34 @@ export async function changeOwnConsolePassword(ctx: DomainContext & { sessionId:
       .returning({ id: consoleMembers.id });
     if (!changed) throw new ValidationError("Your password was changed meanwhile; reload the page and try again.");
     await voidResetLinks(tx, memberId);
-    const sessionsEnded = await endMemberSessions(tx, memberId, { except: ctx.sessionId });
+    const sessionId = await renewSession(tx, memberId, ctx.sessionId, ctx.ip);
+    // Every session but the new one: the old one of this browser is not counted among the others.
+    const sessionsEnded = (await endMemberSessions(tx, memberId, { except: sessionId })) - 1;
     await recordAudit(tx, ctx, { ...audit, after: { sessionsEnded } });
-    return { ok: true, sessionsEnded };
+    return { ok: true, sessionsEnded, sessionId };
   });
   if (!outcome.ok) throw ValidationError.field("current", outcome.reason === "locked" ? LOCKED : "That is not your current password.");
   if (outcome.sessionsEnded < 0) throw ValidationError.field("password", "Choose a password other than your current one.");
-  return { sessionsEnded: outcome.sessionsEnded };
+  await sendMail(passwordChangedMail(member, "changed on the Security page"));
+  return { sessionsEnded: outcome.sessionsEnded, sessionId: outcome.sessionId, member: { id: member.id, email: member.email, name: member.name } };
+}
+
+/** A new session row in place of `sessionId` (same method, proofs and end), for this browser after a password change. */
+async function renewSession(tx: Executor, memberId: string, sessionId: string, ip: string | undefined): Promise<string> {
+  const [old] = await tx.select().from(consoleSessions).where(and(eq(consoleSessions.id, sessionId), eq(consoleSessions.memberId, memberId), isNull(consoleSessions.revokedAt)));
+  if (!old) throw new ValidationError("Your session has ended. Sign in again.");
+  const [renewed] = await tx
+    .insert(consoleSessions)
+    // The end read in SQL: a JavaScript Date would drop its microseconds.
+    .values({ memberId, expiresAt: sql`(select expires_at from console_sessions where id = ${old.id})`, ip: ip ?? old.ip, userAgent: old.userAgent, secondFactorAt: old.secondFactorAt, method: old.method, authnContext: old.authnContext })
+    .returning({ id: consoleSessions.id });
+  return renewed!.id;
 }
 
 export type OwnConsoleSession = {
   id: string;
   current: boolean;
   method: "password" | "sso";
-  secondFactor: boolean;
   createdAt: Date;
   lastSeenAt: Date;
   expiresAt: Date;
@@ -155,7 +181,6 @@ export async function listOwnConsoleSessions(ctx: DomainContext & { sessionId: s
     id: r.id,
     current: r.id === ctx.sessionId,
     method: r.method,
-    secondFactor: r.secondFactorAt !== null || r.method === "sso",
     createdAt: r.createdAt,
     lastSeenAt: r.lastSeenAt,
     expiresAt: r.expiresAt,
@@ -164,7 +189,6 @@ export async function listOwnConsoleSessions(ctx: DomainContext & { sessionId: s
   }));
 }
 
-const endInput = z.union([z.literal("others"), z.uuid({ error: "No such session." })], { error: "No such session." });
 
 /**
  * Signs the member out of one of their other sessions (its id) or of all of them ("others"); the
@@ -172,7 +196,10 @@ const endInput = z.union([z.literal("others"), z.uuid({ error: "No such session.
  */
 export async function endOwnConsoleSessions(ctx: DomainContext & { sessionId: string }, which: unknown): Promise<{ sessionsEnded: number }> {
   const memberId = selfId(ctx.actor);
-  const target = parseInput(endInput, which);
+  // uuidSchema lowercases: the current session, named in capitals, is still the current session.
+  const id = uuidSchema.safeParse(which);
+  if (which !== "others" && !id.success) throw new ValidationError("No such session.");
+  const target = which === "others" ? "others" : id.data!;
   if (target === ctx.sessionId) throw new ValidationError("This is the session you are using: sign out instead.");
   return inTransaction(async (tx) => {
     let sessionsEnded: number;
@@ -181,7 +208,9 @@ export async function endOwnConsoleSessions(ctx: DomainContext & { sessionId: st
       const [ended] = await tx
         .update(consoleSessions)
         .set({ revokedAt: sql`now()` })
-        .where(and(eq(consoleSessions.id, target), eq(consoleSessions.memberId, memberId), isNull(consoleSessions.revokedAt), gt(consoleSessions.expiresAt, sql`now()`)))
+        .where(
+          and(eq(consoleSessions.id, target), ne(consoleSessions.id, ctx.sessionId), eq(consoleSessions.memberId, memberId), isNull(consoleSessions.revokedAt), gt(consoleSessions.expiresAt, sql`now()`)),
+        )
         .returning({ id: consoleSessions.id });
       if (!ended) throw new NotFoundError("No such session: it has ended already, or is not yours.");
       sessionsEnded = 1;
@@ -222,6 +251,8 @@ export async function requestConsolePasswordReset(rawEmail: unknown, request: { 
 
 async function mailResetLink(email: string, request: { ip?: string }): Promise<void> {
   const mail = await inTransaction(async (tx) => {
+    // In turn with other requests for the member (one link stands) and every member change.
+    await lockMembers(tx);
     const [member] = await tx.select().from(consoleMembers).where(sql`lower(${consoleMembers.email}) = lower(${email})`);
     const refusal = !member ? "no such member" : member.status !== "active" ? `member ${member.status}` : await passwordRefusal(tx, member);
     const audit = { action: "console_member.password_reset_requested", targetType: "console_member", targetId: member?.id ?? null, targetLabel: member?.email ?? email } as const;
@@ -236,6 +267,8 @@ async function mailResetLink(email: string, request: { ip?: string }): Promise<v
     return {
       to: member.email,
       consoleMemberId: member.id,
+      // Without SMTP the link waits in the outbox: for owners' eyes only (no one else may set a member's password).
+      ownersOnly: true,
       subject: "Reset your identity console password",
       text: `Hello ${member.name},\n\nSet a new console password with this link (it works once and expires in ${RESET_MINUTES} minutes):\n\n${publicOrigin()}/sign-in/reset/${token}\n\nSetting it signs you out everywhere; your second factor stays as it is.\nIf you did not ask for this, ignore this mail: your password is unchanged.\n`,
     };
@@ -262,38 +295,49 @@ export async function peekConsolePasswordReset(token: string, executor: Executor
  */
 export async function resetConsolePassword(input: unknown, request: { ip?: string } = {}): Promise<{ email: string }> {
   const data = parseInput(resetInput, input);
-  if (!linkSchema.safeParse(data.token).success) throw new ValidationError(USED_OR_EXPIRED, { token: [USED_OR_EXPIRED] });
+  if (!linkSchema.safeParse(data.token).success) throw new ValidationError(USED_OR_EXPIRED);
   const db = getDb();
   const [preview] = await db
     .select({ member: consoleMembers })
     .from(consolePasswordResets)
     .innerJoin(consoleMembers, eq(consoleMembers.id, consolePasswordResets.memberId))
     .where(and(eq(consolePasswordResets.tokenHash, hashToken(data.token)), isNull(consolePasswordResets.usedAt), gt(consolePasswordResets.expiresAt, sql`now()`)));
-  if (!preview || preview.member.status !== "active") throw new ValidationError(USED_OR_EXPIRED, { token: [USED_OR_EXPIRED] });
+  if (!preview || preview.member.status !== "active") throw new ValidationError(USED_OR_EXPIRED);
   checkNewPassword(data, preview.member);
   const passwordHash = await hashPassword(data.password);
-  return inTransaction(async (tx) => {
+  const done = await inTransaction(async (tx) => {
+    // The members' lock first, as every member change takes it (a removal, a password change): the
+    // link's row and the member's are then never taken in opposite orders.
+    await lockMembers(tx);
     const [link] = await tx
       .update(consolePasswordResets)
       .set({ usedAt: sql`now()` })
       .where(and(eq(consolePasswordResets.tokenHash, hashToken(data.token)), isNull(consolePasswordResets.usedAt), gt(consolePasswordResets.expiresAt, sql`now()`)))
       .returning({ memberId: consolePasswordResets.memberId });
-    if (!link) throw new ValidationError(USED_OR_EXPIRED, { token: [USED_OR_EXPIRED] });
+    if (!link) throw new ValidationError(USED_OR_EXPIRED);
     const [member] = await tx.select().from(consoleMembers).where(eq(consoleMembers.id, link.memberId)).for("no key update");
-    if (!member || member.status !== "active") throw new ValidationError(USED_OR_EXPIRED, { token: [USED_OR_EXPIRED] });
+    if (!member || member.status !== "active") throw new ValidationError(USED_OR_EXPIRED);
     const refusal = await passwordRefusal(tx, member);
-    if (refusal) throw new ValidationError(refusal, { token: [refusal] });
+    if (refusal) throw new ValidationError(refusal);
     await tx.update(consoleMembers).set({ passwordHash }).where(eq(consoleMembers.id, member.id));
-    await clearConsoleFailures(tx, member.id);
+    // The lockout counts wrong codes too: a reset (the mailbox) clears it only for a member with no
+    // second factor, whose failures were all guesses of the password just replaced.
+    if (!(await hasSecondFactor(memberOwner(member.id), tx))) await clearConsoleFailures(tx, member.id);
     await voidResetLinks(tx, member.id);
+    const ctx: DomainContext = { actor: memberActor(member), ip: request.ip };
     const sessionsEnded = await endMemberSessions(tx, member.id);
-    await recordAudit(tx, { actor: memberActor(member), ip: request.ip }, {
+    // Account recovery: a reviewer token made in a stolen session goes with the sessions.
+    const reviewerCredentialsRevoked = await revokeTokensActingFor(tx, ctx, member.id, "reset");
+    await recordAudit(tx, ctx, {
       action: "console_member.password_reset",
       targetType: "console_member",
       targetId: member.id,
       targetLabel: member.email,
-      after: { sessionsEnded },
+      // Without SMTP the link waited in the outbox, where owners could read it: the row says so.
+      after: { sessionsEnded, reviewerCredentialsRevoked, linkDelivered: env().SMTP_URL ? "mail" : "outbox" },
     });
-    return { email: member.email };
+    return member;
   });
+  await sendMail(passwordChangedMail(done, "reset with a mailed link"));
+  return { email: done.email };
 }

@@ -1,6 +1,7 @@
 import "server-only";
 import { mailBranding } from "@/lib/branding";
 import { clearLockoutRow, recordFailedSignInRow, reserveSignInAttemptRow, setPasswordRow } from "@/lib/users/rows";
+import { revokeSessionRows } from "./session-rows";
 import { and, eq, isNull, sql } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Executor } from "@/db/client";
@@ -11,14 +12,14 @@ import { hashToken, newSecretToken } from "@/lib/auth/secret-token";
 import { recordAudit } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
 import { env, publicOrigin } from "@/env";
-import { NotFoundError, RateLimitedError, ValidationError } from "@/lib/errors";
+import { NotFoundError, RateLimitedError, UnauthenticatedError, ValidationError } from "@/lib/errors";
 import { sendMail } from "@/lib/mail";
 import { authorize } from "@/lib/permissions";
 import { hitRateLimit, refundRateLimit, resetRateLimit } from "@/lib/rate-limit";
 import { getAuthRow, routeSignIn } from "@/lib/sso/environment-auth";
 import { emailSchema, parseInput, uuidSchema } from "@/lib/validation";
 import { passwordProblems } from "./password-strength";
-import { createEndUserSession } from "./sessions";
+import { createEndUserSession, readEndUserSession, type EndUserSession } from "./sessions";
 import { openSecret, sealSecret } from "@/lib/crypto/sealed";
 import { checkSecondFactor, hasSecondFactor, passkeyOptionsFor, secondFactorRefusal, userOwner } from "@/lib/second-factor";
 import { findEnvironmentByKey } from "@/lib/environments";
@@ -521,4 +522,106 @@ export async function secondStepPasskeyOptions(environmentKey: string, secondSte
   const environment = step ? await findEnvironmentByKey(environmentKey) : undefined;
   if (!step || !environment || environment.id !== step.environmentId) return null;
   return passkeyOptionsFor(userOwner(step.userId));
+}
+
+// ---- The signed-in user's own password and sessions -------------------------------
+
+const SESSION_ENDED = "Your session has ended. Sign in again.";
+
+/** The live session behind the cookie, fit for account changes (not while a second factor must be added first). */
+async function ownSession(environmentKey: string, sessionToken: string | undefined): Promise<EndUserSession> {
+  const current = await readEndUserSession(environmentKey, sessionToken);
+  if (!current) throw new UnauthenticatedError(SESSION_ENDED);
+  if (current.mustEnrol) throw new ValidationError("Add a second factor first: this environment requires one.");
+  return current;
+}
+
+/**
+ * Why the user cannot change their password on this environment's page, or null: they have none
+ * (they arrived by SSO), or this environment sends them to SSO (the password, account-wide, is
+ * changed where it is used).
+ */
+export async function ownPasswordRefusal(current: EndUserSession, executor: Executor = getDb()): Promise<string | null> {
+  if (!current.user.passwordHash) return "You have no password: you sign in through single sign-on.";
+  const [breakGlass] = await executor
+    .select()
+    .from(environmentBreakGlassUsers)
+    .where(and(eq(environmentBreakGlassUsers.userId, current.user.id), eq(environmentBreakGlassUsers.environmentId, current.environment.id)));
+  const route = routeSignIn(await getAuthRow(current.environment.id, executor), current.user.email, !!breakGlass);
+  return route.method === "password" ? null : "You sign in here through single sign-on, so your password is not used here.";
+}
+
+const changeOwnPasswordInput = z.object({
+  current: z.string({ error: "Enter your current password." }).max(1000, "At most 1,000 characters."),
+  password: z.string({ error: "Enter a password." }).max(1000, "At most 1,000 characters."),
+  confirm: z.string({ error: "Enter the password again." }).max(1000, "At most 1,000 characters."),
+});
+
+/**
+ * Changes the signed-in user's password. The current password proves it is them: a wrong one counts
+ * toward the account's lockout as a wrong sign-in does (with its unlock mail), so a session left
+ * open cannot be used to guess it. Every other session of the user ends, in every environment (and
+ * with them the tokens and app grants they gave); this one stays.
+ */
+export async function changeOwnPassword(environmentKey: string, sessionToken: string | undefined, input: unknown, request: { ip?: string } = {}): Promise<{ sessionsEnded: number }> {
+  const current = await ownSession(environmentKey, sessionToken);
+  const { user, environment } = current;
+  const data = parseInput(changeOwnPasswordInput, input);
+  if (!data.current) throw ValidationError.field("current", "Enter your current password.");
+  const refusal = await ownPasswordRefusal(current);
+  if (refusal) throw new ValidationError(refusal);
+  const problems = passwordProblems(data.password, [user.email, user.name]);
+  if (problems.length) throw new ValidationError(problems[0]!, { password: problems });
+  if (data.password !== data.confirm) throw ValidationError.field("confirm", "The passwords do not match.");
+  const [currentOk, unchanged] = await Promise.all([verifyPassword(user.passwordHash, data.current), verifyPassword(user.passwordHash, data.password)]);
+  if (currentOk && unchanged) throw ValidationError.field("password", "Choose a password other than your current one.");
+  const hash = currentOk ? await hashPassword(data.password) : null;
+  const { PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES } = env();
+  const ctx: DomainContext = { actor: endUser(user, environment.id), ip: request.ip };
+  const audit = { action: "user.password_change", targetType: "user", targetId: user.id, targetLabel: user.email, environment } as const;
+  const outcome = await inTransaction(async (tx) => {
+    // The attempt counts before it is judged (one statement: guesses sent at once queue on the row), unless the account is locked.
+    const count = await reserveSignInAttemptRow(tx, user.id, PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES, Math.max(MAX_LOCKOUT_MINUTES, PASSWORD_LOCKOUT_MINUTES));
+    if (count === null) {
+      await recordAudit(tx, ctx, { ...audit, outcome: "failure", reason: "account locked" });
+      return { ok: false as const, message: "Too many wrong passwords: password changes and sign-ins are paused for a while. The unlock link is in your mail." };
+    }
+    if (!hash) {
+      await recordAudit(tx, ctx, { ...audit, outcome: "failure", reason: count >= PASSWORD_LOCKOUT_THRESHOLD ? "wrong current password; account locked" : "wrong current password" });
+      return { ok: false as const, message: "That is not your current password.", mail: await lockoutMail(tx, user, environment, count) };
+    }
+    // The password hash the check was made against: one changed meanwhile (a reset, another browser) is not overwritten.
+    const [still] = await tx.select({ hash: users.passwordHash }).from(users).where(eq(users.id, user.id)).for("update");
+    if (still?.hash !== user.passwordHash) throw new ValidationError("Your password was changed meanwhile; reload the page and try again.");
+    await setPasswordRow(tx, user.id, hash, { endOtherSessions: false, proveEmail: false });
+    await voidPasswordLinks(tx, user.id);
+    const sessionsEnded = await revokeSessionRows(tx, [user.id], undefined, { except: current.session.id });
+    await recordAudit(tx, ctx, { ...audit, after: { sessionsEnded } });
+    return { ok: true as const, sessionsEnded };
+  });
+  if (!outcome.ok) {
+    if (outcome.mail) await sendMail(outcome.mail);
+    throw ValidationError.field("current", outcome.message);
+  }
+  return { sessionsEnded: outcome.sessionsEnded };
+}
+
+/**
+ * "Sign out everywhere else": every other session of the user ends, in every environment (and with
+ * them the tokens and app grants they gave); this one stays. Audited with how many.
+ */
+export async function signOutOtherSessions(environmentKey: string, sessionToken: string | undefined, request: { ip?: string } = {}): Promise<{ sessionsEnded: number }> {
+  const { user, environment, session } = await ownSession(environmentKey, sessionToken);
+  return inTransaction(async (tx) => {
+    const sessionsEnded = await revokeSessionRows(tx, [user.id], undefined, { except: session.id });
+    await recordAudit(tx, { actor: endUser(user, environment.id), ip: request.ip }, {
+      action: "end_user.sign_out_others",
+      targetType: "user",
+      targetId: user.id,
+      targetLabel: user.email,
+      environment,
+      after: { sessionsEnded },
+    });
+    return { sessionsEnded };
+  });
 }

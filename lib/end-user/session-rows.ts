@@ -1,5 +1,5 @@
 import "server-only";
-import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, ne, sql } from "drizzle-orm";
 import type { Executor } from "@/db/client";
 import { sessions } from "@/db/schema";
 
@@ -8,10 +8,10 @@ import { sessions } from "@/db/schema";
 // idle time, sign-out) this folder is the one writer of `sessions` (lib/one-writer.test.ts). No
 // audit row and no permission check here: the callers do both.
 
-/** Ends sessions at once (server-side sessions are checked on every request). */
-export async function revokeSessionRows(tx: Executor, userIds: readonly string[], environmentId?: string): Promise<void> {
-  if (userIds.length === 0) return;
-  await tx
+/** Ends sessions at once (server-side sessions are checked on every request), but `except` (the user's own current one); returns how many. */
+export async function revokeSessionRows(tx: Executor, userIds: readonly string[], environmentId?: string, options: { except?: string } = {}): Promise<number> {
+  if (userIds.length === 0) return 0;
+  const ended = await tx
     .update(sessions)
     .set({ revokedAt: sql`now()` })
     .where(
@@ -19,8 +19,11 @@ export async function revokeSessionRows(tx: Executor, userIds: readonly string[]
         inArray(sessions.userId, [...userIds]),
         isNull(sessions.revokedAt),
         environmentId ? eq(sessions.environmentId, environmentId) : undefined,
+        options.except ? ne(sessions.id, options.except) : undefined,
       ),
-    );
+    )
+    .returning({ id: sessions.id });
+  return ended.length;
 }
 
 /** Ends one session (a connected app's consent revoked ends the session it was given in). */

@@ -11,7 +11,7 @@ import { authorize, consoleMemberDenialReason, denialReason } from "@/lib/permis
  * address. `consoleMemberId`: the console member it is for (a console invitation); who may read it
  * follows that member's role.
  */
-export type Mail = { to: string; subject: string; text: string; userId?: string | null; consoleMemberId?: string | null };
+export type Mail = { to: string; subject: string; text: string; userId?: string | null; consoleMemberId?: string | null; ownersOnly?: boolean };
 
 type Transport = { sendMail(m: { from: string; to: string; subject: string; text: string }): Promise<unknown> };
 const holder = globalThis as typeof globalThis & { __mailTransport?: Promise<Transport> };
@@ -29,7 +29,7 @@ function transport(url: string): Promise<Transport> {
 export async function sendMail(mail: Mail, executor: Executor = getDb()): Promise<void> {
   const smtp = env().SMTP_URL;
   if (!smtp) {
-    await executor.insert(emailOutbox).values({ to: mail.to, userId: mail.userId ?? null, consoleMemberId: mail.consoleMemberId ?? null, subject: mail.subject, body: mail.text, transport: "outbox" });
+    await executor.insert(emailOutbox).values({ to: mail.to, userId: mail.userId ?? null, consoleMemberId: mail.consoleMemberId ?? null, ownersOnly: mail.ownersOnly ?? false, subject: mail.subject, body: mail.text, transport: "outbox" });
     return;
   }
   const [row] = await executor
@@ -49,7 +49,8 @@ export async function sendMail(mail: Mail, executor: Executor = getDb()): Promis
  * change its recipient's password: `users` write over every environment the recipient (the user it
  * was sent for, whatever address they have now) can enter. A message to no user, or to a user with
  * no environment, is account-wide: owners and admins only. A console invitation (its link makes a
- * console member) is shown only to who may manage that member now: an owner's only to owners.
+ * console member) is shown only to who may manage that member now: an owner's only to owners. A
+ * console member's password reset link (no one may set another member's password) only to owners.
  */
 export async function listOutbox(actor: Actor, limit = 100) {
   authorize(actor, "users", "write", "any");
@@ -57,8 +58,8 @@ export async function listOutbox(actor: Actor, limit = 100) {
   const memberMail = !consoleMemberDenialReason(actor, { current: "owner" })
     ? undefined
     : !consoleMemberDenialReason(actor)
-      ? sql`not exists (select 1 from ${consoleMembers} m where m.id = ${emailOutbox.consoleMemberId} and m.role = 'owner')`
-      : sql`${emailOutbox.consoleMemberId} is null`;
+      ? sql`not ${emailOutbox.ownersOnly} and not exists (select 1 from ${consoleMembers} m where m.id = ${emailOutbox.consoleMemberId} and m.role = 'owner')`
+      : sql`${emailOutbox.consoleMemberId} is null and not ${emailOutbox.ownersOnly}`;
   const newest = (where?: SQL) =>
     db
       .select()

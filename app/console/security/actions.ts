@@ -1,6 +1,8 @@
 "use server";
 
+import { cookies } from "next/headers";
 import { consoleAction } from "@/lib/actions";
+import { consoleSessionCookie } from "@/lib/auth/session";
 import { updateConsoleSso } from "@/lib/console-sso";
 import { changeOwnConsolePassword, endOwnConsoleSessions } from "@/lib/console-members/own-account";
 import {
@@ -61,8 +63,16 @@ export const updateConsoleSsoAction = consoleAction({ permission: ["console_memb
   return null;
 });
 
-/** The member's own password: the current one proves it is them (lib/console-members/own-account.ts); their other sessions end. */
-export const changeOwnPasswordAction = consoleAction({ ...own, duringEnrolment: false }, (ctx, input: unknown) => changeOwnConsolePassword(ctx, input));
+/**
+ * The member's own password: the current one proves it is them (lib/console-members/own-account.ts);
+ * their other sessions end, and this browser goes on in a new session (its cookie set here).
+ */
+export const changeOwnPasswordAction = consoleAction({ ...own, duringEnrolment: false }, async (ctx, input: unknown) => {
+  const { sessionsEnded, sessionId, member } = await changeOwnConsolePassword(ctx, input);
+  const cookie = await consoleSessionCookie(sessionId, member);
+  (await cookies()).set(cookie.name, cookie.value, cookie.options);
+  return { sessionsEnded };
+});
 
 /** Signs the member out of one of their other sessions (its id), or of all of them ("others"). */
 export const endOwnSessionsAction = consoleAction({ ...own }, (ctx, which: unknown) => endOwnConsoleSessions(ctx, which));

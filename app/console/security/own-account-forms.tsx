@@ -55,7 +55,7 @@ export function ChangePasswordForm({ email, refusal }: { email: string; refusal:
   );
 }
 
-export type SessionRow = { id: string; current: boolean; method: "password" | "sso"; secondFactor: boolean; createdAt: string; lastSeenAt: string; ip: string | null; userAgent: string | null };
+export type SessionRow = { id: string; current: boolean; method: "password" | "sso"; createdAt: string; lastSeenAt: string; ip: string | null; userAgent: string | null };
 
 /** A short name of the browser and system a user agent names (the full string is in the title). */
 function browserOf(userAgent: string | null): string {
@@ -65,7 +65,8 @@ function browserOf(userAgent: string | null): string {
   return browser && system ? `${browser} on ${system}` : browser ?? system ?? userAgent.slice(0, 40);
 }
 
-const when = (iso: string) => new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+// One rendering on the server and in the browser (their locales and zones differ), as the second factors' dates.
+const when = (iso: string) => new Date(iso).toLocaleString("en-GB", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" }) + " UTC";
 
 /** The member's open console sessions: where and when, with sign-out for each other one and for all of them. */
 export function OwnSessions({ sessions }: { sessions: SessionRow[] }) {
@@ -119,7 +120,7 @@ export function OwnSessions({ sessions }: { sessions: SessionRow[] }) {
               <td className="py-2 pr-3 font-mono text-xs">{s.ip ?? "unknown"}</td>
               <td className="py-2 pr-3">
                 {when(s.createdAt)}
-                <span className="block text-xs text-slate-500">{s.method === "sso" ? "single sign-on" : s.secondFactor ? "password and second factor" : "password"}</span>
+                <span className="block text-xs text-slate-500">{s.method === "sso" ? "single sign-on" : "password"}</span>
               </td>
               <td className="py-2 pr-3">{when(s.lastSeenAt)}</td>
               <td className="py-2 text-right">

@@ -70,7 +70,7 @@ export default async function SecurityPage() {
       )}
       <Card>
         <OwnSessions
-          sessions={sessions.map((s) => ({ id: s.id, current: s.current, method: s.method, secondFactor: s.secondFactor, createdAt: s.createdAt.toISOString(), lastSeenAt: s.lastSeenAt.toISOString(), ip: s.ip, userAgent: s.userAgent }))}
+          sessions={sessions.map((s) => ({ id: s.id, current: s.current, method: s.method, createdAt: s.createdAt.toISOString(), lastSeenAt: s.lastSeenAt.toISOString(), ip: s.ip, userAgent: s.userAgent }))}
         />
       </Card>
       {session.member.role === "owner" && !session.mustEnrol && (

@@ -19,7 +19,7 @@ export async function forgotPasswordAction(_prev: ForgotState, form: FormData): 
     const email = formText(form, "email");
     const h = await headers();
     const mailLink = await requestConsolePasswordReset(email, { ip: clientIp((n) => h.get(n)) });
-    after(mailLink);
+    after(() => mailLink().catch((e) => console.error("[console reset] failed", e)));
     return { sent: email.trim() };
   } catch (error) {
     const known = clientErrorOf(error);

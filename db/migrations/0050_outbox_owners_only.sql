@@ -1,0 +1,1 @@
+ALTER TABLE "email_outbox" ADD COLUMN "owners_only" boolean DEFAULT false NOT NULL;
