@@ -4,7 +4,16 @@ import { cookies, headers } from "next/headers";
 import { after } from "next/server";
 import { redirect } from "next/navigation";
 import { clientIp } from "@/lib/auth/request-info";
-import { completeSecondFactorSignIn, requestPasswordReset, secondStepPasskeyOptions, setPasswordWithLink, signInWithPassword, unlockWithLink } from "@/lib/end-user/password-accounts";
+import {
+  changeOwnPassword,
+  completeSecondFactorSignIn,
+  requestPasswordReset,
+  secondStepPasskeyOptions,
+  setPasswordWithLink,
+  signInWithPassword,
+  signOutOtherSessions,
+  unlockWithLink,
+} from "@/lib/end-user/password-accounts";
 import type { ActionResult } from "@/lib/actions";
 import type { DomainContext } from "@/lib/auth/actor";
 import { confirmTotpEnrolment, finishPasskeyRegistration, regenerateRecoveryCodes, removeSecondFactor, startPasskeyRegistration, startTotpEnrolment } from "@/lib/second-factor";
@@ -18,7 +27,7 @@ import { safeReturnPath } from "@/lib/sso/flow";
 // The end user's own actions (no console session): thin doors onto lib/end-user.
 
 /** `secondStep`: the password was right; the form asks for the code and sends it with this token. */
-export type FormState = { error?: string; fieldErrors?: FieldErrors; done?: boolean; secondStep?: string } | null;
+export type FormState = { error?: string; fieldErrors?: FieldErrors; done?: boolean; notice?: string; secondStep?: string } | null;
 
 async function requestInfo() {
   const h = await headers();
@@ -80,6 +89,35 @@ export async function unlockAction(envKey: string, token: string, _prev: FormSta
   try {
     const ok = await unlockWithLink(envKey, token, await requestInfo());
     return ok ? { done: true } : { error: "This link was already used or has expired." };
+  } catch (error) {
+    return failure(error);
+  }
+}
+
+const signedOutOthers = (n: number) => (n === 0 ? "No other session was open." : `${n} other session${n === 1 ? "" : "s"} signed out.`);
+
+/** The signed-in user's own password (the current one proves it is them); their other sessions end. */
+export async function changePasswordAction(envKey: string, _prev: FormState, form: FormData): Promise<FormState> {
+  try {
+    const jar = await cookies();
+    const { sessionsEnded } = await changeOwnPassword(
+      envKey,
+      jar.get(sessionCookieName(envKey))?.value,
+      { current: formText(form, "current"), password: formText(form, "password"), confirm: formText(form, "confirm") },
+      await requestInfo(),
+    );
+    return { done: true, notice: `Password changed. ${signedOutOthers(sessionsEnded)}` };
+  } catch (error) {
+    return failure(error);
+  }
+}
+
+/** "Sign out everywhere else": the user's other sessions end, in every environment; this one stays. */
+export async function signOutOthersAction(envKey: string, _prev: FormState): Promise<FormState> {
+  try {
+    const jar = await cookies();
+    const { sessionsEnded } = await signOutOtherSessions(envKey, jar.get(sessionCookieName(envKey))?.value, await requestInfo());
+    return { done: true, notice: signedOutOthers(sessionsEnded) };
   } catch (error) {
     return failure(error);
   }

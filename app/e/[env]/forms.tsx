@@ -5,7 +5,17 @@ import { useActionState, useRef } from "react";
 import { startAuthentication } from "@simplewebauthn/browser";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
-import { forgotPasswordAction, passwordSignInAction, secondFactorSignInAction, secondStepPasskeyOptionsAction, setPasswordAction, unlockAction, type FormState } from "./actions";
+import {
+  changePasswordAction,
+  forgotPasswordAction,
+  passwordSignInAction,
+  secondFactorSignInAction,
+  secondStepPasskeyOptionsAction,
+  setPasswordAction,
+  signOutOthersAction,
+  unlockAction,
+  type FormState,
+} from "./actions";
 import { formLevelError } from "@/components/form-state";
 
 function FormError({ state }: { state: FormState }) {
@@ -118,6 +128,49 @@ export function UnlockForm({ envKey, token }: { envKey: string; token: string })
       <FormError state={state} />
       <Button type="submit" disabled={pending}>
         Unlock my account
+      </Button>
+    </form>
+  );
+}
+
+function Notice({ state }: { state: FormState }) {
+  if (!state?.notice) return null;
+  return (
+    <p role="status" className="rounded-md border border-green-200 bg-green-50 p-3 text-sm text-green-900">
+      {state.notice}
+    </p>
+  );
+}
+
+/** The signed-in user's password: current, new, repeated (or why it is not changed here). */
+export function ChangePasswordForm({ envKey, email, refusal }: { envKey: string; email: string; refusal: string | null }) {
+  const [state, action, pending] = useActionState(changePasswordAction.bind(null, envKey), null);
+  if (refusal) return <p className="mt-2 text-sm text-slate-600">{refusal}</p>;
+  return (
+    <form action={action} className="mt-3 flex max-w-sm flex-col gap-3" noValidate>
+      <Notice state={state} />
+      <FormError state={state} />
+      <input type="text" name="username" autoComplete="username" value={email} readOnly hidden />
+      <Field label="Current password" name="current" type="password" autoComplete="current-password" required errors={state?.fieldErrors?.current} />
+      <Field label="New password" name="password" type="password" autoComplete="new-password" required errors={state?.fieldErrors?.password} />
+      <p className="-mt-2 text-xs text-slate-500">At least 12 characters; a few unrelated words work well. Your other sessions are signed out.</p>
+      <Field label="Repeat the new password" name="confirm" type="password" autoComplete="new-password" required errors={state?.fieldErrors?.confirm} />
+      <Button type="submit" className="self-start" disabled={pending}>
+        Change password
+      </Button>
+    </form>
+  );
+}
+
+/** Signs the user out of every other session (other browsers, other environments, the apps they gave). */
+export function SignOutOthersForm({ envKey }: { envKey: string }) {
+  const [state, action, pending] = useActionState(signOutOthersAction.bind(null, envKey), null);
+  return (
+    <form action={action} className="mt-3 flex flex-col items-start gap-2">
+      <Notice state={state} />
+      <FormError state={state} />
+      <Button type="submit" variant="secondary" disabled={pending}>
+        Sign out everywhere else
       </Button>
     </form>
   );

@@ -21,6 +21,8 @@ import {
   startTotpForUserAction,
 } from "./actions";
 import { McpToken } from "./mcp-token";
+import { ChangePasswordForm, SignOutOthersForm } from "./forms";
+import { ownPasswordRefusal } from "@/lib/end-user/password-accounts";
 import { currentEndUserSession } from "./session";
 
 export const metadata = { title: "Home" };
@@ -74,12 +76,13 @@ export default async function EndUserHome({ params }: { params: Promise<{ env: s
       </div>
     );
   }
-  const [groups, held, resources, idpName] = await Promise.all([
+  const [groups, held, resources, idpName, passwordRefusal] = await Promise.all([
     userGroupsIn(getDb(), user.id, environment.id),
     entitlementsOf(environment.id, user.id),
     listResources(environment.id),
     // The IdP the session came from (gone if an admin deleted it since).
     session.method === "sso" && session.identityProviderId ? identityProviderName(session.identityProviderId) : null,
+    ownPasswordRefusal(current),
   ]);
   const usable = (feature: Feature) => {
     const granted = held.entitlements[feature] ?? [];
@@ -168,6 +171,14 @@ export default async function EndUserHome({ params }: { params: Promise<{ env: s
         </section>
       )}
       {securitySection}
+      <section className="rounded-lg border border-slate-200 bg-white p-6 shadow-sm" aria-labelledby="account">
+        <h2 id="account" className="text-lg font-semibold">Your account</h2>
+        <h3 className="mt-3 text-sm font-semibold">Password</h3>
+        <ChangePasswordForm envKey={envKey} email={user.email} refusal={passwordRefusal} />
+        <h3 className="mt-6 text-sm font-semibold">Sessions</h3>
+        <p className="mt-1 text-sm text-slate-600">Signed in somewhere you do not recognise? Sign out everywhere else: other browsers, other environments and the apps you signed in to stop at once; this one stays.</p>
+        <SignOutOthersForm envKey={envKey} />
+      </section>
     </div>
   );
 }
