@@ -650,6 +650,9 @@ export const consoleMembers = pgTable(
     failedSignIns: integer().notNull().default(0),
     lockedUntil: timestamp(tz),
     lastSignInAt: timestamp(tz),
+    // When the member last changed or reset their password: an address counts as theirs (exempt
+    // from their lockout) only for sessions opened there since (lib/auth/console-sign-in.ts).
+    passwordChangedAt: timestamp(tz),
     // Console SSO (lib/console-members/sso.ts): the IdP and subject this member signs in as. Their
     // role and scope then follow the IdP groups mapped in console_sso_mappings at each sign-in.
     ssoIdentityProviderId: uuid().references(() => identityProviders.id, { onDelete: "set null" }),

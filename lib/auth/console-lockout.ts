@@ -1,5 +1,5 @@
 import "server-only";
-import { eq, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { Executor } from "@/db/client";
 import { consoleMembers } from "@/db/schema";
 
@@ -10,18 +10,31 @@ import { consoleMembers } from "@/db/schema";
 export const MAX_FAILURES = 10;
 export const LOCK_MINUTES = 15;
 
+const lapsed = sql`(${consoleMembers.lockedUntil} is not null and ${consoleMembers.lockedUntil} <= now())`;
+const nextCount = sql`case when ${lapsed} then 1 else ${consoleMembers.failedSignIns} + 1 end`;
+const oneMore = {
+  failedSignIns: nextCount,
+  lockedUntil: sql`case when ${nextCount} >= ${MAX_FAILURES} then now() + make_interval(mins => ${LOCK_MINUTES})
+    when ${lapsed} then null else ${consoleMembers.lockedUntil} end`,
+};
+
 /** Counts one wrong password or code against the member, locking them at MAX_FAILURES. */
 export async function countConsoleFailure(executor: Executor, memberId: string): Promise<void> {
-  const lapsed = sql`(${consoleMembers.lockedUntil} is not null and ${consoleMembers.lockedUntil} <= now())`;
-  const count = sql`case when ${lapsed} then 1 else ${consoleMembers.failedSignIns} + 1 end`;
-  await executor
+  await executor.update(consoleMembers).set(oneMore).where(eq(consoleMembers.id, memberId));
+}
+
+/**
+ * A sign-in attempt counted before it is judged, unless the member is locked (false then): one
+ * statement, so guesses sent at once queue on the row and none gets past a lock another armed. A
+ * sign-in clears the count (clearConsoleFailures); a wrong password or code leaves it counted.
+ */
+export async function reserveConsoleAttempt(executor: Executor, memberId: string): Promise<boolean> {
+  const [row] = await executor
     .update(consoleMembers)
-    .set({
-      failedSignIns: count,
-      lockedUntil: sql`case when ${count} >= ${MAX_FAILURES} then now() + make_interval(mins => ${LOCK_MINUTES})
-        when ${lapsed} then null else ${consoleMembers.lockedUntil} end`,
-    })
-    .where(eq(consoleMembers.id, memberId));
+    .set(oneMore)
+    .where(and(eq(consoleMembers.id, memberId), sql`(${consoleMembers.lockedUntil} is null or ${consoleMembers.lockedUntil} <= now())`))
+    .returning({ id: consoleMembers.id });
+  return !!row;
 }
 
 /** After a right password (and code), or a step-up proven: the count starts again (`signedIn`: and the sign-in is noted). */

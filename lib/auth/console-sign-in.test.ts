@@ -8,6 +8,8 @@ import { systemCtx } from "@/test-support/fixtures";
 import { createConsoleMember } from "@/lib/console-members";
 import { endConsoleSession, signInConsoleMember } from "./console-sign-in";
 import { readConsoleSession } from "./session";
+import { generate } from "otplib";
+import { confirmTotpEnrolment, startTotpEnrolment } from "@/lib/second-factor";
 
 const password = "a long and unguessable passphrase";
 
@@ -156,5 +158,51 @@ describe("console sign-in", () => {
     const busy = "203.0.113.90";
     for (let i = 0; i < 30; i++) expect((await signInConsoleMember({ email: "busy@example.com", password, ip: busy })).ok).toBe(true);
     expect(await signInConsoleMember({ email: "busy@example.com", password, ip: busy })).toEqual({ ok: false, reason: "throttled" });
+  });
+
+  it("tells a right guess from a wrong one by no counter while the member is locked (a right password gave the address's attempt back)", async () => {
+    await member("oracle@example.com");
+    for (let i = 0; i < 10; i++) await signInConsoleMember({ email: "oracle@example.com", password: "bad", ip: `203.0.113.${120 + i}` });
+    const probe = async (ip: string, guess: string) => {
+      for (let i = 0; i < 18; i++) await signInConsoleMember({ email: `nobody${i}@example.com`, password: "x", ip });
+      const answers = [];
+      for (let i = 0; i < 3; i++) answers.push((await signInConsoleMember({ email: "oracle@example.com", password: guess, ip })).ok ? "ok" : (await lastReason(ip)));
+      return answers;
+    };
+    const lastReason = async (ip: string) => (await getDb().execute<{ reason: string | null }>(sql`select reason from audit_events where ip = ${ip} order by id desc limit 1`))[0]?.reason;
+    const right = await probe("203.0.113.150", password);
+    const wrong = await probe("203.0.113.151", "not it");
+    expect(right).toEqual(wrong);
+    expect(await signInConsoleMember({ email: "oracle@example.com", password, ip: "203.0.113.150" })).toEqual({ ok: false, reason: "throttled" });
+  });
+
+  it("counts guesses sent at once before judging them: no more than the threshold are judged, the rest meet the lock", async () => {
+    const m = await member("burst@example.com");
+    const answers = await Promise.all(Array.from({ length: 24 }, (_, i) => signInConsoleMember({ email: "burst@example.com", password: "bad", ip: `198.51.100.${150 + i}` })));
+    expect(answers.filter((a) => !a.ok && a.reason === "invalid")).toHaveLength(10);
+    expect(answers.filter((a) => !a.ok && a.reason === "locked")).toHaveLength(14);
+    const [row] = await getDb().select().from(consoleMembers).where(eq(consoleMembers.id, m.id));
+    expect(row!.failedSignIns).toBe(10);
+  });
+
+  it("forgets the member's own addresses when they change or reset their password: an intruder's address is no longer exempt from the lock", async () => {
+    const m = await member("recovered@example.com");
+    const intruder = "203.0.113.160";
+    expect((await signInConsoleMember({ email: "recovered@example.com", password, ip: intruder })).ok).toBe(true);
+    await getDb().update(consoleMembers).set({ passwordChangedAt: sql`now()` }).where(eq(consoleMembers.id, m.id));
+    for (let i = 0; i < 10; i++) await signInConsoleMember({ email: "recovered@example.com", password: "bad", ip: `203.0.113.${170 + i}` });
+    expect(await signInConsoleMember({ email: "recovered@example.com", password, ip: intruder })).toEqual({ ok: false, reason: "locked" });
+  });
+
+  it("counts only failures against the member's own address: a member with a second factor passes the password step again and again", async () => {
+    const m = await member("twostep@example.com");
+    const ctx = { actor: { type: "console_member" as const, id: m.id, label: m.email, role: "admin" as const, environmentIds: [] }, requestId: "test" };
+    const { factorId, secret } = await startTotpEnrolment(ctx);
+    await confirmTotpEnrolment(ctx, { factorId, code: await generate({ secret }), name: "Phone" });
+    const home = "198.51.100.190";
+    expect(await signInConsoleMember({ email: "twostep@example.com", password, ip: home, code: await generate({ secret, epoch: Math.floor(Date.now() / 1000) + 30 }) })).toMatchObject({ ok: true });
+    for (let i = 0; i < 12; i++) expect(await signInConsoleMember({ email: "twostep@example.com", password, ip: home })).toMatchObject({ ok: false, reason: "second_factor_required" });
+    const [row] = await getDb().execute<{ count: number }>(sql`select count from rate_limits where key = ${`console-pair:${m.id}:${home}`}`);
+    expect(row!.count).toBe(0);
   });
 });

@@ -1,13 +1,13 @@
 import "server-only";
 import { and, eq, sql } from "drizzle-orm";
 import { getDb, type Executor } from "@/db/client";
-import { consoleMembers, consoleSessions } from "@/db/schema";
+import { consoleMembers, consoleSessions, type ConsoleMember } from "@/db/schema";
 import { recordAudit } from "@/lib/audit/record";
 import { checkSecondFactor, hasSecondFactor, memberOwner, secondFactorRefusal, type SecondFactorCheck } from "@/lib/second-factor";
 import { passkeyAuthenticationOptions } from "@/lib/second-factor/passkeys";
 import type { PublicKeyCredentialRequestOptionsJSON } from "@simplewebauthn/server";
 import { passwordReservedForOwners } from "@/lib/console-sso/password-rule";
-import { clearConsoleFailures, countConsoleFailure, LOCK_MINUTES, MAX_FAILURES } from "./console-lockout";
+import { clearConsoleFailures, LOCK_MINUTES, MAX_FAILURES, reserveConsoleAttempt } from "./console-lockout";
 import { hitRateLimit, refundRateLimit, resetRateLimit } from "@/lib/rate-limit";
 import { emailSchema } from "@/lib/validation";
 import { verifyPassword } from "./password";
@@ -33,12 +33,23 @@ const PER_ADDRESS_FAILURES = 20;
 const PER_ADDRESS_FAILURE_WINDOW_SECONDS = 15 * 60;
 const KNOWN_ADDRESS_DAYS = 30;
 
-/** Whether the member opened a console session from this address in the last 30 days. */
-async function isKnownAddress(executor: Executor, memberId: string, address: string): Promise<boolean> {
+/**
+ * Whether the member opened a console session from this address in the last 30 days, since they last
+ * changed or reset their password (an intruder's address is not theirs once they have recovered).
+ */
+async function isKnownAddress(executor: Executor, member: Pick<ConsoleMember, "id">, address: string): Promise<boolean> {
   const [row] = await executor
     .select({ id: consoleSessions.id })
     .from(consoleSessions)
-    .where(and(eq(consoleSessions.memberId, memberId), eq(consoleSessions.ip, address), sql`${consoleSessions.createdAt} > now() - make_interval(days => ${KNOWN_ADDRESS_DAYS})`))
+    .where(
+      and(
+        eq(consoleSessions.memberId, member.id),
+        eq(consoleSessions.ip, address),
+        sql`${consoleSessions.createdAt} > now() - make_interval(days => ${KNOWN_ADDRESS_DAYS})`,
+        // Read in SQL: a JavaScript Date would drop the microseconds.
+        sql`${consoleSessions.createdAt} >= coalesce((select m.password_changed_at from console_members m where m.id = ${member.id}), '-infinity')`,
+      ),
+    )
     .limit(1);
   return !!row;
 }
@@ -84,12 +95,21 @@ export async function signInConsoleMember(input: {
         .where(sql`lower(${consoleMembers.email}) = lower(${email})`)
         .limit(1)
     : [];
-  const [passwordOk, knownAddress] = await Promise.all([verifyPassword(member?.passwordHash, input.password), member && address ? isKnownAddress(db, member.id, address) : false]);
-  // From the member's own address, this pair's attempts hold them back instead of their lockout.
+  const knownAddress = member && address ? await isKnownAddress(db, member, address) : false;
+  // Counted before the password is judged: from the member's own address this pair's count (MAX_FAILURES
+  // per LOCK_MINUTES), elsewhere the member's lockout, one statement each, so guesses sent at once
+  // cannot pass it. An invited member has no password to guess.
   const pairKey = `console-pair:${member?.id}:${address}`;
   const pair = knownAddress ? await hitRateLimit(pairKey, MAX_FAILURES, LOCK_MINUTES * 60) : null;
-  // A right password was no guess: the address's attempt is given back (a wrong second factor is counted again, below).
-  if (address && passwordOk) await refundRateLimit(addressFailures);
+  const reserved = member && !knownAddress && member.status !== "invited" ? await reserveConsoleAttempt(db, member.id) : null;
+  // The same argon2 work whatever the email and whether locked.
+  const passwordOk = await verifyPassword(member?.passwordHash, input.password);
+  /**
+   * The attempt was no guess (a right password that passed every check): its counts are given back,
+   * the address's and (from the member's own address) the pair's. Only here: given back any earlier
+   * (a right password answered "locked"), the counters would tell a right guess from a wrong one.
+   */
+  const giveBack = () => Promise.all([address ? refundRateLimit(addressFailures) : undefined, pair ? refundRateLimit(pairKey) : undefined]);
   const ctx: DomainContext = {
     actor: member
       ? ({ type: "console_member", id: member.id, label: member.email, role: member.role, environmentIds: [] } as const)
@@ -98,8 +118,6 @@ export async function signInConsoleMember(input: {
   };
   const fail = async (reason: Exclude<Refusal, "second_factor_required">, check?: SecondFactorCheck & { ok: false }) => {
     await db.transaction(async (tx) => {
-      // A guess counts toward the member's lockout, except from their own address (its pair counted it).
-      if (member && !knownAddress && (reason === "invalid" || reason === "second_factor_wrong")) await countConsoleFailure(tx, member.id);
       await recordAudit(tx, ctx, {
         action: "console.sign_in",
         targetType: "console_member",
@@ -109,25 +127,30 @@ export async function signInConsoleMember(input: {
         reason: reason === "locked" && knownAddress ? "too many failures from the member's own address" : reason === "invalid" ? (member ? "wrong password" : "unknown email") : reason === "invited" ? "invitation not accepted yet" : reason === "sso_required" ? "password sign-in is kept for owners: members sign in through console SSO" : reason === "second_factor_wrong" ? `second factor ${check?.reason ?? "wrong"}` : reason,
       });
     });
-    if (address && passwordOk && reason === "second_factor_wrong") await hitRateLimit(addressFailures, PER_ADDRESS_FAILURES, PER_ADDRESS_FAILURE_WINDOW_SECONDS);
     return { ok: false as const, reason, ...(check ? { detail: secondFactorRefusal(check.reason) } : {}) };
   };
 
   if (!member) return fail("invalid");
   // An invited member has no password until they accept (the argon2 work above was done anyway).
   if (member.status === "invited") return fail("invited");
-  if (pair ? !pair.allowed : member.lockedUntil && member.lockedUntil > new Date()) return fail("locked");
+  if (pair ? !pair.allowed : !reserved) return fail("locked");
   if (!passwordOk) return fail("invalid");
   if (member.status !== "active") return fail("suspended");
   // Console SSO for members: a password is the owners' break-glass way in only (told after a right password).
   if (member.role !== "owner" && (await passwordReservedForOwners(db))) return fail("sso_required");
   const owner = memberOwner(member.id);
   const needsCode = await hasSecondFactor(owner);
+  // The password step of a member with a second factor: the address's and pair's counts are given
+  // back; the member's attempt stays counted (a password alone is not a sign-in) until the code is right.
   if (input.passkeyOptions) {
+    await giveBack();
     const passkeyOptions = needsCode ? await passkeyAuthenticationOptions(db, owner) : null;
     return { ok: false, reason: "second_factor_required", ...(passkeyOptions ? { passkeyOptions } : {}) };
   }
-  if (needsCode && !input.code?.trim()) return { ok: false, reason: "second_factor_required" };
+  if (needsCode && !input.code?.trim()) {
+    await giveBack();
+    return { ok: false, reason: "second_factor_required" };
+  }
 
   const signedIn = await db.transaction(async (tx) => {
     const check = needsCode ? await checkSecondFactor(tx, owner, input.code!) : null;
@@ -144,9 +167,10 @@ export async function signInConsoleMember(input: {
     return { ok: true as const, sessionId, member: { id: member.id, email: member.email, name: member.name } };
   });
   if (signedIn.ok && "sessionId" in signedIn) {
-    if (pair) await resetRateLimit(pairKey);
+    await Promise.all([address ? refundRateLimit(addressFailures) : undefined, pair ? resetRateLimit(pairKey) : undefined]);
     return signedIn;
   }
+  // A wrong code: counted as the wrong guess it is (the member's attempt, the address's and the pair's stay).
   return fail("second_factor_wrong", signedIn as SecondFactorCheck & { ok: false });
 }
 

@@ -121,7 +121,7 @@ export async function changeOwnConsolePassword(
     // The hash the check was made against: a password changed meanwhile (another session, a reset) is not overwritten.
     const [changed] = await tx
       .update(consoleMembers)
-      .set({ passwordHash: newHash, failedSignIns: 0, lockedUntil: null })
+      .set({ passwordHash: newHash, passwordChangedAt: sql`now()`, failedSignIns: 0, lockedUntil: null })
       .where(and(eq(consoleMembers.id, memberId), eq(consoleMembers.status, "active"), eq(consoleMembers.passwordHash, member.passwordHash!)))
       .returning({ id: consoleMembers.id });
     if (!changed) throw new ValidationError("Your password was changed meanwhile; reload the page and try again.");
@@ -319,7 +319,7 @@ export async function resetConsolePassword(input: unknown, request: { ip?: strin
     if (!member || member.status !== "active") throw new ValidationError(USED_OR_EXPIRED);
     const refusal = await passwordRefusal(tx, member);
     if (refusal) throw new ValidationError(refusal);
-    await tx.update(consoleMembers).set({ passwordHash }).where(eq(consoleMembers.id, member.id));
+    await tx.update(consoleMembers).set({ passwordHash, passwordChangedAt: sql`now()` }).where(eq(consoleMembers.id, member.id));
     // The lockout counts wrong codes too: a reset (the mailbox) clears it only for a member with no
     // second factor, whose failures were all guesses of the password just replaced.
     if (!(await hasSecondFactor(memberOwner(member.id), tx))) await clearConsoleFailures(tx, member.id);

@@ -2,7 +2,7 @@
 
 import { useRef, useState } from "react";
 import { Button } from "@/components/ui/button";
-import { Field } from "@/components/ui/field";
+import { NewPasswordFields } from "@/components/new-password-fields";
 import { useConfirm } from "@/components/ui/modal";
 import { useAction } from "@/components/use-action";
 import type { FieldErrors } from "@/lib/errors";
@@ -41,11 +41,7 @@ export function ChangePasswordForm({ email, refusal }: { email: string; refusal:
               {errors._form.join(" ")}
             </p>
           )}
-          <input type="text" name="username" autoComplete="username" value={email} readOnly hidden />
-          <Field label="Current password" name="current" type="password" autoComplete="current-password" required errors={errors.current} />
-          <Field label="New password" name="password" type="password" autoComplete="new-password" required errors={errors.password} />
-          <p className="-mt-2 text-xs text-slate-500">At least 12 characters; a few unrelated words work well. Your other sessions are signed out.</p>
-          <Field label="Repeat the new password" name="confirm" type="password" autoComplete="new-password" required errors={errors.confirm} />
+          <NewPasswordFields email={email} errors={errors} current afterwards="Your other sessions are signed out." />
           <Button type="submit" className="self-start" disabled={pending}>
             Change password
           </Button>

@@ -17,6 +17,7 @@ import {
   type FormState,
 } from "./actions";
 import { formLevelError } from "@/components/form-state";
+import { NewPasswordFields } from "@/components/new-password-fields";
 
 function FormError({ state }: { state: FormState }) {
   const error = formLevelError(state);
@@ -103,10 +104,7 @@ export function SetPasswordForm({ purpose, envKey, token, email }: { purpose: "i
   return (
     <form action={action} className="flex flex-col gap-4" noValidate>
       <FormError state={state} />
-      <input type="text" name="username" autoComplete="username" value={email} readOnly hidden />
-      <Field label="New password" name="password" type="password" autoComplete="new-password" required errors={state?.fieldErrors?.password} />
-      <p className="-mt-2 text-xs text-slate-500">At least 12 characters; a few unrelated words work well. No other rules.</p>
-      <Field label="Repeat the password" name="confirm" type="password" autoComplete="new-password" required errors={state?.fieldErrors?.confirm} />
+      <NewPasswordFields email={email} errors={state?.fieldErrors} />
       <Button type="submit" disabled={pending}>
         {purpose === "invite" ? "Set password and sign in" : "Reset password and sign in"}
       </Button>
@@ -150,11 +148,7 @@ export function ChangePasswordForm({ envKey, email, refusal }: { envKey: string;
     <form action={action} className="mt-3 flex max-w-sm flex-col gap-3" noValidate>
       <Notice state={state} />
       <FormError state={state} />
-      <input type="text" name="username" autoComplete="username" value={email} readOnly hidden />
-      <Field label="Current password" name="current" type="password" autoComplete="current-password" required errors={state?.fieldErrors?.current} />
-      <Field label="New password" name="password" type="password" autoComplete="new-password" required errors={state?.fieldErrors?.password} />
-      <p className="-mt-2 text-xs text-slate-500">At least 12 characters; a few unrelated words work well. Your other sessions are signed out.</p>
-      <Field label="Repeat the new password" name="confirm" type="password" autoComplete="new-password" required errors={state?.fieldErrors?.confirm} />
+      <NewPasswordFields email={email} errors={state?.fieldErrors} current afterwards="Your other sessions are signed out." />
       <Button type="submit" className="self-start" disabled={pending}>
         Change password
       </Button>

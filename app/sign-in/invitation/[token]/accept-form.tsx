@@ -4,6 +4,7 @@ import { useActionState } from "react";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
 import { formLevelError } from "@/components/form-state";
+import { NewPasswordFields } from "@/components/new-password-fields";
 import { acceptInvitationAction } from "./actions";
 
 export function AcceptInvitationForm({ token, email, name }: { token: string; email: string; name: string }) {
@@ -15,11 +16,8 @@ export function AcceptInvitationForm({ token, email, name }: { token: string; em
           {formLevelError(state)}
         </p>
       )}
-      <input type="text" name="username" autoComplete="username" value={email} readOnly hidden />
       <Field label="Your name" name="name" defaultValue={name} autoComplete="name" required errors={state?.fieldErrors?.name} />
-      <Field label="New password" name="password" type="password" autoComplete="new-password" required errors={state?.fieldErrors?.password} />
-      <p className="-mt-2 text-xs text-slate-500">At least 12 characters; a few unrelated words work well. No other rules.</p>
-      <Field label="Repeat the password" name="confirm" type="password" autoComplete="new-password" required errors={state?.fieldErrors?.confirm} />
+      <NewPasswordFields email={email} errors={state?.fieldErrors} />
       <Button type="submit" disabled={pending}>
         Set password
       </Button>

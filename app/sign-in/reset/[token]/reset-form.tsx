@@ -2,8 +2,8 @@
 
 import { useActionState } from "react";
 import { Button } from "@/components/ui/button";
-import { Field } from "@/components/ui/field";
 import { formLevelError } from "@/components/form-state";
+import { NewPasswordFields } from "@/components/new-password-fields";
 import { resetPasswordAction } from "./actions";
 
 export function ResetPasswordForm({ token, email }: { token: string; email: string }) {
@@ -15,10 +15,7 @@ export function ResetPasswordForm({ token, email }: { token: string; email: stri
           {formLevelError(state)}
         </p>
       )}
-      <input type="text" name="username" autoComplete="username" value={email} readOnly hidden />
-      <Field label="New password" name="password" type="password" autoComplete="new-password" required errors={state?.fieldErrors?.password} />
-      <p className="-mt-2 text-xs text-slate-500">At least 12 characters; a few unrelated words work well. No other rules.</p>
-      <Field label="Repeat the password" name="confirm" type="password" autoComplete="new-password" required errors={state?.fieldErrors?.confirm} />
+      <NewPasswordFields email={email} errors={state?.fieldErrors} />
       <Button type="submit" disabled={pending}>
         Set password
       </Button>

@@ -1,0 +1,1 @@
+ALTER TABLE "console_members" ADD COLUMN "password_changed_at" timestamp with time zone;
