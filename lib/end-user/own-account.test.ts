@@ -6,9 +6,12 @@ import { env as appEnv } from "@/env";
 import { inTransaction } from "@/lib/domain/transaction";
 import { setupSso, type SsoFixture } from "@/lib/sso/testing/fixture";
 import { systemCtx } from "@/test-support/fixtures";
-import { createUser } from "@/lib/users";
 import { changeOwnPassword, ownPasswordRefusal, requestPasswordReset, sendInvitation, setPasswordWithLink, signInWithPassword, signOutOtherSessions } from "./password-accounts";
 import { createEndUserSession, readEndUserSession } from "./sessions";
+import { getSql } from "@/db/client";
+import { createUser, setUserStatus } from "@/lib/users";
+import { confirmTotpEnrolment, startTotpEnrolment } from "@/lib/second-factor";
+import { generate } from "otplib";
 
 // An end user's own password and sessions, from their home page: changing the password (the current
 // one proves it; a wrong one counts toward the lockout), and signing out everywhere else (other
@@ -52,13 +55,38 @@ const rowOf = async (id: string) => (await getDb().select().from(users).where(eq
 const auditOf = (id: string, action: string) =>
   getDb().execute<{ outcome: string; reason: string | null; after: Record<string, unknown> | null }>(sql`select outcome, reason, after from audit_events where target_id = ${id} and action = ${action} order by id`);
 
+/** Starts each of `starts` while a third connection holds what `hold` locks, each once the ones before wait on a lock, then lets go; their outcomes (a refusal's message in its place). */
+async function whileHeld(hold: (held: ReturnType<typeof getSql>) => Promise<unknown>, starts: (() => Promise<unknown>)[]): Promise<unknown[]> {
+  const holder = await getSql().reserve();
+  const waits = async () => (await getSql()`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`)[0]!.n as number;
+  try {
+    await holder`begin`;
+    await hold(holder as unknown as ReturnType<typeof getSql>);
+    const running: Promise<unknown>[] = [];
+    for (const [i, start] of starts.entries()) {
+      running.push(start().catch((e: Error) => e.message));
+      await expect.poll(waits, { timeout: 15_000 }).toBe(i + 1);
+    }
+    await holder`commit`;
+    return await Promise.all(running);
+  } finally {
+    holder.release();
+  }
+}
+
 describe("an end user changes their password", () => {
   it("with the current one: the new one signs in, the old no longer; every other session ends (other environments too), this one stays; audited", async () => {
     const p = await person(3);
     await requestPasswordReset("dev", p.email, { ip: freshIp() });
     const pendingReset = await lastLink(p.email, "reset");
-    expect(await changeOwnPassword("dev", p.dev[0], { current: GOOD, password: NEW, confirm: NEW }, { ip: "203.0.113.5" })).toEqual({ sessionsEnded: 3 });
-    expect(await live("dev", p.dev[0]!)).toBe(true);
+    const changed = await changeOwnPassword("dev", p.dev[0], { current: GOOD, password: NEW, confirm: NEW }, { ip: "203.0.113.5" });
+    expect(changed.sessionsEnded).toBe(3);
+    // The change is no sign-in.
+    const row = await rowOf(p.user.id);
+    expect(row.lastSignInAt!.getTime()).toBeLessThan(row.passwordChangedAt!.getTime());
+    // This browser goes on in a new session; a copy of the old cookie is signed out.
+    expect(await live("dev", changed.token)).toBe(true);
+    expect(await live("dev", p.dev[0]!)).toBe(false);
     expect(await live("dev", p.dev[1]!)).toBe(false);
     expect(await live("dev", p.dev[2]!)).toBe(false);
     expect(await live("test", p.test)).toBe(false);
@@ -67,9 +95,12 @@ describe("an end user changes their password", () => {
     // A reset link asked for before is void.
     await expect(setPasswordWithLink("reset", "dev", { token: pendingReset, password: "another long pass phrase", confirm: "another long pass phrase" })).rejects.toThrow(/already used or has expired/);
     expect(await auditOf(p.user.id, "user.password_change")).toMatchObject([{ outcome: "success", after: { sessionsEnded: 3 } }]);
+    // Told by mail.
+    const mails = await getDb().select().from(emailOutbox).where(eq(emailOutbox.to, p.email));
+    expect(mails.filter((m) => /password was changed$/.test(m.subject))).toHaveLength(1);
   });
 
-  it("refuses a wrong current password beside its field, counting it toward the lockout (audited); at the threshold the account locks and the unlock link is mailed", async () => {
+  it("refuses a wrong current password beside its field, counting it in this session and toward the account's lockout (audited, with the unlock mail at the threshold)", async () => {
     const p = await person();
     const { PASSWORD_LOCKOUT_THRESHOLD } = appEnv();
     await expect(changeOwnPassword("dev", p.dev[0], { current: "not the password", password: NEW, confirm: NEW })).rejects.toMatchObject({
@@ -80,11 +111,57 @@ describe("an end user changes their password", () => {
     for (let i = 1; i < PASSWORD_LOCKOUT_THRESHOLD; i++) await changeOwnPassword("dev", p.dev[0], { current: `guess ${i}`, password: NEW, confirm: NEW }).catch(() => null);
     expect((await rowOf(p.user.id)).lockedUntil).not.toBeNull();
     expect(await lastLink(p.email, "unlock")).not.toBeNull();
+    // This session has had its guesses: even the right password is refused, unjudged and uncounted.
     await expect(changeOwnPassword("dev", p.dev[0], { current: GOOD, password: NEW, confirm: NEW })).rejects.toMatchObject({
-      fieldErrors: { current: [expect.stringMatching(/^Too many wrong passwords/)] },
+      fieldErrors: { current: [expect.stringMatching(/^Too many wrong passwords: try again in \d+ minutes\.$/)] },
     });
-    expect((await auditOf(p.user.id, "user.password_change")).at(-1)).toMatchObject({ outcome: "failure", reason: "account locked" });
-    expect(await signInWithPassword("dev", { email: p.email, password: NEW }, { ip: freshIp() })).toMatchObject({ ok: false });
+    expect((await auditOf(p.user.id, "user.password_change")).at(-1)).toMatchObject({ outcome: "failure", reason: "too many wrong passwords in this session" });
+    expect(await signInWithPassword("dev", { email: p.email, password: GOOD }, { ip: freshIp() })).toMatchObject({ ok: false });
+  });
+
+  it("does not let someone elsewhere who knows the email stop the signed-in owner from changing it: the account's lockout does not hold the change back", async () => {
+    const p = await person();
+    const { PASSWORD_LOCKOUT_THRESHOLD } = appEnv();
+    for (let i = 0; i < PASSWORD_LOCKOUT_THRESHOLD; i++) await signInWithPassword("dev", { email: p.email, password: "a guess" }, { ip: freshIp() });
+    expect((await rowOf(p.user.id)).lockedUntil).not.toBeNull();
+    const changed = await changeOwnPassword("dev", p.dev[0], { current: GOOD, password: NEW, confirm: NEW });
+    expect(await live("dev", changed.token)).toBe(true);
+    // The change ends the lockout: the guessed password is gone.
+    expect(await rowOf(p.user.id)).toMatchObject({ failedSignIns: 0, lockedUntil: null });
+  });
+
+  it("answers 'choose another' only after the current password was judged and counted: it tells nothing once the session's guesses are spent", async () => {
+    const p = await person();
+    const { PASSWORD_LOCKOUT_THRESHOLD } = appEnv();
+    for (let i = 0; i < PASSWORD_LOCKOUT_THRESHOLD; i++) await changeOwnPassword("dev", p.dev[0], { current: `guess ${i}`, password: NEW, confirm: NEW }).catch(() => null);
+    // The right password as current and new: the same refusal a wrong one gets.
+    const right = (await changeOwnPassword("dev", p.dev[0], { current: GOOD, password: GOOD, confirm: GOOD }).catch((e: Error) => e.message)) as string;
+    const wrong = (await changeOwnPassword("dev", p.dev[0], { current: "another guess", password: "another guess", confirm: "another guess" }).catch((e: Error) => e.message)) as string;
+    expect(right).toMatch(/^Too many wrong passwords/);
+    expect(wrong).toBe(right);
+  });
+
+  it("changes nothing when the user was suspended while the change was under way (it waited on their row)", async () => {
+    const p = await person();
+    const outcomes = await whileHeld((held) => held`select id from users where id = ${p.user.id} for update`, [
+      () => setUserStatus(systemCtx, p.user.id, "suspended").then(() => "suspended"),
+      () => changeOwnPassword("dev", p.dev[0], { current: GOOD, password: NEW, confirm: NEW }).then(() => "changed"),
+    ]);
+    expect(outcomes).toEqual(["suspended", "Your session has ended. Sign in again."]);
+    await setUserStatus(systemCtx, p.user.id, "active");
+    expect(await signInWithPassword("dev", { email: p.email, password: GOOD }, { ip: freshIp() })).toMatchObject({ ok: true });
+  });
+
+  it("asks a user with a second factor to have proven it in this session: a password alone does not change the account everywhere", async () => {
+    const p = await person();
+    const ctx = { actor: { type: "end_user" as const, id: p.user.id, label: p.email, environmentIds: [f.envs.dev.id] }, requestId: "test" };
+    const { factorId, secret } = await startTotpEnrolment(ctx);
+    await confirmTotpEnrolment(ctx, { factorId, code: await generate({ secret }), name: "Phone" });
+    // DEV asks for no second factor: the session is a password alone.
+    const refusal = "Sign in again with your second factor first: this changes your account in every environment.";
+    await expect(changeOwnPassword("dev", p.dev[0], { current: GOOD, password: NEW, confirm: NEW })).rejects.toThrow(refusal);
+    await expect(signOutOtherSessions("dev", p.dev[0])).rejects.toThrow(refusal);
+    expect(await live("test", p.test)).toBe(true);
   });
 
   it("refuses a weak, mismatched or unchanged password and an empty current one as field errors, counting and writing nothing", async () => {

@@ -19,7 +19,7 @@ import { hitRateLimit, refundRateLimit, resetRateLimit } from "@/lib/rate-limit"
 import { getAuthRow, routeSignIn } from "@/lib/sso/environment-auth";
 import { emailSchema, parseInput, uuidSchema } from "@/lib/validation";
 import { passwordProblems } from "./password-strength";
-import { createEndUserSession, readEndUserSession, type EndUserSession } from "./sessions";
+import { createEndUserSession, holdLiveSession, readEndUserSession, renewEndUserSession, type EndUserSession } from "./sessions";
 import { openSecret, sealSecret } from "@/lib/crypto/sealed";
 import { checkSecondFactor, hasSecondFactor, passkeyOptionsFor, secondFactorRefusal, userOwner } from "@/lib/second-factor";
 import { findEnvironmentByKey } from "@/lib/environments";
@@ -528,11 +528,19 @@ export async function secondStepPasskeyOptions(environmentKey: string, secondSte
 
 const SESSION_ENDED = "Your session has ended. Sign in again.";
 
-/** The live session behind the cookie, fit for account changes (not while a second factor must be added first). */
+/**
+ * The live session behind the cookie, fit for changing the account everywhere: not while a second
+ * factor must be added first, and, for a user who has one, only a session that proved it (a
+ * password alone, where this environment asks for no factor, must not change the password every
+ * environment uses nor sign the others out).
+ */
 async function ownSession(environmentKey: string, sessionToken: string | undefined): Promise<EndUserSession> {
   const current = await readEndUserSession(environmentKey, sessionToken);
   if (!current) throw new UnauthenticatedError(SESSION_ENDED);
   if (current.mustEnrol) throw new ValidationError("Add a second factor first: this environment requires one.");
+  if (current.session.method === "password" && !current.session.secondFactor && (await hasSecondFactor(userOwner(current.user.id)))) {
+    throw new ValidationError("Sign in again with your second factor first: this changes your account in every environment.");
+  }
   return current;
 }
 
@@ -558,14 +566,23 @@ const changeOwnPasswordInput = z.object({
 });
 
 /**
- * Changes the signed-in user's password. The current password proves it is them: a wrong one counts
- * toward the account's lockout as a wrong sign-in does (with its unlock mail), so a session left
- * open cannot be used to guess it. Every other session of the user ends, in every environment (and
- * with them the tokens and app grants they gave); this one stays.
+ * Changes the signed-in user's password. The current password proves it is them. Guesses are
+ * counted before they are judged, per session (PASSWORD_LOCKOUT_THRESHOLD per
+ * PASSWORD_LOCKOUT_MINUTES: a session left open cannot be used to guess it), and a wrong one counts
+ * toward the account's lockout too, with its unlock mail; the account's lockout itself does not
+ * hold the change back (someone elsewhere who knows the email must not stop the owner from
+ * changing it). Every other session of the user ends, in every environment, with the tokens and
+ * app grants they gave; this browser goes on in a new session (returned, for its cookie: a copy of
+ * the old cookie is signed out too). The user is mailed that it happened.
  */
-export async function changeOwnPassword(environmentKey: string, sessionToken: string | undefined, input: unknown, request: { ip?: string } = {}): Promise<{ sessionsEnded: number }> {
+export async function changeOwnPassword(
+  environmentKey: string,
+  sessionToken: string | undefined,
+  input: unknown,
+  request: { ip?: string; userAgent?: string } = {},
+): Promise<{ sessionsEnded: number; token: string }> {
   const current = await ownSession(environmentKey, sessionToken);
-  const { user, environment } = current;
+  const { user, environment, session } = current;
   const data = parseInput(changeOwnPasswordInput, input);
   if (!data.current) throw ValidationError.field("current", "Enter your current password.");
   const refusal = await ownPasswordRefusal(current);
@@ -573,37 +590,49 @@ export async function changeOwnPassword(environmentKey: string, sessionToken: st
   const problems = passwordProblems(data.password, [user.email, user.name]);
   if (problems.length) throw new ValidationError(problems[0]!, { password: problems });
   if (data.password !== data.confirm) throw ValidationError.field("confirm", "The passwords do not match.");
-  const [currentOk, unchanged] = await Promise.all([verifyPassword(user.passwordHash, data.current), verifyPassword(user.passwordHash, data.password)]);
-  if (currentOk && unchanged) throw ValidationError.field("password", "Choose a password other than your current one.");
-  const hash = currentOk ? await hashPassword(data.password) : null;
   const { PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES } = env();
   const ctx: DomainContext = { actor: endUser(user, environment.id), ip: request.ip };
   const audit = { action: "user.password_change", targetType: "user", targetId: user.id, targetLabel: user.email, environment } as const;
-  const outcome = await inTransaction(async (tx) => {
-    // The attempt counts before it is judged (one statement: guesses sent at once queue on the row), unless the account is locked.
-    const count = await reserveSignInAttemptRow(tx, user.id, PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES, Math.max(MAX_LOCKOUT_MINUTES, PASSWORD_LOCKOUT_MINUTES));
-    if (count === null) {
-      await recordAudit(tx, ctx, { ...audit, outcome: "failure", reason: "account locked" });
-      return { ok: false as const, message: "Too many wrong passwords: password changes and sign-ins are paused for a while. The unlock link is in your mail." };
-    }
-    if (!hash) {
-      await recordAudit(tx, ctx, { ...audit, outcome: "failure", reason: count >= PASSWORD_LOCKOUT_THRESHOLD ? "wrong current password; account locked" : "wrong current password" });
-      return { ok: false as const, message: "That is not your current password.", mail: await lockoutMail(tx, user, environment, count) };
-    }
-    // The password hash the check was made against: one changed meanwhile (a reset, another browser) is not overwritten.
-    const [still] = await tx.select({ hash: users.passwordHash }).from(users).where(eq(users.id, user.id)).for("update");
-    if (still?.hash !== user.passwordHash) throw new ValidationError("Your password was changed meanwhile; reload the page and try again.");
-    await setPasswordRow(tx, user.id, hash, { endOtherSessions: false, proveEmail: false });
-    await voidPasswordLinks(tx, user.id);
-    const sessionsEnded = await revokeSessionRows(tx, [user.id], undefined, { except: current.session.id });
-    await recordAudit(tx, ctx, { ...audit, after: { sessionsEnded } });
-    return { ok: true as const, sessionsEnded };
-  });
-  if (!outcome.ok) {
-    if (outcome.mail) await sendMail(outcome.mail);
-    throw ValidationError.field("current", outcome.message);
+  const guessesKey = `pw-change:${session.id}`;
+  const guesses = await hitRateLimit(guessesKey, PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES * 60);
+  if (!guesses.allowed) {
+    await inTransaction((tx) => recordAudit(tx, ctx, { ...audit, outcome: "failure", reason: "too many wrong passwords in this session" }));
+    throw ValidationError.field("current", `Too many wrong passwords: try again in ${Math.ceil(guesses.retryAfterSeconds / 60)} minutes.`);
   }
-  return { sessionsEnded: outcome.sessionsEnded };
+  if (!(await verifyPassword(user.passwordHash, data.current))) {
+    const mail = await inTransaction(async (tx) => {
+      const count = await recordFailedSignInRow(tx, user.id, PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES, Math.max(MAX_LOCKOUT_MINUTES, PASSWORD_LOCKOUT_MINUTES));
+      await recordAudit(tx, ctx, { ...audit, outcome: "failure", reason: count >= PASSWORD_LOCKOUT_THRESHOLD ? "wrong current password; account locked" : "wrong current password" });
+      return lockoutMail(tx, user, environment, count);
+    });
+    if (mail) await sendMail(mail);
+    throw ValidationError.field("current", "That is not your current password.");
+  }
+  await resetRateLimit(guessesKey);
+  if (await verifyPassword(user.passwordHash, data.password)) throw ValidationError.field("password", "Choose a password other than your current one.");
+  const hash = await hashPassword(data.password);
+  const result = await inTransaction(async (tx) => {
+    // The session, read again with the user's row held: suspended, signed out elsewhere or reset meanwhile, it changes nothing.
+    if (!(await holdLiveSession(tx, session))) throw new UnauthenticatedError(SESSION_ENDED);
+    const [still] = await tx.select({ hash: users.passwordHash }).from(users).where(eq(users.id, user.id));
+    if (still?.hash !== user.passwordHash) throw new ValidationError("Your password was changed meanwhile; reload the page and try again.");
+    await setPasswordRow(tx, user.id, hash, { endOtherSessions: false, proveEmail: false, signedIn: false });
+    await voidPasswordLinks(tx, user.id);
+    const renewed = await renewEndUserSession(tx, session, request);
+    // Every session but the new one; this browser's old one is not counted among the others.
+    const sessionsEnded = (await revokeSessionRows(tx, [user.id], undefined, { except: renewed.id })) - 1;
+    await recordAudit(tx, ctx, { ...audit, after: { sessionsEnded } });
+    const brand = await mailBranding(environment, tx);
+    const mail = {
+      to: user.email,
+      userId: user.id,
+      subject: `Your ${brand.title} password was changed`,
+      text: `Hello ${user.name},\n\nYour password was changed, and your other sessions were signed out.\nIf this was not you, reset your password at once from the sign-in page (${publicOrigin()}/e/${environment.key}/forgot) and tell your administrator.\n${brand.footer}`,
+    };
+    return { sessionsEnded, token: renewed.token, mail };
+  });
+  await sendMail(result.mail);
+  return { sessionsEnded: result.sessionsEnded, token: result.token };
 }
 
 /**
@@ -613,6 +642,7 @@ export async function changeOwnPassword(environmentKey: string, sessionToken: st
 export async function signOutOtherSessions(environmentKey: string, sessionToken: string | undefined, request: { ip?: string } = {}): Promise<{ sessionsEnded: number }> {
   const { user, environment, session } = await ownSession(environmentKey, sessionToken);
   return inTransaction(async (tx) => {
+    if (!(await holdLiveSession(tx, session))) throw new UnauthenticatedError(SESSION_ENDED);
     const sessionsEnded = await revokeSessionRows(tx, [user.id], undefined, { except: session.id });
     await recordAudit(tx, { actor: endUser(user, environment.id), ip: request.ip }, {
       action: "end_user.sign_out_others",

@@ -8,7 +8,7 @@ import { sessions } from "@/db/schema";
 // idle time, sign-out) this folder is the one writer of `sessions` (lib/one-writer.test.ts). No
 // audit row and no permission check here: the callers do both.
 
-/** Ends sessions at once (server-side sessions are checked on every request), but `except` (the user's own current one); returns how many. */
+/** Ends sessions at once (server-side sessions are checked on every request), but `except` (the user's own current one); returns how many were open. */
 export async function revokeSessionRows(tx: Executor, userIds: readonly string[], environmentId?: string, options: { except?: string } = {}): Promise<number> {
   if (userIds.length === 0) return 0;
   const ended = await tx
@@ -18,6 +18,8 @@ export async function revokeSessionRows(tx: Executor, userIds: readonly string[]
       and(
         inArray(sessions.userId, [...userIds]),
         isNull(sessions.revokedAt),
+        // Those that could still be used (an expired one is over already, and not counted).
+        sql`${sessions.expiresAt} > now()`,
         environmentId ? eq(sessions.environmentId, environmentId) : undefined,
         options.except ? ne(sessions.id, options.except) : undefined,
       ),

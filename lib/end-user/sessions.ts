@@ -74,6 +74,59 @@ export const mustEnrolSql = () =>
 /** `mustEnrol`: the environment requires a second factor on password sign-in and the user has none yet: the session only lets them add one. */
 export type EndUserSession = { session: Session; user: User; environment: Environment; mustEnrol: boolean };
 
+/** A live session (with its user, its environment's access row and `environment_auth` joined): not revoked, expired (absolute or idle), signed out everywhere, of an active user. */
+const liveSession = () =>
+  and(
+    isNull(sessions.revokedAt),
+    sql`${sessions.expiresAt} > now()`,
+    sql`${sessions.lastSeenAt} > now() - make_interval(mins => coalesce(${environmentAuth.idleTimeoutMinutes}, 60))`,
+    eq(users.status, "active"),
+    sql`(${users.revokedBefore} is null or ${sessions.createdAt} > ${users.revokedBefore})`,
+  );
+
+/**
+ * In a transaction that changes the user's account from one of their sessions: holds the user's row
+ * (a suspension, a reset or another session's change waits, or is waited for) and answers whether
+ * that session is still live, as readEndUserSession decides.
+ */
+export async function holdLiveSession(tx: Executor, session: Pick<Session, "id" | "userId">): Promise<boolean> {
+  await tx.select({ id: users.id }).from(users).where(eq(users.id, session.userId)).for("update");
+  const [row] = await tx
+    .select({ id: sessions.id })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .innerJoin(environmentAccess, and(eq(environmentAccess.userId, sessions.userId), eq(environmentAccess.environmentId, sessions.environmentId)))
+    .leftJoin(environmentAuth, eq(environmentAuth.environmentId, sessions.environmentId))
+    .where(and(eq(sessions.id, session.id), liveSession()));
+  return !!row;
+}
+
+/**
+ * This browser's session again, after a password change: a new row and cookie secret with the old
+ * one's method, proofs and end (a copy of the old cookie is then worth nothing). The caller ends
+ * the old row with the user's others. Returns the new cookie's token and the row's id.
+ */
+export async function renewEndUserSession(tx: Executor, old: Session, request: { ip?: string; userAgent?: string }): Promise<{ token: string; id: string }> {
+  const token = newSecretToken();
+  const [row] = await tx
+    .insert(sessions)
+    .values({
+      tokenHash: hashToken(token),
+      userId: old.userId,
+      environmentId: old.environmentId,
+      method: old.method,
+      identityProviderId: old.identityProviderId,
+      secondFactor: old.secondFactor,
+      authnContext: old.authnContext,
+      // Read in SQL: a JavaScript Date would drop the microseconds.
+      expiresAt: sql`(select s.expires_at from ${sessions} s where s.id = ${old.id})`,
+      ip: request.ip ?? old.ip,
+      userAgent: request.userAgent?.slice(0, 512) ?? old.userAgent,
+    })
+    .returning({ id: sessions.id });
+  return { token, id: row!.id };
+}
+
 /**
  * The live session behind a cookie, or null: revoked, expired (absolute or idle), user not
  * active, signed out everywhere, or no longer allowed into the environment.
@@ -95,15 +148,7 @@ export async function readEndUserSession(environmentKey: string, token: string |
     .innerJoin(environmentAccess, and(eq(environmentAccess.userId, sessions.userId), eq(environmentAccess.environmentId, sessions.environmentId)))
     .leftJoin(environmentAuth, eq(environmentAuth.environmentId, sessions.environmentId))
     .where(
-      and(
-        eq(sessions.tokenHash, hashToken(token)),
-        eq(environments.key, environmentKey),
-        isNull(sessions.revokedAt),
-        sql`${sessions.expiresAt} > now()`,
-        sql`${sessions.lastSeenAt} > now() - make_interval(mins => coalesce(${environmentAuth.idleTimeoutMinutes}, 60))`,
-        eq(users.status, "active"),
-        sql`(${users.revokedBefore} is null or ${sessions.createdAt} > ${users.revokedBefore})`,
-      ),
+      and(eq(sessions.tokenHash, hashToken(token)), eq(environments.key, environmentKey), liveSession()),
     );
   if (!row) return null;
   // Sliding idle timeout, written at most once a minute.

@@ -146,7 +146,7 @@ export function emailVerifiedFor(user: Pick<User, "emailVerifiedAt" | "emailVeri
  * the link really went to the address, `proveEmail`) the email is proven. `endOtherSessions` (a reset) signs out whoever knew the old password, a
  * microsecond before now() so a session opened in the same transaction survives.
  */
-export async function setPasswordRow(tx: Executor, id: string, passwordHash: string, options: { endOtherSessions: boolean; proveEmail: boolean }): Promise<User> {
+export async function setPasswordRow(tx: Executor, id: string, passwordHash: string, options: { endOtherSessions: boolean; proveEmail: boolean; signedIn?: boolean }): Promise<User> {
   const [row] = await tx
     .update(users)
     .set({
@@ -157,7 +157,8 @@ export async function setPasswordRow(tx: Executor, id: string, passwordHash: str
       status: sql`case when ${users.status} = 'invited' then 'active' else ${users.status} end`,
       ...(options.endOtherSessions ? { revokedBefore: sql`now() - interval '1 microsecond'` } : {}),
       ...(options.proveEmail ? proofColumns({ by: "link", environmentId: null }) : {}),
-      lastSignInAt: sql`now()`,
+      // A link's password signs the user in; one changed from a session does not.
+      ...(options.signedIn === false ? {} : { lastSignInAt: sql`now()` }),
       ...bump,
     })
     .where(eq(users.id, id))

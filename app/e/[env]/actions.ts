@@ -100,12 +100,14 @@ const signedOutOthers = (n: number) => (n === 0 ? "No other session was open." :
 export async function changePasswordAction(envKey: string, _prev: FormState, form: FormData): Promise<FormState> {
   try {
     const jar = await cookies();
-    const { sessionsEnded } = await changeOwnPassword(
+    const { sessionsEnded, token } = await changeOwnPassword(
       envKey,
       jar.get(sessionCookieName(envKey))?.value,
       { current: formText(form, "current"), password: formText(form, "password"), confirm: formText(form, "confirm") },
       await requestInfo(),
     );
+    // This browser goes on in a new session (a copy of the old cookie is signed out).
+    await setSessionCookie(envKey, token);
     return { done: true, notice: `Password changed. ${signedOutOthers(sessionsEnded)}` };
   } catch (error) {
     return failure(error);
