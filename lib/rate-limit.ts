@@ -1,8 +1,29 @@
 import "server-only";
+import { isIP } from "node:net";
 import { sql } from "drizzle-orm";
 import { drainBeforeClose, getDb, getSql, writesInOrder } from "@/db/client";
 
 export type RateLimitResult = { allowed: boolean; remaining: number; retryAfterSeconds: number };
+
+/**
+ * The client a per-address limit counts: an IPv4 address as it is (an IPv4-mapped IPv6 one as its
+ * IPv4), an IPv6 address by its /64, the one network a subscriber or a rented server is given
+ * (counted address by address, anyone with one would rotate through 2^64 of them). "unknown" when
+ * there is none.
+ */
+export function limitedAddress(ip: string | null | undefined): string {
+  if (!ip) return "unknown";
+  const bare = ip.split("%")[0]!;
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(bare);
+  if (mapped) return mapped[1]!;
+  if (isIP(bare) !== 6) return ip;
+  const [head = "", tail] = bare.split("::");
+  const front = head ? head.split(":") : [];
+  const back = tail === undefined ? [] : tail ? tail.split(":") : [];
+  // "::" stands for as many zero groups as the address lacks (an IPv4 tail is two groups, but only the first four count).
+  const groups = tail === undefined ? front : [...front, ...Array<string>(Math.max(8 - front.length - back.length, 0)).fill("0"), ...back];
+  return `${groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(":")}::/64`;
+}
 
 /**
  * A fixed-window counter in Postgres, so every app instance shares it: one upsert per request.

@@ -205,4 +205,11 @@ describe("console sign-in", () => {
     const [row] = await getDb().execute<{ count: number }>(sql`select count from rate_limits where key = ${`console-pair:${m.id}:${home}`}`);
     expect(row!.count).toBe(0);
   });
+
+  it("counts an IPv6 client by its /64: rotating through one network's addresses does not escape the address limit", async () => {
+    await member("v6@example.com");
+    for (let i = 0; i < 20; i++) expect(await signInConsoleMember({ email: "v6@example.com", password: "bad", ip: `2001:db8:77:1::${(i + 1).toString(16)}` })).toMatchObject({ ok: false });
+    expect(await signInConsoleMember({ email: "v6@example.com", password, ip: "2001:db8:77:1:dead:beef:1:2" })).toEqual({ ok: false, reason: "throttled" });
+    expect(await signInConsoleMember({ email: "nobody-v6@example.com", password, ip: "2001:db8:77:2::1" })).toEqual({ ok: false, reason: "invalid" });
+  });
 });

@@ -8,7 +8,7 @@ import { passkeyAuthenticationOptions } from "@/lib/second-factor/passkeys";
 import type { PublicKeyCredentialRequestOptionsJSON } from "@simplewebauthn/server";
 import { passwordReservedForOwners } from "@/lib/console-sso/password-rule";
 import { clearConsoleFailures, LOCK_MINUTES, MAX_FAILURES, reserveConsoleAttempt } from "./console-lockout";
-import { hitRateLimit, refundRateLimit, resetRateLimit } from "@/lib/rate-limit";
+import { hitRateLimit, limitedAddress, refundRateLimit, resetRateLimit } from "@/lib/rate-limit";
 import { emailSchema } from "@/lib/validation";
 import { verifyPassword } from "./password";
 import type { DomainContext } from "./actor";
@@ -78,11 +78,12 @@ export async function signInConsoleMember(input: {
   const db = getDb();
   const email = input.email.trim();
   const address = input.ip && input.ip !== "unknown" ? input.ip : null;
-  const addressFailures = `console-ip-fail:${address}`;
+  // Limits count the address's network (an IPv6 /64); the member's own address is the address itself.
+  const addressFailures = `console-ip-fail:${limitedAddress(address)}`;
   if (address) {
     // Counted before anything is judged, so guesses sent at once cannot slip past the limits.
     const [perMinute, failures] = await Promise.all([
-      hitRateLimit(`console-ip:${address}`, PER_ADDRESS_PER_MINUTE, 60),
+      hitRateLimit(`console-ip:${limitedAddress(address)}`, PER_ADDRESS_PER_MINUTE, 60),
       hitRateLimit(addressFailures, PER_ADDRESS_FAILURES, PER_ADDRESS_FAILURE_WINDOW_SECONDS),
     ]);
     if (!perMinute.allowed || !failures.allowed) return { ok: false, reason: "throttled" };

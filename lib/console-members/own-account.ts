@@ -14,7 +14,7 @@ import { inTransaction } from "@/lib/domain/transaction";
 import { passwordProblems } from "@/lib/end-user/password-strength";
 import { ForbiddenError, NotFoundError, RateLimitedError, ValidationError } from "@/lib/errors";
 import { sendMail } from "@/lib/mail";
-import { hitRateLimit } from "@/lib/rate-limit";
+import { hitRateLimit, limitedAddress } from "@/lib/rate-limit";
 import { emailSchema, parseInput, uuidSchema } from "@/lib/validation";
 import { publicOrigin } from "@/env";
 import { endMemberSessions, lockMembers, voidResetLinks } from ".";
@@ -241,7 +241,7 @@ export async function requestConsolePasswordReset(rawEmail: unknown, request: { 
   const { email } = parseInput(z.object({ email: emailSchema }), { email: rawEmail });
   const [perEmail, perAddress] = await Promise.all([
     hitRateLimit(`console-pw-reset:${email.toLowerCase()}`, RESETS_PER_EMAIL, RESET_WINDOW_SECONDS),
-    hitRateLimit(`console-pw-reset-ip:${request.ip ?? "unknown"}`, RESETS_PER_ADDRESS, RESET_WINDOW_SECONDS),
+    hitRateLimit(`console-pw-reset-ip:${limitedAddress(request.ip)}`, RESETS_PER_ADDRESS, RESET_WINDOW_SECONDS),
   ]);
   if (!perEmail.allowed || !perAddress.allowed) {
     throw new RateLimitedError(Math.max(perEmail.allowed ? 0 : perEmail.retryAfterSeconds, perAddress.allowed ? 0 : perAddress.retryAfterSeconds));

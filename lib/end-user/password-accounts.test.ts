@@ -180,6 +180,14 @@ describe("brute force: per address, per account and per (account, address) toget
     expect(await signIn(emails[1]!, GOOD, freshIp())).toBe("signed in");
   });
 
+  it("counts an IPv6 client by its /64: spraying from one network's many addresses is refused after 20 failures as from one address", async () => {
+    const emails = Array.from({ length: 22 }, (_, i) => `spray6-${i}@example.com`);
+    const answers = [];
+    for (const [i, email] of emails.entries()) answers.push(await signIn(email, "Summer2024!Summer2024!", `2001:db8:66:1::${(i + 1).toString(16)}`));
+    expect(answers).toEqual([...Array(20).fill("refused"), ...Array(2).fill("rate_limited")]);
+    expect(await signIn(emails[0]!, "Summer2024!Summer2024!", "2001:db8:66:2::1")).toBe("refused");
+  });
+
   it("guesses sent in parallel from many addresses: exactly the threshold are judged, the rest meet the lockout, and each lockout mails a link as long as it lasts", async () => {
     const target = "parallel@example.com";
     await account(target);

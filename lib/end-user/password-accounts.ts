@@ -15,7 +15,7 @@ import { env, publicOrigin } from "@/env";
 import { NotFoundError, RateLimitedError, UnauthenticatedError, ValidationError } from "@/lib/errors";
 import { sendMail } from "@/lib/mail";
 import { authorize } from "@/lib/permissions";
-import { hitRateLimit, refundRateLimit, resetRateLimit } from "@/lib/rate-limit";
+import { hitRateLimit, limitedAddress, refundRateLimit, resetRateLimit } from "@/lib/rate-limit";
 import { getAuthRow, routeSignIn } from "@/lib/sso/environment-auth";
 import { emailSchema, parseInput, uuidSchema } from "@/lib/validation";
 import { passwordProblems } from "./password-strength";
@@ -338,7 +338,7 @@ export async function signInWithPassword(
   // Every attempt counts as a failure of its address up front (so concurrent guesses cannot slip
   // past the limit); a success gives it back.
   const [perMinute, failures] = await Promise.all([
-    hitRateLimit(`pw-ip:${address}`, PER_ADDRESS_PER_MINUTE, 60),
+    hitRateLimit(`pw-ip:${limitedAddress(address)}`, PER_ADDRESS_PER_MINUTE, 60),
     hitRateLimit(failuresKey, PER_ADDRESS_FAILURES, PER_ADDRESS_FAILURE_WINDOW_SECONDS),
   ]);
   if (!perMinute.allowed || !failures.allowed) {
@@ -443,7 +443,7 @@ async function auditPasswordSignIn(
 }
 
 /** The per-address failure counter of password sign-ins (counted up front, given back by a success). */
-const addressFailuresKey = (ip: string | undefined) => `pw-ip-fail:${ip ?? "unknown"}`;
+const addressFailuresKey = (ip: string | undefined) => `pw-ip-fail:${limitedAddress(ip)}`;
 
 // ---- The second step ------------------------------------------------------------
 

@@ -2,7 +2,7 @@ import { NextResponse, type NextRequest } from "next/server";
 import { consoleSessionCookie } from "@/lib/auth/session";
 import { sessionCookieName, sessionCookieOptions } from "@/lib/end-user/sessions";
 import { safeRedirectTarget } from "@/lib/net/redirect";
-import { hitRateLimit } from "@/lib/rate-limit";
+import { hitRateLimit, limitedAddress } from "@/lib/rate-limit";
 import type { AcsResult } from "@/lib/sso/flow";
 
 /**
@@ -10,7 +10,7 @@ import type { AcsResult } from "@/lib/sso/flow";
  * by every instance (Postgres), so a flood of forged answers stays cheap: the refusal, or null.
  */
 export async function ssoAttemptLimit(ip: string | undefined): Promise<NextResponse | null> {
-  const limit = await hitRateLimit(`acs:${ip ?? "unknown"}`, 300, 60);
+  const limit = await hitRateLimit(`acs:${limitedAddress(ip)}`, 300, 60);
   if (limit.allowed) return null;
   const res = ssoErrorPage(429, `Too many sign-in attempts from this address; retry in ${limit.retryAfterSeconds} s.`);
   res.headers.set("retry-after", String(limit.retryAfterSeconds));

@@ -5,7 +5,7 @@ import { clientIp } from "@/lib/auth/request-info";
 import { problem } from "@/lib/doors/http/problem";
 import { settleOAuthAudit } from "@/lib/oauth/audit";
 import { providerFor } from "@/lib/oauth/provider";
-import { hitRateLimit } from "@/lib/rate-limit";
+import { hitRateLimit, limitedAddress } from "@/lib/rate-limit";
 import { jwksResponse } from "@/lib/doors/http/jwks";
 
 /** Dynamic client registrations one address may make per environment and hour. */
@@ -26,7 +26,7 @@ export async function handleOAuth(request: Request, environmentKey: string, path
   // Dynamic registration is open to anyone: a flood of registrations from one address is cut.
   if (path === "/oauth/register" && request.method === "POST") {
     const ip = clientIp((n) => request.headers.get(n)) ?? "unknown";
-    const limit = await hitRateLimit(`oauth-register:${environmentKey}:${ip}`, REGISTRATIONS_PER_HOUR, 3600);
+    const limit = await hitRateLimit(`oauth-register:${environmentKey}:${limitedAddress(ip)}`, REGISTRATIONS_PER_HOUR, 3600);
     if (!limit.allowed) {
       return Response.json(
         { error: "temporary_unavailable", error_description: `Too many client registrations from this address; retry in ${limit.retryAfterSeconds} s.` },
