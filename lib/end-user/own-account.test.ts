@@ -6,10 +6,12 @@ import { env as appEnv } from "@/env";
 import { inTransaction } from "@/lib/domain/transaction";
 import { setupSso, type SsoFixture } from "@/lib/sso/testing/fixture";
 import { systemCtx } from "@/test-support/fixtures";
-import { changeOwnPassword, ownPasswordRefusal, requestPasswordReset, sendInvitation, setPasswordWithLink, signInWithPassword, signOutOtherSessions } from "./password-accounts";
+import { changeOwnPassword, endUserPasswordRefusal, requestPasswordReset, sendInvitation, setPasswordWithLink, signInWithPassword, signOutOtherSessions } from "./password-accounts";
 import { createEndUserSession, readEndUserSession } from "./sessions";
 import { getSql } from "@/db/client";
 import { createUser, setUserStatus } from "@/lib/users";
+import { createResource } from "@/lib/access/resources";
+import { consentIsLive } from "@/lib/oauth/consent-state";
 import { confirmTotpEnrolment, startTotpEnrolment } from "@/lib/second-factor";
 import { generate } from "otplib";
 
@@ -108,7 +110,9 @@ describe("an end user changes their password", () => {
     });
     expect((await rowOf(p.user.id)).failedSignIns).toBe(1);
     expect(await auditOf(p.user.id, "user.password_change")).toMatchObject([{ outcome: "failure", reason: "wrong current password" }]);
-    for (let i = 1; i < PASSWORD_LOCKOUT_THRESHOLD; i++) await changeOwnPassword("dev", p.dev[0], { current: `guess ${i}`, password: NEW, confirm: NEW }).catch(() => null);
+    for (let i = 1; i < PASSWORD_LOCKOUT_THRESHOLD; i++) {
+      await expect(changeOwnPassword("dev", p.dev[0], { current: `guess ${i}`, password: NEW, confirm: NEW })).rejects.toThrow("That is not your current password.");
+    }
     expect((await rowOf(p.user.id)).lockedUntil).not.toBeNull();
     expect(await lastLink(p.email, "unlock")).not.toBeNull();
     // This session has had its guesses: even the right password is refused, unjudged and uncounted.
@@ -133,7 +137,9 @@ describe("an end user changes their password", () => {
   it("answers 'choose another' only after the current password was judged and counted: it tells nothing once the session's guesses are spent", async () => {
     const p = await person();
     const { PASSWORD_LOCKOUT_THRESHOLD } = appEnv();
-    for (let i = 0; i < PASSWORD_LOCKOUT_THRESHOLD; i++) await changeOwnPassword("dev", p.dev[0], { current: `guess ${i}`, password: NEW, confirm: NEW }).catch(() => null);
+    for (let i = 0; i < PASSWORD_LOCKOUT_THRESHOLD; i++) {
+      await expect(changeOwnPassword("dev", p.dev[0], { current: `guess ${i}`, password: NEW, confirm: NEW })).rejects.toThrow("That is not your current password.");
+    }
     // The right password as current and new: the same refusal a wrong one gets.
     const right = (await changeOwnPassword("dev", p.dev[0], { current: GOOD, password: GOOD, confirm: GOOD }).catch((e: Error) => e.message)) as string;
     const wrong = (await changeOwnPassword("dev", p.dev[0], { current: "another guess", password: "another guess", confirm: "another guess" }).catch((e: Error) => e.message)) as string;
@@ -162,6 +168,9 @@ describe("an end user changes their password", () => {
     await expect(changeOwnPassword("dev", p.dev[0], { current: GOOD, password: NEW, confirm: NEW })).rejects.toThrow(refusal);
     await expect(signOutOtherSessions("dev", p.dev[0])).rejects.toThrow(refusal);
     expect(await live("test", p.test)).toBe(true);
+    // A session that proved the factor may.
+    const { token } = await inTransaction((tx) => createEndUserSession(tx, { userId: p.user.id, environmentId: f.envs.dev.id, method: "password", secondFactor: "totp" }));
+    expect(await changeOwnPassword("dev", token, { current: GOOD, password: NEW, confirm: NEW })).toMatchObject({ sessionsEnded: 2 });
   });
 
   it("refuses a weak, mismatched or unchanged password and an empty current one as field errors, counting and writing nothing", async () => {
@@ -190,11 +199,30 @@ describe("an end user changes their password", () => {
     const prod = await createUser(systemCtx, { name: "Sam Sso", email: `sso-${crypto.randomUUID().slice(0, 8)}@example.com`, environmentIds: [f.envs.prod.id] });
     const { token } = await inTransaction((tx) => createEndUserSession(tx, { userId: prod.id, environmentId: f.envs.prod.id, method: "sso", identityProviderId: f.idp.id }));
     const current = (await readEndUserSession("prod", token))!;
-    expect(await ownPasswordRefusal(current)).toBe("You have no password: you sign in through single sign-on.");
+    expect(await endUserPasswordRefusal(current)).toBe("You have no password: you sign in through single sign-on.");
     await getDb().execute(sql`update users set password_hash = ${(await rowOf(p.user.id)).passwordHash} where id = ${prod.id}`);
     const withPassword = (await readEndUserSession("prod", token))!;
-    expect(await ownPasswordRefusal(withPassword)).toBe("You sign in here through single sign-on, so your password is not used here.");
+    expect(await endUserPasswordRefusal(withPassword)).toBe("You sign in here through single sign-on, so your password is not used here.");
     await expect(changeOwnPassword("prod", token, { current: GOOD, password: NEW, confirm: NEW })).rejects.toThrow("You sign in here through single sign-on, so your password is not used here.");
+  });
+});
+
+describe("an app's grant outlives its session's end, not a sign-out", () => {
+  it("ends when the user changes their password or signs out everywhere else, however long ago the app was connected", async () => {
+    const tools = await createResource(systemCtx, { environmentId: f.envs.dev.id, feature: "mcp", name: `Tools ${n}` });
+    for (const act of ["change", "sign out others"] as const) {
+      const p = await person(2);
+      // An app connected from the second session, whose own 12 hours ran out long ago (its grant lives 90 days).
+      const [old] = await getDb().execute<{ id: string }>(sql`select id from sessions where user_id = ${p.user.id} and environment_id = ${f.envs.dev.id} order by created_at desc limit 1`);
+      const grantId = `grant-${crypto.randomUUID()}`;
+      await getDb().execute(sql`insert into oauth_consents (environment_id, user_id, client_id, client_name, resource_id, grant_id, session_id) values (${f.envs.dev.id}, ${p.user.id}, 'cli', 'CLI', ${tools.id}, ${grantId}, ${old!.id})`);
+      await getDb().execute(sql`update sessions set expires_at = now() - interval '1 day' where id = ${old!.id}`);
+      expect(await consentIsLive(f.envs.dev.id, grantId)).toBe(true);
+      const ended = act === "change" ? await changeOwnPassword("dev", p.dev[0], { current: GOOD, password: NEW, confirm: NEW }) : await signOutOtherSessions("dev", p.dev[0]);
+      expect(await consentIsLive(f.envs.dev.id, grantId)).toBe(false);
+      // Counted among the sessions ended: only the one still open (TEST's).
+      expect(ended.sessionsEnded).toBe(1);
+    }
   });
 });
 

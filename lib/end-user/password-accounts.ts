@@ -549,7 +549,7 @@ async function ownSession(environmentKey: string, sessionToken: string | undefin
  * (they arrived by SSO), or this environment sends them to SSO (the password, account-wide, is
  * changed where it is used).
  */
-export async function ownPasswordRefusal(current: EndUserSession, executor: Executor = getDb()): Promise<string | null> {
+export async function endUserPasswordRefusal(current: EndUserSession, executor: Executor = getDb()): Promise<string | null> {
   if (!current.user.passwordHash) return "You have no password: you sign in through single sign-on.";
   const [breakGlass] = await executor
     .select()
@@ -585,7 +585,7 @@ export async function changeOwnPassword(
   const { user, environment, session } = current;
   const data = parseInput(changeOwnPasswordInput, input);
   if (!data.current) throw ValidationError.field("current", "Enter your current password.");
-  const refusal = await ownPasswordRefusal(current);
+  const refusal = await endUserPasswordRefusal(current);
   if (refusal) throw new ValidationError(refusal);
   const problems = passwordProblems(data.password, [user.email, user.name]);
   if (problems.length) throw new ValidationError(problems[0]!, { password: problems });

@@ -17,15 +17,16 @@ export async function revokeSessionRows(tx: Executor, userIds: readonly string[]
     .where(
       and(
         inArray(sessions.userId, [...userIds]),
+        // Expired rows too: an app's grant lives on its session's row (lib/oauth/consent-state.ts)
+        // long after the session's own end, and ends only when the row is revoked.
         isNull(sessions.revokedAt),
-        // Those that could still be used (an expired one is over already, and not counted).
-        sql`${sessions.expiresAt} > now()`,
         environmentId ? eq(sessions.environmentId, environmentId) : undefined,
         options.except ? ne(sessions.id, options.except) : undefined,
       ),
     )
-    .returning({ id: sessions.id });
-  return ended.length;
+    .returning({ open: sql<boolean>`${sessions.expiresAt} > now()` });
+  // How many could still be used (an expired one was over already).
+  return ended.filter((r) => r.open).length;
 }
 
 /** Ends one session (a connected app's consent revoked ends the session it was given in). */

@@ -22,7 +22,7 @@ import {
 } from "./actions";
 import { McpToken } from "./mcp-token";
 import { ChangePasswordForm, SignOutOthersForm } from "./forms";
-import { ownPasswordRefusal } from "@/lib/end-user/password-accounts";
+import { endUserPasswordRefusal } from "@/lib/end-user/password-accounts";
 import { currentEndUserSession } from "./session";
 
 export const metadata = { title: "Home" };
@@ -82,7 +82,7 @@ export default async function EndUserHome({ params }: { params: Promise<{ env: s
     listResources(environment.id),
     // The IdP the session came from (gone if an admin deleted it since).
     session.method === "sso" && session.identityProviderId ? identityProviderName(session.identityProviderId) : null,
-    ownPasswordRefusal(current),
+    endUserPasswordRefusal(current),
   ]);
   const usable = (feature: Feature) => {
     const granted = held.entitlements[feature] ?? [];
