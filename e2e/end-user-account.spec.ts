@@ -51,7 +51,7 @@ test("an end user changes their password and signs out everywhere else from thei
 
   // Signed in again elsewhere with the new password, then signed out from the laptop.
   await signInEndUser(phone, email, second);
-  await laptop.getByRole("button", { name: "Sign out everywhere else" }).click();
+  await laptop.getByRole("button", { name: "End my other sessions" }).click();
   await expect(laptop.getByText("1 other session signed out.")).toBeVisible();
   await phone.reload();
   await expect(phone).toHaveURL(/\/e\/dev\/sign-in/);

@@ -60,7 +60,7 @@ export type ConsoleSignInResult =
 /**
  * Checks a console member's credentials and opens a server-side session. Unknown emails cost a
  * full argon2 verification too, so timing does not tell which emails exist. Repeated failures
- * lock the account for a while. Every attempt is audited. A member with a second factor signs in
+ * lock the account for a while. Every attempt judged is audited (one refused unjudged by the address limits is not). A member with a second factor signs in
  * with password and code together: the password alone answers "second_factor_required" (the form
  * then asks for the code and sends both again); a wrong code counts toward the lockout like a wrong
  * password.
@@ -193,6 +193,31 @@ export async function openConsoleSession(
     })
     .returning({ id: consoleSessions.id });
   return session!.id;
+}
+
+/**
+ * This browser's console session again, after a password change: a new row with the old one's
+ * method, proofs and end (a copy of the old cookie is then worth nothing; the caller ends the old
+ * row with the member's others). Null when the old one is no longer live.
+ */
+export async function renewConsoleSession(tx: Executor, memberId: string, sessionId: string, ip: string | undefined): Promise<string | null> {
+  const [old] = await tx
+    .select()
+    .from(consoleSessions)
+    .where(
+      and(
+        eq(consoleSessions.id, sessionId),
+        eq(consoleSessions.memberId, memberId),
+        sql`${consoleSessions.revokedAt} is null and ${consoleSessions.expiresAt} > now() and ${consoleSessions.lastSeenAt} > now() - make_interval(mins => ${CONSOLE_IDLE_MINUTES})`,
+      ),
+    );
+  if (!old) return null;
+  const [renewed] = await tx
+    .insert(consoleSessions)
+    // The end read in SQL: a JavaScript Date would drop its microseconds.
+    .values({ memberId, expiresAt: sql`(select expires_at from console_sessions where id = ${old.id})`, ip: ip ?? old.ip, userAgent: old.userAgent, secondFactorAt: old.secondFactorAt, method: old.method, authnContext: old.authnContext })
+    .returning({ id: consoleSessions.id });
+  return renewed!.id;
 }
 
 /**

@@ -11,7 +11,7 @@ import { hashToken, newSecretToken } from "@/lib/auth/secret-token";
 import { revokeTokensActingFor } from "@/lib/api-tokens";
 import { recordAudit } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
-import { passwordProblems } from "@/lib/end-user/password-strength";
+import { assertNewPassword } from "@/lib/end-user/password-strength";
 import { requireEnvironments, type EnvironmentRef } from "@/lib/environments";
 import { DomainError, ForbiddenError, NotFoundError, ValidationError } from "@/lib/errors";
 import { sendMail } from "@/lib/mail";
@@ -492,11 +492,9 @@ const USED_OR_EXPIRED = "This invitation was already used or has expired; ask an
  */
 export async function acceptConsoleInvitation(input: unknown, request: { ip?: string } = {}): Promise<{ email: string }> {
   const data = parseInput(acceptInput, input);
-  if (data.password !== data.confirm) throw ValidationError.field("confirm", "The passwords do not match.");
   const preview = await peekConsoleInvitation(data.token);
   if (!preview) throw new ValidationError(USED_OR_EXPIRED);
-  const problems = passwordProblems(data.password, [preview.email, data.name]);
-  if (problems.length) throw new ValidationError(problems[0]!, { password: problems });
+  assertNewPassword(data, [preview.email, data.name]);
   const passwordHash = await hashPassword(data.password);
   return inTransaction(async (tx) => {
     // In turn with every other member change: a role change racing the acceptance either replaces

@@ -4,17 +4,17 @@ import { z } from "zod";
 import { getDb, type Executor } from "@/db/client";
 import { consoleMembers, consolePasswordResets, consoleSessions, type ConsoleMember } from "@/db/schema";
 import type { Actor, DomainContext } from "@/lib/auth/actor";
-import { CONSOLE_IDLE_MINUTES } from "@/lib/auth/console-sign-in";
-import { clearConsoleFailures, consoleLockedUntil, countConsoleFailure } from "@/lib/auth/console-lockout";
+import { CONSOLE_IDLE_MINUTES, renewConsoleSession } from "@/lib/auth/console-sign-in";
+import { clearConsoleFailures, countConsoleFailure, LOCK_MINUTES, MAX_FAILURES } from "@/lib/auth/console-lockout";
 import { hashPassword, verifyPassword } from "@/lib/auth/password";
 import { hashToken, newSecretToken } from "@/lib/auth/secret-token";
 import { recordAudit } from "@/lib/audit/record";
 import { passwordReservedForOwners } from "@/lib/console-sso/password-rule";
 import { inTransaction } from "@/lib/domain/transaction";
-import { passwordProblems } from "@/lib/end-user/password-strength";
-import { ForbiddenError, NotFoundError, RateLimitedError, ValidationError } from "@/lib/errors";
+import { assertNewPassword } from "@/lib/end-user/password-strength";
+import { ForbiddenError, NotFoundError, RateLimitedError, UnauthenticatedError, ValidationError } from "@/lib/errors";
 import { sendMail } from "@/lib/mail";
-import { hitRateLimit, limitedAddress } from "@/lib/rate-limit";
+import { hitRateLimit, limitedAddress, resetRateLimit } from "@/lib/rate-limit";
 import { emailSchema, parseInput, uuidSchema } from "@/lib/validation";
 import { publicOrigin } from "@/env";
 import { endMemberSessions, lockMembers, voidResetLinks } from ".";
@@ -63,29 +63,25 @@ export async function ownPasswordRefusal(actor: Actor): Promise<string | null> {
   return passwordRefusal(db, member);
 }
 
-/** The new password's problems (strength, the two entries differing), as field errors. */
-function checkNewPassword(data: { password: string; confirm: string }, member: Pick<ConsoleMember, "email" | "name">) {
-  const problems = passwordProblems(data.password, [member.email, member.name]);
-  if (problems.length) throw new ValidationError(problems[0]!, { password: problems });
-  if (data.password !== data.confirm) throw ValidationError.field("confirm", "The passwords do not match.");
-}
-
 /** The mail that tells a member their password was set (Okta's "your password was changed"): no link, what to do if it was not them. */
 function passwordChangedMail(member: Pick<ConsoleMember, "id" | "email" | "name">, how: "changed on the Security page" | "reset with a mailed link") {
   return {
     to: member.email,
     consoleMemberId: member.id,
     subject: "Your identity console password was changed",
-    text: `Hello ${member.name},\n\nYour console password was ${how}, and your other sessions were signed out.\nIf this was not you, ask an owner to suspend your account at once, then reset your password from the sign-in page.\n`,
+    text: `Hello ${member.name},\n\nYour console password was ${how}, and your other sessions were signed out.\nIf this was not you, reset your password at once from the sign-in page ("Forgot your password?"), then tell an owner.\n`,
   };
 }
 
 /**
- * Changes the signed-in member's password. The current password must be given and right (a wrong
- * one is audited and counts toward the member's lockout, so a stolen session cannot guess it); the
- * new one follows the console's password rules and differs from the current one. Every other
- * session of the member ends; this browser goes on in a new session (returned, for its cookie: one
- * who copied this session's cookie is signed out too), which ends when the old one would have.
+ * Changes the signed-in member's password. The current password must be given and right. Guesses
+ * are counted before they are judged, per session (MAX_FAILURES per LOCK_MINUTES: a stolen session
+ * cannot guess it), and a wrong one is audited and counts toward the member's lockout too; the
+ * lockout itself does not hold the change back (someone elsewhere who knows the email must not stop
+ * the member from changing it; the change ends it). The new one follows the console's password
+ * rules and differs from the current one. Every other session of the member ends; this browser goes
+ * on in a new session (returned, for its cookie: one who copied this session's cookie is signed out
+ * too), which ends when the old one would have. The member is mailed that it happened.
  */
 export async function changeOwnConsolePassword(
   ctx: DomainContext & { sessionId: string },
@@ -99,25 +95,27 @@ export async function changeOwnConsolePassword(
   if (!member || member.status !== "active") throw new NotFoundError("No such console member.");
   const refusal = await passwordRefusal(db, member);
   if (refusal) throw new ValidationError(refusal);
-  checkNewPassword(data, member);
-  const [currentOk, unchanged] = await Promise.all([verifyPassword(member.passwordHash, data.current), verifyPassword(member.passwordHash, data.password)]);
-  const newHash = currentOk && !unchanged ? await hashPassword(data.password) : null;
+  assertNewPassword(data, [member.email, member.name]);
   const audit = { action: "console_member.password_change", targetType: "console_member", targetId: memberId, targetLabel: member.email } as const;
-  const outcome = await inTransaction(async (tx): Promise<{ ok: true; sessionsEnded: number; sessionId: string } | { ok: false; reason: "locked" | "wrong" }> => {
-    // In turn with every member change (a reset link used, a suspension): the members' lock, then the
-    // member's row, as everywhere, so two of them never wait on each other; and with the member's
-    // other guesses (sign-in, step-up), which hold the row.
-    await lockMembers(tx);
-    if (await consoleLockedUntil(tx, memberId)) {
-      await recordAudit(tx, ctx, { ...audit, outcome: "failure", reason: "locked" });
-      return { ok: false, reason: "locked" };
-    }
-    if (!currentOk) {
+  const guessesKey = `console-pw-change:${ctx.sessionId}`;
+  const guesses = await hitRateLimit(guessesKey, MAX_FAILURES, LOCK_MINUTES * 60);
+  if (!guesses.allowed) {
+    await inTransaction((tx) => recordAudit(tx, ctx, { ...audit, outcome: "failure", reason: "too many wrong passwords in this session" }));
+    throw ValidationError.field("current", `Too many wrong passwords: try again in ${Math.ceil(guesses.retryAfterSeconds / 60)} minutes.`);
+  }
+  if (!(await verifyPassword(member.passwordHash, data.current))) {
+    await inTransaction(async (tx) => {
       await countConsoleFailure(tx, memberId);
       await recordAudit(tx, ctx, { ...audit, outcome: "failure", reason: "wrong current password" });
-      return { ok: false, reason: "wrong" };
-    }
-    if (!newHash) return { ok: true, sessionsEnded: -1, sessionId: ctx.sessionId };
+    });
+    throw ValidationError.field("current", "That is not your current password.");
+  }
+  await resetRateLimit(guessesKey);
+  if (await verifyPassword(member.passwordHash, data.password)) throw ValidationError.field("password", "Choose a password other than your current one.");
+  const newHash = await hashPassword(data.password);
+  const { sessionsEnded, sessionId } = await inTransaction(async (tx) => {
+    // In turn with every member change (a reset link used, a suspension): the members' lock first, as everywhere.
+    await lockMembers(tx);
     // The hash the check was made against: a password changed meanwhile (another session, a reset) is not overwritten.
     const [changed] = await tx
       .update(consoleMembers)
@@ -126,28 +124,15 @@ export async function changeOwnConsolePassword(
       .returning({ id: consoleMembers.id });
     if (!changed) throw new ValidationError("Your password was changed meanwhile; reload the page and try again.");
     await voidResetLinks(tx, memberId);
-    const sessionId = await renewSession(tx, memberId, ctx.sessionId, ctx.ip);
-    // Every session but the new one: the old one of this browser is not counted among the others.
-    const sessionsEnded = (await endMemberSessions(tx, memberId, { except: sessionId })) - 1;
-    await recordAudit(tx, ctx, { ...audit, after: { sessionsEnded } });
-    return { ok: true, sessionsEnded, sessionId };
+    const renewed = await renewConsoleSession(tx, memberId, ctx.sessionId, ctx.ip);
+    if (!renewed) throw new UnauthenticatedError("Your session has ended. Sign in again.");
+    // Every session but the new one; this browser's old one is not counted among the others.
+    const ended = (await endMemberSessions(tx, memberId, { except: renewed })) - 1;
+    await recordAudit(tx, ctx, { ...audit, after: { sessionsEnded: ended } });
+    return { sessionsEnded: ended, sessionId: renewed };
   });
-  if (!outcome.ok) throw ValidationError.field("current", outcome.reason === "locked" ? LOCKED : "That is not your current password.");
-  if (outcome.sessionsEnded < 0) throw ValidationError.field("password", "Choose a password other than your current one.");
   await sendMail(passwordChangedMail(member, "changed on the Security page"));
-  return { sessionsEnded: outcome.sessionsEnded, sessionId: outcome.sessionId, member: { id: member.id, email: member.email, name: member.name } };
-}
-
-/** A new session row in place of `sessionId` (same method, proofs and end), for this browser after a password change. */
-async function renewSession(tx: Executor, memberId: string, sessionId: string, ip: string | undefined): Promise<string> {
-  const [old] = await tx.select().from(consoleSessions).where(and(eq(consoleSessions.id, sessionId), eq(consoleSessions.memberId, memberId), isNull(consoleSessions.revokedAt)));
-  if (!old) throw new ValidationError("Your session has ended. Sign in again.");
-  const [renewed] = await tx
-    .insert(consoleSessions)
-    // The end read in SQL: a JavaScript Date would drop its microseconds.
-    .values({ memberId, expiresAt: sql`(select expires_at from console_sessions where id = ${old.id})`, ip: ip ?? old.ip, userAgent: old.userAgent, secondFactorAt: old.secondFactorAt, method: old.method, authnContext: old.authnContext })
-    .returning({ id: consoleSessions.id });
-  return renewed!.id;
+  return { sessionsEnded, sessionId, member: { id: member.id, email: member.email, name: member.name } };
 }
 
 export type OwnConsoleSession = {
@@ -251,8 +236,6 @@ export async function requestConsolePasswordReset(rawEmail: unknown, request: { 
 
 async function mailResetLink(email: string, request: { ip?: string }): Promise<void> {
   const mail = await inTransaction(async (tx) => {
-    // In turn with other requests for the member (one link stands) and every member change.
-    await lockMembers(tx);
     const [member] = await tx.select().from(consoleMembers).where(sql`lower(${consoleMembers.email}) = lower(${email})`);
     const refusal = !member ? "no such member" : member.status !== "active" ? `member ${member.status}` : await passwordRefusal(tx, member);
     const audit = { action: "console_member.password_reset_requested", targetType: "console_member", targetId: member?.id ?? null, targetLabel: member?.email ?? email } as const;
@@ -260,10 +243,12 @@ async function mailResetLink(email: string, request: { ip?: string }): Promise<v
       await recordAudit(tx, { actor: member ? memberActor(member) : anonymous(email), ip: request.ip }, { ...audit, outcome: "failure", reason: refusal ?? "no such member" });
       return null;
     }
-    await voidResetLinks(tx, member.id);
+    // Earlier links stay usable until one is used (which voids the rest): a request from someone
+    // else must not void the link the member is about to click.
     const token = newSecretToken();
     await tx.insert(consolePasswordResets).values({ memberId: member.id, tokenHash: hashToken(token), expiresAt: sql`now() + make_interval(mins => ${RESET_MINUTES})` });
-    await recordAudit(tx, { actor: memberActor(member), ip: request.ip }, audit);
+    // Without SMTP the link waits in the outbox, where owners can read it: the row says so.
+    await recordAudit(tx, { actor: memberActor(member), ip: request.ip }, { ...audit, after: { linkDelivered: env().SMTP_URL ? "mail" : "outbox" } });
     return {
       to: member.email,
       consoleMemberId: member.id,
@@ -303,7 +288,7 @@ export async function resetConsolePassword(input: unknown, request: { ip?: strin
     .innerJoin(consoleMembers, eq(consoleMembers.id, consolePasswordResets.memberId))
     .where(and(eq(consolePasswordResets.tokenHash, hashToken(data.token)), isNull(consolePasswordResets.usedAt), gt(consolePasswordResets.expiresAt, sql`now()`)));
   if (!preview || preview.member.status !== "active") throw new ValidationError(USED_OR_EXPIRED);
-  checkNewPassword(data, preview.member);
+  assertNewPassword(data, [preview.member.email, preview.member.name]);
   const passwordHash = await hashPassword(data.password);
   const done = await inTransaction(async (tx) => {
     // The members' lock first, as every member change takes it (a removal, a password change): the
@@ -333,8 +318,7 @@ export async function resetConsolePassword(input: unknown, request: { ip?: strin
       targetType: "console_member",
       targetId: member.id,
       targetLabel: member.email,
-      // Without SMTP the link waited in the outbox, where owners could read it: the row says so.
-      after: { sessionsEnded, reviewerCredentialsRevoked, linkDelivered: env().SMTP_URL ? "mail" : "outbox" },
+      after: { sessionsEnded, reviewerCredentialsRevoked },
     });
     return member;
   });

@@ -18,7 +18,7 @@ import { authorize } from "@/lib/permissions";
 import { hitRateLimit, limitedAddress, refundRateLimit, resetRateLimit } from "@/lib/rate-limit";
 import { getAuthRow, routeSignIn } from "@/lib/sso/environment-auth";
 import { emailSchema, parseInput, uuidSchema } from "@/lib/validation";
-import { passwordProblems } from "./password-strength";
+import { assertNewPassword } from "./password-strength";
 import { createEndUserSession, holdLiveSession, readEndUserSession, renewEndUserSession, type EndUserSession } from "./sessions";
 import { openSecret, sealSecret } from "@/lib/crypto/sealed";
 import { checkSecondFactor, hasSecondFactor, passkeyOptionsFor, secondFactorRefusal, userOwner } from "@/lib/second-factor";
@@ -184,11 +184,9 @@ export async function setPasswordWithLink(
   // ends, and be audited as a reset.
   const purpose = parseInput(settingLinkPurpose, linkPurpose);
   const data = parseInput(setPasswordInput, input);
-  if (data.password !== data.confirm) throw ValidationError.field("confirm", "The passwords do not match.");
   const preview = await peekToken(data.token, purpose, environmentKey);
   if (!preview) throw new ValidationError("This link was already used or has expired; ask for a new one.", { token: ["This link was already used or has expired."] });
-  const problems = passwordProblems(data.password, [preview.email, preview.name]);
-  if (problems.length) throw new ValidationError(problems[0]!, { password: problems });
+  assertNewPassword(data, [preview.email, preview.name]);
   const hash = await hashPassword(data.password);
   return inTransaction(async (tx) => {
     const link = await consumeToken(tx, data.token, purpose, environmentKey);
@@ -587,9 +585,7 @@ export async function changeOwnPassword(
   if (!data.current) throw ValidationError.field("current", "Enter your current password.");
   const refusal = await endUserPasswordRefusal(current);
   if (refusal) throw new ValidationError(refusal);
-  const problems = passwordProblems(data.password, [user.email, user.name]);
-  if (problems.length) throw new ValidationError(problems[0]!, { password: problems });
-  if (data.password !== data.confirm) throw ValidationError.field("confirm", "The passwords do not match.");
+  assertNewPassword(data, [user.email, user.name]);
   const { PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES } = env();
   const ctx: DomainContext = { actor: endUser(user, environment.id), ip: request.ip };
   const audit = { action: "user.password_change", targetType: "user", targetId: user.id, targetLabel: user.email, environment } as const;

@@ -1,4 +1,5 @@
 import { ZxcvbnFactory } from "@zxcvbn-ts/core";
+import { ValidationError } from "@/lib/errors";
 import * as common from "@zxcvbn-ts/language-common";
 import * as en from "@zxcvbn-ts/language-en";
 
@@ -31,4 +32,15 @@ export function passwordProblems(password: string, userInputs: string[] = []): s
     return [`This password is too easy to guess. ${hint}`.trim()];
   }
   return [];
+}
+
+/**
+ * The one check of a new password every form that sets one makes (invitations and resets, of end
+ * users and console members, and changes): typed the same twice, then strong enough. Throws the
+ * field error.
+ */
+export function assertNewPassword(data: { password: string; confirm: string }, userInputs: string[]): void {
+  if (data.password !== data.confirm) throw ValidationError.field("confirm", "The passwords do not match.");
+  const problems = passwordProblems(data.password, userInputs);
+  if (problems.length) throw new ValidationError(problems[0]!, { password: problems });
 }

@@ -164,7 +164,8 @@ export function SignOutOthersForm({ envKey }: { envKey: string }) {
       <Notice state={state} />
       <FormError state={state} />
       <Button type="submit" variant="secondary" disabled={pending}>
-        Sign out everywhere else
+        {/* Not "Sign out…": the page's own Sign out button is named so, and a name that starts alike reads as the same to assistive tools. */}
+        End my other sessions
       </Button>
     </form>
   );

@@ -176,7 +176,7 @@ export default async function EndUserHome({ params }: { params: Promise<{ env: s
         <h3 className="mt-3 text-sm font-semibold">Password</h3>
         <ChangePasswordForm envKey={envKey} email={user.email} refusal={passwordRefusal} />
         <h3 className="mt-6 text-sm font-semibold">Sessions</h3>
-        <p className="mt-1 text-sm text-slate-600">Signed in somewhere you do not recognise? Sign out everywhere else: other browsers, other environments and the apps you signed in to stop at once; this one stays.</p>
+        <p className="mt-1 text-sm text-slate-600">Signed in somewhere you do not recognise? End your other sessions: other browsers, other environments and the apps you signed in to stop at once; this one stays.</p>
         <SignOutOthersForm envKey={envKey} />
       </section>
     </div>
