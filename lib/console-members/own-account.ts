@@ -36,7 +36,6 @@ const RESETS_PER_ADDRESS = 20;
 const RESET_WINDOW_SECONDS = 3600;
 
 const USED_OR_EXPIRED = "This link was already used or has expired; ask for a new one from the sign-in page.";
-const LOCKED = "Too many wrong passwords or codes: try again in a few minutes.";
 
 const passwordField = z.string({ error: "Enter a password." }).max(1000, "At most 1,000 characters.");
 const changeInput = z.object({ current: passwordField, password: passwordField, confirm: passwordField });
