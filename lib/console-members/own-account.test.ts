@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { eq, sql } from "drizzle-orm";
 import { encode } from "next-auth/jwt";
 import { generate } from "otplib";
-import { getDb, getSql } from "@/db/client";
+import { getDb } from "@/db/client";
 import { consoleMembers, consolePasswordResets } from "@/db/schema";
 import type { DomainContext } from "@/lib/auth/actor";
 import { signInConsoleMember } from "@/lib/auth/console-sign-in";
@@ -14,6 +14,7 @@ import { createApiToken } from "@/lib/api-tokens";
 import { confirmTotpEnrolment, startTotpEnrolment } from "@/lib/second-factor";
 import { setupSso, type SsoFixture } from "@/lib/sso/testing/fixture";
 import { countRows, systemCtx } from "@/test-support/fixtures";
+import { whileHeld } from "@/test-support/while-held";
 import { changeConsoleMemberRole, createConsoleMember, inviteConsoleMember, reactivateConsoleMember, suspendConsoleMember } from ".";
 import {
   changeOwnConsolePassword,
@@ -77,29 +78,6 @@ async function resetLink(email: string): Promise<string | null> {
 async function askReset(email: string, ip = "203.0.113.7") {
   const mailLink = await requestConsolePasswordReset(email, { ip });
   await mailLink();
-}
-
-/**
- * Starts each of `starts` while a third connection holds what `hold` locks, one after another, each
- * once the ones before wait on a lock (so they queue in that order), then lets go; their outcomes
- * (a refusal's message in its place).
- */
-async function whileHeld(hold: (held: ReturnType<typeof getSql>) => Promise<unknown>, starts: (() => Promise<unknown>)[]): Promise<unknown[]> {
-  const holder = await getSql().reserve();
-  const waits = async () => (await getSql()`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`)[0]!.n as number;
-  try {
-    await holder`begin`;
-    await hold(holder as unknown as ReturnType<typeof getSql>);
-    const running: Promise<unknown>[] = [];
-    for (const [i, start] of starts.entries()) {
-      running.push(start().catch((e: Error) => e.message));
-      await expect.poll(waits, { timeout: 15_000 }).toBe(i + 1);
-    }
-    await holder`commit`;
-    return await Promise.all(running);
-  } finally {
-    holder.release();
-  }
 }
 
 describe("changing one's own password", () => {

@@ -6,9 +6,9 @@ import { env as appEnv } from "@/env";
 import { inTransaction } from "@/lib/domain/transaction";
 import { setupSso, type SsoFixture } from "@/lib/sso/testing/fixture";
 import { systemCtx } from "@/test-support/fixtures";
+import { whileHeld } from "@/test-support/while-held";
 import { changeOwnPassword, endUserPasswordRefusal, requestPasswordReset, sendInvitation, setPasswordWithLink, signInWithPassword, signOutOtherSessions } from "./password-accounts";
 import { createEndUserSession, readEndUserSession } from "./sessions";
-import { getSql } from "@/db/client";
 import { createUser, setUserStatus } from "@/lib/users";
 import { createResource } from "@/lib/access/resources";
 import { consentIsLive } from "@/lib/oauth/consent-state";
@@ -56,25 +56,6 @@ const live = async (envKey: string, token: string) => (await readEndUserSession(
 const rowOf = async (id: string) => (await getDb().select().from(users).where(eq(users.id, id)))[0]!;
 const auditOf = (id: string, action: string) =>
   getDb().execute<{ outcome: string; reason: string | null; after: Record<string, unknown> | null }>(sql`select outcome, reason, after from audit_events where target_id = ${id} and action = ${action} order by id`);
-
-/** Starts each of `starts` while a third connection holds what `hold` locks, each once the ones before wait on a lock, then lets go; their outcomes (a refusal's message in its place). */
-async function whileHeld(hold: (held: ReturnType<typeof getSql>) => Promise<unknown>, starts: (() => Promise<unknown>)[]): Promise<unknown[]> {
-  const holder = await getSql().reserve();
-  const waits = async () => (await getSql()`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`)[0]!.n as number;
-  try {
-    await holder`begin`;
-    await hold(holder as unknown as ReturnType<typeof getSql>);
-    const running: Promise<unknown>[] = [];
-    for (const [i, start] of starts.entries()) {
-      running.push(start().catch((e: Error) => e.message));
-      await expect.poll(waits, { timeout: 15_000 }).toBe(i + 1);
-    }
-    await holder`commit`;
-    return await Promise.all(running);
-  } finally {
-    holder.release();
-  }
-}
 
 describe("an end user changes their password", () => {
   it("with the current one: the new one signs in, the old no longer; every other session ends (other environments too), this one stays; audited", async () => {
