@@ -1,5 +1,5 @@
 import "server-only";
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, gt, isNull, sql } from "drizzle-orm";
 import { getDb, type Executor } from "@/db/client";
 import { consoleMembers, consoleSessions, type ConsoleMember } from "@/db/schema";
 import { recordAudit } from "@/lib/audit/record";
@@ -15,6 +15,10 @@ import type { DomainContext } from "./actor";
 
 export const CONSOLE_SESSION_HOURS = 12;
 export const CONSOLE_IDLE_MINUTES = 120;
+
+/** A console session that may still be used: not ended, not expired, not idle (the session read, the member's list of theirs, a renewal). */
+export const liveConsoleSession = () =>
+  and(isNull(consoleSessions.revokedAt), gt(consoleSessions.expiresAt, sql`now()`), gt(consoleSessions.lastSeenAt, sql`now() - make_interval(mins => ${CONSOLE_IDLE_MINUTES})`));
 
 type Refusal = "invalid" | "locked" | "throttled" | "suspended" | "invited" | "sso_required" | "second_factor_required" | "second_factor_wrong";
 
@@ -208,7 +212,7 @@ export async function renewConsoleSession(tx: Executor, memberId: string, sessio
       and(
         eq(consoleSessions.id, sessionId),
         eq(consoleSessions.memberId, memberId),
-        sql`${consoleSessions.revokedAt} is null and ${consoleSessions.expiresAt} > now() and ${consoleSessions.lastSeenAt} > now() - make_interval(mins => ${CONSOLE_IDLE_MINUTES})`,
+        liveConsoleSession(),
       ),
     );
   if (!old) return null;

@@ -3,13 +3,13 @@ import { cache } from "react";
 import { cookies, headers } from "next/headers";
 import { redirect } from "next/navigation";
 import { decode, encode } from "next-auth/jwt";
-import { and, eq, gt, isNull, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
 import type { ConsoleRole } from "@/db/enums";
 import { consoleMemberEnvironments, secondFactors, consoleMembers, consoleSessions, consoleSettings, consoleSso } from "@/db/schema";
 import { env, servedOverHttps } from "@/env";
 import type { Actor, DomainContext } from "./actor";
-import { CONSOLE_IDLE_MINUTES, CONSOLE_SESSION_HOURS } from "./console-sign-in";
+import { CONSOLE_SESSION_HOURS, liveConsoleSession } from "./console-sign-in";
 import { clientIp } from "./request-info";
 
 export type ConsoleSession = {
@@ -65,9 +65,7 @@ export async function readConsoleSession(cookieValue: string | undefined): Promi
     .where(
       and(
         eq(consoleSessions.id, sid),
-        isNull(consoleSessions.revokedAt),
-        gt(consoleSessions.expiresAt, sql`now()`),
-        gt(consoleSessions.lastSeenAt, sql`now() - make_interval(mins => ${CONSOLE_IDLE_MINUTES})`),
+        liveConsoleSession(),
         eq(consoleMembers.status, "active"),
       ),
     );

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { getDb, type Executor } from "@/db/client";
 import { consoleMembers, consolePasswordResets, consoleSessions, type ConsoleMember } from "@/db/schema";
 import type { Actor, DomainContext } from "@/lib/auth/actor";
-import { CONSOLE_IDLE_MINUTES, renewConsoleSession } from "@/lib/auth/console-sign-in";
+import { liveConsoleSession, renewConsoleSession } from "@/lib/auth/console-sign-in";
 import { clearConsoleFailures, countConsoleFailure, LOCK_MINUTES, MAX_FAILURES } from "@/lib/auth/console-lockout";
 import { hashPassword, verifyPassword } from "@/lib/auth/password";
 import { hashToken, newSecretToken } from "@/lib/auth/secret-token";
@@ -154,9 +154,7 @@ export async function listOwnConsoleSessions(ctx: DomainContext & { sessionId: s
     .where(
       and(
         eq(consoleSessions.memberId, memberId),
-        isNull(consoleSessions.revokedAt),
-        gt(consoleSessions.expiresAt, sql`now()`),
-        gt(consoleSessions.lastSeenAt, sql`now() - make_interval(mins => ${CONSOLE_IDLE_MINUTES})`),
+        liveConsoleSession(),
       ),
     )
     .orderBy(desc(sql`${consoleSessions.id} = ${ctx.sessionId}`), desc(consoleSessions.lastSeenAt))

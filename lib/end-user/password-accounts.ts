@@ -92,6 +92,16 @@ export async function peekToken(token: string, purpose: TokenPurpose, environmen
   return row ?? null;
 }
 
+/** How the user signs in to the environment (its settings, and whether they are one of its break-glass users), with the settings. */
+async function signInRouteOf(executor: Executor, user: Pick<User, "id" | "email">, environmentId: string) {
+  const [breakGlass] = await executor
+    .select({ userId: environmentBreakGlassUsers.userId })
+    .from(environmentBreakGlassUsers)
+    .where(and(eq(environmentBreakGlassUsers.userId, user.id), eq(environmentBreakGlassUsers.environmentId, environmentId)));
+  const settings = await getAuthRow(environmentId, executor);
+  return { settings, route: routeSignIn(settings, user.email, !!breakGlass) };
+}
+
 /** Uses a link up, atomically: a second use (or a concurrent one) finds nothing. */
 /**
  * Voids the user's unused links (invitation, reset, unlock): they were mailed to an address the
@@ -204,12 +214,7 @@ export async function setPasswordWithLink(
       targetLabel: user.email,
       environment: environment!,
     });
-    const [breakGlass] = await tx
-      .select()
-      .from(environmentBreakGlassUsers)
-      .where(and(eq(environmentBreakGlassUsers.userId, user.id), eq(environmentBreakGlassUsers.environmentId, environment!.id)));
-    const settings = await getAuthRow(environment!.id, tx);
-    const route = routeSignIn(settings, user.email, !!breakGlass);
+    const { settings, route } = await signInRouteOf(tx, user, environment!.id);
     if (route.method !== "password") return { token: null, environment: environment!, user };
     // A link proves the mailbox, not the second factor: a user who has one signs in with it.
     if (settings.secondFactor !== "off" && (await hasSecondFactor(userOwner(user.id), tx))) return { token: null, environment: environment!, user };
@@ -549,11 +554,7 @@ async function ownSession(environmentKey: string, sessionToken: string | undefin
  */
 export async function endUserPasswordRefusal(current: EndUserSession, executor: Executor = getDb()): Promise<string | null> {
   if (!current.user.passwordHash) return "You have no password: you sign in through single sign-on.";
-  const [breakGlass] = await executor
-    .select()
-    .from(environmentBreakGlassUsers)
-    .where(and(eq(environmentBreakGlassUsers.userId, current.user.id), eq(environmentBreakGlassUsers.environmentId, current.environment.id)));
-  const route = routeSignIn(await getAuthRow(current.environment.id, executor), current.user.email, !!breakGlass);
+  const { route } = await signInRouteOf(executor, current.user, current.environment.id);
   return route.method === "password" ? null : "You sign in here through single sign-on, so your password is not used here.";
 }
 
