@@ -791,6 +791,9 @@ export const consoleSettings = pgTable(
     id: boolean().primaryKey().default(true),
     // Members without a second factor are sent to enrol one at their next sign-in.
     requireSecondFactor: boolean().notNull().default(false),
+    // Members may ask for a reset link from the sign-in page ("Forgot your password?"). Off, only an
+    // owner's new invitation or another owner sets a forgotten password, and unused links stop working.
+    selfServiceReset: boolean().notNull().default(true),
     updatedAt: updatedAt(),
   },
   (t) => [check("console_settings_one_row", sql`${t.id}`)],
@@ -850,9 +853,10 @@ export const consoleInvitations = pgTable(
 );
 
 /**
- * A console member's "forgot password" links (lib/console-members/own-account.ts writes them): the
- * hash of a one-hour, one-use link mailed to an active member who signs in with a password. A new
- * link voids the member's earlier unused ones; using one sets the password and ends their sessions.
+ * A console member's password reset links (lib/console-members writes them): the hash of a
+ * one-hour, one-use link mailed to an active member who signs in with a password, asked for by the
+ * member ("forgot password") or sent by an owner. Earlier unused links stay usable until one is
+ * used, which voids the rest; using one sets the password and ends the member's sessions.
  */
 export const consolePasswordResets = pgTable(
   "console_password_resets",
@@ -862,6 +866,8 @@ export const consolePasswordResets = pgTable(
       .notNull()
       .references(() => consoleMembers.id, { onDelete: "cascade" }),
     tokenHash: text().notNull(),
+    // Sent by an owner (Settings → Members): usable while the console's self-service reset is off.
+    sentByOwner: boolean().notNull().default(false),
     createdAt: createdAt(),
     expiresAt: timestamp(tz).notNull(),
     usedAt: timestamp(tz),

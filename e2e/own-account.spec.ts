@@ -5,6 +5,10 @@ import { acceptInvitation, baseUrl, inviteMember, seriousViolations, signIn, sig
 // changing their password (a wrong current one refused beside its field; the other session ends),
 // and "forgot password" from the sign-in page, with the link read from the demo's outbox.
 
+// One after the other: the second test turns self-service reset off for the whole console, and the
+// first asks for a link from the sign-in page (no other spec does).
+test.describe.configure({ mode: "serial" });
+
 async function signedIn(page: Page, email: string, password: string) {
   await signIn(page, email, password);
   await expect(page).toHaveURL(/\/console\/dev$/);
@@ -95,4 +99,65 @@ test("a member sees their sessions, signs another out, changes their password, a
   await kiosk.goto(resetLink);
   await expect(kiosk.getByText("This link was already used or has expired.")).toBeVisible();
   await signedIn(kiosk, email, third);
+});
+
+/** The newest mail to `email` with `subject` in the demo's outbox (owners read reset links there), its link. */
+async function linkFromOutbox(owner: Page, email: string, subject: string): Promise<string> {
+  let found = "";
+  await expect(async () => {
+    await owner.goto(`${baseUrl()}/console/dev/settings`);
+    const mail = owner.getByRole("row").filter({ hasText: email }).filter({ hasText: subject }).first();
+    await mail.getByText("Show the message").click({ timeout: 2_000 });
+    found = (await mail.getByTestId("outbox-body").innerText()).match(/http\S+\/sign-in\/reset\/\S+/)![0];
+  }).toPass({ timeout: 30_000 });
+  return found;
+}
+
+test("an owner turns self-service reset off: the sign-in page offers no link, and the owner sends a member one instead", async ({ page, browser }) => {
+  test.setTimeout(150_000);
+  const email = `reset.${unique()}@example.com`;
+  const first = "amber lighthouse on the cliffs";
+  const second = "copper bells along the harbour";
+
+  await signInAsOwner(page);
+  const invitation = await inviteMember(page, { email, role: "Reviewer" });
+  const member = await (await browser.newContext()).newPage();
+  await acceptInvitation(member, invitation, "Rowan Reset", first);
+
+  await page.goto(`${baseUrl()}/console/security`);
+  const policy = page.getByRole("region", { name: "Forgotten passwords" });
+  await policy.getByRole("button", { name: "Turn off self-service password reset" }).click();
+  await expect(page.getByText("Members can no longer reset a forgotten password themselves.")).toBeVisible();
+  await expect(policy.getByRole("button", { name: "Let members reset a forgotten password" })).toBeVisible();
+  expect(await seriousViolations(page)).toEqual([]);
+  try {
+    await member.goto(`${baseUrl()}/sign-in`);
+    await expect(member.getByLabel("Password")).toBeVisible();
+    await expect(member.getByRole("link", { name: "Forgot your password?" })).toHaveCount(0);
+    await member.goto(`${baseUrl()}/sign-in/forgot`);
+    await expect(member.getByText("Members cannot reset a forgotten password themselves in this console: ask an owner to send you a reset link.")).toBeVisible();
+    await expect(member.getByRole("button", { name: "Send the link" })).toHaveCount(0);
+
+    // The owner sends the member a link from Members; the member sets a new password with it.
+    await page.goto(`${baseUrl()}/console/dev/settings/members`);
+    await page.getByRole("button", { name: `Send ${email} a password reset link` }).click();
+    const confirm = page.getByRole("dialog", { name: `Send ${email} a password reset link?` });
+    await confirm.getByRole("button", { name: "Send link" }).click();
+    await expect(page.getByText(/^Reset link sent; it works once, until \d\d:\d\d UTC\.$/)).toBeVisible();
+    const link = await linkFromOutbox(page, email, "Reset your identity console password");
+    await member.goto(link);
+    await expect(member.getByText(`For ${email}.`)).toBeVisible();
+    await member.getByLabel("New password").fill(second);
+    await member.getByLabel("Repeat the password").fill(second);
+    await member.getByRole("button", { name: "Set password" }).click();
+    await expect(member.getByText("Your new password is set and your sessions elsewhere are signed out. Sign in to continue.")).toBeVisible();
+    await signedIn(member, email, second);
+  } finally {
+    await page.goto(`${baseUrl()}/console/security`);
+    await page.getByRole("region", { name: "Forgotten passwords" }).getByRole("button", { name: "Let members reset a forgotten password" }).click();
+    await expect(page.getByText("Members can reset a forgotten password themselves again.")).toBeVisible();
+  }
+  await member.context().clearCookies();
+  await member.goto(`${baseUrl()}/sign-in`);
+  await expect(member.getByRole("link", { name: "Forgot your password?" })).toBeVisible();
 });

@@ -316,13 +316,15 @@ describe("authorization sweep: an admin and the owners", () => {
       removeMemberAction: [owner.id],
       resetSecondFactorsAction: [owner.id],
       setRequireSecondFactorAction: [{ requireSecondFactor: true }],
+      setConsolePasswordResetAction: [{ selfServiceReset: false }],
+      sendPasswordResetAction: [reviewer.id],
       updateConsoleSsoAction: [{ enabled: false, passwordSignIn: "everyone", mappings: [{ idpValue: "Founders", role: "admin" }] }],
     };
     const memberActions = (await consoleActions()).filter(([, a]) => a.permission![0] === "console_members" && a.permission![1] === "write");
     expect(memberActions.map(([name]) => name.split("#")[1]).sort()).toEqual(Object.keys(ARGS).sort());
 
     await signInAs("admin");
-    const tables = ["console_members", "console_member_environments", "console_invitations", "console_sessions", "email_outbox", "audit_events", "console_sso", "console_sso_mappings"];
+    const tables = ["console_members", "console_member_environments", "console_invitations", "console_sessions", "email_outbox", "audit_events", "console_sso", "console_sso_mappings", "console_password_resets", "console_settings"];
     const snapshot = async () => ({
       counts: Object.fromEntries(await Promise.all(tables.map(async (t) => [t, await countRows(t)] as const))),
       members: await getDb().execute(sql`select id, role, status from console_members order by id`),
@@ -342,6 +344,9 @@ describe("authorization sweep: an admin and the owners", () => {
     }
     expect(refused("resetSecondFactorsAction")).toBe("resetSecondFactorsAction false Only an owner signed in to the console can reset a member's second factors.");
     expect(refused("setRequireSecondFactorAction")).toBe("setRequireSecondFactorAction false Only an owner can change whether the console requires a second factor.");
+    expect(refused("setConsolePasswordResetAction")).toBe("setConsolePasswordResetAction false Only an owner can change whether members reset a forgotten password themselves.");
+    // Not only for an owner: no one but an owner may set another member's password.
+    expect(refused("sendPasswordResetAction")).toBe("sendPasswordResetAction false Only an owner signed in to the console can send a member a password reset link.");
     expect(refused("updateConsoleSsoAction")).toBe("updateConsoleSsoAction false Only an owner can change how members sign in to the console.");
     expect(await snapshot()).toEqual(before);
   });

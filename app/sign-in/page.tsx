@@ -3,6 +3,7 @@ import { redirect } from "next/navigation";
 import { publicOrigin } from "@/env";
 import { getConsoleSession } from "@/lib/auth/session";
 import { consoleSsoSettings } from "@/lib/console-sso";
+import { consoleSecurity } from "@/lib/second-factor";
 import { getTrace, signInFailureMessage } from "@/lib/sso/flow";
 import { safeRedirectTarget } from "@/lib/net/redirect";
 import { SignInForm } from "./sign-in-form";
@@ -13,7 +14,7 @@ export const dynamic = "force-dynamic";
 export default async function SignInPage({ searchParams }: { searchParams: Promise<{ callbackUrl?: string; invited?: string; reset?: string; email?: string; sso_error?: string; error?: string }> }) {
   if (await getConsoleSession()) redirect("/console");
   const { callbackUrl, invited, reset, email, sso_error: ssoErrorId, error } = await searchParams;
-  const [sso, trace] = await Promise.all([consoleSsoSettings(), typeof ssoErrorId === "string" ? getTrace(ssoErrorId) : undefined]);
+  const [sso, trace, security] = await Promise.all([consoleSsoSettings(), typeof ssoErrorId === "string" ? getTrace(ssoErrorId) : undefined, consoleSecurity()]);
   // Only a console sign-in's refusal is shown here (an environment's is shown on its own page).
   const ssoError = trace && trace.outcome === "failure" && !trace.environmentId && trace.result?.console === true ? signInFailureMessage(trace) : null;
   // Only our own origin, judged as the browser will resolve it: an open redirect after sign-in
@@ -39,7 +40,7 @@ export default async function SignInPage({ searchParams }: { searchParams: Promi
             Single sign-on is not turned on for the console.
           </p>
         )}
-        <SignInForm callbackUrl={target} email={typeof email === "string" ? email.slice(0, 320) : undefined} ssoName={sso.enabled ? sso.identityProvider!.name : null} />
+        <SignInForm callbackUrl={target} email={typeof email === "string" ? email.slice(0, 320) : undefined} ssoName={sso.enabled ? sso.identityProvider!.name : null} forgotLink={security.selfServiceReset} />
         {sso.enabled && (
           // Starting SSO writes (a pending request), so it is a POST.
           <form method="post" action="/sign-in/sso" className="mt-4 border-t border-slate-200 pt-4">

@@ -9,7 +9,7 @@ import { Field } from "@/components/ui/field";
 import { SIGN_IN_ERRORS } from "@/lib/auth/sign-in-errors";
 import { passkeyOptionsAction } from "./actions";
 
-export function SignInForm({ callbackUrl, email, ssoName }: { callbackUrl: string; email?: string; ssoName?: string | null }) {
+export function SignInForm({ callbackUrl, email, ssoName, forgotLink = true }: { callbackUrl: string; email?: string; ssoName?: string | null; forgotLink?: boolean }) {
   const router = useRouter();
   const [error, setError] = useState<string | null>(null);
   const [pending, setPending] = useState(false);
@@ -69,9 +69,11 @@ export function SignInForm({ callbackUrl, email, ssoName }: { callbackUrl: strin
       <div className={askCode ? "hidden" : "contents"}>
         <Field label="Email" name="email" type="email" autoComplete="username" defaultValue={email} required />
         <Field label="Password" name="password" type="password" autoComplete="current-password" required />
-        <a href="/sign-in/forgot" className="-mt-2 self-end text-xs text-brand-700 underline">
-          Forgot your password?
-        </a>
+        {forgotLink && (
+          <a href="/sign-in/forgot" className="-mt-2 self-end text-xs text-brand-700 underline">
+            Forgot your password?
+          </a>
+        )}
       </div>
       {askCode && (
         <>

@@ -150,6 +150,16 @@ export async function voidResetLinks(tx: Executor, memberId: string): Promise<vo
     .where(and(eq(consolePasswordResets.memberId, memberId), isNull(consolePasswordResets.usedAt)));
 }
 
+/** Voids every unused link a member asked for themselves: owners turned self-service reset off (lib/second-factor). Owners' links stay. */
+export async function voidSelfServiceResetLinks(tx: Executor): Promise<number> {
+  const voided = await tx
+    .update(consolePasswordResets)
+    .set({ usedAt: sql`now()` })
+    .where(and(isNull(consolePasswordResets.usedAt), eq(consolePasswordResets.sentByOwner, false), gt(consolePasswordResets.expiresAt, sql`now()`)))
+    .returning({ id: consolePasswordResets.id });
+  return voided.length;
+}
+
 /** The environments named, in the console's order (unknown ids are a field error). */
 async function scopeOf(tx: Executor, ids: readonly string[]): Promise<EnvironmentRef[]> {
   return (await requireEnvironments(tx, ids)).sort((a, b) => a.position - b.position);
@@ -208,6 +218,8 @@ export type ConsoleMemberRow = {
   invitationExpiresAt: Date | null;
   /** The IdP the member signs in through (console SSO: their role follows its groups); null for password members. */
   singleSignOn: string | null;
+  /** Whether the member has a console password (one who arrived by console SSO has none). */
+  hasPassword: boolean;
   createdAt: Date;
 };
 
@@ -231,6 +243,7 @@ function memberRows(executor: Executor) {
       invitationExpiresAt: sql<string | null>`(select max(i.expires_at) from ${consoleInvitations} i where i.member_id = console_members.id and i.used_at is null)`,
       secondFactors: sql<string[]>`coalesce((select array_agg(f.kind order by f.created_at) from ${secondFactors} f where f.member_id = console_members.id and f.confirmed_at is not null), '{}')`,
       singleSignOn: sql<string | null>`(select i.name from ${identityProviders} i where i.id = console_members.sso_identity_provider_id)`,
+      hasPassword: sql<boolean>`(console_members.password_hash is not null)`,
       createdAt: consoleMembers.createdAt,
     })
     .from(consoleMembers);

@@ -11,7 +11,8 @@ import { readConsoleSession } from "@/lib/auth/session";
 import { updateConsoleSso } from "@/lib/console-sso";
 import { listOutbox } from "@/lib/mail";
 import { createApiToken } from "@/lib/api-tokens";
-import { confirmTotpEnrolment, startTotpEnrolment } from "@/lib/second-factor";
+import { consoleSecurity, confirmTotpEnrolment, setConsolePasswordReset, startTotpEnrolment } from "@/lib/second-factor";
+import { hashToken } from "@/lib/auth/secret-token";
 import { setupSso, type SsoFixture } from "@/lib/sso/testing/fixture";
 import { countRows, systemCtx } from "@/test-support/fixtures";
 import { whileHeld } from "@/test-support/while-held";
@@ -24,6 +25,8 @@ import {
   peekConsolePasswordReset,
   requestConsolePasswordReset,
   resetConsolePassword,
+  SELF_SERVICE_RESET_OFF,
+  sendConsolePasswordReset,
 } from "./own-account";
 
 vi.mock("next/cache", () => ({ revalidatePath: () => undefined }));
@@ -40,19 +43,24 @@ beforeAll(async () => {
   f = await setupSso();
 });
 
-type Me = DomainContext & { sessionId: string; email: string; id: string; sessions: string[] };
+type Me = DomainContext & { sessionId: string; email: string; id: string; sessions: string[]; ips: string[] };
+
+// Each member signs in from addresses of their own: console sign-in limits attempts per address.
+let members = 0;
 
 /** A member with a password, signed in `sessions` times (the context is the first session's). */
 async function member(role: "owner" | "admin" | "reviewer" = "admin", sessions = 1): Promise<Me> {
   const email = `${role}-${crypto.randomUUID().slice(0, 8)}@example.com`;
   const m = await createConsoleMember(systemCtx, { email, name: "Morgan Reyes", role, password: PASSWORD, environmentIds: [] });
   const ids: string[] = [];
+  const ips = Array.from({ length: sessions }, (_, i) => `10.${members >> 8}.${members & 255}.${i + 1}`);
+  members++;
   for (let i = 0; i < sessions; i++) {
-    const signedIn = await signInConsoleMember({ email, password: PASSWORD, ip: `198.51.100.${i + 1}`, userAgent: "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0" });
+    const signedIn = await signInConsoleMember({ email, password: PASSWORD, ip: ips[i], userAgent: "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0" });
     if (!signedIn.ok) throw new Error(`sign-in failed: ${signedIn.reason}`);
     ids.push(signedIn.sessionId);
   }
-  return { actor: { type: "console_member", id: m.id, label: email, role, environmentIds: [] }, requestId: "test", sessionId: ids[0]!, email, id: m.id, sessions: ids };
+  return { actor: { type: "console_member", id: m.id, label: email, role, environmentIds: [] }, requestId: "test", sessionId: ids[0]!, email, id: m.id, sessions: ids, ips };
 }
 
 const alive = async (sessionId: string) => (await readConsoleSession(await encode({ token: { sid: sessionId }, secret: process.env.NEXTAUTH_SECRET! }))) !== null;
@@ -201,8 +209,8 @@ describe("one's own sessions", () => {
     await expect(endOwnConsoleSessions(me, me.sessions[4])).rejects.toThrow("No such session: it has ended already, or is not yours.");
     const list = await listOwnConsoleSessions(me);
     expect(list.map((s) => s.id)).toEqual([me.sessionId, me.sessions[1]]);
-    expect(list[0]).toMatchObject({ current: true, method: "password", ip: "198.51.100.1", userAgent: expect.stringContaining("Chrome") });
-    expect(list[1]).toMatchObject({ current: false, ip: "198.51.100.2" });
+    expect(list[0]).toMatchObject({ current: true, method: "password", ip: me.ips[0], userAgent: expect.stringContaining("Chrome") });
+    expect(list[1]).toMatchObject({ current: false, ip: me.ips[1] });
     expect(list.map((s) => s.id)).not.toContain(other.sessionId);
   });
 
@@ -373,5 +381,107 @@ describe("forgot password", () => {
     for (let i = 0; i < 20; i++) await requestConsolePasswordReset(`nobody-${i}@example.com`, { ip: "192.0.2.200" });
     await expect(requestConsolePasswordReset(`nobody-21@example.com`, { ip: "192.0.2.200" })).rejects.toMatchObject({ status: 429 });
     await expect(requestConsolePasswordReset("not an address", { ip: "192.0.2.201" })).rejects.toMatchObject({ fieldErrors: { email: [expect.any(String)] } });
+  });
+});
+
+describe("an owner's reset link, and self-service reset turned off", () => {
+  const writes = async () => ({ links: await countRows("console_password_resets"), mails: await countRows("email_outbox") });
+
+  it("an owner sends a member a link: their password and sessions stay until it is used; audited as the owner; the mail says who sent it", async () => {
+    const owner = await member("owner");
+    const me = await member("admin", 2);
+    const { expiresAt } = await sendConsolePasswordReset(owner, me.id);
+    expect(expiresAt.getTime()).toBeGreaterThan(Date.now() + 55 * 60_000);
+    expect(await alive(me.sessions[1]!)).toBe(true);
+    expect(await signInConsoleMember({ email: me.email, password: PASSWORD })).toMatchObject({ ok: true });
+    const mail = (await listOutbox(owner.actor, 500)).find((m) => m.to === me.email && m.subject.startsWith("Reset"))!;
+    expect(mail.body).toContain(`${owner.email}, an owner of the console, sent you this link`);
+    expect(await auditOf(me.id, "console_member.password_reset_sent")).toMatchObject([{ outcome: "success", actor_id: owner.id, after: { linkDelivered: "outbox" } }]);
+    await resetConsolePassword({ token: await resetLink(me.email), password: NEW_PASSWORD, confirm: NEW_PASSWORD });
+    expect(await alive(me.sessions[1]!)).toBe(false);
+    expect(await signInConsoleMember({ email: me.email, password: NEW_PASSWORD })).toMatchObject({ ok: true });
+  });
+
+  it("refuses anyone but an owner, an owner's own account, and a member who has no password to reset, each with its reason, writing nothing", async () => {
+    const owner = await member("owner");
+    const admin = await member("admin");
+    const target = await member("reviewer");
+    const suspended = await member("reviewer");
+    await suspendConsoleMember(systemCtx, suspended.id);
+    const before = await writes();
+    const refusal = (p: Promise<unknown>) => p.then(() => "sent", (e: Error & { status?: number }) => `${e.status} ${e.message}`);
+    expect(await refusal(sendConsolePasswordReset(admin, target.id))).toBe("403 Only an owner signed in to the console can send a member a password reset link.");
+    expect(await refusal(sendConsolePasswordReset(owner, owner.id))).toBe("400 Change your own password on your Security page.");
+    expect(await refusal(sendConsolePasswordReset(owner, suspended.id))).toBe(`400 ${suspended.email} is suspended: only an active member gets a reset link.`);
+    expect(await refusal(sendConsolePasswordReset(owner, crypto.randomUUID()))).toBe("404 Console member not found.");
+    expect(await refusal(sendConsolePasswordReset(owner, "not-an-id"))).toMatch(/^400 /);
+    const ssoOnly = await member("reviewer");
+    await getDb().execute(sql`update console_members set password_hash = null, sso_identity_provider_id = ${f.idp.id}, sso_subject = ${ssoOnly.email} where id = ${ssoOnly.id}`);
+    expect(await refusal(sendConsolePasswordReset(owner, ssoOnly.id))).toBe(`400 ${ssoOnly.email} signs in through single sign-on: there is no console password to reset.`);
+    await updateConsoleSso(systemCtx, { enabled: true, identityProviderId: f.idp.id, passwordSignIn: "owners", mappings: [{ idpValue: "Admins", role: "admin", environmentIds: [] }] });
+    try {
+      expect(await refusal(sendConsolePasswordReset(owner, target.id))).toBe(`400 Console passwords are kept for owners: ${target.email} signs in through single sign-on.`);
+    } finally {
+      await updateConsoleSso(systemCtx, { enabled: false, passwordSignIn: "everyone" });
+    }
+    expect(await writes()).toEqual(before);
+  });
+
+  it("off: the sign-in page's request is refused with the reason (nothing written, nothing counted), links members asked for stop working for good; an owner's link still works", async () => {
+    const owner = await member("owner");
+    const me = await member("admin");
+    await askReset(me.email);
+    const asked = (await resetLink(me.email))!;
+    try {
+      expect(await setConsolePasswordReset(owner, { selfServiceReset: false })).toEqual({ selfServiceReset: false, linksVoided: expect.any(Number) });
+      const before = await writes();
+      const audits = await countRows("audit_events");
+      await expect(requestConsolePasswordReset(me.email, { ip: "192.0.2.77" })).rejects.toMatchObject({ status: 403, message: SELF_SERVICE_RESET_OFF });
+      expect(await writes()).toEqual(before);
+      expect(await countRows("audit_events")).toBe(audits);
+      expect(await peekConsolePasswordReset(asked)).toBeNull();
+      await expect(resetConsolePassword({ token: asked, password: NEW_PASSWORD, confirm: NEW_PASSWORD })).rejects.toThrow("This link was already used or has expired");
+      await sendConsolePasswordReset(owner, me.id);
+      const sent = (await resetLink(me.email))!;
+      expect(await peekConsolePasswordReset(sent)).toEqual({ email: me.email });
+      await resetConsolePassword({ token: sent, password: NEW_PASSWORD, confirm: NEW_PASSWORD });
+      expect(await signInConsoleMember({ email: me.email, password: NEW_PASSWORD })).toMatchObject({ ok: true });
+    } finally {
+      await setConsolePasswordReset(owner, { selfServiceReset: true });
+    }
+    // On again, the voided link stays void; audited both ways, the first with the links it voided.
+    expect(await peekConsolePasswordReset(asked)).toBeNull();
+    const rows = await getDb().execute<{ before: Record<string, unknown>; after: Record<string, unknown> }>(
+      sql`select before, after from audit_events where action = 'console.security.update' and actor_id = ${owner.id} order by id`,
+    );
+    expect(rows.map((r) => [r.before.selfServiceReset, r.after.selfServiceReset])).toEqual([
+      [true, false],
+      [false, true],
+    ]);
+    expect(Number(rows[0]!.after.linksVoided)).toBeGreaterThanOrEqual(1);
+  });
+
+  it("a link asked for while an owner turns self-service off is refused at use, with the reason, while it is off", async () => {
+    const owner = await member("owner");
+    const me = await member("admin");
+    await askReset(me.email);
+    const asked = (await resetLink(me.email))!;
+    // The link was issued after the voiding (a request racing the switch): the use checks the switch itself.
+    try {
+      await setConsolePasswordReset(owner, { selfServiceReset: false });
+      await getDb().update(consolePasswordResets).set({ usedAt: null }).where(eq(consolePasswordResets.tokenHash, hashToken(asked)));
+      expect(await peekConsolePasswordReset(asked)).toEqual({ email: me.email, refusal: SELF_SERVICE_RESET_OFF });
+      await expect(resetConsolePassword({ token: asked, password: NEW_PASSWORD, confirm: NEW_PASSWORD })).rejects.toThrow(SELF_SERVICE_RESET_OFF);
+      expect(await signInConsoleMember({ email: me.email, password: PASSWORD })).toMatchObject({ ok: true });
+    } finally {
+      await setConsolePasswordReset(owner, { selfServiceReset: true });
+    }
+  });
+
+  it("only an owner turns self-service reset off or on", async () => {
+    const admin = await member("admin");
+    await expect(setConsolePasswordReset(admin, { selfServiceReset: false })).rejects.toMatchObject({ status: 403, message: "Only an owner can change whether members reset a forgotten password themselves." });
+    await expect(setConsolePasswordReset(await member("owner"), { selfServiceReset: "no" })).rejects.toMatchObject({ fieldErrors: { selfServiceReset: ["Say on or off."] } });
+    expect((await consoleSecurity()).selfServiceReset).toBe(true);
   });
 });

@@ -19,7 +19,8 @@ import { emailSchema, parseInput, uuidSchema } from "@/lib/validation";
 import { publicOrigin } from "@/env";
 import { endMemberSessions, lockMembers, voidResetLinks } from ".";
 import { revokeTokensActingFor } from "@/lib/api-tokens";
-import { hasSecondFactor, memberOwner } from "@/lib/second-factor";
+import { consoleSecurity, hasSecondFactor, memberOwner } from "@/lib/second-factor";
+import { authorizeOwner } from "@/lib/permissions";
 import { env } from "@/env";
 
 // A console member's own account, as Okta's and Keycloak's account pages have it: changing their
@@ -36,6 +37,8 @@ const RESETS_PER_ADDRESS = 20;
 const RESET_WINDOW_SECONDS = 3600;
 
 const USED_OR_EXPIRED = "This link was already used or has expired; ask for a new one from the sign-in page.";
+/** Self-service reset is off (console settings): asking is refused, and so are links the member asked for earlier. */
+export const SELF_SERVICE_RESET_OFF = "Members cannot reset a forgotten password themselves in this console: ask an owner to send you a reset link.";
 
 const passwordField = z.string({ error: "Enter a password." }).max(1000, "At most 1,000 characters.");
 const changeInput = z.object({ current: passwordField, password: passwordField, confirm: passwordField });
@@ -221,6 +224,7 @@ const memberActor = (member: Pick<ConsoleMember, "id" | "email" | "role">): Acto
  */
 export async function requestConsolePasswordReset(rawEmail: unknown, request: { ip?: string } = {}): Promise<() => Promise<void>> {
   const { email } = parseInput(z.object({ email: emailSchema }), { email: rawEmail });
+  if (!(await consoleSecurity()).selfServiceReset) throw new ForbiddenError(SELF_SERVICE_RESET_OFF);
   const [perEmail, perAddress] = await Promise.all([
     hitRateLimit(`console-pw-reset:${email.toLowerCase()}`, RESETS_PER_EMAIL, RESET_WINDOW_SECONDS),
     hitRateLimit(`console-pw-reset-ip:${limitedAddress(request.ip)}`, RESETS_PER_ADDRESS, RESET_WINDOW_SECONDS),
@@ -233,40 +237,96 @@ export async function requestConsolePasswordReset(rawEmail: unknown, request: { 
 
 async function mailResetLink(email: string, request: { ip?: string }): Promise<void> {
   const mail = await inTransaction(async (tx) => {
-    const [member] = await tx.select().from(consoleMembers).where(sql`lower(${consoleMembers.email}) = lower(${email})`);
-    const refusal = !member ? "no such member" : member.status !== "active" ? `member ${member.status}` : await passwordRefusal(tx, member);
-    const audit = { action: "console_member.password_reset_requested", targetType: "console_member", targetId: member?.id ?? null, targetLabel: member?.email ?? email } as const;
+    // Shared with a suspension (which voids the member's links): a link is never made just after.
+    const [member] = await tx.select().from(consoleMembers).where(sql`lower(${consoleMembers.email}) = lower(${email})`).for("share");
+    const refusal = !member
+      ? "no such member"
+      : member.status !== "active"
+        ? `member ${member.status}`
+        : !(await consoleSecurity(tx)).selfServiceReset
+          ? "self-service password reset is off"
+          : await passwordRefusal(tx, member);
     if (refusal || !member) {
+      const audit = { action: "console_member.password_reset_requested", targetType: "console_member", targetId: member?.id ?? null, targetLabel: member?.email ?? email } as const;
       await recordAudit(tx, { actor: member ? memberActor(member) : anonymous(email), ip: request.ip }, { ...audit, outcome: "failure", reason: refusal ?? "no such member" });
       return null;
     }
-    // Earlier links stay usable until one is used (which voids the rest): a request from someone
-    // else must not void the link the member is about to click.
-    const token = newSecretToken();
-    await tx.insert(consolePasswordResets).values({ memberId: member.id, tokenHash: hashToken(token), expiresAt: sql`now() + make_interval(mins => ${RESET_MINUTES})` });
-    // Without SMTP the link waits in the outbox, where owners can read it: the row says so.
-    await recordAudit(tx, { actor: memberActor(member), ip: request.ip }, { ...audit, after: { linkDelivered: env().SMTP_URL ? "mail" : "outbox" } });
-    return {
-      to: member.email,
-      consoleMemberId: member.id,
-      // Without SMTP the link waits in the outbox: for owners' eyes only (no one else may set a member's password).
-      ownersOnly: true,
-      subject: "Reset your identity console password",
-      text: `Hello ${member.name},\n\nSet a new console password with this link (it works once and expires in ${RESET_MINUTES} minutes):\n\n${publicOrigin()}/sign-in/reset/${token}\n\nSetting it signs you out everywhere; your second factor stays as it is.\nIf you did not ask for this, ignore this mail: your password is unchanged.\n`,
-    };
+    return issueResetLink(tx, { actor: memberActor(member), ip: request.ip }, member, "console_member.password_reset_requested");
   });
   if (mail) await sendMail(mail);
 }
 
-/** The member behind a reset link while it is usable (for showing its form); does not use it up. */
-export async function peekConsolePasswordReset(token: string, executor: Executor = getDb()): Promise<{ email: string } | null> {
+/**
+ * A new one-hour link for an active member who signs in with a password, audited, and the mail
+ * that carries it. Earlier links stay usable until one is used (which voids the rest): a request
+ * from someone else must not void the link the member is about to click.
+ */
+async function issueResetLink(
+  tx: Executor,
+  ctx: DomainContext,
+  member: ConsoleMember,
+  action: "console_member.password_reset_requested" | "console_member.password_reset_sent",
+) {
+  const token = newSecretToken();
+  const sentByOwner = action === "console_member.password_reset_sent";
+  const [{ expiresAt }] = (await tx
+    .insert(consolePasswordResets)
+    .values({ memberId: member.id, tokenHash: hashToken(token), sentByOwner, expiresAt: sql`now() + make_interval(mins => ${RESET_MINUTES})` })
+    .returning({ expiresAt: consolePasswordResets.expiresAt })) as [{ expiresAt: Date }];
+  // Without SMTP the link waits in the outbox, where owners can read it: the row says so.
+  await recordAudit(tx, ctx, {
+    action,
+    targetType: "console_member",
+    targetId: member.id,
+    targetLabel: member.email,
+    after: { linkDelivered: env().SMTP_URL ? "mail" : "outbox", expiresAt: expiresAt.toISOString() },
+  });
+  return {
+    to: member.email,
+    consoleMemberId: member.id,
+    // Without SMTP the link waits in the outbox: for owners' eyes only (no one else may set a member's password).
+    ownersOnly: true,
+    subject: "Reset your identity console password",
+    text: `Hello ${member.name},\n\n${sentByOwner ? `${ctx.actor.label}, an owner of the console, sent you this link to set a new console password` : "Set a new console password with this link"} (it works once and expires in ${RESET_MINUTES} minutes):\n\n${publicOrigin()}/sign-in/reset/${token}\n\nSetting it signs you out everywhere; your second factor stays as it is.\nIf you did not ask for this, ignore this mail: your password is unchanged.\n`,
+    expiresAt,
+  };
+}
+
+/**
+ * An owner sends a member a reset link (Okta's and Keycloak's "send a password reset"): for a
+ * member who forgot their password while self-service reset is off, or who cannot get a link for
+ * themselves. Their password and sessions stay as they are until the link is used. Owners only, as
+ * only owners may read a link waiting in the outbox; not for themselves (their Security page).
+ */
+export async function sendConsolePasswordReset(ctx: DomainContext, memberId: unknown): Promise<{ expiresAt: Date }> {
+  const id = parseInput(uuidSchema, memberId);
+  authorizeOwner(ctx.actor, "signed in to the console can send a member a password reset link");
+  if (ctx.actor.type === "console_member" && ctx.actor.id === id) throw new ValidationError("Change your own password on your Security page.");
+  const { expiresAt, ...mail } = await inTransaction(async (tx) => {
+    const [member] = await tx.select().from(consoleMembers).where(eq(consoleMembers.id, id)).for("share");
+    if (!member) throw new NotFoundError("Console member not found.");
+    if (member.status !== "active") throw new ValidationError(`${member.email} is ${member.status}: only an active member gets a reset link.`);
+    if (!member.passwordHash) throw new ValidationError(`${member.email} signs in through single sign-on: there is no console password to reset.`);
+    if (member.role !== "owner" && (await passwordReservedForOwners(tx))) throw new ValidationError(`Console passwords are kept for owners: ${member.email} signs in through single sign-on.`);
+    return issueResetLink(tx, ctx, member, "console_member.password_reset_sent");
+  });
+  await sendMail(mail);
+  return { expiresAt };
+}
+
+/**
+ * The member behind a reset link while it is usable (for showing its form), with why it is refused
+ * when self-service reset is off and the member asked for it; does not use it up.
+ */
+export async function peekConsolePasswordReset(token: string, executor: Executor = getDb()): Promise<{ email: string; refusal?: string } | null> {
   if (!linkSchema.safeParse(token).success) return null;
   const [row] = await executor
-    .select({ email: consoleMembers.email })
+    .select({ email: consoleMembers.email, sentByOwner: consolePasswordResets.sentByOwner })
     .from(consolePasswordResets)
     .innerJoin(consoleMembers, eq(consoleMembers.id, consolePasswordResets.memberId))
     .where(and(eq(consolePasswordResets.tokenHash, hashToken(token)), isNull(consolePasswordResets.usedAt), gt(consolePasswordResets.expiresAt, sql`now()`), eq(consoleMembers.status, "active")));
-  return row ?? null;
+  if (!row) return null;
+  return row.sentByOwner || (await consoleSecurity(executor)).selfServiceReset ? { email: row.email } : { email: row.email, refusal: SELF_SERVICE_RESET_OFF };
 }
 
 /**
@@ -280,11 +340,12 @@ export async function resetConsolePassword(input: unknown, request: { ip?: strin
   if (!linkSchema.safeParse(data.token).success) throw new ValidationError(USED_OR_EXPIRED);
   const db = getDb();
   const [preview] = await db
-    .select({ member: consoleMembers })
+    .select({ member: consoleMembers, sentByOwner: consolePasswordResets.sentByOwner })
     .from(consolePasswordResets)
     .innerJoin(consoleMembers, eq(consoleMembers.id, consolePasswordResets.memberId))
     .where(and(eq(consolePasswordResets.tokenHash, hashToken(data.token)), isNull(consolePasswordResets.usedAt), gt(consolePasswordResets.expiresAt, sql`now()`)));
   if (!preview || preview.member.status !== "active") throw new ValidationError(USED_OR_EXPIRED);
+  if (!preview.sentByOwner && !(await consoleSecurity(db)).selfServiceReset) throw new ValidationError(SELF_SERVICE_RESET_OFF);
   assertNewPassword(data, [preview.member.email, preview.member.name]);
   const passwordHash = await hashPassword(data.password);
   const done = await inTransaction(async (tx) => {
@@ -295,8 +356,10 @@ export async function resetConsolePassword(input: unknown, request: { ip?: strin
       .update(consolePasswordResets)
       .set({ usedAt: sql`now()` })
       .where(and(eq(consolePasswordResets.tokenHash, hashToken(data.token)), isNull(consolePasswordResets.usedAt), gt(consolePasswordResets.expiresAt, sql`now()`)))
-      .returning({ memberId: consolePasswordResets.memberId });
+      .returning({ memberId: consolePasswordResets.memberId, sentByOwner: consolePasswordResets.sentByOwner });
     if (!link) throw new ValidationError(USED_OR_EXPIRED);
+    // Read again under the transaction: an owner may have turned self-service off meanwhile.
+    if (!link.sentByOwner && !(await consoleSecurity(tx)).selfServiceReset) throw new ValidationError(SELF_SERVICE_RESET_OFF);
     const [member] = await tx.select().from(consoleMembers).where(eq(consoleMembers.id, link.memberId)).for("no key update");
     if (!member || member.status !== "active") throw new ValidationError(USED_OR_EXPIRED);
     const refusal = await passwordRefusal(tx, member);

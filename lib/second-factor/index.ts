@@ -13,6 +13,7 @@ import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@
 import { environmentIdsOf } from "@/lib/groups/membership-rows";
 import { authorize, authorizeOwner } from "@/lib/permissions";
 import { endSessionsRow } from "@/lib/users/rows";
+import { voidSelfServiceResetLinks } from "@/lib/console-members";
 import { parseInput, uuidSchema } from "@/lib/validation";
 import { checkPasskey, isPasskeyAnswer, passkeyAuthenticationOptions, passkeyRegistrationOptions, verifyPasskeyRegistration } from "./passkeys";
 import { memberOwner, ownedBy, ownerColumns, userOwner, type FactorOwner } from "./owner";
@@ -410,9 +411,28 @@ export async function stepUpSatisfied(memberId: string, sessionId: string, execu
 
 // ---- The console's requirement -----------------------------------------------
 
-export async function consoleSecurity(executor: Executor = getDb()): Promise<{ requireSecondFactor: boolean }> {
-  const [row] = await executor.select({ requireSecondFactor: consoleSettings.requireSecondFactor }).from(consoleSettings).limit(1);
-  return { requireSecondFactor: row?.requireSecondFactor ?? false };
+export type ConsoleSecurity = { requireSecondFactor: boolean; selfServiceReset: boolean };
+
+/** The console's own security settings (one row, lib/second-factor writes it): defaults until an owner changes one. */
+export async function consoleSecurity(executor: Executor = getDb()): Promise<ConsoleSecurity> {
+  const [row] = await executor
+    .select({ requireSecondFactor: consoleSettings.requireSecondFactor, selfServiceReset: consoleSettings.selfServiceReset })
+    .from(consoleSettings)
+    .limit(1);
+  return { requireSecondFactor: row?.requireSecondFactor ?? false, selfServiceReset: row?.selfServiceReset ?? true };
+}
+
+// Two owners changing settings at once: each audit row's "before" is what the other left.
+async function saveConsoleSecurity(tx: Executor, ctx: DomainContext, change: Partial<ConsoleSecurity>, effects: Record<string, unknown> = {}): Promise<ConsoleSecurity> {
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtext('console_settings'))`);
+  const before = await consoleSecurity(tx);
+  const after = { ...before, ...change };
+  await tx
+    .insert(consoleSettings)
+    .values({ id: true, ...after })
+    .onConflictDoUpdate({ target: consoleSettings.id, set: { ...change, updatedAt: sql`now()` } });
+  await recordAudit(tx, ctx, { action: "console.security.update", targetType: "console", targetId: null, targetLabel: "Console security", before, after: { ...after, ...effects } });
+  return after;
 }
 
 /** Owners turn "require a second factor for every console member" on or off (audited). */
@@ -421,15 +441,27 @@ export async function setRequireSecondFactor(ctx: DomainContext, input: unknown)
   const actor = ctx.actor;
   authorizeOwner(actor, "can change whether the console requires a second factor");
   return inTransaction(async (tx) => {
-    const before = await consoleSecurity(tx);
     if (requireSecondFactor && actor.type === "console_member" && !(await hasSecondFactor(memberOwner(actor.id!), tx))) {
       throw new ConflictError("Add a second factor to your own account first, so you are not sent to enrol by your own rule.");
     }
-    await tx
-      .insert(consoleSettings)
-      .values({ id: true, requireSecondFactor })
-      .onConflictDoUpdate({ target: consoleSettings.id, set: { requireSecondFactor, updatedAt: sql`now()` } });
-    await recordAudit(tx, ctx, { action: "console.security.update", targetType: "console", targetId: null, targetLabel: "Console security", before, after: { requireSecondFactor } });
+    await saveConsoleSecurity(tx, ctx, { requireSecondFactor });
     return { requireSecondFactor };
+  });
+}
+
+/**
+ * Owners turn members' self-service password reset ("Forgot your password?" on the sign-in page)
+ * on or off (audited). Off, the sign-in page offers no link, asking for one is refused with the
+ * reason, and links a member asked for earlier stop working; an owner can still send a member a
+ * link from Settings → Members.
+ */
+export async function setConsolePasswordReset(ctx: DomainContext, input: unknown): Promise<{ selfServiceReset: boolean; linksVoided: number }> {
+  const { selfServiceReset } = parseInput(z.object({ selfServiceReset: z.boolean({ error: "Say on or off." }) }), input);
+  authorizeOwner(ctx.actor, "can change whether members reset a forgotten password themselves");
+  return inTransaction(async (tx) => {
+    // Turned off, the links members asked for go at once (turning it on again does not revive them).
+    const linksVoided = selfServiceReset ? 0 : await voidSelfServiceResetLinks(tx);
+    await saveConsoleSecurity(tx, ctx, { selfServiceReset }, { linksVoided });
+    return { selfServiceReset, linksVoided };
   });
 }

@@ -13,6 +13,7 @@ import {
   stepUpPasskeyOptions,
   regenerateRecoveryCodes,
   removeSecondFactor,
+  setConsolePasswordReset,
   setRequireSecondFactor,
   startTotpEnrolment,
 } from "@/lib/second-factor";
@@ -52,6 +53,10 @@ export const regenerateRecoveryCodesAction = consoleAction({ ...own, stepUp: tru
 
 /** Step-up: the code a sensitive action asked for (lib/actions answers those with code "step_up_required"). */
 export const confirmSecondFactorAction = consoleAction({ ...own }, (ctx, code: unknown) => confirmSecondFactor(ctx, code));
+
+export const setConsolePasswordResetAction = consoleAction({ permission: ["console_members", "write"], stepUp: true, revalidate: ["/console", "/sign-in"] }, (ctx, input: unknown) =>
+  setConsolePasswordReset(ctx, input),
+);
 
 export const setRequireSecondFactorAction = consoleAction({ permission: ["console_members", "write"], stepUp: true, revalidate: ["/console"] }, (ctx, input: unknown) =>
   setRequireSecondFactor(ctx, input),

@@ -16,7 +16,7 @@ import {
   startPasskeyAction,
   startTotpAction,
 } from "./actions";
-import { ConsoleSsoForm, RequireSecondFactor } from "./security-forms";
+import { ConsoleSsoForm, PasswordResetPolicy, RequireSecondFactor } from "./security-forms";
 import { consoleSsoSettings } from "@/lib/console-sso";
 import { listIdentityProviders } from "@/lib/sso/identity-providers";
 
@@ -76,6 +76,11 @@ export default async function SecurityPage() {
       {session.member.role === "owner" && !session.mustEnrol && (
         <Card>
           <RequireSecondFactor required={policy.requireSecondFactor} ownHasFactor={summary.factors.length > 0} />
+        </Card>
+      )}
+      {owner && !session.mustEnrol && (
+        <Card>
+          <PasswordResetPolicy allowed={policy.selfServiceReset} />
         </Card>
       )}
       {owner && sso && !session.mustEnrol && (

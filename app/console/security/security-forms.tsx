@@ -6,7 +6,7 @@ import { Field, SelectField } from "@/components/ui/field";
 import { useAction } from "@/components/use-action";
 import { CONSOLE_ROLE_LABELS, CONSOLE_SSO_ROLES, type ConsoleSsoRole } from "@/db/enums";
 import type { FieldErrors } from "@/lib/errors";
-import { setRequireSecondFactorAction, updateConsoleSsoAction } from "./actions";
+import { setConsolePasswordResetAction, setRequireSecondFactorAction, updateConsoleSsoAction } from "./actions";
 
 export function RequireSecondFactor({ required, ownHasFactor }: { required: boolean; ownHasFactor: boolean }) {
   const { pending, run } = useAction();
@@ -29,6 +29,38 @@ export function RequireSecondFactor({ required, ownHasFactor }: { required: bool
         {required ? "Stop requiring a second factor" : "Require a second factor for every member"}
       </Button>
       {!required && !ownHasFactor && <p className="text-sm text-slate-600">Add a second factor to your own account first.</p>}
+    </section>
+  );
+}
+
+/** Owners: whether members reset a forgotten password themselves from the sign-in page. */
+export function PasswordResetPolicy({ allowed }: { allowed: boolean }) {
+  const { pending, run } = useAction();
+  return (
+    <section aria-labelledby="reset-policy-title" className="flex flex-col gap-3">
+      <h2 id="reset-policy-title" className="text-base font-semibold">
+        Forgotten passwords
+      </h2>
+      <p className="text-sm text-slate-700">
+        {allowed
+          ? "Members who forget their password ask for a one-hour reset link on the sign-in page. Owners can also send a member a link from Settings → Members."
+          : "Members cannot reset a forgotten password themselves: the sign-in page offers no link, and links they asked for earlier no longer work. Owners send a member a link from Settings → Members."}
+      </p>
+      <Button
+        className="self-start"
+        variant="secondary"
+        disabled={pending}
+        onClick={() =>
+          run(() => setConsolePasswordResetAction({ selfServiceReset: !allowed }), {
+            success: (d) =>
+              allowed
+                ? `Members can no longer reset a forgotten password themselves${d.linksVoided ? `; ${d.linksVoided} unused link${d.linksVoided === 1 ? "" : "s"} stopped working` : ""}.`
+                : "Members can reset a forgotten password themselves again.",
+          })
+        }
+      >
+        {allowed ? "Turn off self-service password reset" : "Let members reset a forgotten password"}
+      </Button>
     </section>
   );
 }

@@ -13,7 +13,11 @@ export default async function ResetPasswordPage({ params }: { params: Promise<{ 
     <main className="flex min-h-screen items-center justify-center p-6">
       <div className="w-full max-w-sm rounded-lg border border-slate-200 bg-white p-8 shadow-sm">
         <h1 className="text-xl font-semibold">Set a new password</h1>
-        {reset ? (
+        {reset?.refusal ? (
+          <p role="alert" className="mt-4 text-sm text-red-800">
+            {reset.refusal}
+          </p>
+        ) : reset ? (
           <>
             <p className="mb-4 mt-1 text-sm text-slate-600">For {reset.email}. Setting it signs you out everywhere; then sign in with it (and your second factor, if you have one).</p>
             <ResetPasswordForm token={token} email={reset.email} />

@@ -9,6 +9,7 @@ import {
   resendConsoleInvitation,
   suspendConsoleMember,
 } from "@/lib/console-members";
+import { sendConsolePasswordReset } from "@/lib/console-members/own-account";
 import { resetMemberSecondFactors } from "@/lib/second-factor";
 
 // Settings → Members: thin doors onto lib/console-members (which checks who may touch owners, the
@@ -39,3 +40,9 @@ export const removeMemberAction = consoleAction({ permission: ["console_members"
 export const resetSecondFactorsAction = consoleAction({ permission: ["console_members", "write"], stepUp: true }, (ctx, memberId: string) =>
   resetMemberSecondFactors(ctx, String(memberId)),
 );
+
+/** An owner sends a member a password reset link (a link that sets a password: step-up); lib/console-members audits it. */
+export const sendPasswordResetAction = consoleAction({ permission: ["console_members", "write"], stepUp: true }, async (ctx, memberId: string) => {
+  const { expiresAt } = await sendConsolePasswordReset(ctx, String(memberId));
+  return { expiresAt: expiresAt.toISOString() };
+});

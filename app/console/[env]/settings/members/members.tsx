@@ -10,7 +10,16 @@ import { ConfirmDialog, Modal } from "@/components/ui/modal";
 import { useAction } from "@/components/use-action";
 import { CONSOLE_ROLE_LABELS, type ConsoleMemberStatus, type ConsoleRole } from "@/db/enums";
 import type { FieldErrors } from "@/lib/errors";
-import { changeMemberRoleAction, inviteMemberAction, reactivateMemberAction, removeMemberAction, resendInvitationAction, resetSecondFactorsAction, suspendMemberAction } from "./actions";
+import {
+  changeMemberRoleAction,
+  inviteMemberAction,
+  reactivateMemberAction,
+  removeMemberAction,
+  resendInvitationAction,
+  resetSecondFactorsAction,
+  sendPasswordResetAction,
+  suspendMemberAction,
+} from "./actions";
 
 export type MemberRow = {
   id: string;
@@ -27,6 +36,7 @@ export type MemberRow = {
   invitationExpiresAt: string | null;
   /** The IdP the member signs in through (console SSO); their role follows its groups at each sign-in. */
   singleSignOn: string | null;
+  hasPassword: boolean;
   /** Whether the viewer may change this member (owners only for owners). */
   manageable: boolean;
   self: boolean;
@@ -39,7 +49,7 @@ const ROLE_RANK: Record<ConsoleRole, number> = { owner: 0, admin: 1, environment
 
 const helper = createColumnHelper<typeof dataTableFeatures, MemberRow>();
 
-type Pending = { kind: "suspend" | "reactivate" | "remove" | "resend" | "reset"; member: MemberRow } | null;
+type Pending = { kind: "suspend" | "reactivate" | "remove" | "resend" | "reset" | "password"; member: MemberRow } | null;
 const FACTOR_LABEL: Record<string, string> = { totp: "Authenticator app", passkey: "Passkey" };
 
 export function MembersTable({
@@ -48,12 +58,12 @@ export function MembersTable({
   assignableRoles,
   environments,
   refusal,
-  canResetFactors = false,
+  ownerView = false,
 }: {
   rows: MemberRow[];
   canManage: boolean;
-  /** Owners signed in to the console reset other members' second factors. */
-  canResetFactors?: boolean;
+  /** Owners signed in to the console reset other members' second factors and send them password reset links. */
+  ownerView?: boolean;
   assignableRoles: ConsoleRole[];
   environments: EnvironmentOption[];
   refusal: string | null;
@@ -119,7 +129,12 @@ export function MembersTable({
             if (!canManage || !m.manageable) return null;
             return (
               <div className="flex flex-wrap justify-end gap-1">
-                {canResetFactors && !m.self && m.secondFactors.length > 0 && (
+                {ownerView && !m.self && m.status === "active" && m.hasPassword && (
+                  <Button variant="ghost" aria-label={`Send ${m.email} a password reset link`} onClick={() => setConfirm({ kind: "password", member: m })}>
+                    Send password reset
+                  </Button>
+                )}
+                {ownerView && !m.self && m.secondFactors.length > 0 && (
                   <Button variant="ghost" aria-label={`Reset the second factors of ${m.email}`} onClick={() => setConfirm({ kind: "reset", member: m })}>
                     Reset second factors
                   </Button>
@@ -150,7 +165,7 @@ export function MembersTable({
           },
         }),
       ]),
-    [canManage, canResetFactors],
+    [canManage, ownerView],
   );
 
   const sorted = useMemo(() => {
@@ -232,6 +247,7 @@ export function MembersTable({
             if (confirm.kind === "reactivate") run(() => reactivateMemberAction(id), { ...settle, success: "Reactivated." });
             if (confirm.kind === "remove") run(() => removeMemberAction(id), { ...settle, success: "Removed." });
             if (confirm.kind === "reset") run(() => resetSecondFactorsAction(id), { ...settle, success: (d) => `Second factors reset; ${d.sessionsEnded} session${d.sessionsEnded === 1 ? "" : "s"} ended.` });
+            if (confirm.kind === "password") run(() => sendPasswordResetAction(id), { ...settle, success: (d) => `Reset link sent; it works once, until ${d.expiresAt.slice(11, 16)} UTC.` });
             if (confirm.kind === "resend") run(() => resendInvitationAction(id), { ...settle, success: (d) => `Invitation sent again; the new link expires on ${d.expiresAt.slice(0, 10)}.` });
           }}
         />
@@ -247,6 +263,12 @@ const CONFIRM: Record<NonNullable<Pending>["kind"], (m: MemberRow) => { title: s
     title: `Remove ${m.email}?`,
     description: "They lose access to the console at once; their sessions, reviewer API tokens, pending invitation and review assignments go. The audit trail keeps their changes.",
     label: "Remove",
+  }),
+  password: (m) => ({
+    title: `Send ${m.email} a password reset link?`,
+    description:
+      "They get a link by mail that sets a new console password; it works once, for an hour. Their password and sessions stay as they are until they use it, which signs them out everywhere. Their second factor stays. Without a mail server the mail waits in the outbox, where only owners can read it.",
+    label: "Send link",
   }),
   reset: (m) => ({
     title: `Reset the second factors of ${m.email}?`,

@@ -29,6 +29,7 @@ export default async function MembersPage({ params }: { params: Promise<{ env: s
     secondFactors: m.secondFactors,
     invitationExpiresAt: when(m.invitationExpiresAt),
     singleSignOn: m.singleSignOn,
+    hasPassword: m.hasPassword,
     manageable: consoleMemberDenialReason(actor, { current: m.role }) === null,
     self: m.id === session.member.id,
   }));
@@ -49,7 +50,7 @@ export default async function MembersPage({ params }: { params: Promise<{ env: s
           assignableRoles={CONSOLE_ROLES.filter((role) => consoleMemberDenialReason(actor, { next: role }) === null)}
           environments={environments.map((e) => ({ id: e.id, key: e.key, name: e.name }))}
           refusal={canManage ? null : consoleMemberDenialReason(actor)}
-          canResetFactors={actor.type === "console_member" && actor.role === "owner"}
+          ownerView={actor.type === "console_member" && actor.role === "owner"}
         />
       </Card>
     </>

@@ -1,0 +1,2 @@
+ALTER TABLE "console_password_resets" ADD COLUMN "sent_by_owner" boolean DEFAULT false NOT NULL;--> statement-breakpoint
+ALTER TABLE "console_settings" ADD COLUMN "self_service_reset" boolean DEFAULT true NOT NULL;
