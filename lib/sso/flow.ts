@@ -9,6 +9,7 @@ import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit, redact } from "@/lib/audit/record";
 import { createEndUserSession } from "@/lib/end-user/sessions";
 import { NotFoundError, ValidationError } from "@/lib/errors";
+import { uniqueViolation } from "@/lib/db-errors";
 import { endSessionsOfUnmappedMember, signInConsoleMemberBySso } from "@/lib/console-members/sso";
 import { consoleAccessFor, consoleSsoSettings, type ConsoleAccess } from "@/lib/console-sso";
 import { bindingForStart, checkBinding, SSO_REQUEST_MINUTES } from "./browser-binding";
@@ -18,7 +19,7 @@ import { getAuthRow, identityProvidersFor, signsInWith } from "./environment-aut
 import { findIdentityProviderByEntityId, getIdentityProvider, pendingCertificates, trustedCertificates } from "./identity-providers";
 import { JACKSON_PRODUCT, jackson } from "./jackson";
 import { applySignInPlan, assertedIdentity, idpActor, isQuietSignIn, planSignIn, touchSignIn, type AssertedIdentity, type SignInPlan } from "./provision";
-import { claimAttributes, newOidcRequest, oidcAuthorizationUrl, oidcCallback, openCodeVerifier, sealCodeVerifier, unverifiedEmailReason } from "./oidc";
+import { claimAttributes, isOidcState, newOidcRequest, oidcAuthorizationUrl, oidcCallback, openCodeVerifier, sealCodeVerifier, unverifiedEmailReason } from "./oidc";
 import { checkSamlResponse, decodeSamlResponse, parseXml, peekIssuer, SamlCheckError, type VerifiedAssertion } from "./saml-response";
 
 export { SSO_REQUEST_MINUTES };
@@ -335,8 +336,9 @@ export async function handleOidcCallback(input: { url: string; browserBinding?: 
   const fail = (check: string, reason: string, extra: { userId?: string; result?: Record<string, unknown> } = {}) => recordFailure(attempt, check, reason, extra);
   try {
     const callbackUrl = new URL(input.url);
-    const state = callbackUrl.searchParams.get("state")?.slice(0, 200) ?? "";
-    const pending = state.startsWith("oidc_") ? await pendingRequest(state) : undefined;
+    // A state of any other shape (a NUL, an over-long one) names no sign-in and is not looked up.
+    const state = callbackUrl.searchParams.get("state") ?? "";
+    const pending = isOidcState(state) ? await pendingRequest(state) : undefined;
     // No open sign-in of ours: nothing to attribute the attempt to, and nothing is written.
     if (!pending) return { ok: false, check: "request", reason: EXPIRED_OR_USED, environmentKey: null, traceId: null };
     const { request, idp } = pending;
@@ -634,7 +636,7 @@ async function signIn(input: {
   const traceId = randomUUID();
   let outcome: { user: User; token: string; traceId: string };
   try {
-    outcome = await getDb().transaction(async (tx) => {
+    outcome = await againAfterRace(() => getDb().transaction(async (tx) => {
       const [problem, plan] = await Promise.all([input.claim(tx), planSignIn(tx, { idp, environment, settings, identity })]);
       if (problem) throw problem;
       if ("denied" in plan) throw new Denied(plan);
@@ -657,12 +659,26 @@ async function signIn(input: {
         quiet ? touchSignIn(tx, user.id, idp.id, identity.subject) : Promise.resolve(knownUser as User),
       ]);
       return { user: touched, token, traceId };
-    });
+    }));
   } catch (e) {
     if (e instanceof Denied) return input.onDenied(e.denial.check, e.denial.reason, { userId: e.denial.userId });
     throw e;
   }
   return { ok: true, token: outcome.token, user: outcome.user, environment, traceId: outcome.traceId, redirectTo: input.returnTo ?? `/e/${environment.key}` };
+}
+
+/**
+ * A sign-in planned on what another one was committing (two first sign-ins of one new person, in
+ * two tabs: both planned to create the user, or to link the identity) meets a unique index; it is
+ * planned again once, now seeing the other's user and link, instead of answering a 500.
+ */
+async function againAfterRace<T>(signIn: () => Promise<T>): Promise<T> {
+  try {
+    return await signIn();
+  } catch (e) {
+    if (!uniqueViolation(e)) throw e;
+    return signIn();
+  }
 }
 
 /** The IdP's latest traces, each with the email of the user it named (for the "link this identity" fix). */

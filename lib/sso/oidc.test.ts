@@ -4,7 +4,7 @@ import { getDb } from "@/db/client";
 import { auditEvents, consoleMembers, environmentIdentityProviders, groupMembers, groups, identityProviders, ssoTraces, userIdentities, users, type Environment, type IdentityProvider } from "@/db/schema";
 import { env } from "@/env";
 import { createGroup } from "@/lib/groups";
-import { createEnvironments, systemCtx } from "@/test-support/fixtures";
+import { countRows, createEnvironments, createVerifiedUser, systemCtx } from "@/test-support/fixtures";
 import { homeRealm, identityProvidersFor, routeSignIn, updateEnvironmentAuth } from "./environment-auth";
 import { handleOidcCallback, previewTrace, startConsoleSso, startSso, type AcsResult } from "./flow";
 import { updateConsoleSso } from "@/lib/console-sso";
@@ -255,6 +255,46 @@ describe("signing in with an OpenID Connect IdP", () => {
     expect(first.ok).toBe(true);
     const again = failed(await handleOidcCallback({ url: callback, browserBinding: started.binding }));
     expect(again).toMatchObject({ check: "request", reason: "The sign-in request this answers has expired or was already used; start the sign-in again." });
+  });
+
+  it("answers a callback whose state is not of our shape (a NUL, an over-long one) as naming no sign-in, writing nothing (a NUL was a 500)", async () => {
+    const before = await countRows("sso_traces");
+    for (const state of ["oidc_%00", `oidc_${"a".repeat(40)}%00`, `oidc_${"a".repeat(500)}`]) {
+      const result = failed(await handleOidcCallback({ url: `${oidcRedirectUri()}?code=x&state=${state}`, browserBinding: "x" }));
+      expect(result).toMatchObject({ check: "request", reason: "The sign-in request this answers has expired or was already used; start the sign-in again.", traceId: null });
+    }
+    expect(await countRows("sso_traces")).toBe(before);
+  });
+
+  it("two first sign-ins of one new person at once (two tabs): both succeed as the same user, none a 500", async () => {
+    idp.accounts.set("twin-sub", { email: "twin@example.com", email_verified: true, groups: ["eng"] });
+    idp.autoLogin = "twin-sub";
+    const tabs = await Promise.all(
+      [0, 1].map(async () => {
+        const started = await startSso(envs.prod.key);
+        if (!("redirectUrl" in started)) throw new Error("expected a redirect");
+        return { started, callback: await browse(started.redirectUrl) };
+      }),
+    );
+    const results = await Promise.all(tabs.map((t) => handleOidcCallback({ url: t.callback, browserBinding: t.started.binding })));
+    expect(results.map((r) => r.ok)).toEqual([true, true]);
+    const user = (await userByEmail("twin@example.com"))!;
+    expect(results.map((r) => r.ok && r.user.id)).toEqual([user.id, user.id]);
+    expect(await groupNamesOf(user.id)).toEqual(["Engineers", "Everyone"]);
+  });
+
+  it("refuses an invited user whose account the IdP cannot activate (they can also enter another environment), with what to do: no session that leads nowhere", async () => {
+    await createVerifiedUser(systemCtx, { name: "Ivy Invited", email: "ivy.invited@example.com", status: "invited", environmentIds: [envs.dev.id, envs.prod.id] });
+    idp.accounts.set("ivy-sub", { email: "ivy.invited@example.com", email_verified: true });
+    const sessions = await countRows("sessions");
+    const refusal = failed((await signInAs("ivy-sub")).result);
+    expect(refusal).toMatchObject({
+      check: "user_status",
+      reason:
+        "ivy.invited@example.com has not accepted their invitation yet, and Corporate OIDC cannot activate an account that can also enter an environment outside PROD: accept the invitation first, or ask an admin whose scope covers every environment of the account to activate it.",
+    });
+    expect(await countRows("sessions")).toBe(sessions);
+    expect((await userByEmail("ivy.invited@example.com"))!.status).toBe("invited");
   });
 
   it("refuses an IdP's error answer (the person cancelled) with the IdP's words", async () => {

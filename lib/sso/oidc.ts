@@ -16,6 +16,9 @@ import { SamlCheckError, type OidcCheck } from "./saml-response";
 
 export const OIDC_CALLBACK_PATH = "/api/sso/oidc/callback";
 export const oidcRedirectUri = () => `${publicOrigin()}${OIDC_CALLBACK_PATH}`;
+const OIDC_STATE_PREFIX = "oidc_";
+/** Whether a callback's `state` has the shape of one we issue (a prefix and 43 base64url characters): anything else names no sign-in of ours. */
+export const isOidcState = (state: string | null | undefined): state is string => !!state && /^oidc_[A-Za-z0-9_-]{20,100}$/.test(state);
 
 const SECRET_PURPOSE = "oidc-client-secret";
 const VERIFIER_PURPOSE = "oidc-code-verifier";
@@ -111,7 +114,7 @@ export async function checkDiscovery(issuer: string, clientId: string, clientSec
 export type OidcRequest = { state: string; nonce: string; codeVerifier: string };
 
 export function newOidcRequest(): OidcRequest {
-  return { state: `oidc_${client.randomState()}`, nonce: client.randomNonce(), codeVerifier: client.randomPKCECodeVerifier() };
+  return { state: `${OIDC_STATE_PREFIX}${client.randomState()}`, nonce: client.randomNonce(), codeVerifier: client.randomPKCECodeVerifier() };
 }
 
 /** The IdP's authorization URL for one sign-in: code flow, PKCE S256, state and nonce. */

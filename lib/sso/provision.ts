@@ -208,8 +208,18 @@ export async function planSignIn(
   let accountKept: string | null = null;
   if (user && (rename || activate)) {
     const reason = denialReason(idpActor(idp, environment.id), "users", "write", await environmentIdsOf(tx, user.id));
+    if (reason && activate) {
+      // An invited user stays invited, and an invited user's session is refused: signing them in
+      // would be a success that leads nowhere. Refused with what to do instead.
+      return {
+        denied: true,
+        check: "user_status",
+        reason: `${user.email} has not accepted their invitation yet, and ${idp.name} cannot activate an account that can also enter an environment outside ${environment.name}: accept the invitation first, or ask an admin whose scope covers every environment of the account to activate it.`,
+        userId: user.id,
+      };
+    }
     if (reason) {
-      accountKept = `${rename ? "name" : ""}${rename && activate ? " and " : ""}${activate ? "status" : ""} left as they are: ${user.email} can also enter an environment outside ${environment.name}.`;
+      accountKept = `name left as they are: ${user.email} can also enter an environment outside ${environment.name}.`;
       rename = null;
       activate = false;
     }

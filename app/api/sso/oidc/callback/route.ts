@@ -3,15 +3,17 @@ import { clientIp } from "@/lib/auth/request-info";
 import { ssoAttemptLimit, ssoErrorPage, ssoResultResponse } from "@/lib/doors/http/sso-finish";
 import { ssoBindingCookie } from "@/lib/sso/browser-binding";
 import { handleOidcCallback } from "@/lib/sso/flow";
+import { isOidcState } from "@/lib/sso/oidc";
 import { publicOrigin } from "@/env";
 
 // The OpenID Connect redirect URI (lib/sso/oidc.ts): the IdP sends the browser back here with a
 // code and our state. Every check runs in lib/sso before any user is touched, exactly as at the
 // SAML ACS; the browser's SSO binding cookie goes along (only the starting browser finishes).
 export async function GET(request: NextRequest) {
-  // No sign-in of ours named (no state we issue): nothing to finish, and a GET with nothing to
-  // finish writes nothing (no trace, no rate-limit entry).
-  if (!request.nextUrl.searchParams.get("state")?.startsWith("oidc_")) {
+  // No sign-in of ours named (no state of the shape we issue): nothing to finish, and such a GET
+  // writes nothing (no trace, no rate-limit entry). A state of our shape counts toward the
+  // address's attempts before it is looked up, whether or not it names an open sign-in.
+  if (!isOidcState(request.nextUrl.searchParams.get("state"))) {
     return ssoErrorPage(400, "This is the OpenID Connect redirect URI: an identity provider sends the browser here to finish a sign-in started on a sign-in page; start there.");
   }
   const ip = clientIp((n) => request.headers.get(n));
