@@ -255,6 +255,21 @@ describe("brute force: per address, per account and per (account, address) toget
     expect(await signIn(victim, GOOD, "198.51.100.201")).toBe("signed in");
   });
 
+  it("forgets the addresses known before a reset: an intruder's address gets no pass through the owner's lockout", async () => {
+    const owner = "recovered@example.com";
+    await account(owner);
+    const intruder = "192.0.2.200";
+    expect(await signIn(owner, GOOD, intruder)).toBe("signed in"); // the stolen password, used
+    await requestPasswordReset("dev", owner);
+    const next = "a brand new passphrase for this";
+    await setPasswordWithLink("reset", "dev", { token: await lastLink(owner, "reset"), password: next, confirm: next });
+    for (let i = 0; i < 10; i++) await signIn(owner, `wrong guess ${i}`, `198.51.100.${i + 120}`);
+    expect(await lockedMinutes(owner)).toBe(15);
+    // The intruder's address is no longer the account's own: the lockout holds it back like any other.
+    expect(await signIn(owner, next, intruder)).toBe("refused");
+    expect(await lastSignInReason(owner)).toBe("account locked");
+  });
+
   it("the owner's own address is no free pass: its own failures hold it back", async () => {
     const owner = "shared-address@example.com";
     await account(owner);

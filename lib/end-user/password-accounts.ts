@@ -312,10 +312,19 @@ const signInInput = z.object({ email: z.string().max(320).refine((e) => !e.inclu
 /** Whether the account signed in from this address (any method, any environment) in the last 30 days. */
 async function isKnownAddress(userId: string, address: string | undefined): Promise<boolean> {
   if (!address || address === "unknown") return false;
+  // Only since the password was last set: after a reset, an intruder's address is no longer known.
   const [row] = await getDb()
     .select({ id: sessions.id })
     .from(sessions)
-    .where(and(eq(sessions.userId, userId), eq(sessions.ip, address), sql`${sessions.createdAt} > now() - make_interval(days => ${KNOWN_ADDRESS_DAYS})`))
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .where(
+      and(
+        eq(sessions.userId, userId),
+        eq(sessions.ip, address),
+        sql`${sessions.createdAt} > now() - make_interval(days => ${KNOWN_ADDRESS_DAYS})`,
+        sql`${sessions.createdAt} >= coalesce(${users.passwordChangedAt}, '-infinity')`,
+      ),
+    )
     .limit(1);
   return !!row;
 }
@@ -362,7 +371,7 @@ export async function signInWithPassword(
   ]);
   const route = routeSignIn(settings, email, !!row?.breakGlass);
   const { PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES } = env();
-  const pairKey = user ? `pw-pair:${user.id}:${address}` : "";
+  const pairKey = user ? pairFailuresKey(user.id, request.ip) : "";
   // Attempts are counted before the password is judged, each in one atomic step, so guesses sent in
   // parallel (each reading an unlocked row before any failure is written) cannot pass the
   // threshold: from elsewhere, the account's failure count (and the lockout it arms) is taken on
@@ -445,6 +454,9 @@ async function auditPasswordSignIn(
   });
 }
 
+/** The counter of an account's attempts from one of its own addresses (which its lockout does not hold back). */
+const pairFailuresKey = (userId: string, ip: string | undefined) => `pw-pair:${userId}:${ip ?? "unknown"}`;
+
 /** The per-address failure counter of password sign-ins (counted up front, given back by a success). */
 const addressFailuresKey = (ip: string | undefined) => `pw-ip-fail:${limitedAddress(ip)}`;
 
@@ -491,26 +503,40 @@ export async function completeSecondFactorSignIn(
     .from(users)
     .leftJoin(environmentAccess, and(eq(environmentAccess.userId, users.id), eq(environmentAccess.environmentId, environment.id)))
     .where(eq(users.id, step.userId));
-  if (!row || row.user.status !== "active" || !row.hasAccess || (row.user.lockedUntil && row.user.lockedUntil > new Date())) return expired;
+  if (!row || row.user.status !== "active" || !row.hasAccess) return expired;
   const user = row.user;
+  // The environment may have stopped taking passwords (SSO enforced, passwords off) since the first step.
+  if ((await signInRouteOf(db, user, environment.id)).route.method !== "password") return expired;
   const { PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES } = env();
-  // The attempt is counted before the code is judged, in one atomic step, as the password step's:
-  // guesses sent in parallel queue on the user row, and none is judged past a lockout another armed.
-  // A right code clears the count (openPasswordSession).
-  const count = await reserveSignInAttemptRow(db, user.id, PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES, Math.max(MAX_LOCKOUT_MINUTES, PASSWORD_LOCKOUT_MINUTES));
-  if (count === null) return expired;
+  const maxMinutes = Math.max(MAX_LOCKOUT_MINUTES, PASSWORD_LOCKOUT_MINUTES);
+  // As at the password step: from the account's own address only that pair's attempts hold it back
+  // (someone elsewhere who knows the email and locks the account must not keep its owner out), from
+  // elsewhere the account's lockout. The attempt is counted before the code is judged, in one atomic
+  // step: guesses sent in parallel queue on the user row (or the pair's counter), and none is judged
+  // past a lockout another armed. A right code clears the count (openPasswordSession).
+  const knownAddress = await isKnownAddress(user.id, request.ip);
+  const pairKey = pairFailuresKey(user.id, request.ip);
+  let reserved: number | null = null;
+  if (knownAddress) {
+    if (!(await hitRateLimit(pairKey, PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES * 60)).allowed) return expired;
+  } else {
+    if (user.lockedUntil && user.lockedUntil > new Date()) return expired;
+    reserved = await reserveSignInAttemptRow(db, user.id, PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES, maxMinutes);
+    if (reserved === null) return expired;
+  }
   const outcome = await inTransaction(async (tx) => {
     const check = await checkSecondFactor(tx, userOwner(user.id), data.code);
     if (!check.ok) return check;
     return openPasswordSession(tx, user, environment, request, { secondFactor: check.method });
   });
   if (outcome.ok) {
-    await refundRateLimit(addressFailuresKey(request.ip));
+    await Promise.all([refundRateLimit(addressFailuresKey(request.ip)), knownAddress ? resetRateLimit(pairKey) : undefined]);
     return outcome;
   }
-  // A wrong code counts toward the lockout like a wrong password (counted above), and the lock that
-  // arms mails the same unlock link.
+  // A wrong code counts toward the lockout like a wrong password (counted above, or now from the
+  // account's own address, as a wrong password from there is), and the lock that arms mails the same unlock link.
   const mail = await inTransaction(async (tx) => {
+    const count = knownAddress ? await recordFailedSignInRow(tx, user.id, PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES, maxMinutes) : reserved!;
     await auditPasswordSignIn(tx, environment, request, user, { outcome: "failure", reason: `second factor ${outcome.reason}${count >= PASSWORD_LOCKOUT_THRESHOLD ? "; account locked" : ""}` });
     return lockoutMail(tx, user, environment, count);
   });

@@ -10,6 +10,9 @@ import { mintAccessToken } from "@/lib/tokens/mint";
 import { createEnvironments, realMemberCtx, systemCtx } from "@/test-support/fixtures";
 import { completeSecondFactorSignIn, INVALID_CREDENTIALS, requestPasswordReset, sendInvitation, setPasswordWithLink, signInWithPassword } from "./password-accounts";
 import { readEndUserSession } from "./sessions";
+import { createIdentityProvider } from "@/lib/sso/identity-providers";
+import { configureSso } from "@/lib/sso/testing/fixture";
+import { generateKeyPair, idpMetadata } from "@/lib/sso/testing/test-idp";
 
 // End users' second factors on password sign-in, per environment (off, optional, required): the
 // second step with a code, counted toward the lockout; enrolment first where required (no access
@@ -109,6 +112,46 @@ describe("end users' second factors", () => {
     expect(await unlockWithLink("dev", token, request())).toBe(true);
     const [unlocked] = await getDb().select({ lockedUntil: users.lockedUntil }).from(users).where(eq(users.id, user.id));
     expect(unlocked!.lockedUntil).toBeNull();
+  });
+
+  it("does not let someone elsewhere who locks the account keep a user with a factor out of their own address: the second step follows the first step's rule", async () => {
+    await policy(env.dev, "optional");
+    const user = await userWithPassword("factor.home@example.com", [env.dev]);
+    const home = { ip: "198.51.100.77" };
+    expect((await signInWithPassword("dev", { email: user.email, password: PASSWORD }, home)).ok).toBe(true); // their own address from now on
+    const secret = await enrol(user.id, user.email);
+    for (let i = 0; i < 10; i++) await signInWithPassword("dev", { email: user.email, password: `a wrong guess ${i}` }, { ip: `192.0.2.${i + 1}` });
+    const [locked] = await getDb().select({ until: users.lockedUntil }).from(users).where(eq(users.id, user.id));
+    expect(locked!.until!.getTime()).toBeGreaterThan(Date.now());
+    // Elsewhere, the lockout holds even the right password back…
+    expect(await signInWithPassword("dev", { email: user.email, password: PASSWORD }, { ip: "198.51.100.78" })).toEqual({ ok: false, message: INVALID_CREDENTIALS });
+    // …at home, both steps pass (the second refused every locked account, "The sign-in took too long").
+    const first = await signInWithPassword("dev", { email: user.email, password: PASSWORD }, home);
+    expect(first).toMatchObject({ ok: false, secondStep: expect.any(String) });
+    const secondStep = (first as { secondStep: string }).secondStep;
+    // A wrong code from home counts toward the account as a wrong password from there does, and is refused with its reason.
+    expect(await completeSecondFactorSignIn("dev", { secondStep, code: "000000" }, home)).toMatchObject({ ok: false, message: "That code is not right." });
+    expect((await completeSecondFactorSignIn("dev", { secondStep, code: await code(secret, 1) }, home)).ok).toBe(true);
+  });
+
+  it("refuses the second step once the environment stopped taking passwords after the first", async () => {
+    await policy(env.prod, "optional");
+    const user = await userWithPassword("factor.route@example.com", [env.prod]);
+    const secret = await enrol(user.id, user.email);
+    const first = await signInWithPassword("prod", { email: user.email, password: PASSWORD }, request());
+    const secondStep = (first as { secondStep: string }).secondStep;
+    const current = await getEnvironmentAuth(env.prod.id);
+    // SSO enforced for everyone: no password sign-in here any more.
+    const idp = await createIdentityProvider(systemCtx, { name: "Late IdP", metadataXml: idpMetadata("https://late.example.test/metadata", "https://late.example.test/sso", [generateKeyPair("late").certBase64]) });
+    await configureSso(env.prod, idp, { enforcement: "all", passwordEnabled: false });
+    try {
+      expect(await completeSecondFactorSignIn("prod", { secondStep, code: await code(secret, 1) }, request())).toEqual({
+        ok: false,
+        message: "The sign-in took too long: enter your email and password again.",
+      });
+    } finally {
+      await updateEnvironmentAuth(systemCtx, env.prod.id, { ...current, additionalIdentityProviders: [], expectedVersion: undefined });
+    }
   });
 
   it("judges no code past the lockout when wrong codes arrive in parallel: the threshold's worth are audited, the rest refused unjudged", async () => {
