@@ -1,5 +1,5 @@
 import "server-only";
-import { and, eq, inArray, isNull, ne, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, ne, sql, type SQL } from "drizzle-orm";
 import type { Executor } from "@/db/client";
 import { sessions } from "@/db/schema";
 
@@ -26,6 +26,16 @@ export async function revokeSessionRows(tx: Executor, userIds: readonly string[]
     )
     .returning({ open: sql<boolean>`${sessions.expiresAt} > now()` });
   // How many could still be used (an expired one was over already).
+  return ended.filter((r) => r.open).length;
+}
+
+/** Ends an environment's sessions that `condition` picks (expired rows too: app grants live on them); returns how many were open. */
+export async function revokeEnvironmentSessionRows(tx: Executor, environmentId: string, condition: SQL): Promise<number> {
+  const ended = await tx
+    .update(sessions)
+    .set({ revokedAt: sql`now()` })
+    .where(and(eq(sessions.environmentId, environmentId), isNull(sessions.revokedAt), condition))
+    .returning({ open: sql<boolean>`${sessions.expiresAt} > now()` });
   return ended.filter((r) => r.open).length;
 }
 

@@ -1,5 +1,5 @@
 import "server-only";
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, not, notInArray, or, sql } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Executor } from "@/db/client";
 import { SECOND_FACTOR_POLICIES, SSO_ENFORCEMENTS } from "@/db/enums";
@@ -10,6 +10,7 @@ import {
   environmentJitGroups,
   groups,
   identityProviders,
+  sessions,
   users,
   type EnvironmentAuth,
   type IdentityProvider,
@@ -17,6 +18,7 @@ import {
 import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
+import { revokeEnvironmentSessionRows } from "@/lib/end-user/session-rows";
 import { requireEnvironment } from "@/lib/environments";
 import { usersWithAccess } from "@/lib/groups/membership-rows";
 import { NotFoundError, ValidationError, VersionConflictError } from "@/lib/errors";
@@ -299,6 +301,7 @@ export async function updateEnvironmentAuth(ctx: DomainContext, environmentId: s
     await tx.delete(environmentJitGroups).where(eq(environmentJitGroups.environmentId, env.id));
     if (jitGroupIds.length) await tx.insert(environmentJitGroups).values(jitGroupIds.map((groupId) => ({ environmentId: env.id, groupId })));
     const after = await getEnvironmentAuth(env.id, tx);
+    const sessionsEnded = await endSessionsNoLongerAllowed(tx, before, after);
     await recordAudit(tx, ctx, {
       action: "environment.auth_update",
       targetType: "environment",
@@ -306,10 +309,42 @@ export async function updateEnvironmentAuth(ctx: DomainContext, environmentId: s
       targetLabel: env.name,
       environment: env,
       before: describe(before),
-      after: describe(after),
+      after: { ...describe(after), ...(sessionsEnded ? { sessionsEnded } : {}) },
     });
     return after;
   });
+}
+
+/**
+ * Settings that refuse what was allowed end the sessions it opened, as console SSO's do: an SSO
+ * session of an IdP the environment no longer signs in with (SSO off, an IdP replaced or removed:
+ * perhaps a compromised one), and a password session of a user who may no longer use a password
+ * here (passwords off, SSO enforced for them, no longer break-glass). Their tokens and app grants
+ * go with them. Read only when the sign-in methods changed; returns how many open sessions ended.
+ */
+async function endSessionsNoLongerAllowed(tx: Executor, before: EnvironmentAuthSettings, after: EnvironmentAuthSettings): Promise<number> {
+  const methods = (s: EnvironmentAuthSettings) =>
+    JSON.stringify([s.passwordEnabled, s.ssoEnabled, s.identityProviderId, s.enforcement, s.enforcedDomains, s.breakGlassUsers.map((u) => u.id).sort(), s.additionalIdentityProviders.map((a) => a.id).sort()]);
+  if (methods(before) === methods(after)) return 0;
+  const idps = after.ssoEnabled && after.identityProviderId ? [after.identityProviderId, ...after.additionalIdentityProviders.map((a) => a.id)] : [];
+  const breakGlass = after.breakGlassUsers.map((u) => u.id);
+  // routeSignIn decides by the email's domain and whether the user is break-glass: it is asked once
+  // per domain of the password sessions here (not once per session), and the answer applied in SQL.
+  const domainOf = sql<string>`(select lower(split_part(u.email, '@', -1)) from ${users} u where u.id = ${sessions.userId})`;
+  const open = and(eq(sessions.environmentId, after.environmentId), isNull(sessions.revokedAt));
+  const domains = (await tx.selectDistinct({ domain: domainOf }).from(sessions).where(and(open, eq(sessions.method, "password")))).map((r) => r.domain);
+  const refusedDomains = (isBreakGlass: boolean) => domains.filter((d) => routeSignIn(after, `someone@${d}`, isBreakGlass).method !== "password");
+  const [plain, glass] = [refusedDomains(false), refusedDomains(true)];
+  const isGlass = breakGlass.length ? inArray(sessions.userId, breakGlass) : sql`false`;
+  const refused = or(
+    and(eq(sessions.method, "sso"), idps.length ? or(isNull(sessions.identityProviderId), notInArray(sessions.identityProviderId, idps)) : undefined),
+    and(
+      eq(sessions.method, "password"),
+      or(plain.length ? and(not(isGlass), inArray(domainOf, plain)) : sql`false`, glass.length ? and(isGlass, inArray(domainOf, glass)) : sql`false`),
+    ),
+  )!;
+  // Expired rows too (not yet revoked): an app's grant lives on its session's row after the session's end.
+  return revokeEnvironmentSessionRows(tx, after.environmentId, refused);
 }
 
 export type SignInRoute =

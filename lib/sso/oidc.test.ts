@@ -12,6 +12,9 @@ import { linkIdentity, listUserIdentities, unlinkIdentity } from "./identities";
 import { createIdentityProvider, deleteIdentityProvider, setGroupMappings, updateIdentityProvider } from "./identity-providers";
 import { claimAttributes, oidcRedirectUri } from "./oidc";
 import { configureSso } from "./testing/fixture";
+import { generateKeyPair, idpMetadata } from "./testing/test-idp";
+import { sendInvitation, setPasswordWithLink } from "@/lib/end-user/password-accounts";
+import { readEndUserSession } from "@/lib/end-user/sessions";
 import { startOidcIdp, type OidcIdp } from "./testing/oidc-idp";
 
 // OpenID Connect identity providers against a real OpenID provider (panva's oidc-provider on
@@ -304,6 +307,48 @@ describe("signing in with an OpenID Connect IdP", () => {
     const callback = `${oidcRedirectUri()}?error=access_denied&error_description=End-User+aborted+interaction&state=${state}&iss=${encodeURIComponent(idp.issuer)}`;
     const refusal = failed(await handleOidcCallback({ url: callback, browserBinding: started.binding }));
     expect(refusal).toMatchObject({ check: "idp_error", reason: "the IdP answered access_denied (End-User aborted interaction)" });
+  });
+});
+
+describe("changing how an environment signs in", () => {
+  /** A user of TEST with a password, signed in by the invitation's link: that session's token. */
+  async function passwordSession(email: string) {
+    const user = await createVerifiedUser(systemCtx, { name: "Pat Password", email, status: "invited", environmentIds: [envs.test.id] });
+    await sendInvitation(systemCtx, { userId: user.id, environmentId: envs.test.id });
+    const [mail] = await getDb().execute<{ body: string }>(sql`select body from email_outbox where "to" = ${email} order by created_at desc limit 1`);
+    const token = mail!.body.match(/\/invite\/([A-Za-z0-9_-]+)/)![1]!;
+    const set = await setPasswordWithLink("invite", "test", { token, password: "correct horse battery staple", confirm: "correct horse battery staple" });
+    return { user, token: set.token! };
+  }
+  const live = async (token: string) => (await readEndUserSession("test", token)) !== null;
+
+  it("ends the sessions the new settings refuse: SSO enforced ends password sessions (not a break-glass user's), SSO off or its IdP replaced ends its SSO sessions; audited with how many", async () => {
+    await configureSso(envs.test, connected, { enforcement: "optional", passwordEnabled: true });
+    idp.accounts.set("stays-sub", { email: "sso.session@example.com", email_verified: true });
+    const viaSso = (await signInAs("stays-sub", { environment: envs.test })).result;
+    if (!viaSso.ok || !("token" in viaSso)) throw new Error("expected an SSO sign-in");
+    const plain = await passwordSession("plain.password@example.com");
+    const glass = await passwordSession("glass.password@example.com");
+    const auditAfter = async () =>
+      (await getDb().select({ after: auditEvents.after }).from(auditEvents).where(and(eq(auditEvents.action, "environment.auth_update"), eq(auditEvents.targetId, envs.test.id))).orderBy(desc(auditEvents.id)).limit(1))[0]!
+        .after as Record<string, unknown>;
+
+    // A change of no sign-in method ends nothing.
+    await configureSso(envs.test, connected, { enforcement: "optional", passwordEnabled: true, groupSync: false });
+    expect([await live(viaSso.token), await live(plain.token), await live(glass.token)]).toEqual([true, true, true]);
+    expect(await auditAfter()).not.toHaveProperty("sessionsEnded");
+
+    await configureSso(envs.test, connected, { enforcement: "all", passwordEnabled: true, breakGlassUserIds: [glass.user.id] });
+    expect([await live(viaSso.token), await live(plain.token), await live(glass.token)]).toEqual([true, false, true]);
+    expect(await auditAfter()).toMatchObject({ sessionsEnded: 1 });
+
+    const replacement = await createIdentityProvider(systemCtx, { name: "Replacement IdP", metadataXml: idpMetadata("https://replacement.example.test/metadata", "https://replacement.example.test/sso", [generateKeyPair("replacement").certBase64]) });
+    await configureSso(envs.test, replacement, { enforcement: "all", passwordEnabled: true, breakGlassUserIds: [glass.user.id] });
+    expect([await live(viaSso.token), await live(glass.token)]).toEqual([false, true]);
+    expect(await auditAfter()).toMatchObject({ sessionsEnded: 1 });
+
+    await updateEnvironmentAuth(systemCtx, envs.test.id, { passwordEnabled: true, ssoEnabled: false, identityProviderId: null, enforcement: "optional", jitEnabled: false, groupSyncEnabled: false, sessionLifetimeMinutes: 720, idleTimeoutMinutes: 60 });
+    expect(await live(glass.token)).toBe(true);
   });
 });
 
