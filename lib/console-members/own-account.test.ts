@@ -396,6 +396,7 @@ describe("an owner's reset link, and self-service reset turned off", () => {
     expect(await signInConsoleMember({ email: me.email, password: PASSWORD })).toMatchObject({ ok: true });
     const mail = (await listOutbox(owner.actor, 500)).find((m) => m.to === me.email && m.subject.startsWith("Reset"))!;
     expect(mail.body).toContain(`${owner.email}, an owner of the console, sent you this link`);
+    expect(mail.body).toContain(`If you did not expect this, ask ${owner.email} why.`);
     expect(await auditOf(me.id, "console_member.password_reset_sent")).toMatchObject([{ outcome: "success", actor_id: owner.id, after: { linkDelivered: "outbox" } }]);
     await resetConsolePassword({ token: await resetLink(me.email), password: NEW_PASSWORD, confirm: NEW_PASSWORD });
     expect(await alive(me.sessions[1]!)).toBe(false);

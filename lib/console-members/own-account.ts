@@ -287,7 +287,7 @@ async function issueResetLink(
     // Without SMTP the link waits in the outbox: for owners' eyes only (no one else may set a member's password).
     ownersOnly: true,
     subject: "Reset your identity console password",
-    text: `Hello ${member.name},\n\n${sentByOwner ? `${ctx.actor.label}, an owner of the console, sent you this link to set a new console password` : "Set a new console password with this link"} (it works once and expires in ${RESET_MINUTES} minutes):\n\n${publicOrigin()}/sign-in/reset/${token}\n\nSetting it signs you out everywhere; your second factor stays as it is.\nIf you did not ask for this, ignore this mail: your password is unchanged.\n`,
+    text: `Hello ${member.name},\n\n${sentByOwner ? `${ctx.actor.label}, an owner of the console, sent you this link to set a new console password` : "Set a new console password with this link"} (it works once and expires in ${RESET_MINUTES} minutes):\n\n${publicOrigin()}/sign-in/reset/${token}\n\nSetting it signs you out everywhere; your second factor stays as it is.\n${sentByOwner ? `Your password stays as it is until the link is used. If you did not expect this, ask ${ctx.actor.label} why.` : "If you did not ask for this, ignore this mail: your password is unchanged."}\n`,
     expiresAt,
   };
 }
