@@ -461,6 +461,21 @@ describe("several IdPs in one environment, by email domain", () => {
     expect(linked.map((l) => [l.identityProviderId, l.subject])).toEqual([[second.id, "kim-partner"]]);
   });
 
+  it("a further IdP joins only the groups mapped for it: a value that merely names a group of the environment (Finance) is reported, not joined", async () => {
+    await setDomains([{ identityProviderId: second.id, domains: ["names.example"] }]);
+    other.accounts.set("nia-partner", { email: "nia@names.example", email_verified: true, name: "Nia", groups: ["Finance", "Engineers"] });
+    const viaPartner = (await signInAs("nia-partner", { provider: other, identityProviderId: second.id })).result;
+    if (!viaPartner.ok || "console" in viaPartner) throw new Error(viaPartner.ok ? "console" : viaPartner.reason);
+    expect(await groupNamesOf(viaPartner.user.id)).toEqual(["Everyone"]);
+    const [trace] = await getDb().select({ result: ssoTraces.result }).from(ssoTraces).where(eq(ssoTraces.id, viaPartner.traceId));
+    expect(trace!.result).toMatchObject({ unknownGroups: ["Finance", "Engineers"] });
+    // The main IdP still joins a group by its name.
+    idp.accounts.set("nia-main", { email: "nia.main@example.com", email_verified: true, name: "Nia", groups: ["Finance"] });
+    const viaMain = (await signInAs("nia-main", { identityProviderId: connected.id })).result;
+    if (!viaMain.ok || "console" in viaMain) throw new Error(viaMain.ok ? "console" : viaMain.reason);
+    expect(await groupNamesOf(viaMain.user.id)).toEqual(["Everyone", "Finance"]);
+  });
+
   it("each IdP's group sync removes only what it added: a user signing in through both keeps the other IdP's groups", async () => {
     await setDomains([{ identityProviderId: second.id, domains: ["sync.example"] }]);
     const partners = await createGroup(systemCtx, { environmentId: envs.prod.id, name: "Partners" });

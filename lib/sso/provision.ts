@@ -243,8 +243,12 @@ export async function planSignIn(
   };
   if (!settings.groupSyncEnabled) return plan;
 
-  // Targets: explicit mappings first, then a group of the environment with the same name.
+  // Targets: explicit mappings first, then (for the environment's main IdP only) a group of the
+  // environment with the same name. A further IdP serves listed email domains (a partner's, say):
+  // its users join only the groups mapped for it, never a group that merely shares a value's name
+  // ("Admins"), and it creates none.
   const values = identity.groups;
+  const byName = settings.identityProviderId === idp.id;
   // Explicitly mapped groups and same-name groups for the asserted values, in one query.
   const candidates = values.length
     ? await tx
@@ -258,19 +262,20 @@ export async function planSignIn(
           and(
             eq(groups.environmentId, environment.id),
             ne(groups.source, "system"),
-            or(isNotNull(groupMappings.idpValue), inArray(sql`lower(${groups.name})`, values.map((v) => v.toLowerCase()))),
+            or(isNotNull(groupMappings.idpValue), byName ? inArray(sql`lower(${groups.name})`, values.map((v) => v.toLowerCase())) : sql`false`),
           ),
         )
     : [];
   const mapped = candidates.filter((c) => c.mappedFrom !== null).map((c) => ({ value: c.mappedFrom!, id: c.id, name: c.name }));
   const unmapped = values.filter((v) => !mapped.some((m) => m.value === v));
-  const byName = candidates.filter((c) => unmapped.some((v) => v.toLowerCase() === c.name.toLowerCase())).map(({ id, name }) => ({ id, name }));
+  const sameName = candidates.filter((c) => unmapped.some((v) => v.toLowerCase() === c.name.toLowerCase())).map(({ id, name }) => ({ id, name }));
   const targets = new Map<string, GroupRef>();
   for (const m of mapped) targets.set(m.id, { id: m.id, name: m.name });
-  for (const g of byName) targets.set(g.id, g);
-  const missing = unmapped.filter((v) => !byName.some((g) => g.name.toLowerCase() === v.toLowerCase()));
-  if (idp.createGroupsFromAssertion) plan.groupsCreated = missing.filter((v) => v.length <= GROUP_NAME_MAX);
-  plan.unknownGroups = idp.createGroupsFromAssertion ? missing.filter((v) => v.length > GROUP_NAME_MAX) : missing;
+  for (const g of sameName) targets.set(g.id, g);
+  const missing = unmapped.filter((v) => !sameName.some((g) => g.name.toLowerCase() === v.toLowerCase()));
+  const creates = byName && idp.createGroupsFromAssertion;
+  if (creates) plan.groupsCreated = missing.filter((v) => v.length <= GROUP_NAME_MAX);
+  plan.unknownGroups = creates ? missing.filter((v) => v.length > GROUP_NAME_MAX) : missing;
 
   const current = linked
     ? linked.memberships
