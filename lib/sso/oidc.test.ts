@@ -201,6 +201,23 @@ describe("signing in with an OpenID Connect IdP", () => {
     expect(await userByEmail("zed@example.com")).toBeUndefined();
   });
 
+  it("does not let UserInfo's email_verified vouch for another email the ID token carries without a proof of its own", async () => {
+    idp.accounts.set("uma-sub", { email: "uma@attacker.example", email_verified: true, name: "Uma" });
+    // The ID token names another email and says nothing of it; UserInfo proves the account's own.
+    idp.tamper = (c) => {
+      const { email_verified: _proof, ...rest } = c;
+      return { ...rest, email: "uma.victim@example.com" };
+    };
+    try {
+      const refusal = failed((await signInAs("uma-sub")).result);
+      expect(refusal.check).toBe("email_unverified");
+      expect(refusal.reason).toContain("does not say whether it is verified");
+      expect(await userByEmail("uma.victim@example.com")).toBeUndefined();
+    } finally {
+      idp.tamper = null;
+    }
+  });
+
   it("refuses an email the mapping reads from another claim than the one email_verified vouches for (preferred_username), and writes no user or link", async () => {
     await updateIdentityProvider(systemCtx, connected.id, { attributeMapping: { email: "preferred_username", name: "name", groups: "groups" } });
     try {

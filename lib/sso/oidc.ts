@@ -170,6 +170,11 @@ export async function oidcCallback(idp: OidcIdp, callbackUrl: URL, request: Oidc
     try {
       const info = await client.fetchUserInfo(config, tokens.access_token, idToken.sub);
       claims = { ...info, ...idToken };
+      // A proof vouches for the email it came with: when the ID token carries the email, only the
+      // ID token's own email_verified (or xms_edov) speaks for it, never UserInfo's about its own email.
+      if ("email" in idToken) {
+        for (const proof of ["email_verified", "xms_edov"]) if (!(proof in idToken)) delete claims[proof];
+      }
     } catch (e) {
       throw new SamlCheckError("userinfo", `The IdP's UserInfo answer was refused: ${describeError(e)}`);
     }
