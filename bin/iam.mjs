@@ -9,7 +9,9 @@
 //   iam groups add-members <group id> --user-ids <uuid>
 //   iam help [resource]
 //
-// Exit codes: 0 done, 1 the server refused (its reason on stderr), 2 a usage error, 3 unreachable.
+// Exit codes: 0 done, 1 the server refused (its reason on stderr), 2 a usage error (said before
+// anything is sent), 3 unreachable (or something other than the console answered, e.g. a proxy's
+// HTML error page).
 
 import fs from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -22,6 +24,19 @@ resource changed since), --idempotency-key KEY (POST: a retry answers the first 
 API (camelCase) or kebab-case; arrays as comma-separated values or repeated flags; --data for whole JSON bodies.`;
 
 class UsageError extends Error {}
+/** The console cannot be reached, or something other than it answered (a proxy's error page): exit 3. */
+class Unreachable extends Error {}
+
+const kebab = (name) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/** JSON given on the command line (a field, or --data): a usage error when it is not. */
+function parseJson(text, what) {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`${what} is not JSON: ${error.message}`);
+  }
+}
 
 function parseArgs(argv) {
   const positional = [];
@@ -47,19 +62,30 @@ function parseArgs(argv) {
 
 const one = (flags, name) => (flags[name] ? flags[name].at(-1) : undefined);
 
-/** A flag's text as the schema wants it: number, boolean, array (comma-separated or repeated), object (JSON). */
-function coerce(values, schema = {}) {
+const NUMBER = { integer: [/^-?\d+$/, "a whole number"], number: [/^-?\d+(\.\d+)?([eE][+-]?\d+)?$/, "a number"] };
+
+/**
+ * Flag `name`'s text as the schema (from the OpenAPI document) types it: a number only when it is
+ * one, a boolean only `true` or `false` (a typo must not turn a switch off), an array
+ * (comma-separated or repeated), an object (JSON), `null` where the field may be null. Anything
+ * else is a usage error, said before anything is sent.
+ */
+function coerce(name, values, schema = {}) {
   const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== "null") : schema.type;
-  if (type === "array") return values.flatMap((v) => v.split(",")).filter((v) => v !== "").map((v) => coerce([v], schema.items ?? {}));
+  if (type === "array") return values.flatMap((v) => v.split(",")).filter((v) => v !== "").map((v) => coerce(name, [v], schema.items ?? {}));
   const value = values.at(-1);
+  if (value === "null" && Array.isArray(schema.type) && schema.type.includes("null")) return null;
   if (type === "integer" || type === "number") {
+    const [pattern, what] = NUMBER[type];
     const n = Number(value);
-    if (Number.isNaN(n)) throw new UsageError(`expected a number, got "${value}"`);
+    if (!pattern.test(value) || !Number.isFinite(n)) throw new UsageError(`--${kebab(name)} takes ${what}, not "${value}"`);
     return n;
   }
-  if (type === "boolean") return value === "true" || value === "1" || value === "yes";
-  if (type === "object") return JSON.parse(value);
-  if (value === "null" && Array.isArray(schema.type) && schema.type.includes("null")) return null;
+  if (type === "boolean") {
+    if (value !== "true" && value !== "false") throw new UsageError(`--${kebab(name)} takes true or false, not "${value}"`);
+    return value === "true";
+  }
+  if (type === "object") return parseJson(value, `--${kebab(name)}`);
   return value;
 }
 
@@ -71,9 +97,39 @@ function resolveRef(doc, schema) {
 }
 
 function readData(value) {
-  if (value === "-") return JSON.parse(fs.readFileSync(0, "utf8"));
-  if (value.startsWith("@")) return JSON.parse(fs.readFileSync(value.slice(1), "utf8"));
-  return JSON.parse(value);
+  if (value === "-") return parseJson(fs.readFileSync(0, "utf8"), "--data (stdin)");
+  if (value.startsWith("@")) return parseJson(fs.readFileSync(value.slice(1), "utf8"), `--data ${value}`);
+  return parseJson(value, "--data");
+}
+
+/**
+ * One request to the console: the response and its text. The console unreachable, or the
+ * connection lost before the whole answer came, is Unreachable (exit 3).
+ */
+async function send(base, url, init) {
+  try {
+    const res = await fetch(url, init);
+    return { res, text: await res.text() };
+  } catch (error) {
+    throw new Unreachable(`cannot reach ${base}: ${error.cause?.message ?? error.message}`);
+  }
+}
+
+/** An answer's JSON (null when empty); an answer that is not JSON came from something other than the console's API (exit 3). */
+function answerJson(base, { res, text }) {
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    const type = res.headers.get("content-type")?.split(";")[0] || "no content type";
+    throw new Unreachable(`${base} answered ${`${res.status} ${res.statusText}`.trim()} with ${type}, not the console's JSON (is IAM_URL the console's address, and is it up?)`);
+  }
+}
+
+/** The server's refusal on stderr: its status, reason and every field error (exit 1). */
+function refusal(res, json) {
+  const fieldLines = Object.entries(json?.errors ?? {}).map(([f, msgs]) => `  ${f}: ${[msgs].flat().join(" ")}`);
+  return [`iam: ${res.status} ${json?.detail ?? json?.title ?? res.statusText}`, ...fieldLines].join("\n");
 }
 
 function commands(doc) {
@@ -131,15 +187,14 @@ async function promotion([verb, key, ...rest], flags, { base, token, out, err })
   }
   const path = `/environments/${encodeURIComponent(key)}/${verb === "export" ? "config" : verb}`;
   const body = verb === "plan" ? document : verb === "apply" ? { document, ...(flags.planHash ? { planHash: one(flags, "planHash") } : {}) } : undefined;
-  const res = await fetch(`${base}/api/v1${path}`, {
-    method: verb === "export" ? "GET" : "POST",
-    headers: { authorization: `Bearer ${token}`, accept: "application/json", ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = await res.json().catch(() => null);
+  const headers = { authorization: `Bearer ${token}`, accept: "application/json", ...(body === undefined ? {} : { "content-type": "application/json" }) };
+  // A retried apply with the same key answers the first answer (plan ignores it: it only asks).
+  if (flags.idempotencyKey) headers["idempotency-key"] = one(flags, "idempotencyKey");
+  const answer = await send(base, `${base}/api/v1${path}`, { method: verb === "export" ? "GET" : "POST", headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const { res } = answer;
+  const json = answerJson(base, answer);
   if (!res.ok) {
-    const fieldLines = Object.entries(json?.errors ?? {}).flatMap(([f, msgs]) => msgs.map((m) => `  ${f}: ${m}`));
-    err([`iam: ${res.status} ${json?.detail ?? json?.title ?? res.statusText}`, ...fieldLines].join("\n"));
+    err(refusal(res, json));
     return 1;
   }
   if (verb === "export" || one(flags, "output") === "json") out(JSON.stringify(json, null, 2));
@@ -157,18 +212,9 @@ export async function main(argv, { env = process.env, out = (s) => process.stdou
       return positional.length ? 0 : 2;
     }
     if (!base) throw new UsageError("set IAM_URL (or --url) to the console's address");
-    let docResponse;
-    try {
-      docResponse = await fetch(`${base}/api/v1/openapi.json`);
-    } catch (error) {
-      err(`iam: cannot reach ${base}: ${error.cause?.message ?? error.message}`);
-      return 3;
-    }
-    if (!docResponse.ok) {
-      err(`iam: ${base} answered ${docResponse.status} for its OpenAPI document`);
-      return 3;
-    }
-    const doc = await docResponse.json();
+    const docAnswer = await send(base, `${base}/api/v1/openapi.json`);
+    if (!docAnswer.res.ok) throw new Unreachable(`${base} answered ${docAnswer.res.status} for its OpenAPI document`);
+    const doc = answerJson(base, docAnswer);
     const list = commands(doc);
     if (positional[0] === "help") {
       out(`${USAGE}\n\nCommands:\n${helpText(list, positional[1])}`);
@@ -203,7 +249,7 @@ export async function main(argv, { env = process.env, out = (s) => process.stdou
       body = flags.data ? readData(one(flags, "data")) : {};
       for (const [name, values] of Object.entries(fields)) {
         if (!props[name]) throw new UsageError(`unknown field --${name} for ${resource} ${verb}; it takes: ${Object.keys(props).map((k) => `--${k}`).join(" ") || "no fields"}`);
-        body[name] = coerce(values, resolveRef(doc, props[name]));
+        body[name] = coerce(name, values, resolveRef(doc, props[name]));
       }
     }
     const headers = { authorization: `Bearer ${token}`, accept: "application/json" };
@@ -216,12 +262,11 @@ export async function main(argv, { env = process.env, out = (s) => process.stdou
     for (let cursor; ; ) {
       if (cursor) query.set("cursor", cursor);
       const qs = query.toString();
-      const res = await fetch(`${base}/api/v1${path}${qs ? `?${qs}` : ""}`, { method: command.method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-      const text = await res.text();
-      const json = text ? JSON.parse(text) : null;
+      const answer = await send(base, `${base}/api/v1${path}${qs ? `?${qs}` : ""}`, { method: command.method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      const { res } = answer;
+      const json = answerJson(base, answer);
       if (!res.ok) {
-        const fieldLines = Object.entries(json?.errors ?? {}).map(([f, msgs]) => `  ${f}: ${msgs.join(" ")}`);
-        err([`iam: ${res.status} ${json?.detail ?? json?.title ?? res.statusText}`, ...fieldLines].join("\n"));
+        err(refusal(res, json));
         return 1;
       }
       result = json;
@@ -238,9 +283,13 @@ export async function main(argv, { env = process.env, out = (s) => process.stdou
     else out(JSON.stringify(result, null, 2));
     return 0;
   } catch (error) {
-    if (error instanceof UsageError || error instanceof SyntaxError) {
+    if (error instanceof UsageError) {
       err(`iam: ${error.message}`);
       return 2;
+    }
+    if (error instanceof Unreachable) {
+      err(`iam: ${error.message}`);
+      return 3;
     }
     throw error;
   }

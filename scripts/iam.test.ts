@@ -1,5 +1,7 @@
 import { execFile } from "node:child_process";
 import fs from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -54,6 +56,28 @@ afterAll(async () => {
   await server?.close(1000);
 });
 
+/**
+ * What may stand between the CLI and the console: it serves the console's OpenAPI document, then
+ * answers every other request as a broken proxy would (an HTML 502 page), or hangs up (the console
+ * went away after the CLI read its commands).
+ */
+async function standIn(mode: "html-502" | "hang-up") {
+  const doc = await (await fetch(`${base}/api/v1/openapi.json`)).text();
+  const seen: string[] = [];
+  const stand = http.createServer((req, res) => {
+    if (req.url === "/api/v1/openapi.json") return void res.writeHead(200, { "content-type": "application/json" }).end(doc);
+    seen.push(`${req.method} ${req.url}`);
+    if (mode === "hang-up") return void req.socket.destroy();
+    res.writeHead(502, { "content-type": "text/html" }).end("<html><body><h1>502 Bad Gateway</h1></body></html>");
+  });
+  await new Promise<void>((resolve) => stand.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(stand.address() as AddressInfo).port}`;
+  const close = () => new Promise<void>((resolve) => (stand.closeAllConnections(), stand.close(() => resolve())));
+  return { url, seen, close };
+}
+
+const signInEtag = async (key: string) => (await fetch(`${base}/api/v1/environments/${key}/sign-in`, { headers: { authorization: `Bearer ${readToken}` } })).headers.get("etag");
+
 describe("iam (bin/iam.mjs) against a live server", () => {
   it("every REST endpoint has a distinct command name (the OpenAPI operationIds)", async () => {
     const doc = (await (await fetch(`${base}/api/v1/openapi.json`)).json()) as { paths: Record<string, Record<string, { operationId?: string }>> };
@@ -104,6 +128,8 @@ describe("iam (bin/iam.mjs) against a live server", () => {
     expect(field.code).toBe(2);
     expect(field.stderr).toMatch(/^iam: unknown field --colour for users create; it takes: .*--email/);
     expect(await iam(["users", "get"], { IAM_TOKEN: readToken })).toMatchObject({ code: 2, stderr: "iam: usage: iam users get <id>\n" });
+    const data = await iam(["users", "create", "--data", "{not json"], { IAM_TOKEN: writeToken });
+    expect([data.code, data.stderr]).toEqual([2, expect.stringMatching(/^iam: --data is not JSON: /)]);
     expect(await iam(["users", "list"])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^iam: set IAM_TOKEN/) });
     const help = await iam(["help", "groups"]);
     expect(help.code).toBe(0);
@@ -163,6 +189,78 @@ describe("iam (bin/iam.mjs) against a live server", () => {
     const stale = await iam(["env", "apply", "test", "--from", file, "--plan-hash", hash], as);
     expect([stale.code, stale.stderr.trim()]).toEqual([1, "iam: 409 TEST (or the document) changed since the plan you reviewed: plan again."]);
     expect(await iam(["env", "plan", "test"], as)).toMatchObject({ code: 2, stderr: "iam: iam env plan needs --from FILE (a document from iam env export)\n" });
+  });
+
+  it("refuses a boolean that is not true or false, and a number that is not one, with exit 2 before anything is sent", async () => {
+    const as = { IAM_TOKEN: writeToken };
+    // Everything else a PUT of PROD's sign-in settings needs, well formed.
+    const rest = ["--sso-enabled", "false", "--identity-provider-id", "null", "--enforcement", "optional", "--jit-enabled", "false", "--group-sync-enabled", "false", "--idle-timeout-minutes", "60"];
+    const before = await signInEtag("prod");
+    const auditBefore = await getSql()`select count(*)::int as n from audit_events`;
+    // The reviewer's case: a typo turned password sign-in off, and "" was sent as 0.
+    const typo = await iam(["environments", "set-sign-in", "prod", "--password-enabled", "flase", "--session-lifetime-minutes", "", ...rest], as);
+    expect([typo.code, typo.stdout, typo.stderr]).toEqual([2, "", 'iam: --password-enabled takes true or false, not "flase"\n']);
+    for (const [flag, value, reason] of [
+      ["--password-enabled", "yes", 'iam: --password-enabled takes true or false, not "yes"\n'],
+      ["--password-enabled", "", 'iam: --password-enabled takes true or false, not ""\n'],
+      ["--session-lifetime-minutes", "", 'iam: --session-lifetime-minutes takes a whole number, not ""\n'],
+      ["--session-lifetime-minutes", " ", 'iam: --session-lifetime-minutes takes a whole number, not " "\n'],
+      ["--session-lifetime-minutes", "0x10", 'iam: --session-lifetime-minutes takes a whole number, not "0x10"\n'],
+      ["--session-lifetime-minutes", "480.5", 'iam: --session-lifetime-minutes takes a whole number, not "480.5"\n'],
+      ["--session-lifetime-minutes", "8h", 'iam: --session-lifetime-minutes takes a whole number, not "8h"\n'],
+    ]) {
+      const fields = { "--password-enabled": "true", "--session-lifetime-minutes": "480", [flag!]: value! };
+      const refused = await iam(["environments", "set-sign-in", "prod", ...Object.entries(fields).flat(), ...rest], as);
+      expect([flag, value, refused.code, refused.stderr]).toEqual([flag, value, 2, reason]);
+    }
+    expect(await signInEtag("prod")).toBe(before);
+    expect(await getSql()`select count(*)::int as n from audit_events`).toEqual(auditBefore);
+    // Well-formed, the same command is sent and applied.
+    const done = await iam(["environments", "set-sign-in", "prod", "--password-enabled", "true", "--session-lifetime-minutes", "480", ...rest], as);
+    expect([done.code, done.stderr]).toEqual([0, ""]);
+    expect(JSON.parse(done.stdout)).toMatchObject({ passwordEnabled: true, sessionLifetimeMinutes: 480, idleTimeoutMinutes: 60 });
+  });
+
+  it("exits 3 when a proxy answers an HTML error page, or the server goes away after the commands are read (commands and env export, plan, apply)", async () => {
+    const as = { IAM_TOKEN: readToken };
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "iam-env-")), "dev.json");
+    fs.writeFileSync(file, (await iam(["env", "export", "dev"], as)).stdout);
+    const proxy = await standIn("html-502");
+    try {
+      const page = "502 Bad Gateway with text/html, not the console's JSON (is IAM_URL the console's address, and is it up?)";
+      for (const args of [["users", "list"], ["env", "export", "dev"], ["env", "plan", "test", "--from", file], ["env", "apply", "test", "--from", file]]) {
+        const run = await iam(args, { ...as, IAM_URL: proxy.url });
+        expect([args.join(" "), run.code, run.stderr]).toEqual([args.join(" "), 3, `iam: ${proxy.url} answered ${page}\n`]);
+      }
+    } finally {
+      await proxy.close();
+    }
+    const gone = await standIn("hang-up");
+    try {
+      for (const args of [["users", "list"], ["env", "export", "dev"], ["env", "plan", "test", "--from", file], ["env", "apply", "test", "--from", file]]) {
+        const run = await iam(args, { ...as, IAM_URL: gone.url });
+        expect([args.join(" "), run.code, run.stderr]).toEqual([args.join(" "), 3, expect.stringMatching(new RegExp(`^iam: cannot reach ${gone.url.replace(/\./g, "\\.")}: .+\n$`))]);
+      }
+      expect(gone.seen.length).toBeGreaterThan(0);
+    } finally {
+      await gone.close();
+    }
+  });
+
+  it("env apply honours --idempotency-key: a retry answers the first answer instead of applying again", async () => {
+    const as = { IAM_TOKEN: writeToken };
+    expect((await iam(["groups", "create", "--environment", "dev", "--name", "Retry"], as)).code).toBe(0);
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "iam-env-")), "dev.json");
+    fs.writeFileSync(file, (await iam(["env", "export", "dev"], as)).stdout);
+    const hash = JSON.parse((await iam(["env", "plan", "test", "--from", file, "--output", "json"], as)).stdout).hash;
+    const key = `apply-${crypto.randomUUID()}`;
+    const first = await iam(["env", "apply", "test", "--from", file, "--plan-hash", hash, "--idempotency-key", key], as);
+    expect([first.code, first.stdout]).toEqual([0, expect.stringContaining("+ group Retry\n")]);
+    const promotions = await getSql()`select count(*)::int as n from audit_events where action = 'environment.promote'`;
+    // Without the key, this plan's hash would now be refused (409: TEST changed since the plan).
+    const retry = await iam(["env", "apply", "test", "--from", file, "--plan-hash", hash, "--idempotency-key", key], as);
+    expect([retry.code, retry.stdout, retry.stderr]).toEqual([0, first.stdout, ""]);
+    expect(await getSql()`select count(*)::int as n from audit_events where action = 'environment.promote'`).toEqual(promotions);
   });
 
   it("exits 3 when the server cannot be reached", async () => {

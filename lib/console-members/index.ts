@@ -375,6 +375,26 @@ export async function resendConsoleInvitation(ctx: DomainContext, memberId: stri
   return { expiresAt };
 }
 
+/** A role change's input, and whether the actor may ask for that role (before any member is read). */
+function checkedRoleChange(actor: Actor, input: unknown) {
+  const data = parseInput(changeConsoleMemberRoleInput, input);
+  authorizeMemberChange(actor, { next: data.role });
+  checkScope(data.role, data.environmentIds);
+  return data;
+}
+
+/**
+ * The checks of a role change that need no lock, as changeConsoleMemberRole makes them (which makes
+ * them again under its lock): the input, then whether the actor may make this change of this member
+ * (an owner is an owner's business). A door comparing an If-Match runs it first, so a refusal tells
+ * nothing of the member's ETag.
+ */
+export async function checkConsoleMemberRoleChange(actor: Actor, memberId: string, input: unknown): Promise<void> {
+  const data = checkedRoleChange(actor, input);
+  const { member } = await loadMember(getDb(), memberId);
+  authorizeMemberChange(actor, { current: member.role, next: data.role });
+}
+
 /**
  * Changes a member's role and (for an environment admin) environments. Any change ends the
  * member's console sessions (a demotion takes effect in every open page; they sign in again), and
@@ -382,9 +402,7 @@ export async function resendConsoleInvitation(ctx: DomainContext, memberId: stri
  * the new one). The last active owner cannot be demoted.
  */
 export async function changeConsoleMemberRole(ctx: DomainContext, memberId: string, input: unknown): Promise<{ changed: boolean; sessionsEnded: number }> {
-  const data = parseInput(changeConsoleMemberRoleInput, input);
-  authorizeMemberChange(ctx.actor, { next: data.role });
-  checkScope(data.role, data.environmentIds);
+  const data = checkedRoleChange(ctx.actor, input);
   const result = await inTransaction(async (tx) => {
     await lockMembers(tx);
     const { member, environments: before } = await loadMember(tx, memberId);

@@ -153,7 +153,8 @@ describe("users", () => {
     expect((await api("PATCH", `/users/${u.id}`, { body: { name: "Stale" }, headers: { "if-match": 'W/"9"' } })).status).toBe(412);
     expect((await api("PATCH", `/users/${u.id}`, { body: { name: "Bad" }, headers: { "if-match": "yesterday" } })).status).toBe(400);
     // As on every other resource: a tag that is no version matches nothing (it was a 400 here only).
-    for (const tag of ['W/"-1"', 'W/"1.5"', 'W/""']) expect([tag, (await api("PATCH", `/users/${u.id}`, { body: { name: "Bad" }, headers: { "if-match": tag } })).status]).toEqual([tag, 412]);
+    // W/"0" and W/"01" too: they were a 400 naming a field the client never sent (expectedVersion), and a version of ours.
+    for (const tag of ['W/"-1"', 'W/"1.5"', 'W/""', 'W/"0"', 'W/"01"']) expect([tag, (await api("PATCH", `/users/${u.id}`, { body: { name: "Bad" }, headers: { "if-match": tag } })).status]).toEqual([tag, 412]);
     const patched = await api("PATCH", `/users/${u.id}`, { body: { name: "Life Renamed" }, headers: { "if-match": 'W/"1"' } });
     expect(patched.status).toBe(200);
     expect(patched.json.name).toBe("Life Renamed");

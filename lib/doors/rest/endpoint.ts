@@ -106,28 +106,43 @@ function ifMatchTag(headers: Headers): string | undefined {
   return tags[0];
 }
 
+/**
+ * What a tag that is no version of ours (`W/"0"`, `W/"01"`, `W/"x"`) expects: a version no row has
+ * (versions are positive Postgres integers, below 2^31), so the domain, which authorizes first and
+ * then compares, answers 412 as on any other resource, never a 400 naming a field the client did not send.
+ */
+const NO_VERSION = 2 ** 31;
+
 /** The version an If-Match header names, or undefined without one; a malformed one is a 400, and a tag that is no version of ours matches nothing (412, as with any other resource). */
 export function ifMatchVersion(headers: Headers): number | undefined {
   const tag = ifMatchTag(headers);
   if (tag === undefined) return undefined;
-  if (!/^\d{1,9}$/.test(tag)) throw new VersionConflictError("This was changed since you read it (If-Match does not match its ETag): read it again.");
-  return Number(tag);
+  // Exactly as etag() writes a version: digits without a leading zero.
+  return /^[1-9]\d{0,8}$/.test(tag) ? Number(tag) : NO_VERSION;
 }
 
 /** An ETag for a row without a version column: a digest of its representation (changes with any field). */
 export const bodyEtag = (body: unknown) => `W/"${createHash("sha256").update(JSON.stringify(body)).digest("base64url").slice(0, 22)}"`;
 
 /**
- * If-Match on a resource whose ETag is not a row version the domain checks itself: with the header,
- * `lock` locks the row in a transaction and answers its current ETag; a different one is 412, else
- * `change` runs in that same transaction (the domain's own transaction becomes a savepoint), so
- * nothing can change the row between the comparison and the change. Without the header, `change` runs.
+ * If-Match on a resource whose ETag is not a row version the domain checks itself. `authorize` runs
+ * first, with or without the header: it throws when the actor may not change this resource (the
+ * domain's own refusal, e.g. `authorize(actor, "groups", "write", [group.environmentId])`), so an
+ * actor outside the resource's scope gets that 403 before its row is locked or its tag compared,
+ * and learns nothing of its version. Then, with the header, `lock` locks the row in a transaction
+ * and answers its current ETag; a different one is 412, else `change` runs in that same transaction
+ * (the domain's own transaction becomes a savepoint), so nothing can change the row between the
+ * comparison and the change. Without the header, `change` runs.
  */
-export async function withIfMatch<T>(headers: Headers, lock: (tx: Tx) => Promise<string>, change: () => Promise<T>): Promise<T> {
+export async function withIfMatch<T>(
+  headers: Headers,
+  steps: { authorize: () => void | Promise<void>; lock: (tx: Tx) => Promise<string>; change: () => Promise<T> },
+): Promise<T> {
+  await steps.authorize();
   const wanted = ifMatchTag(headers);
-  if (wanted === undefined) return change();
+  if (wanted === undefined) return steps.change();
   return inOneTransaction(async (tx) => {
-    if ((await lock(tx)).replace(/^W\/"|"$/g, "") !== wanted) throw new VersionConflictError("This was changed since you read it (If-Match does not match its ETag): read it again.");
-    return change();
+    if ((await steps.lock(tx)).replace(/^W\/"|"$/g, "") !== wanted) throw new VersionConflictError("This was changed since you read it (If-Match does not match its ETag): read it again.");
+    return steps.change();
   });
 }

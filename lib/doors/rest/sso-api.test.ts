@@ -244,10 +244,15 @@ describe("identity providers and sign-in settings", () => {
 
 describe("If-Match on every PATCH and PUT", () => {
   // Each replaceable representation: where to read its ETag, the change, and a check the stale change wrote nothing.
-  const CASES: { method: "PATCH" | "PUT"; path: string; setup: () => Promise<{ url: string; read: string; body: unknown; changed: (json: Record<string, unknown>) => unknown }> }[] = [
+  // `outsider`: the reason a write token limited to DEV is refused (every case changes PROD or something account-wide).
+  const OUTSIDE = "This change touches an environment outside your scope.";
+  const ACCOUNT_WIDE = "This API token is scoped to environments and cannot make account-wide changes.";
+  type Case = { method: "PATCH" | "PUT"; path: string; outsider: string; setup: () => Promise<{ url: string; read: string; body: unknown; changed: (json: Record<string, unknown>) => unknown }> };
+  const CASES: Case[] = [
     {
       method: "PATCH",
       path: "/groups/{id}",
+      outsider: OUTSIDE,
       setup: async () => {
         const g = await createGroup(systemCtx, { environmentId: env.prod.id, name: "Etag group" });
         return { url: `/groups/${g.id}`, read: `/groups/${g.id}`, body: { name: "Etag group 2" }, changed: (j) => j.name };
@@ -256,6 +261,7 @@ describe("If-Match on every PATCH and PUT", () => {
     {
       method: "PATCH",
       path: "/resources/{id}",
+      outsider: OUTSIDE,
       setup: async () => {
         const r = (await api("POST", "/resources", { body: { environment: "prod", feature: "mcp", name: "Etag MCP" } })).json;
         return { url: `/resources/${r.id}`, read: `/resources/${r.id}`, body: { name: "Etag MCP 2" }, changed: (j) => j.name };
@@ -264,6 +270,7 @@ describe("If-Match on every PATCH and PUT", () => {
     {
       method: "PATCH",
       path: "/console-members/{id}",
+      outsider: ACCOUNT_WIDE,
       setup: async () => {
         const m = await realMemberCtx("reviewer");
         return { url: `/console-members/${m.actor.id}`, read: `/console-members/${m.actor.id}`, body: { role: "admin", environmentIds: [] }, changed: (j) => j.role };
@@ -272,11 +279,13 @@ describe("If-Match on every PATCH and PUT", () => {
     {
       method: "PATCH",
       path: "/environments/{key}",
+      outsider: ACCOUNT_WIDE,
       setup: async () => ({ url: "/environments/prod", read: "/environments/prod", body: { description: "Production, etagged" }, changed: (j) => j.description }),
     },
     {
       method: "PUT",
       path: "/environments/{key}/sign-in",
+      outsider: OUTSIDE,
       setup: async () => {
         const now = (await api("GET", "/environments/prod/sign-in")).json;
         const body = { passwordEnabled: true, ssoEnabled: false, identityProviderId: null, enforcement: "optional", jitEnabled: false, groupSyncEnabled: false, sessionLifetimeMinutes: now.sessionLifetimeMinutes, idleTimeoutMinutes: 45 };
@@ -286,6 +295,7 @@ describe("If-Match on every PATCH and PUT", () => {
     {
       method: "PATCH",
       path: "/identity-providers/{id}",
+      outsider: ACCOUNT_WIDE,
       setup: async () => {
         const idp = (await api("POST", "/identity-providers", { body: { name: "Etag IdP", metadataXml: idpMetadata("https://etag.example", "https://etag.example/sso", [key2.certBase64]) } })).json;
         return { url: `/identity-providers/${idp.id}`, read: `/identity-providers/${idp.id}`, body: { name: "Etag IdP 2" }, changed: (j) => j.name };
@@ -294,6 +304,7 @@ describe("If-Match on every PATCH and PUT", () => {
     {
       method: "PUT",
       path: "/identity-providers/{id}/mappings",
+      outsider: OUTSIDE,
       setup: async () => {
         const idp = (await api("GET", "/identity-providers")).json.data.find((i: { name: string }) => i.name.startsWith("Etag IdP"));
         const g = await createGroup(systemCtx, { environmentId: env.prod.id, name: "Etag mapped" });
@@ -315,9 +326,32 @@ describe("If-Match on every PATCH and PUT", () => {
     expect(all.sort()).toEqual([...CASES.map((c) => `${c.method} ${c.path}`), "PATCH /users/{id}", ...WITHOUT_REPRESENTATION].sort());
   });
 
+  // A token outside the resource's scope is refused with the reason before the row is locked or its
+  // tag compared: the same 403 whatever it sends, so a refusal tells nothing of the version (nor,
+  // for IdP mappings, whether the environment has any), and nothing is written.
+  async function refusedWhateverTheTag(method: "PATCH" | "PUT", url: string, read: string, body: unknown, outsider: string) {
+    const tag = (await api("GET", read)).headers.get("etag")!;
+    const auditBefore = await countRows("audit_events");
+    for (const ifMatch of [undefined, tag, 'W/"99"', 'W/"0"', 'W/"-1"', 'W/"stale"', "*"]) {
+      const refused = await api(method, url, { token: tokens.devWrite, body, headers: ifMatch ? { "if-match": ifMatch } : {} });
+      expect([ifMatch, refused.status, refused.json.detail]).toEqual([ifMatch, 403, outsider]);
+    }
+    expect(await countRows("audit_events")).toBe(auditBefore);
+    expect((await api("GET", read)).headers.get("etag")).toBe(tag);
+  }
+
+  it("PATCH /users/{id}: a token outside the user's environments is refused with the reason, whatever its If-Match", async () => {
+    const user = (await api("POST", "/users", { body: { name: "Etag Prod User", email: "etag-prod@example.com", environmentIds: [env.prod.id] } })).json;
+    await refusedWhateverTheTag("PATCH", `/users/${user.id}`, `/users/${user.id}`, { name: "Renamed by DEV" }, OUTSIDE);
+  });
+
+  // Each case's representation is made once (names are unique), for the tests of its tags and of its scope.
+  const made = new Map<Case, ReturnType<Case["setup"]>>();
+  const setUp = (c: Case) => made.get(c) ?? made.set(c, c.setup()).get(c)!;
+
   for (const c of CASES) {
     it(`${c.method} ${c.path}: the current ETag succeeds, a stale one is 412 and writes nothing, a malformed one 400`, async () => {
-      const { url, read, body, changed } = await c.setup();
+      const { url, read, body, changed } = await setUp(c);
       const first = await api("GET", read);
       const tag = first.headers.get("etag")!;
       expect(tag).toMatch(/^W\/".+"$/);
@@ -334,7 +368,8 @@ describe("If-Match on every PATCH and PUT", () => {
       const malformed = await api(c.method, url, { body, headers: { "if-match": "yesterday" } });
       expect([malformed.status, malformed.json.errors["If-Match"]]).toEqual([400, ["Not an ETag of this API."]]);
       // A well-formed tag that is no version of ours matches nothing (412, as on every resource); two different ones are a 400.
-      for (const other of ['W/"-1"', 'W/"1.5"', 'W/""', 'W/"99999999999999999999"']) {
+      // W/"0" and a current version written with a leading zero are no version of ours either (W/"0" was a 400 naming expectedVersion).
+      for (const other of ['W/"-1"', 'W/"1.5"', 'W/""', 'W/"99999999999999999999"', 'W/"0"', fresh!.replace('W/"', 'W/"0')]) {
         expect([other, (await api(c.method, url, { body, headers: { "if-match": other } })).status]).toEqual([other, 412]);
       }
       expect((await api(c.method, url, { body, headers: { "if-match": `${fresh}, W/"1"` } })).json.errors).toEqual({ "If-Match": ["Send one ETag."] });
@@ -342,6 +377,11 @@ describe("If-Match on every PATCH and PUT", () => {
       const listed = await api(c.method, url, { body, headers: { "if-match": `${fresh}, ${fresh}` } });
       expect(listed.status).toBe(200);
       expect((await api(c.method, url, { body, headers: { "if-match": "*" } })).status).toBe(200);
+    });
+
+    it(`${c.method} ${c.path}: a token outside its scope is refused with the reason before any tag is compared`, async () => {
+      const { url, read, body } = await setUp(c);
+      await refusedWhateverTheTag(c.method, url, read, body, c.outsider);
     });
   }
 });

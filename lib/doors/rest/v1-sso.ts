@@ -264,7 +264,12 @@ export const SSO_ENDPOINTS: Endpoint[] = [
         const [row] = await tx.select().from(environments).where(eq(environments.id, env.id)).for("update");
         return bodyEtag(environmentBody(row!));
       };
-      const out = environmentBody(await withIfMatch(headers, locked, () => updateEnvironment(ctx, env.id, body)));
+      const changed = await withIfMatch(headers, {
+        authorize: () => authorize(ctx.actor, "environments", "write"),
+        lock: locked,
+        change: () => updateEnvironment(ctx, env.id, body),
+      });
+      const out = environmentBody(changed);
       return { body: out, headers: { etag: bodyEtag(out) } };
     },
   },
@@ -458,7 +463,12 @@ export const SSO_ENDPOINTS: Endpoint[] = [
         if (!idp) throw new NotFoundError("Identity provider not found.");
         return bodyEtag(mappingsBody(env.key, await listGroupMappings(idpId, env.id, tx)));
       };
-      const out = mappingsBody(env.key, await withIfMatch(headers, locked, () => setGroupMappings(ctx, idpId, { environmentId: env.id, mappings })));
+      const changed = await withIfMatch(headers, {
+        authorize: () => authorize(ctx.actor, "environment_auth", "write", [env.id]),
+        lock: locked,
+        change: () => setGroupMappings(ctx, idpId, { environmentId: env.id, mappings }),
+      });
+      const out = mappingsBody(env.key, changed);
       return { body: out, headers: { etag: bodyEtag(out) } };
     },
   },

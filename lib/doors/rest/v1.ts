@@ -8,6 +8,7 @@ import type { DomainContext } from "@/lib/auth/actor";
 import {
   changeConsoleMemberRole,
   changeConsoleMemberRoleInput,
+  checkConsoleMemberRoleChange,
   getConsoleMember,
   inviteConsoleMember,
   inviteConsoleMemberInput,
@@ -587,7 +588,11 @@ export const ENDPOINTS: Endpoint[] = [
         if (!row) throw new NotFoundError("Group not found.");
         return etag(row.version);
       };
-      await withIfMatch(headers, locked, () => updateGroup(ctx, groupId, body));
+      await withIfMatch(headers, {
+        authorize: async () => authorize(ctx.actor, "groups", "write", [(await groupIn(groupId)).environmentId]),
+        lock: locked,
+        change: () => updateGroup(ctx, groupId, body),
+      });
       const group = await groupIn(groupId);
       return { body: group.body, headers: { etag: etag(group.body.version) } };
     },
@@ -713,7 +718,11 @@ export const ENDPOINTS: Endpoint[] = [
         if (!row) throw new NotFoundError("Console member not found.");
         return bodyEtag(memberBody(await getConsoleMember(ctx.actor, memberId)));
       };
-      const result = await withIfMatch(headers, locked, () => changeConsoleMemberRole(ctx, memberId, body));
+      const result = await withIfMatch(headers, {
+        authorize: () => checkConsoleMemberRoleChange(ctx.actor, memberId, body),
+        lock: locked,
+        change: () => changeConsoleMemberRole(ctx, memberId, body),
+      });
       const member = memberBody(await getConsoleMember(ctx.actor, memberId));
       return { body: { ...member, sessionsEnded: result.sessionsEnded }, headers: { etag: bodyEtag(member) } };
     },
