@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { desc, eq, sql } from "drizzle-orm";
 import { getDb } from "@/db/client";
-import { auditEvents, emailOutbox, passwordTokens, users, type Environment } from "@/db/schema";
+import { auditEvents, emailOutbox, passwordTokens, sessions, users, type Environment } from "@/db/schema";
 import { createEnvironments, systemCtx } from "@/test-support/fixtures";
 import { ARGON2_PARAMS } from "@/lib/auth/password";
 import { RateLimitedError, ValidationError } from "@/lib/errors";
@@ -282,6 +282,21 @@ describe("brute force: per address, per account and per (account, address) toget
 });
 
 describe("password reset", () => {
+  it("sets the password but opens no session when the user lost the environment after the link was mailed", async () => {
+    const email = "revoked.meanwhile@example.com";
+    const { user, token } = await invitedUser(email);
+    await setPasswordWithLink("invite", "dev", { token, password: GOOD, confirm: GOOD });
+    await requestPasswordReset("dev", email);
+    const link = await lastLink(email, "reset");
+    const { grantEnvironment, revokeEnvironment } = await import("@/lib/users");
+    await grantEnvironment(systemCtx, { userId: user.id, environmentId: env.test.id });
+    await revokeEnvironment(systemCtx, { userId: user.id, environmentId: env.dev.id });
+    const sessionsBefore = await getDb().$count(sessions);
+    const next = "another long passphrase here";
+    expect(await setPasswordWithLink("reset", "dev", { token: link, password: next, confirm: next })).toMatchObject({ token: null });
+    expect(await getDb().$count(sessions)).toBe(sessionsBefore);
+  });
+
   it("mails a one-hour link for a known user, nothing for an unknown one; the link works once and ends other sessions", async () => {
     const email = "resetter@example.com";
     const { token } = await invitedUser(email);

@@ -216,6 +216,9 @@ export async function setPasswordWithLink(
     });
     const { settings, route } = await signInRouteOf(tx, user, environment!.id);
     if (route.method !== "password") return { token: null, environment: environment!, user };
+    // Access revoked since the link was mailed: the password is set, but no session that leads nowhere opens.
+    const [access] = await tx.select({ userId: environmentAccess.userId }).from(environmentAccess).where(and(eq(environmentAccess.userId, user.id), eq(environmentAccess.environmentId, environment!.id)));
+    if (!access) return { token: null, environment: environment!, user };
     // A link proves the mailbox, not the second factor: a user who has one signs in with it.
     if (settings.secondFactor !== "off" && (await hasSecondFactor(userOwner(user.id), tx))) return { token: null, environment: environment!, user };
     const { token } = await createEndUserSession(tx, { userId: user.id, environmentId: environment!.id, method: "password", ip: request.ip, userAgent: request.userAgent });
