@@ -24,3 +24,14 @@ describe("Postgres's data exceptions", () => {
     expect(await refusal("select * from no_such_table")).toBeUndefined();
   });
 });
+
+describe("a change that met another one at the same time", () => {
+  it("is a 409 with what to do (a serialization failure or a deadlock), not a 500", async () => {
+    for (const code of ["40001", "40P01"]) {
+      expect(await refusal(`do $$ begin raise exception 'met another change' using errcode = '${code}'; end $$`)).toMatchObject({
+        status: 409,
+        message: "Someone else changed the same records at the same time; nothing was saved: try again.",
+      });
+    }
+  });
+});

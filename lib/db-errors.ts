@@ -47,19 +47,38 @@ const CLIENT_DATA_ERRORS: Record<string, string> = {
   "22009": "A date or time is out of range.",
 };
 
+/**
+ * A change that met another one made at the same time (a serialization failure, 40001, of a
+ * REPEATABLE READ transaction such as a promotion; a deadlock, 40P01): nothing of it was saved,
+ * and it is the caller's to try again (not a 500: nothing is wrong with the request).
+ */
+export class ConcurrentChangeError extends ConflictError {
+  constructor() {
+    super("Someone else changed the same records at the same time; nothing was saved: try again.");
+  }
+}
+
+/** The 409 for a change that met a concurrent one (see ConcurrentChangeError), or undefined. */
+function concurrentChange(error: unknown): ConcurrentChangeError | undefined {
+  const code = pgError(error)?.code;
+  return code === "40001" || code === "40P01" ? new ConcurrentChangeError() : undefined;
+}
+
 /** The 400 a client should see for a value Postgres refused (see CLIENT_DATA_ERRORS), or undefined: the rest of class 22 (a division by zero…) is a bug of ours, a 500. */
 export function clientDataError(error: unknown): ValidationError | undefined {
   const code = pgError(error)?.code;
   return code && CLIENT_DATA_ERRORS[code] ? new ValidationError(CLIENT_DATA_ERRORS[code]) : undefined;
 }
 
-/** A thrown error as the one a client should see: a domain error as it is, a value Postgres refused as its 400; undefined for ours (a 500). Every door's last catch. */
+/** A thrown error as the one a client should see: a domain error as it is, a value Postgres refused as its 400, a change that met a concurrent one as its 409; undefined for ours (a 500). Every door's last catch. */
 export function clientErrorOf(error: unknown): DomainError | undefined {
-  return isDomainError(error) ? error : clientDataError(error);
+  return isDomainError(error) ? error : (clientDataError(error) ?? concurrentChange(error));
 }
 
 /** Turns a constraint violation into the domain error a client should see; rethrows anything else. */
 export function translateDbError(error: unknown): never {
+  // Already what a client should see (a savepoint's translation, passing through its enclosing transaction).
+  if (isDomainError(error)) throw error;
   const e = pgError(error);
   if (e?.code === "23505") {
     const name = e.constraint_name ?? e.constraint ?? "";
@@ -68,5 +87,5 @@ export function translateDbError(error: unknown): never {
     throw new ConflictError("This would create a duplicate.");
   }
   if (e?.code === "23514") throw new ValidationError(`A value is not allowed (${e.constraint_name ?? "check"}).`);
-  throw clientDataError(error) ?? error;
+  throw clientDataError(error) ?? concurrentChange(error) ?? error;
 }

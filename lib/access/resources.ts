@@ -17,17 +17,18 @@ import { parseInput, uuidSchema } from "@/lib/validation";
 // MCP servers. Names are unique per environment and feature, case-insensitively.
 
 const nameSchema = z.string({ error: "Name the resource." }).trim().min(1, "Name the resource.").max(100, "A name has at most 100 characters.");
-const descriptionSchema = z.string({ error: "A description is text." }).trim().max(500, "A description has at most 500 characters.");
+/** A resource's description, as stored (trimmed): the console's and a promoted document's one rule. */
+export const resourceDescription = z.string({ error: "A description is text." }).trim().max(500, "A description has at most 500 characters.");
 
 export const createResourceInput = z.object({
   environmentId: uuidSchema,
   feature: z.enum(FEATURES, { error: "Choose Agent Studio, Workato GO or MCP." }),
   name: nameSchema,
-  description: descriptionSchema.default(""),
+  description: resourceDescription.default(""),
 });
 /** A change: what is given changes, what is left out stays (a rename keeps the description). */
 export const updateResourceInput = z
-  .object({ name: nameSchema.optional(), description: descriptionSchema.optional() })
+  .object({ name: nameSchema.optional(), description: resourceDescription.optional() })
   .refine((v) => v.name !== undefined || v.description !== undefined, { message: "Nothing to change.", path: ["_form"] });
 
 export const RESOURCE_NOUN: Record<Feature, string> = { agent_studio: "genie", workato_go: "workspace", mcp: "MCP server" };

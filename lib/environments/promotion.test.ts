@@ -3,11 +3,13 @@ import { getSql } from "@/db/client";
 import type { Environment } from "@/db/schema";
 import { addGrants } from "@/lib/access/grants";
 import { createResource } from "@/lib/access/resources";
+import { createEnvironment } from "@/lib/environments";
 import { createGroup } from "@/lib/groups";
 import { createIdentityProvider, setGroupMappings } from "@/lib/sso/identity-providers";
 import { getEnvironmentAuth, updateEnvironmentAuth } from "@/lib/sso/environment-auth";
 import { generateKeyPair, idpMetadata } from "@/lib/sso/testing/test-idp";
 import { createEnvironments, memberCtx, systemCtx } from "@/test-support/fixtures";
+import { whileHeld } from "@/test-support/while-held";
 import { applyPromotion, exportEnvironmentConfig, mayApplyPromotion, planBetween, planPromotion, promoteBetween, type ConfigDocument } from "./promotion";
 
 // Promotion: DEV's configuration exported, planned against TEST, applied in one transaction
@@ -244,5 +246,145 @@ describe("environment promotion", () => {
     const after = await exportEnvironmentConfig(systemCtx, "test");
     const alphaWon = outcomes[0] === "applied";
     expect([after.groups.some((g) => g.name === "Alpha"), after.signIn.tokenLifetimeSeconds]).toEqual([alphaWon, current.signIn.tokenLifetimeSeconds + (alphaWon ? 0 : 60)]);
+  });
+});
+
+describe("environment promotion: concurrent writes, limits and settling", () => {
+  // Each test promotes into environments of its own.
+  let made = 0;
+  const freshEnv = () => {
+    made += 1;
+    return createEnvironment(systemCtx, { key: `stage-${made}`, name: `STAGE ${made}` });
+  };
+  const listed = (plan: { changes: { action: string; kind: string; label: string }[] }) => plan.changes.map((c) => `${c.action} ${c.kind} ${c.label}`);
+  const groupId = async (environmentId: string, name: string) => (await getSql()<{ id: string }[]>`select id from groups where environment_id = ${environmentId} and name = ${name}`)[0]!.id;
+  // Commits `write` on its own connection, then waits for the held lock (so whileHeld counts it as started).
+  const committedMeanwhile = (write: () => Promise<unknown>) => async () => {
+    await write();
+    await getSql().begin((sql) => sql`lock table audit_events in row exclusive mode`);
+    return "committed";
+  };
+
+  it("leaves alone a resource and a grant committed while it runs, which its plan never listed", async () => {
+    const target = await freshEnv();
+    await createGroup(systemCtx, { environmentId: target.id, name: "Sales" });
+    const sales = await groupId(target.id, "Sales");
+    const base = await exportEnvironmentConfig(systemCtx, target.key);
+    const document = { ...base, groups: [...base.groups, { name: "Racer", description: "" }] };
+    const plan = await planPromotion(systemCtx, target.key, document);
+    expect(listed(plan)).toEqual(["create group Racer"]);
+    // The apply waits at its first audit row (after its plan check); another admin's resource and grant commit meanwhile.
+    const outcomes = await whileHeld((held) => held`lock table audit_events in share mode`, [
+      () => applyPromotion(systemCtx, target.key, { document, planHash: plan.hash }).then(() => "applied"),
+      committedMeanwhile(() =>
+        getSql().begin(async (sql) => {
+          const [genie] = await sql<{ id: string }[]>`insert into resources (environment_id, feature, name) values (${target.id}, 'agent_studio', 'Meanwhile genie') returning id`;
+          await sql`insert into access_grants (environment_id, feature, resource_id, group_id) values (${target.id}, 'agent_studio', ${genie!.id}, ${sales})`;
+        }),
+      ),
+    ]);
+    expect(outcomes).toEqual(["applied", "committed"]);
+    const kept = await getSql()`select r.name from resources r join access_grants g on g.resource_id = r.id where r.environment_id = ${target.id} and g.group_id = ${sales}`;
+    expect(kept.map((r) => r.name)).toEqual(["Meanwhile genie"]);
+    const [audit] = await getSql()<{ after: { changes: string[] } }[]>`select after from audit_events where action = 'environment.promote' and environment_id = ${target.id}`;
+    expect(audit!.after.changes).toEqual(["+ group Racer"]);
+  });
+
+  it("refuses (409) and writes nothing when a row it changes was changed by someone else while it ran", async () => {
+    const target = await freshEnv();
+    await createGroup(systemCtx, { environmentId: target.id, name: "Sales", description: "Old" });
+    const sales = await groupId(target.id, "Sales");
+    const base = await exportEnvironmentConfig(systemCtx, target.key);
+    const document = { ...base, groups: [{ name: "Aaa", description: "" }, { name: "Sales", description: "New" }] };
+    const plan = await planPromotion(systemCtx, target.key, document);
+    const outcomes = await whileHeld((held) => held`lock table audit_events in share mode`, [
+      () => applyPromotion(systemCtx, target.key, { document, planHash: plan.hash }).then(() => "applied"),
+      committedMeanwhile(() => getSql()`update groups set description = 'Theirs' where id = ${sales}`),
+    ]);
+    expect(outcomes).toEqual([`${target.name} changed while this promotion ran: plan again.`, "committed"]);
+    expect((await getSql()`select name, description from groups where environment_id = ${target.id} and source = 'manual'`).map((g) => `${g.name}: ${g.description}`)).toEqual(["Sales: Theirs"]);
+  });
+
+  it("two promotions into different environments that map groups of two IdPs both apply, instead of one deadlocking (a 500)", async () => {
+    const [one, two] = [await freshEnv(), await freshEnv()];
+    const docs = [];
+    for (const [target, idps] of [
+      [one, [idpName, "Partner Okta"]],
+      [two, ["Partner Okta", idpName]],
+    ] as const) {
+      await createGroup(systemCtx, { environmentId: target.id, name: "Eng" });
+      const base = await exportEnvironmentConfig(systemCtx, target.key);
+      docs.push({ key: target.key, document: { ...base, groupMappings: idps.map((identityProvider) => ({ identityProvider, idpValue: `eng-${identityProvider}`, group: "Eng" })) } });
+    }
+    // Each apply is held after it locked its first IdP, at the mappings it writes; let go, each goes on to its other IdP.
+    const outcomes = await whileHeld(
+      (held) => held`lock table group_mappings in share mode`,
+      docs.map(({ key, document }) => () => applyPromotion(systemCtx, key, { document }).then(() => "applied")),
+    );
+    expect(outcomes).toEqual(["applied", "applied"]);
+    expect((await getSql()`select environment_id from group_mappings where environment_id in ${getSql()([one.id, two.id])}`).length).toBe(4);
+  });
+
+  it("promotes a group description as long as the console allows (1,000 characters)", async () => {
+    const [source, target] = [await freshEnv(), await freshEnv()];
+    await createGroup(systemCtx, { environmentId: source.id, name: "Wordy", description: "w".repeat(1000) });
+    const document = await exportEnvironmentConfig(systemCtx, source.key);
+    const plan = await planPromotion(systemCtx, target.key, document);
+    expect(listed(plan)).toEqual(["create group Wordy"]);
+    await applyPromotion(systemCtx, target.key, { document, planHash: plan.hash });
+    expect((await planPromotion(systemCtx, target.key, document)).text).toBe("No changes.");
+    const tooLong = await planPromotion(systemCtx, target.key, { ...document, groups: [{ name: "Wordy", description: "w".repeat(1001) }] }).catch((e) => e);
+    expect([tooLong.status, tooLong.fieldErrors?.["groups.0.description"]]).toEqual([400, ["A description has at most 1,000 characters."]]);
+  });
+
+  it("promotes JIT sign-in whose default group an IdP's sign-ins made: matched by name where the target has it, left out with a note where not", async () => {
+    const [source, target] = [await freshEnv(), await freshEnv()];
+    const [idp] = await getSql()<{ id: string }[]>`select id from identity_providers where name = ${idpName}`;
+    const [engineers] = await getSql()<{ id: string }[]>`insert into groups (environment_id, name, source) values (${source.id}, 'Okta Engineers', 'saml') returning id`;
+    const auth = await getEnvironmentAuth(source.id);
+    await updateEnvironmentAuth(systemCtx, source.id, { ...auth, identityProviderId: idp!.id, ssoEnabled: true, enforcement: "optional", jitEnabled: true, jitGroupIds: [engineers!.id], breakGlassUserIds: [], additionalIdentityProviders: [] });
+    const document = await exportEnvironmentConfig(systemCtx, source.key);
+    expect(document.signIn.jitGroups).toEqual(["Okta Engineers"]);
+
+    const note = `The default group “Okta Engineers” of JIT sign-in is not a group of the document (an IdP's sign-ins or a directory made it in ${source.key.toUpperCase()}), and ${target.name} has no such group yet: JIT sign-ins here join it once it exists and is promoted again (not promoted now).`;
+    const plan = await planPromotion(systemCtx, target.key, document);
+    expect(listed(plan)).toEqual(["change sign-in ssoEnabled, identityProvider, jitEnabled"]);
+    expect(plan.notes).toEqual([note]);
+    await applyPromotion(systemCtx, target.key, { document, planHash: plan.hash });
+    expect((await planPromotion(systemCtx, target.key, document)).text).toBe(`No changes.\nnote: ${note}`);
+
+    // Once the target's IdP sign-ins have made the group, the next promotion makes it a default group there.
+    const [theirs] = await getSql()<{ id: string }[]>`insert into groups (environment_id, name, source) values (${target.id}, 'okta engineers', 'saml') returning id`;
+    const next = await planPromotion(systemCtx, target.key, document);
+    expect([listed(next), next.notes]).toEqual([["change sign-in jitGroups"], []]);
+    await applyPromotion(systemCtx, target.key, { document, planHash: next.hash });
+    expect((await getEnvironmentAuth(target.id)).jitGroups.map((g) => g.id)).toEqual([theirs!.id]);
+    expect((await planPromotion(systemCtx, target.key, document)).text).toBe("No changes.");
+  });
+
+  it("leaves the sign-in settings alone (no new version, no audit row) when the plan changes none of them", async () => {
+    const target = await freshEnv();
+    const base = await exportEnvironmentConfig(systemCtx, target.key);
+    const version = (await getEnvironmentAuth(target.id)).version;
+    const document = { ...base, groups: [{ name: "Only a group", description: "" }] };
+    const plan = await planPromotion(systemCtx, target.key, document);
+    expect(listed(plan)).toEqual(["create group Only a group"]);
+    await applyPromotion(systemCtx, target.key, { document, planHash: plan.hash });
+    expect((await getEnvironmentAuth(target.id)).version).toBe(version);
+    expect((await getSql()`select 1 from audit_events where action = 'environment.auth_update' and environment_id = ${target.id}`).length).toBe(0);
+  });
+
+  it("plans descriptions and IdP group values as they are stored (trimmed), so a second plan after applying is empty", async () => {
+    const target = await freshEnv();
+    const base = await exportEnvironmentConfig(systemCtx, target.key);
+    const document = {
+      ...base,
+      groups: [{ name: "Spaced", description: " padded " }],
+      resources: [{ feature: "workato_go" as const, name: "Spaced space", description: "  roomy\t" }],
+      groupMappings: [{ identityProvider: idpName, idpValue: " spaced-value ", group: "Spaced" }],
+    };
+    await applyPromotion(systemCtx, target.key, { document });
+    const again = await planPromotion(systemCtx, target.key, document);
+    expect([again.changes, again.text]).toEqual([[], "No changes."]);
   });
 });

@@ -1,22 +1,23 @@
 import "server-only";
 import { createHash } from "node:crypto";
-import { and, eq, inArray, isNotNull, ne } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, ne, sql } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Executor } from "@/db/client";
 import { FEATURES, MCP_TOOLS, SECOND_FACTOR_POLICIES, SSO_ENFORCEMENTS, type Feature } from "@/db/enums";
 import { accessGrants, directories, environments, groupMappings, groups, identityProviders, resources, type Environment } from "@/db/schema";
 import { addGrants, removeGrant, TOOL_ON_ONE_SERVER, toolGrantable } from "@/lib/access/grants";
-import { createResource, deleteResource, updateResource } from "@/lib/access/resources";
+import { createResource, deleteResource, resourceDescription, updateResource } from "@/lib/access/resources";
 import type { Actor, DomainContext } from "@/lib/auth/actor";
 import { recordAudit } from "@/lib/audit/record";
+import { ConcurrentChangeError } from "@/lib/db-errors";
 import { inOneTransaction } from "@/lib/domain/transaction";
 import { findEnvironmentByKey } from "@/lib/environments";
 import { ConflictError, NotFoundError, ValidationError } from "@/lib/errors";
-import { createGroup, deleteGroup, updateGroup } from "@/lib/groups";
+import { createGroup, deleteGroup, groupDescription, updateGroup } from "@/lib/groups";
 import { GROUP_SOURCE_WORDS } from "@/lib/groups/overview";
 import { authorize, can } from "@/lib/permissions";
 import { getEnvironmentAuth, storedDomains, storedGroupAttribute, updateEnvironmentAuth, updateEnvironmentAuthInput } from "@/lib/sso/environment-auth";
-import { setGroupMappings } from "@/lib/sso/identity-providers";
+import { groupMappingValue, setGroupMappings } from "@/lib/sso/identity-providers";
 import { parseInput } from "@/lib/validation";
 
 // Environment promotion: an environment's configuration as one versioned JSON document (groups
@@ -54,13 +55,15 @@ export const configDocument = z.object({
   format: z.literal(CONFIG_FORMAT, { error: `Not an environment configuration (format ${CONFIG_FORMAT}): export one with iam env export KEY.` }),
   environment: z.object({ key: z.string().max(64, "An environment key has at most 64 characters."), name: z.string().max(200, "An environment name has at most 200 characters.") }),
   exportedAt: z.string().optional(),
-  groups: z.array(z.object({ name, description: z.string().max(500) })).max(10_000),
-  resources: z.array(z.object({ feature: z.enum(FEATURES), name, description: z.string().max(500) })).max(10_000),
+  // Descriptions and IdP group values by their writers' own rules (limits, trimmed as stored): a
+  // document a valid environment exports is one it can promote, and its plan compares what is stored.
+  groups: z.array(z.object({ name, description: groupDescription })).max(10_000),
+  resources: z.array(z.object({ feature: z.enum(FEATURES), name, description: resourceDescription })).max(10_000),
   grants: z
     .array(z.object({ feature: z.enum(FEATURES), resource: name.nullable(), tool: z.enum(MCP_TOOLS).nullable(), group: name }))
     .max(50_000),
   signIn: signInSchema,
-  groupMappings: z.array(z.object({ identityProvider: name, idpValue: z.string().min(1).max(500), group: name })).max(10_000),
+  groupMappings: z.array(z.object({ identityProvider: name, idpValue: groupMappingValue, group: name })).max(10_000),
   directories: z.array(z.object({ name, identityProvider: name.nullable() })).max(1000),
 });
 export type ConfigDocument = z.output<typeof configDocument>;
@@ -171,8 +174,8 @@ function diff(
   current: ConfigDocument,
   desired: ConfigDocument,
   accountIdps: Set<string>,
-  otherGroups: Map<string, string> = new Map(),
-): { changes: PlannedChange[]; notes: string[]; errors: string[] } {
+  otherGroups: Map<string, { name: string; source: string }> = new Map(),
+): { changes: PlannedChange[]; notes: string[]; errors: string[]; signIn: ConfigDocument["signIn"] } {
   const changes: PlannedChange[] = [];
   const notes: string[] = [];
   const errors: string[] = [];
@@ -185,7 +188,7 @@ function diff(
     const now = currentGroups.get(k);
     // A group of the same name that a directory or IdP sign-ins own is not the console's to replace.
     const owned = otherGroups.get(k);
-    if (!now && owned) errors.push(`${current.environment.name} already has a group “${g.name}” ${GROUP_SOURCE_WORDS[owned] ?? `from ${owned}`}: rename one of them first.`);
+    if (!now && owned) errors.push(`${current.environment.name} already has a group “${g.name}” ${GROUP_SOURCE_WORDS[owned.source] ?? `from ${owned.source}`}: rename one of them first.`);
     else if (!now) changes.push({ action: "create", kind: "group", label: g.name, after: { description: g.description } });
     else if (now.description !== g.description) changes.push({ action: "change", kind: "group", label: g.name, before: { description: now.description }, after: { description: g.description } });
   }
@@ -220,6 +223,24 @@ function diff(
     if (!desiredGrants.has(k) && !resourceGoes && !groupGoes) changes.push({ action: "remove", kind: "grant", label: grantLabel(g) });
   }
 
+  // A default group of JIT sign-in is a group of the document or, when a directory or IdP sign-ins
+  // made it where the document comes from (export writes its name; such groups are not the
+  // document's), the target's group of that name that they made. Where the target has none yet it
+  // is left out, with a note, rather than the whole export refused: the next promotion after the
+  // group appears adds it. Everyone is joined anyway (the sign-in settings refuse it).
+  const jitGroups: string[] = [];
+  for (const g of desired.signIn.jitGroups) {
+    const ours = desiredGroups.get(lower(g));
+    const theirs = otherGroups.get(lower(g));
+    if (ours) jitGroups.push(ours.name);
+    else if (theirs && theirs.source !== "system") jitGroups.push(theirs.name);
+    else if (theirs || lower(g) === "everyone") errors.push(`The default group “${g}” of JIT sign-in is not a group of the document.`);
+    else {
+      notes.push(
+        `The default group “${g}” of JIT sign-in is not a group of the document (an IdP's sign-ins or a directory made it in ${desired.environment.key.toUpperCase()}), and ${current.environment.name} has no such group yet: JIT sign-ins here join it once it exists and is promoted again (not promoted now).`,
+      );
+    }
+  }
   const signInBefore = current.signIn;
   const signInAfter = {
     ...desired.signIn,
@@ -227,7 +248,7 @@ function diff(
     // from what applying wrote for ever.
     enforcedDomains: storedDomains(desired.signIn.enforcedDomains).sort(),
     groupAttribute: storedGroupAttribute(desired.signIn.groupAttribute),
-    jitGroups: [...new Set(desired.signIn.jitGroups.map((g) => desiredGroups.get(lower(g))?.name ?? g))].sort(),
+    jitGroups: [...new Set(jitGroups)].sort(),
     additionalIdentityProviders: desired.signIn.additionalIdentityProviders
       ? desired.signIn.additionalIdentityProviders.map((a) => ({ identityProvider: a.identityProvider, domains: storedDomains(a.domains).sort() })).sort((x, y) => (lower(x.identityProvider) < lower(y.identityProvider) ? -1 : 1))
       : signInBefore.additionalIdentityProviders,
@@ -256,7 +277,6 @@ function diff(
     if (!accountIdps.has(lower(a.identityProvider))) errors.push(`There is no identity provider named “${a.identityProvider}” (for ${a.domains.join(", ")}): connect it first (Identity providers).`);
     else if (signInAfter.identityProvider && lower(a.identityProvider) === lower(signInAfter.identityProvider)) errors.push(`“${a.identityProvider}” is already the main identity provider; do not list it for domains too.`);
   }
-  for (const g of signInAfter.jitGroups) if (!desiredGroups.has(lower(g))) errors.push(`The default group “${g}” of JIT sign-in is not a group of the document.`);
 
   const mkey = (m: { identityProvider: string; idpValue: string; group: string }) => `${lower(m.identityProvider)}/${m.idpValue}/${lower(m.group)}`;
   const currentMappings = new Map(current.groupMappings.map((m) => [mkey(m), m]));
@@ -272,7 +292,7 @@ function diff(
   for (const d of desired.directories) {
     if (!currentDirectories.has(lower(d.name))) notes.push(`${desired.environment.key.toUpperCase()}'s directory “${d.name}” has no counterpart here; a directory carries its own token, so create it here and give its token to the IdP (not promoted).`);
   }
-  return { changes, notes, errors };
+  return { changes, notes, errors, signIn: signInAfter };
 }
 
 const SIGN = { create: "+", change: "~", remove: "-" } as const;
@@ -284,19 +304,23 @@ function planText(plan: Omit<Plan, "text">): string {
   return [...lines, ...plan.notes.map((n) => `note: ${n}`), `Plan ${plan.hash.slice(0, 12)}: ${count("create")} to create, ${count("change")} to change, ${count("remove")} to remove.`].join("\n");
 }
 
-async function planFor(environment: Environment, document: ConfigDocument, executor: Executor = getDb()): Promise<Plan> {
+/** The plan, and the sign-in settings as applying it would save them (default groups resolved in the target). */
+async function planned(environment: Environment, document: ConfigDocument, executor: Executor = getDb()): Promise<{ plan: Plan; signIn: ConfigDocument["signIn"] }> {
   const [current, idps, others] = await Promise.all([
     configOf(environment, executor),
     executor.select({ name: identityProviders.name }).from(identityProviders),
     executor.select({ name: groups.name, source: groups.source }).from(groups).where(and(eq(groups.environmentId, environment.id), ne(groups.source, "manual"))),
   ]);
   const desired = { ...document, exportedAt: undefined };
-  const { changes, notes, errors } = diff(current, desired, new Set(idps.map((i) => lower(i.name))), new Map(others.map((g) => [lower(g.name), g.source])));
+  const { changes, notes, errors, signIn } = diff(current, desired, new Set(idps.map((i) => lower(i.name))), new Map(others.map((g) => [lower(g.name), g])));
   if (errors.length) throw new ValidationError(`This document cannot be applied to ${environment.name}: ${errors[0]}`, { document: errors });
-  // What the plan was made from: the environment as it is and the document asked for.
-  const hash = createHash("sha256").update(canonical({ current: { ...current, directories: undefined }, desired: { ...desired, environment: undefined, directories: undefined } })).digest("hex");
+  // What the plan was made from: the environment as it is and the document asked for, and what it
+  // would change (which also depends on groups of the target no document holds: JIT default groups).
+  const hash = createHash("sha256")
+    .update(canonical({ current: { ...current, directories: undefined }, desired: { ...desired, environment: undefined, directories: undefined }, changes }))
+    .digest("hex");
   const plan = { environment: environment.key, from: document.environment.key, hash, changes, notes };
-  return { ...plan, text: planText(plan) };
+  return { plan: { ...plan, text: planText(plan) }, signIn };
 }
 
 /** `iam env plan KEY --from FILE`: what applying the document to KEY would create, change and remove. */
@@ -304,7 +328,7 @@ export async function planPromotion(ctx: DomainContext, key: string, input: unkn
   const document = parseInput(configDocument, input);
   const environment = await environmentNamed(key);
   readAuthorized(ctx, environment.id);
-  return planFor(environment, document);
+  return (await planned(environment, document)).plan;
 }
 
 export const applyInput = z.object({ document: z.unknown(), planHash: z.string().regex(/^[0-9a-f]{64}$/, "Pass the hash of the plan you reviewed (from plan).").optional() });
@@ -320,34 +344,53 @@ export async function applyPromotion(ctx: DomainContext, key: string, input: unk
   const document = parseInput(configDocument, raw);
   const environment = await environmentNamed(key);
   for (const resource of PROMOTED) authorize(ctx.actor, resource, "write", [environment.id]);
-  return inOneTransaction(async (tx) => {
-    // One promotion into an environment at a time: a second waits here, then plans against what the
-    // first committed (and, with the hash of a plan made before, is refused) instead of undoing it.
-    // (No key update: rows that merely reference the environment are not held up meanwhile.)
-    await tx.select({ id: environments.id }).from(environments).where(eq(environments.id, environment.id)).for("no key update");
-    const plan = await planFor(environment, document, tx);
-    if (planHash && plan.hash !== planHash) throw new ConflictError(`${environment.name} (or the document) changed since the plan you reviewed: plan again.`);
-    if (plan.changes.length === 0) return plan;
-    await applyChanges(ctx, tx, environment, document);
-    await recordAudit(tx, ctx, {
-      action: "environment.promote",
-      targetType: "environment",
-      targetId: environment.id,
-      targetLabel: environment.name,
-      environment,
-      before: { plan: plan.hash, from: document.environment.key },
-      after: {
-        created: plan.changes.filter((c) => c.action === "create").length,
-        changed: plan.changes.filter((c) => c.action === "change").length,
-        removed: plan.changes.filter((c) => c.action === "remove").length,
-        changes: plan.changes.map((c) => `${SIGN[c.action]} ${c.kind} ${c.label}`),
+  try {
+    // Apply changes exactly what the plan showed: the plan is computed, and its hash compared, on
+    // one snapshot of the database (REPEATABLE READ) that every read of the apply shares too, so
+    // what another admin commits meanwhile (a resource, a grant, through the console or the API,
+    // which no lock of ours holds up) is either in the plan (and, with a hash, refused: plan again)
+    // or not seen, and left alone. A write to a row someone changed since the snapshot is refused by
+    // Postgres (40001) rather than overwriting what the plan never showed: a 409, and nothing is
+    // saved. The domain functions still write their own tables, as savepoints of this transaction.
+    return await inOneTransaction(
+      async (tx) => {
+        // One promotion at a time: a second waits here, then plans against what the first committed
+        // (and, with the hash of a plan made before, is refused) instead of undoing it. A LOCK takes
+        // no snapshot, so this transaction's is taken after it: a row lock (SELECT … FOR UPDATE) would
+        // take it before the wait and plan against what the first promotion has since changed. SHARE
+        // UPDATE EXCLUSIVE conflicts with itself and with maintenance (VACUUM, ANALYZE, DDL) only:
+        // nothing that reads or writes environments, or references them, waits meanwhile. Promotions into other environments take
+        // turns as well.
+        await tx.execute(sql`lock table ${environments} in share update exclusive mode`);
+        const { plan, signIn } = await planned(environment, document, tx);
+        if (planHash && plan.hash !== planHash) throw new ConflictError(`${environment.name} (or the document) changed since the plan you reviewed: plan again.`);
+        if (plan.changes.length === 0) return plan;
+        await applyChanges(ctx, tx, environment, document, { ...plan, signIn });
+        await recordAudit(tx, ctx, {
+          action: "environment.promote",
+          targetType: "environment",
+          targetId: environment.id,
+          targetLabel: environment.name,
+          environment,
+          before: { plan: plan.hash, from: document.environment.key },
+          after: {
+            created: plan.changes.filter((c) => c.action === "create").length,
+            changed: plan.changes.filter((c) => c.action === "change").length,
+            removed: plan.changes.filter((c) => c.action === "remove").length,
+            changes: plan.changes.map((c) => `${SIGN[c.action]} ${c.kind} ${c.label}`),
+          },
+        });
+        return plan;
       },
-    });
-    return plan;
-  });
+      { repeatableRead: true },
+    );
+  } catch (error) {
+    if (error instanceof ConcurrentChangeError) throw new ConflictError(`${environment.name} changed while this promotion ran: plan again.`);
+    throw error;
+  }
 }
 
-async function applyChanges(ctx: DomainContext, tx: Executor, environment: Environment, document: ConfigDocument): Promise<void> {
+async function applyChanges(ctx: DomainContext, tx: Executor, environment: Environment, document: ConfigDocument, plan: Plan & { signIn: ConfigDocument["signIn"] }): Promise<void> {
   const env = environment.id;
   // Groups: create and describe the document's; every group by lower-case name afterwards.
   const existing = await tx.select({ id: groups.id, name: groups.name, description: groups.description, source: groups.source }).from(groups).where(eq(groups.environmentId, env));
@@ -366,17 +409,17 @@ async function applyChanges(ctx: DomainContext, tx: Executor, environment: Envir
     if (!now) resourceId.set(rkey(r.feature, r.name), (await createResource(ctx, { environmentId: env, feature: r.feature, name: r.name, description: r.description })).id);
     else if (now.description !== r.description) await updateResource(ctx, now.id, { name: now.name, description: r.description });
   }
-  // Sign-in settings (break-glass users are people of this environment: kept as they are).
-  const auth = await getEnvironmentAuth(env, tx);
-  const s = document.signIn;
+  // Sign-in settings, only when the plan changes them (saving bumps their version and is audited);
+  // as the plan resolved them; break-glass users are people of this environment: kept as they are.
+  const s = plan.signIn;
   const idpIdByName = new Map((await tx.select({ id: identityProviders.id, name: identityProviders.name }).from(identityProviders)).map((i) => [lower(i.name), i.id]));
-  await updateEnvironmentAuth(ctx, env, {
+  if (plan.changes.some((c) => c.kind === "sign-in")) await updateEnvironmentAuth(ctx, env, {
     passwordEnabled: s.passwordEnabled,
     ssoEnabled: s.ssoEnabled,
     identityProviderId: s.identityProvider ? (idpIdByName.get(lower(s.identityProvider)) ?? null) : null,
     enforcement: s.enforcement,
     enforcedDomains: s.enforcedDomains,
-    breakGlassUserIds: auth.breakGlassUsers.map((u) => u.id),
+    breakGlassUserIds: (await getEnvironmentAuth(env, tx)).breakGlassUsers.map((u) => u.id),
     jitEnabled: s.jitEnabled,
     jitGroupIds: s.jitGroups.map((g) => groupId.get(lower(g))!),
     groupSyncEnabled: s.groupSyncEnabled,
@@ -402,7 +445,9 @@ async function applyChanges(ctx: DomainContext, tx: Executor, environment: Envir
   // are no document's (the plan does not list them) and stay as they are.
   const promoted = (m: (typeof currentMappings)[number]) => m.source === "manual" && documentGroups.has(lower(m.groupName));
   const idpIds = new Set([...currentMappings.filter((m) => m.source === "manual").map((m) => m.idpId), ...document.groupMappings.map((m) => idpIdByName.get(lower(m.identityProvider))!)]);
-  for (const idpId of idpIds) {
+  // Each IdP's mappings are saved under a lock of its row: taken in one order (by id) by every
+  // promotion, so two never wait on each other's IdPs (a deadlock).
+  for (const idpId of [...idpIds].sort()) {
     const kept = currentMappings.filter((m) => m.idpId === idpId && !promoted(m)).map((m) => ({ idpValue: m.idpValue, groupId: m.groupId }));
     const wanted = document.groupMappings.filter((m) => idpIdByName.get(lower(m.identityProvider)) === idpId).map((m) => ({ idpValue: m.idpValue, groupId: groupId.get(lower(m.group))! }));
     const before = currentMappings.filter((m) => m.idpId === idpId).map((m) => `${m.idpValue}/${m.groupId}`).sort();

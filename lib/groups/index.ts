@@ -20,7 +20,8 @@ const groupName = z
   .trim()
   .min(1, "Enter a group name.")
   .max(GROUP_NAME_MAX, `A group name has at most ${GROUP_NAME_MAX} characters.`);
-const groupDescription = z.string().trim().max(1000, "A description has at most 1,000 characters.");
+/** A group's description, as stored (trimmed): the console's and a promoted document's one rule. */
+export const groupDescription = z.string().trim().max(1000, "A description has at most 1,000 characters.");
 
 export const createGroupInput = z.object({
   environmentId: uuidSchema,

@@ -83,12 +83,15 @@ export const updateIdpInput = z.object({
   expectedVersion: z.number().int().positive().optional(),
 }).refine((v) => Object.entries(v).some(([k, value]) => k !== "expectedVersion" && value !== undefined), { message: "Nothing to change.", path: ["_form"] });
 
+/** An IdP's group value of a mapping, as stored (trimmed): the console's and a promoted document's one rule. */
+export const groupMappingValue = z.string({ error: "Enter the IdP's group value." }).trim().min(1, "Enter the IdP's group value.").max(500, "A group value has at most 500 characters.");
+
 export const groupMappingsInput = z.object({
   environmentId: uuidSchema,
   mappings: z
     .array(
       z.object({
-        idpValue: z.string({ error: "Enter the IdP's group value." }).trim().min(1, "Enter the IdP's group value.").max(500, "A group value has at most 500 characters."),
+        idpValue: groupMappingValue,
         groupId: z.string({ error: "Choose the group this value maps to." }).min(1, "Choose the group this value maps to.").pipe(uuidSchema),
       }),
     )
