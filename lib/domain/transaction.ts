@@ -20,15 +20,10 @@ export async function inTransaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
   }
 }
 
-/**
- * Runs `fn` in one transaction that the domain changes made inside it join (as savepoints).
- * `repeatableRead`: every read of it sees one snapshot, taken at its first query (a LOCK statement
- * takes none, so one may come first), and a write to a row someone else changed since is refused
- * (a ConcurrentChangeError, 409) instead of overwriting what it never saw.
- */
-export async function inOneTransaction<T>(fn: (tx: Tx) => Promise<T>, options: { repeatableRead?: boolean } = {}): Promise<T> {
+/** Runs `fn` in one transaction that the domain changes made inside it join (as savepoints). */
+export async function inOneTransaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
   try {
-    return await getDb().transaction((tx) => ambient.run(tx, () => fn(tx)), options.repeatableRead ? { isolationLevel: "repeatable read" } : undefined);
+    return await getDb().transaction((tx) => ambient.run(tx, () => fn(tx)));
   } catch (error) {
     translateDbError(error);
   }

@@ -345,13 +345,14 @@ export async function applyPromotion(ctx: DomainContext, key: string, input: unk
   const environment = await environmentNamed(key);
   for (const resource of PROMOTED) authorize(ctx.actor, resource, "write", [environment.id]);
   try {
-    // Apply changes exactly what the plan showed: the plan is computed, and its hash compared, on
-    // one snapshot of the database (REPEATABLE READ) that every read of the apply shares too, so
-    // what another admin commits meanwhile (a resource, a grant, through the console or the API,
-    // which no lock of ours holds up) is either in the plan (and, with a hash, refused: plan again)
-    // or not seen, and left alone. A write to a row someone changed since the snapshot is refused by
-    // Postgres (40001) rather than overwriting what the plan never showed: a 409, and nothing is
-    // saved. The domain functions still write their own tables, as savepoints of this transaction.
+    // Apply removes only what the plan listed: what another admin commits meanwhile (a resource, a
+    // grant, a mapping, through the console or the API, which no lock of ours holds up) is left
+    // alone, and the promotion's audit row lists what it did. What it creates and changes is the
+    // document's: a row changed meanwhile gets the document's value, and that row's own audit entry
+    // says what it replaced. (One snapshot for the whole apply, REPEATABLE READ, was tried: every
+    // session's activity stamp and every group's member count, which other code updates all the
+    // time, then refused the promotion as a concurrent change, again on every retry.) The domain
+    // functions write their own tables, as savepoints of this transaction.
     return await inOneTransaction(
       async (tx) => {
         // One promotion at a time: a second waits here, then plans against what the first committed
@@ -382,7 +383,6 @@ export async function applyPromotion(ctx: DomainContext, key: string, input: unk
         });
         return plan;
       },
-      { repeatableRead: true },
     );
   } catch (error) {
     if (error instanceof ConcurrentChangeError) throw new ConflictError(`${environment.name} changed while this promotion ran: plan again.`);
@@ -392,6 +392,9 @@ export async function applyPromotion(ctx: DomainContext, key: string, input: unk
 
 async function applyChanges(ctx: DomainContext, tx: Executor, environment: Environment, document: ConfigDocument, plan: Plan & { signIn: ConfigDocument["signIn"] }): Promise<void> {
   const env = environment.id;
+  // Only what the plan listed goes: a group, resource, grant or mapping made since it was planned stays.
+  const listedRemovals = new Set(plan.changes.filter((c) => c.action === "remove").map((c) => `${c.kind} ${c.label}`));
+  const planned = (kind: string, label: string) => listedRemovals.has(`${kind} ${label}`);
   // Groups: create and describe the document's; every group by lower-case name afterwards.
   const existing = await tx.select({ id: groups.id, name: groups.name, description: groups.description, source: groups.source }).from(groups).where(eq(groups.environmentId, env));
   const groupId = new Map(existing.map((g) => [lower(g.name), g.id]));
@@ -412,7 +415,9 @@ async function applyChanges(ctx: DomainContext, tx: Executor, environment: Envir
   // Sign-in settings, only when the plan changes them (saving bumps their version and is audited);
   // as the plan resolved them; break-glass users are people of this environment: kept as they are.
   const s = plan.signIn;
-  const idpIdByName = new Map((await tx.select({ id: identityProviders.id, name: identityProviders.name }).from(identityProviders)).map((i) => [lower(i.name), i.id]));
+  const accountIdps = await tx.select({ id: identityProviders.id, name: identityProviders.name }).from(identityProviders);
+  const idpIdByName = new Map(accountIdps.map((i) => [lower(i.name), i.id]));
+  const idpNameById = new Map(accountIdps.map((i) => [i.id, i.name]));
   if (plan.changes.some((c) => c.kind === "sign-in")) await updateEnvironmentAuth(ctx, env, {
     passwordEnabled: s.passwordEnabled,
     ssoEnabled: s.ssoEnabled,
@@ -443,16 +448,19 @@ async function applyChanges(ctx: DomainContext, tx: Executor, environment: Envir
   const documentGroups = new Set(document.groups.map((g) => lower(g.name)));
   // Promoted are the mappings onto console-made groups; those onto a directory's or an IdP's groups
   // are no document's (the plan does not list them) and stay as they are.
-  const promoted = (m: (typeof currentMappings)[number]) => m.source === "manual" && documentGroups.has(lower(m.groupName));
+  // A promoted mapping the document lacks goes only when the plan listed it (one made since stays).
+  const promoted = (m: (typeof currentMappings)[number]) =>
+    m.source === "manual" && documentGroups.has(lower(m.groupName)) && planned("group mapping", `${idpNameById.get(m.idpId)}: ${m.idpValue} → ${m.groupName}`);
   const idpIds = new Set([...currentMappings.filter((m) => m.source === "manual").map((m) => m.idpId), ...document.groupMappings.map((m) => idpIdByName.get(lower(m.identityProvider))!)]);
-  // Each IdP's mappings are saved under a lock of its row: taken in one order (by id) by every
-  // promotion, so two never wait on each other's IdPs (a deadlock).
+  // Each IdP's mappings are saved under a lock of its row, taken in one order (by id): promotions
+  // take turns anyway, and a writer saving several IdPs' mappings should take them in this order.
   for (const idpId of [...idpIds].sort()) {
     const kept = currentMappings.filter((m) => m.idpId === idpId && !promoted(m)).map((m) => ({ idpValue: m.idpValue, groupId: m.groupId }));
     const wanted = document.groupMappings.filter((m) => idpIdByName.get(lower(m.identityProvider)) === idpId).map((m) => ({ idpValue: m.idpValue, groupId: groupId.get(lower(m.group))! }));
+    const mappings = [...new Map([...kept, ...wanted].map((m) => [`${m.idpValue}/${m.groupId}`, m])).values()];
     const before = currentMappings.filter((m) => m.idpId === idpId).map((m) => `${m.idpValue}/${m.groupId}`).sort();
-    const after = [...kept, ...wanted].map((m) => `${m.idpValue}/${m.groupId}`).sort();
-    if (canonical(before) !== canonical([...new Set(after)])) await setGroupMappings(ctx, idpId, { environmentId: env, mappings: [...kept, ...wanted] });
+    const after = mappings.map((m) => `${m.idpValue}/${m.groupId}`).sort();
+    if (canonical(before) !== canonical(after)) await setGroupMappings(ctx, idpId, { environmentId: env, mappings });
   }
   // Grants: add the document's, remove the group grants it does not have.
   const wantedGrants = new Set(document.grants.map(grantKey));
@@ -466,15 +474,16 @@ async function applyChanges(ctx: DomainContext, tx: Executor, environment: Envir
     .leftJoin(resources, eq(resources.id, accessGrants.resourceId))
     .where(and(eq(accessGrants.environmentId, env), inArray(groups.source, PROMOTED_GROUP_SOURCES)));
   const documentResources = new Set(document.resources.map((r) => rkey(r.feature, r.name)));
-  const groupsGoing = new Set(existing.filter((g) => g.source === "manual" && !documentGroups.has(lower(g.name))).map((g) => lower(g.name)));
+  const resourceGoes = (r: { feature: Feature; name: string }) => !documentResources.has(rkey(r.feature, r.name)) && planned("resource", `${FEATURE_WORD[r.feature]} “${r.name}”`);
+  const groupsGoing = new Set(existing.filter((g) => g.source === "manual" && !documentGroups.has(lower(g.name)) && planned("group", g.name)).map((g) => lower(g.name)));
   for (const g of currentGrants) {
     // A removed resource's or group's grants go with it (one audit row there, as the plan lists it).
-    const goesWith = (g.resource && !documentResources.has(rkey(g.feature, g.resource))) || groupsGoing.has(lower(g.group));
-    if (!wantedGrants.has(grantKey(g)) && !goesWith) await removeGrant(ctx, g.id);
+    const goesWith = (g.resource && resourceGoes({ feature: g.feature, name: g.resource })) || groupsGoing.has(lower(g.group));
+    if (!wantedGrants.has(grantKey(g)) && !goesWith && planned("grant", grantLabel(g))) await removeGrant(ctx, g.id);
   }
   // Then what the document no longer has: resources (with their grants) and console-made groups.
-  for (const r of existingResources) if (!documentResources.has(rkey(r.feature, r.name))) await deleteResource(ctx, r.id);
-  for (const g of existing) if (g.source === "manual" && !documentGroups.has(lower(g.name))) await deleteGroup(ctx, g.id);
+  for (const r of existingResources) if (resourceGoes(r)) await deleteResource(ctx, r.id);
+  for (const g of existing) if (groupsGoing.has(lower(g.name)) && g.source === "manual") await deleteGroup(ctx, g.id);
 }
 
 /** The console's "Promote FROM → TO" page: FROM's configuration and the plan of applying it to TO. */

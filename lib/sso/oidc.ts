@@ -170,9 +170,10 @@ export async function oidcCallback(idp: OidcIdp, callbackUrl: URL, request: Oidc
     try {
       const info = await client.fetchUserInfo(config, tokens.access_token, idToken.sub);
       claims = { ...info, ...idToken };
-      // A proof vouches for the email it came with: when the ID token carries the email, only the
-      // ID token's own email_verified (or xms_edov) speaks for it, never UserInfo's about its own email.
-      if ("email" in idToken) {
+      // A proof vouches for the email it came with: when the ID token carries another email than
+      // UserInfo's, only the ID token's own email_verified (or xms_edov) speaks for it.
+      const sameEmail = (a: unknown, b: unknown) => typeof a === "string" && typeof b === "string" && a.trim().toLowerCase() === b.trim().toLowerCase();
+      if ("email" in idToken && !sameEmail(idToken.email, info.email)) {
         for (const proof of ["email_verified", "xms_edov"]) if (!(proof in idToken)) delete claims[proof];
       }
     } catch (e) {
