@@ -12,6 +12,7 @@ import { linkIdentity, listUserIdentities, unlinkIdentity } from "./identities";
 import { createIdentityProvider, deleteIdentityProvider, setGroupMappings, updateIdentityProvider } from "./identity-providers";
 import { claimAttributes, oidcRedirectUri } from "./oidc";
 import { configureSso } from "./testing/fixture";
+import { whileHeld } from "@/test-support/while-held";
 import { generateKeyPair, idpMetadata } from "./testing/test-idp";
 import { sendInvitation, setPasswordWithLink } from "@/lib/end-user/password-accounts";
 import { readEndUserSession } from "@/lib/end-user/sessions";
@@ -302,7 +303,11 @@ describe("signing in with an OpenID Connect IdP", () => {
         return { started, callback: await browse(started.redirectUrl) };
       }),
     );
-    const results = await Promise.all(tabs.map((t) => handleOidcCallback({ url: t.callback, browserBinding: t.started.binding })));
+    // Both plan before either commits: the first waits at its identity link (held), the second at the first's new user.
+    const results = (await whileHeld(
+      (held) => held`lock table user_identities in share mode`,
+      tabs.map((t) => () => handleOidcCallback({ url: t.callback, browserBinding: t.started.binding })),
+    )) as AcsResult[];
     expect(results.map((r) => r.ok)).toEqual([true, true]);
     const user = (await userByEmail("twin@example.com"))!;
     expect(results.map((r) => r.ok && "user" in r && r.user.id)).toEqual([user.id, user.id]);
