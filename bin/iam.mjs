@@ -98,7 +98,15 @@ function resolveRef(doc, schema) {
 
 function readData(value) {
   if (value === "-") return parseJson(fs.readFileSync(0, "utf8"), "--data (stdin)");
-  if (value.startsWith("@")) return parseJson(fs.readFileSync(value.slice(1), "utf8"), `--data ${value}`);
+  if (value.startsWith("@")) {
+    let text;
+    try {
+      text = fs.readFileSync(value.slice(1), "utf8");
+    } catch (error) {
+      throw new UsageError(`cannot read ${value.slice(1)}: ${error.message}`);
+    }
+    return parseJson(text, `--data ${value}`);
+  }
   return parseJson(value, "--data");
 }
 

@@ -130,6 +130,8 @@ describe("iam (bin/iam.mjs) against a live server", () => {
     expect(await iam(["users", "get"], { IAM_TOKEN: readToken })).toMatchObject({ code: 2, stderr: "iam: usage: iam users get <id>\n" });
     const data = await iam(["users", "create", "--data", "{not json"], { IAM_TOKEN: writeToken });
     expect([data.code, data.stderr]).toEqual([2, expect.stringMatching(/^iam: --data is not JSON: /)]);
+    const missing = await iam(["users", "create", "--data", "@/nonexistent/user.json"], { IAM_TOKEN: writeToken });
+    expect([missing.code, missing.stderr]).toEqual([2, expect.stringMatching(/^iam: cannot read \/nonexistent\/user\.json: ENOENT/)]);
     expect(await iam(["users", "list"])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^iam: set IAM_TOKEN/) });
     const help = await iam(["help", "groups"]);
     expect(help.code).toBe(0);

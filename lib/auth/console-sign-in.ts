@@ -6,7 +6,7 @@ import { recordAudit } from "@/lib/audit/record";
 import { checkSecondFactor, hasSecondFactor, memberOwner, secondFactorRefusal, type SecondFactorCheck } from "@/lib/second-factor";
 import { passkeyAuthenticationOptions } from "@/lib/second-factor/passkeys";
 import type { PublicKeyCredentialRequestOptionsJSON } from "@simplewebauthn/server";
-import { passwordReservedForOwners } from "@/lib/console-sso/password-rule";
+import { passwordReservedForOwners, roleMayUsePassword } from "@/lib/console-sso/password-rule";
 import { clearConsoleFailures, LOCK_MINUTES, MAX_FAILURES, reserveConsoleAttempt } from "./console-lockout";
 import { hitRateLimit, limitedAddress, refundRateLimit, resetRateLimit } from "@/lib/rate-limit";
 import { emailSchema } from "@/lib/validation";
@@ -142,7 +142,7 @@ export async function signInConsoleMember(input: {
   if (!passwordOk) return fail("invalid");
   if (member.status !== "active") return fail("suspended");
   // Console SSO for members: a password is the owners' break-glass way in only (told after a right password).
-  if (member.role !== "owner" && (await passwordReservedForOwners(db))) return fail("sso_required");
+  if (!roleMayUsePassword(member.role, await passwordReservedForOwners(db))) return fail("sso_required");
   const owner = memberOwner(member.id);
   const needsCode = await hasSecondFactor(owner);
   // The password step of a member with a second factor: the address's and pair's counts are given

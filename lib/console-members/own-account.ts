@@ -9,7 +9,7 @@ import { clearConsoleFailures, countConsoleFailure, LOCK_MINUTES, MAX_FAILURES }
 import { hashPassword, verifyPassword } from "@/lib/auth/password";
 import { hashToken, newSecretToken } from "@/lib/auth/secret-token";
 import { recordAudit } from "@/lib/audit/record";
-import { passwordReservedForOwners } from "@/lib/console-sso/password-rule";
+import { passwordReservedForOwners, roleMayUsePassword } from "@/lib/console-sso/password-rule";
 import { inTransaction } from "@/lib/domain/transaction";
 import { assertNewPassword } from "@/lib/end-user/password-strength";
 import { ForbiddenError, NotFoundError, RateLimitedError, UnauthenticatedError, ValidationError } from "@/lib/errors";
@@ -40,6 +40,11 @@ const USED_OR_EXPIRED = "This link was already used or has expired; ask for a ne
 /** Self-service reset is off (console settings): asking is refused, and so are links the member asked for earlier. */
 export const SELF_SERVICE_RESET_OFF = "Members cannot reset a forgotten password themselves in this console: ask an owner to send you a reset link.";
 
+/** The one rule of the console's switch: a link the member asks for (or asked for) is refused while self-service reset is off; an owner's is not. */
+async function selfServiceRefusal(executor: Executor, link: { sentByOwner: boolean }): Promise<string | null> {
+  return link.sentByOwner || (await consoleSecurity(executor)).selfServiceReset ? null : SELF_SERVICE_RESET_OFF;
+}
+
 const passwordField = z.string({ error: "Enter a password." }).max(1000, "At most 1,000 characters.");
 const changeInput = z.object({ current: passwordField, password: passwordField, confirm: passwordField });
 const resetInput = z.object({ token: z.string(), password: passwordField, confirm: passwordField });
@@ -53,7 +58,7 @@ function selfId(actor: Actor): string {
 /** Why the member cannot use a console password, or null: one who arrived by SSO has none, and console SSO may keep passwords for owners. */
 async function passwordRefusal(executor: Executor, member: Pick<ConsoleMember, "role" | "passwordHash">): Promise<string | null> {
   if (!member.passwordHash) return "You sign in through single sign-on: there is no console password to change.";
-  if (member.role !== "owner" && (await passwordReservedForOwners(executor))) return "Console passwords are kept for owners: you sign in through single sign-on.";
+  if (!roleMayUsePassword(member.role, await passwordReservedForOwners(executor))) return "Console passwords are kept for owners: you sign in through single sign-on.";
   return null;
 }
 
@@ -224,7 +229,8 @@ const memberActor = (member: Pick<ConsoleMember, "id" | "email" | "role">): Acto
  */
 export async function requestConsolePasswordReset(rawEmail: unknown, request: { ip?: string } = {}): Promise<() => Promise<void>> {
   const { email } = parseInput(z.object({ email: emailSchema }), { email: rawEmail });
-  if (!(await consoleSecurity()).selfServiceReset) throw new ForbiddenError(SELF_SERVICE_RESET_OFF);
+  const off = await selfServiceRefusal(getDb(), { sentByOwner: false });
+  if (off) throw new ForbiddenError(off);
   const [perEmail, perAddress] = await Promise.all([
     hitRateLimit(`console-pw-reset:${email.toLowerCase()}`, RESETS_PER_EMAIL, RESET_WINDOW_SECONDS),
     hitRateLimit(`console-pw-reset-ip:${limitedAddress(request.ip)}`, RESETS_PER_ADDRESS, RESET_WINDOW_SECONDS),
@@ -243,7 +249,7 @@ async function mailResetLink(email: string, request: { ip?: string }): Promise<v
       ? "no such member"
       : member.status !== "active"
         ? `member ${member.status}`
-        : !(await consoleSecurity(tx)).selfServiceReset
+        : (await selfServiceRefusal(tx, { sentByOwner: false }))
           ? "self-service password reset is off"
           : await passwordRefusal(tx, member);
     if (refusal || !member) {
@@ -307,7 +313,7 @@ export async function sendConsolePasswordReset(ctx: DomainContext, memberId: unk
     if (!member) throw new NotFoundError("Console member not found.");
     if (member.status !== "active") throw new ValidationError(`${member.email} is ${member.status}: only an active member gets a reset link.`);
     if (!member.passwordHash) throw new ValidationError(`${member.email} signs in through single sign-on: there is no console password to reset.`);
-    if (member.role !== "owner" && (await passwordReservedForOwners(tx))) throw new ValidationError(`Console passwords are kept for owners: ${member.email} signs in through single sign-on.`);
+    if (!roleMayUsePassword(member.role, await passwordReservedForOwners(tx))) throw new ValidationError(`Console passwords are kept for owners: ${member.email} signs in through single sign-on.`);
     return issueResetLink(tx, ctx, member, "console_member.password_reset_sent");
   });
   await sendMail(mail);
@@ -326,7 +332,8 @@ export async function peekConsolePasswordReset(token: string, executor: Executor
     .innerJoin(consoleMembers, eq(consoleMembers.id, consolePasswordResets.memberId))
     .where(and(eq(consolePasswordResets.tokenHash, hashToken(token)), isNull(consolePasswordResets.usedAt), gt(consolePasswordResets.expiresAt, sql`now()`), eq(consoleMembers.status, "active")));
   if (!row) return null;
-  return row.sentByOwner || (await consoleSecurity(executor)).selfServiceReset ? { email: row.email } : { email: row.email, refusal: SELF_SERVICE_RESET_OFF };
+  const refusal = await selfServiceRefusal(executor, row);
+  return refusal ? { email: row.email, refusal } : { email: row.email };
 }
 
 /**
@@ -345,7 +352,8 @@ export async function resetConsolePassword(input: unknown, request: { ip?: strin
     .innerJoin(consoleMembers, eq(consoleMembers.id, consolePasswordResets.memberId))
     .where(and(eq(consolePasswordResets.tokenHash, hashToken(data.token)), isNull(consolePasswordResets.usedAt), gt(consolePasswordResets.expiresAt, sql`now()`)));
   if (!preview || preview.member.status !== "active") throw new ValidationError(USED_OR_EXPIRED);
-  if (!preview.sentByOwner && !(await consoleSecurity(db)).selfServiceReset) throw new ValidationError(SELF_SERVICE_RESET_OFF);
+  const off = await selfServiceRefusal(db, preview);
+  if (off) throw new ValidationError(off);
   assertNewPassword(data, [preview.member.email, preview.member.name]);
   const passwordHash = await hashPassword(data.password);
   const done = await inTransaction(async (tx) => {
@@ -359,7 +367,8 @@ export async function resetConsolePassword(input: unknown, request: { ip?: strin
       .returning({ memberId: consolePasswordResets.memberId, sentByOwner: consolePasswordResets.sentByOwner });
     if (!link) throw new ValidationError(USED_OR_EXPIRED);
     // Read again under the transaction: an owner may have turned self-service off meanwhile.
-    if (!link.sentByOwner && !(await consoleSecurity(tx)).selfServiceReset) throw new ValidationError(SELF_SERVICE_RESET_OFF);
+    const offNow = await selfServiceRefusal(tx, link);
+    if (offNow) throw new ValidationError(offNow);
     const [member] = await tx.select().from(consoleMembers).where(eq(consoleMembers.id, link.memberId)).for("no key update");
     if (!member || member.status !== "active") throw new ValidationError(USED_OR_EXPIRED);
     const refusal = await passwordRefusal(tx, member);

@@ -508,8 +508,16 @@ export async function completeSecondFactorSignIn(
     .where(eq(users.id, step.userId));
   if (!row || row.user.status !== "active" || !row.hasAccess) return expired;
   const user = row.user;
+  // Refused after the right password: audited with the reason, answered without one (a lockout is never told).
+  const refused = async (reason: string, message = expired.message) => {
+    await auditPasswordSignIn(db, environment, request, user, { outcome: "failure", reason: `second step: ${reason}` });
+    return { ok: false as const, message };
+  };
   // The environment may have stopped taking passwords (SSO enforced, passwords off) since the first step.
-  if ((await signInRouteOf(db, user, environment.id)).route.method !== "password") return expired;
+  const { route } = await signInRouteOf(db, user, environment.id);
+  if (route.method !== "password") {
+    return refused(route.method === "sso" ? "SSO is enforced for this email" : "password sign-in is off", "Password sign-in is no longer used here: start again from the sign-in page.");
+  }
   const { PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES } = env();
   const maxMinutes = Math.max(MAX_LOCKOUT_MINUTES, PASSWORD_LOCKOUT_MINUTES);
   // As at the password step: from the account's own address only that pair's attempts hold it back
@@ -521,11 +529,11 @@ export async function completeSecondFactorSignIn(
   const pairKey = pairFailuresKey(user.id, request.ip);
   let reserved: number | null = null;
   if (knownAddress) {
-    if (!(await hitRateLimit(pairKey, PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES * 60)).allowed) return expired;
+    if (!(await hitRateLimit(pairKey, PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES * 60)).allowed) return refused("too many failures from this address");
   } else {
-    if (user.lockedUntil && user.lockedUntil > new Date()) return expired;
+    if (user.lockedUntil && user.lockedUntil > new Date()) return refused("account locked");
     reserved = await reserveSignInAttemptRow(db, user.id, PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES, maxMinutes);
-    if (reserved === null) return expired;
+    if (reserved === null) return refused("account locked");
   }
   const outcome = await inTransaction(async (tx) => {
     const check = await checkSecondFactor(tx, userOwner(user.id), data.code);

@@ -147,8 +147,10 @@ describe("end users' second factors", () => {
     try {
       expect(await completeSecondFactorSignIn("prod", { secondStep, code: await code(secret, 1) }, request())).toEqual({
         ok: false,
-        message: "The sign-in took too long: enter your email and password again.",
+        message: "Password sign-in is no longer used here: start again from the sign-in page.",
       });
+      const [audit] = await getDb().execute<{ reason: string }>(sql`select reason from audit_events where action = 'end_user.sign_in' and target_id = ${user.id} order by id desc limit 1`);
+      expect(audit!.reason).toBe("second step: SSO is enforced for this email");
     } finally {
       await updateEnvironmentAuth(systemCtx, env.prod.id, { ...current, additionalIdentityProviders: [], expectedVersion: undefined });
     }

@@ -1,7 +1,9 @@
 import Link from "next/link";
 import { Card, PageHeader } from "@/components/ui/card";
 import { CONSOLE_ROLES } from "@/db/enums";
+import { getDb } from "@/db/client";
 import { listConsoleMembers } from "@/lib/console-members";
+import { passwordReservedForOwners, roleMayUsePassword } from "@/lib/console-sso/password-rule";
 import { consolePage } from "@/lib/doors/http/console-page";
 import { listEnvironments } from "@/lib/environments";
 import { consoleMemberDenialReason } from "@/lib/permissions";
@@ -13,7 +15,7 @@ const when = (d: Date | null) => (d ? d.toISOString().slice(0, 16).replace("T", 
 
 export default async function MembersPage({ params }: { params: Promise<{ env: string }> }) {
   const { env, actor, session } = await consolePage(params);
-  const [members, environments] = await Promise.all([listConsoleMembers(actor), listEnvironments()]);
+  const [members, environments, ownersOnlyPasswords] = await Promise.all([listConsoleMembers(actor), listEnvironments(), passwordReservedForOwners(getDb())]);
   // What this actor may do, decided by the domain's rule (the actions check it again).
   const canManage = consoleMemberDenialReason(actor) === null;
   const rows: MemberRow[] = members.map((m) => ({
@@ -29,7 +31,8 @@ export default async function MembersPage({ params }: { params: Promise<{ env: s
     secondFactors: m.secondFactors,
     invitationExpiresAt: when(m.invitationExpiresAt),
     singleSignOn: m.singleSignOn,
-    hasPassword: m.hasPassword,
+    // Whether an owner can send them a reset link: a password they may use (lib/console-members checks it again).
+    hasPassword: m.hasPassword && roleMayUsePassword(m.role, ownersOnlyPasswords),
     manageable: consoleMemberDenialReason(actor, { current: m.role }) === null,
     self: m.id === session.member.id,
   }));
