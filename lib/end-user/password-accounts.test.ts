@@ -295,6 +295,8 @@ describe("password reset", () => {
     const next = "another long passphrase here";
     expect(await setPasswordWithLink("reset", "dev", { token: link, password: next, confirm: next })).toMatchObject({ token: null });
     expect(await getDb().$count(sessions)).toBe(sessionsBefore);
+    // The password is set all the same: it signs in where the user may still enter.
+    expect((await signInWithPassword("test", { email, password: next }, { ip: "198.51.100.250" })).ok).toBe(true);
   });
 
   it("mails a one-hour link for a known user, nothing for an unknown one; the link works once and ends other sessions", async () => {
