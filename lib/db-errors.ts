@@ -60,8 +60,11 @@ export class ConcurrentChangeError extends ConflictError {
 
 /** The 409 for a change that met a concurrent one (see ConcurrentChangeError), or undefined. */
 function concurrentChange(error: unknown): ConcurrentChangeError | undefined {
-  const code = pgError(error)?.code;
-  return code === "40001" || code === "40P01" ? new ConcurrentChangeError() : undefined;
+  const e = pgError(error);
+  if (e?.code !== "40001" && e?.code !== "40P01") return undefined;
+  // The client is told to try again; a deadlock may still point at a lock-order bug of ours: logged.
+  if (e.code === "40P01") console.error("[db] deadlock answered 409:", (error as Error).message);
+  return new ConcurrentChangeError();
 }
 
 /** The 400 a client should see for a value Postgres refused (see CLIENT_DATA_ERRORS), or undefined: the rest of class 22 (a division by zero…) is a bug of ours, a 500. */
