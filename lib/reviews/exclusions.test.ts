@@ -9,6 +9,8 @@ import { scimClient } from "@/lib/doors/scim/testing";
 import { addMembers, createGroup } from "@/lib/groups";
 import { liftExclusion, listUserExclusions } from "@/lib/groups/exclusions";
 import { setupSso, type SsoFixture } from "@/lib/sso/testing/fixture";
+import { getEnvironmentAuth, updateEnvironmentAuth } from "@/lib/sso/environment-auth";
+import { revokeEnvironment } from "@/lib/users";
 import { closeAccessReview, createAccessReview, decideReviewItems, getAccessReview, reviewReport } from ".";
 
 // Exclusions: a review's revocation of what a directory or an IdP owns is not undone by its next
@@ -168,6 +170,30 @@ describe("what an admin granted by hand, revoked in a review", () => {
     expect(await membersOf(finance.id)).toEqual([]);
     const [trace] = await getDb().select().from(ssoTraces).where(eq(ssoTraces.id, again.traceId));
     expect(trace!.result).toMatchObject({ groupsExcluded: [expect.stringContaining("Left finance")] });
+  });
+
+  it("a JIT default group a review took the user out of is not joined again when JIT grants the environment anew (the trace says why)", async () => {
+    const contractors = await createGroup(systemCtx, { environmentId: f.envs.prod.id, name: "Contractors" });
+    const settings = await getEnvironmentAuth(f.envs.prod.id);
+    await updateEnvironmentAuth(systemCtx, f.envs.prod.id, { ...settings, jitGroupIds: [contractors.id], expectedVersion: undefined });
+    try {
+      const first = await f.signIn(identity("jit.default@example.com", []));
+      if (!first.ok) throw new Error(first.reason);
+      const userId = first.user.id;
+      expect(await membersOf(contractors.id)).toEqual([`${userId}:manual`]);
+      const { summary } = await reviewAndRevoke({ groupIds: [contractors.id] }, (i) => i.userId === userId, "Contract ended");
+      expect(summary).toMatchObject({ revoked: 1, excluded: 1 });
+      // The environment is revoked by hand (no access exclusion), and the next sign-in's JIT grants it again…
+      await revokeEnvironment(systemCtx, { userId, environmentId: f.envs.prod.id });
+      const again = await f.signIn(identity("jit.default@example.com", []));
+      if (!again.ok) throw new Error(again.reason);
+      // …without the default group the review took away.
+      expect(await membersOf(contractors.id)).toEqual([]);
+      const [trace] = await getDb().select().from(ssoTraces).where(eq(ssoTraces.id, again.traceId));
+      expect(trace!.result).toMatchObject({ groupsExcluded: [expect.stringContaining("Contract ended")] });
+    } finally {
+      await updateEnvironmentAuth(systemCtx, f.envs.prod.id, { ...settings, jitGroupIds: [], expectedVersion: undefined });
+    }
   });
 
   it("hand-granted access is not granted back by JIT at the next SSO sign-in", async () => {

@@ -196,10 +196,14 @@ export async function planSignIn(
     };
   }
 
-  const defaultGroups =
+  const jitGroups =
     access === "grant"
       ? await tx.select({ id: groups.id, name: groups.name }).from(environmentJitGroups).innerJoin(groups, eq(groups.id, environmentJitGroups.groupId)).where(eq(environmentJitGroups.environmentId, environment.id))
       : [];
+  // A default group an access review took the user out of stays out while the exclusion stands.
+  const jitExclusions = user && jitGroups.length ? await groupExclusionsOfUser(tx, user.id, jitGroups.map((g) => g.id)) : new Map<string, StandingExclusion>();
+  const defaultGroups = jitGroups.filter((g) => !jitExclusions.has(g.id));
+  const defaultsExcluded = jitGroups.filter((g) => jitExclusions.has(g.id)).map((g) => ({ ...g, reason: exclusionNote(jitExclusions.get(g.id)!) }));
 
   // The name and an invitation's status are account-wide: the IdP changes them only for users who
   // can enter no environment but its own (the actor's scope rule, as for an environment admin).
@@ -238,7 +242,7 @@ export async function planSignIn(
     groupsCreated: [],
     groupsRemoved: [],
     groupsKept: [],
-    groupsExcluded: [],
+    groupsExcluded: defaultsExcluded,
     unknownGroups: [],
   };
   if (!settings.groupSyncEnabled) return plan;
@@ -291,7 +295,7 @@ export async function planSignIn(
   plan.groupsAdded = [...targets.values()].filter((g) => !currentIds.has(g.id) && !defaultIds.has(g.id));
   // Memberships an access review took away stay away while the exclusion stands.
   const exclusions = user ? await groupExclusionsOfUser(tx, user.id, plan.groupsAdded.map((g) => g.id)) : new Map<string, StandingExclusion>();
-  plan.groupsExcluded = plan.groupsAdded.filter((g) => exclusions.has(g.id)).map((g) => ({ ...g, reason: exclusionNote(exclusions.get(g.id)!) }));
+  plan.groupsExcluded = [...defaultsExcluded, ...plan.groupsAdded.filter((g) => exclusions.has(g.id) && !jitExclusions.has(g.id)).map((g) => ({ ...g, reason: exclusionNote(exclusions.get(g.id)!) }))];
   plan.groupsAdded = plan.groupsAdded.filter((g) => !exclusions.has(g.id));
   plan.groupsKept = current.filter((c) => targets.has(c.id)).map(({ id, name }) => ({ id, name }));
   // Only what this IdP's sync added is removed: manual and SCIM memberships stay, and so do those
