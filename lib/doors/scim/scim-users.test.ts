@@ -88,6 +88,17 @@ describe("SCIM users", () => {
     expect(await countRows("users")).toBe(before + 1);
   });
 
+  it("two concurrent creates naming the same existing user's email answer as one after the other would, never a 500", async () => {
+    // Creates written one by one (a directory with few clients writes lone creates side by side).
+    for (let i = 0; i < 12; i++) expect((await scim.call("POST", "/Users", alice(`warm${i}.link@corp.example`))).status).toBe(201);
+    const email = "linked.twice@corp.example";
+    const existing = await createVerifiedUser(systemCtx, { name: "Sam Linked", email, environmentIds: [env.prod.id] });
+    const results = await Promise.all(["a", "b"].map((n) => scim.call("POST", "/Users", { ...alice(`${n}-link`), emails: [{ value: email, primary: true }] })));
+    // As one after the other: the first links the user, the second (its email now held) is a user of its own.
+    expect(results.map((r) => r.status)).toEqual([201, 201]);
+    expect(results.filter((r) => r.body.id === existing.id)).toHaveLength(1);
+  });
+
   it("writes concurrent creates together (group commit), each its own user, shared emails included", async () => {
     const before = await countRows("users");
     const results = await Promise.all(

@@ -176,8 +176,10 @@ async function createSingle(sc: ScimContext, parsed: Parsed) {
   try {
     return await once();
   } catch (error) {
-    // Two different users racing for the same email: the second tries again and now sees the first.
-    if (uniqueViolation(error) === "users_email_lower_key") return once().catch(translateCreateError(parsed));
+    // Two different users racing for the same email, or two creates linking the same existing user
+    // (by its proven email): the second tries again and now sees the first's user or link.
+    const raced = uniqueViolation(error);
+    if (raced === "users_email_lower_key" || raced === "directory_users_directory_id_user_id_pk") return once().catch(translateCreateError(parsed));
     return translateCreateError(parsed)(error);
   }
 }
