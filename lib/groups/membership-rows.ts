@@ -1,7 +1,7 @@
 import "server-only";
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Executor } from "@/db/client";
-import { arrayLiteral } from "@/db/records";
+import { arrayLiteral, recordset } from "@/db/records";
 import type { AccessSource, MembershipSource } from "@/db/enums";
 import { environmentAccess, groupMembers, groups } from "@/db/schema";
 import { revokeSessionRows } from "@/lib/end-user/session-rows";
@@ -118,6 +118,8 @@ export async function syncDirectoryMembershipRows(
   directoryId: string,
   members: readonly { userId: string; display: string | null }[],
 ): Promise<{ added: string[]; removed: string[] }> {
+  // One parameter for the kept ids and one for the rows, whatever their number: a group of 10,923
+  // members or more passed Postgres's 65,535 parameters as one per value (a 500 on every PUT/PATCH).
   const keep = members.map((m) => m.userId);
   const removed = await tx
     .delete(groupMembers)
@@ -126,21 +128,20 @@ export async function syncDirectoryMembershipRows(
         eq(groupMembers.groupId, group.id),
         eq(groupMembers.directoryId, directoryId),
         eq(groupMembers.source, "scim"),
-        keep.length ? sql`${groupMembers.userId} not in (${sql.join(keep.map((k) => sql`${k}::uuid`), sql`, `)})` : undefined,
+        keep.length ? sql`not (${groupMembers.userId} = any(${arrayLiteral(keep)}::uuid[]))` : undefined,
       ),
     )
     .returning({ userId: groupMembers.userId });
   const upserted = members.length
-    ? await tx
-        .insert(groupMembers)
-        .values(members.map((m) => ({ groupId: group.id, userId: m.userId, environmentId: group.environmentId, source: "scim" as const, directoryId, scimDisplay: m.display })))
-        .onConflictDoUpdate({
-          target: [groupMembers.groupId, groupMembers.userId],
-          set: { scimDisplay: sql`case when ${groupMembers.source} = 'scim' then coalesce(excluded.scim_display, ${groupMembers.scimDisplay}) else ${groupMembers.scimDisplay} end` },
-        })
-        .returning({ userId: groupMembers.userId, inserted: sql<boolean>`xmax = 0` })
+    ? await tx.execute<{ user_id: string; inserted: boolean }>(sql`
+        insert into ${groupMembers} (group_id, user_id, environment_id, source, directory_id, scim_display)
+        select ${group.id}::uuid, v.user_id, ${group.environmentId}::uuid, 'scim', ${directoryId}::uuid, v.display
+        from ${recordset(members.map((m) => ({ user_id: m.userId, display: m.display })), "user_id uuid, display text")}
+        on conflict (group_id, user_id) do update
+          set scim_display = case when ${groupMembers}.source = 'scim' then coalesce(excluded.scim_display, ${groupMembers}.scim_display) else ${groupMembers}.scim_display end
+        returning user_id, (xmax = 0) as inserted`)
     : [];
-  return { added: upserted.filter((u) => u.inserted).map((u) => u.userId), removed: removed.map((r) => r.userId) };
+  return { added: upserted.filter((u) => u.inserted).map((u) => u.user_id), removed: removed.map((r) => r.userId) };
 }
 
 /** Removes one user's memberships of the given source from the given groups (an SSO group sync); returns the groups left. */

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { and, eq } from "drizzle-orm";
-import { getDb } from "@/db/client";
+import { getDb, getSql } from "@/db/client";
 import { auditEvents, groupMembers, groups, type Environment } from "@/db/schema";
 import { countRows, createEnvironments, systemCtx } from "@/test-support/fixtures";
 import { addMembers, createGroup, deleteGroup, updateGroup } from "@/lib/groups";
@@ -105,6 +105,24 @@ describe("SCIM groups", () => {
     expect([plain.status, plain.body, plain.headers.get("etag")]).toEqual([204, null, 'W/"2"']);
     const asked = await entra.call("PATCH", `/Groups/${group.id}?attributes=displayName`, { Operations: [{ op: "replace", path: "displayName", value: "Entra group 3" }] });
     expect([asked.status, asked.body.displayName]).toEqual([200, "Entra group 3"]);
+  });
+
+  it("replaces and patches a group of more than 10,922 members (one parameter per member passed Postgres's 65,535: a 500)", async () => {
+    const n = 11_000;
+    // The directory's users written in SQL: provisioning 11,000 over HTTP is not what is tested here.
+    const rows = await getSql()<{ user_id: string }[]>`
+      with u as (
+        insert into users (email, name, source, environment_keys)
+        select 'big' || i || '@large.example', 'Big ' || i, 'scim', 'test' from generate_series(1, ${n}::int) i returning id, email),
+      a as (insert into environment_access (user_id, environment_id, source, directory_id) select id, ${env.test.id}, 'scim', ${scim.directory.id} from u)
+      insert into directory_users (directory_id, user_id, user_name, resource) select ${scim.directory.id}, id, email, '{}'::jsonb from u returning user_id`;
+    const ids = rows.map((r) => r.user_id);
+    const group = (await scim.call("POST", "/Groups", { displayName: "All staff", members: ids.slice(0, 5_000).map((value) => ({ value })) })).body;
+    const put = await scim.call("PUT", `/Groups/${group.id}`, { displayName: "All staff", members: ids.map((value) => ({ value })) });
+    expect(put.status).toBe(200);
+    const patch = await scim.call("PATCH", `/Groups/${group.id}`, { schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], Operations: [{ op: "remove", path: `members[value eq "${ids[0]}"]` }] });
+    expect(patch.status).toBe(200);
+    expect(await getDb().$count(groupMembers, eq(groupMembers.groupId, group.id))).toBe(n - 1);
   });
 
   it("two concurrent PATCHes adding different members both land", async () => {
