@@ -82,6 +82,10 @@ describe("CSV upload route", () => {
     const accepted = await post("dev");
     expect(accepted.status).toBe(200);
     expect(await accepted.json()).toMatchObject({ columns: ["email", "name"] });
+    const uploads = await countRows("uploads");
+    const malformed = await upload(new Request(`http://localhost/console/dev/users/import/upload`, { method: "POST", body: "email,name\n", headers: { "x-file-name": "%E0" } }), { params: Promise.resolve({ env: "dev" }) });
+    expect(await problemOf(malformed)).toEqual([400, "The X-File-Name header is not a percent-encoded file name."]);
+    expect(await countRows("uploads")).toBe(uploads);
   });
 });
 

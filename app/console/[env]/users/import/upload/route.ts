@@ -8,8 +8,14 @@ export async function POST(request: Request, { params }: { params: Promise<{ env
   const context = await consoleRouteContext((await params).env, { write: "users", signIn: "Sign in to import." });
   if (context instanceof Response) return context;
   if (!request.body) return problem(400, "Send the CSV file as the request body.");
+  // The file's name, percent-encoded by the wizard; one that does not decode is refused with why.
+  let name: string;
   try {
-    const name = decodeURIComponent(request.headers.get("x-file-name") ?? "upload.csv");
+    name = decodeURIComponent(request.headers.get("x-file-name") ?? "upload.csv");
+  } catch {
+    return problem(400, "The X-File-Name header is not a percent-encoded file name.");
+  }
+  try {
     const upload = await saveUpload(request.body, name, context.session.member.email);
     const inspected = await inspectUpload(upload.id);
     return Response.json({ uploadId: upload.id, bytes: upload.bytes, ...inspected });
