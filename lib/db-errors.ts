@@ -26,6 +26,12 @@ function pgError(error: unknown): PgError | undefined {
   return undefined;
 }
 
+/** Whether a write met another change made meanwhile: a row it refers to is gone (23503) or a unique value was just taken (23505). */
+export function changedMeanwhile(error: unknown): boolean {
+  const code = pgError(error)?.code;
+  return code === "23503" || code === "23505";
+}
+
 /** The unique index a write violated (23505), or undefined for any other error. */
 export function uniqueViolation(error: unknown): string | undefined {
   const e = pgError(error);

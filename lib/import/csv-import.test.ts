@@ -1,10 +1,10 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { sql } from "drizzle-orm";
-import { getDb } from "@/db/client";
+import { getDb, getSql } from "@/db/client";
 import type { Environment } from "@/db/schema";
 import { countRows, createEnvironments, memberCtx, realMemberCtx, systemCtx } from "@/test-support/fixtures";
 import type { DomainContext } from "@/lib/auth/actor";
-import { createGroup } from "@/lib/groups";
+import { createGroup, deleteGroup } from "@/lib/groups";
 import { getJob } from "@/lib/jobs";
 import { runPendingJobs } from "@/lib/jobs/worker";
 import { createUser } from "@/lib/users";
@@ -131,6 +131,36 @@ describe("CSV import", () => {
       ["user.import.update", "new.one@example.com", "prod"],
       ["user.import.create", "two.env@example.com", null],
     ]);
+  });
+
+  it("a group of the file deleted while the job runs fails its rows with the reason, not the whole job (it failed with a raw SQL error)", async () => {
+    const doomed = await createGroup(systemCtx, { environmentId: env.dev.id, name: "Doomed" });
+    const csv = ["email,name,environments,groups_dev", "d1@example.com,D One,dev,", "d2@example.com,D Two,dev,Doomed", "d3@example.com,D Three,dev,"].join("\n");
+    const upload = await saveUpload(stream(csv), "doomed.csv", "test");
+    const { mapping } = await inspectUpload(upload.id);
+    const job = await startImport(admin, { uploadId: upload.id, environmentId: env.dev.id, mapping, apply: true });
+    // The job reads its catalog of groups, then waits on the file's chunks (held) while the group goes.
+    const holder = await getSql().reserve();
+    try {
+      await holder`begin`;
+      await holder`lock table upload_chunks in access exclusive mode`;
+      const running = runPendingJobs();
+      await expect.poll(async () => (await getSql()`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`)[0]!.n).toBe(1);
+      await deleteGroup(systemCtx, doomed.id);
+      await holder`commit`;
+      await running;
+    } finally {
+      holder.release();
+    }
+    const done = await getJob(job.id);
+    expect(done).toMatchObject({ status: "succeeded" });
+    const items = await importItems(job.id);
+    expect(items.map((i) => [i.key, i.outcome])).toEqual([
+      ["d1@example.com", "create"],
+      ["d2@example.com", "error"],
+      ["d3@example.com", "create"],
+    ]);
+    expect(items[1]!.detail).toMatch(/Doomed/);
   });
 
   it("reports a file that is not UTF-8 and applies nothing", async () => {

@@ -8,6 +8,7 @@ import type { Actor, DomainContext } from "@/lib/auth/actor";
 import { recordAudit, recordAuditMany, type AuditEntry } from "@/lib/audit/record";
 import { environmentKeysOf } from "@/lib/environments";
 import { ValidationError } from "@/lib/errors";
+import { changedMeanwhile } from "@/lib/db-errors";
 import { insertAccessRows, insertMembershipPairs } from "@/lib/groups/membership-rows";
 import { enqueueJob, firstItemSeqs, recheckJobActor, registerJobHandler, saveItems, saveProgress } from "@/lib/jobs";
 import { authorize, denialReason } from "@/lib/permissions";
@@ -342,10 +343,10 @@ type Counts = { rows: number; create: number; update: number; unchanged: number;
 
 async function runImport(job: Job, queuedBy: DomainContext, apply: boolean): Promise<Record<string, unknown>> {
   const params = job.params as unknown as ImportParams;
-  const catalog = await loadCatalog();
-  const envById = new Map([...catalog.envByKey.values()].map((e) => [e.id, e]));
+  let catalog = await loadCatalog();
+  let envById = new Map([...catalog.envByKey.values()].map((e) => [e.id, e]));
   let ctx = queuedBy;
-  const counts: Counts = { rows: 0, create: 0, update: 0, unchanged: 0, error: 0, bytes: 0, ...(job.summary as Partial<Counts> | null) };
+  let counts: Counts = { rows: 0, create: 0, update: 0, unchanged: 0, error: 0, bytes: 0, ...(job.summary as Partial<Counts> | null) };
   const resumeAfter = job.progress; // rows already committed by an earlier attempt
   let header: string[] | null = null;
   let batch: { seq: number; cells: string[] }[] = [];
@@ -359,17 +360,30 @@ async function runImport(job: Job, queuedBy: DomainContext, apply: boolean): Pro
     // The actor as it is now (stopped, with the reason in the report, if it may no longer write
     // users here); its current scope decides this batch.
     ctx = await recheckJobActor(job, ctx, rows[0]!.seq, (actor) => denialReason(actor, "users", "write", job.environmentId ? [job.environmentId] : []));
-    await getDb().transaction(async (tx) => {
-      const plans = await planBatch(tx, job.id, rows, header!, params.mapping, catalog, ctx.actor);
-      if (apply) await applyBatch(tx, ctx, plans, envById);
-      for (const p of plans) {
-        counts[p.outcome]++;
-        counts.rows++;
-      }
-      counts.bytes = bytes;
-      await saveItems(tx, job.id, plans.map((p) => ({ seq: p.seq, key: p.email.toLowerCase(), outcome: p.outcome, detail: p.detail || null })));
-      await saveProgress(tx, job.id, rows.at(-1)!.seq, counts);
-    });
+    const write = () =>
+      getDb().transaction(async (tx) => {
+        const plans = await planBatch(tx, job.id, rows, header!, params.mapping, catalog, ctx.actor);
+        if (apply) await applyBatch(tx, ctx, plans, envById);
+        const next = { ...counts, bytes };
+        for (const p of plans) {
+          next[p.outcome]++;
+          next.rows++;
+        }
+        await saveItems(tx, job.id, plans.map((p) => ({ seq: p.seq, key: p.email.toLowerCase(), outcome: p.outcome, detail: p.detail || null })));
+        await saveProgress(tx, job.id, rows.at(-1)!.seq, next);
+        return next;
+      });
+    try {
+      counts = await write();
+    } catch (error) {
+      // A group named in the file deleted since the job read the catalog, or a user of the file made
+      // meanwhile by someone else: the batch (rolled back) is planned again on what is there now, so
+      // such a row gets its own reason in the report instead of the whole job failing.
+      if (!changedMeanwhile(error)) throw error;
+      catalog = await loadCatalog();
+      envById = new Map([...catalog.envByKey.values()].map((e) => [e.id, e]));
+      counts = await write();
+    }
   };
 
   for await (const row of csvRows(params.uploadId)) {
