@@ -175,6 +175,15 @@ function helpText(list, resource) {
 
 const PROMOTION_USAGE = "usage: iam env export KEY | iam env plan KEY --from FILE | iam env apply KEY --from FILE [--plan-hash HASH]";
 
+/** A request's headers: the token, JSON, and the --if-match and --idempotency-key flags when given. */
+function requestHeaders(token, flags, hasBody) {
+  const headers = { authorization: `Bearer ${token}`, accept: "application/json" };
+  if (hasBody) headers["content-type"] = "application/json";
+  if (flags.ifMatch) headers["if-match"] = one(flags, "ifMatch");
+  if (flags.idempotencyKey) headers["idempotency-key"] = one(flags, "idempotencyKey");
+  return headers;
+}
+
 /**
  * Environment promotion: `env export KEY` prints the configuration document (redirect it to a file),
  * `env plan KEY --from FILE` prints what applying it would change (`No changes.` when nothing),
@@ -195,9 +204,8 @@ async function promotion([verb, key, ...rest], flags, { base, token, out, err })
   }
   const path = `/environments/${encodeURIComponent(key)}/${verb === "export" ? "config" : verb}`;
   const body = verb === "plan" ? document : verb === "apply" ? { document, ...(flags.planHash ? { planHash: one(flags, "planHash") } : {}) } : undefined;
-  const headers = { authorization: `Bearer ${token}`, accept: "application/json", ...(body === undefined ? {} : { "content-type": "application/json" }) };
   // A retried apply with the same key answers the first answer (plan ignores it: it only asks).
-  if (flags.idempotencyKey) headers["idempotency-key"] = one(flags, "idempotencyKey");
+  const headers = requestHeaders(token, flags, body !== undefined);
   const answer = await send(base, `${base}/api/v1${path}`, { method: verb === "export" ? "GET" : "POST", headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const { res } = answer;
   const json = answerJson(base, answer);
@@ -260,10 +268,7 @@ export async function main(argv, { env = process.env, out = (s) => process.stdou
         body[name] = coerce(name, values, resolveRef(doc, props[name]));
       }
     }
-    const headers = { authorization: `Bearer ${token}`, accept: "application/json" };
-    if (body !== undefined) headers["content-type"] = "application/json";
-    if (flags.ifMatch) headers["if-match"] = one(flags, "ifMatch");
-    if (flags.idempotencyKey) headers["idempotency-key"] = one(flags, "idempotencyKey");
+    const headers = requestHeaders(token, flags, body !== undefined);
 
     const rows = [];
     let result;

@@ -54,9 +54,9 @@ const CLIENT_DATA_ERRORS: Record<string, string> = {
 };
 
 /**
- * A change that met another one made at the same time (a serialization failure, 40001, of a
- * REPEATABLE READ transaction such as a promotion; a deadlock, 40P01): nothing of it was saved,
- * and it is the caller's to try again (not a 500: nothing is wrong with the request).
+ * A change that met another one made at the same time (a deadlock, 40P01; a serialization failure,
+ * 40001, should a transaction ever run above READ COMMITTED): nothing of it was saved, and it is the
+ * caller's to try again (not a 500: nothing is wrong with the request).
  */
 export class ConcurrentChangeError extends ConflictError {
   constructor() {

@@ -182,16 +182,28 @@ export async function signInConsoleMember(input: {
 /** Opens a console session (the row next-auth's cookie names): by password, or through console SSO (lib/console-members/sso.ts). */
 export async function openConsoleSession(
   tx: Executor,
-  input: { memberId: string; method: "password" | "sso"; secondFactor: boolean; authnContext?: string | null; ip?: string; userAgent?: string },
+  input: {
+    memberId: string;
+    method: "password" | "sso";
+    secondFactor: boolean;
+    authnContext?: string | null;
+    ip?: string;
+    userAgent?: string;
+    /** The session this one replaces (renewConsoleSession): its end and its second factor's proof are kept. */
+    renews?: Pick<typeof consoleSessions.$inferSelect, "id" | "secondFactorAt">;
+  },
 ): Promise<string> {
   const [session] = await tx
     .insert(consoleSessions)
     .values({
       memberId: input.memberId,
-      expiresAt: sql`now() + make_interval(hours => ${CONSOLE_SESSION_HOURS})`,
+      // A renewed session's end read in SQL: a JavaScript Date would drop its microseconds.
+      expiresAt: input.renews
+        ? sql`(select expires_at from console_sessions where id = ${input.renews.id})`
+        : sql`now() + make_interval(hours => ${CONSOLE_SESSION_HOURS})`,
       ip: input.ip ?? null,
       userAgent: input.userAgent?.slice(0, 512) ?? null,
-      secondFactorAt: input.secondFactor ? sql`now()` : null,
+      secondFactorAt: input.renews ? input.renews.secondFactorAt : input.secondFactor ? sql`now()` : null,
       method: input.method,
       authnContext: input.authnContext?.slice(0, 500) ?? null,
     })
@@ -216,12 +228,7 @@ export async function renewConsoleSession(tx: Executor, memberId: string, sessio
       ),
     );
   if (!old) return null;
-  const [renewed] = await tx
-    .insert(consoleSessions)
-    // The end read in SQL: a JavaScript Date would drop its microseconds.
-    .values({ memberId, expiresAt: sql`(select expires_at from console_sessions where id = ${old.id})`, ip: ip ?? old.ip, userAgent: old.userAgent, secondFactorAt: old.secondFactorAt, method: old.method, authnContext: old.authnContext })
-    .returning({ id: consoleSessions.id });
-  return renewed!.id;
+  return openConsoleSession(tx, { memberId, method: old.method, secondFactor: false, authnContext: old.authnContext, ip: ip ?? old.ip ?? undefined, userAgent: old.userAgent ?? undefined, renews: old });
 }
 
 /**

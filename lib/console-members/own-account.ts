@@ -6,7 +6,8 @@ import { consoleMembers, consolePasswordResets, consoleSessions, type ConsoleMem
 import type { Actor, DomainContext } from "@/lib/auth/actor";
 import { liveConsoleSession, renewConsoleSession } from "@/lib/auth/console-sign-in";
 import { clearConsoleFailures, countConsoleFailure, LOCK_MINUTES, MAX_FAILURES } from "@/lib/auth/console-lockout";
-import { hashPassword, verifyPassword } from "@/lib/auth/password";
+import { hashPassword } from "@/lib/auth/password";
+import { proveCurrentPassword } from "@/lib/auth/current-password";
 import { hashToken, newSecretToken } from "@/lib/auth/secret-token";
 import { recordAudit } from "@/lib/audit/record";
 import { passwordReservedForOwners, roleMayUsePassword } from "@/lib/console-sso/password-rule";
@@ -14,7 +15,7 @@ import { inTransaction } from "@/lib/domain/transaction";
 import { assertNewPassword } from "@/lib/end-user/password-strength";
 import { ForbiddenError, NotFoundError, RateLimitedError, UnauthenticatedError, ValidationError } from "@/lib/errors";
 import { sendMail } from "@/lib/mail";
-import { hitRateLimit, limitedAddress, resetRateLimit } from "@/lib/rate-limit";
+import { hitRateLimit, limitedAddress } from "@/lib/rate-limit";
 import { emailSchema, parseInput, uuidSchema } from "@/lib/validation";
 import { publicOrigin } from "@/env";
 import { endMemberSessions, lockMembers, voidResetLinks } from ".";
@@ -104,21 +105,20 @@ export async function changeOwnConsolePassword(
   if (refusal) throw new ValidationError(refusal);
   assertNewPassword(data, [member.email, member.name]);
   const audit = { action: "console_member.password_change", targetType: "console_member", targetId: memberId, targetLabel: member.email } as const;
-  const guessesKey = `console-pw-change:${ctx.sessionId}`;
-  const guesses = await hitRateLimit(guessesKey, MAX_FAILURES, LOCK_MINUTES * 60);
-  if (!guesses.allowed) {
-    await inTransaction((tx) => recordAudit(tx, ctx, { ...audit, outcome: "failure", reason: "too many wrong passwords in this session" }));
-    throw ValidationError.field("current", `Too many wrong passwords: try again in ${Math.ceil(guesses.retryAfterSeconds / 60)} minutes.`);
-  }
-  if (!(await verifyPassword(member.passwordHash, data.current))) {
-    await inTransaction(async (tx) => {
-      await countConsoleFailure(tx, memberId);
-      await recordAudit(tx, ctx, { ...audit, outcome: "failure", reason: "wrong current password" });
-    });
-    throw ValidationError.field("current", "That is not your current password.");
-  }
-  await resetRateLimit(guessesKey);
-  if (await verifyPassword(member.passwordHash, data.password)) throw ValidationError.field("password", "Choose a password other than your current one.");
+  await proveCurrentPassword({
+    sessionKey: `console-pw-change:${ctx.sessionId}`,
+    limit: MAX_FAILURES,
+    windowSeconds: LOCK_MINUTES * 60,
+    hash: member.passwordHash,
+    current: data.current,
+    next: data.password,
+    throttled: () => inTransaction((tx) => recordAudit(tx, ctx, { ...audit, outcome: "failure", reason: "too many wrong passwords in this session" })),
+    wrong: () =>
+      inTransaction(async (tx) => {
+        await countConsoleFailure(tx, memberId);
+        await recordAudit(tx, ctx, { ...audit, outcome: "failure", reason: "wrong current password" });
+      }),
+  });
   const newHash = await hashPassword(data.password);
   const { sessionsEnded, sessionId } = await inTransaction(async (tx) => {
     // In turn with every member change (a reset link used, a suspension): the members' lock first, as everywhere.

@@ -8,6 +8,7 @@ import { getDb, type Executor } from "@/db/client";
 import { environmentAccess, environmentBreakGlassUsers, environments, passwordTokens, sessions, users, type Environment, type User } from "@/db/schema";
 import type { Actor, DomainContext } from "@/lib/auth/actor";
 import { hashPassword, verifyPassword } from "@/lib/auth/password";
+import { proveCurrentPassword } from "@/lib/auth/current-password";
 import { hashToken, newSecretToken } from "@/lib/auth/secret-token";
 import { recordAudit } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
@@ -627,23 +628,24 @@ export async function changeOwnPassword(
   const { PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES } = env();
   const ctx: DomainContext = { actor: endUser(user, environment.id), ip: request.ip };
   const audit = { action: "user.password_change", targetType: "user", targetId: user.id, targetLabel: user.email, environment } as const;
-  const guessesKey = `pw-change:${session.id}`;
-  const guesses = await hitRateLimit(guessesKey, PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES * 60);
-  if (!guesses.allowed) {
-    await inTransaction((tx) => recordAudit(tx, ctx, { ...audit, outcome: "failure", reason: "too many wrong passwords in this session" }));
-    throw ValidationError.field("current", `Too many wrong passwords: try again in ${Math.ceil(guesses.retryAfterSeconds / 60)} minutes.`);
-  }
-  if (!(await verifyPassword(user.passwordHash, data.current))) {
-    const mail = await inTransaction(async (tx) => {
-      const count = await recordFailedSignInRow(tx, user.id, PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES, Math.max(MAX_LOCKOUT_MINUTES, PASSWORD_LOCKOUT_MINUTES));
-      await recordAudit(tx, ctx, { ...audit, outcome: "failure", reason: count >= PASSWORD_LOCKOUT_THRESHOLD ? "wrong current password; account locked" : "wrong current password" });
-      return lockoutMail(tx, user, environment, count);
-    });
-    if (mail) await sendMail(mail);
-    throw ValidationError.field("current", "That is not your current password.");
-  }
-  await resetRateLimit(guessesKey);
-  if (await verifyPassword(user.passwordHash, data.password)) throw ValidationError.field("password", "Choose a password other than your current one.");
+  await proveCurrentPassword({
+    sessionKey: `pw-change:${session.id}`,
+    limit: PASSWORD_LOCKOUT_THRESHOLD,
+    windowSeconds: PASSWORD_LOCKOUT_MINUTES * 60,
+    hash: user.passwordHash,
+    current: data.current,
+    next: data.password,
+    throttled: () => inTransaction((tx) => recordAudit(tx, ctx, { ...audit, outcome: "failure", reason: "too many wrong passwords in this session" })),
+    // Counted as a wrong password at sign-in is, with the unlock mail when it locks the account.
+    wrong: async () => {
+      const mail = await inTransaction(async (tx) => {
+        const count = await recordFailedSignInRow(tx, user.id, PASSWORD_LOCKOUT_THRESHOLD, PASSWORD_LOCKOUT_MINUTES, Math.max(MAX_LOCKOUT_MINUTES, PASSWORD_LOCKOUT_MINUTES));
+        await recordAudit(tx, ctx, { ...audit, outcome: "failure", reason: count >= PASSWORD_LOCKOUT_THRESHOLD ? "wrong current password; account locked" : "wrong current password" });
+        return lockoutMail(tx, user, environment, count);
+      });
+      if (mail) await sendMail(mail);
+    },
+  });
   const hash = await hashPassword(data.password);
   const result = await inTransaction(async (tx) => {
     // The session, read again with the user's row held: suspended, signed out elsewhere or reset meanwhile, it changes nothing.

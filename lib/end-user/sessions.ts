@@ -1,7 +1,7 @@
 import "server-only";
 import { endSessionsRow } from "@/lib/users/rows";
 import { environmentIdsOf } from "@/lib/groups/membership-rows";
-import { and, eq, isNull, sql } from "drizzle-orm";
+import { and, eq, isNull, sql, type SQL } from "drizzle-orm";
 import { getDb, type Executor } from "@/db/client";
 import type { Environment } from "@/db/schema";
 import { environmentAccess, environmentAuth, environments, sessions, users, type Session, type User, secondFactors } from "@/db/schema";
@@ -40,6 +40,8 @@ export async function createEndUserSession(
     authnContext?: string | null;
     ip?: string;
     userAgent?: string;
+    /** When it ends: by default the environment's session lifetime from now. */
+    expiresAt?: SQL;
   },
 ): Promise<{ token: string; session: Session }> {
   const token = newSecretToken();
@@ -54,7 +56,9 @@ export async function createEndUserSession(
       secondFactor: input.secondFactor ?? null,
       authnContext: input.authnContext?.slice(0, 300) ?? null,
       // The lifetime is the environment's setting at sign-in; the idle timeout is read live.
-      expiresAt: sql`now() + make_interval(mins => coalesce((select ${environmentAuth.sessionLifetimeMinutes} from ${environmentAuth} where ${environmentAuth.environmentId} = ${input.environmentId}), 720))`,
+      expiresAt:
+        input.expiresAt ??
+        sql`now() + make_interval(mins => coalesce((select ${environmentAuth.sessionLifetimeMinutes} from ${environmentAuth} where ${environmentAuth.environmentId} = ${input.environmentId}), 720))`,
       ip: input.ip ?? null,
       userAgent: input.userAgent?.slice(0, 512) ?? null,
     })
@@ -107,24 +111,19 @@ export async function holdLiveSession(tx: Executor, session: Pick<Session, "id" 
  * the old row with the user's others. Returns the new cookie's token and the row's id.
  */
 export async function renewEndUserSession(tx: Executor, old: Session, request: { ip?: string; userAgent?: string }): Promise<{ token: string; id: string }> {
-  const token = newSecretToken();
-  const [row] = await tx
-    .insert(sessions)
-    .values({
-      tokenHash: hashToken(token),
-      userId: old.userId,
-      environmentId: old.environmentId,
-      method: old.method,
-      identityProviderId: old.identityProviderId,
-      secondFactor: old.secondFactor,
-      authnContext: old.authnContext,
-      // Read in SQL: a JavaScript Date would drop the microseconds.
-      expiresAt: sql`(select s.expires_at from ${sessions} s where s.id = ${old.id})`,
-      ip: request.ip ?? old.ip,
-      userAgent: request.userAgent?.slice(0, 512) ?? old.userAgent,
-    })
-    .returning({ id: sessions.id });
-  return { token, id: row!.id };
+  const { token, session } = await createEndUserSession(tx, {
+    userId: old.userId,
+    environmentId: old.environmentId,
+    method: old.method,
+    identityProviderId: old.identityProviderId,
+    secondFactor: old.secondFactor,
+    authnContext: old.authnContext,
+    ip: request.ip ?? old.ip ?? undefined,
+    userAgent: request.userAgent ?? old.userAgent ?? undefined,
+    // Read in SQL: a JavaScript Date would drop the microseconds.
+    expiresAt: sql`(select s.expires_at from ${sessions} s where s.id = ${old.id})`,
+  });
+  return { token, id: session.id };
 }
 
 /**

@@ -4,12 +4,11 @@ import { and, eq, inArray, isNotNull, ne, sql } from "drizzle-orm";
 import { z } from "zod";
 import { getDb, type Executor } from "@/db/client";
 import { FEATURES, MCP_TOOLS, SECOND_FACTOR_POLICIES, SSO_ENFORCEMENTS, type Feature } from "@/db/enums";
-import { accessGrants, directories, environments, groupMappings, groups, identityProviders, resources, type Environment } from "@/db/schema";
+import { accessGrants, directories, groupMappings, groups, identityProviders, resources, type Environment } from "@/db/schema";
 import { addGrants, removeGrant, TOOL_ON_ONE_SERVER, toolGrantable } from "@/lib/access/grants";
 import { createResource, deleteResource, resourceDescription, updateResource } from "@/lib/access/resources";
 import type { Actor, DomainContext } from "@/lib/auth/actor";
 import { recordAudit } from "@/lib/audit/record";
-import { ConcurrentChangeError } from "@/lib/db-errors";
 import { inOneTransaction } from "@/lib/domain/transaction";
 import { findEnvironmentByKey } from "@/lib/environments";
 import { ConflictError, NotFoundError, ValidationError } from "@/lib/errors";
@@ -135,6 +134,9 @@ async function configOf(environment: Environment, executor: Executor = getDb()):
 const grantKey = (g: { feature: string; resource: string | null; tool: string | null; group: string }) => `${g.feature}/${lower(g.resource ?? "*")}/${g.tool ?? "*"}/${lower(g.group)}`;
 const grantLabel = (g: ConfigDocument["grants"][number]) =>
   `${g.group} → ${g.resource ? `${FEATURE_WORD[g.feature]} “${g.resource}”${g.tool ? ` (tool ${g.tool})` : ""}` : `all of ${FEATURE_WORD[g.feature]}`}`;
+// The plan's labels, which apply also matches to remove only what the plan listed.
+const resourceLabel = (r: { feature: Feature; name: string }) => `${FEATURE_WORD[r.feature]} “${r.name}”`;
+const mappingLabel = (m: { identityProvider: string; idpValue: string; group: string }) => `${m.identityProvider}: ${m.idpValue} → ${m.group}`;
 
 async function environmentNamed(key: string): Promise<Environment> {
   const environment = await findEnvironmentByKey(key);
@@ -174,7 +176,7 @@ function diff(
   current: ConfigDocument,
   desired: ConfigDocument,
   accountIdps: Set<string>,
-  otherGroups: Map<string, { name: string; source: string }> = new Map(),
+  otherGroups: Map<string, { name: string; source: string }>,
 ): { changes: PlannedChange[]; notes: string[]; errors: string[]; signIn: ConfigDocument["signIn"] } {
   const changes: PlannedChange[] = [];
   const notes: string[] = [];
@@ -183,7 +185,7 @@ function diff(
   const desiredGroups = new Map(desired.groups.map((g) => [lower(g.name), g]));
   // Names are one group (or resource) whatever their case: a document naming one twice cannot be applied.
   for (const name of twice(desired.groups.map((g) => g.name))) errors.push(`The document defines the group “${name}” twice (group names are compared without case).`);
-  for (const name of twice(desired.resources.map((r) => `${FEATURE_WORD[r.feature]} “${r.name}”`))) errors.push(`The document defines the resource ${name} twice (names are compared without case).`);
+  for (const name of twice(desired.resources.map(resourceLabel))) errors.push(`The document defines the resource ${name} twice (names are compared without case).`);
   for (const [k, g] of desiredGroups) {
     const now = currentGroups.get(k);
     // A group of the same name that a directory or IdP sign-ins own is not the console's to replace.
@@ -199,11 +201,11 @@ function diff(
   const desiredResources = new Map(desired.resources.map((r) => [rkey(r), r]));
   for (const [k, r] of desiredResources) {
     const now = currentResources.get(k);
-    const label = `${FEATURE_WORD[r.feature]} “${r.name}”`;
+    const label = resourceLabel(r);
     if (!now) changes.push({ action: "create", kind: "resource", label, after: { description: r.description } });
     else if (now.description !== r.description) changes.push({ action: "change", kind: "resource", label, before: { description: now.description }, after: { description: r.description } });
   }
-  for (const [k, r] of currentResources) if (!desiredResources.has(k)) changes.push({ action: "remove", kind: "resource", label: `${FEATURE_WORD[r.feature]} “${r.name}”` });
+  for (const [k, r] of currentResources) if (!desiredResources.has(k)) changes.push({ action: "remove", kind: "resource", label: resourceLabel(r) });
 
   // References inside the document must resolve: to its own groups and resources (or Everyone).
   const knownGroup = (g: string) => desiredGroups.has(lower(g)) || lower(g) === "everyone";
@@ -284,9 +286,9 @@ function diff(
   for (const [k, m] of desiredMappings) {
     if (!accountIdps.has(lower(m.identityProvider))) errors.push(`There is no identity provider named “${m.identityProvider}” for the mapping ${m.idpValue} → ${m.group}.`);
     else if (!desiredGroups.has(lower(m.group))) errors.push(`The mapping ${m.idpValue} → ${m.group} names a group the document does not define.`);
-    if (!currentMappings.has(k)) changes.push({ action: "create", kind: "group mapping", label: `${m.identityProvider}: ${m.idpValue} → ${m.group}` });
+    if (!currentMappings.has(k)) changes.push({ action: "create", kind: "group mapping", label: mappingLabel(m) });
   }
-  for (const [k, m] of currentMappings) if (!desiredMappings.has(k) && desiredGroups.has(lower(m.group))) changes.push({ action: "remove", kind: "group mapping", label: `${m.identityProvider}: ${m.idpValue} → ${m.group}` });
+  for (const [k, m] of currentMappings) if (!desiredMappings.has(k) && desiredGroups.has(lower(m.group))) changes.push({ action: "remove", kind: "group mapping", label: mappingLabel(m) });
 
   const currentDirectories = new Set(current.directories.map((d) => lower(d.name)));
   for (const d of desired.directories) {
@@ -344,57 +346,46 @@ export async function applyPromotion(ctx: DomainContext, key: string, input: unk
   const document = parseInput(configDocument, raw);
   const environment = await environmentNamed(key);
   for (const resource of PROMOTED) authorize(ctx.actor, resource, "write", [environment.id]);
-  try {
-    // Apply removes only what the plan listed: what another admin commits meanwhile (a resource, a
-    // grant, a mapping, through the console or the API, which no lock of ours holds up) is left
-    // alone, and the promotion's audit row lists what it did. What it creates and changes is the
-    // document's: a row changed meanwhile gets the document's value, and that row's own audit entry
-    // says what it replaced. (One snapshot for the whole apply, REPEATABLE READ, was tried: every
-    // session's activity stamp and every group's member count, which other code updates all the
-    // time, then refused the promotion as a concurrent change, again on every retry.) The domain
-    // functions write their own tables, as savepoints of this transaction.
-    return await inOneTransaction(
-      async (tx) => {
-        // One promotion at a time: a second waits here, then plans against what the first committed
-        // (and, with the hash of a plan made before, is refused) instead of undoing it. A LOCK takes
-        // no snapshot, so this transaction's is taken after it: a row lock (SELECT … FOR UPDATE) would
-        // take it before the wait and plan against what the first promotion has since changed. SHARE
-        // UPDATE EXCLUSIVE conflicts with itself and with maintenance (VACUUM, ANALYZE, DDL) only:
-        // nothing that reads or writes environments, or references them, waits meanwhile. Promotions into other environments take
-        // turns as well.
-        await tx.execute(sql`lock table ${environments} in share update exclusive mode`);
-        const { plan, signIn } = await planned(environment, document, tx);
-        if (planHash && plan.hash !== planHash) throw new ConflictError(`${environment.name} (or the document) changed since the plan you reviewed: plan again.`);
-        if (plan.changes.length === 0) return plan;
-        await applyChanges(ctx, tx, environment, document, { ...plan, signIn });
-        await recordAudit(tx, ctx, {
-          action: "environment.promote",
-          targetType: "environment",
-          targetId: environment.id,
-          targetLabel: environment.name,
-          environment,
-          before: { plan: plan.hash, from: document.environment.key },
-          after: {
-            created: plan.changes.filter((c) => c.action === "create").length,
-            changed: plan.changes.filter((c) => c.action === "change").length,
-            removed: plan.changes.filter((c) => c.action === "remove").length,
-            changes: plan.changes.map((c) => `${SIGN[c.action]} ${c.kind} ${c.label}`),
-          },
-        });
-        return plan;
+  // Apply removes only what the plan listed: what another admin commits meanwhile (a resource, a
+  // grant, a mapping, through the console or the API, which no lock of ours holds up) is left
+  // alone, and the promotion's audit row lists what it did. What it creates and changes is the
+  // document's: a row changed meanwhile gets the document's value, and that row's own audit entry
+  // says what it replaced. (One snapshot for the whole apply, REPEATABLE READ, was tried: every
+  // session's activity stamp and every group's member count, which other code updates all the
+  // time, then refused the promotion as a concurrent change, again on every retry.) The domain
+  // functions write their own tables, as savepoints of this transaction.
+  return inOneTransaction(async (tx) => {
+    // One promotion at a time in the account: a second waits here, then plans against what the
+    // first committed (and, with the hash of a plan made before, is refused) instead of undoing it;
+    // two into different environments no longer meet on the IdP rows of their mappings (a deadlock).
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtext('environment_promotion'))`);
+    const { plan, signIn } = await planned(environment, document, tx);
+    if (planHash && plan.hash !== planHash) throw new ConflictError(`${environment.name} (or the document) changed since the plan you reviewed: plan again.`);
+    if (plan.changes.length === 0) return plan;
+    await applyChanges(ctx, tx, environment, document, { ...plan, signIn });
+    await recordAudit(tx, ctx, {
+      action: "environment.promote",
+      targetType: "environment",
+      targetId: environment.id,
+      targetLabel: environment.name,
+      environment,
+      before: { plan: plan.hash, from: document.environment.key },
+      after: {
+        created: plan.changes.filter((c) => c.action === "create").length,
+        changed: plan.changes.filter((c) => c.action === "change").length,
+        removed: plan.changes.filter((c) => c.action === "remove").length,
+        changes: plan.changes.map((c) => `${SIGN[c.action]} ${c.kind} ${c.label}`),
       },
-    );
-  } catch (error) {
-    if (error instanceof ConcurrentChangeError) throw new ConflictError(`${environment.name} changed while this promotion ran: plan again.`);
-    throw error;
-  }
+    });
+    return plan;
+  });
 }
 
 async function applyChanges(ctx: DomainContext, tx: Executor, environment: Environment, document: ConfigDocument, plan: Plan & { signIn: ConfigDocument["signIn"] }): Promise<void> {
   const env = environment.id;
   // Only what the plan listed goes: a group, resource, grant or mapping made since it was planned stays.
   const listedRemovals = new Set(plan.changes.filter((c) => c.action === "remove").map((c) => `${c.kind} ${c.label}`));
-  const planned = (kind: string, label: string) => listedRemovals.has(`${kind} ${label}`);
+  const listedRemoval = (kind: string, label: string) => listedRemovals.has(`${kind} ${label}`);
   // Groups: create and describe the document's; every group by lower-case name afterwards.
   const existing = await tx.select({ id: groups.id, name: groups.name, description: groups.description, source: groups.source }).from(groups).where(eq(groups.environmentId, env));
   const groupId = new Map(existing.map((g) => [lower(g.name), g.id]));
@@ -450,7 +441,7 @@ async function applyChanges(ctx: DomainContext, tx: Executor, environment: Envir
   // are no document's (the plan does not list them) and stay as they are.
   // A promoted mapping the document lacks goes only when the plan listed it (one made since stays).
   const promoted = (m: (typeof currentMappings)[number]) =>
-    m.source === "manual" && documentGroups.has(lower(m.groupName)) && planned("group mapping", `${idpNameById.get(m.idpId)}: ${m.idpValue} → ${m.groupName}`);
+    m.source === "manual" && documentGroups.has(lower(m.groupName)) && listedRemoval("group mapping", mappingLabel({ identityProvider: idpNameById.get(m.idpId)!, idpValue: m.idpValue, group: m.groupName }));
   const idpIds = new Set([...currentMappings.filter((m) => m.source === "manual").map((m) => m.idpId), ...document.groupMappings.map((m) => idpIdByName.get(lower(m.identityProvider))!)]);
   // Each IdP's mappings are saved under a lock of its row, taken in one order (by id): promotions
   // take turns anyway, and a writer saving several IdPs' mappings should take them in this order.
@@ -474,12 +465,12 @@ async function applyChanges(ctx: DomainContext, tx: Executor, environment: Envir
     .leftJoin(resources, eq(resources.id, accessGrants.resourceId))
     .where(and(eq(accessGrants.environmentId, env), inArray(groups.source, PROMOTED_GROUP_SOURCES)));
   const documentResources = new Set(document.resources.map((r) => rkey(r.feature, r.name)));
-  const resourceGoes = (r: { feature: Feature; name: string }) => !documentResources.has(rkey(r.feature, r.name)) && planned("resource", `${FEATURE_WORD[r.feature]} “${r.name}”`);
-  const groupsGoing = new Set(existing.filter((g) => g.source === "manual" && !documentGroups.has(lower(g.name)) && planned("group", g.name)).map((g) => lower(g.name)));
+  const resourceGoes = (r: { feature: Feature; name: string }) => !documentResources.has(rkey(r.feature, r.name)) && listedRemoval("resource", resourceLabel(r));
+  const groupsGoing = new Set(existing.filter((g) => g.source === "manual" && !documentGroups.has(lower(g.name)) && listedRemoval("group", g.name)).map((g) => lower(g.name)));
   for (const g of currentGrants) {
     // A removed resource's or group's grants go with it (one audit row there, as the plan lists it).
     const goesWith = (g.resource && resourceGoes({ feature: g.feature, name: g.resource })) || groupsGoing.has(lower(g.group));
-    if (!wantedGrants.has(grantKey(g)) && !goesWith && planned("grant", grantLabel(g))) await removeGrant(ctx, g.id);
+    if (!wantedGrants.has(grantKey(g)) && !goesWith && listedRemoval("grant", grantLabel(g))) await removeGrant(ctx, g.id);
   }
   // Then what the document no longer has: resources (with their grants) and console-made groups.
   for (const r of existingResources) if (resourceGoes(r)) await deleteResource(ctx, r.id);

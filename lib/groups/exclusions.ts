@@ -1,5 +1,6 @@
 import "server-only";
 import { and, desc, eq, inArray, isNull, sql } from "drizzle-orm";
+import { arrayLiteral } from "@/db/records";
 import { getDb, type Executor } from "@/db/client";
 import type { ExclusionSource } from "@/db/enums";
 import { accessReviews, directories, environments, groups, identityProviders, membershipExclusions, users } from "@/db/schema";
@@ -52,7 +53,7 @@ export async function memberExclusionsOf(tx: Executor, groupId: string, userIds:
     .select({ ...standingColumns, userId: membershipExclusions.userId })
     .from(membershipExclusions)
     .leftJoin(accessReviews, eq(accessReviews.id, membershipExclusions.reviewId))
-    .where(and(eq(membershipExclusions.kind, "member"), eq(membershipExclusions.groupId, groupId), inArray(membershipExclusions.userId, [...userIds]), isNull(membershipExclusions.liftedAt)));
+    .where(and(eq(membershipExclusions.kind, "member"), eq(membershipExclusions.groupId, groupId), sql`${membershipExclusions.userId} = any(${arrayLiteral(userIds)}::uuid[])`, isNull(membershipExclusions.liftedAt)));
   return new Map(rows.map(({ userId, ...r }) => [userId, r]));
 }
 

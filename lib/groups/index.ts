@@ -8,7 +8,7 @@ import type { DomainContext } from "@/lib/auth/actor";
 import { recordAudit, type AuditEntry } from "@/lib/audit/record";
 import { inTransaction } from "@/lib/domain/transaction";
 import { requireEnvironment } from "@/lib/environments";
-import { ValidationError, NotFoundError } from "@/lib/errors";
+import { NotFoundError, ValidationError, VersionConflictError } from "@/lib/errors";
 import { authorize } from "@/lib/permissions";
 import { parseInput, uuidSchema } from "@/lib/validation";
 import { deleteGroupRows, GROUP_NAME_MAX, insertGroupRows, updateGroupRow } from "./group-rows";
@@ -98,14 +98,20 @@ export async function createGroup(ctx: DomainContext, input: unknown, source: "m
   });
 }
 
-/** Renames a group or changes its description. Everyone keeps its name. */
-export async function updateGroup(ctx: DomainContext, groupId: string, input: unknown): Promise<Group> {
+/**
+ * Renames a group or changes its description. Everyone keeps its name. `expectedVersion` (a REST
+ * If-Match): the version the caller read, compared once the caller is known to be allowed.
+ */
+export async function updateGroup(ctx: DomainContext, groupId: string, input: unknown, options: { expectedVersion?: number } = {}): Promise<Group> {
   const id = parseInput(uuidSchema, groupId);
   const data = parseInput(updateGroupInput, input);
   authorize(ctx.actor, "groups", "write", "any");
   return inTransaction(async (tx) => {
     const group = await lockGroup(tx, id);
     authorize(ctx.actor, "groups", "write", [group.environmentId]);
+    if (options.expectedVersion !== undefined && options.expectedVersion !== group.version) {
+      throw new VersionConflictError("This was changed since you read it (If-Match does not match its ETag): read it again.");
+    }
     const renaming = data.name !== undefined && data.name !== group.name ? notAdminsToChange(group, "rename") : null;
     if (renaming) throw ValidationError.field("name", renaming);
     const changes: Partial<Pick<Group, "name" | "description">> = {};

@@ -159,6 +159,7 @@ type RowPlan = {
 
 type Catalog = {
   envByKey: Map<string, { id: string; key: string; position: number }>;
+  envById: Map<string, { id: string; key: string; position: number }>;
   groupByEnvAndName: Map<string, { id: string; name: string; environmentId: string }>; // `${envId}/${lower name}`
 };
 
@@ -171,6 +172,7 @@ async function loadCatalog(): Promise<Catalog> {
     .where(sql`${groups.source} <> 'system'`);
   return {
     envByKey: new Map(envs.map((e) => [e.key, e])),
+    envById: new Map(envs.map((e) => [e.id, e])),
     groupByEnvAndName: new Map(gs.map((g) => [`${g.environmentId}/${g.name.toLowerCase()}`, g])),
   };
 }
@@ -238,7 +240,6 @@ async function planBatch(
         .where(sql`lower(${users.email}) in ${emails}`)
     : [];
   const byEmail = new Map(existing.map((u) => [u.email, u]));
-  const envKeyById = new Map([...catalog.envByKey.values()].map((e) => [e.id, e.key]));
   // A row naming an email an earlier row of this file already named is a duplicate.
   const firstSeen = await firstItemSeqs(tx, jobId, emails);
 
@@ -251,7 +252,7 @@ async function planBatch(
     firstSeen.set(key, p.seq);
     const user = byEmail.get(key);
     if (user && denialReason(actor, "users", "write", user.envs)) {
-      const outsideKeys = user.envs.filter(envOutside).map((id) => envKeyById.get(id)).join(", ");
+      const outsideKeys = user.envs.filter(envOutside).map((id) => catalog.envById.get(id)?.key).join(", ");
       return { ...base, outcome: "error", detail: `outside your scope: this user can also enter ${outsideKeys || "no environment of yours"}` };
     }
     const haveEnvs = new Set(user?.envs ?? []);
@@ -344,7 +345,6 @@ type Counts = { rows: number; create: number; update: number; unchanged: number;
 async function runImport(job: Job, queuedBy: DomainContext, apply: boolean): Promise<Record<string, unknown>> {
   const params = job.params as unknown as ImportParams;
   let catalog = await loadCatalog();
-  let envById = new Map([...catalog.envByKey.values()].map((e) => [e.id, e]));
   let ctx = queuedBy;
   let counts: Counts = { rows: 0, create: 0, update: 0, unchanged: 0, error: 0, bytes: 0, ...(job.summary as Partial<Counts> | null) };
   const resumeAfter = job.progress; // rows already committed by an earlier attempt
@@ -363,7 +363,7 @@ async function runImport(job: Job, queuedBy: DomainContext, apply: boolean): Pro
     const write = () =>
       getDb().transaction(async (tx) => {
         const plans = await planBatch(tx, job.id, rows, header!, params.mapping, catalog, ctx.actor);
-        if (apply) await applyBatch(tx, ctx, plans, envById);
+        if (apply) await applyBatch(tx, ctx, plans, catalog.envById);
         const next = { ...counts, bytes };
         for (const p of plans) {
           next[p.outcome]++;
@@ -381,7 +381,6 @@ async function runImport(job: Job, queuedBy: DomainContext, apply: boolean): Pro
       // such a row gets its own reason in the report instead of the whole job failing.
       if (!changedMeanwhile(error)) throw error;
       catalog = await loadCatalog();
-      envById = new Map([...catalog.envByKey.values()].map((e) => [e.id, e]));
       counts = await write();
     }
   };
@@ -404,7 +403,7 @@ async function runImport(job: Job, queuedBy: DomainContext, apply: boolean): Pro
       action: "users.import",
       targetType: "import",
       targetId: job.id,
-      environment: job.environmentId ? { id: job.environmentId, key: envById.get(job.environmentId)?.key ?? "" } : null,
+      environment: job.environmentId ? { id: job.environmentId, key: catalog.envById.get(job.environmentId)?.key ?? "" } : null,
       after: counts,
     });
   }

@@ -8,18 +8,33 @@ import { CONSOLE_ROLE_LABELS, CONSOLE_SSO_ROLES, type ConsoleSsoRole } from "@/d
 import type { FieldErrors } from "@/lib/errors";
 import { setConsolePasswordResetAction, setRequireSecondFactorAction, updateConsoleSsoAction } from "./actions";
 
+/** An owner's console-wide switch: what holds now, and the one button that changes it. */
+function PolicySwitch({ id, title, text, children, note }: { id: string; title: string; text: string; children: React.ReactNode; note?: React.ReactNode }) {
+  return (
+    <section aria-labelledby={id} className="flex flex-col gap-3">
+      <h2 id={id} className="text-base font-semibold">
+        {title}
+      </h2>
+      <p className="text-sm text-slate-700">{text}</p>
+      {children}
+      {note}
+    </section>
+  );
+}
+
 export function RequireSecondFactor({ required, ownHasFactor }: { required: boolean; ownHasFactor: boolean }) {
   const { pending, run } = useAction();
   return (
-    <section aria-labelledby="policy-title" className="flex flex-col gap-3">
-      <h2 id="policy-title" className="text-base font-semibold">
-        Console policy
-      </h2>
-      <p className="text-sm text-slate-700">
-        {required
+    <PolicySwitch
+      id="policy-title"
+      title="Console policy"
+      text={
+        required
           ? "Every console member must have a second factor: members without one are sent to add one at their next sign-in."
-          : "Members may sign in with a password alone. Requiring a second factor sends members without one to add one at their next sign-in."}
-      </p>
+          : "Members may sign in with a password alone. Requiring a second factor sends members without one to add one at their next sign-in."
+      }
+      note={!required && !ownHasFactor && <p className="text-sm text-slate-600">Add a second factor to your own account first.</p>}
+    >
       <Button
         className="self-start"
         variant={required ? "secondary" : "primary"}
@@ -28,8 +43,7 @@ export function RequireSecondFactor({ required, ownHasFactor }: { required: bool
       >
         {required ? "Stop requiring a second factor" : "Require a second factor for every member"}
       </Button>
-      {!required && !ownHasFactor && <p className="text-sm text-slate-600">Add a second factor to your own account first.</p>}
-    </section>
+    </PolicySwitch>
   );
 }
 
@@ -37,15 +51,15 @@ export function RequireSecondFactor({ required, ownHasFactor }: { required: bool
 export function PasswordResetPolicy({ allowed }: { allowed: boolean }) {
   const { pending, run } = useAction();
   return (
-    <section aria-labelledby="reset-policy-title" className="flex flex-col gap-3">
-      <h2 id="reset-policy-title" className="text-base font-semibold">
-        Forgotten passwords
-      </h2>
-      <p className="text-sm text-slate-700">
-        {allowed
+    <PolicySwitch
+      id="reset-policy-title"
+      title="Forgotten passwords"
+      text={
+        allowed
           ? "Members who forget their password ask for a one-hour reset link on the sign-in page. Owners can also send a member a link from Settings → Members."
-          : "Members cannot reset a forgotten password themselves: the sign-in page offers no link, and links they asked for earlier no longer work. Owners send a member a link from Settings → Members."}
-      </p>
+          : "Members cannot reset a forgotten password themselves: the sign-in page offers no link, and links they asked for earlier no longer work. Owners send a member a link from Settings → Members."
+      }
+    >
       <Button
         className="self-start"
         variant="secondary"
@@ -61,7 +75,7 @@ export function PasswordResetPolicy({ allowed }: { allowed: boolean }) {
       >
         {allowed ? "Turn off self-service password reset" : "Let members reset a forgotten password"}
       </Button>
-    </section>
+    </PolicySwitch>
   );
 }
 

@@ -136,11 +136,12 @@ export const bodyEtag = (body: unknown) => `W/"${createHash("sha256").update(JSO
  */
 export async function withIfMatch<T>(
   headers: Headers,
-  steps: { authorize: () => void | Promise<void>; lock: (tx: Tx) => Promise<string>; change: () => Promise<T> },
+  steps: { authorize?: () => void | Promise<void>; lock: (tx: Tx) => Promise<string>; change: () => Promise<T> },
 ): Promise<T> {
-  await steps.authorize();
   const wanted = ifMatchTag(headers);
+  // Without a tag there is nothing to compare: the domain's change authorizes (no read twice).
   if (wanted === undefined) return steps.change();
+  await steps.authorize?.();
   return inOneTransaction(async (tx) => {
     if ((await steps.lock(tx)).replace(/^W\/"|"$/g, "") !== wanted) throw new VersionConflictError("This was changed since you read it (If-Match does not match its ETag): read it again.");
     return steps.change();

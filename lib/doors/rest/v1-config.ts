@@ -335,18 +335,13 @@ export const CONFIG_ENDPOINTS: Endpoint[] = [
     body: z.object({ name: z.string().optional(), description: z.string().optional() }).describe("What is given changes; what is left out stays"),
     response: resourceOut,
     async handle({ ctx, params, body, headers }) {
-      const found = await findResourceById(id(params));
-      if (!found) throw new NotFoundError("Resource not found.");
+      const found = await readableResource(ctx, id(params), "write");
       const locked = async (tx: Tx) => {
         await tx.select({ id: resources.id }).from(resources).where(eq(resources.id, found.resource.id)).for("update");
         const now = await readableResource(ctx, found.resource.id);
         return bodyEtag(resourceBody(now.resource, now.environmentKey));
       };
-      const updated = await withIfMatch(headers, {
-        authorize: () => authorize(ctx.actor, "resources", "write", [found.resource.environmentId]),
-        lock: locked,
-        change: () => updateResource(ctx, found.resource.id, body),
-      });
+      const updated = await withIfMatch(headers, { lock: locked, change: () => updateResource(ctx, found.resource.id, body) });
       const out = resourceBody(updated, found.environmentKey);
       return { body: out, headers: { etag: bodyEtag(out) } };
     },

@@ -583,16 +583,7 @@ export const ENDPOINTS: Endpoint[] = [
     response: groupOut,
     async handle({ ctx, params, body, headers }) {
       const groupId = id(params);
-      const locked = async (tx: Tx) => {
-        const [row] = await tx.select({ version: groups.version }).from(groups).where(eq(groups.id, groupId)).for("update");
-        if (!row) throw new NotFoundError("Group not found.");
-        return etag(row.version);
-      };
-      await withIfMatch(headers, {
-        authorize: async () => authorize(ctx.actor, "groups", "write", [(await groupIn(groupId)).environmentId]),
-        lock: locked,
-        change: () => updateGroup(ctx, groupId, body),
-      });
+      await updateGroup(ctx, groupId, body, { expectedVersion: ifMatchVersion(headers) });
       const group = await groupIn(groupId);
       return { body: group.body, headers: { etag: etag(group.body.version) } };
     },

@@ -1,6 +1,7 @@
 import "server-only";
 import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import { getDb, type Executor, type Tx } from "@/db/client";
+import { arrayLiteral } from "@/db/records";
 import { directoryUsers, environmentAccess, groupMembers, groups, users, type Group } from "@/db/schema";
 import { recordAuditMany, type AuditEntry } from "@/lib/audit/record";
 import { requireEnvironment } from "@/lib/environments";
@@ -134,17 +135,19 @@ async function syncMembers(tx: Tx, sc: ScimContext, group: Group, wanted: Wanted
         .from(directoryUsers)
         .innerJoin(users, eq(users.id, directoryUsers.userId))
         .innerJoin(environmentAccess, and(eq(environmentAccess.userId, directoryUsers.userId), eq(environmentAccess.environmentId, sc.directory.environmentId)))
-        .where(and(eq(directoryUsers.directoryId, sc.directory.id), inArray(directoryUsers.userId, valid)))
+        // One parameter whatever the group's size (one per member passed Postgres's 65,535).
+        .where(and(eq(directoryUsers.directoryId, sc.directory.id), sql`${directoryUsers.userId} = any(${arrayLiteral(valid)}::uuid[])`))
     : [];
-  const keep = new Set(known.map((k) => k.userId));
+  const emailOf = new Map(known.map((k) => [k.userId, k.email]));
+  const keep = new Set(emailOf.keys());
   const ignored = ids.filter((v) => !keep.has(v));
   // Members an access review took out of this group: left out while the exclusion stands.
   const exclusions = await memberExclusionsOf(tx, group.id, [...keep]);
-  const excluded = [...exclusions].map(([userId, e]) => ({ value: userId, email: known.find((k) => k.userId === userId)?.email ?? userId, reason: exclusionNote(e) }));
+  const excluded = [...exclusions].map(([userId, e]) => ({ value: userId, email: emailOf.get(userId) ?? userId, reason: exclusionNote(e) }));
   for (const userId of exclusions.keys()) keep.delete(userId);
   const env = await requireEnvironment(tx, sc.directory.environmentId);
   const { added, removed } = await syncDirectoryMembershipRows(tx, group, sc.directory.id, [...keep].map((userId) => ({ userId, display: byId.get(userId) ?? null })));
-  if (added.length) audit.push({ action: "group.members.add", targetType: "group", targetId: group.id, targetLabel: group.name, environment: env, after: { users: added.map((id) => known.find((k) => k.userId === id)?.email ?? id), source: "scim" } });
+  if (added.length) audit.push({ action: "group.members.add", targetType: "group", targetId: group.id, targetLabel: group.name, environment: env, after: { users: added.map((id) => emailOf.get(id) ?? id), source: "scim" } });
   if (removed.length) audit.push({ action: "group.members.remove", targetType: "group", targetId: group.id, targetLabel: group.name, environment: env, before: { users: removed, source: "scim" } });
   return { ignored, excluded };
 }
